@@ -1,0 +1,82 @@
+/* repo.h: the repository, Coffer's content-addressed, deduplicated, compressed, encrypted store.
+ *
+ * A blob is a chunk of file data or a tree. Its id is HMAC-SHA-256 of its plaintext under the
+ * repository's id key, so equal data is stored once. repo_blob_put compresses (zstd, skipped when it
+ * does not help) and encrypts (AES-256-GCM) on the caller's thread, then appends to the open pack
+ * under a short lock: callers get parallelism by calling it from several threads. Packs, index files
+ * and snapshots are write-once files named by their hash; repo_flush seals open packs and writes
+ * an index, after which every blob put so far is durable. The on-disk format is
+ * docs/repository-format.md. Every function returning int returns 0 on success and a negative
+ * errno-style code on failure; when an err buffer is given it receives a human sentence. */
+#ifndef COFFER_REPO_REPO_H
+#define COFFER_REPO_REPO_H
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define REPO_ID_LEN 32
+#define REPO_ID_HEX_LEN 64
+typedef struct { uint8_t b[REPO_ID_LEN]; } repo_id_t;
+
+enum repo_blob_type { REPO_BLOB_DATA = 0, REPO_BLOB_TREE = 1 };
+
+struct repo;
+
+/* repo_create: makes a new repository in dir (which may exist but must not hold a repository).
+ * The master keys are random and wrapped by a key derived (scrypt) from the contents of key_file;
+ * if key_file does not exist it is created with 32 random bytes (hex) and mode 0600. */
+int repo_create(const char *dir, const char *key_file, char *err, size_t errlen);
+/* repo_open: opens an existing repository, unwrapping its keys with key_file and loading the
+ * index into memory. The caller owns *out and releases it with repo_close. */
+int repo_open(const char *dir, const char *key_file, struct repo **out, char *err, size_t errlen);
+/* repo_close: flushes (repo_flush) and frees everything; NULL is fine. */
+void repo_close(struct repo *repo);
+
+void repo_id_to_hex(const repo_id_t *id, char hex[REPO_ID_HEX_LEN + 1]);
+int repo_id_from_hex(const char *hex, repo_id_t *id); /* -EINVAL unless 64 hex digits */
+
+/* repo_blob_id: the id of a plaintext (keyed hash); thread-safe. */
+void repo_blob_id(const struct repo *repo, const void *data, size_t len, repo_id_t *out);
+/* repo_blob_put: stores the blob unless the index already has it; thread-safe. *added_bytes (may
+ * be NULL) receives what it added to pack files (0 when deduplicated). id must be repo_blob_id of
+ * data. */
+int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *id,
+                  const void *data, size_t len, size_t *added_bytes);
+int repo_blob_exists(struct repo *repo, const repo_id_t *id); /* 1 yes, 0 no */
+/* repo_blob_get: reads, decrypts, decompresses and re-verifies the id of a blob; the caller frees
+ * *data. -ENOENT if unknown, -EBADMSG if damaged. Thread-safe. */
+int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len);
+/* repo_blob_locate: where a blob lives, so readers can sort reads pack by pack. pack_no is a
+ * small integer stable for the life of the open repo. */
+int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, uint64_t *offset,
+                     uint32_t *stored_len, uint32_t *plain_len);
+
+/* repo_flush: seals the open pack and writes an index file for blobs not yet in one. */
+int repo_flush(struct repo *repo);
+
+/* Snapshots: small encrypted JSON documents under snapshots/, named by the hash of their content.
+ * The engine decides the document's fields (it names at least the root tree). */
+int repo_snapshot_write(struct repo *repo, json_t *doc, char id_hex[REPO_ID_HEX_LEN + 1]);
+int repo_snapshot_read(struct repo *repo, const char *id_hex, json_t **doc); /* caller decrefs */
+/* repo_snapshot_list: a JSON array of id strings; caller decrefs. */
+int repo_snapshot_list(struct repo *repo, json_t **ids);
+int repo_snapshot_forget(struct repo *repo, const char *id_hex);
+
+/* Content-defined chunking (FastCDC with normalized chunking and a gear table keyed per
+ * repository). repo_chunk_cut: given the next bytes of a stream, the length of the next chunk: a
+ * cut point <= len, or len itself when eof is set and no cut was found. Thread-safe, stateless. */
+#define REPO_CHUNK_MIN (512u * 1024)
+#define REPO_CHUNK_AVG (1024u * 1024)
+#define REPO_CHUNK_MAX (8u * 1024 * 1024)
+size_t repo_chunk_cut(const struct repo *repo, const uint8_t *data, size_t len, int eof);
+
+/* Verification and repair. repo_verify: checks every pack's structure and the index against it;
+ * with read_data also decrypts and re-hashes every blob. *report (caller decrefs) is
+ * {"ok":bool,"packs":n,"blobs":n,"errors":[{"pack":..., "blob":..., "message":...}]}. */
+int repo_verify(struct repo *repo, int read_data, json_t **report);
+/* repo_index_rebuild: rebuilds the index from the packs alone (their trailing blob lists). */
+int repo_index_rebuild(struct repo *repo);
+
+struct repo_stats { uint64_t packs, blobs, pack_bytes, index_bytes_in_memory; };
+void repo_get_stats(struct repo *repo, struct repo_stats *out);
+#endif

@@ -1,0 +1,132 @@
+/* fsio.c: durable writes (temp, fsync, rename, fsync dir) and whole-file reads; see fsio.h. */
+#include "util/fsio.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fsio_write_full(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int fsio_pread_full(int fd, void *data, size_t len, off_t off)
+{
+    char *p = data;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (n == 0) return -EIO;
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}
+
+int fsio_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = 0;
+    if (fd < 0) return -errno;
+    if (fsync(fd) < 0) rc = -errno;
+    close(fd);
+    return rc;
+}
+
+int fsio_fsync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) return fsio_fsync_dir(".");
+    if (slash == path) return fsio_fsync_dir("/");
+    if ((size_t)(slash - path) >= sizeof dir) return -ENAMETOOLONG;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    return fsio_fsync_dir(dir);
+}
+
+int fsio_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    int fd, rc;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) return -errno;
+    rc = fchmod(fd, mode) < 0 ? -errno : 0;
+    if (rc == 0) rc = fsio_write_full(fd, data, len);
+    if (rc == 0 && fsync(fd) < 0) rc = -errno;
+    if (close(fd) < 0 && rc == 0) rc = -errno;
+    if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
+    if (rc != 0) {
+        unlink(tmp);
+        return rc;
+    }
+    return fsio_fsync_parent(path);
+}
+
+int fsio_read_all(const char *path, size_t max_len, void **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char *buf;
+    int rc;
+    if (fd < 0) return -errno;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    if ((size_t)st.st_size > max_len) {
+        close(fd);
+        return -EFBIG;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        close(fd);
+        return -ENOMEM;
+    }
+    rc = fsio_pread_full(fd, buf, (size_t)st.st_size, 0);
+    close(fd);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    buf[st.st_size] = '\0';
+    *data = buf;
+    *len = (size_t)st.st_size;
+    return 0;
+}
+
+int fsio_mkdir_p(const char *dir, mode_t mode)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) return -ENAMETOOLONG;
+    memcpy(buf, dir, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST) return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST) return -errno;
+    return 0;
+}

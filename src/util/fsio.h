@@ -1,0 +1,24 @@
+/* fsio.h: the one durable-write protocol and small file helpers.
+ *
+ * fsio_write_atomic is how every file that matters reaches disk: write to "<path>.tmp-XXXXXX",
+ * fsync it, rename over <path>, fsync the directory. Readers see the old file or the new one, never
+ * a torn one. All functions return 0 on success and -errno on failure. */
+#ifndef COFFER_UTIL_FSIO_H
+#define COFFER_UTIL_FSIO_H
+#include <stddef.h>
+#include <sys/types.h>
+
+int fsio_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* fsio_read_all: reads a whole file (at most max_len bytes, else -EFBIG) into a malloc'd buffer
+ * with a terminating NUL not counted in *len; the caller frees *data. */
+int fsio_read_all(const char *path, size_t max_len, void **data, size_t *len);
+int fsio_fsync_dir(const char *dir);
+/* fsio_fsync_parent: fsyncs the directory holding path. */
+int fsio_fsync_parent(const char *path);
+/* fsio_mkdir_p: creates dir and missing parents with mode; existing directories are fine. */
+int fsio_mkdir_p(const char *dir, mode_t mode);
+/* fsio_write_full / fsio_pread_full: loop over short writes/reads and EINTR. pread returns -EIO on
+ * a short file. */
+int fsio_write_full(int fd, const void *data, size_t len);
+int fsio_pread_full(int fd, void *data, size_t len, off_t off);
+#endif
