@@ -1,5 +1,4 @@
 /* check.c: runs tests one by one and counts them (see check.h). */
-#define _GNU_SOURCE
 #include "check.h"
 #include <stdarg.h>
 #include <stdlib.h>

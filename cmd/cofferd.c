@@ -1,0 +1,169 @@
+/* cofferd: the Coffer daemon. Reads its configuration from flags and environment, prepares the data
+ * directory (catalog, repository, admin key), starts the HTTP API and the job workers, and runs until
+ * SIGTERM or SIGINT, then stops accepting requests, lets workers reach a safe point and exits.
+ *
+ *   cofferd [--data-dir DIR] [--listen HOST:PORT]
+ *   COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),
+ *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key). */
+#include "api/server.h"
+#include "catalog/cat.h"
+#include "util/fsio.h"
+#include "util/log.h"
+#include <errno.h>
+#include <limits.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct daemon_config {
+    const char *data_dir;
+    char host[256];
+    int port;
+};
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) { (void)sig; g_stop = 1; }
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cofferd [--data-dir DIR] [--listen HOST:PORT]\n"
+               "  environment: COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),\n"
+               "               COFFER_ADMIN_KEY (admin API key; default: generated into DIR/admin.key)\n");
+}
+
+static int parse_listen(const char *s, struct daemon_config *cfg)
+{
+    const char *colon = strrchr(s, ':');
+    char *end;
+    long port;
+    size_t hl;
+    if (!colon) return -1;
+    hl = (size_t)(colon - s);
+    if (hl == 0 || hl >= sizeof cfg->host) return -1;
+    memcpy(cfg->host, s, hl);
+    cfg->host[hl] = '\0';
+    if (cfg->host[0] == '[' && cfg->host[hl - 1] == ']') { /* [::1]:8080 */
+        memmove(cfg->host, cfg->host + 1, hl - 2);
+        cfg->host[hl - 2] = '\0';
+    }
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno || *end || port < 0 || port > 65535) return -1;
+    cfg->port = (int)port;
+    return 0;
+}
+
+/* load_admin_key: COFFER_ADMIN_KEY, or DIR/admin.key, created (0600) on first start. The caller frees. */
+static char *load_admin_key(const char *data_dir)
+{
+    const char *env = getenv("COFFER_ADMIN_KEY");
+    char path[PATH_MAX];
+    void *data;
+    size_t len;
+    int rc;
+    if (env && *env) return strdup(env);
+    snprintf(path, sizeof path, "%s/admin.key", data_dir);
+    rc = fsio_read_all(path, 4096, &data, &len);
+    if (rc == 0) {
+        char *k = data;
+        while (len > 0 && (k[len - 1] == '\n' || k[len - 1] == '\r' || k[len - 1] == ' ')) k[--len] = '\0';
+        if (len == 0) {
+            log_error("admin key file %s is empty", path);
+            free(k);
+            return NULL;
+        }
+        return k;
+    }
+    if (rc != -ENOENT) {
+        log_error("cannot read admin key %s: %s", path, strerror(-rc));
+        return NULL;
+    }
+    {
+        unsigned char raw[32];
+        char hex[65 + 1];
+        if (RAND_bytes(raw, sizeof raw) != 1) return NULL;
+        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+        hex[64] = '\n';
+        hex[65] = '\0';
+        rc = fsio_write_atomic(path, hex, 65, 0600);
+        if (rc != 0) {
+            log_error("cannot write admin key %s: %s", path, strerror(-rc));
+            return NULL;
+        }
+        hex[64] = '\0';
+        log_info("created the admin API key in %s (keep it secret; send it as 'Authorization: Bearer <key>')", path);
+        return strdup(hex);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct daemon_config cfg = { 0 };
+    const char *listen = getenv("COFFER_LISTEN");
+    struct api_context ctx = { 0 };
+    struct api_server *server = NULL;
+    struct sigaction sa;
+    char err[512] = "", path[PATH_MAX], *key;
+    cfg.data_dir = getenv("COFFER_DATA_DIR");
+    if (!cfg.data_dir || !*cfg.data_dir) cfg.data_dir = "./var";
+    if (!listen || !*listen) listen = "127.0.0.1:8080";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc) {
+            cfg.data_dir = argv[++i];
+        } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+            listen = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "cofferd: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (parse_listen(listen, &cfg) != 0) {
+        fprintf(stderr, "cofferd: --listen must be HOST:PORT, not '%s'\n", listen);
+        return 2;
+    }
+    if (fsio_mkdir_p(cfg.data_dir, 0700) != 0) {
+        fprintf(stderr, "cofferd: cannot create data directory %s: %s\n", cfg.data_dir, strerror(errno));
+        return 1;
+    }
+    key = load_admin_key(cfg.data_dir);
+    if (!key) return 1;
+    snprintf(path, sizeof path, "%s/catalog.db", cfg.data_dir);
+    if (cat_open(path, &ctx.cat, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    ctx.data_dir = cfg.data_dir;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (api_server_start(cfg.host, cfg.port, key, &ctx, &server, err, sizeof err) != 0) {
+        log_error("%s", err);
+        cat_close(ctx.cat);
+        free(key);
+        return 1;
+    }
+    log_info("cofferd listening on http://%s:%d/v2 (data directory %s)", cfg.host, api_server_port(server),
+             cfg.data_dir);
+    /* A line tests and scripts can wait for. */
+    printf("cofferd ready port=%d\n", api_server_port(server));
+    fflush(stdout);
+    while (!g_stop) pause();
+    log_info("cofferd stopping");
+    api_server_stop(server);
+    cat_close(ctx.cat);
+    free(key);
+    log_info("cofferd stopped");
+    return 0;
+}

@@ -1,0 +1,79 @@
+/* api.h: what a resource handler sees: the request (method, path parameters, query, tenant, body)
+ * and the response it fills (a status and a JSON body, or a streamed body).
+ *
+ * Handlers run on libmicrohttpd's worker threads. They validate, call the catalog or the scheduler,
+ * and answer; long work is queued, never done inline. A handler that fails calls api_error, whose
+ * body is {"errorCode": ..., "message": ...} naming the field and the problem. */
+#ifndef COFFER_API_API_H
+#define COFFER_API_API_H
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+struct MHD_Connection;
+struct MHD_Response;
+struct api_server;
+
+#define API_MAX_PATH_PARAMS 4
+#define API_MAX_BODY_BYTES (4u * 1024 * 1024)
+
+struct api_req {
+    struct MHD_Connection *conn;
+    struct api_server *server;
+    const char *method;
+    const char *path;        /* without the query string */
+    const char *tenant;      /* X-IBM-Tenant-Id; NULL for routes that do not need one */
+    const char *params[API_MAX_PATH_PARAMS]; /* {placeholders} of the route, in order */
+    const char *body;        /* NUL-terminated, may be NULL */
+    size_t body_len;
+};
+
+struct api_resp {
+    int status;
+    json_t *json;                 /* owned by the response; NULL for no body */
+    struct MHD_Response *raw;     /* a prepared response (streams); takes precedence over json */
+};
+
+typedef void (*api_handler_fn)(struct api_req *req, struct api_resp *resp);
+
+/* Route flags. */
+#define API_ROUTE_NO_TENANT 1     /* the route does not require X-IBM-Tenant-Id */
+
+struct api_route {
+    const char *method;
+    const char *pattern;          /* e.g. "/v2/data-protect/policies/{id}" */
+    api_handler_fn handler;
+    int flags;
+};
+
+/* Responses. api_json steals body. api_error formats the message. */
+void api_json(struct api_resp *resp, int status, json_t *body);
+void api_empty(struct api_resp *resp, int status);
+void api_error(struct api_resp *resp, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Query parameters. api_query: the raw value or NULL. api_query_list: values of a list parameter,
+ * accepting both repeated keys and comma-separated values (the IBM SDK joins with commas); a new
+ * JSON array of strings the caller decrefs. api_query_bool/int64: return 0 when absent (out left
+ * unchanged), 1 when parsed, -1 after filling resp with a 400 naming the parameter. */
+const char *api_query(struct api_req *req, const char *name);
+json_t *api_query_list(struct api_req *req, const char *name);
+int api_query_bool(struct api_req *req, struct api_resp *resp, const char *name, int *out);
+int api_query_int64(struct api_req *req, struct api_resp *resp, const char *name, int64_t *out);
+
+/* api_body_object: parses the body as a JSON object; NULL after filling resp with a 400 naming the
+ * problem (missing body, malformed JSON with line/column, not an object). Caller decrefs. */
+json_t *api_body_object(struct api_req *req, struct api_resp *resp);
+
+/* The server-wide context handlers reach through req->server. */
+struct cat;
+struct sched;
+struct repo;
+struct api_context {
+    struct cat *cat;
+    const char *data_dir;
+    struct sched *sched;  /* job queue and workers (NULL until started) */
+    struct repo *repo;    /* the local repository (NULL until opened) */
+};
+struct api_context *api_ctx(struct api_req *req);
+#endif

@@ -1,0 +1,27 @@
+/* jv.h: JSON body validation for handlers. Each check looks at obj[field], reports through resp a 400
+ * whose message names the full field path (prefix + "." + field) and the problem, and returns 0; it
+ * returns 1 when the value is acceptable (including absent when not required). Out values are
+ * borrowed from obj. *present (may be NULL) says whether the field was there. */
+#ifndef COFFER_API_JV_H
+#define COFFER_API_JV_H
+#include "api/api.h"
+
+int jv_str(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
+           const char **out);
+/* jv_str_nonempty: like jv_str, and an empty (or all-space) string is refused. */
+int jv_str_nonempty(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
+                    const char **out);
+int jv_int(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
+           int64_t *out, int *present);
+int jv_bool(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
+            int *out, int *present);
+/* jv_enum: a string that must be one of allowed (NULL-terminated). */
+int jv_enum(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
+            const char *const *allowed, const char **out);
+int jv_obj(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required, json_t **out);
+int jv_arr(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required, json_t **out);
+/* jv_path: writes prefix.field (or field) into buf for nested checks; returns buf. */
+const char *jv_path(char *buf, size_t len, const char *prefix, const char *field);
+/* jv_enum_ok: whether s is one of allowed. */
+int jv_enum_ok(const char *s, const char *const *allowed);
+#endif

@@ -1,0 +1,6 @@
+/* routes.c: the list of every resource module's route table. A new resource adds its table here. */
+#include "api/routes.h"
+
+const struct api_route *const api_route_tables[] = {
+    NULL
+};

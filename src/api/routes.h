@@ -1,0 +1,9 @@
+/* routes.h: every resource module exports one route table, terminated by an entry whose method is
+ * NULL; routes.c lists them all. */
+#ifndef COFFER_API_ROUTES_H
+#define COFFER_API_ROUTES_H
+#include "api/api.h"
+
+/* api_routes_all: a NULL-terminated list of route tables. */
+extern const struct api_route *const api_route_tables[];
+#endif

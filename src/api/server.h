@@ -1,0 +1,15 @@
+/* server.h: the HTTP server: libmicrohttpd with a thread pool, bearer-key authentication and the
+ * route table. */
+#ifndef COFFER_API_SERVER_H
+#define COFFER_API_SERVER_H
+#include "api/api.h"
+
+struct api_server;
+/* api_server_start: listens on host:port (port 0 = any free port; see api_server_port). The admin
+ * key is compared in constant time against every request's bearer token. The context is borrowed
+ * and must outlive the server. */
+int api_server_start(const char *host, int port, const char *admin_key, struct api_context *ctx,
+                     struct api_server **out, char *err, size_t errlen);
+int api_server_port(const struct api_server *server);
+void api_server_stop(struct api_server *server);
+#endif

@@ -1,0 +1,35 @@
+/* cat.h: the catalog, Coffer's durable record of tenants' policies, groups, sources, runs,
+ * snapshots and recoveries. SQLite in WAL mode (synchronous=FULL, foreign keys on, busy timeout),
+ * schema changed only by numbered migrations (migrations.c). All SQL lives in src/catalog; the rest of
+ * the program calls typed functions declared in the cat_*.h headers of this folder. Every row
+ * belongs to a tenant and every query is scoped by it.
+ *
+ * Threads: each thread gets its own SQLite connection on first use (kept in thread-local storage,
+ * closed when the thread exits), with a cache of prepared statements. Functions return 0 on success,
+ * CAT_NOT_FOUND, CAT_CONFLICT, or a negative value on an internal error (logged). */
+#ifndef COFFER_CATALOG_CAT_H
+#define COFFER_CATALOG_CAT_H
+#include <stdint.h>
+#include <jansson.h>
+
+#define CAT_NOT_FOUND 1
+#define CAT_CONFLICT 2
+
+struct cat;
+
+/* cat_open: opens (creating if needed) the catalog at path and applies pending migrations. */
+int cat_open(const char *path, struct cat **out, char *err, size_t errlen);
+void cat_close(struct cat *cat);
+
+/* The installation's identity, generated once: cluster id and incarnation id (positive int64s). */
+int cat_installation(struct cat *cat, int64_t *cluster_id, int64_t *incarnation_id);
+/* cat_next_seq: the next value (1, 2, ...) of a named durable counter; used for ids. */
+int cat_next_seq(struct cat *cat, const char *name, int64_t *out);
+/* cat_schema_version: the number of migrations applied. */
+int cat_schema_version(struct cat *cat);
+
+/* Transactions around several typed calls on this thread's connection (BEGIN IMMEDIATE). */
+int cat_begin(struct cat *cat);
+int cat_commit(struct cat *cat);
+void cat_rollback(struct cat *cat);
+#endif

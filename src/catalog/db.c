@@ -1,0 +1,322 @@
+/* db.c: opening the catalog, per-thread connections, the prepared-statement cache, migrations,
+ * transactions, sequences and the installation identity (see cat.h).
+ *
+ * A struct cat holds only the path and a pthread key; each thread's connection lives in a struct
+ * conn reached through that key and is closed by the key's destructor when the thread exits. The
+ * statement cache is a small open-addressing table keyed by the address of the SQL literal. */
+#include "catalog/internal.h"
+#include "util/log.h"
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STMT_SLOTS 256
+
+struct conn {
+    struct cat *owner;
+    sqlite3 *db;
+    struct { const char *sql; sqlite3_stmt *st; } stmts[STMT_SLOTS];
+};
+
+struct cat {
+    char *path;
+    pthread_key_t key;
+    pthread_mutex_t lock;       /* guards the list of connections for cat_close */
+    struct conn **conns;
+    size_t nconns, capconns;
+};
+
+static void conn_free(struct conn *c)
+{
+    if (!c) return;
+    for (int i = 0; i < STMT_SLOTS; i++)
+        if (c->stmts[i].st) sqlite3_finalize(c->stmts[i].st);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+/* Thread exit: the thread's connection is taken off the owner's list and closed. */
+static void conn_destructor(void *p)
+{
+    struct conn *c = p;
+    struct cat *cat = c->owner;
+    pthread_mutex_lock(&cat->lock);
+    for (size_t i = 0; i < cat->nconns; i++) {
+        if (cat->conns[i] == c) {
+            cat->conns[i] = cat->conns[--cat->nconns];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cat->lock);
+    conn_free(c);
+}
+
+static int conn_setup(sqlite3 *db, char *err, size_t errlen)
+{
+    static const char *pragmas =
+        "PRAGMA journal_mode=WAL;"
+        "PRAGMA synchronous=FULL;"
+        "PRAGMA foreign_keys=ON;"
+        "PRAGMA temp_store=MEMORY;"
+        "PRAGMA cache_size=-16000;";
+    char *msg = NULL;
+    sqlite3_busy_timeout(db, 10000);
+    if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "catalog setup failed: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+sqlite3 *cat_db(struct cat *cat)
+{
+    struct conn *c = pthread_getspecific(cat->key);
+    char err[256];
+    if (c) return c->db;
+    c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->owner = cat;
+    if (sqlite3_open_v2(cat->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK ||
+        conn_setup(c->db, err, sizeof err) != 0) {
+        log_error("catalog: cannot open %s: %s", cat->path, c->db ? sqlite3_errmsg(c->db) : "?");
+        conn_free(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&cat->lock);
+    if (cat->nconns == cat->capconns) {
+        size_t cap = cat->capconns ? cat->capconns * 2 : 16;
+        struct conn **n = realloc(cat->conns, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&cat->lock);
+            conn_free(c);
+            return NULL;
+        }
+        cat->conns = n;
+        cat->capconns = cap;
+    }
+    cat->conns[cat->nconns++] = c;
+    pthread_mutex_unlock(&cat->lock);
+    pthread_setspecific(cat->key, c);
+    return c->db;
+}
+
+sqlite3_stmt *cat_stmt(struct cat *cat, const char *sql)
+{
+    struct conn *c;
+    size_t h;
+    if (!cat_db(cat)) return NULL;
+    c = pthread_getspecific(cat->key);
+    h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
+    for (size_t i = 0; i < STMT_SLOTS; i++) {
+        size_t slot = (h + i) % STMT_SLOTS;
+        if (c->stmts[slot].sql == sql) {
+            sqlite3_stmt *st = c->stmts[slot].st;
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return st;
+        }
+        if (!c->stmts[slot].sql) {
+            sqlite3_stmt *st = NULL;
+            if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+                log_error("catalog: prepare failed: %s: %s", sqlite3_errmsg(c->db), sql);
+                return NULL;
+            }
+            c->stmts[slot].sql = sql;
+            c->stmts[slot].st = st;
+            return st;
+        }
+    }
+    log_error("catalog: statement cache full");
+    return NULL;
+}
+
+void cat_log_error(struct cat *cat, const char *what)
+{
+    log_error("catalog: %s: %s", what, sqlite3_errmsg(cat_db(cat)));
+}
+
+int cat_exec_done(struct cat *cat, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return 0;
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) return CAT_CONFLICT;
+    cat_log_error(cat, "step");
+    return -1;
+}
+
+json_t *cat_col_json(sqlite3_stmt *st, int i)
+{
+    const char *text = (const char *)sqlite3_column_text(st, i);
+    if (!text) return NULL;
+    return json_loads(text, 0, NULL);
+}
+
+int cat_bind_json(sqlite3_stmt *st, int i, const json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT);
+    int rc;
+    if (!text) return -1;
+    rc = sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
+    free(text);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", msg ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int migrate(struct cat *cat, char *err, size_t errlen)
+{
+    sqlite3 *db = cat_db(cat);
+    int version = cat_schema_version(cat);
+    if (!db || version < 0) {
+        snprintf(err, errlen, "cannot read schema version");
+        return -1;
+    }
+    for (const struct cat_migration *m = cat_migrations; m->sql; m++) {
+        char bump[64], e[512];
+        if (m->version <= version) continue;
+        snprintf(bump, sizeof bump, "PRAGMA user_version=%d;", m->version);
+        if (exec_sql(db, "BEGIN IMMEDIATE;", e, sizeof e) != 0 ||
+            exec_sql(db, m->sql, e, sizeof e) != 0 || exec_sql(db, bump, e, sizeof e) != 0 ||
+            exec_sql(db, "COMMIT;", e, sizeof e) != 0) {
+            snprintf(err, errlen, "catalog migration %d failed: %s", m->version, e);
+            exec_sql(db, "ROLLBACK;", e, sizeof e);
+            return -1;
+        }
+        log_info("catalog: applied migration %d", m->version);
+    }
+    return 0;
+}
+
+int cat_schema_version(struct cat *cat)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "PRAGMA user_version");
+    int v = -1;
+    if (!st) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return v;
+}
+
+static int installation_init(struct cat *cat)
+{
+    int64_t ids[2];
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (RAND_bytes((unsigned char *)ids, sizeof ids) != 1) return -1;
+    /* Positive, and small enough to print the same in every client (below 2^53). */
+    for (int i = 0; i < 2; i++) ids[i] = (int64_t)(((uint64_t)ids[i] % ((1ull << 52) - 1)) + 1);
+    st = cat_stmt(cat, "INSERT OR IGNORE INTO installation(key, value) VALUES (?1, ?2)");
+    if (!st) return -1;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)ids[i]);
+        st = cat_stmt(cat, "INSERT OR IGNORE INTO installation(key, value) VALUES (?1, ?2)");
+        sqlite3_bind_text(st, 1, i == 0 ? "cluster_id" : "incarnation_id", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, v, -1, SQLITE_TRANSIENT);
+        rc = cat_exec_done(cat, st);
+    }
+    return rc;
+}
+
+int cat_open(const char *path, struct cat **out, char *err, size_t errlen)
+{
+    struct cat *cat = calloc(1, sizeof *cat);
+    if (!cat) return -1;
+    cat->path = strdup(path);
+    pthread_mutex_init(&cat->lock, NULL);
+    if (!cat->path || pthread_key_create(&cat->key, conn_destructor) != 0) {
+        free(cat->path);
+        free(cat);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (!cat_db(cat)) {
+        snprintf(err, errlen, "cannot open catalog %s", path);
+        cat_close(cat);
+        return -1;
+    }
+    if (migrate(cat, err, errlen) != 0 || installation_init(cat) != 0) {
+        if (!*err) snprintf(err, errlen, "cannot initialise catalog %s", path);
+        cat_close(cat);
+        return -1;
+    }
+    *out = cat;
+    return 0;
+}
+
+void cat_close(struct cat *cat)
+{
+    if (!cat) return;
+    pthread_setspecific(cat->key, NULL);
+    pthread_key_delete(cat->key);
+    for (size_t i = 0; i < cat->nconns; i++) conn_free(cat->conns[i]);
+    free(cat->conns);
+    pthread_mutex_destroy(&cat->lock);
+    free(cat->path);
+    free(cat);
+}
+
+int cat_installation(struct cat *cat, int64_t *cluster_id, int64_t *incarnation_id)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT key, value FROM installation");
+    int found = 0;
+    if (!st) return -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        long long v = strtoll((const char *)sqlite3_column_text(st, 1), NULL, 10);
+        if (strcmp(k, "cluster_id") == 0) { *cluster_id = v; found |= 1; }
+        if (strcmp(k, "incarnation_id") == 0) { *incarnation_id = v; found |= 2; }
+    }
+    sqlite3_reset(st);
+    return found == 3 ? 0 : -1;
+}
+
+int cat_next_seq(struct cat *cat, const char *name, int64_t *out)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "INSERT INTO sequences(name, next) VALUES (?1, 2) "
+        "ON CONFLICT(name) DO UPDATE SET next = next + 1 RETURNING next - 1");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        cat_log_error(cat, "next_seq");
+        return -1;
+    }
+    return 0;
+}
+
+int cat_begin(struct cat *cat)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "BEGIN IMMEDIATE");
+    return st ? cat_exec_done(cat, st) : -1;
+}
+
+int cat_commit(struct cat *cat)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "COMMIT");
+    return st ? cat_exec_done(cat, st) : -1;
+}
+
+void cat_rollback(struct cat *cat)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "ROLLBACK");
+    if (st) cat_exec_done(cat, st);
+}

@@ -1,0 +1,24 @@
+/* internal.h: what the catalog's own files share: this thread's connection, the prepared-statement
+ * cache and small binding helpers. Not for use outside src/catalog. */
+#ifndef COFFER_CATALOG_INTERNAL_H
+#define COFFER_CATALOG_INTERNAL_H
+#include "catalog/cat.h"
+#include <sqlite3.h>
+
+/* cat_db: this thread's connection to the catalog (opened on first use). */
+sqlite3 *cat_db(struct cat *cat);
+/* cat_stmt: a prepared statement for sql from this connection's cache, reset and with bindings
+ * cleared. sql must be a string literal (the cache is keyed by its address). NULL on error (logged). */
+sqlite3_stmt *cat_stmt(struct cat *cat, const char *sql);
+/* cat_exec_done: steps a statement that returns no rows; 0, CAT_CONFLICT on a constraint, or -1. */
+int cat_exec_done(struct cat *cat, sqlite3_stmt *st);
+/* cat_col_json: column i parsed as JSON (a new reference) or NULL. */
+json_t *cat_col_json(sqlite3_stmt *st, int i);
+/* cat_bind_json: binds a JSON value's compact text (SQLITE_TRANSIENT). */
+int cat_bind_json(sqlite3_stmt *st, int i, const json_t *v);
+void cat_log_error(struct cat *cat, const char *what);
+
+/* migrations.c */
+struct cat_migration { int version; const char *sql; };
+extern const struct cat_migration cat_migrations[];
+#endif
