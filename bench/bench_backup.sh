@@ -103,7 +103,7 @@ echo "== restore"
 coffer_restore
 rm -rf "$W/restore-restic"; drop_caches; timed restic_restore restic restore latest -q --target "$W/restore-restic"
 rm -rf "$W/restore-borg"; mkdir -p "$W/restore-borg"; drop_caches
-( cd "$W/restore-borg" && timed borg_restore borg extract ::b3 ); T[borg_restore]=${T[borg_restore]:-?}
+timed borg_restore sh -c "cd '$W/restore-borg' && borg extract ::b3"
 if diff -r -q "$CORPUS" "$W/restore-coffer$CORPUS" >/dev/null 2>&1; then VERIFY=identical; else VERIFY=DIFFERENT; fi
 
 S[coffer]=$(du -sb "$CDATA/repo" | cut -f1); S[restic]=$(du -sb "$W/restic" | cut -f1); S[borg]=$(du -sb "$W/borg" | cut -f1)

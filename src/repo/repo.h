@@ -19,6 +19,8 @@
 typedef struct { uint8_t b[REPO_ID_LEN]; } repo_id_t;
 
 enum repo_blob_type { REPO_BLOB_DATA = 0, REPO_BLOB_TREE = 1 };
+/* REPO_BLOB_MAX: the largest blob repo_blob_put accepts (-EFBIG beyond); large trees must split. */
+#define REPO_BLOB_MAX (255u * 1024 * 1024)
 
 struct repo;
 
@@ -64,7 +66,10 @@ int repo_snapshot_forget(struct repo *repo, const char *id_hex);
 
 /* Content-defined chunking (FastCDC with normalized chunking and a gear table keyed per
  * repository). repo_chunk_cut: given the next bytes of a stream, the length of the next chunk: a
- * cut point <= len, or len itself when eof is set and no cut was found. Thread-safe, stateless. */
+ * cut point <= len, or len itself when eof is set and no cut was found. Thread-safe, stateless.
+ * Without eof, 0 means "no cut yet, give me more bytes" (only when len < REPO_CHUNK_MAX); a cut
+ * returned for a prefix never changes when more bytes follow. Sizes: 512 KiB skipped, 1 MiB
+ * normal, 8 MiB forced; the mean chunk is ~1.2 MiB (why: see chunker.c). */
 #define REPO_CHUNK_MIN (512u * 1024)
 #define REPO_CHUNK_AVG (1024u * 1024)
 #define REPO_CHUNK_MAX (8u * 1024 * 1024)
