@@ -1,0 +1,132 @@
+/* cat_source.h: source registrations and the objects discovered under them (hosts, volumes).
+ *
+ * A registration (table sources) is what a client registered through
+ * /v2/data-protect/sources/registrations: its validated request JSON (doc) plus the state the server
+ * keeps (registration and refresh times, authentication status, the last refresh error). Its id is
+ * taken from the same counter as object ids, and when an agent reaches the host the registration's
+ * root object (the host) has that very id, so "registration id", "sourceId" and the {id} of
+ * /sources/{id}/refresh all name the same number.
+ *
+ * Objects (table objects) are the protectable things under a registration: the host (parent 0) and
+ * its volumes (parent = host). Ids come from cat_next_seq("object") and never change: a refresh
+ * matches what it finds by key (the mount point of a volume) and keeps the id; an object that is no
+ * longer found is marked vanished (is_deleted), not removed, and gets its old id back if it returns.
+ *
+ * Every function is scoped by tenant: another tenant's rows are CAT_NOT_FOUND. Strings returned in
+ * structs are malloc'd copies released with the matching *_release function. */
+#ifndef COFFER_CATALOG_CAT_SOURCE_H
+#define COFFER_CATALOG_CAT_SOURCE_H
+#include "catalog/cat.h"
+#include <stdint.h>
+#include <jansson.h>
+
+/* --- Objects -------------------------------------------------------------------------------- */
+
+/* Where an object's data is read: by the agent built into cofferd (files read directly on this
+ * machine) or by a remote agent (none exist yet). */
+enum cat_agent_kind { CAT_AGENT_NONE = 0, CAT_AGENT_LOCAL = 1, CAT_AGENT_REMOTE = 2 };
+
+struct cat_object {
+    int64_t id;
+    int64_t source_id;       /* the registration (= the root object's id) */
+    int64_t parent_id;       /* 0 for the root (the host) */
+    char *name;              /* host: the registered endpoint; volume: the mount point */
+    char *environment;       /* kPhysical, kSQL */
+    char *object_type;       /* kHost, kVolume */
+    char *path;              /* volume: its mount point; host: "/" (everything); may be NULL */
+    char *source_name;       /* the root object's name */
+    enum cat_agent_kind agent;
+    int is_deleted;          /* vanished at the last refresh */
+    json_t *doc;             /* the object as the API shows it (SearchObject fields), owned */
+};
+void cat_object_release(struct cat_object *o);
+
+/* cat_object_exists: 1 when tenant has a (not vanished) object with this id, 0 when not, <0 on an
+ * internal error. Protection groups validate their objects with it. */
+int cat_object_exists(struct cat *cat, const char *tenant, int64_t id);
+/* cat_object_get: fills *out (release with cat_object_release); 0, CAT_NOT_FOUND or <0. Vanished
+ * objects are returned too (is_deleted = 1). */
+int cat_object_get(struct cat *cat, const char *tenant, int64_t id, struct cat_object *out);
+/* cat_object_is_local: 1 when the object is served by the agent built into cofferd (its files are
+ * read on this machine, under cat_object.path), 0 when not (remote, unreachable or unknown), <0 on
+ * an internal error. */
+int cat_object_is_local(struct cat *cat, const char *tenant, int64_t id);
+/* cat_object_children: the not vanished children of an object (e.g. a host's volumes) in id order;
+ * *out is a malloc'd array of *n objects, each released with cat_object_release, then free(*out). */
+int cat_object_children(struct cat *cat, const char *tenant, int64_t parent_id, struct cat_object **out,
+                        size_t *n);
+
+/* Object search (GET /v2/data-protect/search/objects). Every filter is optional (NULL / -1 / 0 =
+ * absent); list filters are JSON arrays of strings (environments, os_types) or of integers
+ * (object_ids, source_ids). name_glob is matched case-insensitively with '*' as the only wildcard.
+ * Deleted: 0 = only present objects, 1 = only vanished ones, 2 = both. The callback sees each match
+ * in id order after after_id; it returns 0 to continue, 1 to stop (the scan then reports the id of
+ * the last object it showed in *last_id), <0 to abort. */
+struct cat_object_filter {
+    const char *name_glob;
+    json_t *environments;
+    json_t *object_ids;
+    json_t *source_ids;
+    json_t *source_uuids;
+    json_t *os_types;
+    int deleted;
+    int64_t after_id;
+};
+typedef int (*cat_object_fn)(void *ud, const struct cat_object *o);
+int cat_object_scan(struct cat *cat, const char *tenant, const struct cat_object_filter *f, cat_object_fn fn,
+                    void *ud);
+
+/* --- Discovery results, as an agent reports them ------------------------------------------------ */
+
+struct cat_discovered {
+    const char *key;          /* what identifies it across refreshes (mount point) */
+    const char *name;
+    const char *object_type;  /* kVolume */
+    json_t *extra;            /* borrowed: fields merged into the object's doc (may be NULL) */
+};
+
+/* --- Registrations -------------------------------------------------------------------------- */
+
+struct cat_source {
+    int64_t id;
+    char *environment;
+    char *name;
+    char *endpoint_key;       /* "local" for this machine, else the lower-cased endpoint */
+    char *connection_id;      /* data-source connection (decimal string) or NULL */
+    json_t *doc;              /* the registration request as validated, owned */
+    int64_t registered_ms, refreshed_ms; /* refreshed_ms 0 = never */
+    int64_t modified_usecs;
+    char *auth_status;        /* Finished, Pending, RefreshInProgress, Scheduled */
+    char *error;              /* why the last refresh failed, or NULL */
+    enum cat_agent_kind agent;
+};
+void cat_source_release(struct cat_source *s);
+
+/* cat_source_insert: stores a new registration; s->id must have been allocated with
+ * cat_next_seq(cat, "object"). CAT_CONFLICT when tenant already registered this endpoint_key for
+ * this environment. */
+int cat_source_insert(struct cat *cat, const char *tenant, const struct cat_source *s);
+/* cat_source_update: replaces name, doc, connection_id, modified_usecs. CAT_NOT_FOUND. */
+int cat_source_update(struct cat *cat, const char *tenant, const struct cat_source *s);
+/* cat_source_set_state: after a refresh: auth status, error (NULL clears it), refreshed_ms (0 keeps
+ * the previous value). */
+int cat_source_set_state(struct cat *cat, const char *tenant, int64_t id, const char *auth_status,
+                         const char *error, int64_t refreshed_ms);
+int cat_source_get(struct cat *cat, const char *tenant, int64_t id, struct cat_source *out);
+/* cat_source_list: all of tenant's registrations in id order (ids: optional JSON array of integers). */
+typedef int (*cat_source_fn)(void *ud, const struct cat_source *s);
+int cat_source_list(struct cat *cat, const char *tenant, json_t *ids, cat_source_fn fn, void *ud);
+/* cat_source_delete: removes the registration and all its objects. CAT_NOT_FOUND. */
+int cat_source_delete(struct cat *cat, const char *tenant, int64_t id);
+/* cat_source_uses_connection: 1 when a registration of tenant names this data-source connection. */
+int cat_source_uses_connection(struct cat *cat, const char *tenant, const char *connection_id);
+
+/* cat_source_sync_objects: records what an agent found on the host of registration id: the root
+ * (host) object gets the registration's id, with root_doc (borrowed) as its doc; each item becomes a
+ * child keyed by item.key: an existing child keeps its id (and is revived if it had vanished), a new
+ * one gets the next "object" id, and children not in items are marked vanished. Call inside
+ * cat_begin/cat_commit. */
+int cat_source_sync_objects(struct cat *cat, const char *tenant, int64_t id, const char *environment,
+                            enum cat_agent_kind agent, const char *root_name, json_t *root_doc,
+                            const struct cat_discovered *items, size_t n);
+#endif
