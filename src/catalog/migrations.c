@@ -30,5 +30,38 @@ const struct cat_migration cat_migrations[] = {
       "  group_id TEXT NOT NULL REFERENCES protection_groups(id) ON DELETE CASCADE,"
       "  tenant TEXT NOT NULL, object_id INTEGER NOT NULL, PRIMARY KEY (group_id, object_id)) WITHOUT ROWID;"
       "CREATE INDEX protection_group_objects_object ON protection_group_objects(tenant, object_id);" },
+    /* 3: source registrations, their discovered objects, data-source connections and connectors
+     * (src/catalog/sources.c, connections.c). A registration's id is also its root object's id (both
+     * from the "object" sequence); objects are unique per (tenant, source, parent, key) so a refresh
+     * keeps ids, and vanished ones are flagged, not removed. A connection's registration token is kept
+     * only as its SHA-256 with an expiry. */
+    { 3,
+      "CREATE TABLE sources ("
+      "  tenant TEXT NOT NULL, id INTEGER NOT NULL, environment TEXT NOT NULL, name TEXT NOT NULL,"
+      "  endpoint_key TEXT NOT NULL, connection_id TEXT, agent INTEGER NOT NULL, doc TEXT NOT NULL,"
+      "  registered_ms INTEGER NOT NULL, refreshed_ms INTEGER NOT NULL DEFAULT 0,"
+      "  modified_usecs INTEGER NOT NULL, auth_status TEXT NOT NULL, error TEXT,"
+      "  PRIMARY KEY (tenant, id));"
+      "CREATE UNIQUE INDEX sources_endpoint ON sources(tenant, environment, endpoint_key);"
+      "CREATE INDEX sources_connection ON sources(tenant, connection_id);"
+      "CREATE TABLE objects ("
+      "  tenant TEXT NOT NULL, id INTEGER NOT NULL, source_id INTEGER NOT NULL, parent_id INTEGER NOT NULL,"
+      "  key TEXT NOT NULL, name TEXT NOT NULL, environment TEXT NOT NULL, object_type TEXT NOT NULL,"
+      "  path TEXT, uuid TEXT NOT NULL, os_type TEXT, agent INTEGER NOT NULL,"
+      "  is_deleted INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL,"
+      "  PRIMARY KEY (tenant, id),"
+      "  FOREIGN KEY (tenant, source_id) REFERENCES sources(tenant, id) ON DELETE CASCADE);"
+      "CREATE UNIQUE INDEX objects_key ON objects(tenant, source_id, parent_id, key);"
+      "CREATE INDEX objects_parent ON objects(tenant, parent_id);"
+      "CREATE TABLE connections ("
+      "  tenant TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL, env_type TEXT,"
+      "  token_sha256 BLOB, token_expires_ms INTEGER, created_ms INTEGER NOT NULL,"
+      "  PRIMARY KEY (tenant, id));"
+      "CREATE UNIQUE INDEX connections_name ON connections(tenant, name);"
+      "CREATE INDEX connections_token ON connections(token_sha256);"
+      "CREATE TABLE connectors ("
+      "  tenant TEXT NOT NULL, id TEXT NOT NULL, connection_id TEXT NOT NULL, name TEXT NOT NULL,"
+      "  doc TEXT NOT NULL, PRIMARY KEY (tenant, id));"
+      "CREATE INDEX connectors_connection ON connectors(tenant, connection_id);" },
     { 0, NULL }
 };
