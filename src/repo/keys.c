@@ -1,0 +1,264 @@
+/* keys.c: the master keys and their wrapping under a user's key file.
+ *
+ * The master material is 96 random bytes: id key || encryption key || chunker key. It is stored
+ * in keys/<sha256 hex of the file> as a small JSON document holding scrypt parameters, a salt and
+ * the material sealed with AES-256-GCM under scrypt(key file content). The AAD binds the wrap to
+ * its repository ("coffer key v1" followed by the 32-byte repository id), so a key file copied
+ * between repositories does not unlock the other one. Any number of key files may exist; opening
+ * tries each. Every field read from disk is range-checked before use (the scrypt parameters decide
+ * how much memory we allocate). */
+#include "repo/repo_int.h"
+#include "util/fsio.h"
+#include "util/log.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#define KEY_SCRYPT_N 32768u
+#define KEY_SCRYPT_R 8u
+#define KEY_SCRYPT_P 1u
+#define KEY_SALT_LEN 32
+#define KEY_MASTER_LEN (3 * REPO_KEY_LEN)
+#define KEY_WRAPPED_LEN (REPO_NONCE_LEN + KEY_MASTER_LEN + REPO_TAG_LEN)
+#define KEY_FILE_MAX (64 * 1024)
+#define KEY_AAD "coffer key v1"
+
+static void hex_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* hex_decode: exactly len bytes from a string of 2*len hex digits. */
+static int hex_decode(const char *s, uint8_t *out, size_t len)
+{
+    if (!s || strlen(s) != 2 * len) return -EINVAL;
+    for (size_t i = 0; i < len; i++) {
+        int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) return -EINVAL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* read_secret: the key file's bytes without trailing whitespace; creates the file (64 hex digits
+ * and a newline, mode 0600, O_EXCL) when create is set and it is missing. */
+static int read_secret(const char *key_file, int create, uint8_t **secret, size_t *len, char *err,
+                       size_t errlen)
+{
+    void *data = NULL;
+    size_t n = 0;
+    int rc = fsio_read_all(key_file, KEY_FILE_MAX, &data, &n);
+    if (rc == -ENOENT && create) {
+        uint8_t raw[32];
+        char hex[66];
+        int fd;
+        if (repo_random(raw, sizeof raw) < 0) return -EIO;
+        hex_encode(raw, sizeof raw, hex);
+        OPENSSL_cleanse(raw, sizeof raw);
+        hex[64] = '\n';
+        hex[65] = '\0';
+        fd = open(key_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            rc = -errno;
+            repo_seterr(err, errlen, "cannot create key file %s: %s", key_file, strerror(-rc));
+            return rc;
+        }
+        rc = fsio_write_full(fd, hex, 65);
+        if (rc == 0 && fsync(fd) < 0) rc = -errno;
+        close(fd);
+        if (rc == 0) rc = fsio_fsync_parent(key_file);
+        OPENSSL_cleanse(hex, sizeof hex);
+        if (rc < 0) {
+            repo_seterr(err, errlen, "cannot write key file %s: %s", key_file, strerror(-rc));
+            return rc;
+        }
+        rc = fsio_read_all(key_file, KEY_FILE_MAX, &data, &n);
+    }
+    if (rc < 0) {
+        repo_seterr(err, errlen, "cannot read key file %s: %s", key_file,
+                    rc == -EFBIG ? "larger than 64 KiB" : strerror(-rc));
+        return rc;
+    }
+    while (n > 0 && (((char *)data)[n - 1] == '\n' || ((char *)data)[n - 1] == '\r' ||
+                     ((char *)data)[n - 1] == ' ' || ((char *)data)[n - 1] == '\t'))
+        n--;
+    if (n == 0) {
+        free(data);
+        repo_seterr(err, errlen, "key file %s is empty", key_file);
+        return -EINVAL;
+    }
+    *secret = data;
+    *len = n;
+    return 0;
+}
+
+static int derive_kek(const uint8_t *secret, size_t len, const uint8_t *salt, size_t saltlen,
+                      uint64_t n, uint64_t r, uint64_t p, uint8_t kek[REPO_KEY_LEN])
+{
+    uint64_t maxmem = 128 * r * (n + p + 2) + (1u << 20);
+    if (EVP_PBE_scrypt((const char *)secret, len, salt, saltlen, n, r, p, maxmem, kek,
+                       REPO_KEY_LEN) != 1)
+        return -EIO;
+    return 0;
+}
+
+static void wrap_aad(uint8_t aad[sizeof KEY_AAD - 1 + REPO_ID_LEN], const repo_id_t *repo_id)
+{
+    memcpy(aad, KEY_AAD, sizeof KEY_AAD - 1);
+    memcpy(aad + sizeof KEY_AAD - 1, repo_id->b, REPO_ID_LEN);
+}
+
+int repo_keys_create(const char *dir, const char *key_file, const repo_id_t *repo_id,
+                     const uint8_t master[3 * REPO_KEY_LEN], char *err, size_t errlen)
+{
+    uint8_t *secret = NULL, salt[KEY_SALT_LEN], kek[REPO_KEY_LEN], wrapped[KEY_WRAPPED_LEN];
+    uint8_t aad[sizeof KEY_AAD - 1 + REPO_ID_LEN], hash[32];
+    char salt_hex[2 * KEY_SALT_LEN + 1], wrapped_hex[2 * KEY_WRAPPED_LEN + 1], name[65], path[4096];
+    size_t slen = 0;
+    json_t *doc = NULL;
+    char *text = NULL;
+    int rc = read_secret(key_file, 1, &secret, &slen, err, errlen);
+    if (rc < 0) return rc;
+    rc = repo_random(salt, sizeof salt);
+    if (rc == 0) rc = derive_kek(secret, slen, salt, sizeof salt, KEY_SCRYPT_N, KEY_SCRYPT_R,
+                                 KEY_SCRYPT_P, kek);
+    OPENSSL_cleanse(secret, slen);
+    free(secret);
+    if (rc < 0) {
+        repo_seterr(err, errlen, "key derivation failed");
+        return rc;
+    }
+    memcpy(wrapped + REPO_NONCE_LEN, master, KEY_MASTER_LEN);
+    wrap_aad(aad, repo_id);
+    rc = repo_aead_seal(kek, aad, sizeof aad, wrapped, KEY_MASTER_LEN);
+    OPENSSL_cleanse(kek, sizeof kek);
+    if (rc < 0) {
+        repo_seterr(err, errlen, "key wrapping failed");
+        return rc;
+    }
+    hex_encode(salt, sizeof salt, salt_hex);
+    hex_encode(wrapped, sizeof wrapped, wrapped_hex);
+    doc = json_pack("{s:i, s:s, s:I, s:I, s:I, s:s, s:s}", "version", REPO_FORMAT_VERSION, "kdf",
+                    "scrypt", "n", (json_int_t)KEY_SCRYPT_N, "r", (json_int_t)KEY_SCRYPT_R, "p",
+                    (json_int_t)KEY_SCRYPT_P, "salt", salt_hex, "wrapped", wrapped_hex);
+    text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(doc);
+    if (!text) return -ENOMEM;
+    repo_sha256(text, strlen(text), hash);
+    hex_encode(hash, sizeof hash, name);
+    if (snprintf(path, sizeof path, "%s/keys/%s", dir, name) >= (int)sizeof path) {
+        free(text);
+        return -ENAMETOOLONG;
+    }
+    rc = fsio_write_atomic(path, text, strlen(text), 0600);
+    free(text);
+    if (rc < 0) repo_seterr(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+    return rc;
+}
+
+/* try_key_file: 0 and master filled when this key document unlocks with secret; -EACCES when it
+ * does not; -EBADMSG when the document is malformed. */
+static int try_key_file(const char *path, const uint8_t *secret, size_t slen,
+                        const repo_id_t *repo_id, uint8_t master[KEY_MASTER_LEN])
+{
+    void *data = NULL;
+    size_t len = 0;
+    json_t *doc;
+    json_int_t version = 0, n = 0, r = 0, p = 0;
+    const char *kdf = NULL, *salt_hex = NULL, *wrapped_hex = NULL;
+    uint8_t salt[KEY_SALT_LEN], wrapped[KEY_WRAPPED_LEN], kek[REPO_KEY_LEN];
+    uint8_t aad[sizeof KEY_AAD - 1 + REPO_ID_LEN];
+    int rc = fsio_read_all(path, KEY_FILE_MAX, &data, &len);
+    if (rc < 0) return rc;
+    doc = json_loadb(data, len, 0, NULL);
+    free(data);
+    if (!doc) return -EBADMSG;
+    if (json_unpack(doc, "{s:I, s:s, s:I, s:I, s:I, s:s, s:s}", "version", &version, "kdf", &kdf,
+                    "n", &n, "r", &r, "p", &p, "salt", &salt_hex, "wrapped", &wrapped_hex) != 0 ||
+        version != REPO_FORMAT_VERSION || strcmp(kdf, "scrypt") != 0 ||
+        n < 2 || n > (1 << 20) || (n & (n - 1)) != 0 || r < 1 || r > 32 || p < 1 || p > 16 ||
+        (uint64_t)128 * (uint64_t)r * (uint64_t)n * (uint64_t)p > (1u << 30) ||
+        hex_decode(salt_hex, salt, sizeof salt) < 0 ||
+        hex_decode(wrapped_hex, wrapped, sizeof wrapped) < 0) {
+        json_decref(doc);
+        return -EBADMSG;
+    }
+    json_decref(doc);
+    rc = derive_kek(secret, slen, salt, sizeof salt, (uint64_t)n, (uint64_t)r, (uint64_t)p, kek);
+    if (rc < 0) return rc;
+    wrap_aad(aad, repo_id);
+    rc = repo_aead_open(kek, aad, sizeof aad, wrapped, sizeof wrapped);
+    OPENSSL_cleanse(kek, sizeof kek);
+    if (rc == -EBADMSG) return -EACCES;
+    if (rc < 0) return rc;
+    memcpy(master, wrapped + REPO_NONCE_LEN, KEY_MASTER_LEN);
+    OPENSSL_cleanse(wrapped, sizeof wrapped);
+    return 0;
+}
+
+int repo_keys_unlock(const char *dir, const char *key_file, const repo_id_t *repo_id,
+                     uint8_t master[3 * REPO_KEY_LEN], char *err, size_t errlen)
+{
+    uint8_t *secret = NULL;
+    size_t slen = 0;
+    char kdir[4096], path[4096 + 80];
+    DIR *d;
+    struct dirent *de;
+    int rc = read_secret(key_file, 0, &secret, &slen, err, errlen), tried = 0, found = -EACCES;
+    if (rc < 0) return rc;
+    if (snprintf(kdir, sizeof kdir, "%s/keys", dir) >= (int)sizeof kdir) {
+        free(secret);
+        return -ENAMETOOLONG;
+    }
+    d = opendir(kdir);
+    if (!d) {
+        rc = -errno;
+        OPENSSL_cleanse(secret, slen);
+        free(secret);
+        repo_seterr(err, errlen, "cannot list %s: %s", kdir, strerror(-rc));
+        return rc;
+    }
+    while ((de = readdir(d)) != NULL) {
+        repo_id_t dummy;
+        if (repo_id_from_hex(de->d_name, &dummy) < 0) continue; /* temp files and strangers */
+        if (snprintf(path, sizeof path, "%s/%s", kdir, de->d_name) >= (int)sizeof path) continue;
+        tried++;
+        rc = try_key_file(path, secret, slen, repo_id, master);
+        if (rc == 0) {
+            found = 0;
+            break;
+        }
+        if (rc != -EACCES) log_warn("repo: key file %s is unreadable or malformed (%s)", path,
+                                    strerror(-rc));
+    }
+    closedir(d);
+    OPENSSL_cleanse(secret, slen);
+    free(secret);
+    if (found == 0) return 0;
+    if (tried == 0) {
+        repo_seterr(err, errlen, "repository %s has no key files in keys/", dir);
+        return -ENOKEY;
+    }
+    repo_seterr(err, errlen, "wrong key: %s does not unlock any of the %d key(s) of repository %s",
+                key_file, tried, dir);
+    return -EACCES;
+}

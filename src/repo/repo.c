@@ -1,0 +1,546 @@
+/* repo.c: the repository's front door: create, open, close, the blob operations and flush.
+ *
+ * Layout under the repository directory:
+ *   config                 plain JSON: format version, feature flags, chunker parameters, ids
+ *   keys/<hex>             the master keys wrapped under a key file (keys.c)
+ *   data/<xx>/<hex>        sealed packs, named by the SHA-256 of their bytes (pack.c)
+ *   data/tmp/              packs being written
+ *   index/<hex>            index files (index.c)
+ *   snapshots/<hex>        snapshots (snapshot.c)
+ * Opening loads every index file, then scans data/ for packs no index names (a crash between a
+ * pack's rename and its index) and indexes them from their trailers. A put checks the index (a
+ * concurrent put of the same id waits for the first to finish instead of storing it twice),
+ * compresses and encrypts on the caller's thread and appends through pack.c. */
+#include "repo/repo_int.h"
+#include "util/fsio.h"
+#include "util/log.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#define CONFIG_MAX (64 * 1024)
+
+void repo_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || errlen == 0) return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void repo_id_to_hex(const repo_id_t *id, char hex[REPO_ID_HEX_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < REPO_ID_LEN; i++) {
+        hex[2 * i] = digits[id->b[i] >> 4];
+        hex[2 * i + 1] = digits[id->b[i] & 15];
+    }
+    hex[REPO_ID_HEX_LEN] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int repo_id_from_hex(const char *hex, repo_id_t *id)
+{
+    if (!hex) return -EINVAL;
+    for (int i = 0; i < REPO_ID_LEN; i++) {
+        int hi, lo;
+        if (!hex[2 * i] || !hex[2 * i + 1]) return -EINVAL;
+        hi = hexval(hex[2 * i]);
+        lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return -EINVAL;
+        id->b[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return hex[REPO_ID_HEX_LEN] == '\0' ? 0 : -EINVAL;
+}
+
+/* ---- config ---- */
+
+static json_t *config_new(const repo_id_t *repo_id)
+{
+    char hex[REPO_ID_HEX_LEN + 1];
+    repo_id_to_hex(repo_id, hex);
+    return json_pack("{s:i, s:s, s:{s:[], s:[]}, s:{s:s, s:I, s:I, s:I}, s:I, s:s, s:s, s:s}",
+                     "version", REPO_FORMAT_VERSION, "id", hex,
+                     "features", "required", "optional",
+                     "chunker", "algorithm", "fastcdc-nc2", "min", (json_int_t)REPO_CHUNK_MIN,
+                     "avg", (json_int_t)REPO_CHUNK_AVG, "max", (json_int_t)REPO_CHUNK_MAX,
+                     "pack_size", (json_int_t)REPO_PACK_TARGET_DEFAULT,
+                     "compression", "zstd", "cipher", "aes-256-gcm", "blob_id", "hmac-sha256");
+}
+
+static int config_load(struct repo *repo, char *err, size_t errlen)
+{
+    char path[4096];
+    void *data = NULL;
+    size_t len = 0;
+    json_t *doc, *required = NULL, *optional = NULL;
+    json_int_t version = 0, cmin = 0, cavg = 0, cmax = 0, pack_size = 0;
+    const char *id_hex = NULL, *algo = NULL, *comp = NULL, *cipher = NULL, *bid = NULL;
+    json_error_t jerr;
+    size_t i;
+    json_t *v;
+    int rc;
+    if (snprintf(path, sizeof path, "%s/config", repo->dir) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    rc = fsio_read_all(path, CONFIG_MAX, &data, &len);
+    if (rc == -ENOENT) {
+        repo_seterr(err, errlen, "no repository at %s (config is missing)", repo->dir);
+        return rc;
+    }
+    if (rc < 0) {
+        repo_seterr(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+        return rc;
+    }
+    doc = json_loadb(data, len, 0, &jerr);
+    free(data);
+    if (!doc) {
+        repo_seterr(err, errlen, "%s is not JSON: %s", path, jerr.text);
+        return -EBADMSG;
+    }
+    if (json_unpack(doc, "{s:I}", "version", &version) != 0) {
+        json_decref(doc);
+        repo_seterr(err, errlen, "%s has no version", path);
+        return -EBADMSG;
+    }
+    if (version != REPO_FORMAT_VERSION) {
+        json_decref(doc);
+        repo_seterr(err, errlen, "repository format version %lld is not supported (this build "
+                    "reads version %d)", (long long)version, REPO_FORMAT_VERSION);
+        return -ENOTSUP;
+    }
+    if (json_unpack_ex(doc, &jerr, 0,
+                       "{s:s, s:{s:o, s?o}, s:{s:s, s:I, s:I, s:I}, s:I, s:s, s:s, s:s}", "id",
+                       &id_hex, "features", "required", &required, "optional", &optional,
+                       "chunker", "algorithm", &algo, "min", &cmin, "avg", &cavg, "max", &cmax,
+                       "pack_size", &pack_size, "compression", &comp, "cipher", &cipher,
+                       "blob_id", &bid) != 0 ||
+        repo_id_from_hex(id_hex, &repo->repo_id) < 0 || !json_is_array(required)) {
+        json_decref(doc);
+        repo_seterr(err, errlen, "%s is malformed: %s", path, jerr.text);
+        return -EBADMSG;
+    }
+    json_array_foreach(required, i, v) {
+        /* Version 1 knows no required feature: any listed one is beyond this build. */
+        repo_seterr(err, errlen, "repository needs feature \"%s\" which this build lacks",
+                    json_is_string(v) ? json_string_value(v) : "?");
+        json_decref(doc);
+        return -ENOTSUP;
+    }
+    if (strcmp(algo, "fastcdc-nc2") != 0 || strcmp(comp, "zstd") != 0 ||
+        strcmp(cipher, "aes-256-gcm") != 0 || strcmp(bid, "hmac-sha256") != 0 ||
+        cmin <= 0 || cavg <= 0 || cmax <= 0 || cmax > REPO_BLOB_MAX ||
+        pack_size < (1 << 20) || pack_size > (1 << 30)) {
+        json_decref(doc);
+        repo_seterr(err, errlen, "%s names algorithms or sizes this build does not support", path);
+        return -ENOTSUP;
+    }
+    repo->cmin = (uint32_t)cmin;
+    repo->cavg = (uint32_t)cavg;
+    repo->cmax = (uint32_t)cmax;
+    repo->pack_target = (uint32_t)pack_size;
+    json_decref(doc);
+    return 0;
+}
+
+/* ---- create / open / close ---- */
+
+int repo_create(const char *dir, const char *key_file, char *err, size_t errlen)
+{
+    static const char *subdirs[] = { "keys", "data", "data/tmp", "index", "snapshots" };
+    char path[4096];
+    uint8_t master[3 * REPO_KEY_LEN];
+    repo_id_t repo_id;
+    struct stat st;
+    json_t *cfg;
+    char *text;
+    int rc;
+    if (snprintf(path, sizeof path, "%s/config", dir) >= (int)sizeof path - 16) {
+        repo_seterr(err, errlen, "repository path is too long");
+        return -ENAMETOOLONG;
+    }
+    if (stat(path, &st) == 0) {
+        repo_seterr(err, errlen, "%s already holds a repository", dir);
+        return -EEXIST;
+    }
+    rc = fsio_mkdir_p(dir, 0700);
+    for (size_t k = 0; rc == 0 && k < sizeof subdirs / sizeof *subdirs; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, subdirs[k]);
+        rc = fsio_mkdir_p(path, 0700);
+    }
+    for (int b = 0; rc == 0 && b < 256; b++) {
+        snprintf(path, sizeof path, "%s/data/%02x", dir, b);
+        rc = fsio_mkdir_p(path, 0700);
+    }
+    if (rc == 0) {
+        snprintf(path, sizeof path, "%s/data", dir);
+        rc = fsio_fsync_dir(path);
+    }
+    if (rc == 0) rc = fsio_fsync_dir(dir);
+    if (rc < 0) {
+        repo_seterr(err, errlen, "cannot create the directories of %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    if (repo_random(repo_id.b, sizeof repo_id.b) < 0 || repo_random(master, sizeof master) < 0) {
+        repo_seterr(err, errlen, "no randomness available");
+        return -EIO;
+    }
+    rc = repo_keys_create(dir, key_file, &repo_id, master, err, errlen);
+    OPENSSL_cleanse(master, sizeof master);
+    if (rc < 0) return rc;
+    /* The config appears last: until it exists, the directory is not a repository. */
+    cfg = config_new(&repo_id);
+    text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    json_decref(cfg);
+    if (!text) return -ENOMEM;
+    snprintf(path, sizeof path, "%s/config", dir);
+    rc = fsio_write_atomic(path, text, strlen(text), 0600);
+    free(text);
+    if (rc < 0) repo_seterr(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+    return rc;
+}
+
+static void repo_free(struct repo *repo)
+{
+    if (!repo) return;
+    repo_pack_close_all(repo);
+    repo_itab_free(&repo->idx);
+    pthread_mutex_destroy(&repo->mu);
+    pthread_mutex_destroy(&repo->flush_mu);
+    pthread_cond_destroy(&repo->cv);
+    OPENSSL_cleanse(repo->id_key, sizeof repo->id_key);
+    OPENSSL_cleanse(repo->enc_key, sizeof repo->enc_key);
+    OPENSSL_cleanse(repo->chunk_key, sizeof repo->chunk_key);
+    free(repo->dir);
+    free(repo);
+}
+
+int repo_open(const char *dir, const char *key_file, struct repo **out, char *err, size_t errlen)
+{
+    struct repo *repo = calloc(1, sizeof *repo);
+    uint8_t master[3 * REPO_KEY_LEN];
+    int rc;
+    *out = NULL;
+    if (!repo) return -ENOMEM;
+    repo->dir = strdup(dir);
+    repo->open_pack = -1;
+    pthread_mutex_init(&repo->mu, NULL);
+    pthread_mutex_init(&repo->flush_mu, NULL);
+    pthread_cond_init(&repo->cv, NULL);
+    if (!repo->dir || repo_itab_init(&repo->idx, 0) < 0) {
+        repo_free(repo);
+        return -ENOMEM;
+    }
+    rc = config_load(repo, err, errlen);
+    if (rc == 0) rc = repo_keys_unlock(dir, key_file, &repo->repo_id, master, err, errlen);
+    if (rc < 0) {
+        repo_free(repo);
+        return rc;
+    }
+    memcpy(repo->id_key, master, REPO_KEY_LEN);
+    memcpy(repo->enc_key, master + REPO_KEY_LEN, REPO_KEY_LEN);
+    memcpy(repo->chunk_key, master + 2 * REPO_KEY_LEN, REPO_KEY_LEN);
+    OPENSSL_cleanse(master, sizeof master);
+    rc = repo_chunker_init(repo, repo->cmin, repo->cavg, repo->cmax);
+    if (rc < 0) {
+        repo_seterr(err, errlen, "invalid chunker parameters in %s/config", dir);
+        repo_free(repo);
+        return rc;
+    }
+    repo_pack_clean_tmp(repo);
+    rc = repo_index_load_all(repo, err, errlen);
+    if (rc == 0) rc = repo_pack_scan_unindexed(repo, err, errlen);
+    if (rc == 0) {
+        rc = repo_write_pending_index(repo);
+        if (rc < 0) repo_seterr(err, errlen, "cannot index recovered packs: %s", strerror(-rc));
+    }
+    if (rc < 0) {
+        repo_free(repo);
+        return rc;
+    }
+    *out = repo;
+    return 0;
+}
+
+void repo_close(struct repo *repo)
+{
+    int rc;
+    if (!repo) return;
+    rc = repo_flush(repo);
+    if (rc < 0) log_error("repo: flush on close of %s failed: %s", repo->dir, strerror(-rc));
+    repo_free(repo);
+}
+
+/* ---- blobs ---- */
+
+void repo_blob_id(const struct repo *repo, const void *data, size_t len, repo_id_t *out)
+{
+    repo_hmac_id(repo->id_key, data, len, out);
+}
+
+void repo_blob_aad(uint8_t aad[REPO_ID_LEN + 2], const repo_id_t *id, uint8_t type, uint8_t flags)
+{
+    memcpy(aad, id->b, REPO_ID_LEN);
+    aad[REPO_ID_LEN] = type;
+    aad[REPO_ID_LEN + 1] = flags;
+}
+
+int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *id,
+                  const void *data, size_t len, size_t *added_bytes)
+{
+    struct repo_islot *s;
+    struct repo_pentry e;
+    uint8_t aad[REPO_ID_LEN + 2], *buf;
+    size_t cap, body;
+    int rc;
+    if (added_bytes) *added_bytes = 0;
+    if (type != REPO_BLOB_DATA && type != REPO_BLOB_TREE) return -EINVAL;
+    if (len > REPO_BLOB_MAX) return -EFBIG;
+    if (len && !data) return -EINVAL;
+
+    pthread_mutex_lock(&repo->mu);
+    for (;;) {
+        if (repo->write_err) {
+            rc = repo->write_err;
+            pthread_mutex_unlock(&repo->mu);
+            return rc;
+        }
+        rc = repo_itab_insert(&repo->idx, id, &s);
+        if (rc < 0) {
+            pthread_mutex_unlock(&repo->mu);
+            return rc;
+        }
+        if (rc == 1) break;                        /* ours to store: now pending */
+        if (s->pack != REPO_SLOT_PENDING) {        /* already stored */
+            pthread_mutex_unlock(&repo->mu);
+            return 0;
+        }
+        pthread_cond_wait(&repo->cv, &repo->mu);   /* another thread is storing it */
+    }
+    pthread_mutex_unlock(&repo->mu);
+
+    cap = repo_zstd_bound(len);
+    if (cap < len) cap = len;
+    buf = malloc(REPO_AEAD_OVERHEAD + cap);
+    if (!buf) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    memset(&e, 0, sizeof e);
+    e.id = *id;
+    e.type = (uint8_t)type;
+    e.plain = (uint32_t)len;
+    body = repo_zstd_compress(buf + REPO_NONCE_LEN, cap, data, len);
+    if (body) {
+        e.flags = REPO_BLOB_F_ZSTD;
+    } else {
+        if (len) memcpy(buf + REPO_NONCE_LEN, data, len);
+        body = len;
+    }
+    repo_blob_aad(aad, id, e.type, e.flags);
+    rc = repo_aead_seal(repo->enc_key, aad, sizeof aad, buf, body);
+    if (rc < 0) goto fail;
+    e.stored = (uint32_t)(body + REPO_AEAD_OVERHEAD);
+    rc = repo_pack_append(repo, &e, buf, NULL); /* resolves the pending entry either way */
+    free(buf);
+    if (rc == 0 && added_bytes) *added_bytes = e.stored;
+    return rc;
+
+fail:
+    free(buf);
+    pthread_mutex_lock(&repo->mu);
+    repo_itab_remove(&repo->idx, id);
+    pthread_cond_broadcast(&repo->cv);
+    pthread_mutex_unlock(&repo->mu);
+    return rc;
+}
+
+int repo_blob_exists(struct repo *repo, const repo_id_t *id)
+{
+    const struct repo_islot *s;
+    int yes;
+    pthread_mutex_lock(&repo->mu);
+    s = repo_itab_find(&repo->idx, id);
+    yes = s && s->pack != REPO_SLOT_PENDING;
+    pthread_mutex_unlock(&repo->mu);
+    return yes;
+}
+
+static int lookup(struct repo *repo, const repo_id_t *id, struct repo_pentry *e, uint32_t *pack)
+{
+    const struct repo_islot *s;
+    int rc = -ENOENT;
+    pthread_mutex_lock(&repo->mu);
+    s = repo_itab_find(&repo->idx, id);
+    if (s && s->pack != REPO_SLOT_PENDING) {
+        repo_islot_get(s, e);
+        *pack = s->pack;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&repo->mu);
+    return rc;
+}
+
+int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, uint64_t *offset,
+                     uint32_t *stored_len, uint32_t *plain_len)
+{
+    struct repo_pentry e;
+    uint32_t pack = 0;
+    int rc = lookup(repo, id, &e, &pack);
+    if (rc < 0) return rc;
+    if (pack_no) *pack_no = pack;
+    if (offset) *offset = e.offset;
+    if (stored_len) *stored_len = e.stored;
+    if (plain_len) *plain_len = e.plain;
+    return 0;
+}
+
+int repo_blob_decode(const struct repo *repo, const struct repo_pentry *e, uint8_t *stored,
+                     void **data)
+{
+    uint8_t aad[REPO_ID_LEN + 2];
+    size_t body = e->stored - REPO_AEAD_OVERHEAD;
+    uint8_t *out;
+    repo_id_t check;
+    int rc;
+    if (e->stored < REPO_AEAD_OVERHEAD) return -EBADMSG;
+    repo_blob_aad(aad, &e->id, e->type, e->flags);
+    rc = repo_aead_open(repo->enc_key, aad, sizeof aad, stored, e->stored);
+    if (rc < 0) return rc;
+    out = malloc(e->plain ? e->plain : 1);
+    if (!out) return -ENOMEM;
+    if (e->flags & REPO_BLOB_F_ZSTD) {
+        rc = repo_zstd_decompress(out, e->plain, stored + REPO_NONCE_LEN, body);
+    } else if (body != e->plain) {
+        rc = -EBADMSG;
+    } else if (body) {
+        memcpy(out, stored + REPO_NONCE_LEN, body);
+    }
+    if (rc == 0) {
+        repo_hmac_id(repo->id_key, out, e->plain, &check);
+        if (memcmp(check.b, e->id.b, REPO_ID_LEN) != 0) rc = -EBADMSG;
+    }
+    if (rc < 0) {
+        free(out);
+        return rc;
+    }
+    *data = out;
+    return 0;
+}
+
+int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len)
+{
+    struct repo_pentry e;
+    uint32_t pack = 0;
+    uint8_t *buf;
+    int fd = -1, rc = lookup(repo, id, &e, &pack);
+    *data = NULL;
+    if (len) *len = 0;
+    if (rc < 0) return rc;
+    buf = malloc(e.stored);
+    if (!buf) return -ENOMEM;
+    rc = repo_pack_fd_get(repo, pack, &fd);
+    if (rc == 0) {
+        rc = fsio_pread_full(fd, buf, e.stored, (off_t)e.offset);
+        repo_pack_fd_put(repo, pack);
+        if (rc == -EIO) rc = -EBADMSG; /* the pack is shorter than the index says */
+    }
+    if (rc == 0) rc = repo_blob_decode(repo, &e, buf, data);
+    free(buf);
+    if (rc == 0 && len) *len = e.plain;
+    return rc;
+}
+
+/* ---- flush ---- */
+
+/* repo_write_pending_index: one index file for every sealed pack not yet named by one. */
+int repo_write_pending_index(struct repo *repo)
+{
+    uint32_t *list = NULL;
+    size_t n = 0;
+    char name[REPO_ID_HEX_LEN + 1];
+    int rc;
+    pthread_mutex_lock(&repo->mu);
+    for (uint32_t k = 0; k < repo->npacks; k++)
+        if (repo->packs[k].state == REPO_PACK_SEALED && !repo->packs[k].indexed) n++;
+    if (n && !(list = malloc(n * sizeof *list))) {
+        pthread_mutex_unlock(&repo->mu);
+        return -ENOMEM;
+    }
+    n = 0;
+    for (uint32_t k = 0; list && k < repo->npacks; k++)
+        if (repo->packs[k].state == REPO_PACK_SEALED && !repo->packs[k].indexed) list[n++] = k;
+    pthread_mutex_unlock(&repo->mu);
+    if (n == 0) {
+        free(list);
+        return 0;
+    }
+    rc = repo_index_write_packs(repo, list, n, name);
+    if (rc == 0) {
+        pthread_mutex_lock(&repo->mu);
+        for (size_t k = 0; k < n; k++) {
+            struct repo_pack *p = &repo->packs[list[k]];
+            p->indexed = true;
+            free(p->ents);
+            p->ents = NULL;
+            p->nents = p->ents_cap = 0;
+        }
+        pthread_mutex_unlock(&repo->mu);
+    }
+    free(list);
+    return rc;
+}
+
+int repo_flush(struct repo *repo)
+{
+    int64_t seal_no;
+    int rc = 0;
+    pthread_mutex_lock(&repo->flush_mu);
+    pthread_mutex_lock(&repo->mu);
+    seal_no = repo_pack_detach_open(repo);
+    pthread_mutex_unlock(&repo->mu);
+    if (seal_no >= 0) rc = repo_pack_seal(repo, (uint32_t)seal_no);
+    pthread_mutex_lock(&repo->mu);
+    while (repo->sealing > 0) pthread_cond_wait(&repo->cv, &repo->mu);
+    if (repo->write_err) rc = repo->write_err;
+    pthread_mutex_unlock(&repo->mu);
+    if (rc == 0) rc = repo_write_pending_index(repo);
+    pthread_mutex_unlock(&repo->flush_mu);
+    return rc;
+}
+
+void repo_get_stats(struct repo *repo, struct repo_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&repo->mu);
+    for (uint32_t k = 0; k < repo->npacks; k++) {
+        const struct repo_pack *p = &repo->packs[k];
+        if (p->state == REPO_PACK_FAILED || p->state == REPO_PACK_MISSING) continue;
+        out->packs++;
+        out->pack_bytes += p->size;
+    }
+    out->blobs = repo->idx.count;
+    out->index_bytes_in_memory = repo->idx.cap * sizeof(struct repo_islot) +
+                                 repo->packs_cap * sizeof(struct repo_pack) +
+                                 repo->pmap.cap * sizeof(uint32_t);
+    pthread_mutex_unlock(&repo->mu);
+}
+
+void repo_set_pack_target(struct repo *repo, uint32_t bytes)
+{
+    pthread_mutex_lock(&repo->mu);
+    repo->pack_target = bytes < 4096 ? 4096 : bytes;
+    pthread_mutex_unlock(&repo->mu);
+}

@@ -1,0 +1,428 @@
+/* verify.c: repository checks and the index rebuild.
+ *
+ * repo_verify walks every pack the index knows and every pack file in data/: footer and trailer
+ * must parse and authenticate, the file size must match, and the index and the trailer must agree
+ * blob for blob. With read_data it also hashes each pack file against its name and decrypts,
+ * decompresses and re-hashes every blob, naming the pack and blob of each failure.
+ *
+ * repo_index_rebuild throws the in-memory index away, reads every pack's trailer, writes one
+ * index file covering all of them and only then deletes the old index files. */
+#include "repo/repo_int.h"
+#include "util/fsio.h"
+#include "util/log.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+
+static void add_error(json_t *errors, const repo_id_t *pack, const repo_id_t *blob,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void add_error(json_t *errors, const repo_id_t *pack, const repo_id_t *blob,
+                      const char *fmt, ...)
+{
+    char msg[512], hex[REPO_ID_HEX_LEN + 1];
+    json_t *e = json_object();
+    va_list ap;
+    if (!e) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (pack) {
+        repo_id_to_hex(pack, hex);
+        json_object_set_new(e, "pack", json_string(hex));
+    } else {
+        json_object_set_new(e, "pack", json_null());
+    }
+    if (blob) {
+        repo_id_to_hex(blob, hex);
+        json_object_set_new(e, "blob", json_string(hex));
+    } else {
+        json_object_set_new(e, "blob", json_null());
+    }
+    json_object_set_new(e, "message", json_string(msg));
+    json_array_append_new(errors, e);
+}
+
+struct vpack {
+    repo_id_t id;
+    uint32_t no;
+    uint8_t state;
+    uint64_t size;
+    size_t index_blobs; /* index entries pointing into this pack */
+};
+
+static int hash_fd(int fd, uint64_t len, uint8_t out[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t step = (size_t)4 << 20;
+    uint8_t *buf = malloc(step);
+    uint64_t pos = 0;
+    int rc = 0;
+    if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) rc = -ENOMEM;
+    while (rc == 0 && pos < len) {
+        size_t n = len - pos < step ? (size_t)(len - pos) : step;
+        rc = fsio_pread_full(fd, buf, n, (off_t)pos);
+        if (rc == 0 && EVP_DigestUpdate(ctx, buf, n) != 1) rc = -EIO;
+        pos += n;
+    }
+    if (rc == 0 && EVP_DigestFinal_ex(ctx, out, NULL) != 1) rc = -EIO;
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    return rc;
+}
+
+/* index_entries_of: the index's records for one pack (lock taken here). */
+static int index_entries_of(struct repo *repo, uint32_t no, struct repo_pentry **out, size_t *n)
+{
+    size_t cap = 64, k = 0;
+    struct repo_pentry *v = malloc(cap * sizeof *v);
+    if (!v) return -ENOMEM;
+    pthread_mutex_lock(&repo->mu);
+    for (size_t i = 0; i < repo->idx.cap; i++) {
+        const struct repo_islot *s = &repo->idx.slots[i];
+        if (s->pack != no) continue;
+        if (k == cap) {
+            struct repo_pentry *nv = realloc(v, cap * 2 * sizeof *v);
+            if (!nv) {
+                pthread_mutex_unlock(&repo->mu);
+                free(v);
+                return -ENOMEM;
+            }
+            v = nv;
+            cap *= 2;
+        }
+        repo_islot_get(s, &v[k++]);
+    }
+    pthread_mutex_unlock(&repo->mu);
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+static void check_blobs(struct repo *repo, int fd, const struct vpack *vp,
+                        const struct repo_pentry *ents, size_t n, json_t *errors, uint64_t *checked)
+{
+    for (size_t k = 0; k < n; k++) {
+        uint8_t *buf = malloc(ents[k].stored ? ents[k].stored : 1);
+        void *plain = NULL;
+        int rc;
+        if (!buf) {
+            add_error(errors, &vp->id, &ents[k].id, "out of memory");
+            continue;
+        }
+        rc = fsio_pread_full(fd, buf, ents[k].stored, (off_t)ents[k].offset);
+        if (rc == 0) rc = repo_blob_decode(repo, &ents[k], buf, &plain);
+        if (rc == -EIO)
+            add_error(errors, &vp->id, &ents[k].id, "blob lies beyond the end of the pack");
+        else if (rc == -EBADMSG)
+            add_error(errors, &vp->id, &ents[k].id,
+                      "blob is damaged (authentication, decompression or id check failed)");
+        else if (rc < 0)
+            add_error(errors, &vp->id, &ents[k].id, "blob cannot be read: %s", strerror(-rc));
+        free(plain);
+        free(buf);
+        (*checked)++;
+    }
+}
+
+static void verify_pack(struct repo *repo, const struct vpack *vp, int read_data, json_t *errors,
+                        uint64_t *checked)
+{
+    char path[4096], why[200];
+    struct repo_pentry *ents = NULL, *ients = NULL;
+    size_t n = 0, in = 0, matched = 0;
+    struct stat st;
+    int fd, rc;
+    if (vp->state == REPO_PACK_MISSING) {
+        add_error(errors, &vp->id, NULL, "pack file is missing (%zu blobs of the index are in it)",
+                  vp->index_blobs);
+        return;
+    }
+    if (repo_pack_path(repo, &vp->id, path, sizeof path) < 0) return;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        add_error(errors, &vp->id, NULL, "cannot open pack file: %s", strerror(errno));
+        return;
+    }
+    if (fstat(fd, &st) < 0) {
+        add_error(errors, &vp->id, NULL, "cannot stat pack file: %s", strerror(errno));
+        close(fd);
+        return;
+    }
+    if ((uint64_t)st.st_size != vp->size)
+        add_error(errors, &vp->id, NULL, "pack is %llu bytes, the index says %llu",
+                  (unsigned long long)st.st_size, (unsigned long long)vp->size);
+    rc = repo_pack_read_trailer(repo, fd, (uint64_t)st.st_size, &ents, &n, why, sizeof why);
+    if (rc < 0) {
+        add_error(errors, &vp->id, NULL, "pack structure is damaged: %s", why);
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            struct repo_pentry ie;
+            const struct repo_islot *s;
+            int found = 0, same = 0;
+            pthread_mutex_lock(&repo->mu);
+            s = repo_itab_find(&repo->idx, &ents[k].id);
+            if (s && s->pack == vp->no) {
+                found = 1;
+                repo_islot_get(s, &ie);
+                same = ie.offset == ents[k].offset && ie.stored == ents[k].stored &&
+                       ie.plain == ents[k].plain && ie.type == ents[k].type &&
+                       ie.flags == ents[k].flags;
+            } else if (s && s->pack != REPO_SLOT_PENDING) {
+                found = 2; /* a duplicate copy; the index uses another pack */
+            }
+            pthread_mutex_unlock(&repo->mu);
+            if (found == 1) matched++;
+            if (!found)
+                add_error(errors, &vp->id, &ents[k].id, "blob is in the pack but not in the index");
+            else if (found == 1 && !same)
+                add_error(errors, &vp->id, &ents[k].id, "index and pack trailer disagree");
+        }
+        if (matched != vp->index_blobs)
+            add_error(errors, &vp->id, NULL,
+                      "the index places %zu blobs in this pack, its trailer lists %zu of them",
+                      vp->index_blobs, matched);
+    }
+    if (read_data) {
+        uint8_t hash[32];
+        rc = hash_fd(fd, (uint64_t)st.st_size, hash);
+        if (rc == 0 && memcmp(hash, vp->id.b, 32) != 0)
+            add_error(errors, &vp->id, NULL, "pack content does not match its name (SHA-256)");
+        if (ents) {
+            check_blobs(repo, fd, vp, ents, n, errors, checked);
+        } else if (index_entries_of(repo, vp->no, &ients, &in) == 0) {
+            check_blobs(repo, fd, vp, ients, in, errors, checked);
+            free(ients);
+        }
+    }
+    free(ents);
+    close(fd);
+}
+
+struct disk_check { json_t *errors; };
+
+static int disk_one(struct repo *repo, const repo_id_t *id, const char *path, void *arg)
+{
+    struct disk_check *dc = arg;
+    int no;
+    pthread_mutex_lock(&repo->mu);
+    no = repo_packmap_find(repo, id);
+    pthread_mutex_unlock(&repo->mu);
+    if (no < 0) add_error(dc->errors, id, NULL, "pack file is not in the index");
+    return 0;
+}
+
+int repo_verify(struct repo *repo, int read_data, json_t **report)
+{
+    json_t *errors = json_array(), *rep;
+    struct vpack *vps = NULL;
+    uint32_t nv = 0;
+    uint64_t checked = 0, blobs;
+    struct disk_check dc = { errors };
+    int rc;
+    *report = NULL;
+    if (!errors) return -ENOMEM;
+    rc = repo_flush(repo);
+    if (rc < 0) add_error(errors, NULL, NULL, "flush before verify failed: %s", strerror(-rc));
+    pthread_mutex_lock(&repo->flush_mu);
+    pthread_mutex_lock(&repo->mu);
+    vps = calloc(repo->npacks ? repo->npacks : 1, sizeof *vps);
+    if (!vps) {
+        pthread_mutex_unlock(&repo->mu);
+        pthread_mutex_unlock(&repo->flush_mu);
+        json_decref(errors);
+        return -ENOMEM;
+    }
+    for (uint32_t k = 0; k < repo->npacks; k++) {
+        const struct repo_pack *p = &repo->packs[k];
+        vps[k].id = p->id;
+        vps[k].no = k;
+        vps[k].state = p->state;
+        vps[k].size = p->size;
+    }
+    nv = repo->npacks;
+    for (size_t i = 0; i < repo->idx.cap; i++) {
+        uint32_t pk = repo->idx.slots[i].pack;
+        if (pk < nv) vps[pk].index_blobs++;
+    }
+    blobs = repo->idx.count;
+    pthread_mutex_unlock(&repo->mu);
+
+    rc = repo_pack_list_disk(repo, disk_one, &dc);
+    if (rc < 0) add_error(errors, NULL, NULL, "cannot list data/: %s", strerror(-rc));
+    for (uint32_t k = 0; k < nv; k++) {
+        if (vps[k].state == REPO_PACK_FAILED) {
+            add_error(errors, NULL, NULL, "a pack failed to seal in this session (%zu blobs lost)",
+                      vps[k].index_blobs);
+            continue;
+        }
+        if (vps[k].state != REPO_PACK_SEALED && vps[k].state != REPO_PACK_MISSING) continue;
+        verify_pack(repo, &vps[k], read_data, errors, &checked);
+    }
+    pthread_mutex_unlock(&repo->flush_mu);
+    rep = json_pack("{s:b, s:I, s:I, s:o}", "ok", json_array_size(errors) == 0, "packs",
+                    (json_int_t)nv, "blobs", (json_int_t)blobs, "errors", errors);
+    free(vps);
+    if (!rep) return -ENOMEM;
+    if (read_data) json_object_set_new(rep, "blobs_read", json_integer((json_int_t)checked));
+    *report = rep;
+    return 0;
+}
+
+/* ---- rebuild ---- */
+
+struct found_pack {
+    repo_id_t id;
+    uint64_t size;
+    struct repo_pentry *ents;
+    size_t n;
+};
+struct found_list {
+    struct found_pack *v;
+    size_t n, cap;
+    unsigned damaged;
+};
+
+static int collect_one(struct repo *repo, const repo_id_t *id, const char *path, void *arg)
+{
+    struct found_list *fl = arg;
+    struct found_pack fp = { .id = *id };
+    struct stat st;
+    char why[200];
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+    if (fd < 0) return 0;
+    rc = fstat(fd, &st) < 0 ? -errno : 0;
+    if (rc == 0) rc = repo_pack_read_trailer(repo, fd, (uint64_t)st.st_size, &fp.ents, &fp.n, why,
+                                             sizeof why);
+    close(fd);
+    if (rc == -ENOMEM) return rc;
+    if (rc < 0) {
+        log_warn("repo: rebuild skips damaged pack %s: %s", path, why);
+        fl->damaged++;
+        return 0;
+    }
+    fp.size = (uint64_t)st.st_size;
+    if (fl->n == fl->cap) {
+        size_t ncap = fl->cap ? fl->cap * 2 : 64;
+        struct found_pack *nv = realloc(fl->v, ncap * sizeof *nv);
+        if (!nv) {
+            free(fp.ents);
+            return -ENOMEM;
+        }
+        fl->v = nv;
+        fl->cap = ncap;
+    }
+    fl->v[fl->n++] = fp;
+    return 0;
+}
+
+static int list_index_files(const struct repo *repo, json_t **names)
+{
+    char dir[4096];
+    DIR *d;
+    struct dirent *de;
+    if (snprintf(dir, sizeof dir, "%s/index", repo->dir) >= (int)sizeof dir) return -ENAMETOOLONG;
+    d = opendir(dir);
+    if (!d) return -errno;
+    *names = json_array();
+    while ((de = readdir(d)) != NULL) {
+        repo_id_t id;
+        if (repo_id_from_hex(de->d_name, &id) == 0)
+            json_array_append_new(*names, json_string(de->d_name));
+    }
+    closedir(d);
+    return 0;
+}
+
+int repo_index_rebuild(struct repo *repo)
+{
+    struct found_list fl = { 0 };
+    struct repo_itab nidx;
+    json_t *old = NULL, *name;
+    char path[4096 + 80];
+    size_t i;
+    int rc = repo_flush(repo);
+    if (rc < 0) return rc;
+    pthread_mutex_lock(&repo->flush_mu);
+    rc = list_index_files(repo, &old);
+    if (rc == 0) rc = repo_pack_list_disk(repo, collect_one, &fl);
+    if (rc == 0) rc = repo_itab_init(&nidx, repo->idx.count);
+    if (rc < 0) goto out;
+
+    pthread_mutex_lock(&repo->mu);
+    for (uint32_t k = 0; k < repo->npacks; k++) repo->packs[k].on_disk = false;
+    for (i = 0; i < fl.n && rc == 0; i++) {
+        struct found_pack *fp = &fl.v[i];
+        int64_t no = repo_packmap_find(repo, &fp->id);
+        struct repo_pack *p;
+        if (no < 0) no = repo_pack_add(repo, &fp->id, REPO_PACK_SEALED);
+        if (no < 0) {
+            rc = (int)no;
+            break;
+        }
+        p = &repo->packs[no];
+        p->state = REPO_PACK_SEALED;
+        p->size = fp->size;
+        p->on_disk = true;
+        p->indexed = false;
+        free(p->ents);
+        p->ents = fp->ents;
+        p->nents = p->ents_cap = fp->n;
+        fp->ents = NULL;
+        for (size_t b = 0; b < p->nents && rc == 0; b++) {
+            struct repo_islot *s;
+            rc = repo_itab_insert(&nidx, &p->ents[b].id, &s);
+            if (rc == 1) repo_islot_set(s, (uint32_t)no, &p->ents[b]);
+            if (rc > 0) rc = 0;
+        }
+    }
+    /* Blobs of packs still open (puts racing the rebuild) keep their entries. */
+    for (size_t k = 0; k < repo->idx.cap && rc == 0; k++) {
+        const struct repo_islot *s = &repo->idx.slots[k];
+        struct repo_islot *ns;
+        if (s->pack == REPO_SLOT_EMPTY) continue;
+        if (s->pack != REPO_SLOT_PENDING && s->pack < repo->npacks &&
+            repo->packs[s->pack].state != REPO_PACK_OPEN &&
+            repo->packs[s->pack].state != REPO_PACK_SEALING)
+            continue;
+        rc = repo_itab_insert(&nidx, (const repo_id_t *)s->id, &ns);
+        if (rc == 1) *ns = *s;
+        if (rc > 0) rc = 0;
+    }
+    if (rc == 0) {
+        for (uint32_t k = 0; k < repo->npacks; k++) {
+            struct repo_pack *p = &repo->packs[k];
+            if (p->state == REPO_PACK_SEALED && !p->on_disk) p->state = REPO_PACK_MISSING;
+        }
+        repo_itab_free(&repo->idx);
+        repo->idx = nidx;
+    } else {
+        repo_itab_free(&nidx);
+    }
+    pthread_mutex_unlock(&repo->mu);
+    if (rc < 0) goto out;
+
+    rc = repo_write_pending_index(repo);
+    if (rc < 0) goto out;
+    /* The new index is durable; only now may the old ones go. */
+    json_array_foreach(old, i, name) {
+        snprintf(path, sizeof path, "%s/index/%s", repo->dir, json_string_value(name));
+        if (unlink(path) < 0 && errno != ENOENT)
+            log_warn("repo: cannot remove old index file %s: %s", path, strerror(errno));
+    }
+    snprintf(path, sizeof path, "%s/index", repo->dir);
+    rc = fsio_fsync_dir(path);
+    if (fl.damaged) log_warn("repo: index rebuilt without %u damaged pack(s)", fl.damaged);
+out:
+    for (i = 0; i < fl.n; i++) free(fl.v[i].ents);
+    free(fl.v);
+    json_decref(old);
+    pthread_mutex_unlock(&repo->flush_mu);
+    return rc;
+}
