@@ -35,6 +35,7 @@ struct cat_object {
     char *object_type;       /* kHost, kVolume */
     char *path;              /* volume: its mount point; host: "/" (everything); may be NULL */
     char *source_name;       /* the root object's name */
+    char *uuid;              /* a random UUID given at discovery, kept for the object's life */
     enum cat_agent_kind agent;
     int is_deleted;          /* vanished at the last refresh */
     json_t *doc;             /* the object as the API shows it (SearchObject fields), owned */
@@ -56,12 +57,19 @@ int cat_object_is_local(struct cat *cat, const char *tenant, int64_t id);
 int cat_object_children(struct cat *cat, const char *tenant, int64_t parent_id, struct cat_object **out,
                         size_t *n);
 
+/* cat_object_protected: 1 when a protection group of tenant that is not deleted lists the object,
+ * 0 when none does, <0 on error. */
+int cat_object_protected(struct cat *cat, const char *tenant, int64_t id);
+/* cat_object_group_ids: the ids of the live protection groups listing the object, as a new JSON
+ * array of strings (NULL on error). */
+json_t *cat_object_group_ids(struct cat *cat, const char *tenant, int64_t id);
+
 /* Object search (GET /v2/data-protect/search/objects). Every filter is optional (NULL / -1 / 0 =
  * absent); list filters are JSON arrays of strings (environments, os_types) or of integers
  * (object_ids, source_ids). name_glob is matched case-insensitively with '*' as the only wildcard.
  * Deleted: 0 = only present objects, 1 = only vanished ones, 2 = both. The callback sees each match
- * in id order after after_id; it returns 0 to continue, 1 to stop (the scan then reports the id of
- * the last object it showed in *last_id), <0 to abort. */
+ * in id order after after_id; it returns 0 to continue, 1 to stop, <0 to abort (the scan then
+ * returns -1). The callback may itself call the catalog. */
 struct cat_object_filter {
     const char *name_glob;
     json_t *environments;
@@ -69,6 +77,8 @@ struct cat_object_filter {
     json_t *source_ids;
     json_t *source_uuids;
     json_t *os_types;
+    json_t *protection_group_ids;  /* strings: objects listed by these (live) protection groups */
+    int is_protected;              /* -1 any, 0 only unprotected, 1 only protected */
     int deleted;
     int64_t after_id;
 };
@@ -118,6 +128,8 @@ typedef int (*cat_source_fn)(void *ud, const struct cat_source *s);
 int cat_source_list(struct cat *cat, const char *tenant, json_t *ids, cat_source_fn fn, void *ud);
 /* cat_source_delete: removes the registration and all its objects. CAT_NOT_FOUND. */
 int cat_source_delete(struct cat *cat, const char *tenant, int64_t id);
+/* cat_source_protected: 1 when a live protection group lists any object of registration id. */
+int cat_source_protected(struct cat *cat, const char *tenant, int64_t id);
 /* cat_source_uses_connection: 1 when a registration of tenant names this data-source connection. */
 int cat_source_uses_connection(struct cat *cat, const char *tenant, const char *connection_id);
 

@@ -50,13 +50,14 @@ void cat_object_release(struct cat_object *o)
     free(o->object_type);
     free(o->path);
     free(o->source_name);
+    free(o->uuid);
     json_decref(o->doc);
     memset(o, 0, sizeof *o);
 }
 
 #define OBJECT_COLS \
     "o.id, o.source_id, o.parent_id, o.name, o.environment, o.object_type, o.path, o.agent, " \
-    "o.is_deleted, o.doc, r.name "
+    "o.is_deleted, o.doc, r.name, o.uuid "
 #define OBJECT_FROM \
     "FROM objects o LEFT JOIN objects r ON r.tenant = o.tenant AND r.id = o.source_id "
 
@@ -76,6 +77,7 @@ static void object_from_row(sqlite3_stmt *st, struct cat_object *o)
     if (!o->doc) o->doc = json_object();
     o->source_name = dup_col(st, 10);
     if (!o->source_name && o->name) o->source_name = strdup(o->name);
+    o->uuid = dup_col(st, 11);
 }
 
 int cat_object_get(struct cat *cat, const char *tenant, int64_t id, struct cat_object *out)
@@ -205,6 +207,13 @@ static int scan_batch(struct cat *cat, const char *tenant, const struct cat_obje
         "AND (?7 IS NULL OR r.uuid IN (SELECT value FROM json_each(?7))) "
         "AND (?8 IS NULL OR o.os_type IN (SELECT value FROM json_each(?8))) "
         "AND (?9 = 2 OR o.is_deleted = ?9) "
+        "AND (?11 IS NULL OR o.id IN (SELECT m.object_id FROM protection_group_objects m "
+        "     JOIN protection_groups g ON g.id = m.group_id "
+        "     WHERE m.tenant = ?1 AND g.tenant = ?1 AND g.is_deleted = 0 "
+        "     AND m.group_id IN (SELECT value FROM json_each(?11)))) "
+        "AND (?12 < 0 OR ?12 = EXISTS (SELECT 1 FROM protection_group_objects m "
+        "     JOIN protection_groups g ON g.id = m.group_id "
+        "     WHERE m.tenant = ?1 AND m.object_id = o.id AND g.is_deleted = 0)) "
         "ORDER BY o.id LIMIT ?10");
     int rc;
     *cnt = 0;
@@ -219,6 +228,8 @@ static int scan_batch(struct cat *cat, const char *tenant, const struct cat_obje
     bind_opt_json(st, 8, f->os_types);
     sqlite3_bind_int(st, 9, f->deleted);
     sqlite3_bind_int(st, 10, SCAN_BATCH);
+    bind_opt_json(st, 11, f->protection_group_ids);
+    sqlite3_bind_int(st, 12, f->is_protected);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *cnt < SCAN_BATCH) object_from_row(st, &batch[(*cnt)++]);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -263,4 +274,339 @@ int cat_object_scan(struct cat *cat, const char *tenant, const struct cat_object
     free(glob);
     free(batch);
     return stop < 0 ? -1 : 0;
+}
+
+int cat_object_protected(struct cat *cat, const char *tenant, int64_t id)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "SELECT 1 FROM protection_group_objects m JOIN protection_groups g ON g.id = m.group_id "
+        "WHERE m.tenant = ?1 AND m.object_id = ?2 AND g.tenant = ?1 AND g.is_deleted = 0 LIMIT 1");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc == SQLITE_DONE) return 0;
+    cat_log_error(cat, "object_protected");
+    return -1;
+}
+
+json_t *cat_object_group_ids(struct cat *cat, const char *tenant, int64_t id)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "SELECT g.id FROM protection_group_objects m JOIN protection_groups g ON g.id = m.group_id "
+        "WHERE m.tenant = ?1 AND m.object_id = ?2 AND g.tenant = ?1 AND g.is_deleted = 0 ORDER BY g.seq");
+    json_t *arr;
+    int rc;
+    if (!st) return NULL;
+    arr = json_array();
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        cat_log_error(cat, "object_group_ids");
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+/* ---- registrations ---- */
+
+void cat_source_release(struct cat_source *s)
+{
+    if (!s) return;
+    free(s->environment);
+    free(s->name);
+    free(s->endpoint_key);
+    free(s->connection_id);
+    free(s->auth_status);
+    free(s->error);
+    json_decref(s->doc);
+    memset(s, 0, sizeof *s);
+}
+
+#define SOURCE_COLS \
+    "id, environment, name, endpoint_key, connection_id, agent, doc, registered_ms, refreshed_ms, " \
+    "modified_usecs, auth_status, error "
+
+static void source_from_row(sqlite3_stmt *st, struct cat_source *s)
+{
+    memset(s, 0, sizeof *s);
+    s->id = sqlite3_column_int64(st, 0);
+    s->environment = dup_col(st, 1);
+    s->name = dup_col(st, 2);
+    s->endpoint_key = dup_col(st, 3);
+    s->connection_id = dup_col(st, 4);
+    s->agent = (enum cat_agent_kind)sqlite3_column_int(st, 5);
+    s->doc = cat_col_json(st, 6);
+    if (!s->doc) s->doc = json_object();
+    s->registered_ms = sqlite3_column_int64(st, 7);
+    s->refreshed_ms = sqlite3_column_int64(st, 8);
+    s->modified_usecs = sqlite3_column_int64(st, 9);
+    s->auth_status = dup_col(st, 10);
+    s->error = dup_col(st, 11);
+}
+
+int cat_source_insert(struct cat *cat, const char *tenant, const struct cat_source *s)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "INSERT INTO sources(tenant, id, environment, name, endpoint_key, connection_id, agent, doc,"
+        " registered_ms, refreshed_ms, modified_usecs, auth_status, error)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, s->id);
+    sqlite3_bind_text(st, 3, s->environment, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, s->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, s->endpoint_key, -1, SQLITE_TRANSIENT);
+    bind_opt_text(st, 6, s->connection_id);
+    sqlite3_bind_int(st, 7, (int)s->agent);
+    if (cat_bind_json(st, 8, s->doc) != 0) return -1;
+    sqlite3_bind_int64(st, 9, s->registered_ms);
+    sqlite3_bind_int64(st, 10, s->refreshed_ms);
+    sqlite3_bind_int64(st, 11, s->modified_usecs);
+    sqlite3_bind_text(st, 12, s->auth_status ? s->auth_status : "Pending", -1, SQLITE_TRANSIENT);
+    bind_opt_text(st, 13, s->error);
+    return cat_exec_done(cat, st);
+}
+
+int cat_source_update(struct cat *cat, const char *tenant, const struct cat_source *s)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "UPDATE sources SET name = ?3, doc = ?4, connection_id = ?5, modified_usecs = ?6"
+        " WHERE tenant = ?1 AND id = ?2");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, s->id);
+    sqlite3_bind_text(st, 3, s->name, -1, SQLITE_TRANSIENT);
+    if (cat_bind_json(st, 4, s->doc) != 0) return -1;
+    bind_opt_text(st, 5, s->connection_id);
+    sqlite3_bind_int64(st, 6, s->modified_usecs);
+    rc = cat_exec_done(cat, st);
+    if (rc != 0) return rc;
+    return sqlite3_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
+}
+
+int cat_source_set_state(struct cat *cat, const char *tenant, int64_t id, const char *auth_status,
+                         const char *error, int64_t refreshed_ms)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "UPDATE sources SET auth_status = ?3, error = ?4,"
+        " refreshed_ms = CASE WHEN ?5 > 0 THEN ?5 ELSE refreshed_ms END"
+        " WHERE tenant = ?1 AND id = ?2");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    sqlite3_bind_text(st, 3, auth_status, -1, SQLITE_TRANSIENT);
+    bind_opt_text(st, 4, error);
+    sqlite3_bind_int64(st, 5, refreshed_ms);
+    rc = cat_exec_done(cat, st);
+    if (rc != 0) return rc;
+    return sqlite3_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
+}
+
+int cat_source_get(struct cat *cat, const char *tenant, int64_t id, struct cat_source *out)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT " SOURCE_COLS "FROM sources WHERE tenant = ?1 AND id = ?2");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) source_from_row(st, out);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc == SQLITE_DONE) return CAT_NOT_FOUND;
+    cat_log_error(cat, "source_get");
+    return -1;
+}
+
+int cat_source_list(struct cat *cat, const char *tenant, json_t *ids, cat_source_fn fn, void *ud)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT " SOURCE_COLS "FROM sources WHERE tenant = ?1"
+                                     " AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id");
+    struct cat_source *arr = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc, ret = 0;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    bind_opt_json(st, 2, ids);
+    /* Copied out first so the callback may use the catalog (to read each source's objects). */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            struct cat_source *na = realloc(arr, nc * sizeof *na);
+            if (!na) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            arr = na;
+            cap = nc;
+        }
+        source_from_row(st, &arr[cnt++]);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        cat_log_error(cat, "source_list");
+        ret = -1;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        if (ret == 0 && fn(ud, &arr[i]) != 0) ret = -1;
+        cat_source_release(&arr[i]);
+    }
+    free(arr);
+    return ret;
+}
+
+int cat_source_delete(struct cat *cat, const char *tenant, int64_t id)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "DELETE FROM objects WHERE tenant = ?1 AND source_id = ?2");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    st = cat_stmt(cat, "DELETE FROM sources WHERE tenant = ?1 AND id = ?2");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    return sqlite3_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
+}
+
+int cat_source_protected(struct cat *cat, const char *tenant, int64_t id)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "SELECT 1 FROM objects o JOIN protection_group_objects m ON m.tenant = o.tenant AND m.object_id = o.id"
+        " JOIN protection_groups g ON g.id = m.group_id"
+        " WHERE o.tenant = ?1 AND o.source_id = ?2 AND g.tenant = ?1 AND g.is_deleted = 0 LIMIT 1");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc == SQLITE_DONE) return 0;
+    cat_log_error(cat, "source_protected");
+    return -1;
+}
+
+int cat_source_uses_connection(struct cat *cat, const char *tenant, const char *connection_id)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT 1 FROM sources WHERE tenant = ?1 AND connection_id = ?2 LIMIT 1");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, connection_id, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc == SQLITE_DONE) return 0;
+    cat_log_error(cat, "source_uses_connection");
+    return -1;
+}
+
+/* ---- discovery ---- */
+
+/* new_uuid: a random (version 4) UUID in its canonical text form. */
+static int new_uuid(char out[37])
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1) return -1;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    return 0;
+}
+
+/* upsert_object: inserts (tenant, source, parent, key) with id (allocating one when *id is 0), or
+ * updates the existing row, keeping its id and uuid. *id receives the id used. */
+static int upsert_object(struct cat *cat, const char *tenant, int64_t source_id, int64_t parent_id, const char *key,
+                         const char *name, const char *environment, const char *object_type, const char *path,
+                         enum cat_agent_kind agent, json_t *doc, int64_t *id)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT id FROM objects WHERE tenant = ?1 AND source_id = ?2"
+                                     " AND parent_id = ?3 AND key = ?4");
+    int rc;
+    int64_t existing = 0;
+    char uuid[37];
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, source_id);
+    sqlite3_bind_int64(st, 3, parent_id);
+    sqlite3_bind_text(st, 4, key, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) existing = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        cat_log_error(cat, "object_lookup");
+        return -1;
+    }
+    if (existing) {
+        st = cat_stmt(cat, "UPDATE objects SET name = ?3, environment = ?4, object_type = ?5, path = ?6,"
+                           " os_type = ?7, agent = ?8, is_deleted = 0, doc = ?9 WHERE tenant = ?1 AND id = ?2");
+        if (!st) return -1;
+        sqlite3_bind_int64(st, 2, existing);
+        *id = existing;
+    } else {
+        if (*id == 0 && cat_next_seq(cat, "object", id) != 0) return -1;
+        if (new_uuid(uuid) != 0) return -1;
+        st = cat_stmt(cat, "INSERT INTO objects(tenant, id, name, environment, object_type, path, os_type, agent,"
+                           " is_deleted, doc, source_id, parent_id, key, uuid)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13)");
+        if (!st) return -1;
+        sqlite3_bind_int64(st, 2, *id);
+        sqlite3_bind_int64(st, 10, source_id);
+        sqlite3_bind_int64(st, 11, parent_id);
+        sqlite3_bind_text(st, 12, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 13, uuid, -1, SQLITE_TRANSIENT);
+    }
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, environment, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, object_type, -1, SQLITE_TRANSIENT);
+    bind_opt_text(st, 6, path);
+    {
+        json_t *os = json_object_get(doc, "osType");
+        bind_opt_text(st, 7, json_is_string(os) ? json_string_value(os) : NULL);
+    }
+    sqlite3_bind_int(st, 8, (int)agent);
+    if (cat_bind_json(st, 9, doc) != 0) return -1;
+    return cat_exec_done(cat, st);
+}
+
+int cat_source_sync_objects(struct cat *cat, const char *tenant, int64_t id, const char *environment,
+                            enum cat_agent_kind agent, const char *root_name, json_t *root_doc,
+                            const struct cat_discovered *items, size_t n)
+{
+    int64_t root = id;
+    sqlite3_stmt *st;
+    int rc;
+    rc = upsert_object(cat, tenant, id, 0, "", root_name, environment, "kHost", "/", agent, root_doc, &root);
+    if (rc != 0) return rc;
+    /* Everything under the root is marked vanished, then what was found is revived or added. */
+    st = cat_stmt(cat, "UPDATE objects SET is_deleted = 1 WHERE tenant = ?1 AND source_id = ?2 AND parent_id = ?2");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    for (size_t i = 0; i < n; i++) {
+        int64_t oid = 0;
+        json_t *doc = items[i].extra ? json_deep_copy(items[i].extra) : json_object();
+        if (!doc) return -1;
+        rc = upsert_object(cat, tenant, id, root, items[i].key, items[i].name, environment, items[i].object_type,
+                           items[i].key, agent, doc, &oid);
+        json_decref(doc);
+        if (rc != 0) return rc;
+    }
+    return 0;
 }
