@@ -1,7 +1,184 @@
-/* coffer: the command-line client (placeholder until the CLI lands). */
-#include <stdio.h>
-int main(void)
+/* coffer: the command-line client of cofferd's REST API (the data-protect v2 API).
+ *
+ *   coffer [--url URL] [--key KEY] [--tenant ID] [--json] NOUN VERB [ARGS...]
+ *
+ * The global options may stand anywhere before "--"; the URL, key and tenant also come from
+ * COFFER_URL (default http://127.0.0.1:8080/v2), COFFER_KEY (else the file ./var/admin.key) and
+ * COFFER_TENANT (default "default"). People get tables; --json prints the server's JSON as is.
+ * Exit status: 0 done, 1 the server or the network refused (its message is printed), 2 usage.
+ *
+ * Every command is one row of `commands` below; the functions live in src/cli/cli_<noun>.c. */
+#include "cli/cli.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct command {
+    const char *noun;
+    const char *verb; /* NULL: the noun is the whole command ("coffer search FILE") */
+    const char *args; /* synopsis after "coffer noun verb" */
+    const char *help;
+    cli_fn fn;
+};
+
+static const struct command commands[] = {
+    { "policy", "list", "", "list the protection policies", cli_policy_list },
+    { "policy", "get", "ID", "show one policy", cli_policy_get },
+    { "policy", "create", "--name N [--retention-days D (30)] [--every-hours H (24)] [--description T]",
+      "create a policy: a backup every H hours, kept D days", cli_policy_create },
+    { "policy", "delete", "ID", "delete a policy no group uses", cli_policy_delete },
+    { "group", "list", "", "list the protection groups", cli_group_list },
+    { "group", "get", "ID", "show one group", cli_group_get },
+    { "group", "create",
+      "--name N --policy ID --source-object ID --path /x [--path /y ...] [--exclude /x/y ...] [--description T]",
+      "protect files of a source object under a policy", cli_group_create },
+    { "group", "pause", "ID", "stop scheduled runs of a group", cli_group_pause },
+    { "group", "resume", "ID", "resume scheduled runs of a group", cli_group_resume },
+    { "group", "delete", "ID", "delete a group", cli_group_delete },
+    { "source", "list", "", "list the registered sources", cli_source_list },
+    { "source", "register", "--endpoint HOST [--name N] [--host-type kLinux|kWindows]",
+      "register a physical host", cli_source_register },
+    { "object", "search", "[TEXT]", "find source objects (the ids groups protect)", cli_object_search },
+    { "connection", "list", "", "list the data-source connections", cli_connection_list },
+    { "connection", "create", "NAME [--env-type T]", "create a data-source connection", cli_connection_create },
+    { NULL, NULL, NULL, NULL, NULL },
+};
+
+static void synopsis(const struct command *k, char *buf, size_t size)
 {
-    fprintf(stderr, "coffer: not built yet\n");
-    return 2;
+    snprintf(buf, size, "%s%s%s%s%s", k->noun, k->verb ? " " : "", k->verb ? k->verb : "",
+             k->args[0] ? " " : "", k->args);
+}
+
+/* usage: the command list (only the noun's commands when noun is known). */
+static void usage(FILE *f, const char *noun)
+{
+    char syn[512];
+    fprintf(f, "usage: coffer [--url URL] [--key KEY] [--tenant ID] [--json] COMMAND\n\ncommands:\n");
+    for (const struct command *k = commands; k->noun; k++) {
+        if (noun && strcmp(noun, k->noun) != 0) continue;
+        synopsis(k, syn, sizeof syn);
+        fprintf(f, "  coffer %s\n      %s\n", syn, k->help);
+    }
+    if (!noun)
+        fprintf(f, "\nenvironment: COFFER_URL (default %s), COFFER_KEY (default: the file %s),\n"
+                   "             COFFER_TENANT (default %s)\n"
+                   "exit status: 0 done, 1 refused by the server or unreachable, 2 usage error\n",
+                CLI_DEFAULT_URL, CLI_KEY_FILE, CLI_DEFAULT_TENANT);
+}
+
+static int noun_known(const char *noun)
+{
+    for (const struct command *k = commands; k->noun; k++)
+        if (strcmp(k->noun, noun) == 0) return 1;
+    return 0;
+}
+
+static int is_help(const char *w) { return strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0 || strcmp(w, "help") == 0; }
+
+/* take_global: if argv[*i] is a global option, stores it, advances *i past its value, returns 1;
+ * returns -1 on a global option without its value, 0 for any other word. */
+static int take_global(int argc, char **argv, int *i, const char **url, const char **key, const char **tenant,
+                       int *json)
+{
+    static const struct { const char *name; int which; } g[] = {
+        { "--url", 0 }, { "--key", 1 }, { "--tenant", 2 }, { "--json", 3 },
+    };
+    const char *w = argv[*i];
+    for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
+        size_t n = strlen(g[k].name);
+        const char *val;
+        if (strncmp(w, g[k].name, n) != 0 || (w[n] != '\0' && w[n] != '=')) continue;
+        if (g[k].which == 3) {
+            if (w[n] == '=') return -1;
+            *json = 1;
+            return 1;
+        }
+        if (w[n] == '=') {
+            val = w + n + 1;
+        } else {
+            if (*i + 1 >= argc) return -1;
+            val = argv[++*i];
+        }
+        if (g[k].which == 0) *url = val;
+        else if (g[k].which == 1) *key = val;
+        else *tenant = val;
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = NULL, *key = NULL, *tenant = NULL;
+    const struct command *cmd = NULL;
+    struct cli c;
+    char syn[512];
+    char **words;
+    int json = 0, nw = 0, rc, dashdash = 0;
+
+    /* Take the global options out wherever they stand; the rest is the command. */
+    words = calloc((size_t)argc + 1, sizeof *words);
+    if (!words) return cli_fail("out of memory");
+    for (int i = 1; i < argc; i++) {
+        int g = dashdash ? 0 : take_global(argc, argv, &i, &url, &key, &tenant, &json);
+        if (g < 0) {
+            fprintf(stderr, "coffer: option %s needs a value (or takes none)\n", argv[i]);
+            free(words);
+            return CLI_USAGE;
+        }
+        if (g == 0) {
+            if (strcmp(argv[i], "--") == 0) dashdash = 1;
+            words[nw++] = argv[i];
+        }
+    }
+    if (nw == 0 || is_help(words[0])) {
+        int asked = nw > 0;
+        const char *noun = nw > 1 && noun_known(words[1]) ? words[1] : NULL;
+        usage(asked ? stdout : stderr, noun);
+        free(words);
+        return asked ? CLI_OK : CLI_USAGE;
+    }
+    if (!noun_known(words[0])) {
+        fprintf(stderr, "coffer: unknown command '%s'\n", words[0]);
+        usage(stderr, NULL);
+        free(words);
+        return CLI_USAGE;
+    }
+    if (nw > 1 && is_help(words[1])) {
+        usage(stdout, words[0]);
+        free(words);
+        return CLI_OK;
+    }
+    for (const struct command *k = commands; k->noun && !cmd; k++) {
+        if (strcmp(k->noun, words[0]) != 0) continue;
+        if (!k->verb || (nw > 1 && strcmp(k->verb, words[1]) == 0)) cmd = k;
+    }
+    if (!cmd) {
+        if (nw > 1) fprintf(stderr, "coffer: unknown command '%s %s'\n", words[0], words[1]);
+        else fprintf(stderr, "coffer: '%s' needs a command\n", words[0]);
+        usage(stderr, words[0]);
+        free(words);
+        return CLI_USAGE;
+    }
+    {
+        int skip = cmd->verb ? 2 : 1;
+        /* "coffer policy get ID --help" shows the synopsis without talking to the server */
+        for (int i = skip; i < nw && strcmp(words[i], "--") != 0; i++) {
+            if (strcmp(words[i], "--help") == 0 || strcmp(words[i], "-h") == 0) {
+                synopsis(cmd, syn, sizeof syn);
+                printf("usage: coffer %s\n  %s\n", syn, cmd->help);
+                free(words);
+                return CLI_OK;
+            }
+        }
+        rc = cli_init(&c, url, key, tenant, json);
+        if (rc == CLI_OK) {
+            synopsis(cmd, syn, sizeof syn);
+            c.usage = syn;
+            rc = cmd->fn(&c, nw - skip, words + skip);
+        }
+        cli_release(&c);
+    }
+    free(words);
+    return rc;
 }

@@ -1,0 +1,120 @@
+/* cli.h: the pieces of the `coffer` command-line client (cmd/coffer.c): one connection to the REST
+ * API (libcurl), option parsing, output (tables for people, JSON with --json) and the commands.
+ *
+ * A command is one row of the table in cmd/coffer.c: a noun ("policy"), a verb ("list", or NULL for
+ * a noun that is the whole command, like a future "search FILE"), a synopsis for the usage text and
+ * a function cli_<noun>_<verb>(cli, argc, argv) that gets the words after the verb. Adding a command
+ * is one function and one row. Commands return CLI_OK, CLI_FAIL (the server or the network said no;
+ * the message was printed) or CLI_USAGE (the user's words were wrong; the message was printed). */
+#ifndef COFFER_CLI_CLI_H
+#define COFFER_CLI_CLI_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+#define CLI_DEFAULT_URL "http://127.0.0.1:8080/v2"
+#define CLI_DEFAULT_TENANT "default"
+#define CLI_KEY_FILE "./var/admin.key"
+#define CLI_MAX_RESPONSE_BYTES (256u * 1024 * 1024)
+
+struct cli {
+    const char *url;    /* service URL without a trailing slash (borrowed from argv/env, or url_buf) */
+    const char *tenant; /* X-IBM-Tenant-Id */
+    char *key;          /* owned: bearer key */
+    int json;           /* --json: print the server's JSON instead of tables */
+    const char *usage;  /* synopsis of the running command, for cli_usage_error */
+    void *curl;         /* CURL *, owned, reused across requests */
+    char url_buf[1024];
+};
+
+/* cli_init: resolves the URL, key and tenant (flags given as non-NULL, then COFFER_URL / COFFER_KEY /
+ * COFFER_TENANT, then the defaults and ./var/admin.key). Prints why and returns CLI_USAGE when there
+ * is no key, CLI_FAIL when libcurl cannot start. cli_release frees what cli_init made. */
+int cli_init(struct cli *c, const char *url, const char *key, const char *tenant, int json);
+void cli_release(struct cli *c);
+
+/* ---- HTTP ---- */
+struct cli_resp {
+    long status;
+    char *body;   /* owned, NUL-terminated */
+    size_t len;
+    json_t *json; /* owned: parsed body when it was JSON, else NULL */
+};
+/* cli_call: sends METHOD url+path (path starts with '/', already escaped; build it with cli_path) with
+ * the key and tenant headers and body (borrowed; NULL = none). On a 2xx answer returns CLI_OK with
+ * *out filled (release it with cli_resp_release). Otherwise prints "coffer: <server's message> (HTTP
+ * n)" or the network error to stderr and returns CLI_FAIL with *out empty. */
+int cli_call(struct cli *c, const char *method, const char *path, json_t *body, struct cli_resp *out);
+void cli_resp_release(struct cli_resp *r);
+/* cli_path: builds a path into buf from fmt where each %s is one path segment or query value taken
+ * from the arguments and percent-encoded (%% is a literal %). Returns 0, or -1 when buf is too small. */
+int cli_path(char *buf, size_t size, const char *fmt, ...);
+
+/* ---- options ---- */
+enum cli_opt_kind { CLI_OPT_STR, CLI_OPT_FLAG, CLI_OPT_LIST };
+struct cli_strlist {
+    const char **items; /* owned array of borrowed strings (argv) */
+    size_t n;
+};
+struct cli_opt {
+    const char *name; /* "--name" */
+    enum cli_opt_kind kind;
+    void *dest;       /* const char ** (STR), int * (FLAG), struct cli_strlist * (LIST) */
+};
+/* cli_parse: parses argv (the words after the verb) into opts ({NULL}-terminated; "--x v" and
+ * "--x=v") and positional words into pos (at most max_pos; at least min_pos). "--" ends options.
+ * Prints the error and returns CLI_USAGE on an unknown option, a missing value or a wrong count. */
+int cli_parse(struct cli *c, int argc, char **argv, const struct cli_opt *opts, int min_pos, int max_pos,
+              const char **pos, int *npos);
+void cli_strlist_release(struct cli_strlist *l);
+/* cli_parse_i64: a decimal integer in [min, max]; prints an error naming what and returns CLI_USAGE. */
+int cli_parse_i64(struct cli *c, const char *what, const char *s, long long min, long long max, long long *out);
+/* cli_usage_error: prints "coffer: <msg>" and the running command's synopsis; returns CLI_USAGE. */
+int cli_usage_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* prints; returns CLI_FAIL */
+
+/* ---- output ---- */
+/* cli_print_json: pretty JSON of j (borrowed) on stdout. */
+void cli_print_json(json_t *j);
+/* A table: a header row and rows of cells, printed with columns padded to their widest cell. */
+#define CLI_TABLE_MAX_COLS 10
+struct cli_table {
+    int ncols;
+    const char *head[CLI_TABLE_MAX_COLS];
+    char **cells; /* owned, ncols per row */
+    size_t nrows, cap;
+};
+void cli_table_init(struct cli_table *t, int ncols, const char *const *head);
+/* cli_table_row: appends a row of ncols cells (copied; NULL prints as "-"). */
+int cli_table_row(struct cli_table *t, const char *const *cells);
+void cli_table_print(struct cli_table *t, FILE *f);
+void cli_table_release(struct cli_table *t);
+/* cli_kv: one "Key:  value" line of a detail view (value NULL prints "-"). */
+void cli_kv(const char *key, const char *value);
+
+/* ---- JSON access (borrowed results; NULL/0 when absent or of another type) ---- */
+const char *cli_jstr(json_t *j, const char *path); /* "a.b.c" */
+json_t *cli_jget(json_t *j, const char *path);
+/* cli_jtext: the value at path as text in buf (string as is, integer/real/bool printed), or NULL. */
+const char *cli_jtext(json_t *j, const char *path, char *buf, size_t size);
+
+/* ---- commands (src/cli/cli_<noun>.c) ---- */
+typedef int (*cli_fn)(struct cli *c, int argc, char **argv);
+int cli_policy_list(struct cli *c, int argc, char **argv);
+int cli_policy_get(struct cli *c, int argc, char **argv);
+int cli_policy_create(struct cli *c, int argc, char **argv);
+int cli_policy_delete(struct cli *c, int argc, char **argv);
+int cli_group_list(struct cli *c, int argc, char **argv);
+int cli_group_get(struct cli *c, int argc, char **argv);
+int cli_group_create(struct cli *c, int argc, char **argv);
+int cli_group_pause(struct cli *c, int argc, char **argv);
+int cli_group_resume(struct cli *c, int argc, char **argv);
+int cli_group_delete(struct cli *c, int argc, char **argv);
+int cli_source_list(struct cli *c, int argc, char **argv);
+int cli_source_register(struct cli *c, int argc, char **argv);
+int cli_object_search(struct cli *c, int argc, char **argv);
+int cli_connection_list(struct cli *c, int argc, char **argv);
+int cli_connection_create(struct cli *c, int argc, char **argv);
+#endif
