@@ -1,0 +1,432 @@
+/* schedule.c: the scheduling rules of schedule.h: slots of each unit, blackout windows, and the
+ * per-group decision the scheduler thread acts on.
+ *
+ * Day-based units (Days, Weeks, Months, Years, ProtectOnce) walk the wall-clock calendar of the
+ * group's time zone day by day from the day of t (starting one day early, so a DST shift near
+ * midnight cannot hide a slot), turn each matching day's hour:minute into an instant with
+ * sched_tz_local_to_utc and return the first one after t; the walk is bounded (a Months or Years
+ * rule matches within 400 days, Days within frequency + 2). Minutes and Hours are a fixed period in
+ * absolute time from the anchor instant, so they are plain arithmetic and never drift. Calendar
+ * arithmetic is Howard Hinnant's days_from_civil / civil_from_days. */
+#include "sched/schedule.h"
+#include <stdio.h>
+#include <string.h>
+
+#define USEC 1000000LL
+#define DAY_SECS 86400LL
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    return q;
+}
+
+int64_t sched_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+    y -= m <= 2;
+    era = floor_div(y, 400);
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+void sched_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    int64_t era, yy;
+    unsigned doe, yoe, doy, mp;
+    z += 719468;
+    era = floor_div(z, 146097);
+    doe = (unsigned)(z - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    yy = (int64_t)yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yy + (*m <= 2);
+}
+
+int sched_weekday(int64_t days)
+{
+    return (int)(days + 4 - floor_div(days + 4, 7) * 7); /* 1970-01-01 was a Thursday (4) */
+}
+
+static unsigned days_in_month(int64_t y, unsigned m)
+{
+    static const unsigned dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
+    return dm[m - 1];
+}
+
+/* ---------- parsing ---------- */
+
+static const char *const g_days[] = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" };
+
+static int day_index(const char *s)
+{
+    for (int i = 0; i < 7; i++)
+        if (strcmp(s, g_days[i]) == 0) return i;
+    return -1;
+}
+
+static int get_int(const json_t *obj, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v)) return -1;
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int parse_dow(const json_t *arr, unsigned *mask, const char *where, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *v;
+    *mask = 0;
+    if (!json_is_array(arr)) {
+        snprintf(err, errlen, "%s.dayOfWeek must be an array of day names", where);
+        return -1;
+    }
+    json_array_foreach(arr, i, v) {
+        int d = json_is_string(v) ? day_index(json_string_value(v)) : -1;
+        if (d < 0) {
+            snprintf(err, errlen, "%s.dayOfWeek[%zu] is not a day of the week", where, i);
+            return -1;
+        }
+        *mask |= 1u << d;
+    }
+    return 0;
+}
+
+int sched_rule_from_json(const json_t *s, struct sched_rule *out, char *err, size_t errlen)
+{
+    const char *unit = json_string_value(json_object_get(s, "unit"));
+    memset(out, 0, sizeof *out);
+    out->frequency = 1;
+    if (!json_is_object(s) || !unit) {
+        snprintf(err, errlen, "schedule has no unit");
+        return -1;
+    }
+    if (strcmp(unit, "Minutes") == 0 || strcmp(unit, "Hours") == 0 || strcmp(unit, "Days") == 0) {
+        const char *key = unit[0] == 'M' ? "minuteSchedule" : unit[0] == 'H' ? "hourSchedule" : "daySchedule";
+        json_t *sub = json_object_get(s, key);
+        out->unit = unit[0] == 'M' ? SCHED_MINUTES : unit[0] == 'H' ? SCHED_HOURS : SCHED_DAYS;
+        if (sub && get_int(sub, "frequency", &out->frequency) != 0) {
+            snprintf(err, errlen, "%s.frequency must be an integer", key);
+            return -1;
+        }
+        if (out->frequency < 1 || out->frequency > 100000) {
+            snprintf(err, errlen, "%s.frequency must be between 1 and 100000", key);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(unit, "Weeks") == 0) {
+        json_t *sub = json_object_get(s, "weekSchedule");
+        out->unit = SCHED_WEEKS;
+        if (!sub) {
+            out->dow_mask = 1u << 0; /* no days given: Sundays */
+            return 0;
+        }
+        if (parse_dow(json_object_get(sub, "dayOfWeek"), &out->dow_mask, "weekSchedule", err, errlen) != 0)
+            return -1;
+        if (!out->dow_mask) {
+            snprintf(err, errlen, "weekSchedule.dayOfWeek must name at least one day");
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(unit, "Months") == 0) {
+        json_t *sub = json_object_get(s, "monthSchedule");
+        int64_t dom = 0;
+        const char *wom;
+        out->unit = SCHED_MONTHS;
+        if (!sub) {
+            out->day_of_month = 1;
+            return 0;
+        }
+        if (json_object_get(sub, "dayOfMonth") && get_int(sub, "dayOfMonth", &dom) != 0) {
+            snprintf(err, errlen, "monthSchedule.dayOfMonth must be an integer");
+            return -1;
+        }
+        wom = json_string_value(json_object_get(sub, "weekOfMonth"));
+        if (json_object_get(sub, "dayOfWeek") &&
+            parse_dow(json_object_get(sub, "dayOfWeek"), &out->dow_mask, "monthSchedule", err, errlen) != 0)
+            return -1;
+        if (wom) {
+            static const char *const w[] = { "First", "Second", "Third", "Fourth" };
+            for (int i = 0; i < 4; i++)
+                if (strcmp(wom, w[i]) == 0) out->week_of_month = i + 1;
+            if (strcmp(wom, "Last") == 0) out->week_of_month = -1;
+            if (!out->week_of_month) {
+                snprintf(err, errlen, "monthSchedule.weekOfMonth must be First, Second, Third, Fourth or Last");
+                return -1;
+            }
+            if (!out->dow_mask) out->dow_mask = 1u << 0;
+            return 0;
+        }
+        if (dom == 0) dom = out->dow_mask ? 0 : 1;
+        if (dom < 0 || dom > 31) {
+            snprintf(err, errlen, "monthSchedule.dayOfMonth must be between 1 and 31");
+            return -1;
+        }
+        out->day_of_month = (int)dom;
+        if (!dom) out->week_of_month = 1; /* dayOfWeek alone: the first such day of the month */
+        return 0;
+    }
+    if (strcmp(unit, "Years") == 0) {
+        const char *doy = json_string_value(json_object_get(json_object_get(s, "yearSchedule"), "dayOfYear"));
+        out->unit = SCHED_YEARS;
+        out->day_of_year = (doy && strcmp(doy, "Last") == 0) ? -1 : 1;
+        if (doy && strcmp(doy, "First") != 0 && strcmp(doy, "Last") != 0) {
+            snprintf(err, errlen, "yearSchedule.dayOfYear must be First or Last");
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(unit, "ProtectOnce") == 0) {
+        out->unit = SCHED_ONCE;
+        return 0;
+    }
+    snprintf(err, errlen, "schedule unit '%s' is not one of Minutes, Hours, Days, Weeks, Months, Years, ProtectOnce",
+             unit);
+    return -1;
+}
+
+/* ---------- slots ---------- */
+
+static int64_t local_day_of(const struct sched_anchor *a, int64_t usecs)
+{
+    int64_t secs = floor_div(usecs, USEC);
+    return floor_div(secs + sched_tz_offset(a->tz, secs), DAY_SECS);
+}
+
+/* slot_on_day: the instant of hour:minute on local day d, in microseconds. */
+static int64_t slot_on_day(const struct sched_anchor *a, int64_t d)
+{
+    int64_t local = d * DAY_SECS + (int64_t)a->hour * 3600 + (int64_t)a->minute * 60;
+    return sched_tz_local_to_utc(a->tz, local) * USEC;
+}
+
+static int day_matches(const struct sched_rule *r, const struct sched_anchor *a, int64_t d)
+{
+    int64_t y;
+    unsigned m, dom;
+    int wd = sched_weekday(d);
+    switch (r->unit) {
+    case SCHED_DAYS: {
+        int64_t k = d - local_day_of(a, a->ref_usecs);
+        return k % r->frequency == 0;
+    }
+    case SCHED_WEEKS:
+        return (r->dow_mask >> wd) & 1;
+    case SCHED_MONTHS:
+        sched_civil_from_days(d, &y, &m, &dom);
+        if (r->week_of_month) {
+            if (!((r->dow_mask >> wd) & 1)) return 0;
+            if (r->week_of_month > 0) return (int)((dom - 1) / 7) + 1 == r->week_of_month;
+            return dom + 7 > days_in_month(y, m);
+        }
+        {
+            unsigned want = (unsigned)r->day_of_month, dim = days_in_month(y, m);
+            return dom == (want > dim ? dim : want);
+        }
+    case SCHED_YEARS:
+        sched_civil_from_days(d, &y, &m, &dom);
+        return r->day_of_year > 0 ? (m == 1 && dom == 1) : (m == 12 && dom == 31);
+    default:
+        return 0;
+    }
+}
+
+int64_t sched_next_slot(const struct sched_rule *r, const struct sched_anchor *a, int64_t t)
+{
+    int64_t day0, limit;
+    if (r->unit == SCHED_MINUTES || r->unit == SCHED_HOURS) {
+        int64_t period = r->frequency * (r->unit == SCHED_MINUTES ? 60 : 3600) * USEC;
+        int64_t base = slot_on_day(a, local_day_of(a, a->ref_usecs));
+        int64_t k = floor_div(t - base, period) + 1;
+        if (k > 0 && k > (INT64_MAX - base) / period) return SCHED_NEVER;
+        return base + k * period;
+    }
+    if (r->unit == SCHED_ONCE) {
+        int64_t d = local_day_of(a, a->ref_usecs), s;
+        for (s = slot_on_day(a, d - 1); s <= a->ref_usecs; s = slot_on_day(a, ++d)) {}
+        return s > t ? s : SCHED_NEVER;
+    }
+    day0 = local_day_of(a, t) - 1;
+    limit = r->unit == SCHED_DAYS ? r->frequency + 3 : r->unit == SCHED_WEEKS ? 10 : 800;
+    for (int64_t d = day0; d < day0 + limit; d++) {
+        int64_t s;
+        if (!day_matches(r, a, d)) continue;
+        s = slot_on_day(a, d);
+        if (s > t) return s;
+    }
+    return SCHED_NEVER;
+}
+
+int64_t sched_due_slot(const struct sched_rule *r, const struct sched_anchor *a, int64_t after, int64_t upto)
+{
+    int64_t s, last = SCHED_NEVER;
+    if (upto <= after) return SCHED_NEVER;
+    if (r->unit == SCHED_MINUTES || r->unit == SCHED_HOURS) {
+        /* The latest slot <= upto is the one before the first slot after upto. */
+        int64_t period = r->frequency * (r->unit == SCHED_MINUTES ? 60 : 3600) * USEC;
+        s = sched_next_slot(r, a, upto);
+        if (s == SCHED_NEVER) return SCHED_NEVER;
+        s -= period;
+        return s > after ? s : SCHED_NEVER;
+    }
+    /* Day-based rules: at most a few hundred slots even after a long outage; skip ahead so the walk
+     * stays short: start from a day before upto when the gap is long. */
+    if (upto - after > 800 * DAY_SECS * USEC) after = upto - 800 * DAY_SECS * USEC;
+    for (s = sched_next_slot(r, a, after); s != SCHED_NEVER && s <= upto; s = sched_next_slot(r, a, s)) last = s;
+    return last;
+}
+
+int sched_in_blackout(const struct sched_blackout *w, size_t n, const struct sched_tz *tz, int64_t t)
+{
+    int64_t secs = floor_div(t, USEC), local = secs + sched_tz_offset(tz, secs);
+    int64_t day = floor_div(local, DAY_SECS);
+    int wd = sched_weekday(day), min = (int)((local - day * DAY_SECS) / 60), prev = (wd + 6) % 7;
+    for (size_t i = 0; i < n; i++) {
+        if (w[i].end_min > w[i].start_min) {
+            if (w[i].day == wd && min >= w[i].start_min && min < w[i].end_min) return 1;
+        } else { /* through midnight: [start, 24:00) on day, [00:00, end) on the next day */
+            if (w[i].day == wd && min >= w[i].start_min) return 1;
+            if (w[i].day == prev && min < w[i].end_min) return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---------- group plans ---------- */
+
+static int time_of_day(const json_t *o, int *hour, int *minute)
+{
+    int64_t h, m;
+    if (!json_is_object(o) || get_int(o, "hour", &h) != 0 || get_int(o, "minute", &m) != 0) return -1;
+    if (h < 0 || h > 23 || m < 0 || m > 59) return -1;
+    *hour = (int)h;
+    *minute = (int)m;
+    return 0;
+}
+
+int sched_plan_from_json(const json_t *group, const json_t *policy, int64_t ref_usecs, struct sched_plan *p,
+                         char *err, size_t errlen)
+{
+    const json_t *start = json_object_get(group, "startTime");
+    const json_t *regular = json_object_get(json_object_get(policy, "backupPolicy"), "regular");
+    const json_t *v, *fulls, *bw;
+    const char *tzname = json_string_value(json_object_get(start, "timeZone"));
+    int ret = 0;
+    size_t i;
+    memset(p, 0, sizeof *p);
+    p->anchor.ref_usecs = ref_usecs;
+    if (start && time_of_day(start, &p->anchor.hour, &p->anchor.minute) != 0) {
+        snprintf(err, errlen, "startTime must have hour 0-23 and minute 0-59");
+        return -1;
+    }
+    if (tzname && *tzname && strcmp(tzname, "UTC") != 0 && strcmp(tzname, "Etc/UTC") != 0) {
+        p->anchor.tz = sched_tz_get(tzname);
+        if (!p->anchor.tz) {
+            snprintf(err, errlen, "unknown time zone '%s': scheduling in UTC", tzname);
+            ret = 1;
+        }
+    }
+    v = json_object_get(group, "endTimeUsecs");
+    if (json_is_integer(v)) p->end_usecs = json_integer_value(v);
+    p->paused = json_is_true(json_object_get(group, "isPaused"));
+    p->abort_in_blackouts = json_is_true(json_object_get(group, "abortInBlackouts"));
+
+    v = json_object_get(json_object_get(regular, "incremental"), "schedule");
+    if (v) {
+        if (sched_rule_from_json(v, &p->incr, err, errlen) != 0) return -1;
+        if (p->incr.unit == SCHED_ONCE) {
+            snprintf(err, errlen, "an incremental schedule cannot be ProtectOnce");
+            return -1;
+        }
+        p->has_incr = 1;
+    }
+    v = json_object_get(json_object_get(regular, "full"), "schedule");
+    if (v) {
+        if (sched_rule_from_json(v, &p->full[p->nfull], err, errlen) != 0) return -1;
+        p->nfull++;
+    }
+    fulls = json_object_get(regular, "fullBackups");
+    json_array_foreach(fulls, i, v) {
+        json_t *s = json_object_get(v, "schedule");
+        if (!s || p->nfull == SCHED_MAX_FULL) continue;
+        if (sched_rule_from_json(s, &p->full[p->nfull], err, errlen) != 0) return -1;
+        p->nfull++;
+    }
+    bw = json_object_get(policy, "blackoutWindow");
+    json_array_foreach(bw, i, v) {
+        struct sched_blackout *b;
+        int sh, sm, eh, em;
+        const char *day = json_string_value(json_object_get(v, "day"));
+        if (p->nblackout == SCHED_MAX_BLACKOUT) break;
+        b = &p->blackout[p->nblackout];
+        if (!day || (b->day = day_index(day)) < 0 || time_of_day(json_object_get(v, "startTime"), &sh, &sm) != 0 ||
+            time_of_day(json_object_get(v, "endTime"), &eh, &em) != 0) {
+            snprintf(err, errlen, "blackoutWindow[%zu] needs a day, startTime and endTime", i);
+            return -1;
+        }
+        b->start_min = sh * 60 + sm;
+        b->end_min = eh * 60 + em;
+        p->nblackout++;
+    }
+    return ret;
+}
+
+void sched_decide(const struct sched_plan *p, int64_t last, int64_t now, int run_active, struct sched_decision *d)
+{
+    int64_t upto = now, incr = SCHED_NEVER, full = SCHED_NEVER, slot;
+    memset(d, 0, sizeof *d);
+    d->verdict = SCHED_IDLE;
+    d->evaluated_to = now > last ? now : last;
+    if (now <= last) return;
+    if (p->end_usecs > 0 && upto > p->end_usecs) upto = p->end_usecs;
+    if (p->has_incr) incr = sched_due_slot(&p->incr, &p->anchor, last, upto);
+    for (size_t i = 0; i < p->nfull; i++) {
+        int64_t s = sched_due_slot(&p->full[i], &p->anchor, last, upto);
+        if (s != SCHED_NEVER && (full == SCHED_NEVER || s > full)) full = s;
+    }
+    if (incr == SCHED_NEVER && full == SCHED_NEVER) return;
+    slot = incr == SCHED_NEVER ? full : full == SCHED_NEVER ? incr : (incr > full ? incr : full);
+    d->full = full != SCHED_NEVER;
+    d->slot_usecs = slot;
+    if (p->paused) {
+        d->verdict = SCHED_PAUSED;
+        return;
+    }
+    if (sched_in_blackout(p->blackout, p->nblackout, p->anchor.tz, slot)) {
+        d->verdict = SCHED_BLACKOUT;
+        return;
+    }
+    d->verdict = run_active ? SCHED_MISSED : SCHED_START;
+}
+
+int64_t sched_add_retention(int64_t start, const char *unit, int64_t n)
+{
+    int64_t secs, days, rem, y;
+    unsigned m, d;
+    if (!unit || n < 0 || n > 100000) return -1;
+    if (strcmp(unit, "Days") == 0) return start + n * DAY_SECS * USEC;
+    if (strcmp(unit, "Weeks") == 0) return start + n * 7 * DAY_SECS * USEC;
+    if (strcmp(unit, "Months") != 0 && strcmp(unit, "Years") != 0) return -1;
+    if (unit[0] == 'Y') n *= 12;
+    secs = floor_div(start, USEC);
+    days = floor_div(secs, DAY_SECS);
+    rem = start - days * DAY_SECS * USEC;
+    sched_civil_from_days(days, &y, &m, &d);
+    {
+        int64_t months = y * 12 + (m - 1) + n;
+        int64_t ny = floor_div(months, 12);
+        unsigned nm = (unsigned)(months - ny * 12) + 1, dim = days_in_month(ny, nm);
+        return sched_days_from_civil(ny, nm, d > dim ? dim : d) * DAY_SECS * USEC + rem;
+    }
+}
