@@ -61,7 +61,7 @@ static void usage(FILE *f, const char *noun)
     }
     if (!noun)
         fprintf(f, "\nenvironment: COFFER_URL (default %s), COFFER_KEY (default: the file %s),\n"
-                   "             COFFER_TENANT (default %s)\n"
+                   "             COFFER_TENANT (default \"%s\")\n"
                    "exit status: 0 done, 1 refused by the server or unreachable, 2 usage error\n",
                 CLI_DEFAULT_URL, CLI_KEY_FILE, CLI_DEFAULT_TENANT);
 }

@@ -1,0 +1,274 @@
+/* e2e_cli.c: the `coffer` command-line client against the real daemon. Each test runs the CLI binary
+ * (build/asan/coffer, else build/coffer, or $COFFER_CLI) as a subprocess with COFFER_URL and
+ * COFFER_KEY pointing at a daemon started by the harness, captures its stdout, stderr and exit
+ * status, and checks them against what the server holds (read back over HTTP with the harness). */
+#include "check.h"
+#include "e2e/harness.h"
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct daemon d;
+static char url[128];
+static char *tmp;
+
+static const char *cli_bin(void)
+{
+    const char *b = getenv("COFFER_CLI");
+    if (b && *b) return b;
+    return access("build/asan/coffer", X_OK) == 0 ? "build/asan/coffer" : "build/coffer";
+}
+
+struct run {
+    int status; /* exit status, or -1 when it did not exit normally */
+    char *out;  /* owned stdout */
+    char *err;  /* owned stderr */
+};
+
+static void run_release(struct run *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof *r);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f) return strdup("");
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)(n < 0 ? 0 : n) + 1);
+    if (buf) buf[n > 0 && fread(buf, 1, (size_t)n, f) == (size_t)n ? n : 0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The last run and the last HTTP answer live here, so a CHECK that ends a test early leaks nothing:
+ * each new call releases the previous one. */
+static struct run last_run;
+static struct http_resp last_http;
+
+/* get: GET path on the daemon as tenant "default"; the answer stays valid until the next get. */
+static struct http_resp *get(const char *path)
+{
+    http_resp_release(&last_http);
+    if (http(&d, "GET", path, "default", NULL, &last_http) != 0) last_http.status = -1;
+    return &last_http;
+}
+
+/* cli_key: runs the CLI with the words given (NULL-terminated) and key (NULL = the daemon's key);
+ * the result stays valid until the next run. */
+static struct run *cli_key(const char *key, ...)
+{
+    struct run *r = &last_run;
+    const char *argv[32];
+    char outp[600], errp[600];
+    int n = 0, st;
+    va_list ap;
+    pid_t pid;
+    argv[n++] = cli_bin();
+    va_start(ap, key);
+    for (const char *w; n < 31 && (w = va_arg(ap, const char *)) != NULL;) argv[n++] = w;
+    va_end(ap);
+    argv[n] = NULL;
+    run_release(r);
+    snprintf(outp, sizeof outp, "%s/out", tmp);
+    snprintf(errp, sizeof errp, "%s/err", tmp);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0) _exit(126);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        setenv("COFFER_URL", url, 1);
+        setenv("COFFER_KEY", key ? key : HARNESS_KEY, 1);
+        unsetenv("COFFER_TENANT");
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    r->status = -1;
+    if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st)) r->status = WEXITSTATUS(st);
+    r->out = slurp(outp);
+    r->err = slurp(errp);
+    if (!r->out) r->out = strdup("");
+    if (!r->err) r->err = strdup("");
+    return r;
+}
+#define cli(...) cli_key(NULL, __VA_ARGS__, (const char *)NULL)
+
+static char policy_id[256];
+static const char policy_name[] = "cli-policy-nightly";
+
+TEST(create_policy_via_cli)
+{
+    struct run *r;
+    struct http_resp *h;
+    char path[512];
+    const char *p;
+    r = cli("policy", "create", "--name", policy_name, "--retention-days", "7", "--every-hours", "6");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    p = strstr(r->out, "created policy ");
+    CHECKF(p != NULL, "stdout: %s", r->out);
+    p += strlen("created policy ");
+    snprintf(policy_id, sizeof policy_id, "%.*s", (int)strcspn(p, " \n"), p);
+    CHECK(policy_id[0] != '\0');
+    /* the server holds what the flags said */
+    snprintf(path, sizeof path, "/v2/data-protect/policies/%s", policy_id);
+    h = get(path);
+    CHECKF(h->status == 200, "GET %s: %ld %s", path, h->status, h->body);
+    CHECK(jstr(h->json, "name") && strcmp(jstr(h->json, "name"), policy_name) == 0);
+    CHECK_EQ_INT(jint(h->json, "backupPolicy.regular.retention.duration"), 7);
+    CHECK(jstr(h->json, "backupPolicy.regular.retention.unit") &&
+          strcmp(jstr(h->json, "backupPolicy.regular.retention.unit"), "Days") == 0);
+    CHECK(jstr(h->json, "backupPolicy.regular.incremental.schedule.unit") &&
+          strcmp(jstr(h->json, "backupPolicy.regular.incremental.schedule.unit"), "Hours") == 0);
+    CHECK_EQ_INT(jint(h->json, "backupPolicy.regular.incremental.schedule.hourSchedule.frequency"), 6);
+}
+
+TEST(list_shows_the_policy_in_a_table)
+{
+    struct run *r;
+    r = cli("policy", "list");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    CHECKF(strncmp(r->out, "ID", 2) == 0 && strstr(r->out, "NAME") != NULL, "no header: %s", r->out);
+    CHECKF(strstr(r->out, policy_name) != NULL, "name missing from: %s", r->out);
+    CHECKF(policy_id[0] && strstr(r->out, policy_id) != NULL, "id missing from: %s", r->out);
+    CHECKF(strstr(r->out, "every 6 hours") != NULL && strstr(r->out, "7 days") != NULL, "table: %s", r->out);
+}
+
+TEST(json_output_parses_and_carries_the_id)
+{
+    struct run *r;
+    json_t *j, *list;
+    int found = 0;
+    r = cli("--json", "policy", "list");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    j = json_loads(r->out, 0, NULL);
+    CHECKF(j != NULL, "not JSON: %s", r->out);
+    list = json_object_get(j, "policies");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *p = json_array_get(list, i);
+        if (jstr(p, "id") && strcmp(jstr(p, "id"), policy_id) == 0) {
+            found = 1;
+            CHECK(jstr(p, "name") && strcmp(jstr(p, "name"), policy_name) == 0);
+        }
+    }
+    json_decref(j);
+    CHECK(found);
+    /* --json may also follow the command, and get prints the one policy */
+    r = cli("policy", "get", policy_id, "--json");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    j = json_loads(r->out, 0, NULL);
+    CHECKF(j != NULL, "not JSON: %s", r->out);
+    CHECK(jstr(j, "id") && strcmp(jstr(j, "id"), policy_id) == 0);
+    json_decref(j);
+}
+
+TEST(bad_commands_exit_2)
+{
+    struct run *r;
+    r = cli("policy", "frobnicate");
+    CHECK_EQ_INT(r->status, 2);
+    CHECKF(strstr(r->err, "usage") != NULL, "stderr: %s", r->err);
+    r = cli("nosuchnoun");
+    CHECK_EQ_INT(r->status, 2);
+    r = cli("policy", "create", "--retention-days", "7"); /* no --name */
+    CHECK_EQ_INT(r->status, 2);
+    CHECKF(strstr(r->err, "--name") != NULL, "stderr: %s", r->err);
+    r = cli("policy", "create", "--name", "x", "--every-hours", "often");
+    CHECK_EQ_INT(r->status, 2);
+    r = cli("policy", "get"); /* missing ID */
+    CHECK_EQ_INT(r->status, 2);
+    r = cli("policy", "list", "--no-such-option");
+    CHECK_EQ_INT(r->status, 2);
+    r = cli("help");
+    CHECK_EQ_INT(r->status, 0);
+    CHECK(strstr(r->out, "policy create") != NULL);
+}
+
+TEST(unknown_id_exits_1_with_the_server_message)
+{
+    struct run *r;
+    struct http_resp *h;
+    char id[300], path[512];
+    const char *colon = strrchr(policy_id, ':');
+    const char *msg;
+    /* an id of the right shape (this cluster and incarnation) that names nothing */
+    CHECK(colon != NULL);
+    snprintf(id, sizeof id, "%.*s:987654321", (int)(colon - policy_id), policy_id);
+    snprintf(path, sizeof path, "/v2/data-protect/policies/%s", id);
+    h = get(path);
+    CHECK_EQ_INT(h->status, 404);
+    msg = jstr(h->json, "message");
+    CHECK(msg != NULL && *msg);
+    r = cli("policy", "get", id);
+    CHECK_EQ_INT(r->status, 1);
+    CHECKF(strstr(r->err, msg) != NULL, "stderr %s lacks the server's message %s", r->err, msg);
+    CHECK(r->out[0] == '\0');
+    r = cli("policy", "delete", id);
+    CHECK_EQ_INT(r->status, 1);
+    CHECK(strstr(r->err, "HTTP 404") != NULL);
+}
+
+TEST(wrong_key_exits_1_with_the_401_message)
+{
+    struct run *r;
+    r = cli_key("not-the-key", "policy", "list", (const char *)NULL);
+    CHECK_EQ_INT(r->status, 1);
+    CHECKF(strstr(r->err, "Authorization") != NULL && strstr(r->err, "401") != NULL, "stderr: %s", r->err);
+}
+
+TEST(tenant_flag_scopes_the_list)
+{
+    struct run *r;
+    r = cli("--tenant", "cli-other-tenant", "policy", "list");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    CHECKF(strstr(r->out, policy_name) == NULL, "another tenant sees the policy: %s", r->out);
+}
+
+TEST(delete_policy_via_cli)
+{
+    struct run *r;
+    struct http_resp *h;
+    char path[512];
+    r = cli("policy", "delete", policy_id);
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    CHECK(strstr(r->out, "deleted policy") != NULL);
+    snprintf(path, sizeof path, "/v2/data-protect/policies/%s", policy_id);
+    h = get(path);
+    CHECK_EQ_INT(h->status, 404);
+}
+
+int main(void)
+{
+    if (access(cli_bin(), X_OK) != 0) {
+        fprintf(stderr, "e2e_cli: no CLI binary at %s (make test-bin)\n", cli_bin());
+        return 1;
+    }
+    tmp = check_tmpdir("e2e-cli");
+    if (daemon_start(&d, NULL) != 0) return 1;
+    snprintf(url, sizeof url, "%s/v2", d.base);
+    RUN(create_policy_via_cli);
+    RUN(list_shows_the_policy_in_a_table);
+    RUN(json_output_parses_and_carries_the_id);
+    RUN(bad_commands_exit_2);
+    RUN(unknown_id_exits_1_with_the_server_message);
+    RUN(wrong_key_exits_1_with_the_401_message);
+    RUN(tenant_flag_scopes_the_list);
+    RUN(delete_policy_via_cli);
+    if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "daemon did not exit cleanly");
+    run_release(&last_run);
+    http_resp_release(&last_http);
+    check_rm_rf(tmp);
+    free(tmp);
+    return check_finish();
+}
