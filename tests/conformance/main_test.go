@@ -22,7 +22,9 @@
 // The SDK release: the wire contract was extracted from 1.2.5, but the Go module proxy serves only
 // v1.0.3 of this module here, so go.mod pins v1.0.3. Its backuprecoveryv1 lacks CancelRecoveryByID,
 // ConstructMetaInfo, GetProgressMonitors, GetProtectionGroupRun, GetProtectionRunProgress and
-// ListProtectionSourcesRegistrationInfo: test those with rawCall.
+// ListProtectionSourcesRegistrationInfo: test those with rawCall. Its models carry the contract's
+// JSON names and types for every field they have; they lack the Kubernetes params and a few fields
+// such as DataSourceConnection.connectionEnvType (check those with rawCall too).
 package conformance
 
 import (
