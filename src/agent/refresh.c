@@ -1,0 +1,104 @@
+/* refresh.c: discovery of a registered host into the catalog. The registration's endpoint decides who
+ * serves it: this machine -> the local agent lists its volumes and they are synced as the
+ * registration's objects (ids kept, see cat_source_sync_objects) in one transaction together with the
+ * new state (Finished, refreshed now); anything else -> no agent is reachable, which is recorded as
+ * the state (Pending, with the reason) and no objects are made. */
+#include "agent/agent.h"
+#include "catalog/cat_source.h"
+#include "util/log.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static json_t *volume_doc(const struct agent_mount *m)
+{
+    json_t *pps = json_pack("{s:s,s:s,s:s,s:s,s:b}", "type", "kVolume", "name", m->path, "mountPoint", m->path,
+                            "fileSystemType", m->fstype, "isNetworkFileSystem", m->network);
+    json_t *doc = json_pack("{s:s,s:o}", "osType", "kLinux", "physicalProtectionSource", pps);
+    json_object_set_new(json_object_get(doc, "physicalProtectionSource"), "devicePath", json_string(m->device));
+    if (m->used_bytes >= 0) json_object_set_new(doc, "logicalSizeBytes", json_integer(m->used_bytes));
+    return doc;
+}
+
+static int sync_local(struct cat *cat, const char *tenant, const struct cat_source *s, const char *endpoint)
+{
+    struct agent_mounts mounts = { 0 };
+    struct cat_discovered *items = NULL;
+    json_t **docs = NULL, *root_doc;
+    char err[512], host[256];
+    int64_t total = 0;
+    int rc;
+    /* Volumes are what a kPhysical host protects; a kSQL registration's host carries databases, which
+     * are not discovered here. */
+    if (strcmp(s->environment, "kPhysical") == 0 &&
+        agent_local_volumes(AGENT_MOUNTS_PATH, &mounts, err, sizeof err) != 0) {
+        log_warn("source %lld: %s", (long long)s->id, err);
+        return cat_source_set_state(cat, tenant, s->id, "Pending", err, 0);
+    }
+    if (gethostname(host, sizeof host) != 0) host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    items = calloc(mounts.n ? mounts.n : 1, sizeof *items);
+    docs = calloc(mounts.n ? mounts.n : 1, sizeof *docs);
+    if (!items || !docs) {
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < mounts.n; i++) {
+        docs[i] = volume_doc(&mounts.v[i]);
+        items[i].key = mounts.v[i].path;
+        items[i].name = mounts.v[i].path;
+        items[i].object_type = "kVolume";
+        items[i].extra = docs[i];
+        if (mounts.v[i].used_bytes > 0) total += mounts.v[i].used_bytes;
+    }
+    root_doc = json_pack("{s:s,s:I,s:{s:s,s:s,s:s,s:s,s:s}}", "osType", "kLinux", "logicalSizeBytes",
+                         (json_int_t)total, "physicalProtectionSource", "type", "kHost", "hostType", "kLinux",
+                         "name", endpoint, "hostName", host, "agent", "local");
+    if (!root_doc) {
+        rc = -1;
+        goto out;
+    }
+    if ((rc = cat_begin(cat)) == 0) {
+        rc = cat_source_sync_objects(cat, tenant, s->id, s->environment, CAT_AGENT_LOCAL, endpoint, root_doc,
+                                     items, mounts.n);
+        if (rc == 0) rc = cat_source_set_state(cat, tenant, s->id, "Finished", NULL, now_ms());
+        if (rc == 0)
+            rc = cat_commit(cat);
+        else
+            cat_rollback(cat);
+    }
+    json_decref(root_doc);
+out:
+    for (size_t i = 0; docs && i < mounts.n; i++) json_decref(docs[i]);
+    free(docs);
+    free(items);
+    agent_mounts_release(&mounts);
+    return rc;
+}
+
+int agent_refresh_source(struct cat *cat, const char *tenant, int64_t id)
+{
+    struct cat_source s;
+    const char *endpoint;
+    char msg[512];
+    int rc = cat_source_get(cat, tenant, id, &s);
+    if (rc != 0) return rc;
+    endpoint = json_string_value(json_object_get(json_object_get(s.doc, "physicalParams"), "endpoint"));
+    if (endpoint && agent_endpoint_is_local(endpoint)) {
+        rc = sync_local(cat, tenant, &s, endpoint);
+    } else {
+        agent_unreachable_message(endpoint ? endpoint : "(no endpoint)", msg, sizeof msg);
+        rc = cat_source_set_state(cat, tenant, id, "Pending", msg, 0);
+    }
+    cat_source_release(&s);
+    return rc;
+}
