@@ -1,0 +1,1231 @@
+/* backup.c: file backup, a reader thread feeding hashing/packing workers.
+ *
+ * The calling thread is the reader. It walks the include paths depth first (openat relative to
+ * directory fds, never following symlinks), lists and lstats each directory, sorts it, and for
+ * each entry either takes the content from the parent snapshot (same dev, inode, size, mtime and
+ * ctime: nothing is read) or reads the file into the current batch: a 16 MiB buffer into which
+ * many small files, or the stream of a large one, are read and cut into chunks (repo_chunk_cut).
+ * A full batch goes to a queue; workers take whole batches, hash each chunk (repo_blob_id) and
+ * store it (repo_blob_put), writing the id into the chunk's slot. So the reader never waits for
+ * the pack writer, only for a free buffer (at most threads+2 exist: memory is bounded), and a
+ * hand-off costs one queue operation per batch, not per file.
+ *
+ * Trees are written bottom-up without a barrier: every file in flight holds a count on its
+ * directory (its chunks hold counts on the file), every unfinished subdirectory holds one on its
+ * parent and the reader holds one while listing. Whoever drops the last count (a worker or the
+ * reader) encodes the directory, stores its tree blob, records the id in the parent's entry and
+ * drops the parent's count; the root's id ends the backup. Nothing is shared between threads but
+ * the queue (one mutex), those atomic counts and the chunk slots each written by one worker.
+ *
+ * The atime of an entry whose identity (type, dev, inode, size, mtime, ctime) equals the parent's
+ * is taken from the parent, so an untouched directory encodes to the same tree blob. */
+#include "engine/engine.h"
+#include "engine/eng_internal.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define BK_BATCH_BYTES (16u << 20)
+#define BK_BATCH_MAX_REFS 4096u
+#define BK_READ_MIN (64u << 10)
+#define BK_CHUNK_BLOCK 64
+#define BK_MAX_WARNINGS 10000u
+
+/* ---------- pipeline data ---------- */
+
+struct bk_chunk_block {
+    struct bk_chunk_block *next;
+    size_t n;
+    struct tree_chunk c[BK_CHUNK_BLOCK];
+};
+
+struct bk_ent {
+    struct tree_entry e;
+    atomic_int pending;         /* files in flight: 1 (reader) + chunks not yet stored */
+    int omit;                   /* vanished or unreadable: left out of the tree */
+    struct bk_chunk_block *head, *tail;  /* chunk slots, stable while workers fill in ids */
+    size_t n_chunks;
+};
+
+struct bk_dir {
+    struct bk_dir *parent;
+    struct bk_ent *pent;        /* this directory's entry in the parent; NULL for the root */
+    struct bk_ent *ents;
+    size_t n;
+    uint64_t dev;               /* st_dev of the directory (mount boundaries) */
+    atomic_int pending;         /* 1 (reader listing) + files in flight + unfinished subdirs */
+};
+
+struct bk_ref {
+    struct tree_chunk *dst;
+    struct bk_ent *file;
+    struct bk_dir *dir;
+    size_t off;
+    uint32_t len;
+};
+
+struct bk_batch {
+    uint8_t *buf;
+    size_t used;
+    struct bk_ref *refs;
+    size_t n, cap;
+    struct bk_batch *next;
+};
+
+/* (dev, ino) -> first path, and uid/gid -> name: small chained hash maps owned by the reader. */
+struct bk_map_node { uint64_t k1, k2; char *val; struct bk_map_node *next; };
+struct bk_map { struct bk_map_node **b; size_t nb, n; };
+
+struct bk_item {               /* one name of a directory listing, before it becomes an entry */
+    char *name;
+    struct stat st;
+    const char **sub;          /* includes below this name (virtual walk), or NULL */
+    size_t n_sub;
+    int full;                  /* walk everything below */
+    int explicit_root;         /* named by an include path */
+};
+
+struct bk {
+    struct repo *repo;
+    const struct eng_backup_opts *o;
+    /* pipeline */
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_free;
+    struct bk_batch *q_head, *q_tail, *free_list;
+    int n_batches, max_batches, closing;
+    pthread_t *workers;
+    int n_workers;
+    struct bk_batch *cur;
+    atomic_int err;             /* first fatal error (negative errno) */
+    char errmsg[256];           /* guarded by mu */
+    repo_id_t root_id;
+    int root_done;
+    atomic_uint_fast64_t bytes_added;
+    /* reader-only state */
+    uint64_t files, dirs, symlinks, other, logical, bytes_read, unchanged, n_warnings;
+    json_t *warnings;
+    struct eng_path path;
+    struct bk_map hardlinks, users, groups;
+    char **excl;
+    size_t n_excl;
+    uint64_t last_progress, tick;
+};
+
+static void bk_fatal(struct bk *b, int rc, const char *what)
+{
+    int zero = 0;
+    if (atomic_compare_exchange_strong(&b->err, &zero, rc)) {
+        pthread_mutex_lock(&b->mu);
+        snprintf(b->errmsg, sizeof b->errmsg, "%s: %s", what, strerror(-rc));
+        pthread_mutex_unlock(&b->mu);
+    }
+}
+
+static void bk_warn(struct bk *b, const char *path, const char *what, int rc)
+{
+    b->n_warnings++;
+    if (b->n_warnings <= BK_MAX_WARNINGS)
+        eng_problem(b->warnings, path, "%s: %s", what, strerror(-rc));
+}
+
+/* ---------- maps ---------- */
+
+static struct bk_map_node *bk_map_find(struct bk_map *m, uint64_t k1, uint64_t k2)
+{
+    if (!m->nb) return NULL;
+    for (struct bk_map_node *n = m->b[(k1 * 0x9E3779B97F4A7C15ull ^ k2) % m->nb]; n; n = n->next)
+        if (n->k1 == k1 && n->k2 == k2) return n;
+    return NULL;
+}
+
+static char *bk_map_get(struct bk_map *m, uint64_t k1, uint64_t k2)
+{
+    struct bk_map_node *n = bk_map_find(m, k1, k2);
+    return n ? n->val : NULL;
+}
+
+static int bk_map_put(struct bk_map *m, uint64_t k1, uint64_t k2, char *val)
+{
+    if (m->n >= m->nb) {
+        size_t nb = m->nb ? m->nb * 4 : 64;
+        struct bk_map_node **nbk = calloc(nb, sizeof *nbk);
+        if (!nbk) return -ENOMEM;
+        for (size_t i = 0; i < m->nb; i++)
+            for (struct bk_map_node *n = m->b[i], *next; n; n = next) {
+                next = n->next;
+                size_t h = (n->k1 * 0x9E3779B97F4A7C15ull ^ n->k2) % nb;
+                n->next = nbk[h];
+                nbk[h] = n;
+            }
+        free(m->b);
+        m->b = nbk;
+        m->nb = nb;
+    }
+    struct bk_map_node *n = malloc(sizeof *n);
+    if (!n) return -ENOMEM;
+    size_t h = (k1 * 0x9E3779B97F4A7C15ull ^ k2) % m->nb;
+    *n = (struct bk_map_node){ k1, k2, val, m->b[h] };
+    m->b[h] = n;
+    m->n++;
+    return 0;
+}
+
+static void bk_map_free(struct bk_map *m)
+{
+    for (size_t i = 0; i < m->nb; i++)
+        for (struct bk_map_node *n = m->b[i], *next; n; n = next) {
+            next = n->next;
+            free(n->val);
+            free(n);
+        }
+    free(m->b);
+    memset(m, 0, sizeof *m);
+}
+
+/* The user or group name of an id ("" cached when there is none). */
+static const char *bk_owner_name(struct bk *b, int group, uint32_t id)
+{
+    struct bk_map *m = group ? &b->groups : &b->users;
+    char *name = bk_map_get(m, id, 0);
+    if (name) return name;
+    char buf[4096];
+    const char *found = "";
+    if (group) {
+        struct group gr, *res = NULL;
+        if (getgrgid_r(id, &gr, buf, sizeof buf, &res) == 0 && res && res->gr_name) found = res->gr_name;
+    } else {
+        struct passwd pw, *res = NULL;
+        if (getpwuid_r(id, &pw, buf, sizeof buf, &res) == 0 && res && res->pw_name) found = res->pw_name;
+    }
+    if (strlen(found) > TREE_STR_MAX) found = "";
+    name = strdup(found);
+    if (!name || bk_map_put(m, id, 0, name) != 0) { free(name); return ""; }
+    return name;
+}
+
+/* ---------- workers and bottom-up tree writing ---------- */
+
+static void bk_dir_release(struct bk *b, struct bk_dir *d);
+
+static void bk_file_finish(struct bk_ent *f)
+{
+    if (!f->omit && f->head) {
+        f->e.chunks = malloc(f->n_chunks * sizeof *f->e.chunks);
+        if (f->e.chunks) {
+            size_t k = 0;
+            for (struct bk_chunk_block *bl = f->head; bl; bl = bl->next) {
+                memcpy(f->e.chunks + k, bl->c, bl->n * sizeof *bl->c);
+                k += bl->n;
+            }
+            f->e.n_chunks = k;
+        } else {
+            f->omit = 1;   /* reported as a fatal error by the caller's check below */
+        }
+    }
+    for (struct bk_chunk_block *bl = f->head, *next; bl; bl = next) {
+        next = bl->next;
+        free(bl);
+    }
+    f->head = f->tail = NULL;
+    f->n_chunks = 0;
+}
+
+static void bk_file_release(struct bk *b, struct bk_ent *f, struct bk_dir *d)
+{
+    if (atomic_fetch_sub_explicit(&f->pending, 1, memory_order_acq_rel) != 1) return;
+    int had = f->head && !f->omit;
+    bk_file_finish(f);
+    if (had && !f->e.chunks) bk_fatal(b, -ENOMEM, "out of memory");
+    bk_dir_release(b, d);
+}
+
+static void bk_dir_free(struct bk_dir *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        bk_file_finish(&d->ents[i]);
+        tree_entry_release(&d->ents[i].e);
+    }
+    free(d->ents);
+    free(d);
+}
+
+/* Encodes and stores a finished directory, then releases its parent (iteratively). */
+static void bk_dir_release(struct bk *b, struct bk_dir *d)
+{
+    while (d && atomic_fetch_sub_explicit(&d->pending, 1, memory_order_acq_rel) == 1) {
+        struct bk_dir *parent = d->parent;
+        if (!atomic_load(&b->err)) {
+            struct tree_entry *arr = malloc((d->n ? d->n : 1) * sizeof *arr);
+            uint8_t *buf = NULL;
+            size_t k = 0, len = 0, added = 0;
+            int rc = arr ? 0 : -ENOMEM;
+            for (size_t i = 0; arr && i < d->n; i++)
+                if (!d->ents[i].omit) arr[k++] = d->ents[i].e;
+            if (!rc) rc = tree_encode(arr, k, &buf, &len);
+            free(arr);
+            if (!rc) {
+                repo_id_t id;
+                repo_blob_id(b->repo, buf, len, &id);
+                rc = repo_blob_put(b->repo, REPO_BLOB_TREE, &id, buf, len, &added);
+                if (!rc) {
+                    atomic_fetch_add(&b->bytes_added, added);
+                    if (d->pent) {
+                        d->pent->e.subtree = id;
+                        d->pent->e.has_subtree = 1;
+                    } else {
+                        b->root_id = id;
+                        b->root_done = 1;
+                    }
+                }
+            }
+            free(buf);
+            if (rc) bk_fatal(b, rc, "storing a directory tree failed");
+        }
+        bk_dir_free(d);
+        d = parent;
+    }
+}
+
+static void *bk_worker(void *arg)
+{
+    struct bk *b = arg;
+    for (;;) {
+        pthread_mutex_lock(&b->mu);
+        while (!b->q_head && !b->closing) pthread_cond_wait(&b->cv_work, &b->mu);
+        struct bk_batch *bt = b->q_head;
+        if (bt) {
+            b->q_head = bt->next;
+            if (!b->q_head) b->q_tail = NULL;
+        }
+        pthread_mutex_unlock(&b->mu);
+        if (!bt) break;
+        for (size_t i = 0; i < bt->n; i++) {
+            struct bk_ref *r = &bt->refs[i];
+            if (!atomic_load_explicit(&b->err, memory_order_relaxed)) {
+                size_t added = 0;
+                repo_blob_id(b->repo, bt->buf + r->off, r->len, &r->dst->id);
+                int rc = repo_blob_put(b->repo, REPO_BLOB_DATA, &r->dst->id, bt->buf + r->off,
+                                       r->len, &added);
+                if (rc) bk_fatal(b, rc, "storing file data failed");
+                atomic_fetch_add_explicit(&b->bytes_added, added, memory_order_relaxed);
+            }
+            bk_file_release(b, r->file, r->dir);
+        }
+        bt->used = 0;
+        bt->n = 0;
+        pthread_mutex_lock(&b->mu);
+        bt->next = b->free_list;
+        b->free_list = bt;
+        pthread_cond_signal(&b->cv_free);
+        pthread_mutex_unlock(&b->mu);
+    }
+    return NULL;
+}
+
+static void bk_batch_free(struct bk_batch *bt)
+{
+    if (!bt) return;
+    free(bt->buf);
+    free(bt->refs);
+    free(bt);
+}
+
+/* A free batch: recycled, newly allocated while under the cap, or waited for. NULL on OOM. */
+static struct bk_batch *bk_get_batch(struct bk *b)
+{
+    struct bk_batch *bt = NULL;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        if (b->free_list) {
+            bt = b->free_list;
+            b->free_list = bt->next;
+            break;
+        }
+        if (b->n_batches < b->max_batches) {
+            b->n_batches++;
+            pthread_mutex_unlock(&b->mu);
+            bt = calloc(1, sizeof *bt);
+            if (bt && !(bt->buf = malloc(BK_BATCH_BYTES))) { free(bt); bt = NULL; }
+            if (!bt) {
+                pthread_mutex_lock(&b->mu);
+                b->n_batches--;
+                pthread_mutex_unlock(&b->mu);
+            }
+            return bt;
+        }
+        pthread_cond_wait(&b->cv_free, &b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    bt->next = NULL;
+    return bt;
+}
+
+static void bk_submit(struct bk *b, struct bk_batch *bt)
+{
+    pthread_mutex_lock(&b->mu);
+    bt->next = NULL;
+    if (bt->n == 0) {
+        bt->used = 0;
+        bt->next = b->free_list;
+        b->free_list = bt;
+    } else {
+        if (b->q_tail) b->q_tail->next = bt; else b->q_head = bt;
+        b->q_tail = bt;
+        pthread_cond_signal(&b->cv_work);
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* ---------- reading file content ---------- */
+
+static int bk_add_chunk(struct bk *b, struct bk_batch *bt, struct bk_ent *f, struct bk_dir *d,
+                        size_t off, size_t len, uint64_t file_off)
+{
+    if (!f->tail || f->tail->n == BK_CHUNK_BLOCK) {
+        struct bk_chunk_block *bl = malloc(sizeof *bl);
+        if (!bl) return -ENOMEM;
+        bl->next = NULL;
+        bl->n = 0;
+        if (f->tail) f->tail->next = bl; else f->head = bl;
+        f->tail = bl;
+    }
+    if (bt->n == bt->cap) {
+        size_t cap = bt->cap ? bt->cap * 2 : 256;
+        struct bk_ref *nr = realloc(bt->refs, cap * sizeof *nr);
+        if (!nr) return -ENOMEM;
+        bt->refs = nr;
+        bt->cap = cap;
+    }
+    struct tree_chunk *c = &f->tail->c[f->tail->n++];
+    f->n_chunks++;
+    memset(&c->id, 0, sizeof c->id);
+    c->offset = file_off;
+    c->len = (uint32_t)len;
+    bt->refs[bt->n++] = (struct bk_ref){ c, f, d, off, (uint32_t)len };
+    atomic_fetch_add_explicit(&f->pending, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* Reads [start, end) of fd (end UINT64_MAX: to end of file; `expect` is the size lstat saw) into
+ * batches, cutting chunks as one stream. *pos_out receives the offset reached. A negative return
+ * is an I/O error (-errno) or a fatal condition (b->err set). */
+static int bk_read_region(struct bk *b, struct bk_ent *f, struct bk_dir *d, int fd, uint64_t start,
+                          uint64_t end, uint64_t expect, uint64_t *pos_out)
+{
+    struct bk_batch *bt = b->cur;
+    size_t cstart = bt->used;
+    uint64_t coff = start, pos = start;
+    int eof = (end != UINT64_MAX && start >= end), rc;
+    for (;;) {
+        while (cstart < bt->used) {
+            size_t avail = bt->used - cstart;
+            size_t cut = repo_chunk_cut(b->repo, bt->buf + cstart, avail, eof);
+            if (cut == 0 && avail >= REPO_CHUNK_MAX) cut = REPO_CHUNK_MAX;
+            if (cut == 0 || cut > avail) break;
+            if ((rc = bk_add_chunk(b, bt, f, d, cstart, cut, coff)) != 0) return rc;
+            cstart += cut;
+            coff += cut;
+        }
+        if (eof) break;
+        if (atomic_load_explicit(&b->err, memory_order_relaxed)) return atomic_load(&b->err);
+        if (BK_BATCH_BYTES - bt->used < BK_READ_MIN || bt->n >= BK_BATCH_MAX_REFS) {
+            size_t carry = bt->used - cstart;
+            struct bk_batch *nb = bk_get_batch(b);
+            if (!nb) return -ENOMEM;
+            memcpy(nb->buf, bt->buf + cstart, carry);
+            nb->used = carry;
+            bt->used = cstart;
+            bk_submit(b, bt);
+            b->cur = bt = nb;
+            cstart = 0;
+        }
+        size_t want = BK_BATCH_BYTES - bt->used;
+        if (end != UINT64_MAX && end - pos < want) want = (size_t)(end - pos);
+        ssize_t n = pread(fd, bt->buf + bt->used, want, (off_t)pos);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            rc = -errno;
+            bt->used = cstart;   /* drop the partial chunk */
+            return rc;
+        }
+        if (n == 0) {
+            eof = 1;
+            continue;
+        }
+        bt->used += (size_t)n;
+        pos += (uint64_t)n;
+        b->bytes_read += (uint64_t)n;
+        if (end != UINT64_MAX) eof = pos >= end;
+        else eof = (size_t)n < want && pos >= expect;   /* a short read at the expected size */
+    }
+    *pos_out = pos;
+    return 0;
+}
+
+/* Reads a regular file's content; returns -errno for a per-file problem (the caller warns) or the
+ * fatal error. Holes (SEEK_DATA/SEEK_HOLE) are skipped when the file has fewer blocks than bytes. */
+static int bk_read_content(struct bk *b, struct bk_ent *f, struct bk_dir *d, int fd,
+                           const struct stat *st)
+{
+    uint64_t size = (uint64_t)st->st_size, pos = 0;
+    int rc;
+    if ((uint64_t)st->st_blocks * 512u < size) {
+        int sparse_ok = 1;
+        while (pos < size) {
+            off_t dpos = lseek(fd, (off_t)pos, SEEK_DATA);
+            if (dpos < 0) {
+                if (errno == ENXIO) break;
+                if (pos == 0 && (errno == EINVAL || errno == EOPNOTSUPP)) { sparse_ok = 0; break; }
+                return -errno;
+            }
+            if ((uint64_t)dpos >= size) break;
+            off_t hpos = lseek(fd, dpos, SEEK_HOLE);
+            if (hpos < 0) return -errno;
+            uint64_t hend = (uint64_t)hpos > size ? size : (uint64_t)hpos;
+            if (hend <= (uint64_t)dpos) break;
+            if ((rc = bk_read_region(b, f, d, fd, (uint64_t)dpos, hend, hend, &pos)) != 0) return rc;
+        }
+        if (sparse_ok) {
+            f->e.size = size;
+            return 0;
+        }
+        pos = 0;
+    }
+    /* small file that does not fit the current batch: start a fresh batch rather than split it */
+    if (size < BK_BATCH_BYTES / 2 &&
+        (BK_BATCH_BYTES - b->cur->used <= size || b->cur->n >= BK_BATCH_MAX_REFS)) {
+        struct bk_batch *nb = bk_get_batch(b);
+        if (!nb) return -ENOMEM;
+        bk_submit(b, b->cur);
+        b->cur = nb;
+    }
+    if ((rc = bk_read_region(b, f, d, fd, 0, UINT64_MAX, size, &pos)) != 0) return rc;
+    f->e.size = pos;
+    return 0;
+}
+
+/* ---------- metadata ---------- */
+
+static enum tree_type bk_type(mode_t m)
+{
+    if (S_ISREG(m)) return TREE_FILE;
+    if (S_ISDIR(m)) return TREE_DIR;
+    if (S_ISLNK(m)) return TREE_SYMLINK;
+    if (S_ISFIFO(m)) return TREE_FIFO;
+    if (S_ISSOCK(m)) return TREE_SOCKET;
+    if (S_ISCHR(m)) return TREE_CHARDEV;
+    return TREE_BLOCKDEV;
+}
+
+static int64_t ts_ns(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec; }
+
+/* Fills metadata from a stat (name and content untouched). */
+static int bk_meta(struct bk *b, struct tree_entry *e, const struct stat *st)
+{
+    e->type = bk_type(st->st_mode);
+    e->mode = st->st_mode & 07777;
+    e->uid = st->st_uid;
+    e->gid = st->st_gid;
+    e->mtime_ns = ts_ns(st->st_mtim);
+    e->ctime_ns = ts_ns(st->st_ctim);
+    e->atime_ns = ts_ns(st->st_atim);
+    e->size = e->type == TREE_FILE ? (uint64_t)st->st_size : 0;
+    e->dev = st->st_dev;
+    e->ino = st->st_ino;
+    e->nlink = st->st_nlink;
+    e->rdev = (e->type == TREE_CHARDEV || e->type == TREE_BLOCKDEV) ? st->st_rdev : 0;
+    free(e->user);
+    free(e->group);
+    e->user = e->group = NULL;
+    const char *u = bk_owner_name(b, 0, st->st_uid), *g = bk_owner_name(b, 1, st->st_gid);
+    if (*u && !(e->user = strdup(u))) return -ENOMEM;
+    if (*g && !(e->group = strdup(g))) return -ENOMEM;
+    return 0;
+}
+
+static int bk_same_identity(const struct tree_entry *prev, const struct tree_entry *e)
+{
+    return prev && prev->type == e->type && prev->dev == e->dev && prev->ino == e->ino &&
+           prev->size == e->size && prev->mtime_ns == e->mtime_ns && prev->ctime_ns == e->ctime_ns;
+}
+
+static int bk_xattr_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct tree_xattr *)a)->name, ((const struct tree_xattr *)b)->name);
+}
+
+/* Reads extended attributes through fd, or through path when fd < 0 (not following symlinks).
+ * Unsupported or unreadable attributes are simply absent. */
+static int bk_read_xattrs(struct tree_entry *e, int fd, const char *path)
+{
+    char stackbuf[1024], *list = stackbuf;
+    ssize_t n = fd >= 0 ? flistxattr(fd, list, sizeof stackbuf) : llistxattr(path, list, sizeof stackbuf);
+    if (n < 0 && errno == ERANGE) {
+        ssize_t want = fd >= 0 ? flistxattr(fd, NULL, 0) : llistxattr(path, NULL, 0);
+        if (want <= 0 || !(list = malloc((size_t)want))) return 0;
+        n = fd >= 0 ? flistxattr(fd, list, (size_t)want) : llistxattr(path, list, (size_t)want);
+    }
+    if (n <= 0) goto out;
+    size_t count = 0;
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1) count++;
+    e->xattrs = calloc(count, sizeof *e->xattrs);
+    if (!e->xattrs) goto out;
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1) {
+        const char *name = list + i;
+        if (!*name || strlen(name) > TREE_NAME_MAX) continue;
+        ssize_t vl = fd >= 0 ? fgetxattr(fd, name, NULL, 0) : lgetxattr(path, name, NULL, 0);
+        if (vl < 0 || (size_t)vl > TREE_XATTR_VALUE_MAX) continue;
+        uint8_t *val = vl ? malloc((size_t)vl) : NULL;
+        if (vl && !val) continue;
+        if (vl) {
+            ssize_t got = fd >= 0 ? fgetxattr(fd, name, val, (size_t)vl) : lgetxattr(path, name, val, (size_t)vl);
+            if (got < 0) { free(val); continue; }
+            vl = got;
+        }
+        struct tree_xattr *x = &e->xattrs[e->n_xattrs];
+        if (!(x->name = strdup(name))) { free(val); continue; }
+        x->value = val;
+        x->len = (size_t)vl;
+        e->n_xattrs++;
+    }
+    if (e->n_xattrs == 0) {
+        free(e->xattrs);
+        e->xattrs = NULL;
+    } else {
+        qsort(e->xattrs, e->n_xattrs, sizeof *e->xattrs, bk_xattr_cmp);
+    }
+out:
+    if (list != stackbuf) free(list);
+    return 0;
+}
+
+static int bk_copy_xattrs(struct tree_entry *e, const struct tree_entry *prev)
+{
+    struct tree_entry tmp;
+    struct tree_entry src = { 0 };
+    src.xattrs = prev->xattrs;
+    src.n_xattrs = prev->n_xattrs;
+    if (tree_entry_copy(&tmp, &src) != 0) return -ENOMEM;
+    e->xattrs = tmp.xattrs;
+    e->n_xattrs = tmp.n_xattrs;
+    return 0;
+}
+
+/* ---------- walking ---------- */
+
+static int bk_excluded(const struct bk *b, const char *path, const char *name)
+{
+    for (size_t i = 0; i < b->n_excl; i++) {
+        const char *p = b->excl[i];
+        if (strpbrk(p, "*?[")) {
+            if (fnmatch(p, strchr(p, '/') ? path : name, 0) == 0) return 1;
+        } else {
+            size_t l = strlen(p);
+            while (l > 1 && p[l - 1] == '/') l--;
+            if (strncmp(path, p, l) == 0 && (path[l] == '\0' || path[l] == '/' || (l == 1 && p[0] == '/')))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int bk_virtual_fs(int fd)
+{
+    static const long magic[] = {
+        0x9fa0,      /* proc */      0x62656572,  /* sysfs */    0x1cd1,     /* devpts */
+        0x27e0eb,    /* cgroup */    0x63677270,  /* cgroup2 */  0x64626720, /* debugfs */
+        0x74726163,  /* tracefs */   0x73636673,  /* securityfs */ 0x6165676c, /* pstore */
+        (long)0xcafe4a11, /* bpf */  0x62656570,  /* configfs */ 0x65735543, /* fusectl */
+        (long)0xde5e81e4, /* efivarfs */ 0x42494e4d, /* binfmt_misc */ 0x19800202, /* mqueue */
+        0x6e736673,  /* nsfs */      0x0187,      /* autofs */
+    };
+    struct statfs sf;
+    if (fstatfs(fd, &sf) != 0) return 0;
+    for (size_t i = 0; i < sizeof magic / sizeof *magic; i++)
+        if ((long)sf.f_type == magic[i]) return 1;
+    return 0;
+}
+
+static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct tree *prev,
+                       const char **incs, size_t n_incs, int full);
+
+static void bk_progress(struct bk *b, int force)
+{
+    if (!b->o->progress) return;
+    uint64_t now = eng_mono_msecs();
+    if (!force && now - b->last_progress < 500) return;
+    b->last_progress = now;
+    struct eng_progress p = {
+        .files = b->files, .dirs = b->dirs, .bytes_done = b->bytes_read,
+        .bytes_added = atomic_load(&b->bytes_added), .logical_bytes = b->logical,
+        .errors = b->n_warnings, .current_path = b->path.p,
+    };
+    b->o->progress(b->o->progress_ctx, &p);
+}
+
+static int bk_cancelled(struct bk *b)
+{
+    if (b->o->cancel && *b->o->cancel) bk_fatal(b, -ECANCELED, "backup cancelled");
+    return atomic_load(&b->err) != 0;
+}
+
+/* A regular file: a later hardlink, unchanged (content from prev) or read. */
+static int bk_do_file(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int dfd,
+                      const struct tree_entry *prev)
+{
+    struct tree_entry *e = &ent->e;
+    struct bk_map_node *link = NULL;
+    int rc;
+    b->files++;
+    if (e->nlink > 1) {
+        link = bk_map_find(&b->hardlinks, e->dev, e->ino);
+        if (link && link->val) {
+            if (!(e->hardlink = strdup(link->val))) return -ENOMEM;
+            if (bk_same_identity(prev, e)) e->atime_ns = prev->atime_ns;
+            return 0;
+        }
+        char *mine = strdup(b->path.p);
+        if (!mine) return -ENOMEM;
+        if (link) {
+            link->val = mine;
+        } else if (bk_map_put(&b->hardlinks, e->dev, e->ino, mine) != 0) {
+            free(mine);
+            return -ENOMEM;
+        }
+        link = bk_map_find(&b->hardlinks, e->dev, e->ino);
+    }
+    if (bk_same_identity(prev, e) && !prev->hardlink) {
+        int all = 1;
+        for (size_t i = 0; i < prev->n_chunks && all; i++)
+            all = repo_blob_exists(b->repo, &prev->chunks[i].id) == 1;
+        if (all) {
+            e->atime_ns = prev->atime_ns;
+            if (prev->n_chunks) {
+                if (!(e->chunks = malloc(prev->n_chunks * sizeof *e->chunks))) return -ENOMEM;
+                memcpy(e->chunks, prev->chunks, prev->n_chunks * sizeof *e->chunks);
+                e->n_chunks = prev->n_chunks;
+            }
+            b->unchanged++;
+            b->logical += e->size;
+            return bk_copy_xattrs(e, prev);
+        }
+    }
+    if (e->size == 0) {   /* nothing to read: no need to open it */
+        if (b->path.len < 4096) bk_read_xattrs(e, -1, b->path.p);
+        return 0;
+    }
+    if (b->o->on_before_open) b->o->on_before_open(b->o->hook_ctx, b->path.p);
+    int fd = openat(dfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM)
+        fd = openat(dfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        rc = -errno;
+        bk_warn(b, b->path.p, rc == -ENOENT ? "vanished before it could be read" : "cannot open", rc);
+        goto omit;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        bk_warn(b, b->path.p, "changed while being read (no longer a regular file)", -EAGAIN);
+        close(fd);
+        goto omit;
+    }
+    if ((rc = bk_meta(b, e, &st)) != 0) { close(fd); return rc; }
+    bk_read_xattrs(e, fd, NULL);
+    atomic_store_explicit(&ent->pending, 1, memory_order_relaxed);
+    atomic_fetch_add(&node->pending, 1);
+    rc = bk_read_content(b, ent, node, fd, &st);
+    close(fd);
+    if (rc && !atomic_load(&b->err)) {
+        if (rc == -ENOMEM) {
+            bk_fatal(b, rc, "out of memory");
+        } else {
+            bk_warn(b, b->path.p, "read failed", rc);
+            ent->omit = 1;
+        }
+    }
+    if (!ent->omit) b->logical += e->size;
+    else if (link) { free(link->val); link->val = NULL; }
+    bk_file_release(b, ent, node);
+    return 0;
+omit:
+    ent->omit = 1;
+    b->files--;
+    if (link) { free(link->val); link->val = NULL; }
+    return 0;
+}
+
+/* One entry of a listing (b->path is its path). */
+static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int dfd,
+                    struct bk_item *it, const struct tree *prev_dir)
+{
+    struct tree_entry *e = &ent->e;
+    const struct tree_entry *prev = tree_find(prev_dir, e->name);
+    int rc;
+    if ((rc = bk_meta(b, e, &it->st)) != 0) return rc;
+    switch (e->type) {
+    case TREE_FILE:
+        return bk_do_file(b, node, ent, dfd, prev);
+    case TREE_DIR: {
+        int fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+        if (fd < 0 && errno == EPERM)
+            fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        int walk = 1;
+        if (fd < 0) {
+            rc = -errno;
+            if (rc == -ENOENT) {
+                bk_warn(b, b->path.p, "vanished before it could be read", rc);
+                ent->omit = 1;
+                return 0;
+            }
+            bk_warn(b, b->path.p, "cannot open directory (recorded empty)", rc);
+            walk = 0;
+        } else if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if ((rc = bk_meta(b, e, &st)) != 0) { close(fd); return rc; }
+            /* kernel virtual filesystems (/proc, /sys...) are recorded, not entered, unless named */
+            if (it->full && !it->explicit_root && st.st_dev != node->dev && bk_virtual_fs(fd))
+                walk = 0;
+        }
+        b->dirs++;
+        struct tree *prev_sub = NULL;
+        int same = bk_same_identity(prev, e);
+        if (same) {
+            e->atime_ns = prev->atime_ns;
+            if ((rc = bk_copy_xattrs(e, prev)) != 0) { if (fd >= 0) close(fd); return rc; }
+        } else if (fd >= 0) {
+            bk_read_xattrs(e, fd, NULL);
+        }
+        if (prev && prev->type == TREE_DIR && prev->has_subtree)
+            eng_tree_load(b->repo, &prev->subtree, &prev_sub);   /* best effort */
+        struct bk_dir *child = calloc(1, sizeof *child);
+        if (!child) { if (fd >= 0) close(fd); tree_free(prev_sub); return -ENOMEM; }
+        child->parent = node;
+        child->pent = ent;
+        child->dev = e->dev;
+        atomic_init(&child->pending, 1);
+        atomic_fetch_add(&node->pending, 1);
+        if (walk && fd >= 0) {
+            rc = bk_walk_dir(b, child, fd, prev_sub, it->sub, it->n_sub, it->full);
+            fd = -1;   /* closed by the walk */
+        } else {
+            rc = 0;
+            bk_dir_release(b, child);
+        }
+        if (fd >= 0) close(fd);
+        tree_free(prev_sub);
+        return rc;
+    }
+    case TREE_SYMLINK: {
+        b->symlinks++;
+        if (bk_same_identity(prev, e) && prev->symlink_target) {
+            e->atime_ns = prev->atime_ns;
+            if (!(e->symlink_target = strdup(prev->symlink_target))) return -ENOMEM;
+            return bk_copy_xattrs(e, prev);
+        }
+        size_t cap = (size_t)it->st.st_size + 2;
+        if (cap > TREE_STR_MAX + 2) cap = TREE_STR_MAX + 2;
+        char *t = malloc(cap);
+        if (!t) return -ENOMEM;
+        ssize_t n = readlinkat(dfd, e->name, t, cap);
+        if (n <= 0 || (size_t)n >= cap) {
+            free(t);
+            bk_warn(b, b->path.p, n < 0 && errno == ENOENT ? "vanished before it could be read"
+                                                           : "cannot read symlink", n < 0 ? -errno : -EOVERFLOW);
+            ent->omit = 1;
+            b->symlinks--;
+            return 0;
+        }
+        t[n] = '\0';
+        e->symlink_target = t;
+        if (b->path.len < 4096) bk_read_xattrs(e, -1, b->path.p);
+        return 0;
+    }
+    default:
+        b->other++;
+        if (bk_same_identity(prev, e)) {
+            e->atime_ns = prev->atime_ns;
+            return bk_copy_xattrs(e, prev);
+        }
+        if (b->path.len < 4096) bk_read_xattrs(e, -1, b->path.p);
+        return 0;
+    }
+}
+
+static int bk_item_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct bk_item *)a)->name, ((const struct bk_item *)b)->name);
+}
+
+static void bk_items_free(struct bk_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].name);
+        free(items[i].sub);
+    }
+    free(items);
+}
+
+/* Items of a full listing (readdir + fstatat), excludes applied. */
+static int bk_list_full(struct bk *b, DIR *dir, int dfd, struct bk_item **out, size_t *nout)
+{
+    struct bk_item *items = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    size_t base = b->path.len;
+    int rc = 0;
+    for (;;) {
+        errno = 0;
+        if (!(de = readdir(dir))) {
+            if (errno) bk_warn(b, b->path.p, "listing the directory stopped", -errno);
+            break;
+        }
+        const char *nm = de->d_name;
+        if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) continue;
+        if (!tree_name_valid(nm, strlen(nm))) continue;
+        if ((rc = eng_path_push(&b->path, nm)) != 0) break;
+        int skip = bk_excluded(b, b->path.p, nm);
+        struct stat st;
+        if (!skip && fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            bk_warn(b, b->path.p, errno == ENOENT ? "vanished before it could be read" : "cannot stat", -errno);
+            skip = 1;
+        }
+        eng_path_pop(&b->path, base);
+        if (skip) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            struct bk_item *ni = realloc(items, cap * sizeof *ni);
+            if (!ni) { rc = -ENOMEM; break; }
+            items = ni;
+        }
+        memset(&items[n], 0, sizeof items[n]);
+        if (!(items[n].name = strdup(nm))) { rc = -ENOMEM; break; }
+        items[n].st = st;
+        items[n].full = 1;
+        n++;
+    }
+    if (rc) { bk_items_free(items, n); return rc; }
+    qsort(items, n, sizeof *items, bk_item_cmp);
+    *out = items;
+    *nout = n;
+    return 0;
+}
+
+/* Items on the way to the include paths below b->path (a virtual listing). */
+static int bk_list_virtual(struct bk *b, int dfd, const char **incs, size_t n_incs,
+                           struct bk_item **out, size_t *nout)
+{
+    struct bk_item *items = calloc(n_incs ? n_incs : 1, sizeof *items);
+    size_t n = 0, plen = strcmp(b->path.p, "/") == 0 ? 0 : b->path.len;
+    if (!items) return -ENOMEM;
+    for (size_t i = 0; i < n_incs; i++) {
+        const char *rest = incs[i] + plen + 1;     /* after "<path>/" */
+        const char *slash = strchr(rest, '/');
+        size_t cl = slash ? (size_t)(slash - rest) : strlen(rest);
+        size_t k;
+        for (k = 0; k < n; k++)
+            if (strlen(items[k].name) == cl && memcmp(items[k].name, rest, cl) == 0) break;
+        if (k == n) {
+            if (!(items[n].name = strndup(rest, cl))) goto oom;
+            if (!(items[n].sub = calloc(n_incs, sizeof *items[n].sub))) { n++; goto oom; }
+            n++;
+        }
+        if (!slash) {
+            items[k].full = 1;
+            items[k].explicit_root = 1;
+        } else {
+            items[k].sub[items[k].n_sub++] = incs[i];
+        }
+    }
+    size_t w = 0;
+    size_t base = b->path.len;
+    for (size_t k = 0; k < n; k++) {
+        int ok = 1;
+        if (eng_path_push(&b->path, items[k].name) != 0) goto oom;
+        if (fstatat(dfd, items[k].name, &items[k].st, AT_SYMLINK_NOFOLLOW) != 0) {
+            bk_warn(b, b->path.p, "included path not found", -errno);
+            ok = 0;
+        } else if (!items[k].full && !S_ISDIR(items[k].st.st_mode)) {
+            bk_warn(b, b->path.p, "included path not reachable (not a directory)", -ENOTDIR);
+            ok = 0;
+        } else if (bk_excluded(b, b->path.p, items[k].name)) {
+            ok = 0;
+        }
+        eng_path_pop(&b->path, base);
+        if (items[k].full) {
+            free(items[k].sub);
+            items[k].sub = NULL;
+            items[k].n_sub = 0;
+        }
+        if (ok) {
+            items[w++] = items[k];
+        } else {
+            free(items[k].name);
+            free(items[k].sub);
+        }
+    }
+    qsort(items, w, sizeof *items, bk_item_cmp);
+    *out = items;
+    *nout = w;
+    return 0;
+oom:
+    bk_items_free(items, n);
+    return -ENOMEM;
+}
+
+/* Lists and processes one directory; takes ownership of dfd and of node's reader count. */
+static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct tree *prev,
+                       const char **incs, size_t n_incs, int full)
+{
+    struct bk_item *items = NULL;
+    size_t n = 0, base = b->path.len;
+    DIR *dir = NULL;
+    int rc;
+    if (full) {
+        if (!(dir = fdopendir(dfd))) { rc = -errno; close(dfd); goto out; }
+        rc = bk_list_full(b, dir, dfd, &items, &n);
+    } else {
+        rc = bk_list_virtual(b, dfd, incs, n_incs, &items, &n);
+    }
+    if (rc) goto out;
+    if (n && !(node->ents = calloc(n, sizeof *node->ents))) { rc = -ENOMEM; goto out; }
+    node->n = n;
+    for (size_t i = 0; i < n; i++) {
+        struct bk_ent *ent = &node->ents[i];
+        atomic_init(&ent->pending, 0);
+        ent->e.name = items[i].name;
+        items[i].name = NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (bk_cancelled(b)) { rc = atomic_load(&b->err); break; }
+        if ((rc = eng_path_push(&b->path, node->ents[i].e.name)) != 0) break;
+        rc = bk_entry(b, node, &node->ents[i], dfd, &items[i], prev);
+        eng_path_pop(&b->path, base);
+        if (rc) break;
+        if ((++b->tick & 63) == 0) bk_progress(b, 0);
+    }
+out:
+    if (rc && !atomic_load(&b->err)) bk_fatal(b, rc, "reading the source failed");
+    bk_items_free(items, n);
+    if (dir) closedir(dir);
+    else if (dfd >= 0 && !full) close(dfd);
+    bk_dir_release(b, node);
+    return rc;
+}
+
+/* ---------- setup ---------- */
+
+static int bk_str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Normalises, sorts and de-nests the include paths. */
+static int bk_includes(const struct eng_backup_opts *o, char ***out, size_t *nout, char *err,
+                       size_t errlen)
+{
+    char **v = calloc(o->n_include ? o->n_include : 1, sizeof *v);
+    size_t n = 0, w = 0;
+    if (!v) return -ENOMEM;
+    for (size_t i = 0; i < o->n_include; i++) {
+        int rc = eng_path_normalize(o->include_paths[i], &v[n]);
+        if (rc) {
+            eng_errf(err, errlen, "include path \"%s\" is not an absolute path without . or ..",
+                     o->include_paths[i] ? o->include_paths[i] : "(null)");
+            for (size_t k = 0; k < n; k++) free(v[k]);
+            free(v);
+            return rc;
+        }
+        n++;
+    }
+    qsort(v, n, sizeof *v, bk_str_cmp);
+    for (size_t i = 0; i < n; i++) {
+        int nested = 0;
+        for (size_t k = 0; k < w; k++) {
+            size_t l = strlen(v[k]);
+            if (strcmp(v[k], "/") == 0 ||
+                (strncmp(v[i], v[k], l) == 0 && (v[i][l] == '\0' || v[i][l] == '/')))
+                nested = 1;
+        }
+        if (nested) free(v[i]); else v[w++] = v[i];
+    }
+    *out = v;
+    *nout = w;
+    return 0;
+}
+
+void eng_backup_result_release(struct eng_backup_result *r)
+{
+    if (!r) return;
+    json_decref(r->warnings);
+    r->warnings = NULL;
+}
+
+int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_backup_result *out,
+               char *err, size_t errlen)
+{
+    struct bk b;
+    char **incs = NULL;
+    size_t n_incs = 0;
+    struct tree *prev_root = NULL;
+    char parent_hex[REPO_ID_HEX_LEN + 1] = "";
+    uint64_t t0 = eng_now_usecs();
+    int rc, started = 0;
+
+    memset(out, 0, sizeof *out);
+    if (err && errlen) err[0] = '\0';
+    if (!(out->warnings = json_array())) return -ENOMEM;
+    if (!o || o->n_include == 0 || !o->include_paths) {
+        eng_errf(err, errlen, "no include paths");
+        return -EINVAL;
+    }
+    if ((rc = bk_includes(o, &incs, &n_incs, err, errlen)) != 0) return rc;
+
+    memset(&b, 0, sizeof b);
+    b.repo = repo;
+    b.o = o;
+    b.warnings = out->warnings;
+    b.excl = (char **)o->exclude_paths;
+    b.n_excl = o->exclude_paths ? o->n_exclude : 0;
+    atomic_init(&b.err, 0);
+    atomic_init(&b.bytes_added, 0);
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv_work, NULL);
+    pthread_cond_init(&b.cv_free, NULL);
+    b.n_workers = o->threads > 0 ? o->threads : eng_default_threads();
+    b.max_batches = b.n_workers + 2;
+
+    if (o->parent_snapshot_id && *o->parent_snapshot_id) {
+        repo_id_t proot;
+        rc = eng_snapshot_root(repo, o->parent_snapshot_id, &proot);
+        if (!rc) rc = eng_tree_load(repo, &proot, &prev_root);
+        if (rc) {
+            eng_problem(b.warnings, "/", "parent snapshot %.64s unreadable (%s): reading everything",
+                        o->parent_snapshot_id, strerror(-rc));
+            b.n_warnings++;
+            prev_root = NULL;
+        } else {
+            snprintf(parent_hex, sizeof parent_hex, "%s", o->parent_snapshot_id);
+        }
+    }
+
+    rc = -ENOMEM;
+    if (!(b.workers = calloc((size_t)b.n_workers, sizeof *b.workers))) goto done;
+    if (eng_path_set(&b.path, "/") != 0) goto done;
+    if (!(b.cur = bk_get_batch(&b))) goto done;
+    for (int i = 0; i < b.n_workers; i++) {
+        if (pthread_create(&b.workers[i], NULL, bk_worker, &b) != 0) {
+            b.n_workers = i;
+            if (i == 0) bk_fatal(&b, -EAGAIN, "cannot start worker threads");
+            break;
+        }
+    }
+    started = 1;
+
+    struct bk_dir *root = atomic_load(&b.err) ? NULL : calloc(1, sizeof *root);
+    int rootfd = root ? open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    struct stat rst;
+    if (rootfd >= 0 && fstat(rootfd, &rst) == 0) root->dev = rst.st_dev;
+    if (atomic_load(&b.err)) {
+        /* no workers */
+    } else if (!root || rootfd < 0) {
+        int e = root ? -errno : -ENOMEM;
+        free(root);
+        bk_fatal(&b, e, "cannot open /");
+    } else {
+        atomic_init(&root->pending, 1);
+        int full = n_incs == 1 && strcmp(incs[0], "/") == 0;
+        b.dirs++;
+        bk_walk_dir(&b, root, rootfd, prev_root, (const char **)incs, n_incs, full);
+    }
+
+done:
+    if (started) {
+        if (b.cur) bk_submit(&b, b.cur);
+        b.cur = NULL;
+        pthread_mutex_lock(&b.mu);
+        b.closing = 1;
+        pthread_cond_broadcast(&b.cv_work);
+        pthread_mutex_unlock(&b.mu);
+        for (int i = 0; i < b.n_workers; i++) pthread_join(b.workers[i], NULL);
+        bk_worker(&b);   /* drains anything left (nothing, unless workers failed to start) */
+        rc = atomic_load(&b.err);
+        if (!rc && !b.root_done) { rc = -EIO; snprintf(b.errmsg, sizeof b.errmsg, "internal error: root tree not written"); }
+    }
+    if (rc && err && errlen && !err[0]) eng_errf(err, errlen, "%s", b.errmsg[0] ? b.errmsg : strerror(-rc));
+    if (!rc && b.files + b.symlinks + b.other + b.dirs <= 1 && b.n_warnings > 0) {
+        rc = -ENOENT;
+        eng_errf(err, errlen, "nothing could be read from the include paths");
+    }
+
+    out->files = b.files;
+    out->dirs = b.dirs;
+    out->symlinks = b.symlinks;
+    out->other = b.other;
+    out->logical_bytes = b.logical;
+    out->bytes_read = b.bytes_read;
+    out->bytes_added = atomic_load(&b.bytes_added);
+    out->files_unchanged = b.unchanged;
+
+    if (!rc) {
+        char host[256] = "";
+        json_t *paths = json_array(), *excl = json_array(), *doc;
+        gethostname(host, sizeof host - 1);
+        for (size_t i = 0; i < n_incs; i++) json_array_append_new(paths, json_string(incs[i]));
+        for (size_t i = 0; i < b.n_excl; i++)
+            if (b.excl[i]) json_array_append_new(excl, json_string(b.excl[i]));
+        repo_id_to_hex(&b.root_id, out->tree_id);
+        doc = json_pack("{s:i, s:s, s:o, s:o, s:s, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+                        "version", 1, "tree", out->tree_id, "paths", paths, "excludes", excl,
+                        "hostname", host, "time_usecs", (json_int_t)t0,
+                        "end_time_usecs", (json_int_t)eng_now_usecs(),
+                        "parent", parent_hex[0] ? json_string(parent_hex) : json_null(),
+                        "stats", "files", (json_int_t)b.files, "dirs", (json_int_t)b.dirs,
+                        "symlinks", (json_int_t)b.symlinks, "other", (json_int_t)b.other,
+                        "logical_bytes", (json_int_t)b.logical, "bytes_read", (json_int_t)b.bytes_read,
+                        "bytes_added", (json_int_t)out->bytes_added,
+                        "files_unchanged", (json_int_t)b.unchanged, "warnings", (json_int_t)b.n_warnings);
+        if (!doc) {
+            rc = -ENOMEM;
+            eng_errf(err, errlen, "cannot build the snapshot document");
+        } else {
+            if (o->snapshot_meta && json_is_object(o->snapshot_meta))
+                json_object_update_missing(doc, o->snapshot_meta);
+            rc = repo_snapshot_write(repo, doc, out->snapshot_id);
+            if (rc) eng_errf(err, errlen, "writing the snapshot failed: %s", strerror(-rc));
+            json_decref(doc);
+        }
+    }
+    bk_progress(&b, 1);
+
+    for (struct bk_batch *bt = b.free_list, *next; bt; bt = next) {
+        next = bt->next;
+        bk_batch_free(bt);
+    }
+    bk_batch_free(b.cur);
+    free(b.workers);
+    bk_map_free(&b.hardlinks);
+    bk_map_free(&b.users);
+    bk_map_free(&b.groups);
+    eng_path_free(&b.path);
+    tree_free(prev_root);
+    for (size_t i = 0; i < n_incs; i++) free(incs[i]);
+    free(incs);
+    pthread_mutex_destroy(&b.mu);
+    pthread_cond_destroy(&b.cv_work);
+    pthread_cond_destroy(&b.cv_free);
+    if (rc) out->snapshot_id[0] = '\0';
+    return rc;
+}

@@ -1,0 +1,208 @@
+/* common.c: small helpers shared by backup, restore and the snapshot readers: path buffers and
+ * normalisation, tree loading, walking a snapshot path to its entry, error reporting. */
+#include "engine/eng_internal.h"
+#include "engine/engine.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+int eng_path_set(struct eng_path *b, const char *s)
+{
+    b->len = 0;
+    if (!b->p || b->cap == 0) {
+        b->cap = 256;
+        if (!(b->p = malloc(b->cap))) return -ENOMEM;
+    }
+    b->p[0] = '\0';
+    size_t n = strlen(s);
+    if (n + 1 > b->cap) {
+        char *np = realloc(b->p, n + 1);
+        if (!np) return -ENOMEM;
+        b->p = np;
+        b->cap = n + 1;
+    }
+    memcpy(b->p, s, n + 1);
+    b->len = n;
+    return 0;
+}
+
+int eng_path_push(struct eng_path *b, const char *name)
+{
+    size_t n = strlen(name);
+    int need_slash = !(b->len > 0 && b->p[b->len - 1] == '/');
+    size_t want = b->len + (size_t)need_slash + n + 1;
+    if (want > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < want) cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) return -ENOMEM;
+        b->p = np;
+        b->cap = cap;
+    }
+    if (need_slash) b->p[b->len++] = '/';
+    memcpy(b->p + b->len, name, n + 1);
+    b->len += n;
+    return 0;
+}
+
+void eng_path_pop(struct eng_path *b, size_t len)
+{
+    if (b->p && len <= b->len) {
+        b->len = len;
+        b->p[len] = '\0';
+    }
+}
+
+void eng_path_free(struct eng_path *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+void eng_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || errlen == 0) return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int eng_path_normalize(const char *in, char **out)
+{
+    size_t n = in ? strlen(in) : 0, o = 0;
+    char *p;
+    *out = NULL;
+    if (n == 0 || in[0] != '/') return -EINVAL;
+    if (!(p = malloc(n + 1))) return -ENOMEM;
+    for (size_t i = 0; i < n;) {
+        while (i < n && in[i] == '/') i++;
+        if (i >= n) break;
+        size_t s = i;
+        while (i < n && in[i] != '/') i++;
+        size_t cl = i - s;
+        if ((cl == 1 && in[s] == '.') || (cl == 2 && in[s] == '.' && in[s + 1] == '.')) {
+            free(p);
+            return -EINVAL;
+        }
+        p[o++] = '/';
+        memcpy(p + o, in + s, cl);
+        o += cl;
+    }
+    if (o == 0) p[o++] = '/';
+    p[o] = '\0';
+    *out = p;
+    return 0;
+}
+
+const char *eng_basename(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+int eng_tree_load(struct repo *repo, const repo_id_t *id, struct tree **out)
+{
+    void *data = NULL;
+    size_t len = 0;
+    int rc = repo_blob_get(repo, id, &data, &len);
+    *out = NULL;
+    if (rc) return rc;
+    rc = tree_decode(data, len, out);
+    free(data);
+    return rc;
+}
+
+int eng_resolve(struct repo *repo, const repo_id_t *root, const char *path, struct tree_entry *out)
+{
+    struct tree_entry cur = { 0 };
+    const char *p = path;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (!path || path[0] != '/') return -EINVAL;
+    cur.type = TREE_DIR;
+    cur.has_subtree = 1;
+    cur.subtree = *root;
+    cur.mode = 0755;
+    if (!(cur.name = strdup("/"))) return -ENOMEM;
+    for (;;) {
+        while (*p == '/') p++;
+        if (!*p) break;
+        const char *end = strchr(p, '/');
+        size_t cl = end ? (size_t)(end - p) : strlen(p);
+        char name[TREE_NAME_MAX + 1];
+        struct tree *t = NULL;
+        if (cl > TREE_NAME_MAX) { rc = -ENOENT; goto fail; }
+        if (cur.type != TREE_DIR) { rc = -ENOTDIR; goto fail; }
+        memcpy(name, p, cl);
+        name[cl] = '\0';
+        if ((rc = eng_tree_load(repo, &cur.subtree, &t)) != 0) goto fail;
+        const struct tree_entry *e = tree_find(t, name);
+        if (!e) { tree_free(t); rc = -ENOENT; goto fail; }
+        tree_entry_release(&cur);
+        rc = tree_entry_copy(&cur, e);
+        tree_free(t);
+        if (rc) return rc;
+        p += cl;
+    }
+    *out = cur;
+    return 0;
+fail:
+    tree_entry_release(&cur);
+    return rc;
+}
+
+void eng_problem(json_t *arr, const char *path, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    if (!arr) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *o = json_pack("{s:s, s:s}", "path", path ? path : "", "message", msg);
+    if (!o) {  /* a path that is not UTF-8: keep the message, describe the path loosely */
+        o = json_pack("{s:s, s:s}", "path", "(path is not valid UTF-8)", "message", msg);
+    }
+    if (o) json_array_append_new(arr, o);
+}
+
+uint64_t eng_now_usecs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t eng_mono_msecs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int eng_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > 64) n = 64;
+    return (int)n;
+}
+
+int eng_snapshot_root(struct repo *repo, const char *snapshot_id, repo_id_t *root)
+{
+    json_t *doc = NULL;
+    int rc;
+    if (!snapshot_id) return -EINVAL;
+    if ((rc = repo_snapshot_read(repo, snapshot_id, &doc)) != 0) return rc;
+    const char *hex = json_string_value(json_object_get(doc, "tree"));
+    rc = hex ? repo_id_from_hex(hex, root) : -EBADMSG;
+    if (rc) rc = -EBADMSG;
+    json_decref(doc);
+    return rc;
+}
