@@ -1,0 +1,147 @@
+/* resid.c: string resource ids, modification clocks and responses served from stored documents (see
+ * resid.h). Ids are "clusterId:incarnationId:n": the installation's identity from the catalog and a
+ * durable per-resource counter, so they never repeat and survive restarts. A stored document is
+ * already the compact JSON the client gets, so the read paths copy text and never parse it. */
+#include "api/resid.h"
+#include "catalog/cat.h"
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void api_id_format(char *buf, size_t len, int64_t cluster, int64_t incarnation, int64_t seq)
+{
+    snprintf(buf, len, "%lld:%lld:%lld", (long long)cluster, (long long)incarnation, (long long)seq);
+}
+
+/* parse_part: one positive decimal int64 ending at stop; returns the end or NULL. */
+static const char *parse_part(const char *p, char stop, int64_t *out)
+{
+    uint64_t v = 0;
+    const char *start = p;
+    if (*p < '1' || *p > '9') return NULL;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (p - start >= 19) return NULL;          /* more digits than an int64 holds */
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (*p != stop || v > (uint64_t)INT64_MAX) return NULL;
+    if (out) *out = (int64_t)v;
+    return p;
+}
+
+int api_id_parse(const char *s, int64_t *cluster, int64_t *incarnation, int64_t *seq)
+{
+    const char *p = s;
+    if (!p) return 0;
+    if (!(p = parse_part(p, ':', cluster))) return 0;
+    if (!(p = parse_part(p + 1, ':', incarnation))) return 0;
+    if (!(p = parse_part(p + 1, '\0', seq))) return 0;
+    return 1;
+}
+
+int api_id_new(struct cat *cat, const char *seq_name, char *buf, size_t len, int64_t *seq)
+{
+    int64_t cluster, incarnation, n;
+    if (cat_installation(cat, &cluster, &incarnation) != 0) return -1;
+    if (cat_next_seq(cat, seq_name, &n) != 0) return -1;
+    api_id_format(buf, len, cluster, incarnation, n);
+    if (seq) *seq = n;
+    return 0;
+}
+
+int64_t api_now_usecs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t api_next_mtime(int64_t previous)
+{
+    int64_t now = api_now_usecs();
+    return now > previous ? now : previous + 1;
+}
+
+void api_doc_response(struct api_resp *resp, int status, char *doc, size_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, doc, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(doc);
+        api_error(resp, 500, "InternalError", "out of memory");
+        return;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    json_decref(resp->json);
+    resp->json = NULL;
+    resp->raw = r;
+    resp->status = status;
+}
+
+void api_buf_init(struct api_buf *b, size_t limit)
+{
+    memset(b, 0, sizeof *b);
+    b->limit = limit;
+}
+
+void api_buf_add(struct api_buf *b, const char *s, size_t n)
+{
+    if (b->failed) return;
+    if (n > b->limit || b->len > b->limit - n) {
+        b->failed = 1;
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *d;
+        while (cap < b->len + n + 1) cap *= 2;
+        d = realloc(b->data, cap);
+        if (!d) {
+            b->failed = 1;
+            return;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void api_buf_adds(struct api_buf *b, const char *s) { api_buf_add(b, s, strlen(s)); }
+
+void api_buf_release(struct api_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+void api_buf_add_doc_with(struct api_buf *b, const char *doc, size_t n, const char *extra)
+{
+    size_t end = n;
+    while (end > 0 && doc[end - 1] != '}') end--;
+    if (end == 0) { /* not an object: never stored, but do not corrupt the output */
+        b->failed = 1;
+        return;
+    }
+    api_buf_add(b, doc, end - 1);
+    if (extra && *extra) {
+        /* "{}" has no members: no comma before the extra ones. */
+        size_t k = end - 1;
+        while (k > 0 && (doc[k - 1] == ' ' || doc[k - 1] == '\n')) k--;
+        if (!(k > 0 && doc[k - 1] == '{')) api_buf_add(b, ",", 1);
+        api_buf_adds(b, extra);
+    }
+    api_buf_add(b, "}", 1);
+}
+
+void api_buf_respond(struct api_buf *b, struct api_resp *resp, int status)
+{
+    if (b->failed || !b->data) {
+        api_buf_release(b);
+        api_error(resp, 500, "InternalError", "response too large or out of memory");
+        return;
+    }
+    api_doc_response(resp, status, b->data, b->len);
+    memset(b, 0, sizeof *b);
+}

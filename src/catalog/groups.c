@@ -1,0 +1,306 @@
+/* groups.c: protection groups in the catalog (see cat_group.h). Cached statements throughout: the
+ * GET path is one primary-key lookup; lists walk the (tenant, is_deleted, seq) index in creation
+ * order and filter by ids, names, policies and environments through json_each over bound JSON
+ * arrays, and by the flags through "(? < 0 OR col = ?)", so one prepared statement serves every
+ * combination of filters. The objects of a group are rewritten with the group on every update. */
+#include "catalog/cat_group.h"
+#include "catalog/internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define GROUP_COLS "id, tenant, name, policy_id, environment, seq, is_active, is_paused, is_deleted," \
+                   " mtime_usecs, created_usecs, doc"
+
+void cat_group_release(struct cat_group *g)
+{
+    if (!g) return;
+    free(g->id);
+    free(g->tenant);
+    free(g->name);
+    free(g->policy_id);
+    free(g->environment);
+    free(g->doc);
+    memset(g, 0, sizeof *g);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i, size_t *len)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    char *s;
+    if (!t) return NULL;
+    s = malloc(n + 1);
+    if (!s) return NULL;
+    memcpy(s, t, n);
+    s[n] = '\0';
+    if (len) *len = n;
+    return s;
+}
+
+/* read_row: a row of GROUP_COLS into g (zeroed first). 0 or -1 (out of memory). */
+static int read_row(sqlite3_stmt *st, struct cat_group *g)
+{
+    memset(g, 0, sizeof *g);
+    g->id = col_dup(st, 0, NULL);
+    g->tenant = col_dup(st, 1, NULL);
+    g->name = col_dup(st, 2, NULL);
+    g->policy_id = col_dup(st, 3, NULL);
+    g->environment = col_dup(st, 4, NULL);
+    g->seq = sqlite3_column_int64(st, 5);
+    g->is_active = sqlite3_column_int(st, 6);
+    g->is_paused = sqlite3_column_int(st, 7);
+    g->is_deleted = sqlite3_column_int(st, 8);
+    g->mtime_usecs = sqlite3_column_int64(st, 9);
+    g->created_usecs = sqlite3_column_int64(st, 10);
+    g->doc = col_dup(st, 11, &g->doc_len);
+    if (!g->id || !g->tenant || !g->name || !g->policy_id || !g->environment || !g->doc) {
+        cat_group_release(g);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_objects(struct cat *cat, const struct cat_group_write *w)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "DELETE FROM protection_group_objects WHERE group_id = ?1");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    for (size_t i = 0; i < w->nobjects; i++) {
+        st = cat_stmt(cat, "INSERT OR IGNORE INTO protection_group_objects(group_id, tenant, object_id)"
+                           " VALUES (?1, ?2, ?3)");
+        if (!st) return -1;
+        sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, w->tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, w->object_ids[i]);
+        if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    }
+    return 0;
+}
+
+int cat_group_insert(struct cat *cat, const struct cat_group_write *w)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "INSERT INTO protection_groups(id, tenant, seq, name, policy_id, environment, is_active, is_paused,"
+        " is_deleted, doc, mtime_usecs, created_usecs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10)");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, w->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, w->seq);
+    sqlite3_bind_text(st, 4, w->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, w->policy_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, w->environment, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 7, w->is_active ? 1 : 0);
+    sqlite3_bind_int(st, 8, w->is_paused ? 1 : 0);
+    sqlite3_bind_text(st, 9, w->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, w->mtime_usecs);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    return write_objects(cat, w);
+}
+
+int cat_group_update(struct cat *cat, const struct cat_group_write *w)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "UPDATE protection_groups SET name = ?3, policy_id = ?4, environment = ?5, is_active = ?6,"
+        " is_paused = ?7, doc = ?8, mtime_usecs = ?9 WHERE id = ?1 AND tenant = ?2 AND is_deleted = 0");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, w->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, w->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, w->policy_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, w->environment, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, w->is_active ? 1 : 0);
+    sqlite3_bind_int(st, 7, w->is_paused ? 1 : 0);
+    sqlite3_bind_text(st, 8, w->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, w->mtime_usecs);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    if (sqlite3_changes(cat_db(cat)) == 0) return CAT_NOT_FOUND;
+    return write_objects(cat, w);
+}
+
+int cat_group_mark_deleted(struct cat *cat, const char *tenant, const char *id, const char *doc,
+                           int64_t mtime_usecs)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "UPDATE protection_groups SET is_deleted = 1, doc = ?3, mtime_usecs = ?4, deleted_usecs = ?4"
+        " WHERE id = ?1 AND tenant = ?2 AND is_deleted = 0");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, doc, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, mtime_usecs);
+    rc = cat_exec_done(cat, st);
+    if (rc == 0 && sqlite3_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
+    return rc;
+}
+
+int cat_group_get(struct cat *cat, const char *tenant, const char *id, struct cat_group *out)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT " GROUP_COLS " FROM protection_groups WHERE id = ?1 AND tenant = ?2");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rc = read_row(st, out);
+    } else if (rc == SQLITE_DONE) {
+        rc = CAT_NOT_FOUND;
+    } else {
+        cat_log_error(cat, "group get");
+        rc = -1;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int cat_group_get_doc(struct cat *cat, const char *tenant, const char *id, char **doc, size_t *len,
+                      int64_t *mtime_usecs, int *is_deleted)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "SELECT doc, mtime_usecs, is_deleted FROM protection_groups WHERE id = ?1 AND tenant = ?2");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        size_t n = 0;
+        rc = 0;
+        if (doc && !(*doc = col_dup(st, 0, &n))) rc = -1;
+        if (len) *len = (size_t)sqlite3_column_bytes(st, 0);
+        if (mtime_usecs) *mtime_usecs = sqlite3_column_int64(st, 1);
+        if (is_deleted) *is_deleted = sqlite3_column_int(st, 2);
+    } else if (rc == SQLITE_DONE) {
+        rc = CAT_NOT_FOUND;
+    } else {
+        cat_log_error(cat, "group get doc");
+        rc = -1;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int cat_group_objects(struct cat *cat, const char *tenant, const char *id, int64_t **ids, size_t *n)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "SELECT object_id FROM protection_group_objects WHERE group_id = ?1 AND tenant = ?2 ORDER BY object_id");
+    int64_t *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            int64_t *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                free(v);
+                sqlite3_reset(st);
+                return -1;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[cnt++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        cat_log_error(cat, "group objects");
+        return -1;
+    }
+    *ids = v;
+    *n = cnt;
+    return 0;
+}
+
+static int bind_list(sqlite3_stmt *st, int i, json_t *list)
+{
+    if (!list) return sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -1;
+    return cat_bind_json(st, i, list);
+}
+
+int cat_group_list(struct cat *cat, const char *tenant, const struct cat_group_filter *f, cat_group_doc_fn fn,
+                   void *ud)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "SELECT id, doc FROM protection_groups WHERE tenant = ?1 AND is_deleted = ?2"
+        " AND (?3 < 0 OR is_active = ?3) AND (?4 < 0 OR is_paused = ?4)"
+        " AND (?5 IS NULL OR id IN (SELECT value FROM json_each(?5)))"
+        " AND (?6 IS NULL OR name IN (SELECT value FROM json_each(?6)))"
+        " AND (?7 IS NULL OR policy_id IN (SELECT value FROM json_each(?7)))"
+        " AND (?8 IS NULL OR environment IN (SELECT value FROM json_each(?8)))"
+        " ORDER BY seq");
+    int rc, out = 0;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, f->is_deleted > 0 ? 1 : 0);
+    sqlite3_bind_int(st, 3, f->is_active);
+    sqlite3_bind_int(st, 4, f->is_paused);
+    if (bind_list(st, 5, f->ids) != 0 || bind_list(st, 6, f->names) != 0 || bind_list(st, 7, f->policy_ids) != 0 ||
+        bind_list(st, 8, f->environments) != 0) {
+        sqlite3_reset(st);
+        return -1;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *doc = (const char *)sqlite3_column_text(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        if (!id || !doc) continue;
+        if ((out = fn(ud, id, doc, len)) != 0) break;
+    }
+    if (out == 0 && rc != SQLITE_DONE) {
+        cat_log_error(cat, "group list");
+        out = -1;
+    }
+    sqlite3_reset(st);
+    return out;
+}
+
+int cat_group_list_schedulable(struct cat *cat, cat_group_fn fn, void *ud)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT " GROUP_COLS " FROM protection_groups"
+                                     " WHERE is_deleted = 0 AND is_active = 1 ORDER BY tenant, seq");
+    int rc, out = 0;
+    if (!st) return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cat_group g;
+        if (read_row(st, &g) != 0) {
+            out = -1;
+            break;
+        }
+        out = fn(ud, &g);
+        cat_group_release(&g);
+        if (out != 0) break;
+    }
+    if (out == 0 && rc != SQLITE_DONE) {
+        cat_log_error(cat, "group list schedulable");
+        out = -1;
+    }
+    sqlite3_reset(st);
+    return out;
+}
+
+int cat_group_count_by_policy(struct cat *cat, const char *tenant, const char *policy_id, int64_t *n)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT count(*) FROM protection_groups"
+                                     " WHERE policy_id = ?1 AND tenant = ?2 AND is_deleted = 0");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, policy_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        cat_log_error(cat, "group count by policy");
+        return -1;
+    }
+    return 0;
+}
