@@ -297,6 +297,52 @@ void repo_blob_aad(uint8_t aad[REPO_ID_LEN + 2], const repo_id_t *id, uint8_t ty
     aad[REPO_ID_LEN + 1] = flags;
 }
 
+/* Per-thread scratch for the encoded blob: a fresh 1 MiB malloc per put costs page faults
+ * (mmap'd chunks are zeroed by the kernel on first touch) that showed up as ~10% of put time. */
+#define SCRATCH_KEEP ((size_t)16 << 20)
+struct scratch { uint8_t *p; size_t cap; };
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+static pthread_key_t g_scratch_key;
+
+static void scratch_free(void *v)
+{
+    struct scratch *s = v;
+    if (s) free(s->p);
+    free(s);
+}
+
+static void scratch_once(void) { pthread_key_create(&g_scratch_key, scratch_free); }
+
+/* scratch_get: a buffer of at least len bytes; *owned is set when the caller must free it. */
+static uint8_t *scratch_get(size_t len, int *owned)
+{
+    struct scratch *s;
+    *owned = 0;
+    pthread_once(&g_scratch_once, scratch_once);
+    s = pthread_getspecific(g_scratch_key);
+    if (len > SCRATCH_KEEP) {
+        *owned = 1;
+        return malloc(len);
+    }
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(g_scratch_key, s) != 0) {
+            free(s);
+            *owned = 1;
+            return malloc(len);
+        }
+    }
+    if (s->cap < len) {
+        size_t ncap = len < ((size_t)2 << 20) ? ((size_t)2 << 20) : len;
+        uint8_t *np = malloc(ncap);
+        if (!np) return NULL;
+        free(s->p);
+        s->p = np;
+        s->cap = ncap;
+    }
+    return s->p;
+}
+
 int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *id,
                   const void *data, size_t len, size_t *added_bytes)
 {
@@ -304,7 +350,7 @@ int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *
     struct repo_pentry e;
     uint8_t aad[REPO_ID_LEN + 2], *buf;
     size_t cap, body;
-    int rc;
+    int rc, owned = 0;
     if (added_bytes) *added_bytes = 0;
     if (type != REPO_BLOB_DATA && type != REPO_BLOB_TREE) return -EINVAL;
     if (len > REPO_BLOB_MAX) return -EFBIG;
@@ -333,7 +379,7 @@ int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *
 
     cap = repo_zstd_bound(len);
     if (cap < len) cap = len;
-    buf = malloc(REPO_AEAD_OVERHEAD + cap);
+    buf = scratch_get(REPO_AEAD_OVERHEAD + cap, &owned);
     if (!buf) {
         rc = -ENOMEM;
         goto fail;
@@ -354,12 +400,12 @@ int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *
     if (rc < 0) goto fail;
     e.stored = (uint32_t)(body + REPO_AEAD_OVERHEAD);
     rc = repo_pack_append(repo, &e, buf, NULL); /* resolves the pending entry either way */
-    free(buf);
+    if (owned) free(buf);
     if (rc == 0 && added_bytes) *added_bytes = e.stored;
     return rc;
 
 fail:
-    free(buf);
+    if (owned) free(buf);
     pthread_mutex_lock(&repo->mu);
     repo_itab_remove(&repo->idx, id);
     pthread_cond_broadcast(&repo->cv);

@@ -214,7 +214,7 @@ static int disk_one(struct repo *repo, const repo_id_t *id, const char *path, vo
     pthread_mutex_lock(&repo->mu);
     no = repo_packmap_find(repo, id);
     pthread_mutex_unlock(&repo->mu);
-    if (no < 0) add_error(dc->errors, id, NULL, "pack file is not in the index");
+    if (no < 0) add_error(dc->errors, id, NULL, "pack file %s is not in the index", path);
     return 0;
 }
 
