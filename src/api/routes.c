@@ -2,5 +2,6 @@
 #include "api/routes.h"
 
 const struct api_route *const api_route_tables[] = {
+    api_routes_policies,
     NULL
 };
