@@ -229,6 +229,8 @@ fail_locked:
     return rc;
 }
 
+static void fd_evict(struct repo *repo, uint32_t keep);
+
 /* hash_file: SHA-256 of the first len bytes of fd. */
 static int hash_file(int fd, uint64_t len, uint8_t out[32])
 {
@@ -309,7 +311,9 @@ out:
         free(p->tmp_path);
         p->tmp_path = NULL;
         repo->fds_open++; /* the writing fd now serves reads from the fd cache */
+        p->fd_lru = ++repo->lru_clock;
         if (pmap_add(repo, no) < 0) rc = -ENOMEM;
+        fd_evict(repo, no);
     }
     if (rc < 0) {
         p->state = REPO_PACK_FAILED;

@@ -297,6 +297,17 @@ void repo_blob_aad(uint8_t aad[REPO_ID_LEN + 2], const repo_id_t *id, uint8_t ty
     aad[REPO_ID_LEN + 1] = flags;
 }
 
+/* slot_live: the entry names a stored copy we can still read (lock held). Entries whose pack
+ * went missing or failed to seal do not count, so the next backup stores that data again. */
+static int slot_live(const struct repo *repo, const struct repo_islot *s)
+{
+    uint8_t st;
+    if (s->pack == REPO_SLOT_PENDING || s->pack == REPO_SLOT_EMPTY) return 0;
+    if (s->pack >= repo->npacks) return 0;
+    st = repo->packs[s->pack].state;
+    return st != REPO_PACK_MISSING && st != REPO_PACK_FAILED;
+}
+
 /* Per-thread scratch for the encoded blob: a fresh 1 MiB malloc per put costs page faults
  * (mmap'd chunks are zeroed by the kernel on first touch) that showed up as ~10% of put time. */
 #define SCRATCH_KEEP ((size_t)16 << 20)
@@ -369,6 +380,10 @@ int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *
             return rc;
         }
         if (rc == 1) break;                        /* ours to store: now pending */
+        if (s->pack != REPO_SLOT_PENDING && !slot_live(repo, s)) {
+            s->pack = REPO_SLOT_PENDING;           /* its pack is gone: store it again */
+            break;
+        }
         if (s->pack != REPO_SLOT_PENDING) {        /* already stored */
             pthread_mutex_unlock(&repo->mu);
             return 0;
@@ -419,7 +434,7 @@ int repo_blob_exists(struct repo *repo, const repo_id_t *id)
     int yes;
     pthread_mutex_lock(&repo->mu);
     s = repo_itab_find(&repo->idx, id);
-    yes = s && s->pack != REPO_SLOT_PENDING;
+    yes = s && slot_live(repo, s);
     pthread_mutex_unlock(&repo->mu);
     return yes;
 }

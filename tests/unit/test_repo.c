@@ -661,10 +661,64 @@ TEST(missing_pack_reported)
     CHECK(json_is_false(json_object_get(rep, "ok")));
     CHECKF(report_names(rep, strrchr(paths[0], '/') + 1, NULL), "%s", json_dumps(rep, 0));
     json_decref(rep);
+    /* what is lost does not count as stored: the next backup stores it again */
+    CHECK(!repo_blob_exists(r, &ids[3]));
+    {
+        repo_id_t again[5];
+        put_many(r, again, 5, 5, &fail);
+        CHECK(!fail && memcmp(again, ids, sizeof again) == 0);
+    }
+    CHECK(repo_blob_exists(r, &ids[3]));
+    CHECK(repo_blob_get(r, &ids[0], &out, &len) == 0);
+    free(out);
+    CHECK_EQ_INT(repo_blob_get(r, &ids[7], &out, &len), -EIO);
     /* rebuilding from the packs alone forgets what is gone */
     CHECK(repo_index_rebuild(r) == 0);
-    CHECK_EQ_INT(repo_blob_get(r, &ids[0], &out, &len), -ENOENT);
-    CHECK(!repo_blob_exists(r, &ids[3]));
+    CHECK_EQ_INT(repo_blob_get(r, &ids[7], &out, &len), -ENOENT);
+    CHECK(!repo_blob_exists(r, &ids[8]));
+    CHECK_EQ_INT(get_all(r, ids, 5), 0);
+    repo_close(r);
+    fx_free(&f);
+}
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d) return -1;
+    while (readdir(d)) n++;
+    closedir(d);
+    return n;
+}
+
+TEST(many_packs_fd_cache)
+{
+    struct fixture f;
+    struct repo *r = NULL;
+    repo_id_t ids[150];
+    char err[512];
+    int fail = 0, before;
+    fx_init(&f, "repo-fds");
+    CHECK(repo_create(f.repo, f.key, err, sizeof err) == 0);
+    CHECK(repo_open(f.repo, f.key, &r, err, sizeof err) == 0);
+    repo_set_pack_target(r, 4096); /* one pack per blob */
+    before = count_fds();
+    put_many(r, ids, 150, 9, &fail);
+    CHECK(!fail);
+    CHECKF(count_fds() - before <= REPO_FD_CACHE_MAX + 2, "%d fds open", count_fds() - before);
+    for (int i = 0; i < 150; i++) {
+        void *out = NULL;
+        size_t len;
+        int k = (i * 37) % 150;
+        CHECK(repo_blob_get(r, &ids[k], &out, &len) == 0);
+        free(out);
+    }
+    CHECKF(count_fds() - before <= REPO_FD_CACHE_MAX + 2, "%d fds open", count_fds() - before);
+    {
+        struct repo_stats st;
+        repo_get_stats(r, &st);
+        CHECKF(st.packs >= 100, "%llu packs", (unsigned long long)st.packs);
+    }
     repo_close(r);
     fx_free(&f);
 }
@@ -681,5 +735,6 @@ int main(void)
     RUN(index_rebuild);
     RUN(recover_unindexed_packs);
     RUN(missing_pack_reported);
+    RUN(many_packs_fd_cache);
     return check_finish();
 }
