@@ -3,5 +3,6 @@
 
 const struct api_route *const api_route_tables[] = {
     api_routes_policies,
+    api_routes_groups,
     NULL
 };

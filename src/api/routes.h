@@ -7,4 +7,5 @@
 /* api_routes_all: a NULL-terminated list of route tables. */
 extern const struct api_route *const api_route_tables[];
 extern const struct api_route api_routes_policies[];   /* policies.c */
+extern const struct api_route api_routes_groups[];     /* groups.c */
 #endif
