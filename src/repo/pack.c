@@ -193,6 +193,9 @@ int repo_pack_append(struct repo *repo, const struct repo_pentry *e_in, const ui
     p->size += e.stored;
     p->writers++;
     fd = p->fd;
+    /* The blob that reaches the target closes the pack: later puts start a new one, so a pack
+     * never exceeds the target by more than one blob. This thread seals it after its write. */
+    if (p->size >= repo->pack_target && seal_no < 0) seal_no = repo_pack_detach_open(repo);
     pthread_mutex_unlock(&repo->mu);
 
     rc = pwrite_full(fd, stored, e.stored, (off_t)off);
@@ -208,8 +211,6 @@ int repo_pack_append(struct repo *repo, const struct repo_pentry *e_in, const ui
         struct repo_islot *s = repo_itab_find(&repo->idx, &e.id);
         if (s) repo_islot_set(s, (uint32_t)no, &e);
         if (pack_no_out) *pack_no_out = (uint32_t)no;
-        if (repo->open_pack == no && p->size >= repo->pack_target && seal_no < 0)
-            seal_no = repo_pack_detach_open(repo);
     } else {
         repo_itab_remove(&repo->idx, &e.id);
     }

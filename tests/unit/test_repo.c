@@ -348,6 +348,18 @@ TEST(threads_put_reopen)
     CHECK(st.packs > 3);
     repo_close(r);
     r = NULL;
+    {
+        /* a pack exceeds the target by at most one blob (plus its trailer) */
+        static char paths[256][600];
+        int np = pack_files(f.repo, paths, 256);
+        CHECK(np > 3 && np <= 256);
+        for (int k = 0; k < np; k++) {
+            struct stat pst;
+            CHECK(stat(paths[k], &pst) == 0);
+            CHECKF(pst.st_size <= 256 * 1024 + 62000 + 2000, "pack of %lld bytes",
+                   (long long)pst.st_size);
+        }
+    }
     CHECK(repo_open(f.repo, f.key, &r, err, sizeof err) == 0);
     {
         struct repo_stats st2;
