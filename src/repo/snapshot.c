@@ -78,34 +78,48 @@ int repo_snapshot_read(struct repo *repo, const char *id_hex, json_t **doc)
     return rc;
 }
 
+static int cmp_hex(const void *a, const void *b) { return strcmp(a, b); }
+
+/* repo_snapshot_list: ids sorted, so listings are stable. */
 int repo_snapshot_list(struct repo *repo, json_t **ids)
 {
     char dir[4096];
+    char (*names)[REPO_ID_HEX_LEN + 1] = NULL;
+    size_t n = 0, cap = 0;
     DIR *d;
     struct dirent *de;
     json_t *arr;
+    int rc = 0;
     *ids = NULL;
     if (snprintf(dir, sizeof dir, "%s/snapshots", repo->dir) >= (int)sizeof dir)
         return -ENAMETOOLONG;
     d = opendir(dir);
     if (!d) return -errno;
-    arr = json_array();
-    if (!arr) {
-        closedir(d);
-        return -ENOMEM;
-    }
     while ((de = readdir(d)) != NULL) {
         repo_id_t id;
-        char hex[REPO_ID_HEX_LEN + 1];
         if (repo_id_from_hex(de->d_name, &id) < 0) continue; /* temp files */
-        repo_id_to_hex(&id, hex); /* canonical lower case */
-        if (json_array_append_new(arr, json_string(hex)) < 0) {
-            closedir(d);
-            json_decref(arr);
-            return -ENOMEM;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            void *nn = realloc(names, ncap * sizeof *names);
+            if (!nn) {
+                rc = -ENOMEM;
+                break;
+            }
+            names = nn;
+            cap = ncap;
         }
+        repo_id_to_hex(&id, names[n++]); /* canonical lower case */
     }
     closedir(d);
+    arr = rc == 0 ? json_array() : NULL;
+    if (n) qsort(names, n, sizeof *names, cmp_hex);
+    for (size_t k = 0; arr && k < n; k++)
+        if (json_array_append_new(arr, json_string(names[k])) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    free(names);
+    if (!arr) return rc ? rc : -ENOMEM;
     *ids = arr;
     return 0;
 }

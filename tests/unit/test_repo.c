@@ -735,6 +735,55 @@ TEST(many_packs_fd_cache)
     fx_free(&f);
 }
 
+struct gctx {
+    struct repo *r;
+    const repo_id_t *ids;
+    int n, t, bad;
+};
+
+static void *g_main(void *arg)
+{
+    struct gctx *c = arg;
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < c->n; i++) {
+            int k = (i * (7 + 2 * c->t) + round * 11) % c->n;
+            void *out = NULL;
+            size_t len;
+            if (repo_blob_get(c->r, &c->ids[k], &out, &len) != 0) c->bad++;
+            free(out);
+        }
+    return NULL;
+}
+
+TEST(parallel_gets_many_packs)
+{
+    struct fixture f;
+    struct repo *r = NULL;
+    repo_id_t ids[150];
+    pthread_t th[4];
+    struct gctx g[4];
+    char err[512];
+    int fail = 0;
+    fx_init(&f, "repo-pget");
+    CHECK(repo_create(f.repo, f.key, err, sizeof err) == 0);
+    CHECK(repo_open(f.repo, f.key, &r, err, sizeof err) == 0);
+    repo_set_pack_target(r, 8192);
+    put_many(r, ids, 150, 31, &fail);
+    CHECK(!fail);
+    repo_close(r);
+    r = NULL;
+    CHECK(repo_open(f.repo, f.key, &r, err, sizeof err) == 0);
+    /* more packs than cached fds: eviction runs while other threads hold fds */
+    for (int t = 0; t < 4; t++) {
+        g[t] = (struct gctx){ r, ids, 150, t, 0 };
+        CHECK(pthread_create(&th[t], NULL, g_main, &g[t]) == 0);
+    }
+    for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < 4; t++) CHECK_EQ_INT(g[t].bad, 0);
+    repo_close(r);
+    fx_free(&f);
+}
+
 int main(void)
 {
     RUN(id_hex);
@@ -748,5 +797,6 @@ int main(void)
     RUN(recover_unindexed_packs);
     RUN(missing_pack_reported);
     RUN(many_packs_fd_cache);
+    RUN(parallel_gets_many_packs);
     return check_finish();
 }
