@@ -4,5 +4,9 @@
 const struct api_route *const api_route_tables[] = {
     api_routes_policies,
     api_routes_groups,
+    api_routes_sources,
+    api_routes_search_objects,
+    api_routes_connections,
+    api_routes_connectors,
     NULL
 };

@@ -8,4 +8,8 @@
 extern const struct api_route *const api_route_tables[];
 extern const struct api_route api_routes_policies[];   /* policies.c */
 extern const struct api_route api_routes_groups[];     /* groups.c */
+extern const struct api_route api_routes_sources[];         /* sources.c */
+extern const struct api_route api_routes_search_objects[];  /* search_objects.c */
+extern const struct api_route api_routes_connections[];     /* connections.c */
+extern const struct api_route api_routes_connectors[];      /* connectors.c */
 #endif

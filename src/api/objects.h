@@ -1,0 +1,14 @@
+/* objects.h: how a discovered object (a host, a volume) is shown by the API, shared by the source
+ * registrations (sourceInfo) and the object search (search_objects.c implements these). */
+#ifndef COFFER_API_OBJECTS_H
+#define COFFER_API_OBJECTS_H
+#include "catalog/cat_source.h"
+#include <jansson.h>
+
+/* api_object_summary: the ObjectSummary fields of o (id, name, sourceId, sourceName, environment,
+ * objectType, uuid, osType, logicalSizeBytes, ...). A new reference. */
+json_t *api_object_summary(const struct cat_object *o);
+/* api_object_json: the Object: the summary plus the object's own details (physicalProtectionSource)
+ * and, for a host, childObjects: the summaries of its present volumes. NULL on a catalog error. */
+json_t *api_object_json(struct cat *cat, const char *tenant, const struct cat_object *o);
+#endif
