@@ -63,5 +63,53 @@ const struct cat_migration cat_migrations[] = {
       "  tenant TEXT NOT NULL, id TEXT NOT NULL, connection_id TEXT NOT NULL, name TEXT NOT NULL,"
       "  doc TEXT NOT NULL, PRIMARY KEY (tenant, id));"
       "CREATE INDEX connectors_connection ON connectors(tenant, connection_id);" },
+    /* 4: protection runs, their objects, the snapshots they made and the scheduler's memory
+     * (src/catalog/runs.c, snapshots.c; see cat_run.h and cat_snapshot.h). A run is keyed by
+     * (tenant, group, start time); its API id is "<group n>:<start usecs>". A Running run carries a
+     * lease (owner, expiry) so that a restarted daemon can tell the runs it interrupted. */
+    { 4,
+      "CREATE TABLE runs ("
+      "  tenant TEXT NOT NULL, group_id TEXT NOT NULL, group_seq INTEGER NOT NULL, group_name TEXT NOT NULL,"
+      "  start_usecs INTEGER NOT NULL, end_usecs INTEGER NOT NULL DEFAULT 0, instance_id INTEGER NOT NULL,"
+      "  run_type TEXT NOT NULL, status TEXT NOT NULL, scheduled INTEGER NOT NULL DEFAULT 0, objects TEXT,"
+      "  messages TEXT NOT NULL DEFAULT '[]', logical_bytes INTEGER NOT NULL DEFAULT 0,"
+      "  bytes_read INTEGER NOT NULL DEFAULT 0, bytes_written INTEGER NOT NULL DEFAULT 0,"
+      "  cancel_requested INTEGER NOT NULL DEFAULT 0, on_legal_hold INTEGER NOT NULL DEFAULT 0,"
+      "  local_deleted INTEGER NOT NULL DEFAULT 0, expiry_usecs INTEGER NOT NULL DEFAULT 0, data_lock TEXT,"
+      "  lease_owner TEXT, lease_expiry INTEGER NOT NULL DEFAULT 0,"
+      "  PRIMARY KEY (tenant, group_id, start_usecs));"
+      "CREATE UNIQUE INDEX runs_instance ON runs(instance_id);"
+      "CREATE INDEX runs_status ON runs(status, start_usecs);"
+      "CREATE INDEX runs_seq ON runs(tenant, group_seq, start_usecs);"
+      "CREATE TABLE run_objects ("
+      "  tenant TEXT NOT NULL, group_id TEXT NOT NULL, start_usecs INTEGER NOT NULL, object_id INTEGER NOT NULL,"
+      "  object_name TEXT, source_id INTEGER NOT NULL DEFAULT 0, source_name TEXT, environment TEXT,"
+      "  object_type TEXT, status TEXT NOT NULL, message TEXT, snapshot_id TEXT,"
+      "  begin_usecs INTEGER NOT NULL DEFAULT 0, end_usecs INTEGER NOT NULL DEFAULT 0,"
+      "  logical_bytes INTEGER NOT NULL DEFAULT 0, bytes_read INTEGER NOT NULL DEFAULT 0,"
+      "  bytes_written INTEGER NOT NULL DEFAULT 0, files INTEGER NOT NULL DEFAULT 0,"
+      "  dirs INTEGER NOT NULL DEFAULT 0, files_read INTEGER NOT NULL DEFAULT 0,"
+      "  files_total INTEGER NOT NULL DEFAULT -1, bytes_total INTEGER NOT NULL DEFAULT -1, walk_done INTEGER NOT NULL DEFAULT 0,"
+      "  pct REAL NOT NULL DEFAULT 0, warnings TEXT,"
+      "  PRIMARY KEY (tenant, group_id, start_usecs, object_id),"
+      "  FOREIGN KEY (tenant, group_id, start_usecs) REFERENCES runs(tenant, group_id, start_usecs)"
+      "    ON DELETE CASCADE) WITHOUT ROWID;"
+      "CREATE TABLE snapshots ("
+      "  tenant TEXT NOT NULL, id TEXT NOT NULL, object_id INTEGER NOT NULL, object_name TEXT,"
+      "  source_id INTEGER NOT NULL DEFAULT 0, environment TEXT NOT NULL, group_id TEXT NOT NULL,"
+      "  group_name TEXT, group_seq INTEGER NOT NULL, run_usecs INTEGER NOT NULL, instance_id INTEGER NOT NULL,"
+      "  run_type TEXT NOT NULL, snapshot_usecs INTEGER NOT NULL, end_usecs INTEGER NOT NULL,"
+      "  status TEXT NOT NULL, logical_bytes INTEGER NOT NULL DEFAULT 0, bytes_read INTEGER NOT NULL DEFAULT 0,"
+      "  bytes_written INTEGER NOT NULL DEFAULT 0, files INTEGER NOT NULL DEFAULT 0,"
+      "  dirs INTEGER NOT NULL DEFAULT 0, parent_id TEXT, expiry_usecs INTEGER NOT NULL DEFAULT 0,"
+      "  on_legal_hold INTEGER NOT NULL DEFAULT 0, is_deleted INTEGER NOT NULL DEFAULT 0,"
+      "  PRIMARY KEY (tenant, id));"
+      "CREATE INDEX snapshots_object ON snapshots(tenant, object_id, snapshot_usecs);"
+      "CREATE INDEX snapshots_group ON snapshots(tenant, group_id, snapshot_usecs);"
+      "CREATE INDEX snapshots_run ON snapshots(tenant, group_id, run_usecs);"
+      "CREATE INDEX snapshots_expiry ON snapshots(is_deleted, expiry_usecs);"
+      "CREATE TABLE sched_state ("
+      "  tenant TEXT NOT NULL, group_id TEXT NOT NULL, last_usecs INTEGER NOT NULL,"
+      "  PRIMARY KEY (tenant, group_id)) WITHOUT ROWID;" },
     { 0, NULL }
 };

@@ -1,0 +1,1039 @@
+/* runs.c: protection runs, their objects and the scheduler's memory in the catalog (see cat_run.h),
+ * and the ProtectionGroupRun JSON the API shows for them.
+ *
+ * Every state change is one statement or one BEGIN IMMEDIATE transaction, so a killed daemon leaves
+ * each run in a state it can read back: Accepted (queued), Running with a lease, or finished. The
+ * queue is the runs table itself: a worker leases the oldest Accepted run of a group that has
+ * nothing Running, in the same transaction that marks it Running. Per-run object counts and file
+ * totals are computed from run_objects by sub-selects when a run is read. */
+#include "catalog/cat_run.h"
+#include "catalog/cat_snapshot.h"
+#include "catalog/internal.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------- run ids ---------- */
+
+void cat_run_id_format(char *buf, size_t len, int64_t group_seq, int64_t start_usecs)
+{
+    snprintf(buf, len, "%" PRId64 ":%" PRId64, group_seq, start_usecs);
+}
+
+static int parse_num(const char *s, size_t n, int64_t *out)
+{
+    int64_t v = 0;
+    if (n == 0 || n > 19 || (n > 1 && s[0] == '0')) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        if (v > (INT64_MAX - (s[i] - '0')) / 10) return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+int cat_run_id_parse(const char *s, int64_t *group_seq, int64_t *start_usecs)
+{
+    const char *colon;
+    int64_t a, b;
+    if (!s || !(colon = strchr(s, ':'))) return 0;
+    if (!parse_num(s, (size_t)(colon - s), &a) || !parse_num(colon + 1, strlen(colon + 1), &b)) return 0;
+    if (group_seq) *group_seq = a;
+    if (start_usecs) *start_usecs = b;
+    return 1;
+}
+
+/* ---------- reading rows ---------- */
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+void cat_run_release(struct cat_run *r)
+{
+    if (!r) return;
+    free(r->tenant);
+    free(r->group_id);
+    free(r->group_name);
+    free(r->run_type);
+    free(r->status);
+    json_decref(r->objects);
+    json_decref(r->messages);
+    free(r->data_lock);
+    free(r->lease_owner);
+    memset(r, 0, sizeof *r);
+}
+
+void cat_run_object_release(struct cat_run_object *o)
+{
+    if (!o) return;
+    free(o->object_name);
+    free(o->source_name);
+    free(o->environment);
+    free(o->object_type);
+    free(o->status);
+    free(o->message);
+    free(o->snapshot_id);
+    json_decref(o->warnings);
+    memset(o, 0, sizeof *o);
+}
+
+#define RUN_COLS                                                                                                  \
+    "r.tenant, r.group_id, r.group_name, r.group_seq, r.start_usecs, r.end_usecs, r.instance_id, r.run_type,"    \
+    " r.status, r.scheduled, r.objects, r.messages, r.logical_bytes, r.bytes_read, r.bytes_written,"             \
+    " r.cancel_requested, r.on_legal_hold, r.local_deleted, r.expiry_usecs, r.data_lock, r.lease_owner,"        \
+    " r.lease_expiry,"                                                                                          \
+    " (SELECT count(*) FROM run_objects o WHERE o.tenant = r.tenant AND o.group_id = r.group_id"                 \
+    "    AND o.start_usecs = r.start_usecs),"                                                                   \
+    " (SELECT count(*) FROM run_objects o WHERE o.tenant = r.tenant AND o.group_id = r.group_id"                 \
+    "    AND o.start_usecs = r.start_usecs AND o.status IN ('kSuccessful', 'kWarning')),"                        \
+    " (SELECT count(*) FROM run_objects o WHERE o.tenant = r.tenant AND o.group_id = r.group_id"                 \
+    "    AND o.start_usecs = r.start_usecs AND o.status = 'kFailed'),"                                          \
+    " (SELECT count(*) FROM run_objects o WHERE o.tenant = r.tenant AND o.group_id = r.group_id"                 \
+    "    AND o.start_usecs = r.start_usecs AND o.status = 'kCanceled'),"                                        \
+    " (SELECT coalesce(sum(files), 0) FROM run_objects o WHERE o.tenant = r.tenant AND o.group_id = r.group_id"  \
+    "    AND o.start_usecs = r.start_usecs),"                                                                   \
+    " (SELECT coalesce(sum(dirs), 0) FROM run_objects o WHERE o.tenant = r.tenant AND o.group_id = r.group_id"   \
+    "    AND o.start_usecs = r.start_usecs)"
+
+static int read_run(sqlite3_stmt *st, struct cat_run *r)
+{
+    memset(r, 0, sizeof *r);
+    r->tenant = col_str(st, 0);
+    r->group_id = col_str(st, 1);
+    r->group_name = col_str(st, 2);
+    r->group_seq = sqlite3_column_int64(st, 3);
+    r->start_usecs = sqlite3_column_int64(st, 4);
+    r->end_usecs = sqlite3_column_int64(st, 5);
+    r->instance_id = sqlite3_column_int64(st, 6);
+    r->run_type = col_str(st, 7);
+    r->status = col_str(st, 8);
+    r->scheduled = sqlite3_column_int(st, 9);
+    r->objects = cat_col_json(st, 10);
+    r->messages = cat_col_json(st, 11);
+    r->logical_bytes = sqlite3_column_int64(st, 12);
+    r->bytes_read = sqlite3_column_int64(st, 13);
+    r->bytes_written = sqlite3_column_int64(st, 14);
+    r->cancel_requested = sqlite3_column_int(st, 15);
+    r->on_legal_hold = sqlite3_column_int(st, 16);
+    r->local_deleted = sqlite3_column_int(st, 17);
+    r->expiry_usecs = sqlite3_column_int64(st, 18);
+    r->data_lock = col_str(st, 19);
+    r->lease_owner = col_str(st, 20);
+    r->lease_expiry = sqlite3_column_int64(st, 21);
+    r->objects_total = sqlite3_column_int64(st, 22);
+    r->objects_ok = sqlite3_column_int64(st, 23);
+    r->objects_failed = sqlite3_column_int64(st, 24);
+    r->objects_canceled = sqlite3_column_int64(st, 25);
+    r->files = sqlite3_column_int64(st, 26);
+    r->dirs = sqlite3_column_int64(st, 27);
+    if (!json_is_array(r->messages)) {
+        json_decref(r->messages);
+        r->messages = json_array();
+    }
+    if (!r->tenant || !r->group_id || !r->group_name || !r->run_type || !r->status || !r->messages) {
+        cat_run_release(r);
+        return -1;
+    }
+    return 0;
+}
+
+/* one_run: steps st (bound by the caller) for at most one row. */
+static int one_run(struct cat *cat, sqlite3_stmt *st, struct cat_run *out, const char *what)
+{
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) ret = read_run(st, out);
+    else if (rc == SQLITE_DONE) ret = CAT_NOT_FOUND;
+    else {
+        cat_log_error(cat, what);
+        ret = -1;
+    }
+    sqlite3_reset(st);
+    return ret;
+}
+
+int cat_run_get(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, struct cat_run *out)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT " RUN_COLS " FROM runs r"
+                                     " WHERE r.tenant = ?1 AND r.group_id = ?2 AND r.start_usecs = ?3");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, start_usecs);
+    return one_run(cat, st, out, "run get");
+}
+
+int cat_run_find(struct cat *cat, const char *tenant, int64_t group_seq, int64_t start_usecs, struct cat_run *out)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT " RUN_COLS " FROM runs r"
+                                     " WHERE r.tenant = ?1 AND r.group_seq = ?2 AND r.start_usecs = ?3");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, group_seq);
+    sqlite3_bind_int64(st, 3, start_usecs);
+    return one_run(cat, st, out, "run find");
+}
+
+int cat_run_active(struct cat *cat, const char *tenant, const char *group_id)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT 1 FROM runs WHERE tenant = ?1 AND group_id = ?2"
+                                     " AND status IN ('Accepted', 'Running') LIMIT 1");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc == SQLITE_DONE) return 0;
+    cat_log_error(cat, "run active");
+    return -1;
+}
+
+static int read_object(sqlite3_stmt *st, struct cat_run_object *o)
+{
+    memset(o, 0, sizeof *o);
+    o->object_id = sqlite3_column_int64(st, 0);
+    o->object_name = col_str(st, 1);
+    o->source_id = sqlite3_column_int64(st, 2);
+    o->source_name = col_str(st, 3);
+    o->environment = col_str(st, 4);
+    o->object_type = col_str(st, 5);
+    o->status = col_str(st, 6);
+    o->message = col_str(st, 7);
+    o->snapshot_id = col_str(st, 8);
+    o->begin_usecs = sqlite3_column_int64(st, 9);
+    o->end_usecs = sqlite3_column_int64(st, 10);
+    o->logical_bytes = sqlite3_column_int64(st, 11);
+    o->bytes_read = sqlite3_column_int64(st, 12);
+    o->bytes_written = sqlite3_column_int64(st, 13);
+    o->files = sqlite3_column_int64(st, 14);
+    o->dirs = sqlite3_column_int64(st, 15);
+    o->files_read = sqlite3_column_int64(st, 16);
+    o->files_total = sqlite3_column_int64(st, 17);
+    o->bytes_total = sqlite3_column_int64(st, 18);
+    o->walk_done = sqlite3_column_int(st, 19);
+    o->pct = sqlite3_column_double(st, 20);
+    o->warnings = cat_col_json(st, 21);
+    if (!o->status) {
+        cat_run_object_release(o);
+        return -1;
+    }
+    return 0;
+}
+
+int cat_run_objects(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                    struct cat_run_object **out, size_t *n)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "SELECT object_id, object_name, source_id, source_name, environment, object_type, status, message,"
+        " snapshot_id, begin_usecs, end_usecs, logical_bytes, bytes_read, bytes_written, files, dirs, files_read,"
+        " files_total, bytes_total, walk_done, pct, warnings FROM run_objects"
+        " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 ORDER BY object_id");
+    struct cat_run_object *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc, ret = 0;
+    *out = NULL;
+    *n = 0;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, start_usecs);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            struct cat_run_object *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                ret = -1;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        if (read_object(st, &v[cnt]) != 0) {
+            ret = -1;
+            break;
+        }
+        cnt++;
+    }
+    if (ret == 0 && rc != SQLITE_DONE) {
+        cat_log_error(cat, "run objects");
+        ret = -1;
+    }
+    sqlite3_reset(st);
+    if (ret != 0) {
+        for (size_t i = 0; i < cnt; i++) cat_run_object_release(&v[i]);
+        free(v);
+        return ret;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+/* ---------- creating runs ---------- */
+
+int cat_run_insert(struct cat *cat, const struct cat_run_new *nr, int64_t *start_usecs)
+{
+    sqlite3_stmt *st;
+    int64_t start = *start_usecs, instance;
+    int rc, missed = strcmp(nr->status, "Missed") == 0;
+    json_t *messages;
+    if ((rc = cat_begin(cat)) != 0) return rc;
+    if (!missed) {
+        rc = cat_run_active(cat, nr->tenant, nr->group_id);
+        if (rc != 0) {
+            cat_rollback(cat);
+            return rc > 0 ? CAT_CONFLICT : rc;
+        }
+    }
+    for (;;) { /* the first free start time at or after the wished one */
+        st = cat_stmt(cat, "SELECT 1 FROM runs WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+        if (!st) goto fail;
+        sqlite3_bind_text(st, 1, nr->tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, nr->group_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, start);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) goto fail;
+        start++;
+    }
+    if (cat_next_seq(cat, "run", &instance) != 0) goto fail;
+    messages = json_array();
+    if (nr->message) json_array_append_new(messages, json_string(nr->message));
+    st = cat_stmt(cat, "INSERT INTO runs(tenant, group_id, group_name, group_seq, start_usecs, end_usecs, instance_id,"
+                       " run_type, status, scheduled, objects, messages, expiry_usecs)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+    if (!st) {
+        json_decref(messages);
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, nr->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, nr->group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, nr->group_name ? nr->group_name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, nr->group_seq);
+    sqlite3_bind_int64(st, 5, start);
+    sqlite3_bind_int64(st, 6, missed ? start : 0);
+    sqlite3_bind_int64(st, 7, instance);
+    sqlite3_bind_text(st, 8, nr->run_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, nr->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 10, nr->scheduled ? 1 : 0);
+    if (nr->objects) cat_bind_json(st, 11, nr->objects);
+    cat_bind_json(st, 12, messages);
+    sqlite3_bind_int64(st, 13, nr->expiry_usecs);
+    json_decref(messages);
+    if ((rc = cat_exec_done(cat, st)) != 0) {
+        cat_rollback(cat);
+        return rc;
+    }
+    if ((rc = cat_commit(cat)) != 0) {
+        cat_rollback(cat);
+        return rc;
+    }
+    *start_usecs = start;
+    return 0;
+fail:
+    cat_log_error(cat, "run insert");
+    cat_rollback(cat);
+    return -1;
+}
+
+/* ---------- listing ---------- */
+
+static int str_in(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        const char *x = json_string_value(v);
+        if (x && strcmp(x, s) == 0) return 1;
+    }
+    return 0;
+}
+
+static int type_matches(json_t *types, const char *run_type)
+{
+    if (!types || json_array_size(types) == 0 || str_in(types, "kAll")) return 1;
+    if (str_in(types, run_type)) return 1;
+    return strcmp(run_type, "kRegular") == 0 && str_in(types, "kIncremental");
+}
+
+int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, const struct cat_run_filter *f,
+                 cat_run_fn fn, void *ud, int64_t *total)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "SELECT " RUN_COLS " FROM runs r WHERE r.tenant = ?1 AND r.group_id = ?2"
+        " AND (?3 = 0 OR r.start_usecs >= ?3) AND (?4 = 0 OR r.start_usecs <= ?4)"
+        " AND (?5 = 0 OR r.start_usecs = ?5)"
+        " AND (?6 = 0 OR EXISTS (SELECT 1 FROM snapshots s WHERE s.tenant = r.tenant AND s.group_id = r.group_id"
+        "      AND s.run_usecs = r.start_usecs AND s.is_deleted = 0))"
+        " ORDER BY r.start_usecs DESC");
+    int64_t limit = f->limit > 0 ? f->limit : 100, shown = 0, count = 0;
+    int rc, out = 0;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, f->start_from);
+    sqlite3_bind_int64(st, 4, f->start_to);
+    sqlite3_bind_int64(st, 5, f->only_start);
+    sqlite3_bind_int(st, 6, f->restorable_only ? 1 : 0);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cat_run r;
+        const char *status = (const char *)sqlite3_column_text(st, 8);
+        const char *type = (const char *)sqlite3_column_text(st, 7);
+        if (!status || !type || !type_matches(f->run_types, type)) continue;
+        if (f->statuses && json_array_size(f->statuses) > 0) {
+            int canceling = strcmp(status, "Running") == 0 && sqlite3_column_int(st, 15);
+            if (!str_in(f->statuses, canceling ? "Canceling" : status)) continue;
+        }
+        count++;
+        if (shown >= limit || out != 0) continue;
+        if (read_run(st, &r) != 0) {
+            out = -1;
+            break;
+        }
+        shown++;
+        out = fn(ud, &r);
+        cat_run_release(&r);
+    }
+    if (out >= 0 && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        cat_log_error(cat, "run list");
+        out = -1;
+    }
+    sqlite3_reset(st);
+    if (total) *total = count;
+    return out;
+}
+
+/* ---------- the worker's side ---------- */
+
+int cat_run_lease_next(struct cat *cat, const char *owner, int64_t lease_until, struct cat_run *out)
+{
+    sqlite3_stmt *st;
+    char *tenant = NULL, *group = NULL;
+    int64_t start = 0;
+    int rc;
+    if ((rc = cat_begin(cat)) != 0) return rc;
+    st = cat_stmt(cat, "SELECT r.tenant, r.group_id, r.start_usecs FROM runs r WHERE r.status = 'Accepted'"
+                       " AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.tenant = r.tenant AND x.group_id = r.group_id"
+                       "   AND x.status = 'Running') ORDER BY r.start_usecs LIMIT 1");
+    if (!st) goto fail;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        tenant = col_str(st, 0);
+        group = col_str(st, 1);
+        start = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        cat_rollback(cat);
+        return CAT_NOT_FOUND;
+    }
+    if (rc != SQLITE_ROW || !tenant || !group) goto fail;
+    st = cat_stmt(cat, "UPDATE runs SET status = 'Running', lease_owner = ?4, lease_expiry = ?5"
+                       " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+    if (!st) goto fail;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, start);
+    sqlite3_bind_text(st, 4, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, lease_until);
+    if (cat_exec_done(cat, st) != 0) goto fail;
+    if (cat_commit(cat) != 0) goto fail;
+    rc = cat_run_get(cat, tenant, group, start, out);
+    free(tenant);
+    free(group);
+    return rc;
+fail:
+    cat_log_error(cat, "run lease");
+    cat_rollback(cat);
+    free(tenant);
+    free(group);
+    return -1;
+}
+
+int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, const char *owner,
+                  int64_t lease_until, int *cancel)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "UPDATE runs SET lease_expiry = ?5 WHERE tenant = ?1 AND group_id = ?2"
+                                     " AND start_usecs = ?3 AND lease_owner = ?4 AND status = 'Running'"
+                                     " RETURNING cancel_requested");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, start_usecs);
+    sqlite3_bind_text(st, 4, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, lease_until);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && cancel) *cancel = sqlite3_column_int(st, 0);
+    while (rc == SQLITE_ROW) rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        cat_log_error(cat, "run renew");
+        return -1;
+    }
+    return sqlite3_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
+}
+
+static void bind_object_stats(sqlite3_stmt *st, int first, const struct cat_run_object *o)
+{
+    sqlite3_bind_int64(st, first, o->begin_usecs);
+    sqlite3_bind_int64(st, first + 1, o->logical_bytes);
+    sqlite3_bind_int64(st, first + 2, o->bytes_read);
+    sqlite3_bind_int64(st, first + 3, o->bytes_written);
+    sqlite3_bind_int64(st, first + 4, o->files);
+    sqlite3_bind_int64(st, first + 5, o->dirs);
+    sqlite3_bind_int64(st, first + 6, o->files_read);
+    sqlite3_bind_int64(st, first + 7, o->files_total);
+    sqlite3_bind_int64(st, first + 8, o->bytes_total);
+    sqlite3_bind_int(st, first + 9, o->walk_done);
+    sqlite3_bind_double(st, first + 10, o->pct);
+}
+
+static void bind_run_key(sqlite3_stmt *st, const char *tenant, const char *group_id, int64_t start_usecs)
+{
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, start_usecs);
+}
+
+int cat_run_object_add(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                       const struct cat_run_object *o)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "INSERT INTO run_objects(tenant, group_id, start_usecs, object_id, object_name, source_id, source_name,"
+        " environment, object_type, status, begin_usecs, logical_bytes, bytes_read, bytes_written, files, dirs,"
+        " files_read, files_total, bytes_total, walk_done, pct)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)");
+    if (!st) return -1;
+    bind_run_key(st, tenant, group_id, start_usecs);
+    sqlite3_bind_int64(st, 4, o->object_id);
+    sqlite3_bind_text(st, 5, o->object_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, o->source_id);
+    sqlite3_bind_text(st, 7, o->source_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, o->environment, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, o->object_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, o->status ? o->status : "kInProgress", -1, SQLITE_STATIC);
+    bind_object_stats(st, 11, o);
+    return cat_exec_done(cat, st);
+}
+
+int cat_run_object_progress(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                            const struct cat_run_object *o)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "UPDATE run_objects SET begin_usecs = ?5, logical_bytes = ?6, bytes_read = ?7, bytes_written = ?8,"
+        " files = ?9, dirs = ?10, files_read = ?11, files_total = ?12, bytes_total = ?13, walk_done = ?14, pct = ?15"
+        " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND object_id = ?4 AND status = 'kInProgress'");
+    if (!st) return -1;
+    bind_run_key(st, tenant, group_id, start_usecs);
+    sqlite3_bind_int64(st, 4, o->object_id);
+    bind_object_stats(st, 5, o);
+    return cat_exec_done(cat, st);
+}
+
+int cat_run_object_finish(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                          const struct cat_run_object *o, const struct cat_snapshot *snap)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if ((rc = cat_begin(cat)) != 0) return rc;
+    if (snap && (rc = cat_snapshot_insert(cat, snap)) != 0) goto out;
+    st = cat_stmt(cat,
+        "UPDATE run_objects SET begin_usecs = ?5, logical_bytes = ?6, bytes_read = ?7, bytes_written = ?8,"
+        " files = ?9, dirs = ?10, files_read = ?11, files_total = ?12, bytes_total = ?13, walk_done = ?14, pct = ?15,"
+        " status = ?16, message = ?17, snapshot_id = ?18, end_usecs = ?19, warnings = ?20"
+        " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND object_id = ?4");
+    rc = -1;
+    if (!st) goto out;
+    bind_run_key(st, tenant, group_id, start_usecs);
+    sqlite3_bind_int64(st, 4, o->object_id);
+    bind_object_stats(st, 5, o);
+    sqlite3_bind_text(st, 16, o->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 17, o->message, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 18, o->snapshot_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 19, o->end_usecs);
+    if (o->warnings) cat_bind_json(st, 20, o->warnings);
+    if ((rc = cat_exec_done(cat, st)) != 0) goto out;
+    st = cat_stmt(cat, "UPDATE runs SET logical_bytes = logical_bytes + ?4, bytes_read = bytes_read + ?5,"
+                       " bytes_written = bytes_written + ?6 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+    rc = -1;
+    if (!st) goto out;
+    bind_run_key(st, tenant, group_id, start_usecs);
+    sqlite3_bind_int64(st, 4, o->logical_bytes);
+    sqlite3_bind_int64(st, 5, o->bytes_read);
+    sqlite3_bind_int64(st, 6, o->bytes_written);
+    if ((rc = cat_exec_done(cat, st)) != 0) goto out;
+    rc = cat_commit(cat);
+out:
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
+/* append_messages: the run's messages plus extra (borrowed). A new reference or NULL. */
+static json_t *append_messages(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                               json_t *extra, int *found)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT messages FROM runs WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+    json_t *m = NULL;
+    int rc;
+    *found = 0;
+    if (!st) return NULL;
+    bind_run_key(st, tenant, group_id, start_usecs);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *found = 1;
+        m = cat_col_json(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) return NULL;
+    if (!json_is_array(m)) {
+        json_decref(m);
+        m = json_array();
+    }
+    if (json_is_array(extra)) json_array_extend(m, extra);
+    return m;
+}
+
+/* finish_locked: cat_run_finish inside the caller's transaction. */
+static int finish_locked(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                         const char *status, json_t *messages, int64_t end_usecs)
+{
+    int found, rc;
+    json_t *m = append_messages(cat, tenant, group_id, start_usecs, messages, &found);
+    const char *first = json_string_value(json_array_get(messages, 0));
+    sqlite3_stmt *st;
+    if (!m) return found ? -1 : CAT_NOT_FOUND;
+    st = cat_stmt(cat, "UPDATE run_objects SET status = 'kFailed', end_usecs = ?4,"
+                       " message = coalesce(message, ?5)"
+                       " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND status = 'kInProgress'");
+    if (!st) {
+        json_decref(m);
+        return -1;
+    }
+    bind_run_key(st, tenant, group_id, start_usecs);
+    sqlite3_bind_int64(st, 4, end_usecs);
+    sqlite3_bind_text(st, 5, first ? first : status, -1, SQLITE_STATIC);
+    if ((rc = cat_exec_done(cat, st)) != 0) {
+        json_decref(m);
+        return rc;
+    }
+    st = cat_stmt(cat, "UPDATE runs SET status = ?4, messages = ?5, end_usecs = ?6, lease_owner = NULL,"
+                       " lease_expiry = 0 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+    if (!st) {
+        json_decref(m);
+        return -1;
+    }
+    bind_run_key(st, tenant, group_id, start_usecs);
+    sqlite3_bind_text(st, 4, status, -1, SQLITE_STATIC);
+    cat_bind_json(st, 5, m);
+    sqlite3_bind_int64(st, 6, end_usecs);
+    json_decref(m);
+    return cat_exec_done(cat, st);
+}
+
+int cat_run_finish(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, const char *status,
+                   json_t *messages, int64_t end_usecs)
+{
+    int rc;
+    if ((rc = cat_begin(cat)) != 0) return rc;
+    rc = finish_locked(cat, tenant, group_id, start_usecs, status, messages, end_usecs);
+    if (rc == 0) rc = cat_commit(cat);
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
+int cat_run_requeue(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                    const char *message)
+{
+    sqlite3_stmt *st;
+    json_t *extra = json_pack("[s]", message), *m;
+    int rc, found;
+    if ((rc = cat_begin(cat)) != 0) {
+        json_decref(extra);
+        return rc;
+    }
+    m = append_messages(cat, tenant, group_id, start_usecs, extra, &found);
+    json_decref(extra);
+    rc = m ? 0 : found ? -1 : CAT_NOT_FOUND;
+    if (rc == 0) {
+        rc = -1;
+        st = cat_stmt(cat, "DELETE FROM run_objects WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3"
+                           " AND status = 'kInProgress'");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    if (rc == 0) {
+        rc = -1;
+        st = cat_stmt(cat, "UPDATE runs SET status = 'Accepted', lease_owner = NULL, lease_expiry = 0, messages = ?4"
+                           " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND status = 'Running'");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            cat_bind_json(st, 4, m);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    json_decref(m);
+    if (rc == 0) rc = cat_commit(cat);
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
+int cat_run_fail_running(struct cat *cat, const char *owner, int64_t expired_before, const char *message,
+                         int64_t end_usecs, int *n)
+{
+    sqlite3_stmt *st;
+    struct key { char *tenant, *group; int64_t start; } *keys = NULL;
+    size_t nk = 0, cap = 0;
+    json_t *msgs = json_pack("[s]", message);
+    int rc, ret = 0;
+    if (n) *n = 0;
+    if ((rc = cat_begin(cat)) != 0) {
+        json_decref(msgs);
+        return rc;
+    }
+    st = cat_stmt(cat, "SELECT tenant, group_id, start_usecs FROM runs WHERE status = 'Running'"
+                       " AND (?1 IS NULL OR lease_owner IS NULL OR lease_owner <> ?1)"
+                       " AND (?2 = 0 OR lease_expiry < ?2)");
+    if (!st) ret = -1;
+    else {
+        sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, expired_before);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (nk == cap) {
+                size_t nc = cap ? cap * 2 : 8;
+                struct key *nkeys = realloc(keys, nc * sizeof *nkeys);
+                if (!nkeys) {
+                    ret = -1;
+                    break;
+                }
+                keys = nkeys;
+                cap = nc;
+            }
+            keys[nk].tenant = col_str(st, 0);
+            keys[nk].group = col_str(st, 1);
+            keys[nk].start = sqlite3_column_int64(st, 2);
+            nk++;
+        }
+        if (ret == 0 && rc != SQLITE_DONE) ret = -1;
+        sqlite3_reset(st);
+    }
+    for (size_t i = 0; i < nk && ret == 0; i++) {
+        if (!keys[i].tenant || !keys[i].group) ret = -1;
+        else ret = finish_locked(cat, keys[i].tenant, keys[i].group, keys[i].start, "Failed", msgs, end_usecs);
+    }
+    for (size_t i = 0; i < nk; i++) {
+        free(keys[i].tenant);
+        free(keys[i].group);
+    }
+    free(keys);
+    json_decref(msgs);
+    if (ret == 0) ret = cat_commit(cat);
+    if (ret != 0) {
+        cat_log_error(cat, "run fail running");
+        cat_rollback(cat);
+        return ret;
+    }
+    if (n) *n = (int)nk;
+    return 0;
+}
+
+/* ---------- actions ---------- */
+
+static int run_status_locked(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                             char *status, size_t len)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT status FROM runs WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+    int rc;
+    if (!st) return -1;
+    bind_run_key(st, tenant, group_id, start_usecs);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) snprintf(status, len, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? CAT_NOT_FOUND : -1;
+}
+
+int cat_run_cancel(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, int64_t end_usecs,
+                   int *was_running)
+{
+    char status[32];
+    int rc;
+    if (was_running) *was_running = 0;
+    if ((rc = cat_begin(cat)) != 0) return rc;
+    rc = run_status_locked(cat, tenant, group_id, start_usecs, status, sizeof status);
+    if (rc == 0 && strcmp(status, "Accepted") == 0) {
+        json_t *m = json_pack("[s]", "canceled before it started");
+        rc = finish_locked(cat, tenant, group_id, start_usecs, "Canceled", m, end_usecs);
+        json_decref(m);
+    } else if (rc == 0 && strcmp(status, "Running") == 0) {
+        sqlite3_stmt *st = cat_stmt(cat, "UPDATE runs SET cancel_requested = 1"
+                                         " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+        rc = -1;
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            rc = cat_exec_done(cat, st);
+        }
+        if (was_running) *was_running = 1;
+    } else if (rc == 0) {
+        rc = CAT_CONFLICT;
+    }
+    if (rc == 0) rc = cat_commit(cat);
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
+int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                         int legal_hold, int64_t expiry_usecs, const char *data_lock, int delete_snapshots,
+                         int64_t now_usecs)
+{
+    sqlite3_stmt *st;
+    char status[32];
+    int rc;
+    if ((rc = cat_begin(cat)) != 0) return rc;
+    rc = run_status_locked(cat, tenant, group_id, start_usecs, status, sizeof status);
+    if (rc == 0 && legal_hold >= 0) {
+        rc = -1;
+        st = cat_stmt(cat, "UPDATE runs SET on_legal_hold = ?4 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            sqlite3_bind_int(st, 4, legal_hold);
+            rc = cat_exec_done(cat, st);
+        }
+        st = rc == 0 ? cat_stmt(cat, "UPDATE snapshots SET on_legal_hold = ?4"
+                                     " WHERE tenant = ?1 AND group_id = ?2 AND run_usecs = ?3") : NULL;
+        if (rc == 0) {
+            rc = -1;
+            if (st) {
+                bind_run_key(st, tenant, group_id, start_usecs);
+                sqlite3_bind_int(st, 4, legal_hold);
+                rc = cat_exec_done(cat, st);
+            }
+        }
+    }
+    if (rc == 0 && expiry_usecs >= 0) {
+        rc = -1;
+        st = cat_stmt(cat, "UPDATE runs SET expiry_usecs = ?4 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            sqlite3_bind_int64(st, 4, expiry_usecs);
+            rc = cat_exec_done(cat, st);
+        }
+        st = rc == 0 ? cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = ?4"
+                                     " WHERE tenant = ?1 AND group_id = ?2 AND run_usecs = ?3") : NULL;
+        if (rc == 0) {
+            rc = -1;
+            if (st) {
+                bind_run_key(st, tenant, group_id, start_usecs);
+                sqlite3_bind_int64(st, 4, expiry_usecs);
+                rc = cat_exec_done(cat, st);
+            }
+        }
+    }
+    if (rc == 0 && data_lock) {
+        rc = -1;
+        st = cat_stmt(cat, "UPDATE runs SET data_lock = ?4 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            sqlite3_bind_text(st, 4, data_lock, -1, SQLITE_STATIC);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    if (rc == 0 && delete_snapshots) {
+        /* Refused while on legal hold or data-locked before expiry. */
+        st = cat_stmt(cat, "SELECT on_legal_hold, data_lock IS NOT NULL AND (expiry_usecs = 0 OR expiry_usecs > ?4)"
+                           " FROM runs WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+        rc = -1;
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            sqlite3_bind_int64(st, 4, now_usecs);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                rc = (sqlite3_column_int(st, 0) || sqlite3_column_int(st, 1)) ? CAT_CONFLICT : 0;
+            sqlite3_reset(st);
+        }
+        if (rc == 0) {
+            rc = -1;
+            st = cat_stmt(cat, "UPDATE snapshots SET is_deleted = 1"
+                               " WHERE tenant = ?1 AND group_id = ?2 AND run_usecs = ?3");
+            if (st) {
+                bind_run_key(st, tenant, group_id, start_usecs);
+                rc = cat_exec_done(cat, st);
+            }
+        }
+        if (rc == 0) {
+            rc = -1;
+            st = cat_stmt(cat, "UPDATE runs SET local_deleted = 1 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+            if (st) {
+                bind_run_key(st, tenant, group_id, start_usecs);
+                rc = cat_exec_done(cat, st);
+            }
+        }
+    }
+    if (rc == 0) rc = cat_commit(cat);
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
+/* ---------- scheduler state ---------- */
+
+int cat_sched_get(struct cat *cat, const char *tenant, const char *group_id, int64_t *last_usecs)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT last_usecs FROM sched_state WHERE tenant = ?1 AND group_id = ?2");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *last_usecs = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        cat_log_error(cat, "sched get");
+        return -1;
+    }
+    return 0;
+}
+
+int cat_sched_put(struct cat *cat, const char *tenant, const char *group_id, int64_t last_usecs)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "INSERT INTO sched_state(tenant, group_id, last_usecs) VALUES (?1, ?2, ?3)"
+                                     " ON CONFLICT(tenant, group_id) DO UPDATE SET last_usecs = excluded.last_usecs");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, last_usecs);
+    return cat_exec_done(cat, st);
+}
+
+/* ---------- JSON ---------- */
+
+static void set_int(json_t *o, const char *k, int64_t v) { json_object_set_new(o, k, json_integer(v)); }
+
+/* shown_status: Running with a cancel request shows as Canceling. */
+static const char *shown_status(const struct cat_run *r)
+{
+    if (strcmp(r->status, "Running") == 0 && r->cancel_requested) return "Canceling";
+    return r->status;
+}
+
+static json_t *object_result(const struct cat_run *r, const struct cat_run_object *o)
+{
+    json_t *obj = json_object(), *info = json_object(), *snap = json_object(), *stats = json_object();
+    const char *status = o->status;
+    json_object_set_new(obj, "id", json_integer(o->object_id));
+    if (o->object_name) json_object_set_new(obj, "name", json_string(o->object_name));
+    if (o->source_id) json_object_set_new(obj, "sourceId", json_integer(o->source_id));
+    if (o->source_name) json_object_set_new(obj, "sourceName", json_string(o->source_name));
+    if (o->environment) json_object_set_new(obj, "environment", json_string(o->environment));
+    if (o->object_type) json_object_set_new(obj, "objectType", json_string(o->object_type));
+    json_object_set_new(obj, "protectionType", json_string("kFile"));
+    json_object_set_new(obj, "osType", json_string("kLinux"));
+    if (strcmp(status, "kCanceled") == 0) status = "kFailed";
+    if (o->snapshot_id) json_object_set_new(snap, "snapshotId", json_string(o->snapshot_id));
+    json_object_set_new(snap, "status", json_string(status));
+    if (o->message) json_object_set_new(snap, "statusMessage", json_string(o->message));
+    if (o->begin_usecs) {
+        set_int(snap, "startTimeUsecs", o->begin_usecs);
+        set_int(snap, "admittedTimeUsecs", o->begin_usecs);
+        set_int(snap, "queueDurationUsecs", o->begin_usecs > r->start_usecs ? o->begin_usecs - r->start_usecs : 0);
+    }
+    if (o->end_usecs) set_int(snap, "endTimeUsecs", o->end_usecs);
+    if (o->snapshot_id && o->end_usecs) set_int(snap, "snapshotCreationTimeUsecs", o->end_usecs);
+    set_int(stats, "logicalSizeBytes", o->logical_bytes);
+    set_int(stats, "bytesWritten", o->bytes_written);
+    set_int(stats, "bytesRead", o->bytes_read);
+    json_object_set_new(snap, "stats", stats);
+    if (json_is_array(o->warnings) && json_array_size(o->warnings) > 0)
+        json_object_set(snap, "warnings", o->warnings);
+    json_object_set_new(snap, "totalFileCount", json_integer(o->files));
+    json_object_set_new(snap, "backupFileCount", json_integer(o->files_read));
+    json_object_set_new(snap, "isManuallyDeleted", json_boolean(r->local_deleted));
+    if (r->expiry_usecs) set_int(snap, "expiryTimeUsecs", r->expiry_usecs);
+    json_object_set_new(snap, "directoryCount", json_integer(o->dirs)); /* Coffer: not in the contract */
+    json_object_set_new(info, "snapshotInfo", snap);
+    if (strcmp(o->status, "kFailed") == 0 || strcmp(o->status, "kCanceled") == 0) {
+        json_t *att = json_object();
+        if (o->begin_usecs) set_int(att, "startTimeUsecs", o->begin_usecs);
+        if (o->end_usecs) set_int(att, "endTimeUsecs", o->end_usecs);
+        json_object_set_new(att, "status", json_string(strcmp(o->status, "kFailed") == 0 ? "Failed" : "Canceled"));
+        if (o->message) json_object_set_new(att, "message", json_string(o->message));
+        json_object_set_new(info, "failedAttempts", json_pack("[o]", att));
+    }
+    return json_pack("{s:o,s:o,s:b}", "object", obj, "localSnapshotInfo", info, "onLegalHold", r->on_legal_hold);
+}
+
+json_t *cat_run_to_json(const struct cat_run *r, const struct cat_run_object *objects, size_t nobjects)
+{
+    char id[CAT_RUN_ID_MAX], task[CAT_RUN_ID_MAX + 16];
+    json_t *run = json_object(), *info = json_object(), *stats = json_object();
+    cat_run_id_format(id, sizeof id, r->group_seq, r->start_usecs);
+    json_object_set_new(run, "id", json_string(id));
+    set_int(run, "protectionGroupInstanceId", r->instance_id);
+    json_object_set_new(run, "protectionGroupId", json_string(r->group_id));
+    json_object_set_new(run, "protectionGroupName", json_string(r->group_name));
+    json_object_set_new(run, "isReplicationRun", json_false());
+    json_object_set_new(run, "isLocalSnapshotsDeleted", json_boolean(r->local_deleted));
+    json_object_set_new(run, "hasLocalSnapshot", json_boolean(r->objects_ok > 0 && !r->local_deleted));
+    json_object_set_new(run, "onLegalHold", json_boolean(r->on_legal_hold));
+    json_object_set_new(run, "isCloudArchivalDirect", json_false());
+    json_object_set_new(run, "environment", json_string("kPhysical"));
+
+    json_object_set_new(info, "runType", json_string(r->run_type));
+    json_object_set_new(info, "isSlaViolated", json_false());
+    set_int(info, "startTimeUsecs", r->start_usecs);
+    if (r->end_usecs) set_int(info, "endTimeUsecs", r->end_usecs);
+    json_object_set_new(info, "status", json_string(shown_status(r)));
+    json_object_set(info, "messages", r->messages);
+    set_int(info, "successfulObjectsCount", r->objects_ok);
+    set_int(info, "skippedObjectsCount", 0);
+    set_int(info, "failedObjectsCount", r->objects_failed);
+    set_int(info, "cancelledObjectsCount", r->objects_canceled);
+    set_int(info, "successfulAppObjectsCount", 0);
+    set_int(info, "failedAppObjectsCount", 0);
+    set_int(info, "cancelledAppObjectsCount", 0);
+    set_int(stats, "logicalSizeBytes", r->logical_bytes);
+    set_int(stats, "bytesWritten", r->bytes_written);
+    set_int(stats, "bytesRead", r->bytes_read);
+    json_object_set_new(info, "localSnapshotStats", stats);
+    snprintf(task, sizeof task, "%s", id);
+    json_object_set_new(info, "progressTaskId", json_string(task));
+    json_object_set_new(info, "localTaskId", json_string(task));
+    if (r->data_lock) json_object_set_new(info, "dataLock", json_string(r->data_lock));
+    if (r->data_lock && r->expiry_usecs)
+        json_object_set_new(info, "dataLockConstraints",
+                            json_pack("{s:s,s:I}", "mode", r->data_lock, "expiryTimeUsecs", (json_int_t)r->expiry_usecs));
+    /* Coffer's own counters (not in the contract; clients ignore unknown fields). */
+    json_object_set_new(info, "cofferStats", json_pack("{s:I,s:I,s:I,s:b}", "files", (json_int_t)r->files,
+                                                       "directories", (json_int_t)r->dirs, "objects",
+                                                       (json_int_t)r->objects_total, "scheduled", r->scheduled));
+    json_object_set_new(run, "localBackupInfo", info);
+    if (objects) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < nobjects; i++) json_array_append_new(arr, object_result(r, &objects[i]));
+        json_object_set_new(run, "objects", arr);
+    }
+    return run;
+}
+
+static int last_run_cb(void *ud, const struct cat_run *r)
+{
+    *(json_t **)ud = cat_run_to_json(r, NULL, 0);
+    return 1;
+}
+
+json_t *cat_group_last_run(struct cat *cat, const char *tenant, const char *group_id)
+{
+    struct cat_run_filter f = { .limit = 1 };
+    json_t *out = NULL;
+    if (cat_run_list(cat, tenant, group_id, &f, last_run_cb, &out, NULL) < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}

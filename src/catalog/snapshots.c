@@ -1,0 +1,276 @@
+/* snapshots.c: the snapshots protection runs produced (see cat_snapshot.h), and the ObjectSnapshot
+ * JSON the API lists. Lists walk the (tenant, object, time) index for one object, the (tenant,
+ * group, time) index otherwise; optional filters are bound as "(? = 0 OR ...)" so one cached
+ * statement serves every combination, and list filters (run types, group ids) are checked in C. */
+#include "catalog/cat_snapshot.h"
+#include "catalog/internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+void cat_snapshot_release(struct cat_snapshot *s)
+{
+    if (!s) return;
+    free(s->tenant);
+    free(s->id);
+    free(s->object_name);
+    free(s->environment);
+    free(s->group_id);
+    free(s->group_name);
+    free(s->run_type);
+    free(s->status);
+    free(s->parent_id);
+    memset(s, 0, sizeof *s);
+}
+
+#define SNAP_COLS                                                                                              \
+    "tenant, id, object_id, object_name, source_id, environment, group_id, group_name, group_seq, run_usecs,"  \
+    " instance_id, run_type, snapshot_usecs, end_usecs, status, logical_bytes, bytes_read, bytes_written,"    \
+    " files, dirs, parent_id, expiry_usecs, on_legal_hold, is_deleted"
+
+static int read_snap(sqlite3_stmt *st, struct cat_snapshot *s)
+{
+    memset(s, 0, sizeof *s);
+    s->tenant = col_str(st, 0);
+    s->id = col_str(st, 1);
+    s->object_id = sqlite3_column_int64(st, 2);
+    s->object_name = col_str(st, 3);
+    s->source_id = sqlite3_column_int64(st, 4);
+    s->environment = col_str(st, 5);
+    s->group_id = col_str(st, 6);
+    s->group_name = col_str(st, 7);
+    s->group_seq = sqlite3_column_int64(st, 8);
+    s->run_usecs = sqlite3_column_int64(st, 9);
+    s->instance_id = sqlite3_column_int64(st, 10);
+    s->run_type = col_str(st, 11);
+    s->snapshot_usecs = sqlite3_column_int64(st, 12);
+    s->end_usecs = sqlite3_column_int64(st, 13);
+    s->status = col_str(st, 14);
+    s->logical_bytes = sqlite3_column_int64(st, 15);
+    s->bytes_read = sqlite3_column_int64(st, 16);
+    s->bytes_written = sqlite3_column_int64(st, 17);
+    s->files = sqlite3_column_int64(st, 18);
+    s->dirs = sqlite3_column_int64(st, 19);
+    s->parent_id = col_str(st, 20);
+    s->expiry_usecs = sqlite3_column_int64(st, 21);
+    s->on_legal_hold = sqlite3_column_int(st, 22);
+    s->is_deleted = sqlite3_column_int(st, 23);
+    if (!s->tenant || !s->id || !s->environment || !s->group_id || !s->run_type || !s->status) {
+        cat_snapshot_release(s);
+        return -1;
+    }
+    return 0;
+}
+
+int cat_snapshot_insert(struct cat *cat, const struct cat_snapshot *s)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "INSERT INTO snapshots(" SNAP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+        " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, s->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, s->object_id);
+    sqlite3_bind_text(st, 4, s->object_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, s->source_id);
+    sqlite3_bind_text(st, 6, s->environment, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, s->group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, s->group_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, s->group_seq);
+    sqlite3_bind_int64(st, 10, s->run_usecs);
+    sqlite3_bind_int64(st, 11, s->instance_id);
+    sqlite3_bind_text(st, 12, s->run_type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 13, s->snapshot_usecs);
+    sqlite3_bind_int64(st, 14, s->end_usecs);
+    sqlite3_bind_text(st, 15, s->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 16, s->logical_bytes);
+    sqlite3_bind_int64(st, 17, s->bytes_read);
+    sqlite3_bind_int64(st, 18, s->bytes_written);
+    sqlite3_bind_int64(st, 19, s->files);
+    sqlite3_bind_int64(st, 20, s->dirs);
+    sqlite3_bind_text(st, 21, s->parent_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 22, s->expiry_usecs);
+    sqlite3_bind_int(st, 23, s->on_legal_hold);
+    sqlite3_bind_int(st, 24, s->is_deleted);
+    return cat_exec_done(cat, st);
+}
+
+int cat_snapshot_get(struct cat *cat, const char *tenant, const char *id, struct cat_snapshot *out)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT " SNAP_COLS " FROM snapshots WHERE tenant = ?1 AND id = ?2");
+    int rc, ret;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    ret = rc == SQLITE_ROW ? read_snap(st, out) : rc == SQLITE_DONE ? CAT_NOT_FOUND : -1;
+    if (ret < 0 && rc != SQLITE_ROW) cat_log_error(cat, "snapshot get");
+    sqlite3_reset(st);
+    return ret;
+}
+
+int cat_snapshot_latest(struct cat *cat, const char *tenant, const char *group_id, int64_t object_id, char **id)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT id FROM snapshots WHERE tenant = ?1 AND object_id = ?2 AND group_id = ?3"
+                                     " AND is_deleted = 0 ORDER BY snapshot_usecs DESC LIMIT 1");
+    int rc;
+    *id = NULL;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, object_id);
+    sqlite3_bind_text(st, 3, group_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *id = col_str(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return CAT_NOT_FOUND;
+    if (rc != SQLITE_ROW || !*id) {
+        cat_log_error(cat, "snapshot latest");
+        return -1;
+    }
+    return 0;
+}
+
+static int str_in(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        const char *x = json_string_value(v);
+        if (x && strcmp(x, s) == 0) return 1;
+    }
+    return 0;
+}
+
+static int scan(struct cat *cat, sqlite3_stmt *st, const struct cat_snapshot_filter *f, cat_snapshot_fn fn, void *ud)
+{
+    int rc, out = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cat_snapshot s;
+        if (read_snap(st, &s) != 0) {
+            out = -1;
+            break;
+        }
+        if (f) {
+            int keep = 1;
+            if (f->run_types && json_array_size(f->run_types) > 0 && !str_in(f->run_types, s.run_type) &&
+                !(strcmp(s.run_type, "kRegular") == 0 && str_in(f->run_types, "kIncremental")))
+                keep = 0;
+            if (f->group_ids && json_array_size(f->group_ids) > 0 && !str_in(f->group_ids, s.group_id)) keep = 0;
+            if (!keep) {
+                cat_snapshot_release(&s);
+                continue;
+            }
+        }
+        out = fn(ud, &s);
+        cat_snapshot_release(&s);
+        if (out != 0) break;
+    }
+    if (out == 0 && rc != SQLITE_DONE) {
+        cat_log_error(cat, "snapshot list");
+        out = -1;
+    }
+    sqlite3_reset(st);
+    return out;
+}
+
+int cat_snapshot_list(struct cat *cat, const char *tenant, const struct cat_snapshot_filter *f, cat_snapshot_fn fn,
+                      void *ud)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "SELECT " SNAP_COLS " FROM snapshots WHERE tenant = ?1"
+        " AND (?2 < 0 OR object_id = ?2)"
+        " AND (?3 = 0 OR snapshot_usecs >= ?3) AND (?4 = 0 OR snapshot_usecs <= ?4)"
+        " AND (?5 = 0 OR run_usecs >= ?5) AND (?6 = 0 OR run_usecs <= ?6)"
+        " AND (?7 IS NULL OR environment = ?7)"
+        " AND (?8 < 0 OR source_id = ?8 OR object_id = ?8)"
+        " AND (?9 = 1 OR is_deleted = 0)"
+        " ORDER BY snapshot_usecs, id");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, f->object_id);
+    sqlite3_bind_int64(st, 3, f->from_usecs);
+    sqlite3_bind_int64(st, 4, f->to_usecs);
+    sqlite3_bind_int64(st, 5, f->run_from_usecs);
+    sqlite3_bind_int64(st, 6, f->run_to_usecs);
+    sqlite3_bind_text(st, 7, f->environment, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, f->source_id);
+    sqlite3_bind_int(st, 9, f->include_deleted ? 1 : 0);
+    return scan(cat, st, f, fn, ud);
+}
+
+int cat_snapshot_expired(struct cat *cat, int64_t now_usecs, cat_snapshot_fn fn, void *ud)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT " SNAP_COLS " FROM snapshots WHERE is_deleted = 0"
+                                     " AND expiry_usecs > 0 AND expiry_usecs <= ?1 AND on_legal_hold = 0");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, now_usecs);
+    return scan(cat, st, NULL, fn, ud);
+}
+
+int cat_snapshot_mark_deleted(struct cat *cat, const char *tenant, const char *id)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if ((rc = cat_begin(cat)) != 0) return rc;
+    st = cat_stmt(cat, "UPDATE snapshots SET is_deleted = 1 WHERE tenant = ?1 AND id = ?2");
+    rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        rc = cat_exec_done(cat, st);
+        if (rc == 0 && sqlite3_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
+    }
+    if (rc == 0) {
+        /* The run shows isLocalSnapshotsDeleted once none of its snapshots is left. */
+        st = cat_stmt(cat,
+            "UPDATE runs SET local_deleted = 1 WHERE (tenant, group_id, start_usecs) IN"
+            " (SELECT tenant, group_id, run_usecs FROM snapshots WHERE tenant = ?1 AND id = ?2)"
+            " AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.tenant = runs.tenant AND s.group_id = runs.group_id"
+            "   AND s.run_usecs = runs.start_usecs AND s.is_deleted = 0)");
+        rc = -1;
+        if (st) {
+            sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    if (rc == 0) rc = cat_commit(cat);
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
+json_t *cat_snapshot_to_json(const struct cat_snapshot *s, int64_t cluster_id, int64_t incarnation_id)
+{
+    char run_id[48];
+    json_t *o = json_object();
+    snprintf(run_id, sizeof run_id, "%lld:%lld", (long long)s->group_seq, (long long)s->run_usecs);
+    json_object_set_new(o, "id", json_string(s->id));
+    json_object_set_new(o, "clusterId", json_integer(cluster_id));
+    json_object_set_new(o, "clusterIncarnationId", json_integer(incarnation_id));
+    json_object_set_new(o, "environment", json_string(s->environment));
+    if (s->expiry_usecs) json_object_set_new(o, "expiryTimeUsecs", json_integer(s->expiry_usecs));
+    json_object_set_new(o, "hasDataLock", json_false());
+    json_object_set_new(o, "indexingStatus", json_string("NoIndex"));
+    json_object_set_new(o, "objectId", json_integer(s->object_id));
+    if (s->object_name) json_object_set_new(o, "objectName", json_string(s->object_name));
+    json_object_set_new(o, "onLegalHold", json_boolean(s->on_legal_hold));
+    json_object_set_new(o, "ownershipContext", json_string("Local"));
+    if (strcmp(s->environment, "kPhysical") == 0)
+        json_object_set_new(o, "physicalParams", json_pack("{s:b,s:s}", "enableSystemBackup", 0, "protectionType", "kFile"));
+    json_object_set_new(o, "protectionGroupId", json_string(s->group_id));
+    if (s->group_name) json_object_set_new(o, "protectionGroupName", json_string(s->group_name));
+    json_object_set_new(o, "protectionGroupRunId", json_string(run_id));
+    json_object_set_new(o, "runInstanceId", json_integer(s->instance_id));
+    json_object_set_new(o, "runStartTimeUsecs", json_integer(s->run_usecs));
+    json_object_set_new(o, "runType", json_string(s->run_type));
+    json_object_set_new(o, "snapshotTargetType", json_string("Local"));
+    json_object_set_new(o, "snapshotTimestampUsecs", json_integer(s->snapshot_usecs));
+    if (s->source_id) json_object_set_new(o, "sourceId", json_integer(s->source_id));
+    json_object_set_new(o, "storageDomainId", json_integer(1));
+    return o;
+}
