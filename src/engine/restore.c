@@ -1,0 +1,780 @@
+/* restore.c: writing a snapshot's files back to disk, safely and in parallel.
+ *
+ * The calling thread resolves every requested path first (a missing one fails before anything is
+ * written), then walks the trees: it creates directories (mkdirat, then openat with O_NOFOLLOW so
+ * a symlink planted in the target is never followed), symlinks and special files itself, and
+ * queues regular files in groups sorted by the pack and offset of their first chunk. Workers write
+ * each file under a temporary name in its directory (openat with O_EXCL|O_NOFOLLOW), ftruncate to
+ * the size and pwrite only the data chunks (holes stay holes), set attributes and rename it into
+ * place: a damaged file never appears under its final name.
+ *
+ * Every directory is an rs_dir holding an open fd and a count: the walker while listing it, each
+ * queued file, each subdirectory and each pending hardlink hold one. Whoever drops the last count
+ * sets the directory's mode, owner, xattrs and times (so its content can no longer change its
+ * mtime), closes it and drops the parent's count. Hardlinks are made after all files are written:
+ * link() to the restored first path, or, when that path was not part of the restore, the content
+ * is written once from the first path's entry and later links point to it. Names from the trees
+ * are checked again here (tree_name_valid) even though the decoder already refuses unsafe ones. */
+#include "engine/engine.h"
+#include "engine/eng_internal.h"
+#include "util/fsio.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define RS_GROUP 256          /* files sorted together by pack position */
+#define RS_QUEUE_MAX 1024     /* queued files before the walker waits */
+
+struct rs_dir {
+    int fd;
+    atomic_int refs;
+    struct rs_dir *parent;
+    int apply;                /* set attributes at the end (directories this restore made) */
+    struct tree_entry meta;
+    char *spath;              /* snapshot path, for messages */
+};
+
+struct rs_first {             /* where the first link of a hardlinked inode was restored */
+    char *spath;              /* snapshot path of that first link */
+    struct rs_dir *dir;       /* holds a count */
+    char *name;
+    atomic_int ok;
+    struct rs_first *next;
+};
+
+struct rs_link {              /* a later link, made after every file is written */
+    struct rs_dir *dir;       /* holds a count */
+    char *name;
+    char *spath;
+    char *first_spath;
+    struct rs_link *next;
+};
+
+struct rs_job {
+    struct rs_dir *dir;       /* holds a count */
+    char *name;
+    char *spath;
+    struct tree_entry e;      /* owned copy (content chunks) */
+    struct rs_first *first;   /* non-NULL: mark ok when written */
+    uint32_t pack;
+    uint64_t off;
+    struct rs_job *next;
+};
+
+struct rs {
+    struct repo *repo;
+    const struct eng_restore_opts *o;
+    repo_id_t root;
+    int is_root;              /* euid 0: owners are restored */
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_space;
+    struct rs_job *q_head, *q_tail;
+    size_t q_len;
+    int closing;
+    pthread_t *workers;
+    int n_workers;
+    struct rs_job **group;
+    size_t n_group;
+    struct rs_first *firsts;  /* walker-only list (short: only inodes with nlink > 1) */
+    struct rs_link *links;
+    atomic_int stop;          /* first fatal error, or -ECANCELED */
+    atomic_uint tmp_counter;
+    atomic_uint_fast64_t files, bytes;
+    uint64_t dirs, symlinks, other, skipped;   /* walker-only */
+    atomic_uint_fast64_t n_errors;
+    json_t *errors;           /* guarded by mu */
+    char errmsg[512];         /* guarded by mu: the error that stopped the restore */
+    uint64_t last_progress;
+};
+
+/* ---------- errors ---------- */
+
+static void rs_fail(struct rs *r, const char *spath, int rc, const char *what)
+{
+    pthread_mutex_lock(&r->mu);
+    eng_problem(r->errors, spath, "%s: %s", what, strerror(-rc));
+    if (!r->o->continue_on_error && !atomic_load(&r->stop)) {
+        snprintf(r->errmsg, sizeof r->errmsg, "%s: %s: %s", spath, what, strerror(-rc));
+        atomic_store(&r->stop, rc);
+    }
+    pthread_mutex_unlock(&r->mu);
+    atomic_fetch_add(&r->n_errors, 1);
+}
+
+static int rs_stopped(struct rs *r)
+{
+    if (r->o->cancel && *r->o->cancel) {
+        int zero = 0;
+        atomic_compare_exchange_strong(&r->stop, &zero, -ECANCELED);
+    }
+    return atomic_load(&r->stop) != 0;
+}
+
+/* ---------- attributes ---------- */
+
+static void rs_times(const struct tree_entry *e, struct timespec ts[2])
+{
+    ts[0].tv_sec = e->atime_ns / 1000000000;
+    ts[0].tv_nsec = e->atime_ns % 1000000000;
+    ts[1].tv_sec = e->mtime_ns / 1000000000;
+    ts[1].tv_nsec = e->mtime_ns % 1000000000;
+    for (int i = 0; i < 2; i++)
+        if (ts[i].tv_nsec < 0) { ts[i].tv_nsec += 1000000000; ts[i].tv_sec--; }
+}
+
+/* Owner, mode, xattrs, times on an open file or directory. Returns the first error. */
+static int rs_apply_fd(struct rs *r, int fd, const struct tree_entry *e)
+{
+    struct timespec ts[2];
+    int rc = 0;
+    if (r->is_root && fchown(fd, e->uid, e->gid) != 0) rc = -errno;
+    if (fchmod(fd, e->mode) != 0 && !rc) rc = -errno;
+    for (size_t i = 0; i < e->n_xattrs; i++)
+        fsetxattr(fd, e->xattrs[i].name, e->xattrs[i].value ? (const void *)e->xattrs[i].value : "",
+                  e->xattrs[i].len, 0);   /* best effort: some namespaces need privileges */
+    rs_times(e, ts);
+    if (futimens(fd, ts) != 0 && !rc) rc = -errno;
+    return rc;
+}
+
+/* Owner, mode (not for symlinks) and times of a non-regular entry at dfd/name. */
+static int rs_apply_at(struct rs *r, int dfd, const char *name, const struct tree_entry *e)
+{
+    struct timespec ts[2];
+    int rc = 0;
+    if (r->is_root && fchownat(dfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) != 0) rc = -errno;
+    if (e->type != TREE_SYMLINK && fchmodat(dfd, name, e->mode, 0) != 0 && !rc) rc = -errno;
+    rs_times(e, ts);
+    if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) != 0 && !rc) rc = -errno;
+    return rc;
+}
+
+/* ---------- directories ---------- */
+
+static void rs_dir_release(struct rs *r, struct rs_dir *d)
+{
+    while (d && atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) == 1) {
+        struct rs_dir *parent = d->parent;
+        if (d->apply && r->o->preserve_attrs) {
+            int rc = rs_apply_fd(r, d->fd, &d->meta);
+            if (rc) rs_fail(r, d->spath, rc, "cannot set directory attributes");
+        }
+        if (d->fd >= 0) close(d->fd);
+        tree_entry_release(&d->meta);
+        free(d->spath);
+        free(d);
+        d = parent;
+    }
+}
+
+static void rs_dir_hold(struct rs_dir *d)
+{
+    atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
+}
+
+static struct rs_dir *rs_dir_new(int fd, struct rs_dir *parent, const char *spath)
+{
+    struct rs_dir *d = calloc(1, sizeof *d);
+    if (!d || !(d->spath = strdup(spath))) {
+        free(d);
+        return NULL;
+    }
+    d->fd = fd;
+    atomic_init(&d->refs, 1);
+    d->parent = parent;
+    if (parent) rs_dir_hold(parent);
+    return d;
+}
+
+/* A temporary name for an entry being created in a directory of the target. */
+static void rs_tmpname(struct rs *r, char *buf, size_t len)
+{
+    snprintf(buf, len, ".coffer-restore.%ld.%u", (long)getpid(), atomic_fetch_add(&r->tmp_counter, 1));
+}
+
+/* Checks what exists at dfd/name before creating a non-directory there: 0 go ahead, 1 skip (exists,
+ * no overwrite), <0 error. */
+static int rs_check_existing(struct rs *r, int dfd, const char *name, const char *spath)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? 0 : -errno;
+    if (!r->o->overwrite) {
+        r->skipped++;
+        return 1;
+    }
+    if (S_ISDIR(st.st_mode)) return -EISDIR;  /* never remove a directory tree to make room */
+    return 0;
+}
+
+/* Creates (or reuses) the directory dfd/name and opens it without following symlinks. */
+static int rs_mkdir(struct rs *r, struct rs_dir *parent, const char *name, const struct tree_entry *e,
+                    const char *spath, struct rs_dir **out)
+{
+    int made = 0, fd;
+    *out = NULL;
+    if (mkdirat(parent->fd, name, r->o->preserve_attrs ? 0700 : 0777) == 0) {
+        made = 1;
+    } else if (errno != EEXIST) {
+        return -errno;
+    }
+    fd = openat(parent->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && !made && (errno == ELOOP || errno == ENOTDIR)) {
+        /* something else (a symlink perhaps) is in the way: replace it only when allowed */
+        if (!r->o->overwrite) {
+            r->skipped++;
+            return 1;
+        }
+        if (unlinkat(parent->fd, name, 0) != 0) return -errno;
+        if (mkdirat(parent->fd, name, r->o->preserve_attrs ? 0700 : 0777) != 0) return -errno;
+        made = 1;
+        fd = openat(parent->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) return -errno;
+    struct rs_dir *d = rs_dir_new(fd, parent, spath);
+    if (!d || (e && tree_entry_copy(&d->meta, e) != 0)) {
+        if (d) rs_dir_release(r, d); else close(fd);
+        return -ENOMEM;
+    }
+    d->apply = e != NULL && (made || r->o->overwrite);
+    *out = d;
+    return 0;
+}
+
+/* ---------- file jobs ---------- */
+
+static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, uint64_t *written)
+{
+    int rc;
+    if (e->size && ftruncate(fd, (off_t)e->size) != 0) return -errno;
+    for (size_t i = 0; i < e->n_chunks; i++) {
+        const struct tree_chunk *c = &e->chunks[i];
+        void *data = NULL;
+        size_t len = 0;
+        if (rs_stopped(r)) return -ECANCELED;
+        if ((rc = repo_blob_get(r->repo, &c->id, &data, &len)) != 0) return rc;
+        if (len != c->len || c->offset + len > e->size) {
+            free(data);
+            return -EBADMSG;
+        }
+        rc = 0;
+        for (size_t done = 0; done < len;) {
+            ssize_t n = pwrite(fd, (uint8_t *)data + done, len - done, (off_t)(c->offset + done));
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                rc = -errno;
+                break;
+            }
+            done += (size_t)n;
+        }
+        free(data);
+        if (rc) return rc;
+        *written += len;
+        atomic_fetch_add_explicit(&r->bytes, len, memory_order_relaxed);
+    }
+    return 0;
+}
+
+static void rs_job_run(struct rs *r, struct rs_job *j)
+{
+    char tmp[64];
+    int fd = -1, rc;
+    uint64_t written = 0;
+    if (rs_stopped(r)) return;
+    for (int tries = 0; tries < 100; tries++) {
+        rs_tmpname(r, tmp, sizeof tmp);
+        fd = openat(j->dir->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    r->o->preserve_attrs ? 0600 : 0666);
+        if (fd >= 0 || errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        rs_fail(r, j->spath, -errno, "cannot create file");
+        return;
+    }
+    rc = rs_write_content(r, fd, &j->e, &written);
+    if (!rc && r->o->preserve_attrs) {
+        rc = rs_apply_fd(r, fd, &j->e);
+        if (rc) {
+            rs_fail(r, j->spath, rc, "cannot set attributes");
+            rc = 0;   /* the data is good: keep the file */
+        }
+    }
+    if (close(fd) != 0 && !rc) rc = -errno;
+    if (!rc && renameat(j->dir->fd, tmp, j->dir->fd, j->name) != 0) rc = -errno;
+    if (rc) {
+        unlinkat(j->dir->fd, tmp, 0);
+        if (!(rc == -ECANCELED && atomic_load(&r->stop)))
+            rs_fail(r, j->spath, rc, rc == -EBADMSG || rc == -ENOENT ? "damaged or missing data"
+                                                                     : "cannot write file");
+        return;
+    }
+    atomic_fetch_add(&r->files, 1);
+    if (j->first) atomic_store(&j->first->ok, 1);
+}
+
+static void rs_job_free(struct rs *r, struct rs_job *j)
+{
+    rs_dir_release(r, j->dir);
+    free(j->name);
+    free(j->spath);
+    tree_entry_release(&j->e);
+    free(j);
+}
+
+static void *rs_worker(void *arg)
+{
+    struct rs *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        while (!r->q_head && !r->closing) pthread_cond_wait(&r->cv_work, &r->mu);
+        struct rs_job *j = r->q_head;
+        if (j) {
+            r->q_head = j->next;
+            if (!r->q_head) r->q_tail = NULL;
+            r->q_len--;
+            pthread_cond_signal(&r->cv_space);
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (!j) break;
+        rs_job_run(r, j);
+        rs_job_free(r, j);
+    }
+    return NULL;
+}
+
+static int rs_job_cmp(const void *a, const void *b)
+{
+    const struct rs_job *x = *(struct rs_job *const *)a, *y = *(struct rs_job *const *)b;
+    if (x->pack != y->pack) return x->pack < y->pack ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Sorts the current group by pack position and queues it (waiting while the queue is full). */
+static void rs_flush_group(struct rs *r)
+{
+    if (r->n_group == 0) return;
+    qsort(r->group, r->n_group, sizeof *r->group, rs_job_cmp);
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n_group; i++) {
+        while (r->q_len >= RS_QUEUE_MAX && r->n_workers > 0) pthread_cond_wait(&r->cv_space, &r->mu);
+        struct rs_job *j = r->group[i];
+        j->next = NULL;
+        if (r->q_tail) r->q_tail->next = j; else r->q_head = j;
+        r->q_tail = j;
+        r->q_len++;
+        pthread_cond_signal(&r->cv_work);
+    }
+    pthread_mutex_unlock(&r->mu);
+    r->n_group = 0;
+}
+
+static int rs_queue_file(struct rs *r, struct rs_dir *dir, const char *name, const char *spath,
+                         const struct tree_entry *meta, const struct tree_entry *content,
+                         struct rs_first *first)
+{
+    struct rs_job *j = calloc(1, sizeof *j);
+    if (!j) return -ENOMEM;
+    if (tree_entry_copy(&j->e, meta) != 0 || !(j->name = strdup(name)) || !(j->spath = strdup(spath))) {
+        tree_entry_release(&j->e);
+        free(j->name);
+        free(j);
+        return -ENOMEM;
+    }
+    if (content != meta) {   /* content from the first link's entry */
+        free(j->e.chunks);
+        j->e.chunks = NULL;
+        j->e.n_chunks = 0;
+        free(j->e.hardlink);
+        j->e.hardlink = NULL;
+        j->e.size = content->size;
+        if (content->n_chunks) {
+            if (!(j->e.chunks = malloc(content->n_chunks * sizeof *j->e.chunks))) {
+                tree_entry_release(&j->e);
+                free(j->name);
+                free(j->spath);
+                free(j);
+                return -ENOMEM;
+            }
+            memcpy(j->e.chunks, content->chunks, content->n_chunks * sizeof *j->e.chunks);
+            j->e.n_chunks = content->n_chunks;
+        }
+    }
+    j->dir = dir;
+    rs_dir_hold(dir);
+    j->first = first;
+    j->pack = UINT32_MAX;
+    if (j->e.n_chunks) repo_blob_locate(r->repo, &j->e.chunks[0].id, &j->pack, &j->off, NULL, NULL);
+    r->group[r->n_group++] = j;
+    if (r->n_group == RS_GROUP) rs_flush_group(r);
+    return 0;
+}
+
+/* ---------- the walk ---------- */
+
+static struct rs_first *rs_first_find(struct rs *r, const char *spath)
+{
+    for (struct rs_first *f = r->firsts; f; f = f->next)
+        if (strcmp(f->spath, spath) == 0) return f;
+    return NULL;
+}
+
+static struct rs_first *rs_first_add(struct rs *r, const char *spath, struct rs_dir *dir,
+                                     const char *name)
+{
+    struct rs_first *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    if (!(f->spath = strdup(spath)) || !(f->name = strdup(name))) {
+        free(f->spath);
+        free(f);
+        return NULL;
+    }
+    f->dir = dir;
+    rs_dir_hold(dir);
+    atomic_init(&f->ok, 0);
+    f->next = r->firsts;
+    r->firsts = f;
+    return f;
+}
+
+static void rs_progress(struct rs *r, const char *path, int force)
+{
+    if (!r->o->progress) return;
+    uint64_t now = eng_mono_msecs();
+    if (!force && now - r->last_progress < 500) return;
+    r->last_progress = now;
+    struct eng_progress p = {
+        .files = atomic_load(&r->files), .dirs = r->dirs, .bytes_done = atomic_load(&r->bytes),
+        .errors = atomic_load(&r->n_errors), .current_path = path,
+    };
+    r->o->progress(r->o->progress_ctx, &p);
+}
+
+static int rs_entry(struct rs *r, struct rs_dir *parent, const char *name, const struct tree_entry *e,
+                    struct eng_path *sp);
+
+static int rs_dir_content(struct rs *r, struct rs_dir *d, const repo_id_t *subtree, struct eng_path *sp)
+{
+    struct tree *t = NULL;
+    size_t base = sp->len;
+    int rc = eng_tree_load(r->repo, subtree, &t);
+    if (rc) {
+        rs_fail(r, sp->p, rc, "directory listing is damaged");
+        return 0;
+    }
+    for (size_t i = 0; i < t->n && !rs_stopped(r); i++) {
+        const struct tree_entry *e = &t->entries[i];
+        if ((rc = eng_path_push(sp, e->name)) != 0) break;
+        rc = rs_entry(r, d, e->name, e, sp);
+        eng_path_pop(sp, base);
+        if (rc) break;
+    }
+    tree_free(t);
+    return rc;
+}
+
+/* Creates a symlink, fifo, socket or device under a temporary name, then renames it into place. */
+static int rs_special(struct rs *r, struct rs_dir *parent, const char *name, const struct tree_entry *e)
+{
+    char tmp[64];
+    int rc = -EEXIST;
+    for (int tries = 0; tries < 100 && rc == -EEXIST; tries++) {
+        rs_tmpname(r, tmp, sizeof tmp);
+        int ok;
+        switch (e->type) {
+        case TREE_SYMLINK: ok = symlinkat(e->symlink_target, parent->fd, tmp); break;
+        case TREE_FIFO: ok = mknodat(parent->fd, tmp, S_IFIFO | 0600, 0); break;
+        case TREE_SOCKET: ok = mknodat(parent->fd, tmp, S_IFSOCK | 0600, 0); break;
+        case TREE_CHARDEV: ok = mknodat(parent->fd, tmp, S_IFCHR | 0600, (dev_t)e->rdev); break;
+        case TREE_BLOCKDEV: ok = mknodat(parent->fd, tmp, S_IFBLK | 0600, (dev_t)e->rdev); break;
+        default: return -EINVAL;
+        }
+        rc = ok == 0 ? 0 : -errno;
+    }
+    if (rc) return rc;
+    if (r->o->preserve_attrs) {
+        rc = rs_apply_at(r, parent->fd, tmp, e);
+        if (rc) rc = 0;   /* best effort on special files (e.g. times on symlinks) */
+    } else if (e->type != TREE_SYMLINK) {
+        fchmodat(parent->fd, tmp, 0666 & e->mode, 0);
+    }
+    if (renameat(parent->fd, tmp, parent->fd, name) != 0) {
+        rc = -errno;
+        unlinkat(parent->fd, tmp, 0);
+    }
+    return rc;
+}
+
+static int rs_entry(struct rs *r, struct rs_dir *parent, const char *name, const struct tree_entry *e,
+                    struct eng_path *sp)
+{
+    int rc;
+    if (!tree_name_valid(name, strlen(name))) {
+        rs_fail(r, sp->p, -EINVAL, "unsafe name in snapshot refused");
+        return 0;
+    }
+    rs_progress(r, sp->p, 0);
+    if (e->type == TREE_DIR) {
+        struct rs_dir *d = NULL;
+        rc = rs_mkdir(r, parent, name, e, sp->p, &d);
+        if (rc == 1) return 0;
+        if (rc < 0) {
+            rs_fail(r, sp->p, rc, "cannot create directory");
+            return rc == -ENOMEM ? rc : 0;
+        }
+        r->dirs++;
+        rc = rs_dir_content(r, d, &e->subtree, sp);
+        rs_dir_release(r, d);
+        return rc;
+    }
+    rc = rs_check_existing(r, parent->fd, name, sp->p);
+    if (rc == 1) return 0;
+    if (rc < 0) {
+        rs_fail(r, sp->p, rc, "cannot replace existing entry");
+        return 0;
+    }
+    if (e->type != TREE_FILE) {
+        if ((rc = rs_special(r, parent, name, e)) != 0) {
+            rs_fail(r, sp->p, rc, "cannot create");
+            return 0;
+        }
+        if (e->type == TREE_SYMLINK) r->symlinks++; else r->other++;
+        return 0;
+    }
+    if (e->hardlink) {
+        struct rs_first *f = rs_first_find(r, e->hardlink);
+        if (f) {   /* link once every file is written */
+            struct rs_link *l = calloc(1, sizeof *l);
+            if (!l || !(l->name = strdup(name)) || !(l->spath = strdup(sp->p)) ||
+                !(l->first_spath = strdup(e->hardlink))) {
+                if (l) { free(l->name); free(l->spath); free(l); }
+                return -ENOMEM;
+            }
+            l->dir = parent;
+            rs_dir_hold(parent);
+            l->next = r->links;
+            r->links = l;
+            return 0;
+        }
+        /* the first link is not part of this restore: write the content here, once */
+        struct tree_entry first;
+        rc = eng_resolve(r->repo, &r->root, e->hardlink, &first);
+        if (rc == 0 && (first.type != TREE_FILE || first.hardlink)) {
+            tree_entry_release(&first);
+            rc = -EBADMSG;
+        }
+        if (rc) {
+            rs_fail(r, sp->p, rc, "hardlink target missing from the snapshot");
+            return 0;
+        }
+        f = rs_first_add(r, e->hardlink, parent, name);
+        rc = f ? rs_queue_file(r, parent, name, sp->p, e, &first, f) : -ENOMEM;
+        tree_entry_release(&first);
+        return rc;
+    }
+    struct rs_first *f = NULL;
+    if (e->nlink > 1 && !(f = rs_first_add(r, sp->p, parent, name))) return -ENOMEM;
+    return rs_queue_file(r, parent, name, sp->p, e, e, f);
+}
+
+/* Makes the deferred hardlinks (after every file job has finished). */
+static void rs_make_links(struct rs *r)
+{
+    for (struct rs_link *l = r->links; l; l = l->next) {
+        struct rs_first *f = rs_first_find(r, l->first_spath);
+        int rc = 0;
+        if (rs_stopped(r)) break;
+        if (!f || !atomic_load(&f->ok)) {
+            rs_fail(r, l->spath, -ENOENT, "hardlink target was not restored");
+            continue;
+        }
+        if (linkat(f->dir->fd, f->name, l->dir->fd, l->name, 0) != 0) {
+            rc = -errno;
+            if (rc == -EEXIST && r->o->overwrite) {
+                char tmp[64];
+                rs_tmpname(r, tmp, sizeof tmp);
+                rc = 0;
+                if (linkat(f->dir->fd, f->name, l->dir->fd, tmp, 0) != 0) rc = -errno;
+                else if (renameat(l->dir->fd, tmp, l->dir->fd, l->name) != 0) {
+                    rc = -errno;
+                    unlinkat(l->dir->fd, tmp, 0);
+                }
+            } else if (rc == -EEXIST) {
+                r->skipped++;
+                continue;
+            }
+        }
+        if (rc) rs_fail(r, l->spath, rc, "cannot create hardlink");
+        else atomic_fetch_add(&r->files, 1);
+    }
+}
+
+/* Opens (creating if needed) the directory that receives a requested path. */
+static int rs_open_base(const char *dir, int *fd)
+{
+    int rc = fsio_mkdir_p(dir, 0755);
+    if (rc) return rc;
+    *fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return *fd < 0 ? -errno : 0;
+}
+
+void eng_restore_result_release(struct eng_restore_result *res)
+{
+    if (!res) return;
+    json_decref(res->errors);
+    res->errors = NULL;
+}
+
+static int rs_str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int eng_restore(struct repo *repo, const char *snapshot_id, const struct eng_restore_opts *o,
+                struct eng_restore_result *out, char *err, size_t errlen)
+{
+    struct rs r;
+    static const char *const everything[] = { "/" };
+    const char *const *req = o->n_paths && o->paths ? o->paths : everything;
+    size_t n_req = o->n_paths && o->paths ? o->n_paths : 1;
+    char **paths = NULL;
+    struct tree_entry *ents = NULL;
+    struct eng_path sp = { 0 };
+    int rc = 0;
+
+    memset(out, 0, sizeof *out);
+    if (err && errlen) err[0] = '\0';
+    if (!(out->errors = json_array())) return -ENOMEM;
+    memset(&r, 0, sizeof r);
+    r.repo = repo;
+    r.o = o;
+    if ((rc = eng_snapshot_root(repo, snapshot_id, &r.root)) != 0) {
+        eng_errf(err, errlen, "snapshot %.64s: %s", snapshot_id ? snapshot_id : "(null)", strerror(-rc));
+        return rc;
+    }
+    /* Resolve every requested path before writing anything. */
+    if (!(paths = calloc(n_req, sizeof *paths)) || !(ents = calloc(n_req, sizeof *ents))) {
+        free(paths);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n_req && !rc; i++) {
+        if ((rc = eng_path_normalize(req[i], &paths[i])) != 0)
+            eng_errf(err, errlen, "\"%s\" is not an absolute path", req[i] ? req[i] : "(null)");
+    }
+    if (!rc) qsort(paths, n_req, sizeof *paths, rs_str_cmp);
+    for (size_t i = 0; i < n_req && !rc; i++) {
+        if ((rc = eng_resolve(repo, &r.root, paths[i], &ents[i])) != 0)
+            eng_errf(err, errlen, "%s: %s", paths[i],
+                     rc == -ENOENT || rc == -ENOTDIR ? "not in the snapshot" : strerror(-rc));
+        if (rc == -ENOTDIR) rc = -ENOENT;
+    }
+    if (rc) goto cleanup;
+
+    r.is_root = geteuid() == 0;
+    r.errors = out->errors;
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv_work, NULL);
+    pthread_cond_init(&r.cv_space, NULL);
+    atomic_init(&r.stop, 0);
+    struct rlimit rl;   /* open directories are fds: allow what the hard limit allows */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
+        rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    r.n_workers = o->threads > 0 ? o->threads : eng_default_threads();
+    if (!(r.workers = calloc((size_t)r.n_workers, sizeof *r.workers)) ||
+        !(r.group = calloc(RS_GROUP, sizeof *r.group))) {
+        rc = -ENOMEM;
+        goto done_threads;
+    }
+    for (int i = 0; i < r.n_workers; i++)
+        if (pthread_create(&r.workers[i], NULL, rs_worker, &r) != 0) { r.n_workers = i; break; }
+
+    for (size_t i = 0; i < n_req && !rc && !rs_stopped(&r); i++) {
+        const char *p = paths[i];
+        int base_fd = -1;
+        char *basedir = NULL;
+        if (o->target_dir) {
+            basedir = strdup(o->target_dir);
+        } else {
+            basedir = strdup(p);
+            if (basedir) {
+                char *slash = strrchr(basedir, '/');
+                if (slash == basedir) slash[1] = '\0'; else *slash = '\0';
+            }
+        }
+        if (!basedir) { rc = -ENOMEM; break; }
+        if ((rc = rs_open_base(basedir, &base_fd)) != 0) {
+            eng_errf(err, errlen, "cannot open %s: %s", basedir, strerror(-rc));
+            free(basedir);
+            break;
+        }
+        struct rs_dir *base = rs_dir_new(base_fd, NULL, basedir);
+        free(basedir);
+        if (!base) { close(base_fd); rc = -ENOMEM; break; }
+        if ((rc = eng_path_set(&sp, p)) == 0) {
+            if (strcmp(p, "/") == 0)
+                rc = rs_dir_content(&r, base, &ents[i].subtree, &sp);
+            else
+                rc = rs_entry(&r, base, eng_basename(p), &ents[i], &sp);
+        }
+        rs_dir_release(&r, base);
+        if (rc) eng_errf(err, errlen, "restore failed: %s", strerror(-rc));
+    }
+    rs_flush_group(&r);
+
+done_threads:
+    pthread_mutex_lock(&r.mu);
+    r.closing = 1;
+    pthread_cond_broadcast(&r.cv_work);
+    pthread_mutex_unlock(&r.mu);
+    for (int i = 0; i < r.n_workers; i++) pthread_join(r.workers[i], NULL);
+    rs_worker(&r);    /* drains anything left (only if no worker could start) */
+    rs_make_links(&r);
+    for (struct rs_link *l = r.links, *next; l; l = next) {
+        next = l->next;
+        rs_dir_release(&r, l->dir);
+        free(l->name);
+        free(l->spath);
+        free(l->first_spath);
+        free(l);
+    }
+    for (struct rs_first *f = r.firsts, *next; f; f = next) {
+        next = f->next;
+        rs_dir_release(&r, f->dir);
+        free(f->spath);
+        free(f->name);
+        free(f);
+    }
+    rs_progress(&r, NULL, 1);
+    if (!rc) rc = atomic_load(&r.stop);
+    if (rc && err && errlen && !err[0])
+        eng_errf(err, errlen, "%s", r.errmsg[0] ? r.errmsg : strerror(-rc));
+    out->files = atomic_load(&r.files);
+    out->dirs = r.dirs;
+    out->symlinks = r.symlinks;
+    out->other = r.other;
+    out->bytes = atomic_load(&r.bytes);
+    out->skipped = r.skipped;
+    free(r.workers);
+    free(r.group);
+    pthread_mutex_destroy(&r.mu);
+    pthread_cond_destroy(&r.cv_work);
+    pthread_cond_destroy(&r.cv_space);
+cleanup:
+    eng_path_free(&sp);
+    for (size_t i = 0; i < n_req; i++) {
+        free(paths[i]);
+        tree_entry_release(&ents[i]);
+    }
+    free(paths);
+    free(ents);
+    return rc;
+}

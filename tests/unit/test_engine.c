@@ -1,0 +1,791 @@
+/* test_engine.c: file backup and restore end to end on a real repository in a temp dir.
+ *
+ * One fixture holds every kind of file (regular, empty, 20 MB random, sparse with a 50 MB hole,
+ * symlinks, a hardlink pair, a fifo, a socket, xattrs when the filesystem has them, unicode names,
+ * a 60-deep chain). It is backed up once; the tests then restore it elsewhere and compare bytes and
+ * metadata, read ranges, build a tar and extract it with /bin/tar, check dedup and incremental
+ * runs, vanishing files, unsafe trees, symlinks planted in the target, missing paths and a damaged
+ * pack. */
+#include "check.h"
+#include "engine/engine.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static struct {
+    char *tmp;
+    char src[512], repo_dir[512], key[512];
+    struct repo *repo;
+    char snap[REPO_ID_HEX_LEN + 1];
+    char src_tree[REPO_ID_HEX_LEN + 1];
+    int have_xattr;
+    int ready;
+} fx;
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static int write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, data, len);
+    close(fd);
+    chmod(path, mode);
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+static int write_random(const char *path, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    uint64_t buf[8192];
+    if (fd < 0) return -1;
+    for (size_t done = 0; done < len;) {
+        for (size_t i = 0; i < 8192; i++) buf[i] = rng();
+        size_t k = len - done < sizeof buf ? len - done : sizeof buf;
+        if (write(fd, buf, k) != (ssize_t)k) { close(fd); return -1; }
+        done += k;
+    }
+    close(fd);
+    return 0;
+}
+
+/* snprintf without the compiler's truncation guesses (buffers here are generous). */
+static void sfmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void sfmt(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+}
+
+static char *pj(char *out, size_t n, const char *a, const char *b)
+{
+    sfmt(out, n, "%s/%s", a, b);
+    return out;
+}
+
+static int files_equal(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int eq = fa && fb;
+    static char ba[65536], bb[65536];
+    while (eq) {
+        size_t na = fread(ba, 1, sizeof ba, fa), nb = fread(bb, 1, sizeof bb, fb);
+        if (na != nb || memcmp(ba, bb, na) != 0) eq = 0;
+        if (na == 0) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return eq;
+}
+
+/* ---------- comparing two trees ---------- */
+
+static const char *cmp_dst;
+static size_t cmp_srclen;
+static int cmp_flags;   /* 1: compare times and owners, 2: skip sockets, 4: skip xattrs */
+static char cmp_msg[1024];
+static int cmp_count;
+
+static int cmp_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    char other[4096];
+    struct stat o;
+    (void)flag; (void)ftw;
+    sfmt(other, sizeof other, "%s%s", cmp_dst, path + cmp_srclen);
+    if ((cmp_flags & 2) && S_ISSOCK(st->st_mode)) return 0;
+    cmp_count++;
+    if (lstat(other, &o) != 0) { sfmt(cmp_msg, sizeof cmp_msg, "missing %s", other); return 1; }
+    if ((st->st_mode & S_IFMT) != (o.st_mode & S_IFMT)) { sfmt(cmp_msg, sizeof cmp_msg, "type %s", other); return 1; }
+    if (!S_ISLNK(st->st_mode) && (st->st_mode & 07777) != (o.st_mode & 07777)) {
+        sfmt(cmp_msg, sizeof cmp_msg, "mode %s %o != %o", other, st->st_mode & 07777, o.st_mode & 07777);
+        return 1;
+    }
+    if (S_ISREG(st->st_mode)) {
+        if (st->st_size != o.st_size || !files_equal(path, other)) {
+            sfmt(cmp_msg, sizeof cmp_msg, "content %s", other);
+            return 1;
+        }
+    }
+    if (S_ISLNK(st->st_mode)) {
+        char t1[4096], t2[4096];
+        ssize_t n1 = readlink(path, t1, sizeof t1), n2 = readlink(other, t2, sizeof t2);
+        if (n1 != n2 || n1 < 0 || memcmp(t1, t2, (size_t)n1) != 0) {
+            sfmt(cmp_msg, sizeof cmp_msg, "symlink %s", other);
+            return 1;
+        }
+    }
+    if (cmp_flags & 1) {
+        if (st->st_mtim.tv_sec != o.st_mtim.tv_sec || st->st_mtim.tv_nsec != o.st_mtim.tv_nsec) {
+            sfmt(cmp_msg, sizeof cmp_msg, "mtime %s %ld.%09ld != %ld.%09ld", other,
+                     (long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long)o.st_mtim.tv_sec, o.st_mtim.tv_nsec);
+            return 1;
+        }
+        if (st->st_uid != o.st_uid || st->st_gid != o.st_gid) {
+            sfmt(cmp_msg, sizeof cmp_msg, "owner %s", other);
+            return 1;
+        }
+    }
+    if (!(cmp_flags & 4) && fx.have_xattr && !S_ISLNK(st->st_mode)) {
+        char v1[256], v2[256];
+        ssize_t n1 = lgetxattr(path, "user.coffer", v1, sizeof v1);
+        ssize_t n2 = lgetxattr(other, "user.coffer", v2, sizeof v2);
+        if (n1 != n2 || (n1 > 0 && memcmp(v1, v2, (size_t)n1) != 0)) {
+            sfmt(cmp_msg, sizeof cmp_msg, "xattr %s (%zd vs %zd)", other, n1, n2);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int compare_trees(const char *src, const char *dst, int flags)
+{
+    cmp_dst = dst;
+    cmp_srclen = strlen(src);
+    cmp_flags = flags;
+    cmp_msg[0] = '\0';
+    cmp_count = 0;
+    return nftw(src, cmp_one, 64, FTW_PHYS);
+}
+
+/* ---------- the fixture ---------- */
+
+static int build_fixture(const char *src)
+{
+    char p[4096], q[4096];
+    static char text[100000];
+    if (mkdir(src, 0755) != 0) return -1;
+    for (size_t i = 0; i < sizeof text; i++) text[i] = "abcdefghij\n"[i % 11];
+    if (write_file(pj(p, sizeof p, src, "regular.txt"), text, sizeof text, 0640)) return -1;
+    if (write_file(pj(p, sizeof p, src, "empty"), "", 0, 0600)) return -1;
+    if (write_random(pj(p, sizeof p, src, "big.bin"), 20u << 20)) return -1;
+    /* sparse: 1 MiB of data, a 50 MiB hole, 1 MiB of data */
+    int fd = open(pj(p, sizeof p, src, "sparse.bin"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return -1;
+    for (int part = 0; part < 2; part++) {
+        static char blk[1 << 20];
+        memset(blk, 'A' + part, sizeof blk);
+        if (pwrite(fd, blk, sizeof blk, part ? 51 << 20 : 0) != (ssize_t)sizeof blk) { close(fd); return -1; }
+    }
+    close(fd);
+    if (symlink("regular.txt", pj(p, sizeof p, src, "link"))) return -1;
+    if (symlink("/nonexistent/target", pj(p, sizeof p, src, "dangling"))) return -1;
+    if (mkdir(pj(p, sizeof p, src, "sub"), 0700)) return -1;
+    if (write_file(pj(p, sizeof p, src, "hard1"), "linked content\n", 15, 0644)) return -1;
+    if (link(pj(p, sizeof p, src, "hard1"), pj(q, sizeof q, src, "sub/hard2"))) return -1;
+    if (mkfifo(pj(p, sizeof p, src, "fifo"), 0620) || chmod(p, 0620)) return -1;
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    pj(p, sizeof p, src, "sock");
+    if (s >= 0 && strlen(p) < sizeof sa.sun_path) {
+        memcpy(sa.sun_path, p, strlen(p) + 1);
+        bind(s, (struct sockaddr *)&sa, sizeof sa);
+    }
+    if (s >= 0) close(s);
+    if (write_file(pj(p, sizeof p, src, "xattr.txt"), "x", 1, 0644)) return -1;
+    fx.have_xattr = setxattr(p, "user.coffer", "\0bin\xffval", 8, 0) == 0;
+    if (fx.have_xattr) setxattr(pj(q, sizeof q, src, "sub"), "user.coffer", "dir", 3, 0);
+    if (mkdir(pj(p, sizeof p, src, "\xc3\xbc" "n" "\xc3\xaf" "c" "\xc3\xb8" "d" "\xc3\xa9"), 0755)) return -1;
+    if (write_file(pj(p, sizeof p, src, "\xc3\xbc" "n" "\xc3\xaf" "c" "\xc3\xb8" "d" "\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.txt"),
+                   "nihon", 5, 0644)) return -1;
+    pj(p, sizeof p, src, "deep");           /* deep/d/d/.../d: 60 directories */
+    for (int i = 0; i < 60; i++) {
+        if (mkdir(p, 0755)) return -1;
+        strncat(p, "/d", sizeof p - strlen(p) - 1);
+    }
+    p[strlen(p) - 1] = '\0';
+    strncat(p, "leaf.txt", sizeof p - strlen(p) - 1);
+    if (write_file(p, "bottom", 6, 0644)) return -1;
+    return 0;
+}
+
+static int open_repo(const char *dir, const char *key, struct repo **out)
+{
+    char err[256];
+    int rc = repo_create(dir, key, err, sizeof err);
+    if (rc) { fprintf(stderr, "repo_create: %s\n", err); return rc; }
+    rc = repo_open(dir, key, out, err, sizeof err);
+    if (rc) fprintf(stderr, "repo_open: %s\n", err);
+    return rc;
+}
+
+static int backup(struct repo *repo, const char *inc, const char *parent, struct eng_backup_result *res,
+                  void (*hook)(void *, const char *), void *hook_ctx)
+{
+    const char *incs[] = { inc };
+    char err[256] = "";
+    struct eng_backup_opts o = {
+        .include_paths = incs, .n_include = 1, .parent_snapshot_id = parent, .threads = 2,
+        .on_before_open = hook, .hook_ctx = hook_ctx,
+    };
+    int rc = eng_backup(repo, &o, res, err, sizeof err);
+    if (rc) fprintf(stderr, "eng_backup: %d %s\n", rc, err);
+    return rc;
+}
+
+static int nftw_count;
+static int count_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)path; (void)st; (void)flag; (void)ftw;
+    nftw_count++;
+    return 0;
+}
+
+TEST(fixture_backup)
+{
+    struct eng_backup_result res;
+    json_t *meta = json_pack("{s:s, s:s}", "run_id", "r-1", "source", "test");
+    fx.tmp = check_tmpdir("engine");
+    sfmt(fx.src, sizeof fx.src, "%s/src", fx.tmp);
+    sfmt(fx.repo_dir, sizeof fx.repo_dir, "%s/repo", fx.tmp);
+    sfmt(fx.key, sizeof fx.key, "%s/key", fx.tmp);
+    CHECK(build_fixture(fx.src) == 0);
+    CHECK_EQ_INT(open_repo(fx.repo_dir, fx.key, &fx.repo), 0);
+    const char *incs[] = { fx.src, "/nonexistent-coffer-path" };
+    char err[256];
+    struct eng_backup_opts o = { .include_paths = incs, .n_include = 2, .snapshot_meta = meta, .threads = 2 };
+    CHECK_EQ_INT(eng_backup(fx.repo, &o, &res, err, sizeof err), 0);
+    json_decref(meta);
+    memcpy(fx.snap, res.snapshot_id, sizeof fx.snap);
+    CHECK(strlen(fx.snap) == 64);
+    /* files: regular empty big sparse hard1 hard2 xattr.txt unicode leaf = 9 */
+    CHECK_EQ_INT(res.files, 9);
+    CHECK_EQ_INT(res.symlinks, 2);
+    CHECKF(res.other >= 1, "other %lu", (unsigned long)res.other);
+    CHECK(res.bytes_read >= (22u << 20) && res.bytes_read < (23u << 20));  /* hole not read */
+    CHECK(res.logical_bytes > (72u << 20));
+    CHECK_EQ_INT(json_array_size(res.warnings), 1);   /* the missing include */
+    CHECK(strstr(json_string_value(json_object_get(json_array_get(res.warnings, 0), "path")),
+                 "nonexistent-coffer-path") != NULL);
+    eng_backup_result_release(&res);
+
+    /* the snapshot document */
+    json_t *doc = NULL;
+    CHECK_EQ_INT(repo_snapshot_read(fx.repo, fx.snap, &doc), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(doc, "version")), 1);
+    CHECK(json_string_value(json_object_get(doc, "tree")) != NULL);
+    CHECK(json_is_null(json_object_get(doc, "parent")));
+    CHECK(strcmp(json_string_value(json_object_get(doc, "run_id")), "r-1") == 0);
+    CHECK(json_string_value(json_object_get(doc, "hostname")) != NULL);
+    CHECK(json_integer_value(json_object_get(json_object_get(doc, "stats"), "files")) == 9);
+    CHECK(json_array_size(json_object_get(doc, "paths")) == 2);
+    json_decref(doc);
+
+    struct tree_entry e;
+    CHECK_EQ_INT(eng_stat_path(fx.repo, fx.snap, fx.src, &e), 0);
+    CHECK(e.type == TREE_DIR);
+    repo_id_to_hex(&e.subtree, fx.src_tree);
+    tree_entry_release(&e);
+    char p[600];
+    CHECK_EQ_INT(eng_stat_path(fx.repo, fx.snap, pj(p, sizeof p, fx.src, "sub/hard2"), &e), 0);
+    CHECK(e.hardlink && strcmp(e.hardlink + strlen(fx.src), "/hard1") == 0 && e.n_chunks == 0);
+    tree_entry_release(&e);
+    CHECK_EQ_INT(eng_stat_path(fx.repo, fx.snap, pj(p, sizeof p, fx.src, "sparse.bin"), &e), 0);
+    CHECK(e.size == (52u << 20) && e.n_chunks >= 2 && e.chunks[e.n_chunks - 1].offset >= (51u << 20));
+    tree_entry_release(&e);
+    CHECK_EQ_INT(eng_stat_path(fx.repo, fx.snap, pj(p, sizeof p, fx.src, "fifo"), &e), 0);
+    CHECK(e.type == TREE_FIFO && e.mode == 0620);
+    tree_entry_release(&e);
+    CHECK_EQ_INT(eng_stat_path(fx.repo, fx.snap, "/nonexistent-coffer-path", &e), -ENOENT);
+    fx.ready = 1;
+}
+
+TEST(restore_alternate_location_matches)
+{
+    CHECK(fx.ready);
+    char dst[600], err[256] = "", p[4096], q[4096];
+    struct eng_restore_result res;
+    sfmt(dst, sizeof dst, "%s/restored", fx.tmp);
+    struct eng_restore_opts o = { .target_dir = dst, .preserve_attrs = 1, .threads = 2 };
+    CHECK_EQ_INT(eng_restore(fx.repo, fx.snap, &o, &res, err, sizeof err), 0);
+    CHECKF(json_array_size(res.errors) == 0, "%s", json_dumps(res.errors, 0));
+    CHECK_EQ_INT(res.files, 9);
+    CHECK(res.bytes >= (22u << 20));
+    eng_restore_result_release(&res);
+    /* restored under dst + original absolute path */
+    char inner[1200];
+    sfmt(inner, sizeof inner, "%s%s", dst, fx.src);
+    CHECKF(compare_trees(fx.src, inner, 1) == 0, "%s", cmp_msg);
+    CHECK(cmp_count > 70);
+    struct stat a, b;
+    CHECK(lstat(pj(p, sizeof p, inner, "hard1"), &a) == 0 && lstat(pj(q, sizeof q, inner, "sub/hard2"), &b) == 0);
+    CHECK(a.st_ino == b.st_ino && a.st_nlink == 2);
+    CHECK(lstat(pj(p, sizeof p, inner, "sparse.bin"), &a) == 0);
+    CHECKF((uint64_t)a.st_blocks * 512 < (8u << 20), "sparse file allocated %lld", (long long)a.st_blocks * 512);
+    /* also the directory's own mtime (set after its content) */
+    CHECK(lstat(pj(p, sizeof p, inner, "sub"), &a) == 0 && lstat(pj(q, sizeof q, fx.src, "sub"), &b) == 0);
+    CHECK(a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
+    /* no temporary names left behind */
+    DIR *d = opendir(inner);
+    struct dirent *de;
+    int tmps = 0;
+    while (d && (de = readdir(d))) tmps += strncmp(de->d_name, ".coffer-restore", 15) == 0;
+    if (d) closedir(d);
+    CHECK_EQ_INT(tmps, 0);
+
+    /* one file and one directory, each as target/<basename> */
+    char dst2[600];
+    sfmt(dst2, sizeof dst2, "%s/restored2", fx.tmp);
+    char f1[600], f2[600];
+    const char *paths[] = { pj(f1, sizeof f1, fx.src, "sub"), pj(f2, sizeof f2, fx.src, "big.bin") };
+    struct eng_restore_opts o2 = { .paths = paths, .n_paths = 2, .target_dir = dst2, .preserve_attrs = 1 };
+    CHECK_EQ_INT(eng_restore(fx.repo, fx.snap, &o2, &res, err, sizeof err), 0);
+    CHECK_EQ_INT(json_array_size(res.errors), 0);
+    eng_restore_result_release(&res);
+    CHECK(files_equal(pj(p, sizeof p, dst2, "big.bin"), f2));
+    /* hard2's first link (hard1) was not restored: its content is written instead */
+    CHECK(files_equal(pj(p, sizeof p, dst2, "sub/hard2"), pj(q, sizeof q, fx.src, "hard1")));
+    /* again without overwrite: everything is skipped */
+    CHECK_EQ_INT(eng_restore(fx.repo, fx.snap, &o2, &res, err, sizeof err), 0);
+    CHECK(res.skipped >= 2 && res.files == 0);
+    eng_restore_result_release(&res);
+}
+
+struct range_buf { uint8_t *p; size_t len, cap; };
+static int range_sink(void *ctx, const void *buf, size_t len)
+{
+    struct range_buf *r = ctx;
+    if (r->len + len > r->cap) return -EOVERFLOW;
+    memcpy(r->p + r->len, buf, len);
+    r->len += len;
+    return 0;
+}
+
+TEST(read_file_ranges)
+{
+    CHECK(fx.ready);
+    char p[600];
+    struct { const char *name; uint64_t off, len; } cases[] = {
+        { "big.bin", 0, 100 }, { "big.bin", (1u << 20) - 7, 3u << 20 }, { "big.bin", (20u << 20) - 5, 0 },
+        { "big.bin", 20u << 20, 10 }, { "sparse.bin", (1u << 20) - 10, 20 },
+        { "sparse.bin", (51u << 20) - 3, 6 }, { "sub/hard2", 3, 0 }, { "empty", 0, 0 },
+    };
+    struct range_buf rb = { malloc(4u << 20), 0, 4u << 20 };
+    uint8_t *want = malloc(4u << 20);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        pj(p, sizeof p, fx.src, cases[i].name);
+        rb.len = 0;
+        CHECKF(eng_read_file(fx.repo, fx.snap, p, cases[i].off, cases[i].len, range_sink, &rb) == 0, "case %zu", i);
+        int fd = open(p, O_RDONLY);
+        ssize_t n = pread(fd, want, cases[i].len ? cases[i].len : (4u << 20), (off_t)cases[i].off);
+        close(fd);
+        CHECKF(n >= 0 && (size_t)n == rb.len && memcmp(want, rb.p, rb.len) == 0, "case %zu: %zd vs %zu", i, n, rb.len);
+    }
+    CHECK_EQ_INT(eng_read_file(fx.repo, fx.snap, pj(p, sizeof p, fx.src, "sub"), 0, 0, range_sink, &rb), -EISDIR);
+    CHECK_EQ_INT(eng_read_file(fx.repo, fx.snap, pj(p, sizeof p, fx.src, "nope"), 0, 0, range_sink, &rb), -ENOENT);
+    free(rb.p);
+    free(want);
+}
+
+static int walk_count;
+static int walk_cb(void *ctx, const char *path, const struct tree_entry *e)
+{
+    (void)e;
+    if (strstr(path, (const char *)ctx) == path) walk_count++;
+    return 0;
+}
+
+TEST(walk_and_tar)
+{
+    CHECK(fx.ready);
+    walk_count = 0;
+    CHECK_EQ_INT(eng_snapshot_walk(fx.repo, fx.snap, walk_cb, fx.src), 0);
+    nftw_count = 0;
+    nftw(fx.src, count_one, 64, FTW_PHYS);
+    CHECKF(walk_count == nftw_count && walk_count > 70, "walk saw %d, nftw %d", walk_count, nftw_count);
+    char tarf[600], out[600], cmd[2000], inner[700];
+    sfmt(tarf, sizeof tarf, "%s/out.tar", fx.tmp);
+    sfmt(out, sizeof out, "%s/untar", fx.tmp);
+    CHECK(mkdir(out, 0755) == 0);
+    int fd = open(tarf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    json_t *errs = json_array();
+    const char *paths[] = { fx.src };
+    CHECK_EQ_INT(eng_write_tar(fx.repo, fx.snap, paths, 1, fd, errs), 0);
+    close(fd);
+    CHECK_EQ_INT(json_array_size(errs), 0);
+    json_decref(errs);
+    sfmt(cmd, sizeof cmd, "tar -x -f '%s' -C '%s' 2>&1", tarf, out);
+    CHECK_EQ_INT(system(cmd), 0);
+    sfmt(inner, sizeof inner, "%s/src", out);
+    CHECKF(compare_trees(fx.src, inner, 2 | 4) == 0, "%s", cmp_msg);
+    char p[4096], q[4096];
+    struct stat a, b;
+    CHECK(lstat(pj(p, sizeof p, inner, "hard1"), &a) == 0 && lstat(pj(q, sizeof q, inner, "sub/hard2"), &b) == 0);
+    CHECK(a.st_ino == b.st_ino);
+    CHECK(lstat(pj(p, sizeof p, inner, "big.bin"), &a) == 0 && lstat(pj(q, sizeof q, fx.src, "big.bin"), &b) == 0);
+    CHECK(a.st_mtim.tv_sec == b.st_mtim.tv_sec);
+    /* a missing path: nothing written */
+    fd = open(tarf, O_WRONLY | O_TRUNC);
+    const char *bad[] = { fx.src, "/no/such/path" };
+    CHECK_EQ_INT(eng_write_tar(fx.repo, fx.snap, bad, 2, fd, NULL), -ENOENT);
+    CHECK(lseek(fd, 0, SEEK_END) == 0);
+    close(fd);
+}
+
+TEST(dedup_and_incremental)
+{
+    CHECK(fx.ready);
+    struct eng_backup_result r;
+    char p[600], q[600];
+    /* same data again, no parent: everything read, (almost) nothing added */
+    CHECK_EQ_INT(backup(fx.repo, fx.src, NULL, &r, NULL, NULL), 0);
+    CHECK(r.bytes_read >= (22u << 20));
+    CHECKF(r.bytes_added < 64 * 1024, "added %lu", (unsigned long)r.bytes_added);
+    eng_backup_result_release(&r);
+    /* a copy of big.bin elsewhere dedups too */
+    char other[600];
+    sfmt(other, sizeof other, "%s/other", fx.tmp);
+    CHECK(mkdir(other, 0755) == 0);
+    sfmt(q, sizeof q, "cp '%s/big.bin' '%s/copy.bin'", fx.src, other);
+    CHECK(system(q) == 0);
+    CHECK_EQ_INT(backup(fx.repo, other, NULL, &r, NULL, NULL), 0);
+    CHECKF(r.bytes_added < 64 * 1024, "added %lu", (unsigned long)r.bytes_added);
+    eng_backup_result_release(&r);
+
+    /* unchanged incremental: nothing read, same tree */
+    CHECK_EQ_INT(backup(fx.repo, fx.src, fx.snap, &r, NULL, NULL), 0);
+    CHECK_EQ_INT(r.bytes_read, 0);
+    CHECK_EQ_INT(r.files_unchanged, 8);   /* all but the second hardlink */
+    struct tree_entry e;
+    char snap2[REPO_ID_HEX_LEN + 1], hex[REPO_ID_HEX_LEN + 1];
+    memcpy(snap2, r.snapshot_id, sizeof snap2);
+    eng_backup_result_release(&r);
+    CHECK_EQ_INT(eng_stat_path(fx.repo, snap2, fx.src, &e), 0);
+    repo_id_to_hex(&e.subtree, hex);
+    tree_entry_release(&e);
+    CHECK(strcmp(hex, fx.src_tree) == 0);
+    json_t *doc = NULL;
+    CHECK_EQ_INT(repo_snapshot_read(fx.repo, snap2, &doc), 0);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "parent")), fx.snap) == 0);
+    json_decref(doc);
+
+    /* change one file: only it is read */
+    pj(p, sizeof p, fx.src, "regular.txt");
+    int fd = open(p, O_WRONLY | O_APPEND);
+    CHECK(fd >= 0);
+    CHECK(write(fd, "more\n", 5) == 5);
+    close(fd);
+    struct stat st;
+    CHECK(stat(p, &st) == 0);
+    CHECK_EQ_INT(backup(fx.repo, fx.src, snap2, &r, NULL, NULL), 0);
+    CHECK_EQ_INT(r.bytes_read, st.st_size);
+    CHECK_EQ_INT(r.files_unchanged, 7);
+    CHECK(strcmp(r.tree_id, "") != 0);
+    char snap3[REPO_ID_HEX_LEN + 1];
+    memcpy(snap3, r.snapshot_id, sizeof snap3);
+    eng_backup_result_release(&r);
+    CHECK_EQ_INT(eng_stat_path(fx.repo, snap3, fx.src, &e), 0);
+    repo_id_to_hex(&e.subtree, hex);
+    tree_entry_release(&e);
+    CHECK(strcmp(hex, fx.src_tree) != 0);
+    /* the changed content is what the new snapshot holds */
+    struct range_buf rb = { malloc(200000), 0, 200000 };
+    CHECK_EQ_INT(eng_read_file(fx.repo, snap3, p, 100000, 0, range_sink, &rb), 0);
+    CHECK(rb.len == 5 && memcmp(rb.p, "more\n", 5) == 0);
+    free(rb.p);
+}
+
+struct vanish_ctx { char victim[600], fifo_victim[600]; };
+static void vanish_hook(void *ctx, const char *path)
+{
+    struct vanish_ctx *v = ctx;
+    if (strcmp(path, v->victim) == 0) unlink(path);
+    if (strcmp(path, v->fifo_victim) == 0) {
+        unlink(path);
+        mkfifo(path, 0600);
+    }
+}
+
+TEST(vanished_files_are_warnings)
+{
+    CHECK(fx.ready);
+    char dir[600], p[700];
+    struct vanish_ctx v;
+    sfmt(dir, sizeof dir, "%s/vanish", fx.tmp);
+    CHECK(mkdir(dir, 0755) == 0);
+    CHECK(write_file(pj(v.victim, sizeof v.victim, dir, "a-goes"), "bye", 3, 0644) == 0);
+    CHECK(write_file(pj(v.fifo_victim, sizeof v.fifo_victim, dir, "b-becomes-fifo"), "x", 1, 0644) == 0);
+    CHECK(write_file(pj(p, sizeof p, dir, "c-stays"), "hello", 5, 0644) == 0);
+    struct eng_backup_result r;
+    CHECK_EQ_INT(backup(fx.repo, dir, NULL, &r, vanish_hook, &v), 0);
+    CHECK_EQ_INT(json_array_size(r.warnings), 2);
+    CHECK(strcmp(json_string_value(json_object_get(json_array_get(r.warnings, 0), "path")), v.victim) == 0);
+    CHECK(strcmp(json_string_value(json_object_get(json_array_get(r.warnings, 1), "path")), v.fifo_victim) == 0);
+    CHECK_EQ_INT(r.files, 1);
+    struct tree_entry e;
+    CHECK_EQ_INT(eng_stat_path(fx.repo, r.snapshot_id, v.victim, &e), -ENOENT);
+    CHECK_EQ_INT(eng_stat_path(fx.repo, r.snapshot_id, p, &e), 0);
+    tree_entry_release(&e);
+    eng_backup_result_release(&r);
+}
+
+TEST(exclude_and_cancel)
+{
+    CHECK(fx.ready);
+    char ex1[600], err[256];
+    const char *incs[] = { fx.src };
+    const char *excl[] = { pj(ex1, sizeof ex1, fx.src, "deep"), "*.bin" };
+    struct eng_backup_result r;
+    struct eng_backup_opts o = { .include_paths = incs, .n_include = 1, .exclude_paths = excl, .n_exclude = 2 };
+    CHECK_EQ_INT(eng_backup(fx.repo, &o, &r, err, sizeof err), 0);
+    CHECK_EQ_INT(r.files, 6);   /* no big.bin, sparse.bin, deep leaf */
+    CHECK(r.bytes_read < (1u << 20));
+    struct tree_entry e;
+    CHECK_EQ_INT(eng_stat_path(fx.repo, r.snapshot_id, ex1, &e), -ENOENT);
+    eng_backup_result_release(&r);
+    volatile int cancel = 1;
+    o.n_exclude = 0;
+    o.cancel = &cancel;
+    CHECK_EQ_INT(eng_backup(fx.repo, &o, &r, err, sizeof err), -ECANCELED);
+    CHECK(r.snapshot_id[0] == '\0');
+    eng_backup_result_release(&r);
+    const char *rel[] = { "relative/path" };
+    o.include_paths = rel;
+    o.cancel = NULL;
+    CHECK_EQ_INT(eng_backup(fx.repo, &o, &r, err, sizeof err), -EINVAL);
+    eng_backup_result_release(&r);
+}
+
+/* Stores raw tree bytes and a snapshot whose root holds directory "d" -> that tree. */
+static int crafted_snapshot(struct repo *repo, const uint8_t *bad, size_t bad_len, char snap[65])
+{
+    repo_id_t bad_id;
+    repo_blob_id(repo, bad, bad_len, &bad_id);
+    if (repo_blob_put(repo, REPO_BLOB_TREE, &bad_id, bad, bad_len, NULL)) return -1;
+    struct tree_entry d = { .name = (char *)"d", .type = TREE_DIR, .mode = 0755, .has_subtree = 1 };
+    d.subtree = bad_id;
+    uint8_t *root;
+    size_t root_len;
+    if (tree_encode(&d, 1, &root, &root_len)) return -1;
+    repo_id_t root_id;
+    repo_blob_id(repo, root, root_len, &root_id);
+    int rc = repo_blob_put(repo, REPO_BLOB_TREE, &root_id, root, root_len, NULL);
+    free(root);
+    if (rc) return -1;
+    char hex[65];
+    repo_id_to_hex(&root_id, hex);
+    json_t *doc = json_pack("{s:i, s:s}", "version", 1, "tree", hex);
+    rc = repo_snapshot_write(repo, doc, snap);
+    json_decref(doc);
+    return rc;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    if (!d) return -1;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+TEST(restore_refuses_unsafe_names)
+{
+    CHECK(fx.ready);
+    const char *from[] = { "xx", "aXb" }, *to[] = { "..", "a/b" };
+    for (int i = 0; i < 2; i++) {
+        struct tree_entry f = { .name = (char *)from[i], .type = TREE_FILE, .mode = 0644 };
+        uint8_t *buf;
+        size_t len;
+        CHECK_EQ_INT(tree_encode(&f, 1, &buf, &len), 0);
+        uint8_t *hit = memmem(buf, len, from[i], strlen(from[i]));
+        CHECK(hit != NULL);
+        memcpy(hit, to[i], strlen(to[i]));
+        char snap[65], base[600], target[700], err[256];
+        CHECK_EQ_INT(crafted_snapshot(fx.repo, buf, len, snap), 0);
+        free(buf);
+        sfmt(base, sizeof base, "%s/unsafe%d", fx.tmp, i);
+        CHECK(mkdir(base, 0755) == 0);
+        sfmt(target, sizeof target, "%s/t", base);
+        struct eng_restore_result r;
+        struct eng_restore_opts o = { .target_dir = target, .continue_on_error = 1 };
+        CHECK_EQ_INT(eng_restore(fx.repo, snap, &o, &r, err, sizeof err), 0);
+        CHECK_EQ_INT(json_array_size(r.errors), 1);
+        CHECK(strcmp(json_string_value(json_object_get(json_array_get(r.errors, 0), "path")), "/d") == 0);
+        eng_restore_result_release(&r);
+        CHECK_EQ_INT(count_entries(base), 1);   /* only t */
+        char d[800];
+        sfmt(d, sizeof d, "%s/d", target);
+        CHECK_EQ_INT(count_entries(d), 0);
+        o.continue_on_error = 0;
+        CHECK(eng_restore(fx.repo, snap, &o, &r, err, sizeof err) == -EBADMSG);
+        CHECK(strstr(err, "/d") != NULL);
+        eng_restore_result_release(&r);
+    }
+}
+
+TEST(restore_does_not_follow_planted_symlinks)
+{
+    CHECK(fx.ready);
+    char target[600], outside[600], p[1200], q[1200], err[256];
+    sfmt(target, sizeof target, "%s/planted", fx.tmp);
+    sfmt(outside, sizeof outside, "%s/outside", fx.tmp);
+    CHECK(mkdir(target, 0755) == 0 && mkdir(outside, 0755) == 0);
+    CHECK(write_file(pj(p, sizeof p, outside, "victim"), "keep", 4, 0644) == 0);
+    /* target/src/sub -> outside (a directory on the way), target/src/regular.txt -> outside/victim */
+    CHECK(mkdir(pj(p, sizeof p, target, "src"), 0755) == 0);
+    sfmt(p, sizeof p, "%s/src/sub", target);
+    CHECK(symlink(outside, p) == 0);
+    sfmt(p, sizeof p, "%s/src/regular.txt", target);
+    sfmt(q, sizeof q, "%s/victim", outside);
+    CHECK(symlink(q, p) == 0);
+    const char *paths[] = { fx.src };
+    struct eng_restore_result r;
+    struct eng_restore_opts o = { .paths = paths, .n_paths = 1, .target_dir = target, .overwrite = 0 };
+    CHECK_EQ_INT(eng_restore(fx.repo, fx.snap, &o, &r, err, sizeof err), 0);
+    CHECK(r.skipped >= 2);
+    eng_restore_result_release(&r);
+    CHECK_EQ_INT(count_entries(outside), 1);
+    o.overwrite = 1;
+    CHECK_EQ_INT(eng_restore(fx.repo, fx.snap, &o, &r, err, sizeof err), 0);
+    CHECKF(json_array_size(r.errors) == 0, "%s", json_dumps(r.errors, 0));
+    eng_restore_result_release(&r);
+    CHECK_EQ_INT(count_entries(outside), 1);
+    char buf[16] = "";
+    int fd = open(q, O_RDONLY);
+    CHECK(fd >= 0 && read(fd, buf, sizeof buf) == 4 && memcmp(buf, "keep", 4) == 0);
+    close(fd);
+    struct stat st;
+    sfmt(p, sizeof p, "%s/src/sub", target);
+    CHECK(lstat(p, &st) == 0 && S_ISDIR(st.st_mode));           /* the symlink was replaced */
+    sfmt(p, sizeof p, "%s/src/regular.txt", target);
+    CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode));
+}
+
+TEST(restore_missing_path_writes_nothing)
+{
+    CHECK(fx.ready);
+    char target[600], err[256] = "", f[700];
+    sfmt(target, sizeof target, "%s/never", fx.tmp);
+    const char *paths[] = { pj(f, sizeof f, fx.src, "regular.txt"), "/no/such/thing" };
+    struct eng_restore_result r;
+    struct eng_restore_opts o = { .paths = paths, .n_paths = 2, .target_dir = target };
+    CHECK_EQ_INT(eng_restore(fx.repo, fx.snap, &o, &r, err, sizeof err), -ENOENT);
+    CHECKF(strstr(err, "/no/such/thing") != NULL, "err: %s", err);
+    eng_restore_result_release(&r);
+    struct stat st;
+    CHECK(stat(target, &st) != 0 && errno == ENOENT);
+}
+
+TEST(damaged_pack_names_the_file)
+{
+    CHECK(fx.ready);
+    char base[600], src[700], rdir[700], key[700], p[800], q[800], err[256];
+    struct repo *repo = NULL;
+    sfmt(base, sizeof base, "%s/damage", fx.tmp);
+    sfmt(src, sizeof src, "%s/src", base);
+    sfmt(rdir, sizeof rdir, "%s/repo", base);
+    sfmt(key, sizeof key, "%s/key", base);
+    CHECK(mkdir(base, 0755) == 0 && mkdir(src, 0755) == 0);
+    CHECK(write_random(pj(p, sizeof p, src, "a.bin"), 300000) == 0);
+    CHECK(write_random(pj(p, sizeof p, src, "b.bin"), 300000) == 0);
+    CHECK_EQ_INT(open_repo(rdir, key, &repo), 0);
+    struct eng_backup_result br;
+    CHECK_EQ_INT(backup(repo, src, NULL, &br, NULL, NULL), 0);
+    char snap[65];
+    memcpy(snap, br.snapshot_id, sizeof snap);
+    eng_backup_result_release(&br);
+    struct tree_entry e;
+    CHECK_EQ_INT(eng_stat_path(repo, snap, pj(p, sizeof p, src, "a.bin"), &e), 0);
+    CHECK(e.n_chunks == 1);
+    uint32_t pack_no, stored, plain;
+    uint64_t off;
+    CHECK_EQ_INT(repo_blob_locate(repo, &e.chunks[0].id, &pack_no, &off, &stored, &plain), 0);
+    tree_entry_release(&e);
+    /* the repository has one pack: damage a byte in the middle of a.bin's blob */
+    int damaged = 0;
+    for (int i = 0; i < 256; i++) {
+        char dd[800];
+        sfmt(dd, sizeof dd, "%s/data/%02x", rdir, i);
+        DIR *d = opendir(dd);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            if (strlen(de->d_name) != 64) continue;
+            sfmt(q, sizeof q, "%s/%s", dd, de->d_name);
+            int fd = open(q, O_RDWR);
+            uint8_t byte;
+            if (fd >= 0 && pread(fd, &byte, 1, (off_t)(off + stored / 2)) == 1) {
+                byte ^= 0x55;
+                damaged += pwrite(fd, &byte, 1, (off_t)(off + stored / 2)) == 1;
+            }
+            if (fd >= 0) close(fd);
+        }
+        if (d) closedir(d);
+    }
+    CHECK_EQ_INT(damaged, 1);
+    char target[800];
+    sfmt(target, sizeof target, "%s/out", base);
+    const char *paths[] = { src };
+    struct eng_restore_result r;
+    struct eng_restore_opts o = { .paths = paths, .n_paths = 1, .target_dir = target, .continue_on_error = 1 };
+    CHECK_EQ_INT(eng_restore(repo, snap, &o, &r, err, sizeof err), 0);
+    CHECK_EQ_INT(json_array_size(r.errors), 1);
+    const char *bad = json_string_value(json_object_get(json_array_get(r.errors, 0), "path"));
+    CHECK(bad && strcmp(bad + strlen(bad) - 6, "/a.bin") == 0);
+    CHECK_EQ_INT(r.files, 1);
+    eng_restore_result_release(&r);
+    sfmt(p, sizeof p, "%s/src/b.bin", target);
+    sfmt(q, sizeof q, "%s/b.bin", src);
+    CHECK(files_equal(p, q));
+    sfmt(p, sizeof p, "%s/src", target);
+    CHECK_EQ_INT(count_entries(p), 1);   /* no a.bin, no temporary file */
+    /* stop at the first error */
+    char target2[800];
+    sfmt(target2, sizeof target2, "%s/out2", base);
+    o.target_dir = target2;
+    o.continue_on_error = 0;
+    CHECK(eng_restore(repo, snap, &o, &r, err, sizeof err) < 0);
+    CHECKF(strstr(err, "a.bin") != NULL, "err: %s", err);
+    eng_restore_result_release(&r);
+    /* the tar names it too and stays well-formed */
+    sfmt(p, sizeof p, "%s/d.tar", base);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    json_t *errs = json_array();
+    CHECK_EQ_INT(eng_write_tar(repo, snap, paths, 1, fd, errs), 0);
+    close(fd);
+    CHECK_EQ_INT(json_array_size(errs), 1);
+    json_decref(errs);
+    sfmt(q, sizeof q, "tar -t -f '%s' >/dev/null", p);
+    CHECK_EQ_INT(system(q), 0);
+    repo_close(repo);
+}
+
+int main(void)
+{
+    RUN(fixture_backup);
+    RUN(restore_alternate_location_matches);
+    RUN(read_file_ranges);
+    RUN(walk_and_tar);
+    RUN(dedup_and_incremental);
+    RUN(vanished_files_are_warnings);
+    RUN(exclude_and_cancel);
+    RUN(restore_refuses_unsafe_names);
+    RUN(restore_does_not_follow_planted_symlinks);
+    RUN(restore_missing_path_writes_nothing);
+    RUN(damaged_pack_names_the_file);
+    repo_close(fx.repo);
+    if (fx.tmp && !getenv("KEEP_TMP")) check_rm_rf(fx.tmp);
+    free(fx.tmp);
+    return check_finish();
+}
