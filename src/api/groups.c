@@ -10,14 +10,15 @@
  * snapshots keep their group; a deleted group is gone for GET, PUT and DELETE (404) and listed only
  * with isDeleted=true.
  *
- * Last runs: includeLastRunInfo adds lastRun and the lastRun*Status filters match on it, through
- * last_run() below, which asks the runs catalog (cat_group_last_run). */
+ * Last runs: includeLastRunInfo adds lastRun (the newest run from the runs catalog) and the
+ * lastRunAnyStatus / lastRunLocalBackupStatus filters match its localBackupInfo.status. */
 #include "api/api.h"
 #include "api/group_validate.h"
 #include "api/jv.h"
 #include "api/resid.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
+#include "catalog/cat_run.h"
 #include "catalog/cat_source.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,14 +37,11 @@ static const char *const run_statuses[] = { "Accepted", "Running", "Canceled", "
 
 /* ---- last runs --------------------------------------------------------------------------------- */
 
-/* last_run: the group's newest run as a ProtectionGroupRun (new reference) or NULL when it has none.
- * HOOK: runs come from the runs catalog (src/catalog/cat_run.h, cat_group_last_run); until its
- * implementation is part of the build, no group has a last run: includeLastRunInfo adds nothing and
- * a lastRun*Status filter matches no group. Enable by returning cat_group_last_run(cat, tenant, id). */
+/* last_run: the group's newest run as a ProtectionGroupRun (new reference) or NULL when it has none,
+ * from the runs catalog (cat_run.h). */
 static json_t *last_run(struct cat *cat, const char *tenant, const char *id)
 {
-    (void)cat; (void)tenant; (void)id;
-    return NULL;
+    return cat_group_last_run(cat, tenant, id);
 }
 
 /* last_run_status: the local backup status of a ProtectionGroupRun (borrowed) or NULL. */
