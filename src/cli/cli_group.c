@@ -16,6 +16,18 @@ static const char *state_text(json_t *g)
     return "active";
 }
 
+/* policy_name: the name of policy id in a ProtectionPoliciesResponse, else the id itself. */
+static const char *policy_name(json_t *policies, const char *id)
+{
+    json_t *list = json_object_get(policies, "policies");
+    for (size_t i = 0; id && i < json_array_size(list); i++) {
+        json_t *p = json_array_get(list, i);
+        const char *pid = cli_jstr(p, "id"), *name = cli_jstr(p, "name");
+        if (pid && name && strcmp(pid, id) == 0) return name;
+    }
+    return id;
+}
+
 static int group_path(struct cli *c, char *buf, size_t size, const char *id)
 {
     if (cli_path(buf, size, "/data-protect/protection-groups/%s", id) != 0)
@@ -26,7 +38,8 @@ static int group_path(struct cli *c, char *buf, size_t size, const char *id)
 int cli_group_list(struct cli *c, int argc, char **argv)
 {
     static const char *const head[] = { "ID", "NAME", "POLICY", "ENVIRONMENT", "STATE", "LAST RUN" };
-    struct cli_resp r;
+    struct cli_resp r, pr;
+    int have_policies = 0;
     struct cli_table t;
     json_t *list;
     const char *pos[1];
@@ -40,16 +53,22 @@ int cli_group_list(struct cli *c, int argc, char **argv)
         return CLI_OK;
     }
     list = json_object_get(r.json, "protectionGroups");
+    /* people read policy names, not ids: one more call; a policy it cannot name shows its id */
+    if (json_array_size(list) > 0) {
+        if (cli_call(c, "GET", "/data-protect/policies", NULL, &pr) == CLI_OK) have_policies = 1;
+    }
     cli_table_init(&t, 6, head);
     for (size_t i = 0; i < json_array_size(list) && rc == CLI_OK; i++) {
         json_t *g = json_array_get(list, i);
-        const char *cells[6] = { cli_jstr(g, "id"), cli_jstr(g, "name"), cli_jstr(g, "policyId"),
+        const char *cells[6] = { cli_jstr(g, "id"), cli_jstr(g, "name"),
+                                 policy_name(have_policies ? pr.json : NULL, cli_jstr(g, "policyId")),
                                  cli_jstr(g, "environment"), state_text(g),
                                  cli_jstr(g, "lastRun.localBackupInfo.status") };
         rc = cli_table_row(&t, cells);
     }
     if (rc == CLI_OK) cli_table_print(&t, stdout);
     cli_table_release(&t);
+    if (have_policies) cli_resp_release(&pr);
     cli_resp_release(&r);
     return rc;
 }
@@ -120,7 +139,10 @@ static json_t *build_group(struct cli *c, const char *name, const char *policy, 
         if (paths->items[k][0] != '/') *rc = cli_usage_error(c, "--path %s is not absolute", paths->items[k]);
         for (size_t i = 0; i < excl->n; i++)
             if (under(excl->items[i], paths->items[k])) json_array_append_new(ex, json_string(excl->items[i]));
-        fp = json_pack("{s:s, s:o}", "includedPath", paths->items[k], "excludedPaths", ex);
+        fp = json_pack("{s:s}", "includedPath", paths->items[k]);
+        /* an empty list is left out, as the SDK's omitempty does */
+        if (fp && json_array_size(ex) > 0) json_object_set(fp, "excludedPaths", ex);
+        json_decref(ex);
         if (!fp || json_array_append_new(fps, fp) != 0) *rc = cli_fail("cannot build the request (are the paths valid UTF-8?)");
     }
     if (*rc != CLI_OK) {
