@@ -248,6 +248,131 @@ TEST(delete_policy_via_cli)
     CHECK_EQ_INT(h->status, 404);
 }
 
+/* json_of_run: the CLI's stdout parsed (owned by the caller), or NULL. */
+static json_t *json_of_run(struct run *r) { return json_loads(r->out, 0, NULL); }
+
+static char group_policy[256];
+static long long host_object;
+static char group_id[256];
+
+TEST(source_register_list_and_object_search)
+{
+    struct run *r;
+    json_t *j, *objs;
+    r = cli("source", "register", "--endpoint", "localhost", "--host-type", "kLinux");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    CHECKF(strstr(r->out, "registered source ") != NULL, "stdout: %s", r->out);
+    r = cli("source", "list");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    CHECKF(strstr(r->out, "ENDPOINT") != NULL && strstr(r->out, "localhost") != NULL, "table: %s", r->out);
+    /* the host is an object a group can protect: find its id in the --json answer */
+    r = cli("object", "search", "localhost", "--json");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    j = json_of_run(r);
+    CHECKF(j != NULL, "not JSON: %s", r->out);
+    objs = json_object_get(j, "objects");
+    for (size_t i = 0; i < json_array_size(objs) && !host_object; i++) {
+        json_t *o = json_array_get(objs, i);
+        if (jstr(o, "objectType") && strcmp(jstr(o, "objectType"), "kHost") == 0) host_object = jint(o, "id");
+    }
+    json_decref(j);
+    CHECKF(host_object > 0, "no kHost object in: %s", r->out);
+    r = cli("object", "search");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    CHECKF(strstr(r->out, "kHost") != NULL, "table: %s", r->out);
+}
+
+TEST(group_create_pause_resume_delete)
+{
+    struct run *r;
+    struct http_resp *h;
+    char path[512], obj[32];
+    const char *p;
+    json_t *fps;
+    CHECK(host_object > 0);
+    r = cli("policy", "create", "--name", "cli-group-policy");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    p = strstr(r->out, "created policy ");
+    CHECK(p != NULL);
+    p += strlen("created policy ");
+    snprintf(group_policy, sizeof group_policy, "%.*s", (int)strcspn(p, " \n"), p);
+    snprintf(obj, sizeof obj, "%lld", host_object);
+    /* an exclusion outside every path is the user's mistake: 2, and nothing is sent */
+    r = cli("group", "create", "--name", "cli-docs", "--policy", group_policy, "--source-object", obj, "--path",
+            "/srv/docs", "--exclude", "/elsewhere");
+    CHECK_EQ_INT(r->status, 2);
+    r = cli("group", "create", "--name", "cli-docs", "--policy", group_policy, "--source-object", obj, "--path",
+            "/srv/docs", "--path", "/srv/mail", "--exclude", "/srv/docs/tmp");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    p = strstr(r->out, "created group ");
+    CHECKF(p != NULL, "stdout: %s", r->out);
+    p += strlen("created group ");
+    snprintf(group_id, sizeof group_id, "%.*s", (int)strcspn(p, " \n"), p);
+    snprintf(path, sizeof path, "/v2/data-protect/protection-groups/%s", group_id);
+    h = get(path);
+    CHECKF(h->status == 200, "GET %s: %ld %s", path, h->status, h->body);
+    CHECK(jstr(h->json, "policyId") && strcmp(jstr(h->json, "policyId"), group_policy) == 0);
+    CHECK(jstr(h->json, "environment") && strcmp(jstr(h->json, "environment"), "kPhysical") == 0);
+    CHECK(jstr(h->json, "physicalParams.protectionType") &&
+          strcmp(jstr(h->json, "physicalParams.protectionType"), "kFile") == 0);
+    fps = json_object_get(json_array_get(jget(h->json, "physicalParams.fileProtectionTypeParams.objects"), 0),
+                          "filePaths");
+    CHECK_EQ_INT(json_array_size(fps), 2);
+    CHECK(strcmp(jstr(json_array_get(fps, 0), "includedPath"), "/srv/docs") == 0);
+    CHECK(strcmp(json_string_value(json_array_get(json_object_get(json_array_get(fps, 0), "excludedPaths"), 0)),
+                 "/srv/docs/tmp") == 0);
+    CHECK(strcmp(jstr(json_array_get(fps, 1), "includedPath"), "/srv/mail") == 0);
+    CHECK(json_array_size(json_object_get(json_array_get(fps, 1), "excludedPaths")) == 0);
+    /* the table names the policy */
+    r = cli("group", "list");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    CHECKF(strstr(r->out, "cli-docs") != NULL && strstr(r->out, "cli-group-policy") != NULL &&
+           strstr(r->out, "active") != NULL, "table: %s", r->out);
+    r = cli("group", "get", group_id);
+    CHECKF(r->status == 0 && strstr(r->out, "/srv/docs/tmp") != NULL, "exit %d: %s%s", r->status, r->out, r->err);
+
+    r = cli("group", "pause", group_id);
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    h = get(path);
+    CHECK(h->status == 200 && json_is_true(jget(h->json, "isPaused")));
+    /* pausing changed nothing else */
+    CHECK(jstr(h->json, "name") && strcmp(jstr(h->json, "name"), "cli-docs") == 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(json_array_get(jget(h->json,
+                 "physicalParams.fileProtectionTypeParams.objects"), 0), "filePaths")), 2);
+    r = cli("group", "list");
+    CHECKF(strstr(r->out, "paused") != NULL, "table: %s", r->out);
+    r = cli("group", "resume", group_id);
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    h = get(path);
+    CHECK(h->status == 200 && !json_is_true(jget(h->json, "isPaused")));
+
+    /* the policy is in use: the server's 409 message reaches the user */
+    r = cli("policy", "delete", group_policy);
+    CHECK_EQ_INT(r->status, 1);
+    CHECKF(strstr(r->err, "HTTP 409") != NULL, "stderr: %s", r->err);
+    r = cli("group", "delete", group_id);
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    h = get(path);
+    CHECK_EQ_INT(h->status, 404);
+    r = cli("policy", "delete", group_policy);
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+}
+
+TEST(connection_create_and_list)
+{
+    struct run *r;
+    r = cli("connection", "create", "cli-conn");
+    CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+    CHECK(strstr(r->out, "created connection ") != NULL);
+    r = cli("connection", "list");
+    CHECKF(r->status == 0 && strstr(r->out, "cli-conn") != NULL, "exit %d: %s%s", r->status, r->out, r->err);
+    r = cli("connection", "create", "cli-conn"); /* the name is taken */
+    CHECK_EQ_INT(r->status, 1);
+    CHECKF(strstr(r->err, "cli-conn") != NULL, "stderr: %s", r->err);
+    r = cli("connection", "create"); /* no name */
+    CHECK_EQ_INT(r->status, 2);
+}
+
 int main(void)
 {
     if (access(cli_bin(), X_OK) != 0) {
@@ -265,6 +390,9 @@ int main(void)
     RUN(wrong_key_exits_1_with_the_401_message);
     RUN(tenant_flag_scopes_the_list);
     RUN(delete_policy_via_cli);
+    RUN(source_register_list_and_object_search);
+    RUN(group_create_pause_resume_delete);
+    RUN(connection_create_and_list);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "daemon did not exit cleanly");
     run_release(&last_run);
     http_resp_release(&last_http);
