@@ -191,7 +191,8 @@ static void connection_token(struct api_req *req, struct api_resp *resp)
         api_error(resp, 500, "InternalError", "cannot hash the token");
         return;
     }
-    rc = cat_connection_set_token(api_ctx(req)->cat, req->tenant, id, digest, api_now_usecs() / 1000 + TOKEN_LIFETIME_MS);
+    rc = cat_connection_set_token(api_ctx(req)->cat, req->tenant, id, digest,
+                                  api_now_usecs() / 1000 + TOKEN_LIFETIME_MS);
     if (rc == CAT_NOT_FOUND) {
         not_found(resp, id);
         return;

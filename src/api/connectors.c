@@ -53,7 +53,8 @@ static void connector_list(struct api_req *req, struct api_resp *resp)
     json_t *ids = api_query_list(req, "connectorIds"), *names = api_query_list(req, "connectorNames");
     json_t *arr = json_array();
     const char *conn = api_query(req, "connectionId");
-    if (cat_connector_list(api_ctx(req)->cat, req->tenant, ids, names, conn && *conn ? conn : NULL, list_one, arr) != 0) {
+    if (conn && !*conn) conn = NULL;
+    if (cat_connector_list(api_ctx(req)->cat, req->tenant, ids, names, conn, list_one, arr) != 0) {
         json_decref(arr);
         internal(resp, "listing connectors");
     } else {

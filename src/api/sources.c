@@ -136,8 +136,8 @@ static int check_physical(struct api_resp *resp, json_t *pp, struct reg *r)
         return 0;
     json_array_foreach(apps, i, e) {
         if (!json_is_string(e) || !jv_enum_ok(json_string_value(e), applications)) {
-            api_error(resp, 400, "InvalidField", "field 'physicalParams.applications[%zu]' must be one of kOracle, kSQL",
-                      i);
+            api_error(resp, 400, "InvalidField",
+                      "field 'physicalParams.applications[%zu]' must be one of kOracle, kSQL", i);
             return 0;
         }
     }
@@ -407,7 +407,8 @@ static void source_list(struct api_req *req, struct api_resp *resp)
         errno = 0;
         n = strtoll(s, &end, 10);
         if (errno || end == s || *end) {
-            api_error(resp, 400, "InvalidParameter", "query parameter 'ids' must be a list of integers, not '%.64s'", s);
+            api_error(resp, 400, "InvalidParameter", "query parameter 'ids' must be a list of integers, not '%.64s'",
+                      s);
             goto out;
         }
         json_array_append_new(ids, json_integer(n));

@@ -259,7 +259,8 @@ int cat_connector_list(struct cat *cat, const char *tenant, json_t *ids, json_t 
 
 int cat_connector_get(struct cat *cat, const char *tenant, const char *id, struct cat_connector *out)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT id, connection_id, name, doc FROM connectors WHERE tenant = ?1 AND id = ?2");
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT id, connection_id, name, doc FROM connectors"
+                                     " WHERE tenant = ?1 AND id = ?2");
     int rc;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
