@@ -4,9 +4,18 @@
  *
  *   cofferd [--data-dir DIR] [--listen HOST:PORT]
  *   COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),
- *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key). */
+ *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key),
+ *   COFFER_WORKERS (backup worker threads, default 2),
+ *   COFFER_TEST_CLOCK=1 (tests only: enables POST /v2/coffer-test/clock to move the daemon's clock).
+ *
+ * The repository lives in DIR/repo; its keys are wrapped by the key file DIR/repo.key, created (0600)
+ * with the repository on first start. Without that file the backups cannot be read: keep a copy. */
 #include "api/server.h"
 #include "catalog/cat.h"
+#include "repo/repo.h"
+#include "sched/clock.h"
+#include "sched/sched.h"
+#include "sched/tz.h"
 #include "util/fsio.h"
 #include "util/log.h"
 #include <errno.h>
@@ -100,6 +109,40 @@ static char *load_admin_key(const char *data_dir)
     }
 }
 
+/* open_repository: DIR/repo, created with its key file DIR/repo.key on first start. */
+static int open_repository(const char *data_dir, struct repo **out)
+{
+    char dir[PATH_MAX], keyf[PATH_MAX], cfgp[PATH_MAX], err[512] = "";
+    struct stat st;
+    int rc;
+    if (strlen(data_dir) > PATH_MAX - 32) {
+        log_error("data directory path is too long");
+        return -1;
+    }
+    snprintf(dir, sizeof dir, "%s/repo", data_dir);
+    snprintf(keyf, sizeof keyf, "%s/repo.key", data_dir);
+    snprintf(cfgp, sizeof cfgp, "%s/repo/config", data_dir);
+    if (stat(cfgp, &st) != 0) {
+        int had_key = stat(keyf, &st) == 0;
+        rc = repo_create(dir, keyf, err, sizeof err);
+        if (rc != 0) {
+            log_error("cannot create the repository in %s: %s", dir, err[0] ? err : strerror(-rc));
+            return -1;
+        }
+        log_info("created the repository in %s", dir);
+        if (!had_key)
+            log_warn("the repository's key file is %s (0600): keep a copy in a safe place; without it the backups "
+                     "cannot be read", keyf);
+    }
+    rc = repo_open(dir, keyf, out, err, sizeof err);
+    if (rc != 0) {
+        log_error("cannot open the repository in %s with key file %s: %s", dir, keyf, err[0] ? err : strerror(-rc));
+        return -1;
+    }
+    log_info("repository %s open (key file %s)", dir, keyf);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct daemon_config cfg = { 0 };
@@ -141,6 +184,28 @@ int main(int argc, char **argv)
         return 1;
     }
     ctx.data_dir = cfg.data_dir;
+    if (open_repository(cfg.data_dir, &ctx.repo) != 0) {
+        cat_close(ctx.cat);
+        free(key);
+        return 1;
+    }
+    {
+        const char *tc = getenv("COFFER_TEST_CLOCK"), *wk = getenv("COFFER_WORKERS");
+        struct sched_config sc = { .cat = ctx.cat, .repo = ctx.repo, .workers = 2 };
+        if (tc && strcmp(tc, "1") == 0) {
+            sched_clock_enable_test(1);
+            log_warn("COFFER_TEST_CLOCK=1: the test clock route is enabled (never use this in production)");
+        }
+        if (wk && *wk) sc.workers = atoi(wk);
+        if (sc.workers < 1 || sc.workers > 64) sc.workers = 2;
+        if (sched_start(&sc, &ctx.sched, err, sizeof err) != 0) {
+            log_error("cannot start the scheduler: %s", err);
+            repo_close(ctx.repo);
+            cat_close(ctx.cat);
+            free(key);
+            return 1;
+        }
+    }
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -150,6 +215,8 @@ int main(int argc, char **argv)
 
     if (api_server_start(cfg.host, cfg.port, key, &ctx, &server, err, sizeof err) != 0) {
         log_error("%s", err);
+        sched_stop(ctx.sched);
+        repo_close(ctx.repo);
         cat_close(ctx.cat);
         free(key);
         return 1;
@@ -162,7 +229,10 @@ int main(int argc, char **argv)
     while (!g_stop) pause();
     log_info("cofferd stopping");
     api_server_stop(server);
+    sched_stop(ctx.sched); /* running backups stop at a safe point and are queued again */
+    repo_close(ctx.repo);
     cat_close(ctx.cat);
+    sched_tz_release_all();
     free(key);
     log_info("cofferd stopped");
     return 0;

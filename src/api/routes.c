@@ -8,5 +8,7 @@ const struct api_route *const api_route_tables[] = {
     api_routes_search_objects,
     api_routes_connections,
     api_routes_connectors,
+    api_routes_runs,
+    api_routes_snapshots,
     NULL
 };

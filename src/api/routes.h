@@ -12,4 +12,6 @@ extern const struct api_route api_routes_sources[];         /* sources.c */
 extern const struct api_route api_routes_search_objects[];  /* search_objects.c */
 extern const struct api_route api_routes_connections[];     /* connections.c */
 extern const struct api_route api_routes_connectors[];      /* connectors.c */
+extern const struct api_route api_routes_runs[];            /* runs.c */
+extern const struct api_route api_routes_snapshots[];       /* snapshots.c */
 #endif

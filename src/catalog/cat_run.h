@@ -152,6 +152,8 @@ int cat_run_fail_running(struct cat *cat, const char *owner, int64_t expired_bef
  * finished. *was_running (may be NULL) says which. */
 int cat_run_cancel(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                    int64_t end_usecs, int *was_running);
+/* cat_run_note: appends a message to a run's messages (actions that were recorded but not applied). */
+int cat_run_note(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, const char *message);
 /* cat_run_update_local: UpdateLocalSnapshotConfig: legal hold (-1 keep), expiry (-1 keep), data lock
  * (NULL keep), and delete_snapshots (marks the run's snapshots deleted, not those on legal hold:
  * CAT_CONFLICT then). Applied to the run and its snapshots in one transaction. */
@@ -167,9 +169,10 @@ int cat_sched_put(struct cat *cat, const char *tenant, const char *group_id, int
 
 /* ---------- JSON as the API shows it ---------- */
 
-/* cat_run_to_json: a ProtectionGroupRun (wire contract) for r; objects (may be NULL) become
- * "objects" (ObjectRunResult) when given. A new reference. */
-json_t *cat_run_to_json(const struct cat_run *r, const struct cat_run_object *objects, size_t nobjects);
+/* cat_run_to_json: a ProtectionGroupRun (wire contract) for r; with_objects adds "objects"
+ * (ObjectRunResult) from the nobjects objects given. A new reference. */
+json_t *cat_run_to_json(const struct cat_run *r, int with_objects, const struct cat_run_object *objects,
+                        size_t nobjects);
 /* cat_group_last_run: the group's newest run as a ProtectionGroupRun (without objects), or NULL when
  * it has none (or on error). For GET protection-groups?includeLastRunInfo=true (lastRun). */
 json_t *cat_group_last_run(struct cat *cat, const char *tenant, const char *group_id);

@@ -790,6 +790,33 @@ int cat_run_cancel(struct cat *cat, const char *tenant, const char *group_id, in
     return rc;
 }
 
+int cat_run_note(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, const char *message)
+{
+    json_t *extra = json_pack("[s]", message), *m;
+    sqlite3_stmt *st;
+    int rc, found;
+    if ((rc = cat_begin(cat)) != 0) {
+        json_decref(extra);
+        return rc;
+    }
+    m = append_messages(cat, tenant, group_id, start_usecs, extra, &found);
+    json_decref(extra);
+    rc = m ? 0 : found ? -1 : CAT_NOT_FOUND;
+    if (rc == 0) {
+        rc = -1;
+        st = cat_stmt(cat, "UPDATE runs SET messages = ?4 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            cat_bind_json(st, 4, m);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    json_decref(m);
+    if (rc == 0) rc = cat_commit(cat);
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
 int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                          int legal_hold, int64_t expiry_usecs, const char *data_lock, int delete_snapshots,
                          int64_t now_usecs)
@@ -968,7 +995,8 @@ static json_t *object_result(const struct cat_run *r, const struct cat_run_objec
     return json_pack("{s:o,s:o,s:b}", "object", obj, "localSnapshotInfo", info, "onLegalHold", r->on_legal_hold);
 }
 
-json_t *cat_run_to_json(const struct cat_run *r, const struct cat_run_object *objects, size_t nobjects)
+json_t *cat_run_to_json(const struct cat_run *r, int with_objects, const struct cat_run_object *objects,
+                        size_t nobjects)
 {
     char id[CAT_RUN_ID_MAX], task[CAT_RUN_ID_MAX + 16];
     json_t *run = json_object(), *info = json_object(), *stats = json_object();
@@ -1013,7 +1041,7 @@ json_t *cat_run_to_json(const struct cat_run *r, const struct cat_run_object *ob
                                                        "directories", (json_int_t)r->dirs, "objects",
                                                        (json_int_t)r->objects_total, "scheduled", r->scheduled));
     json_object_set_new(run, "localBackupInfo", info);
-    if (objects) {
+    if (with_objects) {
         json_t *arr = json_array();
         for (size_t i = 0; i < nobjects; i++) json_array_append_new(arr, object_result(r, &objects[i]));
         json_object_set_new(run, "objects", arr);
@@ -1023,7 +1051,7 @@ json_t *cat_run_to_json(const struct cat_run *r, const struct cat_run_object *ob
 
 static int last_run_cb(void *ud, const struct cat_run *r)
 {
-    *(json_t **)ud = cat_run_to_json(r, NULL, 0);
+    *(json_t **)ud = cat_run_to_json(r, 0, NULL, 0);
     return 1;
 }
 

@@ -386,7 +386,7 @@ void sched_decide(const struct sched_plan *p, int64_t last, int64_t now, int run
 {
     int64_t upto = now, incr = SCHED_NEVER, full = SCHED_NEVER, slot;
     memset(d, 0, sizeof *d);
-    d->verdict = SCHED_IDLE;
+    d->verdict = SCHED_DO_NOTHING;
     d->evaluated_to = now > last ? now : last;
     if (now <= last) return;
     if (p->end_usecs > 0 && upto > p->end_usecs) upto = p->end_usecs;
@@ -400,14 +400,14 @@ void sched_decide(const struct sched_plan *p, int64_t last, int64_t now, int run
     d->full = full != SCHED_NEVER;
     d->slot_usecs = slot;
     if (p->paused) {
-        d->verdict = SCHED_PAUSED;
+        d->verdict = SCHED_DO_PAUSED;
         return;
     }
     if (sched_in_blackout(p->blackout, p->nblackout, p->anchor.tz, slot)) {
-        d->verdict = SCHED_BLACKOUT;
+        d->verdict = SCHED_DO_BLACKOUT;
         return;
     }
-    d->verdict = run_active ? SCHED_MISSED : SCHED_START;
+    d->verdict = run_active ? SCHED_DO_MISSED : SCHED_DO_START;
 }
 
 int64_t sched_add_retention(int64_t start, const char *unit, int64_t n)

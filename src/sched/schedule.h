@@ -78,11 +78,11 @@ int sched_plan_from_json(const json_t *group, const json_t *policy, int64_t ref_
                          char *err, size_t errlen);
 
 enum sched_verdict {
-    SCHED_IDLE,       /* nothing due */
-    SCHED_START,      /* start a run (full or regular) for slot */
-    SCHED_MISSED,     /* a slot came while the group's previous run was still going: record Missed */
-    SCHED_BLACKOUT,   /* the slot fell in a blackout window: skipped */
-    SCHED_PAUSED,     /* the group is paused (or ended): due slots are dropped */
+    SCHED_DO_NOTHING,       /* nothing due */
+    SCHED_DO_START,      /* start a run (full or regular) for slot */
+    SCHED_DO_MISSED,     /* a slot came while the group's previous run was still going: record Missed */
+    SCHED_DO_BLACKOUT,   /* the slot fell in a blackout window: skipped */
+    SCHED_DO_PAUSED,     /* the group is paused (or ended): due slots are dropped */
 };
 
 struct sched_decision {

@@ -237,16 +237,16 @@ TEST(decide_runs_the_latest_due_slot)
     CHECK(p.has_incr && p.nfull == 1 && p.nblackout == 1);
     /* Tuesday 2024-01-02: last handled 10:00, now 10:05 -> nothing; now 12:30 -> the 12:10 slot. */
     sched_decide(&p, utc(2024, 1, 2, 10, 0), utc(2024, 1, 2, 10, 5), 0, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_IDLE);
+    CHECK_EQ_INT(d.verdict, SCHED_DO_NOTHING);
     CHECK_EQ_INT(d.evaluated_to, utc(2024, 1, 2, 10, 5));
     sched_decide(&p, utc(2024, 1, 2, 10, 5), utc(2024, 1, 2, 12, 30), 0, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_START);
+    CHECK_EQ_INT(d.verdict, SCHED_DO_START);
     CHECK_EQ_INT(d.full, 0);
     CHECK_EQ_INT(d.slot_usecs, utc(2024, 1, 2, 12, 10));
     CHECK_EQ_INT(d.evaluated_to, utc(2024, 1, 2, 12, 30));
     /* The clock going backwards does nothing and keeps what was handled. */
     sched_decide(&p, utc(2024, 1, 2, 12, 30), utc(2024, 1, 2, 9, 0), 0, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_IDLE);
+    CHECK_EQ_INT(d.verdict, SCHED_DO_NOTHING);
     CHECK_EQ_INT(d.evaluated_to, utc(2024, 1, 2, 12, 30));
 }
 
@@ -257,7 +257,7 @@ TEST(decide_full_wins_on_sunday)
     CHECK_EQ_INT(plan("{\"startTime\":{\"hour\":0,\"minute\":10}}", &p), 0);
     /* Sunday 2024-01-07 00:10 is both an hourly and the weekly full slot. */
     sched_decide(&p, utc(2024, 1, 7, 0, 0), utc(2024, 1, 7, 0, 11), 0, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_START);
+    CHECK_EQ_INT(d.verdict, SCHED_DO_START);
     CHECK_EQ_INT(d.full, 1);
     CHECK_EQ_INT(d.slot_usecs, utc(2024, 1, 7, 0, 10));
 }
@@ -268,7 +268,7 @@ TEST(decide_missed_while_running)
     struct sched_decision d;
     CHECK_EQ_INT(plan("{\"startTime\":{\"hour\":0,\"minute\":0}}", &p), 0);
     sched_decide(&p, utc(2024, 1, 2, 10, 30), utc(2024, 1, 2, 11, 1), 1, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_MISSED);
+    CHECK_EQ_INT(d.verdict, SCHED_DO_MISSED);
     CHECK_EQ_INT(d.slot_usecs, utc(2024, 1, 2, 11, 0));
 }
 
@@ -278,14 +278,14 @@ TEST(decide_paused_and_ended)
     struct sched_decision d;
     CHECK_EQ_INT(plan("{\"startTime\":{\"hour\":0,\"minute\":0},\"isPaused\":true}", &p), 0);
     sched_decide(&p, utc(2024, 1, 2, 10, 30), utc(2024, 1, 2, 11, 1), 0, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_PAUSED);
+    CHECK_EQ_INT(d.verdict, SCHED_DO_PAUSED);
     CHECK_EQ_INT(d.evaluated_to, utc(2024, 1, 2, 11, 1)); /* the slot is dropped, not kept for later */
     CHECK_EQ_INT(plan("{\"startTime\":{\"hour\":0,\"minute\":0},\"endTimeUsecs\":1704189600000000}", &p), 0);
     /* endTimeUsecs = 2024-01-02T10:00Z: the 10:00 slot still runs, 11:00 does not. */
     sched_decide(&p, utc(2024, 1, 2, 9, 30), utc(2024, 1, 2, 10, 1), 0, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_START);
+    CHECK_EQ_INT(d.verdict, SCHED_DO_START);
     sched_decide(&p, utc(2024, 1, 2, 10, 1), utc(2024, 1, 2, 13, 0), 0, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_IDLE);
+    CHECK_EQ_INT(d.verdict, SCHED_DO_NOTHING);
 }
 
 TEST(decide_blackout_skips)
@@ -295,13 +295,13 @@ TEST(decide_blackout_skips)
     CHECK_EQ_INT(plan("{\"startTime\":{\"hour\":0,\"minute\":0}}", &p), 0);
     /* Wednesday 2024-01-03 22:00 .. Thursday 02:00 is a blackout. */
     sched_decide(&p, utc(2024, 1, 3, 22, 30), utc(2024, 1, 3, 23, 0), 0, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_BLACKOUT);
+    CHECK_EQ_INT(d.verdict, SCHED_DO_BLACKOUT);
     sched_decide(&p, utc(2024, 1, 4, 0, 30), utc(2024, 1, 4, 1, 0), 0, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_BLACKOUT);
+    CHECK_EQ_INT(d.verdict, SCHED_DO_BLACKOUT);
     sched_decide(&p, utc(2024, 1, 4, 1, 30), utc(2024, 1, 4, 2, 0), 0, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_START); /* the window ends at 02:00 */
+    CHECK_EQ_INT(d.verdict, SCHED_DO_START); /* the window ends at 02:00 */
     sched_decide(&p, utc(2024, 1, 3, 20, 30), utc(2024, 1, 3, 21, 0), 0, &d);
-    CHECK_EQ_INT(d.verdict, SCHED_START);
+    CHECK_EQ_INT(d.verdict, SCHED_DO_START);
 }
 
 TEST(plan_refuses_bad_documents_and_falls_back_to_utc)

@@ -107,7 +107,7 @@ TEST(lease_progress_finish_with_snapshot)
     CHECK(strcmp(r.status, "Succeeded") == 0 && r.end_usecs == 1300 && r.lease_owner == NULL);
     CHECK(r.objects_ok == 1 && r.files == 2 && r.bytes_written == 5 && r.logical_bytes == 10);
     {
-        json_t *j = cat_run_to_json(&r, NULL, 0);
+        json_t *j = cat_run_to_json(&r, 0, NULL, 0);
         CHECK(strcmp(json_string_value(json_object_get(j, "id")), "7:1000") == 0);
         CHECK(json_integer_value(json_object_get(json_object_get(json_object_get(j, "localBackupInfo"),
                                                                  "localSnapshotStats"), "bytesWritten")) == 5);
@@ -150,7 +150,7 @@ TEST(cancel_queued_and_running)
     }
     CHECK_EQ_INT(cat_run_get(g_cat, "t1", "1:1:8", s, &r), 0);
     {
-        json_t *j = cat_run_to_json(&r, NULL, 0);
+        json_t *j = cat_run_to_json(&r, 0, NULL, 0);
         CHECK(strcmp(json_string_value(json_object_get(json_object_get(j, "localBackupInfo"), "status")), "Canceling") == 0);
         json_decref(j);
     }
