@@ -1183,9 +1183,9 @@ done:
         char host[256] = "";
         json_t *paths = json_array(), *excl = json_array(), *doc;
         gethostname(host, sizeof host - 1);
-        for (size_t i = 0; i < n_incs; i++) json_array_append_new(paths, json_string(incs[i]));
+        for (size_t i = 0; i < n_incs; i++) json_array_append_new(paths, eng_json_path(incs[i]));
         for (size_t i = 0; i < b.n_excl; i++)
-            if (b.excl[i]) json_array_append_new(excl, json_string(b.excl[i]));
+            if (b.excl[i]) json_array_append_new(excl, eng_json_path(b.excl[i]));
         repo_id_to_hex(&b.root_id, out->tree_id);
         doc = json_pack("{s:i, s:s, s:o, s:o, s:s, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
                         "version", 1, "tree", out->tree_id, "paths", paths, "excludes", excl,

@@ -165,10 +165,8 @@ void eng_problem(json_t *arr, const char *path, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *o = json_pack("{s:s, s:s}", "path", path ? path : "", "message", msg);
-    if (!o) {  /* a path that is not UTF-8: keep the message, describe the path loosely */
-        o = json_pack("{s:s, s:s}", "path", "(path is not valid UTF-8)", "message", msg);
-    }
+    json_t *o = json_pack("{s:o, s:o}", "path", eng_json_path(path ? path : ""), "message",
+                          eng_json_path(msg));
     if (o) json_array_append_new(arr, o);
 }
 
@@ -205,4 +203,116 @@ int eng_snapshot_root(struct repo *repo, const char *snapshot_id, repo_id_t *roo
     if (rc) rc = -EBADMSG;
     json_decref(doc);
     return rc;
+}
+
+struct eng_smap_node { char *key; void *val; struct eng_smap_node *next; };
+
+static size_t smap_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return (size_t)h;
+}
+
+void *eng_smap_get(const struct eng_smap *m, const char *key)
+{
+    if (!m->nb) return NULL;
+    for (struct eng_smap_node *n = m->b[smap_hash(key) % m->nb]; n; n = n->next)
+        if (strcmp(n->key, key) == 0) return n->val;
+    return NULL;
+}
+
+int eng_smap_put(struct eng_smap *m, const char *key, void *val)
+{
+    if (m->nb) {
+        for (struct eng_smap_node *n = m->b[smap_hash(key) % m->nb]; n; n = n->next)
+            if (strcmp(n->key, key) == 0) { n->val = val; return 0; }
+    }
+    if (m->n >= m->nb) {
+        size_t nb = m->nb ? m->nb * 4 : 64;
+        struct eng_smap_node **nbk = calloc(nb, sizeof *nbk);
+        if (!nbk) return -ENOMEM;
+        for (size_t i = 0; i < m->nb; i++)
+            for (struct eng_smap_node *n = m->b[i], *next; n; n = next) {
+                next = n->next;
+                size_t h = smap_hash(n->key) % nb;
+                n->next = nbk[h];
+                nbk[h] = n;
+            }
+        free(m->b);
+        m->b = nbk;
+        m->nb = nb;
+    }
+    struct eng_smap_node *n = malloc(sizeof *n);
+    if (!n || !(n->key = strdup(key))) { free(n); return -ENOMEM; }
+    size_t h = smap_hash(key) % m->nb;
+    n->val = val;
+    n->next = m->b[h];
+    m->b[h] = n;
+    m->n++;
+    return 0;
+}
+
+void eng_smap_each(const struct eng_smap *m, void (*fn)(void *ctx, void *val), void *ctx)
+{
+    for (size_t i = 0; i < m->nb; i++)
+        for (struct eng_smap_node *n = m->b[i]; n; n = n->next) fn(ctx, n->val);
+}
+
+void eng_smap_free(struct eng_smap *m, void (*free_val)(void *))
+{
+    for (size_t i = 0; i < m->nb; i++)
+        for (struct eng_smap_node *n = m->b[i], *next; n; n = next) {
+            next = n->next;
+            if (free_val) free_val(n->val);
+            free(n->key);
+            free(n);
+        }
+    free(m->b);
+    memset(m, 0, sizeof *m);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there are not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) { n = 2; min = 0x80; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 3; min = 0x800; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 4; min = 0x10000; }
+    else return 0;
+    unsigned cp = c & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return n;
+}
+
+json_t *eng_json_path(const char *path)
+{
+    json_t *j = json_string(path);
+    if (j) return j;
+    size_t len = strlen(path);
+    char *out = malloc(len * 3 + 1), *o = out;
+    if (!out) return NULL;
+    for (const unsigned char *s = (const unsigned char *)path; *s;) {
+        size_t n = utf8_seq(s);
+        if (n) {
+            memcpy(o, s, n);
+            o += n;
+            s += n;
+        } else {
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
+            s++;
+        }
+    }
+    *o = '\0';
+    j = json_string(out);
+    free(out);
+    return j;
 }

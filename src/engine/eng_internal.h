@@ -35,6 +35,16 @@ void eng_problem(json_t *arr, const char *path, const char *fmt, ...)
  * length is -EBADMSG. */
 int eng_stream_entry(struct repo *repo, const struct tree_entry *e, uint64_t offset,
                      uint64_t length, int (*sink)(void *ctx, const void *buf, size_t len), void *ctx);
+/* A string -> pointer hash map (keys copied, values borrowed), for path lookups. */
+struct eng_smap { struct eng_smap_node **b; size_t nb, n; };
+void *eng_smap_get(const struct eng_smap *m, const char *key);
+int eng_smap_put(struct eng_smap *m, const char *key, void *val);  /* replaces; -ENOMEM */
+/* eng_smap_each: calls fn on every value (in no particular order). */
+void eng_smap_each(const struct eng_smap *m, void (*fn)(void *ctx, void *val), void *ctx);
+/* eng_smap_free: frees the map, calling free_val (may be NULL) on each value. */
+void eng_smap_free(struct eng_smap *m, void (*free_val)(void *));
+/* eng_json_path: a JSON string for a path that may not be UTF-8 (invalid bytes become U+FFFD). */
+json_t *eng_json_path(const char *path);
 uint64_t eng_now_usecs(void);
 uint64_t eng_mono_msecs(void);
 int eng_default_threads(void);

@@ -44,11 +44,9 @@ struct rs_dir {
 };
 
 struct rs_first {             /* where the first link of a hardlinked inode was restored */
-    char *spath;              /* snapshot path of that first link */
     struct rs_dir *dir;       /* holds a count */
     char *name;
     atomic_int ok;
-    struct rs_first *next;
 };
 
 struct rs_link {              /* a later link, made after every file is written */
@@ -84,7 +82,7 @@ struct rs {
     int n_workers;
     struct rs_job **group;
     size_t n_group;
-    struct rs_first *firsts;  /* walker-only list (short: only inodes with nlink > 1) */
+    struct eng_smap firsts;   /* snapshot path of a first link -> struct rs_first (walker) */
     struct rs_link *links;
     atomic_int stop;          /* first fatal error, or -ECANCELED */
     atomic_uint tmp_counter;
@@ -421,26 +419,40 @@ static int rs_queue_file(struct rs *r, struct rs_dir *dir, const char *name, con
 
 static struct rs_first *rs_first_find(struct rs *r, const char *spath)
 {
-    for (struct rs_first *f = r->firsts; f; f = f->next)
-        if (strcmp(f->spath, spath) == 0) return f;
-    return NULL;
+    return eng_smap_get(&r->firsts, spath);
 }
 
+/* Frees what a struct rs_first holds (the struct itself is freed with the map). */
+static void rs_first_release(void *ctx, void *val)
+{
+    struct rs_first *f = val;
+    rs_dir_release(ctx, f->dir);
+    free(f->name);
+    f->dir = NULL;
+    f->name = NULL;
+}
+
+/* Records where the first link of spath is being restored (a path restored twice, by overlapping
+ * requests, points to its latest copy). Only the walker calls this, before any job reads it. */
 static struct rs_first *rs_first_add(struct rs *r, const char *spath, struct rs_dir *dir,
                                      const char *name)
 {
-    struct rs_first *f = calloc(1, sizeof *f);
-    if (!f) return NULL;
-    if (!(f->spath = strdup(spath)) || !(f->name = strdup(name))) {
-        free(f->spath);
-        free(f);
-        return NULL;
+    char *nm = strdup(name);
+    struct rs_first *f = eng_smap_get(&r->firsts, spath);
+    if (!nm) return NULL;
+    if (f) {
+        rs_first_release(r, f);
+    } else {
+        if (!(f = calloc(1, sizeof *f)) || eng_smap_put(&r->firsts, spath, f) != 0) {
+            free(f);
+            free(nm);
+            return NULL;
+        }
     }
+    f->name = nm;
     f->dir = dir;
     rs_dir_hold(dir);
     atomic_init(&f->ok, 0);
-    f->next = r->firsts;
-    r->firsts = f;
     return f;
 }
 
@@ -746,13 +758,8 @@ done_threads:
         free(l->first_spath);
         free(l);
     }
-    for (struct rs_first *f = r.firsts, *next; f; f = next) {
-        next = f->next;
-        rs_dir_release(&r, f->dir);
-        free(f->spath);
-        free(f->name);
-        free(f);
-    }
+    eng_smap_each(&r.firsts, rs_first_release, &r);
+    eng_smap_free(&r.firsts, free);
     rs_progress(&r, NULL, 1);
     if (!rc) rc = atomic_load(&r.stop);
     if (rc && err && errlen && !err[0])

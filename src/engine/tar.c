@@ -21,8 +21,6 @@
 
 #define TW_BUF (256u << 10)
 
-struct tw_link { char *spath, *aname; struct tw_link *next; };
-
 struct tw {
     struct repo *repo;
     repo_id_t root;
@@ -31,7 +29,7 @@ struct tw {
     size_t len;
     int werr;                 /* write error on fd: stops everything */
     json_t *errors;
-    struct tw_link *links;    /* first links written: snapshot path -> archive name */
+    struct eng_smap links;    /* first links written: snapshot path -> archive name (owned) */
     uint64_t member_left;     /* data bytes still owed to the current member */
 };
 
@@ -215,21 +213,18 @@ static int tw_sink(void *ctx, const void *buf, size_t len)
 
 static const char *tw_link_find(struct tw *t, const char *spath)
 {
-    for (struct tw_link *l = t->links; l; l = l->next)
-        if (strcmp(l->spath, spath) == 0) return l->aname;
-    return NULL;
+    return eng_smap_get(&t->links, spath);
 }
 
 static int tw_link_add(struct tw *t, const char *spath, const char *aname)
 {
-    struct tw_link *l = calloc(1, sizeof *l);
-    if (!l || !(l->spath = strdup(spath)) || !(l->aname = strdup(aname))) {
-        if (l) free(l->spath);
-        free(l);
+    char *a = strdup(aname);
+    char *old = eng_smap_get(&t->links, spath);
+    if (!a || eng_smap_put(&t->links, spath, a) != 0) {
+        free(a);
         return -ENOMEM;
     }
-    l->next = t->links;
-    t->links = l;
+    free(old);
     return 0;
 }
 
@@ -351,12 +346,7 @@ int eng_write_tar(struct repo *repo, const char *snapshot_id, const char *const 
     }
     if (!rc) rc = tw_zeros(&t, 1024);
     if (!rc) rc = tw_flush(&t);
-    for (struct tw_link *l = t.links, *next; l; l = next) {
-        next = l->next;
-        free(l->spath);
-        free(l->aname);
-        free(l);
-    }
+    eng_smap_free(&t.links, free);
     for (size_t i = 0; i < n; i++) {
         free(norm[i]);
         tree_entry_release(&ents[i]);

@@ -771,6 +771,83 @@ TEST(damaged_pack_names_the_file)
     repo_close(repo);
 }
 
+static int progress_calls;
+static void count_progress(void *ctx, const struct eng_progress *p)
+{
+    (void)ctx;
+    if (p->files > 0 || p->bytes_done > 0) progress_calls++;
+}
+
+static void unlink_hook(void *ctx, const char *path)
+{
+    if (strcmp(path, (const char *)ctx) == 0) unlink(path);
+}
+
+TEST(original_location_and_odd_names)
+{
+    CHECK(fx.ready);
+    char dir[600], p[800], q[800], err[256];
+    sfmt(dir, sizeof dir, "%s/orig", fx.tmp);
+    CHECK(mkdir(dir, 0750) == 0);
+    CHECK(write_file(pj(p, sizeof p, dir, "a.txt"), "alpha", 5, 0644) == 0);
+    CHECK(write_file(pj(q, sizeof q, dir, "bad\xff\xfename"), "odd", 3, 0600) == 0);
+    CHECK(mkdir(pj(p, sizeof p, dir, "s"), 0700) == 0);
+    CHECK(write_file(pj(p, sizeof p, dir, "s/t.txt"), "tee", 3, 0644) == 0);
+    const char *incs[] = { dir };
+    struct eng_backup_result r;
+    struct eng_backup_opts o = { .include_paths = incs, .n_include = 1, .progress = count_progress };
+    progress_calls = 0;
+    CHECK_EQ_INT(eng_backup(fx.repo, &o, &r, err, sizeof err), 0);
+    CHECK(progress_calls >= 1);
+    CHECK_EQ_INT(r.files, 3);
+    char snap[65];
+    memcpy(snap, r.snapshot_id, sizeof snap);
+    eng_backup_result_release(&r);
+
+    /* a copy to compare with, then the original goes away and comes back where it was */
+    char copy[700];
+    sfmt(copy, sizeof copy, "%s/orig-copy", fx.tmp);
+    sfmt(p, sizeof p, "cp -a '%s' '%s'", dir, copy);
+    CHECK(system(p) == 0);
+    check_rm_rf(dir);
+    struct eng_restore_result rr;
+    struct eng_restore_opts ro = { .paths = incs, .n_paths = 1, .preserve_attrs = 1,
+                                   .progress = count_progress };
+    progress_calls = 0;
+    CHECK_EQ_INT(eng_restore(fx.repo, snap, &ro, &rr, err, sizeof err), 0);
+    CHECK_EQ_INT(json_array_size(rr.errors), 0);
+    CHECK_EQ_INT(rr.files, 3);
+    CHECK(progress_calls >= 1);
+    eng_restore_result_release(&rr);
+    CHECKF(compare_trees(copy, dir, 1 | 4) == 0, "%s", cmp_msg);
+    CHECK_EQ_INT(cmp_count, 5);
+
+    /* overlapping requests (a directory and a file inside it) both restore */
+    char target[700];
+    sfmt(target, sizeof target, "%s/overlap", fx.tmp);
+    const char *two[] = { dir, pj(q, sizeof q, dir, "s/t.txt") };
+    struct eng_restore_opts ro2 = { .paths = two, .n_paths = 2, .target_dir = target };
+    CHECK_EQ_INT(eng_restore(fx.repo, snap, &ro2, &rr, err, sizeof err), 0);
+    CHECK_EQ_INT(json_array_size(rr.errors), 0);
+    eng_restore_result_release(&rr);
+    CHECK(files_equal(pj(p, sizeof p, target, "t.txt"), q));
+    sfmt(p, sizeof p, "%s/orig/s/t.txt", target);
+    CHECK(files_equal(p, q));
+
+    /* a warning about a path that is not UTF-8 is still valid JSON text */
+    pj(q, sizeof q, dir, "bad\xff\xfename");
+    struct eng_backup_opts o2 = { .include_paths = incs, .n_include = 1, .on_before_open = unlink_hook,
+                                  .hook_ctx = q };
+    CHECK_EQ_INT(eng_backup(fx.repo, &o2, &r, err, sizeof err), 0);
+    CHECK_EQ_INT(json_array_size(r.warnings), 1);
+    const char *wp = json_string_value(json_object_get(json_array_get(r.warnings, 0), "path"));
+    CHECK(wp && strstr(wp, "bad\xef\xbf\xbd\xef\xbf\xbdname") != NULL);
+    char *dump = json_dumps(r.warnings, 0);
+    CHECK(dump != NULL);
+    free(dump);
+    eng_backup_result_release(&r);
+}
+
 int main(void)
 {
     RUN(fixture_backup);
@@ -784,6 +861,7 @@ int main(void)
     RUN(restore_does_not_follow_planted_symlinks);
     RUN(restore_missing_path_writes_nothing);
     RUN(damaged_pack_names_the_file);
+    RUN(original_location_and_odd_names);
     repo_close(fx.repo);
     if (fx.tmp && !getenv("KEEP_TMP")) check_rm_rf(fx.tmp);
     free(fx.tmp);
