@@ -440,6 +440,7 @@ static int bk_read_region(struct bk *b, struct bk_ent *f, struct bk_dir *d, int 
             coff += cut;
         }
         if (eof) break;
+        if (b->o->cancel && *b->o->cancel) bk_fatal(b, -ECANCELED, "backup cancelled");
         if (atomic_load_explicit(&b->err, memory_order_relaxed)) return atomic_load(&b->err);
         if (BK_BATCH_BYTES - bt->used < BK_READ_MIN || bt->n >= BK_BATCH_MAX_REFS) {
             size_t carry = bt->used - cstart;

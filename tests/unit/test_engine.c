@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -125,6 +126,10 @@ static int cmp_one(const char *path, const struct stat *st, int flag, struct FTW
             return 1;
         }
     }
+    if ((S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) && st->st_rdev != o.st_rdev) {
+        sfmt(cmp_msg, sizeof cmp_msg, "rdev %s", other);
+        return 1;
+    }
     if (S_ISLNK(st->st_mode)) {
         char t1[4096], t2[4096];
         ssize_t n1 = readlink(path, t1, sizeof t1), n2 = readlink(other, t2, sizeof t2);
@@ -200,6 +205,7 @@ static int build_fixture(const char *src)
         bind(s, (struct sockaddr *)&sa, sizeof sa);
     }
     if (s >= 0) close(s);
+    mknod(pj(p, sizeof p, src, "null-dev"), S_IFCHR | 0640, makedev(1, 3));   /* root only */
     if (write_file(pj(p, sizeof p, src, "xattr.txt"), "x", 1, 0644)) return -1;
     fx.have_xattr = setxattr(p, "user.coffer", "\0bin\xffval", 8, 0) == 0;
     if (fx.have_xattr) setxattr(pj(q, sizeof q, src, "sub"), "user.coffer", "dir", 3, 0);
