@@ -110,6 +110,16 @@ void api_buf_add(struct api_buf *b, const char *s, size_t n)
 
 void api_buf_adds(struct api_buf *b, const char *s) { api_buf_add(b, s, strlen(s)); }
 
+void api_buf_reserve(struct api_buf *b, size_t n)
+{
+    char *d;
+    if (b->failed || n > b->limit || b->len + n + 1 <= b->cap) return;
+    d = realloc(b->data, b->len + n + 1);
+    if (!d) return;
+    b->data = d;
+    b->cap = b->len + n + 1;
+}
+
 void api_buf_release(struct api_buf *b)
 {
     free(b->data);

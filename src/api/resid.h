@@ -39,6 +39,8 @@ struct api_buf {
 void api_buf_init(struct api_buf *b, size_t limit);
 void api_buf_add(struct api_buf *b, const char *s, size_t n);
 void api_buf_adds(struct api_buf *b, const char *s);
+/* api_buf_reserve: makes room for n more bytes at once (a size hint; failure is left to later adds). */
+void api_buf_reserve(struct api_buf *b, size_t n);
 void api_buf_release(struct api_buf *b);
 /* api_buf_add_doc_with: appends the JSON object text doc with extra members ("\"k\":v,...", no
  * braces) added before its closing brace. */
