@@ -111,5 +111,45 @@ const struct cat_migration cat_migrations[] = {
       "CREATE TABLE sched_state ("
       "  tenant TEXT NOT NULL, group_id TEXT NOT NULL, last_usecs INTEGER NOT NULL,"
       "  PRIMARY KEY (tenant, group_id)) WITHOUT ROWID;" },
+    /* 5: recoveries (restores and download archives) and the file index for search
+     * (src/catalog/recoveries.c, file_index.c; see cat_recovery.h and cat_file_index.h).
+     * A recovery's request (what the worker needs) and doc (the Recovery fields fixed at creation) are
+     * JSON; status, times, counters and messages are columns the worker updates. The file index keeps
+     * one row per unique path of an object (fidx_paths, with an FTS5 trigram index over name and path
+     * kept in step by triggers) and one row per (path, snapshot) holding it (fidx_versions), so a file
+     * deleted since is still found with the snapshots that have it. fidx_snapshots tracks which
+     * snapshots the indexer has done; its small integer `no` keeps version rows short. */
+    { 5,
+      "CREATE TABLE recoveries ("
+      "  tenant TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,"
+      "  snapshot_environment TEXT NOT NULL, recovery_action TEXT NOT NULL, status TEXT NOT NULL,"
+      "  start_usecs INTEGER NOT NULL, end_usecs INTEGER NOT NULL DEFAULT 0, snapshot_id TEXT NOT NULL,"
+      "  object_id INTEGER NOT NULL DEFAULT 0, request TEXT NOT NULL, doc TEXT NOT NULL,"
+      "  messages TEXT NOT NULL DEFAULT '[]', file_errors TEXT NOT NULL DEFAULT '[]',"
+      "  files INTEGER NOT NULL DEFAULT 0, dirs INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+      "  errors INTEGER NOT NULL DEFAULT 0, skipped INTEGER NOT NULL DEFAULT 0,"
+      "  archive_bytes INTEGER NOT NULL DEFAULT -1, cancel_requested INTEGER NOT NULL DEFAULT 0, lease_owner TEXT,"
+      "  PRIMARY KEY (tenant, id));"
+      "CREATE INDEX recoveries_list ON recoveries(tenant, start_usecs);"
+      "CREATE INDEX recoveries_queue ON recoveries(status, seq);"
+      "CREATE TABLE fidx_snapshots ("
+      "  no INTEGER PRIMARY KEY, tenant TEXT NOT NULL, snapshot_id TEXT NOT NULL, object_id INTEGER NOT NULL,"
+      "  status TEXT NOT NULL, message TEXT, entries INTEGER NOT NULL DEFAULT 0,"
+      "  begin_usecs INTEGER NOT NULL DEFAULT 0, end_usecs INTEGER NOT NULL DEFAULT 0);"
+      "CREATE UNIQUE INDEX fidx_snapshots_id ON fidx_snapshots(tenant, snapshot_id);"
+      "CREATE TABLE fidx_paths ("
+      "  id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, object_id INTEGER NOT NULL, path TEXT NOT NULL,"
+      "  name TEXT NOT NULL, type INTEGER NOT NULL);"
+      "CREATE UNIQUE INDEX fidx_paths_key ON fidx_paths(tenant, object_id, path);"
+      "CREATE VIRTUAL TABLE fidx_fts USING fts5(name, path, content='fidx_paths', content_rowid='id',"
+      "  tokenize='trigram', detail='none', columnsize=0);"
+      "CREATE TRIGGER fidx_paths_ai AFTER INSERT ON fidx_paths BEGIN"
+      "  INSERT INTO fidx_fts(rowid, name, path) VALUES (new.id, new.name, new.path); END;"
+      "CREATE TRIGGER fidx_paths_ad AFTER DELETE ON fidx_paths BEGIN"
+      "  INSERT INTO fidx_fts(fidx_fts, rowid, name, path) VALUES ('delete', old.id, old.name, old.path); END;"
+      "CREATE TABLE fidx_versions ("
+      "  path_id INTEGER NOT NULL, no INTEGER NOT NULL, type INTEGER NOT NULL, size INTEGER NOT NULL,"
+      "  mtime_usecs INTEGER NOT NULL, PRIMARY KEY (path_id, no)) WITHOUT ROWID;"
+      "CREATE INDEX fidx_versions_no ON fidx_versions(no);" },
     { 0, NULL }
 };
