@@ -31,8 +31,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define RS_GROUP 256          /* files sorted together by pack position */
-#define RS_QUEUE_MAX 1024     /* queued files before the walker waits */
+#define RS_GROUP 128          /* files sorted together by pack position */
+#define RS_QUEUE_MAX 512      /* queued files before the walker waits (bounds open dir fds too) */
 
 struct rs_dir {
     int fd;
@@ -73,6 +73,9 @@ struct rs {
     const struct eng_restore_opts *o;
     repo_id_t root;
     int is_root;              /* euid 0: owners are restored */
+    uid_t euid;
+    gid_t egid;
+    long pid;
     pthread_mutex_t mu;
     pthread_cond_t cv_work, cv_space;
     struct rs_job *q_head, *q_tail;
@@ -134,7 +137,8 @@ static int rs_apply_fd(struct rs *r, int fd, const struct tree_entry *e)
 {
     struct timespec ts[2];
     int rc = 0;
-    if (r->is_root && fchown(fd, e->uid, e->gid) != 0) rc = -errno;
+    if (r->is_root && (e->uid != r->euid || e->gid != r->egid) && fchown(fd, e->uid, e->gid) != 0)
+        rc = -errno;
     if (fchmod(fd, e->mode) != 0 && !rc) rc = -errno;
     for (size_t i = 0; i < e->n_xattrs; i++)
         fsetxattr(fd, e->xattrs[i].name, e->xattrs[i].value ? (const void *)e->xattrs[i].value : "",
@@ -196,7 +200,7 @@ static struct rs_dir *rs_dir_new(int fd, struct rs_dir *parent, const char *spat
 /* A temporary name for an entry being created in a directory of the target. */
 static void rs_tmpname(struct rs *r, char *buf, size_t len)
 {
-    snprintf(buf, len, ".coffer-restore.%ld.%u", (long)getpid(), atomic_fetch_add(&r->tmp_counter, 1));
+    snprintf(buf, len, ".coffer-restore.%ld.%u", r->pid, atomic_fetch_add(&r->tmp_counter, 1));
 }
 
 /* Checks what exists at dfd/name before creating a non-directory there: 0 go ahead, 1 skip (exists,
@@ -251,8 +255,15 @@ static int rs_mkdir(struct rs *r, struct rs_dir *parent, const char *name, const
 
 static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, uint64_t *written)
 {
-    int rc;
-    if (e->size && ftruncate(fd, (off_t)e->size) != 0) return -errno;
+    uint64_t end = 0;
+    int rc, holes = 0;
+    for (size_t i = 0; i < e->n_chunks; i++) {
+        if (e->chunks[i].offset != end) holes = 1;
+        end = e->chunks[i].offset + e->chunks[i].len;
+    }
+    if (end != e->size) holes = 1;
+    /* sparse: set the size first, then write only the data (holes stay unallocated) */
+    if (holes && ftruncate(fd, (off_t)e->size) != 0) return -errno;
     for (size_t i = 0; i < e->n_chunks; i++) {
         const struct tree_chunk *c = &e->chunks[i];
         void *data = NULL;
@@ -690,6 +701,9 @@ int eng_restore(struct repo *repo, const char *snapshot_id, const struct eng_res
     if (rc) goto cleanup;
 
     r.is_root = geteuid() == 0;
+    r.euid = geteuid();
+    r.egid = getegid();
+    r.pid = (long)getpid();
     r.errors = out->errors;
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv_work, NULL);
