@@ -842,9 +842,10 @@ static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int d
         if (!t) return -ENOMEM;
         ssize_t n = readlinkat(dfd, e->name, t, cap);
         if (n <= 0 || (size_t)n >= cap) {
+            int err = n < 0 ? -errno : -EOVERFLOW;
             free(t);
-            bk_warn(b, b->path.p, n < 0 && errno == ENOENT ? "vanished before it could be read"
-                                                           : "cannot read symlink", n < 0 ? -errno : -EOVERFLOW);
+            bk_warn(b, b->path.p, err == -ENOENT ? "vanished before it could be read" : "cannot read symlink",
+                    err);
             ent->omit = 1;
             b->symlinks--;
             return 0;
