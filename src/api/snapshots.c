@@ -4,8 +4,8 @@
  *   POST /v2/data-protect/snapshots/restore-points    GetRestorePointsInTimeRange (201)
  *
  * An ObjectSnapshot's id is the repository's snapshot id (what a recovery names). Object snapshots
- * are listed oldest first and filtered by snapshot time, run start time, run type and group; an
- * object the tenant never had (no snapshots and not registered) is 404. Restore points are the
+ * are listed oldest first and filtered by snapshot time, run start time, run type, group and run
+ * instance id; an object the tenant never had (no snapshots and not registered) is 404. Restore points are the
  * snapshots of the named groups taken in [startTimeUsecs, endTimeUsecs], one FullSnapshotInfo each
  * (with Coffer's snapshotId added to restoreInfo); file backups are point-in-time, so timeRangeInfo
  * has no continuous ranges. */
@@ -56,7 +56,7 @@ static void object_snapshots(struct api_req *req, struct api_resp *resp)
     struct cat *cat = api_ctx(req)->cat;
     struct cat_snapshot_filter f = { .object_id = -1, .source_id = -1 };
     struct snap_list l = { 0 };
-    json_t *types = NULL, *groups = NULL, *v;
+    json_t *types = NULL, *groups = NULL, *inst = NULL, *instances = NULL, *v;
     size_t i;
     if (!parse_int64(req->params[0], &f.object_id) || f.object_id < 0) {
         api_error(resp, 400, "InvalidId", "path parameter 'id' must be an object id (an integer), not '%.64s'",
@@ -83,8 +83,20 @@ static void object_snapshots(struct api_req *req, struct api_resp *resp)
         }
     }
     groups = api_query_list(req, "protectionGroupIds");
+    inst = api_query_list(req, "runInstanceIds");
+    instances = json_array();
+    json_array_foreach(inst, i, v) {
+        int64_t n;
+        if (!parse_int64(json_string_value(v), &n)) {
+            api_error(resp, 400, "InvalidParameter", "query parameter 'runInstanceIds' must list integers, not '%.64s'",
+                      json_string_value(v));
+            goto out;
+        }
+        json_array_append_new(instances, json_integer(n));
+    }
     f.run_types = types;
     f.group_ids = groups;
+    f.instance_ids = instances;
     l.arr = json_array();
     if (cat_installation(cat, &l.cluster, &l.incarnation) != 0 || cat_snapshot_list(cat, req->tenant, &f, snap_cb, &l) < 0) {
         internal(resp, "listing snapshots");
@@ -109,6 +121,8 @@ out:
     json_decref(l.arr);
     json_decref(types);
     json_decref(groups);
+    json_decref(inst);
+    json_decref(instances);
 }
 
 struct points {

@@ -52,6 +52,7 @@ struct cat_snapshot_filter {
     int64_t run_from_usecs, run_to_usecs;
     json_t *run_types;                 /* strings */
     json_t *group_ids;                 /* strings */
+    json_t *instance_ids;              /* integers: the runs' protectionGroupInstanceId */
     const char *environment;
     int64_t source_id;                 /* -1 any: the object's registration, or the object itself */
     int include_deleted;

@@ -161,6 +161,14 @@ static int scan(struct cat *cat, sqlite3_stmt *st, const struct cat_snapshot_fil
                 !(strcmp(s.run_type, "kRegular") == 0 && str_in(f->run_types, "kIncremental")))
                 keep = 0;
             if (f->group_ids && json_array_size(f->group_ids) > 0 && !str_in(f->group_ids, s.group_id)) keep = 0;
+            if (f->instance_ids && json_array_size(f->instance_ids) > 0) {
+                size_t k;
+                json_t *x;
+                int in = 0;
+                json_array_foreach(f->instance_ids, k, x)
+                    if (json_integer_value(x) == s.instance_id) in = 1;
+                if (!in) keep = 0;
+            }
             if (!keep) {
                 cat_snapshot_release(&s);
                 continue;
