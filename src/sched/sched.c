@@ -74,6 +74,32 @@ static void format_usecs(int64_t usecs, char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static int active_cb(void *ud, const struct cat_run *r)
+{
+    /* A run whose cancel was already requested is left to stop. */
+    *(int64_t *)ud = r->cancel_requested ? -1 : r->start_usecs;
+    return 1;
+}
+
+/* abort_in_blackout: cancels the group's queued or running run (abortInBlackouts). */
+static void abort_in_blackout(struct sched *s, struct cat_group *g, int64_t now)
+{
+    struct cat_run_filter f = { .limit = 1 };
+    json_t *st = json_pack("[ss]", "Accepted", "Running");
+    int64_t start = -1;
+    int was_running = 0;
+    f.statuses = st;
+    cat_run_list(s->cfg.cat, g->tenant, g->id, &f, active_cb, &start, NULL);
+    json_decref(st);
+    if (start < 0) return;
+    if (cat_run_note(s->cfg.cat, g->tenant, g->id, start,
+                     "a blackout window of the policy began and the group aborts in blackouts") != 0 ||
+        cat_run_cancel(s->cfg.cat, g->tenant, g->id, start, now, &was_running) != 0)
+        return;
+    log_info("scheduler: group %s (tenant %s): run at %" PRId64 " canceled: blackout window (abortInBlackouts)", g->id,
+             g->tenant, start);
+}
+
 static void plan_group(struct sched *s, struct cat_group *g, int64_t now)
 {
     struct cat *cat = s->cfg.cat;
@@ -103,6 +129,7 @@ static void plan_group(struct sched *s, struct cat_group *g, int64_t now)
     }
     active = cat_run_active(cat, g->tenant, g->id);
     if (active < 0) return;
+    if (active && sched_should_abort(&plan, now)) abort_in_blackout(s, g, now);
     sched_decide(&plan, last, now, active, &d);
     format_usecs(d.slot_usecs, when, sizeof when);
     switch (d.verdict) {

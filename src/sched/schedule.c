@@ -410,6 +410,11 @@ void sched_decide(const struct sched_plan *p, int64_t last, int64_t now, int run
     d->verdict = run_active ? SCHED_DO_MISSED : SCHED_DO_START;
 }
 
+int sched_should_abort(const struct sched_plan *p, int64_t now)
+{
+    return p->abort_in_blackouts && p->nblackout > 0 && sched_in_blackout(p->blackout, p->nblackout, p->anchor.tz, now);
+}
+
 int64_t sched_add_retention(int64_t start, const char *unit, int64_t n)
 {
     int64_t secs, days, rem, y;

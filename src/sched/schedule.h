@@ -98,6 +98,10 @@ struct sched_decision {
 void sched_decide(const struct sched_plan *p, int64_t last_usecs, int64_t now, int run_active,
                   struct sched_decision *d);
 
+/* sched_should_abort: whether a run going at now must be canceled: the group has abortInBlackouts
+ * and now falls in one of the policy's blackout windows. */
+int sched_should_abort(const struct sched_plan *p, int64_t now);
+
 /* Calendar helpers (proleptic Gregorian, days since 1970-01-01). */
 int64_t sched_days_from_civil(int64_t y, unsigned m, unsigned d);
 void sched_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);

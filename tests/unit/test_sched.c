@@ -304,6 +304,18 @@ TEST(decide_blackout_skips)
     CHECK_EQ_INT(d.verdict, SCHED_DO_START);
 }
 
+TEST(abort_in_blackouts)
+{
+    struct sched_plan p;
+    CHECK_EQ_INT(plan("{\"startTime\":{\"hour\":0,\"minute\":0},\"abortInBlackouts\":true}", &p), 0);
+    CHECK(sched_should_abort(&p, utc(2024, 1, 3, 23, 0)));   /* Wednesday 23:00: in the window */
+    CHECK(!sched_should_abort(&p, utc(2024, 1, 3, 21, 59)));
+    CHECK(sched_should_abort(&p, utc(2024, 1, 4, 1, 59)));   /* through midnight */
+    CHECK(!sched_should_abort(&p, utc(2024, 1, 4, 2, 0)));
+    CHECK_EQ_INT(plan("{\"startTime\":{\"hour\":0,\"minute\":0}}", &p), 0);
+    CHECK(!sched_should_abort(&p, utc(2024, 1, 3, 23, 0)));  /* without abortInBlackouts */
+}
+
 TEST(plan_refuses_bad_documents_and_falls_back_to_utc)
 {
     struct sched_plan p;
@@ -349,6 +361,7 @@ int main(void)
     RUN(decide_missed_while_running);
     RUN(decide_paused_and_ended);
     RUN(decide_blackout_skips);
+    RUN(abort_in_blackouts);
     RUN(plan_refuses_bad_documents_and_falls_back_to_utc);
     RUN(retention_arithmetic);
     sched_tz_release_all();

@@ -4,6 +4,7 @@
 #include "check.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_snapshot.h"
+#include "sched/sched.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,6 +273,32 @@ TEST(snapshot_deletion_and_legal_hold)
     json_decref(ids);
 }
 
+TEST(retention_pass_deletes_expired_snapshots)
+{
+    const char *ids[] = { "exp-1", "exp-held", "exp-never", "exp-later" };
+    int64_t expiry[] = { 500, 500, 0, 5000 };
+    struct cat_snapshot s;
+    for (int i = 0; i < 4; i++) {
+        struct cat_snapshot n = { .tenant = "t3", .id = (char *)ids[i], .object_id = 9, .environment = "kPhysical",
+                                  .group_id = "1:1:30", .group_seq = 30, .run_usecs = 100 + i, .instance_id = 900 + i,
+                                  .run_type = "kRegular", .snapshot_usecs = 100, .end_usecs = 200,
+                                  .status = "kSuccessful", .expiry_usecs = expiry[i], .on_legal_hold = i == 1 };
+        CHECK_EQ_INT(cat_snapshot_insert(g_cat, &n), 0);
+    }
+    CHECK_EQ_INT(sched_retention_pass(g_cat, NULL, 1000), 1);
+    CHECK_EQ_INT(cat_snapshot_get(g_cat, "t3", "exp-1", &s), 0);
+    CHECK_EQ_INT(s.is_deleted, 1);
+    cat_snapshot_release(&s);
+    for (int i = 1; i < 4; i++) {
+        CHECK_EQ_INT(cat_snapshot_get(g_cat, "t3", ids[i], &s), 0);
+        CHECKF(s.is_deleted == 0, "%s", ids[i]);
+        cat_snapshot_release(&s);
+    }
+    CHECK_EQ_INT(sched_retention_pass(g_cat, NULL, 1000), 0); /* nothing more */
+    CHECK_EQ_INT(sched_retention_pass(g_cat, NULL, 6000), 1); /* the later one */
+    CHECK_EQ_INT(cat_snapshot_get(g_cat, "t1", "exp-1", &s), CAT_NOT_FOUND); /* tenant scoped */
+}
+
 TEST(sched_state)
 {
     int64_t v = -1;
@@ -301,6 +328,7 @@ int main(void)
     RUN(requeue_and_restart_recovery);
     RUN(list_filters);
     RUN(snapshot_deletion_and_legal_hold);
+    RUN(retention_pass_deletes_expired_snapshots);
     RUN(sched_state);
     cat_close(g_cat);
     check_rm_rf(g_dir);
