@@ -10,5 +10,6 @@ const struct api_route *const api_route_tables[] = {
     api_routes_connectors,
     api_routes_runs,
     api_routes_snapshots,
+    api_routes_protected_objects,
     NULL
 };

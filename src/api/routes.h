@@ -14,4 +14,5 @@ extern const struct api_route api_routes_connections[];     /* connections.c */
 extern const struct api_route api_routes_connectors[];      /* connectors.c */
 extern const struct api_route api_routes_runs[];            /* runs.c */
 extern const struct api_route api_routes_snapshots[];       /* snapshots.c */
+extern const struct api_route api_routes_protected_objects[]; /* protected_objects.c */
 #endif

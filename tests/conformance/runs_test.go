@@ -1,9 +1,9 @@
 // runs_test.go: protection runs and their snapshots through the official client:
 // CreateProtectionGroupRun (202), GetProtectionGroupRuns, GetProtectionGroupRun and
-// GetProtectionRunProgress (absent from SDK v1.0.3: raw calls decoded with the SDK's own models),
-// GetObjectSnapshots, GetRestorePointsInTimeRange (201), UpdateProtectionGroupRun (207) and
-// PerformActionOnProtectionGroupRun. A run really backs up a temporary directory of this machine
-// (registered as the local host); what the SDK decodes carries the run's status, counts, sizes and
+// GetProtectionRunProgress (absent from SDK v1.0.3: raw calls, the run decoded with the SDK's model),
+// GetObjectSnapshots, GetRestorePointsInTimeRange (201), UpdateProtectionGroupRun (207),
+// PerformActionOnProtectionGroupRun and SearchProtectedObjects. A run really backs up a temporary
+// directory of this machine (registered as the local host); what the SDK decodes carries the run's status, counts, sizes and
 // the snapshot id, and the snapshot lists name the same snapshot. Bad input is 400, unknown or
 // another tenant's ids are 404, a finished run cannot be canceled (409).
 package conformance
@@ -417,4 +417,39 @@ func TestUpdateAndActOnProtectionGroupRuns(t *testing.T) {
 	if msg := wantError(t, resp, err, 409); !strings.Contains(msg, "finished") {
 		t.Errorf("cancel of a finished run: %q (%v)", msg, act)
 	}
+}
+
+func TestSearchProtectedObjects(t *testing.T) {
+	f := newRunFixture(t)
+	res, resp, err := svc.SearchProtectedObjects(&backuprecoveryv1.SearchProtectedObjectsOptions{
+		XIBMTenantID: core.StringPtr(f.tenant), ProtectionGroupIds: []string{f.group},
+	})
+	wantStatus(t, resp, err, 200)
+	if res.NumResults == nil || *res.NumResults != 1 || len(res.Objects) != 1 {
+		t.Fatalf("protected objects: %v results, %d objects", res.NumResults, len(res.Objects))
+	}
+	o := res.Objects[0]
+	if *o.ID != f.host || *o.Environment != "kPhysical" || len(o.LatestSnapshotsInfo) != 1 {
+		t.Fatalf("object: %+v", o)
+	}
+	li := o.LatestSnapshotsInfo[0]
+	if *li.ProtectionGroupID != f.group || *li.ProtectionRunID != f.runID || *li.LocalSnapshotInfo.SnapshotID != f.snapID ||
+		*li.LocalSnapshotInfo.LogicalSizeBytes != f.bytes || *li.RunType != "kRegular" {
+		t.Errorf("latest snapshot: %+v %+v", li, li.LocalSnapshotInfo)
+	}
+	if res.Metadata == nil || len(res.Metadata.UniqueProtectionGroupIdentifiers) != 1 ||
+		*res.Metadata.UniqueProtectionGroupIdentifiers[0].ProtectionGroupID != f.group {
+		t.Errorf("metadata: %+v", res.Metadata)
+	}
+	other, resp, err := svc.SearchProtectedObjects(&backuprecoveryv1.SearchProtectedObjectsOptions{
+		XIBMTenantID: core.StringPtr(tenantB), ProtectionGroupIds: []string{f.group},
+	})
+	wantStatus(t, resp, err, 200)
+	if len(other.Objects) != 0 {
+		t.Errorf("another tenant sees %d protected objects", len(other.Objects))
+	}
+	_, resp, err = svc.SearchProtectedObjects(&backuprecoveryv1.SearchProtectedObjectsOptions{
+		XIBMTenantID: core.StringPtr(f.tenant), Environments: []string{"kNope"},
+	})
+	wantError(t, resp, err, 400)
 }

@@ -3,7 +3,7 @@
  * One daemon (test clock and test hooks on) backs up a temporary tree of this machine, registered as
  * the local host: a run is accepted (202), runs, succeeds with the right file and byte counts; a
  * second kRegular run reads nothing and a kFull run reads everything but stores almost nothing
- * (dedup); object snapshots and restore points list the snapshots; a file that vanishes during the
+ * (dedup); object snapshots, protected objects and restore points list the snapshots; a file that vanishes during the
  * backup makes the run SucceededWithWarning and is named; filters, run ids, progress, retention and
  * legal-hold updates, bad input (400), unknown or foreign ids (404), paused groups and concurrent
  * runs (409); the group's lastRun; a scheduled run when the test clock passes a slot; and after the
@@ -422,6 +422,44 @@ TEST(object_snapshots_list_them)
     /* Another tenant does not see the object nor its snapshots. */
     snprintf(path, sizeof path, "/v2/data-protect/objects/%lld/snapshots", host);
     expect_error(&d, "GET", path, "runs-other", NULL, 404, NULL);
+}
+
+TEST(protected_objects_search)
+{
+    struct http_resp r;
+    char path[512];
+    CHECK_EQ_INT(call(&d, "GET", "/v2/data-protect/search/protected-objects", T, NULL, &r), 200);
+    CHECK_EQ_INT(jint(r.json, "numResults"), 1);
+    CHECK_EQ_INT(jint(r.json, "objects.0.id"), host);
+    CHECK_EQ_INT(json_array_size(jget(r.json, "objects.0.latestSnapshotsInfo")), 2); /* files and warn */
+    CHECK_EQ_INT(json_array_size(jget(r.json, "metadata.uniqueProtectionGroupIdentifiers")), 2);
+    http_resp_release(&r);
+    CHECK_EQ_INT(call(&d, "GET", "/v2/data-protect/search/protected-objects?searchString=fil*", T, NULL, &r), 200);
+    CHECK_EQ_INT(json_array_size(jget(r.json, "objects.0.latestSnapshotsInfo")), 1);
+    CHECK(strcmp(jstr(r.json, "objects.0.latestSnapshotsInfo.0.protectionGroupId"), g_files) == 0);
+    CHECK(strcmp(jstr(r.json, "objects.0.latestSnapshotsInfo.0.localSnapshotInfo.snapshotId"), snap3) == 0);
+    CHECK(strcmp(jstr(r.json, "objects.0.latestSnapshotsInfo.0.protectionRunId"), run3) == 0);
+    CHECK(strcmp(jstr(r.json, "objects.0.latestSnapshotsInfo.0.runType"), "kFull") == 0);
+    CHECK_EQ_INT(jint(r.json, "objects.0.latestSnapshotsInfo.0.localSnapshotInfo.logicalSizeBytes"), bytes_a);
+    http_resp_release(&r);
+    snprintf(path, sizeof path, "/v2/data-protect/search/protected-objects?protectionGroupIds=%s", g_warn);
+    CHECK_EQ_INT(call(&d, "GET", path, T, NULL, &r), 200);
+    CHECK_EQ_INT(json_array_size(jget(r.json, "objects.0.latestSnapshotsInfo")), 1);
+    CHECK(strcmp(jstr(r.json, "objects.0.latestSnapshotsInfo.0.protectionGroupName"), "warn") == 0);
+    http_resp_release(&r);
+    CHECK_EQ_INT(call(&d, "GET", "/v2/data-protect/search/protected-objects?environments=kSQL", T, NULL, &r), 200);
+    CHECK_EQ_INT(jint(r.json, "numResults"), 0);
+    http_resp_release(&r);
+    snprintf(path, sizeof path, "/v2/data-protect/search/protected-objects?filterSnapshotFromUsecs=%lld", T0 + 100 * HOUR);
+    CHECK_EQ_INT(call(&d, "GET", path, T, NULL, &r), 200);
+    CHECK_EQ_INT(jint(r.json, "numResults"), 0);
+    http_resp_release(&r);
+    CHECK_EQ_INT(call(&d, "GET", "/v2/data-protect/search/protected-objects", "runs-other", NULL, &r), 200);
+    CHECK_EQ_INT(jint(r.json, "numResults"), 0);
+    http_resp_release(&r);
+    expect_error(&d, "GET", "/v2/data-protect/search/protected-objects?environments=kVMware", T, NULL, 400,
+                 "environments");
+    expect_error(&d, "GET", "/v2/data-protect/search/protected-objects?objectIds=x", T, NULL, 400, "objectIds");
 }
 
 TEST(restore_points_list_them)
@@ -858,6 +896,7 @@ int main(void)
     RUN(second_runs_reuse_the_data);
     RUN(vanished_file_is_a_warning);
     RUN(object_snapshots_list_them);
+    RUN(protected_objects_search);
     RUN(restore_points_list_them);
     RUN(list_get_and_progress);
     RUN(bad_run_requests);
