@@ -120,7 +120,11 @@ int cat_run_lease_next(struct cat *cat, const char *owner, int64_t lease_until, 
  * when owner no longer holds the run (it was taken away). */
 int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                   const char *owner, int64_t lease_until, int *cancel);
-/* cat_run_object_begin: records the objects the run will back up (status kInProgress, not begun). */
+/* cat_run_check: whether owner still holds the run (CAT_NOT_FOUND when not) and, in *cancel,
+ * whether a cancel was requested. Read-only (the monitor asks twice a second). */
+int cat_run_check(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                  const char *owner, int *cancel);
+/* cat_run_object_add: records the objects the run will back up (status kInProgress, not begun). */
 int cat_run_object_add(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                        const struct cat_run_object *o);
 /* cat_run_object_progress: the object's running counters (status stays kInProgress). */

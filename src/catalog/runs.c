@@ -481,6 +481,26 @@ int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int
     return sqlite3_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
 }
 
+int cat_run_check(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                  const char *owner, int *cancel)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT cancel_requested FROM runs WHERE tenant = ?1 AND group_id = ?2"
+                                     " AND start_usecs = ?3 AND lease_owner = ?4 AND status = 'Running'");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, start_usecs);
+    sqlite3_bind_text(st, 4, owner, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *cancel = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc == SQLITE_DONE) return CAT_NOT_FOUND;
+    cat_log_error(cat, "run check");
+    return -1;
+}
+
 static void bind_object_stats(sqlite3_stmt *st, int first, const struct cat_run_object *o)
 {
     sqlite3_bind_int64(st, first, o->begin_usecs);

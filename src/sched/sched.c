@@ -1,8 +1,9 @@
 /* sched.c: the scheduler's lifecycle, its thread and the monitor (see sched.h).
  *
  * One thread wakes every 250 ms: every half second it runs the monitor (for each busy worker: write
- * the object's progress counters to the catalog if they changed, renew the run's lease and read
- * whether a cancel was requested, which it passes to the engine through the worker's flag), every
+ * the object's progress counters to the catalog if they changed, read whether the run is still ours
+ * and whether a cancel was requested, which it passes to the engine through the worker's flag, and
+ * every 10 s extend the run's 60 s lease), every
  * tick_ms (or at once when kicked) a scheduler pass, and every 30 s the retention pass and a check
  * for runs whose lease expired under another owner.
  *
@@ -193,8 +194,8 @@ static void monitor(struct sched *s)
         struct sched_worker *w = &s->workers[i];
         struct cat_run_object o;
         char tenant[300], group[80];
-        int64_t start;
-        int has_obj, cancel = 0, rc;
+        int64_t start, renewed_at;
+        int has_obj, cancel = 0, rc, renewed = 0;
         pthread_mutex_lock(&s->lock);
         if (!w->busy) {
             pthread_mutex_unlock(&s->lock);
@@ -206,11 +207,21 @@ static void monitor(struct sched *s)
         has_obj = w->has_obj && w->dirty;
         o = w->obj;
         w->dirty = 0;
+        renewed_at = w->renewed_at;
         pthread_mutex_unlock(&s->lock);
         if (has_obj) cat_run_object_progress(s->cfg.cat, tenant, group, start, &o);
-        rc = cat_run_renew(s->cfg.cat, tenant, group, start, s->owner, sched_clock_real() + SCHED_LEASE_USECS, &cancel);
+        /* The lease is written every SCHED_RENEW_USECS; in between, a read says whether it is still ours
+         * and whether a cancel was requested. */
+        if (sched_clock_real() - renewed_at >= SCHED_RENEW_USECS) {
+            rc = cat_run_renew(s->cfg.cat, tenant, group, start, s->owner, sched_clock_real() + SCHED_LEASE_USECS,
+                               &cancel);
+            renewed = rc == 0;
+        } else {
+            rc = cat_run_check(s->cfg.cat, tenant, group, start, s->owner, &cancel);
+        }
         pthread_mutex_lock(&s->lock);
         if (w->busy && w->start_usecs == start && strcmp(w->group_id, group) == 0) {
+            if (renewed) w->renewed_at = sched_clock_real();
             if (rc == CAT_NOT_FOUND) {
                 w->lease_lost = 1;
                 w->cancel = 1;

@@ -1,11 +1,11 @@
 /* sched.h: the job side of Coffer: the scheduler thread that turns policies into runs, the pool of
  * worker threads that lease queued runs from the catalog and back them up with the engine, the
- * monitor that writes their progress and renews their leases, and the retention hook that forgets
+ * monitor that writes their progress and keeps their leases, and the retention hook that forgets
  * expired snapshots.
  *
  * The queue lives in the catalog (cat_run.h): the API and the scheduler insert Accepted runs with
- * sched_enqueue and call sched_notify; a worker leases one (Running, with a lease that the monitor
- * renews every half second), backs up each object of the group (engine.h), commits every object's
+ * sched_enqueue and call sched_notify; a worker leases one (Running, with a 60 s lease that the
+ * monitor extends every 10 s), backs up each object of the group (engine.h), commits every object's
  * snapshot row and result in one transaction after the repository made the snapshot durable, and
  * finishes the run. On start, runs left Running by a previous daemon are marked Failed
  * ("interrupted by daemon restart"); on stop, running backups are cancelled at a safe point and

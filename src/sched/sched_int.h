@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #define SCHED_LEASE_USECS (60LL * 1000000)
+#define SCHED_RENEW_USECS (10LL * 1000000)  /* the monitor renews a lease this often */
 
 /* A worker thread and the run it is executing. Fields below "shared" are guarded by sched.lock:
  * the worker publishes progress, the monitor reads it and raises cancel. */
@@ -24,6 +25,7 @@ struct sched_worker {
     volatile int cancel;       /* the engine's cancel flag */
     int user_cancel;           /* cancel requested through the API */
     int lease_lost;            /* the catalog no longer gives us the run */
+    int64_t renewed_at;        /* real time of the last lease renewal (monitor only) */
 };
 
 struct sched {

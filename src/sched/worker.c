@@ -227,12 +227,13 @@ static void backup_object(struct sched_worker *w, const struct cat_run *run, con
     o.source_id = have_obj ? co.source_id : 0;
     o.source_name = have_obj ? co.source_name : NULL;
     o.object_type = have_obj ? co.object_type : NULL;
-    if (cat_run_object_add(cat, run->tenant, run->group_id, run->start_usecs, &o) != 0) {
+    rc = cat_run_object_add(cat, run->tenant, run->group_id, run->start_usecs, &o);
+    o.object_name = o.source_name = o.object_type = o.environment = NULL; /* borrowed above; not freed */
+    if (rc != 0) {
         t->failed++;
         add_message(t, "object %" PRId64 ": cannot record it in the catalog", id);
         goto out;
     }
-    o.object_name = o.source_name = o.object_type = o.environment = NULL; /* borrowed above; not freed */
     if (!have_obj) {
         snprintf(msg, sizeof msg, "object %" PRId64 " is not a registered object of this tenant", id);
         finish_object(w, run, &o, "kFailed", msg, NULL, t);
@@ -495,6 +496,7 @@ void *sched_worker_main(void *arg)
             w->start_usecs = run.start_usecs;
             w->cancel = s->stopping;
             w->user_cancel = w->lease_lost = w->has_obj = 0;
+            w->renewed_at = sched_clock_real();
             w->busy = 1;
             pthread_mutex_unlock(&s->lock);
             execute(w, &run);

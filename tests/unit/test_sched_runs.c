@@ -146,6 +146,10 @@ TEST(cancel_queued_and_running)
     CHECK_EQ_INT(was, 1);
     {
         int cancel = 0;
+        CHECK_EQ_INT(cat_run_check(g_cat, "t1", "1:1:8", s, "owner-a", &cancel), 0);
+        CHECK_EQ_INT(cancel, 1);
+        CHECK_EQ_INT(cat_run_check(g_cat, "t1", "1:1:8", s, "owner-b", &cancel), CAT_NOT_FOUND);
+        cancel = 0;
         CHECK_EQ_INT(cat_run_renew(g_cat, "t1", "1:1:8", s, "owner-a", 9000, &cancel), 0);
         CHECK_EQ_INT(cancel, 1);
     }
