@@ -762,7 +762,7 @@ TEST(restored_bytes_equal_the_source)
 
 /* ---------- the slow daemon ---------- */
 
-static const char *const slow_env[] = { "COFFER_TEST_CLOCK=1", "COFFER_TEST_HOOKS=1", "COFFER_TEST_SLOW_OPEN_MS=12",
+static const char *const slow_env[] = { "COFFER_TEST_CLOCK=1", "COFFER_TEST_HOOKS=1", "COFFER_TEST_SLOW_OPEN_MS=20",
                                         NULL };
 static const char *const fast_env[] = { "COFFER_TEST_CLOCK=1", NULL };
 
@@ -795,7 +795,7 @@ TEST(sigkill_mid_run_then_the_next_run_reuses_its_data)
     char id[64], id2[64];
     json_t *run, *p;
     CHECK_EQ_INT(start_run(&slow, g_big, "{\"runType\":\"kRegular\"}", id, sizeof id), 202);
-    CHECK(wait_bytes(&slow, id, 48ll << 20, 120));
+    CHECK(wait_bytes(&slow, id, 64ll << 20, 120));
     /* While it runs: progress, a second run is refused, a slot that comes is Missed. */
     p = progress(&slow, id);
     CHECK(p != NULL);
