@@ -14,6 +14,8 @@
 #include "catalog/cat.h"
 #include "repo/repo.h"
 #include "sched/clock.h"
+#include "sched/indexer.h"
+#include "sched/recovery_worker.h"
 #include "sched/sched.h"
 #include "sched/tz.h"
 #include "util/fsio.h"
@@ -149,6 +151,8 @@ int main(int argc, char **argv)
     const char *listen = getenv("COFFER_LISTEN");
     struct api_context ctx = { 0 };
     struct api_server *server = NULL;
+    struct sched_recovery *recoveries = NULL;
+    struct sched_indexer *indexer = NULL;
     struct sigaction sa;
     char err[512] = "", path[PATH_MAX], *key;
     cfg.data_dir = getenv("COFFER_DATA_DIR");
@@ -206,6 +210,19 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    { /* recoveries and the file indexer: threads of their own, apart from the backup workers */
+        struct sched_recovery_config rc = { .cat = ctx.cat, .repo = ctx.repo, .data_dir = cfg.data_dir, .workers = 2 };
+        if (sched_recovery_start(&rc, &recoveries, err, sizeof err) != 0 ||
+            sched_indexer_start(ctx.cat, ctx.repo, &indexer, err, sizeof err) != 0) {
+            log_error("cannot start the recovery workers: %s", err);
+            sched_recovery_stop(recoveries);
+            sched_stop(ctx.sched);
+            repo_close(ctx.repo);
+            cat_close(ctx.cat);
+            free(key);
+            return 1;
+        }
+    }
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -215,6 +232,8 @@ int main(int argc, char **argv)
 
     if (api_server_start(cfg.host, cfg.port, key, &ctx, &server, err, sizeof err) != 0) {
         log_error("%s", err);
+        sched_indexer_stop(indexer);
+        sched_recovery_stop(recoveries);
         sched_stop(ctx.sched);
         repo_close(ctx.repo);
         cat_close(ctx.cat);
@@ -229,6 +248,8 @@ int main(int argc, char **argv)
     while (!g_stop) pause();
     log_info("cofferd stopping");
     api_server_stop(server);
+    sched_indexer_stop(indexer);
+    sched_recovery_stop(recoveries); /* running recoveries stop at a safe point and end Failed */
     sched_stop(ctx.sched); /* running backups stop at a safe point and are queued again */
     repo_close(ctx.repo);
     cat_close(ctx.cat);

@@ -11,5 +11,8 @@ const struct api_route *const api_route_tables[] = {
     api_routes_runs,
     api_routes_snapshots,
     api_routes_protected_objects,
+    api_routes_recoveries,
+    api_routes_downloads,
+    api_routes_search_indexed,
     NULL
 };

@@ -15,4 +15,7 @@ extern const struct api_route api_routes_connectors[];      /* connectors.c */
 extern const struct api_route api_routes_runs[];            /* runs.c */
 extern const struct api_route api_routes_snapshots[];       /* snapshots.c */
 extern const struct api_route api_routes_protected_objects[]; /* protected_objects.c */
+extern const struct api_route api_routes_recoveries[];      /* recoveries.c */
+extern const struct api_route api_routes_downloads[];       /* downloads.c */
+extern const struct api_route api_routes_search_indexed[];  /* search_indexed.c */
 #endif
