@@ -9,6 +9,7 @@
  * in that range), osTypes (file backups are of Linux hosts). Objects come in id order. */
 #include "api/api.h"
 #include "api/jv.h"
+#include "catalog/cat_file_index.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/cat_source.h"
@@ -107,7 +108,10 @@ static int snap_cb(void *ud, const struct cat_snapshot *s)
     info = json_object();
     json_object_set_new(info, "localSnapshotInfo", json_pack("{s:s,s:I}", "snapshotId", s->id, "logicalSizeBytes",
                                                             (json_int_t)s->logical_bytes));
-    json_object_set_new(info, "indexingStatus", json_string("NoIndex"));
+    {
+        const char *ix = cat_fidx_status(c->cat, c->tenant, s->id); /* file index (cat_file_index.h) */
+        json_object_set_new(info, "indexingStatus", json_string(ix ? ix : "NoIndex"));
+    }
     json_object_set_new(info, "protectionGroupId", json_string(s->group_id));
     if (s->group_name) json_object_set_new(info, "protectionGroupName", json_string(s->group_name));
     json_object_set_new(info, "runInstanceId", json_integer(s->instance_id));

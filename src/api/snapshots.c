@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "api/jv.h"
 #include "catalog/cat.h"
+#include "catalog/cat_file_index.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/cat_source.h"
 #include <errno.h>
@@ -42,12 +43,16 @@ static int parse_int64(const char *s, int64_t *out)
 struct snap_list {
     json_t *arr;
     int64_t cluster, incarnation;
+    struct cat *cat;          /* for the snapshot's indexingStatus (file index, cat_file_index.h) */
 };
 
 static int snap_cb(void *ud, const struct cat_snapshot *s)
 {
     struct snap_list *l = ud;
-    json_array_append_new(l->arr, cat_snapshot_to_json(s, l->cluster, l->incarnation));
+    json_t *o = cat_snapshot_to_json(s, l->cluster, l->incarnation);
+    const char *ix = l->cat ? cat_fidx_status(l->cat, s->tenant, s->id) : NULL;
+    if (ix) json_object_set_new(o, "indexingStatus", json_string(ix));
+    json_array_append_new(l->arr, o);
     return 0;
 }
 
@@ -98,6 +103,7 @@ static void object_snapshots(struct api_req *req, struct api_resp *resp)
     f.group_ids = groups;
     f.instance_ids = instances;
     l.arr = json_array();
+    l.cat = cat;
     if (cat_installation(cat, &l.cluster, &l.incarnation) != 0 || cat_snapshot_list(cat, req->tenant, &f, snap_cb, &l) < 0) {
         internal(resp, "listing snapshots");
         goto out;
