@@ -165,6 +165,12 @@ int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_
                          int legal_hold, int64_t expiry_usecs, const char *data_lock, int delete_snapshots,
                          int64_t now_usecs);
 
+/* cat_run_group_deleted: for DELETE protection-groups/{id}, inside the caller's transaction: the
+ * group's queued run is Canceled, a running one is asked to cancel, and with delete_snapshots its
+ * snapshots not on legal hold expire at now (the retention pass deletes them within a minute). */
+int cat_run_group_deleted(struct cat *cat, const char *tenant, const char *group_id, int delete_snapshots,
+                          int64_t now_usecs);
+
 /* ---------- the scheduler's memory ---------- */
 
 /* The last instant up to which a group's schedule was handled (0 = never seen). */

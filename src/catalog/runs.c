@@ -928,6 +928,34 @@ int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_
     return rc;
 }
 
+int cat_run_group_deleted(struct cat *cat, const char *tenant, const char *group_id, int delete_snapshots,
+                          int64_t now_usecs)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "UPDATE runs SET status = 'Canceled', end_usecs = ?3,"
+                                     " messages = json_insert(messages, '$[#]', 'canceled: the protection group was deleted')"
+                                     " WHERE tenant = ?1 AND group_id = ?2 AND status = 'Accepted'");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_usecs);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    st = cat_stmt(cat, "UPDATE runs SET cancel_requested = 1, messages = json_insert(messages, '$[#]',"
+                       " 'the protection group was deleted') WHERE tenant = ?1 AND group_id = ?2 AND status = 'Running'");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    if (!delete_snapshots) return 0;
+    st = cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = ?3 WHERE tenant = ?1 AND group_id = ?2 AND is_deleted = 0"
+                       " AND on_legal_hold = 0");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_usecs > 0 ? now_usecs : 1);
+    return cat_exec_done(cat, st);
+}
+
 /* ---------- scheduler state ---------- */
 
 int cat_sched_get(struct cat *cat, const char *tenant, const char *group_id, int64_t *last_usecs)

@@ -303,6 +303,35 @@ TEST(retention_pass_deletes_expired_snapshots)
     CHECK_EQ_INT(cat_snapshot_get(g_cat, "t1", "exp-1", &s), CAT_NOT_FOUND); /* tenant scoped */
 }
 
+TEST(group_deleted_cancels_runs_and_expires_snapshots)
+{
+    int rc;
+    int64_t s = queue("t4", "1:1:40", 40, 100, &rc);
+    struct cat_run r;
+    struct cat_snapshot snap = { .tenant = "t4", .id = "g40-snap", .object_id = 9, .environment = "kPhysical",
+                                 .group_id = "1:1:40", .group_seq = 40, .run_usecs = 50, .instance_id = 4000,
+                                 .run_type = "kRegular", .snapshot_usecs = 50, .end_usecs = 60,
+                                 .status = "kSuccessful" };
+    struct cat_snapshot held = snap;
+    CHECK_EQ_INT(rc, 0);
+    held.id = "g40-held";
+    held.instance_id = 4001;
+    held.on_legal_hold = 1;
+    CHECK_EQ_INT(cat_snapshot_insert(g_cat, &snap), 0);
+    CHECK_EQ_INT(cat_snapshot_insert(g_cat, &held), 0);
+    CHECK_EQ_INT(cat_begin(g_cat), 0);
+    CHECK_EQ_INT(cat_run_group_deleted(g_cat, "t4", "1:1:40", 1, 777), 0);
+    CHECK_EQ_INT(cat_commit(g_cat), 0);
+    CHECK_EQ_INT(cat_run_get(g_cat, "t4", "1:1:40", s, &r), 0);
+    CHECK(strcmp(r.status, "Canceled") == 0 && r.end_usecs == 777);
+    CHECK(strstr(json_string_value(json_array_get(r.messages, 0)), "deleted") != NULL);
+    cat_run_release(&r);
+    CHECK_EQ_INT(sched_retention_pass(g_cat, NULL, 1000), 1); /* the held one stays */
+    CHECK_EQ_INT(cat_snapshot_get(g_cat, "t4", "g40-held", &snap), 0);
+    CHECK_EQ_INT(snap.is_deleted, 0);
+    cat_snapshot_release(&snap);
+}
+
 TEST(sched_state)
 {
     int64_t v = -1;
@@ -333,6 +362,7 @@ int main(void)
     RUN(list_filters);
     RUN(snapshot_deletion_and_legal_hold);
     RUN(retention_pass_deletes_expired_snapshots);
+    RUN(group_deleted_cancels_runs_and_expires_snapshots);
     RUN(sched_state);
     cat_close(g_cat);
     check_rm_rf(g_dir);
