@@ -14,5 +14,9 @@ const struct api_route *const api_route_tables[] = {
     api_routes_recoveries,
     api_routes_downloads,
     api_routes_search_indexed,
+    api_routes_protection_sources_v1,
+    api_routes_agents,
+    api_routes_meta_info,
+    api_routes_connector_side,
     NULL
 };

@@ -18,4 +18,8 @@ extern const struct api_route api_routes_protected_objects[]; /* protected_objec
 extern const struct api_route api_routes_recoveries[];      /* recoveries.c */
 extern const struct api_route api_routes_downloads[];       /* downloads.c */
 extern const struct api_route api_routes_search_indexed[];  /* search_indexed.c */
+extern const struct api_route api_routes_protection_sources_v1[]; /* protection_sources_v1.c */
+extern const struct api_route api_routes_agents[];          /* agents.c */
+extern const struct api_route api_routes_meta_info[];       /* meta_info.c */
+extern const struct api_route api_routes_connector_side[];  /* connector_side.c */
 #endif

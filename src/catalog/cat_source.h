@@ -141,4 +141,19 @@ int cat_source_uses_connection(struct cat *cat, const char *tenant, const char *
 int cat_source_sync_objects(struct cat *cat, const char *tenant, int64_t id, const char *environment,
                             enum cat_agent_kind agent, const char *root_name, json_t *root_doc,
                             const struct cat_discovered *items, size_t n);
+
+/* --- The protection source tree (v1 protectionSources, src/catalog/sources_tree.c) ----------------- */
+
+struct cat_tree_object {
+    struct cat_object o;
+    int listed;               /* a live (not deleted) protection group lists this very object */
+};
+/* cat_object_tree: the present (not vanished) objects of tenant's registrations, or of registration
+ * source_id alone when it is > 0, ordered by registration, then roots (parent 0) before children,
+ * then id; each with whether a live protection group lists it. *out is a malloc'd array of *n
+ * entries (NULL when none), released with cat_object_tree_free. 0 or <0. One statement: the caller
+ * needs no transaction for a consistent picture. */
+int cat_object_tree(struct cat *cat, const char *tenant, int64_t source_id, struct cat_tree_object **out,
+                    size_t *n);
+void cat_object_tree_free(struct cat_tree_object *v, size_t n);
 #endif
