@@ -20,6 +20,7 @@
 #include "catalog/cat_policy.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_source.h"
+#include "sched/clock.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,7 +312,8 @@ static void group_delete(struct api_req *req, struct api_resp *resp)
     int64_t mtime;
     int deleted = 0, snapshots = 0, rc;
     if (!check_path_id(req, resp)) return;
-    /* deleteSnapshots: accepted; the snapshots of a deleted group are left to retention. */
+    /* deleteSnapshots: the group's snapshots (not those on legal hold) expire now and the retention
+     * pass removes them; without it they are kept until their own retention ends. */
     if (api_query_bool(req, resp, "deleteSnapshots", &snapshots) < 0) return;
     if (cat_begin(cat) != 0) {
         internal(resp, "starting a transaction");
@@ -337,6 +339,8 @@ static void group_delete(struct api_req *req, struct api_resp *resp)
     }
     rc = text ? cat_group_mark_deleted(cat, req->tenant, req->params[0], text, mtime) : -1;
     free(text);
+    /* Queued runs are canceled, a running one is asked to stop. */
+    if (rc == 0) rc = cat_run_group_deleted(cat, req->tenant, req->params[0], snapshots, sched_clock_now());
     if (rc == 0) rc = cat_commit(cat);
     if (rc != 0) {
         cat_rollback(cat);

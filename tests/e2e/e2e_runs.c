@@ -663,6 +663,44 @@ TEST(cancel_of_a_finished_run_is_409)
                  NULL);
 }
 
+/* DELETE of a group with deleteSnapshots: its snapshots expire at once (the retention pass then
+ * removes them), and the other group's snapshots of the same object are untouched. */
+TEST(delete_group_with_snapshots_expires_them)
+{
+    struct http_resp r;
+    char path[512];
+    long long now;
+    size_t n_files_before;
+    snprintf(path, sizeof path, "/v2/data-protect/objects/%lld/snapshots?protectionGroupIds=%s", host, g_files);
+    CHECK_EQ_INT(call(&d, "GET", path, T, NULL, &r), 200);
+    n_files_before = json_array_size(jget(r.json, "snapshots"));
+    http_resp_release(&r);
+    snprintf(path, sizeof path, "/v2/data-protect/objects/%lld/snapshots?protectionGroupIds=%s", host, g_warn);
+    CHECK_EQ_INT(call(&d, "GET", path, T, NULL, &r), 200);
+    CHECK(json_array_size(jget(r.json, "snapshots")) >= 1);
+    CHECK(jint(r.json, "snapshots.0.expiryTimeUsecs") > T0 + 24 * HOUR);
+    http_resp_release(&r);
+    snprintf(path, sizeof path, GRP "/%s?deleteSnapshots=true", g_warn);
+    CHECK_EQ_INT(call(&d, "DELETE", path, T, NULL, &r), 204);
+    http_resp_release(&r);
+    CHECK_EQ_INT(call(&d, "POST", "/v2/coffer-test/clock", NULL, "{\"advanceUsecs\":1}", &r), 200);
+    now = jint(r.json, "nowUsecs");
+    http_resp_release(&r);
+    snprintf(path, sizeof path, "/v2/data-protect/objects/%lld/snapshots?protectionGroupIds=%s", host, g_warn);
+    CHECK_EQ_INT(call(&d, "GET", path, T, NULL, &r), 200);
+    for (size_t i = 0; i < json_array_size(jget(r.json, "snapshots")); i++) {
+        json_t *sn = json_array_get(jget(r.json, "snapshots"), i);
+        CHECKF(now == 0 || json_integer_value(json_object_get(sn, "expiryTimeUsecs")) <= now,
+               "snapshot %zu still expires at %lld (now %lld)", i,
+               (long long)json_integer_value(json_object_get(sn, "expiryTimeUsecs")), now);
+    }
+    http_resp_release(&r);
+    snprintf(path, sizeof path, "/v2/data-protect/objects/%lld/snapshots?protectionGroupIds=%s", host, g_files);
+    CHECK_EQ_INT(call(&d, "GET", path, T, NULL, &r), 200);
+    CHECK_EQ_INT(json_array_size(jget(r.json, "snapshots")), n_files_before);
+    http_resp_release(&r);
+}
+
 TEST(group_last_run)
 {
     struct http_resp r;
@@ -904,7 +942,8 @@ int main(void)
     RUN(cancel_of_a_finished_run_is_409);
     RUN(group_last_run);
     RUN(scheduled_run_under_the_test_clock);
-    RUN(restored_bytes_equal_the_source);
+    RUN(delete_group_with_snapshots_expires_them);
+    RUN(restored_bytes_equal_the_source); /* stops the daemon, then reads its repository */
     check_rm_rf(d.data_dir);
     free(d.data_dir);
     d.data_dir = NULL;
