@@ -919,7 +919,7 @@ static int bk_list_full(struct bk *b, DIR *dir, int dfd, struct bk_item **out, s
         n++;
     }
     if (rc) { bk_items_free(items, n); return rc; }
-    qsort(items, n, sizeof *items, bk_item_cmp);
+    if (n > 1) qsort(items, n, sizeof *items, bk_item_cmp); /* items is NULL for an empty directory */
     *out = items;
     *nout = n;
     return 0;
