@@ -57,6 +57,7 @@ struct sched_recovery {
     int monitor_started;
     struct slot *slots;
     int nslots;
+    int test_delay_ms;        /* COFFER_TEST_RECOVERY_DELAY_MS (test hook) */
 };
 
 /* Process-wide wake-up, so the API can notify without holding a pointer to the workers. */
@@ -412,7 +413,10 @@ static void run_one(struct slot *s, struct cat_recovery *r)
     pthread_mutex_unlock(&w->mu);
     log_info("recovery %s (%s) of tenant %s started", r->id, r->recovery_action, r->tenant);
 
-    if (!w->cfg.repo) {
+    for (int t = 0; t < w->test_delay_ms && !s->cancel; t += 20) usleep(20 * 1000);
+    if (s->cancel) {
+        rc = -ECANCELED;
+    } else if (!w->cfg.repo) {
         rc = -ENODEV;
         snprintf(err, sizeof err, "the repository is not available");
     } else if (strcmp(r->kind, "download") == 0) {
@@ -575,6 +579,13 @@ int sched_recovery_start(const struct sched_recovery_config *cfg, struct sched_r
              rnd[3], rnd[4], rnd[5]);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    {
+        const char *hooks = getenv("COFFER_TEST_HOOKS"), *delay = getenv("COFFER_TEST_RECOVERY_DELAY_MS");
+        if (hooks && strcmp(hooks, "1") == 0 && delay && *delay) {
+            w->test_delay_ms = atoi(delay);
+            log_warn("recoveries: test hook: each recovery is held Running for %d ms", w->test_delay_ms);
+        }
+    }
     if (cat_recovery_fail_running(cfg->cat, NULL, "interrupted by daemon restart", sched_clock_now(), &n) != 0) {
         snprintf(err, errlen, "cannot read the recoveries in the catalog");
         pthread_cond_destroy(&w->cv);

@@ -16,7 +16,10 @@
  * An item whose target is null goes back to its original path; else it is restored as
  * target/<basename of path> (eng_restore's layout). A "download" job has snapshotId and items only;
  * its archive (POSIX pax tar, eng_write_tar's layout) is written to DATA_DIR/downloads/<id>.tar by
- * the temp + fsync + rename protocol and kept SCHED_DOWNLOAD_TTL_USECS after the recovery ended. */
+ * the temp + fsync + rename protocol and kept SCHED_DOWNLOAD_TTL_USECS after the recovery ended.
+ *
+ * Test hook, read once at start when COFFER_TEST_HOOKS=1: COFFER_TEST_RECOVERY_DELAY_MS=<n> makes a
+ * worker hold each recovery Running for n ms before doing it (a cancel or a SIGKILL lands then). */
 #ifndef COFFER_SCHED_RECOVERY_WORKER_H
 #define COFFER_SCHED_RECOVERY_WORKER_H
 #include <stddef.h>
