@@ -23,7 +23,8 @@
  *
  * Query parameters of ListProtectionSources: environments/environment (of the registration; names
  * outside Coffer's kPhysical and kSQL match nothing; unknown names are 400), id (the subtree of that
- * node; 404 when the tenant has no such node), numLevels (1 = the selected nodes alone; -1 = all),
+ * node; 404 when the tenant has no such node), numLevels (a number, as the client sends it: 1 = the
+ * selected nodes alone, a fraction is cut off, -1 = all),
  * excludeTypes (kHost, kVolume or a host's physical type: that node and its subtree are left out),
  * includeEntityPermissionInfo (entityPermissionInfo with the registering tenant),
  * includeObjectProtectionInfo (objectProtectionInfo: hasActiveObjectProtectionSpec 1 when a live group
@@ -45,6 +46,7 @@
 #include "api/jv.h"
 #include "catalog/cat_source.h"
 #include <errno.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +139,26 @@ static int credentials(struct api_req *req, struct api_resp *resp)
                   "query parameter 'encryptionKey' is required when includeSourceCredentials is true");
         return 0;
     }
+    return 1;
+}
+
+/* num_levels: numLevels is a number in the client (float64): 1 or more (a fraction is cut off), or -1
+ * for all levels (also the default, *out = -1); 0 after a 400. */
+static int num_levels(struct api_req *req, struct api_resp *resp, int64_t *out)
+{
+    const char *v = api_query(req, "numLevels");
+    char *end;
+    double d;
+    *out = -1;
+    if (!v) return 1;
+    errno = 0;
+    d = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(d) || (d < 1 && d != -1)) {
+        api_error(resp, 400, "InvalidParameter", "query parameter 'numLevels' must be a number of levels (1 or more, "
+                  "or -1 for all), not '%.64s'", v);
+        return 0;
+    }
+    if (d >= 1 && d < 1e9) *out = (int64_t)d;
     return 1;
 }
 
@@ -597,18 +619,12 @@ static void list_sources(struct api_req *req, struct api_resp *resp)
         !one_bool(req, resp, "pruneAggregationInfo", &t.prune_aggr) ||
         !initiator_ok(resp, api_query(req, "requestInitiatorType"), "query parameter"))
         goto out;
-    if ((has_id = api_query_int64(req, resp, "id", &id)) < 0 ||
-        api_query_int64(req, resp, "numLevels", &levels) < 0 ||
+    if ((has_id = api_query_int64(req, resp, "id", &id)) < 0 || !num_levels(req, resp, &levels) ||
         (has_node = api_query_int64(req, resp, "nodeId", &page_node)) < 0 ||
         (pg.has_size = api_query_int64(req, resp, "pageSize", &pg.size)) < 0 ||
         (pg.has_after = api_query_int64(req, resp, "afterCursorEntityId", &pg.after)) < 0 ||
         (pg.has_before = api_query_int64(req, resp, "beforeCursorEntityId", &pg.before)) < 0)
         goto out;
-    if (levels < 1 && levels != -1) {
-        api_error(resp, 400, "InvalidParameter", "query parameter 'numLevels' must be at least 1 (or -1 for all "
-                  "levels), not %lld", (long long)levels);
-        goto out;
-    }
     if (pg.has_size && pg.size < 1) {
         api_error(resp, 400, "InvalidParameter", "query parameter 'pageSize' must be at least 1, not %lld",
                   (long long)pg.size);

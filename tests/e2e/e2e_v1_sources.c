@@ -249,6 +249,9 @@ TEST(filters)
     CHECK(get(TREE "?numLevels=1", "v1a", &r) == 200);
     CHECK(jget(r.json, "0.nodes") == NULL && jget(r.json, "0.registrationInfo") != NULL);
     http_resp_release(&r);
+    CHECK(get(TREE "?numLevels=1.0", "v1a", &r) == 200); /* the client sends a float64 */
+    CHECK(jget(r.json, "0.nodes") == NULL && json_array_size(r.json) == 3);
+    http_resp_release(&r);
     CHECK(get(TREE "?numLevels=2", "v1a", &r) == 200);
     CHECK_EQ_INT(json_array_size(jget(r.json, "0.nodes")), nvols);
     http_resp_release(&r);
