@@ -41,7 +41,9 @@
  * RegisteredSourceInfo, logicalSizeBytes, stats, statsByEnv) plus the totals stats and statsByEnv;
  * filters environments, ids, sids, tenantIds (another tenant's id matches nothing: a tenant only ever
  * sees its own sources), maintenanceStatus (no source has maintenance configured: only NotConfigured
- * matches) and the requestInitiatorType header (UIUser, UIAuto or Helios). */
+ * matches) and the requestInitiatorType header (UIUser, UIAuto or Helios); includeApplicationsTreeInfo,
+ * includeExternalMetadata and the like are checked for their type and add nothing (no application
+ * tree, e.g. SQL instances, is discovered on a host). */
 #include "api/api.h"
 #include "api/jv.h"
 #include "catalog/cat_source.h"
