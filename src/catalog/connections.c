@@ -10,28 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *dup_col(sqlite3_stmt *st, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    return t ? strdup(t) : NULL;
-}
-
-static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static void bind_opt_json(sqlite3_stmt *st, int i, const json_t *v)
-{
-    if (v && json_array_size(v) > 0)
-        cat_bind_json(st, i, v);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 static int changed(struct cat *cat, int rc)
 {
     if (rc != 0) return rc;
@@ -58,9 +36,9 @@ void cat_connection_release(struct cat_connection *c)
 static void connection_from_row(sqlite3_stmt *st, struct cat_connection *c)
 {
     memset(c, 0, sizeof *c);
-    c->id = dup_col(st, 0);
-    c->name = dup_col(st, 1);
-    c->env_type = dup_col(st, 2);
+    c->id = cat_col_strdup(st, 0);
+    c->name = cat_col_strdup(st, 1);
+    c->env_type = cat_col_strdup(st, 2);
     c->created_ms = sqlite3_column_int64(st, 3);
     c->token_expires_ms = sqlite3_column_int64(st, 4);
     c->connector_ids = cat_col_json(st, 5);
@@ -86,7 +64,7 @@ int cat_connection_insert(struct cat *cat, const char *tenant, const char *name,
     sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, seq);
     sqlite3_bind_text(st, 4, name, -1, SQLITE_TRANSIENT);
-    bind_opt_text(st, 5, env_type);
+    cat_bind_opt_text(st, 5, env_type);
     sqlite3_bind_int64(st, 6, created_ms);
     rc = cat_exec_done(cat, st);
     if (rc != 0) return rc;
@@ -120,8 +98,8 @@ int cat_connection_list(struct cat *cat, const char *tenant, json_t *ids, json_t
     int rc, ret = 0;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    bind_opt_json(st, 2, ids);
-    bind_opt_json(st, 3, names);
+    cat_bind_opt_list(st, 2, ids);
+    cat_bind_opt_list(st, 3, names);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct cat_connection c;
         connection_from_row(st, &c);
@@ -185,8 +163,8 @@ int cat_connection_by_token(struct cat *cat, const unsigned char sha256[CAT_TOKE
     sqlite3_bind_int64(st, 2, now_ms);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *tenant_out = dup_col(st, 0);
-        *id_out = dup_col(st, 1);
+        *tenant_out = cat_col_strdup(st, 0);
+        *id_out = cat_col_strdup(st, 1);
     }
     sqlite3_reset(st);
     if (rc == SQLITE_ROW) return 0;
@@ -210,9 +188,9 @@ void cat_connector_release(struct cat_connector *c)
 static void connector_from_row(sqlite3_stmt *st, struct cat_connector *c)
 {
     memset(c, 0, sizeof *c);
-    c->id = dup_col(st, 0);
-    c->connection_id = dup_col(st, 1);
-    c->name = dup_col(st, 2);
+    c->id = cat_col_strdup(st, 0);
+    c->connection_id = cat_col_strdup(st, 1);
+    c->name = cat_col_strdup(st, 2);
     c->doc = cat_col_json(st, 3);
     if (!c->doc) c->doc = json_object();
 }
@@ -240,9 +218,9 @@ int cat_connector_list(struct cat *cat, const char *tenant, json_t *ids, json_t 
     int rc, ret = 0;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    bind_opt_json(st, 2, ids);
-    bind_opt_json(st, 3, names);
-    bind_opt_text(st, 4, connection_id);
+    cat_bind_opt_list(st, 2, ids);
+    cat_bind_opt_list(st, 3, names);
+    cat_bind_opt_text(st, 4, connection_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct cat_connector c;
         connector_from_row(st, &c);

@@ -166,6 +166,40 @@ int cat_bind_json(sqlite3_stmt *st, int i, const json_t *v)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
+char *cat_col_strdup(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? strdup(t) : NULL;
+}
+
+void cat_bind_opt_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+void cat_bind_opt_list(sqlite3_stmt *st, int i, const json_t *list)
+{
+    if (list && json_array_size(list) > 0)
+        cat_bind_json(st, i, list);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int cat_json_has_str(const json_t *arr, const char *s)
+{
+    size_t i;
+    const json_t *v;
+    if (!s) return 0;
+    json_array_foreach(arr, i, v) {
+        const char *x = json_string_value(v);
+        if (x && strcmp(x, s) == 0) return 1;
+    }
+    return 0;
+}
+
 static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;

@@ -17,6 +17,15 @@ json_t *cat_col_json(sqlite3_stmt *st, int i);
 /* cat_bind_json: binds a JSON value's compact text (SQLITE_TRANSIENT). */
 int cat_bind_json(sqlite3_stmt *st, int i, const json_t *v);
 void cat_log_error(struct cat *cat, const char *what);
+/* cat_col_strdup: column i as a malloc'd string (the caller frees), NULL for SQL NULL. */
+char *cat_col_strdup(sqlite3_stmt *st, int i);
+/* cat_bind_opt_text: binds s, or NULL when s is NULL. */
+void cat_bind_opt_text(sqlite3_stmt *st, int i, const char *s);
+/* cat_bind_opt_list: binds a non-empty JSON array as its text (for json_each filters), else NULL,
+ * so that "?N IS NULL OR x IN (SELECT value FROM json_each(?N))" means "no filter". */
+void cat_bind_opt_list(sqlite3_stmt *st, int i, const json_t *list);
+/* cat_json_has_str: whether the JSON array arr holds the string s. */
+int cat_json_has_str(const json_t *arr, const char *s);
 
 /* migrations.c */
 struct cat_migration { int version; const char *sql; };

@@ -47,12 +47,6 @@ int cat_run_id_parse(const char *s, int64_t *group_seq, int64_t *start_usecs)
 
 /* ---------- reading rows ---------- */
 
-static char *col_str(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? strdup((const char *)t) : NULL;
-}
-
 void cat_run_release(struct cat_run *r)
 {
     if (!r) return;
@@ -103,15 +97,15 @@ void cat_run_object_release(struct cat_run_object *o)
 static int read_run(sqlite3_stmt *st, struct cat_run *r)
 {
     memset(r, 0, sizeof *r);
-    r->tenant = col_str(st, 0);
-    r->group_id = col_str(st, 1);
-    r->group_name = col_str(st, 2);
+    r->tenant = cat_col_strdup(st, 0);
+    r->group_id = cat_col_strdup(st, 1);
+    r->group_name = cat_col_strdup(st, 2);
     r->group_seq = sqlite3_column_int64(st, 3);
     r->start_usecs = sqlite3_column_int64(st, 4);
     r->end_usecs = sqlite3_column_int64(st, 5);
     r->instance_id = sqlite3_column_int64(st, 6);
-    r->run_type = col_str(st, 7);
-    r->status = col_str(st, 8);
+    r->run_type = cat_col_strdup(st, 7);
+    r->status = cat_col_strdup(st, 8);
     r->scheduled = sqlite3_column_int(st, 9);
     r->objects = cat_col_json(st, 10);
     r->messages = cat_col_json(st, 11);
@@ -122,8 +116,8 @@ static int read_run(sqlite3_stmt *st, struct cat_run *r)
     r->on_legal_hold = sqlite3_column_int(st, 16);
     r->local_deleted = sqlite3_column_int(st, 17);
     r->expiry_usecs = sqlite3_column_int64(st, 18);
-    r->data_lock = col_str(st, 19);
-    r->lease_owner = col_str(st, 20);
+    r->data_lock = cat_col_strdup(st, 19);
+    r->lease_owner = cat_col_strdup(st, 20);
     r->lease_expiry = sqlite3_column_int64(st, 21);
     r->objects_total = sqlite3_column_int64(st, 22);
     r->objects_ok = sqlite3_column_int64(st, 23);
@@ -198,14 +192,14 @@ static int read_object(sqlite3_stmt *st, struct cat_run_object *o)
 {
     memset(o, 0, sizeof *o);
     o->object_id = sqlite3_column_int64(st, 0);
-    o->object_name = col_str(st, 1);
+    o->object_name = cat_col_strdup(st, 1);
     o->source_id = sqlite3_column_int64(st, 2);
-    o->source_name = col_str(st, 3);
-    o->environment = col_str(st, 4);
-    o->object_type = col_str(st, 5);
-    o->status = col_str(st, 6);
-    o->message = col_str(st, 7);
-    o->snapshot_id = col_str(st, 8);
+    o->source_name = cat_col_strdup(st, 3);
+    o->environment = cat_col_strdup(st, 4);
+    o->object_type = cat_col_strdup(st, 5);
+    o->status = cat_col_strdup(st, 6);
+    o->message = cat_col_strdup(st, 7);
+    o->snapshot_id = cat_col_strdup(st, 8);
     o->begin_usecs = sqlite3_column_int64(st, 9);
     o->end_usecs = sqlite3_column_int64(st, 10);
     o->logical_bytes = sqlite3_column_int64(st, 11);
@@ -345,22 +339,11 @@ fail:
 
 /* ---------- listing ---------- */
 
-static int str_in(json_t *arr, const char *s)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v) {
-        const char *x = json_string_value(v);
-        if (x && strcmp(x, s) == 0) return 1;
-    }
-    return 0;
-}
-
 static int type_matches(json_t *types, const char *run_type)
 {
-    if (!types || json_array_size(types) == 0 || str_in(types, "kAll")) return 1;
-    if (str_in(types, run_type)) return 1;
-    return strcmp(run_type, "kRegular") == 0 && str_in(types, "kIncremental");
+    if (!types || json_array_size(types) == 0 || cat_json_has_str(types, "kAll")) return 1;
+    if (cat_json_has_str(types, run_type)) return 1;
+    return strcmp(run_type, "kRegular") == 0 && cat_json_has_str(types, "kIncremental");
 }
 
 int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, const struct cat_run_filter *f,
@@ -389,7 +372,7 @@ int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, cons
         if (!status || !type || !type_matches(f->run_types, type)) continue;
         if (f->statuses && json_array_size(f->statuses) > 0) {
             int canceling = strcmp(status, "Running") == 0 && sqlite3_column_int(st, 15);
-            if (!str_in(f->statuses, canceling ? "Canceling" : status)) continue;
+            if (!cat_json_has_str(f->statuses, canceling ? "Canceling" : status)) continue;
         }
         count++;
         if (shown >= limit || out != 0) continue;
@@ -425,8 +408,8 @@ int cat_run_lease_next(struct cat *cat, const char *owner, int64_t lease_until, 
     if (!st) goto fail;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        tenant = col_str(st, 0);
-        group = col_str(st, 1);
+        tenant = cat_col_strdup(st, 0);
+        group = cat_col_strdup(st, 1);
         start = sqlite3_column_int64(st, 2);
     }
     sqlite3_reset(st);
@@ -738,8 +721,8 @@ int cat_run_fail_running(struct cat *cat, const char *owner, int64_t expired_bef
                 keys = nkeys;
                 cap = nc;
             }
-            keys[nk].tenant = col_str(st, 0);
-            keys[nk].group = col_str(st, 1);
+            keys[nk].tenant = cat_col_strdup(st, 0);
+            keys[nk].group = cat_col_strdup(st, 1);
             keys[nk].start = sqlite3_column_int64(st, 2);
             nk++;
         }

@@ -7,12 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *col_str(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? strdup((const char *)t) : NULL;
-}
-
 void cat_snapshot_release(struct cat_snapshot *s)
 {
     if (!s) return;
@@ -36,27 +30,27 @@ void cat_snapshot_release(struct cat_snapshot *s)
 static int read_snap(sqlite3_stmt *st, struct cat_snapshot *s)
 {
     memset(s, 0, sizeof *s);
-    s->tenant = col_str(st, 0);
-    s->id = col_str(st, 1);
+    s->tenant = cat_col_strdup(st, 0);
+    s->id = cat_col_strdup(st, 1);
     s->object_id = sqlite3_column_int64(st, 2);
-    s->object_name = col_str(st, 3);
+    s->object_name = cat_col_strdup(st, 3);
     s->source_id = sqlite3_column_int64(st, 4);
-    s->environment = col_str(st, 5);
-    s->group_id = col_str(st, 6);
-    s->group_name = col_str(st, 7);
+    s->environment = cat_col_strdup(st, 5);
+    s->group_id = cat_col_strdup(st, 6);
+    s->group_name = cat_col_strdup(st, 7);
     s->group_seq = sqlite3_column_int64(st, 8);
     s->run_usecs = sqlite3_column_int64(st, 9);
     s->instance_id = sqlite3_column_int64(st, 10);
-    s->run_type = col_str(st, 11);
+    s->run_type = cat_col_strdup(st, 11);
     s->snapshot_usecs = sqlite3_column_int64(st, 12);
     s->end_usecs = sqlite3_column_int64(st, 13);
-    s->status = col_str(st, 14);
+    s->status = cat_col_strdup(st, 14);
     s->logical_bytes = sqlite3_column_int64(st, 15);
     s->bytes_read = sqlite3_column_int64(st, 16);
     s->bytes_written = sqlite3_column_int64(st, 17);
     s->files = sqlite3_column_int64(st, 18);
     s->dirs = sqlite3_column_int64(st, 19);
-    s->parent_id = col_str(st, 20);
+    s->parent_id = cat_col_strdup(st, 20);
     s->expiry_usecs = sqlite3_column_int64(st, 21);
     s->on_legal_hold = sqlite3_column_int(st, 22);
     s->is_deleted = sqlite3_column_int(st, 23);
@@ -125,23 +119,12 @@ int cat_snapshot_latest(struct cat *cat, const char *tenant, const char *group_i
     sqlite3_bind_int64(st, 2, object_id);
     sqlite3_bind_text(st, 3, group_id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *id = col_str(st, 0);
+    if (rc == SQLITE_ROW) *id = cat_col_strdup(st, 0);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) return CAT_NOT_FOUND;
     if (rc != SQLITE_ROW || !*id) {
         cat_log_error(cat, "snapshot latest");
         return -1;
-    }
-    return 0;
-}
-
-static int str_in(json_t *arr, const char *s)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v) {
-        const char *x = json_string_value(v);
-        if (x && strcmp(x, s) == 0) return 1;
     }
     return 0;
 }
@@ -157,10 +140,10 @@ static int scan(struct cat *cat, sqlite3_stmt *st, const struct cat_snapshot_fil
         }
         if (f) {
             int keep = 1;
-            if (f->run_types && json_array_size(f->run_types) > 0 && !str_in(f->run_types, s.run_type) &&
-                !(strcmp(s.run_type, "kRegular") == 0 && str_in(f->run_types, "kIncremental")))
+            if (f->run_types && json_array_size(f->run_types) > 0 && !cat_json_has_str(f->run_types, s.run_type) &&
+                !(strcmp(s.run_type, "kRegular") == 0 && cat_json_has_str(f->run_types, "kIncremental")))
                 keep = 0;
-            if (f->group_ids && json_array_size(f->group_ids) > 0 && !str_in(f->group_ids, s.group_id)) keep = 0;
+            if (f->group_ids && json_array_size(f->group_ids) > 0 && !cat_json_has_str(f->group_ids, s.group_id)) keep = 0;
             if (f->instance_ids && json_array_size(f->instance_ids) > 0) {
                 size_t k;
                 json_t *x;

@@ -18,28 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *dup_col(sqlite3_stmt *st, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    return t ? strdup(t) : NULL;
-}
-
-static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static void bind_opt_json(sqlite3_stmt *st, int i, const json_t *v)
-{
-    if (v && json_array_size(v) > 0)
-        cat_bind_json(st, i, v);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 /* ---- objects ---- */
 
 void cat_object_release(struct cat_object *o)
@@ -67,17 +45,17 @@ static void object_from_row(sqlite3_stmt *st, struct cat_object *o)
     o->id = sqlite3_column_int64(st, 0);
     o->source_id = sqlite3_column_int64(st, 1);
     o->parent_id = sqlite3_column_int64(st, 2);
-    o->name = dup_col(st, 3);
-    o->environment = dup_col(st, 4);
-    o->object_type = dup_col(st, 5);
-    o->path = dup_col(st, 6);
+    o->name = cat_col_strdup(st, 3);
+    o->environment = cat_col_strdup(st, 4);
+    o->object_type = cat_col_strdup(st, 5);
+    o->path = cat_col_strdup(st, 6);
     o->agent = (enum cat_agent_kind)sqlite3_column_int(st, 7);
     o->is_deleted = sqlite3_column_int(st, 8);
     o->doc = cat_col_json(st, 9);
     if (!o->doc) o->doc = json_object();
-    o->source_name = dup_col(st, 10);
+    o->source_name = cat_col_strdup(st, 10);
     if (!o->source_name && o->name) o->source_name = strdup(o->name);
-    o->uuid = dup_col(st, 11);
+    o->uuid = cat_col_strdup(st, 11);
 }
 
 int cat_object_get(struct cat *cat, const char *tenant, int64_t id, struct cat_object *out)
@@ -220,15 +198,15 @@ static int scan_batch(struct cat *cat, const char *tenant, const struct cat_obje
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, after);
-    bind_opt_text(st, 3, glob);
-    bind_opt_json(st, 4, f->environments);
-    bind_opt_json(st, 5, f->object_ids);
-    bind_opt_json(st, 6, f->source_ids);
-    bind_opt_json(st, 7, f->source_uuids);
-    bind_opt_json(st, 8, f->os_types);
+    cat_bind_opt_text(st, 3, glob);
+    cat_bind_opt_list(st, 4, f->environments);
+    cat_bind_opt_list(st, 5, f->object_ids);
+    cat_bind_opt_list(st, 6, f->source_ids);
+    cat_bind_opt_list(st, 7, f->source_uuids);
+    cat_bind_opt_list(st, 8, f->os_types);
     sqlite3_bind_int(st, 9, f->deleted);
     sqlite3_bind_int(st, 10, SCAN_BATCH);
-    bind_opt_json(st, 11, f->protection_group_ids);
+    cat_bind_opt_list(st, 11, f->protection_group_ids);
     sqlite3_bind_int(st, 12, f->is_protected);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *cnt < SCAN_BATCH) object_from_row(st, &batch[(*cnt)++]);
     sqlite3_reset(st);
@@ -338,18 +316,18 @@ static void source_from_row(sqlite3_stmt *st, struct cat_source *s)
 {
     memset(s, 0, sizeof *s);
     s->id = sqlite3_column_int64(st, 0);
-    s->environment = dup_col(st, 1);
-    s->name = dup_col(st, 2);
-    s->endpoint_key = dup_col(st, 3);
-    s->connection_id = dup_col(st, 4);
+    s->environment = cat_col_strdup(st, 1);
+    s->name = cat_col_strdup(st, 2);
+    s->endpoint_key = cat_col_strdup(st, 3);
+    s->connection_id = cat_col_strdup(st, 4);
     s->agent = (enum cat_agent_kind)sqlite3_column_int(st, 5);
     s->doc = cat_col_json(st, 6);
     if (!s->doc) s->doc = json_object();
     s->registered_ms = sqlite3_column_int64(st, 7);
     s->refreshed_ms = sqlite3_column_int64(st, 8);
     s->modified_usecs = sqlite3_column_int64(st, 9);
-    s->auth_status = dup_col(st, 10);
-    s->error = dup_col(st, 11);
+    s->auth_status = cat_col_strdup(st, 10);
+    s->error = cat_col_strdup(st, 11);
 }
 
 int cat_source_insert(struct cat *cat, const char *tenant, const struct cat_source *s)
@@ -364,14 +342,14 @@ int cat_source_insert(struct cat *cat, const char *tenant, const struct cat_sour
     sqlite3_bind_text(st, 3, s->environment, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, s->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 5, s->endpoint_key, -1, SQLITE_TRANSIENT);
-    bind_opt_text(st, 6, s->connection_id);
+    cat_bind_opt_text(st, 6, s->connection_id);
     sqlite3_bind_int(st, 7, (int)s->agent);
     if (cat_bind_json(st, 8, s->doc) != 0) return -1;
     sqlite3_bind_int64(st, 9, s->registered_ms);
     sqlite3_bind_int64(st, 10, s->refreshed_ms);
     sqlite3_bind_int64(st, 11, s->modified_usecs);
     sqlite3_bind_text(st, 12, s->auth_status ? s->auth_status : "Pending", -1, SQLITE_TRANSIENT);
-    bind_opt_text(st, 13, s->error);
+    cat_bind_opt_text(st, 13, s->error);
     return cat_exec_done(cat, st);
 }
 
@@ -386,7 +364,7 @@ int cat_source_update(struct cat *cat, const char *tenant, const struct cat_sour
     sqlite3_bind_int64(st, 2, s->id);
     sqlite3_bind_text(st, 3, s->name, -1, SQLITE_TRANSIENT);
     if (cat_bind_json(st, 4, s->doc) != 0) return -1;
-    bind_opt_text(st, 5, s->connection_id);
+    cat_bind_opt_text(st, 5, s->connection_id);
     sqlite3_bind_int64(st, 6, s->modified_usecs);
     rc = cat_exec_done(cat, st);
     if (rc != 0) return rc;
@@ -405,7 +383,7 @@ int cat_source_set_state(struct cat *cat, const char *tenant, int64_t id, const 
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, id);
     sqlite3_bind_text(st, 3, auth_status, -1, SQLITE_TRANSIENT);
-    bind_opt_text(st, 4, error);
+    cat_bind_opt_text(st, 4, error);
     sqlite3_bind_int64(st, 5, refreshed_ms);
     rc = cat_exec_done(cat, st);
     if (rc != 0) return rc;
@@ -437,7 +415,7 @@ int cat_source_list(struct cat *cat, const char *tenant, json_t *ids, cat_source
     int rc, ret = 0;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    bind_opt_json(st, 2, ids);
+    cat_bind_opt_list(st, 2, ids);
     /* Copied out first so the callback may use the catalog (to read each source's objects). */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
@@ -574,10 +552,10 @@ static int upsert_object(struct cat *cat, const char *tenant, int64_t source_id,
     sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, environment, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 5, object_type, -1, SQLITE_TRANSIENT);
-    bind_opt_text(st, 6, path);
+    cat_bind_opt_text(st, 6, path);
     {
         json_t *os = json_object_get(doc, "osType");
-        bind_opt_text(st, 7, json_is_string(os) ? json_string_value(os) : NULL);
+        cat_bind_opt_text(st, 7, json_is_string(os) ? json_string_value(os) : NULL);
     }
     sqlite3_bind_int(st, 8, (int)agent);
     if (cat_bind_json(st, 9, doc) != 0) return -1;
