@@ -71,3 +71,69 @@ int repo_zstd_decompress(void *dst, size_t plain_len, const void *src, size_t le
     if (ZSTD_isError(n) || n != plain_len) return -EBADMSG;
     return 0;
 }
+
+/* repo_zstd_decompress_alloc: for a body whose plaintext length the caller does not know (the
+ * in-memory index does not keep it): the frame's announced content size, or when the frame does
+ * not announce one, a streaming decompression into a growing buffer. At most max bytes may come
+ * out, else -EBADMSG. *out is malloc'd (at least one byte) and owned by the caller. */
+int repo_zstd_decompress_alloc(const void *src, size_t len, size_t max, void **out, size_t *out_len)
+{
+    struct zstd_tls *t = tls_get();
+    unsigned long long fcs;
+    ZSTD_inBuffer in = { src, len, 0 };
+    ZSTD_outBuffer ob = { NULL, 0, 0 };
+    size_t cap = 1 << 16;
+    uint8_t *buf;
+    int rc;
+    *out = NULL;
+    *out_len = 0;
+    if (!t) return -ENOMEM;
+    fcs = ZSTD_getFrameContentSize(src, len);
+    if (fcs == ZSTD_CONTENTSIZE_ERROR || (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs > max))
+        return -EBADMSG;
+    if (fcs != ZSTD_CONTENTSIZE_UNKNOWN) {
+        buf = malloc(fcs ? (size_t)fcs : 1);
+        if (!buf) return -ENOMEM;
+        rc = repo_zstd_decompress(buf, (size_t)fcs, src, len);
+        if (rc < 0) {
+            free(buf);
+            return rc;
+        }
+        *out = buf;
+        *out_len = (size_t)fcs;
+        return 0;
+    }
+    if (ZSTD_isError(ZSTD_DCtx_reset(t->d, ZSTD_reset_session_only))) return -EIO;
+    if (cap > max + 1) cap = max + 1;
+    buf = malloc(cap);
+    if (!buf) return -ENOMEM;
+    ob.dst = buf;
+    ob.size = cap;
+    for (;;) {
+        size_t r = ZSTD_decompressStream(t->d, &ob, &in);
+        if (ZSTD_isError(r) || ob.pos > max) break;
+        if (r == 0 && in.pos == in.size) { /* frame complete, input consumed */
+            *out = buf;
+            *out_len = ob.pos;
+            return 0;
+        }
+        if (ob.pos == ob.size) {
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            uint8_t *nb;
+            if (ncap <= cap) break; /* more than max bytes */
+            nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                return -ENOMEM;
+            }
+            buf = nb;
+            cap = ncap;
+            ob.dst = buf;
+            ob.size = cap;
+        } else if (in.pos == in.size) {
+            break; /* truncated frame */
+        }
+    }
+    free(buf);
+    return -EBADMSG;
+}

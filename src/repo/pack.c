@@ -10,7 +10,11 @@
  *
  * Reads pread from a small cache of fds (REPO_FD_CACHE_MAX sealed packs, least recently used is
  * closed first, never while a reader holds it); a pack still being written is read through its
- * writing fd, which stays valid across the rename. */
+ * writing fd, which stays valid across the rename.
+ *
+ * The index record of a blob is appended when its bytes are reserved (repo_itab_reserve), so the
+ * records of a pack are in offset order; it becomes live when the write is done. A pack keeps
+ * its trailer list in memory only until it is sealed. */
 #include "repo/repo_int.h"
 #include "util/fsio.h"
 #include "util/log.h"
@@ -190,6 +194,10 @@ int repo_pack_append(struct repo *repo, const struct repo_pentry *e_in, const ui
     no = repo->open_pack;
     p = &repo->packs[no];
     off = p->size;
+    e.offset = (uint32_t)off;
+    /* The index record goes in now, in offset order, so the pack's records stay one run. */
+    rc = repo_itab_reserve(&repo->idx, &e, (uint32_t)no);
+    if (rc < 0) goto fail_locked;
     p->size += e.stored;
     p->writers++;
     fd = p->fd;
@@ -203,13 +211,9 @@ int repo_pack_append(struct repo *repo, const struct repo_pentry *e_in, const ui
     pthread_mutex_lock(&repo->mu);
     p = &repo->packs[no];
     p->writers--;
+    if (rc == 0) rc = repo_pack_ents_push(p, &e);
     if (rc == 0) {
-        e.offset = (uint32_t)off;
-        rc = repo_pack_ents_push(p, &e);
-    }
-    if (rc == 0) {
-        struct repo_islot *s = repo_itab_find(&repo->idx, &e.id);
-        if (s) repo_islot_set(s, (uint32_t)no, &e);
+        repo_itab_commit(&repo->idx, &e.id);
         if (pack_no_out) *pack_no_out = (uint32_t)no;
     } else {
         repo_itab_remove(&repo->idx, &e.id);
@@ -311,6 +315,9 @@ out:
         p->on_disk = true;
         free(p->tmp_path);
         p->tmp_path = NULL;
+        free(p->ents); /* the trailer has them; the index file writer reads it back */
+        p->ents = NULL;
+        p->nents = p->ents_cap = 0;
         repo->fds_open++; /* the writing fd now serves reads from the fd cache */
         p->fd_lru = ++repo->lru_clock;
         if (pmap_add(repo, no) < 0) rc = -ENOMEM;

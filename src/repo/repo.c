@@ -297,14 +297,13 @@ void repo_blob_aad(uint8_t aad[REPO_ID_LEN + 2], const repo_id_t *id, uint8_t ty
     aad[REPO_ID_LEN + 1] = flags;
 }
 
-/* slot_live: the entry names a stored copy we can still read (lock held). Entries whose pack
- * went missing or failed to seal do not count, so the next backup stores that data again. */
-static int slot_live(const struct repo *repo, const struct repo_islot *s)
+/* pack_live: a stored copy in this pack can still be read (lock held). Copies in packs that went
+ * missing or failed to seal do not count, so the next backup stores that data again. */
+static int pack_live(const struct repo *repo, uint32_t pack)
 {
     uint8_t st;
-    if (s->pack == REPO_SLOT_PENDING || s->pack == REPO_SLOT_EMPTY) return 0;
-    if (s->pack >= repo->npacks) return 0;
-    st = repo->packs[s->pack].state;
+    if (pack >= repo->npacks) return 0;
+    st = repo->packs[pack].state;
     return st != REPO_PACK_MISSING && st != REPO_PACK_FAILED;
 }
 
@@ -357,7 +356,6 @@ static uint8_t *scratch_get(size_t len, int *owned)
 int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *id,
                   const void *data, size_t len, size_t *added_bytes)
 {
-    struct repo_islot *s;
     struct repo_pentry e;
     uint8_t aad[REPO_ID_LEN + 2], *buf;
     size_t cap, body;
@@ -369,25 +367,20 @@ int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *
 
     pthread_mutex_lock(&repo->mu);
     for (;;) {
+        uint32_t pack = 0;
         if (repo->write_err) {
             rc = repo->write_err;
             pthread_mutex_unlock(&repo->mu);
             return rc;
         }
-        rc = repo_itab_insert(&repo->idx, id, &s);
-        if (rc < 0) {
+        rc = repo_itab_claim(&repo->idx, id, &pack);
+        if (rc == REPO_ITAB_STORED && !pack_live(repo, pack))
+            rc = repo_itab_reclaim(&repo->idx, id); /* its pack is gone: store it again */
+        if (rc < 0 || rc == REPO_ITAB_STORED) {    /* error, or already stored */
             pthread_mutex_unlock(&repo->mu);
-            return rc;
+            return rc < 0 ? rc : 0;
         }
-        if (rc == 1) break;                        /* ours to store: now pending */
-        if (s->pack != REPO_SLOT_PENDING && !slot_live(repo, s)) {
-            s->pack = REPO_SLOT_PENDING;           /* its pack is gone: store it again */
-            break;
-        }
-        if (s->pack != REPO_SLOT_PENDING) {        /* already stored */
-            pthread_mutex_unlock(&repo->mu);
-            return 0;
-        }
+        if (rc != REPO_ITAB_PENDING) break;        /* ours to store: now pending */
         pthread_cond_wait(&repo->cv, &repo->mu);   /* another thread is storing it */
     }
     pthread_mutex_unlock(&repo->mu);
@@ -430,28 +423,23 @@ fail:
 
 int repo_blob_exists(struct repo *repo, const repo_id_t *id)
 {
-    const struct repo_islot *s;
+    uint32_t pack = 0;
     int yes;
     pthread_mutex_lock(&repo->mu);
-    s = repo_itab_find(&repo->idx, id);
-    yes = s && slot_live(repo, s);
+    yes = repo_itab_lookup(&repo->idx, id, &pack, NULL) == REPO_ITAB_STORED &&
+          pack_live(repo, pack);
     pthread_mutex_unlock(&repo->mu);
     return yes;
 }
 
+/* lookup: the index's record; e->plain is REPO_PLAIN_UNKNOWN for a compressed blob. */
 static int lookup(struct repo *repo, const repo_id_t *id, struct repo_pentry *e, uint32_t *pack)
 {
-    const struct repo_islot *s;
-    int rc = -ENOENT;
+    int st;
     pthread_mutex_lock(&repo->mu);
-    s = repo_itab_find(&repo->idx, id);
-    if (s && s->pack != REPO_SLOT_PENDING) {
-        repo_islot_get(s, e);
-        *pack = s->pack;
-        rc = 0;
-    }
+    st = repo_itab_lookup(&repo->idx, id, pack, e);
     pthread_mutex_unlock(&repo->mu);
-    return rc;
+    return st == REPO_ITAB_STORED ? 0 : -ENOENT;
 }
 
 int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, uint64_t *offset,
@@ -464,11 +452,19 @@ int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, 
     if (pack_no) *pack_no = pack;
     if (offset) *offset = e.offset;
     if (stored_len) *stored_len = e.stored;
+    if (plain_len && e.plain == REPO_PLAIN_UNKNOWN) { /* not in memory: read the blob */
+        void *data = NULL;
+        size_t len = 0;
+        rc = repo_blob_get(repo, id, &data, &len);
+        free(data);
+        if (rc < 0) return rc;
+        e.plain = (uint32_t)len;
+    }
     if (plain_len) *plain_len = e.plain;
     return 0;
 }
 
-int repo_blob_decode(const struct repo *repo, const struct repo_pentry *e, uint8_t *stored,
+int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *stored,
                      void **data)
 {
     uint8_t aad[REPO_ID_LEN + 2];
@@ -480,14 +476,23 @@ int repo_blob_decode(const struct repo *repo, const struct repo_pentry *e, uint8
     repo_blob_aad(aad, &e->id, e->type, e->flags);
     rc = repo_aead_open(repo->enc_key, aad, sizeof aad, stored, e->stored);
     if (rc < 0) return rc;
-    out = malloc(e->plain ? e->plain : 1);
-    if (!out) return -ENOMEM;
-    if (e->flags & REPO_BLOB_F_ZSTD) {
-        rc = repo_zstd_decompress(out, e->plain, stored + REPO_NONCE_LEN, body);
-    } else if (body != e->plain) {
-        rc = -EBADMSG;
-    } else if (body) {
-        memcpy(out, stored + REPO_NONCE_LEN, body);
+    if (e->plain == REPO_PLAIN_UNKNOWN && (e->flags & REPO_BLOB_F_ZSTD)) {
+        void *o = NULL; /* the index does not keep the length: the frame gives it */
+        size_t n = 0;
+        rc = repo_zstd_decompress_alloc(stored + REPO_NONCE_LEN, body, REPO_BLOB_MAX, &o, &n);
+        if (rc < 0) return rc;
+        out = o;
+        e->plain = (uint32_t)n;
+    } else {
+        if (e->plain == REPO_PLAIN_UNKNOWN) e->plain = (uint32_t)body;
+        out = malloc(e->plain ? e->plain : 1);
+        if (!out) return -ENOMEM;
+        if (e->flags & REPO_BLOB_F_ZSTD)
+            rc = repo_zstd_decompress(out, e->plain, stored + REPO_NONCE_LEN, body);
+        else if (body != e->plain)
+            rc = -EBADMSG;
+        else if (body)
+            memcpy(out, stored + REPO_NONCE_LEN, body);
     }
     if (rc == 0) {
         repo_hmac_id(repo->id_key, out, e->plain, &check);
@@ -593,7 +598,7 @@ void repo_get_stats(struct repo *repo, struct repo_stats *out)
         out->pack_bytes += p->size;
     }
     out->blobs = repo->idx.count;
-    out->index_bytes_in_memory = repo->idx.cap * sizeof(struct repo_islot) +
+    out->index_bytes_in_memory = repo_itab_bytes(&repo->idx) +
                                  repo->packs_cap * sizeof(struct repo_pack) +
                                  repo->pmap.cap * sizeof(uint32_t);
     pthread_mutex_unlock(&repo->mu);

@@ -49,7 +49,8 @@ int repo_blob_exists(struct repo *repo, const repo_id_t *id); /* 1 yes, 0 no */
  * *data. -ENOENT if unknown, -EBADMSG if damaged. Thread-safe. */
 int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len);
 /* repo_blob_locate: where a blob lives, so readers can sort reads pack by pack. pack_no is a
- * small integer stable for the life of the open repo. */
+ * small integer stable for the life of the open repo. The in-memory index does not keep the
+ * plaintext length of compressed blobs: a non-NULL plain_len then costs reading the blob. */
 int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, uint64_t *offset,
                      uint32_t *stored_len, uint32_t *plain_len);
 

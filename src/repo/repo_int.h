@@ -20,7 +20,7 @@
 #define REPO_PACK_TARGET_DEFAULT (32u * 1024 * 1024)
 #define REPO_PACK_FOOTER_LEN 16
 #define REPO_PENTRY_LEN 48            /* one blob record in a pack trailer or index file */
-#define REPO_STORED_MAX ((1u << 28) - 1) /* stored length must fit 28 bits of an index slot */
+#define REPO_STORED_MAX ((1u << 28) - 1) /* format limit (docs section 6) */
 #define REPO_FD_CACHE_MAX 64
 #define REPO_ZSTD_LEVEL 3
 
@@ -49,28 +49,60 @@ struct repo_pack {
     uint32_t fd_refs;
     uint64_t fd_lru;
     char *tmp_path;               /* open/sealing packs: data/tmp/... (owned) */
-    struct repo_pentry *ents;     /* blobs not yet in an index file (owned) */
+    struct repo_pentry *ents;     /* trailer list of an open pack, or of a recovered pack not yet
+                                   * in an index file (owned); freed once sealed here (the index
+                                   * file writer reads the trailer back) */
     size_t nents, ents_cap;
 };
 
-/* The in-memory index: open addressing, linear probing, power-of-two capacity, max load 3/4. A slot
- * is 48 bytes: the id, then pack (EMPTY/PENDING sentinels), offset, stored length with the type and
- * flags in its top bits, plain length. */
-#define REPO_SLOT_EMPTY 0xFFFFFFFFu
-#define REPO_SLOT_PENDING 0xFFFFFFFEu
-#define REPO_SLOT_LEN_MASK 0x0FFFFFFFu
-#define REPO_SLOT_TREE_BIT 0x10000000u
-#define REPO_SLOT_ZSTD_BIT 0x20000000u
-struct repo_islot {
+/* The in-memory index (index.c; figures in docs/repository-format.md section 7).
+ *
+ * Records: a dense, append-only array of 40-byte records (id, pack number with the tree, zstd and
+ * dead flags in its top bits, offset) in blocks of REPO_IREC_BLOCK records; block 0 starts small
+ * and grows to that size, no other block is ever reallocated. Each pack's records form one run,
+ * in offset order, each record ending where the next begins (a hole left by a failed append is
+ * covered by a dead record) and the last ending at run_end[pack]: a blob's stored length is
+ * derived, not kept. Neither is its plaintext length: a raw blob's is stored - 28, a compressed
+ * blob's comes from its zstd frame when the blob is read (REPO_PLAIN_UNKNOWN until then).
+ *
+ * Table: open addressing with linear probing over any capacity (home = hash * cap >> 32), at most
+ * 9/10 full, growing by 5/4. A slot is a u32 reference (a record number, or REPO_IREF_PENDING | an
+ * index into the pending pool) plus a fingerprint byte in a parallel array (0 = empty), so a probe
+ * reads fingerprints and touches a record only when its fingerprint matches.
+ *
+ * Pending pool: ids whose put is in flight. A claim makes the id pending; the append reserves a
+ * (dead) record at the end of the open pack's run (rec); the commit makes that record live and
+ * points the slot at it. Every non-dead record and every pool entry in use has exactly one slot. */
+#define REPO_IREC_BLOCK 1024u
+#define REPO_IREC_PACK_MASK 0x1FFFFFFFu /* pack numbers below 2^29 */
+#define REPO_IREC_TREE 0x20000000u
+#define REPO_IREC_ZSTD 0x40000000u
+#define REPO_IREC_DEAD 0x80000000u      /* a duplicate copy, a gap, a failed or unfinished write */
+#define REPO_IREF_PENDING 0x80000000u
+#define REPO_IREC_NONE 0xFFFFFFFFu
+#define REPO_PLAIN_UNKNOWN 0xFFFFFFFFu  /* struct repo_pentry.plain when the index does not know it */
+struct repo_irec {
     uint8_t id[REPO_ID_LEN];
-    uint32_t pack;
+    uint32_t packw;
     uint32_t offset;
-    uint32_t stored_bits;
-    uint32_t plain;
+};
+struct repo_ipend {
+    uint8_t id[REPO_ID_LEN];
+    uint32_t rec;                 /* reserved record, or REPO_IREC_NONE */
+    uint32_t next;                /* free list link; REPO_IREC_NONE - 1 while in use */
 };
 struct repo_itab {
-    struct repo_islot *slots;
-    size_t cap, count;
+    struct repo_irec **blocks;    /* owned, as is every block */
+    size_t nblocks, blocks_cap, block0_cap;
+    uint32_t nrec;                /* records, live and dead */
+    uint32_t count;               /* ids in the table: stored and pending */
+    uint32_t cap;                 /* table slots */
+    uint32_t *ref;
+    uint8_t *fp;
+    uint32_t *run_end;            /* per pack number: end offset of its run, 0 = no run */
+    uint32_t run_end_cap;
+    struct repo_ipend *pool;
+    uint32_t pool_cap, pool_free;
 };
 
 struct repo_packmap { uint32_t *slots; size_t cap, count; }; /* pack id -> pack_no + 1 */
@@ -128,6 +160,10 @@ size_t repo_zstd_compress(void *dst, size_t cap, const void *src, size_t len);
 size_t repo_zstd_bound(size_t len);
 /* repo_zstd_decompress: exactly plain_len bytes must come out, else -EBADMSG. */
 int repo_zstd_decompress(void *dst, size_t plain_len, const void *src, size_t len);
+/* repo_zstd_decompress_alloc: the plaintext length is unknown: at most max bytes into a malloc'd
+ * *out (the frame's content size, or streaming when the frame has none). */
+int repo_zstd_decompress_alloc(const void *src, size_t len, size_t max, void **out,
+                               size_t *out_len);
 
 /* keys.c */
 int repo_keys_create(const char *dir, const char *key_file, const repo_id_t *repo_id,
@@ -138,20 +174,48 @@ int repo_keys_unlock(const char *dir, const char *key_file, const repo_id_t *rep
 /* chunker.c */
 int repo_chunker_init(struct repo *repo, uint32_t cmin, uint32_t cavg, uint32_t cmax);
 
-/* index.c: table */
+/* index.c: the in-memory index. Callers hold repo->mu (or own the table alone). */
+enum repo_itab_state { REPO_ITAB_ABSENT = 0, REPO_ITAB_PENDING, REPO_ITAB_STORED, REPO_ITAB_CLAIMED };
 int repo_itab_init(struct repo_itab *t, size_t hint);
 void repo_itab_free(struct repo_itab *t);
-struct repo_islot *repo_itab_find(const struct repo_itab *t, const repo_id_t *id);
-/* repo_itab_insert: 1 and a fresh slot (pack EMPTY, caller fills) or 0 and the existing one. */
-int repo_itab_insert(struct repo_itab *t, const repo_id_t *id, struct repo_islot **slot);
+/* repo_itab_bytes: the memory the index holds (records, table, run ends, pending pool). */
+size_t repo_itab_bytes(const struct repo_itab *t);
+/* repo_itab_lookup: ABSENT, PENDING, or STORED with *pack and *e (each may be NULL) filled;
+ * e->plain is REPO_PLAIN_UNKNOWN for a compressed blob. */
+int repo_itab_lookup(const struct repo_itab *t, const repo_id_t *id, uint32_t *pack,
+                     struct repo_pentry *e);
+/* repo_itab_claim: CLAIMED (the id was absent and is now pending for the caller), PENDING
+ * (another put has it), STORED (*pack filled) or a negative errno. */
+int repo_itab_claim(struct repo_itab *t, const repo_id_t *id, uint32_t *pack);
+/* repo_itab_reclaim: a stored id whose pack is lost becomes pending for the caller. */
+int repo_itab_reclaim(struct repo_itab *t, const repo_id_t *id);
+/* repo_itab_reserve: appends the record of a blob being written at e->offset of pack (always the
+ * open pack: its run is the last one); e->stored must be exact. The record stays dead until
+ * repo_itab_commit. */
+int repo_itab_reserve(struct repo_itab *t, const struct repo_pentry *e, uint32_t pack);
+/* repo_itab_commit: the caller's write of id succeeded; its reserved record becomes the live one. */
+void repo_itab_commit(struct repo_itab *t, const repo_id_t *id);
+/* repo_itab_remove: drops the caller's pending claim on id (a failed put); a stored id stays. */
 void repo_itab_remove(struct repo_itab *t, const repo_id_t *id);
-void repo_islot_set(struct repo_islot *s, uint32_t pack, const struct repo_pentry *e);
-void repo_islot_get(const struct repo_islot *s, struct repo_pentry *e);
+/* repo_itab_add_pack: adds the records of a sealed pack (any order; first copy of an id wins,
+ * later copies are kept as dead records). A pack that already has records is left as it is.
+ * -EBADMSG when two records overlap. */
+int repo_itab_add_pack(struct repo_itab *t, uint32_t pack, const struct repo_pentry *ents,
+                       size_t n);
+/* repo_itab_carry: copies into dst the runs of the packs with keep[pack] set (the run of pack
+ * last_pack goes last, so it can keep growing) and the pending pool, for an index rebuild. */
+int repo_itab_carry(struct repo_itab *dst, const struct repo_itab *src, const uint8_t *keep,
+                    uint32_t npacks, int64_t last_pack);
+/* repo_itab_pack_records: the live records of one pack; *out is malloc'd. */
+int repo_itab_pack_records(const struct repo_itab *t, uint32_t pack, struct repo_pentry **out,
+                           size_t *n);
+/* repo_itab_count_packs: adds the number of live records of each pack below npacks to counts. */
+void repo_itab_count_packs(const struct repo_itab *t, size_t *counts, uint32_t npacks);
 /* index.c: files */
 int repo_index_load_all(struct repo *repo, char *err, size_t errlen);
 /* repo_index_write_packs: writes one index file naming packs[list[i]] with their ent lists. */
 int repo_index_write_packs(struct repo *repo, const uint32_t *list, size_t n, char out_name[65]);
-/* repo_index_add_pack_entries: inserts ents of pack_no into the table (first copy wins). Lock held. */
+/* repo_index_add_entries: repo_itab_add_pack on repo->idx. Lock held. */
 int repo_index_add_entries(struct repo *repo, uint32_t pack_no, const struct repo_pentry *ents,
                            size_t n);
 int repo_pentry_validate(const struct repo_pentry *e, uint64_t data_end);
@@ -184,7 +248,9 @@ void repo_pack_clean_tmp(const struct repo *repo);
 int repo_pack_ents_push(struct repo_pack *p, const struct repo_pentry *e);
 
 /* repo.c */
-int repo_blob_decode(const struct repo *repo, const struct repo_pentry *e, uint8_t *stored,
+/* repo_blob_decode: authenticates, decrypts, decompresses and checks the id of a stored blob; sets
+ * e->plain when it was REPO_PLAIN_UNKNOWN. *data is malloc'd. */
+int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *stored,
                      void **data);
 void repo_blob_aad(uint8_t aad[REPO_ID_LEN + 2], const repo_id_t *id, uint8_t type, uint8_t flags);
 int repo_write_pending_index(struct repo *repo);

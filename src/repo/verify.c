@@ -80,33 +80,15 @@ static int hash_fd(int fd, uint64_t len, uint8_t out[32])
 /* index_entries_of: the index's records for one pack (lock taken here). */
 static int index_entries_of(struct repo *repo, uint32_t no, struct repo_pentry **out, size_t *n)
 {
-    size_t cap = 64, k = 0;
-    struct repo_pentry *v = malloc(cap * sizeof *v);
-    if (!v) return -ENOMEM;
+    int rc;
     pthread_mutex_lock(&repo->mu);
-    for (size_t i = 0; i < repo->idx.cap; i++) {
-        const struct repo_islot *s = &repo->idx.slots[i];
-        if (s->pack != no) continue;
-        if (k == cap) {
-            struct repo_pentry *nv = realloc(v, cap * 2 * sizeof *v);
-            if (!nv) {
-                pthread_mutex_unlock(&repo->mu);
-                free(v);
-                return -ENOMEM;
-            }
-            v = nv;
-            cap *= 2;
-        }
-        repo_islot_get(s, &v[k++]);
-    }
+    rc = repo_itab_pack_records(&repo->idx, no, out, n);
     pthread_mutex_unlock(&repo->mu);
-    *out = v;
-    *n = k;
-    return 0;
+    return rc;
 }
 
 static void check_blobs(struct repo *repo, int fd, const struct vpack *vp,
-                        const struct repo_pentry *ents, size_t n, json_t *errors, uint64_t *checked)
+                        struct repo_pentry *ents, size_t n, json_t *errors, uint64_t *checked)
 {
     for (size_t k = 0; k < n; k++) {
         uint8_t *buf = malloc(ents[k].stored ? ents[k].stored : 1);
@@ -164,20 +146,19 @@ static void verify_pack(struct repo *repo, const struct vpack *vp, int read_data
     } else {
         for (size_t k = 0; k < n; k++) {
             struct repo_pentry ie;
-            const struct repo_islot *s;
-            int found = 0, same = 0;
+            uint32_t pack = 0;
+            int found = 0, same = 0, state;
             pthread_mutex_lock(&repo->mu);
-            s = repo_itab_find(&repo->idx, &ents[k].id);
-            if (s && s->pack == vp->no) {
-                found = 1;
-                repo_islot_get(s, &ie);
+            state = repo_itab_lookup(&repo->idx, &ents[k].id, &pack, &ie);
+            pthread_mutex_unlock(&repo->mu);
+            if (state == REPO_ITAB_STORED && pack == vp->no) {
+                found = 1; /* the index keeps no plaintext length of compressed blobs */
                 same = ie.offset == ents[k].offset && ie.stored == ents[k].stored &&
-                       ie.plain == ents[k].plain && ie.type == ents[k].type &&
-                       ie.flags == ents[k].flags;
-            } else if (s && s->pack != REPO_SLOT_PENDING) {
+                       (ie.plain == REPO_PLAIN_UNKNOWN || ie.plain == ents[k].plain) &&
+                       ie.type == ents[k].type && ie.flags == ents[k].flags;
+            } else if (state == REPO_ITAB_STORED) {
                 found = 2; /* a duplicate copy; the index uses another pack */
             }
-            pthread_mutex_unlock(&repo->mu);
             if (found == 1) matched++;
             if (!found)
                 add_error(errors, &vp->id, &ents[k].id, "blob is in the pack but not in the index");
@@ -247,9 +228,18 @@ int repo_verify(struct repo *repo, int read_data, json_t **report)
         vps[k].size = p->size;
     }
     nv = repo->npacks;
-    for (size_t i = 0; i < repo->idx.cap; i++) {
-        uint32_t pk = repo->idx.slots[i].pack;
-        if (pk < nv) vps[pk].index_blobs++;
+    {
+        size_t *counts = calloc(nv ? nv : 1, sizeof *counts);
+        if (!counts) {
+            pthread_mutex_unlock(&repo->mu);
+            pthread_mutex_unlock(&repo->flush_mu);
+            free(vps);
+            json_decref(errors);
+            return -ENOMEM;
+        }
+        repo_itab_count_packs(&repo->idx, counts, nv);
+        for (uint32_t k = 0; k < nv; k++) vps[k].index_blobs = counts[k];
+        free(counts);
     }
     blobs = repo->idx.count;
     pthread_mutex_unlock(&repo->mu);
@@ -344,6 +334,7 @@ int repo_index_rebuild(struct repo *repo)
 {
     struct found_list fl = { 0 };
     struct repo_itab nidx;
+    uint8_t *keep = NULL;
     json_t *old = NULL, *name;
     char path[4096 + 80];
     size_t i;
@@ -375,26 +366,15 @@ int repo_index_rebuild(struct repo *repo)
         p->ents = fp->ents;
         p->nents = p->ents_cap = fp->n;
         fp->ents = NULL;
-        for (size_t b = 0; b < p->nents && rc == 0; b++) {
-            struct repo_islot *s;
-            rc = repo_itab_insert(&nidx, &p->ents[b].id, &s);
-            if (rc == 1) repo_islot_set(s, (uint32_t)no, &p->ents[b]);
-            if (rc > 0) rc = 0;
-        }
+        rc = repo_itab_add_pack(&nidx, (uint32_t)no, p->ents, p->nents);
     }
-    /* Blobs of packs still open (puts racing the rebuild) keep their entries. */
-    for (size_t k = 0; k < repo->idx.cap && rc == 0; k++) {
-        const struct repo_islot *s = &repo->idx.slots[k];
-        struct repo_islot *ns;
-        if (s->pack == REPO_SLOT_EMPTY) continue;
-        if (s->pack != REPO_SLOT_PENDING && s->pack < repo->npacks &&
-            repo->packs[s->pack].state != REPO_PACK_OPEN &&
-            repo->packs[s->pack].state != REPO_PACK_SEALING)
-            continue;
-        rc = repo_itab_insert(&nidx, (const repo_id_t *)s->id, &ns);
-        if (rc == 1) *ns = *s;
-        if (rc > 0) rc = 0;
-    }
+    /* Blobs of packs still open (puts racing the rebuild) and pending puts keep their entries. */
+    if (rc == 0 && !(keep = calloc(repo->npacks ? repo->npacks : 1, 1))) rc = -ENOMEM;
+    for (uint32_t k = 0; rc == 0 && k < repo->npacks; k++)
+        keep[k] = repo->packs[k].state == REPO_PACK_OPEN ||
+                  repo->packs[k].state == REPO_PACK_SEALING;
+    if (rc == 0) rc = repo_itab_carry(&nidx, &repo->idx, keep, repo->npacks, repo->open_pack);
+    free(keep);
     if (rc == 0) {
         for (uint32_t k = 0; k < repo->npacks; k++) {
             struct repo_pack *p = &repo->packs[k];
