@@ -1,9 +1,9 @@
 /* cat_file_index.h: the file index behind indexed search (tables fidx_snapshots, fidx_paths,
- * fidx_fts, fidx_versions; migration 5).
+ * fidx_name, fidx_path, fidx_versions; migration 5).
  *
  * Every path found in a snapshot of an object is stored once per (tenant, object) in fidx_paths
- * (path, name = last component, type as last indexed), with an FTS5 trigram index over name and
- * path for substring and prefix queries (LIKE '%abc%', LIKE 'abc%': three characters or more use
+ * (path, name = last component, type as last indexed), with FTS5 trigram indexes over names and
+ * over paths for substring and prefix queries (LIKE '%abc%', LIKE 'abc%': three characters or more use
  * the index; shorter patterns scan). fidx_versions says which snapshots hold a path, with its type,
  * size and mtime there, so a file deleted since is still found together with the snapshots that
  * have it. fidx_snapshots records each snapshot the indexer took (InProgress, Done, Error) under a

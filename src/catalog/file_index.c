@@ -1,13 +1,17 @@
 /* file_index.c: the file index behind indexed search (see cat_file_index.h).
  *
  * Adding an entry is one lookup in the unique (tenant, object, path) index, an insert when the path
- * is new (a trigger adds it to the FTS5 trigram table fidx_fts, external content over fidx_paths),
- * an update only when its type changed, and an INSERT OR REPLACE of its version row, so indexing a
- * snapshot again after an interruption is harmless. A search drives the FTS table (LIKE on its name
- * or path column uses the trigram index) in rowid order and joins fidx_paths for the tenant and the
- * filters; every optional filter is bound as "(? IS NULL OR ...)" so one cached statement serves all
- * combinations. The statements read snapshots, objects, protection_groups and policies (read only)
- * to name the groups and policies of each version. */
+ * is new (a trigger adds it to the FTS5 trigram tables fidx_name and fidx_path, external content
+ * over fidx_paths), an update only when its type changed, and an INSERT OR REPLACE of its version
+ * row, so indexing a snapshot again after an interruption is harmless. A search drives one FTS table
+ * (LIKE on fidx_name for names, on fidx_path for paths: the trigram index answers it) in rowid order
+ * and joins fidx_paths for the tenant and the filters; every optional filter is bound as
+ * "(? IS NULL OR ...)" so one cached statement serves all combinations. The join order is forced
+ * (CROSS JOIN: the FTS table outside, fidx_paths looked up by rowid; "+p.tenant" keeps a listing of
+ * every path in rowid order): left to itself the planner may scan the tenant's paths and run the
+ * trigram query once per path, which is quadratic. Versions are read from the path's own rows
+ * outwards for the same reason. The statements read snapshots, objects, protection_groups and
+ * policies (read only) to name the groups and policies of each version. */
 #include "catalog/cat_file_index.h"
 #include "catalog/internal.h"
 #include <stdlib.h>
@@ -243,8 +247,8 @@ const char *cat_fidx_status(struct cat *cat, const char *tenant, const char *sna
     " AND (?5 IS NULL OR p.object_id IN (SELECT o.id FROM objects o WHERE o.tenant = ?1"                      \
     "   AND o.source_id IN (SELECT value FROM json_each(?5))))"                                               \
     " AND (?6 = 0 OR ((?6 >> p.type) & 1) = 1)"                                                               \
-    " AND (?7 IS NULL OR EXISTS (SELECT 1 FROM fidx_versions v JOIN fidx_snapshots fs ON fs.no = v.no"        \
-    "   JOIN snapshots s ON s.tenant = fs.tenant AND s.id = fs.snapshot_id WHERE v.path_id = p.id"             \
+    " AND (?7 IS NULL OR EXISTS (SELECT 1 FROM fidx_versions v CROSS JOIN fidx_snapshots fs ON fs.no = v.no"  \
+    "   CROSS JOIN snapshots s ON s.tenant = fs.tenant AND s.id = fs.snapshot_id WHERE v.path_id = p.id"       \
     "   AND s.is_deleted = 0 AND s.group_id IN (SELECT value FROM json_each(?7))))"
 
 int cat_fidx_search(struct cat *cat, const char *tenant, const struct cat_fidx_query *q, cat_fidx_hit_fn fn,
@@ -254,14 +258,14 @@ int cat_fidx_search(struct cat *cat, const char *tenant, const struct cat_fidx_q
     int rc, out = 0;
     if (!q->like)
         st = cat_stmt(cat, "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
-                           " WHERE p.tenant = ?1 AND p.id > ?3 AND ?2 IS NULL" FIDX_FILTERS " ORDER BY p.id");
+                           " WHERE +p.tenant = ?1 AND p.id > ?3 AND ?2 IS NULL" FIDX_FILTERS " ORDER BY p.id");
     else if (q->on_path)
-        st = cat_stmt(cat, "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_fts f"
-                           " JOIN fidx_paths p ON p.id = f.rowid WHERE f.path LIKE ?2 AND f.rowid > ?3"
+        st = cat_stmt(cat, "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_path f"
+                           " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.path LIKE ?2 AND f.rowid > ?3"
                            " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid");
     else
-        st = cat_stmt(cat, "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_fts f"
-                           " JOIN fidx_paths p ON p.id = f.rowid WHERE f.name LIKE ?2 AND f.rowid > ?3"
+        st = cat_stmt(cat, "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_name f"
+                           " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.name LIKE ?2 AND f.rowid > ?3"
                            " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
@@ -300,8 +304,8 @@ int cat_fidx_versions(struct cat *cat, const char *tenant, int64_t path_id, cat_
     sqlite3_stmt *st = cat_stmt(cat,
         "SELECT fs.snapshot_id, s.group_id, s.group_name, g.policy_id, pol.name, s.group_seq, s.run_usecs,"
         " s.snapshot_usecs, v.type, v.size, v.mtime_usecs FROM fidx_versions v"
-        " JOIN fidx_snapshots fs ON fs.no = v.no"
-        " JOIN snapshots s ON s.tenant = fs.tenant AND s.id = fs.snapshot_id"
+        " CROSS JOIN fidx_snapshots fs ON fs.no = v.no"
+        " CROSS JOIN snapshots s ON s.tenant = fs.tenant AND s.id = fs.snapshot_id"
         " LEFT JOIN protection_groups g ON g.id = s.group_id AND g.tenant = s.tenant"
         " LEFT JOIN policies pol ON pol.id = g.policy_id AND pol.tenant = s.tenant"
         " WHERE v.path_id = ?2 AND fs.tenant = ?1 AND s.is_deleted = 0"

@@ -115,8 +115,9 @@ const struct cat_migration cat_migrations[] = {
      * (src/catalog/recoveries.c, file_index.c; see cat_recovery.h and cat_file_index.h).
      * A recovery's request (what the worker needs) and doc (the Recovery fields fixed at creation) are
      * JSON; status, times, counters and messages are columns the worker updates. The file index keeps
-     * one row per unique path of an object (fidx_paths, with an FTS5 trigram index over name and path
-     * kept in step by triggers) and one row per (path, snapshot) holding it (fidx_versions), so a file
+     * one row per unique path of an object (fidx_paths, with FTS5 trigram indexes over the name and over
+     * the path, kept in step by triggers: two tables with detail=none, since one table over both
+     * columns would answer a name query with every path whose directories match too) and one row per (path, snapshot) holding it (fidx_versions), so a file
      * deleted since is still found with the snapshots that have it. fidx_snapshots tracks which
      * snapshots the indexer has done; its small integer `no` keeps version rows short. */
     { 5,
@@ -141,12 +142,16 @@ const struct cat_migration cat_migrations[] = {
       "  id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, object_id INTEGER NOT NULL, path TEXT NOT NULL,"
       "  name TEXT NOT NULL, type INTEGER NOT NULL);"
       "CREATE UNIQUE INDEX fidx_paths_key ON fidx_paths(tenant, object_id, path);"
-      "CREATE VIRTUAL TABLE fidx_fts USING fts5(name, path, content='fidx_paths', content_rowid='id',"
+      "CREATE VIRTUAL TABLE fidx_name USING fts5(name, content='fidx_paths', content_rowid='id',"
+      "  tokenize='trigram', detail='none', columnsize=0);"
+      "CREATE VIRTUAL TABLE fidx_path USING fts5(path, content='fidx_paths', content_rowid='id',"
       "  tokenize='trigram', detail='none', columnsize=0);"
       "CREATE TRIGGER fidx_paths_ai AFTER INSERT ON fidx_paths BEGIN"
-      "  INSERT INTO fidx_fts(rowid, name, path) VALUES (new.id, new.name, new.path); END;"
+      "  INSERT INTO fidx_name(rowid, name) VALUES (new.id, new.name);"
+      "  INSERT INTO fidx_path(rowid, path) VALUES (new.id, new.path); END;"
       "CREATE TRIGGER fidx_paths_ad AFTER DELETE ON fidx_paths BEGIN"
-      "  INSERT INTO fidx_fts(fidx_fts, rowid, name, path) VALUES ('delete', old.id, old.name, old.path); END;"
+      "  INSERT INTO fidx_name(fidx_name, rowid, name) VALUES ('delete', old.id, old.name);"
+      "  INSERT INTO fidx_path(fidx_path, rowid, path) VALUES ('delete', old.id, old.path); END;"
       "CREATE TABLE fidx_versions ("
       "  path_id INTEGER NOT NULL, no INTEGER NOT NULL, type INTEGER NOT NULL, size INTEGER NOT NULL,"
       "  mtime_usecs INTEGER NOT NULL, PRIMARY KEY (path_id, no)) WITHOUT ROWID;"
