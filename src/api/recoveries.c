@@ -10,7 +10,8 @@
  * GetObjectSnapshots) and recoverFileAndFolderParams naming absolute, normalized paths. Every path
  * is looked up in the snapshot before anything is queued (a path not there is 404 naming it, and
  * nothing is written). The target is a registered host served by this server's local agent
- * (physicalTargetParams.recoverTarget.id); files go back to their original paths
+ * (physicalTargetParams.recoverTarget.id, required by the official client; when absent, the
+ * snapshot's own object); files go back to their original paths
  * (restoreToOriginalPaths true, or no alternateRestoreDirectory), or under alternateRestoreDirectory
  * as <dir>/<basename of the path>, or under an item's own destinationDir. overwriteExisting
  * (default false: existing entries are left and counted), preserveAttributes (default true: mode,
@@ -330,7 +331,7 @@ static void create_recovery(struct api_req *req, struct api_resp *resp)
     json_t *body = api_body_object(req, resp), *pp, *objs, *obj, *rfp, *files, *ptp, *rt, *request = NULL, *doc = NULL;
     json_t *items = NULL;
     const char *name = NULL, *env = NULL, *action = NULL, *snap_id = NULL, *alt = NULL, *entity = NULL;
-    int to_original = 0, has_to_original = 0, overwrite = 0, preserve = 1, coe = 0, dummy;
+    int to_original = 0, has_to_original = 0, overwrite = 0, preserve = 1, coe = 0, dummy, has_target = 0;
     int64_t target_id = 0;
     char altn[PATH_LIMIT];
     struct cat_snapshot snap;
@@ -377,9 +378,9 @@ static void create_recovery(struct api_req *req, struct api_resp *resp)
 #define RFP "physicalParams.recoverFileAndFolderParams"
     if (!jv_arr(resp, rfp, RFP, "filesAndFolders", 1, &files) ||
         !jv_enum(resp, rfp, RFP, "targetEnvironment", 1, target_envs, NULL) ||
-        !jv_obj(resp, rfp, RFP, "physicalTargetParams", 1, &ptp) ||
-        !jv_obj(resp, ptp, RFP ".physicalTargetParams", "recoverTarget", 1, &rt) ||
-        !jv_int(resp, rt, RFP ".physicalTargetParams.recoverTarget", "id", 1, &target_id, NULL) ||
+        !jv_obj(resp, rfp, RFP, "physicalTargetParams", 0, &ptp) ||
+        !jv_obj(resp, ptp, RFP ".physicalTargetParams", "recoverTarget", 0, &rt) ||
+        !jv_int(resp, rt, RFP ".physicalTargetParams.recoverTarget", "id", 1, &target_id, &has_target) ||
         !jv_bool(resp, ptp, RFP ".physicalTargetParams", "restoreToOriginalPaths", 0, &to_original, &has_to_original) ||
         !jv_bool(resp, ptp, RFP ".physicalTargetParams", "overwriteExisting", 0, &overwrite, NULL) ||
         !jv_bool(resp, ptp, RFP ".physicalTargetParams", "preserveAttributes", 0, &preserve, NULL) ||
@@ -413,7 +414,10 @@ static void create_recovery(struct api_req *req, struct api_resp *resp)
     if (alt && !target_dir_ok(resp, RFP ".physicalTargetParams.alternateRestoreDirectory", alt, altn, sizeof altn))
         goto out;
 
-    /* the target host: registered, served by the local agent */
+    if (api_rec_snapshot(req, resp, "physicalParams.objects[0].snapshotId", snap_id, &snap) != 0) goto out;
+    have_snap = 1;
+    /* the target host: registered, served by the local agent (by default the snapshot's own object) */
+    if (!has_target) target_id = snap.object_id;
     {
         int rc = cat_object_get(cat, req->tenant, target_id, &host);
         if (rc == CAT_NOT_FOUND) {
@@ -434,8 +438,6 @@ static void create_recovery(struct api_req *req, struct api_resp *resp)
             goto out;
         }
     }
-    if (api_rec_snapshot(req, resp, "physicalParams.objects[0].snapshotId", snap_id, &snap) != 0) goto out;
-    have_snap = 1;
     if (api_rec_check_items(req, resp, RFP ".filesAndFolders", files, snap.id) != 0) goto out;
 
     /* the worker's job */
