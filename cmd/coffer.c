@@ -40,6 +40,13 @@ static const struct command commands[] = {
     { "object", "search", "[TEXT]", "find source objects (the ids groups protect)", cli_object_search },
     { "connection", "list", "", "list the data-source connections", cli_connection_list },
     { "connection", "create", "NAME [--env-type T]", "create a data-source connection", cli_connection_create },
+    { "search", NULL, "TEXT [--type File|Directory|Symlink ...] [--group ID ...] [--limit N (100)]",
+      "find backed-up files by name (or by path when TEXT has a '/'), in every snapshot", cli_search },
+    { "restore", NULL, "--snapshot ID --path P [--path P ...] [--to DIR] [--overwrite] [--continue-on-error] "
+      "[--host ID] [--name N] [--wait]",
+      "restore files of a snapshot to their original paths (or under DIR)", cli_restore },
+    { "download", NULL, "--recovery ID -o FILE", "fetch a download recovery's archive (resumes a partial FILE)",
+      cli_download },
     { NULL, NULL, NULL, NULL, NULL },
 };
 

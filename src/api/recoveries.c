@@ -380,7 +380,7 @@ static void create_recovery(struct api_req *req, struct api_resp *resp)
         !jv_enum(resp, rfp, RFP, "targetEnvironment", 1, target_envs, NULL) ||
         !jv_obj(resp, rfp, RFP, "physicalTargetParams", 0, &ptp) ||
         !jv_obj(resp, ptp, RFP ".physicalTargetParams", "recoverTarget", 0, &rt) ||
-        !jv_int(resp, rt, RFP ".physicalTargetParams.recoverTarget", "id", 1, &target_id, &has_target) ||
+        !jv_int(resp, rt, RFP ".physicalTargetParams.recoverTarget", "id", rt != NULL, &target_id, &has_target) ||
         !jv_bool(resp, ptp, RFP ".physicalTargetParams", "restoreToOriginalPaths", 0, &to_original, &has_to_original) ||
         !jv_bool(resp, ptp, RFP ".physicalTargetParams", "overwriteExisting", 0, &overwrite, NULL) ||
         !jv_bool(resp, ptp, RFP ".physicalTargetParams", "preserveAttributes", 0, &preserve, NULL) ||

@@ -117,4 +117,7 @@ int cli_source_register(struct cli *c, int argc, char **argv);
 int cli_object_search(struct cli *c, int argc, char **argv);
 int cli_connection_list(struct cli *c, int argc, char **argv);
 int cli_connection_create(struct cli *c, int argc, char **argv);
+int cli_search(struct cli *c, int argc, char **argv);   /* cli_recover.c */
+int cli_restore(struct cli *c, int argc, char **argv);
+int cli_download(struct cli *c, int argc, char **argv);
 #endif
