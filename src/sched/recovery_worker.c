@@ -296,13 +296,13 @@ static int run_download(struct slot *s, const struct cat_recovery *r, struct out
         goto done;
     }
     if ((rc = fsio_mkdir_p(dir, 0700)) != 0) {
-        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
+        snprintf(err, errlen, "cannot create %.900s: %s", dir, strerror(-rc));
         goto done;
     }
     snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", final);
     if ((out = mkstemp(tmp)) < 0) {
         rc = -errno;
-        snprintf(err, errlen, "cannot create the archive %s: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "cannot create the archive %.900s: %s", tmp, strerror(errno));
         tmp[0] = '\0';
         goto done;
     }
@@ -338,7 +338,7 @@ static int run_download(struct slot *s, const struct cat_recovery *r, struct out
         }
         if (k == 0) break;
         if ((rc = fsio_write_full(out, mine, (size_t)k)) != 0) {
-            snprintf(err, errlen, "writing %s: %s", tmp, strerror(-rc));
+            snprintf(err, errlen, "writing %.900s: %s", tmp, strerror(-rc));
             break;
         }
         total += k;
@@ -356,16 +356,16 @@ static int run_download(struct slot *s, const struct cat_recovery *r, struct out
     }
     if (rc == 0 && fsync(out) != 0) {
         rc = -errno;
-        snprintf(err, errlen, "fsync %s: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "fsync %.900s: %s", tmp, strerror(errno));
     }
     if (rc == 0 && close(out) != 0) {
         rc = -errno;
-        snprintf(err, errlen, "close %s: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "close %.900s: %s", tmp, strerror(errno));
     }
     out = -1;
     if (rc == 0 && rename(tmp, final) != 0) {
         rc = -errno;
-        snprintf(err, errlen, "rename %s: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "rename %.900s: %s", tmp, strerror(errno));
     }
     if (rc == 0) {
         fsio_fsync_dir(dir);
