@@ -295,9 +295,30 @@ TEST(a_symlink_in_the_target_is_not_followed)
                                   alt)), id, sizeof id) == 0);
     r = fx_wait_recovery(&d, T, id, 120);
     CHECK(r != NULL);
-    CHECK(fx_finished(jstr(r, "status")));
+    CHECKF(strcmp(jstr(r, "status"), "Succeeded") == 0, "status %s", jstr(r, "status"));
     json_decref(r);
     CHECK(dir_is_empty(outside)); /* nothing went through the link */
+    {
+        struct stat st; /* the link was replaced by a real directory (overwriteExisting) */
+        CHECK(lstat(p, &st) == 0 && S_ISDIR(st.st_mode));
+        CHECK(same(pristine, alt, "docs/report.txt"));
+    }
+    /* without overwriteExisting the planted link is left alone, and still not followed */
+    snprintf(alt, sizeof alt, "%s/alt-link2", g_tmp);
+    CHECK(mkdir(alt, 0755) == 0);
+    snprintf(p, sizeof p, "%s/docs", alt);
+    CHECK(symlink(outside, p) == 0);
+    CHECK(create(restore_body("planted-link-kept", fmt("[{'absolutePath':'%s/docs'}]", src),
+                              fmt(",'alternateRestoreDirectory':'%s'", alt)), id, sizeof id) == 0);
+    r = fx_wait_recovery(&d, T, id, 120);
+    CHECK(r != NULL);
+    CHECK(jint(r, "cofferStats.skipped") >= 1);
+    json_decref(r);
+    CHECK(dir_is_empty(outside));
+    {
+        struct stat st;
+        CHECK(lstat(p, &st) == 0 && S_ISLNK(st.st_mode));
+    }
 }
 
 TEST(list_filter_get)
