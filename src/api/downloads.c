@@ -14,6 +14,8 @@
  * a client can resume: always from the file with MHD's sendfile path (bounded memory). Before the
  * archive is ready the answer is 409 saying the recovery's status.
  *
+ * fileType=error gives instead the files that could not be read, one "path: message" per line.
+ *
  * download-file streams one regular file straight from the repository: chunk by chunk through a
  * libmicrohttpd callback response (memory is at most one chunk, <= 8 MiB, per download; holes are
  * zeros never read), whole or by startOffset/length. A path not in the snapshot is 404 naming it, a
@@ -266,9 +268,38 @@ static void download_files(struct api_req *req, struct api_resp *resp)
                                                  "recoveries have files to download", r.id, r.recovery_action);
         goto out;
     }
-    if (ftype && *ftype && strcmp(ftype, "success_files_list") != 0 && strcmp(ftype, "archive") != 0) {
+    if (ftype && strcmp(ftype, "error") == 0) { /* the files that failed, one "path: message" a line */
+        struct api_buf b;
+        size_t i;
+        json_t *e;
+        api_buf_init(&b, 16u << 20);
+        json_array_foreach(r.file_errors, i, e) {
+            api_buf_adds(&b, json_string_value(json_object_get(e, "path")) ? json_string_value(json_object_get(e, "path")) : "?");
+            api_buf_adds(&b, ": ");
+            api_buf_adds(&b, json_string_value(json_object_get(e, "message")) ? json_string_value(json_object_get(e, "message")) : "");
+            api_buf_adds(&b, "\n");
+        }
+        if (b.failed) {
+            api_buf_release(&b);
+            api_error(resp, 500, "InternalError", "out of memory");
+            goto out;
+        }
+        mr = MHD_create_response_from_buffer(b.len, b.data ? b.data : (void *)"",
+                                             b.data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        b.data = NULL;
+        if (!mr) {
+            api_error(resp, 500, "InternalError", "cannot prepare the response");
+            goto out;
+        }
+        MHD_add_response_header(mr, "Content-Type", "text/plain; charset=utf-8");
+        resp->status = 200;
+        resp->raw = mr;
+        goto out;
+    }
+    if (ftype && *ftype && strcmp(ftype, "archive") != 0) {
         api_error(resp, 400, "InvalidParameter", "query parameter 'fileType' '%.32s' is not available: the download "
-                                                 "is the archive itself", ftype);
+                                                 "is the archive itself, or fileType=error lists the files that failed",
+                  ftype);
         goto out;
     }
     if (strcmp(r.status, "Accepted") == 0 || strcmp(r.status, "Running") == 0 || strcmp(r.status, "Canceling") == 0) {

@@ -259,6 +259,13 @@ TEST(bad_ranges)
         CHECK(memcmp(g.body, g_whole + g_whole_len - 100, 100) == 0);
         free(g.body);
     }
+    {
+        struct got g; /* fileType=error: the files that could not be read (none here) */
+        CHECK(fetch(fmt("/data-protect/recoveries/%s/download-files?fileType=error", dl_id), T, NULL, &g) == 0);
+        CHECK(g.status == 200 && g.len == 0 && strncmp(g.ctype, "text/plain", 10) == 0);
+        free(g.body);
+    }
+    CHECK(expect(&d, "GET", fmt("%s?fileType=success_files_list", b), T, NULL, 400, "fileType"));
     CHECK(expect(&d, "GET", b, TB, NULL, 404, "not found"));
     CHECK(expect(&d, "GET", FX_REC "/1:2:99999/download-files", T, NULL, 404, "not found"));
     CHECK(expect(&d, "GET", FX_REC "/bogus/download-files", T, NULL, 400, "recovery id"));

@@ -8,7 +8,7 @@
  * unknown snapshots and targets, another tenant's snapshot) are refused with nothing written; a
  * symlink planted in the target is not followed out of it; list filters, tenants and ids; a damaged
  * pack makes the restore name the damaged file (SucceededWithWarning with continueOnError, Failed
- * without). The daemon is then restarted with a test hook that holds each recovery Running for a
+ * without), and a download archive name it too. The daemon is then restarted with a test hook that holds each recovery Running for a
  * while: cancel of a Running and of a queued recovery, and a SIGKILL while one runs (after restart:
  * Failed, "interrupted by daemon restart"). */
 #include "e2e/e2e_recover_fixture.h"
@@ -407,6 +407,24 @@ TEST(a_damaged_pack_names_the_damaged_file)
     CHECKF(strcmp(jstr(r, "status"), "Failed") == 0, "status %s", jstr(r, "status"));
     CHECK(has_message(json_object_get(r, "messages"), "big.bin"));
     json_decref(r);
+    /* an archive of damaged data: complete, the damaged file named (and listed by fileType=error) */
+    {
+        json_t *c = NULL;
+        struct http_resp h;
+        CHECK(post_json(&d, FX_REC "/download-files-folders", T,
+                        fmt("{'name':'damaged-dl','object':{'snapshotId':'%s'},'filesAndFolders':"
+                            "[{'absolutePath':'%s/docs'}]}", snap, src), 201, &c) == 201);
+        snprintf(id, sizeof id, "%s", jstr(c, "id"));
+        json_decref(c);
+        r = fx_wait_recovery(&d, T, id, 120);
+        CHECK(r != NULL);
+        CHECKF(strcmp(jstr(r, "status"), "SucceededWithWarning") == 0, "status %s", jstr(r, "status"));
+        CHECK(has_message(json_object_get(r, "messages"), "big.bin"));
+        json_decref(r);
+        CHECK(call(&d, "GET", fmt(FX_REC "/%s/download-files?fileType=error", id), T, NULL, &h) == 200);
+        CHECK(h.body && strstr(h.body, "big.bin") != NULL);
+        http_resp_release(&h);
+    }
 }
 
 /* ---------- with the delay hook: cancel and restart ---------- */
