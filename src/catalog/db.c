@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STMT_SLOTS 256
+#define STMT_SLOTS 1024
 
 struct conn {
     struct cat *owner;
