@@ -104,7 +104,8 @@ coffer_restore
 rm -rf "$W/restore-restic"; drop_caches; timed restic_restore restic restore latest -q --target "$W/restore-restic"
 rm -rf "$W/restore-borg"; mkdir -p "$W/restore-borg"; drop_caches
 timed borg_restore sh -c "cd '$W/restore-borg' && borg extract ::b3"
-if diff -r -q "$CORPUS" "$W/restore-coffer$CORPUS" >/dev/null 2>&1; then VERIFY=identical; else VERIFY=DIFFERENT; fi
+# An alternate-location restore puts the folder at <dir>/<basename>.
+if diff -r --no-dereference -q "$CORPUS" "$W/restore-coffer/$(basename "$CORPUS")" >/dev/null 2>&1; then VERIFY=identical; else VERIFY=DIFFERENT; fi
 
 S[coffer]=$(du -sb "$CDATA/repo" | cut -f1); S[restic]=$(du -sb "$W/restic" | cut -f1); S[borg]=$(du -sb "$W/borg" | cut -f1)
 kill -TERM $CPID; wait $CPID || true
