@@ -5,6 +5,7 @@
  * we did not count); each line is "device mountpoint fstype options freq passno" with space, tab,
  * newline and backslash in the first two fields written as 3-digit octal escapes. */
 #include "agent/agent.h"
+#include "util/array.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -250,17 +251,11 @@ int agent_parse_mounts(const char *text, size_t len, struct agent_mounts *out)
             free(m.fstype);
             break;
         }
-        if (out->n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            struct agent_mount *nv = realloc(out->v, nc * sizeof *nv);
-            if (!nv) {
-                free(m.device);
-                free(m.path);
-                free(m.fstype);
-                goto oom;
-            }
-            out->v = nv;
-            cap = nc;
+        if (ARRAY_RESERVE(out->v, cap, out->n + 1) != 0) {
+            free(m.device);
+            free(m.path);
+            free(m.fstype);
+            goto oom;
         }
         out->v[out->n++] = m;
     }

@@ -13,6 +13,7 @@
 #include "catalog/cat_run.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/cat_source.h"
+#include "util/array.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,13 +69,7 @@ static struct po_entry *entry_for(struct po_ctx *c, const struct cat_snapshot *s
     struct po_entry *e;
     for (size_t i = 0; i < c->n; i++)
         if (c->v[i].object_id == s->object_id) return &c->v[i];
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        struct po_entry *nv = realloc(c->v, nc * sizeof *nv);
-        if (!nv) return NULL;
-        c->v = nv;
-        c->cap = nc;
-    }
+    if (ARRAY_RESERVE(c->v, c->cap, c->n + 1) != 0) return NULL;
     e = &c->v[c->n++];
     memset(e, 0, sizeof *e);
     e->object_id = s->object_id;

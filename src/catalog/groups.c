@@ -5,6 +5,7 @@
  * combination of filters. The objects of a group are rewritten with the group on every update. */
 #include "catalog/cat_group.h"
 #include "catalog/internal.h"
+#include "util/array.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,16 +197,10 @@ int cat_group_objects(struct cat *cat, const char *tenant, const char *id, int64
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            int64_t *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                free(v);
-                sqlite3_reset(st);
-                return -1;
-            }
-            v = nv;
-            cap = nc;
+        if (ARRAY_RESERVE(v, cap, cnt + 1) != 0) {
+            free(v);
+            sqlite3_reset(st);
+            return -1;
         }
         v[cnt++] = sqlite3_column_int64(st, 0);
     }

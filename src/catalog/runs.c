@@ -9,6 +9,7 @@
 #include "catalog/cat_run.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/internal.h"
+#include "util/array.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,15 +239,9 @@ int cat_run_objects(struct cat *cat, const char *tenant, const char *group_id, i
     sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, start_usecs);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            struct cat_run_object *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                ret = -1;
-                break;
-            }
-            v = nv;
-            cap = nc;
+        if (ARRAY_RESERVE(v, cap, cnt + 1) != 0) {
+            ret = -1;
+            break;
         }
         if (read_object(st, &v[cnt]) != 0) {
             ret = -1;
@@ -711,15 +706,9 @@ int cat_run_fail_running(struct cat *cat, const char *owner, int64_t expired_bef
         sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, expired_before);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (nk == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct key *nkeys = realloc(keys, nc * sizeof *nkeys);
-                if (!nkeys) {
-                    ret = -1;
-                    break;
-                }
-                keys = nkeys;
-                cap = nc;
+            if (ARRAY_RESERVE(keys, cap, nk + 1) != 0) {
+                ret = -1;
+                break;
             }
             keys[nk].tenant = cat_col_strdup(st, 0);
             keys[nk].group = cat_col_strdup(st, 1);

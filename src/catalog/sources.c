@@ -13,6 +13,7 @@
  * input. */
 #include "catalog/cat_source.h"
 #include "catalog/internal.h"
+#include "util/array.h"
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,15 +125,9 @@ int cat_object_children(struct cat *cat, const char *tenant, int64_t parent_id, 
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, parent_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            struct cat_object *na = realloc(arr, nc * sizeof *na);
-            if (!na) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            arr = na;
-            cap = nc;
+        if (ARRAY_RESERVE(arr, cap, cnt + 1) != 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         object_from_row(st, &arr[cnt++]);
     }
@@ -418,15 +413,9 @@ int cat_source_list(struct cat *cat, const char *tenant, json_t *ids, cat_source
     cat_bind_opt_list(st, 2, ids);
     /* Copied out first so the callback may use the catalog (to read each source's objects). */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            struct cat_source *na = realloc(arr, nc * sizeof *na);
-            if (!na) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            arr = na;
-            cap = nc;
+        if (ARRAY_RESERVE(arr, cap, cnt + 1) != 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         source_from_row(st, &arr[cnt++]);
     }

@@ -7,6 +7,7 @@
  * it walks them. The order (source, parent, id) puts every root before its children. */
 #include "catalog/cat_source.h"
 #include "catalog/internal.h"
+#include "util/array.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,15 +64,9 @@ int cat_object_tree(struct cat *cat, const char *tenant, int64_t source_id, stru
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, source_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            struct cat_tree_object *na = realloc(arr, nc * sizeof *na);
-            if (!na) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            arr = na;
-            cap = nc;
+        if (ARRAY_RESERVE(arr, cap, cnt + 1) != 0) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         tree_row(st, &arr[cnt++]);
     }

@@ -18,6 +18,7 @@
 #include "sched/clock.h"
 #include "sched/schedule.h"
 #include "util/log.h"
+#include "util/array.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/rand.h>
@@ -44,13 +45,7 @@ static int collect_group(void *ud, const struct cat_group *g)
 {
     struct group_vec *gv = ud;
     struct cat_group *c;
-    if (gv->n == gv->cap) {
-        size_t nc = gv->cap ? gv->cap * 2 : 16;
-        struct cat_group *nv = realloc(gv->v, nc * sizeof *nv);
-        if (!nv) return -1;
-        gv->v = nv;
-        gv->cap = nc;
-    }
+    if (ARRAY_RESERVE(gv->v, gv->cap, gv->n + 1) != 0) return -1;
     c = &gv->v[gv->n];
     *c = *g;
     c->id = dup0(g->id);
