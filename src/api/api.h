@@ -58,6 +58,13 @@ void api_error(struct api_resp *resp, int status, const char *code, const char *
  * unchanged), 1 when parsed, -1 after filling resp with a 400 naming the parameter. */
 const char *api_query(struct api_req *req, const char *name);
 json_t *api_query_list(struct api_req *req, const char *name);
+/* api_query_enum_list: a list parameter whose every value must be one of allowed (NULL-terminated);
+ * api_query_int_list: a list parameter of integers, as a JSON array of integers. Both return a new
+ * array the caller decrefs (empty when absent), or NULL after filling resp with a 400 naming the
+ * parameter and the bad value. */
+json_t *api_query_enum_list(struct api_req *req, struct api_resp *resp, const char *name,
+                            const char *const *allowed);
+json_t *api_query_int_list(struct api_req *req, struct api_resp *resp, const char *name);
 int api_query_bool(struct api_req *req, struct api_resp *resp, const char *name, int *out);
 int api_query_int64(struct api_req *req, struct api_resp *resp, const char *name, int64_t *out);
 

@@ -92,30 +92,6 @@ static json_t *env_list(struct api_req *req, struct api_resp *resp, const char *
     return l;
 }
 
-/* int_list: a list parameter as a JSON array of integers; NULL after a 400. */
-static json_t *int_list(struct api_req *req, struct api_resp *resp, const char *name)
-{
-    json_t *l = api_query_list(req, name), *out = json_array(), *v;
-    size_t i;
-    json_array_foreach(l, i, v) {
-        const char *s = json_string_value(v);
-        char *end;
-        long long n;
-        errno = 0;
-        n = strtoll(s, &end, 10);
-        if (errno || end == s || *end) {
-            api_error(resp, 400, "InvalidParameter", "query parameter '%s' must be a list of integers, not '%.64s'",
-                      name, s);
-            json_decref(l);
-            json_decref(out);
-            return NULL;
-        }
-        json_array_append_new(out, json_integer(n));
-    }
-    json_decref(l);
-    return out;
-}
-
 /* bools: checks each named boolean parameter; 0 after a 400. */
 static int bools(struct api_req *req, struct api_resp *resp, const char *const *names)
 {
@@ -723,7 +699,7 @@ static void registration_info_list(struct api_req *req, struct api_resp *resp)
     int nothing = 0;
     memset(&t, 0, sizeof t);
     t.v2_info = 1;
-    if (!(t.envs = env_list(req, resp, "environments", NULL)) || !(ids = int_list(req, resp, "ids"))) goto out;
+    if (!(t.envs = env_list(req, resp, "environments", NULL)) || !(ids = api_query_int_list(req, resp, "ids"))) goto out;
     sids = api_query_list(req, "sids");
     tenant_ids = api_query_list(req, "tenantIds");
     if (!bools(req, resp, ignored_bools) || !credentials(req, resp) ||

@@ -477,21 +477,6 @@ out:
 
 /* ---------- GET /recoveries ---------- */
 
-static json_t *enum_list(struct api_req *req, struct api_resp *resp, const char *name, const char *const *allowed)
-{
-    json_t *l = api_query_list(req, name), *v;
-    size_t i;
-    json_array_foreach(l, i, v) {
-        if (!jv_enum_ok(json_string_value(v), allowed)) {
-            api_error(resp, 400, "InvalidParameter", "query parameter '%s' has unknown value '%.64s'", name,
-                      json_string_value(v));
-            json_decref(l);
-            return NULL;
-        }
-    }
-    return l;
-}
-
 static int add_recovery(void *ud, const struct cat_recovery *r)
 {
     json_array_append_new(ud, api_recovery_json(r));
@@ -508,9 +493,9 @@ static void list_recoveries(struct api_req *req, struct api_resp *resp)
     static const char *const ttypes[] = { "Local", "Archival", "RpaasArchival", "StorageArraySnapshot", "Remote", NULL };
     size_t i;
     json_t *v;
-    if (!(statuses = enum_list(req, resp, "status", g_statuses)) ||
-        !(actions = enum_list(req, resp, "recoveryActions", g_actions)) ||
-        !(envs = enum_list(req, resp, "snapshotEnvironments", g_envs)))
+    if (!(statuses = api_query_enum_list(req, resp, "status", g_statuses)) ||
+        !(actions = api_query_enum_list(req, resp, "recoveryActions", g_actions)) ||
+        !(envs = api_query_enum_list(req, resp, "snapshotEnvironments", g_envs)))
         goto out;
     if (api_query_bool(req, resp, "returnOnlyChildRecoveries", &only_children) < 0 ||
         api_query_int64(req, resp, "startTimeUsecs", &f.start_from) < 0 ||

@@ -1,6 +1,7 @@
 /* request.c: the helpers handlers use to read a request (query parameters, JSON body) and to fill a
  * response (JSON, empty, error). Every error names the parameter or field and the problem. */
 #include "api/api.h"
+#include "api/jv.h"
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -62,6 +63,45 @@ json_t *api_query_list(struct api_req *req, const char *name)
     struct list_ctx lc = { name, json_array() };
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect, &lc);
     return lc.out;
+}
+
+json_t *api_query_enum_list(struct api_req *req, struct api_resp *resp, const char *name,
+                            const char *const *allowed)
+{
+    json_t *l = api_query_list(req, name), *v;
+    size_t i;
+    json_array_foreach(l, i, v) {
+        if (!jv_enum_ok(json_string_value(v), allowed)) {
+            api_error(resp, 400, "InvalidParameter", "query parameter '%s' has unknown value '%.64s'", name,
+                      json_string_value(v));
+            json_decref(l);
+            return NULL;
+        }
+    }
+    return l;
+}
+
+json_t *api_query_int_list(struct api_req *req, struct api_resp *resp, const char *name)
+{
+    json_t *l = api_query_list(req, name), *out = json_array(), *v;
+    size_t i;
+    json_array_foreach(l, i, v) {
+        const char *s = json_string_value(v);
+        char *end;
+        long long n;
+        errno = 0;
+        n = strtoll(s, &end, 10);
+        if (errno || end == s || *end) {
+            api_error(resp, 400, "InvalidParameter", "query parameter '%s' must be a list of integers, not '%.64s'",
+                      name, s);
+            json_decref(l);
+            json_decref(out);
+            return NULL;
+        }
+        json_array_append_new(out, json_integer(n));
+    }
+    json_decref(l);
+    return out;
 }
 
 int api_query_bool(struct api_req *req, struct api_resp *resp, const char *name, int *out)

@@ -209,23 +209,6 @@ static int list_cb(void *ud, const struct cat_run *r)
     return 0;
 }
 
-/* query_enum_list: a list parameter whose values must each be one of allowed; NULL after a 400. */
-static json_t *query_enum_list(struct api_req *req, struct api_resp *resp, const char *name,
-                               const char *const *allowed)
-{
-    json_t *l = api_query_list(req, name), *v;
-    size_t i;
-    json_array_foreach(l, i, v) {
-        if (!jv_enum_ok(json_string_value(v), allowed)) {
-            api_error(resp, 400, "InvalidParameter", "query parameter '%s' has an unknown value '%.64s'", name,
-                      json_string_value(v));
-            json_decref(l);
-            return NULL;
-        }
-    }
-    return l;
-}
-
 static void list_runs(struct api_req *req, struct api_resp *resp)
 {
     struct api_context *ctx = api_ctx(req);
@@ -258,8 +241,8 @@ static void list_runs(struct api_req *req, struct api_resp *resp)
         }
         if (f.only_start == 0) f.only_start = -1;
     }
-    if (!(f.run_types = query_enum_list(req, resp, "runTypes", g_filter_run_types))) goto out;
-    if (!(f.statuses = query_enum_list(req, resp, "localBackupRunStatus", g_statuses))) goto out;
+    if (!(f.run_types = api_query_enum_list(req, resp, "runTypes", g_filter_run_types))) goto out;
+    if (!(f.statuses = api_query_enum_list(req, resp, "localBackupRunStatus", g_statuses))) goto out;
     f.limit = num;
     f.restorable_only = restorable;
     lc.runs = json_array();

@@ -80,47 +80,6 @@ static const char *const run_statuses[] = { "Accepted", "Running", "Canceled", "
                                             "Succeeded", "SucceededWithWarning", "OnHold", "Finalizing",
                                             "Skipped", "LegalHold", NULL };
 
-/* enum_list: the values of a list parameter, each checked against allowed; NULL after a 400. An
- * absent parameter gives an empty array. */
-static json_t *enum_list(struct api_req *req, struct api_resp *resp, const char *name, const char *const *allowed)
-{
-    json_t *l = api_query_list(req, name), *v;
-    size_t i;
-    json_array_foreach(l, i, v) {
-        if (!jv_enum_ok(json_string_value(v), allowed)) {
-            api_error(resp, 400, "InvalidParameter", "query parameter '%s' has unknown value '%.64s'", name,
-                      json_string_value(v));
-            json_decref(l);
-            return NULL;
-        }
-    }
-    return l;
-}
-
-/* int64_list: the values of a list parameter as a JSON array of integers; NULL after a 400. */
-static json_t *int64_list(struct api_req *req, struct api_resp *resp, const char *name)
-{
-    json_t *l = api_query_list(req, name), *out = json_array(), *v;
-    size_t i;
-    json_array_foreach(l, i, v) {
-        const char *s = json_string_value(v);
-        char *end;
-        long long n;
-        errno = 0;
-        n = strtoll(s, &end, 10);
-        if (errno || end == s || *end) {
-            api_error(resp, 400, "InvalidParameter", "query parameter '%s' must be a list of integers, not '%.64s'",
-                      name, s);
-            json_decref(l);
-            json_decref(out);
-            return NULL;
-        }
-        json_array_append_new(out, json_integer(n));
-    }
-    json_decref(l);
-    return out;
-}
-
 /* present: whether a query parameter was given at all (with any value). */
 static int present(struct api_req *req, const char *name)
 {
@@ -228,12 +187,12 @@ static void search_objects(struct api_req *req, struct api_resp *resp)
     memset(&s, 0, sizeof s);
     f.is_protected = -1;
 
-    if (!(lists[np++] = f.environments = enum_list(req, resp, "environments", environments))) goto out;
-    if (!(lists[np++] = f.os_types = enum_list(req, resp, "osTypes", os_types))) goto out;
-    if (!(lists[np++] = ptypes = enum_list(req, resp, "protectionTypes", protection_types))) goto out;
-    if (!(lists[np++] = statuses = enum_list(req, resp, "lastRunStatusList", run_statuses))) goto out;
-    if (!(lists[np++] = f.object_ids = int64_list(req, resp, "objectIds"))) goto out;
-    if (!(lists[np++] = f.source_ids = int64_list(req, resp, "sourceIds"))) goto out;
+    if (!(lists[np++] = f.environments = api_query_enum_list(req, resp, "environments", environments))) goto out;
+    if (!(lists[np++] = f.os_types = api_query_enum_list(req, resp, "osTypes", os_types))) goto out;
+    if (!(lists[np++] = ptypes = api_query_enum_list(req, resp, "protectionTypes", protection_types))) goto out;
+    if (!(lists[np++] = statuses = api_query_enum_list(req, resp, "lastRunStatusList", run_statuses))) goto out;
+    if (!(lists[np++] = f.object_ids = api_query_int_list(req, resp, "objectIds"))) goto out;
+    if (!(lists[np++] = f.source_ids = api_query_int_list(req, resp, "sourceIds"))) goto out;
     lists[np++] = f.source_uuids = api_query_list(req, "sourceUuids");
     lists[np++] = f.protection_group_ids = api_query_list(req, "protectionGroupIds");
     lists[np++] = clusters = api_query_list(req, "clusterIdentifiers");
