@@ -40,6 +40,9 @@ static const struct command commands[] = {
     { "object", "search", "[TEXT]", "find source objects (the ids groups protect)", cli_object_search },
     { "connection", "list", "", "list the data-source connections", cli_connection_list },
     { "connection", "create", "NAME [--env-type T]", "create a data-source connection", cli_connection_create },
+    { "run", "start", "GROUP [--full] [--wait]",
+      "start a run of a protection group now (--wait: follow it with a progress line)", cli_run_start },
+    { "run", "list", "GROUP [--limit N (20)]", "list a group's runs, newest first", cli_run_list },
     { "search", NULL, "TEXT [--type File|Directory|Symlink ...] [--group ID ...] [--limit N (100)]",
       "find backed-up files by name (or by path when TEXT has a '/'), in every snapshot", cli_search },
     { "restore", NULL, "--snapshot ID --path P [--path P ...] [--to DIR] [--overwrite] [--continue-on-error] "

@@ -93,6 +93,8 @@ void cli_table_print(struct cli_table *t, FILE *f);
 void cli_table_release(struct cli_table *t);
 /* cli_kv: one "Key:  value" line of a detail view (value NULL prints "-"). */
 void cli_kv(const char *key, const char *value);
+/* cli_human_bytes: n as "512 B", "1.5 KiB", "3.2 MiB" or "1.25 GiB" in buf. */
+void cli_human_bytes(long long n, char *buf, size_t size);
 
 /* ---- JSON access (borrowed results; NULL/0 when absent or of another type) ---- */
 const char *cli_jstr(json_t *j, const char *path); /* "a.b.c" */
@@ -120,4 +122,6 @@ int cli_connection_create(struct cli *c, int argc, char **argv);
 int cli_search(struct cli *c, int argc, char **argv);   /* cli_recover.c */
 int cli_restore(struct cli *c, int argc, char **argv);
 int cli_download(struct cli *c, int argc, char **argv);
+int cli_run_start(struct cli *c, int argc, char **argv); /* cli_run.c */
+int cli_run_list(struct cli *c, int argc, char **argv);
 #endif

@@ -26,14 +26,6 @@
 
 #define RANGE_BYTES (8LL * 1024 * 1024)
 
-static void human_bytes(long long n, char *buf, size_t size)
-{
-    if (n < 1024) snprintf(buf, size, "%lld B", n);
-    else if (n < 1024LL * 1024) snprintf(buf, size, "%.1f KiB", n / 1024.0);
-    else if (n < 1024LL * 1024 * 1024) snprintf(buf, size, "%.1f MiB", n / 1048576.0);
-    else snprintf(buf, size, "%.2f GiB", n / 1073741824.0);
-}
-
 /* ---------- search ---------- */
 
 int cli_search(struct cli *c, int argc, char **argv)
@@ -90,7 +82,7 @@ int cli_search(struct cli *c, int argc, char **argv)
         char size[32] = "-", ns[16];
         json_t *sz = cli_jget(json_array_get(snaps, 0), "sizeBytes");
         const char *type = cli_jstr(f, "type");
-        if (json_is_integer(sz) && type && strcmp(type, "File") == 0) human_bytes(json_integer_value(sz), size, sizeof size);
+        if (json_is_integer(sz) && type && strcmp(type, "File") == 0) cli_human_bytes(json_integer_value(sz), size, sizeof size);
         snprintf(ns, sizeof ns, "%zu", json_array_size(snaps));
         const char *cells[6] = { cli_jstr(f, "path"), type, size, ns,
                                  cli_jstr(json_array_get(snaps, 0), "snapshotId"), cli_jstr(f, "protectionGroupName") };
@@ -132,7 +124,7 @@ static int wait_recovery(struct cli *c, const char *id)
         status = cli_jstr(r.json, "status");
         files = json_integer_value(cli_jget(r.json, "cofferStats.files"));
         b = json_integer_value(cli_jget(r.json, "cofferStats.bytes"));
-        human_bytes(b, bytes, sizeof bytes);
+        cli_human_bytes(b, bytes, sizeof bytes);
         if (tty) fprintf(stderr, "\r%-14s %lld files, %s   ", status ? status : "?", files, bytes);
         if (finished(status)) {
             json_t *msgs = json_object_get(r.json, "messages");
@@ -288,8 +280,8 @@ int cli_download(struct cli *c, int argc, char **argv)
         off += (long long)r.len;
         cli_resp_release(&r);
         if (tty) {
-            human_bytes(off, done_s, sizeof done_s);
-            human_bytes(total, total_s, sizeof total_s);
+            cli_human_bytes(off, done_s, sizeof done_s);
+            cli_human_bytes(total, total_s, sizeof total_s);
             fprintf(stderr, "\rdownloaded %s of %s   ", done_s, total_s);
         }
     }
@@ -298,7 +290,7 @@ int cli_download(struct cli *c, int argc, char **argv)
         rc = cli_fail("fsync %s: %s", out, strerror(errno));
         goto done;
     }
-    human_bytes(total, total_s, sizeof total_s);
+    cli_human_bytes(total, total_s, sizeof total_s);
     if (!c->json) printf("%s: %s (POSIX tar archive of recovery %s)\n", out, total_s, id);
     rc = CLI_OK;
 done:

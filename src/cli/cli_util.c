@@ -226,3 +226,11 @@ const char *cli_jtext(json_t *j, const char *path, char *buf, size_t size)
     if (json_is_boolean(v)) return json_is_true(v) ? "true" : "false";
     return NULL;
 }
+
+void cli_human_bytes(long long n, char *buf, size_t size)
+{
+    if (n < 1024) snprintf(buf, size, "%lld B", n);
+    else if (n < 1024LL * 1024) snprintf(buf, size, "%.1f KiB", n / 1024.0);
+    else if (n < 1024LL * 1024 * 1024) snprintf(buf, size, "%.1f MiB", n / 1048576.0);
+    else snprintf(buf, size, "%.2f GiB", n / 1073741824.0);
+}

@@ -1,4 +1,5 @@
-/* e2e_recover_cli.c: `coffer search`, `coffer restore` and `coffer download` against the real daemon.
+/* e2e_recover_cli.c: `coffer run`, `coffer search`, `coffer restore` and `coffer download` against the
+ * real daemon; and two groups backing up into the one repository at once.
  * Each test runs the CLI binary (build/asan/coffer, else build/coffer, or $COFFER_CLI) as a
  * subprocess with COFFER_URL and COFFER_KEY set, over a tree backed up by a run: search prints the
  * paths with the snapshot that holds them; restore --wait restores under a directory and back to the
@@ -92,6 +93,77 @@ TEST(setup)
     CHECK(fx_group(&d, T, "cli-files", policy, host, src, group, sizeof group) == 0);
     CHECK(fx_run(&d, T, group, snap, sizeof snap) == 0);
     CHECK(fx_wait_indexed(&d, T, host, snap, 60));
+}
+
+/* run start --wait follows the run to its end and exits 0; run list shows it; the kRegular run
+ * re-reads only what changed since the setup's run. */
+TEST(run_start_wait_and_list)
+{
+    struct run *r = cli("run", "start", group, "--wait", NULL);
+    char first_id[64];
+    CHECKF(r->status == 0, "exit %d: %s %s", r->status, r->out, r->err);
+    /* Incremental: only letter.txt, rewritten by the restore test, is read again, not the 3 MiB file. */
+    CHECKF(strstr(r->out, "Succeeded") && strstr(r->out, " B read") && !strstr(r->out, "MiB read"), "%s", r->out);
+    r = cli("run", "start", group, "--full", NULL);
+    CHECKF(r->status == 0 && strstr(r->out, " started"), "exit %d: %s %s", r->status, r->out, r->err);
+    CHECK(sscanf(r->out, "run %63s started", first_id) == 1);
+    for (int i = 0; i < 600; i++) { /* wait for the kFull run to end */
+        r = cli("run", "list", group, "--limit", "1", NULL);
+        if (r->status != 0 || strstr(r->out, "Succeeded")) break;
+        usleep(100 * 1000);
+    }
+    r = cli("run", "list", group, NULL);
+    CHECKF(r->status == 0 && strstr(r->out, "RUN ID") && strstr(r->out, first_id) && strstr(r->out, "kFull") &&
+               strstr(r->out, "kRegular"), "%s", r->out);
+    r = cli("--json", "run", "list", group, NULL);
+    CHECK(r->status == 0 && strstr(r->out, "\"runs\"") != NULL);
+    r = cli("run", "start", "1:2:999999", NULL);
+    CHECKF(r->status == 1 && strstr(r->err, "HTTP 404"), "exit %d: %s", r->status, r->err);
+    r = cli("run", "start", NULL);
+    CHECK_EQ_INT(r->status, 2);
+}
+
+/* Two groups over different trees run at the same time into the one repository; both succeed and
+ * both snapshots restore to their trees' bytes. */
+TEST(two_groups_back_up_at_once)
+{
+    char dir[2][700], gid[2][128], rid[2][128], alt[700];
+    json_t *j = NULL;
+    for (int k = 0; k < 2; k++) {
+        snprintf(dir[k], sizeof dir[k], "%s/conc%d", g_tmp, k);
+        CHECK(mkdir(dir[k], 0755) == 0);
+        for (int i = 0; i < 6; i++) CHECK(write_random(fmt("%s/f%d.bin", dir[k], i), 4u << 20, 0644) == 0);
+        CHECK(fx_group(&d, T, k ? "conc-b" : "conc-a", policy, host, dir[k], gid[k], sizeof gid[k]) == 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        struct http_resp hr;
+        CHECK(call(&d, "POST", fmt(FX_GRP "/%s/runs", gid[k]), T, "{\"runType\":\"kRegular\"}", &hr) == 202);
+        snprintf(rid[k], sizeof rid[k], "%s", jstr(hr.json, "runId") ? jstr(hr.json, "runId") : "");
+        http_resp_release(&hr);
+        CHECK(rid[k][0] != '\0');
+    }
+    for (int k = 0; k < 2; k++) {
+        const char *status = NULL;
+        char sid[80] = "";
+        for (int i = 0; i < 1200; i++) {
+            CHECK(get_json(&d, fmt(FX_GRP "/%s/runs/%s?includeObjectDetails=true", gid[k], rid[k]), T, &j) == 200);
+            status = json_string_value(json_object_get(json_object_get(j, "localBackupInfo"), "status"));
+            if (fx_finished(status)) break;
+            json_decref(j);
+            j = NULL;
+            usleep(50 * 1000);
+        }
+        CHECKF(status && strcmp(status, "Succeeded") == 0, "group %d: %s", k, status ? status : "(no status)");
+        snprintf(sid, sizeof sid, "%s", jstr(j, "objects.0.localSnapshotInfo.snapshotInfo.snapshotId"));
+        json_decref(j);
+        snprintf(alt, sizeof alt, "%s/conc-restore%d", g_tmp, k);
+        {
+            struct run *r = cli("restore", "--snapshot", sid, "--path", dir[k], "--to", alt, "--wait", NULL);
+            CHECKF(r->status == 0, "exit %d: %s %s", r->status, r->out, r->err);
+        }
+        for (int i = 0; i < 6; i++)
+            CHECK(files_equal(fmt("%s/f%d.bin", dir[k], i), fmt("%s/conc%d/f%d.bin", alt, k, i)));
+    }
 }
 
 TEST(search)
@@ -194,6 +266,8 @@ int main(void)
     RUN(restore_to_a_directory_and_back);
     RUN(restore_refusals);
     RUN(download_and_resume);
+    RUN(run_start_wait_and_list); /* after the tests that expect the setup's snapshot to be the newest */
+    RUN(two_groups_back_up_at_once);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "the daemon did not exit cleanly");
     free(last.out);
     free(last.err);
