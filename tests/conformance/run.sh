@@ -6,9 +6,13 @@
 # lines for tests/run-all.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v go >/dev/null 2>&1; then
-  export PATH="$PATH:/usr/local/go/bin"
-fi
+# The newest Go at hand: PATH, /usr/local/go, or Debian's versioned packages (scripts/setup.sh).
+for d in /usr/local/go/bin /usr/lib/go-1.2[3-9]/bin; do
+  if ! command -v go >/dev/null 2>&1 || ! go env GOVERSION 2>/dev/null | grep -qE '^go1\.(2[3-9]|[3-9][0-9])'; then
+    [ -x "$d/go" ] && export PATH="$d:$PATH"
+  fi
+done
+export GOTOOLCHAIN=local
 # -mod=mod lets go resolve from go.mod/go.sum without a vendor folder; once the module cache holds the
 # versions pinned there, nothing is fetched. GOFLAGS from the caller is kept in front.
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
