@@ -5,7 +5,7 @@ set -euo pipefail
 [ "${COFFER_SETUP_SKIP:-0}" = 1 ] && exit 0
 BUILD_PKGS="build-essential make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
 libssl-dev libzstd-dev libcurl4-openssl-dev"
-TEST_PKGS="curl sqlite3 tar attr postgresql postgresql-client"
+TEST_PKGS="curl sqlite3 tar attr"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && want="$want $TEST_PKGS"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
