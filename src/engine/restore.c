@@ -3,10 +3,14 @@
  * The calling thread resolves every requested path first (a missing one fails before anything is
  * written), then walks the trees: it creates directories (mkdirat, then openat with O_NOFOLLOW so
  * a symlink planted in the target is never followed), symlinks and special files itself, and
- * queues regular files in groups sorted by the pack and offset of their first chunk. Workers write
- * each file under a temporary name in its directory (openat with O_EXCL|O_NOFOLLOW), ftruncate to
- * the size and pwrite only the data chunks (holes stay holes), set attributes and rename it into
- * place: a damaged file never appears under its final name.
+ * queues regular files in groups sorted by the pack and offset of their first chunk. Workers (several
+ * per core: they often wait on cold pack reads) create each file unnamed in its directory
+ * (O_TMPFILE), ftruncate to the size and pwrite only the data chunks (holes stay holes), set
+ * attributes and only then link it under its name (linkat never follows the new name; an existing
+ * entry is replaced by linking a temporary name and renaming it). Where O_TMPFILE is unsupported
+ * the file is created under a temporary name (openat with O_EXCL|O_NOFOLLOW) and renamed into
+ * place. Either way a damaged or partial file never appears under its final name. In a directory
+ * this restore created, nothing can be in the way, so entries are not checked with fstatat.
  *
  * Every directory is an rs_dir holding an open fd and a count: the walker while listing it, each
  * queued file, each subdirectory and each pending hardlink hold one. Whoever drops the last count
@@ -33,12 +37,16 @@
 
 #define RS_GROUP 128          /* files sorted together by pack position */
 #define RS_QUEUE_MAX 512      /* queued files before the walker waits (bounds open dir fds too) */
+#define RS_WORKERS_PER_CORE 6 /* default writers: per core, at least MIN, at most MAX */
+#define RS_WORKERS_MIN 8
+#define RS_WORKERS_MAX 64
 
 struct rs_dir {
     int fd;
     atomic_int refs;
     struct rs_dir *parent;
     int apply;                /* set attributes at the end (directories this restore made) */
+    int fresh;                /* made empty by this restore: no entry to check before creating */
     struct tree_entry meta;
     char *spath;              /* snapshot path, for messages */
 };
@@ -89,6 +97,7 @@ struct rs {
     struct rs_link *links;
     atomic_int stop;          /* first fatal error, or -ECANCELED */
     atomic_uint tmp_counter;
+    atomic_int no_tmpfile;    /* O_TMPFILE or naming it through /proc failed: named temporaries */
     atomic_uint_fast64_t files, bytes;
     uint64_t dirs, symlinks, other, skipped;   /* walker-only */
     atomic_uint_fast64_t n_errors;
@@ -247,6 +256,7 @@ static int rs_mkdir(struct rs *r, struct rs_dir *parent, const char *name, const
         return -ENOMEM;
     }
     d->apply = e != NULL && (made || r->o->overwrite);
+    d->fresh = made;
     *out = d;
     return 0;
 }
@@ -292,13 +302,53 @@ static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, ui
     return 0;
 }
 
+/* Gives the unnamed (O_TMPFILE) file fd its final name. EEXIST with overwrite: a named temporary
+ * link, renamed over the existing entry. Returns 0 or a negative errno; -ENOSYS when the file
+ * cannot be named this way at all (no /proc), so the caller falls back to named temporaries. */
+static int rs_link_tmpfile(struct rs *r, struct rs_job *j, int fd)
+{
+    char proc[64], tmp[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    /* the new name is never followed: an entry planted there gives EEXIST */
+    if (linkat(AT_FDCWD, proc, j->dir->fd, j->name, AT_SYMLINK_FOLLOW) == 0) return 0;
+    if (errno != EEXIST) return errno == ENOENT || errno == EPERM || errno == EACCES ? -ENOSYS : -errno;
+    if (!r->o->overwrite) return -EEXIST;
+    for (int tries = 0; tries < 100; tries++) {
+        rs_tmpname(r, tmp, sizeof tmp);
+        if (linkat(AT_FDCWD, proc, j->dir->fd, tmp, AT_SYMLINK_FOLLOW) == 0) {
+            if (renameat(j->dir->fd, tmp, j->dir->fd, j->name) == 0) return 0;
+            int rc = -errno;
+            unlinkat(j->dir->fd, tmp, 0);
+            return rc;
+        }
+        if (errno != EEXIST) return -errno;
+    }
+    return -EEXIST;
+}
+
+/* Writes one file. It is created unnamed (O_TMPFILE) and linked under its name once complete, or,
+ * where O_TMPFILE is not available, created under a temporary name and renamed: either way no
+ * partial file ever carries the final name. */
 static void rs_job_run(struct rs *r, struct rs_job *j)
 {
     char tmp[64];
-    int fd = -1, rc;
+    int fd = -1, rc, unnamed = 0;
     uint64_t written = 0;
     if (rs_stopped(r)) return;
-    for (int tries = 0; tries < 100; tries++) {
+again:
+    tmp[0] = '\0';
+    if (!atomic_load_explicit(&r->no_tmpfile, memory_order_relaxed)) {
+        fd = openat(j->dir->fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+                    r->o->preserve_attrs ? 0600 : 0666);
+        if (fd >= 0) unnamed = 1;
+        else if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT)
+            atomic_store(&r->no_tmpfile, 1);
+        else {
+            rs_fail(r, j->spath, -errno, "cannot create file");
+            return;
+        }
+    }
+    for (int tries = 0; !unnamed && tries < 100; tries++) {
         rs_tmpname(r, tmp, sizeof tmp);
         fd = openat(j->dir->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     r->o->preserve_attrs ? 0600 : 0666);
@@ -316,10 +366,25 @@ static void rs_job_run(struct rs *r, struct rs_job *j)
             rc = 0;   /* the data is good: keep the file */
         }
     }
-    if (close(fd) != 0 && !rc) rc = -errno;
-    if (!rc && renameat(j->dir->fd, tmp, j->dir->fd, j->name) != 0) rc = -errno;
+    if (unnamed) {
+        if (!rc) rc = rs_link_tmpfile(r, j, fd);
+        if (close(fd) != 0 && !rc) {
+            rc = -errno;
+            unlinkat(j->dir->fd, j->name, 0);
+        }
+        if (rc == -ENOSYS) {   /* cannot name an unnamed file here: write it again, named */
+            atomic_store(&r->no_tmpfile, 1);
+            unnamed = 0;
+            atomic_fetch_sub_explicit(&r->bytes, written, memory_order_relaxed);
+            written = 0;
+            goto again;
+        }
+    } else {
+        if (close(fd) != 0 && !rc) rc = -errno;
+        if (!rc && renameat(j->dir->fd, tmp, j->dir->fd, j->name) != 0) rc = -errno;
+        if (rc) unlinkat(j->dir->fd, tmp, 0);
+    }
     if (rc) {
-        unlinkat(j->dir->fd, tmp, 0);
         if (!(rc == -ECANCELED && atomic_load(&r->stop)))
             rs_fail(r, j->spath, rc, rc == -EBADMSG || rc == -ENOENT ? "damaged or missing data"
                                                                      : "cannot write file");
@@ -557,7 +622,7 @@ static int rs_entry(struct rs *r, struct rs_dir *parent, const char *name, const
         rs_dir_release(r, d);
         return rc;
     }
-    rc = rs_check_existing(r, parent->fd, name, sp->p);
+    rc = parent->fresh ? 0 : rs_check_existing(r, parent->fd, name, sp->p);
     if (rc == 1) return 0;
     if (rc < 0) {
         rs_fail(r, sp->p, rc, "cannot replace existing entry");
@@ -714,7 +779,12 @@ int eng_restore(struct repo *repo, const char *snapshot_id, const struct eng_res
         rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    r.n_workers = o->threads > 0 ? o->threads : eng_default_threads();
+    /* Workers spend much of their time waiting: on pack reads when the cache is cold and on the
+     * target directory's lock. Several per core keep every core busy (measured: 2 workers on 2
+     * cores restore 1.5 GB in 3.7 s cold, 8 in 2.0 s, 16 in 1.9 s). */
+    r.n_workers = o->threads > 0 ? o->threads : RS_WORKERS_PER_CORE * eng_default_threads();
+    if (o->threads <= 0 && r.n_workers < RS_WORKERS_MIN) r.n_workers = RS_WORKERS_MIN;
+    if (o->threads <= 0 && r.n_workers > RS_WORKERS_MAX) r.n_workers = RS_WORKERS_MAX;
     if (!(r.workers = calloc((size_t)r.n_workers, sizeof *r.workers)) ||
         !(r.group = calloc(RS_GROUP, sizeof *r.group))) {
         rc = -ENOMEM;
