@@ -36,6 +36,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BK_BATCH_BYTES (16u << 20)
@@ -43,6 +44,8 @@
 #define BK_READ_MIN (64u << 10)
 #define BK_CHUNK_BLOCK 64
 #define BK_MAX_WARNINGS 10000u
+#define BK_PF_WINDOW (96ull << 20)   /* read-ahead: at most this far ahead of the reader */
+#define BK_PF_STEP (8ull << 20)      /* read-ahead of a large file, in pieces of this size */
 
 /* ---------- pipeline data ---------- */
 
@@ -122,6 +125,9 @@ struct bk {
     char **excl;
     size_t n_excl;
     uint64_t last_progress, tick;
+    /* read-ahead (first backups): bytes the reader has read, for the prefetch thread's window */
+    atomic_uint_fast64_t consumed;
+    atomic_int pf_stop;
 };
 
 static void bk_fatal(struct bk *b, int rc, const char *what)
@@ -469,6 +475,7 @@ static int bk_read_region(struct bk *b, struct bk_ent *f, struct bk_dir *d, int 
         bt->used += (size_t)n;
         pos += (uint64_t)n;
         b->bytes_read += (uint64_t)n;
+        atomic_fetch_add_explicit(&b->consumed, (uint64_t)n, memory_order_relaxed);
         if (end != UINT64_MAX) eof = pos >= end;
         else eof = (size_t)n < want && pos >= expect;   /* a short read at the expected size */
     }
@@ -1027,6 +1034,144 @@ out:
     return rc;
 }
 
+/* ---------- read-ahead ---------- */
+
+/* On a first backup a second thread walks the same tree in the reader's order (sorted names, depth
+ * first, same excludes) and asks the kernel to read each regular file's content in advance
+ * (posix_fadvise WILLNEED: asynchronous readahead into the page cache), staying at most
+ * BK_PF_WINDOW bytes ahead of what the reader has read. Cold reads of many small files then overlap
+ * one another and the compression instead of waiting one file at a time; its stat calls also warm
+ * the inode cache for the reader. It reads no content itself and holds no buffers: only hints, so
+ * a walk that differs from the reader's (a file changing meanwhile) costs nothing but the hint.
+ * Incremental backups skip unchanged files, which this walk cannot know, so they do not use it. */
+struct bk_pf {
+    struct bk *b;
+    const char *const *incs;
+    size_t n_incs;
+    uint64_t issued;            /* bytes of content hinted (or passed over) so far */
+    struct eng_path path;
+    struct bk_map seen;         /* (dev, ino) of hardlinked files already hinted */
+};
+
+/* Waits until the reader is within the window of `upto`; 0 to go on, -1 to stop. */
+static int bk_pf_wait(struct bk_pf *pf, uint64_t upto)
+{
+    while (upto > atomic_load_explicit(&pf->b->consumed, memory_order_relaxed) + BK_PF_WINDOW) {
+        if (atomic_load_explicit(&pf->b->pf_stop, memory_order_relaxed) ||
+            atomic_load_explicit(&pf->b->err, memory_order_relaxed))
+            return -1;
+        struct timespec ts = { 0, 500000 };
+        nanosleep(&ts, NULL);
+    }
+    return atomic_load_explicit(&pf->b->pf_stop, memory_order_relaxed) ? -1 : 0;
+}
+
+static int bk_pf_file(struct bk_pf *pf, int dfd, const char *name, const struct stat *st)
+{
+    uint64_t size = (uint64_t)st->st_size;
+    if (size == 0) return 0;
+    if (st->st_nlink > 1) {
+        if (bk_map_find(&pf->seen, (uint64_t)st->st_dev, (uint64_t)st->st_ino)) return 0;
+        if (bk_map_put(&pf->seen, (uint64_t)st->st_dev, (uint64_t)st->st_ino, NULL) != 0) return -1;
+    }
+    uint64_t done = atomic_load_explicit(&pf->b->consumed, memory_order_relaxed);
+    if (pf->issued + size <= done) {   /* the reader is past it already */
+        pf->issued += size;
+        return 0;
+    }
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        pf->issued += size;
+        return 0;
+    }
+    int rc = 0;
+    for (uint64_t off = 0; off < size; off += BK_PF_STEP) {
+        uint64_t len = size - off < BK_PF_STEP ? size - off : BK_PF_STEP;
+        if ((rc = bk_pf_wait(pf, pf->issued + len)) != 0) break;
+        posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+        pf->issued += len;
+    }
+    close(fd);
+    return rc;
+}
+
+static int bk_pf_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Walks one directory (takes dfd) in the reader's order; -1 stops the whole walk. */
+static int bk_pf_dir(struct bk_pf *pf, int dfd, uint64_t dev)
+{
+    DIR *dir = fdopendir(dfd);
+    char **names = NULL;
+    size_t n = 0, cap = 0, base = pf->path.len;
+    int rc = 0;
+    struct dirent *de;
+    if (!dir) { close(dfd); return 0; }
+    while ((de = readdir(dir))) {
+        const char *nm = de->d_name;
+        if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) continue;
+        if (!tree_name_valid(nm, strlen(nm))) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) { rc = -1; break; }
+            names = nn;
+        }
+        if (!(names[n] = strdup(nm))) { rc = -1; break; }
+        n++;
+    }
+    if (!rc && n > 1) qsort(names, n, sizeof *names, bk_pf_cmp);
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct stat st;
+        if (atomic_load_explicit(&pf->b->pf_stop, memory_order_relaxed)) { rc = -1; break; }
+        if (eng_path_push(&pf->path, names[i]) != 0) { rc = -1; break; }
+        if (!bk_excluded(pf->b, pf->path.p, names[i]) &&
+            fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (S_ISREG(st.st_mode)) {
+                rc = bk_pf_file(pf, dfd, names[i], &st);
+            } else if (S_ISDIR(st.st_mode)) {
+                int fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+                if (fd < 0 && errno == EPERM)
+                    fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0 && (uint64_t)st.st_dev != dev && bk_virtual_fs(fd)) {
+                    close(fd);
+                    fd = -1;
+                }
+                if (fd >= 0) rc = bk_pf_dir(pf, fd, (uint64_t)st.st_dev);
+            }
+        }
+        eng_path_pop(&pf->path, base);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    closedir(dir);
+    return rc;
+}
+
+static void *bk_pf_main(void *arg)
+{
+    struct bk_pf *pf = arg;
+    for (size_t i = 0; i < pf->n_incs; i++) {
+        const char *inc = pf->incs[i];
+        struct stat st;
+        if (eng_path_set(&pf->path, inc) != 0) break;
+        if (bk_excluded(pf->b, inc, eng_basename(inc)) || lstat(inc, &st) != 0) continue;
+        int rc = 0;
+        if (S_ISDIR(st.st_mode)) {
+            int fd = open(inc, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+            if (fd < 0 && errno == EPERM) fd = open(inc, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd >= 0) rc = bk_pf_dir(pf, fd, (uint64_t)st.st_dev);
+        } else if (S_ISREG(st.st_mode)) {
+            rc = bk_pf_file(pf, AT_FDCWD, inc, &st);
+        }
+        if (rc) break;
+    }
+    return NULL;
+}
+
 /* ---------- setup ---------- */
 
 static int bk_str_cmp(const void *a, const void *b)
@@ -1103,6 +1248,8 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
     b.n_excl = o->exclude_paths ? o->n_exclude : 0;
     atomic_init(&b.err, 0);
     atomic_init(&b.bytes_added, 0);
+    atomic_init(&b.consumed, 0);
+    atomic_init(&b.pf_stop, 0);
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.cv_work, NULL);
     pthread_cond_init(&b.cv_free, NULL);
@@ -1136,6 +1283,11 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
     }
     started = 1;
 
+    struct bk_pf pf = { .b = &b, .incs = (const char *const *)incs, .n_incs = n_incs };
+    pthread_t pf_thread;
+    int pf_started = !prev_root && !atomic_load(&b.err) &&
+                     pthread_create(&pf_thread, NULL, bk_pf_main, &pf) == 0;
+
     struct bk_dir *root = atomic_load(&b.err) ? NULL : calloc(1, sizeof *root);
     int rootfd = root ? open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     struct stat rst;
@@ -1152,6 +1304,12 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
         b.dirs++;
         bk_walk_dir(&b, root, rootfd, prev_root, (const char **)incs, n_incs, full);
     }
+    if (pf_started) {
+        atomic_store(&b.pf_stop, 1);
+        pthread_join(pf_thread, NULL);
+    }
+    eng_path_free(&pf.path);
+    bk_map_free(&pf.seen);
 
 done:
     if (started) {
