@@ -46,6 +46,7 @@
 #define BK_MAX_WARNINGS 10000u
 #define BK_PF_WINDOW (96ull << 20)   /* read-ahead: at most this far ahead of the reader */
 #define BK_PF_STEP (8ull << 20)      /* read-ahead of a large file, in pieces of this size */
+#define BK_PF_MAX_DEPTH 64           /* read-ahead walk: directories open at once, at most */
 
 /* ---------- pipeline data ---------- */
 
@@ -1101,8 +1102,9 @@ static int bk_pf_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Walks one directory (takes dfd) in the reader's order; -1 stops the whole walk. */
-static int bk_pf_dir(struct bk_pf *pf, int dfd, uint64_t dev)
+/* Walks one directory (takes dfd) in the reader's order; -1 stops the whole walk. Below
+ * BK_PF_MAX_DEPTH it gives no hints: its open directories must not eat into the reader's fds. */
+static int bk_pf_dir(struct bk_pf *pf, int dfd, uint64_t dev, int depth)
 {
     DIR *dir = fdopendir(dfd);
     char **names = NULL;
@@ -1132,7 +1134,7 @@ static int bk_pf_dir(struct bk_pf *pf, int dfd, uint64_t dev)
             fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
             if (S_ISREG(st.st_mode)) {
                 rc = bk_pf_file(pf, dfd, names[i], &st);
-            } else if (S_ISDIR(st.st_mode)) {
+            } else if (S_ISDIR(st.st_mode) && depth < BK_PF_MAX_DEPTH) {
                 int fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
                 if (fd < 0 && errno == EPERM)
                     fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1140,7 +1142,7 @@ static int bk_pf_dir(struct bk_pf *pf, int dfd, uint64_t dev)
                     close(fd);
                     fd = -1;
                 }
-                if (fd >= 0) rc = bk_pf_dir(pf, fd, (uint64_t)st.st_dev);
+                if (fd >= 0) rc = bk_pf_dir(pf, fd, (uint64_t)st.st_dev, depth + 1);
             }
         }
         eng_path_pop(&pf->path, base);
@@ -1163,7 +1165,7 @@ static void *bk_pf_main(void *arg)
         if (S_ISDIR(st.st_mode)) {
             int fd = open(inc, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
             if (fd < 0 && errno == EPERM) fd = open(inc, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd >= 0) rc = bk_pf_dir(pf, fd, (uint64_t)st.st_dev);
+            if (fd >= 0) rc = bk_pf_dir(pf, fd, (uint64_t)st.st_dev, 1);
         } else if (S_ISREG(st.st_mode)) {
             rc = bk_pf_file(pf, AT_FDCWD, inc, &st);
         }
