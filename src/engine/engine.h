@@ -86,7 +86,7 @@ struct eng_restore_opts {
     eng_progress_fn progress;
     void *progress_ctx;
     volatile int *cancel;
-    int threads;               /* file writers; <= 0 = number of cores */
+    int threads;               /* file writers; <= 0 = 6 per core (8..64): they wait on reads */
 };
 
 struct eng_restore_result {
