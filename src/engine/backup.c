@@ -39,13 +39,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BK_BATCH_BYTES (16u << 20)
+#define BK_BATCH_BYTES (12u << 20)  /* threads+2 of them: the bulk of a backup's memory */
 #define BK_BATCH_MAX_REFS 4096u
 #define BK_READ_MIN (64u << 10)
 #define BK_CHUNK_BLOCK 64
 #define BK_MAX_WARNINGS 10000u
 #define BK_PF_WINDOW (96ull << 20)   /* read-ahead: at most this far ahead of the reader */
 #define BK_PF_STEP (8ull << 20)      /* read-ahead of a large file, in pieces of this size */
+_Static_assert(BK_BATCH_BYTES >= REPO_CHUNK_MAX + BK_READ_MIN, "a batch holds a largest chunk");
 #define BK_PF_MAX_DEPTH 64           /* read-ahead walk: directories open at once, at most */
 
 /* ---------- pipeline data ---------- */
