@@ -16,7 +16,7 @@
  * Progress: the engine's callback copies its counters into the worker (under the scheduler's lock);
  * the monitor (sched.c) writes them to the catalog twice a second and raises the cancel flag. The
  * percentage comes from an estimate of the object's size: the sizes of its newest snapshot, or for a
- * first backup a quick walk of the include paths (bounded in time). */
+ * first backup a walk of the include paths (bounded in time) on a thread beside the backup. */
 #include "sched/sched_int.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_snapshot.h"
@@ -26,6 +26,8 @@
 #include "util/log.h"
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,6 +47,7 @@ struct prewalk {
     size_t n_ex;
     int64_t files, bytes, entries, deadline;
     int aborted;
+    const atomic_int *stop; /* set when the backup ended first: the estimate is no longer wanted */
 };
 static _Thread_local struct prewalk *tl_walk;
 
@@ -64,7 +67,8 @@ static int prewalk_cb(const char *path, const struct stat *st, int type, struct 
 {
     struct prewalk *w = tl_walk;
     (void)ftw;
-    if ((++w->entries & 1023) == 0 && (sched_clock_real() > w->deadline || w->entries > PREWALK_MAX_ENTRIES)) {
+    if (atomic_load(w->stop) ||
+        ((++w->entries & 1023) == 0 && (sched_clock_real() > w->deadline || w->entries > PREWALK_MAX_ENTRIES))) {
         w->aborted = 1;
         return FTW_STOP;
     }
@@ -77,16 +81,45 @@ static int prewalk_cb(const char *path, const struct stat *st, int type, struct 
 }
 
 /* estimate: files and bytes under the include paths; -1 each when the walk was cut short. */
-static void estimate(const char *const *incs, size_t n_inc, const char *const *excs, size_t n_ex, int64_t *files,
-                     int64_t *bytes)
+static void estimate(const char *const *incs, size_t n_inc, const char *const *excs, size_t n_ex,
+                     const atomic_int *stop, int64_t *files, int64_t *bytes)
 {
-    struct prewalk w = { .excludes = excs, .n_ex = n_ex, .deadline = sched_clock_real() + PREWALK_MAX_USECS };
+    struct prewalk w = { .excludes = excs, .n_ex = n_ex, .deadline = sched_clock_real() + PREWALK_MAX_USECS,
+                         .stop = stop };
     tl_walk = &w;
     for (size_t i = 0; i < n_inc && !w.aborted; i++)
         if (nftw(incs[i], prewalk_cb, 32, FTW_PHYS | FTW_ACTIONRETVAL) == -1 && errno != ENOENT) break;
     tl_walk = NULL;
     *files = w.aborted ? -1 : w.files;
     *bytes = w.aborted ? -1 : w.bytes;
+}
+
+/* The estimate runs on its own thread beside the backup (a first backup has no earlier snapshot to
+ * size it): walking the tree first would delay the backup by a cold walk of every directory. When it
+ * finishes it publishes the totals the progress percentage divides by; if the backup ends first it
+ * is told to stop. */
+struct estimate_job {
+    struct sched_worker *w;
+    const char *const *incs, *const *excs;
+    size_t n_inc, n_ex;
+    atomic_int stop;
+    pthread_t thread;
+};
+
+static void *estimate_main(void *arg)
+{
+    struct estimate_job *j = arg;
+    int64_t files, bytes;
+    estimate(j->incs, j->n_inc, j->excs, j->n_ex, &j->stop, &files, &bytes);
+    pthread_mutex_lock(&j->w->s->lock);
+    if (j->w->has_obj && files >= 0 && !atomic_load(&j->stop)) {
+        j->w->obj.files_total = files;
+        j->w->obj.bytes_total = bytes;
+        j->w->obj.walk_done = 1;
+        j->w->dirty = 1;
+    }
+    pthread_mutex_unlock(&j->w->s->lock);
+    return NULL;
 }
 
 /* ---------- engine callbacks ---------- */
@@ -209,6 +242,7 @@ static void backup_object(struct sched_worker *w, const struct cat_run *run, con
     struct cat_object co = { 0 };
     struct cat_run_object o = { 0 };
     struct eng_backup_opts opts = { 0 };
+    struct estimate_job *est = NULL;
     struct eng_backup_result res = { 0 };
     json_t *incs = json_array(), *excs = json_array(), *meta = NULL;
     const char **inc_v = NULL, **exc_v = NULL;
@@ -283,9 +317,19 @@ static void backup_object(struct sched_worker *w, const struct cat_run *run, con
         if (strcmp(run->run_type, "kRegular") == 0) parent = latest, latest = NULL;
     }
     o.begin_usecs = sched_clock_now();
-    if (o.files_total < 0) estimate(inc_v, n_inc, exc_v, n_exc, &o.files_total, &o.bytes_total);
     o.walk_done = o.files_total >= 0;
     publish(w, &o, 1);
+    if (o.files_total < 0) {
+        est = calloc(1, sizeof *est);
+        if (est) {
+            *est = (struct estimate_job){ .w = w, .incs = inc_v, .excs = exc_v, .n_inc = n_inc, .n_ex = n_exc };
+            atomic_init(&est->stop, 0);
+            if (pthread_create(&est->thread, NULL, estimate_main, est) != 0) {
+                free(est);
+                est = NULL;
+            }
+        }
+    }
 
     cat_run_id_format(run_id, sizeof run_id, run->group_seq, run->start_usecs);
     meta = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "tenant", run->tenant, "protectionGroupId", run->group_id,
@@ -310,6 +354,12 @@ static void backup_object(struct sched_worker *w, const struct cat_run *run, con
         snprintf(err, sizeof err, "the repository is not available");
     } else {
         rc = eng_backup(w->s->cfg.repo, &opts, &res, err, sizeof err);
+    }
+    if (est) {
+        atomic_store(&est->stop, 1);
+        pthread_join(est->thread, NULL);
+        free(est);
+        est = NULL;
     }
     publish(w, NULL, 0);
     o.files = (int64_t)res.files;
