@@ -65,7 +65,7 @@ coffer_run() { # key runType
     st=$(api GET "/data-protect/protection-groups/$GRP/runs?numRuns=1&includeObjectDetails=true")
     s=$(echo "$st" | jq -r '.runs[0].localBackupInfo.status // empty')
     case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
-    sleep 0.05
+    sleep 0.1
   done
   T[$1]=$(elapsed "$t0"); echo "$st" > "$W/run.$1.json"
   echo "coffer $1: $s in ${T[$1]} s"
@@ -79,7 +79,7 @@ coffer_restore() {
   while :; do
     s=$(api GET "/data-protect/recoveries/$rid" | jq -r .status)
     case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
-    sleep 0.05
+    sleep 0.1
   done
   T[coffer_restore]=$(elapsed "$t0"); echo "coffer restore: $s in ${T[coffer_restore]} s"
   M[coffer_restore]=$(awk '/VmHWM/{print $2}' /proc/$CPID/status)
