@@ -188,6 +188,30 @@ void cat_bind_opt_list(sqlite3_stmt *st, int i, const json_t *list)
         sqlite3_bind_null(st, i);
 }
 
+int cat_bind_list(sqlite3_stmt *st, int i, const json_t *list)
+{
+    if (!list) return sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -1;
+    return cat_bind_json(st, i, list);
+}
+
+int cat_each_id_doc(struct cat *cat, sqlite3_stmt *st, cat_id_doc_fn fn, void *ud, const char *what)
+{
+    int rc, out = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *doc = (const char *)sqlite3_column_text(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        if (!id || !doc) continue;
+        if ((out = fn(ud, id, doc, len)) != 0) break;
+    }
+    if (out == 0 && rc != SQLITE_DONE) {
+        cat_log_error(cat, what);
+        out = -1;
+    }
+    sqlite3_reset(st);
+    return out;
+}
+
 int cat_json_has_str(const json_t *arr, const char *s)
 {
     size_t i;

@@ -215,12 +215,6 @@ int cat_group_objects(struct cat *cat, const char *tenant, const char *id, int64
     return 0;
 }
 
-static int bind_list(sqlite3_stmt *st, int i, json_t *list)
-{
-    if (!list) return sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -1;
-    return cat_bind_json(st, i, list);
-}
-
 int cat_group_list(struct cat *cat, const char *tenant, const struct cat_group_filter *f, cat_group_doc_fn fn,
                    void *ud)
 {
@@ -232,30 +226,17 @@ int cat_group_list(struct cat *cat, const char *tenant, const struct cat_group_f
         " AND (?7 IS NULL OR policy_id IN (SELECT value FROM json_each(?7)))"
         " AND (?8 IS NULL OR environment IN (SELECT value FROM json_each(?8)))"
         " ORDER BY seq");
-    int rc, out = 0;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, f->is_deleted > 0 ? 1 : 0);
     sqlite3_bind_int(st, 3, f->is_active);
     sqlite3_bind_int(st, 4, f->is_paused);
-    if (bind_list(st, 5, f->ids) != 0 || bind_list(st, 6, f->names) != 0 || bind_list(st, 7, f->policy_ids) != 0 ||
-        bind_list(st, 8, f->environments) != 0) {
+    if (cat_bind_list(st, 5, f->ids) != 0 || cat_bind_list(st, 6, f->names) != 0 || cat_bind_list(st, 7, f->policy_ids) != 0 ||
+        cat_bind_list(st, 8, f->environments) != 0) {
         sqlite3_reset(st);
         return -1;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        const char *doc = (const char *)sqlite3_column_text(st, 1);
-        size_t len = (size_t)sqlite3_column_bytes(st, 1);
-        if (!id || !doc) continue;
-        if ((out = fn(ud, id, doc, len)) != 0) break;
-    }
-    if (out == 0 && rc != SQLITE_DONE) {
-        cat_log_error(cat, "group list");
-        out = -1;
-    }
-    sqlite3_reset(st);
-    return out;
+    return cat_each_id_doc(cat, st, fn, ud, "group list");
 }
 
 int cat_group_list_schedulable(struct cat *cat, cat_group_fn fn, void *ud)

@@ -24,6 +24,13 @@ void cat_bind_opt_text(sqlite3_stmt *st, int i, const char *s);
 /* cat_bind_opt_list: binds a non-empty JSON array as its text (for json_each filters), else NULL,
  * so that "?N IS NULL OR x IN (SELECT value FROM json_each(?N))" means "no filter". */
 void cat_bind_opt_list(sqlite3_stmt *st, int i, const json_t *list);
+/* cat_bind_list: binds a JSON array's text, or NULL when list is NULL (an empty array then matches
+ * nothing, unlike cat_bind_opt_list). 0 or -1. */
+int cat_bind_list(sqlite3_stmt *st, int i, const json_t *list);
+/* cat_each_id_doc: steps st, whose rows are (id, doc), calling fn(ud, id, doc, len) for each until
+ * fn returns nonzero (returned as is); resets st. -1 (logged with what) on a SQL error. */
+typedef int (*cat_id_doc_fn)(void *ud, const char *id, const char *doc, size_t len);
+int cat_each_id_doc(struct cat *cat, sqlite3_stmt *st, cat_id_doc_fn fn, void *ud, const char *what);
 /* cat_json_has_str: whether the JSON array arr holds the string s. */
 int cat_json_has_str(const json_t *arr, const char *s);
 

@@ -115,12 +115,6 @@ int cat_policy_delete(struct cat *cat, const char *tenant, const char *id)
 }
 
 /* bind_list: a JSON array as text, or NULL (no filter). */
-static int bind_list(sqlite3_stmt *st, int i, json_t *list)
-{
-    if (!list) return sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -1;
-    return cat_bind_json(st, i, list);
-}
-
 int cat_policy_list(struct cat *cat, const char *tenant, json_t *ids, json_t *names, cat_policy_fn fn, void *ud)
 {
     sqlite3_stmt *st = cat_stmt(cat,
@@ -128,26 +122,13 @@ int cat_policy_list(struct cat *cat, const char *tenant, json_t *ids, json_t *na
         " AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2)))"
         " AND (?3 IS NULL OR name IN (SELECT value FROM json_each(?3)))"
         " ORDER BY seq");
-    int rc, out = 0;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    if (bind_list(st, 2, ids) != 0 || bind_list(st, 3, names) != 0) {
+    if (cat_bind_list(st, 2, ids) != 0 || cat_bind_list(st, 3, names) != 0) {
         sqlite3_reset(st);
         return -1;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        const char *doc = (const char *)sqlite3_column_text(st, 1);
-        size_t len = (size_t)sqlite3_column_bytes(st, 1);
-        if (!id || !doc) continue;
-        if ((out = fn(ud, id, doc, len)) != 0) break;
-    }
-    if (out == 0 && rc != SQLITE_DONE) {
-        cat_log_error(cat, "policy list");
-        out = -1;
-    }
-    sqlite3_reset(st);
-    return out;
+    return cat_each_id_doc(cat, st, fn, ud, "policy list");
 }
 
 int cat_policy_stats(struct cat *cat, const char *tenant, const char *id, int64_t *num_groups,

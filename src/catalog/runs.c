@@ -809,6 +809,20 @@ int cat_run_note(struct cat *cat, const char *tenant, const char *group_id, int6
     return rc;
 }
 
+/* run_key_exec: runs one statement keyed by a run (?1 tenant, ?2 group, ?3 start) that returns no
+ * rows, with an optional ?4: the integer value when has_int, else text when non-NULL. Returns what
+ * cat_exec_done returns (-1 also when the statement cannot be prepared). */
+static int run_key_exec(struct cat *cat, const char *sql, const char *tenant, const char *group_id, int64_t start_usecs,
+                        int has_int, int64_t value, const char *text)
+{
+    sqlite3_stmt *st = cat_stmt(cat, sql);
+    if (!st) return -1;
+    bind_run_key(st, tenant, group_id, start_usecs);
+    if (has_int) sqlite3_bind_int64(st, 4, value);
+    else if (text) sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+    return cat_exec_done(cat, st);
+}
+
 int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                          int legal_hold, int64_t expiry_usecs, const char *data_lock, int delete_snapshots,
                          int64_t now_usecs)
@@ -819,52 +833,24 @@ int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_
     if ((rc = cat_begin(cat)) != 0) return rc;
     rc = run_status_locked(cat, tenant, group_id, start_usecs, status, sizeof status);
     if (rc == 0 && legal_hold >= 0) {
-        rc = -1;
-        st = cat_stmt(cat, "UPDATE runs SET on_legal_hold = ?4 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
-        if (st) {
-            bind_run_key(st, tenant, group_id, start_usecs);
-            sqlite3_bind_int(st, 4, legal_hold);
-            rc = cat_exec_done(cat, st);
-        }
-        st = rc == 0 ? cat_stmt(cat, "UPDATE snapshots SET on_legal_hold = ?4"
-                                     " WHERE tenant = ?1 AND group_id = ?2 AND run_usecs = ?3") : NULL;
-        if (rc == 0) {
-            rc = -1;
-            if (st) {
-                bind_run_key(st, tenant, group_id, start_usecs);
-                sqlite3_bind_int(st, 4, legal_hold);
-                rc = cat_exec_done(cat, st);
-            }
-        }
+        rc = run_key_exec(cat, "UPDATE runs SET on_legal_hold = ?4 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3",
+                          tenant, group_id, start_usecs, 1, legal_hold, NULL);
+        if (rc == 0)
+            rc = run_key_exec(cat, "UPDATE snapshots SET on_legal_hold = ?4"
+                                   " WHERE tenant = ?1 AND group_id = ?2 AND run_usecs = ?3",
+                              tenant, group_id, start_usecs, 1, legal_hold, NULL);
     }
     if (rc == 0 && expiry_usecs >= 0) {
-        rc = -1;
-        st = cat_stmt(cat, "UPDATE runs SET expiry_usecs = ?4 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
-        if (st) {
-            bind_run_key(st, tenant, group_id, start_usecs);
-            sqlite3_bind_int64(st, 4, expiry_usecs);
-            rc = cat_exec_done(cat, st);
-        }
-        st = rc == 0 ? cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = ?4"
-                                     " WHERE tenant = ?1 AND group_id = ?2 AND run_usecs = ?3") : NULL;
-        if (rc == 0) {
-            rc = -1;
-            if (st) {
-                bind_run_key(st, tenant, group_id, start_usecs);
-                sqlite3_bind_int64(st, 4, expiry_usecs);
-                rc = cat_exec_done(cat, st);
-            }
-        }
+        rc = run_key_exec(cat, "UPDATE runs SET expiry_usecs = ?4 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3",
+                          tenant, group_id, start_usecs, 1, expiry_usecs, NULL);
+        if (rc == 0)
+            rc = run_key_exec(cat, "UPDATE snapshots SET expiry_usecs = ?4"
+                                   " WHERE tenant = ?1 AND group_id = ?2 AND run_usecs = ?3",
+                              tenant, group_id, start_usecs, 1, expiry_usecs, NULL);
     }
-    if (rc == 0 && data_lock) {
-        rc = -1;
-        st = cat_stmt(cat, "UPDATE runs SET data_lock = ?4 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
-        if (st) {
-            bind_run_key(st, tenant, group_id, start_usecs);
-            sqlite3_bind_text(st, 4, data_lock, -1, SQLITE_STATIC);
-            rc = cat_exec_done(cat, st);
-        }
-    }
+    if (rc == 0 && data_lock)
+        rc = run_key_exec(cat, "UPDATE runs SET data_lock = ?4 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3",
+                          tenant, group_id, start_usecs, 0, 0, data_lock);
     if (rc == 0 && delete_snapshots) {
         /* Refused while on legal hold or data-locked before expiry. */
         st = cat_stmt(cat, "SELECT on_legal_hold, data_lock IS NOT NULL AND (expiry_usecs = 0 OR expiry_usecs > ?4)"
@@ -877,23 +863,12 @@ int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_
                 rc = (sqlite3_column_int(st, 0) || sqlite3_column_int(st, 1)) ? CAT_CONFLICT : 0;
             sqlite3_reset(st);
         }
-        if (rc == 0) {
-            rc = -1;
-            st = cat_stmt(cat, "UPDATE snapshots SET is_deleted = 1"
-                               " WHERE tenant = ?1 AND group_id = ?2 AND run_usecs = ?3");
-            if (st) {
-                bind_run_key(st, tenant, group_id, start_usecs);
-                rc = cat_exec_done(cat, st);
-            }
-        }
-        if (rc == 0) {
-            rc = -1;
-            st = cat_stmt(cat, "UPDATE runs SET local_deleted = 1 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
-            if (st) {
-                bind_run_key(st, tenant, group_id, start_usecs);
-                rc = cat_exec_done(cat, st);
-            }
-        }
+        if (rc == 0)
+            rc = run_key_exec(cat, "UPDATE snapshots SET is_deleted = 1 WHERE tenant = ?1 AND group_id = ?2 AND run_usecs = ?3",
+                              tenant, group_id, start_usecs, 0, 0, NULL);
+        if (rc == 0)
+            rc = run_key_exec(cat, "UPDATE runs SET local_deleted = 1 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3",
+                              tenant, group_id, start_usecs, 0, 0, NULL);
     }
     if (rc == 0) rc = cat_commit(cat);
     if (rc != 0) cat_rollback(cat);
