@@ -1,47 +1,104 @@
 #!/usr/bin/env bash
-# run-all.sh: runs every built test binary (build/asan/tests/test_* then e2e_*) and the Go
-# conformance suite, counts the PASS/FAIL lines of each and prints the grand total. Exit status 0 only
-# when nothing failed and something ran. TESTS_FILTER=regex limits which binaries run.
+# run-all.sh: runs every test binary that tests/unit/test_*.c and tests/e2e/e2e_*.c name (built as
+# build/asan/tests/<name> by `make test-bin`) and the Go conformance suite, counts the PASS/FAIL/SKIP
+# lines of each and prints the grand total. A binary that is missing or older than its source, that
+# runs longer than TEST_TIMEOUT seconds (default 600), whose own "N passed, N failed[, N skipped]"
+# line is absent or disagrees with the lines counted, or that exits non-zero without a FAIL line,
+# counts as failed. Exit status 0 only when nothing failed and something ran. TESTS_FILTER=regex
+# limits which suites run. The last line is "N passed, N failed" (", N skipped" when there were).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export TMPDIR="${TMPDIR:-/tmp}"
 filter="${TESTS_FILTER:-.}"
-passed=0; failed=0
+limit="${TEST_TIMEOUT:-600}"
+passed=0; failed=0; skipped=0
 logdir=$(mktemp -d "${TMPDIR}/coffer-test-logs-XXXXXX")
 
-run_suite() { # name, command...
-  local name=$1; shift
-  local log="$logdir/$name.log" start end p f rc
-  start=$(date +%s)
-  "$@" >"$log" 2>&1; rc=$?
-  end=$(date +%s)
-  p=$(grep -cE '^(PASS |--- PASS)' "$log")
-  f=$(grep -cE '^(FAIL |--- FAIL)' "$log")
-  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-    f=1; echo "FAIL $name: exited with status $rc without a FAIL line" >>"$log"
-  fi
-  passed=$((passed + p)); failed=$((failed + f))
-  printf '%-28s %4d passed %3d failed  (%ss)\n' "$name" "$p" "$f" "$((end - start))"
+# report: adds a suite's counts to the total and prints its line (and its failures).
+report() { # name p f s seconds log
+  local name=$1 p=$2 f=$3 s=$4 secs=$5 log=$6
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  printf '%-28s %4d passed %3d failed %3d skipped  (%ss)\n' "$name" "$p" "$f" "$s" "$secs"
+  if [ "$s" -ne 0 ]; then grep -E '^(SKIP |--- SKIP)' "$log" | head -20 | sed 's/^/    /'; fi
   if [ "$f" -ne 0 ]; then
     grep -E '^(FAIL |--- FAIL)' "$log" | head -20 | sed 's/^/    /'
     echo "    --- last lines of $log:"; tail -n 25 "$log" | sed 's/^/    /'
   fi
 }
 
-for t in build/asan/tests/test_* build/asan/tests/e2e_*; do
-  [ -x "$t" ] || continue
-  name=$(basename "$t")
+run_suite() { # name kind(c|go) command...
+  local name=$1 kind=$2; shift 2
+  local log="$logdir/$name.log" start end p f s rc tally tp tf ts runs
+  start=$(date +%s)
+  if [ "$kind" = c ]; then
+    timeout -k 10 "$limit" "$@" >"$log" 2>&1; rc=$?
+  else
+    "$@" >"$log" 2>&1; rc=$?
+  fi
+  end=$(date +%s)
+  p=$(grep -cE '^(PASS |--- PASS)' "$log")
+  f=$(grep -cE '^(FAIL |--- FAIL)' "$log")
+  s=$(grep -cE '^(SKIP |--- SKIP)' "$log")
+  if [ "$kind" = c ] && { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && [ $((end - start)) -ge "$limit" ]; then
+    f=$((f + 1)); echo "FAIL $name: killed after the ${limit} s timeout" >>"$log"
+  elif [ "$kind" = c ]; then
+    # The binary's own tally must agree with its lines (a crash, an exit before check_finish, a
+    # failure that printed no line, or a test that printed two lines all show here).
+    tally=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -n 1)
+    if [ -z "$tally" ]; then
+      f=$((f + 1)); echo "FAIL $name: no \"N passed, N failed\" line (exit status $rc)" >>"$log"
+    else
+      tp=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$tally")
+      tf=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$tally")
+      ts=$(sed -nE 's/.*, ([0-9]+) skipped$/\1/p' <<<"$tally")
+      if [ "$tp" -ne "$p" ] || [ "$tf" -ne "$f" ] || { [ -n "$ts" ] && [ "$ts" -ne "$s" ]; }; then
+        echo "FAIL $name: its tally \"$tally\" disagrees with the lines counted ($p PASS, $f FAIL, $s SKIP)" >>"$log"
+        f=$((f + 1))
+      fi
+    fi
+  else
+    # go test -v: every top-level "=== RUN   TestX" ends in one --- PASS/FAIL/SKIP line.
+    runs=$(grep -cE '^=== RUN   [^/]+$' "$log")
+    if [ "$runs" -ne $((p + f + s)) ]; then
+      echo "FAIL $name: $runs tests started, $((p + f + s)) ended" >>"$log"
+      f=$((f + 1))
+    fi
+  fi
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    f=1; echo "FAIL $name: exited with status $rc without a FAIL line" >>"$log"
+  fi
+  report "$name" "$p" "$f" "$s" "$((end - start))" "$log"
+}
+
+# The expected binaries come from the sources, not from what happens to be built.
+for src in tests/unit/test_*.c tests/e2e/e2e_*.c; do
+  [ -f "$src" ] || continue
+  name=$(basename "$src" .c)
   [[ "$name" =~ $filter ]] || continue
-  run_suite "$name" "$t"
+  t="build/asan/tests/$name"
+  log="$logdir/$name.log"
+  if [ ! -x "$t" ]; then
+    echo "FAIL $name: $t was not built (run make test-bin)" >"$log"
+    report "$name" 0 1 0 0 "$log"
+  elif [ "$src" -nt "$t" ] || [ tests/check.c -nt "$t" ]; then
+    echo "FAIL $name: $t is older than its source (run make test-bin)" >"$log"
+    report "$name" 0 1 0 0 "$log"
+  else
+    run_suite "$name" c "$t"
+  fi
 done
 
 if [[ "conformance" =~ $filter ]] && [ -f tests/conformance/go.mod ]; then
   export PATH="$PATH:/usr/local/go/bin"
-  run_suite conformance tests/conformance/run.sh
+  run_suite conformance go tests/conformance/run.sh
 fi
 
 echo "logs: $logdir"
-echo "${passed} passed, ${failed} failed"
+if [ "$skipped" -ne 0 ]; then
+  echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+else
+  echo "${passed} passed, ${failed} failed"
+fi
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
