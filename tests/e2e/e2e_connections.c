@@ -313,8 +313,15 @@ TEST(survives_sigkill)
     struct http_resp r;
     char id[32], path[128], *before, *after;
     CHECK(create("c-persist", "{\"connectionName\":\"durable\",\"connectionEnvType\":\"kIksClassic\"}", id));
+    char how[96];
+    /* "before" must be a 200 listing holding the connection (two failed listings compare equal) */
+    CHECK(http(&d, "GET", CONNS, "c-persist", NULL, &r) == 0);
+    CHECKF(r.status == 200 && json_array_size(jget(r.json, "connections")) == 1 &&
+           jstr(r.json, "connections.0.connectionId") && strcmp(jstr(r.json, "connections.0.connectionId"), id) == 0,
+           "before the kill: %ld %s", r.status, r.body);
+    http_resp_release(&r);
     before = list_text("c-persist");
-    daemon_kill(&d, SIGKILL);
+    CHECKF(daemon_kill_how(&d, SIGKILL, how, sizeof how) == SIGKILL, "the daemon was not killed by SIGKILL: %s", how);
     CHECK(daemon_restart(&d, NULL) == 0);
     after = list_text("c-persist");
     CHECKF(strcmp(before, after) == 0, "before %s after %s", before, after);

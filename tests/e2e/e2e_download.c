@@ -421,10 +421,11 @@ int main(void)
     RUN(bad_download_requests);
     RUN(single_files_from_the_repository);
     RUN(archive_removed_is_gone);
-    if (daemon_kill(&d, SIGTERM) != 0 || daemon_restart(&d, slow) != 0)
+    if (daemon_kill(&d, SIGTERM) != 0 || daemon_restart(&d, slow) != 0) {
         check_fail(__FILE__, __LINE__, "cannot restart the daemon with the delay hook");
-    else
-        RUN(not_ready_then_canceled);
+        check_abandon("the daemon could not be restarted with the delay hook"); /* the test below counts as failed */
+    }
+    RUN(not_ready_then_canceled);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "the daemon did not exit cleanly");
     free(g_whole);
     check_rm_rf(g_tmp);

@@ -414,7 +414,13 @@ TEST(everything_survives_sigkill)
     char *live = listing("ga", NULL), *deleted = listing("ga", "?isDeleted=true"), *other = listing("gb", NULL), *after;
     char id[128];
     long long n_old, n_new;
-    daemon_kill(&d, SIGKILL);
+    char how[96];
+    /* "before" must be real listings holding the groups the tests made (two failed listings compare equal) */
+    CHECKF(strcmp(names("ga", NULL), "files,volumes,sql") == 0 && strstr(live, gfile) && strstr(live, gvol),
+           "ga before the kill: %s", live);
+    CHECKF(strcmp(names("ga", "?isDeleted=true"), "sql") == 0 && strstr(deleted, gsql), "ga's deleted groups before the kill: %s", deleted);
+    CHECKF(strcmp(names("gb", NULL), "files") == 0, "gb before the kill: %s", other);
+    CHECKF(daemon_kill_how(&d, SIGKILL, how, sizeof how) == SIGKILL, "the daemon was not killed by SIGKILL: %s", how);
     CHECK(daemon_restart(&d, NULL) == 0);
     after = listing("ga", NULL);
     CHECKF(strcmp(live, after) == 0, "ga changed:\n%s\n%s", live, after);
@@ -437,10 +443,7 @@ int main(void)
 {
     if (daemon_start(&d, NULL) != 0) return 1;
     RUN(setup);
-    if (check_failed()) {
-        daemon_stop(&d);
-        return check_finish();
-    }
+    if (check_failed()) check_abandon("setup failed"); /* each later test counts as failed, not run */
     RUN(create_and_get);
     RUN(bad_bodies_change_nothing);
     RUN(list_filters);

@@ -324,8 +324,13 @@ TEST(everything_survives_sigkill)
 {
     char *before_a = listing("ta"), *before_b = listing("tb"), *after, id[128], id2[128];
     long long n1, n2;
+    char how[96];
     CHECK(find_id("ta", "gold", id, sizeof id));
-    daemon_kill(&d, SIGKILL);
+    /* "before" must be a real listing holding what the tests made (two failed listings compare equal) */
+    CHECKF(strstr(before_a, "\"name\":\"gold\"") && strstr(before_a, id) && list_len("ta", NULL) >= 2,
+           "ta before the kill: %s", before_a);
+    CHECKF(strstr(before_b, "\"name\":\"gold\"") && list_len("tb", NULL) == 1, "tb before the kill: %s", before_b);
+    CHECKF(daemon_kill_how(&d, SIGKILL, how, sizeof how) == SIGKILL, "the daemon was not killed by SIGKILL: %s", how);
     CHECK(daemon_restart(&d, NULL) == 0);
     after = listing("ta");
     CHECKF(strcmp(before_a, after) == 0, "tenant ta changed:\n%s\n%s", before_a, after);

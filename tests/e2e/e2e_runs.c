@@ -870,7 +870,11 @@ TEST(sigkill_mid_run_then_the_next_run_reuses_its_data)
         CHECK(json_is_true(jget(r.json, "runs.0.localBackupInfo.cofferStats.scheduled")));
         http_resp_release(&r);
     }
-    CHECK(daemon_kill(&slow, SIGKILL) != 0 || 1);
+    {
+        char how[96];
+        CHECKF(daemon_kill_how(&slow, SIGKILL, how, sizeof how) == SIGKILL,
+               "the daemon was not killed mid-run by SIGKILL: %s", how);
+    }
     CHECK(daemon_restart(&slow, fast_env) == 0);
     CHECK_EQ_INT(get_run(&slow, g_big, id, &run), 200);
     CHECKF(strcmp(run_status(run), "Failed") == 0, "status %s", run_status(run));

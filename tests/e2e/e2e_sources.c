@@ -682,8 +682,19 @@ TEST(ids_survive_sigkill_and_restart)
     CHECK(http(&d, "GET", path, "t-persist", NULL, &r) == 0);
     vol = volume_id(r.json, "/");
     http_resp_release(&r);
+    CHECK(vol > 0);
+    /* "before" must be a 200 listing holding both registrations (two failed listings compare equal) */
+    CHECK(http(&d, "GET", REGS, "t-persist", NULL, &r) == 0);
+    CHECKF(r.status == 200 && json_array_size(jget(r.json, "registrations")) == 2 &&
+           jint(r.json, "registrations.0.id") == id && jint(r.json, "registrations.1.id") == remote,
+           "before the kill: %ld %s", r.status, r.body);
+    http_resp_release(&r);
     before = list_text("t-persist");
-    daemon_kill(&d, SIGKILL);
+    {
+        char how[96];
+        CHECKF(daemon_kill_how(&d, SIGKILL, how, sizeof how) == SIGKILL, "the daemon was not killed by SIGKILL: %s",
+               how);
+    }
     CHECK(daemon_restart(&d, NULL) == 0);
     after = list_text("t-persist");
     CHECKF(strcmp(before, after) == 0, "before: %s\nafter: %s", before, after);

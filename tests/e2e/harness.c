@@ -127,11 +127,29 @@ int daemon_restart(struct daemon *d, const char *const *extra_env)
 int daemon_kill(struct daemon *d, int sig)
 {
     int status = 0;
+    pid_t got;
     if (d->pid <= 0) return -1;
     kill(d->pid, sig);
-    waitpid(d->pid, &status, 0);
+    do {
+        got = waitpid(d->pid, &status, 0);
+    } while (got < 0 && errno == EINTR);
     d->pid = 0;
-    return status;
+    return got < 0 ? -1 : status;
+}
+
+int daemon_kill_how(struct daemon *d, int sig, char *how, size_t how_len)
+{
+    int status = daemon_kill(d, sig);
+    if (status == -1) {
+        snprintf(how, how_len, "no process");
+        return -1;
+    }
+    if (WIFSIGNALED(status)) {
+        snprintf(how, how_len, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+        return WTERMSIG(status);
+    }
+    snprintf(how, how_len, "exited with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return 0;
 }
 
 int daemon_stop(struct daemon *d)

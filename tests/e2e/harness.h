@@ -27,8 +27,14 @@ struct daemon {
 int daemon_start(struct daemon *d, const char *const *extra_env);
 /* daemon_restart: starts again on the same data directory and port (after daemon_kill). */
 int daemon_restart(struct daemon *d, const char *const *extra_env);
-/* daemon_kill: sends sig and reaps the process (data directory kept). */
+/* daemon_kill: sends sig and reaps the process (data directory kept). Returns the wait status (0 =
+ * exited 0), or -1 when no process was running. */
 int daemon_kill(struct daemon *d, int sig);
+/* daemon_kill_how: daemon_kill, and how the process ended in how ("killed by signal 9 (Killed)",
+ * "exited with status 1", "no process"). Returns the signal that ended the process, 0 when it exited
+ * on its own (even with a non-zero status), -1 when no process was running. A process that died before
+ * the signal came (a crash) shows as exited or as killed by another signal. */
+int daemon_kill_how(struct daemon *d, int sig, char *how, size_t how_len);
 /* daemon_stop: SIGTERM, reap, remove the data directory. Returns the exit status (0 = clean). */
 int daemon_stop(struct daemon *d);
 
