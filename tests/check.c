@@ -281,7 +281,8 @@ int check_trees_equal(const char *a, const char *b, int flags,
     snprintf(t.b, sizeof t.b, "%s", b);
     if (lstat(a, &sa) != 0 || !S_ISDIR(sa.st_mode)) return tc_diff(&t, "%s is not a directory", a);
     if (lstat(b, &sb) != 0 || !S_ISDIR(sb.st_mode)) return tc_diff(&t, "the copy %s is not a directory", b);
-    rc = tc_walk(&t, 0, "");
+    rc = tc_entry(&t, ".", &sa); /* the roots themselves: mode, times, xattrs */
+    if (!rc) rc = tc_walk(&t, 0, "");
     if (!rc) rc = tc_walk(&t, 1, "");
     for (size_t i = 0; !rc && i < t.n_links; i++) {
         for (size_t j = i + 1; !rc && j < t.n_links; j++) {

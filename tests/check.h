@@ -47,8 +47,8 @@ void check_rm_rf(const char *path);
  * leaves out; rel is the path under the root, e.g. "sub/f.bin") must be in b with the same type,
  * regular files byte for byte, the same symlink target and device number, and what the flags ask;
  * every entry of b must be an entry of a that was not left out (so extra files in b are found).
- * Returns 0 when equal, else 1 with the first difference in msg. *count gets the number of entries
- * of a compared (may be NULL). */
+ * The roots themselves are compared too (as "."). Returns 0 when equal, else 1 with the first
+ * difference in msg. *count gets the number of entries of a compared, the root included (may be NULL). */
 enum {
     CHECK_TREE_MODE = 1,   /* permission bits (not of symlinks) */
     CHECK_TREE_TIMES = 2,  /* mtime to the nanosecond, and owner and group */

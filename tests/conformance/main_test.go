@@ -53,6 +53,8 @@ const (
 	adminKey = "conformance-admin-key-0123456789abcdef"
 	tenantA  = "conformance-tenant-a"
 	tenantB  = "conformance-tenant-b" // for isolation checks: must never see tenantA's resources
+	// recoveryDelay: every recovery is held Running this long before it is done (test hook).
+	recoveryDelay = 1500 * time.Millisecond
 )
 
 var (
@@ -105,7 +107,10 @@ func runSuite(m *testing.M) int {
 	}
 
 	cmd := exec.Command(bin, "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "COFFER_ADMIN_KEY="+adminKey)
+	// The recovery delay hook holds every recovery Running for recoveryDelay, so that
+	// TestCancelRecoveryByID's cancel lands on a recovery that is still running.
+	cmd.Env = append(os.Environ(), "COFFER_ADMIN_KEY="+adminKey, "COFFER_TEST_HOOKS=1",
+		fmt.Sprintf("COFFER_TEST_RECOVERY_DELAY_MS=%d", recoveryDelay.Milliseconds()))
 	cmd.Stderr = logFile
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -236,6 +236,29 @@ TEST(archive_whole_by_ranges_and_extracted)
             CHECKF(strcmp(files[i], "link") == 0 || files_equal(a, b), "%s", files[i]);
             CHECKF(same_meta(a, b), "%s", files[i]);
         }
+        /* the symlink's target, the hardlink pair as one file, and nothing missing or extra, both ways */
+        {
+            char a[900], b[900], target[64], msg[1024];
+            struct stat s1, s2;
+            ssize_t n;
+            int count = 0;
+            snprintf(a, sizeof a, "%s/docs/link", x);
+            n = readlink(a, target, sizeof target - 1);
+            CHECKF(n >= 0, "the extracted link is not a symlink");
+            target[n] = '\0';
+            CHECKF(strcmp(target, "report.txt") == 0, "the extracted link points to '%s'", target);
+            snprintf(a, sizeof a, "%s/docs/hard1.bin", x);
+            snprintf(b, sizeof b, "%s/docs/hard2.bin", x);
+            CHECK(lstat(a, &s1) == 0 && lstat(b, &s2) == 0);
+            CHECKF(s1.st_ino == s2.st_ino && s1.st_dev == s2.st_dev && s1.st_nlink == 2,
+                   "hard1.bin and hard2.bin are not one file after extraction (inodes %lu %lu, %lu links)",
+                   (unsigned long)s1.st_ino, (unsigned long)s2.st_ino, (unsigned long)s1.st_nlink);
+            snprintf(a, sizeof a, "%s/docs", src);
+            snprintf(b, sizeof b, "%s/docs", x);
+            CHECKF(check_trees_equal(a, b, CHECK_TREE_MODE | CHECK_TREE_LINKS, NULL, NULL, msg, sizeof msg, &count) == 0,
+                   "%s", msg);
+            CHECK_EQ_INT(count, 7);
+        }
     }
 }
 

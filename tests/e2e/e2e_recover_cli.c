@@ -128,6 +128,7 @@ TEST(run_start_wait_and_list)
 TEST(two_groups_back_up_at_once)
 {
     char dir[2][700], gid[2][128], rid[2][128], alt[700];
+    long long start[2] = { 0, 0 }, end[2] = { 0, 0 };
     json_t *j = NULL;
     for (int k = 0; k < 2; k++) {
         snprintf(dir[k], sizeof dir[k], "%s/conc%d", g_tmp, k);
@@ -154,6 +155,9 @@ TEST(two_groups_back_up_at_once)
             usleep(50 * 1000);
         }
         CHECKF(status && strcmp(status, "Succeeded") == 0, "group %d: %s", k, status ? status : "(no status)");
+        start[k] = jint(j, "localBackupInfo.startTimeUsecs");
+        end[k] = jint(j, "localBackupInfo.endTimeUsecs");
+        CHECKF(start[k] > 0 && end[k] > start[k], "group %d: start %lld end %lld", k, start[k], end[k]);
         snprintf(sid, sizeof sid, "%s", jstr(j, "objects.0.localSnapshotInfo.snapshotInfo.snapshotId"));
         json_decref(j);
         snprintf(alt, sizeof alt, "%s/conc-restore%d", g_tmp, k);
@@ -164,6 +168,9 @@ TEST(two_groups_back_up_at_once)
         for (int i = 0; i < 6; i++)
             CHECK(files_equal(fmt("%s/f%d.bin", dir[k], i), fmt("%s/conc%d/f%d.bin", alt, k, i)));
     }
+    /* "at once": each run started before the other ended (the API's times, not ours) */
+    CHECKF(start[0] < end[1] && start[1] < end[0], "the runs did not overlap: [%lld, %lld] and [%lld, %lld]", start[0],
+           end[0], start[1], end[1]);
 }
 
 TEST(search)
