@@ -249,7 +249,10 @@ int main(void)
 {
     int rc;
     g_tmp = check_tmpdir("agents");
-    if (daemon_start(&d, NULL) != 0) return 1;
+    if (daemon_start(&d, NULL) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(setup_a_snapshot);
     RUN(upgrade_tasks_list_is_empty);
     RUN(upgrade_task_creation_is_refused);

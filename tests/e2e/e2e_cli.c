@@ -1,5 +1,5 @@
 /* e2e_cli.c: the `coffer` command-line client against the real daemon. Each test runs the CLI binary
- * (build/asan/coffer, else build/coffer, or $COFFER_CLI) as a subprocess with COFFER_URL and
+ * (build/asan/coffer, or $COFFER_CLI; never a non-sanitizer fallback) as a subprocess with COFFER_URL and
  * COFFER_KEY pointing at a daemon started by the harness, captures its stdout, stderr and exit
  * status, and checks them against what the server holds (read back over HTTP with the harness). */
 #include "check.h"
@@ -20,7 +20,7 @@ static const char *cli_bin(void)
 {
     const char *b = getenv("COFFER_CLI");
     if (b && *b) return b;
-    return access("build/asan/coffer", X_OK) == 0 ? "build/asan/coffer" : "build/coffer";
+    return "build/asan/coffer"; /* the sanitizer build only: a missing one is a failure, not a fallback */
 }
 
 struct run {
@@ -376,11 +376,14 @@ TEST(connection_create_and_list)
 int main(void)
 {
     if (access(cli_bin(), X_OK) != 0) {
-        fprintf(stderr, "e2e_cli: no CLI binary at %s (make test-bin)\n", cli_bin());
-        return 1;
+        check_fail(__FILE__, __LINE__, "no CLI binary at %s (make test-bin)", cli_bin());
+        return check_finish();
     }
     tmp = check_tmpdir("e2e-cli");
-    if (daemon_start(&d, NULL) != 0) return 1;
+    if (daemon_start(&d, NULL) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     snprintf(url, sizeof url, "%s/v2", d.base);
     RUN(create_policy_via_cli);
     RUN(list_shows_the_policy_in_a_table);

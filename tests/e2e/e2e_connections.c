@@ -341,7 +341,10 @@ TEST(survives_sigkill)
 
 int main(void)
 {
-    if (daemon_start(&d, NULL) != 0) return 1;
+    if (daemon_start(&d, NULL) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(create_list_rename_delete);
     RUN(registration_tokens);
     RUN(bad_input_changes_nothing);

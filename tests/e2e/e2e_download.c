@@ -437,7 +437,10 @@ int main(void)
 {
     static const char *const slow[] = { "COFFER_TEST_HOOKS=1", "COFFER_TEST_RECOVERY_DELAY_MS=2000", NULL };
     g_tmp = check_tmpdir("download-e2e");
-    if (daemon_start(&d, NULL) != 0) return 1;
+    if (daemon_start(&d, NULL) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(setup);
     RUN(archive_whole_by_ranges_and_extracted);
     RUN(bad_ranges);

@@ -441,7 +441,10 @@ TEST(everything_survives_sigkill)
 
 int main(void)
 {
-    if (daemon_start(&d, NULL) != 0) return 1;
+    if (daemon_start(&d, NULL) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(setup);
     if (check_failed()) check_abandon("setup failed"); /* each later test counts as failed, not run */
     RUN(create_and_get);

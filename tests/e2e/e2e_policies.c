@@ -349,7 +349,10 @@ TEST(everything_survives_sigkill)
 
 int main(void)
 {
-    if (daemon_start(&d, NULL) != 0) return 1;
+    if (daemon_start(&d, NULL) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(create_get_and_list);
     RUN(bad_bodies_change_nothing);
     RUN(update_checks_staleness);

@@ -1,6 +1,6 @@
 /* e2e_recover_cli.c: `coffer run`, `coffer search`, `coffer restore` and `coffer download` against the
  * real daemon; and two groups backing up into the one repository at once.
- * Each test runs the CLI binary (build/asan/coffer, else build/coffer, or $COFFER_CLI) as a
+ * Each test runs the CLI binary (build/asan/coffer, or $COFFER_CLI; never a non-sanitizer fallback) as a
  * subprocess with COFFER_URL and COFFER_KEY set, over a tree backed up by a run: search prints the
  * paths with the snapshot that holds them; restore --wait restores under a directory and back to the
  * original paths (with --overwrite) and exits 0 only when the recovery Succeeded; a path not in the
@@ -20,7 +20,7 @@ static const char *cli_bin(void)
 {
     const char *b = getenv("COFFER_CLI");
     if (b && *b) return b;
-    return access("build/asan/coffer", X_OK) == 0 ? "build/asan/coffer" : "build/coffer";
+    return "build/asan/coffer"; /* the sanitizer build only: a missing one is a failure, not a fallback */
 }
 
 struct run {
@@ -266,8 +266,15 @@ TEST(download_and_resume)
 
 int main(void)
 {
+    if (access(cli_bin(), X_OK) != 0) {
+        check_fail(__FILE__, __LINE__, "no CLI binary at %s (make test-bin)", cli_bin());
+        return check_finish();
+    }
     g_tmp = check_tmpdir("recover-cli");
-    if (daemon_start(&d, NULL) != 0) return 1;
+    if (daemon_start(&d, NULL) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(setup);
     RUN(search);
     RUN(restore_to_a_directory_and_back);

@@ -914,7 +914,10 @@ int main(void)
     static const char *const env[] = { "COFFER_TEST_CLOCK=1", "COFFER_TEST_HOOKS=1", "COFFER_TEST_VANISH=vanish-me",
                                        NULL };
     g_tmp = check_tmpdir("runs-trees");
-    if (daemon_start(&d, env) != 0) return 1;
+    if (daemon_start(&d, env) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(setup);
     RUN(first_run_backs_up_the_tree);
     RUN(second_runs_reuse_the_data);
@@ -934,7 +937,10 @@ int main(void)
     free(d.data_dir);
     d.data_dir = NULL;
 
-    if (daemon_start(&slow, slow_env) != 0) return 1;
+    if (daemon_start(&slow, slow_env) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(slow_setup);
     RUN(sigkill_mid_run_then_the_next_run_reuses_its_data);
     RUN(cancel_a_running_run);

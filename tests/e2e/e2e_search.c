@@ -328,7 +328,10 @@ TEST(deleted_snapshots_leave_the_index)
 int main(void)
 {
     g_tmp = check_tmpdir("search-e2e");
-    if (daemon_start(&d, NULL) != 0) return 1;
+    if (daemon_start(&d, NULL) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(setup);
     RUN(indexing_status_is_shown);
     RUN(finds_files_across_snapshots);

@@ -61,7 +61,10 @@ TEST(sigterm_stops_cleanly)
 
 int main(void)
 {
-    if (daemon_start(&d, NULL) != 0) return 1;
+    if (daemon_start(&d, NULL) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(no_key_is_401_with_json_message);
     RUN(wrong_key_is_401);
     RUN(unknown_path_is_404_json);

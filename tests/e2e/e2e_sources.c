@@ -715,7 +715,10 @@ TEST(ids_survive_sigkill_and_restart)
 
 int main(void)
 {
-    if (daemon_start(&d, NULL) != 0) return 1;
+    if (daemon_start(&d, NULL) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(register_local_host_discovers_volumes);
     RUN(register_remote_host_is_unreachable);
     RUN(list_and_get);

@@ -578,7 +578,10 @@ TEST(same_tree_after_sigkill_and_restart)
 
 int main(void)
 {
-    if (daemon_start(&d, NULL) != 0) return 1;
+    if (daemon_start(&d, NULL) != 0) {
+        check_fail(__FILE__, __LINE__, "the daemon did not start");
+        return check_finish();
+    }
     RUN(setup);
     RUN(tree_of_registered_sources);
     RUN(filters);
