@@ -390,7 +390,7 @@ TEST(walk_and_tar)
     close(fd);
     CHECK_EQ_INT(json_array_size(errs), 0);
     json_decref(errs);
-    sfmt(cmd, sizeof cmd, "tar -x -f '%s' -C '%s' 2>&1", tarf, out);
+    sfmt(cmd, sizeof cmd, "tar -x -p -f '%s' -C '%s' 2>&1", tarf, out); /* -p: modes as stored, root or not */
     CHECK_EQ_INT(system(cmd), 0);
     sfmt(inner, sizeof inner, "%s/src", out);
     CHECKF(compare_trees(fx.src, inner, 2 | 4) == 0, "%s", cmp_msg);
