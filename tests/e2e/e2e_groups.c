@@ -54,6 +54,8 @@ static char *listing(const char *tenant, const char *query)
     snprintf(path, sizeof path, G "%s", query ? query : "");
     if (http(&d, "GET", path, tenant, NULL, &r) == 0 && r.status == 200 && r.json)
         s = json_dumps(r.json, JSON_COMPACT | JSON_SORT_KEYS);
+    else /* two failed listings would compare equal: a failed one fails the test */
+        check_fail(__FILE__, __LINE__, "GET %s (tenant %s): %ld %s", path, tenant, r.status, r.body ? r.body : "");
     http_resp_release(&r);
     return s ? s : strdup("(no list)");
 }

@@ -48,6 +48,8 @@ static char *listing(const char *tenant)
     char *s = NULL;
     if (http(&d, "GET", P, tenant, NULL, &r) == 0 && r.status == 200 && r.json)
         s = json_dumps(r.json, JSON_COMPACT | JSON_SORT_KEYS);
+    else /* two failed listings would compare equal: a failed one fails the test */
+        check_fail(__FILE__, __LINE__, "GET %s (tenant %s): %ld %s", P, tenant, r.status, r.body ? r.body : "");
     http_resp_release(&r);
     return s ? s : strdup("(no list)");
 }

@@ -40,7 +40,12 @@ static char *list_text(const char *tenant)
 {
     struct http_resp r;
     char *s;
-    if (http(&d, "GET", REGS, tenant, NULL, &r) != 0) return strdup("(no answer)");
+    if (http(&d, "GET", REGS, tenant, NULL, &r) != 0) {
+        check_fail(__FILE__, __LINE__, "GET %s (tenant %s): no answer", REGS, tenant);
+        return strdup("(no answer)");
+    }
+    /* two failed listings would compare equal: a failed one fails the test */
+    if (r.status != 200) check_fail(__FILE__, __LINE__, "GET %s (tenant %s): %ld %s", REGS, tenant, r.status, r.body);
     s = strdup(r.body);
     http_resp_release(&r);
     return s;
