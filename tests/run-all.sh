@@ -72,6 +72,15 @@ run_suite() { # name kind(c|go) command...
   report "$name" "$p" "$f" "$s" "$((end - start))" "$log"
 }
 
+# stale_dep: prints the first source the binary t is older than (its .c, the framework, the harness).
+stale_dep() { # src t
+  local dep deps=("$1" tests/check.c tests/check.h)
+  case "$1" in tests/e2e/*) deps+=(tests/e2e/harness.c tests/e2e/harness.h) ;; esac
+  for dep in "${deps[@]}"; do
+    if [ "$dep" -nt "$2" ]; then echo "$dep"; return; fi
+  done
+}
+
 # The expected binaries come from the sources, not from what happens to be built.
 for src in tests/unit/test_*.c tests/e2e/e2e_*.c; do
   [ -f "$src" ] || continue
@@ -82,8 +91,8 @@ for src in tests/unit/test_*.c tests/e2e/e2e_*.c; do
   if [ ! -x "$t" ]; then
     echo "FAIL $name: $t was not built (run make test-bin)" >"$log"
     report "$name" 0 1 0 0 "$log"
-  elif [ "$src" -nt "$t" ] || [ tests/check.c -nt "$t" ]; then
-    echo "FAIL $name: $t is older than its source (run make test-bin)" >"$log"
+  elif stale=$(stale_dep "$src" "$t") && [ -n "$stale" ]; then
+    echo "FAIL $name: $t is older than $stale (run make test-bin)" >"$log"
     report "$name" 0 1 0 0 "$log"
   else
     run_suite "$name" c "$t"
