@@ -229,8 +229,7 @@ static int tc_entry(struct tc *t, const char *rel, const struct stat *sa)
  * not left out). rel is the path under the roots ("" at the top). */
 static int tc_walk(struct tc *t, int side, const char *rel)
 {
-    char *cur = side ? t->b : t->a;
-    size_t curlen = strlen(cur);
+    const char *cur = side ? t->b : t->a;
     DIR *dir = opendir(cur);
     struct dirent *e;
     int rc = 0;
@@ -264,7 +263,6 @@ static int tc_walk(struct tc *t, int side, const char *rel)
         t->b[lb] = '\0';
     }
     closedir(dir);
-    (void)curlen;
     return rc;
 }
 
