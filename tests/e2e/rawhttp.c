@@ -67,15 +67,21 @@ static size_t parse_head(struct raw_resp *out, const char *buf, size_t n, long *
     return hlen + 4;
 }
 
-int rawhttp_send(int port, const void *req, size_t len, int timeout_ms, struct raw_resp *out)
+/* exchange: connects, writes req (stopping early if the server stops reading) and reads into *buf
+ * (malloc'd, NUL-terminated) until the server closes, the deadline passes or, with one_answer, a
+ * complete answer (head and Content-Length bytes) came. Returns 0 when it ended before the deadline. */
+static int exchange(int port, const void *req, size_t len, int timeout_ms, int one_answer, char **buf_out,
+                    size_t *got_out, long *ms)
 {
     struct sockaddr_in a;
     long start = now_ms(), content_length = -1;
     size_t sent = 0, got = 0, cap = 65536, body_off = 0;
     char *buf = malloc(cap);
     int fd, writing = 1, done = 0;
-    memset(out, 0, sizeof *out);
-    out->timed_out = 1;
+    struct raw_resp head = { 0 };
+    *buf_out = NULL;
+    *got_out = 0;
+    *ms = 0;
     if (!buf) return -1;
     fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -114,22 +120,30 @@ int rawhttp_send(int port, const void *req, size_t len, int timeout_ms, struct r
                 cap *= 2;
             }
             r = recv(fd, buf + got, cap - got - 1, 0);
-            if (r > 0) {
-                got += (size_t)r;
-            } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-                done = 1; /* closed (or reset): what came is the answer */
-                out->timed_out = 0;
-            }
-            if (!body_off) body_off = parse_head(out, buf, got, &content_length);
-            if (body_off && content_length >= 0 && got - body_off >= (size_t)content_length) {
-                done = 1;
-                out->timed_out = 0;
-            }
+            if (r > 0) got += (size_t)r;
+            else if (r == 0 || (errno != EAGAIN && errno != EINTR)) done = 1; /* closed (or reset) */
+            if (one_answer && !body_off) body_off = parse_head(&head, buf, got, &content_length);
+            if (one_answer && body_off && content_length >= 0 && got - body_off >= (size_t)content_length) done = 1;
         }
     }
     close(fd);
-    out->ms = now_ms() - start;
-    if (!body_off) body_off = parse_head(out, buf, got, &content_length);
+    free(head.head);
+    *ms = now_ms() - start;
+    buf[got] = '\0';
+    *buf_out = buf;
+    *got_out = got;
+    return done ? 0 : -1;
+}
+
+int rawhttp_send(int port, const void *req, size_t len, int timeout_ms, struct raw_resp *out)
+{
+    long content_length = -1;
+    size_t got, body_off;
+    char *buf;
+    memset(out, 0, sizeof *out);
+    out->timed_out = exchange(port, req, len, timeout_ms, 1, &buf, &got, &out->ms) != 0;
+    if (!buf) return -1;
+    body_off = parse_head(out, buf, got, &content_length);
     if (body_off) {
         out->body_len = got - body_off;
         if (content_length >= 0 && out->body_len > (size_t)content_length) out->body_len = (size_t)content_length;
@@ -142,6 +156,12 @@ int rawhttp_send(int port, const void *req, size_t len, int timeout_ms, struct r
     }
     free(buf);
     return out->status ? 0 : -1;
+}
+
+int rawhttp_exchange(int port, const void *req, size_t len, int timeout_ms, char **out, size_t *out_len)
+{
+    long ms;
+    return exchange(port, req, len, timeout_ms, 0, out, out_len, &ms);
 }
 
 void raw_resp_release(struct raw_resp *r)

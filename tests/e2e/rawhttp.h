@@ -32,5 +32,9 @@ char *rawhttp_build(const char *method, const char *target, size_t target_len, c
  * closes first) and reads the answer until the server closes or Content-Length bytes came, within
  * timeout_ms. Returns 0 when a status line was read, -1 otherwise (out is filled either way). */
 int rawhttp_send(int port, const void *req, size_t len, int timeout_ms, struct raw_resp *out);
+/* rawhttp_exchange: writes req (which may hold several pipelined requests) and returns in *out
+ * (malloc'd, NUL-terminated; the caller frees) everything the server sent until it closed the
+ * connection. Returns 0 when the server closed it within timeout_ms, -1 otherwise. */
+int rawhttp_exchange(int port, const void *req, size_t len, int timeout_ms, char **out, size_t *out_len);
 void raw_resp_release(struct raw_resp *r);
 #endif
