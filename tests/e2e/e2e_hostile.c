@@ -10,7 +10,8 @@
  * Then a bounded sweep over every route of api_route_tables (so a new route is covered without an
  * edit here), with each route's own method and with the methods it does not have: no auth, a wrong
  * key, no tenant, malformed and non-object JSON, wrong types and extreme integers for each
- * top-level field, 10,000 nested arrays, strings just under and over the 4 MiB body cap, invalid
+ * top-level field and (for the seeded policy, group and source bodies) each nested leaf, 10,000
+ * nested arrays, strings just under and over the 4 MiB body cap, invalid
  * UTF-8 in body, path, query and header, NUL bytes, repeated parameters. Every answer must come
  * within 5 s, be below 500, and carry a JSON "message" when it is a 4xx; the daemon must stay alive,
  * and at the end exit cleanly with no sanitizer report in its log. Every request goes through
@@ -528,6 +529,43 @@ static void one(const char *what, const char *method, const char *target, size_t
     raw_resp_release(&r);
 }
 
+/* Extreme and wrong values for nested leaves (a number that becomes a time or a size, a string...). */
+static const char *const k_leaf_values[] = { "null", "-1", "2147483648", "9223372036854775807",
+                                             "-9223372036854775808", "1e308", "\"x\"", "true", "{}", NULL };
+
+/* sweep_leaves: every leaf below the top level of root (node is where we are), replaced in turn by
+ * each of k_leaf_values, the whole body sent each time; the leaf is put back afterwards. */
+static void sweep_leaves(const char *method, const char *path, json_t *root, json_t *node, int depth, const char *trail)
+{
+    char sub[400], what[1400];
+    size_t n = json_is_object(node) ? json_object_size(node) : json_array_size(node);
+    void *it = json_is_object(node) ? json_object_iter(node) : NULL;
+    for (size_t i = 0; i < n && depth < 12; i++) {
+        const char *key = it ? json_object_iter_key(it) : NULL;
+        json_t *child = it ? json_object_iter_value(it) : json_array_get(node, i);
+        if (key) snprintf(sub, sizeof sub, "%s.%s", trail, key);
+        else snprintf(sub, sizeof sub, "%s[%zu]", trail, i);
+        if (json_is_object(child) || json_is_array(child)) {
+            sweep_leaves(method, path, root, child, depth + 1, sub);
+        } else if (depth > 0) {
+            json_t *orig = json_incref(child);
+            for (const char *const *val = k_leaf_values; *val; val++) {
+                json_t *nv = json_loads(*val, JSON_DECODE_ANY, NULL);
+                char *text;
+                if (key) json_object_iter_set_new(node, it, nv);
+                else json_array_set_new(node, i, nv);
+                text = json_dumps(root, JSON_COMPACT);
+                snprintf(what, sizeof what, "%s {%s: %s}", path, sub, *val);
+                if (text) one(what, method, path, 0, "Bearer " HARNESS_KEY, T, NULL, text, strlen(text));
+                free(text);
+            }
+            if (key) json_object_iter_set_new(node, it, orig);
+            else json_array_set_new(node, i, orig);
+        }
+        if (it) it = json_object_iter_next(node, it);
+    }
+}
+
 static void sweep_body(const char *method, const char *path, const char *base)
 {
     json_t *b = json_loads(base, 0, NULL);
@@ -552,6 +590,7 @@ static void sweep_body(const char *method, const char *path, const char *base)
             if (pass == 0) it = json_object_iter_next(b, it);
         }
     }
+    sweep_leaves(method, path, b, b, 0, "");
     json_decref(b);
 }
 
