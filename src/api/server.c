@@ -10,7 +10,8 @@
  *   - request target (path and query, as sent): API_MAX_TARGET_BYTES (16 KiB), else 414;
  *   - query parameters: API_MAX_QUERY_PARAMS (1024), else 400;
  *   - header fields: API_MAX_HEADER_BYTES (16 KiB, names and values) and API_MAX_HEADERS (100), else 431;
- *   - a NUL byte (raw or %00) in the path, a query parameter's name or value or a header: 400.
+ *   - a NUL byte (raw or %00) in the path or in a query parameter's name or value: 400 (a raw NUL in a
+ *     header value is not visible to us: libmicrohttpd ends the value there and drops the rest).
  * libmicrohttpd keeps each connection's request line, headers and parsed parameters in one memory
  * pool; SERVER_POOL_BYTES is sized so that a request up to several times those limits is still
  * parsed and answered by us (a too-small pool made libmicrohttpd fail to build the response and
@@ -61,7 +62,7 @@ struct conn_state {
     int too_large;
     int started;  /* the access handler has been called for this request */
     int rejected; /* check_request answered at the first call */
-    int target_refused; /* on_uri: 414 (too long) or 400 (too many parameters); its query was dropped */
+    int target_refused; /* on_uri: 414 (too long) or 400 (too many parameters); its '&'s were blanked */
     int hidden_nul;     /* on_request: the raw request target holds a NUL byte */
     uintptr_t uri;      /* on_uri: where the raw target began in MHD's buffer, and its visible length */
     size_t uri_len;
