@@ -9,7 +9,12 @@
  *   COFFER_TEST_CLOCK=1 (tests only: enables POST /v2/coffer-test/clock to move the daemon's clock).
  *
  * The repository lives in DIR/repo; its keys are wrapped by the key file DIR/repo.key, created (0600)
- * with the repository on first start. Without that file the backups cannot be read: keep a copy. */
+ * with the repository on first start. Without that file the backups cannot be read: keep a copy.
+ *
+ * One daemon per data directory: before anything in DIR is opened, cofferd takes an exclusive flock on
+ * DIR/cofferd.lock (which then holds its pid) and keeps it until it exits; the kernel drops the lock
+ * when the process dies, however it dies. A second cofferd on the same DIR finds the lock taken,
+ * names the running daemon's pid and exits 1 without touching the catalog or the repository. */
 #include "api/server.h"
 #include "catalog/cat.h"
 #include "repo/repo.h"
@@ -27,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,6 +73,46 @@ static int parse_listen(const char *s, struct daemon_config *cfg)
     if (errno || *end || port < 0 || port > 65535) return -1;
     cfg->port = (int)port;
     return 0;
+}
+
+/* daemon_lock: takes the data directory's lock (DIR/cofferd.lock, flock LOCK_EX) and writes our pid
+ * into it. Returns the open descriptor, which must stay open while the daemon runs (closing it or
+ * exiting releases the lock), or -1 after printing why (another daemon holds it: its pid is named). */
+static int daemon_lock(const char *data_dir)
+{
+    char path[PATH_MAX], pid[32];
+    int fd, n;
+    if (snprintf(path, sizeof path, "%s/cofferd.lock", data_dir) >= (int)sizeof path) {
+        fprintf(stderr, "cofferd: data directory path is too long\n");
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "cofferd: cannot open the lock file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        ssize_t got = e == EWOULDBLOCK ? pread(fd, pid, sizeof pid - 1, 0) : -1;
+        if (got > 0) {
+            pid[got] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+        }
+        if (e == EWOULDBLOCK)
+            fprintf(stderr, "cofferd: data directory %s is in use by another cofferd (pid %s; lock file %s): "
+                            "refusing to start\n", data_dir, got > 0 && pid[0] ? pid : "unknown", path);
+        else
+            fprintf(stderr, "cofferd: cannot lock %s: %s\n", path, strerror(e));
+        close(fd);
+        return -1;
+    }
+    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        fprintf(stderr, "cofferd: cannot write the lock file %s: %s\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* load_admin_key: COFFER_ADMIN_KEY, or DIR/admin.key, created (0600) on first start. The caller frees. */
@@ -155,6 +202,7 @@ int main(int argc, char **argv)
     struct sched_indexer *indexer = NULL;
     struct sigaction sa;
     char err[512] = "", path[PATH_MAX], *key;
+    int lock_fd;
     cfg.data_dir = getenv("COFFER_DATA_DIR");
     if (!cfg.data_dir || !*cfg.data_dir) cfg.data_dir = "./var";
     if (!listen || !*listen) listen = "127.0.0.1:8080";
@@ -180,6 +228,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "cofferd: cannot create data directory %s: %s\n", cfg.data_dir, strerror(errno));
         return 1;
     }
+    lock_fd = daemon_lock(cfg.data_dir); /* before anything in the data directory is opened */
+    if (lock_fd < 0) return 1;
     key = load_admin_key(cfg.data_dir);
     if (!key) return 1;
     snprintf(path, sizeof path, "%s/catalog.db", cfg.data_dir);
@@ -256,5 +306,7 @@ int main(int argc, char **argv)
     sched_tz_release_all();
     free(key);
     log_info("cofferd stopped");
+    if (ftruncate(lock_fd, 0) != 0) log_warn("cannot clear the lock file: %s", strerror(errno));
+    close(lock_fd); /* releases the lock */
     return 0;
 }

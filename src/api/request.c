@@ -26,11 +26,24 @@ void api_empty(struct api_resp *resp, int status)
 void api_error(struct api_resp *resp, int status, const char *code, const char *fmt, ...)
 {
     char msg[1024];
+    json_t *m;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    api_json(resp, status, json_pack("{s:s,s:s}", "errorCode", code, "message", msg));
+    m = json_string(msg);
+    if (!m) { /* not UTF-8 (client bytes quoted in the message, or a character cut by the size limit): the
+               * answer still needs its JSON body, so bytes >= 0x80 are shown as \xNN */
+        char safe[sizeof msg * 4];
+        size_t o = 0;
+        for (const unsigned char *p = (const unsigned char *)msg; *p && o + 5 < sizeof safe; p++) {
+            if (*p < 0x80) safe[o++] = (char)*p;
+            else o += (size_t)snprintf(safe + o, 5, "\\x%02x", *p);
+        }
+        safe[o] = '\0';
+        m = json_string(safe);
+    }
+    api_json(resp, status, json_pack("{s:s,s:o}", "errorCode", code, "message", m));
 }
 
 const char *api_query(struct api_req *req, const char *name)

@@ -1,8 +1,23 @@
 /* server.c: the HTTP front door. libmicrohttpd parses HTTP and runs a pool of epoll threads; for each
- * request we gather the body (capped at API_MAX_BODY_BYTES: larger is 413), check the bearer key
- * (SHA-256 digests compared in constant time), match the route table (404 unknown path, 405 known
- * path with another method), require X-IBM-Tenant-Id where the route needs it (400), then call the
- * handler and send what it filled in. Handlers never see an unauthenticated request. */
+ * request we first check its shape (the limits below, and no NUL byte anywhere: check_request), then
+ * gather the body (capped at API_MAX_BODY_BYTES: larger is 413), check the bearer key (SHA-256
+ * digests compared in constant time), match the route table (404 unknown path, 405 known path with
+ * another method), require X-IBM-Tenant-Id where the route needs it (400), then call the handler and
+ * send what it filled in. Handlers never see an unauthenticated or malformed request.
+ *
+ * Request limits (docs/operations.md, "Request limits"); every answer below carries a JSON body with
+ * "errorCode" and "message", and is sent at once, before any body is read:
+ *   - request target (path and query, as sent): API_MAX_TARGET_BYTES (16 KiB), else 414;
+ *   - query parameters: API_MAX_QUERY_PARAMS (1024), else 400;
+ *   - header fields: API_MAX_HEADER_BYTES (16 KiB, names and values) and API_MAX_HEADERS (100), else 431;
+ *   - a NUL byte (raw or %00) in the path or in a query parameter's name or value: 400 (a raw NUL in a
+ *     header value is not visible to us: libmicrohttpd ends the value there and drops the rest).
+ * libmicrohttpd keeps each connection's request line, headers and parsed parameters in one memory
+ * pool; SERVER_POOL_BYTES is sized so that a request up to several times those limits is still
+ * parsed and answered by us (a too-small pool made libmicrohttpd fail to build the response and
+ * leave the client waiting for the connection timeout). A request line or header block larger
+ * than the pool can hold gets libmicrohttpd's own 414/431 (an HTML body) at once. Idle connections
+ * are closed after SERVER_IDLE_TIMEOUT_S seconds. */
 #include "api/server.h"
 #include "api/routes.h"
 #include "util/log.h"
@@ -11,10 +26,21 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Each connection's libmicrohttpd memory pool holds the read buffer (request line and headers, grown
+ * by SERVER_POOL_INCREMENT) and one record (~56 bytes) per header and query parameter, then the
+ * response's header. The largest request we accept needs about 16 KiB + 1024 * 56 B + 16 KiB +
+ * 100 * 56 B < 100 KiB; 256 KiB also parses much larger ones so that we can refuse them with JSON.
+ * The pool is address space reserved per connection, touched only as far as a request needs it. */
+#define SERVER_POOL_BYTES (256u * 1024)
+#define SERVER_POOL_INCREMENT (16u * 1024)
+#define SERVER_IDLE_TIMEOUT_S 30u
 
 struct api_server {
     struct MHD_Daemon *daemon;
@@ -23,11 +49,23 @@ struct api_server {
     int port;
 };
 
+/* Per-connection state (MHD's socket context): set by unescape when a decoded path, parameter name or
+ * value holds a NUL byte; read and cleared by the request's first call, cleared when it completes. */
+struct sock_state {
+    bool nul_seen;
+};
+
 /* Per-request state, kept in MHD's con_cls between the calls of one request. */
 struct conn_state {
     char *body;
     size_t len, cap;
     int too_large;
+    int started;  /* the access handler has been called for this request */
+    int rejected; /* check_request answered at the first call */
+    int target_refused; /* on_uri: 414 (too long) or 400 (too many parameters); its '&'s were blanked */
+    int hidden_nul;     /* on_request: the raw request target holds a NUL byte */
+    uintptr_t uri;      /* on_uri: where the raw target began in MHD's buffer, and its visible length */
+    size_t uri_len;
 };
 
 struct api_context *api_ctx(struct api_req *req) { return req->server->ctx; }
@@ -136,6 +174,130 @@ static void dispatch(struct api_server *s, struct api_req *req, struct api_resp 
         api_error(resp, 404, "NotFound", "no such path: %s", req->path);
 }
 
+/* sock_state_of: the connection's state (NULL if MHD has none). */
+static struct sock_state *sock_state_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* on_connection: allocates the connection's sock_state when it opens and frees it when it closes. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls; (void)c;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(struct sock_state));
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* unescape: MHD's own %HH decoding of the path and of each query name and value, noting a decoded
+ * NUL byte (which would silently cut the string short) in the connection's state. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    size_t n = MHD_http_unescape(s);
+    (void)cls;
+    if (memchr(s, '\0', n)) {
+        struct sock_state *ss = sock_state_of(c);
+        if (ss) ss->nul_seen = true;
+    }
+    return n;
+}
+
+/* on_uri: MHD's first look at a request, with its raw target, before it parses the query. Creates
+ * the request's state (MHD hands it to on_request as con_cls). A target over API_MAX_TARGET_BYTES or
+ * with more than API_MAX_QUERY_PARAMS parameters is refused here: MHD calls this just before it
+ * splits the query at each '&' into one pool record per parameter, so we turn the '&'s of a refused
+ * query into '_' in MHD's own (writable) read buffer: MHD then parses one parameter instead of
+ * spending the connection's memory pool on thousands we would refuse anyway (running out of it left
+ * the client without an answer), and check_request answers 414 or 400. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct conn_state *st = calloc(1, sizeof *st);
+    const char *q = strchr(uri, '?');
+    size_t params = 0;
+    (void)cls; (void)c;
+    if (!st) return NULL;
+    st->uri = (uintptr_t)uri;
+    st->uri_len = strlen(uri);
+    if (q)
+        for (params = 1; (q = strchr(q + 1, '&')) != NULL;) params++;
+    if (st->uri_len > API_MAX_TARGET_BYTES) st->target_refused = 414;
+    else if (params > API_MAX_QUERY_PARAMS) st->target_refused = 400;
+    if (st->target_refused && (q = strchr(uri, '?')) != NULL)
+        for (char *p = (char *)q; *p; p++)
+            if (*p == '&') *p = '_'; /* one parameter left for MHD to parse, not thousands */
+    return st;
+}
+
+/* What check_request counts over the headers or the query parameters. */
+struct shape {
+    size_t count, bytes;
+    const char *nul_in; /* the name of the first field holding a NUL byte (truncated copy) */
+    char nul_name[64];
+};
+
+static enum MHD_Result measure(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                               const char *value, size_t value_size)
+{
+    struct shape *sh = cls;
+    (void)kind;
+    sh->count++;
+    sh->bytes += key_size + value_size;
+    if (!sh->nul_in && ((key && strlen(key) != key_size) || (value && strlen(value) != value_size))) {
+        snprintf(sh->nul_name, sizeof sh->nul_name, "%s", key ? key : "");
+        sh->nul_in = sh->nul_name;
+    }
+    return MHD_YES;
+}
+
+/* check_request: the request's shape, before anything else: NUL bytes, target, parameter and header
+ * limits. Returns 0 when it may go on, or -1 after filling resp. */
+static int check_request(struct MHD_Connection *c, const char *url, const struct conn_state *st,
+                         struct api_resp *resp)
+{
+    struct shape q = { 0 }, h = { 0 };
+    struct sock_state *ss = sock_state_of(c);
+    bool nul = (ss && ss->nul_seen) || st->hidden_nul;
+    if (ss) ss->nul_seen = false;
+    if (st->target_refused == 414) {
+        api_error(resp, 414, "UriTooLong", "request target (path and query) is longer than %u bytes",
+                  API_MAX_TARGET_BYTES);
+        return -1;
+    }
+    if (st->target_refused == 400) {
+        api_error(resp, 400, "TooManyParameters", "query: more than %u parameters", API_MAX_QUERY_PARAMS);
+        return -1;
+    }
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, measure, &q);
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, measure, &h);
+    if (h.nul_in) {
+        api_error(resp, 400, "InvalidHeader", "header '%s' contains a NUL byte", h.nul_in);
+        return -1;
+    }
+    if (nul || q.nul_in) {
+        if (q.nul_in)
+            api_error(resp, 400, "InvalidParameter", "query parameter '%s' contains a NUL byte", q.nul_in);
+        else
+            api_error(resp, 400, "InvalidPath", "the path or a query parameter contains a NUL byte (%%00)");
+        return -1;
+    }
+    if (h.bytes > API_MAX_HEADER_BYTES || h.count > API_MAX_HEADERS) {
+        api_error(resp, 431, "HeadersTooLarge", "request headers: %zu fields of %zu bytes; at most %u fields of %u bytes",
+                  h.count, h.bytes, API_MAX_HEADERS, API_MAX_HEADER_BYTES);
+        return -1;
+    }
+    if (q.count > API_MAX_QUERY_PARAMS) {
+        api_error(resp, 400, "TooManyParameters", "query: %zu parameters; at most %u are accepted", q.count,
+                  API_MAX_QUERY_PARAMS);
+        return -1;
+    }
+    return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -143,11 +305,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct conn_state *st = *con_cls;
     struct api_req req;
     struct api_resp resp = { 0 };
-    (void)version;
-    if (!st) {
+    if (!st) { /* on_uri always sets it; kept for safety */
         st = calloc(1, sizeof *st);
         if (!st) return MHD_NO;
         *con_cls = st;
+    }
+    if (!st->started) {
+        st->started = 1;
+        /* A raw NUL byte in the request target ends the C string MHD gives us early; MHD keeps the
+         * HTTP version right after the target in the same buffer, so a gap between the two means
+         * hidden bytes. (Checked only when both lie within one pool; otherwise nothing is flagged.) */
+        if (st->uri && version) {
+            uintptr_t v = (uintptr_t)version;
+            st->hidden_nul = v > st->uri + st->uri_len + 1 && v - st->uri <= SERVER_POOL_BYTES;
+        }
+        if (check_request(c, url, st, &resp) != 0) {
+            st->rejected = 1;
+            return send_resp(c, &resp);
+        }
+        return MHD_YES;
+    }
+    if (st->rejected) { /* answered at the first call: the body, if any, is dropped */
+        *upload_size = 0;
         return MHD_YES;
     }
     if (*upload_size > 0) {
@@ -192,7 +371,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode code)
 {
     struct conn_state *st = *con_cls;
-    (void)cls; (void)c; (void)code;
+    struct sock_state *ss = sock_state_of(c);
+    (void)cls; (void)code;
+    if (ss) ss->nul_seen = false; /* set while parsing a request that never reached on_request */
     if (st) {
         free(st->body);
         free(st);
@@ -248,7 +429,12 @@ int api_server_start(const char *host, int port, const char *admin_key, struct a
                                  MHD_OPTION_SOCK_ADDR, addr,
                                  MHD_OPTION_THREAD_POOL_SIZE, threads,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, SERVER_IDLE_TIMEOUT_S,
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_POOL_BYTES,
+                                 MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)SERVER_POOL_INCREMENT,
+                                 MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                                  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_END);

@@ -4,6 +4,13 @@
 #define COFFER_API_SERVER_H
 #include "api/api.h"
 
+/* Request limits, checked before any body is read (see server.c; docs/operations.md "Request
+ * limits"): a longer target is 414, more parameters 400, larger or more headers 431. */
+#define API_MAX_TARGET_BYTES 16384u  /* path and query string, as sent */
+#define API_MAX_QUERY_PARAMS 1024u   /* query parameters, repeated names counted each time */
+#define API_MAX_HEADER_BYTES 16384u  /* header names and values together */
+#define API_MAX_HEADERS 100u         /* header fields */
+
 struct api_server;
 /* api_server_start: listens on host:port (port 0 = any free port; see api_server_port). The admin
  * key is compared in constant time against every request's bearer token. The context is borrowed
