@@ -552,9 +552,10 @@ static int check_id(struct api_resp *resp, const char *id)
 
 static void get_recovery(struct api_req *req, struct api_resp *resp)
 {
+    static const char *const bools[] = { "includeTenants", NULL };
     struct cat_recovery r;
     int rc;
-    if (!check_id(resp, req->params[0])) return;
+    if (!check_id(resp, req->params[0]) || api_query_bools(req, resp, bools) < 0) return;
     rc = cat_recovery_get(api_ctx(req)->cat, req->tenant, req->params[0], &r);
     if (rc == CAT_NOT_FOUND) {
         api_error(resp, 404, "NotFound", "recovery '%s' not found", req->params[0]);
