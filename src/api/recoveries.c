@@ -497,6 +497,12 @@ static void list_recoveries(struct api_req *req, struct api_resp *resp)
         !(actions = api_query_enum_list(req, resp, "recoveryActions", g_actions)) ||
         !(envs = api_query_enum_list(req, resp, "snapshotEnvironments", g_envs)))
         goto out;
+    {
+        static const char *const archival_types[] = { "Tape", "Cloud", "Nas", NULL };
+        json_t *l = api_query_enum_list(req, resp, "archivalTargetType", archival_types);
+        if (!l) goto out;
+        json_decref(l);
+    }
     if (api_query_bool(req, resp, "returnOnlyChildRecoveries", &only_children) < 0 ||
         api_query_int64(req, resp, "startTimeUsecs", &f.start_from) < 0 ||
         api_query_int64(req, resp, "endTimeUsecs", &f.start_to) < 0)

@@ -213,6 +213,10 @@ static int list_cb(void *ud, const struct cat_run *r)
 
 static void list_runs(struct api_req *req, struct api_resp *resp)
 {
+    static const char *const copy_filters[] = { "replicationRunStatus", "archivalRunStatus", "cloudSpinRunStatus",
+                                                "snapshotTargetTypes", NULL };
+    static const char *const g_target_types[] = { "Local", "Archival", "RpaasArchival", "StorageArraySnapshot",
+                                                  "Remote", NULL };
     static const char *const list_bools[] = { "useCachedData", "filterByEndTime", "onlyReturnSuccessfulCopyRun",
                                               "filterByCopyTaskEndTime", "includeTenants", NULL };
     struct api_context *ctx = api_ctx(req);
@@ -248,6 +252,13 @@ static void list_runs(struct api_req *req, struct api_resp *resp)
     }
     if (!(f.run_types = api_query_enum_list(req, resp, "runTypes", g_filter_run_types))) goto out;
     if (!(f.statuses = api_query_enum_list(req, resp, "localBackupRunStatus", g_statuses))) goto out;
+    /* Filters on copies Coffer does not make: their values are still checked (an unknown one is a 400). */
+    for (const char *const *name = copy_filters; *name; name++) {
+        json_t *l = api_query_enum_list(req, resp, *name, strcmp(*name, "snapshotTargetTypes") == 0 ? g_target_types
+                                                                                                   : g_statuses);
+        if (!l) goto out;
+        json_decref(l);
+    }
     f.limit = num;
     f.restorable_only = restorable;
     lc.runs = json_array();

@@ -741,7 +741,7 @@ TEST(booleans_in_any_case_and_unknown_values_refused)
     struct http_resp r;
     char rec_id[128] = "";
     char run_path[256];
-    const char *ok_paths[10];
+    const char *ok_paths[12];
     snprintf(run_path, sizeof run_path, GRP "/%s/runs/%s", group, run_a);
     {
     const char *const ok[] = {
@@ -755,6 +755,8 @@ TEST(booleans_in_any_case_and_unknown_values_refused)
         "/v2/data-protect/search/protected-objects?cdpProtectedOnly=False&useCachedData=True",
         REC "?returnOnlyChildRecoveries=False",
         SRC "?includeSourceCredentials=False",
+        REC "?archivalTargetType=Tape",
+        fmt(GRP "/%s/runs?replicationRunStatus=Succeeded&snapshotTargetTypes=Local", group),
     };
     memcpy(ok_paths, ok, sizeof ok_paths);
     }
@@ -798,6 +800,9 @@ TEST(booleans_in_any_case_and_unknown_values_refused)
             { POL "?includeStats=ja", "includeStats" },
             { GRP "?isActive=yes", "isActive" },
             { "/v2/data-protect/search/objects?isProtected=T", "isProtected" },
+            { REC "?archivalTargetType=Disk", "archivalTargetType" },
+            { fmt(GRP "/%s/runs?replicationRunStatus=Bogus", group), "replicationRunStatus" },
+            { fmt(GRP "/%s/runs?snapshotTargetTypes=Nope", group), "snapshotTargetTypes" },
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             char p[1024];
