@@ -257,6 +257,10 @@ static void download_files(struct api_req *req, struct api_resp *resp)
         return;
     }
     if (parse_range(req, resp, &rg, &off, &len) != 0 || api_query_bools(req, resp, download_files_bools) < 0) return;
+    {
+        int64_t ignored; /* startTime (int64 in the contract): unused here, still an integer */
+        if (api_query_int64(req, resp, "startTime", &ignored) < 0) return;
+    }
     rc = cat_recovery_get(ctx->cat, req->tenant, req->params[0], &r);
     if (rc == CAT_NOT_FOUND) {
         api_error(resp, 404, "NotFound", "recovery '%s' not found", req->params[0]);
