@@ -322,6 +322,15 @@ static const char *object_task_status(const char *s)
     return "FinishedWithError";
 }
 
+/* remaining_usecs: an estimate in microseconds as an integer; a double outside int64 (a tiny
+ * percentage after a long time) would be undefined behaviour to convert, so it is clamped. */
+static json_int_t remaining_usecs(double v)
+{
+    if (!(v > 0)) return 0;
+    if (v > (double)CHECKED_MAX_TIME_USECS) return CHECKED_MAX_TIME_USECS;
+    return (json_int_t)v;
+}
+
 static void run_progress(struct api_req *req, struct api_resp *resp)
 {
     static const char *const progress_bools[] = { "includeTenants", "includeFinishedTasks", "includeEventLogs", NULL };
@@ -392,7 +401,7 @@ static void run_progress(struct api_req *req, struct api_resp *resp)
                                                    (json_int_t)(o->files_total >= 0 ? o->files_total : o->files)));
         if (o->begin_usecs && !o->end_usecs && opct > 0) {
             double el = (double)(now - o->begin_usecs);
-            json_object_set_new(oj, "expectedRemainingTimeUsecs", json_integer((json_int_t)(el * (100 - opct) / opct)));
+            json_object_set_new(oj, "expectedRemainingTimeUsecs", json_integer(remaining_usecs(el * (100 - opct) / opct)));
         }
         json_object_set_new(oj, "events", json_array());
         if (o->message)
@@ -424,7 +433,7 @@ static void run_progress(struct api_req *req, struct api_resp *resp)
     json_object_set_new(local, "status", json_string(task_status(r.status)));
     if (!finished && pct > 0)
         json_object_set_new(local, "expectedRemainingTimeUsecs",
-                            json_integer((json_int_t)((double)(now - r.start_usecs) * (100 - pct) / pct)));
+                            json_integer(remaining_usecs((double)(now - r.start_usecs) * (100 - pct) / pct)));
     json_object_set_new(local, "stats", json_pack("{s:I,s:b,s:I}", "backupFileCount", (json_int_t)files, "fileWalkDone",
                                                   walk_done || finished, "totalFileCount",
                                                   (json_int_t)(total_files > files ? total_files : files)));
