@@ -67,6 +67,10 @@ json_t *api_query_enum_list(struct api_req *req, struct api_resp *resp, const ch
 json_t *api_query_int_list(struct api_req *req, struct api_resp *resp, const char *name);
 int api_query_bool(struct api_req *req, struct api_resp *resp, const char *name, int *out);
 int api_query_int64(struct api_req *req, struct api_resp *resp, const char *name, int64_t *out);
+/* api_query_bools: checks that each named (NULL-terminated) boolean parameter the handler accepts
+ * but does not use is true or false when present: 0, or -1 after a 400 naming it. An unknown VALUE
+ * of a known parameter is refused; unknown parameter NAMES stay tolerated. */
+int api_query_bools(struct api_req *req, struct api_resp *resp, const char *const *names);
 
 /* api_body_object: parses the body as a JSON object; NULL after filling resp with a 400 naming the
  * problem (missing body, malformed JSON with line/column, not an object). Caller decrefs. */

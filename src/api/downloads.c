@@ -237,6 +237,9 @@ static void set_headers(struct MHD_Response *mr, const char *type, const char *f
 
 /* ---------- GET /recoveries/{id}/download-files ---------- */
 
+static const char *const download_files_bools[] = { "includeTenants", NULL };
+static const char *const download_file_bools[] = { "nvramFile", NULL };
+
 static void download_files(struct api_req *req, struct api_resp *resp)
 {
     struct api_context *ctx = api_ctx(req);
@@ -253,7 +256,11 @@ static void download_files(struct api_req *req, struct api_resp *resp)
                   req->params[0]);
         return;
     }
-    if (parse_range(req, resp, &rg, &off, &len) != 0) return;
+    if (parse_range(req, resp, &rg, &off, &len) != 0 || api_query_bools(req, resp, download_files_bools) < 0) return;
+    {
+        int64_t ignored; /* startTime (int64 in the contract): unused here, still an integer */
+        if (api_query_int64(req, resp, "startTime", &ignored) < 0) return;
+    }
     rc = cat_recovery_get(ctx->cat, req->tenant, req->params[0], &r);
     if (rc == CAT_NOT_FOUND) {
         api_error(resp, 404, "NotFound", "recovery '%s' not found", req->params[0]);
@@ -450,7 +457,15 @@ static void download_file(struct api_req *req, struct api_resp *resp)
         api_error(resp, 400, "InvalidParameter", "query parameter 'filePath' ('%.200s') %s", path, why);
         return;
     }
-    if (parse_range(req, resp, &rg, &off, &len) != 0) return;
+    if (parse_range(req, resp, &rg, &off, &len) != 0 || api_query_bools(req, resp, download_file_bools) < 0) return;
+    {
+        int64_t attempt = 0;
+        if (api_query_int64(req, resp, "retryAttempt", &attempt) < 0) return;
+        if (attempt < 0) {
+            api_error(resp, 400, "InvalidParameter", "query parameter 'retryAttempt' must not be negative");
+            return;
+        }
+    }
     if (!ctx->repo) {
         api_error(resp, 503, "Unavailable", "the repository is not available");
         return;

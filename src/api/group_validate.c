@@ -10,13 +10,18 @@
 #include "api/jv.h"
 #include "api/resid.h"
 #include "api/schedule.h"
+#include "util/checked.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_NAME 255
 
-enum kind { K_STR, K_BOOL, K_INT, K_OBJ, K_ENUM, K_STR_ARR, K_INT_ARR, K_OBJ_ARR, K_ENUM_ARR, K_TIME };
+enum kind { K_STR, K_BOOL, K_INT, K_MINUTES, K_OBJ, K_ENUM, K_STR_ARR, K_INT_ARR, K_OBJ_ARR, K_ENUM_ARR, K_TIME };
+
+/* A duration in minutes (slaMinutes, timeoutMins): 1 .. 1000000 (about 694 days), the bound the policy
+ * validator uses for its timeouts, so that minutes * 60e6 stays far inside a time (util/checked.h). */
+#define MAX_MINUTES 1000000
 
 struct field {
     const char *name;
@@ -50,6 +55,7 @@ static int check_one(struct api_resp *resp, json_t *obj, const char *prefix, con
     case K_STR: return jv_str(resp, obj, prefix, f->name, f->required, NULL);
     case K_BOOL: return jv_bool(resp, obj, prefix, f->name, f->required, NULL, NULL);
     case K_INT: return jv_int(resp, obj, prefix, f->name, f->required, NULL, NULL);
+    case K_MINUTES: return api_v_int_range(resp, obj, prefix, f->name, f->required, 1, MAX_MINUTES, NULL, NULL);
     case K_OBJ: return jv_obj(resp, obj, prefix, f->name, f->required, NULL);
     case K_ENUM: return jv_enum(resp, obj, prefix, f->name, f->required, f->values, NULL);
     case K_STR_ARR: return api_v_str_array(resp, obj, prefix, f->name, f->required, 0, NULL);
@@ -98,7 +104,7 @@ static const struct field alert_policy_fields[] = {
     { "raiseObjectLevelFailureAlertAfterLastAttempt", K_BOOL, 0, NULL },
     { "raiseObjectLevelFailureAlertAfterEachAttempt", K_BOOL, 0, NULL }, { NULL, 0, 0, NULL } };
 static const struct field sla_fields[] = {
-    { "backupRunType", K_ENUM, 0, sla_types }, { "slaMinutes", K_INT, 0, NULL }, { NULL, 0, 0, NULL } };
+    { "backupRunType", K_ENUM, 0, sla_types }, { "slaMinutes", K_MINUTES, 0, NULL }, { NULL, 0, 0, NULL } };
 static const struct field kv_fields[] = {
     { "key", K_STR, 1, NULL }, { "value", K_STR, 1, NULL }, { NULL, 0, 0, NULL } };
 static const struct field indexing_fields[] = {
@@ -107,7 +113,7 @@ static const struct field indexing_fields[] = {
 static const struct field script_fields[] = {
     { "preScript", K_OBJ, 0, NULL }, { "postScript", K_OBJ, 0, NULL }, { NULL, 0, 0, NULL } };
 static const struct field timeout_fields[] = {
-    { "timeoutMins", K_INT, 0, NULL }, { "backupType", K_ENUM, 0, timeout_types }, { NULL, 0, 0, NULL } };
+    { "timeoutMins", K_MINUTES, 0, NULL }, { "backupType", K_ENUM, 0, timeout_types }, { NULL, 0, 0, NULL } };
 
 static const struct field file_params_fields[] = {
     { "excludedVssWriters", K_STR_ARR, 0, NULL }, { "performSourceSideDeduplication", K_BOOL, 0, NULL },
@@ -288,7 +294,7 @@ int api_group_validate(struct api_resp *resp, json_t *body, struct api_group_inf
         return api_v_fail(resp, "", "environment", "value 'kKubernetes' is not supported (supported: kPhysical, kSQL)");
     if (!jv_enum(resp, body, "", "environment", 1, environments, &info->environment)) return 0;
     if (!check_fields(resp, body, "", group_fields) ||
-        !api_v_int_range(resp, body, "", "endTimeUsecs", 0, 0, INT64_MAX, NULL, NULL) ||
+        !api_v_int_range(resp, body, "", "endTimeUsecs", 0, 0, CHECKED_MAX_TIME_USECS, NULL, NULL) ||
         !jv_int(resp, body, "", "lastModifiedTimestampUsecs", 0, &info->mtime_usecs, &info->has_mtime) ||
         !jv_bool(resp, body, "", "isPaused", 0, &info->is_paused, &info->has_paused) ||
         !check_sub(resp, body, "", "alertPolicy", 0, alert_policy_fields, &alert) ||

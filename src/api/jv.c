@@ -1,4 +1,5 @@
-/* jv.c: field-by-field JSON validation with messages that name the field path (see jv.h). */
+/* jv.c: field-by-field JSON validation with messages that name the field path (see jv.h), and the
+ * one null rule every request body goes through first (jv_strip_nulls). */
 #include "api/jv.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -139,4 +140,27 @@ int jv_arr(struct api_resp *resp, json_t *obj, const char *prefix, const char *f
     if (!json_is_array(v)) return wrong_type(resp, prefix, field, "an array");
     if (out) *out = v;
     return 1;
+}
+
+/* The null rule: one recursive walk over objects and arrays. Object members whose value is null are
+ * deleted (an iterator that deletes the member it stands on must step first: json_object_iter_next
+ * before json_object_del). Array elements are kept as they are: a null element is a value in a list,
+ * which the list's validator refuses by type. Depth is bounded by jansson's parser (2048 levels). */
+void jv_strip_nulls(json_t *j)
+{
+    if (json_is_object(j)) {
+        void *it = json_object_iter(j);
+        while (it) {
+            const char *key = json_object_iter_key(it);
+            json_t *v = json_object_iter_value(it);
+            void *next = json_object_iter_next(j, it);
+            if (json_is_null(v)) json_object_del(j, key);
+            else jv_strip_nulls(v);
+            it = next;
+        }
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) jv_strip_nulls(v);
+    }
 }

@@ -24,4 +24,10 @@ int jv_arr(struct api_resp *resp, json_t *obj, const char *prefix, const char *f
 const char *jv_path(char *buf, size_t len, const char *prefix, const char *field);
 /* jv_enum_ok: whether s is one of allowed. */
 int jv_enum_ok(const char *s, const char *const *allowed);
+/* jv_strip_nulls: THE null rule of the API: a JSON null for a field means the field is absent. Removes
+ * every object member whose value is null, recursively through objects and arrays (array elements
+ * themselves are left: a null in a list is a wrong type there). api_body_object applies it to every
+ * request body before any handler sees it, so nothing stored or echoed holds a null, and a required
+ * field sent as null is refused as missing ("field 'x' is required"). */
+void jv_strip_nulls(json_t *j);
 #endif

@@ -154,6 +154,7 @@ static void search_protected(struct api_req *req, struct api_resp *resp)
 {
     static const char *const envs[] = { "kPhysical", "kSQL", NULL };
     static const char *const oses[] = { "kLinux", "kWindows", NULL };
+    static const char *const po_bools[] = { "cdpProtectedOnly", "useCachedData", NULL };
     struct po_ctx c = { .cat = api_ctx(req)->cat, .tenant = req->tenant };
     struct cat_snapshot_filter f = { .object_id = -1, .source_id = -1 };
     json_t *os = NULL, *objs = NULL, *groups_seen = NULL, *v;
@@ -182,7 +183,7 @@ static void search_protected(struct api_req *req, struct api_resp *resp)
         goto out;
     if (api_query_int64(req, resp, "filterSnapshotFromUsecs", &c.from) < 0 ||
         api_query_int64(req, resp, "filterSnapshotToUsecs", &c.to) < 0 ||
-        api_query_int64(req, resp, "subResultSize", &sub) < 0)
+        api_query_int64(req, resp, "subResultSize", &sub) < 0 || api_query_bools(req, resp, po_bools) < 0)
         goto out;
     f.group_ids = c.groups;
     if (cat_snapshot_list(c.cat, req->tenant, &f, snap_cb, &c) < 0 || c.failed) {

@@ -497,6 +497,12 @@ static void list_recoveries(struct api_req *req, struct api_resp *resp)
         !(actions = api_query_enum_list(req, resp, "recoveryActions", g_actions)) ||
         !(envs = api_query_enum_list(req, resp, "snapshotEnvironments", g_envs)))
         goto out;
+    {
+        static const char *const archival_types[] = { "Tape", "Cloud", "Nas", NULL };
+        json_t *l = api_query_enum_list(req, resp, "archivalTargetType", archival_types);
+        if (!l) goto out;
+        json_decref(l);
+    }
     if (api_query_bool(req, resp, "returnOnlyChildRecoveries", &only_children) < 0 ||
         api_query_int64(req, resp, "startTimeUsecs", &f.start_from) < 0 ||
         api_query_int64(req, resp, "endTimeUsecs", &f.start_to) < 0)
@@ -552,9 +558,10 @@ static int check_id(struct api_resp *resp, const char *id)
 
 static void get_recovery(struct api_req *req, struct api_resp *resp)
 {
+    static const char *const bools[] = { "includeTenants", NULL };
     struct cat_recovery r;
     int rc;
-    if (!check_id(resp, req->params[0])) return;
+    if (!check_id(resp, req->params[0]) || api_query_bools(req, resp, bools) < 0) return;
     rc = cat_recovery_get(api_ctx(req)->cat, req->tenant, req->params[0], &r);
     if (rc == CAT_NOT_FOUND) {
         api_error(resp, 404, "NotFound", "recovery '%s' not found", req->params[0]);

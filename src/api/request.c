@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void api_json(struct api_resp *resp, int status, json_t *body)
 {
@@ -121,15 +122,24 @@ int api_query_bool(struct api_req *req, struct api_resp *resp, const char *name,
 {
     const char *v = api_query(req, name);
     if (!v) return 0;
-    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+    /* Case-insensitive: Python clients send True/False (str(bool)), others TRUE. */
+    if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) {
         *out = 1;
-    } else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+    } else if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
         *out = 0;
     } else {
-        api_error(resp, 400, "InvalidParameter", "query parameter '%s' must be true or false, not '%s'", name, v);
+        api_error(resp, 400, "InvalidParameter", "query parameter '%s' must be true or false, not '%.64s'", name, v);
         return -1;
     }
     return 1;
+}
+
+int api_query_bools(struct api_req *req, struct api_resp *resp, const char *const *names)
+{
+    int ignored;
+    for (const char *const *n = names; *n; n++)
+        if (api_query_bool(req, resp, *n, &ignored) < 0) return -1;
+    return 0;
 }
 
 int api_query_int64(struct api_req *req, struct api_resp *resp, const char *name, int64_t *out)
@@ -166,5 +176,6 @@ json_t *api_body_object(struct api_req *req, struct api_resp *resp)
         api_error(resp, 400, "InvalidBody", "body must be a JSON object");
         return NULL;
     }
+    jv_strip_nulls(j); /* null means absent, for every field of every body (jv.h) */
     return j;
 }

@@ -17,12 +17,14 @@
 #include "api/api.h"
 #include "api/jv.h"
 #include "api/resid.h"
+#include "api/schedule.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_snapshot.h"
 #include "repo/repo.h"
 #include "sched/clock.h"
 #include "sched/sched.h"
+#include "util/checked.h"
 #include "util/log.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -211,6 +213,12 @@ static int list_cb(void *ud, const struct cat_run *r)
 
 static void list_runs(struct api_req *req, struct api_resp *resp)
 {
+    static const char *const copy_filters[] = { "replicationRunStatus", "archivalRunStatus", "cloudSpinRunStatus",
+                                                "snapshotTargetTypes", NULL };
+    static const char *const g_target_types[] = { "Local", "Archival", "RpaasArchival", "StorageArraySnapshot",
+                                                  "Remote", NULL };
+    static const char *const list_bools[] = { "useCachedData", "filterByEndTime", "onlyReturnSuccessfulCopyRun",
+                                              "filterByCopyTaskEndTime", "includeTenants", NULL };
     struct api_context *ctx = api_ctx(req);
     struct cat_group g;
     struct cat_run_filter f = { 0 };
@@ -222,7 +230,8 @@ static void list_runs(struct api_req *req, struct api_resp *resp)
     if (api_query_int64(req, resp, "startTimeUsecs", &f.start_from) < 0 ||
         api_query_int64(req, resp, "endTimeUsecs", &f.start_to) < 0 || api_query_int64(req, resp, "numRuns", &num) < 0 ||
         api_query_bool(req, resp, "includeObjectDetails", &lc.with_objects) < 0 ||
-        api_query_bool(req, resp, "excludeNonRestorableRuns", &restorable) < 0)
+        api_query_bool(req, resp, "excludeNonRestorableRuns", &restorable) < 0 ||
+        api_query_bools(req, resp, list_bools) < 0)
         goto out;
     if (num < 0 || f.start_from < 0 || f.start_to < 0) {
         api_error(resp, 400, "InvalidParameter", "query parameters numRuns, startTimeUsecs and endTimeUsecs must not be negative");
@@ -243,6 +252,13 @@ static void list_runs(struct api_req *req, struct api_resp *resp)
     }
     if (!(f.run_types = api_query_enum_list(req, resp, "runTypes", g_filter_run_types))) goto out;
     if (!(f.statuses = api_query_enum_list(req, resp, "localBackupRunStatus", g_statuses))) goto out;
+    /* Filters on copies Coffer does not make: their values are still checked (an unknown one is a 400). */
+    for (const char *const *name = copy_filters; *name; name++) {
+        json_t *l = api_query_enum_list(req, resp, *name, strcmp(*name, "snapshotTargetTypes") == 0 ? g_target_types
+                                                                                                   : g_statuses);
+        if (!l) goto out;
+        json_decref(l);
+    }
     f.limit = num;
     f.restorable_only = restorable;
     lc.runs = json_array();
@@ -262,6 +278,7 @@ out:
 
 static void get_run(struct api_req *req, struct api_resp *resp)
 {
+    static const char *const get_bools[] = { "includeTenants", "useCachedData", NULL };
     struct api_context *ctx = api_ctx(req);
     struct cat_group g;
     struct cat_run r;
@@ -270,7 +287,8 @@ static void get_run(struct api_req *req, struct api_resp *resp)
     json_t *j;
     if (!load_group(req, resp, &g, 1)) return;
     if (!parse_run_id(resp, "path parameter 'runId'", req->params[1], &g, &start) ||
-        api_query_bool(req, resp, "includeObjectDetails", &with_objects) < 0) {
+        api_query_bool(req, resp, "includeObjectDetails", &with_objects) < 0 ||
+        api_query_bools(req, resp, get_bools) < 0) {
         cat_group_release(&g);
         return;
     }
@@ -304,8 +322,19 @@ static const char *object_task_status(const char *s)
     return "FinishedWithError";
 }
 
+/* remaining_usecs: an estimate in microseconds as an integer; a double outside int64 (a tiny
+ * percentage after a long time) would be undefined behaviour to convert, so it is clamped. */
+static json_int_t remaining_usecs(double v)
+{
+    if (!(v > 0)) return 0;
+    if (v > (double)CHECKED_MAX_TIME_USECS) return CHECKED_MAX_TIME_USECS;
+    return (json_int_t)v;
+}
+
 static void run_progress(struct api_req *req, struct api_resp *resp)
 {
+    static const char *const progress_bools[] = { "includeTenants", "includeFinishedTasks", "includeEventLogs", NULL };
+    static const char *const progress_ints[] = { "startTimeUsecs", "endTimeUsecs", "maxTasksNum", "maxLogLevel", NULL };
     struct api_context *ctx = api_ctx(req);
     struct cat_run r;
     struct cat_run_object *objs = NULL;
@@ -316,8 +345,13 @@ static void run_progress(struct api_req *req, struct api_resp *resp)
     double pct = 0;
     json_t *local, *objects, *events;
     if (!parse_run_id(resp, "path parameter 'runId'", req->params[0], NULL, &start) ||
-        api_query_bool(req, resp, "excludeObjectDetails", &exclude) < 0)
+        api_query_bool(req, resp, "excludeObjectDetails", &exclude) < 0 ||
+        api_query_bools(req, resp, progress_bools) < 0)
         return;
+    for (const char *const *pi = progress_ints; *pi; pi++) {
+        int64_t ignored;
+        if (api_query_int64(req, resp, *pi, &ignored) < 0) return;
+    }
     cat_run_id_parse(req->params[0], &seq, NULL);
     rc = cat_run_find(ctx->cat, req->tenant, seq, start, &r);
     if (rc == CAT_NOT_FOUND) {
@@ -367,7 +401,7 @@ static void run_progress(struct api_req *req, struct api_resp *resp)
                                                    (json_int_t)(o->files_total >= 0 ? o->files_total : o->files)));
         if (o->begin_usecs && !o->end_usecs && opct > 0) {
             double el = (double)(now - o->begin_usecs);
-            json_object_set_new(oj, "expectedRemainingTimeUsecs", json_integer((json_int_t)(el * (100 - opct) / opct)));
+            json_object_set_new(oj, "expectedRemainingTimeUsecs", json_integer(remaining_usecs(el * (100 - opct) / opct)));
         }
         json_object_set_new(oj, "events", json_array());
         if (o->message)
@@ -399,7 +433,7 @@ static void run_progress(struct api_req *req, struct api_resp *resp)
     json_object_set_new(local, "status", json_string(task_status(r.status)));
     if (!finished && pct > 0)
         json_object_set_new(local, "expectedRemainingTimeUsecs",
-                            json_integer((json_int_t)((double)(now - r.start_usecs) * (100 - pct) / pct)));
+                            json_integer(remaining_usecs((double)(now - r.start_usecs) * (100 - pct) / pct)));
     json_object_set_new(local, "stats", json_pack("{s:I,s:b,s:I}", "backupFileCount", (json_int_t)files, "fileWalkDone",
                                                   walk_done || finished, "totalFileCount",
                                                   (json_int_t)(total_files > files ? total_files : files)));
@@ -425,6 +459,36 @@ static int forget_cb(void *ud, const struct cat_snapshot *s)
     struct repo *repo = ud;
     int rc = repo ? repo_snapshot_forget(repo, s->id) : 0;
     if (rc != 0 && rc != -ENOENT) log_warn("cannot forget snapshot %s: %s", s->id, strerror(-rc));
+    return 0;
+}
+
+/* What daysToKeep means (UpdateLocalSnapshotConfig; the spec: "Extend or reduce retention"): the
+ * number of days added to the run's current expiry. Decisions:
+ *   - daysToKeep > 0 is an EXTENSION: the new expiry is the current one plus that many days, and is
+ *     never earlier than the current one. A run kept without expiry (expiry 0) stays kept: extending
+ *     "forever" leaves it forever (adding days to the run's start would shorten it).
+ *   - daysToKeep < 0 is a REDUCTION, from the current expiry (or from the run's start when it had
+ *     none); a result at or before the epoch becomes 1 (expired: the next retention pass deletes it).
+ *   - daysToKeep 0 changes nothing.
+ * The magnitude is bounded (400 naming the field) so that no sum can wrap, and the arithmetic is
+ * checked anyway (util/checked.h); an extension whose result would pass CHECKED_MAX_TIME_USECS is
+ * refused for that run (failedRuns) rather than clamped or wrapped. */
+#define RUNS_MAX_DAYS_TO_KEEP (CHECKED_MAX_TIME_USECS / CHECKED_USECS_PER_DAY)
+
+/* new_expiry: *expiry for a run r given daysToKeep (-1 = unchanged). 0, or -ERANGE. */
+static int new_expiry(const struct cat_run *r, int64_t days, int64_t *expiry)
+{
+    int64_t e;
+    *expiry = -1;
+    if (days == 0 || (days > 0 && r->expiry_usecs == 0)) return 0;
+    if (days > 0) {
+        if (checked_time(r->expiry_usecs, days, CHECKED_USECS_PER_DAY, &e) != 0) return -ERANGE;
+        *expiry = e > r->expiry_usecs ? e : r->expiry_usecs;
+        return 0;
+    }
+    if (checked_muladd(r->expiry_usecs ? r->expiry_usecs : r->start_usecs, days, CHECKED_USECS_PER_DAY, &e) != 0)
+        e = 1;
+    *expiry = e < 1 ? 1 : e;
     return 0;
 }
 
@@ -459,7 +523,8 @@ static void update_runs(struct api_req *req, struct api_resp *resp)
             char p2[96];
             snprintf(p2, sizeof p2, "%s.localSnapshotConfig", path);
             if (!jv_bool(resp, lsc, p2, "enableLegalHold", 0, &b, NULL) || !jv_bool(resp, lsc, p2, "deleteSnapshot", 0, &b, NULL) ||
-                !jv_enum(resp, lsc, p2, "dataLock", 0, locks, &lock) || !jv_int(resp, lsc, p2, "daysToKeep", 0, &days, NULL))
+                !jv_enum(resp, lsc, p2, "dataLock", 0, locks, &lock) ||
+                !api_v_int_range(resp, lsc, p2, "daysToKeep", 0, -RUNS_MAX_DAYS_TO_KEEP, RUNS_MAX_DAYS_TO_KEEP, &days, NULL))
                 goto out_body;
         }
     }
@@ -491,15 +556,12 @@ static void update_runs(struct api_req *req, struct api_resp *resp)
             days = json_integer_value(json_object_get(lsc, "daysToKeep"));
             has_days = 1;
         }
-        if (has_days) {
-            /* Added to the current expiry (or to the run's start when it had none); may shorten it. */
-            int64_t base = r.expiry_usecs ? r.expiry_usecs : r.start_usecs;
-            expiry = base + days * 86400LL * 1000000;
-            if (expiry < 1) expiry = 1; /* expired: the retention pass deletes it */
-            if (r.data_lock && strcmp(r.data_lock, "Compliance") == 0 && r.expiry_usecs && expiry < r.expiry_usecs) {
-                snprintf(msg, sizeof msg, "the run's snapshots are under a Compliance data lock: retention cannot be reduced");
-            }
-        }
+        if (has_days && new_expiry(&r, days, &expiry) != 0)
+            snprintf(msg, sizeof msg, "localSnapshotConfig.daysToKeep %" PRId64 " would move the expiry past "
+                     "9999-12-31T23:59:59Z", days);
+        if (!msg[0] && has_days && expiry >= 0 && r.data_lock && strcmp(r.data_lock, "Compliance") == 0 &&
+            r.expiry_usecs && expiry < r.expiry_usecs)
+            snprintf(msg, sizeof msg, "the run's snapshots are under a Compliance data lock: retention cannot be reduced");
         if (!msg[0] && (json_object_get(v, "replicationSnapshotConfig") || json_object_get(v, "archivalSnapshotConfig")) &&
             !lsc)
             snprintf(msg, sizeof msg, "replication and archival targets are not supported");
@@ -640,6 +702,19 @@ static void test_clock(struct api_req *req, struct api_resp *resp)
         json_decref(body);
         if (has_adv == has_now && has_adv) {
             api_error(resp, 400, "InvalidParameter", "give either advanceUsecs or nowUsecs, not both");
+            return;
+        }
+        if (has_adv) {
+            int64_t to;
+            if (checked_add(sched_clock_now(), adv, &to) != 0 || to < 0 || to > CHECKED_MAX_TIME_USECS) {
+                api_error(resp, 400, "InvalidParameter", "field 'advanceUsecs' would move the clock outside "
+                          "1970-01-01 .. 9999-12-31");
+                return;
+            }
+        }
+        if (has_now && (now < 0 || now > CHECKED_MAX_TIME_USECS)) {
+            api_error(resp, 400, "InvalidParameter", "field 'nowUsecs' must be between 0 and %lld",
+                      (long long)CHECKED_MAX_TIME_USECS);
             return;
         }
         if (has_adv) sched_clock_advance(adv);

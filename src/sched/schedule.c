@@ -9,6 +9,7 @@
  * absolute time from the anchor instant, so they are plain arithmetic and never drift. Calendar
  * arithmetic is Howard Hinnant's days_from_civil / civil_from_days. */
 #include "sched/schedule.h"
+#include "util/checked.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -248,9 +249,10 @@ int64_t sched_next_slot(const struct sched_rule *r, const struct sched_anchor *a
     if (r->unit == SCHED_MINUTES || r->unit == SCHED_HOURS) {
         int64_t period = r->frequency * (r->unit == SCHED_MINUTES ? 60 : 3600) * USEC;
         int64_t base = slot_on_day(a, local_day_of(a, a->ref_usecs));
-        int64_t k = floor_div(t - base, period) + 1;
-        if (k > 0 && k > (INT64_MAX - base) / period) return SCHED_NEVER;
-        return base + k * period;
+        int64_t diff, next;
+        if (checked_sub(t, base, &diff) != 0 || checked_muladd(base, floor_div(diff, period) + 1, period, &next) != 0)
+            return SCHED_NEVER;
+        return next;
     }
     if (r->unit == SCHED_ONCE) {
         int64_t d = local_day_of(a, a->ref_usecs), s;
@@ -326,6 +328,7 @@ int sched_plan_from_json(const json_t *group, const json_t *policy, int64_t ref_
     size_t i;
     memset(p, 0, sizeof *p);
     p->anchor.ref_usecs = ref_usecs;
+    if (json_is_null(start)) start = NULL; /* stored before the API dropped nulls: absent (midnight) */
     if (start && time_of_day(start, &p->anchor.hour, &p->anchor.minute) != 0) {
         snprintf(err, errlen, "startTime must have hour 0-23 and minute 0-59");
         return -1;
@@ -419,9 +422,10 @@ int64_t sched_add_retention(int64_t start, const char *unit, int64_t n)
 {
     int64_t secs, days, rem, y;
     unsigned m, d;
-    if (!unit || n < 0 || n > 100000) return -1;
-    if (strcmp(unit, "Days") == 0) return start + n * DAY_SECS * USEC;
-    if (strcmp(unit, "Weeks") == 0) return start + n * 7 * DAY_SECS * USEC;
+    int64_t out;
+    if (!unit || n < 0 || n > 100000 || start < 0 || start > CHECKED_MAX_TIME_USECS) return -1;
+    if (strcmp(unit, "Days") == 0 || strcmp(unit, "Weeks") == 0)
+        return checked_time(start, unit[0] == 'W' ? n * 7 : n, DAY_SECS * USEC, &out) == 0 ? out : -1;
     if (strcmp(unit, "Months") != 0 && strcmp(unit, "Years") != 0) return -1;
     if (unit[0] == 'Y') n *= 12;
     secs = floor_div(start, USEC);
@@ -432,6 +436,7 @@ int64_t sched_add_retention(int64_t start, const char *unit, int64_t n)
         int64_t months = y * 12 + (m - 1) + n;
         int64_t ny = floor_div(months, 12);
         unsigned nm = (unsigned)(months - ny * 12) + 1, dim = days_in_month(ny, nm);
-        return sched_days_from_civil(ny, nm, d > dim ? dim : d) * DAY_SECS * USEC + rem;
+        if (checked_time(rem, sched_days_from_civil(ny, nm, d > dim ? dim : d), DAY_SECS * USEC, &out) != 0) return -1;
+        return out;
     }
 }

@@ -107,6 +107,8 @@ int64_t sched_days_from_civil(int64_t y, unsigned m, unsigned d);
 void sched_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 int sched_weekday(int64_t days); /* 0 Sunday .. 6 Saturday */
 /* sched_add_retention: start plus duration in unit ("Days", "Weeks", "Months", "Years"), calendar
- * arithmetic in UTC (a month from Jan 31 is the last day of February). -1 for an unknown unit. */
+ * arithmetic in UTC (a month from Jan 31 is the last day of February). -1 for an unknown unit, a
+ * duration outside 0..100000, or a start or result outside 0..CHECKED_MAX_TIME_USECS (util/checked.h:
+ * nothing wraps; the caller then keeps the snapshot without expiry, never shorter). */
 int64_t sched_add_retention(int64_t start_usecs, const char *unit, int64_t duration);
 #endif
