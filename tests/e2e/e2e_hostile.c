@@ -40,6 +40,8 @@ static char *g_tmp;
 static char g_policy[128], g_group[128];
 static long long g_source;
 static char g_policy_body[1024], g_group_body[2048], g_source_body[512];
+/* the run the setup made, and a body updating it (every leaf of it is swept: daysToKeep above all) */
+static char g_run[160], g_run_update_body[512];
 
 static long now_ms(void)
 {
@@ -185,6 +187,30 @@ TEST(setup)
     snprintf(g_group, sizeof g_group, "%s", json_string_value(json_object_get(r.json, "id")));
     raw_resp_release(&r);
     CHECK(g_group[0] && g_policy[0]);
+    /* one finished run, so the sweep of PUT .../runs reaches a real snapshot's retention */
+    {
+        char runs[300];
+        snprintf(runs, sizeof runs, "/v2/data-protect/protection-groups/%s/runs", g_group);
+        CHECK_EQ_INT(req("POST", runs, 0, "Bearer " HARNESS_KEY, T, NULL, "{\"runType\":\"kRegular\"}", 22, &r), 0);
+        CHECKF(r.status == 202, "%d %s", r.status, r.body);
+        raw_resp_release(&r);
+        for (int i = 0; i < 300 && !g_run[0]; i++) {
+            json_t *run0;
+            const char *status;
+            CHECK_EQ_INT(req("GET", runs, 0, "Bearer " HARNESS_KEY, T, NULL, NULL, 0, &r), 0);
+            run0 = json_array_get(json_object_get(r.json, "runs"), 0);
+            status = json_string_value(json_object_get(json_object_get(run0, "localBackupInfo"), "status"));
+            if (status && (!strcmp(status, "Succeeded") || !strcmp(status, "SucceededWithWarning")))
+                snprintf(g_run, sizeof g_run, "%s", json_string_value(json_object_get(run0, "id")));
+            raw_resp_release(&r);
+            if (!g_run[0]) usleep(100 * 1000);
+        }
+        CHECKF(g_run[0], "the seeded run did not succeed within 30 s");
+        snprintf(g_run_update_body, sizeof g_run_update_body,
+                 "{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':{'daysToKeep':1,"
+                 "'enableLegalHold':false}}]}", g_run);
+        quote(g_run_update_body);
+    }
 }
 
 /* ---------- limits ---------- */
@@ -506,6 +532,8 @@ static const char *base_body(const char *method, const char *pattern)
     if (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0 && strcmp(method, "PATCH") != 0) return NULL;
     if (strstr(pattern, "/policies") && (n < 5 || strcmp(pattern + n - 5, "/runs") != 0) && !strstr(pattern, "/runs"))
         return g_policy_body;
+    if (!strcmp(method, "PUT") && n > 5 && !strcmp(pattern + n - 5, "/runs") && strstr(pattern, "/protection-groups/"))
+        return g_run_update_body;
     if (strstr(pattern, "/protection-groups") && !strstr(pattern, "/runs")) return g_group_body;
     if (strstr(pattern, "/sources/registrations")) return g_source_body;
     return "{}";
