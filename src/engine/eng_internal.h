@@ -23,7 +23,12 @@ int eng_path_normalize(const char *in, char **out);
 /* eng_basename: the last component of a normalized path ("" for "/"). */
 const char *eng_basename(const char *path);
 
+/* eng_tree_load: reads and decodes a tree blob. A missing or undecodable tree is -EBADMSG (damage;
+ * repo_damage_last names it). */
 int eng_tree_load(struct repo *repo, const repo_id_t *id, struct tree **out);
+/* eng_chunk_get: reads a file chunk's blob and checks its length against the tree; every failure
+ * but -ENOMEM is -EBADMSG with repo_damage_last naming the blob (and its pack). */
+int eng_chunk_get(struct repo *repo, const struct tree_chunk *c, void **data, size_t *len);
 /* eng_resolve: walks from root to a normalized path; "/" gives a dir entry named "/". The caller
  * releases *out. -ENOENT if absent, -ENOTDIR if a component is not a directory. */
 int eng_resolve(struct repo *repo, const repo_id_t *root, const char *path, struct tree_entry *out);

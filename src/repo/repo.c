@@ -518,7 +518,7 @@ int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *st
 
 /* pack_unreadable: the pack of a blob cannot be opened. A pack whose file is gone is marked
  * missing (for this open; the next open finds it missing again), so puts store its blobs again.
- * Sets the thread's damage sentence; returns -EBADMSG, or rc for a shortage of memory or fds. */
+ * Sets the thread's damage sentence; returns -EIO, or rc for a shortage of memory or fds. */
 static int pack_unreadable(struct repo *repo, uint32_t pack, const repo_id_t *id, int rc)
 {
     char bhex[REPO_ID_HEX_LEN + 1], phex[REPO_ID_HEX_LEN + 1] = "?";
@@ -538,7 +538,37 @@ static int pack_unreadable(struct repo *repo, uint32_t pack, const repo_id_t *id
     }
     pthread_mutex_unlock(&repo->mu);
     repo_damage_setf("pack %s %s (blob %.16s)", phex, what, bhex);
-    return -EBADMSG;
+    return -EIO;
+}
+
+int repo_blob_check(struct repo *repo, const repo_id_t *id)
+{
+    struct repo_pentry e;
+    struct stat st;
+    uint32_t pack = 0;
+    char bhex[REPO_ID_HEX_LEN + 1], phex[REPO_ID_HEX_LEN + 1] = "?";
+    int fd = -1, listed, rc = lookup(repo, id, &e, &pack);
+    repo_id_to_hex(id, bhex);
+    if (rc < 0) {
+        repo_damage_setf("blob %.16s is not in the repository's index", bhex);
+        return rc;
+    }
+    pthread_mutex_lock(&repo->mu);
+    listed = repo_dmg_has(repo, id, pack);
+    if (pack < repo->npacks) repo_id_to_hex(&repo->packs[pack].id, phex);
+    pthread_mutex_unlock(&repo->mu);
+    if (listed) {
+        repo_damage_setf("blob %.16s in pack %s is damaged (found by an earlier read)", bhex, phex);
+        return -EBADMSG;
+    }
+    if ((rc = repo_pack_fd_get(repo, pack, &fd)) < 0) return pack_unreadable(repo, pack, id, rc);
+    rc = fstat(fd, &st) == 0 ? 0 : -errno;
+    repo_pack_fd_put(repo, pack);
+    if (rc == 0 && (uint64_t)st.st_size < (uint64_t)e.offset + e.stored) {
+        repo_damage_record(repo, id, pack, "the pack is shorter than the index says");
+        rc = -EBADMSG;
+    }
+    return rc;
 }
 
 int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len)

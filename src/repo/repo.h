@@ -48,9 +48,15 @@ int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *
  * the damaged list nor in a missing pack), else 0. */
 int repo_blob_exists(struct repo *repo, const repo_id_t *id);
 /* repo_blob_get: reads, decrypts, decompresses and re-verifies the id of a blob; the caller frees
- * *data. -ENOENT if unknown, -EBADMSG if damaged or its pack is missing or short (then
- * repo_damage_last names the blob and the pack). Thread-safe. */
+ * *data. -ENOENT if unknown, -EBADMSG if damaged (its pack short included), -EIO if its pack is
+ * missing or cannot be opened; for each of these repo_damage_last names the blob (and pack).
+ * Thread-safe. */
 int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len);
+/* repo_blob_check: without reading the blob, whether it can be read as far as the repository
+ * knows: it is in the index, its copy is not on the damaged-blob list, its pack opens and is long
+ * enough. 0 or repo_blob_get's codes (with the same sentence). Cheap: for checking a whole file
+ * before answering a download. */
+int repo_blob_check(struct repo *repo, const repo_id_t *id);
 /* repo_blob_locate: where a blob lives, so readers can sort reads pack by pack. pack_no is a
  * small integer stable for the life of the open repo. The in-memory index does not keep the
  * plaintext length of compressed blobs: a non-NULL plain_len then costs reading the blob. */
@@ -67,6 +73,9 @@ int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, 
  * its pack, a missing pack, a damaged or missing snapshot); "" if none since repo_damage_clear. */
 const char *repo_damage_last(void);
 void repo_damage_clear(void);
+/* repo_damage_setf: sets this thread's damage sentence, for layers above that find damage in what
+ * the repository returned (a tree naming a blob of the wrong length...). */
+void repo_damage_setf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* repo_damaged_count: the number of (blob, pack) pairs on the damaged list. */
 size_t repo_damaged_count(struct repo *repo);
 

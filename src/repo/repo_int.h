@@ -279,7 +279,6 @@ void repo_dmg_free(struct repo *repo);
 /* repo_damage_prefer_good: at open and after an index rebuild (lock held or sole owner): an id
  * whose copy in the index is listed damaged, or in a missing pack, is read from another copy. */
 void repo_damage_prefer_good(struct repo *repo);
-void repo_damage_setf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* repo.c */
 /* repo_blob_decode: authenticates, decrypts, decompresses and checks the id of a stored blob; sets
