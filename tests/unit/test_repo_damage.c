@@ -294,6 +294,45 @@ TEST(short_pack_is_listed)
     fx_free(&f);
 }
 
+/* verify with read_data finds what no restore read yet: it is listed, and the next put stores it. */
+TEST(verify_read_data_lists_damage)
+{
+    struct fixture f;
+    struct repo *r = NULL;
+    char err[256], pack_path[4096];
+    enum { N = 80000 };
+    uint8_t *a = malloc(N);
+    repo_id_t ida;
+    uint32_t no = 0, stored = 0;
+    uint64_t off = 0;
+    size_t added = 0;
+    json_t *rep = NULL;
+    fx_init(&f, "dmg-verify");
+    CHECK(a);
+    fill_random(a, N, 7);
+    CHECK(repo_create(f.repo, f.key, err, sizeof err) == 0);
+    CHECK(repo_open(f.repo, f.key, &r, err, sizeof err) == 0);
+    repo_blob_id(r, a, N, &ida);
+    CHECK(repo_blob_put(r, REPO_BLOB_DATA, &ida, a, N, NULL) == 0);
+    CHECK(repo_flush(r) == 0);
+    CHECK(where(r, &ida, &no, pack_path, sizeof pack_path, &off, &stored) == 0);
+    CHECK(flip_byte(pack_path, off + 40) == 0);
+    CHECK(repo_verify(r, 0, &rep) == 0);   /* structure only: reads no blob, lists nothing */
+    json_decref(rep);
+    CHECK_EQ_INT(repo_damaged_count(r), 0);
+    CHECK(repo_verify(r, 1, &rep) == 0);
+    CHECK(json_is_false(json_object_get(rep, "ok")));
+    json_decref(rep);
+    CHECK_EQ_INT(repo_damaged_count(r), 1);
+    CHECK(repo_blob_exists(r, &ida) == 0);
+    CHECK(repo_blob_put(r, REPO_BLOB_DATA, &ida, a, N, &added) == 0);
+    CHECK(added > 0);
+    CHECK(get_equals(r, &ida, a, N) == 0);
+    repo_close(r);
+    free(a);
+    fx_free(&f);
+}
+
 struct put_arg {
     struct repo *r;
     const repo_id_t *id;
@@ -431,6 +470,7 @@ int main(void)
     RUN(unreadable_list_is_tolerated);
     RUN(missing_pack_named_and_stored_again);
     RUN(short_pack_is_listed);
+    RUN(verify_read_data_lists_damage);
     RUN(concurrent_puts_store_a_damaged_blob_once);
     RUN(itab_prefer_moves_to_the_good_copy);
     return check_finish();
