@@ -382,7 +382,7 @@ int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *
             return rc;
         }
         rc = repo_itab_claim(&repo->idx, id, &pack);
-        if (rc == REPO_ITAB_STORED && (!pack_live(repo, pack) || repo_dmg_has(repo, id, pack)))
+        if (rc == REPO_ITAB_STORED && (!pack_live(repo, pack) || repo_dmg_listed(repo, id, pack)))
             rc = repo_itab_reclaim(&repo->idx, id); /* lost or damaged copy: store it again */
         if (rc < 0 || rc == REPO_ITAB_STORED) {    /* error, or already stored */
             pthread_mutex_unlock(&repo->mu);
@@ -435,7 +435,7 @@ int repo_blob_exists(struct repo *repo, const repo_id_t *id)
     int yes;
     pthread_mutex_lock(&repo->mu);
     yes = repo_itab_lookup(&repo->idx, id, &pack, NULL) == REPO_ITAB_STORED &&
-          pack_live(repo, pack) && !repo_dmg_has(repo, id, pack);
+          pack_live(repo, pack) && !repo_dmg_listed(repo, id, pack);
     pthread_mutex_unlock(&repo->mu);
     return yes;
 }

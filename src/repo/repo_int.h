@@ -269,6 +269,12 @@ int repo_pack_ents_push(struct repo_pack *p, const struct repo_pentry *e);
 /* repo_dmg_has: the pair (id, pack) is on the damaged list. Lock held; a single branch when the
  * list is empty. */
 int repo_dmg_has(const struct repo *repo, const repo_id_t *id, uint32_t pack);
+/* repo_dmg_listed: repo_dmg_has behind an inline test of the count, so callers on the hot path
+ * (put, exists) pay one branch, and no call, while the list is empty. */
+static inline int repo_dmg_listed(const struct repo *repo, const repo_id_t *id, uint32_t pack)
+{
+    return repo->dmg.count != 0 && repo_dmg_has(repo, id, pack);
+}
 /* repo_damage_record: puts (id, pack) on the list and writes it durably if it is new; sets this
  * thread's damage sentence. Lock not held. */
 int repo_damage_record(struct repo *repo, const repo_id_t *id, uint32_t pack, const char *why);
