@@ -8,9 +8,12 @@
  *   index/<hex>            index files (index.c)
  *   snapshots/<hex>        snapshots (snapshot.c)
  * Opening loads every index file, then scans data/ for packs no index names (a crash between a
- * pack's rename and its index) and indexes them from their trailers. A put checks the index (a
- * concurrent put of the same id waits for the first to finish instead of storing it twice),
- * compresses and encrypts on the caller's thread and appends through pack.c. */
+ * pack's rename and its index) and indexes them from their trailers, then loads the damaged-blob
+ * list (damage.c) and makes the index prefer good copies. A put checks the index (a concurrent put
+ * of the same id waits for the first to finish instead of storing it twice; a copy on the damaged
+ * list or in a missing pack counts as absent, so it is stored again), compresses and encrypts on
+ * the caller's thread and appends through pack.c. A read that finds damage records it (damage.c)
+ * and leaves a sentence naming the blob and pack for repo_damage_last. */
 #include "repo/repo_int.h"
 #include "util/fsio.h"
 #include "util/log.h"
