@@ -405,7 +405,9 @@ static int fs_precheck(struct fstream *f)
         if (k->offset + k->len <= f->start) continue;
         if (k->offset >= end) break;
         if (!first) first = k;
-        if ((rc = repo_blob_check(f->repo, &k->id)) != 0) return rc == -ENOMEM ? rc : -EBADMSG;
+        rc = repo_blob_check(f->repo, &k->id);
+        if (rc == -ENOENT || rc == -EIO || rc == -EBADMSG) return -EBADMSG; /* damage, named */
+        if (rc) return rc;
     }
     if (!first) return 0;
     return fs_load(f, first, first->offset > f->start ? first->offset : f->start);

@@ -112,7 +112,7 @@ int eng_tree_load(struct repo *repo, const repo_id_t *id, struct tree **out)
     size_t len = 0;
     int rc = repo_blob_get(repo, id, &data, &len);
     *out = NULL;
-    if (rc && rc != -ENOMEM) rc = -EBADMSG; /* unknown, damaged, pack missing: all damage */
+    rc = eng_read_rc(rc); /* unknown, damaged, pack missing: all damage */
     if (rc) return rc;
     rc = tree_decode(data, len, out);
     free(data);
@@ -128,7 +128,7 @@ int eng_tree_load(struct repo *repo, const repo_id_t *id, struct tree **out)
 int eng_chunk_get(struct repo *repo, const struct tree_chunk *c, void **data, size_t *len)
 {
     int rc = repo_blob_get(repo, &c->id, data, len);
-    if (rc && rc != -ENOMEM) rc = -EBADMSG; /* the sentence names the blob (and its pack) */
+    rc = eng_read_rc(rc); /* the sentence names the blob (and its pack) */
     if (rc == 0 && *len != c->len) {
         char hex[REPO_ID_HEX_LEN + 1];
         repo_id_to_hex(&c->id, hex);
