@@ -116,6 +116,14 @@ static int same_file(const struct grp *g, const char *alt, const char *rel)
     return ok;
 }
 
+/* names_a_file: the recovery's messages name a damaged file of the group (which one depends on
+ * where the flipped byte fell) and say it is repository damage. */
+static int names_a_file(json_t *r)
+{
+    json_t *m = json_object_get(r, "messages");
+    return (has_message(m, "big.bin") || has_message(m, "x.bin")) && has_message(m, "repository damage");
+}
+
 static int make_group(struct grp *g, const char *name)
 {
     snprintf(g->src, sizeof g->src, "%s/%s", g_tmp, name);
@@ -148,7 +156,7 @@ TEST(flipped_pack_byte_heals_on_the_next_backup)
     r = restore_dir(&g1, g1.snap, "flipped", fmt("%s/alt-flip1", g_tmp), 1);
     CHECK(r != NULL);
     CHECKF(strcmp(jstr(r, "status"), "SucceededWithWarning") == 0, "status %s", jstr(r, "status"));
-    CHECK(has_message(json_object_get(r, "messages"), "big.bin"));
+    CHECK(names_a_file(r)); /* the flipped byte lies in big.bin (3 MiB of the pack) or x.bin */
     CHECKF(has_message(json_object_get(r, "messages"), pk), "no message names pack %s", pk);
     CHECK(has_message(json_object_get(r, "messages"), "repository damage"));
     CHECK(!has_message(json_object_get(r, "messages"), "cannot write"));
@@ -184,7 +192,7 @@ TEST(damage_found_before_a_restart_heals_after_it)
     r = restore_dir(&g2, g2.snap, "flipped2", fmt("%s/alt-two1", g_tmp), 1);
     CHECK(r != NULL);
     CHECKF(strcmp(jstr(r, "status"), "SucceededWithWarning") == 0, "status %s", jstr(r, "status"));
-    CHECK(has_message(json_object_get(r, "messages"), "big.bin"));
+    CHECK(names_a_file(r)); /* the flipped byte lies in big.bin (3 MiB of the pack) or x.bin */
     CHECK(has_message(json_object_get(r, "messages"), pk));
     json_decref(r);
     CHECK(daemon_kill(&d, SIGTERM) == 0);
