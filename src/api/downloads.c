@@ -382,6 +382,44 @@ static int fs_sink(void *ctx, const void *data, size_t n)
     return 0;
 }
 
+/* fs_load: reads the part of chunk c from off to the chunk's (or the response's) end into buf. */
+static int fs_load(struct fstream *f, const struct tree_chunk *c, uint64_t off)
+{
+    uint64_t wend = c->offset + c->len, end = f->start + f->len;
+    int rc;
+    if (wend > end) wend = end;
+    f->buf_len = 0;
+    f->buf_off = off;
+    rc = eng_read_file(f->repo, f->snap, f->path, off, wend - off, fs_sink, f);
+    if (rc == 0 && f->buf_len != wend - off) {
+        repo_damage_setf("'%.200s' is shorter in the repository than its tree says", f->path);
+        rc = -EBADMSG;
+    }
+    if (rc) f->buf_len = 0;
+    return rc;
+}
+
+/* fs_precheck: before answering: every chunk of the range is in the index, not known damaged, in a
+ * pack that exists (cheap checks), and the first chunk is read (so a small file is wholly
+ * verified). -EBADMSG names the damage through repo_damage_last. */
+static int fs_precheck(struct fstream *f)
+{
+    uint64_t end = f->start + f->len;
+    const struct tree_chunk *first = NULL;
+    for (size_t i = 0; i < f->e.n_chunks; i++) {
+        const struct tree_chunk *k = &f->e.chunks[i];
+        int rc;
+        if (k->offset + k->len <= f->start) continue;
+        if (k->offset >= end) break;
+        if (!first) first = k;
+        rc = repo_blob_check(f->repo, &k->id);
+        if (rc == -ENOENT || rc == -EIO || rc == -EBADMSG) return -EBADMSG; /* damage, named */
+        if (rc) return rc;
+    }
+    if (!first) return 0;
+    return fs_load(f, first, first->offset > f->start ? first->offset : f->start);
+}
+
 static ssize_t fs_read(void *cls, uint64_t pos, char *out, size_t max)
 {
     struct fstream *f = cls;
@@ -391,6 +429,7 @@ static ssize_t fs_read(void *cls, uint64_t pos, char *out, size_t max)
     if (!(off >= f->buf_off && off < f->buf_off + f->buf_len)) {
         const struct tree_chunk *c = NULL;
         uint64_t next = f->e.size;
+        int rc;
         for (size_t i = 0; i < f->e.n_chunks; i++) {
             const struct tree_chunk *k = &f->e.chunks[i];
             if (k->offset + k->len <= off) continue;
@@ -404,19 +443,11 @@ static ssize_t fs_read(void *cls, uint64_t pos, char *out, size_t max)
             memset(out, 0, n);
             return (ssize_t)n;
         }
-        {
-            uint64_t wend = c->offset + c->len;
-            int rc;
-            if (wend > end) wend = end;
-            f->buf_len = 0;
-            f->buf_off = off;
-            rc = eng_read_file(f->repo, f->snap, f->path, off, wend - off, fs_sink, f);
-            if (rc != 0 || f->buf_len != wend - off) {
-                log_warn("download-file: %s in snapshot %s at offset %" PRIu64 ": %s", f->path, f->snap, off,
-                         rc ? strerror(-rc) : "short read");
-                f->buf_len = 0;
-                return MHD_CONTENT_READER_END_WITH_ERROR;
-            }
+        if ((rc = fs_load(f, c, off)) != 0) {
+            char why[480];
+            log_warn("download-file: %s in snapshot %s at offset %" PRIu64 ": %s (the stream is cut)", f->path,
+                     f->snap, off, eng_damage_text(rc, why, sizeof why));
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         }
     }
     {
@@ -482,6 +513,12 @@ static void download_file(struct api_req *req, struct api_resp *resp)
         api_error(resp, 404, "NotFound", "'%.200s' is not in snapshot %s", path, snap.id);
         goto out;
     }
+    if (rc == -EBADMSG) {
+        char dmg[480];
+        api_error(resp, 409, "RepositoryDamaged", "cannot find '%.200s' in snapshot %s: %s", path, snap.id,
+                  eng_damage_text(rc, dmg, sizeof dmg));
+        goto out;
+    }
     if (rc != 0) {
         api_error(resp, 500, "InternalError", "cannot read snapshot %s: %s", snap.id, strerror(-rc));
         goto out;
@@ -511,6 +548,17 @@ static void download_file(struct api_req *req, struct api_resp *resp)
     f->e = e; /* owned by f now */
     f->start = rg.off;
     f->len = rg.len;
+    /* Damage known before the first byte is a 409; damage found later can only cut the stream. */
+    if ((rc = fs_precheck(f)) != 0) {
+        char dmg[480];
+        eng_damage_text(rc, dmg, sizeof dmg);
+        fs_free(f);
+        if (rc == -EBADMSG)
+            api_error(resp, 409, "RepositoryDamaged", "cannot read '%.200s' of snapshot %s: %s", path, snap.id, dmg);
+        else
+            api_error(resp, 500, "InternalError", "cannot read '%.200s' of snapshot %s: %s", path, snap.id, dmg);
+        goto out;
+    }
     mr = MHD_create_response_from_callback(rg.len, STREAM_BLOCK, fs_read, f, fs_free);
     if (!mr) {
         fs_free(f);

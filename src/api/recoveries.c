@@ -135,6 +135,12 @@ int api_rec_check_items(struct api_req *req, struct api_resp *resp, const char *
                       snapshot_id);
             return -1;
         }
+        if (rc == -EBADMSG) { /* the repository is damaged: a state to repair, not a server fault */
+            char dmg[480];
+            api_error(resp, 409, "RepositoryDamaged", "field '%s.absolutePath': cannot find '%.200s' in snapshot %s: %s",
+                      pfx, path, snapshot_id, eng_damage_text(rc, dmg, sizeof dmg));
+            return -1;
+        }
         if (rc != 0) {
             api_error(resp, 500, "InternalError", "cannot read snapshot %s to find '%.200s': %s", snapshot_id, path,
                       strerror(-rc));

@@ -818,8 +818,8 @@ static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int d
         } else if (fd >= 0) {
             bk_read_xattrs(e, fd, NULL);
         }
-        if (prev && prev->type == TREE_DIR && prev->has_subtree)
-            eng_tree_load(b->repo, &prev->subtree, &prev_sub);   /* best effort */
+        if (prev && prev->type == TREE_DIR && prev->has_subtree)   /* best effort: a damaged one */
+            eng_tree_load(b->repo, &prev->subtree, &prev_sub);   /* is listed; files are read */
         struct bk_dir *child = calloc(1, sizeof *child);
         if (!child) { if (fd >= 0) close(fd); tree_free(prev_sub); return -ENOMEM; }
         child->parent = node;
@@ -1264,8 +1264,9 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
         rc = eng_snapshot_root(repo, o->parent_snapshot_id, &proot);
         if (!rc) rc = eng_tree_load(repo, &proot, &prev_root);
         if (rc) {
+            char why[400];
             eng_problem(b.warnings, "/", "parent snapshot %.64s unreadable (%s): reading everything",
-                        o->parent_snapshot_id, strerror(-rc));
+                        o->parent_snapshot_id, eng_damage_text(rc, why, sizeof why));
             b.n_warnings++;
             prev_root = NULL;
         } else {

@@ -112,10 +112,42 @@ int eng_tree_load(struct repo *repo, const repo_id_t *id, struct tree **out)
     size_t len = 0;
     int rc = repo_blob_get(repo, id, &data, &len);
     *out = NULL;
+    rc = eng_read_rc(rc); /* unknown, damaged, pack missing: all damage */
     if (rc) return rc;
     rc = tree_decode(data, len, out);
     free(data);
+    if (rc && rc != -ENOMEM) {
+        char hex[REPO_ID_HEX_LEN + 1];
+        repo_id_to_hex(id, hex);
+        repo_damage_setf("tree blob %.16s does not decode", hex);
+        rc = -EBADMSG;
+    }
     return rc;
+}
+
+int eng_chunk_get(struct repo *repo, const struct tree_chunk *c, void **data, size_t *len)
+{
+    int rc = repo_blob_get(repo, &c->id, data, len);
+    rc = eng_read_rc(rc); /* the sentence names the blob (and its pack) */
+    if (rc == 0 && *len != c->len) {
+        char hex[REPO_ID_HEX_LEN + 1];
+        repo_id_to_hex(&c->id, hex);
+        repo_damage_setf("blob %.16s holds %zu bytes, its tree says %u", hex, *len, c->len);
+        free(*data);
+        *data = NULL;
+        rc = -EBADMSG;
+    }
+    return rc;
+}
+
+const char *eng_damage_text(int rc, char *buf, size_t len)
+{
+    const char *note = repo_damage_last();
+    if (rc == -EBADMSG)
+        snprintf(buf, len, "repository damage: %s", note[0] ? note : "data does not match its snapshot");
+    else
+        snprintf(buf, len, "cannot read from the repository: %s", strerror(-rc));
+    return buf;
 }
 
 int eng_resolve(struct repo *repo, const repo_id_t *root, const char *path, struct tree_entry *out)
@@ -197,10 +229,16 @@ int eng_snapshot_root(struct repo *repo, const char *snapshot_id, repo_id_t *roo
     json_t *doc = NULL;
     int rc;
     if (!snapshot_id) return -EINVAL;
-    if ((rc = repo_snapshot_read(repo, snapshot_id, &doc)) != 0) return rc;
+    repo_damage_clear(); /* every read of a snapshot starts here: no stale sentence */
+    rc = repo_snapshot_read(repo, snapshot_id, &doc);
+    if (rc == -ENOENT) rc = -EBADMSG; /* callers name snapshots the catalog knows: its file is lost */
+    if (rc) return rc;
     const char *hex = json_string_value(json_object_get(doc, "tree"));
     rc = hex ? repo_id_from_hex(hex, root) : -EBADMSG;
-    if (rc) rc = -EBADMSG;
+    if (rc) {
+        repo_damage_setf("snapshot %.64s names no valid root tree", snapshot_id);
+        rc = -EBADMSG;
+    }
     json_decref(doc);
     return rc;
 }

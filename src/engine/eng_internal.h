@@ -1,6 +1,7 @@
 /* eng_internal.h: helpers shared by the engine's files (not part of the public API). */
 #ifndef COFFER_ENGINE_ENG_INTERNAL_H
 #define COFFER_ENGINE_ENG_INTERNAL_H
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +24,19 @@ int eng_path_normalize(const char *in, char **out);
 /* eng_basename: the last component of a normalized path ("" for "/"). */
 const char *eng_basename(const char *path);
 
+/* eng_read_rc: a repo read's code as the engine reports it: the repository's damage codes (unknown
+ * blob, pack missing, blob damaged: repo_damage_last names them) become -EBADMSG; others (-ENOMEM,
+ * -EMFILE...) stay what they are. */
+static inline int eng_read_rc(int rc)
+{
+    return rc == -ENOENT || rc == -EIO || rc == -EBADMSG ? -EBADMSG : rc;
+}
+/* eng_tree_load: reads and decodes a tree blob. A missing or undecodable tree is -EBADMSG (damage;
+ * repo_damage_last names it). */
 int eng_tree_load(struct repo *repo, const repo_id_t *id, struct tree **out);
+/* eng_chunk_get: reads a file chunk's blob and checks its length against the tree; damage is
+ * -EBADMSG (eng_read_rc) with repo_damage_last naming the blob (and its pack). */
+int eng_chunk_get(struct repo *repo, const struct tree_chunk *c, void **data, size_t *len);
 /* eng_resolve: walks from root to a normalized path; "/" gives a dir entry named "/". The caller
  * releases *out. -ENOENT if absent, -ENOTDIR if a component is not a directory. */
 int eng_resolve(struct repo *repo, const repo_id_t *root, const char *path, struct tree_entry *out);

@@ -107,6 +107,13 @@ void eng_restore_result_release(struct eng_restore_result *r);
 
 /* ---------- reading snapshots ---------- */
 
+/* Damage. Every reader below returns -EBADMSG when the repository is damaged: a snapshot file
+ * missing or damaged, a tree or data blob damaged or unknown, its pack missing or short. Never a
+ * target-side error, never -ENOENT (that means "not in the snapshot"). eng_damage_text: the sentence
+ * for a failed read on this thread, naming the snapshot, blob and pack ("repository damage: pack
+ * <hex> is missing from the repository (blob <hex>)"); for other codes, strerror. */
+const char *eng_damage_text(int rc, char *buf, size_t len);
+
 /* eng_snapshot_root: the root tree id named by a snapshot document. */
 int eng_snapshot_root(struct repo *repo, const char *snapshot_id, repo_id_t *root);
 

@@ -89,8 +89,7 @@ int eng_stream_entry(struct repo *repo, const struct tree_entry *e, uint64_t off
         }
         void *data = NULL;
         size_t len = 0;
-        if ((rc = repo_blob_get(repo, &c->id, &data, &len)) != 0) return rc;
-        if (len != c->len) { free(data); return -EBADMSG; }
+        if ((rc = eng_chunk_get(repo, c, &data, &len)) != 0) return rc;
         uint64_t take_end = cend < end ? cend : end;
         rc = sink(ctx, (const uint8_t *)data + (pos - c->offset), (size_t)(take_end - pos));
         free(data);

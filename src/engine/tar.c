@@ -237,7 +237,11 @@ static int tw_file(struct tw *t, const char *aname, const char *spath, const str
     t->member_left = content->size;
     rc = eng_stream_entry(t->repo, content, 0, content->size, tw_sink, t);
     if (t->werr) return t->werr;
-    if (rc) eng_problem(t->errors, spath, "data unreadable, zeros written instead: %s", strerror(-rc));
+    if (rc) {
+        char why[480];
+        eng_problem(t->errors, spath, "data unreadable, zeros written instead: %s",
+                    eng_damage_text(rc, why, sizeof why));
+    }
     if (tw_zeros(t, t->member_left) != 0) return t->werr;
     return tw_pad(t, content->size);
 }
@@ -250,7 +254,9 @@ static int tw_dir_content(struct tw *t, struct eng_path *an, struct eng_path *sp
     size_t abase = an->len, sbase = sp->len;
     int rc = eng_tree_load(t->repo, id, &tr);
     if (rc) {
-        eng_problem(t->errors, sp->p, "directory listing unreadable: %s", strerror(-rc));
+        char why[480];
+        eng_problem(t->errors, sp->p, "directory listing unreadable: %s",
+                    eng_damage_text(rc, why, sizeof why));
         return 0;
     }
     for (size_t i = 0; i < tr->n && !rc; i++) {
@@ -285,8 +291,13 @@ static int tw_entry(struct tw *t, struct eng_path *an, struct eng_path *sp, cons
             struct tree_entry fe;
             rc = eng_resolve(t->repo, &t->root, e->hardlink, &fe);
             if (rc || fe.type != TREE_FILE || fe.hardlink) {
+                char why[480];
                 if (!rc) tree_entry_release(&fe);
-                eng_problem(t->errors, sp->p, "hardlink target missing from the snapshot");
+                if (rc == -EBADMSG)
+                    eng_problem(t->errors, sp->p, "hardlink target unreadable: %s",
+                                eng_damage_text(rc, why, sizeof why));
+                else
+                    eng_problem(t->errors, sp->p, "hardlink target missing from the snapshot");
                 return 0;
             }
             rc = tw_link_add(t, e->hardlink, an->p);

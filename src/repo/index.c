@@ -568,6 +568,28 @@ int repo_itab_pack_records(const struct repo_itab *t, uint32_t pack, struct repo
     return 0;
 }
 
+uint32_t repo_itab_prefer(struct repo_itab *t,
+                          int (*bad)(void *ctx, const repo_id_t *id, uint32_t pack),
+                          int (*usable)(void *ctx, const repo_id_t *id, uint32_t pack), void *ctx)
+{
+    uint32_t switched = 0;
+    for (uint32_t k = 0; k < t->nrec; k++) {
+        struct repo_irec *r = rec_at(t, k), *live;
+        repo_id_t id;
+        uint32_t i;
+        if (!(r->packw & REPO_IREC_DEAD)) continue;
+        memcpy(id.b, r->id, REPO_ID_LEN);
+        if (!tab_probe(t, r->id, id_hash(r->id), &i) || (t->ref[i] & REPO_IREF_PENDING)) continue;
+        live = rec_at(t, t->ref[i]);
+        if (!bad(ctx, &id, rec_pack(live)) || !usable(ctx, &id, rec_pack(r))) continue;
+        live->packw |= REPO_IREC_DEAD; /* stays in its run, as every dead copy does */
+        r->packw &= ~REPO_IREC_DEAD;
+        t->ref[i] = k;
+        switched++;
+    }
+    return switched;
+}
+
 void repo_itab_count_packs(const struct repo_itab *t, size_t *counts, uint32_t npacks)
 {
     for (uint32_t r = 0; r < t->nrec; r++) {

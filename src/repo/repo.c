@@ -8,9 +8,12 @@
  *   index/<hex>            index files (index.c)
  *   snapshots/<hex>        snapshots (snapshot.c)
  * Opening loads every index file, then scans data/ for packs no index names (a crash between a
- * pack's rename and its index) and indexes them from their trailers. A put checks the index (a
- * concurrent put of the same id waits for the first to finish instead of storing it twice),
- * compresses and encrypts on the caller's thread and appends through pack.c. */
+ * pack's rename and its index) and indexes them from their trailers, then loads the damaged-blob
+ * list (damage.c) and makes the index prefer good copies. A put checks the index (a concurrent put
+ * of the same id waits for the first to finish instead of storing it twice; a copy on the damaged
+ * list or in a missing pack counts as absent, so it is stored again), compresses and encrypts on
+ * the caller's thread and appends through pack.c. A read that finds damage records it (damage.c)
+ * and leaves a sentence naming the blob and pack for repo_damage_last. */
 #include "repo/repo_int.h"
 #include "util/fsio.h"
 #include "util/log.h"
@@ -217,6 +220,8 @@ static void repo_free(struct repo *repo)
     if (!repo) return;
     repo_pack_close_all(repo);
     repo_itab_free(&repo->idx);
+    repo_dmg_free(repo);
+    pthread_mutex_destroy(&repo->dmg_save_mu);
     pthread_mutex_destroy(&repo->mu);
     pthread_mutex_destroy(&repo->flush_mu);
     pthread_cond_destroy(&repo->cv);
@@ -238,6 +243,7 @@ int repo_open(const char *dir, const char *key_file, struct repo **out, char *er
     repo->open_pack = -1;
     pthread_mutex_init(&repo->mu, NULL);
     pthread_mutex_init(&repo->flush_mu, NULL);
+    pthread_mutex_init(&repo->dmg_save_mu, NULL);
     pthread_cond_init(&repo->cv, NULL);
     if (!repo->dir || repo_itab_init(&repo->idx, 0) < 0) {
         repo_free(repo);
@@ -266,6 +272,11 @@ int repo_open(const char *dir, const char *key_file, struct repo **out, char *er
         rc = repo_write_pending_index(repo);
         if (rc < 0) repo_seterr(err, errlen, "cannot index recovered packs: %s", strerror(-rc));
     }
+    if (rc == 0) {
+        rc = repo_dmg_load(repo);
+        if (rc < 0) repo_seterr(err, errlen, "cannot load the damaged-blob list: %s", strerror(-rc));
+    }
+    if (rc == 0) repo_damage_prefer_good(repo); /* sole owner: no lock needed yet */
     if (rc < 0) {
         repo_free(repo);
         return rc;
@@ -374,8 +385,8 @@ int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *
             return rc;
         }
         rc = repo_itab_claim(&repo->idx, id, &pack);
-        if (rc == REPO_ITAB_STORED && !pack_live(repo, pack))
-            rc = repo_itab_reclaim(&repo->idx, id); /* its pack is gone: store it again */
+        if (rc == REPO_ITAB_STORED && (!pack_live(repo, pack) || repo_dmg_listed(repo, id, pack)))
+            rc = repo_itab_reclaim(&repo->idx, id); /* lost or damaged copy: store it again */
         if (rc < 0 || rc == REPO_ITAB_STORED) {    /* error, or already stored */
             pthread_mutex_unlock(&repo->mu);
             return rc < 0 ? rc : 0;
@@ -427,17 +438,19 @@ int repo_blob_exists(struct repo *repo, const repo_id_t *id)
     int yes;
     pthread_mutex_lock(&repo->mu);
     yes = repo_itab_lookup(&repo->idx, id, &pack, NULL) == REPO_ITAB_STORED &&
-          pack_live(repo, pack);
+          pack_live(repo, pack) && !repo_dmg_listed(repo, id, pack);
     pthread_mutex_unlock(&repo->mu);
     return yes;
 }
 
-/* lookup: the index's record; e->plain is REPO_PLAIN_UNKNOWN for a compressed blob. */
+/* lookup: the index's record; e->plain is REPO_PLAIN_UNKNOWN for a compressed blob. A blob being
+ * stored again (its copy was damaged or lost) is waited for, as a second put of it would be. */
 static int lookup(struct repo *repo, const repo_id_t *id, struct repo_pentry *e, uint32_t *pack)
 {
     int st;
     pthread_mutex_lock(&repo->mu);
-    st = repo_itab_lookup(&repo->idx, id, pack, e);
+    while ((st = repo_itab_lookup(&repo->idx, id, pack, e)) == REPO_ITAB_PENDING)
+        pthread_cond_wait(&repo->cv, &repo->mu);
     pthread_mutex_unlock(&repo->mu);
     return st == REPO_ITAB_STORED ? 0 : -ENOENT;
 }
@@ -506,6 +519,61 @@ int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *st
     return 0;
 }
 
+/* pack_unreadable: the pack of a blob cannot be opened. A pack whose file is gone is marked
+ * missing (for this open; the next open finds it missing again), so puts store its blobs again.
+ * Sets the thread's damage sentence; returns -EIO, or rc for a shortage of memory or fds. */
+static int pack_unreadable(struct repo *repo, uint32_t pack, const repo_id_t *id, int rc)
+{
+    char bhex[REPO_ID_HEX_LEN + 1], phex[REPO_ID_HEX_LEN + 1] = "?";
+    const char *what = "cannot be opened";
+    if (rc == -ENOMEM || rc == -EMFILE || rc == -ENFILE) return rc;
+    repo_id_to_hex(id, bhex);
+    pthread_mutex_lock(&repo->mu);
+    if (pack < repo->npacks) {
+        struct repo_pack *p = &repo->packs[pack];
+        repo_id_to_hex(&p->id, phex);
+        if (rc == -ENOENT && p->state == REPO_PACK_SEALED && p->fd < 0) {
+            p->state = REPO_PACK_MISSING;
+            log_warn("repo: pack %s is missing from data/", phex);
+        }
+        if (p->state == REPO_PACK_MISSING) what = "is missing from the repository";
+        else if (p->state == REPO_PACK_FAILED) what = "was never written completely";
+    }
+    pthread_mutex_unlock(&repo->mu);
+    repo_damage_setf("pack %s %s (blob %.16s)", phex, what, bhex);
+    return -EIO;
+}
+
+int repo_blob_check(struct repo *repo, const repo_id_t *id)
+{
+    struct repo_pentry e;
+    struct stat st;
+    uint32_t pack = 0;
+    char bhex[REPO_ID_HEX_LEN + 1], phex[REPO_ID_HEX_LEN + 1] = "?";
+    int fd = -1, listed, rc = lookup(repo, id, &e, &pack);
+    repo_id_to_hex(id, bhex);
+    if (rc < 0) {
+        repo_damage_setf("blob %.16s is not in the repository's index", bhex);
+        return rc;
+    }
+    pthread_mutex_lock(&repo->mu);
+    listed = repo_dmg_has(repo, id, pack);
+    if (pack < repo->npacks) repo_id_to_hex(&repo->packs[pack].id, phex);
+    pthread_mutex_unlock(&repo->mu);
+    if (listed) {
+        repo_damage_setf("blob %.16s in pack %s is damaged (found by an earlier read)", bhex, phex);
+        return -EBADMSG;
+    }
+    if ((rc = repo_pack_fd_get(repo, pack, &fd)) < 0) return pack_unreadable(repo, pack, id, rc);
+    rc = fstat(fd, &st) == 0 ? 0 : -errno;
+    repo_pack_fd_put(repo, pack);
+    if (rc == 0 && (uint64_t)st.st_size < (uint64_t)e.offset + e.stored) {
+        repo_damage_record(repo, id, pack, "the pack is shorter than the index says");
+        rc = -EBADMSG;
+    }
+    return rc;
+}
+
 int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len)
 {
     struct repo_pentry e;
@@ -514,16 +582,29 @@ int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *l
     int fd = -1, rc = lookup(repo, id, &e, &pack);
     *data = NULL;
     if (len) *len = 0;
-    if (rc < 0) return rc;
+    if (rc < 0) {
+        char hex[REPO_ID_HEX_LEN + 1];
+        repo_id_to_hex(id, hex);
+        repo_damage_setf("blob %.16s is not in the repository's index", hex);
+        return rc;
+    }
     buf = malloc(e.stored);
     if (!buf) return -ENOMEM;
     rc = repo_pack_fd_get(repo, pack, &fd);
-    if (rc == 0) {
-        rc = fsio_pread_full(fd, buf, e.stored, (off_t)e.offset);
-        repo_pack_fd_put(repo, pack);
-        if (rc == -EIO) rc = -EBADMSG; /* the pack is shorter than the index says */
+    if (rc < 0) {
+        free(buf);
+        return pack_unreadable(repo, pack, id, rc);
     }
-    if (rc == 0) rc = repo_blob_decode(repo, &e, buf, data);
+    rc = fsio_pread_full(fd, buf, e.stored, (off_t)e.offset);
+    repo_pack_fd_put(repo, pack);
+    if (rc == -EIO) {
+        rc = -EBADMSG;
+        repo_damage_record(repo, id, pack, "the pack is shorter than the index says, or unreadable");
+    } else if (rc == 0) {
+        rc = repo_blob_decode(repo, &e, buf, data);
+        if (rc == -EBADMSG)
+            repo_damage_record(repo, id, pack, "authentication, decompression or id check failed");
+    }
     free(buf);
     if (rc == 0 && len) *len = e.plain;
     return rc;

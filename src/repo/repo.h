@@ -44,15 +44,40 @@ void repo_blob_id(const struct repo *repo, const void *data, size_t len, repo_id
  * data. */
 int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *id,
                   const void *data, size_t len, size_t *added_bytes);
-int repo_blob_exists(struct repo *repo, const repo_id_t *id); /* 1 yes, 0 no */
+/* repo_blob_exists: 1 if stored and readable as far as the repository knows (its copy is not on
+ * the damaged list nor in a missing pack), else 0. */
+int repo_blob_exists(struct repo *repo, const repo_id_t *id);
 /* repo_blob_get: reads, decrypts, decompresses and re-verifies the id of a blob; the caller frees
- * *data. -ENOENT if unknown, -EBADMSG if damaged. Thread-safe. */
+ * *data. -ENOENT if unknown, -EBADMSG if damaged (its pack short included), -EIO if its pack is
+ * missing or cannot be opened; for each of these repo_damage_last names the blob (and pack).
+ * Thread-safe. */
 int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len);
+/* repo_blob_check: without reading the blob, whether it can be read as far as the repository
+ * knows: it is in the index, its copy is not on the damaged-blob list, its pack opens and is long
+ * enough. 0 or repo_blob_get's codes (with the same sentence). Cheap: for checking a whole file
+ * before answering a download. */
+int repo_blob_check(struct repo *repo, const repo_id_t *id);
 /* repo_blob_locate: where a blob lives, so readers can sort reads pack by pack. pack_no is a
  * small integer stable for the life of the open repo. The in-memory index does not keep the
  * plaintext length of compressed blobs: a non-NULL plain_len then costs reading the blob. */
 int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, uint64_t *offset,
                      uint32_t *stored_len, uint32_t *plain_len);
+
+/* Damage and self-healing (docs/repository-format.md section 13). A read that finds a blob
+ * damaged (repo_blob_get, repo_verify with read_data) puts the (blob, pack) pair on the
+ * repository's damaged-blob list, durably; a pack found missing is marked so for this open (and is
+ * found missing again by the next open). repo_blob_put and repo_blob_exists treat an id whose
+ * copy in the index is listed, or in a missing pack, as absent: the next backup of that data
+ * stores it again and the index then points at the new copy, now and after reopening.
+ * repo_damage_last: this thread's sentence about the last damage a repo read reported (a blob and
+ * its pack, a missing pack, a damaged or missing snapshot); "" if none since repo_damage_clear. */
+const char *repo_damage_last(void);
+void repo_damage_clear(void);
+/* repo_damage_setf: sets this thread's damage sentence, for layers above that find damage in what
+ * the repository returned (a tree naming a blob of the wrong length...). */
+void repo_damage_setf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* repo_damaged_count: the number of (blob, pack) pairs on the damaged list. */
+size_t repo_damaged_count(struct repo *repo);
 
 /* repo_flush: seals the open pack and writes an index file for blobs not yet in one. */
 int repo_flush(struct repo *repo);

@@ -107,6 +107,15 @@ struct repo_itab {
 
 struct repo_packmap { uint32_t *slots; size_t cap, count; }; /* pack id -> pack_no + 1 */
 
+/* The damaged-blob list in memory (damage.c): a set of (blob id, pack number) pairs, open
+ * addressing, at most half full; gen counts additions, saved_gen the last one written to disk. */
+struct repo_dmg_ent { repo_id_t id; uint32_t pack; uint32_t used; };
+struct repo_dmg {
+    struct repo_dmg_ent *slots;
+    uint32_t cap, count;
+    uint64_t gen, saved_gen;
+};
+
 struct repo {
     char *dir;
     repo_id_t repo_id;
@@ -128,6 +137,8 @@ struct repo {
     int write_err;                /* sticky: a failed seal makes later writes fail */
     uint32_t fds_open;            /* cached fds of sealed packs */
     uint64_t lru_clock;
+    struct repo_dmg dmg;          /* guarded by mu */
+    pthread_mutex_t dmg_save_mu;  /* serialises writes of <repo>/damaged */
 };
 
 /* crypto.c */
@@ -209,6 +220,13 @@ int repo_itab_carry(struct repo_itab *dst, const struct repo_itab *src, const ui
 /* repo_itab_pack_records: the live records of one pack; *out is malloc'd. */
 int repo_itab_pack_records(const struct repo_itab *t, uint32_t pack, struct repo_pentry **out,
                            size_t *n);
+/* repo_itab_prefer: for every id whose live record bad() rejects, makes live a dead copy of it
+ * that usable() accepts (its pack's run keeps its shape: only the dead flags move). One pass over
+ * the records; only for a table whose dead records with real ids are whole copies (right after
+ * loading, or with usable() refusing packs that take writes). Returns the number of ids moved. */
+uint32_t repo_itab_prefer(struct repo_itab *t,
+                          int (*bad)(void *ctx, const repo_id_t *id, uint32_t pack),
+                          int (*usable)(void *ctx, const repo_id_t *id, uint32_t pack), void *ctx);
 /* repo_itab_count_packs: adds the number of live records of each pack below npacks to counts. */
 void repo_itab_count_packs(const struct repo_itab *t, size_t *counts, uint32_t npacks);
 /* index.c: files */
@@ -246,6 +264,27 @@ int repo_pack_list_disk(const struct repo *repo,
 int repo_pack_scan_unindexed(struct repo *repo, char *err, size_t errlen);
 void repo_pack_clean_tmp(const struct repo *repo);
 int repo_pack_ents_push(struct repo_pack *p, const struct repo_pentry *e);
+
+/* damage.c */
+/* repo_dmg_has: the pair (id, pack) is on the damaged list. Lock held; a single branch when the
+ * list is empty. */
+int repo_dmg_has(const struct repo *repo, const repo_id_t *id, uint32_t pack);
+/* repo_dmg_listed: repo_dmg_has behind an inline test of the count, so callers on the hot path
+ * (put, exists) pay one branch, and no call, while the list is empty. */
+static inline int repo_dmg_listed(const struct repo *repo, const repo_id_t *id, uint32_t pack)
+{
+    return repo->dmg.count != 0 && repo_dmg_has(repo, id, pack);
+}
+/* repo_damage_record: puts (id, pack) on the list and writes it durably if it is new; sets this
+ * thread's damage sentence. Lock not held. */
+int repo_damage_record(struct repo *repo, const repo_id_t *id, uint32_t pack, const char *why);
+/* repo_dmg_load: reads <repo>/damaged at open (after the index: pack ids map to pack numbers);
+ * absent is fine, unreadable is logged and ignored. */
+int repo_dmg_load(struct repo *repo);
+void repo_dmg_free(struct repo *repo);
+/* repo_damage_prefer_good: at open and after an index rebuild (lock held or sole owner): an id
+ * whose copy in the index is listed damaged, or in a missing pack, is read from another copy. */
+void repo_damage_prefer_good(struct repo *repo);
 
 /* repo.c */
 /* repo_blob_decode: authenticates, decrypts, decompresses and checks the id of a stored blob; sets

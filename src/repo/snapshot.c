@@ -62,6 +62,9 @@ int repo_snapshot_read(struct repo *repo, const char *id_hex, json_t **doc)
     if (rc < 0) return rc;
     repo_id_from_hex(id_hex, &want);
     rc = fsio_read_all(path, SNAPSHOT_MAX + 8 + REPO_AEAD_OVERHEAD, &data, &len);
+    if (rc == -ENOENT) repo_damage_setf("snapshot %s is missing from the repository", id_hex);
+    else if (rc == -EFBIG) repo_damage_setf("snapshot %s is damaged (too large)", id_hex);
+    if (rc == -EFBIG) rc = -EBADMSG;
     if (rc < 0) return rc;
     repo_sha256(data, len, hash);
     if (memcmp(hash, want.b, sizeof hash) != 0) rc = -EBADMSG;
@@ -75,6 +78,9 @@ int repo_snapshot_read(struct repo *repo, const char *id_hex, json_t **doc)
         }
     }
     free(data);
+    if (rc == -EBADMSG)
+        repo_damage_setf("snapshot %s is damaged (its file fails its hash or authentication)",
+                         id_hex);
     return rc;
 }
 

@@ -100,6 +100,9 @@ static void check_blobs(struct repo *repo, int fd, const struct vpack *vp,
         }
         rc = fsio_pread_full(fd, buf, ents[k].stored, (off_t)ents[k].offset);
         if (rc == 0) rc = repo_blob_decode(repo, &ents[k], buf, &plain);
+        if (rc == -EIO || rc == -EBADMSG) /* remembered: the next backup stores it again */
+            repo_damage_record(repo, &ents[k].id, vp->no, rc == -EIO ? "beyond the end of the pack"
+                               : "authentication, decompression or id check failed");
         if (rc == -EIO)
             add_error(errors, &vp->id, &ents[k].id, "blob lies beyond the end of the pack");
         else if (rc == -EBADMSG)
@@ -382,6 +385,7 @@ int repo_index_rebuild(struct repo *repo)
         }
         repo_itab_free(&repo->idx);
         repo->idx = nidx;
+        repo_damage_prefer_good(repo); /* a rebuild loads first copies: prefer good ones */
     } else {
         repo_itab_free(&nidx);
     }

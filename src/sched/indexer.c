@@ -93,7 +93,8 @@ static int index_one(struct cat *cat, struct repo *repo, const struct cat_fidx_j
     }
     if (rc != 0) {
         char m[256];
-        snprintf(m, sizeof m, "cannot read the snapshot: %s", strerror(-rc));
+        char why[200];
+        snprintf(m, sizeof m, "cannot read the snapshot: %s", eng_damage_text(rc, why, sizeof why));
         log_warn("indexer: snapshot %s of tenant %s: %s", job->snapshot_id, job->tenant, m);
         return cat_fidx_finish(cat, w.no, "Error", m, w.entries, sched_clock_now()) == 0 ? 0 : -EIO;
     }

@@ -259,12 +259,14 @@ struct tar_job {
     int fd;
     json_t *errors;
     int rc;
+    char damage[480];      /* the helper's sentence when rc is -EBADMSG (repository damage) */
 };
 
 static void *tar_main(void *arg)
 {
     struct tar_job *t = arg;
     t->rc = eng_write_tar(t->repo, t->snap, t->paths, t->n, t->fd, t->errors);
+    if (t->rc == -EBADMSG) eng_damage_text(t->rc, t->damage, sizeof t->damage); /* thread's own note */
     close(t->fd);
     return NULL;
 }
@@ -351,6 +353,8 @@ static int run_download(struct slot *s, const struct cat_recovery *r, struct out
         rc = t.rc;
         if (rc == -ENOENT)
             snprintf(err, errlen, "a requested path is no longer in snapshot %s", t.snap);
+        else if (rc == -EBADMSG) /* a read of the repository failed: never a write error */
+            snprintf(err, errlen, "cannot read snapshot %s: %s", t.snap, t.damage);
         else
             snprintf(err, errlen, "cannot write the archive: %s", strerror(-rc));
     }
