@@ -8,7 +8,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#define FSIO_TMP_TAG ".tmp-"
 int fsio_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* fsio_tmp_is_stale: whether a file name is a temporary of fsio_write_atomic ("...<FSIO_TMP_TAG><pid>-
+ * XXXXXX") left by a process that no longer exists (safe to remove). */
+int fsio_tmp_is_stale(const char *name);
 /* fsio_read_all: reads a whole file (at most max_len bytes, else -EFBIG) into a malloc'd buffer
  * with a terminating NUL not counted in *len; the caller frees *data. */
 int fsio_read_all(const char *path, size_t max_len, void **data, size_t *len);
