@@ -11,7 +11,15 @@
  * the tree), no temporary file is left in the repository, and the snapshot restored with the engine
  * (after the daemon stopped) equals the tree byte for byte.
  *
+ * The catalog's own part, on a 4 MiB tmpfs of its own: filled to the last byte, a write fails with
+ * -ENOSPC (not a bare -1) and says so through cat_last_error; releasing the space reserve lets the
+ * same write succeed; the reserve is not re-created while the disk is full and is once it has room;
+ * and a Running run of this daemon whose lease ran out is failed by the orphan sweep only when no
+ * worker claims it.
+ *
  * Needs root (mount); without it every test prints "SKIP <test>: <reason>" and none counts. */
+#include "catalog/cat.h"
+#include "catalog/cat_run.h"
 #include "check.h"
 #include "e2e/harness.h"
 #include "engine/engine.h"
@@ -459,13 +467,124 @@ TEST(after_freeing_space_the_next_run_succeeds_and_restores)
     }
 }
 
+static int live_yes(void *ud, const char *tenant, const char *group_id, int64_t start_usecs)
+{
+    (void)ud, (void)tenant, (void)group_id, (void)start_usecs;
+    return 1;
+}
+
+static int live_no(void *ud, const char *tenant, const char *group_id, int64_t start_usecs)
+{
+    (void)ud, (void)tenant, (void)group_id, (void)start_usecs;
+    return 0;
+}
+
+/* fill_dir: writes dir/filler until ENOSPC; 0, or -1 on another error. */
+static int fill_dir(const char *dir)
+{
+    char p[800];
+    static unsigned char buf[64 << 10];
+    int fd;
+    snprintf(p, sizeof p, "%s/filler", dir);
+    fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    for (size_t chunk = sizeof buf; chunk >= 512; chunk /= 8) {
+        for (int i = 0; i < 100000; i++) {
+            ssize_t n = write(fd, buf, chunk);
+            if (n < 0 && errno != ENOSPC) {
+                close(fd);
+                return -1;
+            }
+            if (n < (ssize_t)chunk) break;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+TEST(the_catalog_records_on_a_full_disk_through_its_reserve)
+{
+    char dir[700], path[800], reserve[800], msg[2100];
+    struct cat *cat = NULL;
+    struct cat_run run = { 0 };
+    char err[256] = "";
+    int rc = 0, i, n = -1;
+    int64_t start = 0, leased_start;
+    struct stat st;
+    struct cat_run_new nr = { .tenant = "t", .group_name = "g", .group_seq = 1, .run_type = "kRegular",
+                              .status = "Accepted", .message = msg };
+    memset(msg, 'm', sizeof msg - 1);
+    msg[sizeof msg - 1] = '\0';
+    snprintf(dir, sizeof dir, "%s/cat", g_tmp);
+    CHECK(mkdir(dir, 0700) == 0);
+    CHECKF(mount("tmpfs", dir, "tmpfs", 0, "size=4m") == 0, "mount: %s", strerror(errno));
+    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    snprintf(reserve, sizeof reserve, "%s/catalog.reserve", dir);
+    rc = cat_open(path, &cat, err, sizeof err);
+    if (rc == 0) rc = cat_reserve_init(cat, reserve, 1 << 20);
+    if (rc == 0) {
+        nr.group_id = "g-first";
+        start = 1000;
+        rc = cat_run_insert(cat, &nr, &start); /* the run the orphan sweep looks at below */
+    }
+    if (rc == 0) rc = fill_dir(dir);
+    /* Rows until the disk refuses one: SQLite may have room left in its files for a few. */
+    for (i = 0; rc == 0 && i < 20000; i++) {
+        char gid[32];
+        snprintf(gid, sizeof gid, "g-%d", i);
+        nr.group_id = gid;
+        start = 2000 + i;
+        rc = cat_run_insert(cat, &nr, &start);
+    }
+    if (rc == 0) rc = -1000; /* never refused */
+    i--;
+    if (rc == -ENOSPC) {
+        char gid[32];
+        int last = cat_last_error(), released = cat_reserve_release(cat);
+        int gone = stat(reserve, &st) != 0, restore = cat_reserve_restore(cat); /* 1 MiB free: not room */
+        snprintf(gid, sizeof gid, "g-%d", i);
+        nr.group_id = gid;
+        start = 2000 + i;
+        rc = cat_run_insert(cat, &nr, &start); /* the same write, with the reserve's space */
+        if (last != -ENOSPC || restore != -ENOSPC || released != 1 || !gone) {
+            fprintf(stderr, "last error %d, restore %d, released %d, gone %d\n", last, restore, released, gone);
+            rc = -2000;
+        }
+    }
+    /* The orphan sweep: a Running run of "me" whose lease expired is failed only when no worker has it. */
+    if (rc == 0) rc = cat_run_lease_next(cat, "me", 1, &run);
+    leased_start = run.start_usecs;
+    if (rc == 0) rc = cat_run_fail_orphans(cat, "me", 5, live_yes, NULL, "orphaned", 7000, &n);
+    if (rc == 0 && n != 0) rc = -3000;
+    if (rc == 0) rc = cat_run_fail_orphans(cat, "other", 5, live_no, NULL, "orphaned", 7000, &n);
+    if (rc == 0 && n != 0) rc = -3001;
+    if (rc == 0) rc = cat_run_fail_orphans(cat, "me", 5, live_no, NULL, "orphaned", 7000, &n);
+    if (rc == 0 && n != 1) rc = -3002;
+    cat_run_release(&run);
+    if (rc == 0) rc = cat_run_get(cat, "t", "g-first", leased_start, &run);
+    if (rc == 0 && (strcmp(run.status, "Failed") != 0 ||
+                    !strstr(json_string_value(json_array_get(run.messages, json_array_size(run.messages) - 1)),
+                            "orphaned")))
+        rc = -4000;
+    cat_run_release(&run);
+    /* Room again: the reserve comes back. */
+    snprintf(path, sizeof path, "%s/filler", dir);
+    unlink(path);
+    if (rc == 0 && cat_reserve_restore(cat) != 1) rc = -5000;
+    if (rc == 0 && (stat(reserve, &st) != 0 || st.st_size != 1 << 20)) rc = -5001;
+    cat_close(cat);
+    umount2(dir, MNT_DETACH);
+    CHECKF(rc == 0, "rc %d (after %d rows)", rc, i);
+}
+
 int main(void)
 {
     static const char *const names[] = { "setup_on_a_small_tmpfs",
                                          "a_backup_that_fills_the_disk_ends_failed_with_the_reason",
                                          "writes_on_a_full_disk_answer_507_and_change_nothing",
                                          "the_log_holds_the_disk_full_error_a_few_times_only",
-                                         "after_freeing_space_the_next_run_succeeds_and_restores" };
+                                         "after_freeing_space_the_next_run_succeeds_and_restores",
+                                         "the_catalog_records_on_a_full_disk_through_its_reserve" };
     int rc;
     g_tmp = check_tmpdir("diskfull");
     if (daemon_start(&d, env) != 0) {
@@ -498,6 +617,7 @@ int main(void)
     RUN(writes_on_a_full_disk_answer_507_and_change_nothing);
     RUN(the_log_holds_the_disk_full_error_a_few_times_only);
     RUN(after_freeing_space_the_next_run_succeeds_and_restores);
+    RUN(the_catalog_records_on_a_full_disk_through_its_reserve);
     rc = 0;
     if (d.pid > 0 && daemon_kill(&d, SIGTERM) != 0) {
         fprintf(stderr, "cofferd did not exit cleanly\n");
