@@ -141,9 +141,12 @@ int fsio_tmp_is_stale(const char *name)
     char *end;
     long pid;
     if (!tag) return 0;
+    tag += strlen(FSIO_TMP_TAG);
+    if (strlen(tag) == 6 && strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == 6)
+        return 1; /* "<path>.tmp-XXXXXX": written by a version without the pid, so not by this one */
     errno = 0;
-    pid = strtol(tag + strlen(FSIO_TMP_TAG), &end, 10);
-    if (errno || end == tag + strlen(FSIO_TMP_TAG) || *end != '-' || pid <= 0) return 0;
+    pid = strtol(tag, &end, 10);
+    if (errno || end == tag || *end != '-' || pid <= 0) return 0;
     /* Only a dead process's: a live one may be writing it. */
     if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) return 0;
     return 1;

@@ -177,7 +177,9 @@ static int has_message(json_t *run, const char *part)
     return 0;
 }
 
-/* count_temps: files under dir (recursively) that are temporaries: in data/tmp, or named *.tmp-*. */
+/* count_temps: files under dir (recursively) that are temporaries: in data/tmp, or named *.tmp-*;
+ * each is named on stderr unless g_quiet (when they were planted on purpose). */
+static int g_quiet;
 static int count_temps(const char *dir, int in_tmp)
 {
     DIR *dh = opendir(dir);
@@ -193,7 +195,7 @@ static int count_temps(const char *dir, int in_tmp)
         if (S_ISDIR(st.st_mode)) {
             n += count_temps(p, in_tmp || strcmp(e->d_name, "tmp") == 0);
         } else if (in_tmp || strstr(e->d_name, ".tmp-") || strstr(e->d_name, ".new")) {
-            fprintf(stderr, "temporary file left: %s\n", p);
+            if (!g_quiet) fprintf(stderr, "temporary file left: %s\n", p);
             n++;
         }
     }
@@ -470,7 +472,7 @@ TEST(after_freeing_space_the_next_run_succeeds_and_restores)
     char p[700], id[64], snap[80];
     json_t *run;
     struct stat st;
-    int back = 0;
+    int back = 0, n;
     snprintf(p, sizeof p, "%s/filler", d.data_dir);
     CHECK(unlink(p) == 0);
     CHECK(restart_with(env) == 0); /* back to normal file opens */
@@ -509,6 +511,30 @@ TEST(after_freeing_space_the_next_run_succeeds_and_restores)
     snprintf(p, sizeof p, "%s/repo", d.data_dir);
     CHECK_EQ_INT(count_temps(p, 0), 0);
     CHECK_EQ_INT(count_temps(d.data_dir, 0), 0);
+    /* Debris of a dead writer (a temp pack, temp index and snapshot files, an old-style temp index)
+     * is removed when the repository is opened. */
+    {
+        char j[4][900];
+        int dead = 4194000;
+        while (dead > 1000 && (kill(dead, 0) == 0 || errno != ESRCH)) dead--;
+        snprintf(j[0], sizeof j[0], "%s/repo/data/tmp/pack-%d-abcdef", d.data_dir, dead);
+        snprintf(j[1], sizeof j[1], "%s/repo/index/%064d.tmp-%d-abcdef", d.data_dir, 0, dead);
+        snprintf(j[2], sizeof j[2], "%s/repo/snapshots/%064d.tmp-%d-qwerty", d.data_dir, 0, dead);
+        snprintf(j[3], sizeof j[3], "%s/repo/index/%064d.tmp-zxcvbn", d.data_dir, 0);
+        for (int k = 0; k < 4; k++) CHECKF(close(open(j[k], O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) == 0, "%s", j[k]);
+        g_quiet = 1;
+        n = count_temps(p, 0);
+        g_quiet = 0;
+        CHECK_EQ_INT(n, 4);
+        {
+            struct repo *repo = NULL;
+            char key[700], err[512] = "";
+            snprintf(key, sizeof key, "%s/repo.key", d.data_dir);
+            CHECKF(repo_open(p, key, &repo, err, sizeof err) == 0, "repo_open: %s", err);
+            repo_close(repo);
+        }
+        CHECK_EQ_INT(count_temps(p, 0), 0);
+    }
     {
         char repo_dir[700], key[700], target[700], a[1400], b[2200];
         struct repo *repo = NULL;
