@@ -472,7 +472,7 @@ TEST(after_freeing_space_the_next_run_succeeds_and_restores)
     char p[700], id[64], snap[80];
     json_t *run;
     struct stat st;
-    int back = 0, n;
+    int back = 0, nt;
     snprintf(p, sizeof p, "%s/filler", d.data_dir);
     CHECK(unlink(p) == 0);
     CHECK(restart_with(env) == 0); /* back to normal file opens */
@@ -523,9 +523,9 @@ TEST(after_freeing_space_the_next_run_succeeds_and_restores)
         snprintf(j[3], sizeof j[3], "%s/repo/index/%064d.tmp-zxcvbn", d.data_dir, 0);
         for (int k = 0; k < 4; k++) CHECKF(close(open(j[k], O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) == 0, "%s", j[k]);
         g_quiet = 1;
-        n = count_temps(p, 0);
+        nt = count_temps(p, 0);
         g_quiet = 0;
-        CHECK_EQ_INT(n, 4);
+        CHECK_EQ_INT(nt, 4);
         {
             struct repo *repo = NULL;
             char key[700], err[512] = "";
