@@ -222,16 +222,22 @@ static void publish(struct sched_worker *w, const struct cat_run_object *o, int 
     pthread_mutex_unlock(&w->s->lock);
 }
 
+/* disk_full: a catalog result, with a failure the catalog saw as a full disk made -ENOSPC. */
+static int disk_full(int rc)
+{
+    return rc < 0 && cat_last_error() == -ENOSPC ? -ENOSPC : rc;
+}
+
 static void finish_object(struct sched_worker *w, const struct cat_run *run, struct cat_run_object *o,
                           const char *status, const char *message, const struct cat_snapshot *snap, struct run_tally *t)
 {
+    int rc;
     o->status = (char *)status;
     free(o->message);
     o->message = message ? strdup(message) : NULL;
     o->end_usecs = sched_clock_now();
-    int rc;
     if (strcmp(status, "kSuccessful") == 0 || strcmp(status, "kWarning") == 0) o->pct = 100;
-    rc = cat_run_object_finish(w->s->cfg.cat, run->tenant, run->group_id, run->start_usecs, o, snap);
+    rc = disk_full(cat_run_object_finish(w->s->cfg.cat, run->tenant, run->group_id, run->start_usecs, o, snap));
     if (rc == -ENOSPC && cat_reserve_release(w->s->cfg.cat))
         rc = cat_run_object_finish(w->s->cfg.cat, run->tenant, run->group_id, run->start_usecs, o, snap);
     if (rc != 0) {
@@ -475,7 +481,8 @@ static int record_end(struct sched_worker *w, const struct cat_run *run, const c
     int64_t give_up = sched_clock_real() + 60LL * 1000000;
     int wait = 250, rc, lost;
     for (;;) {
-        rc = cat_run_finish(cat, run->tenant, run->group_id, run->start_usecs, status, messages, sched_clock_now());
+        rc = disk_full(cat_run_finish(cat, run->tenant, run->group_id, run->start_usecs, status, messages,
+                                      sched_clock_now()));
         if (rc == 0 || rc == CAT_NOT_FOUND) return rc;
         if (rc == -ENOSPC && cat_reserve_release(cat)) continue;
         pthread_mutex_lock(&w->s->lock);
@@ -592,7 +599,7 @@ finish:
     }
     rc = record_end(w, run, run_id, status, t.messages);
     if (rc != 0 && rc != CAT_NOT_FOUND) {
-        log_error("run %s of group %s: cannot record its end (%s): it stays Running until the monitor fails it",
+        log_error("run %s of group %s: cannot record its end (%s): it stays Running until housekeeping fails it",
                   run_id, run->group_id, rc == -ENOSPC ? "No space left on device" : "catalog error");
         goto out;
     }
