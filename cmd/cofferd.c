@@ -6,6 +6,8 @@
  *   COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),
  *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key),
  *   COFFER_WORKERS (backup worker threads, default 2),
+ *   COFFER_RESERVE_MB (the catalog's space reserve DIR/catalog.reserve, default 8; 0 = none: see
+ *   docs/operations.md, "Disk full"),
  *   COFFER_TEST_CLOCK=1 (tests only: enables POST /v2/coffer-test/clock to move the daemon's clock).
  *
  * The repository lives in DIR/repo; its keys are wrapped by the key file DIR/repo.key, created (0600)
@@ -236,6 +238,14 @@ int main(int argc, char **argv)
     if (cat_open(path, &ctx.cat, err, sizeof err) != 0) {
         log_error("%s", err);
         return 1;
+    }
+    { /* the space that lets a failure be recorded when the disk is full (cat.h) */
+        const char *mb = getenv("COFFER_RESERVE_MB");
+        long n = mb && *mb ? strtol(mb, NULL, 10) : 8;
+        if (n > 0 && n <= 1024) {
+            snprintf(path, sizeof path, "%s/catalog.reserve", cfg.data_dir);
+            cat_reserve_init(ctx.cat, path, (int64_t)n << 20);
+        }
     }
     ctx.data_dir = cfg.data_dir;
     if (open_repository(cfg.data_dir, &ctx.repo) != 0) {

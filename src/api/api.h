@@ -52,6 +52,11 @@ void api_empty(struct api_resp *resp, int status);
 void api_error(struct api_resp *resp, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* api_catalog_error: the answer to a catalog call that failed (rc: what it returned, or 0 when
+ * unknown): 507 InsufficientStorage when the disk is full (rc -ENOSPC, or the catalog's last error on
+ * this thread was), else 500 InternalError; the message names what was being done. */
+void api_catalog_error(struct api_resp *resp, int rc, const char *what);
+
 /* Query parameters. api_query: the raw value or NULL. api_query_list: values of a list parameter,
  * accepting both repeated keys and comma-separated values (the IBM SDK joins with commas); a new
  * JSON array of strings the caller decrefs. api_query_bool/int64: return 0 when absent (out left

@@ -26,7 +26,7 @@ static const char *const env_types[] = { "kIksClassic", "kIksVpc", "kRoksClassic
 
 static void internal(struct api_resp *resp, const char *what)
 {
-    api_error(resp, 500, "InternalError", "catalog error while %s", what);
+    api_catalog_error(resp, 0, what);
 }
 
 /* path_connection: the {connectionId} path parameter when it has the shape of one; NULL after a 400. */

@@ -12,7 +12,7 @@
 
 static void internal(struct api_resp *resp, const char *what)
 {
-    api_error(resp, 500, "InternalError", "catalog error while %s", what);
+    api_catalog_error(resp, 0, what);
 }
 
 static const char *path_connector(struct api_req *req, struct api_resp *resp)

@@ -74,7 +74,7 @@ static void not_found(struct api_resp *resp, const char *id)
 
 static void internal(struct api_resp *resp, const char *what)
 {
-    api_error(resp, 500, "InternalError", "catalog error while %s", what);
+    api_catalog_error(resp, 0, what);
 }
 
 /* make_doc: the response document of a validated body. Returns malloc'd compact text. */

@@ -39,7 +39,7 @@ static void not_found(struct api_resp *resp, const char *id)
 
 static void internal(struct api_resp *resp, const char *what)
 {
-    api_error(resp, 500, "InternalError", "catalog error while %s", what);
+    api_catalog_error(resp, 0, what);
 }
 
 /* make_doc: the response document for a validated body: id first, the body's own fields, then the

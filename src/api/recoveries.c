@@ -292,13 +292,13 @@ void api_rec_insert(struct api_req *req, struct api_resp *resp, const char *name
                                   .snapshot_environment = environment, .recovery_action = action,
                                   .snapshot_id = s->id, .object_id = s->object_id, .request = request, .doc = doc };
     if (api_id_new(cat, "recovery", id, sizeof id, &seq) != 0) {
-        api_error(resp, 500, "InternalError", "cannot allocate a recovery id");
+        api_catalog_error(resp, 0, "allocating a recovery id");
         return;
     }
     n.seq = seq;
     n.start_usecs = sched_clock_now();
     if (cat_recovery_insert(cat, &n) != 0) {
-        api_error(resp, 500, "InternalError", "catalog error while queueing the recovery");
+        api_catalog_error(resp, 0, "queueing the recovery");
         return;
     }
     sched_recovery_notify();
@@ -603,7 +603,7 @@ static void cancel_recovery(struct api_req *req, struct api_resp *resp)
         return;
     }
     if (rc != 0) {
-        api_error(resp, 500, "InternalError", "catalog error while canceling recovery '%s'", req->params[0]);
+        api_catalog_error(resp, rc, "canceling the recovery");
         return;
     }
     if (was_running) sched_recovery_notify();

@@ -2,6 +2,7 @@
  * response (JSON, empty, error). Every error names the parameter or field and the problem. */
 #include "api/api.h"
 #include "api/jv.h"
+#include "catalog/cat.h"
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -45,6 +46,16 @@ void api_error(struct api_resp *resp, int status, const char *code, const char *
         m = json_string(safe);
     }
     api_json(resp, status, json_pack("{s:s,s:o}", "errorCode", code, "message", m));
+}
+
+void api_catalog_error(struct api_resp *resp, int rc, const char *what)
+{
+    if (rc == -ENOSPC || cat_last_error() == -ENOSPC)
+        api_error(resp, 507, "InsufficientStorage",
+                  "the disk of the data directory is full (No space left on device) while %s: nothing was "
+                  "changed; free space on it and retry", what);
+    else
+        api_error(resp, 500, "InternalError", "catalog error while %s", what);
 }
 
 const char *api_query(struct api_req *req, const char *name)

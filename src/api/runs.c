@@ -41,7 +41,7 @@ static const char *const g_statuses[] = { "Accepted", "Running", "Canceled", "Ca
 
 static void internal(struct api_resp *resp, const char *what)
 {
-    api_error(resp, 500, "InternalError", "catalog error while %s", what);
+    api_catalog_error(resp, 0, what);
 }
 
 /* load_group: the tenant's group named by the path (400 malformed id, 404 unknown; deleted groups

@@ -25,7 +25,7 @@ static const char *const g_run_types[] = { "kAll", "kRegular", "kFull", "kLog", 
 
 static void internal(struct api_resp *resp, const char *what)
 {
-    api_error(resp, 500, "InternalError", "catalog error while %s", what);
+    api_catalog_error(resp, 0, what);
 }
 
 static int parse_int64(const char *s, int64_t *out)

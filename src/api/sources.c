@@ -42,7 +42,7 @@ static const char *const server_fields[] = { "id", "sourceId", "sourceInfo", "au
 
 static void internal(struct api_resp *resp, const char *what)
 {
-    api_error(resp, 500, "InternalError", "catalog error while %s", what);
+    api_catalog_error(resp, 0, what);
 }
 
 static void not_found(struct api_resp *resp, int64_t id)

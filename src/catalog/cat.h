@@ -6,7 +6,13 @@
  *
  * Threads: each thread gets its own SQLite connection on first use (kept in thread-local storage,
  * closed when the thread exits), with a cache of prepared statements. Functions return 0 on success,
- * CAT_NOT_FOUND, CAT_CONFLICT, or a negative value on an internal error (logged). */
+ * CAT_NOT_FOUND, CAT_CONFLICT, -ENOSPC when the disk is full (SQLITE_FULL, or an I/O error whose errno
+ * is ENOSPC), or another negative value on an internal error (logged).
+ *
+ * Disk full: a run's failure must still be recorded. cat_reserve_init keeps a file of preallocated
+ * bytes beside the catalog; whoever must record something on a full disk calls cat_reserve_release
+ * (the bytes become free for SQLite) and retries; cat_reserve_restore, called periodically, re-creates
+ * it once the disk has room for twice its size. */
 #ifndef COFFER_CATALOG_CAT_H
 #define COFFER_CATALOG_CAT_H
 #include <stdint.h>
@@ -27,6 +33,18 @@ int cat_installation(struct cat *cat, int64_t *cluster_id, int64_t *incarnation_
 int cat_next_seq(struct cat *cat, const char *name, int64_t *out);
 /* cat_schema_version: the number of migrations applied. */
 int cat_schema_version(struct cat *cat);
+
+/* cat_last_error: the code of the last statement that failed on this thread (-ENOSPC when the disk
+ * was full, -1 otherwise), 0 when the last statement prepared since then has not failed. For callers
+ * that were told only that a catalog call failed (the API's internal-error answer). */
+int cat_last_error(void);
+
+/* The space reserve (see above): init creates path with bytes preallocated if it is missing (0 or
+ * -errno, logged); release unlinks it (1 released, 0 there was none); restore re-creates it when
+ * missing and the disk has 2 * bytes free (1 re-created, 0 nothing to do, -ENOSPC not yet room). */
+int cat_reserve_init(struct cat *cat, const char *path, int64_t bytes);
+int cat_reserve_release(struct cat *cat);
+int cat_reserve_restore(struct cat *cat);
 
 /* Transactions around several typed calls on this thread's connection (BEGIN IMMEDIATE). */
 int cat_begin(struct cat *cat);

@@ -148,6 +148,13 @@ int cat_run_requeue(struct cat *cat, const char *tenant, const char *group_id, i
  * *n (may be NULL) receives how many. */
 int cat_run_fail_running(struct cat *cat, const char *owner, int64_t expired_before, const char *message,
                          int64_t end_usecs, int *n);
+/* cat_run_fail_orphans: every Running run leased by owner whose lease expired before expired_before
+ * and for which is_live(ud, tenant, group_id, start_usecs) returns 0 (no thread of owner runs it)
+ * becomes Failed with message. is_live is called inside the catalog's transaction: it must not use
+ * the catalog. *n (may be NULL) receives how many. */
+typedef int (*cat_run_live_fn)(void *ud, const char *tenant, const char *group_id, int64_t start_usecs);
+int cat_run_fail_orphans(struct cat *cat, const char *owner, int64_t expired_before, cat_run_live_fn is_live, void *ud,
+                         const char *message, int64_t end_usecs, int *n);
 
 /* ---------- actions from the API ---------- */
 

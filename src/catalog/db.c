@@ -1,16 +1,28 @@
 /* db.c: opening the catalog, per-thread connections, the prepared-statement cache, migrations,
- * transactions, sequences and the installation identity (see cat.h).
+ * transactions, sequences, the installation identity, disk-full errors and the space reserve (see
+ * cat.h).
+ *
+ * A statement that fails because the disk is full (SQLITE_FULL, or an I/O error whose system errno
+ * is ENOSPC) is reported as -ENOSPC; the code of this thread's last failed statement is kept in a
+ * thread-local (cat_last_error) for callers that only saw "it failed". The reserve is a file of
+ * preallocated bytes beside the catalog: released (unlinked) when a failure must be recorded on a
+ * full disk, re-created once the disk has room again (cat_reserve_restore).
  *
  * A struct cat holds only the path and a pthread key; each thread's connection lives in a struct
  * conn reached through that key and is closed by the key's destructor when the thread exits. The
  * statement cache is a small open-addressing table keyed by the address of the SQL literal. */
 #include "catalog/internal.h"
 #include "util/log.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #define STMT_SLOTS 1024
 
@@ -26,7 +38,11 @@ struct cat {
     pthread_mutex_t lock;       /* guards the list of connections for cat_close */
     struct conn **conns;
     size_t nconns, capconns;
+    char *reserve_path;         /* NULL: no reserve (guarded by lock) */
+    int64_t reserve_bytes;
 };
+
+static _Thread_local int tl_last_err;
 
 static void conn_free(struct conn *c)
 {
@@ -108,6 +124,7 @@ sqlite3_stmt *cat_stmt(struct cat *cat, const char *sql)
 {
     struct conn *c;
     size_t h;
+    tl_last_err = 0;
     if (!cat_db(cat)) return NULL;
     c = pthread_getspecific(cat->key);
     h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
@@ -134,9 +151,29 @@ sqlite3_stmt *cat_stmt(struct cat *cat, const char *sql)
     return NULL;
 }
 
+int cat_sql_error(struct cat *cat, int sqlite_rc, const char *what)
+{
+    sqlite3 *db = cat_db(cat);
+    int code = db ? sqlite3_extended_errcode(db) : SQLITE_ERROR, sys = db ? sqlite3_system_errno(db) : 0;
+    if (sqlite_rc != 0 && sqlite_rc != SQLITE_DONE && sqlite_rc != SQLITE_ROW) code = sqlite_rc;
+    if ((code & 0xff) == SQLITE_FULL || ((code & 0xff) == SQLITE_IOERR && sys == ENOSPC)) {
+        tl_last_err = -ENOSPC;
+        log_error("catalog: %s: %s (No space left on device)", what, db ? sqlite3_errstr(code) : "?");
+        return -ENOSPC;
+    }
+    tl_last_err = -1;
+    log_error("catalog: %s: %s", what, db ? sqlite3_errmsg(db) : "no connection");
+    return -1;
+}
+
 void cat_log_error(struct cat *cat, const char *what)
 {
-    log_error("catalog: %s: %s", what, sqlite3_errmsg(cat_db(cat)));
+    cat_sql_error(cat, 0, what);
+}
+
+int cat_last_error(void)
+{
+    return tl_last_err;
 }
 
 int cat_exec_done(struct cat *cat, sqlite3_stmt *st)
@@ -145,8 +182,7 @@ int cat_exec_done(struct cat *cat, sqlite3_stmt *st)
     sqlite3_reset(st);
     if (rc == SQLITE_DONE || rc == SQLITE_ROW) return 0;
     if ((rc & 0xff) == SQLITE_CONSTRAINT) return CAT_CONFLICT;
-    cat_log_error(cat, "step");
-    return -1;
+    return cat_sql_error(cat, rc, "step");
 }
 
 json_t *cat_col_json(sqlite3_stmt *st, int i)
@@ -324,6 +360,7 @@ void cat_close(struct cat *cat)
     for (size_t i = 0; i < cat->nconns; i++) conn_free(cat->conns[i]);
     free(cat->conns);
     pthread_mutex_destroy(&cat->lock);
+    free(cat->reserve_path);
     free(cat->path);
     free(cat);
 }
@@ -354,10 +391,7 @@ int cat_next_seq(struct cat *cat, const char *name, int64_t *out)
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
-        cat_log_error(cat, "next_seq");
-        return -1;
-    }
+    if (rc != SQLITE_ROW) return cat_sql_error(cat, rc, "next_seq");
     return 0;
 }
 
@@ -375,6 +409,80 @@ int cat_commit(struct cat *cat)
 
 void cat_rollback(struct cat *cat)
 {
+    int last = tl_last_err; /* the rollback must not hide why the transaction failed */
     sqlite3_stmt *st = cat_stmt(cat, "ROLLBACK");
-    if (st) cat_exec_done(cat, st);
+    if (st && !sqlite3_get_autocommit(cat_db(cat))) cat_exec_done(cat, st);
+    tl_last_err = last;
+}
+
+/* ---------- the space reserve ---------- */
+
+static int reserve_create(const char *path, int64_t bytes)
+{
+    char tmp[4200];
+    int fd, rc;
+    if (snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    rc = posix_fallocate(fd, 0, (off_t)bytes); /* real blocks: a sparse file would reserve nothing */
+    if (rc == 0 && fsync(fd) < 0) rc = errno;
+    close(fd);
+    if (rc == 0 && rename(tmp, path) < 0) rc = errno;
+    if (rc != 0) {
+        unlink(tmp);
+        return -rc;
+    }
+    return 0;
+}
+
+int cat_reserve_init(struct cat *cat, const char *path, int64_t bytes)
+{
+    struct stat st;
+    char tmp[4200];
+    int rc = 0;
+    pthread_mutex_lock(&cat->lock);
+    free(cat->reserve_path);
+    cat->reserve_path = strdup(path);
+    cat->reserve_bytes = bytes;
+    if (!cat->reserve_path) rc = -ENOMEM;
+    if (rc == 0 && snprintf(tmp, sizeof tmp, "%s.new", path) < (int)sizeof tmp) unlink(tmp); /* a leftover */
+    if (rc == 0 && (stat(path, &st) != 0 || st.st_size != bytes)) rc = reserve_create(path, bytes);
+    pthread_mutex_unlock(&cat->lock);
+    if (rc != 0) log_warn("catalog: cannot create the space reserve %s: %s", path, strerror(-rc));
+    return rc;
+}
+
+int cat_reserve_release(struct cat *cat)
+{
+    int released = 0;
+    pthread_mutex_lock(&cat->lock);
+    if (cat->reserve_path && unlink(cat->reserve_path) == 0) released = 1;
+    pthread_mutex_unlock(&cat->lock);
+    if (released)
+        log_warn("catalog: the disk is full: released the space reserve so that failures can be recorded");
+    return released;
+}
+
+int cat_reserve_restore(struct cat *cat)
+{
+    struct stat st;
+    struct statvfs vfs;
+    char dir[4200];
+    int rc = 0;
+    pthread_mutex_lock(&cat->lock);
+    if (!cat->reserve_path || stat(cat->reserve_path, &st) == 0) {
+        pthread_mutex_unlock(&cat->lock);
+        return 0;
+    }
+    /* Only once the disk has room for the reserve and as much again: the reserve must not be what
+     * fills the disk. */
+    snprintf(dir, sizeof dir, "%s", cat->reserve_path);
+    if (strrchr(dir, '/')) *strrchr(dir, '/') = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    if (statvfs(dir[0] ? dir : "/", &vfs) != 0) rc = -errno;
+    if (rc == 0 && (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize < 2 * cat->reserve_bytes) rc = -ENOSPC;
+    if (rc == 0) rc = reserve_create(cat->reserve_path, cat->reserve_bytes);
+    pthread_mutex_unlock(&cat->lock);
+    if (rc == 0) log_info("catalog: the space reserve %s is back", cat->reserve_path);
+    return rc == 0 ? 1 : rc;
 }

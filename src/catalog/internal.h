@@ -10,12 +10,17 @@ sqlite3 *cat_db(struct cat *cat);
 /* cat_stmt: a prepared statement for sql from this connection's cache, reset and with bindings
  * cleared. sql must be a string literal (the cache is keyed by its address). NULL on error (logged). */
 sqlite3_stmt *cat_stmt(struct cat *cat, const char *sql);
-/* cat_exec_done: steps a statement that returns no rows; 0, CAT_CONFLICT on a constraint, or -1. */
+/* cat_exec_done: steps a statement that returns no rows; 0, CAT_CONFLICT on a constraint, -ENOSPC
+ * when the disk is full, or -1. */
 int cat_exec_done(struct cat *cat, sqlite3_stmt *st);
 /* cat_col_json: column i parsed as JSON (a new reference) or NULL. */
 json_t *cat_col_json(sqlite3_stmt *st, int i);
 /* cat_bind_json: binds a JSON value's compact text (SQLITE_TRANSIENT). */
 int cat_bind_json(sqlite3_stmt *st, int i, const json_t *v);
+/* cat_sql_error: logs a failed statement (sqlite_rc: what step returned, or 0 to read the
+ * connection's error), records it for cat_last_error and returns -ENOSPC when the disk is full
+ * (SQLITE_FULL, or an I/O error with errno ENOSPC), else -1. cat_log_error: the same, result unused. */
+int cat_sql_error(struct cat *cat, int sqlite_rc, const char *what);
 void cat_log_error(struct cat *cat, const char *what);
 /* cat_col_strdup: column i as a malloc'd string (the caller frees), NULL for SQL NULL. */
 char *cat_col_strdup(sqlite3_stmt *st, int i);

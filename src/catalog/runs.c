@@ -10,6 +10,7 @@
 #include "catalog/cat_snapshot.h"
 #include "catalog/internal.h"
 #include "util/array.h"
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,9 +328,9 @@ int cat_run_insert(struct cat *cat, const struct cat_run_new *nr, int64_t *start
     *start_usecs = start;
     return 0;
 fail:
-    cat_log_error(cat, "run insert");
+    rc = cat_last_error() ? cat_last_error() : cat_sql_error(cat, 0, "run insert");
     cat_rollback(cat);
-    return -1;
+    return rc;
 }
 
 /* ---------- listing ---------- */
@@ -428,11 +429,11 @@ int cat_run_lease_next(struct cat *cat, const char *owner, int64_t lease_until, 
     free(group);
     return rc;
 fail:
-    cat_log_error(cat, "run lease");
+    rc = cat_last_error() ? cat_last_error() : cat_sql_error(cat, 0, "run lease");
     cat_rollback(cat);
     free(tenant);
     free(group);
-    return -1;
+    return rc;
 }
 
 int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, const char *owner,
@@ -452,10 +453,7 @@ int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int
     if (rc == SQLITE_ROW && cancel) *cancel = sqlite3_column_int(st, 0);
     while (rc == SQLITE_ROW) rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        cat_log_error(cat, "run renew");
-        return -1;
-    }
+    if (rc != SQLITE_DONE) return cat_sql_error(cat, rc, "run renew");
     return sqlite3_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
 }
 
@@ -685,8 +683,25 @@ int cat_run_requeue(struct cat *cat, const char *tenant, const char *group_id, i
     return rc;
 }
 
+/* fail_runs: the body of cat_run_fail_running (mine 0) and cat_run_fail_orphans (mine 1: runs of
+ * owner whose lease expired before expired_before and that is_live does not claim). */
+static int fail_runs(struct cat *cat, const char *owner, int mine, int64_t expired_before, cat_run_live_fn is_live,
+                     void *ud, const char *message, int64_t end_usecs, int *n);
+
 int cat_run_fail_running(struct cat *cat, const char *owner, int64_t expired_before, const char *message,
                          int64_t end_usecs, int *n)
+{
+    return fail_runs(cat, owner, 0, expired_before, NULL, NULL, message, end_usecs, n);
+}
+
+int cat_run_fail_orphans(struct cat *cat, const char *owner, int64_t expired_before, cat_run_live_fn is_live, void *ud,
+                         const char *message, int64_t end_usecs, int *n)
+{
+    return fail_runs(cat, owner, 1, expired_before, is_live, ud, message, end_usecs, n);
+}
+
+static int fail_runs(struct cat *cat, const char *owner, int mine, int64_t expired_before, cat_run_live_fn is_live,
+                     void *ud, const char *message, int64_t end_usecs, int *n)
 {
     sqlite3_stmt *st;
     struct key { char *tenant, *group; int64_t start; } *keys = NULL;
@@ -698,9 +713,11 @@ int cat_run_fail_running(struct cat *cat, const char *owner, int64_t expired_bef
         json_decref(msgs);
         return rc;
     }
-    st = cat_stmt(cat, "SELECT tenant, group_id, start_usecs FROM runs WHERE status = 'Running'"
-                       " AND (?1 IS NULL OR lease_owner IS NULL OR lease_owner <> ?1)"
-                       " AND (?2 = 0 OR lease_expiry < ?2)");
+    st = mine ? cat_stmt(cat, "SELECT tenant, group_id, start_usecs FROM runs WHERE status = 'Running'"
+                              " AND lease_owner = ?1 AND lease_expiry < ?2")
+              : cat_stmt(cat, "SELECT tenant, group_id, start_usecs FROM runs WHERE status = 'Running'"
+                              " AND (?1 IS NULL OR lease_owner IS NULL OR lease_owner <> ?1)"
+                              " AND (?2 = 0 OR lease_expiry < ?2)");
     if (!st) ret = -1;
     else {
         sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
@@ -713,6 +730,12 @@ int cat_run_fail_running(struct cat *cat, const char *owner, int64_t expired_bef
             keys[nk].tenant = cat_col_strdup(st, 0);
             keys[nk].group = cat_col_strdup(st, 1);
             keys[nk].start = sqlite3_column_int64(st, 2);
+            if (is_live && keys[nk].tenant && keys[nk].group && is_live(ud, keys[nk].tenant, keys[nk].group,
+                                                                         keys[nk].start)) {
+                free(keys[nk].tenant);
+                free(keys[nk].group);
+                continue;
+            }
             nk++;
         }
         if (ret == 0 && rc != SQLITE_DONE) ret = -1;
@@ -730,7 +753,7 @@ int cat_run_fail_running(struct cat *cat, const char *owner, int64_t expired_bef
     json_decref(msgs);
     if (ret == 0) ret = cat_commit(cat);
     if (ret != 0) {
-        cat_log_error(cat, "run fail running");
+        if (ret == -1 && cat_last_error() == -ENOSPC) ret = -ENOSPC;
         cat_rollback(cat);
         return ret;
     }

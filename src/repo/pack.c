@@ -8,6 +8,9 @@
  * footer, hashes the whole file (SHA-256, the pack's name), fsyncs it, renames it to
  * data/<first byte hex>/<name hex> and fsyncs that directory. Only then can an index file name it.
  *
+ * A seal that fails (a full disk) removes the temporary file at once; repo_pack_clean_tmp, at open,
+ * removes what dead processes left in data/tmp and the write temporaries of index/ and snapshots/.
+ *
  * Reads pread from a small cache of fds (REPO_FD_CACHE_MAX sealed packs, least recently used is
  * closed first, never while a reader holds it); a pack still being written is read through its
  * writing fd, which stays valid across the rename.
@@ -328,13 +331,38 @@ out:
     if (rc < 0) {
         p->state = REPO_PACK_FAILED;
         if (!repo->write_err) repo->write_err = rc;
-        log_error("repo: sealing pack %s failed: %s; further writes are refused", p->tmp_path
-                  ? p->tmp_path : "?", strerror(-rc));
+        log_error("repo: sealing pack %s failed: %s; it is removed, and writes are refused until "
+                  "repo_write_error_reset", p->tmp_path ? p->tmp_path : "?", strerror(-rc));
+        /* The temporary file is removed at once (a full disk gets its space back): its blobs now
+         * count as lost (their pack is FAILED, so a later put stores them again). Its fd is closed
+         * unless a reader holds it; reads of a FAILED pack without an fd fail. */
+        if (p->tmp_path) {
+            unlink(p->tmp_path);
+            free(p->tmp_path);
+            p->tmp_path = NULL;
+        }
+        if (p->fd >= 0 && p->fd_refs == 0) {
+            close(p->fd);
+            p->fd = -1;
+        }
+        free(p->ents);
+        p->ents = NULL;
+        p->nents = p->ents_cap = 0;
     }
     repo->sealing--;
     pthread_cond_broadcast(&repo->cv);
     pthread_mutex_unlock(&repo->mu);
     return rc;
+}
+
+void repo_write_error_reset(struct repo *repo)
+{
+    pthread_mutex_lock(&repo->mu);
+    if (repo->write_err && repo->sealing == 0) {
+        log_info("repo: writes are accepted again after the failure '%s'", strerror(-repo->write_err));
+        repo->write_err = 0;
+    }
+    pthread_mutex_unlock(&repo->mu);
 }
 
 /* ---- fd cache ---- */
@@ -610,4 +638,16 @@ void repo_pack_clean_tmp(const struct repo *repo)
         if (unlink(path) == 0) log_info("repo: removed unfinished pack %s", path);
     }
     closedir(d);
+    /* Temporaries of index, snapshot and config writes (fsio_write_atomic) a dead process left. */
+    for (int k = 0; k < 3; k++) {
+        static const char *const subs[] = { "index", "snapshots", "." };
+        if (snprintf(dir, sizeof dir, "%s/%s", repo->dir, subs[k]) >= (int)sizeof dir) continue;
+        if (!(d = opendir(dir))) continue;
+        while ((de = readdir(d)) != NULL) {
+            if (!fsio_tmp_is_stale(de->d_name)) continue;
+            if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
+            if (unlink(path) == 0) log_info("repo: removed unfinished temporary file %s", path);
+        }
+        closedir(d);
+    }
 }

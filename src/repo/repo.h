@@ -81,6 +81,11 @@ size_t repo_damaged_count(struct repo *repo);
 
 /* repo_flush: seals the open pack and writes an index file for blobs not yet in one. */
 int repo_flush(struct repo *repo);
+/* repo_write_error_reset: a failed pack seal (a full disk) makes every later write fail, so that a
+ * backup that deduplicated against a blob of the lost pack cannot finish a snapshot naming it. Once
+ * no writer that ran during the failure is left (the caller knows: the scheduler calls it when no
+ * backup is running), this accepts writes again; the lost blobs are stored afresh by later puts. */
+void repo_write_error_reset(struct repo *repo);
 
 /* Snapshots: small encrypted JSON documents under snapshots/, named by the hash of their content.
  * The engine decides the document's fields (it names at least the root tree). */

@@ -449,9 +449,12 @@ static void run_one(struct slot *s, struct cat_recovery *r)
     } else {
         status = "Succeeded";
     }
-    if (cat_recovery_finish(w->cfg.cat, r->tenant, r->id, status, o.messages, o.file_errors, &tot, archive_bytes,
-                            sched_clock_now()) != 0)
-        log_error("recovery %s: cannot record its end (%s)", r->id, status);
+    rc = cat_recovery_finish(w->cfg.cat, r->tenant, r->id, status, o.messages, o.file_errors, &tot, archive_bytes,
+                             sched_clock_now());
+    if (rc != 0 && (rc == -ENOSPC || cat_last_error() == -ENOSPC) && cat_reserve_release(w->cfg.cat))
+        rc = cat_recovery_finish(w->cfg.cat, r->tenant, r->id, status, o.messages, o.file_errors, &tot,
+                                 archive_bytes, sched_clock_now()); /* a full disk: with the reserve's space */
+    if (rc != 0) log_error("recovery %s: cannot record its end (%s)", r->id, status);
     log_info("recovery %s ended %s (%" PRId64 " files, %" PRId64 " bytes, %" PRId64 " failed)", r->id, status,
              tot.files, tot.bytes, o.n_failed);
     json_decref(o.messages);

@@ -5,7 +5,13 @@
  * and whether a cancel was requested, which it passes to the engine through the worker's flag, and
  * every 10 s extend the run's 60 s lease), every
  * tick_ms (or at once when kicked) a scheduler pass, and every 30 s the retention pass and a check
- * for runs whose lease expired under another owner.
+ * for runs whose lease expired under another owner, and for runs of this daemon that no worker runs
+ * any more (their end could not be recorded, say: they are failed here, never left Running).
+ *
+ * A failing catalog is not hammered: a scheduler pass that met a catalog error doubles the wait
+ * before the next (up to 32 s), and progress writes pause for 5 s after one failed because the disk
+ * was full. Every 5 s the monitor asks the catalog to re-create its space reserve (cat.h) if it was
+ * released and the disk has room again.
  *
  * A scheduler pass reads every schedulable group (cat_group_list_schedulable) into memory first, then
  * for each: its policy, its plan (schedule.h), the instant up to which its slots were handled
@@ -30,6 +36,9 @@
 
 #define MONITOR_MS 500
 #define HOUSEKEEPING_USECS (30LL * 1000000)
+#define RESERVE_CHECK_USECS (5LL * 1000000)
+#define PROGRESS_PAUSE_USECS (5LL * 1000000)
+#define TICK_BACKOFF_MAX_USECS (32LL * 1000000)
 
 /* ---------- scheduler pass ---------- */
 
@@ -96,7 +105,8 @@ static void abort_in_blackout(struct sched *s, struct cat_group *g, int64_t now)
              g->tenant, start);
 }
 
-static void plan_group(struct sched *s, struct cat_group *g, int64_t now)
+/* plan_group: 0, or -1 when the catalog failed (the pass backs off). */
+static int plan_group(struct sched *s, struct cat_group *g, int64_t now)
 {
     struct cat *cat = s->cfg.cat;
     json_t *doc = json_loadb(g->doc, g->doc_len, 0, NULL), *policy = NULL;
@@ -104,27 +114,28 @@ static void plan_group(struct sched *s, struct cat_group *g, int64_t now)
     struct sched_decision d;
     char err[256] = "", when[32];
     int64_t last = 0, start;
-    int active, rc, fresh;
-    if (!doc || cat_policy_get_json(cat, g->tenant, g->policy_id, &policy) != 0) {
+    int active, rc = 0, fresh;
+    if (!doc) return 0;
+    if ((rc = cat_policy_get_json(cat, g->tenant, g->policy_id, &policy)) != 0) {
         json_decref(doc);
-        return;
+        return rc < 0 ? -1 : 0;
     }
     rc = sched_plan_from_json(doc, policy, g->created_usecs, &plan, err, sizeof err);
     json_decref(doc);
     json_decref(policy);
     if (rc < 0) {
         log_warn("scheduler: group %s of tenant %s: %s", g->id, g->tenant, err);
-        return;
+        return 0;
     }
     plan.paused = plan.paused || g->is_paused;
-    if (cat_sched_get(cat, g->tenant, g->id, &last) != 0) return;
+    if (cat_sched_get(cat, g->tenant, g->id, &last) != 0) return -1;
     fresh = last == 0;
     if (fresh) {
         last = (g->created_usecs > 0 && g->created_usecs <= now && now - g->created_usecs <= 60LL * 1000000)
                    ? g->created_usecs : now;
     }
     active = cat_run_active(cat, g->tenant, g->id);
-    if (active < 0) return;
+    if (active < 0) return -1;
     if (active && sched_should_abort(&plan, now)) abort_in_blackout(s, g, now);
     sched_decide(&plan, last, now, active, &d);
     format_usecs(d.slot_usecs, when, sizeof when);
@@ -137,7 +148,7 @@ static void plan_group(struct sched *s, struct cat_group *g, int64_t now)
             sched_notify(s);
             break;
         }
-        if (rc != CAT_CONFLICT) return; /* retried at the next pass */
+        if (rc != CAT_CONFLICT) return -1; /* retried at the next pass */
         /* A run was queued by the API since we looked: the slot is missed. */
         /* fall through */
     case SCHED_DO_MISSED: {
@@ -147,7 +158,7 @@ static void plan_group(struct sched *s, struct cat_group *g, int64_t now)
                                  .scheduled = 1 };
         snprintf(msg, sizeof msg, "the run scheduled at %s was missed: the previous run was still going", when);
         start = d.slot_usecs;
-        if (cat_run_insert(cat, &n, &start) != 0) return;
+        if (cat_run_insert(cat, &n, &start) != 0) return -1;
         log_info("scheduler: group %s (tenant %s): %s", g->id, g->tenant, msg);
         break;
     }
@@ -159,26 +170,31 @@ static void plan_group(struct sched *s, struct cat_group *g, int64_t now)
     case SCHED_DO_NOTHING:
         break;
     }
-    if (fresh || d.evaluated_to != last) cat_sched_put(cat, g->tenant, g->id, d.evaluated_to);
+    if ((fresh || d.evaluated_to != last) && cat_sched_put(cat, g->tenant, g->id, d.evaluated_to) < 0) return -1;
+    return 0;
 }
 
-void sched_tick(struct sched *s, int64_t now)
+int sched_tick(struct sched *s, int64_t now)
 {
     struct group_vec gv = { 0 };
+    int failed = 0;
     pthread_mutex_lock(&s->tick_lock);
-    if (cat_group_list_schedulable(s->cfg.cat, collect_group, &gv) < 0)
+    if (cat_group_list_schedulable(s->cfg.cat, collect_group, &gv) < 0) {
         log_warn("scheduler: cannot list protection groups");
+        failed = 1;
+    }
     for (size_t i = 0; i < gv.n; i++) {
-        plan_group(s, &gv.v[i], now);
+        if (plan_group(s, &gv.v[i], now) < 0) failed = 1;
         cat_group_release(&gv.v[i]);
     }
     pthread_mutex_unlock(&s->tick_lock);
     free(gv.v);
+    return failed ? -1 : 0;
 }
 
 void sched_tick_now(struct sched *s)
 {
-    if (s) sched_tick(s, sched_clock_now());
+    if (s) (void)sched_tick(s, sched_clock_now());
 }
 
 /* ---------- monitor ---------- */
@@ -204,7 +220,9 @@ static void monitor(struct sched *s)
         w->dirty = 0;
         renewed_at = w->renewed_at;
         pthread_mutex_unlock(&s->lock);
-        if (has_obj) cat_run_object_progress(s->cfg.cat, tenant, group, start, &o);
+        if (has_obj && sched_clock_real() >= s->progress_paused_until &&
+            cat_run_object_progress(s->cfg.cat, tenant, group, start, &o) == -ENOSPC)
+            s->progress_paused_until = sched_clock_real() + PROGRESS_PAUSE_USECS;
         /* The lease is written every SCHED_RENEW_USECS; in between, a read says whether it is still ours
          * and whether a cancel was requested. */
         if (sched_clock_real() - renewed_at >= SCHED_RENEW_USECS) {
@@ -229,13 +247,46 @@ static void monitor(struct sched *s)
     }
 }
 
+/* worker_runs: whether a worker of this daemon is running the run (cat_run_live_fn). */
+static int worker_runs(void *ud, const char *tenant, const char *group_id, int64_t start_usecs)
+{
+    struct sched *s = ud;
+    int yes = 0;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nworkers && !yes; i++) {
+        const struct sched_worker *w = &s->workers[i];
+        yes = w->busy && w->start_usecs == start_usecs && strcmp(w->group_id, group_id) == 0 &&
+              strcmp(w->tenant, tenant) == 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return yes;
+}
+
+void sched_housekeeping(struct sched *s, int64_t real)
+{
+    int n = 0;
+    sched_retention_pass(s->cfg.cat, s->cfg.repo, sched_clock_now());
+    cat_run_fail_running(s->cfg.cat, s->owner, real, "the worker running it stopped answering (lease expired)",
+                         sched_clock_now(), &n);
+    if (n) log_warn("scheduler: %d run(s) failed: their lease expired", n);
+    n = 0;
+    /* Our own runs whose lease ran out with no worker on them: a worker that could not record the
+     * end (a full disk) and gave up. A leased run always has a fresh lease before its worker is
+     * marked busy, and the monitor renews busy ones, so only abandoned runs match. */
+    if (cat_run_fail_orphans(s->cfg.cat, s->owner, real, worker_runs, s,
+                             "no worker runs it any more (its end could not be recorded; see the daemon's log)",
+                             sched_clock_now(), &n) == -ENOSPC)
+        cat_reserve_release(s->cfg.cat);
+    if (n) log_warn("scheduler: %d run(s) of this daemon with no worker left were failed", n);
+}
+
 /* ---------- the thread ---------- */
 
 static void *sched_main(void *arg)
 {
     struct sched *s = arg;
-    int64_t last_tick = 0, last_monitor = 0, last_house = sched_clock_real();
-    int tick_usecs = (s->cfg.tick_ms > 0 ? s->cfg.tick_ms : 1000) * 1000;
+    int64_t last_tick = 0, last_monitor = 0, last_house = sched_clock_real(), last_reserve = 0;
+    int64_t tick_usecs = (s->cfg.tick_ms > 0 ? s->cfg.tick_ms : 1000) * 1000LL, tick_wait = tick_usecs;
     for (;;) {
         struct timespec ts;
         int64_t real;
@@ -259,16 +310,21 @@ static void *sched_main(void *arg)
             monitor(s);
             last_monitor = real;
         }
-        if (real - last_tick >= tick_usecs) {
-            sched_tick(s, sched_clock_now());
+        if (real - last_tick >= tick_wait) {
+            if (sched_tick(s, sched_clock_now()) < 0) {
+                tick_wait = tick_wait * 2 > TICK_BACKOFF_MAX_USECS ? TICK_BACKOFF_MAX_USECS : tick_wait * 2;
+                if (tick_wait < tick_usecs) tick_wait = tick_usecs;
+            } else {
+                tick_wait = tick_usecs;
+            }
             last_tick = real;
         }
+        if (real - last_reserve >= RESERVE_CHECK_USECS) {
+            cat_reserve_restore(s->cfg.cat);
+            last_reserve = real;
+        }
         if (real - last_house >= HOUSEKEEPING_USECS) {
-            int n = 0;
-            sched_retention_pass(s->cfg.cat, s->cfg.repo, sched_clock_now());
-            cat_run_fail_running(s->cfg.cat, s->owner, real, "the worker running it stopped answering (lease expired)",
-                                 sched_clock_now(), &n);
-            if (n) log_warn("scheduler: %d run(s) failed: their lease expired", n);
+            sched_housekeeping(s, real);
             last_house = real;
         }
     }

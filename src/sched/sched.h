@@ -11,6 +11,10 @@
  * ("interrupted by daemon restart"); on stop, running backups are cancelled at a safe point and
  * their runs queued again (the data they wrote is reused by dedup on the next attempt).
  *
+ * A full disk never leaves a run Running: its end is recorded with the catalog's space reserve
+ * (cat.h) and retried until it is; a run of this daemon that no worker runs any more is failed by
+ * the housekeeping pass once its lease has run out. A failing catalog makes the scheduler back off.
+ *
  * Test hooks, read once at start when COFFER_TEST_HOOKS=1: COFFER_TEST_VANISH=<substring> deletes
  * a file whose path contains it just before the engine opens it (a file that vanishes during the
  * backup); COFFER_TEST_SLOW_OPEN_MS=<n> sleeps n ms before each file is opened (slow runs for

@@ -41,6 +41,7 @@ struct sched {
     int thread_started;
     struct sched_worker *workers;
     int nworkers;
+    int64_t progress_paused_until; /* real time: progress writes wait after a full disk (monitor only) */
     /* test hooks (COFFER_TEST_HOOKS=1) */
     char *vanish;
     int slow_open_ms;
@@ -52,5 +53,9 @@ void *sched_worker_main(void *arg);
 int sched_stopping(struct sched *s);
 
 /* sched.c */
-void sched_tick(struct sched *s, int64_t now);
+/* sched_tick: one scheduler pass; -1 when the catalog failed for some group (the caller backs off). */
+int sched_tick(struct sched *s, int64_t now);
+/* sched_housekeeping: retention, runs whose lease expired under another owner, and runs of this
+ * daemon that no worker runs (failed, never left Running). real: the real clock now. */
+void sched_housekeeping(struct sched *s, int64_t real);
 #endif

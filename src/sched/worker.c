@@ -16,12 +16,22 @@
  * Progress: the engine's callback copies its counters into the worker (under the scheduler's lock);
  * the monitor (sched.c) writes them to the catalog twice a second and raises the cancel flag. The
  * percentage comes from an estimate of the object's size: the sizes of its newest snapshot, or for a
- * first backup a walk of the include paths (bounded in time) on a thread beside the backup. */
+ * first backup a walk of the include paths (bounded in time) on a thread beside the backup.
+ *
+ * Disk full: when the engine fails (a full disk, say), the repository is flushed at once, so the
+ * complete part of the open pack is sealed and kept (the next backup deduplicates against it) or,
+ * when even that cannot be written, the temporary pack is removed. A result the catalog refuses
+ * with -ENOSPC is retried after releasing the catalog's space reserve (cat.h); the run's end is
+ * retried with a growing pause (up to 10 s) until it is recorded, the daemon stops or the run is
+ * taken away, so a run never stays Running without a worker. Before a run starts with no other
+ * run in progress, a sticky repository write error from an earlier failure is cleared
+ * (repo_write_error_reset): no backup that could have deduplicated against a lost pack is left. */
 #include "sched/sched_int.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/cat_source.h"
 #include "engine/engine.h"
+#include "repo/repo.h"
 #include "sched/clock.h"
 #include "util/log.h"
 #include <errno.h>
@@ -212,19 +222,30 @@ static void publish(struct sched_worker *w, const struct cat_run_object *o, int 
     pthread_mutex_unlock(&w->s->lock);
 }
 
+/* disk_full: a catalog result, with a failure the catalog saw as a full disk made -ENOSPC. */
+static int disk_full(int rc)
+{
+    return rc < 0 && cat_last_error() == -ENOSPC ? -ENOSPC : rc;
+}
+
 static void finish_object(struct sched_worker *w, const struct cat_run *run, struct cat_run_object *o,
                           const char *status, const char *message, const struct cat_snapshot *snap, struct run_tally *t)
 {
+    int rc;
     o->status = (char *)status;
     free(o->message);
     o->message = message ? strdup(message) : NULL;
     o->end_usecs = sched_clock_now();
     if (strcmp(status, "kSuccessful") == 0 || strcmp(status, "kWarning") == 0) o->pct = 100;
-    if (cat_run_object_finish(w->s->cfg.cat, run->tenant, run->group_id, run->start_usecs, o, snap) != 0) {
-        log_error("run %s:%" PRId64 ": cannot record the result of object %" PRId64, run->group_id, run->start_usecs,
-                  o->object_id);
+    rc = disk_full(cat_run_object_finish(w->s->cfg.cat, run->tenant, run->group_id, run->start_usecs, o, snap));
+    if (rc == -ENOSPC && cat_reserve_release(w->s->cfg.cat))
+        rc = cat_run_object_finish(w->s->cfg.cat, run->tenant, run->group_id, run->start_usecs, o, snap);
+    if (rc != 0) {
+        log_error("run %s:%" PRId64 ": cannot record the result of object %" PRId64 "%s", run->group_id,
+                  run->start_usecs, o->object_id, rc == -ENOSPC ? ": No space left on device" : "");
         t->failed++;
-        add_message(t, "object %" PRId64 ": the result could not be recorded in the catalog", o->object_id);
+        add_message(t, "object %" PRId64 ": the result could not be recorded in the catalog%s", o->object_id,
+                    rc == -ENOSPC ? ": No space left on device while writing the catalog" : "");
         o->status = NULL;
         return;
     }
@@ -404,8 +425,17 @@ static void backup_object(struct sched_worker *w, const struct cat_run *run, con
                           NULL, t);
         }
     } else {
-        snprintf(msg, sizeof msg, "object %" PRId64 " (%s): backup failed: %s", id, co.name,
-                 err[0] ? err : strerror(-rc));
+        /* Seal what is complete of the open pack (kept: the next backup reuses it), or remove the
+         * temporary pack when that cannot be written either (the disk is full). */
+        if (w->s->cfg.repo) {
+            int frc = repo_flush(w->s->cfg.repo);
+            if (frc != 0)
+                log_warn("run %s of group %s: after the failure, the open pack could not be kept: %s", run_id,
+                         run->group_id, strerror(-frc));
+        }
+        snprintf(msg, sizeof msg, "object %" PRId64 " (%s): backup failed: %s%s", id, co.name,
+                 err[0] ? err : strerror(-rc),
+                 rc == -ENOSPC && !strstr(err, "No space") ? " (No space left on device)" : "");
         finish_object(w, run, &o, "kFailed", msg, NULL, t);
         add_message(t, "%s", msg);
     }
@@ -423,6 +453,59 @@ out:
 }
 
 /* ---------- one run ---------- */
+
+/* pause_ms: sleeps up to ms, returning early when the daemon stops. */
+static void pause_ms(struct sched *s, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping)
+        if (pthread_cond_timedwait(&s->work_cond, &s->lock, &ts) == ETIMEDOUT) break;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* record_end: cat_run_finish until it is recorded. On a full disk the catalog's reserve is released
+ * first; then (and for other errors, for up to a minute) it is retried with a growing pause while the
+ * daemon runs and the run is still ours. Returns what the last attempt returned. */
+static int record_end(struct sched_worker *w, const struct cat_run *run, const char *run_id, const char *status,
+                      json_t *messages)
+{
+    struct cat *cat = w->s->cfg.cat;
+    int64_t give_up = sched_clock_real() + 60LL * 1000000;
+    int wait = 250, rc, lost;
+    for (;;) {
+        rc = disk_full(cat_run_finish(cat, run->tenant, run->group_id, run->start_usecs, status, messages,
+                                      sched_clock_now()));
+        if (rc == 0 || rc == CAT_NOT_FOUND) return rc;
+        if (rc == -ENOSPC && cat_reserve_release(cat)) continue;
+        pthread_mutex_lock(&w->s->lock);
+        lost = w->lease_lost;
+        pthread_mutex_unlock(&w->s->lock);
+        if (sched_stopping(w->s) || lost || (rc != -ENOSPC && sched_clock_real() > give_up)) return rc;
+        log_warn("run %s of group %s: cannot record its end (%s) yet; retrying", run_id, run->group_id,
+                 rc == -ENOSPC ? "No space left on device" : "catalog error");
+        pause_ms(w->s, wait);
+        if (wait < 10000) wait *= 2;
+    }
+}
+
+/* others_idle: whether no other worker is running a backup. */
+static int others_idle(struct sched_worker *w)
+{
+    int idle = 1;
+    pthread_mutex_lock(&w->s->lock);
+    for (int i = 0; i < w->s->nworkers; i++)
+        if (&w->s->workers[i] != w && w->s->workers[i].busy) idle = 0;
+    pthread_mutex_unlock(&w->s->lock);
+    return idle;
+}
 
 static int id_in(json_t *arr, int64_t id)
 {
@@ -447,6 +530,7 @@ static void execute(struct sched_worker *w, struct cat_run *run)
 
     cat_run_id_format(run_id, sizeof run_id, run->group_seq, run->start_usecs);
     log_info("run %s of group %s (tenant %s, %s) started", run_id, run->group_id, run->tenant, run->run_type);
+    if (w->s->cfg.repo && others_idle(w)) repo_write_error_reset(w->s->cfg.repo);
     rc = cat_group_get(cat, run->tenant, run->group_id, &g);
     if (rc != 0 || g.is_deleted) {
         add_message(&t, "the protection group %s", rc == CAT_NOT_FOUND || rc == 0 ? "was deleted" : "cannot be read");
@@ -513,8 +597,12 @@ finish:
     } else {
         status = "Succeeded";
     }
-    if (cat_run_finish(cat, run->tenant, run->group_id, run->start_usecs, status, t.messages, sched_clock_now()) != 0)
-        log_error("run %s of group %s: cannot record its end", run_id, run->group_id);
+    rc = record_end(w, run, run_id, status, t.messages);
+    if (rc != 0 && rc != CAT_NOT_FOUND) {
+        log_error("run %s of group %s: cannot record its end (%s): it stays Running until housekeeping fails it",
+                  run_id, run->group_id, rc == -ENOSPC ? "No space left on device" : "catalog error");
+        goto out;
+    }
     log_info("run %s of group %s finished: %s (%d ok, %d with warnings, %d failed)", run_id, run->group_id, status,
              t.ok, t.warned, t.failed);
 out:
@@ -527,6 +615,7 @@ void *sched_worker_main(void *arg)
 {
     struct sched_worker *w = arg;
     struct sched *s = w->s;
+    int fails = 0;
     for (;;) {
         struct cat_run run;
         unsigned seq;
@@ -557,12 +646,18 @@ void *sched_worker_main(void *arg)
             cat_run_release(&run);
             continue;
         }
-        if (rc < 0) log_warn("worker %d: cannot lease a run from the catalog", w->index);
+        if (rc < 0) {
+            log_warn("worker %d: cannot lease a run from the catalog%s", w->index,
+                     rc == -ENOSPC ? ": No space left on device" : "");
+            if (fails < 5) fails++; /* back off: 2, 4, ... 32 s, or until a run is queued */
+        } else {
+            fails = 0;
+        }
         pthread_mutex_lock(&s->lock);
         while (!s->stopping && s->work_seq == seq) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
+            ts.tv_sec += 1 << fails;
             if (pthread_cond_timedwait(&s->work_cond, &s->lock, &ts) == ETIMEDOUT) break;
         }
         pthread_mutex_unlock(&s->lock);

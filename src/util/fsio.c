@@ -1,8 +1,11 @@
-/* fsio.c: durable writes (temp, fsync, rename, fsync dir) and whole-file reads; see fsio.h. */
+/* fsio.c: durable writes (temp, fsync, rename, fsync dir) and whole-file reads; see fsio.h.
+ * A temporary is named "<path>.tmp-<pid>-XXXXXX" and removed at once when the write fails (a full
+ * disk keeps nothing of it); fsio_tmp_is_stale tells a leftover of a dead process by that pid. */
 #include "util/fsio.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +70,8 @@ int fsio_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 {
     char tmp[PATH_MAX];
     int fd, rc;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
+    if (snprintf(tmp, sizeof tmp, "%s" FSIO_TMP_TAG "%ld-XXXXXX", path, (long)getpid()) >= (int)sizeof tmp)
+        return -ENAMETOOLONG;
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) return -errno;
     rc = fchmod(fd, mode) < 0 ? -errno : 0;
@@ -129,4 +133,21 @@ int fsio_mkdir_p(const char *dir, mode_t mode)
     }
     if (mkdir(buf, mode) < 0 && errno != EEXIST) return -errno;
     return 0;
+}
+
+int fsio_tmp_is_stale(const char *name)
+{
+    const char *tag = strstr(name, FSIO_TMP_TAG);
+    char *end;
+    long pid;
+    if (!tag) return 0;
+    tag += strlen(FSIO_TMP_TAG);
+    if (strlen(tag) == 6 && strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == 6)
+        return 1; /* "<path>.tmp-XXXXXX": written by a version without the pid, so not by this one */
+    errno = 0;
+    pid = strtol(tag, &end, 10);
+    if (errno || end == tag || *end != '-' || pid <= 0) return 0;
+    /* Only a dead process's: a live one may be writing it. */
+    if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) return 0;
+    return 1;
 }

@@ -1,6 +1,6 @@
 /* fsio.h: the one durable-write protocol and small file helpers.
  *
- * fsio_write_atomic is how every file that matters reaches disk: write to "<path>.tmp-XXXXXX",
+ * fsio_write_atomic is how every file that matters reaches disk: write to "<path>.tmp-<pid>-XXXXXX",
  * fsync it, rename over <path>, fsync the directory. Readers see the old file or the new one, never
  * a torn one. All functions return 0 on success and -errno on failure. */
 #ifndef COFFER_UTIL_FSIO_H
@@ -8,7 +8,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#define FSIO_TMP_TAG ".tmp-"
 int fsio_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* fsio_tmp_is_stale: whether a file name is a temporary of fsio_write_atomic ("...<FSIO_TMP_TAG><pid>-
+ * XXXXXX") left by a process that no longer exists, or one of the older form without a pid
+ * ("...<FSIO_TMP_TAG>XXXXXX", from a version before this one): safe to remove. */
+int fsio_tmp_is_stale(const char *name);
 /* fsio_read_all: reads a whole file (at most max_len bytes, else -EFBIG) into a malloc'd buffer
  * with a terminating NUL not counted in *len; the caller frees *data. */
 int fsio_read_all(const char *path, size_t max_len, void **data, size_t *len);
