@@ -3,7 +3,15 @@
  *
  * Handlers run on libmicrohttpd's worker threads. They validate, call the catalog or the scheduler,
  * and answer; long work is queued, never done inline. A handler that fails calls api_error, whose
- * body is {"errorCode": ..., "message": ...} naming the field and the problem. */
+ * body is {"errorCode": ..., "message": ...} naming the field and the problem.
+ *
+ * Return values in src/api, one rule (errors themselves follow util/err.h):
+ *   - validators and predicates, named jv_* (and the *_ok / *_exists predicates of other layers they
+ *     call), return 1 when the value is valid (true) and 0 when not;
+ *   - every other function returns 0 on success or a negative code; when it has already answered the
+ *     request (a 4xx/5xx in resp) it returns -1 (or the negative code that caused it). The only positive
+ *     results are counts and "present" flags that are named as such (api_query_bool/int64: 1 = the
+ *     parameter was given). */
 #ifndef COFFER_API_API_H
 #define COFFER_API_API_H
 #include <stddef.h>
@@ -22,7 +30,7 @@ struct api_req {
     struct api_server *server;
     const char *method;
     const char *path;        /* without the query string */
-    const char *tenant;      /* X-IBM-Tenant-Id; NULL for routes that do not need one */
+    const char *tenant;      /* by the route table's tenant rule (X-IBM-Tenant-Id); NULL when none */
     const char *params[API_MAX_PATH_PARAMS]; /* {placeholders} of the route, in order */
     const char *body;        /* NUL-terminated, may be NULL */
     size_t body_len;
@@ -36,8 +44,8 @@ struct api_resp {
 
 typedef void (*api_handler_fn)(struct api_req *req, struct api_resp *resp);
 
-/* Route flags. */
-#define API_ROUTE_NO_TENANT 1     /* the route does not require X-IBM-Tenant-Id */
+/* Route flags. The authentication scheme and the tenant rule are the route table's (routes.h). */
+#define API_ROUTE_NO_TENANT 1     /* this route takes no tenant even though its table has a tenant rule */
 
 struct api_route {
     const char *method;
