@@ -5,13 +5,14 @@
  * and answer; long work is queued, never done inline. A handler that fails calls api_error, whose
  * body is {"errorCode": ..., "message": ...} naming the field and the problem.
  *
- * Return values in src/api, one rule (errors themselves follow util/err.h):
- *   - validators and predicates, named jv_* (and the *_ok / *_exists predicates of other layers they
- *     call), return 1 when the value is valid (true) and 0 when not;
- *   - every other function returns 0 on success or a negative code; when it has already answered the
- *     request (a 4xx/5xx in resp) it returns -1 (or the negative code that caused it). The only positive
- *     results are counts and "present" flags that are named as such (api_query_bool/int64: 1 = the
- *     parameter was given). */
+ * Return values in src/api, one rule (error codes themselves follow util/err.h):
+ *   - the JSON validators jv_* (jv.h) return 1 when the value is valid and 0 after filling resp with
+ *     a 400; pure predicates, which answer yes or no and touch no response (jv_enum_ok, api_id_parse,
+ *     str_in, glob_match, ...), return 1 for yes and 0 for no;
+ *   - every other function returns 0 on success or a negative code; one that has already answered
+ *     the request (a 4xx/5xx in resp) returns -1, so callers write "if (check_x(...) != 0) goto out".
+ *     The only other positive results are documented counts and "present" flags (api_query_bool and
+ *     api_query_int64: 1 = the parameter was given). */
 #ifndef COFFER_API_API_H
 #define COFFER_API_API_H
 #include <stddef.h>

@@ -176,7 +176,8 @@ int jv_int_list(struct api_resp *resp, json_t *obj, const char *prefix, const ch
     if (!jv_arr(resp, obj, prefix, field, required, &a)) return 0;
     json_array_foreach(a, i, v) {
         if (!json_is_integer(v)) {
-            api_error(resp, 400, "InvalidField", "field '%s[%zu]' must be an integer", jv_path(p, sizeof p, prefix, field), i);
+            api_error(resp, 400, "InvalidField", "field '%s[%zu]' must be an integer", jv_path(p, sizeof p, prefix, field),
+                      i);
             return 0;
         }
     }
@@ -194,7 +195,8 @@ int jv_str_list(struct api_resp *resp, json_t *obj, const char *prefix, const ch
     if (!jv_arr(resp, obj, prefix, field, required, &a)) return 0;
     json_array_foreach(a, i, v) {
         if (!json_is_string(v)) {
-            api_error(resp, 400, "InvalidField", "field '%s[%zu]' must be a string", jv_path(p, sizeof p, prefix, field), i);
+            api_error(resp, 400, "InvalidField", "field '%s[%zu]' must be a string", jv_path(p, sizeof p, prefix, field),
+                      i);
             return 0;
         }
         if (allowed && !jv_enum_ok(json_string_value(v), allowed)) {

@@ -176,7 +176,8 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
     const char *params[API_MAX_PATH_PARAMS] = { 0 };
     if (n >= sizeof path) {
         if (!auth_ok(s, req->conn, API_AUTH_DEFAULT)) auth_refused(resp, API_AUTH_DEFAULT);
-        else if (too_large) api_error(resp, 413, "BodyTooLarge", "request body is larger than %u bytes", API_MAX_BODY_BYTES);
+        else if (too_large)
+            api_error(resp, 413, "BodyTooLarge", "request body is larger than %u bytes", API_MAX_BODY_BYTES);
         else api_error(resp, 414, "PathTooLong", "path is longer than %zu bytes", sizeof path - 1);
         return;
     }

@@ -60,7 +60,8 @@ TEST(every_route_applies_its_tables_rules)
             /* no credentials, with a valid tenant: 401 */
             snprintf(hdr, sizeof hdr, "%s: t1", t->tenant.header ? t->tenant.header : "X-Unused");
             st = send_req(r->method, path, NULL, hs, code, sizeof code, msg, sizeof msg);
-            CHECKF(st == 401 && strcmp(code, "Unauthorized") == 0, "%s %s without a key: %ld %s", r->method, path, st, code);
+            CHECKF(st == 401 && strcmp(code, "Unauthorized") == 0, "%s %s without a key: %ld %s", r->method, path, st,
+                   code);
             st = send_req(r->method, path, "Bearer wrong", hs, code, sizeof code, msg, sizeof msg);
             CHECKF(st == 401, "%s %s with a wrong key: %ld", r->method, path, st);
             if (r->flags & API_ROUTE_NO_TENANT) continue;
