@@ -372,7 +372,9 @@ static void source_register(struct api_req *req, struct api_resp *resp)
         goto out;
     }
     /* The registration stands whatever discovery finds; its state tells. */
-    if (agent_refresh_source(cat, req->tenant, id) < 0) log_warn("source %lld: discovery failed", (long long)id);
+    rc = agent_refresh_source(cat, req->tenant, id);
+    if (rc != 0 && rc != CAT_NOT_FOUND) /* not found: deleted meanwhile, nothing to discover */
+        log_warn("source %lld: discovery failed: %s", (long long)id, err_text(rc));
     respond_registration(req, resp, 201, id);
 out:
     json_decref(body);
@@ -492,7 +494,9 @@ static void source_update(struct api_req *req, struct api_resp *resp)
         if (rc == 0) internal(resp, "committing");
         goto out;
     }
-    if (agent_refresh_source(cat, req->tenant, id) < 0) log_warn("source %lld: discovery failed", (long long)id);
+    rc = agent_refresh_source(cat, req->tenant, id);
+    if (rc != 0 && rc != CAT_NOT_FOUND) /* not found: deleted meanwhile, nothing to discover */
+        log_warn("source %lld: discovery failed: %s", (long long)id, err_text(rc));
     respond_registration(req, resp, 200, id);
 out:
     json_decref(body);
