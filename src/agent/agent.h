@@ -64,7 +64,7 @@ void agent_unreachable_message(const char *endpoint, char *buf, size_t len);
  * its volumes become the registration's objects (ids kept across refreshes) and the state becomes
  * Finished with refresh time now; for any other host, no objects are found and the state records that
  * no agent is reachable. Runs its own transaction: never call it inside cat_begin/cat_commit. Returns
- * 0 when the catalog was updated (even if the host was unreachable), CAT_NOT_FOUND, or <0 on an
- * internal error. */
+ * 0 when the catalog was updated (even if the host was unreachable), CAT_NOT_FOUND, or another
+ * negative code on an internal error. */
 int agent_refresh_source(struct cat *cat, const char *tenant, int64_t id);
 #endif

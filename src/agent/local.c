@@ -6,6 +6,7 @@
  * newline and backslash in the first two fields written as 3-digit octal escapes. */
 #include "agent/agent.h"
 #include "util/array.h"
+#include "util/buf.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -266,51 +267,36 @@ oom:
     return -1;
 }
 
-/* read_bounded: reads a whole (possibly size-0 /proc) file, at most max bytes. */
+/* read_bounded: reads a whole (possibly size-0 /proc) file, at most max bytes (-EFBIG beyond), into
+ * a capped util/buf; *data (NUL-terminated, malloc'd, the caller frees) and *len. */
 static int read_bounded(const char *path, size_t max, char **data, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    size_t cap = 16384, n = 0;
-    char *buf;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+    struct buf b;
+    char chunk[16384];
     if (fd < 0) return -errno;
-    buf = malloc(cap + 1);
-    if (!buf) {
-        close(fd);
-        return -ENOMEM;
-    }
+    buf_init(&b, max);
     for (;;) {
-        ssize_t r;
-        if (n == cap) {
-            char *nb;
-            if (cap >= max) {
-                free(buf);
-                close(fd);
-                return -EFBIG;
-            }
-            cap = cap * 2 > max ? max : cap * 2;
-            nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                close(fd);
-                return -ENOMEM;
-            }
-            buf = nb;
-        }
-        r = read(fd, buf + n, cap - n);
+        ssize_t r = read(fd, chunk, sizeof chunk);
         if (r < 0) {
             if (errno == EINTR) continue;
-            r = -errno;
-            free(buf);
-            close(fd);
-            return (int)r;
+            rc = -errno;
+            break;
         }
         if (r == 0) break;
-        n += (size_t)r;
+        if ((rc = buf_append(&b, chunk, (size_t)r)) != 0) {
+            if (rc == -E2BIG) rc = -EFBIG;
+            break;
+        }
     }
     close(fd);
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
+    if (rc == 0 && !b.data) rc = buf_append(&b, "", 0); /* an empty file: "" */
+    if (rc != 0) {
+        buf_free(&b);
+        return rc;
+    }
+    *len = b.len;
+    *data = buf_steal(&b);
     return 0;
 }
 

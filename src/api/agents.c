@@ -39,17 +39,19 @@ static void tasks_list(struct api_req *req, struct api_resp *resp)
     api_json(resp, 200, json_pack("{s:[]}", "tasks"));
 }
 
+/* non_negative: an optional integer field that must not be negative; 0, or -1 after a 400. */
 static int non_negative(struct api_resp *resp, json_t *body, const char *field, int64_t *out, int *has)
 {
-    if (!jv_int(resp, body, "", field, 0, out, has)) return 0;
+    if (!jv_int(resp, body, "", field, 0, out, has)) return -1;
     if (*has && *out < 0) {
         api_error(resp, 400, "InvalidField", "field '%s' must not be negative, not %lld", field, (long long)*out);
-        return 0;
+        return -1;
     }
-    return 1;
+    return 0;
 }
 
-/* agent_refusal: the 400 for agentIDs[i] = id: the built-in agent or no agent. 0 or <0 (catalog). */
+/* agent_refusal: answers the 400 for agentIDs[i] = id (the built-in agent, or no agent), or a 500 on a
+ * catalog error; returns -1 (it has always answered). */
 static int agent_refusal(struct api_req *req, struct api_resp *resp, size_t i, int64_t id)
 {
     struct cat_object o;
@@ -66,7 +68,7 @@ static int agent_refusal(struct api_req *req, struct api_resp *resp, size_t i, i
         api_error(resp, 400, "InvalidField", "field 'agentIDs[%zu]': no agent with id %lld is registered (this "
                   "server has no remote agents to upgrade)", i, (long long)id);
     if (rc == 0) cat_object_release(&o);
-    return 0;
+    return -1;
 }
 
 static void task_create(struct api_req *req, struct api_resp *resp)
@@ -79,8 +81,8 @@ static void task_create(struct api_req *req, struct api_resp *resp)
     if (!jv_arr(resp, body, "", "agentIDs", 0, &agents) || !jv_str(resp, body, "", "name", 0, NULL) ||
         !jv_str(resp, body, "", "description", 0, NULL) ||
         !jv_int(resp, body, "", "retryTaskId", 0, &retry, &has_retry) ||
-        !non_negative(resp, body, "scheduleTimeUsecs", &start, &has_start) ||
-        !non_negative(resp, body, "scheduleEndTimeUsecs", &end, &has_end))
+        non_negative(resp, body, "scheduleTimeUsecs", &start, &has_start) != 0 ||
+        non_negative(resp, body, "scheduleEndTimeUsecs", &end, &has_end) != 0)
         goto out;
     json_array_foreach(agents, i, e) {
         if (!json_is_integer(e) || json_integer_value(e) <= 0) {

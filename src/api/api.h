@@ -3,7 +3,16 @@
  *
  * Handlers run on libmicrohttpd's worker threads. They validate, call the catalog or the scheduler,
  * and answer; long work is queued, never done inline. A handler that fails calls api_error, whose
- * body is {"errorCode": ..., "message": ...} naming the field and the problem. */
+ * body is {"errorCode": ..., "message": ...} naming the field and the problem.
+ *
+ * Return values in src/api, one rule (error codes themselves follow util/err.h):
+ *   - the JSON validators jv_* (jv.h) return 1 when the value is valid and 0 after filling resp with
+ *     a 400; pure predicates, which answer yes or no and touch no response (jv_enum_ok, api_id_parse,
+ *     str_in, glob_match, ...), return 1 for yes and 0 for no;
+ *   - every other function returns 0 on success or a negative code; one that has already answered
+ *     the request (a 4xx/5xx in resp) returns -1, so callers write "if (check_x(...) != 0) goto out".
+ *     The only other positive results are documented counts and "present" flags (api_query_bool and
+ *     api_query_int64: 1 = the parameter was given). */
 #ifndef COFFER_API_API_H
 #define COFFER_API_API_H
 #include <stddef.h>
@@ -22,7 +31,7 @@ struct api_req {
     struct api_server *server;
     const char *method;
     const char *path;        /* without the query string */
-    const char *tenant;      /* X-IBM-Tenant-Id; NULL for routes that do not need one */
+    const char *tenant;      /* by the route table's tenant rule (X-IBM-Tenant-Id); NULL when none */
     const char *params[API_MAX_PATH_PARAMS]; /* {placeholders} of the route, in order */
     const char *body;        /* NUL-terminated, may be NULL */
     size_t body_len;
@@ -36,8 +45,8 @@ struct api_resp {
 
 typedef void (*api_handler_fn)(struct api_req *req, struct api_resp *resp);
 
-/* Route flags. */
-#define API_ROUTE_NO_TENANT 1     /* the route does not require X-IBM-Tenant-Id */
+/* Route flags. The authentication scheme and the tenant rule are the route table's (routes.h). */
+#define API_ROUTE_NO_TENANT 1     /* this route takes no tenant even though its table has a tenant rule */
 
 struct api_route {
     const char *method;

@@ -80,14 +80,15 @@ static void respond_connection(struct api_req *req, struct api_resp *resp, int s
     cat_connection_release(&c);
 }
 
+/* valid_name: connectionName, required, 1 to 255 bytes; 0, or -1 after a 400. */
 static int valid_name(struct api_resp *resp, json_t *body, const char **name)
 {
-    if (!jv_str_nonempty(resp, body, "", "connectionName", 1, name)) return 0;
+    if (!jv_str_nonempty(resp, body, "", "connectionName", 1, name)) return -1;
     if (strlen(*name) > 255) {
         api_error(resp, 400, "InvalidField", "field 'connectionName' is longer than 255 bytes");
-        return 0;
+        return -1;
     }
-    return 1;
+    return 0;
 }
 
 static void connection_create(struct api_req *req, struct api_resp *resp)
@@ -97,7 +98,7 @@ static void connection_create(struct api_req *req, struct api_resp *resp)
     char *id = NULL;
     int rc;
     if (!body) return;
-    if (!valid_name(resp, body, &name) || !jv_enum(resp, body, "", "connectionEnvType", 0, env_types, &env)) goto out;
+    if (valid_name(resp, body, &name) != 0 || !jv_enum(resp, body, "", "connectionEnvType", 0, env_types, &env)) goto out;
     rc = cat_connection_insert(api_ctx(req)->cat, req->tenant, name, env, api_now_usecs() / 1000, &id);
     if (rc == CAT_CONFLICT) name_taken(resp, name);
     else if (rc != 0) internal(resp, "creating the connection");
@@ -135,7 +136,7 @@ static void connection_patch(struct api_req *req, struct api_resp *resp)
     json_t *body;
     int rc;
     if (!id || !(body = api_body_object(req, resp))) return;
-    if (!valid_name(resp, body, &name)) goto out;
+    if (valid_name(resp, body, &name) != 0) goto out;
     rc = cat_connection_rename(api_ctx(req)->cat, req->tenant, id, name);
     if (rc == CAT_NOT_FOUND) not_found(resp, id);
     else if (rc == CAT_CONFLICT) name_taken(resp, name);

@@ -11,7 +11,7 @@
  * The official client sends the first four relative to the connector's URL (which may or may not end
  * in /v2) and the users calls at the root (it strips /v2), so each path is served both at the root
  * and under /v2. These requests carry no X-IBM-Tenant-Id (the connector has none to give), so the
- * routes do not require it; the bearer key is still checked by the server like everywhere else.
+ * table has no tenant rule (routes.c); the bearer key is still checked by the server like everywhere else.
  * Other methods on these paths are 405 (the router's answer for a known path). None of the paths
  * overlaps a cluster route: /data-source-connector/ (singular) is not /data-source-connectors/. */
 #include "api/api.h"
@@ -53,7 +53,7 @@ static void connector_side(struct api_req *req, struct api_resp *resp)
               req->method, req->path);
 }
 
-#define BOTH(m, p) { m, p, connector_side, API_ROUTE_NO_TENANT }, { m, "/v2" p, connector_side, API_ROUTE_NO_TENANT }
+#define BOTH(m, p) { m, p, connector_side, 0 }, { m, "/v2" p, connector_side, 0 }
 
 const struct api_route api_routes_connector_side[] = {
     BOTH("POST", "/access-tokens"),

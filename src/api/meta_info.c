@@ -38,6 +38,7 @@ static int hex64(const char *s)
     return n == 64;
 }
 
+/* check_body: the body's fields by type; 0, or -1 after a 400. */
 static int check_body(struct api_resp *resp, json_t *body, const char **env)
 {
     static const char *const oracle_strs[] = { "baseDir", "dbFileDestination", "dbName", "homeDir", NULL };
@@ -47,21 +48,21 @@ static int check_body(struct api_resp *resp, json_t *body, const char **env)
     if (!jv_str_nonempty(resp, body, "", "environment", 1, env) ||
         !jv_obj(resp, body, "", "kubernetesParams", 0, &k8s) || !jv_obj(resp, body, "", "oracleParams", 0, &oracle) ||
         !jv_obj(resp, body, "", "sfdcParams", 0, &sfdc))
-        return 0;
+        return -1;
     if (!jv_enum_ok(*env, environments)) {
         api_error(resp, 400, "InvalidField", "field 'environment' is not an environment of the API: '%.64s' (e.g. "
                   "kOracle, kSfdc, kKubernetes, kPhysical, kSQL)", *env);
-        return 0;
+        return -1;
     }
-    if (k8s && !jv_int(resp, k8s, "kubernetesParams", "objectId", 1, NULL, NULL)) return 0;
+    if (k8s && !jv_int(resp, k8s, "kubernetesParams", "objectId", 1, NULL, NULL)) return -1;
     for (const char *const *f = oracle_strs; oracle && *f; f++)
-        if (!jv_str(resp, oracle, "oracleParams", *f, 0, NULL)) return 0;
+        if (!jv_str(resp, oracle, "oracleParams", *f, 0, NULL)) return -1;
     for (const char *const *f = oracle_bools; oracle && *f; f++)
-        if (!jv_bool(resp, oracle, "oracleParams", *f, 0, NULL, NULL)) return 0;
+        if (!jv_bool(resp, oracle, "oracleParams", *f, 0, NULL, NULL)) return -1;
     if (sfdc && (!jv_enum(resp, sfdc, "sfdcParams", "metaInfoType", 1, sfdc_types, NULL) ||
                  !jv_str(resp, sfdc, "sfdcParams", "objectName", 0, NULL)))
-        return 0;
-    return 1;
+        return -1;
+    return 0;
 }
 
 static void construct_meta_info(struct api_req *req, struct api_resp *resp)
@@ -71,7 +72,7 @@ static void construct_meta_info(struct api_req *req, struct api_resp *resp)
     struct cat_snapshot s;
     int rc;
     if (!body) return;
-    if (!check_body(resp, body, &env)) goto out;
+    if (check_body(resp, body, &env) != 0) goto out;
     if (!hex64(id)) {
         api_error(resp, 400, "InvalidId", "path parameter 'snapshotId' must be a snapshot id (64 hexadecimal digits), "
                   "not '%.80s'", id);

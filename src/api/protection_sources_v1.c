@@ -92,60 +92,62 @@ static json_t *env_list(struct api_req *req, struct api_resp *resp, const char *
     return l;
 }
 
-/* bools: checks each named boolean parameter; 0 after a 400. */
+/* bools: checks each named boolean parameter; 0, or -1 after a 400. */
 static int bools(struct api_req *req, struct api_resp *resp, const char *const *names)
 {
     int dummy;
     for (const char *const *b = names; *b; b++)
-        if (api_query_bool(req, resp, *b, &dummy) < 0) return 0;
-    return 1;
+        if (api_query_bool(req, resp, *b, &dummy) < 0) return -1;
+    return 0;
 }
 
+/* one_bool: a boolean parameter (false when absent); 0, or -1 after a 400. */
 static int one_bool(struct api_req *req, struct api_resp *resp, const char *name, int *out)
 {
     *out = 0;
-    return api_query_bool(req, resp, name, out) >= 0;
+    return api_query_bool(req, resp, name, out) < 0 ? -1 : 0;
 }
 
-/* credentials: includeSourceCredentials needs encryptionKey; 0 after a 400. */
+/* credentials: includeSourceCredentials needs encryptionKey; 0, or -1 after a 400. */
 static int credentials(struct api_req *req, struct api_resp *resp)
 {
     int creds = 0;
-    if (!one_bool(req, resp, "includeSourceCredentials", &creds)) return 0;
+    if (one_bool(req, resp, "includeSourceCredentials", &creds) != 0) return -1;
     if (creds && !api_query(req, "encryptionKey")) {
         api_error(resp, 400, "InvalidParameter",
                   "query parameter 'encryptionKey' is required when includeSourceCredentials is true");
-        return 0;
+        return -1;
     }
-    return 1;
+    return 0;
 }
 
 /* num_levels: numLevels is a number in the client (float64): 1 or more (a fraction is cut off), or -1
- * for all levels (also the default, *out = -1); 0 after a 400. */
+ * for all levels (also the default, *out = -1); 0, or -1 after a 400. */
 static int num_levels(struct api_req *req, struct api_resp *resp, int64_t *out)
 {
     const char *v = api_query(req, "numLevels");
     char *end;
     double d;
     *out = -1;
-    if (!v) return 1;
+    if (!v) return 0;
     errno = 0;
     d = strtod(v, &end);
     if (errno || end == v || *end || !isfinite(d) || (d < 1 && d != -1)) {
         api_error(resp, 400, "InvalidParameter", "query parameter 'numLevels' must be a number of levels (1 or more, "
                   "or -1 for all), not '%.64s'", v);
-        return 0;
+        return -1;
     }
     if (d >= 1 && d < 1e9) *out = (int64_t)d;
-    return 1;
+    return 0;
 }
 
-static int initiator_ok(struct api_resp *resp, const char *v, const char *what)
+/* check_initiator: requestInitiatorType, when given, is one of the API's; 0, or -1 after a 400. */
+static int check_initiator(struct api_resp *resp, const char *v, const char *what)
 {
-    if (!v || jv_enum_ok(v, initiators)) return 1;
+    if (!v || jv_enum_ok(v, initiators)) return 0;
     api_error(resp, 400, "InvalidParameter", "%s 'requestInitiatorType' must be one of UIUser, UIAuto, Helios, "
               "not '%.64s'", what, v);
-    return 0;
+    return -1;
 }
 
 static int in_list(json_t *l, const char *s)
@@ -590,14 +592,14 @@ static void list_sources(struct api_req *req, struct api_resp *resp)
         json_t *v = api_query_list(req, *l);
         json_decref(v);
     }
-    if (!bools(req, resp, ignored_bools) || !credentials(req, resp) ||
-        !one_bool(req, resp, "includeEntityPermissionInfo", &t.perm_info) ||
-        !one_bool(req, resp, "includeObjectProtectionInfo", &t.prot_info) ||
-        !one_bool(req, resp, "pruneNonCriticalInfo", &t.prune) ||
-        !one_bool(req, resp, "pruneAggregationInfo", &t.prune_aggr) ||
-        !initiator_ok(resp, api_query(req, "requestInitiatorType"), "query parameter"))
+    if (bools(req, resp, ignored_bools) != 0 || credentials(req, resp) != 0 ||
+        one_bool(req, resp, "includeEntityPermissionInfo", &t.perm_info) != 0 ||
+        one_bool(req, resp, "includeObjectProtectionInfo", &t.prot_info) != 0 ||
+        one_bool(req, resp, "pruneNonCriticalInfo", &t.prune) != 0 ||
+        one_bool(req, resp, "pruneAggregationInfo", &t.prune_aggr) != 0 ||
+        check_initiator(resp, api_query(req, "requestInitiatorType"), "query parameter") != 0)
         goto out;
-    if ((has_id = api_query_int64(req, resp, "id", &id)) < 0 || !num_levels(req, resp, &levels) ||
+    if ((has_id = api_query_int64(req, resp, "id", &id)) < 0 || num_levels(req, resp, &levels) != 0 ||
         (has_node = api_query_int64(req, resp, "nodeId", &page_node)) < 0 ||
         (pg.has_size = api_query_int64(req, resp, "pageSize", &pg.size)) < 0 ||
         (pg.has_after = api_query_int64(req, resp, "afterCursorEntityId", &pg.after)) < 0 ||
@@ -702,10 +704,10 @@ static void registration_info_list(struct api_req *req, struct api_resp *resp)
     if (!(t.envs = env_list(req, resp, "environments", NULL)) || !(ids = api_query_int_list(req, resp, "ids"))) goto out;
     sids = api_query_list(req, "sids");
     tenant_ids = api_query_list(req, "tenantIds");
-    if (!bools(req, resp, ignored_bools) || !credentials(req, resp) ||
-        !one_bool(req, resp, "includeEntityPermissionInfo", &t.perm_info) ||
-        !initiator_ok(resp, MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "requestInitiatorType"),
-                      "header"))
+    if (bools(req, resp, ignored_bools) != 0 || credentials(req, resp) != 0 ||
+        one_bool(req, resp, "includeEntityPermissionInfo", &t.perm_info) != 0 ||
+        check_initiator(resp, MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "requestInitiatorType"),
+                      "header") != 0)
         goto out;
     if (maint && !jv_enum_ok(maint, maintenance_states)) {
         api_error(resp, 400, "InvalidParameter", "query parameter 'maintenanceStatus' must be one of "

@@ -80,50 +80,38 @@ void api_doc_response(struct api_resp *resp, int status, char *doc, size_t len)
 
 void api_buf_init(struct api_buf *b, size_t limit)
 {
-    memset(b, 0, sizeof *b);
-    b->limit = limit;
+    buf_init(&b->b, limit);
+    b->failed = 0;
 }
 
 void api_buf_add(struct api_buf *b, const char *s, size_t n)
 {
-    if (b->failed) return;
-    if (n > b->limit || b->len > b->limit - n) {
-        b->failed = 1;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *d;
-        while (cap < b->len + n + 1) cap *= 2;
-        d = realloc(b->data, cap);
-        if (!d) {
-            b->failed = 1;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    if (!b->failed && buf_append(&b->b, s, n) != 0) b->failed = 1;
 }
 
 void api_buf_adds(struct api_buf *b, const char *s) { api_buf_add(b, s, strlen(s)); }
 
 void api_buf_reserve(struct api_buf *b, size_t n)
 {
-    char *d;
-    if (b->failed || n > b->limit || b->len + n + 1 <= b->cap) return;
-    d = realloc(b->data, b->len + n + 1);
-    if (!d) return;
-    b->data = d;
-    b->cap = b->len + n + 1;
+    if (!b->failed) (void)buf_reserve(&b->b, n); /* a hint: a later add reports the failure */
 }
 
 void api_buf_release(struct api_buf *b)
 {
-    free(b->data);
-    memset(b, 0, sizeof *b);
+    buf_free(&b->b);
+    b->failed = 0;
+}
+
+char *api_buf_steal(struct api_buf *b, size_t *len)
+{
+    char *d = NULL;
+    *len = 0;
+    if (!b->failed) {
+        *len = b->b.len;
+        d = buf_steal(&b->b);
+    }
+    api_buf_release(b);
+    return d;
 }
 
 void api_buf_add_doc_with(struct api_buf *b, const char *doc, size_t n, const char *extra)
@@ -147,11 +135,11 @@ void api_buf_add_doc_with(struct api_buf *b, const char *doc, size_t n, const ch
 
 void api_buf_respond(struct api_buf *b, struct api_resp *resp, int status)
 {
-    if (b->failed || !b->data) {
+    size_t len = b->b.len;
+    if (b->failed || !b->b.data) {
         api_buf_release(b);
         api_error(resp, 500, "InternalError", "response too large or out of memory");
         return;
     }
-    api_doc_response(resp, status, b->data, b->len);
-    memset(b, 0, sizeof *b);
+    api_doc_response(resp, status, buf_steal(&b->b), len);
 }

@@ -4,6 +4,7 @@
 #ifndef COFFER_API_RESID_H
 #define COFFER_API_RESID_H
 #include "api/api.h"
+#include "util/buf.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,11 +30,17 @@ int64_t api_next_mtime(int64_t previous);
  * malloc'd buffer of len bytes). */
 void api_doc_response(struct api_resp *resp, int status, char *doc, size_t len);
 
-/* A growable text buffer with a cap (for list responses built from stored documents). On overflow or
- * out of memory it sets failed and ignores further appends. */
+/* A growable text buffer with a cap (for list responses built from stored documents): a util/buf
+ * whose first failure (past the cap, out of memory) is sticky: it sets failed and ignores further
+ * appends, so a list callback can append freely and check once. */
 struct api_buf {
-    char *data;
-    size_t len, cap, limit;
+    union {
+        struct buf b;
+        struct {         /* read-only views of b.data and b.len (the same first members) */
+            char *data;
+            size_t len;
+        };
+    };
     int failed;
 };
 void api_buf_init(struct api_buf *b, size_t limit);
@@ -42,6 +49,9 @@ void api_buf_adds(struct api_buf *b, const char *s);
 /* api_buf_reserve: makes room for n more bytes at once (a size hint; failure is left to later adds). */
 void api_buf_reserve(struct api_buf *b, size_t n);
 void api_buf_release(struct api_buf *b);
+/* api_buf_steal: hands the text over (the caller frees it; NULL when empty or failed), its length in
+ * *len, and leaves the buffer empty. */
+char *api_buf_steal(struct api_buf *b, size_t *len);
 /* api_buf_add_doc_with: appends the JSON object text doc with extra members ("\"k\":v,...", no
  * braces) added before its closing brace. */
 void api_buf_add_doc_with(struct api_buf *b, const char *doc, size_t n, const char *extra);

@@ -1,22 +1,26 @@
-/* routes.c: the list of every resource module's route table. A new resource adds its table here. */
+/* routes.c: the list of every resource module's route table, each with its authentication scheme and
+ * tenant rule (routes.h says how dispatch applies them). A new resource adds its table here. */
 #include "api/routes.h"
 
-const struct api_route *const api_route_tables[] = {
-    api_routes_policies,
-    api_routes_groups,
-    api_routes_sources,
-    api_routes_search_objects,
-    api_routes_connections,
-    api_routes_connectors,
-    api_routes_runs,
-    api_routes_snapshots,
-    api_routes_protected_objects,
-    api_routes_recoveries,
-    api_routes_downloads,
-    api_routes_search_indexed,
-    api_routes_protection_sources_v1,
-    api_routes_agents,
-    api_routes_meta_info,
-    api_routes_connector_side,
-    NULL
+#define IBM(name, routes) { name, routes, API_AUTH_ADMIN_BEARER, API_TENANT_IBM }
+
+const struct api_route_table api_route_tables[] = {
+    IBM("policies", api_routes_policies),
+    IBM("groups", api_routes_groups),
+    IBM("sources", api_routes_sources),
+    IBM("search-objects", api_routes_search_objects),
+    IBM("connections", api_routes_connections),
+    IBM("connectors", api_routes_connectors),
+    IBM("runs", api_routes_runs),
+    IBM("snapshots", api_routes_snapshots),
+    IBM("protected-objects", api_routes_protected_objects),
+    IBM("recoveries", api_routes_recoveries),
+    IBM("downloads", api_routes_downloads),
+    IBM("search-indexed", api_routes_search_indexed),
+    IBM("protection-sources-v1", api_routes_protection_sources_v1),
+    IBM("agents", api_routes_agents),
+    IBM("meta-info", api_routes_meta_info),
+    /* served by a connector, not by us: the client sends no tenant (connector_side.c) */
+    { "connector-side", api_routes_connector_side, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
+    { NULL, NULL, 0, API_TENANT_NONE },
 };

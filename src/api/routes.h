@@ -1,11 +1,54 @@
-/* routes.h: every resource module exports one route table, terminated by an entry whose method is
- * NULL; routes.c lists them all. */
+/* routes.h: every resource module exports one route table (an array of struct api_route ending with
+ * an entry whose method is NULL); routes.c lists them all in api_route_tables, and that list is where
+ * each table declares how its requests are authenticated and where their tenant comes from.
+ *
+ * Dispatch (server.c) for a request, in this order:
+ *   1. match the path against every table; the first route whose pattern and method match wins;
+ *   2. authenticate with the scheme of the matched route's table; a path that matches no route (404)
+ *      or no route with this method (405) is authenticated with API_AUTH_DEFAULT first, so that an
+ *      unauthenticated client learns nothing about which paths exist: 401 before 404/405/413;
+ *   3. a body over API_MAX_BODY_BYTES: 413;
+ *   4. apply the table's tenant rule (unless the route carries API_ROUTE_NO_TENANT): the named header
+ *      must be present and non-empty when required (400 MissingTenant) and at most max_len bytes
+ *      (400 InvalidTenant); req->tenant is its value (NULL when the rule has no header or the header
+ *      is absent and optional);
+ *   5. call the handler.
+ * A new API with other credentials or headers (e.g. the site restore API of
+ * vantagecloud-baas-restore-api.txt, whose tenant is the {site-id} path segment) gets its own table
+ * here with its own rule; a new auth scheme is one enum value below and one case in server.c's
+ * auth_ok. */
 #ifndef COFFER_API_ROUTES_H
 #define COFFER_API_ROUTES_H
 #include "api/api.h"
 
-/* api_routes_all: a NULL-terminated list of route tables. */
-extern const struct api_route *const api_route_tables[];
+/* How a table's requests prove who they are. */
+enum api_auth {
+    /* "Authorization: Bearer <admin key>": the key given to cofferd at start, compared as SHA-256
+     * digests in constant time. */
+    API_AUTH_ADMIN_BEARER = 1,
+};
+#define API_AUTH_DEFAULT API_AUTH_ADMIN_BEARER
+
+/* Where a table's requests name their tenant. header NULL: the routes take no tenant. */
+struct api_tenant_rule {
+    const char *header;  /* header field name, e.g. "X-IBM-Tenant-Id" */
+    int required;        /* absent or empty is a 400 */
+    size_t max_len;      /* longer is a 400 */
+};
+/* The data-protect v2 API's rule: X-IBM-Tenant-Id, required, at most 256 bytes. */
+#define API_TENANT_IBM { "X-IBM-Tenant-Id", 1, 256 }
+#define API_TENANT_NONE { NULL, 0, 0 }
+
+struct api_route_table {
+    const char *name;                /* for logs and tests */
+    const struct api_route *routes;  /* NULL ends api_route_tables */
+    enum api_auth auth;
+    struct api_tenant_rule tenant;
+};
+
+/* api_route_tables: every table with its rules, ended by an entry whose routes is NULL. */
+extern const struct api_route_table api_route_tables[];
+
 extern const struct api_route api_routes_policies[];   /* policies.c */
 extern const struct api_route api_routes_groups[];     /* groups.c */
 extern const struct api_route api_routes_sources[];         /* sources.c */

@@ -205,47 +205,6 @@ static int on_hit(void *ud, const struct cat_fidx_hit *h)
     return 0;
 }
 
-/* int_list / str_list: a body array field of integers / strings (absent: NULL); 0 after a 400. */
-static int int_list(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, json_t **out)
-{
-    json_t *a = NULL, *v;
-    size_t i;
-    char p[128];
-    *out = NULL;
-    if (!jv_arr(resp, obj, prefix, field, 0, &a)) return 0;
-    json_array_foreach(a, i, v) {
-        if (!json_is_integer(v)) {
-            api_error(resp, 400, "InvalidField", "field '%s[%zu]' must be an integer", jv_path(p, sizeof p, prefix, field), i);
-            return 0;
-        }
-    }
-    *out = a;
-    return 1;
-}
-
-static int str_list(struct api_resp *resp, json_t *obj, const char *prefix, const char *field,
-                    const char *const *allowed, json_t **out)
-{
-    json_t *a = NULL, *v;
-    size_t i;
-    char p[128];
-    *out = NULL;
-    if (!jv_arr(resp, obj, prefix, field, 0, &a)) return 0;
-    json_array_foreach(a, i, v) {
-        if (!json_is_string(v)) {
-            api_error(resp, 400, "InvalidField", "field '%s[%zu]' must be a string", jv_path(p, sizeof p, prefix, field), i);
-            return 0;
-        }
-        if (allowed && !jv_enum_ok(json_string_value(v), allowed)) {
-            api_error(resp, 400, "InvalidField", "field '%s[%zu]' has unknown value '%.64s'",
-                      jv_path(p, sizeof p, prefix, field), i, json_string_value(v));
-            return 0;
-        }
-    }
-    *out = a;
-    return 1;
-}
-
 static void search_indexed(struct api_req *req, struct api_resp *resp)
 {
     static const char *const object_types[] = { "Emails", "Files", "CassandraObjects", "CouchbaseObjects",
@@ -280,11 +239,11 @@ static void search_indexed(struct api_req *req, struct api_resp *resp)
     }
     if (!jv_obj(resp, body, NULL, "fileParams", 0, &fp) ||
         !jv_str(resp, fp, "fileParams", "searchString", 0, &search) ||
-        !str_list(resp, fp, "fileParams", "types", file_types, &types) ||
-        !str_list(resp, fp, "fileParams", "sourceEnvironments", source_envs, &envs) ||
-        !int_list(resp, fp, "fileParams", "sourceIds", &sids) || !int_list(resp, fp, "fileParams", "objectIds", &oids) ||
-        !str_list(resp, body, NULL, "protectionGroupIds", NULL, &gids) ||
-        !int_list(resp, body, NULL, "storageDomainIds", &sdids) ||
+        !jv_str_list(resp, fp, "fileParams", "types", 0, file_types, &types) ||
+        !jv_str_list(resp, fp, "fileParams", "sourceEnvironments", 0, source_envs, &envs) ||
+        !jv_int_list(resp, fp, "fileParams", "sourceIds", 0, &sids) || !jv_int_list(resp, fp, "fileParams", "objectIds", 0, &oids) ||
+        !jv_str_list(resp, body, NULL, "protectionGroupIds", 0, NULL, &gids) ||
+        !jv_int_list(resp, body, NULL, "storageDomainIds", 0, &sdids) ||
         !jv_str(resp, body, NULL, "paginationCookie", 0, &cookie) ||
         !jv_int(resp, body, NULL, "count", 0, &count, &has_count) ||
         !jv_str(resp, body, NULL, "tenantId", 0, NULL) || !jv_bool(resp, body, NULL, "includeTenants", 0, NULL, NULL) ||

@@ -165,9 +165,10 @@ static int on_object(void *ud, const struct cat_object *o)
     return 0;
 }
 
+/* parse_bool: a boolean parameter (out unchanged when absent); 0, or -1 after a 400. */
 static int parse_bool(struct api_req *req, struct api_resp *resp, const char *name, int *out)
 {
-    return api_query_bool(req, resp, name, out) >= 0;
+    return api_query_bool(req, resp, name, out) < 0 ? -1 : 0;
 }
 
 static void search_objects(struct api_req *req, struct api_resp *resp)
@@ -196,9 +197,9 @@ static void search_objects(struct api_req *req, struct api_resp *resp)
     lists[np++] = f.source_uuids = api_query_list(req, "sourceUuids");
     lists[np++] = f.protection_group_ids = api_query_list(req, "protectionGroupIds");
     lists[np++] = clusters = api_query_list(req, "clusterIdentifiers");
-    if (!parse_bool(req, resp, "isProtected", &is_protected) || !parse_bool(req, resp, "isDeleted", &is_deleted) ||
-        !parse_bool(req, resp, "includeDeletedObjects", &include_deleted) ||
-        !parse_bool(req, resp, "includeHeliosTagInfoForObjects", &helios))
+    if (parse_bool(req, resp, "isProtected", &is_protected) != 0 || parse_bool(req, resp, "isDeleted", &is_deleted) != 0 ||
+        parse_bool(req, resp, "includeDeletedObjects", &include_deleted) != 0 ||
+        parse_bool(req, resp, "includeHeliosTagInfoForObjects", &helios) != 0)
         goto out;
     if (api_query_int64(req, resp, "count", &count) < 0) goto out;
     if (count < 1 || count > PAGE_MAX) {

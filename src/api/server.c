@@ -1,9 +1,11 @@
 /* server.c: the HTTP front door. libmicrohttpd parses HTTP and runs a pool of epoll threads; for each
  * request we first check its shape (the limits below, and no NUL byte anywhere: check_request), then
- * gather the body (capped at API_MAX_BODY_BYTES: larger is 413), check the bearer key (SHA-256
- * digests compared in constant time), match the route table (404 unknown path, 405 known path with
- * another method), require X-IBM-Tenant-Id where the route needs it (400), then call the handler and
- * send what it filled in. Handlers never see an unauthenticated or malformed request.
+ * gather the body into a capped buffer (util/buf, capped at API_MAX_BODY_BYTES: larger is 413), and
+ * dispatch: match the route tables (routes.c), authenticate with the matched table's scheme (the bearer
+ * admin key: SHA-256 digests compared in constant time), answer 401, 413, 404 (unknown path) or 405
+ * (known path, another method), apply the table's tenant rule (X-IBM-Tenant-Id for the data-protect
+ * API: 400 when missing or too long), then call the handler and send what it filled in. routes.h
+ * states the order once. Handlers never see an unauthenticated or malformed request.
  *
  * Request limits (docs/operations.md, "Request limits"); every answer below carries a JSON body with
  * "errorCode" and "message", and is sent at once, before any body is read:
@@ -20,8 +22,10 @@
  * are closed after SERVER_IDLE_TIMEOUT_S seconds. */
 #include "api/server.h"
 #include "api/routes.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
@@ -57,9 +61,8 @@ struct sock_state {
 
 /* Per-request state, kept in MHD's con_cls between the calls of one request. */
 struct conn_state {
-    char *body;
-    size_t len, cap;
-    int too_large;
+    struct buf body;    /* capped at API_MAX_BODY_BYTES */
+    int too_large;      /* the body passed the cap: dropped, answered 413 */
     int started;  /* the access handler has been called for this request */
     int rejected; /* check_request answered at the first call */
     int target_refused; /* on_uri: 414 (too long) or 400 (too many parameters); its '&'s were blanked */
@@ -70,6 +73,7 @@ struct conn_state {
 
 struct api_context *api_ctx(struct api_req *req) { return req->server->ctx; }
 
+/* key_matches: whether auth (the Authorization header, may be NULL) is "Bearer <admin key>". */
 static int key_matches(const struct api_server *s, const char *auth)
 {
     unsigned char d[SHA256_DIGEST_LENGTH];
@@ -124,14 +128,57 @@ static int route_match(const char *pattern, char *segs[], int nsegs, const char 
 
 #define MAX_SEGS 16
 
-static void dispatch(struct api_server *s, struct api_req *req, struct api_resp *resp)
+/* auth_ok: whether the request passes the scheme (1 = yes, a predicate). */
+static int auth_ok(const struct api_server *s, struct MHD_Connection *c, enum api_auth scheme)
+{
+    switch (scheme) {
+    case API_AUTH_ADMIN_BEARER:
+        return key_matches(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+    }
+    return 0; /* an unknown scheme admits nobody */
+}
+
+/* auth_refused: the 401 for scheme. */
+static void auth_refused(struct api_resp *resp, enum api_auth scheme)
+{
+    (void)scheme; /* one scheme today */
+    api_error(resp, 401, "Unauthorized", "a valid 'Authorization: Bearer <key>' header is required");
+}
+
+/* apply_tenant: fills req->tenant by the table's rule: 0, or -1 after a 400 naming the header. */
+static int apply_tenant(const struct api_tenant_rule *rule, struct api_req *req, struct api_resp *resp)
+{
+    req->tenant = NULL;
+    if (!rule->header) return 0;
+    req->tenant = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, rule->header);
+    if (req->tenant && !*req->tenant) req->tenant = NULL;
+    if (!req->tenant) {
+        if (!rule->required) return 0;
+        api_error(resp, 400, "MissingTenant", "header %s is required", rule->header);
+        return -1;
+    }
+    if (strlen(req->tenant) > rule->max_len) {
+        api_error(resp, 400, "InvalidTenant", "header %s is longer than %zu bytes", rule->header, rule->max_len);
+        return -1;
+    }
+    return 0;
+}
+
+/* dispatch: routes.h describes the order: match, authenticate, 413, 404/405, tenant, handler. */
+static void dispatch(struct api_server *s, struct api_req *req, int too_large, struct api_resp *resp)
 {
     char path[1024];
     char *segs[MAX_SEGS];
     int nsegs = 0, path_known = 0;
     size_t n = strlen(req->path);
+    const struct api_route_table *table = NULL;
+    const struct api_route *route = NULL;
+    const char *params[API_MAX_PATH_PARAMS] = { 0 };
     if (n >= sizeof path) {
-        api_error(resp, 414, "PathTooLong", "path is longer than %zu bytes", sizeof path - 1);
+        if (!auth_ok(s, req->conn, API_AUTH_DEFAULT)) auth_refused(resp, API_AUTH_DEFAULT);
+        else if (too_large)
+            api_error(resp, 413, "BodyTooLarge", "request body is larger than %u bytes", API_MAX_BODY_BYTES);
+        else api_error(resp, 414, "PathTooLong", "path is longer than %zu bytes", sizeof path - 1);
         return;
     }
     memcpy(path, req->path, n + 1);
@@ -139,39 +186,43 @@ static void dispatch(struct api_server *s, struct api_req *req, struct api_resp 
         while (*p == '/') *p++ = '\0';
         if (!*p) break;
         if (nsegs == MAX_SEGS) {
-            api_error(resp, 404, "NotFound", "no such path: %s", req->path);
-            return;
+            nsegs = -1; /* deeper than any route */
+            break;
         }
         segs[nsegs++] = p;
         while (*p && *p != '/') p++;
     }
-    for (const struct api_route *const *t = api_route_tables; *t; t++) {
-        for (const struct api_route *r = *t; r->method; r++) {
-            const char *params[API_MAX_PATH_PARAMS] = { 0 };
-            if (!route_match(r->pattern, segs, nsegs, params)) continue;
+    for (const struct api_route_table *t = api_route_tables; nsegs >= 0 && t->routes && !route; t++) {
+        for (const struct api_route *r = t->routes; r->method; r++) {
+            const char *p[API_MAX_PATH_PARAMS] = { 0 };
+            if (!route_match(r->pattern, segs, nsegs, p)) continue;
             path_known = 1;
             if (strcmp(r->method, req->method) != 0) continue;
-            memcpy(req->params, params, sizeof params);
-            if (!(r->flags & API_ROUTE_NO_TENANT)) {
-                req->tenant = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-IBM-Tenant-Id");
-                if (!req->tenant || !*req->tenant) {
-                    api_error(resp, 400, "MissingTenant", "header X-IBM-Tenant-Id is required");
-                    return;
-                }
-                if (strlen(req->tenant) > 256) {
-                    api_error(resp, 400, "InvalidTenant", "header X-IBM-Tenant-Id is longer than 256 bytes");
-                    return;
-                }
-            }
-            r->handler(req, resp);
-            if (resp->status == 0) api_error(resp, 500, "InternalError", "handler gave no answer");
-            return;
+            memcpy(params, p, sizeof p);
+            table = t;
+            route = r;
+            break;
         }
     }
-    if (path_known)
-        api_error(resp, 405, "MethodNotAllowed", "method %s is not allowed on %s", req->method, req->path);
-    else
-        api_error(resp, 404, "NotFound", "no such path: %s", req->path);
+    if (!auth_ok(s, req->conn, table ? table->auth : API_AUTH_DEFAULT)) {
+        auth_refused(resp, table ? table->auth : API_AUTH_DEFAULT);
+        return;
+    }
+    if (too_large) {
+        api_error(resp, 413, "BodyTooLarge", "request body is larger than %u bytes", API_MAX_BODY_BYTES);
+        return;
+    }
+    if (!route) {
+        if (path_known)
+            api_error(resp, 405, "MethodNotAllowed", "method %s is not allowed on %s", req->method, req->path);
+        else
+            api_error(resp, 404, "NotFound", "no such path: %s", req->path);
+        return;
+    }
+    memcpy(req->params, params, sizeof params);
+    if (!(route->flags & API_ROUTE_NO_TENANT) && apply_tenant(&table->tenant, req, resp) != 0) return;
+    route->handler(req, resp);
+    if (resp->status == 0) api_error(resp, 500, "InternalError", "handler gave no answer");
 }
 
 /* sock_state_of: the connection's state (NULL if MHD has none). */
@@ -221,6 +272,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     size_t params = 0;
     (void)cls; (void)c;
     if (!st) return NULL;
+    buf_init(&st->body, API_MAX_BODY_BYTES);
     st->uri = (uintptr_t)uri;
     st->uri_len = strlen(uri);
     if (q)
@@ -308,6 +360,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!st) { /* on_uri always sets it; kept for safety */
         st = calloc(1, sizeof *st);
         if (!st) return MHD_NO;
+        buf_init(&st->body, API_MAX_BODY_BYTES);
         *con_cls = st;
     }
     if (!st->started) {
@@ -331,21 +384,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (*upload_size > 0) {
         if (!st->too_large) {
-            if (st->len + *upload_size > API_MAX_BODY_BYTES) {
+            int rc = buf_append(&st->body, upload, *upload_size);
+            if (rc == -E2BIG) {
                 st->too_large = 1;
-            } else {
-                if (st->len + *upload_size + 1 > st->cap) {
-                    size_t cap = st->cap ? st->cap : 4096;
-                    char *nb;
-                    while (cap < st->len + *upload_size + 1) cap *= 2;
-                    nb = realloc(st->body, cap);
-                    if (!nb) return MHD_NO;
-                    st->body = nb;
-                    st->cap = cap;
-                }
-                memcpy(st->body + st->len, upload, *upload_size);
-                st->len += *upload_size;
-                st->body[st->len] = '\0';
+                buf_free(&st->body); /* dropped: the answer is 413 whatever it held */
+            } else if (rc != 0) {
+                return MHD_NO;
             }
         }
         *upload_size = 0;
@@ -356,15 +400,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.server = s;
     req.method = method;
     req.path = url;
-    req.body = st->body;
-    req.body_len = st->len;
-    if (!key_matches(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
-        api_error(&resp, 401, "Unauthorized", "a valid 'Authorization: Bearer <key>' header is required");
-    } else if (st->too_large) {
-        api_error(&resp, 413, "BodyTooLarge", "request body is larger than %u bytes", API_MAX_BODY_BYTES);
-    } else {
-        dispatch(s, &req, &resp);
-    }
+    req.body = st->body.data;
+    req.body_len = st->body.len;
+    dispatch(s, &req, st->too_large, &resp);
     return send_resp(c, &resp);
 }
 
@@ -375,7 +413,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     (void)cls; (void)code;
     if (ss) ss->nul_seen = false; /* set while parsing a request that never reached on_request */
     if (st) {
-        free(st->body);
+        buf_free(&st->body);
         free(st);
         *con_cls = NULL;
     }

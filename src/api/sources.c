@@ -77,12 +77,13 @@ struct reg {
     int64_t last_modified;      /* PUT: lastModifiedTimestampUsecs, or -1 */
 };
 
+/* positive / check_connections / check_advanced / check_physical: 0, or -1 after a 400. */
 static int positive(struct api_resp *resp, const char *prefix, const char *field, int64_t v)
 {
     char p[256];
-    if (v > 0) return 1;
+    if (v > 0) return 0;
     api_error(resp, 400, "InvalidField", "field '%s' must be a positive integer", jv_path(p, sizeof p, prefix, field));
-    return 0;
+    return -1;
 }
 
 static int check_connections(struct api_resp *resp, json_t *arr)
@@ -96,14 +97,14 @@ static int check_connections(struct api_resp *resp, json_t *arr)
         snprintf(p, sizeof p, "connections[%zu]", i);
         if (!json_is_object(e)) {
             api_error(resp, 400, "InvalidField", "field '%s' must be an object", p);
-            return 0;
+            return -1;
         }
-        if (!jv_int(resp, e, p, "connectionId", 0, &v, &has) || (has && !positive(resp, p, "connectionId", v)) ||
+        if (!jv_int(resp, e, p, "connectionId", 0, &v, &has) || (has && positive(resp, p, "connectionId", v) != 0) ||
             !jv_int(resp, e, p, "entityId", 0, NULL, NULL) || !jv_int(resp, e, p, "connectorGroupId", 0, NULL, NULL) ||
             !jv_str(resp, e, p, "dataSourceConnectionId", 0, NULL))
-            return 0;
+            return -1;
     }
-    return 1;
+    return 0;
 }
 
 static int check_advanced(struct api_resp *resp, json_t *arr)
@@ -115,11 +116,11 @@ static int check_advanced(struct api_resp *resp, json_t *arr)
         snprintf(p, sizeof p, "advancedConfigs[%zu]", i);
         if (!json_is_object(e)) {
             api_error(resp, 400, "InvalidField", "field '%s' must be an object", p);
-            return 0;
+            return -1;
         }
-        if (!jv_str_nonempty(resp, e, p, "key", 1, NULL) || !jv_str(resp, e, p, "value", 1, NULL)) return 0;
+        if (!jv_str_nonempty(resp, e, p, "key", 1, NULL) || !jv_str(resp, e, p, "value", 1, NULL)) return -1;
     }
-    return 1;
+    return 0;
 }
 
 static int check_physical(struct api_resp *resp, json_t *pp, struct reg *r)
@@ -133,18 +134,18 @@ static int check_physical(struct api_resp *resp, json_t *pp, struct reg *r)
         !jv_enum(resp, pp, "physicalParams", "hostType", 0, host_types, &host_type) ||
         !jv_enum(resp, pp, "physicalParams", "physicalType", 0, physical_types, &physical_type) ||
         !jv_arr(resp, pp, "physicalParams", "applications", 0, &apps))
-        return 0;
+        return -1;
     json_array_foreach(apps, i, e) {
         if (!json_is_string(e) || !jv_enum_ok(json_string_value(e), applications)) {
             api_error(resp, 400, "InvalidField",
                       "field 'physicalParams.applications[%zu]' must be one of kOracle, kSQL", i);
-            return 0;
+            return -1;
         }
     }
     if (!agent_endpoint_valid(r->endpoint)) {
         api_error(resp, 400, "InvalidField",
                   "field 'physicalParams.endpoint' must be a host name or an IP address, not '%.64s'", r->endpoint);
-        return 0;
+        return -1;
     }
     r->local = agent_endpoint_is_local(r->endpoint);
     if (r->local) {
@@ -152,13 +153,13 @@ static int check_physical(struct api_resp *resp, json_t *pp, struct reg *r)
             api_error(resp, 400, "InvalidField",
                       "field 'physicalParams.hostType' is %s but %s is this machine, a Linux host", host_type,
                       r->endpoint);
-            return 0;
+            return -1;
         }
         if (physical_type && strcmp(physical_type, "kHost") != 0) {
             api_error(resp, 400, "InvalidField",
                       "field 'physicalParams.physicalType' is %s but %s is a single host (kHost)", physical_type,
                       r->endpoint);
-            return 0;
+            return -1;
         }
         snprintf(r->endpoint_key, sizeof r->endpoint_key, "local");
     } else {
@@ -173,7 +174,7 @@ static int check_physical(struct api_resp *resp, json_t *pp, struct reg *r)
         for (; n < len && n + 1 < sizeof r->endpoint_key; n++) r->endpoint_key[n] = (char)tolower((unsigned char)e0[n]);
         r->endpoint_key[n] = '\0';
     }
-    return 1;
+    return 0;
 }
 
 /* decimal: whether s is a positive decimal integer without sign or leading zero. */
@@ -185,8 +186,9 @@ static int decimal(const char *s)
     return 1;
 }
 
-/* validate: checks a register (put = 0) or update (put = 1) body and fills r; on success the body
- * has lost the server's fields and gained the default name and both forms of the connection id. */
+/* validate: checks a register (put = 0) or update (put = 1) body and fills r; on success (0) the body
+ * has lost the server's fields and gained the default name and both forms of the connection id; -1
+ * after a 4xx/5xx. */
 static int validate(struct api_req *req, struct api_resp *resp, json_t *body, int put, struct reg *r)
 {
     struct cat *cat = api_ctx(req)->cat;
@@ -201,51 +203,51 @@ static int validate(struct api_req *req, struct api_resp *resp, json_t *body, in
         !jv_bool(resp, body, "", "isInternalEncrypted", 0, NULL, NULL) ||
         !jv_str(resp, body, "", "encryptionKey", 0, NULL) ||
         !jv_int(resp, body, "", "connectionId", 0, &conn, &has_conn) ||
-        (has_conn && !positive(resp, "", "connectionId", conn)) ||
-        !jv_arr(resp, body, "", "connections", 0, &conns) || !check_connections(resp, conns) ||
+        (has_conn && positive(resp, "", "connectionId", conn) != 0) ||
+        !jv_arr(resp, body, "", "connections", 0, &conns) || check_connections(resp, conns) != 0 ||
         !jv_int(resp, body, "", "connectorGroupId", 0, NULL, NULL) ||
-        !jv_arr(resp, body, "", "advancedConfigs", 0, &adv) || !check_advanced(resp, adv) ||
+        !jv_arr(resp, body, "", "advancedConfigs", 0, &adv) || check_advanced(resp, adv) != 0 ||
         !jv_str(resp, body, "", "dataSourceConnectionId", 0, &dsc) ||
         !jv_obj(resp, body, "", "kubernetesParams", 0, &k8s) ||
         !jv_obj(resp, body, "", "physicalParams", 1, &pp))
-        return 0;
-    if (put && !jv_int(resp, body, "", "lastModifiedTimestampUsecs", 0, &r->last_modified, &has_lm)) return 0;
+        return -1;
+    if (put && !jv_int(resp, body, "", "lastModifiedTimestampUsecs", 0, &r->last_modified, &has_lm)) return -1;
     if (r->name && strlen(r->name) > 255) {
         api_error(resp, 400, "InvalidField", "field 'name' is longer than 255 bytes");
-        return 0;
+        return -1;
     }
     if (k8s) {
         api_error(resp, 400, "InvalidField",
                   "field 'kubernetesParams' is not supported: environment %s registers a host through physicalParams",
                   r->environment);
-        return 0;
+        return -1;
     }
     if (dsc && !decimal(dsc)) {
         api_error(resp, 400, "InvalidField", "field 'dataSourceConnectionId' must be a connection id (a positive "
                   "decimal number), not '%.64s'", dsc);
-        return 0;
+        return -1;
     }
     if (has_conn) snprintf(r->connection_id, sizeof r->connection_id, "%lld", (long long)conn);
     if (dsc) {
         if (has_conn && strcmp(dsc, r->connection_id) != 0) {
             api_error(resp, 400, "InvalidField", "fields 'connectionId' (%s) and 'dataSourceConnectionId' (%s) name "
                       "different connections", r->connection_id, dsc);
-            return 0;
+            return -1;
         }
         snprintf(r->connection_id, sizeof r->connection_id, "%s", dsc);
     }
-    if (!check_physical(resp, pp, r)) return 0;
+    if (check_physical(resp, pp, r) != 0) return -1;
     if (r->connection_id[0]) {
         struct cat_connection c;
         int rc = cat_connection_get(cat, req->tenant, r->connection_id, &c);
         if (rc == CAT_NOT_FOUND) {
             api_error(resp, 400, "InvalidField", "field '%s' names no data-source connection of this tenant: '%s'",
                       dsc ? "dataSourceConnectionId" : "connectionId", r->connection_id);
-            return 0;
+            return -1;
         }
         if (rc != 0) {
             internal(resp, "reading the data-source connection");
-            return 0;
+            return -1;
         }
         cat_connection_release(&c);
         json_object_set_new(body, "connectionId", json_integer(strtoll(r->connection_id, NULL, 10)));
@@ -256,7 +258,7 @@ static int validate(struct api_req *req, struct api_resp *resp, json_t *body, in
         json_object_set_new(body, "name", json_string(r->endpoint));
         r->name = json_string_value(json_object_get(body, "name"));
     }
-    return 1;
+    return 0;
 }
 
 /* ---- responses ---- */
@@ -337,7 +339,7 @@ static void source_register(struct api_req *req, struct api_resp *resp)
     int64_t id;
     int rc;
     if (!body) return;
-    if (!validate(req, resp, body, 0, &r)) goto out;
+    if (validate(req, resp, body, 0, &r) != 0) goto out;
     memset(&s, 0, sizeof s);
     if (cat_begin(cat) != 0) {
         internal(resp, "starting a transaction");
@@ -370,7 +372,9 @@ static void source_register(struct api_req *req, struct api_resp *resp)
         goto out;
     }
     /* The registration stands whatever discovery finds; its state tells. */
-    if (agent_refresh_source(cat, req->tenant, id) < 0) log_warn("source %lld: discovery failed", (long long)id);
+    rc = agent_refresh_source(cat, req->tenant, id);
+    if (rc != 0 && rc != CAT_NOT_FOUND) /* not found: deleted meanwhile, nothing to discover */
+        log_warn("source %lld: discovery failed: %s", (long long)id, err_text(rc));
     respond_registration(req, resp, 201, id);
 out:
     json_decref(body);
@@ -449,7 +453,7 @@ static void source_update(struct api_req *req, struct api_resp *resp)
     struct reg r;
     int rc;
     if (!id || !(body = api_body_object(req, resp))) return;
-    if (!validate(req, resp, body, 1, &r)) goto out;
+    if (validate(req, resp, body, 1, &r) != 0) goto out;
     if (cat_begin(cat) != 0) {
         internal(resp, "starting a transaction");
         goto out;
@@ -490,7 +494,9 @@ static void source_update(struct api_req *req, struct api_resp *resp)
         if (rc == 0) internal(resp, "committing");
         goto out;
     }
-    if (agent_refresh_source(cat, req->tenant, id) < 0) log_warn("source %lld: discovery failed", (long long)id);
+    rc = agent_refresh_source(cat, req->tenant, id);
+    if (rc != 0 && rc != CAT_NOT_FOUND) /* not found: deleted meanwhile, nothing to discover */
+        log_warn("source %lld: discovery failed: %s", (long long)id, err_text(rc));
     respond_registration(req, resp, 200, id);
 out:
     json_decref(body);

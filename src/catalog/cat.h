@@ -5,9 +5,10 @@
  * belongs to a tenant and every query is scoped by it.
  *
  * Threads: each thread gets its own SQLite connection on first use (kept in thread-local storage,
- * closed when the thread exits), with a cache of prepared statements. Functions return 0 on success,
- * CAT_NOT_FOUND, CAT_CONFLICT, -ENOSPC when the disk is full (SQLITE_FULL, or an I/O error whose errno
- * is ENOSPC), or another negative value on an internal error (logged).
+ * closed when the thread exits), with a cache of prepared statements. Functions follow util/err.h:
+ * 0 on success, CAT_NOT_FOUND (ERR_NOT_FOUND), CAT_CONFLICT (ERR_CONFLICT), -ENOSPC when the disk is
+ * full (SQLITE_FULL, or an I/O error whose errno is ENOSPC), or another negative value on an internal
+ * error (logged). Every result but 0 is negative; predicates (cat_*_exists, cat_*_is_*) return 1 or 0.
  *
  * Disk full: a run's failure must still be recorded. cat_reserve_init keeps a file of preallocated
  * bytes beside the catalog; whoever must record something on a full disk calls cat_reserve_release
@@ -15,11 +16,13 @@
  * it once the disk has room for twice its size. */
 #ifndef COFFER_CATALOG_CAT_H
 #define COFFER_CATALOG_CAT_H
+#include "util/err.h"
 #include <stdint.h>
 #include <jansson.h>
 
-#define CAT_NOT_FOUND 1
-#define CAT_CONFLICT 2
+/* The catalog's two answers that are not faults (negative, like every error: util/err.h). */
+#define CAT_NOT_FOUND ERR_NOT_FOUND
+#define CAT_CONFLICT ERR_CONFLICT
 
 struct cat;
 

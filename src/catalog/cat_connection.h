@@ -6,7 +6,8 @@
  * Connectors are created when an agent registers with a token (not yet implemented by any agent);
  * until then the table stays empty, and listing, renaming and deleting them work on what is there.
  *
- * All functions are scoped by tenant and return 0, CAT_NOT_FOUND, CAT_CONFLICT or <0 (logged).
+ * All functions are scoped by tenant and return 0, CAT_NOT_FOUND, CAT_CONFLICT or another negative
+ * code (logged): cat.h.
  * Strings in structs are malloc'd, released with the matching *_release. */
 #ifndef COFFER_CATALOG_CAT_CONNECTION_H
 #define COFFER_CATALOG_CAT_CONNECTION_H

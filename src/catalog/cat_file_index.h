@@ -14,7 +14,8 @@
  * cat_fidx_finish. When a snapshot is deleted (retention or request), cat_fidx_purge_step removes
  * its versions and the paths no snapshot holds any more.
  *
- * Every function taking a tenant is scoped by it. Returns 0, CAT_NOT_FOUND or <0 (logged). */
+ * Every function taking a tenant is scoped by it. Returns 0, CAT_NOT_FOUND or another negative code
+ * (logged): cat.h. */
 #ifndef COFFER_CATALOG_CAT_FILE_INDEX_H
 #define COFFER_CATALOG_CAT_FILE_INDEX_H
 #include "catalog/cat.h"

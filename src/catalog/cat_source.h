@@ -45,8 +45,8 @@ void cat_object_release(struct cat_object *o);
 /* cat_object_exists: 1 when tenant has a (not vanished) object with this id, 0 when not, <0 on an
  * internal error. Protection groups validate their objects with it. */
 int cat_object_exists(struct cat *cat, const char *tenant, int64_t id);
-/* cat_object_get: fills *out (release with cat_object_release); 0, CAT_NOT_FOUND or <0. Vanished
- * objects are returned too (is_deleted = 1). */
+/* cat_object_get: fills *out (release with cat_object_release); 0, CAT_NOT_FOUND or another negative
+ * code. Vanished objects are returned too (is_deleted = 1). */
 int cat_object_get(struct cat *cat, const char *tenant, int64_t id, struct cat_object *out);
 /* cat_object_is_local: 1 when the object is served by the agent built into cofferd (its files are
  * read on this machine, under cat_object.path), 0 when not (remote, unreachable or unknown), <0 on

@@ -337,8 +337,8 @@ static void fill(const char *pattern, const char *value, char *out, size_t len)
 TEST(repeated_parameters_on_every_get_route_are_answered_at_once)
 {
     int routes = 0;
-    for (const struct api_route *const *tb = api_route_tables; *tb; tb++)
-        for (const struct api_route *rt = *tb; rt->method; rt++) {
+    for (const struct api_route_table *tb = api_route_tables; tb->routes; tb++)
+        for (const struct api_route *rt = tb->routes; rt->method; rt++) {
             char path[512];
             if (strcmp(rt->method, "GET") != 0) continue;
             routes++;
@@ -766,8 +766,8 @@ TEST(sweep_every_route)
 {
     long start = now_ms();
     int routes = 0;
-    for (const struct api_route *const *tb = api_route_tables; *tb; tb++)
-        for (const struct api_route *rt = *tb; rt->method; rt++) {
+    for (const struct api_route_table *tb = api_route_tables; tb->routes; tb++)
+        for (const struct api_route *rt = tb->routes; rt->method; rt++) {
             struct raw_resp r;
             routes++;
             sweep_route(rt);

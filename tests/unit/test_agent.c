@@ -3,6 +3,7 @@
  * malformed lines ignored), plus discovery on the real /proc/self/mounts. */
 #include "check.h"
 #include "agent/agent.h"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -155,6 +156,20 @@ TEST(local_volumes_from_a_file)
     agent_mounts_release(&m);
     CHECK(agent_local_volumes("/no/such/mounts", &m, err, sizeof err) == -1);
     CHECK(strstr(err, "/no/such/mounts") != NULL);
+    /* an empty mounts file: no volumes; one past the read cap (AGENT_MAX_MOUNTS_BYTES): refused */
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    fclose(f);
+    CHECK(agent_local_volumes(path, &m, err, sizeof err) == 0);
+    CHECK_EQ_INT(m.n, 0);
+    agent_mounts_release(&m);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    for (size_t written = 0; written <= AGENT_MAX_MOUNTS_BYTES; written += 41)
+        fprintf(f, "/dev/x /nonexistent/%08zu ext4 rw 0 0\n", written % 100000000); /* 41 bytes a line */
+    fclose(f);
+    CHECK(agent_local_volumes(path, &m, err, sizeof err) == -1);
+    CHECKF(strstr(err, strerror(EFBIG)) != NULL, "%s", err);
     check_rm_rf(dir);
     free(dir);
 }
