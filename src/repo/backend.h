@@ -27,6 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* REPO_FD_CACHE_MAX: the local backend keeps at most this many fds open for ranged reads. */
+#define REPO_FD_CACHE_MAX 64
+
 enum repo_obj_type {
     REPO_OBJ_ROOT = 0,   /* "config"; "damaged" (the version-1 damaged-blob list, read only) */
     REPO_OBJ_KEY,        /* key documents */

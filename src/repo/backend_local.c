@@ -17,7 +17,6 @@
  * pack just sealed is read without reopening. A deleted object leaves the cache at once (its fd
  * closes when its last reader is done). */
 #include "repo/backend.h"
-#include "repo/repo_int.h"
 #include "util/fsio.h"
 #include "util/log.h"
 #include <dirent.h>

@@ -478,7 +478,8 @@ int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *st
     return 0;
 }
 
-/* pack_unreadable: the pack of a blob cannot be read (repo_pack_read's -ENOENT, -ENXIO...). A pack whose file is gone is marked
+/* pack_unreadable: the pack of a blob cannot be read (repo_pack_read's -ENOENT, -ENXIO, ...).
+ * A pack whose object is gone is marked
  * missing (for this open; the next open finds it missing again), so puts store its blobs again.
  * Sets the thread's damage sentence; returns -EIO, or rc for a shortage of memory or fds. */
 static int pack_unreadable(struct repo *repo, uint32_t pack, const repo_id_t *id, int rc)

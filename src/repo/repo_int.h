@@ -22,7 +22,6 @@
 #define REPO_PACK_FOOTER_LEN 16
 #define REPO_PENTRY_LEN 48            /* one blob record in a pack trailer or index file */
 #define REPO_STORED_MAX ((1u << 28) - 1) /* format limit (docs section 6) */
-#define REPO_FD_CACHE_MAX 64
 #define REPO_ZSTD_LEVEL 3
 
 /* blob flags (trailer, index file, AAD) */
