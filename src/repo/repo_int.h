@@ -3,8 +3,13 @@
  * Locking: one mutex (repo->mu) guards the in-memory index, the pack table and the open-pack
  * writer state; repo->cv is broadcast whenever a pending blob resolves, a pack's writer count drops
  * or a seal finishes. repo->flush_mu serialises flushes and index rebuilds. Expensive work
- * (compression, encryption, pwrite of blob bytes, hashing and fsync of a sealed pack, decryption on
- * read) runs outside repo->mu. The on-disk format is docs/repository-format.md. */
+ * (compression, encryption, writes of blob bytes, hashing and commit of a sealed pack, decryption on
+ * read) runs outside repo->mu. The on-disk format is docs/repository-format.md.
+ *
+ * Files, top-down (each calls only files below it): verify.c, snapshot.c -> repo.c -> keys.c,
+ * damage.c, chunker.c -> pack.c -> index.c -> backend.c (the storage seam, backend.h; the local
+ * directory backend_local.c behind it) -> crypto.c, compress.c, ids.c. Only backend_local.c makes
+ * system calls on repository files. */
 #ifndef COFFER_REPO_REPO_INT_H
 #define COFFER_REPO_REPO_INT_H
 #include "repo/repo.h"
@@ -139,7 +144,7 @@ struct repo {
     uint32_t sealing;             /* packs detached and being sealed */
     int write_err;                /* sticky: a failed seal makes later writes fail */
     struct repo_dmg dmg;          /* guarded by mu */
-    pthread_mutex_t dmg_save_mu;  /* serialises writes of <repo>/damaged */
+    pthread_mutex_t dmg_save_mu;  /* serialises saves of the damaged-blob list */
 };
 
 /* ids.c */
