@@ -2,8 +2,12 @@
  *
  * When a read finds a stored blob damaged (authentication, decompression or id check failed, or
  * its pack is shorter than the index says), the (blob id, pack) pair goes on a list kept in memory
- * (an open-addressing set under repo->mu) and on disk in <repo>/damaged, rewritten whole with the
- * durable-write protocol (fsio_write_atomic) each time a new pair is found. repo_blob_put and
+ * (an open-addressing set under repo->mu) and in the repository as write-once objects
+ * damaged/<sha256 hex of the object>: each save writes one object holding the whole list, then
+ * deletes the objects it supersedes (those whose pairs were all in memory when it was taken). A
+ * load merges every damaged/ object (a crash between a save's put and its deletes leaves several:
+ * their union is the list), and the version-1 single file <repo>/damaged if one is left: its
+ * pairs are merged, it is deleted and the merged list saved as an object. repo_blob_put and
  * repo_blob_exists treat an id whose current copy is on the list as absent, so the next backup
  * stores the data afresh; the new copy then wins in the index, at once and, through
  * repo_damage_prefer_good, at every later open. The file format is docs/repository-format.md
@@ -13,7 +17,6 @@
  * write a copy of the set taken under repo->mu, so a save never loses a pair added meanwhile
  * (a generation counter lets a later saver skip a write an earlier one already made). */
 #include "repo/repo_int.h"
-#include "util/fsio.h"
 #include "util/log.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -24,6 +27,7 @@
 #define DMG_MAGIC "CFDB"
 #define DMG_PAIR_LEN (2 * REPO_ID_LEN)
 #define DMG_MAX_PAIRS (1u << 20)       /* 64 MiB of file: far beyond any repository worth reading */
+#define DMG_OBJ_MAX (8 + REPO_AEAD_OVERHEAD + 4 + (size_t)DMG_MAX_PAIRS * DMG_PAIR_LEN)
 
 static _Thread_local char g_damage_note[400];
 
@@ -101,23 +105,55 @@ size_t repo_damaged_count(struct repo *repo)
 void repo_dmg_free(struct repo *repo)
 {
     free(repo->dmg.slots);
+    free(repo->dmg.parts);
     memset(&repo->dmg, 0, sizeof repo->dmg);
 }
 
-static int dmg_path(const struct repo *repo, char *buf, size_t len)
+/* parts_add: remembers a damaged/ object whose pairs are all in the set (lock held). */
+static int parts_add(struct repo_dmg *d, const char *name)
 {
-    return snprintf(buf, len, "%s/damaged", repo->dir) >= (int)len ? -ENAMETOOLONG : 0;
+    void *np = realloc(d->parts, (d->nparts + 1) * sizeof *d->parts);
+    if (!np) return -ENOMEM;
+    d->parts = np;
+    snprintf(d->parts[d->nparts++], sizeof d->parts[0], "%s", name);
+    return 0;
 }
 
-/* dmg_save: writes the whole list if it changed since the last save. */
+/* parts_supersede: after the object keep is durable, deletes the parts it supersedes (the ones
+ * listed when its copy was taken: the first n) and leaves keep as the only part. */
+static void parts_supersede(struct repo *repo, size_t n, const char *keep)
+{
+    char (*old)[REPO_ID_HEX_LEN + 1] = NULL;
+    size_t nold = 0;
+    pthread_mutex_lock(&repo->mu);
+    if (n > repo->dmg.nparts) n = repo->dmg.nparts;
+    if (n && (old = malloc(n * sizeof *old)) != NULL) {
+        memcpy(old, repo->dmg.parts, n * sizeof *old);
+        nold = n;
+        memmove(repo->dmg.parts, repo->dmg.parts + n, (repo->dmg.nparts - n) * sizeof *old);
+        repo->dmg.nparts -= n;
+    }
+    if (parts_add(&repo->dmg, keep) < 0) log_warn("repo: out of memory listing damaged/%s", keep);
+    pthread_mutex_unlock(&repo->mu);
+    for (size_t k = 0; k < nold; k++) {
+        int rc;
+        if (strcmp(old[k], keep) == 0) continue;
+        rc = repo->be->ops->del(repo->be, REPO_OBJ_DAMAGED, old[k]);
+        if (rc < 0 && rc != -ENOENT)
+            log_warn("repo: cannot remove superseded damaged/%s: %s", old[k], strerror(-rc));
+    }
+    free(old);
+}
+
+/* dmg_save: writes the whole list as a new write-once object if it changed since the last
+ * save, then deletes the objects it supersedes. */
 static int dmg_save(struct repo *repo)
 {
-    char path[4096];
-    uint8_t *plain = NULL, *out = NULL;
-    size_t n = 0, outlen = 0;
+    uint8_t *plain = NULL, *out = NULL, hash[32];
+    char name[REPO_ID_HEX_LEN + 1];
+    size_t n = 0, outlen = 0, nparts = 0;
     uint64_t gen;
     int rc;
-    if ((rc = dmg_path(repo, path, sizeof path)) < 0) return rc;
     pthread_mutex_lock(&repo->dmg_save_mu);
     pthread_mutex_lock(&repo->mu);
     gen = repo->dmg.gen;
@@ -126,6 +162,7 @@ static int dmg_save(struct repo *repo)
         pthread_mutex_unlock(&repo->dmg_save_mu);
         return 0;
     }
+    nparts = repo->dmg.nparts;
     plain = malloc(4 + (size_t)repo->dmg.count * DMG_PAIR_LEN);
     if (plain) {
         for (uint32_t k = 0; k < repo->dmg.cap; k++) {
@@ -143,12 +180,17 @@ static int dmg_save(struct repo *repo)
                                &outlen)
                : -ENOMEM;
     free(plain);
-    if (rc == 0) rc = fsio_write_atomic(path, out, outlen, 0600);
+    if (rc == 0) {
+        repo_sha256(out, outlen, hash);
+        repo_id_to_hex((const repo_id_t *)hash, name);
+        rc = repo_backend_put_same(repo->be, REPO_OBJ_DAMAGED, name, out, outlen);
+    }
     free(out);
     if (rc == 0) {
         pthread_mutex_lock(&repo->mu);
         if (repo->dmg.saved_gen < gen) repo->dmg.saved_gen = gen;
         pthread_mutex_unlock(&repo->mu);
+        parts_supersede(repo, nparts, name);
     }
     pthread_mutex_unlock(&repo->dmg_save_mu);
     return rc;
@@ -176,29 +218,18 @@ int repo_damage_record(struct repo *repo, const repo_id_t *id, uint32_t pack, co
     return rc;
 }
 
-int repo_dmg_load(struct repo *repo)
+/* dmg_merge: adds the pairs of one stored list (an envelope) to the set; pairs naming a pack the
+ * index does not know are dropped. 0, or negative when it is unreadable (-ENOMEM stops the load). */
+static int dmg_merge(struct repo *repo, uint8_t *data, size_t len, uint32_t *kept)
 {
-    char path[4096];
-    void *data = NULL;
     uint8_t *plain = NULL;
-    size_t len = 0, plen = 0;
-    uint32_t count = 0, dropped = 0;
-    int rc;
-    if ((rc = dmg_path(repo, path, sizeof path)) < 0) return rc;
-    rc = fsio_read_all(path, 8 + REPO_AEAD_OVERHEAD + 4 + (size_t)DMG_MAX_PAIRS * DMG_PAIR_LEN,
-                       &data, &len);
-    if (rc == -ENOENT) return 0; /* no damage ever found */
-    if (rc == 0) rc = repo_env_open(repo->enc_key, DMG_MAGIC, data, len, &plain, &plen);
+    size_t plen = 0;
+    uint32_t count = 0;
+    int rc = repo_env_open(repo->enc_key, DMG_MAGIC, data, len, &plain, &plen);
     if (rc == 0 && (plen < 4 || (count = repo_get_u32(plain)) > DMG_MAX_PAIRS ||
                     plen != 4 + (size_t)count * DMG_PAIR_LEN))
         rc = -EBADMSG;
-    if (rc < 0) {
-        /* Tolerated: without the list, damage is found again by the next read of it. */
-        log_warn("repo: damaged-blob list %s is unreadable (%s); it is ignored", path,
-                 strerror(-rc));
-        free(data);
-        return rc == -ENOMEM ? rc : 0;
-    }
+    if (rc < 0) return rc;
     pthread_mutex_lock(&repo->mu);
     for (uint32_t k = 0; k < count && rc >= 0; k++) {
         repo_id_t blob, pid;
@@ -206,17 +237,91 @@ int repo_dmg_load(struct repo *repo)
         memcpy(blob.b, plain + 4 + (size_t)k * DMG_PAIR_LEN, REPO_ID_LEN);
         memcpy(pid.b, plain + 4 + (size_t)k * DMG_PAIR_LEN + REPO_ID_LEN, REPO_ID_LEN);
         no = repo_packmap_find(repo, &pid);
-        if (no < 0) {
-            dropped++; /* its pack is gone from the repository: nothing can reach that copy */
-            continue;
-        }
+        if (no < 0) continue; /* its pack is gone from the repository: nothing reaches that copy */
         rc = dmg_add(repo, &blob, (uint32_t)no);
+        if (rc > 0) (*kept)++;
     }
-    repo->dmg.saved_gen = repo->dmg.gen; /* dropped pairs leave the file at its next write */
     pthread_mutex_unlock(&repo->mu);
+    return rc < 0 ? rc : 0;
+}
+
+struct dmg_load_ctx {
+    struct repo *repo;
+    uint32_t kept;
+};
+
+static int dmg_load_one(void *arg, const char *name)
+{
+    struct dmg_load_ctx *lc = arg;
+    struct repo *repo = lc->repo;
+    void *data = NULL;
+    size_t len = 0;
+    uint8_t hash[32];
+    char hex[REPO_ID_HEX_LEN + 1];
+    repo_id_t dummy;
+    int rc;
+    if (repo_id_from_hex(name, &dummy) < 0) return 0;
+    rc = repo->be->ops->get_all(repo->be, REPO_OBJ_DAMAGED, name, DMG_OBJ_MAX, &data, &len);
+    if (rc == 0) {
+        repo_sha256(data, len, hash);
+        repo_id_to_hex((const repo_id_t *)hash, hex);
+        rc = strcmp(hex, name) == 0 ? dmg_merge(repo, data, len, &lc->kept) : -EBADMSG;
+    }
     free(data);
-    if (rc < 0) return rc;
-    if (count) log_info("repo: %u damaged blob copies are listed in %s", count - dropped, path);
+    if (rc == -ENOMEM) return rc;
+    if (rc < 0) { /* tolerated: without it, damage is found again by the next read of it */
+        log_warn("repo: damaged-blob list part damaged/%s is unreadable (%s); it is ignored", name,
+                 strerror(-rc));
+        return 0;
+    }
+    pthread_mutex_lock(&repo->mu);
+    rc = parts_add(&repo->dmg, name);
+    pthread_mutex_unlock(&repo->mu);
+    return rc;
+}
+
+/* dmg_load_v1: merges and deletes the single list file of format version 1 (<repo>/damaged,
+ * rewritten in place by older builds). 1 when its pairs must be saved as an object. */
+static int dmg_load_v1(struct repo *repo, uint32_t *kept)
+{
+    void *data = NULL;
+    size_t len = 0;
+    uint32_t before = *kept;
+    int rc = repo->be->ops->get_all(repo->be, REPO_OBJ_ROOT, "damaged", DMG_OBJ_MAX, &data, &len);
+    if (rc == -ENOENT || rc == -EISDIR) return 0; /* none, or the damaged/ of this version */
+    if (rc == 0) rc = dmg_merge(repo, data, len, kept);
+    free(data);
+    if (rc == -ENOMEM) return rc;
+    if (rc < 0)
+        log_warn("repo: damaged-blob list %s/damaged is unreadable (%s); it is ignored",
+                 repo->dir, strerror(-rc));
+    /* Its pairs are in memory and saved by the caller; the old file goes first (the local
+     * backend keeps the new objects in a directory of the same name). A crash in between loses
+     * the list, which readers tolerate: damage is found again by the next read of it. */
+    rc = repo->be->ops->del(repo->be, REPO_OBJ_ROOT, "damaged");
+    if (rc < 0 && rc != -ENOENT) {
+        log_warn("repo: cannot remove the old damaged-blob list: %s", strerror(-rc));
+        return 0;
+    }
+    return *kept > before;
+}
+
+int repo_dmg_load(struct repo *repo)
+{
+    struct dmg_load_ctx lc = { repo, 0 };
+    int v1, rc;
+    v1 = dmg_load_v1(repo, &lc.kept);
+    if (v1 < 0) return v1;
+    rc = repo->be->ops->list(repo->be, REPO_OBJ_DAMAGED, dmg_load_one, &lc);
+    if (rc == -ENOMEM) return rc;
+    if (rc < 0) log_warn("repo: cannot list the damaged-blob list: %s", strerror(-rc));
+    pthread_mutex_lock(&repo->mu);
+    /* Dropped pairs leave the stored list at its next save; a version-1 list is saved now. */
+    repo->dmg.saved_gen = v1 ? repo->dmg.gen - 1 : repo->dmg.gen;
+    pthread_mutex_unlock(&repo->mu);
+    if (v1 && (rc = dmg_save(repo)) < 0)
+        log_error("repo: cannot write the damaged-blob list: %s", strerror(-rc));
+    if (lc.kept) log_info("repo: %u damaged blob copies are listed in %s", lc.kept, repo->dir);
     return 0;
 }
 

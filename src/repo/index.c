@@ -13,14 +13,15 @@
  * 5/0.9 to 5/0.72 bytes per id. Ids whose put is in flight live in a small pending pool. Callers
  * hold repo->mu.
  *
- * Files: index/<sha256 hex of the file> is an envelope ("CFIX", see crypto.c) whose plaintext
- * lists packs and, for each, its blob records in the same 48-byte form as a pack trailer. On open
- * every index file is read; every number is checked before anything of the file is used, and a
- * damaged file is skipped with a warning (its packs are then recovered from their trailers). */
+ * Files: the index object index/<sha256 hex of its bytes> is an envelope ("CFIX", see crypto.c)
+ * whose plaintext lists packs and, for each, its blob records in the same 48-byte form as a pack
+ * trailer. On open every index object is read through the backend; every number is checked before
+ * anything of it is used, each pack it names goes to the caller's function (which registers the
+ * pack and adds its records), and a damaged object is skipped with a warning (its packs are then
+ * recovered from their trailers). A writer is given the packs' records (trailers) by its caller.
+ * index.c calls nothing in pack.c, repo.c or above: it is below them. */
 #include "repo/repo_int.h"
-#include "util/fsio.h"
 #include "util/log.h"
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -633,12 +634,6 @@ int repo_pentry_validate(const struct repo_pentry *e, uint64_t data_end)
     return 0;
 }
 
-int repo_index_add_entries(struct repo *repo, uint32_t pack_no, const struct repo_pentry *ents,
-                           size_t n)
-{
-    return repo_itab_add_pack(&repo->idx, pack_no, ents, n);
-}
-
 /* ---- index files ---- */
 
 /* check_file: every pack header and record of an index plaintext, before any is used. */
@@ -666,7 +661,7 @@ static int check_file(const uint8_t *plain, size_t plen, uint32_t *npacks_out)
     return 0;
 }
 
-static int load_one(struct repo *repo, const char *path, const char *name)
+static int load_one(struct repo *repo, const char *name, repo_index_pack_fn fn, void *ctx)
 {
     void *data = NULL;
     size_t len = 0, plen = 0, pos = 4, cap = 0;
@@ -674,7 +669,7 @@ static int load_one(struct repo *repo, const char *path, const char *name)
     struct repo_pentry *ents = NULL;
     char hex[65];
     uint32_t npacks = 0;
-    int rc = fsio_read_all(path, INDEX_FILE_MAX, &data, &len);
+    int rc = repo->be->ops->get_all(repo->be, REPO_OBJ_INDEX, name, INDEX_FILE_MAX, &data, &len);
     if (rc < 0) return rc;
     repo_sha256(data, len, hash);
     repo_id_to_hex((const repo_id_t *)hash, hex);
@@ -688,159 +683,90 @@ static int load_one(struct repo *repo, const char *path, const char *name)
         free(data);
         return rc;
     }
-    pthread_mutex_lock(&repo->mu);
     for (uint32_t k = 0; k < npacks && rc == 0; k++) {
-        repo_id_t pid;
-        uint64_t psize;
-        uint32_t nb;
-        int64_t pno;
-        memcpy(pid.b, plain + pos, REPO_ID_LEN);
-        psize = repo_get_u64(plain + pos + 32);
-        nb = repo_get_u32(plain + pos + 40);
+        struct repo_index_pack ip;
+        memcpy(ip.id.b, plain + pos, REPO_ID_LEN);
+        ip.size = repo_get_u64(plain + pos + 32);
+        ip.n = repo_get_u32(plain + pos + 40);
         pos += INDEX_PACK_HDR;
-        if (nb > cap) {
-            struct repo_pentry *ne = realloc(ents, (size_t)nb * sizeof *ne);
+        if (ip.n > cap) {
+            struct repo_pentry *ne = realloc(ents, ip.n * sizeof *ne);
             if (!ne) {
                 rc = -ENOMEM;
                 break;
             }
             ents = ne;
-            cap = nb;
+            cap = ip.n;
         }
-        for (uint32_t b = 0; b < nb; b++, pos += REPO_PENTRY_LEN)
+        for (size_t b = 0; b < ip.n; b++, pos += REPO_PENTRY_LEN)
             repo_pentry_decode(plain + pos, &ents[b]);
-        pno = repo_packmap_find(repo, &pid);
-        if (pno < 0) {
-            pno = repo_pack_add(repo, &pid, REPO_PACK_SEALED);
-            if (pno < 0) {
-                rc = (int)pno;
-                break;
-            }
-            repo->packs[pno].size = psize;
-        }
-        repo->packs[pno].indexed = true;
-        rc = repo_itab_add_pack(&repo->idx, (uint32_t)pno, ents, nb);
+        ip.ents = ents;
+        rc = fn(repo, &ip, ctx);
     }
-    pthread_mutex_unlock(&repo->mu);
     free(ents);
     free(data);
     return rc;
 }
 
-int repo_index_load_all(struct repo *repo, char *err, size_t errlen)
+struct load_ctx {
+    struct repo *repo;
+    repo_index_pack_fn fn;
+    void *ctx;
+};
+
+static int load_listed(void *arg, const char *name)
 {
-    char dir[4096], path[4096 + 80];
-    DIR *d;
-    struct dirent *de;
-    if (snprintf(dir, sizeof dir, "%s/index", repo->dir) >= (int)sizeof dir) return -ENAMETOOLONG;
-    d = opendir(dir);
-    if (!d) {
-        int rc = -errno;
-        repo_seterr(err, errlen, "cannot list %s: %s", dir, strerror(-rc));
-        return rc;
+    struct load_ctx *lc = arg;
+    repo_id_t dummy;
+    char where[4096];
+    int rc;
+    if (repo_id_from_hex(name, &dummy) < 0) return 0; /* not an index object */
+    rc = load_one(lc->repo, name, lc->fn, lc->ctx);
+    if (rc == -ENOMEM) return rc;
+    if (rc < 0) {
+        if (lc->repo->be->ops->where(lc->repo->be, REPO_OBJ_INDEX, name, where, sizeof where) < 0)
+            snprintf(where, sizeof where, "index/%s", name);
+        log_warn("repo: index file %s is damaged (%s); its packs will be read from their "
+                 "trailers", where, strerror(-rc));
     }
-    while ((de = readdir(d)) != NULL) {
-        repo_id_t dummy;
-        int rc;
-        if (repo_id_from_hex(de->d_name, &dummy) < 0) continue;
-        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
-        rc = load_one(repo, path, de->d_name);
-        if (rc == -ENOMEM) {
-            closedir(d);
-            return rc;
-        }
-        if (rc < 0)
-            log_warn("repo: index file %s is damaged (%s); its packs will be read from their "
-                     "trailers", path, strerror(-rc));
-    }
-    closedir(d);
     return 0;
 }
 
-/* read_back: the records of a pack sealed in this session, from its trailer (the pack keeps no
- * list in memory once sealed). */
-static int read_back(struct repo *repo, uint32_t no, uint64_t size, struct repo_pentry **ents,
-                     size_t *n)
+int repo_index_load_all(struct repo *repo, repo_index_pack_fn fn, void *ctx, char *err,
+                        size_t errlen)
 {
-    char why[200], hex[REPO_ID_HEX_LEN + 1];
-    int fd, rc = repo_pack_fd_get(repo, no, &fd);
-    if (rc == 0) {
-        rc = repo_pack_read_trailer(repo, fd, size, ents, n, why, sizeof why);
-        repo_pack_fd_put(repo, no);
-    } else {
-        snprintf(why, sizeof why, "cannot open it: %s", strerror(-rc));
-    }
-    if (rc < 0) {
-        pthread_mutex_lock(&repo->mu);
-        repo_id_to_hex(&repo->packs[no].id, hex);
-        pthread_mutex_unlock(&repo->mu);
-        log_error("repo: cannot read back the trailer of pack %s to index it: %s", hex, why);
-    }
+    struct load_ctx lc = { repo, fn, ctx };
+    int rc = repo->be->ops->list(repo->be, REPO_OBJ_INDEX, load_listed, &lc);
+    if (rc < 0) repo_seterr(err, errlen, "cannot list the index of %s: %s", repo->dir,
+                            strerror(-rc));
     return rc;
 }
 
-/* Callers serialise index writes (repo->flush_mu, or open), so a listed pack's ents stay put. */
-int repo_index_write_packs(struct repo *repo, const uint32_t *list, size_t n, char out_name[65])
+int repo_index_write(struct repo *repo, const struct repo_index_pack *packs, size_t n,
+                     char out_name[REPO_ID_HEX_LEN + 1])
 {
     size_t total = 4, pos = 4, outlen = 0;
     uint8_t *plain = NULL, *out = NULL, hash[32];
-    struct repo_pentry **rb = calloc(n ? n : 1, sizeof *rb);
-    size_t *rbn = calloc(n ? n : 1, sizeof *rbn);
-    uint64_t *sizes = calloc(n ? n : 1, sizeof *sizes);
-    char path[4096 + 80];
-    int rc = 0;
-    if (!rb || !rbn || !sizes) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    pthread_mutex_lock(&repo->mu);
-    for (size_t k = 0; k < n; k++) {
-        sizes[k] = repo->packs[list[k]].size;
-        rbn[k] = repo->packs[list[k]].ents ? SIZE_MAX : 0; /* SIZE_MAX: use the pack's list */
-    }
-    pthread_mutex_unlock(&repo->mu);
-    for (size_t k = 0; k < n && rc == 0; k++)
-        if (rbn[k] != SIZE_MAX) rc = read_back(repo, list[k], sizes[k], &rb[k], &rbn[k]);
-    if (rc < 0) goto out;
-    pthread_mutex_lock(&repo->mu);
-    for (size_t k = 0; k < n; k++)
-        total += INDEX_PACK_HDR +
-                 (rb[k] ? rbn[k] : repo->packs[list[k]].nents) * REPO_PENTRY_LEN;
+    int rc;
+    for (size_t k = 0; k < n; k++) total += INDEX_PACK_HDR + packs[k].n * REPO_PENTRY_LEN;
     plain = malloc(total);
-    if (!plain) {
-        pthread_mutex_unlock(&repo->mu);
-        rc = -ENOMEM;
-        goto out;
-    }
+    if (!plain) return -ENOMEM;
     repo_put_u32(plain, (uint32_t)n);
     for (size_t k = 0; k < n; k++) {
-        const struct repo_pack *p = &repo->packs[list[k]];
-        const struct repo_pentry *ents = rb[k] ? rb[k] : p->ents;
-        size_t ne = rb[k] ? rbn[k] : p->nents;
-        memcpy(plain + pos, p->id.b, REPO_ID_LEN);
-        repo_put_u64(plain + pos + 32, p->size);
-        repo_put_u32(plain + pos + 40, (uint32_t)ne);
+        memcpy(plain + pos, packs[k].id.b, REPO_ID_LEN);
+        repo_put_u64(plain + pos + 32, packs[k].size);
+        repo_put_u32(plain + pos + 40, (uint32_t)packs[k].n);
         pos += INDEX_PACK_HDR;
-        for (size_t b = 0; b < ne; b++, pos += REPO_PENTRY_LEN)
-            repo_pentry_encode(plain + pos, &ents[b]);
+        for (size_t b = 0; b < packs[k].n; b++, pos += REPO_PENTRY_LEN)
+            repo_pentry_encode(plain + pos, &packs[k].ents[b]);
     }
-    pthread_mutex_unlock(&repo->mu);
     rc = repo_env_seal(repo->enc_key, "CFIX", plain, total, &out, &outlen);
-    if (rc < 0) goto out;
+    free(plain);
+    if (rc < 0) return rc;
     repo_sha256(out, outlen, hash);
     repo_id_to_hex((const repo_id_t *)hash, out_name);
-    if (snprintf(path, sizeof path, "%s/index/%s", repo->dir, out_name) >= (int)sizeof path) {
-        rc = -ENAMETOOLONG;
-        goto out;
-    }
-    rc = fsio_write_atomic(path, out, outlen, 0600);
-    if (rc < 0) log_error("repo: cannot write index file %s: %s", path, strerror(-rc));
-out:
-    for (size_t k = 0; rb && k < n; k++) free(rb[k]);
-    free(rb);
-    free(rbn);
-    free(sizes);
-    free(plain);
+    rc = repo_backend_put_same(repo->be, REPO_OBJ_INDEX, out_name, out, outlen);
+    if (rc < 0) log_error("repo: cannot write index file %s: %s", out_name, strerror(-rc));
     free(out);
     return rc;
 }

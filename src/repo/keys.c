@@ -1,22 +1,20 @@
 /* keys.c: the master keys and their wrapping under a user's key file.
  *
  * The master material is 96 random bytes: id key || encryption key || chunker key. It is stored
- * in keys/<sha256 hex of the file> as a small JSON document holding scrypt parameters, a salt and
+ * in the write-once object keys/<sha256 hex of the document> as a small JSON document holding scrypt parameters, a salt and
  * the material sealed with AES-256-GCM under scrypt(key file content). The AAD binds the wrap to
  * its repository ("coffer key v1" followed by the 32-byte repository id), so a key file copied
  * between repositories does not unlock the other one. Any number of key files may exist; opening
  * tries each. Every field read from disk is range-checked before use (the scrypt parameters decide
- * how much memory we allocate). */
+ * how much memory we allocate). The user's key file is not part of the repository: it is read
+ * (and created) with util/fsio, the key documents through the storage backend. */
 #include "repo/repo_int.h"
 #include "util/fsio.h"
 #include "util/log.h"
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -70,25 +68,15 @@ static int read_secret(const char *key_file, int create, uint8_t **secret, size_
     if (rc == -ENOENT && create) {
         uint8_t raw[32];
         char hex[66];
-        int fd;
         if (repo_random(raw, sizeof raw) < 0) return -EIO;
         hex_encode(raw, sizeof raw, hex);
         OPENSSL_cleanse(raw, sizeof raw);
         hex[64] = '\n';
         hex[65] = '\0';
-        fd = open(key_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            rc = -errno;
-            repo_seterr(err, errlen, "cannot create key file %s: %s", key_file, strerror(-rc));
-            return rc;
-        }
-        rc = fsio_write_full(fd, hex, 65);
-        if (rc == 0 && fsync(fd) < 0) rc = -errno;
-        close(fd);
-        if (rc == 0) rc = fsio_fsync_parent(key_file);
+        rc = fsio_create_excl(key_file, hex, 65, 0600);
         OPENSSL_cleanse(hex, sizeof hex);
         if (rc < 0) {
-            repo_seterr(err, errlen, "cannot write key file %s: %s", key_file, strerror(-rc));
+            repo_seterr(err, errlen, "cannot create key file %s: %s", key_file, strerror(-rc));
             return rc;
         }
         rc = fsio_read_all(key_file, KEY_FILE_MAX, &data, &n);
@@ -127,12 +115,12 @@ static void wrap_aad(uint8_t aad[sizeof KEY_AAD - 1 + REPO_ID_LEN], const repo_i
     memcpy(aad + sizeof KEY_AAD - 1, repo_id->b, REPO_ID_LEN);
 }
 
-int repo_keys_create(const char *dir, const char *key_file, const repo_id_t *repo_id,
+int repo_keys_create(struct repo_backend *be, const char *key_file, const repo_id_t *repo_id,
                      const uint8_t master[3 * REPO_KEY_LEN], char *err, size_t errlen)
 {
     uint8_t *secret = NULL, salt[KEY_SALT_LEN], kek[REPO_KEY_LEN], wrapped[KEY_WRAPPED_LEN];
     uint8_t aad[sizeof KEY_AAD - 1 + REPO_ID_LEN], hash[32];
-    char salt_hex[2 * KEY_SALT_LEN + 1], wrapped_hex[2 * KEY_WRAPPED_LEN + 1], name[65], path[4096];
+    char salt_hex[2 * KEY_SALT_LEN + 1], wrapped_hex[2 * KEY_WRAPPED_LEN + 1], name[65];
     size_t slen = 0;
     json_t *doc = NULL;
     char *text = NULL;
@@ -165,20 +153,16 @@ int repo_keys_create(const char *dir, const char *key_file, const repo_id_t *rep
     if (!text) return -ENOMEM;
     repo_sha256(text, strlen(text), hash);
     hex_encode(hash, sizeof hash, name);
-    if (snprintf(path, sizeof path, "%s/keys/%s", dir, name) >= (int)sizeof path) {
-        free(text);
-        return -ENAMETOOLONG;
-    }
-    rc = fsio_write_atomic(path, text, strlen(text), 0600);
+    rc = repo_backend_put_same(be, REPO_OBJ_KEY, name, text, strlen(text));
     free(text);
-    if (rc < 0) repo_seterr(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+    if (rc < 0) repo_seterr(err, errlen, "cannot write keys/%s: %s", name, strerror(-rc));
     return rc;
 }
 
 /* try_key_file: 0 and master filled when this key document unlocks with secret; -EACCES when it
  * does not; -EBADMSG when the document is malformed. */
-static int try_key_file(const char *path, const uint8_t *secret, size_t slen,
-                        const repo_id_t *repo_id, uint8_t master[KEY_MASTER_LEN])
+static int try_key_file(struct repo_backend *be, const char *name, const uint8_t *secret,
+                        size_t slen, const repo_id_t *repo_id, uint8_t master[KEY_MASTER_LEN])
 {
     void *data = NULL;
     size_t len = 0;
@@ -187,7 +171,7 @@ static int try_key_file(const char *path, const uint8_t *secret, size_t slen,
     const char *kdf = NULL, *salt_hex = NULL, *wrapped_hex = NULL;
     uint8_t salt[KEY_SALT_LEN], wrapped[KEY_WRAPPED_LEN], kek[REPO_KEY_LEN];
     uint8_t aad[sizeof KEY_AAD - 1 + REPO_ID_LEN];
-    int rc = fsio_read_all(path, KEY_FILE_MAX, &data, &len);
+    int rc = be->ops->get_all(be, REPO_OBJ_KEY, name, KEY_FILE_MAX, &data, &len);
     if (rc < 0) return rc;
     doc = json_loadb(data, len, 0, NULL);
     free(data);
@@ -215,42 +199,55 @@ static int try_key_file(const char *path, const uint8_t *secret, size_t slen,
     return 0;
 }
 
-int repo_keys_unlock(const char *dir, const char *key_file, const repo_id_t *repo_id,
-                     uint8_t master[3 * REPO_KEY_LEN], char *err, size_t errlen)
+struct key_names {
+    char (*v)[REPO_ID_HEX_LEN + 1];
+    size_t n, cap;
+};
+
+static int key_listed(void *arg, const char *name)
+{
+    struct key_names *kn = arg;
+    repo_id_t dummy;
+    if (repo_id_from_hex(name, &dummy) < 0) return 0; /* strangers */
+    if (kn->n == kn->cap) {
+        size_t ncap = kn->cap ? kn->cap * 2 : 8;
+        void *nv = realloc(kn->v, ncap * sizeof *kn->v);
+        if (!nv) return -ENOMEM;
+        kn->v = nv;
+        kn->cap = ncap;
+    }
+    snprintf(kn->v[kn->n++], sizeof kn->v[0], "%s", name);
+    return 0;
+}
+
+int repo_keys_unlock(struct repo_backend *be, const char *dir, const char *key_file,
+                     const repo_id_t *repo_id, uint8_t master[3 * REPO_KEY_LEN], char *err,
+                     size_t errlen)
 {
     uint8_t *secret = NULL;
     size_t slen = 0;
-    char kdir[4096], path[4096 + 80];
-    DIR *d;
-    struct dirent *de;
+    struct key_names kn = { 0 };
     int rc = read_secret(key_file, 0, &secret, &slen, err, errlen), tried = 0, found = -EACCES;
     if (rc < 0) return rc;
-    if (snprintf(kdir, sizeof kdir, "%s/keys", dir) >= (int)sizeof kdir) {
-        free(secret);
-        return -ENAMETOOLONG;
-    }
-    d = opendir(kdir);
-    if (!d) {
-        rc = -errno;
+    rc = be->ops->list(be, REPO_OBJ_KEY, key_listed, &kn);
+    if (rc < 0) {
         OPENSSL_cleanse(secret, slen);
         free(secret);
-        repo_seterr(err, errlen, "cannot list %s: %s", kdir, strerror(-rc));
+        free(kn.v);
+        repo_seterr(err, errlen, "cannot list %s/keys: %s", dir, strerror(-rc));
         return rc;
     }
-    while ((de = readdir(d)) != NULL) {
-        repo_id_t dummy;
-        if (repo_id_from_hex(de->d_name, &dummy) < 0) continue; /* temp files and strangers */
-        if (snprintf(path, sizeof path, "%s/%s", kdir, de->d_name) >= (int)sizeof path) continue;
+    for (size_t k = 0; k < kn.n; k++) {
         tried++;
-        rc = try_key_file(path, secret, slen, repo_id, master);
+        rc = try_key_file(be, kn.v[k], secret, slen, repo_id, master);
         if (rc == 0) {
             found = 0;
             break;
         }
-        if (rc != -EACCES) log_warn("repo: key file %s is unreadable or malformed (%s)", path,
-                                    strerror(-rc));
+        if (rc != -EACCES) log_warn("repo: key file %s/keys/%s is unreadable or malformed (%s)",
+                                    dir, kn.v[k], strerror(-rc));
     }
-    closedir(d);
+    free(kn.v);
     OPENSSL_cleanse(secret, slen);
     free(secret);
     if (found == 0) return 0;

@@ -1,35 +1,30 @@
-/* pack.c: pack files: the append path, sealing, trailers, the pack table and the fd cache.
+/* pack.c: packs: the pack table, the append path, sealing, trailers and pack reads.
  *
- * A pack is born as data/tmp/pack-<pid>-XXXXXX. A put reserves a byte range of the open pack
- * under repo->mu, writes its encrypted blob there with pwrite outside the lock (so several threads
- * write at once), then records the blob under the lock. The thread whose blob takes the pack past
- * the target size detaches it (new puts start a new pack) and seals it: it waits until no writer
- * is left in the pack, appends the encrypted trailer (one 48-byte record per blob) and the 16-byte
- * footer, hashes the whole file (SHA-256, the pack's name), fsyncs it, renames it to
- * data/<first byte hex>/<name hex> and fsyncs that directory. Only then can an index file name it.
+ * A pack is born as a backend writer (local: data/tmp/pack-<pid>-XXXXXX). A put reserves a byte
+ * range of the open pack under repo->mu, writes its encrypted blob there outside the lock (so
+ * several threads write at once), then records the blob under the lock. The thread whose blob
+ * takes the pack past the target size detaches it (new puts start a new pack) and seals it: it
+ * waits until no writer is left in the pack, appends the encrypted trailer (one 48-byte record per
+ * blob) and the 16-byte footer, hashes the whole pack read back from the writer (SHA-256, the
+ * pack's name) and commits the writer under that name (durable, then visible, never replacing).
+ * Only then can an index object name it.
  *
- * A seal that fails (a full disk) removes the temporary file at once; repo_pack_clean_tmp, at open,
- * removes what dead processes left in data/tmp and the write temporaries of index/ and snapshots/.
+ * A seal that fails (a full disk) discards the writer at once (once no reader holds it); the
+ * backend's clean, at open, removes what dead processes left.
  *
- * Reads pread from a small cache of fds (REPO_FD_CACHE_MAX sealed packs, least recently used is
- * closed first, never while a reader holds it); a pack still being written is read through its
- * writing fd, which stays valid across the rename.
+ * Reads of a sealed pack are ranged backend gets (the local backend keeps an fd cache); a pack
+ * still being written, or sealed while a reader held its writer, is read through its writer.
  *
  * The index record of a blob is appended when its bytes are reserved (repo_itab_reserve), so the
  * records of a pack are in offset order; it becomes live when the write is done. A pack keeps
- * its trailer list in memory only until it is sealed. */
+ * its trailer list in memory only until it is sealed. pack.c sits above index.c (it feeds the
+ * in-memory index and hands trailers to the index object writer) and below repo.c. */
 #include "repo/repo_int.h"
-#include "util/fsio.h"
 #include "util/log.h"
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <openssl/evp.h>
 
 #define PACK_MAGIC "CFPK"
@@ -92,7 +87,6 @@ int64_t repo_pack_add(struct repo *repo, const repo_id_t *id, uint8_t state)
     }
     p = &repo->packs[repo->npacks];
     memset(p, 0, sizeof *p);
-    p->fd = -1;
     p->state = state;
     if (id) {
         p->id = *id;
@@ -105,9 +99,7 @@ int repo_pack_path(const struct repo *repo, const repo_id_t *id, char *buf, size
 {
     char hex[REPO_ID_HEX_LEN + 1];
     repo_id_to_hex(id, hex);
-    if (snprintf(buf, len, "%s/data/%.2s/%s", repo->dir, hex, hex) >= (int)len)
-        return -ENAMETOOLONG;
-    return 0;
+    return repo->be->ops->where(repo->be, REPO_OBJ_PACK, hex, buf, len);
 }
 
 int repo_pack_ents_push(struct repo_pack *p, const struct repo_pentry *e)
@@ -123,31 +115,19 @@ int repo_pack_ents_push(struct repo_pack *p, const struct repo_pentry *e)
     return 0;
 }
 
-/* create_open_pack: a fresh temp pack becomes the open pack (lock held). */
+/* create_open_pack: a fresh backend writer becomes the open pack (lock held). */
 static int create_open_pack(struct repo *repo)
 {
-    char path[4096];
+    struct repo_bwriter *w = NULL;
     int64_t no;
-    int fd;
-    if (snprintf(path, sizeof path, "%s/data/tmp/pack-%ld-XXXXXX", repo->dir, (long)getpid()) >=
-        (int)sizeof path)
-        return -ENAMETOOLONG;
-    fd = mkostemp(path, O_CLOEXEC);
-    if (fd < 0) return -errno;
-    if (fchmod(fd, 0600) < 0) { /* mkostemp already uses 0600; be explicit */
-        int rc = -errno;
-        close(fd);
-        unlink(path);
-        return rc;
-    }
+    int rc = repo->be->ops->writer_begin(repo->be, REPO_OBJ_PACK, &w);
+    if (rc < 0) return rc;
     no = repo_pack_add(repo, NULL, REPO_PACK_OPEN);
-    if (no < 0 || !(repo->packs[no].tmp_path = strdup(path))) {
-        close(fd);
-        unlink(path);
-        if (no >= 0) repo->packs[no].state = REPO_PACK_FAILED;
-        return no < 0 ? (int)no : -ENOMEM;
+    if (no < 0) {
+        repo->be->ops->writer_free(w);
+        return (int)no;
     }
-    repo->packs[no].fd = fd;
+    repo->packs[no].w = w;
     repo->open_pack = no;
     return 0;
 }
@@ -162,21 +142,6 @@ int64_t repo_pack_detach_open(struct repo *repo)
     return no;
 }
 
-static int pwrite_full(int fd, const uint8_t *p, size_t len, off_t off)
-{
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-        off += n;
-    }
-    return 0;
-}
-
 int repo_pack_append(struct repo *repo, const struct repo_pentry *e_in, const uint8_t *stored,
                      uint32_t *pack_no_out)
 {
@@ -184,7 +149,8 @@ int repo_pack_append(struct repo *repo, const struct repo_pentry *e_in, const ui
     struct repo_pack *p;
     int64_t no, seal_no = -1;
     uint64_t off;
-    int fd, rc = 0;
+    struct repo_bwriter *w;
+    int rc = 0;
     pthread_mutex_lock(&repo->mu);
     if (repo->write_err) {
         rc = repo->write_err;
@@ -203,13 +169,13 @@ int repo_pack_append(struct repo *repo, const struct repo_pentry *e_in, const ui
     if (rc < 0) goto fail_locked;
     p->size += e.stored;
     p->writers++;
-    fd = p->fd;
+    w = p->w;
     /* The blob that reaches the target closes the pack: later puts start a new one, so a pack
      * never exceeds the target by more than one blob. This thread seals it after its write. */
     if (p->size >= repo->pack_target && seal_no < 0) seal_no = repo_pack_detach_open(repo);
     pthread_mutex_unlock(&repo->mu);
 
-    rc = pwrite_full(fd, stored, e.stored, (off_t)off);
+    rc = repo->be->ops->writer_write(w, off, stored, e.stored);
 
     pthread_mutex_lock(&repo->mu);
     p = &repo->packs[no];
@@ -237,10 +203,8 @@ fail_locked:
     return rc;
 }
 
-static void fd_evict(struct repo *repo, uint32_t keep);
-
-/* hash_file: SHA-256 of the first len bytes of fd. */
-static int hash_file(int fd, uint64_t len, uint8_t out[32])
+/* hash_writer: SHA-256 of the first len bytes written to w. */
+static int hash_writer(struct repo *repo, struct repo_bwriter *w, uint64_t len, uint8_t out[32])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     uint8_t *buf = malloc(HASH_STEP);
@@ -249,7 +213,7 @@ static int hash_file(int fd, uint64_t len, uint8_t out[32])
     if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) rc = -ENOMEM;
     while (rc == 0 && pos < len) {
         size_t step = len - pos < HASH_STEP ? (size_t)(len - pos) : HASH_STEP;
-        rc = fsio_pread_full(fd, buf, step, (off_t)pos);
+        rc = repo->be->ops->writer_read(w, pos, buf, step);
         if (rc == 0 && EVP_DigestUpdate(ctx, buf, step) != 1) rc = -EIO;
         pos += step;
     }
@@ -259,23 +223,33 @@ static int hash_file(int fd, uint64_t len, uint8_t out[32])
     return rc;
 }
 
+/* writer_release: frees a sealed or failed pack's writer once no reader holds it (lock held). */
+static void writer_release(struct repo *repo, struct repo_pack *p)
+{
+    if (!p->w || p->w_refs > 0 || p->state == REPO_PACK_OPEN || p->state == REPO_PACK_SEALING)
+        return;
+    repo->be->ops->writer_free(p->w); /* a failed one is discarded: a full disk gets its space */
+    p->w = NULL;
+}
+
 int repo_pack_seal(struct repo *repo, uint32_t no)
 {
+    const struct repo_backend_ops *ops = repo->be->ops;
     struct repo_pack *p;
     uint8_t *trailer = NULL, footer[REPO_PACK_FOOTER_LEN], hash[32];
     size_t n, tplain, tlen;
     uint64_t size;
-    char *tmp_path, path[4096], dir[4096];
+    char hex[REPO_ID_HEX_LEN + 1];
+    struct repo_bwriter *w;
     repo_id_t id;
-    int fd, rc = 0;
+    int rc = 0;
 
     pthread_mutex_lock(&repo->mu);
     while (repo->packs[no].writers > 0) pthread_cond_wait(&repo->cv, &repo->mu);
     p = &repo->packs[no];
-    fd = p->fd;
+    w = p->w;
     size = p->size;
     n = p->nents;
-    tmp_path = p->tmp_path;
     tplain = 4 + n * REPO_PENTRY_LEN;
     tlen = tplain + REPO_AEAD_OVERHEAD;
     trailer = malloc(tlen);
@@ -294,21 +268,16 @@ int repo_pack_seal(struct repo *repo, uint32_t no)
     repo_put_u32(footer + 8, (uint32_t)tlen);
     repo_put_u32(footer + 12, 0);
     rc = repo_aead_seal(repo->enc_key, footer, 12, trailer, tplain);
-    if (rc == 0) rc = pwrite_full(fd, trailer, tlen, (off_t)size);
-    if (rc == 0) rc = pwrite_full(fd, footer, sizeof footer, (off_t)(size + tlen));
+    if (rc == 0) rc = ops->writer_write(w, size, trailer, tlen);
+    if (rc == 0) rc = ops->writer_write(w, size + tlen, footer, sizeof footer);
     size += tlen + sizeof footer;
-    /* Start the write-back now so that it overlaps the hashing; the fsync below then waits less. */
-    if (rc == 0) sync_file_range(fd, 0, (off_t)size, SYNC_FILE_RANGE_WRITE);
-    if (rc == 0) rc = hash_file(fd, size, hash);
-    if (rc == 0 && fsync(fd) < 0) rc = -errno;
+    /* Start the write-back now so that it overlaps the hashing; the commit then waits less. */
+    if (rc == 0 && ops->writer_kick) ops->writer_kick(w, size);
+    if (rc == 0) rc = hash_writer(repo, w, size, hash);
     memcpy(id.b, hash, REPO_ID_LEN);
-    if (rc == 0) rc = repo_pack_path(repo, &id, path, sizeof path);
-    if (rc == 0 && rename(tmp_path, path) < 0) rc = -errno;
-    if (rc == 0) {
-        snprintf(dir, sizeof dir, "%s", path);
-        *strrchr(dir, '/') = '\0';
-        rc = fsio_fsync_dir(dir);
-    }
+    repo_id_to_hex(&id, hex);
+    if (rc == 0) rc = ops->writer_commit(w, hex);
+    if (rc == -EEXIST) rc = 0; /* the very same bytes are there already: named by their hash */
 out:
     free(trailer);
     pthread_mutex_lock(&repo->mu);
@@ -318,37 +287,23 @@ out:
         p->size = size;
         p->state = REPO_PACK_SEALED;
         p->on_disk = true;
-        free(p->tmp_path);
-        p->tmp_path = NULL;
-        free(p->ents); /* the trailer has them; the index file writer reads it back */
+        free(p->ents); /* the trailer has them; the index object writer reads it back */
         p->ents = NULL;
         p->nents = p->ents_cap = 0;
-        repo->fds_open++; /* the writing fd now serves reads from the fd cache */
-        p->fd_lru = ++repo->lru_clock;
         if (pmap_add(repo, no) < 0) rc = -ENOMEM;
-        fd_evict(repo, no);
     }
     if (rc < 0) {
         p->state = REPO_PACK_FAILED;
         if (!repo->write_err) repo->write_err = rc;
-        log_error("repo: sealing pack %s failed: %s; it is removed, and writes are refused until "
-                  "repo_write_error_reset", p->tmp_path ? p->tmp_path : "?", strerror(-rc));
-        /* The temporary file is removed at once (a full disk gets its space back): its blobs now
-         * count as lost (their pack is FAILED, so a later put stores them again). Its fd is closed
-         * unless a reader holds it; reads of a FAILED pack without an fd fail. */
-        if (p->tmp_path) {
-            unlink(p->tmp_path);
-            free(p->tmp_path);
-            p->tmp_path = NULL;
-        }
-        if (p->fd >= 0 && p->fd_refs == 0) {
-            close(p->fd);
-            p->fd = -1;
-        }
+        log_error("repo: sealing a pack of %s failed: %s; it is discarded, and writes are refused "
+                  "until repo_write_error_reset", repo->dir, strerror(-rc));
+        /* Its blobs now count as lost (their pack is FAILED, so a later put stores them again);
+         * reads of a FAILED pack without a writer fail. */
         free(p->ents);
         p->ents = NULL;
         p->nents = p->ents_cap = 0;
     }
+    writer_release(repo, p);
     repo->sealing--;
     pthread_cond_broadcast(&repo->cv);
     pthread_mutex_unlock(&repo->mu);
@@ -365,74 +320,70 @@ void repo_write_error_reset(struct repo *repo)
     pthread_mutex_unlock(&repo->mu);
 }
 
-/* ---- fd cache ---- */
+/* ---- reads ---- */
 
-static void fd_evict(struct repo *repo, uint32_t keep)
+int repo_pack_read(struct repo *repo, uint32_t no, uint64_t off, void *buf, size_t len)
 {
-    while (repo->fds_open > REPO_FD_CACHE_MAX) {
-        int64_t victim = -1;
-        for (uint32_t k = 0; k < repo->npacks; k++) {
-            const struct repo_pack *q = &repo->packs[k];
-            if (k == keep || q->fd < 0 || q->fd_refs || q->state != REPO_PACK_SEALED) continue;
-            if (victim < 0 || q->fd_lru < repo->packs[victim].fd_lru) victim = k;
-        }
-        if (victim < 0) return;
-        close(repo->packs[victim].fd);
-        repo->packs[victim].fd = -1;
-        repo->fds_open--;
-    }
-}
-
-int repo_pack_fd_get(struct repo *repo, uint32_t no, int *fd)
-{
+    struct repo_bwriter *w = NULL;
+    char hex[REPO_ID_HEX_LEN + 1];
     struct repo_pack *p;
-    int rc = 0;
+    int rc;
     pthread_mutex_lock(&repo->mu);
     if (no >= repo->npacks) {
-        rc = -ENOENT;
-        goto out;
+        pthread_mutex_unlock(&repo->mu);
+        return -ENXIO;
     }
     p = &repo->packs[no];
-    if (p->fd < 0) {
-        char path[4096];
-        if (p->state != REPO_PACK_SEALED) {
-            rc = -EIO;
-            goto out;
-        }
-        rc = repo_pack_path(repo, &p->id, path, sizeof path);
-        if (rc < 0) goto out;
-        p->fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (p->fd < 0) {
-            rc = -errno;
-            goto out;
-        }
-        repo->fds_open++;
-        fd_evict(repo, no);
+    if (p->w) {
+        w = p->w;
+        p->w_refs++;
+    } else if (p->state != REPO_PACK_SEALED) {
+        pthread_mutex_unlock(&repo->mu);
+        return -ENXIO;
+    } else {
+        repo_id_to_hex(&p->id, hex);
     }
-    p->fd_refs++;
-    p->fd_lru = ++repo->lru_clock;
-    *fd = p->fd;
-out:
+    pthread_mutex_unlock(&repo->mu);
+    if (!w) return repo_backend_read(repo->be, REPO_OBJ_PACK, hex, off, buf, len);
+    rc = repo->be->ops->writer_read(w, off, buf, len);
+    pthread_mutex_lock(&repo->mu);
+    p = &repo->packs[no];
+    p->w_refs--;
+    writer_release(repo, p);
     pthread_mutex_unlock(&repo->mu);
     return rc;
 }
 
-void repo_pack_fd_put(struct repo *repo, uint32_t no)
+int repo_pack_size(struct repo *repo, uint32_t no, uint64_t *size)
 {
+    char hex[REPO_ID_HEX_LEN + 1];
+    const struct repo_pack *p;
     pthread_mutex_lock(&repo->mu);
-    if (no < repo->npacks && repo->packs[no].fd_refs > 0) repo->packs[no].fd_refs--;
+    if (no >= repo->npacks) {
+        pthread_mutex_unlock(&repo->mu);
+        return -ENXIO;
+    }
+    p = &repo->packs[no];
+    if (p->w) { /* being written: what is reserved (every committed record is written) */
+        *size = p->size;
+        pthread_mutex_unlock(&repo->mu);
+        return 0;
+    }
+    if (p->state != REPO_PACK_SEALED) {
+        pthread_mutex_unlock(&repo->mu);
+        return -ENXIO;
+    }
+    repo_id_to_hex(&p->id, hex);
     pthread_mutex_unlock(&repo->mu);
+    return repo->be->ops->stat(repo->be, REPO_OBJ_PACK, hex, size);
 }
 
 void repo_pack_close_all(struct repo *repo)
 {
     for (uint32_t k = 0; k < repo->npacks; k++) {
         struct repo_pack *p = &repo->packs[k];
-        if (p->fd >= 0) close(p->fd);
-        if (p->tmp_path) {
-            unlink(p->tmp_path); /* never sealed: its blobs were never promised durable */
-            free(p->tmp_path);
-        }
+        /* A writer still here was never sealed: its blobs were never promised durable. */
+        if (p->w) repo->be->ops->writer_free(p->w);
         free(p->ents);
     }
     free(repo->packs);
@@ -440,15 +391,15 @@ void repo_pack_close_all(struct repo *repo)
     repo->npacks = repo->packs_cap = 0;
     free(repo->pmap.slots);
     memset(&repo->pmap, 0, sizeof repo->pmap);
-    repo->fds_open = 0;
 }
 
 /* ---- trailers ---- */
 
-int repo_pack_read_trailer(const struct repo *repo, int fd, uint64_t file_size,
+int repo_pack_read_trailer(struct repo *repo, const repo_id_t *id, uint64_t file_size,
                            struct repo_pentry **ents_out, size_t *n_out, char *why, size_t whylen)
 {
     uint8_t footer[REPO_PACK_FOOTER_LEN], *trailer;
+    char hex[REPO_ID_HEX_LEN + 1];
     uint64_t tlen, data_end;
     struct repo_pentry *ents;
     uint32_t count;
@@ -458,7 +409,9 @@ int repo_pack_read_trailer(const struct repo *repo, int fd, uint64_t file_size,
                     (unsigned long long)file_size);
         return -EBADMSG;
     }
-    rc = fsio_pread_full(fd, footer, sizeof footer, (off_t)(file_size - sizeof footer));
+    repo_id_to_hex(id, hex);
+    rc = repo_backend_read(repo->be, REPO_OBJ_PACK, hex, file_size - sizeof footer, footer,
+                           sizeof footer);
     if (rc < 0) {
         repo_seterr(why, whylen, "cannot read the footer: %s", strerror(-rc));
         return rc == -EIO ? -EBADMSG : rc;
@@ -481,7 +434,7 @@ int repo_pack_read_trailer(const struct repo *repo, int fd, uint64_t file_size,
     data_end = file_size - REPO_PACK_FOOTER_LEN - tlen;
     trailer = malloc(tlen);
     if (!trailer) return -ENOMEM;
-    rc = fsio_pread_full(fd, trailer, tlen, (off_t)data_end);
+    rc = repo_backend_read(repo->be, REPO_OBJ_PACK, hex, data_end, trailer, tlen);
     if (rc == 0) rc = repo_aead_open(repo->enc_key, footer, 12, trailer, tlen);
     if (rc < 0) {
         free(trailer);
@@ -515,47 +468,37 @@ int repo_pack_read_trailer(const struct repo *repo, int fd, uint64_t file_size,
     return 0;
 }
 
-/* ---- directory walks ---- */
+/* ---- listing, recovery and the index's view of packs ---- */
 
-int repo_pack_list_disk(const struct repo *repo,
-                        int (*fn)(struct repo *repo, const repo_id_t *id, const char *path, void *arg),
-                        void *arg)
+struct list_ctx {
+    struct repo *repo;
+    int (*fn)(struct repo *repo, const repo_id_t *id, void *arg);
+    void *arg;
+};
+
+static int list_one(void *ctx, const char *name)
 {
-    char dir[4096], path[4096 + 80];
-    for (int b = 0; b < 256; b++) {
-        DIR *d;
-        struct dirent *de;
-        if (snprintf(dir, sizeof dir, "%s/data/%02x", repo->dir, b) >= (int)sizeof dir)
-            return -ENAMETOOLONG;
-        d = opendir(dir);
-        if (!d) {
-            if (errno == ENOENT) continue;
-            return -errno;
-        }
-        while ((de = readdir(d)) != NULL) {
-            repo_id_t id;
-            int rc;
-            if (repo_id_from_hex(de->d_name, &id) < 0 || id.b[0] != b) continue;
-            if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
-            rc = fn((struct repo *)repo, &id, path, arg);
-            if (rc < 0) {
-                closedir(d);
-                return rc;
-            }
-        }
-        closedir(d);
-    }
-    return 0;
+    struct list_ctx *lc = ctx;
+    repo_id_t id;
+    if (repo_id_from_hex(name, &id) < 0) return 0; /* not a pack: ignored (format section 2) */
+    return lc->fn(lc->repo, &id, lc->arg);
 }
 
-static int scan_one(struct repo *repo, const repo_id_t *id, const char *path, void *arg)
+int repo_pack_list_disk(struct repo *repo,
+                        int (*fn)(struct repo *repo, const repo_id_t *id, void *arg), void *arg)
+{
+    struct list_ctx lc = { repo, fn, arg };
+    return repo->be->ops->list(repo->be, REPO_OBJ_PACK, list_one, &lc);
+}
+
+static int scan_one(struct repo *repo, const repo_id_t *id, void *arg)
 {
     struct repo_pentry *ents = NULL;
     size_t n = 0;
-    struct stat st;
-    char why[200];
+    uint64_t size = 0;
+    char why[200], hex[REPO_ID_HEX_LEN + 1];
     int64_t no;
-    int fd, rc;
+    int rc;
     unsigned *recovered = arg;
     pthread_mutex_lock(&repo->mu);
     no = repo_packmap_find(repo, id);
@@ -565,29 +508,26 @@ static int scan_one(struct repo *repo, const repo_id_t *id, const char *path, vo
         return 0;
     }
     pthread_mutex_unlock(&repo->mu);
-    /* A pack no index file names: a crash came between its rename and the index write. */
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    rc = fstat(fd, &st) < 0 ? -errno : 0;
-    if (rc == 0) rc = repo_pack_read_trailer(repo, fd, (uint64_t)st.st_size, &ents, &n, why,
-                                             sizeof why);
-    close(fd);
+    /* A pack no index object names: a crash came between its commit and the index write. */
+    repo_id_to_hex(id, hex);
+    if (repo->be->ops->stat(repo->be, REPO_OBJ_PACK, hex, &size) < 0) return 0;
+    rc = repo_pack_read_trailer(repo, id, size, &ents, &n, why, sizeof why);
     if (rc == -ENOMEM) return rc;
     if (rc < 0) {
-        log_warn("repo: pack %s is not indexed and unreadable (%s); skipped", path, why);
+        log_warn("repo: pack %s is not indexed and unreadable (%s); skipped", hex, why);
         return 0;
     }
     pthread_mutex_lock(&repo->mu);
     no = repo_pack_add(repo, id, REPO_PACK_SEALED);
     if (no >= 0) {
         struct repo_pack *p = &repo->packs[no];
-        p->size = (uint64_t)st.st_size;
+        p->size = size;
         p->on_disk = true;
         p->indexed = false;
         p->ents = ents;
         p->nents = p->ents_cap = n;
         ents = NULL;
-        rc = repo_index_add_entries(repo, (uint32_t)no, p->ents, p->nents);
+        rc = repo_itab_add_pack(&repo->idx, (uint32_t)no, p->ents, p->nents);
         (*recovered)++;
     } else {
         rc = (int)no;
@@ -602,7 +542,7 @@ int repo_pack_scan_unindexed(struct repo *repo, char *err, size_t errlen)
     unsigned recovered = 0;
     int rc = repo_pack_list_disk(repo, scan_one, &recovered);
     if (rc < 0) {
-        repo_seterr(err, errlen, "cannot scan %s/data: %s", repo->dir, strerror(-rc));
+        repo_seterr(err, errlen, "cannot list the packs of %s: %s", repo->dir, strerror(-rc));
         return rc;
     }
     if (recovered) log_info("repo: %u pack(s) were not indexed; recovered from their trailers",
@@ -618,36 +558,57 @@ int repo_pack_scan_unindexed(struct repo *repo, char *err, size_t errlen)
     return 0;
 }
 
-void repo_pack_clean_tmp(const struct repo *repo)
+int repo_pack_index_loaded(struct repo *repo, const struct repo_index_pack *ip, void *ctx)
 {
-    char dir[4096], path[4096 + 300];
-    DIR *d;
-    struct dirent *de;
-    if (snprintf(dir, sizeof dir, "%s/data/tmp", repo->dir) >= (int)sizeof dir) return;
-    d = opendir(dir);
-    if (!d) return;
-    while ((de = readdir(d)) != NULL) {
-        long pid;
-        char *end;
-        if (strncmp(de->d_name, "pack-", 5) != 0) continue;
-        pid = strtol(de->d_name + 5, &end, 10);
-        if (end == de->d_name + 5 || *end != '-' || pid <= 0) continue;
-        /* Only leftovers of dead processes: a live one may be writing it. */
-        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
-        if (unlink(path) == 0) log_info("repo: removed unfinished pack %s", path);
-    }
-    closedir(d);
-    /* Temporaries of index, snapshot and config writes (fsio_write_atomic) a dead process left. */
-    for (int k = 0; k < 3; k++) {
-        static const char *const subs[] = { "index", "snapshots", "." };
-        if (snprintf(dir, sizeof dir, "%s/%s", repo->dir, subs[k]) >= (int)sizeof dir) continue;
-        if (!(d = opendir(dir))) continue;
-        while ((de = readdir(d)) != NULL) {
-            if (!fsio_tmp_is_stale(de->d_name)) continue;
-            if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
-            if (unlink(path) == 0) log_info("repo: removed unfinished temporary file %s", path);
+    int64_t no;
+    int rc;
+    (void)ctx;
+    pthread_mutex_lock(&repo->mu);
+    no = repo_packmap_find(repo, &ip->id);
+    if (no < 0) {
+        no = repo_pack_add(repo, &ip->id, REPO_PACK_SEALED);
+        if (no < 0) {
+            pthread_mutex_unlock(&repo->mu);
+            return (int)no;
         }
-        closedir(d);
+        repo->packs[no].size = ip->size;
     }
+    repo->packs[no].indexed = true;
+    rc = repo_itab_add_pack(&repo->idx, (uint32_t)no, ip->ents, ip->n);
+    pthread_mutex_unlock(&repo->mu);
+    return rc;
+}
+
+int repo_pack_trailer_of(struct repo *repo, uint32_t no, struct repo_index_pack *ip)
+{
+    struct repo_pentry *ents = NULL;
+    size_t n = 0;
+    char why[200], hex[REPO_ID_HEX_LEN + 1];
+    const struct repo_pack *p;
+    int rc;
+    pthread_mutex_lock(&repo->mu);
+    p = &repo->packs[no];
+    ip->id = p->id;
+    ip->size = p->size;
+    if (p->ents) { /* a recovered pack keeps its list until it is indexed */
+        n = p->nents;
+        ents = malloc((n ? n : 1) * sizeof *ents);
+        if (ents && n) memcpy(ents, p->ents, n * sizeof *ents);
+        pthread_mutex_unlock(&repo->mu);
+        if (!ents) return -ENOMEM;
+        ip->ents = ents;
+        ip->n = n;
+        return 0;
+    }
+    pthread_mutex_unlock(&repo->mu);
+    /* Sealed in this session: the pack keeps no list in memory, its trailer has it. */
+    rc = repo_pack_read_trailer(repo, &ip->id, ip->size, &ents, &n, why, sizeof why);
+    if (rc < 0) {
+        repo_id_to_hex(&ip->id, hex);
+        log_error("repo: cannot read back the trailer of pack %s to index it: %s", hex, why);
+        return rc;
+    }
+    ip->ents = ents;
+    ip->n = n;
+    return 0;
 }

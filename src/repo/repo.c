@@ -1,73 +1,29 @@
 /* repo.c: the repository's front door: create, open, close, the blob operations and flush.
  *
- * Layout under the repository directory:
+ * Objects, all through the storage backend (backend.h; the local directory one is
+ * backend_local.c):
  *   config                 plain JSON: format version, feature flags, chunker parameters, ids
  *   keys/<hex>             the master keys wrapped under a key file (keys.c)
- *   data/<xx>/<hex>        sealed packs, named by the SHA-256 of their bytes (pack.c)
- *   data/tmp/              packs being written
- *   index/<hex>            index files (index.c)
+ *   packs <hex>            sealed packs, named by the SHA-256 of their bytes (pack.c)
+ *   index/<hex>            index objects (index.c)
  *   snapshots/<hex>        snapshots (snapshot.c)
- * Opening loads every index file, then scans data/ for packs no index names (a crash between a
- * pack's rename and its index) and indexes them from their trailers, then loads the damaged-blob
+ *   damaged/<hex>          parts of the damaged-blob list (damage.c)
+ * Opening loads every index object, then lists the packs for ones no index names (a crash between
+ * a pack's commit and its index) and indexes them from their trailers, then loads the damaged-blob
  * list (damage.c) and makes the index prefer good copies. A put checks the index (a concurrent put
  * of the same id waits for the first to finish instead of storing it twice; a copy on the damaged
  * list or in a missing pack counts as absent, so it is stored again), compresses and encrypts on
  * the caller's thread and appends through pack.c. A read that finds damage records it (damage.c)
  * and leaves a sentence naming the blob and pack for repo_damage_last. */
 #include "repo/repo_int.h"
-#include "util/fsio.h"
 #include "util/log.h"
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <openssl/crypto.h>
 
 #define CONFIG_MAX (64 * 1024)
-
-void repo_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0) return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-void repo_id_to_hex(const repo_id_t *id, char hex[REPO_ID_HEX_LEN + 1])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < REPO_ID_LEN; i++) {
-        hex[2 * i] = digits[id->b[i] >> 4];
-        hex[2 * i + 1] = digits[id->b[i] & 15];
-    }
-    hex[REPO_ID_HEX_LEN] = '\0';
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-int repo_id_from_hex(const char *hex, repo_id_t *id)
-{
-    if (!hex) return -EINVAL;
-    for (int i = 0; i < REPO_ID_LEN; i++) {
-        int hi, lo;
-        if (!hex[2 * i] || !hex[2 * i + 1]) return -EINVAL;
-        hi = hexval(hex[2 * i]);
-        lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return -EINVAL;
-        id->b[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return hex[REPO_ID_HEX_LEN] == '\0' ? 0 : -EINVAL;
-}
 
 /* ---- config ---- */
 
@@ -86,7 +42,7 @@ static json_t *config_new(const repo_id_t *repo_id)
 
 static int config_load(struct repo *repo, char *err, size_t errlen)
 {
-    char path[4096];
+    char path[4200];
     void *data = NULL;
     size_t len = 0;
     json_t *doc, *required = NULL, *optional = NULL;
@@ -96,9 +52,9 @@ static int config_load(struct repo *repo, char *err, size_t errlen)
     size_t i;
     json_t *v;
     int rc;
-    if (snprintf(path, sizeof path, "%s/config", repo->dir) >= (int)sizeof path)
-        return -ENAMETOOLONG;
-    rc = fsio_read_all(path, CONFIG_MAX, &data, &len);
+    if (repo->be->ops->where(repo->be, REPO_OBJ_ROOT, "config", path, sizeof path) < 0)
+        snprintf(path, sizeof path, "config");
+    rc = repo->be->ops->get_all(repo->be, REPO_OBJ_ROOT, "config", CONFIG_MAX, &data, &len);
     if (rc == -ENOENT) {
         repo_seterr(err, errlen, "no repository at %s (config is missing)", repo->dir);
         return rc;
@@ -162,56 +118,51 @@ static int config_load(struct repo *repo, char *err, size_t errlen)
 
 int repo_create(const char *dir, const char *key_file, char *err, size_t errlen)
 {
-    static const char *subdirs[] = { "keys", "data", "data/tmp", "index", "snapshots" };
-    char path[4096];
+    struct repo_backend *be = NULL;
     uint8_t master[3 * REPO_KEY_LEN];
     repo_id_t repo_id;
-    struct stat st;
+    uint64_t size;
     json_t *cfg;
     char *text;
-    int rc;
-    if (snprintf(path, sizeof path, "%s/config", dir) >= (int)sizeof path - 16) {
-        repo_seterr(err, errlen, "repository path is too long");
-        return -ENAMETOOLONG;
+    int rc = repo_backend_local_new(dir, &be);
+    if (rc < 0) {
+        repo_seterr(err, errlen, rc == -ENAMETOOLONG ? "repository path is too long"
+                                                     : "out of memory");
+        return rc;
     }
-    if (stat(path, &st) == 0) {
+    if (be->ops->stat(be, REPO_OBJ_ROOT, "config", &size) == 0) {
         repo_seterr(err, errlen, "%s already holds a repository", dir);
-        return -EEXIST;
+        rc = -EEXIST;
+        goto out;
     }
-    rc = fsio_mkdir_p(dir, 0700);
-    for (size_t k = 0; rc == 0 && k < sizeof subdirs / sizeof *subdirs; k++) {
-        snprintf(path, sizeof path, "%s/%s", dir, subdirs[k]);
-        rc = fsio_mkdir_p(path, 0700);
-    }
-    for (int b = 0; rc == 0 && b < 256; b++) {
-        snprintf(path, sizeof path, "%s/data/%02x", dir, b);
-        rc = fsio_mkdir_p(path, 0700);
-    }
-    if (rc == 0) {
-        snprintf(path, sizeof path, "%s/data", dir);
-        rc = fsio_fsync_dir(path);
-    }
-    if (rc == 0) rc = fsio_fsync_dir(dir);
+    rc = be->ops->create(be);
     if (rc < 0) {
         repo_seterr(err, errlen, "cannot create the directories of %s: %s", dir, strerror(-rc));
-        return rc;
+        goto out;
     }
     if (repo_random(repo_id.b, sizeof repo_id.b) < 0 || repo_random(master, sizeof master) < 0) {
         repo_seterr(err, errlen, "no randomness available");
-        return -EIO;
+        rc = -EIO;
+        goto out;
     }
-    rc = repo_keys_create(dir, key_file, &repo_id, master, err, errlen);
+    rc = repo_keys_create(be, key_file, &repo_id, master, err, errlen);
     OPENSSL_cleanse(master, sizeof master);
-    if (rc < 0) return rc;
-    /* The config appears last: until it exists, the directory is not a repository. */
+    if (rc < 0) goto out;
+    /* The config appears last: until it exists, the directory is not a repository. Put if
+     * absent: of two concurrent creations one wins, the other is told. */
     cfg = config_new(&repo_id);
     text = cfg ? json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(cfg);
-    if (!text) return -ENOMEM;
-    snprintf(path, sizeof path, "%s/config", dir);
-    rc = fsio_write_atomic(path, text, strlen(text), 0600);
+    if (!text) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = be->ops->put(be, REPO_OBJ_ROOT, "config", text, strlen(text));
     free(text);
-    if (rc < 0) repo_seterr(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+    if (rc == -EEXIST) repo_seterr(err, errlen, "%s already holds a repository", dir);
+    else if (rc < 0) repo_seterr(err, errlen, "cannot write %s/config: %s", dir, strerror(-rc));
+out:
+    repo_backend_destroy(be);
     return rc;
 }
 
@@ -219,6 +170,7 @@ static void repo_free(struct repo *repo)
 {
     if (!repo) return;
     repo_pack_close_all(repo);
+    repo_backend_destroy(repo->be);
     repo_itab_free(&repo->idx);
     repo_dmg_free(repo);
     pthread_mutex_destroy(&repo->dmg_save_mu);
@@ -249,8 +201,15 @@ int repo_open(const char *dir, const char *key_file, struct repo **out, char *er
         repo_free(repo);
         return -ENOMEM;
     }
+    rc = repo_backend_local_new(dir, &repo->be);
+    if (rc < 0) {
+        repo_seterr(err, errlen, "cannot open %s: %s", dir, strerror(-rc));
+        repo_free(repo);
+        return rc;
+    }
     rc = config_load(repo, err, errlen);
-    if (rc == 0) rc = repo_keys_unlock(dir, key_file, &repo->repo_id, master, err, errlen);
+    if (rc == 0) rc = repo_keys_unlock(repo->be, dir, key_file, &repo->repo_id, master, err,
+                                       errlen);
     if (rc < 0) {
         repo_free(repo);
         return rc;
@@ -265,8 +224,8 @@ int repo_open(const char *dir, const char *key_file, struct repo **out, char *er
         repo_free(repo);
         return rc;
     }
-    repo_pack_clean_tmp(repo);
-    rc = repo_index_load_all(repo, err, errlen);
+    repo->be->ops->clean(repo->be);
+    rc = repo_index_load_all(repo, repo_pack_index_loaded, NULL, err, errlen);
     if (rc == 0) rc = repo_pack_scan_unindexed(repo, err, errlen);
     if (rc == 0) {
         rc = repo_write_pending_index(repo);
@@ -519,7 +478,8 @@ int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *st
     return 0;
 }
 
-/* pack_unreadable: the pack of a blob cannot be opened. A pack whose file is gone is marked
+/* pack_unreadable: the pack of a blob cannot be read (repo_pack_read's -ENOENT, -ENXIO, ...).
+ * A pack whose object is gone is marked
  * missing (for this open; the next open finds it missing again), so puts store its blobs again.
  * Sets the thread's damage sentence; returns -EIO, or rc for a shortage of memory or fds. */
 static int pack_unreadable(struct repo *repo, uint32_t pack, const repo_id_t *id, int rc)
@@ -532,7 +492,7 @@ static int pack_unreadable(struct repo *repo, uint32_t pack, const repo_id_t *id
     if (pack < repo->npacks) {
         struct repo_pack *p = &repo->packs[pack];
         repo_id_to_hex(&p->id, phex);
-        if (rc == -ENOENT && p->state == REPO_PACK_SEALED && p->fd < 0) {
+        if (rc == -ENOENT && p->state == REPO_PACK_SEALED && !p->w) {
             p->state = REPO_PACK_MISSING;
             log_warn("repo: pack %s is missing from data/", phex);
         }
@@ -547,10 +507,10 @@ static int pack_unreadable(struct repo *repo, uint32_t pack, const repo_id_t *id
 int repo_blob_check(struct repo *repo, const repo_id_t *id)
 {
     struct repo_pentry e;
-    struct stat st;
+    uint64_t size = 0;
     uint32_t pack = 0;
     char bhex[REPO_ID_HEX_LEN + 1], phex[REPO_ID_HEX_LEN + 1] = "?";
-    int fd = -1, listed, rc = lookup(repo, id, &e, &pack);
+    int listed, rc = lookup(repo, id, &e, &pack);
     repo_id_to_hex(id, bhex);
     if (rc < 0) {
         repo_damage_setf("blob %.16s is not in the repository's index", bhex);
@@ -564,10 +524,8 @@ int repo_blob_check(struct repo *repo, const repo_id_t *id)
         repo_damage_setf("blob %.16s in pack %s is damaged (found by an earlier read)", bhex, phex);
         return -EBADMSG;
     }
-    if ((rc = repo_pack_fd_get(repo, pack, &fd)) < 0) return pack_unreadable(repo, pack, id, rc);
-    rc = fstat(fd, &st) == 0 ? 0 : -errno;
-    repo_pack_fd_put(repo, pack);
-    if (rc == 0 && (uint64_t)st.st_size < (uint64_t)e.offset + e.stored) {
+    if ((rc = repo_pack_size(repo, pack, &size)) < 0) return pack_unreadable(repo, pack, id, rc);
+    if (size < (uint64_t)e.offset + e.stored) {
         repo_damage_record(repo, id, pack, "the pack is shorter than the index says");
         rc = -EBADMSG;
     }
@@ -579,7 +537,7 @@ int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *l
     struct repo_pentry e;
     uint32_t pack = 0;
     uint8_t *buf;
-    int fd = -1, rc = lookup(repo, id, &e, &pack);
+    int rc = lookup(repo, id, &e, &pack);
     *data = NULL;
     if (len) *len = 0;
     if (rc < 0) {
@@ -590,13 +548,11 @@ int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *l
     }
     buf = malloc(e.stored);
     if (!buf) return -ENOMEM;
-    rc = repo_pack_fd_get(repo, pack, &fd);
-    if (rc < 0) {
+    rc = repo_pack_read(repo, pack, e.offset, buf, e.stored);
+    if (rc < 0 && rc != -EIO) {
         free(buf);
         return pack_unreadable(repo, pack, id, rc);
     }
-    rc = fsio_pread_full(fd, buf, e.stored, (off_t)e.offset);
-    repo_pack_fd_put(repo, pack);
     if (rc == -EIO) {
         rc = -EBADMSG;
         repo_damage_record(repo, id, pack, "the pack is shorter than the index says, or unreadable");
@@ -612,18 +568,21 @@ int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *l
 
 /* ---- flush ---- */
 
-/* repo_write_pending_index: one index file for every sealed pack not yet named by one. */
+/* repo_write_pending_index: one index object for every sealed pack not yet named by one, written
+ * from the packs' trailers. */
 int repo_write_pending_index(struct repo *repo)
 {
     uint32_t *list = NULL;
+    struct repo_index_pack *ips = NULL;
     size_t n = 0;
     char name[REPO_ID_HEX_LEN + 1];
-    int rc;
+    int rc = 0;
     pthread_mutex_lock(&repo->mu);
     for (uint32_t k = 0; k < repo->npacks; k++)
         if (repo->packs[k].state == REPO_PACK_SEALED && !repo->packs[k].indexed) n++;
-    if (n && !(list = malloc(n * sizeof *list))) {
+    if (n && (!(list = malloc(n * sizeof *list)) || !(ips = calloc(n, sizeof *ips)))) {
         pthread_mutex_unlock(&repo->mu);
+        free(list);
         return -ENOMEM;
     }
     n = 0;
@@ -634,7 +593,9 @@ int repo_write_pending_index(struct repo *repo)
         free(list);
         return 0;
     }
-    rc = repo_index_write_packs(repo, list, n, name);
+    /* Callers serialise index writes (repo->flush_mu, or open), so the listed packs stay put. */
+    for (size_t k = 0; k < n && rc == 0; k++) rc = repo_pack_trailer_of(repo, list[k], &ips[k]);
+    if (rc == 0) rc = repo_index_write(repo, ips, n, name);
     if (rc == 0) {
         pthread_mutex_lock(&repo->mu);
         for (size_t k = 0; k < n; k++) {
@@ -646,6 +607,8 @@ int repo_write_pending_index(struct repo *repo)
         }
         pthread_mutex_unlock(&repo->mu);
     }
+    for (size_t k = 0; k < n; k++) free((void *)ips[k].ents);
+    free(ips);
     free(list);
     return rc;
 }

@@ -3,11 +3,17 @@
  * Locking: one mutex (repo->mu) guards the in-memory index, the pack table and the open-pack
  * writer state; repo->cv is broadcast whenever a pending blob resolves, a pack's writer count drops
  * or a seal finishes. repo->flush_mu serialises flushes and index rebuilds. Expensive work
- * (compression, encryption, pwrite of blob bytes, hashing and fsync of a sealed pack, decryption on
- * read) runs outside repo->mu. The on-disk format is docs/repository-format.md. */
+ * (compression, encryption, writes of blob bytes, hashing and commit of a sealed pack, decryption on
+ * read) runs outside repo->mu. The on-disk format is docs/repository-format.md.
+ *
+ * Files, top-down (each calls only files below it): verify.c, snapshot.c -> repo.c -> keys.c,
+ * damage.c, chunker.c -> pack.c -> index.c -> backend.c (the storage seam, backend.h; the local
+ * directory backend_local.c behind it) -> crypto.c, compress.c, ids.c. Only backend_local.c makes
+ * system calls on repository files. */
 #ifndef COFFER_REPO_REPO_INT_H
 #define COFFER_REPO_REPO_INT_H
 #include "repo/repo.h"
+#include "repo/backend.h"
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -21,7 +27,6 @@
 #define REPO_PACK_FOOTER_LEN 16
 #define REPO_PENTRY_LEN 48            /* one blob record in a pack trailer or index file */
 #define REPO_STORED_MAX ((1u << 28) - 1) /* format limit (docs section 6) */
-#define REPO_FD_CACHE_MAX 64
 #define REPO_ZSTD_LEVEL 3
 
 /* blob flags (trailer, index file, AAD) */
@@ -41,14 +46,13 @@ struct repo_pentry {
 struct repo_pack {
     repo_id_t id;                 /* valid once sealed */
     uint8_t state;                /* enum repo_pack_state */
-    bool indexed;                 /* named by an index file on disk */
+    bool indexed;                 /* named by an index file */
     bool on_disk;
-    uint64_t size;                /* bytes reserved (open) or file size (sealed) */
+    uint64_t size;                /* bytes reserved (open) or object size (sealed) */
     uint32_t writers;             /* puts with a reserved range still writing */
-    int fd;                       /* -1 when closed; an open pack always has its fd */
-    uint32_t fd_refs;
-    uint64_t fd_lru;
-    char *tmp_path;               /* open/sealing packs: data/tmp/... (owned) */
+    struct repo_bwriter *w;       /* the backend writer of an open or sealing pack (owned); kept
+                                   * after the seal while readers hold it (w_refs), then freed */
+    uint32_t w_refs;              /* readers reading through w */
     struct repo_pentry *ents;     /* trailer list of an open pack, or of a recovered pack not yet
                                    * in an index file (owned); freed once sealed here (the index
                                    * file writer reads the trailer back) */
@@ -114,10 +118,14 @@ struct repo_dmg {
     struct repo_dmg_ent *slots;
     uint32_t cap, count;
     uint64_t gen, saved_gen;
+    char (*parts)[REPO_ID_HEX_LEN + 1]; /* damaged/ objects whose pairs are all in the set: the
+                                         * next save supersedes (deletes) them */
+    size_t nparts;
 };
 
 struct repo {
-    char *dir;
+    char *dir;                    /* for messages */
+    struct repo_backend *be;      /* where every object lives (owned) */
     repo_id_t repo_id;
     uint8_t id_key[REPO_KEY_LEN], enc_key[REPO_KEY_LEN], chunk_key[REPO_KEY_LEN];
     uint64_t gear[256];
@@ -135,11 +143,12 @@ struct repo {
     int64_t open_pack;            /* pack_no of the pack taking appends, -1 if none */
     uint32_t sealing;             /* packs detached and being sealed */
     int write_err;                /* sticky: a failed seal makes later writes fail */
-    uint32_t fds_open;            /* cached fds of sealed packs */
-    uint64_t lru_clock;
     struct repo_dmg dmg;          /* guarded by mu */
-    pthread_mutex_t dmg_save_mu;  /* serialises writes of <repo>/damaged */
+    pthread_mutex_t dmg_save_mu;  /* serialises saves of the damaged-blob list */
 };
+
+/* ids.c */
+void repo_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* crypto.c */
 void repo_hmac_id(const uint8_t key[REPO_KEY_LEN], const void *data, size_t len, repo_id_t *out);
@@ -176,11 +185,13 @@ int repo_zstd_decompress(void *dst, size_t plain_len, const void *src, size_t le
 int repo_zstd_decompress_alloc(const void *src, size_t len, size_t max, void **out,
                                size_t *out_len);
 
-/* keys.c */
-int repo_keys_create(const char *dir, const char *key_file, const repo_id_t *repo_id,
+/* keys.c: key documents are REPO_OBJ_KEY objects; key_file is the user's file (not in the
+ * repository). */
+int repo_keys_create(struct repo_backend *be, const char *key_file, const repo_id_t *repo_id,
                      const uint8_t master[3 * REPO_KEY_LEN], char *err, size_t errlen);
-int repo_keys_unlock(const char *dir, const char *key_file, const repo_id_t *repo_id,
-                     uint8_t master[3 * REPO_KEY_LEN], char *err, size_t errlen);
+int repo_keys_unlock(struct repo_backend *be, const char *dir, const char *key_file,
+                     const repo_id_t *repo_id, uint8_t master[3 * REPO_KEY_LEN], char *err,
+                     size_t errlen);
 
 /* chunker.c */
 int repo_chunker_init(struct repo *repo, uint32_t cmin, uint32_t cavg, uint32_t cmax);
@@ -229,40 +240,59 @@ uint32_t repo_itab_prefer(struct repo_itab *t,
                           int (*usable)(void *ctx, const repo_id_t *id, uint32_t pack), void *ctx);
 /* repo_itab_count_packs: adds the number of live records of each pack below npacks to counts. */
 void repo_itab_count_packs(const struct repo_itab *t, size_t *counts, uint32_t npacks);
-/* index.c: files */
-int repo_index_load_all(struct repo *repo, char *err, size_t errlen);
-/* repo_index_write_packs: writes one index file naming packs[list[i]] with their ent lists. */
-int repo_index_write_packs(struct repo *repo, const uint32_t *list, size_t n, char out_name[65]);
-/* repo_index_add_entries: repo_itab_add_pack on repo->idx. Lock held. */
-int repo_index_add_entries(struct repo *repo, uint32_t pack_no, const struct repo_pentry *ents,
-                           size_t n);
+/* index.c: index files. They take and give trailers (pack blob lists); they never reach the
+ * pack table or pack objects (pack.c is above index.c). */
+struct repo_index_pack {
+    repo_id_t id;
+    uint64_t size;                /* the pack object's size */
+    const struct repo_pentry *ents;
+    size_t n;
+};
+/* repo_index_load_all: reads every index object and calls fn once per pack it names (no lock
+ * held); a damaged index object is skipped with a warning. fn's negative return stops the load
+ * when it is -ENOMEM (other failures skip the rest of that object). */
+typedef int (*repo_index_pack_fn)(struct repo *repo, const struct repo_index_pack *p, void *ctx);
+int repo_index_load_all(struct repo *repo, repo_index_pack_fn fn, void *ctx, char *err,
+                        size_t errlen);
+/* repo_index_write: writes one index object naming the n packs with their records. */
+int repo_index_write(struct repo *repo, const struct repo_index_pack *packs, size_t n,
+                     char out_name[REPO_ID_HEX_LEN + 1]);
 int repo_pentry_validate(const struct repo_pentry *e, uint64_t data_end);
 void repo_pentry_encode(uint8_t out[REPO_PENTRY_LEN], const struct repo_pentry *e);
 void repo_pentry_decode(const uint8_t in[REPO_PENTRY_LEN], struct repo_pentry *e);
 
-/* pack.c */
+/* pack.c: the pack table, the open pack's writer, seals, trailers, pack reads. */
 int repo_packmap_find(const struct repo *repo, const repo_id_t *id); /* pack_no or -1 */
 /* repo_pack_add: appends a pack to the table (lock held); returns pack_no or negative errno. */
 int64_t repo_pack_add(struct repo *repo, const repo_id_t *id, uint8_t state);
+/* repo_pack_path: where the backend keeps a pack, for messages and tests. */
 int repo_pack_path(const struct repo *repo, const repo_id_t *id, char *buf, size_t len);
 int repo_pack_append(struct repo *repo, const struct repo_pentry *e_in, const uint8_t *stored,
                      uint32_t *pack_no_out);
 int repo_pack_seal(struct repo *repo, uint32_t pack_no);
 /* repo_pack_detach_open: detaches the open pack for sealing (lock held); pack_no or -1. */
 int64_t repo_pack_detach_open(struct repo *repo);
-int repo_pack_fd_get(struct repo *repo, uint32_t pack_no, int *fd);
-void repo_pack_fd_put(struct repo *repo, uint32_t pack_no);
+/* repo_pack_read: exactly len bytes at off of a pack (an open or sealing one through its
+ * writer). -EIO when the pack is shorter, -ENOENT when its object is gone, -ENXIO when the pack
+ * cannot be read (it failed to seal, or is missing). */
+int repo_pack_read(struct repo *repo, uint32_t pack_no, uint64_t off, void *buf, size_t len);
+/* repo_pack_size: the current size of a pack's object (reserved bytes while it is written). */
+int repo_pack_size(struct repo *repo, uint32_t pack_no, uint64_t *size);
 void repo_pack_close_all(struct repo *repo);
-/* repo_pack_read_trailer: parses and checks the footer and trailer of a sealed pack file. *ents is
- * malloc'd. why receives a sentence on failure (-EBADMSG for damage). */
-int repo_pack_read_trailer(const struct repo *repo, int fd, uint64_t file_size,
+/* repo_pack_read_trailer: reads, parses and checks the footer and trailer of the sealed pack
+ * object id of file_size bytes. *ents is malloc'd. why receives a sentence on failure (-EBADMSG
+ * for damage). */
+int repo_pack_read_trailer(struct repo *repo, const repo_id_t *id, uint64_t file_size,
                            struct repo_pentry **ents, size_t *n, char *why, size_t whylen);
-/* repo_pack_list_disk: calls fn for every data/xx/<64 hex> file. */
-int repo_pack_list_disk(const struct repo *repo,
-                        int (*fn)(struct repo *repo, const repo_id_t *id, const char *path, void *arg),
-                        void *arg);
+/* repo_pack_list_disk: calls fn for every pack object the backend holds. */
+int repo_pack_list_disk(struct repo *repo,
+                        int (*fn)(struct repo *repo, const repo_id_t *id, void *arg), void *arg);
+/* repo_pack_index_loaded: the repo_index_pack_fn of an open: registers the pack (lock taken). */
+int repo_pack_index_loaded(struct repo *repo, const struct repo_index_pack *ip, void *ctx);
+/* repo_pack_trailer_of: the records of a sealed pack for its index object: a copy of the list it
+ * keeps, or its trailer read back. ip->ents is malloc'd (the caller frees it). */
+int repo_pack_trailer_of(struct repo *repo, uint32_t pack_no, struct repo_index_pack *ip);
 int repo_pack_scan_unindexed(struct repo *repo, char *err, size_t errlen);
-void repo_pack_clean_tmp(const struct repo *repo);
 int repo_pack_ents_push(struct repo_pack *p, const struct repo_pentry *e);
 
 /* damage.c */
@@ -278,8 +308,8 @@ static inline int repo_dmg_listed(const struct repo *repo, const repo_id_t *id, 
 /* repo_damage_record: puts (id, pack) on the list and writes it durably if it is new; sets this
  * thread's damage sentence. Lock not held. */
 int repo_damage_record(struct repo *repo, const repo_id_t *id, uint32_t pack, const char *why);
-/* repo_dmg_load: reads <repo>/damaged at open (after the index: pack ids map to pack numbers);
- * absent is fine, unreadable is logged and ignored. */
+/* repo_dmg_load: reads the damaged/ objects (and a version-1 <repo>/damaged) at open, after the
+ * index (pack ids map to pack numbers); absent is fine, unreadable is logged and ignored. */
 int repo_dmg_load(struct repo *repo);
 void repo_dmg_free(struct repo *repo);
 /* repo_damage_prefer_good: at open and after an index rebuild (lock held or sole owner): an id
@@ -295,7 +325,6 @@ void repo_blob_aad(uint8_t aad[REPO_ID_LEN + 2], const repo_id_t *id, uint8_t ty
 int repo_write_pending_index(struct repo *repo);
 /* repo_set_pack_target: the size at which packs are sealed, for this open repo only (tests). */
 void repo_set_pack_target(struct repo *repo, uint32_t bytes);
-void repo_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* little-endian helpers */
 static inline void repo_put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }

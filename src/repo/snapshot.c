@@ -1,31 +1,29 @@
 /* snapshot.c: snapshots, the roots from which everything else in the repository is reached.
  *
  * A snapshot is the engine's JSON document serialised compactly with sorted keys, sealed in an
- * envelope ("CFSN", AES-256-GCM, see crypto.c) and written to snapshots/<sha256 hex of the stored
- * bytes> with the durable write protocol. repo_snapshot_write flushes first, so the packs and index
- * holding every blob the snapshot reaches are on disk before the snapshot appears. */
+ * envelope ("CFSN", AES-256-GCM, see crypto.c) and put as the write-once object
+ * snapshots/<sha256 hex of the stored bytes>. repo_snapshot_write flushes first, so the packs and
+ * index holding every blob the snapshot reaches are durable before the snapshot appears. */
 #include "repo/repo_int.h"
-#include "util/fsio.h"
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define SNAPSHOT_MAX ((size_t)64 << 20)
 
-static int snap_path(const struct repo *repo, const char *id_hex, char *buf, size_t len)
+/* snap_name: the object name of a snapshot id (as given, once checked to be 64 hex digits). */
+static int snap_name(const char *id_hex, char name[REPO_ID_HEX_LEN + 1])
 {
     repo_id_t id;
     if (repo_id_from_hex(id_hex, &id) < 0) return -EINVAL;
-    if (snprintf(buf, len, "%s/snapshots/%s", repo->dir, id_hex) >= (int)len) return -ENAMETOOLONG;
+    memcpy(name, id_hex, REPO_ID_HEX_LEN + 1);
     return 0;
 }
 
 int repo_snapshot_write(struct repo *repo, json_t *doc, char id_hex[REPO_ID_HEX_LEN + 1])
 {
-    char *text, path[4096];
+    char *text;
     uint8_t *out = NULL, hash[32];
     size_t outlen = 0;
     int rc;
@@ -43,25 +41,25 @@ int repo_snapshot_write(struct repo *repo, json_t *doc, char id_hex[REPO_ID_HEX_
     if (rc < 0) return rc;
     repo_sha256(out, outlen, hash);
     repo_id_to_hex((const repo_id_t *)hash, id_hex);
-    rc = snap_path(repo, id_hex, path, sizeof path);
-    if (rc == 0) rc = fsio_write_atomic(path, out, outlen, 0600);
+    rc = repo_backend_put_same(repo->be, REPO_OBJ_SNAPSHOT, id_hex, out, outlen);
     free(out);
     return rc;
 }
 
 int repo_snapshot_read(struct repo *repo, const char *id_hex, json_t **doc)
 {
-    char path[4096];
+    char name[REPO_ID_HEX_LEN + 1];
     void *data = NULL;
     uint8_t *plain = NULL, hash[32];
     size_t len = 0, plen = 0;
     repo_id_t want;
     int rc;
     *doc = NULL;
-    rc = snap_path(repo, id_hex, path, sizeof path);
+    rc = snap_name(id_hex, name);
     if (rc < 0) return rc;
     repo_id_from_hex(id_hex, &want);
-    rc = fsio_read_all(path, SNAPSHOT_MAX + 8 + REPO_AEAD_OVERHEAD, &data, &len);
+    rc = repo->be->ops->get_all(repo->be, REPO_OBJ_SNAPSHOT, name,
+                                SNAPSHOT_MAX + 8 + REPO_AEAD_OVERHEAD, &data, &len);
     if (rc == -ENOENT) repo_damage_setf("snapshot %s is missing from the repository", id_hex);
     else if (rc == -EFBIG) repo_damage_setf("snapshot %s is damaged (too large)", id_hex);
     if (rc == -EFBIG) rc = -EBADMSG;
@@ -86,45 +84,43 @@ int repo_snapshot_read(struct repo *repo, const char *id_hex, json_t **doc)
 
 static int cmp_hex(const void *a, const void *b) { return strcmp(a, b); }
 
+struct snap_names {
+    char (*v)[REPO_ID_HEX_LEN + 1];
+    size_t n, cap;
+};
+
+static int snap_listed(void *arg, const char *name)
+{
+    struct snap_names *sn = arg;
+    repo_id_t id;
+    if (repo_id_from_hex(name, &id) < 0) return 0; /* strangers */
+    if (sn->n == sn->cap) {
+        size_t ncap = sn->cap ? sn->cap * 2 : 32;
+        void *nn = realloc(sn->v, ncap * sizeof *sn->v);
+        if (!nn) return -ENOMEM;
+        sn->v = nn;
+        sn->cap = ncap;
+    }
+    repo_id_to_hex(&id, sn->v[sn->n++]); /* canonical lower case */
+    return 0;
+}
+
 /* repo_snapshot_list: ids sorted, so listings are stable. */
 int repo_snapshot_list(struct repo *repo, json_t **ids)
 {
-    char dir[4096];
-    char (*names)[REPO_ID_HEX_LEN + 1] = NULL;
-    size_t n = 0, cap = 0;
-    DIR *d;
-    struct dirent *de;
+    struct snap_names sn = { 0 };
     json_t *arr;
-    int rc = 0;
+    int rc;
     *ids = NULL;
-    if (snprintf(dir, sizeof dir, "%s/snapshots", repo->dir) >= (int)sizeof dir)
-        return -ENAMETOOLONG;
-    d = opendir(dir);
-    if (!d) return -errno;
-    while ((de = readdir(d)) != NULL) {
-        repo_id_t id;
-        if (repo_id_from_hex(de->d_name, &id) < 0) continue; /* temp files */
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 32;
-            void *nn = realloc(names, ncap * sizeof *names);
-            if (!nn) {
-                rc = -ENOMEM;
-                break;
-            }
-            names = nn;
-            cap = ncap;
-        }
-        repo_id_to_hex(&id, names[n++]); /* canonical lower case */
-    }
-    closedir(d);
+    rc = repo->be->ops->list(repo->be, REPO_OBJ_SNAPSHOT, snap_listed, &sn);
     arr = rc == 0 ? json_array() : NULL;
-    if (n) qsort(names, n, sizeof *names, cmp_hex);
-    for (size_t k = 0; arr && k < n; k++)
-        if (json_array_append_new(arr, json_string(names[k])) < 0) {
+    if (sn.n) qsort(sn.v, sn.n, sizeof *sn.v, cmp_hex);
+    for (size_t k = 0; arr && k < sn.n; k++)
+        if (json_array_append_new(arr, json_string(sn.v[k])) < 0) {
             json_decref(arr);
             arr = NULL;
         }
-    free(names);
+    free(sn.v);
     if (!arr) return rc ? rc : -ENOMEM;
     *ids = arr;
     return 0;
@@ -132,9 +128,8 @@ int repo_snapshot_list(struct repo *repo, json_t **ids)
 
 int repo_snapshot_forget(struct repo *repo, const char *id_hex)
 {
-    char path[4096];
-    int rc = snap_path(repo, id_hex, path, sizeof path);
+    char name[REPO_ID_HEX_LEN + 1];
+    int rc = snap_name(id_hex, name);
     if (rc < 0) return rc;
-    if (unlink(path) < 0) return -errno;
-    return fsio_fsync_parent(path);
+    return repo->be->ops->del(repo->be, REPO_OBJ_SNAPSHOT, name);
 }

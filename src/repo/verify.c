@@ -6,19 +6,15 @@
  * decompresses and re-hashes every blob, naming the pack and blob of each failure.
  *
  * repo_index_rebuild throws the in-memory index away, reads every pack's trailer, writes one
- * index file covering all of them and only then deletes the old index files. */
+ * index object covering all of them and only then deletes the old index objects.
+ * Everything is read through the storage backend (backend.h). */
 #include "repo/repo_int.h"
-#include "util/fsio.h"
 #include "util/log.h"
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <openssl/evp.h>
 
 static void add_error(json_t *errors, const repo_id_t *pack, const repo_id_t *blob,
@@ -57,7 +53,7 @@ struct vpack {
     size_t index_blobs; /* index entries pointing into this pack */
 };
 
-static int hash_fd(int fd, uint64_t len, uint8_t out[32])
+static int hash_pack(struct repo *repo, const char *hex, uint64_t len, uint8_t out[32])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     size_t step = (size_t)4 << 20;
@@ -67,7 +63,7 @@ static int hash_fd(int fd, uint64_t len, uint8_t out[32])
     if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) rc = -ENOMEM;
     while (rc == 0 && pos < len) {
         size_t n = len - pos < step ? (size_t)(len - pos) : step;
-        rc = fsio_pread_full(fd, buf, n, (off_t)pos);
+        rc = repo_backend_read(repo->be, REPO_OBJ_PACK, hex, pos, buf, n);
         if (rc == 0 && EVP_DigestUpdate(ctx, buf, n) != 1) rc = -EIO;
         pos += n;
     }
@@ -87,7 +83,7 @@ static int index_entries_of(struct repo *repo, uint32_t no, struct repo_pentry *
     return rc;
 }
 
-static void check_blobs(struct repo *repo, int fd, const struct vpack *vp,
+static void check_blobs(struct repo *repo, const char *hex, const struct vpack *vp,
                         struct repo_pentry *ents, size_t n, json_t *errors, uint64_t *checked)
 {
     for (size_t k = 0; k < n; k++) {
@@ -98,7 +94,7 @@ static void check_blobs(struct repo *repo, int fd, const struct vpack *vp,
             add_error(errors, &vp->id, &ents[k].id, "out of memory");
             continue;
         }
-        rc = fsio_pread_full(fd, buf, ents[k].stored, (off_t)ents[k].offset);
+        rc = repo_backend_read(repo->be, REPO_OBJ_PACK, hex, ents[k].offset, buf, ents[k].stored);
         if (rc == 0) rc = repo_blob_decode(repo, &ents[k], buf, &plain);
         if (rc == -EIO || rc == -EBADMSG) /* remembered: the next backup stores it again */
             repo_damage_record(repo, &ents[k].id, vp->no, rc == -EIO ? "beyond the end of the pack"
@@ -119,31 +115,26 @@ static void check_blobs(struct repo *repo, int fd, const struct vpack *vp,
 static void verify_pack(struct repo *repo, const struct vpack *vp, int read_data, json_t *errors,
                         uint64_t *checked)
 {
-    char path[4096], why[200];
+    char hex[REPO_ID_HEX_LEN + 1], why[200];
     struct repo_pentry *ents = NULL, *ients = NULL;
     size_t n = 0, in = 0, matched = 0;
-    struct stat st;
-    int fd, rc;
+    uint64_t size = 0;
+    int rc;
     if (vp->state == REPO_PACK_MISSING) {
         add_error(errors, &vp->id, NULL, "pack file is missing (%zu blobs of the index are in it)",
                   vp->index_blobs);
         return;
     }
-    if (repo_pack_path(repo, &vp->id, path, sizeof path) < 0) return;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        add_error(errors, &vp->id, NULL, "cannot open pack file: %s", strerror(errno));
+    repo_id_to_hex(&vp->id, hex);
+    rc = repo->be->ops->stat(repo->be, REPO_OBJ_PACK, hex, &size);
+    if (rc < 0) {
+        add_error(errors, &vp->id, NULL, "cannot open pack file: %s", strerror(-rc));
         return;
     }
-    if (fstat(fd, &st) < 0) {
-        add_error(errors, &vp->id, NULL, "cannot stat pack file: %s", strerror(errno));
-        close(fd);
-        return;
-    }
-    if ((uint64_t)st.st_size != vp->size)
+    if (size != vp->size)
         add_error(errors, &vp->id, NULL, "pack is %llu bytes, the index says %llu",
-                  (unsigned long long)st.st_size, (unsigned long long)vp->size);
-    rc = repo_pack_read_trailer(repo, fd, (uint64_t)st.st_size, &ents, &n, why, sizeof why);
+                  (unsigned long long)size, (unsigned long long)vp->size);
+    rc = repo_pack_read_trailer(repo, &vp->id, size, &ents, &n, why, sizeof why);
     if (rc < 0) {
         add_error(errors, &vp->id, NULL, "pack structure is damaged: %s", why);
     } else {
@@ -175,30 +166,31 @@ static void verify_pack(struct repo *repo, const struct vpack *vp, int read_data
     }
     if (read_data) {
         uint8_t hash[32];
-        rc = hash_fd(fd, (uint64_t)st.st_size, hash);
+        rc = hash_pack(repo, hex, size, hash);
         if (rc == 0 && memcmp(hash, vp->id.b, 32) != 0)
             add_error(errors, &vp->id, NULL, "pack content does not match its name (SHA-256)");
         if (ents) {
-            check_blobs(repo, fd, vp, ents, n, errors, checked);
+            check_blobs(repo, hex, vp, ents, n, errors, checked);
         } else if (index_entries_of(repo, vp->no, &ients, &in) == 0) {
-            check_blobs(repo, fd, vp, ients, in, errors, checked);
+            check_blobs(repo, hex, vp, ients, in, errors, checked);
             free(ients);
         }
     }
     free(ents);
-    close(fd);
 }
 
 struct disk_check { json_t *errors; };
 
-static int disk_one(struct repo *repo, const repo_id_t *id, const char *path, void *arg)
+static int disk_one(struct repo *repo, const repo_id_t *id, void *arg)
 {
     struct disk_check *dc = arg;
+    char path[4096];
     int no;
     pthread_mutex_lock(&repo->mu);
     no = repo_packmap_find(repo, id);
     pthread_mutex_unlock(&repo->mu);
-    if (no < 0) add_error(dc->errors, id, NULL, "pack file %s is not in the index", path);
+    if (no < 0 && repo_pack_path(repo, id, path, sizeof path) == 0)
+        add_error(dc->errors, id, NULL, "pack file %s is not in the index", path);
     return 0;
 }
 
@@ -282,25 +274,21 @@ struct found_list {
     unsigned damaged;
 };
 
-static int collect_one(struct repo *repo, const repo_id_t *id, const char *path, void *arg)
+static int collect_one(struct repo *repo, const repo_id_t *id, void *arg)
 {
     struct found_list *fl = arg;
     struct found_pack fp = { .id = *id };
-    struct stat st;
-    char why[200];
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
-    if (fd < 0) return 0;
-    rc = fstat(fd, &st) < 0 ? -errno : 0;
-    if (rc == 0) rc = repo_pack_read_trailer(repo, fd, (uint64_t)st.st_size, &fp.ents, &fp.n, why,
-                                             sizeof why);
-    close(fd);
+    char why[200], hex[REPO_ID_HEX_LEN + 1];
+    int rc;
+    repo_id_to_hex(id, hex);
+    if (repo->be->ops->stat(repo->be, REPO_OBJ_PACK, hex, &fp.size) < 0) return 0;
+    rc = repo_pack_read_trailer(repo, id, fp.size, &fp.ents, &fp.n, why, sizeof why);
     if (rc == -ENOMEM) return rc;
     if (rc < 0) {
-        log_warn("repo: rebuild skips damaged pack %s: %s", path, why);
+        log_warn("repo: rebuild skips damaged pack %s: %s", hex, why);
         fl->damaged++;
         return 0;
     }
-    fp.size = (uint64_t)st.st_size;
     if (fl->n == fl->cap) {
         size_t ncap = fl->cap ? fl->cap * 2 : 64;
         struct found_pack *nv = realloc(fl->v, ncap * sizeof *nv);
@@ -315,22 +303,20 @@ static int collect_one(struct repo *repo, const repo_id_t *id, const char *path,
     return 0;
 }
 
-static int list_index_files(const struct repo *repo, json_t **names)
+static int index_listed(void *arg, const char *name)
 {
-    char dir[4096];
-    DIR *d;
-    struct dirent *de;
-    if (snprintf(dir, sizeof dir, "%s/index", repo->dir) >= (int)sizeof dir) return -ENAMETOOLONG;
-    d = opendir(dir);
-    if (!d) return -errno;
-    *names = json_array();
-    while ((de = readdir(d)) != NULL) {
-        repo_id_t id;
-        if (repo_id_from_hex(de->d_name, &id) == 0)
-            json_array_append_new(*names, json_string(de->d_name));
-    }
-    closedir(d);
-    return 0;
+    json_t *names = arg;
+    repo_id_t id;
+    if (repo_id_from_hex(name, &id) < 0) return 0;
+    return json_array_append_new(names, json_string(name)) < 0 ? -ENOMEM : 0;
+}
+
+static int list_index_files(struct repo *repo, json_t **names)
+{
+    int rc;
+    if (!(*names = json_array())) return -ENOMEM;
+    rc = repo->be->ops->list(repo->be, REPO_OBJ_INDEX, index_listed, *names);
+    return rc;
 }
 
 int repo_index_rebuild(struct repo *repo)
@@ -339,7 +325,6 @@ int repo_index_rebuild(struct repo *repo)
     struct repo_itab nidx;
     uint8_t *keep = NULL;
     json_t *old = NULL, *name;
-    char path[4096 + 80];
     size_t i;
     int rc = repo_flush(repo);
     if (rc < 0) return rc;
@@ -396,12 +381,11 @@ int repo_index_rebuild(struct repo *repo)
     if (rc < 0) goto out;
     /* The new index is durable; only now may the old ones go. */
     json_array_foreach(old, i, name) {
-        snprintf(path, sizeof path, "%s/index/%s", repo->dir, json_string_value(name));
-        if (unlink(path) < 0 && errno != ENOENT)
-            log_warn("repo: cannot remove old index file %s: %s", path, strerror(errno));
+        int drc = repo->be->ops->del(repo->be, REPO_OBJ_INDEX, json_string_value(name));
+        if (drc < 0 && drc != -ENOENT)
+            log_warn("repo: cannot remove old index file %s: %s", json_string_value(name),
+                     strerror(-drc));
     }
-    snprintf(path, sizeof path, "%s/index", repo->dir);
-    rc = fsio_fsync_dir(path);
     if (fl.damaged) log_warn("repo: index rebuilt without %u damaged pack(s)", fl.damaged);
 out:
     for (i = 0; i < fl.n; i++) free(fl.v[i].ents);

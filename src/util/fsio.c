@@ -86,6 +86,20 @@ int fsio_write_atomic(const char *path, const void *data, size_t len, mode_t mod
     return fsio_fsync_parent(path);
 }
 
+int fsio_create_excl(const char *path, const void *data, size_t len, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode), rc;
+    if (fd < 0) return -errno;
+    rc = fsio_write_full(fd, data, len);
+    if (rc == 0 && fsync(fd) < 0) rc = -errno;
+    if (close(fd) < 0 && rc == 0) rc = -errno;
+    if (rc < 0) {
+        unlink(path);
+        return rc;
+    }
+    return fsio_fsync_parent(path);
+}
+
 int fsio_read_all(const char *path, size_t max_len, void **data, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -10,6 +10,9 @@
 
 #define FSIO_TMP_TAG ".tmp-"
 int fsio_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* fsio_create_excl: creates path (which must not exist: -EEXIST) with data, fsyncs it and its
+ * directory. A failed write removes the file. */
+int fsio_create_excl(const char *path, const void *data, size_t len, mode_t mode);
 /* fsio_tmp_is_stale: whether a file name is a temporary of fsio_write_atomic ("...<FSIO_TMP_TAG><pid>-
  * XXXXXX") left by a process that no longer exists, or one of the older form without a pid
  * ("...<FSIO_TMP_TAG>XXXXXX", from a version before this one): safe to remove. */

@@ -1,0 +1,109 @@
+/* backend.h: the repository's storage seam: every byte the repository stores or reads goes
+ * through one of these operations, so a repository can live in a local directory today and in an
+ * object store later. Only a backend (backend_local.c) touches files; the files above it never
+ * open, rename, unlink or list anything themselves.
+ *
+ * Objects. An object is named by a type (its "directory") and a name (64 hex digits for every
+ * object named by its hash, or a fixed word such as "config" for REPO_OBJ_ROOT). Objects are
+ * write-once: an object appears whole or not at all, and nothing ever replaces or edits one that
+ * exists (put and commit are "if absent" and answer -EEXIST otherwise). What the repository used
+ * to rewrite in place (the damaged-blob list) is a set of write-once objects merged when read.
+ * An object may be deleted (a forgotten snapshot, superseded index files).
+ *
+ * Writers stream a large object (a pack of ~32 MiB) without holding it in memory: begin, write
+ * ranges (several threads may write disjoint ranges at once, as puts do), read back what was
+ * written (a pack is hashed and its blobs are read before it is sealed), then commit under its
+ * final name (if absent) or abort. Until commit nothing of it is visible; a crash before commit
+ * leaves only a temporary that the next open's clean removes. Local: a temporary file, pwrite,
+ * fsync, rename-without-replace (or link) to the final name, fsync of the directory. An object
+ * store would use a multipart upload.
+ *
+ * Every function returns 0 (or a count where said) or a negative errno: -ENOENT for an absent
+ * object, -EEXIST when a put finds the name taken, -EIO for a short read where exact bytes were
+ * required. Thread-safe: any operation from any thread, each writer by its owner and the threads
+ * it hands ranges to. */
+#ifndef COFFER_REPO_BACKEND_H
+#define COFFER_REPO_BACKEND_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* REPO_FD_CACHE_MAX: the local backend keeps at most this many fds open for ranged reads. */
+#define REPO_FD_CACHE_MAX 64
+
+enum repo_obj_type {
+    REPO_OBJ_ROOT = 0,   /* "config"; "damaged" (the version-1 damaged-blob list, read only) */
+    REPO_OBJ_KEY,        /* key documents */
+    REPO_OBJ_PACK,       /* sealed packs */
+    REPO_OBJ_INDEX,      /* index files */
+    REPO_OBJ_SNAPSHOT,   /* snapshots */
+    REPO_OBJ_DAMAGED,    /* parts of the damaged-blob list */
+    REPO_OBJ_NTYPES
+};
+
+struct repo_backend;
+struct repo_bwriter;
+
+/* repo_backend_list_fn: called once per object name; a negative return stops the listing and is
+ * returned by list. */
+typedef int (*repo_backend_list_fn)(void *ctx, const char *name);
+
+struct repo_backend_ops {
+    const char *name;
+    /* create: the empty layout of a new repository (idempotent). */
+    int (*create)(struct repo_backend *be);
+    /* put: stores a whole object if the name is free; -EEXIST (and nothing changed) if taken. */
+    int (*put)(struct repo_backend *be, int type, const char *name, const void *data, size_t len);
+    /* get: up to len bytes at off into buf; *got (never NULL) receives how many (fewer at the
+     * end of the object, 0 at or past it). */
+    int (*get)(struct repo_backend *be, int type, const char *name, uint64_t off, void *buf,
+               size_t len, size_t *got);
+    /* get_all: the whole object (at most max bytes, else -EFBIG) in a malloc'd buffer with a NUL
+     * after it (not counted); the caller frees *data. */
+    int (*get_all)(struct repo_backend *be, int type, const char *name, size_t max, void **data,
+                   size_t *len);
+    int (*stat)(struct repo_backend *be, int type, const char *name, uint64_t *size);
+    /* list: every object of the type, in no particular order (never a temporary). */
+    int (*list)(struct repo_backend *be, int type, repo_backend_list_fn fn, void *ctx);
+    /* del: removes an object durably; -ENOENT if absent. */
+    int (*del)(struct repo_backend *be, int type, const char *name);
+    /* clean: removes what writers of dead processes left (temporaries, unfinished writers). */
+    void (*clean)(struct repo_backend *be);
+    /* where: a human-readable location of an object, for messages (a path, a URL). */
+    int (*where)(struct repo_backend *be, int type, const char *name, char *buf, size_t len);
+
+    int (*writer_begin)(struct repo_backend *be, int type, struct repo_bwriter **w);
+    /* writer_write: exactly len bytes at off; concurrent calls on disjoint ranges are fine. */
+    int (*writer_write)(struct repo_bwriter *w, uint64_t off, const void *data, size_t len);
+    /* writer_read: exactly len bytes at off of what was written (-EIO if short). */
+    int (*writer_read)(struct repo_bwriter *w, uint64_t off, void *buf, size_t len);
+    /* writer_kick: a hint that the first len bytes are final: start making them durable (may be
+     * NULL). */
+    void (*writer_kick)(struct repo_bwriter *w, uint64_t len);
+    /* writer_commit: makes the object durable and visible under name if the name is free
+     * (-EEXIST otherwise: the object there is left as it is). The writer stays readable until
+     * writer_free. */
+    int (*writer_commit)(struct repo_bwriter *w, const char *name);
+    /* writer_free: ends a writer; one not committed is discarded (nothing of it stays). */
+    void (*writer_free)(struct repo_bwriter *w);
+
+    void (*destroy)(struct repo_backend *be);
+};
+
+struct repo_backend {
+    const struct repo_backend_ops *ops;
+};
+
+/* repo_backend_local_new: the backend of a repository directory (backend_local.c). *out is owned
+ * by the caller (repo_backend_destroy). */
+int repo_backend_local_new(const char *dir, struct repo_backend **out);
+
+/* Convenience wrappers (backend.c). */
+void repo_backend_destroy(struct repo_backend *be);
+/* repo_backend_read: exactly len bytes at off: -EIO when the object is shorter. */
+int repo_backend_read(struct repo_backend *be, int type, const char *name, uint64_t off, void *buf,
+                      size_t len);
+/* repo_backend_put_same: put where a taken name is fine because the name is the hash of the
+ * content (the object there holds these very bytes). */
+int repo_backend_put_same(struct repo_backend *be, int type, const char *name, const void *data,
+                          size_t len);
+#endif
