@@ -20,10 +20,9 @@
 #include "api/server.h"
 #include "catalog/cat.h"
 #include "repo/repo.h"
-#include "sched/clock.h"
 #include "sched/indexer.h"
-#include "sched/recovery_worker.h"
 #include "sched/sched.h"
+#include "util/time.h"
 #include "sched/tz.h"
 #include "util/fsio.h"
 #include "util/log.h"
@@ -200,7 +199,6 @@ int main(int argc, char **argv)
     const char *listen = getenv("COFFER_LISTEN");
     struct api_context ctx = { 0 };
     struct api_server *server = NULL;
-    struct sched_recovery *recoveries = NULL;
     struct sched_indexer *indexer = NULL;
     struct sigaction sa;
     char err[512] = "", path[PATH_MAX], *key;
@@ -255,9 +253,10 @@ int main(int argc, char **argv)
     }
     {
         const char *tc = getenv("COFFER_TEST_CLOCK"), *wk = getenv("COFFER_WORKERS");
-        struct sched_config sc = { .cat = ctx.cat, .repo = ctx.repo, .workers = 2 };
+        struct sched_config sc = { .cat = ctx.cat, .repo = ctx.repo, .workers = 2, .recovery_workers = 2,
+                                   .data_dir = cfg.data_dir };
         if (tc && strcmp(tc, "1") == 0) {
-            sched_clock_enable_test(1);
+            util_time_enable_test(1);
             log_warn("COFFER_TEST_CLOCK=1: the test clock route is enabled (never use this in production)");
         }
         if (wk && *wk) sc.workers = atoi(wk);
@@ -270,12 +269,9 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    { /* recoveries and the file indexer: threads of their own, apart from the backup workers */
-        struct sched_recovery_config rc = { .cat = ctx.cat, .repo = ctx.repo, .data_dir = cfg.data_dir, .workers = 2 };
-        if (sched_recovery_start(&rc, &recoveries, err, sizeof err) != 0 ||
-            sched_indexer_start(ctx.cat, ctx.repo, &indexer, err, sizeof err) != 0) {
-            log_error("cannot start the recovery workers: %s", err);
-            sched_recovery_stop(recoveries);
+    { /* the file indexer: a thread of its own */
+        if (sched_indexer_start(ctx.cat, ctx.repo, &indexer, err, sizeof err) != 0) {
+            log_error("cannot start the file indexer: %s", err);
             sched_stop(ctx.sched);
             repo_close(ctx.repo);
             cat_close(ctx.cat);
@@ -293,7 +289,6 @@ int main(int argc, char **argv)
     if (api_server_start(cfg.host, cfg.port, key, &ctx, &server, err, sizeof err) != 0) {
         log_error("%s", err);
         sched_indexer_stop(indexer);
-        sched_recovery_stop(recoveries);
         sched_stop(ctx.sched);
         repo_close(ctx.repo);
         cat_close(ctx.cat);
@@ -309,8 +304,8 @@ int main(int argc, char **argv)
     log_info("cofferd stopping");
     api_server_stop(server);
     sched_indexer_stop(indexer);
-    sched_recovery_stop(recoveries); /* running recoveries stop at a safe point and end Failed */
-    sched_stop(ctx.sched); /* running backups stop at a safe point and are queued again */
+    sched_stop(ctx.sched); /* running recoveries stop at a safe point and end Failed; running backups
+                            * stop at a safe point and are queued again */
     repo_close(ctx.repo);
     cat_close(ctx.cat);
     sched_tz_release_all();

@@ -7,7 +7,7 @@
 #include "sched/indexer.h"
 #include "catalog/cat_file_index.h"
 #include "engine/engine.h"
-#include "sched/clock.h"
+#include "util/time.h"
 #include "util/log.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -60,11 +60,11 @@ static int walk_cb(void *ctx, const char *path, const struct tree_entry *e)
         if (cat_begin(w->cat) != 0) return -EIO;
         w->in_txn = 1;
         w->batch = 0;
-        w->batch_start = sched_clock_real();
+        w->batch_start = util_time_real();
     }
     if (cat_fidx_add(w->cat, w->job->tenant, w->job->object_id, w->no, &fe) != 0) return -EIO;
     w->entries++;
-    if (++w->batch >= BATCH_ENTRIES || ((w->batch & 255) == 0 && sched_clock_real() - w->batch_start > BATCH_USECS)) {
+    if (++w->batch >= BATCH_ENTRIES || ((w->batch & 255) == 0 && util_time_real() - w->batch_start > BATCH_USECS)) {
         if (cat_commit(w->cat) != 0) return -EIO;
         w->in_txn = 0;
     }
@@ -75,9 +75,9 @@ static int walk_cb(void *ctx, const char *path, const struct tree_entry *e)
 static int index_one(struct cat *cat, struct repo *repo, const struct cat_fidx_job *job, volatile int *stop)
 {
     struct walk w = { .cat = cat, .job = job, .stop = stop };
-    int64_t t0 = sched_clock_real();
+    int64_t t0 = util_time_real();
     int rc;
-    if (cat_fidx_begin(cat, job->tenant, job->snapshot_id, job->object_id, sched_clock_now(), &w.no) != 0) return -EIO;
+    if (cat_fidx_begin(cat, job->tenant, job->snapshot_id, job->object_id, util_time_now(), &w.no) != 0) return -EIO;
     rc = eng_snapshot_walk(repo, job->snapshot_id, walk_cb, &w);
     if (w.in_txn) {
         if (rc == 0 || rc == -ECANCELED) {
@@ -96,11 +96,11 @@ static int index_one(struct cat *cat, struct repo *repo, const struct cat_fidx_j
         char why[200];
         snprintf(m, sizeof m, "cannot read the snapshot: %s", eng_damage_text(rc, why, sizeof why));
         log_warn("indexer: snapshot %s of tenant %s: %s", job->snapshot_id, job->tenant, m);
-        return cat_fidx_finish(cat, w.no, "Error", m, w.entries, sched_clock_now()) == 0 ? 0 : -EIO;
+        return cat_fidx_finish(cat, w.no, "Error", m, w.entries, util_time_now()) == 0 ? 0 : -EIO;
     }
     log_info("indexer: snapshot %s of tenant %s: %" PRId64 " paths indexed in %" PRId64 " ms%s", job->snapshot_id,
-             job->tenant, w.entries, (sched_clock_real() - t0) / 1000, job->resumed ? " (resumed)" : "");
-    return cat_fidx_finish(cat, w.no, "Done", NULL, w.entries, sched_clock_now()) == 0 ? 0 : -EIO;
+             job->tenant, w.entries, (util_time_real() - t0) / 1000, job->resumed ? " (resumed)" : "");
+    return cat_fidx_finish(cat, w.no, "Done", NULL, w.entries, util_time_now()) == 0 ? 0 : -EIO;
 }
 
 /* step: one unit of work. 1 = did something, 0 = idle, <0 = error or stop. */
@@ -138,8 +138,7 @@ static void *indexer_main(void *arg)
             continue;
         }
         if (rc < 0 && rc != -ECANCELED) failures++;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += failures > 0 ? (failures < 30 ? failures : 30) : IDLE_MS / 1000;
+        util_deadline_ms(&ts, failures > 0 ? (failures < 30 ? failures : 30) * 1000LL : IDLE_MS);
         pthread_mutex_lock(&ix->mu);
         if (!ix->stopping) pthread_cond_timedwait(&ix->cv, &ix->mu, &ts);
         pthread_mutex_unlock(&ix->mu);
