@@ -20,7 +20,6 @@
 #include "api/server.h"
 #include "catalog/cat.h"
 #include "repo/repo.h"
-#include "sched/indexer.h"
 #include "sched/sched.h"
 #include "util/time.h"
 #include "sched/tz.h"
@@ -199,7 +198,6 @@ int main(int argc, char **argv)
     const char *listen = getenv("COFFER_LISTEN");
     struct api_context ctx = { 0 };
     struct api_server *server = NULL;
-    struct sched_indexer *indexer = NULL;
     struct sigaction sa;
     char err[512] = "", path[PATH_MAX], *key;
     int lock_fd;
@@ -269,16 +267,6 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    { /* the file indexer: a thread of its own */
-        if (sched_indexer_start(ctx.cat, ctx.repo, &indexer, err, sizeof err) != 0) {
-            log_error("cannot start the file indexer: %s", err);
-            sched_stop(ctx.sched);
-            repo_close(ctx.repo);
-            cat_close(ctx.cat);
-            free(key);
-            return 1;
-        }
-    }
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -288,7 +276,6 @@ int main(int argc, char **argv)
 
     if (api_server_start(cfg.host, cfg.port, key, &ctx, &server, err, sizeof err) != 0) {
         log_error("%s", err);
-        sched_indexer_stop(indexer);
         sched_stop(ctx.sched);
         repo_close(ctx.repo);
         cat_close(ctx.cat);
@@ -303,7 +290,6 @@ int main(int argc, char **argv)
     while (!g_stop) pause();
     log_info("cofferd stopping");
     api_server_stop(server);
-    sched_indexer_stop(indexer);
     sched_stop(ctx.sched); /* running recoveries stop at a safe point and end Failed; running backups
                             * stop at a safe point and are queued again */
     repo_close(ctx.repo);

@@ -238,6 +238,7 @@ void sched_notify(struct sched *s)
     if (!s) return;
     job_pool_notify(s->backups);
     job_pool_notify(s->recoveries);
+    job_pool_notify(s->indexer);
 }
 
 static void read_hooks(struct sched *s)
@@ -270,8 +271,11 @@ int sched_start(const struct sched_config *cfg, struct sched **out, char *err, s
     pthread_mutex_init(&s->tick_lock, NULL);
     pthread_cond_init(&s->tick_cond, NULL);
     read_hooks(s);
-    bc.ctx = rc.ctx = s;
-    if (job_pool_start(&bc, &s->backups, err, errlen) != 0 || job_pool_start(&rc, &s->recoveries, err, errlen) != 0) {
+    struct job_pool_config ic = { .name = "indexer", .cat = cfg->cat, .repo = cfg->repo, .workers = 1,
+                                  .queue = &job_queue_file_index };
+    bc.ctx = rc.ctx = ic.ctx = s;
+    if (job_pool_start(&bc, &s->backups, err, errlen) != 0 || job_pool_start(&rc, &s->recoveries, err, errlen) != 0 ||
+        (cfg->repo && job_pool_start(&ic, &s->indexer, err, errlen) != 0)) {
         sched_stop(s);
         return -EIO;
     }
@@ -294,6 +298,7 @@ void sched_stop(struct sched *s)
     pthread_cond_broadcast(&s->tick_cond);
     pthread_mutex_unlock(&s->lock);
     if (s->thread_started) pthread_join(s->thread, NULL);
+    job_pool_stop(s->indexer);    /* a snapshot being indexed is resumed on the next start */
     job_pool_stop(s->recoveries); /* running recoveries stop at a safe point and end Failed */
     job_pool_stop(s->backups);    /* running backups stop at a safe point and are queued again */
     free(s->vanish);

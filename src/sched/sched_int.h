@@ -16,7 +16,7 @@ struct sched {
     pthread_mutex_t tick_lock; /* one scheduler pass at a time */
     pthread_t thread;
     int thread_started;
-    struct job_pool *backups, *recoveries;
+    struct job_pool *backups, *recoveries, *indexer; /* indexer: NULL without a repository */
     /* test hooks (COFFER_TEST_HOOKS=1) */
     char *vanish;
     int slow_open_ms;
@@ -25,6 +25,7 @@ struct sched {
 
 extern const struct job_queue job_queue_runs;
 extern const struct job_queue job_queue_recoveries;
+extern const struct job_queue job_queue_file_index;
 
 /* sched_tick: one scheduler pass; -1 when the catalog failed for some group (the caller backs off). */
 int sched_tick(struct sched *s, int64_t now);

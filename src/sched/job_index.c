@@ -1,11 +1,17 @@
-/* indexer.c: the file indexer thread (see indexer.h).
+/* job_index.c: the index kind and its queue: fills the file index behind indexed search
+ * (cat_file_index.h) for every live file snapshot not indexed yet.
  *
- * One loop: purge a step of a deleted snapshot's rows if there is one, else index the next pending
- * snapshot, else sleep a second. Indexing keeps a transaction open across entries and commits every
- * BATCH_ENTRIES entries or BATCH_USECS of time, whichever comes first: thousands of inserts per
- * fsync instead of one, and never a long hold on the catalog's write lock. */
+ * The queue is the catalog's list of snapshots to index (cat_fidx_next); leasing one first purges a
+ * bounded number of steps of deleted snapshots' rows. The lease is the pool's own: one pool, one
+ * worker, so there is nothing to renew, and a snapshot interrupted by a stop or a crash stays
+ * InProgress and is simply walked again on the next start (adding a path twice changes nothing):
+ * that is this kind's rule on restart. Indexing keeps a transaction open across entries and commits
+ * every BATCH_ENTRIES entries or BATCH_USECS of time, whichever comes first: thousands of inserts
+ * per fsync instead of one, and never a long hold on the catalog's write lock. A catalog error
+ * pauses the worker (1, 2, ... 30 s). */
 #include "sched/indexer.h"
 #include "catalog/cat_file_index.h"
+#include "sched/job.h"
 #include "engine/engine.h"
 #include "util/time.h"
 #include "util/log.h"
@@ -20,16 +26,7 @@
 #define BATCH_ENTRIES 5000
 #define BATCH_USECS (200LL * 1000)
 #define PURGE_ROWS 5000
-#define IDLE_MS 1000
-
-struct sched_indexer {
-    struct cat *cat;
-    struct repo *repo;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    volatile int stopping;
-};
+#define PURGE_STEPS_PER_LEASE 64
 
 struct walk {
     struct cat *cat;
@@ -126,57 +123,88 @@ int sched_indexer_run_once(struct cat *cat, struct repo *repo)
     return rc < 0 ? rc : n;
 }
 
-static void *indexer_main(void *arg)
+/* ---------- the kind ---------- */
+
+static _Thread_local int tl_failures; /* consecutive catalog errors of this worker */
+
+static void index_run(struct job *j)
 {
-    struct sched_indexer *ix = arg;
-    int failures = 0;
-    while (!ix->stopping) {
-        int rc = step(ix->cat, ix->repo, &ix->stopping);
-        struct timespec ts;
-        if (rc > 0) {
-            failures = 0;
-            continue;
-        }
-        if (rc < 0 && rc != -ECANCELED) failures++;
-        util_deadline_ms(&ts, failures > 0 ? (failures < 30 ? failures : 30) * 1000LL : IDLE_MS);
-        pthread_mutex_lock(&ix->mu);
-        if (!ix->stopping) pthread_cond_timedwait(&ix->cv, &ix->mu, &ts);
-        pthread_mutex_unlock(&ix->mu);
+    int rc = index_one(job_cat(j), job_repo(j), j->row, &j->cancel);
+    if (rc < 0 && rc != -ECANCELED) {
+        if (tl_failures < 30) tl_failures++;
+        job_pause_ms(j, tl_failures * 1000);
+    } else {
+        tl_failures = 0;
     }
-    return NULL;
 }
 
-int sched_indexer_start(struct cat *cat, struct repo *repo, struct sched_indexer **out, char *err, size_t errlen)
+/* ---------- the queue ---------- */
+
+static int fidx_lease_next(struct cat *cat, const char *owner, int64_t lease_until, struct job *j)
 {
-    struct sched_indexer *ix = calloc(1, sizeof *ix);
-    if (!ix) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    struct cat_fidx_job *f;
+    int done = 1, rc;
+    (void)owner;
+    (void)lease_until;
+    for (int k = 0; k < PURGE_STEPS_PER_LEASE && done > 0; k++) {
+        done = 0;
+        if (cat_fidx_purge_step(cat, PURGE_ROWS, &done) != 0) return -EIO;
     }
-    ix->cat = cat;
-    ix->repo = repo;
-    pthread_mutex_init(&ix->mu, NULL);
-    pthread_cond_init(&ix->cv, NULL);
-    if (pthread_create(&ix->thread, NULL, indexer_main, ix) != 0) {
-        snprintf(err, errlen, "cannot start the indexer thread");
-        pthread_cond_destroy(&ix->cv);
-        pthread_mutex_destroy(&ix->mu);
-        free(ix);
-        return -1;
+    if (!(f = calloc(1, sizeof *f))) return -ENOMEM;
+    if ((rc = cat_fidx_next(cat, f)) != 0) {
+        free(f);
+        return rc;
     }
-    *out = ix;
+    j->row = f;
+    snprintf(j->kind_name, sizeof j->kind_name, "index");
+    snprintf(j->tenant, sizeof j->tenant, "%s", f->tenant);
+    snprintf(j->id, sizeof j->id, "%s", f->snapshot_id);
+    j->start_usecs = 0;
     return 0;
 }
 
-void sched_indexer_stop(struct sched_indexer *ix)
+/* The pool's single worker holds the only lease: nothing to renew, never a cancel request. */
+static int fidx_renew(struct cat *cat, const struct job *j, const char *owner, int64_t until, int *cancel)
 {
-    if (!ix) return;
-    pthread_mutex_lock(&ix->mu);
-    ix->stopping = 1;
-    pthread_cond_broadcast(&ix->cv);
-    pthread_mutex_unlock(&ix->mu);
-    pthread_join(ix->thread, NULL);
-    pthread_cond_destroy(&ix->cv);
-    pthread_mutex_destroy(&ix->mu);
-    free(ix);
+    *cancel = 0;
+    return 0;
 }
+
+static int fidx_check(struct cat *cat, const struct job *j, const char *owner, int *cancel)
+{
+    *cancel = 0;
+    return 0;
+}
+
+/* On restart an InProgress snapshot is resumed, never failed. */
+static int fidx_fail_running(struct cat *cat, const char *owner, int64_t expired_before, const char *message,
+                             int64_t now, int *n)
+{
+    if (n) *n = 0;
+    return 0;
+}
+
+static int fidx_fail(struct cat *cat, const struct job *j, const char *message, int64_t now) { return 0; }
+
+static void fidx_release(struct job *j)
+{
+    if (!j->row) return;
+    cat_fidx_job_release(j->row);
+    free(j->row);
+}
+
+const struct job_queue job_queue_file_index = {
+    .noun = "snapshot to index",
+    .lease_next = fidx_lease_next,
+    .renew = fidx_renew,
+    .check = fidx_check,
+    .fail_running = fidx_fail_running,
+    .fail = fidx_fail,
+    .release = fidx_release,
+};
+
+const struct job_kind job_kind_index = {
+    .name = "index",
+    .queue = &job_queue_file_index,
+    .run = index_run,
+};
