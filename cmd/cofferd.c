@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,7 @@ int main(int argc, char **argv)
     struct api_context ctx = { 0 };
     struct api_server *server = NULL;
     struct sigaction sa;
+    sigset_t stop_sigs, run_mask;
     char err[512] = "", path[PATH_MAX], *key;
     int lock_fd;
     cfg.data_dir = getenv("COFFER_DATA_DIR");
@@ -226,6 +228,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "cofferd: cannot create data directory %s: %s\n", cfg.data_dir, strerror(errno));
         return 1;
     }
+    /* Before any thread starts: the stop signals are blocked (threads inherit the mask) and only the
+     * main loop below takes them. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigaddset(&stop_sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_sigs, &run_mask);
+    sigdelset(&run_mask, SIGTERM);
+    sigdelset(&run_mask, SIGINT);
     lock_fd = daemon_lock(cfg.data_dir); /* before anything in the data directory is opened */
     if (lock_fd < 0) return 1;
     key = load_admin_key(cfg.data_dir);
@@ -268,11 +283,6 @@ int main(int argc, char **argv)
         }
     }
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     if (api_server_start(cfg.host, cfg.port, key, &ctx, &server, err, sizeof err) != 0) {
         log_error("%s", err);
@@ -287,7 +297,10 @@ int main(int argc, char **argv)
     /* A line tests and scripts can wait for. */
     printf("cofferd ready port=%d\n", api_server_port(server));
     fflush(stdout);
-    while (!g_stop) pause();
+    /* SIGTERM and SIGINT are blocked in every thread (the mask was set before any started) and
+     * taken here only, atomically with the check: a signal that comes before the wait is pending,
+     * never lost. */
+    while (!g_stop) sigsuspend(&run_mask);
     log_info("cofferd stopping");
     api_server_stop(server);
     sched_stop(ctx.sched); /* running recoveries stop at a safe point and end Failed; running backups

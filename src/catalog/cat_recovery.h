@@ -3,7 +3,8 @@
  * A recovery is one restore of files from a snapshot to a host ("restore": RecoverFiles) or one
  * archive of chosen files prepared for download ("download": DownloadFilesAndFolders). The API
  * inserts it Accepted; a recovery worker leases it (Running, lease_owner = that daemon's worker
- * token), reports progress (counters; the answer says whether a cancel was requested) and finishes
+ * token, lease_expiry = the real time the lease runs out, renewed by the job core: migration 6),
+ * reports progress (counters; the answer says whether a cancel was requested) and finishes
  * it as Succeeded, SucceededWithWarning (some files failed and are named), Failed or Canceled. A
  * cancel of an Accepted recovery ends it at once; a Running one becomes Canceling until its worker
  * stops. On start, a daemon fails the recoveries a previous one left Running ("interrupted by

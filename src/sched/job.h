@@ -61,7 +61,9 @@ struct job_kind {
     const char *name;              /* as the queue stores it */
     const struct job_queue *queue; /* where jobs of this kind wait */
     void (*run)(struct job *j);    /* does the job and records its end (or requeues it on a stop) */
-    /* flush (may be NULL): writes the job's progress if it changed (monitor thread); -ENOSPC pauses. */
+    /* flush (may be NULL): writes the job's progress if it changed (monitor thread; it reads the
+     * job's state and identity under job_lock, which the worker may reuse once unlocked); -ENOSPC
+     * pauses progress writes. */
     int (*flush)(struct job *j);
     /* start (may be NULL): once per pool start, after the restart recovery (e.g. partial files). */
     void (*start)(struct job_pool *p);

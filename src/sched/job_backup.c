@@ -209,16 +209,21 @@ static int backup_flush(struct job *j)
 {
     struct backup_live *l;
     struct cat_run_object o;
+    char tenant[sizeof j->tenant], group[sizeof j->id];
+    int64_t start = 0;
     int has = 0;
-    job_lock(j);
+    job_lock(j); /* the job's identity too: the worker may move on to another job once unlocked */
     l = j->state;
     if (l && l->has_obj && l->dirty) {
         has = 1;
         o = l->obj;
         l->dirty = 0;
+        memcpy(tenant, j->tenant, sizeof tenant);
+        memcpy(group, j->id, sizeof group);
+        start = j->start_usecs;
     }
     job_unlock(j);
-    return has ? cat_run_object_progress(job_cat(j), j->tenant, j->id, j->start_usecs, &o) : 0;
+    return has ? cat_run_object_progress(job_cat(j), tenant, group, start, &o) : 0;
 }
 
 static void publish(struct backup_run *b, const struct cat_run_object *o, int on)

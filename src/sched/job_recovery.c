@@ -57,15 +57,18 @@ int recovery_flush(struct job *j)
 {
     struct recovery_live *l;
     struct cat_recovery_stats st;
+    char tenant[sizeof j->tenant], id[sizeof j->id];
     int have = 0;
-    job_lock(j);
+    job_lock(j); /* the job's identity too: the worker may move on to another job once unlocked */
     if ((l = j->state) != NULL) {
         st = l->st;
+        memcpy(tenant, j->tenant, sizeof tenant);
+        memcpy(id, j->id, sizeof id);
         have = 1;
     }
     job_unlock(j);
     if (!have) return 0;
-    return cat_recovery_progress(job_cat(j), j->tenant, j->id, job_pool_owner(j->pool), &st, NULL);
+    return cat_recovery_progress(job_cat(j), tenant, id, job_pool_owner(j->pool), &st, NULL);
 }
 
 /* ---------- one recovery ---------- */

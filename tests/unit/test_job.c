@@ -109,7 +109,8 @@ static int rec_status(const char *id, const char *while_in, char *status, size_t
         int rc = cat_recovery_get(g_cat, "t1", id, &r);
         if (rc != 0) return rc;
         snprintf(status, slen, "%s", r.status);
-        snprintf(msg, mlen, "%s", json_string_value(json_array_get(r.messages, 0)) ? json_string_value(json_array_get(r.messages, 0)) : "");
+        const char *m0 = json_string_value(json_array_get(r.messages, 0));
+        snprintf(msg, mlen, "%s", m0 ? m0 : "");
         cat_recovery_release(&r);
         if (!*while_in || !strstr(while_in, status)) return 0;
         usleep(10 * 1000);
