@@ -21,8 +21,8 @@
  * Other actions (RecoverPhysicalVolumes, InstantVolumeMount, RecoverSystem) and environments are
  * 400 naming recoveryAction.
  *
- * The recovery is queued Accepted and answered at once; a recovery worker (src/sched/
- * recovery_worker.c) runs it. A Recovery shows the request as sent plus its progress: status,
+ * The recovery is queued Accepted with its typed spec (sched/job_spec.h) and answered at once; a
+ * recovery kind of the job core (src/sched/job_restore.c, job_download.c) runs it. A Recovery shows the request as sent plus its progress: status,
  * times, messages naming files that failed, and per object the status, bytesRestored and messages,
  * per file and folder a status (NotStarted, CopyInProgress, Finished), its destinationDir and the
  * errors under it. "cofferStats" (files, dirs, bytes, errors, skipped, archiveBytes) is Coffer's. */
