@@ -20,16 +20,15 @@
 #include "api/server.h"
 #include "catalog/cat.h"
 #include "repo/repo.h"
-#include "sched/clock.h"
-#include "sched/indexer.h"
-#include "sched/recovery_worker.h"
 #include "sched/sched.h"
+#include "util/time.h"
 #include "sched/tz.h"
 #include "util/fsio.h"
 #include "util/log.h"
 #include <errno.h>
 #include <limits.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,9 +199,8 @@ int main(int argc, char **argv)
     const char *listen = getenv("COFFER_LISTEN");
     struct api_context ctx = { 0 };
     struct api_server *server = NULL;
-    struct sched_recovery *recoveries = NULL;
-    struct sched_indexer *indexer = NULL;
     struct sigaction sa;
+    sigset_t stop_sigs, run_mask;
     char err[512] = "", path[PATH_MAX], *key;
     int lock_fd;
     cfg.data_dir = getenv("COFFER_DATA_DIR");
@@ -230,6 +228,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "cofferd: cannot create data directory %s: %s\n", cfg.data_dir, strerror(errno));
         return 1;
     }
+    /* Before any thread starts: the stop signals are blocked (threads inherit the mask) and only the
+     * main loop below takes them. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigaddset(&stop_sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_sigs, &run_mask);
+    sigdelset(&run_mask, SIGTERM);
+    sigdelset(&run_mask, SIGINT);
     lock_fd = daemon_lock(cfg.data_dir); /* before anything in the data directory is opened */
     if (lock_fd < 0) return 1;
     key = load_admin_key(cfg.data_dir);
@@ -255,9 +266,10 @@ int main(int argc, char **argv)
     }
     {
         const char *tc = getenv("COFFER_TEST_CLOCK"), *wk = getenv("COFFER_WORKERS");
-        struct sched_config sc = { .cat = ctx.cat, .repo = ctx.repo, .workers = 2 };
+        struct sched_config sc = { .cat = ctx.cat, .repo = ctx.repo, .workers = 2, .recovery_workers = 2,
+                                   .data_dir = cfg.data_dir };
         if (tc && strcmp(tc, "1") == 0) {
-            sched_clock_enable_test(1);
+            util_time_enable_test(1);
             log_warn("COFFER_TEST_CLOCK=1: the test clock route is enabled (never use this in production)");
         }
         if (wk && *wk) sc.workers = atoi(wk);
@@ -270,30 +282,10 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    { /* recoveries and the file indexer: threads of their own, apart from the backup workers */
-        struct sched_recovery_config rc = { .cat = ctx.cat, .repo = ctx.repo, .data_dir = cfg.data_dir, .workers = 2 };
-        if (sched_recovery_start(&rc, &recoveries, err, sizeof err) != 0 ||
-            sched_indexer_start(ctx.cat, ctx.repo, &indexer, err, sizeof err) != 0) {
-            log_error("cannot start the recovery workers: %s", err);
-            sched_recovery_stop(recoveries);
-            sched_stop(ctx.sched);
-            repo_close(ctx.repo);
-            cat_close(ctx.cat);
-            free(key);
-            return 1;
-        }
-    }
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     if (api_server_start(cfg.host, cfg.port, key, &ctx, &server, err, sizeof err) != 0) {
         log_error("%s", err);
-        sched_indexer_stop(indexer);
-        sched_recovery_stop(recoveries);
         sched_stop(ctx.sched);
         repo_close(ctx.repo);
         cat_close(ctx.cat);
@@ -305,12 +297,14 @@ int main(int argc, char **argv)
     /* A line tests and scripts can wait for. */
     printf("cofferd ready port=%d\n", api_server_port(server));
     fflush(stdout);
-    while (!g_stop) pause();
+    /* SIGTERM and SIGINT are blocked in every thread (the mask was set before any started) and
+     * taken here only, atomically with the check: a signal that comes before the wait is pending,
+     * never lost. */
+    while (!g_stop) sigsuspend(&run_mask);
     log_info("cofferd stopping");
     api_server_stop(server);
-    sched_indexer_stop(indexer);
-    sched_recovery_stop(recoveries); /* running recoveries stop at a safe point and end Failed */
-    sched_stop(ctx.sched); /* running backups stop at a safe point and are queued again */
+    sched_stop(ctx.sched); /* running recoveries stop at a safe point and end Failed; running backups
+                            * stop at a safe point and are queued again */
     repo_close(ctx.repo);
     cat_close(ctx.cat);
     sched_tz_release_all();

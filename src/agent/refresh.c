@@ -7,17 +7,13 @@
 #include "catalog/cat_source.h"
 #include "util/log.h"
 #include <stdio.h>
+#include "util/time.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t now_ms(void) { return util_time_real() / 1000; }
 
 static json_t *volume_doc(const struct agent_mount *m)
 {

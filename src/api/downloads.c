@@ -28,7 +28,8 @@
 #include "api/jv.h"
 #include "api/resid.h"
 #include "engine/engine.h"
-#include "sched/recovery_worker.h"
+#include "sched/job_spec.h"
+#include "sched/sched.h"
 #include "util/log.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +48,8 @@
 
 static void create_download(struct api_req *req, struct api_resp *resp)
 {
-    json_t *body = api_body_object(req, resp), *obj, *files, *docs = NULL, *items = NULL, *request = NULL;
+    json_t *body = api_body_object(req, resp), *obj, *files, *docs = NULL;
+    struct job_recovery_spec spec = { 0 };
     json_t *doc = NULL, *pp;
     const char *name = NULL, *snap_id = NULL, *parent = NULL;
     static const char *const glacier[] = { "kStandard", "kExpeditedNoPCU", "kExpeditedWithPCU", NULL };
@@ -90,12 +92,13 @@ static void create_download(struct api_req *req, struct api_resp *resp)
     if (api_rec_snapshot(req, resp, "object.snapshotId", snap_id, &snap) != 0) goto out;
     have_snap = 1;
     if (api_rec_check_items(req, resp, "filesAndFolders", files, snap.id) != 0) goto out;
-    items = json_array();
+    /* the worker's job: its typed spec */
+    if (!(spec.snapshot_id = strdup(snap.id))) goto oom;
     json_array_foreach(files, i, it) {
-        json_array_append_new(items, json_pack("{s:O,s:b}", "path", json_object_get(it, "absolutePath"), "isDirectory",
-                                               json_is_true(json_object_get(it, "isDirectory"))));
+        if (job_recovery_spec_add(&spec, json_string_value(json_object_get(it, "absolutePath")),
+                                  json_is_true(json_object_get(it, "isDirectory")), NULL) != 0)
+            goto oom;
     }
-    request = json_pack("{s:s,s:O}", "snapshotId", snap.id, "items", items);
     doc = json_object();
     if (parent) json_object_set_new(doc, "parentRecoveryId", json_string(parent));
     pp = json_object();
@@ -108,11 +111,13 @@ static void create_download(struct api_req *req, struct api_resp *resp)
         json_array_set_new(json_object_get(pp, "objects"), 0, o);
     }
     json_object_set_new(doc, "physicalParams", pp);
-    api_rec_insert(req, resp, name, "download", snap.environment, "DownloadFilesAndFolders", &snap, request, doc);
+    api_rec_insert(req, resp, name, "download", snap.environment, "DownloadFilesAndFolders", &snap, &spec, doc);
+    goto out;
+oom:
+    api_error(resp, 500, "InternalError", "out of memory");
 out:
     if (have_snap) cat_snapshot_release(&snap);
-    json_decref(items);
-    json_decref(request);
+    job_recovery_spec_release(&spec);
     json_decref(doc);
     json_decref(body);
 }

@@ -21,8 +21,8 @@
  * Other actions (RecoverPhysicalVolumes, InstantVolumeMount, RecoverSystem) and environments are
  * 400 naming recoveryAction.
  *
- * The recovery is queued Accepted and answered at once; a recovery worker (src/sched/
- * recovery_worker.c) runs it. A Recovery shows the request as sent plus its progress: status,
+ * The recovery is queued Accepted with its typed spec (sched/job_spec.h) and answered at once; a
+ * recovery kind of the job core (src/sched/job_restore.c, job_download.c) runs it. A Recovery shows the request as sent plus its progress: status,
  * times, messages naming files that failed, and per object the status, bytesRestored and messages,
  * per file and folder a status (NotStarted, CopyInProgress, Finished), its destinationDir and the
  * errors under it. "cofferStats" (files, dirs, bytes, errors, skipped, archiveBytes) is Coffer's. */
@@ -33,7 +33,8 @@
 #include "catalog/cat_source.h"
 #include "engine/engine.h"
 #include "sched/clock.h"
-#include "sched/recovery_worker.h"
+#include "sched/job_spec.h"
+#include "sched/sched.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,27 +282,36 @@ json_t *api_recovery_json(const struct cat_recovery *r)
 }
 
 void api_rec_insert(struct api_req *req, struct api_resp *resp, const char *name, const char *kind,
-                    const char *environment, const char *action, const struct cat_snapshot *s, json_t *request,
-                    json_t *doc)
+                    const char *environment, const char *action, const struct cat_snapshot *s,
+                    const struct job_recovery_spec *spec, json_t *doc)
 {
     struct cat *cat = api_ctx(req)->cat;
     struct cat_recovery r;
     char id[API_ID_MAX];
     int64_t seq = 0;
+    int rc;
+    json_t *request = job_recovery_spec_doc(spec);
     struct cat_recovery_new n = { .tenant = req->tenant, .id = id, .name = name, .kind = kind,
                                   .snapshot_environment = environment, .recovery_action = action,
                                   .snapshot_id = s->id, .object_id = s->object_id, .request = request, .doc = doc };
+    if (!request) {
+        api_error(resp, 500, "InternalError", "out of memory");
+        return;
+    }
     if (api_id_new(cat, "recovery", id, sizeof id, &seq) != 0) {
         api_catalog_error(resp, 0, "allocating a recovery id");
+        json_decref(request);
         return;
     }
     n.seq = seq;
     n.start_usecs = sched_clock_now();
-    if (cat_recovery_insert(cat, &n) != 0) {
+    rc = cat_recovery_insert(cat, &n);
+    json_decref(request);
+    if (rc != 0) {
         api_catalog_error(resp, 0, "queueing the recovery");
         return;
     }
-    sched_recovery_notify();
+    sched_notify(api_ctx(req)->sched);
     if (cat_recovery_get(cat, req->tenant, id, &r) != 0) {
         api_error(resp, 500, "InternalError", "catalog error while reading the recovery back");
         return;
@@ -334,8 +344,8 @@ static int target_dir_ok(struct api_resp *resp, const char *field, const char *d
 static void create_recovery(struct api_req *req, struct api_resp *resp)
 {
     struct cat *cat = api_ctx(req)->cat;
-    json_t *body = api_body_object(req, resp), *pp, *objs, *obj, *rfp, *files, *ptp, *rt, *request = NULL, *doc = NULL;
-    json_t *items = NULL;
+    json_t *body = api_body_object(req, resp), *pp, *objs, *obj, *rfp, *files, *ptp, *rt, *doc = NULL;
+    struct job_recovery_spec spec = { 0 };
     const char *name = NULL, *env = NULL, *action = NULL, *snap_id = NULL, *alt = NULL, *entity = NULL;
     int to_original = 0, has_to_original = 0, overwrite = 0, preserve = 1, coe = 0, dummy, has_target = 0;
     int64_t target_id = 0;
@@ -446,37 +456,37 @@ static void create_recovery(struct api_req *req, struct api_resp *resp)
     }
     if (api_rec_check_items(req, resp, RFP ".filesAndFolders", files, snap.id) != 0) goto out;
 
-    /* the worker's job */
-    items = json_array();
+    /* the worker's job: its typed spec */
+    spec.overwrite = overwrite;
+    spec.preserve_attrs = preserve;
+    spec.continue_on_error = coe;
+    if (!(spec.snapshot_id = strdup(snap.id))) goto oom;
     json_array_foreach(files, i, it) {
         const char *dest = NULL;
         char pfx[128], destn[PATH_LIMIT], field[160];
-        json_t *target;
         snprintf(pfx, sizeof pfx, RFP ".filesAndFolders[%zu]", i);
         if (!jv_str(resp, it, pfx, "destinationDir", 0, &dest)) goto out;
         if (dest && *dest) {
             snprintf(field, sizeof field, "%s.destinationDir", pfx);
             if (!target_dir_ok(resp, field, dest, destn, sizeof destn)) goto out;
-            target = json_string(destn);
-        } else {
-            target = alt ? json_string(altn) : json_null();
         }
-        json_array_append_new(items, json_pack("{s:O,s:b,s:o}", "path", json_object_get(it, "absolutePath"),
-                                               "isDirectory", json_is_true(json_object_get(it, "isDirectory")),
-                                               "target", target));
+        if (job_recovery_spec_add(&spec, json_string_value(json_object_get(it, "absolutePath")),
+                                  json_is_true(json_object_get(it, "isDirectory")),
+                                  dest && *dest ? destn : alt ? altn : NULL) != 0)
+            goto oom;
     }
-    request = json_pack("{s:s,s:O,s:b,s:b,s:b}", "snapshotId", snap.id, "items", items, "overwrite", overwrite,
-                        "preserveAttributes", preserve, "continueOnError", coe);
     doc = json_object();
     json_object_set_new(doc, "physicalParams", json_deep_copy(pp));
     api_rec_enrich_object(req, json_array_get(json_object_get(json_object_get(doc, "physicalParams"), "objects"), 0),
                           &snap);
-    api_rec_insert(req, resp, name, "restore", "kPhysical", "RecoverFiles", &snap, request, doc);
+    api_rec_insert(req, resp, name, "restore", "kPhysical", "RecoverFiles", &snap, &spec, doc);
 #undef RFP
+    goto out;
+oom:
+    api_error(resp, 500, "InternalError", "out of memory");
 out:
     if (have_snap) cat_snapshot_release(&snap);
-    json_decref(items);
-    json_decref(request);
+    job_recovery_spec_release(&spec);
     json_decref(doc);
     json_decref(body);
 }
@@ -606,7 +616,7 @@ static void cancel_recovery(struct api_req *req, struct api_resp *resp)
         api_catalog_error(resp, rc, "canceling the recovery");
         return;
     }
-    if (was_running) sched_recovery_notify();
+    if (was_running) sched_notify(api_ctx(req)->sched);
     api_empty(resp, 200);
 }
 

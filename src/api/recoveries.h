@@ -31,8 +31,9 @@ void api_rec_enrich_object(struct api_req *req, json_t *obj, const struct cat_sn
 json_t *api_recovery_json(const struct cat_recovery *r);
 
 /* api_rec_insert: allocates the id, inserts the recovery, wakes the workers and answers 201 with the
- * Recovery (or a 500). request and doc are borrowed. */
+ * Recovery (or a 500). spec (the job, persisted as its versioned document) and doc are borrowed. */
+struct job_recovery_spec;
 void api_rec_insert(struct api_req *req, struct api_resp *resp, const char *name, const char *kind,
-                    const char *environment, const char *action, const struct cat_snapshot *s, json_t *request,
-                    json_t *doc);
+                    const char *environment, const char *action, const struct cat_snapshot *s,
+                    const struct job_recovery_spec *spec, json_t *doc);
 #endif

@@ -3,6 +3,7 @@
  * durable per-resource counter, so they never repeat and survive restarts. A stored document is
  * already the compact JSON the client gets, so the read paths copy text and never parse it. */
 #include "api/resid.h"
+#include "util/time.h"
 #include "catalog/cat.h"
 #include <microhttpd.h>
 #include <stdio.h>
@@ -50,12 +51,7 @@ int api_id_new(struct cat *cat, const char *seq_name, char *buf, size_t len, int
     return 0;
 }
 
-int64_t api_now_usecs(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+int64_t api_now_usecs(void) { return util_time_real(); }
 
 int64_t api_next_mtime(int64_t previous)
 {

@@ -23,6 +23,7 @@
 #include "catalog/cat_snapshot.h"
 #include "repo/repo.h"
 #include "sched/clock.h"
+#include "sched/job_spec.h"
 #include "sched/sched.h"
 #include "util/checked.h"
 #include "util/log.h"
@@ -101,7 +102,9 @@ static void create_run(struct api_req *req, struct api_resp *resp)
 {
     struct api_context *ctx = api_ctx(req);
     struct cat_group g;
-    json_t *body = api_body_object(req, resp), *objs = NULL, *subset = NULL, *v, *tc = NULL;
+    json_t *body = api_body_object(req, resp), *objs = NULL, *v, *tc = NULL;
+    struct job_run_spec spec = { .type = JOB_RUN_REGULAR };
+    int64_t *subset = NULL;
     const char *run_type;
     int64_t *ids = NULL, start;
     size_t nids = 0, i;
@@ -147,7 +150,10 @@ static void create_run(struct api_req *req, struct api_resp *resp)
             internal(resp, "reading the group's objects");
             goto out;
         }
-        subset = json_array();
+        if (!(subset = calloc(json_array_size(objs), sizeof *subset))) {
+            internal(resp, "out of memory");
+            goto out;
+        }
         json_array_foreach(objs, i, v) {
             int64_t id = json_integer_value(json_object_get(v, "id"));
             if (!id_in(ids, nids, id)) {
@@ -156,10 +162,12 @@ static void create_run(struct api_req *req, struct api_resp *resp)
                           g.id);
                 goto out;
             }
-            json_array_append_new(subset, json_integer(id));
+            subset[spec.n_objects++] = id;
         }
+        spec.objects = subset;
     }
-    rc = sched_enqueue(ctx->cat, &g, run_type, subset, 0, sched_clock_now(), &start);
+    spec.type = strcmp(run_type, "kFull") == 0 ? JOB_RUN_FULL : JOB_RUN_REGULAR;
+    rc = sched_enqueue(ctx->cat, &g, &spec, sched_clock_now(), &start);
     if (rc == CAT_CONFLICT) {
         api_error(resp, 409, "Conflict",
                   "protection group %s already has a run queued or running; wait for it to finish or cancel it", g.id);
@@ -176,7 +184,7 @@ static void create_run(struct api_req *req, struct api_resp *resp)
     api_json(resp, 202, json_pack("{s:s,s:s}", "protectionGroupId", g.id, "runId", run_id));
 out:
     free(ids);
-    json_decref(subset);
+    free(subset);
     json_decref(body);
     cat_group_release(&g);
 }

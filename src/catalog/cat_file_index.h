@@ -9,9 +9,9 @@
  * have it. fidx_snapshots records each snapshot the indexer took (InProgress, Done, Error) under a
  * small integer `no` that version rows use instead of the 64-digit snapshot id.
  *
- * The indexer (src/sched/indexer.c) asks cat_fidx_next for work, walks the snapshot and calls
- * cat_fidx_add for every entry inside transactions of its own (cat_begin / cat_commit), then
- * cat_fidx_finish. When a snapshot is deleted (retention or request), cat_fidx_purge_step removes
+ * The indexer (the index job kind, src/sched/job_index.c) asks cat_fidx_next for work, walks the
+ * snapshot and calls cat_fidx_add for every entry inside transactions of its own (cat_begin /
+ * cat_commit), then cat_fidx_finish. When a snapshot is deleted (retention or request), cat_fidx_purge_step removes
  * its versions and the paths no snapshot holds any more.
  *
  * Every function taking a tenant is scoped by it. Returns 0, CAT_NOT_FOUND or another negative code

@@ -3,7 +3,8 @@
  * A recovery is one restore of files from a snapshot to a host ("restore": RecoverFiles) or one
  * archive of chosen files prepared for download ("download": DownloadFilesAndFolders). The API
  * inserts it Accepted; a recovery worker leases it (Running, lease_owner = that daemon's worker
- * token), reports progress (counters; the answer says whether a cancel was requested) and finishes
+ * token, lease_expiry = the real time the lease runs out, renewed by the job core: migration 6),
+ * reports progress (counters; the answer says whether a cancel was requested) and finishes
  * it as Succeeded, SucceededWithWarning (some files failed and are named), Failed or Canceled. A
  * cancel of an Accepted recovery ends it at once; a Running one becomes Canceling until its worker
  * stops. On start, a daemon fails the recoveries a previous one left Running ("interrupted by
@@ -69,8 +70,14 @@ int cat_recovery_list(struct cat *cat, const char *tenant, const struct cat_reco
 /* ---------- the worker's side ---------- */
 
 /* cat_recovery_lease_next: the oldest Accepted recovery of any tenant becomes Running, leased by
- * owner. CAT_NOT_FOUND when there is nothing to do. */
-int cat_recovery_lease_next(struct cat *cat, const char *owner, struct cat_recovery *out);
+ * owner until lease_until (real time; migration 6). CAT_NOT_FOUND when there is nothing to do. */
+int cat_recovery_lease_next(struct cat *cat, const char *owner, int64_t lease_until, struct cat_recovery *out);
+/* cat_recovery_renew: owner's lease is extended to lease_until; *cancel (may be NULL) receives
+ * whether a cancel was requested. CAT_NOT_FOUND when owner no longer holds it. */
+int cat_recovery_renew(struct cat *cat, const char *tenant, const char *id, const char *owner, int64_t lease_until,
+                       int *cancel);
+/* cat_recovery_check: cat_recovery_renew without writing (the lease is kept as it is). */
+int cat_recovery_check(struct cat *cat, const char *tenant, const char *id, const char *owner, int *cancel);
 
 /* Counters a worker reports. */
 struct cat_recovery_stats { int64_t files, dirs, bytes, errors, skipped; };
@@ -85,9 +92,10 @@ int cat_recovery_finish(struct cat *cat, const char *tenant, const char *id, con
                         json_t *file_errors, const struct cat_recovery_stats *st, int64_t archive_bytes,
                         int64_t end_usecs);
 /* cat_recovery_fail_running: every Running or Canceling recovery whose lease is not owner's (owner
- * NULL: every one) ends Failed (Canceled when it was Canceling) with message. *n (may be NULL)
- * receives how many. */
-int cat_recovery_fail_running(struct cat *cat, const char *owner, const char *message, int64_t end_usecs, int *n);
+ * NULL: every one) and, when expired_before is not 0, whose lease expired before it, ends Failed
+ * (Canceled when it was Canceling) with message. *n (may be NULL) receives how many. */
+int cat_recovery_fail_running(struct cat *cat, const char *owner, int64_t expired_before, const char *message,
+                              int64_t end_usecs, int *n);
 
 /* ---------- actions from the API ---------- */
 

@@ -156,5 +156,8 @@ const struct cat_migration cat_migrations[] = {
       "  path_id INTEGER NOT NULL, no INTEGER NOT NULL, type INTEGER NOT NULL, size INTEGER NOT NULL,"
       "  mtime_usecs INTEGER NOT NULL, PRIMARY KEY (path_id, no)) WITHOUT ROWID;"
       "CREATE INDEX fidx_versions_no ON fidx_versions(no);" },
+    /* 6: recovery leases expire like run leases (the job core renews every lease it holds); a
+     * recovery leased before this migration has no expiry (0) and is failed on restart as before. */
+    { 6, "ALTER TABLE recoveries ADD COLUMN lease_expiry INTEGER NOT NULL DEFAULT 0;" },
     { 0, NULL }
 };

@@ -157,7 +157,7 @@ int cat_recovery_list(struct cat *cat, const char *tenant, const struct cat_reco
     return out;
 }
 
-int cat_recovery_lease_next(struct cat *cat, const char *owner, struct cat_recovery *out)
+int cat_recovery_lease_next(struct cat *cat, const char *owner, int64_t lease_until, struct cat_recovery *out)
 {
     sqlite3_stmt *st;
     char *tenant = NULL, *id = NULL;
@@ -176,11 +176,13 @@ int cat_recovery_lease_next(struct cat *cat, const char *owner, struct cat_recov
         return CAT_NOT_FOUND;
     }
     if (rc != SQLITE_ROW || !tenant || !id) goto fail;
-    st = cat_stmt(cat, "UPDATE recoveries SET status = 'Running', lease_owner = ?3 WHERE tenant = ?1 AND id = ?2");
+    st = cat_stmt(cat, "UPDATE recoveries SET status = 'Running', lease_owner = ?3, lease_expiry = ?4"
+                       " WHERE tenant = ?1 AND id = ?2");
     if (!st) goto fail;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, lease_until);
     if (cat_exec_done(cat, st) != 0) goto fail;
     if (cat_commit(cat) != 0) goto fail;
     rc = cat_recovery_get(cat, tenant, id, out);
@@ -252,7 +254,7 @@ int cat_recovery_finish(struct cat *cat, const char *tenant, const char *id, con
     msgs = append(r.messages, messages);
     st = cat_stmt(cat, "UPDATE recoveries SET status = ?3, messages = ?4, file_errors = ?5, files = ?6, dirs = ?7,"
                        " bytes = ?8, errors = ?9, skipped = ?10, archive_bytes = ?11, end_usecs = ?12,"
-                       " lease_owner = NULL WHERE tenant = ?1 AND id = ?2");
+                       " lease_owner = NULL, lease_expiry = 0 WHERE tenant = ?1 AND id = ?2");
     rc = -1;
     if (st) {
         json_t *fe = file_errors ? file_errors : r.file_errors;
@@ -278,18 +280,65 @@ int cat_recovery_finish(struct cat *cat, const char *tenant, const char *id, con
     return rc;
 }
 
-int cat_recovery_fail_running(struct cat *cat, const char *owner, const char *message, int64_t end_usecs, int *n)
+/* lease_where: the one statement that decides whether owner still holds a recovery's lease. */
+#define LEASE_HELD " tenant = ?1 AND id = ?2 AND lease_owner = ?3 AND status IN ('Running', 'Canceling')"
+
+int cat_recovery_renew(struct cat *cat, const char *tenant, const char *id, const char *owner, int64_t lease_until,
+                       int *cancel)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "UPDATE recoveries SET lease_expiry = ?4 WHERE" LEASE_HELD
+                                     " RETURNING cancel_requested");
+    int rc, found = 0;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, lease_until);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        found = 1;
+        if (cancel) *cancel = sqlite3_column_int(st, 0);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return cat_sql_error(cat, rc, "recovery renew");
+    return found ? 0 : CAT_NOT_FOUND;
+}
+
+int cat_recovery_check(struct cat *cat, const char *tenant, const char *id, const char *owner, int *cancel)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT cancel_requested FROM recoveries WHERE" LEASE_HELD);
+    int rc, found = 0;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        found = 1;
+        if (cancel) *cancel = sqlite3_column_int(st, 0);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return cat_sql_error(cat, rc, "recovery check");
+    return found ? 0 : CAT_NOT_FOUND;
+}
+
+int cat_recovery_fail_running(struct cat *cat, const char *owner, int64_t expired_before, const char *message,
+                              int64_t end_usecs, int *n)
 {
     sqlite3_stmt *st = cat_stmt(cat,
         "UPDATE recoveries SET status = CASE status WHEN 'Canceling' THEN 'Canceled' ELSE 'Failed' END,"
-        " messages = json_insert(messages, '$[#]', ?2), end_usecs = ?3, lease_owner = NULL"
-        " WHERE status IN ('Running', 'Canceling') AND (?1 IS NULL OR lease_owner IS NULL OR lease_owner != ?1)");
+        " messages = json_insert(messages, '$[#]', ?2), end_usecs = ?3, lease_owner = NULL, lease_expiry = 0"
+        " WHERE status IN ('Running', 'Canceling') AND (?1 IS NULL OR lease_owner IS NULL OR lease_owner != ?1)"
+        " AND (?4 = 0 OR lease_expiry < ?4)");
     int rc;
     if (n) *n = 0;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, message, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, end_usecs);
+    sqlite3_bind_int64(st, 4, expired_before);
     rc = cat_exec_done(cat, st);
     if (rc == 0 && n) *n = sqlite3_changes(cat_db(cat));
     return rc;

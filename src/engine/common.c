@@ -1,6 +1,7 @@
 /* common.c: small helpers shared by backup, restore and the snapshot readers: path buffers and
  * normalisation, tree loading, walking a snapshot path to its entry, error reporting. */
 #include "engine/eng_internal.h"
+#include "util/time.h"
 #include "engine/engine.h"
 #include <errno.h>
 #include <stdio.h>
@@ -202,19 +203,9 @@ void eng_problem(json_t *arr, const char *path, const char *fmt, ...)
     if (o) json_array_append_new(arr, o);
 }
 
-uint64_t eng_now_usecs(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+uint64_t eng_now_usecs(void) { return (uint64_t)util_time_real(); }
 
-uint64_t eng_mono_msecs(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+uint64_t eng_mono_msecs(void) { return (uint64_t)(util_time_mono() / 1000); }
 
 int eng_default_threads(void)
 {

@@ -1,5 +1,6 @@
 /* engine.h: the file data mover: backup of local paths into a repository, restore out of it, and
- * the snapshot readers used by downloads and search indexing.
+ * the snapshot readers used by downloads and search indexing. Job kinds reach it through the mover
+ * seam (mover.h, mover_file.c); the snapshot readers are also used directly by search indexing.
  *
  * A snapshot names a root tree ("/") holding only what is needed to reach the backed-up paths,
  * with their real metadata; paths inside a snapshot are always absolute original paths. The tree

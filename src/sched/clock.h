@@ -1,21 +1,14 @@
-/* clock.h: the daemon's notion of "now" for scheduling and run times. It is the system's real time,
- * plus an offset that only a test can move (COFFER_TEST_CLOCK=1 enables the test-only route
- * POST /v2/coffer-test/clock, which calls sched_clock_set / sched_clock_advance). Leases never use
- * this clock: they use sched_clock_real, so moving the test clock cannot expire a live lease.
- * Thread-safe (one atomic offset). */
+/* clock.h: the scheduler's former names for the one clock (util/time.h), kept only so that API files
+ * outside the job core's part compile unchanged until they include util/time.h themselves; new code
+ * uses util_time_* directly. */
 #ifndef COFFER_SCHED_CLOCK_H
 #define COFFER_SCHED_CLOCK_H
-#include <stdint.h>
+#include "util/time.h"
 
-/* sched_clock_now: microseconds since the epoch, test offset included. */
-int64_t sched_clock_now(void);
-/* sched_clock_real: the system's real time in microseconds. */
-int64_t sched_clock_real(void);
-/* Test clock: enable once at start (from the environment); when disabled the setters refuse (-1). */
-void sched_clock_enable_test(int on);
-int sched_clock_test_enabled(void);
-/* sched_clock_set: now becomes now_usecs (the clock keeps running from there). */
-int sched_clock_set(int64_t now_usecs);
-/* sched_clock_advance: moves the clock by delta_usecs (may be negative). */
-int sched_clock_advance(int64_t delta_usecs);
+static inline int64_t sched_clock_now(void) { return util_time_now(); }
+static inline int64_t sched_clock_real(void) { return util_time_real(); }
+static inline void sched_clock_enable_test(int on) { util_time_enable_test(on); }
+static inline int sched_clock_test_enabled(void) { return util_time_test_enabled(); }
+static inline int sched_clock_set(int64_t now_usecs) { return util_time_set(now_usecs); }
+static inline int sched_clock_advance(int64_t delta_usecs) { return util_time_advance(delta_usecs); }
 #endif

@@ -1,11 +1,13 @@
 /* queue.c: putting runs in the queue (the same way for the API and the scheduler) and the retention
- * hook. A run's snapshots expire at its start plus the policy's backupPolicy.regular.retention; the
+ * hook. A run's snapshots expire at its start plus the policy's regular retention; the
  * retention pass marks expired snapshots deleted in the catalog first (so the API stops offering
  * them), then forgets their documents in the repository (prune reclaims the data later). */
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
 #include "catalog/cat_snapshot.h"
 #include "repo/repo.h"
+#include "sched/group_doc.h"
+#include "sched/job_spec.h"
 #include "sched/sched_int.h"
 #include "sched/schedule.h"
 #include "util/log.h"
@@ -15,29 +17,37 @@
 
 static int64_t policy_expiry(struct cat *cat, const struct cat_group *g, int64_t now)
 {
-    json_t *policy = NULL, *ret;
-    int64_t expiry = 0;
+    json_t *policy = NULL;
+    const char *unit;
+    int64_t expiry = 0, duration;
     if (cat_policy_get_json(cat, g->tenant, g->policy_id, &policy) != 0) return 0;
-    ret = json_object_get(json_object_get(json_object_get(policy, "backupPolicy"), "regular"), "retention");
-    if (json_is_object(ret) && json_is_integer(json_object_get(ret, "duration"))) {
-        int64_t e = sched_add_retention(now, json_string_value(json_object_get(ret, "unit")),
-                                        json_integer_value(json_object_get(ret, "duration")));
+    if (policy_doc_retention(policy, &unit, &duration) == 0) {
+        int64_t e = sched_add_retention(now, unit, duration);
         if (e > 0) expiry = e;
     }
     json_decref(policy);
     return expiry;
 }
 
-int sched_enqueue(struct cat *cat, const struct cat_group *g, const char *run_type, json_t *objects, int scheduled,
-                  int64_t now, int64_t *start_usecs)
+int sched_enqueue(struct cat *cat, const struct cat_group *g, const struct job_run_spec *spec, int64_t now,
+                  int64_t *start_usecs)
 {
+    json_t *objects = NULL;
+    int rc;
     struct cat_run_new n = {
         .tenant = g->tenant, .group_id = g->id, .group_name = g->name, .group_seq = g->seq,
-        .run_type = run_type, .status = "Accepted", .scheduled = scheduled, .objects = objects,
-        .expiry_usecs = policy_expiry(cat, g, now),
+        .run_type = spec->type == JOB_RUN_FULL ? "kFull" : "kRegular", .status = "Accepted",
+        .scheduled = spec->scheduled, .expiry_usecs = policy_expiry(cat, g, now),
     };
+    if (spec->objects) {
+        if (!(objects = json_array())) return -ENOMEM;
+        for (size_t i = 0; i < spec->n_objects; i++) json_array_append_new(objects, json_integer(spec->objects[i]));
+    }
+    n.objects = objects;
     *start_usecs = now;
-    return cat_run_insert(cat, &n, start_usecs);
+    rc = cat_run_insert(cat, &n, start_usecs);
+    json_decref(objects);
+    return rc;
 }
 
 struct expired {

@@ -1,28 +1,22 @@
-/* sched.c: the scheduler's lifecycle, its thread and the monitor (see sched.h).
+/* sched.c: the scheduler's lifecycle and its thread (see sched.h); the pools that run the jobs are
+ * the job core's (job.h).
  *
- * One thread wakes every 250 ms: every half second it runs the monitor (for each busy worker: write
- * the object's progress counters to the catalog if they changed, read whether the run is still ours
- * and whether a cancel was requested, which it passes to the engine through the worker's flag, and
- * every 10 s extend the run's 60 s lease), every
- * tick_ms (or at once when kicked) a scheduler pass, and every 30 s the retention pass and a check
- * for runs whose lease expired under another owner, and for runs of this daemon that no worker runs
- * any more (their end could not be recorded, say: they are failed here, never left Running).
- *
- * A failing catalog is not hammered: a scheduler pass that met a catalog error doubles the wait
- * before the next (up to 32 s), and progress writes pause for 5 s after one failed because the disk
- * was full. Every 5 s the monitor asks the catalog to re-create its space reserve (cat.h) if it was
- * released and the disk has room again.
+ * The thread wakes every 250 ms: every tick_ms (or at once when kicked) it runs a scheduler pass,
+ * every 5 s it asks the catalog to re-create its space reserve (cat.h) if it was released and the
+ * disk has room again, and every 30 s it runs the retention pass. A failing catalog is not hammered:
+ * a scheduler pass that met a catalog error doubles the wait before the next (up to 32 s).
  *
  * A scheduler pass reads every schedulable group (cat_group_list_schedulable) into memory first, then
  * for each: its policy, its plan (schedule.h), the instant up to which its slots were handled
  * (sched_state; a group seen for the first time starts from its creation if that was within the last
  * minute, else from now), whether a run is queued or running; sched_decide says what to do, and the
- * new "handled up to" instant is stored. The wall clock is sched_clock_now (test-movable). */
+ * new "handled up to" instant is stored. The wall clock is util_time_now (test-movable). */
 #include "sched/sched_int.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
-#include "sched/clock.h"
+#include "sched/job_spec.h"
 #include "sched/schedule.h"
+#include "util/time.h"
 #include "util/log.h"
 #include "util/array.h"
 #include <errno.h>
@@ -34,10 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MONITOR_MS 500
-#define HOUSEKEEPING_USECS (30LL * 1000000)
+#define RETENTION_USECS (30LL * 1000000)
 #define RESERVE_CHECK_USECS (5LL * 1000000)
-#define PROGRESS_PAUSE_USECS (5LL * 1000000)
 #define TICK_BACKOFF_MAX_USECS (32LL * 1000000)
 
 /* ---------- scheduler pass ---------- */
@@ -140,8 +132,9 @@ static int plan_group(struct sched *s, struct cat_group *g, int64_t now)
     sched_decide(&plan, last, now, active, &d);
     format_usecs(d.slot_usecs, when, sizeof when);
     switch (d.verdict) {
-    case SCHED_DO_START:
-        rc = sched_enqueue(cat, g, d.full ? "kFull" : "kRegular", NULL, 1, now, &start);
+    case SCHED_DO_START: {
+        struct job_run_spec spec = { .type = d.full ? JOB_RUN_FULL : JOB_RUN_REGULAR, .scheduled = 1 };
+        rc = sched_enqueue(cat, g, &spec, now, &start);
         if (rc == 0) {
             log_info("scheduler: queued a %s run of group %s (tenant %s) for the slot at %s",
                      d.full ? "kFull" : "kRegular", g->id, g->tenant, when);
@@ -150,6 +143,7 @@ static int plan_group(struct sched *s, struct cat_group *g, int64_t now)
         }
         if (rc != CAT_CONFLICT) return -1; /* retried at the next pass */
         /* A run was queued by the API since we looked: the slot is missed. */
+    }
         /* fall through */
     case SCHED_DO_MISSED: {
         char msg[160];
@@ -194,90 +188,7 @@ int sched_tick(struct sched *s, int64_t now)
 
 void sched_tick_now(struct sched *s)
 {
-    if (s) (void)sched_tick(s, sched_clock_now());
-}
-
-/* ---------- monitor ---------- */
-
-static void monitor(struct sched *s)
-{
-    for (int i = 0; i < s->nworkers; i++) {
-        struct sched_worker *w = &s->workers[i];
-        struct cat_run_object o;
-        char tenant[300], group[80];
-        int64_t start, renewed_at;
-        int has_obj, cancel = 0, rc, renewed = 0;
-        pthread_mutex_lock(&s->lock);
-        if (!w->busy) {
-            pthread_mutex_unlock(&s->lock);
-            continue;
-        }
-        snprintf(tenant, sizeof tenant, "%s", w->tenant);
-        snprintf(group, sizeof group, "%s", w->group_id);
-        start = w->start_usecs;
-        has_obj = w->has_obj && w->dirty;
-        o = w->obj;
-        w->dirty = 0;
-        renewed_at = w->renewed_at;
-        pthread_mutex_unlock(&s->lock);
-        if (has_obj && sched_clock_real() >= s->progress_paused_until &&
-            cat_run_object_progress(s->cfg.cat, tenant, group, start, &o) == -ENOSPC)
-            s->progress_paused_until = sched_clock_real() + PROGRESS_PAUSE_USECS;
-        /* The lease is written every SCHED_RENEW_USECS; in between, a read says whether it is still ours
-         * and whether a cancel was requested. */
-        if (sched_clock_real() - renewed_at >= SCHED_RENEW_USECS) {
-            rc = cat_run_renew(s->cfg.cat, tenant, group, start, s->owner, sched_clock_real() + SCHED_LEASE_USECS,
-                               &cancel);
-            renewed = rc == 0;
-        } else {
-            rc = cat_run_check(s->cfg.cat, tenant, group, start, s->owner, &cancel);
-        }
-        pthread_mutex_lock(&s->lock);
-        if (w->busy && w->start_usecs == start && strcmp(w->group_id, group) == 0) {
-            if (renewed) w->renewed_at = sched_clock_real();
-            if (rc == CAT_NOT_FOUND) {
-                w->lease_lost = 1;
-                w->cancel = 1;
-            } else if (rc == 0 && cancel) {
-                w->user_cancel = 1;
-                w->cancel = 1;
-            }
-        }
-        pthread_mutex_unlock(&s->lock);
-    }
-}
-
-/* worker_runs: whether a worker of this daemon is running the run (cat_run_live_fn). */
-static int worker_runs(void *ud, const char *tenant, const char *group_id, int64_t start_usecs)
-{
-    struct sched *s = ud;
-    int yes = 0;
-    pthread_mutex_lock(&s->lock);
-    for (int i = 0; i < s->nworkers && !yes; i++) {
-        const struct sched_worker *w = &s->workers[i];
-        yes = w->busy && w->start_usecs == start_usecs && strcmp(w->group_id, group_id) == 0 &&
-              strcmp(w->tenant, tenant) == 0;
-    }
-    pthread_mutex_unlock(&s->lock);
-    return yes;
-}
-
-void sched_housekeeping(struct sched *s, int64_t real)
-{
-    int n = 0;
-    sched_retention_pass(s->cfg.cat, s->cfg.repo, sched_clock_now());
-    cat_run_fail_running(s->cfg.cat, s->owner, real, "the worker running it stopped answering (lease expired)",
-                         sched_clock_now(), &n);
-    if (n) log_warn("scheduler: %d run(s) failed: their lease expired", n);
-    n = 0;
-    /* Our own runs whose lease ran out with no worker on them: a worker that could not record the
-     * end (a full disk) and gave up. A leased run always has a fresh lease before its worker is
-     * marked busy, and the monitor renews busy ones, so only abandoned runs match. */
-    if (cat_run_fail_orphans(s->cfg.cat, s->owner, real, worker_runs, s,
-                             "no worker runs it any more (its end could not be recorded; see the daemon's log)",
-                             sched_clock_now(), &n) == -ENOSPC)
-        cat_reserve_release(s->cfg.cat);
-    if (n) log_warn("scheduler: %d run(s) of this daemon with no worker left were failed", n);
+    if (s) (void)sched_tick(s, util_time_now());
 }
 
 /* ---------- the thread ---------- */
@@ -285,19 +196,14 @@ void sched_housekeeping(struct sched *s, int64_t real)
 static void *sched_main(void *arg)
 {
     struct sched *s = arg;
-    int64_t last_tick = 0, last_monitor = 0, last_house = sched_clock_real(), last_reserve = 0;
+    int64_t last_tick = 0, last_retention = util_time_real(), last_reserve = 0;
     int64_t tick_usecs = (s->cfg.tick_ms > 0 ? s->cfg.tick_ms : 1000) * 1000LL, tick_wait = tick_usecs;
     for (;;) {
         struct timespec ts;
         int64_t real;
         pthread_mutex_lock(&s->lock);
         if (!s->stopping) {
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 250 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            util_deadline_ms(&ts, 250);
             pthread_cond_timedwait(&s->tick_cond, &s->lock, &ts);
         }
         if (s->stopping) {
@@ -305,13 +211,9 @@ static void *sched_main(void *arg)
             break;
         }
         pthread_mutex_unlock(&s->lock);
-        real = sched_clock_real();
-        if (real - last_monitor >= MONITOR_MS * 1000LL) {
-            monitor(s);
-            last_monitor = real;
-        }
+        real = util_time_real();
         if (real - last_tick >= tick_wait) {
-            if (sched_tick(s, sched_clock_now()) < 0) {
+            if (sched_tick(s, util_time_now()) < 0) {
                 tick_wait = tick_wait * 2 > TICK_BACKOFF_MAX_USECS ? TICK_BACKOFF_MAX_USECS : tick_wait * 2;
                 if (tick_wait < tick_usecs) tick_wait = tick_usecs;
             } else {
@@ -323,9 +225,9 @@ static void *sched_main(void *arg)
             cat_reserve_restore(s->cfg.cat);
             last_reserve = real;
         }
-        if (real - last_house >= HOUSEKEEPING_USECS) {
-            sched_housekeeping(s, real);
-            last_house = real;
+        if (real - last_retention >= RETENTION_USECS) {
+            sched_retention_pass(s->cfg.cat, s->cfg.repo, util_time_now());
+            last_retention = real;
         }
     }
     return NULL;
@@ -334,19 +236,9 @@ static void *sched_main(void *arg)
 void sched_notify(struct sched *s)
 {
     if (!s) return;
-    pthread_mutex_lock(&s->lock);
-    s->work_seq++;
-    pthread_cond_broadcast(&s->work_cond);
-    pthread_mutex_unlock(&s->lock);
-}
-
-int sched_stopping(struct sched *s)
-{
-    int v;
-    pthread_mutex_lock(&s->lock);
-    v = s->stopping;
-    pthread_mutex_unlock(&s->lock);
-    return v;
+    job_pool_notify(s->backups);
+    job_pool_notify(s->recoveries);
+    job_pool_notify(s->indexer);
 }
 
 static void read_hooks(struct sched *s)
@@ -357,58 +249,43 @@ static void read_hooks(struct sched *s)
     if (v && *v) s->vanish = strdup(v);
     v = getenv("COFFER_TEST_SLOW_OPEN_MS");
     if (v && *v) s->slow_open_ms = atoi(v);
-    log_warn("scheduler: test hooks enabled (vanish '%s', slow open %d ms)", s->vanish ? s->vanish : "",
-             s->slow_open_ms);
+    v = getenv("COFFER_TEST_RECOVERY_DELAY_MS");
+    if (v && *v) s->recovery_delay_ms = atoi(v);
+    log_warn("scheduler: test hooks enabled (vanish '%s', slow open %d ms, recovery delay %d ms)",
+             s->vanish ? s->vanish : "", s->slow_open_ms, s->recovery_delay_ms);
 }
 
 int sched_start(const struct sched_config *cfg, struct sched **out, char *err, size_t errlen)
 {
     struct sched *s = calloc(1, sizeof *s);
-    unsigned char rnd[6];
-    char host[64] = "host";
-    int n = 0;
-    if (!s) return -1;
+    struct job_pool_config bc = { .name = "backup", .cat = cfg->cat, .repo = cfg->repo, .data_dir = cfg->data_dir,
+                                  .workers = cfg->workers, .queue = &job_queue_runs };
+    struct job_pool_config rc = { .name = "recovery", .cat = cfg->cat, .repo = cfg->repo, .data_dir = cfg->data_dir,
+                                  .workers = cfg->recovery_workers, .queue = &job_queue_recoveries };
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     s->cfg = *cfg;
-    if (s->cfg.workers < 1) s->cfg.workers = 1;
-    gethostname(host, sizeof host - 1);
-    RAND_bytes(rnd, sizeof rnd);
-    snprintf(s->owner, sizeof s->owner, "%s:%d:%02x%02x%02x%02x%02x%02x", host, (int)getpid(), rnd[0], rnd[1], rnd[2],
-             rnd[3], rnd[4], rnd[5]);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->tick_lock, NULL);
-    pthread_cond_init(&s->work_cond, NULL);
     pthread_cond_init(&s->tick_cond, NULL);
     read_hooks(s);
-    /* Runs a previous daemon left Running were interrupted: nothing of them is in progress any more. */
-    if (cat_run_fail_running(cfg->cat, NULL, 0, "interrupted by daemon restart", sched_clock_now(), &n) != 0) {
-        snprintf(err, errlen, "cannot recover interrupted runs from the catalog");
+    struct job_pool_config ic = { .name = "indexer", .cat = cfg->cat, .repo = cfg->repo, .workers = 1,
+                                  .queue = &job_queue_file_index };
+    bc.ctx = rc.ctx = ic.ctx = s;
+    if (job_pool_start(&bc, &s->backups, err, errlen) != 0 || job_pool_start(&rc, &s->recoveries, err, errlen) != 0 ||
+        (cfg->repo && job_pool_start(&ic, &s->indexer, err, errlen) != 0)) {
         sched_stop(s);
-        return -1;
-    }
-    if (n) log_warn("scheduler: %d run(s) interrupted by the previous daemon marked Failed", n);
-    s->workers = calloc((size_t)s->cfg.workers, sizeof *s->workers);
-    if (!s->workers) {
-        snprintf(err, errlen, "out of memory");
-        sched_stop(s);
-        return -1;
-    }
-    for (int i = 0; i < s->cfg.workers; i++) {
-        s->workers[i].s = s;
-        s->workers[i].index = i;
-        if (pthread_create(&s->workers[i].thread, NULL, sched_worker_main, &s->workers[i]) != 0) {
-            snprintf(err, errlen, "cannot start worker threads");
-            sched_stop(s);
-            return -1;
-        }
-        s->nworkers = i + 1;
+        return -EIO;
     }
     if (pthread_create(&s->thread, NULL, sched_main, s) != 0) {
         snprintf(err, errlen, "cannot start the scheduler thread");
         sched_stop(s);
-        return -1;
+        return -EAGAIN;
     }
     s->thread_started = 1;
-    log_info("scheduler: started with %d worker(s) (lease owner %s)", s->nworkers, s->owner);
+    log_info("scheduler: started");
     *out = s;
     return 0;
 }
@@ -418,18 +295,15 @@ void sched_stop(struct sched *s)
     if (!s) return;
     pthread_mutex_lock(&s->lock);
     s->stopping = 1;
-    for (int i = 0; i < s->nworkers; i++)
-        if (s->workers[i].busy) s->workers[i].cancel = 1; /* the engine stops at its next check */
-    pthread_cond_broadcast(&s->work_cond);
     pthread_cond_broadcast(&s->tick_cond);
     pthread_mutex_unlock(&s->lock);
     if (s->thread_started) pthread_join(s->thread, NULL);
-    for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i].thread, NULL);
-    free(s->workers);
+    job_pool_stop(s->indexer);    /* a snapshot being indexed is resumed on the next start */
+    job_pool_stop(s->recoveries); /* running recoveries stop at a safe point and end Failed */
+    job_pool_stop(s->backups);    /* running backups stop at a safe point and are queued again */
     free(s->vanish);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->tick_lock);
-    pthread_cond_destroy(&s->work_cond);
     pthread_cond_destroy(&s->tick_cond);
     free(s);
 }

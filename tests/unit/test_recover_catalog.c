@@ -107,17 +107,17 @@ TEST(queue_progress_finish)
     struct cat_recovery_stats s = { .files = 3, .dirs = 1, .bytes = 300 };
     json_t *msgs, *fe;
     int cancel = -1;
-    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w1", &r), 0);
+    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w1", INT64_MAX, &r), 0);
     CHECK(strcmp(r.id, "1:2:1") == 0);
     CHECK(strcmp(r.status, "Running") == 0);
     CHECK(r.lease_owner && strcmp(r.lease_owner, "w1") == 0);
-    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w1", &r2), 0);
+    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w1", INT64_MAX, &r2), 0);
     CHECK(strcmp(r2.id, "1:2:2") == 0);
     cat_recovery_release(&r2);
-    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w1", &r2), 0);
+    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w1", INT64_MAX, &r2), 0);
     CHECK(strcmp(r2.id, "1:2:3") == 0 && strcmp(r2.tenant, "t2") == 0);
     cat_recovery_release(&r2);
-    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w1", &r2), CAT_NOT_FOUND);
+    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w1", INT64_MAX, &r2), CAT_NOT_FOUND);
 
     CHECK_EQ_INT(cat_recovery_progress(cat, "t1", "1:2:1", "w1", &s, &cancel), 0);
     CHECK_EQ_INT(cancel, 0);
@@ -167,7 +167,7 @@ TEST(cancel)
     CHECK(strcmp(r.status, "Canceled") == 0);
     CHECK_EQ_INT(r.end_usecs, 9800);
     cat_recovery_release(&r);
-    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w1", &r), CAT_NOT_FOUND);
+    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w1", INT64_MAX, &r), CAT_NOT_FOUND);
     CHECK_EQ_INT(cat_recovery_cancel(cat, "t2", "1:2:4", 9800, &was), CAT_NOT_FOUND);
 }
 
@@ -177,10 +177,10 @@ TEST(restart_fails_running)
     int n = -1;
     /* 1:2:3 (t2) is still Running under w1; a new daemon (owner w2) fails it */
     CHECK_EQ_INT(add("t1", 5, "restore", "RecoverFiles", 5000), 0);
-    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w2", &r), 0);
+    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w2", INT64_MAX, &r), 0);
     CHECK(strcmp(r.id, "1:2:5") == 0);
     cat_recovery_release(&r);
-    CHECK_EQ_INT(cat_recovery_fail_running(cat, "w2", "interrupted by daemon restart", 10000, &n), 0);
+    CHECK_EQ_INT(cat_recovery_fail_running(cat, "w2", 0, "interrupted by daemon restart", 10000, &n), 0);
     CHECK_EQ_INT(n, 1);
     CHECK_EQ_INT(cat_recovery_get(cat, "t2", "1:2:3", &r), 0);
     CHECK(strcmp(r.status, "Failed") == 0);
@@ -191,7 +191,7 @@ TEST(restart_fails_running)
     CHECK_EQ_INT(cat_recovery_get(cat, "t1", "1:2:5", &r), 0);
     CHECK(strcmp(r.status, "Running") == 0); /* w2's own */
     cat_recovery_release(&r);
-    CHECK_EQ_INT(cat_recovery_fail_running(cat, NULL, "interrupted by daemon restart", 10001, &n), 0);
+    CHECK_EQ_INT(cat_recovery_fail_running(cat, NULL, 0, "interrupted by daemon restart", 10001, &n), 0);
     CHECK_EQ_INT(n, 1);
 }
 
@@ -208,7 +208,7 @@ TEST(download_archives)
     struct cat_recovery_stats s = { .bytes = 10240 };
     int n = 0;
     CHECK_EQ_INT(add("t1", 6, "download", "DownloadFilesAndFolders", 6000), 0);
-    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w3", &r), 0);
+    CHECK_EQ_INT(cat_recovery_lease_next(cat, "w3", INT64_MAX, &r), 0);
     cat_recovery_release(&r);
     CHECK_EQ_INT(cat_recovery_finish(cat, "t1", "1:2:6", "Succeeded", NULL, NULL, &s, 10240, 20000), 0);
     CHECK_EQ_INT(cat_recovery_downloads_before(cat, 20000, count_cb, &n), 0);

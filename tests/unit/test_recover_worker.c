@@ -11,7 +11,8 @@
 #include "catalog/cat_snapshot.h"
 #include "engine/engine.h"
 #include "sched/indexer.h"
-#include "sched/recovery_worker.h"
+#include "sched/job_spec.h"
+#include "sched/sched.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +29,7 @@ static struct cat *cat;
 static struct repo *repo;
 static char snap_id[REPO_ID_HEX_LEN + 1];
 static int64_t seq = 1;
-static struct sched_recovery *w; /* the running workers, stopped by stop_workers (also on a failed CHECK) */
+static struct sched *w; /* the running workers, stopped by stop_workers (also on a failed CHECK) */
 
 static int write_file(const char *path, const void *d, size_t n, mode_t mode)
 {
@@ -129,9 +130,18 @@ TEST(indexer_indexes_snapshot)
 /* queue: inserts a recovery of kind with the items (JSON text) and returns its id in id. */
 static int queue(const char *kind, const char *items_json, int overwrite, int coe, char *id, size_t idlen)
 {
-    json_t *items = json_loads(items_json, 0, NULL);
-    json_t *req = json_pack("{s:s,s:o,s:b,s:b}", "snapshotId", snap_id, "items", items, "overwrite", overwrite,
-                            "continueOnError", coe);
+    json_t *items = json_loads(items_json, 0, NULL), *it;
+    struct job_recovery_spec spec = { .overwrite = overwrite, .preserve_attrs = 1, .continue_on_error = coe };
+    json_t *req;
+    size_t i;
+    spec.snapshot_id = strdup(snap_id);
+    json_array_foreach(items, i, it)
+        job_recovery_spec_add(&spec, json_string_value(json_object_get(it, "path")),
+                              json_is_true(json_object_get(it, "isDirectory")),
+                              json_string_value(json_object_get(it, "target")));
+    req = job_recovery_spec_doc(&spec);
+    job_recovery_spec_release(&spec);
+    json_decref(items);
     json_t *doc = json_object();
     int64_t n = seq++;
     struct cat_recovery_new r = { .tenant = "t1", .id = id, .seq = n, .name = "r", .kind = kind,
@@ -156,24 +166,24 @@ static int wait_end(const char *id, struct cat_recovery *out)
         if (out->end_usecs > 0 && strcmp(out->status, "Running") != 0 && strcmp(out->status, "Canceling") != 0)
             return 0;
         cat_recovery_release(out);
-        sched_recovery_notify();
+        sched_notify(w);
         usleep(50 * 1000);
     }
     return -1;
 }
 
-static struct sched_recovery *start_workers(void)
+static struct sched *start_workers(void)
 {
-    struct sched_recovery_config c = { .cat = cat, .repo = repo, .data_dir = data, .workers = 2 };
+    struct sched_config c = { .cat = cat, .repo = repo, .data_dir = data, .workers = 1, .recovery_workers = 2 };
     char err[256];
     w = NULL;
-    if (sched_recovery_start(&c, &w, err, sizeof err) != 0) fprintf(stderr, "start: %s\n", err);
+    if (sched_start(&c, &w, err, sizeof err) != 0) fprintf(stderr, "start: %s\n", err);
     return w;
 }
 
 static void stop_workers(void)
 {
-    sched_recovery_stop(w);
+    sched_stop(w);
     w = NULL;
 }
 
@@ -189,7 +199,7 @@ TEST(restore_alternate_and_original)
                                   "{\"path\":\"%s/notes.md\",\"isDirectory\":false,\"target\":\"%s\"}]",
              src, alt, src, alt);
     CHECK_EQ_INT(queue("restore", items, 0, 1, id, sizeof id), 0);
-    sched_recovery_notify();
+    sched_notify(w);
     CHECK_EQ_INT(wait_end(id, &r), 0);
     CHECKF(strcmp(r.status, "Succeeded") == 0, "status %s", r.status);
     CHECK(r.bytes >= 2000000);
@@ -215,7 +225,7 @@ TEST(restore_alternate_and_original)
     CHECK(unlink(a) == 0);
     snprintf(items, sizeof items, "[{\"path\":\"%s\",\"isDirectory\":true,\"target\":null}]", src);
     CHECK_EQ_INT(queue("restore", items, 1, 0, id, sizeof id), 0);
-    sched_recovery_notify();
+    sched_notify(w);
     CHECK_EQ_INT(wait_end(id, &r), 0);
     CHECKF(strcmp(r.status, "Succeeded") == 0, "status %s", r.status);
     cat_recovery_release(&r);
@@ -237,7 +247,7 @@ TEST(download_archive)
     CHECK(w != NULL);
     snprintf(items, sizeof items, "[{\"path\":\"%s/docs\"}]", src);
     CHECK_EQ_INT(queue("download", items, 0, 0, id, sizeof id), 0);
-    sched_recovery_notify();
+    sched_notify(w);
     CHECK_EQ_INT(wait_end(id, &r), 0);
     CHECKF(strcmp(r.status, "Succeeded") == 0, "status %s", r.status);
     CHECK_EQ_INT(sched_recovery_archive_path(data, id, arch, sizeof arch), 0);
@@ -282,7 +292,7 @@ TEST(damaged_data)
     snprintf(alt, sizeof alt, "%s/alt2", root);
     snprintf(items, sizeof items, "[{\"path\":\"%s/docs\",\"target\":\"%s\"}]", src, alt);
     CHECK_EQ_INT(queue("restore", items, 0, 1, id, sizeof id), 0);
-    sched_recovery_notify();
+    sched_notify(w);
     CHECK_EQ_INT(wait_end(id, &r), 0);
     CHECKF(strcmp(r.status, "SucceededWithWarning") == 0, "status %s", r.status);
     CHECK(json_array_size(r.file_errors) >= 1);
@@ -299,14 +309,14 @@ TEST(damaged_data)
     snprintf(alt, sizeof alt, "%s/alt3", root);
     snprintf(items, sizeof items, "[{\"path\":\"%s/docs\",\"target\":\"%s\"}]", src, alt);
     CHECK_EQ_INT(queue("restore", items, 0, 0, id, sizeof id), 0);
-    sched_recovery_notify();
+    sched_notify(w);
     CHECK_EQ_INT(wait_end(id, &r), 0);
     CHECKF(strcmp(r.status, "Failed") == 0, "status %s", r.status);
     cat_recovery_release(&r);
     /* the archive names the damaged file too */
     snprintf(items, sizeof items, "[{\"path\":\"%s/docs\"}]", src);
     CHECK_EQ_INT(queue("download", items, 0, 0, id, sizeof id), 0);
-    sched_recovery_notify();
+    sched_notify(w);
     CHECK_EQ_INT(wait_end(id, &r), 0);
     CHECKF(strcmp(r.status, "SucceededWithWarning") == 0, "status %s", r.status);
     CHECK(json_array_size(r.file_errors) >= 1);
@@ -323,7 +333,7 @@ TEST(cancel_queued_and_restart)
     CHECK_EQ_INT(cat_recovery_cancel(cat, "t1", id, 5, NULL), 0);
     /* a recovery a dead daemon left Running */
     CHECK_EQ_INT(queue("restore", items, 0, 0, id2, sizeof id2), 0);
-    CHECK_EQ_INT(cat_recovery_lease_next(cat, "dead-daemon", &r), 0);
+    CHECK_EQ_INT(cat_recovery_lease_next(cat, "dead-daemon", INT64_MAX, &r), 0);
     CHECK(strcmp(r.id, id2) == 0);
     cat_recovery_release(&r);
     w = start_workers();

@@ -1,0 +1,757 @@
+/* job_backup.c: the backup run kind and the runs queue (job.h): lease a queued run, back up each of
+ * its group's objects with the mover of the group's environment (mover.h), record every result,
+ * finish the run.
+ *
+ * For a file-level group each object (or the run's requested subset) is backed up from its include
+ * paths and excludes plus the group's global excludes (group_doc.h reads them from the group's
+ * document); an object without include paths is backed up whole (its path: "/" for a host, the mount
+ * point for a volume). A kRegular run gives the mover the object's newest snapshot from this group as
+ * parent (unchanged files are not read again); a kFull run and the first run read everything.
+ *
+ * Order of commits: the mover makes the snapshot durable in the repository, then one catalog
+ * transaction inserts the snapshot row and the object's result; the run's final status comes last.
+ * A crash in between leaves a repository snapshot the catalog does not know (harmless; the next run
+ * reuses its data) and never a catalog row without its snapshot.
+ *
+ * Progress: the mover's callback copies its counters into the run's live state (under the job lock);
+ * the core's monitor calls backup_flush twice a second, which writes them. The percentage comes from
+ * an estimate of the object's size: the sizes of its newest snapshot, or for a first backup a walk
+ * of the include paths (bounded in time) on a thread beside the backup.
+ *
+ * Shutdown: a run stopped by the daemon's stop is queued again (its finished objects are kept; the
+ * data it wrote is reused by dedup on the next attempt). Disk full: when the mover fails (a full
+ * disk, say), the repository is flushed at once, so the complete part of the open pack is sealed and
+ * kept or, when even that cannot be written, the temporary pack is removed. A result the catalog
+ * refuses with -ENOSPC is retried after releasing the catalog's space reserve (cat.h); the run's end
+ * is retried with a growing pause (up to 10 s) until it is recorded, the daemon stops or the run is
+ * taken away, so a run never stays Running without a worker. Before a run starts with no other run
+ * in progress, a sticky repository write error from an earlier failure is cleared
+ * (repo_write_error_reset): no backup that could have deduplicated against a lost pack is left. */
+#include "sched/sched_int.h"
+#include "catalog/cat_group.h"
+#include "catalog/cat_snapshot.h"
+#include "catalog/cat_source.h"
+#include "engine/mover.h"
+#include "repo/repo.h"
+#include "sched/group_doc.h"
+#include "util/log.h"
+#include "util/time.h"
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_RUN_MESSAGES 50
+#define PREWALK_MAX_USECS (3LL * 1000000)
+#define PREWALK_MAX_ENTRIES 2000000
+
+/* The live state of a run, read by backup_flush (guarded by the job lock). */
+struct backup_live {
+    int has_obj;               /* an object is being backed up: obj holds its counters */
+    struct cat_run_object obj; /* numeric fields only (no strings) */
+    int dirty;                 /* obj changed since the monitor last wrote it */
+};
+
+/* One run being executed. */
+struct backup_run {
+    struct job *j;
+    const struct cat_run *run;
+    const struct cat_group *g;
+    const struct mover *mover;
+    enum mover_env env;
+    struct sched *s;
+    struct backup_live live;
+    char run_id[CAT_RUN_ID_MAX];
+};
+
+/* ---------- size estimate ---------- */
+
+struct prewalk {
+    const char *const *excludes;
+    size_t n_ex;
+    int64_t files, bytes, entries, deadline;
+    int aborted;
+    const atomic_int *stop; /* set when the backup ended first: the estimate is no longer wanted */
+};
+static _Thread_local struct prewalk *tl_walk;
+
+static int excluded_prefix(const struct prewalk *w, const char *path)
+{
+    for (size_t i = 0; i < w->n_ex; i++) {
+        const char *e = w->excludes[i];
+        size_t n = strlen(e);
+        if (strpbrk(e, "*?[")) continue; /* globs are the mover's business; the estimate ignores them */
+        while (n > 1 && e[n - 1] == '/') n--;
+        if (strncmp(path, e, n) == 0 && (path[n] == '\0' || path[n] == '/')) return 1;
+    }
+    return 0;
+}
+
+static int prewalk_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    struct prewalk *w = tl_walk;
+    (void)ftw;
+    if (atomic_load(w->stop) ||
+        ((++w->entries & 1023) == 0 && (util_time_real() > w->deadline || w->entries > PREWALK_MAX_ENTRIES))) {
+        w->aborted = 1;
+        return FTW_STOP;
+    }
+    if (excluded_prefix(w, path)) return type == FTW_D ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
+    if (type == FTW_F && S_ISREG(st->st_mode)) {
+        w->files++;
+        w->bytes += st->st_size;
+    }
+    return FTW_CONTINUE;
+}
+
+/* estimate: files and bytes under the include paths; -1 each when the walk was cut short. */
+static void estimate(const char *const *incs, size_t n_inc, const char *const *excs, size_t n_ex,
+                     const atomic_int *stop, int64_t *files, int64_t *bytes)
+{
+    struct prewalk w = { .excludes = excs, .n_ex = n_ex, .deadline = util_time_real() + PREWALK_MAX_USECS,
+                         .stop = stop };
+    tl_walk = &w;
+    for (size_t i = 0; i < n_inc && !w.aborted; i++)
+        if (nftw(incs[i], prewalk_cb, 32, FTW_PHYS | FTW_ACTIONRETVAL) == -1 && errno != ENOENT) break;
+    tl_walk = NULL;
+    *files = w.aborted ? -1 : w.files;
+    *bytes = w.aborted ? -1 : w.bytes;
+}
+
+/* The estimate runs on its own thread beside the backup (a first backup has no earlier snapshot to
+ * size it): walking the tree first would delay the backup by a cold walk of every directory. When it
+ * finishes it publishes the totals the progress percentage divides by; if the backup ends first it
+ * is told to stop. */
+struct estimate_job {
+    struct backup_run *b;
+    const char *const *incs, *const *excs;
+    size_t n_inc, n_ex;
+    atomic_int stop;
+    pthread_t thread;
+};
+
+static void *estimate_main(void *arg)
+{
+    struct estimate_job *e = arg;
+    int64_t files, bytes;
+    estimate(e->incs, e->n_inc, e->excs, e->n_ex, &e->stop, &files, &bytes);
+    job_lock(e->b->j);
+    if (e->b->live.has_obj && files >= 0 && !atomic_load(&e->stop)) {
+        e->b->live.obj.files_total = files;
+        e->b->live.obj.bytes_total = bytes;
+        e->b->live.obj.walk_done = 1;
+        e->b->live.dirty = 1;
+    }
+    job_unlock(e->b->j);
+    return NULL;
+}
+
+/* estimate_start: the estimate thread, or NULL when it cannot start (the run goes on without). */
+static struct estimate_job *estimate_start(struct backup_run *b, const char *const *incs, size_t n_inc,
+                                           const char *const *excs, size_t n_ex)
+{
+    struct estimate_job *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    *e = (struct estimate_job){ .b = b, .incs = incs, .excs = excs, .n_inc = n_inc, .n_ex = n_ex };
+    atomic_init(&e->stop, 0);
+    if (pthread_create(&e->thread, NULL, estimate_main, e) != 0) {
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+static void estimate_stop(struct estimate_job *e)
+{
+    if (!e) return;
+    atomic_store(&e->stop, 1);
+    pthread_join(e->thread, NULL);
+    free(e);
+}
+
+/* ---------- mover callbacks and progress ---------- */
+
+static void on_progress(void *ctx, const struct eng_progress *p)
+{
+    struct backup_run *b = ctx;
+    struct cat_run_object *o = &b->live.obj;
+    job_lock(b->j);
+    o->files = (int64_t)p->files;
+    o->dirs = (int64_t)p->dirs;
+    o->bytes_read = (int64_t)p->bytes_done;
+    o->bytes_written = (int64_t)p->bytes_added;
+    o->logical_bytes = (int64_t)p->logical_bytes;
+    if (o->bytes_total > 0) o->pct = 100.0 * (double)p->logical_bytes / (double)o->bytes_total;
+    else if (o->files_total > 0) o->pct = 100.0 * (double)p->files / (double)o->files_total;
+    if (o->pct > 99) o->pct = 99; /* 100 only once finished */
+    b->live.dirty = 1;
+    job_unlock(b->j);
+}
+
+static void on_before_open(void *ctx, const char *path)
+{
+    struct sched *s = ctx;
+    if (s->slow_open_ms > 0) {
+        struct timespec ts = { s->slow_open_ms / 1000, (long)(s->slow_open_ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    if (s->vanish && strstr(path, s->vanish)) unlink(path);
+}
+
+/* backup_flush: the monitor's progress write (job_kind.flush). */
+static int backup_flush(struct job *j)
+{
+    struct backup_live *l;
+    struct cat_run_object o;
+    char tenant[sizeof j->tenant], group[sizeof j->id];
+    int64_t start = 0;
+    int has = 0;
+    job_lock(j); /* the job's identity too: the worker may move on to another job once unlocked */
+    l = j->state;
+    if (l && l->has_obj && l->dirty) {
+        has = 1;
+        o = l->obj;
+        l->dirty = 0;
+        memcpy(tenant, j->tenant, sizeof tenant);
+        memcpy(group, j->id, sizeof group);
+        start = j->start_usecs;
+    }
+    job_unlock(j);
+    return has ? cat_run_object_progress(job_cat(j), tenant, group, start, &o) : 0;
+}
+
+static void publish(struct backup_run *b, const struct cat_run_object *o, int on)
+{
+    job_lock(b->j);
+    b->live.has_obj = on;
+    if (on) {
+        memset(&b->live.obj, 0, sizeof b->live.obj);
+        b->live.obj.object_id = o->object_id;
+        b->live.obj.begin_usecs = o->begin_usecs;
+        b->live.obj.files_total = o->files_total;
+        b->live.obj.bytes_total = o->bytes_total;
+        b->live.obj.walk_done = o->walk_done;
+        b->live.dirty = 1;
+    }
+    job_unlock(b->j);
+}
+
+/* ---------- results ---------- */
+
+struct run_tally {
+    int ok, warned, failed, canceled;
+    json_t *messages; /* the run's messages */
+    int stop;         /* cancelled or stopping: no more objects */
+};
+
+static void add_message(struct run_tally *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_message(struct run_tally *t, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    if (json_array_size(t->messages) >= MAX_RUN_MESSAGES) return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    json_array_append_new(t->messages, json_string(buf));
+}
+
+/* c_strings: the strings of a JSON array as a borrowed vector (free the vector only). */
+static const char **c_strings(json_t *arr, size_t *n)
+{
+    const char **v = calloc(json_array_size(arr) + 1, sizeof *v);
+    size_t i;
+    json_t *x;
+    *n = 0;
+    if (!v) return NULL;
+    json_array_foreach(arr, i, x) v[(*n)++] = json_string_value(x);
+    return v;
+}
+
+/* disk_full: a catalog result, with a failure the catalog saw as a full disk made -ENOSPC. */
+static int disk_full(int rc) { return rc < 0 && cat_last_error() == -ENOSPC ? -ENOSPC : rc; }
+
+static void finish_object(struct backup_run *b, struct cat_run_object *o, const char *status, const char *message,
+                          const struct cat_snapshot *snap, struct run_tally *t)
+{
+    const struct cat_run *run = b->run;
+    struct cat *cat = job_cat(b->j);
+    int rc;
+    o->status = (char *)status;
+    free(o->message);
+    o->message = message ? strdup(message) : NULL;
+    o->end_usecs = util_time_now();
+    if (strcmp(status, "kSuccessful") == 0 || strcmp(status, "kWarning") == 0) o->pct = 100;
+    rc = disk_full(cat_run_object_finish(cat, run->tenant, run->group_id, run->start_usecs, o, snap));
+    if (rc == -ENOSPC && cat_reserve_release(cat))
+        rc = cat_run_object_finish(cat, run->tenant, run->group_id, run->start_usecs, o, snap);
+    if (rc != 0) {
+        log_error("run %s:%" PRId64 ": cannot record the result of object %" PRId64 "%s", run->group_id,
+                  run->start_usecs, o->object_id, rc == -ENOSPC ? ": No space left on device" : "");
+        t->failed++;
+        add_message(t, "object %" PRId64 ": the result could not be recorded in the catalog%s", o->object_id,
+                    rc == -ENOSPC ? ": No space left on device while writing the catalog" : "");
+        o->status = NULL;
+        return;
+    }
+    if (strcmp(status, "kSuccessful") == 0) t->ok++;
+    else if (strcmp(status, "kWarning") == 0) t->warned++;
+    else if (strcmp(status, "kCanceled") == 0) t->canceled++;
+    else t->failed++;
+    o->status = NULL; /* borrowed */
+}
+
+/* object_fail: the object ends kFailed with msg, which also goes to the run's messages. */
+static void object_fail(struct backup_run *b, struct cat_run_object *o, const char *msg, struct run_tally *t)
+{
+    finish_object(b, o, "kFailed", msg, NULL, t);
+    add_message(t, "%s", msg);
+}
+
+/* ---------- one object ---------- */
+
+/* object_register: reads the catalog's object (*have: whether it is registered) and records the run's
+ * row for it. 0, or <0 when the row cannot be recorded. */
+static int object_register(struct backup_run *b, int64_t id, json_t *objspec, struct cat_object *co, int *have,
+                           struct cat_run_object *o)
+{
+    const struct cat_run *run = b->run;
+    struct cat *cat = job_cat(b->j);
+    int rc;
+    o->object_id = id;
+    o->files_total = o->bytes_total = -1;
+    o->environment = (char *)mover_env_catalog_name(b->env);
+    *have = cat_object_get(cat, run->tenant, id, co) == 0;
+    o->object_name = *have ? co->name : (char *)group_doc_object_name(objspec);
+    o->source_id = *have ? co->source_id : 0;
+    o->source_name = *have ? co->source_name : NULL;
+    o->object_type = *have ? co->object_type : NULL;
+    rc = cat_run_object_add(cat, run->tenant, run->group_id, run->start_usecs, o);
+    o->object_name = o->source_name = o->object_type = o->environment = NULL; /* borrowed above; not freed */
+    return rc;
+}
+
+/* object_unreachable: why the object cannot be backed up now (msg filled, 1), or 0 when it can. */
+static int object_unreachable(struct backup_run *b, int64_t id, int have, const struct cat_object *co, char *msg,
+                              size_t len)
+{
+    if (!have) {
+        snprintf(msg, len, "object %" PRId64 " is not a registered object of this tenant", id);
+        return 1;
+    }
+    if (co->is_deleted || cat_object_is_local(job_cat(b->j), b->run->tenant, id) != 1) {
+        snprintf(msg, len, "object %" PRId64 " (%s): %s", id, co->name ? co->name : "?",
+                 co->is_deleted ? "it was not found at the last refresh of its source"
+                                : "no agent can reach its host (only this machine's local agent exists)");
+        return 1;
+    }
+    return 0;
+}
+
+/* object_paths: the include and exclude paths (JSON string arrays filled); 0, or 1 with msg when an
+ * include path is not absolute. */
+static int object_paths(json_t *objspec, json_t *global_ex, const struct cat_object *co, int64_t id, json_t *incs,
+                        json_t *excs, char *msg, size_t len)
+{
+    size_t i;
+    json_t *v;
+    group_doc_object_paths(objspec, incs, excs);
+    if (json_array_size(incs) == 0) json_array_append_new(incs, json_string(co->path && *co->path ? co->path : "/"));
+    json_array_foreach(global_ex, i, v)
+        if (json_is_string(v)) json_array_append(excs, v);
+    json_array_foreach(incs, i, v) {
+        if (json_string_value(v)[0] != '/') {
+            snprintf(msg, len, "object %" PRId64 " (%s): includedPath '%s' is not an absolute path", id, co->name,
+                     json_string_value(v));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* object_parent: the object's newest snapshot of this group sizes the estimate (o's totals) and, for
+ * a kRegular run, is the parent (*parent, malloc'd) whose unchanged files are not read again. */
+static void object_parent(struct backup_run *b, int64_t id, struct cat_run_object *o, char **parent)
+{
+    struct cat *cat = job_cat(b->j);
+    char *latest = NULL;
+    if (cat_snapshot_latest(cat, b->run->tenant, b->run->group_id, id, &latest) == 0) {
+        struct cat_snapshot ls;
+        if (cat_snapshot_get(cat, b->run->tenant, latest, &ls) == 0) {
+            o->files_total = ls.files;
+            o->bytes_total = ls.logical_bytes;
+            cat_snapshot_release(&ls);
+        }
+        if (strcmp(b->run->run_type, "kRegular") == 0) *parent = latest, latest = NULL;
+    }
+    free(latest);
+}
+
+/* object_succeeded: records the snapshot row and the object's result (one transaction). */
+static void object_succeeded(struct backup_run *b, const struct cat_object *co, struct cat_run_object *o,
+                             const struct eng_backup_result *res, const char *parent, struct run_tally *t)
+{
+    const struct cat_run *run = b->run;
+    size_t i, nw = json_array_size(res->warnings);
+    json_t *v;
+    struct cat_snapshot snap = {
+        .tenant = run->tenant, .id = (char *)res->snapshot_id, .object_id = o->object_id, .object_name = co->name,
+        .source_id = co->source_id, .environment = (char *)mover_env_catalog_name(b->env), .group_id = run->group_id,
+        .group_name = b->g->name, .group_seq = run->group_seq, .run_usecs = run->start_usecs,
+        .instance_id = run->instance_id, .run_type = run->run_type, .snapshot_usecs = o->begin_usecs,
+        .end_usecs = util_time_now(), .logical_bytes = o->logical_bytes, .bytes_read = o->bytes_read,
+        .bytes_written = o->bytes_written, .files = o->files, .dirs = o->dirs, .parent_id = (char *)parent,
+        .expiry_usecs = run->expiry_usecs, .on_legal_hold = run->on_legal_hold,
+    };
+    snap.status = nw ? "kWarning" : "kSuccessful";
+    if (nw) {
+        o->warnings = json_array();
+        json_array_foreach(res->warnings, i, v) {
+            char line[1200];
+            snprintf(line, sizeof line, "%s: %s", json_string_value(json_object_get(v, "path")),
+                     json_string_value(json_object_get(v, "message")));
+            if (json_array_size(o->warnings) < 1000) json_array_append_new(o->warnings, json_string(line));
+            add_message(t, "object %" PRId64 " (%s): %s", o->object_id, co->name, line);
+        }
+    }
+    o->snapshot_id = strdup(res->snapshot_id);
+    finish_object(b, o, snap.status, NULL, &snap, t);
+    log_info("run %s of group %s: object %" PRId64 " backed up as snapshot %.16s (files %" PRId64 ", read %" PRId64
+             " bytes, added %" PRId64 " bytes, %zu warnings)", b->run_id, run->group_id, o->object_id,
+             res->snapshot_id, o->files, o->bytes_read, o->bytes_written, nw);
+}
+
+/* object_failed: the mover failed (not cancelled): seal what is complete of the open pack (kept:
+ * the next backup reuses it), or remove the temporary pack when that cannot be written either. */
+static void object_failed(struct backup_run *b, const struct cat_object *co, struct cat_run_object *o, int rc,
+                          const char *err, struct run_tally *t)
+{
+    char msg[1024];
+    if (job_repo(b->j)) {
+        int frc = repo_flush(job_repo(b->j));
+        if (frc != 0)
+            log_warn("run %s of group %s: after the failure, the open pack could not be kept: %s", b->run_id,
+                     b->run->group_id, strerror(-frc));
+    }
+    snprintf(msg, sizeof msg, "object %" PRId64 " (%s): backup failed: %s%s", o->object_id, co->name,
+             err[0] ? err : strerror(-rc), rc == -ENOSPC && !strstr(err, "No space") ? " (No space left on device)" : "");
+    object_fail(b, o, msg, t);
+}
+
+static void backup_object(struct backup_run *b, json_t *objspec, json_t *global_ex, struct run_tally *t)
+{
+    const struct cat_run *run = b->run;
+    struct job *j = b->j;
+    struct cat_object co = { 0 };
+    struct cat_run_object o = { 0 };
+    struct eng_backup_opts opts = { 0 };
+    struct estimate_job *est = NULL;
+    struct eng_backup_result res = { 0 };
+    json_t *incs = json_array(), *excs = json_array(), *meta = NULL;
+    const char **inc_v = NULL, **exc_v = NULL;
+    char *parent = NULL, err[512] = "", msg[1024];
+    int64_t id = group_doc_object_id(objspec);
+    int rc, have_obj = 0;
+    size_t n_inc = 0, n_exc = 0;
+
+    if (object_register(b, id, objspec, &co, &have_obj, &o) != 0) {
+        t->failed++;
+        add_message(t, "object %" PRId64 ": cannot record it in the catalog", id);
+        goto out;
+    }
+    if (object_unreachable(b, id, have_obj, &co, msg, sizeof msg) ||
+        object_paths(objspec, global_ex, &co, id, incs, excs, msg, sizeof msg)) {
+        object_fail(b, &o, msg, t);
+        goto out;
+    }
+    inc_v = c_strings(incs, &n_inc);
+    exc_v = c_strings(excs, &n_exc);
+    if (!inc_v || !exc_v) {
+        finish_object(b, &o, "kFailed", "out of memory", NULL, t);
+        goto out;
+    }
+    object_parent(b, id, &o, &parent);
+    o.begin_usecs = util_time_now();
+    o.walk_done = o.files_total >= 0;
+    publish(b, &o, 1);
+    if (o.files_total < 0) est = estimate_start(b, inc_v, n_inc, exc_v, n_exc);
+
+    meta = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "tenant", run->tenant, "protectionGroupId", run->group_id,
+                     "protectionGroupName", b->g->name, "runId", b->run_id, "runType", run->run_type, "objectId",
+                     (json_int_t)id, "objectName", co.name ? co.name : "", "environment",
+                     mover_env_catalog_name(b->env));
+    opts.include_paths = inc_v;
+    opts.n_include = n_inc;
+    opts.exclude_paths = exc_v;
+    opts.n_exclude = n_exc;
+    opts.parent_snapshot_id = parent;
+    opts.snapshot_meta = meta;
+    opts.progress = on_progress;
+    opts.progress_ctx = b;
+    opts.cancel = &j->cancel;
+    opts.threads = 0;
+    if (b->s->vanish || b->s->slow_open_ms > 0) {
+        opts.on_before_open = on_before_open;
+        opts.hook_ctx = b->s;
+    }
+    if (!job_repo(j)) {
+        rc = -ENODEV;
+        snprintf(err, sizeof err, "the repository is not available");
+    } else {
+        rc = b->mover->backup(job_repo(j), &opts, &res, err, sizeof err);
+    }
+    estimate_stop(est);
+    publish(b, NULL, 0);
+    o.files = (int64_t)res.files;
+    o.dirs = (int64_t)res.dirs;
+    o.logical_bytes = (int64_t)res.logical_bytes;
+    o.bytes_read = (int64_t)res.bytes_read;
+    o.bytes_written = (int64_t)res.bytes_added;
+    o.files_read = res.files >= res.files_unchanged ? (int64_t)(res.files - res.files_unchanged) : 0;
+    if (rc == 0) {
+        object_succeeded(b, &co, &o, &res, parent, t);
+    } else if (rc == -ECANCELED) {
+        t->stop = 1;
+        if (job_stopping(j) && !job_user_canceled(j)) {
+            /* Requeued by the caller; this object's row is dropped with the requeue. */
+        } else {
+            finish_object(b, &o, "kCanceled", job_lease_lost(j) ? "the run was taken away from this worker" : "canceled",
+                          NULL, t);
+        }
+    } else {
+        object_failed(b, &co, &o, rc, err, t);
+    }
+out:
+    eng_backup_result_release(&res);
+    cat_run_object_release(&o);
+    if (have_obj) cat_object_release(&co);
+    json_decref(incs);
+    json_decref(excs);
+    json_decref(meta);
+    free(inc_v);
+    free(exc_v);
+    free(parent);
+}
+
+/* ---------- one run ---------- */
+
+/* record_end: cat_run_finish until it is recorded. On a full disk the catalog's reserve is released
+ * first; then (and for other errors, for up to a minute) it is retried with a growing pause while the
+ * daemon runs and the run is still ours. Returns what the last attempt returned. */
+static int record_end(struct backup_run *b, const char *status, json_t *messages)
+{
+    struct cat *cat = job_cat(b->j);
+    const struct cat_run *run = b->run;
+    int64_t give_up = util_time_real() + 60LL * 1000000;
+    int wait = 250, rc;
+    for (;;) {
+        rc = disk_full(cat_run_finish(cat, run->tenant, run->group_id, run->start_usecs, status, messages,
+                                      util_time_now()));
+        if (rc == 0 || rc == CAT_NOT_FOUND) return rc;
+        if (rc == -ENOSPC && cat_reserve_release(cat)) continue;
+        if (job_stopping(b->j) || job_lease_lost(b->j) || (rc != -ENOSPC && util_time_real() > give_up)) return rc;
+        log_warn("run %s of group %s: cannot record its end (%s) yet; retrying", b->run_id, run->group_id,
+                 rc == -ENOSPC ? "No space left on device" : "catalog error");
+        job_pause_ms(b->j, wait);
+        if (wait < 10000) wait *= 2;
+    }
+}
+
+static int id_in(json_t *arr, int64_t id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+        if (json_integer_value(v) == id) return 1;
+    return 0;
+}
+
+/* backup_objects: every object of the group (or the run's subset) not finished by an earlier attempt. */
+static void backup_objects(struct backup_run *b, json_t *doc, struct run_tally *t)
+{
+    struct cat_run_object *done = NULL;
+    size_t ndone = 0, i;
+    int considered = 0;
+    json_t *v;
+    /* A run queued again after a shutdown keeps the objects it already finished. */
+    if (cat_run_objects(job_cat(b->j), b->run->tenant, b->run->group_id, b->run->start_usecs, &done, &ndone) != 0)
+        ndone = 0;
+    for (i = 0; i < ndone; i++) {
+        const char *st = done[i].status;
+        if (strcmp(st, "kSuccessful") == 0) t->ok++;
+        else if (strcmp(st, "kWarning") == 0) t->warned++;
+        else if (strcmp(st, "kCanceled") == 0) t->canceled++;
+        else t->failed++;
+    }
+    json_array_foreach(group_doc_file_objects(doc), i, v) {
+        int64_t id = group_doc_object_id(v);
+        int skip = 0;
+        if (b->run->objects && !id_in(b->run->objects, id)) continue;
+        considered++;
+        for (size_t k = 0; k < ndone; k++)
+            if (done[k].object_id == id) skip = 1;
+        if (skip) continue;
+        if (t->stop || b->j->cancel) {
+            t->stop = 1;
+            break;
+        }
+        backup_object(b, v, group_doc_global_excludes(doc), t);
+    }
+    if (considered == 0) {
+        add_message(t, "the protection group has no objects to back up");
+        t->failed++;
+    }
+    for (i = 0; i < ndone; i++) cat_run_object_release(&done[i]);
+    free(done);
+}
+
+static void backup_run(struct job *j)
+{
+    const struct cat_run *run = j->row;
+    struct cat *cat = job_cat(j);
+    struct cat_group g = { 0 };
+    struct backup_run b = { .j = j, .run = run, .g = &g, .s = job_ctx(j) };
+    struct run_tally t = { .messages = json_array() };
+    json_t *doc = NULL;
+    const char *status;
+    int rc;
+
+    cat_run_id_format(b.run_id, sizeof b.run_id, run->group_seq, run->start_usecs);
+    log_info("run %s of group %s (tenant %s, %s) started", b.run_id, run->group_id, run->tenant, run->run_type);
+    job_set_state(j, &b.live);
+    if (job_repo(j) && !job_others_busy(j)) repo_write_error_reset(job_repo(j));
+    rc = cat_group_get(cat, run->tenant, run->group_id, &g);
+    if (rc != 0 || g.is_deleted) {
+        add_message(&t, "the protection group %s", rc == CAT_NOT_FOUND || rc == 0 ? "was deleted" : "cannot be read");
+        t.failed++;
+        goto finish;
+    }
+    doc = json_loadb(g.doc, g.doc_len, 0, NULL);
+    if (mover_env_from_catalog(g.environment, &b.env) != 0 || !(b.mover = mover_for(b.env)) ||
+        !group_doc_is_file_group(doc)) {
+        add_message(&t, "only kPhysical protection groups with protectionType kFile can be backed up yet (this group: %s)",
+                    g.environment);
+        t.failed++;
+        goto finish;
+    }
+    backup_objects(&b, doc, &t);
+finish:
+    job_set_state(j, NULL);
+    if (job_lease_lost(j)) {
+        log_warn("run %s of group %s: the lease was lost; its new owner decides its status", b.run_id, run->group_id);
+        goto out;
+    }
+    if (t.stop && job_stopping(j) && !job_user_canceled(j)) {
+        cat_run_requeue(cat, run->tenant, run->group_id, run->start_usecs,
+                        "interrupted by a daemon shutdown; queued again");
+        log_info("run %s of group %s: interrupted by the shutdown, queued again", b.run_id, run->group_id);
+        goto out;
+    }
+    if (job_user_canceled(j) || t.canceled) {
+        status = "Canceled";
+        add_message(&t, "canceled by request");
+    } else if (t.failed) {
+        status = "Failed";
+    } else if (t.warned) {
+        status = "SucceededWithWarning";
+    } else {
+        status = "Succeeded";
+    }
+    rc = record_end(&b, status, t.messages);
+    if (rc != 0 && rc != CAT_NOT_FOUND) {
+        log_error("run %s of group %s: cannot record its end (%s): it stays Running until housekeeping fails it",
+                  b.run_id, run->group_id, rc == -ENOSPC ? "No space left on device" : "catalog error");
+        goto out;
+    }
+    log_info("run %s of group %s finished: %s (%d ok, %d with warnings, %d failed)", b.run_id, run->group_id, status,
+             t.ok, t.warned, t.failed);
+out:
+    json_decref(doc);
+    json_decref(t.messages);
+    cat_group_release(&g);
+}
+
+/* ---------- the runs queue ---------- */
+
+static int runs_lease_next(struct cat *cat, const char *owner, int64_t lease_until, struct job *j)
+{
+    struct cat_run *r = calloc(1, sizeof *r);
+    int rc;
+    if (!r) return -ENOMEM;
+    rc = cat_run_lease_next(cat, owner, lease_until, r);
+    if (rc != 0) {
+        free(r);
+        return rc;
+    }
+    j->row = r;
+    snprintf(j->kind_name, sizeof j->kind_name, "backup");
+    snprintf(j->tenant, sizeof j->tenant, "%s", r->tenant);
+    snprintf(j->id, sizeof j->id, "%s", r->group_id);
+    j->start_usecs = r->start_usecs;
+    return 0;
+}
+
+static int runs_renew(struct cat *cat, const struct job *j, const char *owner, int64_t lease_until, int *cancel)
+{
+    return cat_run_renew(cat, j->tenant, j->id, j->start_usecs, owner, lease_until, cancel);
+}
+
+static int runs_check(struct cat *cat, const struct job *j, const char *owner, int *cancel)
+{
+    return cat_run_check(cat, j->tenant, j->id, j->start_usecs, owner, cancel);
+}
+
+static int runs_fail_running(struct cat *cat, const char *owner, int64_t expired_before, const char *message,
+                             int64_t now, int *n)
+{
+    return cat_run_fail_running(cat, owner, expired_before, message, now, n);
+}
+
+static int pool_runs(void *ud, const char *tenant, const char *group_id, int64_t start_usecs)
+{
+    return job_pool_runs(ud, tenant, group_id, start_usecs);
+}
+
+static int runs_fail_orphans(struct job_pool *p, int64_t expired_before, const char *message, int64_t now, int *n)
+{
+    return cat_run_fail_orphans(job_pool_cat(p), job_pool_owner(p), expired_before, pool_runs, p, message, now, n);
+}
+
+static int runs_fail(struct cat *cat, const struct job *j, const char *message, int64_t now)
+{
+    json_t *m = json_pack("[s]", message);
+    int rc = cat_run_finish(cat, j->tenant, j->id, j->start_usecs, "Failed", m, now);
+    json_decref(m);
+    return rc;
+}
+
+static void runs_release(struct job *j)
+{
+    if (!j->row) return;
+    cat_run_release(j->row);
+    free(j->row);
+}
+
+const struct job_queue job_queue_runs = {
+    .noun = "run",
+    .lease_next = runs_lease_next,
+    .renew = runs_renew,
+    .check = runs_check,
+    .fail_running = runs_fail_running,
+    .fail_orphans = runs_fail_orphans,
+    .fail = runs_fail,
+    .release = runs_release,
+};
+
+const struct job_kind job_kind_backup = {
+    .name = "backup",
+    .queue = &job_queue_runs,
+    .run = backup_run,
+    .flush = backup_flush,
+};
