@@ -106,7 +106,7 @@ int cat_recovery_get(struct cat *cat, const char *tenant, const char *id, struct
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     ret = rc == SQLITE_ROW ? read_rec(st, out) : rc == SQLITE_DONE ? CAT_NOT_FOUND : -1;
-    if (ret < 0) cat_log_error(cat, "recovery get");
+    if (ret < 0 && ret != CAT_NOT_FOUND) cat_log_error(cat, "recovery get");
     sqlite3_reset(st);
     return ret;
 }

@@ -103,7 +103,7 @@ int cat_snapshot_get(struct cat *cat, const char *tenant, const char *id, struct
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     ret = rc == SQLITE_ROW ? read_snap(st, out) : rc == SQLITE_DONE ? CAT_NOT_FOUND : -1;
-    if (ret < 0 && rc != SQLITE_ROW) cat_log_error(cat, "snapshot get");
+    if (ret < 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) cat_log_error(cat, "snapshot get");
     sqlite3_reset(st);
     return ret;
 }

@@ -275,7 +275,10 @@ static const char **c_strings(json_t *arr, size_t *n)
 }
 
 /* disk_full: a catalog result, with a failure the catalog saw as a full disk made -ENOSPC. */
-static int disk_full(int rc) { return rc < 0 && cat_last_error() == -ENOSPC ? -ENOSPC : rc; }
+static int disk_full(int rc)
+{
+    return rc < 0 && rc != CAT_NOT_FOUND && rc != CAT_CONFLICT && cat_last_error() == -ENOSPC ? -ENOSPC : rc;
+}
 
 static void finish_object(struct backup_run *b, struct cat_run_object *o, const char *status, const char *message,
                           const struct cat_snapshot *snap, struct run_tally *t)

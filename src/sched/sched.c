@@ -110,7 +110,7 @@ static int plan_group(struct sched *s, struct cat_group *g, int64_t now)
     if (!doc) return 0;
     if ((rc = cat_policy_get_json(cat, g->tenant, g->policy_id, &policy)) != 0) {
         json_decref(doc);
-        return rc < 0 ? -1 : 0;
+        return rc == CAT_NOT_FOUND ? 0 : -1; /* a policy gone is no catalog failure */
     }
     rc = sched_plan_from_json(doc, policy, g->created_usecs, &plan, err, sizeof err);
     json_decref(doc);
