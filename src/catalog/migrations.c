@@ -156,5 +156,12 @@ const struct cat_migration cat_migrations[] = {
       "  path_id INTEGER NOT NULL, no INTEGER NOT NULL, type INTEGER NOT NULL, size INTEGER NOT NULL,"
       "  mtime_usecs INTEGER NOT NULL, PRIMARY KEY (path_id, no)) WITHOUT ROWID;"
       "CREATE INDEX fidx_versions_no ON fidx_versions(no);" },
+    /* 7: the typed specs (src/sched/spec.h) of policies and groups as their versioned internal
+     * document, beside the wire document the API echoes back. NULL until written: the API writes it
+     * with every create and update, and api_spec_backfill (api/wire_spec.c, at daemon start) fills
+     * rows written before this migration. (6 is left to the job core.) */
+    { 7,
+      "ALTER TABLE policies ADD COLUMN spec TEXT;"
+      "ALTER TABLE protection_groups ADD COLUMN spec TEXT;" },
     { 0, NULL }
 };

@@ -47,8 +47,6 @@ struct sched_blackout {
     int start_min, end_min;       /* minutes of the day; end <= start means through midnight */
 };
 
-/* sched_rule_from_json: an IncrementalSchedule or FullSchedule object. 0, or -1 with err filled. */
-int sched_rule_from_json(const json_t *schedule, struct sched_rule *out, char *err, size_t errlen);
 /* sched_next_slot: the first slot strictly after t, or SCHED_NEVER. */
 int64_t sched_next_slot(const struct sched_rule *r, const struct sched_anchor *a, int64_t t);
 /* sched_due_slot: the latest slot in (after, upto], or SCHED_NEVER if there is none. */
@@ -70,10 +68,9 @@ struct sched_plan {
     int abort_in_blackouts;
 };
 
-/* sched_plan_from_json: reads a ProtectionGroup document (startTime, endTimeUsecs, isPaused,
- * abortInBlackouts) and a ProtectionPolicy document (backupPolicy.regular.incremental/full/
- * fullBackups schedules, blackoutWindow). ref_usecs becomes anchor.ref_usecs. An unknown time zone
- * falls back to UTC (noted in err, return 1); a malformed schedule is -1 with err. */
+/* TRANSITIONAL, until sched.c's plan_group reads the typed specs (spec.h: spec_group_decode,
+ * spec_policy_decode, spec_plan): the wire translation of api/wire_spec.c (defined there, in the API,
+ * where the wire names live) followed by spec_plan. Nothing in src/sched implements wire parsing. */
 int sched_plan_from_json(const json_t *group, const json_t *policy, int64_t ref_usecs, struct sched_plan *out,
                          char *err, size_t errlen);
 
@@ -106,9 +103,14 @@ int sched_should_abort(const struct sched_plan *p, int64_t now);
 int64_t sched_days_from_civil(int64_t y, unsigned m, unsigned d);
 void sched_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 int sched_weekday(int64_t days); /* 0 Sunday .. 6 Saturday */
-/* sched_add_retention: start plus duration in unit ("Days", "Weeks", "Months", "Years"), calendar
- * arithmetic in UTC (a month from Jan 31 is the last day of February). -1 for an unknown unit, a
- * duration outside 0..100000, or a start or result outside 0..CHECKED_MAX_TIME_USECS (util/checked.h:
- * nothing wraps; the caller then keeps the snapshot without expiry, never shorter). */
+/* Retention units. */
+enum sched_ret_unit { SCHED_RET_NONE = 0, SCHED_RET_DAYS, SCHED_RET_WEEKS, SCHED_RET_MONTHS, SCHED_RET_YEARS };
+/* sched_add_retention_unit: start plus duration units, calendar arithmetic in UTC (a month from Jan 31
+ * is the last day of February). -1 for SCHED_RET_NONE, a duration outside 0..100000, or a start or
+ * result outside 0..CHECKED_MAX_TIME_USECS (util/checked.h: nothing wraps; the caller then keeps the
+ * snapshot without expiry, never shorter). */
+int64_t sched_add_retention_unit(int64_t start_usecs, enum sched_ret_unit unit, int64_t duration);
+/* sched_add_retention: the same with the unit by name ("Days", "Weeks", "Months", "Years"; -1 for any
+ * other). TRANSITIONAL for queue.c's policy_expiry until it calls spec_policy_expiry. */
 int64_t sched_add_retention(int64_t start_usecs, const char *unit, int64_t duration);
 #endif
