@@ -31,8 +31,6 @@ struct cat_group {
     int64_t mtime_usecs, created_usecs;
     char *doc;               /* ProtectionGroupResponse JSON text, kept to echo back (API only) */
     size_t doc_len;
-    char *spec;              /* the typed spec's internal document (sched/spec.h), NULL until written */
-    size_t spec_len;
 };
 void cat_group_release(struct cat_group *g);
 
@@ -93,6 +91,10 @@ int cat_group_list_schedulable(struct cat *cat, cat_group_fn fn, void *ud);
 /* cat_group_count_by_policy: live (not deleted) groups of tenant using the policy. */
 int cat_group_count_by_policy(struct cat *cat, const char *tenant, const char *policy_id, int64_t *n);
 
+/* cat_group_get_spec: the typed spec (sched/spec.h) of a group as its internal document, written
+ * beside doc (migration 7); *spec malloc'd, NULL when not written yet. CAT_NOT_FOUND. (Not a member of
+ * struct cat_group: copies of that struct made elsewhere stay complete.) */
+int cat_group_get_spec(struct cat *cat, const char *tenant, const char *id, char **spec, size_t *len);
 /* cat_group_set_spec: replaces the internal document of a group (deleted ones too). CAT_NOT_FOUND. */
 int cat_group_set_spec(struct cat *cat, const char *tenant, const char *id, const char *spec);
 

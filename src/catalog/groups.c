@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define GROUP_COLS "id, tenant, name, policy_id, environment, seq, is_active, is_paused, is_deleted," \
-                   " mtime_usecs, created_usecs, doc, spec"
+                   " mtime_usecs, created_usecs, doc"
 
 void cat_group_release(struct cat_group *g)
 {
@@ -21,7 +21,6 @@ void cat_group_release(struct cat_group *g)
     free(g->policy_id);
     free(g->environment);
     free(g->doc);
-    free(g->spec);
     memset(g, 0, sizeof *g);
 }
 
@@ -55,7 +54,6 @@ static int read_row(sqlite3_stmt *st, struct cat_group *g)
     g->mtime_usecs = sqlite3_column_int64(st, 9);
     g->created_usecs = sqlite3_column_int64(st, 10);
     g->doc = col_dup(st, 11, &g->doc_len);
-    g->spec = col_dup(st, 12, &g->spec_len); /* NULL: not written yet (api_spec_backfill) */
     if (!g->id || !g->tenant || !g->name || !g->policy_id || !g->environment || !g->doc) {
         cat_group_release(g);
         return -1;
@@ -284,6 +282,29 @@ int cat_group_count_by_policy(struct cat *cat, const char *tenant, const char *p
         return -1;
     }
     return 0;
+}
+
+int cat_group_get_spec(struct cat *cat, const char *tenant, const char *id, char **spec, size_t *len)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT spec FROM protection_groups WHERE id = ?1 AND tenant = ?2");
+    int rc;
+    if (!st) return -1;
+    *spec = NULL;
+    *len = 0;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rc = 0;
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL && !(*spec = col_dup(st, 0, len))) rc = -1;
+    } else if (rc == SQLITE_DONE) {
+        rc = CAT_NOT_FOUND;
+    } else {
+        cat_log_error(cat, "group get spec");
+        rc = -1;
+    }
+    sqlite3_reset(st);
+    return rc;
 }
 
 int cat_group_set_spec(struct cat *cat, const char *tenant, const char *id, const char *spec)
