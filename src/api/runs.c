@@ -515,7 +515,7 @@ static void update_runs(struct api_req *req, struct api_resp *resp)
             snprintf(p2, sizeof p2, "%s.localSnapshotConfig", path);
             if (!jv_bool(resp, lsc, p2, "enableLegalHold", 0, &b, NULL) || !jv_bool(resp, lsc, p2, "deleteSnapshot", 0, &b, NULL) ||
                 !jv_enum(resp, lsc, p2, "dataLock", 0, locks, &lock) ||
-                !api_v_int_range(resp, lsc, p2, "daysToKeep", 0, -RUNS_MAX_DAYS_TO_KEEP, RUNS_MAX_DAYS_TO_KEEP, &days, NULL))
+                !jv_int_range(resp, lsc, p2, "daysToKeep", 0, -RUNS_MAX_DAYS_TO_KEEP, RUNS_MAX_DAYS_TO_KEEP, &days, NULL))
                 goto out_body;
         }
     }
