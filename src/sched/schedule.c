@@ -2,7 +2,7 @@
  * per-group decision the scheduler thread acts on. It reads no JSON: the rules come typed from the
  * specs (spec.h), which the API translates from the wire.
  *
- * Day-based units (Days, Weeks, Months, Years, ProtectOnce) walk the wall-clock calendar of the
+ * Day-based units (days, weeks, months, years, once) walk the wall-clock calendar of the
  * group's time zone day by day from the day of t (starting one day early, so a DST shift near
  * midnight cannot hide a slot), turn each matching day's hour:minute into an instant with
  * sched_tz_local_to_utc and return the first one after t; the walk is bounded (a Months or Years
