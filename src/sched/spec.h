@@ -92,6 +92,16 @@ int64_t spec_policy_expiry(const struct spec_policy *p, int64_t start_usecs);
 int spec_plan(const struct spec_group *g, const struct spec_policy *p, int64_t ref_usecs, struct sched_plan *out,
               char *err, size_t errlen);
 
+/* Loading from the catalog (spec_load.c): the stored internal document, decoded. 0; -ENOENT when
+ * tenant has no such policy or group; -ENODATA when the row has no spec (written before migration 7
+ * and not translatable by api_spec_backfill); -EINVAL (err filled) for a document the decoder
+ * refuses; other <0 on a catalog error. spec_group_load's *out is released with spec_group_free. */
+struct cat;
+int spec_policy_load(struct cat *cat, const char *tenant, const char *id, struct spec_policy *out, char *err,
+                     size_t errlen);
+int spec_group_load(struct cat *cat, const char *tenant, const char *id, struct spec_group *out, char *err,
+                    size_t errlen);
+
 /* spec_env_name / spec_protection_name: the internal names ("physical", "file", ...), for logs. */
 const char *spec_env_name(enum spec_env env);
 const char *spec_protection_name(enum spec_protection p);

@@ -3,7 +3,8 @@
  * decoder refuses an unknown or missing version, unknown members, wrong types and out-of-range values;
  * the translator reads the wire bodies the API stores (kPhysical and kSQL groups, every schedule unit
  * the policy uses, retention, retries) and refuses what it cannot read; the plan and expiry derived
- * from specs; and the catalog's migration 7 with the start-up backfill of rows written without a spec. */
+ * from specs; and the catalog's migration 7 with the start-up backfill of rows written without a spec,
+ * and the loaders (spec_policy_load, spec_group_load) over it. */
 #include "check.h"
 #include "api/wire_spec.h"
 #include "catalog/cat_group.h"
@@ -416,6 +417,17 @@ TEST(catalog_backfills_rows_written_without_a_spec)
     CHECK_EQ_INT(api_spec_backfill(cat), 0);
     CHECK_EQ_INT(cat_group_get_spec(cat, "t1", "1:1:3", &spec, &len), 0);
     CHECK(spec == NULL);
+    /* the loaders the scheduler and workers use: decoded, absent, not written, refused */
+    CHECK_EQ_INT(spec_policy_load(cat, "t1", "1:1:1", &p, err, sizeof err), 0);
+    CHECK_EQ_INT(p.retention.duration, 2);
+    CHECK_EQ_INT(spec_group_load(cat, "t1", "1:1:2", &g, err, sizeof err), 0);
+    CHECK_EQ_INT(g.objects[1].id, 6);
+    spec_group_free(&g);
+    CHECK_EQ_INT(spec_group_load(cat, "t1", "1:1:3", &g, err, sizeof err), -ENODATA);
+    CHECK_EQ_INT(spec_policy_load(cat, "t1", "1:1:9", &p, err, sizeof err), -ENOENT);
+    CHECK_EQ_INT(cat_policy_set_spec(cat, "t1", "1:1:1", "{\"v\":9}"), 0);
+    CHECK_EQ_INT(spec_policy_load(cat, "t1", "1:1:1", &p, err, sizeof err), -EINVAL);
+    CHECK(strstr(err, "version 9") != NULL);
     /* a write through the catalog with a spec stores it */
     w.spec = "{\"v\":1,\"env\":\"physical\"}";
     w.name = "g2";
