@@ -230,7 +230,8 @@ static int rule_decode(struct dec *d, const json_t *o, const char *path, struct 
     int64_t every = 1, dow = 0, wom = 0, dom = 0, doy = 0;
     memset(r, 0, sizeof *r);
     if ((rc = only_keys(d, o, path, keys)) || (rc = get_enum(d, o, path, "unit", 1, g_units, &unit)) ||
-        (rc = get_int(d, o, path, "every", 0, 1, 100000, &every)) || (rc = get_int(d, o, path, "dow", 0, 0, 127, &dow)) ||
+        (rc = get_int(d, o, path, "every", 0, 1, 100000, &every)) ||
+        (rc = get_int(d, o, path, "dow", 0, 0, 127, &dow)) ||
         (rc = get_int(d, o, path, "wom", 0, -1, 4, &wom)) || (rc = get_int(d, o, path, "dom", 0, 0, 31, &dom)) ||
         (rc = get_int(d, o, path, "doy", 0, -1, 1, &doy)))
         return rc;
@@ -275,7 +276,8 @@ int spec_policy_decode(const char *text, size_t len, struct spec_policy *p, char
         if ((rc = only_keys(&d, v, path, bw_keys)) || (rc = get_int(&d, v, path, "day", 1, 0, 6, &day)) ||
             (rc = get_int(&d, v, path, "start", 1, 0, 1439, &s)) || (rc = get_int(&d, v, path, "end", 1, 0, 1439, &e)))
             goto out;
-        p->blackout[p->nblackout++] = (struct sched_blackout){ .day = (int)day, .start_min = (int)s, .end_min = (int)e };
+        p->blackout[p->nblackout++] =
+            (struct sched_blackout){ .day = (int)day, .start_min = (int)s, .end_min = (int)e };
     }
     if ((v = json_object_get(o, "retention"))) {
         int unit = 0;
@@ -375,7 +377,8 @@ int spec_group_decode(const char *text, size_t len, struct spec_group *g, char *
     if ((v = json_object_get(o, "start"))) {
         int64_t h = 0, m = 0;
         if ((rc = only_keys(&d, v, "start", start_keys)) || (rc = get_int(&d, v, "start", "hour", 1, 0, 23, &h)) ||
-            (rc = get_int(&d, v, "start", "minute", 1, 0, 59, &m)) || (rc = get_str(&d, v, "start", "tz", 0, &g->time_zone)))
+            (rc = get_int(&d, v, "start", "minute", 1, 0, 59, &m)) ||
+            (rc = get_str(&d, v, "start", "tz", 0, &g->time_zone)))
             goto out;
         g->has_start = 1;
         g->start_hour = (int)h;
