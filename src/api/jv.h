@@ -1,7 +1,7 @@
 /* jv.h: the one validator family of the API: JSON body validation for handlers. Each check looks at
- * obj[field], reports through resp a 400 whose message names the full field path (prefix + "." + field) and the problem, and returns 0; it
- * returns 1 when the value is acceptable (including absent when not required). Out values are
- * borrowed from obj. *present (may be NULL) says whether the field was there. */
+ * obj[field], reports through resp a 400 whose message names the full field path (prefix + "." +
+ * field) and the problem, and returns 0; it returns 1 when the value is acceptable (including absent
+ * when not required). Out values are borrowed from obj. *present (may be NULL) says whether the field was there. */
 #ifndef COFFER_API_JV_H
 #define COFFER_API_JV_H
 #include "api/api.h"
