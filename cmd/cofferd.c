@@ -18,6 +18,7 @@
  * when the process dies, however it dies. A second cofferd on the same DIR finds the lock taken,
  * names the running daemon's pid and exits 1 without touching the catalog or the repository. */
 #include "api/server.h"
+#include "api/wire_spec.h"
 #include "catalog/cat.h"
 #include "repo/repo.h"
 #include "sched/sched.h"
@@ -258,6 +259,9 @@ int main(int argc, char **argv)
             cat_reserve_init(ctx.cat, path, (int64_t)n << 20);
         }
     }
+    /* Rows written before the typed specs (migration 7) get theirs; on a failure (a full disk) the
+     * daemon still starts, and the next start tries again. */
+    if (api_spec_backfill(ctx.cat) != 0) log_warn("cannot write the typed specs of older policies and groups");
     ctx.data_dir = cfg.data_dir;
     if (open_repository(cfg.data_dir, &ctx.repo) != 0) {
         cat_close(ctx.cat);

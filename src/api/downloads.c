@@ -30,6 +30,7 @@
 #include "engine/engine.h"
 #include "sched/job_spec.h"
 #include "sched/sched.h"
+#include "svc/svc.h"
 #include "util/log.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -479,6 +480,7 @@ static void download_file(struct api_req *req, struct api_resp *resp)
     const char *path = api_query(req, "filePath"), *why;
     struct cat_snapshot snap;
     struct tree_entry e;
+    enum tree_type type = TREE_FILE;
     struct range rg;
     struct fstream *f;
     struct MHD_Response *mr;
@@ -507,32 +509,25 @@ static void download_file(struct api_req *req, struct api_resp *resp)
         return;
     }
     if (api_rec_snapshot(req, resp, "snapshotsId", req->params[0], &snap) != 0) return;
-    rc = eng_stat_path(ctx->repo, snap.id, path, &e);
-    for (int hops = 0; rc == 0 && e.hardlink && hops < 8; hops++) {
-        struct tree_entry first;
-        rc = eng_stat_path(ctx->repo, snap.id, e.hardlink, &first);
-        tree_entry_release(&e);
-        if (rc == 0) e = first;
-    }
-    if (rc == -ENOENT || rc == -ENOTDIR) {
+    rc = svc_download_plan(ctx->repo, snap.id, path, &e, &type);
+    if (rc == -ENOENT) {
         api_error(resp, 404, "NotFound", "'%.200s' is not in snapshot %s", path, snap.id);
         goto out;
     }
     if (rc == -EBADMSG) {
         char dmg[480];
         api_error(resp, 409, "RepositoryDamaged", "cannot find '%.200s' in snapshot %s: %s", path, snap.id,
-                  eng_damage_text(rc, dmg, sizeof dmg));
+                  svc_damage_text(rc, dmg, sizeof dmg));
+        goto out;
+    }
+    if (rc == -EISDIR) {
+        api_error(resp, 400, "InvalidParameter", "'%.200s' is %s in snapshot %s, not a regular file", path,
+                  type == TREE_DIR ? "a directory" : type == TREE_SYMLINK ? "a symbolic link" : "a special file",
+                  snap.id);
         goto out;
     }
     if (rc != 0) {
         api_error(resp, 500, "InternalError", "cannot read snapshot %s: %s", snap.id, strerror(-rc));
-        goto out;
-    }
-    if (e.type != TREE_FILE || e.hardlink) {
-        api_error(resp, 400, "InvalidParameter", "'%.200s' is %s in snapshot %s, not a regular file", path,
-                  e.type == TREE_DIR ? "a directory" : e.type == TREE_SYMLINK ? "a symbolic link" : "a special file",
-                  snap.id);
-        tree_entry_release(&e);
         goto out;
     }
     if (resolve(resp, &rg, off, len, e.size) != 0) {

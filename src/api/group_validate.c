@@ -55,14 +55,14 @@ static int check_one(struct api_resp *resp, json_t *obj, const char *prefix, con
     case K_STR: return jv_str(resp, obj, prefix, f->name, f->required, NULL);
     case K_BOOL: return jv_bool(resp, obj, prefix, f->name, f->required, NULL, NULL);
     case K_INT: return jv_int(resp, obj, prefix, f->name, f->required, NULL, NULL);
-    case K_MINUTES: return api_v_int_range(resp, obj, prefix, f->name, f->required, 1, MAX_MINUTES, NULL, NULL);
+    case K_MINUTES: return jv_int_range(resp, obj, prefix, f->name, f->required, 1, MAX_MINUTES, NULL, NULL);
     case K_OBJ: return jv_obj(resp, obj, prefix, f->name, f->required, NULL);
     case K_ENUM: return jv_enum(resp, obj, prefix, f->name, f->required, f->values, NULL);
-    case K_STR_ARR: return api_v_str_array(resp, obj, prefix, f->name, f->required, 0, NULL);
-    case K_INT_ARR: return api_v_int_array(resp, obj, prefix, f->name, f->required, NULL);
-    case K_OBJ_ARR: return api_v_each_object(resp, obj, prefix, f->name, f->required, 0, NULL, NULL);
-    case K_ENUM_ARR: return api_v_enum_array(resp, obj, prefix, f->name, f->required, 0, f->values, NULL);
-    case K_TIME: return api_v_time_of_day(resp, obj, prefix, f->name, f->required);
+    case K_STR_ARR: return jv_str_array(resp, obj, prefix, f->name, f->required, 0, NULL);
+    case K_INT_ARR: return jv_int_array(resp, obj, prefix, f->name, f->required, NULL);
+    case K_OBJ_ARR: return jv_each_object(resp, obj, prefix, f->name, f->required, 0, NULL, NULL);
+    case K_ENUM_ARR: return jv_enum_array(resp, obj, prefix, f->name, f->required, 0, f->values, NULL);
+    case K_TIME: return jv_time_of_day(resp, obj, prefix, f->name, f->required);
     }
     return 0;
 }
@@ -157,9 +157,9 @@ static const struct field group_fields[] = {
 static int add_object(struct api_resp *resp, struct api_group_info *info, json_t *elem, const char *path)
 {
     int64_t id;
-    if (!api_v_int_range(resp, elem, path, "id", 1, 1, INT64_MAX, &id, NULL)) return 0;
+    if (!jv_int_range(resp, elem, path, "id", 1, 1, INT64_MAX, &id, NULL)) return 0;
     for (size_t i = 0; i < info->nobjects; i++)
-        if (info->object_ids[i] == id) return api_v_fail(resp, path, "id", "repeats object %lld", (long long)id);
+        if (info->object_ids[i] == id) return jv_fail(resp, path, "id", "repeats object %lld", (long long)id);
     {
         int64_t *n = realloc(info->object_ids, (info->nobjects + 1) * sizeof *n);
         if (!n) {
@@ -176,10 +176,10 @@ static int add_object(struct api_resp *resp, struct api_group_info *info, json_t
 static int absolute_path(struct api_resp *resp, const char *prefix, const char *field, const char *s)
 {
     const char *p = s;
-    if (s[0] != '/') return api_v_fail(resp, prefix, field, "must be an absolute path (starting with '/'), not '%.200s'", s);
+    if (s[0] != '/') return jv_fail(resp, prefix, field, "must be an absolute path (starting with '/'), not '%.200s'", s);
     while ((p = strstr(p, "..")) != NULL) {
         if (p[-1] == '/' && (p[2] == '/' || p[2] == '\0'))
-            return api_v_fail(resp, prefix, field, "must not contain '..' components: '%.200s'", s);
+            return jv_fail(resp, prefix, field, "must not contain '..' components: '%.200s'", s);
         p += 2;
     }
     return 1;
@@ -192,7 +192,7 @@ static int file_path(struct api_resp *resp, json_t *e, const char *path, void *u
     size_t i;
     (void)ud;
     if (!jv_str_nonempty(resp, e, path, "includedPath", 1, &inc) || !absolute_path(resp, path, "includedPath", inc) ||
-        !api_v_str_array(resp, e, path, "excludedPaths", 0, 1, &ex) || !jv_bool(resp, e, path, "skipNestedVolumes", 0, NULL, NULL))
+        !jv_str_array(resp, e, path, "excludedPaths", 0, 1, &ex) || !jv_bool(resp, e, path, "skipNestedVolumes", 0, NULL, NULL))
         return 0;
     json_array_foreach(ex, i, v) {
         char f[64];
@@ -205,7 +205,7 @@ static int file_path(struct api_resp *resp, json_t *e, const char *path, void *u
 static int file_object(struct api_resp *resp, json_t *e, const char *path, void *ud)
 {
     return add_object(resp, ud, e, path) && check_fields(resp, e, path, file_object_fields) &&
-           api_v_each_object(resp, e, path, "filePaths", 0, 1, file_path, NULL);
+           jv_each_object(resp, e, path, "filePaths", 0, 1, file_path, NULL);
 }
 
 static int volume_object(struct api_resp *resp, json_t *e, const char *path, void *ud)
@@ -223,7 +223,7 @@ static int common_params(struct api_resp *resp, json_t *o, const char *prefix)
 {
     return check_sub(resp, o, prefix, "indexingPolicy", 0, indexing_fields, NULL) &&
            check_sub(resp, o, prefix, "prePostScript", 0, script_fields, NULL) &&
-           api_v_each_object(resp, o, prefix, "taskTimeouts", 0, 0, each_with_fields, (void *)timeout_fields);
+           jv_each_object(resp, o, prefix, "taskTimeouts", 0, 0, each_with_fields, (void *)timeout_fields);
 }
 
 /* only_one: of the sub-params keys, only `want` may be present. */
@@ -232,7 +232,7 @@ static int only_one(struct api_resp *resp, json_t *o, const char *prefix, const 
 {
     for (; *keys; keys++)
         if (strcmp(*keys, want) != 0 && json_object_get(o, *keys) && !json_is_null(json_object_get(o, *keys)))
-            return api_v_fail(resp, prefix, *keys, "does not apply to protectionType '%s' (use '%s')", type, want);
+            return jv_fail(resp, prefix, *keys, "does not apply to protectionType '%s' (use '%s')", type, want);
     return 1;
 }
 
@@ -251,13 +251,13 @@ static int physical_params(struct api_resp *resp, json_t *body, struct api_group
             return 0;
         jv_path(sp, sizeof sp, p, subs[0]);
         snprintf(info->objects_path, sizeof info->objects_path, "%s.objects", sp);
-        return common_params(resp, sub, sp) && api_v_each_object(resp, sub, sp, "objects", 1, 1, file_object, info);
+        return common_params(resp, sub, sp) && jv_each_object(resp, sub, sp, "objects", 1, 1, file_object, info);
     }
     if (!only_one(resp, pp, p, subs, subs[1], type) || !check_sub(resp, pp, p, subs[1], 1, volume_params_fields, &sub))
         return 0;
     jv_path(sp, sizeof sp, p, subs[1]);
     snprintf(info->objects_path, sizeof info->objects_path, "%s.objects", sp);
-    return common_params(resp, sub, sp) && api_v_each_object(resp, sub, sp, "objects", 1, 1, volume_object, info);
+    return common_params(resp, sub, sp) && jv_each_object(resp, sub, sp, "objects", 1, 1, volume_object, info);
 }
 
 static int sql_params(struct api_resp *resp, json_t *body, struct api_group_info *info)
@@ -275,7 +275,7 @@ static int sql_params(struct api_resp *resp, json_t *body, struct api_group_info
     jv_path(sp, sizeof sp, p, want);
     snprintf(info->objects_path, sizeof info->objects_path, "%s.objects", sp);
     info->objects_registered = 0; /* SQL objects are stored as given */
-    return common_params(resp, sub, sp) && api_v_each_object(resp, sub, sp, "objects", 1, 1, sql_object, info);
+    return common_params(resp, sub, sp) && jv_each_object(resp, sub, sp, "objects", 1, 1, sql_object, info);
 }
 
 int api_group_validate(struct api_resp *resp, json_t *body, struct api_group_info *info)
@@ -284,36 +284,36 @@ int api_group_validate(struct api_resp *resp, json_t *body, struct api_group_inf
     const char *env_raw = NULL;
     memset(info, 0, sizeof *info);
     if (!jv_str_nonempty(resp, body, "", "name", 1, &info->name)) return 0;
-    if (strlen(info->name) > MAX_NAME) return api_v_fail(resp, "", "name", "must be at most %d bytes", MAX_NAME);
+    if (strlen(info->name) > MAX_NAME) return jv_fail(resp, "", "name", "must be at most %d bytes", MAX_NAME);
     if (!jv_str_nonempty(resp, body, "", "policyId", 1, &info->policy_id)) return 0;
     if (!api_id_parse(info->policy_id, NULL, NULL, NULL))
-        return api_v_fail(resp, "", "policyId", "must be a protection policy id of the form "
+        return jv_fail(resp, "", "policyId", "must be a protection policy id of the form "
                           "clusterId:incarnationId:number, not '%.64s'", info->policy_id);
     if (!jv_str(resp, body, "", "environment", 1, &env_raw)) return 0;
     if (strcmp(env_raw, "kKubernetes") == 0)
-        return api_v_fail(resp, "", "environment", "value 'kKubernetes' is not supported (supported: kPhysical, kSQL)");
+        return jv_fail(resp, "", "environment", "value 'kKubernetes' is not supported (supported: kPhysical, kSQL)");
     if (!jv_enum(resp, body, "", "environment", 1, environments, &info->environment)) return 0;
     if (!check_fields(resp, body, "", group_fields) ||
-        !api_v_int_range(resp, body, "", "endTimeUsecs", 0, 0, CHECKED_MAX_TIME_USECS, NULL, NULL) ||
+        !jv_int_range(resp, body, "", "endTimeUsecs", 0, 0, CHECKED_MAX_TIME_USECS, NULL, NULL) ||
         !jv_int(resp, body, "", "lastModifiedTimestampUsecs", 0, &info->mtime_usecs, &info->has_mtime) ||
         !jv_bool(resp, body, "", "isPaused", 0, &info->is_paused, &info->has_paused) ||
         !check_sub(resp, body, "", "alertPolicy", 0, alert_policy_fields, &alert) ||
-        (alert && !api_v_each_object(resp, alert, "alertPolicy", "alertTargets", 0, 0, each_with_fields,
+        (alert && !jv_each_object(resp, alert, "alertPolicy", "alertTargets", 0, 0, each_with_fields,
                                      (void *)alert_target_fields)) ||
-        !api_v_each_object(resp, body, "", "sla", 0, 0, each_with_fields, (void *)sla_fields) ||
-        !api_v_each_object(resp, body, "", "advancedConfigs", 0, 0, each_with_fields, (void *)kv_fields))
+        !jv_each_object(resp, body, "", "sla", 0, 0, each_with_fields, (void *)sla_fields) ||
+        !jv_each_object(resp, body, "", "advancedConfigs", 0, 0, each_with_fields, (void *)kv_fields))
         return 0;
     if (strcmp(info->environment, "kPhysical") == 0) {
         if (json_object_get(body, "mssqlParams") && !json_is_null(json_object_get(body, "mssqlParams")))
-            return api_v_fail(resp, "", "mssqlParams", "does not apply to environment 'kPhysical'");
+            return jv_fail(resp, "", "mssqlParams", "does not apply to environment 'kPhysical'");
         if (!physical_params(resp, body, info)) return 0;
     } else {
         if (json_object_get(body, "physicalParams") && !json_is_null(json_object_get(body, "physicalParams")))
-            return api_v_fail(resp, "", "physicalParams", "does not apply to environment 'kSQL'");
+            return jv_fail(resp, "", "physicalParams", "does not apply to environment 'kSQL'");
         if (!sql_params(resp, body, info)) return 0;
     }
     if (json_object_get(body, "kubernetesParams") && !json_is_null(json_object_get(body, "kubernetesParams")))
-        return api_v_fail(resp, "", "kubernetesParams", "does not apply to environment '%s'", info->environment);
+        return jv_fail(resp, "", "kubernetesParams", "does not apply to environment '%s'", info->environment);
     return 1;
 }
 

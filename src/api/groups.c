@@ -16,11 +16,14 @@
 #include "api/group_validate.h"
 #include "api/jv.h"
 #include "api/resid.h"
+#include "api/wire_spec.h"
+#include "svc/svc.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_source.h"
 #include "sched/clock.h"
+#include "util/log.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,9 +80,12 @@ static void internal(struct api_resp *resp, const char *what)
     api_catalog_error(resp, 0, what);
 }
 
-/* make_doc: the response document of a validated body. Returns malloc'd compact text. */
-static char *make_doc(json_t *body, const char *id, int paused, int64_t mtime, size_t nobjects)
+/* make_doc: the response document of a validated body. Returns malloc'd compact text; *spec gets the
+ * typed spec's internal document translated from that response (api/wire_spec.h; malloc'd, NULL when
+ * the translator refuses it: logged, the scheduler skips such a group). */
+static char *make_doc(json_t *body, const char *id, int paused, int64_t mtime, size_t nobjects, char **spec)
 {
+    char err[256] = "";
     json_t *doc = json_object();
     const char *colon = strchr(id, ':');
     char *text;
@@ -93,6 +99,7 @@ static char *make_doc(json_t *body, const char *id, int paused, int64_t mtime, s
     json_object_set_new(doc, "lastModifiedTimestampUsecs", json_integer(mtime));
     json_object_set_new(doc, "numProtectedObjects", json_integer((json_int_t)nobjects));
     text = json_dumps(doc, JSON_COMPACT);
+    if (text && !(*spec = api_wire_group_text(doc, err, sizeof err))) log_warn("group %s: no typed spec: %s", id, err);
     json_decref(doc);
     return text;
 }
@@ -141,7 +148,7 @@ static void group_create(struct api_req *req, struct api_resp *resp)
     struct api_group_info info;
     struct cat_group_write w;
     json_t *body = api_body_object(req, resp);
-    char id[API_ID_MAX], *doc = NULL;
+    char id[API_ID_MAX], *doc = NULL, *spec = NULL;
     int64_t seq, mtime = api_now_usecs();
     int rc;
     if (!body) return;
@@ -164,12 +171,13 @@ static void group_create(struct api_req *req, struct api_resp *resp)
                                   .policy_id = info.policy_id, .environment = info.environment, .is_active = 1,
                                   .is_paused = info.has_paused && info.is_paused, .mtime_usecs = mtime,
                                   .object_ids = info.object_ids, .nobjects = info.nobjects };
-    if (!(doc = make_doc(body, id, w.is_paused, mtime, info.nobjects))) {
+    if (!(doc = make_doc(body, id, w.is_paused, mtime, info.nobjects, &spec))) {
         cat_rollback(cat);
         internal(resp, "building the group");
         goto out;
     }
     w.doc = doc;
+    w.spec = spec;
     rc = cat_group_insert(cat, &w);
     if (rc == 0) rc = cat_commit(cat);
     if (rc != 0) {
@@ -183,6 +191,7 @@ static void group_create(struct api_req *req, struct api_resp *resp)
 out:
     api_group_info_release(&info);
     free(doc);
+    free(spec);
     json_decref(body);
 }
 
@@ -238,7 +247,7 @@ static void group_update(struct api_req *req, struct api_resp *resp)
     struct cat_group cur;
     struct cat_group_write w;
     json_t *body;
-    char *doc = NULL;
+    char *doc = NULL, *spec = NULL;
     int64_t mtime;
     int rc;
     if (!check_path_id(req, resp)) return;
@@ -280,12 +289,13 @@ static void group_update(struct api_req *req, struct api_resp *resp)
                                   .is_paused = info.has_paused ? info.is_paused : cur.is_paused,
                                   .mtime_usecs = mtime, .object_ids = info.object_ids, .nobjects = info.nobjects };
     cat_group_release(&cur);
-    if (!(doc = make_doc(body, req->params[0], w.is_paused, mtime, info.nobjects))) {
+    if (!(doc = make_doc(body, req->params[0], w.is_paused, mtime, info.nobjects, &spec))) {
         cat_rollback(cat);
         internal(resp, "building the group");
         goto out;
     }
     w.doc = doc;
+    w.spec = spec;
     rc = cat_group_update(cat, &w);
     if (rc == 0) rc = cat_commit(cat);
     if (rc != 0) {
@@ -300,6 +310,7 @@ static void group_update(struct api_req *req, struct api_resp *resp)
 out:
     api_group_info_release(&info);
     free(doc);
+    free(spec);
     json_decref(body);
 }
 
@@ -347,6 +358,10 @@ static void group_delete(struct api_req *req, struct api_resp *resp)
         internal(resp, "deleting the group");
         return;
     }
+    /* deleteSnapshots: the catalog expired them now (above, in the transaction); the service deletes
+     * them at once (what the retention pass would do at its next pass, through the same function). */
+    if (snapshots)
+        svc_group_snapshots_delete(cat, api_ctx(req)->repo, req->tenant, req->params[0]);
     api_empty(resp, 204);
 }
 

@@ -6,13 +6,16 @@
  * response unparsed, and the list concatenates documents (numProtectionGroups / numProtectedObjects are
  * spliced in only when includeStats asks for them). Writes that read before they write (update,
  * delete) run in one BEGIN IMMEDIATE transaction: the stale check (lastModificationTimeUsecs, 412)
- * and the in-use check (409) see exactly what they change. */
+ * and the in-use check (409) see exactly what they change. Every write also stores the typed spec
+ * (api/wire_spec.h: the internal document the scheduler and retention read) in the same transaction. */
 #include "api/api.h"
 #include "api/jv.h"
 #include "api/resid.h"
 #include "api/schedule.h"
+#include "api/wire_spec.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
+#include "util/log.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +61,15 @@ static char *make_doc(json_t *body, const char *id, int64_t mtime)
     return text;
 }
 
+/* make_spec: the typed spec's internal document of a validated body (malloc'd), or NULL when the
+ * translator refuses what the validator let through (logged; the scheduler skips such a policy). */
+static char *make_spec(json_t *body, const char *id)
+{
+    char err[256] = "", *spec = api_wire_policy_text(body, err, sizeof err);
+    if (!spec) log_warn("policy %s: no typed spec: %s", id, err);
+    return spec;
+}
+
 static void name_conflict(struct api_resp *resp, json_t *body)
 {
     api_error(resp, 409, "Conflict", "field 'name': a protection policy named '%.200s' already exists",
@@ -68,7 +80,7 @@ static void policy_create(struct api_req *req, struct api_resp *resp)
 {
     struct cat *cat = api_ctx(req)->cat;
     json_t *body = api_body_object(req, resp);
-    char id[API_ID_MAX], *doc = NULL;
+    char id[API_ID_MAX], *doc = NULL, *spec = NULL;
     int64_t seq, mtime = api_now_usecs();
     int rc;
     if (!body) return;
@@ -82,7 +94,9 @@ static void policy_create(struct api_req *req, struct api_resp *resp)
         internal(resp, "allocating an id");
         goto out;
     }
+    spec = make_spec(body, id);
     rc = cat_policy_insert(cat, req->tenant, id, seq, json_string_value(json_object_get(body, "name")), doc, mtime);
+    if (rc == 0) rc = cat_policy_set_spec(cat, req->tenant, id, spec);
     if (rc == 0) rc = cat_commit(cat);
     if (rc != 0) {
         cat_rollback(cat);
@@ -94,6 +108,7 @@ static void policy_create(struct api_req *req, struct api_resp *resp)
     doc = NULL;
 out:
     free(doc);
+    free(spec);
     json_decref(body);
 }
 
@@ -113,7 +128,7 @@ static void policy_update(struct api_req *req, struct api_resp *resp)
 {
     struct cat *cat = api_ctx(req)->cat;
     json_t *body;
-    char *doc = NULL;
+    char *doc = NULL, *spec = NULL;
     int64_t stored, sent = 0, mtime;
     int sent_here = 0, rc;
     if (!check_path_id(req, resp)) return;
@@ -144,8 +159,10 @@ static void policy_update(struct api_req *req, struct api_resp *resp)
         internal(resp, "building the policy");
         goto out;
     }
+    spec = make_spec(body, req->params[0]);
     rc = cat_policy_update(cat, req->tenant, req->params[0], json_string_value(json_object_get(body, "name")), doc,
                            mtime);
+    if (rc == 0) rc = cat_policy_set_spec(cat, req->tenant, req->params[0], spec);
     if (rc == 0) rc = cat_commit(cat);
     if (rc != 0) {
         cat_rollback(cat);
@@ -157,6 +174,7 @@ static void policy_update(struct api_req *req, struct api_resp *resp)
     doc = NULL;
 out:
     free(doc);
+    free(spec);
     json_decref(body);
 }
 

@@ -31,10 +31,10 @@
 #include "api/objects.h"
 #include "api/resid.h"
 #include "catalog/cat_source.h"
-#include "engine/engine.h"
 #include "sched/clock.h"
 #include "sched/job_spec.h"
 #include "sched/sched.h"
+#include "svc/svc.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,8 +130,8 @@ int api_rec_check_items(struct api_req *req, struct api_resp *resp, const char *
             api_error(resp, 400, "InvalidField", "field '%s.absolutePath' ('%.200s') %s", pfx, path, why);
             return -1;
         }
-        rc = eng_stat_path(repo, snapshot_id, path, &e);
-        if (rc == -ENOENT || rc == -ENOTDIR) {
+        rc = svc_recovery_check_path(repo, snapshot_id, path, &e);
+        if (rc == -ENOENT) {
             api_error(resp, 404, "NotFound", "field '%s.absolutePath': '%.200s' is not in snapshot %s", pfx, path,
                       snapshot_id);
             return -1;
@@ -139,7 +139,7 @@ int api_rec_check_items(struct api_req *req, struct api_resp *resp, const char *
         if (rc == -EBADMSG) { /* the repository is damaged: a state to repair, not a server fault */
             char dmg[480];
             api_error(resp, 409, "RepositoryDamaged", "field '%s.absolutePath': cannot find '%.200s' in snapshot %s: %s",
-                      pfx, path, snapshot_id, eng_damage_text(rc, dmg, sizeof dmg));
+                      pfx, path, snapshot_id, svc_damage_text(rc, dmg, sizeof dmg));
             return -1;
         }
         if (rc != 0) {

@@ -26,6 +26,7 @@
 #include "sched/job_spec.h"
 #include "sched/sched.h"
 #include "util/checked.h"
+#include "svc/svc.h"
 #include "util/log.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -460,16 +461,6 @@ static void run_progress(struct api_req *req, struct api_resp *resp)
 
 /* ---------- PUT .../runs ---------- */
 
-/* forget_run_snapshots: after the catalog marked a run's snapshots deleted, the repository forgets
- * their documents (prune reclaims the data). */
-static int forget_cb(void *ud, const struct cat_snapshot *s)
-{
-    struct repo *repo = ud;
-    int rc = repo ? repo_snapshot_forget(repo, s->id) : 0;
-    if (rc != 0 && rc != -ENOENT) log_warn("cannot forget snapshot %s: %s", s->id, strerror(-rc));
-    return 0;
-}
-
 /* What daysToKeep means (UpdateLocalSnapshotConfig; the spec: "Extend or reduce retention"): the
  * number of days added to the run's current expiry. Decisions:
  *   - daysToKeep > 0 is an EXTENSION: the new expiry is the current one plus that many days, and is
@@ -532,7 +523,7 @@ static void update_runs(struct api_req *req, struct api_resp *resp)
             snprintf(p2, sizeof p2, "%s.localSnapshotConfig", path);
             if (!jv_bool(resp, lsc, p2, "enableLegalHold", 0, &b, NULL) || !jv_bool(resp, lsc, p2, "deleteSnapshot", 0, &b, NULL) ||
                 !jv_enum(resp, lsc, p2, "dataLock", 0, locks, &lock) ||
-                !api_v_int_range(resp, lsc, p2, "daysToKeep", 0, -RUNS_MAX_DAYS_TO_KEEP, RUNS_MAX_DAYS_TO_KEEP, &days, NULL))
+                !jv_int_range(resp, lsc, p2, "daysToKeep", 0, -RUNS_MAX_DAYS_TO_KEEP, RUNS_MAX_DAYS_TO_KEEP, &days, NULL))
                 goto out_body;
         }
     }
@@ -583,12 +574,8 @@ static void update_runs(struct api_req *req, struct api_resp *resp)
                 snprintf(msg, sizeof msg, "catalog error");
         }
         if (!msg[0] && del) {
-            struct cat_snapshot_filter f = { .object_id = -1, .source_id = -1, .run_from_usecs = start,
-                                             .run_to_usecs = start, .include_deleted = 1 };
-            json_t *gids = json_pack("[s]", g.id);
-            f.group_ids = gids;
-            cat_snapshot_list(ctx->cat, req->tenant, &f, forget_cb, ctx->repo);
-            json_decref(gids);
+            /* the catalog flagged the run's snapshots deleted above; the service deletes each (again) */
+            svc_run_snapshots_delete(ctx->cat, ctx->repo, req->tenant, g.id, start);
         }
         if (msg[0]) json_array_append_new(failed, json_pack("{s:s,s:s}", "runId", run_id, "errorMessage", msg));
         else json_array_append_new(ok, json_string(run_id));

@@ -9,7 +9,6 @@
  * microseconds cannot overflow. */
 #include "api/schedule.h"
 #include "api/jv.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,143 +30,6 @@ static const char *const timeout_types[] = { "kRegular", "kFull", "kLog", "kSyst
                                              "kStorageArraySnapshot", NULL };
 static const char *const target_types[] = { "Local", "Archival", NULL };
 
-/* ---- shared checks ------------------------------------------------------------------------------ */
-
-int api_v_fail(struct api_resp *resp, const char *prefix, const char *field, const char *fmt, ...)
-{
-    char path[256], what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    api_error(resp, 400, "InvalidField", "field '%s' %s", jv_path(path, sizeof path, prefix, field), what);
-    return 0;
-}
-
-int api_v_int_range(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
-                    int64_t min, int64_t max, int64_t *out, int *present)
-{
-    int64_t v = 0;
-    int here = 0;
-    if (present) *present = 0;
-    if (!jv_int(resp, obj, prefix, field, required, &v, &here)) return 0;
-    if (!here) return 1;
-    if (v < min) {
-        if (min == 1) return api_v_fail(resp, prefix, field, "must be > 0");
-        return api_v_fail(resp, prefix, field, "must be >= %lld", (long long)min);
-    }
-    if (v > max) return api_v_fail(resp, prefix, field, "must be <= %lld", (long long)max);
-    if (out) *out = v;
-    if (present) *present = 1;
-    return 1;
-}
-
-int api_v_time_of_day(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required)
-{
-    json_t *t;
-    char p[256];
-    if (!jv_obj(resp, obj, prefix, field, required, &t)) return 0;
-    if (!t) return 1;
-    jv_path(p, sizeof p, prefix, field);
-    return api_v_int_range(resp, t, p, "hour", 1, 0, 23, NULL, NULL) &&
-           api_v_int_range(resp, t, p, "minute", 1, 0, 59, NULL, NULL) &&
-           jv_str_nonempty(resp, t, p, "timeZone", 0, NULL);
-}
-
-/* elem_path: "prefix.field[i]". */
-static const char *elem_path(char *buf, size_t len, const char *prefix, const char *field, size_t i)
-{
-    char p[256];
-    snprintf(buf, len, "%s[%zu]", jv_path(p, sizeof p, prefix, field), i);
-    return buf;
-}
-
-static int elem_fail(struct api_resp *resp, const char *prefix, const char *field, size_t i, const char *what)
-{
-    char p[300];
-    api_error(resp, 400, "InvalidField", "field '%s' %s", elem_path(p, sizeof p, prefix, field, i), what);
-    return 0;
-}
-
-int api_v_str_array(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
-                    int nonempty, json_t **out)
-{
-    json_t *a, *v;
-    size_t i;
-    if (out) *out = NULL;
-    if (!jv_arr(resp, obj, prefix, field, required, &a)) return 0;
-    if (!a) return 1;
-    if (nonempty && json_array_size(a) == 0) return api_v_fail(resp, prefix, field, "must not be empty");
-    json_array_foreach(a, i, v) {
-        if (!json_is_string(v)) return elem_fail(resp, prefix, field, i, "must be a string");
-        if (nonempty && json_string_length(v) == 0) return elem_fail(resp, prefix, field, i, "must not be empty");
-    }
-    if (out) *out = a;
-    return 1;
-}
-
-int api_v_enum_array(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
-                     int nonempty, const char *const *allowed, json_t **out)
-{
-    json_t *a, *v;
-    size_t i;
-    if (out) *out = NULL;
-    if (!api_v_str_array(resp, obj, prefix, field, required, nonempty, &a)) return 0;
-    if (!a) return 1;
-    json_array_foreach(a, i, v) {
-        const char *s = json_string_value(v);
-        if (!jv_enum_ok(s, allowed)) {
-            char p[300], list[256];
-            size_t used = 0;
-            list[0] = '\0';
-            for (const char *const *x = allowed; *x && used < sizeof list; x++)
-                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", x == allowed ? "" : ", ", *x);
-            api_error(resp, 400, "InvalidField", "field '%s' has unknown value '%s' (allowed: %s)",
-                      elem_path(p, sizeof p, prefix, field, i), s, list);
-            return 0;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(json_string_value(json_array_get(a, j)), s) == 0) {
-                char p[300];
-                api_error(resp, 400, "InvalidField", "field '%s' repeats '%s'",
-                          elem_path(p, sizeof p, prefix, field, i), s);
-                return 0;
-            }
-    }
-    if (out) *out = a;
-    return 1;
-}
-
-int api_v_int_array(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
-                    json_t **out)
-{
-    json_t *a, *v;
-    size_t i;
-    if (out) *out = NULL;
-    if (!jv_arr(resp, obj, prefix, field, required, &a)) return 0;
-    if (!a) return 1;
-    json_array_foreach(a, i, v)
-        if (!json_is_integer(v)) return elem_fail(resp, prefix, field, i, "must be an integer");
-    if (out) *out = a;
-    return 1;
-}
-
-int api_v_each_object(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
-                      int nonempty, api_v_elem_fn fn, void *ud)
-{
-    json_t *a, *v;
-    size_t i;
-    if (!jv_arr(resp, obj, prefix, field, required, &a)) return 0;
-    if (!a) return 1;
-    if (nonempty && json_array_size(a) == 0) return api_v_fail(resp, prefix, field, "must not be empty");
-    json_array_foreach(a, i, v) {
-        char p[300];
-        if (!json_is_object(v)) return elem_fail(resp, prefix, field, i, "must be an object");
-        if (fn && !fn(resp, v, elem_path(p, sizeof p, prefix, field, i), ud)) return 0;
-    }
-    return 1;
-}
-
 /* ---- schedules ---------------------------------------------------------------------------------- */
 
 /* frequency_schedule: {frequency > 0} under obj[field]. */
@@ -177,7 +39,7 @@ static int frequency_schedule(struct api_resp *resp, json_t *obj, const char *pr
     char p[256];
     if (!jv_obj(resp, obj, prefix, field, 0, &s)) return 0;
     if (!s) return 1;
-    return api_v_int_range(resp, s, jv_path(p, sizeof p, prefix, field), "frequency", 1, 1, MAX_COUNT, NULL, NULL);
+    return jv_int_range(resp, s, jv_path(p, sizeof p, prefix, field), "frequency", 1, 1, MAX_COUNT, NULL, NULL);
 }
 
 static int month_schedule(struct api_resp *resp, json_t *obj, const char *prefix)
@@ -189,18 +51,18 @@ static int month_schedule(struct api_resp *resp, json_t *obj, const char *prefix
     if (!jv_obj(resp, obj, prefix, "monthSchedule", 0, &m)) return 0;
     if (!m) return 1;
     jv_path(p, sizeof p, prefix, "monthSchedule");
-    if (!api_v_enum_array(resp, m, p, "dayOfWeek", 0, 1, api_days_of_week, &dow) ||
+    if (!jv_enum_array(resp, m, p, "dayOfWeek", 0, 1, api_days_of_week, &dow) ||
         !jv_enum(resp, m, p, "weekOfMonth", 0, weeks_of_month, &wom) ||
-        !api_v_int_range(resp, m, p, "dayOfMonth", 0, 1, 31, NULL, &dom_here))
+        !jv_int_range(resp, m, p, "dayOfMonth", 0, 1, 31, NULL, &dom_here))
         return 0;
     if (dom_here && (dow || wom))
-        return api_v_fail(resp, p, "dayOfMonth", "cannot be combined with 'dayOfWeek' or 'weekOfMonth'");
-    if (dow && !wom) return api_v_fail(resp, p, "weekOfMonth", "is required with 'dayOfWeek'");
+        return jv_fail(resp, p, "dayOfMonth", "cannot be combined with 'dayOfWeek' or 'weekOfMonth'");
+    if (dow && !wom) return jv_fail(resp, p, "weekOfMonth", "is required with 'dayOfWeek'");
     if (wom && !dow && strcmp(wom, "First") != 0 && strcmp(wom, "Last") != 0)
-        return api_v_fail(resp, p, "dayOfWeek", "is required with weekOfMonth '%s' (only First and Last name a "
+        return jv_fail(resp, p, "dayOfWeek", "is required with weekOfMonth '%s' (only First and Last name a "
                           "day of the month on their own)", wom);
     if (!dom_here && !wom)
-        return api_v_fail(resp, prefix, "monthSchedule",
+        return jv_fail(resp, prefix, "monthSchedule",
                           "needs 'dayOfWeek' with 'weekOfMonth', 'weekOfMonth' First or Last, or 'dayOfMonth'");
     return 1;
 }
@@ -220,7 +82,7 @@ static int week_schedule(struct api_resp *resp, json_t *obj, const char *prefix)
     char p[256];
     if (!jv_obj(resp, obj, prefix, "weekSchedule", 0, &w)) return 0;
     if (!w) return 1;
-    return api_v_enum_array(resp, w, jv_path(p, sizeof p, prefix, "weekSchedule"), "dayOfWeek", 1, 1,
+    return jv_enum_array(resp, w, jv_path(p, sizeof p, prefix, "weekSchedule"), "dayOfWeek", 1, 1,
                             api_days_of_week, NULL);
 }
 
@@ -245,7 +107,7 @@ static int schedule(struct api_resp *resp, json_t *obj, const char *prefix, cons
         return 0;
     for (size_t i = 0; i < sizeof match / sizeof match[0]; i++)
         if (strcmp(unit, match[i].unit) == 0 && !json_is_object(json_object_get(s, match[i].sub)))
-            return api_v_fail(resp, p, match[i].sub, "is required when unit is '%s'", unit);
+            return jv_fail(resp, p, match[i].sub, "is required when unit is '%s'", unit);
     return 1;
 }
 
@@ -259,14 +121,14 @@ static int retention(struct api_resp *resp, json_t *obj, const char *prefix, con
     if (!r) return 1;
     jv_path(p, sizeof p, prefix, field);
     if (!jv_enum(resp, r, p, "unit", 1, retention_units, NULL) ||
-        !api_v_int_range(resp, r, p, "duration", 1, 1, MAX_COUNT, NULL, NULL) ||
+        !jv_int_range(resp, r, p, "duration", 1, 1, MAX_COUNT, NULL, NULL) ||
         !jv_obj(resp, r, p, "dataLockConfig", 0, &lock))
         return 0;
     if (!lock) return 1;
     jv_path(lp, sizeof lp, p, "dataLockConfig");
     return jv_enum(resp, lock, lp, "mode", 1, lock_modes, NULL) &&
            jv_enum(resp, lock, lp, "unit", 1, retention_units, NULL) &&
-           api_v_int_range(resp, lock, lp, "duration", 1, 1, MAX_COUNT, NULL, NULL) &&
+           jv_int_range(resp, lock, lp, "duration", 1, 1, MAX_COUNT, NULL, NULL) &&
            jv_bool(resp, lock, lp, "enableWormOnExternalTarget", 0, NULL, NULL);
 }
 
@@ -290,10 +152,10 @@ static int regular_policy(struct api_resp *resp, json_t *bp, const char *prefix)
     if (!jv_obj(resp, reg, p, "full", 0, &full)) return 0;
     if (full && !schedule(resp, full, jv_path(sp, sizeof sp, p, "full"), "schedule", 1, full_units)) return 0;
     if (!jv_arr(resp, reg, p, "fullBackups", 0, &fulls) ||
-        !api_v_each_object(resp, reg, p, "fullBackups", 0, 0, full_backup_entry, NULL))
+        !jv_each_object(resp, reg, p, "fullBackups", 0, 0, full_backup_entry, NULL))
         return 0;
     if (!incr && !full && !(fulls && json_array_size(fulls) > 0))
-        return api_v_fail(resp, p, "incremental", "is required when neither 'full' nor 'fullBackups' is given");
+        return jv_fail(resp, p, "incremental", "is required when neither 'full' nor 'fullBackups' is given");
     if (!retention(resp, reg, p, "retention", 1)) return 0;
     if (!jv_obj(resp, reg, p, "primaryBackupTarget", 0, &target)) return 0;
     if (target) {
@@ -309,7 +171,7 @@ static int regular_policy(struct api_resp *resp, json_t *bp, const char *prefix)
 static int run_timeout(struct api_resp *resp, json_t *e, const char *path, void *ud)
 {
     (void)ud;
-    return api_v_int_range(resp, e, path, "timeoutMins", 0, 1, MAX_COUNT * 10, NULL, NULL) &&
+    return jv_int_range(resp, e, path, "timeoutMins", 0, 1, MAX_COUNT * 10, NULL, NULL) &&
            jv_enum(resp, e, path, "backupType", 0, timeout_types, NULL);
 }
 
@@ -328,14 +190,14 @@ static int backup_policy(struct api_resp *resp, json_t *body)
     }
     return jv_obj(resp, bp, p, "bmr", 0, NULL) && jv_obj(resp, bp, p, "cdp", 0, NULL) &&
            jv_obj(resp, bp, p, "storageArraySnapshot", 0, NULL) &&
-           api_v_each_object(resp, bp, p, "runTimeouts", 0, 0, run_timeout, NULL);
+           jv_each_object(resp, bp, p, "runTimeouts", 0, 0, run_timeout, NULL);
 }
 
 static int blackout_window(struct api_resp *resp, json_t *e, const char *path, void *ud)
 {
     (void)ud;
     return jv_enum(resp, e, path, "day", 1, api_days_of_week, NULL) &&
-           api_v_time_of_day(resp, e, path, "startTime", 1) && api_v_time_of_day(resp, e, path, "endTime", 1) &&
+           jv_time_of_day(resp, e, path, "startTime", 1) && jv_time_of_day(resp, e, path, "endTime", 1) &&
            jv_str(resp, e, path, "configId", 0, NULL);
 }
 
@@ -347,7 +209,7 @@ static int extended_retention(struct api_resp *resp, json_t *e, const char *path
     if (!jv_obj(resp, e, path, "schedule", 1, &s)) return 0;
     jv_path(sp, sizeof sp, path, "schedule");
     return jv_enum(resp, s, sp, "unit", 1, ext_units, NULL) &&
-           api_v_int_range(resp, s, sp, "frequency", 0, 1, MAX_COUNT, NULL, NULL) &&
+           jv_int_range(resp, s, sp, "frequency", 0, 1, MAX_COUNT, NULL, NULL) &&
            retention(resp, e, path, "retention", 1) && jv_enum(resp, e, path, "runType", 0, run_types, NULL) &&
            jv_str(resp, e, path, "configId", 0, NULL);
 }
@@ -357,19 +219,19 @@ int api_policy_validate(struct api_resp *resp, json_t *body)
     const char *name = NULL;
     json_t *retry;
     if (!jv_str_nonempty(resp, body, "", "name", 1, &name)) return 0;
-    if (strlen(name) > MAX_NAME) return api_v_fail(resp, "", "name", "must be at most %d bytes", MAX_NAME);
+    if (strlen(name) > MAX_NAME) return jv_fail(resp, "", "name", "must be at most %d bytes", MAX_NAME);
     if (!backup_policy(resp, body) || !jv_str(resp, body, "", "description", 0, NULL) ||
-        !api_v_each_object(resp, body, "", "blackoutWindow", 0, 0, blackout_window, NULL) ||
-        !api_v_each_object(resp, body, "", "extendedRetention", 0, 0, extended_retention, NULL) ||
+        !jv_each_object(resp, body, "", "blackoutWindow", 0, 0, blackout_window, NULL) ||
+        !jv_each_object(resp, body, "", "extendedRetention", 0, 0, extended_retention, NULL) ||
         !jv_obj(resp, body, "", "remoteTargetPolicy", 0, NULL) ||
-        !api_v_each_object(resp, body, "", "cascadedTargetsConfig", 0, 0, NULL, NULL) ||
+        !jv_each_object(resp, body, "", "cascadedTargetsConfig", 0, 0, NULL, NULL) ||
         !jv_obj(resp, body, "", "retryOptions", 0, &retry))
         return 0;
-    if (retry && (!api_v_int_range(resp, retry, "retryOptions", "retries", 0, 0, 1000, NULL, NULL) ||
-                  !api_v_int_range(resp, retry, "retryOptions", "retryIntervalMins", 0, 0, MAX_COUNT, NULL, NULL)))
+    if (retry && (!jv_int_range(resp, retry, "retryOptions", "retries", 0, 0, 1000, NULL, NULL) ||
+                  !jv_int_range(resp, retry, "retryOptions", "retryIntervalMins", 0, 0, MAX_COUNT, NULL, NULL)))
         return 0;
     return jv_enum(resp, body, "", "dataLock", 0, lock_modes, NULL) &&
-           api_v_int_range(resp, body, "", "version", 0, 0, INT64_MAX, NULL, NULL) &&
+           jv_int_range(resp, body, "", "version", 0, 0, INT64_MAX, NULL, NULL) &&
            jv_bool(resp, body, "", "isCBSEnabled", 0, NULL, NULL) &&
            jv_int(resp, body, "", "lastModificationTimeUsecs", 0, NULL, NULL) &&
            jv_str(resp, body, "", "templateId", 0, NULL);

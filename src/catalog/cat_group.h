@@ -29,7 +29,7 @@ struct cat_group {
     int64_t seq;
     int is_active, is_paused, is_deleted;
     int64_t mtime_usecs, created_usecs;
-    char *doc;               /* ProtectionGroupResponse JSON text (physicalParams, mssqlParams, ...) */
+    char *doc;               /* ProtectionGroupResponse JSON text, kept to echo back (API only) */
     size_t doc_len;
 };
 void cat_group_release(struct cat_group *g);
@@ -44,6 +44,7 @@ struct cat_group_write {
     const char *environment;
     int is_active, is_paused;
     const char *doc;
+    const char *spec;          /* the internal document (sched/spec.h: spec_group_encode); may be NULL */
     int64_t mtime_usecs;
     const int64_t *object_ids; /* the objects the group protects (may repeat; stored once) */
     size_t nobjects;
@@ -89,4 +90,17 @@ int cat_group_list_schedulable(struct cat *cat, cat_group_fn fn, void *ud);
 
 /* cat_group_count_by_policy: live (not deleted) groups of tenant using the policy. */
 int cat_group_count_by_policy(struct cat *cat, const char *tenant, const char *policy_id, int64_t *n);
+
+/* cat_group_get_spec: the typed spec (sched/spec.h) of a group as its internal document, written
+ * beside doc (migration 7); *spec malloc'd, NULL when not written yet. CAT_NOT_FOUND. (Not a member of
+ * struct cat_group: copies of that struct made elsewhere stay complete.) */
+int cat_group_get_spec(struct cat *cat, const char *tenant, const char *id, char **spec, size_t *len);
+/* cat_group_set_spec: replaces the internal document of a group (deleted ones too). CAT_NOT_FOUND. */
+int cat_group_set_spec(struct cat *cat, const char *tenant, const char *id, const char *spec);
+
+/* cat_spec_missing: up to limit rows of policies (groups 0) or protection_groups (groups 1) whose spec
+ * is still NULL, each passed to fn with its tenant, id and wire doc after the read has finished (fn
+ * may write the row). Returns the number of rows seen, or the first nonzero value of fn, or <0. */
+typedef int (*cat_spec_missing_fn)(void *ud, const char *tenant, const char *id, const char *doc);
+int cat_spec_missing(struct cat *cat, int groups, size_t limit, cat_spec_missing_fn fn, void *ud);
 #endif

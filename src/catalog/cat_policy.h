@@ -1,8 +1,9 @@
 /* cat_policy.h: protection policies in the catalog (table policies, migration 2).
  *
  * A policy row holds its tenant, id ("clusterId:incarnationId:n"), the counter value n (list order),
- * name (unique per tenant), modification time and doc: the whole ProtectionPolicyResponse JSON text as
- * the API last wrote it, so reads serve it without building anything. Every function is scoped by
+ * name (unique per tenant), modification time, doc: the whole ProtectionPolicyResponse JSON text as
+ * the API last wrote it, so reads serve it without building anything, and spec: the typed spec's
+ * internal document (sched/spec.h), which is what the scheduler and retention read. Every function is scoped by
  * tenant: another tenant's policy is CAT_NOT_FOUND and never listed. Returns 0, CAT_NOT_FOUND,
  * CAT_CONFLICT or <0 on an internal error (logged). Text out-parameters are malloc'd; the caller frees. */
 #ifndef COFFER_CATALOG_CAT_POLICY_H
@@ -40,4 +41,10 @@ int cat_policy_list(struct cat *cat, const char *tenant, json_t *ids, json_t *na
  * they protect. */
 int cat_policy_stats(struct cat *cat, const char *tenant, const char *id, int64_t *num_groups,
                      int64_t *num_objects);
+
+/* The typed spec (sched/spec.h) of a policy as its internal document, written beside doc (migration 7).
+ * cat_policy_set_spec: replaces it (CAT_NOT_FOUND). cat_policy_get_spec: *spec malloc'd, NULL when
+ * not written yet (the row predates migration 7 and api_spec_backfill has not run). */
+int cat_policy_set_spec(struct cat *cat, const char *tenant, const char *id, const char *spec);
+int cat_policy_get_spec(struct cat *cat, const char *tenant, const char *id, char **spec, size_t *len);
 #endif

@@ -84,7 +84,8 @@ int cat_group_insert(struct cat *cat, const struct cat_group_write *w)
 {
     sqlite3_stmt *st = cat_stmt(cat,
         "INSERT INTO protection_groups(id, tenant, seq, name, policy_id, environment, is_active, is_paused,"
-        " is_deleted, doc, mtime_usecs, created_usecs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10)");
+        " is_deleted, doc, mtime_usecs, created_usecs, spec)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10, ?11)");
     int rc;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
@@ -97,6 +98,7 @@ int cat_group_insert(struct cat *cat, const struct cat_group_write *w)
     sqlite3_bind_int(st, 8, w->is_paused ? 1 : 0);
     sqlite3_bind_text(st, 9, w->doc, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 10, w->mtime_usecs);
+    cat_bind_opt_text(st, 11, w->spec);
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     return write_objects(cat, w);
 }
@@ -105,7 +107,7 @@ int cat_group_update(struct cat *cat, const struct cat_group_write *w)
 {
     sqlite3_stmt *st = cat_stmt(cat,
         "UPDATE protection_groups SET name = ?3, policy_id = ?4, environment = ?5, is_active = ?6,"
-        " is_paused = ?7, doc = ?8, mtime_usecs = ?9 WHERE id = ?1 AND tenant = ?2 AND is_deleted = 0");
+        " is_paused = ?7, doc = ?8, mtime_usecs = ?9, spec = ?10 WHERE id = ?1 AND tenant = ?2 AND is_deleted = 0");
     int rc;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
@@ -117,6 +119,7 @@ int cat_group_update(struct cat *cat, const struct cat_group_write *w)
     sqlite3_bind_int(st, 7, w->is_paused ? 1 : 0);
     sqlite3_bind_text(st, 8, w->doc, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, w->mtime_usecs);
+    cat_bind_opt_text(st, 10, w->spec);
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     if (sqlite3_changes(cat_db(cat)) == 0) return CAT_NOT_FOUND;
     return write_objects(cat, w);
@@ -279,4 +282,74 @@ int cat_group_count_by_policy(struct cat *cat, const char *tenant, const char *p
         return -1;
     }
     return 0;
+}
+
+int cat_group_get_spec(struct cat *cat, const char *tenant, const char *id, char **spec, size_t *len)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT spec FROM protection_groups WHERE id = ?1 AND tenant = ?2");
+    int rc;
+    if (!st) return -1;
+    *spec = NULL;
+    *len = 0;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rc = 0;
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL && !(*spec = col_dup(st, 0, len))) rc = -1;
+    } else if (rc == SQLITE_DONE) {
+        rc = CAT_NOT_FOUND;
+    } else {
+        cat_log_error(cat, "group get spec");
+        rc = -1;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int cat_group_set_spec(struct cat *cat, const char *tenant, const char *id, const char *spec)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "UPDATE protection_groups SET spec = ?3 WHERE id = ?1 AND tenant = ?2");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    cat_bind_opt_text(st, 3, spec);
+    rc = cat_exec_done(cat, st);
+    if (rc == 0 && sqlite3_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
+    return rc;
+}
+
+/* each_missing: rows (tenant, id, doc) of a table whose spec is NULL; read whole before fn runs, so fn
+ * may write the rows (at most `limit` per call: the caller loops until none is left). */
+int cat_spec_missing(struct cat *cat, int groups, size_t limit, cat_spec_missing_fn fn, void *ud)
+{
+    sqlite3_stmt *st = cat_stmt(cat, groups ? "SELECT tenant, id, doc FROM protection_groups WHERE spec IS NULL"
+                                              " ORDER BY tenant, seq LIMIT ?1"
+                                            : "SELECT tenant, id, doc FROM policies WHERE spec IS NULL"
+                                              " ORDER BY tenant, seq LIMIT ?1");
+    char **rows = NULL;
+    size_t n = 0, cap = 0;
+    int rc, out = 0;
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (ARRAY_RESERVE(rows, cap, n + 3) != 0) {
+            out = -1;
+            break;
+        }
+        for (int i = 0; i < 3; i++) rows[n++] = col_dup(st, i, NULL);
+    }
+    if (out == 0 && rc != SQLITE_DONE) {
+        cat_log_error(cat, "spec missing");
+        out = -1;
+    }
+    sqlite3_reset(st);
+    for (size_t i = 0; out == 0 && i + 2 < n; i += 3) {
+        if (!rows[i] || !rows[i + 1] || !rows[i + 2]) out = -1;
+        else out = fn(ud, rows[i], rows[i + 1], rows[i + 2]);
+    }
+    for (size_t i = 0; i < n; i++) free(rows[i]);
+    free(rows);
+    return out < 0 ? out : (int)(n / 3);
 }

@@ -159,5 +159,12 @@ const struct cat_migration cat_migrations[] = {
     /* 6: recovery leases expire like run leases (the job core renews every lease it holds); a
      * recovery leased before this migration has no expiry (0) and is failed on restart as before. */
     { 6, "ALTER TABLE recoveries ADD COLUMN lease_expiry INTEGER NOT NULL DEFAULT 0;" },
+    /* 7: the typed specs (src/sched/spec.h) of policies and groups as their versioned internal
+     * document, beside the wire document the API echoes back. NULL until written: the API writes it
+     * with every create and update, and api_spec_backfill (api/wire_spec.c, at daemon start) fills
+     * rows written before this migration. */
+    { 7,
+      "ALTER TABLE policies ADD COLUMN spec TEXT;"
+      "ALTER TABLE protection_groups ADD COLUMN spec TEXT;" },
     { 0, NULL }
 };

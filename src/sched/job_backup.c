@@ -3,8 +3,8 @@
  * finish the run.
  *
  * For a file-level group each object (or the run's requested subset) is backed up from its include
- * paths and excludes plus the group's global excludes (group_doc.h reads them from the group's
- * document); an object without include paths is backed up whole (its path: "/" for a host, the mount
+ * paths and excludes plus the group's global excludes (from the group's typed spec, sched/spec.h,
+ * never from its wire document); an object without include paths is backed up whole (its path: "/" for a host, the mount
  * point for a volume). A kRegular run gives the mover the object's newest snapshot from this group as
  * parent (unchanged files are not read again); a kFull run and the first run read everything.
  *
@@ -33,7 +33,7 @@
 #include "catalog/cat_source.h"
 #include "engine/mover.h"
 #include "repo/repo.h"
-#include "sched/group_doc.h"
+#include "sched/spec.h"
 #include "util/log.h"
 #include "util/time.h"
 #include <errno.h>
@@ -321,7 +321,7 @@ static void object_fail(struct backup_run *b, struct cat_run_object *o, const ch
 
 /* object_register: reads the catalog's object (*have: whether it is registered) and records the run's
  * row for it. 0, or <0 when the row cannot be recorded. */
-static int object_register(struct backup_run *b, int64_t id, json_t *objspec, struct cat_object *co, int *have,
+static int object_register(struct backup_run *b, int64_t id, const struct spec_object *so, struct cat_object *co, int *have,
                            struct cat_run_object *o)
 {
     const struct cat_run *run = b->run;
@@ -331,7 +331,7 @@ static int object_register(struct backup_run *b, int64_t id, json_t *objspec, st
     o->files_total = o->bytes_total = -1;
     o->environment = (char *)mover_env_catalog_name(b->env);
     *have = cat_object_get(cat, run->tenant, id, co) == 0;
-    o->object_name = *have ? co->name : (char *)group_doc_object_name(objspec);
+    o->object_name = *have ? co->name : so->name;
     o->source_id = *have ? co->source_id : 0;
     o->source_name = *have ? co->source_name : NULL;
     o->object_type = *have ? co->object_type : NULL;
@@ -359,15 +359,17 @@ static int object_unreachable(struct backup_run *b, int64_t id, int have, const 
 
 /* object_paths: the include and exclude paths (JSON string arrays filled); 0, or 1 with msg when an
  * include path is not absolute. */
-static int object_paths(json_t *objspec, json_t *global_ex, const struct cat_object *co, int64_t id, json_t *incs,
-                        json_t *excs, char *msg, size_t len)
+static int object_paths(const struct spec_object *so, const struct spec_group *gs, const struct cat_object *co,
+                        int64_t id, json_t *incs, json_t *excs, char *msg, size_t len)
 {
     size_t i;
     json_t *v;
-    group_doc_object_paths(objspec, incs, excs);
+    for (size_t k = 0; k < so->npaths; k++) {
+        json_array_append_new(incs, json_string(so->paths[k].include));
+        for (size_t e = 0; e < so->paths[k].nexcludes; e++) json_array_append_new(excs, json_string(so->paths[k].excludes[e]));
+    }
     if (json_array_size(incs) == 0) json_array_append_new(incs, json_string(co->path && *co->path ? co->path : "/"));
-    json_array_foreach(global_ex, i, v)
-        if (json_is_string(v)) json_array_append(excs, v);
+    for (size_t e = 0; e < gs->nexcludes; e++) json_array_append_new(excs, json_string(gs->excludes[e]));
     json_array_foreach(incs, i, v) {
         if (json_string_value(v)[0] != '/') {
             snprintf(msg, len, "object %" PRId64 " (%s): includedPath '%s' is not an absolute path", id, co->name,
@@ -447,7 +449,8 @@ static void object_failed(struct backup_run *b, const struct cat_object *co, str
     object_fail(b, o, msg, t);
 }
 
-static void backup_object(struct backup_run *b, json_t *objspec, json_t *global_ex, struct run_tally *t)
+static void backup_object(struct backup_run *b, const struct spec_object *so, const struct spec_group *gs,
+                          struct run_tally *t)
 {
     const struct cat_run *run = b->run;
     struct job *j = b->j;
@@ -459,17 +462,17 @@ static void backup_object(struct backup_run *b, json_t *objspec, json_t *global_
     json_t *incs = json_array(), *excs = json_array(), *meta = NULL;
     const char **inc_v = NULL, **exc_v = NULL;
     char *parent = NULL, err[512] = "", msg[1024];
-    int64_t id = group_doc_object_id(objspec);
+    int64_t id = so->id;
     int rc, have_obj = 0;
     size_t n_inc = 0, n_exc = 0;
 
-    if (object_register(b, id, objspec, &co, &have_obj, &o) != 0) {
+    if (object_register(b, id, so, &co, &have_obj, &o) != 0) {
         t->failed++;
         add_message(t, "object %" PRId64 ": cannot record it in the catalog", id);
         goto out;
     }
     if (object_unreachable(b, id, have_obj, &co, msg, sizeof msg) ||
-        object_paths(objspec, global_ex, &co, id, incs, excs, msg, sizeof msg)) {
+        object_paths(so, gs, &co, id, incs, excs, msg, sizeof msg)) {
         object_fail(b, &o, msg, t);
         goto out;
     }
@@ -576,12 +579,11 @@ static int id_in(json_t *arr, int64_t id)
 }
 
 /* backup_objects: every object of the group (or the run's subset) not finished by an earlier attempt. */
-static void backup_objects(struct backup_run *b, json_t *doc, struct run_tally *t)
+static void backup_objects(struct backup_run *b, const struct spec_group *gs, struct run_tally *t)
 {
     struct cat_run_object *done = NULL;
     size_t ndone = 0, i;
     int considered = 0;
-    json_t *v;
     /* A run queued again after a shutdown keeps the objects it already finished. */
     if (cat_run_objects(job_cat(b->j), b->run->tenant, b->run->group_id, b->run->start_usecs, &done, &ndone) != 0)
         ndone = 0;
@@ -592,8 +594,8 @@ static void backup_objects(struct backup_run *b, json_t *doc, struct run_tally *
         else if (strcmp(st, "kCanceled") == 0) t->canceled++;
         else t->failed++;
     }
-    json_array_foreach(group_doc_file_objects(doc), i, v) {
-        int64_t id = group_doc_object_id(v);
+    for (i = 0; i < gs->nobjects; i++) {
+        int64_t id = gs->objects[i].id;
         int skip = 0;
         if (b->run->objects && !id_in(b->run->objects, id)) continue;
         considered++;
@@ -604,7 +606,7 @@ static void backup_objects(struct backup_run *b, json_t *doc, struct run_tally *
             t->stop = 1;
             break;
         }
-        backup_object(b, v, group_doc_global_excludes(doc), t);
+        backup_object(b, &gs->objects[i], gs, t);
     }
     if (considered == 0) {
         add_message(t, "the protection group has no objects to back up");
@@ -621,7 +623,8 @@ static void backup_run(struct job *j)
     struct cat_group g = { 0 };
     struct backup_run b = { .j = j, .run = run, .g = &g, .s = job_ctx(j) };
     struct run_tally t = { .messages = json_array() };
-    json_t *doc = NULL;
+    struct spec_group gs = { 0 };
+    char err[256] = "";
     const char *status;
     int rc;
 
@@ -635,15 +638,22 @@ static void backup_run(struct job *j)
         t.failed++;
         goto finish;
     }
-    doc = json_loadb(g.doc, g.doc_len, 0, NULL);
-    if (mover_env_from_catalog(g.environment, &b.env) != 0 || !(b.mover = mover_for(b.env)) ||
-        !group_doc_is_file_group(doc)) {
+    rc = spec_group_load(cat, run->tenant, run->group_id, &gs, err, sizeof err);
+    if (rc != 0) {
+        add_message(&t, "the protection group's settings cannot be read: %s",
+                    rc == -ENODATA ? "they were stored before this version and could not be translated"
+                    : err[0]        ? err
+                                    : "catalog error");
+        t.failed++;
+        goto finish;
+    }
+    if (gs.env != SPEC_ENV_PHYSICAL || gs.protection != SPEC_PROT_FILE || !(b.mover = mover_for(b.env = MOVER_ENV_PHYSICAL))) {
         add_message(&t, "only kPhysical protection groups with protectionType kFile can be backed up yet (this group: %s)",
                     g.environment);
         t.failed++;
         goto finish;
     }
-    backup_objects(&b, doc, &t);
+    backup_objects(&b, &gs, &t);
 finish:
     job_set_state(j, NULL);
     if (job_lease_lost(j)) {
@@ -675,7 +685,7 @@ finish:
     log_info("run %s of group %s finished: %s (%d ok, %d with warnings, %d failed)", b.run_id, run->group_id, status,
              t.ok, t.warned, t.failed);
 out:
-    json_decref(doc);
+    spec_group_free(&gs);
     json_decref(t.messages);
     cat_group_release(&g);
 }

@@ -1,32 +1,30 @@
 /* queue.c: putting runs in the queue (the same way for the API and the scheduler) and the retention
  * hook. A run's snapshots expire at its start plus the policy's regular retention; the
- * retention pass marks expired snapshots deleted in the catalog first (so the API stops offering
- * them), then forgets their documents in the repository (prune reclaims the data later). */
+ * retention pass deletes expired snapshots through svc_snapshot_delete, the one way a snapshot is
+ * deleted (catalog row first, so the API stops offering it, then the repository's document; prune
+ * reclaims the data later). */
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
 #include "catalog/cat_snapshot.h"
 #include "repo/repo.h"
-#include "sched/group_doc.h"
 #include "sched/job_spec.h"
 #include "sched/sched_int.h"
 #include "sched/schedule.h"
+#include "sched/spec.h"
+#include "svc/svc.h"
 #include "util/log.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* policy_expiry: when a run started now expires under its group's policy (its typed spec); 0 keeps
+ * it without expiry (no policy, no retention, or a sum past the time range: never shorter). */
 static int64_t policy_expiry(struct cat *cat, const struct cat_group *g, int64_t now)
 {
-    json_t *policy = NULL;
-    const char *unit;
-    int64_t expiry = 0, duration;
-    if (cat_policy_get_json(cat, g->tenant, g->policy_id, &policy) != 0) return 0;
-    if (policy_doc_retention(policy, &unit, &duration) == 0) {
-        int64_t e = sched_add_retention(now, unit, duration);
-        if (e > 0) expiry = e;
-    }
-    json_decref(policy);
-    return expiry;
+    struct spec_policy p;
+    char err[200];
+    if (spec_policy_load(cat, g->tenant, g->policy_id, &p, err, sizeof err) != 0) return 0;
+    return spec_policy_expiry(&p, now);
 }
 
 int sched_enqueue(struct cat *cat, const struct cat_group *g, const struct job_run_spec *spec, int64_t now,
@@ -73,13 +71,9 @@ int sched_retention_pass(struct cat *cat, struct repo *repo, int64_t now)
     }
     json_array_foreach(e.list, i, v) {
         const char *tenant = json_string_value(json_array_get(v, 0)), *id = json_string_value(json_array_get(v, 1));
-        int rc = cat_snapshot_mark_deleted(cat, tenant, id);
+        int rc = svc_snapshot_delete(cat, repo, tenant, id);
         if (rc != 0) continue;
         n++;
-        if (repo) {
-            rc = repo_snapshot_forget(repo, id);
-            if (rc != 0 && rc != -ENOENT) log_warn("retention: cannot forget snapshot %s: %s", id, strerror(-rc));
-        }
         log_info("retention: snapshot %s of tenant %s expired and was deleted", id, tenant);
     }
     json_decref(e.list);

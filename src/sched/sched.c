@@ -16,6 +16,7 @@
 #include "catalog/cat_policy.h"
 #include "sched/job_spec.h"
 #include "sched/schedule.h"
+#include "sched/spec.h"
 #include "util/time.h"
 #include "util/log.h"
 #include "util/array.h"
@@ -101,20 +102,24 @@ static void abort_in_blackout(struct sched *s, struct cat_group *g, int64_t now)
 static int plan_group(struct sched *s, struct cat_group *g, int64_t now)
 {
     struct cat *cat = s->cfg.cat;
-    json_t *doc = json_loadb(g->doc, g->doc_len, 0, NULL), *policy = NULL;
+    struct spec_group gs = { 0 };
+    struct spec_policy ps;
     struct sched_plan plan;
     struct sched_decision d;
     char err[256] = "", when[32];
     int64_t last = 0, start;
     int active, rc = 0, fresh;
-    if (!doc) return 0;
-    if ((rc = cat_policy_get_json(cat, g->tenant, g->policy_id, &policy)) != 0) {
-        json_decref(doc);
-        return rc == CAT_NOT_FOUND ? 0 : -1; /* a policy gone is no catalog failure */
+    rc = spec_group_load(cat, g->tenant, g->id, &gs, err, sizeof err);
+    if (rc == 0) {
+        rc = spec_policy_load(cat, g->tenant, gs.policy_id ? gs.policy_id : g->policy_id, &ps, err, sizeof err);
+        if (rc == 0) rc = spec_plan(&gs, &ps, g->created_usecs, &plan, err, sizeof err);
     }
-    rc = sched_plan_from_json(doc, policy, g->created_usecs, &plan, err, sizeof err);
-    json_decref(doc);
-    json_decref(policy);
+    spec_group_free(&gs);
+    if (rc == -ENODATA) /* a row written before typed specs that the backfill could not translate */
+        log_warn("scheduler: group %s of tenant %s is not scheduled: its settings (or its policy's) have no typed "
+                 "spec; update the group or policy through the API to store one", g->id, g->tenant);
+    if (rc == -ENOENT || rc == -ENODATA) return 0;
+    if (rc < 0 && rc != -EINVAL) return -1;        /* a catalog failure: the pass backs off */
     if (rc < 0) {
         log_warn("scheduler: group %s of tenant %s: %s", g->id, g->tenant, err);
         return 0;

@@ -1,7 +1,8 @@
 /* schedule.c: the scheduling rules of schedule.h: slots of each unit, blackout windows, and the
- * per-group decision the scheduler thread acts on.
+ * per-group decision the scheduler thread acts on. It reads no JSON: the rules come typed from the
+ * specs (spec.h), which the API translates from the wire.
  *
- * Day-based units (Days, Weeks, Months, Years, ProtectOnce) walk the wall-clock calendar of the
+ * Day-based units (days, weeks, months, years, once) walk the wall-clock calendar of the
  * group's time zone day by day from the day of t (starting one day early, so a DST shift near
  * midnight cannot hide a slot), turn each matching day's hour:minute into an instant with
  * sched_tz_local_to_utc and return the first one after t; the walk is bounded (a Months or Years
@@ -10,7 +11,6 @@
  * arithmetic is Howard Hinnant's days_from_civil / civil_from_days. */
 #include "sched/schedule.h"
 #include "util/checked.h"
-#include <stdio.h>
 #include <string.h>
 
 #define USEC 1000000LL
@@ -61,140 +61,6 @@ static unsigned days_in_month(int64_t y, unsigned m)
     static const unsigned dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
     return dm[m - 1];
-}
-
-/* ---------- parsing ---------- */
-
-static const char *const g_days[] = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" };
-
-static int day_index(const char *s)
-{
-    for (int i = 0; i < 7; i++)
-        if (strcmp(s, g_days[i]) == 0) return i;
-    return -1;
-}
-
-static int get_int(const json_t *obj, const char *key, int64_t *out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v)) return -1;
-    *out = json_integer_value(v);
-    return 0;
-}
-
-static int parse_dow(const json_t *arr, unsigned *mask, const char *where, char *err, size_t errlen)
-{
-    size_t i;
-    json_t *v;
-    *mask = 0;
-    if (!json_is_array(arr)) {
-        snprintf(err, errlen, "%s.dayOfWeek must be an array of day names", where);
-        return -1;
-    }
-    json_array_foreach(arr, i, v) {
-        int d = json_is_string(v) ? day_index(json_string_value(v)) : -1;
-        if (d < 0) {
-            snprintf(err, errlen, "%s.dayOfWeek[%zu] is not a day of the week", where, i);
-            return -1;
-        }
-        *mask |= 1u << d;
-    }
-    return 0;
-}
-
-int sched_rule_from_json(const json_t *s, struct sched_rule *out, char *err, size_t errlen)
-{
-    const char *unit = json_string_value(json_object_get(s, "unit"));
-    memset(out, 0, sizeof *out);
-    out->frequency = 1;
-    if (!json_is_object(s) || !unit) {
-        snprintf(err, errlen, "schedule has no unit");
-        return -1;
-    }
-    if (strcmp(unit, "Minutes") == 0 || strcmp(unit, "Hours") == 0 || strcmp(unit, "Days") == 0) {
-        const char *key = unit[0] == 'M' ? "minuteSchedule" : unit[0] == 'H' ? "hourSchedule" : "daySchedule";
-        json_t *sub = json_object_get(s, key);
-        out->unit = unit[0] == 'M' ? SCHED_MINUTES : unit[0] == 'H' ? SCHED_HOURS : SCHED_DAYS;
-        if (sub && get_int(sub, "frequency", &out->frequency) != 0) {
-            snprintf(err, errlen, "%s.frequency must be an integer", key);
-            return -1;
-        }
-        if (out->frequency < 1 || out->frequency > 100000) {
-            snprintf(err, errlen, "%s.frequency must be between 1 and 100000", key);
-            return -1;
-        }
-        return 0;
-    }
-    if (strcmp(unit, "Weeks") == 0) {
-        json_t *sub = json_object_get(s, "weekSchedule");
-        out->unit = SCHED_WEEKS;
-        if (!sub) {
-            out->dow_mask = 1u << 0; /* no days given: Sundays */
-            return 0;
-        }
-        if (parse_dow(json_object_get(sub, "dayOfWeek"), &out->dow_mask, "weekSchedule", err, errlen) != 0)
-            return -1;
-        if (!out->dow_mask) {
-            snprintf(err, errlen, "weekSchedule.dayOfWeek must name at least one day");
-            return -1;
-        }
-        return 0;
-    }
-    if (strcmp(unit, "Months") == 0) {
-        json_t *sub = json_object_get(s, "monthSchedule");
-        int64_t dom = 0;
-        const char *wom;
-        out->unit = SCHED_MONTHS;
-        if (!sub) {
-            out->day_of_month = 1;
-            return 0;
-        }
-        if (json_object_get(sub, "dayOfMonth") && get_int(sub, "dayOfMonth", &dom) != 0) {
-            snprintf(err, errlen, "monthSchedule.dayOfMonth must be an integer");
-            return -1;
-        }
-        wom = json_string_value(json_object_get(sub, "weekOfMonth"));
-        if (json_object_get(sub, "dayOfWeek") &&
-            parse_dow(json_object_get(sub, "dayOfWeek"), &out->dow_mask, "monthSchedule", err, errlen) != 0)
-            return -1;
-        if (wom) {
-            static const char *const w[] = { "First", "Second", "Third", "Fourth" };
-            for (int i = 0; i < 4; i++)
-                if (strcmp(wom, w[i]) == 0) out->week_of_month = i + 1;
-            if (strcmp(wom, "Last") == 0) out->week_of_month = -1;
-            if (!out->week_of_month) {
-                snprintf(err, errlen, "monthSchedule.weekOfMonth must be First, Second, Third, Fourth or Last");
-                return -1;
-            }
-            if (!out->dow_mask) out->dow_mask = 1u << 0;
-            return 0;
-        }
-        if (dom == 0) dom = out->dow_mask ? 0 : 1;
-        if (dom < 0 || dom > 31) {
-            snprintf(err, errlen, "monthSchedule.dayOfMonth must be between 1 and 31");
-            return -1;
-        }
-        out->day_of_month = (int)dom;
-        if (!dom) out->week_of_month = 1; /* dayOfWeek alone: the first such day of the month */
-        return 0;
-    }
-    if (strcmp(unit, "Years") == 0) {
-        const char *doy = json_string_value(json_object_get(json_object_get(s, "yearSchedule"), "dayOfYear"));
-        out->unit = SCHED_YEARS;
-        out->day_of_year = (doy && strcmp(doy, "Last") == 0) ? -1 : 1;
-        if (doy && strcmp(doy, "First") != 0 && strcmp(doy, "Last") != 0) {
-            snprintf(err, errlen, "yearSchedule.dayOfYear must be First or Last");
-            return -1;
-        }
-        return 0;
-    }
-    if (strcmp(unit, "ProtectOnce") == 0) {
-        out->unit = SCHED_ONCE;
-        return 0;
-    }
-    snprintf(err, errlen, "schedule unit '%s' is not one of Minutes, Hours, Days, Weeks, Months, Years, ProtectOnce",
-             unit);
-    return -1;
 }
 
 /* ---------- slots ---------- */
@@ -305,85 +171,7 @@ int sched_in_blackout(const struct sched_blackout *w, size_t n, const struct sch
     return 0;
 }
 
-/* ---------- group plans ---------- */
-
-static int time_of_day(const json_t *o, int *hour, int *minute)
-{
-    int64_t h, m;
-    if (!json_is_object(o) || get_int(o, "hour", &h) != 0 || get_int(o, "minute", &m) != 0) return -1;
-    if (h < 0 || h > 23 || m < 0 || m > 59) return -1;
-    *hour = (int)h;
-    *minute = (int)m;
-    return 0;
-}
-
-int sched_plan_from_json(const json_t *group, const json_t *policy, int64_t ref_usecs, struct sched_plan *p,
-                         char *err, size_t errlen)
-{
-    const json_t *start = json_object_get(group, "startTime");
-    const json_t *regular = json_object_get(json_object_get(policy, "backupPolicy"), "regular");
-    const json_t *v, *fulls, *bw;
-    const char *tzname = json_string_value(json_object_get(start, "timeZone"));
-    int ret = 0;
-    size_t i;
-    memset(p, 0, sizeof *p);
-    p->anchor.ref_usecs = ref_usecs;
-    if (json_is_null(start)) start = NULL; /* stored before the API dropped nulls: absent (midnight) */
-    if (start && time_of_day(start, &p->anchor.hour, &p->anchor.minute) != 0) {
-        snprintf(err, errlen, "startTime must have hour 0-23 and minute 0-59");
-        return -1;
-    }
-    if (tzname && *tzname && strcmp(tzname, "UTC") != 0 && strcmp(tzname, "Etc/UTC") != 0) {
-        p->anchor.tz = sched_tz_get(tzname);
-        if (!p->anchor.tz) {
-            snprintf(err, errlen, "unknown time zone '%s': scheduling in UTC", tzname);
-            ret = 1;
-        }
-    }
-    v = json_object_get(group, "endTimeUsecs");
-    if (json_is_integer(v)) p->end_usecs = json_integer_value(v);
-    p->paused = json_is_true(json_object_get(group, "isPaused"));
-    p->abort_in_blackouts = json_is_true(json_object_get(group, "abortInBlackouts"));
-
-    v = json_object_get(json_object_get(regular, "incremental"), "schedule");
-    if (v) {
-        if (sched_rule_from_json(v, &p->incr, err, errlen) != 0) return -1;
-        if (p->incr.unit == SCHED_ONCE) {
-            snprintf(err, errlen, "an incremental schedule cannot be ProtectOnce");
-            return -1;
-        }
-        p->has_incr = 1;
-    }
-    v = json_object_get(json_object_get(regular, "full"), "schedule");
-    if (v) {
-        if (sched_rule_from_json(v, &p->full[p->nfull], err, errlen) != 0) return -1;
-        p->nfull++;
-    }
-    fulls = json_object_get(regular, "fullBackups");
-    json_array_foreach(fulls, i, v) {
-        json_t *s = json_object_get(v, "schedule");
-        if (!s || p->nfull == SCHED_MAX_FULL) continue;
-        if (sched_rule_from_json(s, &p->full[p->nfull], err, errlen) != 0) return -1;
-        p->nfull++;
-    }
-    bw = json_object_get(policy, "blackoutWindow");
-    json_array_foreach(bw, i, v) {
-        struct sched_blackout *b;
-        int sh, sm, eh, em;
-        const char *day = json_string_value(json_object_get(v, "day"));
-        if (p->nblackout == SCHED_MAX_BLACKOUT) break;
-        b = &p->blackout[p->nblackout];
-        if (!day || (b->day = day_index(day)) < 0 || time_of_day(json_object_get(v, "startTime"), &sh, &sm) != 0 ||
-            time_of_day(json_object_get(v, "endTime"), &eh, &em) != 0) {
-            snprintf(err, errlen, "blackoutWindow[%zu] needs a day, startTime and endTime", i);
-            return -1;
-        }
-        b->start_min = sh * 60 + sm;
-        b->end_min = eh * 60 + em;
-        p->nblackout++;
-    }
-    return ret;
-}
+/* ---------- decisions ---------- */
 
 void sched_decide(const struct sched_plan *p, int64_t last, int64_t now, int run_active, struct sched_decision *d)
 {
@@ -418,16 +206,16 @@ int sched_should_abort(const struct sched_plan *p, int64_t now)
     return p->abort_in_blackouts && p->nblackout > 0 && sched_in_blackout(p->blackout, p->nblackout, p->anchor.tz, now);
 }
 
-int64_t sched_add_retention(int64_t start, const char *unit, int64_t n)
+int64_t sched_add_retention_unit(int64_t start, enum sched_ret_unit unit, int64_t n)
 {
     int64_t secs, days, rem, y;
     unsigned m, d;
     int64_t out;
-    if (!unit || n < 0 || n > 100000 || start < 0 || start > CHECKED_MAX_TIME_USECS) return -1;
-    if (strcmp(unit, "Days") == 0 || strcmp(unit, "Weeks") == 0)
-        return checked_time(start, unit[0] == 'W' ? n * 7 : n, DAY_SECS * USEC, &out) == 0 ? out : -1;
-    if (strcmp(unit, "Months") != 0 && strcmp(unit, "Years") != 0) return -1;
-    if (unit[0] == 'Y') n *= 12;
+    if (unit == SCHED_RET_NONE || n < 0 || n > 100000 || start < 0 || start > CHECKED_MAX_TIME_USECS) return -1;
+    if (unit == SCHED_RET_DAYS || unit == SCHED_RET_WEEKS)
+        return checked_time(start, unit == SCHED_RET_WEEKS ? n * 7 : n, DAY_SECS * USEC, &out) == 0 ? out : -1;
+    if (unit != SCHED_RET_MONTHS && unit != SCHED_RET_YEARS) return -1;
+    if (unit == SCHED_RET_YEARS) n *= 12;
     secs = floor_div(start, USEC);
     days = floor_div(secs, DAY_SECS);
     rem = start - days * DAY_SECS * USEC;

@@ -4,15 +4,16 @@
  * and the daemon's clock.
  *
  * Slots: a schedule defines instants ("slots") at which a run is due, anchored at the group's
- * startTime (hour:minute in its timeZone, UTC when none):
+ * start time (hour:minute in its time zone, UTC when none):
  *   Minutes/Hours, frequency f: every f minutes/hours, counted from hour:minute (local) of the
  *     anchor day (the day of the group's reference instant), in absolute time (DST does not shift it);
  *   Days, frequency f: at hour:minute local on every f-th day counted from the anchor day;
- *   Weeks: at hour:minute local on each listed dayOfWeek;
- *   Months: on dayOfMonth (a short month runs on its last day), or on the weekOfMonth-th (First ..
- *     Fourth, Last) dayOfWeek, at hour:minute local;
- *   Years: on the First (Jan 1) or Last (Dec 31) day of the year, at hour:minute local;
- *   ProtectOnce (full only): once, at the first hour:minute after the reference instant.
+ *   Weeks: at hour:minute local on each listed weekday;
+ *   Months: on a day of the month (a short month runs on its last day), or on the n-th (1st .. 4th,
+ *     last) listed weekday of the month, at hour:minute local;
+ *   Years: on the first (Jan 1) or last (Dec 31) day of the year, at hour:minute local;
+ *   Once (full only): once, at the first hour:minute after the reference instant.
+ * The rules come typed (sched/spec.h); the API translates them from the wire (api/wire_spec.c).
  * All times are microseconds since the Unix epoch (UTC). */
 #ifndef COFFER_SCHED_SCHEDULE_H
 #define COFFER_SCHED_SCHEDULE_H
@@ -37,9 +38,9 @@ struct sched_rule {
 };
 
 struct sched_anchor {
-    int hour, minute;             /* the group's startTime, wall clock of tz */
+    int hour, minute;             /* the group's start time, wall clock of tz */
     const struct sched_tz *tz;    /* NULL = UTC; owned by the tz cache */
-    int64_t ref_usecs;            /* reference instant: anchor day for Minutes/Hours/Days, ProtectOnce */
+    int64_t ref_usecs;            /* reference instant: anchor day for minutes/hours/days, once */
 };
 
 struct sched_blackout {
@@ -47,8 +48,6 @@ struct sched_blackout {
     int start_min, end_min;       /* minutes of the day; end <= start means through midnight */
 };
 
-/* sched_rule_from_json: an IncrementalSchedule or FullSchedule object. 0, or -1 with err filled. */
-int sched_rule_from_json(const json_t *schedule, struct sched_rule *out, char *err, size_t errlen);
 /* sched_next_slot: the first slot strictly after t, or SCHED_NEVER. */
 int64_t sched_next_slot(const struct sched_rule *r, const struct sched_anchor *a, int64_t t);
 /* sched_due_slot: the latest slot in (after, upto], or SCHED_NEVER if there is none. */
@@ -65,17 +64,10 @@ struct sched_plan {
     struct sched_rule full[SCHED_MAX_FULL];
     size_t nblackout;
     struct sched_blackout blackout[SCHED_MAX_BLACKOUT];
-    int64_t end_usecs;            /* the group's endTimeUsecs; 0 = never ends */
-    int paused;                   /* isPaused */
+    int64_t end_usecs;            /* the group's end; 0 = never ends */
+    int paused;                   /* the group is paused */
     int abort_in_blackouts;
 };
-
-/* sched_plan_from_json: reads a ProtectionGroup document (startTime, endTimeUsecs, isPaused,
- * abortInBlackouts) and a ProtectionPolicy document (backupPolicy.regular.incremental/full/
- * fullBackups schedules, blackoutWindow). ref_usecs becomes anchor.ref_usecs. An unknown time zone
- * falls back to UTC (noted in err, return 1); a malformed schedule is -1 with err. */
-int sched_plan_from_json(const json_t *group, const json_t *policy, int64_t ref_usecs, struct sched_plan *out,
-                         char *err, size_t errlen);
 
 enum sched_verdict {
     SCHED_DO_NOTHING,       /* nothing due */
@@ -87,7 +79,7 @@ enum sched_verdict {
 
 struct sched_decision {
     enum sched_verdict verdict;
-    int full;             /* the slot is a full backup (kFull), else kRegular */
+    int full;             /* the slot is a full backup, else an incremental one */
     int64_t slot_usecs;   /* the slot concerned (START, MISSED, BLACKOUT) */
     int64_t evaluated_to; /* the new "last evaluated" instant to store for the group */
 };
@@ -98,7 +90,7 @@ struct sched_decision {
 void sched_decide(const struct sched_plan *p, int64_t last_usecs, int64_t now, int run_active,
                   struct sched_decision *d);
 
-/* sched_should_abort: whether a run going at now must be canceled: the group has abortInBlackouts
+/* sched_should_abort: whether a run going at now must be canceled: the group aborts in blackouts
  * and now falls in one of the policy's blackout windows. */
 int sched_should_abort(const struct sched_plan *p, int64_t now);
 
@@ -106,9 +98,11 @@ int sched_should_abort(const struct sched_plan *p, int64_t now);
 int64_t sched_days_from_civil(int64_t y, unsigned m, unsigned d);
 void sched_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 int sched_weekday(int64_t days); /* 0 Sunday .. 6 Saturday */
-/* sched_add_retention: start plus duration in unit ("Days", "Weeks", "Months", "Years"), calendar
- * arithmetic in UTC (a month from Jan 31 is the last day of February). -1 for an unknown unit, a
- * duration outside 0..100000, or a start or result outside 0..CHECKED_MAX_TIME_USECS (util/checked.h:
- * nothing wraps; the caller then keeps the snapshot without expiry, never shorter). */
-int64_t sched_add_retention(int64_t start_usecs, const char *unit, int64_t duration);
+/* Retention units. */
+enum sched_ret_unit { SCHED_RET_NONE = 0, SCHED_RET_DAYS, SCHED_RET_WEEKS, SCHED_RET_MONTHS, SCHED_RET_YEARS };
+/* sched_add_retention_unit: start plus duration units, calendar arithmetic in UTC (a month from Jan 31
+ * is the last day of February). -1 for SCHED_RET_NONE, a duration outside 0..100000, or a start or
+ * result outside 0..CHECKED_MAX_TIME_USECS (util/checked.h: nothing wraps; the caller then keeps the
+ * snapshot without expiry, never shorter). */
+int64_t sched_add_retention_unit(int64_t start_usecs, enum sched_ret_unit unit, int64_t duration);
 #endif

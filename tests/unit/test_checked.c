@@ -1,5 +1,5 @@
 /* test_checked.c: util/checked.h at and around the int64 edges, and the time helpers built on it
- * (sched_add_retention, sched_next_slot) given the extreme numbers a client can send: each either
+ * (sched_add_retention_unit, sched_next_slot) given the extreme numbers a client can send: each either
  * gives the exact result or reports the overflow, never a wrapped value. */
 #include "check.h"
 #include "sched/schedule.h"
@@ -68,26 +68,27 @@ TEST(checked_time_keeps_results_in_the_stored_range)
 TEST(retention_never_wraps)
 {
     const int64_t t = sched_days_from_civil(2026, 1, 1) * CHECKED_USECS_PER_DAY;
-    const char *units[] = { "Days", "Weeks", "Months", "Years" };
+    const enum sched_ret_unit units[] = { SCHED_RET_DAYS, SCHED_RET_WEEKS, SCHED_RET_MONTHS, SCHED_RET_YEARS };
+    const char *names[] = { "days", "weeks", "months", "years" };
     for (int u = 0; u < 4; u++) {
         const int64_t ns[] = { -1, 0, 1, 100000, 100001, INT32_MAX, INT64_MAX, INT64_MIN };
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
-            int64_t e = sched_add_retention(t, units[u], ns[i]);
+            int64_t e = sched_add_retention_unit(t, units[u], ns[i]);
             /* either refused (-1: kept without expiry) or an instant not before the start */
-            CHECKF(e == -1 || (e >= t && e <= CHECKED_MAX_TIME_USECS), "%s %lld -> %lld", units[u], (long long)ns[i],
+            CHECKF(e == -1 || (e >= t && e <= CHECKED_MAX_TIME_USECS), "%s %lld -> %lld", names[u], (long long)ns[i],
                    (long long)e);
             if (ns[i] < 0 || ns[i] > 100000) CHECK_EQ_INT(e, -1);
         }
     }
-    CHECK_EQ_INT(sched_add_retention(t, "Days", 3), t + 3 * CHECKED_USECS_PER_DAY);
-    CHECK_EQ_INT(sched_add_retention(t, "Days", 100000), t + 100000 * CHECKED_USECS_PER_DAY);
+    CHECK_EQ_INT(sched_add_retention_unit(t, SCHED_RET_DAYS, 3), t + 3 * CHECKED_USECS_PER_DAY);
+    CHECK_EQ_INT(sched_add_retention_unit(t, SCHED_RET_DAYS, 100000), t + 100000 * CHECKED_USECS_PER_DAY);
     /* 100000 years from 2026 passes 9999: refused, not wrapped */
-    CHECK_EQ_INT(sched_add_retention(t, "Years", 100000), -1);
-    CHECK_EQ_INT(sched_add_retention(t, "Years", 7973), sched_days_from_civil(9999, 1, 1) * CHECKED_USECS_PER_DAY);
-    CHECK_EQ_INT(sched_add_retention(t, "Years", 7974), -1);
+    CHECK_EQ_INT(sched_add_retention_unit(t, SCHED_RET_YEARS, 100000), -1);
+    CHECK_EQ_INT(sched_add_retention_unit(t, SCHED_RET_YEARS, 7973), sched_days_from_civil(9999, 1, 1) * CHECKED_USECS_PER_DAY);
+    CHECK_EQ_INT(sched_add_retention_unit(t, SCHED_RET_YEARS, 7974), -1);
     /* a start outside the stored range */
-    CHECK_EQ_INT(sched_add_retention(-1, "Days", 1), -1);
-    CHECK_EQ_INT(sched_add_retention(INT64_MAX, "Days", 1), -1);
+    CHECK_EQ_INT(sched_add_retention_unit(-1, SCHED_RET_DAYS, 1), -1);
+    CHECK_EQ_INT(sched_add_retention_unit(INT64_MAX, SCHED_RET_DAYS, 1), -1);
 }
 
 TEST(minute_slots_at_the_end_of_time)

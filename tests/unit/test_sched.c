@@ -3,7 +3,9 @@
  * while the previous run is still going, coalescing after an outage, retention arithmetic and the
  * time-zone file reader. */
 #include "check.h"
+#include "api/wire_spec.h"
 #include "sched/schedule.h"
+#include "sched/spec.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,13 +20,27 @@ static int64_t utc(int y, unsigned mo, unsigned d, int h, int mi)
     return sched_days_from_civil(y, mo, d) * DAY + h * HOUR + mi * MIN;
 }
 
+/* wire_plan: a group and a policy wire document through the API's translator (api/wire_spec.h) into
+ * the typed specs, then the plan (sched/spec.h): what the scheduler does with the stored specs. */
+static int wire_plan(const json_t *group, const json_t *policy, int64_t ref, struct sched_plan *p, char *err,
+                     size_t errlen)
+{
+    struct spec_group g;
+    struct spec_policy pol;
+    int rc = api_wire_group(group, &g, err, errlen);
+    if (rc >= 0) rc = api_wire_policy(policy, &pol, err, errlen);
+    if (rc >= 0) rc = spec_plan(&g, &pol, ref, p, err, errlen);
+    spec_group_free(&g);
+    return rc;
+}
+
 static struct sched_rule rule_json(const char *text)
 {
     struct sched_rule r;
     char err[256] = "";
     json_t *j = json_loads(text, 0, NULL);
     memset(&r, 0, sizeof r);
-    if (!j || sched_rule_from_json(j, &r, err, sizeof err) != 0) {
+    if (!j || api_wire_rule(j, &r, err, sizeof err) != 0) {
         fprintf(stderr, "rule_json(%s): %s\n", text, err);
         r.unit = (enum sched_unit)99;
     }
@@ -142,7 +158,7 @@ TEST(bad_rules_are_refused)
         struct sched_rule r;
         char err[256] = "";
         json_t *j = json_loads(bad[i], 0, NULL);
-        int rc = sched_rule_from_json(j, &r, err, sizeof err);
+        int rc = api_wire_rule(j, &r, err, sizeof err);
         json_decref(j);
         CHECKF(rc == -1 && err[0], "accepted %s", bad[i]);
     }
@@ -222,7 +238,7 @@ static int plan(const char *group, struct sched_plan *p)
 {
     json_t *g = json_loads(group, 0, NULL), *pol = json_loads(g_policy, 0, NULL);
     char err[256] = "";
-    int rc = sched_plan_from_json(g, pol, utc(2024, 1, 1, 0, 0), p, err, sizeof err);
+    int rc = wire_plan(g, pol, utc(2024, 1, 1, 0, 0), p, err, sizeof err);
     if (rc) fprintf(stderr, "plan: %s\n", err);
     json_decref(g);
     json_decref(pol);
@@ -322,10 +338,10 @@ TEST(plan_refuses_bad_documents_and_falls_back_to_utc)
     char err[256] = "";
     json_t *g = json_loads("{\"startTime\":{\"hour\":25,\"minute\":0}}", 0, NULL);
     json_t *pol = json_loads(g_policy, 0, NULL);
-    CHECK_EQ_INT(sched_plan_from_json(g, pol, 0, &p, err, sizeof err), -1);
+    CHECK_EQ_INT(wire_plan(g, pol, 0, &p, err, sizeof err), -1);
     json_decref(g);
     g = json_loads("{\"startTime\":{\"hour\":1,\"minute\":0,\"timeZone\":\"Mars/Olympus\"}}", 0, NULL);
-    CHECK_EQ_INT(sched_plan_from_json(g, pol, 0, &p, err, sizeof err), 1);
+    CHECK_EQ_INT(wire_plan(g, pol, 0, &p, err, sizeof err), 1);
     CHECK(p.anchor.tz == NULL && strstr(err, "Mars/Olympus"));
     json_decref(g);
     json_decref(pol);
@@ -334,12 +350,12 @@ TEST(plan_refuses_bad_documents_and_falls_back_to_utc)
 TEST(retention_arithmetic)
 {
     int64_t t = utc(2024, 1, 31, 10, 0);
-    CHECK_EQ_INT(sched_add_retention(t, "Days", 7), utc(2024, 2, 7, 10, 0));
-    CHECK_EQ_INT(sched_add_retention(t, "Weeks", 2), utc(2024, 2, 14, 10, 0));
-    CHECK_EQ_INT(sched_add_retention(t, "Months", 1), utc(2024, 2, 29, 10, 0));
-    CHECK_EQ_INT(sched_add_retention(t, "Months", 13), utc(2025, 2, 28, 10, 0));
-    CHECK_EQ_INT(sched_add_retention(t, "Years", 1), utc(2025, 1, 31, 10, 0));
-    CHECK_EQ_INT(sched_add_retention(t, "Fortnights", 1), -1);
+    CHECK_EQ_INT(sched_add_retention_unit(t, SCHED_RET_DAYS, 7), utc(2024, 2, 7, 10, 0));
+    CHECK_EQ_INT(sched_add_retention_unit(t, SCHED_RET_WEEKS, 2), utc(2024, 2, 14, 10, 0));
+    CHECK_EQ_INT(sched_add_retention_unit(t, SCHED_RET_MONTHS, 1), utc(2024, 2, 29, 10, 0));
+    CHECK_EQ_INT(sched_add_retention_unit(t, SCHED_RET_MONTHS, 13), utc(2025, 2, 28, 10, 0));
+    CHECK_EQ_INT(sched_add_retention_unit(t, SCHED_RET_YEARS, 1), utc(2025, 1, 31, 10, 0));
+    CHECK_EQ_INT(sched_add_retention_unit(t, SCHED_RET_NONE, 1), -1);
 }
 
 int main(void)
