@@ -29,6 +29,7 @@ struct api_server;
 struct api_req {
     struct MHD_Connection *conn;
     struct api_server *server;
+    struct api_context *ctx; /* the daemon's context (api_ctx) */
     const char *method;
     const char *path;        /* without the query string */
     const char *tenant;      /* by the route table's tenant rule (X-IBM-Tenant-Id); NULL when none */
@@ -100,5 +101,6 @@ struct api_context {
     struct sched *sched;  /* job queue and workers (NULL until started) */
     struct repo *repo;    /* the local repository (NULL until opened) */
 };
-struct api_context *api_ctx(struct api_req *req);
+/* api_ctx: the daemon context of a request. */
+static inline struct api_context *api_ctx(struct api_req *req) { return req->ctx; }
 #endif

@@ -71,7 +71,6 @@ struct conn_state {
     size_t uri_len;
 };
 
-struct api_context *api_ctx(struct api_req *req) { return req->server->ctx; }
 
 /* key_matches: whether auth (the Authorization header, may be NULL) is "Bearer <admin key>". */
 static int key_matches(const struct api_server *s, const char *auth)
@@ -398,6 +397,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     memset(&req, 0, sizeof req);
     req.conn = c;
     req.server = s;
+    req.ctx = s->ctx;
     req.method = method;
     req.path = url;
     req.body = st->body.data;

@@ -130,7 +130,7 @@ void job_pool_notify(struct job_pool *p)
 
 static const struct job_kind *find_kind(const struct job_pool *p, const char *name)
 {
-    const struct job_kind *const *t = p->cfg.kinds ? p->cfg.kinds : job_kinds;
+    const struct job_kind *const *t = p->cfg.kinds;
     for (; *t; t++)
         if ((*t)->queue == p->cfg.queue && strcmp((*t)->name, name) == 0) return *t;
     return NULL;
@@ -246,7 +246,7 @@ static void monitor_job(struct job_pool *p, struct job *j)
 
 void job_pool_housekeeping(struct job_pool *p)
 {
-    const struct job_kind *const *t = p->cfg.kinds ? p->cfg.kinds : job_kinds;
+    const struct job_kind *const *t = p->cfg.kinds;
     int64_t real = util_time_real();
     int n = 0;
     p->cfg.queue->fail_running(p->cfg.cat, p->owner, real, "the worker running it stopped answering (lease expired)",
@@ -299,6 +299,11 @@ int job_pool_start(const struct job_pool_config *cfg, struct job_pool **out, cha
     unsigned char rnd[6];
     char host[64] = "host";
     int n = 0;
+    if (!cfg->kinds) {
+        free(p);
+        snprintf(err, errlen, "job pool %s: no kind table", cfg->name);
+        return -EINVAL;
+    }
     if (!p) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
@@ -324,7 +329,7 @@ int job_pool_start(const struct job_pool_config *cfg, struct job_pool **out, cha
         return -EIO;
     }
     if (n) log_warn("%s: %d %s(s) interrupted by the previous daemon marked Failed", cfg->name, n, cfg->queue->noun);
-    for (t = p->cfg.kinds ? p->cfg.kinds : job_kinds; *t; t++)
+    for (t = p->cfg.kinds; *t; t++)
         if ((*t)->queue == cfg->queue && (*t)->start) (*t)->start(p);
     p->workers = calloc((size_t)p->cfg.workers, sizeof *p->workers);
     if (!p->workers) {

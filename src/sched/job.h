@@ -99,7 +99,7 @@ struct job_pool_config {
     void *ctx;                 /* the kinds' shared context (job_ctx) */
     int workers;               /* threads (>= 1) */
     const struct job_queue *queue;
-    const struct job_kind *const *kinds; /* NULL: job_kinds; only the kinds on queue are served */
+    const struct job_kind *const *kinds; /* the kind table (sched.c passes job_kinds); only the kinds on queue are served */
     int64_t lease_usecs, renew_usecs, housekeeping_usecs; /* 0: the JOB_ defaults */
     int monitor_ms;            /* 0: JOB_MONITOR_MS */
 };

@@ -279,6 +279,7 @@ int sched_start(const struct sched_config *cfg, struct sched **out, char *err, s
     struct job_pool_config ic = { .name = "indexer", .cat = cfg->cat, .repo = cfg->repo, .workers = 1,
                                   .queue = &job_queue_file_index };
     bc.ctx = rc.ctx = ic.ctx = s;
+    bc.kinds = rc.kinds = ic.kinds = job_kinds; /* the kind table (job_kinds.c): the core itself never names it */
     if (job_pool_start(&bc, &s->backups, err, errlen) != 0 || job_pool_start(&rc, &s->recoveries, err, errlen) != 0 ||
         (cfg->repo && job_pool_start(&ic, &s->indexer, err, errlen) != 0)) {
         sched_stop(s);
