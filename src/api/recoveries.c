@@ -194,7 +194,10 @@ static int under(const char *path, const char *p)
 
 static void render_items(json_t *items, const struct cat_recovery *r, int restore)
 {
-    json_t *req_items = json_object_get(r->request, "items");
+    struct job_recovery_spec spec = { 0 };
+    char err[160];
+    /* the job's typed spec says where each item went; a spec this daemon cannot read shows no target */
+    int have_spec = restore && job_recovery_spec_parse(r->request, &spec, err, sizeof err) == 0;
     size_t i;
     json_t *it;
     json_array_foreach(items, i, it) {
@@ -218,9 +221,9 @@ static void render_items(json_t *items, const struct cat_recovery *r, int restor
         if (json_array_size(msgs) > 0) json_object_set(it, "messages", msgs);
         json_decref(msgs);
         if (restore && !json_object_get(it, "destinationDir")) {
-            json_t *t = json_object_get(json_array_get(req_items, i), "target");
-            if (json_is_string(t)) {
-                json_object_set(it, "destinationDir", t);
+            const char *t = have_spec && i < spec.n_items ? spec.items[i].target : NULL;
+            if (t) {
+                json_object_set_new(it, "destinationDir", json_string(t));
             } else { /* the original location: the parent directory */
                 const char *slash = strrchr(p, '/');
                 size_t n = slash && slash != p ? (size_t)(slash - p) : 1;
@@ -228,6 +231,7 @@ static void render_items(json_t *items, const struct cat_recovery *r, int restor
             }
         }
     }
+    if (have_spec) job_recovery_spec_release(&spec);
 }
 
 json_t *api_recovery_json(const struct cat_recovery *r)
