@@ -21,9 +21,32 @@ go_ok() {
   done
   return 1
 }
+# debian_archive_uri: the URI this machine's own apt configuration uses for bookworm's archive (a
+# deb822 .sources stanza or a one-line .list entry): the project names no mirror of its own.
+debian_archive_uri() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk 'BEGIN { RS = ""; FS = "\n" }
+         { u = ""; s = 0
+           for (i = 1; i <= NF; i++) {
+             if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); split($i, a, " "); u = a[1] }
+             if ($i ~ /^Suites:/ && $i ~ /[ \t]bookworm([ \t]|$)/) s = 1
+           }
+           if (u != "" && s) print u }' "$f"
+  done
+  grep -hE '^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[^[:space:]]+[[:space:]]+bookworm[[:space:]]' \
+    /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    sed -E 's/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+).*/\2/'
+}
 if [ "${1:-}" = "--test" ] && ! go_ok; then
   if ! apt-cache policy golang-1.23-go 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-    echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/coffer-backports.list >/dev/null
+    uri=$(debian_archive_uri | head -n 1)
+    if [ -z "$uri" ]; then
+      echo "setup: no apt source for bookworm found to add bookworm-backports from (Go >= 1.23 is needed)" >&2
+      exit 1
+    fi
+    echo "deb $uri bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/coffer-backports.list >/dev/null
   fi
   want="$want golang-1.23-go"
 fi
