@@ -34,19 +34,18 @@ static int sync(const char *tenant, int64_t id, const char *const *paths)
 {
     struct cat_discovered items[8];
     size_t n = 0;
-    json_t *root = json_pack("{s:s}", "osType", "kLinux");
+    struct cat_object_facts root = { .os_type = (char *)"kLinux", .logical_bytes = -1 };
     int rc;
     for (; paths[n]; n++) {
         items[n].key = paths[n];
         items[n].name = paths[n];
         items[n].object_type = "kVolume";
-        items[n].extra = NULL;
+        items[n].facts = NULL;
     }
     rc = cat_begin(cat);
-    if (rc == 0) rc = cat_source_sync_objects(cat, tenant, id, "kPhysical", CAT_AGENT_LOCAL, "host-a", root, items, n);
+    if (rc == 0) rc = cat_source_sync_objects(cat, tenant, id, "kPhysical", CAT_AGENT_LOCAL, "host-a", &root, items, n);
     if (rc == 0) rc = cat_commit(cat);
     else cat_rollback(cat);
-    json_decref(root);
     return rc;
 }
 
