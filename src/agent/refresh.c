@@ -74,14 +74,12 @@ out:
     return rc;
 }
 
-int agent_refresh_source(struct cat *cat, const char *tenant, int64_t id)
+int agent_refresh_source(struct cat *cat, const char *tenant, int64_t id, const char *endpoint)
 {
     struct cat_source s;
-    const char *endpoint;
     char msg[512];
     int rc = cat_source_get(cat, tenant, id, &s);
     if (rc != 0) return rc;
-    endpoint = json_string_value(json_object_get(json_object_get(s.doc, "physicalParams"), "endpoint"));
     if (endpoint && agent_endpoint_is_local(endpoint)) {
         rc = sync_local(cat, tenant, &s, endpoint);
     } else {

@@ -12,7 +12,11 @@
  *
  * Pagination: objects come in id order; the response holds at most `count` (default and maximum
  * 1000) and, when more match, a paginationCookie: the decimal id of the last object returned, after
- * which the next page starts. "count" in the response is the number of all matching objects. */
+ * which the next page starts. "count" in the response is the number of all matching objects.
+ *
+ * Showing an object (objects.h): the catalog keeps what discovery found as typed facts in Coffer's
+ * names (cat_object_facts); osType, logicalSizeBytes and the physicalProtectionSource of a host or
+ * volume are built here from them, so the wire field names stay in src/api. */
 #include "api/api.h"
 #include "api/jv.h"
 #include "api/objects.h"

@@ -252,7 +252,7 @@ TEST(refresh_of_local_and_remote_hosts)
     s.auth_status = (char *)"Pending";
     CHECK(cat_source_insert(cat, "t6", &s) == 0);
     json_decref(s.doc);
-    CHECK(agent_refresh_source(cat, "t6", local) == 0);
+    CHECK(agent_refresh_source(cat, "t6", local, "127.0.0.1") == 0);
     CHECK(cat_source_get(cat, "t6", local, &s) == 0);
     CHECK(strcmp(s.auth_status, "Finished") == 0 && s.error == NULL && s.refreshed_ms > 0);
     cat_source_release(&s);
@@ -266,7 +266,7 @@ TEST(refresh_of_local_and_remote_hosts)
     for (size_t i = 0; i < n; i++) cat_object_release(&kids[i]);
     free(kids);
     CHECK(found_root);
-    CHECK(agent_refresh_source(cat, "t6", local) == 0);
+    CHECK(agent_refresh_source(cat, "t6", local, "127.0.0.1") == 0);
     CHECK(cat_object_children(cat, "t6", local, &kids, &n) == 0);
     CHECK(n > 0 && kids[0].id == before);
     for (size_t i = 0; i < n; i++) cat_object_release(&kids[i]);
@@ -281,13 +281,13 @@ TEST(refresh_of_local_and_remote_hosts)
     s.doc = json_pack("{s:{s:s}}", "physicalParams", "endpoint", "192.0.2.10");
     CHECK(cat_source_insert(cat, "t6", &s) == 0);
     json_decref(s.doc);
-    CHECK(agent_refresh_source(cat, "t6", remote) == 0);
+    CHECK(agent_refresh_source(cat, "t6", remote, "192.0.2.10") == 0);
     CHECK(cat_source_get(cat, "t6", remote, &s) == 0);
     CHECK(strcmp(s.auth_status, "Pending") == 0 && s.refreshed_ms == 0);
     CHECK(s.error && strstr(s.error, "no agent reachable at 192.0.2.10") != NULL);
     cat_source_release(&s);
     CHECK(cat_object_exists(cat, "t6", remote) == 0);
-    CHECK(agent_refresh_source(cat, "t6", 999999) == CAT_NOT_FOUND);
+    CHECK(agent_refresh_source(cat, "t6", 999999, "127.0.0.1") == CAT_NOT_FOUND);
 }
 
 int main(void)
