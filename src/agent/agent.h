@@ -60,11 +60,12 @@ int agent_local_volumes(const char *mounts_path, struct agent_mounts *out, char 
 /* agent_unreachable_message: the message recorded for a host no agent serves. */
 void agent_unreachable_message(const char *endpoint, char *buf, size_t len);
 
-/* agent_refresh_source: (re)discovers registration id of tenant: for a host served by the local agent,
+/* agent_refresh_source: (re)discovers registration id of tenant, whose host is at endpoint (as
+ * registered; NULL: none, which no agent serves): for a host served by the local agent,
  * its volumes become the registration's objects (ids kept across refreshes) and the state becomes
  * Finished with refresh time now; for any other host, no objects are found and the state records that
  * no agent is reachable. Runs its own transaction: never call it inside cat_begin/cat_commit. Returns
  * 0 when the catalog was updated (even if the host was unreachable), CAT_NOT_FOUND, or another
  * negative code on an internal error. */
-int agent_refresh_source(struct cat *cat, const char *tenant, int64_t id);
+int agent_refresh_source(struct cat *cat, const char *tenant, int64_t id, const char *endpoint);
 #endif

@@ -2,7 +2,9 @@
  * serves it: this machine -> the local agent lists its volumes and they are synced as the
  * registration's objects (ids kept, see cat_source_sync_objects) in one transaction together with the
  * new state (Finished, refreshed now); anything else -> no agent is reachable, which is recorded as
- * the state (Pending, with the reason) and no objects are made. */
+ * the state (Pending, with the reason) and no objects are made. What is found is recorded as typed
+ * facts in Coffer's names (cat_object_facts: OS, size, file system, device, host name); the API
+ * builds the wire shapes from them. */
 #include "agent/agent.h"
 #include "catalog/cat_source.h"
 #include "util/log.h"
@@ -15,21 +17,19 @@
 
 static int64_t now_ms(void) { return util_time_real() / 1000; }
 
-static json_t *volume_doc(const struct agent_mount *m)
+/* volume_facts: what the catalog keeps of a mount (strings borrowed from m). */
+static struct cat_object_facts volume_facts(const struct agent_mount *m)
 {
-    json_t *pps = json_pack("{s:s,s:s,s:s,s:s,s:b}", "type", "kVolume", "name", m->path, "mountPoint", m->path,
-                            "fileSystemType", m->fstype, "isNetworkFileSystem", m->network);
-    json_t *doc = json_pack("{s:s,s:o}", "osType", "kLinux", "physicalProtectionSource", pps);
-    json_object_set_new(json_object_get(doc, "physicalProtectionSource"), "devicePath", json_string(m->device));
-    if (m->used_bytes >= 0) json_object_set_new(doc, "logicalSizeBytes", json_integer(m->used_bytes));
-    return doc;
+    struct cat_object_facts f = { .os_type = (char *)"kLinux", .logical_bytes = m->used_bytes >= 0 ? m->used_bytes : -1,
+                                  .fs_type = m->fstype, .device = m->device, .is_network = m->network };
+    return f;
 }
 
 static int sync_local(struct cat *cat, const char *tenant, const struct cat_source *s, const char *endpoint)
 {
     struct agent_mounts mounts = { 0 };
     struct cat_discovered *items = NULL;
-    json_t **docs = NULL, *root_doc;
+    struct cat_object_facts *facts = NULL, root_facts;
     char err[512], host[256];
     int64_t total = 0;
     int rc;
@@ -43,28 +43,23 @@ static int sync_local(struct cat *cat, const char *tenant, const struct cat_sour
     if (gethostname(host, sizeof host) != 0) host[0] = '\0';
     host[sizeof host - 1] = '\0';
     items = calloc(mounts.n ? mounts.n : 1, sizeof *items);
-    docs = calloc(mounts.n ? mounts.n : 1, sizeof *docs);
-    if (!items || !docs) {
+    facts = calloc(mounts.n ? mounts.n : 1, sizeof *facts);
+    if (!items || !facts) {
         rc = -1;
         goto out;
     }
     for (size_t i = 0; i < mounts.n; i++) {
-        docs[i] = volume_doc(&mounts.v[i]);
+        facts[i] = volume_facts(&mounts.v[i]);
         items[i].key = mounts.v[i].path;
         items[i].name = mounts.v[i].path;
         items[i].object_type = "kVolume";
-        items[i].extra = docs[i];
+        items[i].facts = &facts[i];
         if (mounts.v[i].used_bytes > 0) total += mounts.v[i].used_bytes;
     }
-    root_doc = json_pack("{s:s,s:I,s:{s:s,s:s,s:s,s:s,s:s}}", "osType", "kLinux", "logicalSizeBytes",
-                         (json_int_t)total, "physicalProtectionSource", "type", "kHost", "hostType", "kLinux",
-                         "name", endpoint, "hostName", host, "agent", "local");
-    if (!root_doc) {
-        rc = -1;
-        goto out;
-    }
+    root_facts = (struct cat_object_facts){ .os_type = (char *)"kLinux", .logical_bytes = total,
+                                            .host_type = (char *)"kLinux", .host_name = host };
     if ((rc = cat_begin(cat)) == 0) {
-        rc = cat_source_sync_objects(cat, tenant, s->id, s->environment, CAT_AGENT_LOCAL, endpoint, root_doc,
+        rc = cat_source_sync_objects(cat, tenant, s->id, s->environment, CAT_AGENT_LOCAL, endpoint, &root_facts,
                                      items, mounts.n);
         if (rc == 0) rc = cat_source_set_state(cat, tenant, s->id, "Finished", NULL, now_ms());
         if (rc == 0)
@@ -72,23 +67,19 @@ static int sync_local(struct cat *cat, const char *tenant, const struct cat_sour
         else
             cat_rollback(cat);
     }
-    json_decref(root_doc);
 out:
-    for (size_t i = 0; docs && i < mounts.n; i++) json_decref(docs[i]);
-    free(docs);
+    free(facts);
     free(items);
     agent_mounts_release(&mounts);
     return rc;
 }
 
-int agent_refresh_source(struct cat *cat, const char *tenant, int64_t id)
+int agent_refresh_source(struct cat *cat, const char *tenant, int64_t id, const char *endpoint)
 {
     struct cat_source s;
-    const char *endpoint;
     char msg[512];
     int rc = cat_source_get(cat, tenant, id, &s);
     if (rc != 0) return rc;
-    endpoint = json_string_value(json_object_get(json_object_get(s.doc, "physicalParams"), "endpoint"));
     if (endpoint && agent_endpoint_is_local(endpoint)) {
         rc = sync_local(cat, tenant, &s, endpoint);
     } else {

@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "api/group_validate.h"
 #include "api/jv.h"
+#include "api/run_json.h"
 #include "api/resid.h"
 #include "api/wire_spec.h"
 #include "svc/svc.h"
@@ -22,8 +23,8 @@
 #include "catalog/cat_policy.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_source.h"
-#include "sched/clock.h"
 #include "util/log.h"
+#include "util/time.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,10 +48,10 @@ static const char *const run_statuses[] = { "Accepted", "Running", "Canceled", "
 /* ---- last runs --------------------------------------------------------------------------------- */
 
 /* last_run: the group's newest run as a ProtectionGroupRun (new reference) or NULL when it has none,
- * from the runs catalog (cat_run.h). */
+ * built by api_group_last_run (run_json.h). */
 static json_t *last_run(struct cat *cat, const char *tenant, const char *id)
 {
-    return cat_group_last_run(cat, tenant, id);
+    return api_group_last_run(cat, tenant, id);
 }
 
 /* last_run_status: the local backup status of a ProtectionGroupRun (borrowed) or NULL. */
@@ -351,7 +352,7 @@ static void group_delete(struct api_req *req, struct api_resp *resp)
     rc = text ? cat_group_mark_deleted(cat, req->tenant, req->params[0], text, mtime) : -1;
     free(text);
     /* Queued runs are canceled, a running one is asked to stop. */
-    if (rc == 0) rc = cat_run_group_deleted(cat, req->tenant, req->params[0], snapshots, sched_clock_now());
+    if (rc == 0) rc = cat_run_group_deleted(cat, req->tenant, req->params[0], snapshots, util_time_now());
     if (rc == 0) rc = cat_commit(cat);
     if (rc != 0) {
         cat_rollback(cat);

@@ -8,6 +8,13 @@
 /* api_object_summary: the ObjectSummary fields of o (id, name, sourceId, sourceName, environment,
  * objectType, uuid, osType, logicalSizeBytes, ...). A new reference. */
 json_t *api_object_summary(const struct cat_object *o);
+/* api_object_has_details: 1 when discovery recorded what the object is (a volume's file system, a
+ * host's type), i.e. when it has a physicalProtectionSource. */
+int api_object_has_details(const struct cat_object *o);
+/* api_object_pps: the object's physicalProtectionSource (a volume: type, name, mountPoint,
+ * fileSystemType, isNetworkFileSystem, devicePath; a host: type, hostType, name, hostName, agent)
+ * built from its facts, or NULL when it has no details. A new reference. */
+json_t *api_object_pps(const struct cat_object *o);
 /* api_object_json: the Object: the summary plus the object's own details (physicalProtectionSource)
  * and, for a host, childObjects: the summaries of its present volumes. NULL on a catalog error. */
 json_t *api_object_json(struct cat *cat, const char *tenant, const struct cat_object *o);

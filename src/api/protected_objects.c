@@ -9,6 +9,7 @@
  * in that range), osTypes (file backups are of Linux hosts). Objects come in id order. */
 #include "api/api.h"
 #include "api/jv.h"
+#include "api/run_json.h"
 #include "catalog/cat_file_index.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_snapshot.h"
@@ -89,7 +90,7 @@ static int snap_cb(void *ud, const struct cat_snapshot *s)
     struct po_ctx *c = ud;
     struct po_entry *e;
     json_t *info;
-    char run_id[CAT_RUN_ID_MAX];
+    char run_id[API_RUN_ID_MAX];
     if (json_array_size(c->envs) && !str_in(c->envs, s->environment)) return 0;
     if (json_array_size(c->objects) && !int_in(c->objects, s->object_id)) return 0;
     if (json_array_size(c->sources) && !int_in(c->sources, s->source_id) && !int_in(c->sources, s->object_id)) return 0;
@@ -99,7 +100,7 @@ static int snap_cb(void *ud, const struct cat_snapshot *s)
         c->failed = 1;
         return -1;
     }
-    cat_run_id_format(run_id, sizeof run_id, s->group_seq, s->run_usecs);
+    api_run_id_format(run_id, sizeof run_id, s->group_seq, s->run_usecs);
     info = json_object();
     json_object_set_new(info, "localSnapshotInfo", json_pack("{s:s,s:I}", "snapshotId", s->id, "logicalSizeBytes",
                                                             (json_int_t)s->logical_bytes));

@@ -46,6 +46,7 @@
  * tree, e.g. SQL instances, is discovered on a host). */
 #include "api/api.h"
 #include "api/jv.h"
+#include "api/objects.h"
 #include "catalog/cat_source.h"
 #include <errno.h>
 #include <math.h>
@@ -183,13 +184,14 @@ struct tree {
 
 static int64_t size_of(const struct cat_object *o)
 {
-    json_t *v = json_object_get(o->doc, "logicalSizeBytes");
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+    return o->facts.logical_bytes >= 0 ? o->facts.logical_bytes : 0;
 }
 
-static json_t *pps_of(const struct cat_object *o)
+/* pps_type: the type of a discovered object's own physicalProtectionSource (objects.h), or NULL
+ * when discovery recorded no details of it. */
+static const char *pps_type(const struct cat_object *o)
 {
-    return o ? json_object_get(o->doc, "physicalProtectionSource") : NULL;
+    return api_object_has_details(o) ? o->object_type : NULL;
 }
 
 static const char *str_in(json_t *obj, const char *key)
@@ -235,13 +237,14 @@ static void children(const struct tree *t, size_t lo, size_t hi, int64_t id, siz
 
 static json_t *physical_volume(const struct cat_object *v, int is_protected)
 {
-    json_t *pps = pps_of(v), *pv = json_object(), *net = json_object_get(pps, "isNetworkFileSystem");
-    const char *dev = str_in(pps, "devicePath"), *fs = str_in(pps, "fileSystemType");
+    json_t *pv = json_object();
+    int details = api_object_has_details(v), net = details && v->facts.is_network;
+    const char *dev = details ? v->facts.device : NULL, *fs = details ? v->facts.fs_type : NULL;
     json_object_set_new(pv, "mountPoints", json_pack("[s]", v->path ? v->path : v->name ? v->name : ""));
-    if (dev) json_object_set_new(pv, dev && json_is_true(net) ? "networkPath" : "devicePath", json_string(dev));
+    if (dev) json_object_set_new(pv, net ? "networkPath" : "devicePath", json_string(dev));
     if (fs) json_object_set_new(pv, "mountType", json_string(fs));
     if (v->uuid) json_object_set_new(pv, "guid", json_string(v->uuid));
-    if (json_is_integer(json_object_get(v->doc, "logicalSizeBytes")))
+    if (v->facts.logical_bytes >= 0)
         json_object_set_new(pv, "usedSizeBytes", json_real((double)size_of(v)));
     json_object_set_new(pv, "isProtected", json_boolean(is_protected));
     return pv;
@@ -251,17 +254,19 @@ static json_t *physical_volume(const struct cat_object *v, int is_protected)
 static json_t *host_node(const struct tree *t, const struct cat_source *s, const struct cat_object *root,
                          size_t lo, size_t hi, int root_protected)
 {
-    json_t *pp = json_object_get(s->doc, "physicalParams"), *rp = pps_of(root), *phys = json_object(), *node;
+    json_t *pp = json_object_get(s->doc, "physicalParams"), *phys = json_object(), *node;
+    int details = root && api_object_has_details(root);
     const char *endpoint = str_in(pp, "endpoint");
     const char *name = root && root->name ? root->name : endpoint ? endpoint : s->name;
-    const char *host_type = str_in(rp, "hostType") ? str_in(rp, "hostType") : str_in(pp, "hostType");
-    const char *type = str_in(rp, "type") ? str_in(rp, "type") : str_in(pp, "physicalType");
+    const char *host_type = details && root->facts.host_type ? root->facts.host_type : str_in(pp, "hostType");
+    const char *type = details ? pps_type(root) : str_in(pp, "physicalType");
+    const char *host_name = details ? root->facts.host_name : NULL;
     node = json_pack("{s:I,s:s,s:s}", "id", (json_int_t)s->id, "name", name, "environment", s->environment);
     if (s->name && strcmp(s->name, name) != 0) json_object_set_new(node, "customName", json_string(s->name));
     if (s->connection_id) json_object_set_new(node, "connectionId", json_integer(strtoll(s->connection_id, NULL, 10)));
     json_object_set_new(phys, "id", global_id(t, s->id));
     json_object_set_new(phys, "name", json_string(name));
-    if (str_in(rp, "hostName")) json_object_set_new(phys, "hostName", json_string(str_in(rp, "hostName")));
+    if (host_name) json_object_set_new(phys, "hostName", json_string(host_name));
     if (host_type) json_object_set_new(phys, "hostType", json_string(host_type));
     json_object_set_new(phys, "type", json_string(type ? type : "kHost"));
     if (root && s->agent == CAT_AGENT_LOCAL) {
@@ -388,7 +393,7 @@ static json_t *subtree(const struct tree *t, size_t lo, size_t hi, int64_t paren
         json_t *n, *kids;
         if (x->o.id == parent_id || excluded(t, x->o.object_type)) continue;
         n = json_pack("{s:o}", "protectionSource", child_node(t, &x->o, prot));
-        if (json_is_integer(json_object_get(x->o.doc, "logicalSizeBytes")))
+        if (x->o.facts.logical_bytes >= 0)
             json_object_set_new(n, "logicalSize", json_integer(size_of(&x->o)));
         decorate(t, n, x->o.id, x, inherited, parent_id);
         kids = subtree(t, lo, hi, x->o.id, prot);
@@ -469,7 +474,7 @@ static int on_source(void *ud, const struct cat_source *s)
         }
         return 0;
     }
-    type = root ? str_in(pps_of(&root->o), "type") : str_in(pp, "physicalType");
+    type = root ? pps_type(&root->o) : str_in(pp, "physicalType");
     if (excluded(t, root && root->o.object_type ? root->o.object_type : "kHost") || excluded(t, type ? type : "kHost"))
         return 0;
     n = json_pack("{s:o}", "protectionSource", host_node(t, s, root ? &root->o : NULL, lo, hi, root && root->listed));

@@ -16,18 +16,19 @@
  * "<group n>:<start usecs>" (spec: ^\d+:\d+$); a run id whose n is not the group's is 404. */
 #include "api/api.h"
 #include "api/jv.h"
+#include "api/run_json.h"
 #include "api/resid.h"
 #include "api/schedule.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_snapshot.h"
 #include "repo/repo.h"
-#include "sched/clock.h"
 #include "sched/job_spec.h"
 #include "sched/sched.h"
 #include "util/checked.h"
 #include "svc/svc.h"
 #include "util/log.h"
+#include "util/time.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -78,7 +79,7 @@ static int parse_run_id(struct api_resp *resp, const char *field, const char *s,
                         int64_t *start)
 {
     int64_t seq;
-    if (!cat_run_id_parse(s, &seq, start)) {
+    if (!api_run_id_parse(s, &seq, start)) {
         api_error(resp, 400, "InvalidParameter", "%s must be a run id of the form number:startTimeUsecs, not '%.64s'",
                   field, s ? s : "");
         return 0;
@@ -109,7 +110,7 @@ static void create_run(struct api_req *req, struct api_resp *resp)
     const char *run_type;
     int64_t *ids = NULL, start;
     size_t nids = 0, i;
-    char run_id[CAT_RUN_ID_MAX];
+    char run_id[API_RUN_ID_MAX];
     int rc;
     if (!body) return;
     if (!jv_enum(resp, body, "", "runType", 1, g_run_types, &run_type) || !jv_arr(resp, body, "", "objects", 0, &objs) ||
@@ -168,7 +169,7 @@ static void create_run(struct api_req *req, struct api_resp *resp)
         spec.objects = subset;
     }
     spec.type = strcmp(run_type, "kFull") == 0 ? JOB_RUN_FULL : JOB_RUN_REGULAR;
-    rc = sched_enqueue(ctx->cat, &g, &spec, sched_clock_now(), &start);
+    rc = sched_enqueue(ctx->cat, &g, &spec, util_time_now(), &start);
     if (rc == CAT_CONFLICT) {
         api_error(resp, 409, "Conflict",
                   "protection group %s already has a run queued or running; wait for it to finish or cancel it", g.id);
@@ -179,7 +180,7 @@ static void create_run(struct api_req *req, struct api_resp *resp)
         goto out;
     }
     sched_notify(ctx->sched);
-    cat_run_id_format(run_id, sizeof run_id, g.seq, start);
+    api_run_id_format(run_id, sizeof run_id, g.seq, start);
     log_info("api: queued run %s (%s) of protection group %s (tenant %s)", run_id, run_type, g.id, req->tenant);
     /* runId is Coffer's addition to CreateProtectionGroupRunResponse: the run to poll. */
     api_json(resp, 202, json_pack("{s:s,s:s}", "protectionGroupId", g.id, "runId", run_id));
@@ -199,7 +200,7 @@ static json_t *run_json(struct cat *cat, const struct cat_run *r, int with_objec
     size_t n = 0;
     json_t *j;
     if (with_objects && cat_run_objects(cat, r->tenant, r->group_id, r->start_usecs, &objs, &n) != 0) return NULL;
-    j = cat_run_to_json(r, with_objects, objs, n);
+    j = api_run_json(r, with_objects, objs, n);
     for (size_t i = 0; i < n; i++) cat_run_object_release(&objs[i]);
     free(objs);
     return j;
@@ -248,7 +249,7 @@ static void list_runs(struct api_req *req, struct api_resp *resp)
     }
     if (run_id) {
         int64_t seq;
-        if (!cat_run_id_parse(run_id, &seq, &f.only_start)) {
+        if (!api_run_id_parse(run_id, &seq, &f.only_start)) {
             api_error(resp, 400, "InvalidParameter",
                       "query parameter 'runId' must be a run id of the form number:startTimeUsecs, not '%.64s'", run_id);
             goto out;
@@ -348,7 +349,7 @@ static void run_progress(struct api_req *req, struct api_resp *resp)
     struct cat_run r;
     struct cat_run_object *objs = NULL;
     size_t n = 0, i;
-    int64_t seq, start, now = sched_clock_now(), expected = 0, files = 0, total_files = 0;
+    int64_t seq, start, now = util_time_now(), expected = 0, files = 0, total_files = 0;
     int64_t bytes_read = 0, bytes_written = 0, logical = 0, dirs = 0;
     int rc, exclude = 0, walk_done = 1, finished;
     double pct = 0;
@@ -361,7 +362,7 @@ static void run_progress(struct api_req *req, struct api_resp *resp)
         int64_t ignored;
         if (api_query_int64(req, resp, *pi, &ignored) < 0) return;
     }
-    cat_run_id_parse(req->params[0], &seq, NULL);
+    api_run_id_parse(req->params[0], &seq, NULL);
     rc = cat_run_find(ctx->cat, req->tenant, seq, start, &r);
     if (rc == CAT_NOT_FOUND) {
         api_error(resp, 404, "NotFound", "no run with id '%.64s'", req->params[0]);
@@ -533,12 +534,12 @@ static void update_runs(struct api_req *req, struct api_resp *resp)
     json_array_foreach(params, i, v) {
         const char *run_id = json_string_value(json_object_get(v, "runId"));
         json_t *lsc = json_object_get(v, "localSnapshotConfig");
-        int64_t seq, start, days = 0, expiry = -1, now = sched_clock_now();
+        int64_t seq, start, days = 0, expiry = -1, now = util_time_now();
         int hold = -1, del = 0, has_days = 0, rc;
         const char *lock = json_string_value(json_object_get(lsc, "dataLock"));
         struct cat_run r;
         char msg[256] = "";
-        if (!cat_run_id_parse(run_id, &seq, &start) || seq != g.seq) {
+        if (!api_run_id_parse(run_id, &seq, &start) || seq != g.seq) {
             json_array_append_new(failed, json_pack("{s:s,s:s}", "runId", run_id, "errorMessage",
                                                     "not a run of this protection group"));
             continue;
@@ -649,7 +650,7 @@ static void run_actions(struct api_req *req, struct api_resp *resp)
     json_array_foreach(list, i, v) {
         const char *run_id = json_string_value(json_object_get(v, "runId"));
         if (action[0] == 'C') {
-            int was_running = 0, rc = cat_run_cancel(ctx->cat, req->tenant, g.id, starts[i], sched_clock_now(), &was_running);
+            int was_running = 0, rc = cat_run_cancel(ctx->cat, req->tenant, g.id, starts[i], util_time_now(), &was_running);
             if (rc != 0 && rc != CAT_CONFLICT) {
                 internal(resp, "canceling a run");
                 goto out;
@@ -681,7 +682,7 @@ out_body:
 
 static void test_clock(struct api_req *req, struct api_resp *resp)
 {
-    if (!sched_clock_test_enabled()) {
+    if (!util_time_test_enabled()) {
         api_error(resp, 404, "NotFound", "no such path: %s", req->path);
         return;
     }
@@ -701,7 +702,7 @@ static void test_clock(struct api_req *req, struct api_resp *resp)
         }
         if (has_adv) {
             int64_t to;
-            if (checked_add(sched_clock_now(), adv, &to) != 0 || to < 0 || to > CHECKED_MAX_TIME_USECS) {
+            if (checked_add(util_time_now(), adv, &to) != 0 || to < 0 || to > CHECKED_MAX_TIME_USECS) {
                 api_error(resp, 400, "InvalidParameter", "field 'advanceUsecs' would move the clock outside "
                           "1970-01-01 .. 9999-12-31");
                 return;
@@ -712,12 +713,12 @@ static void test_clock(struct api_req *req, struct api_resp *resp)
                       (long long)CHECKED_MAX_TIME_USECS);
             return;
         }
-        if (has_adv) sched_clock_advance(adv);
-        if (has_now) sched_clock_set(now);
+        if (has_adv) util_time_advance(adv);
+        if (has_now) util_time_set(now);
         /* One scheduler pass at the new time before answering, so a test sees its effect at once. */
         sched_tick_now(api_ctx(req)->sched);
     }
-    api_json(resp, 200, json_pack("{s:I}", "nowUsecs", (json_int_t)sched_clock_now()));
+    api_json(resp, 200, json_pack("{s:I}", "nowUsecs", (json_int_t)util_time_now()));
 }
 
 const struct api_route api_routes_runs[] = {

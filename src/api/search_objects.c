@@ -12,7 +12,11 @@
  *
  * Pagination: objects come in id order; the response holds at most `count` (default and maximum
  * 1000) and, when more match, a paginationCookie: the decimal id of the last object returned, after
- * which the next page starts. "count" in the response is the number of all matching objects. */
+ * which the next page starts. "count" in the response is the number of all matching objects.
+ *
+ * Showing an object (objects.h): the catalog keeps what discovery found as typed facts in Coffer's
+ * names (cat_object_facts); osType, logicalSizeBytes and the physicalProtectionSource of a host or
+ * volume are built here from them, so the wire field names stay in src/api. */
 #include "api/api.h"
 #include "api/jv.h"
 #include "api/objects.h"
@@ -28,7 +32,7 @@
 
 json_t *api_object_summary(const struct cat_object *o)
 {
-    json_t *j = json_object(), *v;
+    json_t *j = json_object();
     json_object_set_new(j, "id", json_integer(o->id));
     json_object_set_new(j, "name", json_string(o->name ? o->name : ""));
     json_object_set_new(j, "sourceId", json_integer(o->source_id));
@@ -36,19 +40,43 @@ json_t *api_object_summary(const struct cat_object *o)
     json_object_set_new(j, "environment", json_string(o->environment ? o->environment : "kPhysical"));
     json_object_set_new(j, "objectType", json_string(o->object_type ? o->object_type : ""));
     if (o->uuid) json_object_set_new(j, "uuid", json_string(o->uuid));
-    if (json_is_string(v = json_object_get(o->doc, "osType"))) json_object_set(j, "osType", v);
-    if (json_is_integer(v = json_object_get(o->doc, "logicalSizeBytes"))) json_object_set(j, "logicalSizeBytes", v);
+    if (o->facts.os_type) json_object_set_new(j, "osType", json_string(o->facts.os_type));
+    if (o->facts.logical_bytes >= 0) json_object_set_new(j, "logicalSizeBytes", json_integer(o->facts.logical_bytes));
     return j;
+}
+
+int api_object_has_details(const struct cat_object *o)
+{
+    if (!o || !o->object_type) return 0;
+    if (strcmp(o->object_type, "kVolume") == 0) return o->facts.fs_type != NULL;
+    if (strcmp(o->object_type, "kHost") == 0) return o->facts.host_type != NULL;
+    return 0;
+}
+
+json_t *api_object_pps(const struct cat_object *o)
+{
+    const struct cat_object_facts *f = &o->facts;
+    json_t *p;
+    if (!api_object_has_details(o)) return NULL;
+    if (strcmp(o->object_type, "kVolume") == 0) {
+        p = json_pack("{s:s,s:s}", "type", o->object_type, "name", o->name ? o->name : "");
+        json_object_set_new(p, "mountPoint", json_string(o->path ? o->path : o->name ? o->name : ""));
+        json_object_set_new(p, "fileSystemType", json_string(f->fs_type));
+        json_object_set_new(p, "isNetworkFileSystem", json_boolean(f->is_network));
+        if (f->device) json_object_set_new(p, "devicePath", json_string(f->device));
+    } else {
+        p = json_pack("{s:s,s:s,s:s}", "type", o->object_type, "hostType", f->host_type, "name",
+                      o->name ? o->name : "");
+        if (f->host_name) json_object_set_new(p, "hostName", json_string(f->host_name));
+        if (o->agent == CAT_AGENT_LOCAL) json_object_set_new(p, "agent", json_string("local"));
+    }
+    return p;
 }
 
 json_t *api_object_json(struct cat *cat, const char *tenant, const struct cat_object *o)
 {
-    json_t *j = api_object_summary(o);
-    const char *k;
-    json_t *v;
-    json_object_foreach(o->doc, k, v) {
-        if (!json_object_get(j, k)) json_object_set(j, k, v);
-    }
+    json_t *j = api_object_summary(o), *pps = api_object_pps(o);
+    if (pps) json_object_set_new(j, "physicalProtectionSource", pps);
     if (o->object_type && strcmp(o->object_type, "kHost") == 0) {
         struct cat_object *kids;
         size_t n;

@@ -11,6 +11,7 @@
  * has no continuous ranges. */
 #include "api/api.h"
 #include "api/jv.h"
+#include "api/run_json.h"
 #include "catalog/cat.h"
 #include "catalog/cat_file_index.h"
 #include "catalog/cat_snapshot.h"
@@ -49,7 +50,7 @@ struct snap_list {
 static int snap_cb(void *ud, const struct cat_snapshot *s)
 {
     struct snap_list *l = ud;
-    json_t *o = cat_snapshot_to_json(s, l->cluster, l->incarnation);
+    json_t *o = api_snapshot_json(s, l->cluster, l->incarnation);
     const char *ix = l->cat ? cat_fidx_status(l->cat, s->tenant, s->id) : NULL;
     if (ix) json_object_set_new(o, "indexingStatus", json_string(ix));
     json_array_append_new(l->arr, o);

@@ -372,7 +372,7 @@ static void source_register(struct api_req *req, struct api_resp *resp)
         goto out;
     }
     /* The registration stands whatever discovery finds; its state tells. */
-    rc = agent_refresh_source(cat, req->tenant, id);
+    rc = agent_refresh_source(cat, req->tenant, id, r.endpoint);
     if (rc != 0 && rc != CAT_NOT_FOUND) /* not found: deleted meanwhile, nothing to discover */
         log_warn("source %lld: discovery failed: %s", (long long)id, err_text(rc));
     respond_registration(req, resp, 201, id);
@@ -494,7 +494,7 @@ static void source_update(struct api_req *req, struct api_resp *resp)
         if (rc == 0) internal(resp, "committing");
         goto out;
     }
-    rc = agent_refresh_source(cat, req->tenant, id);
+    rc = agent_refresh_source(cat, req->tenant, id, r.endpoint);
     if (rc != 0 && rc != CAT_NOT_FOUND) /* not found: deleted meanwhile, nothing to discover */
         log_warn("source %lld: discovery failed: %s", (long long)id, err_text(rc));
     respond_registration(req, resp, 200, id);
@@ -557,12 +557,24 @@ static void source_delete(struct api_req *req, struct api_resp *resp)
     else internal(resp, "deleting the registration");
 }
 
+/* discover: agent_refresh_source for registration id, at the endpoint its request document names. */
+static int discover(struct cat *cat, const char *tenant, int64_t id)
+{
+    struct cat_source s;
+    int rc = cat_source_get(cat, tenant, id, &s);
+    if (rc != 0) return rc;
+    rc = agent_refresh_source(cat, tenant, id,
+                              json_string_value(json_object_get(json_object_get(s.doc, "physicalParams"), "endpoint")));
+    cat_source_release(&s);
+    return rc;
+}
+
 static void source_refresh(struct api_req *req, struct api_resp *resp)
 {
     int64_t id = path_id(req, resp);
     int rc;
     if (!id) return;
-    rc = agent_refresh_source(api_ctx(req)->cat, req->tenant, id);
+    rc = discover(api_ctx(req)->cat, req->tenant, id);
     if (rc == 0) api_empty(resp, 204);
     else if (rc == CAT_NOT_FOUND) api_error(resp, 404, "NotFound", "no protection source with id %lld", (long long)id);
     else internal(resp, "refreshing the source");

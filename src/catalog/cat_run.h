@@ -4,8 +4,8 @@
  * by a worker (Running, lease_owner + lease_expiry so that a restarted daemon knows which runs were
  * interrupted), and finished as Succeeded, SucceededWithWarning, Failed or Canceled. A scheduled slot
  * that came while the group's previous run was still going is recorded as a Missed run. Its
- * identity within the tenant is (group, start time); the API's run id is "<group n>:<start usecs>"
- * where n is the last part of the group id "clusterId:incarnationId:n" (spec: ^\d+:\d+$).
+ * identity within the tenant is (group, start time); the API forms its run id from the group's n
+ * (group_seq) and the start time (api/run_json.h).
  *
  * run_objects holds one row per object of a run: its status (kInProgress, kSuccessful, kWarning,
  * kFailed), progress (updated while it runs), stats and the snapshot it produced.
@@ -18,12 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
-
-#define CAT_RUN_ID_MAX 48
-
-/* Run ids: "n:usecs", both non-negative decimal int64s without sign or leading zeros. */
-void cat_run_id_format(char *buf, size_t len, int64_t group_seq, int64_t start_usecs);
-int cat_run_id_parse(const char *s, int64_t *group_seq, int64_t *start_usecs); /* 1 ok, 0 not a run id */
 
 /* A run as read back; strings and JSON are owned, released by cat_run_release. */
 struct cat_run {
@@ -184,13 +178,4 @@ int cat_run_group_deleted(struct cat *cat, const char *tenant, const char *group
 int cat_sched_get(struct cat *cat, const char *tenant, const char *group_id, int64_t *last_usecs);
 int cat_sched_put(struct cat *cat, const char *tenant, const char *group_id, int64_t last_usecs);
 
-/* ---------- JSON as the API shows it ---------- */
-
-/* cat_run_to_json: a ProtectionGroupRun (wire contract) for r; with_objects adds "objects"
- * (ObjectRunResult) from the nobjects objects given. A new reference. */
-json_t *cat_run_to_json(const struct cat_run *r, int with_objects, const struct cat_run_object *objects,
-                        size_t nobjects);
-/* cat_group_last_run: the group's newest run as a ProtectionGroupRun (without objects), or NULL when
- * it has none (or on error). For GET protection-groups?includeLastRunInfo=true (lastRun). */
-json_t *cat_group_last_run(struct cat *cat, const char *tenant, const char *group_id);
 #endif

@@ -67,6 +67,4 @@ int cat_snapshot_expired(struct cat *cat, int64_t now_usecs, cat_snapshot_fn fn,
  * the run shows isLocalSnapshotsDeleted. */
 int cat_snapshot_mark_deleted(struct cat *cat, const char *tenant, const char *id);
 
-/* cat_snapshot_to_json: an ObjectSnapshot (wire contract) for s; cluster ids from cat_installation. */
-json_t *cat_snapshot_to_json(const struct cat_snapshot *s, int64_t cluster_id, int64_t incarnation_id);
 #endif

@@ -4,13 +4,18 @@
  * /v2/data-protect/sources/registrations: its validated request JSON (doc) plus the state the server
  * keeps (registration and refresh times, authentication status, the last refresh error). Its id is
  * taken from the same counter as object ids, and when an agent reaches the host the registration's
- * root object (the host) has that very id, so "registration id", "sourceId" and the {id} of
- * /sources/{id}/refresh all name the same number.
+ * root object (the host) has that very id, so the registration id, the objects' source id and the
+ * {id} of /sources/{id}/refresh all name the same number.
  *
  * Objects (table objects) are the protectable things under a registration: the host (parent 0) and
  * its volumes (parent = host). Ids come from cat_next_seq("object") and never change: a refresh
  * matches what it finds by key (the mount point of a volume) and keeps the id; an object that is no
  * longer found is marked vanished (is_deleted), not removed, and gets its old id back if it returns.
+ *
+ * What discovery learned about an object (its OS, size, file system, host name) is kept in Coffer's
+ * own names (struct cat_object_facts: the os_type column plus an internal document in the doc
+ * column); the API builds the wire shapes (ProtectionSource, SearchObject) from them. Migration 8
+ * turned documents stored in the wire shape before it into this one.
  *
  * Every function is scoped by tenant: another tenant's rows are CAT_NOT_FOUND. Strings returned in
  * structs are malloc'd copies released with the matching *_release function. */
@@ -26,6 +31,20 @@
  * machine) or by a remote agent (none exist yet). */
 enum cat_agent_kind { CAT_AGENT_NONE = 0, CAT_AGENT_LOCAL = 1, CAT_AGENT_REMOTE = 2 };
 
+/* What an agent found out about an object, in Coffer's names. Strings are owned by a cat_object
+ * (released with it); in a cat_discovered they are borrowed. */
+struct cat_object_facts {
+    char *os_type;           /* kLinux; NULL unknown */
+    int64_t logical_bytes;   /* bytes in use; -1 unknown */
+    /* a volume (fs_type NULL: nothing is known about its file system) */
+    char *fs_type;           /* ext4, xfs, nfs4, ... */
+    char *device;            /* the device, or the remote path of a network file system */
+    int is_network;          /* a network file system */
+    /* a host (host_type NULL: nothing is known about the machine) */
+    char *host_type;         /* kLinux */
+    char *host_name;         /* the machine's own host name (gethostname) */
+};
+
 struct cat_object {
     int64_t id;
     int64_t source_id;       /* the registration (= the root object's id) */
@@ -38,7 +57,7 @@ struct cat_object {
     char *uuid;              /* a random UUID given at discovery, kept for the object's life */
     enum cat_agent_kind agent;
     int is_deleted;          /* vanished at the last refresh */
-    json_t *doc;             /* the object as the API shows it (SearchObject fields), owned */
+    struct cat_object_facts facts;  /* owned */
 };
 void cat_object_release(struct cat_object *o);
 
@@ -92,7 +111,7 @@ struct cat_discovered {
     const char *key;          /* what identifies it across refreshes (mount point) */
     const char *name;
     const char *object_type;  /* kVolume */
-    json_t *extra;            /* borrowed: fields merged into the object's doc (may be NULL) */
+    const struct cat_object_facts *facts; /* borrowed, may be NULL (nothing known) */
 };
 
 /* --- Registrations -------------------------------------------------------------------------- */
@@ -134,13 +153,13 @@ int cat_source_protected(struct cat *cat, const char *tenant, int64_t id);
 int cat_source_uses_connection(struct cat *cat, const char *tenant, const char *connection_id);
 
 /* cat_source_sync_objects: records what an agent found on the host of registration id: the root
- * (host) object gets the registration's id, with root_doc (borrowed) as its doc; each item becomes a
+ * (host) object gets the registration's id, with root_facts (borrowed, may be NULL); each item becomes a
  * child keyed by item.key: an existing child keeps its id (and is revived if it had vanished), a new
  * one gets the next "object" id, and children not in items are marked vanished. Call inside
  * cat_begin/cat_commit. */
 int cat_source_sync_objects(struct cat *cat, const char *tenant, int64_t id, const char *environment,
-                            enum cat_agent_kind agent, const char *root_name, json_t *root_doc,
-                            const struct cat_discovered *items, size_t n);
+                            enum cat_agent_kind agent, const char *root_name,
+                            const struct cat_object_facts *root_facts, const struct cat_discovered *items, size_t n);
 
 /* --- The protection source tree (v1 protectionSources, src/catalog/sources_tree.c) ----------------- */
 

@@ -39,6 +39,10 @@ int cat_each_id_doc(struct cat *cat, sqlite3_stmt *st, cat_id_doc_fn fn, void *u
 /* cat_json_has_str: whether the JSON array arr holds the string s. */
 int cat_json_has_str(const json_t *arr, const char *s);
 
+struct cat_object_facts;
+/* sources.c: an object's facts from its row: doc_col (the internal facts document) and os_col. */
+void cat_object_facts_from_row(sqlite3_stmt *st, int doc_col, int os_col, struct cat_object_facts *f);
+
 /* migrations.c */
 struct cat_migration { int version; const char *sql; };
 extern const struct cat_migration cat_migrations[];

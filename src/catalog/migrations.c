@@ -166,5 +166,20 @@ const struct cat_migration cat_migrations[] = {
     { 7,
       "ALTER TABLE policies ADD COLUMN spec TEXT;"
       "ALTER TABLE protection_groups ADD COLUMN spec TEXT;" },
+    /* 8: an object's doc becomes Coffer's internal facts document (cat_source.h: cat_object_facts)
+     * instead of the wire-shaped one the agent used to store ({osType, logicalSizeBytes,
+     * physicalProtectionSource: {fileSystemType, devicePath, isNetworkFileSystem, hostType,
+     * hostName, ...}}): the same values under Coffer's names, absent ones left out (json_patch
+     * drops the NULLs); the OS was already in the os_type column. The API rebuilds the wire shape. */
+    { 8,
+      "UPDATE objects SET os_type = json_extract(doc, '$.osType') WHERE os_type IS NULL AND json_valid(doc);"
+      "UPDATE objects SET doc = json_patch('{}', json_object("
+      "  'logical_bytes', json_extract(doc, '$.logicalSizeBytes'),"
+      "  'fs_type', json_extract(doc, '$.physicalProtectionSource.fileSystemType'),"
+      "  'device', json_extract(doc, '$.physicalProtectionSource.devicePath'),"
+      "  'network', json_extract(doc, '$.physicalProtectionSource.isNetworkFileSystem'),"
+      "  'host_type', json_extract(doc, '$.physicalProtectionSource.hostType'),"
+      "  'host_name', json_extract(doc, '$.physicalProtectionSource.hostName')))"
+      " WHERE json_valid(doc);" },
     { 0, NULL }
 };

@@ -234,34 +234,3 @@ int cat_snapshot_mark_deleted(struct cat *cat, const char *tenant, const char *i
     if (rc != 0) cat_rollback(cat);
     return rc;
 }
-
-json_t *cat_snapshot_to_json(const struct cat_snapshot *s, int64_t cluster_id, int64_t incarnation_id)
-{
-    char run_id[48];
-    json_t *o = json_object();
-    snprintf(run_id, sizeof run_id, "%lld:%lld", (long long)s->group_seq, (long long)s->run_usecs);
-    json_object_set_new(o, "id", json_string(s->id));
-    json_object_set_new(o, "clusterId", json_integer(cluster_id));
-    json_object_set_new(o, "clusterIncarnationId", json_integer(incarnation_id));
-    json_object_set_new(o, "environment", json_string(s->environment));
-    if (s->expiry_usecs) json_object_set_new(o, "expiryTimeUsecs", json_integer(s->expiry_usecs));
-    json_object_set_new(o, "hasDataLock", json_false());
-    json_object_set_new(o, "indexingStatus", json_string("NoIndex"));
-    json_object_set_new(o, "objectId", json_integer(s->object_id));
-    if (s->object_name) json_object_set_new(o, "objectName", json_string(s->object_name));
-    json_object_set_new(o, "onLegalHold", json_boolean(s->on_legal_hold));
-    json_object_set_new(o, "ownershipContext", json_string("Local"));
-    if (strcmp(s->environment, "kPhysical") == 0)
-        json_object_set_new(o, "physicalParams", json_pack("{s:b,s:s}", "enableSystemBackup", 0, "protectionType", "kFile"));
-    json_object_set_new(o, "protectionGroupId", json_string(s->group_id));
-    if (s->group_name) json_object_set_new(o, "protectionGroupName", json_string(s->group_name));
-    json_object_set_new(o, "protectionGroupRunId", json_string(run_id));
-    json_object_set_new(o, "runInstanceId", json_integer(s->instance_id));
-    json_object_set_new(o, "runStartTimeUsecs", json_integer(s->run_usecs));
-    json_object_set_new(o, "runType", json_string(s->run_type));
-    json_object_set_new(o, "snapshotTargetType", json_string("Local"));
-    json_object_set_new(o, "snapshotTimestampUsecs", json_integer(s->snapshot_usecs));
-    if (s->source_id) json_object_set_new(o, "sourceId", json_integer(s->source_id));
-    json_object_set_new(o, "storageDomainId", json_integer(1));
-    return o;
-}

@@ -6,7 +6,9 @@
  * parent_id, key, name, environment, object_type, path, uuid, os_type, agent, is_deleted, doc) with
  * one row per discovered object, unique per (tenant, source_id, parent_id, key) so a refresh finds
  * the row it had and keeps its id. Deleting a registration deletes its objects in the same
- * transaction.
+ * transaction. An object's doc is Coffer's internal facts document (cat_object_facts minus os_type,
+ * which has its column): {"logical_bytes", "fs_type", "device", "network", "host_type",
+ * "host_name"}, each present only when known; migration 8 converted older, wire-shaped documents.
  *
  * Search runs one prepared statement whose optional filters are bound as NULL when absent; list
  * filters are bound as JSON arrays and expanded with json_each, so no SQL is ever assembled from
@@ -30,13 +32,53 @@ void cat_object_release(struct cat_object *o)
     free(o->path);
     free(o->source_name);
     free(o->uuid);
-    json_decref(o->doc);
+    free(o->facts.os_type);
+    free(o->facts.fs_type);
+    free(o->facts.device);
+    free(o->facts.host_type);
+    free(o->facts.host_name);
     memset(o, 0, sizeof *o);
+}
+
+static char *doc_str(json_t *doc, const char *key)
+{
+    const char *v = json_string_value(json_object_get(doc, key));
+    return v ? strdup(v) : NULL;
+}
+
+void cat_object_facts_from_row(sqlite3_stmt *st, int doc_col, int os_col, struct cat_object_facts *f)
+{
+    json_t *doc = cat_col_json(st, doc_col), *v;
+    memset(f, 0, sizeof *f);
+    f->os_type = cat_col_strdup(st, os_col);
+    v = json_object_get(doc, "logical_bytes");
+    f->logical_bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+    f->fs_type = doc_str(doc, "fs_type");
+    f->device = doc_str(doc, "device");
+    v = json_object_get(doc, "network");
+    f->is_network = json_is_true(v) || (json_is_integer(v) && json_integer_value(v) != 0);
+    f->host_type = doc_str(doc, "host_type");
+    f->host_name = doc_str(doc, "host_name");
+    json_decref(doc);
+}
+
+/* facts_doc: the internal document of f (NULL: nothing known): a new reference, NULL on no memory. */
+static json_t *facts_doc(const struct cat_object_facts *f)
+{
+    json_t *doc = json_object();
+    if (!doc || !f) return doc;
+    if (f->logical_bytes >= 0) json_object_set_new(doc, "logical_bytes", json_integer(f->logical_bytes));
+    if (f->fs_type) json_object_set_new(doc, "fs_type", json_string(f->fs_type));
+    if (f->device) json_object_set_new(doc, "device", json_string(f->device));
+    if (f->fs_type || f->device) json_object_set_new(doc, "network", json_integer(f->is_network ? 1 : 0));
+    if (f->host_type) json_object_set_new(doc, "host_type", json_string(f->host_type));
+    if (f->host_name) json_object_set_new(doc, "host_name", json_string(f->host_name));
+    return doc;
 }
 
 #define OBJECT_COLS \
     "o.id, o.source_id, o.parent_id, o.name, o.environment, o.object_type, o.path, o.agent, " \
-    "o.is_deleted, o.doc, r.name, o.uuid "
+    "o.is_deleted, o.doc, r.name, o.uuid, o.os_type "
 #define OBJECT_FROM \
     "FROM objects o LEFT JOIN objects r ON r.tenant = o.tenant AND r.id = o.source_id "
 
@@ -52,8 +94,7 @@ static void object_from_row(sqlite3_stmt *st, struct cat_object *o)
     o->path = cat_col_strdup(st, 6);
     o->agent = (enum cat_agent_kind)sqlite3_column_int(st, 7);
     o->is_deleted = sqlite3_column_int(st, 8);
-    o->doc = cat_col_json(st, 9);
-    if (!o->doc) o->doc = json_object();
+    cat_object_facts_from_row(st, 9, 12, &o->facts);
     o->source_name = cat_col_strdup(st, 10);
     if (!o->source_name && o->name) o->source_name = strdup(o->name);
     o->uuid = cat_col_strdup(st, 11);
@@ -499,7 +540,7 @@ static int new_uuid(char out[37])
  * updates the existing row, keeping its id and uuid. *id receives the id used. */
 static int upsert_object(struct cat *cat, const char *tenant, int64_t source_id, int64_t parent_id, const char *key,
                          const char *name, const char *environment, const char *object_type, const char *path,
-                         enum cat_agent_kind agent, json_t *doc, int64_t *id)
+                         enum cat_agent_kind agent, const struct cat_object_facts *facts, int64_t *id)
 {
     sqlite3_stmt *st = cat_stmt(cat, "SELECT id FROM objects WHERE tenant = ?1 AND source_id = ?2"
                                      " AND parent_id = ?3 AND key = ?4");
@@ -542,23 +583,28 @@ static int upsert_object(struct cat *cat, const char *tenant, int64_t source_id,
     sqlite3_bind_text(st, 4, environment, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 5, object_type, -1, SQLITE_TRANSIENT);
     cat_bind_opt_text(st, 6, path);
-    {
-        json_t *os = json_object_get(doc, "osType");
-        cat_bind_opt_text(st, 7, json_is_string(os) ? json_string_value(os) : NULL);
-    }
+    cat_bind_opt_text(st, 7, facts ? facts->os_type : NULL);
     sqlite3_bind_int(st, 8, (int)agent);
-    if (cat_bind_json(st, 9, doc) != 0) return -1;
+    {
+        json_t *doc = facts_doc(facts);
+        rc = doc ? cat_bind_json(st, 9, doc) : -1;
+        json_decref(doc);
+        if (rc != 0) {
+            sqlite3_reset(st);
+            return -1;
+        }
+    }
     return cat_exec_done(cat, st);
 }
 
 int cat_source_sync_objects(struct cat *cat, const char *tenant, int64_t id, const char *environment,
-                            enum cat_agent_kind agent, const char *root_name, json_t *root_doc,
-                            const struct cat_discovered *items, size_t n)
+                            enum cat_agent_kind agent, const char *root_name,
+                            const struct cat_object_facts *root_facts, const struct cat_discovered *items, size_t n)
 {
     int64_t root = id;
     sqlite3_stmt *st;
     int rc;
-    rc = upsert_object(cat, tenant, id, 0, "", root_name, environment, "kHost", "/", agent, root_doc, &root);
+    rc = upsert_object(cat, tenant, id, 0, "", root_name, environment, "kHost", "/", agent, root_facts, &root);
     if (rc != 0) return rc;
     /* Everything under the root is marked vanished, then what was found is revived or added. */
     st = cat_stmt(cat, "UPDATE objects SET is_deleted = 1 WHERE tenant = ?1 AND source_id = ?2 AND parent_id = ?2");
@@ -568,11 +614,8 @@ int cat_source_sync_objects(struct cat *cat, const char *tenant, int64_t id, con
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     for (size_t i = 0; i < n; i++) {
         int64_t oid = 0;
-        json_t *doc = items[i].extra ? json_deep_copy(items[i].extra) : json_object();
-        if (!doc) return -1;
         rc = upsert_object(cat, tenant, id, root, items[i].key, items[i].name, environment, items[i].object_type,
-                           items[i].key, agent, doc, &oid);
-        json_decref(doc);
+                           items[i].key, agent, items[i].facts, &oid);
         if (rc != 0) return rc;
     }
     return 0;

@@ -30,8 +30,7 @@ static void tree_row(sqlite3_stmt *st, struct cat_tree_object *t)
     o->path = dup_text(st, 6);
     o->agent = (enum cat_agent_kind)sqlite3_column_int(st, 7);
     o->is_deleted = sqlite3_column_int(st, 8);
-    o->doc = cat_col_json(st, 9);
-    if (!o->doc) o->doc = json_object();
+    cat_object_facts_from_row(st, 9, 13, &o->facts);
     o->source_name = dup_text(st, 10);
     if (!o->source_name && o->name) o->source_name = strdup(o->name);
     o->uuid = dup_text(st, 11);
@@ -51,7 +50,7 @@ int cat_object_tree(struct cat *cat, const char *tenant, int64_t source_id, stru
         "SELECT o.id, o.source_id, o.parent_id, o.name, o.environment, o.object_type, o.path, o.agent, "
         "o.is_deleted, o.doc, r.name, o.uuid, "
         "EXISTS (SELECT 1 FROM protection_group_objects m JOIN protection_groups g ON g.id = m.group_id "
-        "        WHERE m.tenant = ?1 AND m.object_id = o.id AND g.tenant = ?1 AND g.is_deleted = 0) "
+        "        WHERE m.tenant = ?1 AND m.object_id = o.id AND g.tenant = ?1 AND g.is_deleted = 0), o.os_type "
         "FROM objects o LEFT JOIN objects r ON r.tenant = o.tenant AND r.id = o.source_id "
         "WHERE o.tenant = ?1 AND o.is_deleted = 0 AND (?2 <= 0 OR o.source_id = ?2) "
         "ORDER BY o.source_id, o.parent_id, o.id");

@@ -67,7 +67,7 @@ struct backup_run {
     enum mover_env env;
     struct sched *s;
     struct backup_live live;
-    char run_id[CAT_RUN_ID_MAX];
+    char run_id[48];           /* "<group n>:<start usecs>": the run in logs and snapshot documents */
 };
 
 /* ---------- size estimate ---------- */
@@ -488,9 +488,10 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     publish(b, &o, 1);
     if (o.files_total < 0) est = estimate_start(b, inc_v, n_inc, exc_v, n_exc);
 
-    meta = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "tenant", run->tenant, "protectionGroupId", run->group_id,
-                     "protectionGroupName", b->g->name, "runId", b->run_id, "runType", run->run_type, "objectId",
-                     (json_int_t)id, "objectName", co.name ? co.name : "", "environment",
+    /* The snapshot document's tags, in Coffer's names (docs/repository-format.md). */
+    meta = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "tenant", run->tenant, "group_id", run->group_id,
+                     "group_name", b->g->name, "run_id", b->run_id, "run_type", run->run_type, "object_id",
+                     (json_int_t)id, "object_name", co.name ? co.name : "", "environment",
                      mover_env_catalog_name(b->env));
     opts.include_paths = inc_v;
     opts.n_include = n_inc;
@@ -628,7 +629,7 @@ static void backup_run(struct job *j)
     const char *status;
     int rc;
 
-    cat_run_id_format(b.run_id, sizeof b.run_id, run->group_seq, run->start_usecs);
+    snprintf(b.run_id, sizeof b.run_id, "%" PRId64 ":%" PRId64, run->group_seq, run->start_usecs);
     log_info("run %s of group %s (tenant %s, %s) started", b.run_id, run->group_id, run->tenant, run->run_type);
     job_set_state(j, &b.live);
     if (job_repo(j) && !job_others_busy(j)) repo_write_error_reset(job_repo(j));

@@ -2,6 +2,7 @@
  * progress and results, the snapshot rows they commit, cancel, requeue after a shutdown and the
  * "interrupted by daemon restart" recovery, listing filters and the JSON the API shows. */
 #include "check.h"
+#include "api/run_json.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_snapshot.h"
 #include "sched/sched.h"
@@ -13,18 +14,18 @@ static char *g_dir;
 
 TEST(run_id_formats)
 {
-    char buf[CAT_RUN_ID_MAX];
+    char buf[API_RUN_ID_MAX];
     int64_t a = -1, b = -1;
-    cat_run_id_format(buf, sizeof buf, 42, 1700000000123456);
+    api_run_id_format(buf, sizeof buf, 42, 1700000000123456);
     CHECK(strcmp(buf, "42:1700000000123456") == 0);
-    CHECK(cat_run_id_parse(buf, &a, &b) == 1);
+    CHECK(api_run_id_parse(buf, &a, &b) == 1);
     CHECK_EQ_INT(a, 42);
     CHECK_EQ_INT(b, 1700000000123456);
-    CHECK(cat_run_id_parse("0:0", &a, &b) == 1 && a == 0 && b == 0);
+    CHECK(api_run_id_parse("0:0", &a, &b) == 1 && a == 0 && b == 0);
     const char *bad[] = { "", "1", "1:", ":1", "01:5", "1:05", "-1:5", "1:-5", "1:2:3", "a:1", "1:1x",
                           "1: 2", "99999999999999999999:1", "1:9223372036854775808" };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECKF(cat_run_id_parse(bad[i], &a, &b) == 0, "%s", bad[i]);
-    CHECK(cat_run_id_parse("1:9223372036854775807", &a, &b) == 1 && b == INT64_MAX);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECKF(api_run_id_parse(bad[i], &a, &b) == 0, "%s", bad[i]);
+    CHECK(api_run_id_parse("1:9223372036854775807", &a, &b) == 1 && b == INT64_MAX);
 }
 
 static int64_t queue(const char *tenant, const char *group, int64_t seq, int64_t start, int *rc)
@@ -108,7 +109,7 @@ TEST(lease_progress_finish_with_snapshot)
     CHECK(strcmp(r.status, "Succeeded") == 0 && r.end_usecs == 1300 && r.lease_owner == NULL);
     CHECK(r.objects_ok == 1 && r.files == 2 && r.bytes_written == 5 && r.logical_bytes == 10);
     {
-        json_t *j = cat_run_to_json(&r, 0, NULL, 0);
+        json_t *j = api_run_json(&r, 0, NULL, 0);
         CHECK(strcmp(json_string_value(json_object_get(j, "id")), "7:1000") == 0);
         CHECK(json_integer_value(json_object_get(json_object_get(json_object_get(j, "localBackupInfo"),
                                                                  "localSnapshotStats"), "bytesWritten")) == 5);
@@ -121,7 +122,7 @@ TEST(lease_progress_finish_with_snapshot)
     free(latest);
     CHECK_EQ_INT(cat_snapshot_latest(g_cat, "t2", "1:1:7", 55, &latest), CAT_NOT_FOUND);
     CHECK_EQ_INT(cat_run_active(g_cat, "t1", "1:1:7"), 0);
-    json_t *last = cat_group_last_run(g_cat, "t1", "1:1:7");
+    json_t *last = api_group_last_run(g_cat, "t1", "1:1:7");
     CHECK(last != NULL);
     CHECK(strcmp(json_string_value(json_object_get(last, "id")), "7:1001") == 0); /* the Missed one is newer */
     json_decref(last);
@@ -155,7 +156,7 @@ TEST(cancel_queued_and_running)
     }
     CHECK_EQ_INT(cat_run_get(g_cat, "t1", "1:1:8", s, &r), 0);
     {
-        json_t *j = cat_run_to_json(&r, 0, NULL, 0);
+        json_t *j = api_run_json(&r, 0, NULL, 0);
         CHECK(strcmp(json_string_value(json_object_get(json_object_get(j, "localBackupInfo"), "status")), "Canceling") == 0);
         json_decref(j);
     }

@@ -34,19 +34,18 @@ static int sync(const char *tenant, int64_t id, const char *const *paths)
 {
     struct cat_discovered items[8];
     size_t n = 0;
-    json_t *root = json_pack("{s:s}", "osType", "kLinux");
+    struct cat_object_facts root = { .os_type = (char *)"kLinux", .logical_bytes = -1 };
     int rc;
     for (; paths[n]; n++) {
         items[n].key = paths[n];
         items[n].name = paths[n];
         items[n].object_type = "kVolume";
-        items[n].extra = NULL;
+        items[n].facts = NULL;
     }
     rc = cat_begin(cat);
-    if (rc == 0) rc = cat_source_sync_objects(cat, tenant, id, "kPhysical", CAT_AGENT_LOCAL, "host-a", root, items, n);
+    if (rc == 0) rc = cat_source_sync_objects(cat, tenant, id, "kPhysical", CAT_AGENT_LOCAL, "host-a", &root, items, n);
     if (rc == 0) rc = cat_commit(cat);
     else cat_rollback(cat);
-    json_decref(root);
     return rc;
 }
 
@@ -253,7 +252,7 @@ TEST(refresh_of_local_and_remote_hosts)
     s.auth_status = (char *)"Pending";
     CHECK(cat_source_insert(cat, "t6", &s) == 0);
     json_decref(s.doc);
-    CHECK(agent_refresh_source(cat, "t6", local) == 0);
+    CHECK(agent_refresh_source(cat, "t6", local, "127.0.0.1") == 0);
     CHECK(cat_source_get(cat, "t6", local, &s) == 0);
     CHECK(strcmp(s.auth_status, "Finished") == 0 && s.error == NULL && s.refreshed_ms > 0);
     cat_source_release(&s);
@@ -267,7 +266,7 @@ TEST(refresh_of_local_and_remote_hosts)
     for (size_t i = 0; i < n; i++) cat_object_release(&kids[i]);
     free(kids);
     CHECK(found_root);
-    CHECK(agent_refresh_source(cat, "t6", local) == 0);
+    CHECK(agent_refresh_source(cat, "t6", local, "127.0.0.1") == 0);
     CHECK(cat_object_children(cat, "t6", local, &kids, &n) == 0);
     CHECK(n > 0 && kids[0].id == before);
     for (size_t i = 0; i < n; i++) cat_object_release(&kids[i]);
@@ -282,13 +281,13 @@ TEST(refresh_of_local_and_remote_hosts)
     s.doc = json_pack("{s:{s:s}}", "physicalParams", "endpoint", "192.0.2.10");
     CHECK(cat_source_insert(cat, "t6", &s) == 0);
     json_decref(s.doc);
-    CHECK(agent_refresh_source(cat, "t6", remote) == 0);
+    CHECK(agent_refresh_source(cat, "t6", remote, "192.0.2.10") == 0);
     CHECK(cat_source_get(cat, "t6", remote, &s) == 0);
     CHECK(strcmp(s.auth_status, "Pending") == 0 && s.refreshed_ms == 0);
     CHECK(s.error && strstr(s.error, "no agent reachable at 192.0.2.10") != NULL);
     cat_source_release(&s);
     CHECK(cat_object_exists(cat, "t6", remote) == 0);
-    CHECK(agent_refresh_source(cat, "t6", 999999) == CAT_NOT_FOUND);
+    CHECK(agent_refresh_source(cat, "t6", 999999, "127.0.0.1") == CAT_NOT_FOUND);
 }
 
 int main(void)
