@@ -31,7 +31,7 @@
 #include "api/objects.h"
 #include "api/resid.h"
 #include "catalog/cat_source.h"
-#include "sched/clock.h"
+#include "util/time.h"
 #include "sched/job_spec.h"
 #include "sched/sched.h"
 #include "svc/svc.h"
@@ -308,7 +308,7 @@ void api_rec_insert(struct api_req *req, struct api_resp *resp, const char *name
         return;
     }
     n.seq = seq;
-    n.start_usecs = sched_clock_now();
+    n.start_usecs = util_time_now();
     rc = cat_recovery_insert(cat, &n);
     json_decref(request);
     if (rc != 0) {
@@ -600,7 +600,7 @@ static void cancel_recovery(struct api_req *req, struct api_resp *resp)
     struct cat_recovery r;
     int rc, was_running = 0;
     if (!check_id(resp, req->params[0])) return;
-    rc = cat_recovery_cancel(api_ctx(req)->cat, req->tenant, req->params[0], sched_clock_now(), &was_running);
+    rc = cat_recovery_cancel(api_ctx(req)->cat, req->tenant, req->params[0], util_time_now(), &was_running);
     if (rc == CAT_NOT_FOUND) {
         api_error(resp, 404, "NotFound", "recovery '%s' not found", req->params[0]);
         return;
