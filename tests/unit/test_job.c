@@ -26,6 +26,7 @@ static int64_t g_seq = 1;
 
 /* What the fake kinds saw. */
 static atomic_int g_runs, g_release, g_saw_user, g_saw_stop, g_saw_lost;
+static atomic_int g_lost_count; /* jobs that ended seeing their lease lost */
 
 static void fake_wait(struct job *j)
 {
@@ -34,6 +35,7 @@ static void fake_wait(struct job *j)
     atomic_store(&g_saw_user, job_user_canceled(j));
     atomic_store(&g_saw_stop, job_stopping(j));
     atomic_store(&g_saw_lost, job_lease_lost(j));
+    if (job_lease_lost(j)) atomic_fetch_add(&g_lost_count, 1);
 }
 
 /* fake recovery kind: waits, then records Succeeded, Canceled (a request) or nothing (lease lost). */
@@ -71,6 +73,7 @@ static void reset(void)
     atomic_store(&g_saw_user, -1);
     atomic_store(&g_saw_stop, -1);
     atomic_store(&g_saw_lost, -1);
+    atomic_store(&g_lost_count, 0);
 }
 
 static struct job_pool *start_pool(const char *name, const struct job_queue *q, int64_t lease_usecs)
@@ -205,9 +208,12 @@ TEST(lease_renewed_expired_taken_over_and_lost)
     CHECKF(strcmp(st, "Running") == 0, "unexpired lease: %s", st);
     /* Taken away (as a restarted daemon would): the workers see lease_lost and record nothing. */
     CHECK_EQ_INT(cat_recovery_fail_running(g_cat, "someone-else", 0, "taken", util_time_now(), NULL), 0);
-    for (int i = 0; i < 300 && atomic_load(&g_saw_lost) < 0; i++) usleep(10 * 1000);
+    /* both pool jobs must see it (a slow monitor is waited for, up to 10 s, before the stop that
+     * would otherwise end the second one as a plain stop) */
+    for (int i = 0; i < 1000 && atomic_load(&g_lost_count) < 2; i++) usleep(10 * 1000);
     job_pool_stop(b);
     job_pool_stop(a);
+    CHECK_EQ_INT(atomic_load(&g_lost_count), 2);
     CHECK_EQ_INT(atomic_load(&g_saw_lost), 1);
     CHECK_EQ_INT(atomic_load(&g_saw_user), 0);
     CHECK_EQ_INT(rec_status(id1, "", st, sizeof st, msg, sizeof msg), 0);
