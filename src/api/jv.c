@@ -275,46 +275,23 @@ int jv_each_object(struct api_resp *resp, json_t *obj, const char *prefix, const
 }
 
 
-/* added for search (E) */
-int jv_int_list(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
-                json_t **out)
-{
-    json_t *a = NULL, *v;
-    size_t i;
-    char p[256];
-    if (out) *out = NULL;
-    if (!jv_arr(resp, obj, prefix, field, required, &a)) return 0;
-    json_array_foreach(a, i, v) {
-        if (!json_is_integer(v)) {
-            api_error(resp, 400, "InvalidField", "field '%s[%zu]' must be an integer", jv_path(p, sizeof p, prefix, field),
-                      i);
-            return 0;
-        }
-    }
-    if (out) *out = a;
-    return 1;
-}
-
+/* jv_str_list: jv_str_array whose elements, when allowed is given, are each one of allowed (repeats
+ * accepted, unlike jv_enum_array: search filters may name a value twice). */
 int jv_str_list(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
                 const char *const *allowed, json_t **out)
 {
-    json_t *a = NULL, *v;
+    json_t *a, *v;
     size_t i;
-    char p[256];
     if (out) *out = NULL;
-    if (!jv_arr(resp, obj, prefix, field, required, &a)) return 0;
-    json_array_foreach(a, i, v) {
-        if (!json_is_string(v)) {
-            api_error(resp, 400, "InvalidField", "field '%s[%zu]' must be a string", jv_path(p, sizeof p, prefix, field),
-                      i);
+    if (!jv_str_array(resp, obj, prefix, field, required, 0, &a)) return 0;
+    if (a && allowed)
+        json_array_foreach(a, i, v) {
+            char p[300];
+            if (jv_enum_ok(json_string_value(v), allowed)) continue;
+            api_error(resp, 400, "InvalidField", "field '%s' has unknown value '%.64s'",
+                      elem_path(p, sizeof p, prefix, field, i), json_string_value(v));
             return 0;
         }
-        if (allowed && !jv_enum_ok(json_string_value(v), allowed)) {
-            api_error(resp, 400, "InvalidField", "field '%s[%zu]' has unknown value '%.64s'",
-                      jv_path(p, sizeof p, prefix, field), i, json_string_value(v));
-            return 0;
-        }
-    }
     if (out) *out = a;
     return 1;
 }

@@ -55,10 +55,6 @@ int jv_fail(struct api_resp *resp, const char *prefix, const char *field, const 
  * field sent as null is refused as missing ("field 'x' is required"). */
 void jv_strip_nulls(json_t *j);
 
-/* added for search (E) */
-/* jv_int_list: an array of integers ("field 'p.f[i]' must be an integer"); *out the array or NULL. */
-int jv_int_list(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,
-                json_t **out);
 /* jv_str_list: an array of strings, each one of allowed unless allowed is NULL (repeats are accepted;
  * "field 'p.f[i]' has unknown value 'v'"); *out the array or NULL. */
 int jv_str_list(struct api_resp *resp, json_t *obj, const char *prefix, const char *field, int required,

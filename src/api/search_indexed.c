@@ -241,9 +241,9 @@ static void search_indexed(struct api_req *req, struct api_resp *resp)
         !jv_str(resp, fp, "fileParams", "searchString", 0, &search) ||
         !jv_str_list(resp, fp, "fileParams", "types", 0, file_types, &types) ||
         !jv_str_list(resp, fp, "fileParams", "sourceEnvironments", 0, source_envs, &envs) ||
-        !jv_int_list(resp, fp, "fileParams", "sourceIds", 0, &sids) || !jv_int_list(resp, fp, "fileParams", "objectIds", 0, &oids) ||
+        !jv_int_array(resp, fp, "fileParams", "sourceIds", 0, &sids) || !jv_int_array(resp, fp, "fileParams", "objectIds", 0, &oids) ||
         !jv_str_list(resp, body, NULL, "protectionGroupIds", 0, NULL, &gids) ||
-        !jv_int_list(resp, body, NULL, "storageDomainIds", 0, &sdids) ||
+        !jv_int_array(resp, body, NULL, "storageDomainIds", 0, &sdids) ||
         !jv_str(resp, body, NULL, "paginationCookie", 0, &cookie) ||
         !jv_int(resp, body, NULL, "count", 0, &count, &has_count) ||
         !jv_str(resp, body, NULL, "tenantId", 0, NULL) || !jv_bool(resp, body, NULL, "includeTenants", 0, NULL, NULL) ||

@@ -286,38 +286,14 @@ int cat_group_count_by_policy(struct cat *cat, const char *tenant, const char *p
 
 int cat_group_get_spec(struct cat *cat, const char *tenant, const char *id, char **spec, size_t *len)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT spec FROM protection_groups WHERE id = ?1 AND tenant = ?2");
-    int rc;
-    if (!st) return -1;
-    *spec = NULL;
-    *len = 0;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        rc = 0;
-        if (sqlite3_column_type(st, 0) != SQLITE_NULL && !(*spec = col_dup(st, 0, len))) rc = -1;
-    } else if (rc == SQLITE_DONE) {
-        rc = CAT_NOT_FOUND;
-    } else {
-        cat_log_error(cat, "group get spec");
-        rc = -1;
-    }
-    sqlite3_reset(st);
-    return rc;
+    return cat_spec_column_get(cat, "SELECT spec FROM protection_groups WHERE id = ?1 AND tenant = ?2",
+                               "group get spec", tenant, id, spec, len);
 }
 
 int cat_group_set_spec(struct cat *cat, const char *tenant, const char *id, const char *spec)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "UPDATE protection_groups SET spec = ?3 WHERE id = ?1 AND tenant = ?2");
-    int rc;
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    cat_bind_opt_text(st, 3, spec);
-    rc = cat_exec_done(cat, st);
-    if (rc == 0 && sqlite3_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
-    return rc;
+    return cat_spec_column_set(cat, "UPDATE protection_groups SET spec = ?3 WHERE id = ?1 AND tenant = ?2", tenant, id,
+                               spec);
 }
 
 /* each_missing: rows (tenant, id, doc) of a table whose spec is NULL; read whole before fn runs, so fn
