@@ -25,21 +25,6 @@ static char *g_tmp;
 static long long host;
 static char snap[96];
 
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static const char *fmt(const char *f, ...)
-{
-    static char bufs[4][4096];
-    static int k;
-    char *buf = bufs[k++ & 3];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, sizeof bufs[0], f, ap);
-    va_end(ap);
-    for (char *p = buf; *p; p++)
-        if (*p == '\'') *p = '"';
-    return buf;
-}
-
 /* expect: method path answers status with a message containing want (want NULL: any message). */
 static int expect(const char *method, const char *path, const char *tenant, const char *body, long status,
                   const char *want)
@@ -86,19 +71,19 @@ TEST(setup_a_snapshot)
     fputs("hello, meta-info\n", f);
     CHECK(fclose(f) == 0);
     CHECK(http(&d, "POST", "/v2/data-protect/sources/registrations", T,
-               fmt("{'environment':'kPhysical','physicalParams':{'endpoint':'localhost','hostType':'kLinux'}}"),
+               jfmt("{'environment':'kPhysical','physicalParams':{'endpoint':'localhost','hostType':'kLinux'}}"),
                &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
     host = jint(r.json, "id");
     http_resp_release(&r);
     CHECK(http(&d, "POST", "/v2/data-protect/policies", T,
-               fmt("{'name':'daily','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Days',"
+               jfmt("{'name':'daily','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Days',"
                    "'daySchedule':{'frequency':1}}},'retention':{'unit':'Days','duration':7}}}}"), &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
     snprintf(policy, sizeof policy, "%s", jstr(r.json, "id"));
     http_resp_release(&r);
     CHECK(http(&d, "POST", "/v2/data-protect/protection-groups", T,
-               fmt("{'name':'data','policyId':'%s','environment':'kPhysical','startTime':{'hour':3,'minute':0},"
+               jfmt("{'name':'data','policyId':'%s','environment':'kPhysical','startTime':{'hour':3,'minute':0},"
                    "'physicalParams':{'protectionType':'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld,"
                    "'filePaths':[{'includedPath':'%s'}]}]}}}", policy, host, dir), &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
@@ -155,7 +140,7 @@ TEST(upgrade_task_creation_is_refused)
     CHECK(expect("POST", TASKS, T, "{\"retryTaskId\":12}", 400, "retryTaskId"));
     CHECK(expect("POST", TASKS, T, "{\"retryTaskId\":12}", 400, "no upgrade task with id 12"));
     /* the built-in agent (shown under the host's id in the v1 tree) is upgraded with cofferd */
-    b = fmt("{'agentIDs':[%lld]}", host);
+    b = jfmt("{'agentIDs':[%lld]}", host);
     CHECK(expect("POST", TASKS, T, b, 400, "built into cofferd"));
     CHECK(expect("POST", TASKS, T, b, 400, "agentIDs[0]"));
     /* ... but only in the tenant that registered it */

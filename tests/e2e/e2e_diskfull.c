@@ -58,21 +58,6 @@ static char tree[600], policy[128], group[128], failed_run[64];
 static long long host;
 static const char *const env[] = { "COFFER_TEST_CLOCK=1", NULL };
 
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static const char *fmt(const char *f, ...)
-{
-    static char bufs[4][4096];
-    static int k;
-    char *buf = bufs[k++ & 3];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, sizeof bufs[0], f, ap);
-    va_end(ap);
-    for (char *p = buf; *p; p++)
-        if (*p == '\'') *p = '"';
-    return buf;
-}
-
 static uint64_t g_rng = 0x2545f4914f6cdd1dull;
 static void fill_random(unsigned char *b, size_t n)
 {
@@ -125,7 +110,7 @@ static long post_id(const char *path, const char *body, char *id, size_t idlen)
 static long start_run(char *run_id, size_t len)
 {
     struct http_resp r;
-    long st = call("POST", fmt(GRP "/%s/runs", group), "{\"runType\":\"kRegular\"}", &r);
+    long st = call("POST", jfmt(GRP "/%s/runs", group), "{\"runType\":\"kRegular\"}", &r);
     snprintf(run_id, len, "%s", jstr(r.json, "runId") ? jstr(r.json, "runId") : "");
     if (st != 202) fprintf(stderr, "POST runs: %ld %s\n", st, r.body ? r.body : "");
     http_resp_release(&r);
@@ -155,7 +140,7 @@ static json_t *wait_run_in(const char *grp, const char *run_id, int timeout_s)
     for (int i = 0; i < timeout_s * 10; i++) {
         struct http_resp r;
         json_t *run = NULL;
-        if (call("GET", fmt(GRP "/%s/runs/%s?includeObjectDetails=true", grp, run_id), NULL, &r) == 200)
+        if (call("GET", jfmt(GRP "/%s/runs/%s?includeObjectDetails=true", grp, run_id), NULL, &r) == 200)
             run = json_incref(r.json);
         http_resp_release(&r);
         if (run && finished(run_status(run))) return run;
@@ -262,17 +247,17 @@ TEST(setup_on_a_small_tmpfs)
     }
     free(buf);
     /* The daemon now runs on the tmpfs (main mounted it): a fresh catalog and repository there. */
-    CHECK_EQ_INT(call("POST", "/v2/coffer-test/clock", fmt("{'nowUsecs':%lld}", T0), &r), 200);
+    CHECK_EQ_INT(call("POST", "/v2/coffer-test/clock", jfmt("{'nowUsecs':%lld}", T0), &r), 200);
     http_resp_release(&r);
-    CHECK_EQ_INT(call("POST", SRC, fmt("{'environment':'kPhysical','physicalParams':{'endpoint':'127.0.0.1',"
+    CHECK_EQ_INT(call("POST", SRC, jfmt("{'environment':'kPhysical','physicalParams':{'endpoint':'127.0.0.1',"
                                        "'hostType':'kLinux'}}"), &r), 201);
     host = jint(r.json, "sourceInfo.id");
     http_resp_release(&r);
     CHECK(host > 0);
-    CHECK_EQ_INT(post_id(POL, fmt("{'name':'hourly','backupPolicy':{'regular':{'incremental':{'schedule':{"
+    CHECK_EQ_INT(post_id(POL, jfmt("{'name':'hourly','backupPolicy':{'regular':{'incremental':{'schedule':{"
                                   "'unit':'Hours','hourSchedule':{'frequency':1}}},'retention':{'unit':'Days',"
                                   "'duration':7}}}}"), policy, sizeof policy), 201);
-    CHECK_EQ_INT(post_id(GRP, fmt("{'name':'big','policyId':'%s','environment':'kPhysical','startTime':{'hour':0,"
+    CHECK_EQ_INT(post_id(GRP, jfmt("{'name':'big','policyId':'%s','environment':'kPhysical','startTime':{'hour':0,"
                                   "'minute':0},'physicalParams':{'protectionType':'kFile','fileProtectionTypeParams':"
                                   "{'objects':[{'id':%lld,'filePaths':[{'includedPath':'%s'}]}]}}}", policy, host, tree),
                          group, sizeof group), 201);
@@ -306,7 +291,7 @@ TEST(a_backup_that_fills_the_disk_ends_failed_with_the_reason)
     /* The list shows it too, and nothing is left Running. */
     {
         struct http_resp r;
-        CHECK_EQ_INT(call("GET", fmt(GRP "/%s/runs", group), NULL, &r), 200);
+        CHECK_EQ_INT(call("GET", jfmt(GRP "/%s/runs", group), NULL, &r), 200);
         CHECK_EQ_INT(json_array_size(jget(r.json, "runs")), 1);
         CHECK(strcmp(jstr(r.json, "runs.0.localBackupInfo.status"), "Failed") == 0);
         http_resp_release(&r);
@@ -328,7 +313,7 @@ TEST(writes_on_a_full_disk_answer_507_and_change_nothing)
     for (int i = 0; i < 300 && n507 < 40; i++) { /* then 39 more: each one 507, and logged rarely */
         long st;
         snprintf(name, sizeof name, "full-%d", i);
-        st = call("POST", POL, fmt("{'name':'%s','backupPolicy':{'regular':{'incremental':{'schedule':{"
+        st = call("POST", POL, jfmt("{'name':'%s','backupPolicy':{'regular':{'incremental':{'schedule':{"
                                    "'unit':'Days','daySchedule':{'frequency':1}}},'retention':{'unit':'Days',"
                                    "'duration':7}}}}", name), &r);
         if (st == 201) {
@@ -364,7 +349,7 @@ TEST(writes_on_a_full_disk_answer_507_and_change_nothing)
      * with the reason: never a 500. */
     {
         char id[64];
-        long st = call("POST", fmt(GRP "/%s/runs", group), "{\"runType\":\"kRegular\"}", &r);
+        long st = call("POST", jfmt(GRP "/%s/runs", group), "{\"runType\":\"kRegular\"}", &r);
         snprintf(id, sizeof id, "%s", jstr(r.json, "runId") ? jstr(r.json, "runId") : "");
         CHECKF(st == 507 || st == 202, "POST runs on a full disk: %ld %s", st, r.body);
         http_resp_release(&r);
@@ -384,7 +369,7 @@ static int wait_running(const char *grp, const char *run_id, int timeout_s)
     for (int i = 0; i < timeout_s * 20; i++) {
         struct http_resp r;
         int yes = 0;
-        if (call("GET", fmt(GRP "/%s/runs/%s", grp, run_id), NULL, &r) == 200)
+        if (call("GET", jfmt(GRP "/%s/runs/%s", grp, run_id), NULL, &r) == 200)
             yes = run_status(r.json) && strcmp(run_status(r.json), "Running") == 0;
         http_resp_release(&r);
         if (yes) return 1;
@@ -400,7 +385,7 @@ static int restart_with(const char *const *e)
     struct http_resp r;
     long st;
     if (daemon_kill(&d, SIGTERM) != 0 || daemon_restart(&d, e) != 0) return -1;
-    st = call("POST", "/v2/coffer-test/clock", fmt("{'nowUsecs':%lld}", T0 + 600LL * 1000000), &r);
+    st = call("POST", "/v2/coffer-test/clock", jfmt("{'nowUsecs':%lld}", T0 + 600LL * 1000000), &r);
     http_resp_release(&r);
     return st == 200 ? 0 : -1;
 }
@@ -428,18 +413,18 @@ TEST(a_run_that_ends_on_a_full_catalog_is_recorded_failed_through_the_reserve)
         f = fopen(p, "wb");
         CHECK(f && fwrite(buf, 1, sizeof buf, f) == sizeof buf && fclose(f) == 0);
     }
-    CHECK_EQ_INT(post_id(GRP, fmt("{'name':'small','policyId':'%s','environment':'kPhysical','startTime':{'hour':0,"
+    CHECK_EQ_INT(post_id(GRP, jfmt("{'name':'small','policyId':'%s','environment':'kPhysical','startTime':{'hour':0,"
                                   "'minute':0},'physicalParams':{'protectionType':'kFile','fileProtectionTypeParams':"
                                   "{'objects':[{'id':%lld,'filePaths':[{'includedPath':'%s'}]}]}}}", policy, host,
                                   small), grp, sizeof grp), 201);
-    CHECK_EQ_INT(call("POST", fmt(GRP "/%s/runs", grp), "{\"runType\":\"kRegular\"}", &r), 202);
+    CHECK_EQ_INT(call("POST", jfmt(GRP "/%s/runs", grp), "{\"runType\":\"kRegular\"}", &r), 202);
     snprintf(id, sizeof id, "%s", jstr(r.json, "runId") ? jstr(r.json, "runId") : "");
     http_resp_release(&r);
     CHECK(wait_running(grp, id, 30));
     /* Fill the disk, until the catalog itself refuses a write. */
     CHECK(fill_disk() >= 0);
     for (int i = 0; i < 300 && !refused; i++) {
-        long st = call("POST", POL, fmt("{'name':'probe-%d','backupPolicy':{'regular':{'incremental':{'schedule':{"
+        long st = call("POST", POL, jfmt("{'name':'probe-%d','backupPolicy':{'regular':{'incremental':{'schedule':{"
                                         "'unit':'Days','daySchedule':{'frequency':1}}},'retention':{'unit':'Days',"
                                         "'duration':7}}}}", i), &r);
         http_resp_release(&r);
@@ -484,7 +469,7 @@ TEST(after_freeing_space_the_next_run_succeeds_and_restores)
         if (!back) usleep(100 * 1000);
     }
     CHECK(back);
-    CHECK_EQ_INT(post_id(POL, fmt("{'name':'after','backupPolicy':{'regular':{'incremental':{'schedule':{"
+    CHECK_EQ_INT(post_id(POL, jfmt("{'name':'after','backupPolicy':{'regular':{'incremental':{'schedule':{"
                                   "'unit':'Days','daySchedule':{'frequency':1}}},'retention':{'unit':'Days',"
                                   "'duration':7}}}}"), NULL, 0), 201);
     CHECK_EQ_INT(start_run(id, sizeof id), 202);

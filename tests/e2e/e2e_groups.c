@@ -20,20 +20,6 @@ static char pol1[128], pol2[128], pol_b[128];   /* ga's two policies, gb's polic
 static long long host_a, vol_a, host_b;          /* registered objects: ga's host and a volume, gb's host */
 static char gfile[128], gvol[128], gsql[128];    /* ga's groups */
 
-/* fmt: printf into a static buffer, turning single quotes into double quotes (one at a time). */
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static const char *fmt(const char *f, ...)
-{
-    static char buf[8192];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, sizeof buf, f, ap);
-    va_end(ap);
-    for (char *p = buf; *p; p++)
-        if (*p == '\'') *p = '"';
-    return buf;
-}
-
 static long post(const char *path, const char *tenant, const char *body, char *id, size_t idlen, long long *num)
 {
     struct http_resp r;
@@ -108,7 +94,7 @@ static int expect(const char *method, const char *path, const char *tenant, cons
 /* file_group: a kFile group body over object obj. */
 static const char *file_group(const char *name, const char *policy, long long obj, const char *extra)
 {
-    return fmt("{'name':'%s','policyId':'%s','environment':'kPhysical','description':'home dirs','priority':'kHigh',"
+    return jfmt("{'name':'%s','policyId':'%s','environment':'kPhysical','description':'home dirs','priority':'kHigh',"
                "'startTime':{'hour':22,'minute':15},'abortInBlackouts':false,"
                "'physicalParams':{'protectionType':'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld,"
                "'filePaths':[{'includedPath':'/home','excludedPaths':['/home/tmp'],'skipNestedVolumes':true}]}],"
@@ -118,16 +104,16 @@ static const char *file_group(const char *name, const char *policy, long long ob
 TEST(setup)
 {
     struct http_resp r;
-    CHECK_EQ_INT(post(P, "ga", fmt(POLICY("daily")), pol1, sizeof pol1, NULL), 201);
-    CHECK_EQ_INT(post(P, "ga", fmt(POLICY("weekly")), pol2, sizeof pol2, NULL), 201);
-    CHECK_EQ_INT(post(P, "gb", fmt(POLICY("daily")), pol_b, sizeof pol_b, NULL), 201);
-    CHECK(http(&d, "POST", SRC, "ga", fmt(LOCAL_SOURCE), &r) == 0);
+    CHECK_EQ_INT(post(P, "ga", jfmt(POLICY("daily")), pol1, sizeof pol1, NULL), 201);
+    CHECK_EQ_INT(post(P, "ga", jfmt(POLICY("weekly")), pol2, sizeof pol2, NULL), 201);
+    CHECK_EQ_INT(post(P, "gb", jfmt(POLICY("daily")), pol_b, sizeof pol_b, NULL), 201);
+    CHECK(http(&d, "POST", SRC, "ga", jfmt(LOCAL_SOURCE), &r) == 0);
     CHECKF(r.status == 201, "register: %ld %s", r.status, r.body);
     host_a = jint(r.json, "sourceInfo.id");
     vol_a = jint(r.json, "sourceInfo.childObjects.0.id");
     http_resp_release(&r);
     CHECK(host_a > 0 && vol_a > 0);
-    CHECK(http(&d, "POST", SRC, "gb", fmt(LOCAL_SOURCE), &r) == 0);
+    CHECK(http(&d, "POST", SRC, "gb", jfmt(LOCAL_SOURCE), &r) == 0);
     CHECKF(r.status == 201, "register: %ld %s", r.status, r.body);
     host_b = jint(r.json, "sourceInfo.id");
     http_resp_release(&r);
@@ -169,7 +155,7 @@ TEST(create_and_get)
     http_resp_release(&r);
 
     CHECK(http(&d, "POST", G, "ga",
-               fmt("{'name':'volumes','policyId':'%s','environment':'kPhysical','isPaused':true,'physicalParams':"
+               jfmt("{'name':'volumes','policyId':'%s','environment':'kPhysical','isPaused':true,'physicalParams':"
                    "{'protectionType':'kVolume','volumeProtectionTypeParams':{'objects':[{'id':%lld}]}}}", pol2, vol_a),
                &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
@@ -179,7 +165,7 @@ TEST(create_and_get)
     http_resp_release(&r);
 
     CHECK(http(&d, "POST", G, "ga",
-               fmt("{'name':'sql','policyId':'%s','environment':'kSQL','qosPolicy':'kBackupSSD','mssqlParams':"
+               jfmt("{'name':'sql','policyId':'%s','environment':'kSQL','qosPolicy':'kBackupSSD','mssqlParams':"
                    "{'protectionType':'kNative','nativeProtectionTypeParams':{'objects':[{'id':4242,'name':'db1'}],"
                    "'numStreams':3}}}", pol1), &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
@@ -210,34 +196,34 @@ TEST(bad_bodies_change_nothing)
     add_bad(b, &n, "{\"name\":\"x\",", 400, "body is not valid JSON");
     add_bad(b, &n, "[1]", 400, "body must be a JSON object");
     /* missing required fields */
-    add_bad(b, &n, fmt("{'policyId':'%s','environment':'kSQL'}", pol1), 400, "field 'name' is required");
-    add_bad(b, &n, fmt("{'name':'x','environment':'kSQL'}"), 400, "field 'policyId' is required");
-    add_bad(b, &n, fmt("{'name':'x','policyId':'%s'}", pol1), 400, "field 'environment' is required");
-    add_bad(b, &n, fmt("{'name':'x','policyId':'%s','environment':'kPhysical'}", pol1), 400,
+    add_bad(b, &n, jfmt("{'policyId':'%s','environment':'kSQL'}", pol1), 400, "field 'name' is required");
+    add_bad(b, &n, jfmt("{'name':'x','environment':'kSQL'}"), 400, "field 'policyId' is required");
+    add_bad(b, &n, jfmt("{'name':'x','policyId':'%s'}", pol1), 400, "field 'environment' is required");
+    add_bad(b, &n, jfmt("{'name':'x','policyId':'%s','environment':'kPhysical'}", pol1), 400,
             "field 'physicalParams' is required");
-    add_bad(b, &n, fmt("{'name':'x','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':"
+    add_bad(b, &n, jfmt("{'name':'x','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':"
                        "'kFile','fileProtectionTypeParams':{'objects':[{'filePaths':[{'includedPath':'/'}]}]}}}", pol1),
             400, "field 'physicalParams.fileProtectionTypeParams.objects[0].id' is required");
-    add_bad(b, &n, fmt("{'name':'x','policyId':'%s','environment':'kSQL','mssqlParams':{'protectionType':'kFile'}}", pol1),
+    add_bad(b, &n, jfmt("{'name':'x','policyId':'%s','environment':'kSQL','mssqlParams':{'protectionType':'kFile'}}", pol1),
             400, "field 'mssqlParams.fileProtectionTypeParams' is required");
     /* wrong types */
-    add_bad(b, &n, fmt("{'name':['x'],'policyId':'%s','environment':'kSQL'}", pol1), 400, "field 'name' must be a string");
+    add_bad(b, &n, jfmt("{'name':['x'],'policyId':'%s','environment':'kSQL'}", pol1), 400, "field 'name' must be a string");
     add_bad(b, &n, file_group("x", pol1, host_a, ",'isPaused':'true'"), 400, "field 'isPaused' must be a boolean");
     add_bad(b, &n, file_group("x", pol1, host_a, ",'endTimeUsecs':'soon'"), 400,
             "field 'endTimeUsecs' must be an integer");
-    add_bad(b, &n, fmt("{'name':'x','policyId':'%s','environment':'kSQL','startTime':{'hour':'ten','minute':0},"
+    add_bad(b, &n, jfmt("{'name':'x','policyId':'%s','environment':'kSQL','startTime':{'hour':'ten','minute':0},"
                        "'mssqlParams':{'protectionType':'kNative','nativeProtectionTypeParams':{'objects':[{'id':1}]}}}",
                        pol1), 400, "field 'startTime.hour' must be an integer");
-    add_bad(b, &n, fmt("{'name':'x','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':"
+    add_bad(b, &n, jfmt("{'name':'x','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':"
                        "'kFile','fileProtectionTypeParams':{'objects':[{'id':'%lld'}]}}}", pol1, host_a),
             400, "field 'physicalParams.fileProtectionTypeParams.objects[0].id' must be an integer");
     /* unknown enumeration values */
-    add_bad(b, &n, fmt("{'name':'x','policyId':'%s','environment':'kVMware'}", pol1), 400,
+    add_bad(b, &n, jfmt("{'name':'x','policyId':'%s','environment':'kVMware'}", pol1), 400,
             "field 'environment' has unknown value 'kVMware'");
-    add_bad(b, &n, fmt("{'name':'x','policyId':'%s','environment':'kKubernetes'}", pol1), 400,
+    add_bad(b, &n, jfmt("{'name':'x','policyId':'%s','environment':'kKubernetes'}", pol1), 400,
             "field 'environment' value 'kKubernetes' is not supported");
     add_bad(b, &n, file_group("x", pol1, host_a, ",'qosPolicy':'kFast'"), 400, "field 'qosPolicy' has unknown value 'kFast'");
-    add_bad(b, &n, fmt("{'name':'x','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':'kBlock'}}",
+    add_bad(b, &n, jfmt("{'name':'x','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':'kBlock'}}",
                        pol1), 400, "field 'physicalParams.protectionType' has unknown value 'kBlock'");
     /* ids and references */
     add_bad(b, &n, file_group("x", "gold-policy", host_a, ""), 400,
@@ -250,11 +236,11 @@ TEST(bad_bodies_change_nothing)
             "registered object of this tenant");
     add_bad(b, &n, file_group("x", pol1, host_b, ""), 400, "which is not a registered object of this tenant");
     /* paths */
-    add_bad(b, &n, fmt("{'name':'x','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':'kFile',"
+    add_bad(b, &n, jfmt("{'name':'x','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':'kFile',"
                        "'fileProtectionTypeParams':{'objects':[{'id':%lld,'filePaths':[{'includedPath':'home'}]}]}}}",
                        pol1, host_a), 400,
             "field 'physicalParams.fileProtectionTypeParams.objects[0].filePaths[0].includedPath' must be an absolute path");
-    add_bad(b, &n, fmt("{'name':'x','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':'kFile',"
+    add_bad(b, &n, jfmt("{'name':'x','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':'kFile',"
                        "'fileProtectionTypeParams':{'objects':[{'id':%lld,'filePaths':[{'excludedPaths':['/a']}]}]}}}",
                        pol1, host_a), 400,
             "field 'physicalParams.fileProtectionTypeParams.objects[0].filePaths[0].includedPath' is required");
@@ -312,7 +298,7 @@ TEST(update_pause_resume_and_staleness)
 
     /* pause, with the current timestamp; the policy moves to pol2 and the description changes */
     CHECK(http(&d, "PUT", path, "ga",
-               fmt("{'name':'files','policyId':'%s','environment':'kPhysical','description':'changed','isPaused':true,"
+               jfmt("{'name':'files','policyId':'%s','environment':'kPhysical','description':'changed','isPaused':true,"
                    "'lastModifiedTimestampUsecs':%lld,'physicalParams':{'protectionType':'kFile',"
                    "'fileProtectionTypeParams':{'objects':[{'id':%lld,'filePaths':[{'includedPath':'/srv'}]}]}}}",
                    pol2, m1, host_a), &r) == 0);
@@ -392,7 +378,7 @@ TEST(soft_delete)
     snprintf(path, sizeof path, G "/%s", gsql);
     CHECK(expect("GET", path, "ga", NULL, 404, "no protection group"));
     CHECK(expect("DELETE", path, "ga", NULL, 404, "no protection group"));
-    CHECK(expect("PUT", path, "ga", fmt("{'name':'sql','policyId':'%s','environment':'kSQL','mssqlParams':"
+    CHECK(expect("PUT", path, "ga", jfmt("{'name':'sql','policyId':'%s','environment':'kSQL','mssqlParams':"
                                         "{'protectionType':'kNative','nativeProtectionTypeParams':{'objects':[{'id':1}]}}}",
                                         pol1), 404, "no protection group"));
     CHECK(strcmp(names("ga", NULL), "files,volumes") == 0);
@@ -402,7 +388,7 @@ TEST(soft_delete)
     CHECK(strcmp(jstr(r.json, "protectionGroups.0.id"), gsql) == 0);
     http_resp_release(&r);
     /* the name is free again; the new group has a new id */
-    CHECK_EQ_INT(post(G, "ga", fmt("{'name':'sql','policyId':'%s','environment':'kSQL','mssqlParams':{'protectionType':"
+    CHECK_EQ_INT(post(G, "ga", jfmt("{'name':'sql','policyId':'%s','environment':'kSQL','mssqlParams':{'protectionType':"
                                    "'kVolume','volumeProtectionTypeParams':{'objects':[{'id':9}]}}}", pol1),
                       id2, sizeof id2, NULL), 201);
     CHECK(strcmp(id2, gsql) != 0);

@@ -45,22 +45,6 @@ static char policy[128], policy_forever[128], group[128], group_forever[128];
 static char run_a[64], run_b[64], run_forever[64], snap_a[96];
 static int g_uniq;
 
-/* fmt: printf into a rotating static buffer, turning single quotes into double quotes. */
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static const char *fmt(const char *f, ...)
-{
-    static char bufs[16][16384];
-    static int k;
-    char *buf = bufs[k++ & 15];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, sizeof bufs[0], f, ap);
-    va_end(ap);
-    for (char *p = buf; *p; p++)
-        if (*p == '\'') *p = '"';
-    return buf;
-}
-
 /* subst: tmpl with every "@V" replaced by v and every "@N" by a fresh unique name (static buffer). */
 static const char *subst(const char *tmpl, const char *v)
 {
@@ -149,7 +133,7 @@ static long long expiry_of(const char *grp, const char *run)
 {
     struct http_resp r;
     long long e = -1;
-    if (call("GET", fmt(GRP "/%s/runs/%s?includeObjectDetails=true", grp, run), NULL, &r) == 200)
+    if (call("GET", jfmt(GRP "/%s/runs/%s?includeObjectDetails=true", grp, run), NULL, &r) == 200)
         e = jget(r.json, "objects.0.localSnapshotInfo.snapshotInfo.expiryTimeUsecs")
                 ? jint(r.json, "objects.0.localSnapshotInfo.snapshotInfo.expiryTimeUsecs")
                 : 0;
@@ -163,7 +147,7 @@ static int wait_run(const char *grp, const char *run, int timeout_s)
         struct http_resp r;
         const char *st = NULL;
         int done = 0, ok = 0;
-        if (call("GET", fmt(GRP "/%s/runs/%s", grp, run), NULL, &r) == 200) st = jstr(r.json, "localBackupInfo.status");
+        if (call("GET", jfmt(GRP "/%s/runs/%s", grp, run), NULL, &r) == 200) st = jstr(r.json, "localBackupInfo.status");
         if (st && strcmp(st, "Accepted") != 0 && strcmp(st, "Running") != 0) {
             done = 1;
             ok = strcmp(st, "Succeeded") == 0;
@@ -178,19 +162,19 @@ static int wait_run(const char *grp, const char *run, int timeout_s)
 static long start_run(const char *grp, char *run, size_t len)
 {
     struct http_resp r;
-    long st = call("POST", fmt(GRP "/%s/runs", grp), "{\"runType\":\"kRegular\"}", &r);
+    long st = call("POST", jfmt(GRP "/%s/runs", grp), "{\"runType\":\"kRegular\"}", &r);
     snprintf(run, len, "%s", jstr(r.json, "runId") ? jstr(r.json, "runId") : "");
     http_resp_release(&r);
     return st;
 }
 
 #define HOURLY(name, unit, dur)                                                                               \
-    fmt("{'name':'%s','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Hours','hourSchedule':"   \
+    jfmt("{'name':'%s','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Hours','hourSchedule':"   \
         "{'frequency':1}}},'retention':{'unit':'%s','duration':%d}}}}", name, unit, dur)
 
 static const char *group_body(const char *name, const char *pol, const char *extra)
 {
-    return fmt("{'name':'%s','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':'kFile',"
+    return jfmt("{'name':'%s','policyId':'%s','environment':'kPhysical','physicalParams':{'protectionType':'kFile',"
                "'fileProtectionTypeParams':{'objects':[{'id':%lld,'filePaths':[{'includedPath':'%s'}]}]}}%s}",
                name, pol, host, tree, extra);
 }
@@ -199,7 +183,7 @@ TEST(setup)
 {
     struct http_resp r;
     char p[700];
-    CHECK_EQ_INT(status_of("POST", "/v2/coffer-test/clock", fmt("{'nowUsecs':%lld}", T0)), 200);
+    CHECK_EQ_INT(status_of("POST", "/v2/coffer-test/clock", jfmt("{'nowUsecs':%lld}", T0)), 200);
     snprintf(tree, sizeof tree, "%s/tree", g_tmp);
     CHECK(mkdir(tree, 0755) == 0);
     for (int i = 0; i < 3; i++) {
@@ -226,7 +210,7 @@ TEST(setup)
     CHECK(wait_run(group, run_b, 120));
     CHECK_EQ_INT(start_run(group_forever, run_forever, sizeof run_forever), 202);
     CHECK(wait_run(group_forever, run_forever, 120));
-    CHECK_EQ_INT(call("GET", fmt("/v2/data-protect/objects/%lld/snapshots?protectionGroupIds=%s", host, group), NULL, &r),
+    CHECK_EQ_INT(call("GET", jfmt("/v2/data-protect/objects/%lld/snapshots?protectionGroupIds=%s", host, group), NULL, &r),
                  200);
     for (size_t i = 0; i < json_array_size(jget(r.json, "snapshots")); i++) {
         json_t *s = json_array_get(jget(r.json, "snapshots"), i);
@@ -244,8 +228,8 @@ TEST(setup)
 
 static long put_days(const char *grp, const char *run, const char *days, struct http_resp *r)
 {
-    return call("PUT", fmt(GRP "/%s/runs", grp),
-                fmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':{'daysToKeep':%s}}]}", run,
+    return call("PUT", jfmt(GRP "/%s/runs", grp),
+                jfmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':{'daysToKeep':%s}}]}", run,
                     days), r);
 }
 
@@ -294,11 +278,11 @@ TEST(days_to_keep_extremes_never_shorten_retention)
     {
         struct http_resp r;
         long long room = (MAX_TIME - before) / DAY;
-        CHECK_EQ_INT(put_days(group, run_a, fmt("%lld", room + 1), &r), 207);
+        CHECK_EQ_INT(put_days(group, run_a, jfmt("%lld", room + 1), &r), 207);
         CHECK_EQ_INT(json_array_size(jget(r.json, "failedRuns")), 1);
         http_resp_release(&r);
         CHECK_EQ_INT(expiry_of(group, run_a), before);
-        CHECK_EQ_INT(put_days(group, run_a, fmt("%lld", room), &r), 207);
+        CHECK_EQ_INT(put_days(group, run_a, jfmt("%lld", room), &r), 207);
         CHECK_EQ_INT(json_array_size(jget(r.json, "successfulRunIds")), 1);
         http_resp_release(&r);
         CHECK_EQ_INT(expiry_of(group, run_a), before + room * DAY);
@@ -322,7 +306,7 @@ static int snapshot_listed(const char *run)
 {
     struct http_resp r;
     int found = 0;
-    if (call("GET", fmt("/v2/data-protect/objects/%lld/snapshots", host), NULL, &r) != 200) {
+    if (call("GET", jfmt("/v2/data-protect/objects/%lld/snapshots", host), NULL, &r) != 200) {
         http_resp_release(&r);
         return -1;
     }
@@ -339,7 +323,7 @@ TEST(the_retention_pass_keeps_the_extended_snapshot)
     struct http_resp r;
     int gone = 0;
     /* The control: run_b's retention reduced far into the past (an explicit reduction) expires it. */
-    CHECK_EQ_INT(put_days(group, run_b, fmt("%lld", -MAX_DAYS), &r), 207);
+    CHECK_EQ_INT(put_days(group, run_b, jfmt("%lld", -MAX_DAYS), &r), 207);
     CHECK_EQ_INT(json_array_size(jget(r.json, "successfulRunIds")), 1);
     http_resp_release(&r);
     CHECK_EQ_INT(expiry_of(group, run_b), 1);
@@ -407,10 +391,10 @@ static void sweep(const struct num_field *fields, size_t n)
     for (size_t i = 0; i < n && !check_failed(); i++) {
         const struct num_field *f = &fields[i];
         for (const char *const *v = g_extremes; *v && !check_failed(); v++) check_value(f, *v);
-        if (f->min > INT64_MIN && !check_failed()) check_value(f, fmt("%lld", f->min - 1));
-        if (!check_failed()) check_value(f, fmt("%lld", f->min));
-        if (!check_failed()) check_value(f, fmt("%lld", f->max));
-        if (f->max < INT64_MAX && !check_failed()) check_value(f, fmt("%lld", f->max + 1));
+        if (f->min > INT64_MIN && !check_failed()) check_value(f, jfmt("%lld", f->min - 1));
+        if (!check_failed()) check_value(f, jfmt("%lld", f->min));
+        if (!check_failed()) check_value(f, jfmt("%lld", f->max));
+        if (f->max < INT64_MAX && !check_failed()) check_value(f, jfmt("%lld", f->max + 1));
     }
 }
 
@@ -506,9 +490,9 @@ TEST(test_clock_numbers)
     http_resp_release(&r);
     CHECK_EQ_INT(status_of("POST", "/v2/coffer-test/clock", "{\"advanceUsecs\":9223372036854775807}"), 400);
     CHECK_EQ_INT(status_of("POST", "/v2/coffer-test/clock", "{\"advanceUsecs\":-9223372036854775808}"), 400);
-    CHECK_EQ_INT(status_of("POST", "/v2/coffer-test/clock", fmt("{'advanceUsecs':%lld}", MAX_TIME - now + 1)), 400);
+    CHECK_EQ_INT(status_of("POST", "/v2/coffer-test/clock", jfmt("{'advanceUsecs':%lld}", MAX_TIME - now + 1)), 400);
     CHECK_EQ_INT(status_of("POST", "/v2/coffer-test/clock", "{\"nowUsecs\":-1}"), 400);
-    CHECK_EQ_INT(status_of("POST", "/v2/coffer-test/clock", fmt("{'nowUsecs':%lld}", MAX_TIME + 1)), 400);
+    CHECK_EQ_INT(status_of("POST", "/v2/coffer-test/clock", jfmt("{'nowUsecs':%lld}", MAX_TIME + 1)), 400);
     CHECK_EQ_INT(call("GET", "/v2/coffer-test/clock", NULL, &r), 200);
     CHECK(jint(r.json, "nowUsecs") >= now && jint(r.json, "nowUsecs") < now + 60000000LL); /* unmoved */
     http_resp_release(&r);
@@ -563,10 +547,10 @@ static char *dup_id(const char *path, const char *body)
 }
 
 #define POL_PLAIN(name)                                                                                        \
-    fmt("{'name':'%s','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Hours','hourSchedule':"    \
+    jfmt("{'name':'%s','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Hours','hourSchedule':"    \
         "{'frequency':2}}},'retention':{'unit':'Days','duration':3}}}}", name)
 #define POL_NULLS(name)                                                                                        \
-    fmt("{'name':'%s','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Hours','hourSchedule':"    \
+    jfmt("{'name':'%s','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Hours','hourSchedule':"    \
         "{'frequency':2},'minuteSchedule':null,'daySchedule':null,'weekSchedule':null,'monthSchedule':null,"   \
         "'yearSchedule':null}},'full':null,'fullBackups':null,'retention':{'unit':'Days','duration':3,"        \
         "'dataLockConfig':null},'primaryBackupTarget':null},'log':null,'bmr':null,'cdp':null,"                 \
@@ -582,15 +566,15 @@ TEST(null_means_absent_in_policies)
     CHECK(!check_failed());
     CHECK((p1 = dup_id(POL, POL_PLAIN("n-up1"))) != NULL);
     CHECK((p2 = dup_id(POL, POL_PLAIN("n-up2"))) != NULL);
-    same_as_absent("PUT", fmt(POL "/%s", p1), fmt(POL "/%s", p2), POL_PLAIN("n-up1"), POL_NULLS("n-up2"),
-                   fmt(POL "/%s", p1), fmt(POL "/%s", p2));
+    same_as_absent("PUT", jfmt(POL "/%s", p1), jfmt(POL "/%s", p2), POL_PLAIN("n-up1"), POL_NULLS("n-up2"),
+                   jfmt(POL "/%s", p1), jfmt(POL "/%s", p2));
     free(p1);
     free(p2);
     /* null where a value is required: a 400 naming the field */
     CHECK_EQ_INT(call("POST", POL, "{\"name\":null,\"backupPolicy\":{}}", &r), 400);
     CHECK(strstr(jstr(r.json, "message"), "'name'") != NULL);
     http_resp_release(&r);
-    CHECK_EQ_INT(call("POST", POL, fmt("{'name':'n-x','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':"
+    CHECK_EQ_INT(call("POST", POL, jfmt("{'name':'n-x','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':"
                                        "'Hours','hourSchedule':{'frequency':2}}},'retention':null}}}"), &r), 400);
     CHECK(strstr(jstr(r.json, "message"), "retention") != NULL);
     http_resp_release(&r);
@@ -598,14 +582,14 @@ TEST(null_means_absent_in_policies)
 
 static const char *grp_plain(const char *name)
 {
-    return fmt("{'name':'%s','policyId':'%s','environment':'kPhysical','isPaused':true,'physicalParams':{"
+    return jfmt("{'name':'%s','policyId':'%s','environment':'kPhysical','isPaused':true,'physicalParams':{"
                "'protectionType':'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld,'filePaths':[{"
                "'includedPath':'%s'}]}]}}}", name, policy, host, tree);
 }
 
 static const char *grp_nulls(const char *name)
 {
-    return fmt("{'name':'%s','policyId':'%s','environment':'kPhysical','isPaused':true,'priority':null,"
+    return jfmt("{'name':'%s','policyId':'%s','environment':'kPhysical','isPaused':true,'priority':null,"
                "'description':null,'startTime':null,'endTimeUsecs':null,'lastModifiedTimestampUsecs':null,"
                "'alertPolicy':null,'sla':null,'qosPolicy':null,'abortInBlackouts':null,'pauseInBlackouts':null,"
                "'advancedConfigs':null,'mssqlParams':null,'kubernetesParams':null,'physicalParams':{"
@@ -627,11 +611,11 @@ TEST(null_means_absent_in_groups)
     CHECK(!check_failed());
     CHECK((g1 = dup_id(GRP, grp_plain("ng-up1"))) != NULL);
     CHECK((g2 = dup_id(GRP, grp_plain("ng-up2"))) != NULL);
-    same_as_absent("PUT", fmt(GRP "/%s", g1), fmt(GRP "/%s", g2), grp_plain("ng-up1"), grp_nulls("ng-up2"),
-                   fmt(GRP "/%s", g1), fmt(GRP "/%s", g2));
+    same_as_absent("PUT", jfmt(GRP "/%s", g1), jfmt(GRP "/%s", g2), grp_plain("ng-up1"), grp_nulls("ng-up2"),
+                   jfmt(GRP "/%s", g1), jfmt(GRP "/%s", g2));
     free(g1);
     free(g2);
-    CHECK_EQ_INT(call("POST", GRP, fmt("{'name':'ng-x','policyId':null,'environment':'kPhysical'}"), &r), 400);
+    CHECK_EQ_INT(call("POST", GRP, jfmt("{'name':'ng-x','policyId':null,'environment':'kPhysical'}"), &r), 400);
     CHECK(strstr(jstr(r.json, "message"), "policyId") != NULL);
     http_resp_release(&r);
 }
@@ -641,15 +625,15 @@ TEST(null_means_absent_in_runs_recoveries_search_sources_connections)
     struct http_resp r;
     char *c1 = NULL;
     /* runs: update (create is checked by the schedule test below and here) */
-    same_as_absent("PUT", fmt(GRP "/%s/runs", group), NULL,
-                   fmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':{'enableLegalHold':false}}]}",
+    same_as_absent("PUT", jfmt(GRP "/%s/runs", group), NULL,
+                   jfmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':{'enableLegalHold':false}}]}",
                        run_a),
-                   fmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':{'enableLegalHold':false,"
+                   jfmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':{'enableLegalHold':false,"
                        "'deleteSnapshot':null,'dataLock':null,'daysToKeep':null},'replicationSnapshotConfig':null,"
                        "'archivalSnapshotConfig':null}]}", run_a),
                    NULL, NULL);
     CHECK(!check_failed());
-    CHECK_EQ_INT(call("PUT", fmt(GRP "/%s/runs", group),
+    CHECK_EQ_INT(call("PUT", jfmt(GRP "/%s/runs", group),
                       "{\"updateProtectionGroupRunParams\":[{\"runId\":null,\"localSnapshotConfig\":{}}]}", &r), 400);
     CHECK(strstr(jstr(r.json, "message"), "runId") != NULL);
     http_resp_release(&r);
@@ -660,20 +644,20 @@ TEST(null_means_absent_in_runs_recoveries_search_sources_connections)
                    "\"useCachedData\":null}", NULL, NULL);
     CHECK(!check_failed());
     same_as_absent("POST", "/v2/data-protect/snapshots/restore-points", NULL,
-                   fmt("{'startTimeUsecs':0,'endTimeUsecs':%lld,'environment':'kPhysical','protectionGroupIds':['%s']}",
+                   jfmt("{'startTimeUsecs':0,'endTimeUsecs':%lld,'environment':'kPhysical','protectionGroupIds':['%s']}",
                        MAX_TIME, group),
-                   fmt("{'startTimeUsecs':0,'endTimeUsecs':%lld,'environment':'kPhysical','protectionGroupIds':['%s'],"
+                   jfmt("{'startTimeUsecs':0,'endTimeUsecs':%lld,'environment':'kPhysical','protectionGroupIds':['%s'],"
                        "'sourceId':null}", MAX_TIME, group),
                    NULL, NULL);
     CHECK(!check_failed());
     /* source registration update */
-    same_as_absent("PUT", fmt(SRC "/%lld", host), NULL,
+    same_as_absent("PUT", jfmt(SRC "/%lld", host), NULL,
                    "{\"environment\":\"kPhysical\",\"physicalParams\":{\"endpoint\":\"127.0.0.1\",\"hostType\":\"kLinux\"}}",
                    "{\"environment\":\"kPhysical\",\"name\":null,\"isInternalEncrypted\":null,\"encryptionKey\":null,"
                    "\"connectionId\":null,\"connections\":null,\"connectorGroupId\":null,\"advancedConfigs\":null,"
                    "\"lastModifiedTimestampUsecs\":null,\"physicalParams\":{\"endpoint\":\"127.0.0.1\","
                    "\"hostType\":\"kLinux\",\"forceRegister\":null,\"physicalType\":null,\"applications\":null}}",
-                   fmt(SRC "/%lld", host), NULL);
+                   jfmt(SRC "/%lld", host), NULL);
     CHECK(!check_failed());
     /* connections */
     same_as_absent("POST", "/v2/data-source-connections", NULL, "{\"connectionName\":\"c-plain\"}",
@@ -684,18 +668,18 @@ TEST(null_means_absent_in_runs_recoveries_search_sources_connections)
     c1 = strdup(jstr(r.json, "connections.0.connectionId") ? jstr(r.json, "connections.0.connectionId") : "");
     http_resp_release(&r);
     CHECK(c1 && *c1);
-    CHECK_EQ_INT(status_of("PATCH", fmt("/v2/data-source-connections/%s", c1), "{\"connectionName\":\"c-nulls2\"}"),
+    CHECK_EQ_INT(status_of("PATCH", jfmt("/v2/data-source-connections/%s", c1), "{\"connectionName\":\"c-nulls2\"}"),
                  200);
     free(c1);
     /* recoveries and downloads: accepted, stored and echoed without nulls */
     {
         const char *plain =
-            fmt("{'name':'r-plain','snapshotEnvironment':'kPhysical','physicalParams':{'objects':[{'snapshotId':'%s'}],"
+            jfmt("{'name':'r-plain','snapshotEnvironment':'kPhysical','physicalParams':{'objects':[{'snapshotId':'%s'}],"
                 "'recoveryAction':'RecoverFiles','recoverFileAndFolderParams':{'filesAndFolders':[{'absolutePath':"
                 "'%s/f0.txt'}],'targetEnvironment':'kPhysical','physicalTargetParams':{'recoverTarget':{'id':%lld},"
                 "'alternateRestoreDirectory':'%s/alt1/'}}}}", snap_a, tree, host, g_tmp);
         const char *nulls =
-            fmt("{'name':'r-nulls','snapshotEnvironment':'kPhysical','mssqlParams':null,'kubernetesParams':null,"
+            jfmt("{'name':'r-nulls','snapshotEnvironment':'kPhysical','mssqlParams':null,'kubernetesParams':null,"
                 "'physicalParams':{'objects':[{'snapshotId':'%s','pointInTimeUsecs':null,'protectionGroupId':null,"
                 "'protectionGroupName':null,'recoverFromStandby':null}],'recoveryAction':'RecoverFiles',"
                 "'recoverVolumeParams':null,'mountVolumeParams':null,'downloadFileAndFolderParams':null,"
@@ -715,7 +699,7 @@ TEST(null_means_absent_in_runs_recoveries_search_sources_connections)
         http_resp_release(&a);
         http_resp_release(&b);
         CHECK_EQ_INT(call("POST", REC "/download-files-folders",
-                          fmt("{'name':'d-nulls','object':{'snapshotId':'%s'},'filesAndFolders':[{'absolutePath':"
+                          jfmt("{'name':'d-nulls','object':{'snapshotId':'%s'},'filesAndFolders':[{'absolutePath':"
                               "'%s/f1.txt','isDirectory':null}],'documents':null,'parentRecoveryId':null,"
                               "'glacierRetrievalType':null}", snap_a, tree), &b), 201);
         CHECK(!has_null(b.json));
@@ -745,18 +729,18 @@ TEST(booleans_in_any_case_and_unknown_values_refused)
     snprintf(run_path, sizeof run_path, GRP "/%s/runs/%s", group, run_a);
     {
     const char *const ok[] = {
-        fmt(POL "?includeStats=True"),
-        fmt(GRP "?includeLastRunInfo=True&isActive=TRUE&isPaused=False&isDeleted=FALSE"),
-        fmt(GRP "/%s?includeLastRunInfo=True", group),
-        fmt(GRP "/%s/runs?includeObjectDetails=True&excludeNonRestorableRuns=False&useCachedData=TRUE", group),
-        fmt("%s?includeObjectDetails=TRUE&includeTenants=True", run_path),
-        fmt("/v2/data-protect/runs/%s/progress?excludeObjectDetails=True&includeTenants=False", run_a),
+        jfmt(POL "?includeStats=True"),
+        jfmt(GRP "?includeLastRunInfo=True&isActive=TRUE&isPaused=False&isDeleted=FALSE"),
+        jfmt(GRP "/%s?includeLastRunInfo=True", group),
+        jfmt(GRP "/%s/runs?includeObjectDetails=True&excludeNonRestorableRuns=False&useCachedData=TRUE", group),
+        jfmt("%s?includeObjectDetails=TRUE&includeTenants=True", run_path),
+        jfmt("/v2/data-protect/runs/%s/progress?excludeObjectDetails=True&includeTenants=False", run_a),
         "/v2/data-protect/search/objects?isProtected=True&includeDeletedObjects=False",
         "/v2/data-protect/search/protected-objects?cdpProtectedOnly=False&useCachedData=True",
         REC "?returnOnlyChildRecoveries=False",
         SRC "?includeSourceCredentials=False",
         REC "?archivalTargetType=Tape",
-        fmt(GRP "/%s/runs?replicationRunStatus=Succeeded&snapshotTargetTypes=Local", group),
+        jfmt(GRP "/%s/runs?replicationRunStatus=Succeeded&snapshotTargetTypes=Local", group),
     };
     memcpy(ok_paths, ok, sizeof ok_paths);
     }
@@ -766,10 +750,10 @@ TEST(booleans_in_any_case_and_unknown_values_refused)
         CHECKF(status_of("GET", p, NULL) == 200, "GET %s", p);
     }
     /* True has the effect of true, FALSE of false */
-    CHECK_EQ_INT(call("GET", fmt("%s?includeObjectDetails=True", run_path), NULL, &r), 200);
+    CHECK_EQ_INT(call("GET", jfmt("%s?includeObjectDetails=True", run_path), NULL, &r), 200);
     CHECK(json_array_size(jget(r.json, "objects")) == 1);
     http_resp_release(&r);
-    CHECK_EQ_INT(call("GET", fmt("%s?includeObjectDetails=FALSE", run_path), NULL, &r), 200);
+    CHECK_EQ_INT(call("GET", jfmt("%s?includeObjectDetails=FALSE", run_path), NULL, &r), 200);
     CHECK(json_array_size(jget(r.json, "objects")) == 0);
     http_resp_release(&r);
     /* the host is protected: listed with isProtected=True, not with isProtected=FALSE */
@@ -783,26 +767,26 @@ TEST(booleans_in_any_case_and_unknown_values_refused)
     if (jstr(r.json, "recoveries.0.id")) snprintf(rec_id, sizeof rec_id, "%s", jstr(r.json, "recoveries.0.id"));
     http_resp_release(&r);
     CHECK(rec_id[0]);
-    CHECK_EQ_INT(status_of("GET", fmt(REC "/%s?includeTenants=True", rec_id), NULL), 200);
+    CHECK_EQ_INT(status_of("GET", jfmt(REC "/%s?includeTenants=True", rec_id), NULL), 200);
     /* unknown values of known parameters: 400 naming the parameter, on every route that takes one */
     {
         const char *bad[][2] = {
-            { fmt(REC "/%s?includeTenants=bogus", rec_id), "includeTenants" },
-            { fmt(REC "/%s/download-files?includeTenants=yes", rec_id), "includeTenants" },
-            { fmt("%s?includeTenants=bogus", run_path), "includeTenants" },
-            { fmt("%s?useCachedData=2", run_path), "useCachedData" },
-            { fmt(GRP "/%s/runs?filterByEndTime=maybe", group), "filterByEndTime" },
-            { fmt("/v2/data-protect/runs/%s/progress?includeEventLogs=on", run_a), "includeEventLogs" },
-            { fmt("/v2/data-protect/runs/%s/progress?maxLogLevel=high", run_a), "maxLogLevel" },
+            { jfmt(REC "/%s?includeTenants=bogus", rec_id), "includeTenants" },
+            { jfmt(REC "/%s/download-files?includeTenants=yes", rec_id), "includeTenants" },
+            { jfmt("%s?includeTenants=bogus", run_path), "includeTenants" },
+            { jfmt("%s?useCachedData=2", run_path), "useCachedData" },
+            { jfmt(GRP "/%s/runs?filterByEndTime=maybe", group), "filterByEndTime" },
+            { jfmt("/v2/data-protect/runs/%s/progress?includeEventLogs=on", run_a), "includeEventLogs" },
+            { jfmt("/v2/data-protect/runs/%s/progress?maxLogLevel=high", run_a), "maxLogLevel" },
             { "/v2/data-protect/search/protected-objects?cdpProtectedOnly=nope", "cdpProtectedOnly" },
-            { fmt("/v2/data-protect/snapshots/%s/download-file?filePath=%s/f0.txt&nvramFile=x", snap_a, tree),
+            { jfmt("/v2/data-protect/snapshots/%s/download-file?filePath=%s/f0.txt&nvramFile=x", snap_a, tree),
               "nvramFile" },
             { POL "?includeStats=ja", "includeStats" },
             { GRP "?isActive=yes", "isActive" },
             { "/v2/data-protect/search/objects?isProtected=T", "isProtected" },
             { REC "?archivalTargetType=Disk", "archivalTargetType" },
-            { fmt(GRP "/%s/runs?replicationRunStatus=Bogus", group), "replicationRunStatus" },
-            { fmt(GRP "/%s/runs?snapshotTargetTypes=Nope", group), "snapshotTargetTypes" },
+            { jfmt(GRP "/%s/runs?replicationRunStatus=Bogus", group), "replicationRunStatus" },
+            { jfmt(GRP "/%s/runs?snapshotTargetTypes=Nope", group), "snapshotTargetTypes" },
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             char p[1024];
@@ -814,7 +798,7 @@ TEST(booleans_in_any_case_and_unknown_values_refused)
         }
     }
     /* unknown parameter NAMES stay tolerated */
-    CHECK_EQ_INT(status_of("GET", fmt(REC "/%s?someFutureFlag=bogus", rec_id), NULL), 200);
+    CHECK_EQ_INT(status_of("GET", jfmt(REC "/%s?someFutureFlag=bogus", rec_id), NULL), 200);
 }
 
 /* ---------- a group created with startTime null runs on its schedule ---------- */
@@ -826,7 +810,7 @@ TEST(group_with_null_start_time_runs_on_schedule)
     int found = 0;
     CHECK_EQ_INT(post_id(GRP, group_body("null-start", policy, ",'startTime':null,'endTimeUsecs':null,'isPaused':null"),
                          g, sizeof g), 201);
-    CHECK_EQ_INT(call("GET", fmt(GRP "/%s", g), NULL, &r), 200);
+    CHECK_EQ_INT(call("GET", jfmt(GRP "/%s", g), NULL, &r), 200);
     CHECK(jget(r.json, "startTime") == NULL && !has_null(r.json));
     http_resp_release(&r);
     /* One scheduler pass now records the new group as evaluated up to its creation (a group first seen
@@ -838,10 +822,10 @@ TEST(group_with_null_start_time_runs_on_schedule)
         long long now = jint(r.json, "nowUsecs");
         http_resp_release(&r);
         CHECK(now < T0 + 50 * 60000000LL);
-        CHECK_EQ_INT(status_of("POST", "/v2/coffer-test/clock", fmt("{'nowUsecs':%lld}", T0 + 55 * 60000000LL)), 200);
+        CHECK_EQ_INT(status_of("POST", "/v2/coffer-test/clock", jfmt("{'nowUsecs':%lld}", T0 + 55 * 60000000LL)), 200);
     }
     for (int k = 0; k < 600 && !found; k++) {
-        CHECK_EQ_INT(call("GET", fmt(GRP "/%s/runs", g), NULL, &r), 200);
+        CHECK_EQ_INT(call("GET", jfmt(GRP "/%s/runs", g), NULL, &r), 200);
         for (size_t i = 0; i < json_array_size(jget(r.json, "runs")); i++) {
             json_t *v = json_array_get(jget(r.json, "runs"), i);
             const char *st = jstr(v, "localBackupInfo.status");

@@ -26,21 +26,6 @@ static struct daemon d;
 static char *g_tmp;
 static char g_group[128], g_run[64];
 
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static const char *fmt(const char *f, ...)
-{
-    static char bufs[4][4096];
-    static int k;
-    char *buf = bufs[k++ & 3];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, sizeof bufs[0], f, ap);
-    va_end(ap);
-    for (char *p = buf; *p; p++)
-        if (*p == '\'') *p = '"';
-    return buf;
-}
-
 static long call(const char *method, const char *path, const char *body, struct http_resp *r)
 {
     if (http(&d, method, path, T, body, r) != 0) return -1;
@@ -121,19 +106,19 @@ TEST(a_running_backup)
         CHECK(fclose(f) == 0);
     }
     CHECK_EQ_INT(call("POST", "/v2/data-protect/sources/registrations",
-                      fmt("{'environment':'kPhysical','physicalParams':{'endpoint':'127.0.0.1','hostType':'kLinux'}}"),
+                      jfmt("{'environment':'kPhysical','physicalParams':{'endpoint':'127.0.0.1','hostType':'kLinux'}}"),
                       &r), 201);
     host = jint(r.json, "sourceInfo.id");
     http_resp_release(&r);
     CHECK(host > 0);
     CHECK_EQ_INT(call("POST", "/v2/data-protect/policies",
-                      fmt("{'name':'daily','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Days',"
+                      jfmt("{'name':'daily','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Days',"
                           "'daySchedule':{'frequency':1}}},'retention':{'unit':'Days','duration':7}}}}"), &r), 201);
     snprintf(policy, sizeof policy, "%s", jstr(r.json, "id") ? jstr(r.json, "id") : "");
     http_resp_release(&r);
     CHECK(policy[0]);
     CHECK_EQ_INT(call("POST", GRP,
-                      fmt("{'name':'locked','policyId':'%s','environment':'kPhysical','startTime':{'hour':0,'minute':0},"
+                      jfmt("{'name':'locked','policyId':'%s','environment':'kPhysical','startTime':{'hour':0,'minute':0},"
                           "'physicalParams':{'protectionType':'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld,"
                           "'filePaths':[{'includedPath':'%s'}]}]}}}", policy, host, tree), &r), 201);
     snprintf(g_group, sizeof g_group, "%s", jstr(r.json, "id") ? jstr(r.json, "id") : "");

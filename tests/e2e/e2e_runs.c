@@ -47,22 +47,6 @@ static long long g_files_seq;
 static char run1[64], run2[64], run3[64]; /* the files group's kRegular, kRegular, kFull runs */
 static char snap1[80], snap2[80], snap3[80];
 
-/* fmt: printf into a rotating static buffer, turning single quotes into double quotes. */
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static const char *fmt(const char *f, ...)
-{
-    static char bufs[4][8192];
-    static int k;
-    char *buf = bufs[k++ & 3];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, sizeof bufs[0], f, ap);
-    va_end(ap);
-    for (char *p = buf; *p; p++)
-        if (*p == '\'') *p = '"';
-    return buf;
-}
-
 /* ---------- trees ---------- */
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
@@ -219,7 +203,7 @@ static long expect_error(struct daemon *dm, const char *method, const char *path
 
 static const char *group_body(const char *name, const char *dir, const char *extra)
 {
-    return fmt("{'name':'%s','policyId':'%s','environment':'kPhysical','startTime':{'hour':0,'minute':0},"
+    return jfmt("{'name':'%s','policyId':'%s','environment':'kPhysical','startTime':{'hour':0,'minute':0},"
                "'physicalParams':{'protectionType':'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld,"
                "'filePaths':[{'includedPath':'%s','excludedPaths':['%s/excluded']}]}],"
                "'globalExcludePaths':['*.tmp']}}%s}", name, policy, host, dir, dir, extra);
@@ -239,7 +223,7 @@ TEST(setup)
 {
     struct http_resp r;
     char p[700];
-    CHECK(set_clock(&d, fmt("{'nowUsecs':%lld}", T0)) == 0);
+    CHECK(set_clock(&d, jfmt("{'nowUsecs':%lld}", T0)) == 0);
     snprintf(tree_a, sizeof tree_a, "%s/a", g_tmp);
     snprintf(tree_w, sizeof tree_w, "%s/w", g_tmp);
     CHECK(mkdir(tree_a, 0755) == 0 && mkdir(tree_w, 0755) == 0);
@@ -263,12 +247,12 @@ TEST(setup)
     snprintf(p, sizeof p, "%s/vanish-me.bin", tree_w);
     CHECK(write_file(p, 5000) == 0);
 
-    CHECK(call(&d, "POST", SRC, T, fmt("{'environment':'kPhysical','physicalParams':{'endpoint':'127.0.0.1',"
+    CHECK(call(&d, "POST", SRC, T, jfmt("{'environment':'kPhysical','physicalParams':{'endpoint':'127.0.0.1',"
                                         "'hostType':'kLinux'}}"), &r) == 201);
     host = jint(r.json, "sourceInfo.id");
     http_resp_release(&r);
     CHECK(host > 0);
-    CHECK_EQ_INT(post_id(&d, POL, fmt(HOURLY), policy, sizeof policy, NULL), 201);
+    CHECK_EQ_INT(post_id(&d, POL, jfmt(HOURLY), policy, sizeof policy, NULL), 201);
     CHECK_EQ_INT(post_id(&d, GRP, group_body("files", tree_a, ""), g_files, sizeof g_files, NULL), 201);
     CHECK(sscanf(g_files, "%*d:%*d:%lld", &g_files_seq) == 1);
     CHECK_EQ_INT(post_id(&d, GRP, group_body("warn", tree_w, ""), g_warn, sizeof g_warn, NULL), 201);
@@ -438,7 +422,7 @@ TEST(protected_objects_search)
 TEST(restore_points_list_them)
 {
     struct http_resp r;
-    const char *body = fmt("{'startTimeUsecs':%lld,'endTimeUsecs':%lld,'environment':'kPhysical',"
+    const char *body = jfmt("{'startTimeUsecs':%lld,'endTimeUsecs':%lld,'environment':'kPhysical',"
                            "'protectionGroupIds':['%s']}", T0 - HOUR, T0 + 10 * HOUR, g_files);
     CHECK_EQ_INT(call(&d, "POST", "/v2/data-protect/snapshots/restore-points", T, body, &r), 201);
     CHECK_EQ_INT(json_array_size(jget(r.json, "fullSnapshotInfo")), 3);
@@ -448,20 +432,20 @@ TEST(restore_points_list_them)
     CHECK(jint(r.json, "fullSnapshotInfo.0.restoreInfo.runStartTimeUsecs") >= T0);
     CHECK(json_is_array(jget(r.json, "timeRangeInfo.timeRanges")));
     http_resp_release(&r);
-    body = fmt("{'startTimeUsecs':%lld,'endTimeUsecs':%lld,'environment':'kSQL','protectionGroupIds':['%s']}",
+    body = jfmt("{'startTimeUsecs':%lld,'endTimeUsecs':%lld,'environment':'kSQL','protectionGroupIds':['%s']}",
                T0 - HOUR, T0 + 10 * HOUR, g_files);
     CHECK_EQ_INT(call(&d, "POST", "/v2/data-protect/snapshots/restore-points", T, body, &r), 201);
     CHECK_EQ_INT(json_array_size(jget(r.json, "fullSnapshotInfo")), 0);
     http_resp_release(&r);
-    body = fmt("{'startTimeUsecs':%lld,'endTimeUsecs':%lld,'environment':'kPhysical','protectionGroupIds':['%s']}",
+    body = jfmt("{'startTimeUsecs':%lld,'endTimeUsecs':%lld,'environment':'kPhysical','protectionGroupIds':['%s']}",
                T0 - HOUR, T0 + 10 * HOUR, g_files);
     CHECK_EQ_INT(call(&d, "POST", "/v2/data-protect/snapshots/restore-points", "runs-other", body, &r), 201);
     CHECK_EQ_INT(json_array_size(jget(r.json, "fullSnapshotInfo")), 0);
     http_resp_release(&r);
     expect_error(&d, "POST", "/v2/data-protect/snapshots/restore-points", T,
-                 fmt("{'startTimeUsecs':1,'endTimeUsecs':2,'protectionGroupIds':['%s']}", g_files), 400, "environment");
+                 jfmt("{'startTimeUsecs':1,'endTimeUsecs':2,'protectionGroupIds':['%s']}", g_files), 400, "environment");
     expect_error(&d, "POST", "/v2/data-protect/snapshots/restore-points", T,
-                 fmt("{'startTimeUsecs':5,'endTimeUsecs':2,'environment':'kPhysical','protectionGroupIds':['%s']}",
+                 jfmt("{'startTimeUsecs':5,'endTimeUsecs':2,'environment':'kPhysical','protectionGroupIds':['%s']}",
                      g_files), 400, "endTimeUsecs");
     expect_error(&d, "POST", "/v2/data-protect/snapshots/restore-points", T,
                  "{\"startTimeUsecs\":1,\"endTimeUsecs\":2,\"environment\":\"kPhysical\"}", 400, "protectionGroupIds");
@@ -571,7 +555,7 @@ TEST(bad_run_requests)
     {
         char id[64];
         json_t *run;
-        CHECK_EQ_INT(start_run(&d, g_warn, fmt("{'runType':'kRegular','objects':[{'id':%lld}]}", host), id, sizeof id),
+        CHECK_EQ_INT(start_run(&d, g_warn, jfmt("{'runType':'kRegular','objects':[{'id':%lld}]}", host), id, sizeof id),
                      202);
         run = wait_run(&d, g_warn, id, 120);
         CHECK(run != NULL);
@@ -587,7 +571,7 @@ TEST(update_retention_and_legal_hold)
     json_t *run;
     snprintf(path, sizeof path, GRP "/%s/runs", g_files);
     /* Legal hold: deleting is refused. */
-    CHECK_EQ_INT(call(&d, "PUT", path, T, fmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':"
+    CHECK_EQ_INT(call(&d, "PUT", path, T, jfmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':"
                                                "{'enableLegalHold':true,'daysToKeep':3}}]}", run1), &r), 207);
     CHECK(strcmp(jstr(r.json, "successfulRunIds.0"), run1) == 0);
     http_resp_release(&r);
@@ -595,14 +579,14 @@ TEST(update_retention_and_legal_hold)
     CHECK(json_is_true(jget(run, "onLegalHold")));
     CHECK(jint(run, "objects.0.localSnapshotInfo.snapshotInfo.expiryTimeUsecs") > T0 + 9 * 24 * HOUR);
     json_decref(run);
-    CHECK_EQ_INT(call(&d, "PUT", path, T, fmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':"
+    CHECK_EQ_INT(call(&d, "PUT", path, T, jfmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':"
                                                "{'deleteSnapshot':true}},{'runId':'%lld:5'}]}", run1, g_files_seq), &r), 207);
     CHECK_EQ_INT(json_array_size(jget(r.json, "successfulRunIds")), 0);
     CHECK_EQ_INT(json_array_size(jget(r.json, "failedRuns")), 2);
     CHECK(strstr(jstr(r.json, "failedRuns.0.errorMessage"), "legal hold") != NULL);
     http_resp_release(&r);
     /* Released, then deleted: the run shows it and its snapshot is no longer listed. */
-    CHECK_EQ_INT(call(&d, "PUT", path, T, fmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':"
+    CHECK_EQ_INT(call(&d, "PUT", path, T, jfmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':"
                                                "{'enableLegalHold':false,'deleteSnapshot':true}}]}", run1), &r), 207);
     CHECK(strcmp(jstr(r.json, "successfulRunIds.0"), run1) == 0);
     http_resp_release(&r);
@@ -621,7 +605,7 @@ TEST(update_retention_and_legal_hold)
     expect_error(&d, "PUT", path, T, "{\"updateProtectionGroupRunParams\":[]}", 400, "updateProtectionGroupRunParams");
     expect_error(&d, "PUT", path, T, "{\"updateProtectionGroupRunParams\":[{\"localSnapshotConfig\":{}}]}", 400, "runId");
     expect_error(&d, "PUT", path, T,
-                 fmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':{'dataLock':'Forever'}}]}",
+                 jfmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':{'dataLock':'Forever'}}]}",
                      run2), 400, "dataLock");
 }
 
@@ -629,10 +613,10 @@ TEST(cancel_of_a_finished_run_is_409)
 {
     char path[256];
     snprintf(path, sizeof path, GRP "/%s/runs/actions", g_files);
-    expect_error(&d, "POST", path, T, fmt("{'action':'Cancel','cancelParams':[{'runId':'%s'}]}", run2), 409, "finished");
+    expect_error(&d, "POST", path, T, jfmt("{'action':'Cancel','cancelParams':[{'runId':'%s'}]}", run2), 409, "finished");
     expect_error(&d, "POST", path, T, "{\"action\":\"Stop\"}", 400, "action");
     expect_error(&d, "POST", path, T, "{\"action\":\"Cancel\"}", 400, "cancelParams");
-    expect_error(&d, "POST", path, T, fmt("{'action':'Cancel','cancelParams':[{'runId':'%lld:77'}]}", g_files_seq), 404,
+    expect_error(&d, "POST", path, T, jfmt("{'action':'Cancel','cancelParams':[{'runId':'%lld:77'}]}", g_files_seq), 404,
                  NULL);
 }
 
@@ -791,7 +775,7 @@ TEST(slow_setup)
     struct http_resp r;
     char p[700];
     long long h;
-    CHECK(set_clock(&slow, fmt("{'nowUsecs':%lld}", T0)) == 0);
+    CHECK(set_clock(&slow, jfmt("{'nowUsecs':%lld}", T0)) == 0);
     snprintf(tree_big, sizeof tree_big, "%s/big", g_tmp);
     CHECK(mkdir(tree_big, 0755) == 0);
     for (int i = 0; i < 384; i++) {
@@ -799,12 +783,12 @@ TEST(slow_setup)
         CHECK(write_file(p, 256 * 1024) == 0);
         bytes_big += 256 * 1024;
     }
-    CHECK(call(&slow, "POST", SRC, T, fmt("{'environment':'kPhysical','physicalParams':{'endpoint':'127.0.0.1',"
+    CHECK(call(&slow, "POST", SRC, T, jfmt("{'environment':'kPhysical','physicalParams':{'endpoint':'127.0.0.1',"
                                            "'hostType':'kLinux'}}"), &r) == 201);
     h = jint(r.json, "sourceInfo.id");
     http_resp_release(&r);
     host = h;
-    CHECK_EQ_INT(post_id(&slow, POL, fmt(HOURLY), policy, sizeof policy, NULL), 201);
+    CHECK_EQ_INT(post_id(&slow, POL, jfmt(HOURLY), policy, sizeof policy, NULL), 201);
     CHECK_EQ_INT(post_id(&slow, GRP, group_body("big", tree_big, ""), g_big, sizeof g_big, NULL), 201);
     /* The scheduler notes the group at 00:10 (its next slot is 01:00). */
     CHECK(set_clock(&slow, "{\"advanceUsecs\":0}") == 0);
@@ -869,7 +853,7 @@ TEST(cancel_a_running_run)
     CHECK_EQ_INT(start_run(&slow, g_big, "{\"runType\":\"kFull\"}", id, sizeof id), 202);
     CHECK(wait_bytes(&slow, id, 1, 120));
     snprintf(path, sizeof path, GRP "/%s/runs/actions", g_big);
-    CHECK_EQ_INT(call(&slow, "POST", path, T, fmt("{'action':'Cancel','cancelParams':[{'runId':'%s'}]}", id), &r), 202);
+    CHECK_EQ_INT(call(&slow, "POST", path, T, jfmt("{'action':'Cancel','cancelParams':[{'runId':'%s'}]}", id), &r), 202);
     CHECK(strcmp(jstr(r.json, "action"), "Cancel") == 0);
     CHECK(strcmp(jstr(r.json, "cancelParams.0.runId"), id) == 0);
     http_resp_release(&r);
@@ -879,7 +863,7 @@ TEST(cancel_a_running_run)
     CHECK(jint(run, "localBackupInfo.endTimeUsecs") > 0);
     json_decref(run);
     /* Pause is answered per run with an error, and recorded. */
-    CHECK_EQ_INT(call(&slow, "POST", path, T, fmt("{'action':'Pause','pauseParams':[{'runId':'%s'}]}", id), &r), 202);
+    CHECK_EQ_INT(call(&slow, "POST", path, T, jfmt("{'action':'Pause','pauseParams':[{'runId':'%s'}]}", id), &r), 202);
     CHECK(jstr(r.json, "pauseParams.0.error") != NULL);
     http_resp_release(&r);
 }

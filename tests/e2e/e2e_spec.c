@@ -20,19 +20,6 @@
 static struct daemon d;
 static char pol[128], grp[128];
 
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static const char *fmt(const char *f, ...)
-{
-    static char buf[4096];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, sizeof buf, f, ap);
-    va_end(ap);
-    for (char *p = buf; *p; p++)
-        if (*p == '\'') *p = '"';
-    return buf;
-}
-
 static long send(const char *method, const char *path, const char *body, char *id, size_t idlen)
 {
     struct http_resp r;
@@ -50,14 +37,14 @@ TEST(create_and_update_through_the_api)
     char ppath[256];
     CHECK_EQ_INT(daemon_start(&d, NULL), 0);
     CHECK_EQ_INT(send("POST", P,
-                      fmt("{'name':'p','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Hours',"
+                      jfmt("{'name':'p','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Hours',"
                           "'hourSchedule':{'frequency':4}}},'retention':{'unit':'Days','duration':9}}},"
                           "'blackoutWindow':[{'day':'Tuesday','startTime':{'hour':1,'minute':0},"
                           "'endTime':{'hour':3,'minute':30}}],'retryOptions':{'retries':2,'retryIntervalMins':7}}"),
                       pol, sizeof pol),
                  201);
     CHECK_EQ_INT(send("POST", G,
-                      fmt("{'name':'sql','policyId':'%s','environment':'kSQL','startTime':{'hour':5,'minute':45,"
+                      jfmt("{'name':'sql','policyId':'%s','environment':'kSQL','startTime':{'hour':5,'minute':45,"
                           "'timeZone':'Europe/Paris'},'mssqlParams':{'protectionType':'kNative',"
                           "'nativeProtectionTypeParams':{'objects':[{'id':4242,'name':'db1'}]}}}", pol),
                       grp, sizeof grp),
@@ -65,7 +52,7 @@ TEST(create_and_update_through_the_api)
     /* the update changes the retention and pauses the group: the specs follow */
     snprintf(ppath, sizeof ppath, P "/%s", pol); /* fmt's buffer holds the body */
     CHECK_EQ_INT(send("PUT", ppath,
-                      fmt("{'name':'p','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Hours',"
+                      jfmt("{'name':'p','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Hours',"
                           "'hourSchedule':{'frequency':4}}},'retention':{'unit':'Years','duration':2}}}}"),
                       NULL, 0),
                  200);
@@ -73,13 +60,13 @@ TEST(create_and_update_through_the_api)
         char path[256];
         snprintf(path, sizeof path, G "/%s", grp);
         CHECK_EQ_INT(send("PUT", path,
-                          fmt("{'name':'sql','policyId':'%s','environment':'kSQL','isPaused':true,"
+                          jfmt("{'name':'sql','policyId':'%s','environment':'kSQL','isPaused':true,"
                               "'mssqlParams':{'protectionType':'kNative','nativeProtectionTypeParams':"
                               "{'objects':[{'id':4242,'name':'db1'},{'id':4343}]}}}", pol),
                           NULL, 0),
                      200);
         /* refused: nothing changes */
-        CHECK_EQ_INT(send("PUT", path, fmt("{'name':'sql','policyId':'%s','environment':'kSQL'}", pol), NULL, 0),
+        CHECK_EQ_INT(send("PUT", path, jfmt("{'name':'sql','policyId':'%s','environment':'kSQL'}", pol), NULL, 0),
                      400);
     }
     CHECK_EQ_INT(daemon_kill(&d, SIGTERM), 0);

@@ -28,22 +28,6 @@ static long long host_a, remote_a, sql_a, host_b, vol_root; /* registration ids;
 static long long nvols;                                     /* host_a's volumes */
 static long long cluster_id;
 
-/* fmt: printf into a rotating static buffer, turning single quotes into double quotes. */
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static const char *fmt(const char *f, ...)
-{
-    static char bufs[4][4096];
-    static int k;
-    char *buf = bufs[k++ & 3];
-    va_list ap;
-    va_start(ap, f);
-    vsnprintf(buf, sizeof bufs[0], f, ap);
-    va_end(ap);
-    for (char *p = buf; *p; p++)
-        if (*p == '\'') *p = '"';
-    return buf;
-}
-
 /* get: GET path in tenant; the response is kept in *r (release it). Returns the status. */
 static long get(const char *path, const char *tenant, struct http_resp *r)
 {
@@ -120,7 +104,7 @@ TEST(setup)
     struct http_resp r;
     size_t i;
     json_t *k;
-    CHECK(http(&d, "POST", REGS, "v1a", fmt("{'environment':'kPhysical','name':'mine','physicalParams':"
+    CHECK(http(&d, "POST", REGS, "v1a", jfmt("{'environment':'kPhysical','name':'mine','physicalParams':"
                                              "{'endpoint':'localhost','hostType':'kLinux'}}"), &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
     host_a = jint(r.json, "id");
@@ -129,17 +113,17 @@ TEST(setup)
         if (strcmp(jstr(k, "name"), "/") == 0) vol_root = jint(k, "id");
     http_resp_release(&r);
     CHECK(host_a > 0 && nvols >= 1 && vol_root > 0);
-    CHECK(http(&d, "POST", REGS, "v1a", fmt("{'environment':'kPhysical','physicalParams':{'endpoint':'10.77.0.9'}}"),
+    CHECK(http(&d, "POST", REGS, "v1a", jfmt("{'environment':'kPhysical','physicalParams':{'endpoint':'10.77.0.9'}}"),
                &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
     remote_a = jint(r.json, "id");
     http_resp_release(&r);
-    CHECK(http(&d, "POST", REGS, "v1a", fmt("{'environment':'kSQL','name':'pg','physicalParams':"
+    CHECK(http(&d, "POST", REGS, "v1a", jfmt("{'environment':'kSQL','name':'pg','physicalParams':"
                                              "{'endpoint':'127.0.0.1','applications':['kSQL']}}"), &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
     sql_a = jint(r.json, "id");
     http_resp_release(&r);
-    CHECK(http(&d, "POST", REGS, "v1b", fmt("{'environment':'kPhysical','physicalParams':{'endpoint':'localhost'}}"),
+    CHECK(http(&d, "POST", REGS, "v1b", jfmt("{'environment':'kPhysical','physicalParams':{'endpoint':'localhost'}}"),
                &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
     host_b = jint(r.json, "id");
@@ -393,13 +377,13 @@ TEST(protection_shows_in_summaries_and_stats)
     CHECK_EQ_INT(count, 0);
     CHECK_EQ_INT(unprot, nvols + 1); /* the volumes and the kSQL host */
     CHECK(http(&d, "POST", "/v2/data-protect/policies", "v1a",
-               fmt("{'name':'daily','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Days',"
+               jfmt("{'name':'daily','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Days',"
                    "'daySchedule':{'frequency':1}}},'retention':{'unit':'Days','duration':7}}}}"), &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
     snprintf(policy, sizeof policy, "%s", jstr(r.json, "id"));
     http_resp_release(&r);
     CHECK(http(&d, "POST", "/v2/data-protect/protection-groups", "v1a",
-               fmt("{'name':'homes','policyId':'%s','environment':'kPhysical','startTime':{'hour':3,'minute':0},"
+               jfmt("{'name':'homes','policyId':'%s','environment':'kPhysical','startTime':{'hour':3,'minute':0},"
                    "'physicalParams':{'protectionType':'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld,"
                    "'filePaths':[{'includedPath':'/home'}]}]}}}", policy, host_a), &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,3 +294,17 @@ json_t *jget(json_t *j, const char *path)
 
 const char *jstr(json_t *j, const char *path) { return json_string_value(jget(j, path)); }
 long long jint(json_t *j, const char *path) { return json_integer_value(jget(j, path)); }
+
+const char *jfmt(const char *f, ...)
+{
+    static char bufs[16][16384];
+    static int k;
+    char *buf = bufs[k++ & 15];
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(buf, sizeof bufs[0], f, ap);
+    va_end(ap);
+    for (char *p = buf; *p; p++)
+        if (*p == '\'') *p = '"';
+    return buf;
+}

@@ -59,4 +59,8 @@ void http_resp_release(struct http_resp *r);
 const char *jstr(json_t *j, const char *path);
 long long jint(json_t *j, const char *path);
 json_t *jget(json_t *j, const char *path);
+/* jfmt: printf into one of 16 rotating static buffers (16 KiB each), turning every single quote into
+ * a double quote, so JSON bodies can be written in C strings as {'name':'%s'}. The result lives until
+ * 16 more calls; not thread-safe. */
+const char *jfmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 #endif
