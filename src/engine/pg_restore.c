@@ -201,11 +201,14 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
                  "recovery_target_lsn = %s\nrecovery_target_inclusive = off\nrecovery_target_action = 'promote'\n",
                  snap, v1);
     }
-    if (o->restore_command) {
-        if ((rc = pgr_quote(o->restore_command, v2, sizeof v2)) != 0) { eng_errf(err, errlen, "bad restore_command"); goto done; }
-        size_t l = strlen(conf);
-        snprintf(conf + l, sizeof conf - l, "restore_command = %s\n", v2);
+    /* Targeted recovery needs a restore_command: without an archive, one that finds nothing, so
+     * the WAL comes from pg_wal (where the backup's own segments are). */
+    if ((rc = pgr_quote(o->restore_command ? o->restore_command : "/bin/false", v2, sizeof v2)) != 0) {
+        eng_errf(err, errlen, "bad restore_command");
+        goto done;
     }
+    size_t l = strlen(conf);
+    snprintf(conf + l, sizeof conf - l, "restore_command = %s\n", v2);
     pgr_fmt(p, sizeof p, "%s/postgresql.auto.conf", o->target_dir);
     if ((rc = pgr_append(p, conf, dde.uid, dde.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", p, strerror(-rc)); goto done; }
     pgr_fmt(p, sizeof p, "%s/recovery.signal", o->target_dir);
