@@ -89,7 +89,8 @@ struct eng_pg_restore_opts {
      * snapshot (postgres), so a server running as that user can start on it. */
     const char *target_dir;
     /* Recovery target. Default (both NULL): recover exactly to the backup's stop LSN
-     * (recovery_target_lsn, not inclusive, then promote): the state the backup stands for.
+     * (recovery_target = 'immediate': stop as soon as consistent, i.e. right after the backup-end
+     * record; then promote): the state the backup stands for.
      * The seam for point-in-time recovery: a recovery_target_time replaces the LSN target and
      * restore_command fetches WAL past the backup's own (continuous archiving, not built yet). */
     const char *recovery_target_time;

@@ -6,8 +6,9 @@
  * become the target's, backup_label and tablespace_map go to its top, the WAL segments into its
  * pg_wal. Owners and modes are the snapshot's (the data directory's owner, postgres); the target
  * itself gets that owner and mode 0700. recovery.signal and recovery settings appended to
- * postgresql.auto.conf make the server recover to the backup's stop LSN and promote (or, the
- * point-in-time seam, to a recovery_target_time with a restore_command). Nothing is started. */
+ * postgresql.auto.conf make the server recover until consistent (recovery_target = 'immediate':
+ * right after the backup-end record, i.e. to the stop LSN) and promote (or, the point-in-time
+ * seam, to a recovery_target_time with a restore_command). Nothing is started. */
 #include "engine/pg.h"
 #include "engine/eng_internal.h"
 #include <dirent.h>
@@ -195,11 +196,9 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
         if ((rc = pgr_quote(o->recovery_target_time, v1, sizeof v1)) != 0) { eng_errf(err, errlen, "bad recovery_target_time"); goto done; }
         snprintf(conf, sizeof conf, "\n# coffer restore of snapshot %.64s\nrecovery_target_time = %s\n"
                  "recovery_target_action = 'promote'\n", snap, v1);
-    } else {
-        if ((rc = pgr_quote(stop, v1, sizeof v1)) != 0) { eng_errf(err, errlen, "bad stop LSN"); goto done; }
-        snprintf(conf, sizeof conf, "\n# coffer restore of snapshot %.64s: recover to the backup's end\n"
-                 "recovery_target_lsn = %s\nrecovery_target_inclusive = off\nrecovery_target_action = 'promote'\n",
-                 snap, v1);
+    } else {   /* as soon as consistent: right after the backup-end record (the stop LSN) */
+        snprintf(conf, sizeof conf, "\n# coffer restore of snapshot %.64s: recover to the backup's end (%s)\n"
+                 "recovery_target = 'immediate'\nrecovery_target_action = 'promote'\n", snap, stop);
     }
     /* Targeted recovery needs a restore_command: without an archive, one that finds nothing, so
      * the WAL comes from pg_wal (where the backup's own segments are). */

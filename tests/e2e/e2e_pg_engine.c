@@ -10,7 +10,9 @@
  * An incremental backup after small changes reads a small fraction of the first and restores
  * exactly. A relation file written just before a backup is re-read by the next one although its
  * identity is unchanged (the racily-clean rule), and no longer once it is older than the margin.
- * Without the server binaries, or when a server cannot be started, every test prints SKIP. */
+ * The backups connect as a role with REPLICATION and EXECUTE on the backup functions only (no
+ * superuser). Without the server binaries, or when a server cannot be started, every test prints
+ * SKIP. */
 #include "check.h"
 #include "pgtest.h"
 #include "engine/engine.h"
@@ -160,7 +162,13 @@ static char exp_a[128], exp_b[128];
 TEST(pg_full_backup_with_writer_restores_consistent)
 {
     char why[1024] = "", v[256];
-    PGconn *c = pgt_connect(&fx.src, "postgres");
+    PGconn *c = PQconnectdb(fx.conninfo);   /* the backup's role is not a superuser */
+    int role_ok = c && PQstatus(c) == CONNECTION_OK &&
+                  pgt_value(c, "SELECT current_user || ' ' || rolsuper::text || ' ' || rolreplication::text"
+                               " FROM pg_roles WHERE rolname = current_user", v, sizeof v) == 0;
+    PQfinish(c);
+    CHECKF(role_ok && strcmp(v, "coffer_backup false true") == 0, "backup role: %s", v);
+    c = pgt_connect(&fx.src, "postgres");
     CHECK(c != NULL);
     CHECK(table_sum(c, "static_a", "id", exp_a, sizeof exp_a) == 0);
     CHECK(table_sum(c, "static_b", "id", exp_b, sizeof exp_b) == 0);
@@ -260,7 +268,6 @@ TEST(pg_full_backup_with_writer_restores_consistent)
     CHECKF(k >= must && k < mustnot, "restored 1..%d, expected at least 1..%d and fewer than %d", k, must, mustnot);
     CHECKF(during > 0, "no logged transaction fell between the start and stop LSN");
     CHECKF(am == 0, "%s", why);
-    (void)v;
 }
 
 TEST(pg_incremental_reads_less_restores_exact)
@@ -439,7 +446,12 @@ static int load(char *why, size_t n)
                       "CREATE TABLE static_b (id int PRIMARY KEY, v text);"
                       "INSERT INTO static_b SELECT g, 'row ' || g || ' ' || md5((g * 7)::text) FROM generate_series(1, 40000) g;"
                       "CREATE TABLE writes (seq int PRIMARY KEY, payload text NOT NULL);"
-                      "", why, n);
+                      /* the backup role: replication (its slot) and the backup functions, no superuser */
+                      "CREATE ROLE coffer_backup LOGIN REPLICATION;"
+                      "GRANT pg_read_all_settings TO coffer_backup;"
+                      "GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean), pg_backup_stop(boolean),"
+                      "  pg_control_init() TO coffer_backup;",
+                      why, n);
     if (!rc) rc = pgt_exec(c, "VACUUM ANALYZE", why, n);   /* not in the implicit transaction above */
     if (!rc) rc = pgt_exec(c, "CHECKPOINT", why, n);
     /* the first backup comes after the racily-clean margin, as a scheduled one would */
@@ -462,6 +474,7 @@ int main(void)
         return check_finish();
     }
     pgt_conninfo(&fx.src, "postgres", fx.conninfo, sizeof fx.conninfo);
+    strncat(fx.conninfo, " user=coffer_backup", sizeof fx.conninfo - strlen(fx.conninfo) - 1);   /* the last user= wins */
     fx.repo_dir = check_tmpdir("pgrepo");
     snprintf(fx.repo_path, sizeof fx.repo_path, "%s/repo", fx.repo_dir);
     snprintf(fx.key, sizeof fx.key, "%s/repo.key", fx.repo_dir);
