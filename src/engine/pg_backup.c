@@ -68,7 +68,7 @@ void eng_pg_excludes_free(char **v)
 /* ---------- libpq ---------- */
 
 /* One query with text parameters; a result with tuples (or a command) is *out (PQclear it). */
-static int pgb_query(PGconn *c, const char *sql, int n, const char *const *params, PGresult **out, char *err,
+static int pg_bk_query(PGconn *c, const char *sql, int n, const char *const *params, PGresult **out, char *err,
                      size_t errlen)
 {
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
@@ -86,7 +86,7 @@ static int pgb_query(PGconn *c, const char *sql, int n, const char *const *param
 
 /* ---------- files ---------- */
 
-static int pgb_copy(const char *src, const char *dst, uid_t uid, gid_t gid, uint64_t *bytes)
+static int pg_bk_copy(const char *src, const char *dst, uid_t uid, gid_t gid, uint64_t *bytes)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), out = -1, rc = 0;
     static __thread char buf[1 << 20];
@@ -111,7 +111,7 @@ static int pgb_copy(const char *src, const char *dst, uid_t uid, gid_t gid, uint
     return rc;
 }
 
-static int pgb_write(const char *path, const char *text, uid_t uid, gid_t gid)
+static int pg_bk_write(const char *path, const char *text, uid_t uid, gid_t gid)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), rc = 0;
     size_t len = strlen(text);
@@ -122,14 +122,14 @@ static int pgb_write(const char *path, const char *text, uid_t uid, gid_t gid)
     return rc;
 }
 
-static int pgb_rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+static int pg_bk_rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st; (void)flag; (void)ftw;
     return remove(p);
 }
 
 /* A WAL file name "TTTTTTTTLLLLLLLLSSSSSSSS" as (timeline, segment number). */
-static int pgb_walname(const char *name, uint64_t seg_per_id, unsigned *tli, uint64_t *segno)
+static int pg_bk_walname(const char *name, uint64_t seg_per_id, unsigned *tli, uint64_t *segno)
 {
     unsigned t;
     uint32_t log, seg;
@@ -140,7 +140,7 @@ static int pgb_walname(const char *name, uint64_t seg_per_id, unsigned *tli, uin
 }
 
 /* The value after "KEY: " on a backup_label line, up to the end of line, into out. */
-static int pgb_label_field(const char *label, const char *key, char *out, size_t n)
+static int pg_bk_label_field(const char *label, const char *key, char *out, size_t n)
 {
     size_t kl = strlen(key);
     for (const char *p = label; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
@@ -158,7 +158,7 @@ static int pgb_label_field(const char *label, const char *key, char *out, size_t
 
 /* ---------- the backup ---------- */
 
-struct pgb {
+struct pg_bk {
     PGconn *conn;
     char slot[64];
     char dd[1024];
@@ -175,14 +175,14 @@ void eng_pg_backup_result_release(struct eng_pg_backup_result *r)
     r->warnings = NULL;
 }
 
-static void pgb_phase(const struct eng_pg_backup_opts *o, const char *phase)
+static void pg_bk_phase(const struct eng_pg_backup_opts *o, const char *phase)
 {
     if (o->on_phase) o->on_phase(o->hook_ctx, phase);
 }
 
 /* The parent's read start and data directory, if it is a base backup of this data directory:
  * 0 and *before_ns set, else -ENOENT (read everything). */
-static int pgb_parent(struct repo *repo, const char *id, const char *dd, int64_t margin, int64_t *before_ns)
+static int pg_bk_parent(struct repo *repo, const char *id, const char *dd, int64_t margin, int64_t *before_ns)
 {
     json_t *doc = NULL;
     int rc = repo_snapshot_read(repo, id, &doc);
@@ -196,14 +196,14 @@ static int pgb_parent(struct repo *repo, const char *id, const char *dd, int64_t
     return rc;
 }
 
-static int pgb_stage_wal(struct pgb *s, const char *start_wal, const char *stop_wal, uint64_t seg_size,
+static int pg_bk_stage_wal(struct pg_bk *s, const char *start_wal, const char *stop_wal, uint64_t seg_size,
                          uint64_t *wal_bytes, char *err, size_t errlen)
 {
     char src[1400], dst[1400], name[32];
     uint64_t seg_per_id = 0x100000000ull / seg_size, a, b;
     unsigned ta, tb;
     int rc;
-    if (pgb_walname(start_wal, seg_per_id, &ta, &a) || pgb_walname(stop_wal, seg_per_id, &tb, &b) || ta != tb ||
+    if (pg_bk_walname(start_wal, seg_per_id, &ta, &a) || pg_bk_walname(stop_wal, seg_per_id, &tb, &b) || ta != tb ||
         b < a || b - a > 1000000) {
         eng_errf(err, errlen, "unexpected WAL range %s .. %s", start_wal, stop_wal);
         return -EPROTO;
@@ -218,7 +218,7 @@ static int pgb_stage_wal(struct pgb *s, const char *start_wal, const char *stop_
         snprintf(name, sizeof name, "%08X.history", ta);
         snprintf(src, sizeof src, "%s/pg_wal/%s", s->dd, name);
         snprintf(dst, sizeof dst, "%s/pg_wal/%s", s->stage, name);
-        if ((rc = pgb_copy(src, dst, s->uid, s->gid, wal_bytes)) != 0) {
+        if ((rc = pg_bk_copy(src, dst, s->uid, s->gid, wal_bytes)) != 0) {
             eng_errf(err, errlen, "cannot copy %s: %s", src, strerror(-rc));
             return rc;
         }
@@ -228,7 +228,7 @@ static int pgb_stage_wal(struct pgb *s, const char *start_wal, const char *stop_
         snprintf(src, sizeof src, "%s/pg_wal/%s", s->dd, name);
         snprintf(dst, sizeof dst, "%s/pg_wal/%s", s->stage, name);
         uint64_t before = *wal_bytes;
-        if ((rc = pgb_copy(src, dst, s->uid, s->gid, wal_bytes)) != 0) {
+        if ((rc = pg_bk_copy(src, dst, s->uid, s->gid, wal_bytes)) != 0) {
             eng_errf(err, errlen, "cannot copy WAL segment %s: %s", src, strerror(-rc));
             return rc;
         }
@@ -244,7 +244,7 @@ static int pgb_stage_wal(struct pgb *s, const char *start_wal, const char *stop_
 int eng_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *o, struct eng_pg_backup_result *out,
                   char *err, size_t errlen)
 {
-    struct pgb s = { 0 };
+    struct pg_bk s = { 0 };
     PGresult *r = NULL;
     char **excl = NULL;
     json_t *pg = NULL, *meta = NULL;
@@ -269,7 +269,7 @@ int eng_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *o, struct 
         goto done;
     }
     /* what and where the instance is */
-    rc = pgb_query(s.conn,
+    rc = pg_bk_query(s.conn,
                    "SELECT current_setting('data_directory'), current_setting('server_version'),"
                    " current_setting('server_version_num')::int, pg_is_in_recovery(),"
                    " (SELECT count(*) FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global')),"
@@ -316,7 +316,7 @@ int eng_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *o, struct 
     }
     int64_t margin = o->racy_margin_ns > 0 ? o->racy_margin_ns : ENG_PG_RACY_MARGIN_NS;
     const char *parent = o->parent_snapshot_id && *o->parent_snapshot_id ? o->parent_snapshot_id : NULL;
-    if (parent && pgb_parent(repo, parent, s.dd, margin, &before_ns) != 0) {
+    if (parent && pg_bk_parent(repo, parent, s.dd, margin, &before_ns) != 0) {
         eng_problem(out->warnings, s.dd, "parent snapshot %.64s is not a base backup of this data directory: "
                     "reading everything", parent);
         parent = NULL;
@@ -325,18 +325,18 @@ int eng_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *o, struct 
     /* the WAL from here on stays until we have copied it */
     snprintf(s.slot, sizeof s.slot, "coffer_bk_%ld_%" PRIu64, (long)getpid(), (uint64_t)(t0 % 1000000000u));
     const char *sp[] = { s.slot, o->label ? o->label : "coffer" };
-    if ((rc = pgb_query(s.conn, "SELECT pg_create_physical_replication_slot($1, true, true)", 1, sp, &r, err,
+    if ((rc = pg_bk_query(s.conn, "SELECT pg_create_physical_replication_slot($1, true, true)", 1, sp, &r, err,
                         errlen)) != 0)
         goto done;
     PQclear(r);
     r = NULL;
     start_usecs = eng_now_usecs();
-    if ((rc = pgb_query(s.conn, "SELECT pg_backup_start($1, true)::text", 1, sp + 1, &r, err, errlen)) != 0)
+    if ((rc = pg_bk_query(s.conn, "SELECT pg_backup_start($1, true)::text", 1, sp + 1, &r, err, errlen)) != 0)
         goto done;
     snprintf(out->start_lsn, sizeof out->start_lsn, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     r = NULL;
-    pgb_phase(o, "started");
+    pg_bk_phase(o, "started");
 
     /* run 1: the data directory */
     read_start = eng_now_usecs();
@@ -350,9 +350,9 @@ int eng_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *o, struct 
     for (b1.n_exclude = 0; excl[b1.n_exclude]; b1.n_exclude++) {}
     if ((rc = eng_backup(repo, &b1, &r1, err, errlen)) != 0) goto done;
     snprintf(s.run1, sizeof s.run1, "%s", r1.snapshot_id);
-    pgb_phase(o, "copied");
+    pg_bk_phase(o, "copied");
 
-    if ((rc = pgb_query(s.conn, "SELECT lsn::text, labelfile, spcmapfile, pg_walfile_name(lsn) FROM pg_backup_stop(false)",
+    if ((rc = pg_bk_query(s.conn, "SELECT lsn::text, labelfile, spcmapfile, pg_walfile_name(lsn) FROM pg_backup_stop(false)",
                         0, NULL, &r, err, errlen)) != 0)
         goto done;
     stop_usecs = eng_now_usecs();
@@ -369,9 +369,9 @@ int eng_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *o, struct 
     r = NULL;
     snprintf(out->stop_lsn, sizeof out->stop_lsn, "%s", stop_lsn);
     /* "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)", "START TIMELINE: 1" */
-    if (pgb_label_field(label_text, "START WAL LOCATION", field, sizeof field) != 0 ||
+    if (pg_bk_label_field(label_text, "START WAL LOCATION", field, sizeof field) != 0 ||
         sscanf(field, "%*s (file %63[0-9A-F])", start_wal) != 1 ||
-        pgb_label_field(label_text, "START TIMELINE", field, sizeof field) != 0 ||
+        pg_bk_label_field(label_text, "START TIMELINE", field, sizeof field) != 0 ||
         sscanf(field, "%u", &out->timeline) != 1) {
         eng_errf(err, errlen, "cannot read the start WAL file and timeline from the backup_label");
         rc = -EPROTO;
@@ -390,13 +390,13 @@ int eng_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *o, struct 
     char path[1400];
     if (chown(s.stage, s.uid, s.gid) != 0) { rc = -errno; eng_errf(err, errlen, "chown %s: %s", s.stage, strerror(-rc)); goto done; }
     snprintf(path, sizeof path, "%s/backup_label", s.stage);
-    if ((rc = pgb_write(path, label_text, s.uid, s.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", path, strerror(-rc)); goto done; }
+    if ((rc = pg_bk_write(path, label_text, s.uid, s.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", path, strerror(-rc)); goto done; }
     if (spcmap[0]) {
         snprintf(path, sizeof path, "%s/tablespace_map", s.stage);
-        if ((rc = pgb_write(path, spcmap, s.uid, s.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", path, strerror(-rc)); goto done; }
+        if ((rc = pg_bk_write(path, spcmap, s.uid, s.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", path, strerror(-rc)); goto done; }
     }
-    if ((rc = pgb_stage_wal(&s, start_wal, stop_wal, seg_size, &out->wal_bytes, err, errlen)) != 0) goto done;
-    if ((rc = pgb_query(s.conn, "SELECT pg_drop_replication_slot($1)", 1, sp, &r, err, errlen)) != 0) goto done;
+    if ((rc = pg_bk_stage_wal(&s, start_wal, stop_wal, seg_size, &out->wal_bytes, err, errlen)) != 0) goto done;
+    if ((rc = pg_bk_query(s.conn, "SELECT pg_drop_replication_slot($1)", 1, sp, &r, err, errlen)) != 0) goto done;
     PQclear(r);
     r = NULL;
     s.slot[0] = '\0';
@@ -441,7 +441,7 @@ done:
         PQfinish(s.conn);   /* a backup still in progress is aborted with the session */
     }
     if (s.run1[0]) repo_snapshot_forget(repo, s.run1);
-    if (s.stage[0]) nftw(s.stage, pgb_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (s.stage[0]) nftw(s.stage, pg_bk_rm_one, 16, FTW_DEPTH | FTW_PHYS);
     eng_pg_excludes_free(excl);
     eng_backup_result_release(&r1);
     eng_backup_result_release(&r2);

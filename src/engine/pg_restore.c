@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 /* snprintf into a path buffer; -ENAMETOOLONG when it does not fit. */
-static int pgr_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int pgr_fmt(char *out, size_t n, const char *fmt, ...)
+static int pg_rs_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int pg_rs_fmt(char *out, size_t n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -33,14 +33,14 @@ static int pgr_fmt(char *out, size_t n, const char *fmt, ...)
     return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
 }
 
-static int pgr_rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+static int pg_rs_rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st; (void)flag; (void)ftw;
     return remove(p);
 }
 
 /* 0 if dir is empty (or missing: then created 0700), -EEXIST if it holds anything. */
-static int pgr_target(const char *dir)
+static int pg_rs_target(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) {
@@ -56,7 +56,7 @@ static int pgr_target(const char *dir)
 }
 
 /* Moves every entry of from/ into to/ (entries of to/ of the same name are an error). */
-static int pgr_move_all(const char *from, const char *to, char *err, size_t errlen)
+static int pg_rs_move_all(const char *from, const char *to, char *err, size_t errlen)
 {
     DIR *d = opendir(from);
     struct dirent *e;
@@ -65,8 +65,8 @@ static int pgr_move_all(const char *from, const char *to, char *err, size_t errl
     if (!d) return -errno;
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        pgr_fmt(a, sizeof a, "%s/%s", from, e->d_name);
-        pgr_fmt(b, sizeof b, "%s/%s", to, e->d_name);
+        pg_rs_fmt(a, sizeof a, "%s/%s", from, e->d_name);
+        pg_rs_fmt(b, sizeof b, "%s/%s", to, e->d_name);
         if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE) != 0) {
             rc = -errno;
             eng_errf(err, errlen, "cannot move %s to %s: %s", a, b, strerror(-rc));
@@ -77,7 +77,7 @@ static int pgr_move_all(const char *from, const char *to, char *err, size_t errl
     return rc;
 }
 
-static int pgr_append(const char *path, const char *text, uid_t uid, gid_t gid)
+static int pg_rs_append(const char *path, const char *text, uid_t uid, gid_t gid)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600), rc = 0;
     size_t len = strlen(text);
@@ -89,7 +89,7 @@ static int pgr_append(const char *path, const char *text, uid_t uid, gid_t gid)
 }
 
 /* A setting's value for postgresql.auto.conf: quoted, quotes doubled; -EINVAL on a newline. */
-static int pgr_quote(const char *v, char *out, size_t n)
+static int pg_rs_quote(const char *v, char *out, size_t n)
 {
     size_t k = 0;
     if (k + 1 >= n) return -ENAMETOOLONG;
@@ -105,7 +105,7 @@ static int pgr_quote(const char *v, char *out, size_t n)
     return 0;
 }
 
-static int pgr_run(struct repo *repo, const char *snap, const char *const *paths, size_t n, const char *target,
+static int pg_rs_run(struct repo *repo, const char *snap, const char *const *paths, size_t n, const char *target,
                    const struct eng_pg_restore_opts *o, struct eng_pg_restore_result *out, char *err, size_t errlen)
 {
     struct eng_restore_opts ro = {
@@ -154,11 +154,11 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
         if (rc == -ENOENT) rc = -EBADMSG;
         goto done;
     }
-    if ((rc = pgr_target(o->target_dir)) != 0) {
+    if ((rc = pg_rs_target(o->target_dir)) != 0) {
         eng_errf(err, errlen, "%s: %s", o->target_dir, rc == -EEXIST ? "not empty" : strerror(-rc));
         goto done;
     }
-    pgr_fmt(work, sizeof work, "%s/.coffer-pg-restore", o->target_dir);
+    pg_rs_fmt(work, sizeof work, "%s/.coffer-pg-restore", o->target_dir);
     if (mkdir(work, 0700) != 0) {
         rc = -errno;
         eng_errf(err, errlen, "cannot make %s: %s", work, strerror(-rc));
@@ -167,23 +167,23 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
     }
     /* the data directory, then the staging directory's label files and WAL */
     const char *dpaths[] = { dd };
-    if ((rc = pgr_run(repo, snap, dpaths, 1, work, o, out, err, errlen)) != 0) goto done;
-    pgr_fmt(p, sizeof p, "%s/%s", work, eng_basename(dd));
-    if ((rc = pgr_move_all(p, o->target_dir, err, errlen)) != 0) goto done;
+    if ((rc = pg_rs_run(repo, snap, dpaths, 1, work, o, out, err, errlen)) != 0) goto done;
+    pg_rs_fmt(p, sizeof p, "%s/%s", work, eng_basename(dd));
+    if ((rc = pg_rs_move_all(p, o->target_dir, err, errlen)) != 0) goto done;
     if (rmdir(p) != 0) { rc = -errno; eng_errf(err, errlen, "rmdir %s: %s", p, strerror(-rc)); goto done; }
 
     const char *spaths[] = { stage };
-    if ((rc = pgr_run(repo, snap, spaths, 1, work, o, out, err, errlen)) != 0) goto done;
+    if ((rc = pg_rs_run(repo, snap, spaths, 1, work, o, out, err, errlen)) != 0) goto done;
     const char *sb = eng_basename(stage);
-    pgr_fmt(q, sizeof q, "%s/pg_wal", o->target_dir);
+    pg_rs_fmt(q, sizeof q, "%s/pg_wal", o->target_dir);
     if (mkdir(q, 0700) != 0 && errno != EEXIST) { rc = -errno; eng_errf(err, errlen, "mkdir %s: %s", q, strerror(-rc)); goto done; }
     if (chown(q, dde.uid, dde.gid) != 0) { rc = -errno; eng_errf(err, errlen, "chown %s: %s", q, strerror(-rc)); goto done; }
-    pgr_fmt(p, sizeof p, "%s/%s/pg_wal", work, sb);
-    if ((rc = pgr_move_all(p, q, err, errlen)) != 0) goto done;
+    pg_rs_fmt(p, sizeof p, "%s/%s/pg_wal", work, sb);
+    if ((rc = pg_rs_move_all(p, q, err, errlen)) != 0) goto done;
     if (rmdir(p) != 0) { rc = -errno; eng_errf(err, errlen, "rmdir %s: %s", p, strerror(-rc)); goto done; }
-    pgr_fmt(p, sizeof p, "%s/%s", work, sb);
-    if ((rc = pgr_move_all(p, o->target_dir, err, errlen)) != 0) goto done;   /* backup_label, tablespace_map */
-    pgr_fmt(p, sizeof p, "%s/backup_label", o->target_dir);
+    pg_rs_fmt(p, sizeof p, "%s/%s", work, sb);
+    if ((rc = pg_rs_move_all(p, o->target_dir, err, errlen)) != 0) goto done;   /* backup_label, tablespace_map */
+    pg_rs_fmt(p, sizeof p, "%s/backup_label", o->target_dir);
     if (access(p, F_OK) != 0) {
         eng_errf(err, errlen, "snapshot %.64s holds no backup_label", snap);
         rc = -EBADMSG;
@@ -193,7 +193,7 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
     /* how far to recover */
     char v1[2048], v2[2048];
     if (o->recovery_target_time) {
-        if ((rc = pgr_quote(o->recovery_target_time, v1, sizeof v1)) != 0) { eng_errf(err, errlen, "bad recovery_target_time"); goto done; }
+        if ((rc = pg_rs_quote(o->recovery_target_time, v1, sizeof v1)) != 0) { eng_errf(err, errlen, "bad recovery_target_time"); goto done; }
         snprintf(conf, sizeof conf, "\n# coffer restore of snapshot %.64s\nrecovery_target_time = %s\n"
                  "recovery_target_action = 'promote'\n", snap, v1);
     } else {   /* as soon as consistent: right after the backup-end record (the stop LSN) */
@@ -202,16 +202,16 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
     }
     /* Targeted recovery needs a restore_command: without an archive, one that finds nothing, so
      * the WAL comes from pg_wal (where the backup's own segments are). */
-    if ((rc = pgr_quote(o->restore_command ? o->restore_command : "/bin/false", v2, sizeof v2)) != 0) {
+    if ((rc = pg_rs_quote(o->restore_command ? o->restore_command : "/bin/false", v2, sizeof v2)) != 0) {
         eng_errf(err, errlen, "bad restore_command");
         goto done;
     }
     size_t l = strlen(conf);
     snprintf(conf + l, sizeof conf - l, "restore_command = %s\n", v2);
-    pgr_fmt(p, sizeof p, "%s/postgresql.auto.conf", o->target_dir);
-    if ((rc = pgr_append(p, conf, dde.uid, dde.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", p, strerror(-rc)); goto done; }
-    pgr_fmt(p, sizeof p, "%s/recovery.signal", o->target_dir);
-    if ((rc = pgr_append(p, "", dde.uid, dde.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", p, strerror(-rc)); goto done; }
+    pg_rs_fmt(p, sizeof p, "%s/postgresql.auto.conf", o->target_dir);
+    if ((rc = pg_rs_append(p, conf, dde.uid, dde.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", p, strerror(-rc)); goto done; }
+    pg_rs_fmt(p, sizeof p, "%s/recovery.signal", o->target_dir);
+    if ((rc = pg_rs_append(p, "", dde.uid, dde.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", p, strerror(-rc)); goto done; }
     if (chown(o->target_dir, dde.uid, dde.gid) != 0 || chmod(o->target_dir, 0700) != 0) {
         rc = -errno;
         eng_errf(err, errlen, "cannot give %s to its owner: %s", o->target_dir, strerror(-rc));
@@ -219,7 +219,7 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
     }
 
 done:
-    if (work[0]) nftw(work, pgr_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    if (work[0]) nftw(work, pg_rs_rm_one, 16, FTW_DEPTH | FTW_PHYS);
     tree_entry_release(&dde);
     json_decref(doc);
     out->usecs = eng_now_usecs() - t0;

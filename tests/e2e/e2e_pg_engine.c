@@ -31,7 +31,7 @@ static const char *const TESTS[] = { "pg_full_backup_with_writer_restores_consis
                                      "pg_racily_clean_file_is_reread", "pg_restore_refuses_bad_input" };
 
 static struct {
-    struct pgt src;
+    struct pgtest src;
     char *repo_dir;
     char repo_path[600], key[600];
     struct repo *repo;
@@ -57,7 +57,7 @@ static int table_sum(PGconn *c, const char *table, const char *key, char *out, s
     char sql[400];
     snprintf(sql, sizeof sql, "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY %s)), '-') FROM %s t",
              key, table);
-    return pgt_value(c, sql, out, n);
+    return pgtest_value(c, sql, out, n);
 }
 
 /* ---------- the writer ---------- */
@@ -80,12 +80,12 @@ static void *writer_main(void *arg)
     for (int i = 1; i <= W_MAX && !atomic_load(&wr.stop); i++) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - t0.tv_sec > 180) break;
-        if (pgt_value(wr.c, "SELECT pg_current_wal_insert_lsn()", v, sizeof v) != 0) { snprintf(wr.err, sizeof wr.err, "%s", v); break; }
-        wr.before[i] = pgt_lsn(v);
+        if (pgtest_value(wr.c, "SELECT pg_current_wal_insert_lsn()", v, sizeof v) != 0) { snprintf(wr.err, sizeof wr.err, "%s", v); break; }
+        wr.before[i] = pgtest_lsn(v);
         snprintf(sql, sizeof sql, "INSERT INTO writes VALUES (%d, md5('%d'))", i, i);
-        if (pgt_exec(wr.c, sql, wr.err, sizeof wr.err) != 0) break;
-        if (pgt_value(wr.c, "SELECT pg_current_wal_insert_lsn()", v, sizeof v) != 0) { snprintf(wr.err, sizeof wr.err, "%s", v); break; }
-        wr.after[i] = pgt_lsn(v);
+        if (pgtest_exec(wr.c, sql, wr.err, sizeof wr.err) != 0) break;
+        if (pgtest_value(wr.c, "SELECT pg_current_wal_insert_lsn()", v, sizeof v) != 0) { snprintf(wr.err, sizeof wr.err, "%s", v); break; }
+        wr.after[i] = pgtest_lsn(v);
         atomic_store(&wr.n, i);
         sleep_ms(1);
     }
@@ -108,11 +108,11 @@ static void on_phase(void *ctx, const char *phase)
 /* ---------- restoring and checking ---------- */
 
 /* Restores snap into a new data directory, starts it and waits until it has left recovery. */
-static int restore_and_start(const char *snap, struct pgt *dst, int port, struct eng_pg_restore_result *rr,
+static int restore_and_start(const char *snap, struct pgtest *dst, int port, struct eng_pg_restore_result *rr,
                              double *ms, char *why, size_t n)
 {
     struct timespec a, b;
-    if (pgt_root(dst, "pgdst", "restored", port, why, n) != 0) return -1;
+    if (pgtest_root(dst, "pgdst", "restored", port, why, n) != 0) return -1;
     struct eng_pg_restore_opts ro = { .target_dir = dst->data, .threads = 2 };
     clock_gettime(CLOCK_MONOTONIC, &a);
     int rc = eng_pg_restore(fx.repo, snap, &ro, rr, why, n);
@@ -124,17 +124,17 @@ static int restore_and_start(const char *snap, struct pgt *dst, int port, struct
         snprintf(why, n, "the restored data directory is not mode 0700");
         return -1;
     }
-    if ((rc = pgt_start(dst, why, n)) != 0) {
+    if ((rc = pgtest_start(dst, why, n)) != 0) {
         char cmd[800];   /* the server's own words, before the directory goes */
         snprintf(cmd, sizeof cmd, "tail -n 15 %s >&2", dst->log);
         if (system(cmd) != 0) { /* only a diagnostic */ }
         return rc;
     }
-    PGconn *c = pgt_connect(dst, "postgres");
+    PGconn *c = pgtest_connect(dst, "postgres");
     if (!c) { snprintf(why, n, "cannot connect to the restored server"); return -1; }
     char v[64] = "";
     for (int i = 0; i < 600; i++) {   /* 60 s at most */
-        if (pgt_value(c, "SELECT pg_is_in_recovery()", v, sizeof v) == 0 && strcmp(v, "f") == 0) break;
+        if (pgtest_value(c, "SELECT pg_is_in_recovery()", v, sizeof v) == 0 && strcmp(v, "f") == 0) break;
         sleep_ms(100);
     }
     PQfinish(c);
@@ -142,15 +142,15 @@ static int restore_and_start(const char *snap, struct pgt *dst, int port, struct
     return 0;
 }
 
-static int amcheck(struct pgt *p, char *why, size_t n)
+static int amcheck(struct pgtest *p, char *why, size_t n)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", p->port);
-    char *argv[] = { PGT_BIN "/pg_amcheck", "-h", p->sock, "-p", port, "-U", "postgres", "--all",
+    char *argv[] = { PGTEST_BIN "/pg_amcheck", "-h", p->sock, "-p", port, "-U", "postgres", "--all",
                      "--install-missing", "--heapallindexed", NULL };
     char log[700];
     snprintf(log, sizeof log, "%s/amcheck.log", p->root);
-    int st = pgt_run(argv, log, 300);
+    int st = pgtest_run(argv, log, 300);
     if (st != 0) snprintf(why, n, "pg_amcheck exited with %d, see %s", st, log);
     return st;
 }
@@ -164,17 +164,17 @@ TEST(pg_full_backup_with_writer_restores_consistent)
     char why[1024] = "", v[256];
     PGconn *c = PQconnectdb(fx.conninfo);   /* the backup's role is not a superuser */
     int role_ok = c && PQstatus(c) == CONNECTION_OK &&
-                  pgt_value(c, "SELECT current_user || ' ' || rolsuper::text || ' ' || rolreplication::text"
+                  pgtest_value(c, "SELECT current_user || ' ' || rolsuper::text || ' ' || rolreplication::text"
                                " FROM pg_roles WHERE rolname = current_user", v, sizeof v) == 0;
     PQfinish(c);
     CHECKF(role_ok && strcmp(v, "coffer_backup false true") == 0, "backup role: %s", v);
-    c = pgt_connect(&fx.src, "postgres");
+    c = pgtest_connect(&fx.src, "postgres");
     CHECK(c != NULL);
     CHECK(table_sum(c, "static_a", "id", exp_a, sizeof exp_a) == 0);
     CHECK(table_sum(c, "static_b", "id", exp_b, sizeof exp_b) == 0);
     PQfinish(c);
 
-    wr.c = pgt_connect(&fx.src, "postgres");
+    wr.c = pgtest_connect(&fx.src, "postgres");
     CHECK(wr.c != NULL);
     atomic_store(&wr.n, 0);
     atomic_store(&wr.stop, 0);
@@ -203,7 +203,7 @@ TEST(pg_full_backup_with_writer_restores_consistent)
     snprintf(fx.snap_full, sizeof fx.snap_full, "%s", r.snapshot_id);
     fx.full_read = r.bytes_read;
     fx.full_data_read = r.data_bytes_read;
-    uint64_t start = pgt_lsn(r.start_lsn), stop = pgt_lsn(r.stop_lsn);
+    uint64_t start = pgtest_lsn(r.start_lsn), stop = pgtest_lsn(r.stop_lsn);
     CHECK(start > 0 && stop > start);
     CHECK(r.server_version_num >= 150000 && r.server_version_num < 160000);
     CHECK(r.wal_bytes >= 16u << 20);
@@ -215,7 +215,7 @@ TEST(pg_full_backup_with_writer_restores_consistent)
     CHECK(repo_snapshot_read(fx.repo, fx.snap_full, &doc) == 0);
     json_t *pg = json_object_get(doc, "pg");
     int doc_ok = pg && json_integer_value(json_object_get(pg, "timeline")) == 1 &&
-                 pgt_lsn(json_string_value(json_object_get(pg, "stop_lsn"))) == stop &&
+                 pgtest_lsn(json_string_value(json_object_get(pg, "stop_lsn"))) == stop &&
                  json_integer_value(json_object_get(pg, "start_time_usecs")) > 0 &&
                  json_integer_value(json_object_get(pg, "stop_time_usecs")) >
                      json_integer_value(json_object_get(pg, "start_time_usecs")) &&
@@ -233,24 +233,24 @@ TEST(pg_full_backup_with_writer_restores_consistent)
     memset(&e, 0, sizeof e);
 
     /* restore and compare */
-    struct pgt dst;
+    struct pgtest dst;
     struct eng_pg_restore_result rr;
     double rms;
     rc = restore_and_start(fx.snap_full, &dst, 55433, &rr, &rms, why, sizeof why);
-    if (rc) { pgt_destroy(&dst); }
+    if (rc) { pgtest_destroy(&dst); }
     CHECKF(rc == 0, "restore: %d %s", rc, why);
     printf("# restore: %.0f ms, %d files, %.1f MB written\n", rms, (int)rr.files, rr.bytes / 1e6);
-    c = pgt_connect(&dst, "postgres");
+    c = pgtest_connect(&dst, "postgres");
     int ok = c != NULL;
     char got_a[128] = "", got_b[128] = "", cnt[64] = "", mx[64] = "", bad[64] = "";
     ok = ok && table_sum(c, "static_a", "id", got_a, sizeof got_a) == 0 &&
          table_sum(c, "static_b", "id", got_b, sizeof got_b) == 0 &&
-         pgt_value(c, "SELECT count(*) FROM writes", cnt, sizeof cnt) == 0 &&
-         pgt_value(c, "SELECT coalesce(max(seq), 0) FROM writes", mx, sizeof mx) == 0 &&
-         pgt_value(c, "SELECT count(*) FROM writes WHERE payload <> md5(seq::text)", bad, sizeof bad) == 0;
+         pgtest_value(c, "SELECT count(*) FROM writes", cnt, sizeof cnt) == 0 &&
+         pgtest_value(c, "SELECT coalesce(max(seq), 0) FROM writes", mx, sizeof mx) == 0 &&
+         pgtest_value(c, "SELECT count(*) FROM writes WHERE payload <> md5(seq::text)", bad, sizeof bad) == 0;
     PQfinish(c);
     int am = ok ? amcheck(&dst, why, sizeof why) : -1;
-    pgt_destroy(&dst);
+    pgtest_destroy(&dst);
     CHECK(ok);
     CHECKF(strcmp(got_a, exp_a) == 0, "static_a %s != %s", got_a, exp_a);
     CHECKF(strcmp(got_b, exp_b) == 0, "static_b %s != %s", got_b, exp_b);
@@ -274,9 +274,9 @@ TEST(pg_incremental_reads_less_restores_exact)
 {
     char why[1024] = "";
     CHECK(fx.snap_full[0]);
-    PGconn *c = pgt_connect(&fx.src, "postgres");
+    PGconn *c = pgtest_connect(&fx.src, "postgres");
     CHECK(c != NULL);
-    int ok = pgt_exec(c, "UPDATE static_b SET v = v || '-changed' WHERE id <= 50;"
+    int ok = pgtest_exec(c, "UPDATE static_b SET v = v || '-changed' WHERE id <= 50;"
                          "CREATE TABLE small_new AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 1000) g;",
                       why, sizeof why) == 0;
     char ea[128] = "", eb[128] = "", en[128] = "", ew[128] = "";
@@ -304,20 +304,20 @@ TEST(pg_incremental_reads_less_restores_exact)
            (unsigned long long)dread, (unsigned long long)fx.full_data_read);
     CHECK(unchanged * 10 > files * 8);
 
-    struct pgt dst;
+    struct pgtest dst;
     struct eng_pg_restore_result rr;
     double rms;
     rc = restore_and_start(fx.snap_incr, &dst, 55434, &rr, &rms, why, sizeof why);
-    if (rc) pgt_destroy(&dst);
+    if (rc) pgtest_destroy(&dst);
     CHECKF(rc == 0, "restore: %d %s", rc, why);
     printf("# restore of the incremental: %.0f ms, %d files, %.1f MB written\n", rms, (int)rr.files, rr.bytes / 1e6);
-    c = pgt_connect(&dst, "postgres");
+    c = pgtest_connect(&dst, "postgres");
     char ga[128] = "", gb[128] = "", gn[128] = "", gw[128] = "";
     ok = c && table_sum(c, "static_a", "id", ga, sizeof ga) == 0 && table_sum(c, "static_b", "id", gb, sizeof gb) == 0 &&
          table_sum(c, "small_new", "id", gn, sizeof gn) == 0 && table_sum(c, "writes", "seq", gw, sizeof gw) == 0;
     PQfinish(c);
     int am = ok ? amcheck(&dst, why, sizeof why) : -1;
-    pgt_destroy(&dst);
+    pgtest_destroy(&dst);
     CHECK(ok);
     CHECKF(strcmp(ga, ea) == 0, "static_a %s != %s", ga, ea);
     CHECKF(strcmp(gb, eb) == 0, "static_b %s != %s", gb, eb);
@@ -358,14 +358,14 @@ TEST(pg_racily_clean_file_is_reread)
     char why[1024] = "", rel_new[256] = "", rel_old[256] = "";
     char f_new[1200], f_old[1200], p_snap[REPO_ID_HEX_LEN + 1], c_snap[REPO_ID_HEX_LEN + 1], d_snap[REPO_ID_HEX_LEN + 1];
     CHECK(fx.snap_incr[0]);
-    PGconn *c = pgt_connect(&fx.src, "postgres");
+    PGconn *c = pgtest_connect(&fx.src, "postgres");
     CHECK(c != NULL);
-    int ok = pgt_exec(c, "CREATE TABLE racy_t (id int, h text) WITH (autovacuum_enabled = off);"
+    int ok = pgtest_exec(c, "CREATE TABLE racy_t (id int, h text) WITH (autovacuum_enabled = off);"
                          "INSERT INTO racy_t SELECT g, md5(g::text) FROM generate_series(1, 5000) g;"
-                         "", why, sizeof why) == 0 && pgt_exec(c, "VACUUM (FREEZE) racy_t", why, sizeof why) == 0 &&
-             pgt_exec(c, "CHECKPOINT", why, sizeof why) == 0 &&
-             pgt_value(c, "SELECT pg_relation_filepath('racy_t')", rel_new, sizeof rel_new) == 0 &&
-             pgt_value(c, "SELECT pg_relation_filepath('static_a')", rel_old, sizeof rel_old) == 0;
+                         "", why, sizeof why) == 0 && pgtest_exec(c, "VACUUM (FREEZE) racy_t", why, sizeof why) == 0 &&
+             pgtest_exec(c, "CHECKPOINT", why, sizeof why) == 0 &&
+             pgtest_value(c, "SELECT pg_relation_filepath('racy_t')", rel_new, sizeof rel_new) == 0 &&
+             pgtest_value(c, "SELECT pg_relation_filepath('static_a')", rel_old, sizeof rel_old) == 0;
     PQfinish(c);
     CHECKF(ok, "%s %s %s", why, rel_new, rel_old);
     snprintf(f_new, sizeof f_new, "%s/%s", fx.src.data, rel_new);
@@ -437,9 +437,9 @@ TEST(pg_restore_refuses_bad_input)
 
 static int load(char *why, size_t n)
 {
-    PGconn *c = pgt_connect(&fx.src, "postgres");
+    PGconn *c = pgtest_connect(&fx.src, "postgres");
     if (!c) { snprintf(why, n, "cannot connect to the source server"); return -1; }
-    int rc = pgt_exec(c,
+    int rc = pgtest_exec(c,
                       "CREATE TABLE static_a AS SELECT g AS id, md5(g::text) AS h, repeat(chr(65 + g % 26), 100) AS pad"
                       "  FROM generate_series(1, 100000) g;"
                       "ALTER TABLE static_a ADD PRIMARY KEY (id);"
@@ -452,8 +452,8 @@ static int load(char *why, size_t n)
                       "GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean), pg_backup_stop(boolean),"
                       "  pg_control_init() TO coffer_backup;",
                       why, n);
-    if (!rc) rc = pgt_exec(c, "VACUUM ANALYZE", why, n);   /* not in the implicit transaction above */
-    if (!rc) rc = pgt_exec(c, "CHECKPOINT", why, n);
+    if (!rc) rc = pgtest_exec(c, "VACUUM ANALYZE", why, n);   /* not in the implicit transaction above */
+    if (!rc) rc = pgtest_exec(c, "CHECKPOINT", why, n);
     /* the first backup comes after the racily-clean margin, as a scheduled one would */
     sleep_ms((int)(ENG_PG_RACY_MARGIN_NS / 1000000) + 500);
     PQfinish(c);
@@ -464,16 +464,16 @@ int main(void)
 {
     char why[1024] = "";
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int ready = pgt_available(why, sizeof why) == 0;
-    if (ready && (pgt_root(&fx.src, "pgsrc", "data", 55432, why, sizeof why) != 0 ||
-                  pgt_initdb(&fx.src, why, sizeof why) != 0 || pgt_start(&fx.src, why, sizeof why) != 0))
+    int ready = pgtest_available(why, sizeof why) == 0;
+    if (ready && (pgtest_root(&fx.src, "pgsrc", "data", 55432, why, sizeof why) != 0 ||
+                  pgtest_initdb(&fx.src, why, sizeof why) != 0 || pgtest_start(&fx.src, why, sizeof why) != 0))
         ready = 0;
     if (!ready) {
         for (size_t i = 0; i < sizeof TESTS / sizeof *TESTS; i++) SKIP(TESTS[i], "PostgreSQL: %s", why);
-        pgt_destroy(&fx.src);
+        pgtest_destroy(&fx.src);
         return check_finish();
     }
-    pgt_conninfo(&fx.src, "postgres", fx.conninfo, sizeof fx.conninfo);
+    pgtest_conninfo(&fx.src, "postgres", fx.conninfo, sizeof fx.conninfo);
     strncat(fx.conninfo, " user=coffer_backup", sizeof fx.conninfo - strlen(fx.conninfo) - 1);   /* the last user= wins */
     fx.repo_dir = check_tmpdir("pgrepo");
     snprintf(fx.repo_path, sizeof fx.repo_path, "%s/repo", fx.repo_dir);
@@ -489,7 +489,7 @@ int main(void)
     RUN(pg_racily_clean_file_is_reread);
     RUN(pg_restore_refuses_bad_input);
     if (fx.repo) repo_close(fx.repo);
-    pgt_destroy(&fx.src);
+    pgtest_destroy(&fx.src);
     check_rm_rf(fx.repo_dir);
     free(fx.repo_dir);
     return check_finish();

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static void pgt_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void pgt_fmt(char *out, size_t n, const char *fmt, ...)
+static void pgtest_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void pgtest_fmt(char *out, size_t n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -27,21 +27,21 @@ static void pgt_fmt(char *out, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-int pgt_available(char *why, size_t n)
+int pgtest_available(char *why, size_t n)
 {
-    if (access(PGT_BIN "/initdb", X_OK) != 0 || access(PGT_BIN "/postgres", X_OK) != 0 ||
-        access(PGT_BIN "/pg_ctl", X_OK) != 0) {
-        pgt_fmt(why, n, "PostgreSQL 15 server binaries not found in " PGT_BIN " (scripts/setup.sh --test installs them)");
+    if (access(PGTEST_BIN "/initdb", X_OK) != 0 || access(PGTEST_BIN "/postgres", X_OK) != 0 ||
+        access(PGTEST_BIN "/pg_ctl", X_OK) != 0) {
+        pgtest_fmt(why, n, "PostgreSQL 15 server binaries not found in " PGTEST_BIN " (scripts/setup.sh --test installs them)");
         return -ENOENT;
     }
     if (geteuid() == 0 && !getpwnam("postgres")) {
-        pgt_fmt(why, n, "no postgres system user to run the server as");
+        pgtest_fmt(why, n, "no postgres system user to run the server as");
         return -ENOENT;
     }
     return 0;
 }
 
-static int pgt_ids(uid_t *uid, gid_t *gid)
+static int pgtest_ids(uid_t *uid, gid_t *gid)
 {
     if (geteuid() != 0) {
         *uid = geteuid();
@@ -55,11 +55,11 @@ static int pgt_ids(uid_t *uid, gid_t *gid)
     return 0;
 }
 
-int pgt_run(char *const argv[], const char *log, int timeout_s)
+int pgtest_run(char *const argv[], const char *log, int timeout_s)
 {
     uid_t uid;
     gid_t gid;
-    if (pgt_ids(&uid, &gid) != 0) return -1;
+    if (pgtest_ids(&uid, &gid) != 0) return -1;
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
@@ -94,40 +94,40 @@ int pgt_run(char *const argv[], const char *log, int timeout_s)
     }
 }
 
-int pgt_root(struct pgt *p, const char *tag, const char *name, int port, char *why, size_t n)
+int pgtest_root(struct pgtest *p, const char *tag, const char *name, int port, char *why, size_t n)
 {
     uid_t uid;
     gid_t gid;
     memset(p, 0, sizeof *p);
-    if (pgt_ids(&uid, &gid) != 0) { pgt_fmt(why, n, "no postgres user"); return -ENOENT; }
+    if (pgtest_ids(&uid, &gid) != 0) { pgtest_fmt(why, n, "no postgres user"); return -ENOENT; }
     char *t = check_tmpdir(tag);
-    pgt_fmt(p->root, sizeof p->root, "%s", t);
+    pgtest_fmt(p->root, sizeof p->root, "%s", t);
     free(t);
-    pgt_fmt(p->data, sizeof p->data, "%s/%s", p->root, name);
-    pgt_fmt(p->sock, sizeof p->sock, "%s/sock", p->root);
-    pgt_fmt(p->log, sizeof p->log, "%s/%s.log", p->root, name);
+    pgtest_fmt(p->data, sizeof p->data, "%s/%s", p->root, name);
+    pgtest_fmt(p->sock, sizeof p->sock, "%s/sock", p->root);
+    pgtest_fmt(p->log, sizeof p->log, "%s/%s.log", p->root, name);
     p->port = port;
     if (chown(p->root, uid, gid) != 0 || chmod(p->root, 0700) != 0 || mkdir(p->sock, 0700) != 0 ||
         chown(p->sock, uid, gid) != 0) {
-        pgt_fmt(why, n, "cannot prepare %s: %s", p->root, strerror(errno));
+        pgtest_fmt(why, n, "cannot prepare %s: %s", p->root, strerror(errno));
         return -errno;
     }
     return 0;
 }
 
-int pgt_initdb(struct pgt *p, char *why, size_t n)
+int pgtest_initdb(struct pgtest *p, char *why, size_t n)
 {
-    char *argv[] = { PGT_BIN "/initdb", "-D", p->data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+    char *argv[] = { PGTEST_BIN "/initdb", "-D", p->data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
                      "--locale=C", "--no-sync", NULL };
-    int st = pgt_run(argv, p->log, 120);
+    int st = pgtest_run(argv, p->log, 120);
     if (st != 0) {
-        pgt_fmt(why, n, "initdb failed (status %d), see %s", st, p->log);
+        pgtest_fmt(why, n, "initdb failed (status %d), see %s", st, p->log);
         return -EIO;
     }
     char conf[700];
-    pgt_fmt(conf, sizeof conf, "%s/postgresql.conf", p->data);
+    pgtest_fmt(conf, sizeof conf, "%s/postgresql.conf", p->data);
     FILE *f = fopen(conf, "a");
-    if (!f) { pgt_fmt(why, n, "cannot open %s", conf); return -EIO; }
+    if (!f) { pgtest_fmt(why, n, "cannot open %s", conf); return -EIO; }
     fprintf(f, "\n# pgtest\nlisten_addresses = ''\nwal_level = replica\nmax_wal_senders = 4\n"
                "max_replication_slots = 8\nfsync = off\nshared_buffers = 32MB\nmax_connections = 20\n"
                "log_min_messages = warning\n");
@@ -135,47 +135,47 @@ int pgt_initdb(struct pgt *p, char *why, size_t n)
     return 0;
 }
 
-int pgt_start(struct pgt *p, char *why, size_t n)
+int pgtest_start(struct pgtest *p, char *why, size_t n)
 {
     char opts[800];
-    pgt_fmt(opts, sizeof opts, "-c port=%d -c unix_socket_directories='%s' -c listen_addresses=''", p->port,
+    pgtest_fmt(opts, sizeof opts, "-c port=%d -c unix_socket_directories='%s' -c listen_addresses=''", p->port,
             p->sock);
-    char *argv[] = { PGT_BIN "/pg_ctl", "-D", p->data, "-l", p->log, "-w", "-t", "60", "-o", opts, "start", NULL };
-    int st = pgt_run(argv, p->log, 90);
+    char *argv[] = { PGTEST_BIN "/pg_ctl", "-D", p->data, "-l", p->log, "-w", "-t", "60", "-o", opts, "start", NULL };
+    int st = pgtest_run(argv, p->log, 90);
     if (st != 0) {
-        pgt_fmt(why, n, "pg_ctl start failed (status %d), see %s", st, p->log);
+        pgtest_fmt(why, n, "pg_ctl start failed (status %d), see %s", st, p->log);
         return -EIO;
     }
     p->running = 1;
     return 0;
 }
 
-int pgt_stop(struct pgt *p)
+int pgtest_stop(struct pgtest *p)
 {
     if (!p->running) return 0;
-    char *argv[] = { PGT_BIN "/pg_ctl", "-D", p->data, "-m", "fast", "-w", "-t", "60", "stop", NULL };
-    int st = pgt_run(argv, p->log, 90);
+    char *argv[] = { PGTEST_BIN "/pg_ctl", "-D", p->data, "-m", "fast", "-w", "-t", "60", "stop", NULL };
+    int st = pgtest_run(argv, p->log, 90);
     p->running = 0;
     return st == 0 ? 0 : -EIO;
 }
 
-void pgt_destroy(struct pgt *p)
+void pgtest_destroy(struct pgtest *p)
 {
     if (!p->root[0]) return;
-    pgt_stop(p);
+    pgtest_stop(p);
     check_rm_rf(p->root);
     p->root[0] = '\0';
 }
 
-void pgt_conninfo(const struct pgt *p, const char *db, char *out, size_t n)
+void pgtest_conninfo(const struct pgtest *p, const char *db, char *out, size_t n)
 {
-    pgt_fmt(out, n, "host=%s port=%d user=postgres dbname=%s connect_timeout=10", p->sock, p->port, db);
+    pgtest_fmt(out, n, "host=%s port=%d user=postgres dbname=%s connect_timeout=10", p->sock, p->port, db);
 }
 
-PGconn *pgt_connect(const struct pgt *p, const char *db)
+PGconn *pgtest_connect(const struct pgtest *p, const char *db)
 {
     char ci[800];
-    pgt_conninfo(p, db, ci, sizeof ci);
+    pgtest_conninfo(p, db, ci, sizeof ci);
     PGconn *c = PQconnectdb(ci);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         fprintf(stderr, "pgtest: cannot connect (%s): %s\n", ci, c ? PQerrorMessage(c) : "out of memory");
@@ -185,27 +185,27 @@ PGconn *pgt_connect(const struct pgt *p, const char *db)
     return c;
 }
 
-int pgt_exec(PGconn *c, const char *sql, char *why, size_t n)
+int pgtest_exec(PGconn *c, const char *sql, char *why, size_t n)
 {
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -EIO;
-    if (rc && why) pgt_fmt(why, n, "%.60s...: %s", sql, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    if (rc && why) pgtest_fmt(why, n, "%.60s...: %s", sql, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
     PQclear(r);
     return rc;
 }
 
-int pgt_value(PGconn *c, const char *sql, char *out, size_t n)
+int pgtest_value(PGconn *c, const char *sql, char *out, size_t n)
 {
     PGresult *r = PQexec(c, sql);
     int rc = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? 0 : -EIO;
-    if (!rc) pgt_fmt(out, n, "%s", PQgetvalue(r, 0, 0));
-    else pgt_fmt(out, n, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    if (!rc) pgtest_fmt(out, n, "%s", PQgetvalue(r, 0, 0));
+    else pgtest_fmt(out, n, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
     PQclear(r);
     return rc;
 }
 
-uint64_t pgt_lsn(const char *text)
+uint64_t pgtest_lsn(const char *text)
 {
     unsigned hi, lo;
     if (!text || sscanf(text, "%X/%X", &hi, &lo) != 2) return 0;
