@@ -10,6 +10,8 @@
  * An incremental backup after small changes reads a small fraction of the first and restores
  * exactly. A relation file written just before a backup is re-read by the next one although its
  * identity is unchanged (the racily-clean rule), and no longer once it is older than the margin.
+ * The file engine's two options under it (reuse_mtime_before_ns, graft_paths) are checked on a
+ * plain directory too.
  * The backups connect as a role with REPLICATION and EXECUTE on the backup functions only (no
  * superuser). Without the server binaries, or when a server cannot be started, every test prints
  * SKIP. */
@@ -28,7 +30,8 @@
 #include <unistd.h>
 
 static const char *const TESTS[] = { "pg_full_backup_with_writer_restores_consistent", "pg_incremental_reads_less_restores_exact",
-                                     "pg_racily_clean_file_is_reread", "pg_restore_refuses_bad_input" };
+                                     "pg_racily_clean_file_is_reread", "pg_restore_refuses_bad_input",
+                                     "engine_racy_and_graft_options" };
 
 static struct {
     struct pgtest src;
@@ -433,6 +436,72 @@ TEST(pg_restore_refuses_bad_input)
     CHECK_EQ_INT(rc2, -EINVAL);
 }
 
+/* The two file-engine options the SQL mover relies on, on a plain directory (no server needed). */
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+TEST(engine_racy_and_graft_options)
+{
+    char why[512] = "", a[700], sub[700], fnew[800], gone[700];
+    struct eng_backup_result r0 = { 0 }, r1 = { 0 }, r2 = { 0 }, r3 = { 0 }, r4 = { 0 };
+    struct tree_entry e = { 0 };
+    char *t = check_tmpdir("pgopts");
+    snprintf(a, sizeof a, "%s/a.dat", t);
+    snprintf(sub, sizeof sub, "%s/sub", t);
+    snprintf(fnew, sizeof fnew, "%s/sub/new.dat", t);
+    snprintf(gone, sizeof gone, "%s/nosuch", t);
+    int prep = write_text(a, "some content that stays the same\n") == 0 && mkdir(sub, 0755) == 0;
+    const char *inc[] = { t };
+    struct eng_backup_opts o = { .include_paths = inc, .n_include = 1, .threads = 1 };
+    int rc0 = prep ? eng_backup(fx.repo, &o, &r0, why, sizeof why) : -1;
+    /* unchanged, identity equal: reused; the same with a racy bound older than its mtime: read */
+    o.parent_snapshot_id = r0.snapshot_id;
+    int rc1 = eng_backup(fx.repo, &o, &r1, why, sizeof why);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    o.reuse_mtime_before_ns = (int64_t)(now.tv_sec - 10) * 1000000000;   /* a.dat is newer than that */
+    int rc2 = eng_backup(fx.repo, &o, &r2, why, sizeof why);
+    o.reuse_mtime_before_ns = 0;
+    /* a graft takes sub/ from the parent: a file made there since is not read nor listed */
+    int made = write_text(fnew, "new\n") == 0;
+    const char *graft[] = { sub };
+    o.graft_paths = graft;
+    o.n_graft = 1;
+    int rc3 = eng_backup(fx.repo, &o, &r3, why, sizeof why);
+    int st3 = rc3 ? -1 : eng_stat_path(fx.repo, r3.snapshot_id, fnew, &e);
+    tree_entry_release(&e);
+    /* a graft path the parent does not hold fails the backup */
+    const char *graft2[] = { gone };
+    int made2 = mkdir(gone, 0755) == 0;
+    o.graft_paths = graft2;
+    int rc4 = eng_backup(fx.repo, &o, &r4, why, sizeof why);
+    int no_snap4 = r4.snapshot_id[0] == '\0';
+    uint64_t read1 = r1.bytes_read, read2 = r2.bytes_read, read3 = r3.bytes_read;
+    eng_backup_result_release(&r0);
+    eng_backup_result_release(&r1);
+    eng_backup_result_release(&r2);
+    eng_backup_result_release(&r3);
+    eng_backup_result_release(&r4);
+    check_rm_rf(t);
+    free(t);
+    CHECK(prep && made && made2);
+    CHECK_EQ_INT(rc0, 0);
+    CHECK_EQ_INT(rc1, 0);
+    CHECK_EQ_INT(read1, 0);
+    CHECK_EQ_INT(rc2, 0);
+    CHECK_EQ_INT(read2, 33);   /* a.dat, racily clean: read again */
+    CHECK_EQ_INT(rc3, 0);
+    CHECK_EQ_INT(read3, 0);
+    CHECK_EQ_INT(st3, -ENOENT);
+    CHECK_EQ_INT(rc4, -ENOENT);
+    CHECK(no_snap4);
+}
+
 /* ---------- set-up ---------- */
 
 static int load(char *why, size_t n)
@@ -488,6 +557,7 @@ int main(void)
     RUN(pg_incremental_reads_less_restores_exact);
     RUN(pg_racily_clean_file_is_reread);
     RUN(pg_restore_refuses_bad_input);
+    RUN(engine_racy_and_graft_options);
     if (fx.repo) repo_close(fx.repo);
     pgtest_destroy(&fx.src);
     check_rm_rf(fx.repo_dir);
