@@ -245,16 +245,19 @@ TEST(pg_full_backup_with_writer_restores_consistent)
     printf("# restore: %.0f ms, %d files, %.1f MB written\n", rms, (int)rr.files, rr.bytes / 1e6);
     c = pgtest_connect(&dst, "postgres");
     int ok = c != NULL;
-    char got_a[128] = "", got_b[128] = "", cnt[64] = "", mx[64] = "", bad[64] = "";
+    char got_a[128] = "", got_b[128] = "", cnt[64] = "", mx[64] = "", bad[64] = "", tli[32] = "";
     ok = ok && table_sum(c, "static_a", "id", got_a, sizeof got_a) == 0 &&
          table_sum(c, "static_b", "id", got_b, sizeof got_b) == 0 &&
          pgtest_value(c, "SELECT count(*) FROM writes", cnt, sizeof cnt) == 0 &&
          pgtest_value(c, "SELECT coalesce(max(seq), 0) FROM writes", mx, sizeof mx) == 0 &&
-         pgtest_value(c, "SELECT count(*) FROM writes WHERE payload <> md5(seq::text)", bad, sizeof bad) == 0;
+         pgtest_value(c, "SELECT count(*) FROM writes WHERE payload <> md5(seq::text)", bad, sizeof bad) == 0 &&
+         pgtest_exec(c, "CHECKPOINT", why, sizeof why) == 0 &&
+         pgtest_value(c, "SELECT timeline_id FROM pg_control_checkpoint()", tli, sizeof tli) == 0;
     PQfinish(c);
     int am = ok ? amcheck(&dst, why, sizeof why) : -1;
     pgtest_destroy(&dst);
     CHECK(ok);
+    CHECKF(atoi(tli) == 2, "the restored server is on timeline %s, not 2 (recovered to a target and promoted)", tli);
     CHECKF(strcmp(got_a, exp_a) == 0, "static_a %s != %s", got_a, exp_a);
     CHECKF(strcmp(got_b, exp_b) == 0, "static_b %s != %s", got_b, exp_b);
     /* writes: exactly the transactions 1..k, k between what the stop LSN forces */
@@ -403,6 +406,24 @@ TEST(pg_racily_clean_file_is_reread)
     CHECKF(same_identity(&s1, &s3), "racy_t's file changed between C and D: the check says nothing");
     CHECKF(op.seen[0] == 0, "racy_t's file was read again though older than the margin");
     CHECK(op.seen[1] == 0);
+
+    /* and D restores racy_t exactly */
+    char exp_r[128] = "", got_r[128] = "";
+    c = pgtest_connect(&fx.src, "postgres");
+    ok = c && table_sum(c, "racy_t", "id", exp_r, sizeof exp_r) == 0;
+    PQfinish(c);
+    CHECK(ok);
+    struct pgtest dst;
+    struct eng_pg_restore_result rr;
+    double rms;
+    int rc = restore_and_start(d_snap, &dst, 55435, &rr, &rms, why, sizeof why);
+    c = rc ? NULL : pgtest_connect(&dst, "postgres");
+    ok = c && table_sum(c, "racy_t", "id", got_r, sizeof got_r) == 0;
+    PQfinish(c);
+    pgtest_destroy(&dst);
+    CHECKF(rc == 0, "restore: %d %s", rc, why);
+    CHECK(ok);
+    CHECKF(strcmp(got_r, exp_r) == 0, "racy_t %s != %s", got_r, exp_r);
 }
 
 TEST(pg_restore_refuses_bad_input)
