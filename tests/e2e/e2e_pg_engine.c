@@ -304,10 +304,12 @@ TEST(pg_incremental_reads_less_restores_exact)
            msecs(a, b), (int)r.files, (int)r.files_unchanged, r.bytes_read / 1e6, r.data_bytes_read / 1e6,
            r.wal_bytes / 1e6, r.bytes_added / 1e6, fx.full_read / 1e6, fx.full_data_read / 1e6);
     snprintf(fx.snap_incr, sizeof fx.snap_incr, "%s", r.snapshot_id);
-    uint64_t dread = r.data_bytes_read, unchanged = r.files_unchanged, files = r.files;
+    uint64_t dread = r.data_bytes_read, unchanged = r.files_unchanged, files = r.files, tread = r.bytes_read;
     eng_pg_backup_result_release(&r);
     CHECKF(dread * 5 < fx.full_data_read, "the incremental read %llu bytes of the data directory, the full %llu",
            (unsigned long long)dread, (unsigned long long)fx.full_data_read);
+    CHECKF(tread * 2 < fx.full_read, "the incremental read %llu bytes in all (WAL included), the full %llu",
+           (unsigned long long)tread, (unsigned long long)fx.full_read);
     CHECK(unchanged * 10 > files * 8);
 
     struct pgtest dst;
