@@ -88,13 +88,15 @@ static int pg_bk_query(PGconn *c, const char *sql, int n, const char *const *par
 
 static int pg_bk_copy(const char *src, const char *dst, uid_t uid, gid_t gid, uint64_t *bytes)
 {
+    enum { BUFSZ = 1 << 20 };
     int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), out = -1, rc = 0;
-    static __thread char buf[1 << 20];
     if (in < 0) return -errno;
     out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (out < 0) { rc = -errno; close(in); return rc; }
-    for (;;) {
-        ssize_t k = read(in, buf, sizeof buf);
+    char *buf = malloc(BUFSZ);
+    if (!buf) { close(in); close(out); return -ENOMEM; }
+    for (;;) {   /* to the end of the file: a WAL segment's size */
+        ssize_t k = read(in, buf, BUFSZ);
         if (k < 0) { rc = -errno; break; }
         if (k == 0) break;
         for (ssize_t w = 0; w < k;) {
@@ -105,6 +107,7 @@ static int pg_bk_copy(const char *src, const char *dst, uid_t uid, gid_t gid, ui
         if (rc) break;
         *bytes += (uint64_t)k;
     }
+    free(buf);
     if (!rc && fchown(out, uid, gid) != 0) rc = -errno;
     if (close(out) != 0 && !rc) rc = -errno;
     close(in);
