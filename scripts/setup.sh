@@ -6,7 +6,11 @@ set -euo pipefail
 BUILD_PKGS="build-essential make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
 libssl-dev libzstd-dev libcurl4-openssl-dev"
 TEST_PKGS="curl sqlite3 tar attr"
-want="$BUILD_PKGS"
+# PostgreSQL 15 (the SQL mover's engine, docs/databases.md): the server binaries land in
+# /usr/lib/postgresql/15/bin; the daemon and the tests start their own servers, so Debian's default
+# cluster is not wanted (see no_main_cluster below).
+PG_PKGS="postgresql-15 postgresql-client-15"
+want="$BUILD_PKGS $PG_PKGS"
 [ "${1:-}" = "--test" ] && want="$want $TEST_PKGS"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 # Go for the conformance suite (the official IBM client is a Go module whose go.mod needs Go 1.23):
@@ -50,12 +54,24 @@ if [ "${1:-}" = "--test" ] && ! go_ok; then
   fi
   want="$want golang-1.23-go"
 fi
+# no_main_cluster: tells postgresql-common not to create and start a "main" cluster when the server
+# package is installed (create_main_cluster = false in createcluster.conf, unless it says so already).
+no_main_cluster() {
+  local f=/etc/postgresql-common/createcluster.conf
+  grep -qE '^[[:space:]]*create_main_cluster[[:space:]]*=[[:space:]]*(false|off|no|0)' "$f" 2>/dev/null && return 0
+  $SUDO mkdir -p /etc/postgresql-common
+  echo "create_main_cluster = false   # coffer: servers are started by the daemon and the tests" |
+    $SUDO tee -a "$f" >/dev/null
+}
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
   echo "setup: installing:$missing"
+  case " $missing " in *" postgresql-15 "*) no_main_cluster ;; esac
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+  # confold: keep our createcluster.conf if the package that ships it is installed only now
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -o Dpkg::Options::=--force-confdef \
+    -o Dpkg::Options::=--force-confold $missing >/dev/null
 fi

@@ -18,7 +18,10 @@
  * the queue (one mutex), those atomic counts and the chunk slots each written by one worker.
  *
  * The atime of an entry whose identity (type, dev, inode, size, mtime, ctime) equals the parent's
- * is taken from the parent, so an untouched directory encodes to the same tree blob. */
+ * is taken from the parent, so an untouched directory encodes to the same tree blob. Two options
+ * serve the SQL mover (engine.h): reuse_mtime_before_ns re-reads "racily clean" files (mtime not
+ * older than the given time) whatever their identity; graft_paths take a directory's subtree id
+ * from the parent without reading below it. */
 #include "engine/engine.h"
 #include "engine/eng_internal.h"
 #include <dirent.h>
@@ -717,7 +720,8 @@ static int bk_do_file(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int
         }
         link = bk_map_find(&b->hardlinks, e->dev, e->ino);
     }
-    if (bk_same_identity(prev, e) && !prev->hardlink) {
+    int racy = b->o->reuse_mtime_before_ns && e->mtime_ns >= b->o->reuse_mtime_before_ns;
+    if (bk_same_identity(prev, e) && !prev->hardlink && !racy) {
         int all = 1;
         for (size_t i = 0; i < prev->n_chunks && all; i++)
             all = repo_blob_exists(b->repo, &prev->chunks[i].id) == 1;
@@ -778,6 +782,13 @@ omit:
 }
 
 /* One entry of a listing (b->path is its path). */
+static int bk_is_graft(const struct eng_backup_opts *o, const char *path)
+{
+    for (size_t i = 0; o->graft_paths && i < o->n_graft; i++)
+        if (o->graft_paths[i] && strcmp(o->graft_paths[i], path) == 0) return 1;
+    return 0;
+}
+
 static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int dfd,
                     struct bk_item *it, const struct tree *prev_dir)
 {
@@ -817,6 +828,16 @@ static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int d
             if ((rc = bk_copy_xattrs(e, prev)) != 0) { if (fd >= 0) close(fd); return rc; }
         } else if (fd >= 0) {
             bk_read_xattrs(e, fd, NULL);
+        }
+        if (bk_is_graft(b->o, b->path.p)) {   /* content as the parent holds it, nothing read */
+            if (fd >= 0) close(fd);
+            if (!prev || prev->type != TREE_DIR || !prev->has_subtree) {
+                bk_fatal(b, -ENOENT, "graft path not in the parent snapshot");
+                return -ENOENT;
+            }
+            e->subtree = prev->subtree;
+            e->has_subtree = 1;
+            return 0;
         }
         if (prev && prev->type == TREE_DIR && prev->has_subtree)   /* best effort: a damaged one */
             eng_tree_load(b->repo, &prev->subtree, &prev_sub);   /* is listed; files are read */

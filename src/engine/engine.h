@@ -46,6 +46,18 @@ struct eng_backup_opts {
     /* Test hook: called on the reading thread just before a regular file is opened. */
     void (*on_before_open)(void *ctx, const char *path);
     void *hook_ctx;
+    /* Racily clean files (git's rule), for sources that may rewrite a file within the file
+     * system's timestamp granularity (databases): nonzero = a regular file whose mtime (ns since
+     * the epoch) is not older than this is read even when its identity equals the parent's.
+     * 0 = off (identity alone decides). */
+    int64_t reuse_mtime_before_ns;
+    /* Grafts: absolute directory paths (inside the include paths) whose content is taken from the
+     * parent snapshot as it stands (the parent's subtree id), nothing below them read: to compose
+     * one snapshot from an earlier run plus files that only exist later (the SQL mover's
+     * backup_label and WAL). A graft path missing from the parent fails the backup (-ENOENT).
+     * The grafted content is not counted in the result's file and byte figures. */
+    const char *const *graft_paths;
+    size_t n_graft;
 };
 
 struct eng_backup_result {

@@ -1,0 +1,115 @@
+/* pg.h: the SQL mover's engine for PostgreSQL 15: a consistent physical base backup of a local
+ * instance into a repository (eng_pg_backup), and its restore into a new data directory that a
+ * server starts on, recovers to the backup's end and accepts queries (eng_pg_restore).
+ *
+ * A base backup is one snapshot written by the file engine (engine.h), so chunking, dedup, zstd
+ * and AES-GCM are the file engine's. It holds the data directory under its absolute path (without
+ * what PostgreSQL documents as not needed: pg_wal's content, pg_replslot, pg_stat_tmp, ...; see
+ * eng_pg_excludes) and a staging directory holding what only exists at the backup's end: the
+ * backup_label and tablespace_map that pg_backup_stop returns and the WAL segments from the start
+ * to the stop LSN. The snapshot document carries {"pg": {...}} (eng_pg_backup below).
+ * docs/databases.md describes the layout, the incremental rule and the restore.
+ *
+ * Every int function returns 0 or a negative errno code, with a human sentence in err. */
+#ifndef COFFER_ENGINE_PG_H
+#define COFFER_ENGINE_PG_H
+#include <stdint.h>
+#include <jansson.h>
+#include "engine/engine.h"
+
+/* The margin below the parent's start under which a file's mtime must lie for the file to be
+ * taken from the parent unread (the racily-clean rule): covers coarse file system timestamps. */
+#define ENG_PG_RACY_MARGIN_NS (2LL * 1000000000LL)
+
+struct eng_pg_backup_opts {
+    /* libpq connection string of the instance (e.g. "host=/run/pg port=5432 user=backup
+     * dbname=postgres"); the role needs REPLICATION (a temporary physical slot holds the WAL) and
+     * the right to call pg_backup_start/stop. The server must run on this machine: its data
+     * directory is read from the file system. */
+    const char *conninfo;
+    const char *parent_snapshot_id;  /* an earlier base backup of the same instance, or NULL/"" */
+    const char *staging_parent;      /* where the staging directory is made; NULL = $TMPDIR or /tmp */
+    const char *label;               /* pg_backup_start's label; NULL = "coffer" */
+    int64_t racy_margin_ns;          /* <= 0: ENG_PG_RACY_MARGIN_NS */
+    json_t *snapshot_meta;           /* borrowed: more fields for the snapshot document */
+    eng_progress_fn progress;
+    void *progress_ctx;
+    volatile int *cancel;
+    int threads;                     /* the file engine's workers; <= 0 = number of cores */
+    /* Test hook: called with "started" right after pg_backup_start and "copied" right before
+     * pg_backup_stop (the data directory has been read). */
+    void (*on_phase)(void *ctx, const char *phase);
+    /* Test hook: the file engine's on_before_open for the data directory's files. */
+    void (*on_before_open)(void *ctx, const char *path);
+    void *hook_ctx;
+};
+
+struct eng_pg_backup_result {
+    char snapshot_id[REPO_ID_HEX_LEN + 1];
+    char start_lsn[32], stop_lsn[32];   /* "0/2000028" */
+    unsigned timeline;
+    int server_version_num;             /* 150018 */
+    char data_directory[1024];
+    uint64_t files, files_unchanged;    /* the data directory's regular files, reused ones */
+    uint64_t logical_bytes;             /* data directory + staging */
+    uint64_t bytes_read;                /* data directory + staging, actually read */
+    uint64_t data_bytes_read;           /* the data directory's part of bytes_read */
+    uint64_t bytes_added;               /* to packs */
+    uint64_t wal_bytes;                 /* WAL segments stored */
+    uint64_t usecs;                     /* wall time of the whole backup */
+    json_t *warnings;                   /* owned: the file engine's warnings */
+};
+
+/* eng_pg_backup: connects, creates a temporary physical replication slot (so the WAL from the
+ * start on is not recycled), pg_backup_start(label, fast => true), reads the data directory with
+ * the file engine (excludes from eng_pg_excludes; with a parent, files are reused by identity
+ * unless racily clean: mtime >= the parent's start - margin), pg_backup_stop(false), copies the
+ * WAL segments from the start LSN's to the stop LSN's (and timeline history files) and the label
+ * files into a staging directory owned like the data directory, and writes the final snapshot
+ * (the data directory grafted from the first run plus the staging directory). The first run's
+ * snapshot document is forgotten again; the staging directory is removed. Tablespaces outside the
+ * data directory are refused (-ENOTSUP). The snapshot document gets
+ *   "pg": {"version":1, "data_directory", "staging", "start_lsn", "stop_lsn", "timeline",
+ *          "start_wal", "stop_wal", "server_version", "server_version_num", "label",
+ *          "start_time_usecs", "stop_time_usecs", "read_start_usecs", "racy_before_ns"}
+ * out is always filled; release with eng_pg_backup_result_release. */
+int eng_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *opts, struct eng_pg_backup_result *out,
+                  char *err, size_t errlen);
+void eng_pg_backup_result_release(struct eng_pg_backup_result *r);
+
+/* eng_pg_excludes: the exclude patterns (eng_backup_opts syntax) for a data directory: a NULL-
+ * terminated malloc'd array of malloc'd strings, released with eng_pg_excludes_free. NULL on
+ * -ENOMEM or -EINVAL (a data directory path holding glob characters). */
+char **eng_pg_excludes(const char *data_directory);
+void eng_pg_excludes_free(char **v);
+
+struct eng_pg_restore_opts {
+    /* The new data directory: created (mode 0700) if missing, else it must be empty. It and
+     * everything restored into it are owned by the data directory's owner recorded in the
+     * snapshot (postgres), so a server running as that user can start on it. */
+    const char *target_dir;
+    /* Recovery target. Default (both NULL): recover exactly to the backup's stop LSN
+     * (recovery_target = 'immediate': stop as soon as consistent, i.e. right after the backup-end
+     * record; then promote): the state the backup stands for.
+     * The seam for point-in-time recovery: a recovery_target_time replaces the LSN target and
+     * restore_command fetches WAL past the backup's own (continuous archiving, not built yet). */
+    const char *recovery_target_time;
+    const char *restore_command;
+    int threads;
+    volatile int *cancel;
+};
+
+struct eng_pg_restore_result {
+    uint64_t files, bytes;       /* restored */
+    uint64_t usecs;
+    char stop_lsn[32];
+};
+
+/* eng_pg_restore: restores the data directory and the staging directory of a base-backup snapshot
+ * into target_dir (backup_label, tablespace_map, pg_wal/<segments>), writes recovery.signal and the
+ * recovery settings into postgresql.auto.conf. Starting the server is the caller's: as the owner,
+ * with its own port and socket directory. -EINVAL: the snapshot is not a PostgreSQL base backup;
+ * -EEXIST: target_dir is not empty. */
+int eng_pg_restore(struct repo *repo, const char *snapshot_id, const struct eng_pg_restore_opts *opts,
+                   struct eng_pg_restore_result *out, char *err, size_t errlen);
+#endif

@@ -1,0 +1,52 @@
+/* pgtest.h: a private PostgreSQL 15 server for tests (Debian's packages, binaries from
+ * /usr/lib/postgresql/15/bin): initdb in a temporary directory owned by the `postgres` system user
+ * (initdb and postgres refuse root: when run as root, the tools run as postgres), started on a
+ * private unix-socket directory only (listen_addresses = ''), wal_level = replica, with
+ * max_wal_senders and trust authentication for local connections; SQL through libpq; fast stop and
+ * removal. Every wait is bounded. Functions return 0 or a negative errno code, with a sentence in
+ * why. */
+#ifndef COFFER_TESTS_PGTEST_H
+#define COFFER_TESTS_PGTEST_H
+#include <stddef.h>
+#include <stdint.h>
+#include <libpq-fe.h>
+
+#define PGTEST_BIN "/usr/lib/postgresql/15/bin"
+
+struct pgtest {
+    char root[512];      /* the temporary directory (owned by postgres); removed by pgtest_destroy */
+    char data[600];      /* the data directory this server runs on */
+    char sock[600];      /* its socket directory */
+    char log[600];       /* its server log */
+    int port;
+    int running;
+};
+
+/* pgtest_available: 0 if the server binaries and the postgres user are there, else -ENOENT + why. */
+int pgtest_available(char *why, size_t n);
+/* pgtest_root: makes the temporary directory (owned by postgres, mode 0700) with a socket directory;
+ * data is set to root/<name>, not created. */
+int pgtest_root(struct pgtest *p, const char *tag, const char *name, int port, char *why, size_t n);
+/* pgtest_initdb: a new cluster in p->data with the test settings appended to postgresql.conf. */
+int pgtest_initdb(struct pgtest *p, char *why, size_t n);
+/* pgtest_start: pg_ctl start -w (60 s at most) on p->data with port and socket directory forced on
+ * the command line (a restored data directory keeps its source's postgresql.conf). */
+int pgtest_start(struct pgtest *p, char *why, size_t n);
+/* pgtest_stop: pg_ctl stop -m fast (60 s at most); 0 if not running. */
+int pgtest_stop(struct pgtest *p);
+/* pgtest_destroy: stops and removes the whole temporary directory. */
+void pgtest_destroy(struct pgtest *p);
+/* pgtest_conninfo: the libpq connection string for a database of this server (user postgres). */
+void pgtest_conninfo(const struct pgtest *p, const char *db, char *out, size_t n);
+/* pgtest_connect: a connection (NULL on failure; message on stderr). */
+PGconn *pgtest_connect(const struct pgtest *p, const char *db);
+/* pgtest_exec: runs SQL (several statements allowed); 0 or -EIO with the server's message in why. */
+int pgtest_exec(PGconn *c, const char *sql, char *why, size_t n);
+/* pgtest_value: the first column of the first row as text into out; -EIO on error or no row. */
+int pgtest_value(PGconn *c, const char *sql, char *out, size_t n);
+/* pgtest_lsn: a pg_lsn text "X/Y" as a number; 0 if it is not one. */
+uint64_t pgtest_lsn(const char *text);
+/* pgtest_run: runs argv[0] (a full path) with argv as the postgres user when root (else as ourselves),
+ * output to log (appended; NULL = /dev/null), killed after timeout_s. Its exit status, or -1. */
+int pgtest_run(char *const argv[], const char *log, int timeout_s);
+#endif
