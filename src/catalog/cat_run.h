@@ -168,7 +168,8 @@ int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_
 
 /* cat_run_group_deleted: for DELETE protection-groups/{id}, inside the caller's transaction: the
  * group's queued run is Canceled, a running one is asked to cancel, and with delete_snapshots its
- * snapshots not on legal hold expire at now (the retention pass deletes them within a minute). */
+ * snapshots not on legal hold expire at now (the retention pass deletes them within a minute) and the
+ * group remembers it, so a snapshot that a still-finishing run commits later expires at once too. */
 int cat_run_group_deleted(struct cat *cat, const char *tenant, const char *group_id, int delete_snapshots,
                           int64_t now_usecs);
 

@@ -181,5 +181,8 @@ const struct cat_migration cat_migrations[] = {
       "  'host_type', json_extract(doc, '$.physicalProtectionSource.hostType'),"
       "  'host_name', json_extract(doc, '$.physicalProtectionSource.hostName')))"
       " WHERE json_valid(doc);" },
+    /* 9: a group deleted with deleteSnapshots remembers it, so the snapshot of a run that was still
+     * finishing when the group was deleted expires at once too (cat_run_object_finish). */
+    { 9, "ALTER TABLE protection_groups ADD COLUMN snapshots_deleted INTEGER NOT NULL DEFAULT 0;" },
     { 0, NULL }
 };

@@ -510,6 +510,19 @@ int cat_run_object_finish(struct cat *cat, const char *tenant, const char *group
     int rc;
     if ((rc = cat_begin(cat)) != 0) return rc;
     if (snap && (rc = cat_snapshot_insert(cat, snap)) != 0) goto out;
+    /* A run that was still finishing when its group was deleted with deleteSnapshots: its snapshot
+     * expires at once like the group's others (the retention pass deletes it). */
+    if (snap) {
+        st = cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = MAX(1, snapshot_usecs) WHERE tenant = ?1 AND id = ?2"
+                           " AND on_legal_hold = 0 AND EXISTS (SELECT 1 FROM protection_groups g WHERE g.id = ?3"
+                           " AND g.tenant = ?1 AND g.is_deleted = 1 AND g.snapshots_deleted = 1)");
+        rc = -1;
+        if (!st) goto out;
+        sqlite3_bind_text(st, 1, snap->tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, snap->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, group_id, -1, SQLITE_STATIC);
+        if ((rc = cat_exec_done(cat, st)) != 0) goto out;
+    }
     st = cat_stmt(cat,
         "UPDATE run_objects SET begin_usecs = ?5, logical_bytes = ?6, bytes_read = ?7, bytes_written = ?8,"
         " files = ?9, dirs = ?10, files_read = ?11, files_total = ?12, bytes_total = ?13, walk_done = ?14, pct = ?15,"
@@ -886,6 +899,11 @@ int cat_run_group_deleted(struct cat *cat, const char *tenant, const char *group
     sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     if (!delete_snapshots) return 0;
+    st = cat_stmt(cat, "UPDATE protection_groups SET snapshots_deleted = 1 WHERE tenant = ?1 AND id = ?2");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     st = cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = ?3 WHERE tenant = ?1 AND group_id = ?2 AND is_deleted = 0"
                        " AND on_legal_hold = 0");
     if (!st) return -1;

@@ -5,6 +5,7 @@
 #include "api/run_json.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_snapshot.h"
+#include "catalog/internal.h"
 #include "sched/sched.h"
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,42 @@ TEST(group_deleted_cancels_runs_and_expires_snapshots)
     cat_snapshot_release(&snap);
 }
 
+/* A run still finishing when its group is deleted: with deleteSnapshots its snapshot expires at once
+ * like the group's others (it used to keep the policy's retention); without, it keeps it. */
+TEST(a_run_finishing_after_its_group_was_deleted)
+{
+    static const char *const groups[] = { "1:1:41", "1:1:42" };
+    for (int with = 1; with >= 0; with--) {
+        char gid[16], sql[400], sid[32];
+        struct cat_run_object o = { .object_id = 9, .status = "kSuccessful", .end_usecs = 160 };
+        struct cat_snapshot snap = { .tenant = "t5", .object_id = 9, .environment = "kPhysical", .group_id = gid,
+                                     .group_seq = 41, .run_usecs = 100, .run_type = "kRegular",
+                                     .snapshot_usecs = 150, .end_usecs = 160, .status = "kSuccessful",
+                                     .expiry_usecs = 999999 };
+        struct cat_snapshot got;
+        snprintf(gid, sizeof gid, "%s", groups[with ? 0 : 1]);
+        snprintf(sid, sizeof sid, "late-%d", with);
+        snap.id = sid;
+        snap.instance_id = 4100 + with;
+        o.snapshot_id = sid;
+        snprintf(sql, sizeof sql, "INSERT INTO protection_groups(id, tenant, seq, name, policy_id, environment, doc,"
+                 " mtime_usecs, created_usecs) VALUES ('%s', 't5', %d, 'g%d', 'p', 'kPhysical', '{}', 1, 1)",
+                 gid, 41 + !with, with);
+        CHECK_EQ_INT(sqlite3_exec(cat_db(g_cat), sql, NULL, NULL, NULL), SQLITE_OK);
+        CHECK_EQ_INT(cat_begin(g_cat), 0);
+        snprintf(sql, sizeof sql, "UPDATE protection_groups SET is_deleted = 1 WHERE id = '%s'", gid);
+        CHECK_EQ_INT(sqlite3_exec(cat_db(g_cat), sql, NULL, NULL, NULL), SQLITE_OK);
+        CHECK_EQ_INT(cat_run_group_deleted(g_cat, "t5", gid, with, 120), 0);
+        CHECK_EQ_INT(cat_commit(g_cat), 0);
+        /* the run's object finishes after the deletion was committed */
+        CHECK_EQ_INT(cat_run_object_finish(g_cat, "t5", gid, 100, &o, &snap), 0);
+        CHECK_EQ_INT(cat_snapshot_get(g_cat, "t5", sid, &got), 0);
+        CHECKF(got.expiry_usecs == (with ? 150 : 999999), "deleteSnapshots %d: expiry %lld", with,
+               (long long)got.expiry_usecs);
+        cat_snapshot_release(&got);
+    }
+}
+
 TEST(sched_state)
 {
     int64_t v = -1;
@@ -364,6 +401,7 @@ int main(void)
     RUN(snapshot_deletion_and_legal_hold);
     RUN(retention_pass_deletes_expired_snapshots);
     RUN(group_deleted_cancels_runs_and_expires_snapshots);
+    RUN(a_run_finishing_after_its_group_was_deleted);
     RUN(sched_state);
     cat_close(g_cat);
     check_rm_rf(g_dir);
