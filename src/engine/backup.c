@@ -1253,6 +1253,7 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
     struct tree *prev_root = NULL;
     char parent_hex[REPO_ID_HEX_LEN + 1] = "";
     uint64_t t0 = eng_now_usecs();
+    uint64_t epoch = repo_write_epoch(repo); /* a pack seal failing after this voids our snapshot */
     int rc, started = 0;
 
     memset(out, 0, sizeof *out);
@@ -1388,8 +1389,12 @@ done:
         } else {
             if (o->snapshot_meta && json_is_object(o->snapshot_meta))
                 json_object_update_missing(doc, o->snapshot_meta);
-            rc = repo_snapshot_write(repo, doc, out->snapshot_id);
-            if (rc) eng_errf(err, errlen, "writing the snapshot failed: %s", strerror(-rc));
+            rc = repo_snapshot_write_since(repo, doc, epoch, out->snapshot_id);
+            if (rc == -ESTALE)
+                eng_errf(err, errlen, "a pack of the repository could not be written while this backup ran (see "
+                         "the daemon's log): its snapshot is not saved; the next run stores the data again");
+            else if (rc)
+                eng_errf(err, errlen, "writing the snapshot failed: %s", strerror(-rc));
             json_decref(doc);
         }
     }

@@ -152,10 +152,6 @@ int repo_pack_append(struct repo *repo, const struct repo_pentry *e_in, const ui
     struct repo_bwriter *w;
     int rc = 0;
     pthread_mutex_lock(&repo->mu);
-    if (repo->write_err) {
-        rc = repo->write_err;
-        goto fail_locked;
-    }
     if (repo->open_pack >= 0 &&
         repo->packs[repo->open_pack].size + e.stored > (uint64_t)UINT32_MAX) /* never, in practice */
         seal_no = repo_pack_detach_open(repo);
@@ -294,9 +290,10 @@ out:
     }
     if (rc < 0) {
         p->state = REPO_PACK_FAILED;
-        if (!repo->write_err) repo->write_err = rc;
-        log_error("repo: sealing a pack of %s failed: %s; it is discarded, and writes are refused "
-                  "until repo_write_error_reset", repo->dir, strerror(-rc));
+        repo->write_err = rc;
+        repo->write_failures++;
+        log_error("repo: sealing a pack of %s failed: %s; it is discarded, and no snapshot of a backup that "
+                  "was writing then is saved", repo->dir, strerror(-rc));
         /* Its blobs now count as lost (their pack is FAILED, so a later put stores them again);
          * reads of a FAILED pack without a writer fail. */
         free(p->ents);
@@ -310,14 +307,13 @@ out:
     return rc;
 }
 
-void repo_write_error_reset(struct repo *repo)
+uint64_t repo_write_epoch(struct repo *repo)
 {
+    uint64_t e;
     pthread_mutex_lock(&repo->mu);
-    if (repo->write_err && repo->sealing == 0) {
-        log_info("repo: writes are accepted again after the failure '%s'", strerror(-repo->write_err));
-        repo->write_err = 0;
-    }
+    e = repo->write_failures;
     pthread_mutex_unlock(&repo->mu);
+    return e;
 }
 
 /* ---- reads ---- */

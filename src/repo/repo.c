@@ -338,11 +338,6 @@ int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *
     pthread_mutex_lock(&repo->mu);
     for (;;) {
         uint32_t pack = 0;
-        if (repo->write_err) {
-            rc = repo->write_err;
-            pthread_mutex_unlock(&repo->mu);
-            return rc;
-        }
         rc = repo_itab_claim(&repo->idx, id, &pack);
         if (rc == REPO_ITAB_STORED && (!pack_live(repo, pack) || repo_dmg_listed(repo, id, pack)))
             rc = repo_itab_reclaim(&repo->idx, id); /* lost or damaged copy: store it again */
@@ -616,15 +611,18 @@ int repo_write_pending_index(struct repo *repo)
 int repo_flush(struct repo *repo)
 {
     int64_t seal_no;
+    uint64_t failures;
     int rc = 0;
     pthread_mutex_lock(&repo->flush_mu);
     pthread_mutex_lock(&repo->mu);
+    failures = repo->write_failures;
     seal_no = repo_pack_detach_open(repo);
     pthread_mutex_unlock(&repo->mu);
     if (seal_no >= 0) rc = repo_pack_seal(repo, (uint32_t)seal_no);
     pthread_mutex_lock(&repo->mu);
     while (repo->sealing > 0) pthread_cond_wait(&repo->cv, &repo->mu);
-    if (repo->write_err) rc = repo->write_err;
+    /* a seal that failed while we flushed may have held blobs put before this call: not durable */
+    if (repo->write_failures != failures && rc == 0) rc = repo->write_err ? repo->write_err : -EIO;
     pthread_mutex_unlock(&repo->mu);
     if (rc == 0) rc = repo_write_pending_index(repo);
     pthread_mutex_unlock(&repo->flush_mu);

@@ -81,15 +81,19 @@ size_t repo_damaged_count(struct repo *repo);
 
 /* repo_flush: seals the open pack and writes an index file for blobs not yet in one. */
 int repo_flush(struct repo *repo);
-/* repo_write_error_reset: a failed pack seal (a full disk) makes every later write fail, so that a
- * backup that deduplicated against a blob of the lost pack cannot finish a snapshot naming it. Once
- * no writer that ran during the failure is left (the caller knows: the scheduler calls it when no
- * backup is running), this accepts writes again; the lost blobs are stored afresh by later puts. */
-void repo_write_error_reset(struct repo *repo);
+/* repo_write_epoch: how many pack seals have failed (a full disk) since the repository was opened. A
+ * failed seal loses its pack's blobs (later puts store them again), and a backup that was writing
+ * then may have deduplicated against one of them: a writer takes the epoch when it starts and hands
+ * it to repo_snapshot_write_since, which refuses (-ESTALE) when a seal failed since. Writers that
+ * start after the failure go on at once. */
+uint64_t repo_write_epoch(struct repo *repo);
 
 /* Snapshots: small encrypted JSON documents under snapshots/, named by the hash of their content.
  * The engine decides the document's fields (it names at least the root tree). */
 int repo_snapshot_write(struct repo *repo, json_t *doc, char id_hex[REPO_ID_HEX_LEN + 1]);
+/* repo_snapshot_write_since: repo_snapshot_write for a writer that started at write epoch since
+ * (repo_write_epoch): -ESTALE, and nothing written, when a pack seal failed after it started. */
+int repo_snapshot_write_since(struct repo *repo, json_t *doc, uint64_t since, char id_hex[REPO_ID_HEX_LEN + 1]);
 int repo_snapshot_read(struct repo *repo, const char *id_hex, json_t **doc); /* caller decrefs */
 /* repo_snapshot_list: a JSON array of id strings; caller decrefs. */
 int repo_snapshot_list(struct repo *repo, json_t **ids);

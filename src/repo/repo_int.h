@@ -142,7 +142,8 @@ struct repo {
     struct repo_packmap pmap;
     int64_t open_pack;            /* pack_no of the pack taking appends, -1 if none */
     uint32_t sealing;             /* packs detached and being sealed */
-    int write_err;                /* sticky: a failed seal makes later writes fail */
+    int write_err;                /* the error of the last failed seal */
+    uint64_t write_failures;      /* failed seals so far: the write epoch (repo_write_epoch) */
     struct repo_dmg dmg;          /* guarded by mu */
     pthread_mutex_t dmg_save_mu;  /* serialises saves of the damaged-blob list */
 };

@@ -23,6 +23,11 @@ static int snap_name(const char *id_hex, char name[REPO_ID_HEX_LEN + 1])
 
 int repo_snapshot_write(struct repo *repo, json_t *doc, char id_hex[REPO_ID_HEX_LEN + 1])
 {
+    return repo_snapshot_write_since(repo, doc, UINT64_MAX, id_hex);
+}
+
+int repo_snapshot_write_since(struct repo *repo, json_t *doc, uint64_t since, char id_hex[REPO_ID_HEX_LEN + 1])
+{
     char *text;
     uint8_t *out = NULL, hash[32];
     size_t outlen = 0;
@@ -30,6 +35,9 @@ int repo_snapshot_write(struct repo *repo, json_t *doc, char id_hex[REPO_ID_HEX_
     if (!json_is_object(doc)) return -EINVAL;
     rc = repo_flush(repo); /* MUST: every blob durable before the snapshot names it */
     if (rc < 0) return rc;
+    /* After the flush every seal has ended: a failure since the writer started may have lost a blob it
+     * deduplicated against (UINT64_MAX: the caller takes that on itself). */
+    if (since != UINT64_MAX && repo_write_epoch(repo) != since) return -ESTALE;
     text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
     if (!text) return -ENOMEM;
     if (strlen(text) > SNAPSHOT_MAX) {

@@ -78,16 +78,6 @@ int job_lease_lost(struct job *j)
     return v;
 }
 
-int job_others_busy(struct job *j)
-{
-    int busy = 0;
-    job_lock(j);
-    for (int i = 0; i < j->pool->nworkers; i++)
-        if (&j->pool->workers[i].job != j && j->pool->workers[i].job.busy) busy = 1;
-    job_unlock(j);
-    return busy;
-}
-
 void job_set_state(struct job *j, void *state)
 {
     job_lock(j);

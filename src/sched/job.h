@@ -130,8 +130,6 @@ void *job_ctx(const struct job *j);
 int job_stopping(const struct job *j);
 int job_user_canceled(struct job *j);
 int job_lease_lost(struct job *j);
-/* job_others_busy: whether another worker of the pool holds a job. */
-int job_others_busy(struct job *j);
 /* job_pause_ms: sleeps up to ms, returning early when the pool stops. */
 void job_pause_ms(struct job *j, int ms);
 /* job_set_state: publishes the kind's live state (NULL when done) under the lock. */

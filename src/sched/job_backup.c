@@ -24,9 +24,9 @@
  * kept or, when even that cannot be written, the temporary pack is removed. A result the catalog
  * refuses with -ENOSPC is retried after releasing the catalog's space reserve (cat.h); the run's end
  * is retried with a growing pause (up to 10 s) until it is recorded, the daemon stops or the run is
- * taken away, so a run never stays Running without a worker. Before a run starts with no other run
- * in progress, a sticky repository write error from an earlier failure is cleared
- * (repo_write_error_reset): no backup that could have deduplicated against a lost pack is left. */
+ * taken away, so a run never stays Running without a worker. A pack seal that fails (a full disk)
+ * voids the snapshots of the backups writing at that moment (repo_write_epoch); runs that start
+ * after it write at once. */
 #include "sched/sched_int.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_snapshot.h"
@@ -632,7 +632,6 @@ static void backup_run(struct job *j)
     snprintf(b.run_id, sizeof b.run_id, "%" PRId64 ":%" PRId64, run->group_seq, run->start_usecs);
     log_info("run %s of group %s (tenant %s, %s) started", b.run_id, run->group_id, run->tenant, run->run_type);
     job_set_state(j, &b.live);
-    if (job_repo(j) && !job_others_busy(j)) repo_write_error_reset(job_repo(j));
     rc = cat_group_get(cat, run->tenant, run->group_id, &g);
     if (rc != 0 || g.is_deleted) {
         add_message(&t, "the protection group %s", rc == CAT_NOT_FOUND || rc == 0 ? "was deleted" : "cannot be read");
