@@ -95,6 +95,14 @@ struct eng_pg_restore_opts {
      * restore_command fetches WAL past the backup's own (continuous archiving, not built yet). */
     const char *recovery_target_time;
     const char *restore_command;
+    /* Point-in-time restore (pg_wal.c): an LSN target ("0/5000060") instead of a time (both given:
+     * -EINVAL), and the sealed WAL snapshots (eng_pg_wal_seal) whose segments are restored into
+     * the new pg_wal next to the backup's own (a name already there is kept: same segment), so
+     * recovery replays them from pg_wal; restore_command stays as given (default: one that finds
+     * nothing). */
+    const char *recovery_target_lsn;
+    const char *const *wal_snapshot_ids;
+    size_t n_wal_snapshots;
     int threads;
     volatile int *cancel;
 };
@@ -112,4 +120,61 @@ struct eng_pg_restore_result {
  * -EEXIST: target_dir is not empty. */
 int eng_pg_restore(struct repo *repo, const char *snapshot_id, const struct eng_pg_restore_opts *opts,
                    struct eng_pg_restore_result *out, char *err, size_t errlen);
+
+/* ---------- continuous WAL (pg_wal.c) ---------- */
+
+#define ENG_PG_WAL_SEG_SIZE (16u * 1024u * 1024u)   /* the only segment size supported */
+
+struct eng_pg_wal_stream_opts {
+    /* libpq connection string (replication=true is appended); the role needs REPLICATION. */
+    const char *conninfo;
+    /* A persistent physical slot, created (RESERVE_WAL) when absent: it holds the WAL not yet
+     * reported durable while nobody streams. Lower-case letters, digits and _. */
+    const char *slot;
+    /* Absolute; created 0700 if missing. Holds <segment> (complete, fsynced) and <segment>.partial. */
+    const char *spool_dir;
+    volatile int *cancel;        /* nonzero: stop (status update sent first), return 0 */
+    uint64_t max_msecs;          /* > 0: return 0 after this long */
+    uint64_t max_bytes;          /* > 0: return 0 once this much WAL has been received */
+    void (*on_started)(void *ctx);   /* test hook: the stream is running */
+    void *hook_ctx;
+};
+
+struct eng_pg_wal_stream_result {
+    uint64_t start_lsn;          /* where streaming began: the slot's restart LSN's segment start */
+    uint64_t end_lsn;            /* the next byte expected */
+    uint64_t flushed_lsn;        /* durable in the spool (last reported flush position) */
+    uint64_t bytes;              /* WAL received */
+    unsigned timeline;
+    int slot_created;
+};
+
+/* eng_pg_wal_stream: streams WAL from the slot's restart point into the spool (pg_wal.c's comment
+ * says how) until cancel or the budget; 0 then, else a negative errno (-EPROTO on a gap). */
+int eng_pg_wal_stream(const struct eng_pg_wal_stream_opts *o, struct eng_pg_wal_stream_result *out, char *err,
+                      size_t errlen);
+
+struct eng_pg_wal_seal_opts {
+    const char *spool_dir;       /* as given to eng_pg_wal_stream */
+    json_t *snapshot_meta;       /* borrowed: more fields for the snapshot document */
+    int threads;
+    volatile int *cancel;
+};
+
+struct eng_pg_wal_seal_result {
+    char snapshot_id[REPO_ID_HEX_LEN + 1];
+    uint64_t segments, bytes_added;
+    uint64_t start_lsn, end_lsn;                      /* first segment's start, last one's end */
+    uint64_t first_complete_usecs, last_complete_usecs;   /* when they were complete in the spool */
+};
+
+/* eng_pg_wal_seal: one file-engine snapshot of exactly the complete segments in the spool (the
+ * partial stays), with "pg_wal": {"version":1, "spool", "timeline", "start_lsn", "end_lsn",
+ * "start_wal", "end_wal", "first_complete_usecs", "last_complete_usecs", "segments": [names]};
+ * once it is written the sealed segments are removed from the spool. -ENODATA: nothing complete. */
+int eng_pg_wal_seal(struct repo *repo, const struct eng_pg_wal_seal_opts *o, struct eng_pg_wal_seal_result *out,
+                    char *err, size_t errlen);
+
+/* "X/Y" of an LSN. */
+void eng_pg_lsn_format(uint64_t lsn, char out[32]);
 #endif

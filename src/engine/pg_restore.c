@@ -8,7 +8,11 @@
  * itself gets that owner and mode 0700. recovery.signal and recovery settings appended to
  * postgresql.auto.conf make the server recover until consistent (recovery_target = 'immediate':
  * right after the backup-end record, i.e. to the stop LSN) and promote (or, the point-in-time
- * seam, to a recovery_target_time with a restore_command). Nothing is started. */
+ * seam, to a recovery_target_time with a restore_command). Point in time (pg_wal.c): the segments
+ * of the sealed WAL snapshots named are restored the same way and moved into pg_wal beside the
+ * backup's own (given to the owner; a name already there is kept), and recovery_target_time or
+ * recovery_target_lsn replaces 'immediate', so the server replays from pg_wal up to the target.
+ * Nothing is started. */
 #include "engine/pg.h"
 #include "engine/eng_internal.h"
 #include <dirent.h>
@@ -105,6 +109,35 @@ static int pg_rs_quote(const char *v, char *out, size_t n)
     return 0;
 }
 
+/* Moves every WAL file of from/ into to/ given to uid:gid; a name already in to/ is kept (the
+ * same segment, from the backup or an earlier WAL snapshot). */
+static int pg_rs_move_wal(const char *from, const char *to, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+    DIR *d = opendir(from);
+    struct dirent *e;
+    char a[4200], b[4200];
+    int rc = 0;
+    if (!d) return -errno;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        pg_rs_fmt(a, sizeof a, "%s/%s", from, e->d_name);
+        pg_rs_fmt(b, sizeof b, "%s/%s", to, e->d_name);
+        if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE) != 0) {
+            if (errno == EEXIST) { unlink(a); continue; }
+            rc = -errno;
+            eng_errf(err, errlen, "cannot move %s to %s: %s", a, b, strerror(-rc));
+            break;
+        }
+        if (chown(b, uid, gid) != 0 || chmod(b, 0600) != 0) {
+            rc = -errno;
+            eng_errf(err, errlen, "cannot give %s to its owner: %s", b, strerror(-rc));
+            break;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
 static int pg_rs_run(struct repo *repo, const char *snap, const char *const *paths, size_t n, const char *target,
                    const struct eng_pg_restore_opts *o, struct eng_pg_restore_result *out, char *err, size_t errlen)
 {
@@ -190,9 +223,44 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
         goto done;
     }
 
+    /* the sealed WAL snapshots' segments */
+    for (size_t i = 0; i < o->n_wal_snapshots; i++) {
+        json_t *wd = NULL;
+        const char *ws = o->wal_snapshot_ids[i];
+        if ((rc = repo_snapshot_read(repo, ws, &wd)) != 0) {
+            eng_errf(err, errlen, "cannot read WAL snapshot %.64s: %s", ws, strerror(-rc));
+            if (rc != -ENOENT) rc = -EBADMSG;
+            goto done;
+        }
+        const char *spool = json_string_value(json_object_get(json_object_get(wd, "pg_wal"), "spool"));
+        char sp[2100];
+        if (!spool || spool[0] != '/' || strlen(spool) >= sizeof sp) {
+            eng_errf(err, errlen, "snapshot %.64s is not a sealed WAL snapshot", ws);
+            json_decref(wd);
+            rc = -EINVAL;
+            goto done;
+        }
+        snprintf(sp, sizeof sp, "%s", spool);
+        json_decref(wd);
+        const char *wpaths[] = { sp };
+        if ((rc = pg_rs_run(repo, ws, wpaths, 1, work, o, out, err, errlen)) != 0) goto done;
+        pg_rs_fmt(p, sizeof p, "%s/%s", work, eng_basename(sp));
+        if ((rc = pg_rs_move_wal(p, q, dde.uid, dde.gid, err, errlen)) != 0) goto done;
+        if (rmdir(p) != 0) { rc = -errno; eng_errf(err, errlen, "rmdir %s: %s", p, strerror(-rc)); goto done; }
+    }
+
     /* how far to recover */
     char v1[2048], v2[2048];
-    if (o->recovery_target_time) {
+    if (o->recovery_target_time && o->recovery_target_lsn) {
+        eng_errf(err, errlen, "give a recovery target time or an LSN, not both");
+        rc = -EINVAL;
+        goto done;
+    }
+    if (o->recovery_target_lsn) {
+        if ((rc = pg_rs_quote(o->recovery_target_lsn, v1, sizeof v1)) != 0) { eng_errf(err, errlen, "bad recovery_target_lsn"); goto done; }
+        snprintf(conf, sizeof conf, "\n# coffer restore of snapshot %.64s\nrecovery_target_lsn = %s\n"
+                 "recovery_target_action = 'promote'\n", snap, v1);
+    } else if (o->recovery_target_time) {
         if ((rc = pg_rs_quote(o->recovery_target_time, v1, sizeof v1)) != 0) { eng_errf(err, errlen, "bad recovery_target_time"); goto done; }
         snprintf(conf, sizeof conf, "\n# coffer restore of snapshot %.64s\nrecovery_target_time = %s\n"
                  "recovery_target_action = 'promote'\n", snap, v1);
