@@ -168,6 +168,10 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
         eng_errf(err, errlen, "the target data directory must be an absolute path (of at most 2048 bytes)");
         return -EINVAL;   /* so that every path made below fits its 4200-byte buffer */
     }
+    if ((o->recovery_target_time && o->recovery_target_lsn) || (o->n_wal_snapshots && !o->wal_snapshot_ids)) {
+        eng_errf(err, errlen, "give a recovery target time or an LSN, not both (and WAL snapshot ids when counted)");
+        return -EINVAL;
+    }
     if ((rc = repo_snapshot_read(repo, snap, &doc)) != 0) {
         eng_errf(err, errlen, "cannot read snapshot %.64s: %s", snap, strerror(-rc));
         return rc == -ENOENT ? -ENOENT : -EBADMSG;
@@ -251,11 +255,6 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
 
     /* how far to recover */
     char v1[2048], v2[2048];
-    if (o->recovery_target_time && o->recovery_target_lsn) {
-        eng_errf(err, errlen, "give a recovery target time or an LSN, not both");
-        rc = -EINVAL;
-        goto done;
-    }
     if (o->recovery_target_lsn) {
         if ((rc = pg_rs_quote(o->recovery_target_lsn, v1, sizeof v1)) != 0) { eng_errf(err, errlen, "bad recovery_target_lsn"); goto done; }
         snprintf(conf, sizeof conf, "\n# coffer restore of snapshot %.64s\nrecovery_target_lsn = %s\n"

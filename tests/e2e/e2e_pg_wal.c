@@ -8,7 +8,8 @@
  * the segments. eng_pg_wal_seal stores the complete segments and empties them from the spool. The
  * base backup plus the sealed WAL is restored three times into new data directories, to the time
  * before batch 2, between batch 2 and 3 and after batch 3: each started server holds exactly the
- * rows committed before its target. Then the streamer is stopped, a fourth batch is committed and
+ * rows committed before its target; so does one to an LSN between batch 2 and 3 (a time and an LSN
+ * together are refused). Then the streamer is stopped, a fourth batch is committed and
  * the WAL switched while nothing streams, the streamer restarts: it begins no later than where it
  * left off (the slot kept the WAL), the second seal follows the first without a gap, and a restore
  * after batch 4 from both WAL snapshots holds batches 1-4. Without the server binaries, or when a
@@ -39,6 +40,7 @@ static struct {
     char base[REPO_ID_HEX_LEN + 1], wal1[REPO_ID_HEX_LEN + 1], wal2[REPO_ID_HEX_LEN + 1];
     uint64_t wal1_end;
     char t[5][64], exp[5][128];   /* target times and the table's count:md5 at them (1..4) */
+    char lsn2[64];                /* the WAL insert position at target 2 */
 } fx;
 
 /* the streamer thread */
@@ -135,7 +137,7 @@ static int switch_and_wait(PGconn *c, char *why, size_t n)
     return -1;
 }
 
-static int restore_and_check(const char *target_time, const char *const *wals, size_t n_wals, int port,
+static int restore_and_check(const char *target_time, const char *target_lsn, const char *const *wals, size_t n_wals, int port,
                              const char *expect, char *got, size_t gn, char *why, size_t n)
 {
     struct pgtest dst;
@@ -143,6 +145,7 @@ static int restore_and_check(const char *target_time, const char *const *wals, s
     int rc = -1;
     if (pgtest_root(&dst, "pgpitr", "restored", port, why, n) != 0) return -1;
     struct eng_pg_restore_opts ro = { .target_dir = dst.data, .threads = 2, .recovery_target_time = target_time,
+                                      .recovery_target_lsn = target_lsn,
                                       .wal_snapshot_ids = wals, .n_wal_snapshots = n_wals };
     struct eng_pg_restore_result rr;
     if ((rc = eng_pg_restore(fx.repo, fx.base, &ro, &rr, why, n)) != 0) goto out;
@@ -193,6 +196,7 @@ TEST(pg_wal_pitr_three_points)
     for (int b = 1; b <= 3; b++) {
         CHECKF(batch(c, b, why, sizeof why) == 0, "batch %d: %s", b, why);
         CHECK(mark(c, b) == 0);
+        if (b == 2) CHECK(pgtest_value(c, "SELECT pg_current_wal_insert_lsn()::text", fx.lsn2, sizeof fx.lsn2) == 0);
     }
     CHECKF(switch_and_wait(c, why, sizeof why) == 0, "%s", why);
     PQfinish(c);
@@ -224,11 +228,18 @@ TEST(pg_wal_pitr_three_points)
 
     const char *wals[] = { fx.wal1 };
     for (int b = 1; b <= 3; b++) {
-        rc = restore_and_check(fx.t[b], wals, 1, 55450 + b, fx.exp[b], got, sizeof got, why, sizeof why);
+        rc = restore_and_check(fx.t[b], NULL, wals, 1, 55450 + b, fx.exp[b], got, sizeof got, why, sizeof why);
         CHECKF(rc == 0, "restore to %s (after batch %d): rc %d %s, holds %s, expected %s", fx.t[b], b, rc, why, got, fx.exp[b]);
         printf("restored to after batch %d: %s\n", b, got);
     }
     CHECK(strcmp(fx.exp[1], fx.exp[2]) != 0 && strcmp(fx.exp[2], fx.exp[3]) != 0);
+    /* an LSN target: the insert position between batch 2 and 3 */
+    rc = restore_and_check(NULL, fx.lsn2, wals, 1, 55454, fx.exp[2], got, sizeof got, why, sizeof why);
+    CHECKF(rc == 0, "restore to LSN %s: rc %d %s, holds %s, expected %s", fx.lsn2, rc, why, got, fx.exp[2]);
+    printf("restored to LSN %s: %s\n", fx.lsn2, got);
+    /* a time and an LSN together are refused before anything is written */
+    rc = restore_and_check(fx.t[1], fx.lsn2, wals, 1, 55454, fx.exp[1], got, sizeof got, why, sizeof why);
+    CHECKF(rc == -EINVAL, "both targets: rc %d %s", rc, why);
 }
 
 TEST(pg_wal_stream_restart_no_gap)
@@ -273,7 +284,7 @@ TEST(pg_wal_stream_restart_no_gap)
     CHECK(sr.segments >= 3);   /* the partial of seal 1's time, two switches, the last switch */
 
     const char *wals[] = { fx.wal1, fx.wal2 };
-    rc = restore_and_check(fx.t[4], wals, 2, 55455, fx.exp[4], got, sizeof got, why, sizeof why);
+    rc = restore_and_check(fx.t[4], NULL, wals, 2, 55455, fx.exp[4], got, sizeof got, why, sizeof why);
     CHECKF(rc == 0, "restore to %s (after batch 4): rc %d %s, holds %s, expected %s", fx.t[4], rc, why, got, fx.exp[4]);
     printf("restored to after batch 4: %s\n", got);
     CHECK(strncmp(got, "400:", 4) == 0);
