@@ -1,6 +1,8 @@
 /* pg.h: the SQL mover's engine for PostgreSQL 15: a consistent physical base backup of a local
- * instance into a repository (eng_pg_backup), and its restore into a new data directory that a
- * server starts on, recovers to the backup's end and accepts queries (eng_pg_restore).
+ * instance into a repository (eng_pg_backup), continuous WAL through a persistent replication slot
+ * sealed into the repository (eng_pg_wal_stream, eng_pg_wal_seal), and the restore into a new data
+ * directory that a server starts on, recovers to the backup's end or to a point in time and
+ * accepts queries (eng_pg_restore).
  *
  * A base backup is one snapshot written by the file engine (engine.h), so chunking, dedup, zstd
  * and AES-GCM are the file engine's. It holds the data directory under its absolute path (without
@@ -91,8 +93,9 @@ struct eng_pg_restore_opts {
     /* Recovery target. Default (both NULL): recover exactly to the backup's stop LSN
      * (recovery_target = 'immediate': stop as soon as consistent, i.e. right after the backup-end
      * record; then promote): the state the backup stands for.
-     * The seam for point-in-time recovery: a recovery_target_time replaces the LSN target and
-     * restore_command fetches WAL past the backup's own (continuous archiving, not built yet). */
+     * Point in time: a recovery_target_time (or recovery_target_lsn below) replaces it; the WAL
+     * past the backup's own comes from wal_snapshot_ids. restore_command: NULL = '/bin/false'
+     * (PostgreSQL requires one for a targeted recovery; the WAL is in pg_wal). */
     const char *recovery_target_time;
     const char *restore_command;
     /* Point-in-time restore (pg_wal.c): an LSN target ("0/5000060") instead of a time (both given:

@@ -3,7 +3,7 @@
  * 16 MiB segment files; eng_pg_wal_seal stores the complete segments into the repository as one
  * snapshot and then removes them from the spool.
  *
- * How: a libpq connection with replication=database-less (replication=true) runs
+ * How: a libpq replication connection (replication=true, no database) runs
  * IDENTIFY_SYSTEM, READ_REPLICATION_SLOT (CREATE_REPLICATION_SLOT <slot> PHYSICAL RESERVE_WAL when
  * absent) and START_REPLICATION SLOT <slot> PHYSICAL <start of the restart LSN's segment>. In COPY
  * BOTH mode, 'w' XLogData is written at its offset into <segment>.partial; a segment's last byte
@@ -260,19 +260,19 @@ int eng_pg_wal_stream(const struct eng_pg_wal_stream_opts *o, struct eng_pg_wal_
     if (o->on_started) o->on_started(o->hook_ctx);
 
     uint64_t last_status = eng_mono_msecs();
-    /* bounded: by the budget, else by ~10 days of 100 ms waits */
-    for (long it = 0; it < 10L * 24 * 36000 * 100; it++) {
+    /* bounded: by the caller's budget, else at most 864e6 turns (each a message or a 100 ms wait) */
+    for (long it = 0; it < 864000000L; it++) {
         if (o->cancel && *o->cancel) break;
         if (o->max_msecs > 0 && eng_mono_msecs() - t0 >= o->max_msecs) break;
         if (o->max_bytes > 0 && out->bytes >= o->max_bytes) break;
+        if (eng_mono_msecs() - last_status >= 1000) {   /* also during a long burst of data */
+            if ((rc = wal_status(&s, 0, err, errlen)) != 0) goto done;
+            last_status = eng_mono_msecs();
+        }
         char *buf = NULL;
         int n = PQgetCopyData(s.c, &buf, 1);
         if (n == 0) {
             struct pollfd pfd = { .fd = PQsocket(s.c), .events = POLLIN };
-            if (eng_mono_msecs() - last_status >= 1000) {
-                if ((rc = wal_status(&s, 0, err, errlen)) != 0) goto done;
-                last_status = eng_mono_msecs();
-            }
             if (poll(&pfd, 1, 100) < 0 && errno != EINTR) { rc = -errno; eng_errf(err, errlen, "poll: %s", strerror(-rc)); goto done; }
             if (!PQconsumeInput(s.c)) { eng_errf(err, errlen, "replication connection: %s", PQerrorMessage(s.c)); rc = -EIO; goto done; }
             continue;
