@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 int eng_path_set(struct eng_path *b, const char *s)
@@ -344,4 +345,15 @@ json_t *eng_json_path(const char *path)
     j = json_string(out);
     free(out);
     return j;
+}
+
+int eng_write_text_owned(const char *path, const char *text, int oflags, uid_t uid, gid_t gid)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | oflags, 0600), rc = 0;
+    size_t len = strlen(text);
+    if (fd < 0) return -errno;
+    if (write(fd, text, len) != (ssize_t)len) rc = errno ? -errno : -EIO;
+    if (!rc && fchown(fd, uid, gid) != 0) rc = -errno;
+    if (close(fd) != 0 && !rc) rc = -errno;
+    return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 #include "repo/repo.h"
 #include "repo/tree.h"
@@ -17,6 +18,9 @@ void eng_path_pop(struct eng_path *b, size_t len);
 void eng_path_free(struct eng_path *b);
 
 void eng_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* eng_write_text_owned: writes text to path (opened O_WRONLY | O_CREAT | O_CLOEXEC | oflags, mode
+ * 0600, e.g. O_EXCL for a new file or O_APPEND) and gives it to uid:gid. 0 or -errno. */
+int eng_write_text_owned(const char *path, const char *text, int oflags, uid_t uid, gid_t gid);
 
 /* eng_path_normalize: an absolute path with "//" collapsed and no trailing '/'; "." and ".."
  * components are refused (-EINVAL). *out is malloc'd. */

@@ -114,17 +114,6 @@ static int pg_bk_copy(const char *src, const char *dst, uid_t uid, gid_t gid, ui
     return rc;
 }
 
-static int pg_bk_write(const char *path, const char *text, uid_t uid, gid_t gid)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), rc = 0;
-    size_t len = strlen(text);
-    if (fd < 0) return -errno;
-    if (write(fd, text, len) != (ssize_t)len) rc = errno ? -errno : -EIO;
-    if (!rc && fchown(fd, uid, gid) != 0) rc = -errno;
-    if (close(fd) != 0 && !rc) rc = -errno;
-    return rc;
-}
-
 static int pg_bk_rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st; (void)flag; (void)ftw;
@@ -393,10 +382,10 @@ int eng_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *o, struct 
     char path[1400];
     if (chown(s.stage, s.uid, s.gid) != 0) { rc = -errno; eng_errf(err, errlen, "chown %s: %s", s.stage, strerror(-rc)); goto done; }
     snprintf(path, sizeof path, "%s/backup_label", s.stage);
-    if ((rc = pg_bk_write(path, label_text, s.uid, s.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", path, strerror(-rc)); goto done; }
+    if ((rc = eng_write_text_owned(path, label_text, O_EXCL, s.uid, s.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", path, strerror(-rc)); goto done; }
     if (spcmap[0]) {
         snprintf(path, sizeof path, "%s/tablespace_map", s.stage);
-        if ((rc = pg_bk_write(path, spcmap, s.uid, s.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", path, strerror(-rc)); goto done; }
+        if ((rc = eng_write_text_owned(path, spcmap, O_EXCL, s.uid, s.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", path, strerror(-rc)); goto done; }
     }
     if ((rc = pg_bk_stage_wal(&s, start_wal, stop_wal, seg_size, &out->wal_bytes, err, errlen)) != 0) goto done;
     if ((rc = pg_bk_query(s.conn, "SELECT pg_drop_replication_slot($1)", 1, sp, &r, err, errlen)) != 0) goto done;

@@ -59,39 +59,6 @@ static int pg_rs_target(const char *dir)
     return rc;
 }
 
-/* Moves every entry of from/ into to/ (entries of to/ of the same name are an error). */
-static int pg_rs_move_all(const char *from, const char *to, char *err, size_t errlen)
-{
-    DIR *d = opendir(from);
-    struct dirent *e;
-    char a[4200], b[4200];
-    int rc = 0;
-    if (!d) return -errno;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        pg_rs_fmt(a, sizeof a, "%s/%s", from, e->d_name);
-        pg_rs_fmt(b, sizeof b, "%s/%s", to, e->d_name);
-        if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE) != 0) {
-            rc = -errno;
-            eng_errf(err, errlen, "cannot move %s to %s: %s", a, b, strerror(-rc));
-            break;
-        }
-    }
-    closedir(d);
-    return rc;
-}
-
-static int pg_rs_append(const char *path, const char *text, uid_t uid, gid_t gid)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600), rc = 0;
-    size_t len = strlen(text);
-    if (fd < 0) return -errno;
-    if (write(fd, text, len) != (ssize_t)len) rc = errno ? -errno : -EIO;
-    if (!rc && fchown(fd, uid, gid) != 0) rc = -errno;
-    if (close(fd) != 0 && !rc) rc = -errno;
-    return rc;
-}
-
 /* A setting's value for postgresql.auto.conf: quoted, quotes doubled; -EINVAL on a newline. */
 static int pg_rs_quote(const char *v, char *out, size_t n)
 {
@@ -109,9 +76,11 @@ static int pg_rs_quote(const char *v, char *out, size_t n)
     return 0;
 }
 
-/* Moves every WAL file of from/ into to/ given to uid:gid; a name already in to/ is kept (the
- * same segment, from the backup or an earlier WAL snapshot). */
-static int pg_rs_move_wal(const char *from, const char *to, uid_t uid, gid_t gid, char *err, size_t errlen)
+/* Moves every entry of from/ into to/. keep_existing (WAL: the same segment, from the backup or an
+ * earlier WAL snapshot): a name already in to/ is kept and the moved entry is given to uid:gid,
+ * mode 0600; else a name already in to/ is an error. */
+static int pg_rs_move(const char *from, const char *to, int keep_existing, uid_t uid, gid_t gid, char *err,
+                      size_t errlen)
 {
     DIR *d = opendir(from);
     struct dirent *e;
@@ -123,12 +92,12 @@ static int pg_rs_move_wal(const char *from, const char *to, uid_t uid, gid_t gid
         pg_rs_fmt(a, sizeof a, "%s/%s", from, e->d_name);
         pg_rs_fmt(b, sizeof b, "%s/%s", to, e->d_name);
         if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE) != 0) {
-            if (errno == EEXIST) { unlink(a); continue; }
+            if (errno == EEXIST && keep_existing) { unlink(a); continue; }
             rc = -errno;
             eng_errf(err, errlen, "cannot move %s to %s: %s", a, b, strerror(-rc));
             break;
         }
-        if (chown(b, uid, gid) != 0 || chmod(b, 0600) != 0) {
+        if (keep_existing && (chown(b, uid, gid) != 0 || chmod(b, 0600) != 0)) {
             rc = -errno;
             eng_errf(err, errlen, "cannot give %s to its owner: %s", b, strerror(-rc));
             break;
@@ -206,7 +175,7 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
     const char *dpaths[] = { dd };
     if ((rc = pg_rs_run(repo, snap, dpaths, 1, work, o, out, err, errlen)) != 0) goto done;
     pg_rs_fmt(p, sizeof p, "%s/%s", work, eng_basename(dd));
-    if ((rc = pg_rs_move_all(p, o->target_dir, err, errlen)) != 0) goto done;
+    if ((rc = pg_rs_move(p, o->target_dir, 0, 0, 0, err, errlen)) != 0) goto done;
     if (rmdir(p) != 0) { rc = -errno; eng_errf(err, errlen, "rmdir %s: %s", p, strerror(-rc)); goto done; }
 
     const char *spaths[] = { stage };
@@ -216,10 +185,10 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
     if (mkdir(q, 0700) != 0 && errno != EEXIST) { rc = -errno; eng_errf(err, errlen, "mkdir %s: %s", q, strerror(-rc)); goto done; }
     if (chown(q, dde.uid, dde.gid) != 0) { rc = -errno; eng_errf(err, errlen, "chown %s: %s", q, strerror(-rc)); goto done; }
     pg_rs_fmt(p, sizeof p, "%s/%s/pg_wal", work, sb);
-    if ((rc = pg_rs_move_all(p, q, err, errlen)) != 0) goto done;
+    if ((rc = pg_rs_move(p, q, 0, 0, 0, err, errlen)) != 0) goto done;
     if (rmdir(p) != 0) { rc = -errno; eng_errf(err, errlen, "rmdir %s: %s", p, strerror(-rc)); goto done; }
     pg_rs_fmt(p, sizeof p, "%s/%s", work, sb);
-    if ((rc = pg_rs_move_all(p, o->target_dir, err, errlen)) != 0) goto done;   /* backup_label, tablespace_map */
+    if ((rc = pg_rs_move(p, o->target_dir, 0, 0, 0, err, errlen)) != 0) goto done;   /* backup_label, tablespace_map */
     pg_rs_fmt(p, sizeof p, "%s/backup_label", o->target_dir);
     if (access(p, F_OK) != 0) {
         eng_errf(err, errlen, "snapshot %.64s holds no backup_label", snap);
@@ -249,7 +218,7 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
         const char *wpaths[] = { sp };
         if ((rc = pg_rs_run(repo, ws, wpaths, 1, work, o, out, err, errlen)) != 0) goto done;
         pg_rs_fmt(p, sizeof p, "%s/%s", work, eng_basename(sp));
-        if ((rc = pg_rs_move_wal(p, q, dde.uid, dde.gid, err, errlen)) != 0) goto done;
+        if ((rc = pg_rs_move(p, q, 1, dde.uid, dde.gid, err, errlen)) != 0) goto done;
         if (rmdir(p) != 0) { rc = -errno; eng_errf(err, errlen, "rmdir %s: %s", p, strerror(-rc)); goto done; }
     }
 
@@ -276,9 +245,9 @@ int eng_pg_restore(struct repo *repo, const char *snap, const struct eng_pg_rest
     size_t l = strlen(conf);
     snprintf(conf + l, sizeof conf - l, "restore_command = %s\n", v2);
     pg_rs_fmt(p, sizeof p, "%s/postgresql.auto.conf", o->target_dir);
-    if ((rc = pg_rs_append(p, conf, dde.uid, dde.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", p, strerror(-rc)); goto done; }
+    if ((rc = eng_write_text_owned(p, conf, O_APPEND | O_NOFOLLOW, dde.uid, dde.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", p, strerror(-rc)); goto done; }
     pg_rs_fmt(p, sizeof p, "%s/recovery.signal", o->target_dir);
-    if ((rc = pg_rs_append(p, "", dde.uid, dde.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", p, strerror(-rc)); goto done; }
+    if ((rc = eng_write_text_owned(p, "", O_APPEND | O_NOFOLLOW, dde.uid, dde.gid)) != 0) { eng_errf(err, errlen, "writing %s: %s", p, strerror(-rc)); goto done; }
     if (chown(o->target_dir, dde.uid, dde.gid) != 0 || chmod(o->target_dir, 0700) != 0) {
         rc = -errno;
         eng_errf(err, errlen, "cannot give %s to its owner: %s", o->target_dir, strerror(-rc));

@@ -55,8 +55,9 @@ static int collect_group(void *ud, const struct cat_group *g)
     c->name = dup0(g->name);
     c->policy_id = dup0(g->policy_id);
     c->environment = dup0(g->environment);
-    c->doc = dup0(g->doc);
-    if (!c->id || !c->tenant || !c->name || !c->policy_id || !c->doc) {
+    c->doc = NULL; /* the pass reads the group's typed spec, never its wire document */
+    c->doc_len = 0;
+    if (!c->id || !c->tenant || !c->name || !c->policy_id) {
         cat_group_release(c);
         return -1;
     }
