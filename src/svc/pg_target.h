@@ -1,0 +1,47 @@
+/* pg_target.h: how the planes above reach a protected PostgreSQL instance: the one resolution of a
+ * kSQL object (an instance, a database or a table discovered under a kSQL registration) to the
+ * instance it lives on and a libpq connection string for it, with the registration's password
+ * decrypted (it is stored only sealed under the repository key: repo_secret_seal / repo_secret_open).
+ *
+ * The object model (src/catalog/cat_source.h; built by discovery, svc/pg_discover.c):
+ *   kHost      the registration's root (id = the registration id), environment kSQL
+ *   kInstance  one PostgreSQL server reached through the registration (its port / socket directory)
+ *   kDatabase  a database of that instance (template0/template1 are not objects)
+ *   kTable     a table of a database, named "schema.table"
+ * The registration's connection settings are advancedConfigs keys (api/sources.c validates them):
+ * pgPort (default 5432), pgSocketDir (default /var/run/postgresql), pgUser (default postgres),
+ * pgPassword (optional; never stored or answered in clear), pgDatabase (the maintenance database,
+ * default postgres).
+ *
+ * The conninfo strings built here carry the password: never log them. Functions return 0 or a
+ * negative errno code (-ENOENT: no such object of the tenant, or not a kSQL object; -EAGAIN: the
+ * password is sealed and no repository is open), with a sentence in err. */
+#ifndef COFFER_SVC_PG_TARGET_H
+#define COFFER_SVC_PG_TARGET_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct cat;
+struct repo;
+
+struct svc_pg_target {
+    int64_t source_id;       /* the registration */
+    int64_t instance_id;     /* the kInstance object */
+    int64_t object_id;       /* the object asked for (== instance_id for an instance) */
+    char *instance_name;     /* the kInstance object's name */
+    char *conninfo;          /* libpq conninfo of the instance's maintenance database (password included) */
+    char *database;          /* a kDatabase or kTable object: its database's name; else NULL */
+    char *table;             /* a kTable object: "schema.table"; else NULL */
+    char *socket_dir;        /* as registered (NULL when a host/TCP connection is used) */
+    int port;
+    char *data_directory;    /* as last discovered; NULL when unknown */
+};
+
+/* svc_pg_target: resolves object_id of tenant. repo may be NULL when the registration has no password. */
+int svc_pg_target(struct cat *cat, struct repo *repo, const char *tenant, int64_t object_id,
+                  struct svc_pg_target *out, char *err, size_t errlen);
+void svc_pg_target_release(struct svc_pg_target *t);
+
+/* svc_pg_conninfo_db: the target's conninfo with dbname replaced by dbname (malloc'd into *out). */
+int svc_pg_conninfo_db(const struct svc_pg_target *t, const char *dbname, char **out);
+#endif
