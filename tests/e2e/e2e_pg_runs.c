@@ -348,6 +348,7 @@ TEST(pg_runs_full_regular_log)
                                                            ? jstr(run, "objects.0.localSnapshotInfo.snapshotInfo.snapshotId") : "");
     CHECKF(json_array_size(jget(run, "objects")) == 1, "one snapshot per instance: %s", json_dumps(run, JSON_COMPACT));
     CHECK_EQ_INT(jint(run, "objects.0.object.id"), fx.instance_id);
+    CHECK(strcmp(jstr(run, "environment"), "kSQL") == 0 && strcmp(jstr(run, "objects.0.object.objectType"), "kInstance") == 0);
     json_decref(run);
     printf("kFull: logical %lld bytes, read %lld\n", fx.full_logical, fx.full_read);
     CHECK(fx.full_logical > 30 * 1000 * 1000 && fx.full_read >= fx.full_logical / 2);
