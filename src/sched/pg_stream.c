@@ -183,17 +183,16 @@ static struct streamer *get_or_start(struct pg_stream *m, int64_t instance_id, c
 }
 
 int pg_stream_ensure(struct pg_stream *m, const char *tenant, int64_t instance_id, const char *conninfo,
-                     int64_t wait_ms, char *spool, size_t spool_len, char *err, size_t errlen)
+                     int64_t wait_ms, volatile int *cancel, char *spool, size_t spool_len, char *err, size_t errlen)
 {
     struct streamer *st;
-    struct timespec ts;
     int rc, failures0;
+    int64_t deadline = util_time_mono() + (wait_ms > 600000 ? 600000 : wait_ms < 0 ? 0 : wait_ms) * 1000;
     (void)tenant;
     if (!m) {
         snprintf(err, errlen, "WAL streaming needs a repository and a data directory");
         return -ENODEV;
     }
-    util_deadline_ms(&ts, (int)(wait_ms > 600000 ? 600000 : wait_ms < 0 ? 0 : wait_ms));
     pthread_mutex_lock(&m->lock);
     st = get_or_start(m, instance_id, conninfo, &rc);
     if (!st) {
@@ -203,11 +202,18 @@ int pg_stream_ensure(struct pg_stream *m, const char *tenant, int64_t instance_i
     }
     if (spool) snprintf(spool, spool_len, "%s", st->spool);
     failures0 = st->failures;
-    while (!st->started && st->failures == failures0 && !st->cancel) {
-        if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) != 0) break;
+    while (!st->started && st->failures == failures0 && !st->cancel && !(cancel && *cancel) &&
+           util_time_mono() < deadline) {
+        struct timespec ts;
+        util_deadline_ms(&ts, 250);
+        (void)pthread_cond_timedwait(&m->cond, &m->lock, &ts);
     }
-    rc = st->started ? 0 : st->failures != failures0 || st->failures > 0 ? -EIO : -ETIMEDOUT;
-    if (rc != 0)
+    rc = st->started                                       ? 0
+         : cancel && *cancel                               ? -ECANCELED
+         : st->failures != failures0 || st->failures > 0 ? -EIO
+                                                           : -ETIMEDOUT;
+    if (rc == -ECANCELED) snprintf(err, errlen, "canceled");
+    else if (rc != 0)
         snprintf(err, errlen, "the WAL stream of instance %" PRId64 " %s%s", instance_id,
                  rc == -ETIMEDOUT ? "did not start in time" : "cannot start: ", rc == -ETIMEDOUT ? "" : st->last_err);
     pthread_mutex_unlock(&m->lock);

@@ -41,10 +41,11 @@ void pg_stream_stop(struct pg_stream *m);
 int pg_stream_sync(struct pg_stream *m);
 
 /* pg_stream_ensure: the instance's streamer runs (started, or its conninfo updated) and its slot
- * exists: waits up to wait_ms for its first stream to start. spool (may be NULL) receives the spool
- * directory. -ETIMEDOUT, or the stream's own error with its sentence when it failed to start. */
+ * exists: waits up to wait_ms for its first stream to start (checking *cancel, may be NULL, every
+ * 250 ms: -ECANCELED). spool (may be NULL) receives the spool directory. -ETIMEDOUT, or -EIO with the
+ * stream's own sentence when it failed to start. */
 int pg_stream_ensure(struct pg_stream *m, const char *tenant, int64_t instance_id, const char *conninfo,
-                     int64_t wait_ms, char *spool, size_t spool_len, char *err, size_t errlen);
+                     int64_t wait_ms, volatile int *cancel, char *spool, size_t spool_len, char *err, size_t errlen);
 
 /* pg_stream_seal_lock: on 1 takes, on 0 releases the lock that makes seals of spools one at a time
  * (two groups protecting one instance seal one spool). NULL m: nothing. */
