@@ -6,8 +6,9 @@
  *
  * Lifecycle: the scheduler starts the manager (pg_stream_start), calls pg_stream_sync every few
  * seconds (the instances of live kSQL groups: new ones get a streamer, streamers of instances no
- * live group protects any more are stopped; their slot is left on the server and keeps holding WAL
- * until dropped by hand) and stops it on shutdown (pg_stream_stop: every streamer cancelled and
+ * live group protects any more are stopped and their slot dropped, so it holds no WAL for nobody;
+ * a sync that could not read every group or resolve every object stops nothing) and stops it on
+ * shutdown (the slots stay: they hold the WAL until the next start) (pg_stream_stop: every streamer cancelled and
  * joined; the engine stops within its 100 ms poll). A streamer whose stream fails restarts after a
  * pause that doubles from 1 s to 30 s and is reset once a stream runs again. A base backup calls
  * pg_stream_ensure first, so the slot exists, and the WAL from its stop onwards reaches the spool,

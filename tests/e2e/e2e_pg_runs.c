@@ -641,6 +641,30 @@ TEST(pg_log_schedule_and_first_log_run)
     CHECKF(json_array_size(jget(rp, "fullSnapshotInfo")) == 1 &&
            strcmp(jstr(rp, "fullSnapshotInfo.0.restoreInfo.runType"), "kFull") == 0, "%s", json_dumps(rp, JSON_COMPACT));
     json_decref(rp);
+    /* Both groups deleted: no live group protects the instance, its slot is dropped (within 15 s). */
+    {
+        PGconn *c = pgtest_connect(&fx.src, "postgres");
+        char v[32] = "";
+        CHECK(c != NULL);
+        snprintf(path, sizeof path, GRP "/%s", g2);
+        CHECK(call("DELETE", path, NULL, &r) == 204);
+        http_resp_release(&r);
+        sleep_ms(6000); /* one group left: the slot stays */
+        CHECK(pgtest_value(c, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'coffer\\_%'", v, sizeof v) == 0);
+        if (strcmp(v, "1") != 0) PQfinish(c);
+        CHECKF(strcmp(v, "1") == 0, "slots with one group left: %s", v);
+        snprintf(path, sizeof path, GRP "/%s", fx.group);
+        CHECK(call("DELETE", path, NULL, &r) == 204);
+        http_resp_release(&r);
+        for (int i = 0; i < 150; i++) {
+            if (pgtest_value(c, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'coffer\\_%'", v,
+                             sizeof v) == 0 && strcmp(v, "0") == 0)
+                break;
+            sleep_ms(100);
+        }
+        PQfinish(c);
+        CHECKF(strcmp(v, "0") == 0, "slots after the last group was deleted: %s", v);
+    }
 }
 
 int main(void)
