@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
@@ -233,7 +234,14 @@ static void stop_one(struct streamer *st, int drop)
     pthread_join(st->thread, NULL);
     if (drop) {
         char err[256] = "";
-        if (st->m->mover->sql->drop_slot(st->conninfo, st->slot, err, sizeof err) == 0)
+        int rc = -1;
+        /* The server may still see the slot active for a moment after the stream closed: 5 tries. */
+        for (int i = 0; i < 5 && rc != 0; i++) {
+            struct timespec ts = { 0, 200 * 1000000L };
+            if (i) nanosleep(&ts, NULL);
+            rc = st->m->mover->sql->drop_slot(st->conninfo, st->slot, err, sizeof err);
+        }
+        if (rc == 0)
             log_info("pg stream: instance %" PRId64 ": slot %s dropped", st->instance_id, st->slot);
         else
             log_warn("pg stream: instance %" PRId64 ": slot %s could not be dropped (%s): drop it on the server, it "
