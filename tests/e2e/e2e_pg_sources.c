@@ -15,7 +15,8 @@
  * right one brings back the same ids; bad advancedConfigs values are 400s naming the field and change
  * nothing; svc_pg_target on the daemon's catalog and repository resolves a table and a database to
  * a conninfo that connects as the registered role (and refuses a host, or a sealed password without
- * the repository). */
+ * the repository). A kPhysical registration of this machine with the kSQL application gets the
+ * instance beside its volumes, and refreshing one does not flag the other. */
 #include "check.h"
 #include "e2e/harness.h"
 #include "e2e/pgtest.h"
@@ -42,6 +43,7 @@ static const char *const TESTS[] = { "register_discovers_instance_databases_tabl
                                      "search_finds_sql_objects", "password_never_in_clear",
                                      "refresh_sees_created_and_dropped", "put_keeps_password_wrong_one_is_pending",
                                      "wrong_password_registration_is_pending", "bad_advanced_configs_are_400",
+                                     "physical_host_with_sql_application",
                                      "svc_pg_target_resolves_and_connects" };
 
 static struct daemon d;
@@ -506,6 +508,51 @@ TEST(svc_pg_target_resolves_and_connects)
     CHECKF(rc == 0, "rc %d: %s", rc, err);
 }
 
+TEST(physical_host_with_sql_application)
+{
+    struct http_resp r;
+    const char *b = body(PASSWORD, "");
+    char phys[4096];
+    json_t *k, *inst = NULL, *root, *n;
+    size_t i;
+    int volumes = 0, sql_nodes = 0;
+    long long id;
+    /* the same connection on a kPhysical registration of this machine with the kSQL application */
+    CHECK(strstr(b, "\"advancedConfigs\"") != NULL);
+    snprintf(phys, sizeof phys, "{\"environment\":\"kPhysical\",\"physicalParams\":{\"endpoint\":\"localhost\","
+             "\"applications\":[\"kSQL\"]},%s", strstr(b, "\"advancedConfigs\""));
+    CHECK(http(&d, "POST", REGS, "t-pg-phys", phys, &r) == 0);
+    CHECKF(r.status == 201 && strcmp(jstr(r.json, "authenticationStatus"), "Finished") == 0, "%ld %s", r.status, r.body);
+    id = jint(r.json, "id");
+    json_array_foreach(jget(r.json, "sourceInfo.childObjects"), i, k) {
+        if (strcmp(jstr(k, "objectType"), "kVolume") == 0 && strcmp(jstr(k, "environment"), "kPhysical") == 0) volumes++;
+        if (strcmp(jstr(k, "objectType"), "kInstance") == 0) inst = k;
+    }
+    CHECKF(volumes > 0 && inst, "%s", r.body);
+    CHECK(strcmp(jstr(inst, "environment"), "kSQL") == 0 && strcmp(jstr(inst, "name"), "localhost:55101") == 0);
+    CHECK(child(inst, "sales") && child(child(inst, "sales"), "public.orders"));
+    http_resp_release(&r);
+    /* a refresh keeps both: the volumes' sync does not flag the instance, nor the other way round */
+    CHECK(http(&d, "POST", jfmt("/v2/data-protect/sources/%lld/refresh", id), "t-pg-phys", NULL, &r) == 0 &&
+          r.status == 204);
+    http_resp_release(&r);
+    CHECK(http(&d, "GET", SEARCH "?environments=kPhysical", "t-pg-phys", NULL, &r) == 0 && r.status == 200);
+    CHECK(jint(r.json, "count") == volumes + 1);
+    http_resp_release(&r);
+    CHECK(http(&d, "GET", SEARCH "?environments=kSQL", "t-pg-phys", NULL, &r) == 0 && r.status == 200);
+    CHECK(jint(r.json, "count") >= 3);   /* the instance, its databases and tables; not the host */
+    json_array_foreach(jget(r.json, "objects"), i, k) CHECK(strcmp(jstr(k, "environment"), "kSQL") == 0);
+    http_resp_release(&r);
+    CHECK(http(&d, "GET", V1, "t-pg-phys", NULL, &r) == 0 && r.status == 200);
+    CHECK((root = v1_node(r.json, id)));
+    CHECK(json_array_size(jget(root, "protectionSource.physicalProtectionSource.volumes")) == (size_t)volumes);
+    json_array_foreach(json_object_get(root, "nodes"), i, n) {
+        if (jget(n, "protectionSource.sqlProtectionSource")) sql_nodes++;
+    }
+    CHECK(sql_nodes == 1 && json_array_size(json_object_get(root, "nodes")) == (size_t)volumes + 1);
+    http_resp_release(&r);
+}
+
 /* setup: the role, the databases and tables, and a pg_hba asking every role but postgres a password. */
 static int setup(char *why, size_t n)
 {
@@ -579,6 +626,7 @@ int main(void)
     RUN(put_keeps_password_wrong_one_is_pending);
     RUN(wrong_password_registration_is_pending);
     RUN(bad_advanced_configs_are_400);
+    RUN(physical_host_with_sql_application);
     RUN(svc_pg_target_resolves_and_connects);   /* last: it stops the daemon */
     if (d.data_dir && daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "the daemon did not exit cleanly");
     PQfinish(admin);
