@@ -16,7 +16,8 @@
  * nothing; svc_pg_target on the daemon's catalog and repository resolves a table and a database to
  * a conninfo that connects as the registered role (and refuses a host, or a sealed password without
  * the repository). A kPhysical registration of this machine with the kSQL application gets the
- * instance beside its volumes, and refreshing one does not flag the other. */
+ * instance beside its volumes, refreshing one does not flag the other, and a PUT without the kSQL
+ * application flags the instance vanished. */
 #include "check.h"
 #include "e2e/harness.h"
 #include "e2e/pgtest.h"
@@ -550,6 +551,15 @@ TEST(physical_host_with_sql_application)
         if (jget(n, "protectionSource.sqlProtectionSource")) sql_nodes++;
     }
     CHECK(sql_nodes == 1 && json_array_size(json_object_get(root, "nodes")) == (size_t)volumes + 1);
+    http_resp_release(&r);
+    /* the kSQL application taken away: the instance is flagged vanished, the volumes stay */
+    CHECK(http(&d, "PUT", jfmt(REGS "/%lld", id), "t-pg-phys",
+               jfmt("{'environment':'kPhysical','physicalParams':{'endpoint':'localhost'}}"), &r) == 0);
+    CHECKF(r.status == 200 && strcmp(jstr(r.json, "authenticationStatus"), "Finished") == 0, "%s", r.body);
+    CHECK(json_array_size(jget(r.json, "sourceInfo.childObjects")) == (size_t)volumes);
+    http_resp_release(&r);
+    CHECK(http(&d, "GET", SEARCH "?environments=kSQL", "t-pg-phys", NULL, &r) == 0 && r.status == 200);
+    CHECK(jint(r.json, "count") == 0);
     http_resp_release(&r);
 }
 
