@@ -846,22 +846,3 @@ int repo_prune(struct repo *repo, const struct repo_prune_opts *o, struct repo_p
                  out->bytes_freed);
     return rc;
 }
-
-json_t *repo_prune_report_json(const struct repo_prune_report *r)
-{
-    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-                     " s:I, s:I}",
-                     "dryRun", r->dry_run, "snapshots", (json_int_t)r->snapshots,
-                     "snapshotsForgotten", (json_int_t)r->snapshots_forgotten,
-                     "blobs", (json_int_t)r->blobs_total, "blobsUsed", (json_int_t)r->blobs_used,
-                     "blobsUnused", (json_int_t)r->blobs_unused, "packs", (json_int_t)r->packs_total,
-                     "packsDeleted", (json_int_t)r->packs_deleted,
-                     "packsRepacked", (json_int_t)r->packs_repacked,
-                     "blobsRepacked", (json_int_t)r->blobs_repacked,
-                     "bytesRepacked", (json_int_t)r->bytes_repacked,
-                     "bytes", (json_int_t)r->bytes_total, "bytesUnused", (json_int_t)r->bytes_unused,
-                     "bytesFreed", (json_int_t)r->bytes_freed,
-                     "indexFilesRewritten", (json_int_t)r->index_files_rewritten,
-                     "writersWaited", (json_int_t)r->writers_waited,
-                     "durationUsecs", (json_int_t)r->duration_usecs);
-}

@@ -184,6 +184,4 @@ struct repo_prune_report {
  * throughout. -EBUSY when another prune holds the lock; -ECANCELED when opts.cancel was raised. */
 int repo_prune(struct repo *repo, const struct repo_prune_opts *o, struct repo_prune_report *out,
                char *err, size_t errlen);
-/* repo_prune_report_json: the report as {"dryRun":..,"snapshots":..,...} (new reference). */
-json_t *repo_prune_report_json(const struct repo_prune_report *r);
 #endif

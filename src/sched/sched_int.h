@@ -17,6 +17,7 @@ struct sched {
     pthread_t thread;
     int thread_started;
     struct job_pool *backups, *recoveries, *indexer; /* indexer: NULL without a repository */
+    struct prune_runner *prune;                      /* job_prune.c; NULL without a repository */
     /* test hooks (COFFER_TEST_HOOKS=1) */
     char *vanish;
     int slow_open_ms;
