@@ -188,7 +188,11 @@ int sched_prune_request(struct sched *s, int dry_run, int64_t *id)
 
 int sched_prune_status(struct sched *s, struct prune_status *out)
 {
-    struct prune_runner *r = s ? s->prune : NULL;
+    return prune_runner_peek(s ? s->prune : NULL, out);
+}
+
+int prune_runner_peek(struct prune_runner *r, struct prune_status *out)
+{
     memset(out, 0, sizeof *out);
     if (!r) return -ENODEV;
     pthread_mutex_lock(&r->mu);

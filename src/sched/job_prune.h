@@ -54,6 +54,9 @@ void prune_runner_stop(struct prune_runner *r);
  * start), unless one is queued or running. */
 void prune_runner_after_retention(struct prune_runner *r, int64_t real);
 
+/* prune_runner_peek: sched_prune_status of a runner (tests). */
+int prune_runner_peek(struct prune_runner *r, struct prune_status *out);
+
 /* sched_prune_request: queues a prune; *id receives its id. -EBUSY when one is queued or running
  * (its id in *id), -ENODEV without a repository. */
 int sched_prune_request(struct sched *s, int dry_run, int64_t *id);
