@@ -811,7 +811,12 @@ static int prune_run(struct prune *p)
     pthread_mutex_unlock(&repo->mu);
     p->r->bytes_freed = p->r->bytes_freed > p->r->bytes_repacked
                             ? p->r->bytes_freed - p->r->bytes_repacked : 0;
-    if ((rc = rewrite_index(p)) < 0) return rc; /* packs stay condemned: deleted next time */
+    if ((rc = rewrite_index(p)) < 0) {
+        /* Nothing deleted yet but some index files: the packs are still there (an open indexes
+         * them from their trailers); writers may use them again and the next prune retries. */
+        condemn(p, 0);
+        return rc;
+    }
     return delete_packs(p);
 }
 
