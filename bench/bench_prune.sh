@@ -86,7 +86,7 @@ done
 for k in $(seq 0 $((RUNS / 2 - 1))); do
   api PUT "/data-protect/protection-groups/$GRP/runs" \
     "{\"updateProtectionGroupRunParams\":[{\"runId\":\"${CRUNS[$k]}\",\"localSnapshotConfig\":{\"deleteSnapshot\":true}}]}" >/dev/null
-  restic forget -q --tag "r$k" >/dev/null
+  restic forget -q $(restic snapshots --tag "r$k" --json | jq -r '.[].id') >/dev/null
   borg delete "::b$k" >/dev/null 2>&1
 done
 kill -TERM "$CPID"; wait "$CPID" || true
