@@ -48,6 +48,9 @@ static const struct command commands[] = {
     { "restore", NULL, "--snapshot ID --path P [--path P ...] [--to DIR] [--overwrite] [--continue-on-error] "
       "[--host ID] [--name N] [--wait]",
       "restore files of a snapshot to their original paths (or under DIR)", cli_restore },
+    { "prune", NULL, "[--dry-run] [--no-wait] [--timeout SECS (3600)]",
+      "remove data no snapshot needs (--dry-run: only report what would go)", cli_prune },
+    { "repo", "stats", "", "the repository's size, snapshots and last prune", cli_repo_stats },
     { "download", NULL, "--recovery ID -o FILE", "fetch a download recovery's archive (resumes a partial FILE)",
       cli_download },
     { NULL, NULL, NULL, NULL, NULL },

@@ -6,6 +6,7 @@
  *   COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),
  *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key),
  *   COFFER_WORKERS (backup worker threads, default 2),
+ *   COFFER_PRUNE_INTERVAL_SECS (a prune after the retention pass this often, default 86400; 0 = never),
  *   COFFER_RESERVE_MB (the catalog's space reserve DIR/catalog.reserve, default 8; 0 = none: see
  *   docs/operations.md, "Disk full"),
  *   COFFER_TEST_CLOCK=1 (tests only: enables POST /v2/coffer-test/clock to move the daemon's clock).
@@ -275,6 +276,19 @@ int main(int argc, char **argv)
         if (tc && strcmp(tc, "1") == 0) {
             util_time_enable_test(1);
             log_warn("COFFER_TEST_CLOCK=1: the test clock route is enabled (never use this in production)");
+        }
+        const char *pi = getenv("COFFER_PRUNE_INTERVAL_SECS");
+        if (pi && *pi) {
+            char *end;
+            long long secs = strtoll(pi, &end, 10);
+            if (*end || secs < 0 || secs > 100LL * 365 * 86400) {
+                log_error("COFFER_PRUNE_INTERVAL_SECS must be a number of seconds (0 = never), not '%s'", pi);
+                repo_close(ctx.repo);
+                cat_close(ctx.cat);
+                free(key);
+                return 1;
+            }
+            sc.prune_interval_usecs = secs == 0 ? -1 : secs * 1000000;
         }
         if (wk && *wk) sc.workers = atoi(wk);
         if (sc.workers < 1 || sc.workers > 64) sc.workers = 2;

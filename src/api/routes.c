@@ -20,6 +20,8 @@ const struct api_route_table api_route_tables[] = {
     IBM("protection-sources-v1", api_routes_protection_sources_v1),
     IBM("agents", api_routes_agents),
     IBM("meta-info", api_routes_meta_info),
+    /* Coffer extensions: the daemon's repository, shared by every tenant (repo_ops.c) */
+    { "coffer-repository", api_routes_coffer_repository, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     /* served by a connector, not by us: the client sends no tenant (connector_side.c) */
     { "connector-side", api_routes_connector_side, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     { NULL, NULL, 0, API_TENANT_NONE },

@@ -1254,6 +1254,7 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
     char parent_hex[REPO_ID_HEX_LEN + 1] = "";
     uint64_t t0 = eng_now_usecs();
     uint64_t epoch = repo_write_epoch(repo); /* a pack seal failing after this voids our snapshot */
+    uint64_t wticket;
     int rc, started = 0;
 
     memset(out, 0, sizeof *out);
@@ -1264,6 +1265,7 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
         return -EINVAL;
     }
     if ((rc = bk_includes(o, &incs, &n_incs, err, errlen)) != 0) return rc;
+    wticket = repo_writer_begin(repo); /* a prune waits for us before deleting what we may use */
 
     memset(&b, 0, sizeof b);
     b.repo = repo;
@@ -1416,6 +1418,7 @@ done:
     pthread_mutex_destroy(&b.mu);
     pthread_cond_destroy(&b.cv_work);
     pthread_cond_destroy(&b.cv_free);
+    repo_writer_end(repo, wticket);
     if (rc) out->snapshot_id[0] = '\0';
     return rc;
 }

@@ -37,6 +37,7 @@ enum repo_obj_type {
     REPO_OBJ_INDEX,      /* index files */
     REPO_OBJ_SNAPSHOT,   /* snapshots */
     REPO_OBJ_DAMAGED,    /* parts of the damaged-blob list */
+    REPO_OBJ_LOCK,       /* repository locks (prune.c): locks/<purpose>-<generation> */
     REPO_OBJ_NTYPES
 };
 

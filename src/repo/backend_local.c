@@ -61,6 +61,7 @@ struct repo_bwriter {
 static const char *const bl_dirs[REPO_OBJ_NTYPES] = {
     [REPO_OBJ_ROOT] = "", [REPO_OBJ_KEY] = "keys", [REPO_OBJ_PACK] = "data",
     [REPO_OBJ_INDEX] = "index", [REPO_OBJ_SNAPSHOT] = "snapshots", [REPO_OBJ_DAMAGED] = "damaged",
+    [REPO_OBJ_LOCK] = "locks",
 };
 
 static struct bl *bl_of(struct repo_backend *be) { return (struct bl *)be; }
@@ -253,14 +254,14 @@ static int bl_create(struct repo_backend *be)
     return rc;
 }
 
-/* tmp_create: a temporary next to final; the damaged/ directory is made on first use. */
+/* tmp_create: a temporary next to final; the damaged/ and locks/ directories are made on first use. */
 static int tmp_create(struct bl *bl, int type, const char *final, char *tmp, size_t len)
 {
     int fd;
     if (snprintf(tmp, len, "%s" FSIO_TMP_TAG "%ld-XXXXXX", final, (long)getpid()) >= (int)len)
         return -ENAMETOOLONG;
     fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT && type == REPO_OBJ_DAMAGED) {
+    if (fd < 0 && errno == ENOENT && (type == REPO_OBJ_DAMAGED || type == REPO_OBJ_LOCK)) {
         char dir[PATH_MAX];
         int rc = bl_dir(bl, type, "", dir, sizeof dir);
         if (rc < 0) return rc;

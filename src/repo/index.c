@@ -591,6 +591,23 @@ uint32_t repo_itab_prefer(struct repo_itab *t,
     return switched;
 }
 
+uint32_t repo_itab_find_rec(const struct repo_itab *t, const repo_id_t *id)
+{
+    uint32_t i, r;
+    if (!tab_probe(t, id->b, id_hash(id->b), &i)) return REPO_IREC_NONE;
+    r = t->ref[i];
+    return (r & REPO_IREF_PENDING) ? REPO_IREC_NONE : r;
+}
+
+void repo_itab_rec_info(const struct repo_itab *t, uint32_t k, struct repo_pentry *e,
+                        uint32_t *pack, int *dead)
+{
+    const struct repo_irec *r = rec_at(t, k);
+    rec_get(t, k, e);
+    *pack = rec_pack(r);
+    *dead = (r->packw & REPO_IREC_DEAD) != 0;
+}
+
 void repo_itab_count_packs(const struct repo_itab *t, size_t *counts, uint32_t npacks)
 {
     for (uint32_t r = 0; r < t->nrec; r++) {
@@ -661,7 +678,7 @@ static int check_file(const uint8_t *plain, size_t plen, uint32_t *npacks_out)
     return 0;
 }
 
-static int load_one(struct repo *repo, const char *name, repo_index_pack_fn fn, void *ctx)
+int repo_index_load_one(struct repo *repo, const char *name, repo_index_pack_fn fn, void *ctx)
 {
     void *data = NULL;
     size_t len = 0, plen = 0, pos = 4, cap = 0;
@@ -721,7 +738,7 @@ static int load_listed(void *arg, const char *name)
     char where[4096];
     int rc;
     if (repo_id_from_hex(name, &dummy) < 0) return 0; /* not an index object */
-    rc = load_one(lc->repo, name, lc->fn, lc->ctx);
+    rc = repo_index_load_one(lc->repo, name, lc->fn, lc->ctx);
     if (rc == -ENOMEM) return rc;
     if (rc < 0) {
         if (lc->repo->be->ops->where(lc->repo->be, REPO_OBJ_INDEX, name, where, sizeof where) < 0)

@@ -174,6 +174,8 @@ static void repo_free(struct repo *repo)
     repo_itab_free(&repo->idx);
     repo_dmg_free(repo);
     pthread_mutex_destroy(&repo->dmg_save_mu);
+    pthread_mutex_destroy(&repo->maint_mu);
+    free(repo->writers);
     pthread_mutex_destroy(&repo->mu);
     pthread_mutex_destroy(&repo->flush_mu);
     pthread_cond_destroy(&repo->cv);
@@ -196,6 +198,7 @@ int repo_open(const char *dir, const char *key_file, struct repo **out, char *er
     pthread_mutex_init(&repo->mu, NULL);
     pthread_mutex_init(&repo->flush_mu, NULL);
     pthread_mutex_init(&repo->dmg_save_mu, NULL);
+    pthread_mutex_init(&repo->maint_mu, NULL);
     pthread_cond_init(&repo->cv, NULL);
     if (!repo->dir || repo_itab_init(&repo->idx, 0) < 0) {
         repo_free(repo);
@@ -267,14 +270,50 @@ void repo_blob_aad(uint8_t aad[REPO_ID_LEN + 2], const repo_id_t *id, uint8_t ty
     aad[REPO_ID_LEN + 1] = flags;
 }
 
-/* pack_live: a stored copy in this pack can still be read (lock held). Copies in packs that went
- * missing or failed to seal do not count, so the next backup stores that data again. */
+/* pack_live: a writer may deduplicate against a stored copy in this pack (lock held). Copies in
+ * packs that went missing, failed to seal, or that a prune condemned or deleted do not count, so
+ * the next backup stores that data again. */
 static int pack_live(const struct repo *repo, uint32_t pack)
 {
     uint8_t st;
-    if (pack >= repo->npacks) return 0;
+    if (pack >= repo->npacks || repo->packs[pack].condemned) return 0;
     st = repo->packs[pack].state;
-    return st != REPO_PACK_MISSING && st != REPO_PACK_FAILED;
+    return st != REPO_PACK_MISSING && st != REPO_PACK_FAILED && st != REPO_PACK_DELETED;
+}
+
+/* ---- writers (for prune) ---- */
+
+uint64_t repo_writer_begin(struct repo *repo)
+{
+    uint64_t t;
+    pthread_mutex_lock(&repo->mu);
+    t = ++repo->writer_seq;
+    if (repo->nwriters == repo->writers_cap) {
+        size_t ncap = repo->writers_cap ? repo->writers_cap * 2 : 16;
+        uint64_t *nw = realloc(repo->writers, ncap * sizeof *nw);
+        if (!nw) { /* cannot track it: a prune then waits for every writer (see prune.c) */
+            pthread_mutex_unlock(&repo->mu);
+            return 0;
+        }
+        repo->writers = nw;
+        repo->writers_cap = ncap;
+    }
+    repo->writers[repo->nwriters++] = t;
+    pthread_mutex_unlock(&repo->mu);
+    return t;
+}
+
+void repo_writer_end(struct repo *repo, uint64_t ticket)
+{
+    if (ticket == 0) return;
+    pthread_mutex_lock(&repo->mu);
+    for (size_t k = 0; k < repo->nwriters; k++) {
+        if (repo->writers[k] != ticket) continue;
+        repo->writers[k] = repo->writers[--repo->nwriters];
+        pthread_cond_broadcast(&repo->cv);
+        break;
+    }
+    pthread_mutex_unlock(&repo->mu);
 }
 
 /* Per-thread scratch for the encoded blob: a fresh 1 MiB malloc per put costs page faults
@@ -635,7 +674,9 @@ void repo_get_stats(struct repo *repo, struct repo_stats *out)
     pthread_mutex_lock(&repo->mu);
     for (uint32_t k = 0; k < repo->npacks; k++) {
         const struct repo_pack *p = &repo->packs[k];
-        if (p->state == REPO_PACK_FAILED || p->state == REPO_PACK_MISSING) continue;
+        if (p->state == REPO_PACK_FAILED || p->state == REPO_PACK_MISSING ||
+            p->state == REPO_PACK_DELETED)
+            continue;
         out->packs++;
         out->pack_bytes += p->size;
     }

@@ -130,4 +130,69 @@ void repo_get_stats(struct repo *repo, struct repo_stats *out);
 int repo_secret_seal(struct repo *repo, const char *plain, char **out);
 int repo_secret_open(struct repo *repo, const char *text, char **out);
 void repo_secret_free(char *plain);
+
+/* ---- Prune (garbage collection) and the repository lock: prune.c ----
+ * The rules (what is deleted when, why a running backup never loses a blob, the lock objects) are
+ * docs/repository-format.md section 15. */
+
+/* repo_writer_begin / repo_writer_end: a writer (a backup) declares itself before its first put or
+ * repo_blob_exists and ends after its snapshot is written or abandoned, so a prune that condemns
+ * packs waits for it before deleting anything it may have deduplicated against. Every begin is
+ * paired with one end (0 from begin is a valid ticket to end). Thread-safe. */
+uint64_t repo_writer_begin(struct repo *repo);
+void repo_writer_end(struct repo *repo, uint64_t ticket);
+
+/* The repository lock: one holder per purpose (e.g. "prune") across processes and hosts, kept as
+ * write-once objects locks/<purpose>-<generation> through the storage backend. A lock whose holder
+ * is a dead process of this host, or that was not refreshed for stale_secs, is taken over. */
+struct repo_lock;
+#define REPO_LOCK_STALE_SECS 600
+/* repo_lock_acquire: -EBUSY (with a sentence naming the holder) when another holds it. *out is
+ * owned by the caller (repo_lock_release). stale_secs 0 means REPO_LOCK_STALE_SECS. */
+int repo_lock_acquire(struct repo *repo, const char *purpose, unsigned stale_secs,
+                      struct repo_lock **out, char *err, size_t errlen);
+/* repo_lock_refresh: renews the lease if a fifth of stale_secs passed (force: now); -EBUSY when
+ * another process took the lock over (the caller must stop). */
+int repo_lock_refresh(struct repo_lock *lk, int force);
+/* repo_lock_release: removes the lock object and frees lk; NULL is fine. */
+void repo_lock_release(struct repo_lock *lk);
+
+struct repo_prune_opts {
+    int dry_run;                    /* report what would go, change nothing (no lock either) */
+    unsigned repack_pct;            /* repack a pack whose unused share is above this; 0 = 20 */
+    unsigned lock_stale_secs;       /* 0 = REPO_LOCK_STALE_SECS */
+    const char *const *forget;      /* snapshot ids to forget first (the catalog deleted them) */
+    size_t n_forget;
+    const volatile int *cancel;     /* may be NULL; non-zero stops before anything is deleted */
+    /* step: called at every step that changes the repository (tests kill the process there). */
+    void (*step)(void *ctx, unsigned step_no, const char *what);
+    void *step_ctx;
+};
+
+struct repo_prune_report {
+    int dry_run;
+    uint64_t snapshots;             /* snapshots kept (marked) */
+    uint64_t snapshots_forgotten;   /* from opts.forget that were still in the repository */
+    uint64_t blobs_total, blobs_used;
+    uint64_t blobs_unused;          /* unreached copies in the packs considered (duplicates too) */
+    uint64_t packs_total;           /* packs considered */
+    uint64_t packs_deleted;         /* wholly unused: deleted */
+    uint64_t packs_repacked;        /* used blobs copied into new packs, then deleted */
+    uint64_t blobs_repacked, bytes_repacked;
+    uint64_t bytes_total;           /* bytes of the packs considered */
+    uint64_t bytes_unused;          /* unreached bytes in them */
+    uint64_t bytes_freed;           /* bytes of the packs deleted minus what the repack wrote */
+    uint64_t index_files_rewritten;
+    uint64_t writers_waited;        /* backups prune waited for before deleting */
+    uint64_t duration_usecs;
+};
+
+/* repo_prune: marks from every snapshot document the repository holds, condemns the packs that
+ * are unused or mostly unused (writers stop deduplicating against them), waits for writers that
+ * started before, marks again from snapshots written meanwhile, copies the used blobs of condemned
+ * packs into new packs, writes the index files that replace the ones naming condemned packs and,
+ * only once they are durable, deletes those index files and the condemned packs. Backups go on
+ * throughout. -EBUSY when another prune holds the lock; -ECANCELED when opts.cancel was raised. */
+int repo_prune(struct repo *repo, const struct repo_prune_opts *o, struct repo_prune_report *out,
+               char *err, size_t errlen);
 #endif

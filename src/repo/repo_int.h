@@ -34,7 +34,9 @@
 
 /* Pack states. */
 enum repo_pack_state { REPO_PACK_OPEN = 0, REPO_PACK_SEALING, REPO_PACK_SEALED, REPO_PACK_FAILED,
-                       REPO_PACK_MISSING };
+                       REPO_PACK_MISSING,
+                       REPO_PACK_DELETED /* removed by a prune (prune.c): no longer part of the
+                                          * repository; its records stay until the next open */ };
 
 /* One blob record as written in a pack trailer and an index file. */
 struct repo_pentry {
@@ -48,6 +50,8 @@ struct repo_pack {
     uint8_t state;                /* enum repo_pack_state */
     bool indexed;                 /* named by an index file */
     bool on_disk;
+    bool condemned;               /* a prune is removing it (prune.c): writers do not deduplicate
+                                   * against its blobs (they store them again); reads still work */
     uint64_t size;                /* bytes reserved (open) or object size (sealed) */
     uint32_t writers;             /* puts with a reserved range still writing */
     struct repo_bwriter *w;       /* the backend writer of an open or sealing pack (owned); kept
@@ -146,6 +150,12 @@ struct repo {
     uint64_t write_failures;      /* failed seals so far: the write epoch (repo_write_epoch) */
     struct repo_dmg dmg;          /* guarded by mu */
     pthread_mutex_t dmg_save_mu;  /* serialises saves of the damaged-blob list */
+    /* Writers (repo_writer_begin/end, guarded by mu): the tickets of the writers running, so a
+     * prune can wait for every writer that started before it condemned packs (prune.c). */
+    uint64_t writer_seq;          /* last ticket handed out */
+    uint64_t *writers;            /* tickets of running writers (owned), nwriters of writers_cap */
+    size_t nwriters, writers_cap;
+    pthread_mutex_t maint_mu;     /* one prune or index rebuild at a time in this process */
 };
 
 /* ids.c */
@@ -239,6 +249,12 @@ int repo_itab_pack_records(const struct repo_itab *t, uint32_t pack, struct repo
 uint32_t repo_itab_prefer(struct repo_itab *t,
                           int (*bad)(void *ctx, const repo_id_t *id, uint32_t pack),
                           int (*usable)(void *ctx, const repo_id_t *id, uint32_t pack), void *ctx);
+/* repo_itab_find_rec: the record number of id's live copy, or REPO_IREC_NONE (absent or pending).
+ * Record numbers never change while the table lives (records are only appended). */
+uint32_t repo_itab_find_rec(const struct repo_itab *t, const repo_id_t *id);
+/* repo_itab_rec_info: record k (k < t->nrec): its blob record, pack and whether it is dead. */
+void repo_itab_rec_info(const struct repo_itab *t, uint32_t k, struct repo_pentry *e,
+                        uint32_t *pack, int *dead);
 /* repo_itab_count_packs: adds the number of live records of each pack below npacks to counts. */
 void repo_itab_count_packs(const struct repo_itab *t, size_t *counts, uint32_t npacks);
 /* index.c: index files. They take and give trailers (pack blob lists); they never reach the
@@ -255,6 +271,9 @@ struct repo_index_pack {
 typedef int (*repo_index_pack_fn)(struct repo *repo, const struct repo_index_pack *p, void *ctx);
 int repo_index_load_all(struct repo *repo, repo_index_pack_fn fn, void *ctx, char *err,
                         size_t errlen);
+/* repo_index_load_one: repo_index_load_all for the one index object name (no warning: the
+ * caller decides); -EBADMSG when it is damaged. */
+int repo_index_load_one(struct repo *repo, const char *name, repo_index_pack_fn fn, void *ctx);
 /* repo_index_write: writes one index object naming the n packs with their records. */
 int repo_index_write(struct repo *repo, const struct repo_index_pack *packs, size_t n,
                      char out_name[REPO_ID_HEX_LEN + 1]);

@@ -326,8 +326,13 @@ int repo_index_rebuild(struct repo *repo)
     uint8_t *keep = NULL;
     json_t *old = NULL, *name;
     size_t i;
-    int rc = repo_flush(repo);
-    if (rc < 0) return rc;
+    int rc;
+    pthread_mutex_lock(&repo->maint_mu); /* never under a running prune (prune.c) */
+    rc = repo_flush(repo);
+    if (rc < 0) {
+        pthread_mutex_unlock(&repo->maint_mu);
+        return rc;
+    }
     pthread_mutex_lock(&repo->flush_mu);
     rc = list_index_files(repo, &old);
     if (rc == 0) rc = repo_pack_list_disk(repo, collect_one, &fl);
@@ -392,5 +397,6 @@ out:
     free(fl.v);
     json_decref(old);
     pthread_mutex_unlock(&repo->flush_mu);
+    pthread_mutex_unlock(&repo->maint_mu);
     return rc;
 }

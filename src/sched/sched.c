@@ -15,6 +15,7 @@
 #include "sched/sched_int.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
+#include "sched/job_prune.h"
 #include "sched/job_spec.h"
 #include "sched/schedule.h"
 #include "sched/spec.h"
@@ -291,6 +292,7 @@ static void *sched_main(void *arg)
         }
         if (real - last_retention >= RETENTION_USECS) {
             sched_retention_pass(s->cfg.cat, s->cfg.repo, util_time_now());
+            prune_runner_after_retention(s->prune, util_time_real()); /* job_prune.c */
             last_retention = real;
         }
     }
@@ -345,7 +347,10 @@ int sched_start(const struct sched_config *cfg, struct sched **out, char *err, s
     bc.ctx = rc.ctx = ic.ctx = s;
     bc.kinds = rc.kinds = ic.kinds = job_kinds; /* the kind table (job_kinds.c): the core itself never names it */
     if (job_pool_start(&bc, &s->backups, err, errlen) != 0 || job_pool_start(&rc, &s->recoveries, err, errlen) != 0 ||
-        (cfg->repo && job_pool_start(&ic, &s->indexer, err, errlen) != 0)) {
+        (cfg->repo && job_pool_start(&ic, &s->indexer, err, errlen) != 0) ||
+        (cfg->repo && prune_runner_start(&(struct prune_runner_config){ cfg->cat, cfg->repo,
+             cfg->prune_interval_usecs ? cfg->prune_interval_usecs : PRUNE_DEFAULT_INTERVAL_USECS },
+             &s->prune) != 0)) {
         sched_stop(s);
         return -EIO;
     }
@@ -368,6 +373,7 @@ void sched_stop(struct sched *s)
     pthread_cond_broadcast(&s->tick_cond);
     pthread_mutex_unlock(&s->lock);
     if (s->thread_started) pthread_join(s->thread, NULL);
+    prune_runner_stop(s->prune);  /* a running prune is cancelled before it deletes anything */
     job_pool_stop(s->indexer);    /* a snapshot being indexed is resumed on the next start */
     job_pool_stop(s->recoveries); /* running recoveries stop at a safe point and end Failed */
     job_pool_stop(s->backups);    /* running backups stop at a safe point and are queued again */

@@ -41,6 +41,8 @@ struct sched_config {
     int recovery_workers;  /* recovery worker threads (>= 1) */
     const char *data_dir;  /* download archives go to data_dir/downloads */
     int tick_ms;           /* scheduler period; <= 0 = 1000 */
+    int64_t prune_interval_usecs; /* a prune after the retention pass this often; 0 = daily, < 0 = never
+                                   * (job_prune.h) */
 };
 
 /* sched_start: recovers jobs interrupted by a previous daemon, then starts the pools and the

@@ -1,0 +1,207 @@
+/* job_prune.c: the daemon's prune runner (job_prune.h): one maintenance thread that runs the prune
+ * requested through the API or queued by the schedule after a retention pass, one at a time.
+ *
+ * Before calling repo_prune it collects the snapshot documents the repository still holds but the
+ * catalog marked deleted (svc_snapshot_delete deletes the catalog row first and then the document;
+ * a crash in between leaves the document), and hands them to repo_prune to forget first. A document
+ * the catalog does not know is kept (it may be a backup whose catalog row is being written). */
+#include "sched/job_prune.h"
+#include "sched/sched_int.h"
+#include "catalog/cat_snapshot.h"
+#include "util/log.h"
+#include "util/time.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct prune_runner {
+    struct prune_runner_config cfg;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int started, stopping;
+    volatile int cancel;
+    int has_current, has_last;
+    struct prune_run current, last;
+    int64_t next_id;
+    int64_t last_scheduled_real;  /* start of the last scheduled prune, or the runner's start */
+};
+
+/* catalog_deleted: the snapshot documents whose catalog rows are deleted; *out is a malloc'd array
+ * of malloc'd ids. */
+static int catalog_deleted(struct prune_runner *r, char ***out, size_t *n)
+{
+    json_t *ids = NULL, *v;
+    char **list;
+    size_t i, k = 0;
+    int rc = repo_snapshot_list(r->cfg.repo, &ids);
+    *out = NULL;
+    *n = 0;
+    if (rc < 0) return rc;
+    if (!(list = calloc(json_array_size(ids) + 1, sizeof *list))) {
+        json_decref(ids);
+        return -ENOMEM;
+    }
+    json_array_foreach(ids, i, v) {
+        const char *sid = json_string_value(v), *tenant;
+        json_t *doc = NULL;
+        struct cat_snapshot cs;
+        if (!sid || repo_snapshot_read(r->cfg.repo, sid, &doc) != 0) continue;
+        tenant = json_string_value(json_object_get(doc, "tenant"));
+        memset(&cs, 0, sizeof cs);
+        if (tenant && r->cfg.cat && cat_snapshot_get(r->cfg.cat, tenant, sid, &cs) == 0) {
+            if (cs.is_deleted && (list[k] = strdup(sid)) != NULL) k++;
+            cat_snapshot_release(&cs);
+        }
+        json_decref(doc);
+    }
+    json_decref(ids);
+    *out = list;
+    *n = k;
+    return 0;
+}
+
+static void run_one(struct prune_runner *r, struct prune_run *run)
+{
+    struct repo_prune_opts o = { .dry_run = run->dry_run, .cancel = &r->cancel };
+    char **forget = NULL, err[512] = "";
+    size_t nf = 0;
+    int rc = catalog_deleted(r, &forget, &nf);
+    if (rc == 0) {
+        o.forget = (const char *const *)forget;
+        o.n_forget = nf;
+        rc = repo_prune(r->cfg.repo, &o, &run->report, err, sizeof err);
+    } else {
+        snprintf(err, sizeof err, "cannot list the repository's snapshots: %s", strerror(-rc));
+    }
+    for (size_t k = 0; k < nf; k++) free(forget[k]);
+    free(forget);
+    run->state = rc == 0 ? PRUNE_SUCCEEDED : PRUNE_FAILED;
+    if (rc != 0) {
+        snprintf(run->message, sizeof run->message, "%s", err[0] ? err : strerror(-rc));
+        log_error("prune %lld failed: %s", (long long)run->id, run->message);
+    }
+}
+
+static void *runner_main(void *arg)
+{
+    struct prune_runner *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        struct prune_run run;
+        while (!r->stopping && !(r->has_current && r->current.state == PRUNE_QUEUED))
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->stopping) break;
+        r->current.state = PRUNE_RUNNING;
+        r->current.start_usecs = util_time_now();
+        r->cancel = 0;
+        run = r->current;
+        pthread_mutex_unlock(&r->mu);
+        run_one(r, &run);
+        run.end_usecs = util_time_now();
+        pthread_mutex_lock(&r->mu);
+        r->last = run;
+        r->has_last = 1;
+        r->has_current = 0;
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+int prune_runner_start(const struct prune_runner_config *cfg, struct prune_runner **out)
+{
+    struct prune_runner *r = calloc(1, sizeof *r);
+    *out = NULL;
+    if (!r) return -ENOMEM;
+    r->cfg = *cfg;
+    r->last_scheduled_real = util_time_real();
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv);
+        free(r);
+        return -EAGAIN;
+    }
+    r->started = 1;
+    *out = r;
+    return 0;
+}
+
+void prune_runner_stop(struct prune_runner *r)
+{
+    if (!r) return;
+    pthread_mutex_lock(&r->mu);
+    r->stopping = 1;
+    r->cancel = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    if (r->started) pthread_join(r->thread, NULL);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}
+
+/* queue: lock held. */
+static int queue(struct prune_runner *r, int dry_run, int scheduled, int64_t *id)
+{
+    if (!r->cfg.repo) return -ENODEV;
+    if (r->has_current) {
+        if (id) *id = r->current.id;
+        return -EBUSY;
+    }
+    memset(&r->current, 0, sizeof r->current);
+    r->current.id = ++r->next_id;
+    r->current.dry_run = dry_run;
+    r->current.scheduled = scheduled;
+    r->current.state = PRUNE_QUEUED;
+    r->current.queued_usecs = util_time_now();
+    r->has_current = 1;
+    if (id) *id = r->current.id;
+    pthread_cond_broadcast(&r->cv);
+    return 0;
+}
+
+void prune_runner_after_retention(struct prune_runner *r, int64_t real)
+{
+    if (!r || r->cfg.interval_usecs <= 0) return;
+    pthread_mutex_lock(&r->mu);
+    if (real - r->last_scheduled_real >= r->cfg.interval_usecs && !r->has_current &&
+        queue(r, 0, 1, NULL) == 0) {
+        r->last_scheduled_real = real;
+        log_info("prune: scheduled prune %lld queued", (long long)r->current.id);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+int sched_prune_request(struct sched *s, int dry_run, int64_t *id)
+{
+    int rc;
+    if (!s || !s->prune) return -ENODEV;
+    pthread_mutex_lock(&s->prune->mu);
+    rc = queue(s->prune, dry_run, 0, id);
+    pthread_mutex_unlock(&s->prune->mu);
+    return rc;
+}
+
+int sched_prune_status(struct sched *s, struct prune_status *out)
+{
+    return prune_runner_peek(s ? s->prune : NULL, out);
+}
+
+int prune_runner_peek(struct prune_runner *r, struct prune_status *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!r) return -ENODEV;
+    pthread_mutex_lock(&r->mu);
+    out->interval_usecs = r->cfg.interval_usecs > 0 ? r->cfg.interval_usecs : 0;
+    out->next_usecs = out->interval_usecs ? r->last_scheduled_real + r->cfg.interval_usecs : 0;
+    out->has_current = r->has_current;
+    out->current = r->current;
+    out->has_last = r->has_last;
+    out->last = r->last;
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
