@@ -1055,9 +1055,14 @@ static int pg_cp_table(const struct eng_pg_server *src, const struct eng_pg_copy
         PQfreemem(qs); PQfreemem(qt); PQfreemem(qnt); PQfreemem(qns);
         if (rc) goto done;
     }
-    /* the schema on the target */
+    /* the schema on the target, when missing (CREATE SCHEMA IF NOT EXISTS would need CREATE on the
+     * database even when the schema is there) */
     if (!(t = pg_cp_connect(o->target_conninfo, tdb, err, errlen))) { rc = -EIO; goto done; }
     {
+        const char *p[1] = { nsch };
+        if ((rc = pg_cp_value(t, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, p, &v, err, errlen)) != 0) goto done;
+    }
+    if (!v) {
         char *qns = pg_cp_ident(t, nsch), state[6];
         if (!qns) { rc = -ENOMEM; goto done; }
         snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", qns);
