@@ -287,6 +287,10 @@ static void log_run(struct backup_run *b, struct sql_instance *in, struct cat_ru
             struct timespec ts = { 0, 100 * 1000000L };
             nanosleep(&ts, NULL);
         }
+        if (stat(path, &st) != 0)
+            log_warn("run %s: instance %" PRId64 ": the marker's WAL segment %s (switch at %" PRIX64 ", %s) did not "
+                     "reach the spool %s in time", b->run_id, in->t.instance_id, mark.segment, mark.switch_lsn,
+                     mark.switched ? "switched" : "not switched", spool);
         if (!mark.switched)
             backup_add_message(t, "instance %" PRId64 ": pg_switch_wal was refused to the registered role (grant "
                                   "EXECUTE on it): the log run seals only segments the server completed",
