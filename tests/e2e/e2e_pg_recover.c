@@ -462,8 +462,6 @@ static int setup(char *why, size_t n)
     if (call("GET", path, NULL, &r) != 200) { http_resp_release(&r); snprintf(why, n, "GET registration"); return -1; }
     fx.shop_id = pgsource_find(r.json, "kDatabase", "shop");
     fx.crm_id = pgsource_find(r.json, "kDatabase", "crm");
-    long long inst = pgsource_find(r.json, "kInstance", NULL);
-    (void)inst;
     http_resp_release(&r);
     /* the instance's name, as the target's instanceName */
     snprintf(path, sizeof path, "/v2/data-protect/search/objects?objectIds=%lld", fx.src.instance_id);
