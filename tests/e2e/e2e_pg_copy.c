@@ -9,7 +9,8 @@
  * secondary index but the primary key, a table restored under a new name into the other database
  * and one moved to another schema beside its original, FailIfExists (-EEXIST, nothing changed, no
  * temporary database left) and Overwrite replacing; a role without the privileges fails, or with
- * continue_on_access_violation gets the objects skipped with warnings. Then the private server is closed: its
+ * continue_on_access_violation gets the objects skipped with warnings; a cancel leaves no temporary
+ * database and no private directory. Then the private server is closed: its
  * postmaster is gone and so is its directory. Whole instance: into a new directory and port (left
  * running, equal to the backup), and over the original (the server stopped, its directory moved
  * aside, the backup's state back and the server running on its port). */
@@ -29,7 +30,7 @@
 static const char *const TESTS[] = { "pg_copy_private_server_starts", "pg_copy_database_new_name",
                                      "pg_copy_database_excludes", "pg_copy_skip_indexes",
                                      "pg_copy_table_renamed_other_database", "pg_copy_fail_if_exists_then_overwrite",
-                                     "pg_copy_access_violation_skipped",
+                                     "pg_copy_access_violation_skipped", "pg_copy_canceled_leaves_nothing",
                                      "pg_copy_private_server_removed", "pg_copy_instance_new_directory",
                                      "pg_copy_instance_replace_original" };
 
@@ -323,6 +324,34 @@ TEST(pg_copy_access_violation_skipped)
     CHECKF(strcmp(v, "0") == 0, "%s relations of the refused table left", v);
 }
 
+/* A cancel raised before the copy: the temporary database is made, the first tool sees the flag and is
+ * stopped, and the temporary database is dropped; a private server asked for then leaves no directory. */
+TEST(pg_copy_canceled_leaves_nothing)
+{
+    char why[1024] = "", v[128];
+    CHECK(fx.priv.running);
+    volatile int cancel = 1;
+    struct eng_pg_copy_item it = { .kind = ENG_PG_COPY_DATABASE, .database = "shop", .rename_to = "shop_canceled" };
+    struct eng_pg_copy_opts o = { .target_conninfo = fx.conninfo, .jobs = 2, .cancel = &cancel };
+    struct eng_pg_copy_result r;
+    int rc = eng_pg_copy(&fx.priv, &it, &o, &r, why, sizeof why);
+    eng_pg_copy_result_release(&r);
+    CHECKF(rc == -ECANCELED, "eng_pg_copy: %d %s", rc, why);
+    CHECK(value_in(&fx.src, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'shop_canceled' OR datname"
+                                        " LIKE 'coffer_restore%'", v, sizeof v) == 0);
+    CHECKF(strcmp(v, "0") == 0, "%s databases left", v);
+    char *parent = check_tmpdir("pgcpcancel");
+    struct eng_pg_restore_opts ro = { .cancel = &cancel, .threads = 1 };
+    struct eng_pg_server s2;
+    rc = eng_pg_private_open(fx.repo, fx.snap, &ro, parent, 55304, &s2, NULL, why, sizeof why);
+    int empty = rmdir(parent) == 0;   /* only an empty directory goes */
+    if (!empty) check_rm_rf(parent);
+    free(parent);
+    CHECKF(rc == -ECANCELED, "eng_pg_private_open: %d %s", rc, why);
+    CHECK(empty);
+    CHECK(!s2.running && !s2.root[0]);
+}
+
 TEST(pg_copy_private_server_removed)
 {
     CHECK(fx.priv_pid > 1 && fx.priv_root[0]);
@@ -495,6 +524,7 @@ int main(void)
     RUN(pg_copy_table_renamed_other_database);
     RUN(pg_copy_fail_if_exists_then_overwrite);
     RUN(pg_copy_access_violation_skipped);
+    RUN(pg_copy_canceled_leaves_nothing);
     RUN(pg_copy_private_server_removed);
     RUN(pg_copy_instance_new_directory);
     RUN(pg_copy_instance_replace_original);
