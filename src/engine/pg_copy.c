@@ -608,7 +608,8 @@ static int pg_cp_log_warnings(const char *log, struct eng_pg_copy_result *r)
     while (fgets(line, sizeof line, f)) {
         size_t l = strlen(line);
         while (l && (line[l - 1] == '\n' || line[l - 1] == '\r')) line[--l] = '\0';
-        if (strstr(line, "permission denied") || strstr(line, "must be owner") || strstr(line, "must be superuser"))
+        if (strstr(line, "permission denied") || strstr(line, "must be owner") || strstr(line, "must be superuser") ||
+            strstr(line, "must be member of role"))
             priv = 1;
         if (strstr(line, "error:") || strstr(line, "ERROR:")) pg_cp_warn(r, "%s", line);
     }
