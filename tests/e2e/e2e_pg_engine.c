@@ -145,19 +145,6 @@ static int restore_and_start(const char *snap, struct pgtest *dst, int port, str
     return 0;
 }
 
-static int amcheck(struct pgtest *p, char *why, size_t n)
-{
-    char port[16];
-    snprintf(port, sizeof port, "%d", p->port);
-    char *argv[] = { PGTEST_BIN "/pg_amcheck", "-h", p->sock, "-p", port, "-U", "postgres", "--all",
-                     "--install-missing", "--heapallindexed", NULL };
-    char log[700];
-    snprintf(log, sizeof log, "%s/amcheck.log", p->root);
-    int st = pgtest_run(argv, log, 300);
-    if (st != 0) snprintf(why, n, "pg_amcheck exited with %d, see %s", st, log);
-    return st;
-}
-
 /* ---------- tests ---------- */
 
 static char exp_a[128], exp_b[128];
@@ -254,7 +241,7 @@ TEST(pg_full_backup_with_writer_restores_consistent)
          pgtest_exec(c, "CHECKPOINT", why, sizeof why) == 0 &&
          pgtest_value(c, "SELECT timeline_id FROM pg_control_checkpoint()", tli, sizeof tli) == 0;
     PQfinish(c);
-    int am = ok ? amcheck(&dst, why, sizeof why) : -1;
+    int am = ok ? pgtest_amcheck(&dst, why, sizeof why) : -1;
     pgtest_destroy(&dst);
     CHECK(ok);
     CHECKF(atoi(tli) == 2, "the restored server is on timeline %s, not 2 (recovered to a target and promoted)", tli);
@@ -324,7 +311,7 @@ TEST(pg_incremental_reads_less_restores_exact)
     ok = c && table_sum(c, "static_a", "id", ga, sizeof ga) == 0 && table_sum(c, "static_b", "id", gb, sizeof gb) == 0 &&
          table_sum(c, "small_new", "id", gn, sizeof gn) == 0 && table_sum(c, "writes", "seq", gw, sizeof gw) == 0;
     PQfinish(c);
-    int am = ok ? amcheck(&dst, why, sizeof why) : -1;
+    int am = ok ? pgtest_amcheck(&dst, why, sizeof why) : -1;
     pgtest_destroy(&dst);
     CHECK(ok);
     CHECKF(strcmp(ga, ea) == 0, "static_a %s != %s", ga, ea);

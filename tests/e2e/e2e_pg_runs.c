@@ -12,7 +12,8 @@
  * base backup to the last rows. Finally, with the daemon stopped, the test opens the catalog and
  * repository, plans (svc_pg_plan_restore) and restores (eng_pg_restore) the instance at points in
  * time before, across and after the kills, starts a server on each and compares every table's
- * count and md5 with what the source held at that moment. */
+ * count and md5 with what the source held at that moment, and runs pg_amcheck (heap and every index)
+ * on each restored instance. */
 #include "catalog/cat.h"
 #include "catalog/cat_snapshot.h"
 #include "check.h"
@@ -492,6 +493,7 @@ static int restore_at(struct cat *cat, struct repo *repo, const char *snap, int6
         }
     }
     rc = sums(c, got);
+    if (rc == 0) rc = pgtest_amcheck(&dst, why, n); /* the restored instance is physically sound */
 out:
     PQfinish(c);
     pgtest_destroy(&dst);

@@ -211,3 +211,15 @@ uint64_t pgtest_lsn(const char *text)
     if (!text || sscanf(text, "%X/%X", &hi, &lo) != 2) return 0;
     return ((uint64_t)hi << 32) | lo;
 }
+
+int pgtest_amcheck(struct pgtest *p, char *why, size_t n)
+{
+    char port[16], log[700];
+    snprintf(port, sizeof port, "%d", p->port);
+    char *argv[] = { PGTEST_BIN "/pg_amcheck", "-h", p->sock, "-p", port, "-U", "postgres", "--all",
+                     "--install-missing", "--heapallindexed", NULL };
+    snprintf(log, sizeof log, "%s/amcheck.log", p->root);
+    int st = pgtest_run(argv, log, 300);
+    if (st != 0) snprintf(why, n, "pg_amcheck exited with %d, see %s", st, log);
+    return st;
+}

@@ -49,4 +49,7 @@ uint64_t pgtest_lsn(const char *text);
 /* pgtest_run: runs argv[0] (a full path) with argv as the postgres user when root (else as ourselves),
  * output to log (appended; NULL = /dev/null), killed after timeout_s. Its exit status, or -1. */
 int pgtest_run(char *const argv[], const char *log, int timeout_s);
+/* pgtest_amcheck: pg_amcheck --all --install-missing --heapallindexed on the server (as postgres), output
+ * to <root>/amcheck.log; 0 when it finds nothing, else its exit status with why naming the log. */
+int pgtest_amcheck(struct pgtest *p, char *why, size_t n);
 #endif
