@@ -1,0 +1,44 @@
+/* pg_check.h: short, read-only questions to a registered PostgreSQL instance that the API asks
+ * before it queues a SQL restore (the site restore API's collision check and restore-permissions):
+ * does a database or a relation exist, what may the registration's role do there. Each call opens one
+ * libpq session on the instance (through svc_pg_target's conninfo, password included: never logged),
+ * bounded by SVC_PG_CHECK_TIMEOUT_S to connect and as statement_timeout, and closes it.
+ *
+ * Returns 0 or a negative errno code with a sentence in err: -ECONNREFUSED (cannot connect or
+ * authenticate: the server's message, never the conninfo), -EIO (a query failed), -ENOMEM. */
+#ifndef COFFER_SVC_PG_CHECK_H
+#define COFFER_SVC_PG_CHECK_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct svc_pg_target;
+
+#define SVC_PG_CHECK_TIMEOUT_S 5
+
+/* svc_pg_relation_exists: *exists = 1 when database dbname exists and holds a relation (table, view,
+ * sequence, index...) named schema.name, else 0 (a missing database is 0, not an error). */
+int svc_pg_relation_exists(const struct svc_pg_target *t, const char *dbname, const char *schema, const char *name,
+                           int *exists, char *err, size_t errlen);
+/* svc_pg_database_exists: *exists = 1 when the instance has database dbname. */
+int svc_pg_database_exists(const struct svc_pg_target *t, const char *dbname, int *exists, char *err,
+                           size_t errlen);
+
+/* What the registration's role may do on the instance. */
+struct svc_pg_role {
+    char name[64];        /* current_user */
+    int superuser;
+    int createdb;         /* CREATEDB (or superuser): may create the databases a restore makes */
+};
+/* What it may do in one database. */
+struct svc_pg_db_rights {
+    int exists;
+    int can_connect;      /* has_database_privilege CONNECT */
+    int can_create;       /* may create tables: superuser, or CREATE on the database's public schema */
+};
+/* svc_pg_role_rights: connects (to the maintenance database) and reads the role's attributes. */
+int svc_pg_role_rights(const struct svc_pg_target *t, struct svc_pg_role *out, char *err, size_t errlen);
+/* svc_pg_db_rights: the role's rights in dbname (exists 0 and the rest 0 when there is no such
+ * database). */
+int svc_pg_db_rights(const struct svc_pg_target *t, const char *dbname, struct svc_pg_db_rights *out, char *err,
+                     size_t errlen);
+#endif
