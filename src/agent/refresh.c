@@ -4,7 +4,9 @@
  * new state (Finished, refreshed now); anything else -> no agent is reachable, which is recorded as
  * the state (Pending, with the reason) and no objects are made. What is found is recorded as typed
  * facts in Coffer's names (cat_object_facts: OS, size, file system, device, host name); the API
- * builds the wire shapes from them. */
+ * builds the wire shapes from them. This sync speaks for the host and its volumes only (scope kVolume):
+ * a PostgreSQL instance under the same host is discovered by svc/pg_discover.c, which the API calls
+ * after this. */
 #include "agent/agent.h"
 #include "catalog/cat_source.h"
 #include "util/log.h"
@@ -33,8 +35,8 @@ static int sync_local(struct cat *cat, const char *tenant, const struct cat_sour
     char err[512], host[256];
     int64_t total = 0;
     int rc;
-    /* Volumes are what a kPhysical host protects; a kSQL registration's host carries databases, which
-     * are not discovered here. */
+    /* Volumes are what a kPhysical host protects; a kSQL registration's host carries a PostgreSQL
+     * instance, which svc/pg_discover.c discovers (the API calls it after this). */
     if (strcmp(s->environment, "kPhysical") == 0 &&
         agent_local_volumes(AGENT_MOUNTS_PATH, &mounts, err, sizeof err) != 0) {
         log_warn("source %lld: %s", (long long)s->id, err);
@@ -59,8 +61,9 @@ static int sync_local(struct cat *cat, const char *tenant, const struct cat_sour
     root_facts = (struct cat_object_facts){ .os_type = (char *)"kLinux", .logical_bytes = total,
                                             .host_type = (char *)"kLinux", .host_name = host };
     if ((rc = cat_begin(cat)) == 0) {
-        rc = cat_source_sync_objects(cat, tenant, s->id, s->environment, CAT_AGENT_LOCAL, endpoint, &root_facts,
-                                     items, mounts.n);
+        static const char *const volumes_only[] = { "kVolume", NULL };   /* PostgreSQL's are svc/pg_discover.c's */
+        rc = cat_source_sync_scope(cat, tenant, s->id, s->environment, CAT_AGENT_LOCAL, endpoint, &root_facts,
+                                   volumes_only, items, mounts.n);
         if (rc == 0) rc = cat_source_set_state(cat, tenant, s->id, "Finished", NULL, now_ms());
         if (rc == 0)
             rc = cat_commit(cat);

@@ -16,6 +16,11 @@
  * summaries. A host no agent reaches has not been discovered, so its root stands alone, built from
  * the registration. A volume is a child node (parentId = the host); its physicalProtectionSource
  * carries the volume as its only PhysicalVolume and no "type" (the contract's types are host kinds).
+ * A PostgreSQL instance (a child of the host), its databases and their tables are kSQL nodes with a
+ * sqlProtectionSource instead: name; type kInstance / kDatabase (a table has no SqlProtectionSource
+ * type: it has none); id (SQLSourceID: instanceId = the instance's uuid, databaseId = the object id);
+ * databaseName (of a database or table); dbOwnerUsername (a database's owner);
+ * defaultDatabaseLocation (an instance's data directory, when the role may read it); isEncrypted false.
  *
  * Protection: an object is protected when a live protection group lists it or lists its host. The
  * counts (subtree summaries here, stats in registrationInfo) count leaves, i.e. objects without
@@ -42,8 +47,8 @@
  * filters environments, ids, sids, tenantIds (another tenant's id matches nothing: a tenant only ever
  * sees its own sources), maintenanceStatus (no source has maintenance configured: only NotConfigured
  * matches) and the requestInitiatorType header (UIUser, UIAuto or Helios); includeApplicationsTreeInfo,
- * includeExternalMetadata and the like are checked for their type and add nothing (no application
- * tree, e.g. SQL instances, is discovered on a host). */
+ * includeExternalMetadata and the like are checked for their type and add nothing (the PostgreSQL
+ * objects are in the tree itself, see above). */
 #include "api/api.h"
 #include "api/jv.h"
 #include "api/objects.h"
@@ -294,12 +299,53 @@ static json_t *host_node(const struct tree *t, const struct cat_source *s, const
     return node;
 }
 
-static json_t *child_node(const struct tree *t, const struct cat_object *o, int is_protected)
+/* find_obj: the object with id within [lo, hi), or NULL. */
+static const struct cat_object *find_obj(const struct tree *t, size_t lo, size_t hi, int64_t id)
 {
-    json_t *phys = json_pack("{s:o,s:s}", "id", global_id(t, o->id), "name", o->name ? o->name : "");
-    json_t *node = json_pack("{s:I,s:s,s:s,s:I}", "id", (json_int_t)o->id, "name", o->name ? o->name : "",
-                             "environment", o->environment ? o->environment : "kPhysical", "parentId",
-                             (json_int_t)o->parent_id);
+    for (size_t i = lo; i < hi; i++)
+        if (t->objs[i].o.id == id) return &t->objs[i].o;
+    return NULL;
+}
+
+/* sql_source: the SqlProtectionSource of a PostgreSQL object (its database and instance looked up
+ * among the registration's objects [lo, hi)). */
+static json_t *sql_source(const struct tree *t, size_t lo, size_t hi, const struct cat_object *o)
+{
+    const char *type = o->object_type;
+    json_t *sp = json_pack("{s:s,s:b}", "name", o->name ? o->name : "", "isEncrypted", 0), *sid = json_object();
+    const struct cat_object *db = NULL, *inst = NULL;
+    if (strcmp(type, "kInstance") == 0) {
+        inst = o;
+    } else if (strcmp(type, "kDatabase") == 0) {
+        db = o;
+        inst = find_obj(t, lo, hi, o->parent_id);
+    } else {
+        db = find_obj(t, lo, hi, o->parent_id);
+        inst = db ? find_obj(t, lo, hi, db->parent_id) : NULL;
+    }
+    if (strcmp(type, "kTable") != 0) json_object_set_new(sp, "type", json_string(type));
+    if (inst && inst->uuid) json_object_set_new(sid, "instanceId", json_string(inst->uuid));
+    if (db) {
+        json_object_set_new(sid, "databaseId", json_integer(db->id));
+        json_object_set_new(sp, "databaseName", json_string(db->name ? db->name : ""));
+        if (db->facts.owner) json_object_set_new(sp, "dbOwnerUsername", json_string(db->facts.owner));
+    }
+    if (o == inst && o->facts.data_directory)
+        json_object_set_new(sp, "defaultDatabaseLocation", json_string(o->facts.data_directory));
+    json_object_set_new(sp, "id", sid);
+    return sp;
+}
+
+static json_t *child_node(const struct tree *t, size_t lo, size_t hi, const struct cat_object *o, int is_protected)
+{
+    json_t *phys, *node = json_pack("{s:I,s:s,s:s,s:I}", "id", (json_int_t)o->id, "name", o->name ? o->name : "",
+                                    "environment", o->environment ? o->environment : "kPhysical", "parentId",
+                                    (json_int_t)o->parent_id);
+    if (api_object_is_sql(o)) {
+        json_object_set_new(node, "sqlProtectionSource", sql_source(t, lo, hi, o));
+        return node;
+    }
+    phys = json_pack("{s:o,s:s}", "id", global_id(t, o->id), "name", o->name ? o->name : "");
     if (o->object_type && strcmp(o->object_type, "kVolume") == 0)
         json_object_set_new(phys, "volumes", json_pack("[o]", physical_volume(o, is_protected)));
     json_object_set_new(node, "physicalProtectionSource", phys);
@@ -392,7 +438,7 @@ static json_t *subtree(const struct tree *t, size_t lo, size_t hi, int64_t paren
         int prot = inherited || x->listed;
         json_t *n, *kids;
         if (x->o.id == parent_id || excluded(t, x->o.object_type)) continue;
-        n = json_pack("{s:o}", "protectionSource", child_node(t, &x->o, prot));
+        n = json_pack("{s:o}", "protectionSource", child_node(t, lo, hi, &x->o, prot));
         if (x->o.facts.logical_bytes >= 0)
             json_object_set_new(n, "logicalSize", json_integer(size_of(&x->o)));
         decorate(t, n, x->o.id, x, inherited, parent_id);

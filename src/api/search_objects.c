@@ -16,7 +16,10 @@
  *
  * Showing an object (objects.h): the catalog keeps what discovery found as typed facts in Coffer's
  * names (cat_object_facts); osType, logicalSizeBytes and the physicalProtectionSource of a host or
- * volume are built here from them, so the wire field names stay in src/api. */
+ * volume are built here from them, so the wire field names stay in src/api. PostgreSQL objects
+ * (environment kSQL: kInstance, kDatabase, kTable) carry mssqlParams (hostInfo: the registration's
+ * host; isEncrypted false: Coffer reads no TDE) and nest: a host's childObjects hold its volumes and
+ * instance, an instance's its databases, a database's its tables. */
 #include "api/api.h"
 #include "api/jv.h"
 #include "api/objects.h"
@@ -73,27 +76,71 @@ json_t *api_object_pps(const struct cat_object *o)
     return p;
 }
 
-json_t *api_object_json(struct cat *cat, const char *tenant, const struct cat_object *o)
+int api_object_is_sql(const struct cat_object *o)
 {
-    json_t *j = api_object_summary(o), *pps = api_object_pps(o);
-    if (pps) json_object_set_new(j, "physicalProtectionSource", pps);
-    if (o->object_type && strcmp(o->object_type, "kHost") == 0) {
+    return o && o->environment && strcmp(o->environment, "kSQL") == 0 && o->object_type &&
+           (strcmp(o->object_type, "kInstance") == 0 || strcmp(o->object_type, "kDatabase") == 0 ||
+            strcmp(o->object_type, "kTable") == 0);
+}
+
+/* has_children: the object types whose childObjects are listed. */
+static int has_children(const struct cat_object *o)
+{
+    return o->object_type && (strcmp(o->object_type, "kHost") == 0 || strcmp(o->object_type, "kInstance") == 0 ||
+                              strcmp(o->object_type, "kDatabase") == 0);
+}
+
+/* sql_params: the mssqlParams of a PostgreSQL object. */
+static json_t *sql_params(const struct cat_object *o)
+{
+    char id[32];
+    json_t *host;
+    snprintf(id, sizeof id, "%lld", (long long)o->source_id);
+    host = json_pack("{s:s}", "id", id);
+    if (o->source_name) json_object_set_new(host, "name", json_string(o->source_name));
+    return json_pack("{s:o,s:b}", "hostInfo", host, "isEncrypted", 0);
+}
+
+/* summary_tree: the summary of o with its descendants as nested childObjects (depth bounds the
+ * recursion: host, instance, database, table). NULL on a catalog error. */
+static json_t *summary_tree(struct cat *cat, const char *tenant, const struct cat_object *o, int full, int depth)
+{
+    json_t *j = api_object_summary(o);
+    if (full) {
+        json_t *pps = api_object_pps(o);
+        if (pps) json_object_set_new(j, "physicalProtectionSource", pps);
+    }
+    if (api_object_is_sql(o)) json_object_set_new(j, "mssqlParams", sql_params(o));
+    if (has_children(o) && depth > 0) {
         struct cat_object *kids;
         size_t n;
         json_t *arr;
+        int failed = 0;
         if (cat_object_children(cat, tenant, o->id, &kids, &n) != 0) {
             json_decref(j);
             return NULL;
         }
         arr = json_array();
         for (size_t i = 0; i < n; i++) {
-            json_array_append_new(arr, api_object_summary(&kids[i]));
+            json_t *k = failed ? NULL : summary_tree(cat, tenant, &kids[i], 0, depth - 1);
+            if (k) json_array_append_new(arr, k);
+            else failed = 1;
             cat_object_release(&kids[i]);
         }
         free(kids);
+        if (failed) {
+            json_decref(arr);
+            json_decref(j);
+            return NULL;
+        }
         json_object_set_new(j, "childObjects", arr);
     }
     return j;
+}
+
+json_t *api_object_json(struct cat *cat, const char *tenant, const struct cat_object *o)
+{
+    return summary_tree(cat, tenant, o, 1, 4);
 }
 
 /* ---- query parsing ---- */
@@ -146,7 +193,8 @@ static json_t *protection_info(struct search *s, const struct cat_object *o)
         if (cat_group_get(s->cat, s->tenant, json_string_value(v), &g) == 0) {
             json_object_set_new(pg, "name", json_string(g.name));
             json_object_set_new(pg, "policyId", json_string(g.policy_id));
-            json_object_set_new(pg, "protectionEnvType", json_string("kFile"));
+            json_object_set_new(pg, "protectionEnvType",
+                                json_string(g.environment && strcmp(g.environment, "kSQL") == 0 ? "kNative" : "kFile"));
             cat_group_release(&g);
         }
         json_array_append_new(groups, pg);

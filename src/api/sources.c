@@ -13,7 +13,19 @@
  * refreshErrorMessage saying so (fields of the v1 registration info, the closest the API has), and it
  * has no objects. A host is registered once per tenant and environment (409 otherwise; the local
  * machine counts once whatever name it is given). Deleting a registration whose objects a live
- * protection group lists is 409. */
+ * protection group lists is 409.
+ *
+ * PostgreSQL (environment kSQL, or kPhysical with "kSQL" in physicalParams.applications): the
+ * connection is given as advancedConfigs pairs, checked strictly (a key starting with "pg" that is
+ * not one of these is 400, and so is one of them on a registration without PostgreSQL): pgPort
+ * (1..65535, default 5432), pgSocketDir (an absolute path, default /var/run/postgresql), pgUser
+ * (default postgres), pgDatabase (the maintenance database, default postgres), pgPassword (optional).
+ * They become the registration's typed connection (cat_pg_conn, stored beside the wire document);
+ * the password is sealed under the repository key (repo_secret_seal) and its pair is dropped from
+ * the stored document, so no response ever carries it (the pair is omitted). A PUT without pgPassword
+ * keeps the stored password; pgPassword "" removes it. After the agent discovered the host,
+ * svc_pg_refresh discovers the instance, its databases and tables (registration, PUT and refresh);
+ * a server that cannot be reached leaves the registration Pending with the server's message. */
 #include "agent/agent.h"
 #include "api/api.h"
 #include "api/jv.h"
@@ -21,6 +33,8 @@
 #include "api/resid.h"
 #include "catalog/cat_connection.h"
 #include "catalog/cat_source.h"
+#include "repo/repo.h"
+#include "svc/pg_discover.h"
 #include "util/log.h"
 #include <ctype.h>
 #include <errno.h>
@@ -75,7 +89,20 @@ struct reg {
     int local;
     char connection_id[32];     /* "" = none */
     int64_t last_modified;      /* PUT: lastModifiedTimestampUsecs, or -1 */
+    int wants_pg;               /* kSQL, or kPhysical with the kSQL application */
+    int pg_port;
+    const char *pg_socket_dir, *pg_user, *pg_database;  /* borrowed from the body (or defaults) */
+    char *pg_password;          /* malloc'd copy (the pair leaves the body); NULL: not given */
 };
+
+static void reg_release(struct reg *r)
+{
+    if (r->pg_password) {
+        explicit_bzero(r->pg_password, strlen(r->pg_password));
+        free(r->pg_password);
+    }
+    r->pg_password = NULL;
+}
 
 /* positive / check_connections / check_advanced / check_physical: 0, or -1 after a 400. */
 static int positive(struct api_resp *resp, const char *prefix, const char *field, int64_t v)
@@ -177,6 +204,106 @@ static int check_physical(struct api_resp *resp, json_t *pp, struct reg *r)
     return 0;
 }
 
+/* PostgreSQL connection keys of advancedConfigs. */
+static const char *const pg_keys[] = { "pgPort", "pgSocketDir", "pgUser", "pgPassword", "pgDatabase", NULL };
+
+/* pg_name_ok: a role or database name as given: 1..63 bytes (NAMEDATALEN - 1), no control characters. */
+static int pg_name_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 63) return 0;
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) return 0;
+    return 1;
+}
+
+/* check_pg: the PostgreSQL pairs of advancedConfigs (already checked for shape); fills r and takes
+ * pgPassword's pair out of the array. 0, or -1 after a 400. */
+static int check_pg(struct api_resp *resp, json_t *body, json_t *adv, struct reg *r)
+{
+    json_t *pp = json_object_get(body, "physicalParams"), *apps = json_object_get(pp, "applications"), *e;
+    int seen[5] = { 0 };
+    size_t i, pw_index = (size_t)-1;
+    r->wants_pg = strcmp(r->environment, "kSQL") == 0;
+    json_array_foreach(apps, i, e) {
+        if (strcmp(json_string_value(e), "kSQL") == 0) r->wants_pg = 1;
+    }
+    r->pg_port = 5432;
+    r->pg_socket_dir = "/var/run/postgresql";
+    r->pg_user = "postgres";
+    r->pg_database = "postgres";
+    json_array_foreach(adv, i, e) {
+        json_t *jv = json_object_get(e, "value");
+        const char *k = json_string_value(json_object_get(e, "key")), *v = json_string_value(jv);
+        size_t which;
+        char f[64];
+        if (strncasecmp(k, "pg", 2) != 0) continue;
+        for (which = 0; pg_keys[which] && strcmp(pg_keys[which], k) != 0; which++) {}
+        snprintf(f, sizeof f, "advancedConfigs[%zu]", i);
+        if (!pg_keys[which]) {
+            api_error(resp, 400, "InvalidField", "field '%s.key' is '%.64s', which is no PostgreSQL setting: the "
+                      "keys are pgPort, pgSocketDir, pgUser, pgPassword, pgDatabase", f, k);
+            return -1;
+        }
+        if (!r->wants_pg) {
+            api_error(resp, 400, "InvalidField", "field '%s.key' is %s, a PostgreSQL setting, but this registration "
+                      "has no PostgreSQL (environment kSQL, or kSQL in physicalParams.applications)", f, k);
+            return -1;
+        }
+        if (seen[which]++) {
+            api_error(resp, 400, "InvalidField", "field '%s.key': %s is given twice", f, k);
+            return -1;
+        }
+        if (json_string_length(jv) != strlen(v)) {
+            api_error(resp, 400, "InvalidField", "field '%s.value' (%s) must not contain NUL characters", f, k);
+            return -1;
+        }
+        if (which == 0) {
+            char *end;
+            long port;
+            errno = 0;
+            port = strtol(v, &end, 10);
+            if (errno || end == v || *end || !isdigit((unsigned char)v[0]) || port < 1 || port > 65535) {
+                api_error(resp, 400, "InvalidField", "field '%s.value' (pgPort) must be a port number between 1 and "
+                          "65535, not '%.32s'", f, v);
+                return -1;
+            }
+            r->pg_port = (int)port;
+        } else if (which == 1) {
+            /* the socket file is <dir>/.s.PGSQL.<port>, and sun_path holds 107 bytes */
+            if (v[0] != '/' || strlen(v) > 80 || strstr(v, "/../") || strstr(v, "'")) {
+                api_error(resp, 400, "InvalidField", "field '%s.value' (pgSocketDir) must be an absolute directory "
+                          "path of at most 80 bytes (the server's unix-socket directory), not '%.64s'", f, v);
+                return -1;
+            }
+            r->pg_socket_dir = v;
+        } else if (which == 2 || which == 4) {
+            if (!pg_name_ok(v)) {
+                api_error(resp, 400, "InvalidField", "field '%s.value' (%s) must be a PostgreSQL %s name of 1 to 63 "
+                          "bytes without control characters", f, k, which == 2 ? "role" : "database");
+                return -1;
+            }
+            if (which == 2) r->pg_user = v;
+            else r->pg_database = v;
+        } else {
+            if (strlen(v) > 1024) {
+                api_error(resp, 400, "InvalidField", "field '%s.value' (pgPassword) is longer than 1024 bytes", f);
+                return -1;
+            }
+            pw_index = i;
+        }
+    }
+    if (pw_index != (size_t)-1) {
+        const char *v = json_string_value(json_object_get(json_array_get(adv, pw_index), "value"));
+        if (!(r->pg_password = strdup(v))) {
+            api_error(resp, 500, "InternalError", "out of memory");
+            return -1;
+        }
+        json_array_remove(adv, pw_index);   /* never stored in the wire document */
+    }
+    return 0;
+}
+
 /* decimal: whether s is a positive decimal integer without sign or leading zero. */
 static int decimal(const char *s)
 {
@@ -236,7 +363,7 @@ static int validate(struct api_req *req, struct api_resp *resp, json_t *body, in
         }
         snprintf(r->connection_id, sizeof r->connection_id, "%s", dsc);
     }
-    if (check_physical(resp, pp, r) != 0) return -1;
+    if (check_physical(resp, pp, r) != 0 || check_pg(resp, body, adv, r) != 0) return -1;
     if (r->connection_id[0]) {
         struct cat_connection c;
         int rc = cat_connection_get(cat, req->tenant, r->connection_id, &c);
@@ -328,6 +455,49 @@ static void conflict_endpoint(struct api_resp *resp, const struct reg *r)
               r->endpoint, r->local ? " (this machine)" : "", r->environment);
 }
 
+/* pg_conn: the typed connection of r into *c (strings borrowed from r, except the sealed password:
+ * malloc'd); keep_sealed is the stored sealed password a PUT without pgPassword keeps. 0, or -1
+ * after a 4xx/5xx. */
+static int pg_conn(struct api_req *req, struct api_resp *resp, const struct reg *r, const char *keep_sealed,
+                   struct cat_pg_conn *c)
+{
+    memset(c, 0, sizeof *c);
+    c->port = r->pg_port;
+    c->socket_dir = (char *)r->pg_socket_dir;
+    c->user = (char *)r->pg_user;
+    c->database = (char *)r->pg_database;
+    if (r->pg_password && r->pg_password[0]) {
+        struct repo *repo = api_ctx(req)->repo;
+        int rc;
+        if (!repo) {
+            api_error(resp, 503, "Unavailable", "field 'advancedConfigs' (pgPassword): no repository is open to "
+                      "seal the password under its key; try again when the daemon has started");
+            return -1;
+        }
+        rc = repo_secret_seal(repo, r->pg_password, &c->password_sealed);
+        if (rc != 0) {
+            api_error(resp, 500, "InternalError", "cannot seal the password: %s", err_text(rc));
+            return -1;
+        }
+    } else if (!r->pg_password && keep_sealed && !(c->password_sealed = strdup(keep_sealed))) {
+        api_error(resp, 500, "InternalError", "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* refresh_all: the agent's discovery of the host (agent_refresh_source), then the PostgreSQL
+ * instance's (svc_pg_refresh); failures are logged (the state tells the client). */
+static int refresh_all(struct api_req *req, int64_t id, const char *endpoint)
+{
+    struct cat *cat = api_ctx(req)->cat;
+    int rc = agent_refresh_source(cat, req->tenant, id, endpoint);
+    if (rc == 0) rc = svc_pg_refresh(cat, api_ctx(req)->repo, req->tenant, id);
+    if (rc != 0 && rc != CAT_NOT_FOUND) /* not found: deleted meanwhile, nothing to discover */
+        log_warn("source %lld: discovery failed: %s", (long long)id, err_text(rc));
+    return rc;
+}
+
 /* ---- handlers ---- */
 
 static void source_register(struct api_req *req, struct api_resp *resp)
@@ -338,9 +508,14 @@ static void source_register(struct api_req *req, struct api_resp *resp)
     struct reg r;
     int64_t id;
     int rc;
+    memset(&s, 0, sizeof s);
+    memset(&r, 0, sizeof r);
     if (!body) return;
     if (validate(req, resp, body, 0, &r) != 0) goto out;
-    memset(&s, 0, sizeof s);
+    if (r.wants_pg) {
+        if (pg_conn(req, resp, &r, NULL, &s.pg) != 0) goto out;
+        s.has_pg = 1;
+    }
     if (cat_begin(cat) != 0) {
         internal(resp, "starting a transaction");
         goto out;
@@ -372,11 +547,11 @@ static void source_register(struct api_req *req, struct api_resp *resp)
         goto out;
     }
     /* The registration stands whatever discovery finds; its state tells. */
-    rc = agent_refresh_source(cat, req->tenant, id, r.endpoint);
-    if (rc != 0 && rc != CAT_NOT_FOUND) /* not found: deleted meanwhile, nothing to discover */
-        log_warn("source %lld: discovery failed: %s", (long long)id, err_text(rc));
+    refresh_all(req, id, r.endpoint);
     respond_registration(req, resp, 201, id);
 out:
+    free(s.pg.password_sealed);
+    reg_release(&r);
     json_decref(body);
 }
 
@@ -452,6 +627,8 @@ static void source_update(struct api_req *req, struct api_resp *resp)
     struct cat_source old, s;
     struct reg r;
     int rc;
+    memset(&s, 0, sizeof s);
+    memset(&r, 0, sizeof r);
     if (!id || !(body = api_body_object(req, resp))) return;
     if (validate(req, resp, body, 1, &r) != 0) goto out;
     if (cat_begin(cat) != 0) {
@@ -478,13 +655,15 @@ static void source_update(struct api_req *req, struct api_resp *resp)
                   "was last modified at %lld: read it again", (long long)r.last_modified,
                   (long long)old.modified_usecs);
         rc = -1;
+    } else if (r.wants_pg && pg_conn(req, resp, &r, old.has_pg ? old.pg.password_sealed : NULL, &s.pg) != 0) {
+        rc = -1;
     } else {
-        memset(&s, 0, sizeof s);
         s.id = id;
         s.name = (char *)r.name;
         s.doc = body;
         s.connection_id = r.connection_id[0] ? r.connection_id : NULL;
         s.modified_usecs = api_next_mtime(old.modified_usecs);
+        s.has_pg = r.wants_pg;
         rc = cat_source_update(cat, req->tenant, &s);
         if (rc != 0) internal(resp, "updating the registration");
     }
@@ -494,11 +673,11 @@ static void source_update(struct api_req *req, struct api_resp *resp)
         if (rc == 0) internal(resp, "committing");
         goto out;
     }
-    rc = agent_refresh_source(cat, req->tenant, id, r.endpoint);
-    if (rc != 0 && rc != CAT_NOT_FOUND) /* not found: deleted meanwhile, nothing to discover */
-        log_warn("source %lld: discovery failed: %s", (long long)id, err_text(rc));
+    refresh_all(req, id, r.endpoint);
     respond_registration(req, resp, 200, id);
 out:
+    free(s.pg.password_sealed);
+    reg_release(&r);
     json_decref(body);
 }
 
@@ -557,14 +736,13 @@ static void source_delete(struct api_req *req, struct api_resp *resp)
     else internal(resp, "deleting the registration");
 }
 
-/* discover: agent_refresh_source for registration id, at the endpoint its request document names. */
-static int discover(struct cat *cat, const char *tenant, int64_t id)
+/* discover: refresh_all for registration id, at the endpoint its request document names. */
+static int discover(struct api_req *req, int64_t id)
 {
     struct cat_source s;
-    int rc = cat_source_get(cat, tenant, id, &s);
+    int rc = cat_source_get(api_ctx(req)->cat, req->tenant, id, &s);
     if (rc != 0) return rc;
-    rc = agent_refresh_source(cat, tenant, id,
-                              json_string_value(json_object_get(json_object_get(s.doc, "physicalParams"), "endpoint")));
+    rc = refresh_all(req, id, json_string_value(json_object_get(json_object_get(s.doc, "physicalParams"), "endpoint")));
     cat_source_release(&s);
     return rc;
 }
@@ -574,7 +752,7 @@ static void source_refresh(struct api_req *req, struct api_resp *resp)
     int64_t id = path_id(req, resp);
     int rc;
     if (!id) return;
-    rc = discover(api_ctx(req)->cat, req->tenant, id);
+    rc = discover(req, id);
     if (rc == 0) api_empty(resp, 204);
     else if (rc == CAT_NOT_FOUND) api_error(resp, 404, "NotFound", "no protection source with id %lld", (long long)id);
     else internal(resp, "refreshing the source");

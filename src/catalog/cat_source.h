@@ -1,4 +1,5 @@
-/* cat_source.h: source registrations and the objects discovered under them (hosts, volumes).
+/* cat_source.h: source registrations and the objects discovered under them (hosts, volumes, and
+ * PostgreSQL instances with their databases and tables).
  *
  * A registration (table sources) is what a client registered through
  * /v2/data-protect/sources/registrations: its validated request JSON (doc) plus the state the server
@@ -7,10 +8,17 @@
  * root object (the host) has that very id, so the registration id, the objects' source id and the
  * {id} of /sources/{id}/refresh all name the same number.
  *
- * Objects (table objects) are the protectable things under a registration: the host (parent 0) and
- * its volumes (parent = host). Ids come from cat_next_seq("object") and never change: a refresh
- * matches what it finds by key (the mount point of a volume) and keeps the id; an object that is no
- * longer found is marked vanished (is_deleted), not removed, and gets its old id back if it returns.
+ * Objects (table objects) are the protectable things under a registration: the host (parent 0), its
+ * volumes (parent = host), and for PostgreSQL (environment kSQL) an instance (parent = host), its
+ * databases (parent = instance) and their tables (parent = database). Ids come from
+ * cat_next_seq("object") and never change: a refresh matches what it finds by (parent, key) (the
+ * mount point of a volume, "pg:<port>" of an instance, a database's name, "schema.table") and keeps
+ * the id; an object that is no longer found is marked vanished (is_deleted) with everything below
+ * it, not removed, and gets its old id back if it returns.
+ *
+ * A registration's PostgreSQL connection settings (struct cat_pg_conn) are kept as Coffer's own
+ * typed document (sources.spec, migration 10) beside the wire document; its password only sealed
+ * under the repository key (repo_secret_seal), never in clear.
  *
  * What discovery learned about an object (its OS, size, file system, host name) is kept in Coffer's
  * own names (struct cat_object_facts: the os_type column plus an internal document in the doc
@@ -43,15 +51,24 @@ struct cat_object_facts {
     /* a host (host_type NULL: nothing is known about the machine) */
     char *host_type;         /* kLinux */
     char *host_name;         /* the machine's own host name (gethostname) */
+    /* PostgreSQL: an instance (pg_version NULL: not one) */
+    char *pg_version;        /* server_version, e.g. "15.18 (Debian 15.18-1)" */
+    int64_t pg_version_num;  /* server_version_num, 0 unknown */
+    char *data_directory;    /* NULL unknown (the role may not read it) */
+    int port;                /* 0 unknown */
+    char *socket_dir;
+    /* a database */
+    char *owner;             /* its owner's role name; NULL unknown */
 };
 
 struct cat_object {
     int64_t id;
     int64_t source_id;       /* the registration (= the root object's id) */
     int64_t parent_id;       /* 0 for the root (the host) */
-    char *name;              /* host: the registered endpoint; volume: the mount point */
+    char *name;              /* host: the registered endpoint; volume: the mount point; instance:
+                              * "<endpoint>:<port>"; database: its name; table: "schema.table" */
     char *environment;       /* kPhysical, kSQL */
-    char *object_type;       /* kHost, kVolume */
+    char *object_type;       /* kHost, kVolume, kInstance, kDatabase, kTable */
     char *path;              /* volume: its mount point; host: "/" (everything); may be NULL */
     char *source_name;       /* the root object's name */
     char *uuid;              /* a random UUID given at discovery, kept for the object's life */
@@ -67,6 +84,12 @@ int cat_object_exists(struct cat *cat, const char *tenant, int64_t id);
 /* cat_object_get: fills *out (release with cat_object_release); 0, CAT_NOT_FOUND or another negative
  * code. Vanished objects are returned too (is_deleted = 1). */
 int cat_object_get(struct cat *cat, const char *tenant, int64_t id, struct cat_object *out);
+/* cat_object_type_get: the object's type (kHost, kVolume, kInstance, kDatabase, kTable) and
+ * environment (kPhysical, kSQL) into the buffers (either may be NULL); 0, CAT_NOT_FOUND (no such
+ * object of tenant, or vanished) or <0. Protection groups use it to check that a kSQL group lists
+ * kInstance / kDatabase objects. */
+int cat_object_type_get(struct cat *cat, const char *tenant, int64_t id, char *type, size_t type_len, char *env,
+                        size_t env_len);
 /* cat_object_is_local: 1 when the object is served by the agent built into cofferd (its files are
  * read on this machine, under cat_object.path), 0 when not (remote, unreachable or unknown), <0 on
  * an internal error. */
@@ -108,13 +131,24 @@ int cat_object_scan(struct cat *cat, const char *tenant, const struct cat_object
 /* --- Discovery results, as an agent reports them ------------------------------------------------ */
 
 struct cat_discovered {
-    const char *key;          /* what identifies it across refreshes (mount point) */
+    const char *key;          /* what identifies it under its parent across refreshes (mount point) */
     const char *name;
-    const char *object_type;  /* kVolume */
+    const char *object_type;  /* kVolume, kInstance, kDatabase, kTable */
     const struct cat_object_facts *facts; /* borrowed, may be NULL (nothing known) */
+    size_t parent;            /* 0: a child of the root; i + 1: a child of items[i] (an earlier item) */
+    const char *environment;  /* NULL: the environment given to the sync */
 };
 
 /* --- Registrations -------------------------------------------------------------------------- */
+
+/* A registration's PostgreSQL connection (strings owned by the cat_source). */
+struct cat_pg_conn {
+    int port;                 /* 1..65535 */
+    char *socket_dir;         /* absolute path of the server's unix-socket directory */
+    char *user;
+    char *database;           /* the maintenance database */
+    char *password_sealed;    /* repo_secret_seal text, or NULL: no password */
+};
 
 struct cat_source {
     int64_t id;
@@ -128,6 +162,8 @@ struct cat_source {
     char *auth_status;        /* Finished, Pending, RefreshInProgress, Scheduled */
     char *error;              /* why the last refresh failed, or NULL */
     enum cat_agent_kind agent;
+    int has_pg;               /* pg holds the PostgreSQL connection (kSQL, or kPhysical with kSQL) */
+    struct cat_pg_conn pg;
 };
 void cat_source_release(struct cat_source *s);
 
@@ -135,7 +171,8 @@ void cat_source_release(struct cat_source *s);
  * cat_next_seq(cat, "object"). CAT_CONFLICT when tenant already registered this endpoint_key for
  * this environment. */
 int cat_source_insert(struct cat *cat, const char *tenant, const struct cat_source *s);
-/* cat_source_update: replaces name, doc, connection_id, modified_usecs. CAT_NOT_FOUND. */
+/* cat_source_update: replaces name, doc, connection_id, modified_usecs and the PostgreSQL
+ * connection (has_pg, pg). CAT_NOT_FOUND. */
 int cat_source_update(struct cat *cat, const char *tenant, const struct cat_source *s);
 /* cat_source_set_state: after a refresh: auth status, error (NULL clears it), refreshed_ms (0 keeps
  * the previous value). */
@@ -152,11 +189,19 @@ int cat_source_protected(struct cat *cat, const char *tenant, int64_t id);
 /* cat_source_uses_connection: 1 when a registration of tenant names this data-source connection. */
 int cat_source_uses_connection(struct cat *cat, const char *tenant, const char *connection_id);
 
-/* cat_source_sync_objects: records what an agent found on the host of registration id: the root
- * (host) object gets the registration's id, with root_facts (borrowed, may be NULL); each item becomes a
- * child keyed by item.key: an existing child keeps its id (and is revived if it had vanished), a new
- * one gets the next "object" id, and children not in items are marked vanished. Call inside
- * cat_begin/cat_commit. */
+/* cat_source_sync_scope: records what discovery found on the host of registration id: the root
+ * (host) object gets the registration's id, with root_facts (borrowed, may be NULL; root_name NULL
+ * keeps the root as it is, which must then exist: CAT_NOT_FOUND otherwise); each item becomes an
+ * object under its parent (the root or an earlier item) keyed by item.key: an existing one keeps its
+ * id (and is revived if it had vanished), a new one gets the next "object" id. scope says what this
+ * sync speaks for: the root's children whose object_type is in scope (a NULL-terminated list; NULL =
+ * every child) and everything below them; those of them not in items are marked vanished. The agent
+ * syncs {"kVolume"}, PostgreSQL discovery {"kInstance"}. Call inside cat_begin/cat_commit. */
+int cat_source_sync_scope(struct cat *cat, const char *tenant, int64_t id, const char *environment,
+                          enum cat_agent_kind agent, const char *root_name,
+                          const struct cat_object_facts *root_facts, const char *const *scope,
+                          const struct cat_discovered *items, size_t n);
+/* cat_source_sync_objects: cat_source_sync_scope speaking for every child of the root (scope NULL). */
 int cat_source_sync_objects(struct cat *cat, const char *tenant, int64_t id, const char *environment,
                             enum cat_agent_kind agent, const char *root_name,
                             const struct cat_object_facts *root_facts, const struct cat_discovered *items, size_t n);

@@ -184,5 +184,8 @@ const struct cat_migration cat_migrations[] = {
     /* 9: a group deleted with deleteSnapshots remembers it, so the snapshot of a run that was still
      * finishing when the group was deleted expires at once too (cat_run_object_finish). */
     { 9, "ALTER TABLE protection_groups ADD COLUMN snapshots_deleted INTEGER NOT NULL DEFAULT 0;" },
+    /* 10: a registration's PostgreSQL connection as Coffer's typed document (cat_source.h: struct
+     * cat_pg_conn; its password only sealed under the repository key). NULL: none. */
+    { 10, "ALTER TABLE sources ADD COLUMN spec TEXT;" },
     { 0, NULL }
 };

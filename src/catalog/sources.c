@@ -8,7 +8,15 @@
  * the row it had and keeps its id. Deleting a registration deletes its objects in the same
  * transaction. An object's doc is Coffer's internal facts document (cat_object_facts minus os_type,
  * which has its column): {"logical_bytes", "fs_type", "device", "network", "host_type",
- * "host_name"}, each present only when known; migration 8 converted older, wire-shaped documents.
+ * "host_name", and for PostgreSQL "pg_version", "pg_version_num", "data_directory", "port", "socket_dir",
+ * "owner"}, each present only when known; migration 8 converted older, wire-shaped documents.
+ * Migration 10 added sources.spec: Coffer's typed document of the registration's PostgreSQL connection,
+ * {"v":1,"pg":{"port","socket_dir","user","database","password_sealed"}} (NULL when none); a document
+ * of another version or shape is refused when read (logged; the registration then has no connection).
+ *
+ * Discovery syncs a subtree per scope (the root's children of given types and everything below
+ * them): one recursive statement marks the scope vanished, then each found object is revived or added
+ * under its parent, so a database that was dropped is flagged together with its tables.
  *
  * Search runs one prepared statement whose optional filters are bound as NULL when absent; list
  * filters are bound as JSON arrays and expanded with json_each, so no SQL is ever assembled from
@@ -16,6 +24,8 @@
 #include "catalog/cat_source.h"
 #include "catalog/internal.h"
 #include "util/array.h"
+#include "util/log.h"
+#include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +47,10 @@ void cat_object_release(struct cat_object *o)
     free(o->facts.device);
     free(o->facts.host_type);
     free(o->facts.host_name);
+    free(o->facts.pg_version);
+    free(o->facts.data_directory);
+    free(o->facts.socket_dir);
+    free(o->facts.owner);
     memset(o, 0, sizeof *o);
 }
 
@@ -59,6 +73,15 @@ void cat_object_facts_from_row(sqlite3_stmt *st, int doc_col, int os_col, struct
     f->is_network = json_is_true(v) || (json_is_integer(v) && json_integer_value(v) != 0);
     f->host_type = doc_str(doc, "host_type");
     f->host_name = doc_str(doc, "host_name");
+    f->pg_version = doc_str(doc, "pg_version");
+    v = json_object_get(doc, "pg_version_num");
+    f->pg_version_num = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+    f->data_directory = doc_str(doc, "data_directory");
+    v = json_object_get(doc, "port");
+    f->port = json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < 65536
+                  ? (int)json_integer_value(v) : 0;
+    f->socket_dir = doc_str(doc, "socket_dir");
+    f->owner = doc_str(doc, "owner");
     json_decref(doc);
 }
 
@@ -73,6 +96,12 @@ static json_t *facts_doc(const struct cat_object_facts *f)
     if (f->fs_type || f->device) json_object_set_new(doc, "network", json_integer(f->is_network ? 1 : 0));
     if (f->host_type) json_object_set_new(doc, "host_type", json_string(f->host_type));
     if (f->host_name) json_object_set_new(doc, "host_name", json_string(f->host_name));
+    if (f->pg_version) json_object_set_new(doc, "pg_version", json_string(f->pg_version));
+    if (f->pg_version_num > 0) json_object_set_new(doc, "pg_version_num", json_integer(f->pg_version_num));
+    if (f->data_directory) json_object_set_new(doc, "data_directory", json_string(f->data_directory));
+    if (f->port > 0) json_object_set_new(doc, "port", json_integer(f->port));
+    if (f->socket_dir) json_object_set_new(doc, "socket_dir", json_string(f->socket_dir));
+    if (f->owner) json_object_set_new(doc, "owner", json_string(f->owner));
     return doc;
 }
 
@@ -131,6 +160,28 @@ int cat_object_exists(struct cat *cat, const char *tenant, int64_t id)
     if (rc == SQLITE_ROW) return 1;
     if (rc == SQLITE_DONE) return 0;
     cat_log_error(cat, "object_exists");
+    return -1;
+}
+
+int cat_object_type_get(struct cat *cat, const char *tenant, int64_t id, char *type, size_t type_len, char *env,
+                        size_t env_len)
+{
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT object_type, environment FROM objects"
+                                     " WHERE tenant = ?1 AND id = ?2 AND is_deleted = 0");
+    int rc;
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0), *e = (const char *)sqlite3_column_text(st, 1);
+        if (type && type_len) snprintf(type, type_len, "%s", t ? t : "");
+        if (env && env_len) snprintf(env, env_len, "%s", e ? e : "");
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc == SQLITE_DONE) return CAT_NOT_FOUND;
+    cat_log_error(cat, "object_type_get");
     return -1;
 }
 
@@ -341,12 +392,61 @@ void cat_source_release(struct cat_source *s)
     free(s->auth_status);
     free(s->error);
     json_decref(s->doc);
+    free(s->pg.socket_dir);
+    free(s->pg.user);
+    free(s->pg.database);
+    free(s->pg.password_sealed);
     memset(s, 0, sizeof *s);
 }
 
 #define SOURCE_COLS \
     "id, environment, name, endpoint_key, connection_id, agent, doc, registered_ms, refreshed_ms, " \
-    "modified_usecs, auth_status, error "
+    "modified_usecs, auth_status, error, spec "
+
+/* spec_doc: the typed document of s's PostgreSQL connection (NULL when it has none). */
+static json_t *spec_doc(const struct cat_source *s)
+{
+    json_t *pg;
+    if (!s->has_pg) return NULL;
+    pg = json_pack("{s:i,s:s,s:s,s:s}", "port", s->pg.port, "socket_dir", s->pg.socket_dir ? s->pg.socket_dir : "",
+                   "user", s->pg.user ? s->pg.user : "", "database", s->pg.database ? s->pg.database : "");
+    if (pg && s->pg.password_sealed) json_object_set_new(pg, "password_sealed", json_string(s->pg.password_sealed));
+    return pg ? json_pack("{s:i,s:o}", "v", 1, "pg", pg) : NULL;
+}
+
+/* spec_str: a required non-empty string member, strdup'd into *out; 0 or -1. */
+static int spec_str(json_t *o, const char *key, char **out)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    if (!v || !*v) return -1;
+    return (*out = strdup(v)) ? 0 : -1;
+}
+
+/* spec_parse: the strict decoder of spec_doc's document; 0, or -1 (nothing kept) for another version,
+ * an unknown member or a value out of range. */
+static int spec_parse(json_t *doc, struct cat_source *s)
+{
+    json_t *pg = json_object_get(doc, "pg"), *v;
+    const char *k;
+    if (!json_is_object(doc) || json_object_size(doc) != 2 || json_integer_value(json_object_get(doc, "v")) != 1 ||
+        !json_is_integer(json_object_get(doc, "v")) || !json_is_object(pg))
+        return -1;
+    json_object_foreach(pg, k, v) {
+        if (strcmp(k, "port") != 0 && strcmp(k, "socket_dir") != 0 && strcmp(k, "user") != 0 &&
+            strcmp(k, "database") != 0 && strcmp(k, "password_sealed") != 0)
+            return -1;
+    }
+    v = json_object_get(pg, "port");
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) return -1;
+    s->pg.port = (int)json_integer_value(v);
+    if (spec_str(pg, "socket_dir", &s->pg.socket_dir) != 0 || spec_str(pg, "user", &s->pg.user) != 0 ||
+        spec_str(pg, "database", &s->pg.database) != 0)
+        return -1;
+    if (json_object_get(pg, "password_sealed") && spec_str(pg, "password_sealed", &s->pg.password_sealed) != 0)
+        return -1;
+    s->has_pg = 1;
+    return 0;
+}
 
 static void source_from_row(sqlite3_stmt *st, struct cat_source *s)
 {
@@ -364,15 +464,39 @@ static void source_from_row(sqlite3_stmt *st, struct cat_source *s)
     s->modified_usecs = sqlite3_column_int64(st, 9);
     s->auth_status = cat_col_strdup(st, 10);
     s->error = cat_col_strdup(st, 11);
+    if (sqlite3_column_type(st, 12) != SQLITE_NULL) {
+        json_t *spec = cat_col_json(st, 12);
+        if (spec_parse(spec, s) != 0) {
+            free(s->pg.socket_dir);
+            free(s->pg.user);
+            free(s->pg.database);
+            free(s->pg.password_sealed);
+            memset(&s->pg, 0, sizeof s->pg);
+            s->has_pg = 0;
+            log_warn("source %lld: its PostgreSQL connection document is not one this version reads; "
+                     "register the connection again (PUT)", (long long)s->id);
+        }
+        json_decref(spec);
+    }
 }
 
 int cat_source_insert(struct cat *cat, const char *tenant, const struct cat_source *s)
 {
     sqlite3_stmt *st = cat_stmt(cat,
         "INSERT INTO sources(tenant, id, environment, name, endpoint_key, connection_id, agent, doc,"
-        " registered_ms, refreshed_ms, modified_usecs, auth_status, error)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+        " registered_ms, refreshed_ms, modified_usecs, auth_status, error, spec)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    json_t *spec;
     if (!st) return -1;
+    if ((spec = spec_doc(s))) {
+        int rc = cat_bind_json(st, 14, spec);
+        json_decref(spec);
+        if (rc != 0) return -1;
+    } else if (s->has_pg) {
+        return -1;
+    } else {
+        sqlite3_bind_null(st, 14);
+    }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, s->id);
     sqlite3_bind_text(st, 3, s->environment, -1, SQLITE_TRANSIENT);
@@ -392,10 +516,20 @@ int cat_source_insert(struct cat *cat, const char *tenant, const struct cat_sour
 int cat_source_update(struct cat *cat, const char *tenant, const struct cat_source *s)
 {
     sqlite3_stmt *st = cat_stmt(cat,
-        "UPDATE sources SET name = ?3, doc = ?4, connection_id = ?5, modified_usecs = ?6"
+        "UPDATE sources SET name = ?3, doc = ?4, connection_id = ?5, modified_usecs = ?6, spec = ?7"
         " WHERE tenant = ?1 AND id = ?2");
+    json_t *spec;
     int rc;
     if (!st) return -1;
+    if ((spec = spec_doc(s))) {
+        rc = cat_bind_json(st, 7, spec);
+        json_decref(spec);
+        if (rc != 0) return -1;
+    } else if (s->has_pg) {
+        return -1;
+    } else {
+        sqlite3_bind_null(st, 7);
+    }
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, s->id);
     sqlite3_bind_text(st, 3, s->name, -1, SQLITE_TRANSIENT);
@@ -597,26 +731,74 @@ static int upsert_object(struct cat *cat, const char *tenant, int64_t source_id,
     return cat_exec_done(cat, st);
 }
 
+/* mark_scope_vanished: flags the root's children of the scope's types (all when scope is NULL) and
+ * everything below them. */
+static int mark_scope_vanished(struct cat *cat, const char *tenant, int64_t id, const char *const *scope)
+{
+    sqlite3_stmt *st = cat_stmt(cat,
+        "WITH RECURSIVE sub(id) AS ("
+        "  SELECT id FROM objects WHERE tenant = ?1 AND source_id = ?2 AND parent_id = ?2 AND id <> ?2"
+        "   AND (?3 IS NULL OR object_type IN (SELECT value FROM json_each(?3)))"
+        "  UNION SELECT o.id FROM objects o JOIN sub ON o.parent_id = sub.id"
+        "   WHERE o.tenant = ?1 AND o.source_id = ?2 AND o.id <> o.parent_id) "
+        "UPDATE objects SET is_deleted = 1 WHERE tenant = ?1 AND source_id = ?2 AND id IN (SELECT id FROM sub)");
+    json_t *types = NULL;
+    int rc;
+    if (!st) return -1;
+    if (scope) {
+        types = json_array();
+        for (const char *const *t = scope; types && *t; t++) json_array_append_new(types, json_string(*t));
+        if (!types) return -1;
+    }
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, id);
+    if (types && json_array_size(types) == 0) {
+        json_decref(types);
+        sqlite3_reset(st);
+        return 0;   /* an empty scope speaks for nothing */
+    }
+    cat_bind_opt_list(st, 3, types);
+    json_decref(types);
+    rc = cat_exec_done(cat, st);
+    return rc;
+}
+
+int cat_source_sync_scope(struct cat *cat, const char *tenant, int64_t id, const char *environment,
+                          enum cat_agent_kind agent, const char *root_name,
+                          const struct cat_object_facts *root_facts, const char *const *scope,
+                          const struct cat_discovered *items, size_t n)
+{
+    int64_t root = id, *ids = NULL;
+    int rc;
+    if (root_name) {
+        rc = upsert_object(cat, tenant, id, 0, "", root_name, environment, "kHost", "/", agent, root_facts, &root);
+    } else {
+        rc = cat_object_exists(cat, tenant, id);
+        rc = rc == 1 ? 0 : rc == 0 ? CAT_NOT_FOUND : rc;
+    }
+    if (rc != 0) return rc;
+    /* The scope is marked vanished, then what was found is revived or added. */
+    if ((rc = mark_scope_vanished(cat, tenant, id, scope)) != 0) return rc;
+    if (n && !(ids = calloc(n, sizeof *ids))) return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct cat_discovered *it = &items[i];
+        int64_t parent = it->parent == 0 ? root : it->parent <= i ? ids[it->parent - 1] : -1;
+        int vol = it->object_type && strcmp(it->object_type, "kVolume") == 0;
+        if (parent < 0) {
+            rc = -EINVAL;   /* a parent must come before its children */
+            break;
+        }
+        rc = upsert_object(cat, tenant, id, parent, it->key, it->name, it->environment ? it->environment : environment,
+                           it->object_type, vol ? it->key : NULL, agent, it->facts, &ids[i]);
+        if (rc != 0) break;
+    }
+    free(ids);
+    return rc;
+}
+
 int cat_source_sync_objects(struct cat *cat, const char *tenant, int64_t id, const char *environment,
                             enum cat_agent_kind agent, const char *root_name,
                             const struct cat_object_facts *root_facts, const struct cat_discovered *items, size_t n)
 {
-    int64_t root = id;
-    sqlite3_stmt *st;
-    int rc;
-    rc = upsert_object(cat, tenant, id, 0, "", root_name, environment, "kHost", "/", agent, root_facts, &root);
-    if (rc != 0) return rc;
-    /* Everything under the root is marked vanished, then what was found is revived or added. */
-    st = cat_stmt(cat, "UPDATE objects SET is_deleted = 1 WHERE tenant = ?1 AND source_id = ?2 AND parent_id = ?2");
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
-    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
-    for (size_t i = 0; i < n; i++) {
-        int64_t oid = 0;
-        rc = upsert_object(cat, tenant, id, root, items[i].key, items[i].name, environment, items[i].object_type,
-                           items[i].key, agent, items[i].facts, &oid);
-        if (rc != 0) return rc;
-    }
-    return 0;
+    return cat_source_sync_scope(cat, tenant, id, environment, agent, root_name, root_facts, NULL, items, n);
 }

@@ -180,4 +180,42 @@ int eng_pg_wal_seal(struct repo *repo, const struct eng_pg_wal_seal_opts *o, str
 
 /* "X/Y" of an LSN. */
 void eng_pg_lsn_format(uint64_t lsn, char out[32]);
+
+/* ---- Discovery (pg_info.c) ---- */
+
+#define ENG_PG_MAX_TABLES 10000     /* tables listed per database */
+#define ENG_PG_MAX_DATABASES 1000   /* databases looked into per instance */
+
+struct eng_pg_table {
+    char *name;                      /* "schema.table" */
+    int64_t bytes;                   /* pg_total_relation_size; -1 unknown */
+};
+struct eng_pg_database {
+    char *name;
+    char *owner;                     /* NULL unknown */
+    int64_t bytes;                   /* pg_database_size; -1 when the role may not ask */
+    struct eng_pg_table *tables;
+    size_t n_tables;
+    int tables_cut;                  /* more than ENG_PG_MAX_TABLES: the first by name are listed */
+};
+struct eng_pg_instance_info {
+    char *version;                   /* server_version */
+    int version_num;                 /* server_version_num */
+    char *data_directory;            /* NULL when the role may not read it */
+    struct eng_pg_database *dbs;     /* by name; not templates, only those accepting connections */
+    size_t n_dbs;
+    int databases_cut;
+    char *warnings;                  /* "; "-separated sentences (a cut list, a database not entered), or NULL */
+};
+/* eng_pg_discover: connects with conninfo (connect_timeout=10 and a statement_timeout are added),
+ * reads the version, data directory and databases, then each database's user tables through a
+ * session of its own. -ECONNREFUSED (the connection failed: err holds the server's or libpq's
+ * message, e.g. a password authentication failure), -EIO (a query failed), -ENOMEM. out is filled
+ * on 0; release with eng_pg_instance_info_release. */
+int eng_pg_discover(const char *conninfo, struct eng_pg_instance_info *out, char *err, size_t errlen);
+void eng_pg_instance_info_release(struct eng_pg_instance_info *info);
+/* eng_pg_conninfo_db: conninfo (a libpq connection string or URI) as a keyword='value' string with
+ * dbname replaced by dbname (malloc'd into *out; it carries the password if conninfo did). -EINVAL
+ * when conninfo does not parse. */
+int eng_pg_conninfo_db(const char *conninfo, const char *dbname, char **out);
 #endif

@@ -119,4 +119,15 @@ int repo_index_rebuild(struct repo *repo);
 
 struct repo_stats { uint64_t packs, blobs, pack_bytes, index_bytes_in_memory; };
 void repo_get_stats(struct repo *repo, struct repo_stats *out);
+
+/* Secrets (secret.c): a short secret (a database password) sealed under the repository's
+ * encryption key as printable text for the catalog: "cfs1:" + base64 of the envelope (magic
+ * "CFSC", version, nonce, AES-256-GCM ciphertext and tag). repo_secret_seal: *out malloc'd text;
+ * -E2BIG beyond REPO_SECRET_MAX bytes. repo_secret_open: *out the malloc'd plaintext, released with
+ * repo_secret_free (which wipes it); -EINVAL when text is not sealed text, -EBADMSG when it was
+ * changed or sealed under another repository's key. Thread-safe. */
+#define REPO_SECRET_MAX 4096u
+int repo_secret_seal(struct repo *repo, const char *plain, char **out);
+int repo_secret_open(struct repo *repo, const char *text, char **out);
+void repo_secret_free(char *plain);
 #endif

@@ -44,4 +44,14 @@ void svc_pg_target_release(struct svc_pg_target *t);
 
 /* svc_pg_conninfo_db: the target's conninfo with dbname replaced by dbname (malloc'd into *out). */
 int svc_pg_conninfo_db(const struct svc_pg_target *t, const char *dbname, char **out);
+
+/* Added by pg-disc (implemented in pg_target.c):
+ * svc_pg_source_conninfo: the libpq conninfo of registration s's maintenance database
+ * (host=<socket dir> port user dbname connect_timeout=10, and the password opened with
+ * repo_secret_open when one is sealed); *out malloc'd, release with svc_pg_conninfo_free (wipes it).
+ * -ENOENT: s has no PostgreSQL connection; -EAGAIN: a password is sealed and repo is NULL; -EBADMSG:
+ * the sealed password does not open under this repository's key. */
+struct cat_source;
+int svc_pg_source_conninfo(struct repo *repo, const struct cat_source *s, char **out, char *err, size_t errlen);
+void svc_pg_conninfo_free(char *conninfo);
 #endif

@@ -83,7 +83,7 @@ TEST(objects_from_facts)
                                    .is_network = 1 };
     struct cat_object_facts host = { .os_type = "kLinux", .logical_bytes = 4096, .host_type = "kLinux",
                                      .host_name = "myhost" };
-    struct cat_discovered items[2] = { { "/data", "/data", "kVolume", &v1 }, { "/nfs", "/nfs", "kVolume", &v2 } };
+    struct cat_discovered items[2] = { { "/data", "/data", "kVolume", &v1, 0, NULL }, { "/nfs", "/nfs", "kVolume", &v2, 0, NULL } };
     int rc;
     CHECKF(cat_open(g_path, &cat, err, sizeof err) == 0, "%s", err);
     rc = cat_next_seq(cat, "object", &id);
@@ -116,6 +116,7 @@ TEST(migration_8_converts_wire_shaped_documents)
               "\"devicePath\":\"srv:/x\"}}' WHERE id = 3;"
               /* back to version 7: later migrations' changes undone, so they apply again */
               "ALTER TABLE protection_groups DROP COLUMN snapshots_deleted;"
+              "ALTER TABLE sources DROP COLUMN spec;"
               "PRAGMA user_version = 7;") == 0);
     CHECK(shown());
     /* and the rows now hold the facts document */

@@ -36,6 +36,7 @@ static int sync(const char *tenant, int64_t id, const char *const *paths)
     size_t n = 0;
     struct cat_object_facts root = { .os_type = (char *)"kLinux", .logical_bytes = -1 };
     int rc;
+    memset(items, 0, sizeof items);
     for (; paths[n]; n++) {
         items[n].key = paths[n];
         items[n].name = paths[n];
