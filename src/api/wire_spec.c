@@ -1,7 +1,7 @@
 /* wire_spec.c: the IBM wire documents of policies and groups translated into the typed specs of
  * sched/spec.h (see wire_spec.h). This is the one place that knows which wire field carries what the
  * scheduler, the retention pass and the backup worker need: backupPolicy.regular.{incremental, full,
- * fullBackups, retention}, blackoutWindow, retryOptions of a policy; environment, policyId,
+ * fullBackups, retention}, backupPolicy.log.{schedule, retention} (kLog runs of SQL groups), blackoutWindow, retryOptions of a policy; environment, policyId,
  * physicalParams.{protectionType, fileProtectionTypeParams}, mssqlParams, startTime, endTimeUsecs,
  * isPaused, abortInBlackouts of a group. The validators (schedule.c, group_validate.c) run first, so
  * a refusal here means a stored document older than a validator rule. */
@@ -210,6 +210,26 @@ int api_wire_policy(const json_t *policy, struct spec_policy *p, char *err, size
                 p->retention.unit = (enum sched_ret_unit)(k + 1);
                 p->retention.duration = n;
             }
+    }
+    /* The log schedule (backupPolicy.log: kLog runs of SQL groups) and its retention. */
+    v = json_object_get(json_object_get(json_object_get(policy, "backupPolicy"), "log"), "schedule");
+    if (v) {
+        if (api_wire_rule(v, &p->log, err, errlen) != 0) return -1;
+        if (p->log.unit != SCHED_MINUTES && p->log.unit != SCHED_HOURS) {
+            snprintf(err, errlen, "a log schedule's unit must be Minutes or Hours");
+            return -1;
+        }
+        p->has_log = 1;
+        ret = json_object_get(json_object_get(json_object_get(policy, "backupPolicy"), "log"), "retention");
+        if (json_is_object(ret) && json_is_integer(json_object_get(ret, "duration"))) {
+            const char *unit = json_string_value(json_object_get(ret, "unit"));
+            int64_t n = json_integer_value(json_object_get(ret, "duration"));
+            for (int k = 0; unit && k < 4; k++)
+                if (strcmp(unit, ret_units[k]) == 0 && n >= 0 && n <= 100000) {
+                    p->log_retention.unit = (enum sched_ret_unit)(k + 1);
+                    p->log_retention.duration = n;
+                }
+        }
     }
     retry = json_object_get(policy, "retryOptions");
     if (json_is_integer(json_object_get(retry, "retries")))

@@ -6,6 +6,12 @@
  * group and run, times, sizes, retention, legal hold, and whether it was deleted (expired or by
  * request: the repository's snapshot document is then forgotten, and prune reclaims the data).
  *
+ * A SQL snapshot (environment kSQL, migration 11) is of one kInstance object (object_id) and adds
+ * struct cat_snapshot_sql: a base backup (run type kFull or kRegular) its start/stop LSN, timeline and
+ * stop time (the consistent point it restores to); a sealed WAL snapshot (run type kLog) its LSN
+ * range and the time range its WAL covers. A base backup also lists the databases and tables the
+ * instance held at backup time (table snapshot_objects, cat_snapshot_objects_list).
+ *
  * Every function taking a tenant is scoped by it; returns 0, CAT_NOT_FOUND or <0 (logged). */
 #ifndef COFFER_CATALOG_CAT_SNAPSHOT_H
 #define COFFER_CATALOG_CAT_SNAPSHOT_H
@@ -13,6 +19,26 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+
+/* What a SQL snapshot adds (all zero / NULL for other environments). */
+struct cat_snapshot_sql {
+    int present;                /* 1: this is a SQL snapshot with the fields below */
+    uint64_t start_lsn;         /* base backup: pg_backup_start's LSN; kLog: the first segment's start */
+    uint64_t end_lsn;           /* base backup: the stop LSN; kLog: the last segment's end */
+    int64_t timeline;
+    int64_t consistent_usecs;   /* base backup: pg_backup_stop's time (the moment it restores to); kLog 0 */
+    int64_t wal_from_usecs;     /* kLog: when its first segment was complete ... */
+    int64_t wal_to_usecs;       /* ... and its last one: every commit in its WAL is before this */
+    json_t *databases;          /* owned: the database names the run asked for; NULL = the whole instance */
+};
+
+/* One database or table a SQL base backup held (read from the instance at backup time). */
+struct cat_snapshot_object {
+    const char *kind;           /* "database" or "table" */
+    const char *name;           /* database name, or "schema.table" */
+    const char *parent;         /* a table's database; NULL for a database */
+    int64_t bytes;              /* pg_database_size / pg_total_relation_size at backup time */
+};
 
 struct cat_snapshot {
     char *tenant;
@@ -34,6 +60,10 @@ struct cat_snapshot {
     int64_t expiry_usecs;      /* 0 = kept */
     int on_legal_hold;
     int is_deleted;
+    struct cat_snapshot_sql sql;
+    /* Insert only (borrowed; get and list leave them NULL): the objects of a SQL base backup. */
+    const struct cat_snapshot_object *objects;
+    size_t n_objects;
 };
 void cat_snapshot_release(struct cat_snapshot *s);
 
@@ -66,5 +96,13 @@ int cat_snapshot_expired(struct cat *cat, int64_t now_usecs, cat_snapshot_fn fn,
 /* cat_snapshot_mark_deleted: flags the row deleted; when it was the last live snapshot of its run,
  * the run shows isLocalSnapshotsDeleted. */
 int cat_snapshot_mark_deleted(struct cat *cat, const char *tenant, const char *id);
+
+/* cat_snapshot_objects_list: the databases and tables a SQL base backup held, databases first, then
+ * each database's tables by name; fn (its strings borrowed for the call) nonzero stops and is
+ * returned. CAT_NOT_FOUND when tenant has no such snapshot; 0 with no call for a snapshot without
+ * objects (a kLog snapshot, a physical one). */
+typedef int (*cat_snapshot_object_fn)(void *ud, const struct cat_snapshot_object *o);
+int cat_snapshot_objects_list(struct cat *cat, const char *tenant, const char *snapshot_id,
+                              cat_snapshot_object_fn fn, void *ud);
 
 #endif

@@ -187,5 +187,21 @@ const struct cat_migration cat_migrations[] = {
     /* 10: a registration's PostgreSQL connection as Coffer's typed document (cat_source.h: struct
      * cat_pg_conn; its password only sealed under the repository key). NULL: none. */
     { 10, "ALTER TABLE sources ADD COLUMN spec TEXT;" },
+    /* 11: SQL snapshots (cat_snapshot.h): a base backup's start/stop LSN, timeline and consistent
+     * point, a sealed WAL snapshot's LSN range and the time range its WAL covers, the databases a run
+     * asked for; and the databases and tables a base backup held (snapshot_objects, listed by the
+     * site restore API as an execution's objects). LSNs are stored as integers. */
+    { 11,
+      "ALTER TABLE snapshots ADD COLUMN sql_start_lsn INTEGER;"
+      "ALTER TABLE snapshots ADD COLUMN sql_end_lsn INTEGER;"
+      "ALTER TABLE snapshots ADD COLUMN sql_timeline INTEGER;"
+      "ALTER TABLE snapshots ADD COLUMN sql_consistent_usecs INTEGER;"
+      "ALTER TABLE snapshots ADD COLUMN sql_wal_from_usecs INTEGER;"
+      "ALTER TABLE snapshots ADD COLUMN sql_wal_to_usecs INTEGER;"
+      "ALTER TABLE snapshots ADD COLUMN sql_databases TEXT;"
+      "CREATE TABLE snapshot_objects ("
+      "  tenant TEXT NOT NULL, snapshot_id TEXT NOT NULL, no INTEGER NOT NULL, kind TEXT NOT NULL,"
+      "  name TEXT NOT NULL, parent TEXT, bytes INTEGER NOT NULL,"
+      "  PRIMARY KEY (tenant, snapshot_id, no)) WITHOUT ROWID;" },
     { 0, NULL }
 };

@@ -19,13 +19,15 @@ void cat_snapshot_release(struct cat_snapshot *s)
     free(s->run_type);
     free(s->status);
     free(s->parent_id);
+    json_decref(s->sql.databases);
     memset(s, 0, sizeof *s);
 }
 
 #define SNAP_COLS                                                                                              \
     "tenant, id, object_id, object_name, source_id, environment, group_id, group_name, group_seq, run_usecs,"  \
     " instance_id, run_type, snapshot_usecs, end_usecs, status, logical_bytes, bytes_read, bytes_written,"    \
-    " files, dirs, parent_id, expiry_usecs, on_legal_hold, is_deleted"
+    " files, dirs, parent_id, expiry_usecs, on_legal_hold, is_deleted, sql_start_lsn, sql_end_lsn, sql_timeline,"    \
+    " sql_consistent_usecs, sql_wal_from_usecs, sql_wal_to_usecs, sql_databases"
 
 static int read_snap(sqlite3_stmt *st, struct cat_snapshot *s)
 {
@@ -54,6 +56,16 @@ static int read_snap(sqlite3_stmt *st, struct cat_snapshot *s)
     s->expiry_usecs = sqlite3_column_int64(st, 21);
     s->on_legal_hold = sqlite3_column_int(st, 22);
     s->is_deleted = sqlite3_column_int(st, 23);
+    if (sqlite3_column_type(st, 24) != SQLITE_NULL) {
+        s->sql.present = 1;
+        s->sql.start_lsn = (uint64_t)sqlite3_column_int64(st, 24);
+        s->sql.end_lsn = (uint64_t)sqlite3_column_int64(st, 25);
+        s->sql.timeline = sqlite3_column_int64(st, 26);
+        s->sql.consistent_usecs = sqlite3_column_int64(st, 27);
+        s->sql.wal_from_usecs = sqlite3_column_int64(st, 28);
+        s->sql.wal_to_usecs = sqlite3_column_int64(st, 29);
+        s->sql.databases = cat_col_json(st, 30);
+    }
     if (!s->tenant || !s->id || !s->environment || !s->group_id || !s->run_type || !s->status) {
         cat_snapshot_release(s);
         return -1;
@@ -63,9 +75,10 @@ static int read_snap(sqlite3_stmt *st, struct cat_snapshot *s)
 
 int cat_snapshot_insert(struct cat *cat, const struct cat_snapshot *s)
 {
+    int rc;
     sqlite3_stmt *st = cat_stmt(cat,
         "INSERT INTO snapshots(" SNAP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-        " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)");
+        " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, s->tenant, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
@@ -91,7 +104,66 @@ int cat_snapshot_insert(struct cat *cat, const struct cat_snapshot *s)
     sqlite3_bind_int64(st, 22, s->expiry_usecs);
     sqlite3_bind_int(st, 23, s->on_legal_hold);
     sqlite3_bind_int(st, 24, s->is_deleted);
-    return cat_exec_done(cat, st);
+    if (s->sql.present) {
+        sqlite3_bind_int64(st, 25, (int64_t)s->sql.start_lsn);
+        sqlite3_bind_int64(st, 26, (int64_t)s->sql.end_lsn);
+        sqlite3_bind_int64(st, 27, s->sql.timeline);
+        sqlite3_bind_int64(st, 28, s->sql.consistent_usecs);
+        sqlite3_bind_int64(st, 29, s->sql.wal_from_usecs);
+        sqlite3_bind_int64(st, 30, s->sql.wal_to_usecs);
+        if (s->sql.databases && cat_bind_json(st, 31, s->sql.databases) != 0) {
+            sqlite3_reset(st);
+            return -1;
+        }
+    }
+    rc = cat_exec_done(cat, st);
+    for (size_t i = 0; rc == 0 && i < s->n_objects; i++) {
+        const struct cat_snapshot_object *o = &s->objects[i];
+        st = cat_stmt(cat, "INSERT INTO snapshot_objects(tenant, snapshot_id, no, kind, name, parent, bytes)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        if (!st) return -1;
+        sqlite3_bind_text(st, 1, s->tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (int64_t)i);
+        sqlite3_bind_text(st, 4, o->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, o->name, -1, SQLITE_STATIC);
+        cat_bind_opt_text(st, 6, o->parent);
+        sqlite3_bind_int64(st, 7, o->bytes);
+        rc = cat_exec_done(cat, st);
+    }
+    return rc;
+}
+
+int cat_snapshot_objects_list(struct cat *cat, const char *tenant, const char *snapshot_id,
+                              cat_snapshot_object_fn fn, void *ud)
+{
+    struct cat_snapshot s;
+    sqlite3_stmt *st;
+    int rc, out = 0;
+    if ((rc = cat_snapshot_get(cat, tenant, snapshot_id, &s)) != 0) return rc;
+    cat_snapshot_release(&s);
+    /* Databases first (parent IS NULL sorts first), then tables grouped by database, by name. */
+    st = cat_stmt(cat, "SELECT kind, name, parent, bytes FROM snapshot_objects WHERE tenant = ?1 AND snapshot_id = ?2"
+                       " ORDER BY parent IS NOT NULL, parent, name");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, snapshot_id, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cat_snapshot_object o = {
+            .kind = (const char *)sqlite3_column_text(st, 0),
+            .name = (const char *)sqlite3_column_text(st, 1),
+            .parent = (const char *)sqlite3_column_text(st, 2),
+            .bytes = sqlite3_column_int64(st, 3),
+        };
+        if (!o.kind || !o.name) continue;
+        if ((out = fn(ud, &o)) != 0) break;
+    }
+    if (out == 0 && rc != SQLITE_DONE) {
+        cat_log_error(cat, "snapshot objects list");
+        out = -1;
+    }
+    sqlite3_reset(st);
+    return out;
 }
 
 int cat_snapshot_get(struct cat *cat, const char *tenant, const char *id, struct cat_snapshot *out)

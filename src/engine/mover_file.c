@@ -18,6 +18,7 @@ static const struct {
     const char *stored;
 } g_movers[MOVER_ENV_COUNT] = {
     [MOVER_ENV_PHYSICAL] = { &mover_file, "kPhysical" },
+    [MOVER_ENV_SQL] = { &mover_sql_instance, "kSQL" },
 };
 
 const struct mover *mover_for(enum mover_env env)

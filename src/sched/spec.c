@@ -51,7 +51,14 @@ static char *dump(json_t *o)
 char *spec_policy_encode(const struct spec_policy *p)
 {
     json_t *o = json_object(), *full = json_array(), *bw = json_array();
-    json_object_set_new(o, "v", json_integer(SPEC_VERSION));
+    json_object_set_new(o, "v", json_integer(p->has_log ? SPEC_POLICY_VERSION : SPEC_VERSION));
+    if (p->has_log) {
+        json_object_set_new(o, "log", rule_encode(&p->log));
+        if (p->log_retention.unit != SCHED_RET_NONE)
+            json_object_set_new(o, "log_retention",
+                                json_pack("{s:s,s:I}", "unit", g_ret_units[p->log_retention.unit], "n",
+                                          (json_int_t)p->log_retention.duration));
+    }
     if (p->has_incr) json_object_set_new(o, "incr", rule_encode(&p->incr));
     for (size_t i = 0; i < p->nfull && i < SCHED_MAX_FULL; i++) json_array_append_new(full, rule_encode(&p->full[i]));
     json_object_set_new(o, "full", full);
@@ -200,18 +207,20 @@ static int get_arr(struct dec *d, const json_t *o, const char *path, const char 
     return 0;
 }
 
-static int check_version(struct dec *d, const json_t *o)
+/* check_version: o["v"] is a version in 1..max (*version set). */
+static int check_version(struct dec *d, const json_t *o, int max, int *version)
 {
     int64_t v = 0;
     json_t *jv = json_object_get(o, "v");
     if (!json_is_object(o)) return fail(d, "", "document must be an object");
     if (!json_is_integer(jv)) return fail(d, "v", "is required (the document's version)");
     v = json_integer_value(jv);
-    if (v != SPEC_VERSION) {
-        snprintf(d->err, d->errlen, "spec version %lld is not known (this build reads version %d)", (long long)v,
-                 SPEC_VERSION);
+    if (v < 1 || v > max) {
+        snprintf(d->err, d->errlen, "spec version %lld is not known (this build reads versions 1 to %d)",
+                 (long long)v, max);
         return -EINVAL;
     }
+    if (version) *version = (int)v;
     return 0;
 }
 
@@ -248,15 +257,35 @@ int spec_policy_decode(const char *text, size_t len, struct spec_policy *p, char
 {
     static const char *const keys[] = { "v", "incr", "full", "blackouts", "retention", "retries",
                                         "retry_interval_min", NULL };
+    static const char *const keys_v2[] = { "v", "incr", "full", "blackouts", "retention", "retries",
+                                           "retry_interval_min", "log", "log_retention", NULL };
     static const char *const bw_keys[] = { "day", "start", "end", NULL };
     static const char *const ret_keys[] = { "unit", "n", NULL };
     struct dec d = { err, errlen };
     json_t *o = load(&d, text, len), *a, *v;
     size_t i;
-    int rc;
+    int rc, version = 0;
     memset(p, 0, sizeof *p);
     if (!o) return -EINVAL;
-    if ((rc = check_version(&d, o)) || (rc = only_keys(&d, o, "", keys))) goto out;
+    if ((rc = check_version(&d, o, SPEC_POLICY_VERSION, &version)) ||
+        (rc = only_keys(&d, o, "", version >= 2 ? keys_v2 : keys)))
+        goto out;
+    if ((v = json_object_get(o, "log"))) {
+        if ((rc = rule_decode(&d, v, "log", &p->log))) goto out;
+        if (p->log.unit != SCHED_MINUTES && p->log.unit != SCHED_HOURS) {
+            rc = fail(&d, "log.unit", "must be minutes or hours");
+            goto out;
+        }
+        p->has_log = 1;
+    }
+    if ((v = json_object_get(o, "log_retention"))) {
+        int unit = 0;
+        if ((rc = only_keys(&d, v, "log_retention", ret_keys)) ||
+            (rc = get_enum(&d, v, "log_retention", "unit", 1, g_ret_units, &unit)) ||
+            (rc = get_int(&d, v, "log_retention", "n", 1, 0, 100000, &p->log_retention.duration)))
+            goto out;
+        p->log_retention.unit = (enum sched_ret_unit)unit;
+    }
     if ((v = json_object_get(o, "incr"))) {
         if ((rc = rule_decode(&d, v, "incr", &p->incr))) goto out;
         p->has_incr = 1;
@@ -352,7 +381,7 @@ int spec_group_decode(const char *text, size_t len, struct spec_group *g, char *
     int rc, env = 0, prot = 0;
     memset(g, 0, sizeof *g);
     if (!o) return -EINVAL;
-    if ((rc = check_version(&d, o)) || (rc = only_keys(&d, o, "", keys)) ||
+    if ((rc = check_version(&d, o, SPEC_VERSION, NULL)) || (rc = only_keys(&d, o, "", keys)) ||
         (rc = get_enum(&d, o, "", "env", 1, g_envs, &env)) ||
         (rc = get_enum(&d, o, "", "protection", 0, g_prots, &prot)) ||
         (rc = get_str(&d, o, "", "policy", 0, &g->policy_id)) ||
@@ -419,6 +448,26 @@ int64_t spec_policy_expiry(const struct spec_policy *p, int64_t start)
     if (p->retention.unit == SCHED_RET_NONE) return 0;
     e = sched_add_retention_unit(start, p->retention.unit, p->retention.duration);
     return e > 0 ? e : 0;
+}
+
+int64_t spec_policy_log_expiry(const struct spec_policy *p, int64_t start)
+{
+    struct spec_policy q;
+    if (p->log_retention.unit == SCHED_RET_NONE) return spec_policy_expiry(p, start);
+    q = *p;
+    q.retention = p->log_retention;
+    return spec_policy_expiry(&q, start);
+}
+
+int64_t spec_log_due(const struct spec_group *g, const struct spec_policy *p, int64_t ref_usecs, int64_t after,
+                     int64_t upto)
+{
+    struct sched_plan plan;
+    char err[128];
+    if (!p->has_log || g->env != SPEC_ENV_SQL || g->paused) return SCHED_NEVER;
+    if (g->end_usecs > 0 && upto >= g->end_usecs) return SCHED_NEVER;
+    (void)spec_plan(g, p, ref_usecs, &plan, err, sizeof err); /* an unknown zone: UTC, as for the other slots */
+    return sched_due_slot(&p->log, &plan.anchor, after, upto);
 }
 
 int spec_plan(const struct spec_group *g, const struct spec_policy *p, int64_t ref_usecs, struct sched_plan *out,

@@ -13,6 +13,9 @@
  *
  * Policy v1: {"v":1,"incr":RULE,"full":[RULE...],"blackouts":[{"day":0-6,"start":min,"end":min}],
  *             "retention":{"unit":"days|weeks|months|years","n":N},"retries":N,"retry_interval_min":N}
+ * Policy v2: v1 plus "log":RULE (minutes or hours: the kLog schedule of SQL groups) and
+ *             "log_retention":{"unit","n"} (how long a kLog run's snapshot is kept). The encoder writes
+ *             v2 only for a policy with a log rule, so policies without one stay v1 documents.
  *   RULE = {"unit":"minutes|hours|days|weeks|months|years|once","every":N,"dow":MASK,"wom":N,"dom":N,
  *           "doy":N} (fields of struct sched_rule; absent = 0, every defaults to 1).
  * Group v1: {"v":1,"env":"physical|sql","protection":"file|volume|native","policy":ID,
@@ -27,7 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SPEC_VERSION 1
+#define SPEC_VERSION 1          /* groups; policies without a log rule */
+#define SPEC_POLICY_VERSION 2   /* the newest policy version (a log rule) */
 
 enum spec_env { SPEC_ENV_NONE = 0, SPEC_ENV_PHYSICAL, SPEC_ENV_SQL };
 enum spec_protection { SPEC_PROT_NONE = 0, SPEC_PROT_FILE, SPEC_PROT_VOLUME, SPEC_PROT_NATIVE };
@@ -46,6 +50,9 @@ struct spec_policy {
     struct sched_blackout blackout[SCHED_MAX_BLACKOUT];
     struct spec_retention retention;
     int64_t retries, retry_interval_min;
+    int has_log;                      /* v2: the log schedule (kLog runs of SQL groups) */
+    struct sched_rule log;            /* unit SCHED_MINUTES or SCHED_HOURS */
+    struct spec_retention log_retention;
 };
 
 struct spec_path {
@@ -85,6 +92,15 @@ int spec_group_decode(const char *text, size_t len, struct spec_group *out, char
 /* spec_policy_expiry: when a snapshot taken at start expires under the policy's retention: 0 when the
  * policy has none or the sum leaves the time range (kept without expiry, never shorter). */
 int64_t spec_policy_expiry(const struct spec_policy *p, int64_t start_usecs);
+/* spec_policy_log_expiry: the same under the log retention (a kLog run's snapshot); without one, the
+ * regular retention. */
+int64_t spec_policy_log_expiry(const struct spec_policy *p, int64_t start_usecs);
+
+/* spec_log_due: the latest slot of the policy's log rule in (after, upto], anchored like the group's
+ * other slots (its start time and zone, ref_usecs its creation); SCHED_NEVER when the policy has no
+ * log rule, the group is not an SQL group, is paused or ended, or no slot is due. */
+int64_t spec_log_due(const struct spec_group *g, const struct spec_policy *p, int64_t ref_usecs, int64_t after,
+                     int64_t upto);
 
 /* spec_plan: when the group runs: the policy's rules and blackouts, the group's start time, time zone,
  * end, paused and abort flags; ref_usecs becomes anchor.ref_usecs. An unknown time zone falls back to
