@@ -15,10 +15,12 @@ struct svc_pg_target;
 
 #define SVC_PG_CHECK_TIMEOUT_S 5
 
-/* svc_pg_relation_exists: *exists = 1 when database dbname exists and holds a relation (table, view,
- * sequence, index...) named schema.name, else 0 (a missing database is 0, not an error). */
-int svc_pg_relation_exists(const struct svc_pg_target *t, const char *dbname, const char *schema, const char *name,
-                           int *exists, char *err, size_t errlen);
+/* svc_pg_relations_taken: whether database dbname exists and holds a relation (table, view,
+ * sequence, index...) named by any of names ("schema.name"): *which = the index of the first such
+ * name, or -1 when none is taken (a missing database takes none). One session on the instance, one on
+ * dbname. */
+int svc_pg_relations_taken(const struct svc_pg_target *t, const char *dbname, const char *const *names, size_t n,
+                           long *which, char *err, size_t errlen);
 /* svc_pg_database_exists: *exists = 1 when the instance has database dbname. */
 int svc_pg_database_exists(const struct svc_pg_target *t, const char *dbname, int *exists, char *err,
                            size_t errlen);
