@@ -4,7 +4,8 @@
  * every field the wire contract types is refused with its path when it has the wrong type: the stored
  * body is echoed to clients that decode it strictly. The rules beyond types are written out: the
  * environment decides which params object is required (kPhysical: physicalParams, kSQL: mssqlParams)
- * and the protection type which of its sub-params; object ids are positive and not repeated;
+ * and the protection type which of its sub-params (kSQL: kNative or kFile; kVolume is refused); object ids
+ * are positive and not repeated;
  * included paths are absolute without '..' components. */
 #include "api/group_validate.h"
 #include "api/jv.h"
@@ -269,12 +270,16 @@ static int sql_params(struct api_resp *resp, json_t *body, struct api_group_info
     char sp[96];
     if (!jv_obj(resp, body, "", p, 1, &mp) || !jv_enum(resp, mp, p, "protectionType", 1, sql_types, &type))
         return 0;
-    want = strcmp(type, "kFile") == 0 ? subs[0] : strcmp(type, "kNative") == 0 ? subs[1] : subs[2];
+    if (strcmp(type, "kVolume") == 0)
+        return jv_fail(resp, p, "protectionType", "'kVolume' is not supported for PostgreSQL (use kNative or kFile: "
+                                                  "both take a physical base backup of each instance plus its WAL)");
+    want = strcmp(type, "kFile") == 0 ? subs[0] : subs[1];
     if (!only_one(resp, mp, p, subs, want, type) || !check_sub(resp, mp, p, want, 1, sql_params_fields, &sub))
         return 0;
     jv_path(sp, sizeof sp, p, want);
     snprintf(info->objects_path, sizeof info->objects_path, "%s.objects", sp);
-    info->objects_registered = 0; /* SQL objects are stored as given */
+    info->objects_registered = 0;
+    info->objects_sql = 1; /* kInstance or kDatabase objects of kSQL registrations (groups.c checks) */
     return common_params(resp, sub, sp) && jv_each_object(resp, sub, sp, "objects", 1, 1, sql_object, info);
 }
 

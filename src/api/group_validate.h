@@ -18,6 +18,8 @@ struct api_group_info {
     int64_t *object_ids;         /* the objects named by the params, in order, no repeats */
     size_t nobjects;
     int objects_registered;      /* 1: each object must be a registered object of the tenant (kPhysical) */
+    int objects_sql;             /* 1: each object must be a kInstance or kDatabase object of a kSQL
+                                  * registration of the tenant (kSQL) */
     char objects_path[128];      /* e.g. "physicalParams.fileProtectionTypeParams.objects" */
 };
 

@@ -3,7 +3,8 @@
  *
  * A body is checked for shape first (group_validate.c); then, inside one BEGIN IMMEDIATE transaction,
  * that its policy is one of the tenant's and that every object of a kPhysical group is a registered
- * object of the tenant, so nothing is written unless all of it holds. The stored document is the
+ * object of the tenant (of a kSQL group: a kInstance or kDatabase object of a kSQL registration), so
+ * nothing is written unless all of it holds. The stored document is the
  * ProtectionGroupResponse itself (the body as sent minus what the server owns, plus id, clusterId,
  * isActive, isDeleted, isPaused, lastModifiedTimestampUsecs, numProtectedObjects): GET by id serves
  * it unparsed and the list concatenates documents. Deletion is soft (isDeleted), so runs and
@@ -105,6 +106,33 @@ static char *make_doc(json_t *body, const char *id, int paused, int64_t mtime, s
     return text;
 }
 
+/* check_sql_objects: every object of a kSQL group is a live kInstance or kDatabase object of a kSQL
+ * registration of the tenant (discovered by svc_pg_refresh). 1, or 0 after filling resp. */
+static int check_sql_objects(struct cat *cat, const char *tenant, const struct api_group_info *info,
+                             struct api_resp *resp)
+{
+    for (size_t i = 0; i < info->nobjects; i++) {
+        struct cat_object o;
+        int rc = cat_object_get(cat, tenant, info->object_ids[i], &o), ok;
+        if (rc < 0 && rc != CAT_NOT_FOUND) {
+            internal(resp, "reading the objects");
+            return 0;
+        }
+        ok = rc == 0 && !o.is_deleted && o.environment && strcmp(o.environment, "kSQL") == 0 && o.object_type &&
+             (strcmp(o.object_type, "kInstance") == 0 || strcmp(o.object_type, "kDatabase") == 0);
+        if (!ok) {
+            api_error(resp, 400, "InvalidField",
+                      "field '%s[%zu].id' names object %lld, which is not a kInstance or kDatabase object of a kSQL "
+                      "registration of this tenant%s%s%s", info->objects_path, i, (long long)info->object_ids[i],
+                      rc == 0 ? " (it is a " : "", rc == 0 ? (o.object_type ? o.object_type : "?") : "",
+                      rc == 0 ? (o.is_deleted ? " that was not found at the last refresh)" : ")") : "");
+        }
+        if (rc == 0) cat_object_release(&o);
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
 /* check_refs: inside the transaction: the policy is the tenant's and every object that must be
  * registered is. 1, or 0 after filling resp. */
 static int check_refs(struct cat *cat, const char *tenant, const struct api_group_info *info, struct api_resp *resp)
@@ -119,6 +147,7 @@ static int check_refs(struct cat *cat, const char *tenant, const struct api_grou
                   info->policy_id);
         return 0;
     }
+    if (info->objects_sql) return check_sql_objects(cat, tenant, info, resp);
     if (!info->objects_registered) return 1;
     for (size_t i = 0; i < info->nobjects; i++) {
         rc = cat_object_exists(cat, tenant, info->object_ids[i]);

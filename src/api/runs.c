@@ -11,7 +11,7 @@
  *
  * Decisions: a run is refused with 409 while the group has a run queued or running (never two runs
  * of a group at once), and for a paused or inactive group; a deleted or unknown group is 404. Only
- * kRegular and kFull runs exist for file groups (other run types: 400). The handler validates,
+ * kRegular and kFull runs exist for file groups, and kLog too for kSQL groups (other run types: 400). The handler validates,
  * queues the run in the catalog (sched_enqueue) and answers; a worker does the backup. Run ids are
  * "<group n>:<start usecs>" (spec: ^\d+:\d+$); a run id whose n is not the group's is 404. */
 #include "api/api.h"
@@ -118,9 +118,9 @@ static void create_run(struct api_req *req, struct api_resp *resp)
         json_decref(body);
         return;
     }
-    if (strcmp(run_type, "kRegular") != 0 && strcmp(run_type, "kFull") != 0) {
+    if (strcmp(run_type, "kRegular") != 0 && strcmp(run_type, "kFull") != 0 && strcmp(run_type, "kLog") != 0) {
         api_error(resp, 400, "InvalidParameter",
-                  "field 'runType' '%s' is not supported for file protection groups: use kRegular or kFull", run_type);
+                  "field 'runType' '%s' is not supported: use kRegular or kFull (and kLog for kSQL groups)", run_type);
         json_decref(body);
         return;
     }
@@ -141,6 +141,12 @@ static void create_run(struct api_req *req, struct api_resp *resp)
     if (!load_group(req, resp, &g, 0)) {
         json_decref(body);
         return;
+    }
+    if (strcmp(run_type, "kLog") == 0 && (!g.environment || strcmp(g.environment, "kSQL") != 0)) {
+        api_error(resp, 400, "InvalidParameter",
+                  "field 'runType' 'kLog' is supported for kSQL protection groups only (this group is %s): use kRegular "
+                  "or kFull", g.environment ? g.environment : "?");
+        goto out;
     }
     if (g.is_paused || !g.is_active) {
         api_error(resp, 409, "Conflict", "protection group %s is %s: resume it before starting a run", g.id,
@@ -168,7 +174,8 @@ static void create_run(struct api_req *req, struct api_resp *resp)
         }
         spec.objects = subset;
     }
-    spec.type = strcmp(run_type, "kFull") == 0 ? JOB_RUN_FULL : JOB_RUN_REGULAR;
+    spec.type = strcmp(run_type, "kFull") == 0 ? JOB_RUN_FULL : strcmp(run_type, "kLog") == 0 ? JOB_RUN_LOG
+                                                                                            : JOB_RUN_REGULAR;
     rc = sched_enqueue(ctx->cat, &g, &spec, util_time_now(), &start);
     if (rc == CAT_CONFLICT) {
         api_error(resp, 409, "Conflict",

@@ -8,7 +8,11 @@
  * instance id; an object the tenant never had (no snapshots and not registered) is 404. Restore points are the
  * snapshots of the named groups taken in [startTimeUsecs, endTimeUsecs], one FullSnapshotInfo each
  * (with Coffer's snapshotId added to restoreInfo); file backups are point-in-time, so timeRangeInfo
- * has no continuous ranges. */
+ * has no continuous ranges. For environment kSQL, fullSnapshotInfo lists the base backups (kFull and
+ * kRegular runs; the kLog snapshots are not points of their own) and timeRangeInfo.timeRanges the
+ * continuous restorable ranges of each instance the groups protect (svc_pg_restore_ranges: a base
+ * backup plus the sealed WAL that continues it without a gap), clipped to [startTimeUsecs,
+ * endTimeUsecs], with Coffer's objectId (the kInstance) and baseSnapshotId added. */
 #include "api/api.h"
 #include "api/jv.h"
 #include "api/run_json.h"
@@ -16,6 +20,7 @@
 #include "catalog/cat_file_index.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/cat_source.h"
+#include "svc/pg_plan.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -137,17 +142,36 @@ struct points {
     const char *tenant;
     json_t *infos;
     int64_t source_id;
+    int sql;           /* kSQL: base backups only, and the (group, instance) pairs seen */
+    json_t *pairs;     /* [[group id, instance id], ...] */
 };
+
+/* note_pair: remembers a (group, instance) pair of a SQL snapshot once. */
+static void note_pair(struct points *p, const struct cat_snapshot *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(p->pairs, i, v)
+        if (strcmp(json_string_value(json_array_get(v, 0)), s->group_id) == 0 &&
+            json_integer_value(json_array_get(v, 1)) == s->object_id)
+            return;
+    json_array_append_new(p->pairs, json_pack("[sI]", s->group_id, (json_int_t)s->object_id));
+}
 
 static int point_cb(void *ud, const struct cat_snapshot *s)
 {
     struct points *p = ud;
-    json_t *obj = json_object(), *ri;
+    json_t *obj, *ri;
+    if (p->sql) {
+        if (!s->sql.present) return 0;
+        if (strcmp(s->run_type, "kFull") != 0 && strcmp(s->run_type, "kRegular") != 0) return 0;
+    }
+    obj = json_object();
     json_object_set_new(obj, "id", json_integer(s->object_id));
     if (s->object_name) json_object_set_new(obj, "name", json_string(s->object_name));
     if (s->source_id) json_object_set_new(obj, "sourceId", json_integer(s->source_id));
     json_object_set_new(obj, "environment", json_string(s->environment));
-    json_object_set_new(obj, "protectionType", json_string("kFile"));
+    if (!p->sql) json_object_set_new(obj, "protectionType", json_string("kFile"));
     json_object_set_new(obj, "osType", json_string("kLinux"));
     ri = json_pack("{s:o,s:s,s:I,s:i,s:s,s:I,s:s}", "objectInfo", obj, "protectionGroupId", s->group_id,
                    "runStartTimeUsecs", (json_int_t)s->run_usecs, "attemptNumber", 1,
@@ -156,6 +180,53 @@ static int point_cb(void *ud, const struct cat_snapshot *s)
                    s->run_type);
     json_array_append_new(p->infos, json_pack("{s:o,s:[]}", "restoreInfo", ri, "targetsConfiguration"));
     return 0;
+}
+
+static int pair_cb(void *ud, const struct cat_snapshot *s)
+{
+    if (s->sql.present) note_pair(ud, s);
+    return 0;
+}
+
+/* sql_ranges: the RecoveryTimeRangeInfo list of the groups' instances (any snapshot time: a range
+ * that reaches into the window may start from a base backup before it), clipped to [start, end]. A
+ * new reference, NULL on a catalog error. */
+static json_t *sql_ranges(struct cat *cat, const char *tenant, const struct cat_snapshot_filter *within, int64_t start,
+                          int64_t end)
+{
+    struct cat_snapshot_filter f = *within;
+    struct points p = { .cat = cat, .tenant = tenant, .pairs = json_array() };
+    json_t *out = json_array(), *v;
+    size_t i;
+    f.from_usecs = f.to_usecs = 0;
+    if (cat_snapshot_list(cat, tenant, &f, pair_cb, &p) < 0) {
+        json_decref(p.pairs);
+        json_decref(out);
+        return NULL;
+    }
+    json_array_foreach(p.pairs, i, v) {
+        const char *gid = json_string_value(json_array_get(v, 0));
+        int64_t inst = json_integer_value(json_array_get(v, 1));
+        struct svc_pg_range *r = NULL;
+        size_t n = 0;
+        if (svc_pg_restore_ranges(cat, tenant, inst, gid, start, end, &r, &n) != 0) {
+            json_decref(p.pairs);
+            json_decref(out);
+            return NULL;
+        }
+        for (size_t k = 0; k < n; k++) {
+            int64_t a = r[k].start_usecs > start ? r[k].start_usecs : start;
+            int64_t b = r[k].end_usecs < end ? r[k].end_usecs : end;
+            if (a > b) continue;
+            /* objectId and baseSnapshotId are Coffer's additions: which instance, from which base backup */
+            json_array_append_new(out, json_pack("{s:I,s:I,s:s,s:I,s:s}", "startTimeUsecs", (json_int_t)a,
+                                                 "endTimeUsecs", (json_int_t)b, "protectionGroupId", gid, "objectId",
+                                                 (json_int_t)inst, "baseSnapshotId", r[k].base_snapshot_id));
+        }
+        svc_pg_ranges_free(r, n);
+    }
+    json_decref(p.pairs);
+    return out;
 }
 
 static void restore_points(struct api_req *req, struct api_resp *resp)
@@ -172,7 +243,7 @@ static void restore_points(struct api_req *req, struct api_resp *resp)
     int64_t start, end, source = -1;
     int has_source = 0;
     size_t i;
-    struct points p = { cat, req->tenant, NULL, -1 };
+    struct points p = { .cat = cat, .tenant = req->tenant, .source_id = -1 };
     struct cat_snapshot_filter f = { .object_id = -1, .source_id = -1 };
     if (!body) return;
     if (!jv_int(resp, body, "", "startTimeUsecs", 1, &start, NULL) || !jv_int(resp, body, "", "endTimeUsecs", 1, &end, NULL) ||
@@ -200,11 +271,22 @@ static void restore_points(struct api_req *req, struct api_resp *resp)
     f.group_ids = groups;
     if (has_source) f.source_id = source;
     p.infos = json_array();
+    p.sql = strcmp(env, "kSQL") == 0;
     if (cat_snapshot_list(cat, req->tenant, &f, point_cb, &p) < 0) {
         internal(resp, "listing snapshots");
         goto out;
     }
-    api_json(resp, 201, json_pack("{s:o,s:{s:[]}}", "fullSnapshotInfo", p.infos, "timeRangeInfo", "timeRanges"));
+    if (p.sql) {
+        json_t *ranges = sql_ranges(cat, req->tenant, &f, start, end);
+        if (!ranges) {
+            internal(resp, "reading the restorable ranges");
+            goto out;
+        }
+        api_json(resp, 201, json_pack("{s:o,s:{s:o}}", "fullSnapshotInfo", p.infos, "timeRangeInfo", "timeRanges",
+                                      ranges));
+    } else {
+        api_json(resp, 201, json_pack("{s:o,s:{s:[]}}", "fullSnapshotInfo", p.infos, "timeRangeInfo", "timeRanges"));
+    }
     p.infos = NULL;
 out:
     json_decref(p.infos);

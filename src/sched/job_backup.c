@@ -8,6 +8,8 @@
  * point for a volume). A kRegular run gives the mover the object's newest snapshot from this group as
  * parent (unchanged files are not read again); a kFull run and the first run read everything.
  *
+ * A kSQL group's run takes the SQL path instead (job_backup_sql.c): one snapshot per instance.
+ *
  * Order of commits: the mover makes the snapshot durable in the repository, then one catalog
  * transaction inserts the snapshot row and the object's result; the run's final status comes last.
  * A crash in between leaves a repository snapshot the catalog does not know (harmless; the next run
@@ -28,6 +30,7 @@
  * voids the snapshots of the backups writing at that moment (repo_write_epoch); runs that start
  * after it write at once. */
 #include "sched/sched_int.h"
+#include "sched/job_backup_int.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/cat_source.h"
@@ -47,28 +50,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_RUN_MESSAGES 50
+
 #define PREWALK_MAX_USECS (3LL * 1000000)
 #define PREWALK_MAX_ENTRIES 2000000
 
-/* The live state of a run, read by backup_flush (guarded by the job lock). */
-struct backup_live {
-    int has_obj;               /* an object is being backed up: obj holds its counters */
-    struct cat_run_object obj; /* numeric fields only (no strings) */
-    int dirty;                 /* obj changed since the monitor last wrote it */
-};
-
-/* One run being executed. */
-struct backup_run {
-    struct job *j;
-    const struct cat_run *run;
-    const struct cat_group *g;
-    const struct mover *mover;
-    enum mover_env env;
-    struct sched *s;
-    struct backup_live live;
-    char run_id[48];           /* "<group n>:<start usecs>": the run in logs and snapshot documents */
-};
 
 /* ---------- size estimate ---------- */
 
@@ -177,22 +162,6 @@ static void estimate_stop(struct estimate_job *e)
 
 /* ---------- mover callbacks and progress ---------- */
 
-static void on_progress(void *ctx, const struct eng_progress *p)
-{
-    struct backup_run *b = ctx;
-    struct cat_run_object *o = &b->live.obj;
-    job_lock(b->j);
-    o->files = (int64_t)p->files;
-    o->dirs = (int64_t)p->dirs;
-    o->bytes_read = (int64_t)p->bytes_done;
-    o->bytes_written = (int64_t)p->bytes_added;
-    o->logical_bytes = (int64_t)p->logical_bytes;
-    if (o->bytes_total > 0) o->pct = 100.0 * (double)p->logical_bytes / (double)o->bytes_total;
-    else if (o->files_total > 0) o->pct = 100.0 * (double)p->files / (double)o->files_total;
-    if (o->pct > 99) o->pct = 99; /* 100 only once finished */
-    b->live.dirty = 1;
-    job_unlock(b->j);
-}
 
 static void on_before_open(void *ctx, const char *path)
 {
@@ -226,41 +195,9 @@ static int backup_flush(struct job *j)
     return has ? cat_run_object_progress(job_cat(j), tenant, group, start, &o) : 0;
 }
 
-static void publish(struct backup_run *b, const struct cat_run_object *o, int on)
-{
-    job_lock(b->j);
-    b->live.has_obj = on;
-    if (on) {
-        memset(&b->live.obj, 0, sizeof b->live.obj);
-        b->live.obj.object_id = o->object_id;
-        b->live.obj.begin_usecs = o->begin_usecs;
-        b->live.obj.files_total = o->files_total;
-        b->live.obj.bytes_total = o->bytes_total;
-        b->live.obj.walk_done = o->walk_done;
-        b->live.dirty = 1;
-    }
-    job_unlock(b->j);
-}
 
 /* ---------- results ---------- */
 
-struct run_tally {
-    int ok, warned, failed, canceled;
-    json_t *messages; /* the run's messages */
-    int stop;         /* cancelled or stopping: no more objects */
-};
-
-static void add_message(struct run_tally *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_message(struct run_tally *t, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    if (json_array_size(t->messages) >= MAX_RUN_MESSAGES) return;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    json_array_append_new(t->messages, json_string(buf));
-}
 
 /* c_strings: the strings of a JSON array as a borrowed vector (free the vector only). */
 static const char **c_strings(json_t *arr, size_t *n)
@@ -274,48 +211,6 @@ static const char **c_strings(json_t *arr, size_t *n)
     return v;
 }
 
-/* disk_full: a catalog result, with a failure the catalog saw as a full disk made -ENOSPC. */
-static int disk_full(int rc)
-{
-    return rc < 0 && rc != CAT_NOT_FOUND && rc != CAT_CONFLICT && cat_last_error() == -ENOSPC ? -ENOSPC : rc;
-}
-
-static void finish_object(struct backup_run *b, struct cat_run_object *o, const char *status, const char *message,
-                          const struct cat_snapshot *snap, struct run_tally *t)
-{
-    const struct cat_run *run = b->run;
-    struct cat *cat = job_cat(b->j);
-    int rc;
-    o->status = (char *)status;
-    free(o->message);
-    o->message = message ? strdup(message) : NULL;
-    o->end_usecs = util_time_now();
-    if (strcmp(status, "kSuccessful") == 0 || strcmp(status, "kWarning") == 0) o->pct = 100;
-    rc = disk_full(cat_run_object_finish(cat, run->tenant, run->group_id, run->start_usecs, o, snap));
-    if (rc == -ENOSPC && cat_reserve_release(cat))
-        rc = cat_run_object_finish(cat, run->tenant, run->group_id, run->start_usecs, o, snap);
-    if (rc != 0) {
-        log_error("run %s:%" PRId64 ": cannot record the result of object %" PRId64 "%s", run->group_id,
-                  run->start_usecs, o->object_id, rc == -ENOSPC ? ": No space left on device" : "");
-        t->failed++;
-        add_message(t, "object %" PRId64 ": the result could not be recorded in the catalog%s", o->object_id,
-                    rc == -ENOSPC ? ": No space left on device while writing the catalog" : "");
-        o->status = NULL;
-        return;
-    }
-    if (strcmp(status, "kSuccessful") == 0) t->ok++;
-    else if (strcmp(status, "kWarning") == 0) t->warned++;
-    else if (strcmp(status, "kCanceled") == 0) t->canceled++;
-    else t->failed++;
-    o->status = NULL; /* borrowed */
-}
-
-/* object_fail: the object ends kFailed with msg, which also goes to the run's messages. */
-static void object_fail(struct backup_run *b, struct cat_run_object *o, const char *msg, struct run_tally *t)
-{
-    finish_object(b, o, "kFailed", msg, NULL, t);
-    add_message(t, "%s", msg);
-}
 
 /* ---------- one object ---------- */
 
@@ -422,11 +317,11 @@ static void object_succeeded(struct backup_run *b, const struct cat_object *co, 
             snprintf(line, sizeof line, "%s: %s", json_string_value(json_object_get(v, "path")),
                      json_string_value(json_object_get(v, "message")));
             if (json_array_size(o->warnings) < 1000) json_array_append_new(o->warnings, json_string(line));
-            add_message(t, "object %" PRId64 " (%s): %s", o->object_id, co->name, line);
+            backup_add_message(t, "object %" PRId64 " (%s): %s", o->object_id, co->name, line);
         }
     }
     o->snapshot_id = strdup(res->snapshot_id);
-    finish_object(b, o, snap.status, NULL, &snap, t);
+    backup_finish_object(b, o, snap.status, NULL, &snap, t);
     log_info("run %s of group %s: object %" PRId64 " backed up as snapshot %.16s (files %" PRId64 ", read %" PRId64
              " bytes, added %" PRId64 " bytes, %zu warnings)", b->run_id, run->group_id, o->object_id,
              res->snapshot_id, o->files, o->bytes_read, o->bytes_written, nw);
@@ -446,7 +341,7 @@ static void object_failed(struct backup_run *b, const struct cat_object *co, str
     }
     snprintf(msg, sizeof msg, "object %" PRId64 " (%s): backup failed: %s%s", o->object_id, co->name,
              err[0] ? err : strerror(-rc), rc == -ENOSPC && !strstr(err, "No space") ? " (No space left on device)" : "");
-    object_fail(b, o, msg, t);
+    backup_object_fail(b, o, msg, t);
 }
 
 static void backup_object(struct backup_run *b, const struct spec_object *so, const struct spec_group *gs,
@@ -468,24 +363,24 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
 
     if (object_register(b, id, so, &co, &have_obj, &o) != 0) {
         t->failed++;
-        add_message(t, "object %" PRId64 ": cannot record it in the catalog", id);
+        backup_add_message(t, "object %" PRId64 ": cannot record it in the catalog", id);
         goto out;
     }
     if (object_unreachable(b, id, have_obj, &co, msg, sizeof msg) ||
         object_paths(so, gs, &co, id, incs, excs, msg, sizeof msg)) {
-        object_fail(b, &o, msg, t);
+        backup_object_fail(b, &o, msg, t);
         goto out;
     }
     inc_v = c_strings(incs, &n_inc);
     exc_v = c_strings(excs, &n_exc);
     if (!inc_v || !exc_v) {
-        finish_object(b, &o, "kFailed", "out of memory", NULL, t);
+        backup_finish_object(b, &o, "kFailed", "out of memory", NULL, t);
         goto out;
     }
     object_parent(b, id, &o, &parent);
     o.begin_usecs = util_time_now();
     o.walk_done = o.files_total >= 0;
-    publish(b, &o, 1);
+    backup_publish(b, &o, 1);
     if (o.files_total < 0) est = estimate_start(b, inc_v, n_inc, exc_v, n_exc);
 
     /* The snapshot document's tags, in Coffer's names (docs/repository-format.md). */
@@ -499,7 +394,7 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     opts.n_exclude = n_exc;
     opts.parent_snapshot_id = parent;
     opts.snapshot_meta = meta;
-    opts.progress = on_progress;
+    opts.progress = backup_on_progress;
     opts.progress_ctx = b;
     opts.cancel = &j->cancel;
     opts.threads = 0;
@@ -514,7 +409,7 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
         rc = b->mover->backup(job_repo(j), &opts, &res, err, sizeof err);
     }
     estimate_stop(est);
-    publish(b, NULL, 0);
+    backup_publish(b, NULL, 0);
     o.files = (int64_t)res.files;
     o.dirs = (int64_t)res.dirs;
     o.logical_bytes = (int64_t)res.logical_bytes;
@@ -528,7 +423,7 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
         if (job_stopping(j) && !job_user_canceled(j)) {
             /* Requeued by the caller; this object's row is dropped with the requeue. */
         } else {
-            finish_object(b, &o, "kCanceled", job_lease_lost(j) ? "the run was taken away from this worker" : "canceled",
+            backup_finish_object(b, &o, "kCanceled", job_lease_lost(j) ? "the run was taken away from this worker" : "canceled",
                           NULL, t);
         }
     } else {
@@ -558,7 +453,7 @@ static int record_end(struct backup_run *b, const char *status, json_t *messages
     int64_t give_up = util_time_real() + 60LL * 1000000;
     int wait = 250, rc;
     for (;;) {
-        rc = disk_full(cat_run_finish(cat, run->tenant, run->group_id, run->start_usecs, status, messages,
+        rc = backup_disk_full(cat_run_finish(cat, run->tenant, run->group_id, run->start_usecs, status, messages,
                                       util_time_now()));
         if (rc == 0 || rc == CAT_NOT_FOUND) return rc;
         if (rc == -ENOSPC && cat_reserve_release(cat)) continue;
@@ -610,7 +505,7 @@ static void backup_objects(struct backup_run *b, const struct spec_group *gs, st
         backup_object(b, &gs->objects[i], gs, t);
     }
     if (considered == 0) {
-        add_message(t, "the protection group has no objects to back up");
+        backup_add_message(t, "the protection group has no objects to back up");
         t->failed++;
     }
     for (i = 0; i < ndone; i++) cat_run_object_release(&done[i]);
@@ -634,21 +529,32 @@ static void backup_run(struct job *j)
     job_set_state(j, &b.live);
     rc = cat_group_get(cat, run->tenant, run->group_id, &g);
     if (rc != 0 || g.is_deleted) {
-        add_message(&t, "the protection group %s", rc == CAT_NOT_FOUND || rc == 0 ? "was deleted" : "cannot be read");
+        backup_add_message(&t, "the protection group %s", rc == CAT_NOT_FOUND || rc == 0 ? "was deleted" : "cannot be read");
         t.failed++;
         goto finish;
     }
     rc = spec_group_load(cat, run->tenant, run->group_id, &gs, err, sizeof err);
     if (rc != 0) {
-        add_message(&t, "the protection group's settings cannot be read: %s",
+        backup_add_message(&t, "the protection group's settings cannot be read: %s",
                     rc == -ENODATA ? "they were stored before this version and could not be translated"
                     : err[0]        ? err
                                     : "catalog error");
         t.failed++;
         goto finish;
     }
+    if (gs.env == SPEC_ENV_SQL && (gs.protection == SPEC_PROT_NATIVE || gs.protection == SPEC_PROT_FILE) &&
+        (b.mover = mover_for(b.env = MOVER_ENV_SQL)) && b.mover->sql) {
+        backup_sql_objects(&b, &gs, &t); /* job_backup_sql.c: one snapshot per instance */
+        goto finish;
+    }
+    if (strcmp(run->run_type, "kLog") == 0) {
+        backup_add_message(&t, "kLog runs exist only for kSQL protection groups");
+        t.failed++;
+        goto finish;
+    }
     if (gs.env != SPEC_ENV_PHYSICAL || gs.protection != SPEC_PROT_FILE || !(b.mover = mover_for(b.env = MOVER_ENV_PHYSICAL))) {
-        add_message(&t, "only kPhysical protection groups with protectionType kFile can be backed up yet (this group: %s)",
+        backup_add_message(&t, "only kPhysical groups with protectionType kFile and kSQL groups with kNative or kFile can be "
+                               "backed up (this group: %s)",
                     g.environment);
         t.failed++;
         goto finish;
@@ -668,7 +574,7 @@ finish:
     }
     if (job_user_canceled(j) || t.canceled) {
         status = "Canceled";
-        add_message(&t, "canceled by request");
+        backup_add_message(&t, "canceled by request");
     } else if (t.failed) {
         status = "Failed";
     } else if (t.warned) {

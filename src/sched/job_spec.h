@@ -40,7 +40,7 @@ json_t *job_recovery_spec_doc(const struct job_recovery_spec *s);
 int job_recovery_spec_parse(json_t *doc, struct job_recovery_spec *s, char *err, size_t errlen);
 void job_recovery_spec_release(struct job_recovery_spec *s);
 
-enum job_run_type { JOB_RUN_REGULAR, JOB_RUN_FULL };
+enum job_run_type { JOB_RUN_REGULAR, JOB_RUN_FULL, JOB_RUN_LOG /* kSQL groups: seal the WAL */ };
 
 struct job_run_spec {
     enum job_run_type type;

@@ -1,5 +1,6 @@
 /* queue.c: putting runs in the queue (the same way for the API and the scheduler) and the retention
- * hook. A run's snapshots expire at its start plus the policy's regular retention; the
+ * hook. A run's snapshots expire at its start plus the policy's regular retention (a kLog run's: its
+ * log retention, or the regular one when it has none); the
  * retention pass deletes expired snapshots through svc_snapshot_delete, the one way a snapshot is
  * deleted (catalog row first, so the API stops offering it, then the repository's document; prune
  * reclaims the data later). */
@@ -19,12 +20,12 @@
 
 /* policy_expiry: when a run started now expires under its group's policy (its typed spec); 0 keeps
  * it without expiry (no policy, no retention, or a sum past the time range: never shorter). */
-static int64_t policy_expiry(struct cat *cat, const struct cat_group *g, int64_t now)
+static int64_t policy_expiry(struct cat *cat, const struct cat_group *g, int64_t now, int log)
 {
     struct spec_policy p;
     char err[200];
     if (spec_policy_load(cat, g->tenant, g->policy_id, &p, err, sizeof err) != 0) return 0;
-    return spec_policy_expiry(&p, now);
+    return log ? spec_policy_log_expiry(&p, now) : spec_policy_expiry(&p, now);
 }
 
 int sched_enqueue(struct cat *cat, const struct cat_group *g, const struct job_run_spec *spec, int64_t now,
@@ -34,8 +35,9 @@ int sched_enqueue(struct cat *cat, const struct cat_group *g, const struct job_r
     int rc;
     struct cat_run_new n = {
         .tenant = g->tenant, .group_id = g->id, .group_name = g->name, .group_seq = g->seq,
-        .run_type = spec->type == JOB_RUN_FULL ? "kFull" : "kRegular", .status = "Accepted",
-        .scheduled = spec->scheduled, .expiry_usecs = policy_expiry(cat, g, now),
+        .run_type = spec->type == JOB_RUN_FULL ? "kFull" : spec->type == JOB_RUN_LOG ? "kLog" : "kRegular",
+        .status = "Accepted", .scheduled = spec->scheduled,
+        .expiry_usecs = policy_expiry(cat, g, now, spec->type == JOB_RUN_LOG),
     };
     if (spec->objects) {
         if (!(objects = json_array())) return -ENOMEM;

@@ -2,7 +2,7 @@
  * the job core's (job.h).
  *
  * The thread wakes every 250 ms: every tick_ms (or at once when kicked) it runs a scheduler pass,
- * every 5 s it asks the catalog to re-create its space reserve (cat.h) if it was released and the
+ * every 5 s it has the WAL streamers follow the live kSQL groups (pg_stream.h), every 5 s it asks the catalog to re-create its space reserve (cat.h) if it was released and the
  * disk has room again, and every 30 s it runs the retention pass. A failing catalog is not hammered:
  * a scheduler pass that met a catalog error doubles the wait before the next (up to 32 s).
  *
@@ -10,7 +10,8 @@
  * for each: its policy, its plan (schedule.h), the instant up to which its slots were handled
  * (sched_state; a group seen for the first time starts from its creation if that was within the last
  * minute, else from now), whether a run is queued or running; sched_decide says what to do, and the
- * new "handled up to" instant is stored. The wall clock is util_time_now (test-movable). */
+ * new "handled up to" instant is stored. A kSQL group whose policy has a log rule also gets kLog runs
+ * on it (plan_log, its own "handled up to" instant). The wall clock is util_time_now (test-movable). */
 #include "sched/sched_int.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
@@ -32,6 +33,7 @@
 #define RETENTION_USECS (30LL * 1000000)
 #define RESERVE_CHECK_USECS (5LL * 1000000)
 #define TICK_BACKOFF_MAX_USECS (32LL * 1000000)
+#define PG_STREAM_SYNC_USECS (5LL * 1000000)
 
 /* ---------- scheduler pass ---------- */
 
@@ -99,6 +101,39 @@ static void abort_in_blackout(struct sched *s, struct cat_group *g, int64_t now)
              g->tenant, start);
 }
 
+/* plan_log: the log rule of an SQL group's policy. Its "handled up to" instant is kept in sched_state
+ * under "<group id>#log"; a group seen for the first time starts from now. A due slot queues a kLog
+ * run; when a run of the group is queued or running the slot is skipped (the next log run seals what
+ * this one would have: nothing is lost, the spool keeps it). 0, or -1 when the catalog failed. */
+static int plan_log(struct sched *s, struct cat_group *g, const struct spec_group *gs, const struct spec_policy *ps,
+                    int64_t now)
+{
+    struct cat *cat = s->cfg.cat;
+    char key[sizeof ((struct job *)0)->id + 8];
+    int64_t last = 0, slot, start;
+    int active, rc;
+    if (!ps->has_log || gs->env != SPEC_ENV_SQL || g->is_paused) return 0;
+    snprintf(key, sizeof key, "%s#log", g->id);
+    if (cat_sched_get(cat, g->tenant, key, &last) != 0) return -1;
+    if (last == 0 || last > now) return cat_sched_put(cat, g->tenant, key, now) < 0 ? -1 : 0;
+    slot = spec_log_due(gs, ps, g->created_usecs, last, now);
+    if (slot == SCHED_NEVER) return 0;
+    if ((active = cat_run_active(cat, g->tenant, g->id)) < 0) return -1;
+    if (!active) {
+        struct job_run_spec spec = { .type = JOB_RUN_LOG, .scheduled = 1 };
+        rc = sched_enqueue(cat, g, &spec, now, &start);
+        if (rc == 0) {
+            log_info("scheduler: queued a kLog run of group %s (tenant %s)", g->id, g->tenant);
+            sched_notify(s);
+        } else if (rc != CAT_CONFLICT) {
+            return -1;
+        }
+    }
+    return cat_sched_put(cat, g->tenant, key, slot) < 0 ? -1 : 0;
+}
+
+static int plan_regular(struct sched *s, struct cat_group *g, struct sched_plan *pl, int64_t now);
+
 /* plan_group: 0, or -1 when the catalog failed (the pass backs off). */
 static int plan_group(struct sched *s, struct cat_group *g, int64_t now)
 {
@@ -106,25 +141,44 @@ static int plan_group(struct sched *s, struct cat_group *g, int64_t now)
     struct spec_group gs = { 0 };
     struct spec_policy ps;
     struct sched_plan plan;
-    struct sched_decision d;
-    char err[256] = "", when[32];
-    int64_t last = 0, start;
-    int active, rc = 0, fresh;
+    char err[256] = "";
+    int rc;
     rc = spec_group_load(cat, g->tenant, g->id, &gs, err, sizeof err);
     if (rc == 0) {
         rc = spec_policy_load(cat, g->tenant, gs.policy_id ? gs.policy_id : g->policy_id, &ps, err, sizeof err);
         if (rc == 0) rc = spec_plan(&gs, &ps, g->created_usecs, &plan, err, sizeof err);
     }
-    spec_group_free(&gs);
     if (rc == -ENODATA) /* a row written before typed specs that the backfill could not translate */
         log_warn("scheduler: group %s of tenant %s is not scheduled: its settings (or its policy's) have no typed "
                  "spec; update the group or policy through the API to store one", g->id, g->tenant);
-    if (rc == -ENOENT || rc == -ENODATA) return 0;
-    if (rc < 0 && rc != -EINVAL) return -1;        /* a catalog failure: the pass backs off */
-    if (rc < 0) {
-        log_warn("scheduler: group %s of tenant %s: %s", g->id, g->tenant, err);
+    if (rc == -ENOENT || rc == -ENODATA) {
+        spec_group_free(&gs);
         return 0;
     }
+    if (rc < 0 && rc != -EINVAL) {
+        spec_group_free(&gs);
+        return -1;        /* a catalog failure: the pass backs off */
+    }
+    if (rc < 0) {
+        log_warn("scheduler: group %s of tenant %s: %s", g->id, g->tenant, err);
+        spec_group_free(&gs);
+        return 0;
+    }
+    rc = plan_regular(s, g, &plan, now);
+    if (rc == 0 && !plan.paused && !(plan.end_usecs > 0 && now >= plan.end_usecs)) rc = plan_log(s, g, &gs, &ps, now);
+    spec_group_free(&gs);
+    return rc;
+}
+
+/* plan_regular: the regular and full slots of the group's plan. 0, or -1 when the catalog failed. */
+static int plan_regular(struct sched *s, struct cat_group *g, struct sched_plan *pl, int64_t now)
+{
+    struct cat *cat = s->cfg.cat;
+    struct sched_plan plan = *pl;
+    struct sched_decision d;
+    char when[32];
+    int64_t last = 0, start;
+    int active, rc = 0, fresh;
     plan.paused = plan.paused || g->is_paused;
     if (cat_sched_get(cat, g->tenant, g->id, &last) != 0) return -1;
     fresh = last == 0;
@@ -202,7 +256,7 @@ void sched_tick_now(struct sched *s)
 static void *sched_main(void *arg)
 {
     struct sched *s = arg;
-    int64_t last_tick = 0, last_retention = util_time_real(), last_reserve = 0;
+    int64_t last_tick = 0, last_retention = util_time_real(), last_reserve = 0, last_pg_sync = 0;
     int64_t tick_usecs = (s->cfg.tick_ms > 0 ? s->cfg.tick_ms : 1000) * 1000LL, tick_wait = tick_usecs;
     for (;;) {
         struct timespec ts;
@@ -230,6 +284,10 @@ static void *sched_main(void *arg)
         if (real - last_reserve >= RESERVE_CHECK_USECS) {
             cat_reserve_restore(s->cfg.cat);
             last_reserve = real;
+        }
+        if (s->pg_stream && real - last_pg_sync >= PG_STREAM_SYNC_USECS) {
+            (void)pg_stream_sync(s->pg_stream); /* a WAL streamer per instance of a live kSQL group */
+            last_pg_sync = real;
         }
         if (real - last_retention >= RETENTION_USECS) {
             sched_retention_pass(s->cfg.cat, s->cfg.repo, util_time_now());
@@ -277,6 +335,11 @@ int sched_start(const struct sched_config *cfg, struct sched **out, char *err, s
     pthread_mutex_init(&s->tick_lock, NULL);
     pthread_cond_init(&s->tick_cond, NULL);
     read_hooks(s);
+    {
+        /* Before the pools: a base backup leased at once asks for its instance's streamer. */
+        struct pg_stream_config pc = { .cat = cfg->cat, .repo = cfg->repo, .data_dir = cfg->data_dir };
+        if (pg_stream_start(&pc, &s->pg_stream) != 0) log_warn("scheduler: WAL streaming is not available");
+    }
     struct job_pool_config ic = { .name = "indexer", .cat = cfg->cat, .repo = cfg->repo, .workers = 1,
                                   .queue = &job_queue_file_index };
     bc.ctx = rc.ctx = ic.ctx = s;
@@ -308,6 +371,7 @@ void sched_stop(struct sched *s)
     job_pool_stop(s->indexer);    /* a snapshot being indexed is resumed on the next start */
     job_pool_stop(s->recoveries); /* running recoveries stop at a safe point and end Failed */
     job_pool_stop(s->backups);    /* running backups stop at a safe point and are queued again */
+    pg_stream_stop(s->pg_stream); /* every WAL streamer: status sent, stream closed, thread joined */
     free(s->vanish);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->tick_lock);

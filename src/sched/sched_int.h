@@ -6,6 +6,7 @@
 #include "catalog/cat_run.h"
 #include "sched/job.h"
 #include "sched/sched.h"
+#include "sched/pg_stream.h"
 #include <pthread.h>
 
 struct sched {
@@ -17,6 +18,7 @@ struct sched {
     pthread_t thread;
     int thread_started;
     struct job_pool *backups, *recoveries, *indexer; /* indexer: NULL without a repository */
+    struct pg_stream *pg_stream; /* WAL streamers (pg_stream.h); NULL without a repository or data dir */
     /* test hooks (COFFER_TEST_HOOKS=1) */
     char *vanish;
     int slow_open_ms;

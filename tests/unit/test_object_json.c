@@ -116,12 +116,12 @@ TEST(migration_8_converts_wire_shaped_documents)
               "\"devicePath\":\"srv:/x\"}}' WHERE id = 3;"
               /* back to version 7: later migrations' changes undone, so they apply again */
               "ALTER TABLE protection_groups DROP COLUMN snapshots_deleted;"
-              "ALTER TABLE sources DROP COLUMN spec;"
               "DROP TABLE snapshot_objects;"
               "ALTER TABLE snapshots DROP COLUMN sql_start_lsn; ALTER TABLE snapshots DROP COLUMN sql_end_lsn;"
               "ALTER TABLE snapshots DROP COLUMN sql_timeline; ALTER TABLE snapshots DROP COLUMN sql_consistent_usecs;"
               "ALTER TABLE snapshots DROP COLUMN sql_wal_from_usecs; ALTER TABLE snapshots DROP COLUMN sql_wal_to_usecs;"
               "ALTER TABLE snapshots DROP COLUMN sql_databases;"
+              "ALTER TABLE sources DROP COLUMN spec;"
               "PRAGMA user_version = 7;") == 0);
     CHECK(shown());
     /* and the rows now hold the facts document */
