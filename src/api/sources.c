@@ -594,8 +594,9 @@ static void source_list(struct api_req *req, struct api_resp *resp)
     }
     for (const char *const *b = bools; *b; b++)
         if (api_query_bool(req, resp, *b, strcmp(*b, "includeSourceCredentials") == 0 ? &creds : &dummy) < 0) goto out;
-    /* No credentials are kept for the sources served here, so there is nothing to encrypt; the key is
-     * still required when asked for, as the API says. */
+    /* The only credential kept, a PostgreSQL password, is kept sealed and never answered (not even
+     * encrypted under the client's key), so there is nothing to include; the key is still required
+     * when asked for, as the API says. */
     if (creds && !api_query(req, "encryptionKey")) {
         api_error(resp, 400, "InvalidParameter",
                   "query parameter 'encryptionKey' is required when includeSourceCredentials is true");

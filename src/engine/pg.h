@@ -185,6 +185,7 @@ void eng_pg_lsn_format(uint64_t lsn, char out[32]);
 
 #define ENG_PG_MAX_TABLES 10000     /* tables listed per database */
 #define ENG_PG_MAX_DATABASES 1000   /* databases looked into per instance */
+#define ENG_PG_DISCOVER_BUDGET_S 60 /* no database's tables are asked for after this */
 
 struct eng_pg_table {
     char *name;                      /* "schema.table" */

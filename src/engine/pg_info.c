@@ -7,8 +7,9 @@
  * connections) with owner and pg_database_size. Then one session per database lists its user tables
  * (relkind r and p outside pg_catalog, information_schema and the toast/temp schemas) with
  * pg_total_relation_size, at most ENG_PG_MAX_TABLES per database (the first by name: the result says
- * it was cut). Every session is opened with connect_timeout=10 and a statement_timeout, and the
- * number of databases looked into is bounded (ENG_PG_MAX_DATABASES), so discovery always ends. A
+ * it was cut). Every session is opened with connect_timeout=10 and a statement_timeout, the
+ * number of databases looked into is bounded (ENG_PG_MAX_DATABASES) and no database's tables are
+ * asked for once ENG_PG_DISCOVER_BUDGET_S have passed (a warning says which), so discovery ends. A
  * database that cannot be entered (no CONNECT right, dropped meanwhile) keeps its row without tables
  * and a warning. Connection strings are kept only in memory: they may carry the password. */
 #include "engine/pg.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define STATEMENT_TIMEOUT_MS 30000
 
@@ -219,6 +221,7 @@ int eng_pg_discover(const char *conninfo, struct eng_pg_instance_info *out, char
         "FROM pg_database d WHERE NOT d.datistemplate AND d.datallowconn ORDER BY d.datname LIMIT $1";
     char lim[32];
     const char *params[1] = { lim };
+    struct timespec t0;
     PGconn *c;
     PGresult *r;
     int n;
@@ -266,7 +269,18 @@ int eng_pg_discover(const char *conninfo, struct eng_pg_instance_info *out, char
         out->n_dbs++;
     }
     PQclear(r);
-    for (size_t i = 0; i < out->n_dbs; i++) tables(conninfo, &out->dbs[i], out);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < out->n_dbs; i++) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec >= ENG_PG_DISCOVER_BUDGET_S) {
+            add_warning(out, "the tables of %zu databases (from %s on) were not listed: discovery ran out of its %d s",
+                        out->n_dbs - i, out->dbs[i].name, ENG_PG_DISCOVER_BUDGET_S);
+            for (size_t j = i; j < out->n_dbs; j++) out->dbs[j].tables_cut = 1;
+            break;
+        }
+        tables(conninfo, &out->dbs[i], out);
+    }
     return 0;
 }
 

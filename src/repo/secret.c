@@ -4,7 +4,8 @@
  * The sealed text is "cfs1:" followed by the standard base64 (OpenSSL's EVP_EncodeBlock) of the
  * repository envelope (repo_env_seal: magic "CFSC", format version, random 96-bit nonce,
  * AES-256-GCM ciphertext, tag; the first 8 bytes are the AAD). Anyone holding the catalog alone
- * learns nothing but the secret's length; a changed byte fails the tag and is refused (-EBADMSG).
+ * learns nothing but the secret's length; a changed byte fails the tag and is refused (-EBADMSG),
+ * and so is any base64 text but the canonical one (its unused bits set), so one secret has one text.
  * Secrets are at most REPO_SECRET_MAX bytes; the plaintext buffers are wiped before they are freed. */
 #include "repo/repo.h"
 #include "repo/repo_int.h"
@@ -76,6 +77,18 @@ int repo_secret_open(struct repo *repo, const char *text, char **out)
         return -EBADMSG;
     }
     envlen = (size_t)n - pad;   /* EVP_DecodeBlock counts the padding's zero bytes */
+    {
+        /* only the canonical encoding is accepted: the unused low bits of the last character before
+         * the padding must be zero, so no other text opens to the same secret */
+        char *again = malloc(b64len + 1);
+        int oom = !again, same = again && EVP_EncodeBlock((unsigned char *)again, env, (int)envlen) == (int)b64len &&
+                                 memcmp(again, text, b64len) == 0;
+        free(again);
+        if (!same) {
+            free(env);
+            return oom ? -ENOMEM : -EBADMSG;
+        }
+    }
     rc = repo_env_open(repo->enc_key, SECRET_MAGIC, env, envlen, &plain, &plain_len);
     if (rc < 0) {
         free(env);
