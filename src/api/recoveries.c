@@ -5,7 +5,8 @@
  *   GET  /v2/data-protect/recoveries/{id}          GetRecoveryByID
  *   POST /v2/data-protect/recoveries/{id}/cancel   CancelRecoveryByID (200, no body)
  *
- * Coffer recovers files and folders of physical hosts: snapshotEnvironment kPhysical with
+ * Coffer recovers files and folders of physical hosts (and PostgreSQL through mssqlParams: snapshotEnvironment
+ * kSQL is handed to recoveries_sql.c): snapshotEnvironment kPhysical with
  * physicalParams.recoveryAction RecoverFiles, one object (its snapshotId is the id from
  * GetObjectSnapshots) and recoverFileAndFolderParams naming absolute, normalized paths. Every path
  * is looked up in the snapshot before anything is queued (a path not there is 404 naming it, and
@@ -27,6 +28,7 @@
  * per file and folder a status (NotStarted, CopyInProgress, Finished), its destinationDir and the
  * errors under it. "cofferStats" (files, dirs, bytes, errors, skipped, archiveBytes) is Coffer's. */
 #include "api/recoveries.h"
+#include "api/recoveries_sql.h"
 #include "api/jv.h"
 #include "api/objects.h"
 #include "api/resid.h"
@@ -259,6 +261,10 @@ json_t *api_recovery_json(const struct cat_recovery *r)
                         json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "files", (json_int_t)r->files, "dirs",
                                   (json_int_t)r->dirs, "bytes", (json_int_t)r->bytes, "errors", (json_int_t)r->errors,
                                   "skipped", (json_int_t)r->skipped, "archiveBytes", (json_int_t)r->archive_bytes));
+    if (strcmp(r->kind, "sql_restore") == 0) { /* recoveries_sql.c */
+        api_recovery_sql_render(j, r);
+        return j;
+    }
     pp = json_object_get(j, "physicalParams");
     objs = json_object_get(pp, "objects");
     json_array_foreach(objs, i, o) {
@@ -373,6 +379,19 @@ static void create_recovery(struct api_req *req, struct api_resp *resp)
     if (!jv_str_nonempty(resp, body, NULL, "name", 1, &name) ||
         !jv_enum(resp, body, NULL, "snapshotEnvironment", 1, g_envs, &env))
         goto out;
+    if (strcmp(env, "kSQL") == 0) { /* PostgreSQL: recoveries_sql.c validates and queues */
+        char sid[API_ID_MAX];
+        struct cat_recovery sr;
+        if (api_recovery_sql_create(req, resp, body, name, sid, sizeof sid) == 0) {
+            if (cat_recovery_get(cat, req->tenant, sid, &sr) == 0) {
+                api_json(resp, 201, api_recovery_json(&sr));
+                cat_recovery_release(&sr);
+            } else {
+                api_error(resp, 500, "InternalError", "catalog error while reading the recovery back");
+            }
+        }
+        goto out;
+    }
     if (strcmp(env, "kPhysical") != 0) {
         api_error(resp, 400, "Unsupported",
                   "snapshotEnvironment '%s' is not supported: Coffer recovers files of physical hosts "

@@ -63,7 +63,9 @@ static json_t *object_result(const struct cat_run *r, const struct cat_run_objec
     if (o->source_name) json_object_set_new(obj, "sourceName", json_string(o->source_name));
     if (o->environment) json_object_set_new(obj, "environment", json_string(o->environment));
     if (o->object_type) json_object_set_new(obj, "objectType", json_string(o->object_type));
-    json_object_set_new(obj, "protectionType", json_string("kFile"));
+    /* a SQL object's snapshot is its instance's base backup or sealed WAL: no file protection type */
+    if (!o->environment || strcmp(o->environment, "kSQL") != 0)
+        json_object_set_new(obj, "protectionType", json_string("kFile"));
     json_object_set_new(obj, "osType", json_string("kLinux"));
     if (strcmp(status, "kCanceled") == 0) status = "kFailed";
     if (o->snapshot_id) json_object_set_new(snap, "snapshotId", json_string(o->snapshot_id));

@@ -180,6 +180,138 @@ int eng_pg_wal_seal(struct repo *repo, const struct eng_pg_wal_seal_opts *o, str
 
 /* "X/Y" of an LSN. */
 void eng_pg_lsn_format(uint64_t lsn, char out[32]);
+/* ---------- servers and copies out of a restored instance (pg_copy.c) ---------- */
+
+#define ENG_PG_BIN "/usr/lib/postgresql/15/bin"   /* pg_ctl, pg_dump, pg_restore */
+
+/* A PostgreSQL server started on a restored data directory. The server runs as the data directory's
+ * owner (the daemon switches to it when root), through pg_ctl, with its port and socket directory
+ * forced on the command line. */
+struct eng_pg_server {
+    char root[2048];        /* a private server's 0700 directory (data/, sock/, its hba); "" otherwise */
+    char data_dir[2100];
+    char sock_dir[2100];
+    char log[2200];         /* pg_ctl's -l file */
+    int port;
+    unsigned uid, gid;      /* the data directory's owner: the server's user */
+    char user[64];          /* the role eng_pg_server_conninfo names: the owner's name (initdb's default superuser) */
+    int private_server;
+    int running;
+};
+
+struct eng_pg_server_opts {
+    const char *data_dir;      /* absolute: a data directory (eng_pg_restore's output) */
+    const char *socket_dir;    /* NULL: the data directory itself */
+    int port;                  /* 0: a free one (a TCP port nothing is bound to on loopback) */
+    /* persist: port and unix_socket_directories also written to postgresql.auto.conf (a server that
+     * is left running restarts the same way), with archive_mode off (a copy never archives into its
+     * source's archive). */
+    int persist;
+    int timeout_s;             /* start and promotion, each; 0 = 120 */
+    volatile int *cancel;
+};
+
+/* eng_pg_server_start: pg_ctl start -w on data_dir, then waits (bounded) until recovery has promoted
+ * (it answers PQping, no authentication needed, and has removed recovery.signal). A postgresql.conf missing from the data
+ * directory (Debian keeps it in /etc) is created empty. On failure the server is stopped again and
+ * err ends with the last lines of its log. Paths must consist of [A-Za-z0-9/._+-] (pg_ctl passes
+ * its -o options through a shell): -EINVAL otherwise. */
+int eng_pg_server_start(const struct eng_pg_server_opts *o, struct eng_pg_server *s, char *err, size_t errlen);
+/* eng_pg_server_stop: pg_ctl stop (-m immediate for a private server, fast otherwise), bounded. */
+int eng_pg_server_stop(struct eng_pg_server *s);
+/* eng_pg_server_conninfo: a conninfo of database dbname on s (socket, port, s->user when set). */
+void eng_pg_server_conninfo(const struct eng_pg_server *s, const char *dbname, char *out, size_t n);
+
+/* eng_pg_private_open: a private copy of the instance a base backup is of: a new 0700 directory
+ * (coffer-pg-private-XXXXXX under work_parent, NULL = $TMPDIR or /tmp) owned by the snapshot's data
+ * directory owner, holding data/ (eng_pg_restore with ro's recovery target and WAL; ro->target_dir is
+ * ignored), sock/ and its own pg_hba.conf ("local all all trust": only root and the owner can reach
+ * the socket directory). Started with listen_addresses = '', archive_mode off, small shared_buffers,
+ * on port (0: a free one), promoted and answering. On failure nothing is left (no process, no
+ * directory). Close with eng_pg_private_close. */
+int eng_pg_private_open(struct repo *repo, const char *snapshot_id, const struct eng_pg_restore_opts *ro,
+                        const char *work_parent, int port, struct eng_pg_server *s, struct eng_pg_restore_result *rr,
+                        char *err, size_t errlen);
+/* eng_pg_private_close: stops it (immediate) and removes its directory. Safe to call twice. */
+void eng_pg_private_close(struct eng_pg_server *s);
+
+enum eng_pg_copy_kind { ENG_PG_COPY_DATABASE = 1, ENG_PG_COPY_TABLE };
+
+/* One object copied out of a (private) server into a target instance. */
+struct eng_pg_copy_item {
+    enum eng_pg_copy_kind kind;
+    const char *database;          /* the source database */
+    const char *table;             /* TABLE: "schema.table" ("table" = public.table) */
+    /* DATABASE: the new database's name; TABLE: "table" (same schema) or "schema.table"; NULL: same */
+    const char *rename_to;
+    const char *target_database;   /* TABLE: the database it goes into; NULL: database */
+    const char *const *excludes;   /* DATABASE: tables "schema.table" left out (pg_dump --exclude-table) */
+    size_t n_excludes;
+};
+
+struct eng_pg_copy_opts {
+    /* libpq conninfo of the target instance (its dbname is replaced per connection). A password in it
+     * reaches pg_restore through PGPASSWORD in its environment, never its command line. */
+    const char *target_conninfo;
+    int overwrite;                      /* an existing target object is replaced; else -EEXIST */
+    int skip_analyze, skip_indexes;
+    int continue_on_access_violation;   /* see eng_pg_copy */
+    int jobs;                           /* pg_dump / pg_restore -j; <= 0: 2 */
+    const char *work_dir;               /* where dumps are written (NULL: the server's root or $TMPDIR) */
+    volatile int *cancel;
+};
+
+struct eng_pg_copy_result {
+    char name[300];          /* what was written: "db" or "db.schema.table" */
+    int skipped;             /* continue_on_access_violation: the object was not written (warnings say why) */
+    uint64_t bytes;          /* its size on the target after the restore (pg_database_size /
+                              * pg_total_relation_size) */
+    uint64_t usecs;
+    json_t *warnings;        /* owned array of strings; release with eng_pg_copy_result_release */
+};
+
+/* eng_pg_copy: copies one object from src (a private server) into the target instance with pg_dump
+ * (directory format, -j) and pg_restore.
+ *   DATABASE: CREATE DATABASE <temporary name> (template0, the source's encoding and locale) on the
+ *     target, pg_restore into it, ANALYZE, then (Overwrite) DROP DATABASE <name> WITH (FORCE) and
+ *     ALTER DATABASE <temporary> RENAME TO <name>: the name holds the old database or the whole new
+ *     one, never a half-restored one; on failure the temporary database is dropped.
+ *   TABLE: renamed inside the PRIVATE copy first (ALTER TABLE ... RENAME, its indexes and owned
+ *     sequences renamed alike so they do not collide beside the original, SET SCHEMA), then only
+ *     it is dumped and restored with pg_restore --single-transaction (Overwrite: --clean --if-exists
+ *     in the same transaction): all or nothing.
+ *   skip_indexes: pg_restore -l's list without its INDEX entries (post-data), given back with -L:
+ *     constraints (primary keys, unique, foreign keys) are kept.
+ *   continue_on_access_violation: a table whose restore is refused for lack of privileges, or a
+ *     database the role may not create, is skipped (out->skipped) with a warning; a database's
+ *     objects pg_restore cannot create are warnings (pg_restore without --exit-on-error).
+ * -EEXIST: the target exists and overwrite is 0 (nothing changed); -ENOENT: the object is not in
+ * the source; -ECANCELED; -EIO with the tool's last words in err. */
+int eng_pg_copy(const struct eng_pg_server *src, const struct eng_pg_copy_item *it, const struct eng_pg_copy_opts *o,
+                struct eng_pg_copy_result *out, char *err, size_t errlen);
+void eng_pg_copy_result_release(struct eng_pg_copy_result *r);
+
+/* eng_pg_copy_target_exists: 1 when the object item would write already exists on the target, 0 when
+ * not, or a negative errno (err says why: e.g. the target cannot be reached). A TABLE whose target
+ * database is missing: -ENOENT. */
+int eng_pg_copy_target_exists(const char *target_conninfo, const struct eng_pg_copy_item *it, char *err,
+                              size_t errlen);
+
+/* eng_pg_instance_new: the whole instance into a new data directory (missing or empty), started on
+ * so->port (0: a free one) with its socket in so->socket_dir (NULL: the data directory) and left
+ * running (persist). On failure the data directory is removed again (emptied when it existed). */
+int eng_pg_instance_new(struct repo *repo, const char *snapshot_id, const struct eng_pg_restore_opts *ro,
+                        const struct eng_pg_server_opts *so, struct eng_pg_server *out,
+                        struct eng_pg_restore_result *rr, char *err, size_t errlen);
+
+/* eng_pg_instance_replace: the whole instance over its original data directory so->data_dir: the
+ * server there is stopped (pg_ctl -D stop -m fast), the directory renamed to
+ * "<dir>.coffer-replaced-<UTC time>" (aside_out, kept), the snapshot restored into the original path
+ * and started with so->port / so->socket_dir. If anything fails, the new directory is removed, the
+ * old one put back and started, and the error returned. */
+int eng_pg_instance_replace(struct repo *repo, const char *snapshot_id, const struct eng_pg_restore_opts *ro,
+                            const struct eng_pg_server_opts *so, struct eng_pg_server *out, char *aside_out,
+                            size_t aside_len, struct eng_pg_restore_result *rr, char *err, size_t errlen);
 
 /* ---- Discovery (pg_info.c) ---- */
 

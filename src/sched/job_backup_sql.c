@@ -121,6 +121,16 @@ static int64_t stop_time(struct repo *repo, const char *id)
     return t;
 }
 
+/* slow_open: the COFFER_TEST_SLOW_OPEN_MS hook (sched.h) for the data directory's files: a base
+ * backup slow enough for a test to kill the daemon in the middle of it. */
+static void slow_open(void *ctx, const char *path)
+{
+    const struct sched *s = ctx;
+    struct timespec ts = { s->slow_open_ms / 1000, (long)(s->slow_open_ms % 1000) * 1000000L };
+    (void)path;
+    nanosleep(&ts, NULL);
+}
+
 /* base_backup: one base backup of the instance; full forces no parent. */
 static void base_backup(struct backup_run *b, struct sql_instance *in, struct cat_run_object *o, int full,
                         const char *snap_type, struct run_tally *t)
@@ -156,6 +166,10 @@ static void base_backup(struct backup_run *b, struct sql_instance *in, struct ca
     opts.progress = backup_on_progress;
     opts.progress_ctx = b;
     opts.cancel = &j->cancel;
+    if (s->slow_open_ms > 0) {
+        opts.on_before_open = slow_open;
+        opts.hook_ctx = s;
+    }
     o->begin_usecs = util_time_now();
     backup_publish(b, o, 1);
     rc = sql->base_backup(job_repo(j), &opts, &res, err, sizeof err);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
@@ -76,6 +77,11 @@ int pg_stream_start(const struct pg_stream_config *cfg, struct pg_stream **out)
     pthread_mutex_init(&m->seal_lock, NULL);
     /* The slot names: a hash keyed by this repository, so two Coffer installations (or repositories)
      * protecting one server never share a slot. */
+    {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/pg-wal", cfg->data_dir); /* the spools' parent (each spool made by the engine) */
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) log_warn("pg stream: cannot make %s: %s", dir, strerror(errno));
+    }
     repo_blob_id(cfg->repo, tag, sizeof tag - 1, &id);
     repo_id_to_hex(&id, hex);
     snprintf(m->slot_prefix, sizeof m->slot_prefix, "coffer_%.12s", hex);

@@ -13,6 +13,18 @@
  *                                   server on a socket in a private directory), the objects are copied
  *                                   out with pg_dump/pg_restore into the target instance, the
  *                                   temporary server is dropped
+ * Results (for the site API and GET /recoveries): a sql_restore recovery's per-object results are
+ * stored at its end in the recovery's file_errors column (struct cat_recovery.file_errors), an array
+ * of objects, one per object restored, in the order of the items (one for an instance scope):
+ *   {"path": what was written ("db", "db.schema.table", or the instance's data directory),
+ *    "message": a sentence, "kind": "database" | "table" | "instance",
+ *    "source": the object in the snapshot ("db", "db.schema.table", "instance" or the instance's name),
+ *    "status": "Succeeded" | "SucceededWithWarning" | "Skipped" | "Failed" | "Canceled" | "NotStarted",
+ *    "bytes": its size on the target after the restore, "warnings": [strings]}
+ * The recovery's bytes counter (cat_recovery.bytes) is the bytes restored so far (the private or new
+ * instance's data, then each object's size), its files counter the objects done, its messages the
+ * course and the failure. "path" and "message" keep the column's generic shape.
+ *
  * Returns: 0 or a negative errno code (-EINVAL with err naming the field). */
 #ifndef COFFER_SCHED_SQL_RESTORE_SPEC_H
 #define COFFER_SCHED_SQL_RESTORE_SPEC_H
@@ -64,4 +76,14 @@ int sql_restore_spec_add_item(struct sql_restore_spec *s, enum sql_item_kind kin
 json_t *sql_restore_spec_doc(const struct sql_restore_spec *s);  /* a new reference; NULL without memory */
 int sql_restore_spec_parse(json_t *doc, struct sql_restore_spec *s, char *err, size_t errlen);
 void sql_restore_spec_release(struct sql_restore_spec *s);
+
+/* Added by pg-rest (job_sql_restore.c). sql_restore_precheck: what the job checks before writing
+ * anything, for an API to answer at once: for OBJECTS, the target instance resolves (svc_pg_target:
+ * -ENOENT), no item under copy_only names the source object itself (-EPERM) and, unless overwrite,
+ * no item's target exists (-EEXIST); *item (may be NULL) gets the failing item's index (-1: none).
+ * Other scopes: 0. err says what. */
+struct cat;
+struct repo;
+int sql_restore_precheck(struct cat *cat, struct repo *repo, const char *tenant, const struct sql_restore_spec *s,
+                         int *item, char *err, size_t errlen);
 #endif

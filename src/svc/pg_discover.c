@@ -102,14 +102,23 @@ int svc_pg_refresh(struct cat *cat, struct repo *repo, const char *tenant, int64
     char *conninfo = NULL;
     int rc = cat_source_get(cat, tenant, id, &s);
     if (rc != 0) return rc;
-    if (!s.has_pg) {
-        cat_source_release(&s);
-        return 0;
-    }
     rc = cat_object_get(cat, tenant, id, &root);
     if (rc != 0) {   /* the host was not discovered: its state says why */
         cat_source_release(&s);
         return rc == CAT_NOT_FOUND ? 0 : rc;
+    }
+    if (!s.has_pg) {
+        /* no PostgreSQL (any more: a PUT took the kSQL application away): an instance found before
+         * is flagged vanished; the state is the agent's */
+        if ((rc = cat_begin(cat)) == 0) {
+            rc = cat_source_sync_scope(cat, tenant, id, s.environment, CAT_AGENT_LOCAL, NULL, NULL, instance_scope,
+                                       NULL, 0);
+            if (rc == 0) rc = cat_commit(cat) == 0 ? 0 : -1;
+            else cat_rollback(cat);
+        }
+        cat_object_release(&root);
+        cat_source_release(&s);
+        return rc;
     }
     rc = svc_pg_source_conninfo(repo, &s, &conninfo, err, sizeof err);
     if (rc == 0) {

@@ -15,8 +15,9 @@ struct repo;
  * flagged vanished) and sets the state: Finished (refreshed now; the error column holds the
  * warnings, e.g. a table list cut at ENG_PG_MAX_TABLES, or is cleared), or, when the server cannot be
  * reached or refuses the login, Pending with the server's message and the instance subtree flagged
- * vanished. A registration without a PostgreSQL connection, or whose host was not discovered (no
- * agent reaches it), is left as it is. Runs its own transactions: never call it inside
+ * vanished. A registration whose host was not discovered (no agent reaches it) is left as it is;
+ * one without a PostgreSQL connection keeps its state, and an instance found earlier is flagged
+ * vanished. Runs its own transactions: never call it inside
  * cat_begin/cat_commit. 0 when the catalog was updated (or nothing was to do), CAT_NOT_FOUND, <0. */
 int svc_pg_refresh(struct cat *cat, struct repo *repo, const char *tenant, int64_t id);
 #endif

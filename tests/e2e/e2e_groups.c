@@ -5,6 +5,7 @@
  * and everything survives SIGKILL and a restart with the same ids. */
 #include "check.h"
 #include "e2e/harness.h"
+#include "e2e/pgsource.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ static struct daemon d;
 static char pol1[128], pol2[128], pol_b[128];   /* ga's two policies, gb's policy */
 static long long host_a, vol_a, host_b;          /* registered objects: ga's host and a volume, gb's host */
 static char gfile[128], gvol[128], gsql[128];    /* ga's groups */
+static struct pgsource pgs;                     /* ga's PostgreSQL: kSQL groups list its objects */
 
 static long post(const char *path, const char *tenant, const char *body, char *id, size_t idlen, long long *num)
 {
@@ -166,8 +168,8 @@ TEST(create_and_get)
 
     CHECK(http(&d, "POST", G, "ga",
                jfmt("{'name':'sql','policyId':'%s','environment':'kSQL','qosPolicy':'kBackupSSD','mssqlParams':"
-                   "{'protectionType':'kNative','nativeProtectionTypeParams':{'objects':[{'id':4242,'name':'db1'}],"
-                   "'numStreams':3}}}", pol1), &r) == 0);
+                   "{'protectionType':'kNative','nativeProtectionTypeParams':{'objects':[{'id':%lld,'name':'db1'}],"
+                   "'numStreams':3}}}", pol1, pgs.db_id), &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
     snprintf(gsql, sizeof gsql, "%s", jstr(r.json, "id"));
     CHECK(strcmp(jstr(r.json, "mssqlParams.protectionType"), "kNative") == 0);
@@ -389,7 +391,8 @@ TEST(soft_delete)
     http_resp_release(&r);
     /* the name is free again; the new group has a new id */
     CHECK_EQ_INT(post(G, "ga", jfmt("{'name':'sql','policyId':'%s','environment':'kSQL','mssqlParams':{'protectionType':"
-                                   "'kVolume','volumeProtectionTypeParams':{'objects':[{'id':9}]}}}", pol1),
+                                   "'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld}]}}}", pol1,
+                                   pgs.instance_id),
                       id2, sizeof id2, NULL), 201);
     CHECK(strcmp(id2, gsql) != 0);
     CHECK(strcmp(names("ga", NULL), "files,volumes,sql") == 0);
@@ -429,10 +432,12 @@ TEST(everything_survives_sigkill)
 
 int main(void)
 {
+    char why[512] = "";
     if (daemon_start(&d, NULL) != 0) {
         check_fail(__FILE__, __LINE__, "the daemon did not start");
         return check_finish();
     }
+    if (pgsource_start(&pgs, &d, "ga", 55291, "db1", why, sizeof why) != 0) check_abandon(why);
     RUN(setup);
     if (check_failed()) check_abandon("setup failed"); /* each later test counts as failed, not run */
     RUN(create_and_get);
@@ -443,5 +448,6 @@ int main(void)
     RUN(soft_delete);
     RUN(everything_survives_sigkill);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "daemon did not exit cleanly");
+    pgsource_stop(&pgs);
     return check_finish();
 }

@@ -16,7 +16,9 @@
  * nothing; svc_pg_target on the daemon's catalog and repository resolves a table and a database to
  * a conninfo that connects as the registered role (and refuses a host, or a sealed password without
  * the repository). A kPhysical registration of this machine with the kSQL application gets the
- * instance beside its volumes, and refreshing one does not flag the other. */
+ * instance beside its volumes, refreshing one does not flag the other, and a PUT without the kSQL
+ * application flags the instance vanished. A database of 10001 tables is listed with its first 10000
+ * and the refresh message says so (the time of that refresh is printed as a figure). */
 #include "check.h"
 #include "e2e/harness.h"
 #include "e2e/pgtest.h"
@@ -31,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define REGS "/v2/data-protect/sources/registrations"
 #define SEARCH "/v2/data-protect/search/objects"
@@ -43,7 +46,7 @@ static const char *const TESTS[] = { "register_discovers_instance_databases_tabl
                                      "search_finds_sql_objects", "password_never_in_clear",
                                      "refresh_sees_created_and_dropped", "put_keeps_password_wrong_one_is_pending",
                                      "wrong_password_registration_is_pending", "bad_advanced_configs_are_400",
-                                     "physical_host_with_sql_application",
+                                     "physical_host_with_sql_application", "table_list_is_cut_at_10000",
                                      "svc_pg_target_resolves_and_connects" };
 
 static struct daemon d;
@@ -551,6 +554,58 @@ TEST(physical_host_with_sql_application)
     }
     CHECK(sql_nodes == 1 && json_array_size(json_object_get(root, "nodes")) == (size_t)volumes + 1);
     http_resp_release(&r);
+    /* the kSQL application taken away: the instance is flagged vanished, the volumes stay */
+    CHECK(http(&d, "PUT", jfmt(REGS "/%lld", id), "t-pg-phys",
+               jfmt("{'environment':'kPhysical','physicalParams':{'endpoint':'localhost'}}"), &r) == 0);
+    CHECKF(r.status == 200 && strcmp(jstr(r.json, "authenticationStatus"), "Finished") == 0, "%s", r.body);
+    CHECK(json_array_size(jget(r.json, "sourceInfo.childObjects")) == (size_t)volumes);
+    http_resp_release(&r);
+    CHECK(http(&d, "GET", SEARCH "?environments=kSQL", "t-pg-phys", NULL, &r) == 0 && r.status == 200);
+    CHECK(jint(r.json, "count") == 0);
+    http_resp_release(&r);
+}
+
+TEST(table_list_is_cut_at_10000)
+{
+    struct http_resp r;
+    char why[512];
+    struct timespec a, b;
+    double ms;
+    json_t *many;
+    PGconn *c;
+    int rc;
+    CHECK(reg_id > 0);
+    CHECKF(pgtest_exec(admin, "CREATE DATABASE many", why, sizeof why) == 0, "%s", why);
+    CHECK((c = pgtest_connect(&pg, "many")));
+    /* 10001 tables, committed in batches (the lock table holds no 10001 new relations at once) */
+    rc = pgtest_exec(c, "DO $$ BEGIN FOR i IN 1..10001 LOOP "
+                        "EXECUTE format('CREATE TABLE t%s (id int)', lpad(i::text, 5, '0')); "
+                        "IF i % 500 = 0 THEN COMMIT; END IF; END LOOP; END $$", why, sizeof why);
+    PQfinish(c);
+    CHECKF(rc == 0, "%s", why);
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    CHECK(http(&d, "POST", jfmt("/v2/data-protect/sources/%lld/refresh", reg_id), "t-pg", NULL, &r) == 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+    printf("figure: refresh of an instance with 5 databases, one of them with 10001 tables: %.0f ms\n", ms);
+    CHECKF(r.status == 204, "%ld %s", r.status, r.body);
+    http_resp_release(&r);
+    CHECK(get_reg("t-pg", reg_id, &r) == 0);
+    CHECK(strcmp(jstr(r.json, "authenticationStatus"), "Finished") == 0);
+    CHECKF(jstr(r.json, "refreshErrorMessage") &&
+           strstr(jstr(r.json, "refreshErrorMessage"), "database many has more than 10000 tables"), "%.300s", r.body);
+    many = child(child(jget(r.json, "sourceInfo"), "localhost:55101"), "many");
+    CHECK(many && json_array_size(json_object_get(many, "childObjects")) == 10000);
+    CHECK(child(many, "public.t00001") && child(many, "public.t10000") && !child(many, "public.t10001"));
+    http_resp_release(&r);
+    /* gone again: the message goes with it */
+    CHECKF(pgtest_exec(admin, "DROP DATABASE many", why, sizeof why) == 0, "%s", why);
+    CHECK(http(&d, "POST", jfmt("/v2/data-protect/sources/%lld/refresh", reg_id), "t-pg", NULL, &r) == 0 &&
+          r.status == 204);
+    http_resp_release(&r);
+    CHECK(get_reg("t-pg", reg_id, &r) == 0);
+    CHECK(!jget(r.json, "refreshErrorMessage") && !child(child(jget(r.json, "sourceInfo"), "localhost:55101"), "many"));
+    http_resp_release(&r);
 }
 
 /* setup: the role, the databases and tables, and a pg_hba asking every role but postgres a password. */
@@ -627,6 +682,7 @@ int main(void)
     RUN(wrong_password_registration_is_pending);
     RUN(bad_advanced_configs_are_400);
     RUN(physical_host_with_sql_application);
+    RUN(table_list_is_cut_at_10000);
     RUN(svc_pg_target_resolves_and_connects);   /* last: it stops the daemon */
     if (d.data_dir && daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "the daemon did not exit cleanly");
     PQfinish(admin);

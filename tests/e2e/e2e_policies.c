@@ -5,6 +5,7 @@
  * id and content, and new ids do not reuse old ones. */
 #include "check.h"
 #include "e2e/harness.h"
+#include "e2e/pgsource.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #define G "/v2/data-protect/protection-groups"
 
 static struct daemon d;
+static struct pgsource pgs; /* ta's PostgreSQL: the kSQL group's instance */
 
 /* q: a body written with single quotes, as JSON text (static buffer, one at a time). */
 static const char *q(const char *s)
@@ -285,7 +287,8 @@ TEST(delete_refuses_a_policy_in_use)
     CHECK_EQ_INT(create("ta", BODY("bronze", ""), id, sizeof id), 201);
     snprintf(body, sizeof body,
              "{\"name\":\"uses-bronze\",\"policyId\":\"%s\",\"environment\":\"kSQL\",\"mssqlParams\":"
-             "{\"protectionType\":\"kFile\",\"fileProtectionTypeParams\":{\"objects\":[{\"id\":77}]}}}", id);
+             "{\"protectionType\":\"kFile\",\"fileProtectionTypeParams\":{\"objects\":[{\"id\":%lld}]}}}", id,
+             pgs.instance_id);
     CHECK(http(&d, "POST", G, "ta", body, &r) == 0);
     CHECKF(r.status == 201, "group: %ld %s", r.status, r.body);
     snprintf(gid, sizeof gid, "%s", jstr(r.json, "id"));
@@ -351,10 +354,12 @@ TEST(everything_survives_sigkill)
 
 int main(void)
 {
+    char why[512] = "";
     if (daemon_start(&d, NULL) != 0) {
         check_fail(__FILE__, __LINE__, "the daemon did not start");
         return check_finish();
     }
+    if (pgsource_start(&pgs, &d, "ta", 55290, "db1", why, sizeof why) != 0) check_abandon(why);
     RUN(create_get_and_list);
     RUN(bad_bodies_change_nothing);
     RUN(update_checks_staleness);
@@ -363,5 +368,6 @@ int main(void)
     RUN(delete_refuses_a_policy_in_use);
     RUN(everything_survives_sigkill);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "daemon did not exit cleanly");
+    pgsource_stop(&pgs);
     return check_finish();
 }

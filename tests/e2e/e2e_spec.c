@@ -5,6 +5,7 @@
 #include "check.h"
 #include "catalog/cat.h"
 #include "e2e/harness.h"
+#include "e2e/pgsource.h"
 #include "sched/spec.h"
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 
 static struct daemon d;
 static char pol[128], grp[128];
+static struct pgsource pgs; /* the kSQL group's objects: its database (db1) and instance */
 
 static long send(const char *method, const char *path, const char *body, char *id, size_t idlen)
 {
@@ -35,7 +37,9 @@ static long send(const char *method, const char *path, const char *body, char *i
 TEST(create_and_update_through_the_api)
 {
     char ppath[256];
+    char why[512] = "";
     CHECK_EQ_INT(daemon_start(&d, NULL), 0);
+    CHECKF(pgsource_start(&pgs, &d, T, 55292, "db1", why, sizeof why) == 0, "%s", why);
     CHECK_EQ_INT(send("POST", P,
                       jfmt("{'name':'p','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':'Hours',"
                           "'hourSchedule':{'frequency':4}}},'retention':{'unit':'Days','duration':9}}},"
@@ -46,7 +50,7 @@ TEST(create_and_update_through_the_api)
     CHECK_EQ_INT(send("POST", G,
                       jfmt("{'name':'sql','policyId':'%s','environment':'kSQL','startTime':{'hour':5,'minute':45,"
                           "'timeZone':'Europe/Paris'},'mssqlParams':{'protectionType':'kNative',"
-                          "'nativeProtectionTypeParams':{'objects':[{'id':4242,'name':'db1'}]}}}", pol),
+                          "'nativeProtectionTypeParams':{'objects':[{'id':%lld,'name':'db1'}]}}}", pol, pgs.db_id),
                       grp, sizeof grp),
                  201);
     /* the update changes the retention and pauses the group: the specs follow */
@@ -62,7 +66,8 @@ TEST(create_and_update_through_the_api)
         CHECK_EQ_INT(send("PUT", path,
                           jfmt("{'name':'sql','policyId':'%s','environment':'kSQL','isPaused':true,"
                               "'mssqlParams':{'protectionType':'kNative','nativeProtectionTypeParams':"
-                              "{'objects':[{'id':4242,'name':'db1'},{'id':4343}]}}}", pol),
+                              "{'objects':[{'id':%lld,'name':'db1'},{'id':%lld}]}}}", pol, pgs.db_id,
+                              pgs.instance_id),
                           NULL, 0),
                      200);
         /* refused: nothing changes */
@@ -98,7 +103,7 @@ static int check_specs(void)
     } else {
         bad |= !(g.env == SPEC_ENV_SQL && g.protection == SPEC_PROT_NATIVE && g.paused);
         bad |= !(g.policy_id && strcmp(g.policy_id, pol) == 0);
-        bad |= !(g.nobjects == 2 && g.objects[0].id == 4242 && g.objects[1].id == 4343);
+        bad |= !(g.nobjects == 2 && g.objects[0].id == pgs.db_id && g.objects[1].id == pgs.instance_id);
         bad |= !(g.objects[0].name && strcmp(g.objects[0].name, "db1") == 0);
         bad |= g.has_start != 0; /* the update sent no startTime */
         spec_group_free(&g);
@@ -126,5 +131,6 @@ int main(void)
     RUN(the_catalog_holds_the_specs);
     RUN(a_restart_keeps_them);
     daemon_stop(&d);
+    pgsource_stop(&pgs);
     return check_finish();
 }
