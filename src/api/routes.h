@@ -65,4 +65,5 @@ extern const struct api_route api_routes_protection_sources_v1[]; /* protection_
 extern const struct api_route api_routes_agents[];          /* agents.c */
 extern const struct api_route api_routes_meta_info[];       /* meta_info.c */
 extern const struct api_route api_routes_connector_side[];  /* connector_side.c */
+extern const struct api_route api_routes_site[];            /* site.c: the site restore API */
 #endif

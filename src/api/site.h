@@ -64,9 +64,10 @@ int site_id_parse(const char *s, int64_t *out);
 
 /* site_time: RFC 3339 UTC with seconds ("2019-08-24T14:15:22Z") into buf (>= 32 bytes); "" for 0. */
 const char *site_time(int64_t usecs, char *buf, size_t len);
-/* site_restore_status: the spec's status of a recovery status (Accepted -> NOT_STARTED, Running ->
- * RUNNING, Canceling -> ABORTING, Succeeded -> COMPLETED_SUCCESSFULLY, SucceededWithWarning ->
- * COMPLETED_WITH_WARNINGS, Failed -> FAILED, Canceled -> ABORTED; anything else UNKNOWN). */
+/* site_restore_status: the spec's status of a recovery's or a restored object's status (Accepted and
+ * NotStarted -> NOT_STARTED, Running -> RUNNING, Canceling -> ABORTING, Succeeded ->
+ * COMPLETED_SUCCESSFULLY, SucceededWithWarning -> COMPLETED_WITH_WARNINGS, Skipped -> SKIPPED, Failed
+ * -> FAILED, Canceled -> ABORTED; anything else UNKNOWN). */
 const char *site_restore_status(const char *recovery_status);
 /* site_execution_status: the same for a run status (Missed -> SKIPPED). */
 const char *site_execution_status(const char *run_status);
@@ -89,13 +90,15 @@ struct site_restore_view {
     int64_t source_site, target_site;
     const char *snapshot_id;
     int64_t snapshot_bytes;
-    json_t *messages;            /* the recovery's messages (strings) */
-    json_t *warnings;            /* strings, may be NULL */
+    json_t *messages;            /* the recovery's messages (strings): the last is status_details, and
+                                  * an error when the restore failed or was aborted */
+    json_t *errors;              /* more errors (strings: objects that failed), may be NULL */
+    json_t *warnings;            /* strings (objects' warnings, skipped objects), may be NULL */
     const struct site_sub_task *tasks;
     size_t n_tasks;
 };
-/* site_restore_json: the spec's restore object (a new reference). The first message of a failed
- * restore is status_details and its messages are errors; a finished one's restored_objects_status is
- * "<object>: <status>" per sub-task. */
+/* site_restore_json: the spec's restore object (a new reference). The last message is
+ * status_details (and the first error of a failed or aborted restore); a finished restore's
+ * restored_objects_status is "<object>: <status>" per sub-task. */
 json_t *site_restore_json(const struct site_restore_view *v);
 #endif

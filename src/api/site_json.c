@@ -30,7 +30,8 @@ const char *site_restore_status(const char *recovery_status)
     static const char *const m[][2] = {
         { "Accepted", "NOT_STARTED" }, { "Running", "RUNNING" }, { "Canceling", "ABORTING" },
         { "Succeeded", "COMPLETED_SUCCESSFULLY" }, { "SucceededWithWarning", "COMPLETED_WITH_WARNINGS" },
-        { "Failed", "FAILED" }, { "Canceled", "ABORTED" }, { NULL, NULL },
+        { "Failed", "FAILED" }, { "Canceled", "ABORTED" }, { "Skipped", "SKIPPED" }, { "NotStarted", "NOT_STARTED" },
+        { NULL, NULL },
     };
     return map(recovery_status, m, "UNKNOWN");
 }
@@ -71,11 +72,11 @@ json_t *site_restore_json(const struct site_restore_view *v)
     int finished = v->end_usecs > 0;
     char tb[32], sz[24];
     size_t i;
-    json_array_foreach(v->messages, i, m) {
-        if (!json_is_string(m)) continue;
-        json_array_append(failed ? errors : warnings, m);
-        details = json_string_value(m);
-    }
+    json_array_foreach(v->messages, i, m)
+        if (json_is_string(m)) details = json_string_value(m); /* the last: how it ended, or where it is */
+    if (failed && details) json_array_append_new(errors, json_string(details));
+    json_array_foreach(v->errors, i, m)
+        if (json_is_string(m)) json_array_append(errors, m);
     json_array_foreach(v->warnings, i, m)
         if (json_is_string(m)) json_array_append(warnings, m);
     if (!details) {

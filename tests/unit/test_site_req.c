@@ -188,11 +188,14 @@ TEST(a_restore_shows_the_spec_fields)
         { "sales.public.orders", "COMPLETED_SUCCESSFULLY", NULL, 1566656122000000LL, 1566656125000000LL, 8192 },
         { "sales.public.lines", "FAILED", "permission denied", 1566656122000000LL, 1566656126000000LL, 0 },
     };
-    json_t *msgs = parse("[\"table sales.public.lines: permission denied\"]");
+    json_t *msgs = parse("[\"restoring\",\"table sales.public.lines: permission denied\"]");
+    json_t *errs = parse("[\"sales.public.lines: permission denied\"]");
+    json_t *warns = parse("[\"sales.public.orders: 1 index skipped\"]");
     struct site_restore_view v = { .restore_no = 12, .name = "r1", .status_raw = "Failed",
                                    .start_usecs = 1566656122000000LL, .end_usecs = 1566656126500000LL,
                                    .job_id = "1:2:3", .execution_id = "3:99", .source_site = 5, .target_site = 6,
                                    .snapshot_id = "abcd", .snapshot_bytes = 123456, .messages = msgs,
+                                   .errors = errs, .warnings = warns,
                                    .tasks = tasks, .n_tasks = 2 };
     json_t *j = site_restore_json(&v), *t;
     static const char *const fields[] = { "restore_job_name", "restore_job_id", "restore_execution_id", "status",
@@ -205,7 +208,9 @@ TEST(a_restore_shows_the_spec_fields)
     CHECK(strcmp(json_string_value(json_object_get(j, "status")), "FAILED") == 0);
     CHECK(strcmp(json_string_value(json_object_get(j, "start_time")), "2019-08-24T14:15:22Z") == 0);
     CHECK(strcmp(json_string_value(json_object_get(j, "end_time")), "2019-08-24T14:15:26Z") == 0);
-    CHECK(json_array_size(json_object_get(j, "errors")) == 1 && json_array_size(json_object_get(j, "warnings")) == 0);
+    CHECK(json_array_size(json_object_get(j, "errors")) == 2 && json_array_size(json_object_get(j, "warnings")) == 1);
+    CHECK(strcmp(json_string_value(json_array_get(json_object_get(j, "errors"), 1)),
+                 "sales.public.lines: permission denied") == 0);
     CHECK(strcmp(json_string_value(json_object_get(j, "status_details")),
                  "table sales.public.lines: permission denied") == 0);
     CHECK(strcmp(json_string_value(json_object_get(j, "snapshot_size")), "123456") == 0);
@@ -226,15 +231,20 @@ TEST(a_restore_shows_the_spec_fields)
     /* queued: no end time, no objects' statuses yet */
     v.status_raw = "Accepted";
     v.end_usecs = 0;
+    v.errors = v.warnings = NULL;
     v.target_site = 5;
     j = site_restore_json(&v);
     CHECK(strcmp(json_string_value(json_object_get(j, "status")), "NOT_STARTED") == 0);
     CHECK(strcmp(json_string_value(json_object_get(j, "end_time")), "") == 0);
     CHECK(json_array_size(json_object_get(j, "restored_objects_status")) == 0);
     CHECK(strcmp(json_string_value(json_object_get(j, "dr_site_id")), "") == 0);
-    CHECK(json_array_size(json_object_get(j, "warnings")) == 1); /* a message of an unfinished restore */
+    CHECK(json_array_size(json_object_get(j, "warnings")) == 0); /* a message is no warning */
+    CHECK(strcmp(json_string_value(json_object_get(j, "status_details")),
+                 "table sales.public.lines: permission denied") == 0);
     json_decref(j);
     json_decref(msgs);
+    json_decref(errs);
+    json_decref(warns);
 }
 
 TEST(status_maps)
@@ -242,6 +252,8 @@ TEST(status_maps)
     CHECK(strcmp(site_restore_status("SucceededWithWarning"), "COMPLETED_WITH_WARNINGS") == 0);
     CHECK(strcmp(site_restore_status("Canceled"), "ABORTED") == 0);
     CHECK(strcmp(site_restore_status("bogus"), "UNKNOWN") == 0);
+    CHECK(strcmp(site_restore_status("Skipped"), "SKIPPED") == 0 && strcmp(site_restore_status("NotStarted"),
+                                                                           "NOT_STARTED") == 0);
     CHECK(strcmp(site_execution_status("Missed"), "SKIPPED") == 0);
     CHECK(strcmp(site_backup_type("kRegular"), "DELTA") == 0 && strcmp(site_backup_type("kLog"), "LOG") == 0);
 }
