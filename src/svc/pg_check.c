@@ -67,50 +67,6 @@ static int query(PGconn *c, const char *sql, int n, const char *const *params, P
 
 static int bool_at(PGresult *r, int col) { return PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, col), "t") == 0; }
 
-int svc_pg_database_exists(const struct svc_pg_target *t, const char *dbname, int *exists, char *err,
-                           size_t errlen)
-{
-    PGconn *c;
-    PGresult *r;
-    const char *p[1] = { dbname };
-    int rc = open_db(t, NULL, &c, err, errlen);
-    if (rc) return rc;
-    rc = query(c, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, p, &r, err, errlen);
-    if (rc == 0) {
-        *exists = PQntuples(r) > 0;
-        PQclear(r);
-    }
-    PQfinish(c);
-    return rc;
-}
-
-int svc_pg_relations_taken(const struct svc_pg_target *t, const char *dbname, const char *const *names, size_t n,
-                           long *which, char *err, size_t errlen)
-{
-    PGconn *c;
-    PGresult *r;
-    int exists = 0, rc = svc_pg_database_exists(t, dbname, &exists, err, errlen);
-    *which = -1;
-    if (rc || !exists || n == 0) return rc;
-    if ((rc = open_db(t, dbname, &c, err, errlen)) != 0) return rc;
-    rc = query(c,
-               "SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c "
-               "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
-               0, NULL, &r, err, errlen);
-    if (rc == 0) {
-        int rows = PQntuples(r);
-        for (size_t i = 0; i < n && *which < 0; i++)
-            for (int k = 0; k < rows; k++)
-                if (strcmp(PQgetvalue(r, k, 0), names[i]) == 0) {
-                    *which = (long)i;
-                    break;
-                }
-        PQclear(r);
-    }
-    PQfinish(c);
-    return rc;
-}
-
 int svc_pg_role_rights(const struct svc_pg_target *t, struct svc_pg_role *out, char *err, size_t errlen)
 {
     PGconn *c;

@@ -1,6 +1,7 @@
-/* pg_check.h: short, read-only questions to a registered PostgreSQL instance that the API asks
- * before it queues a SQL restore (the site restore API's collision check and restore-permissions):
- * does a database or a relation exist, what may the registration's role do there. Each call opens one
+/* pg_check.h: short, read-only questions to a registered PostgreSQL instance that the API asks for
+ * the site restore API's restore-permissions: may the registration's role log in, create databases,
+ * connect to and create tables in a database. (Whether a restore's targets exist is the job's own
+ * check, sql_restore_precheck.) Each call opens one
  * libpq session on the instance (through svc_pg_target's conninfo, password included: never logged),
  * bounded by SVC_PG_CHECK_TIMEOUT_S to connect and as statement_timeout, and closes it.
  *
@@ -14,16 +15,6 @@
 struct svc_pg_target;
 
 #define SVC_PG_CHECK_TIMEOUT_S 5
-
-/* svc_pg_relations_taken: whether database dbname exists and holds a relation (table, view,
- * sequence, index...) named by any of names ("schema.name"): *which = the index of the first such
- * name, or -1 when none is taken (a missing database takes none). One session on the instance, one on
- * dbname. */
-int svc_pg_relations_taken(const struct svc_pg_target *t, const char *dbname, const char *const *names, size_t n,
-                           long *which, char *err, size_t errlen);
-/* svc_pg_database_exists: *exists = 1 when the instance has database dbname. */
-int svc_pg_database_exists(const struct svc_pg_target *t, const char *dbname, int *exists, char *err,
-                           size_t errlen);
 
 /* What the registration's role may do on the instance. */
 struct svc_pg_role {
