@@ -14,6 +14,7 @@
 #include "check.h"
 #include "harness.h"
 #include "pgtest.h"
+#include "rawhttp.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,20 +251,37 @@ static json_t *wait_restore(const char *id)
     return NULL;
 }
 
-/* post_restore: POST body to the execution's restores; 202 with x-resource-id == restore_job_id, the
- * id into id. Returns the status. */
+/* post_restore: POST body to the execution's restores over a raw connection (to see the headers): 202
+ * with an x-resource-id header equal to the body's restore_job_id (= restore_execution_id), the id
+ * into id. Returns the status (-2: the 202 was not as the spec says). */
 static long post_restore(const char *body, char *id, size_t n)
 {
-    struct http_resp r;
-    long st = call("POST", exec_path("/restores"), T, body, &r);
+    static const char *const headers[] = { "Authorization: Bearer " HARNESS_KEY, "X-IBM-Tenant-Id: " T,
+                                           "Content-Type: application/json", NULL };
+    struct raw_resp r;
+    size_t len;
+    char *req = rawhttp_build("POST", exec_path("/restores"), 0, headers, body, strlen(body), &len);
+    long st;
+    if (!req || rawhttp_send(fx.d.port, req, len, 60000, &r) != 0) {
+        free(req);
+        raw_resp_release(&r);
+        return -1;
+    }
+    free(req);
+    st = r.status;
     if (st == 202) {
         long long rid = jint(r.json, "restore_job_id");
+        const char *h = r.head ? strcasestr(r.head, "\r\nx-resource-id: ") : NULL;
         snprintf(id, n, "%lld", rid);
-        if (rid <= 0 || jint(r.json, "restore_execution_id") != rid || !jstr(r.json, "status")) st = -2;
+        if (rid <= 0 || jint(r.json, "restore_execution_id") != rid || !jstr(r.json, "status") || !h ||
+            atoll(h + strlen("\r\nx-resource-id: ")) != rid) {
+            fprintf(stderr, "POST restores: 202 not as the spec says:\n%s\n%s\n", r.head, r.body);
+            st = -2;
+        }
     } else {
         fprintf(stderr, "POST restores: %ld %s\n", st, r.body ? r.body : "");
     }
-    http_resp_release(&r);
+    raw_resp_release(&r);
     return st;
 }
 
@@ -561,11 +579,27 @@ TEST(copy_under_rename_to_leaves_the_source_untouched)
     CHECK(atoll(jstr(j, "source_site_id")) == fx.site_a && atoll(jstr(j, "target_site")) == fx.site_a);
     CHECK(strlen(jstr(j, "end_time")) == 20 && json_is_false(jget(j, "is_failover")));
     CHECK(json_array_size(jget(j, "restore_execution_sub_tasks")) == 1);
+    {
+        json_t *t = json_array_get(jget(j, "restore_execution_sub_tasks"), 0);
+        CHECKF(strcmp(jstr(t, "sub_task_name"), "sales.public.orders") == 0 &&
+               strcmp(jstr(t, "status"), "COMPLETED_SUCCESSFULLY") == 0 && jint(t, "restore_size") > 0,
+               "%s", json_dumps(t, 0));
+        CHECK(json_array_size(jget(j, "restored_objects_status")) == 1 &&
+              strcmp(json_string_value(json_array_get(jget(j, "restored_objects_status"), 0)),
+                     "sales.public.orders: COMPLETED_SUCCESSFULLY") == 0);
+    }
     json_decref(j);
     table_sum(&fx.a, "sales", "public.orders_restored", got, sizeof got);
     table_sum(&fx.a, "sales", "public.orders", src, sizeof src);
     CHECKF(strcmp(got, fx.sum_orders) == 0, "restored %s, backed up %s", got, fx.sum_orders);
     CHECKF(strcmp(src, fx.now_orders) == 0, "source now %s, was %s", src, fx.now_orders);
+    /* skip_join_or_hash_indexes false: the secondary index is rebuilt; skip_statstics false: ANALYZEd */
+    CHECK(value(&fx.a, "sales", "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND "
+                                "tablename = 'orders_restored'", got, sizeof got) == 0);
+    CHECKF(strcmp(got, "2") == 0, "indexes of orders_restored: %s", got);
+    CHECK(value(&fx.a, "sales", "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE "
+                                "relname = 'orders_restored'", got, sizeof got) == 0);
+    CHECKF(strcmp(got, "t") == 0, "orders_restored analyzed: %s", got);
 }
 
 TEST(table_into_another_database_of_another_site)
@@ -596,7 +630,8 @@ TEST(database_under_a_new_name_honours_exclude_objects)
     CHECK_EQ_INT(post_restore(jfmt("{'name':'sales copy','job_settings':{'objects':[{'object_name':'sales',"
                                    "'object_type':'DATABASE','parent_name':'%s','parent_type':'INSTANCE',"
                                    "'include_all':true,'exclude_objects':['lines'],'rename_to':'sales_copy'}],"
-                                   "'run_as_a_copy_job':true,'skip_statstics':true}}", fx.inst_a),
+                                   "'run_as_a_copy_job':true,'skip_statstics':true,'skip_join_or_hash_indexes':true}}",
+                                   fx.inst_a),
                               fx.restore_db, sizeof fx.restore_db),
                  202);
     CHECK((j = wait_restore(fx.restore_db)) != NULL);
@@ -608,6 +643,14 @@ TEST(database_under_a_new_name_honours_exclude_objects)
     CHECKF(strcmp(got, fx.sum_trail) == 0, "trail %s, backed up %s", got, fx.sum_trail);
     table_sum(&fx.a, "sales_copy", "public.lines", got, sizeof got);
     CHECKF(strcmp(got, "missing") == 0, "the excluded table is there: %s", got);
+    /* skip_join_or_hash_indexes: the primary key stays, the secondary index is not rebuilt;
+     * skip_statstics: no ANALYZE */
+    CHECK(value(&fx.a, "sales_copy", "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
+                                     "WHERE schemaname = 'public' AND tablename = 'orders'", got, sizeof got) == 0);
+    CHECKF(strcmp(got, "orders_pkey") == 0, "indexes of the copy's orders: %s", got);
+    CHECK(value(&fx.a, "sales_copy", "SELECT last_analyze IS NULL FROM pg_stat_user_tables WHERE relname = 'orders'",
+                got, sizeof got) == 0);
+    CHECKF(strcmp(got, "t") == 0, "the copy's orders analyzed: %s", got);
 }
 
 static int listed(json_t *arr, const char *id)
