@@ -116,7 +116,7 @@ json_t *api_run_json(const struct cat_run *r, int with_objects, const struct cat
     json_object_set_new(run, "hasLocalSnapshot", json_boolean(r->objects_ok > 0 && !r->local_deleted));
     json_object_set_new(run, "onLegalHold", json_boolean(r->on_legal_hold));
     json_object_set_new(run, "isCloudArchivalDirect", json_false());
-    json_object_set_new(run, "environment", json_string("kPhysical"));
+    json_object_set_new(run, "environment", json_string(r->environment ? r->environment : "kPhysical"));
 
     json_object_set_new(info, "runType", json_string(r->run_type));
     json_object_set_new(info, "isSlaViolated", json_false());

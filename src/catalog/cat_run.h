@@ -43,6 +43,7 @@ struct cat_run {
     int64_t lease_expiry;
     /* Derived from the run's objects when read: */
     int64_t objects_total, objects_ok, objects_failed, objects_canceled, files, dirs;
+    char *environment;         /* the group's (kPhysical, kSQL), read with the run; NULL if unknown */
 };
 void cat_run_release(struct cat_run *r);
 

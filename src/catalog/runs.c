@@ -30,6 +30,7 @@ void cat_run_release(struct cat_run *r)
     json_decref(r->messages);
     free(r->data_lock);
     free(r->lease_owner);
+    free(r->environment);
     memset(r, 0, sizeof *r);
 }
 
@@ -63,7 +64,8 @@ void cat_run_object_release(struct cat_run_object *o)
     " (SELECT coalesce(sum(files), 0) FROM run_objects o WHERE o.tenant = r.tenant AND o.group_id = r.group_id"  \
     "    AND o.start_usecs = r.start_usecs),"                                                                   \
     " (SELECT coalesce(sum(dirs), 0) FROM run_objects o WHERE o.tenant = r.tenant AND o.group_id = r.group_id"   \
-    "    AND o.start_usecs = r.start_usecs)"
+    "    AND o.start_usecs = r.start_usecs),"                                                                   \
+    " (SELECT g.environment FROM protection_groups g WHERE g.id = r.group_id)"
 
 static int read_run(sqlite3_stmt *st, struct cat_run *r)
 {
@@ -96,6 +98,7 @@ static int read_run(sqlite3_stmt *st, struct cat_run *r)
     r->objects_canceled = sqlite3_column_int64(st, 25);
     r->files = sqlite3_column_int64(st, 26);
     r->dirs = sqlite3_column_int64(st, 27);
+    r->environment = cat_col_strdup(st, 28);
     if (!json_is_array(r->messages)) {
         json_decref(r->messages);
         r->messages = json_array();

@@ -161,20 +161,26 @@ static int sql_wal_mark(const char *conninfo, struct mover_sql_mark *m, char *er
     PQclear(r);
     if (!(r = query(c, "COMMIT", 0, NULL, err, errlen))) goto fail;
     PQclear(r);
-    /* The marker's segment, then the switch (superuser or a granted EXECUTE; refused is not fatal). */
-    if (!(r = query(c, "SELECT pg_walfile_name(pg_current_wal_flush_lsn() - 1), pg_current_wal_flush_lsn()", 0, NULL,
+    /* The marker's segment: where the insert position is now (the commit may be asynchronous: it
+     * wrote no other WAL, so it is inserted but not necessarily flushed; the switch flushes it). */
+    if (!(r = query(c, "SELECT pg_walfile_name(pg_current_wal_insert_lsn()), pg_current_wal_insert_lsn()", 0, NULL,
                     err, errlen)))
         goto fail;
     snprintf(m->segment, sizeof m->segment, "%s", PQgetvalue(r, 0, 0));
-    if (sscanf(m->segment, "%8x", &m->timeline) != 1) m->timeline = 0;
     if (mover_sql_lsn_parse(PQgetvalue(r, 0, 1), &m->switch_lsn) != 0) m->switch_lsn = 0;
     PQclear(r);
-    if ((r = query(c, "SELECT pg_switch_wal()", 0, NULL, e2, sizeof e2))) {
+    /* The switch (superuser or a granted EXECUTE; refused is not fatal): it ends the marker's segment,
+     * whose name is then pg_walfile_name of the switch's answer (the segment just completed). */
+    if ((r = query(c, "SELECT s, pg_walfile_name(s) FROM pg_switch_wal() s", 0, NULL, e2, sizeof e2))) {
         uint64_t lsn;
-        if (mover_sql_lsn_parse(PQgetvalue(r, 0, 0), &lsn) == 0) m->switch_lsn = lsn;
+        if (mover_sql_lsn_parse(PQgetvalue(r, 0, 0), &lsn) == 0) {
+            m->switch_lsn = lsn;
+            snprintf(m->segment, sizeof m->segment, "%s", PQgetvalue(r, 0, 1));
+        }
         m->switched = 1;
         PQclear(r);
     }
+    if (sscanf(m->segment, "%8x", &m->timeline) != 1) m->timeline = 0;
     PQfinish(c);
     return rc;
 fail:

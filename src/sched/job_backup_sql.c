@@ -148,8 +148,13 @@ static void base_backup(struct backup_run *b, struct sql_instance *in, struct ca
     json_t *meta = NULL;
     int rc;
 
-    rc = pg_stream_ensure(s->pg_stream, b->run->tenant, in->t.instance_id, in->t.conninfo, STREAM_START_WAIT_MS, NULL,
-                          0, err, sizeof err);
+    rc = pg_stream_ensure(s->pg_stream, b->run->tenant, in->t.instance_id, in->t.conninfo, STREAM_START_WAIT_MS,
+                          &j->cancel, NULL, 0, err, sizeof err);
+    if (rc == -ECANCELED) {
+        t->stop = 1;
+        if (!(job_stopping(j) && !job_user_canceled(j))) backup_finish_object(b, o, "kCanceled", "canceled", NULL, t);
+        return;
+    }
     if (rc != 0) {
         snprintf(msg, sizeof msg, "instance %" PRId64 " (%s): the WAL stream must run before a base backup: %s",
                  in->t.instance_id, in->t.instance_name, err);
@@ -262,8 +267,8 @@ static void log_run(struct backup_run *b, struct sql_instance *in, struct cat_ru
         return;
     }
     free(base);
-    rc = pg_stream_ensure(s->pg_stream, b->run->tenant, in->t.instance_id, in->t.conninfo, STREAM_START_WAIT_MS, spool,
-                          sizeof spool, err, sizeof err);
+    rc = pg_stream_ensure(s->pg_stream, b->run->tenant, in->t.instance_id, in->t.conninfo, STREAM_START_WAIT_MS,
+                          &j->cancel, spool, sizeof spool, err, sizeof err);
     if (rc != 0) {
         /* The spool may still hold complete segments from before: they are sealed below. */
         backup_add_message(t, "instance %" PRId64 " (%s): %s", in->t.instance_id, in->t.instance_name, err);
@@ -287,6 +292,10 @@ static void log_run(struct backup_run *b, struct sql_instance *in, struct cat_ru
             struct timespec ts = { 0, 100 * 1000000L };
             nanosleep(&ts, NULL);
         }
+        if (stat(path, &st) != 0)
+            log_warn("run %s: instance %" PRId64 ": the marker's WAL segment %s (switch at %" PRIX64 ", %s) did not "
+                     "reach the spool %s in time", b->run_id, in->t.instance_id, mark.segment, mark.switch_lsn,
+                     mark.switched ? "switched" : "not switched", spool);
         if (!mark.switched)
             backup_add_message(t, "instance %" PRId64 ": pg_switch_wal was refused to the registered role (grant "
                                   "EXECUTE on it): the log run seals only segments the server completed",

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
@@ -160,6 +161,7 @@ static struct streamer *get_or_start(struct pg_stream *m, int64_t instance_id, c
     struct streamer *st = find(m, instance_id);
     *rc = 0;
     if (st) {
+        st->seen = 1; /* wanted now: a sync running meanwhile keeps it */
         if (strcmp(st->conninfo, conninfo) != 0) {
             char *c = strdup(conninfo);
             if (c) free(st->conninfo), st->conninfo = c;
@@ -173,6 +175,7 @@ static struct streamer *get_or_start(struct pg_stream *m, int64_t instance_id, c
     }
     st->m = m;
     st->instance_id = instance_id;
+    st->seen = 1; /* pg_stream_sync keeps it until a sync that began after it finds no group */
     snprintf(st->slot, sizeof st->slot, "%s_%" PRId64, m->slot_prefix, instance_id);
     if ((*rc = pg_stream_spool_path(m->cfg.data_dir, instance_id, st->spool, sizeof st->spool)) != 0 ||
         pthread_create(&st->thread, NULL, streamer_main, st) != 0) {
@@ -188,17 +191,16 @@ static struct streamer *get_or_start(struct pg_stream *m, int64_t instance_id, c
 }
 
 int pg_stream_ensure(struct pg_stream *m, const char *tenant, int64_t instance_id, const char *conninfo,
-                     int64_t wait_ms, char *spool, size_t spool_len, char *err, size_t errlen)
+                     int64_t wait_ms, volatile int *cancel, char *spool, size_t spool_len, char *err, size_t errlen)
 {
     struct streamer *st;
-    struct timespec ts;
     int rc, failures0;
+    int64_t deadline = util_time_mono() + (wait_ms > 600000 ? 600000 : wait_ms < 0 ? 0 : wait_ms) * 1000;
     (void)tenant;
     if (!m) {
         snprintf(err, errlen, "WAL streaming needs a repository and a data directory");
         return -ENODEV;
     }
-    util_deadline_ms(&ts, (int)(wait_ms > 600000 ? 600000 : wait_ms < 0 ? 0 : wait_ms));
     pthread_mutex_lock(&m->lock);
     st = get_or_start(m, instance_id, conninfo, &rc);
     if (!st) {
@@ -208,24 +210,48 @@ int pg_stream_ensure(struct pg_stream *m, const char *tenant, int64_t instance_i
     }
     if (spool) snprintf(spool, spool_len, "%s", st->spool);
     failures0 = st->failures;
-    while (!st->started && st->failures == failures0 && !st->cancel) {
-        if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) != 0) break;
+    while (!st->started && st->failures == failures0 && !st->cancel && !(cancel && *cancel) &&
+           util_time_mono() < deadline) {
+        struct timespec ts;
+        util_deadline_ms(&ts, 250);
+        (void)pthread_cond_timedwait(&m->cond, &m->lock, &ts);
     }
-    rc = st->started ? 0 : st->failures != failures0 || st->failures > 0 ? -EIO : -ETIMEDOUT;
-    if (rc != 0)
+    rc = st->started                                       ? 0
+         : cancel && *cancel                               ? -ECANCELED
+         : st->failures != failures0 || st->failures > 0 ? -EIO
+                                                           : -ETIMEDOUT;
+    if (rc == -ECANCELED) snprintf(err, errlen, "canceled");
+    else if (rc != 0)
         snprintf(err, errlen, "the WAL stream of instance %" PRId64 " %s%s", instance_id,
                  rc == -ETIMEDOUT ? "did not start in time" : "cannot start: ", rc == -ETIMEDOUT ? "" : st->last_err);
     pthread_mutex_unlock(&m->lock);
     return rc;
 }
 
-static void stop_one(struct streamer *st)
+/* stop_one: cancels and joins a streamer (already out of the list); with drop, its slot is dropped
+ * on the server too (no live group protects the instance: the slot would hold WAL for nobody). */
+static void stop_one(struct streamer *st, int drop)
 {
     pthread_mutex_lock(&st->m->lock);
     st->cancel = 1;
     pthread_cond_broadcast(&st->m->cond);
     pthread_mutex_unlock(&st->m->lock);
     pthread_join(st->thread, NULL);
+    if (drop) {
+        char err[256] = "";
+        int rc = -1;
+        /* The server may still see the slot active for a moment after the stream closed: 5 tries. */
+        for (int i = 0; i < 5 && rc != 0; i++) {
+            struct timespec ts = { 0, 200 * 1000000L };
+            if (i) nanosleep(&ts, NULL);
+            rc = st->m->mover->sql->drop_slot(st->conninfo, st->slot, err, sizeof err);
+        }
+        if (rc == 0)
+            log_info("pg stream: instance %" PRId64 ": slot %s dropped", st->instance_id, st->slot);
+        else
+            log_warn("pg stream: instance %" PRId64 ": slot %s could not be dropped (%s): drop it on the server, it "
+                     "holds WAL", st->instance_id, st->slot, err);
+    }
     free(st->conninfo);
     free(st);
 }
@@ -264,10 +290,12 @@ int pg_stream_sync(struct pg_stream *m)
     struct streamer *stop = NULL, **pp;
     int incomplete = 0, rc;
     if (!m) return -ENODEV;
-    if (cat_group_list_schedulable(m->cfg.cat, collect, &refs) < 0) incomplete = 1;
+    /* Marks cleared before the groups are read: a streamer a run starts from now on is marked seen
+     * (get_or_start), one started before belongs to a group the read below finds. */
     pthread_mutex_lock(&m->lock);
     for (struct streamer *s = m->list; s; s = s->next) s->seen = 0;
     pthread_mutex_unlock(&m->lock);
+    if (cat_group_list_schedulable(m->cfg.cat, collect, &refs) < 0) incomplete = 1;
     for (size_t i = 0; i < refs.n; i++) {
         struct spec_group gs;
         char err[256];
@@ -308,9 +336,9 @@ int pg_stream_sync(struct pg_stream *m)
     pthread_mutex_unlock(&m->lock);
     while (stop) {
         struct streamer *n = stop->next;
-        log_info("pg stream: instance %" PRId64 " is no longer protected by a live group: its streamer stops (slot %s"
-                 " stays on the server)", stop->instance_id, stop->slot);
-        stop_one(stop);
+        log_info("pg stream: instance %" PRId64 " is no longer protected by a live group: its streamer stops",
+                 stop->instance_id);
+        stop_one(stop, 1);
         stop = n;
     }
     return 0;
@@ -328,7 +356,7 @@ void pg_stream_stop(struct pg_stream *m)
     pthread_mutex_unlock(&m->lock);
     while (list) {
         struct streamer *n = list->next;
-        stop_one(list);
+        stop_one(list, 0); /* shutdown: the slot keeps the WAL until the next start */
         list = n;
     }
     pthread_mutex_destroy(&m->lock);

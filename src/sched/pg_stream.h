@@ -6,8 +6,9 @@
  *
  * Lifecycle: the scheduler starts the manager (pg_stream_start), calls pg_stream_sync every few
  * seconds (the instances of live kSQL groups: new ones get a streamer, streamers of instances no
- * live group protects any more are stopped; their slot is left on the server and keeps holding WAL
- * until dropped by hand) and stops it on shutdown (pg_stream_stop: every streamer cancelled and
+ * live group protects any more are stopped and their slot dropped, so it holds no WAL for nobody;
+ * a sync that could not read every group or resolve every object stops nothing) and stops it on
+ * shutdown (the slots stay: they hold the WAL until the next start) (pg_stream_stop: every streamer cancelled and
  * joined; the engine stops within its 100 ms poll). A streamer whose stream fails restarts after a
  * pause that doubles from 1 s to 30 s and is reset once a stream runs again. A base backup calls
  * pg_stream_ensure first, so the slot exists, and the WAL from its stop onwards reaches the spool,
@@ -41,10 +42,11 @@ void pg_stream_stop(struct pg_stream *m);
 int pg_stream_sync(struct pg_stream *m);
 
 /* pg_stream_ensure: the instance's streamer runs (started, or its conninfo updated) and its slot
- * exists: waits up to wait_ms for its first stream to start. spool (may be NULL) receives the spool
- * directory. -ETIMEDOUT, or the stream's own error with its sentence when it failed to start. */
+ * exists: waits up to wait_ms for its first stream to start (checking *cancel, may be NULL, every
+ * 250 ms: -ECANCELED). spool (may be NULL) receives the spool directory. -ETIMEDOUT, or -EIO with the
+ * stream's own sentence when it failed to start. */
 int pg_stream_ensure(struct pg_stream *m, const char *tenant, int64_t instance_id, const char *conninfo,
-                     int64_t wait_ms, char *spool, size_t spool_len, char *err, size_t errlen);
+                     int64_t wait_ms, volatile int *cancel, char *spool, size_t spool_len, char *err, size_t errlen);
 
 /* pg_stream_seal_lock: on 1 takes, on 0 releases the lock that makes seals of spools one at a time
  * (two groups protecting one instance seal one spool). NULL m: nothing. */

@@ -17,9 +17,11 @@ import (
 	"github.com/IBM/ibm-backup-recovery-sdk-go/backuprecoveryv1"
 )
 
-// createSQLGroup makes a kSQL group (its objects are stored as given) with policy policyID.
+// createSQLGroup makes a kSQL group over the suite's PostgreSQL instance (pg_test.go) with policy
+// policyID.
 func createSQLGroup(t *testing.T, tenant, name, policyID string) *backuprecoveryv1.ProtectionGroupResponse {
 	t.Helper()
+	instance := sqlInstance(t, tenant)
 	res, resp, err := svc.CreateProtectionGroup(&backuprecoveryv1.CreateProtectionGroupOptions{
 		XIBMTenantID: core.StringPtr(tenant),
 		Name:         core.StringPtr(name),
@@ -28,7 +30,7 @@ func createSQLGroup(t *testing.T, tenant, name, policyID string) *backuprecovery
 		MssqlParams: &backuprecoveryv1.MSSQLProtectionGroupParams{
 			ProtectionType: core.StringPtr("kNative"),
 			NativeProtectionTypeParams: &backuprecoveryv1.MSSQLNativeProtectionGroupParams{
-				Objects:    []backuprecoveryv1.MSSQLNativeProtectionGroupObjectParams{{ID: core.Int64Ptr(4242)}},
+				Objects:    []backuprecoveryv1.MSSQLNativeProtectionGroupObjectParams{{ID: core.Int64Ptr(instance)}},
 				NumStreams: core.Int64Ptr(2),
 			},
 		},
@@ -226,7 +228,7 @@ func TestGetProtectionGroupByID(t *testing.T) {
 	wantStatus(t, resp, err, 200)
 	if *res.ID != *g.ID || *res.Name != *g.Name || *res.PolicyID != *p.ID ||
 		*res.LastModifiedTimestampUsecs != *g.LastModifiedTimestampUsecs ||
-		*res.MssqlParams.NativeProtectionTypeParams.Objects[0].ID != 4242 {
+		*res.MssqlParams.NativeProtectionTypeParams.Objects[0].ID != sqlInstance(t, tenantA) {
 		t.Fatalf("get by id does not carry the values sent: %+v", res)
 	}
 	_, resp, err = svc.GetProtectionGroupByID(&backuprecoveryv1.GetProtectionGroupByIdOptions{

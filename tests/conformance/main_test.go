@@ -93,6 +93,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	defer pgStop() // the suite's PostgreSQL (pg_test.go), when a test started it
 	logPath := filepath.Join(dir, "cofferd.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {

@@ -36,7 +36,8 @@
 #define PORT_RESTORE 55210
 
 static const char *const TESTS[] = { "pg_groups_validated_and_echoed", "pg_runs_full_regular_log",
-                                     "pg_sigkill_during_streaming_and_base_backup", "pg_point_in_time_restores" };
+                                     "pg_sigkill_during_streaming_and_base_backup", "pg_point_in_time_restores",
+                                     "pg_log_schedule_and_first_log_run" };
 
 /* A moment of the source: the server's time and each table's count:md5. */
 struct moment {
@@ -347,6 +348,7 @@ TEST(pg_runs_full_regular_log)
                                                            ? jstr(run, "objects.0.localSnapshotInfo.snapshotInfo.snapshotId") : "");
     CHECKF(json_array_size(jget(run, "objects")) == 1, "one snapshot per instance: %s", json_dumps(run, JSON_COMPACT));
     CHECK_EQ_INT(jint(run, "objects.0.object.id"), fx.instance_id);
+    CHECK(strcmp(jstr(run, "environment"), "kSQL") == 0 && strcmp(jstr(run, "objects.0.object.objectType"), "kInstance") == 0);
     json_decref(run);
     printf("kFull: logical %lld bytes, read %lld\n", fx.full_logical, fx.full_read);
     CHECK(fx.full_logical > 30 * 1000 * 1000 && fx.full_read >= fx.full_logical / 2);
@@ -564,6 +566,107 @@ TEST(pg_point_in_time_restores)
     repo_close(repo);
 }
 
+
+static int has_message(json_t *run, const char *part)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(jget(run, "localBackupInfo.messages"), i, m)
+        if (json_string_value(m) && strstr(json_string_value(m), part)) return 1;
+    return 0;
+}
+
+/* newest_log_run: the id of the group's newest kLog run (runs are listed newest first), or "". */
+static void newest_log_run(const char *group, char *id, size_t n)
+{
+    struct http_resp r;
+    char path[300];
+    id[0] = '\0';
+    snprintf(path, sizeof path, GRP "/%s/runs?runTypes=kLog&numRuns=1", group);
+    if (call("GET", path, NULL, &r) == 200 && jstr(r.json, "runs.0.id")) snprintf(id, n, "%s", jstr(r.json, "runs.0.id"));
+    http_resp_release(&r);
+}
+
+TEST(pg_log_schedule_and_first_log_run)
+{
+    const char *clock[] = { "COFFER_TEST_CLOCK=1", NULL };
+    struct http_resp r;
+    char path[200], before[80], id[80], g2[64];
+    json_t *run, *rp;
+    CHECKF(fx.group[0] && fx.instance_id, "needs the group");
+    CHECK(daemon_restart(&fx.d, clock) == 0);
+    fx.daemon_up = 1;
+    /* The policy's log rule every 5 minutes: moving the clock 6 minutes on queues a kLog run. */
+    snprintf(path, sizeof path, "/v2/data-protect/policies/%s", fx.policy);
+    CHECK(call("PUT", path,
+               "{\"name\":\"pg-daily\",\"backupPolicy\":{\"regular\":{\"incremental\":{\"schedule\":{\"unit\":\"Days\","
+               "\"daySchedule\":{\"frequency\":1}}},\"retention\":{\"unit\":\"Days\",\"duration\":7}},\"log\":{"
+               "\"schedule\":{\"unit\":\"Minutes\",\"minuteSchedule\":{\"frequency\":5}},\"retention\":{\"unit\":"
+               "\"Days\",\"duration\":3}}}}", &r) == 200);
+    http_resp_release(&r);
+    newest_log_run(fx.group, before, sizeof before);
+    sleep_ms(1500); /* a scheduler pass at the real time first */
+    CHECK(call("POST", "/v2/coffer-test/clock", "{\"advanceUsecs\":360000000}", &r) == 200);
+    http_resp_release(&r);
+    newest_log_run(fx.group, id, sizeof id);
+    CHECKF(id[0] && strcmp(id, before) != 0, "no kLog run was queued (newest %s, before %s)", id, before);
+    run = wait_run(id, 120);
+    CHECK(run != NULL);
+    CHECKF(strcmp(jstr(run, "localBackupInfo.status"), "Succeeded") == 0 &&
+           json_is_true(jget(run, "localBackupInfo.cofferStats.scheduled")), "%s", json_dumps(run, JSON_COMPACT));
+    json_decref(run);
+    /* A second group over the same instance: its first kLog run takes a full base backup. */
+    CHECK(call("POST", GRP, jfmt("{'name':'pg2','policyId':'%s','environment':'kSQL','mssqlParams':{'protectionType':"
+                                 "'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld}]}}}", fx.policy,
+                                 fx.instance_id), &r) == 201);
+    snprintf(g2, sizeof g2, "%s", jstr(r.json, "id"));
+    http_resp_release(&r);
+    snprintf(path, sizeof path, GRP "/%s/runs", g2);
+    CHECK(call("POST", path, "{\"runType\":\"kLog\"}", &r) == 202);
+    snprintf(id, sizeof id, "%s", jstr(r.json, "runId"));
+    http_resp_release(&r);
+    {
+        char keep[64];
+        snprintf(keep, sizeof keep, "%s", fx.group);
+        snprintf(fx.group, sizeof fx.group, "%s", g2);
+        run = wait_run(id, 240);
+        rp = restore_points(fx.m[0].usecs, fx.m[5].usecs + 24 * 3600LL * 1000000);
+        snprintf(fx.group, sizeof fx.group, "%s", keep);
+    }
+    CHECK(run != NULL);
+    CHECKF(strcmp(jstr(run, "localBackupInfo.status"), "Succeeded") == 0 && has_message(run, "full base backup"),
+           "%s", json_dumps(run, JSON_COMPACT));
+    json_decref(run);
+    CHECK(rp != NULL);
+    CHECKF(json_array_size(jget(rp, "fullSnapshotInfo")) == 1 &&
+           strcmp(jstr(rp, "fullSnapshotInfo.0.restoreInfo.runType"), "kFull") == 0, "%s", json_dumps(rp, JSON_COMPACT));
+    json_decref(rp);
+    /* Both groups deleted: no live group protects the instance, its slot is dropped (within 15 s). */
+    {
+        PGconn *c = pgtest_connect(&fx.src, "postgres");
+        char v[32] = "";
+        CHECK(c != NULL);
+        snprintf(path, sizeof path, GRP "/%s", g2);
+        CHECK(call("DELETE", path, NULL, &r) == 204);
+        http_resp_release(&r);
+        sleep_ms(6000); /* one group left: the slot stays */
+        CHECK(pgtest_value(c, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'coffer\\_%'", v, sizeof v) == 0);
+        if (strcmp(v, "1") != 0) PQfinish(c);
+        CHECKF(strcmp(v, "1") == 0, "slots with one group left: %s", v);
+        snprintf(path, sizeof path, GRP "/%s", fx.group);
+        CHECK(call("DELETE", path, NULL, &r) == 204);
+        http_resp_release(&r);
+        for (int i = 0; i < 150; i++) {
+            if (pgtest_value(c, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'coffer\\_%'", v,
+                             sizeof v) == 0 && strcmp(v, "0") == 0)
+                break;
+            sleep_ms(100);
+        }
+        PQfinish(c);
+        CHECKF(strcmp(v, "0") == 0, "slots after the last group was deleted: %s", v);
+    }
+}
+
 int main(void)
 {
     char why[1024] = "";
@@ -602,6 +705,7 @@ int main(void)
     RUN(pg_runs_full_regular_log);
     RUN(pg_sigkill_during_streaming_and_base_backup);
     RUN(pg_point_in_time_restores);
+    RUN(pg_log_schedule_and_first_log_run);
     if (fx.daemon_up) daemon_kill(&fx.d, SIGTERM);
     if (fx.d.data_dir) {
         check_rm_rf(fx.d.data_dir);

@@ -161,8 +161,10 @@ TEST(params_match_environment_and_type)
           "field 'mssqlParams.fileProtectionTypeParams' is required" },
         { "{" HEAD "'environment':'kSQL','mssqlParams':{'protectionType':'kFile','fileProtectionTypeParams':"
           "{'objects':[{'id':1}],'numStreams':'2'}}}", "field 'mssqlParams.fileProtectionTypeParams.numStreams' must be an integer" },
-        { "{" HEAD "'environment':'kSQL','kubernetesParams':{},'mssqlParams':{'protectionType':'kVolume',"
-          "'volumeProtectionTypeParams':{'objects':[{'id':1}]}}}", "field 'kubernetesParams' does not apply" },
+        { "{" HEAD "'environment':'kSQL','kubernetesParams':{},'mssqlParams':{'protectionType':'kNative',"
+          "'nativeProtectionTypeParams':{'objects':[{'id':1}]}}}", "field 'kubernetesParams' does not apply" },
+        { "{" HEAD "'environment':'kSQL','mssqlParams':{'protectionType':'kVolume',"
+          "'volumeProtectionTypeParams':{'objects':[{'id':1}]}}}", "field 'mssqlParams.protectionType' 'kVolume' is not supported" },
     };
     expect_bad(cases, sizeof cases / sizeof cases[0]);
 }
