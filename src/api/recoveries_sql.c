@@ -185,7 +185,7 @@ static int app_parse(struct api_req *req, struct api_resp *resp, json_t *p, size
     json_t *oi = NULL, *stp = NULL, *nsc = NULL, *osc = NULL, *host = NULL, *cfg;
     const char *policy = NULL, *instance_name = NULL, *dname = NULL;
     int64_t point = 0, rtime = 0, object_id = 0, host_id = 0;
-    int has_point = 0, has_rtime = 0, has_object = 0, wnr = 0;
+    int has_point = 0, has_rtime = 0, has_object = 0, wnr = 0, tail_logs = 0;
     char pfx[160], cpfx[200], f[300], err[1024] = "";
     snprintf(a->path, sizeof a->path, "mssqlParams.recoverAppParams[%zu]", i);
     if (!json_is_object(p)) {
@@ -221,13 +221,12 @@ static int app_parse(struct api_req *req, struct api_resp *resp, json_t *p, size
         if (!jv_str(resp, osc, cpfx, "newDatabaseName", 0, &dname) ||
             !jv_str(resp, osc, cpfx, "dataFileDirectoryLocation", 0, NULL) ||
             !jv_str(resp, osc, cpfx, "logFileDirectoryLocation", 0, NULL) ||
-            !jv_bool(resp, osc, cpfx, "captureTailLogs", 0, &wnr, NULL))
+            !jv_bool(resp, osc, cpfx, "captureTailLogs", 0, &tail_logs, NULL))
             return -1;
         cfg = osc;
         a->new_name = dname && *dname ? dname : NULL;
         a->new_name_field = "originalSourceConfig.newDatabaseName";
     }
-    wnr = 0;
     if (!jv_enum(resp, cfg, cpfx, "overwritingPolicy", 0, g_policies, &policy) ||
         !jv_int_range(resp, cfg, cpfx, "restoreTimeUsecs", 0, 0, INT64_MAX, &rtime, &has_rtime) ||
         !jv_bool(resp, cfg, cpfx, "withNoRecovery", 0, &wnr, NULL))

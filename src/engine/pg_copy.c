@@ -942,9 +942,29 @@ done:
     return rc;
 }
 
+/* A relation renamed in the private copy (to be renamed back). */
+struct pg_cp_renamed {
+    int is_seq;
+    char old[64], now[64];
+};
+
+static int pg_cp_rename_one(PGconn *s, const char *sch, int is_seq, const char *from, const char *to, char *err,
+                            size_t errlen)
+{
+    char *qs = pg_cp_ident(s, sch), *qo = pg_cp_ident(s, from), *qn = pg_cp_ident(s, to), sql[1200];
+    int rc = -ENOMEM;
+    if (qs && qo && qn) {
+        snprintf(sql, sizeof sql, "ALTER %s %s.%s RENAME TO %s", is_seq ? "SEQUENCE" : "INDEX", qs, qo, qn);
+        rc = pg_cp_sql(s, sql, 0, NULL, err, errlen, NULL);
+    }
+    PQfreemem(qs); PQfreemem(qo); PQfreemem(qn);
+    return rc;
+}
+
 /* In the private copy: renames the table's indexes and owned sequences from oldt* to newt*, so they
- * do not collide with the original's beside it. */
-static int pg_cp_rename_related(PGconn *s, const char *sch, const char *tab, const char *ntab, char *err, size_t errlen)
+ * do not collide with the original's beside it; *done (malloc'd, *n entries) lists what was renamed. */
+static int pg_cp_rename_related(PGconn *s, const char *sch, const char *tab, const char *ntab,
+                                struct pg_cp_renamed **done, size_t *n, char *err, size_t errlen)
 {
     const char *p[2] = { sch, tab };
     PGresult *r = PQexecParams(s,
@@ -954,26 +974,27 @@ static int pg_cp_rename_related(PGconn *s, const char *sch, const char *tab, con
         " WHERE k.relkind = 'S' AND d.deptype IN ('a', 'i') AND d.refobjid = (quote_ident($1) || '.' || quote_ident($2))::regclass",
         2, NULL, p, NULL, NULL, 0);
     int rc = 0;
+    *done = NULL;
+    *n = 0;
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
         eng_errf(err, errlen, "%.300s", r ? PQresultErrorMessage(r) : PQerrorMessage(s));
         PQclear(r);
         return -EIO;
     }
+    int rows = PQntuples(r);
+    if (rows > 0 && !(*done = calloc((size_t)rows, sizeof **done))) { PQclear(r); return -ENOMEM; }
     size_t tl = strlen(tab);
-    for (int i = 0; i < PQntuples(r) && !rc; i++) {
+    for (int i = 0; i < rows && !rc; i++) {
+        struct pg_cp_renamed *x = &(*done)[*n];
         const char *old = PQgetvalue(r, i, 0);
         char nn[200];
         if (strncmp(old, tab, tl) == 0) snprintf(nn, sizeof nn, "%s%s", ntab, old + tl);
         else snprintf(nn, sizeof nn, "%s_%s", ntab, old);
         nn[63] = '\0';   /* NAMEDATALEN - 1 */
-        char *qs = pg_cp_ident(s, sch), *qo = pg_cp_ident(s, old), *qn = pg_cp_ident(s, nn), sql[1200];
-        if (!qs || !qo || !qn) rc = -ENOMEM;
-        else {
-            snprintf(sql, sizeof sql, "ALTER %s %s.%s RENAME TO %s", PQgetvalue(r, i, 1)[0] == 'S' ? "SEQUENCE" : "INDEX",
-                     qs, qo, qn);
-            rc = pg_cp_sql(s, sql, 0, NULL, err, errlen, NULL);
-        }
-        PQfreemem(qs); PQfreemem(qo); PQfreemem(qn);
+        x->is_seq = PQgetvalue(r, i, 1)[0] == 'S';
+        snprintf(x->old, sizeof x->old, "%s", old);
+        memcpy(x->now, nn, sizeof x->now);   /* nn is cut at 63 bytes */
+        if ((rc = pg_cp_rename_one(s, sch, x->is_seq, x->old, x->now, err, errlen)) == 0) (*n)++;
     }
     PQclear(r);
     return rc;
@@ -987,7 +1008,9 @@ static int pg_cp_table(const struct eng_pg_server *src, const struct eng_pg_copy
     char tmp[64], dump[2300], log[2300], list[2300], sql[1500], sci[4500];
     PGconn *s = NULL, *t = NULL;
     const char *tdb = it->target_database ? it->target_database : it->database;
-    int rc, exists;
+    int rc, exists, renamed = 0, moved = 0;
+    struct pg_cp_renamed *related = NULL;
+    size_t n_related = 0;
     pg_cp_tmp_name(tmp, sizeof tmp);
     pg_cp_fmt(dump, sizeof dump, "%s/%s.dump", work, tmp);
     pg_cp_fmt(log, sizeof log, "%s/%s.log", work, tmp);
@@ -1037,27 +1060,32 @@ static int pg_cp_table(const struct eng_pg_server *src, const struct eng_pg_copy
         rc = -EEXIST;
         goto done;
     }
-    /* rename inside the private copy (never the source) */
+    /* rename inside the private copy (never the source); renamed back at the end */
     if (strcmp(tab, ntab) != 0 || strcmp(sch, nsch) != 0) {
         char *qs = pg_cp_ident(s, sch), *qt = pg_cp_ident(s, tab), *qnt = pg_cp_ident(s, ntab), *qns = pg_cp_ident(s, nsch);
         if (!qs || !qt || !qnt || !qns) rc = -ENOMEM;
         if (!rc && strcmp(tab, ntab) != 0) {
-            rc = pg_cp_rename_related(s, sch, tab, ntab, err, errlen);
+            rc = pg_cp_rename_related(s, sch, tab, ntab, &related, &n_related, err, errlen);
             snprintf(sql, sizeof sql, "ALTER TABLE %s.%s RENAME TO %s", qs, qt, qnt);
-            if (!rc) rc = pg_cp_sql(s, sql, 0, NULL, err, errlen, NULL);
+            if (!rc && (rc = pg_cp_sql(s, sql, 0, NULL, err, errlen, NULL)) == 0) renamed = 1;
         }
         if (!rc && strcmp(sch, nsch) != 0) {
             snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", qns);
             rc = pg_cp_sql(s, sql, 0, NULL, err, errlen, NULL);
             snprintf(sql, sizeof sql, "ALTER TABLE %s.%s SET SCHEMA %s", qs, qnt, qns);
-            if (!rc) rc = pg_cp_sql(s, sql, 0, NULL, err, errlen, NULL);
+            if (!rc && (rc = pg_cp_sql(s, sql, 0, NULL, err, errlen, NULL)) == 0) moved = 1;
         }
         PQfreemem(qs); PQfreemem(qt); PQfreemem(qnt); PQfreemem(qns);
         if (rc) goto done;
     }
-    /* the schema on the target */
+    /* the schema on the target, when missing (CREATE SCHEMA IF NOT EXISTS would need CREATE on the
+     * database even when the schema is there) */
     if (!(t = pg_cp_connect(o->target_conninfo, tdb, err, errlen))) { rc = -EIO; goto done; }
     {
+        const char *p[1] = { nsch };
+        if ((rc = pg_cp_value(t, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, p, &v, err, errlen)) != 0) goto done;
+    }
+    if (!v) {
         char *qns = pg_cp_ident(t, nsch), state[6];
         if (!qns) { rc = -ENOMEM; goto done; }
         snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", qns);
@@ -1110,6 +1138,25 @@ static int pg_cp_table(const struct eng_pg_server *src, const struct eng_pg_copy
         PQfreemem(qns); PQfreemem(qnt);
     }
 done:
+    /* the private copy as it was: the same table can be copied again (another item, a retry) */
+    if (s && (moved || renamed || n_related)) {
+        char e2[512];
+        char *qs = pg_cp_ident(s, sch), *qt = pg_cp_ident(s, tab), *qnt = pg_cp_ident(s, ntab), *qns = pg_cp_ident(s, nsch);
+        int urc = qs && qt && qnt && qns ? 0 : -ENOMEM;
+        if (!urc && moved) {
+            snprintf(sql, sizeof sql, "ALTER TABLE %s.%s SET SCHEMA %s", qns, qnt, qs);
+            urc = pg_cp_sql(s, sql, 0, NULL, e2, sizeof e2, NULL);
+        }
+        if (!urc && renamed) {
+            snprintf(sql, sizeof sql, "ALTER TABLE %s.%s RENAME TO %s", qs, qnt, qt);
+            urc = pg_cp_sql(s, sql, 0, NULL, e2, sizeof e2, NULL);
+        }
+        for (size_t i = 0; !urc && i < n_related; i++)
+            urc = pg_cp_rename_one(s, sch, related[i].is_seq, related[i].now, related[i].old, e2, sizeof e2);
+        if (urc) pg_cp_warn(out, "the private copy keeps %s.%s renamed (%s)", sch, tab, urc == -ENOMEM ? "no memory" : e2);
+        PQfreemem(qs); PQfreemem(qt); PQfreemem(qnt); PQfreemem(qns);
+    }
+    free(related);
     pg_cp_rm_rf(dump);
     unlink(list);
     unlink(log);

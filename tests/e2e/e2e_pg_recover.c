@@ -8,8 +8,9 @@
  * and the per-object result); CloneApps of shop into the registration under another name (the
  * backup's state) and a CloneApps onto the source itself refused; the whole instance to a new data
  * directory and port (running, every table as at the backup); FailIfExists onto an existing database
- * refused with 409 and nothing queued, bad bodies 400/404 naming the field; a cancel of a queued
- * restore ends it Canceled with nothing left on the target. */
+ * refused with 409 and nothing queued, bad bodies 400/404 naming the field; a cancel of a running
+ * restore ends it Canceled with nothing left on the target; last, the whole instance over the
+ * registered server (Overwrite): stopped, moved aside, the backup's state back and running. */
 #include "check.h"
 #include "harness.h"
 #include "pgsource.h"
@@ -29,7 +30,7 @@
 
 static const char *const TESTS[] = { "pg_recover_database_new_name_point_in_time", "pg_clone_database",
                                      "pg_recover_instance_new_directory_and_port", "pg_recover_refusals",
-                                     "pg_recover_cancel" };
+                                     "pg_recover_cancel", "pg_recover_instance_over_original" };
 
 #define N_TABLES 3
 static const char *const T_DB[N_TABLES] = { "shop", "shop", "crm" };
@@ -407,6 +408,32 @@ TEST(pg_recover_cancel)
     CHECK_EQ_INT(st, 409);
 }
 
+TEST(pg_recover_instance_over_original)
+{
+    char id[80], v[128];
+    CHECK(fx.full_snap[0]);
+    /* the registered server is stopped, its directory moved aside, the backup restored in its place */
+    long st = recover(body_of("RecoverApps", fx.full_snap, 0, 0,
+                              "{'recoverToNewSource':false,'originalSourceConfig':{'overwritingPolicy':'Overwrite'}}"),
+                      id, sizeof id, NULL);
+    CHECK_EQ_INT(st, 201);
+    json_t *j = wait_recovery(id, 300);
+    CHECK(j != NULL);
+    int ok = strcmp(jstr(j, "status"), "Succeeded") == 0 && jstr(j, "cofferObjects.0.message") &&
+             strstr(jstr(j, "cofferObjects.0.message"), ".coffer-replaced-") != NULL;
+    if (!ok) fprintf(stderr, "recovery: %s\n", json_dumps(j, JSON_COMPACT));
+    json_decref(j);
+    CHECK(ok);
+    for (int i = 0; i < N_TABLES; i++) {
+        CHECK(sum_of(&fx.src.pg, T_DB[i], T_NAME[i], v, sizeof v) == 0);
+        CHECKF(strcmp(v, fx.m0.sum[i]) == 0, "%s after the restore over the original: %s, at the backup %s", T_NAME[i], v,
+               fx.m0.sum[i]);
+    }
+    CHECK(value_of(&fx.src.pg, "postgres", "SELECT count(*) FROM pg_database WHERE datname IN ('shop_t1', 'shop_clone')",
+                   v, sizeof v) == 0);
+    CHECKF(strcmp(v, "0") == 0, "databases made after the backup are still there (%s)", v);
+}
+
 /* ---------- set-up ---------- */
 
 static int setup(char *why, size_t n)
@@ -435,8 +462,6 @@ static int setup(char *why, size_t n)
     if (call("GET", path, NULL, &r) != 200) { http_resp_release(&r); snprintf(why, n, "GET registration"); return -1; }
     fx.shop_id = pgsource_find(r.json, "kDatabase", "shop");
     fx.crm_id = pgsource_find(r.json, "kDatabase", "crm");
-    long long inst = pgsource_find(r.json, "kInstance", NULL);
-    (void)inst;
     http_resp_release(&r);
     /* the instance's name, as the target's instanceName */
     snprintf(path, sizeof path, "/v2/data-protect/search/objects?objectIds=%lld", fx.src.instance_id);
@@ -509,6 +534,7 @@ int main(void)
     RUN(pg_recover_instance_new_directory_and_port);
     RUN(pg_recover_refusals);
     RUN(pg_recover_cancel);
+    RUN(pg_recover_instance_over_original);
     if (fx.daemon_up && daemon_stop(&fx.d) != 0) check_fail(__FILE__, __LINE__, "the daemon did not exit cleanly");
     pgsource_stop(&fx.src);
     return check_finish();
