@@ -15,7 +15,6 @@
 #include "util/log.h"
 #include "util/time.h"
 #include <errno.h>
-#include <sys/stat.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -54,11 +53,7 @@ struct pg_stream {
 
 int pg_stream_spool_path(const char *data_dir, int64_t instance_id, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "%s/pg-wal", data_dir);
-    if (n < 0 || (size_t)n >= len) return -ENAMETOOLONG;
-    /* the spools' parent: the engine makes the instance's own directory, not its parents */
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -errno;
-    n = snprintf(buf, len, "%s/pg-wal/%" PRId64, data_dir, instance_id);
+    int n = snprintf(buf, len, "%s/pg-wal/%" PRId64, data_dir, instance_id);
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
