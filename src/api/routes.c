@@ -21,7 +21,7 @@ const struct api_route_table api_route_tables[] = {
     IBM("agents", api_routes_agents),
     IBM("meta-info", api_routes_meta_info),
     /* the site restore API (vantagecloud-baas-restore-api.txt, /data-protection/v2/sites/...): the same
-     * key and tenant header; a site of another tenant is 404 (site.c) */
+     * key and tenant header; a site of another tenant is 404 (site_api.c) */
     IBM("site", api_routes_site),
     /* served by a connector, not by us: the client sends no tenant (connector_side.c) */
     { "connector-side", api_routes_connector_side, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },

@@ -1,5 +1,5 @@
 /* site.h: the site restore API (../shared/spec/vantagecloud-baas-restore-api.txt), served under
- * /data-protection/v2/sites/{site-id}/... by site.c (handlers and route table), with its request
+ * /data-protection/v2/sites/{site-id}/... by site_api.c (handlers and route table), with its request
  * validation in site_req.c and its response shapes in site_json.c. docs/databases.md ("The site
  * restore API") states every mapping; in short:
  *

@@ -1,7 +1,7 @@
 /* site_json.c: the site restore API's response shapes (site.h), with the spec's snake_case names:
  * statuses mapped from Coffer's run and recovery statuses, times in RFC 3339 (UTC, seconds), ids as
  * the spec shows them (restore ids are integers, site ids decimal strings). Pure functions of their
- * inputs: site.c gathers what they show from the catalog. */
+ * inputs: site_api.c gathers what they show from the catalog. */
 #include "api/site.h"
 #include <inttypes.h>
 #include <stdio.h>

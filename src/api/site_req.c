@@ -3,7 +3,7 @@
  * it, so a misspelt option is never silently ignored), names are PostgreSQL identifiers, tables are
  * normalized to "schema.table", and objects may neither repeat nor overlap (a table listed beside its
  * whole database). What needs the catalog or the target server (the site, the execution's objects,
- * collisions) is checked by site.c afterwards. The struct borrows strings from the body; only the
+ * collisions) is checked by site_api.c afterwards. The struct borrows strings from the body; only the
  * exclude lists are allocated. */
 #include "api/site.h"
 #include "api/jv.h"

@@ -1,4 +1,4 @@
-/* site.c: the site restore API (../shared/spec/vantagecloud-baas-restore-api.txt), every operation
+/* site_api.c: the site restore API (../shared/spec/vantagecloud-baas-restore-api.txt), every operation
  * the spec lists plus the two it relies on (the jobs of a site, the objects of an execution):
  *
  *   GET  /data-protection/v2/sites/{site-id}/databases                       [{"name","dbKind"}]
