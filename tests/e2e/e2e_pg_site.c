@@ -1,4 +1,4 @@
-/* e2e_pg_site.c: the site restore API (/data-protection/v2/sites/..., api/site.c) end to end over
+/* e2e_pg_site.c: the site restore API (/data-protection/v2/sites/..., api/site_api.c) end to end over
  * HTTP against the real daemon and two real PostgreSQL 15 servers started here (pgtest.h, ports
  * 55400 and 55401): A is registered as a kSQL source, B as a physical host with the kSQL application.
  * A kSQL group protects A; one kFull run is its execution. After the backup, A's tables are changed,
