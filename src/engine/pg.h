@@ -277,9 +277,11 @@ struct eng_pg_copy_result {
  *     ALTER DATABASE <temporary> RENAME TO <name>: the name holds the old database or the whole new
  *     one, never a half-restored one; on failure the temporary database is dropped.
  *   TABLE: renamed inside the PRIVATE copy first (ALTER TABLE ... RENAME, its indexes and owned
- *     sequences renamed alike so they do not collide beside the original, SET SCHEMA), then only
- *     it is dumped and restored with pg_restore --single-transaction (Overwrite: --clean --if-exists
+ *     sequences renamed alike so they do not collide beside the original, SET SCHEMA; all renamed
+ *     back after the dump), then only it is dumped and restored with pg_restore --single-transaction (Overwrite: --clean --if-exists
  *     in the same transaction): all or nothing.
+ *   Owners: as in the source when the target role is a superuser; else the role keeps what it
+ *     restores (pg_restore --no-owner), with a warning.
  *   skip_indexes: pg_restore -l's list without its INDEX entries (post-data), given back with -L:
  *     constraints (primary keys, unique, foreign keys) are kept.
  *   continue_on_access_violation: a table whose restore is refused for lack of privileges, or a

@@ -608,7 +608,8 @@ static int pg_cp_log_warnings(const char *log, struct eng_pg_copy_result *r)
     while (fgets(line, sizeof line, f)) {
         size_t l = strlen(line);
         while (l && (line[l - 1] == '\n' || line[l - 1] == '\r')) line[--l] = '\0';
-        if (strstr(line, "permission denied") || strstr(line, "must be owner") || strstr(line, "must be superuser"))
+        if (strstr(line, "permission denied") || strstr(line, "must be owner") || strstr(line, "must be superuser") ||
+            strstr(line, "must be member of role"))
             priv = 1;
         if (strstr(line, "error:") || strstr(line, "ERROR:")) pg_cp_warn(r, "%s", line);
     }
@@ -680,8 +681,8 @@ static int pg_cp_dump(const struct eng_pg_server *src, const char *db, const cha
 
 /* pg_restore of dump into the target's database db. */
 static int pg_cp_restore(const char *target_ci, const char *db, const char *dump, const char *log, const char *list,
-                         int single_tx, int clean, int exit_on_error, int jobs, volatile int *cancel, char *err,
-                         size_t errlen)
+                         int single_tx, int clean, int exit_on_error, int no_owner, int jobs, volatile int *cancel,
+                         char *err, size_t errlen)
 {
     char *ci = NULL, *pw = NULL, j[16];
     int rc = pg_cp_conninfo(target_ci, db, 1, &ci, &pw);
@@ -699,6 +700,7 @@ static int pg_cp_restore(const char *target_ci, const char *db, const char *dump
         argv[k++] = j;
     }
     if (exit_on_error) argv[k++] = "--exit-on-error";
+    if (no_owner) argv[k++] = "--no-owner";
     if (clean) { argv[k++] = "--clean"; argv[k++] = "--if-exists"; }
     if (list) { argv[k++] = "-L"; argv[k++] = (char *)list; }
     argv[k++] = (char *)dump;
@@ -775,6 +777,20 @@ int eng_pg_copy_target_exists(const char *target_conninfo, const struct eng_pg_c
     PQfinish(c);
     free(sch); free(tab); free(nsch); free(ntab);
     return rc;
+}
+
+/* pg_cp_not_super: 1 when the target session's role is not a superuser (it cannot give objects to
+ * other roles: the restore then keeps them as its own, --no-owner, with a warning), else 0. */
+static int pg_cp_not_super(PGconn *t, struct eng_pg_copy_result *out)
+{
+    char *v = NULL, e[256];
+    int not_super = pg_cp_value(t, "SELECT rolsuper::text FROM pg_roles WHERE rolname = current_user", 0, NULL, &v, e,
+                                sizeof e) == 0 && v && strcmp(v, "false") == 0;
+    free(v);
+    if (not_super)
+        pg_cp_warn(out, "%s: the target role is not a superuser: the restored objects belong to it (owners not restored)",
+                   out->name);
+    return not_super;
 }
 
 /* A temporary database name: coffer_restore_<pid>_<time>_<n> (at most 63 bytes). */
@@ -861,7 +877,8 @@ static int pg_cp_database(const struct eng_pg_server *src, const struct eng_pg_c
         goto done;
     }
     created = 1;
-    if (owner) {   /* the source's owner when that role exists on the target */
+    int not_super = pg_cp_not_super(t, out);
+    if (owner && !not_super) {   /* the source's owner when that role exists on the target */
         const char *p[1] = { owner };
         char *q = NULL;
         if (pg_cp_value(t, "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, p, &v, e2, sizeof e2) == 0 && v &&
@@ -895,7 +912,7 @@ static int pg_cp_database(const struct eng_pg_server *src, const struct eng_pg_c
     if ((rc = pg_cp_dump(src, it->database, dump, log, extra, it->n_excludes, jobs, o->cancel, err, errlen)) != 0) goto done;
     if (o->skip_indexes && (rc = pg_cp_index_free_list(dump, list, log, o->cancel, err, errlen)) != 0) goto done;
     rc = pg_cp_restore(o->target_conninfo, tmp, dump, log, o->skip_indexes ? list : NULL, 0, 0,
-                       !o->continue_on_access_violation, jobs, o->cancel, err, errlen);
+                       !o->continue_on_access_violation, not_super, jobs, o->cancel, err, errlen);
     if (rc == 1 && o->continue_on_access_violation) {
         pg_cp_log_warnings(log, out);
         rc = 0;
@@ -1103,8 +1120,8 @@ static int pg_cp_table(const struct eng_pg_server *src, const struct eng_pg_copy
     char *extra[2] = { "-t", pat };
     if ((rc = pg_cp_dump(src, it->database, dump, log, extra, 2, 1, o->cancel, err, errlen)) != 0) goto done;
     if (o->skip_indexes && (rc = pg_cp_index_free_list(dump, list, log, o->cancel, err, errlen)) != 0) goto done;
-    rc = pg_cp_restore(o->target_conninfo, tdb, dump, log, o->skip_indexes ? list : NULL, 1, exists, 1, 1, o->cancel,
-                       err, errlen);
+    rc = pg_cp_restore(o->target_conninfo, tdb, dump, log, o->skip_indexes ? list : NULL, 1, exists, 1,
+                       pg_cp_not_super(t, out), 1, o->cancel, err, errlen);
     if (rc == 1) {
         if (o->continue_on_access_violation && pg_cp_log_warnings(log, out)) {
             json_array_insert_new(out->warnings, 0, json_sprintf("table %s skipped: the target role lacks privileges",

@@ -9,7 +9,8 @@
  * secondary index but the primary key, a table restored under a new name into the other database
  * and one moved to another schema beside its original, FailIfExists (-EEXIST, nothing changed, no
  * temporary database left) and Overwrite replacing; a role without the privileges fails, or with
- * continue_on_access_violation gets the objects skipped with warnings. Then the private server is closed: its
+ * continue_on_access_violation gets the objects skipped with warnings; a cancel leaves no temporary
+ * database and no private directory. Then the private server is closed: its
  * postmaster is gone and so is its directory. Whole instance: into a new directory and port (left
  * running, equal to the backup), and over the original (the server stopped, its directory moved
  * aside, the backup's state back and the server running on its port). */
@@ -29,7 +30,8 @@
 static const char *const TESTS[] = { "pg_copy_private_server_starts", "pg_copy_database_new_name",
                                      "pg_copy_database_excludes", "pg_copy_skip_indexes",
                                      "pg_copy_table_renamed_other_database", "pg_copy_fail_if_exists_then_overwrite",
-                                     "pg_copy_access_violation_skipped",
+                                     "pg_copy_target_password", "pg_copy_access_violation_skipped",
+                                     "pg_copy_canceled_leaves_nothing",
                                      "pg_copy_private_server_removed", "pg_copy_instance_new_directory",
                                      "pg_copy_instance_replace_original" };
 
@@ -282,6 +284,51 @@ TEST(pg_copy_fail_if_exists_then_overwrite)
     CHECK_EQ_INT(rc, -ENOENT);
 }
 
+/* A target that asks a password (scram) of the role: the copy's pg_restore gets it from the conninfo
+ * through its environment (its command line carries the conninfo without it); without it, refused.
+ * The role is not a superuser: the objects restored become its own (--no-owner), with a warning. */
+TEST(pg_copy_target_password)
+{
+    char why[1024] = "", v[128], ci[1000], hba[700];
+    CHECK(fx.priv.running);
+    PGconn *c = pgtest_connect(&fx.src, "postgres");
+    CHECK(c != NULL);
+    int ok = pgtest_exec(c, "CREATE ROLE pw_role LOGIN CREATEDB PASSWORD 'S3cret-Pw-77'", why, sizeof why) == 0;
+    snprintf(hba, sizeof hba, "%s/pg_hba.conf", fx.src.data);
+    FILE *f = ok ? fopen(hba, "w") : NULL;
+    ok = f && fprintf(f, "local all pw_role scram-sha-256\nlocal all all trust\n") > 0;
+    if (f && fclose(f) != 0) ok = 0;
+    ok = ok && pgtest_exec(c, "SELECT pg_reload_conf()", why, sizeof why) == 0;
+    PQfinish(c);
+    CHECKF(ok, "%s", why);
+    struct timespec ts = { 0, 300 * 1000000L };
+    nanosleep(&ts, NULL);   /* the postmaster rereads pg_hba.conf on SIGHUP */
+    struct eng_pg_copy_item it = { .kind = ENG_PG_COPY_DATABASE, .database = "shop", .rename_to = "shop_pw" };
+    struct eng_pg_copy_result r;
+    snprintf(ci, sizeof ci, "%s user=pw_role", fx.conninfo);
+    struct eng_pg_copy_opts o = { .target_conninfo = ci, .jobs = 2 };
+    int rc1 = eng_pg_copy(&fx.priv, &it, &o, &r, why, sizeof why);
+    eng_pg_copy_result_release(&r);
+    int leak1 = strstr(why, "S3cret") != NULL;
+    snprintf(ci, sizeof ci, "%s user=pw_role password=S3cret-Pw-77", fx.conninfo);
+    int rc2 = eng_pg_copy(&fx.priv, &it, &o, &r, why, sizeof why);
+    char w2[300];
+    size_t nw2 = json_array_size(r.warnings);
+    snprintf(w2, sizeof w2, "%s", nw2 ? json_string_value(json_array_get(r.warnings, 0)) : "");
+    eng_pg_copy_result_release(&r);
+    int leak2 = strstr(why, "S3cret") != NULL;
+    CHECKF(rc1 == -EIO, "without the password: %d %s", rc1, why);
+    CHECKF(rc2 == 0, "with the password: %d %s", rc2, why);
+    CHECK(!leak1 && !leak2);
+    CHECK(sum_in(&fx.src, "shop_pw", "public.items", v, sizeof v) == 0);
+    CHECK(strcmp(v, fx.at_backup[0]) == 0);
+    /* not a superuser: what it restored is its own, and a warning says so */
+    CHECK(value_in(&fx.src, "shop_pw", "SELECT pg_get_userbyid(datdba) || ' ' || (SELECT tableowner FROM pg_tables WHERE"
+                                       " tablename = 'items') FROM pg_database WHERE datname = 'shop_pw'", v, sizeof v) == 0);
+    CHECKF(strcmp(v, "pw_role pw_role") == 0, "owners %s", v);
+    CHECKF(nw2 > 0 && strstr(w2, "not a superuser"), "warnings: %s", w2);
+}
+
 TEST(pg_copy_access_violation_skipped)
 {
     char why[1024] = "", v[128], ci[1000];
@@ -321,6 +368,34 @@ TEST(pg_copy_access_violation_skipped)
     CHECK(strcmp(v, "0") == 0);
     CHECK(value_in(&fx.src, "postgres", "SELECT count(*) FROM pg_class WHERE relname LIKE 'orders_lim%'", v, sizeof v) == 0);
     CHECKF(strcmp(v, "0") == 0, "%s relations of the refused table left", v);
+}
+
+/* A cancel raised before the copy: the temporary database is made, the first tool sees the flag and is
+ * stopped, and the temporary database is dropped; a private server asked for then leaves no directory. */
+TEST(pg_copy_canceled_leaves_nothing)
+{
+    char why[1024] = "", v[128];
+    CHECK(fx.priv.running);
+    volatile int cancel = 1;
+    struct eng_pg_copy_item it = { .kind = ENG_PG_COPY_DATABASE, .database = "shop", .rename_to = "shop_canceled" };
+    struct eng_pg_copy_opts o = { .target_conninfo = fx.conninfo, .jobs = 2, .cancel = &cancel };
+    struct eng_pg_copy_result r;
+    int rc = eng_pg_copy(&fx.priv, &it, &o, &r, why, sizeof why);
+    eng_pg_copy_result_release(&r);
+    CHECKF(rc == -ECANCELED, "eng_pg_copy: %d %s", rc, why);
+    CHECK(value_in(&fx.src, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'shop_canceled' OR datname"
+                                        " LIKE 'coffer_restore%'", v, sizeof v) == 0);
+    CHECKF(strcmp(v, "0") == 0, "%s databases left", v);
+    char *parent = check_tmpdir("pgcpcancel");
+    struct eng_pg_restore_opts ro = { .cancel = &cancel, .threads = 1 };
+    struct eng_pg_server s2;
+    rc = eng_pg_private_open(fx.repo, fx.snap, &ro, parent, 55304, &s2, NULL, why, sizeof why);
+    int empty = rmdir(parent) == 0;   /* only an empty directory goes */
+    if (!empty) check_rm_rf(parent);
+    free(parent);
+    CHECKF(rc == -ECANCELED, "eng_pg_private_open: %d %s", rc, why);
+    CHECK(empty);
+    CHECK(!s2.running && !s2.root[0]);
 }
 
 TEST(pg_copy_private_server_removed)
@@ -494,7 +569,9 @@ int main(void)
     RUN(pg_copy_skip_indexes);
     RUN(pg_copy_table_renamed_other_database);
     RUN(pg_copy_fail_if_exists_then_overwrite);
+    RUN(pg_copy_target_password);
     RUN(pg_copy_access_violation_skipped);
+    RUN(pg_copy_canceled_leaves_nothing);
     RUN(pg_copy_private_server_removed);
     RUN(pg_copy_instance_new_directory);
     RUN(pg_copy_instance_replace_original);
