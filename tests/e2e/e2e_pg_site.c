@@ -35,6 +35,7 @@ static const char *const TESTS[] = {
     "bad_input_is_4xx_naming_the_field_and_changes_nothing", "copy_under_rename_to_leaves_the_source_untouched",
     "table_into_another_database_of_another_site", "database_under_a_new_name_honours_exclude_objects",
     "restores_are_listed_per_site_and_execution", "restore_permissions", "backups_are_executions",
+    "access_right_violations_fail_or_are_skipped_as_warnings",
 };
 
 static struct {
@@ -742,6 +743,46 @@ TEST(restore_permissions)
     }
 }
 
+/* find_task: the restore's sub-task status. */
+static const char *task_status(json_t *restore)
+{
+    return jstr(json_array_get(jget(restore, "restore_execution_sub_tasks"), 0), "status");
+}
+
+TEST(access_right_violations_fail_or_are_skipped_as_warnings)
+{
+    char id[32], got[128];
+    json_t *j;
+    long st;
+    struct http_resp r;
+    /* B registered as a role that may not create tables in warehouse's public schema (PostgreSQL 15) */
+    st = call("PUT", jfmt(REGS "/%lld", fx.reg_b), T, reg_body("kPhysical", PORT_B, fx.b.sock, "limited"), &r);
+    http_resp_release(&r);
+    CHECK(st == 200);
+#define LIM(rename, cont) jfmt("{'name':'lim','target_site':'%lld','job_settings':{'objects':[{'object_name':'lines'," \
+                               "'object_type':'TABLE','parent_name':'sales','rename_to':'%s'}],'run_as_a_copy_job':"  \
+                               "true,'restore_to_a_different_database_on_target_site':'warehouse',"                 \
+                               "'continue_job_on_access_right_violation':%s}}", fx.site_b, rename, cont)
+    CHECK_EQ_INT(post_restore(LIM("lines_lim", "false"), id, sizeof id), 202);
+    CHECK((j = wait_restore(id)) != NULL);
+    CHECKF(strcmp(jstr(j, "status"), "FAILED") == 0 && json_array_size(jget(j, "errors")) >= 1 &&
+           strcmp(task_status(j), "FAILED") == 0, "%s", json_dumps(j, 0));
+    json_decref(j);
+    CHECK_EQ_INT(post_restore(LIM("lines_lim2", "true"), id, sizeof id), 202);
+    CHECK((j = wait_restore(id)) != NULL);
+    CHECKF(strcmp(jstr(j, "status"), "COMPLETED_WITH_WARNINGS") == 0 && json_array_size(jget(j, "warnings")) >= 1 &&
+           json_array_size(jget(j, "errors")) == 0 && strcmp(task_status(j), "SKIPPED") == 0,
+           "%s", json_dumps(j, 0));
+    json_decref(j);
+    table_sum(&fx.b, "warehouse", "public.lines_lim", got, sizeof got);
+    CHECKF(strcmp(got, "missing") == 0, "lines_lim: %s", got);
+    table_sum(&fx.b, "warehouse", "public.lines_lim2", got, sizeof got);
+    CHECKF(strcmp(got, "missing") == 0, "lines_lim2: %s", got);
+    st = call("PUT", jfmt(REGS "/%lld", fx.reg_b), T, reg_body("kPhysical", PORT_B, fx.b.sock, "postgres"), &r);
+    http_resp_release(&r);
+    CHECK(st == 200);
+}
+
 int main(void)
 {
     char why[2048] = "";
@@ -771,6 +812,7 @@ int main(void)
     RUN(table_into_another_database_of_another_site);
     RUN(database_under_a_new_name_honours_exclude_objects);
     RUN(restores_are_listed_per_site_and_execution);
+    RUN(access_right_violations_fail_or_are_skipped_as_warnings);
     if (fx.d.pid > 0 && daemon_stop(&fx.d) != 0) check_fail(__FILE__, __LINE__, "cofferd did not exit cleanly");
     pgtest_destroy(&fx.a);
     pgtest_destroy(&fx.b);
