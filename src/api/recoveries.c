@@ -291,38 +291,46 @@ json_t *api_recovery_json(const struct cat_recovery *r)
     return j;
 }
 
+int api_rec_queue(struct api_req *req, struct api_resp *resp, const struct api_rec_new *q, char *id, size_t idlen)
+{
+    struct cat *cat = api_ctx(req)->cat;
+    int64_t seq = 0;
+    struct cat_recovery_new n = { .tenant = req->tenant, .id = id, .name = q->name, .kind = q->kind,
+                                  .snapshot_environment = q->environment, .recovery_action = q->action,
+                                  .snapshot_id = q->snapshot_id, .object_id = q->object_id, .request = q->request,
+                                  .doc = q->doc };
+    if (api_id_new(cat, "recovery", id, idlen, &seq) != 0) {
+        api_catalog_error(resp, 0, "allocating a recovery id");
+        return -1;
+    }
+    n.seq = seq;
+    n.start_usecs = util_time_now();
+    if (cat_recovery_insert(cat, &n) != 0) {
+        api_catalog_error(resp, 0, "queueing the recovery");
+        return -1;
+    }
+    sched_notify(api_ctx(req)->sched);
+    return 0;
+}
+
 void api_rec_insert(struct api_req *req, struct api_resp *resp, const char *name, const char *kind,
                     const char *environment, const char *action, const struct cat_snapshot *s,
                     const struct job_recovery_spec *spec, json_t *doc)
 {
-    struct cat *cat = api_ctx(req)->cat;
     struct cat_recovery r;
     char id[API_ID_MAX];
-    int64_t seq = 0;
     int rc;
     json_t *request = job_recovery_spec_doc(spec);
-    struct cat_recovery_new n = { .tenant = req->tenant, .id = id, .name = name, .kind = kind,
-                                  .snapshot_environment = environment, .recovery_action = action,
-                                  .snapshot_id = s->id, .object_id = s->object_id, .request = request, .doc = doc };
+    struct api_rec_new q = { .name = name, .kind = kind, .environment = environment, .action = action,
+                             .snapshot_id = s->id, .object_id = s->object_id, .request = request, .doc = doc };
     if (!request) {
         api_error(resp, 500, "InternalError", "out of memory");
         return;
     }
-    if (api_id_new(cat, "recovery", id, sizeof id, &seq) != 0) {
-        api_catalog_error(resp, 0, "allocating a recovery id");
-        json_decref(request);
-        return;
-    }
-    n.seq = seq;
-    n.start_usecs = util_time_now();
-    rc = cat_recovery_insert(cat, &n);
+    rc = api_rec_queue(req, resp, &q, id, sizeof id);
     json_decref(request);
-    if (rc != 0) {
-        api_catalog_error(resp, 0, "queueing the recovery");
-        return;
-    }
-    sched_notify(api_ctx(req)->sched);
-    if (cat_recovery_get(cat, req->tenant, id, &r) != 0) {
+    if (rc != 0) return;
+    if (cat_recovery_get(api_ctx(req)->cat, req->tenant, id, &r) != 0) {
         api_error(resp, 500, "InternalError", "catalog error while reading the recovery back");
         return;
     }

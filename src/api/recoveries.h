@@ -30,6 +30,17 @@ void api_rec_enrich_object(struct api_req *req, json_t *obj, const struct cat_sn
 /* api_recovery_json: the Recovery model of r (a new reference). */
 json_t *api_recovery_json(const struct cat_recovery *r);
 
+/* api_rec_queue: allocates the recovery's id (into id, at least API_ID_MAX bytes), inserts it Accepted
+ * with the job's persisted request (its kind's versioned document) and doc, and wakes the workers; it
+ * answers nothing on success (the caller shapes the answer: 201 Recovery, the site API's 202). 0, or
+ * -1 after a 500/507. Everything in q is borrowed. */
+struct api_rec_new {
+    const char *name, *kind, *environment, *action, *snapshot_id;
+    int64_t object_id;
+    json_t *request, *doc;
+};
+int api_rec_queue(struct api_req *req, struct api_resp *resp, const struct api_rec_new *q, char *id, size_t idlen);
+
 /* api_rec_insert: allocates the id, inserts the recovery, wakes the workers and answers 201 with the
  * Recovery (or a 500). spec (the job, persisted as its versioned document) and doc are borrowed. */
 struct job_recovery_spec;

@@ -22,6 +22,9 @@ const struct api_route_table api_route_tables[] = {
     IBM("meta-info", api_routes_meta_info),
     /* Coffer extensions: the daemon's repository, shared by every tenant (repo_ops.c) */
     { "coffer-repository", api_routes_coffer_repository, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
+    /* the site restore API (vantagecloud-baas-restore-api.txt, /data-protection/v2/sites/...): the same
+     * key and tenant header; a site of another tenant is 404 (site_api.c) */
+    IBM("site", api_routes_site),
     /* served by a connector, not by us: the client sends no tenant (connector_side.c) */
     { "connector-side", api_routes_connector_side, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     { NULL, NULL, 0, API_TENANT_NONE },

@@ -13,10 +13,9 @@
  *      (400 InvalidTenant); req->tenant is its value (NULL when the rule has no header or the header
  *      is absent and optional);
  *   5. call the handler.
- * A new API with other credentials or headers (e.g. the site restore API of
- * vantagecloud-baas-restore-api.txt, whose tenant is the {site-id} path segment) gets its own table
- * here with its own rule; a new auth scheme is one enum value below and one case in server.c's
- * auth_ok. */
+ * A new API gets its own table here with its own rule (the site restore API of
+ * vantagecloud-baas-restore-api.txt has its own table, "site", with the data-protect API's key and
+ * tenant header); a new auth scheme is one enum value below and one case in server.c's auth_ok. */
 #ifndef COFFER_API_ROUTES_H
 #define COFFER_API_ROUTES_H
 #include "api/api.h"
@@ -66,4 +65,5 @@ extern const struct api_route api_routes_agents[];          /* agents.c */
 extern const struct api_route api_routes_meta_info[];       /* meta_info.c */
 extern const struct api_route api_routes_connector_side[];  /* connector_side.c */
 extern const struct api_route api_routes_coffer_repository[]; /* repo_ops.c (Coffer extension) */
+extern const struct api_route api_routes_site[];            /* site_api.c: the site restore API */
 #endif
