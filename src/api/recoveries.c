@@ -305,8 +305,9 @@ int api_rec_queue(struct api_req *req, struct api_resp *resp, const struct api_r
     }
     n.seq = seq;
     n.start_usecs = util_time_now();
-    if (cat_recovery_insert(cat, &n) != 0) {
-        api_catalog_error(resp, 0, "queueing the recovery");
+    int rc = cat_recovery_insert(cat, &n);
+    if (rc != 0) {
+        api_catalog_error(resp, rc, "queueing the recovery"); /* -ENOSPC: 507 */
         return -1;
     }
     sched_notify(api_ctx(req)->sched);

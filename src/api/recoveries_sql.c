@@ -28,6 +28,7 @@
  * shows mssqlParams as sent, each recoverAppParams with status, times, bytesRestored and messages,
  * and "cofferObjects": the per-object results (what was written, status, bytes). */
 #include "api/recoveries_sql.h"
+#include "api/recoveries.h"
 #include "api/jv.h"
 #include "api/resid.h"
 #include "catalog/cat_snapshot.h"
@@ -522,22 +523,10 @@ int api_recovery_sql_create(struct api_req *req, struct api_resp *resp, json_t *
     if (!(request = sql_restore_spec_doc(&spec))) goto oom;
     {
         char id[API_ID_MAX];
-        int64_t seq = 0;
-        struct cat_recovery_new nr = { .tenant = req->tenant, .id = id, .name = name, .kind = "sql_restore",
-                                       .snapshot_environment = "kSQL", .recovery_action = action,
-                                       .snapshot_id = spec.snapshot_id, .object_id = spec.source_instance_id,
-                                       .request = request, .doc = doc };
-        if (api_id_new(cat, "recovery", id, sizeof id, &seq) != 0) {
-            api_catalog_error(resp, 0, "allocating a recovery id");
-            goto out;
-        }
-        nr.seq = seq;
-        nr.start_usecs = util_time_now();
-        if ((rc = cat_recovery_insert(cat, &nr)) != 0) {
-            api_catalog_error(resp, rc, "queueing the recovery");
-            goto out;
-        }
-        sched_notify(api_ctx(req)->sched);
+        struct api_rec_new q = { .name = name, .kind = "sql_restore", .environment = "kSQL", .action = action,
+                                 .snapshot_id = spec.snapshot_id, .object_id = spec.source_instance_id,
+                                 .request = request, .doc = doc };
+        if (api_rec_queue(req, resp, &q, id, sizeof id) != 0) goto out;
         snprintf(id_out, id_len, "%s", id);
         ret = 0;
     }
