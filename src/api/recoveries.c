@@ -291,29 +291,6 @@ json_t *api_recovery_json(const struct cat_recovery *r)
     return j;
 }
 
-int api_rec_queue(struct api_req *req, struct api_resp *resp, const struct api_rec_new *q, char *id, size_t idlen)
-{
-    struct cat *cat = api_ctx(req)->cat;
-    int64_t seq = 0;
-    struct cat_recovery_new n = { .tenant = req->tenant, .id = id, .name = q->name, .kind = q->kind,
-                                  .snapshot_environment = q->environment, .recovery_action = q->action,
-                                  .snapshot_id = q->snapshot_id, .object_id = q->object_id, .request = q->request,
-                                  .doc = q->doc };
-    if (api_id_new(cat, "recovery", id, idlen, &seq) != 0) {
-        api_catalog_error(resp, 0, "allocating a recovery id");
-        return -1;
-    }
-    n.seq = seq;
-    n.start_usecs = util_time_now();
-    int rc = cat_recovery_insert(cat, &n);
-    if (rc != 0) {
-        api_catalog_error(resp, rc, "queueing the recovery"); /* -ENOSPC: 507 */
-        return -1;
-    }
-    sched_notify(api_ctx(req)->sched);
-    return 0;
-}
-
 void api_rec_insert(struct api_req *req, struct api_resp *resp, const char *name, const char *kind,
                     const char *environment, const char *action, const struct cat_snapshot *s,
                     const struct job_recovery_spec *spec, json_t *doc)

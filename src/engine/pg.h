@@ -180,6 +180,9 @@ int eng_pg_wal_seal(struct repo *repo, const struct eng_pg_wal_seal_opts *o, str
 
 /* "X/Y" of an LSN. */
 void eng_pg_lsn_format(uint64_t lsn, char out[32]);
+/* eng_pg_time_text: a moment (microseconds since the epoch) as a recovery_target_time in UTC,
+ * "YYYY-MM-DD HH:MM:SS.uuuuuu+00" (at least 40 bytes). */
+void eng_pg_time_text(int64_t usecs, char *out, size_t n);
 /* ---------- servers and copies out of a restored instance (pg_copy.c) ---------- */
 
 #define ENG_PG_BIN "/usr/lib/postgresql/15/bin"   /* pg_ctl, pg_dump, pg_restore */

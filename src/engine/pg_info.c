@@ -13,6 +13,7 @@
  * database that cannot be entered (no CONNECT right, dropped meanwhile) keeps its row without tables
  * and a warning. Connection strings are kept only in memory: they may carry the password. */
 #include "engine/pg.h"
+#include "util/err.h"
 #include <errno.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
@@ -22,16 +23,6 @@
 #include <time.h>
 
 #define STATEMENT_TIMEOUT_MS 30000
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || !errlen) return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* trim_msg: the server's message without its trailing newline, into buf. */
 static const char *trim_msg(const char *m, char *buf, size_t n)
@@ -105,11 +96,11 @@ static PGconn *connect_bounded(const char *conninfo, char *err, size_t errlen)
     snprintf(opt, sizeof opt, "-c statement_timeout=%d", STATEMENT_TIMEOUT_MS);
     c = PQconnectdbParams(keys, vals, 1);
     if (!c) {
-        seterr(err, errlen, "out of memory connecting to PostgreSQL");
+        err_setf(err, errlen, "out of memory connecting to PostgreSQL");
         return NULL;
     }
     if (PQstatus(c) != CONNECTION_OK) {
-        seterr(err, errlen, "%s", trim_msg(PQerrorMessage(c), m, sizeof m));
+        err_setf(err, errlen, "%s", trim_msg(PQerrorMessage(c), m, sizeof m));
         PQfinish(c);
         return NULL;
     }
@@ -122,7 +113,7 @@ static PGresult *query(PGconn *c, const char *sql, int n, const char *const *par
     char m[512];
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        seterr(err, errlen, "%s", trim_msg(r ? PQresultErrorMessage(r) : PQerrorMessage(c), m, sizeof m));
+        err_setf(err, errlen, "%s", trim_msg(r ? PQresultErrorMessage(r) : PQerrorMessage(c), m, sizeof m));
         PQclear(r);
         return NULL;
     }
@@ -227,7 +218,7 @@ int eng_pg_discover(const char *conninfo, struct eng_pg_instance_info *out, char
     int n;
     memset(out, 0, sizeof *out);
     if (!conninfo) {
-        seterr(err, errlen, "no connection string");
+        err_setf(err, errlen, "no connection string");
         return -EINVAL;
     }
     if (!(c = connect_bounded(conninfo, err, errlen))) return -ECONNREFUSED;
@@ -258,7 +249,7 @@ int eng_pg_discover(const char *conninfo, struct eng_pg_instance_info *out, char
     if (!out->dbs) {
         PQclear(r);
         eng_pg_instance_info_release(out);
-        seterr(err, errlen, "out of memory");
+        err_setf(err, errlen, "out of memory");
         return -ENOMEM;
     }
     for (int i = 0; i < n; i++) {

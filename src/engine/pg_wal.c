@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WAL_SEG ((uint64_t)ENG_PG_WAL_SEG_SIZE)
@@ -420,4 +421,14 @@ done:
     json_decref(meta);
     eng_backup_result_release(&br);
     return rc;
+}
+
+void eng_pg_time_text(int64_t usecs, char *out, size_t n)
+{
+    time_t t = (time_t)(usecs / 1000000);
+    struct tm tm;
+    char d[40];
+    gmtime_r(&t, &tm);
+    strftime(d, sizeof d, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(out, n, "%s.%06lld+00", d, (long long)(usecs % 1000000));
 }

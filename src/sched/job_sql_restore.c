@@ -85,16 +85,6 @@ static void sqlr_progress(struct sqlr *x)
     job_unlock(x->j);
 }
 
-static void usecs_text(int64_t usecs, char *out, size_t n)
-{
-    time_t t = (time_t)(usecs / 1000000);
-    struct tm tm;
-    char d[40];
-    gmtime_r(&t, &tm);
-    strftime(d, sizeof d, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(out, n, "%s.%06lld+00", d, (long long)(usecs % 1000000));
-}
-
 /* The object an item writes, as eng_pg_copy names it: "db" or "db.schema.table". */
 static void item_target(const struct sql_restore_spec *s, const struct sql_restore_item *it, char *out, size_t n)
 {
@@ -310,7 +300,7 @@ static int sqlr_body(struct sqlr *x, char *err, size_t errlen)
     if ((rc = svc_pg_plan_restore(job_cat(x->j), x->r->tenant, x->spec.snapshot_id, x->spec.point_usecs, &plan, err,
                                   errlen)) != 0)
         return rc;
-    if (plan.target_usecs) usecs_text(plan.target_usecs, when, sizeof when);
+    if (plan.target_usecs) eng_pg_time_text(plan.target_usecs, when, sizeof when);
     struct eng_pg_restore_opts ro = { .threads = 2, .cancel = &x->j->cancel,
                                       .recovery_target_time = plan.target_usecs ? when : NULL,
                                       .wal_snapshot_ids = (const char *const *)plan.wal_snapshot_ids,

@@ -13,21 +13,12 @@
 #include "catalog/cat_source.h"
 #include "engine/pg.h"
 #include "repo/repo.h"
+#include "util/err.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || !errlen) return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* append_kv: " key='value'" onto *buf (of *len bytes used, *cap allocated), growing it; 0 or -ENOMEM.
  * The old buffer is wiped when it moves (it may hold the password). */
@@ -75,18 +66,18 @@ int svc_pg_source_conninfo(struct repo *repo, const struct cat_source *s, char *
     int rc;
     *out = NULL;
     if (!s->has_pg) {
-        seterr(err, errlen, "registration %lld has no PostgreSQL connection", (long long)s->id);
+        err_setf(err, errlen, "registration %lld has no PostgreSQL connection", (long long)s->id);
         return -ENOENT;
     }
     if (s->pg.password_sealed) {
         if (!repo) {
-            seterr(err, errlen, "registration %lld: its password is sealed under the repository key and no "
+            err_setf(err, errlen, "registration %lld: its password is sealed under the repository key and no "
                    "repository is open", (long long)s->id);
             return -EAGAIN;
         }
         rc = repo_secret_open(repo, s->pg.password_sealed, &pw);
         if (rc != 0) {
-            seterr(err, errlen, "registration %lld: its sealed password does not open under this repository's key "
+            err_setf(err, errlen, "registration %lld: its sealed password does not open under this repository's key "
                    "(%s): register the password again", (long long)s->id, strerror(-rc));
             return rc == -ENOMEM ? rc : -EBADMSG;
         }
@@ -102,7 +93,7 @@ int svc_pg_source_conninfo(struct repo *repo, const struct cat_source *s, char *
     if (rc != 0) {
         if (buf) explicit_bzero(buf, cap);
         free(buf);
-        seterr(err, errlen, "out of memory");
+        err_setf(err, errlen, "out of memory");
         return rc;
     }
     *out = buf;
@@ -135,13 +126,13 @@ int svc_pg_target(struct cat *cat, struct repo *repo, const char *tenant, int64_
     memset(out, 0, sizeof *out);
     rc = cat_object_get(cat, tenant, object_id, &o);
     if (rc != 0) {
-        if (rc == CAT_NOT_FOUND) seterr(err, errlen, "no object with id %lld", (long long)object_id);
-        else seterr(err, errlen, "catalog error reading object %lld", (long long)object_id);
+        if (rc == CAT_NOT_FOUND) err_setf(err, errlen, "no object with id %lld", (long long)object_id);
+        else err_setf(err, errlen, "catalog error reading object %lld", (long long)object_id);
         return rc == CAT_NOT_FOUND ? -ENOENT : rc;
     }
     if (!o.environment || strcmp(o.environment, "kSQL") != 0 ||
         !(is_type(&o, "kInstance") || is_type(&o, "kDatabase") || is_type(&o, "kTable"))) {
-        seterr(err, errlen, "object %lld is a %s %s, not a PostgreSQL instance, database or table",
+        err_setf(err, errlen, "object %lld is a %s %s, not a PostgreSQL instance, database or table",
                (long long)object_id, o.environment ? o.environment : "", o.object_type ? o.object_type : "");
         cat_object_release(&o);
         return -ENOENT;
@@ -157,14 +148,14 @@ int svc_pg_target(struct cat *cat, struct repo *repo, const char *tenant, int64_
         cat_object_release(&o);
         rc = cat_object_get(cat, tenant, parent, &o);
         if (rc != 0) {
-            seterr(err, errlen, "object %lld: its parent %lld is not in the catalog", (long long)object_id,
+            err_setf(err, errlen, "object %lld: its parent %lld is not in the catalog", (long long)object_id,
                    (long long)parent);
             svc_pg_target_release(out);
             return rc == CAT_NOT_FOUND ? -ENOENT : rc;
         }
     }
     if (!is_type(&o, "kInstance") || (out->table && !out->database)) {
-        seterr(err, errlen, "object %lld is not under a PostgreSQL instance", (long long)object_id);
+        err_setf(err, errlen, "object %lld is not under a PostgreSQL instance", (long long)object_id);
         cat_object_release(&o);
         svc_pg_target_release(out);
         return -ENOENT;
@@ -175,7 +166,7 @@ int svc_pg_target(struct cat *cat, struct repo *repo, const char *tenant, int64_
     cat_object_release(&o);
     rc = cat_source_get(cat, tenant, out->source_id, &s);
     if (rc != 0) {
-        seterr(err, errlen, "object %lld: its registration %lld is not in the catalog", (long long)object_id,
+        err_setf(err, errlen, "object %lld: its registration %lld is not in the catalog", (long long)object_id,
                (long long)out->source_id);
         svc_pg_target_release(out);
         return rc == CAT_NOT_FOUND ? -ENOENT : rc;

@@ -15,6 +15,7 @@
 #ifndef COFFER_UTIL_ERR_H
 #define COFFER_UTIL_ERR_H
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #define ERR_NOT_FOUND (-ENOENT)
@@ -30,4 +31,6 @@ static inline const char *err_text(int code)
     if (code == -1) return "internal error";
     return code < 0 ? strerror(-code) : "not an error code";
 }
+/* err_setf: formats a sentence into err (errlen bytes, truncated); err NULL or errlen 0: nothing. */
+void err_setf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #endif

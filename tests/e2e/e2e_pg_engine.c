@@ -543,15 +543,7 @@ int main(void)
 {
     char why[1024] = "";
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int ready = pgtest_available(why, sizeof why) == 0;
-    if (ready && (pgtest_root(&fx.src, "pgsrc", "data", 55432, why, sizeof why) != 0 ||
-                  pgtest_initdb(&fx.src, why, sizeof why) != 0 || pgtest_start(&fx.src, why, sizeof why) != 0))
-        ready = 0;
-    if (!ready) {
-        for (size_t i = 0; i < sizeof TESTS / sizeof *TESTS; i++) SKIP(TESTS[i], "PostgreSQL: %s", why);
-        pgtest_destroy(&fx.src);
-        return check_finish();
-    }
+    if (pgtest_serve_or_skip(&fx.src, "pgsrc", 55432, TESTS, sizeof TESTS / sizeof *TESTS) != 0) return check_finish();
     pgtest_conninfo(&fx.src, "postgres", fx.conninfo, sizeof fx.conninfo);
     strncat(fx.conninfo, " user=coffer_backup", sizeof fx.conninfo - strlen(fx.conninfo) - 1);   /* the last user= wins */
     fx.repo_dir = check_tmpdir("pgrepo");

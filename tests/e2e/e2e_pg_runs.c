@@ -448,17 +448,6 @@ TEST(pg_sigkill_during_streaming_and_base_backup)
     json_decref(rp);
 }
 
-/* usecs_text: a recovery_target_time for PostgreSQL, UTC. */
-static void usecs_text(int64_t usecs, char *out, size_t n)
-{
-    time_t t = (time_t)(usecs / 1000000);
-    struct tm tm;
-    char d[40];
-    gmtime_r(&t, &tm);
-    strftime(d, sizeof d, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(out, n, "%s.%06lld+00", d, (long long)(usecs % 1000000));
-}
-
 /* restore_at: plans the restore of snap at point (0: its own point), restores it into a new data
  * directory, starts a server on port and reads the moment's sums into got. */
 static int restore_at(struct cat *cat, struct repo *repo, const char *snap, int64_t point, int port, struct moment *got,
@@ -473,7 +462,7 @@ static int restore_at(struct cat *cat, struct repo *repo, const char *snap, int6
     memset(&dst, 0, sizeof dst);
     if ((rc = svc_pg_plan_restore(cat, T, snap, point, &plan, why, n)) != 0) return rc;
     *n_wal = plan.n_wal;
-    if (plan.target_usecs) usecs_text(plan.target_usecs, when, sizeof when);
+    if (plan.target_usecs) eng_pg_time_text(plan.target_usecs, when, sizeof when);
     struct eng_pg_restore_opts ro = { .threads = 2, .recovery_target_time = plan.target_usecs ? when : NULL,
                                       .wal_snapshot_ids = (const char *const *)plan.wal_snapshot_ids,
                                       .n_wal_snapshots = plan.n_wal };
@@ -674,15 +663,7 @@ int main(void)
     char why[1024] = "";
     PGconn *c;
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int ready = pgtest_available(why, sizeof why) == 0;
-    if (ready && (pgtest_root(&fx.src, "pgruns", "data", PORT_SRC, why, sizeof why) != 0 ||
-                  pgtest_initdb(&fx.src, why, sizeof why) != 0 || pgtest_start(&fx.src, why, sizeof why) != 0))
-        ready = 0;
-    if (!ready) {
-        for (size_t i = 0; i < sizeof TESTS / sizeof *TESTS; i++) SKIP(TESTS[i], "PostgreSQL: %s", why);
-        pgtest_destroy(&fx.src);
-        return check_finish();
-    }
+    if (pgtest_serve_or_skip(&fx.src, "pgruns", PORT_SRC, TESTS, sizeof TESTS / sizeof *TESTS) != 0) return check_finish();
     c = pgtest_connect(&fx.src, "postgres");
     if (!c || pgtest_exec(c, "CREATE DATABASE appdb", why, sizeof why) != 0) check_abandon("cannot create appdb");
     PQfinish(c);

@@ -295,17 +295,8 @@ TEST(pg_wal_stream_restart_no_gap)
 
 int main(void)
 {
-    char why[1024] = "";
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int ready = pgtest_available(why, sizeof why) == 0;
-    if (ready && (pgtest_root(&fx.src, "pgwal", "data", 55449, why, sizeof why) != 0 ||
-                  pgtest_initdb(&fx.src, why, sizeof why) != 0 || pgtest_start(&fx.src, why, sizeof why) != 0))
-        ready = 0;
-    if (!ready) {
-        for (size_t i = 0; i < sizeof TESTS / sizeof *TESTS; i++) SKIP(TESTS[i], "PostgreSQL: %s", why);
-        pgtest_destroy(&fx.src);
-        return check_finish();
-    }
+    if (pgtest_serve_or_skip(&fx.src, "pgwal", 55449, TESTS, sizeof TESTS / sizeof *TESTS) != 0) return check_finish();
     pgtest_conninfo(&fx.src, "postgres", fx.conninfo, sizeof fx.conninfo);
     fx.dir = check_tmpdir("pgwal");
     snprintf(fx.repo_path, sizeof fx.repo_path, "%s/repo", fx.dir);

@@ -223,3 +223,14 @@ int pgtest_amcheck(struct pgtest *p, char *why, size_t n)
     if (st != 0) snprintf(why, n, "pg_amcheck exited with %d, see %s", st, log);
     return st;
 }
+
+int pgtest_serve_or_skip(struct pgtest *p, const char *tag, int port, const char *const *tests, size_t n)
+{
+    char why[1024] = "";
+    if (pgtest_available(why, sizeof why) == 0 && pgtest_root(p, tag, "data", port, why, sizeof why) == 0 &&
+        pgtest_initdb(p, why, sizeof why) == 0 && pgtest_start(p, why, sizeof why) == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) SKIP(tests[i], "PostgreSQL: %s", why);
+    pgtest_destroy(p);
+    return -1;
+}

@@ -49,6 +49,10 @@ uint64_t pgtest_lsn(const char *text);
 /* pgtest_run: runs argv[0] (a full path) with argv as the postgres user when root (else as ourselves),
  * output to log (appended; NULL = /dev/null), killed after timeout_s. Its exit status, or -1. */
 int pgtest_run(char *const argv[], const char *log, int timeout_s);
+/* pgtest_serve_or_skip: a test binary's PostgreSQL: pgtest_available, pgtest_root(p, tag, "data", port),
+ * pgtest_initdb, pgtest_start. 0 when it runs; otherwise every one of the n tests is skipped with the
+ * reason, p is destroyed and -1 is returned (the caller returns check_finish()). */
+int pgtest_serve_or_skip(struct pgtest *p, const char *tag, int port, const char *const *tests, size_t n);
 /* pgtest_amcheck: pg_amcheck --all --install-missing --heapallindexed on the server (as postgres), output
  * to <root>/amcheck.log; 0 when it finds nothing, else its exit status with why naming the log. */
 int pgtest_amcheck(struct pgtest *p, char *why, size_t n);
