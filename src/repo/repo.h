@@ -115,7 +115,8 @@ size_t repo_chunk_cut(const struct repo *repo, const uint8_t *data, size_t len, 
  * {"ok":bool,"packs":n,"blobs":n,"errors":[{"pack":..., "blob":..., "message":...}]}. */
 int repo_verify(struct repo *repo, int read_data, json_t **report);
 /* ---- Verify with options, and what damage hurts: verify.c ----
- * repo_verify_ex: repo_verify's checks, then a walk of every snapshot's trees (each tree read,
+ * repo_verify_ex: repo_verify's checks, then a walk of every snapshot's trees (a document without
+ * a "tree" member is not walked; one whose "tree" is not an id is an error) (each tree read,
  * every blob named checked against the index, the damaged-blob list and the damage this verify
  * found), naming each snapshot and file path a damaged or missing blob hurts. With read_data and
  * subset_pct < 100, only the next subset_pct% of the packs (in pack id order, ceiling) after the
