@@ -100,6 +100,16 @@ int verify_runner_start(const struct verify_runner_config *cfg, struct verify_ru
     return 0;
 }
 
+void verify_runner_cancel(struct verify_runner *r)
+{
+    if (!r) return;
+    pthread_mutex_lock(&r->mu);
+    r->stopping = 1;
+    r->cancel = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
 void verify_runner_stop(struct verify_runner *r)
 {
     if (!r) return;
@@ -118,7 +128,7 @@ void verify_runner_stop(struct verify_runner *r)
 /* queue: lock held. */
 static int queue(struct verify_runner *r, int read_data, unsigned pct, int scheduled, int64_t *id)
 {
-    if (!r->cfg.repo) return -ENODEV;
+    if (!r->cfg.repo || r->stopping) return -ENODEV;
     if (r->has_current) {
         if (id) *id = r->current.id;
         return -EBUSY;
@@ -148,19 +158,28 @@ void verify_runner_tick(struct verify_runner *r, int64_t real)
     pthread_mutex_unlock(&r->mu);
 }
 
-int sched_verify_request(struct sched *s, int read_data, unsigned subset_pct, int64_t *id)
+int verify_runner_request(struct verify_runner *r, int read_data, unsigned subset_pct, int64_t *id)
 {
     int rc;
-    if (!s || !s->verify) return -ENODEV;
-    pthread_mutex_lock(&s->verify->mu);
-    rc = queue(s->verify, read_data, subset_pct, 0, id);
-    pthread_mutex_unlock(&s->verify->mu);
+    if (!r) return -ENODEV;
+    pthread_mutex_lock(&r->mu);
+    rc = queue(r, read_data, subset_pct, 0, id);
+    pthread_mutex_unlock(&r->mu);
     return rc;
+}
+
+int sched_verify_request(struct sched *s, int read_data, unsigned subset_pct, int64_t *id)
+{
+    return verify_runner_request(s ? s->verify : NULL, read_data, subset_pct, id);
 }
 
 int sched_verify_status(struct sched *s, struct verify_status *out)
 {
-    struct verify_runner *r = s ? s->verify : NULL;
+    return verify_runner_peek(s ? s->verify : NULL, out);
+}
+
+int verify_runner_peek(struct verify_runner *r, struct verify_status *out)
+{
     memset(out, 0, sizeof *out);
     if (!r) return -ENODEV;
     pthread_mutex_lock(&r->mu);

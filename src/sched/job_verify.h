@@ -49,11 +49,20 @@ struct verify_runner_config {
 };
 
 int verify_runner_start(const struct verify_runner_config *cfg, struct verify_runner **out);
+/* verify_runner_cancel: raises the cancel flag of a running verify and refuses new ones, without
+ * waiting: the scheduler calls it before stopping the prune runner, since a prune and a verify wait
+ * for each other (the repository's maintenance mutex) and each must be cancelled to end soon. */
+void verify_runner_cancel(struct verify_runner *r);
 /* verify_runner_stop: cancels a running verify, joins the thread and frees r; NULL is fine. */
 void verify_runner_stop(struct verify_runner *r);
 /* verify_runner_tick: the scheduler calls it every pass (real = util_time_real): queues a scheduled
  * verify once interval_usecs passed since the last one (or the start). */
 void verify_runner_tick(struct verify_runner *r, int64_t real);
+
+/* verify_runner_request / verify_runner_peek: sched_verify_request and sched_verify_status of a
+ * runner (tests). */
+int verify_runner_request(struct verify_runner *r, int read_data, unsigned subset_pct, int64_t *id);
+int verify_runner_peek(struct verify_runner *r, struct verify_status *out);
 
 /* sched_verify_request: queues a verify; -EBUSY when one is queued or running (its id in *id),
  * -ENODEV without a repository. subset_pct 1..100 (100: every pack). */
