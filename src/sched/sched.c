@@ -377,8 +377,9 @@ void sched_stop(struct sched *s)
     pthread_cond_broadcast(&s->tick_cond);
     pthread_mutex_unlock(&s->lock);
     if (s->thread_started) pthread_join(s->thread, NULL);
-    verify_runner_stop(s->verify); /* a running verify is cancelled */
+    verify_runner_cancel(s->verify); /* first: a prune may be waiting for it (maintenance mutex) */
     prune_runner_stop(s->prune);  /* a running prune is cancelled before it deletes anything */
+    verify_runner_stop(s->verify);
     job_pool_stop(s->indexer);    /* a snapshot being indexed is resumed on the next start */
     job_pool_stop(s->recoveries); /* running recoveries stop at a safe point and end Failed */
     job_pool_stop(s->backups);    /* running backups stop at a safe point and are queued again */
