@@ -7,6 +7,9 @@
  *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key),
  *   COFFER_WORKERS (backup worker threads, default 2),
  *   COFFER_PRUNE_INTERVAL_SECS (a prune after the retention pass this often, default 86400; 0 = never),
+ *   COFFER_VERIFY_INTERVAL_SECS (a verify of the repository this often, default 0 = never) and
+ *   COFFER_VERIFY_READ_PCT (what a scheduled verify re-reads: 0 = structure only, 1..100 = that share
+ *   of the packs, rotating; default 10),
  *   COFFER_RESERVE_MB (the catalog's space reserve DIR/catalog.reserve, default 8; 0 = none: see
  *   docs/operations.md, "Disk full"),
  *   COFFER_TEST_CLOCK=1 (tests only: enables POST /v2/coffer-test/clock to move the daemon's clock).
@@ -289,6 +292,23 @@ int main(int argc, char **argv)
                 return 1;
             }
             sc.prune_interval_usecs = secs == 0 ? -1 : secs * 1000000;
+        }
+        {
+            const char *vi = getenv("COFFER_VERIFY_INTERVAL_SECS"), *vp = getenv("COFFER_VERIFY_READ_PCT");
+            char *e1 = NULL, *e2 = NULL;
+            long long vsecs = vi && *vi ? strtoll(vi, &e1, 10) : 0;
+            long long vpct = vp && *vp ? strtoll(vp, &e2, 10) : 10;
+            if ((e1 && *e1) || vsecs < 0 || vsecs > 100LL * 365 * 86400 || (e2 && *e2) || vpct < 0 || vpct > 100) {
+                log_error("COFFER_VERIFY_INTERVAL_SECS must be a number of seconds (0 = never) and "
+                          "COFFER_VERIFY_READ_PCT a percentage 0..100, not '%s' and '%s'", vi ? vi : "",
+                          vp ? vp : "");
+                repo_close(ctx.repo);
+                cat_close(ctx.cat);
+                free(key);
+                return 1;
+            }
+            sc.verify_interval_usecs = vsecs * 1000000;
+            sc.verify_read_pct = (unsigned)vpct;
         }
         if (wk && *wk) sc.workers = atoi(wk);
         if (sc.workers < 1 || sc.workers > 64) sc.workers = 2;

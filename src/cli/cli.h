@@ -125,5 +125,6 @@ int cli_download(struct cli *c, int argc, char **argv);
 int cli_run_start(struct cli *c, int argc, char **argv); /* cli_run.c */
 int cli_run_list(struct cli *c, int argc, char **argv);
 int cli_prune(struct cli *c, int argc, char **argv);      /* cli_prune.c */
+int cli_verify(struct cli *c, int argc, char **argv);     /* cli_verify.c */
 int cli_repo_stats(struct cli *c, int argc, char **argv);
 #endif

@@ -1,4 +1,5 @@
 /* cli_prune.c: `coffer prune [--dry-run] [--no-wait] [--timeout SECS]` and `coffer repo stats`
+ * (snapshots, logical and stored bytes, dedup ratio, packs, garbage, last prune, last verify)
  * (Coffer extension endpoints, src/api/repo_ops.c).
  *
  * prune POSTs /coffer/repository/prune and, unless --no-wait, polls GET /coffer/repository/prune
@@ -104,8 +105,25 @@ int cli_repo_stats(struct cli *c, int argc, char **argv)
         cli_kv("Snapshots", cli_jtext(r.json, "snapshots", n, sizeof n));
         cli_kv("Packs", cli_jtext(r.json, "packs", n, sizeof n));
         cli_kv("Blobs", cli_jtext(r.json, "blobs", n, sizeof n));
+        cli_human_bytes(jint(r.json, "logicalBytes"), b1, sizeof b1);
+        cli_kv("Logical", b1);
         cli_human_bytes(jint(r.json, "packBytes"), b1, sizeof b1);
         cli_kv("Stored", b1);
+        if (json_is_number(cli_jget(r.json, "dedupRatio"))) {
+            snprintf(n, sizeof n, "%.2f", json_number_value(cli_jget(r.json, "dedupRatio")));
+            cli_kv("Dedup ratio", n);
+        } else {
+            cli_kv("Dedup ratio", NULL);
+        }
+        if (json_is_integer(cli_jget(r.json, "garbageBytes"))) {
+            cli_human_bytes(jint(r.json, "garbageBytes"), b2, sizeof b2);
+            snprintf(n, sizeof n, "%s (%s)", b2, cli_jstr(r.json, "garbageBytesSource") &&
+                     strcmp(cli_jstr(r.json, "garbageBytesSource"), "lastDryRun") == 0
+                     ? "from the last dry-run prune" : "left by the last prune");
+            cli_kv("Garbage", n);
+        } else {
+            cli_kv("Garbage", "unknown until a prune runs (coffer prune --dry-run)");
+        }
         cli_human_bytes(jint(r.json, "indexBytesInMemory"), b2, sizeof b2);
         cli_kv("Index in memory", b2);
         if (json_is_object(cli_jget(r.json, "lastPrune"))) {
@@ -114,6 +132,13 @@ int cli_repo_stats(struct cli *c, int argc, char **argv)
             cli_kv("Last prune", n);
         } else {
             cli_kv("Last prune", NULL);
+        }
+        if (json_is_object(cli_jget(r.json, "lastVerify"))) {
+            snprintf(n, sizeof n, "%s, %s", cli_jstr(r.json, "lastVerify.status"),
+                     json_is_true(cli_jget(r.json, "lastVerify.ok")) ? "whole" : "damage found");
+            cli_kv("Last verify", n);
+        } else {
+            cli_kv("Last verify", NULL);
         }
     }
     cli_resp_release(&r);

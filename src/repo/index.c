@@ -759,8 +759,9 @@ int repo_index_load_all(struct repo *repo, repo_index_pack_fn fn, void *ctx, cha
     return rc;
 }
 
-int repo_index_write(struct repo *repo, const struct repo_index_pack *packs, size_t n,
-                     char out_name[REPO_ID_HEX_LEN + 1])
+/* index_write_one: one index object naming packs[0..n). */
+static int index_write_one(struct repo *repo, const struct repo_index_pack *packs, size_t n,
+                           char out_name[REPO_ID_HEX_LEN + 1])
 {
     size_t total = 4, pos = 4, outlen = 0;
     uint8_t *plain = NULL, *out = NULL, hash[32];
@@ -785,5 +786,28 @@ int repo_index_write(struct repo *repo, const struct repo_index_pack *packs, siz
     rc = repo_backend_put_same(repo->be, REPO_OBJ_INDEX, out_name, out, outlen);
     if (rc < 0) log_error("repo: cannot write index file %s: %s", out_name, strerror(-rc));
     free(out);
+    return rc;
+}
+
+/* repo_index_write splits its packs over objects of at most INDEX_FILE_ENTS records (a pack is
+ * never split; a pack with more has an object of its own): writing one costs its plaintext and its
+ * envelope (2 x 48 MiB at most) and a reader holds one object at a time, so neither the flush of a
+ * large backup nor the open or the prune of a repository of millions of blobs holds a whole index
+ * file beside the in-memory index (docs/repository-format.md section 7). */
+#define INDEX_FILE_ENTS (1u << 20)
+
+int repo_index_write(struct repo *repo, const struct repo_index_pack *packs, size_t n,
+                     char out_name[REPO_ID_HEX_LEN + 1])
+{
+    size_t first = 0;
+    int rc = 0;
+    while (rc == 0 && first < n) {
+        size_t end = first, ents = 0;
+        while (end < n && (end == first || ents + packs[end].n <= INDEX_FILE_ENTS))
+            ents += packs[end++].n;
+        rc = index_write_one(repo, packs + first, end - first, out_name);
+        first = end;
+    }
+    if (n == 0) rc = index_write_one(repo, packs, 0, out_name);
     return rc;
 }

@@ -483,11 +483,16 @@ static int wait_writers(struct prune *p, uint64_t seq)
     }
 }
 
+/* REPACK_FLUSH_BLOBS: repack flushes after copying this many blobs, so the trailers of its new
+ * packs (held until indexed) and the index file written from them stay bounded (~48 MiB each). */
+#define REPACK_FLUSH_BLOBS (1u << 20)
+
 /* repack: copies every used blob of the condemned packs into the open pack (new packs). */
 static int repack(struct prune *p)
 {
     struct repo *repo = p->repo;
     struct { repo_id_t id; uint32_t pack; uint8_t type; } *todo = malloc(REC_BATCH * sizeof *todo);
+    uint64_t since_flush = 0;
     int rc = 0;
     if (!todo) return -ENOMEM;
     for (uint32_t k0 = 0; k0 < p->nrec && rc == 0; k0 += REC_BATCH) {
@@ -532,6 +537,12 @@ static int repack(struct prune *p)
             if (added) step(p, "blob copied");
             if (cancelled(p)) rc = -ECANCELED;
             if (rc == 0) rc = repo_lock_refresh(p->lock, 0);
+            since_flush++;
+        }
+        if (rc == 0 && since_flush >= REPACK_FLUSH_BLOBS) {
+            if ((rc = repo_flush(repo)) < 0)
+                repo_seterr(p->err, p->errlen, "flush of repacked blobs failed: %s", strerror(-rc));
+            since_flush = 0;
         }
     }
     free(todo);

@@ -114,6 +114,25 @@ size_t repo_chunk_cut(const struct repo *repo, const uint8_t *data, size_t len, 
  * with read_data also decrypts and re-hashes every blob. *report (caller decrefs) is
  * {"ok":bool,"packs":n,"blobs":n,"errors":[{"pack":..., "blob":..., "message":...}]}. */
 int repo_verify(struct repo *repo, int read_data, json_t **report);
+/* ---- Verify with options, and what damage hurts: verify.c ----
+ * repo_verify_ex: repo_verify's checks, then a walk of every snapshot's trees (a document without
+ * a "tree" member is not walked; one whose "tree" is not an id is an error) (each tree read,
+ * every blob named checked against the index, the damaged-blob list and the damage this verify
+ * found), naming each snapshot and file path a damaged or missing blob hurts. With read_data and
+ * subset_pct < 100, only the next subset_pct% of the packs (in pack id order, ceiling) after the
+ * pack resume_after (a pack id in hex, or NULL/"" for the first) are read and re-hashed; the
+ * structure of every pack is still checked. The report adds "snapshots", "trees",
+ * "snapshots_hurt" [ids], "hurt_count", "hurt" [{snapshot, path, blob, problem}] (at most 1000)
+ * and with read_data "packs_read", "subset_percent", "first_pack" and "next_cursor" (the first
+ * and the last pack read, in id order; the last is the resume_after of the next subset). -ECANCELED when *cancel was raised. */
+struct repo_verify_opts {
+    int read_data;
+    unsigned subset_pct;          /* 1..100; 0 = 100 */
+    const char *resume_after;     /* a pack id in hex, or NULL */
+    const volatile int *cancel;   /* may be NULL */
+};
+int repo_verify_ex(struct repo *repo, const struct repo_verify_opts *o, json_t **report);
+
 /* repo_index_rebuild: rebuilds the index from the packs alone (their trailing blob lists). */
 int repo_index_rebuild(struct repo *repo);
 

@@ -274,7 +274,8 @@ int repo_index_load_all(struct repo *repo, repo_index_pack_fn fn, void *ctx, cha
 /* repo_index_load_one: repo_index_load_all for the one index object name (no warning: the
  * caller decides); -EBADMSG when it is damaged. */
 int repo_index_load_one(struct repo *repo, const char *name, repo_index_pack_fn fn, void *ctx);
-/* repo_index_write: writes one index object naming the n packs with their records. */
+/* repo_index_write: writes index objects naming the n packs with their records (one object per
+ * 2^20 records at most, whole packs each; out_name is the last one's name). */
 int repo_index_write(struct repo *repo, const struct repo_index_pack *packs, size_t n,
                      char out_name[REPO_ID_HEX_LEN + 1]);
 int repo_pentry_validate(const struct repo_pentry *e, uint64_t data_end);

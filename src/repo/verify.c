@@ -9,6 +9,7 @@
  * index object covering all of them and only then deletes the old index objects.
  * Everything is read through the storage backend (backend.h). */
 #include "repo/repo_int.h"
+#include "repo/tree.h"
 #include "util/log.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -112,9 +113,12 @@ static void check_blobs(struct repo *repo, const char *hex, const struct vpack *
     }
 }
 
-static void verify_pack(struct repo *repo, const struct vpack *vp, int read_data, json_t *errors,
-                        uint64_t *checked)
+/* verify_pack: 1 when the pack as a whole is unusable (missing, cannot be opened, its structure
+ * damaged): every blob the index places in it is then damaged. */
+static int verify_pack(struct repo *repo, const struct vpack *vp, int read_data, json_t *errors,
+                       uint64_t *checked)
 {
+    int bad = 0;
     char hex[REPO_ID_HEX_LEN + 1], why[200];
     struct repo_pentry *ents = NULL, *ients = NULL;
     size_t n = 0, in = 0, matched = 0;
@@ -123,13 +127,13 @@ static void verify_pack(struct repo *repo, const struct vpack *vp, int read_data
     if (vp->state == REPO_PACK_MISSING) {
         add_error(errors, &vp->id, NULL, "pack file is missing (%zu blobs of the index are in it)",
                   vp->index_blobs);
-        return;
+        return 1;
     }
     repo_id_to_hex(&vp->id, hex);
     rc = repo->be->ops->stat(repo->be, REPO_OBJ_PACK, hex, &size);
     if (rc < 0) {
         add_error(errors, &vp->id, NULL, "cannot open pack file: %s", strerror(-rc));
-        return;
+        return 1;
     }
     if (size != vp->size)
         add_error(errors, &vp->id, NULL, "pack is %llu bytes, the index says %llu",
@@ -137,6 +141,7 @@ static void verify_pack(struct repo *repo, const struct vpack *vp, int read_data
     rc = repo_pack_read_trailer(repo, &vp->id, size, &ents, &n, why, sizeof why);
     if (rc < 0) {
         add_error(errors, &vp->id, NULL, "pack structure is damaged: %s", why);
+        bad = 1;
     } else {
         for (size_t k = 0; k < n; k++) {
             struct repo_pentry ie;
@@ -177,6 +182,7 @@ static void verify_pack(struct repo *repo, const struct vpack *vp, int read_data
         }
     }
     free(ents);
+    return bad;
 }
 
 struct disk_check { json_t *errors; };
@@ -194,24 +200,250 @@ static int disk_one(struct repo *repo, const repo_id_t *id, void *arg)
     return 0;
 }
 
+/* ---- what damage hurts: the snapshots and the files ----
+ *
+ * idset: an open-addressing set of blob ids (at most half full), for the damaged blobs of this
+ * verify and the trees already found whole. */
+struct idset { repo_id_t *v; uint8_t *used; size_t cap, n; };
+
+static size_t idset_home(const repo_id_t *id, size_t cap)
+{
+    uint64_t h;
+    memcpy(&h, id->b, sizeof h); /* keyed hashes: uniform bytes */
+    return (size_t)(h & (cap - 1));
+}
+
+static int idset_has(const struct idset *s, const repo_id_t *id)
+{
+    if (!s->n) return 0;
+    for (size_t i = idset_home(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->used[i]) return 0;
+        if (memcmp(s->v[i].b, id->b, REPO_ID_LEN) == 0) return 1;
+    }
+}
+
+static int idset_add(struct idset *s, const repo_id_t *id)
+{
+    size_t i;
+    if (idset_has(s, id)) return 0;
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 256;
+        struct idset ns = { calloc(ncap, sizeof *ns.v), calloc(ncap, 1), ncap, 0 };
+        if (!ns.v || !ns.used) {
+            free(ns.v);
+            free(ns.used);
+            return -ENOMEM;
+        }
+        for (size_t k = 0; k < s->cap; k++) {
+            if (!s->used[k]) continue;
+            for (i = idset_home(&s->v[k], ncap); ns.used[i]; i = (i + 1) & (ncap - 1)) {}
+            ns.v[i] = s->v[k];
+            ns.used[i] = 1;
+        }
+        ns.n = s->n;
+        free(s->v);
+        free(s->used);
+        *s = ns;
+    }
+    for (i = idset_home(id, s->cap); s->used[i]; i = (i + 1) & (s->cap - 1)) {}
+    s->v[i] = *id;
+    s->used[i] = 1;
+    s->n++;
+    return 1;
+}
+
+static void idset_free(struct idset *s)
+{
+    free(s->v);
+    free(s->used);
+    memset(s, 0, sizeof *s);
+}
+
+#define VERIFY_HURT_MAX 1000u     /* entries listed in the report's "hurt" (all are counted) */
+#define VERIFY_DEPTH_MAX 1024u    /* directory depth walked; deeper is reported, not walked */
+
+struct walk {
+    struct repo *repo;
+    const struct idset *damaged;  /* blobs found damaged by this verify */
+    struct idset whole;           /* trees found whole (nothing below hurt): not walked again */
+    json_t *errors, *hurt, *snaps_hurt;
+    uint64_t hurt_count, trees;
+    const volatile int *cancel;
+};
+
+/* chunk_state: NULL when the index's copy of id can be read as far as this verify knows, else why
+ * not. Lock taken here. */
+static const char *chunk_state(struct walk *w, const repo_id_t *id)
+{
+    struct repo *repo = w->repo;
+    const char *why = NULL;
+    uint32_t pack = 0;
+    int st;
+    if (idset_has(w->damaged, id)) return "damaged";
+    pthread_mutex_lock(&repo->mu);
+    st = repo_itab_lookup(&repo->idx, id, &pack, NULL);
+    if (st != REPO_ITAB_STORED && st != REPO_ITAB_PENDING) why = "not in the index";
+    else if (st == REPO_ITAB_STORED && pack < repo->npacks &&
+             (repo->packs[pack].state == REPO_PACK_MISSING ||
+              repo->packs[pack].state == REPO_PACK_FAILED ||
+              repo->packs[pack].state == REPO_PACK_DELETED))
+        why = "its pack is missing";
+    else if (st == REPO_ITAB_STORED && repo_dmg_has(repo, id, pack))
+        why = "listed as damaged by an earlier read";
+    pthread_mutex_unlock(&repo->mu);
+    return why;
+}
+
+static void hurt_add(struct walk *w, const char *sid, const char *path, const repo_id_t *blob,
+                     const char *why)
+{
+    char hex[REPO_ID_HEX_LEN + 1];
+    w->hurt_count++;
+    json_object_set_new(w->snaps_hurt, sid, json_true());
+    if (w->hurt_count > VERIFY_HURT_MAX) return;
+    repo_id_to_hex(blob, hex);
+    json_array_append_new(w->hurt, json_pack("{s:s, s:s, s:s, s:s}", "snapshot", sid, "path", path,
+                                             "blob", hex, "problem", why));
+}
+
+/* walk_tree: checks the tree id (the directory path of snapshot sid) and everything under it;
+ * 1 when something below is hurt, 0 when whole, negative on out of memory or cancel. */
+static int walk_tree(struct walk *w, const char *sid, const repo_id_t *id, const char *path,
+                     unsigned depth)
+{
+    struct tree *t = NULL;
+    void *data = NULL;
+    size_t len = 0;
+    const char *why;
+    int rc, hurt = 0;
+    if (w->cancel && *w->cancel) return -ECANCELED;
+    if (idset_has(&w->whole, id)) return 0;
+    if (depth > VERIFY_DEPTH_MAX) {
+        hurt_add(w, sid, path, id, "directories nested too deep to verify");
+        return 1;
+    }
+    if ((why = chunk_state(w, id)) != NULL) {
+        hurt_add(w, sid, path, id, why); /* the whole directory is lost */
+        return 1;
+    }
+    rc = repo_blob_get(w->repo, id, &data, &len);
+    if (rc == 0) {
+        rc = tree_decode(data, len, &t);
+        free(data);
+    }
+    if (rc == -ENOMEM) return rc;
+    if (rc < 0) {
+        hurt_add(w, sid, path, id, rc == -EBADMSG ? "directory tree is damaged"
+                                                  : "directory tree cannot be read");
+        return 1;
+    }
+    w->trees++;
+    for (size_t k = 0; k < t->n && rc >= 0; k++) {
+        const struct tree_entry *e = &t->entries[k];
+        size_t plen = strlen(path) + strlen(e->name) + 2;
+        char *sub = malloc(plen);
+        if (!sub) {
+            rc = -ENOMEM;
+            break;
+        }
+        snprintf(sub, plen, "%s%s%s", path, strcmp(path, "/") == 0 ? "" : "/", e->name);
+        if (e->has_subtree) {
+            rc = walk_tree(w, sid, &e->subtree, sub, depth + 1);
+            if (rc > 0) hurt = 1;
+        }
+        for (size_t c = 0; c < e->n_chunks && rc >= 0; c++)
+            if ((why = chunk_state(w, &e->chunks[c].id)) != NULL) {
+                hurt_add(w, sid, sub, &e->chunks[c].id, why);
+                hurt = 1;
+            }
+        free(sub);
+    }
+    tree_free(t);
+    if (rc < 0) return rc;
+    if (!hurt && idset_add(&w->whole, id) < 0) return -ENOMEM;
+    return hurt;
+}
+
+/* walk_snapshots: every snapshot's trees and the blobs they name. */
+static int walk_snapshots(struct walk *w, uint64_t *nsnap)
+{
+    json_t *ids = NULL, *v;
+    size_t i;
+    int rc = repo_snapshot_list(w->repo, &ids);
+    if (rc < 0) {
+        add_error(w->errors, NULL, NULL, "cannot list snapshots: %s", strerror(-rc));
+        return 0;
+    }
+    json_array_foreach(ids, i, v) {
+        const char *sid = json_string_value(v), *hex;
+        json_t *doc = NULL;
+        repo_id_t root;
+        if (!sid) continue;
+        rc = repo_snapshot_read(w->repo, sid, &doc);
+        if (rc == -ENOENT) continue; /* forgotten meanwhile */
+        (*nsnap)++;
+        if (rc < 0) {
+            add_error(w->errors, NULL, NULL, "snapshot %s cannot be read: %s", sid, strerror(-rc));
+            json_object_set_new(w->snaps_hurt, sid, json_true());
+            continue;
+        }
+        hex = json_string_value(json_object_get(doc, "tree"));
+        if (!json_object_get(doc, "tree")) {
+            /* a document naming no tree (written by a test or a future kind): nothing to walk */
+        } else if (!hex || repo_id_from_hex(hex, &root) < 0) {
+            add_error(w->errors, NULL, NULL, "snapshot %s names no root tree", sid);
+            json_object_set_new(w->snaps_hurt, sid, json_true());
+        } else {
+            rc = walk_tree(w, sid, &root, "/", 0);
+        }
+        json_decref(doc);
+        if (rc == -ENOMEM || rc == -ECANCELED) break;
+        rc = 0;
+    }
+    json_decref(ids);
+    return rc < 0 ? rc : 0;
+}
+
+static int vpack_cmp(const void *a, const void *b)
+{
+    return memcmp(((const struct vpack *)a)->id.b, ((const struct vpack *)b)->id.b, REPO_ID_LEN);
+}
+
 int repo_verify(struct repo *repo, int read_data, json_t **report)
+{
+    struct repo_verify_opts o = { .read_data = read_data };
+    return repo_verify_ex(repo, &o, report);
+}
+
+int repo_verify_ex(struct repo *repo, const struct repo_verify_opts *o, json_t **report)
 {
     json_t *errors = json_array(), *rep;
     struct vpack *vps = NULL;
-    uint32_t nv = 0;
-    uint64_t checked = 0, blobs;
+    uint32_t nv = 0, nread = 0, first = 0, pct;
+    uint64_t checked = 0, blobs, nsnap = 0, packs_read = 0;
     struct disk_check dc = { errors };
-    int rc;
+    struct idset damaged = { 0 };
+    struct walk w = { .repo = repo, .damaged = &damaged, .cancel = o->cancel };
+    repo_id_t resume;
+    int rc, have_resume = 0;
+    char next[REPO_ID_HEX_LEN + 1] = "", firsthex[REPO_ID_HEX_LEN + 1] = "";
     *report = NULL;
     if (!errors) return -ENOMEM;
+    pct = o->subset_pct == 0 || o->subset_pct > 100 ? 100 : o->subset_pct;
+    if (o->resume_after && o->resume_after[0] && repo_id_from_hex(o->resume_after, &resume) == 0)
+        have_resume = 1;
     rc = repo_flush(repo);
     if (rc < 0) add_error(errors, NULL, NULL, "flush before verify failed: %s", strerror(-rc));
+    /* maint_mu: no prune or index rebuild removes a pack under the walk; flush_mu only while the
+     * pack table and the pack objects are listed, so backups go on flushing while packs are read. */
+    pthread_mutex_lock(&repo->maint_mu);
     pthread_mutex_lock(&repo->flush_mu);
     pthread_mutex_lock(&repo->mu);
     vps = calloc(repo->npacks ? repo->npacks : 1, sizeof *vps);
     if (!vps) {
         pthread_mutex_unlock(&repo->mu);
         pthread_mutex_unlock(&repo->flush_mu);
+        pthread_mutex_unlock(&repo->maint_mu);
         json_decref(errors);
         return -ENOMEM;
     }
@@ -228,6 +460,7 @@ int repo_verify(struct repo *repo, int read_data, json_t **report)
         if (!counts) {
             pthread_mutex_unlock(&repo->mu);
             pthread_mutex_unlock(&repo->flush_mu);
+            pthread_mutex_unlock(&repo->maint_mu);
             free(vps);
             json_decref(errors);
             return -ENOMEM;
@@ -239,23 +472,104 @@ int repo_verify(struct repo *repo, int read_data, json_t **report)
     blobs = repo->idx.count;
     pthread_mutex_unlock(&repo->mu);
 
+    /* The packs verify looks at, in id order: a subset reads the next pct% of them after the pack
+     * the last subset ended with (wrapping), so 100/pct runs read every pack. */
+    {
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < nv; j++)
+            if (vps[j].state == REPO_PACK_SEALED || vps[j].state == REPO_PACK_MISSING ||
+                vps[j].state == REPO_PACK_FAILED)
+                vps[k++] = vps[j];
+        nv = k;
+    }
+    qsort(vps, nv, sizeof *vps, vpack_cmp);
+    if (o->read_data) {
+        nread = pct == 100 ? nv : (uint32_t)(((uint64_t)nv * pct + 99) / 100);
+        if (have_resume && pct < 100)
+            while (first < nv && memcmp(vps[first].id.b, resume.b, REPO_ID_LEN) <= 0) first++;
+        if (first >= nv) first = 0;
+    }
+
     rc = repo_pack_list_disk(repo, disk_one, &dc);
     if (rc < 0) add_error(errors, NULL, NULL, "cannot list data/: %s", strerror(-rc));
-    for (uint32_t k = 0; k < nv; k++) {
+    pthread_mutex_unlock(&repo->flush_mu);
+    for (uint32_t k = 0; k < nv && !(o->cancel && *o->cancel); k++) {
+        int read = o->read_data && (k + nv - first) % (nv ? nv : 1) < nread;
         if (vps[k].state == REPO_PACK_FAILED) {
             add_error(errors, NULL, NULL, "a pack failed to seal in this session (%zu blobs lost)",
                       vps[k].index_blobs);
             continue;
         }
-        if (vps[k].state != REPO_PACK_SEALED && vps[k].state != REPO_PACK_MISSING) continue;
-        verify_pack(repo, &vps[k], read_data, errors, &checked);
+        if (verify_pack(repo, &vps[k], read, errors, &checked) > 0) {
+            struct repo_pentry *ents = NULL;
+            size_t n = 0;
+            if (index_entries_of(repo, vps[k].no, &ents, &n) == 0)
+                for (size_t e = 0; e < n; e++) idset_add(&damaged, &ents[e].id);
+            free(ents);
+        }
+        if (read) packs_read++;
     }
-    pthread_mutex_unlock(&repo->flush_mu);
-    rep = json_pack("{s:b, s:I, s:I, s:o}", "ok", json_array_size(errors) == 0, "packs",
-                    (json_int_t)nv, "blobs", (json_int_t)blobs, "errors", errors);
+    if (nread && nv) {
+        repo_id_to_hex(&vps[first].id, firsthex);
+        repo_id_to_hex(&vps[(first + nread - 1) % nv].id, next);
+    }
+    {   /* the blobs this verify found damaged */
+        json_t *e;
+        size_t i;
+        json_array_foreach(errors, i, e) {
+            repo_id_t id;
+            const char *b = json_string_value(json_object_get(e, "blob"));
+            const char *pk = json_string_value(json_object_get(e, "pack"));
+            repo_id_t pid;
+            uint32_t no = 0;
+            int live = 0;
+            if (!b || !pk || repo_id_from_hex(b, &id) < 0 || repo_id_from_hex(pk, &pid) < 0)
+                continue;
+            pthread_mutex_lock(&repo->mu); /* only the copy the index reads hurts anything */
+            live = repo_itab_lookup(&repo->idx, &id, &no, NULL) == REPO_ITAB_STORED &&
+                   no < repo->npacks && memcmp(repo->packs[no].id.b, pid.b, REPO_ID_LEN) == 0;
+            pthread_mutex_unlock(&repo->mu);
+            if (live && strcmp(json_string_value(json_object_get(e, "message")),
+                               "index and pack trailer disagree") != 0)
+                idset_add(&damaged, &id);
+        }
+    }
     free(vps);
+    w.errors = errors;
+    w.hurt = json_array();
+    w.snaps_hurt = json_object();
+    rc = w.hurt && w.snaps_hurt ? 0 : -ENOMEM;
+    if (rc == 0 && !(o->cancel && *o->cancel)) rc = walk_snapshots(&w, &nsnap);
+    if (rc == 0 && o->cancel && *o->cancel) rc = -ECANCELED;
+    pthread_mutex_unlock(&repo->maint_mu);
+    idset_free(&damaged);
+    idset_free(&w.whole);
+    if (rc < 0) {
+        json_decref(errors);
+        json_decref(w.hurt);
+        json_decref(w.snaps_hurt);
+        return rc;
+    }
+    {
+        json_t *sl = json_array();
+        const char *key;
+        json_t *val;
+        json_object_foreach(w.snaps_hurt, key, val) json_array_append_new(sl, json_string(key));
+        json_decref(w.snaps_hurt);
+        rep = json_pack("{s:b, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:o}", "ok",
+                        json_array_size(errors) == 0 && w.hurt_count == 0, "packs", (json_int_t)nv,
+                        "blobs", (json_int_t)blobs, "snapshots", (json_int_t)nsnap, "trees",
+                        (json_int_t)w.trees, "errors", errors, "snapshots_hurt", sl, "hurt_count",
+                        (json_int_t)w.hurt_count, "hurt", w.hurt);
+    }
     if (!rep) return -ENOMEM;
-    if (read_data) json_object_set_new(rep, "blobs_read", json_integer((json_int_t)checked));
+    if (o->read_data) {
+        json_object_set_new(rep, "blobs_read", json_integer((json_int_t)checked));
+        json_object_set_new(rep, "packs_read", json_integer((json_int_t)packs_read));
+        json_object_set_new(rep, "subset_percent", json_integer(pct));
+        json_object_set_new(rep, "first_pack", json_string(firsthex));
+        json_object_set_new(rep, "next_cursor", json_string(next));
+    }
     *report = rep;
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
 #include "sched/job_prune.h"
+#include "sched/job_verify.h"
 #include "sched/job_spec.h"
 #include "sched/schedule.h"
 #include "sched/spec.h"
@@ -293,6 +294,7 @@ static void *sched_main(void *arg)
         if (real - last_retention >= RETENTION_USECS) {
             sched_retention_pass(s->cfg.cat, s->cfg.repo, util_time_now());
             prune_runner_after_retention(s->prune, util_time_real()); /* job_prune.c */
+            verify_runner_tick(s->verify, util_time_real());          /* job_verify.c */
             last_retention = real;
         }
     }
@@ -350,7 +352,9 @@ int sched_start(const struct sched_config *cfg, struct sched **out, char *err, s
         (cfg->repo && job_pool_start(&ic, &s->indexer, err, errlen) != 0) ||
         (cfg->repo && prune_runner_start(&(struct prune_runner_config){ cfg->cat, cfg->repo,
              cfg->prune_interval_usecs ? cfg->prune_interval_usecs : PRUNE_DEFAULT_INTERVAL_USECS },
-             &s->prune) != 0)) {
+             &s->prune) != 0) ||
+        (cfg->repo && verify_runner_start(&(struct verify_runner_config){ cfg->repo,
+             cfg->verify_interval_usecs, cfg->verify_read_pct }, &s->verify) != 0)) {
         sched_stop(s);
         return -EIO;
     }
@@ -373,7 +377,9 @@ void sched_stop(struct sched *s)
     pthread_cond_broadcast(&s->tick_cond);
     pthread_mutex_unlock(&s->lock);
     if (s->thread_started) pthread_join(s->thread, NULL);
+    verify_runner_cancel(s->verify); /* first: a prune may be waiting for it (maintenance mutex) */
     prune_runner_stop(s->prune);  /* a running prune is cancelled before it deletes anything */
+    verify_runner_stop(s->verify);
     job_pool_stop(s->indexer);    /* a snapshot being indexed is resumed on the next start */
     job_pool_stop(s->recoveries); /* running recoveries stop at a safe point and end Failed */
     job_pool_stop(s->backups);    /* running backups stop at a safe point and are queued again */

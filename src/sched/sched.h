@@ -43,6 +43,8 @@ struct sched_config {
     int tick_ms;           /* scheduler period; <= 0 = 1000 */
     int64_t prune_interval_usecs; /* a prune after the retention pass this often; 0 = daily, < 0 = never
                                    * (job_prune.h) */
+    int64_t verify_interval_usecs; /* a verify this often; <= 0 = never (job_verify.h) */
+    unsigned verify_read_pct;      /* what a scheduled verify reads: 0 = structure only, else 1..100 % */
 };
 
 /* sched_start: recovers jobs interrupted by a previous daemon, then starts the pools and the

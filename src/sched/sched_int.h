@@ -20,6 +20,7 @@ struct sched {
     struct job_pool *backups, *recoveries, *indexer; /* indexer: NULL without a repository */
     struct pg_stream *pg_stream; /* WAL streamers (pg_stream.h); NULL without a repository or data dir */
     struct prune_runner *prune;                      /* job_prune.c; NULL without a repository */
+    struct verify_runner *verify;                    /* job_verify.c; NULL without a repository */
     /* test hooks (COFFER_TEST_HOOKS=1) */
     char *vanish;
     int slow_open_ms;
