@@ -36,6 +36,7 @@
 #include "catalog/cat_source.h"
 #include "engine/mover.h"
 #include "repo/repo.h"
+#include "sched/gfs.h"
 #include "sched/spec.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -512,6 +513,70 @@ static void backup_objects(struct backup_run *b, const struct spec_group *gs, st
     free(done);
 }
 
+/* ---------- extendedRetention (GFS, sched/gfs.h) ---------- */
+
+struct gfs_hist {
+    struct cat *cat;
+    const struct cat_run *run;
+};
+
+static int gfs_nop(void *ud, const struct cat_run *r)
+{
+    (void)ud;
+    (void)r;
+    return 0;
+}
+
+/* gfs_count: the group's successful runs of the rule's run types started in [from, before). */
+static int gfs_count(void *ud, const struct spec_ext *rule, int64_t from, int64_t before, int64_t *count)
+{
+    static const char *const types[][2] = { { "kRegular", "kFull" }, { "kRegular", NULL }, { "kFull", NULL },
+                                            { "kLog", NULL } };
+    const struct gfs_hist *h = ud;
+    struct cat_run_filter f = { .start_from = from > 0 ? from : 0, .start_to = before - 1, .limit = 1 };
+    int rc;
+    f.statuses = json_pack("[s,s]", "Succeeded", "SucceededWithWarning");
+    f.run_types = json_array();
+    for (int k = 0; k < 2; k++)
+        if (types[rule->run][k]) json_array_append_new(f.run_types, json_string(types[rule->run][k]));
+    rc = cat_run_list(h->cat, h->run->tenant, h->run->group_id, &f, gfs_nop, NULL, count);
+    json_decref(f.statuses);
+    json_decref(f.run_types);
+    return rc < 0 ? rc : 0;
+}
+
+/* gfs_promote: before a successful run's end is recorded, the extendedRetention rules of its policy
+ * that promote it extend its snapshots' expiry (never shorten it); each promotion is a run message. */
+static void gfs_promote(struct backup_run *b, const struct spec_group *gs, struct run_tally *t)
+{
+    struct cat *cat = job_cat(b->j);
+    const struct cat_run *run = b->run;
+    struct spec_policy p;
+    struct gfs_hist h = { cat, run };
+    char err[160], what[160];
+    int64_t expiry;
+    uint32_t promoted;
+    if (!gs->policy_id || spec_policy_load(cat, run->tenant, gs->policy_id, &p, err, sizeof err) != 0 || p.next == 0)
+        return;
+    if (gfs_select(&p, run->run_type, run->start_usecs, run->expiry_usecs, gfs_count, &h, &expiry, &promoted) < 0)
+        log_warn("run %s of group %s: extendedRetention: the catalog did not answer for every rule", b->run_id,
+                 run->group_id);
+    if (!promoted) return;
+    for (size_t i = 0; i < p.next; i++) {
+        if (!(promoted & (1u << i))) continue;
+        gfs_describe(&p.ext[i], what, sizeof what);
+        backup_add_message(t, "extendedRetention: %s", what);
+    }
+    if (expiry == run->expiry_usecs) return;
+    if (cat_run_update_local(cat, run->tenant, run->group_id, run->start_usecs, -1, expiry, NULL, 0,
+                             util_time_now()) != 0) {
+        backup_add_message(t, "extendedRetention: the longer expiry could not be recorded (catalog error)");
+        return;
+    }
+    log_info("run %s of group %s: extendedRetention keeps it until %" PRId64 " (was %" PRId64 ")", b->run_id,
+             run->group_id, expiry, run->expiry_usecs);
+}
+
 static void backup_run(struct job *j)
 {
     const struct cat_run *run = j->row;
@@ -582,6 +647,7 @@ finish:
     } else {
         status = "Succeeded";
     }
+    if (strncmp(status, "Succeeded", 9) == 0) gfs_promote(&b, &gs, &t);
     rc = record_end(&b, status, t.messages);
     if (rc != 0 && rc != CAT_NOT_FOUND) {
         log_error("run %s of group %s: cannot record its end (%s): it stays Running until housekeeping fails it",
