@@ -203,5 +203,12 @@ const struct cat_migration cat_migrations[] = {
       "  tenant TEXT NOT NULL, snapshot_id TEXT NOT NULL, no INTEGER NOT NULL, kind TEXT NOT NULL,"
       "  name TEXT NOT NULL, parent TEXT, bytes INTEGER NOT NULL,"
       "  PRIMARY KEY (tenant, snapshot_id, no)) WITHOUT ROWID;" },
+    /* 15: retryOptions (cat_run.h: cat_run_retry): a run's attempt number, when its next attempt may
+     * start (0: at once; a run Accepted with retry_at in the future waits for it), and the failed
+     * attempts of its objects ([{"objectId","startTimeUsecs","endTimeUsecs","message"}]). */
+    { 15,
+      "ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;"
+      "ALTER TABLE runs ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE runs ADD COLUMN failed_attempts TEXT;" },
     { 0, NULL }
 };

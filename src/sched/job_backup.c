@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 
@@ -163,6 +164,19 @@ static void estimate_stop(struct estimate_job *e)
 
 /* ---------- mover callbacks and progress ---------- */
 
+
+/* fail_marked: the COFFER_TEST_FAIL_MARK hook: whether an include directory holds the marker entry. */
+static int fail_marked(const struct sched *s, const char **inc, size_t n)
+{
+    char p[4096];
+    struct stat st;
+    if (!s->fail_mark) return 0;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(p, sizeof p, "%s/%s", inc[i], s->fail_mark);
+        if (lstat(p, &st) == 0) return 1;
+    }
+    return 0;
+}
 
 static void on_before_open(void *ctx, const char *path)
 {
@@ -406,6 +420,9 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     if (!job_repo(j)) {
         rc = -ENODEV;
         snprintf(err, sizeof err, "the repository is not available");
+    } else if (fail_marked(b->s, inc_v, n_inc)) {
+        rc = -EIO;
+        snprintf(err, sizeof err, "injected failure (test hook COFFER_TEST_FAIL_MARK)");
     } else {
         rc = b->mover->backup(job_repo(j), &opts, &res, err, sizeof err);
     }
@@ -577,6 +594,41 @@ static void gfs_promote(struct backup_run *b, const struct spec_group *gs, struc
              run->group_id, expiry, run->expiry_usecs);
 }
 
+/* ---------- retryOptions ---------- */
+
+/* retry_later: a Failed attempt of a run whose policy allows more: the run waits in the queue for
+ * retry_interval_min (the job core leases it again when due; no worker sleeps). 1 when queued again,
+ * 0 when the run ends Failed (messages say after how many attempts). */
+static int retry_later(struct backup_run *b, const struct spec_group *gs, struct run_tally *t)
+{
+    struct cat *cat = job_cat(b->j);
+    const struct cat_run *run = b->run;
+    struct spec_policy p;
+    char err[160];
+    int64_t at;
+    int rc;
+    if (!gs->policy_id || spec_policy_load(cat, run->tenant, gs->policy_id, &p, err, sizeof err) != 0 ||
+        p.retries <= 0)
+        return 0;
+    if (run->attempt > p.retries) {
+        backup_add_message(t, "attempt %" PRId64 " of %" PRId64 " failed: no retries left", run->attempt,
+                           p.retries + 1);
+        return 0;
+    }
+    at = util_time_now() + p.retry_interval_min * 60LL * 1000000;
+    backup_add_message(t, "attempt %" PRId64 " of %" PRId64 " failed; the next attempt starts at %" PRId64
+                          " (retryIntervalMins %" PRId64 ")",
+                       run->attempt, p.retries + 1, at, p.retry_interval_min);
+    rc = cat_run_retry(cat, run->tenant, run->group_id, run->start_usecs, at, t->messages);
+    if (rc != 0) {
+        log_warn("run %s of group %s: cannot queue its next attempt (%d); it ends Failed", b->run_id, run->group_id, rc);
+        return 0;
+    }
+    log_info("run %s of group %s: attempt %" PRId64 " failed; retried at %" PRId64, b->run_id, run->group_id,
+             run->attempt, at);
+    return 1;
+}
+
 static void backup_run(struct job *j)
 {
     const struct cat_run *run = j->row;
@@ -647,6 +699,9 @@ finish:
     } else {
         status = "Succeeded";
     }
+    if (strcmp(status, "Failed") == 0 && retry_later(&b, &gs, &t)) goto out;
+    if (strncmp(status, "Succeeded", 9) == 0 && run->attempt > 1)
+        backup_add_message(&t, "succeeded at attempt %" PRId64, run->attempt);
     if (strncmp(status, "Succeeded", 9) == 0) gfs_promote(&b, &gs, &t);
     rc = record_end(&b, status, t.messages);
     if (rc != 0 && rc != CAT_NOT_FOUND) {
@@ -669,7 +724,7 @@ static int runs_lease_next(struct cat *cat, const char *owner, int64_t lease_unt
     struct cat_run *r = calloc(1, sizeof *r);
     int rc;
     if (!r) return -ENOMEM;
-    rc = cat_run_lease_next(cat, owner, lease_until, r);
+    rc = cat_run_lease_next_at(cat, owner, lease_until, util_time_now(), r); /* a retry waits for its time */
     if (rc != 0) {
         free(r);
         return rc;
