@@ -1,14 +1,16 @@
 /* e2e_retry.c: retryOptions on the real daemon under the test clock.
  *
  * The policy allows 2 retries 10 minutes apart. A group whose directory holds the failure marker
- * (test hook COFFER_TEST_FAIL_MARK: the object fails before reading) fails its first attempt; the run goes back to Accepted as attempt 2 with its next attempt 10 minutes later
- * (test clock) and is not started before: 3 s of real time later it still waits. The directory is
- * created and the clock moved 10 minutes: attempt 2 succeeds, the object shows its failed first
- * attempt (failedAttempts, with the failure's message), the run's messages name both, and the file
- * was stored (logical bytes). A second group's marker stays: the run ends Failed after
- * 3 attempts, the object listing 3 failed attempts. A policy without retries fails at once. */
+ * (test hook COFFER_TEST_FAIL_MARK: the object fails before reading) fails its first attempt; the
+ * run goes back to Accepted as attempt 2 with its next attempt 10 minutes later (test clock) and is
+ * not started before: 3 s of real time later it still waits, and still after a daemon restart. The
+ * marker is removed and the clock moved 10 minutes: attempt 2 succeeds, the object shows its failed
+ * first attempt (failedAttempts, with the failure's message), the run's messages name both, and the
+ * file was stored (logical bytes). A second group's marker stays: the run ends Failed after 3
+ * attempts, the object listing 3 failed attempts. A policy without retries fails at once. */
 #include "check.h"
 #include "e2e/harness.h"
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,18 @@
 static struct daemon d;
 static char *g_tmp, g_heal[128], g_never[128], g_once[128];
 static long long host;
+
+static const char *const g_env[] = { "COFFER_TEST_CLOCK=1", "COFFER_TEST_HOOKS=1", "COFFER_TEST_FAIL_MARK=" MARK,
+                                     NULL };
+
+static int set_clock_now(long long now)
+{
+    struct http_resp r;
+    int ok = http(&d, "POST", "/v2/coffer-test/clock", NULL, jfmt("{'nowUsecs':%lld}", now), &r) == 0 &&
+             r.status == 200;
+    http_resp_release(&r);
+    return ok ? 0 : -1;
+}
 
 static int set_clock_adv(long long adv)
 {
@@ -149,6 +163,15 @@ TEST(failure_that_heals_succeeds_at_the_second_attempt)
     CHECK(run && strcmp(jstr(run, "localBackupInfo.status"), "Accepted") == 0 &&
           jint(run, "localBackupInfo.cofferStats.attempt") == 2);
     json_decref(run);
+    /* the wait survives a daemon restart (the run and its retry time are in the catalog) */
+    CHECK(daemon_kill(&d, SIGTERM) == 0);
+    CHECK(daemon_restart(&d, g_env) == 0);
+    CHECK(set_clock_now(T0 + 5 * MIN) == 0);
+    sleep(2);
+    run = get_run(g_heal, id);
+    CHECK(run && strcmp(jstr(run, "localBackupInfo.status"), "Accepted") == 0 &&
+          jint(run, "localBackupInfo.cofferStats.attempt") == 2);
+    json_decref(run);
     /* the failure heals; 10 minutes pass */
     CHECK(unlink(jfmt("%s/heals/" MARK, g_tmp)) == 0);
     CHECK(set_clock_adv(10 * MIN) == 0);
@@ -199,9 +222,8 @@ TEST(no_retries_fails_at_once)
 
 int main(void)
 {
-    static const char *const env[] = { "COFFER_TEST_CLOCK=1", "COFFER_TEST_HOOKS=1", "COFFER_TEST_FAIL_MARK=" MARK, NULL };
     g_tmp = check_tmpdir("retry-trees");
-    if (daemon_start(&d, env) != 0) {
+    if (daemon_start(&d, g_env) != 0) {
         check_fail(__FILE__, __LINE__, "the daemon did not start");
         return check_finish();
     }
