@@ -48,6 +48,9 @@ struct cat_run {
     int64_t attempt;           /* 1, then 1 more per retry */
     int64_t retry_at;          /* an Accepted run is not leased before this time (0: at once) */
     json_t *failed_attempts;   /* NULL or [{"objectId","startTimeUsecs","endTimeUsecs","message"}] */
+    /* pause and resume (migration 15): */
+    int pause_requested;       /* a pause was asked of the Running run; its worker stops at a checkpoint */
+    json_t *checkpoints;       /* NULL or {"<object id>":"<snapshot id>"}: what a Paused run has stored */
 };
 void cat_run_release(struct cat_run *r);
 
@@ -146,6 +149,16 @@ int cat_run_finish(struct cat *cat, const char *tenant, const char *group_id, in
  * messages (borrowed array of strings) appended. CAT_NOT_FOUND when it is not Running. */
 int cat_run_retry(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, int64_t retry_at,
                   json_t *messages);
+/* cat_run_pause_request: Pause (resume 0): a Running run gets pause_requested (its worker sees it
+ * through cat_run_check / cat_run_renew, which answer 2), an Accepted one becomes Paused at once.
+ * Resume (resume 1): a Paused run becomes Accepted (queued again), a Running one loses its pause
+ * request. CAT_CONFLICT for any other status. */
+int cat_run_pause_request(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                          int resume);
+/* cat_run_pause: the worker's side: a Running run becomes Paused (lease cleared, unfinished objects'
+ * rows dropped, finished ones kept) with checkpoints (borrowed, may be NULL) and message appended. */
+int cat_run_pause(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, json_t *checkpoints,
+                  const char *message);
 /* cat_run_requeue: a run interrupted by a daemon shutdown goes back to Accepted (lease cleared,
  * objects' progress forgotten, message recorded) so that the next start runs it again. */
 int cat_run_requeue(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,

@@ -32,6 +32,7 @@ void cat_run_release(struct cat_run *r)
     free(r->lease_owner);
     free(r->environment);
     json_decref(r->failed_attempts);
+    json_decref(r->checkpoints);
     memset(r, 0, sizeof *r);
 }
 
@@ -67,7 +68,7 @@ void cat_run_object_release(struct cat_run_object *o)
     " (SELECT coalesce(sum(dirs), 0) FROM run_objects o WHERE o.tenant = r.tenant AND o.group_id = r.group_id"   \
     "    AND o.start_usecs = r.start_usecs),"                                                                   \
     " (SELECT g.environment FROM protection_groups g WHERE g.id = r.group_id),"                                  \
-    " r.attempt, r.retry_at, r.failed_attempts"
+    " r.attempt, r.retry_at, r.failed_attempts, r.pause_requested, r.checkpoints"
 
 static int read_run(sqlite3_stmt *st, struct cat_run *r)
 {
@@ -104,6 +105,12 @@ static int read_run(sqlite3_stmt *st, struct cat_run *r)
     r->attempt = sqlite3_column_int64(st, 29);
     r->retry_at = sqlite3_column_int64(st, 30);
     r->failed_attempts = cat_col_json(st, 31);
+    r->pause_requested = sqlite3_column_int(st, 32);
+    r->checkpoints = cat_col_json(st, 33);
+    if (!json_is_object(r->checkpoints)) {
+        json_decref(r->checkpoints);
+        r->checkpoints = NULL;
+    }
     if (!json_is_array(r->failed_attempts)) {
         json_decref(r->failed_attempts);
         r->failed_attempts = NULL;
@@ -428,7 +435,7 @@ int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int
 {
     sqlite3_stmt *st = cat_stmt(cat, "UPDATE runs SET lease_expiry = ?5 WHERE tenant = ?1 AND group_id = ?2"
                                      " AND start_usecs = ?3 AND lease_owner = ?4 AND status = 'Running'"
-                                     " RETURNING cancel_requested");
+                                     " RETURNING CASE WHEN cancel_requested THEN 1 WHEN pause_requested THEN 2 ELSE 0 END");
     int rc;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
@@ -447,7 +454,8 @@ int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int
 int cat_run_check(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                   const char *owner, int *cancel)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT cancel_requested FROM runs WHERE tenant = ?1 AND group_id = ?2"
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT CASE WHEN cancel_requested THEN 1 WHEN pause_requested THEN 2 ELSE 0 END"
+                                     " FROM runs WHERE tenant = ?1 AND group_id = ?2"
                                      " AND start_usecs = ?3 AND lease_owner = ?4 AND status = 'Running'");
     int rc;
     if (!st) return -1;
@@ -856,8 +864,8 @@ int cat_run_cancel(struct cat *cat, const char *tenant, const char *group_id, in
     if (was_running) *was_running = 0;
     if ((rc = cat_begin(cat)) != 0) return rc;
     rc = run_status_locked(cat, tenant, group_id, start_usecs, status, sizeof status);
-    if (rc == 0 && strcmp(status, "Accepted") == 0) {
-        json_t *m = json_pack("[s]", "canceled before it started");
+    if (rc == 0 && (strcmp(status, "Accepted") == 0 || strcmp(status, "Paused") == 0)) {
+        json_t *m = json_pack("[s]", strcmp(status, "Paused") == 0 ? "canceled while paused" : "canceled before it started");
         rc = finish_locked(cat, tenant, group_id, start_usecs, "Canceled", m, end_usecs);
         json_decref(m);
     } else if (rc == 0 && strcmp(status, "Running") == 0) {
@@ -872,6 +880,80 @@ int cat_run_cancel(struct cat *cat, const char *tenant, const char *group_id, in
     } else if (rc == 0) {
         rc = CAT_CONFLICT;
     }
+    if (rc == 0) rc = cat_commit(cat);
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
+int cat_run_pause_request(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                          int resume)
+{
+    char status[32];
+    const char *sql = NULL;
+    int rc;
+    if ((rc = cat_begin(cat)) != 0) return rc;
+    rc = run_status_locked(cat, tenant, group_id, start_usecs, status, sizeof status);
+    if (rc == 0) {
+        if (!resume && strcmp(status, "Running") == 0)
+            sql = "UPDATE runs SET pause_requested = 1 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3";
+        else if (!resume && strcmp(status, "Accepted") == 0)
+            sql = "UPDATE runs SET status = 'Paused' WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3";
+        else if (resume && strcmp(status, "Running") == 0)
+            sql = "UPDATE runs SET pause_requested = 0 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3";
+        else if (resume && strcmp(status, "Paused") == 0)
+            sql = "UPDATE runs SET status = 'Accepted', pause_requested = 0, retry_at = 0"
+                  " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3";
+        else
+            rc = CAT_CONFLICT;
+    }
+    if (sql) {
+        sqlite3_stmt *st = cat_stmt(cat, sql);
+        rc = -1;
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    if (rc == 0) rc = cat_commit(cat);
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
+int cat_run_pause(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, json_t *checkpoints,
+                  const char *message)
+{
+    sqlite3_stmt *st;
+    json_t *extra = json_pack("[s]", message), *m;
+    int rc, found;
+    if ((rc = cat_begin(cat)) != 0) {
+        json_decref(extra);
+        return rc;
+    }
+    m = append_messages(cat, tenant, group_id, start_usecs, extra, &found);
+    json_decref(extra);
+    rc = m ? 0 : found ? -1 : CAT_NOT_FOUND;
+    if (rc == 0) {
+        rc = -1;
+        st = cat_stmt(cat, "DELETE FROM run_objects WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3"
+                           " AND status = 'kInProgress'");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    if (rc == 0) {
+        rc = -1;
+        st = cat_stmt(cat, "UPDATE runs SET status = 'Paused', lease_owner = NULL, lease_expiry = 0, messages = ?4,"
+                           " pause_requested = 0, checkpoints = ?5"
+                           " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND status = 'Running'");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            cat_bind_json(st, 4, m);
+            cat_bind_json(st, 5, checkpoints);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    json_decref(m);
     if (rc == 0) rc = cat_commit(cat);
     if (rc != 0) cat_rollback(cat);
     return rc;

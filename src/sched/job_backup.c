@@ -308,6 +308,22 @@ static void object_parent(struct backup_run *b, int64_t id, struct cat_run_objec
     free(latest);
 }
 
+/* ---------- pause checkpoints ---------- */
+
+static void cp_key(int64_t id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRId64, id);
+}
+
+/* checkpoint_forget: a checkpoint snapshot no longer needed (a later snapshot holds its content)
+ * leaves the repository; a failure only leaves its document (prune keeps its blobs). */
+static void checkpoint_forget(struct backup_run *b, const char *id)
+{
+    int rc = job_repo(b->j) ? repo_snapshot_forget(job_repo(b->j), id) : -ENODEV;
+    if (rc != 0)
+        log_warn("run %s: checkpoint %s could not be forgotten (%s); its document stays", b->run_id, id, strerror(-rc));
+}
+
 /* object_succeeded: records the snapshot row and the object's result (one transaction). */
 static void object_succeeded(struct backup_run *b, const struct cat_object *co, struct cat_run_object *o,
                              const struct eng_backup_result *res, const char *parent, struct run_tally *t)
@@ -371,7 +387,8 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     struct eng_backup_result res = { 0 };
     json_t *incs = json_array(), *excs = json_array(), *meta = NULL;
     const char **inc_v = NULL, **exc_v = NULL;
-    char *parent = NULL, err[512] = "", msg[1024];
+    char *parent = NULL, err[512] = "", msg[1024], cpk[24];
+    const char *checkpoint = NULL;
     int64_t id = so->id;
     int rc, have_obj = 0;
     size_t n_inc = 0, n_exc = 0;
@@ -407,7 +424,12 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     opts.n_include = n_inc;
     opts.exclude_paths = exc_v;
     opts.n_exclude = n_exc;
-    opts.parent_snapshot_id = parent;
+    /* A resumed run's object starts from its checkpoint: what the paused attempt stored is not read
+     * again (the catalog's parent stays the group's latest snapshot). */
+    cp_key(id, cpk, sizeof cpk);
+    checkpoint = json_string_value(json_object_get(t->checkpoints, cpk));
+    opts.parent_snapshot_id = checkpoint ? checkpoint : parent;
+    opts.pause = &j->pause;
     opts.snapshot_meta = meta;
     opts.progress = backup_on_progress;
     opts.progress_ctx = b;
@@ -434,8 +456,20 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     o.bytes_read = (int64_t)res.bytes_read;
     o.bytes_written = (int64_t)res.bytes_added;
     o.files_read = res.files >= res.files_unchanged ? (int64_t)(res.files - res.files_unchanged) : 0;
-    if (rc == 0) {
+    if (rc == 0 && res.paused) {
+        /* Paused: the snapshot is the object's checkpoint (the run's end records it); the one it
+         * replaces is forgotten (this one holds all of it). */
+        t->stop = 1;
+        if (checkpoint) checkpoint_forget(b, checkpoint);
+        json_object_set_new(t->checkpoints, cpk, json_string(res.snapshot_id));
+        log_info("run %s of group %s: object %" PRId64 " paused after %" PRIu64 " files; checkpoint %s", b->run_id,
+                 run->group_id, id, res.files, res.snapshot_id);
+    } else if (rc == 0) {
         object_succeeded(b, &co, &o, &res, parent, t);
+        if (checkpoint) {
+            checkpoint_forget(b, checkpoint);
+            json_object_del(t->checkpoints, cpk);
+        }
     } else if (rc == -ECANCELED) {
         t->stop = 1;
         if (job_stopping(j) && !job_user_canceled(j)) {
@@ -516,7 +550,7 @@ static void backup_objects(struct backup_run *b, const struct spec_group *gs, st
         for (size_t k = 0; k < ndone; k++)
             if (done[k].object_id == id) skip = 1;
         if (skip) continue;
-        if (t->stop || b->j->cancel) {
+        if (t->stop || b->j->cancel || b->j->pause) {
             t->stop = 1;
             break;
         }
@@ -635,7 +669,8 @@ static void backup_run(struct job *j)
     struct cat *cat = job_cat(j);
     struct cat_group g = { 0 };
     struct backup_run b = { .j = j, .run = run, .g = &g, .s = job_ctx(j) };
-    struct run_tally t = { .messages = json_array() };
+    struct run_tally t = { .messages = json_array(),
+                           .checkpoints = run->checkpoints ? json_deep_copy(run->checkpoints) : json_object() };
     struct spec_group gs = { 0 };
     char err[256] = "";
     const char *status;
@@ -689,6 +724,15 @@ finish:
         log_info("run %s of group %s: interrupted by the shutdown, queued again", b.run_id, run->group_id);
         goto out;
     }
+    if (j->pause && t.stop && !job_user_canceled(j) && !t.canceled) { /* something is left to do */
+        rc = cat_run_pause(cat, run->tenant, run->group_id, run->start_usecs, t.checkpoints,
+                           "paused by request: what was stored so far is kept; Resume continues from there");
+        if (rc == 0) {
+            log_info("run %s of group %s paused", b.run_id, run->group_id);
+            goto out;
+        }
+        log_warn("run %s of group %s: cannot record the pause (%d); the run ends instead", b.run_id, run->group_id, rc);
+    }
     if (job_user_canceled(j) || t.canceled) {
         status = "Canceled";
         backup_add_message(&t, "canceled by request");
@@ -714,6 +758,7 @@ finish:
 out:
     spec_group_free(&gs);
     json_decref(t.messages);
+    json_decref(t.checkpoints);
     cat_group_release(&g);
 }
 
