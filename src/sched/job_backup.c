@@ -28,7 +28,13 @@
  * is retried with a growing pause (up to 10 s) until it is recorded, the daemon stops or the run is
  * taken away, so a run never stays Running without a worker. A pack seal that fails (a full disk)
  * voids the snapshots of the backups writing at that moment (repo_write_epoch); runs that start
- * after it write at once. */
+ * after it write at once.
+ *
+ * The policy's asks (docs/architecture.md "Retention the policy asks for"): a successful run's end
+ * applies extendedRetention (gfs_promote, sched/gfs.h); a Failed attempt with retries left waits in
+ * the queue for its interval (retry_later, cat_run_retry); a pause request stops the mover at a
+ * checkpoint snapshot and the run becomes Paused (cat_run_pause), its objects resuming from their
+ * checkpoints later. */
 #include "sched/sched_int.h"
 #include "sched/job_backup_int.h"
 #include "catalog/cat_group.h"
