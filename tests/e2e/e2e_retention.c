@@ -6,7 +6,7 @@
  * in February, a kFull the same Sunday): each run's localSnapshotInfo expiryTimeUsecs is its start
  * plus the longest retention of the rules promoting it (never less than its own day), its messages
  * name those rules, and a run no rule promotes keeps its own day. The policy document keeps its
- * extendedRetention on the wire (GET). */
+ * extendedRetention on the wire; more than 16 rules is a 400 naming the field. */
 #include "check.h"
 #include "e2e/harness.h"
 #include <stdio.h>
@@ -102,6 +102,22 @@ TEST(setup)
                                         "'hostType':'kLinux'}}"), &r) == 0 && r.status == 201);
     host = jint(r.json, "sourceInfo.id");
     http_resp_release(&r);
+    {
+        /* more rules than Coffer keeps (16) is a 400 naming the field, and creates nothing */
+        char rules[4096] = "";
+        for (int k = 0; k < 17; k++)
+            snprintf(rules + strlen(rules), sizeof rules - strlen(rules), "%s{'schedule':{'unit':'Days','frequency':%d},"
+                     "'retention':{'unit':'Days','duration':7}}", k ? "," : "", k + 1);
+        CHECK(http(&d, "POST", POL, T, jfmt("{'name':'too-many','backupPolicy':{'regular':{'incremental':{'schedule':"
+                                            "{'unit':'Years','yearSchedule':{'dayOfYear':'First'}}},'retention':"
+                                            "{'unit':'Days','duration':1}}},'extendedRetention':[%s]}", rules), &r) == 0);
+        CHECKF(r.status == 400 && jstr(r.json, "message") && strstr(jstr(r.json, "message"), "extendedRetention"),
+               "%ld %s", r.status, r.body);
+        http_resp_release(&r);
+        CHECK(http(&d, "GET", POL, T, NULL, &r) == 0 && r.status == 200);
+        CHECK(!strstr(r.body, "too-many"));
+        http_resp_release(&r);
+    }
     CHECK(http(&d, "POST", POL, T, jfmt(GFS_POLICY), &r) == 0);
     CHECKF(r.status == 201, "%ld %s", r.status, r.body);
     snprintf(policy, sizeof policy, "%s", jstr(r.json, "id"));
