@@ -95,10 +95,10 @@ static json_t *object_result(const struct cat_run *r, const struct cat_run_objec
         json_t *fa = json_array(), *e;
         size_t k;
         json_array_foreach(r->failed_attempts, k, e) {
-            if (json_integer_value(json_object_get(e, "objectId")) != o->object_id) continue;
+            if (json_integer_value(json_object_get(e, "object_id")) != o->object_id) continue;
             json_array_append_new(fa, json_pack("{s:O,s:O,s:s,s:O}", "startTimeUsecs",
-                                                json_object_get(e, "startTimeUsecs"), "endTimeUsecs",
-                                                json_object_get(e, "endTimeUsecs"), "status", "Failed", "message",
+                                                json_object_get(e, "begin_usecs"), "endTimeUsecs",
+                                                json_object_get(e, "end_usecs"), "status", "Failed", "message",
                                                 json_object_get(e, "message")));
         }
         if (json_array_size(fa)) json_object_set_new(info, "failedAttempts", fa);

@@ -47,7 +47,7 @@ struct cat_run {
     /* retryOptions (migration 15): */
     int64_t attempt;           /* 1, then 1 more per retry */
     int64_t retry_at;          /* an Accepted run is not leased before this time (0: at once) */
-    json_t *failed_attempts;   /* NULL or [{"objectId","startTimeUsecs","endTimeUsecs","message"}] */
+    json_t *failed_attempts;   /* NULL or [{"object_id","begin_usecs","end_usecs","message"}] */
     /* pause and resume (migration 15): */
     int pause_requested;       /* a pause was asked of the Running run; its worker stops at a checkpoint */
     json_t *checkpoints;       /* NULL or {"<object id>":"<snapshot id>"}: what a Paused run has stored */

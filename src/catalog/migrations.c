@@ -205,7 +205,7 @@ const struct cat_migration cat_migrations[] = {
       "  PRIMARY KEY (tenant, snapshot_id, no)) WITHOUT ROWID;" },
     /* 15: retryOptions (cat_run.h: cat_run_retry): a run's attempt number, when its next attempt may
      * start (0: at once; a run Accepted with retry_at in the future waits for it), and the failed
-     * attempts of its objects ([{"objectId","startTimeUsecs","endTimeUsecs","message"}]); pause and
+     * attempts of its objects ([{"object_id","begin_usecs","end_usecs","message"}]); pause and
      * resume (cat_run_pause_request, cat_run_pause, cat_run_resume): a pause asked of a Running run,
      * and a Paused run's checkpoint snapshots ({"<object id>":"<snapshot id>"}). */
     { 15,

@@ -724,9 +724,9 @@ int cat_run_retry(struct cat *cat, const char *tenant, const char *group_id, int
             bind_run_key(st, tenant, group_id, start_usecs);
             while ((s = sqlite3_step(st)) == SQLITE_ROW) {
                 const char *msg = (const char *)sqlite3_column_text(st, 3);
-                json_array_append_new(fa, json_pack("{s:I,s:I,s:I,s:s}", "objectId",
-                                                    (json_int_t)sqlite3_column_int64(st, 0), "startTimeUsecs",
-                                                    (json_int_t)sqlite3_column_int64(st, 1), "endTimeUsecs",
+                json_array_append_new(fa, json_pack("{s:I,s:I,s:I,s:s}", "object_id",
+                                                    (json_int_t)sqlite3_column_int64(st, 0), "begin_usecs",
+                                                    (json_int_t)sqlite3_column_int64(st, 1), "end_usecs",
                                                     (json_int_t)sqlite3_column_int64(st, 2), "message",
                                                     msg ? msg : "failed"));
             }
