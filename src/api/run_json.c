@@ -90,13 +90,28 @@ static json_t *object_result(const struct cat_run *r, const struct cat_run_objec
     if (r->expiry_usecs) set_int(snap, "expiryTimeUsecs", r->expiry_usecs);
     json_object_set_new(snap, "directoryCount", json_integer(o->dirs)); /* Coffer: not in the contract */
     json_object_set_new(info, "snapshotInfo", snap);
+    {
+        /* retryOptions: the object's failed earlier attempts (the catalog's failed_attempts) */
+        json_t *fa = json_array(), *e;
+        size_t k;
+        json_array_foreach(r->failed_attempts, k, e) {
+            if (json_integer_value(json_object_get(e, "object_id")) != o->object_id) continue;
+            json_array_append_new(fa, json_pack("{s:O,s:O,s:s,s:O}", "startTimeUsecs",
+                                                json_object_get(e, "begin_usecs"), "endTimeUsecs",
+                                                json_object_get(e, "end_usecs"), "status", "Failed", "message",
+                                                json_object_get(e, "message")));
+        }
+        if (json_array_size(fa)) json_object_set_new(info, "failedAttempts", fa);
+        else json_decref(fa);
+    }
     if (strcmp(o->status, "kFailed") == 0 || strcmp(o->status, "kCanceled") == 0) {
-        json_t *att = json_object();
+        json_t *att = json_object(), *fa = json_object_get(info, "failedAttempts");
         if (o->begin_usecs) set_int(att, "startTimeUsecs", o->begin_usecs);
         if (o->end_usecs) set_int(att, "endTimeUsecs", o->end_usecs);
         json_object_set_new(att, "status", json_string(strcmp(o->status, "kFailed") == 0 ? "Failed" : "Canceled"));
         if (o->message) json_object_set_new(att, "message", json_string(o->message));
-        json_object_set_new(info, "failedAttempts", json_pack("[o]", att));
+        if (fa) json_array_append_new(fa, att);
+        else json_object_set_new(info, "failedAttempts", json_pack("[o]", att));
     }
     return json_pack("{s:o,s:o,s:b}", "object", obj, "localSnapshotInfo", info, "onLegalHold", r->on_legal_hold);
 }
@@ -143,9 +158,12 @@ json_t *api_run_json(const struct cat_run *r, int with_objects, const struct cat
         json_object_set_new(info, "dataLockConstraints",
                             json_pack("{s:s,s:I}", "mode", r->data_lock, "expiryTimeUsecs", (json_int_t)r->expiry_usecs));
     /* Coffer's own counters (not in the contract; clients ignore unknown fields). */
-    json_object_set_new(info, "cofferStats", json_pack("{s:I,s:I,s:I,s:b}", "files", (json_int_t)r->files,
+    json_object_set_new(info, "cofferStats", json_pack("{s:I,s:I,s:I,s:b,s:I}", "files", (json_int_t)r->files,
                                                        "directories", (json_int_t)r->dirs, "objects",
-                                                       (json_int_t)r->objects_total, "scheduled", r->scheduled));
+                                                       (json_int_t)r->objects_total, "scheduled", r->scheduled,
+                                                       "attempt", (json_int_t)(r->attempt > 0 ? r->attempt : 1)));
+    if (r->retry_at && strcmp(r->status, "Accepted") == 0)
+        json_object_set_new(json_object_get(info, "cofferStats"), "nextAttemptUsecs", json_integer(r->retry_at));
     json_object_set_new(run, "localBackupInfo", info);
     if (with_objects) {
         json_t *arr = json_array();

@@ -1,5 +1,6 @@
 /* runs.c: protection runs through the API: start one on demand, list and read them, follow their
- * progress, update their snapshots' retention and legal hold, cancel them; and the test-only clock.
+ * progress, update their snapshots' retention and legal hold, cancel, pause and resume them; and the
+ * test-only clock.
  *
  *   POST /v2/data-protect/protection-groups/{id}/runs          CreateProtectionGroupRun (202)
  *   GET  /v2/data-protect/protection-groups/{id}/runs          GetProtectionGroupRuns
@@ -647,6 +648,17 @@ static void run_actions(struct api_req *req, struct api_resp *resp)
             goto out;
         }
         rc = r.end_usecs != 0;
+        if (action[0] == 'P' && strcmp(r.status, "Running") != 0 && strcmp(r.status, "Accepted") != 0) {
+            api_error(resp, 409, "Conflict", "run %s is %s: only a Running or Accepted run can be paused", run_id,
+                      r.status);
+            cat_run_release(&r);
+            goto out;
+        }
+        if (action[0] == 'R' && strcmp(r.status, "Paused") != 0 && !(strcmp(r.status, "Running") == 0 && r.pause_requested)) {
+            api_error(resp, 409, "Conflict", "run %s is %s: only a Paused run can be resumed", run_id, r.status);
+            cat_run_release(&r);
+            goto out;
+        }
         cat_run_release(&r);
         if (rc && action[0] == 'C') {
             api_error(resp, 409, "Conflict", "run %s has already finished: it cannot be canceled", run_id);
@@ -666,13 +678,21 @@ static void run_actions(struct api_req *req, struct api_resp *resp)
                      rc == CAT_CONFLICT ? "it had just finished" : was_running ? "running: stops at a safe point" : "was queued");
             json_array_append_new(out, json_pack("{s:s}", "runId", run_id));
         } else {
-            /* Coffer backs up in one pass: a run cannot be suspended. The request is recorded in the run's
-             * messages and answered with an error per run. */
-            char note[160];
-            snprintf(note, sizeof note, "%s requested through the API: not supported (a run can be canceled)", action);
-            cat_run_note(ctx->cat, req->tenant, g.id, starts[i], note);
-            json_array_append_new(out, json_pack("{s:s,s:s}", "runId", run_id, "error",
-                                                 "pausing and resuming runs is not supported; cancel the run instead"));
+            /* Pause: a Running run stops reading at its next entry and keeps a checkpoint (Paused); an
+             * Accepted one is Paused at once. Resume queues a Paused run again (it continues from its
+             * checkpoints) or withdraws a pause not yet taken. */
+            int rc = cat_run_pause_request(ctx->cat, req->tenant, g.id, starts[i], action[0] == 'R');
+            if (rc != 0 && rc != CAT_CONFLICT) {
+                internal(resp, "pausing or resuming a run");
+                goto out;
+            }
+            if (rc == CAT_CONFLICT)
+                json_array_append_new(out, json_pack("{s:s,s:s}", "runId", run_id, "error",
+                                                     "the run changed status meanwhile (it finished or was paused)"));
+            else
+                json_array_append_new(out, json_pack("{s:s}", "runId", run_id));
+            log_info("api: %s of run %s of group %s requested", action, run_id, g.id);
+            if (action[0] == 'R') sched_notify(ctx->sched);
         }
     }
     api_json(resp, 202, json_pack("{s:s,s:o}", "action", action, field, out));

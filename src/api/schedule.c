@@ -9,6 +9,7 @@
  * microseconds cannot overflow. */
 #include "api/schedule.h"
 #include "api/jv.h"
+#include "sched/spec.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -227,6 +228,8 @@ int api_policy_validate(struct api_resp *resp, json_t *body)
         !jv_each_object(resp, body, "", "cascadedTargetsConfig", 0, 0, NULL, NULL) ||
         !jv_obj(resp, body, "", "retryOptions", 0, &retry))
         return 0;
+    if (json_array_size(json_object_get(body, "extendedRetention")) > SPEC_MAX_EXT)
+        return jv_fail(resp, "", "extendedRetention", "must have at most %d rules", SPEC_MAX_EXT);
     if (retry && (!jv_int_range(resp, retry, "retryOptions", "retries", 0, 0, 1000, NULL, NULL) ||
                   !jv_int_range(resp, retry, "retryOptions", "retryIntervalMins", 0, 0, MAX_COUNT, NULL, NULL)))
         return 0;

@@ -1,7 +1,7 @@
 /* wire_spec.c: the IBM wire documents of policies and groups translated into the typed specs of
  * sched/spec.h (see wire_spec.h). This is the one place that knows which wire field carries what the
  * scheduler, the retention pass and the backup worker need: backupPolicy.regular.{incremental, full,
- * fullBackups, retention}, backupPolicy.log.{schedule, retention} (kLog runs of SQL groups), blackoutWindow, retryOptions of a policy; environment, policyId,
+ * fullBackups, retention}, backupPolicy.log.{schedule, retention} (kLog runs of SQL groups), blackoutWindow, retryOptions, extendedRetention of a policy; environment, policyId,
  * physicalParams.{protectionType, fileProtectionTypeParams}, mssqlParams, startTime, endTimeUsecs,
  * isPaused, abortInBlackouts of a group. The validators (schedule.c, group_validate.c) run first, so
  * a refusal here means a stored document older than a validator rule. */
@@ -230,6 +230,36 @@ int api_wire_policy(const json_t *policy, struct spec_policy *p, char *err, size
                     p->log_retention.duration = n;
                 }
         }
+    }
+    /* extendedRetention (GFS rules, sched/gfs.h): a rule for run types Coffer never runs
+     * (StorageArraySnapshot, System) is kept only on the wire; frequency defaults to 1. */
+    json_array_foreach(json_object_get(policy, "extendedRetention"), i, v) {
+        static const char *const ext_units[] = { "Hours", "Days", "Weeks", "Months", "Years", "Runs" };
+        static const char *const ext_runs[] = { "", "Regular", "Full", "Log" };
+        json_t *s = json_object_get(v, "schedule"), *r = json_object_get(v, "retention");
+        const char *unit = json_string_value(json_object_get(s, "unit"));
+        const char *runit = json_string_value(json_object_get(r, "unit"));
+        const char *rt = json_string_value(json_object_get(v, "runType"));
+        json_t *freq = json_object_get(s, "frequency");
+        struct spec_ext e = { .every = json_is_integer(freq) ? json_integer_value(freq) : 1 };
+        int ok_unit = 0, ok_run = !rt, ok_ret = 0;
+        if (p->next == SPEC_MAX_EXT) {
+            snprintf(err, errlen, "extendedRetention has more than %d rules", SPEC_MAX_EXT);
+            return -1;
+        }
+        for (int k = 0; unit && k < 6; k++)
+            if (strcmp(unit, ext_units[k]) == 0) e.unit = (enum spec_ext_unit)k, ok_unit = 1;
+        for (int k = 1; rt && k < 4; k++)
+            if (strcmp(rt, ext_runs[k]) == 0) e.run = (enum spec_ext_run)k, ok_run = 1;
+        for (int k = 0; runit && k < 4; k++)
+            if (strcmp(runit, ret_units[k]) == 0) e.retention.unit = (enum sched_ret_unit)(k + 1), ok_ret = 1;
+        e.retention.duration = json_integer_value(json_object_get(r, "duration"));
+        if (!ok_unit || !ok_ret || e.every < 1 || e.every > 100000 || e.retention.duration < 0 ||
+            e.retention.duration > 100000) {
+            snprintf(err, errlen, "extendedRetention[%zu] needs schedule.unit, frequency 1..100000 and a retention", i);
+            return -1;
+        }
+        if (ok_run) p->ext[p->next++] = e;
     }
     retry = json_object_get(policy, "retryOptions");
     if (json_is_integer(json_object_get(retry, "retries")))

@@ -44,6 +44,13 @@ struct cat_run {
     /* Derived from the run's objects when read: */
     int64_t objects_total, objects_ok, objects_failed, objects_canceled, files, dirs;
     char *environment;         /* the group's (kPhysical, kSQL), read with the run; NULL if unknown */
+    /* retryOptions (migration 15): */
+    int64_t attempt;           /* 1, then 1 more per retry */
+    int64_t retry_at;          /* an Accepted run is not leased before this time (0: at once) */
+    json_t *failed_attempts;   /* NULL or [{"object_id","begin_usecs","end_usecs","message"}] */
+    /* pause and resume (migration 15): */
+    int pause_requested;       /* a pause was asked of the Running run; its worker stops at a checkpoint */
+    json_t *checkpoints;       /* NULL or {"<object id>":"<snapshot id>"}: what a Paused run has stored */
 };
 void cat_run_release(struct cat_run *r);
 
@@ -111,6 +118,8 @@ int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, cons
 /* cat_run_lease_next: takes the oldest Accepted run whose group has no Running run: it becomes
  * Running, leased by owner until lease_until. CAT_NOT_FOUND when there is nothing to do. */
 int cat_run_lease_next(struct cat *cat, const char *owner, int64_t lease_until, struct cat_run *out);
+/* cat_run_lease_next_at: the same, among runs whose retry_at is at most now (cat_run_lease_next: any). */
+int cat_run_lease_next_at(struct cat *cat, const char *owner, int64_t lease_until, int64_t now, struct cat_run *out);
 /* cat_run_renew: extends the lease; *cancel (may be NULL) receives cancel_requested. CAT_NOT_FOUND
  * when owner no longer holds the run (it was taken away). */
 int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
@@ -134,6 +143,22 @@ int cat_run_object_finish(struct cat *cat, const char *tenant, const char *group
  * time; clears the lease. Objects still kInProgress become kFailed with the first message. */
 int cat_run_finish(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                    const char *status, json_t *messages, int64_t end_usecs);
+/* cat_run_retry: a Running run whose attempt failed waits for its next one: the failed and unfinished
+ * objects' rows become entries of failed_attempts and are dropped (finished objects stay done), the
+ * run goes back to Accepted (lease cleared) with attempt + 1, not leased before retry_at, and
+ * messages (borrowed array of strings) appended. CAT_NOT_FOUND when it is not Running. */
+int cat_run_retry(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, int64_t retry_at,
+                  json_t *messages);
+/* cat_run_pause_request: Pause (resume 0): a Running run gets pause_requested (its worker sees it
+ * through cat_run_check / cat_run_renew, which answer 2), an Accepted one becomes Paused at once.
+ * Resume (resume 1): a Paused run becomes Accepted (queued again), a Running one loses its pause
+ * request. CAT_CONFLICT for any other status. */
+int cat_run_pause_request(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                          int resume);
+/* cat_run_pause: the worker's side: a Running run becomes Paused (lease cleared, unfinished objects'
+ * rows dropped, finished ones kept) with checkpoints (borrowed, may be NULL) and message appended. */
+int cat_run_pause(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, json_t *checkpoints,
+                  const char *message);
 /* cat_run_requeue: a run interrupted by a daemon shutdown goes back to Accepted (lease cleared,
  * objects' progress forgotten, message recorded) so that the next start runs it again. */
 int cat_run_requeue(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,

@@ -203,5 +203,16 @@ const struct cat_migration cat_migrations[] = {
       "  tenant TEXT NOT NULL, snapshot_id TEXT NOT NULL, no INTEGER NOT NULL, kind TEXT NOT NULL,"
       "  name TEXT NOT NULL, parent TEXT, bytes INTEGER NOT NULL,"
       "  PRIMARY KEY (tenant, snapshot_id, no)) WITHOUT ROWID;" },
+    /* 15: retryOptions (cat_run.h: cat_run_retry): a run's attempt number, when its next attempt may
+     * start (0: at once; a run Accepted with retry_at in the future waits for it), and the failed
+     * attempts of its objects ([{"object_id","begin_usecs","end_usecs","message"}]); pause and
+     * resume (cat_run_pause_request, cat_run_pause, cat_run_resume): a pause asked of a Running run,
+     * and a Paused run's checkpoint snapshots ({"<object id>":"<snapshot id>"}). */
+    { 15,
+      "ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;"
+      "ALTER TABLE runs ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE runs ADD COLUMN failed_attempts TEXT;"
+      "ALTER TABLE runs ADD COLUMN pause_requested INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE runs ADD COLUMN checkpoints TEXT;" },
     { 0, NULL }
 };

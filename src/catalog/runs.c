@@ -31,6 +31,8 @@ void cat_run_release(struct cat_run *r)
     free(r->data_lock);
     free(r->lease_owner);
     free(r->environment);
+    json_decref(r->failed_attempts);
+    json_decref(r->checkpoints);
     memset(r, 0, sizeof *r);
 }
 
@@ -65,7 +67,8 @@ void cat_run_object_release(struct cat_run_object *o)
     "    AND o.start_usecs = r.start_usecs),"                                                                   \
     " (SELECT coalesce(sum(dirs), 0) FROM run_objects o WHERE o.tenant = r.tenant AND o.group_id = r.group_id"   \
     "    AND o.start_usecs = r.start_usecs),"                                                                   \
-    " (SELECT g.environment FROM protection_groups g WHERE g.id = r.group_id)"
+    " (SELECT g.environment FROM protection_groups g WHERE g.id = r.group_id),"                                  \
+    " r.attempt, r.retry_at, r.failed_attempts, r.pause_requested, r.checkpoints"
 
 static int read_run(sqlite3_stmt *st, struct cat_run *r)
 {
@@ -99,6 +102,19 @@ static int read_run(sqlite3_stmt *st, struct cat_run *r)
     r->files = sqlite3_column_int64(st, 26);
     r->dirs = sqlite3_column_int64(st, 27);
     r->environment = cat_col_strdup(st, 28);
+    r->attempt = sqlite3_column_int64(st, 29);
+    r->retry_at = sqlite3_column_int64(st, 30);
+    r->failed_attempts = cat_col_json(st, 31);
+    r->pause_requested = sqlite3_column_int(st, 32);
+    r->checkpoints = cat_col_json(st, 33);
+    if (!json_is_object(r->checkpoints)) {
+        json_decref(r->checkpoints);
+        r->checkpoints = NULL;
+    }
+    if (!json_is_array(r->failed_attempts)) {
+        json_decref(r->failed_attempts);
+        r->failed_attempts = NULL;
+    }
     if (!json_is_array(r->messages)) {
         json_decref(r->messages);
         r->messages = json_array();
@@ -365,15 +381,21 @@ int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, cons
 
 int cat_run_lease_next(struct cat *cat, const char *owner, int64_t lease_until, struct cat_run *out)
 {
+    return cat_run_lease_next_at(cat, owner, lease_until, INT64_MAX, out);
+}
+
+int cat_run_lease_next_at(struct cat *cat, const char *owner, int64_t lease_until, int64_t now, struct cat_run *out)
+{
     sqlite3_stmt *st;
     char *tenant = NULL, *group = NULL;
     int64_t start = 0;
     int rc;
     if ((rc = cat_begin(cat)) != 0) return rc;
     st = cat_stmt(cat, "SELECT r.tenant, r.group_id, r.start_usecs FROM runs r WHERE r.status = 'Accepted'"
-                       " AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.tenant = r.tenant AND x.group_id = r.group_id"
-                       "   AND x.status = 'Running') ORDER BY r.start_usecs LIMIT 1");
+                       " AND r.retry_at <= ?1 AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.tenant = r.tenant"
+                       "   AND x.group_id = r.group_id AND x.status = 'Running') ORDER BY r.start_usecs LIMIT 1");
     if (!st) goto fail;
+    sqlite3_bind_int64(st, 1, now);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         tenant = cat_col_strdup(st, 0);
@@ -413,7 +435,7 @@ int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int
 {
     sqlite3_stmt *st = cat_stmt(cat, "UPDATE runs SET lease_expiry = ?5 WHERE tenant = ?1 AND group_id = ?2"
                                      " AND start_usecs = ?3 AND lease_owner = ?4 AND status = 'Running'"
-                                     " RETURNING cancel_requested");
+                                     " RETURNING CASE WHEN cancel_requested THEN 1 WHEN pause_requested THEN 2 ELSE 0 END");
     int rc;
     if (!st) return -1;
     sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
@@ -432,7 +454,8 @@ int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int
 int cat_run_check(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                   const char *owner, int *cancel)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT cancel_requested FROM runs WHERE tenant = ?1 AND group_id = ?2"
+    sqlite3_stmt *st = cat_stmt(cat, "SELECT CASE WHEN cancel_requested THEN 1 WHEN pause_requested THEN 2 ELSE 0 END"
+                                     " FROM runs WHERE tenant = ?1 AND group_id = ?2"
                                      " AND start_usecs = ?3 AND lease_owner = ?4 AND status = 'Running'");
     int rc;
     if (!st) return -1;
@@ -668,6 +691,78 @@ int cat_run_requeue(struct cat *cat, const char *tenant, const char *group_id, i
     return rc;
 }
 
+int cat_run_retry(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, int64_t retry_at,
+                  json_t *messages)
+{
+    sqlite3_stmt *st;
+    json_t *m, *fa = NULL;
+    int rc, found;
+    if ((rc = cat_begin(cat)) != 0) return rc;
+    m = append_messages(cat, tenant, group_id, start_usecs, messages, &found);
+    rc = m ? 0 : found ? -1 : CAT_NOT_FOUND;
+    if (rc == 0) { /* the failed attempts so far, plus this attempt's failed objects */
+        rc = -1;
+        st = cat_stmt(cat, "SELECT failed_attempts FROM runs WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3"
+                           " AND status = 'Running'");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            if ((rc = sqlite3_step(st)) == SQLITE_ROW) fa = cat_col_json(st, 0);
+            rc = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? CAT_NOT_FOUND : -1;
+            sqlite3_reset(st);
+        }
+        if (!json_is_array(fa)) {
+            json_decref(fa);
+            fa = json_array();
+        }
+    }
+    if (rc == 0) {
+        rc = -1;
+        st = cat_stmt(cat, "SELECT object_id, begin_usecs, end_usecs, message FROM run_objects WHERE tenant = ?1"
+                           " AND group_id = ?2 AND start_usecs = ?3 AND status NOT IN ('kSuccessful', 'kWarning')");
+        if (st) {
+            int s;
+            bind_run_key(st, tenant, group_id, start_usecs);
+            while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *msg = (const char *)sqlite3_column_text(st, 3);
+                json_array_append_new(fa, json_pack("{s:I,s:I,s:I,s:s}", "object_id",
+                                                    (json_int_t)sqlite3_column_int64(st, 0), "begin_usecs",
+                                                    (json_int_t)sqlite3_column_int64(st, 1), "end_usecs",
+                                                    (json_int_t)sqlite3_column_int64(st, 2), "message",
+                                                    msg ? msg : "failed"));
+            }
+            sqlite3_reset(st);
+            rc = s == SQLITE_DONE ? 0 : -1;
+        }
+    }
+    if (rc == 0) {
+        rc = -1;
+        st = cat_stmt(cat, "DELETE FROM run_objects WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3"
+                           " AND status NOT IN ('kSuccessful', 'kWarning')");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    if (rc == 0) {
+        rc = -1;
+        st = cat_stmt(cat, "UPDATE runs SET status = 'Accepted', lease_owner = NULL, lease_expiry = 0, messages = ?4,"
+                           " attempt = attempt + 1, retry_at = ?5, failed_attempts = ?6"
+                           " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND status = 'Running'");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            cat_bind_json(st, 4, m);
+            sqlite3_bind_int64(st, 5, retry_at);
+            cat_bind_json(st, 6, fa);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    json_decref(m);
+    json_decref(fa);
+    if (rc == 0) rc = cat_commit(cat);
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
 /* fail_runs: the body of cat_run_fail_running (mine 0) and cat_run_fail_orphans (mine 1: runs of
  * owner whose lease expired before expired_before and that is_live does not claim). */
 static int fail_runs(struct cat *cat, const char *owner, int mine, int64_t expired_before, cat_run_live_fn is_live,
@@ -769,8 +864,8 @@ int cat_run_cancel(struct cat *cat, const char *tenant, const char *group_id, in
     if (was_running) *was_running = 0;
     if ((rc = cat_begin(cat)) != 0) return rc;
     rc = run_status_locked(cat, tenant, group_id, start_usecs, status, sizeof status);
-    if (rc == 0 && strcmp(status, "Accepted") == 0) {
-        json_t *m = json_pack("[s]", "canceled before it started");
+    if (rc == 0 && (strcmp(status, "Accepted") == 0 || strcmp(status, "Paused") == 0)) {
+        json_t *m = json_pack("[s]", strcmp(status, "Paused") == 0 ? "canceled while paused" : "canceled before it started");
         rc = finish_locked(cat, tenant, group_id, start_usecs, "Canceled", m, end_usecs);
         json_decref(m);
     } else if (rc == 0 && strcmp(status, "Running") == 0) {
@@ -785,6 +880,80 @@ int cat_run_cancel(struct cat *cat, const char *tenant, const char *group_id, in
     } else if (rc == 0) {
         rc = CAT_CONFLICT;
     }
+    if (rc == 0) rc = cat_commit(cat);
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
+int cat_run_pause_request(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                          int resume)
+{
+    char status[32];
+    const char *sql = NULL;
+    int rc;
+    if ((rc = cat_begin(cat)) != 0) return rc;
+    rc = run_status_locked(cat, tenant, group_id, start_usecs, status, sizeof status);
+    if (rc == 0) {
+        if (!resume && strcmp(status, "Running") == 0)
+            sql = "UPDATE runs SET pause_requested = 1 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3";
+        else if (!resume && strcmp(status, "Accepted") == 0)
+            sql = "UPDATE runs SET status = 'Paused' WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3";
+        else if (resume && strcmp(status, "Running") == 0)
+            sql = "UPDATE runs SET pause_requested = 0 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3";
+        else if (resume && strcmp(status, "Paused") == 0)
+            sql = "UPDATE runs SET status = 'Accepted', pause_requested = 0, retry_at = 0"
+                  " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3";
+        else
+            rc = CAT_CONFLICT;
+    }
+    if (sql) {
+        sqlite3_stmt *st = cat_stmt(cat, sql);
+        rc = -1;
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    if (rc == 0) rc = cat_commit(cat);
+    if (rc != 0) cat_rollback(cat);
+    return rc;
+}
+
+int cat_run_pause(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, json_t *checkpoints,
+                  const char *message)
+{
+    sqlite3_stmt *st;
+    json_t *extra = json_pack("[s]", message), *m;
+    int rc, found;
+    if ((rc = cat_begin(cat)) != 0) {
+        json_decref(extra);
+        return rc;
+    }
+    m = append_messages(cat, tenant, group_id, start_usecs, extra, &found);
+    json_decref(extra);
+    rc = m ? 0 : found ? -1 : CAT_NOT_FOUND;
+    if (rc == 0) {
+        rc = -1;
+        st = cat_stmt(cat, "DELETE FROM run_objects WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3"
+                           " AND status = 'kInProgress'");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    if (rc == 0) {
+        rc = -1;
+        st = cat_stmt(cat, "UPDATE runs SET status = 'Paused', lease_owner = NULL, lease_expiry = 0, messages = ?4,"
+                           " pause_requested = 0, checkpoints = ?5"
+                           " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND status = 'Running'");
+        if (st) {
+            bind_run_key(st, tenant, group_id, start_usecs);
+            cat_bind_json(st, 4, m);
+            cat_bind_json(st, 5, checkpoints);
+            rc = cat_exec_done(cat, st);
+        }
+    }
+    json_decref(m);
     if (rc == 0) rc = cat_commit(cat);
     if (rc != 0) cat_rollback(cat);
     return rc;

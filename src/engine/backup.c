@@ -109,6 +109,7 @@ struct bk_item {               /* one name of a directory listing, before it bec
 struct bk {
     struct repo *repo;
     const struct eng_backup_opts *o;
+    int paused;                 /* opts.pause stopped the walk: the snapshot is a checkpoint */
     /* pipeline */
     pthread_mutex_t mu;
     pthread_cond_t cv_work, cv_free;
@@ -1042,6 +1043,12 @@ static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct 
     }
     for (size_t i = 0; i < n; i++) {
         if (bk_cancelled(b)) { rc = atomic_load(&b->err); break; }
+        if (b->o->pause && *b->o->pause) { /* pause: this directory ends here (entries not begun) */
+            for (size_t k = i; k < n; k++) tree_entry_release(&node->ents[k].e);
+            node->n = i;
+            b->paused = 1;
+            break;
+        }
         if ((rc = eng_path_push(&b->path, node->ents[i].e.name)) != 0) break;
         rc = bk_entry(b, node, &node->ents[i], dfd, &items[i], prev);
         eng_path_pop(&b->path, base);
@@ -1420,5 +1427,6 @@ done:
     pthread_cond_destroy(&b.cv_free);
     repo_writer_end(repo, wticket);
     if (rc) out->snapshot_id[0] = '\0';
+    out->paused = !rc && b.paused;
     return rc;
 }

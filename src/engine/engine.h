@@ -42,6 +42,11 @@ struct eng_backup_opts {
     eng_progress_fn progress;
     void *progress_ctx;
     volatile int *cancel;              /* set to nonzero to stop: -ECANCELED, no snapshot */
+    /* pause (may be NULL): set to nonzero to stop reading before the next directory entry; what is
+     * done so far (the entries already taken, their directories cut there) is written as a normal
+     * snapshot, a checkpoint, and result.paused is 1. A backup with the checkpoint as its parent
+     * then reads only what the checkpoint lacks. */
+    volatile int *pause;
     int threads;                       /* hashing/packing workers; <= 0 = number of cores */
     /* Test hook: called on the reading thread just before a regular file is opened. */
     void (*on_before_open)(void *ctx, const char *path);
@@ -69,6 +74,7 @@ struct eng_backup_result {
     uint64_t bytes_added;      /* bytes added to pack files (after dedup/compression) */
     uint64_t files_unchanged;  /* files whose content was taken from the parent snapshot */
     json_t *warnings;          /* owned: array of {"path":..,"message":..} (vanished, unreadable) */
+    int paused;                /* stopped by opts.pause: the snapshot is a checkpoint */
 };
 
 /* eng_backup: walks the include paths (never following symlinks; virtual kernel filesystems such

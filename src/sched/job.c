@@ -135,6 +135,7 @@ static void run_leased(struct job_worker *w)
     j->kind = kind;
     j->state = NULL;
     j->cancel = p->stopping;
+    j->pause = 0;
     j->user_cancel = j->lease_lost = 0;
     j->renewed_at = util_time_real();
     j->busy = 1;
@@ -226,6 +227,8 @@ static void monitor_job(struct job_pool *p, struct job *j)
         if (rc == CAT_NOT_FOUND) {
             j->lease_lost = 1;
             j->cancel = 1;
+        } else if (rc == 0 && cancel == 2) {
+            j->pause = 1;
         } else if (rc == 0 && cancel) {
             j->user_cancel = 1;
             j->cancel = 1;

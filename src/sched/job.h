@@ -42,7 +42,8 @@ struct job_queue {
      * j->row, j->tenant, j->id, j->start_usecs and j->kind_name. CAT_NOT_FOUND: nothing queued. */
     int (*lease_next)(struct cat *cat, const char *owner, int64_t lease_until, struct job *j);
     /* renew / check: the lease is extended (renew) or only read (check); *cancel receives whether a
-     * cancel was requested. CAT_NOT_FOUND: owner no longer holds it. */
+     * cancel was requested (1), or a pause (2: the job's pause flag is raised, for kinds that can
+     * pause: backups). CAT_NOT_FOUND: owner no longer holds it. */
     int (*renew)(struct cat *cat, const struct job *j, const char *owner, int64_t lease_until, int *cancel);
     int (*check)(struct cat *cat, const struct job *j, const char *owner, int *cancel);
     /* fail_running: Running jobs not leased by owner (NULL: any) whose lease expired before
@@ -86,6 +87,7 @@ struct job {
     int busy;
     void *state;               /* the kind's live state (progress) while it runs; flush reads it */
     volatile int cancel;       /* the mover's cancel flag */
+    volatile int pause;        /* a pause was requested (check/renew said 2): the mover's pause flag */
     int user_cancel;           /* a cancel was requested through the API */
     int lease_lost;            /* the catalog no longer gives us the job */
     int64_t renewed_at;        /* real time of the last renewal */

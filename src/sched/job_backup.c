@@ -28,7 +28,13 @@
  * is retried with a growing pause (up to 10 s) until it is recorded, the daemon stops or the run is
  * taken away, so a run never stays Running without a worker. A pack seal that fails (a full disk)
  * voids the snapshots of the backups writing at that moment (repo_write_epoch); runs that start
- * after it write at once. */
+ * after it write at once.
+ *
+ * The policy's asks (docs/architecture.md "Retention the policy asks for"): a successful run's end
+ * applies extendedRetention (gfs_promote, sched/gfs.h); a Failed attempt with retries left waits in
+ * the queue for its interval (retry_later, cat_run_retry); a pause request stops the mover at a
+ * checkpoint snapshot and the run becomes Paused (cat_run_pause), its objects resuming from their
+ * checkpoints later. */
 #include "sched/sched_int.h"
 #include "sched/job_backup_int.h"
 #include "catalog/cat_group.h"
@@ -36,6 +42,7 @@
 #include "catalog/cat_source.h"
 #include "engine/mover.h"
 #include "repo/repo.h"
+#include "sched/gfs.h"
 #include "sched/spec.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -48,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 
@@ -162,6 +170,19 @@ static void estimate_stop(struct estimate_job *e)
 
 /* ---------- mover callbacks and progress ---------- */
 
+
+/* fail_marked: the COFFER_TEST_FAIL_MARK hook: whether an include directory holds the marker entry. */
+static int fail_marked(const struct sched *s, const char **inc, size_t n)
+{
+    char p[4096];
+    struct stat st;
+    if (!s->fail_mark) return 0;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(p, sizeof p, "%s/%s", inc[i], s->fail_mark);
+        if (lstat(p, &st) == 0) return 1;
+    }
+    return 0;
+}
 
 static void on_before_open(void *ctx, const char *path)
 {
@@ -293,6 +314,22 @@ static void object_parent(struct backup_run *b, int64_t id, struct cat_run_objec
     free(latest);
 }
 
+/* ---------- pause checkpoints ---------- */
+
+static void cp_key(int64_t id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRId64, id);
+}
+
+/* checkpoint_forget: a checkpoint snapshot no longer needed (a later snapshot holds its content)
+ * leaves the repository; a failure only leaves its document (prune keeps its blobs). */
+static void checkpoint_forget(struct backup_run *b, const char *id)
+{
+    int rc = job_repo(b->j) ? repo_snapshot_forget(job_repo(b->j), id) : -ENODEV;
+    if (rc != 0)
+        log_warn("run %s: checkpoint %s could not be forgotten (%s); its document stays", b->run_id, id, strerror(-rc));
+}
+
 /* object_succeeded: records the snapshot row and the object's result (one transaction). */
 static void object_succeeded(struct backup_run *b, const struct cat_object *co, struct cat_run_object *o,
                              const struct eng_backup_result *res, const char *parent, struct run_tally *t)
@@ -356,7 +393,8 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     struct eng_backup_result res = { 0 };
     json_t *incs = json_array(), *excs = json_array(), *meta = NULL;
     const char **inc_v = NULL, **exc_v = NULL;
-    char *parent = NULL, err[512] = "", msg[1024];
+    char *parent = NULL, err[512] = "", msg[1024], cpk[24];
+    const char *checkpoint = NULL;
     int64_t id = so->id;
     int rc, have_obj = 0;
     size_t n_inc = 0, n_exc = 0;
@@ -392,7 +430,12 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     opts.n_include = n_inc;
     opts.exclude_paths = exc_v;
     opts.n_exclude = n_exc;
-    opts.parent_snapshot_id = parent;
+    /* A resumed run's object starts from its checkpoint: what the paused attempt stored is not read
+     * again (the catalog's parent stays the group's latest snapshot). */
+    cp_key(id, cpk, sizeof cpk);
+    checkpoint = json_string_value(json_object_get(t->checkpoints, cpk));
+    opts.parent_snapshot_id = checkpoint ? checkpoint : parent;
+    opts.pause = &j->pause;
     opts.snapshot_meta = meta;
     opts.progress = backup_on_progress;
     opts.progress_ctx = b;
@@ -405,6 +448,9 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     if (!job_repo(j)) {
         rc = -ENODEV;
         snprintf(err, sizeof err, "the repository is not available");
+    } else if (fail_marked(b->s, inc_v, n_inc)) {
+        rc = -EIO;
+        snprintf(err, sizeof err, "injected failure (test hook COFFER_TEST_FAIL_MARK)");
     } else {
         rc = b->mover->backup(job_repo(j), &opts, &res, err, sizeof err);
     }
@@ -416,8 +462,20 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     o.bytes_read = (int64_t)res.bytes_read;
     o.bytes_written = (int64_t)res.bytes_added;
     o.files_read = res.files >= res.files_unchanged ? (int64_t)(res.files - res.files_unchanged) : 0;
-    if (rc == 0) {
+    if (rc == 0 && res.paused) {
+        /* Paused: the snapshot is the object's checkpoint (the run's end records it); the one it
+         * replaces is forgotten (this one holds all of it). */
+        t->stop = 1;
+        if (checkpoint) checkpoint_forget(b, checkpoint);
+        json_object_set_new(t->checkpoints, cpk, json_string(res.snapshot_id));
+        log_info("run %s of group %s: object %" PRId64 " paused after %" PRIu64 " files; checkpoint %s", b->run_id,
+                 run->group_id, id, res.files, res.snapshot_id);
+    } else if (rc == 0) {
         object_succeeded(b, &co, &o, &res, parent, t);
+        if (checkpoint) {
+            checkpoint_forget(b, checkpoint);
+            json_object_del(t->checkpoints, cpk);
+        }
     } else if (rc == -ECANCELED) {
         t->stop = 1;
         if (job_stopping(j) && !job_user_canceled(j)) {
@@ -498,7 +556,7 @@ static void backup_objects(struct backup_run *b, const struct spec_group *gs, st
         for (size_t k = 0; k < ndone; k++)
             if (done[k].object_id == id) skip = 1;
         if (skip) continue;
-        if (t->stop || b->j->cancel) {
+        if (t->stop || b->j->cancel || b->j->pause) {
             t->stop = 1;
             break;
         }
@@ -512,13 +570,113 @@ static void backup_objects(struct backup_run *b, const struct spec_group *gs, st
     free(done);
 }
 
+/* ---------- extendedRetention (GFS, sched/gfs.h) ---------- */
+
+struct gfs_hist {
+    struct cat *cat;
+    const struct cat_run *run;
+};
+
+static int gfs_nop(void *ud, const struct cat_run *r)
+{
+    (void)ud;
+    (void)r;
+    return 0;
+}
+
+/* gfs_count: the group's successful runs of the rule's run types started in [from, before). */
+static int gfs_count(void *ud, const struct spec_ext *rule, int64_t from, int64_t before, int64_t *count)
+{
+    static const char *const types[][2] = { { "kRegular", "kFull" }, { "kRegular", NULL }, { "kFull", NULL },
+                                            { "kLog", NULL } };
+    const struct gfs_hist *h = ud;
+    struct cat_run_filter f = { .start_from = from > 0 ? from : 0, .start_to = before - 1, .limit = 1 };
+    int rc;
+    f.statuses = json_pack("[s,s]", "Succeeded", "SucceededWithWarning");
+    f.run_types = json_array();
+    for (int k = 0; k < 2; k++)
+        if (types[rule->run][k]) json_array_append_new(f.run_types, json_string(types[rule->run][k]));
+    rc = cat_run_list(h->cat, h->run->tenant, h->run->group_id, &f, gfs_nop, NULL, count);
+    json_decref(f.statuses);
+    json_decref(f.run_types);
+    return rc < 0 ? rc : 0;
+}
+
+/* gfs_promote: before a successful run's end is recorded, the extendedRetention rules of its policy
+ * that promote it extend its snapshots' expiry (never shorten it); each promotion is a run message. */
+static void gfs_promote(struct backup_run *b, const struct spec_group *gs, struct run_tally *t)
+{
+    struct cat *cat = job_cat(b->j);
+    const struct cat_run *run = b->run;
+    struct spec_policy p;
+    struct gfs_hist h = { cat, run };
+    char err[160], what[160];
+    int64_t expiry;
+    uint32_t promoted;
+    if (!gs->policy_id || spec_policy_load(cat, run->tenant, gs->policy_id, &p, err, sizeof err) != 0 || p.next == 0)
+        return;
+    if (gfs_select(&p, run->run_type, run->start_usecs, run->expiry_usecs, gfs_count, &h, &expiry, &promoted) < 0)
+        log_warn("run %s of group %s: extendedRetention: the catalog did not answer for every rule", b->run_id,
+                 run->group_id);
+    if (!promoted) return;
+    for (size_t i = 0; i < p.next; i++) {
+        if (!(promoted & (1u << i))) continue;
+        gfs_describe(&p.ext[i], what, sizeof what);
+        backup_add_message(t, "extendedRetention: %s", what);
+    }
+    if (expiry == run->expiry_usecs) return;
+    if (cat_run_update_local(cat, run->tenant, run->group_id, run->start_usecs, -1, expiry, NULL, 0,
+                             util_time_now()) != 0) {
+        backup_add_message(t, "extendedRetention: the longer expiry could not be recorded (catalog error)");
+        return;
+    }
+    log_info("run %s of group %s: extendedRetention keeps it until %" PRId64 " (was %" PRId64 ")", b->run_id,
+             run->group_id, expiry, run->expiry_usecs);
+}
+
+/* ---------- retryOptions ---------- */
+
+/* retry_later: a Failed attempt of a run whose policy allows more: the run waits in the queue for
+ * retry_interval_min (the job core leases it again when due; no worker sleeps). 1 when queued again,
+ * 0 when the run ends Failed (messages say after how many attempts). */
+static int retry_later(struct backup_run *b, const struct spec_group *gs, struct run_tally *t)
+{
+    struct cat *cat = job_cat(b->j);
+    const struct cat_run *run = b->run;
+    struct spec_policy p;
+    char err[160];
+    int64_t at;
+    int rc;
+    if (!gs->policy_id || spec_policy_load(cat, run->tenant, gs->policy_id, &p, err, sizeof err) != 0 ||
+        p.retries <= 0)
+        return 0;
+    if (run->attempt > p.retries) {
+        backup_add_message(t, "attempt %" PRId64 " of %" PRId64 " failed: no retries left", run->attempt,
+                           p.retries + 1);
+        return 0;
+    }
+    at = util_time_now() + p.retry_interval_min * 60LL * 1000000;
+    backup_add_message(t, "attempt %" PRId64 " of %" PRId64 " failed; the next attempt starts at %" PRId64
+                          " (retryIntervalMins %" PRId64 ")",
+                       run->attempt, p.retries + 1, at, p.retry_interval_min);
+    rc = cat_run_retry(cat, run->tenant, run->group_id, run->start_usecs, at, t->messages);
+    if (rc != 0) {
+        log_warn("run %s of group %s: cannot queue its next attempt (%d); it ends Failed", b->run_id, run->group_id, rc);
+        return 0;
+    }
+    log_info("run %s of group %s: attempt %" PRId64 " failed; retried at %" PRId64, b->run_id, run->group_id,
+             run->attempt, at);
+    return 1;
+}
+
 static void backup_run(struct job *j)
 {
     const struct cat_run *run = j->row;
     struct cat *cat = job_cat(j);
     struct cat_group g = { 0 };
     struct backup_run b = { .j = j, .run = run, .g = &g, .s = job_ctx(j) };
-    struct run_tally t = { .messages = json_array() };
+    struct run_tally t = { .messages = json_array(),
+                           .checkpoints = run->checkpoints ? json_deep_copy(run->checkpoints) : json_object() };
     struct spec_group gs = { 0 };
     char err[256] = "";
     const char *status;
@@ -572,6 +730,15 @@ finish:
         log_info("run %s of group %s: interrupted by the shutdown, queued again", b.run_id, run->group_id);
         goto out;
     }
+    if (j->pause && t.stop && !job_user_canceled(j) && !t.canceled) { /* something is left to do */
+        rc = cat_run_pause(cat, run->tenant, run->group_id, run->start_usecs, t.checkpoints,
+                           "paused by request: what was stored so far is kept; Resume continues from there");
+        if (rc == 0) {
+            log_info("run %s of group %s paused", b.run_id, run->group_id);
+            goto out;
+        }
+        log_warn("run %s of group %s: cannot record the pause (%d); the run ends instead", b.run_id, run->group_id, rc);
+    }
     if (job_user_canceled(j) || t.canceled) {
         status = "Canceled";
         backup_add_message(&t, "canceled by request");
@@ -582,6 +749,10 @@ finish:
     } else {
         status = "Succeeded";
     }
+    if (strcmp(status, "Failed") == 0 && retry_later(&b, &gs, &t)) goto out;
+    if (strncmp(status, "Succeeded", 9) == 0 && run->attempt > 1)
+        backup_add_message(&t, "succeeded at attempt %" PRId64, run->attempt);
+    if (strncmp(status, "Succeeded", 9) == 0) gfs_promote(&b, &gs, &t);
     rc = record_end(&b, status, t.messages);
     if (rc != 0 && rc != CAT_NOT_FOUND) {
         log_error("run %s of group %s: cannot record its end (%s): it stays Running until housekeeping fails it",
@@ -593,6 +764,7 @@ finish:
 out:
     spec_group_free(&gs);
     json_decref(t.messages);
+    json_decref(t.checkpoints);
     cat_group_release(&g);
 }
 
@@ -603,7 +775,7 @@ static int runs_lease_next(struct cat *cat, const char *owner, int64_t lease_unt
     struct cat_run *r = calloc(1, sizeof *r);
     int rc;
     if (!r) return -ENOMEM;
-    rc = cat_run_lease_next(cat, owner, lease_until, r);
+    rc = cat_run_lease_next_at(cat, owner, lease_until, util_time_now(), r); /* a retry waits for its time */
     if (rc != 0) {
         free(r);
         return rc;

@@ -33,6 +33,7 @@ struct run_tally {
     int ok, warned, failed, canceled;
     json_t *messages; /* the run's messages */
     int stop;         /* cancelled or stopping: no more objects */
+    json_t *checkpoints; /* {"<object id>":"<snapshot id>"}: the run's pause checkpoints (owned) */
 };
 
 /* backup_on_progress: the mover's progress callback (ctx: the backup_run): copies the counters into

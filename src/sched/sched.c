@@ -317,6 +317,8 @@ static void read_hooks(struct sched *s)
     if (v && *v) s->vanish = strdup(v);
     v = getenv("COFFER_TEST_SLOW_OPEN_MS");
     if (v && *v) s->slow_open_ms = atoi(v);
+    v = getenv("COFFER_TEST_FAIL_MARK");
+    if (v && *v && !strchr(v, '/')) s->fail_mark = strdup(v);
     v = getenv("COFFER_TEST_RECOVERY_DELAY_MS");
     if (v && *v) s->recovery_delay_ms = atoi(v);
     log_warn("scheduler: test hooks enabled (vanish '%s', slow open %d ms, recovery delay %d ms)",
@@ -385,6 +387,7 @@ void sched_stop(struct sched *s)
     job_pool_stop(s->backups);    /* running backups stop at a safe point and are queued again */
     pg_stream_stop(s->pg_stream); /* every WAL streamer: status sent, stream closed, thread joined */
     free(s->vanish);
+    free(s->fail_mark);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->tick_lock);
     pthread_cond_destroy(&s->tick_cond);

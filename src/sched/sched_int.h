@@ -25,6 +25,7 @@ struct sched {
     char *vanish;
     int slow_open_ms;
     int recovery_delay_ms;
+    char *fail_mark;           /* COFFER_TEST_FAIL_MARK: an object fails while an include path holds it */
 };
 
 extern const struct job_queue job_queue_runs;

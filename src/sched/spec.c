@@ -14,6 +14,8 @@
 
 static const char *const g_units[] = { "minutes", "hours", "days", "weeks", "months", "years", "once", NULL };
 static const char *const g_ret_units[] = { "none", "days", "weeks", "months", "years", NULL };
+static const char *const g_ext_units[] = { "hours", "days", "weeks", "months", "years", "runs", NULL };
+static const char *const g_ext_runs[] = { "any", "regular", "full", "log", NULL };
 static const char *const g_envs[] = { "none", "physical", "sql", NULL };
 static const char *const g_prots[] = { "none", "file", "volume", "native", NULL };
 
@@ -51,7 +53,17 @@ static char *dump(json_t *o)
 char *spec_policy_encode(const struct spec_policy *p)
 {
     json_t *o = json_object(), *full = json_array(), *bw = json_array();
-    json_object_set_new(o, "v", json_integer(p->has_log ? SPEC_POLICY_VERSION : SPEC_VERSION));
+    json_object_set_new(o, "v", json_integer(p->next ? 3 : p->has_log ? 2 : SPEC_VERSION));
+    if (p->next) {
+        json_t *ext = json_array();
+        for (size_t i = 0; i < p->next && i < SPEC_MAX_EXT; i++)
+            json_array_append_new(ext, json_pack("{s:s,s:I,s:{s:s,s:I},s:s}", "unit", g_ext_units[p->ext[i].unit],
+                                                 "every", (json_int_t)p->ext[i].every, "retention", "unit",
+                                                 g_ret_units[p->ext[i].retention.unit], "n",
+                                                 (json_int_t)p->ext[i].retention.duration, "run",
+                                                 g_ext_runs[p->ext[i].run]));
+        json_object_set_new(o, "ext", ext);
+    }
     if (p->has_log) {
         json_object_set_new(o, "log", rule_encode(&p->log));
         if (p->log_retention.unit != SCHED_RET_NONE)
@@ -259,6 +271,9 @@ int spec_policy_decode(const char *text, size_t len, struct spec_policy *p, char
                                         "retry_interval_min", NULL };
     static const char *const keys_v2[] = { "v", "incr", "full", "blackouts", "retention", "retries",
                                            "retry_interval_min", "log", "log_retention", NULL };
+    static const char *const keys_v3[] = { "v", "incr", "full", "blackouts", "retention", "retries",
+                                           "retry_interval_min", "log", "log_retention", "ext", NULL };
+    static const char *const ext_keys[] = { "unit", "every", "retention", "run", NULL };
     static const char *const bw_keys[] = { "day", "start", "end", NULL };
     static const char *const ret_keys[] = { "unit", "n", NULL };
     struct dec d = { err, errlen };
@@ -268,8 +283,36 @@ int spec_policy_decode(const char *text, size_t len, struct spec_policy *p, char
     memset(p, 0, sizeof *p);
     if (!o) return -EINVAL;
     if ((rc = check_version(&d, o, SPEC_POLICY_VERSION, &version)) ||
-        (rc = only_keys(&d, o, "", version >= 2 ? keys_v2 : keys)))
+        (rc = only_keys(&d, o, "", version >= 3 ? keys_v3 : version == 2 ? keys_v2 : keys)))
         goto out;
+    if ((rc = get_arr(&d, o, "", "ext", SPEC_MAX_EXT, &a))) goto out;
+    json_array_foreach(a, i, v) {
+        char path[32], rpath[48];
+        int unit = 0, run = 0, runit = 0;
+        struct spec_ext *e = &p->ext[p->next];
+        json_t *r;
+        snprintf(path, sizeof path, "ext[%zu]", i);
+        snprintf(rpath, sizeof rpath, "%s.retention", path);
+        if ((rc = only_keys(&d, v, path, ext_keys)) || (rc = get_enum(&d, v, path, "unit", 1, g_ext_units, &unit)) ||
+            (rc = get_int(&d, v, path, "every", 1, 1, 100000, &e->every)) ||
+            (rc = get_enum(&d, v, path, "run", 1, g_ext_runs, &run)))
+            goto out;
+        if (!json_is_object(r = json_object_get(v, "retention"))) {
+            rc = fail(&d, rpath, "must be an object");
+            goto out;
+        }
+        if ((rc = only_keys(&d, r, rpath, ret_keys)) || (rc = get_enum(&d, r, rpath, "unit", 1, g_ret_units, &runit)) ||
+            (rc = get_int(&d, r, rpath, "n", 1, 0, 100000, &e->retention.duration)))
+            goto out;
+        if (runit == SCHED_RET_NONE) {
+            rc = fail(&d, rpath, "unit must not be none");
+            goto out;
+        }
+        e->unit = (enum spec_ext_unit)unit;
+        e->run = (enum spec_ext_run)run;
+        e->retention.unit = (enum sched_ret_unit)runit;
+        p->next++;
+    }
     if ((v = json_object_get(o, "log"))) {
         if ((rc = rule_decode(&d, v, "log", &p->log))) goto out;
         if (p->log.unit != SCHED_MINUTES && p->log.unit != SCHED_HOURS) {

@@ -13,6 +13,9 @@
  *
  * Policy v1: {"v":1,"incr":RULE,"full":[RULE...],"blackouts":[{"day":0-6,"start":min,"end":min}],
  *             "retention":{"unit":"days|weeks|months|years","n":N},"retries":N,"retry_interval_min":N}
+ * Policy v3: v2 plus "ext":[{"unit":"hours|days|weeks|months|years|runs","every":N,
+ *             "retention":{"unit","n"},"run":"any|regular|full|log"}] (extendedRetention: the GFS
+ *             rules of sched/gfs.h). The encoder writes v3 only for a policy with such rules.
  * Policy v2: v1 plus "log":RULE (minutes or hours: the kLog schedule of SQL groups) and
  *             "log_retention":{"unit","n"} (how long a kLog run's snapshot is kept). The encoder writes
  *             v2 only for a policy with a log rule, so policies without one stay v1 documents.
@@ -31,7 +34,8 @@
 #include <stdint.h>
 
 #define SPEC_VERSION 1          /* groups; policies without a log rule */
-#define SPEC_POLICY_VERSION 2   /* the newest policy version (a log rule) */
+#define SPEC_POLICY_VERSION 3   /* the newest policy version (extended retention rules) */
+#define SPEC_MAX_EXT 16         /* extended retention (GFS) rules of a policy */
 
 enum spec_env { SPEC_ENV_NONE = 0, SPEC_ENV_PHYSICAL, SPEC_ENV_SQL };
 enum spec_protection { SPEC_PROT_NONE = 0, SPEC_PROT_FILE, SPEC_PROT_VOLUME, SPEC_PROT_NATIVE };
@@ -39,6 +43,17 @@ enum spec_protection { SPEC_PROT_NONE = 0, SPEC_PROT_FILE, SPEC_PROT_VOLUME, SPE
 struct spec_retention {
     enum sched_ret_unit unit;   /* SCHED_RET_NONE: the policy keeps snapshots without expiry */
     int64_t duration;           /* 0 .. 100000 units */
+};
+
+/* One extendedRetention rule: the first successful run of each period of `every` units (for
+ * SPEC_EXT_RUNS: every `every`-th successful run) is kept for `retention` (sched/gfs.h). */
+enum spec_ext_unit { SPEC_EXT_HOURS, SPEC_EXT_DAYS, SPEC_EXT_WEEKS, SPEC_EXT_MONTHS, SPEC_EXT_YEARS, SPEC_EXT_RUNS };
+enum spec_ext_run { SPEC_EXT_RUN_ANY, SPEC_EXT_RUN_REGULAR, SPEC_EXT_RUN_FULL, SPEC_EXT_RUN_LOG };
+struct spec_ext {
+    enum spec_ext_unit unit;
+    int64_t every;                  /* 1 .. 100000 */
+    struct spec_retention retention;  /* unit never SCHED_RET_NONE */
+    enum spec_ext_run run;          /* which runs it considers (any: kRegular and kFull) */
 };
 
 struct spec_policy {
@@ -53,6 +68,8 @@ struct spec_policy {
     int has_log;                      /* v2: the log schedule (kLog runs of SQL groups) */
     struct sched_rule log;            /* unit SCHED_MINUTES or SCHED_HOURS */
     struct spec_retention log_retention;
+    size_t next;                      /* v3: extendedRetention */
+    struct spec_ext ext[SPEC_MAX_EXT];
 };
 
 struct spec_path {

@@ -122,6 +122,9 @@ TEST(migration_8_converts_wire_shaped_documents)
               "ALTER TABLE snapshots DROP COLUMN sql_wal_from_usecs; ALTER TABLE snapshots DROP COLUMN sql_wal_to_usecs;"
               "ALTER TABLE snapshots DROP COLUMN sql_databases;"
               "ALTER TABLE sources DROP COLUMN spec;"
+              "ALTER TABLE runs DROP COLUMN attempt; ALTER TABLE runs DROP COLUMN retry_at;"
+              "ALTER TABLE runs DROP COLUMN failed_attempts; ALTER TABLE runs DROP COLUMN pause_requested;"
+              "ALTER TABLE runs DROP COLUMN checkpoints;"
               "PRAGMA user_version = 7;") == 0);
     CHECK(shown());
     /* and the rows now hold the facts document */

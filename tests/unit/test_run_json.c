@@ -46,7 +46,7 @@ TEST(run_and_snapshot_json)
         "\"failedAppObjectsCount\":0,\"cancelledAppObjectsCount\":0,\"localSnapshotStats\":{\"logicalSizeB"
         "ytes\":100,\"bytesWritten\":60,\"bytesRead\":80},\"progressTaskId\":\"7:1000\",\"localTaskId\":\"7:100"
         "0\",\"dataLock\":\"Compliance\",\"dataLockConstraints\":{\"mode\":\"Compliance\",\"expiryTimeUsecs\":77"
-        "777},\"cofferStats\":{\"files\":12,\"directories\":4,\"objects\":3,\"scheduled\":true}},\"objects\":[{"
+        "777},\"cofferStats\":{\"files\":12,\"directories\":4,\"objects\":3,\"scheduled\":true,\"attempt\":1}},\"objects\":[{"
         "\"object\":{\"id\":11,\"name\":\"/data\",\"sourceId\":10,\"sourceName\":\"host-a\",\"environment\":\"kPhysi"
         "cal\",\"objectType\":\"kVolume\",\"protectionType\":\"kFile\",\"osType\":\"kLinux\"},\"localSnapshotInfo"
         "\":{\"snapshotInfo\":{\"snapshotId\":\"abcd\",\"status\":\"kSuccessful\",\"startTimeUsecs\":1500,\"admit"
@@ -76,7 +76,7 @@ TEST(run_and_snapshot_json)
         "ancelledObjectsCount\":0,\"successfulAppObjectsCount\":0,\"failedAppObjectsCount\":0,\"cancelled"
         "AppObjectsCount\":0,\"localSnapshotStats\":{\"logicalSizeBytes\":0,\"bytesWritten\":0,\"bytesRead\""
         ":0},\"progressTaskId\":\"8:2000\",\"localTaskId\":\"8:2000\",\"cofferStats\":{\"files\":0,\"directories"
-        "\":0,\"objects\":0,\"scheduled\":false}}}"));
+        "\":0,\"objects\":0,\"scheduled\":false,\"attempt\":1}}}"));
     CHECK(same(api_run_json(&r2, 1, NULL, 0),
         "{\"id\":\"8:2000\",\"protectionGroupInstanceId\":34,\"protectionGroupId\":\"5:6:8\",\"protectionGroup"
         "Name\":\"g2\",\"isReplicationRun\":false,\"isLocalSnapshotsDeleted\":false,\"hasLocalSnapshot\":tru"
@@ -86,7 +86,7 @@ TEST(run_and_snapshot_json)
         "ancelledObjectsCount\":0,\"successfulAppObjectsCount\":0,\"failedAppObjectsCount\":0,\"cancelled"
         "AppObjectsCount\":0,\"localSnapshotStats\":{\"logicalSizeBytes\":0,\"bytesWritten\":0,\"bytesRead\""
         ":0},\"progressTaskId\":\"8:2000\",\"localTaskId\":\"8:2000\",\"cofferStats\":{\"files\":0,\"directories"
-        "\":0,\"objects\":0,\"scheduled\":false}},\"objects\":[]}"));
+        "\":0,\"objects\":0,\"scheduled\":false,\"attempt\":1}},\"objects\":[]}"));
     struct cat_snapshot s = { .tenant = "t", .id = "ffee", .object_id = 11, .object_name = "/data", .source_id = 10,
         .environment = "kPhysical", .group_id = "5:6:7", .group_name = "files", .group_seq = 7, .run_usecs = 1000,
         .instance_id = 33, .run_type = "kRegular", .snapshot_usecs = 1500, .end_usecs = 2500, .expiry_usecs = 99,

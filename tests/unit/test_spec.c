@@ -157,7 +157,7 @@ TEST(group_round_trip_keeps_every_field)
 TEST(strict_decoder_refuses_bad_documents)
 {
     static const struct { const char *doc, *want; } bad_policies[] = {
-        { "{\"v\":3,\"full\":[]}", "version 3" },
+        { "{\"v\":4,\"full\":[]}", "version 4" },
         { "{\"v\":1,\"log\":{\"unit\":\"minutes\"}}", "'log'" },
         { "{\"full\":[]}", "'v'" },
         { "{\"v\":\"1\"}", "'v'" },
