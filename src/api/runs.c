@@ -524,8 +524,10 @@ static void lock_plan(const struct cat_run *r, json_t *lsc, int64_t expiry, stru
 }
 
 /* lock_pass: every run's change asked of the repository's data locks before anything changes: a
- * refusal answers 409 (Compliance lock or legal hold) or 403 (Administrative lock without the
- * data-security key) naming the lock and its end. 1 when all may proceed, 0 after answering. */
+ * refusal answers 409 (Compliance lock) or 403 (Administrative lock without the data-security key)
+ * naming the lock and its end. 1 when all may proceed, 0 after answering. A legal hold stays a
+ * per-run failure of the 207 (as before the repository kept locks), and one lifted in the same
+ * request does not count. */
 static int lock_pass(struct api_req *req, struct api_resp *resp, const struct cat_group *g, json_t *params)
 {
     struct api_context *ctx = api_ctx(req);
@@ -549,6 +551,7 @@ static int lock_pass(struct api_req *req, struct api_resp *resp, const struct ca
         if (lp.del)
             rc = svc_run_delete_check(ctx->cat, ctx->repo, req->tenant, g->id, start, req->data_security, why,
                                       sizeof why);
+        if (rc == -EBUSY) rc = 0; /* legal hold: the apply loop answers it per run */
         if (rc == 0 && ctx->repo && (lp.mode >= 0 || lp.until >= 0 || lp.hold >= 0))
             rc = svc_run_lock(ctx->cat, ctx->repo, req->tenant, g->id, start, lp.mode, lp.until, lp.hold,
                               req->data_security, 1, why, sizeof why);
@@ -651,6 +654,12 @@ static void update_runs(struct api_req *req, struct api_resp *resp)
                                   req->data_security, 0, why, sizeof why);
                 if (rc < 0) snprintf(msg, sizeof msg, "%s", why[0] ? why : "cannot write the data lock");
             }
+        }
+        if (!msg[0] && del && ctx->repo) {
+            char why[320] = "";
+            if (svc_run_delete_check(ctx->cat, ctx->repo, req->tenant, g.id, start, req->data_security, why,
+                                     sizeof why) < 0)
+                snprintf(msg, sizeof msg, "%s", why[0] ? why : "the run's snapshots cannot be deleted");
         }
         if (!msg[0] && del && req->data_security && r.data_lock) {
             /* The data-security key lifts an Administrative lock (lock_pass checked the repository's):

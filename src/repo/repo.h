@@ -98,7 +98,7 @@ int repo_snapshot_read(struct repo *repo, const char *id_hex, json_t **doc); /* 
 /* repo_snapshot_list: a JSON array of id strings; caller decrefs. */
 int repo_snapshot_list(struct repo *repo, json_t **ids);
 /* repo_snapshot_forget: deletes a snapshot document; refused while a data lock or legal hold of
- * the repository keeps it (repo_retain_check without the data-security right). */
+ * the repository keeps it (repo_retain_check without the data-security right: its code). */
 int repo_snapshot_forget(struct repo *repo, const char *id_hex);
 /* repo_snapshot_forget_as: the same; data_security 1 lifts an Administrative lock (never a
  * Compliance lock or a legal hold). */
@@ -125,7 +125,7 @@ int repo_retain_get(struct repo *repo, const char *sid, struct repo_retain *out)
  * data_security is 0. Legal hold may always be set or lifted. dry_run: the checks only. */
 int repo_retain_set(struct repo *repo, const char *sid, const struct repo_retain *want, int data_security,
                     int dry_run, char *msg, size_t msglen);
-/* repo_retain_check: 0 when the snapshot may be deleted at now; -EPERM (legal hold, or a
+/* repo_retain_check: 0 when the snapshot may be deleted at now; -EBUSY (legal hold), -EPERM (a
  * Compliance lock in force) or -EACCES (an Administrative lock in force, data_security 0), with a
  * sentence in msg naming the lock and its end. */
 int repo_retain_check(struct repo *repo, const char *sid, int64_t now, int data_security, char *msg,

@@ -131,7 +131,7 @@ int repo_retain_check(struct repo *repo, const char *sid, int64_t now, int data_
         repo_seterr(msg, msglen, "snapshot %.16s is on legal hold (lock object retain/%.16s-%" PRIu64
                     ", %s lock until %s): lift the hold first", sid, sid, r.generation,
                     repo_lock_mode_name(r.mode), fmt_until(r.until_usecs, when, sizeof when));
-        return -EPERM;
+        return -EBUSY;
     }
     if (!in_force(&r, now)) return 0;
     if (r.mode == REPO_LOCK_ADMINISTRATIVE && data_security) return 0;

@@ -24,7 +24,7 @@ struct repo;
  * document is fine). repo may be NULL (catalog only). 0, -ENOENT (no such row), <0. */
 int svc_snapshot_delete(struct cat *cat, struct repo *repo, const char *tenant, const char *snapshot_id);
 /* svc_snapshot_delete_as: the same, first asking the repository's data lock (repo_retain_check):
- * -EPERM (Compliance lock in force, legal hold) or -EACCES (Administrative lock in force and
+ * -EPERM (Compliance lock in force), -EBUSY (legal hold) or -EACCES (Administrative lock in force and
  * data_security 0) changes nothing, is logged, and msg (may be NULL) names the lock and its end.
  * svc_snapshot_delete is this with data_security 0. */
 int svc_snapshot_delete_as(struct cat *cat, struct repo *repo, const char *tenant, const char *snapshot_id,

@@ -269,8 +269,8 @@ TEST(legal_hold_keeps_until_lifted)
     struct repo_retain want = { .mode = REPO_LOCK_NONE, .until_usecs = REPO_RETAIN_FOREVER, .legal_hold = 1 };
     CHECK(make_repo("hold", repo_dir, key, a, b, &r, ida, idb) == 0);
     CHECK(repo_retain_set(r, ida, &want, 0, 0, msg, sizeof msg) == 0);
-    CHECK_EQ_INT(repo_snapshot_forget_as(r, ida, 1), -EPERM);
-    CHECK_EQ_INT(repo_retain_check(r, ida, util_time_now(), 1, msg, sizeof msg), -EPERM);
+    CHECK_EQ_INT(repo_snapshot_forget_as(r, ida, 1), -EBUSY);
+    CHECK_EQ_INT(repo_retain_check(r, ida, util_time_now(), 1, msg, sizeof msg), -EBUSY);
     CHECKF(strstr(msg, "legal hold"), "message: %s", msg);
     want.legal_hold = 0;
     CHECK(repo_retain_set(r, ida, &want, 0, 0, msg, sizeof msg) == 0);
