@@ -261,7 +261,7 @@ TEST(group_delete_and_retention_keep_it)
 {
     struct http_resp r;
     char what[200];
-    int n = 0;
+    int n = 0, waited = 0;
     long st = call(&d, "DELETE", fmt(FX_GRP "/%s?deleteSnapshots=true", gid[0]), T, NULL, &r);
     http_resp_release(&r);
     CHECK_EQ_INT(st, 204);
@@ -270,10 +270,11 @@ TEST(group_delete_and_retention_keep_it)
     snprintf(what, sizeof what, "refused to delete snapshot %s", snaps[0]);
     CHECK_EQ_INT(call(&d, "POST", "/v2/coffer-test/clock", NULL, "{\"advanceUsecs\":60000000}", &r), 200);
     http_resp_release(&r);
-    for (int i = 0; i < 450 && (n = log_count(what)) < 2; i++) usleep(100 * 1000);
+    for (; waited < 900 && (n = log_count(what)) < 2; waited++) usleep(100 * 1000);
+    printf("info: second refusal after %.1f s\n", waited / 10.0);
     if (n < 2) {
         char cmd[700];
-        snprintf(cmd, sizeof cmd, "grep -E 'retention|refused|expired' '%s' >&2", d.log_path);
+        snprintf(cmd, sizeof cmd, "cat '%s' >&2", d.log_path);
         if (system(cmd) != 0) fprintf(stderr, "(no such lines)\n");
     }
     CHECKF(n >= 2, "%d refusals logged", n);
@@ -346,7 +347,7 @@ TEST(hold_lifted_then_expired_and_lock_ended)
     struct repo *r;
     int deleted = 0;
     CHECK(put_ok(2, NULL, "{'enableLegalHold':false}"));
-    for (int i = 0; i < 450 && !deleted; i++) { /* the next retention pass (every 30 s) deletes it */
+    for (int i = 0; i < 900 && !deleted; i++) { /* the next retention pass (every 30 s) deletes it */
         j = get_run(2);
         deleted = json_is_true(json_object_get(j, "isLocalSnapshotsDeleted"));
         json_decref(j);
