@@ -250,6 +250,15 @@ int main(int argc, char **argv)
     if (lock_fd < 0) return 1;
     key = load_admin_key(cfg.data_dir);
     if (!key) return 1;
+    /* The data-security key (docs/operations.md): the one key that may lift an Administrative data
+     * lock; it must differ from the admin key, or the admin would hold both. */
+    ctx.data_security_key = getenv("COFFER_DATA_SECURITY_KEY");
+    if (ctx.data_security_key && !*ctx.data_security_key) ctx.data_security_key = NULL;
+    if (ctx.data_security_key && strcmp(ctx.data_security_key, key) == 0) {
+        log_error("COFFER_DATA_SECURITY_KEY must differ from the admin key");
+        free(key);
+        return 1;
+    }
     snprintf(path, sizeof path, "%s/catalog.db", cfg.data_dir);
     if (cat_open(path, &ctx.cat, err, sizeof err) != 0) {
         log_error("%s", err);

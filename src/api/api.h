@@ -36,6 +36,7 @@ struct api_req {
     const char *params[API_MAX_PATH_PARAMS]; /* {placeholders} of the route, in order */
     const char *body;        /* NUL-terminated, may be NULL */
     size_t body_len;
+    int data_security;       /* authenticated with the data-security key (lifts Administrative locks) */
 };
 
 struct api_resp {
@@ -100,6 +101,7 @@ struct api_context {
     const char *data_dir;
     struct sched *sched;  /* job queue and workers (NULL until started) */
     struct repo *repo;    /* the local repository (NULL until opened) */
+    const char *data_security_key; /* COFFER_DATA_SECURITY_KEY (NULL: none; distinct from the admin key) */
 };
 /* api_ctx: the daemon context of a request. */
 static inline struct api_context *api_ctx(struct api_req *req) { return req->ctx; }

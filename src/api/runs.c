@@ -500,6 +500,72 @@ static int new_expiry(const struct cat_run *r, int64_t days, int64_t *expiry)
     return 0;
 }
 
+/* lock_plan: the repository data lock a localSnapshotConfig asks of run r (svc_run_lock's mode,
+ * until and legal hold; -1 keeps), given the run's new expiry (-1 unchanged). */
+struct lock_plan {
+    int mode, hold, del;
+    int64_t until;
+};
+
+static int lock_mode_of(const char *name)
+{
+    if (!name) return -1;
+    return strcmp(name, "Compliance") == 0 ? REPO_LOCK_COMPLIANCE : REPO_LOCK_ADMINISTRATIVE;
+}
+
+static void lock_plan(const struct cat_run *r, json_t *lsc, int64_t expiry, struct lock_plan *lp)
+{
+    const char *lock = json_string_value(json_object_get(lsc, "dataLock"));
+    lp->mode = lock_mode_of(lock ? lock : r->data_lock);
+    lp->hold = json_object_get(lsc, "enableLegalHold") ? json_is_true(json_object_get(lsc, "enableLegalHold")) : -1;
+    lp->del = json_is_true(json_object_get(lsc, "deleteSnapshot"));
+    if (expiry >= 0) lp->until = expiry ? expiry : REPO_RETAIN_FOREVER;
+    else if (lock) lp->until = r->expiry_usecs ? r->expiry_usecs : REPO_RETAIN_FOREVER;
+    else lp->until = -1;
+}
+
+/* lock_pass: every run's change asked of the repository's data locks before anything changes: a
+ * refusal answers 409 (Compliance lock) or 403 (Administrative lock without the data-security key)
+ * naming the lock and its end. 1 when all may proceed, 0 after answering. A legal hold stays a
+ * per-run failure of the 207 (as before the repository kept locks), and one lifted in the same
+ * request does not count. */
+static int lock_pass(struct api_req *req, struct api_resp *resp, const struct cat_group *g, json_t *params)
+{
+    struct api_context *ctx = api_ctx(req);
+    size_t i;
+    json_t *v;
+    json_array_foreach(params, i, v) {
+        const char *run_id = json_string_value(json_object_get(v, "runId"));
+        json_t *lsc = json_object_get(v, "localSnapshotConfig");
+        int64_t seq, start, expiry = -1;
+        struct cat_run r;
+        struct lock_plan lp;
+        char why[384] = "";
+        int rc = 0;
+        if (!lsc || !api_run_id_parse(run_id, &seq, &start) || seq != g->seq) continue;
+        if (cat_run_get(ctx->cat, req->tenant, g->id, start, &r) != 0) continue;
+        if (json_is_integer(json_object_get(lsc, "daysToKeep")) &&
+            new_expiry(&r, json_integer_value(json_object_get(lsc, "daysToKeep")), &expiry) != 0)
+            expiry = -1;
+        lock_plan(&r, lsc, expiry, &lp);
+        cat_run_release(&r);
+        if (lp.del)
+            rc = svc_run_delete_check(ctx->cat, ctx->repo, req->tenant, g->id, start, req->data_security, why,
+                                      sizeof why);
+        if (rc == -EBUSY) rc = 0; /* legal hold: the apply loop answers it per run */
+        if (rc == 0 && ctx->repo && (lp.mode >= 0 || lp.until >= 0 || lp.hold >= 0))
+            rc = svc_run_lock(ctx->cat, ctx->repo, req->tenant, g->id, start, lp.mode, lp.until, lp.hold,
+                              req->data_security, 1, why, sizeof why);
+        if (rc == -EPERM || rc == -EACCES) {
+            log_warn("api: refused localSnapshotConfig of run %s: %s", run_id, why);
+            api_error(resp, rc == -EPERM ? 409 : 403, rc == -EPERM ? "DataLocked" : "DataSecurityKeyRequired",
+                      "field 'updateProtectionGroupRunParams[%zu].localSnapshotConfig': %s", i, why);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void update_runs(struct api_req *req, struct api_resp *resp)
 {
     static const char *const locks[] = { "Administrative", "Compliance", NULL };
@@ -537,6 +603,10 @@ static void update_runs(struct api_req *req, struct api_resp *resp)
         }
     }
     if (!load_group(req, resp, &g, 1)) goto out_body;
+    if (!lock_pass(req, resp, &g, params)) {
+        cat_group_release(&g);
+        goto out_body;
+    }
     ok = json_array();
     failed = json_array();
     json_array_foreach(params, i, v) {
@@ -546,7 +616,7 @@ static void update_runs(struct api_req *req, struct api_resp *resp)
         int hold = -1, del = 0, has_days = 0, rc;
         const char *lock = json_string_value(json_object_get(lsc, "dataLock"));
         struct cat_run r;
-        char msg[256] = "";
+        char msg[400] = "";
         if (!api_run_id_parse(run_id, &seq, &start) || seq != g.seq) {
             json_array_append_new(failed, json_pack("{s:s,s:s}", "runId", run_id, "errorMessage",
                                                     "not a run of this protection group"));
@@ -575,7 +645,32 @@ static void update_runs(struct api_req *req, struct api_resp *resp)
             snprintf(msg, sizeof msg, "replication and archival targets are not supported");
         if (!msg[0] && del && r.end_usecs == 0)
             snprintf(msg, sizeof msg, "the run has not finished: cancel it first");
-        if (!msg[0]) {
+        if (!msg[0] && lsc && ctx->repo) {
+            /* The repository's lock first (durable before the catalog says so). */
+            struct lock_plan lp;
+            lock_plan(&r, lsc, expiry, &lp);
+            if (lp.mode >= 0 || lp.until >= 0 || lp.hold >= 0) {
+                char why[320] = "";
+                rc = svc_run_lock(ctx->cat, ctx->repo, req->tenant, g.id, start, lp.mode, lp.until, lp.hold,
+                                  req->data_security, 0, why, sizeof why);
+                if (rc < 0) snprintf(msg, sizeof msg, "%s", why[0] ? why : "cannot write the data lock");
+            }
+        }
+        if (!msg[0] && del && ctx->repo) {
+            char why[320] = "";
+            if (svc_run_delete_check(ctx->cat, ctx->repo, req->tenant, g.id, start, req->data_security, why,
+                                     sizeof why) < 0)
+                snprintf(msg, sizeof msg, "%s", why[0] ? why : "the run's snapshots cannot be deleted");
+        }
+        if (!msg[0] && del && req->data_security && r.data_lock) {
+            /* The data-security key lifts an Administrative lock (lock_pass checked the repository's):
+             * the catalog's own lock check is passed over; the service deletes each snapshot. */
+            rc = cat_run_update_local(ctx->cat, req->tenant, g.id, start, hold, expiry, lock, 0, now);
+            if (rc != 0) snprintf(msg, sizeof msg, "catalog error");
+            else if (svc_run_snapshots_delete_as(ctx->cat, ctx->repo, req->tenant, g.id, start, 1) < 0)
+                snprintf(msg, sizeof msg, "cannot delete the run's snapshots");
+            del = 0;
+        } else if (!msg[0]) {
             rc = cat_run_update_local(ctx->cat, req->tenant, g.id, start, hold, expiry, lock, del, now);
             if (rc == CAT_CONFLICT)
                 snprintf(msg, sizeof msg, "the run's snapshots are on legal hold or data-locked: they cannot be deleted");

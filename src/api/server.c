@@ -50,6 +50,8 @@ struct api_server {
     struct MHD_Daemon *daemon;
     struct api_context *ctx;
     unsigned char key_digest[SHA256_DIGEST_LENGTH];
+    unsigned char ds_digest[SHA256_DIGEST_LENGTH]; /* the data-security key's (has_ds) */
+    int has_ds;
     int port;
 };
 
@@ -72,7 +74,9 @@ struct conn_state {
 };
 
 
-/* key_matches: whether auth (the Authorization header, may be NULL) is "Bearer <admin key>". */
+/* key_matches: whether auth (the Authorization header, may be NULL) is "Bearer <admin key>" (1) or
+ * "Bearer <data-security key>" (2: the admin's rights plus lifting Administrative data locks, until
+ * the access issue maps keys onto roles); 0 otherwise. */
 static int key_matches(const struct api_server *s, const char *auth)
 {
     unsigned char d[SHA256_DIGEST_LENGTH];
@@ -81,7 +85,8 @@ static int key_matches(const struct api_server *s, const char *auth)
     token = auth + 7;
     while (*token == ' ') token++;
     SHA256((const unsigned char *)token, strlen(token), d);
-    return CRYPTO_memcmp(d, s->key_digest, sizeof d) == 0;
+    if (CRYPTO_memcmp(d, s->key_digest, sizeof d) == 0) return 1;
+    return s->has_ds && CRYPTO_memcmp(d, s->ds_digest, sizeof d) == 0 ? 2 : 0;
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct api_resp *r)
@@ -132,7 +137,7 @@ static int auth_ok(const struct api_server *s, struct MHD_Connection *c, enum ap
 {
     switch (scheme) {
     case API_AUTH_ADMIN_BEARER:
-        return key_matches(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+        return key_matches(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")) != 0;
     }
     return 0; /* an unknown scheme admits nobody */
 }
@@ -219,6 +224,7 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
         return;
     }
     memcpy(req->params, params, sizeof params);
+    req->data_security = key_matches(s, MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization")) == 2;
     if (!(route->flags & API_ROUTE_NO_TENANT) && apply_tenant(&table->tenant, req, resp) != 0) return;
     route->handler(req, resp);
     if (resp->status == 0) api_error(resp, 500, "InternalError", "handler gave no answer");
@@ -441,6 +447,10 @@ int api_server_start(const char *host, int port, const char *admin_key, struct a
     if (!s) return -1;
     s->ctx = ctx;
     SHA256((const unsigned char *)admin_key, strlen(admin_key), s->key_digest);
+    if (ctx && ctx->data_security_key && *ctx->data_security_key) {
+        SHA256((const unsigned char *)ctx->data_security_key, strlen(ctx->data_security_key), s->ds_digest);
+        s->has_ds = 1;
+    }
     memset(&a4, 0, sizeof a4);
     memset(&a6, 0, sizeof a6);
     if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {

@@ -8,7 +8,14 @@
  * write-once: an object appears whole or not at all, and nothing ever replaces or edits one that
  * exists (put and commit are "if absent" and answer -EEXIST otherwise). What the repository used
  * to rewrite in place (the damaged-blob list) is a set of write-once objects merged when read.
- * An object may be deleted (a forgotten snapshot, superseded index files).
+ * An object may be deleted (a forgotten snapshot, superseded index files), unless it is retained.
+ *
+ * Retention (object lock, WORM). retain(type, name, until) makes an existing object undeletable
+ * until the instant until_usecs (util_time_now's clock): del answers -EPERM until then. A
+ * retention is itself write-once: a later call can only add a later instant (an earlier one is
+ * recorded but changes nothing, the latest instant counts), and nothing removes one before it
+ * passes. Local: a record retention/<type>-<name>/<until, 16 hex> (an empty file, fsynced) that del
+ * reads first. S3: PutObjectRetention in COMPLIANCE mode (docs/repository-format.md section 16).
  *
  * Writers stream a large object (a pack of ~32 MiB) without holding it in memory: begin, write
  * ranges (several threads may write disjoint ranges at once, as puts do), read back what was
@@ -38,6 +45,7 @@ enum repo_obj_type {
     REPO_OBJ_SNAPSHOT,   /* snapshots */
     REPO_OBJ_DAMAGED,    /* parts of the damaged-blob list */
     REPO_OBJ_LOCK,       /* repository locks (prune.c): locks/<purpose>-<generation> */
+    REPO_OBJ_RETAIN,     /* data locks and legal holds (retain.c): retain/<snapshot>-<generation> */
     REPO_OBJ_NTYPES
 };
 
@@ -65,8 +73,12 @@ struct repo_backend_ops {
     int (*stat)(struct repo_backend *be, int type, const char *name, uint64_t *size);
     /* list: every object of the type, in no particular order (never a temporary). */
     int (*list)(struct repo_backend *be, int type, repo_backend_list_fn fn, void *ctx);
-    /* del: removes an object durably; -ENOENT if absent. */
+    /* del: removes an object durably; -ENOENT if absent; -EPERM while it is retained. */
     int (*del)(struct repo_backend *be, int type, const char *name);
+    /* retain: the object (which must exist: -ENOENT) cannot be deleted before until_usecs. */
+    int (*retain)(struct repo_backend *be, int type, const char *name, int64_t until_usecs);
+    /* retained_until: the latest retention instant of the object, 0 when it has none. */
+    int (*retained_until)(struct repo_backend *be, int type, const char *name, int64_t *until_usecs);
     /* clean: removes what writers of dead processes left (temporaries, unfinished writers). */
     void (*clean)(struct repo_backend *be);
     /* where: a human-readable location of an object, for messages (a path, a URL). */

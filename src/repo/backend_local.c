@@ -12,6 +12,10 @@
  * with pwrite from any thread and committed the same way. clean removes both kinds of temporaries
  * when the process named in them is gone.
  *
+ * Retention (backend.h): retention/<type number>-<name>/<until usecs, 16 hex>, empty files created
+ * with O_EXCL and fsynced with their directories; del reads that one directory first and refuses
+ * (-EPERM) while the latest instant there is after util_time_now. Nothing here deletes a record.
+ *
  * Reads: ranged reads pread through a cache of at most REPO_FD_CACHE_MAX open fds (least recently
  * used first out, never while a reader holds it); a committed writer's fd enters the cache, so a
  * pack just sealed is read without reopening. A deleted object leaves the cache at once (its fd
@@ -19,7 +23,9 @@
 #include "repo/backend.h"
 #include "util/fsio.h"
 #include "util/log.h"
+#include "util/time.h"
 #include <dirent.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -61,7 +67,7 @@ struct repo_bwriter {
 static const char *const bl_dirs[REPO_OBJ_NTYPES] = {
     [REPO_OBJ_ROOT] = "", [REPO_OBJ_KEY] = "keys", [REPO_OBJ_PACK] = "data",
     [REPO_OBJ_INDEX] = "index", [REPO_OBJ_SNAPSHOT] = "snapshots", [REPO_OBJ_DAMAGED] = "damaged",
-    [REPO_OBJ_LOCK] = "locks",
+    [REPO_OBJ_LOCK] = "locks", [REPO_OBJ_RETAIN] = "retain",
 };
 
 static struct bl *bl_of(struct repo_backend *be) { return (struct bl *)be; }
@@ -261,7 +267,8 @@ static int tmp_create(struct bl *bl, int type, const char *final, char *tmp, siz
     if (snprintf(tmp, len, "%s" FSIO_TMP_TAG "%ld-XXXXXX", final, (long)getpid()) >= (int)len)
         return -ENAMETOOLONG;
     fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT && (type == REPO_OBJ_DAMAGED || type == REPO_OBJ_LOCK)) {
+    if (fd < 0 && errno == ENOENT &&
+        (type == REPO_OBJ_DAMAGED || type == REPO_OBJ_LOCK || type == REPO_OBJ_RETAIN)) {
         char dir[PATH_MAX];
         int rc = bl_dir(bl, type, "", dir, sizeof dir);
         if (rc < 0) return rc;
@@ -371,13 +378,69 @@ static int bl_list(struct repo_backend *be, int type, repo_backend_list_fn fn, v
     return 0;
 }
 
+/* ret_dir: the directory of an object's retention records. */
+static int ret_dir(const struct bl *bl, int type, const char *name, char *buf, size_t len)
+{
+    int n;
+    if (!bl_name_ok(type, name)) return -EINVAL;
+    n = snprintf(buf, len, "%s/retention/%d-%s", bl->dir, type, name);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int bl_retained_until(struct repo_backend *be, int type, const char *name, int64_t *until)
+{
+    char dir[PATH_MAX];
+    DIR *d;
+    struct dirent *de;
+    int rc = ret_dir(bl_of(be), type, name, dir, sizeof dir);
+    *until = 0;
+    if (rc < 0) return rc;
+    if (!(d = opendir(dir))) return errno == ENOENT ? 0 : -errno;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        unsigned long long v;
+        if (strlen(de->d_name) != 16) continue;
+        v = strtoull(de->d_name, &end, 16);
+        if (*end || v > INT64_MAX) continue;
+        if ((int64_t)v > *until) *until = (int64_t)v;
+    }
+    closedir(d);
+    return 0;
+}
+
+static int bl_retain(struct repo_backend *be, int type, const char *name, int64_t until)
+{
+    struct bl *bl = bl_of(be);
+    char dir[PATH_MAX], path[PATH_MAX + 32], top[PATH_MAX];
+    int rc, fd;
+    if (until <= 0) return -EINVAL;
+    if ((rc = bl_path(bl, type, name, path, sizeof path)) < 0) return rc;
+    if (access(path, F_OK) < 0) return -errno;
+    if ((rc = ret_dir(bl, type, name, dir, sizeof dir)) < 0) return rc;
+    snprintf(top, sizeof top, "%s/retention", bl->dir);
+    if (mkdir(top, 0700) < 0 && errno != EEXIST) return -errno;
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) return -errno;
+    snprintf(path, sizeof path, "%s/%016" PRIx64, dir, (uint64_t)until);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+    if (fd < 0) return errno == EEXIST ? 0 : -errno;
+    rc = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    if (rc == 0) rc = fsio_fsync_dir(dir);
+    if (rc == 0) rc = fsio_fsync_dir(top);
+    if (rc == 0) rc = fsio_fsync_dir(bl->dir);
+    return rc;
+}
+
 static int bl_del(struct repo_backend *be, int type, const char *name)
 {
     struct bl *bl = bl_of(be);
     char path[PATH_MAX];
     struct bl_fd *s;
+    int64_t until = 0;
     int rc = bl_path(bl, type, name, path, sizeof path);
     if (rc < 0) return rc;
+    if ((rc = bl_retained_until(be, type, name, &until)) < 0) return rc;
+    if (until > util_time_now()) return -EPERM; /* WORM: retained */
     pthread_mutex_lock(&bl->mu);
     if ((s = fd_find(bl, type, name)) != NULL) {
         if (s->refs == 0) fd_slot_close(s);
@@ -540,6 +603,8 @@ static const struct repo_backend_ops bl_ops = {
     .stat = bl_stat,
     .list = bl_list,
     .del = bl_del,
+    .retain = bl_retain,
+    .retained_until = bl_retained_until,
     .clean = bl_clean,
     .where = bl_where,
     .writer_begin = bl_writer_begin,

@@ -3,8 +3,9 @@
  * Prune (repo_prune) runs beside backups and never stops them; its rules are written down in
  * docs/repository-format.md section 15. In order:
  *   1. lock: take the "prune" lock object (one prune per repository, any process or host);
- *   2. forget the snapshot documents the caller names (the catalog deleted them), flush, and take
- *      the candidates: packs sealed and indexed now; packs sealed later are never touched;
+ *   2. forget the snapshot documents the caller names (the catalog deleted them) unless a data lock
+ *      or legal hold of the repository keeps them (retain.c: those stay and are marked), flush, and
+ *      take the candidates: packs sealed and indexed now; packs sealed later are never touched;
  *   3. mark: walk every snapshot's trees; a bit per index record (1 bit per blob) says "used";
  *   4. plan: per candidate pack, used bytes vs its size: no used blob -> delete; unused share above
  *      repack_pct (20%) -> repack; else keep;
@@ -724,6 +725,7 @@ static int delete_packs(struct prune *p)
 
 static int forget_listed(struct prune *p)
 {
+    char why[256];
     json_t *ids = NULL, *v;
     size_t i;
     int rc;
@@ -735,6 +737,13 @@ static int forget_listed(struct prune *p)
     json_array_foreach(ids, i, v) {
         const char *sid = json_string_value(v);
         if (!sid || !json_object_get(p->forget, sid)) continue;
+        if (repo_retain_check(p->repo, sid, util_time_now(), 0, why, sizeof why) < 0) {
+            /* A data lock or legal hold in the repository outranks the catalog: kept and marked. */
+            log_warn("repo: prune keeps snapshot %.16s the catalog deleted: %s", sid, why);
+            json_object_del(p->forget, sid);
+            p->r->snapshots_locked++;
+            continue;
+        }
         if (!p->o->dry_run) {
             rc = repo_snapshot_forget(p->repo, sid);
             if (rc < 0 && rc != -ENOENT) {

@@ -97,7 +97,39 @@ int repo_snapshot_write_since(struct repo *repo, json_t *doc, uint64_t since, ch
 int repo_snapshot_read(struct repo *repo, const char *id_hex, json_t **doc); /* caller decrefs */
 /* repo_snapshot_list: a JSON array of id strings; caller decrefs. */
 int repo_snapshot_list(struct repo *repo, json_t **ids);
+/* repo_snapshot_forget: deletes a snapshot document; refused while a data lock or legal hold of
+ * the repository keeps it (repo_retain_check without the data-security right: its code). */
 int repo_snapshot_forget(struct repo *repo, const char *id_hex);
+/* repo_snapshot_forget_as: the same; data_security 1 lifts an Administrative lock (never a
+ * Compliance lock or a legal hold). */
+int repo_snapshot_forget_as(struct repo *repo, const char *id_hex, int data_security);
+
+/* Data locks (WORM) and legal holds, kept in the repository (retain.c): write-once objects
+ * retain/<snapshot id>-<generation, 16 hex>; the highest generation is the snapshot's lock. A
+ * change is a new generation, never an edit. A Compliance lock also makes the backend retain the
+ * snapshot document and the lock object itself until it ends (backend.h retain). */
+enum repo_lock_mode { REPO_LOCK_NONE = 0, REPO_LOCK_ADMINISTRATIVE = 1, REPO_LOCK_COMPLIANCE = 2 };
+#define REPO_RETAIN_FOREVER INT64_MAX
+struct repo_retain {
+    enum repo_lock_mode mode;
+    int64_t until_usecs;            /* the lock's end (REPO_RETAIN_FOREVER: no end) */
+    int legal_hold;
+    uint64_t generation;            /* 0: the snapshot has no lock object */
+};
+const char *repo_lock_mode_name(enum repo_lock_mode m);  /* "Compliance", "Administrative", "none" */
+/* repo_retain_get: the snapshot's current lock (all zero, 0 returned, when it has none). */
+int repo_retain_get(struct repo *repo, const char *sid, struct repo_retain *out);
+/* repo_retain_set: writes the next generation: want's mode, until and legal hold. Refused, with a
+ * sentence in msg naming the lock and its end: -EPERM when a Compliance lock in force would be
+ * shortened, weakened or removed; -EACCES when an Administrative lock in force would be and
+ * data_security is 0. Legal hold may always be set or lifted. dry_run: the checks only. */
+int repo_retain_set(struct repo *repo, const char *sid, const struct repo_retain *want, int data_security,
+                    int dry_run, char *msg, size_t msglen);
+/* repo_retain_check: 0 when the snapshot may be deleted at now; -EBUSY (legal hold), -EPERM (a
+ * Compliance lock in force) or -EACCES (an Administrative lock in force, data_security 0), with a
+ * sentence in msg naming the lock and its end. */
+int repo_retain_check(struct repo *repo, const char *sid, int64_t now, int data_security, char *msg,
+                      size_t msglen);
 
 /* Content-defined chunking (FastCDC with normalized chunking and a gear table keyed per
  * repository). repo_chunk_cut: given the next bytes of a stream, the length of the next chunk: a
@@ -192,6 +224,7 @@ struct repo_prune_report {
     int dry_run;
     uint64_t snapshots;             /* snapshots kept (marked) */
     uint64_t snapshots_forgotten;   /* from opts.forget that were still in the repository */
+    uint64_t snapshots_locked;      /* from opts.forget kept (and marked): a data lock or legal hold */
     uint64_t blobs_total, blobs_used;
     uint64_t blobs_unused;          /* unreached copies in the packs considered (duplicates too) */
     uint64_t packs_total;           /* packs considered */

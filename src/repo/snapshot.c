@@ -5,6 +5,8 @@
  * snapshots/<sha256 hex of the stored bytes>. repo_snapshot_write flushes first, so the packs and
  * index holding every blob the snapshot reaches are durable before the snapshot appears. */
 #include "repo/repo_int.h"
+#include "util/log.h"
+#include "util/time.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,10 +136,19 @@ int repo_snapshot_list(struct repo *repo, json_t **ids)
     return 0;
 }
 
-int repo_snapshot_forget(struct repo *repo, const char *id_hex)
+int repo_snapshot_forget_as(struct repo *repo, const char *id_hex, int data_security)
 {
-    char name[REPO_ID_HEX_LEN + 1];
+    char name[REPO_ID_HEX_LEN + 1], msg[256];
     int rc = snap_name(id_hex, name);
     if (rc < 0) return rc;
+    if ((rc = repo_retain_check(repo, name, util_time_now(), data_security, msg, sizeof msg)) < 0) {
+        log_warn("repo: refused to forget snapshot %.16s: %s", name, msg);
+        return rc;
+    }
     return repo->be->ops->del(repo->be, REPO_OBJ_SNAPSHOT, name);
+}
+
+int repo_snapshot_forget(struct repo *repo, const char *id_hex)
+{
+    return repo_snapshot_forget_as(repo, id_hex, 0);
 }

@@ -23,11 +23,33 @@ struct repo;
  * data). Idempotent: a row already flagged is forgotten again (a repository that no longer has the
  * document is fine). repo may be NULL (catalog only). 0, -ENOENT (no such row), <0. */
 int svc_snapshot_delete(struct cat *cat, struct repo *repo, const char *tenant, const char *snapshot_id);
+/* svc_snapshot_delete_as: the same, first asking the repository's data lock (repo_retain_check):
+ * -EPERM (Compliance lock in force), -EBUSY (legal hold) or -EACCES (Administrative lock in force and
+ * data_security 0) changes nothing, is logged, and msg (may be NULL) names the lock and its end.
+ * svc_snapshot_delete is this with data_security 0. */
+int svc_snapshot_delete_as(struct cat *cat, struct repo *repo, const char *tenant, const char *snapshot_id,
+                           int data_security, char *msg, size_t msglen);
+
+/* svc_run_lock: the data lock of a group's run, kept in the repository on each of its snapshots.
+ * mode: -1 keeps each snapshot's mode; until_usecs: the lock's end (REPO_RETAIN_FOREVER: none; -1
+ * keeps); legal_hold: -1 keeps. With dry_run nothing is written: the answer says whether the change
+ * would be allowed. Refusals as svc_snapshot_delete_as (msg names the lock and its end). A run
+ * without snapshots is 0. */
+int svc_run_lock(struct cat *cat, struct repo *repo, const char *tenant, const char *group_id, int64_t run_usecs,
+                 int mode, int64_t until_usecs, int legal_hold, int data_security, int dry_run, char *msg,
+                 size_t msglen);
+/* svc_run_delete_check: 0 when every snapshot of the run may be deleted now, else the first refusal
+ * (as svc_snapshot_delete_as, msg names the lock). */
+int svc_run_delete_check(struct cat *cat, struct repo *repo, const char *tenant, const char *group_id,
+                         int64_t run_usecs, int data_security, char *msg, size_t msglen);
 
 /* svc_run_snapshots_delete: every snapshot of a group's run (deleted ones included: forgotten again).
  * Returns how many were deleted, or <0. */
 int svc_run_snapshots_delete(struct cat *cat, struct repo *repo, const char *tenant, const char *group_id,
                              int64_t run_usecs);
+/* svc_run_snapshots_delete_as: the same with the data-security right (an Administrative lock). */
+int svc_run_snapshots_delete_as(struct cat *cat, struct repo *repo, const char *tenant, const char *group_id,
+                                int64_t run_usecs, int data_security);
 
 /* svc_group_snapshots_delete: every live snapshot of a group that is not on legal hold (a group deleted
  * with deleteSnapshots). Returns how many were deleted, or <0. */
