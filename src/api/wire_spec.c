@@ -211,6 +211,28 @@ int api_wire_policy(const json_t *policy, struct spec_policy *p, char *err, size
                 p->retention.duration = n;
             }
     }
+    /* The data lock of every run's snapshots: retention.dataLockConfig (mode, unit, duration), or the
+     * policy's dataLock for as long as the retention keeps them. */
+    {
+        const json_t *dl = json_object_get(ret, "dataLockConfig");
+        const char *mode = json_string_value(json_object_get(dl, "mode"));
+        if (!mode) mode = json_string_value(json_object_get(policy, "dataLock"));
+        if (mode && (strcmp(mode, "Compliance") == 0 || strcmp(mode, "Administrative") == 0)) {
+            p->lock_mode = strcmp(mode, "Compliance") == 0 ? SPEC_LOCK_COMPLIANCE : SPEC_LOCK_ADMINISTRATIVE;
+            p->lock = p->retention;
+            if (json_is_object(dl)) {
+                const char *unit = json_string_value(json_object_get(dl, "unit"));
+                int64_t n = json_integer_value(json_object_get(dl, "duration"));
+                p->lock.unit = SCHED_RET_NONE;
+                for (int k = 0; unit && k < 4; k++)
+                    if (strcmp(unit, ret_units[k]) == 0 && n >= 1 && n <= 100000) {
+                        p->lock.unit = (enum sched_ret_unit)(k + 1);
+                        p->lock.duration = n;
+                    }
+            }
+            if (p->lock.unit == SCHED_RET_NONE) p->lock_mode = SPEC_LOCK_NONE; /* nothing to lock for */
+        }
+    }
     /* The log schedule (backupPolicy.log: kLog runs of SQL groups) and its retention. */
     v = json_object_get(json_object_get(json_object_get(policy, "backupPolicy"), "log"), "schedule");
     if (v) {

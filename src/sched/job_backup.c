@@ -42,6 +42,7 @@
 #include "catalog/cat_source.h"
 #include "engine/mover.h"
 #include "repo/repo.h"
+#include "svc/svc.h"
 #include "sched/gfs.h"
 #include "sched/spec.h"
 #include "util/log.h"
@@ -634,6 +635,40 @@ static void gfs_promote(struct backup_run *b, const struct spec_group *gs, struc
              run->group_id, expiry, run->expiry_usecs);
 }
 
+/* policy_lock: a successful run's snapshots get the policy's data lock (dataLockConfig, or dataLock),
+ * kept in the repository (svc_run_lock) and shown on the run. The lock covers the run's whole
+ * retention, as a lock set through PUT runs does: it ends at the run's expiry (extendedRetention
+ * included, which is why this comes after gfs_promote), and a dataLockConfig longer than that
+ * extends the expiry to the lock's end (a locked snapshot cannot expire before it). */
+static void policy_lock(struct backup_run *b, const struct spec_group *gs, struct run_tally *t)
+{
+    struct cat *cat = job_cat(b->j);
+    const struct cat_run *run = b->run;
+    struct spec_policy p;
+    struct cat_run now;
+    char err[160], msg[512];
+    int64_t until, expiry;
+    int mode;
+    if (!gs->policy_id || !job_repo(b->j) || spec_policy_load(cat, run->tenant, gs->policy_id, &p, err, sizeof err) != 0 ||
+        p.lock_mode == SPEC_LOCK_NONE || !(until = spec_policy_lock_until(&p, run->start_usecs)))
+        return;
+    if (cat_run_get(cat, run->tenant, run->group_id, run->start_usecs, &now) != 0) return;
+    expiry = now.expiry_usecs;
+    cat_run_release(&now);
+    if (expiry == 0) return; /* kept without expiry: nothing to bound a lock by; PUT runs can lock it */
+    if (expiry > until) until = expiry;
+    mode = p.lock_mode == SPEC_LOCK_COMPLIANCE ? REPO_LOCK_COMPLIANCE : REPO_LOCK_ADMINISTRATIVE;
+    if (svc_run_lock(cat, job_repo(b->j), run->tenant, run->group_id, run->start_usecs, mode, until, -1, 0, 0, msg,
+                     sizeof msg) != 0) {
+        backup_add_message(t, "dataLock: the policy's %s lock was not applied: %s", repo_lock_mode_name(mode), msg);
+        return;
+    }
+    if (cat_run_update_local(cat, run->tenant, run->group_id, run->start_usecs, -1, until, repo_lock_mode_name(mode), 0,
+                             util_time_now()) != 0)
+        backup_add_message(t, "dataLock: the %s lock is in the repository but the catalog did not record it",
+                           repo_lock_mode_name(mode));
+}
+
 /* ---------- retryOptions ---------- */
 
 /* retry_later: a Failed attempt of a run whose policy allows more: the run waits in the queue for
@@ -752,7 +787,10 @@ finish:
     if (strcmp(status, "Failed") == 0 && retry_later(&b, &gs, &t)) goto out;
     if (strncmp(status, "Succeeded", 9) == 0 && run->attempt > 1)
         backup_add_message(&t, "succeeded at attempt %" PRId64, run->attempt);
-    if (strncmp(status, "Succeeded", 9) == 0) gfs_promote(&b, &gs, &t);
+    if (strncmp(status, "Succeeded", 9) == 0) {
+        gfs_promote(&b, &gs, &t);
+        policy_lock(&b, &gs, &t);
+    }
     rc = record_end(&b, status, t.messages);
     if (rc != 0 && rc != CAT_NOT_FOUND) {
         log_error("run %s of group %s: cannot record its end (%s): it stays Running until housekeeping fails it",

@@ -53,7 +53,11 @@ static char *dump(json_t *o)
 char *spec_policy_encode(const struct spec_policy *p)
 {
     json_t *o = json_object(), *full = json_array(), *bw = json_array();
-    json_object_set_new(o, "v", json_integer(p->next ? 3 : p->has_log ? 2 : SPEC_VERSION));
+    static const char *const lock_modes[] = { "none", "administrative", "compliance" };
+    json_object_set_new(o, "v", json_integer(p->next || p->lock_mode ? 3 : p->has_log ? 2 : SPEC_VERSION));
+    if (p->lock_mode && p->lock.unit != SCHED_RET_NONE)
+        json_object_set_new(o, "lock", json_pack("{s:s,s:s,s:I}", "mode", lock_modes[p->lock_mode], "unit",
+                                                 g_ret_units[p->lock.unit], "n", (json_int_t)p->lock.duration));
     if (p->next) {
         json_t *ext = json_array();
         for (size_t i = 0; i < p->next && i < SPEC_MAX_EXT; i++)
@@ -272,7 +276,9 @@ int spec_policy_decode(const char *text, size_t len, struct spec_policy *p, char
     static const char *const keys_v2[] = { "v", "incr", "full", "blackouts", "retention", "retries",
                                            "retry_interval_min", "log", "log_retention", NULL };
     static const char *const keys_v3[] = { "v", "incr", "full", "blackouts", "retention", "retries",
-                                           "retry_interval_min", "log", "log_retention", "ext", NULL };
+                                           "retry_interval_min", "log", "log_retention", "ext", "lock", NULL };
+    static const char *const lock_keys[] = { "mode", "unit", "n", NULL };
+    static const char *const lock_modes[] = { "none", "administrative", "compliance", NULL };
     static const char *const ext_keys[] = { "unit", "every", "retention", "run", NULL };
     static const char *const bw_keys[] = { "day", "start", "end", NULL };
     static const char *const ret_keys[] = { "unit", "n", NULL };
@@ -312,6 +318,19 @@ int spec_policy_decode(const char *text, size_t len, struct spec_policy *p, char
         e->run = (enum spec_ext_run)run;
         e->retention.unit = (enum sched_ret_unit)runit;
         p->next++;
+    }
+    if ((v = json_object_get(o, "lock"))) {
+        int mode = 0, unit = 0;
+        if ((rc = only_keys(&d, v, "lock", lock_keys)) || (rc = get_enum(&d, v, "lock", "mode", 1, lock_modes, &mode)) ||
+            (rc = get_enum(&d, v, "lock", "unit", 1, g_ret_units, &unit)) ||
+            (rc = get_int(&d, v, "lock", "n", 1, 1, 100000, &p->lock.duration)))
+            goto out;
+        if (mode == SPEC_LOCK_NONE || unit == SCHED_RET_NONE) {
+            rc = fail(&d, "lock", "needs a mode and a unit");
+            goto out;
+        }
+        p->lock_mode = (enum spec_lock_mode)mode;
+        p->lock.unit = (enum sched_ret_unit)unit;
     }
     if ((v = json_object_get(o, "log"))) {
         if ((rc = rule_decode(&d, v, "log", &p->log))) goto out;
@@ -490,6 +509,14 @@ int64_t spec_policy_expiry(const struct spec_policy *p, int64_t start)
     int64_t e;
     if (p->retention.unit == SCHED_RET_NONE) return 0;
     e = sched_add_retention_unit(start, p->retention.unit, p->retention.duration);
+    return e > 0 ? e : 0;
+}
+
+int64_t spec_policy_lock_until(const struct spec_policy *p, int64_t start)
+{
+    int64_t e;
+    if (p->lock_mode == SPEC_LOCK_NONE || p->lock.unit == SCHED_RET_NONE) return 0;
+    e = sched_add_retention_unit(start, p->lock.unit, p->lock.duration);
     return e > 0 ? e : 0;
 }
 

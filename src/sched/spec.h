@@ -70,6 +70,11 @@ struct spec_policy {
     struct spec_retention log_retention;
     size_t next;                      /* v3: extendedRetention */
     struct spec_ext ext[SPEC_MAX_EXT];
+    /* v3: the data lock every successful run's snapshots get (dataLockConfig, or the policy's
+     * dataLock for the retention's duration): SPEC_LOCK_NONE, or a mode and how long from the run's
+     * start (its retention). */
+    enum spec_lock_mode { SPEC_LOCK_NONE = 0, SPEC_LOCK_ADMINISTRATIVE, SPEC_LOCK_COMPLIANCE } lock_mode;
+    struct spec_retention lock;
 };
 
 struct spec_path {
@@ -111,6 +116,9 @@ int spec_group_decode(const char *text, size_t len, struct spec_group *out, char
 int64_t spec_policy_expiry(const struct spec_policy *p, int64_t start_usecs);
 /* spec_policy_log_expiry: the same under the log retention (a kLog run's snapshot); without one, the
  * regular retention. */
+/* spec_policy_lock_until: when the data lock of a run started at start ends under the policy: 0 when
+ * the policy locks nothing or the sum leaves the time range. */
+int64_t spec_policy_lock_until(const struct spec_policy *p, int64_t start_usecs);
 int64_t spec_policy_log_expiry(const struct spec_policy *p, int64_t start_usecs);
 
 /* spec_log_due: the latest slot of the policy's log rule in (after, upto], anchored like the group's

@@ -12,7 +12,8 @@
  *     for byte and verify is clean; run 2's is gone; run 3's is there;
  *   - legal hold lifted: the retention pass deletes run 3 at once (it expired);
  *   - at the clock past run 1's lock: prune forgets it (the catalog said deleted) and the repository
- *     holds neither run 1's nor run 3's snapshot. */
+ *     holds neither run 1's nor run 3's snapshot;
+ *   - a policy's dataLockConfig locks its group's new run without any PUT. */
 #include "check.h"
 #include "e2e/harness.h"
 #include "e2e/e2e_recover_fixture.h"
@@ -34,8 +35,8 @@
 
 static struct daemon d;
 static char *tmp;
-static char src[3][512], copy[3][600], gid[3][256], runs[3][64], snaps[3][REPO_ID_HEX_LEN + 1];
-static long long t0;
+static char src[4][512], copy[4][600], gid[4][256], runs[4][64], snaps[4][REPO_ID_HEX_LEN + 1];
+static long long t0, host_id;
 static const char *env[] = { "COFFER_TEST_CLOCK=1", "COFFER_PRUNE_INTERVAL_SECS=0",
                              "COFFER_DATA_SECURITY_KEY=" DS_KEY, NULL };
 
@@ -202,6 +203,7 @@ TEST(setup_three_runs)
         CHECK(fx_group(&d, T, fmt("lock-group-%d", k), policy, host, src[k], gid[k], sizeof gid[k]) == 0);
         CHECK(run_now(k) == 0);
     }
+    host_id = host;
 }
 
 TEST(compliance_refuses_delete_and_shorten_allows_extend)
@@ -364,6 +366,45 @@ TEST(hold_lifted_then_expired_and_lock_ended)
     CHECK(daemon_restart(&d, env) == 0);
 }
 
+/* A policy with retention.dataLockConfig (Compliance, 10 days, longer than its 7 days' retention):
+ * its group's next run is locked without any PUT: the run shows the Compliance lock ending 10 days
+ * after its start (the expiry extended to the lock's end), the lock object is in the repository, and
+ * deleting the snapshot is a 409 naming the lock. */
+TEST(policy_data_lock_locks_new_runs)
+{
+    struct http_resp r;
+    json_t *j = NULL;
+    char pol[256] = "", dir[800], when[40];
+    long long now, end;
+    long st;
+    CHECK(get_json(&d, "/v2/coffer-test/clock", NULL, &j) == 200);
+    now = jint(j, "nowUsecs");
+    json_decref(j);
+    CHECK(post_json(&d, FX_POL, T, fmt("{'name':'locked','backupPolicy':{'regular':{'incremental':{'schedule':"
+                                       "{'unit':'Days','daySchedule':{'frequency':1}}},'retention':{'unit':'Days',"
+                                       "'duration':7,'dataLockConfig':{'mode':'Compliance','unit':'Days',"
+                                       "'duration':10}}}}}"), 201, &j) == 201);
+    snprintf(pol, sizeof pol, "%s", jstr(j, "id") ? jstr(j, "id") : "");
+    json_decref(j);
+    snprintf(src[3], sizeof src[3], "%s/src3", tmp);
+    CHECK(mkdir(src[3], 0700) == 0);
+    CHECK(write_random(fmt("%s/f", src[3]), 100000, 0644) == 0);
+    CHECK(fx_group(&d, T, "lock-group-policy", pol, host_id, src[3], gid[3], sizeof gid[3]) == 0);
+    CHECK(run_now(3) == 0);
+    j = get_run(3);
+    CHECKF(jstr(j, "localBackupInfo.dataLock") && strcmp(jstr(j, "localBackupInfo.dataLock"), "Compliance") == 0,
+           "the run shows no Compliance lock");
+    end = jint(j, "localBackupInfo.dataLockConstraints.expiryTimeUsecs");
+    json_decref(j);
+    CHECKF(end >= now + 10 * DAY && end <= now + 10 * DAY + 600LL * 1000000, "lock end %lld, clock %lld", end, now);
+    snprintf(dir, sizeof dir, "%s/repo/retain/%s-%016x", d.data_dir, snaps[3], 1u);
+    CHECKF(access(dir, F_OK) == 0, "no lock object %s", dir);
+    st = put_local(3, NULL, "{'deleteSnapshot':true}", &r);
+    CHECKF(st == 409 && jstr(r.json, "message") && strstr(jstr(r.json, "message"), "Compliance") &&
+           strstr(jstr(r.json, "message"), iso(end, when, sizeof when)), "%ld %s", st, r.body ? r.body : "");
+    http_resp_release(&r);
+}
+
 int main(void)
 {
     tmp = check_tmpdir("e2e-datalock");
@@ -375,6 +416,7 @@ int main(void)
     RUN(legal_hold_keeps_past_retention);
     RUN(edited_catalog_then_prune_keeps_the_locked_snapshot);
     RUN(hold_lifted_then_expired_and_lock_ended);
+    RUN(policy_data_lock_locks_new_runs);
     daemon_stop(&d);
     check_rm_rf(tmp);
     free(tmp);
