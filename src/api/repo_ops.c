@@ -40,9 +40,10 @@
 static json_t *report_json(const struct repo_prune_report *r)
 {
     return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-                     " s:I, s:I}",
+                     " s:I, s:I, s:I}",
                      "dryRun", r->dry_run, "snapshots", (json_int_t)r->snapshots,
                      "snapshotsForgotten", (json_int_t)r->snapshots_forgotten,
+                     "snapshotsLocked", (json_int_t)r->snapshots_locked,
                      "blobs", (json_int_t)r->blobs_total, "blobsUsed", (json_int_t)r->blobs_used,
                      "blobsUnused", (json_int_t)r->blobs_unused, "packs", (json_int_t)r->packs_total,
                      "packsDeleted", (json_int_t)r->packs_deleted,

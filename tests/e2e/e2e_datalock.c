@@ -329,6 +329,12 @@ TEST(edited_catalog_then_prune_keeps_the_locked_snapshot)
     CHECK(daemon_restart(&d, env) == 0);
     CHECK(set_clock(t0 + 8 * DAY) == 0);
     CHECK(prune_now() == 0);
+    {   /* the prune's report says it kept a snapshot the catalog had deleted because of its lock */
+        json_t *j = NULL;
+        CHECK(get_json(&d, PRUNE, NULL, &j) == 200);
+        CHECKF(jint(j, "last.report.snapshotsLocked") >= 1, "snapshotsLocked %lld", jint(j, "last.report.snapshotsLocked"));
+        json_decref(j);
+    }
     CHECK_EQ_INT(daemon_kill(&d, SIGTERM), 0);
     CHECK((r = open_repo()) != NULL);
     CHECK_EQ_INT(repo_has(r, snaps[0]), 1);
