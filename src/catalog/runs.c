@@ -653,8 +653,11 @@ int cat_run_finish(struct cat *cat, const char *tenant, const char *group_id, in
     return rc;
 }
 
-int cat_run_requeue(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
-                    const char *message)
+/* release_running: a Running run leaves its worker with a message: its unfinished objects' rows are
+ * dropped (finished ones stay done) and it becomes Accepted (queued again) or, with pause, Paused with
+ * its checkpoints. One transaction. */
+static int release_running(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                           const char *message, int pause, json_t *checkpoints)
 {
     sqlite3_stmt *st;
     json_t *extra = json_pack("[s]", message), *m;
@@ -677,11 +680,16 @@ int cat_run_requeue(struct cat *cat, const char *tenant, const char *group_id, i
     }
     if (rc == 0) {
         rc = -1;
-        st = cat_stmt(cat, "UPDATE runs SET status = 'Accepted', lease_owner = NULL, lease_expiry = 0, messages = ?4"
-                           " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND status = 'Running'");
+        st = pause ? cat_stmt(cat, "UPDATE runs SET status = 'Paused', lease_owner = NULL, lease_expiry = 0,"
+                                   " messages = ?4, pause_requested = 0, checkpoints = ?5"
+                                   " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND status = 'Running'")
+                   : cat_stmt(cat, "UPDATE runs SET status = 'Accepted', lease_owner = NULL, lease_expiry = 0,"
+                                   " messages = ?4"
+                                   " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND status = 'Running'");
         if (st) {
             bind_run_key(st, tenant, group_id, start_usecs);
             cat_bind_json(st, 4, m);
+            if (pause) cat_bind_json(st, 5, checkpoints);
             rc = cat_exec_done(cat, st);
         }
     }
@@ -689,6 +697,12 @@ int cat_run_requeue(struct cat *cat, const char *tenant, const char *group_id, i
     if (rc == 0) rc = cat_commit(cat);
     if (rc != 0) cat_rollback(cat);
     return rc;
+}
+
+int cat_run_requeue(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
+                    const char *message)
+{
+    return release_running(cat, tenant, group_id, start_usecs, message, 0, NULL);
 }
 
 int cat_run_retry(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, int64_t retry_at,
@@ -922,41 +936,7 @@ int cat_run_pause_request(struct cat *cat, const char *tenant, const char *group
 int cat_run_pause(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, json_t *checkpoints,
                   const char *message)
 {
-    sqlite3_stmt *st;
-    json_t *extra = json_pack("[s]", message), *m;
-    int rc, found;
-    if ((rc = cat_begin(cat)) != 0) {
-        json_decref(extra);
-        return rc;
-    }
-    m = append_messages(cat, tenant, group_id, start_usecs, extra, &found);
-    json_decref(extra);
-    rc = m ? 0 : found ? -1 : CAT_NOT_FOUND;
-    if (rc == 0) {
-        rc = -1;
-        st = cat_stmt(cat, "DELETE FROM run_objects WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3"
-                           " AND status = 'kInProgress'");
-        if (st) {
-            bind_run_key(st, tenant, group_id, start_usecs);
-            rc = cat_exec_done(cat, st);
-        }
-    }
-    if (rc == 0) {
-        rc = -1;
-        st = cat_stmt(cat, "UPDATE runs SET status = 'Paused', lease_owner = NULL, lease_expiry = 0, messages = ?4,"
-                           " pause_requested = 0, checkpoints = ?5"
-                           " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND status = 'Running'");
-        if (st) {
-            bind_run_key(st, tenant, group_id, start_usecs);
-            cat_bind_json(st, 4, m);
-            cat_bind_json(st, 5, checkpoints);
-            rc = cat_exec_done(cat, st);
-        }
-    }
-    json_decref(m);
-    if (rc == 0) rc = cat_commit(cat);
-    if (rc != 0) cat_rollback(cat);
-    return rc;
+    return release_running(cat, tenant, group_id, start_usecs, message, 1, checkpoints);
 }
 
 int cat_run_note(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, const char *message)

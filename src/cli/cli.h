@@ -99,6 +99,13 @@ void cli_human_bytes(long long n, char *buf, size_t size);
 /* ---- JSON access (borrowed results; NULL/0 when absent or of another type) ---- */
 const char *cli_jstr(json_t *j, const char *path); /* "a.b.c" */
 json_t *cli_jget(json_t *j, const char *path);
+/* cli_now_seconds: wall-clock seconds (for waits and progress lines). */
+double cli_now_seconds(void);
+/* cli_await_last: polls GET path (a Coffer maintenance endpoint answering {"current","last"}) every
+ * 250 ms until its "last" is job id; *last receives it (a new reference). CLI_FAIL (printed) after
+ * timeout_s seconds, naming noun and id; other CLI codes from cli_call. */
+int cli_await_last(struct cli *c, const char *path, const char *noun, long long id, long long timeout_s,
+                   json_t **last);
 /* cli_jtext: the value at path as text in buf (string as is, integer/real/bool printed), or NULL. */
 const char *cli_jtext(json_t *j, const char *path, char *buf, size_t size);
 

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *trimmed_dup(const char *s, size_t len)
 {
@@ -254,4 +255,27 @@ int cli_path(char *buf, size_t size, const char *fmt, ...)
     va_end(ap);
     if (size > 0) buf[o < size ? o : size - 1] = '\0';
     return rc;
+}
+
+int cli_await_last(struct cli *c, const char *path, const char *noun, long long id, long long timeout_s,
+                   json_t **last)
+{
+    double t0 = cli_now_seconds();
+    struct cli_resp r;
+    int rc;
+    *last = NULL;
+    for (;;) {
+        json_t *l;
+        if ((rc = cli_call(c, "GET", path, NULL, &r)) != CLI_OK) return rc;
+        l = cli_jget(r.json, "last");
+        if (l && json_integer_value(cli_jget(l, "id")) == id) {
+            *last = json_incref(l);
+            cli_resp_release(&r);
+            return CLI_OK;
+        }
+        cli_resp_release(&r);
+        if (cli_now_seconds() - t0 > (double)timeout_s)
+            return cli_fail("%s %lld has not ended after %lld s (it goes on in the daemon)", noun, id, timeout_s);
+        usleep(250 * 1000);
+    }
 }

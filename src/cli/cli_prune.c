@@ -13,13 +13,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static double now_seconds(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + tv.tv_usec / 1e6;
-}
-
 static long long jint(json_t *j, const char *path) { return json_integer_value(cli_jget(j, path)); }
 
 static void print_report(json_t *run)
@@ -54,7 +47,8 @@ int cli_prune(struct cli *c, int argc, char **argv)
                                     { "--timeout", CLI_OPT_STR, &timeout_s }, { NULL, 0, NULL } };
     struct cli_resp r;
     json_t *body;
-    double t0;
+    json_t *last;
+    int ok;
     const char *pos[1];
     int npos = 0;
     if ((rc = cli_parse(c, argc, argv, opts, 0, 0, pos, &npos)) != CLI_OK) return rc;
@@ -69,25 +63,13 @@ int cli_prune(struct cli *c, int argc, char **argv)
         printf("prune %lld queued%s\n", id, dry ? " (dry run)" : "");
         return CLI_OK;
     }
-    t0 = now_seconds();
-    for (;;) {
-        json_t *last;
-        if ((rc = cli_call(c, "GET", "/coffer/repository/prune", NULL, &r)) != CLI_OK) return rc;
-        last = cli_jget(r.json, "last");
-        if (last && jint(last, "id") == id) {
-            int ok = cli_jstr(last, "status") && strcmp(cli_jstr(last, "status"), "Succeeded") == 0;
-            if (c->json) cli_print_json(last);
-            else if (ok) print_report(last);
-            else fprintf(stderr, "coffer: prune %lld failed: %s\n", id,
-                         cli_jstr(last, "message") ? cli_jstr(last, "message") : "?");
-            cli_resp_release(&r);
-            return ok ? CLI_OK : CLI_FAIL;
-        }
-        cli_resp_release(&r);
-        if (now_seconds() - t0 > (double)timeout)
-            return cli_fail("prune %lld has not ended after %lld s (it goes on in the daemon)", id, timeout);
-        usleep(250 * 1000);
-    }
+    if ((rc = cli_await_last(c, "/coffer/repository/prune", "prune", id, timeout, &last)) != CLI_OK) return rc;
+    ok = cli_jstr(last, "status") && strcmp(cli_jstr(last, "status"), "Succeeded") == 0;
+    if (c->json) cli_print_json(last);
+    else if (ok) print_report(last);
+    else fprintf(stderr, "coffer: prune %lld failed: %s\n", id, cli_jstr(last, "message") ? cli_jstr(last, "message") : "?");
+    json_decref(last);
+    return ok ? CLI_OK : CLI_FAIL;
 }
 
 int cli_repo_stats(struct cli *c, int argc, char **argv)

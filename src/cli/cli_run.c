@@ -11,13 +11,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static double now_seconds(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + tv.tv_usec / 1e6;
-}
-
 static int run_finished(const char *s)
 {
     return s && strcmp(s, "Accepted") != 0 && strcmp(s, "Running") != 0;
@@ -40,7 +33,7 @@ static int wait_run(struct cli *c, const char *group, const char *run_id)
 {
     char path[512], read_s[32], rate_s[32];
     struct cli_resp r;
-    double t0 = now_seconds();
+    double t0 = cli_now_seconds();
     int rc, tty = isatty(2);
     if (cli_path(path, sizeof path, "/data-protect/runs/%s/progress", run_id) != 0) return cli_fail("run id too long");
     for (;;) {
@@ -52,7 +45,7 @@ static int wait_run(struct cli *c, const char *group, const char *run_id)
         files = json_integer_value(cli_jget(r.json, "localRun.cofferStats.files"));
         bytes = json_integer_value(cli_jget(r.json, "localRun.cofferStats.bytesRead"));
         pct = json_number_value(cli_jget(r.json, "localRun.percentageCompleted"));
-        secs = now_seconds() - t0;
+        secs = cli_now_seconds() - t0;
         cli_human_bytes(bytes, read_s, sizeof read_s);
         cli_human_bytes(secs > 0.1 ? (long long)(bytes / secs) : 0, rate_s, sizeof rate_s);
         if (tty)

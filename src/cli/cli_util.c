@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 int cli_fail(const char *fmt, ...)
 {
@@ -233,4 +234,11 @@ void cli_human_bytes(long long n, char *buf, size_t size)
     else if (n < 1024LL * 1024) snprintf(buf, size, "%.1f KiB", n / 1024.0);
     else if (n < 1024LL * 1024 * 1024) snprintf(buf, size, "%.1f MiB", n / 1048576.0);
     else snprintf(buf, size, "%.2f GiB", n / 1073741824.0);
+}
+
+double cli_now_seconds(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + tv.tv_usec / 1e6;
 }

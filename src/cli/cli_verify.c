@@ -12,13 +12,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static double now_seconds(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + tv.tv_usec / 1e6;
-}
-
 static long long jint(json_t *j, const char *path) { return json_integer_value(cli_jget(j, path)); }
 
 static void print_report(json_t *run)
@@ -62,7 +55,8 @@ int cli_verify(struct cli *c, int argc, char **argv)
                                     { "--timeout", CLI_OPT_STR, &timeout_s }, { NULL, 0, NULL } };
     struct cli_resp r;
     json_t *body;
-    double t0;
+    json_t *last;
+    int ran, ok;
     const char *pos[1];
     int npos = 0;
     if ((rc = cli_parse(c, argc, argv, opts, 0, 0, pos, &npos)) != CLI_OK) return rc;
@@ -88,24 +82,12 @@ int cli_verify(struct cli *c, int argc, char **argv)
         printf("verify %lld queued\n", id);
         return CLI_OK;
     }
-    t0 = now_seconds();
-    for (;;) {
-        json_t *last;
-        if ((rc = cli_call(c, "GET", "/coffer/repository/verify", NULL, &r)) != CLI_OK) return rc;
-        last = cli_jget(r.json, "last");
-        if (last && jint(last, "id") == id) {
-            int ran = cli_jstr(last, "status") && strcmp(cli_jstr(last, "status"), "Succeeded") == 0;
-            int ok = ran && json_is_true(cli_jget(last, "report.ok"));
-            if (c->json) cli_print_json(last);
-            else if (ran) print_report(last);
-            else fprintf(stderr, "coffer: verify %lld failed: %s\n", id,
-                         cli_jstr(last, "message") ? cli_jstr(last, "message") : "?");
-            cli_resp_release(&r);
-            return ok ? CLI_OK : CLI_FAIL;
-        }
-        cli_resp_release(&r);
-        if (now_seconds() - t0 > (double)timeout)
-            return cli_fail("verify %lld has not ended after %lld s (it goes on in the daemon)", id, timeout);
-        usleep(250 * 1000);
-    }
+    if ((rc = cli_await_last(c, "/coffer/repository/verify", "verify", id, timeout, &last)) != CLI_OK) return rc;
+    ran = cli_jstr(last, "status") && strcmp(cli_jstr(last, "status"), "Succeeded") == 0;
+    ok = ran && json_is_true(cli_jget(last, "report.ok"));
+    if (c->json) cli_print_json(last);
+    else if (ran) print_report(last);
+    else fprintf(stderr, "coffer: verify %lld failed: %s\n", id, cli_jstr(last, "message") ? cli_jstr(last, "message") : "?");
+    json_decref(last);
+    return ok ? CLI_OK : CLI_FAIL;
 }
