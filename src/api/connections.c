@@ -7,6 +7,7 @@
  * SDK decodes it into a *string). Only its SHA-256 and its expiry (24 hours) are stored, and a new
  * token replaces the previous one. */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "catalog/cat_connection.h"
 #include "catalog/cat_source.h"
@@ -215,10 +216,10 @@ static void connection_token(struct api_req *req, struct api_resp *resp)
 }
 
 const struct api_route api_routes_connections[] = {
-    { "POST", "/v2/data-source-connections", connection_create, 0 },
-    { "GET", "/v2/data-source-connections", connection_list, 0 },
-    { "PATCH", "/v2/data-source-connections/{connectionId}", connection_patch, 0 },
-    { "DELETE", "/v2/data-source-connections/{connectionId}", connection_delete, 0 },
-    { "POST", "/v2/data-source-connections/{connectionId}/registrationToken", connection_token, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "POST", "/v2/data-source-connections", connection_create, 0, API_ROLE_ADMIN },
+    { "GET", "/v2/data-source-connections", connection_list, 0, API_ROLE_VIEWER },
+    { "PATCH", "/v2/data-source-connections/{connectionId}", connection_patch, 0, API_ROLE_ADMIN },
+    { "DELETE", "/v2/data-source-connections/{connectionId}", connection_delete, 0, API_ROLE_ADMIN },
+    { "POST", "/v2/data-source-connections/{connectionId}/registrationToken", connection_token, 0, API_ROLE_ADMIN },
+    { NULL, NULL, NULL, 0, 0 },
 };

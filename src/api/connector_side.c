@@ -15,6 +15,7 @@
  * Other methods on these paths are 405 (the router's answer for a known path). None of the paths
  * overlaps a cluster route: /data-source-connector/ (singular) is not /data-source-connectors/. */
 #include "api/api.h"
+#include "api/auth.h"
 #include <string.h>
 
 struct connector_op {
@@ -53,7 +54,7 @@ static void connector_side(struct api_req *req, struct api_resp *resp)
               req->method, req->path);
 }
 
-#define BOTH(m, p) { m, p, connector_side, 0 }, { m, "/v2" p, connector_side, 0 }
+#define BOTH(m, p) { m, p, connector_side, 0, API_ROLE_VIEWER }, { m, "/v2" p, connector_side, 0, API_ROLE_VIEWER }
 
 const struct api_route api_routes_connector_side[] = {
     BOTH("POST", "/access-tokens"),
@@ -62,5 +63,5 @@ const struct api_route api_routes_connector_side[] = {
     BOTH("GET", "/data-source-connector/status"),
     BOTH("GET", "/irisservices/api/v1/public/users"),
     BOTH("PUT", "/irisservices/api/v1/public/users"),
-    { NULL, NULL, NULL, 0 },
+    { NULL, NULL, NULL, 0, 0 },
 };

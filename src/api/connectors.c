@@ -6,6 +6,7 @@
  * code paths for existing connectors (catalog table connectors) are in place. The metadata lists no
  * connector images: there are none to download from this server. */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "catalog/cat_connection.h"
 #include <string.h>
@@ -110,9 +111,9 @@ static void connector_delete(struct api_req *req, struct api_resp *resp)
 }
 
 const struct api_route api_routes_connectors[] = {
-    { "GET", "/v2/data-source-connectors", connector_list, 0 },
-    { "GET", "/v2/data-source-connectors/metadata", connector_metadata, 0 },
-    { "PATCH", "/v2/data-source-connectors/{connectorId}", connector_patch, 0 },
-    { "DELETE", "/v2/data-source-connectors/{connectorId}", connector_delete, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "GET", "/v2/data-source-connectors", connector_list, 0, API_ROLE_VIEWER },
+    { "GET", "/v2/data-source-connectors/metadata", connector_metadata, 0, API_ROLE_VIEWER },
+    { "PATCH", "/v2/data-source-connectors/{connectorId}", connector_patch, 0, API_ROLE_ADMIN },
+    { "DELETE", "/v2/data-source-connectors/{connectorId}", connector_delete, 0, API_ROLE_ADMIN },
+    { NULL, NULL, NULL, 0, 0 },
 };

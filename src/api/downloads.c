@@ -25,6 +25,7 @@
  * file is 416 (Content-Range: bytes * /size); a range running past the end is clipped. The status
  * is 200 for startOffset/length (the official client expects 200) and 206 for a Range header. */
 #include "api/recoveries.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "api/resid.h"
 #include "engine/engine.h"
@@ -574,8 +575,8 @@ out:
 }
 
 const struct api_route api_routes_downloads[] = {
-    { "POST", "/v2/data-protect/recoveries/download-files-folders", create_download, 0 },
-    { "GET", "/v2/data-protect/recoveries/{id}/download-files", download_files, 0 },
-    { "GET", "/v2/data-protect/snapshots/{snapshotsId}/download-file", download_file, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "POST", "/v2/data-protect/recoveries/download-files-folders", create_download, 0, API_ROLE_OPERATOR },
+    { "GET", "/v2/data-protect/recoveries/{id}/download-files", download_files, 0, API_ROLE_OPERATOR },
+    { "GET", "/v2/data-protect/snapshots/{snapshotsId}/download-file", download_file, 0, API_ROLE_OPERATOR },
+    { NULL, NULL, NULL, 0, 0 },
 };

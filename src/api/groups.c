@@ -14,6 +14,7 @@
  * Last runs: includeLastRunInfo adds lastRun (the newest run from the runs catalog) and the
  * lastRunAnyStatus / lastRunLocalBackupStatus filters match its localBackupInfo.status. */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/group_validate.h"
 #include "api/jv.h"
 #include "api/run_json.h"
@@ -544,10 +545,10 @@ out:
 }
 
 const struct api_route api_routes_groups[] = {
-    { "POST", "/v2/data-protect/protection-groups", group_create, 0 },
-    { "GET", "/v2/data-protect/protection-groups", group_list, 0 },
-    { "GET", "/v2/data-protect/protection-groups/{id}", group_get, 0 },
-    { "PUT", "/v2/data-protect/protection-groups/{id}", group_update, 0 },
-    { "DELETE", "/v2/data-protect/protection-groups/{id}", group_delete, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "POST", "/v2/data-protect/protection-groups", group_create, 0, API_ROLE_ADMIN },
+    { "GET", "/v2/data-protect/protection-groups", group_list, 0, API_ROLE_VIEWER },
+    { "GET", "/v2/data-protect/protection-groups/{id}", group_get, 0, API_ROLE_VIEWER },
+    { "PUT", "/v2/data-protect/protection-groups/{id}", group_update, 0, API_ROLE_ADMIN },
+    { "DELETE", "/v2/data-protect/protection-groups/{id}", group_delete, 0, API_ROLE_ADMIN },
+    { NULL, NULL, NULL, 0, 0 },
 };

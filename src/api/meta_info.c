@@ -12,6 +12,7 @@
  *   3. the environment: 400 naming field 'environment' and saying that meta-info is not available
  *      for it (and what the snapshot is). */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "catalog/cat_snapshot.h"
 #include <stdio.h>
@@ -102,6 +103,6 @@ out:
 }
 
 const struct api_route api_routes_meta_info[] = {
-    { "POST", "/v2/data-protect/snapshots/{snapshotId}/meta-info", construct_meta_info, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "POST", "/v2/data-protect/snapshots/{snapshotId}/meta-info", construct_meta_info, 0, API_ROLE_VIEWER },
+    { NULL, NULL, NULL, 0, 0 },
 };

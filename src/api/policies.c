@@ -9,6 +9,7 @@
  * and the in-use check (409) see exactly what they change. Every write also stores the typed spec
  * (api/wire_spec.h: the internal document the scheduler and retention read) in the same transaction. */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "api/resid.h"
 #include "api/schedule.h"
@@ -296,10 +297,10 @@ static void policy_list(struct api_req *req, struct api_resp *resp)
 }
 
 const struct api_route api_routes_policies[] = {
-    { "POST", "/v2/data-protect/policies", policy_create, 0 },
-    { "GET", "/v2/data-protect/policies", policy_list, 0 },
-    { "GET", "/v2/data-protect/policies/{id}", policy_get, 0 },
-    { "PUT", "/v2/data-protect/policies/{id}", policy_update, 0 },
-    { "DELETE", "/v2/data-protect/policies/{id}", policy_delete, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "POST", "/v2/data-protect/policies", policy_create, 0, API_ROLE_ADMIN },
+    { "GET", "/v2/data-protect/policies", policy_list, 0, API_ROLE_VIEWER },
+    { "GET", "/v2/data-protect/policies/{id}", policy_get, 0, API_ROLE_VIEWER },
+    { "PUT", "/v2/data-protect/policies/{id}", policy_update, 0, API_ROLE_ADMIN },
+    { "DELETE", "/v2/data-protect/policies/{id}", policy_delete, 0, API_ROLE_ADMIN },
+    { NULL, NULL, NULL, 0, 0 },
 };

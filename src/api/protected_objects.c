@@ -8,6 +8,7 @@
  * objectIds, sourceIds, runInstanceIds, filterSnapshotFromUsecs/ToUsecs (the object has a snapshot
  * in that range), osTypes (file backups are of Linux hosts). Objects come in id order. */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "api/run_json.h"
 #include "catalog/cat_file_index.h"
@@ -253,6 +254,6 @@ out:
 }
 
 const struct api_route api_routes_protected_objects[] = {
-    { "GET", "/v2/data-protect/search/protected-objects", search_protected, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "GET", "/v2/data-protect/search/protected-objects", search_protected, 0, API_ROLE_VIEWER },
+    { NULL, NULL, NULL, 0, 0 },
 };

@@ -50,6 +50,7 @@
  * includeExternalMetadata and the like are checked for their type and add nothing (the PostgreSQL
  * objects are in the tree itself, see above). */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "api/objects.h"
 #include "catalog/cat_source.h"
@@ -797,9 +798,9 @@ out:
 }
 
 const struct api_route api_routes_protection_sources_v1[] = {
-    { "GET", "/irisservices/api/v1/public/protectionSources", list_sources, 0 },
-    { "GET", "/irisservices/api/v1/public/protectionSources/registrationInfo", registration_info_list, 0 },
-    { "GET", "/v2/irisservices/api/v1/public/protectionSources", list_sources, 0 },
-    { "GET", "/v2/irisservices/api/v1/public/protectionSources/registrationInfo", registration_info_list, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "GET", "/irisservices/api/v1/public/protectionSources", list_sources, 0, API_ROLE_VIEWER },
+    { "GET", "/irisservices/api/v1/public/protectionSources/registrationInfo", registration_info_list, 0, API_ROLE_VIEWER },
+    { "GET", "/v2/irisservices/api/v1/public/protectionSources", list_sources, 0, API_ROLE_VIEWER },
+    { "GET", "/v2/irisservices/api/v1/public/protectionSources/registrationInfo", registration_info_list, 0, API_ROLE_VIEWER },
+    { NULL, NULL, NULL, 0, 0 },
 };

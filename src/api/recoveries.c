@@ -28,6 +28,7 @@
  * per file and folder a status (NotStarted, CopyInProgress, Finished), its destinationDir and the
  * errors under it. "cofferStats" (files, dirs, bytes, errors, skipped, archiveBytes) is Coffer's. */
 #include "api/recoveries.h"
+#include "api/auth.h"
 #include "api/recoveries_sql.h"
 #include "api/jv.h"
 #include "api/objects.h"
@@ -630,9 +631,9 @@ static void cancel_recovery(struct api_req *req, struct api_resp *resp)
 }
 
 const struct api_route api_routes_recoveries[] = {
-    { "POST", "/v2/data-protect/recoveries", create_recovery, 0 },
-    { "GET", "/v2/data-protect/recoveries", list_recoveries, 0 },
-    { "GET", "/v2/data-protect/recoveries/{id}", get_recovery, 0 },
-    { "POST", "/v2/data-protect/recoveries/{id}/cancel", cancel_recovery, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "POST", "/v2/data-protect/recoveries", create_recovery, 0, API_ROLE_OPERATOR },
+    { "GET", "/v2/data-protect/recoveries", list_recoveries, 0, API_ROLE_VIEWER },
+    { "GET", "/v2/data-protect/recoveries/{id}", get_recovery, 0, API_ROLE_VIEWER },
+    { "POST", "/v2/data-protect/recoveries/{id}/cancel", cancel_recovery, 0, API_ROLE_OPERATOR },
+    { NULL, NULL, NULL, 0, 0 },
 };

@@ -29,6 +29,7 @@
  *        before any prune ran ("garbageBytesSource": "lastPrune" | "lastDryRun" | null).
  * The prune report's fields are repo_prune_report's (repo.h) in camelCase. */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "repo/repo.h"
 #include "sched/job_prune.h"
@@ -298,10 +299,10 @@ static void stats_get(struct api_req *req, struct api_resp *resp)
 }
 
 const struct api_route api_routes_coffer_repository[] = {
-    { "POST", "/v2/coffer/repository/prune", prune_post, 0 },
-    { "GET", "/v2/coffer/repository/prune", prune_get, 0 },
-    { "POST", "/v2/coffer/repository/verify", verify_post, 0 },
-    { "GET", "/v2/coffer/repository/verify", verify_get, 0 },
-    { "GET", "/v2/coffer/repository/stats", stats_get, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "POST", "/v2/coffer/repository/prune", prune_post, 0, API_ROLE_ADMIN },
+    { "GET", "/v2/coffer/repository/prune", prune_get, 0, API_ROLE_VIEWER },
+    { "POST", "/v2/coffer/repository/verify", verify_post, 0, API_ROLE_ADMIN },
+    { "GET", "/v2/coffer/repository/verify", verify_get, 0, API_ROLE_VIEWER },
+    { "GET", "/v2/coffer/repository/stats", stats_get, 0, API_ROLE_VIEWER },
+    { NULL, NULL, NULL, 0, 0 },
 };

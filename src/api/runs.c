@@ -16,6 +16,7 @@
  * queues the run in the catalog (sched_enqueue) and answers; a worker does the backup. Run ids are
  * "<group n>:<start usecs>" (spec: ^\d+:\d+$); a run id whose n is not the group's is 404. */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "api/run_json.h"
 #include "api/resid.h"
@@ -844,13 +845,13 @@ static void test_clock(struct api_req *req, struct api_resp *resp)
 }
 
 const struct api_route api_routes_runs[] = {
-    { "POST", "/v2/data-protect/protection-groups/{id}/runs", create_run, 0 },
-    { "GET", "/v2/data-protect/protection-groups/{id}/runs", list_runs, 0 },
-    { "PUT", "/v2/data-protect/protection-groups/{id}/runs", update_runs, 0 },
-    { "POST", "/v2/data-protect/protection-groups/{id}/runs/actions", run_actions, 0 },
-    { "GET", "/v2/data-protect/protection-groups/{id}/runs/{runId}", get_run, 0 },
-    { "GET", "/v2/data-protect/runs/{runId}/progress", run_progress, 0 },
-    { "POST", "/v2/coffer-test/clock", test_clock, API_ROUTE_NO_TENANT },
-    { "GET", "/v2/coffer-test/clock", test_clock, API_ROUTE_NO_TENANT },
-    { NULL, NULL, NULL, 0 },
+    { "POST", "/v2/data-protect/protection-groups/{id}/runs", create_run, 0, API_ROLE_OPERATOR },
+    { "GET", "/v2/data-protect/protection-groups/{id}/runs", list_runs, 0, API_ROLE_VIEWER },
+    { "PUT", "/v2/data-protect/protection-groups/{id}/runs", update_runs, 0, API_ROLE_ADMIN },
+    { "POST", "/v2/data-protect/protection-groups/{id}/runs/actions", run_actions, 0, API_ROLE_OPERATOR },
+    { "GET", "/v2/data-protect/protection-groups/{id}/runs/{runId}", get_run, 0, API_ROLE_VIEWER },
+    { "GET", "/v2/data-protect/runs/{runId}/progress", run_progress, 0, API_ROLE_VIEWER },
+    { "POST", "/v2/coffer-test/clock", test_clock, API_ROUTE_NO_TENANT, API_ROLE_ADMIN },
+    { "GET", "/v2/coffer-test/clock", test_clock, API_ROUTE_NO_TENANT, API_ROLE_ADMIN },
+    { NULL, NULL, NULL, 0, 0 },
 };

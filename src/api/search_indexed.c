@@ -19,6 +19,7 @@
  * page on, exact up to COUNT_CAP past the page and a lower bound beyond (counting every match of a
  * broad query would cost more than the query). */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "api/objects.h"
 #include "catalog/cat_file_index.h"
@@ -330,6 +331,6 @@ out:
 }
 
 const struct api_route api_routes_search_indexed[] = {
-    { "POST", "/v2/data-protect/search/indexed-objects", search_indexed, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "POST", "/v2/data-protect/search/indexed-objects", search_indexed, 0, API_ROLE_OPERATOR },
+    { NULL, NULL, NULL, 0, 0 },
 };

@@ -21,6 +21,7 @@
  * host; isEncrypted false: Coffer reads no TDE) and nest: a host's childObjects hold its volumes and
  * instance, an instance's its databases, a database's its tables. */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "api/objects.h"
 #include "catalog/cat_group.h"
@@ -353,6 +354,6 @@ out:
 }
 
 const struct api_route api_routes_search_objects[] = {
-    { "GET", "/v2/data-protect/search/objects", search_objects, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "GET", "/v2/data-protect/search/objects", search_objects, 0, API_ROLE_VIEWER },
+    { NULL, NULL, NULL, 0, 0 },
 };

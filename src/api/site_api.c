@@ -23,6 +23,7 @@
  * Nothing is written before every check passed. docs/databases.md ("The site restore API") has the
  * mappings, including what each job_settings option does to PostgreSQL. */
 #include "api/site.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "api/recoveries.h"
 #include "api/resid.h"
@@ -953,13 +954,13 @@ done:
 #define SITES "/data-protection/v2/sites/{site-id}"
 #define EXEC SITES "/jobs/{job-id}/executions/{execution-id}"
 const struct api_route api_routes_site[] = {
-    { "GET", SITES "/databases", get_databases, 0 },
-    { "GET", SITES "/jobs", get_jobs, 0 },
-    { "GET", SITES "/jobs/{job-id}/executions", get_executions, 0 },
-    { "GET", EXEC "/objects", get_objects, 0 },
-    { "POST", EXEC "/restores", post_restore, 0 },
-    { "GET", EXEC "/restores/{restore-id}", get_restore, 0 },
-    { "GET", SITES "/restores", get_site_restores, 0 },
-    { "POST", SITES "/restore-permissions", post_permissions, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "GET", SITES "/databases", get_databases, 0, API_ROLE_VIEWER },
+    { "GET", SITES "/jobs", get_jobs, 0, API_ROLE_VIEWER },
+    { "GET", SITES "/jobs/{job-id}/executions", get_executions, 0, API_ROLE_VIEWER },
+    { "GET", EXEC "/objects", get_objects, 0, API_ROLE_VIEWER },
+    { "POST", EXEC "/restores", post_restore, 0, API_ROLE_OPERATOR },
+    { "GET", EXEC "/restores/{restore-id}", get_restore, 0, API_ROLE_VIEWER },
+    { "GET", SITES "/restores", get_site_restores, 0, API_ROLE_VIEWER },
+    { "POST", SITES "/restore-permissions", post_permissions, 0, API_ROLE_OPERATOR },
+    { NULL, NULL, NULL, 0, 0 },
 };

@@ -14,6 +14,7 @@
  * backup plus the sealed WAL that continues it without a gap), clipped to [startTimeUsecs,
  * endTimeUsecs], with Coffer's objectId (the kInstance) and baseSnapshotId added. */
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "api/run_json.h"
 #include "catalog/cat.h"
@@ -294,7 +295,7 @@ out:
 }
 
 const struct api_route api_routes_snapshots[] = {
-    { "GET", "/v2/data-protect/objects/{id}/snapshots", object_snapshots, 0 },
-    { "POST", "/v2/data-protect/snapshots/restore-points", restore_points, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "GET", "/v2/data-protect/objects/{id}/snapshots", object_snapshots, 0, API_ROLE_VIEWER },
+    { "POST", "/v2/data-protect/snapshots/restore-points", restore_points, 0, API_ROLE_VIEWER },
+    { NULL, NULL, NULL, 0, 0 },
 };

@@ -28,6 +28,7 @@
  * a server that cannot be reached leaves the registration Pending with the server's message. */
 #include "agent/agent.h"
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/jv.h"
 #include "api/objects.h"
 #include "api/resid.h"
@@ -760,12 +761,12 @@ static void source_refresh(struct api_req *req, struct api_resp *resp)
 }
 
 const struct api_route api_routes_sources[] = {
-    { "POST", "/v2/data-protect/sources/registrations", source_register, 0 },
-    { "GET", "/v2/data-protect/sources/registrations", source_list, 0 },
-    { "GET", "/v2/data-protect/sources/registrations/{id}", source_get, 0 },
-    { "PUT", "/v2/data-protect/sources/registrations/{id}", source_update, 0 },
-    { "PATCH", "/v2/data-protect/sources/registrations/{id}", source_patch, 0 },
-    { "DELETE", "/v2/data-protect/sources/registrations/{id}", source_delete, 0 },
-    { "POST", "/v2/data-protect/sources/{id}/refresh", source_refresh, 0 },
-    { NULL, NULL, NULL, 0 },
+    { "POST", "/v2/data-protect/sources/registrations", source_register, 0, API_ROLE_ADMIN },
+    { "GET", "/v2/data-protect/sources/registrations", source_list, 0, API_ROLE_VIEWER },
+    { "GET", "/v2/data-protect/sources/registrations/{id}", source_get, 0, API_ROLE_VIEWER },
+    { "PUT", "/v2/data-protect/sources/registrations/{id}", source_update, 0, API_ROLE_ADMIN },
+    { "PATCH", "/v2/data-protect/sources/registrations/{id}", source_patch, 0, API_ROLE_ADMIN },
+    { "DELETE", "/v2/data-protect/sources/registrations/{id}", source_delete, 0, API_ROLE_ADMIN },
+    { "POST", "/v2/data-protect/sources/{id}/refresh", source_refresh, 0, API_ROLE_OPERATOR },
+    { NULL, NULL, NULL, 0, 0 },
 };
