@@ -1,7 +1,7 @@
 /* search_indexed.c: POST /v2/data-protect/search/indexed-objects (SearchIndexedObjects) for files.
  *
- * objectType must be Files (Coffer indexes the files of its file snapshots; other object types are
- * 400). fileParams.searchString is matched case-insensitively (ASCII) against file names, or against
+ * objectType Files searches the files of Coffer's file snapshots; another object type of the contract
+ * (Emails, SfdcRecords, ...) is one Coffer does not protect and is answered 200 with no results. fileParams.searchString is matched case-insensitively (ASCII) against file names, or against
  * whole paths when it contains '/': text without '*' is a substring ("report" finds
  * "Q3-Report.pdf"), text with '*' a pattern over the whole name where '*' is any run ("*.pdf",
  * "rep*"); empty or "*" is every path. The index's trigram table answers substrings of three
@@ -233,9 +233,8 @@ static void search_indexed(struct api_req *req, struct api_resp *resp)
     size_t i;
     if (!body) return;
     if (!jv_enum(resp, body, NULL, "objectType", 1, object_types, &otype)) goto out;
-    if (strcmp(otype, "Files") != 0) {
-        api_error(resp, 400, "Unsupported", "objectType '%s' is not supported: Coffer indexes the files of its file "
-                                            "snapshots (objectType Files with fileParams)", otype);
+    if (strcmp(otype, "Files") != 0) { /* a type Coffer does not protect: none exist here */
+        api_json(resp, 200, json_pack("{s:s,s:i}", "objectType", otype, "count", 0));
         goto out;
     }
     if (!jv_obj(resp, body, NULL, "fileParams", 0, &fp) ||

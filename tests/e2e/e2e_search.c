@@ -274,9 +274,25 @@ TEST(pages)
     CHECK_EQ_INT(pages, 3);
 }
 
+/* An object type of the contract that Coffer does not protect: nothing of it exists here, so the
+ * answer is 200 with no results (a real client searching every type must not fail). */
+TEST(types_coffer_does_not_protect_find_nothing)
+{
+    static const char *const types[] = { "Emails", "SfdcRecords", "MongoObjects", NULL };
+    for (int i = 0; types[i]; i++) {
+        json_t *r = search(T, fmt("{\"objectType\":\"%s\",\"emailParams\":{\"searchString\":\"x\"}}", types[i]), 200);
+        CHECKF(r != NULL, "objectType %s", types[i]);
+        if (!r) continue;
+        CHECK(strcmp(jstr(r, "objectType"), types[i]) == 0);
+        CHECK_EQ_INT(jint(r, "count"), 0);
+        CHECK(json_object_get(r, "files") == NULL);
+        json_decref(r);
+    }
+}
+
 TEST(bad_requests)
 {
-    CHECK(expect(&d, "POST", SEARCH, T, "{\"objectType\":\"Emails\"}", 400, "objectType"));
+    CHECK(expect(&d, "POST", SEARCH, T, "{\"objectType\":\"Mails\"}", 400, "objectType"));
     CHECK(expect(&d, "POST", SEARCH, T, "{\"fileParams\":{\"searchString\":\"x\"}}", 400, "objectType"));
     CHECK(expect(&d, "POST", SEARCH, T, "{\"objectType\":\"Files\",\"count\":0}", 400, "count"));
     CHECK(expect(&d, "POST", SEARCH, T, "{\"objectType\":\"Files\",\"count\":1001}", 400, "count"));
@@ -339,6 +355,7 @@ int main(void)
     RUN(patterns_and_paths);
     RUN(filters);
     RUN(pages);
+    RUN(types_coffer_does_not_protect_find_nothing);
     RUN(bad_requests);
     RUN(deleted_snapshots_leave_the_index);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "the daemon did not exit cleanly");
