@@ -2,7 +2,8 @@
 # `make test-bin` builds the same code with ASan+UBSan under build/asan plus every test binary, and
 # (with clang, FUZZ_CC) the libFuzzer targets under build/fuzz.
 # Every src/*/*.c is part of libcoffer; every tests/unit/test_*.c and tests/e2e/e2e_*.c is one test
-# binary, every tests/fuzz/fuzz_*.c one fuzz target. Adding a file never needs an edit here.
+# binary, every tests/fuzz/fuzz_*.c one fuzz target, every console/* file part of the web console
+# (embedded into libcoffer as build/gen/console_files.c). Adding a file never needs an edit here.
 CC      ?= cc
 PKGS    := libmicrohttpd jansson sqlite3 libpq libcrypto libzstd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -20,7 +21,13 @@ FUZZ_CC ?= clang
 CFLAGS_FUZZ := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=undefined
 
-SRC     := $(sort $(wildcard src/*/*.c))
+# The web console (console/*) becomes one generated C source of byte arrays (scripts/console-embed.sh,
+# xxd -i), compiled into libcoffer like any source; src/api/console.c serves it at /console.
+CONSOLE := $(sort $(wildcard console/*))
+GEN_CONSOLE := build/gen/console_files.c
+# the list of console files, rewritten only when it changes, so that removing a file regenerates too
+$(shell mkdir -p build/gen && echo '$(CONSOLE)' | cmp -s - build/gen/console.list || echo '$(CONSOLE)' >build/gen/console.list)
+SRC     := $(sort $(wildcard src/*/*.c)) $(GEN_CONSOLE)
 OBJ_REL := $(SRC:%.c=build/obj/%.o)
 OBJ_ASAN:= $(SRC:%.c=build/asan/obj/%.o)
 UNIT    := $(patsubst tests/unit/%.c,build/asan/tests/%,$(sort $(wildcard tests/unit/test_*.c)))
@@ -32,6 +39,9 @@ FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/f
 
 .PHONY: all test-bin fuzz-bin test clean
 all: build/cofferd build/coffer
+
+$(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/console-embed.sh
+	scripts/console-embed.sh $@ $(CONSOLE)
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1,0 +1,413 @@
+#!/usr/bin/python3
+"""test_console.py: drives the web console (/console) of a running cofferd in headless Chromium
+(Debian's chromium + chromedriver through python3-selenium) as a user would, and checks what it did
+against the real files and the API. Started by run.sh, which passes CONSOLE_URL, CONSOLE_KEY,
+CONSOLE_TMP (a private temp dir) and CONSOLE_SCREENS (where the PNG screenshots go).
+
+Prints "PASS name" or "FAIL name: why" per step; a step that needs an earlier one that failed fails
+saying so. Every wait is explicit and bounded (WebDriverWait with a timeout; file waits by count)."""
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+URL = os.environ["CONSOLE_URL"]
+KEY = os.environ["CONSOLE_KEY"]
+TMP = os.environ["CONSOLE_TMP"]
+SCREENS = os.environ["CONSOLE_SCREENS"]
+TENANT = "console-test"
+WAIT = 20          # seconds for a page to show something
+RUN_WAIT = 180     # seconds for a backup run or a restore to end (ASan daemon)
+
+SRC = os.path.join(TMP, "src")
+ALT = os.path.join(TMP, "alt")
+DOWNLOADS = os.path.join(TMP, "downloads")
+EVIL = "<img src=x onerror=alert(1)>.txt"   # a file name that must stay text
+results = {}
+
+
+def api(method, path, body=None, tenant=TENANT, key=KEY):
+    """The daemon's answer: (status, parsed JSON or None, headers)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(URL + path, data=data, method=method)
+    if key:
+        req.add_header("Authorization", "Bearer " + key)
+    if tenant:
+        req.add_header("X-IBM-Tenant-Id", tenant)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw and r.headers.get("Content-Type", "").startswith("application/json") else raw), r.headers
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw), e.headers
+        except ValueError:
+            return e.code, raw, e.headers
+
+
+def step(name, needs=()):
+    """Runs the decorated function as one test step and records PASS/FAIL."""
+    def deco(fn):
+        missing = [n for n in needs if not results.get(n)]
+        if missing:
+            print(f"FAIL {name}: needs {', '.join(missing)}, which failed", flush=True)
+            results[name] = False
+            return fn
+        try:
+            fn()
+            print(f"PASS {name}", flush=True)
+            results[name] = True
+        except Exception as e:  # noqa: BLE001 (a step's failure of any kind is reported)
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            print(f"FAIL {name}: {msg}", flush=True)
+            traceback.print_exc(file=sys.stdout)
+            shot(f"FAILED-{name}")
+            results[name] = False
+        return fn
+    return deco
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+# ---- fixtures: files to protect
+
+os.makedirs(os.path.join(SRC, "docs", "deep"), exist_ok=True)
+os.makedirs(ALT, exist_ok=True)
+os.makedirs(DOWNLOADS, exist_ok=True)
+with open(os.path.join(SRC, "docs", "report.txt"), "wb") as f:
+    f.write(os.urandom(300_000) + b"\nend of report\n")
+with open(os.path.join(SRC, "docs", "deep", "nested.bin"), "wb") as f:
+    f.write(os.urandom(70_000))
+with open(os.path.join(SRC, "notes.md"), "w") as f:
+    f.write("# notes\nplain text\n")
+with open(os.path.join(SRC, EVIL), "w") as f:
+    f.write("markup in a name\n")
+
+# ---- the browser
+
+opts = webdriver.ChromeOptions()
+opts.binary_location = "/usr/bin/chromium"
+for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1360,960",
+          "--no-first-run", "--disable-extensions", f"--user-data-dir={os.path.join(TMP, 'chrome')}"):
+    opts.add_argument(a)
+opts.add_experimental_option("prefs", {"download.default_directory": DOWNLOADS, "download.prompt_for_download": False,
+                                       "safebrowsing.enabled": False})
+opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=opts)
+driver.set_page_load_timeout(30)
+driver.set_script_timeout(30)
+driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": DOWNLOADS})
+wait = WebDriverWait(driver, WAIT)
+shots = []
+
+
+def shot(name):
+    try:
+        path = os.path.join(SCREENS, f"{len(shots) + 1:02d}-{name}.png")
+        driver.save_screenshot(path)
+        shots.append(path)
+    except Exception:  # noqa: BLE001 (a screenshot is an artifact, never the verdict)
+        pass
+
+
+def css(sel, timeout=WAIT):
+    return WebDriverWait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, sel)))
+
+
+def clickable(sel, timeout=WAIT):
+    return WebDriverWait(driver, timeout).until(EC.element_to_be_clickable((By.CSS_SELECTOR, sel)))
+
+
+def text_in(sel, text, timeout=WAIT):
+    WebDriverWait(driver, timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, sel), text))
+
+
+def go(hash_):
+    driver.execute_script("location.hash = arguments[0]", hash_)
+
+
+def fill(sel, value):
+    el = css(sel)
+    el.clear()
+    el.send_keys(value)
+    return el
+
+
+def severe_logs():
+    return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+state = {}
+
+try:
+    @step("console_served")
+    def _():
+        st, body, hd = api("GET", "/console", key=None, tenant=None)
+        check(st == 200, f"GET /console without a key: {st}")
+        check(hd["Content-Type"].startswith("text/html"), "Content-Type " + hd["Content-Type"])
+        csp = hd.get("Content-Security-Policy", "")
+        check("script-src 'self'" in csp and "default-src 'self'" in csp and "unsafe-inline" not in csp, "CSP: " + csp)
+        check(hd.get("Cache-Control") == "no-cache" and hd.get("ETag"), "Cache-Control/ETag")
+        check(hd.get("X-Content-Type-Options") == "nosniff", "nosniff")
+        html = body.decode()
+        scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, re.S)
+        check(scripts and all(not s.strip() for s in scripts), "inline script in index.html")
+        check("style=" not in html, "inline style in index.html")
+        for name, ctype in (("app.js", "text/javascript"), ("console.css", "text/css"), ("favicon.svg", "image/svg+xml")):
+            st, b, hd = api("GET", "/console/" + name, key=None, tenant=None)
+            check(st == 200 and hd["Content-Type"].startswith(ctype), f"{name}: {st} {hd.get('Content-Type')}")
+        st, _, _ = api("GET", "/console/no-such-file.js", key=None, tenant=None)
+        check(st == 404, f"unknown console file: {st}")
+        st, _, _ = api("GET", "/console/%2e%2e%2fMakefile", key=None, tenant=None)
+        check(st in (401, 404), f"a traversal attempt: {st}")  # no route: nothing is served
+        # revalidation: the ETag answers 304 with no body
+        st, _, hd = api("GET", "/console/app.js", key=None, tenant=None)
+        req = urllib.request.Request(URL + "/console/app.js", headers={"If-None-Match": hd["ETag"]})
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            check(False, "If-None-Match with the current ETag was not 304")
+        except urllib.error.HTTPError as e:
+            check(e.code == 304, f"If-None-Match: {e.code}")
+        # the API itself still needs the key
+        st, _, _ = api("GET", "/v2/data-protect/policies", key=None)
+        check(st == 401, f"the API without a key: {st}")
+
+    @step("login_wrong_key_shows_error")
+    def _():
+        driver.get(URL + "/console")
+        fill("#login-key", "not-the-key")
+        fill("#login-tenant", TENANT)
+        clickable("#login-submit").click()
+        text_in("#login-error", "refused")
+        check(driver.execute_script("return sessionStorage.getItem('coffer.key')") is None, "a refused key stayed in sessionStorage")
+        shot("login-wrong-key")
+
+    @step("login", needs=["console_served"])
+    def _():
+        driver.get(URL + "/console")
+        fill("#login-key", KEY)
+        fill("#login-tenant", TENANT)
+        clickable("#login-submit").click()
+        css("#page-dashboard h1")
+        check(driver.execute_script("return sessionStorage.getItem('coffer.key')") == KEY, "key not in sessionStorage")
+        check(driver.execute_script("return localStorage.length") == 0, "something written to localStorage")
+        check(driver.execute_script("return document.cookie") == "", "a cookie was set")
+        shot("dashboard-empty")
+
+    @step("register_source", needs=["login"])
+    def _():
+        go("#/sources")
+        fill("#source-endpoint", "127.0.0.1")
+        driver.find_element(By.CSS_SELECTOR, "#source-form button[type=submit]").click()
+        text_in("#sources", "127.0.0.1")
+        css("#objects")
+        st, j, _ = api("GET", "/v2/data-protect/search/objects?environments=kPhysical")
+        hosts = [o for o in j["objects"] if o["objectType"] == "kHost"]
+        check(st == 200 and len(hosts) == 1, f"hosts after registering: {st} {len(hosts) if st == 200 else j}")
+        state["host"] = hosts[0]
+        shot("sources")
+
+    @step("create_policy", needs=["login"])
+    def _():
+        go("#/policies")
+        clickable("#policy-new").click()
+        fill("#policy-name", "console-daily")
+        fill("#policy-frequency", "12")
+        Select(css("#policy-unit")).select_by_value("Hours")
+        fill("#policy-retention", "14")
+        shot("policy-form")
+        clickable("#policy-save").click()
+        text_in("#policies", "console-daily")
+        text_in("#policies", "every 12 hours")
+        st, j, _ = api("GET", "/v2/data-protect/policies?policyNames=console-daily")
+        pol = [p for p in j["policies"] if p["name"] == "console-daily"]
+        check(len(pol) == 1, "policy not stored")
+        inc = pol[0]["backupPolicy"]["regular"]
+        check(inc["incremental"]["schedule"] == {"unit": "Hours", "hourSchedule": {"frequency": 12}}, json.dumps(inc))
+        check(inc["retention"]["duration"] == 14 and inc["retention"]["unit"] == "Days", json.dumps(inc))
+        state["policy"] = pol[0]
+        shot("policies")
+
+    @step("edit_policy", needs=["create_policy"])
+    def _():
+        go("#/policy/" + state["policy"]["id"])
+        fill("#policy-retention", "21")
+        clickable("#policy-save").click()
+        text_in("#policies", "21 days")
+        st, j, _ = api("GET", "/v2/data-protect/policies/" + state["policy"]["id"])
+        check(j["backupPolicy"]["regular"]["retention"]["duration"] == 21, "retention not updated")
+
+    @step("create_group", needs=["create_policy", "register_source"])
+    def _():
+        go("#/groups")
+        clickable("#group-new").click()
+        fill("#group-name", "console-files")
+        Select(css("#group-policy")).select_by_visible_text("console-daily")
+        Select(css("#group-object")).select_by_value(str(state["host"]["id"]))
+        fill("#group-paths", SRC)
+        shot("group-form")
+        clickable("#group-save").click()
+        text_in("#page-group h1", "console-files")
+        st, j, _ = api("GET", "/v2/data-protect/protection-groups?names=console-files")
+        g = [x for x in j["protectionGroups"] if x["name"] == "console-files"]
+        check(len(g) == 1, "group not stored")
+        objs = g[0]["physicalParams"]["fileProtectionTypeParams"]["objects"]
+        check(objs[0]["id"] == state["host"]["id"] and objs[0]["filePaths"][0]["includedPath"] == SRC, json.dumps(objs))
+        state["group"] = g[0]
+        shot("group-detail-new")
+
+    @step("run_backup_and_see_it_finish", needs=["create_group"])
+    def _():
+        clickable("#page-group button[data-action=run]").click()
+        css("#page-run #run-status")
+        WebDriverWait(driver, RUN_WAIT).until(lambda d: d.find_element(By.ID, "run-status").get_attribute("data-status") in
+                                              ("Succeeded", "SucceededWithWarning", "Failed", "Canceled"))
+        status = driver.find_element(By.ID, "run-status").get_attribute("data-status")
+        check(status == "Succeeded", "run ended " + status)
+        text_in("#run-percent", "100%")
+        st, j, _ = api("GET", f"/v2/data-protect/protection-groups/{state['group']['id']}/runs")
+        check(j["runs"][0]["localBackupInfo"]["status"] == "Succeeded", "the API disagrees")
+        shot("run-details")
+
+    @step("dashboard_shows_group_and_run", needs=["run_backup_and_see_it_finish"])
+    def _():
+        go("#/dashboard")
+        text_in("#dash-groups", "console-files")
+        text_in("#dash-groups", "Succeeded")
+        text_in("#dash-runs", "Succeeded")
+        stored = css("#stat-stored .stat-value").text
+        check(stored not in ("-", "0 B"), "storage used: " + stored)
+        check(css("#stat-dedup .stat-value").text.endswith("×"), "dedup ratio missing")
+        shot("dashboard")
+
+    @step("browse_snapshot_and_restore_to_alternate", needs=["run_backup_and_see_it_finish"])
+    def _():
+        # the file index of the snapshot is built after the run: wait for it (bounded)
+        for _ in range(RUN_WAIT):
+            st, j, _ = api("GET", f"/v2/data-protect/objects/{state['host']['id']}/snapshots")
+            if st == 200 and j["snapshots"] and j["snapshots"][-1].get("indexingStatus") == "Done":
+                break
+            time.sleep(1)
+        go("#/restore")
+        clickable(f"#restore-objects button[data-object='{state['host']['id']}']").click()
+        css("#timeline")
+        shot("restore-snapshots")
+        clickable("#restore-snapshots button[data-snapshot]").click()
+        # the include path, then into docs/
+        clickable(f"#tree tr[data-path='{SRC}'] a.dir").click()
+        clickable(f"#tree tr[data-path='{SRC}/docs'] a.dir").click()
+        row = css(f"#tree tr[data-path='{SRC}/docs/report.txt']")
+        check(f"{SRC}/docs/deep" in [r.get_attribute("data-path") for r in driver.find_elements(By.CSS_SELECTOR, "#tree tr[data-path]")],
+              "the subdirectory is not listed")
+        row.find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+        text_in("#selected-count", "report.txt")
+        shot("restore-browse")
+        clickable("#to-target").click()
+        driver.find_element(By.ID, "target-alternate").click()
+        fill("#target-dir", ALT)
+        shot("restore-target")
+        clickable("#restore-start").click()
+        css("#recovery-status")
+        WebDriverWait(driver, RUN_WAIT).until(lambda d: d.find_element(By.CSS_SELECTOR, "#recovery-status").get_attribute("data-status") in
+                                              ("Succeeded", "Failed", "Canceled", "SucceededWithWarning"))
+        status = driver.find_element(By.CSS_SELECTOR, "#recovery-status").get_attribute("data-status")
+        check(status == "Succeeded", "recovery ended " + status)
+        got = os.path.join(ALT, "report.txt")
+        check(os.path.isfile(got), "nothing restored at " + got)
+        check(sha(got) == sha(os.path.join(SRC, "docs", "report.txt")), "restored bytes differ from the source")
+        check(not os.path.exists(os.path.join(ALT, "notes.md")), "an unselected file was restored")
+        shot("recovery-details")
+
+    @step("search_and_download", needs=["run_backup_and_see_it_finish"])
+    def _():
+        go("#/search")
+        fill("#search-text", "report.txt")
+        driver.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]").click()
+        css("#search-table")
+        btn = clickable(f"#search-table button[data-download='{SRC}/docs/report.txt']")
+        shot("search")
+        for f in os.listdir(DOWNLOADS):
+            os.remove(os.path.join(DOWNLOADS, f))
+        btn.click()
+        target = os.path.join(DOWNLOADS, "report.txt")
+        for _ in range(300):  # up to 30 s
+            if os.path.isfile(target) and not any(n.endswith(".crdownload") for n in os.listdir(DOWNLOADS)):
+                break
+            time.sleep(0.1)
+        check(os.path.isfile(target), "no download arrived: " + ", ".join(os.listdir(DOWNLOADS)))
+        check(sha(target) == sha(os.path.join(SRC, "docs", "report.txt")), "downloaded bytes differ from the source")
+
+    @step("api_data_is_rendered_as_text", needs=["run_backup_and_see_it_finish"])
+    def _():
+        go("#/search")
+        fill("#search-text", "onerror")
+        driver.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]").click()
+        text_in("#search-table", EVIL)
+        check(not driver.find_elements(By.CSS_SELECTOR, "#search-results img"), "a file name became markup")
+        shot("search-escaping")
+
+    @step("pause_and_resume_group", needs=["create_group"])
+    def _():
+        gid = state["group"]["id"]
+        go("#/groups")
+        sel = "#groups tr[data-key='console-files']"
+        clickable(f"{sel} button[data-action=pause]").click()
+        clickable(f"{sel} button[data-action=resume]")
+        text_in(sel, "Paused")
+        check(api("GET", "/v2/data-protect/protection-groups/" + gid)[1]["isPaused"] is True, "API: not paused")
+        shot("groups-paused")
+        clickable(f"{sel} button[data-action=resume]").click()
+        clickable(f"{sel} button[data-action=pause]")
+        text_in(sel, "Active")
+        check(api("GET", "/v2/data-protect/protection-groups/" + gid)[1]["isPaused"] is False, "API: not resumed")
+        shot("groups")
+
+    @step("other_pages_render", needs=["login"])
+    def _():
+        for page, sel in (("recoveries", "#recoveries"), ("databases", "#no-sites"), ("sources", "#objects"),
+                          ("policies", "#policies")):
+            go("#/" + page)
+            css(sel)
+            shot(page)
+        go("#/recoveries")
+        text_in("#recoveries", "Succeeded")
+
+    @step("no_browser_errors", needs=["login"])
+    def _():
+        bad = [e["message"] for e in severe_logs() if "/v2/" not in e["message"]]  # refused API calls are expected
+        check(not bad, "; ".join(bad)[:400])
+
+    @step("expired_key_returns_to_login", needs=["login"])
+    def _():
+        driver.execute_script("sessionStorage.setItem('coffer.key', 'revoked-key')")
+        go("#/policies")
+        go("#/groups")
+        text_in("#login-error", "401")
+        check(driver.execute_script("return sessionStorage.getItem('coffer.key')") is None, "the refused key was kept")
+        shot("login-after-401")
+finally:
+    driver.quit()
