@@ -27,5 +27,7 @@ const struct api_route_table api_route_tables[] = {
     IBM("site", api_routes_site),
     /* served by a connector, not by us: the client sends no tenant (connector_side.c) */
     { "connector-side", api_routes_connector_side, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
+    /* the web console's static files (console.c): no key, no tenant; the page asks for both */
+    { "console", api_routes_console, API_AUTH_NONE, API_TENANT_NONE },
     { NULL, NULL, 0, API_TENANT_NONE },
 };

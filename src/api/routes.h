@@ -25,6 +25,8 @@ enum api_auth {
     /* "Authorization: Bearer <admin key>": the key given to cofferd at start, compared as SHA-256
      * digests in constant time. */
     API_AUTH_ADMIN_BEARER = 1,
+    /* none: anyone may call (the web console's static files, console.c; they hold no data) */
+    API_AUTH_NONE = 2,
 };
 #define API_AUTH_DEFAULT API_AUTH_ADMIN_BEARER
 
@@ -66,4 +68,5 @@ extern const struct api_route api_routes_meta_info[];       /* meta_info.c */
 extern const struct api_route api_routes_connector_side[];  /* connector_side.c */
 extern const struct api_route api_routes_coffer_repository[]; /* repo_ops.c (Coffer extension) */
 extern const struct api_route api_routes_site[];            /* site_api.c: the site restore API */
+extern const struct api_route api_routes_console[];         /* console.c: the web console's files */
 #endif
