@@ -1,7 +1,7 @@
 // app.js: the console's shell. A hash router (#/page/args) renders one page at a time into <main>;
 // without a session every route shows the login form. Pages register their pollers through ctx so
 // that leaving a page stops them; every poller is bounded in count.
-import { h, clear, field } from './dom.js';
+import { h, clear, fill, add, field } from './dom.js';
 import { session, call, setUnauthorizedHandler, V2 } from './api.js';
 import * as protect from './pages_protect.js';
 import * as recover from './pages_recover.js';
@@ -112,7 +112,7 @@ async function render() {
   const ctx = makeContext(name);
   current = ctx;
   const body = h('div', { class: 'page', id: 'page-' + name });
-  clear(main).append(h('div', { id: 'flash' }), body);
+  fill(main, h('div', { id: 'flash' }), body);
   try {
     await page(body, ctx, parts.slice(1));
   } catch (e) {
@@ -130,6 +130,11 @@ document.getElementById('logout').addEventListener('click', () => {
   session.end();
   loginMessage = '';
   showLogin('');
+});
+// An action that failed without its own handler (a click's async work): shown on the page.
+window.addEventListener('unhandledrejection', (ev) => {
+  if (current) current.error(ev.reason);
+  ev.preventDefault();
 });
 window.addEventListener('hashchange', render);
 render();

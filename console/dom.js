@@ -33,6 +33,16 @@ export function clear(el) {
   return el;
 }
 
+// add(el, ...children) / fill(el, ...children): append children (or replace every child with them)
+// by h()'s rules: arrays are flattened, null/false skipped, strings become text nodes.
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+export function fill(el, ...children) {
+  return add(clear(el), ...children);
+}
+
 // table(columns, rows, opts): columns [{title, cell(row) -> node|string, cls}]; rows an array.
 // opts.empty: text when there are no rows; opts.rowClass(row) -> class; opts.id for the table.
 export function table(columns, rows, opts = {}) {

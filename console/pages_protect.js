@@ -1,6 +1,6 @@
 // pages_protect.js: the pages that set up and watch protection: dashboard, policies, groups (with
 // pause/resume and run now), a run's details with live progress, sources and objects.
-import { h, clear, table, field, badge, fmtTime, fmtAgo, fmtBytes, fmtDuration, link, enc } from './dom.js';
+import { h, clear, fill, add, table, field, badge, fmtTime, fmtAgo, fmtBytes, fmtDuration, link, enc } from './dom.js';
 import { call, V2 } from './api.js';
 
 const DAY_US = 86400e6;
@@ -105,7 +105,7 @@ function stat(label, value, sub, id) {
 // ---- dashboard
 
 export async function dashboard(el, ctx) {
-  el.append(h('h1', {}, 'Dashboard'));
+  add(el, h('h1', {}, 'Dashboard'));
   const [stats, gj, pols] = await Promise.all([
     call('GET', '/v2/coffer/repository/stats').catch((e) => ({ error: e })),
     call('GET', `${V2}/protection-groups?includeLastRunInfo=true`),
@@ -113,7 +113,7 @@ export async function dashboard(el, ctx) {
   ]);
   const groups = ((gj && gj.protectionGroups) || []).filter((g) => !g.isDeleted);
   const st = stats.error ? {} : stats;
-  el.append(h('section', { class: 'stats' },
+  add(el, h('section', { class: 'stats' },
     stat('Storage used', fmtBytes(st.storedBytes), `${fmtBytes(st.logicalBytes)} protected`, 'stat-stored'),
     stat('Dedup ratio', st.dedupRatio !== undefined ? Number(st.dedupRatio).toFixed(2) + '×' : '-', 'logical ÷ stored', 'stat-dedup'),
     stat('Snapshots', st.snapshots !== undefined ? String(st.snapshots) : '-', `${st.packs ?? '-'} packs`),
@@ -127,7 +127,7 @@ export async function dashboard(el, ctx) {
   const failed = (x) => /Fail/.test(runStatus(x.r)) ? 0 : 1;
   runs.sort((a, b) => failed(a) - failed(b) || runStart(b.r) - runStart(a.r));
 
-  el.append(h('h2', {}, 'Protection groups'),
+  add(el, h('h2', {}, 'Protection groups'),
     table([
       { title: 'Group', cell: (g) => link(`#/group/${enc(g.id)}`, g.name) },
       { title: 'Policy', cell: (g) => (pols.get(g.policyId) || {}).name || g.policyId },
@@ -136,7 +136,7 @@ export async function dashboard(el, ctx) {
       { title: 'Next run (est.)', cell: (g) => { const t = nextRun(g, pols.get(g.policyId)); return t ? h('span', {}, fmtTime(t), h('span', { class: 'muted' }, ' ' + fmtAgo(t))) : h('span', { class: 'muted' }, g.isPaused ? 'paused' : 'per schedule'); } },
     ], groups, { id: 'dash-groups', empty: 'No protection groups yet: create a policy, then a group.' }));
 
-  el.append(h('h2', {}, 'Runs of the last 24 hours ', h('span', { class: 'muted' }, '(failures first)')),
+  add(el, h('h2', {}, 'Runs of the last 24 hours ', h('span', { class: 'muted' }, '(failures first)')),
     table([
       { title: 'Status', cell: (x) => badge(runStatus(x.r)) },
       { title: 'Group', cell: (x) => link(`#/group/${enc(x.g.id)}`, x.g.name) },
@@ -154,7 +154,7 @@ export async function policies(el, ctx) {
   const refresh = async () => {
     const j = await call('GET', `${V2}/policies`);
     const list = (j && j.policies) || [];
-    clear(el).append(h('div', { class: 'title-row' }, h('h1', {}, 'Policies'), link('#/policy/new', 'New policy', { class: 'button', id: 'policy-new' })),
+    fill(el, h('div', { class: 'title-row' }, h('h1', {}, 'Policies'), link('#/policy/new', 'New policy', { class: 'button', id: 'policy-new' })),
       table([
         { title: 'Name', cell: (p) => link(`#/policy/${enc(p.id)}`, p.name) },
         { title: 'Schedule', cell: (p) => scheduleText(p) },
@@ -202,7 +202,7 @@ export async function policyEdit(el, ctx, [id]) {
   h('div', { class: 'field-row' }, field('Incremental every', freq), field('Unit', unit)),
   h('div', { class: 'field-row' }, field('Keep snapshots for', days), field('Unit', retUnit)),
   h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'policy-save' }, isNew ? 'Create policy' : 'Save'), link('#/policies', 'Cancel', { class: 'button secondary' })));
-  el.append(h('h1', {}, isNew ? 'New policy' : `Policy ${cur.name}`), form);
+  add(el, h('h1', {}, isNew ? 'New policy' : `Policy ${cur.name}`), form);
 }
 
 // ---- groups
@@ -211,7 +211,7 @@ export async function groups(el, ctx) {
   const refresh = async () => {
     const [gj, pols] = await Promise.all([call('GET', `${V2}/protection-groups?includeLastRunInfo=true`), policiesById()]);
     const list = ((gj && gj.protectionGroups) || []).filter((g) => !g.isDeleted);
-    clear(el).append(h('div', { class: 'title-row' }, h('h1', {}, 'Protection groups'), link('#/group-edit/new', 'New group', { class: 'button', id: 'group-new' })),
+    fill(el, h('div', { class: 'title-row' }, h('h1', {}, 'Protection groups'), link('#/group-edit/new', 'New group', { class: 'button', id: 'group-new' })),
       table([
         { title: 'Name', cell: (g) => link(`#/group/${enc(g.id)}`, g.name) },
         { title: 'Environment', cell: (g) => `${g.environment} ${(g.physicalParams || {}).protectionType || ''}` },
@@ -278,7 +278,7 @@ export async function groupEdit(el, ctx, [id]) {
   field('Include paths', paths, 'Absolute paths on the host, one per line.'),
   field('Exclude paths', excl, 'Optional; each under one of the include paths.'),
   h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'group-save' }, isNew ? 'Create group' : 'Save'), link(isNew ? '#/groups' : `#/group/${enc(id)}`, 'Cancel', { class: 'button secondary' })));
-  el.append(h('h1', {}, isNew ? 'New protection group' : `Edit ${cur.name}`), form);
+  add(el, h('h1', {}, isNew ? 'New protection group' : `Edit ${cur.name}`), form);
 }
 
 // #/group/ID: the group, its runs, run now, pause/resume.
@@ -292,7 +292,7 @@ export async function groupDetail(el, ctx, [id]) {
     const gp = groupPaths(g);
     const p = pols.get(g.policyId);
     const next = nextRun(g, p);
-    clear(el).append(h('div', { class: 'title-row' }, h('h1', {}, g.name, ' ', badge(g.isPaused ? 'Paused' : 'Active')), groupActions(ctx, g, refresh)),
+    fill(el, h('div', { class: 'title-row' }, h('h1', {}, g.name, ' ', badge(g.isPaused ? 'Paused' : 'Active')), groupActions(ctx, g, refresh)),
       h('dl', { class: 'facts' },
         h('dt', {}, 'Id'), h('dd', {}, g.id),
         h('dt', {}, 'Policy'), h('dd', {}, p ? link(`#/policy/${enc(p.id)}`, p.name) : g.policyId, p ? ` (${scheduleText(p)}, keep ${retentionText(p)})` : ''),
@@ -322,7 +322,7 @@ export async function runDetail(el, ctx, [gid, runId]) {
   const objs = h('div', {});
   const msgs = h('div', {});
   const actions = h('span', { class: 'row-actions' });
-  el.append(head, h('div', { class: 'progress' }, bar), pct, facts, actions, h('h2', {}, 'Objects'), objs, msgs);
+  add(el, head, h('div', { class: 'progress' }, bar), pct, facts, actions, h('h2', {}, 'Objects'), objs, msgs);
   const act = async (action) => {
     const field = action === 'Cancel' ? 'cancelParams' : action === 'Pause' ? 'pauseParams' : 'resumeParams';
     try { await call('POST', `${V2}/protection-groups/${enc(gid)}/runs/actions`, { action, [field]: [{ runId }] }); ctx.flash(`${action} requested.`, 'ok'); } catch (e) { ctx.error(e); }
@@ -336,15 +336,15 @@ export async function runDetail(el, ctx, [gid, runId]) {
     const lr = (prog && prog.localRun) || {};
     const status = lb.status || '-';
     const p = typeof lr.percentageCompleted === 'number' ? lr.percentageCompleted : (RUN_DONE.test(status) ? 100 : 0);
-    clear(head).append(h('h1', {}, `Run of ${run.protectionGroupName || gid}`));
-    clear(statusBox).append(badge(status));
+    fill(head, h('h1', {}, `Run of ${run.protectionGroupName || gid}`));
+    fill(statusBox, badge(status));
     statusBox.dataset.status = status;
     bar.style.width = `${Math.max(0, Math.min(100, p))}%`;
     bar.className = 'progress-fill ' + (/Fail/.test(status) ? 'bad' : RUN_DONE.test(status) ? 'ok' : 'busy');
     pct.textContent = `${p.toFixed(0)}% complete`;
     const stats = lb.localSnapshotStats || {};
     const cs = (lr.cofferStats) || lb.cofferStats || {};
-    clear(facts).append(
+    fill(facts, 
       h('dt', {}, 'Status'), h('dd', {}, statusBox),
       h('dt', {}, 'Run id'), h('dd', {}, run.id),
       h('dt', {}, 'Type'), h('dd', {}, lb.runType || '-'),
@@ -354,9 +354,9 @@ export async function runDetail(el, ctx, [gid, runId]) {
       h('dt', {}, 'Files'), h('dd', {}, `${cs.files ?? '-'} files, ${cs.directories ?? '-'} directories`),
       h('dt', {}, 'Bytes'), h('dd', {}, `${fmtBytes(cs.bytesRead ?? stats.bytesRead)} read, ${fmtBytes(cs.bytesWritten ?? stats.bytesWritten)} written`));
     clear(actions);
-    if (status === 'Running' || status === 'Accepted') actions.append(h('button', { type: 'button', class: 'small secondary', onclick: () => act('Pause') }, 'Pause'), h('button', { type: 'button', class: 'small danger', onclick: () => act('Cancel') }, 'Cancel'));
-    if (status === 'Paused') actions.append(h('button', { type: 'button', class: 'small', onclick: () => act('Resume') }, 'Resume'));
-    clear(objs).append(table([
+    if (status === 'Running' || status === 'Accepted') add(actions, h('button', { type: 'button', class: 'small secondary', onclick: () => act('Pause') }, 'Pause'), h('button', { type: 'button', class: 'small danger', onclick: () => act('Cancel') }, 'Cancel'));
+    if (status === 'Paused') add(actions, h('button', { type: 'button', class: 'small', onclick: () => act('Resume') }, 'Resume'));
+    fill(objs, table([
       { title: 'Object', cell: (o) => o.name || String(o.id) },
       { title: 'Status', cell: (o) => badge(o.status) },
       { title: 'Progress', cell: (o) => typeof o.percentageCompleted === 'number' ? `${o.percentageCompleted.toFixed(0)}%` : '-' },
@@ -364,7 +364,7 @@ export async function runDetail(el, ctx, [gid, runId]) {
       { title: 'Read', cell: (o) => fmtBytes((o.cofferStats || {}).bytesRead), cls: 'num' },
     ], lr.objects || [], { empty: 'No object progress yet.' }));
     const m = [...(lb.messages || []), ...((lr.events || []).map((e) => e.message).filter(Boolean))];
-    clear(msgs).append(m.length ? [h('h2', {}, 'Messages'), h('ul', { class: 'messages' }, m.map((t) => h('li', {}, t)))] : null);
+    fill(msgs, m.length ? [h('h2', {}, 'Messages'), h('ul', { class: 'messages' }, m.map((t) => h('li', {}, t)))] : null);
     return RUN_DONE.test(status);
   }, 1000, 3600);
 }
@@ -378,7 +378,7 @@ export async function sources(el, ctx) {
     const objs = (oj && oj.objects) || [];
     const endpoint = h('input', { id: 'source-endpoint', required: true, placeholder: '127.0.0.1' });
     const sname = h('input', { id: 'source-name', placeholder: 'optional' });
-    clear(el).append(h('h1', {}, 'Sources'),
+    fill(el, h('h1', {}, 'Sources'),
       table([
         { title: 'Id', cell: (r) => String(r.id), cls: 'num' },
         { title: 'Name', cell: (r) => r.name || '' },

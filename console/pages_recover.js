@@ -7,7 +7,7 @@
 // from the file index with indexed search by path prefix (POST /search/indexed-objects with
 // searchString "<dir>/*", the object and the group), keeping the direct children of <dir> that the
 // chosen snapshot holds (each hit lists the snapshots that have it, with size and mtime there).
-import { h, clear, table, field, badge, fmtTime, fmtBytes, fmtDuration, toLocalInput, fromLocalInput, link, enc } from './dom.js';
+import { h, clear, fill, add, table, field, badge, fmtTime, fmtBytes, fmtDuration, toLocalInput, fromLocalInput, link, enc } from './dom.js';
 import { call, blob, V2 } from './api.js';
 
 const REC_DONE = /^(Succeeded|SucceededWithWarning|Failed|Canceled)$/;
@@ -44,10 +44,10 @@ export async function restoreWizard(el, ctx, [objectArg]) {
   const state = { object: null, snapshot: null, group: null, selected: new Map(), dir: null };
   const steps = h('ol', { class: 'steps' });
   const body = h('div', { class: 'wizard' });
-  el.append(h('h1', {}, 'Restore'), steps, body);
+  add(el, h('h1', {}, 'Restore'), steps, body);
   const stepNames = ['Object', 'Snapshot', 'Files', 'Target'];
   const show = (n) => {
-    clear(steps).append(stepNames.map((s, i) => h('li', { class: i === n ? 'on' : i < n ? 'done' : null }, s)));
+    fill(steps, stepNames.map((s, i) => h('li', { class: i === n ? 'on' : i < n ? 'done' : null }, s)));
     clear(body);
   };
   const oj = await call('GET', `${V2}/search/objects`);
@@ -55,7 +55,7 @@ export async function restoreWizard(el, ctx, [objectArg]) {
 
   const pickObject = () => {
     show(0);
-    body.append(h('p', { class: 'muted' }, 'Choose what to restore from: a host (files) or a PostgreSQL database (kSQL, to a point in time).'),
+    add(body, h('p', { class: 'muted' }, 'Choose what to restore from: a host (files) or a PostgreSQL database (kSQL, to a point in time).'),
       table([
         { title: 'Object', cell: (o) => o.name },
         { title: 'Type', cell: (o) => `${o.environment} ${o.objectType}` },
@@ -70,18 +70,18 @@ export async function restoreWizard(el, ctx, [objectArg]) {
     show(1);
     const sj = await call('GET', `${V2}/objects/${enc(state.object.id)}/snapshots`);
     const snaps = ((sj && sj.snapshots) || []).slice().sort((a, b) => a.snapshotTimestampUsecs - b.snapshotTimestampUsecs);
-    body.append(h('p', {}, `Snapshots of ${state.object.name}: pick one on the timeline or in the list.`));
+    add(body, h('p', {}, `Snapshots of ${state.object.name}: pick one on the timeline or in the list.`));
     if (snaps.length) {
       const t0 = snaps[0].snapshotTimestampUsecs, t1 = Math.max(snaps[snaps.length - 1].snapshotTimestampUsecs, t0 + 1);
       const line = h('div', { class: 'timeline', id: 'timeline' }, h('div', { class: 'timeline-axis' }));
       snaps.forEach((s) => {
         const dot = h('button', { type: 'button', class: 'timeline-dot', title: `${fmtTime(s.snapshotTimestampUsecs)} · ${s.protectionGroupName || ''}`, 'aria-label': `snapshot of ${fmtTime(s.snapshotTimestampUsecs)}`, onclick: () => choose(s) });
         dot.style.left = `${snaps.length === 1 ? 50 : 2 + 96 * (s.snapshotTimestampUsecs - t0) / (t1 - t0)}%`;
-        line.append(dot);
+        add(line, dot);
       });
-      body.append(line, h('div', { class: 'timeline-labels' }, h('span', {}, fmtTime(t0)), h('span', {}, fmtTime(t1))));
+      add(body, line, h('div', { class: 'timeline-labels' }, h('span', {}, fmtTime(t0)), h('span', {}, fmtTime(t1))));
     }
-    body.append(table([
+    add(body, table([
       { title: 'Taken', cell: (s) => fmtTime(s.snapshotTimestampUsecs) },
       { title: 'Group', cell: (s) => s.protectionGroupName || s.protectionGroupId },
       { title: 'Run', cell: (s) => link(`#/run/${enc(s.protectionGroupId)}/${enc(s.protectionGroupRunId)}`, s.protectionGroupRunId) },
@@ -118,20 +118,20 @@ export async function restoreWizard(el, ctx, [objectArg]) {
       h('td', {}, e.type === 'Directory' ? h('a', { href: '#', class: 'dir', onclick: (ev) => { ev.preventDefault(); open(e.path); } }, e.name + '/') : e.name),
       h('td', {}, e.type || ''), h('td', { class: 'num' }, e.type === 'Directory' ? '' : fmtBytes(e.size)), h('td', {}, fmtTime(e.mtime)));
     const render = (entries, note) => {
-      clear(listing).append(entries.length ? h('table', { class: 'grid tree' },
+      fill(listing, entries.length ? h('table', { class: 'grid tree' },
         h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'Name'), h('th', {}, 'Type'), h('th', { class: 'num' }, 'Size'), h('th', {}, 'Modified'))),
         h('tbody', {}, entries.map(row))) : h('p', { class: 'empty' }, 'This directory is empty in the snapshot.'), note ? h('p', { class: 'muted' }, note) : null);
     };
     async function open(dir) {
       state.dir = dir;
-      clear(crumbs).append(h('a', { href: '#', onclick: (ev) => { ev.preventDefault(); top(); } }, 'Included paths'));
+      fill(crumbs, h('a', { href: '#', onclick: (ev) => { ev.preventDefault(); top(); } }, 'Included paths'));
       const root = roots.find((r) => dir === r || dir.startsWith(r.replace(/\/+$/, '') + '/')) || '';
       let acc = root.replace(/\/+$/, '');
-      crumbs.append(' / ', h('a', { href: '#', onclick: (ev) => { ev.preventDefault(); open(root); } }, root));
+      add(crumbs, ' / ', h('a', { href: '#', onclick: (ev) => { ev.preventDefault(); open(root); } }, root));
       for (const part of dir.slice(acc.length).split('/').filter(Boolean)) {
         acc += '/' + part;
         const here = acc;
-        crumbs.append(' / ', h('a', { href: '#', onclick: (ev) => { ev.preventDefault(); open(here); } }, part));
+        add(crumbs, ' / ', h('a', { href: '#', onclick: (ev) => { ev.preventDefault(); open(here); } }, part));
       }
       listing.replaceChildren(h('p', { class: 'muted' }, 'Reading the index…'));
       const { list, truncated } = await listDir(dir, state.snapshot.id, state.object.id, state.snapshot.protectionGroupId);
@@ -139,10 +139,10 @@ export async function restoreWizard(el, ctx, [objectArg]) {
     }
     function top() {
       state.dir = null;
-      clear(crumbs).append(h('span', {}, 'Included paths'));
+      fill(crumbs, h('span', {}, 'Included paths'));
       render(roots.map((r) => ({ name: r, path: r, type: 'Directory' })));
     }
-    body.append(h('p', {}, `Snapshot of ${fmtTime(state.snapshot.snapshotTimestampUsecs)} (${state.snapshot.protectionGroupName}). Tick files or directories to restore; open a directory by its name.`),
+    add(body, h('p', {}, `Snapshot of ${fmtTime(state.snapshot.snapshotTimestampUsecs)} (${state.snapshot.protectionGroupName}). Tick files or directories to restore; open a directory by its name.`),
       h('p', { class: 'muted small' }, 'The tree is read from the file index (indexed search by path prefix): the API has no directory-listing call.'),
       crumbs, listing, chosen,
       h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: pickSnapshot }, 'Back'), next));
@@ -190,7 +190,7 @@ export async function restoreWizard(el, ctx, [objectArg]) {
       field('Alternate directory', dir)),
     h('fieldset', {}, h('legend', {}, 'Options'), ow, pa, ce),
     h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: browse }, 'Back'), h('button', { type: 'submit', id: 'restore-start' }, 'Start restore')));
-    body.append(form);
+    add(body, form);
   }
 
   // Step 2 (databases): a point in time within the restorable ranges, a new database name.
@@ -202,13 +202,13 @@ export async function restoreWizard(el, ctx, [objectArg]) {
       const gj = await call('GET', `${V2}/protection-groups?environments=kSQL`);
       gids = ((gj && gj.protectionGroups) || []).map((g) => g.id);
     }
-    if (!gids.length) { body.append(h('p', { class: 'empty' }, 'No kSQL protection group protects this object yet.')); return; }
+    if (!gids.length) { add(body, h('p', { class: 'empty' }, 'No kSQL protection group protects this object yet.')); return; }
     const rp = await call('POST', `${V2}/snapshots/restore-points`, { startTimeUsecs: Math.floor(nowUs() - 365 * 86400e6), endTimeUsecs: Math.floor(nowUs()), environment: 'kSQL', protectionGroupIds: gids });
     const ranges = ((rp && rp.timeRangeInfo) || {}).timeRanges || [];
     const fulls = (rp && rp.fullSnapshotInfo) || [];
     const when = h('input', { type: 'datetime-local', id: 'pit', step: '1', value: ranges.length ? toLocalInput(ranges[ranges.length - 1].endTimeUsecs) : '' });
     const newName = h('input', { id: 'pit-dbname', value: `${o.name}_restored`, required: true, spellcheck: 'false' });
-    body.append(h('p', {}, `Restorable ranges of ${o.name} (a base backup and the WAL sealed after it):`),
+    add(body, h('p', {}, `Restorable ranges of ${o.name} (a base backup and the WAL sealed after it):`),
       table([
         { title: 'From', cell: (r) => fmtTime(r.startTimeUsecs) },
         { title: 'To', cell: (r) => fmtTime(r.endTimeUsecs) },
@@ -251,7 +251,7 @@ async function download(ctx, snapshotId, path, name) {
 export async function search(el, ctx, [q]) {
   const input = h('input', { id: 'search-text', type: 'search', value: q || '', placeholder: 'report.pdf, *.log or /home/a/docs', spellcheck: 'false' });
   const results = h('div', { id: 'search-results' });
-  el.append(h('h1', {}, 'Search across snapshots'),
+  add(el, h('h1', {}, 'Search across snapshots'),
     h('form', { class: 'search-bar', id: 'search-form', onsubmit: (ev) => { ev.preventDefault(); run(); } }, input, h('button', { type: 'submit' }, 'Search')),
     h('p', { class: 'muted small' }, 'Text matches file names (case-insensitive); with a "/" it matches whole paths; "*" is any run of characters.'),
     results);
@@ -259,7 +259,7 @@ export async function search(el, ctx, [q]) {
     results.replaceChildren(h('p', { class: 'muted' }, 'Searching…'));
     const j = await call('POST', `${V2}/search/indexed-objects`, { objectType: 'Files', fileParams: { searchString: input.value.trim() }, count: 200 });
     const files = (j && j.files) || [];
-    clear(results).append(h('p', { class: 'muted' }, `${j.count || 0} match(es)${j.paginationCookie ? ', the first 200 shown' : ''}.`), table([
+    fill(results, h('p', { class: 'muted' }, `${j.count || 0} match(es)${j.paginationCookie ? ', the first 200 shown' : ''}.`), table([
       { title: 'Name', cell: (f) => f.name },
       { title: 'Path', cell: (f) => h('code', {}, f.path) },
       { title: 'Type', cell: (f) => f.type },
@@ -287,11 +287,11 @@ function recStats(r) {
 
 export async function recoveries(el, ctx) {
   const box = h('div', {});
-  el.append(h('h1', {}, 'Recoveries'), box);
+  add(el, h('h1', {}, 'Recoveries'), box);
   ctx.poll(async () => {
     const j = await call('GET', `${V2}/recoveries`);
     const list = ((j && j.recoveries) || []).slice().sort((a, b) => b.startTimeUsecs - a.startTimeUsecs);
-    clear(box).append(table([
+    fill(box, table([
       { title: 'Name', cell: (r) => link(`#/recovery/${enc(r.id)}`, r.name || r.id) },
       { title: 'Action', cell: (r) => r.recoveryAction || (r.mssqlParams || {}).recoveryAction || '' },
       { title: 'Environment', cell: (r) => r.snapshotEnvironment || '' },
@@ -306,7 +306,7 @@ export async function recoveries(el, ctx) {
 
 export async function recoveryDetail(el, ctx, [id]) {
   const box = h('div', {});
-  el.append(box);
+  add(el, box);
   ctx.poll(async () => {
     const r = await call('GET', `${V2}/recoveries/${enc(id)}`);
     const pp = r.physicalParams || {};
@@ -314,11 +314,11 @@ export async function recoveryDetail(el, ctx, [id]) {
     const apps = (r.mssqlParams || {}).recoverAppParams || [];
     const done = items.filter((i) => /Finished|Succeeded|Failed|Skipped/.test(i.status || '')).length;
     const pct = REC_DONE.test(r.status) ? 100 : items.length ? Math.round(100 * done / items.length) : 0;
-    const fill = h('div', { class: 'progress-fill ' + (/Fail/.test(r.status) ? 'bad' : REC_DONE.test(r.status) ? 'ok' : 'busy') });
-    fill.style.width = `${pct}%`;
-    clear(box).append(h('div', { class: 'title-row' }, h('h1', {}, `Recovery ${r.name || r.id}`),
+    const bar = h('div', { class: 'progress-fill ' + (/Fail/.test(r.status) ? 'bad' : REC_DONE.test(r.status) ? 'ok' : 'busy') });
+    bar.style.width = `${pct}%`;
+    fill(box, h('div', { class: 'title-row' }, h('h1', {}, `Recovery ${r.name || r.id}`),
       REC_DONE.test(r.status) ? null : h('button', { type: 'button', class: 'small danger', onclick: async () => { try { await call('POST', `${V2}/recoveries/${enc(id)}/cancel`); ctx.flash('Cancel requested.', 'ok'); } catch (e) { ctx.error(e); } } }, 'Cancel')),
-      h('div', { class: 'progress' }, fill),
+      h('div', { class: 'progress' }, bar),
       h('dl', { class: 'facts' },
         h('dt', {}, 'Status'), h('dd', {}, h('span', { id: 'recovery-status', 'data-status': r.status }, badge(r.status))),
         h('dt', {}, 'Action'), h('dd', {}, r.recoveryAction || (r.mssqlParams || {}).recoveryAction || ''),
@@ -353,23 +353,23 @@ function generic(data, id) {
 }
 
 export async function databases(el, ctx) {
-  el.append(h('h1', {}, 'Databases'), h('p', { class: 'muted' }, 'PostgreSQL instances protected through kSQL, as the site restore API (/data-protection/v2/sites/…) shows them: a site is an instance, a job a protection group, an execution a run.'));
+  add(el, h('h1', {}, 'Databases'), h('p', { class: 'muted' }, 'PostgreSQL instances protected through kSQL, as the site restore API (/data-protection/v2/sites/…) shows them: a site is an instance, a job a protection group, an execution a run.'));
   const oj = await call('GET', `${V2}/search/objects?environments=kSQL`);
   const sites = ((oj && oj.objects) || []).filter((o) => o.objectType === 'kInstance');
-  if (!sites.length) { el.append(h('p', { class: 'empty', id: 'no-sites' }, 'No PostgreSQL instance is registered (register a kSQL source through the API or the CLI).')); return; }
+  if (!sites.length) { add(el, h('p', { class: 'empty', id: 'no-sites' }, 'No PostgreSQL instance is registered (register a kSQL source through the API or the CLI).')); return; }
   for (const s of sites) {
     const base = `/data-protection/v2/sites/${enc(s.id)}`;
     const sec = h('section', { class: 'card site' }, h('h2', {}, `${s.name} `, h('span', { class: 'muted' }, `site ${s.id} · ${s.sourceName || ''}`)));
-    el.append(sec);
+    add(el, sec);
     try {
       const [dbs, jobs, restores] = await Promise.all([call('GET', `${base}/databases`), call('GET', `${base}/jobs`), call('GET', `${base}/restores`)]);
-      sec.append(h('h3', {}, 'Databases'), generic(dbs), h('h3', {}, 'Jobs'), generic(jobs));
+      add(sec, h('h3', {}, 'Databases'), generic(dbs), h('h3', {}, 'Jobs'), generic(jobs));
       const jobRows = Array.isArray(jobs) ? jobs : Object.values(jobs || {}).find(Array.isArray) || [];
       for (const j of jobRows.slice(0, 10)) {
         const ex = await call('GET', `${base}/jobs/${enc(j.job_id)}/executions`);
-        sec.append(h('h3', {}, `Executions of ${j.job_name || j.job_id}`), generic(ex));
+        add(sec, h('h3', {}, `Executions of ${j.job_name || j.job_id}`), generic(ex));
       }
-      sec.append(h('h3', {}, 'Restores'), generic(restores));
-    } catch (e) { sec.append(h('p', { class: 'flash error' }, e.message)); }
+      add(sec, h('h3', {}, 'Restores'), generic(restores));
+    } catch (e) { add(sec, h('p', { class: 'flash error' }, e.message)); }
   }
 }

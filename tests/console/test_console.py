@@ -125,7 +125,17 @@ wait = WebDriverWait(driver, WAIT)
 shots = []
 
 
+broken = []  # pages that showed a JavaScript value instead of text ("[object ...]", "undefined", "null")
+
+
 def shot(name):
+    """Saves a screenshot and notes a page whose text shows a value the code failed to format."""
+    try:
+        text = driver.find_element(By.TAG_NAME, "main").text
+        for bad in re.findall(r"\[object \w+\]|\bundefined\b|(?<![\w-])null(?![\w-])|\bNaN\b", text):
+            broken.append(f"{name}: {bad}")
+    except Exception:  # noqa: BLE001
+        pass
     try:
         path = os.path.join(SCREENS, f"{len(shots) + 1:02d}-{name}.png")
         driver.save_screenshot(path)
@@ -400,6 +410,10 @@ try:
     def _():
         bad = [e["message"] for e in severe_logs() if "/v2/" not in e["message"]]  # refused API calls are expected
         check(not bad, "; ".join(bad)[:400])
+
+    @step("no_unformatted_values_on_pages", needs=["login"])
+    def _():
+        check(not broken, "; ".join(broken[:6]))
 
     @step("expired_key_returns_to_login", needs=["login"])
     def _():
