@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh: runs every test binary that tests/unit/test_*.c and tests/e2e/e2e_*.c name (built as
-# build/asan/tests/<name> by `make test-bin`), tests/layers.sh and the Go conformance suite, counts the PASS/FAIL/SKIP
+# build/asan/tests/<name> by `make test-bin`), tests/layers.sh, the web console's browser test
+# (tests/console/run.sh) and the Go conformance suite, counts the PASS/FAIL/SKIP
 # lines of each and prints the grand total. A binary that is missing or older than its source, that
 # runs longer than TEST_TIMEOUT seconds (default 600), whose own "N passed, N failed[, N skipped]"
 # line is absent or disagrees with the lines counted, or that exits non-zero without a FAIL line,
@@ -120,6 +121,12 @@ fi
 # The structure rules of docs/architecture.md, checked on the built objects.
 if [[ "layers" =~ $filter ]]; then
   run_suite layers c tests/layers.sh
+fi
+
+# The web console in headless Chromium (Selenium) against the real daemon; screenshots of each page
+# are kept under this run's log directory.
+if [[ "console" =~ $filter ]]; then
+  run_suite console c env CONSOLE_SCREENS="$logdir/console-screens" tests/console/run.sh
 fi
 
 if [[ "conformance" =~ $filter ]] && [ -f tests/conformance/go.mod ]; then
