@@ -1,6 +1,7 @@
 /* e2e_route_rules.c: the per-route-table authentication and tenant rules (api/routes.h) as the real
  * daemon applies them. For every route of every table in api_route_tables (so a new table or route is
- * covered without editing this file): no credentials is 401; when the table's tenant rule requires a
+ * covered without editing this file): no credentials is 401 (a table with scheme API_AUTH_NONE, the
+ * web console's files: answered without credentials, never 401); when the table's tenant rule requires a
  * header, an authenticated request without it is 400 MissingTenant naming that header, and one with a
  * value of max_len + 1 bytes is 400 InvalidTenant; a table without a tenant rule reaches its handler
  * without one. Then the order of dispatch: 401 comes before 404, 405 and 413 (an unauthenticated
@@ -47,9 +48,24 @@ static long send_req(const char *method, const char *path, const char *auth, con
 
 TEST(every_route_applies_its_tables_rules)
 {
-    int routes = 0, tenant_checked = 0, tenantless = 0;
+    int routes = 0, tenant_checked = 0, tenantless = 0, open = 0;
     for (const struct api_route_table *t = api_route_tables; t->routes; t++) {
-        CHECKF(t->name && t->auth == API_AUTH_ADMIN_BEARER, "table %s: unknown auth scheme %d", t->name, (int)t->auth);
+        CHECKF(t->name && (t->auth == API_AUTH_ADMIN_BEARER || t->auth == API_AUTH_NONE), "table %s: unknown auth scheme %d",
+               t->name, (int)t->auth);
+        if (t->auth == API_AUTH_NONE) {
+            for (const struct api_route *r = t->routes; r->method; r++) {
+                char path[512], code[64], msg[256];
+                long st;
+                fill(r->pattern, path, sizeof path);
+                st = send_req(r->method, path, NULL, NULL, code, sizeof code, msg, sizeof msg);
+                CHECKF(st > 0 && st != 401 && strcmp(code, "MissingTenant") != 0, "%s %s (table %s, no auth): %ld %s",
+                       r->method, path, t->name, st, code);
+                st = send_req(r->method, path, "Bearer wrong", NULL, code, sizeof code, msg, sizeof msg);
+                CHECKF(st > 0 && st != 401, "%s %s (table %s, no auth) with a wrong key: %ld", r->method, path, t->name, st);
+                open++;
+            }
+            continue;
+        }
         CHECKF(!t->tenant.header || t->tenant.max_len > 0, "table %s: a tenant header without a length", t->name);
         for (const struct api_route *r = t->routes; r->method; r++) {
             char path[512], code[64], msg[256], hdr[400], longval[300];
@@ -98,8 +114,8 @@ TEST(every_route_applies_its_tables_rules)
             }
         }
     }
-    CHECKF(routes > 50 && tenant_checked > 50 && tenantless >= 12, "routes %d, tenant-checked %d, tenantless %d",
-           routes, tenant_checked, tenantless);
+    CHECKF(routes > 50 && tenant_checked > 50 && tenantless >= 12 && open >= 2,
+           "routes %d, tenant-checked %d, tenantless %d, open %d", routes, tenant_checked, tenantless, open);
 }
 
 TEST(connector_side_table_needs_no_tenant)
