@@ -30,21 +30,35 @@ function retentionText(p) {
   return r.duration ? `${r.duration} ${String(r.unit || 'Days').toLowerCase()}` : '-';
 }
 
+// tzOffsetMs(tz, t): how far the wall clock of time zone tz is ahead of UTC at instant t (ms); 0
+// for UTC, no zone or a zone the browser does not know.
+function tzOffsetMs(tz, t) {
+  if (!tz || tz === 'UTC' || tz === 'Etc/UTC') return 0;
+  try {
+    const f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    const p = Object.fromEntries(f.formatToParts(new Date(t)).map((x) => [x.type, x.value]));
+    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - Math.floor(t / 1000) * 1000;
+  } catch (e) { return 0; }
+}
+
 // nextRun(group, policy): the next scheduled slot as the browser estimates it from the policy's
-// schedule and the group's start time (the daemon's scheduler, src/sched/schedule.c, decides; the
-// API does not expose its next slot). Minutes, Hours and Days (UTC start time) and Weeks; null else.
+// schedule and the group's start time in its time zone (the daemon's scheduler, src/sched/schedule.c,
+// decides; the API does not expose its next slot, nor the group's creation day that anchors
+// Minutes/Hours periods that do not divide a day and Days periods over 1). Minutes, Hours, Days and
+// Weeks; null for the other units.
 export function nextRun(g, p) {
   if (!p || g.isPaused || g.isDeleted) return null;
   const s = incremental(p).schedule || {};
   const st = g.startTime || {};
   const now = Date.now();
-  const base = new Date(now);
-  base.setUTCHours(st.hour || 0, st.minute || 0, 0, 0);
+  // today's start time (hour:minute) in the group's zone, as an instant
+  const off = tzOffsetMs(st.timeZone, now);
+  const wall = new Date(now + off);
+  const base = Date.UTC(wall.getUTCFullYear(), wall.getUTCMonth(), wall.getUTCDate(), st.hour || 0, st.minute || 0) - off;
   const per = { Minutes: 60e3, Hours: 3600e3, Days: 86400e3 }[s.unit];
   if (per) {
-    const f = (s[UNITS[s.unit]] || {}).frequency || 1;
-    const step = per * f;
-    let t = base.getTime() - DAY_US / 1000;
+    const step = per * ((s[UNITS[s.unit]] || {}).frequency || 1);
+    let t = base - 86400e3;
     t += Math.ceil((now - t) / step) * step;
     if (t <= now) t += step;
     return t * 1000;
@@ -52,8 +66,8 @@ export function nextRun(g, p) {
   if (s.unit === 'Weeks') {
     const days = ((s.weekSchedule || {}).dayOfWeek || []).map((d) => ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'].indexOf(d));
     for (let i = 0; i < 8; i++) {
-      const t = base.getTime() + i * 86400e3;
-      if (t > now && days.includes(new Date(t).getUTCDay())) return t * 1000;
+      const t = base + i * 86400e3;
+      if (t > now && days.includes(new Date(t + off).getUTCDay())) return t * 1000;
     }
   }
   return null;

@@ -406,6 +406,33 @@ try:
         go("#/recoveries")
         text_in("#recoveries", "Succeeded")
 
+    @step("next_run_estimate", needs=["login"])
+    def _():
+        # the console's estimate of a group's next run (pages_protect.js nextRun), against Python's
+        from datetime import datetime, timedelta, timezone
+        from zoneinfo import ZoneInfo
+        got = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            import('/console/pages_protect.js').then((m) => {
+              const pol = (unit, sub, f) => ({ backupPolicy: { regular: { incremental: { schedule: { unit, [sub]: { frequency: f } } } } } });
+              done({ now: Date.now(),
+                     h12: m.nextRun({}, pol('Hours', 'hourSchedule', 12)),
+                     m15: m.nextRun({}, pol('Minutes', 'minuteSchedule', 15)),
+                     ny: m.nextRun({ startTime: { hour: 2, minute: 30, timeZone: 'America/New_York' } }, pol('Days', 'daySchedule', 1)),
+                     paused: m.nextRun({ isPaused: true }, pol('Hours', 'hourSchedule', 1)) });
+            }, (e) => done({ error: String(e) }));""")
+        check("error" not in got, str(got))
+        now = datetime.fromtimestamp(got["now"] / 1000, timezone.utc)
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        h12 = min(t for t in (day + timedelta(hours=12 * k) for k in range(4)) if t > now)
+        m15 = min(t for t in (day + timedelta(minutes=15 * k) for k in range(200)) if t > now)
+        ny_now = now.astimezone(ZoneInfo("America/New_York"))
+        ny = min(t for t in (datetime(ny_now.year, ny_now.month, ny_now.day, 2, 30, tzinfo=ZoneInfo("America/New_York")) + timedelta(days=k)
+                             for k in range(3)) if t > now)
+        for name, want in (("h12", h12), ("m15", m15), ("ny", ny)):
+            check(got[name] == int(want.timestamp()) * 1_000_000, f"{name}: {got[name]} != {want.isoformat()}")
+        check(got["paused"] is None, "a paused group has a next run")
+
     @step("no_browser_errors", needs=["login"])
     def _():
         bad = [e["message"] for e in severe_logs() if "/v2/" not in e["message"]]  # refused API calls are expected
