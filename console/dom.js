@@ -64,10 +64,10 @@ export function field(label, input, help) {
 export function badge(status) {
   const s = String(status || 'unknown');
   let kind = 'neutral';
-  if (/^(Succeeded|Finished|Done|Active|SUCCESS|COMPLETED)$/i.test(s)) kind = 'ok';
-  else if (/Warning|Paused|Canceled|Cancelled|Skipped|Missed/i.test(s)) kind = 'warn';
-  else if (/Fail|Error|FAILED/i.test(s)) kind = 'bad';
-  else if (/Running|Accepted|Queued|Started|OnHold|RUNNING|Pending/i.test(s)) kind = 'busy';
+  if (/Warning|Paused|Cancel|Skipped|Missed/i.test(s)) kind = 'warn';
+  else if (/Fail|Error/i.test(s)) kind = 'bad';
+  else if (/^(Succeeded|Finished|Done|Active)$|SUCCESS|COMPLETED/i.test(s)) kind = 'ok';
+  else if (/Running|Accepted|Queued|Started|OnHold|Pending|RESTORING|IN_PROGRESS/i.test(s)) kind = 'busy';
   return h('span', { class: 'badge ' + kind }, s);
 }
 

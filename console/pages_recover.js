@@ -278,10 +278,11 @@ export async function search(el, ctx, [q]) {
 // ---- recoveries
 
 function recStats(r) {
+  const apps = (r.mssqlParams || {}).recoverAppParams || [];
+  if (apps.length) return `${apps.length} database object(s), ${fmtBytes(apps.reduce((n, o) => n + (o.bytesRestored || 0), 0))}`;
   const c = r.cofferStats || {};
   const objs = (r.physicalParams || {}).objects || [];
-  const apps = (r.mssqlParams || {}).recoverAppParams || [];
-  const bytes = c.bytes ?? [...objs, ...apps].reduce((n, o) => n + (o.bytesRestored || 0), 0);
+  const bytes = c.bytes ?? objs.reduce((n, o) => n + (o.bytesRestored || 0), 0);
   return `${c.files ?? '-'} files, ${fmtBytes(bytes)}`;
 }
 
@@ -332,7 +333,7 @@ export async function recoveryDetail(el, ctx, [id]) {
         { title: 'Destination', cell: (i) => i.destinationDir || '(original location)' },
       ], items)] : null,
       apps.length ? [h('h2', {}, 'Databases'), table([
-        { title: 'Object', cell: (a) => ((a.objectInfo || {}).name) || '' },
+        { title: 'Object', cell: (a) => ((a.objectInfo || {}).name) || (a.objectInfo && a.objectInfo.id ? `object ${a.objectInfo.id}` : '-') },
         { title: 'Status', cell: (a) => badge(a.status) },
         { title: 'Point in time', cell: (a) => fmtTime(a.pointInTimeUsecs) },
         { title: 'Bytes', cell: (a) => fmtBytes(a.bytesRestored), cls: 'num' },
@@ -344,12 +345,13 @@ export async function recoveryDetail(el, ctx, [id]) {
 
 // ---- databases: the site restore API
 
-// generic(rows): a table of whatever objects the site API answers (their scalar members).
-function generic(data, id) {
+// generic(data, omit): a table of whatever objects the site API answers (their first 7 scalar
+// members, less those named in omit), scrolling sideways when wide.
+function generic(data, omit = []) {
   const rows = Array.isArray(data) ? data : Object.values(data || {}).find(Array.isArray) || [];
   const keys = [];
-  for (const r of rows) for (const [k, v] of Object.entries(r || {})) if (!keys.includes(k) && keys.length < 9 && (v === null || typeof v !== 'object')) keys.push(k);
-  return table(keys.map((k) => ({ title: k.replace(/_/g, ' '), cell: (r) => r[k] === null || r[k] === undefined ? '' : /status/.test(k) ? badge(r[k]) : String(r[k]) })), rows, { id, empty: 'None.' });
+  for (const r of rows) for (const [k, v] of Object.entries(r || {})) if (!keys.includes(k) && !omit.includes(k) && keys.length < 7 && (v === null || typeof v !== 'object')) keys.push(k);
+  return h('div', { class: 'scroll' }, table(keys.map((k) => ({ title: k.replace(/_/g, ' '), cell: (r) => r[k] === null || r[k] === undefined ? '' : /status/.test(k) ? badge(r[k]) : String(r[k]) })), rows, { empty: 'None.' }));
 }
 
 export async function databases(el, ctx) {
@@ -367,7 +369,7 @@ export async function databases(el, ctx) {
       const jobRows = Array.isArray(jobs) ? jobs : Object.values(jobs || {}).find(Array.isArray) || [];
       for (const j of jobRows.slice(0, 10)) {
         const ex = await call('GET', `${base}/jobs/${enc(j.job_id)}/executions`);
-        add(sec, h('h3', {}, `Executions of ${j.job_name || j.job_id}`), generic(ex));
+        add(sec, h('h3', {}, `Executions of ${j.job_name || j.job_id}`), generic(ex, ['job_id', 'job_name']));
       }
       add(sec, h('h3', {}, 'Restores'), generic(restores));
     } catch (e) { add(sec, h('p', { class: 'flash error' }, e.message)); }

@@ -4,8 +4,10 @@
 # Selenium (Debian's chromium, chromium-driver and python3-selenium: scripts/setup.sh --test; nothing
 # downloads a browser) with tests/console/test_console.py, and prints its PASS/FAIL lines and
 # "N passed, N failed". Screenshots of each page go to CONSOLE_SCREENS (default
-# build/test-logs/console-screens; tests/run-all.sh passes one under its log directory). The daemon
-# is stopped by its pid at the end; an ASan report in its log is a failure.
+# build/test-logs/console-screens; tests/run-all.sh passes one under its log directory). The database
+# steps start a private PostgreSQL 15 as the postgres user under the temp dir; they SKIP (with the
+# reason) when that user cannot reach it (a parent of TMPDIR not traversable) or PostgreSQL is not
+# installed. The daemon is stopped by its pid at the end; an ASan report in its log is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 bin="${COFFER_BIN:-build/asan/cofferd}"
@@ -54,7 +56,7 @@ CONSOLE_URL="http://127.0.0.1:$port" CONSOLE_KEY="$key" CONSOLE_TMP="$work" CONS
   timeout -k 10 "${CONSOLE_TIMEOUT:-480}" "$py" tests/console/test_console.py | tee "$work/out.txt"
 rc=${PIPESTATUS[0]}
 stop
-p=$(grep -c '^PASS ' "$work/out.txt"); f=$(grep -c '^FAIL ' "$work/out.txt")
+p=$(grep -c '^PASS ' "$work/out.txt"); f=$(grep -c '^FAIL ' "$work/out.txt"); s=$(grep -c '^SKIP ' "$work/out.txt")
 if grep -q 'ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer' "$log"; then
   echo "FAIL console_daemon_sanitizers: the daemon's log holds a sanitizer report:"
   grep -A 15 'ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer' "$log" | head -40
@@ -67,5 +69,5 @@ if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 fi
 [ "$f" -ne 0 ] && { echo "--- daemon log (last lines):"; tail -n 30 "$log"; }
 echo "screenshots: $screens"
-echo "$p passed, $f failed"
+if [ "$s" -ne 0 ]; then echo "$p passed, $f failed, $s skipped"; else echo "$p passed, $f failed"; fi
 [ "$f" -eq 0 ]
