@@ -4,8 +4,8 @@
 set -euo pipefail
 [ "${COFFER_SETUP_SKIP:-0}" = 1 ] && exit 0
 BUILD_PKGS="build-essential make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
-libssl-dev libzstd-dev libcurl4-openssl-dev"
-TEST_PKGS="curl sqlite3 tar attr"
+libssl-dev libzstd-dev libcurl4-openssl-dev libgnutls28-dev"
+TEST_PKGS="curl sqlite3 tar attr openssl"
 # PostgreSQL 15 (the SQL mover's engine, docs/databases.md): the server binaries land in
 # /usr/lib/postgresql/15/bin; the daemon and the tests start their own servers, so Debian's default
 # cluster is not wanted (see no_main_cluster below).
