@@ -185,12 +185,12 @@ static int setup_tls(const struct daemon_config *cfg)
             fprintf(stderr, "cofferd: data directory path is too long\n");
             return 1;
         }
+        snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
         rc = api_tls_self_signed(dir, host, cfg->host, &created, err, sizeof err);
         if (rc != 0) {
             fprintf(stderr, "cofferd: %s\n", err);
             return 1;
         }
-        snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
         snprintf(certp, sizeof certp, "%s/tls/cert.pem", cfg->data_dir);
         snprintf(keyp, sizeof keyp, "%s/tls/key.pem", cfg->data_dir);
         cert = certp;
