@@ -1,11 +1,13 @@
 /* coffer: the command-line client of cofferd's REST API (the data-protect v2 API).
  *
- *   coffer [--url URL] [--key KEY] [--tenant ID] [--cacert FILE] [--pin sha256//...] [--json] NOUN VERB [ARGS...]
+ *   coffer [--url URL] [--key KEY] [--tenant ID] [--cacert FILE] [--pin sha256//...] [--json]
+ *          NOUN VERB [ARGS...]
  *
  * The global options may stand anywhere before "--"; the URL, key and tenant also come from
  * COFFER_URL (default http://127.0.0.1:8080/v2), COFFER_KEY (else the file ./var/admin.key) and
  * COFFER_TENANT (default "default"). An https:// URL is always verified: against libcurl's CA store,
- * the CA file --cacert (COFFER_CACERT), or the public-key pin --pin (COFFER_PIN) cofferd printed. People get tables; --json prints the server's JSON as is.
+ * the CA file --cacert (COFFER_CACERT), or the public-key pin --pin (COFFER_PIN) cofferd printed.
+ * People get tables; --json prints the server's JSON as is.
  * Exit status: 0 done, 1 the server or the network refused (its message is printed), 2 usage.
  *
  * Every command is one row of `commands` below; the functions live in src/cli/cli_<noun>.c. */
