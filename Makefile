@@ -4,7 +4,7 @@
 # Every src/*/*.c is part of libcoffer; every tests/unit/test_*.c and tests/e2e/e2e_*.c is one test
 # binary, every tests/fuzz/fuzz_*.c one fuzz target. Adding a file never needs an edit here.
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libpq libcrypto libzstd libcurl
+PKGS    := libmicrohttpd gnutls jansson sqlite3 libpq libcrypto libzstd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wformat=2 -Wvla
