@@ -5,7 +5,7 @@
 # binary, every tests/fuzz/fuzz_*.c one fuzz target, every console/* file part of the web console
 # (embedded into libcoffer as build/gen/console_files.c). Adding a file never needs an edit here.
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libpq libcrypto libzstd libcurl
+PKGS    := libmicrohttpd gnutls jansson sqlite3 libpq libcrypto libzstd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wformat=2 -Wvla
