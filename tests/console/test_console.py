@@ -554,6 +554,25 @@ try:
         check(got == "1500|1|1500", "shop_pit at the moment: " + got + " (want 1500 rows, ids 1..1500)")
         check(state["psql"]("shop", "SELECT count(*) FROM items") == "1400", "the source changed")
 
+    @step("forbidden_names_the_role", needs=["pause_and_resume_group"])
+    def _():
+        # No route answers 403 yet (per-key roles are issue 15's work): the page's fetch is made to
+        # answer one POST with 403, as the daemon will, to check what the user is told.
+        driver.execute_script("""
+            window.__realFetch = window.fetch;
+            window.fetch = (u, o) => (o && o.method === 'POST')
+              ? Promise.resolve(new Response(JSON.stringify({ errorCode: 'Forbidden', message: 'the key lacks the role' }),
+                                             { status: 403, headers: { 'Content-Type': 'application/json' } }))
+              : window.__realFetch(u, o);""")
+        try:
+            go("#/groups")
+            clickable("#groups tr[data-key='console-files'] button[data-action=run]").click()
+            text_in("#flash", "needs the Operator role")
+            shot("forbidden")
+        finally:
+            driver.execute_script("if (window.__realFetch) window.fetch = window.__realFetch;")
+        check(driver.execute_script("return sessionStorage.getItem('coffer.key')") == KEY, "a 403 ended the session")
+
     @step("no_browser_errors", needs=["login"])
     def _():
         bad = [e["message"] for e in severe_logs() if "/v2/" not in e["message"]]  # refused API calls are expected
