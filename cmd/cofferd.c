@@ -4,7 +4,11 @@
  *
  *   cofferd [--data-dir DIR] [--listen HOST:PORT]
  *   COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),
- *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key),
+ *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key; the file's key
+ *   is re-read on SIGHUP and rewritten by POST /v2/coffer/keys/admin/rotate, the env's is fixed),
+ *   COFFER_DATA_SECURITY_KEY (a cluster key holding DataSecurity and Viewer),
+ *   COFFER_AUTH_FAILURES / COFFER_AUTH_WINDOW_SECS / COFFER_AUTH_COOLDOWN_SECS (failed authentications
+ *   per client address: 10 per 60 s, then 429 for 60 s; 0 failures = no limit),
  *   COFFER_WORKERS (backup worker threads, default 2),
  *   COFFER_PRUNE_INTERVAL_SECS (a prune after the retention pass this often, default 86400; 0 = never),
  *   COFFER_VERIFY_INTERVAL_SECS (a verify of the repository this often, default 0 = never) and

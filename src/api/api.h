@@ -108,7 +108,8 @@ struct api_context {
     const char *data_dir;
     struct sched *sched;  /* job queue and workers (NULL until started) */
     struct repo *repo;    /* the local repository (NULL until opened) */
-    const char *data_security_key; /* COFFER_DATA_SECURITY_KEY (NULL: none; distinct from the admin key) */
+    const char *data_security_key; /* COFFER_DATA_SECURITY_KEY (NULL: none; distinct from the admin key): a cluster
+                                    * key holding DataSecurity and Viewer (auth.c) */
     struct api_auth_state *auth; /* the keys and failure limits (auth.h); NULL: api_server_start makes one */
 };
 /* api_ctx: the daemon context of a request. */
