@@ -215,7 +215,8 @@ static int authorize(const struct api_route_table *table, const struct api_route
 }
 
 /* dispatch: routes.h describes the order: 429, match, authenticate, 413, 404/405, role, tenant, handler. */
-static void dispatch(struct api_server *s, struct api_req *req, int too_large, struct api_resp *resp)
+static void dispatch(struct api_server *s, struct api_req *req, struct api_principal *who, int too_large,
+                     struct api_resp *resp)
 {
     char path[1024];
     char *segs[MAX_SEGS];
@@ -225,12 +226,8 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
     const struct api_route_table *table = NULL;
     const struct api_route *route = NULL;
     const char *params[API_MAX_PATH_PARAMS] = { 0 };
-    struct api_principal *who = calloc(1, sizeof *who);
-    if (!who) {
-        api_error(resp, 500, "InternalError", "out of memory");
-        return;
-    }
-    req->who = who; /* freed by on_request after the answer is built */
+    memset(who, 0, sizeof *who);
+    req->who = who; /* filled by authenticate; all zero (key_id "") when there is no valid key */
     if (api_auth_blocked(s->auth, client_addr(req->conn), &retry_after)) {
         too_many(resp, retry_after);
         return;
@@ -417,6 +414,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct conn_state *st = *con_cls;
     struct api_req req;
     struct api_resp resp = { 0 };
+    struct api_principal who;
     if (!st) { /* on_uri always sets it; kept for safety */
         st = calloc(1, sizeof *st);
         if (!st) return MHD_NO;
@@ -463,8 +461,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.path = url;
     req.body = st->body.data;
     req.body_len = st->body.len;
-    dispatch(s, &req, st->too_large, &resp);
-    free((void *)req.who);
+    dispatch(s, &req, &who, st->too_large, &resp);
+    /* here req.who (the caller), req.route (NULL when no route matched) and resp.status are final */
     return send_resp(c, &resp);
 }
 
