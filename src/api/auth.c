@@ -8,9 +8,10 @@
  * The admin key's digest can be replaced while requests run (SIGHUP, the rotate route): a mutex
  * guards the two digests. A key's last use is written at most once a minute (KEY_TOUCH_USECS).
  *
- * Failed authentication is limited per client address in a fixed table of AUTH_SLOTS entries (the
- * least recently seen entry is reused when it is full): fail_limit failures within window_secs put
- * the address on cool-down for cooldown_secs, during which every request from it is refused (429). */
+ * Failed authentication is limited per client address (IPv4, or an IPv6 /64) in a fixed table of
+ * AUTH_SLOTS entries (when it is full, the least recently seen address not cooling down is reused):
+ * fail_limit failures within window_secs put the address on cool-down for cooldown_secs, during
+ * which every request from it is refused (429). */
 #include "api/auth.h"
 #include "catalog/cat_key.h"
 #include "util/log.h"
@@ -164,7 +165,9 @@ static void addr_bytes(const struct sockaddr *sa, unsigned char out[16])
     memset(out, 0, 16);
     if (!sa) return;
     if (sa->sa_family == AF_INET6) {
+        static const unsigned char v4[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
         memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        if (memcmp(out, v4, 12) != 0) memset(out + 8, 0, 8); /* one IPv6 client holds a whole /64 */
     } else if (sa->sa_family == AF_INET) {
         out[10] = out[11] = 0xff;
         memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
@@ -178,14 +181,24 @@ static void addr_text(const unsigned char b[16], char *buf, size_t len)
     else inet_ntop(AF_INET6, b, buf, (socklen_t)len);
 }
 
-/* slot_of: the address's slot (a->mu held); with make, a new one (the least recently seen reused). */
+/* victim_rank: which slot to reuse first: a free one (0), one not cooling down (1), one cooling down (2). */
+static int victim_rank(const struct auth_slot *s, int64_t now)
+{
+    return !s->used ? 0 : s->blocked_until > now ? 2 : 1;
+}
+
+/* slot_of: the address's slot (a->mu held); with make, a new one in place of a free slot, else of
+ * the least recently seen address that is not cooling down (so that failures spread over many
+ * addresses do not free a blocked one), else of the least recently seen. */
 static struct auth_slot *slot_of(struct api_auth_state *a, const unsigned char b[16], int make, int64_t now)
 {
     struct auth_slot *oldest = NULL;
     for (int i = 0; i < AUTH_SLOTS; i++) {
         struct auth_slot *s = &a->slots[i];
         if (s->used && memcmp(s->addr, b, 16) == 0) return s;
-        if (!oldest || !s->used || (oldest->used && s->last_seen < oldest->last_seen)) oldest = s;
+        if (!oldest || victim_rank(s, now) < victim_rank(oldest, now) ||
+            (victim_rank(s, now) == victim_rank(oldest, now) && s->last_seen < oldest->last_seen))
+            oldest = s;
     }
     if (!make) return NULL;
     memset(oldest, 0, sizeof *oldest);
