@@ -25,6 +25,8 @@ const struct api_route_table api_route_tables[] = {
     /* the site restore API (vantagecloud-baas-restore-api.txt, /data-protection/v2/sites/...): the same
      * key and tenant header; a site of another tenant is 404 (site_api.c) */
     IBM("site", api_routes_site),
+    /* Coffer extension: API keys (keys_api.c); a key's tenant is in the body, not in a header */
+    { "coffer-keys", api_routes_coffer_keys, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     /* served by a connector, not by us: the client sends no tenant (connector_side.c) */
     { "connector-side", api_routes_connector_side, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     { NULL, NULL, 0, API_TENANT_NONE },

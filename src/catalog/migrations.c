@@ -214,5 +214,14 @@ const struct cat_migration cat_migrations[] = {
       "ALTER TABLE runs ADD COLUMN failed_attempts TEXT;"
       "ALTER TABLE runs ADD COLUMN pause_requested INTEGER NOT NULL DEFAULT 0;"
       "ALTER TABLE runs ADD COLUMN checkpoints TEXT;" },
+    /* 16: API keys (cat_key.h): a key's public id, its tenant ('' = a cluster key), name, roles (the
+     * API's role bits), the SHA-256 (hex) of its secret token, when it was created, expires (0 =
+     * never) and was revoked (0 = not), and when it was last used (updated at most once a minute). */
+    { 16,
+      "CREATE TABLE api_keys ("
+      "  id TEXT PRIMARY KEY, tenant TEXT NOT NULL, name TEXT NOT NULL, roles BIGINT NOT NULL,"
+      "  secret_sha256 TEXT NOT NULL, created_usecs BIGINT NOT NULL, expires_usecs BIGINT NOT NULL,"
+      "  revoked_usecs BIGINT NOT NULL, last_used_usecs BIGINT NOT NULL);"
+      "CREATE INDEX api_keys_tenant ON api_keys(tenant, created_usecs);" },
     { 0, NULL }
 };
