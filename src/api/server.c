@@ -21,6 +21,7 @@
  * than the pool can hold gets libmicrohttpd's own 414/431 (an HTML body) at once. Idle connections
  * are closed after SERVER_IDLE_TIMEOUT_S seconds. */
 #include "api/server.h"
+#include "api/audit.h"
 #include "api/routes.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -208,6 +209,7 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
             break;
         }
     }
+    req->route = route; /* the audit log names it, even for a refused request */
     if (!auth_ok(s, req->conn, table ? table->auth : API_AUTH_DEFAULT)) {
         auth_refused(resp, table ? table->auth : API_AUTH_DEFAULT);
         return;
@@ -409,6 +411,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.body = st->body.data;
     req.body_len = st->body.len;
     dispatch(s, &req, st->too_large, &resp);
+    api_audit_request(&req, &resp); /* durable before the answer goes out (api/audit.h) */
     return send_resp(c, &resp);
 }
 
