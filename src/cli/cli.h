@@ -134,4 +134,5 @@ int cli_run_list(struct cli *c, int argc, char **argv);
 int cli_prune(struct cli *c, int argc, char **argv);      /* cli_prune.c */
 int cli_verify(struct cli *c, int argc, char **argv);     /* cli_verify.c */
 int cli_repo_stats(struct cli *c, int argc, char **argv);
+int cli_audit(struct cli *c, int argc, char **argv);      /* cli_audit.c */
 #endif
