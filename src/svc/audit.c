@@ -158,7 +158,10 @@ int svc_audit_record(struct cat *cat, const struct svc_audit_event *ev)
         e.request_id = rid;
     }
     rc = cat_audit_append(cat, &e);
-    if (rc == -ENOSPC && cat_reserve_release(cat) > 0) rc = cat_audit_append(cat, &e);
+    /* a change that was made must be recorded: on a full disk it may use the catalog's reserve (cat.h);
+     * a refused or failed request (which changed nothing) does not take it from the runs' failures */
+    if (rc == -ENOSPC && e.status >= 200 && e.status < 300 && cat_reserve_release(cat) > 0)
+        rc = cat_audit_append(cat, &e);
     if (rc != 0)
         log_error("audit: cannot record %s %s (status %d, key %s) in the catalog (%d)", e.method ? e.method : "?",
                   e.route ? e.route : e.path ? e.path : "-", e.status, e.key_id ? e.key_id : "-", rc);

@@ -3,8 +3,9 @@
  * (cmd/cofferd.c) record events here; the API's GET /v2/coffer/audit reads the catalog rows.
  *
  * svc_audit_record writes, in this order:
- *   1. the catalog row (cat_audit_append): the record of truth, durable before it returns (a full
- *      disk releases the catalog's space reserve and tries once more);
+ *   1. the catalog row (cat_audit_append): the record of truth, durable before it returns (on a full
+ *      disk, an event with a 2xx status, a change that was made, releases the catalog's space reserve
+ *      and tries once more; others are logged);
  *   2. one JSON line (Coffer's snake_case names) appended to DIR/audit.log (O_APPEND, 0600, one write
  *      per line): a failure is logged and changes nothing else;
  *   3. now and then the retention sweep (svc_audit_sweep) when it is due: at the first event after
