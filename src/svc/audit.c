@@ -26,7 +26,7 @@ static char g_file[PATH_MAX];              /* "" = no file */
 static int g_retention_days = SVC_AUDIT_DEFAULT_RETENTION_DAYS;
 static _Atomic int64_t g_next_sweep;       /* util_time_now when the next sweep is due (0: at once) */
 static _Atomic uint64_t g_counter;
-static int64_t g_boot;                     /* the process start (request ids) */
+static _Atomic int64_t g_boot;             /* the first request id's time (request ids) */
 static pthread_mutex_t g_file_mu = PTHREAD_MUTEX_INITIALIZER;
 
 int svc_audit_configure(const char *data_dir, int retention_days)
@@ -50,8 +50,12 @@ int svc_audit_configure(const char *data_dir, int retention_days)
 void svc_audit_request_id(char *buf, size_t size)
 {
     uint64_t n = atomic_fetch_add(&g_counter, 1) + 1;
-    if (!g_boot) g_boot = util_time_real(); /* a benign race: every thread writes a similar value */
-    snprintf(buf, size, "%013llx-%llx", (unsigned long long)g_boot, (unsigned long long)n);
+    int64_t boot = atomic_load(&g_boot), zero = 0;
+    if (!boot) { /* the first id: one thread's time wins, every thread uses it */
+        boot = util_time_real();
+        if (!atomic_compare_exchange_strong(&g_boot, &zero, boot)) boot = zero;
+    }
+    snprintf(buf, size, "%013llx-%llx", (unsigned long long)boot, (unsigned long long)n);
 }
 
 /* file_line: the event as one JSON line (a malloc'd string ending in '\n'), or NULL. */

@@ -329,8 +329,10 @@ TEST(refused_requests_recorded_reads_not)
     CHECK(admin_entry(e, T, 404));
     json_decref(e);
     /* 403 for a role the key lacks needs keys bound to roles (i15-keys) */
-    if (call(&d, "GET", "/v2/coffer/keys", NULL, NULL, &r) == 404)
+    if (call(&d, "GET", "/v2/coffer/keys", NULL, NULL, &r) == 404) {
         SKIP("refused_403_for_a_missing_role", "no API keys with roles on this build (i15-keys)");
+        SKIP("key_create_and_revoke_recorded", "no keys API on this build (i15-keys)");
+    }
     http_resp_release(&r);
 }
 
