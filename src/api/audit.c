@@ -1,9 +1,10 @@
 /* audit.c: what the API records in the audit log, and the route that reads it (audit.h).
  *
- * Recording (api_audit_request, after dispatch): the caller is req->who; without one (the admin key
- * file of the daemon, before keys are bound to principals) the caller is the key id "admin" (or
- * "data-security" for COFFER_DATA_SECURITY_KEY), a cluster key with the Admin role; a 401 has no key
- * id. The tenant is the request's (by the route table's rule), else the X-IBM-Tenant-Id the client
+ * Recording (api_audit_request, after dispatch, before req->who is freed): the caller is req->who; a
+ * principal with an empty key id (authentication failed or not reached: 401, 429) is recorded without
+ * a key id; without any principal (the admin key file of the daemon, before keys are bound to
+ * principals) the caller is the key id "admin" (or "data-security" for COFFER_DATA_SECURITY_KEY), a
+ * cluster key with the Admin role, except on a 401 (no key id). The tenant is the request's (by the route table's rule), else the X-IBM-Tenant-Id the client
  * sent (a refused or unmatched request), else the key's. Client-chosen text (path, tenant header) is
  * stored with bytes outside printable ASCII shown as '?' and at most AUDIT_TEXT_MAX bytes.
  * The resource id: for a POST answered 200..202 whose body names an "id" or a "runId" (a create: a
@@ -183,10 +184,10 @@ void api_audit_request(struct api_req *req, const struct api_resp *resp)
     int refused = resp->status == 401 || resp->status == 403 || resp->status == 429;
     if (!req->ctx || !req->ctx->cat || !req->method) return;
     if (!refused && (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)) return;
-    if (who) {
+    if (who && who->key_id[0]) {
         ev.key_id = who->key_id;
         ev.roles = roles_text(who->roles, roles, sizeof roles);
-    } else if (resp->status != 401) {
+    } else if (!who && resp->status != 401) {
         ev.key_id = req->data_security ? "data-security" : "admin";
         ev.roles = roles_text(API_ROLE_ADMIN | (req->data_security ? API_ROLE_DATA_SECURITY : 0), roles, sizeof roles);
     }
