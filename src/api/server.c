@@ -214,6 +214,7 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
         auth_refused(resp, table ? table->auth : API_AUTH_DEFAULT);
         return;
     }
+    req->data_security = key_matches(s, MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization")) == 2;
     if (too_large) {
         api_error(resp, 413, "BodyTooLarge", "request body is larger than %u bytes", API_MAX_BODY_BYTES);
         return;
@@ -226,7 +227,6 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
         return;
     }
     memcpy(req->params, params, sizeof params);
-    req->data_security = key_matches(s, MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization")) == 2;
     if (!(route->flags & API_ROUTE_NO_TENANT) && apply_tenant(&table->tenant, req, resp) != 0) return;
     route->handler(req, resp);
     if (resp->status == 0) api_error(resp, 500, "InternalError", "handler gave no answer");
