@@ -543,7 +543,8 @@ TEST(sighup_recorded)
         usleep(100 * 1000);
     }
     CHECK(l && json_array_size(l) == 1);
-    CHECK(str_is(json_array_get(l, 0), "actor", "signal") && str_is(json_array_get(l, 0), "keyId", "admin") &&
+    CHECK(str_is(json_array_get(l, 0), "actor", "signal") && str_is(json_array_get(l, 0), "keyId", NULL) &&
+          str_is(json_array_get(l, 0), "resourceId", "admin.key") &&
           str_is(json_array_get(l, 0), "tenantId", "") && jint(json_array_get(l, 0), "status") == 200);
     json_decref(l);
 }
