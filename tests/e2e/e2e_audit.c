@@ -529,6 +529,25 @@ TEST(cli_audit)
     out = cli_out(&st, w3);
     CHECKF(st == 2, "a status of 20 is refused: exit %d", st);
     free(out);
+    {
+        const char *w4[] = { "audit", "--tenant", T, "--since", "1h", "--limit", "5", "--json", NULL };
+        const char *w5[] = { "audit", "--all-tenants", "--since", "2999-01-01T00:00:00Z", "--json", NULL };
+        const char *w6[] = { "audit", "--since", "yesterday", NULL };
+        out = cli_out(&st, w4);
+        j = json_loads(out, 0, NULL);
+        free(out);
+        CHECKF(st == 0 && json_array_size(jget(j, "entries")) == 5 && all_match(jget(j, "entries"), "tenantId", T),
+               "exit %d: %s", st, dump(j));
+        json_decref(j);
+        out = cli_out(&st, w5);
+        j = json_loads(out, 0, NULL);
+        free(out);
+        CHECKF(st == 0 && j && json_array_size(jget(j, "entries")) == 0, "exit %d: %s", st, dump(j));
+        json_decref(j);
+        out = cli_out(&st, w6);
+        free(out);
+        CHECK(st == 2);
+    }
 }
 
 TEST(sighup_recorded)
