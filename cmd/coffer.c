@@ -64,6 +64,9 @@ static const struct command commands[] = {
     { "key", "revoke", "ID", "revoke an API key (refused from the next request on)", cli_key_revoke },
     { "download", NULL, "--recovery ID -o FILE", "fetch a download recovery's archive (resumes a partial FILE)",
       cli_download },
+    { "audit", NULL, "[--since 2h|2026-12-06T06:00:00Z] [--all-tenants] [--key ID] [--resource ID] [--route P] "
+      "[--method M] "
+      "[--status N] [--limit N (100)]", "the audit log, newest first (Admin keys)", cli_audit },
     { NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -19,6 +19,8 @@
  *   of the packs, rotating; default 10),
  *   COFFER_RESERVE_MB (the catalog's space reserve DIR/catalog.reserve, default 8; 0 = none: see
  *   docs/operations.md, "Disk full"),
+ *   COFFER_AUDIT_RETENTION_DAYS (audit log entries older than this are swept, default 365; the
+ *   log is the catalog's audit_log and DIR/audit.log: docs/operations.md, "Audit log"),
  *   COFFER_TEST_CLOCK=1 (tests only: enables POST /v2/coffer-test/clock to move the daemon's clock).
  *
  * The repository lives in DIR/repo; its keys are wrapped by the key file DIR/repo.key, created (0600)
@@ -48,6 +50,7 @@
 #include "sched/sched.h"
 #include "util/time.h"
 #include "sched/tz.h"
+#include "svc/audit.h"
 #include "util/fsio.h"
 #include "util/log.h"
 #include <arpa/inet.h>
@@ -89,6 +92,10 @@ static char *read_admin_key_file(const char *path);
 static void daemon_reload(struct api_context *ctx, struct api_server *server)
 {
     const char *path = ctx->auth ? api_auth_admin_key_path(ctx->auth) : NULL;
+    /* the audit log names the reload (no key asked for it: actor "signal"); status 500 when the admin
+     * key file could not be read and the old key stays */
+    struct svc_audit_event ev = { .actor = "signal", .method = "SIGHUP",
+                                  .resource_id = "admin.key", .status = 200, .detail = "{\"what\":\"reload\"}" };
     (void)server;
     log_info("SIGHUP: reloading");
     if (!path) {
@@ -97,8 +104,10 @@ static void daemon_reload(struct api_context *ctx, struct api_server *server)
         char *k = read_admin_key_file(path);
         if (!k) {
             log_warn("SIGHUP: cannot read the admin key file %s: the key loaded before stays in force", path);
+            ev.status = 500;
         } else if (ctx->data_security_key && strcmp(k, ctx->data_security_key) == 0) {
             log_warn("SIGHUP: the admin key file %s holds the data-security key: the key loaded before stays", path);
+            ev.status = 500;
         } else {
             api_auth_set_admin_key(ctx->auth, k);
             log_info("SIGHUP: the admin key was reloaded from %s; the previous one is refused from now on", path);
@@ -116,6 +125,26 @@ static void daemon_reload(struct api_context *ctx, struct api_server *server)
             log_info("TLS certificate reloaded: sha256 fingerprint %s, public-key pin %s", fp, pin);
         }
     }
+    if (ctx->cat) (void)svc_audit_record(ctx->cat, &ev);
+}
+
+/* audit_configure: the audit log's file and retention (COFFER_AUDIT_RETENTION_DAYS): 0, or -1 after
+ * logging why. */
+static int audit_configure(const char *data_dir)
+{
+    const char *v = getenv("COFFER_AUDIT_RETENTION_DAYS");
+    long long days = SVC_AUDIT_DEFAULT_RETENTION_DAYS;
+    if (v && *v) {
+        char *end;
+        errno = 0;
+        days = strtoll(v, &end, 10);
+        if (errno || *end || days < 1 || days > SVC_AUDIT_MAX_RETENTION_DAYS) {
+            log_error("COFFER_AUDIT_RETENTION_DAYS must be a number of days 1..%d, not '%s'",
+                      SVC_AUDIT_MAX_RETENTION_DAYS, v);
+            return -1;
+        }
+    }
+    return svc_audit_configure(data_dir, (int)days) == 0 ? 0 : -1;
 }
 
 static void usage(FILE *f)
@@ -458,6 +487,10 @@ int main(int argc, char **argv)
     if (ctx.data_security_key && !*ctx.data_security_key) ctx.data_security_key = NULL;
     if (ctx.data_security_key && strcmp(ctx.data_security_key, key) == 0) {
         log_error("COFFER_DATA_SECURITY_KEY must differ from the admin key");
+        free(key);
+        return 1;
+    }
+    if (audit_configure(cfg.data_dir) != 0) {
         free(key);
         return 1;
     }

@@ -39,13 +39,15 @@ struct api_req {
     size_t body_len;
     int data_security;       /* the caller holds the DataSecurity role (lifts Administrative locks) */
     const struct api_principal *who; /* the authenticated caller (auth.h); set before the handler runs */
-    const struct api_route *route;   /* the matched route (set by dispatch before the handler runs) */
+    const struct api_route *route;   /* the route dispatch matched (NULL: none), set before authentication */
 };
 
 struct api_resp {
     int status;
     json_t *json;                 /* owned by the response; NULL for no body */
     struct MHD_Response *raw;     /* a prepared response (streams); takes precedence over json */
+    const char *doc;              /* api_doc_response's JSON text inside raw (read by the audit log), or NULL */
+    size_t doc_len;
 };
 
 typedef void (*api_handler_fn)(struct api_req *req, struct api_resp *resp);

@@ -74,6 +74,7 @@ extern const struct api_route api_routes_agents[];          /* agents.c */
 extern const struct api_route api_routes_meta_info[];       /* meta_info.c */
 extern const struct api_route api_routes_connector_side[];  /* connector_side.c */
 extern const struct api_route api_routes_coffer_repository[]; /* repo_ops.c (Coffer extension) */
+extern const struct api_route api_routes_coffer_audit[];    /* audit.c (Coffer extension) */
 extern const struct api_route api_routes_site[];            /* site_api.c: the site restore API */
 extern const struct api_route api_routes_coffer_keys[];     /* keys_api.c (Coffer extension) */
 #endif

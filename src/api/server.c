@@ -23,6 +23,7 @@
  * than the pool can hold gets libmicrohttpd's own 414/431 (an HTML body) at once. Idle connections
  * are closed after SERVER_IDLE_TIMEOUT_S seconds. */
 #include "api/server.h"
+#include "api/audit.h"
 #include "api/auth.h"
 #include "api/routes.h"
 #include "api/tls.h"
@@ -263,7 +264,9 @@ static void dispatch(struct api_server *s, struct api_req *req, struct api_princ
             break;
         }
     }
+    req->route = route; /* the audit log names it, even for a refused request */
     if (authenticate(s, req, table ? table->auth : API_AUTH_DEFAULT, who, resp) != 0) return;
+    req->data_security = (who->roles & API_ROLE_DATA_SECURITY) != 0;
     if (too_large) {
         api_error(resp, 413, "BodyTooLarge", "request body is larger than %u bytes", API_MAX_BODY_BYTES);
         return;
@@ -276,9 +279,7 @@ static void dispatch(struct api_server *s, struct api_req *req, struct api_princ
         return;
     }
     memcpy(req->params, params, sizeof params);
-    req->route = route;
     if (authorize(table, route, who, req, resp) != 0) return;
-    req->data_security = (who->roles & API_ROLE_DATA_SECURITY) != 0;
     route->handler(req, resp);
     if (resp->status == 0) api_error(resp, 500, "InternalError", "handler gave no answer");
 }
@@ -464,6 +465,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.body_len = st->body.len;
     dispatch(s, &req, &who, st->too_large, &resp);
     /* here req.who (the caller), req.route (NULL when no route matched) and resp.status are final */
+    api_audit_request(&req, &resp); /* durable before the answer goes out (api/audit.h) */
     return send_resp(c, &resp);
 }
 

@@ -141,4 +141,5 @@ int cli_repo_stats(struct cli *c, int argc, char **argv);
 int cli_key_create(struct cli *c, int argc, char **argv); /* cli_key.c */
 int cli_key_list(struct cli *c, int argc, char **argv);
 int cli_key_revoke(struct cli *c, int argc, char **argv);
+int cli_audit(struct cli *c, int argc, char **argv);      /* cli_audit.c */
 #endif
