@@ -2,7 +2,7 @@
  * directory (catalog, repository, admin key), starts the HTTP API and the job workers, and runs until
  * SIGTERM or SIGINT, then stops accepting requests, lets workers reach a safe point and exits.
  *
- *   cofferd [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]
+ *   cofferd [--version] [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]
  *           [--allow-plain-http]
  *   COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),
  *   COFFER_TLS_CERT / COFFER_TLS_KEY (serve HTTPS with this PEM certificate chain and key),
@@ -149,7 +149,7 @@ static int audit_configure(const char *data_dir)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cofferd [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]\n"
+    fprintf(f, "usage: cofferd [--version] [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]\n"
                "               [--allow-plain-http]\n"
                "  --tls-cert/--tls-key  serve HTTPS with this PEM certificate (chain) and private key\n"
                "  --no-tls              serve plain HTTP (the default on loopback)\n"
@@ -423,6 +423,9 @@ int main(int argc, char **argv)
             cfg.no_tls = 1;
         } else if (strcmp(argv[i], "--allow-plain-http") == 0) {
             cfg.allow_plain_http = 1;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("cofferd %s\n", COFFER_VERSION);
+            return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;

@@ -118,6 +118,11 @@ if [[ "fuzz" =~ $filter ]]; then
   run_suite fuzz c tests/fuzz/run.sh
 fi
 
+# The Debian package built from the tree: contents, install, the installed daemon, removal.
+if [[ "package" =~ $filter ]]; then
+  run_suite package c tests/package/run.sh
+fi
+
 # The structure rules of docs/architecture.md, checked on the built objects.
 if [[ "layers" =~ $filter ]]; then
   run_suite layers c tests/layers.sh
