@@ -12,7 +12,9 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wfo
 ifeq ($(CI),true)
 WARN    += -Werror
 endif
-CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Isrc -Itests $(WARN) $(PKG_CFLAGS) -pthread -g
+VERSION := $(shell cat VERSION)
+CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DCOFFER_VERSION='"$(VERSION)"' -Isrc -Itests $(WARN) \
+                 $(PKG_CFLAGS) -pthread -g
 CFLAGS_REL    := $(CFLAGS_COMMON) -O2 -march=x86-64-v2
 CFLAGS_ASAN   := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LIBS    := $(PKG_LIBS) -lpthread -lm
@@ -37,7 +39,22 @@ CHECK_OBJ := build/asan/obj/tests/check.o
 OBJ_FUZZ:= $(SRC:%.c=build/fuzz/obj/%.o)
 FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
-.PHONY: all test-bin fuzz-bin test clean
+.PHONY: all test-bin fuzz-bin test clean install
+
+# make install [DESTDIR=/stage] [PREFIX=/usr/local]: the daemon and the CLI, cofferd's systemd unit (its
+# ExecStart pointing at PREFIX), the defaults file and the docs. scripts/build-deb.sh packages the same.
+PREFIX  ?= /usr/local
+SYSTEMD_UNIT_DIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SYSCONF_DIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSCONF_DIR)/default \
+		$(DESTDIR)$(PREFIX)/share/doc/coffer
+	install -m 0755 build/cofferd build/coffer $(DESTDIR)$(PREFIX)/bin/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g; s|@SYSCONFDIR@|$(SYSCONF_DIR)|g' packaging/cofferd.service.in \
+		> $(DESTDIR)$(SYSTEMD_UNIT_DIR)/cofferd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/cofferd.service
+	install -m 0644 packaging/cofferd.default $(DESTDIR)$(SYSCONF_DIR)/default/cofferd
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/coffer/
 all: build/cofferd build/coffer
 
 $(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/console-embed.sh

@@ -7,9 +7,10 @@ set -euo pipefail
 BUILD_PKGS="build-essential make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
 libssl-dev libzstd-dev libcurl4-openssl-dev libgnutls28-dev xxd"
 # clang and its runtime (libFuzzer) build the fuzz targets of tests/fuzz (make fuzz-bin); the openssl
-# tool checks certificates in e2e_tls. chromium, chromium-driver and python3-selenium drive the web
-# console in a real (headless) browser (tests/console); nothing downloads a browser.
-TEST_PKGS="curl sqlite3 tar attr openssl clang libclang-rt-14-dev chromium chromium-driver python3-selenium"
+# tool checks certificates in e2e_tls; dpkg-dev and jq: the package suite builds and checks the Debian
+# package (scripts/build-deb.sh); chromium, chromium-driver and python3-selenium drive the web console
+# in a real (headless) browser (tests/console); nothing downloads a browser.
+TEST_PKGS="curl sqlite3 tar attr openssl clang libclang-rt-14-dev dpkg-dev jq chromium chromium-driver python3-selenium"
 # PostgreSQL 15 (the SQL mover's engine, docs/databases.md): the server binaries land in
 # /usr/lib/postgresql/15/bin; the daemon and the tests start their own servers, so Debian's default
 # cluster is not wanted (see no_main_cluster below).

@@ -22,9 +22,7 @@ logdir=$(mktemp -d "build/test-logs/$(date +%Y%m%d-%H%M%S)-XXXX")
 logdir=$(cd "$logdir" && pwd)
 ls -1dt build/test-logs/*/ 2>/dev/null | tail -n +6 | xargs -r rm -rf
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/coffer-tests-XXXXXX")
-# 0711: the PostgreSQL servers the suites start run as the postgres user, which must traverse into
-# its directories under the suites' TMPDIRs (mktemp's 0700 made every initdb fail: Permission denied)
-chmod 711 "$scratch"
+chmod 0711 "$scratch" # the postgres user (tests start PostgreSQL as it when root) must reach its own dirs below
 trap 'rm -rf "$scratch"' EXIT
 
 # report: adds a suite's counts to the total and prints its line (and its failures).
@@ -119,6 +117,11 @@ done
 # libFuzzer targets (tests/fuzz): each briefly, from its seed corpus, after its regression inputs.
 if [[ "fuzz" =~ $filter ]]; then
   run_suite fuzz c tests/fuzz/run.sh
+fi
+
+# The Debian package built from the tree: contents, install, the installed daemon, removal.
+if [[ "package" =~ $filter ]]; then
+  run_suite package c tests/package/run.sh
 fi
 
 # The structure rules of docs/architecture.md, checked on the built objects.
