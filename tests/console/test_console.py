@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -167,6 +167,24 @@ def text_in(sel, text, timeout=WAIT):
     WebDriverWait(driver, timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, sel), text))
 
 
+def attr(sel, name):
+    """An attribute of the element sel; the pages re-render what they poll, so an element found may be
+    replaced before it is read: found again (at most 50 times)."""
+    for _ in range(50):
+        try:
+            return driver.find_element(By.CSS_SELECTOR, sel).get_attribute(name)
+        except StaleElementReferenceException:
+            time.sleep(0.05)
+    raise AssertionError(f"{sel} kept being replaced")
+
+
+def wait_status(sel, done, timeout):
+    """Waits (bounded) until the data-status of sel is one of done; returns it."""
+    WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: attr(sel, "data-status") in done)
+    return attr(sel, "data-status")
+
+
 def go(hash_):
     driver.execute_script("location.hash = arguments[0]", hash_)
 
@@ -305,9 +323,7 @@ try:
     def _():
         clickable("#page-group button[data-action=run]").click()
         css("#page-run #run-status")
-        WebDriverWait(driver, RUN_WAIT).until(lambda d: d.find_element(By.ID, "run-status").get_attribute("data-status") in
-                                              ("Succeeded", "SucceededWithWarning", "Failed", "Canceled"))
-        status = driver.find_element(By.ID, "run-status").get_attribute("data-status")
+        status = wait_status("#run-status", ("Succeeded", "SucceededWithWarning", "Failed", "Canceled"), RUN_WAIT)
         check(status == "Succeeded", "run ended " + status)
         text_in("#run-percent", "100%")
         st, j, _ = api("GET", f"/v2/data-protect/protection-groups/{state['group']['id']}/runs")
@@ -353,9 +369,7 @@ try:
         shot("restore-target")
         clickable("#restore-start").click()
         css("#recovery-status")
-        WebDriverWait(driver, RUN_WAIT).until(lambda d: d.find_element(By.CSS_SELECTOR, "#recovery-status").get_attribute("data-status") in
-                                              ("Succeeded", "Failed", "Canceled", "SucceededWithWarning"))
-        status = driver.find_element(By.CSS_SELECTOR, "#recovery-status").get_attribute("data-status")
+        status = wait_status("#recovery-status", ("Succeeded", "Failed", "Canceled", "SucceededWithWarning"), RUN_WAIT)
         check(status == "Succeeded", "recovery ended " + status)
         got = os.path.join(ALT, "report.txt")
         check(os.path.isfile(got), "nothing restored at " + got)
@@ -545,9 +559,7 @@ try:
         fill("#pit-dbname", "shop_pit")
         driver.find_element(By.CSS_SELECTOR, "#pit-form button[type=submit]").click()
         css("#recovery-status")
-        WebDriverWait(driver, RUN_WAIT).until(lambda d: d.find_element(By.CSS_SELECTOR, "#recovery-status").get_attribute("data-status") in
-                                              ("Succeeded", "Failed", "Canceled", "SucceededWithWarning"))
-        status = driver.find_element(By.CSS_SELECTOR, "#recovery-status").get_attribute("data-status")
+        status = wait_status("#recovery-status", ("Succeeded", "Failed", "Canceled", "SucceededWithWarning"), RUN_WAIT)
         shot("recovery-database")
         check(status == "Succeeded", "recovery ended " + status + ": " + css("main").text[:300])
         got = state["psql"]("shop_pit", "SELECT count(*), min(id), max(id) FROM items")
