@@ -1,8 +1,8 @@
 /* cli_http.c: the CLI's one connection to cofferd. cli_init settles the service URL, key and tenant
  * (flag, then environment, then default); cli_call sends one request through a reused libcurl easy
  * handle with "Authorization: Bearer <key>" and X-IBM-Tenant-Id, gathers the answer into a capped
- * buffer, parses JSON with jansson and turns any non-2xx answer into the server's own message on
- * stderr (the "message" field of its JSON error body, as the IBM clients show it). */
+ * buffer, parses JSON with jansson and hands any non-2xx answer to cli_http_error (cli_util.c: the
+ * server's own message, the "message" field of its JSON error body as the IBM clients show it). */
 #include "cli/cli.h"
 #include "util/fsio.h"
 #include <curl/curl.h>
@@ -38,8 +38,7 @@ int cli_init(struct cli *c, const char *url, const char *key, const char *tenant
     n = strlen(url);
     while (n > 0 && url[n - 1] == '/') n--;
     if (n == 0 || n >= sizeof c->url_buf) {
-        fprintf(stderr, "coffer: the service URL '%s' is not usable\n", url);
-        return CLI_USAGE;
+        return cli_error(CLI_USAGE, "the service URL '%s' is not usable", url);
     }
     memcpy(c->url_buf, url, n);
     c->url_buf[n] = '\0';
@@ -48,18 +47,22 @@ int cli_init(struct cli *c, const char *url, const char *key, const char *tenant
     if (!tenant || !*tenant) tenant = getenv("COFFER_TENANT");
     c->tenant = tenant && *tenant ? tenant : CLI_DEFAULT_TENANT;
 
-    if (!key || !*key) key = getenv("COFFER_KEY");
+    c->key_source = "--key";
+    if (!key || !*key) {
+        key = getenv("COFFER_KEY");
+        c->key_source = "COFFER_KEY";
+    }
     if (key && *key) {
         c->key = trimmed_dup(key, strlen(key));
     } else {
         void *data = NULL;
         size_t len = 0;
         int rc = fsio_read_all(CLI_KEY_FILE, 4096, &data, &len);
-        if (rc != 0) {
-            fprintf(stderr, "coffer: no API key: pass --key, set COFFER_KEY, or run from the directory "
-                            "holding %s (%s)\n", CLI_KEY_FILE, strerror(-rc));
-            return CLI_USAGE;
-        }
+        if (rc != 0)
+            return cli_error(CLI_USAGE, "no API key is configured (no --key, COFFER_KEY unset, and %s: %s): pass "
+                             "--key KEY or set COFFER_KEY, or run from the directory holding %s", CLI_KEY_FILE,
+                             strerror(-rc), CLI_KEY_FILE);
+        c->key_source = "the file " CLI_KEY_FILE;
         c->key = trimmed_dup(data, len);
         free(data);
     }
@@ -67,8 +70,7 @@ int cli_init(struct cli *c, const char *url, const char *key, const char *tenant
     if (!*c->key || strchr(c->key, '\n') || strchr(c->key, '\r')) {
         free(c->key);
         c->key = NULL;
-        fprintf(stderr, "coffer: the API key is empty or has a line break\n");
-        return CLI_USAGE;
+        return cli_error(CLI_USAGE, "the API key from %s is empty or has a line break", c->key_source);
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return cli_fail("cannot initialise libcurl");
     c->curl = curl_easy_init();
@@ -114,17 +116,6 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     s->len += n;
     s->data[s->len] = '\0';
     return n;
-}
-
-/* server_message: the message an error body carries ("message", "errors"[0]."message"), else NULL. */
-static const char *server_message(json_t *j)
-{
-    const char *m = cli_jstr(j, "message");
-    if (!m) {
-        json_t *errs = json_object_get(j, "errors");
-        if (json_is_array(errs)) m = cli_jstr(json_array_get(errs, 0), "message");
-    }
-    return m && *m ? m : NULL;
 }
 
 int cli_call(struct cli *c, const char *method, const char *path, json_t *body, struct cli_resp *out)
@@ -173,9 +164,9 @@ int cli_call(struct cli *c, const char *method, const char *path, json_t *body, 
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         if (s.too_big)
-            fprintf(stderr, "coffer: the answer from %s is larger than %u bytes\n", full, CLI_MAX_RESPONSE_BYTES);
+            cli_fail("the answer from %s is larger than %u bytes", full, CLI_MAX_RESPONSE_BYTES);
         else
-            fprintf(stderr, "coffer: cannot reach %s: %s\n", full, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+            cli_fail("cannot reach %s: %s", full, errbuf[0] ? errbuf : curl_easy_strerror(cc));
         goto done;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
@@ -188,19 +179,11 @@ int cli_call(struct cli *c, const char *method, const char *path, json_t *body, 
         rc = CLI_OK;
         goto done;
     }
-    {
-        const char *m = server_message(out->json);
-        if (m)
-            fprintf(stderr, "coffer: %s (HTTP %ld)\n", m, out->status);
-        else if (out->len > 0 && !out->json)
-            fprintf(stderr, "coffer: HTTP %ld from %s %s: %.300s\n", out->status, method, path, out->body);
-        else
-            fprintf(stderr, "coffer: HTTP %ld from %s %s\n", out->status, method, path);
-    }
+    cli_http_error(c, out->status, method, path, out->json, out->body, out->len);
     cli_resp_release(out);
     goto done;
 oom:
-    fprintf(stderr, "coffer: out of memory\n");
+    cli_fail("out of memory");
 done:
     free(s.data);
     free(text);
