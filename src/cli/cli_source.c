@@ -1,4 +1,4 @@
-/* cli_source.c: the commands about what there is to protect: `coffer source list|register` over
+/* cli_source.c: the commands about what there is to protect: `coffer source list|register|delete` over
  * /data-protect/sources/registrations (a physical host registered by its endpoint), `coffer object
  * search [TEXT]` over /data-protect/search/objects (the source objects a group protects, by id), and
  * `coffer connection list|create` over /data-source-connections. */
@@ -69,6 +69,28 @@ int cli_source_register(struct cli *c, int argc, char **argv)
         printf("registered source %s (%s)", id ? id : "?", endpoint);
         if (sid) printf(", source object %s", sid);
         putchar('\n');
+    }
+    cli_resp_release(&r);
+    return CLI_OK;
+}
+
+int cli_source_delete(struct cli *c, int argc, char **argv)
+{
+    struct cli_resp r;
+    const char *pos[1];
+    char path[1024];
+    long long id;
+    int np, rc;
+    if ((rc = cli_parse(c, argc, argv, NULL, 1, 1, pos, &np)) != CLI_OK) return rc;
+    if ((rc = cli_parse_i64(c, "the source id", pos[0], 1, 0x7fffffffffffffffLL, &id)) != CLI_OK) return rc;
+    snprintf(path, sizeof path, "/data-protect/sources/registrations/%lld", id);
+    if ((rc = cli_call(c, "DELETE", path, NULL, &r)) != CLI_OK) return rc;
+    if (c->json) {
+        json_t *j = json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1);
+        cli_print_json(j);
+        json_decref(j);
+    } else {
+        printf("deleted source %lld\n", id);
     }
     cli_resp_release(&r);
     return CLI_OK;
