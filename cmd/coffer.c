@@ -144,12 +144,23 @@ static void usage(FILE *f, const char *noun)
         if (noun && strcmp(noun, k->noun) != 0) continue;
         synopsis(k, syn, sizeof syn);
         fprintf(f, "  coffer %s\n      %s\n", syn, k->help);
+        if (noun && example_of(k)) fprintf(f, "      example: %s\n", example_of(k));
     }
     if (!noun)
         fprintf(f, "\nenvironment: COFFER_URL (default %s), COFFER_KEY (default: the file %s),\n"
                    "             COFFER_TENANT (default \"%s\")\n"
                    "exit status: 0 done, 1 refused by the server or unreachable, 2 usage error\n",
                 CLI_DEFAULT_URL, CLI_KEY_FILE, CLI_DEFAULT_TENANT);
+}
+
+/* command_help: "coffer NOUN VERB --help": the synopsis, what it does and an example. */
+static void command_help(const struct command *k)
+{
+    char syn[512];
+    const char *ex = example_of(k);
+    synopsis(k, syn, sizeof syn);
+    printf("usage: coffer %s\n  %s\n", syn, k->help);
+    if (ex) printf("\nexample:\n  %s\n", ex);
 }
 
 static int noun_known(const char *noun)
@@ -240,7 +251,15 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     if (nw > 1 && is_help(words[1])) {
-        usage(stdout, words[0]);
+        const struct command *only = NULL;
+        int rows = 0;
+        for (const struct command *k = commands; k->noun; k++)
+            if (strcmp(k->noun, words[0]) == 0) {
+                only = k;
+                rows++;
+            }
+        if (rows == 1) command_help(only); /* "coffer search --help": the one command */
+        else usage(stdout, words[0]);
         free(words);
         return CLI_OK;
     }
@@ -263,10 +282,7 @@ int main(int argc, char **argv)
         /* "coffer policy get ID --help" shows the synopsis without talking to the server */
         for (int i = skip; i < nw && strcmp(words[i], "--") != 0; i++) {
             if (strcmp(words[i], "--help") == 0 || strcmp(words[i], "-h") == 0) {
-                const char *ex = example_of(cmd);
-                synopsis(cmd, syn, sizeof syn);
-                printf("usage: coffer %s\n  %s\n", syn, cmd->help);
-                if (ex) printf("\nexample:\n  %s\n", ex);
+                command_help(cmd);
                 free(words);
                 return CLI_OK;
             }

@@ -37,6 +37,14 @@ int cli_source_list(struct cli *c, int argc, char **argv)
     return rc;
 }
 
+/* The API fields source register fills from its options (a 400 or 409 names the option). */
+static const struct cli_field register_fields[] = {
+    { "name", "--name" },
+    { "physicalParams.endpoint", "--endpoint" },
+    { "physicalParams.hostType", "--host-type" },
+    { NULL, NULL },
+};
+
 int cli_source_register(struct cli *c, int argc, char **argv)
 {
     const char *endpoint = NULL, *name = NULL, *host_type = NULL;
@@ -51,6 +59,7 @@ int cli_source_register(struct cli *c, int argc, char **argv)
     json_t *body;
     char ib[32], sb[32];
     int np, rc;
+    c->fields = register_fields;
     if ((rc = cli_parse(c, argc, argv, opts, 0, 0, pos, &np)) != CLI_OK) return rc;
     if (!endpoint || !*endpoint) return cli_usage_error(c, "--endpoint is required");
     if (host_type && strcmp(host_type, "kLinux") != 0 && strcmp(host_type, "kWindows") != 0)
