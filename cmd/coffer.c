@@ -1,11 +1,14 @@
 /* coffer: the command-line client of cofferd's REST API (the data-protect v2 API).
  *
- *   coffer [--url URL] [--key KEY] [--tenant ID] [--json] NOUN VERB [ARGS...]
+ *   coffer [--url URL] [--key KEY] [--tenant ID] [--cacert FILE] [--pin sha256//...] [--json]
+ *          NOUN VERB [ARGS...]
  *
  * The global options may stand anywhere before "--"; the URL, key and tenant also come from
  * COFFER_URL (default http://127.0.0.1:8080/v2), COFFER_KEY (else the file ./var/admin.key) and
- * COFFER_TENANT (default "default"). People get tables; --json prints the server's JSON as is, and
- * every error as one JSON object on stderr ({"error":{"message",...}}, cli_error).
+ * COFFER_TENANT (default "default"). An https:// URL is always verified: against libcurl's CA store,
+ * the CA file --cacert (COFFER_CACERT), or the public-key pin --pin (COFFER_PIN) cofferd printed.
+ * People get tables; --json prints the server's JSON as is, and every error as one JSON object on
+ * stderr ({"error":{"message",...}}, cli_error).
  * Exit status: 0 done, 1 the server or the network refused (its message is printed), 2 usage.
  * "coffer NOUN VERB --help" prints the command's synopsis and an example (the examples table).
  *
@@ -139,7 +142,8 @@ static void synopsis(const struct command *k, char *buf, size_t size)
 static void usage(FILE *f, const char *noun)
 {
     char syn[512];
-    fprintf(f, "usage: coffer [--url URL] [--key KEY] [--tenant ID] [--json] COMMAND\n\ncommands:\n");
+    fprintf(f, "usage: coffer [--url URL] [--key KEY] [--tenant ID] [--cacert FILE] [--pin sha256//...] [--json] "
+               "COMMAND\n\ncommands:\n");
     for (const struct command *k = commands; k->noun; k++) {
         if (noun && strcmp(noun, k->noun) != 0) continue;
         synopsis(k, syn, sizeof syn);
@@ -148,7 +152,8 @@ static void usage(FILE *f, const char *noun)
     }
     if (!noun)
         fprintf(f, "\nenvironment: COFFER_URL (default %s), COFFER_KEY (default: the file %s),\n"
-                   "             COFFER_TENANT (default \"%s\")\n"
+                   "             COFFER_TENANT (default \"%s\"), COFFER_CACERT, COFFER_PIN (https:// URLs: the\n"
+                   "             CA file to verify with, the public-key pin cofferd printed at start)\n"
                    "exit status: 0 done, 1 refused by the server or unreachable, 2 usage error\n",
                 CLI_DEFAULT_URL, CLI_KEY_FILE, CLI_DEFAULT_TENANT);
 }
@@ -175,10 +180,10 @@ static int is_help(const char *w) { return strcmp(w, "--help") == 0 || strcmp(w,
 /* take_global: if argv[*i] is a global option, stores it, advances *i past its value, returns 1;
  * returns -1 on a global option without its value, 0 for any other word. */
 static int take_global(int argc, char **argv, int *i, const char **url, const char **key, const char **tenant,
-                       int *json)
+                       const char **cacert, const char **pin, int *json)
 {
     static const struct { const char *name; int which; } g[] = {
-        { "--url", 0 }, { "--key", 1 }, { "--tenant", 2 }, { "--json", 3 },
+        { "--url", 0 }, { "--key", 1 }, { "--tenant", 2 }, { "--json", 3 }, { "--cacert", 4 }, { "--pin", 5 },
     };
     const char *w = argv[*i];
     for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
@@ -198,6 +203,8 @@ static int take_global(int argc, char **argv, int *i, const char **url, const ch
         }
         if (g[k].which == 0) *url = val;
         else if (g[k].which == 1) *key = val;
+        else if (g[k].which == 4) *cacert = val;
+        else if (g[k].which == 5) *pin = val;
         else *tenant = val;
         return 1;
     }
@@ -206,7 +213,7 @@ static int take_global(int argc, char **argv, int *i, const char **url, const ch
 
 int main(int argc, char **argv)
 {
-    const char *url = NULL, *key = NULL, *tenant = NULL;
+    const char *url = NULL, *key = NULL, *tenant = NULL, *cacert = NULL, *pin = NULL;
     const struct command *cmd = NULL;
     struct cli c;
     char syn[512];
@@ -221,7 +228,7 @@ int main(int argc, char **argv)
     words = calloc((size_t)argc + 1, sizeof *words);
     if (!words) return cli_fail("out of memory");
     for (int i = 1; i < argc; i++) {
-        int g = dashdash ? 0 : take_global(argc, argv, &i, &url, &key, &tenant, &json);
+        int g = dashdash ? 0 : take_global(argc, argv, &i, &url, &key, &tenant, &cacert, &pin, &json);
         if (g < 0) {
             cli_error(CLI_USAGE, "option %s needs a value (or takes none)", argv[i]);
             free(words);
@@ -287,7 +294,7 @@ int main(int argc, char **argv)
                 return CLI_OK;
             }
         }
-        rc = cli_init(&c, url, key, tenant, json);
+        rc = cli_init(&c, url, key, tenant, cacert, pin, json);
         if (rc == CLI_OK) {
             synopsis(cmd, syn, sizeof syn);
             c.usage = syn;

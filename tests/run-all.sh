@@ -112,6 +112,11 @@ for src in tests/unit/test_*.c tests/e2e/e2e_*.c; do
   fi
 done
 
+# libFuzzer targets (tests/fuzz): each briefly, from its seed corpus, after its regression inputs.
+if [[ "fuzz" =~ $filter ]]; then
+  run_suite fuzz c tests/fuzz/run.sh
+fi
+
 # The structure rules of docs/architecture.md, checked on the built objects.
 if [[ "layers" =~ $filter ]]; then
   run_suite layers c tests/layers.sh

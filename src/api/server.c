@@ -22,6 +22,7 @@
  * are closed after SERVER_IDLE_TIMEOUT_S seconds. */
 #include "api/server.h"
 #include "api/routes.h"
+#include "api/tls.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include <arpa/inet.h>
@@ -425,7 +426,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     }
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     (void)cls;
@@ -433,9 +434,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", msg);
 }
 
-int api_server_start(const char *host, int port, const char *admin_key, struct api_context *ctx,
-                     struct api_server **out, char *err, size_t errlen)
+int api_server_start(const char *host, int port, const char *admin_key, struct api_tls *tls,
+                     struct api_context *ctx, struct api_server **out, char *err, size_t errlen)
 {
+    struct MHD_OptionItem tls_opts[3] = { { MHD_OPTION_END, 0, NULL } };
     struct api_server *s = calloc(1, sizeof *s);
     struct sockaddr_in6 a6;
     struct sockaddr_in a4;
@@ -472,6 +474,10 @@ int api_server_start(const char *host, int port, const char *admin_key, struct a
         free(s);
         return -1;
     }
+    if (tls) {
+        flags |= MHD_USE_TLS;
+        api_tls_mhd_options(tls, tls_opts);
+    }
     s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                                  MHD_OPTION_SOCK_ADDR, addr,
@@ -485,9 +491,11 @@ int api_server_start(const char *host, int port, const char *admin_key, struct a
                                  MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                                  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_ARRAY, tls_opts,
                                  MHD_OPTION_END);
     if (!s->daemon) {
-        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available)", host, port);
+        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available%s)", host, port,
+                 tls ? ", or TLS could not start" : "");
         free(s);
         return -1;
     }

@@ -12,11 +12,13 @@
 #define API_MAX_HEADERS 100u         /* header fields */
 
 struct api_server;
+struct api_tls;
 /* api_server_start: listens on host:port (port 0 = any free port; see api_server_port). The admin
- * key is compared in constant time against every request's bearer token. The context is borrowed
- * and must outlive the server. */
-int api_server_start(const char *host, int port, const char *admin_key, struct api_context *ctx,
-                     struct api_server **out, char *err, size_t errlen);
+ * key is compared in constant time against every request's bearer token. With tls (api/tls.h) the
+ * server speaks HTTPS only, with the credentials tls holds at each handshake; NULL = plain HTTP. The
+ * context and tls are borrowed and must outlive the server. */
+int api_server_start(const char *host, int port, const char *admin_key, struct api_tls *tls,
+                     struct api_context *ctx, struct api_server **out, char *err, size_t errlen);
 int api_server_port(const struct api_server *server);
 void api_server_stop(struct api_server *server);
 #endif

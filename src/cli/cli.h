@@ -35,13 +35,17 @@ struct cli {
     const char *usage;  /* synopsis of the running command, for cli_usage_error */
     const struct cli_field *fields; /* {NULL}-terminated, set by a command before cli_call; may be NULL */
     void *curl;         /* CURL *, owned, reused across requests */
+    const char *cacert; /* https: the CA file to verify with (NULL: libcurl's default CA store) */
+    const char *pin;    /* https: "sha256//<base64>" the server's public key must match (NULL: none) */
     char url_buf[1024];
 };
 
 /* cli_init: resolves the URL, key and tenant (flags given as non-NULL, then COFFER_URL / COFFER_KEY /
- * COFFER_TENANT, then the defaults and ./var/admin.key). Prints why and returns CLI_USAGE when there
- * is no key, CLI_FAIL when libcurl cannot start. cli_release frees what cli_init made. */
-int cli_init(struct cli *c, const char *url, const char *key, const char *tenant, int json);
+ * COFFER_TENANT, then the defaults and ./var/admin.key), and for https:// URLs the CA file and the pin
+ * (--cacert / COFFER_CACERT, --pin / COFFER_PIN; see cli_http.c). Prints why and returns CLI_USAGE when
+ * there is no key, CLI_FAIL when libcurl cannot start. cli_release frees what cli_init made. */
+int cli_init(struct cli *c, const char *url, const char *key, const char *tenant, const char *cacert,
+             const char *pin, int json);
 void cli_release(struct cli *c);
 
 /* ---- HTTP ---- */

@@ -78,6 +78,8 @@ TEST(setup)
     CHECK(symlink("keep.txt", p) == 0);
     snprintf(p, sizeof p, "%s/report-other.txt", src2);
     CHECK(write_text(p, "other\n", 0644) == 0);
+    snprintf(p, sizeof p, "%s/\xc3\x89T\xc3\x89-\xc3\xbcn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9.txt", src2); /* ÉTÉ-ünïcødé.txt */
+    CHECK(write_text(p, "unicode\n", 0644) == 0);
 
     CHECK(fx_setup(&d, T, &host, policy, sizeof policy) == 0);
     CHECK(fx_group(&d, T, "files", policy, host, src, g_files, sizeof g_files) == 0);
@@ -198,6 +200,20 @@ TEST(patterns_and_paths)
     json_decref(r);
     r = search_files("md"); /* two letters: no trigram, still found */
     CHECK(file_named(r, "/notes.md") != NULL);
+    json_decref(r);
+    /* case folding beyond ASCII, both ways, in substrings and patterns */
+    r = search_files("\xc3\x9cN\xc3\x8f" "C\xc3\x98" "D\xc3\x89"); /* ÜNÏCØDÉ */
+    CHECK_EQ_INT(nfiles(r), 1);
+    CHECK(file_named(r, "/\xc3\x89T\xc3\x89-\xc3\xbcn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9.txt") != NULL);
+    json_decref(r);
+    r = search_files("\xc3\xa9t\xc3\xa9-"); /* été- finds ÉTÉ- */
+    CHECK_EQ_INT(nfiles(r), 1);
+    json_decref(r);
+    r = search_files("*\xc3\x9cN\xc3\x8f" "C\xc3\x98" "D\xc3\x89.TXT"); /* *ÜNÏCØDÉ.TXT */
+    CHECK_EQ_INT(nfiles(r), 1);
+    json_decref(r);
+    r = search_files("unicod"); /* folding is not accent stripping */
+    CHECK_EQ_INT(nfiles(r), 0);
     json_decref(r);
     r = search_files("no-such-file-anywhere");
     CHECK_EQ_INT(nfiles(r), 0);
