@@ -45,6 +45,8 @@ static void report(int code, long http_status, const char *usage, const char *ms
 }
 
 static int verror(int code, long http_status, const char *usage, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int verror(int code, long http_status, const char *usage, const char *fmt, va_list ap)
 {
     char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
