@@ -110,7 +110,19 @@ int cli_group_get(struct cli *c, int argc, char **argv)
     cli_kv("ID:", cli_jstr(r.json, "id"));
     cli_kv("Name:", cli_jstr(r.json, "name"));
     cli_kv("Description:", cli_jstr(r.json, "description"));
-    cli_kv("Policy:", cli_jstr(r.json, "policyId"));
+    {
+        /* the policy's name beside its id (one more call; without an answer, the id alone) */
+        const char *pid = cli_jstr(r.json, "policyId");
+        char pp[1024], line[1200];
+        struct cli_resp pr;
+        int have = pid && cli_path(pp, sizeof pp, "/data-protect/policies?ids=%s", pid) == 0 &&
+                   cli_call(c, "GET", pp, NULL, &pr) == CLI_OK;
+        const char *pname = have ? policy_name(pr.json, pid) : pid;
+        if (pid && pname && strcmp(pname, pid) != 0) snprintf(line, sizeof line, "%s (%s)", pname, pid);
+        else snprintf(line, sizeof line, "%s", pid ? pid : "");
+        cli_kv("Policy:", line);
+        if (have) cli_resp_release(&pr);
+    }
     cli_kv("Environment:", cli_jstr(r.json, "environment"));
     cli_kv("State:", state_text(r.json));
     {

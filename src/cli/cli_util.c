@@ -25,7 +25,13 @@ static void report(int code, long http_status, const char *usage, const char *ms
     if (g_errors_json) {
         json_t *e = json_pack("{s:s,s:i}", "message", msg, "exitStatus", code);
         char *text;
-        if (!e) e = json_pack("{s:s,s:i}", "message", "(the message is not valid UTF-8)", "exitStatus", code);
+        if (!e) { /* a user's word that is not UTF-8: its bytes beyond ASCII become '?' */
+            char ascii[2048];
+            size_t i = 0;
+            for (; msg[i] && i + 1 < sizeof ascii; i++) ascii[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
+            ascii[i] = '\0';
+            e = json_pack("{s:s,s:i}", "message", ascii, "exitStatus", code);
+        }
         if (e && http_status > 0) json_object_set_new(e, "httpStatus", json_integer(http_status));
         if (e && usage) {
             char u[600];

@@ -270,9 +270,11 @@ TEST(missing_path_named_and_the_run_shown)
     CHECK(snap[0] != '\0');
     CHECKF(column_cells(r->out, run_id, snap) == column_cells(r->out, "RUN ID", "SNAPSHOT"), "%s", r->out);
 
-    /* group get asks for the last run: its status, start and id */
+    /* group get asks for the last run: its status, start and id; and names the policy */
     r = cli("group", "get", group, NULL);
     CHECKF(r->status == 0, "exit %d: %s", r->status, r->err);
+    CHECKF(line_with(r->out, "Policy:", line, sizeof line) && strstr(line, "daily (") && strstr(line, policy), "%s",
+           r->out);
     CHECKF(line_with(r->out, "Last run:", line, sizeof line) && strstr(line, "SucceededWithWarning") &&
                strstr(line, local_time(s, when, sizeof when)) && strstr(line, run_id),
            "%s", r->out);
@@ -568,6 +570,11 @@ TEST(json_errors_are_json)
     CHECK_EQ_INT(r->status, 2);
     j = json_loads(r->err, 0, NULL);
     CHECKF(j != NULL, "not JSON: %s", r->err);
+    json_decref(j);
+    r = cli("--json", "policy", "get", "a", "b\xff", NULL); /* a word that is not UTF-8 */
+    CHECK_EQ_INT(r->status, 2);
+    j = json_loads(r->err, 0, NULL);
+    CHECKF(j != NULL && jstr(j, "error.message") && strstr(jstr(j, "error.message"), "b?"), "%s", r->err);
     json_decref(j);
     r = cli("policy", "get", "nope", NULL); /* without --json: a line */
     CHECK(r->status == 1 && strncmp(r->err, "coffer: ", 8) == 0);
