@@ -75,11 +75,19 @@ static const struct command commands[] = {
       "check the repository (--read-data: re-read and re-hash the blobs, or a rotating N% of the packs)",
       cli_verify },
     { "repo", "stats", "", "the repository's size, dedup, garbage, last prune and last verify", cli_repo_stats },
+    { "key", "create", "NAME --role R [--role R ...] [--cluster] [--expires-in-days D]",
+      "create an API key of --tenant (or of the cluster) with roles Viewer, Operator, Admin, DataSecurity, Agent; "
+      "its secret is printed once", cli_key_create },
+    { "key", "list", "[--for-tenant T]", "list the API keys you may manage (never their secrets)", cli_key_list },
+    { "key", "revoke", "ID", "revoke an API key (refused from the next request on)", cli_key_revoke },
     { "download", NULL, "--recovery ID -o FILE", "fetch a download recovery's archive (resumes a partial FILE)",
       cli_download },
     { "download", "create", "--snapshot ID --path P [--path P ...] [--name N] [--wait] [--output FILE]",
       "make a download of files of a snapshot (--output: wait, then fetch it as a tar archive into FILE)",
       cli_download_create },
+    { "audit", NULL, "[--since 2h|2026-12-06T06:00:00Z] [--all-tenants] [--key ID] [--resource ID] [--route P] "
+      "[--method M] "
+      "[--status N] [--limit N (100)]", "the audit log, newest first (Admin keys)", cli_audit },
     { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -121,6 +129,10 @@ static const struct {
     { "repo stats", "coffer repo stats" },
     { "download", "coffer download --recovery 3839202852950422:742867524279233:4 -o docs.tar" },
     { "download create", "coffer download create --snapshot SNAPSHOT_ID --path /home/a/docs --output docs.tar" },
+    { "key create", "coffer --tenant acme key create backup-operator --role Operator --expires-in-days 90" },
+    { "key list", "coffer key list" },
+    { "key revoke", "coffer key revoke 7" },
+    { "audit", "coffer audit --since 2h --status 401" },
 };
 
 static const char *example_of(const struct command *k)

@@ -7,7 +7,11 @@
  *   COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),
  *   COFFER_TLS_CERT / COFFER_TLS_KEY (serve HTTPS with this PEM certificate chain and key),
  *   COFFER_NO_TLS=1 (plain HTTP), COFFER_ALLOW_PLAIN_HTTP=1 (plain HTTP beyond loopback: see below),
- *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key),
+ *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key; the file's key
+ *   is re-read on SIGHUP and rewritten by POST /v2/coffer/keys/admin/rotate, the env's is fixed),
+ *   COFFER_DATA_SECURITY_KEY (a cluster key holding DataSecurity and Viewer),
+ *   COFFER_AUTH_FAILURES / COFFER_AUTH_WINDOW_SECS / COFFER_AUTH_COOLDOWN_SECS (failed authentications
+ *   per client address: 10 per 60 s, then 429 for 60 s; 0 failures = no limit),
  *   COFFER_WORKERS (backup worker threads, default 2),
  *   COFFER_PRUNE_INTERVAL_SECS (a prune after the retention pass this often, default 86400; 0 = never),
  *   COFFER_VERIFY_INTERVAL_SECS (a verify of the repository this often, default 0 = never) and
@@ -15,6 +19,8 @@
  *   of the packs, rotating; default 10),
  *   COFFER_RESERVE_MB (the catalog's space reserve DIR/catalog.reserve, default 8; 0 = none: see
  *   docs/operations.md, "Disk full"),
+ *   COFFER_AUDIT_RETENTION_DAYS (audit log entries older than this are swept, default 365; the
+ *   log is the catalog's audit_log and DIR/audit.log: docs/operations.md, "Audit log"),
  *   COFFER_TEST_CLOCK=1 (tests only: enables POST /v2/coffer-test/clock to move the daemon's clock).
  *
  * The repository lives in DIR/repo; its keys are wrapped by the key file DIR/repo.key, created (0600)
@@ -35,6 +41,7 @@
  * DIR/cofferd.lock (which then holds its pid) and keeps it until it exits; the kernel drops the lock
  * when the process dies, however it dies. A second cofferd on the same DIR finds the lock taken,
  * names the running daemon's pid and exits 1 without touching the catalog or the repository. */
+#include "api/auth.h"
 #include "api/server.h"
 #include "api/tls.h"
 #include "api/wire_spec.h"
@@ -43,6 +50,7 @@
 #include "sched/sched.h"
 #include "util/time.h"
 #include "sched/tz.h"
+#include "svc/audit.h"
 #include "util/fsio.h"
 #include "util/log.h"
 #include <arpa/inet.h>
@@ -79,10 +87,33 @@ static void on_signal(int sig)
 /* daemon_reload: what SIGHUP re-reads without a restart (the access issue: the admin key file and the
  * TLS certificate and key). Runs on the main thread, between signals; a file that cannot be read
  * keeps what was loaded before (logged). */
+static char *read_admin_key_file(const char *path);
+
 static void daemon_reload(struct api_context *ctx, struct api_server *server)
 {
-    (void)ctx; (void)server;
+    const char *path = ctx->auth ? api_auth_admin_key_path(ctx->auth) : NULL;
+    /* the audit log names the reload (no key asked for it: actor "signal"); status 500 when the admin
+     * key file could not be read and the old key stays */
+    struct svc_audit_event ev = { .actor = "signal", .method = "SIGHUP",
+                                  .resource_id = "admin.key", .status = 200, .detail = "{\"what\":\"reload\"}" };
+    (void)server;
     log_info("SIGHUP: reloading");
+    if (!path) {
+        log_info("SIGHUP: the admin key comes from COFFER_ADMIN_KEY: kept");
+    } else {
+        char *k = read_admin_key_file(path);
+        if (!k) {
+            log_warn("SIGHUP: cannot read the admin key file %s: the key loaded before stays in force", path);
+            ev.status = 500;
+        } else if (ctx->data_security_key && strcmp(k, ctx->data_security_key) == 0) {
+            log_warn("SIGHUP: the admin key file %s holds the data-security key: the key loaded before stays", path);
+            ev.status = 500;
+        } else {
+            api_auth_set_admin_key(ctx->auth, k);
+            log_info("SIGHUP: the admin key was reloaded from %s; the previous one is refused from now on", path);
+        }
+        free(k);
+    }
     if (g_tls) {
         char err[768], fp[API_TLS_FP_LEN];
         if (api_tls_reload(g_tls, err, sizeof err) != 0) {
@@ -94,6 +125,26 @@ static void daemon_reload(struct api_context *ctx, struct api_server *server)
             log_info("TLS certificate reloaded: sha256 fingerprint %s, public-key pin %s", fp, pin);
         }
     }
+    if (ctx->cat) (void)svc_audit_record(ctx->cat, &ev);
+}
+
+/* audit_configure: the audit log's file and retention (COFFER_AUDIT_RETENTION_DAYS): 0, or -1 after
+ * logging why. */
+static int audit_configure(const char *data_dir)
+{
+    const char *v = getenv("COFFER_AUDIT_RETENTION_DAYS");
+    long long days = SVC_AUDIT_DEFAULT_RETENTION_DAYS;
+    if (v && *v) {
+        char *end;
+        errno = 0;
+        days = strtoll(v, &end, 10);
+        if (errno || *end || days < 1 || days > SVC_AUDIT_MAX_RETENTION_DAYS) {
+            log_error("COFFER_AUDIT_RETENTION_DAYS must be a number of days 1..%d, not '%s'",
+                      SVC_AUDIT_MAX_RETENTION_DAYS, v);
+            return -1;
+        }
+    }
+    return svc_audit_configure(data_dir, (int)days) == 0 ? 0 : -1;
 }
 
 static void usage(FILE *f)
@@ -253,29 +304,41 @@ static int daemon_lock(const char *data_dir)
     return fd;
 }
 
-/* load_admin_key: COFFER_ADMIN_KEY, or DIR/admin.key, created (0600) on first start. The caller frees. */
-static char *load_admin_key(const char *data_dir)
+/* read_admin_key_file: the key in path without trailing white space (malloc'd), or NULL (logged). */
+static char *read_admin_key_file(const char *path)
+{
+    void *data;
+    size_t len;
+    int rc = fsio_read_all(path, 4096, &data, &len);
+    char *k = data;
+    if (rc != 0) {
+        log_error("cannot read admin key %s: %s", path, strerror(-rc));
+        return NULL;
+    }
+    while (len > 0 && (k[len - 1] == '\n' || k[len - 1] == '\r' || k[len - 1] == ' ')) k[--len] = '\0';
+    if (len == 0 || strlen(k) != len) {
+        log_error("admin key file %s is empty or holds a NUL byte", path);
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+/* load_admin_key: COFFER_ADMIN_KEY, or DIR/admin.key, created (0600) on first start. The caller frees.
+ * *from_file: whether it came from the file (which SIGHUP re-reads and a rotation rewrites). */
+static char *load_admin_key(const char *data_dir, int *from_file)
 {
     const char *env = getenv("COFFER_ADMIN_KEY");
     char path[PATH_MAX];
-    void *data;
-    size_t len;
+    struct stat st;
     int rc;
+    *from_file = 0;
     if (env && *env) return strdup(env);
+    *from_file = 1;
     snprintf(path, sizeof path, "%s/admin.key", data_dir);
-    rc = fsio_read_all(path, 4096, &data, &len);
-    if (rc == 0) {
-        char *k = data;
-        while (len > 0 && (k[len - 1] == '\n' || k[len - 1] == '\r' || k[len - 1] == ' ')) k[--len] = '\0';
-        if (len == 0) {
-            log_error("admin key file %s is empty", path);
-            free(k);
-            return NULL;
-        }
-        return k;
-    }
-    if (rc != -ENOENT) {
-        log_error("cannot read admin key %s: %s", path, strerror(-rc));
+    if (stat(path, &st) == 0) return read_admin_key_file(path);
+    if (errno != ENOENT) {
+        log_error("cannot read admin key %s: %s", path, strerror(errno));
         return NULL;
     }
     {
@@ -339,7 +402,7 @@ int main(int argc, char **argv)
     struct sigaction sa;
     sigset_t stop_sigs, run_mask;
     char err[512] = "", path[PATH_MAX], *key;
-    int lock_fd;
+    int lock_fd, key_from_file = 0;
     cfg.data_dir = getenv("COFFER_DATA_DIR");
     if (!cfg.data_dir || !*cfg.data_dir) cfg.data_dir = "./var";
     cfg.tls_cert = getenv("COFFER_TLS_CERT");
@@ -416,7 +479,7 @@ int main(int argc, char **argv)
         int trc = setup_tls(&cfg);
         if (trc != 0) return trc;
     }
-    key = load_admin_key(cfg.data_dir);
+    key = load_admin_key(cfg.data_dir, &key_from_file);
     if (!key) return 1;
     /* The data-security key (docs/operations.md): the one key that may lift an Administrative data
      * lock; it must differ from the admin key, or the admin would hold both. */
@@ -424,6 +487,10 @@ int main(int argc, char **argv)
     if (ctx.data_security_key && !*ctx.data_security_key) ctx.data_security_key = NULL;
     if (ctx.data_security_key && strcmp(ctx.data_security_key, key) == 0) {
         log_error("COFFER_DATA_SECURITY_KEY must differ from the admin key");
+        free(key);
+        return 1;
+    }
+    if (audit_configure(cfg.data_dir) != 0) {
         free(key);
         return 1;
     }
@@ -499,8 +566,37 @@ int main(int argc, char **argv)
     }
 
 
+    { /* the keys (auth.h): the admin key, its file when it came from one, the data-security key, and
+       * the failed-authentication limits COFFER_AUTH_FAILURES (per COFFER_AUTH_WINDOW_SECS, default 10
+       * per 60; 0 = no limit) and COFFER_AUTH_COOLDOWN_SECS (default 60) */
+        struct api_auth_limits lim = API_AUTH_LIMITS_DEFAULT;
+        const char *names[3] = { "COFFER_AUTH_FAILURES", "COFFER_AUTH_WINDOW_SECS", "COFFER_AUTH_COOLDOWN_SECS" };
+        unsigned *dst[3] = { &lim.fail_limit, &lim.window_secs, &lim.cooldown_secs };
+        int bad = 0;
+        for (int i = 0; i < 3; i++) {
+            const char *v = getenv(names[i]);
+            char *end;
+            long long n;
+            if (!v || !*v) continue;
+            n = strtoll(v, &end, 10);
+            if (*end || n < (i == 0 ? 0 : 1) || n > 1000000) {
+                log_error("%s must be a number %s..1000000, not '%s'", names[i], i == 0 ? "0" : "1", v);
+                bad = 1;
+            }
+            *dst[i] = (unsigned)n;
+        }
+        snprintf(path, sizeof path, "%s/admin.key", cfg.data_dir);
+        if (bad || api_auth_new(key, key_from_file ? path : NULL, ctx.data_security_key, &lim, &ctx.auth) != 0) {
+            sched_stop(ctx.sched);
+            repo_close(ctx.repo);
+            cat_close(ctx.cat);
+            free(key);
+            return 1;
+        }
+    }
     if (api_server_start(cfg.host, cfg.port, key, g_tls, &ctx, &server, err, sizeof err) != 0) {
         log_error("%s", err);
+        api_auth_free(ctx.auth);
         sched_stop(ctx.sched);
         repo_close(ctx.repo);
         cat_close(ctx.cat);
@@ -524,6 +620,7 @@ int main(int argc, char **argv)
     }
     log_info("cofferd stopping");
     api_server_stop(server);
+    api_auth_free(ctx.auth);
     sched_stop(ctx.sched); /* running recoveries stop at a safe point and end Failed; running backups
                             * stop at a safe point and are queued again */
     repo_close(ctx.repo);

@@ -21,9 +21,8 @@ logdir=$(mktemp -d "build/test-logs/$(date +%Y%m%d-%H%M%S)-XXXX")
 logdir=$(cd "$logdir" && pwd)
 ls -1dt build/test-logs/*/ 2>/dev/null | tail -n +6 | xargs -r rm -rf
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/coffer-tests-XXXXXX")
+chmod 0711 "$scratch" # the postgres user (tests start PostgreSQL as it when root) must reach its own dirs below
 trap 'rm -rf "$scratch"' EXIT
-# mktemp makes it 0700: the PostgreSQL tests run initdb/postgres as the postgres user under it
-chmod 0755 "$scratch"
 
 # report: adds a suite's counts to the total and prints its line (and its failures).
 report() { # name p f s seconds log

@@ -186,4 +186,8 @@ int cli_recovery_wait(struct cli *c, const char *id, int quiet_json);
 int cli_prune(struct cli *c, int argc, char **argv);      /* cli_prune.c */
 int cli_verify(struct cli *c, int argc, char **argv);     /* cli_verify.c */
 int cli_repo_stats(struct cli *c, int argc, char **argv);
+int cli_key_create(struct cli *c, int argc, char **argv); /* cli_key.c */
+int cli_key_list(struct cli *c, int argc, char **argv);
+int cli_key_revoke(struct cli *c, int argc, char **argv);
+int cli_audit(struct cli *c, int argc, char **argv);      /* cli_audit.c */
 #endif
