@@ -131,7 +131,7 @@ static const struct {
     { "download create", "coffer download create --snapshot SNAPSHOT_ID --path /home/a/docs --output docs.tar" },
     { "key create", "coffer --tenant acme key create backup-operator --role Operator --expires-in-days 90" },
     { "key list", "coffer key list" },
-    { "key revoke", "coffer key revoke 7" },
+    { "key revoke", "coffer key revoke KEY_ID" },
     { "audit", "coffer audit --since 2h --status 401" },
 };
 
