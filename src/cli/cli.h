@@ -19,12 +19,21 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 #define CLI_KEY_FILE "./var/admin.key"
 #define CLI_MAX_RESPONSE_BYTES (256u * 1024 * 1024)
 
+/* One API field a command fills from an option of its own: a 400 naming the field names the option. The
+ * API path drops array indexes ("physicalParams.objects.snapshotId" matches "...objects[0].snapshotId"). */
+struct cli_field {
+    const char *api;    /* the field path as the server's message spells it, without [n] */
+    const char *option; /* "--policy" */
+};
+
 struct cli {
     const char *url;    /* service URL without a trailing slash (borrowed from argv/env, or url_buf) */
     const char *tenant; /* X-IBM-Tenant-Id */
     char *key;          /* owned: bearer key */
-    int json;           /* --json: print the server's JSON instead of tables */
+    const char *key_source; /* where the key came from ("--key", "COFFER_KEY", the key file), for a 401 */
+    int json;           /* --json: print the server's JSON instead of tables, and errors as JSON */
     const char *usage;  /* synopsis of the running command, for cli_usage_error */
+    const struct cli_field *fields; /* {NULL}-terminated, set by a command before cli_call; may be NULL */
     void *curl;         /* CURL *, owned, reused across requests */
     const char *cacert; /* https: the CA file to verify with (NULL: libcurl's default CA store) */
     const char *pin;    /* https: "sha256//<base64>" the server's public key must match (NULL: none) */
@@ -78,6 +87,18 @@ int cli_parse_i64(struct cli *c, const char *what, const char *s, long long min,
 /* cli_usage_error: prints "coffer: <msg>" and the running command's synopsis; returns CLI_USAGE. */
 int cli_usage_error(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* prints; returns CLI_FAIL */
+/* cli_error: prints "coffer: <msg>" on stderr and returns code (CLI_FAIL or CLI_USAGE). Every error of
+ * the CLI goes through here (cli_fail, cli_usage_error, cli_http_error): after cli_errors_json(1) (the
+ * global --json) it is instead one line of JSON on stderr:
+ *   {"error":{"message":"...","exitStatus":1[,"httpStatus":404][,"usage":"coffer ..."]}} */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_errors_json(int on);
+/* cli_http_error: reports a non-2xx answer to METHOD path (j: its parsed body, or NULL; body/len: the raw
+ * body): the server's message, with the field paths c->fields knows named by the user's option; a 401
+ * says where the key came from and how to set another; a 404 from a URL that does not end in /v2 asks
+ * whether .../v2 was meant. Returns CLI_FAIL. */
+int cli_http_error(struct cli *c, long status, const char *method, const char *path, json_t *j, const char *body,
+                   size_t len);
 
 /* ---- output ---- */
 /* cli_print_json: pretty JSON of j (borrowed) on stdout. */
@@ -99,6 +120,17 @@ void cli_table_release(struct cli_table *t);
 void cli_kv(const char *key, const char *value);
 /* cli_human_bytes: n as "512 B", "1.5 KiB", "3.2 MiB" or "1.25 GiB" in buf. */
 void cli_human_bytes(long long n, char *buf, size_t size);
+/* cli_time_text: microseconds since the epoch as local time "2026-12-06 07:05:09" in buf; NULL for 0 or
+ * less (not yet). */
+const char *cli_time_text(long long usecs, char *buf, size_t size);
+/* cli_width: the display width of UTF-8 text in terminal cells (wide CJK characters count 2, combining
+ * marks 0: mbrtowc then wcwidth, under the UTF-8 locale cli_locale_init chose). */
+size_t cli_width(const char *s);
+/* cli_locale_init: the user's LC_CTYPE, or C.UTF-8 when that is not UTF-8 (the API's text is UTF-8). */
+void cli_locale_init(void);
+/* cli_tidy_path: an absolute path with repeated and trailing slashes removed, in place ("/a//b/" ->
+ * "/a/b"; "/" stays). */
+void cli_tidy_path(char *p);
 
 /* ---- JSON access (borrowed results; NULL/0 when absent or of another type) ---- */
 const char *cli_jstr(json_t *j, const char *path); /* "a.b.c" */
@@ -135,6 +167,22 @@ int cli_restore(struct cli *c, int argc, char **argv);
 int cli_download(struct cli *c, int argc, char **argv);
 int cli_run_start(struct cli *c, int argc, char **argv); /* cli_run.c */
 int cli_run_list(struct cli *c, int argc, char **argv);
+int cli_run_cancel(struct cli *c, int argc, char **argv);
+int cli_policy_update(struct cli *c, int argc, char **argv); /* cli_policy.c */
+int cli_group_update(struct cli *c, int argc, char **argv);  /* cli_group.c */
+int cli_source_delete(struct cli *c, int argc, char **argv); /* cli_source.c */
+int cli_snapshot_list(struct cli *c, int argc, char **argv); /* cli_snapshot.c */
+int cli_recovery_list(struct cli *c, int argc, char **argv); /* cli_recovery.c */
+int cli_recovery_get(struct cli *c, int argc, char **argv);
+int cli_recovery_cancel(struct cli *c, int argc, char **argv);
+int cli_download_create(struct cli *c, int argc, char **argv); /* cli_download.c */
+/* cli_download_fetch: the archive of download recovery id into the file out (resuming a partial one);
+ * prints the outcome unless quiet. CLI_OK, or CLI_FAIL printed. */
+int cli_download_fetch(struct cli *c, const char *id, const char *out, int quiet);
+/* cli_recovery_wait: polls recovery id every half second (a progress line on a terminal) until it ends;
+ * prints the outcome and its messages (or its JSON with --json unless quiet_json). CLI_OK only when
+ * it Succeeded. */
+int cli_recovery_wait(struct cli *c, const char *id, int quiet_json);
 int cli_prune(struct cli *c, int argc, char **argv);      /* cli_prune.c */
 int cli_verify(struct cli *c, int argc, char **argv);     /* cli_verify.c */
 int cli_repo_stats(struct cli *c, int argc, char **argv);

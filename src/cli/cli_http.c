@@ -1,8 +1,9 @@
 /* cli_http.c: the CLI's one connection to cofferd. cli_init settles the service URL, key and tenant
  * (flag, then environment, then default); cli_call sends one request through a reused libcurl easy
  * handle with "Authorization: Bearer <key>" and X-IBM-Tenant-Id, gathers the answer into a capped
- * buffer, parses JSON with jansson and turns any non-2xx answer into the server's own message on
- * stderr (the "message" field of its JSON error body, as the IBM clients show it).
+ * buffer, parses JSON with jansson and hands any non-2xx answer to cli_http_error (cli_util.c: the
+ * server's own message, the "message" field of its JSON error body as the IBM clients show it; every
+ * error the CLI prints goes through cli_util's reporter, JSON with --json).
  *
  * https:// URLs are always verified, never silently trusted: the server's certificate against
  * libcurl's default CA store, or against --cacert FILE (COFFER_CACERT); with --pin sha256//<base64>
@@ -57,8 +58,7 @@ static int tls_options(struct cli *c, const char *cacert, const char *pin)
     int https = strncmp(c->url, "https://", 8) == 0;
     if ((cacert && *cacert) || (pin && *pin)) {
         if (!https) {
-            fprintf(stderr, "coffer: --cacert and --pin apply to https:// URLs, and the URL is %s\n", c->url);
-            return CLI_USAGE;
+            return cli_error(CLI_USAGE, "--cacert and --pin apply to https:// URLs, and the URL is %s", c->url);
         }
     } else if (https) {
         cacert = getenv("COFFER_CACERT");
@@ -67,9 +67,8 @@ static int tls_options(struct cli *c, const char *cacert, const char *pin)
     c->cacert = https && cacert && *cacert ? cacert : NULL;
     c->pin = https && pin && *pin ? pin : NULL;
     if (c->pin && !pin_ok(c->pin)) {
-        fprintf(stderr, "coffer: the pin '%s' is not of the form sha256//<base64> (cofferd prints it at start: "
-                        "\"cofferd tls ... pin=sha256//...\")\n", c->pin);
-        return CLI_USAGE;
+        return cli_error(CLI_USAGE, "the pin '%s' is not of the form sha256//<base64> (cofferd prints it at start: "
+                         "\"cofferd tls ... pin=sha256//...\")", c->pin);
     }
     return CLI_OK;
 }
@@ -85,10 +84,7 @@ int cli_init(struct cli *c, const char *url, const char *key, const char *tenant
     if (!url || !*url) url = CLI_DEFAULT_URL;
     n = strlen(url);
     while (n > 0 && url[n - 1] == '/') n--;
-    if (n == 0 || n >= sizeof c->url_buf) {
-        fprintf(stderr, "coffer: the service URL '%s' is not usable\n", url);
-        return CLI_USAGE;
-    }
+    if (n == 0 || n >= sizeof c->url_buf) return cli_error(CLI_USAGE, "the service URL '%s' is not usable", url);
     memcpy(c->url_buf, url, n);
     c->url_buf[n] = '\0';
     c->url = c->url_buf;
@@ -97,18 +93,22 @@ int cli_init(struct cli *c, const char *url, const char *key, const char *tenant
     if (!tenant || !*tenant) tenant = getenv("COFFER_TENANT");
     c->tenant = tenant && *tenant ? tenant : CLI_DEFAULT_TENANT;
 
-    if (!key || !*key) key = getenv("COFFER_KEY");
+    c->key_source = "--key";
+    if (!key || !*key) {
+        key = getenv("COFFER_KEY");
+        c->key_source = "COFFER_KEY";
+    }
     if (key && *key) {
         c->key = trimmed_dup(key, strlen(key));
     } else {
         void *data = NULL;
         size_t len = 0;
         rc = fsio_read_all(CLI_KEY_FILE, 4096, &data, &len);
-        if (rc != 0) {
-            fprintf(stderr, "coffer: no API key: pass --key, set COFFER_KEY, or run from the directory "
-                            "holding %s (%s)\n", CLI_KEY_FILE, strerror(-rc));
-            return CLI_USAGE;
-        }
+        if (rc != 0)
+            return cli_error(CLI_USAGE, "no API key is configured (no --key, COFFER_KEY unset, and %s: %s): pass "
+                             "--key KEY or set COFFER_KEY, or run from the directory holding %s", CLI_KEY_FILE,
+                             strerror(-rc), CLI_KEY_FILE);
+        c->key_source = "the file " CLI_KEY_FILE;
         c->key = trimmed_dup(data, len);
         free(data);
     }
@@ -116,8 +116,7 @@ int cli_init(struct cli *c, const char *url, const char *key, const char *tenant
     if (!*c->key || strchr(c->key, '\n') || strchr(c->key, '\r')) {
         free(c->key);
         c->key = NULL;
-        fprintf(stderr, "coffer: the API key is empty or has a line break\n");
-        return CLI_USAGE;
+        return cli_error(CLI_USAGE, "the API key from %s is empty or has a line break", c->key_source);
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return cli_fail("cannot initialise libcurl");
     c->curl = curl_easy_init();
@@ -163,17 +162,6 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     s->len += n;
     s->data[s->len] = '\0';
     return n;
-}
-
-/* server_message: the message an error body carries ("message", "errors"[0]."message"), else NULL. */
-static const char *server_message(json_t *j)
-{
-    const char *m = cli_jstr(j, "message");
-    if (!m) {
-        json_t *errs = json_object_get(j, "errors");
-        if (json_is_array(errs)) m = cli_jstr(json_array_get(errs, 0), "message");
-    }
-    return m && *m ? m : NULL;
 }
 
 int cli_call(struct cli *c, const char *method, const char *path, json_t *body, struct cli_resp *out)
@@ -231,24 +219,22 @@ int cli_call(struct cli *c, const char *method, const char *path, json_t *body, 
     if (cc != CURLE_OK) {
         const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
         if (s.too_big)
-            fprintf(stderr, "coffer: the answer from %s is larger than %u bytes\n", full, CLI_MAX_RESPONSE_BYTES);
+            cli_fail("the answer from %s is larger than %u bytes", full, CLI_MAX_RESPONSE_BYTES);
         else if (cc == CURLE_PEER_FAILED_VERIFICATION)
-            fprintf(stderr, "coffer: cannot verify the certificate of %s (%s): give the CA certificate that "
-                            "signed it (or the self-signed certificate itself) with --cacert FILE (COFFER_CACERT), "
-                            "or pin the public key cofferd printed at start with --pin sha256//... (COFFER_PIN)\n",
-                    c->url, why);
+            cli_fail("cannot verify the certificate of %s (%s): give the CA certificate that signed it (or the "
+                     "self-signed certificate itself) with --cacert FILE (COFFER_CACERT), or pin the public key "
+                     "cofferd printed at start with --pin sha256//... (COFFER_PIN)", c->url, why);
         else if (cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
-            fprintf(stderr, "coffer: the public key of %s does not match --pin %s (COFFER_PIN): check the pin "
-                            "cofferd printed at start (\"cofferd tls ... pin=\"); refusing to talk to it\n",
-                    c->url, c->pin ? c->pin : "");
+            cli_fail("the public key of %s does not match --pin %s (COFFER_PIN): check the pin cofferd printed at "
+                     "start (\"cofferd tls ... pin=\"); refusing to talk to it", c->url, c->pin ? c->pin : "");
         else if (cc == CURLE_SSL_CACERT_BADFILE)
-            fprintf(stderr, "coffer: cannot use the CA file %s given with --cacert (COFFER_CACERT): %s\n",
-                    c->cacert ? c->cacert : "(default store)", why);
+            cli_fail("cannot use the CA file %s given with --cacert (COFFER_CACERT): %s",
+                     c->cacert ? c->cacert : "(default store)", why);
         else if (cc == CURLE_SSL_CONNECT_ERROR)
-            fprintf(stderr, "coffer: the TLS handshake with %s failed (%s): is the daemon serving HTTPS there "
-                            "(else use an http:// URL)?\n", c->url, why);
+            cli_fail("the TLS handshake with %s failed (%s): is the daemon serving HTTPS there (else use an "
+                     "http:// URL)?", c->url, why);
         else
-            fprintf(stderr, "coffer: cannot reach %s: %s\n", full, why);
+            cli_fail("cannot reach %s: %s", full, why);
         goto done;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
@@ -261,19 +247,11 @@ int cli_call(struct cli *c, const char *method, const char *path, json_t *body, 
         rc = CLI_OK;
         goto done;
     }
-    {
-        const char *m = server_message(out->json);
-        if (m)
-            fprintf(stderr, "coffer: %s (HTTP %ld)\n", m, out->status);
-        else if (out->len > 0 && !out->json)
-            fprintf(stderr, "coffer: HTTP %ld from %s %s: %.300s\n", out->status, method, path, out->body);
-        else
-            fprintf(stderr, "coffer: HTTP %ld from %s %s\n", out->status, method, path);
-    }
+    cli_http_error(c, out->status, method, path, out->json, out->body, out->len);
     cli_resp_release(out);
     goto done;
 oom:
-    fprintf(stderr, "coffer: out of memory\n");
+    cli_fail("out of memory");
 done:
     free(s.data);
     free(text);

@@ -67,7 +67,7 @@ int cli_prune(struct cli *c, int argc, char **argv)
     ok = cli_jstr(last, "status") && strcmp(cli_jstr(last, "status"), "Succeeded") == 0;
     if (c->json) cli_print_json(last);
     else if (ok) print_report(last);
-    else fprintf(stderr, "coffer: prune %lld failed: %s\n", id, cli_jstr(last, "message") ? cli_jstr(last, "message") : "?");
+    else cli_fail("prune %lld failed: %s", id, cli_jstr(last, "message") ? cli_jstr(last, "message") : "?");
     json_decref(last);
     return ok ? CLI_OK : CLI_FAIL;
 }

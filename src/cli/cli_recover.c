@@ -8,12 +8,10 @@
  *       POST /data-protect/recoveries (RecoverFiles): back to the original paths, or under DIR as
  *       DIR/<basename of P>. With --wait, a progress line (files, bytes, status) until it ends; the
  *       exit status is then 0 only when it Succeeded.
- *   coffer download --recovery ID -o FILE
- *       GET /data-protect/recoveries/{id}/download-files in 8 MiB ranges appended to FILE; a FILE
- *       already partly there is resumed from its size (the archive never changes once written).
  *
  * The host a restore writes to defaults to the snapshot's own object (the server's default when no
- * recoverTarget is given). */
+ * recoverTarget is given). A path given with a trailing slash ("/home/a/docs/") is tidied to the
+ * directory's own path, as the snapshot names it. Downloads are cli_download.c. */
 #include "cli/cli.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +22,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RANGE_BYTES (8LL * 1024 * 1024)
+
+/* The API fields a restore fills from its options (a 400 names the option). */
+static const struct cli_field restore_fields[] = {
+    { "name", "--name" },
+    { "physicalParams.objects.snapshotId", "--snapshot" },
+    { "physicalParams.recoverFileAndFolderParams.filesAndFolders.absolutePath", "--path" },
+    { "physicalParams.recoverFileAndFolderParams.physicalTargetParams.alternateRestoreDirectory", "--to" },
+    { "physicalParams.recoverFileAndFolderParams.physicalTargetParams.recoverTarget.id", "--host" },
+    { NULL, NULL },
+};
 
 /* ---------- search ---------- */
 
@@ -105,46 +112,6 @@ out:
 
 /* ---------- restore ---------- */
 
-static int finished(const char *s)
-{
-    return s && strcmp(s, "Accepted") != 0 && strcmp(s, "Running") != 0 && strcmp(s, "Canceling") != 0;
-}
-
-/* wait_recovery: polls the recovery, drawing a progress line on stderr; prints the outcome. */
-static int wait_recovery(struct cli *c, const char *id)
-{
-    char path[512], bytes[32];
-    struct cli_resp r;
-    int rc, tty = isatty(2);
-    if (cli_path(path, sizeof path, "/data-protect/recoveries/%s", id) != 0) return cli_fail("recovery id too long");
-    for (;;) {
-        const char *status;
-        long long files, b;
-        if ((rc = cli_call(c, "GET", path, NULL, &r)) != CLI_OK) return rc;
-        status = cli_jstr(r.json, "status");
-        files = json_integer_value(cli_jget(r.json, "cofferStats.files"));
-        b = json_integer_value(cli_jget(r.json, "cofferStats.bytes"));
-        cli_human_bytes(b, bytes, sizeof bytes);
-        if (tty) fprintf(stderr, "\r%-14s %lld files, %s   ", status ? status : "?", files, bytes);
-        if (finished(status)) {
-            json_t *msgs = json_object_get(r.json, "messages");
-            int ok = strcmp(status, "Succeeded") == 0;
-            if (tty) fputc('\n', stderr);
-            if (c->json) {
-                cli_print_json(r.json);
-            } else {
-                printf("recovery %s %s: %lld files, %s\n", id, status, files, bytes);
-                for (size_t i = 0; i < json_array_size(msgs); i++)
-                    printf("  %s\n", json_string_value(json_array_get(msgs, i)));
-            }
-            cli_resp_release(&r);
-            return ok ? CLI_OK : CLI_FAIL;
-        }
-        cli_resp_release(&r);
-        usleep(500 * 1000);
-    }
-}
-
 int cli_restore(struct cli *c, int argc, char **argv)
 {
     struct cli_strlist paths = { 0 };
@@ -165,6 +132,7 @@ int cli_restore(struct cli *c, int argc, char **argv)
     struct cli_resp r;
     char id[128], defname[64];
     long long host = 0;
+    c->fields = restore_fields;
     if ((rc = cli_parse(c, argc, argv, opts, 0, 0, pos, &np)) != CLI_OK) goto out;
     if (!snap || !*snap) {
         rc = cli_usage_error(c, "--snapshot is required (coffer search shows snapshot ids)");
@@ -180,7 +148,10 @@ int cli_restore(struct cli *c, int argc, char **argv)
         goto out;
     }
     items = json_array();
-    for (size_t i = 0; i < paths.n; i++) json_array_append_new(items, json_pack("{s:s}", "absolutePath", paths.items[i]));
+    for (size_t i = 0; i < paths.n; i++) {
+        cli_tidy_path((char *)paths.items[i]);
+        json_array_append_new(items, json_pack("{s:s}", "absolutePath", paths.items[i]));
+    }
     ptp = json_pack("{s:b,s:b}", "overwriteExisting", overwrite, "continueOnError", coe);
     if (to) json_object_set_new(ptp, "alternateRestoreDirectory", json_string(to));
     else json_object_set_new(ptp, "restoreToOriginalPaths", json_true());
@@ -204,96 +175,10 @@ int cli_restore(struct cli *c, int argc, char **argv)
     }
     cli_resp_release(&r);
     if (!c->json) printf("recovery %s queued\n", id);
-    rc = wait_recovery(c, id);
+    rc = cli_recovery_wait(c, id, 0);
 out:
     json_decref(body);
     cli_strlist_release(&paths);
     return rc;
 }
 
-/* ---------- download ---------- */
-
-int cli_download(struct cli *c, int argc, char **argv)
-{
-    const char *id = NULL, *out = NULL, *out2 = NULL, *pos[1];
-    const struct cli_opt opts[] = {
-        { "--recovery", CLI_OPT_STR, &id },
-        { "-o", CLI_OPT_STR, &out },
-        { "--output", CLI_OPT_STR, &out2 },
-        { NULL, 0, NULL },
-    };
-    char path[512], done_s[32], total_s[32];
-    struct cli_resp r;
-    struct stat st;
-    const char *status;
-    long long total, off = 0;
-    int np, rc, fd = -1, tty = isatty(2);
-    if ((rc = cli_parse(c, argc, argv, opts, 0, 0, pos, &np)) != CLI_OK) return rc;
-    if (!out) out = out2;
-    if (!id || !*id) return cli_usage_error(c, "--recovery is required");
-    if (!out || !*out) return cli_usage_error(c, "-o FILE is required");
-    if (cli_path(path, sizeof path, "/data-protect/recoveries/%s", id) != 0) return cli_usage_error(c, "id too long");
-    if ((rc = cli_call(c, "GET", path, NULL, &r)) != CLI_OK) return rc;
-    status = cli_jstr(r.json, "status");
-    total = json_integer_value(cli_jget(r.json, "cofferStats.archiveBytes"));
-    if (!status || strcmp(cli_jstr(r.json, "recoveryAction") ? cli_jstr(r.json, "recoveryAction") : "",
-                          "DownloadFilesAndFolders") != 0) {
-        cli_resp_release(&r);
-        return cli_fail("recovery %s is not a download (coffer restore writes files in place)", id);
-    }
-    if (!finished(status) || total < 0) {
-        rc = cli_fail("the archive of recovery %s is not there (status %s)", id, status);
-        cli_resp_release(&r);
-        return rc;
-    }
-    cli_resp_release(&r);
-    fd = open(out, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        rc = cli_fail("cannot open %s: %s", out, strerror(errno));
-        goto done;
-    }
-    off = (long long)st.st_size;
-    if (off > total) {
-        rc = cli_fail("%s is larger (%lld bytes) than the archive (%lld bytes): not a partial download of it",
-                      out, off, total);
-        goto done;
-    }
-    if (off > 0 && off < total && !c->json) printf("resuming %s at %lld bytes\n", out, off);
-    while (off < total) {
-        char rp[640];
-        if (cli_path(rp, sizeof rp, "/data-protect/recoveries/%s/download-files?startOffset=", id) != 0) {
-            rc = cli_fail("id too long");
-            goto done;
-        }
-        snprintf(rp + strlen(rp), sizeof rp - strlen(rp), "%lld&length=%lld", off, RANGE_BYTES);
-        if ((rc = cli_call(c, "GET", rp, NULL, &r)) != CLI_OK) goto done;
-        if (r.len == 0 || (long long)r.len > RANGE_BYTES) {
-            cli_resp_release(&r);
-            rc = cli_fail("unexpected answer of %zu bytes at offset %lld", r.len, off);
-            goto done;
-        }
-        if (pwrite(fd, r.body, r.len, (off_t)off) != (ssize_t)r.len) {
-            rc = cli_fail("writing %s: %s", out, strerror(errno));
-            cli_resp_release(&r);
-            goto done;
-        }
-        off += (long long)r.len;
-        cli_resp_release(&r);
-        if (tty) {
-            cli_human_bytes(off, done_s, sizeof done_s);
-            cli_human_bytes(total, total_s, sizeof total_s);
-            fprintf(stderr, "\rdownloaded %s of %s   ", done_s, total_s);
-        }
-    }
-    if (tty) fputc('\n', stderr);
-    if (fsync(fd) != 0) {
-        rc = cli_fail("fsync %s: %s", out, strerror(errno));
-        goto done;
-    }
-    cli_human_bytes(total, total_s, sizeof total_s);
-    if (!c->json) printf("%s: %s (POSIX tar archive of recovery %s)\n", out, total_s, id);
-    rc = CLI_OK;
-done:
-    if (fd >= 0) close(fd);
-    return rc;
-}

@@ -1,4 +1,4 @@
-/* cli_source.c: the commands about what there is to protect: `coffer source list|register` over
+/* cli_source.c: the commands about what there is to protect: `coffer source list|register|delete` over
  * /data-protect/sources/registrations (a physical host registered by its endpoint), `coffer object
  * search [TEXT]` over /data-protect/search/objects (the source objects a group protects, by id), and
  * `coffer connection list|create` over /data-source-connections. */
@@ -37,6 +37,14 @@ int cli_source_list(struct cli *c, int argc, char **argv)
     return rc;
 }
 
+/* The API fields source register fills from its options (a 400 or 409 names the option). */
+static const struct cli_field register_fields[] = {
+    { "name", "--name" },
+    { "physicalParams.endpoint", "--endpoint" },
+    { "physicalParams.hostType", "--host-type" },
+    { NULL, NULL },
+};
+
 int cli_source_register(struct cli *c, int argc, char **argv)
 {
     const char *endpoint = NULL, *name = NULL, *host_type = NULL;
@@ -51,6 +59,7 @@ int cli_source_register(struct cli *c, int argc, char **argv)
     json_t *body;
     char ib[32], sb[32];
     int np, rc;
+    c->fields = register_fields;
     if ((rc = cli_parse(c, argc, argv, opts, 0, 0, pos, &np)) != CLI_OK) return rc;
     if (!endpoint || !*endpoint) return cli_usage_error(c, "--endpoint is required");
     if (host_type && strcmp(host_type, "kLinux") != 0 && strcmp(host_type, "kWindows") != 0)
@@ -69,6 +78,28 @@ int cli_source_register(struct cli *c, int argc, char **argv)
         printf("registered source %s (%s)", id ? id : "?", endpoint);
         if (sid) printf(", source object %s", sid);
         putchar('\n');
+    }
+    cli_resp_release(&r);
+    return CLI_OK;
+}
+
+int cli_source_delete(struct cli *c, int argc, char **argv)
+{
+    struct cli_resp r;
+    const char *pos[1];
+    char path[1024];
+    long long id;
+    int np, rc;
+    if ((rc = cli_parse(c, argc, argv, NULL, 1, 1, pos, &np)) != CLI_OK) return rc;
+    if ((rc = cli_parse_i64(c, "the source id", pos[0], 1, 0x7fffffffffffffffLL, &id)) != CLI_OK) return rc;
+    snprintf(path, sizeof path, "/data-protect/sources/registrations/%lld", id);
+    if ((rc = cli_call(c, "DELETE", path, NULL, &r)) != CLI_OK) return rc;
+    if (c->json) {
+        json_t *j = json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1);
+        cli_print_json(j);
+        json_decref(j);
+    } else {
+        printf("deleted source %lld\n", id);
     }
     cli_resp_release(&r);
     return CLI_OK;

@@ -1,34 +1,185 @@
 /* cli_util.c: what every CLI command shares: option parsing ("--x v", "--x=v", repeated options,
- * positional words, "--"), integer arguments, error messages with the usage line, tables padded to
- * their widest cell, detail lines, pretty JSON, and "a.b.c" lookups in the server's JSON. */
+ * positional words, "--"), integer arguments, errors (plain lines, or one JSON object each with
+ * --json; a server's answer turned into words the user knows: the option for an API field, where the
+ * key came from on a 401, the missing /v2 on a 404), tables padded to the display width of their
+ * widest cell (wcwidth, so CJK names keep the columns), local times, detail lines, pretty JSON, and
+ * "a.b.c" lookups in the server's JSON. */
 #include "cli/cli.h"
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
+#include <wchar.h>
+
+static int g_errors_json;
+
+void cli_errors_json(int on) { g_errors_json = on; }
+
+/* report: the one place an error is written (stderr): a line, or a JSON object with --json. */
+static void report(int code, long http_status, const char *usage, const char *msg)
+{
+    if (g_errors_json) {
+        json_t *e = json_pack("{s:s,s:i}", "message", msg, "exitStatus", code);
+        char *text;
+        if (!e) { /* a user's word that is not UTF-8: its bytes beyond ASCII become '?' */
+            char ascii[2048];
+            size_t i = 0;
+            for (; msg[i] && i + 1 < sizeof ascii; i++) ascii[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
+            ascii[i] = '\0';
+            e = json_pack("{s:s,s:i}", "message", ascii, "exitStatus", code);
+        }
+        if (e && http_status > 0) json_object_set_new(e, "httpStatus", json_integer(http_status));
+        if (e && usage) {
+            char u[600];
+            snprintf(u, sizeof u, "coffer %s", usage);
+            json_object_set_new(e, "usage", json_string(u));
+        }
+        e = e ? json_pack("{s:o}", "error", e) : NULL; /* takes e's reference */
+        text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+        json_decref(e);
+        if (text) fprintf(stderr, "%s\n", text);
+        else fprintf(stderr, "{\"error\":{\"message\":\"out of memory\",\"exitStatus\":%d}}\n", code);
+        free(text);
+        return;
+    }
+    fprintf(stderr, "coffer: %s\n", msg);
+    if (usage) fprintf(stderr, "usage: coffer %s\n", usage);
+}
+
+static int verror(int code, long http_status, const char *usage, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int verror(int code, long http_status, const char *usage, const char *fmt, va_list ap)
+{
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    report(code, http_status, usage, msg);
+    return code;
+}
+
+int cli_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(code, 0, NULL, fmt, ap);
+    va_end(ap);
+    return code;
+}
 
 int cli_fail(const char *fmt, ...)
 {
     va_list ap;
-    fputs("coffer: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    verror(CLI_FAIL, 0, NULL, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return CLI_FAIL;
 }
 
 int cli_usage_error(struct cli *c, const char *fmt, ...)
 {
     va_list ap;
-    fputs("coffer: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    verror(CLI_USAGE, 0, c ? c->usage : NULL, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    if (c && c->usage) fprintf(stderr, "usage: coffer %s\n", c->usage);
     return CLI_USAGE;
+}
+
+/* same_field: does the server's field path (n bytes, with [i] indexes) name the map's path? */
+static int same_field(const char *srv, size_t n, const char *map)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (srv[i] == '[') {
+            while (i < n && srv[i] != ']') i++;
+            i++;
+            continue;
+        }
+        if (*map != srv[i]) return 0;
+        map++;
+        i++;
+    }
+    return *map == '\0';
+}
+
+/* name_options: msg with each "field 'P'" that c->fields knows written as "--opt (field 'P')". */
+static void name_options(const struct cli *c, const char *msg, char *out, size_t size)
+{
+    static const char pre[] = "field '";
+    size_t o = 0;
+    const char *p = msg;
+    out[0] = '\0';
+    /* "physicalParams.objects[0].snapshotId: snapshot 'x' not found": a field path that opens the message */
+    if (c && c->fields) {
+        size_t n = strcspn(p, ": '");
+        for (const struct cli_field *f = c->fields; f->api && n > 0 && p[n] == ':'; f++) {
+            if (!same_field(p, n, f->api)) continue;
+            o = (size_t)snprintf(out, size, "%s (field '%.*s')", f->option, (int)n, p);
+            if (o >= size) o = size - 1;
+            p += n;
+            break;
+        }
+    }
+    while (*p && o + 1 < size) {
+        const char *hit = c && c->fields ? strstr(p, pre) : NULL, *q, *opt = NULL;
+        size_t n;
+        if (!hit) break;
+        q = hit + sizeof pre - 1;
+        n = strcspn(q, "'");
+        for (const struct cli_field *f = c->fields; f->api && !opt; f++)
+            if (same_field(q, n, f->api)) opt = f->option;
+        if (!opt) {
+            o += (size_t)snprintf(out + o, size - o, "%.*s", (int)(q + n - p), p);
+            if (o >= size) o = size - 1;
+            p = q + n;
+            continue;
+        }
+        o += (size_t)snprintf(out + o, size - o, "%.*s%s (%.*s)", (int)(hit - p), p, opt,
+                              (int)(q + n + (q[n] == '\'') - hit), hit);
+        if (o >= size) o = size - 1;
+        p = q + n + (q[n] == '\'');
+    }
+    if (o + 1 < size) snprintf(out + o, size - o, "%s", p);
+}
+
+int cli_http_error(struct cli *c, long status, const char *method, const char *path, json_t *j, const char *body,
+                   size_t len)
+{
+    const char *m = cli_jstr(j, "message");
+    char msg[2200], named[2048];
+    size_t ul;
+    if (!m || !*m) {
+        json_t *errs = json_object_get(j, "errors");
+        if (json_is_array(errs)) m = cli_jstr(json_array_get(errs, 0), "message");
+    }
+    if (m && *m) {
+        name_options(c, m, named, sizeof named);
+        snprintf(msg, sizeof msg, "%s (HTTP %ld)", named, status);
+    } else if (len > 0 && !j) {
+        snprintf(msg, sizeof msg, "HTTP %ld from %s %s: %.300s", status, method, path, body);
+    } else {
+        snprintf(msg, sizeof msg, "HTTP %ld from %s %s", status, method, path);
+    }
+    if (status == 401) {
+        char m2[2800];
+        snprintf(m2, sizeof m2, "the server refused the API key from %s: %s; set the right one with --key KEY or "
+                 "COFFER_KEY (the daemon's key is the file var/admin.key in its data directory)",
+                 c && c->key_source ? c->key_source : "the command line", msg);
+        report(CLI_FAIL, status, NULL, m2);
+        return CLI_FAIL;
+    }
+    ul = c && c->url ? strlen(c->url) : 0;
+    if (status == 404 && ul > 0 && !(ul >= 3 && strcmp(c->url + ul - 3, "/v2") == 0)) {
+        char m2[4400];
+        snprintf(m2, sizeof m2, "%s; the service URL %s does not end in /v2: did you mean %s/v2? (--url or "
+                 "COFFER_URL)", msg, c->url, c->url);
+        report(CLI_FAIL, status, NULL, m2);
+        return CLI_FAIL;
+    }
+    report(CLI_FAIL, status, NULL, msg);
+    return CLI_FAIL;
 }
 
 static const struct cli_opt *find_opt(const struct cli_opt *opts, const char *word, size_t n)
@@ -150,12 +301,35 @@ int cli_table_row(struct cli_table *t, const char *const *cells)
     return CLI_OK;
 }
 
-/* display width in columns: counts UTF-8 lead bytes, so accented names do not shift the columns */
-static size_t width(const char *s)
+void cli_locale_init(void)
 {
-    size_t w = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80) w++;
+    const char *cs;
+    if (setlocale(LC_CTYPE, "") != NULL && (cs = nl_langinfo(CODESET)) != NULL && strcmp(cs, "UTF-8") == 0) return;
+    if (setlocale(LC_CTYPE, "C.UTF-8") == NULL) setlocale(LC_CTYPE, "C");
+}
+
+size_t cli_width(const char *s)
+{
+    mbstate_t st;
+    size_t w = 0, left = strlen(s);
+    memset(&st, 0, sizeof st);
+    while (left > 0) {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, s, left, &st);
+        int cw;
+        if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+            /* not UTF-8 here: one cell per byte that starts a character */
+            memset(&st, 0, sizeof st);
+            w += ((unsigned char)*s & 0xC0) != 0x80;
+            s++;
+            left--;
+            continue;
+        }
+        cw = wcwidth(wc);
+        w += cw > 0 ? (size_t)cw : 0;
+        s += n;
+        left -= n;
+    }
     return w;
 }
 
@@ -163,19 +337,19 @@ void cli_table_print(struct cli_table *t, FILE *f)
 {
     size_t w[CLI_TABLE_MAX_COLS];
     for (int i = 0; i < t->ncols; i++) {
-        w[i] = width(t->head[i]);
+        w[i] = cli_width(t->head[i]);
         for (size_t r = 0; r < t->nrows; r++) {
-            size_t cw = width(t->cells[r * (size_t)t->ncols + (size_t)i]);
+            size_t cw = cli_width(t->cells[r * (size_t)t->ncols + (size_t)i]);
             if (cw > w[i]) w[i] = cw;
         }
     }
     for (int i = 0; i < t->ncols; i++)
-        fprintf(f, "%s%*s", t->head[i], i + 1 < t->ncols ? (int)(w[i] - width(t->head[i]) + 2) : 0, "");
+        fprintf(f, "%s%*s", t->head[i], i + 1 < t->ncols ? (int)(w[i] - cli_width(t->head[i]) + 2) : 0, "");
     fputc('\n', f);
     for (size_t r = 0; r < t->nrows; r++) {
         for (int i = 0; i < t->ncols; i++) {
             const char *v = t->cells[r * (size_t)t->ncols + (size_t)i];
-            fprintf(f, "%s%*s", v, i + 1 < t->ncols ? (int)(w[i] - width(v) + 2) : 0, "");
+            fprintf(f, "%s%*s", v, i + 1 < t->ncols ? (int)(w[i] - cli_width(v) + 2) : 0, "");
         }
         fputc('\n', f);
     }
@@ -241,4 +415,25 @@ double cli_now_seconds(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (double)tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+const char *cli_time_text(long long usecs, char *buf, size_t size)
+{
+    time_t t;
+    struct tm tm;
+    if (usecs <= 0) return NULL;
+    t = (time_t)(usecs / 1000000);
+    if (!localtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0) return NULL;
+    return buf;
+}
+
+void cli_tidy_path(char *p)
+{
+    size_t o = 0;
+    for (size_t i = 0; p[i]; i++) {
+        if (p[i] == '/' && o > 0 && p[o - 1] == '/') continue;
+        p[o++] = p[i];
+    }
+    while (o > 1 && p[o - 1] == '/') o--;
+    p[o] = '\0';
 }

@@ -87,7 +87,7 @@ int cli_verify(struct cli *c, int argc, char **argv)
     ok = ran && json_is_true(cli_jget(last, "report.ok"));
     if (c->json) cli_print_json(last);
     else if (ran) print_report(last);
-    else fprintf(stderr, "coffer: verify %lld failed: %s\n", id, cli_jstr(last, "message") ? cli_jstr(last, "message") : "?");
+    else cli_fail("verify %lld failed: %s", id, cli_jstr(last, "message") ? cli_jstr(last, "message") : "?");
     json_decref(last);
     return ok ? CLI_OK : CLI_FAIL;
 }

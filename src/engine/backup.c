@@ -956,6 +956,18 @@ static int bk_list_full(struct bk *b, DIR *dir, int dfd, struct bk_item **out, s
     return 0;
 }
 
+/* bk_warn_incs: one warning per include path an item of the virtual listing stood for: the item's own
+ * path when it is an include path itself, else each include path below it (a missing /does names
+ * /does/not/exist2, the path the group lists). */
+static void bk_warn_incs(struct bk *b, const struct bk_item *it, const char *what, int rc)
+{
+    if (it->full) {
+        bk_warn(b, b->path.p, what, rc);
+        return;
+    }
+    for (size_t j = 0; j < it->n_sub; j++) bk_warn(b, it->sub[j], what, rc);
+}
+
 /* Items on the way to the include paths below b->path (a virtual listing). */
 static int bk_list_virtual(struct bk *b, int dfd, const char **incs, size_t n_incs,
                            struct bk_item **out, size_t *nout)
@@ -988,10 +1000,11 @@ static int bk_list_virtual(struct bk *b, int dfd, const char **incs, size_t n_in
         int ok = 1;
         if (eng_path_push(&b->path, items[k].name) != 0) goto oom;
         if (fstatat(dfd, items[k].name, &items[k].st, AT_SYMLINK_NOFOLLOW) != 0) {
-            bk_warn(b, b->path.p, "included path not found", -errno);
+            /* name the include path the user wrote, not the first component that is missing */
+            bk_warn_incs(b, &items[k], "included path not found", -errno);
             ok = 0;
         } else if (!items[k].full && !S_ISDIR(items[k].st.st_mode)) {
-            bk_warn(b, b->path.p, "included path not reachable (not a directory)", -ENOTDIR);
+            bk_warn_incs(b, &items[k], "included path not reachable (not a directory)", -ENOTDIR);
             ok = 0;
         } else if (bk_excluded(b, b->path.p, items[k].name)) {
             ok = 0;
@@ -1361,8 +1374,22 @@ done:
     }
     if (rc && err && errlen && !err[0]) eng_errf(err, errlen, "%s", b.errmsg[0] ? b.errmsg : strerror(-rc));
     if (!rc && b.files + b.symlinks + b.other + b.dirs <= 1 && b.n_warnings > 0) {
+        /* the run's message names the paths (the warnings say which and why), at most three */
+        char why[1024] = "";
+        size_t wo = 0, nw = json_array_size(b.warnings);
+        for (size_t i = 0; i < nw && i < 3 && wo < sizeof why; i++) {
+            json_t *w = json_array_get(b.warnings, i);
+            const char *wp = json_string_value(json_object_get(w, "path"));
+            const char *wm = json_string_value(json_object_get(w, "message"));
+            int k = snprintf(why + wo, sizeof why - wo, "%s%s: %s", i ? "; " : "", wp ? wp : "?", wm ? wm : "?");
+            if (k < 0) break;
+            wo += (size_t)k;
+        }
+        if (b.n_warnings > 3 && wo < sizeof why)
+            snprintf(why + wo, sizeof why - wo, "; and %llu more", (unsigned long long)b.n_warnings - 3);
         rc = -ENOENT;
-        eng_errf(err, errlen, "nothing could be read from the include paths");
+        if (why[0]) eng_errf(err, errlen, "nothing could be read from the include paths (%s)", why);
+        else eng_errf(err, errlen, "nothing could be read from the include paths");
     }
 
     out->files = b.files;

@@ -301,8 +301,12 @@ TEST(group_create_pause_resume_delete)
     r = cli("group", "create", "--name", "cli-docs", "--policy", group_policy, "--source-object", obj, "--path",
             "/srv/docs", "--exclude", "/elsewhere");
     CHECK_EQ_INT(r->status, 2);
+    /* the host is this machine, where /srv/docs need not exist: refused unless --allow-missing */
     r = cli("group", "create", "--name", "cli-docs", "--policy", group_policy, "--source-object", obj, "--path",
-            "/srv/docs", "--path", "/srv/mail", "--exclude", "/srv/docs/tmp");
+            "/srv/docs-nowhere-0c1f", "--path", "/srv/mail");
+    CHECKF(r->status == 1 && strstr(r->err, "/srv/docs-nowhere-0c1f"), "exit %d, stderr: %s", r->status, r->err);
+    r = cli("group", "create", "--name", "cli-docs", "--policy", group_policy, "--source-object", obj, "--path",
+            "/srv/docs", "--path", "/srv/mail", "--exclude", "/srv/docs/tmp", "--allow-missing");
     CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
     p = strstr(r->out, "created group ");
     CHECKF(p != NULL, "stdout: %s", r->out);
