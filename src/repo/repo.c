@@ -116,20 +116,45 @@ static int config_load(struct repo *repo, char *err, size_t errlen)
 
 /* ---- create / open / close ---- */
 
+int repo_backend_for(const char *location, const char *cache_dir, struct repo_backend **be, char *err,
+                     size_t errlen)
+{
+    struct repo_s3_config cfg;
+    int rc;
+    *be = NULL;
+    if (strncmp(location, "s3://", 5) != 0) {
+        rc = repo_backend_local_new(location, be);
+        if (rc < 0) repo_seterr(err, errlen, rc == -ENAMETOOLONG ? "repository path is too long" : "out of memory");
+        return rc;
+    }
+    if ((rc = repo_s3_config_from_env(location, cache_dir, &cfg, err, errlen)) < 0) return rc;
+    rc = repo_backend_s3_new(&cfg, be, err, errlen);
+    repo_s3_config_clear(&cfg);
+    return rc;
+}
+
 int repo_create(const char *dir, const char *key_file, char *err, size_t errlen)
 {
     struct repo_backend *be = NULL;
-    uint8_t master[3 * REPO_KEY_LEN];
-    repo_id_t repo_id;
-    uint64_t size;
-    json_t *cfg;
-    char *text;
     int rc = repo_backend_local_new(dir, &be);
     if (rc < 0) {
         repo_seterr(err, errlen, rc == -ENAMETOOLONG ? "repository path is too long"
                                                      : "out of memory");
         return rc;
     }
+    rc = repo_create_be(be, dir, key_file, err, errlen);
+    repo_backend_destroy(be);
+    return rc;
+}
+
+int repo_create_be(struct repo_backend *be, const char *dir, const char *key_file, char *err, size_t errlen)
+{
+    uint8_t master[3 * REPO_KEY_LEN];
+    repo_id_t repo_id;
+    uint64_t size;
+    json_t *cfg;
+    char *text;
+    int rc;
     if (be->ops->stat(be, REPO_OBJ_ROOT, "config", &size) == 0) {
         repo_seterr(err, errlen, "%s already holds a repository", dir);
         rc = -EEXIST;
@@ -162,7 +187,6 @@ int repo_create(const char *dir, const char *key_file, char *err, size_t errlen)
     if (rc == -EEXIST) repo_seterr(err, errlen, "%s already holds a repository", dir);
     else if (rc < 0) repo_seterr(err, errlen, "cannot write %s/config: %s", dir, strerror(-rc));
 out:
-    repo_backend_destroy(be);
     return rc;
 }
 
@@ -188,11 +212,28 @@ static void repo_free(struct repo *repo)
 
 int repo_open(const char *dir, const char *key_file, struct repo **out, char *err, size_t errlen)
 {
+    struct repo_backend *be = NULL;
+    int rc = repo_backend_local_new(dir, &be);
+    *out = NULL;
+    if (rc < 0) {
+        repo_seterr(err, errlen, "cannot open %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    return repo_open_be(be, dir, key_file, out, err, errlen);
+}
+
+int repo_open_be(struct repo_backend *be, const char *dir, const char *key_file, struct repo **out, char *err,
+                 size_t errlen)
+{
     struct repo *repo = calloc(1, sizeof *repo);
     uint8_t master[3 * REPO_KEY_LEN];
     int rc;
     *out = NULL;
-    if (!repo) return -ENOMEM;
+    if (!repo) {
+        repo_backend_destroy(be);
+        return -ENOMEM;
+    }
+    repo->be = be;
     repo->dir = strdup(dir);
     repo->open_pack = -1;
     pthread_mutex_init(&repo->mu, NULL);
@@ -203,12 +244,6 @@ int repo_open(const char *dir, const char *key_file, struct repo **out, char *er
     if (!repo->dir || repo_itab_init(&repo->idx, 0) < 0) {
         repo_free(repo);
         return -ENOMEM;
-    }
-    rc = repo_backend_local_new(dir, &repo->be);
-    if (rc < 0) {
-        repo_seterr(err, errlen, "cannot open %s: %s", dir, strerror(-rc));
-        repo_free(repo);
-        return rc;
     }
     rc = config_load(repo, err, errlen);
     if (rc == 0) rc = repo_keys_unlock(repo->be, dir, key_file, &repo->repo_id, master, err,
@@ -566,6 +601,24 @@ int repo_blob_check(struct repo *repo, const repo_id_t *id)
     return rc;
 }
 
+/* pack_read_tree: a tree blob's bytes: through the backend's cache (backend.h cache_read) when its
+ * pack is sealed and the backend keeps one (an object store: a re-backup or a restore plan reads
+ * trees again without a request), else as any blob. */
+static int pack_read_tree(struct repo *repo, uint32_t no, uint64_t off, void *buf, size_t len)
+{
+    char hex[REPO_ID_HEX_LEN + 1];
+    int sealed = 0;
+    if (!repo->be->ops->cache_read) return repo_pack_read(repo, no, off, buf, len);
+    pthread_mutex_lock(&repo->mu);
+    if (no < repo->npacks && repo->packs[no].state == REPO_PACK_SEALED && !repo->packs[no].w) {
+        repo_id_to_hex(&repo->packs[no].id, hex);
+        sealed = 1;
+    }
+    pthread_mutex_unlock(&repo->mu);
+    if (!sealed) return repo_pack_read(repo, no, off, buf, len);
+    return repo_backend_read_cached(repo->be, REPO_OBJ_PACK, hex, off, buf, len);
+}
+
 int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len)
 {
     struct repo_pentry e;
@@ -582,7 +635,8 @@ int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *l
     }
     buf = malloc(e.stored);
     if (!buf) return -ENOMEM;
-    rc = repo_pack_read(repo, pack, e.offset, buf, e.stored);
+    rc = e.type == REPO_BLOB_TREE ? pack_read_tree(repo, pack, e.offset, buf, e.stored)
+                                  : repo_pack_read(repo, pack, e.offset, buf, e.stored);
     if (rc < 0 && rc != -EIO) {
         free(buf);
         return pack_unreadable(repo, pack, id, rc);
