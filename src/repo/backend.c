@@ -23,10 +23,3 @@ int repo_backend_put_same(struct repo_backend *be, int type, const char *name, c
     int rc = be->ops->put(be, type, name, data, len);
     return rc == -EEXIST ? 0 : rc;
 }
-
-int repo_backend_read_cached(struct repo_backend *be, int type, const char *name, uint64_t off, void *buf,
-                             size_t len)
-{
-    if (be->ops->cache_read) return be->ops->cache_read(be, type, name, off, buf, len);
-    return repo_backend_read(be, type, name, off, buf, len);
-}

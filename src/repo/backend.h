@@ -93,10 +93,11 @@ struct repo_backend_ops {
     /* hold: sets (on) or lifts a legal hold on the object; NULL where retain.c's documents are
      * the only record (local). */
     int (*hold)(struct repo_backend *be, int type, const char *name, int on);
-    /* cache_read: an exact read (like repo_backend_read) of a range that will be read again (a
-     * tree blob): the backend may keep it in a local cache. NULL: get. */
-    int (*cache_read)(struct repo_backend *be, int type, const char *name, uint64_t off, void *buf,
-                      size_t len);
+    /* cache_get / cache_put: a local cache of small write-once things the repository reads again
+     * (a tree blob's stored bytes, keyed by its id): cache_get fills exactly len bytes or answers
+     * -ENOENT; cache_put keeps a copy (best effort). NULL where reading the object is as cheap (local). */
+    int (*cache_get)(struct repo_backend *be, const char *key, void *buf, size_t len);
+    void (*cache_put)(struct repo_backend *be, const char *key, const void *data, size_t len);
     /* clean: removes what writers of dead processes left (temporaries, unfinished writers). */
     void (*clean)(struct repo_backend *be);
     /* where: a human-readable location of an object, for messages (a path, a URL). */
@@ -165,7 +166,4 @@ int repo_backend_read(struct repo_backend *be, int type, const char *name, uint6
  * content (the object there holds these very bytes). */
 int repo_backend_put_same(struct repo_backend *be, int type, const char *name, const void *data,
                           size_t len);
-/* repo_backend_read_cached: repo_backend_read through the backend's cache_read where it has one. */
-int repo_backend_read_cached(struct repo_backend *be, int type, const char *name, uint64_t off, void *buf,
-                             size_t len);
 #endif

@@ -29,9 +29,10 @@
  * nothing counts as done.
  *
  * Cache (cfg->cache_dir): index objects and snapshot documents are write-once, so get_all keeps
- * them under <cache>/<type>/<name> and put stores them there too; cache_read keeps tree blob
- * ranges under <cache>/blob/<pack>-<off>-<len>. A delete through this backend drops the entry; an
- * entry of an object another node deleted is never asked for (names come from list). */
+ * them under <cache>/<type>/<name> and put stores them there too; cache_get/cache_put keep what the
+ * repository asks (tree blobs' stored bytes, encrypted, by id) under <cache>/blob/<key>. A delete
+ * through this backend drops the entry; an entry of an object another node deleted is never asked
+ * for (names come from list). */
 #include "repo/backend.h"
 #include "repo/s3_sigv4.h"
 #include "util/fsio.h"
@@ -819,27 +820,22 @@ static int s3_hold(struct repo_backend *be, int type, const char *name, int on)
     return put_xml(s3, key, "legal-hold=", xml, 0);
 }
 
-static int s3_cache_read(struct repo_backend *be, int type, const char *name, uint64_t off, void *buf, size_t len)
+static int s3_cache_get(struct repo_backend *be, const char *key, void *buf, size_t len)
 {
     struct s3 *s3 = s3_of(be);
-    char ent[S3_NAME_MAX + 64], key[S3_KEY_MAX];
     void *data = NULL;
     size_t got = 0;
-    int rc = obj_key(s3, type, name, key, sizeof key);
-    if (rc < 0) return rc;
-    snprintf(ent, sizeof ent, "%s-%" PRIu64 "-%zu", name, off, len);
-    if (cache_load(s3, "blob", ent, len, &data, &got) == 0) {
-        if (got == len) {
-            memcpy(buf, data, len);
-            free(data);
-            return 0;
-        }
-        free(data);
-    }
-    if ((rc = get_range(s3, key, off, buf, len, &got)) < 0) return rc;
-    if (got != len) return -EIO;
-    cache_store(s3, "blob", ent, buf, len);
-    return 0;
+    int rc;
+    if (!name_ok(REPO_OBJ_INDEX, key)) return -EINVAL;
+    if ((rc = cache_load(s3, "blob", key, len, &data, &got)) < 0) return rc;
+    if (got == len) memcpy(buf, data, len);
+    free(data);
+    return got == len ? 0 : -ENOENT;
+}
+
+static void s3_cache_put(struct repo_backend *be, const char *key, const void *data, size_t len)
+{
+    if (name_ok(REPO_OBJ_INDEX, key)) cache_store(s3_of(be), "blob", key, data, len);
 }
 
 /* ---- writers ---- */
@@ -1123,7 +1119,8 @@ static const struct repo_backend_ops s3_ops = {
     .retain = s3_retain,
     .retained_until = s3_retained_until,
     .hold = s3_hold,
-    .cache_read = s3_cache_read,
+    .cache_get = s3_cache_get,
+    .cache_put = s3_cache_put,
     .clean = s3_clean,
     .where = s3_where,
     .writer_begin = s3_writer_begin,
