@@ -5,9 +5,9 @@
  * data/<xx>/<hex>, index/<hex>, snapshots/<hex>, damaged/<hex>, locks/<name>, retain/<name>
  * (docs/repository-format.md section 17). No temporaries ever appear in the bucket.
  *
- * Operations: put is HEAD (-EEXIST if there) then PUT with If-None-Match: * (a server that
- * honours it answers 412 to the loser of a race: -EEXIST; on one that ignores it the race is
- * best effort: content-addressed names then hold the same bytes); get is a ranged GET; get_all a
+ * Operations: put is PUT with If-None-Match: * (412: -EEXIST) where the server honours it (probed
+ * at the first put with a throw-away object put twice), else HEAD (-EEXIST if there) then PUT,
+ * best effort against a concurrent writer (content-addressed names then hold the same bytes); get is a ranged GET; get_all a
  * GET into a buffer bounded by max; stat a HEAD; list is ListObjectsV2 with continuation; del
  * deletes the current version by its version id (a plain DELETE on a versioned bucket would only
  * add a delete marker and hide a locked object), and the server's 403 on a locked version is
@@ -17,7 +17,8 @@
  *
  * Writers: a writer is a local temporary file (pwrite/pread from any thread, so writer_read
  * serves from it); commit uploads it: one conditional PUT below S3_PART_SIZE, else a multipart
- * upload of S3_PART_SIZE parts (each read into one buffer: memory per writer is one part)
+ * upload of S3_PART_SIZE parts, S3_PART_THREADS at a time (each read into its thread's buffer:
+ * memory per committing writer is at most S3_PART_THREADS parts, 32 MiB)
  * completed with If-None-Match: *, aborted on any failure so that a partial upload never becomes
  * an object. clean aborts multipart uploads under the prefix older than a day (another node may
  * be uploading a younger one) and removes temporaries of dead processes.
@@ -57,6 +58,7 @@
 
 #define S3_PART_SIZE (8u << 20)
 #define S3_MAX_PARTS 10000
+#define S3_PART_THREADS 4       /* parts of one upload sent at once (one part buffer each) */
 #define S3_POOL_MAX 32
 #define S3_KEY_MAX 1024
 #define S3_URL_MAX 4096
@@ -86,6 +88,9 @@ struct s3 {
     CURL *h[S3_POOL_MAX];
     bool busy[S3_POOL_MAX];
     int nh;
+    atomic_int cond_put;          /* 1: the server answers 412 to a PUT If-None-Match: * on a taken
+                                   * name (probed at the first put), so put needs no HEAD first */
+    atomic_int probed;
     _Atomic uint64_t n_list, n_get, n_put, n_head, n_del, n_retry, n_hit;
 };
 
@@ -488,6 +493,7 @@ static int head(struct s3 *s3, const char *key, uint64_t *size, char *vid, size_
 }
 
 static int get_range(struct s3 *s3, const char *key, uint64_t off, void *buf, size_t len, size_t *got);
+static int query_add(char *q, size_t n, const char *name, const char *value);
 
 /* same_bytes: the object at key holds exactly data (a retried PUT's first attempt landed). */
 static int same_bytes(struct s3 *s3, const char *key, const void *data, size_t len)
@@ -503,12 +509,56 @@ static int same_bytes(struct s3 *s3, const char *key, const void *data, size_t l
     return same;
 }
 
+static int put_once(struct s3 *s3, const char *key, const void *data, size_t len, struct s3_call *c)
+{
+    call_init(c, "PUT", key, "");
+    c->body = data;
+    c->blen = len;
+    c->extra[c->nextra++] = (struct s3_hdr){ "if-none-match", "*" };
+    atomic_fetch_add(&s3->n_put, 1);
+    return simple(s3, c);
+}
+
+/* probe_cond_put: whether the server honours If-None-Match: * on PUT: the same probe object put
+ * twice (the second must be 412), then deleted by version. Once per backend. */
+static void probe_cond_put(struct s3 *s3)
+{
+    struct s3_call c;
+    char key[S3_KEY_MAX], vid[160] = "", q[400] = "";
+    unsigned char rnd[8];
+    int rc;
+    if (atomic_exchange(&s3->probed, 1)) return;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(rnd, 1, sizeof rnd, f) != sizeof rnd) memset(rnd, 0x5a, sizeof rnd);
+    if (f) fclose(f);
+    snprintf(key, sizeof key, "%sprobe-%02x%02x%02x%02x%02x%02x%02x%02x-%ld", s3->kprefix, rnd[0], rnd[1], rnd[2], rnd[3],
+             rnd[4], rnd[5], rnd[6], rnd[7], (long)getpid());
+    rc = put_once(s3, key, "probe", 5, &c);
+    call_free(&c);
+    if (rc < 0) return;
+    rc = put_once(s3, key, "probe", 5, &c);
+    call_free(&c);
+    atomic_store(&s3->cond_put, rc == -EEXIST);
+    log_info("s3: the server %s conditional puts%s", rc == -EEXIST ? "honours" : "ignores",
+             rc == -EEXIST ? "" : ": a put is HEAD then PUT (best effort against a concurrent writer of the same name)");
+    if (head(s3, key, NULL, vid, sizeof vid) == 0) {
+        if (vid[0] && strcmp(vid, "null") != 0) query_add(q, sizeof q, "versionId", vid);
+        call_init(&c, "DELETE", key, q);
+        simple(s3, &c);
+        call_free(&c);
+    }
+}
+
 static int put_key(struct s3 *s3, const char *key, const void *data, size_t len)
 {
     struct s3_call c;
-    int rc = head(s3, key, NULL, NULL, 0);
-    if (rc == 0) return -EEXIST;
-    if (rc != -ENOENT) return rc;
+    int rc;
+    probe_cond_put(s3);
+    if (!atomic_load(&s3->cond_put)) {
+        rc = head(s3, key, NULL, NULL, 0);
+        if (rc == 0) return -EEXIST;
+        if (rc != -ENOENT) return rc;
+    }
     call_init(&c, "PUT", key, "");
     c.body = data;
     c.blen = len;
@@ -926,11 +976,67 @@ static void abort_upload(struct s3 *s3, const char *key, const char *upload_id)
     call_free(&c);
 }
 
-/* multipart: uploads the writer's size bytes as parts and completes the upload if absent. */
+struct parts {
+    struct s3 *s3;
+    struct repo_bwriter *w;
+    const char *key, *upload_id;
+    uint64_t size;
+    size_t nparts;
+    char (*etags)[160];
+    atomic_size_t next;
+    atomic_int rc;
+};
+
+/* part_worker: uploads parts taken in turn until none is left or one failed (one part buffer). */
+static void *part_worker(void *arg)
+{
+    struct parts *ps = arg;
+    char *part = malloc(S3_PART_SIZE), q[1400], num[24];
+    if (!part) {
+        atomic_store(&ps->rc, -ENOMEM);
+        return NULL;
+    }
+    for (;;) {
+        size_t k = atomic_fetch_add(&ps->next, 1);
+        uint64_t off = (uint64_t)k * S3_PART_SIZE;
+        size_t plen;
+        struct s3_call c;
+        int rc;
+        if (k >= ps->nparts || atomic_load(&ps->rc) < 0) break;
+        plen = (size_t)(ps->size - off < S3_PART_SIZE ? ps->size - off : S3_PART_SIZE);
+        rc = read_exact(ps->w->fd, part, plen, off);
+        snprintf(num, sizeof num, "%zu", k + 1);
+        q[0] = '\0';
+        if (rc == 0) rc = query_add(q, sizeof q, "partNumber", num);
+        if (rc == 0) rc = query_add(q, sizeof q, "uploadId", ps->upload_id);
+        if (rc == 0) {
+            call_init(&c, "PUT", ps->key, q);
+            c.body = part;
+            c.blen = plen;
+            atomic_fetch_add(&ps->s3->n_put, 1);
+            rc = simple(ps->s3, &c);
+            if (rc == 0 && !c.etag[0]) rc = -EIO;
+            if (rc == 0) snprintf(ps->etags[k], sizeof ps->etags[k], "%s", c.etag);
+            call_free(&c);
+        }
+        if (rc < 0) {
+            atomic_store(&ps->rc, rc);
+            break;
+        }
+    }
+    free(part);
+    return NULL;
+}
+
+/* multipart: uploads the writer's size bytes as parts (S3_PART_THREADS at a time, one part buffer
+ * each) and completes the upload if absent; any failure aborts the upload. */
 static int multipart(struct s3 *s3, struct repo_bwriter *w, const char *key, uint64_t size)
 {
     struct s3_call c;
-    char upload_id[1024] = "", q[1400], *xml = NULL, (*etags)[160] = NULL, *part = NULL;
+    struct parts ps;
+    pthread_t th[S3_PART_THREADS];
+    int nth = 0;
+    char upload_id[1024] = "", q[1400], *xml = NULL;
     size_t nparts = (size_t)((size + S3_PART_SIZE - 1) / S3_PART_SIZE), xlen = 0, xcap;
     int rc;
     if (nparts > S3_MAX_PARTS) return -EFBIG;
@@ -940,35 +1046,27 @@ static int multipart(struct s3 *s3, struct repo_bwriter *w, const char *key, uin
     if (rc == 0 && !xml_tag(c.out, NULL, "UploadId", upload_id, sizeof upload_id)) rc = -EIO;
     call_free(&c);
     if (rc < 0) return rc;
+    memset(&ps, 0, sizeof ps);
+    ps.s3 = s3;
+    ps.w = w;
+    ps.key = key;
+    ps.upload_id = upload_id;
+    ps.size = size;
+    ps.nparts = nparts;
     xcap = 200 + nparts * 260;
-    if (!(etags = calloc(nparts, sizeof *etags)) || !(part = malloc(S3_PART_SIZE)) || !(xml = malloc(xcap))) {
+    if (!(ps.etags = calloc(nparts, sizeof *ps.etags)) || !(xml = malloc(xcap))) {
         rc = -ENOMEM;
         goto out;
     }
-    for (size_t k = 0; rc == 0 && k < nparts; k++) {
-        uint64_t off = (uint64_t)k * S3_PART_SIZE;
-        size_t plen = (size_t)(size - off < S3_PART_SIZE ? size - off : S3_PART_SIZE);
-        char num[16];
-        if ((rc = read_exact(w->fd, part, plen, off)) < 0) break;
-        snprintf(num, sizeof num, "%zu", k + 1);
-        q[0] = '\0';
-        rc = query_add(q, sizeof q, "partNumber", num);
-        if (rc == 0) rc = query_add(q, sizeof q, "uploadId", upload_id);
-        if (rc < 0) break;
-        call_init(&c, "PUT", key, q);
-        c.body = part;
-        c.blen = plen;
-        atomic_fetch_add(&s3->n_put, 1);
-        rc = simple(s3, &c);
-        if (rc == 0 && !c.etag[0]) rc = -EIO;
-        if (rc == 0) snprintf(etags[k], sizeof etags[k], "%s", c.etag);
-        call_free(&c);
-    }
-    if (rc < 0) goto out;
+    for (int k = 0; k < S3_PART_THREADS && (size_t)k < nparts; k++)
+        if (pthread_create(&th[nth], NULL, part_worker, &ps) == 0) nth++;
+    if (nth == 0) part_worker(&ps);
+    for (int k = 0; k < nth; k++) pthread_join(th[k], NULL);
+    if ((rc = atomic_load(&ps.rc)) < 0) goto out;
     xlen = (size_t)snprintf(xml, xcap, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     for (size_t k = 0; k < nparts; k++)
         xlen += (size_t)snprintf(xml + xlen, xcap - xlen, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>",
-                                 k + 1, etags[k]);
+                                 k + 1, ps.etags[k]);
     xlen += (size_t)snprintf(xml + xlen, xcap - xlen, "</CompleteMultipartUpload>");
     if (xlen >= xcap) {
         rc = -ENAMETOOLONG;
@@ -994,8 +1092,7 @@ static int multipart(struct s3 *s3, struct repo_bwriter *w, const char *key, uin
     if (rc == 0) upload_id[0] = '\0';
 out:
     if (upload_id[0]) abort_upload(s3, key, upload_id);
-    free(etags);
-    free(part);
+    free(ps.etags);
     free(xml);
     return rc;
 }
