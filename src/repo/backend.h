@@ -1,7 +1,7 @@
 /* backend.h: the repository's storage seam: every byte the repository stores or reads goes
  * through one of these operations, so a repository can live in a local directory today and in an
- * object store later. Only a backend (backend_local.c) touches files; the files above it never
- * open, rename, unlink or list anything themselves.
+ * object store (backend_s3.c: s3://bucket/prefix). Only a backend touches storage; the files above
+ * it never open, rename, unlink or list anything themselves.
  *
  * Objects. An object is named by a type (its "directory") and a name (64 hex digits for every
  * object named by its hash, or a fixed word such as "config" for REPO_OBJ_ROOT). Objects are
