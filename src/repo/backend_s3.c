@@ -896,17 +896,15 @@ static int s3_writer_begin(struct repo_backend *be, int type, struct repo_bwrite
     struct repo_bwriter *w;
     char tmp[PATH_MAX];
     const char *tdir = getenv("TMPDIR");
-    int fd;
+    int fd, n;
     *out = NULL;
     if (type < 0 || type >= REPO_OBJ_NTYPES) return -EINVAL;
-    if (s3->cache) {
-        snprintf(tmp, sizeof tmp, "%s/tmp", s3->cache);
-        if (fsio_mkdir_p(tmp, 0700) == 0) tdir = NULL;
-    }
-    if (snprintf(tmp, sizeof tmp, "%s/%s%ld-XXXXXX", tdir ? tdir : s3->cache, tdir ? "coffer-s3-w-" : "tmp/w-",
-                 (long)getpid()) >= (int)sizeof tmp)
-        return -ENAMETOOLONG;
-    if (!tdir && !s3->cache) snprintf(tmp, sizeof tmp, "/tmp/coffer-s3-w-%ld-XXXXXX", (long)getpid());
+    /* the cache's tmp/ (clean removes what dead processes left there), else $TMPDIR or /tmp */
+    if (s3->cache && snprintf(tmp, sizeof tmp, "%s/tmp", s3->cache) < (int)sizeof tmp && fsio_mkdir_p(tmp, 0700) == 0)
+        n = snprintf(tmp, sizeof tmp, "%s/tmp/w-%ld-XXXXXX", s3->cache, (long)getpid());
+    else
+        n = snprintf(tmp, sizeof tmp, "%s/coffer-s3-w-%ld-XXXXXX", tdir && *tdir ? tdir : "/tmp", (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp) return -ENAMETOOLONG;
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) return -errno;
     if (!(w = calloc(1, sizeof *w)) || !(w->tmp = strdup(tmp))) {
