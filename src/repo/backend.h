@@ -153,7 +153,7 @@ void repo_s3_config_clear(struct repo_s3_config *cfg);
 int repo_backend_s3_new(const struct repo_s3_config *cfg, struct repo_backend **out, char *err, size_t errlen);
 /* repo_s3_stats: requests an S3 backend made, by kind (for tests and logs). */
 struct repo_s3_stats {
-    uint64_t lists, gets, puts, heads, dels, retries, cache_hits;
+    uint64_t lists, gets, puts, heads, dels, retries, cache_hits, readahead_hits;
 };
 int repo_backend_s3_stats(struct repo_backend *be, struct repo_s3_stats *out);
 

@@ -29,6 +29,11 @@
  * compares the bytes there (its own first attempt may have landed); a retried DELETE that finds
  * nothing counts as done.
  *
+ * Read-ahead: a pack read that starts where the previous read of that pack ended (within 256 KiB)
+ * fetches a 4 MiB window and keeps it (8 windows at most, least recently used out), so a restore,
+ * verify or prune reading a pack front to back makes one request per window; a random read is a
+ * plain ranged GET.
+ *
  * Cache (cfg->cache_dir): index objects and snapshot documents are write-once, so get_all keeps
  * them under <cache>/<type>/<name> and put stores them there too; cache_get/cache_put keep what the
  * repository asks (tree blobs' stored bytes, encrypted, by id) under <cache>/blob/<key>. A delete
@@ -67,12 +72,25 @@
 #define S3_RETRY_TOTAL_S 120
 #define S3_ABANDONED_S (24 * 3600)
 #define S3_NAME_MAX 128
+#define S3_RA_SLOTS 8            /* read-ahead windows kept (memory: S3_RA_SLOTS * S3_RA_WINDOW) */
+#define S3_RA_WINDOW (4u << 20)
+#define S3_RA_SEQ_GAP (256u << 10) /* a read starting this close after the last one is sequential */
+#define S3_RA_RECENT 32
 #define S3_LIFT_S 2             /* a lifted GOVERNANCE retention ends this soon where it cannot be removed */
 
 static const char *const s3_dirs[REPO_OBJ_NTYPES] = {
     [REPO_OBJ_ROOT] = "", [REPO_OBJ_KEY] = "keys/", [REPO_OBJ_PACK] = "data/",
     [REPO_OBJ_INDEX] = "index/", [REPO_OBJ_SNAPSHOT] = "snapshots/", [REPO_OBJ_DAMAGED] = "damaged/",
     [REPO_OBJ_LOCK] = "locks/", [REPO_OBJ_RETAIN] = "retain/",
+};
+
+/* ra_slot: a window of a pack read ahead (data) or, in recent[], where the last read of a pack
+ * ended (data NULL), to tell a sequential reader (a restore, verify, prune) from a random one. */
+struct ra_slot {
+    char name[S3_NAME_MAX];
+    uint64_t off, next, lru;
+    size_t len;
+    char *data;
 };
 
 struct s3 {
@@ -91,7 +109,10 @@ struct s3 {
     atomic_int cond_put;          /* 1: the server answers 412 to a PUT If-None-Match: * on a taken
                                    * name (probed at the first put), so put needs no HEAD first */
     atomic_int probed;
-    _Atomic uint64_t n_list, n_get, n_put, n_head, n_del, n_retry, n_hit;
+    pthread_mutex_t ra_mu;        /* guards ra, recent, ra_clock */
+    struct ra_slot ra[S3_RA_SLOTS], recent[S3_RA_RECENT];
+    uint64_t ra_clock;
+    _Atomic uint64_t n_list, n_get, n_put, n_head, n_del, n_retry, n_hit, n_ra;
 };
 
 struct repo_bwriter {
@@ -608,15 +629,103 @@ static int get_range(struct s3 *s3, const char *key, uint64_t off, void *buf, si
     return rc;
 }
 
+/* ra_lookup (ra_mu held): copies [off, off+len) from a window holding it; 1 when served. */
+static int ra_lookup(struct s3 *s3, const char *name, uint64_t off, void *buf, size_t len, size_t *got)
+{
+    for (int k = 0; k < S3_RA_SLOTS; k++) {
+        struct ra_slot *r = &s3->ra[k];
+        if (!r->data || strcmp(r->name, name) != 0 || off < r->off) continue;
+        if (off + len <= r->off + r->len || r->len < S3_RA_WINDOW) { /* inside, or the object ends here */
+            size_t have = off >= r->off + r->len ? 0 : (size_t)(r->off + r->len - off);
+            *got = have < len ? have : len;
+            memcpy(buf, r->data + (off - r->off), *got);
+            r->lru = ++s3->ra_clock;
+            r->next = off + *got;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ra_note (ra_mu held): remembers where this read of the pack ended; 1 if it follows the last one. */
+static int ra_note(struct s3 *s3, const char *name, uint64_t off, uint64_t end)
+{
+    struct ra_slot *victim = &s3->recent[0];
+    int seq = 0;
+    for (int k = 0; k < S3_RA_RECENT; k++) {
+        struct ra_slot *r = &s3->recent[k];
+        if (strcmp(r->name, name) == 0) {
+            seq = off >= r->next && off <= r->next + S3_RA_SEQ_GAP;
+            victim = r;
+            break;
+        }
+        if (r->lru < victim->lru) victim = r;
+    }
+    snprintf(victim->name, sizeof victim->name, "%s", name);
+    victim->next = end;
+    victim->lru = ++s3->ra_clock;
+    return seq;
+}
+
+static void ra_drop(struct s3 *s3, const char *name)
+{
+    pthread_mutex_lock(&s3->ra_mu);
+    for (int k = 0; k < S3_RA_SLOTS; k++)
+        if (s3->ra[k].data && strcmp(s3->ra[k].name, name) == 0) {
+            free(s3->ra[k].data);
+            s3->ra[k].data = NULL;
+        }
+    pthread_mutex_unlock(&s3->ra_mu);
+}
+
+/* s3_get: a ranged GET; a pack read that follows the previous read of the same pack fetches a
+ * window of S3_RA_WINDOW instead and keeps it, so sequential readers (restore, verify, prune) make
+ * one request per window rather than one per blob. */
 static int s3_get(struct repo_backend *be, int type, const char *name, uint64_t off, void *buf, size_t len,
                   size_t *got)
 {
     struct s3 *s3 = s3_of(be);
-    char key[S3_KEY_MAX];
-    int rc = obj_key(s3, type, name, key, sizeof key);
+    char key[S3_KEY_MAX], *win;
+    size_t wgot = 0;
+    int rc = obj_key(s3, type, name, key, sizeof key), seq;
     *got = 0;
     if (rc < 0) return rc;
-    return get_range(s3, key, off, buf, len, got);
+    if (type != REPO_OBJ_PACK || len == 0 || len >= S3_RA_WINDOW) return get_range(s3, key, off, buf, len, got);
+    pthread_mutex_lock(&s3->ra_mu);
+    if (ra_lookup(s3, name, off, buf, len, got)) {
+        ra_note(s3, name, off, off + *got);
+        pthread_mutex_unlock(&s3->ra_mu);
+        atomic_fetch_add(&s3->n_ra, 1);
+        return 0;
+    }
+    seq = ra_note(s3, name, off, off + len);
+    pthread_mutex_unlock(&s3->ra_mu);
+    if (!seq || !(win = malloc(S3_RA_WINDOW))) return get_range(s3, key, off, buf, len, got);
+    if ((rc = get_range(s3, key, off, win, S3_RA_WINDOW, &wgot)) < 0) {
+        free(win);
+        return rc;
+    }
+    *got = wgot < len ? wgot : len;
+    memcpy(buf, win, *got);
+    pthread_mutex_lock(&s3->ra_mu);
+    {
+        struct ra_slot *victim = &s3->ra[0];
+        for (int k = 0; k < S3_RA_SLOTS; k++) {
+            if (!s3->ra[k].data) {
+                victim = &s3->ra[k];
+                break;
+            }
+            if (s3->ra[k].lru < victim->lru) victim = &s3->ra[k];
+        }
+        free(victim->data);
+        snprintf(victim->name, sizeof victim->name, "%s", name);
+        victim->data = win;
+        victim->off = off;
+        victim->len = wgot;
+        victim->lru = ++s3->ra_clock;
+    }
+    pthread_mutex_unlock(&s3->ra_mu);
+    return 0;
 }
 
 static int s3_get_all(struct repo_backend *be, int type, const char *name, size_t max, void **data, size_t *len)
@@ -748,6 +857,7 @@ static int s3_del(struct repo_backend *be, int type, const char *name)
     if (rc == -ENOENT && c.attempts > 1) rc = 0; /* an earlier attempt did it */
     call_free(&c);
     if (rc == 0) cache_drop(s3, type, name);
+    if (rc == 0 && type == REPO_OBJ_PACK) ra_drop(s3, name);
     return rc;
 }
 
@@ -1195,6 +1305,8 @@ static void s3_destroy(struct repo_backend *be)
 {
     struct s3 *s3 = s3_of(be);
     for (int k = 0; k < s3->nh; k++) curl_easy_cleanup(s3->h[k]);
+    for (int k = 0; k < S3_RA_SLOTS; k++) free(s3->ra[k].data);
+    pthread_mutex_destroy(&s3->ra_mu);
     pthread_mutex_destroy(&s3->mu);
     pthread_cond_destroy(&s3->cv);
     repo_s3_config_clear(&s3->cfg);
@@ -1372,6 +1484,7 @@ int repo_backend_s3_new(const struct repo_s3_config *cfg, struct repo_backend **
     s3->cfg.retries = cfg->retries >= 0 ? cfg->retries : 6;
     s3->cfg.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
     pthread_mutex_init(&s3->mu, NULL);
+    pthread_mutex_init(&s3->ra_mu, NULL);
     pthread_cond_init(&s3->cv, NULL);
     s3->base.ops = &s3_ops;
     if (!s3->cfg.bucket || !s3->cfg.prefix || !s3->cfg.endpoint || !s3->cfg.region || !s3->cfg.access_key ||
@@ -1430,5 +1543,6 @@ int repo_backend_s3_stats(struct repo_backend *be, struct repo_s3_stats *out)
     out->dels = atomic_load(&s3->n_del);
     out->retries = atomic_load(&s3->n_retry);
     out->cache_hits = atomic_load(&s3->n_hit);
+    out->readahead_hits = atomic_load(&s3->n_ra);
     return 0;
 }

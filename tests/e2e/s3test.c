@@ -78,8 +78,12 @@ static int spawn(struct s3test *t, char *why, size_t n)
         }
         setenv("ROOT_ACCESS_KEY", S3TEST_ACCESS, 1);
         setenv("ROOT_SECRET_KEY", S3TEST_SECRET, 1);
-        execl(t->bin, t->bin, "--port", listen, "--region", S3TEST_REGION, "--quiet", "posix", "--versioning-dir",
-              ver, data, (char *)NULL);
+        if (t->tls_cert[0])
+            execl(t->bin, t->bin, "--port", listen, "--region", S3TEST_REGION, "--quiet", "--cert", t->tls_cert, "--key",
+                  t->tls_key, "posix", "--versioning-dir", ver, data, (char *)NULL);
+        else
+            execl(t->bin, t->bin, "--port", listen, "--region", S3TEST_REGION, "--quiet", "posix", "--versioning-dir",
+                  ver, data, (char *)NULL);
         _exit(127);
     }
     t->pid = pid;
@@ -96,6 +100,22 @@ static int spawn(struct s3test *t, char *why, size_t n)
     snprintf(why, n, "versitygw did not answer on %s within 20 s (see %s)", listen, t->log);
     s3test_kill(t, SIGKILL);
     return -ETIMEDOUT;
+}
+
+int s3test_self_signed(struct s3test *t, const char *dir, char *why, size_t n)
+{
+    char cmd[2000];
+    snprintf(t->tls_cert, sizeof t->tls_cert, "%s/s3-cert.pem", dir);
+    snprintf(t->tls_key, sizeof t->tls_key, "%s/s3-key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+             "-keyout '%s' -out '%s' >/dev/null 2>&1", t->tls_key, t->tls_cert);
+    if (system(cmd) != 0) {
+        snprintf(why, n, "openssl could not make a self-signed certificate");
+        t->tls_cert[0] = t->tls_key[0] = '\0';
+        return -EIO;
+    }
+    return 0;
 }
 
 int s3test_start(struct s3test *t, const char *tag, char *why, size_t n)
@@ -126,7 +146,7 @@ int s3test_start(struct s3test *t, const char *tag, char *why, size_t n)
         snprintf(why, n, "no free loopback port");
         return -EIO;
     }
-    snprintf(t->endpoint, sizeof t->endpoint, "http://127.0.0.1:%d", t->port);
+    snprintf(t->endpoint, sizeof t->endpoint, "%s://127.0.0.1:%d", t->tls_cert[0] ? "https" : "http", t->port);
     return spawn(t, why, n);
 }
 
@@ -245,6 +265,7 @@ int s3test_request(const struct s3test *t, const char *method, const char *path,
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (t->tls_cert[0]) curl_easy_setopt(c, CURLOPT_CAINFO, t->tls_cert);
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (strcmp(method, "PUT") == 0) {

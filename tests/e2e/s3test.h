@@ -22,11 +22,16 @@ struct s3test {
     char log[600];       /* the server's output */
     int port;
     pid_t pid;           /* 0: not running */
-    char endpoint[64];   /* http://127.0.0.1:PORT */
+    char endpoint[64];   /* http://127.0.0.1:PORT (https:// with TLS) */
+    char tls_cert[600];  /* set before s3test_start: serve TLS with this certificate (PEM, also the */
+    char tls_key[600];   /* CA file clients trust) and key */
 };
 
 /* s3test_available: 0 when the versitygw binary is there, else -ENOENT + why. */
 int s3test_available(struct s3test *t, char *why, size_t n);
+/* s3test_self_signed: a certificate for 127.0.0.1 (subjectAltName IP) and its key, made with the
+ * openssl command in dir, named into t->tls_cert and t->tls_key. */
+int s3test_self_signed(struct s3test *t, const char *dir, char *why, size_t n);
 /* s3test_start: a fresh temporary directory (xattrs checked), the server started on a free port,
  * waited for (20 s at most). */
 int s3test_start(struct s3test *t, const char *tag, char *why, size_t n);
