@@ -6,6 +6,8 @@
  *   - an unchanged third backup stores no file data again;
  *   - a Compliance data lock on a run: the server itself refuses a direct signed DELETE of the
  *     snapshot document's version;
+ *   - a legal hold on a run is an object legal hold on its snapshot document (a direct DELETE is
+ *     refused), lifted with the hold;
  *   - the first run's snapshot deleted, prune frees packs in the bucket, verify (reading every blob)
  *     is clean;
  *   - the daemon stopped, every kept snapshot restored from the bucket (a fresh cache) and compared
@@ -167,6 +169,36 @@ TEST(compliance_lock_is_enforced_by_the_server)
     CHECKF(st == 409, "deleteSnapshot of the locked run: %ld", st);
 }
 
+TEST(legal_hold_is_an_object_legal_hold)
+{
+    struct http_resp r;
+    char path[400], vid[200], q[300], *out = NULL;
+    const char *body;
+    long st;
+    body = fmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':{'enableLegalHold':true}}]}", runs[2]);
+    st = call(&d, "PUT", fmt(FX_GRP "/%s/runs", gid), T, body, &r);
+    http_resp_release(&r);
+    CHECKF(st == 207 || st == 200, "PUT enableLegalHold: %ld", st);
+    snprintf(path, sizeof path, "/" BUCKET "/repo/snapshots/%s", snaps[2]);
+    CHECK(s3test_request(&g_s3, "GET", path, "legal-hold=", NULL, NULL, 0, &st, &out) == 0);
+    CHECKF(st == 200 && out && strstr(out, "<Status>ON</Status>"), "legal hold: %ld %s", st, out ? out : "");
+    free(out);
+    out = NULL;
+    CHECK_EQ_INT(s3test_version_id(&g_s3, path, vid, sizeof vid), 0);
+    snprintf(q, sizeof q, "versionId=%s", vid);
+    CHECK(s3test_request(&g_s3, "DELETE", path, vid[0] ? q : "", NULL, NULL, 0, &st, &out) == 0);
+    free(out);
+    out = NULL;
+    CHECKF(st == 403, "a direct DELETE of the held snapshot's version answered %ld", st);
+    body = fmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':{'enableLegalHold':false}}]}", runs[2]);
+    st = call(&d, "PUT", fmt(FX_GRP "/%s/runs", gid), T, body, &r);
+    http_resp_release(&r);
+    CHECKF(st == 207 || st == 200, "PUT enableLegalHold false: %ld", st);
+    CHECK(s3test_request(&g_s3, "GET", path, "legal-hold=", NULL, NULL, 0, &st, &out) == 0);
+    CHECKF(st == 200 && out && strstr(out, "<Status>OFF</Status>"), "legal hold lifted: %ld %s", st, out ? out : "");
+    free(out);
+}
+
 TEST(prune_and_verify_on_s3)
 {
     struct http_resp r;
@@ -237,7 +269,8 @@ TEST(kept_snapshots_restore_from_the_bucket)
 int main(void)
 {
     static const char *const TESTS[] = { "backups_land_in_the_bucket", "unchanged_rebackup_stores_nothing_new",
-                                         "compliance_lock_is_enforced_by_the_server", "prune_and_verify_on_s3",
+                                         "compliance_lock_is_enforced_by_the_server",
+                                         "legal_hold_is_an_object_legal_hold", "prune_and_verify_on_s3",
                                          "kept_snapshots_restore_from_the_bucket" };
     char ep[128];
     const char *env[10];
@@ -256,6 +289,7 @@ int main(void)
     RUN(backups_land_in_the_bucket);
     RUN(unchanged_rebackup_stores_nothing_new);
     RUN(compliance_lock_is_enforced_by_the_server);
+    RUN(legal_hold_is_an_object_legal_hold);
     RUN(prune_and_verify_on_s3);
     RUN(kept_snapshots_restore_from_the_bucket);
     daemon_stop(&d);
