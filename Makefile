@@ -1,9 +1,10 @@
 # Coffer build. `make` builds build/cofferd and build/coffer (optimised);
-# `make test-bin` builds the same code with ASan+UBSan under build/asan plus every test binary.
+# `make test-bin` builds the same code with ASan+UBSan under build/asan plus every test binary, and
+# (with clang, FUZZ_CC) the libFuzzer targets under build/fuzz.
 # Every src/*/*.c is part of libcoffer; every tests/unit/test_*.c and tests/e2e/e2e_*.c is one test
-# binary. Adding a file never needs an edit here.
+# binary, every tests/fuzz/fuzz_*.c one fuzz target. Adding a file never needs an edit here.
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libpq libcrypto libzstd libcurl
+PKGS    := libmicrohttpd gnutls jansson sqlite3 libpq libcrypto libzstd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wformat=2 -Wvla
@@ -14,6 +15,10 @@ CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Isrc -Itests $(W
 CFLAGS_REL    := $(CFLAGS_COMMON) -O2 -march=x86-64-v2
 CFLAGS_ASAN   := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LIBS    := $(PKG_LIBS) -lpthread -lm
+# libFuzzer targets: clang (Debian's clang with libclang-rt-14-dev), the whole library instrumented.
+FUZZ_CC ?= clang
+CFLAGS_FUZZ := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-sanitize-recover=undefined
 
 SRC     := $(sort $(wildcard src/*/*.c))
 OBJ_REL := $(SRC:%.c=build/obj/%.o)
@@ -22,8 +27,10 @@ UNIT    := $(patsubst tests/unit/%.c,build/asan/tests/%,$(sort $(wildcard tests/
 E2E     := $(patsubst tests/e2e/%.c,build/asan/tests/%,$(sort $(wildcard tests/e2e/e2e_*.c)))
 E2E_LIB := $(patsubst %.c,build/asan/obj/%.o,$(filter-out $(wildcard tests/e2e/e2e_*.c),$(wildcard tests/e2e/*.c)))
 CHECK_OBJ := build/asan/obj/tests/check.o
+OBJ_FUZZ:= $(SRC:%.c=build/fuzz/obj/%.o)
+FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
-.PHONY: all test-bin test clean
+.PHONY: all test-bin fuzz-bin test clean
 all: build/cofferd build/coffer
 
 build/obj/%.o: %.c
@@ -32,6 +39,10 @@ build/obj/%.o: %.c
 build/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ASAN) -MMD -MP -c $< -o $@
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_FUZZ) -MMD -MP -c $< -o $@
 
 build/libcoffer.a: $(OBJ_REL)
 	@mkdir -p build; rm -f $@; ar rcs $@ $^
@@ -54,7 +65,14 @@ build/asan/tests/e2e_%: build/asan/obj/tests/e2e/e2e_%.o $(E2E_LIB) $(CHECK_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LIBS)
 
-test-bin: all build/asan/cofferd build/asan/coffer $(UNIT) $(E2E)
+build/fuzz/libcoffer.a: $(OBJ_FUZZ)
+	@mkdir -p build/fuzz; rm -f $@; ar rcs $@ $^
+build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o build/fuzz/libcoffer.a
+	$(FUZZ_CC) $(CFLAGS_FUZZ) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz-bin: $(FUZZ)
+
+test-bin: all build/asan/cofferd build/asan/coffer $(UNIT) $(E2E) fuzz-bin
 
 test: test-bin
 	tests/run-all.sh

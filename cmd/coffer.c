@@ -1,10 +1,13 @@
 /* coffer: the command-line client of cofferd's REST API (the data-protect v2 API).
  *
- *   coffer [--url URL] [--key KEY] [--tenant ID] [--json] NOUN VERB [ARGS...]
+ *   coffer [--url URL] [--key KEY] [--tenant ID] [--cacert FILE] [--pin sha256//...] [--json]
+ *          NOUN VERB [ARGS...]
  *
  * The global options may stand anywhere before "--"; the URL, key and tenant also come from
  * COFFER_URL (default http://127.0.0.1:8080/v2), COFFER_KEY (else the file ./var/admin.key) and
- * COFFER_TENANT (default "default"). People get tables; --json prints the server's JSON as is.
+ * COFFER_TENANT (default "default"). An https:// URL is always verified: against libcurl's CA store,
+ * the CA file --cacert (COFFER_CACERT), or the public-key pin --pin (COFFER_PIN) cofferd printed.
+ * People get tables; --json prints the server's JSON as is.
  * Exit status: 0 done, 1 the server or the network refused (its message is printed), 2 usage.
  *
  * Every command is one row of `commands` below; the functions live in src/cli/cli_<noun>.c. */
@@ -54,8 +57,16 @@ static const struct command commands[] = {
       "check the repository (--read-data: re-read and re-hash the blobs, or a rotating N% of the packs)",
       cli_verify },
     { "repo", "stats", "", "the repository's size, dedup, garbage, last prune and last verify", cli_repo_stats },
+    { "key", "create", "NAME --role R [--role R ...] [--cluster] [--expires-in-days D]",
+      "create an API key of --tenant (or of the cluster) with roles Viewer, Operator, Admin, DataSecurity, Agent; "
+      "its secret is printed once", cli_key_create },
+    { "key", "list", "[--for-tenant T]", "list the API keys you may manage (never their secrets)", cli_key_list },
+    { "key", "revoke", "ID", "revoke an API key (refused from the next request on)", cli_key_revoke },
     { "download", NULL, "--recovery ID -o FILE", "fetch a download recovery's archive (resumes a partial FILE)",
       cli_download },
+    { "audit", NULL, "[--since 2h|2026-12-06T06:00:00Z] [--all-tenants] [--key ID] [--resource ID] [--route P] "
+      "[--method M] "
+      "[--status N] [--limit N (100)]", "the audit log, newest first (Admin keys)", cli_audit },
     { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -69,7 +80,8 @@ static void synopsis(const struct command *k, char *buf, size_t size)
 static void usage(FILE *f, const char *noun)
 {
     char syn[512];
-    fprintf(f, "usage: coffer [--url URL] [--key KEY] [--tenant ID] [--json] COMMAND\n\ncommands:\n");
+    fprintf(f, "usage: coffer [--url URL] [--key KEY] [--tenant ID] [--cacert FILE] [--pin sha256//...] [--json] "
+               "COMMAND\n\ncommands:\n");
     for (const struct command *k = commands; k->noun; k++) {
         if (noun && strcmp(noun, k->noun) != 0) continue;
         synopsis(k, syn, sizeof syn);
@@ -77,7 +89,8 @@ static void usage(FILE *f, const char *noun)
     }
     if (!noun)
         fprintf(f, "\nenvironment: COFFER_URL (default %s), COFFER_KEY (default: the file %s),\n"
-                   "             COFFER_TENANT (default \"%s\")\n"
+                   "             COFFER_TENANT (default \"%s\"), COFFER_CACERT, COFFER_PIN (https:// URLs: the\n"
+                   "             CA file to verify with, the public-key pin cofferd printed at start)\n"
                    "exit status: 0 done, 1 refused by the server or unreachable, 2 usage error\n",
                 CLI_DEFAULT_URL, CLI_KEY_FILE, CLI_DEFAULT_TENANT);
 }
@@ -94,10 +107,10 @@ static int is_help(const char *w) { return strcmp(w, "--help") == 0 || strcmp(w,
 /* take_global: if argv[*i] is a global option, stores it, advances *i past its value, returns 1;
  * returns -1 on a global option without its value, 0 for any other word. */
 static int take_global(int argc, char **argv, int *i, const char **url, const char **key, const char **tenant,
-                       int *json)
+                       const char **cacert, const char **pin, int *json)
 {
     static const struct { const char *name; int which; } g[] = {
-        { "--url", 0 }, { "--key", 1 }, { "--tenant", 2 }, { "--json", 3 },
+        { "--url", 0 }, { "--key", 1 }, { "--tenant", 2 }, { "--json", 3 }, { "--cacert", 4 }, { "--pin", 5 },
     };
     const char *w = argv[*i];
     for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
@@ -117,6 +130,8 @@ static int take_global(int argc, char **argv, int *i, const char **url, const ch
         }
         if (g[k].which == 0) *url = val;
         else if (g[k].which == 1) *key = val;
+        else if (g[k].which == 4) *cacert = val;
+        else if (g[k].which == 5) *pin = val;
         else *tenant = val;
         return 1;
     }
@@ -125,7 +140,7 @@ static int take_global(int argc, char **argv, int *i, const char **url, const ch
 
 int main(int argc, char **argv)
 {
-    const char *url = NULL, *key = NULL, *tenant = NULL;
+    const char *url = NULL, *key = NULL, *tenant = NULL, *cacert = NULL, *pin = NULL;
     const struct command *cmd = NULL;
     struct cli c;
     char syn[512];
@@ -136,7 +151,7 @@ int main(int argc, char **argv)
     words = calloc((size_t)argc + 1, sizeof *words);
     if (!words) return cli_fail("out of memory");
     for (int i = 1; i < argc; i++) {
-        int g = dashdash ? 0 : take_global(argc, argv, &i, &url, &key, &tenant, &json);
+        int g = dashdash ? 0 : take_global(argc, argv, &i, &url, &key, &tenant, &cacert, &pin, &json);
         if (g < 0) {
             fprintf(stderr, "coffer: option %s needs a value (or takes none)\n", argv[i]);
             free(words);
@@ -187,7 +202,7 @@ int main(int argc, char **argv)
                 return CLI_OK;
             }
         }
-        rc = cli_init(&c, url, key, tenant, json);
+        rc = cli_init(&c, url, key, tenant, cacert, pin, json);
         if (rc == CLI_OK) {
             synopsis(cmd, syn, sizeof syn);
             c.usage = syn;

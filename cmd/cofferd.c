@@ -2,9 +2,16 @@
  * directory (catalog, repository, admin key), starts the HTTP API and the job workers, and runs until
  * SIGTERM or SIGINT, then stops accepting requests, lets workers reach a safe point and exits.
  *
- *   cofferd [--data-dir DIR] [--listen HOST:PORT]
+ *   cofferd [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]
+ *           [--allow-plain-http]
  *   COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),
- *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key),
+ *   COFFER_TLS_CERT / COFFER_TLS_KEY (serve HTTPS with this PEM certificate chain and key),
+ *   COFFER_NO_TLS=1 (plain HTTP), COFFER_ALLOW_PLAIN_HTTP=1 (plain HTTP beyond loopback: see below),
+ *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key; the file's key
+ *   is re-read on SIGHUP and rewritten by POST /v2/coffer/keys/admin/rotate, the env's is fixed),
+ *   COFFER_DATA_SECURITY_KEY (a cluster key holding DataSecurity and Viewer),
+ *   COFFER_AUTH_FAILURES / COFFER_AUTH_WINDOW_SECS / COFFER_AUTH_COOLDOWN_SECS (failed authentications
+ *   per client address: 10 per 60 s, then 429 for 60 s; 0 failures = no limit),
  *   COFFER_WORKERS (backup worker threads, default 2),
  *   COFFER_PRUNE_INTERVAL_SECS (a prune after the retention pass this often, default 86400; 0 = never),
  *   COFFER_VERIFY_INTERVAL_SECS (a verify of the repository this often, default 0 = never) and
@@ -12,16 +19,31 @@
  *   of the packs, rotating; default 10),
  *   COFFER_RESERVE_MB (the catalog's space reserve DIR/catalog.reserve, default 8; 0 = none: see
  *   docs/operations.md, "Disk full"),
+ *   COFFER_AUDIT_RETENTION_DAYS (audit log entries older than this are swept, default 365; the
+ *   log is the catalog's audit_log and DIR/audit.log: docs/operations.md, "Audit log"),
  *   COFFER_TEST_CLOCK=1 (tests only: enables POST /v2/coffer-test/clock to move the daemon's clock).
  *
  * The repository lives in DIR/repo; its keys are wrapped by the key file DIR/repo.key, created (0600)
  * with the repository on first start. Without that file the backups cannot be read: keep a copy.
  *
+ * TLS (docs/operations.md, "TLS"): with a certificate and key the API is HTTPS only (api/tls.h), and
+ * SIGHUP reads the two files again (a bad new pair keeps the old one, logged). On loopback the default
+ * is plain HTTP. Beyond loopback (any other address, 0.0.0.0 and :: included) without a certificate,
+ * cofferd serves HTTPS with a self-signed certificate it makes on first start in DIR/tls/ (key 0600)
+ * and reuses after; its fingerprint and public-key pin are printed at every start. Plain HTTP beyond
+ * loopback only with --allow-plain-http; --no-tls there without it is refused (exit 2).
+ *
+ * Secret files (docs/operations.md, "Secret files"): DIR/repo.key, DIR/admin.key and the TLS key must
+ * not be readable or writable by group or others; cofferd refuses to start (exit 1) naming the file,
+ * its mode and the chmod that fixes it.
+ *
  * One daemon per data directory: before anything in DIR is opened, cofferd takes an exclusive flock on
  * DIR/cofferd.lock (which then holds its pid) and keeps it until it exits; the kernel drops the lock
  * when the process dies, however it dies. A second cofferd on the same DIR finds the lock taken,
  * names the running daemon's pid and exits 1 without touching the catalog or the repository. */
+#include "api/auth.h"
 #include "api/server.h"
+#include "api/tls.h"
 #include "api/wire_spec.h"
 #include "catalog/cat.h"
 #include "repo/backend.h"
@@ -29,8 +51,10 @@
 #include "sched/sched.h"
 #include "util/time.h"
 #include "sched/tz.h"
+#include "svc/audit.h"
 #include "util/fsio.h"
 #include "util/log.h"
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <openssl/rand.h>
@@ -48,7 +72,11 @@ struct daemon_config {
     const char *data_dir;
     char host[256];
     int port;
+    const char *tls_cert, *tls_key; /* both or neither */
+    int no_tls, allow_plain_http;
 };
+
+static struct api_tls *g_tls; /* the server's certificate (NULL: plain HTTP); reloaded on SIGHUP */
 
 static volatile sig_atomic_t g_stop, g_reload;
 static void on_signal(int sig)
@@ -60,18 +88,78 @@ static void on_signal(int sig)
 /* daemon_reload: what SIGHUP re-reads without a restart (the access issue: the admin key file and the
  * TLS certificate and key). Runs on the main thread, between signals; a file that cannot be read
  * keeps what was loaded before (logged). */
+static char *read_admin_key_file(const char *path);
+
 static void daemon_reload(struct api_context *ctx, struct api_server *server)
 {
-    (void)ctx; (void)server;
+    const char *path = ctx->auth ? api_auth_admin_key_path(ctx->auth) : NULL;
+    /* the audit log names the reload (no key asked for it: actor "signal"); status 500 when the admin
+     * key file could not be read and the old key stays */
+    struct svc_audit_event ev = { .actor = "signal", .method = "SIGHUP",
+                                  .resource_id = "admin.key", .status = 200, .detail = "{\"what\":\"reload\"}" };
+    (void)server;
     log_info("SIGHUP: reloading");
+    if (!path) {
+        log_info("SIGHUP: the admin key comes from COFFER_ADMIN_KEY: kept");
+    } else {
+        char *k = read_admin_key_file(path);
+        if (!k) {
+            log_warn("SIGHUP: cannot read the admin key file %s: the key loaded before stays in force", path);
+            ev.status = 500;
+        } else if (ctx->data_security_key && strcmp(k, ctx->data_security_key) == 0) {
+            log_warn("SIGHUP: the admin key file %s holds the data-security key: the key loaded before stays", path);
+            ev.status = 500;
+        } else {
+            api_auth_set_admin_key(ctx->auth, k);
+            log_info("SIGHUP: the admin key was reloaded from %s; the previous one is refused from now on", path);
+        }
+        free(k);
+    }
+    if (g_tls) {
+        char err[768], fp[API_TLS_FP_LEN];
+        if (api_tls_reload(g_tls, err, sizeof err) != 0) {
+            api_tls_identity(g_tls, fp, sizeof fp, NULL, 0);
+            log_error("TLS certificate not reloaded, still serving the one with fingerprint %s: %s", fp, err);
+        } else {
+            char pin[API_TLS_PIN_LEN];
+            api_tls_identity(g_tls, fp, sizeof fp, pin, sizeof pin);
+            log_info("TLS certificate reloaded: sha256 fingerprint %s, public-key pin %s", fp, pin);
+        }
+    }
+    if (ctx->cat) (void)svc_audit_record(ctx->cat, &ev);
+}
+
+/* audit_configure: the audit log's file and retention (COFFER_AUDIT_RETENTION_DAYS): 0, or -1 after
+ * logging why. */
+static int audit_configure(const char *data_dir)
+{
+    const char *v = getenv("COFFER_AUDIT_RETENTION_DAYS");
+    long long days = SVC_AUDIT_DEFAULT_RETENTION_DAYS;
+    if (v && *v) {
+        char *end;
+        errno = 0;
+        days = strtoll(v, &end, 10);
+        if (errno || *end || days < 1 || days > SVC_AUDIT_MAX_RETENTION_DAYS) {
+            log_error("COFFER_AUDIT_RETENTION_DAYS must be a number of days 1..%d, not '%s'",
+                      SVC_AUDIT_MAX_RETENTION_DAYS, v);
+            return -1;
+        }
+    }
+    return svc_audit_configure(data_dir, (int)days) == 0 ? 0 : -1;
 }
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cofferd [--data-dir DIR] [--listen HOST:PORT] [--repository DIR|s3://BUCKET/PREFIX]\n"
+    fprintf(f, "usage: cofferd [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]\n"
+               "               [--allow-plain-http] [--repository DIR|s3://BUCKET/PREFIX]\n"
+               "  --tls-cert/--tls-key  serve HTTPS with this PEM certificate (chain) and private key\n"
+               "  --no-tls              serve plain HTTP (the default on loopback)\n"
+               "  --allow-plain-http    serve plain HTTP beyond loopback (else a self-signed certificate in DIR/tls)\n"
+               "  --repository          the repository (default DIR/repo; s3:// takes COFFER_S3_* and AWS_* settings)\n"
                "  environment: COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),\n"
-               "               COFFER_REPOSITORY (default DIR/repo; s3:// takes COFFER_S3_* and AWS_* settings),\n"
-               "               COFFER_ADMIN_KEY (admin API key; default: generated into DIR/admin.key)\n");
+               "               COFFER_ADMIN_KEY (admin API key; default: generated into DIR/admin.key),\n"
+               "               COFFER_TLS_CERT, COFFER_TLS_KEY, COFFER_NO_TLS=1, COFFER_ALLOW_PLAIN_HTTP=1,\n"
+               "               COFFER_REPOSITORY\n");
 }
 
 static int parse_listen(const char *s, struct daemon_config *cfg)
@@ -93,6 +181,89 @@ static int parse_listen(const char *s, struct daemon_config *cfg)
     port = strtol(colon + 1, &end, 10);
     if (errno || *end || port < 0 || port > 65535) return -1;
     cfg->port = (int)port;
+    return 0;
+}
+
+/* listen_is_loopback: 127.0.0.0/8, ::1 and "localhost" (what api_server_start binds for it). */
+static int listen_is_loopback(const char *host)
+{
+    unsigned char a[16];
+    static const unsigned char v6_loop[16] = { [15] = 1 };
+    if (strcmp(host, "localhost") == 0) return 1;
+    if (inet_pton(AF_INET, host, a) == 1) return a[0] == 127;
+    if (inet_pton(AF_INET6, host, a) == 1) return memcmp(a, v6_loop, 16) == 0;
+    return 0;
+}
+
+static int env_on(const char *name)
+{
+    const char *v = getenv(name);
+    return v && strcmp(v, "1") == 0;
+}
+
+/* check_secret_files: DIR/repo.key and DIR/admin.key, where they exist, must be private to their
+ * owner (fsio_check_private). Returns 0, or -1 after printing which file and the chmod that fixes it. */
+static int check_secret_files(const char *data_dir)
+{
+    static const char *const names[] = { "repo.key", "admin.key" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[PATH_MAX], msg[PATH_MAX * 2 + 128];
+        int rc;
+        snprintf(path, sizeof path, "%s/%s", data_dir, names[i]);
+        rc = fsio_check_private(path, msg, sizeof msg);
+        if (rc == 0 || rc == -ENOENT) continue;
+        fprintf(stderr, "cofferd: refusing to start: %s\n", msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* setup_tls: settles what the listener speaks (g_tls: HTTPS; NULL: plain HTTP) and prints the
+ * certificate's fingerprint and pin. Returns 0, or the exit status after printing why. */
+static int setup_tls(const struct daemon_config *cfg)
+{
+    char err[PATH_MAX * 2 + 256], fp[API_TLS_FP_LEN], pin[API_TLS_PIN_LEN];
+    char dir[PATH_MAX], certp[PATH_MAX], keyp[PATH_MAX];
+    const char *cert = cfg->tls_cert, *key = cfg->tls_key;
+    int loopback = listen_is_loopback(cfg->host), created = 0, rc;
+    if (!cert && (cfg->no_tls || loopback || cfg->allow_plain_http)) {
+        if (!loopback)
+            log_warn("serving plain HTTP beyond loopback on %s (--allow-plain-http): API keys and data cross the "
+                     "network unencrypted", cfg->host);
+        return 0;
+    }
+    if (!cert) { /* beyond loopback without a certificate: our own, made once */
+        char host[256] = "";
+        if (gethostname(host, sizeof host - 1) != 0 || !host[0]) snprintf(host, sizeof host, "localhost");
+        if (strlen(cfg->data_dir) > sizeof dir - 32) {
+            fprintf(stderr, "cofferd: data directory path is too long\n");
+            return 1;
+        }
+        snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
+        rc = api_tls_self_signed(dir, host, cfg->host, &created, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "cofferd: %s\n", err);
+            return 1;
+        }
+        snprintf(certp, sizeof certp, "%s/tls/cert.pem", cfg->data_dir);
+        snprintf(keyp, sizeof keyp, "%s/tls/key.pem", cfg->data_dir);
+        cert = certp;
+        key = keyp;
+    }
+    rc = api_tls_open(cert, key, &g_tls, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "cofferd: refusing to start: %s\n", err);
+        return 1;
+    }
+    api_tls_identity(g_tls, fp, sizeof fp, pin, sizeof pin);
+    if (created)
+        log_info("created a self-signed TLS certificate in %s for listening beyond loopback (give --tls-cert and "
+                 "--tls-key to use your own)", cert);
+    log_info("TLS certificate %s: sha256 fingerprint %s, public-key pin %s (coffer --pin %s, or --cacert %s for "
+             "a self-signed one)", cert, fp, pin, pin, cert);
+    /* A line tests and scripts can read, like the ready line. */
+    printf("cofferd tls fingerprint=%s pin=%s cert=%s\n", fp, pin, cert);
+    fflush(stdout);
     return 0;
 }
 
@@ -136,29 +307,41 @@ static int daemon_lock(const char *data_dir)
     return fd;
 }
 
-/* load_admin_key: COFFER_ADMIN_KEY, or DIR/admin.key, created (0600) on first start. The caller frees. */
-static char *load_admin_key(const char *data_dir)
+/* read_admin_key_file: the key in path without trailing white space (malloc'd), or NULL (logged). */
+static char *read_admin_key_file(const char *path)
+{
+    void *data;
+    size_t len;
+    int rc = fsio_read_all(path, 4096, &data, &len);
+    char *k = data;
+    if (rc != 0) {
+        log_error("cannot read admin key %s: %s", path, strerror(-rc));
+        return NULL;
+    }
+    while (len > 0 && (k[len - 1] == '\n' || k[len - 1] == '\r' || k[len - 1] == ' ')) k[--len] = '\0';
+    if (len == 0 || strlen(k) != len) {
+        log_error("admin key file %s is empty or holds a NUL byte", path);
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+/* load_admin_key: COFFER_ADMIN_KEY, or DIR/admin.key, created (0600) on first start. The caller frees.
+ * *from_file: whether it came from the file (which SIGHUP re-reads and a rotation rewrites). */
+static char *load_admin_key(const char *data_dir, int *from_file)
 {
     const char *env = getenv("COFFER_ADMIN_KEY");
     char path[PATH_MAX];
-    void *data;
-    size_t len;
+    struct stat st;
     int rc;
+    *from_file = 0;
     if (env && *env) return strdup(env);
+    *from_file = 1;
     snprintf(path, sizeof path, "%s/admin.key", data_dir);
-    rc = fsio_read_all(path, 4096, &data, &len);
-    if (rc == 0) {
-        char *k = data;
-        while (len > 0 && (k[len - 1] == '\n' || k[len - 1] == '\r' || k[len - 1] == ' ')) k[--len] = '\0';
-        if (len == 0) {
-            log_error("admin key file %s is empty", path);
-            free(k);
-            return NULL;
-        }
-        return k;
-    }
-    if (rc != -ENOENT) {
-        log_error("cannot read admin key %s: %s", path, strerror(-rc));
+    if (stat(path, &st) == 0) return read_admin_key_file(path);
+    if (errno != ENOENT) {
+        log_error("cannot read admin key %s: %s", path, strerror(errno));
         return NULL;
     }
     {
@@ -238,9 +421,13 @@ int main(int argc, char **argv)
     struct sigaction sa;
     sigset_t stop_sigs, run_mask;
     char err[512] = "", path[PATH_MAX], *key;
-    int lock_fd;
+    int lock_fd, key_from_file = 0;
     cfg.data_dir = getenv("COFFER_DATA_DIR");
     if (!cfg.data_dir || !*cfg.data_dir) cfg.data_dir = "./var";
+    cfg.tls_cert = getenv("COFFER_TLS_CERT");
+    cfg.tls_key = getenv("COFFER_TLS_KEY");
+    cfg.no_tls = env_on("COFFER_NO_TLS");
+    cfg.allow_plain_http = env_on("COFFER_ALLOW_PLAIN_HTTP");
     if (!listen || !*listen) listen = "127.0.0.1:8080";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc) {
@@ -249,6 +436,14 @@ int main(int argc, char **argv)
             listen = argv[++i];
         } else if (strcmp(argv[i], "--repository") == 0 && i + 1 < argc) {
             repository = argv[++i];
+        } else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc) {
+            cfg.tls_cert = argv[++i];
+        } else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc) {
+            cfg.tls_key = argv[++i];
+        } else if (strcmp(argv[i], "--no-tls") == 0) {
+            cfg.no_tls = 1;
+        } else if (strcmp(argv[i], "--allow-plain-http") == 0) {
+            cfg.allow_plain_http = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -260,6 +455,22 @@ int main(int argc, char **argv)
     }
     if (parse_listen(listen, &cfg) != 0) {
         fprintf(stderr, "cofferd: --listen must be HOST:PORT, not '%s'\n", listen);
+        return 2;
+    }
+    if (cfg.tls_cert && !*cfg.tls_cert) cfg.tls_cert = NULL;
+    if (cfg.tls_key && !*cfg.tls_key) cfg.tls_key = NULL;
+    if (!cfg.tls_cert != !cfg.tls_key) {
+        fprintf(stderr, "cofferd: --tls-cert and --tls-key (COFFER_TLS_CERT, COFFER_TLS_KEY) go together\n");
+        return 2;
+    }
+    if (cfg.tls_cert && cfg.no_tls) {
+        fprintf(stderr, "cofferd: --no-tls and --tls-cert contradict each other\n");
+        return 2;
+    }
+    if (cfg.no_tls && !cfg.allow_plain_http && !listen_is_loopback(cfg.host)) {
+        fprintf(stderr, "cofferd: refusing to serve plain HTTP beyond loopback on %s: pass --allow-plain-http "
+                        "(COFFER_ALLOW_PLAIN_HTTP=1) to do it anyway, give --tls-cert and --tls-key, or drop "
+                        "--no-tls to serve HTTPS with a self-signed certificate\n", cfg.host);
         return 2;
     }
     if (fsio_mkdir_p(cfg.data_dir, 0700) != 0) {
@@ -284,7 +495,12 @@ int main(int argc, char **argv)
     sigdelset(&run_mask, SIGHUP);
     lock_fd = daemon_lock(cfg.data_dir); /* before anything in the data directory is opened */
     if (lock_fd < 0) return 1;
-    key = load_admin_key(cfg.data_dir);
+    if (check_secret_files(cfg.data_dir) != 0) return 1;
+    {
+        int trc = setup_tls(&cfg);
+        if (trc != 0) return trc;
+    }
+    key = load_admin_key(cfg.data_dir, &key_from_file);
     if (!key) return 1;
     /* The data-security key (docs/operations.md): the one key that may lift an Administrative data
      * lock; it must differ from the admin key, or the admin would hold both. */
@@ -292,6 +508,10 @@ int main(int argc, char **argv)
     if (ctx.data_security_key && !*ctx.data_security_key) ctx.data_security_key = NULL;
     if (ctx.data_security_key && strcmp(ctx.data_security_key, key) == 0) {
         log_error("COFFER_DATA_SECURITY_KEY must differ from the admin key");
+        free(key);
+        return 1;
+    }
+    if (audit_configure(cfg.data_dir) != 0) {
         free(key);
         return 1;
     }
@@ -367,16 +587,45 @@ int main(int argc, char **argv)
     }
 
 
-    if (api_server_start(cfg.host, cfg.port, key, &ctx, &server, err, sizeof err) != 0) {
+    { /* the keys (auth.h): the admin key, its file when it came from one, the data-security key, and
+       * the failed-authentication limits COFFER_AUTH_FAILURES (per COFFER_AUTH_WINDOW_SECS, default 10
+       * per 60; 0 = no limit) and COFFER_AUTH_COOLDOWN_SECS (default 60) */
+        struct api_auth_limits lim = API_AUTH_LIMITS_DEFAULT;
+        const char *names[3] = { "COFFER_AUTH_FAILURES", "COFFER_AUTH_WINDOW_SECS", "COFFER_AUTH_COOLDOWN_SECS" };
+        unsigned *dst[3] = { &lim.fail_limit, &lim.window_secs, &lim.cooldown_secs };
+        int bad = 0;
+        for (int i = 0; i < 3; i++) {
+            const char *v = getenv(names[i]);
+            char *end;
+            long long n;
+            if (!v || !*v) continue;
+            n = strtoll(v, &end, 10);
+            if (*end || n < (i == 0 ? 0 : 1) || n > 1000000) {
+                log_error("%s must be a number %s..1000000, not '%s'", names[i], i == 0 ? "0" : "1", v);
+                bad = 1;
+            }
+            *dst[i] = (unsigned)n;
+        }
+        snprintf(path, sizeof path, "%s/admin.key", cfg.data_dir);
+        if (bad || api_auth_new(key, key_from_file ? path : NULL, ctx.data_security_key, &lim, &ctx.auth) != 0) {
+            sched_stop(ctx.sched);
+            repo_close(ctx.repo);
+            cat_close(ctx.cat);
+            free(key);
+            return 1;
+        }
+    }
+    if (api_server_start(cfg.host, cfg.port, key, g_tls, &ctx, &server, err, sizeof err) != 0) {
         log_error("%s", err);
+        api_auth_free(ctx.auth);
         sched_stop(ctx.sched);
         repo_close(ctx.repo);
         cat_close(ctx.cat);
         free(key);
         return 1;
     }
-    log_info("cofferd listening on http://%s:%d/v2 (data directory %s)", cfg.host, api_server_port(server),
-             cfg.data_dir);
+    log_info("cofferd listening on %s://%s:%d/v2 (data directory %s)", g_tls ? "https" : "http", cfg.host,
+             api_server_port(server), cfg.data_dir);
     /* A line tests and scripts can wait for. */
     printf("cofferd ready port=%d\n", api_server_port(server));
     fflush(stdout);
@@ -392,11 +641,13 @@ int main(int argc, char **argv)
     }
     log_info("cofferd stopping");
     api_server_stop(server);
+    api_auth_free(ctx.auth);
     sched_stop(ctx.sched); /* running recoveries stop at a safe point and end Failed; running backups
                             * stop at a safe point and are queued again */
     repo_close(ctx.repo);
     cat_close(ctx.cat);
     sched_tz_release_all();
+    api_tls_free(g_tls);
     free(key);
     log_info("cofferd stopped");
     if (ftruncate(lock_fd, 0) != 0) log_warn("cannot clear the lock file: %s", strerror(errno));

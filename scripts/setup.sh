@@ -4,8 +4,10 @@
 set -euo pipefail
 [ "${COFFER_SETUP_SKIP:-0}" = 1 ] && exit 0
 BUILD_PKGS="build-essential make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
-libssl-dev libzstd-dev libcurl4-openssl-dev"
-TEST_PKGS="curl sqlite3 tar attr"
+libssl-dev libzstd-dev libcurl4-openssl-dev libgnutls28-dev"
+# clang and its runtime (libFuzzer) build the fuzz targets of tests/fuzz (make fuzz-bin); the openssl
+# tool checks certificates in e2e_tls.
+TEST_PKGS="curl sqlite3 tar attr openssl clang libclang-rt-14-dev"
 # PostgreSQL 15 (the SQL mover's engine, docs/databases.md): the server binaries land in
 # /usr/lib/postgresql/15/bin; the daemon and the tests start their own servers, so Debian's default
 # cluster is not wanted (see no_main_cluster below).

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
-make -j"$(nproc)" test-bin
+make -s -j"$(nproc)" test-bin
 exec tests/run-all.sh

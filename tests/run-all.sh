@@ -10,11 +10,19 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-export TMPDIR="${TMPDIR:-/tmp}"
 filter="${TESTS_FILTER:-.}"
 limit="${TEST_TIMEOUT:-600}"
 passed=0; failed=0; skipped=0
-logdir=$(mktemp -d "${TMPDIR}/coffer-test-logs-XXXXXX")
+# Logs go to build/test-logs/<run> (the five newest runs are kept). Every suite gets a private TMPDIR
+# under one scratch directory that is removed at the end, so a run leaves nothing behind in /tmp; a
+# failing suite's daemon logs (*.log in its TMPDIR) are moved beside its log first.
+mkdir -p build/test-logs
+logdir=$(mktemp -d "build/test-logs/$(date +%Y%m%d-%H%M%S)-XXXX")
+logdir=$(cd "$logdir" && pwd)
+ls -1dt build/test-logs/*/ 2>/dev/null | tail -n +6 | xargs -r rm -rf
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/coffer-tests-XXXXXX")
+chmod 0711 "$scratch" # the postgres user (tests start PostgreSQL as it when root) must reach its own dirs below
+trap 'rm -rf "$scratch"' EXIT
 
 # report: adds a suite's counts to the total and prints its line (and its failures).
 report() { # name p f s seconds log
@@ -30,12 +38,13 @@ report() { # name p f s seconds log
 
 run_suite() { # name kind(c|go) command...
   local name=$1 kind=$2; shift 2
-  local log="$logdir/$name.log" start end p f s rc tally tp tf ts runs
+  local log="$logdir/$name.log" start end p f s rc tally tp tf ts runs tmp="$scratch/$name"
+  mkdir -p "$tmp"
   start=$(date +%s)
   if [ "$kind" = c ]; then
-    timeout -k 10 "$limit" "$@" >"$log" 2>&1; rc=$?
+    TMPDIR="$tmp" timeout -k 10 "$limit" "$@" >"$log" 2>&1; rc=$?
   else
-    "$@" >"$log" 2>&1; rc=$?
+    TMPDIR="$tmp" "$@" >"$log" 2>&1; rc=$?
   fi
   end=$(date +%s)
   p=$(grep -cE '^(PASS |--- PASS)' "$log")
@@ -70,6 +79,11 @@ run_suite() { # name kind(c|go) command...
     f=1; echo "FAIL $name: exited with status $rc without a FAIL line" >>"$log"
   fi
   report "$name" "$p" "$f" "$s" "$((end - start))" "$log"
+  if [ "$f" -ne 0 ]; then
+    mkdir -p "$logdir/$name.tmp"
+    find "$tmp" -maxdepth 2 -name '*.log' -exec mv -t "$logdir/$name.tmp" {} + 2>/dev/null
+  fi
+  rm -rf "$tmp"
 }
 
 # stale_dep: prints the first source the binary t is older than (its .c, the framework, the harness).
@@ -98,6 +112,11 @@ for src in tests/unit/test_*.c tests/e2e/e2e_*.c; do
     run_suite "$name" c "$t"
   fi
 done
+
+# libFuzzer targets (tests/fuzz): each briefly, from its seed corpus, after its regression inputs.
+if [[ "fuzz" =~ $filter ]]; then
+  run_suite fuzz c tests/fuzz/run.sh
+fi
 
 # The structure rules of docs/architecture.md, checked on the built objects.
 if [[ "layers" =~ $filter ]]; then

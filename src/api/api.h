@@ -39,18 +39,23 @@ struct api_req {
     size_t body_len;
     int data_security;       /* the caller holds the DataSecurity role (lifts Administrative locks) */
     const struct api_principal *who; /* the authenticated caller (auth.h); set before the handler runs */
+    const struct api_route *route;   /* the route dispatch matched (NULL: none), set before authentication */
 };
 
 struct api_resp {
     int status;
     json_t *json;                 /* owned by the response; NULL for no body */
     struct MHD_Response *raw;     /* a prepared response (streams); takes precedence over json */
+    const char *doc;              /* api_doc_response's JSON text inside raw (read by the audit log), or NULL */
+    size_t doc_len;
 };
 
 typedef void (*api_handler_fn)(struct api_req *req, struct api_resp *resp);
 
 /* Route flags. The authentication scheme and the tenant rule are the route table's (routes.h). */
 #define API_ROUTE_NO_TENANT 1     /* this route takes no tenant even though its table has a tenant rule */
+#define API_ROUTE_DATA_SECURITY 2 /* a key holding DataSecurity may call it too (besides the route's role) */
+#define API_ROUTE_TENANT_KEYS 4   /* a route without a tenant that tenant keys may call (else cluster keys only) */
 
 struct api_route {
     const char *method;
@@ -99,12 +104,15 @@ json_t *api_body_object(struct api_req *req, struct api_resp *resp);
 struct cat;
 struct sched;
 struct repo;
+struct api_auth_state;
 struct api_context {
     struct cat *cat;
     const char *data_dir;
     struct sched *sched;  /* job queue and workers (NULL until started) */
     struct repo *repo;    /* the local repository (NULL until opened) */
-    const char *data_security_key; /* COFFER_DATA_SECURITY_KEY (NULL: none; distinct from the admin key) */
+    const char *data_security_key; /* COFFER_DATA_SECURITY_KEY (NULL: none; distinct from the admin key): a cluster
+                                    * key holding DataSecurity and Viewer (auth.c) */
+    struct api_auth_state *auth; /* the keys and failure limits (auth.h); NULL: api_server_start makes one */
 };
 /* api_ctx: the daemon context of a request. */
 static inline struct api_context *api_ctx(struct api_req *req) { return req->ctx; }

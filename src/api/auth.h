@@ -13,6 +13,7 @@
  *   AGENT         write-only: what a remote coffer-agent may do for the objects registered to it */
 #ifndef COFFER_API_AUTH_H
 #define COFFER_API_AUTH_H
+#include <stddef.h>
 #include <stdint.h>
 
 enum api_role {
@@ -38,5 +39,59 @@ static inline int api_role_satisfies(unsigned roles, unsigned need)
     if (roles & API_ROLE_ADMIN) roles |= API_ROLE_OPERATOR;
     if (roles & API_ROLE_OPERATOR) roles |= API_ROLE_VIEWER;
     return need != 0 && (roles & need) == need;
-}
+}/* ---- keys and the authentication state (auth.c) ----
+ *
+ * An API key's token is "cfk_<id>_<secret>": <id> is API_KEY_ID_HEX hex characters (public: listed,
+ * logged, audited), <secret> API_KEY_SECRET_HEX hex characters from 256 random bits (RAND_bytes).
+ * The catalog keeps only SHA-256(token): for a 256-bit random secret a fast unsalted hash is safe
+ * (nobody can guess or brute-force 2^256 values; salt and slow hashing exist for low-entropy
+ * passwords, where an attacker tries likely ones). Tokens are compared as digests in constant time. */
+#define API_KEY_PREFIX "cfk_"
+#define API_KEY_ID_HEX 16
+#define API_KEY_SECRET_HEX 64
+#define API_KEY_TOKEN_LEN (4 + API_KEY_ID_HEX + 1 + API_KEY_SECRET_HEX) /* without the NUL */
+#define API_ADMIN_KEY_ID "admin"
+#define API_DATA_SECURITY_KEY_ID "data-security"
+
+struct cat;
+struct sockaddr;
+struct api_auth_state;
+
+/* How failed authentication is limited per client address: at most fail_limit failures within
+ * window_secs, then every request from that address is 429 for cooldown_secs. fail_limit 0: no limit. */
+struct api_auth_limits {
+    unsigned fail_limit;    /* default 10 */
+    unsigned window_secs;   /* default 60 */
+    unsigned cooldown_secs; /* default 60 */
+};
+#define API_AUTH_LIMITS_DEFAULT { 10, 60, 60 }
+
+/* api_auth_new: the authentication state: the admin key (admin_key_path: the file it was read from
+ * and where a rotation writes the next one; NULL when it came from COFFER_ADMIN_KEY and cannot be
+ * rotated), the data-security key (NULL: none), the failure limits. 0 or -ENOMEM. api_auth_free. */
+int api_auth_new(const char *admin_key, const char *admin_key_path, const char *ds_key,
+                 const struct api_auth_limits *limits, struct api_auth_state **out);
+void api_auth_free(struct api_auth_state *a);
+/* api_auth_set_admin_key: the admin key from now on (the previous one stops working at once). */
+int api_auth_set_admin_key(struct api_auth_state *a, const char *key);
+/* api_auth_admin_key_path: the admin key file (NULL: the key came from the environment). */
+const char *api_auth_admin_key_path(const struct api_auth_state *a);
+/* api_auth_lookup: the principal of an Authorization header value ("Bearer <token>"; may be NULL):
+ * the admin key, the data-security key or an unrevoked, unexpired API key of the catalog. 0 with
+ * *out filled, -1 when the header names no valid key. */
+int api_auth_lookup(struct api_auth_state *a, struct cat *cat, const char *authorization, struct api_principal *out);
+/* api_auth_blocked: whether the client address is cooling down after too many failures (1, with the
+ * seconds left in *retry_after) or not (0). api_auth_failed: counts one failure of that address
+ * (and logs it with the address). Both take a bounded table: memory does not grow with addresses. */
+int api_auth_blocked(struct api_auth_state *a, const struct sockaddr *addr, unsigned *retry_after);
+void api_auth_failed(struct api_auth_state *a, const struct sockaddr *addr);
+/* api_key_new_token: a new key's id (API_KEY_ID_HEX + 1 bytes), its token (API_KEY_TOKEN_LEN + 1)
+ * and the token's SHA-256 (32 bytes). 0, or -1 when the random generator fails. */
+int api_key_new_token(char *id, char *token, unsigned char *sha256);
+/* api_admin_key_new: a new admin key (64 hex characters from 256 random bits) into key (65 bytes). */
+int api_admin_key_new(char *key);
+/* api_role_names: the role bits as "Viewer,Operator" into buf; api_role_parse: one name's bit (0 when
+ * unknown). Names: Viewer, Operator, Admin, DataSecurity, Agent. */
+const char *api_role_names(unsigned roles, char *buf, size_t len);
+unsigned api_role_parse(const char *name);
 #endif

@@ -193,7 +193,7 @@ static int file_path(struct api_resp *resp, json_t *e, const char *path, void *u
     size_t i;
     (void)ud;
     if (!jv_str_nonempty(resp, e, path, "includedPath", 1, &inc) || !absolute_path(resp, path, "includedPath", inc) ||
-        !jv_str_array(resp, e, path, "excludedPaths", 0, 1, &ex) || !jv_bool(resp, e, path, "skipNestedVolumes", 0, NULL, NULL))
+        !jv_str_array(resp, e, path, "excludedPaths", 0, 0, &ex) || !jv_bool(resp, e, path, "skipNestedVolumes", 0, NULL, NULL))
         return 0;
     json_array_foreach(ex, i, v) {
         char f[64];
@@ -227,13 +227,15 @@ static int common_params(struct api_resp *resp, json_t *o, const char *prefix)
            jv_each_object(resp, o, prefix, "taskTimeouts", 0, 0, each_with_fields, (void *)timeout_fields);
 }
 
-/* only_one: of the sub-params keys, only `want` may be present. */
+/* only_one: of the sub-params keys, only `want` is kept: the others belong to another protection type
+ * and are dropped (tolerated, never checked, stored or echoed; real clients send blocks of other types).
+ * Always 1 (the validator signature). */
 static int only_one(struct api_resp *resp, json_t *o, const char *prefix, const char *const *keys, const char *want,
                     const char *type)
 {
+    (void)resp; (void)prefix; (void)type;
     for (; *keys; keys++)
-        if (strcmp(*keys, want) != 0 && json_object_get(o, *keys) && !json_is_null(json_object_get(o, *keys)))
-            return jv_fail(resp, prefix, *keys, "does not apply to protectionType '%s' (use '%s')", type, want);
+        if (strcmp(*keys, want) != 0) json_object_del(o, *keys);
     return 1;
 }
 
@@ -283,6 +285,11 @@ static int sql_params(struct api_resp *resp, json_t *body, struct api_group_info
     return common_params(resp, sub, sp) && jv_each_object(resp, sub, sp, "objects", 1, 1, sql_object, info);
 }
 
+/* The parameter block of each environment of the wire contract, ours and others'. */
+static const struct { const char *environment, *block; } env_blocks[] = {
+    { "kPhysical", "physicalParams" }, { "kSQL", "mssqlParams" }, { "kKubernetes", "kubernetesParams" },
+};
+
 int api_group_validate(struct api_resp *resp, json_t *body, struct api_group_info *info)
 {
     json_t *alert;
@@ -308,18 +315,12 @@ int api_group_validate(struct api_resp *resp, json_t *body, struct api_group_inf
         !jv_each_object(resp, body, "", "sla", 0, 0, each_with_fields, (void *)sla_fields) ||
         !jv_each_object(resp, body, "", "advancedConfigs", 0, 0, each_with_fields, (void *)kv_fields))
         return 0;
-    if (strcmp(info->environment, "kPhysical") == 0) {
-        if (json_object_get(body, "mssqlParams") && !json_is_null(json_object_get(body, "mssqlParams")))
-            return jv_fail(resp, "", "mssqlParams", "does not apply to environment 'kPhysical'");
-        if (!physical_params(resp, body, info)) return 0;
-    } else {
-        if (json_object_get(body, "physicalParams") && !json_is_null(json_object_get(body, "physicalParams")))
-            return jv_fail(resp, "", "physicalParams", "does not apply to environment 'kSQL'");
-        if (!sql_params(resp, body, info)) return 0;
-    }
-    if (json_object_get(body, "kubernetesParams") && !json_is_null(json_object_get(body, "kubernetesParams")))
-        return jv_fail(resp, "", "kubernetesParams", "does not apply to environment '%s'", info->environment);
-    return 1;
+    /* The parameter blocks of other environments are dropped (tolerated, never checked, stored or
+     * echoed): a real client may send them; only the block of the group's own environment counts. */
+    for (size_t i = 0; i < sizeof env_blocks / sizeof env_blocks[0]; i++)
+        if (strcmp(env_blocks[i].environment, info->environment) != 0) json_object_del(body, env_blocks[i].block);
+    if (strcmp(info->environment, "kPhysical") == 0) return physical_params(resp, body, info);
+    return sql_params(resp, body, info);
 }
 
 void api_group_info_release(struct api_group_info *info)

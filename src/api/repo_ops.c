@@ -301,7 +301,7 @@ static void stats_get(struct api_req *req, struct api_resp *resp)
 const struct api_route api_routes_coffer_repository[] = {
     { "POST", "/v2/coffer/repository/prune", prune_post, 0, API_ROLE_ADMIN },
     { "GET", "/v2/coffer/repository/prune", prune_get, 0, API_ROLE_VIEWER },
-    { "POST", "/v2/coffer/repository/verify", verify_post, 0, API_ROLE_ADMIN },
+    { "POST", "/v2/coffer/repository/verify", verify_post, 0, API_ROLE_OPERATOR },
     { "GET", "/v2/coffer/repository/verify", verify_get, 0, API_ROLE_VIEWER },
     { "GET", "/v2/coffer/repository/stats", stats_get, 0, API_ROLE_VIEWER },
     { NULL, NULL, NULL, 0, 0 },

@@ -71,6 +71,8 @@ void api_doc_response(struct api_resp *resp, int status, char *doc, size_t len)
     json_decref(resp->json);
     resp->json = NULL;
     resp->raw = r;
+    resp->doc = doc; /* owned by r, alive until the answer is sent: the audit log reads a create's id */
+    resp->doc_len = len;
     resp->status = status;
 }
 

@@ -22,9 +22,14 @@ const struct api_route_table api_route_tables[] = {
     IBM("meta-info", api_routes_meta_info),
     /* Coffer extensions: the daemon's repository, shared by every tenant (repo_ops.c) */
     { "coffer-repository", api_routes_coffer_repository, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
+    /* Coffer extension: the audit log (audit.c); the tenant header is optional (a tenant key without
+     * it means its own tenant); which entries a key sees is the handler's rule */
+    { "coffer-audit", api_routes_coffer_audit, API_AUTH_ADMIN_BEARER, { "X-IBM-Tenant-Id", 0, 256 } },
     /* the site restore API (vantagecloud-baas-restore-api.txt, /data-protection/v2/sites/...): the same
      * key and tenant header; a site of another tenant is 404 (site_api.c) */
     IBM("site", api_routes_site),
+    /* Coffer extension: API keys (keys_api.c); a key's tenant is in the body, not in a header */
+    { "coffer-keys", api_routes_coffer_keys, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     /* served by a connector, not by us: the client sends no tenant (connector_side.c) */
     { "connector-side", api_routes_connector_side, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     { NULL, NULL, 0, API_TENANT_NONE },

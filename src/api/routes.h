@@ -3,27 +3,36 @@
  * each table declares how its requests are authenticated and where their tenant comes from.
  *
  * Dispatch (server.c) for a request, in this order:
+ *   0. a client address cooling down after too many failed authentications: 429 with Retry-After
+ *      (auth.c), whatever the request;
  *   1. match the path against every table; the first route whose pattern and method match wins;
- *   2. authenticate with the scheme of the matched route's table; a path that matches no route (404)
- *      or no route with this method (405) is authenticated with API_AUTH_DEFAULT first, so that an
- *      unauthenticated client learns nothing about which paths exist: 401 before 404/405/413;
+ *   2. authenticate with the scheme of the matched route's table, which gives the principal
+ *      (req->who, auth.h); a path that matches no route (404) or no route with this method (405) is
+ *      authenticated with API_AUTH_DEFAULT first, so that an unauthenticated client learns nothing
+ *      about which paths exist: 401 before 404/405/413; a failure that presented a key counts
+ *      against the address;
  *   3. a body over API_MAX_BODY_BYTES: 413;
- *   4. apply the table's tenant rule (unless the route carries API_ROUTE_NO_TENANT): the named header
- *      must be present and non-empty when required (400 MissingTenant) and at most max_len bytes
- *      (400 InvalidTenant); req->tenant is its value (NULL when the rule has no header or the header
- *      is absent and optional);
- *   5. call the handler.
+ *   4. 404 / 405;
+ *   5. the route's role (api_route.role; API_ROUTE_DATA_SECURITY admits DataSecurity too): else 403
+ *      Forbidden naming the role needed;
+ *   6. the tenant: a table without a tenant rule, or a route with API_ROUTE_NO_TENANT, needs a cluster
+ *      key (403) unless the route carries API_ROUTE_TENANT_KEYS; otherwise the named header must be at
+ *      most max_len bytes (400 InvalidTenant); for a tenant key it must be absent (req->tenant is then
+ *      the key's tenant) or name the key's own tenant (else 403); for a cluster key it is required
+ *      when the rule says so (400 MissingTenant) and req->tenant is its value;
+ *   7. req->data_security (the principal holds DataSecurity), req->route; call the handler.
  * A new API gets its own table here with its own rule (the site restore API of
  * vantagecloud-baas-restore-api.txt has its own table, "site", with the data-protect API's key and
  * tenant header); a new auth scheme is one enum value below and one case in server.c's auth_ok. */
 #ifndef COFFER_API_ROUTES_H
 #define COFFER_API_ROUTES_H
 #include "api/api.h"
+#include "api/auth.h"
 
 /* How a table's requests prove who they are. */
 enum api_auth {
-    /* "Authorization: Bearer <admin key>": the key given to cofferd at start, compared as SHA-256
-     * digests in constant time. */
+    /* "Authorization: Bearer <key>": the admin key, the data-security key or an API key (auth.c),
+     * compared as SHA-256 digests in constant time. */
     API_AUTH_ADMIN_BEARER = 1,
 };
 #define API_AUTH_DEFAULT API_AUTH_ADMIN_BEARER
@@ -65,5 +74,7 @@ extern const struct api_route api_routes_agents[];          /* agents.c */
 extern const struct api_route api_routes_meta_info[];       /* meta_info.c */
 extern const struct api_route api_routes_connector_side[];  /* connector_side.c */
 extern const struct api_route api_routes_coffer_repository[]; /* repo_ops.c (Coffer extension) */
+extern const struct api_route api_routes_coffer_audit[];    /* audit.c (Coffer extension) */
 extern const struct api_route api_routes_site[];            /* site_api.c: the site restore API */
+extern const struct api_route api_routes_coffer_keys[];     /* keys_api.c (Coffer extension) */
 #endif

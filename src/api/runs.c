@@ -847,7 +847,7 @@ static void test_clock(struct api_req *req, struct api_resp *resp)
 const struct api_route api_routes_runs[] = {
     { "POST", "/v2/data-protect/protection-groups/{id}/runs", create_run, 0, API_ROLE_OPERATOR },
     { "GET", "/v2/data-protect/protection-groups/{id}/runs", list_runs, 0, API_ROLE_VIEWER },
-    { "PUT", "/v2/data-protect/protection-groups/{id}/runs", update_runs, 0, API_ROLE_ADMIN },
+    { "PUT", "/v2/data-protect/protection-groups/{id}/runs", update_runs, API_ROUTE_DATA_SECURITY, API_ROLE_ADMIN },
     { "POST", "/v2/data-protect/protection-groups/{id}/runs/actions", run_actions, 0, API_ROLE_OPERATOR },
     { "GET", "/v2/data-protect/protection-groups/{id}/runs/{runId}", get_run, 0, API_ROLE_VIEWER },
     { "GET", "/v2/data-protect/runs/{runId}/progress", run_progress, 0, API_ROLE_VIEWER },

@@ -4,7 +4,8 @@
  * Schedules: a unit (Minutes .. Years, or ProtectOnce for full backups) and the sub-schedule that
  * matches it (minuteSchedule.frequency, hourSchedule.frequency, daySchedule.frequency, weekSchedule.
  * dayOfWeek, monthSchedule, yearSchedule.dayOfYear). Sub-schedules that are present but do not match
- * the unit are still checked, because the stored body is echoed back to clients that decode it.
+ * the unit are removed from the body before it is stored (neither checked nor echoed): strict where a
+ * value is used, tolerant where it is merely unused.
  * Counts (frequencies, durations) are bounded so the scheduler's and retention's time arithmetic in
  * microseconds cannot overflow. */
 #include "api/schedule.h"
@@ -101,8 +102,13 @@ static int schedule(struct api_resp *resp, json_t *obj, const char *prefix, cons
     if (!jv_obj(resp, obj, prefix, field, required, &s)) return 0;
     if (!s) return 1;
     jv_path(p, sizeof p, prefix, field);
-    if (!jv_enum(resp, s, p, "unit", 1, units, &unit) ||
-        !frequency_schedule(resp, s, p, "minuteSchedule") || !frequency_schedule(resp, s, p, "hourSchedule") ||
+    if (!jv_enum(resp, s, p, "unit", 1, units, &unit)) return 0;
+    /* A sub-schedule the unit does not use is tolerated and dropped: real clients send them all (the
+     * official client's own examples carry a monthSchedule beside unit Minutes), and what is dropped
+     * is neither checked, stored nor echoed. */
+    for (size_t i = 0; i < sizeof match / sizeof match[0]; i++)
+        if (strcmp(unit, match[i].unit) != 0) json_object_del(s, match[i].sub);
+    if (!frequency_schedule(resp, s, p, "minuteSchedule") || !frequency_schedule(resp, s, p, "hourSchedule") ||
         !frequency_schedule(resp, s, p, "daySchedule") || !week_schedule(resp, s, p) ||
         !month_schedule(resp, s, p) || !year_schedule(resp, s, p))
         return 0;

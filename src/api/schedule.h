@@ -4,7 +4,8 @@
  * Every check takes the JSON object holding the field, the path of that object ("" at the top) and
  * the field's name; on a problem it fills resp with a 400 whose message names the full field path
  * (e.g. "field 'backupPolicy.regular.retention.duration' must be > 0") and returns 0; 1 when the
- * value is acceptable, including absent when not required. Nothing is modified. */
+ * value is acceptable, including absent when not required. Nothing is modified, except that a schedule's
+ * sub-schedules its unit does not use are removed (schedule.c). */
 #ifndef COFFER_API_SCHEDULE_H
 #define COFFER_API_SCHEDULE_H
 #include "api/api.h"

@@ -1,11 +1,13 @@
 /* search_indexed.c: POST /v2/data-protect/search/indexed-objects (SearchIndexedObjects) for files.
  *
- * objectType must be Files (Coffer indexes the files of its file snapshots; other object types are
- * 400). fileParams.searchString is matched case-insensitively (ASCII) against file names, or against
- * whole paths when it contains '/': text without '*' is a substring ("report" finds
- * "Q3-Report.pdf"), text with '*' a pattern over the whole name where '*' is any run ("*.pdf",
- * "rep*"); empty or "*" is every path. The index's trigram table answers substrings of three
- * characters or more; shorter ones scan. Filters: fileParams.types (File, Directory, Symlink),
+ * objectType Files searches the files of Coffer's file snapshots; another object type of the contract
+ * (Emails, SfdcRecords, ...) is one Coffer does not protect and is answered 200 with no results.
+ * fileParams.searchString is matched case-insensitively (Unicode case folding: "ÜNÏCØDÉ" finds
+ * "ünïcødé-report.txt") against file names, or against whole paths when it contains '/': text without
+ * '*' is a substring ("report" finds "Q3-Report.pdf"), text with '*' a pattern over the whole name
+ * where '*' is any run ("*.pdf", "rep*"); empty or "*" is every path. The index's trigram table answers
+ * substrings of three characters or more (its LIKE folds ASCII only, so each character beyond ASCII is
+ * a one-character wildcard there, and the matcher here decides); shorter ones scan. Filters: fileParams.types (File, Directory, Symlink),
  * sourceEnvironments (kPhysical / kPhysicalFiles), sourceIds (registrations), objectIds,
  * protectionGroupIds; tags and snapshot tags match nothing (none exist here); storageDomainIds match
  * when they name 1, the only storage domain.
@@ -18,13 +20,13 @@
  * paginationCookie (the last path id) when more follow. "count" is the number of matches from this
  * page on, exact up to COUNT_CAP past the page and a lower bound beyond (counting every match of a
  * broad query would cost more than the query). */
+#include "util/text.h"
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/jv.h"
 #include "api/objects.h"
 #include "catalog/cat_file_index.h"
 #include "catalog/cat_source.h"
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,14 +41,12 @@
 #define OBJ_CACHE 8
 
 struct matcher {
-    char pat[SEARCH_MAX + 1];   /* lower-cased */
+    char pat[UTIL_FOLD_MAX(SEARCH_MAX) + 1];   /* case-folded (util_fold) */
     int glob;                   /* contains '*': whole-name pattern; else substring */
     int on_path;
 };
 
-static int ci_eq(char a, char b) { return tolower((unsigned char)a) == tolower((unsigned char)b); }
-
-/* glob_match: '*' matches any run (including '/'), everything else one byte, ASCII case-insensitive. */
+/* glob_match: '*' matches any run (including '/'), everything else one byte; both sides folded. */
 static int glob_match(const char *p, const char *s)
 {
     const char *star = NULL, *ss = NULL;
@@ -54,7 +54,7 @@ static int glob_match(const char *p, const char *s)
         if (*p == '*') {
             star = p++;
             ss = s;
-        } else if (*p && ci_eq(*p, *s)) {
+        } else if (*p && *p == *s) {
             p++;
             s++;
         } else if (star) {
@@ -68,22 +68,22 @@ static int glob_match(const char *p, const char *s)
     return *p == '\0';
 }
 
-static int substr_match(const char *needle, const char *hay)
-{
-    size_t n = strlen(needle);
-    if (n == 0) return 1;
-    for (; *hay; hay++) {
-        size_t i = 0;
-        while (i < n && hay[i] && ci_eq(hay[i], needle[i])) i++;
-        if (i == n) return 1;
-    }
-    return 0;
-}
-
+/* matches: the hit's name (or path) folded like the pattern, then compared byte for byte: case-
+ * insensitive beyond ASCII ("ÜNÏCØDÉ" finds "ünïcødé-report.txt"). */
 static int matches(const struct matcher *m, const struct cat_fidx_hit *h)
 {
     const char *text = m->on_path ? h->path : h->name;
-    return m->glob ? glob_match(m->pat, text) : substr_match(m->pat, text);
+    char small[1024], *big = NULL, *folded = small;
+    size_t cap = UTIL_FOLD_MAX(strlen(text)) + 1;
+    int yes;
+    if (cap > sizeof small) {
+        if (!(big = malloc(cap))) return 0;
+        folded = big;
+    }
+    util_fold(text, folded, cap < sizeof small ? sizeof small : cap);
+    yes = m->glob ? glob_match(m->pat, folded) : strstr(folded, m->pat) != NULL;
+    free(big);
+    return yes;
 }
 
 struct search {
@@ -233,9 +233,8 @@ static void search_indexed(struct api_req *req, struct api_resp *resp)
     size_t i;
     if (!body) return;
     if (!jv_enum(resp, body, NULL, "objectType", 1, object_types, &otype)) goto out;
-    if (strcmp(otype, "Files") != 0) {
-        api_error(resp, 400, "Unsupported", "objectType '%s' is not supported: Coffer indexes the files of its file "
-                                            "snapshots (objectType Files with fileParams)", otype);
+    if (strcmp(otype, "Files") != 0) { /* a type Coffer does not protect: none exist here */
+        api_json(resp, 200, json_pack("{s:s,s:i}", "objectType", otype, "count", 0));
         goto out;
     }
     if (!jv_obj(resp, body, NULL, "fileParams", 0, &fp) ||
@@ -291,10 +290,15 @@ static void search_indexed(struct api_req *req, struct api_resp *resp)
         size_t n = strlen(search), k = 0;
         m.on_path = strchr(search, '/') != NULL;
         m.glob = strchr(search, '*') != NULL;
-        for (i = 0; i < n; i++) m.pat[i] = (char)tolower((unsigned char)search[i]);
-        m.pat[n] = '\0';
+        util_fold(search, m.pat, sizeof m.pat);
+        /* The catalog's LIKE prefilter folds ASCII only: a character beyond ASCII becomes '_' (any one
+         * character), so the prefilter finds a superset and the matcher decides. */
         if (!m.glob) like[k++] = '%';
-        for (i = 0; i < n; i++) like[k++] = search[i] == '*' ? '%' : search[i];
+        for (i = 0; i < n;) {
+            size_t len = util_utf8_len(search + i);
+            like[k++] = search[i] == '*' ? '%' : len > 1 ? '_' : search[i];
+            i += len ? len : 1;
+        }
         if (!m.glob) like[k++] = '%';
         like[k] = '\0';
         q.like = like;

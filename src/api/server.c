@@ -1,11 +1,13 @@
 /* server.c: the HTTP front door. libmicrohttpd parses HTTP and runs a pool of epoll threads; for each
  * request we first check its shape (the limits below, and no NUL byte anywhere: check_request), then
  * gather the body into a capped buffer (util/buf, capped at API_MAX_BODY_BYTES: larger is 413), and
- * dispatch: match the route tables (routes.c), authenticate with the matched table's scheme (the bearer
- * admin key: SHA-256 digests compared in constant time), answer 401, 413, 404 (unknown path) or 405
- * (known path, another method), apply the table's tenant rule (X-IBM-Tenant-Id for the data-protect
- * API: 400 when missing or too long), then call the handler and send what it filled in. routes.h
- * states the order once. Handlers never see an unauthenticated or malformed request.
+ * dispatch: refuse an address cooling down after failed authentication (429, auth.c), match the route
+ * tables (routes.c), authenticate with the matched table's scheme (a bearer key: auth.c, the principal
+ * in req->who), answer 401, 413, 404 (unknown path) or 405 (known path, another method), check the
+ * route's role (403), apply the table's tenant rule with the key's tenant (X-IBM-Tenant-Id for the
+ * data-protect API: 403 for another tenant than a tenant key's own, 400 when missing or too long), then
+ * call the handler and send what it filled in. routes.h states the order once. Handlers never see an
+ * unauthenticated, unauthorized or malformed request.
  *
  * Request limits (docs/operations.md, "Request limits"); every answer below carries a JSON body with
  * "errorCode" and "message", and is sent at once, before any body is read:
@@ -21,15 +23,16 @@
  * than the pool can hold gets libmicrohttpd's own 414/431 (an HTML body) at once. Idle connections
  * are closed after SERVER_IDLE_TIMEOUT_S seconds. */
 #include "api/server.h"
+#include "api/audit.h"
+#include "api/auth.h"
 #include "api/routes.h"
+#include "api/tls.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,9 +52,8 @@
 struct api_server {
     struct MHD_Daemon *daemon;
     struct api_context *ctx;
-    unsigned char key_digest[SHA256_DIGEST_LENGTH];
-    unsigned char ds_digest[SHA256_DIGEST_LENGTH]; /* the data-security key's (has_ds) */
-    int has_ds;
+    struct api_auth_state *auth;     /* ctx->auth, or own_auth */
+    struct api_auth_state *own_auth; /* made here when the context brought none; freed by api_server_stop */
     int port;
 };
 
@@ -73,21 +75,6 @@ struct conn_state {
     size_t uri_len;
 };
 
-
-/* key_matches: whether auth (the Authorization header, may be NULL) is "Bearer <admin key>" (1) or
- * "Bearer <data-security key>" (2: the admin's rights plus lifting Administrative data locks, until
- * the access issue maps keys onto roles); 0 otherwise. */
-static int key_matches(const struct api_server *s, const char *auth)
-{
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    const char *token;
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) return 0;
-    token = auth + 7;
-    while (*token == ' ') token++;
-    SHA256((const unsigned char *)token, strlen(token), d);
-    if (CRYPTO_memcmp(d, s->key_digest, sizeof d) == 0) return 1;
-    return s->has_ds && CRYPTO_memcmp(d, s->ds_digest, sizeof d) == 0 ? 2 : 0;
-}
 
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct api_resp *r)
 {
@@ -132,55 +119,124 @@ static int route_match(const char *pattern, char *segs[], int nsegs, const char 
 
 #define MAX_SEGS 16
 
-/* auth_ok: whether the request passes the scheme (1 = yes, a predicate). */
-static int auth_ok(const struct api_server *s, struct MHD_Connection *c, enum api_auth scheme)
+/* client_addr: the request's peer address (NULL when MHD has none). */
+static const struct sockaddr *client_addr(struct MHD_Connection *c)
 {
-    switch (scheme) {
-    case API_AUTH_ADMIN_BEARER:
-        return key_matches(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")) != 0;
-    }
-    return 0; /* an unknown scheme admits nobody */
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return ci ? ci->client_addr : NULL;
 }
 
-/* auth_refused: the 401 for scheme. */
-static void auth_refused(struct api_resp *resp, enum api_auth scheme)
+/* authenticate: the caller's principal by the table's scheme (0), or -1 after a 401; a request that
+ * presented a credential (an Authorization header) and failed counts against its address's limit. */
+static int authenticate(struct api_server *s, struct api_req *req, enum api_auth scheme, struct api_principal *who,
+                        struct api_resp *resp)
 {
-    (void)scheme; /* one scheme today */
+    const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+    if (scheme == API_AUTH_ADMIN_BEARER && api_auth_lookup(s->auth, s->ctx ? s->ctx->cat : NULL, h, who) == 0)
+        return 0;
+    if (h) api_auth_failed(s->auth, client_addr(req->conn));
     api_error(resp, 401, "Unauthorized", "a valid 'Authorization: Bearer <key>' header is required");
+    return -1;
 }
 
-/* apply_tenant: fills req->tenant by the table's rule: 0, or -1 after a 400 naming the header. */
-static int apply_tenant(const struct api_tenant_rule *rule, struct api_req *req, struct api_resp *resp)
+/* too_many: the 429 of an address cooling down after failed authentication, with Retry-After. */
+static void too_many(struct api_resp *resp, unsigned retry_after)
 {
+    char secs[16], *text;
+    json_t *j = json_pack("{s:s,s:o}", "errorCode", "TooManyRequests", "message",
+                          json_sprintf("too many failed authentications from this address; retry after %u seconds",
+                                       retry_after));
+    snprintf(secs, sizeof secs, "%u", retry_after);
+    text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    resp->raw = text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp->raw) {
+        free(text);
+        api_error(resp, 429, "TooManyRequests", "too many failed authentications from this address");
+        return;
+    }
+    MHD_add_response_header(resp->raw, "Content-Type", "application/json");
+    MHD_add_response_header(resp->raw, "Retry-After", secs);
+    resp->status = 429;
+}
+
+/* role_text: the role names of bits for a message. */
+static const char *role_text(unsigned bits, char *buf, size_t len)
+{
+    api_role_names(bits, buf, len);
+    if (!buf[0]) snprintf(buf, len, "none");
+    return buf;
+}
+
+/* authorize: the route's role, then its tenant (routes.h, steps 5 and 6): 0 with req->tenant set,
+ * or -1 after a 403 (role, tenant, cluster-only route) or a 400 (tenant header missing or too long). */
+static int authorize(const struct api_route_table *table, const struct api_route *route, const struct api_principal *who,
+                     struct api_req *req, struct api_resp *resp)
+{
+    const struct api_tenant_rule *rule = &table->tenant;
+    char need[64], held[64];
+    const char *h;
     req->tenant = NULL;
-    if (!rule->header) return 0;
-    req->tenant = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, rule->header);
-    if (req->tenant && !*req->tenant) req->tenant = NULL;
-    if (!req->tenant) {
-        if (!rule->required) return 0;
-        api_error(resp, 400, "MissingTenant", "header %s is required", rule->header);
+    if (!api_role_satisfies(who->roles, route->role) &&
+        !((route->flags & API_ROUTE_DATA_SECURITY) && (who->roles & API_ROLE_DATA_SECURITY))) {
+        api_error(resp, 403, "Forbidden", "%s %s needs the %s role%s; key %s holds %s", req->method, route->pattern,
+                  role_text(route->role, need, sizeof need),
+                  route->flags & API_ROUTE_DATA_SECURITY ? " (or DataSecurity)" : "", who->key_id,
+                  role_text(who->roles, held, sizeof held));
         return -1;
     }
-    if (strlen(req->tenant) > rule->max_len) {
+    if (!rule->header || (route->flags & API_ROUTE_NO_TENANT)) {
+        if (!who->cluster && !(route->flags & API_ROUTE_TENANT_KEYS)) {
+            api_error(resp, 403, "Forbidden", "%s %s needs a cluster key; key %s belongs to tenant '%s'", req->method,
+                      route->pattern, who->key_id, who->tenant);
+            return -1;
+        }
+        return 0;
+    }
+    h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, rule->header);
+    if (h && !*h) h = NULL;
+    if (h && strlen(h) > rule->max_len) {
         api_error(resp, 400, "InvalidTenant", "header %s is longer than %zu bytes", rule->header, rule->max_len);
         return -1;
     }
+    if (!who->cluster) {
+        if (h && strcmp(h, who->tenant) != 0) {
+            api_error(resp, 403, "Forbidden", "key %s belongs to tenant '%s', not to the tenant named by %s",
+                      who->key_id, who->tenant, rule->header);
+            return -1;
+        }
+        req->tenant = who->tenant; /* no header: the key's own tenant */
+        return 0;
+    }
+    if (!h && rule->required) {
+        api_error(resp, 400, "MissingTenant", "header %s is required", rule->header);
+        return -1;
+    }
+    req->tenant = h;
     return 0;
 }
 
-/* dispatch: routes.h describes the order: match, authenticate, 413, 404/405, tenant, handler. */
-static void dispatch(struct api_server *s, struct api_req *req, int too_large, struct api_resp *resp)
+/* dispatch: routes.h describes the order: 429, match, authenticate, 413, 404/405, role, tenant, handler. */
+static void dispatch(struct api_server *s, struct api_req *req, struct api_principal *who, int too_large,
+                     struct api_resp *resp)
 {
     char path[1024];
     char *segs[MAX_SEGS];
     int nsegs = 0, path_known = 0;
     size_t n = strlen(req->path);
+    unsigned retry_after = 0;
     const struct api_route_table *table = NULL;
     const struct api_route *route = NULL;
     const char *params[API_MAX_PATH_PARAMS] = { 0 };
+    memset(who, 0, sizeof *who);
+    req->who = who; /* filled by authenticate; all zero (key_id "") when there is no valid key */
+    if (api_auth_blocked(s->auth, client_addr(req->conn), &retry_after)) {
+        too_many(resp, retry_after);
+        return;
+    }
     if (n >= sizeof path) {
-        if (!auth_ok(s, req->conn, API_AUTH_DEFAULT)) auth_refused(resp, API_AUTH_DEFAULT);
-        else if (too_large)
+        if (authenticate(s, req, API_AUTH_DEFAULT, who, resp) != 0) return;
+        if (too_large)
             api_error(resp, 413, "BodyTooLarge", "request body is larger than %u bytes", API_MAX_BODY_BYTES);
         else api_error(resp, 414, "PathTooLong", "path is longer than %zu bytes", sizeof path - 1);
         return;
@@ -208,10 +264,9 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
             break;
         }
     }
-    if (!auth_ok(s, req->conn, table ? table->auth : API_AUTH_DEFAULT)) {
-        auth_refused(resp, table ? table->auth : API_AUTH_DEFAULT);
-        return;
-    }
+    req->route = route; /* the audit log names it, even for a refused request */
+    if (authenticate(s, req, table ? table->auth : API_AUTH_DEFAULT, who, resp) != 0) return;
+    req->data_security = (who->roles & API_ROLE_DATA_SECURITY) != 0;
     if (too_large) {
         api_error(resp, 413, "BodyTooLarge", "request body is larger than %u bytes", API_MAX_BODY_BYTES);
         return;
@@ -224,8 +279,7 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
         return;
     }
     memcpy(req->params, params, sizeof params);
-    req->data_security = key_matches(s, MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization")) == 2;
-    if (!(route->flags & API_ROUTE_NO_TENANT) && apply_tenant(&table->tenant, req, resp) != 0) return;
+    if (authorize(table, route, who, req, resp) != 0) return;
     route->handler(req, resp);
     if (resp->status == 0) api_error(resp, 500, "InternalError", "handler gave no answer");
 }
@@ -362,6 +416,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct conn_state *st = *con_cls;
     struct api_req req;
     struct api_resp resp = { 0 };
+    struct api_principal who;
     if (!st) { /* on_uri always sets it; kept for safety */
         st = calloc(1, sizeof *st);
         if (!st) return MHD_NO;
@@ -408,7 +463,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.path = url;
     req.body = st->body.data;
     req.body_len = st->body.len;
-    dispatch(s, &req, st->too_large, &resp);
+    dispatch(s, &req, &who, st->too_large, &resp);
+    /* here req.who (the caller), req.route (NULL when no route matched) and resp.status are final */
+    api_audit_request(&req, &resp); /* durable before the answer goes out (api/audit.h) */
     return send_resp(c, &resp);
 }
 
@@ -425,7 +482,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     }
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     (void)cls;
@@ -433,9 +490,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", msg);
 }
 
-int api_server_start(const char *host, int port, const char *admin_key, struct api_context *ctx,
-                     struct api_server **out, char *err, size_t errlen)
+int api_server_start(const char *host, int port, const char *admin_key, struct api_tls *tls,
+                     struct api_context *ctx, struct api_server **out, char *err, size_t errlen)
 {
+    struct MHD_OptionItem tls_opts[3] = { { MHD_OPTION_END, 0, NULL } };
     struct api_server *s = calloc(1, sizeof *s);
     struct sockaddr_in6 a6;
     struct sockaddr_in a4;
@@ -446,10 +504,14 @@ int api_server_start(const char *host, int port, const char *admin_key, struct a
     const union MHD_DaemonInfo *info;
     if (!s) return -1;
     s->ctx = ctx;
-    SHA256((const unsigned char *)admin_key, strlen(admin_key), s->key_digest);
-    if (ctx && ctx->data_security_key && *ctx->data_security_key) {
-        SHA256((const unsigned char *)ctx->data_security_key, strlen(ctx->data_security_key), s->ds_digest);
-        s->has_ds = 1;
+    if (ctx && ctx->auth) {
+        s->auth = ctx->auth;
+    } else if (api_auth_new(admin_key, NULL, ctx ? ctx->data_security_key : NULL, NULL, &s->own_auth) == 0) {
+        s->auth = s->own_auth;
+    } else {
+        snprintf(err, errlen, "out of memory");
+        free(s);
+        return -1;
     }
     memset(&a4, 0, sizeof a4);
     memset(&a6, 0, sizeof a6);
@@ -469,8 +531,13 @@ int api_server_start(const char *host, int port, const char *admin_key, struct a
         addr = (struct sockaddr *)&a4;
     } else {
         snprintf(err, errlen, "listen address '%s' is not an IPv4 or IPv6 address", host);
+        api_auth_free(s->own_auth);
         free(s);
         return -1;
+    }
+    if (tls) {
+        flags |= MHD_USE_TLS;
+        api_tls_mhd_options(tls, tls_opts);
     }
     s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
@@ -485,9 +552,12 @@ int api_server_start(const char *host, int port, const char *admin_key, struct a
                                  MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                                  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_ARRAY, tls_opts,
                                  MHD_OPTION_END);
     if (!s->daemon) {
-        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available)", host, port);
+        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available%s)", host, port,
+                 tls ? ", or TLS could not start" : "");
+        api_auth_free(s->own_auth);
         free(s);
         return -1;
     }
@@ -503,5 +573,6 @@ void api_server_stop(struct api_server *s)
 {
     if (!s) return;
     MHD_stop_daemon(s->daemon);
+    api_auth_free(s->own_auth);
     free(s);
 }

@@ -1,4 +1,4 @@
-/* server.h: the HTTP server: libmicrohttpd with a thread pool, bearer-key authentication and the
+/* server.h: the HTTP server: libmicrohttpd with a thread pool, bearer-key authentication (auth.h) and the
  * route table. */
 #ifndef COFFER_API_SERVER_H
 #define COFFER_API_SERVER_H
@@ -12,11 +12,14 @@
 #define API_MAX_HEADERS 100u         /* header fields */
 
 struct api_server;
-/* api_server_start: listens on host:port (port 0 = any free port; see api_server_port). The admin
- * key is compared in constant time against every request's bearer token. The context is borrowed
- * and must outlive the server. */
-int api_server_start(const char *host, int port, const char *admin_key, struct api_context *ctx,
-                     struct api_server **out, char *err, size_t errlen);
+struct api_tls;
+/* api_server_start: listens on host:port (port 0 = any free port; see api_server_port). Requests are
+ * authenticated by ctx->auth (auth.h: the admin key, the data-security key, the catalog's API keys);
+ * without one (ctx NULL or ctx->auth NULL) the server makes its own from admin_key. With tls
+ * (api/tls.h) the server speaks HTTPS only, with the credentials tls holds at each handshake; NULL =
+ * plain HTTP. The context and tls are borrowed and must outlive the server. */
+int api_server_start(const char *host, int port, const char *admin_key, struct api_tls *tls,
+                     struct api_context *ctx, struct api_server **out, char *err, size_t errlen);
 int api_server_port(const struct api_server *server);
 void api_server_stop(struct api_server *server);
 #endif

@@ -214,5 +214,37 @@ const struct cat_migration cat_migrations[] = {
       "ALTER TABLE runs ADD COLUMN failed_attempts TEXT;"
       "ALTER TABLE runs ADD COLUMN pause_requested INTEGER NOT NULL DEFAULT 0;"
       "ALTER TABLE runs ADD COLUMN checkpoints TEXT;" },
+    /* 16: API keys (cat_key.h): a key's public id, its tenant ('' = a cluster key), name, roles (the
+     * API's role bits), the SHA-256 (hex) of its secret token, when it was created, expires (0 =
+     * never) and was revoked (0 = not), and when it was last used (updated at most once a minute). */
+    { 16,
+      "CREATE TABLE api_keys ("
+      "  id TEXT PRIMARY KEY, tenant TEXT NOT NULL, name TEXT NOT NULL, roles BIGINT NOT NULL,"
+      "  secret_sha256 TEXT NOT NULL, created_usecs BIGINT NOT NULL, expires_usecs BIGINT NOT NULL,"
+      "  revoked_usecs BIGINT NOT NULL, last_used_usecs BIGINT NOT NULL);"
+      "CREATE INDEX api_keys_tenant ON api_keys(tenant, created_usecs);" },
+    /* 17: the audit log (cat_audit.h): one row per audited request or event, append-only. seq orders
+     * the rows (the "audit" sequence); times are util_time_now. UPDATE is refused by a trigger; DELETE
+     * only of rows older than audit_horizon.before_usecs, which only the retention sweep
+     * (cat_audit_sweep) moves forward, in the same transaction as its delete. The triggers are
+     * SQLite's syntax (the PostgreSQL port writes them as a trigger function); the tables are
+     * portable. */
+    { 17,
+      "CREATE TABLE audit_log ("
+      "  seq BIGINT PRIMARY KEY, time_usecs BIGINT NOT NULL, request_id TEXT NOT NULL, actor TEXT NOT NULL,"
+      "  key_id TEXT, tenant TEXT NOT NULL, roles TEXT NOT NULL, client TEXT, method TEXT NOT NULL,"
+      "  route TEXT, path TEXT, resource_id TEXT, status INTEGER NOT NULL, detail TEXT);"
+      "CREATE INDEX audit_log_time ON audit_log(time_usecs);"
+      "CREATE INDEX audit_log_tenant ON audit_log(tenant, seq);"
+      "CREATE INDEX audit_log_resource ON audit_log(resource_id, seq);"
+      "CREATE TABLE audit_horizon (id INTEGER PRIMARY KEY, before_usecs BIGINT NOT NULL);"
+      "INSERT INTO audit_horizon (id, before_usecs) VALUES (1, 0);"
+      "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+      " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
+      "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+      " WHEN OLD.time_usecs >= (SELECT before_usecs FROM audit_horizon WHERE id = 1)"
+      " BEGIN SELECT RAISE(ABORT, 'audit_log: only rows past the retention horizon may be deleted'); END;"
+      "CREATE TRIGGER audit_horizon_no_delete BEFORE DELETE ON audit_horizon"
+      " BEGIN SELECT RAISE(ABORT, 'audit_horizon is kept'); END;" },
     { 0, NULL }
 };

@@ -26,13 +26,17 @@ struct cli {
     int json;           /* --json: print the server's JSON instead of tables */
     const char *usage;  /* synopsis of the running command, for cli_usage_error */
     void *curl;         /* CURL *, owned, reused across requests */
+    const char *cacert; /* https: the CA file to verify with (NULL: libcurl's default CA store) */
+    const char *pin;    /* https: "sha256//<base64>" the server's public key must match (NULL: none) */
     char url_buf[1024];
 };
 
 /* cli_init: resolves the URL, key and tenant (flags given as non-NULL, then COFFER_URL / COFFER_KEY /
- * COFFER_TENANT, then the defaults and ./var/admin.key). Prints why and returns CLI_USAGE when there
- * is no key, CLI_FAIL when libcurl cannot start. cli_release frees what cli_init made. */
-int cli_init(struct cli *c, const char *url, const char *key, const char *tenant, int json);
+ * COFFER_TENANT, then the defaults and ./var/admin.key), and for https:// URLs the CA file and the pin
+ * (--cacert / COFFER_CACERT, --pin / COFFER_PIN; see cli_http.c). Prints why and returns CLI_USAGE when
+ * there is no key, CLI_FAIL when libcurl cannot start. cli_release frees what cli_init made. */
+int cli_init(struct cli *c, const char *url, const char *key, const char *tenant, const char *cacert,
+             const char *pin, int json);
 void cli_release(struct cli *c);
 
 /* ---- HTTP ---- */
@@ -134,4 +138,8 @@ int cli_run_list(struct cli *c, int argc, char **argv);
 int cli_prune(struct cli *c, int argc, char **argv);      /* cli_prune.c */
 int cli_verify(struct cli *c, int argc, char **argv);     /* cli_verify.c */
 int cli_repo_stats(struct cli *c, int argc, char **argv);
+int cli_key_create(struct cli *c, int argc, char **argv); /* cli_key.c */
+int cli_key_list(struct cli *c, int argc, char **argv);
+int cli_key_revoke(struct cli *c, int argc, char **argv);
+int cli_audit(struct cli *c, int argc, char **argv);      /* cli_audit.c */
 #endif

@@ -2,7 +2,14 @@
  * (flag, then environment, then default); cli_call sends one request through a reused libcurl easy
  * handle with "Authorization: Bearer <key>" and X-IBM-Tenant-Id, gathers the answer into a capped
  * buffer, parses JSON with jansson and turns any non-2xx answer into the server's own message on
- * stderr (the "message" field of its JSON error body, as the IBM clients show it). */
+ * stderr (the "message" field of its JSON error body, as the IBM clients show it).
+ *
+ * https:// URLs are always verified, never silently trusted: the server's certificate against
+ * libcurl's default CA store, or against --cacert FILE (COFFER_CACERT); with --pin sha256//<base64>
+ * (COFFER_PIN, what cofferd prints at start) the server's public key must be that one, and it stands
+ * instead of a CA (a self-signed certificate) unless a CA file is given too, when both must hold. A
+ * failed verification names the option that fixes it. --cacert and --pin with an http:// URL are a
+ * usage error (they would protect nothing). */
 #include "cli/cli.h"
 #include "util/fsio.h"
 #include <curl/curl.h>
@@ -28,9 +35,50 @@ static char *trimmed_dup(const char *s, size_t len)
     return out;
 }
 
-int cli_init(struct cli *c, const char *url, const char *key, const char *tenant, int json)
+/* pin_ok: one or more "sha256//<44 base64 characters>" separated by ';' (curl's form). */
+static int pin_ok(const char *p)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+    for (;;) {
+        size_t n;
+        if (strncmp(p, "sha256//", 8) != 0) return 0;
+        p += 8;
+        n = strspn(p, b64);
+        if (n != 44) return 0;
+        p += n;
+        if (*p == '\0') return 1;
+        if (*p++ != ';') return 0;
+    }
+}
+
+/* tls_options: cacert and pin from the flags, else the environment (ignored for http:// URLs). */
+static int tls_options(struct cli *c, const char *cacert, const char *pin)
+{
+    int https = strncmp(c->url, "https://", 8) == 0;
+    if ((cacert && *cacert) || (pin && *pin)) {
+        if (!https) {
+            fprintf(stderr, "coffer: --cacert and --pin apply to https:// URLs, and the URL is %s\n", c->url);
+            return CLI_USAGE;
+        }
+    } else if (https) {
+        cacert = getenv("COFFER_CACERT");
+        pin = getenv("COFFER_PIN");
+    }
+    c->cacert = https && cacert && *cacert ? cacert : NULL;
+    c->pin = https && pin && *pin ? pin : NULL;
+    if (c->pin && !pin_ok(c->pin)) {
+        fprintf(stderr, "coffer: the pin '%s' is not of the form sha256//<base64> (cofferd prints it at start: "
+                        "\"cofferd tls ... pin=sha256//...\")\n", c->pin);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+int cli_init(struct cli *c, const char *url, const char *key, const char *tenant, const char *cacert,
+             const char *pin, int json)
 {
     size_t n;
+    int rc;
     memset(c, 0, sizeof *c);
     c->json = json;
     if (!url || !*url) url = getenv("COFFER_URL");
@@ -44,6 +92,7 @@ int cli_init(struct cli *c, const char *url, const char *key, const char *tenant
     memcpy(c->url_buf, url, n);
     c->url_buf[n] = '\0';
     c->url = c->url_buf;
+    if ((rc = tls_options(c, cacert, pin)) != CLI_OK) return rc;
 
     if (!tenant || !*tenant) tenant = getenv("COFFER_TENANT");
     c->tenant = tenant && *tenant ? tenant : CLI_DEFAULT_TENANT;
@@ -54,7 +103,7 @@ int cli_init(struct cli *c, const char *url, const char *key, const char *tenant
     } else {
         void *data = NULL;
         size_t len = 0;
-        int rc = fsio_read_all(CLI_KEY_FILE, 4096, &data, &len);
+        rc = fsio_read_all(CLI_KEY_FILE, 4096, &data, &len);
         if (rc != 0) {
             fprintf(stderr, "coffer: no API key: pass --key, set COFFER_KEY, or run from the directory "
                             "holding %s (%s)\n", CLI_KEY_FILE, strerror(-rc));
@@ -164,6 +213,14 @@ int cli_call(struct cli *c, const char *method, const char *path, json_t *body, 
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
     if (strcmp(method, "HEAD") == 0) curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    if (c->cacert) curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+    if (c->pin) {
+        curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pin);
+        if (!c->cacert) { /* the pinned key is the trust: a self-signed certificate passes only by it */
+            curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+    }
     if (body) {
         text = json_dumps(body, JSON_COMPACT);
         if (!text) goto oom;
@@ -172,10 +229,26 @@ int cli_call(struct cli *c, const char *method, const char *path, json_t *body, 
     }
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
+        const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
         if (s.too_big)
             fprintf(stderr, "coffer: the answer from %s is larger than %u bytes\n", full, CLI_MAX_RESPONSE_BYTES);
+        else if (cc == CURLE_PEER_FAILED_VERIFICATION)
+            fprintf(stderr, "coffer: cannot verify the certificate of %s (%s): give the CA certificate that "
+                            "signed it (or the self-signed certificate itself) with --cacert FILE (COFFER_CACERT), "
+                            "or pin the public key cofferd printed at start with --pin sha256//... (COFFER_PIN)\n",
+                    c->url, why);
+        else if (cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+            fprintf(stderr, "coffer: the public key of %s does not match --pin %s (COFFER_PIN): check the pin "
+                            "cofferd printed at start (\"cofferd tls ... pin=\"); refusing to talk to it\n",
+                    c->url, c->pin ? c->pin : "");
+        else if (cc == CURLE_SSL_CACERT_BADFILE)
+            fprintf(stderr, "coffer: cannot use the CA file %s given with --cacert (COFFER_CACERT): %s\n",
+                    c->cacert ? c->cacert : "(default store)", why);
+        else if (cc == CURLE_SSL_CONNECT_ERROR)
+            fprintf(stderr, "coffer: the TLS handshake with %s failed (%s): is the daemon serving HTTPS there "
+                            "(else use an http:// URL)?\n", c->url, why);
         else
-            fprintf(stderr, "coffer: cannot reach %s: %s\n", full, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+            fprintf(stderr, "coffer: cannot reach %s: %s\n", full, why);
         goto done;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);

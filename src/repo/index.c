@@ -678,28 +678,12 @@ static int check_file(const uint8_t *plain, size_t plen, uint32_t *npacks_out)
     return 0;
 }
 
-int repo_index_load_one(struct repo *repo, const char *name, repo_index_pack_fn fn, void *ctx)
+int repo_index_parse(struct repo *repo, const uint8_t *plain, size_t plen, repo_index_pack_fn fn, void *ctx)
 {
-    void *data = NULL;
-    size_t len = 0, plen = 0, pos = 4, cap = 0;
-    uint8_t *plain = NULL, hash[32];
+    size_t pos = 4, cap = 0;
     struct repo_pentry *ents = NULL;
-    char hex[65];
     uint32_t npacks = 0;
-    int rc = repo->be->ops->get_all(repo->be, REPO_OBJ_INDEX, name, INDEX_FILE_MAX, &data, &len);
-    if (rc < 0) return rc;
-    repo_sha256(data, len, hash);
-    repo_id_to_hex((const repo_id_t *)hash, hex);
-    if (strcmp(hex, name) != 0) {
-        free(data);
-        return -EBADMSG;
-    }
-    rc = repo_env_open(repo->enc_key, "CFIX", data, len, &plain, &plen);
-    if (rc == 0) rc = check_file(plain, plen, &npacks);
-    if (rc < 0) {
-        free(data);
-        return rc;
-    }
+    int rc = check_file(plain, plen, &npacks);
     for (uint32_t k = 0; k < npacks && rc == 0; k++) {
         struct repo_index_pack ip;
         memcpy(ip.id.b, plain + pos, REPO_ID_LEN);
@@ -721,6 +705,25 @@ int repo_index_load_one(struct repo *repo, const char *name, repo_index_pack_fn 
         rc = fn(repo, &ip, ctx);
     }
     free(ents);
+    return rc;
+}
+
+int repo_index_load_one(struct repo *repo, const char *name, repo_index_pack_fn fn, void *ctx)
+{
+    void *data = NULL;
+    size_t len = 0, plen = 0;
+    uint8_t *plain = NULL, hash[32];
+    char hex[65];
+    int rc = repo->be->ops->get_all(repo->be, REPO_OBJ_INDEX, name, INDEX_FILE_MAX, &data, &len);
+    if (rc < 0) return rc;
+    repo_sha256(data, len, hash);
+    repo_id_to_hex((const repo_id_t *)hash, hex);
+    if (strcmp(hex, name) != 0) {
+        free(data);
+        return -EBADMSG;
+    }
+    rc = repo_env_open(repo->enc_key, "CFIX", data, len, &plain, &plen);
+    if (rc == 0) rc = repo_index_parse(repo, plain, plen, fn, ctx);
     free(data);
     return rc;
 }

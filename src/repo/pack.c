@@ -391,26 +391,14 @@ void repo_pack_close_all(struct repo *repo)
 
 /* ---- trailers ---- */
 
-int repo_pack_read_trailer(struct repo *repo, const repo_id_t *id, uint64_t file_size,
-                           struct repo_pentry **ents_out, size_t *n_out, char *why, size_t whylen)
+int repo_pack_parse_footer(const uint8_t footer[REPO_PACK_FOOTER_LEN], uint64_t file_size, uint64_t *tlen_out,
+                           char *why, size_t whylen)
 {
-    uint8_t footer[REPO_PACK_FOOTER_LEN], *trailer;
-    char hex[REPO_ID_HEX_LEN + 1];
-    uint64_t tlen, data_end;
-    struct repo_pentry *ents;
-    uint32_t count;
-    int rc;
+    uint64_t tlen;
     if (file_size < REPO_PACK_FOOTER_LEN + REPO_AEAD_OVERHEAD + 4) {
         repo_seterr(why, whylen, "pack is too short (%llu bytes) to hold a footer",
                     (unsigned long long)file_size);
         return -EBADMSG;
-    }
-    repo_id_to_hex(id, hex);
-    rc = repo_backend_read(repo->be, REPO_OBJ_PACK, hex, file_size - sizeof footer, footer,
-                           sizeof footer);
-    if (rc < 0) {
-        repo_seterr(why, whylen, "cannot read the footer: %s", strerror(-rc));
-        return rc == -EIO ? -EBADMSG : rc;
     }
     if (memcmp(footer, PACK_MAGIC, 4) != 0) {
         repo_seterr(why, whylen, "bad footer magic");
@@ -427,6 +415,59 @@ int repo_pack_read_trailer(struct repo *repo, const repo_id_t *id, uint64_t file
         repo_seterr(why, whylen, "implausible trailer length %llu", (unsigned long long)tlen);
         return -EBADMSG;
     }
+    *tlen_out = tlen;
+    return 0;
+}
+
+int repo_pack_parse_trailer(const uint8_t *trailer, uint64_t tlen, uint64_t data_end, struct repo_pentry **ents_out,
+                            size_t *n_out, char *why, size_t whylen)
+{
+    struct repo_pentry *ents;
+    uint32_t count;
+    if (tlen < REPO_AEAD_OVERHEAD + 4) {
+        repo_seterr(why, whylen, "implausible trailer length %llu", (unsigned long long)tlen);
+        return -EBADMSG;
+    }
+    count = repo_get_u32(trailer + REPO_NONCE_LEN);
+    if ((uint64_t)count * REPO_PENTRY_LEN + 4 + REPO_AEAD_OVERHEAD != tlen) {
+        repo_seterr(why, whylen, "trailer count %u does not match its length", count);
+        return -EBADMSG;
+    }
+    ents = malloc((count ? count : 1) * sizeof *ents);
+    if (!ents) return -ENOMEM;
+    for (uint32_t k = 0; k < count; k++) {
+        repo_pentry_decode(trailer + REPO_NONCE_LEN + 4 + (size_t)k * REPO_PENTRY_LEN, &ents[k]);
+        if (repo_pentry_validate(&ents[k], data_end) < 0) {
+            free(ents);
+            repo_seterr(why, whylen, "trailer record %u is out of range", k);
+            return -EBADMSG;
+        }
+    }
+    *ents_out = ents;
+    *n_out = count;
+    return 0;
+}
+
+int repo_pack_read_trailer(struct repo *repo, const repo_id_t *id, uint64_t file_size,
+                           struct repo_pentry **ents_out, size_t *n_out, char *why, size_t whylen)
+{
+    uint8_t footer[REPO_PACK_FOOTER_LEN], *trailer;
+    char hex[REPO_ID_HEX_LEN + 1];
+    uint64_t tlen, data_end;
+    int rc;
+    if (file_size < REPO_PACK_FOOTER_LEN + REPO_AEAD_OVERHEAD + 4) {
+        repo_seterr(why, whylen, "pack is too short (%llu bytes) to hold a footer",
+                    (unsigned long long)file_size);
+        return -EBADMSG;
+    }
+    repo_id_to_hex(id, hex);
+    rc = repo_backend_read(repo->be, REPO_OBJ_PACK, hex, file_size - sizeof footer, footer,
+                           sizeof footer);
+    if (rc < 0) {
+        repo_seterr(why, whylen, "cannot read the footer: %s", strerror(-rc));
+        return rc == -EIO ? -EBADMSG : rc;
+    }
+    if ((rc = repo_pack_parse_footer(footer, file_size, &tlen, why, whylen)) < 0) return rc;
     data_end = file_size - REPO_PACK_FOOTER_LEN - tlen;
     trailer = malloc(tlen);
     if (!trailer) return -ENOMEM;
@@ -438,30 +479,9 @@ int repo_pack_read_trailer(struct repo *repo, const repo_id_t *id, uint64_t file
                     "cannot be read");
         return rc == -EIO ? -EBADMSG : rc;
     }
-    count = repo_get_u32(trailer + REPO_NONCE_LEN);
-    if ((uint64_t)count * REPO_PENTRY_LEN + 4 + REPO_AEAD_OVERHEAD != tlen) {
-        free(trailer);
-        repo_seterr(why, whylen, "trailer count %u does not match its length", count);
-        return -EBADMSG;
-    }
-    ents = malloc((count ? count : 1) * sizeof *ents);
-    if (!ents) {
-        free(trailer);
-        return -ENOMEM;
-    }
-    for (uint32_t k = 0; k < count; k++) {
-        repo_pentry_decode(trailer + REPO_NONCE_LEN + 4 + (size_t)k * REPO_PENTRY_LEN, &ents[k]);
-        if (repo_pentry_validate(&ents[k], data_end) < 0) {
-            free(trailer);
-            free(ents);
-            repo_seterr(why, whylen, "trailer record %u is out of range", k);
-            return -EBADMSG;
-        }
-    }
+    rc = repo_pack_parse_trailer(trailer, tlen, data_end, ents_out, n_out, why, whylen);
     free(trailer);
-    *ents_out = ents;
-    *n_out = count;
-    return 0;
+    return rc;
 }
 
 /* ---- listing, recovery and the index's view of packs ---- */

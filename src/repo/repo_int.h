@@ -274,6 +274,10 @@ int repo_index_load_all(struct repo *repo, repo_index_pack_fn fn, void *ctx, cha
 /* repo_index_load_one: repo_index_load_all for the one index object name (no warning: the
  * caller decides); -EBADMSG when it is damaged. */
 int repo_index_load_one(struct repo *repo, const char *name, repo_index_pack_fn fn, void *ctx);
+/* repo_index_parse: an index object's plaintext (after authentication): checks every pack header and
+ * record before any is used (-EBADMSG when malformed), then calls fn for each pack (repo is passed
+ * through, may be NULL for fn's that need none). Pure: no I/O (fuzzed: tests/fuzz/fuzz_index.c). */
+int repo_index_parse(struct repo *repo, const uint8_t *plain, size_t plen, repo_index_pack_fn fn, void *ctx);
 /* repo_index_write: writes index objects naming the n packs with their records (one object per
  * 2^20 records at most, whole packs each; out_name is the last one's name). */
 int repo_index_write(struct repo *repo, const struct repo_index_pack *packs, size_t n,
@@ -305,6 +309,15 @@ void repo_pack_close_all(struct repo *repo);
  * for damage). */
 int repo_pack_read_trailer(struct repo *repo, const repo_id_t *id, uint64_t file_size,
                            struct repo_pentry **ents, size_t *n, char *why, size_t whylen);
+/* The pure halves of repo_pack_read_trailer (no I/O; fuzzed: tests/fuzz/fuzz_pack.c).
+ * repo_pack_parse_footer: checks the footer of a pack of file_size bytes (magic, version, a plausible
+ * trailer length: *tlen). repo_pack_parse_trailer: the records of an authenticated trailer of tlen
+ * bytes (nonce, count, records; the tag's bytes are not read) for blob bytes ending at data_end; *ents
+ * is malloc'd. Both: 0 or -EBADMSG with why set (or -ENOMEM). */
+int repo_pack_parse_footer(const uint8_t footer[REPO_PACK_FOOTER_LEN], uint64_t file_size, uint64_t *tlen,
+                           char *why, size_t whylen);
+int repo_pack_parse_trailer(const uint8_t *trailer, uint64_t tlen, uint64_t data_end, struct repo_pentry **ents,
+                            size_t *n, char *why, size_t whylen);
 /* repo_pack_list_disk: calls fn for every pack object the backend holds. */
 int repo_pack_list_disk(struct repo *repo,
                         int (*fn)(struct repo *repo, const repo_id_t *id, void *arg), void *arg);

@@ -165,3 +165,23 @@ int fsio_tmp_is_stale(const char *name)
     if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) return 0;
     return 1;
 }
+
+int fsio_check_private(const char *path, char *msg, size_t msglen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int e = errno;
+        snprintf(msg, msglen, "cannot examine %s: %s", path, strerror(e));
+        return -e;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(msg, msglen, "%s is not a regular file", path);
+        return -EINVAL;
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(msg, msglen, "%s has mode %04o (readable or writable by group or others): run chmod 600 %s",
+                 path, (unsigned)(st.st_mode & 07777), path);
+        return -EPERM;
+    }
+    return 0;
+}

@@ -28,5 +28,11 @@ int fsio_mkdir_p(const char *dir, mode_t mode);
 /* fsio_write_full / fsio_pread_full: loop over short writes/reads and EINTR. pread returns -EIO on
  * a short file. */
 int fsio_write_full(int fd, const void *data, size_t len);
+/* fsio_check_private: whether the secret file at path (a key file) is private to its owner: 0 when
+ * no group or other permission bit is set (mode & 077 == 0), -EPERM when one is (then msg holds
+ * "<path> has mode 0644 (readable or writable by group or others): chmod 600 <path>"), -errno when it
+ * cannot be examined (-ENOENT: absent; msg says so too). Follows a symbolic link: the mode of the file
+ * that holds the secret is what matters. */
+int fsio_check_private(const char *path, char *msg, size_t msglen);
 int fsio_pread_full(int fd, void *data, size_t len, off_t off);
 #endif

@@ -326,3 +326,39 @@ func TestDeleteProtectionPolicy(t *testing.T) {
 	})
 	wantStatus(t, resp, err, 204)
 }
+
+// TestCreateProtectionPolicyAsTheSDKExamplesSend: the official client's own examples fill every
+// sub-schedule whatever the unit (a monthSchedule with both dayOfMonth and dayOfWeek beside unit
+// Minutes). Coffer takes the policy, schedules by the unit, and echoes only the sub-schedule in use.
+func TestCreateProtectionPolicyAsTheSDKExamplesSend(t *testing.T) {
+	name := uniqueName(t, "policy-sdk-example")
+	res, resp, err := svc.CreateProtectionPolicy(&backuprecoveryv1.CreateProtectionPolicyOptions{
+		XIBMTenantID: core.StringPtr(tenantA),
+		Name:         core.StringPtr(name),
+		BackupPolicy: &backuprecoveryv1.BackupPolicy{
+			Regular: &backuprecoveryv1.RegularBackupPolicy{
+				Incremental: &backuprecoveryv1.IncrementalBackupPolicy{
+					Schedule: &backuprecoveryv1.IncrementalSchedule{
+						Unit:           core.StringPtr("Minutes"),
+						MinuteSchedule: &backuprecoveryv1.MinuteSchedule{Frequency: core.Int64Ptr(30)},
+						HourSchedule:   &backuprecoveryv1.HourSchedule{Frequency: core.Int64Ptr(1)},
+						DaySchedule:    &backuprecoveryv1.DaySchedule{Frequency: core.Int64Ptr(1)},
+						WeekSchedule:   &backuprecoveryv1.WeekSchedule{DayOfWeek: []string{"Sunday"}},
+						MonthSchedule: &backuprecoveryv1.MonthSchedule{DayOfWeek: []string{"Sunday"},
+							WeekOfMonth: core.StringPtr("First"), DayOfMonth: core.Int64Ptr(10)},
+						YearSchedule: &backuprecoveryv1.YearSchedule{DayOfYear: core.StringPtr("First")},
+					},
+				},
+				Retention: &backuprecoveryv1.Retention{Unit: core.StringPtr("Days"), Duration: core.Int64Ptr(7)},
+			},
+		},
+	})
+	wantStatus(t, resp, err, 201)
+	s := res.BackupPolicy.Regular.Incremental.Schedule
+	if *s.Unit != "Minutes" || s.MinuteSchedule == nil || *s.MinuteSchedule.Frequency != 30 {
+		t.Fatalf("schedule echoed: %+v", s)
+	}
+	if s.MonthSchedule != nil || s.HourSchedule != nil || s.YearSchedule != nil {
+		t.Fatalf("unused sub-schedules echoed: month %v hour %v year %v", s.MonthSchedule, s.HourSchedule, s.YearSchedule)
+	}
+}

@@ -78,6 +78,8 @@ TEST(setup)
     CHECK(symlink("keep.txt", p) == 0);
     snprintf(p, sizeof p, "%s/report-other.txt", src2);
     CHECK(write_text(p, "other\n", 0644) == 0);
+    snprintf(p, sizeof p, "%s/\xc3\x89T\xc3\x89-\xc3\xbcn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9.txt", src2); /* ÉTÉ-ünïcødé.txt */
+    CHECK(write_text(p, "unicode\n", 0644) == 0);
 
     CHECK(fx_setup(&d, T, &host, policy, sizeof policy) == 0);
     CHECK(fx_group(&d, T, "files", policy, host, src, g_files, sizeof g_files) == 0);
@@ -199,6 +201,20 @@ TEST(patterns_and_paths)
     r = search_files("md"); /* two letters: no trigram, still found */
     CHECK(file_named(r, "/notes.md") != NULL);
     json_decref(r);
+    /* case folding beyond ASCII, both ways, in substrings and patterns */
+    r = search_files("\xc3\x9cN\xc3\x8f" "C\xc3\x98" "D\xc3\x89"); /* ÜNÏCØDÉ */
+    CHECK_EQ_INT(nfiles(r), 1);
+    CHECK(file_named(r, "/\xc3\x89T\xc3\x89-\xc3\xbcn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9.txt") != NULL);
+    json_decref(r);
+    r = search_files("\xc3\xa9t\xc3\xa9-"); /* été- finds ÉTÉ- */
+    CHECK_EQ_INT(nfiles(r), 1);
+    json_decref(r);
+    r = search_files("*\xc3\x9cN\xc3\x8f" "C\xc3\x98" "D\xc3\x89.TXT"); /* *ÜNÏCØDÉ.TXT */
+    CHECK_EQ_INT(nfiles(r), 1);
+    json_decref(r);
+    r = search_files("unicod"); /* folding is not accent stripping */
+    CHECK_EQ_INT(nfiles(r), 0);
+    json_decref(r);
     r = search_files("no-such-file-anywhere");
     CHECK_EQ_INT(nfiles(r), 0);
     CHECK_EQ_INT(jint(r, "count"), 0);
@@ -274,9 +290,25 @@ TEST(pages)
     CHECK_EQ_INT(pages, 3);
 }
 
+/* An object type of the contract that Coffer does not protect: nothing of it exists here, so the
+ * answer is 200 with no results (a real client searching every type must not fail). */
+TEST(types_coffer_does_not_protect_find_nothing)
+{
+    static const char *const types[] = { "Emails", "SfdcRecords", "MongoObjects", NULL };
+    for (int i = 0; types[i]; i++) {
+        json_t *r = search(T, fmt("{\"objectType\":\"%s\",\"emailParams\":{\"searchString\":\"x\"}}", types[i]), 200);
+        CHECKF(r != NULL, "objectType %s", types[i]);
+        if (!r) continue;
+        CHECK(strcmp(jstr(r, "objectType"), types[i]) == 0);
+        CHECK_EQ_INT(jint(r, "count"), 0);
+        CHECK(json_object_get(r, "files") == NULL);
+        json_decref(r);
+    }
+}
+
 TEST(bad_requests)
 {
-    CHECK(expect(&d, "POST", SEARCH, T, "{\"objectType\":\"Emails\"}", 400, "objectType"));
+    CHECK(expect(&d, "POST", SEARCH, T, "{\"objectType\":\"Mails\"}", 400, "objectType"));
     CHECK(expect(&d, "POST", SEARCH, T, "{\"fileParams\":{\"searchString\":\"x\"}}", 400, "objectType"));
     CHECK(expect(&d, "POST", SEARCH, T, "{\"objectType\":\"Files\",\"count\":0}", 400, "count"));
     CHECK(expect(&d, "POST", SEARCH, T, "{\"objectType\":\"Files\",\"count\":1001}", 400, "count"));
@@ -339,6 +371,7 @@ int main(void)
     RUN(patterns_and_paths);
     RUN(filters);
     RUN(pages);
+    RUN(types_coffer_does_not_protect_find_nothing);
     RUN(bad_requests);
     RUN(deleted_snapshots_leave_the_index);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "the daemon did not exit cleanly");

@@ -1,6 +1,7 @@
 /* harness.c: starts and stops the real daemon and speaks HTTP to it (see harness.h). The daemon
  * prints "cofferd ready port=N" once it listens; we start it with --listen 127.0.0.1:0 and read the
- * port from that line in its log, so tests never collide on ports. */
+ * port from that line in its log, so tests never collide on ports. With TLS (daemon_start_opts) the
+ * daemon gets --tls-cert/--tls-key and every request verifies its certificate (CA file or pin). */
 #include "e2e/harness.h"
 #include "check.h"
 #include <curl/curl.h>
@@ -23,8 +24,22 @@ static const char *daemon_bin(void)
 
 static int spawn(struct daemon *d, const char *listen, const char *const *extra_env)
 {
+    const char *argv[16];
+    int argc = 0;
     pid_t pid;
     int fd;
+    argv[argc++] = daemon_bin();
+    argv[argc++] = "--data-dir";
+    argv[argc++] = d->data_dir;
+    argv[argc++] = "--listen";
+    argv[argc++] = listen;
+    if (d->tls_cert[0]) {
+        argv[argc++] = "--tls-cert";
+        argv[argc++] = d->tls_cert;
+        argv[argc++] = "--tls-key";
+        argv[argc++] = d->tls_key;
+    }
+    argv[argc] = NULL;
     fd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return -1;
     pid = fork();
@@ -33,9 +48,12 @@ static int spawn(struct daemon *d, const char *listen, const char *const *extra_
         dup2(fd, 1);
         dup2(fd, 2);
         setenv("COFFER_ADMIN_KEY", HARNESS_KEY, 1);
+        /* tests that send wrong keys on purpose (route rules, hostile input) must not be cut off by
+         * the failed-authentication limit; e2e_access sets its own limits through extra_env */
+        setenv("COFFER_AUTH_FAILURES", "0", 1);
         setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 0);
         for (const char *const *e = extra_env; e && *e; e++) putenv(strdup(*e));
-        execl(daemon_bin(), daemon_bin(), "--data-dir", d->data_dir, "--listen", listen, (char *)NULL);
+        execv(daemon_bin(), (char *const *)argv);
         perror("exec cofferd");
         _exit(127);
     }
@@ -65,7 +83,7 @@ static int wait_ready(struct daemon *d, long from)
                 if (sscanf(line, "cofferd ready port=%d", &port) == 1) {
                     fclose(f);
                     d->port = port;
-                    snprintf(d->base, sizeof d->base, "http://127.0.0.1:%d", port);
+                    snprintf(d->base, sizeof d->base, "%s://127.0.0.1:%d", d->https ? "https" : "http", port);
                     return 0;
                 }
             }
@@ -96,25 +114,41 @@ static long log_size(struct daemon *d)
     return n;
 }
 
-int daemon_start(struct daemon *d, const char *const *extra_env)
+int daemon_start_opts(struct daemon *d, const struct daemon_opts *o, const char *const *extra_env)
 {
     static int curl_ready;
+    const struct daemon_opts none = { 0 };
+    char listen[96];
     if (!curl_ready) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         curl_ready = 1;
     }
+    if (!o) o = &none;
     memset(d, 0, sizeof *d);
+    snprintf(d->listen_host, sizeof d->listen_host, "%s", o->listen_host ? o->listen_host : "127.0.0.1");
+    if (o->tls_cert) {
+        snprintf(d->tls_cert, sizeof d->tls_cert, "%s", o->tls_cert);
+        snprintf(d->tls_key, sizeof d->tls_key, "%s", o->tls_key ? o->tls_key : "");
+        snprintf(d->cacert, sizeof d->cacert, "%s", o->cacert ? o->cacert : o->tls_cert);
+    } else if (o->cacert) {
+        snprintf(d->cacert, sizeof d->cacert, "%s", o->cacert);
+    }
+    d->https = o->tls_cert || o->https;
     d->data_dir = check_tmpdir("e2e");
     snprintf(d->log_path, sizeof d->log_path, "%s.log", d->data_dir);
-    if (spawn(d, "127.0.0.1:0", extra_env) != 0) return -1;
+    snprintf(listen, sizeof listen, strchr(d->listen_host, ':') ? "[%s]:0" : "%s:0", d->listen_host);
+    if (spawn(d, listen, extra_env) != 0) return -1;
     return wait_ready(d, 0);
 }
 
+int daemon_start(struct daemon *d, const char *const *extra_env) { return daemon_start_opts(d, NULL, extra_env); }
+
 int daemon_restart(struct daemon *d, const char *const *extra_env)
 {
-    char listen[64];
+    char listen[96];
     long from = log_size(d);
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", d->port);
+    if (!d->listen_host[0]) snprintf(d->listen_host, sizeof d->listen_host, "127.0.0.1");
+    snprintf(listen, sizeof listen, strchr(d->listen_host, ':') ? "[%s]:%d" : "%s:%d", d->listen_host, d->port);
     /* The old port may linger briefly; retry a few times. */
     for (int attempt = 0; attempt < 20; attempt++) {
         if (spawn(d, listen, extra_env) != 0) return -1;
@@ -214,6 +248,14 @@ int http_raw(struct daemon *d, const char *method, const char *path, const char 
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (d->cacert[0]) curl_easy_setopt(c, CURLOPT_CAINFO, d->cacert);
+    if (d->pin[0]) {
+        curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, d->pin);
+        if (!d->cacert[0]) { /* the pin alone vouches for a self-signed certificate */
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+    }
     if (auth) {
         snprintf(line, sizeof line, "Authorization: %s", auth);
         hl = curl_slist_append(hl, line);

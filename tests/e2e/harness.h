@@ -1,5 +1,6 @@
 /* harness.h: end-to-end test support. Starts the real cofferd (build/asan/cofferd, or $COFFER_BIN) on a
- * free loopback port with a fresh data directory, and speaks HTTP to it with libcurl.
+ * free loopback port with a fresh data directory, and speaks HTTP to it with libcurl (or HTTPS, when
+ * started with a certificate through daemon_start_opts: then every request verifies it).
  *
  *   struct daemon d; daemon_start(&d, NULL);
  *   struct http_resp r; http(&d, "POST", "/v2/data-protect/policies", "tenant-a", "{...}", &r);
@@ -18,13 +19,31 @@ struct daemon {
     pid_t pid;
     int port;
     char *data_dir;     /* owned; removed by daemon_stop */
-    char base[64];      /* http://127.0.0.1:PORT */
+    char base[64];      /* http://127.0.0.1:PORT (https:// when started with TLS) */
     char log_path[512]; /* daemon's stdout+stderr */
+    /* TLS (daemon_start_opts): the listen address, the daemon's --tls-cert/--tls-key (kept for
+     * daemon_restart), and how http() verifies the server: the CA file and/or the public-key pin
+     * (tests may change them between requests). */
+    char listen_host[64];
+    char tls_cert[512], tls_key[512];
+    char cacert[512];
+    char pin[64];
+    int https;
+};
+
+/* daemon_opts: how daemon_start_opts starts cofferd; a zeroed struct (or NULL) is daemon_start. */
+struct daemon_opts {
+    const char *listen_host;        /* --listen HOST:0 (default 127.0.0.1); requests still go to 127.0.0.1 */
+    const char *tls_cert, *tls_key; /* --tls-cert/--tls-key: HTTPS, verified with cacert (default tls_cert) */
+    const char *cacert;
+    int https;                      /* HTTPS without giving a certificate (cofferd's self-signed one) */
 };
 
 /* daemon_start: starts cofferd; extra_env is a NULL-terminated list of "NAME=value" (may be NULL).
  * Returns 0 once the daemon answers; on failure prints its log and returns -1. */
 int daemon_start(struct daemon *d, const char *const *extra_env);
+/* daemon_start_opts: daemon_start with the options above. */
+int daemon_start_opts(struct daemon *d, const struct daemon_opts *o, const char *const *extra_env);
 /* daemon_restart: starts again on the same data directory and port (after daemon_kill). */
 int daemon_restart(struct daemon *d, const char *const *extra_env);
 /* daemon_kill: sends sig and reaps the process (data directory kept). Returns the wait status (0 =

@@ -125,6 +125,8 @@ TEST(migration_8_converts_wire_shaped_documents)
               "ALTER TABLE runs DROP COLUMN attempt; ALTER TABLE runs DROP COLUMN retry_at;"
               "ALTER TABLE runs DROP COLUMN failed_attempts; ALTER TABLE runs DROP COLUMN pause_requested;"
               "ALTER TABLE runs DROP COLUMN checkpoints;"
+              "DROP TABLE api_keys;"
+              "DROP TABLE audit_log; DROP TABLE audit_horizon;"
               "PRAGMA user_version = 7;") == 0);
     CHECK(shown());
     /* and the rows now hold the facts document */

@@ -58,6 +58,36 @@ static void expect_good(const char *const *cases, size_t n)
     }
 }
 
+/* The official client's own examples send every sub-schedule whatever the unit (a monthSchedule with
+ * both dayOfMonth and dayOfWeek beside unit Minutes): what the unit does not use is tolerated, and
+ * dropped from the body so that it is neither stored nor echoed; the used one is still checked. */
+TEST(unused_sub_schedules_are_tolerated_and_dropped)
+{
+    struct api_resp resp = { 0 };
+    const char *text = "{\"name\":\"p\",\"backupPolicy\":{\"regular\":{\"incremental\":{\"schedule\":{"
+                       "\"unit\":\"Minutes\",\"minuteSchedule\":{\"frequency\":30},\"hourSchedule\":{\"frequency\":0},"
+                       "\"monthSchedule\":{\"dayOfMonth\":10,\"dayOfWeek\":[\"Sunday\"],\"weekOfMonth\":\"First\"}}},"
+                       "\"retention\":{\"unit\":\"Days\",\"duration\":7}}}}";
+    json_t *body = json_loads(text, 0, NULL), *sched;
+    CHECK(body != NULL);
+    CHECKF(api_policy_validate(&resp, body) == 1, "refused: %s",
+           resp.json ? json_string_value(json_object_get(resp.json, "message")) : "");
+    sched = json_object_get(json_object_get(json_object_get(json_object_get(body, "backupPolicy"), "regular"),
+                                            "incremental"), "schedule");
+    CHECK(json_object_get(sched, "minuteSchedule") != NULL);
+    CHECK(json_object_get(sched, "monthSchedule") == NULL);
+    CHECK(json_object_get(sched, "hourSchedule") == NULL);
+    json_decref(resp.json);
+    json_decref(body);
+    {
+        char msg[1024];
+        int status;
+        CHECK(run(INCR("{'unit':'Minutes','minuteSchedule':{'frequency':0},'monthSchedule':{'dayOfMonth':99}}"),
+                  msg, sizeof msg, &status) == 0);
+        CHECKF(strstr(msg, "minuteSchedule.frequency' must be > 0") != NULL, "message: %s", msg);
+    }
+}
+
 TEST(valid_policies_of_every_unit)
 {
     static const char *const good[] = {
@@ -168,9 +198,6 @@ TEST(schedule_units_and_sub_schedules)
         { INCR("{'unit':'Hours','hourSchedule':{'frequency':-3}}"), "hourSchedule.frequency' must be > 0" },
         { INCR("{'unit':'Days','daySchedule':{'frequency':100001}}"), "daySchedule.frequency' must be <= 100000" },
         { INCR("{'unit':'Days','daySchedule':{}}"), "daySchedule.frequency' is required" },
-        /* a present sub-schedule is checked even when it does not match the unit */
-        { INCR("{'unit':'Days','daySchedule':{'frequency':1},'hourSchedule':{'frequency':0}}"),
-          "hourSchedule.frequency' must be > 0" },
         { INCR("{'unit':'Weeks','weekSchedule':{'dayOfWeek':[]}}"), "weekSchedule.dayOfWeek' must not be empty" },
         { INCR("{'unit':'Weeks','weekSchedule':{}}"), "weekSchedule.dayOfWeek' is required" },
         { INCR("{'unit':'Weeks','weekSchedule':{'dayOfWeek':['Monday','Funday']}}"),
@@ -302,5 +329,6 @@ int main(void)
     RUN(retention_and_data_lock);
     RUN(blackout_windows_retry_lock_and_extended_retention);
     RUN(refusal_leaves_the_body_untouched);
+    RUN(unused_sub_schedules_are_tolerated_and_dropped);
     return check_finish();
 }
