@@ -46,6 +46,7 @@
 #include "api/tls.h"
 #include "api/wire_spec.h"
 #include "catalog/cat.h"
+#include "repo/backend.h"
 #include "repo/repo.h"
 #include "sched/sched.h"
 #include "util/time.h"
@@ -149,14 +150,18 @@ static int audit_configure(const char *data_dir)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cofferd [--version] [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]\n"
-               "               [--allow-plain-http]\n"
+    fprintf(f, "usage: cofferd [--version] [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]
+"
+               "               [--allow-plain-http] [--repository DIR|s3://BUCKET/PREFIX]
+"
                "  --tls-cert/--tls-key  serve HTTPS with this PEM certificate (chain) and private key\n"
                "  --no-tls              serve plain HTTP (the default on loopback)\n"
                "  --allow-plain-http    serve plain HTTP beyond loopback (else a self-signed certificate in DIR/tls)\n"
+               "  --repository          the repository (default DIR/repo; s3:// takes COFFER_S3_* and AWS_* settings)\n"
                "  environment: COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),\n"
                "               COFFER_ADMIN_KEY (admin API key; default: generated into DIR/admin.key),\n"
-               "               COFFER_TLS_CERT, COFFER_TLS_KEY, COFFER_NO_TLS=1, COFFER_ALLOW_PLAIN_HTTP=1\n");
+               "               COFFER_TLS_CERT, COFFER_TLS_KEY, COFFER_NO_TLS=1, COFFER_ALLOW_PLAIN_HTTP=1,\n"
+               "               COFFER_REPOSITORY\n");
 }
 
 static int parse_listen(const char *s, struct daemon_config *cfg)
@@ -359,32 +364,48 @@ static char *load_admin_key(const char *data_dir, int *from_file)
     }
 }
 
-/* open_repository: DIR/repo, created with its key file DIR/repo.key on first start. */
-static int open_repository(const char *data_dir, struct repo **out)
+/* open_repository: DIR/repo, or the repository at location (COFFER_REPOSITORY or --repository:
+ * a directory or s3://bucket/prefix, docs/operations.md "Object storage"), created with its key
+ * file DIR/repo.key on first start (the key file always stays local; an S3 repository's cache of
+ * write-once objects is DIR/cache). */
+static int open_repository(const char *data_dir, const char *location, struct repo **out)
 {
-    char dir[PATH_MAX], keyf[PATH_MAX], cfgp[PATH_MAX], err[512] = "";
-    struct stat st;
+    char dir[PATH_MAX], keyf[PATH_MAX], cache[PATH_MAX], err[512] = "";
+    struct repo_backend *be = NULL;
+    uint64_t size;
     int rc;
     if (strlen(data_dir) > PATH_MAX - 32) {
         log_error("data directory path is too long");
         return -1;
     }
     snprintf(dir, sizeof dir, "%s/repo", data_dir);
+    if (location && *location) snprintf(dir, sizeof dir, "%s", location);
     snprintf(keyf, sizeof keyf, "%s/repo.key", data_dir);
-    snprintf(cfgp, sizeof cfgp, "%s/repo/config", data_dir);
-    if (stat(cfgp, &st) != 0) {
+    snprintf(cache, sizeof cache, "%s/cache", data_dir);
+    if (repo_backend_for(dir, cache, &be, err, sizeof err) != 0) {
+        log_error("cannot open the repository %s: %s", dir, err[0] ? err : "invalid location");
+        return -1;
+    }
+    rc = be->ops->stat(be, REPO_OBJ_ROOT, "config", &size);
+    if (rc == -ENOENT) {
+        struct stat st;
         int had_key = stat(keyf, &st) == 0;
-        rc = repo_create(dir, keyf, err, sizeof err);
+        rc = repo_create_be(be, dir, keyf, err, sizeof err);
         if (rc != 0) {
             log_error("cannot create the repository in %s: %s", dir, err[0] ? err : strerror(-rc));
+            repo_backend_destroy(be);
             return -1;
         }
         log_info("created the repository in %s", dir);
         if (!had_key)
             log_warn("the repository's key file is %s (0600): keep a copy in a safe place; without it the backups "
                      "cannot be read", keyf);
+    } else if (rc != 0) {
+        log_error("cannot reach the repository %s: %s", dir, strerror(-rc));
+        repo_backend_destroy(be);
+        return -1;
     }
-    rc = repo_open(dir, keyf, out, err, sizeof err);
+    rc = repo_open_be(be, dir, keyf, out, err, sizeof err);
     if (rc != 0) {
         log_error("cannot open the repository in %s with key file %s: %s", dir, keyf, err[0] ? err : strerror(-rc));
         return -1;
@@ -396,7 +417,7 @@ static int open_repository(const char *data_dir, struct repo **out)
 int main(int argc, char **argv)
 {
     struct daemon_config cfg = { 0 };
-    const char *listen = getenv("COFFER_LISTEN");
+    const char *listen = getenv("COFFER_LISTEN"), *repository = getenv("COFFER_REPOSITORY");
     struct api_context ctx = { 0 };
     struct api_server *server = NULL;
     struct sigaction sa;
@@ -415,6 +436,8 @@ int main(int argc, char **argv)
             cfg.data_dir = argv[++i];
         } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             listen = argv[++i];
+        } else if (strcmp(argv[i], "--repository") == 0 && i + 1 < argc) {
+            repository = argv[++i];
         } else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc) {
             cfg.tls_cert = argv[++i];
         } else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc) {
@@ -514,7 +537,7 @@ int main(int argc, char **argv)
      * daemon still starts, and the next start tries again. */
     if (api_spec_backfill(ctx.cat) != 0) log_warn("cannot write the typed specs of older policies and groups");
     ctx.data_dir = cfg.data_dir;
-    if (open_repository(cfg.data_dir, &ctx.repo) != 0) {
+    if (open_repository(cfg.data_dir, repository, &ctx.repo) != 0) {
         cat_close(ctx.cat);
         free(key);
         return 1;

@@ -80,3 +80,22 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -o Dpkg::Options::=--force-confdef \
     -o Dpkg::Options::=--force-confold $missing >/dev/null
 fi
+# The S3-compatible server of the object-storage tests (tests/e2e/s3test.c): versitygw, built once
+# from the Go module proxy at a pinned version into ~/.cache/coffer/versitygw-<version>/ (the tests
+# look there, or at $COFFER_VERSITYGW). Its posix backend keeps object-lock state in user.* xattrs
+# (the `attr` package above gives setfattr for checking a filesystem by hand).
+VERSITYGW_VERSION=v1.8.0
+if [ "${1:-}" = "--test" ]; then
+  vgw_dir="${HOME:-/root}/.cache/coffer/versitygw-$VERSITYGW_VERSION"
+  if [ ! -x "$vgw_dir/versitygw" ]; then
+    gobin=$(command -v go || ls /usr/lib/go-1.2[3-9]/bin/go 2>/dev/null | tail -n 1)
+    if [ -z "$gobin" ]; then
+      echo "setup: no Go toolchain to build versitygw with" >&2
+      exit 1
+    fi
+    echo "setup: building versitygw $VERSITYGW_VERSION into $vgw_dir"
+    mkdir -p "$vgw_dir"
+    GOBIN="$vgw_dir" GOFLAGS=-buildvcs=false timeout 1800 "$gobin" install \
+      "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  fi
+fi

@@ -1,7 +1,7 @@
 /* backend.h: the repository's storage seam: every byte the repository stores or reads goes
  * through one of these operations, so a repository can live in a local directory today and in an
- * object store later. Only a backend (backend_local.c) touches files; the files above it never
- * open, rename, unlink or list anything themselves.
+ * object store (backend_s3.c: s3://bucket/prefix). Only a backend touches storage; the files above
+ * it never open, rename, unlink or list anything themselves.
  *
  * Objects. An object is named by a type (its "directory") and a name (64 hex digits for every
  * object named by its hash, or a fixed word such as "config" for REPO_OBJ_ROOT). Objects are
@@ -16,6 +16,11 @@
  * recorded but changes nothing, the latest instant counts), and nothing removes one before it
  * passes. Local: a record retention/<type>-<name>/<until, 16 hex> (an empty file, fsynced) that del
  * reads first. S3: PutObjectRetention in COMPLIANCE mode (docs/repository-format.md section 16).
+ * The mode says who may lift it: REPO_RETAIN_COMPLIANCE no one; REPO_RETAIN_GOVERNANCE (an
+ * Administrative lock) the data-security right, whose rules retain.c enforces: the object store
+ * keeps it as GOVERNANCE retention that a later retain call may shorten; the local backend, whose
+ * records cannot be lifted, records only COMPLIANCE. A legal hold (hold, may be NULL) keeps an
+ * object until lifted (S3: PutObjectLegalHold); the local backend leaves holds to retain.c.
  *
  * Writers stream a large object (a pack of ~32 MiB) without holding it in memory: begin, write
  * ranges (several threads may write disjoint ranges at once, as puts do), read back what was
@@ -49,6 +54,11 @@ enum repo_obj_type {
     REPO_OBJ_NTYPES
 };
 
+enum repo_retain_mode {
+    REPO_RETAIN_COMPLIANCE = 0,  /* no one lifts it before its end */
+    REPO_RETAIN_GOVERNANCE = 1,  /* the data-security right may shorten or lift it */
+};
+
 struct repo_backend;
 struct repo_bwriter;
 
@@ -75,10 +85,19 @@ struct repo_backend_ops {
     int (*list)(struct repo_backend *be, int type, repo_backend_list_fn fn, void *ctx);
     /* del: removes an object durably; -ENOENT if absent; -EPERM while it is retained. */
     int (*del)(struct repo_backend *be, int type, const char *name);
-    /* retain: the object (which must exist: -ENOENT) cannot be deleted before until_usecs. */
-    int (*retain)(struct repo_backend *be, int type, const char *name, int64_t until_usecs);
+    /* retain: the object (which must exist: -ENOENT) cannot be deleted before until_usecs; mode
+     * is an enum repo_retain_mode (a GOVERNANCE call may also shorten a GOVERNANCE retention). */
+    int (*retain)(struct repo_backend *be, int type, const char *name, int64_t until_usecs, int mode);
     /* retained_until: the latest retention instant of the object, 0 when it has none. */
     int (*retained_until)(struct repo_backend *be, int type, const char *name, int64_t *until_usecs);
+    /* hold: sets (on) or lifts a legal hold on the object; NULL where retain.c's documents are
+     * the only record (local). */
+    int (*hold)(struct repo_backend *be, int type, const char *name, int on);
+    /* cache_get / cache_put: a local cache of small write-once things the repository reads again
+     * (a tree blob's stored bytes, keyed by its id): cache_get fills exactly len bytes or answers
+     * -ENOENT; cache_put keeps a copy (best effort). NULL where reading the object is as cheap (local). */
+    int (*cache_get)(struct repo_backend *be, const char *key, void *buf, size_t len);
+    void (*cache_put)(struct repo_backend *be, const char *key, const void *data, size_t len);
     /* clean: removes what writers of dead processes left (temporaries, unfinished writers). */
     void (*clean)(struct repo_backend *be);
     /* where: a human-readable location of an object, for messages (a path, a URL). */
@@ -109,6 +128,34 @@ struct repo_backend {
 /* repo_backend_local_new: the backend of a repository directory (backend_local.c). *out is owned
  * by the caller (repo_backend_destroy). */
 int repo_backend_local_new(const char *dir, struct repo_backend **out);
+
+/* repo_s3_config: where and how to reach an S3 repository (backend_s3.c). Strings owned
+ * (repo_s3_config_clear frees them). */
+struct repo_s3_config {
+    char *bucket, *prefix;        /* s3://bucket/prefix (prefix may be empty) */
+    char *endpoint;               /* http(s)://host[:port] */
+    char *region, *access_key, *secret_key, *session_token, *ca_file;
+    char *cache_dir;              /* local cache of write-once objects (NULL: none) */
+    int path_style;               /* 1: endpoint/bucket/key, 0: bucket.host/key */
+    int connections;              /* curl handles in the pool (concurrent requests) */
+    int retries;                  /* attempts after the first on 5xx, 429, timeouts */
+    int timeout_s;                /* a transfer slower than 1 byte/s for this long fails */
+};
+/* repo_s3_config_from_env: a configuration for url (s3://bucket/prefix) from the environment
+ * (COFFER_S3_ENDPOINT, COFFER_S3_REGION, COFFER_S3_PATH_STYLE, COFFER_S3_CA_FILE,
+ * COFFER_S3_ACCESS_KEY_ID or AWS_ACCESS_KEY_ID, COFFER_S3_SECRET_ACCESS_KEY or
+ * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, COFFER_S3_CONNECTIONS, COFFER_S3_RETRIES,
+ * COFFER_S3_TIMEOUT); cache_dir is copied. -EINVAL with a sentence in err. */
+int repo_s3_config_from_env(const char *url, const char *cache_dir, struct repo_s3_config *cfg, char *err,
+                            size_t errlen);
+void repo_s3_config_clear(struct repo_s3_config *cfg);
+/* repo_backend_s3_new: the backend of an S3 repository (backend_s3.c). cfg is copied. */
+int repo_backend_s3_new(const struct repo_s3_config *cfg, struct repo_backend **out, char *err, size_t errlen);
+/* repo_s3_stats: requests an S3 backend made, by kind (for tests and logs). */
+struct repo_s3_stats {
+    uint64_t lists, gets, puts, heads, dels, retries, cache_hits, readahead_hits;
+};
+int repo_backend_s3_stats(struct repo_backend *be, struct repo_s3_stats *out);
 
 /* Convenience wrappers (backend.c). */
 void repo_backend_destroy(struct repo_backend *be);

@@ -14,7 +14,9 @@
  *
  * Retention (backend.h): retention/<type number>-<name>/<until usecs, 16 hex>, empty files created
  * with O_EXCL and fsynced with their directories; del reads that one directory first and refuses
- * (-EPERM) while the latest instant there is after util_time_now. Nothing here deletes a record.
+ * (-EPERM) while the latest instant there is after util_time_now. Nothing here deletes a record, so
+ * only COMPLIANCE retentions are recorded (a GOVERNANCE one, which may be lifted, is left to
+ * retain.c's lock documents); legal holds likewise.
  *
  * Reads: ranged reads pread through a cache of at most REPO_FD_CACHE_MAX open fds (least recently
  * used first out, never while a reader holds it); a committed writer's fd enters the cache, so a
@@ -408,14 +410,15 @@ static int bl_retained_until(struct repo_backend *be, int type, const char *name
     return 0;
 }
 
-static int bl_retain(struct repo_backend *be, int type, const char *name, int64_t until)
+static int bl_retain(struct repo_backend *be, int type, const char *name, int64_t until, int mode)
 {
     struct bl *bl = bl_of(be);
     char dir[PATH_MAX], path[PATH_MAX + 32], top[PATH_MAX];
     int rc, fd;
-    if (until <= 0) return -EINVAL;
+    if (until <= 0 || (mode != REPO_RETAIN_COMPLIANCE && mode != REPO_RETAIN_GOVERNANCE)) return -EINVAL;
     if ((rc = bl_path(bl, type, name, path, sizeof path)) < 0) return rc;
     if (access(path, F_OK) < 0) return -errno;
+    if (mode == REPO_RETAIN_GOVERNANCE) return 0; /* a record cannot be lifted: retain.c enforces these */
     if ((rc = ret_dir(bl, type, name, dir, sizeof dir)) < 0) return rc;
     snprintf(top, sizeof top, "%s/retention", bl->dir);
     if (mkdir(top, 0700) < 0 && errno != EEXIST) return -errno;

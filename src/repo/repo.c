@@ -116,20 +116,45 @@ static int config_load(struct repo *repo, char *err, size_t errlen)
 
 /* ---- create / open / close ---- */
 
+int repo_backend_for(const char *location, const char *cache_dir, struct repo_backend **be, char *err,
+                     size_t errlen)
+{
+    struct repo_s3_config cfg;
+    int rc;
+    *be = NULL;
+    if (strncmp(location, "s3://", 5) != 0) {
+        rc = repo_backend_local_new(location, be);
+        if (rc < 0) repo_seterr(err, errlen, rc == -ENAMETOOLONG ? "repository path is too long" : "out of memory");
+        return rc;
+    }
+    if ((rc = repo_s3_config_from_env(location, cache_dir, &cfg, err, errlen)) < 0) return rc;
+    rc = repo_backend_s3_new(&cfg, be, err, errlen);
+    repo_s3_config_clear(&cfg);
+    return rc;
+}
+
 int repo_create(const char *dir, const char *key_file, char *err, size_t errlen)
 {
     struct repo_backend *be = NULL;
-    uint8_t master[3 * REPO_KEY_LEN];
-    repo_id_t repo_id;
-    uint64_t size;
-    json_t *cfg;
-    char *text;
     int rc = repo_backend_local_new(dir, &be);
     if (rc < 0) {
         repo_seterr(err, errlen, rc == -ENAMETOOLONG ? "repository path is too long"
                                                      : "out of memory");
         return rc;
     }
+    rc = repo_create_be(be, dir, key_file, err, errlen);
+    repo_backend_destroy(be);
+    return rc;
+}
+
+int repo_create_be(struct repo_backend *be, const char *dir, const char *key_file, char *err, size_t errlen)
+{
+    uint8_t master[3 * REPO_KEY_LEN];
+    repo_id_t repo_id;
+    uint64_t size;
+    json_t *cfg;
+    char *text;
+    int rc;
     if (be->ops->stat(be, REPO_OBJ_ROOT, "config", &size) == 0) {
         repo_seterr(err, errlen, "%s already holds a repository", dir);
         rc = -EEXIST;
@@ -162,7 +187,6 @@ int repo_create(const char *dir, const char *key_file, char *err, size_t errlen)
     if (rc == -EEXIST) repo_seterr(err, errlen, "%s already holds a repository", dir);
     else if (rc < 0) repo_seterr(err, errlen, "cannot write %s/config: %s", dir, strerror(-rc));
 out:
-    repo_backend_destroy(be);
     return rc;
 }
 
@@ -188,11 +212,28 @@ static void repo_free(struct repo *repo)
 
 int repo_open(const char *dir, const char *key_file, struct repo **out, char *err, size_t errlen)
 {
+    struct repo_backend *be = NULL;
+    int rc = repo_backend_local_new(dir, &be);
+    *out = NULL;
+    if (rc < 0) {
+        repo_seterr(err, errlen, "cannot open %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    return repo_open_be(be, dir, key_file, out, err, errlen);
+}
+
+int repo_open_be(struct repo_backend *be, const char *dir, const char *key_file, struct repo **out, char *err,
+                 size_t errlen)
+{
     struct repo *repo = calloc(1, sizeof *repo);
     uint8_t master[3 * REPO_KEY_LEN];
     int rc;
     *out = NULL;
-    if (!repo) return -ENOMEM;
+    if (!repo) {
+        repo_backend_destroy(be);
+        return -ENOMEM;
+    }
+    repo->be = be;
     repo->dir = strdup(dir);
     repo->open_pack = -1;
     pthread_mutex_init(&repo->mu, NULL);
@@ -203,12 +244,6 @@ int repo_open(const char *dir, const char *key_file, struct repo **out, char *er
     if (!repo->dir || repo_itab_init(&repo->idx, 0) < 0) {
         repo_free(repo);
         return -ENOMEM;
-    }
-    rc = repo_backend_local_new(dir, &repo->be);
-    if (rc < 0) {
-        repo_seterr(err, errlen, "cannot open %s: %s", dir, strerror(-rc));
-        repo_free(repo);
-        return rc;
     }
     rc = config_load(repo, err, errlen);
     if (rc == 0) rc = repo_keys_unlock(repo->be, dir, key_file, &repo->repo_id, master, err,
@@ -362,6 +397,13 @@ static uint8_t *scratch_get(size_t len, int *owned)
     return s->p;
 }
 
+/* tree_cache_key: the backend cache's key of a tree blob (backend.h cache_get). */
+static void tree_cache_key(const repo_id_t *id, char key[REPO_ID_HEX_LEN + 8])
+{
+    memcpy(key, "tree-", 5);
+    repo_id_to_hex(id, key + 5);
+}
+
 int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *id,
                   const void *data, size_t len, size_t *added_bytes)
 {
@@ -411,6 +453,11 @@ int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *
     rc = repo_aead_seal(repo->enc_key, aad, sizeof aad, buf, body);
     if (rc < 0) goto fail;
     e.stored = (uint32_t)(body + REPO_AEAD_OVERHEAD);
+    if (type == REPO_BLOB_TREE && repo->be->ops->cache_put) { /* read again by the next backup */
+        char key[REPO_ID_HEX_LEN + 8];
+        tree_cache_key(id, key);
+        repo->be->ops->cache_put(repo->be, key, buf, e.stored);
+    }
     rc = repo_pack_append(repo, &e, buf, NULL); /* resolves the pending entry either way */
     if (owned) free(buf);
     if (rc == 0 && added_bytes) *added_bytes = e.stored;
@@ -582,7 +629,24 @@ int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *l
     }
     buf = malloc(e.stored);
     if (!buf) return -ENOMEM;
+    if (e.type == REPO_BLOB_TREE && repo->be->ops->cache_get) {
+        /* a tree read again (a re-backup, a restore plan) comes from the backend's local cache;
+         * a copy there that does not decode is ignored and the pack read */
+        char key[REPO_ID_HEX_LEN + 8];
+        tree_cache_key(id, key);
+        if (repo->be->ops->cache_get(repo->be, key, buf, e.stored) == 0 &&
+            repo_blob_decode(repo, &e, buf, data) == 0) {
+            free(buf);
+            if (len) *len = e.plain;
+            return 0;
+        }
+    }
     rc = repo_pack_read(repo, pack, e.offset, buf, e.stored);
+    if (rc == 0 && e.type == REPO_BLOB_TREE && repo->be->ops->cache_put) {
+        char key[REPO_ID_HEX_LEN + 8];
+        tree_cache_key(id, key);
+        repo->be->ops->cache_put(repo->be, key, buf, e.stored);
+    }
     if (rc < 0 && rc != -EIO) {
         free(buf);
         return pack_unreadable(repo, pack, id, rc);

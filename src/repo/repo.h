@@ -31,6 +31,17 @@ int repo_create(const char *dir, const char *key_file, char *err, size_t errlen)
 /* repo_open: opens an existing repository, unwrapping its keys with key_file and loading the
  * index into memory. The caller owns *out and releases it with repo_close. */
 int repo_open(const char *dir, const char *key_file, struct repo **out, char *err, size_t errlen);
+struct repo_backend;
+/* repo_backend_for: the storage backend of a location: a local directory, or s3://bucket/prefix
+ * (configured from the environment, backend.h repo_s3_config_from_env) with its local cache of
+ * write-once objects under cache_dir (may be NULL). *be is the caller's (repo_backend_destroy). */
+int repo_backend_for(const char *location, const char *cache_dir, struct repo_backend **be, char *err,
+                     size_t errlen);
+/* repo_create_be / repo_open_be: repo_create and repo_open on a given backend (label names the
+ * repository in messages). repo_create_be borrows be; repo_open_be takes it over, failing or not. */
+int repo_create_be(struct repo_backend *be, const char *label, const char *key_file, char *err, size_t errlen);
+int repo_open_be(struct repo_backend *be, const char *label, const char *key_file, struct repo **out, char *err,
+                 size_t errlen);
 /* repo_close: flushes (repo_flush) and frees everything; NULL is fine. */
 void repo_close(struct repo *repo);
 

@@ -8,9 +8,11 @@
  * "if absent", so two writers of one generation cannot both win and nothing is edited in place.
  * The rules (docs/repository-format.md section 16): a Compliance lock in force may only be
  * extended; an Administrative one may be shortened or lifted only with the data-security right;
- * a legal hold keeps the snapshot whatever its lock says until lifted. A Compliance generation is
+ * a legal hold keeps the snapshot whatever its lock says until lifted. A locked generation is
  * also retained by the backend (the lock object and the snapshot document) until its end, so
- * even a caller below this file cannot delete them. Listing a snapshot's generations lists the
+ * even a caller below this file cannot delete them: COMPLIANCE for Compliance, GOVERNANCE for
+ * Administrative (lifted here when the data-security right lifts the lock); a legal hold is also
+ * set on the snapshot document where the backend has holds (S3 object legal hold). Listing a snapshot's generations lists the
  * retain/ type (one object per change); bounded by the repository's objects. */
 #include "repo/repo_int.h"
 #include "util/log.h"
@@ -188,12 +190,28 @@ int repo_retain_set(struct repo *repo, const char *sid, const struct repo_retain
         repo_seterr(msg, msglen, "cannot write the lock of snapshot %.16s: %s", sid, strerror(-rc));
         return rc;
     }
-    if (want->mode == REPO_LOCK_COMPLIANCE) {
-        /* WORM below this file too: neither the lock object nor the document goes before the end. */
-        rc = repo->be->ops->retain(repo->be, REPO_OBJ_RETAIN, name, want->until_usecs);
-        if (rc == 0) rc = repo->be->ops->retain(repo->be, REPO_OBJ_SNAPSHOT, sid, want->until_usecs);
+    if (want->mode != REPO_LOCK_NONE) {
+        /* WORM below this file too: neither the lock object nor the document goes before the end
+         * (Compliance: no one lifts it; Administrative: a GOVERNANCE retention, which only this
+         * file, after the data-security check above, shortens or lifts). */
+        int m = want->mode == REPO_LOCK_COMPLIANCE ? REPO_RETAIN_COMPLIANCE : REPO_RETAIN_GOVERNANCE;
+        rc = repo->be->ops->retain(repo->be, REPO_OBJ_RETAIN, name, want->until_usecs, m);
+        if (rc == 0) rc = repo->be->ops->retain(repo->be, REPO_OBJ_SNAPSHOT, sid, want->until_usecs, m);
         if (rc < 0 && rc != -ENOENT) {
             repo_seterr(msg, msglen, "cannot retain snapshot %.16s in the storage: %s", sid, strerror(-rc));
+            return rc;
+        }
+    } else if (cur.mode == REPO_LOCK_ADMINISTRATIVE && in_force(&cur, now)) {
+        /* an Administrative lock lifted with the data-security right: its GOVERNANCE retention goes */
+        rc = repo->be->ops->retain(repo->be, REPO_OBJ_SNAPSHOT, sid, now, REPO_RETAIN_GOVERNANCE);
+        if (rc < 0 && rc != -ENOENT) log_warn("repo: cannot lift the storage retention of snapshot %.16s: %s", sid, strerror(-rc));
+    }
+    if (repo->be->ops->hold && want->legal_hold != cur.legal_hold) {
+        /* the legal hold as an object legal hold on the snapshot document (S3) */
+        rc = repo->be->ops->hold(repo->be, REPO_OBJ_SNAPSHOT, sid, want->legal_hold);
+        if (rc < 0 && rc != -ENOENT) {
+            repo_seterr(msg, msglen, "cannot %s the legal hold of snapshot %.16s in the storage: %s",
+                        want->legal_hold ? "set" : "lift", sid, strerror(-rc));
             return rc;
         }
     }

@@ -138,9 +138,9 @@ TEST(backend_retention)
     CHECK(repo_backend_local_new(dir, &be) == 0);
     CHECK(be->ops->create(be) == 0);
     CHECK(be->ops->put(be, REPO_OBJ_RETAIN, "obj", "x", 1) == 0);
-    CHECK_EQ_INT(be->ops->retain(be, REPO_OBJ_RETAIN, "absent", now + HOUR), -ENOENT);
-    CHECK(be->ops->retain(be, REPO_OBJ_RETAIN, "obj", now + 2 * HOUR) == 0);
-    CHECK(be->ops->retain(be, REPO_OBJ_RETAIN, "obj", now + HOUR) == 0); /* recorded; the later one counts */
+    CHECK_EQ_INT(be->ops->retain(be, REPO_OBJ_RETAIN, "absent", now + HOUR, REPO_RETAIN_COMPLIANCE), -ENOENT);
+    CHECK(be->ops->retain(be, REPO_OBJ_RETAIN, "obj", now + 2 * HOUR, REPO_RETAIN_COMPLIANCE) == 0);
+    CHECK(be->ops->retain(be, REPO_OBJ_RETAIN, "obj", now + HOUR, REPO_RETAIN_COMPLIANCE) == 0); /* recorded; the later one counts */
     CHECK(be->ops->retained_until(be, REPO_OBJ_RETAIN, "obj", &until) == 0);
     CHECK_EQ_INT(until, now + 2 * HOUR);
     CHECK_EQ_INT(be->ops->del(be, REPO_OBJ_RETAIN, "obj"), -EPERM);
