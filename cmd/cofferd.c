@@ -2,8 +2,11 @@
  * directory (catalog, repository, admin key), starts the HTTP API and the job workers, and runs until
  * SIGTERM or SIGINT, then stops accepting requests, lets workers reach a safe point and exits.
  *
- *   cofferd [--data-dir DIR] [--listen HOST:PORT]
+ *   cofferd [--data-dir DIR] [--listen HOST:PORT] [--catalog URL]
  *   COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),
+ *   COFFER_CATALOG or --catalog (the catalog: default the SQLite file DIR/catalog.db; a
+ *   postgresql://... URL or a libpq key=value string puts it on PostgreSQL: docs/operations.md,
+ *   "PostgreSQL catalog"),
  *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key),
  *   COFFER_WORKERS (backup worker threads, default 2),
  *   COFFER_PRUNE_INTERVAL_SECS (a prune after the retention pass this often, default 86400; 0 = never),
@@ -67,8 +70,9 @@ static void daemon_reload(struct api_context *ctx, struct api_server *server)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cofferd [--data-dir DIR] [--listen HOST:PORT]\n"
+    fprintf(f, "usage: cofferd [--data-dir DIR] [--listen HOST:PORT] [--catalog URL]\n"
                "  environment: COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),\n"
+               "               COFFER_CATALOG (default DIR/catalog.db; postgresql://... for PostgreSQL),\n"
                "               COFFER_ADMIN_KEY (admin API key; default: generated into DIR/admin.key)\n");
 }
 
@@ -214,7 +218,7 @@ static int open_repository(const char *data_dir, struct repo **out)
 int main(int argc, char **argv)
 {
     struct daemon_config cfg = { 0 };
-    const char *listen = getenv("COFFER_LISTEN");
+    const char *listen = getenv("COFFER_LISTEN"), *catalog = getenv("COFFER_CATALOG");
     struct api_context ctx = { 0 };
     struct api_server *server = NULL;
     struct sigaction sa;
@@ -229,6 +233,8 @@ int main(int argc, char **argv)
             cfg.data_dir = argv[++i];
         } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             listen = argv[++i];
+        } else if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc) {
+            catalog = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -275,7 +281,8 @@ int main(int argc, char **argv)
         free(key);
         return 1;
     }
-    snprintf(path, sizeof path, "%s/catalog.db", cfg.data_dir);
+    if (catalog && *catalog) snprintf(path, sizeof path, "%s", catalog);
+    else snprintf(path, sizeof path, "%s/catalog.db", cfg.data_dir);
     if (cat_open(path, &ctx.cat, err, sizeof err) != 0) {
         log_error("%s", err);
         return 1;

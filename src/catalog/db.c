@@ -356,6 +356,7 @@ int cat_open(const char *path, struct cat **out, char *err, size_t errlen)
         cat_close(cat);
         return -1;
     }
+    log_info("catalog: %s (schema version %d)", cat->engine == SQLDB_PG ? "PostgreSQL" : path, cat_schema_version(cat));
     *out = cat;
     return 0;
 }
@@ -392,7 +393,7 @@ int cat_next_seq(struct cat *cat, const char *name, int64_t *out)
 {
     sqldb_stmt *st = cat_stmt(cat,
         "INSERT INTO sequences(name, next) VALUES (?1, 2) "
-        "ON CONFLICT(name) DO UPDATE SET next = next + 1 RETURNING next - 1");
+        "ON CONFLICT(name) DO UPDATE SET next = sequences.next + 1 RETURNING next - 1");
     int rc;
     if (!st) return -1;
     sqldb_bind_text(st, 1, name, -1, SQLDB_TRANSIENT);

@@ -2,7 +2,7 @@
  *
  * Adding an entry is one lookup in the unique (tenant, object, path) index, an insert when the path
  * is new (a trigger adds it to the FTS5 trigram tables fidx_name and fidx_path, external content
- * over fidx_paths), an update only when its type changed, and an INSERT OR REPLACE of its version
+ * over fidx_paths), an update only when its type changed, and an upsert of its version
  * row, so indexing a snapshot again after an interruption is harmless. A search drives one FTS table
  * (LIKE on fidx_name for names, on fidx_path for paths: the trigram index answers it) in rowid order
  * and joins fidx_paths for the tenant and the filters; every optional filter is bound as
@@ -129,8 +129,9 @@ int cat_fidx_add(struct cat *cat, const char *tenant, int64_t object_id, int64_t
         sqldb_bind_int(st, 2, e->type);
         if (cat_exec_done(cat, st) != 0) goto fail;
     }
-    st = cat_stmt(cat, "INSERT OR REPLACE INTO fidx_versions(path_id, no, type, size, mtime_usecs)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5)");
+    st = cat_stmt(cat, "INSERT INTO fidx_versions(path_id, no, type, size, mtime_usecs) VALUES (?1, ?2, ?3, ?4, ?5)"
+                       " ON CONFLICT(path_id, no) DO UPDATE SET type = excluded.type, size = excluded.size,"
+                       " mtime_usecs = excluded.mtime_usecs");
     if (!st) return -1;
     sqldb_bind_int64(st, 1, id);
     sqldb_bind_int64(st, 2, no);
@@ -254,22 +255,42 @@ const char *cat_fidx_status(struct cat *cat, const char *tenant, const char *sna
     "   CROSS JOIN snapshots s ON s.tenant = fs.tenant AND s.id = fs.snapshot_id WHERE v.path_id = p.id"       \
     "   AND s.is_deleted = 0 AND s.group_id IN (SELECT value FROM json_each(?7))))"
 
+/* PostgreSQL: the same filters; the trigram GIN indexes on fidx_paths.name and .path answer the
+ * ILIKE the driver makes of LIKE, and the planner picks the join order itself. */
+#define FIDX_FILTERS_PG                                                                                       \
+    " AND (?4 IS NULL OR p.object_id IN (SELECT value FROM json_each(?4)))"                                   \
+    " AND (?5 IS NULL OR p.object_id IN (SELECT o.id FROM objects o WHERE o.tenant = ?1"                      \
+    "   AND o.source_id IN (SELECT value FROM json_each(?5))))"                                               \
+    " AND (CAST(?6 AS BIGINT) = 0 OR ((CAST(?6 AS BIGINT) >> CAST(p.type AS INT)) & 1) = 1)"                  \
+    " AND (?7 IS NULL OR EXISTS (SELECT 1 FROM fidx_versions v JOIN fidx_snapshots fs ON fs.no = v.no"        \
+    "   JOIN snapshots s ON s.tenant = fs.tenant AND s.id = fs.snapshot_id WHERE v.path_id = p.id"             \
+    "   AND s.is_deleted = 0 AND s.group_id IN (SELECT value FROM json_each(?7))))"
+
 int cat_fidx_search(struct cat *cat, const char *tenant, const struct cat_fidx_query *q, cat_fidx_hit_fn fn,
                     void *ud)
 {
     sqldb_stmt *st;
     int rc, out = 0;
     if (!q->like)
-        st = cat_stmt(cat, "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
-                           " WHERE +p.tenant = ?1 AND p.id > ?3 AND ?2 IS NULL" FIDX_FILTERS " ORDER BY p.id");
+        st = cat_stmt_alt(cat,
+                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
+                          " WHERE +p.tenant = ?1 AND p.id > ?3 AND ?2 IS NULL" FIDX_FILTERS " ORDER BY p.id",
+                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
+                          " WHERE p.tenant = ?1 AND p.id > ?3 AND ?2 IS NULL" FIDX_FILTERS_PG " ORDER BY p.id");
     else if (q->on_path)
-        st = cat_stmt(cat, "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_path f"
-                           " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.path LIKE ?2 AND f.rowid > ?3"
-                           " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid");
+        st = cat_stmt_alt(cat,
+                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_path f"
+                          " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.path LIKE ?2 AND f.rowid > ?3"
+                          " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid",
+                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
+                          " WHERE p.path LIKE ?2 AND p.id > ?3 AND p.tenant = ?1" FIDX_FILTERS_PG " ORDER BY p.id");
     else
-        st = cat_stmt(cat, "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_name f"
-                           " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.name LIKE ?2 AND f.rowid > ?3"
-                           " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid");
+        st = cat_stmt_alt(cat,
+                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_name f"
+                          " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.name LIKE ?2 AND f.rowid > ?3"
+                          " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid",
+                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
+                          " WHERE p.name LIKE ?2 AND p.id > ?3 AND p.tenant = ?1" FIDX_FILTERS_PG " ORDER BY p.id");
     if (!st) return -1;
     sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, q->like, -1, SQLDB_STATIC);

@@ -435,7 +435,7 @@ int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int
 {
     sqldb_stmt *st = cat_stmt(cat, "UPDATE runs SET lease_expiry = ?5 WHERE tenant = ?1 AND group_id = ?2"
                                      " AND start_usecs = ?3 AND lease_owner = ?4 AND status = 'Running'"
-                                     " RETURNING CASE WHEN cancel_requested THEN 1 WHEN pause_requested THEN 2 ELSE 0 END");
+                                     " RETURNING CASE WHEN cancel_requested <> 0 THEN 1 WHEN pause_requested <> 0 THEN 2 ELSE 0 END");
     int rc;
     if (!st) return -1;
     sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
@@ -454,7 +454,7 @@ int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int
 int cat_run_check(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                   const char *owner, int *cancel)
 {
-    sqldb_stmt *st = cat_stmt(cat, "SELECT CASE WHEN cancel_requested THEN 1 WHEN pause_requested THEN 2 ELSE 0 END"
+    sqldb_stmt *st = cat_stmt(cat, "SELECT CASE WHEN cancel_requested <> 0 THEN 1 WHEN pause_requested <> 0 THEN 2 ELSE 0 END"
                                      " FROM runs WHERE tenant = ?1 AND group_id = ?2"
                                      " AND start_usecs = ?3 AND lease_owner = ?4 AND status = 'Running'");
     int rc;
@@ -539,7 +539,7 @@ int cat_run_object_finish(struct cat *cat, const char *tenant, const char *group
     /* A run that was still finishing when its group was deleted with deleteSnapshots: its snapshot
      * expires at once like the group's others (the retention pass deletes it). */
     if (snap) {
-        st = cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = MAX(1, snapshot_usecs) WHERE tenant = ?1 AND id = ?2"
+        st = cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = CASE WHEN snapshot_usecs > 1 THEN snapshot_usecs ELSE 1 END WHERE tenant = ?1 AND id = ?2"
                            " AND on_legal_hold = 0 AND EXISTS (SELECT 1 FROM protection_groups g WHERE g.id = ?3"
                            " AND g.tenant = ?1 AND g.is_deleted = 1 AND g.snapshots_deleted = 1)");
         rc = -1;

@@ -235,19 +235,25 @@ int cat_object_children(struct cat *cat, const char *tenant, int64_t parent_id, 
     return 0;
 }
 
-/* glob_pattern: the client's pattern, lower-cased, with SQLite GLOB's other metacharacters ('?',
- * '[') made literal so that only '*' is a wildcard. The caller frees. */
-static char *glob_pattern(const char *s)
+/* glob_pattern: the client's pattern, lower-cased, with '*' its only wildcard: for SQLite's GLOB
+ * with its other metacharacters ('?', '[') made literal; for PostgreSQL a LIKE pattern (ESCAPE
+ * '\\': '%', '_' and '\\' made literal, '*' -> '%'). The caller frees. */
+static char *glob_pattern(const char *s, int like)
 {
     size_t n = strlen(s), j = 0;
     char *p = malloc(3 * n + 1);
     if (!p) return NULL;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c == '?' || c == '[') {
+        if (!like && (c == '?' || c == '[')) {
             p[j++] = '[';
             p[j++] = c;
             p[j++] = ']';
+        } else if (like && (c == '%' || c == '_' || c == '\\')) {
+            p[j++] = '\\';
+            p[j++] = c;
+        } else if (like && c == '*') {
+            p[j++] = '%';
         } else {
             p[j++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
         }
@@ -258,28 +264,33 @@ static char *glob_pattern(const char *s)
 
 #define SCAN_BATCH 64
 
+/* The object scan's filters after the name (?3, a pattern: GLOB on SQLite, LIKE on PostgreSQL:
+ * glob_pattern makes the one the engine needs). */
+#define SCAN_FILTERS \
+    "AND (?4 IS NULL OR o.environment IN (SELECT value FROM json_each(?4))) " \
+    "AND (?5 IS NULL OR o.id IN (SELECT value FROM json_each(?5))) " \
+    "AND (?6 IS NULL OR o.source_id IN (SELECT value FROM json_each(?6))) " \
+    "AND (?7 IS NULL OR r.uuid IN (SELECT value FROM json_each(?7))) " \
+    "AND (?8 IS NULL OR o.os_type IN (SELECT value FROM json_each(?8))) " \
+    "AND (?9 = 2 OR o.is_deleted = ?9) " \
+    "AND (?11 IS NULL OR o.id IN (SELECT m.object_id FROM protection_group_objects m " \
+    "     JOIN protection_groups g ON g.id = m.group_id " \
+    "     WHERE m.tenant = ?1 AND g.tenant = ?1 AND g.is_deleted = 0 " \
+    "     AND m.group_id IN (SELECT value FROM json_each(?11)))) " \
+    "AND (?12 < 0 OR ?12 = CASE WHEN EXISTS (SELECT 1 FROM protection_group_objects m " \
+    "     JOIN protection_groups g ON g.id = m.group_id " \
+    "     WHERE m.tenant = ?1 AND m.object_id = o.id AND g.is_deleted = 0) THEN 1 ELSE 0 END) " \
+    "ORDER BY o.id LIMIT ?10"
+
 /* scan_batch: up to SCAN_BATCH matching objects with id > after, copied out of the statement. */
 static int scan_batch(struct cat *cat, const char *tenant, const struct cat_object_filter *f, const char *glob,
                       int64_t after, struct cat_object *batch, size_t *cnt)
 {
-    sqldb_stmt *st = cat_stmt(cat,
-        "SELECT " OBJECT_COLS OBJECT_FROM
-        "WHERE o.tenant = ?1 AND o.id > ?2 "
-        "AND (?3 IS NULL OR lower(o.name) GLOB ?3) "
-        "AND (?4 IS NULL OR o.environment IN (SELECT value FROM json_each(?4))) "
-        "AND (?5 IS NULL OR o.id IN (SELECT value FROM json_each(?5))) "
-        "AND (?6 IS NULL OR o.source_id IN (SELECT value FROM json_each(?6))) "
-        "AND (?7 IS NULL OR r.uuid IN (SELECT value FROM json_each(?7))) "
-        "AND (?8 IS NULL OR o.os_type IN (SELECT value FROM json_each(?8))) "
-        "AND (?9 = 2 OR o.is_deleted = ?9) "
-        "AND (?11 IS NULL OR o.id IN (SELECT m.object_id FROM protection_group_objects m "
-        "     JOIN protection_groups g ON g.id = m.group_id "
-        "     WHERE m.tenant = ?1 AND g.tenant = ?1 AND g.is_deleted = 0 "
-        "     AND m.group_id IN (SELECT value FROM json_each(?11)))) "
-        "AND (?12 < 0 OR ?12 = EXISTS (SELECT 1 FROM protection_group_objects m "
-        "     JOIN protection_groups g ON g.id = m.group_id "
-        "     WHERE m.tenant = ?1 AND m.object_id = o.id AND g.is_deleted = 0)) "
-        "ORDER BY o.id LIMIT ?10");
+    sqldb_stmt *st = cat_stmt_alt(cat,
+        "SELECT " OBJECT_COLS OBJECT_FROM "WHERE o.tenant = ?1 AND o.id > ?2 "
+        "AND (?3 IS NULL OR lower(o.name) GLOB ?3) " SCAN_FILTERS,
+        "SELECT " OBJECT_COLS OBJECT_FROM "WHERE o.tenant = ?1 AND o.id > ?2 "
+        "AND (?3 IS NULL OR lower(o.name) LIKE ?3 ESCAPE '\\') " SCAN_FILTERS);
     int rc;
     *cnt = 0;
     if (!st) return -1;
@@ -314,7 +325,7 @@ int cat_object_scan(struct cat *cat, const char *tenant, const struct cat_object
     int64_t after = f->after_id;
     int stop = 0;
     if (!batch) return -1;
-    if (f->name_glob && !(glob = glob_pattern(f->name_glob))) {
+    if (f->name_glob && !(glob = glob_pattern(f->name_glob, cat_engine(cat) == SQLDB_PG))) {
         free(batch);
         return -1;
     }

@@ -9,7 +9,7 @@
  *
  * Translation (outside quoted strings and dollar-quoted bodies): ?N -> $N; INSERT OR IGNORE ->
  * INSERT ... ON CONFLICT DO NOTHING; LIKE -> ILIKE (SQLite's LIKE is ASCII case-insensitive);
- * ifnull -> coalesce; "x IN (SELECT value FROM json_each(?N))" -> "x::text IN (SELECT
+ * ifnull -> coalesce; CROSS JOIN (SQLite's join-order hint) -> JOIN; "x IN (SELECT value FROM json_each(?N))" -> "x::text IN (SELECT
  * jsonb_array_elements_text($N::jsonb))" (list filters bound as a JSON array; comparing as text
  * lets one form serve text and integer columns); and in DDL INTEGER -> BIGINT, REAL -> DOUBLE
  * PRECISION, BLOB -> BYTEA, INTEGER PRIMARY KEY -> an identity column, WITHOUT ROWID dropped.
@@ -42,6 +42,8 @@
 #define PG_FLOAT4OID 700
 #define PG_FLOAT8OID 701
 #define PG_NUMERICOID 1700
+#define PG_JSONBOID 3802
+#define PG_TEXTOID 25
 /* The catalog's advisory lock key for write transactions ("Coffer" in ASCII). */
 #define PG_WRITE_LOCK "436f66666572"
 
@@ -128,8 +130,10 @@ static size_t seq_at(const char *s, const char *seq)
     return (size_t)(p - s);
 }
 
-char *sqldb_pg_translate(const char *sql, int *maxparam);
-char *sqldb_pg_translate(const char *sql, int *maxparam)
+/* sqldb_pg_translate: sql in PostgreSQL's dialect (malloc'd), the highest ?N in *maxparam and, when
+ * types is not NULL, the parameter types it can tell (jsonb for a json_each list, else 0: inferred). */
+char *sqldb_pg_translate(const char *sql, int *maxparam, unsigned *types);
+char *sqldb_pg_translate(const char *sql, int *maxparam, unsigned *types)
 {
     struct buf b = { 0 };
     const char *s = sql;
@@ -190,6 +194,9 @@ char *sqldb_pg_translate(const char *sql, int *maxparam)
                 ignore = 1;
                 err = buf_str(&b, "INSERT");
                 s += k;
+            } else if ((k = seq_at(s, "CROSS JOIN"))) { /* SQLite's join-order hint; PostgreSQL's takes no ON */
+                err = buf_str(&b, "JOIN");
+                s += k;
             } else if ((k = seq_at(s, "WITHOUT ROWID"))) {
                 s += k;
             } else if ((k = seq_at(s, "INTEGER PRIMARY KEY"))) {
@@ -206,6 +213,7 @@ char *sqldb_pg_translate(const char *sql, int *maxparam)
                 }
                 while (b.n > 0 && b.p[b.n - 1] == ' ') b.p[--b.n] = '\0';
                 if (n > max) max = (int)n;
+                if (types && n >= 1 && n <= PG_MAX_PARAMS) types[n - 1] = PG_JSONBOID;
                 snprintf(rep, sizeof rep, "::text IN (SELECT jsonb_array_elements_text($%ld::jsonb))", n);
                 err = buf_str(&b, rep);
                 s = q + 2;
@@ -261,24 +269,80 @@ static int pg_fail(struct pg_conn *c, const PGresult *r)
 
 /* ---------- statements ---------- */
 
+/* prepare_typed: PQprepare under a new name with the types the translation told. A parameter the
+ * server cannot type (first met as "?N IS NULL") is declared text: the catalog binds optional
+ * filters as text; one retry per parameter at most. A parameter the server typed as a 16- or 32-bit
+ * integer (compared with a literal: "?4 = 0") is declared bigint and the statement prepared again:
+ * the catalog's integers are 64-bit. The last result (the caller clears it). */
+/* prepare_once: PQprepare; inside a transaction under a savepoint, so that a failed attempt does
+ * not end the transaction. */
+static PGresult *prepare_once(struct pg_conn *c, struct pg_stmt *s, const Oid *types)
+{
+    int in_tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
+    PGresult *r;
+    if (in_tx) PQclear(PQexec(c->pg, "SAVEPOINT sqldb_prepare"));
+    r = PQprepare(c->pg, s->name, s->sql, s->nparams, types);
+    if (in_tx)
+        PQclear(PQexec(c->pg, r && PQresultStatus(r) == PGRES_COMMAND_OK ? "RELEASE SAVEPOINT sqldb_prepare"
+                                                                         : "ROLLBACK TO SAVEPOINT sqldb_prepare"));
+    return r;
+}
+
+static PGresult *prepare_typed(struct pg_conn *c, struct pg_stmt *s, Oid *types)
+{
+    PGresult *r, *d;
+    int again = 0;
+    snprintf(s->name, sizeof s->name, "c%u", ++c->next_name);
+    r = prepare_once(c, s, types);
+    for (int tries = 0; tries < s->nparams && r && PQresultStatus(r) != PGRES_COMMAND_OK; tries++) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE), *m = PQresultErrorMessage(r);
+        const char *p = m ? strstr(m, "parameter $") : NULL;
+        long n = p ? strtol(p + 11, NULL, 10) : 0;
+        if (!state || (strcmp(state, "42P18") != 0 && strcmp(state, "42P08") != 0) || n < 1 || n > s->nparams ||
+            types[n - 1] != 0)
+            break;
+        types[n - 1] = PG_TEXTOID;
+        PQclear(r);
+        r = prepare_once(c, s, types);
+    }
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK || s->nparams == 0) return r;
+    d = PQdescribePrepared(c->pg, s->name);
+    if (d && PQresultStatus(d) == PGRES_COMMAND_OK) {
+        for (int i = 0; i < s->nparams && i < PQnparams(d); i++) {
+            Oid t = PQparamtype(d, i);
+            if (t == PG_INT4OID || t == PG_INT2OID) {
+                types[i] = PG_INT8OID;
+                again = 1;
+            } else if (types[i] == 0) {
+                types[i] = t;
+            }
+        }
+    }
+    PQclear(d);
+    if (!again) return r;
+    PQclear(r);
+    snprintf(s->name, sizeof s->name, "c%u", ++c->next_name);
+    return prepare_once(c, s, types);
+}
+
 static sqldb_stmt *pg_prepare(sqldb_conn *conn, const char *sql)
 {
     struct pg_conn *c = PC(conn);
     struct pg_stmt *s = calloc(1, sizeof *s);
+    Oid types[PG_MAX_PARAMS] = { 0 };
     PGresult *r;
     if (!s) return NULL;
     s->base.ops = &pg_ops;
     s->c = c;
     s->blob_row = -1;
-    s->sql = sqldb_pg_translate(sql, &s->nparams);
+    s->sql = sqldb_pg_translate(sql, &s->nparams, types);
     if (!s->sql || s->nparams > PG_MAX_PARAMS) {
         snprintf(c->err, sizeof c->err, "cannot translate the statement");
         free(s->sql);
         free(s);
         return NULL;
     }
-    snprintf(s->name, sizeof s->name, "c%u", ++c->next_name);
-    r = PQprepare(c->pg, s->name, s->sql, 0, NULL);
+    r = prepare_typed(c, s, types);
     if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
         pg_fail(c, r);
         PQclear(r);
@@ -527,13 +591,14 @@ static int64_t pg_changes(sqldb_conn *c) { return PC(c)->changes; }
 static int pg_exec(sqldb_conn *conn, const char *sql)
 {
     struct pg_conn *c = PC(conn);
-    char *t = sqldb_pg_translate(sql, NULL);
+    char *t = sqldb_pg_translate(sql, NULL, NULL);
     PGresult *r;
     int rc = SQLDB_OK;
     if (!t) return SQLDB_NOMEM;
     r = PQexec(c->pg, t);
     free(t);
-    if (!r || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK))
+    if (!r || (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
+               PQresultStatus(r) != PGRES_EMPTY_QUERY))
         rc = pg_fail(c, r);
     else if (strcmp(PQcmdStatus(r), "ROLLBACK") == 0 && strncasecmp(sql, "COMMIT", 6) == 0) {
         snprintf(c->err, sizeof c->err, "the transaction failed and was rolled back");

@@ -5,6 +5,7 @@
  * since is still found with the snapshot that has it), idempotent re-indexing, tenant scoping, and
  * the purge of a deleted snapshot's versions and of the paths nothing holds any more. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "catalog/cat_file_index.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
@@ -99,7 +100,7 @@ TEST(setup)
                                  .doc = "{}", .mtime_usecs = 1 };
     dir = check_tmpdir("fidx");
     snprintf(path, sizeof path, "%s/catalog.db", dir);
-    CHECKF(cat_open(path, &cat, err, sizeof err) == 0, "%s", err);
+    CHECKF(cat_open(pgtest_cat(path), &cat, err, sizeof err) == 0, "%s", err);
     CHECK_EQ_INT(cat_policy_insert(cat, "t1", "1:1:1", 1, "Daily", "{}", 1), 0);
     CHECK_EQ_INT(cat_begin(cat), 0);
     CHECK_EQ_INT(cat_group_insert(cat, &w), 0);

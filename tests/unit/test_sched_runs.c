@@ -2,6 +2,7 @@
  * progress and results, the snapshot rows they commit, cancel, requeue after a shutdown and the
  * "interrupted by daemon restart" recovery, listing filters and the JSON the API shows. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "api/run_json.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_snapshot.h"
@@ -388,7 +389,7 @@ int main(void)
     char path[512], err[256] = "";
     g_dir = check_tmpdir("sched-runs");
     snprintf(path, sizeof path, "%s/catalog.db", g_dir);
-    if (cat_open(path, &g_cat, err, sizeof err) != 0) {
+    if (cat_open(pgtest_cat(path), &g_cat, err, sizeof err) != 0) {
         fprintf(stderr, "cat_open: %s\n", err);
         return 1;
     }
