@@ -3,6 +3,7 @@
  * port from that line in its log, so tests never collide on ports. */
 #include "e2e/harness.h"
 #include "check.h"
+#include "e2e/pgtest.h"
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,15 @@ static int spawn(struct daemon *d, const char *listen, const char *const *extra_
 {
     pid_t pid;
     int fd;
+    char catalog[1300] = "", dbpath[700];
+    if (pgtest_catalog_is_pg()) { /* COFFER_TEST_CATALOG=pg: the daemon's catalog on PostgreSQL */
+        snprintf(dbpath, sizeof dbpath, "%s/catalog.db", d->data_dir);
+        memcpy(catalog, "COFFER_CATALOG=", 15);
+        if (pgtest_catalog(dbpath, catalog + 15, sizeof catalog - 15) != 0) {
+            fprintf(stderr, "harness: %s\n", catalog + 15);
+            return -1;
+        }
+    }
     fd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return -1;
     pid = fork();
@@ -34,6 +44,7 @@ static int spawn(struct daemon *d, const char *listen, const char *const *extra_
         dup2(fd, 2);
         setenv("COFFER_ADMIN_KEY", HARNESS_KEY, 1);
         setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 0);
+        if (catalog[0]) putenv(catalog);
         for (const char *const *e = extra_env; e && *e; e++) putenv(strdup(*e));
         execl(daemon_bin(), daemon_bin(), "--data-dir", d->data_dir, "--listen", listen, (char *)NULL);
         perror("exec cofferd");
