@@ -2,15 +2,17 @@
  * transactions, sequences, the installation identity, disk-full errors and the space reserve (see
  * cat.h).
  *
- * A statement that fails because the disk is full (SQLDB_FULL, or an I/O error whose system errno
- * is ENOSPC) is reported as -ENOSPC; the code of this thread's last failed statement is kept in a
+ * Statements run through the seam (sqldb.h) on the engine the target names: a SQLite file or a
+ * PostgreSQL database. A statement that fails because the disk is full (the driver says: SQLITE_FULL,
+ * an I/O error whose system errno is ENOSPC, PostgreSQL's 53100) is reported as -ENOSPC; the code of this thread's last failed statement is kept in a
  * thread-local (cat_last_error) for callers that only saw "it failed". The reserve is a file of
  * preallocated bytes beside the catalog: released (unlinked) when a failure must be recorded on a
  * full disk, re-created once the disk has room again (cat_reserve_restore).
  *
- * A struct cat holds only the path and a pthread key; each thread's connection lives in a struct
+ * A struct cat holds only the target, its engine and a pthread key; each thread's connection lives in a struct
  * conn reached through that key and is closed by the key's destructor when the thread exits. The
- * statement cache is a small open-addressing table keyed by the address of the SQL literal. */
+ * statement cache is a small open-addressing table keyed by the address of the SQL literal (the
+ * SQLite one for a pair given to cat_stmt_alt). */
 #include "catalog/internal.h"
 #include "util/log.h"
 #include <errno.h>
@@ -75,10 +77,23 @@ enum sqldb_engine cat_engine(const struct cat *cat)
     return cat->engine;
 }
 
+int cat_shared(struct cat *cat)
+{
+    return cat->engine == SQLDB_PG;
+}
+
 sqldb_conn *cat_db(struct cat *cat)
 {
     struct conn *c = pthread_getspecific(cat->key);
     char err[512] = "";
+    if (c && sqldb_broken(c->db)) {
+        /* The server went away (PostgreSQL restarted): this connection and its prepared statements
+         * are gone; the next use opens a new one. */
+        log_warn("catalog: the connection was lost; opening a new one");
+        pthread_setspecific(cat->key, NULL);
+        conn_destructor(c);
+        c = NULL;
+    }
     if (c) return c->db;
     c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -161,7 +176,8 @@ int cat_exec_sql(struct cat *cat, const char *sql)
 
 int cat_sql_error(struct cat *cat, int rc, const char *what)
 {
-    sqldb_conn *db = cat_db(cat);
+    struct conn *c = pthread_getspecific(cat->key); /* as it is: cat_db would replace a lost one */
+    sqldb_conn *db = c ? c->db : NULL;
     if (db && sqldb_disk_full(db, rc)) {
         tl_last_err = -ENOSPC;
         log_error("catalog: %s: %s (No space left on device)", what, sqldb_errmsg(db));

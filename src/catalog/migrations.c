@@ -267,5 +267,13 @@ const struct cat_migration cat_migrations[] = {
       "  SELECT acc::text $f$;"
       "CREATE AGGREGATE json_group_array(anyelement) (SFUNC = json_group_array_sfunc, STYPE = jsonb,"
       "  FINALFUNC = json_group_array_final, INITCOND = '[]');" },
+    /* 19: schedules fire once across nodes (cat_sched_claim): a row per fired slot of a group, taken
+     * by the one scheduler whose insert made it; rows a day older than the group's newest are
+     * dropped as new ones come. */
+    { 19,
+      "CREATE TABLE sched_fires ("
+      "  tenant TEXT NOT NULL, group_id TEXT NOT NULL, slot_usecs BIGINT NOT NULL, node TEXT NOT NULL,"
+      "  fired_usecs BIGINT NOT NULL, PRIMARY KEY (tenant, group_id, slot_usecs));",
+      NULL },
     { 0, NULL, NULL }
 };

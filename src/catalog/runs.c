@@ -390,10 +390,21 @@ int cat_run_lease_next_at(struct cat *cat, const char *owner, int64_t lease_unti
     char *tenant = NULL, *group = NULL;
     int64_t start = 0;
     int rc;
-    if ((rc = cat_begin(cat)) != 0) return rc;
-    st = cat_stmt(cat, "SELECT r.tenant, r.group_id, r.start_usecs FROM runs r WHERE r.status = 'Accepted'"
-                       " AND r.retry_at <= ?1 AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.tenant = r.tenant"
-                       "   AND x.group_id = r.group_id AND x.status = 'Running') ORDER BY r.start_usecs LIMIT 1");
+    /* SQLite: one writer at a time (BEGIN IMMEDIATE). PostgreSQL, where several nodes lease from one
+     * catalog: a plain transaction, the candidate row locked FOR UPDATE with SKIP LOCKED so that
+     * nodes leasing at once take different runs and none waits for another (a group has at most one
+     * Accepted or Running run: cat_run_insert). */
+    if (cat_engine(cat) == SQLDB_PG) rc = cat_exec_sql(cat, "BEGIN") == SQLDB_OK ? 0 : -1;
+    else rc = cat_begin(cat);
+    if (rc != 0) return rc;
+    st = cat_stmt_alt(cat,
+                      "SELECT r.tenant, r.group_id, r.start_usecs FROM runs r WHERE r.status = 'Accepted'"
+                      " AND r.retry_at <= ?1 AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.tenant = r.tenant"
+                      "   AND x.group_id = r.group_id AND x.status = 'Running') ORDER BY r.start_usecs LIMIT 1",
+                      "SELECT r.tenant, r.group_id, r.start_usecs FROM runs r WHERE r.status = 'Accepted'"
+                      " AND r.retry_at <= ?1 AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.tenant = r.tenant"
+                      "   AND x.group_id = r.group_id AND x.status = 'Running') ORDER BY r.start_usecs LIMIT 1"
+                      " FOR UPDATE OF r SKIP LOCKED");
     if (!st) goto fail;
     sqldb_bind_int64(st, 1, now);
     rc = sqldb_step(st);
@@ -409,7 +420,7 @@ int cat_run_lease_next_at(struct cat *cat, const char *owner, int64_t lease_unti
     }
     if (rc != SQLDB_ROW || !tenant || !group) goto fail;
     st = cat_stmt(cat, "UPDATE runs SET status = 'Running', lease_owner = ?4, lease_expiry = ?5"
-                       " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+                       " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND status = 'Accepted'");
     if (!st) goto fail;
     sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, group, -1, SQLDB_STATIC);
@@ -417,6 +428,12 @@ int cat_run_lease_next_at(struct cat *cat, const char *owner, int64_t lease_unti
     sqldb_bind_text(st, 4, owner, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 5, lease_until);
     if (cat_exec_done(cat, st) != 0) goto fail;
+    if (sqldb_changes(cat_db(cat)) != 1) { /* cannot happen with the row locked; never report a run not ours */
+        cat_rollback(cat);
+        free(tenant);
+        free(group);
+        return CAT_NOT_FOUND;
+    }
     if (cat_commit(cat) != 0) goto fail;
     rc = cat_run_get(cat, tenant, group, start, out);
     free(tenant);
@@ -1093,4 +1110,42 @@ int cat_sched_put(struct cat *cat, const char *tenant, const char *group_id, int
     sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 3, last_usecs);
     return cat_exec_done(cat, st);
+}
+
+int cat_sched_claim(struct cat *cat, const char *tenant, const char *group_id, int64_t slot_usecs, const char *node,
+                    int64_t now_usecs)
+{
+    sqldb_stmt *st = cat_stmt(cat, "INSERT OR IGNORE INTO sched_fires(tenant, group_id, slot_usecs, node, fired_usecs)"
+                                     " VALUES (?1, ?2, ?3, ?4, ?5)");
+    int rc;
+    if (!st) return -1;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, slot_usecs);
+    sqldb_bind_text(st, 4, node ? node : "", -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 5, now_usecs);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    if (sqldb_changes(cat_db(cat)) == 0) { /* taken: by this node before (a retried pass) or another */
+        st = cat_stmt(cat, "SELECT node FROM sched_fires WHERE tenant = ?1 AND group_id = ?2 AND slot_usecs = ?3");
+        if (!st) return -1;
+        sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+        sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+        sqldb_bind_int64(st, 3, slot_usecs);
+        rc = sqldb_step(st);
+        if (rc == SQLDB_ROW) {
+            const char *by = (const char *)sqldb_column_text(st, 0);
+            rc = by && strcmp(by, node ? node : "") == 0;
+        } else {
+            rc = rc == SQLDB_DONE ? 0 : cat_sql_error(cat, rc, "sched claim");
+        }
+        sqldb_reset(st);
+        return rc;
+    }
+    st = cat_stmt(cat, "DELETE FROM sched_fires WHERE tenant = ?1 AND group_id = ?2 AND slot_usecs < ?3");
+    if (!st) return -1;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, slot_usecs - 86400LL * 1000000);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    return 1;
 }

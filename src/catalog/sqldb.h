@@ -67,6 +67,8 @@ struct sqldb_ops {
     const char *(*errmsg)(sqldb_conn *c);
     int (*disk_full)(sqldb_conn *c, int rc);
     int (*in_transaction)(sqldb_conn *c);
+    /* broken: whether the connection is lost (the server restarted): it is then closed and opened again. */
+    int (*broken)(sqldb_conn *c);
     /* begin: a write transaction that excludes every other writer of the catalog (SQLite: BEGIN
      * IMMEDIATE; PostgreSQL: BEGIN and the catalog's transaction-scoped advisory lock). */
     int (*begin)(sqldb_conn *c);
@@ -115,6 +117,7 @@ static inline int sqldb_exec(sqldb_conn *c, const char *sql) { return c->ops->ex
 static inline const char *sqldb_errmsg(sqldb_conn *c) { return c->ops->errmsg(c); }
 static inline int sqldb_disk_full(sqldb_conn *c, int rc) { return c->ops->disk_full(c, rc); }
 static inline int sqldb_in_transaction(sqldb_conn *c) { return c->ops->in_transaction(c); }
+static inline int sqldb_broken(sqldb_conn *c) { return c->ops->broken(c); }
 static inline int sqldb_begin(sqldb_conn *c) { return c->ops->begin(c); }
 static inline int sqldb_get_version(sqldb_conn *c) { return c->ops->get_version(c); }
 static inline int sqldb_set_version(sqldb_conn *c, int v) { return c->ops->set_version(c, v); }

@@ -536,9 +536,9 @@ static int64_t pg_column_int64(sqldb_stmt *st, int i)
     if (!have_cell(s, i)) return 0;
     v = PQgetvalue(s->res, s->row, i);
     if (PQftype(s->res, i) == PG_BOOLOID) return v[0] == 't';
-    if (PQftype(s->res, i) == PG_NUMERICOID || PQftype(s->res, i) == PG_FLOAT8OID ||
+    if ((PQftype(s->res, i) == PG_NUMERICOID && strpbrk(v, ".eEN")) || PQftype(s->res, i) == PG_FLOAT8OID ||
         PQftype(s->res, i) == PG_FLOAT4OID)
-        return (int64_t)strtod(v, NULL);
+        return (int64_t)strtod(v, NULL); /* an integral numeric (a sum) reads exactly below */
     return strtoll(v, NULL, 10);
 }
 
@@ -625,6 +625,11 @@ static int pg_in_transaction(sqldb_conn *c)
     return PQtransactionStatus(PC(c)->pg) != PQTRANS_IDLE;
 }
 
+static int pg_broken(sqldb_conn *c)
+{
+    return PQstatus(PC(c)->pg) != CONNECTION_OK;
+}
+
 static int pg_begin(sqldb_conn *c)
 {
     int rc = pg_exec(c, "BEGIN");
@@ -664,7 +669,7 @@ static const struct sqldb_ops pg_ops = {
     SQLDB_PG, pg_prepare, pg_finalize, pg_bind_text, pg_bind_blob, pg_bind_int64, pg_bind_double,
     pg_bind_null, pg_step, pg_reset, pg_clear_bindings, pg_column_type, pg_column_int64, pg_column_double,
     pg_column_text, pg_column_blob, pg_column_bytes, pg_changes, pg_exec, pg_errmsg, pg_disk_full,
-    pg_in_transaction, pg_begin, pg_get_version, pg_set_version, pg_close,
+    pg_in_transaction, pg_broken, pg_begin, pg_get_version, pg_set_version, pg_close,
 };
 
 sqldb_conn *sqldb_pg_open(const char *conninfo, char *err, size_t errlen)

@@ -75,6 +75,7 @@ static int lite_disk_full(sqldb_conn *c, int rc)
 }
 
 static int lite_in_transaction(sqldb_conn *c) { return !sqlite3_get_autocommit(LC(c)->db); }
+static int lite_broken(sqldb_conn *c) { return 0; }
 static int lite_begin(sqldb_conn *c) { return sqlite3_exec(LC(c)->db, "BEGIN IMMEDIATE", NULL, NULL, NULL); }
 
 static int lite_get_version(sqldb_conn *c)
@@ -104,7 +105,7 @@ static const struct sqldb_ops lite_ops = {
     SQLDB_SQLITE, lite_prepare, lite_finalize, lite_bind_text, lite_bind_blob, lite_bind_int64,
     lite_bind_double, lite_bind_null, lite_step, lite_reset, lite_clear_bindings, lite_column_type,
     lite_column_int64, lite_column_double, lite_column_text, lite_column_blob, lite_column_bytes, lite_changes,
-    lite_exec, lite_errmsg, lite_disk_full, lite_in_transaction, lite_begin, lite_get_version, lite_set_version,
+    lite_exec, lite_errmsg, lite_disk_full, lite_in_transaction, lite_broken, lite_begin, lite_get_version, lite_set_version,
     lite_close,
 };
 
