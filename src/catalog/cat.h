@@ -32,7 +32,8 @@ struct cat;
 int cat_open(const char *path, struct cat **out, char *err, size_t errlen);
 void cat_close(struct cat *cat);
 
-/* cat_shared: 1 when several daemons may use this catalog at once (PostgreSQL), 0 for SQLite (one
+/* cat_shared: 1 when several daemons use this catalog at once: PostgreSQL with
+ * COFFER_SHARED_CATALOG=1 in the environment (every node of a cluster sets it); else 0 (SQLite: one
  * daemon per data directory). A shared catalog's Running jobs at start belong to other live nodes
  * until their leases expire. */
 int cat_shared(struct cat *cat);

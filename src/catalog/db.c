@@ -37,6 +37,7 @@ struct conn {
 struct cat {
     char *path;                 /* the catalog's target: a SQLite path or a PostgreSQL conninfo */
     enum sqldb_engine engine;
+    int shared;                 /* PostgreSQL with COFFER_SHARED_CATALOG=1: several nodes (cat_shared) */
     pthread_key_t key;
     pthread_mutex_t lock;       /* guards the list of connections for cat_close */
     struct conn **conns;
@@ -79,7 +80,7 @@ enum sqldb_engine cat_engine(const struct cat *cat)
 
 int cat_shared(struct cat *cat)
 {
-    return cat->engine == SQLDB_PG;
+    return cat->shared;
 }
 
 sqldb_conn *cat_db(struct cat *cat)
@@ -355,6 +356,10 @@ int cat_open(const char *path, struct cat **out, char *err, size_t errlen)
     if (!cat) return -1;
     cat->path = strdup(path);
     cat->engine = sqldb_is_pg(path) ? SQLDB_PG : SQLDB_SQLITE;
+    {
+        const char *sh = getenv("COFFER_SHARED_CATALOG");
+        cat->shared = cat->engine == SQLDB_PG && sh && strcmp(sh, "1") == 0;
+    }
     pthread_mutex_init(&cat->lock, NULL);
     if (!cat->path || pthread_key_create(&cat->key, conn_destructor) != 0) {
         free(cat->path);
