@@ -89,6 +89,10 @@ sqldb_conn *sqldb_open(const char *target, char *err, size_t errlen);
  * libpq key=value string: contains '=' and no '/'-free file name... see sqldb.c). */
 int sqldb_is_pg(const char *target);
 sqldb_conn *sqldb_sqlite_open(const char *path, char *err, size_t errlen);
+/* sqldb_pg_translate: sql (SQLite's dialect, ?N placeholders) in PostgreSQL's, malloc'd (NULL: out of
+ * memory); *maxparam (if not NULL) the highest N; types (if not NULL, PG_MAX_PARAMS entries) gets the
+ * OIDs of the parameters the translation can type (a json_each list: jsonb), others left alone. */
+char *sqldb_pg_translate(const char *sql, int *maxparam, unsigned *types);
 sqldb_conn *sqldb_pg_open(const char *conninfo, char *err, size_t errlen);
 
 static inline enum sqldb_engine sqldb_engine_of(const sqldb_conn *c) { return c->ops->engine; }

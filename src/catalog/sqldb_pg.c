@@ -130,9 +130,6 @@ static size_t seq_at(const char *s, const char *seq)
     return (size_t)(p - s);
 }
 
-/* sqldb_pg_translate: sql in PostgreSQL's dialect (malloc'd), the highest ?N in *maxparam and, when
- * types is not NULL, the parameter types it can tell (jsonb for a json_each list, else 0: inferred). */
-char *sqldb_pg_translate(const char *sql, int *maxparam, unsigned *types);
 char *sqldb_pg_translate(const char *sql, int *maxparam, unsigned *types)
 {
     struct buf b = { 0 };
