@@ -266,60 +266,76 @@ const char *cat_fidx_status(struct cat *cat, const char *tenant, const char *sna
     "   JOIN snapshots s ON s.tenant = fs.tenant AND s.id = fs.snapshot_id WHERE v.path_id = p.id"             \
     "   AND s.is_deleted = 0 AND s.group_id IN (SELECT value FROM json_each(?7))))"
 
+/* On PostgreSQL the driver fetches a statement's whole result at its first step, so a search reads
+ * pages of FIDX_PG_PAGE paths in id order (the API's page and its count past it need ~1,100) and
+ * goes on from the last id while the caller wants more. */
+#define FIDX_PG_PAGE "1200"
+
 int cat_fidx_search(struct cat *cat, const char *tenant, const struct cat_fidx_query *q, cat_fidx_hit_fn fn,
                     void *ud)
 {
-    sqldb_stmt *st;
-    int rc, out = 0;
-    if (!q->like)
-        st = cat_stmt_alt(cat,
-                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
-                          " WHERE +p.tenant = ?1 AND p.id > ?3 AND ?2 IS NULL" FIDX_FILTERS " ORDER BY p.id",
-                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
-                          " WHERE p.tenant = ?1 AND p.id > ?3 AND ?2 IS NULL" FIDX_FILTERS_PG " ORDER BY p.id");
-    else if (q->on_path)
-        st = cat_stmt_alt(cat,
-                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_path f"
-                          " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.path LIKE ?2 AND f.rowid > ?3"
-                          " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid",
-                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
-                          " WHERE p.path LIKE ?2 AND p.id > ?3 AND p.tenant = ?1" FIDX_FILTERS_PG " ORDER BY p.id");
-    else
-        st = cat_stmt_alt(cat,
-                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_name f"
-                          " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.name LIKE ?2 AND f.rowid > ?3"
-                          " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid",
-                          "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
-                          " WHERE p.name LIKE ?2 AND p.id > ?3 AND p.tenant = ?1" FIDX_FILTERS_PG " ORDER BY p.id");
-    if (!st) return -1;
-    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
-    sqldb_bind_text(st, 2, q->like, -1, SQLDB_STATIC);
-    sqldb_bind_int64(st, 3, q->after_id);
-    if ((q->object_ids && cat_bind_json(st, 4, q->object_ids) != 0) ||
-        (q->source_ids && cat_bind_json(st, 5, q->source_ids) != 0) ||
-        (q->group_ids && cat_bind_json(st, 7, q->group_ids) != 0)) {
-        sqldb_reset(st);
-        return -1;
-    }
-    sqldb_bind_int64(st, 6, (int64_t)q->type_mask);
-    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
-        struct cat_fidx_hit h;
-        h.path_id = sqldb_column_int64(st, 0);
-        h.object_id = sqldb_column_int64(st, 1);
-        h.path = col_text(st, 2);
-        h.name = col_text(st, 3);
-        h.type = sqldb_column_int(st, 4);
-        if (!h.path || !h.name) {
-            out = -1;
-            break;
+    const int paged = cat_engine(cat) == SQLDB_PG;
+    int64_t after = q->after_id;
+    int out = 0;
+    for (int64_t pages = 0; pages < 100000; pages++) { /* bounded: ids only grow from page to page */
+        sqldb_stmt *st;
+        int rc, nrows = 0;
+        if (!q->like)
+            st = cat_stmt_alt(cat,
+                              "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
+                              " WHERE +p.tenant = ?1 AND p.id > ?3 AND ?2 IS NULL" FIDX_FILTERS " ORDER BY p.id",
+                              "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
+                              " WHERE p.tenant = ?1 AND p.id > ?3 AND ?2 IS NULL" FIDX_FILTERS_PG
+                              " ORDER BY p.id LIMIT " FIDX_PG_PAGE);
+        else if (q->on_path)
+            st = cat_stmt_alt(cat,
+                              "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_path f"
+                              " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.path LIKE ?2 AND f.rowid > ?3"
+                              " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid",
+                              "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
+                              " WHERE p.path LIKE ?2 AND p.id > ?3 AND p.tenant = ?1" FIDX_FILTERS_PG
+                              " ORDER BY p.id LIMIT " FIDX_PG_PAGE);
+        else
+            st = cat_stmt_alt(cat,
+                              "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_name f"
+                              " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.name LIKE ?2 AND f.rowid > ?3"
+                              " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid",
+                              "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
+                              " WHERE p.name LIKE ?2 AND p.id > ?3 AND p.tenant = ?1" FIDX_FILTERS_PG
+                              " ORDER BY p.id LIMIT " FIDX_PG_PAGE);
+        if (!st) return -1;
+        sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+        sqldb_bind_text(st, 2, q->like, -1, SQLDB_STATIC);
+        sqldb_bind_int64(st, 3, after);
+        if ((q->object_ids && cat_bind_json(st, 4, q->object_ids) != 0) ||
+            (q->source_ids && cat_bind_json(st, 5, q->source_ids) != 0) ||
+            (q->group_ids && cat_bind_json(st, 7, q->group_ids) != 0)) {
+            sqldb_reset(st);
+            return -1;
         }
-        if ((out = fn(ud, &h)) != 0) break;
+        sqldb_bind_int64(st, 6, (int64_t)q->type_mask);
+        while ((rc = sqldb_step(st)) == SQLDB_ROW) {
+            struct cat_fidx_hit h;
+            h.path_id = sqldb_column_int64(st, 0);
+            h.object_id = sqldb_column_int64(st, 1);
+            h.path = col_text(st, 2);
+            h.name = col_text(st, 3);
+            h.type = sqldb_column_int(st, 4);
+            nrows++;
+            after = h.path_id;
+            if (!h.path || !h.name) {
+                out = -1;
+                break;
+            }
+            if ((out = fn(ud, &h)) != 0) break;
+        }
+        if (out == 0 && rc != SQLDB_DONE) {
+            cat_log_error(cat, "file index search");
+            out = -1;
+        }
+        sqldb_reset(st);
+        if (out != 0 || !paged || nrows < atoi(FIDX_PG_PAGE)) break;
     }
-    if (out == 0 && rc != SQLDB_DONE) {
-        cat_log_error(cat, "file index search");
-        out = -1;
-    }
-    sqldb_reset(st);
     return out;
 }
 
