@@ -125,6 +125,7 @@ TEST(migration_8_converts_wire_shaped_documents)
               "ALTER TABLE runs DROP COLUMN attempt; ALTER TABLE runs DROP COLUMN retry_at;"
               "ALTER TABLE runs DROP COLUMN failed_attempts; ALTER TABLE runs DROP COLUMN pause_requested;"
               "ALTER TABLE runs DROP COLUMN checkpoints;"
+              "DROP TABLE sched_fires;"
               "PRAGMA user_version = 7;") == 0);
     CHECK(shown());
     /* and the rows now hold the facts document */
