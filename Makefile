@@ -85,7 +85,7 @@ build/asan/cofferd: build/asan/obj/cmd/cofferd.o build/asan/libcoffer.a
 build/asan/coffer: build/asan/obj/cmd/coffer.o build/asan/libcoffer.a
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LIBS)
 
-build/asan/tests/test_%: build/asan/obj/tests/unit/test_%.o $(CHECK_OBJ) build/asan/libcoffer.a
+build/asan/tests/test_%: build/asan/obj/tests/unit/test_%.o $(CHECK_OBJ) build/asan/obj/tests/e2e/pgtest.o build/asan/libcoffer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LIBS)
 build/asan/tests/e2e_%: build/asan/obj/tests/e2e/e2e_%.o $(E2E_LIB) $(CHECK_OBJ) build/asan/libcoffer.a

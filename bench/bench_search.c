@@ -1,6 +1,6 @@
 /* bench_search.c: indexed file search at scale, built and driven by bench/bench_search.sh.
  *
- *   bench_search fill DATA_DIR TENANT N     fills DATA_DIR/catalog.db's file index with N synthetic
+ *   bench_search fill DATA_DIR TENANT N     fills DATA_DIR/catalog.db's (or COFFER_CATALOG's) file index with N synthetic
  *                                           paths of one snapshot (through the catalog's own functions:
  *                                           cat_snapshot_insert, cat_fidx_begin/add/finish), as the
  *                                           indexer would after a backup of such a tree
@@ -52,7 +52,9 @@ static int fill(const char *data_dir, const char *tenant, long n)
     struct cat *cat;
     int64_t no = 0;
     double t0 = now_ms();
-    snprintf(path, sizeof path, "%s/catalog.db", data_dir);
+    const char *url = getenv("COFFER_CATALOG"); /* the catalog on PostgreSQL (bench_search.sh --pg) */
+    if (url && *url) snprintf(path, sizeof path, "%s", url);
+    else snprintf(path, sizeof path, "%s/catalog.db", data_dir);
     if (cat_open(path, &cat, err, sizeof err) != 0) {
         fprintf(stderr, "bench_search: %s\n", err);
         return 1;

@@ -3,8 +3,11 @@
  * SIGTERM or SIGINT, then stops accepting requests, lets workers reach a safe point and exits.
  *
  *   cofferd [--version] [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]
- *           [--allow-plain-http]
+ *           [--allow-plain-http] [--repository DIR|s3://BUCKET/PREFIX] [--catalog URL]
  *   COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),
+ *   COFFER_CATALOG or --catalog (the catalog: default the SQLite file DIR/catalog.db; a
+ *   postgresql://... URL or a libpq key=value string puts it on PostgreSQL: docs/operations.md,
+ *   "PostgreSQL catalog"),
  *   COFFER_TLS_CERT / COFFER_TLS_KEY (serve HTTPS with this PEM certificate chain and key),
  *   COFFER_NO_TLS=1 (plain HTTP), COFFER_ALLOW_PLAIN_HTTP=1 (plain HTTP beyond loopback: see below),
  *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key; the file's key
@@ -150,18 +153,17 @@ static int audit_configure(const char *data_dir)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cofferd [--version] [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]
-"
-               "               [--allow-plain-http] [--repository DIR|s3://BUCKET/PREFIX]
-"
+    fprintf(f, "usage: cofferd [--version] [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]\n"
+               "               [--allow-plain-http] [--repository DIR|s3://BUCKET/PREFIX] [--catalog URL]\n"
                "  --tls-cert/--tls-key  serve HTTPS with this PEM certificate (chain) and private key\n"
                "  --no-tls              serve plain HTTP (the default on loopback)\n"
                "  --allow-plain-http    serve plain HTTP beyond loopback (else a self-signed certificate in DIR/tls)\n"
                "  --repository          the repository (default DIR/repo; s3:// takes COFFER_S3_* and AWS_* settings)\n"
+               "  --catalog             the catalog (default DIR/catalog.db; postgresql://... for PostgreSQL)\n"
                "  environment: COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),\n"
                "               COFFER_ADMIN_KEY (admin API key; default: generated into DIR/admin.key),\n"
                "               COFFER_TLS_CERT, COFFER_TLS_KEY, COFFER_NO_TLS=1, COFFER_ALLOW_PLAIN_HTTP=1,\n"
-               "               COFFER_REPOSITORY\n");
+               "               COFFER_REPOSITORY, COFFER_CATALOG\n");
 }
 
 static int parse_listen(const char *s, struct daemon_config *cfg)
@@ -418,6 +420,7 @@ int main(int argc, char **argv)
 {
     struct daemon_config cfg = { 0 };
     const char *listen = getenv("COFFER_LISTEN"), *repository = getenv("COFFER_REPOSITORY");
+    const char *catalog = getenv("COFFER_CATALOG");
     struct api_context ctx = { 0 };
     struct api_server *server = NULL;
     struct sigaction sa;
@@ -449,6 +452,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("cofferd %s\n", COFFER_VERSION);
             return 0;
+        } else if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc) {
+            catalog = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -520,7 +525,8 @@ int main(int argc, char **argv)
         free(key);
         return 1;
     }
-    snprintf(path, sizeof path, "%s/catalog.db", cfg.data_dir);
+    if (catalog && *catalog) snprintf(path, sizeof path, "%s", catalog);
+    else snprintf(path, sizeof path, "%s/catalog.db", cfg.data_dir);
     if (cat_open(path, &ctx.cat, err, sizeof err) != 0) {
         log_error("%s", err);
         return 1;

@@ -6,7 +6,9 @@
 # runs longer than TEST_TIMEOUT seconds (default 600), whose own "N passed, N failed[, N skipped]"
 # line is absent or disagrees with the lines counted, or that exits non-zero without a FAIL line,
 # counts as failed. Exit status 0 only when nothing failed and something ran. TESTS_FILTER=regex
-# limits which suites run. The last line is "N passed, N failed" (", N skipped" when there were).
+# limits which suites run. The suites that use the catalog (PG_CATALOG_SUITES) then run a second
+# time as "<name>[pg]" with COFFER_TEST_CATALOG=pg: their catalogs (and their daemons') live on a
+# private PostgreSQL server each binary starts (tests/e2e/pgtest.c, pgtest_catalog). The last line is "N passed, N failed" (", N skipped" when there were).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
@@ -112,6 +114,17 @@ for src in tests/unit/test_*.c tests/e2e/e2e_*.c; do
   else
     run_suite "$name" c "$t"
   fi
+done
+
+# The second pass: the catalog on PostgreSQL.
+PG_CATALOG_SUITES='^(test_cat_nodes|test_policy_catalog|test_policy_ids|test_recover_catalog|test_recover_worker|test_file_index|test_sched_runs|test_pg_runs|test_job|test_spec|test_svc|test_source_ids|e2e_runs|e2e_recover|e2e_search|e2e_policies|e2e_groups|e2e_retry)$'
+for src in tests/unit/test_*.c tests/e2e/e2e_*.c; do
+  name=$(basename "$src" .c)
+  [[ "$name" =~ $PG_CATALOG_SUITES ]] || continue
+  [[ "$name" =~ $filter || "$name[pg]" =~ $filter ]] || continue
+  t="build/asan/tests/$name"
+  [ -x "$t" ] || continue   # reported missing above
+  COFFER_TEST_CATALOG=pg run_suite "$name[pg]" c "$t"
 done
 
 # libFuzzer targets (tests/fuzz): each briefly, from its seed corpus, after its regression inputs.

@@ -13,7 +13,7 @@
 
 int cat_audit_append(struct cat *cat, struct cat_audit_entry *e)
 {
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     int64_t seq;
     int rc;
     if ((rc = cat_begin(cat)) != 0) return rc;
@@ -25,19 +25,19 @@ int cat_audit_append(struct cat *cat, struct cat_audit_entry *e)
         rc = -1;
         goto fail;
     }
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_int64(st, 2, e->time_usecs);
-    sqlite3_bind_text(st, 3, e->request_id ? e->request_id : "", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, e->actor ? e->actor : "api", -1, SQLITE_TRANSIENT);
+    sqldb_bind_int64(st, 1, seq);
+    sqldb_bind_int64(st, 2, e->time_usecs);
+    sqldb_bind_text(st, 3, e->request_id ? e->request_id : "", -1, SQLDB_TRANSIENT);
+    sqldb_bind_text(st, 4, e->actor ? e->actor : "api", -1, SQLDB_TRANSIENT);
     cat_bind_opt_text(st, 5, e->key_id);
-    sqlite3_bind_text(st, 6, e->tenant ? e->tenant : "", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 7, e->roles ? e->roles : "", -1, SQLITE_TRANSIENT);
+    sqldb_bind_text(st, 6, e->tenant ? e->tenant : "", -1, SQLDB_TRANSIENT);
+    sqldb_bind_text(st, 7, e->roles ? e->roles : "", -1, SQLDB_TRANSIENT);
     cat_bind_opt_text(st, 8, e->client);
-    sqlite3_bind_text(st, 9, e->method ? e->method : "", -1, SQLITE_TRANSIENT);
+    sqldb_bind_text(st, 9, e->method ? e->method : "", -1, SQLDB_TRANSIENT);
     cat_bind_opt_text(st, 10, e->route);
     cat_bind_opt_text(st, 11, e->path);
     cat_bind_opt_text(st, 12, e->resource_id);
-    sqlite3_bind_int(st, 13, e->status);
+    sqldb_bind_int(st, 13, e->status);
     cat_bind_opt_text(st, 14, e->detail);
     if ((rc = cat_exec_done(cat, st)) != 0) goto fail;
     if ((rc = cat_commit(cat)) != 0) goto fail;
@@ -48,7 +48,7 @@ fail:
     return rc == CAT_CONFLICT ? -1 : rc;
 }
 
-static const char *col(sqlite3_stmt *st, int i) { return (const char *)sqlite3_column_text(st, i); }
+static const char *col(sqldb_stmt *st, int i) { return (const char *)sqldb_column_text(st, i); }
 
 /* The list's one query in four forms, so that SQLite reads the index that narrows it most (a filter
  * written "?N IS NULL OR col = ?N" reads no index): by resource (audit_log_resource), by a start time
@@ -69,7 +69,7 @@ static const char *col(sqlite3_stmt *st, int i) { return (const char *)sqlite3_c
 
 int cat_audit_list(struct cat *cat, const struct cat_audit_filter *f, cat_audit_fn fn, void *ud)
 {
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     if (f->resource_id)
         st = cat_stmt(cat, AUDIT_COLS "resource_id = ?3 AND " AUDIT_OPT_TENANT " AND " AUDIT_OPT_START AUDIT_TAIL);
     else if (f->start_usecs)
@@ -84,34 +84,34 @@ int cat_audit_list(struct cat *cat, const struct cat_audit_filter *f, cat_audit_
     cat_bind_opt_text(st, 2, f->key_id);
     cat_bind_opt_text(st, 3, f->resource_id);
     cat_bind_opt_text(st, 4, f->method);
-    if (f->status) sqlite3_bind_int(st, 5, f->status);
-    if (f->start_usecs) sqlite3_bind_int64(st, 6, f->start_usecs);
-    if (f->end_usecs) sqlite3_bind_int64(st, 7, f->end_usecs);
-    if (f->before_seq) sqlite3_bind_int64(st, 8, f->before_seq);
-    sqlite3_bind_int(st, 9, f->limit > 0 && f->limit <= 1001 ? f->limit : 1001);
+    if (f->status) sqldb_bind_int(st, 5, f->status);
+    if (f->start_usecs) sqldb_bind_int64(st, 6, f->start_usecs);
+    if (f->end_usecs) sqldb_bind_int64(st, 7, f->end_usecs);
+    if (f->before_seq) sqldb_bind_int64(st, 8, f->before_seq);
+    sqldb_bind_int(st, 9, f->limit > 0 && f->limit <= 1001 ? f->limit : 1001);
     cat_bind_opt_text(st, 10, f->route);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
         struct cat_audit_entry e = {
-            .seq = sqlite3_column_int64(st, 0), .time_usecs = sqlite3_column_int64(st, 1),
+            .seq = sqldb_column_int64(st, 0), .time_usecs = sqldb_column_int64(st, 1),
             .request_id = col(st, 2), .actor = col(st, 3), .key_id = col(st, 4), .tenant = col(st, 5),
             .roles = col(st, 6), .client = col(st, 7), .method = col(st, 8), .route = col(st, 9),
-            .path = col(st, 10), .resource_id = col(st, 11), .status = sqlite3_column_int(st, 12),
+            .path = col(st, 10), .resource_id = col(st, 11), .status = sqldb_column_int(st, 12),
             .detail = col(st, 13),
         };
         if ((stop = fn(ud, &e)) != 0) break;
     }
-    if (!stop && rc != SQLITE_DONE) {
+    if (!stop && rc != SQLDB_DONE) {
         int err = cat_sql_error(cat, rc, "audit list");
-        sqlite3_reset(st);
+        sqldb_reset(st);
         return err;
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     return stop;
 }
 
 int cat_audit_sweep(struct cat *cat, int64_t before_usecs, int max_rows, int64_t *removed)
 {
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     int rc;
     *removed = 0;
     if ((rc = cat_begin(cat)) != 0) return rc;
@@ -120,7 +120,7 @@ int cat_audit_sweep(struct cat *cat, int64_t before_usecs, int max_rows, int64_t
         rc = -1;
         goto fail;
     }
-    sqlite3_bind_int64(st, 1, before_usecs);
+    sqldb_bind_int64(st, 1, before_usecs);
     if ((rc = cat_exec_done(cat, st)) != 0) goto fail;
     st = cat_stmt(cat, "DELETE FROM audit_log WHERE seq IN"
                        " (SELECT seq FROM audit_log WHERE time_usecs < ?1 ORDER BY seq LIMIT ?2)");
@@ -128,10 +128,10 @@ int cat_audit_sweep(struct cat *cat, int64_t before_usecs, int max_rows, int64_t
         rc = -1;
         goto fail;
     }
-    sqlite3_bind_int64(st, 1, before_usecs);
-    sqlite3_bind_int(st, 2, max_rows);
+    sqldb_bind_int64(st, 1, before_usecs);
+    sqldb_bind_int(st, 2, max_rows);
     if ((rc = cat_exec_done(cat, st)) != 0) goto fail;
-    *removed = sqlite3_changes(cat_db(cat));
+    *removed = sqldb_changes(cat_db(cat));
     if ((rc = cat_commit(cat)) != 0) goto fail;
     return 0;
 fail:

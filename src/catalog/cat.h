@@ -1,10 +1,11 @@
 /* cat.h: the catalog, Coffer's durable record of tenants' policies, groups, sources, runs,
- * snapshots and recoveries. SQLite in WAL mode (synchronous=FULL, foreign keys on, busy timeout),
- * schema changed only by numbered migrations (migrations.c). All SQL lives in src/catalog; the rest of
+ * snapshots and recoveries. SQLite in WAL mode (synchronous=FULL, foreign keys on, busy timeout) by
+ * default, or PostgreSQL (sqldb.h: the statement seam and its two drivers), schema changed only by
+ * numbered migrations (migrations.c). All SQL lives in src/catalog; the rest of
  * the program calls typed functions declared in the cat_*.h headers of this folder. Every row
  * belongs to a tenant and every query is scoped by it.
  *
- * Threads: each thread gets its own SQLite connection on first use (kept in thread-local storage,
+ * Threads: each thread gets its own connection on first use (kept in thread-local storage,
  * closed when the thread exits), with a cache of prepared statements. Functions follow util/err.h:
  * 0 on success, CAT_NOT_FOUND (ERR_NOT_FOUND), CAT_CONFLICT (ERR_CONFLICT), -ENOSPC when the disk is
  * full (SQLITE_FULL, or an I/O error whose errno is ENOSPC), or another negative value on an internal
@@ -26,9 +27,16 @@
 
 struct cat;
 
-/* cat_open: opens (creating if needed) the catalog at path and applies pending migrations. */
+/* cat_open: opens (creating if needed) the catalog at path and applies pending migrations. path is
+ * a SQLite file, or a postgresql:// URL or libpq key=value string for a catalog on PostgreSQL. */
 int cat_open(const char *path, struct cat **out, char *err, size_t errlen);
 void cat_close(struct cat *cat);
+
+/* cat_shared: 1 when several daemons use this catalog at once: PostgreSQL with
+ * COFFER_SHARED_CATALOG=1 in the environment (every node of a cluster sets it); else 0 (SQLite: one
+ * daemon per data directory). A shared catalog's Running jobs at start belong to other live nodes
+ * until their leases expire. */
+int cat_shared(struct cat *cat);
 
 /* The installation's identity, generated once: cluster id and incarnation id (positive int64s). */
 int cat_installation(struct cat *cat, int64_t *cluster_id, int64_t *incarnation_id);
@@ -49,7 +57,8 @@ int cat_reserve_init(struct cat *cat, const char *path, int64_t bytes);
 int cat_reserve_release(struct cat *cat);
 int cat_reserve_restore(struct cat *cat);
 
-/* Transactions around several typed calls on this thread's connection (BEGIN IMMEDIATE). */
+/* Transactions around several typed calls on this thread's connection: a writer excluding every
+ * other (SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN and the catalog's advisory lock). */
 int cat_begin(struct cat *cat);
 int cat_commit(struct cat *cat);
 void cat_rollback(struct cat *cat);

@@ -204,5 +204,11 @@ int cat_run_group_deleted(struct cat *cat, const char *tenant, const char *group
 /* The last instant up to which a group's schedule was handled (0 = never seen). */
 int cat_sched_get(struct cat *cat, const char *tenant, const char *group_id, int64_t *last_usecs);
 int cat_sched_put(struct cat *cat, const char *tenant, const char *group_id, int64_t last_usecs);
+/* cat_sched_claim: claims the firing of a group's schedule slot (table sched_fires, migration 19) for
+ * node, so that of several schedulers on one catalog exactly one acts on it: 1 claimed (act on the
+ * slot; also when node itself claimed it before: a pass retried after a failure), 0 another node
+ * did, <0 error. */
+int cat_sched_claim(struct cat *cat, const char *tenant, const char *group_id, int64_t slot_usecs, const char *node,
+                    int64_t now_usecs);
 
 #endif

@@ -2,15 +2,17 @@
  * transactions, sequences, the installation identity, disk-full errors and the space reserve (see
  * cat.h).
  *
- * A statement that fails because the disk is full (SQLITE_FULL, or an I/O error whose system errno
- * is ENOSPC) is reported as -ENOSPC; the code of this thread's last failed statement is kept in a
+ * Statements run through the seam (sqldb.h) on the engine the target names: a SQLite file or a
+ * PostgreSQL database. A statement that fails because the disk is full (the driver says: SQLITE_FULL,
+ * an I/O error whose system errno is ENOSPC, PostgreSQL's 53100) is reported as -ENOSPC; the code of this thread's last failed statement is kept in a
  * thread-local (cat_last_error) for callers that only saw "it failed". The reserve is a file of
  * preallocated bytes beside the catalog: released (unlinked) when a failure must be recorded on a
  * full disk, re-created once the disk has room again (cat_reserve_restore).
  *
- * A struct cat holds only the path and a pthread key; each thread's connection lives in a struct
+ * A struct cat holds only the target, its engine and a pthread key; each thread's connection lives in a struct
  * conn reached through that key and is closed by the key's destructor when the thread exits. The
- * statement cache is a small open-addressing table keyed by the address of the SQL literal. */
+ * statement cache is a small open-addressing table keyed by the address of the SQL literal (the
+ * SQLite one for a pair given to cat_stmt_alt). */
 #include "catalog/internal.h"
 #include "util/log.h"
 #include <errno.h>
@@ -28,12 +30,14 @@
 
 struct conn {
     struct cat *owner;
-    sqlite3 *db;
-    struct { const char *sql; sqlite3_stmt *st; } stmts[STMT_SLOTS];
+    sqldb_conn *db;
+    struct { const char *sql; sqldb_stmt *st; } stmts[STMT_SLOTS];
 };
 
 struct cat {
-    char *path;
+    char *path;                 /* the catalog's target: a SQLite path or a PostgreSQL conninfo */
+    enum sqldb_engine engine;
+    int shared;                 /* PostgreSQL with COFFER_SHARED_CATALOG=1: several nodes (cat_shared) */
     pthread_key_t key;
     pthread_mutex_t lock;       /* guards the list of connections for cat_close */
     struct conn **conns;
@@ -48,8 +52,8 @@ static void conn_free(struct conn *c)
 {
     if (!c) return;
     for (int i = 0; i < STMT_SLOTS; i++)
-        if (c->stmts[i].st) sqlite3_finalize(c->stmts[i].st);
-    sqlite3_close(c->db);
+        if (c->stmts[i].st) sqldb_finalize(c->stmts[i].st);
+    sqldb_close(c->db);
     free(c);
 }
 
@@ -69,36 +73,36 @@ static void conn_destructor(void *p)
     conn_free(c);
 }
 
-static int conn_setup(sqlite3 *db, char *err, size_t errlen)
+enum sqldb_engine cat_engine(const struct cat *cat)
 {
-    static const char *pragmas =
-        "PRAGMA journal_mode=WAL;"
-        "PRAGMA synchronous=FULL;"
-        "PRAGMA foreign_keys=ON;"
-        "PRAGMA temp_store=MEMORY;"
-        "PRAGMA cache_size=-16000;";
-    char *msg = NULL;
-    sqlite3_busy_timeout(db, 10000);
-    if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "catalog setup failed: %s", msg ? msg : "?");
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
+    return cat->engine;
 }
 
-sqlite3 *cat_db(struct cat *cat)
+int cat_shared(struct cat *cat)
+{
+    return cat->shared;
+}
+
+sqldb_conn *cat_db(struct cat *cat)
 {
     struct conn *c = pthread_getspecific(cat->key);
-    char err[256];
+    char err[512] = "";
+    if (c && sqldb_broken(c->db)) {
+        /* The server went away (PostgreSQL restarted): this connection and its prepared statements
+         * are gone; the next use opens a new one. */
+        log_warn("catalog: the connection was lost; opening a new one");
+        pthread_setspecific(cat->key, NULL);
+        conn_destructor(c);
+        c = NULL;
+    }
     if (c) return c->db;
     c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->owner = cat;
-    if (sqlite3_open_v2(cat->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK ||
-        conn_setup(c->db, err, sizeof err) != 0) {
-        log_error("catalog: cannot open %s: %s", cat->path, c->db ? sqlite3_errmsg(c->db) : "?");
+    c->db = sqldb_open(cat->path, err, sizeof err);
+    if (!c->db) {
+        log_error("catalog: cannot open %s: %s", cat->engine == SQLDB_PG ? "the PostgreSQL catalog" : cat->path,
+                  err);
         conn_free(c);
         return NULL;
     }
@@ -120,29 +124,29 @@ sqlite3 *cat_db(struct cat *cat)
     return c->db;
 }
 
-sqlite3_stmt *cat_stmt(struct cat *cat, const char *sql)
+static sqldb_stmt *stmt_cached(struct cat *cat, const char *key, const char *sql)
 {
     struct conn *c;
     size_t h;
     tl_last_err = 0;
     if (!cat_db(cat)) return NULL;
     c = pthread_getspecific(cat->key);
-    h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
+    h = ((uintptr_t)key >> 3) % STMT_SLOTS;
     for (size_t i = 0; i < STMT_SLOTS; i++) {
         size_t slot = (h + i) % STMT_SLOTS;
-        if (c->stmts[slot].sql == sql) {
-            sqlite3_stmt *st = c->stmts[slot].st;
-            sqlite3_reset(st);
-            sqlite3_clear_bindings(st);
+        if (c->stmts[slot].sql == key) {
+            sqldb_stmt *st = c->stmts[slot].st;
+            sqldb_reset(st);
+            sqldb_clear_bindings(st);
             return st;
         }
         if (!c->stmts[slot].sql) {
-            sqlite3_stmt *st = NULL;
-            if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-                log_error("catalog: prepare failed: %s: %s", sqlite3_errmsg(c->db), sql);
+            sqldb_stmt *st = sqldb_prepare(c->db, sql);
+            if (!st) {
+                log_error("catalog: prepare failed: %s: %s", sqldb_errmsg(c->db), sql);
                 return NULL;
             }
-            c->stmts[slot].sql = sql;
+            c->stmts[slot].sql = key;
             c->stmts[slot].st = st;
             return st;
         }
@@ -151,18 +155,37 @@ sqlite3_stmt *cat_stmt(struct cat *cat, const char *sql)
     return NULL;
 }
 
-int cat_sql_error(struct cat *cat, int sqlite_rc, const char *what)
+sqldb_stmt *cat_stmt(struct cat *cat, const char *sql)
 {
-    sqlite3 *db = cat_db(cat);
-    int code = db ? sqlite3_extended_errcode(db) : SQLITE_ERROR, sys = db ? sqlite3_system_errno(db) : 0;
-    if (sqlite_rc != 0 && sqlite_rc != SQLITE_DONE && sqlite_rc != SQLITE_ROW) code = sqlite_rc;
-    if ((code & 0xff) == SQLITE_FULL || ((code & 0xff) == SQLITE_IOERR && sys == ENOSPC)) {
+    return stmt_cached(cat, sql, sql);
+}
+
+sqldb_stmt *cat_stmt_alt(struct cat *cat, const char *sqlite_sql, const char *pg_sql)
+{
+    return stmt_cached(cat, sqlite_sql, cat->engine == SQLDB_PG ? pg_sql : sqlite_sql);
+}
+
+int cat_exec_sql(struct cat *cat, const char *sql)
+{
+    sqldb_conn *db = cat_db(cat);
+    int rc;
+    if (!db) return SQLDB_ERROR;
+    rc = sqldb_exec(db, sql);
+    if (rc != SQLDB_OK) cat_sql_error(cat, rc, "exec");
+    return rc;
+}
+
+int cat_sql_error(struct cat *cat, int rc, const char *what)
+{
+    struct conn *c = pthread_getspecific(cat->key); /* as it is: cat_db would replace a lost one */
+    sqldb_conn *db = c ? c->db : NULL;
+    if (db && sqldb_disk_full(db, rc)) {
         tl_last_err = -ENOSPC;
-        log_error("catalog: %s: %s (No space left on device)", what, db ? sqlite3_errstr(code) : "?");
+        log_error("catalog: %s: %s (No space left on device)", what, sqldb_errmsg(db));
         return -ENOSPC;
     }
     tl_last_err = -1;
-    log_error("catalog: %s: %s", what, db ? sqlite3_errmsg(db) : "no connection");
+    log_error("catalog: %s: %s", what, db ? sqldb_errmsg(db) : "no connection");
     return -1;
 }
 
@@ -176,75 +199,75 @@ int cat_last_error(void)
     return tl_last_err;
 }
 
-int cat_exec_done(struct cat *cat, sqlite3_stmt *st)
+int cat_exec_done(struct cat *cat, sqldb_stmt *st)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return 0;
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) return CAT_CONFLICT;
+    int rc = sqldb_step(st);
+    sqldb_reset(st);
+    if (rc == SQLDB_DONE || rc == SQLDB_ROW) return 0;
+    if ((rc & 0xff) == SQLDB_CONSTRAINT) return CAT_CONFLICT;
     return cat_sql_error(cat, rc, "step");
 }
 
-json_t *cat_col_json(sqlite3_stmt *st, int i)
+json_t *cat_col_json(sqldb_stmt *st, int i)
 {
-    const char *text = (const char *)sqlite3_column_text(st, i);
+    const char *text = (const char *)sqldb_column_text(st, i);
     if (!text) return NULL;
     return json_loads(text, 0, NULL);
 }
 
-int cat_bind_json(sqlite3_stmt *st, int i, const json_t *v)
+int cat_bind_json(sqldb_stmt *st, int i, const json_t *v)
 {
     char *text = json_dumps(v, JSON_COMPACT);
     int rc;
     if (!text) return -1;
-    rc = sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
+    rc = sqldb_bind_text(st, i, text, -1, SQLDB_TRANSIENT);
     free(text);
-    return rc == SQLITE_OK ? 0 : -1;
+    return rc == SQLDB_OK ? 0 : -1;
 }
 
-char *cat_col_strdup(sqlite3_stmt *st, int i)
+char *cat_col_strdup(sqldb_stmt *st, int i)
 {
-    const char *t = (const char *)sqlite3_column_text(st, i);
+    const char *t = (const char *)sqldb_column_text(st, i);
     return t ? strdup(t) : NULL;
 }
 
-void cat_bind_opt_text(sqlite3_stmt *st, int i, const char *s)
+void cat_bind_opt_text(sqldb_stmt *st, int i, const char *s)
 {
     if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+        sqldb_bind_text(st, i, s, -1, SQLDB_TRANSIENT);
     else
-        sqlite3_bind_null(st, i);
+        sqldb_bind_null(st, i);
 }
 
-void cat_bind_opt_list(sqlite3_stmt *st, int i, const json_t *list)
+void cat_bind_opt_list(sqldb_stmt *st, int i, const json_t *list)
 {
     if (list && json_array_size(list) > 0)
         cat_bind_json(st, i, list);
     else
-        sqlite3_bind_null(st, i);
+        sqldb_bind_null(st, i);
 }
 
-int cat_bind_list(sqlite3_stmt *st, int i, const json_t *list)
+int cat_bind_list(sqldb_stmt *st, int i, const json_t *list)
 {
-    if (!list) return sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -1;
+    if (!list) return sqldb_bind_null(st, i) == SQLDB_OK ? 0 : -1;
     return cat_bind_json(st, i, list);
 }
 
-int cat_each_id_doc(struct cat *cat, sqlite3_stmt *st, cat_id_doc_fn fn, void *ud, const char *what)
+int cat_each_id_doc(struct cat *cat, sqldb_stmt *st, cat_id_doc_fn fn, void *ud, const char *what)
 {
     int rc, out = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        const char *doc = (const char *)sqlite3_column_text(st, 1);
-        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
+        const char *id = (const char *)sqldb_column_text(st, 0);
+        const char *doc = (const char *)sqldb_column_text(st, 1);
+        size_t len = (size_t)sqldb_column_bytes(st, 1);
         if (!id || !doc) continue;
         if ((out = fn(ud, id, doc, len)) != 0) break;
     }
-    if (out == 0 && rc != SQLITE_DONE) {
+    if (out == 0 && rc != SQLDB_DONE) {
         cat_log_error(cat, what);
         out = -1;
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     return out;
 }
 
@@ -260,34 +283,39 @@ int cat_json_has_str(const json_t *arr, const char *s)
     return 0;
 }
 
-static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "%s", msg ? msg : "?");
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
+/* migrate: each pending migration in its own write transaction (which on PostgreSQL also holds the
+ * catalog's advisory lock, so nodes starting together apply it once), the version read again inside
+ * it. */
 static int migrate(struct cat *cat, char *err, size_t errlen)
 {
-    sqlite3 *db = cat_db(cat);
-    int version = cat_schema_version(cat);
-    if (!db || version < 0) {
-        snprintf(err, errlen, "cannot read schema version");
+    sqldb_conn *db = cat_db(cat);
+    if (!db) {
+        snprintf(err, errlen, "cannot open the catalog");
         return -1;
     }
     for (const struct cat_migration *m = cat_migrations; m->sql; m++) {
-        char bump[64], e[512];
-        if (m->version <= version) continue;
-        snprintf(bump, sizeof bump, "PRAGMA user_version=%d;", m->version);
-        if (exec_sql(db, "BEGIN IMMEDIATE;", e, sizeof e) != 0 ||
-            exec_sql(db, m->sql, e, sizeof e) != 0 || exec_sql(db, bump, e, sizeof e) != 0 ||
-            exec_sql(db, "COMMIT;", e, sizeof e) != 0) {
-            snprintf(err, errlen, "catalog migration %d failed: %s", m->version, e);
-            exec_sql(db, "ROLLBACK;", e, sizeof e);
+        const char *sql = cat->engine == SQLDB_PG && m->pg_sql ? m->pg_sql : m->sql;
+        int version, rc;
+        if (sqldb_begin(db) != SQLDB_OK) {
+            snprintf(err, errlen, "catalog migration %d: cannot begin: %s", m->version, sqldb_errmsg(db));
+            return -1;
+        }
+        version = sqldb_get_version(db);
+        if (version < 0) {
+            snprintf(err, errlen, "cannot read schema version: %s", sqldb_errmsg(db));
+            sqldb_exec(db, "ROLLBACK");
+            return -1;
+        }
+        if (m->version <= version) {
+            sqldb_exec(db, "ROLLBACK");
+            continue;
+        }
+        rc = sqldb_exec(db, sql);
+        if (rc == SQLDB_OK) rc = sqldb_set_version(db, m->version);
+        if (rc == SQLDB_OK) rc = sqldb_exec(db, "COMMIT");
+        if (rc != SQLDB_OK) {
+            snprintf(err, errlen, "catalog migration %d failed: %s", m->version, sqldb_errmsg(db));
+            sqldb_exec(db, "ROLLBACK");
             return -1;
         }
         log_info("catalog: applied migration %d", m->version);
@@ -297,18 +325,14 @@ static int migrate(struct cat *cat, char *err, size_t errlen)
 
 int cat_schema_version(struct cat *cat)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "PRAGMA user_version");
-    int v = -1;
-    if (!st) return -1;
-    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
-    return v;
+    sqldb_conn *db = cat_db(cat);
+    return db ? sqldb_get_version(db) : -1;
 }
 
 static int installation_init(struct cat *cat)
 {
     int64_t ids[2];
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     int rc = 0;
     if (RAND_bytes((unsigned char *)ids, sizeof ids) != 1) return -1;
     /* Positive, and small enough to print the same in every client (below 2^53). */
@@ -319,8 +343,8 @@ static int installation_init(struct cat *cat)
         char v[32];
         snprintf(v, sizeof v, "%lld", (long long)ids[i]);
         st = cat_stmt(cat, "INSERT OR IGNORE INTO installation(key, value) VALUES (?1, ?2)");
-        sqlite3_bind_text(st, 1, i == 0 ? "cluster_id" : "incarnation_id", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, v, -1, SQLITE_TRANSIENT);
+        sqldb_bind_text(st, 1, i == 0 ? "cluster_id" : "incarnation_id", -1, SQLDB_STATIC);
+        sqldb_bind_text(st, 2, v, -1, SQLDB_TRANSIENT);
         rc = cat_exec_done(cat, st);
     }
     return rc;
@@ -331,6 +355,11 @@ int cat_open(const char *path, struct cat **out, char *err, size_t errlen)
     struct cat *cat = calloc(1, sizeof *cat);
     if (!cat) return -1;
     cat->path = strdup(path);
+    cat->engine = sqldb_is_pg(path) ? SQLDB_PG : SQLDB_SQLITE;
+    {
+        const char *sh = getenv("COFFER_SHARED_CATALOG");
+        cat->shared = cat->engine == SQLDB_PG && sh && strcmp(sh, "1") == 0;
+    }
     pthread_mutex_init(&cat->lock, NULL);
     if (!cat->path || pthread_key_create(&cat->key, conn_destructor) != 0) {
         free(cat->path);
@@ -339,15 +368,16 @@ int cat_open(const char *path, struct cat **out, char *err, size_t errlen)
         return -1;
     }
     if (!cat_db(cat)) {
-        snprintf(err, errlen, "cannot open catalog %s", path);
+        snprintf(err, errlen, "cannot open catalog %s", cat->engine == SQLDB_PG ? "(PostgreSQL)" : path);
         cat_close(cat);
         return -1;
     }
     if (migrate(cat, err, errlen) != 0 || installation_init(cat) != 0) {
-        if (!*err) snprintf(err, errlen, "cannot initialise catalog %s", path);
+        if (!*err) snprintf(err, errlen, "cannot initialise catalog %s", cat->engine == SQLDB_PG ? "(PostgreSQL)" : path);
         cat_close(cat);
         return -1;
     }
+    log_info("catalog: %s (schema version %d)", cat->engine == SQLDB_PG ? "PostgreSQL" : path, cat_schema_version(cat));
     *out = cat;
     return 0;
 }
@@ -367,51 +397,55 @@ void cat_close(struct cat *cat)
 
 int cat_installation(struct cat *cat, int64_t *cluster_id, int64_t *incarnation_id)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT key, value FROM installation");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT key, value FROM installation");
     int found = 0;
     if (!st) return -1;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *k = (const char *)sqlite3_column_text(st, 0);
-        long long v = strtoll((const char *)sqlite3_column_text(st, 1), NULL, 10);
+    while (sqldb_step(st) == SQLDB_ROW) {
+        const char *k = (const char *)sqldb_column_text(st, 0);
+        long long v = strtoll((const char *)sqldb_column_text(st, 1), NULL, 10);
         if (strcmp(k, "cluster_id") == 0) { *cluster_id = v; found |= 1; }
         if (strcmp(k, "incarnation_id") == 0) { *incarnation_id = v; found |= 2; }
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     return found == 3 ? 0 : -1;
 }
 
 int cat_next_seq(struct cat *cat, const char *name, int64_t *out)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "INSERT INTO sequences(name, next) VALUES (?1, 2) "
-        "ON CONFLICT(name) DO UPDATE SET next = next + 1 RETURNING next - 1");
+        "ON CONFLICT(name) DO UPDATE SET next = sequences.next + 1 RETURNING next - 1");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) return cat_sql_error(cat, rc, "next_seq");
+    sqldb_bind_text(st, 1, name, -1, SQLDB_TRANSIENT);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) *out = sqldb_column_int64(st, 0);
+    sqldb_reset(st);
+    if (rc != SQLDB_ROW) return cat_sql_error(cat, rc, "next_seq");
     return 0;
 }
 
 int cat_begin(struct cat *cat)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "BEGIN IMMEDIATE");
-    return st ? cat_exec_done(cat, st) : -1;
+    sqldb_conn *db = cat_db(cat);
+    int rc;
+    tl_last_err = 0;
+    if (!db) return -1;
+    rc = sqldb_begin(db);
+    return rc == SQLDB_OK ? 0 : cat_sql_error(cat, rc, "begin");
 }
 
 int cat_commit(struct cat *cat)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "COMMIT");
+    sqldb_stmt *st = cat_stmt(cat, "COMMIT");
     return st ? cat_exec_done(cat, st) : -1;
 }
 
 void cat_rollback(struct cat *cat)
 {
     int last = tl_last_err; /* the rollback must not hide why the transaction failed */
-    sqlite3_stmt *st = cat_stmt(cat, "ROLLBACK");
-    if (st && !sqlite3_get_autocommit(cat_db(cat))) cat_exec_done(cat, st);
+    sqldb_stmt *st = cat_stmt(cat, "ROLLBACK");
+    if (st && sqldb_in_transaction(cat_db(cat))) cat_exec_done(cat, st);
     tl_last_err = last;
 }
 

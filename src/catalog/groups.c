@@ -24,10 +24,10 @@ void cat_group_release(struct cat_group *g)
     memset(g, 0, sizeof *g);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i, size_t *len)
+static char *col_dup(sqldb_stmt *st, int i, size_t *len)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    const unsigned char *t = sqldb_column_text(st, i);
+    size_t n = (size_t)sqldb_column_bytes(st, i);
     char *s;
     if (!t) return NULL;
     s = malloc(n + 1);
@@ -39,7 +39,7 @@ static char *col_dup(sqlite3_stmt *st, int i, size_t *len)
 }
 
 /* read_row: a row of GROUP_COLS into g (zeroed first). 0 or -1 (out of memory). */
-static int read_row(sqlite3_stmt *st, struct cat_group *g)
+static int read_row(sqldb_stmt *st, struct cat_group *g)
 {
     memset(g, 0, sizeof *g);
     g->id = col_dup(st, 0, NULL);
@@ -47,12 +47,12 @@ static int read_row(sqlite3_stmt *st, struct cat_group *g)
     g->name = col_dup(st, 2, NULL);
     g->policy_id = col_dup(st, 3, NULL);
     g->environment = col_dup(st, 4, NULL);
-    g->seq = sqlite3_column_int64(st, 5);
-    g->is_active = sqlite3_column_int(st, 6);
-    g->is_paused = sqlite3_column_int(st, 7);
-    g->is_deleted = sqlite3_column_int(st, 8);
-    g->mtime_usecs = sqlite3_column_int64(st, 9);
-    g->created_usecs = sqlite3_column_int64(st, 10);
+    g->seq = sqldb_column_int64(st, 5);
+    g->is_active = sqldb_column_int(st, 6);
+    g->is_paused = sqldb_column_int(st, 7);
+    g->is_deleted = sqldb_column_int(st, 8);
+    g->mtime_usecs = sqldb_column_int64(st, 9);
+    g->created_usecs = sqldb_column_int64(st, 10);
     g->doc = col_dup(st, 11, &g->doc_len);
     if (!g->id || !g->tenant || !g->name || !g->policy_id || !g->environment || !g->doc) {
         cat_group_release(g);
@@ -63,18 +63,18 @@ static int read_row(sqlite3_stmt *st, struct cat_group *g)
 
 static int write_objects(struct cat *cat, const struct cat_group_write *w)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "DELETE FROM protection_group_objects WHERE group_id = ?1");
+    sqldb_stmt *st = cat_stmt(cat, "DELETE FROM protection_group_objects WHERE group_id = ?1");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
+    sqldb_bind_text(st, 1, w->id, -1, SQLDB_STATIC);
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     for (size_t i = 0; i < w->nobjects; i++) {
         st = cat_stmt(cat, "INSERT OR IGNORE INTO protection_group_objects(group_id, tenant, object_id)"
                            " VALUES (?1, ?2, ?3)");
         if (!st) return -1;
-        sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, w->tenant, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, w->object_ids[i]);
+        sqldb_bind_text(st, 1, w->id, -1, SQLDB_STATIC);
+        sqldb_bind_text(st, 2, w->tenant, -1, SQLDB_STATIC);
+        sqldb_bind_int64(st, 3, w->object_ids[i]);
         if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     }
     return 0;
@@ -82,22 +82,22 @@ static int write_objects(struct cat *cat, const struct cat_group_write *w)
 
 int cat_group_insert(struct cat *cat, const struct cat_group_write *w)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "INSERT INTO protection_groups(id, tenant, seq, name, policy_id, environment, is_active, is_paused,"
         " is_deleted, doc, mtime_usecs, created_usecs, spec)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10, ?11)");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, w->tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, w->seq);
-    sqlite3_bind_text(st, 4, w->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, w->policy_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, w->environment, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 7, w->is_active ? 1 : 0);
-    sqlite3_bind_int(st, 8, w->is_paused ? 1 : 0);
-    sqlite3_bind_text(st, 9, w->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 10, w->mtime_usecs);
+    sqldb_bind_text(st, 1, w->id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, w->tenant, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, w->seq);
+    sqldb_bind_text(st, 4, w->name, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 5, w->policy_id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 6, w->environment, -1, SQLDB_STATIC);
+    sqldb_bind_int(st, 7, w->is_active ? 1 : 0);
+    sqldb_bind_int(st, 8, w->is_paused ? 1 : 0);
+    sqldb_bind_text(st, 9, w->doc, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 10, w->mtime_usecs);
     cat_bind_opt_text(st, 11, w->spec);
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     return write_objects(cat, w);
@@ -105,110 +105,110 @@ int cat_group_insert(struct cat *cat, const struct cat_group_write *w)
 
 int cat_group_update(struct cat *cat, const struct cat_group_write *w)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "UPDATE protection_groups SET name = ?3, policy_id = ?4, environment = ?5, is_active = ?6,"
         " is_paused = ?7, doc = ?8, mtime_usecs = ?9, spec = ?10 WHERE id = ?1 AND tenant = ?2 AND is_deleted = 0");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, w->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, w->tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, w->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, w->policy_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, w->environment, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 6, w->is_active ? 1 : 0);
-    sqlite3_bind_int(st, 7, w->is_paused ? 1 : 0);
-    sqlite3_bind_text(st, 8, w->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, w->mtime_usecs);
+    sqldb_bind_text(st, 1, w->id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, w->tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 3, w->name, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 4, w->policy_id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 5, w->environment, -1, SQLDB_STATIC);
+    sqldb_bind_int(st, 6, w->is_active ? 1 : 0);
+    sqldb_bind_int(st, 7, w->is_paused ? 1 : 0);
+    sqldb_bind_text(st, 8, w->doc, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 9, w->mtime_usecs);
     cat_bind_opt_text(st, 10, w->spec);
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
-    if (sqlite3_changes(cat_db(cat)) == 0) return CAT_NOT_FOUND;
+    if (sqldb_changes(cat_db(cat)) == 0) return CAT_NOT_FOUND;
     return write_objects(cat, w);
 }
 
 int cat_group_mark_deleted(struct cat *cat, const char *tenant, const char *id, const char *doc,
                            int64_t mtime_usecs)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "UPDATE protection_groups SET is_deleted = 1, doc = ?3, mtime_usecs = ?4, deleted_usecs = ?4"
         " WHERE id = ?1 AND tenant = ?2 AND is_deleted = 0");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, mtime_usecs);
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 3, doc, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 4, mtime_usecs);
     rc = cat_exec_done(cat, st);
-    if (rc == 0 && sqlite3_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
+    if (rc == 0 && sqldb_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
     return rc;
 }
 
 int cat_group_get(struct cat *cat, const char *tenant, const char *id, struct cat_group *out)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT " GROUP_COLS " FROM protection_groups WHERE id = ?1 AND tenant = ?2");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT " GROUP_COLS " FROM protection_groups WHERE id = ?1 AND tenant = ?2");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) {
         rc = read_row(st, out);
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == SQLDB_DONE) {
         rc = CAT_NOT_FOUND;
     } else {
         cat_log_error(cat, "group get");
         rc = -1;
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     return rc;
 }
 
 int cat_group_get_doc(struct cat *cat, const char *tenant, const char *id, char **doc, size_t *len,
                       int64_t *mtime_usecs, int *is_deleted)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "SELECT doc, mtime_usecs, is_deleted FROM protection_groups WHERE id = ?1 AND tenant = ?2");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) {
         size_t n = 0;
         rc = 0;
         if (doc && !(*doc = col_dup(st, 0, &n))) rc = -1;
-        if (len) *len = (size_t)sqlite3_column_bytes(st, 0);
-        if (mtime_usecs) *mtime_usecs = sqlite3_column_int64(st, 1);
-        if (is_deleted) *is_deleted = sqlite3_column_int(st, 2);
-    } else if (rc == SQLITE_DONE) {
+        if (len) *len = (size_t)sqldb_column_bytes(st, 0);
+        if (mtime_usecs) *mtime_usecs = sqldb_column_int64(st, 1);
+        if (is_deleted) *is_deleted = sqldb_column_int(st, 2);
+    } else if (rc == SQLDB_DONE) {
         rc = CAT_NOT_FOUND;
     } else {
         cat_log_error(cat, "group get doc");
         rc = -1;
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     return rc;
 }
 
 int cat_group_objects(struct cat *cat, const char *tenant, const char *id, int64_t **ids, size_t *n)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "SELECT object_id FROM protection_group_objects WHERE group_id = ?1 AND tenant = ?2 ORDER BY object_id");
     int64_t *v = NULL;
     size_t cnt = 0, cap = 0;
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
         if (ARRAY_RESERVE(v, cap, cnt + 1) != 0) {
             free(v);
-            sqlite3_reset(st);
+            sqldb_reset(st);
             return -1;
         }
-        v[cnt++] = sqlite3_column_int64(st, 0);
+        v[cnt++] = sqldb_column_int64(st, 0);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    sqldb_reset(st);
+    if (rc != SQLDB_DONE) {
         free(v);
         cat_log_error(cat, "group objects");
         return -1;
@@ -221,7 +221,7 @@ int cat_group_objects(struct cat *cat, const char *tenant, const char *id, int64
 int cat_group_list(struct cat *cat, const char *tenant, const struct cat_group_filter *f, cat_group_doc_fn fn,
                    void *ud)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "SELECT id, doc FROM protection_groups WHERE tenant = ?1 AND is_deleted = ?2"
         " AND (?3 < 0 OR is_active = ?3) AND (?4 < 0 OR is_paused = ?4)"
         " AND (?5 IS NULL OR id IN (SELECT value FROM json_each(?5)))"
@@ -230,13 +230,13 @@ int cat_group_list(struct cat *cat, const char *tenant, const struct cat_group_f
         " AND (?8 IS NULL OR environment IN (SELECT value FROM json_each(?8)))"
         " ORDER BY seq");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, f->is_deleted > 0 ? 1 : 0);
-    sqlite3_bind_int(st, 3, f->is_active);
-    sqlite3_bind_int(st, 4, f->is_paused);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_int(st, 2, f->is_deleted > 0 ? 1 : 0);
+    sqldb_bind_int(st, 3, f->is_active);
+    sqldb_bind_int(st, 4, f->is_paused);
     if (cat_bind_list(st, 5, f->ids) != 0 || cat_bind_list(st, 6, f->names) != 0 || cat_bind_list(st, 7, f->policy_ids) != 0 ||
         cat_bind_list(st, 8, f->environments) != 0) {
-        sqlite3_reset(st);
+        sqldb_reset(st);
         return -1;
     }
     return cat_each_id_doc(cat, st, fn, ud, "group list");
@@ -244,11 +244,11 @@ int cat_group_list(struct cat *cat, const char *tenant, const struct cat_group_f
 
 int cat_group_list_schedulable(struct cat *cat, cat_group_fn fn, void *ud)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT " GROUP_COLS " FROM protection_groups"
+    sqldb_stmt *st = cat_stmt(cat, "SELECT " GROUP_COLS " FROM protection_groups"
                                      " WHERE is_deleted = 0 AND is_active = 1 ORDER BY tenant, seq");
     int rc, out = 0;
     if (!st) return -1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
         struct cat_group g;
         if (read_row(st, &g) != 0) {
             out = -1;
@@ -258,26 +258,26 @@ int cat_group_list_schedulable(struct cat *cat, cat_group_fn fn, void *ud)
         cat_group_release(&g);
         if (out != 0) break;
     }
-    if (out == 0 && rc != SQLITE_DONE) {
+    if (out == 0 && rc != SQLDB_DONE) {
         cat_log_error(cat, "group list schedulable");
         out = -1;
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     return out;
 }
 
 int cat_group_count_by_policy(struct cat *cat, const char *tenant, const char *policy_id, int64_t *n)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT count(*) FROM protection_groups"
+    sqldb_stmt *st = cat_stmt(cat, "SELECT count(*) FROM protection_groups"
                                      " WHERE policy_id = ?1 AND tenant = ?2 AND is_deleted = 0");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, policy_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
+    sqldb_bind_text(st, 1, policy_id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) *n = sqldb_column_int64(st, 0);
+    sqldb_reset(st);
+    if (rc != SQLDB_ROW) {
         cat_log_error(cat, "group count by policy");
         return -1;
     }
@@ -300,7 +300,7 @@ int cat_group_set_spec(struct cat *cat, const char *tenant, const char *id, cons
  * may write the rows (at most `limit` per call: the caller loops until none is left). */
 int cat_spec_missing(struct cat *cat, int groups, size_t limit, cat_spec_missing_fn fn, void *ud)
 {
-    sqlite3_stmt *st = cat_stmt(cat, groups ? "SELECT tenant, id, doc FROM protection_groups WHERE spec IS NULL"
+    sqldb_stmt *st = cat_stmt(cat, groups ? "SELECT tenant, id, doc FROM protection_groups WHERE spec IS NULL"
                                               " ORDER BY tenant, seq LIMIT ?1"
                                             : "SELECT tenant, id, doc FROM policies WHERE spec IS NULL"
                                               " ORDER BY tenant, seq LIMIT ?1");
@@ -308,19 +308,19 @@ int cat_spec_missing(struct cat *cat, int groups, size_t limit, cat_spec_missing
     size_t n = 0, cap = 0;
     int rc, out = 0;
     if (!st) return -1;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    sqldb_bind_int64(st, 1, (int64_t)limit);
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
         if (ARRAY_RESERVE(rows, cap, n + 3) != 0) {
             out = -1;
             break;
         }
         for (int i = 0; i < 3; i++) rows[n++] = col_dup(st, i, NULL);
     }
-    if (out == 0 && rc != SQLITE_DONE) {
+    if (out == 0 && rc != SQLDB_DONE) {
         cat_log_error(cat, "spec missing");
         out = -1;
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     for (size_t i = 0; out == 0 && i + 2 < n; i += 3) {
         if (!rows[i] || !rows[i + 1] || !rows[i + 2]) out = -1;
         else out = fn(ud, rows[i], rows[i + 1], rows[i + 2]);

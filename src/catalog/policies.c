@@ -10,36 +10,36 @@
 int cat_policy_insert(struct cat *cat, const char *tenant, const char *id, int64_t seq, const char *name,
                       const char *doc, int64_t mtime_usecs)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "INSERT INTO policies(id, tenant, seq, name, doc, mtime_usecs, created_usecs) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, seq);
-    sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, mtime_usecs);
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, seq);
+    sqldb_bind_text(st, 4, name, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 5, doc, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 6, mtime_usecs);
     return cat_exec_done(cat, st);
 }
 
 int cat_policy_get_doc(struct cat *cat, const char *tenant, const char *id, char **doc, size_t *len,
                        int64_t *mtime_usecs)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT doc, mtime_usecs FROM policies WHERE id = ?1 AND tenant = ?2");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT doc, mtime_usecs FROM policies WHERE id = ?1 AND tenant = ?2");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const void *text = sqlite3_column_text(st, 0);
-        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) {
+        const void *text = sqldb_column_text(st, 0);
+        size_t n = (size_t)sqldb_column_bytes(st, 0);
         if (doc) {
             char *copy = malloc(n + 1);
             if (!copy || !text) {
                 free(copy);
-                sqlite3_reset(st);
+                sqldb_reset(st);
                 return -1;
             }
             memcpy(copy, text, n);
@@ -47,15 +47,15 @@ int cat_policy_get_doc(struct cat *cat, const char *tenant, const char *id, char
             *doc = copy;
         }
         if (len) *len = n;
-        if (mtime_usecs) *mtime_usecs = sqlite3_column_int64(st, 1);
+        if (mtime_usecs) *mtime_usecs = sqldb_column_int64(st, 1);
         rc = 0;
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == SQLDB_DONE) {
         rc = CAT_NOT_FOUND;
     } else {
         cat_log_error(cat, "policy get");
         rc = -1;
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     return rc;
 }
 
@@ -72,15 +72,15 @@ int cat_policy_get_json(struct cat *cat, const char *tenant, const char *id, jso
 
 int cat_policy_exists(struct cat *cat, const char *tenant, const char *id)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT 1 FROM policies WHERE id = ?1 AND tenant = ?2");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT 1 FROM policies WHERE id = ?1 AND tenant = ?2");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW) return 1;
-    if (rc == SQLITE_DONE) return 0;
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
+    rc = sqldb_step(st);
+    sqldb_reset(st);
+    if (rc == SQLDB_ROW) return 1;
+    if (rc == SQLDB_DONE) return 0;
     cat_log_error(cat, "policy exists");
     return -1;
 }
@@ -88,44 +88,44 @@ int cat_policy_exists(struct cat *cat, const char *tenant, const char *id)
 int cat_policy_update(struct cat *cat, const char *tenant, const char *id, const char *name, const char *doc,
                       int64_t mtime_usecs)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "UPDATE policies SET name = ?3, doc = ?4, mtime_usecs = ?5 WHERE id = ?1 AND tenant = ?2");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, mtime_usecs);
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 3, name, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 4, doc, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 5, mtime_usecs);
     rc = cat_exec_done(cat, st);
-    if (rc == 0 && sqlite3_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
+    if (rc == 0 && sqldb_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
     return rc;
 }
 
 int cat_policy_delete(struct cat *cat, const char *tenant, const char *id)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "DELETE FROM policies WHERE id = ?1 AND tenant = ?2");
+    sqldb_stmt *st = cat_stmt(cat, "DELETE FROM policies WHERE id = ?1 AND tenant = ?2");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
     rc = cat_exec_done(cat, st);
-    if (rc == 0 && sqlite3_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
+    if (rc == 0 && sqldb_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
     return rc;
 }
 
 /* bind_list: a JSON array as text, or NULL (no filter). */
 int cat_policy_list(struct cat *cat, const char *tenant, json_t *ids, json_t *names, cat_policy_fn fn, void *ud)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "SELECT id, doc FROM policies WHERE tenant = ?1"
         " AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2)))"
         " AND (?3 IS NULL OR name IN (SELECT value FROM json_each(?3)))"
         " ORDER BY seq");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
     if (cat_bind_list(st, 2, ids) != 0 || cat_bind_list(st, 3, names) != 0) {
-        sqlite3_reset(st);
+        sqldb_reset(st);
         return -1;
     }
     return cat_each_id_doc(cat, st, fn, ud, "policy list");
@@ -134,22 +134,22 @@ int cat_policy_list(struct cat *cat, const char *tenant, json_t *ids, json_t *na
 int cat_policy_stats(struct cat *cat, const char *tenant, const char *id, int64_t *num_groups,
                      int64_t *num_objects)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "SELECT (SELECT count(*) FROM protection_groups WHERE policy_id = ?1 AND tenant = ?2 AND is_deleted = 0),"
         " (SELECT count(DISTINCT o.object_id) FROM protection_group_objects o"
         "  JOIN protection_groups g ON g.id = o.group_id"
         "  WHERE g.policy_id = ?1 AND g.tenant = ?2 AND g.is_deleted = 0)");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *num_groups = sqlite3_column_int64(st, 0);
-        *num_objects = sqlite3_column_int64(st, 1);
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) {
+        *num_groups = sqldb_column_int64(st, 0);
+        *num_objects = sqldb_column_int64(st, 1);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
+    sqldb_reset(st);
+    if (rc != SQLDB_ROW) {
         cat_log_error(cat, "policy stats");
         return -1;
     }

@@ -70,42 +70,42 @@ void cat_run_object_release(struct cat_run_object *o)
     " (SELECT g.environment FROM protection_groups g WHERE g.id = r.group_id),"                                  \
     " r.attempt, r.retry_at, r.failed_attempts, r.pause_requested, r.checkpoints"
 
-static int read_run(sqlite3_stmt *st, struct cat_run *r)
+static int read_run(sqldb_stmt *st, struct cat_run *r)
 {
     memset(r, 0, sizeof *r);
     r->tenant = cat_col_strdup(st, 0);
     r->group_id = cat_col_strdup(st, 1);
     r->group_name = cat_col_strdup(st, 2);
-    r->group_seq = sqlite3_column_int64(st, 3);
-    r->start_usecs = sqlite3_column_int64(st, 4);
-    r->end_usecs = sqlite3_column_int64(st, 5);
-    r->instance_id = sqlite3_column_int64(st, 6);
+    r->group_seq = sqldb_column_int64(st, 3);
+    r->start_usecs = sqldb_column_int64(st, 4);
+    r->end_usecs = sqldb_column_int64(st, 5);
+    r->instance_id = sqldb_column_int64(st, 6);
     r->run_type = cat_col_strdup(st, 7);
     r->status = cat_col_strdup(st, 8);
-    r->scheduled = sqlite3_column_int(st, 9);
+    r->scheduled = sqldb_column_int(st, 9);
     r->objects = cat_col_json(st, 10);
     r->messages = cat_col_json(st, 11);
-    r->logical_bytes = sqlite3_column_int64(st, 12);
-    r->bytes_read = sqlite3_column_int64(st, 13);
-    r->bytes_written = sqlite3_column_int64(st, 14);
-    r->cancel_requested = sqlite3_column_int(st, 15);
-    r->on_legal_hold = sqlite3_column_int(st, 16);
-    r->local_deleted = sqlite3_column_int(st, 17);
-    r->expiry_usecs = sqlite3_column_int64(st, 18);
+    r->logical_bytes = sqldb_column_int64(st, 12);
+    r->bytes_read = sqldb_column_int64(st, 13);
+    r->bytes_written = sqldb_column_int64(st, 14);
+    r->cancel_requested = sqldb_column_int(st, 15);
+    r->on_legal_hold = sqldb_column_int(st, 16);
+    r->local_deleted = sqldb_column_int(st, 17);
+    r->expiry_usecs = sqldb_column_int64(st, 18);
     r->data_lock = cat_col_strdup(st, 19);
     r->lease_owner = cat_col_strdup(st, 20);
-    r->lease_expiry = sqlite3_column_int64(st, 21);
-    r->objects_total = sqlite3_column_int64(st, 22);
-    r->objects_ok = sqlite3_column_int64(st, 23);
-    r->objects_failed = sqlite3_column_int64(st, 24);
-    r->objects_canceled = sqlite3_column_int64(st, 25);
-    r->files = sqlite3_column_int64(st, 26);
-    r->dirs = sqlite3_column_int64(st, 27);
+    r->lease_expiry = sqldb_column_int64(st, 21);
+    r->objects_total = sqldb_column_int64(st, 22);
+    r->objects_ok = sqldb_column_int64(st, 23);
+    r->objects_failed = sqldb_column_int64(st, 24);
+    r->objects_canceled = sqldb_column_int64(st, 25);
+    r->files = sqldb_column_int64(st, 26);
+    r->dirs = sqldb_column_int64(st, 27);
     r->environment = cat_col_strdup(st, 28);
-    r->attempt = sqlite3_column_int64(st, 29);
-    r->retry_at = sqlite3_column_int64(st, 30);
+    r->attempt = sqldb_column_int64(st, 29);
+    r->retry_at = sqldb_column_int64(st, 30);
     r->failed_attempts = cat_col_json(st, 31);
-    r->pause_requested = sqlite3_column_int(st, 32);
+    r->pause_requested = sqldb_column_int(st, 32);
     r->checkpoints = cat_col_json(st, 33);
     if (!json_is_object(r->checkpoints)) {
         json_decref(r->checkpoints);
@@ -127,81 +127,81 @@ static int read_run(sqlite3_stmt *st, struct cat_run *r)
 }
 
 /* one_run: steps st (bound by the caller) for at most one row. */
-static int one_run(struct cat *cat, sqlite3_stmt *st, struct cat_run *out, const char *what)
+static int one_run(struct cat *cat, sqldb_stmt *st, struct cat_run *out, const char *what)
 {
-    int rc = sqlite3_step(st), ret;
-    if (rc == SQLITE_ROW) ret = read_run(st, out);
-    else if (rc == SQLITE_DONE) ret = CAT_NOT_FOUND;
+    int rc = sqldb_step(st), ret;
+    if (rc == SQLDB_ROW) ret = read_run(st, out);
+    else if (rc == SQLDB_DONE) ret = CAT_NOT_FOUND;
     else {
         cat_log_error(cat, what);
         ret = -1;
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     return ret;
 }
 
 int cat_run_get(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, struct cat_run *out)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT " RUN_COLS " FROM runs r"
+    sqldb_stmt *st = cat_stmt(cat, "SELECT " RUN_COLS " FROM runs r"
                                      " WHERE r.tenant = ?1 AND r.group_id = ?2 AND r.start_usecs = ?3");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, start_usecs);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, start_usecs);
     return one_run(cat, st, out, "run get");
 }
 
 int cat_run_find(struct cat *cat, const char *tenant, int64_t group_seq, int64_t start_usecs, struct cat_run *out)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT " RUN_COLS " FROM runs r"
+    sqldb_stmt *st = cat_stmt(cat, "SELECT " RUN_COLS " FROM runs r"
                                      " WHERE r.tenant = ?1 AND r.group_seq = ?2 AND r.start_usecs = ?3");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, group_seq);
-    sqlite3_bind_int64(st, 3, start_usecs);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 2, group_seq);
+    sqldb_bind_int64(st, 3, start_usecs);
     return one_run(cat, st, out, "run find");
 }
 
 int cat_run_active(struct cat *cat, const char *tenant, const char *group_id)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT 1 FROM runs WHERE tenant = ?1 AND group_id = ?2"
+    sqldb_stmt *st = cat_stmt(cat, "SELECT 1 FROM runs WHERE tenant = ?1 AND group_id = ?2"
                                      " AND status IN ('Accepted', 'Running') LIMIT 1");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW) return 1;
-    if (rc == SQLITE_DONE) return 0;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    rc = sqldb_step(st);
+    sqldb_reset(st);
+    if (rc == SQLDB_ROW) return 1;
+    if (rc == SQLDB_DONE) return 0;
     cat_log_error(cat, "run active");
     return -1;
 }
 
-static int read_object(sqlite3_stmt *st, struct cat_run_object *o)
+static int read_object(sqldb_stmt *st, struct cat_run_object *o)
 {
     memset(o, 0, sizeof *o);
-    o->object_id = sqlite3_column_int64(st, 0);
+    o->object_id = sqldb_column_int64(st, 0);
     o->object_name = cat_col_strdup(st, 1);
-    o->source_id = sqlite3_column_int64(st, 2);
+    o->source_id = sqldb_column_int64(st, 2);
     o->source_name = cat_col_strdup(st, 3);
     o->environment = cat_col_strdup(st, 4);
     o->object_type = cat_col_strdup(st, 5);
     o->status = cat_col_strdup(st, 6);
     o->message = cat_col_strdup(st, 7);
     o->snapshot_id = cat_col_strdup(st, 8);
-    o->begin_usecs = sqlite3_column_int64(st, 9);
-    o->end_usecs = sqlite3_column_int64(st, 10);
-    o->logical_bytes = sqlite3_column_int64(st, 11);
-    o->bytes_read = sqlite3_column_int64(st, 12);
-    o->bytes_written = sqlite3_column_int64(st, 13);
-    o->files = sqlite3_column_int64(st, 14);
-    o->dirs = sqlite3_column_int64(st, 15);
-    o->files_read = sqlite3_column_int64(st, 16);
-    o->files_total = sqlite3_column_int64(st, 17);
-    o->bytes_total = sqlite3_column_int64(st, 18);
-    o->walk_done = sqlite3_column_int(st, 19);
-    o->pct = sqlite3_column_double(st, 20);
+    o->begin_usecs = sqldb_column_int64(st, 9);
+    o->end_usecs = sqldb_column_int64(st, 10);
+    o->logical_bytes = sqldb_column_int64(st, 11);
+    o->bytes_read = sqldb_column_int64(st, 12);
+    o->bytes_written = sqldb_column_int64(st, 13);
+    o->files = sqldb_column_int64(st, 14);
+    o->dirs = sqldb_column_int64(st, 15);
+    o->files_read = sqldb_column_int64(st, 16);
+    o->files_total = sqldb_column_int64(st, 17);
+    o->bytes_total = sqldb_column_int64(st, 18);
+    o->walk_done = sqldb_column_int(st, 19);
+    o->pct = sqldb_column_double(st, 20);
     o->warnings = cat_col_json(st, 21);
     if (!o->status) {
         cat_run_object_release(o);
@@ -213,7 +213,7 @@ static int read_object(sqlite3_stmt *st, struct cat_run_object *o)
 int cat_run_objects(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                     struct cat_run_object **out, size_t *n)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "SELECT object_id, object_name, source_id, source_name, environment, object_type, status, message,"
         " snapshot_id, begin_usecs, end_usecs, logical_bytes, bytes_read, bytes_written, files, dirs, files_read,"
         " files_total, bytes_total, walk_done, pct, warnings FROM run_objects"
@@ -224,10 +224,10 @@ int cat_run_objects(struct cat *cat, const char *tenant, const char *group_id, i
     *out = NULL;
     *n = 0;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, start_usecs);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, start_usecs);
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
         if (ARRAY_RESERVE(v, cap, cnt + 1) != 0) {
             ret = -1;
             break;
@@ -238,11 +238,11 @@ int cat_run_objects(struct cat *cat, const char *tenant, const char *group_id, i
         }
         cnt++;
     }
-    if (ret == 0 && rc != SQLITE_DONE) {
+    if (ret == 0 && rc != SQLDB_DONE) {
         cat_log_error(cat, "run objects");
         ret = -1;
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     if (ret != 0) {
         for (size_t i = 0; i < cnt; i++) cat_run_object_release(&v[i]);
         free(v);
@@ -257,7 +257,7 @@ int cat_run_objects(struct cat *cat, const char *tenant, const char *group_id, i
 
 int cat_run_insert(struct cat *cat, const struct cat_run_new *nr, int64_t *start_usecs)
 {
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     int64_t start = *start_usecs, instance;
     int rc, missed = strcmp(nr->status, "Missed") == 0;
     json_t *messages;
@@ -272,13 +272,13 @@ int cat_run_insert(struct cat *cat, const struct cat_run_new *nr, int64_t *start
     for (;;) { /* the first free start time at or after the wished one */
         st = cat_stmt(cat, "SELECT 1 FROM runs WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
         if (!st) goto fail;
-        sqlite3_bind_text(st, 1, nr->tenant, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, nr->group_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, start);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc == SQLITE_DONE) break;
-        if (rc != SQLITE_ROW) goto fail;
+        sqldb_bind_text(st, 1, nr->tenant, -1, SQLDB_STATIC);
+        sqldb_bind_text(st, 2, nr->group_id, -1, SQLDB_STATIC);
+        sqldb_bind_int64(st, 3, start);
+        rc = sqldb_step(st);
+        sqldb_reset(st);
+        if (rc == SQLDB_DONE) break;
+        if (rc != SQLDB_ROW) goto fail;
         start++;
     }
     if (cat_next_seq(cat, "run", &instance) != 0) goto fail;
@@ -291,19 +291,19 @@ int cat_run_insert(struct cat *cat, const struct cat_run_new *nr, int64_t *start
         json_decref(messages);
         goto fail;
     }
-    sqlite3_bind_text(st, 1, nr->tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, nr->group_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, nr->group_name ? nr->group_name : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, nr->group_seq);
-    sqlite3_bind_int64(st, 5, start);
-    sqlite3_bind_int64(st, 6, missed ? start : 0);
-    sqlite3_bind_int64(st, 7, instance);
-    sqlite3_bind_text(st, 8, nr->run_type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, nr->status, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 10, nr->scheduled ? 1 : 0);
+    sqldb_bind_text(st, 1, nr->tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, nr->group_id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 3, nr->group_name ? nr->group_name : "", -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 4, nr->group_seq);
+    sqldb_bind_int64(st, 5, start);
+    sqldb_bind_int64(st, 6, missed ? start : 0);
+    sqldb_bind_int64(st, 7, instance);
+    sqldb_bind_text(st, 8, nr->run_type, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 9, nr->status, -1, SQLDB_STATIC);
+    sqldb_bind_int(st, 10, nr->scheduled ? 1 : 0);
     if (nr->objects) cat_bind_json(st, 11, nr->objects);
     cat_bind_json(st, 12, messages);
-    sqlite3_bind_int64(st, 13, nr->expiry_usecs);
+    sqldb_bind_int64(st, 13, nr->expiry_usecs);
     json_decref(messages);
     if ((rc = cat_exec_done(cat, st)) != 0) {
         cat_rollback(cat);
@@ -333,7 +333,7 @@ static int type_matches(json_t *types, const char *run_type)
 int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, const struct cat_run_filter *f,
                  cat_run_fn fn, void *ud, int64_t *total)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "SELECT " RUN_COLS " FROM runs r WHERE r.tenant = ?1 AND r.group_id = ?2"
         " AND (?3 = 0 OR r.start_usecs >= ?3) AND (?4 = 0 OR r.start_usecs <= ?4)"
         " AND (?5 = 0 OR r.start_usecs = ?5)"
@@ -343,19 +343,19 @@ int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, cons
     int64_t limit = f->limit > 0 ? f->limit : 100, shown = 0, count = 0;
     int rc, out = 0;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, f->start_from);
-    sqlite3_bind_int64(st, 4, f->start_to);
-    sqlite3_bind_int64(st, 5, f->only_start);
-    sqlite3_bind_int(st, 6, f->restorable_only ? 1 : 0);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, f->start_from);
+    sqldb_bind_int64(st, 4, f->start_to);
+    sqldb_bind_int64(st, 5, f->only_start);
+    sqldb_bind_int(st, 6, f->restorable_only ? 1 : 0);
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
         struct cat_run r;
-        const char *status = (const char *)sqlite3_column_text(st, 8);
-        const char *type = (const char *)sqlite3_column_text(st, 7);
+        const char *status = (const char *)sqldb_column_text(st, 8);
+        const char *type = (const char *)sqldb_column_text(st, 7);
         if (!status || !type || !type_matches(f->run_types, type)) continue;
         if (f->statuses && json_array_size(f->statuses) > 0) {
-            int canceling = strcmp(status, "Running") == 0 && sqlite3_column_int(st, 15);
+            int canceling = strcmp(status, "Running") == 0 && sqldb_column_int(st, 15);
             if (!cat_json_has_str(f->statuses, canceling ? "Canceling" : status)) continue;
         }
         count++;
@@ -368,11 +368,11 @@ int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, cons
         out = fn(ud, &r);
         cat_run_release(&r);
     }
-    if (out >= 0 && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    if (out >= 0 && rc != SQLDB_DONE && rc != SQLDB_ROW) {
         cat_log_error(cat, "run list");
         out = -1;
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     if (total) *total = count;
     return out;
 }
@@ -386,37 +386,54 @@ int cat_run_lease_next(struct cat *cat, const char *owner, int64_t lease_until, 
 
 int cat_run_lease_next_at(struct cat *cat, const char *owner, int64_t lease_until, int64_t now, struct cat_run *out)
 {
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     char *tenant = NULL, *group = NULL;
     int64_t start = 0;
     int rc;
-    if ((rc = cat_begin(cat)) != 0) return rc;
-    st = cat_stmt(cat, "SELECT r.tenant, r.group_id, r.start_usecs FROM runs r WHERE r.status = 'Accepted'"
-                       " AND r.retry_at <= ?1 AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.tenant = r.tenant"
-                       "   AND x.group_id = r.group_id AND x.status = 'Running') ORDER BY r.start_usecs LIMIT 1");
+    /* SQLite: one writer at a time (BEGIN IMMEDIATE). PostgreSQL, where several nodes lease from one
+     * catalog: a plain transaction, the candidate row locked FOR UPDATE with SKIP LOCKED so that
+     * nodes leasing at once take different runs and none waits for another (a group has at most one
+     * Accepted or Running run: cat_run_insert). */
+    if (cat_engine(cat) == SQLDB_PG) rc = cat_exec_sql(cat, "BEGIN") == SQLDB_OK ? 0 : -1;
+    else rc = cat_begin(cat);
+    if (rc != 0) return rc;
+    st = cat_stmt_alt(cat,
+                      "SELECT r.tenant, r.group_id, r.start_usecs FROM runs r WHERE r.status = 'Accepted'"
+                      " AND r.retry_at <= ?1 AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.tenant = r.tenant"
+                      "   AND x.group_id = r.group_id AND x.status = 'Running') ORDER BY r.start_usecs LIMIT 1",
+                      "SELECT r.tenant, r.group_id, r.start_usecs FROM runs r WHERE r.status = 'Accepted'"
+                      " AND r.retry_at <= ?1 AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.tenant = r.tenant"
+                      "   AND x.group_id = r.group_id AND x.status = 'Running') ORDER BY r.start_usecs LIMIT 1"
+                      " FOR UPDATE OF r SKIP LOCKED");
     if (!st) goto fail;
-    sqlite3_bind_int64(st, 1, now);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    sqldb_bind_int64(st, 1, now);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) {
         tenant = cat_col_strdup(st, 0);
         group = cat_col_strdup(st, 1);
-        start = sqlite3_column_int64(st, 2);
+        start = sqldb_column_int64(st, 2);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE) {
+    sqldb_reset(st);
+    if (rc == SQLDB_DONE) {
         cat_rollback(cat);
         return CAT_NOT_FOUND;
     }
-    if (rc != SQLITE_ROW || !tenant || !group) goto fail;
+    if (rc != SQLDB_ROW || !tenant || !group) goto fail;
     st = cat_stmt(cat, "UPDATE runs SET status = 'Running', lease_owner = ?4, lease_expiry = ?5"
-                       " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+                       " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND status = 'Accepted'");
     if (!st) goto fail;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, start);
-    sqlite3_bind_text(st, 4, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, lease_until);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, start);
+    sqldb_bind_text(st, 4, owner, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 5, lease_until);
     if (cat_exec_done(cat, st) != 0) goto fail;
+    if (sqldb_changes(cat_db(cat)) != 1) { /* cannot happen with the row locked; never report a run not ours */
+        cat_rollback(cat);
+        free(tenant);
+        free(group);
+        return CAT_NOT_FOUND;
+    }
     if (cat_commit(cat) != 0) goto fail;
     rc = cat_run_get(cat, tenant, group, start, out);
     free(tenant);
@@ -433,84 +450,84 @@ fail:
 int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, const char *owner,
                   int64_t lease_until, int *cancel)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "UPDATE runs SET lease_expiry = ?5 WHERE tenant = ?1 AND group_id = ?2"
+    sqldb_stmt *st = cat_stmt(cat, "UPDATE runs SET lease_expiry = ?5 WHERE tenant = ?1 AND group_id = ?2"
                                      " AND start_usecs = ?3 AND lease_owner = ?4 AND status = 'Running'"
-                                     " RETURNING CASE WHEN cancel_requested THEN 1 WHEN pause_requested THEN 2 ELSE 0 END");
+                                     " RETURNING CASE WHEN cancel_requested <> 0 THEN 1 WHEN pause_requested <> 0 THEN 2 ELSE 0 END");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, start_usecs);
-    sqlite3_bind_text(st, 4, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, lease_until);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && cancel) *cancel = sqlite3_column_int(st, 0);
-    while (rc == SQLITE_ROW) rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return cat_sql_error(cat, rc, "run renew");
-    return sqlite3_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, start_usecs);
+    sqldb_bind_text(st, 4, owner, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 5, lease_until);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW && cancel) *cancel = sqldb_column_int(st, 0);
+    while (rc == SQLDB_ROW) rc = sqldb_step(st);
+    sqldb_reset(st);
+    if (rc != SQLDB_DONE) return cat_sql_error(cat, rc, "run renew");
+    return sqldb_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
 }
 
 int cat_run_check(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                   const char *owner, int *cancel)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT CASE WHEN cancel_requested THEN 1 WHEN pause_requested THEN 2 ELSE 0 END"
+    sqldb_stmt *st = cat_stmt(cat, "SELECT CASE WHEN cancel_requested <> 0 THEN 1 WHEN pause_requested <> 0 THEN 2 ELSE 0 END"
                                      " FROM runs WHERE tenant = ?1 AND group_id = ?2"
                                      " AND start_usecs = ?3 AND lease_owner = ?4 AND status = 'Running'");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, start_usecs);
-    sqlite3_bind_text(st, 4, owner, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *cancel = sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW) return 0;
-    if (rc == SQLITE_DONE) return CAT_NOT_FOUND;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, start_usecs);
+    sqldb_bind_text(st, 4, owner, -1, SQLDB_STATIC);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) *cancel = sqldb_column_int(st, 0);
+    sqldb_reset(st);
+    if (rc == SQLDB_ROW) return 0;
+    if (rc == SQLDB_DONE) return CAT_NOT_FOUND;
     cat_log_error(cat, "run check");
     return -1;
 }
 
-static void bind_object_stats(sqlite3_stmt *st, int first, const struct cat_run_object *o)
+static void bind_object_stats(sqldb_stmt *st, int first, const struct cat_run_object *o)
 {
-    sqlite3_bind_int64(st, first, o->begin_usecs);
-    sqlite3_bind_int64(st, first + 1, o->logical_bytes);
-    sqlite3_bind_int64(st, first + 2, o->bytes_read);
-    sqlite3_bind_int64(st, first + 3, o->bytes_written);
-    sqlite3_bind_int64(st, first + 4, o->files);
-    sqlite3_bind_int64(st, first + 5, o->dirs);
-    sqlite3_bind_int64(st, first + 6, o->files_read);
-    sqlite3_bind_int64(st, first + 7, o->files_total);
-    sqlite3_bind_int64(st, first + 8, o->bytes_total);
-    sqlite3_bind_int(st, first + 9, o->walk_done);
-    sqlite3_bind_double(st, first + 10, o->pct);
+    sqldb_bind_int64(st, first, o->begin_usecs);
+    sqldb_bind_int64(st, first + 1, o->logical_bytes);
+    sqldb_bind_int64(st, first + 2, o->bytes_read);
+    sqldb_bind_int64(st, first + 3, o->bytes_written);
+    sqldb_bind_int64(st, first + 4, o->files);
+    sqldb_bind_int64(st, first + 5, o->dirs);
+    sqldb_bind_int64(st, first + 6, o->files_read);
+    sqldb_bind_int64(st, first + 7, o->files_total);
+    sqldb_bind_int64(st, first + 8, o->bytes_total);
+    sqldb_bind_int(st, first + 9, o->walk_done);
+    sqldb_bind_double(st, first + 10, o->pct);
 }
 
-static void bind_run_key(sqlite3_stmt *st, const char *tenant, const char *group_id, int64_t start_usecs)
+static void bind_run_key(sqldb_stmt *st, const char *tenant, const char *group_id, int64_t start_usecs)
 {
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, start_usecs);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, start_usecs);
 }
 
 int cat_run_object_add(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                        const struct cat_run_object *o)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "INSERT INTO run_objects(tenant, group_id, start_usecs, object_id, object_name, source_id, source_name,"
         " environment, object_type, status, begin_usecs, logical_bytes, bytes_read, bytes_written, files, dirs,"
         " files_read, files_total, bytes_total, walk_done, pct)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)");
     if (!st) return -1;
     bind_run_key(st, tenant, group_id, start_usecs);
-    sqlite3_bind_int64(st, 4, o->object_id);
-    sqlite3_bind_text(st, 5, o->object_name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, o->source_id);
-    sqlite3_bind_text(st, 7, o->source_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, o->environment, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, o->object_type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, o->status ? o->status : "kInProgress", -1, SQLITE_STATIC);
+    sqldb_bind_int64(st, 4, o->object_id);
+    sqldb_bind_text(st, 5, o->object_name, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 6, o->source_id);
+    sqldb_bind_text(st, 7, o->source_name, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 8, o->environment, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 9, o->object_type, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 10, o->status ? o->status : "kInProgress", -1, SQLDB_STATIC);
     bind_object_stats(st, 11, o);
     return cat_exec_done(cat, st);
 }
@@ -518,13 +535,13 @@ int cat_run_object_add(struct cat *cat, const char *tenant, const char *group_id
 int cat_run_object_progress(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                             const struct cat_run_object *o)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "UPDATE run_objects SET begin_usecs = ?5, logical_bytes = ?6, bytes_read = ?7, bytes_written = ?8,"
         " files = ?9, dirs = ?10, files_read = ?11, files_total = ?12, bytes_total = ?13, walk_done = ?14, pct = ?15"
         " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3 AND object_id = ?4 AND status = 'kInProgress'");
     if (!st) return -1;
     bind_run_key(st, tenant, group_id, start_usecs);
-    sqlite3_bind_int64(st, 4, o->object_id);
+    sqldb_bind_int64(st, 4, o->object_id);
     bind_object_stats(st, 5, o);
     return cat_exec_done(cat, st);
 }
@@ -532,21 +549,21 @@ int cat_run_object_progress(struct cat *cat, const char *tenant, const char *gro
 int cat_run_object_finish(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                           const struct cat_run_object *o, const struct cat_snapshot *snap)
 {
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     int rc;
     if ((rc = cat_begin(cat)) != 0) return rc;
     if (snap && (rc = cat_snapshot_insert(cat, snap)) != 0) goto out;
     /* A run that was still finishing when its group was deleted with deleteSnapshots: its snapshot
      * expires at once like the group's others (the retention pass deletes it). */
     if (snap) {
-        st = cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = MAX(1, snapshot_usecs) WHERE tenant = ?1 AND id = ?2"
+        st = cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = CASE WHEN snapshot_usecs > 1 THEN snapshot_usecs ELSE 1 END WHERE tenant = ?1 AND id = ?2"
                            " AND on_legal_hold = 0 AND EXISTS (SELECT 1 FROM protection_groups g WHERE g.id = ?3"
                            " AND g.tenant = ?1 AND g.is_deleted = 1 AND g.snapshots_deleted = 1)");
         rc = -1;
         if (!st) goto out;
-        sqlite3_bind_text(st, 1, snap->tenant, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, snap->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, group_id, -1, SQLITE_STATIC);
+        sqldb_bind_text(st, 1, snap->tenant, -1, SQLDB_STATIC);
+        sqldb_bind_text(st, 2, snap->id, -1, SQLDB_STATIC);
+        sqldb_bind_text(st, 3, group_id, -1, SQLDB_STATIC);
         if ((rc = cat_exec_done(cat, st)) != 0) goto out;
     }
     st = cat_stmt(cat,
@@ -557,12 +574,12 @@ int cat_run_object_finish(struct cat *cat, const char *tenant, const char *group
     rc = -1;
     if (!st) goto out;
     bind_run_key(st, tenant, group_id, start_usecs);
-    sqlite3_bind_int64(st, 4, o->object_id);
+    sqldb_bind_int64(st, 4, o->object_id);
     bind_object_stats(st, 5, o);
-    sqlite3_bind_text(st, 16, o->status, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 17, o->message, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 18, o->snapshot_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 19, o->end_usecs);
+    sqldb_bind_text(st, 16, o->status, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 17, o->message, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 18, o->snapshot_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 19, o->end_usecs);
     if (o->warnings) cat_bind_json(st, 20, o->warnings);
     if ((rc = cat_exec_done(cat, st)) != 0) goto out;
     st = cat_stmt(cat, "UPDATE runs SET logical_bytes = logical_bytes + ?4, bytes_read = bytes_read + ?5,"
@@ -570,9 +587,9 @@ int cat_run_object_finish(struct cat *cat, const char *tenant, const char *group
     rc = -1;
     if (!st) goto out;
     bind_run_key(st, tenant, group_id, start_usecs);
-    sqlite3_bind_int64(st, 4, o->logical_bytes);
-    sqlite3_bind_int64(st, 5, o->bytes_read);
-    sqlite3_bind_int64(st, 6, o->bytes_written);
+    sqldb_bind_int64(st, 4, o->logical_bytes);
+    sqldb_bind_int64(st, 5, o->bytes_read);
+    sqldb_bind_int64(st, 6, o->bytes_written);
     if ((rc = cat_exec_done(cat, st)) != 0) goto out;
     rc = cat_commit(cat);
 out:
@@ -584,19 +601,19 @@ out:
 static json_t *append_messages(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                                json_t *extra, int *found)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT messages FROM runs WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT messages FROM runs WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
     json_t *m = NULL;
     int rc;
     *found = 0;
     if (!st) return NULL;
     bind_run_key(st, tenant, group_id, start_usecs);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) {
         *found = 1;
         m = cat_col_json(st, 0);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) return NULL;
+    sqldb_reset(st);
+    if (rc != SQLDB_ROW) return NULL;
     if (!json_is_array(m)) {
         json_decref(m);
         m = json_array();
@@ -612,7 +629,7 @@ static int finish_locked(struct cat *cat, const char *tenant, const char *group_
     int found, rc;
     json_t *m = append_messages(cat, tenant, group_id, start_usecs, messages, &found);
     const char *first = json_string_value(json_array_get(messages, 0));
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     if (!m) return found ? -1 : CAT_NOT_FOUND;
     st = cat_stmt(cat, "UPDATE run_objects SET status = 'kFailed', end_usecs = ?4,"
                        " message = coalesce(message, ?5)"
@@ -622,8 +639,8 @@ static int finish_locked(struct cat *cat, const char *tenant, const char *group_
         return -1;
     }
     bind_run_key(st, tenant, group_id, start_usecs);
-    sqlite3_bind_int64(st, 4, end_usecs);
-    sqlite3_bind_text(st, 5, first ? first : status, -1, SQLITE_STATIC);
+    sqldb_bind_int64(st, 4, end_usecs);
+    sqldb_bind_text(st, 5, first ? first : status, -1, SQLDB_STATIC);
     if ((rc = cat_exec_done(cat, st)) != 0) {
         json_decref(m);
         return rc;
@@ -635,9 +652,9 @@ static int finish_locked(struct cat *cat, const char *tenant, const char *group_
         return -1;
     }
     bind_run_key(st, tenant, group_id, start_usecs);
-    sqlite3_bind_text(st, 4, status, -1, SQLITE_STATIC);
+    sqldb_bind_text(st, 4, status, -1, SQLDB_STATIC);
     cat_bind_json(st, 5, m);
-    sqlite3_bind_int64(st, 6, end_usecs);
+    sqldb_bind_int64(st, 6, end_usecs);
     json_decref(m);
     return cat_exec_done(cat, st);
 }
@@ -659,7 +676,7 @@ int cat_run_finish(struct cat *cat, const char *tenant, const char *group_id, in
 static int release_running(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                            const char *message, int pause, json_t *checkpoints)
 {
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     json_t *extra = json_pack("[s]", message), *m;
     int rc, found;
     if ((rc = cat_begin(cat)) != 0) {
@@ -708,7 +725,7 @@ int cat_run_requeue(struct cat *cat, const char *tenant, const char *group_id, i
 int cat_run_retry(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, int64_t retry_at,
                   json_t *messages)
 {
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     json_t *m, *fa = NULL;
     int rc, found;
     if ((rc = cat_begin(cat)) != 0) return rc;
@@ -720,9 +737,9 @@ int cat_run_retry(struct cat *cat, const char *tenant, const char *group_id, int
                            " AND status = 'Running'");
         if (st) {
             bind_run_key(st, tenant, group_id, start_usecs);
-            if ((rc = sqlite3_step(st)) == SQLITE_ROW) fa = cat_col_json(st, 0);
-            rc = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? CAT_NOT_FOUND : -1;
-            sqlite3_reset(st);
+            if ((rc = sqldb_step(st)) == SQLDB_ROW) fa = cat_col_json(st, 0);
+            rc = rc == SQLDB_ROW ? 0 : rc == SQLDB_DONE ? CAT_NOT_FOUND : -1;
+            sqldb_reset(st);
         }
         if (!json_is_array(fa)) {
             json_decref(fa);
@@ -736,16 +753,16 @@ int cat_run_retry(struct cat *cat, const char *tenant, const char *group_id, int
         if (st) {
             int s;
             bind_run_key(st, tenant, group_id, start_usecs);
-            while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-                const char *msg = (const char *)sqlite3_column_text(st, 3);
+            while ((s = sqldb_step(st)) == SQLDB_ROW) {
+                const char *msg = (const char *)sqldb_column_text(st, 3);
                 json_array_append_new(fa, json_pack("{s:I,s:I,s:I,s:s}", "object_id",
-                                                    (json_int_t)sqlite3_column_int64(st, 0), "begin_usecs",
-                                                    (json_int_t)sqlite3_column_int64(st, 1), "end_usecs",
-                                                    (json_int_t)sqlite3_column_int64(st, 2), "message",
+                                                    (json_int_t)sqldb_column_int64(st, 0), "begin_usecs",
+                                                    (json_int_t)sqldb_column_int64(st, 1), "end_usecs",
+                                                    (json_int_t)sqldb_column_int64(st, 2), "message",
                                                     msg ? msg : "failed"));
             }
-            sqlite3_reset(st);
-            rc = s == SQLITE_DONE ? 0 : -1;
+            sqldb_reset(st);
+            rc = s == SQLDB_DONE ? 0 : -1;
         }
     }
     if (rc == 0) {
@@ -765,7 +782,7 @@ int cat_run_retry(struct cat *cat, const char *tenant, const char *group_id, int
         if (st) {
             bind_run_key(st, tenant, group_id, start_usecs);
             cat_bind_json(st, 4, m);
-            sqlite3_bind_int64(st, 5, retry_at);
+            sqldb_bind_int64(st, 5, retry_at);
             cat_bind_json(st, 6, fa);
             rc = cat_exec_done(cat, st);
         }
@@ -797,7 +814,7 @@ int cat_run_fail_orphans(struct cat *cat, const char *owner, int64_t expired_bef
 static int fail_runs(struct cat *cat, const char *owner, int mine, int64_t expired_before, cat_run_live_fn is_live,
                      void *ud, const char *message, int64_t end_usecs, int *n)
 {
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     struct key { char *tenant, *group; int64_t start; } *keys = NULL;
     size_t nk = 0, cap = 0;
     json_t *msgs = json_pack("[s]", message);
@@ -814,16 +831,16 @@ static int fail_runs(struct cat *cat, const char *owner, int mine, int64_t expir
                               " AND (?2 = 0 OR lease_expiry < ?2)");
     if (!st) ret = -1;
     else {
-        sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, expired_before);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqldb_bind_text(st, 1, owner, -1, SQLDB_STATIC);
+        sqldb_bind_int64(st, 2, expired_before);
+        while ((rc = sqldb_step(st)) == SQLDB_ROW) {
             if (ARRAY_RESERVE(keys, cap, nk + 1) != 0) {
                 ret = -1;
                 break;
             }
             keys[nk].tenant = cat_col_strdup(st, 0);
             keys[nk].group = cat_col_strdup(st, 1);
-            keys[nk].start = sqlite3_column_int64(st, 2);
+            keys[nk].start = sqldb_column_int64(st, 2);
             if (is_live && keys[nk].tenant && keys[nk].group && is_live(ud, keys[nk].tenant, keys[nk].group,
                                                                          keys[nk].start)) {
                 free(keys[nk].tenant);
@@ -832,8 +849,8 @@ static int fail_runs(struct cat *cat, const char *owner, int mine, int64_t expir
             }
             nk++;
         }
-        if (ret == 0 && rc != SQLITE_DONE) ret = -1;
-        sqlite3_reset(st);
+        if (ret == 0 && rc != SQLDB_DONE) ret = -1;
+        sqldb_reset(st);
     }
     for (size_t i = 0; i < nk && ret == 0; i++) {
         if (!keys[i].tenant || !keys[i].group) ret = -1;
@@ -860,14 +877,14 @@ static int fail_runs(struct cat *cat, const char *owner, int mine, int64_t expir
 static int run_status_locked(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                              char *status, size_t len)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT status FROM runs WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT status FROM runs WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
     int rc;
     if (!st) return -1;
     bind_run_key(st, tenant, group_id, start_usecs);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) snprintf(status, len, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? CAT_NOT_FOUND : -1;
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) snprintf(status, len, "%s", (const char *)sqldb_column_text(st, 0));
+    sqldb_reset(st);
+    return rc == SQLDB_ROW ? 0 : rc == SQLDB_DONE ? CAT_NOT_FOUND : -1;
 }
 
 int cat_run_cancel(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, int64_t end_usecs,
@@ -883,7 +900,7 @@ int cat_run_cancel(struct cat *cat, const char *tenant, const char *group_id, in
         rc = finish_locked(cat, tenant, group_id, start_usecs, "Canceled", m, end_usecs);
         json_decref(m);
     } else if (rc == 0 && strcmp(status, "Running") == 0) {
-        sqlite3_stmt *st = cat_stmt(cat, "UPDATE runs SET cancel_requested = 1"
+        sqldb_stmt *st = cat_stmt(cat, "UPDATE runs SET cancel_requested = 1"
                                          " WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
         rc = -1;
         if (st) {
@@ -921,7 +938,7 @@ int cat_run_pause_request(struct cat *cat, const char *tenant, const char *group
             rc = CAT_CONFLICT;
     }
     if (sql) {
-        sqlite3_stmt *st = cat_stmt(cat, sql);
+        sqldb_stmt *st = cat_stmt(cat, sql);
         rc = -1;
         if (st) {
             bind_run_key(st, tenant, group_id, start_usecs);
@@ -942,7 +959,7 @@ int cat_run_pause(struct cat *cat, const char *tenant, const char *group_id, int
 int cat_run_note(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, const char *message)
 {
     json_t *extra = json_pack("[s]", message), *m;
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     int rc, found;
     if ((rc = cat_begin(cat)) != 0) {
         json_decref(extra);
@@ -972,11 +989,11 @@ int cat_run_note(struct cat *cat, const char *tenant, const char *group_id, int6
 static int run_key_exec(struct cat *cat, const char *sql, const char *tenant, const char *group_id, int64_t start_usecs,
                         int has_int, int64_t value, const char *text)
 {
-    sqlite3_stmt *st = cat_stmt(cat, sql);
+    sqldb_stmt *st = cat_stmt(cat, sql);
     if (!st) return -1;
     bind_run_key(st, tenant, group_id, start_usecs);
-    if (has_int) sqlite3_bind_int64(st, 4, value);
-    else if (text) sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+    if (has_int) sqldb_bind_int64(st, 4, value);
+    else if (text) sqldb_bind_text(st, 4, text, -1, SQLDB_STATIC);
     return cat_exec_done(cat, st);
 }
 
@@ -984,7 +1001,7 @@ int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_
                          int legal_hold, int64_t expiry_usecs, const char *data_lock, int delete_snapshots,
                          int64_t now_usecs)
 {
-    sqlite3_stmt *st;
+    sqldb_stmt *st;
     char status[32];
     int rc;
     if ((rc = cat_begin(cat)) != 0) return rc;
@@ -1015,10 +1032,10 @@ int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_
         rc = -1;
         if (st) {
             bind_run_key(st, tenant, group_id, start_usecs);
-            sqlite3_bind_int64(st, 4, now_usecs);
-            if (sqlite3_step(st) == SQLITE_ROW)
-                rc = (sqlite3_column_int(st, 0) || sqlite3_column_int(st, 1)) ? CAT_CONFLICT : 0;
-            sqlite3_reset(st);
+            sqldb_bind_int64(st, 4, now_usecs);
+            if (sqldb_step(st) == SQLDB_ROW)
+                rc = (sqldb_column_int(st, 0) || sqldb_column_int(st, 1)) ? CAT_CONFLICT : 0;
+            sqldb_reset(st);
         }
         if (rc == 0)
             rc = run_key_exec(cat, "UPDATE snapshots SET is_deleted = 1 WHERE tenant = ?1 AND group_id = ?2 AND run_usecs = ?3",
@@ -1035,33 +1052,33 @@ int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_
 int cat_run_group_deleted(struct cat *cat, const char *tenant, const char *group_id, int delete_snapshots,
                           int64_t now_usecs)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "UPDATE runs SET status = 'Canceled', end_usecs = ?3,"
+    sqldb_stmt *st = cat_stmt(cat, "UPDATE runs SET status = 'Canceled', end_usecs = ?3,"
                                      " messages = json_insert(messages, '$[#]', 'canceled: the protection group was deleted')"
                                      " WHERE tenant = ?1 AND group_id = ?2 AND status = 'Accepted'");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now_usecs);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, now_usecs);
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     st = cat_stmt(cat, "UPDATE runs SET cancel_requested = 1, messages = json_insert(messages, '$[#]',"
                        " 'the protection group was deleted') WHERE tenant = ?1 AND group_id = ?2 AND status = 'Running'");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     if (!delete_snapshots) return 0;
     st = cat_stmt(cat, "UPDATE protection_groups SET snapshots_deleted = 1 WHERE tenant = ?1 AND id = ?2");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     st = cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = ?3 WHERE tenant = ?1 AND group_id = ?2 AND is_deleted = 0"
                        " AND on_legal_hold = 0");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now_usecs > 0 ? now_usecs : 1);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, now_usecs > 0 ? now_usecs : 1);
     return cat_exec_done(cat, st);
 }
 
@@ -1069,15 +1086,15 @@ int cat_run_group_deleted(struct cat *cat, const char *tenant, const char *group
 
 int cat_sched_get(struct cat *cat, const char *tenant, const char *group_id, int64_t *last_usecs)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT last_usecs FROM sched_state WHERE tenant = ?1 AND group_id = ?2");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT last_usecs FROM sched_state WHERE tenant = ?1 AND group_id = ?2");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    *last_usecs = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    rc = sqldb_step(st);
+    *last_usecs = rc == SQLDB_ROW ? sqldb_column_int64(st, 0) : 0;
+    sqldb_reset(st);
+    if (rc != SQLDB_ROW && rc != SQLDB_DONE) {
         cat_log_error(cat, "sched get");
         return -1;
     }
@@ -1086,11 +1103,49 @@ int cat_sched_get(struct cat *cat, const char *tenant, const char *group_id, int
 
 int cat_sched_put(struct cat *cat, const char *tenant, const char *group_id, int64_t last_usecs)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "INSERT INTO sched_state(tenant, group_id, last_usecs) VALUES (?1, ?2, ?3)"
+    sqldb_stmt *st = cat_stmt(cat, "INSERT INTO sched_state(tenant, group_id, last_usecs) VALUES (?1, ?2, ?3)"
                                      " ON CONFLICT(tenant, group_id) DO UPDATE SET last_usecs = excluded.last_usecs");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, group_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, last_usecs);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, last_usecs);
     return cat_exec_done(cat, st);
+}
+
+int cat_sched_claim(struct cat *cat, const char *tenant, const char *group_id, int64_t slot_usecs, const char *node,
+                    int64_t now_usecs)
+{
+    sqldb_stmt *st = cat_stmt(cat, "INSERT OR IGNORE INTO sched_fires(tenant, group_id, slot_usecs, node, fired_usecs)"
+                                     " VALUES (?1, ?2, ?3, ?4, ?5)");
+    int rc;
+    if (!st) return -1;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, slot_usecs);
+    sqldb_bind_text(st, 4, node ? node : "", -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 5, now_usecs);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    if (sqldb_changes(cat_db(cat)) == 0) { /* taken: by this node before (a retried pass) or another */
+        st = cat_stmt(cat, "SELECT node FROM sched_fires WHERE tenant = ?1 AND group_id = ?2 AND slot_usecs = ?3");
+        if (!st) return -1;
+        sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+        sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+        sqldb_bind_int64(st, 3, slot_usecs);
+        rc = sqldb_step(st);
+        if (rc == SQLDB_ROW) {
+            const char *by = (const char *)sqldb_column_text(st, 0);
+            rc = by && strcmp(by, node ? node : "") == 0;
+        } else {
+            rc = rc == SQLDB_DONE ? 0 : cat_sql_error(cat, rc, "sched claim");
+        }
+        sqldb_reset(st);
+        return rc;
+    }
+    st = cat_stmt(cat, "DELETE FROM sched_fires WHERE tenant = ?1 AND group_id = ?2 AND slot_usecs < ?3");
+    if (!st) return -1;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
+    sqldb_bind_int64(st, 3, slot_usecs - 86400LL * 1000000);
+    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    return 1;
 }

@@ -60,7 +60,7 @@ static char *doc_str(json_t *doc, const char *key)
     return v ? strdup(v) : NULL;
 }
 
-void cat_object_facts_from_row(sqlite3_stmt *st, int doc_col, int os_col, struct cat_object_facts *f)
+void cat_object_facts_from_row(sqldb_stmt *st, int doc_col, int os_col, struct cat_object_facts *f)
 {
     json_t *doc = cat_col_json(st, doc_col), *v;
     memset(f, 0, sizeof *f);
@@ -111,18 +111,18 @@ static json_t *facts_doc(const struct cat_object_facts *f)
 #define OBJECT_FROM \
     "FROM objects o LEFT JOIN objects r ON r.tenant = o.tenant AND r.id = o.source_id "
 
-static void object_from_row(sqlite3_stmt *st, struct cat_object *o)
+static void object_from_row(sqldb_stmt *st, struct cat_object *o)
 {
     memset(o, 0, sizeof *o);
-    o->id = sqlite3_column_int64(st, 0);
-    o->source_id = sqlite3_column_int64(st, 1);
-    o->parent_id = sqlite3_column_int64(st, 2);
+    o->id = sqldb_column_int64(st, 0);
+    o->source_id = sqldb_column_int64(st, 1);
+    o->parent_id = sqldb_column_int64(st, 2);
     o->name = cat_col_strdup(st, 3);
     o->environment = cat_col_strdup(st, 4);
     o->object_type = cat_col_strdup(st, 5);
     o->path = cat_col_strdup(st, 6);
-    o->agent = (enum cat_agent_kind)sqlite3_column_int(st, 7);
-    o->is_deleted = sqlite3_column_int(st, 8);
+    o->agent = (enum cat_agent_kind)sqldb_column_int(st, 7);
+    o->is_deleted = sqldb_column_int(st, 8);
     cat_object_facts_from_row(st, 9, 12, &o->facts);
     o->source_name = cat_col_strdup(st, 10);
     if (!o->source_name && o->name) o->source_name = strdup(o->name);
@@ -131,34 +131,34 @@ static void object_from_row(sqlite3_stmt *st, struct cat_object *o)
 
 int cat_object_get(struct cat *cat, const char *tenant, int64_t id, struct cat_object *out)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT " OBJECT_COLS OBJECT_FROM "WHERE o.tenant = ?1 AND o.id = ?2");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT " OBJECT_COLS OBJECT_FROM "WHERE o.tenant = ?1 AND o.id = ?2");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) {
         object_from_row(st, out);
-        sqlite3_reset(st);
+        sqldb_reset(st);
         return 0;
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE) return CAT_NOT_FOUND;
+    sqldb_reset(st);
+    if (rc == SQLDB_DONE) return CAT_NOT_FOUND;
     cat_log_error(cat, "object_get");
     return -1;
 }
 
 int cat_object_exists(struct cat *cat, const char *tenant, int64_t id)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT 1 FROM objects WHERE tenant = ?1 AND id = ?2 AND is_deleted = 0");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT 1 FROM objects WHERE tenant = ?1 AND id = ?2 AND is_deleted = 0");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW) return 1;
-    if (rc == SQLITE_DONE) return 0;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
+    rc = sqldb_step(st);
+    sqldb_reset(st);
+    if (rc == SQLDB_ROW) return 1;
+    if (rc == SQLDB_DONE) return 0;
     cat_log_error(cat, "object_exists");
     return -1;
 }
@@ -166,36 +166,36 @@ int cat_object_exists(struct cat *cat, const char *tenant, int64_t id)
 int cat_object_type_get(struct cat *cat, const char *tenant, int64_t id, char *type, size_t type_len, char *env,
                         size_t env_len)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT object_type, environment FROM objects"
+    sqldb_stmt *st = cat_stmt(cat, "SELECT object_type, environment FROM objects"
                                      " WHERE tenant = ?1 AND id = ?2 AND is_deleted = 0");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0), *e = (const char *)sqlite3_column_text(st, 1);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) {
+        const char *t = (const char *)sqldb_column_text(st, 0), *e = (const char *)sqldb_column_text(st, 1);
         if (type && type_len) snprintf(type, type_len, "%s", t ? t : "");
         if (env && env_len) snprintf(env, env_len, "%s", e ? e : "");
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW) return 0;
-    if (rc == SQLITE_DONE) return CAT_NOT_FOUND;
+    sqldb_reset(st);
+    if (rc == SQLDB_ROW) return 0;
+    if (rc == SQLDB_DONE) return CAT_NOT_FOUND;
     cat_log_error(cat, "object_type_get");
     return -1;
 }
 
 int cat_object_is_local(struct cat *cat, const char *tenant, int64_t id)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT agent FROM objects WHERE tenant = ?1 AND id = ?2");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT agent FROM objects WHERE tenant = ?1 AND id = ?2");
     int rc, local = 0;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) local = sqlite3_column_int(st, 0) == CAT_AGENT_LOCAL;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) local = sqldb_column_int(st, 0) == CAT_AGENT_LOCAL;
+    sqldb_reset(st);
+    if (rc != SQLDB_ROW && rc != SQLDB_DONE) {
         cat_log_error(cat, "object_is_local");
         return -1;
     }
@@ -205,7 +205,7 @@ int cat_object_is_local(struct cat *cat, const char *tenant, int64_t id)
 int cat_object_children(struct cat *cat, const char *tenant, int64_t parent_id, struct cat_object **out,
                         size_t *n)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT " OBJECT_COLS OBJECT_FROM
+    sqldb_stmt *st = cat_stmt(cat, "SELECT " OBJECT_COLS OBJECT_FROM
                                      "WHERE o.tenant = ?1 AND o.parent_id = ?2 AND o.id <> ?2 "
                                      "AND o.is_deleted = 0 ORDER BY o.id");
     struct cat_object *arr = NULL;
@@ -214,17 +214,17 @@ int cat_object_children(struct cat *cat, const char *tenant, int64_t parent_id, 
     *out = NULL;
     *n = 0;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, parent_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, parent_id);
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
         if (ARRAY_RESERVE(arr, cap, cnt + 1) != 0) {
-            rc = SQLITE_NOMEM;
+            rc = SQLDB_NOMEM;
             break;
         }
         object_from_row(st, &arr[cnt++]);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    sqldb_reset(st);
+    if (rc != SQLDB_DONE) {
         for (size_t i = 0; i < cnt; i++) cat_object_release(&arr[i]);
         free(arr);
         cat_log_error(cat, "object_children");
@@ -235,19 +235,25 @@ int cat_object_children(struct cat *cat, const char *tenant, int64_t parent_id, 
     return 0;
 }
 
-/* glob_pattern: the client's pattern, lower-cased, with SQLite GLOB's other metacharacters ('?',
- * '[') made literal so that only '*' is a wildcard. The caller frees. */
-static char *glob_pattern(const char *s)
+/* glob_pattern: the client's pattern, lower-cased, with '*' its only wildcard: for SQLite's GLOB
+ * with its other metacharacters ('?', '[') made literal; for PostgreSQL a LIKE pattern (ESCAPE
+ * '\\': '%', '_' and '\\' made literal, '*' -> '%'). The caller frees. */
+static char *glob_pattern(const char *s, int like)
 {
     size_t n = strlen(s), j = 0;
     char *p = malloc(3 * n + 1);
     if (!p) return NULL;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c == '?' || c == '[') {
+        if (!like && (c == '?' || c == '[')) {
             p[j++] = '[';
             p[j++] = c;
             p[j++] = ']';
+        } else if (like && (c == '%' || c == '_' || c == '\\')) {
+            p[j++] = '\\';
+            p[j++] = c;
+        } else if (like && c == '*') {
+            p[j++] = '%';
         } else {
             p[j++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
         }
@@ -258,46 +264,51 @@ static char *glob_pattern(const char *s)
 
 #define SCAN_BATCH 64
 
+/* The object scan's filters after the name (?3, a pattern: GLOB on SQLite, LIKE on PostgreSQL:
+ * glob_pattern makes the one the engine needs). */
+#define SCAN_FILTERS \
+    "AND (?4 IS NULL OR o.environment IN (SELECT value FROM json_each(?4))) " \
+    "AND (?5 IS NULL OR o.id IN (SELECT value FROM json_each(?5))) " \
+    "AND (?6 IS NULL OR o.source_id IN (SELECT value FROM json_each(?6))) " \
+    "AND (?7 IS NULL OR r.uuid IN (SELECT value FROM json_each(?7))) " \
+    "AND (?8 IS NULL OR o.os_type IN (SELECT value FROM json_each(?8))) " \
+    "AND (?9 = 2 OR o.is_deleted = ?9) " \
+    "AND (?11 IS NULL OR o.id IN (SELECT m.object_id FROM protection_group_objects m " \
+    "     JOIN protection_groups g ON g.id = m.group_id " \
+    "     WHERE m.tenant = ?1 AND g.tenant = ?1 AND g.is_deleted = 0 " \
+    "     AND m.group_id IN (SELECT value FROM json_each(?11)))) " \
+    "AND (?12 < 0 OR ?12 = CASE WHEN EXISTS (SELECT 1 FROM protection_group_objects m " \
+    "     JOIN protection_groups g ON g.id = m.group_id " \
+    "     WHERE m.tenant = ?1 AND m.object_id = o.id AND g.is_deleted = 0) THEN 1 ELSE 0 END) " \
+    "ORDER BY o.id LIMIT ?10"
+
 /* scan_batch: up to SCAN_BATCH matching objects with id > after, copied out of the statement. */
 static int scan_batch(struct cat *cat, const char *tenant, const struct cat_object_filter *f, const char *glob,
                       int64_t after, struct cat_object *batch, size_t *cnt)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
-        "SELECT " OBJECT_COLS OBJECT_FROM
-        "WHERE o.tenant = ?1 AND o.id > ?2 "
-        "AND (?3 IS NULL OR lower(o.name) GLOB ?3) "
-        "AND (?4 IS NULL OR o.environment IN (SELECT value FROM json_each(?4))) "
-        "AND (?5 IS NULL OR o.id IN (SELECT value FROM json_each(?5))) "
-        "AND (?6 IS NULL OR o.source_id IN (SELECT value FROM json_each(?6))) "
-        "AND (?7 IS NULL OR r.uuid IN (SELECT value FROM json_each(?7))) "
-        "AND (?8 IS NULL OR o.os_type IN (SELECT value FROM json_each(?8))) "
-        "AND (?9 = 2 OR o.is_deleted = ?9) "
-        "AND (?11 IS NULL OR o.id IN (SELECT m.object_id FROM protection_group_objects m "
-        "     JOIN protection_groups g ON g.id = m.group_id "
-        "     WHERE m.tenant = ?1 AND g.tenant = ?1 AND g.is_deleted = 0 "
-        "     AND m.group_id IN (SELECT value FROM json_each(?11)))) "
-        "AND (?12 < 0 OR ?12 = EXISTS (SELECT 1 FROM protection_group_objects m "
-        "     JOIN protection_groups g ON g.id = m.group_id "
-        "     WHERE m.tenant = ?1 AND m.object_id = o.id AND g.is_deleted = 0)) "
-        "ORDER BY o.id LIMIT ?10");
+    sqldb_stmt *st = cat_stmt_alt(cat,
+        "SELECT " OBJECT_COLS OBJECT_FROM "WHERE o.tenant = ?1 AND o.id > ?2 "
+        "AND (?3 IS NULL OR lower(o.name) GLOB ?3) " SCAN_FILTERS,
+        "SELECT " OBJECT_COLS OBJECT_FROM "WHERE o.tenant = ?1 AND o.id > ?2 "
+        "AND (?3 IS NULL OR lower(o.name) LIKE ?3 ESCAPE '\\') " SCAN_FILTERS);
     int rc;
     *cnt = 0;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, after);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, after);
     cat_bind_opt_text(st, 3, glob);
     cat_bind_opt_list(st, 4, f->environments);
     cat_bind_opt_list(st, 5, f->object_ids);
     cat_bind_opt_list(st, 6, f->source_ids);
     cat_bind_opt_list(st, 7, f->source_uuids);
     cat_bind_opt_list(st, 8, f->os_types);
-    sqlite3_bind_int(st, 9, f->deleted);
-    sqlite3_bind_int(st, 10, SCAN_BATCH);
+    sqldb_bind_int(st, 9, f->deleted);
+    sqldb_bind_int(st, 10, SCAN_BATCH);
     cat_bind_opt_list(st, 11, f->protection_group_ids);
-    sqlite3_bind_int(st, 12, f->is_protected);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *cnt < SCAN_BATCH) object_from_row(st, &batch[(*cnt)++]);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    sqldb_bind_int(st, 12, f->is_protected);
+    while ((rc = sqldb_step(st)) == SQLDB_ROW && *cnt < SCAN_BATCH) object_from_row(st, &batch[(*cnt)++]);
+    sqldb_reset(st);
+    if (rc != SQLDB_DONE && rc != SQLDB_ROW) {
         for (size_t i = 0; i < *cnt; i++) cat_object_release(&batch[i]);
         *cnt = 0;
         cat_log_error(cat, "object_scan");
@@ -314,7 +325,7 @@ int cat_object_scan(struct cat *cat, const char *tenant, const struct cat_object
     int64_t after = f->after_id;
     int stop = 0;
     if (!batch) return -1;
-    if (f->name_glob && !(glob = glob_pattern(f->name_glob))) {
+    if (f->name_glob && !(glob = glob_pattern(f->name_glob, cat_engine(cat) == SQLDB_PG))) {
         free(batch);
         return -1;
     }
@@ -343,36 +354,36 @@ int cat_object_scan(struct cat *cat, const char *tenant, const struct cat_object
 
 int cat_object_protected(struct cat *cat, const char *tenant, int64_t id)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "SELECT 1 FROM protection_group_objects m JOIN protection_groups g ON g.id = m.group_id "
         "WHERE m.tenant = ?1 AND m.object_id = ?2 AND g.tenant = ?1 AND g.is_deleted = 0 LIMIT 1");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW) return 1;
-    if (rc == SQLITE_DONE) return 0;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
+    rc = sqldb_step(st);
+    sqldb_reset(st);
+    if (rc == SQLDB_ROW) return 1;
+    if (rc == SQLDB_DONE) return 0;
     cat_log_error(cat, "object_protected");
     return -1;
 }
 
 json_t *cat_object_group_ids(struct cat *cat, const char *tenant, int64_t id)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "SELECT g.id FROM protection_group_objects m JOIN protection_groups g ON g.id = m.group_id "
         "WHERE m.tenant = ?1 AND m.object_id = ?2 AND g.tenant = ?1 AND g.is_deleted = 0 ORDER BY g.seq");
     json_t *arr;
     int rc;
     if (!st) return NULL;
     arr = json_array();
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
+    while ((rc = sqldb_step(st)) == SQLDB_ROW)
+        json_array_append_new(arr, json_string((const char *)sqldb_column_text(st, 0)));
+    sqldb_reset(st);
+    if (rc != SQLDB_DONE) {
         cat_log_error(cat, "object_group_ids");
         json_decref(arr);
         return NULL;
@@ -448,23 +459,23 @@ static int spec_parse(json_t *doc, struct cat_source *s)
     return 0;
 }
 
-static void source_from_row(sqlite3_stmt *st, struct cat_source *s)
+static void source_from_row(sqldb_stmt *st, struct cat_source *s)
 {
     memset(s, 0, sizeof *s);
-    s->id = sqlite3_column_int64(st, 0);
+    s->id = sqldb_column_int64(st, 0);
     s->environment = cat_col_strdup(st, 1);
     s->name = cat_col_strdup(st, 2);
     s->endpoint_key = cat_col_strdup(st, 3);
     s->connection_id = cat_col_strdup(st, 4);
-    s->agent = (enum cat_agent_kind)sqlite3_column_int(st, 5);
+    s->agent = (enum cat_agent_kind)sqldb_column_int(st, 5);
     s->doc = cat_col_json(st, 6);
     if (!s->doc) s->doc = json_object();
-    s->registered_ms = sqlite3_column_int64(st, 7);
-    s->refreshed_ms = sqlite3_column_int64(st, 8);
-    s->modified_usecs = sqlite3_column_int64(st, 9);
+    s->registered_ms = sqldb_column_int64(st, 7);
+    s->refreshed_ms = sqldb_column_int64(st, 8);
+    s->modified_usecs = sqldb_column_int64(st, 9);
     s->auth_status = cat_col_strdup(st, 10);
     s->error = cat_col_strdup(st, 11);
-    if (sqlite3_column_type(st, 12) != SQLITE_NULL) {
+    if (sqldb_column_type(st, 12) != SQLDB_NULL) {
         json_t *spec = cat_col_json(st, 12);
         if (spec_parse(spec, s) != 0) {
             free(s->pg.socket_dir);
@@ -482,7 +493,7 @@ static void source_from_row(sqlite3_stmt *st, struct cat_source *s)
 
 int cat_source_insert(struct cat *cat, const char *tenant, const struct cat_source *s)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "INSERT INTO sources(tenant, id, environment, name, endpoint_key, connection_id, agent, doc,"
         " registered_ms, refreshed_ms, modified_usecs, auth_status, error, spec)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
@@ -495,27 +506,27 @@ int cat_source_insert(struct cat *cat, const char *tenant, const struct cat_sour
     } else if (s->has_pg) {
         return -1;
     } else {
-        sqlite3_bind_null(st, 14);
+        sqldb_bind_null(st, 14);
     }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, s->id);
-    sqlite3_bind_text(st, 3, s->environment, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, s->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, s->endpoint_key, -1, SQLITE_TRANSIENT);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, s->id);
+    sqldb_bind_text(st, 3, s->environment, -1, SQLDB_TRANSIENT);
+    sqldb_bind_text(st, 4, s->name, -1, SQLDB_TRANSIENT);
+    sqldb_bind_text(st, 5, s->endpoint_key, -1, SQLDB_TRANSIENT);
     cat_bind_opt_text(st, 6, s->connection_id);
-    sqlite3_bind_int(st, 7, (int)s->agent);
+    sqldb_bind_int(st, 7, (int)s->agent);
     if (cat_bind_json(st, 8, s->doc) != 0) return -1;
-    sqlite3_bind_int64(st, 9, s->registered_ms);
-    sqlite3_bind_int64(st, 10, s->refreshed_ms);
-    sqlite3_bind_int64(st, 11, s->modified_usecs);
-    sqlite3_bind_text(st, 12, s->auth_status ? s->auth_status : "Pending", -1, SQLITE_TRANSIENT);
+    sqldb_bind_int64(st, 9, s->registered_ms);
+    sqldb_bind_int64(st, 10, s->refreshed_ms);
+    sqldb_bind_int64(st, 11, s->modified_usecs);
+    sqldb_bind_text(st, 12, s->auth_status ? s->auth_status : "Pending", -1, SQLDB_TRANSIENT);
     cat_bind_opt_text(st, 13, s->error);
     return cat_exec_done(cat, st);
 }
 
 int cat_source_update(struct cat *cat, const char *tenant, const struct cat_source *s)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "UPDATE sources SET name = ?3, doc = ?4, connection_id = ?5, modified_usecs = ?6, spec = ?7"
         " WHERE tenant = ?1 AND id = ?2");
     json_t *spec;
@@ -528,74 +539,74 @@ int cat_source_update(struct cat *cat, const char *tenant, const struct cat_sour
     } else if (s->has_pg) {
         return -1;
     } else {
-        sqlite3_bind_null(st, 7);
+        sqldb_bind_null(st, 7);
     }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, s->id);
-    sqlite3_bind_text(st, 3, s->name, -1, SQLITE_TRANSIENT);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, s->id);
+    sqldb_bind_text(st, 3, s->name, -1, SQLDB_TRANSIENT);
     if (cat_bind_json(st, 4, s->doc) != 0) return -1;
     cat_bind_opt_text(st, 5, s->connection_id);
-    sqlite3_bind_int64(st, 6, s->modified_usecs);
+    sqldb_bind_int64(st, 6, s->modified_usecs);
     rc = cat_exec_done(cat, st);
     if (rc != 0) return rc;
-    return sqlite3_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
+    return sqldb_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
 }
 
 int cat_source_set_state(struct cat *cat, const char *tenant, int64_t id, const char *auth_status,
                          const char *error, int64_t refreshed_ms)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "UPDATE sources SET auth_status = ?3, error = ?4,"
         " refreshed_ms = CASE WHEN ?5 > 0 THEN ?5 ELSE refreshed_ms END"
         " WHERE tenant = ?1 AND id = ?2");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
-    sqlite3_bind_text(st, 3, auth_status, -1, SQLITE_TRANSIENT);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
+    sqldb_bind_text(st, 3, auth_status, -1, SQLDB_TRANSIENT);
     cat_bind_opt_text(st, 4, error);
-    sqlite3_bind_int64(st, 5, refreshed_ms);
+    sqldb_bind_int64(st, 5, refreshed_ms);
     rc = cat_exec_done(cat, st);
     if (rc != 0) return rc;
-    return sqlite3_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
+    return sqldb_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
 }
 
 int cat_source_get(struct cat *cat, const char *tenant, int64_t id, struct cat_source *out)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT " SOURCE_COLS "FROM sources WHERE tenant = ?1 AND id = ?2");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT " SOURCE_COLS "FROM sources WHERE tenant = ?1 AND id = ?2");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) source_from_row(st, out);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW) return 0;
-    if (rc == SQLITE_DONE) return CAT_NOT_FOUND;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) source_from_row(st, out);
+    sqldb_reset(st);
+    if (rc == SQLDB_ROW) return 0;
+    if (rc == SQLDB_DONE) return CAT_NOT_FOUND;
     cat_log_error(cat, "source_get");
     return -1;
 }
 
 int cat_source_list(struct cat *cat, const char *tenant, json_t *ids, cat_source_fn fn, void *ud)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT " SOURCE_COLS "FROM sources WHERE tenant = ?1"
+    sqldb_stmt *st = cat_stmt(cat, "SELECT " SOURCE_COLS "FROM sources WHERE tenant = ?1"
                                      " AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id");
     struct cat_source *arr = NULL;
     size_t cnt = 0, cap = 0;
     int rc, ret = 0;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
     cat_bind_opt_list(st, 2, ids);
     /* Copied out first so the callback may use the catalog (to read each source's objects). */
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
         if (ARRAY_RESERVE(arr, cap, cnt + 1) != 0) {
-            rc = SQLITE_NOMEM;
+            rc = SQLDB_NOMEM;
             break;
         }
         source_from_row(st, &arr[cnt++]);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    sqldb_reset(st);
+    if (rc != SQLDB_DONE) {
         cat_log_error(cat, "source_list");
         ret = -1;
     }
@@ -609,49 +620,49 @@ int cat_source_list(struct cat *cat, const char *tenant, json_t *ids, cat_source
 
 int cat_source_delete(struct cat *cat, const char *tenant, int64_t id)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "DELETE FROM objects WHERE tenant = ?1 AND source_id = ?2");
+    sqldb_stmt *st = cat_stmt(cat, "DELETE FROM objects WHERE tenant = ?1 AND source_id = ?2");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
     st = cat_stmt(cat, "DELETE FROM sources WHERE tenant = ?1 AND id = ?2");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
     if ((rc = cat_exec_done(cat, st)) != 0) return rc;
-    return sqlite3_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
+    return sqldb_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
 }
 
 int cat_source_protected(struct cat *cat, const char *tenant, int64_t id)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "SELECT 1 FROM objects o JOIN protection_group_objects m ON m.tenant = o.tenant AND m.object_id = o.id"
         " JOIN protection_groups g ON g.id = m.group_id"
         " WHERE o.tenant = ?1 AND o.source_id = ?2 AND g.tenant = ?1 AND g.is_deleted = 0 LIMIT 1");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW) return 1;
-    if (rc == SQLITE_DONE) return 0;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
+    rc = sqldb_step(st);
+    sqldb_reset(st);
+    if (rc == SQLDB_ROW) return 1;
+    if (rc == SQLDB_DONE) return 0;
     cat_log_error(cat, "source_protected");
     return -1;
 }
 
 int cat_source_uses_connection(struct cat *cat, const char *tenant, const char *connection_id)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT 1 FROM sources WHERE tenant = ?1 AND connection_id = ?2 LIMIT 1");
+    sqldb_stmt *st = cat_stmt(cat, "SELECT 1 FROM sources WHERE tenant = ?1 AND connection_id = ?2 LIMIT 1");
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, connection_id, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW) return 1;
-    if (rc == SQLITE_DONE) return 0;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_text(st, 2, connection_id, -1, SQLDB_TRANSIENT);
+    rc = sqldb_step(st);
+    sqldb_reset(st);
+    if (rc == SQLDB_ROW) return 1;
+    if (rc == SQLDB_DONE) return 0;
     cat_log_error(cat, "source_uses_connection");
     return -1;
 }
@@ -676,20 +687,20 @@ static int upsert_object(struct cat *cat, const char *tenant, int64_t source_id,
                          const char *name, const char *environment, const char *object_type, const char *path,
                          enum cat_agent_kind agent, const struct cat_object_facts *facts, int64_t *id)
 {
-    sqlite3_stmt *st = cat_stmt(cat, "SELECT id FROM objects WHERE tenant = ?1 AND source_id = ?2"
+    sqldb_stmt *st = cat_stmt(cat, "SELECT id FROM objects WHERE tenant = ?1 AND source_id = ?2"
                                      " AND parent_id = ?3 AND key = ?4");
     int rc;
     int64_t existing = 0;
     char uuid[37];
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, source_id);
-    sqlite3_bind_int64(st, 3, parent_id);
-    sqlite3_bind_text(st, 4, key, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) existing = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, source_id);
+    sqldb_bind_int64(st, 3, parent_id);
+    sqldb_bind_text(st, 4, key, -1, SQLDB_TRANSIENT);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) existing = sqldb_column_int64(st, 0);
+    sqldb_reset(st);
+    if (rc != SQLDB_ROW && rc != SQLDB_DONE) {
         cat_log_error(cat, "object_lookup");
         return -1;
     }
@@ -697,7 +708,7 @@ static int upsert_object(struct cat *cat, const char *tenant, int64_t source_id,
         st = cat_stmt(cat, "UPDATE objects SET name = ?3, environment = ?4, object_type = ?5, path = ?6,"
                            " os_type = ?7, agent = ?8, is_deleted = 0, doc = ?9 WHERE tenant = ?1 AND id = ?2");
         if (!st) return -1;
-        sqlite3_bind_int64(st, 2, existing);
+        sqldb_bind_int64(st, 2, existing);
         *id = existing;
     } else {
         if (*id == 0 && cat_next_seq(cat, "object", id) != 0) return -1;
@@ -706,25 +717,25 @@ static int upsert_object(struct cat *cat, const char *tenant, int64_t source_id,
                            " is_deleted, doc, source_id, parent_id, key, uuid)"
                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13)");
         if (!st) return -1;
-        sqlite3_bind_int64(st, 2, *id);
-        sqlite3_bind_int64(st, 10, source_id);
-        sqlite3_bind_int64(st, 11, parent_id);
-        sqlite3_bind_text(st, 12, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 13, uuid, -1, SQLITE_TRANSIENT);
+        sqldb_bind_int64(st, 2, *id);
+        sqldb_bind_int64(st, 10, source_id);
+        sqldb_bind_int64(st, 11, parent_id);
+        sqldb_bind_text(st, 12, key, -1, SQLDB_TRANSIENT);
+        sqldb_bind_text(st, 13, uuid, -1, SQLDB_TRANSIENT);
     }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, environment, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, object_type, -1, SQLITE_TRANSIENT);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_text(st, 3, name, -1, SQLDB_TRANSIENT);
+    sqldb_bind_text(st, 4, environment, -1, SQLDB_TRANSIENT);
+    sqldb_bind_text(st, 5, object_type, -1, SQLDB_TRANSIENT);
     cat_bind_opt_text(st, 6, path);
     cat_bind_opt_text(st, 7, facts ? facts->os_type : NULL);
-    sqlite3_bind_int(st, 8, (int)agent);
+    sqldb_bind_int(st, 8, (int)agent);
     {
         json_t *doc = facts_doc(facts);
         rc = doc ? cat_bind_json(st, 9, doc) : -1;
         json_decref(doc);
         if (rc != 0) {
-            sqlite3_reset(st);
+            sqldb_reset(st);
             return -1;
         }
     }
@@ -735,7 +746,7 @@ static int upsert_object(struct cat *cat, const char *tenant, int64_t source_id,
  * everything below them. */
 static int mark_scope_vanished(struct cat *cat, const char *tenant, int64_t id, const char *const *scope)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "WITH RECURSIVE sub(id) AS ("
         "  SELECT id FROM objects WHERE tenant = ?1 AND source_id = ?2 AND parent_id = ?2 AND id <> ?2"
         "   AND (?3 IS NULL OR object_type IN (SELECT value FROM json_each(?3)))"
@@ -750,11 +761,11 @@ static int mark_scope_vanished(struct cat *cat, const char *tenant, int64_t id, 
         for (const char *const *t = scope; types && *t; t++) json_array_append_new(types, json_string(*t));
         if (!types) return -1;
     }
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, id);
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, id);
     if (types && json_array_size(types) == 0) {
         json_decref(types);
-        sqlite3_reset(st);
+        sqldb_reset(st);
         return 0;   /* an empty scope speaks for nothing */
     }
     cat_bind_opt_list(st, 3, types);

@@ -11,30 +11,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *dup_text(sqlite3_stmt *st, int i)
+static char *dup_text(sqldb_stmt *st, int i)
 {
-    const char *t = (const char *)sqlite3_column_text(st, i);
+    const char *t = (const char *)sqldb_column_text(st, i);
     return t ? strdup(t) : NULL;
 }
 
-static void tree_row(sqlite3_stmt *st, struct cat_tree_object *t)
+static void tree_row(sqldb_stmt *st, struct cat_tree_object *t)
 {
     struct cat_object *o = &t->o;
     memset(t, 0, sizeof *t);
-    o->id = sqlite3_column_int64(st, 0);
-    o->source_id = sqlite3_column_int64(st, 1);
-    o->parent_id = sqlite3_column_int64(st, 2);
+    o->id = sqldb_column_int64(st, 0);
+    o->source_id = sqldb_column_int64(st, 1);
+    o->parent_id = sqldb_column_int64(st, 2);
     o->name = dup_text(st, 3);
     o->environment = dup_text(st, 4);
     o->object_type = dup_text(st, 5);
     o->path = dup_text(st, 6);
-    o->agent = (enum cat_agent_kind)sqlite3_column_int(st, 7);
-    o->is_deleted = sqlite3_column_int(st, 8);
+    o->agent = (enum cat_agent_kind)sqldb_column_int(st, 7);
+    o->is_deleted = sqldb_column_int(st, 8);
     cat_object_facts_from_row(st, 9, 13, &o->facts);
     o->source_name = dup_text(st, 10);
     if (!o->source_name && o->name) o->source_name = strdup(o->name);
     o->uuid = dup_text(st, 11);
-    t->listed = sqlite3_column_int(st, 12);
+    t->listed = sqldb_column_int(st, 12);
 }
 
 void cat_object_tree_free(struct cat_tree_object *v, size_t n)
@@ -46,7 +46,7 @@ void cat_object_tree_free(struct cat_tree_object *v, size_t n)
 int cat_object_tree(struct cat *cat, const char *tenant, int64_t source_id, struct cat_tree_object **out,
                     size_t *n)
 {
-    sqlite3_stmt *st = cat_stmt(cat,
+    sqldb_stmt *st = cat_stmt(cat,
         "SELECT o.id, o.source_id, o.parent_id, o.name, o.environment, o.object_type, o.path, o.agent, "
         "o.is_deleted, o.doc, r.name, o.uuid, "
         "EXISTS (SELECT 1 FROM protection_group_objects m JOIN protection_groups g ON g.id = m.group_id "
@@ -60,17 +60,17 @@ int cat_object_tree(struct cat *cat, const char *tenant, int64_t source_id, stru
     *out = NULL;
     *n = 0;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, source_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_int64(st, 2, source_id);
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
         if (ARRAY_RESERVE(arr, cap, cnt + 1) != 0) {
-            rc = SQLITE_NOMEM;
+            rc = SQLDB_NOMEM;
             break;
         }
         tree_row(st, &arr[cnt++]);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    sqldb_reset(st);
+    if (rc != SQLDB_DONE) {
         cat_object_tree_free(arr, cnt);
         cat_log_error(cat, "object_tree");
         return -1;

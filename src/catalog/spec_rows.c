@@ -7,41 +7,41 @@
 int cat_spec_column_get(struct cat *cat, const char *select_sql, const char *what, const char *tenant,
                         const char *id, char **spec, size_t *len)
 {
-    sqlite3_stmt *st = cat_stmt(cat, select_sql);
+    sqldb_stmt *st = cat_stmt(cat, select_sql);
     int rc;
     *spec = NULL;
     *len = 0;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) {
         rc = 0;
-        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        if (sqldb_column_type(st, 0) != SQLDB_NULL) {
             *spec = cat_col_strdup(st, 0);
-            *len = (size_t)sqlite3_column_bytes(st, 0);
+            *len = (size_t)sqldb_column_bytes(st, 0);
             if (!*spec) rc = -1;
         }
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == SQLDB_DONE) {
         rc = CAT_NOT_FOUND;
     } else {
         cat_log_error(cat, what);
         rc = -1;
     }
-    sqlite3_reset(st);
+    sqldb_reset(st);
     return rc;
 }
 
 int cat_spec_column_set(struct cat *cat, const char *update_sql, const char *tenant, const char *id,
                         const char *spec)
 {
-    sqlite3_stmt *st = cat_stmt(cat, update_sql);
+    sqldb_stmt *st = cat_stmt(cat, update_sql);
     int rc;
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+    sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
+    sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
     cat_bind_opt_text(st, 3, spec);
     rc = cat_exec_done(cat, st);
-    if (rc == 0 && sqlite3_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
+    if (rc == 0 && sqldb_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
     return rc;
 }

@@ -316,7 +316,10 @@ int job_pool_start(const struct job_pool_config *cfg, struct job_pool **out, cha
     pthread_cond_init(&p->monitor_cond, NULL);
     p->last_house = util_time_real();
     /* Jobs a previous daemon left Running were interrupted: nothing of them is in progress any more. */
-    if (cfg->queue->fail_running(cfg->cat, NULL, 0, "interrupted by daemon restart", util_time_now(), &n) != 0) {
+    /* Jobs left Running by the previous daemon: all of them on a catalog of our own; on a shared one
+     * (several nodes) only those whose lease expired, the others' owners are alive. */
+    if (cfg->queue->fail_running(cfg->cat, NULL, cat_shared(cfg->cat) ? util_time_real() : 0,
+                                 "interrupted by daemon restart", util_time_now(), &n) != 0) {
         snprintf(err, errlen, "cannot recover interrupted %ss from the catalog", cfg->queue->noun);
         job_pool_stop(p);
         return -EIO;

@@ -193,6 +193,20 @@ static int plan_regular(struct sched *s, struct cat_group *g, struct sched_plan 
     if (active && sched_should_abort(&plan, now)) abort_in_blackout(s, g, now);
     sched_decide(&plan, last, now, active, &d);
     format_usecs(d.slot_usecs, when, sizeof when);
+    if (d.verdict == SCHED_DO_START || d.verdict == SCHED_DO_MISSED) {
+        /* Several daemons on one catalog: the slot is acted on by the one that claims it. */
+        char node[128] = "";
+        int claimed;
+        gethostname(node, sizeof node - 16);
+        snprintf(node + strlen(node), 16, ":%d", (int)getpid());
+        claimed = cat_sched_claim(cat, g->tenant, g->id, d.slot_usecs, node, now);
+        if (claimed < 0) return -1;
+        if (claimed == 0) {
+            log_info("scheduler: group %s (tenant %s): the slot at %s was taken by another scheduler", g->id,
+                     g->tenant, when);
+            d.verdict = SCHED_DO_NOTHING;
+        }
+    }
     switch (d.verdict) {
     case SCHED_DO_START: {
         struct job_run_spec spec = { .type = d.full ? JOB_RUN_FULL : JOB_RUN_REGULAR, .scheduled = 1 };

@@ -4,6 +4,7 @@
  * daemon gets --tls-cert/--tls-key and every request verifies its certificate (CA file or pin). */
 #include "e2e/harness.h"
 #include "check.h"
+#include "e2e/pgtest.h"
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@ static const char *daemon_bin(void)
 static int spawn(struct daemon *d, const char *listen, const char *const *extra_env)
 {
     const char *argv[16];
+    char catalog[1300] = "", dbpath[700];
     int argc = 0;
     pid_t pid;
     int fd;
@@ -40,6 +42,14 @@ static int spawn(struct daemon *d, const char *listen, const char *const *extra_
         argv[argc++] = d->tls_key;
     }
     argv[argc] = NULL;
+    if (pgtest_catalog_is_pg()) { /* COFFER_TEST_CATALOG=pg: the daemon's catalog on PostgreSQL */
+        snprintf(dbpath, sizeof dbpath, "%s/catalog.db", d->data_dir);
+        memcpy(catalog, "COFFER_CATALOG=", 15);
+        if (pgtest_catalog(dbpath, catalog + 15, sizeof catalog - 15) != 0) {
+            fprintf(stderr, "harness: %s\n", catalog + 15);
+            return -1;
+        }
+    }
     fd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return -1;
     pid = fork();
@@ -52,6 +62,7 @@ static int spawn(struct daemon *d, const char *listen, const char *const *extra_
          * the failed-authentication limit; e2e_access sets its own limits through extra_env */
         setenv("COFFER_AUTH_FAILURES", "0", 1);
         setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 0);
+        if (catalog[0]) putenv(catalog);
         for (const char *const *e = extra_env; e && *e; e++) putenv(strdup(*e));
         execv(daemon_bin(), (char *const *)argv);
         perror("exec cofferd");

@@ -234,3 +234,95 @@ int pgtest_serve_or_skip(struct pgtest *p, const char *tag, int port, const char
     pgtest_destroy(p);
     return -1;
 }
+
+/* ---------- the catalog on PostgreSQL (COFFER_TEST_CATALOG=pg) ---------- */
+
+static struct pgtest cat_server;
+static int cat_server_state; /* 0 not tried, 1 running, -1 failed */
+
+static void cat_server_stop(void)
+{
+    pgtest_destroy(&cat_server);
+}
+
+/* cat_server_conf: a daemon holds one connection per thread (HTTP, workers, scheduler). */
+static int cat_server_conf(struct pgtest *p, char *why, size_t n)
+{
+    char conf[700];
+    FILE *f;
+    pgtest_fmt(conf, sizeof conf, "%s/postgresql.conf", p->data);
+    f = fopen(conf, "a");
+    if (!f) { pgtest_fmt(why, n, "cannot open %s", conf); return -EIO; }
+    fprintf(f, "max_connections = 200\n");
+    fclose(f);
+    return 0;
+}
+
+int pgtest_catalog_is_pg(void)
+{
+    const char *e = getenv("COFFER_TEST_CATALOG");
+    return e && strcmp(e, "pg") == 0;
+}
+
+int pgtest_catalog(const char *path, char *out, size_t n)
+{
+    char why[1024] = "", db[40], sql[200], val[16];
+    uint64_t h = 1469598103934665603ull; /* FNV-1a of the path */
+    PGconn *c;
+    if (!pgtest_catalog_is_pg()) {
+        pgtest_fmt(out, n, "%s", path);
+        return 0;
+    }
+    if (cat_server_state == 0) {
+        cat_server_state = -1;
+        if (pgtest_available(why, sizeof why) == 0 &&
+            pgtest_root(&cat_server, "pgcat", "data", 5432, why, sizeof why) == 0 &&
+            pgtest_initdb(&cat_server, why, sizeof why) == 0 && cat_server_conf(&cat_server, why, sizeof why) == 0 &&
+            pgtest_start(&cat_server, why, sizeof why) == 0) {
+            cat_server_state = 1;
+            atexit(cat_server_stop);
+        } else {
+            pgtest_destroy(&cat_server);
+            pgtest_fmt(out, n, "PostgreSQL for the catalog: %s", why);
+            return -1;
+        }
+    }
+    if (cat_server_state != 1) {
+        pgtest_fmt(out, n, "PostgreSQL for the catalog did not start");
+        return -1;
+    }
+    for (const char *p = path; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    snprintf(db, sizeof db, "cat_%016llx", (unsigned long long)h);
+    c = pgtest_connect(&cat_server, "postgres");
+    if (!c) {
+        pgtest_fmt(out, n, "cannot connect to the catalog's PostgreSQL");
+        return -1;
+    }
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_database WHERE datname = '%s'", db);
+    if (pgtest_value(c, sql, val, sizeof val) != 0) {
+        pgtest_fmt(out, n, "%s", val);
+        PQfinish(c);
+        return -1;
+    }
+    if (strcmp(val, "0") == 0) {
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
+        if (pgtest_exec(c, sql, why, sizeof why) != 0) {
+            pgtest_fmt(out, n, "%s", why);
+            PQfinish(c);
+            return -1;
+        }
+    }
+    PQfinish(c);
+    pgtest_conninfo(&cat_server, db, out, n);
+    return 0;
+}
+
+const char *pgtest_cat(const char *path)
+{
+    static char target[1200];
+    if (pgtest_catalog(path, target, sizeof target) != 0) {
+        fprintf(stderr, "pgtest: %s\n", target);
+        pgtest_fmt(target, sizeof target, "host=/nonexistent dbname=no_catalog connect_timeout=1");
+    }
+    return target;
+}

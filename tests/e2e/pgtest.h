@@ -56,4 +56,16 @@ int pgtest_serve_or_skip(struct pgtest *p, const char *tag, int port, const char
 /* pgtest_amcheck: pg_amcheck --all --install-missing --heapallindexed on the server (as postgres), output
  * to <root>/amcheck.log; 0 when it finds nothing, else its exit status with why naming the log. */
 int pgtest_amcheck(struct pgtest *p, char *why, size_t n);
+/* pgtest_catalog: the catalog target a test opens for the SQLite file path: path itself, or, when
+ * COFFER_TEST_CATALOG=pg, the conninfo of a PostgreSQL database private to path (named from a hash
+ * of it, created on first use, so reopening path reopens the same catalog) on this process's
+ * private server, started on first use and destroyed at exit. 0, or -1 with why in out (the
+ * server could not start). */
+int pgtest_catalog(const char *path, char *out, size_t n);
+/* pgtest_cat: pgtest_catalog for tests that only open a catalog: the target in a static buffer
+ * (valid until the next call); when PostgreSQL cannot start, says why on stderr and returns a
+ * target that fails to open, so the test fails. */
+const char *pgtest_cat(const char *path);
+/* pgtest_catalog_is_pg: whether COFFER_TEST_CATALOG=pg. */
+int pgtest_catalog_is_pg(void);
 #endif

@@ -5,6 +5,7 @@
  * since is still found with the snapshot that has it), idempotent re-indexing, tenant scoping, and
  * the purge of a deleted snapshot's versions and of the paths nothing holds any more. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "catalog/cat_file_index.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
@@ -99,7 +100,7 @@ TEST(setup)
                                  .doc = "{}", .mtime_usecs = 1 };
     dir = check_tmpdir("fidx");
     snprintf(path, sizeof path, "%s/catalog.db", dir);
-    CHECKF(cat_open(path, &cat, err, sizeof err) == 0, "%s", err);
+    CHECKF(cat_open(pgtest_cat(path), &cat, err, sizeof err) == 0, "%s", err);
     CHECK_EQ_INT(cat_policy_insert(cat, "t1", "1:1:1", 1, "Daily", "{}", 1), 0);
     CHECK_EQ_INT(cat_begin(cat), 0);
     CHECK_EQ_INT(cat_group_insert(cat, &w), 0);
@@ -292,6 +293,46 @@ static void teardown(void)
     free(dir);
 }
 
+/* A search whose matches run past one page of the PostgreSQL driver's paging (1,200 paths) sees every
+ * match once, in id order, and stops when the caller says so. */
+struct walk_all { int64_t last; int n, out_of_order, stop_at; };
+static int on_walk(void *ud, const struct cat_fidx_hit *h)
+{
+    struct walk_all *w = ud;
+    if (h->path_id <= w->last) w->out_of_order++;
+    w->last = h->path_id;
+    w->n++;
+    return w->stop_at && w->n >= w->stop_at;
+}
+
+TEST(many_matches_page_through)
+{
+    enum { N = 2900 };
+    struct cat_fidx_entry *e = calloc(N, sizeof *e);
+    char (*paths)[48] = calloc(N, sizeof *paths);
+    struct cat_fidx_query q = { .like = "%bulkfile%", .on_path = 0 };
+    struct walk_all w = { 0 };
+    CHECK(e && paths);
+    if (!e || !paths) { free(e); free(paths); return; }
+    for (int i = 0; i < N; i++) {
+        snprintf(paths[i], sizeof paths[i], "/bulk/dir%d/bulkfile-%04d.dat", i % 7, i);
+        e[i].path = paths[i];
+        e[i].type = CAT_FIDX_FILE;
+        e[i].size = i;
+        e[i].mtime_usecs = 1000 + i;
+    }
+    CHECK_EQ_INT(add_snapshot("t9", "bulk-snap", 90, "kPhysical", "1:1:2", 9000), 0);
+    CHECK_EQ_INT(index_snapshot("t9", "bulk-snap", 90, e, N), 0);
+    CHECK_EQ_INT(cat_fidx_search(cat, "t9", &q, on_walk, &w), 0);
+    CHECKF(w.n == N && w.out_of_order == 0, "%d matches (%d out of order), want %d", w.n, w.out_of_order, N);
+    memset(&w, 0, sizeof w);
+    w.stop_at = 1300; /* past the first page, then stop */
+    CHECK_EQ_INT(cat_fidx_search(cat, "t9", &q, on_walk, &w), 1);
+    CHECK_EQ_INT(w.n, 1300);
+    free(e);
+    free(paths);
+}
+
 int main(void)
 {
     RUN(setup);
@@ -300,6 +341,7 @@ int main(void)
     RUN(search_names_and_paths);
     RUN(filters_and_pages);
     RUN(purge_deleted_snapshot);
+    RUN(many_matches_page_through);
     teardown();
     return check_finish();
 }

@@ -5,6 +5,7 @@
  * whose job was taken away sees lease_lost; jobs a previous daemon left Running fail on start; a
  * stop raises cancel with job_stopping true, and the runs-queue kind requeues its run. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "catalog/cat_recovery.h"
 #include "catalog/cat_run.h"
 #include "sched/job.h"
@@ -283,7 +284,7 @@ int main(void)
     char path[512], err[256] = "";
     g_dir = check_tmpdir("job");
     snprintf(path, sizeof path, "%s/catalog.db", g_dir);
-    if (cat_open(path, &g_cat, err, sizeof err) != 0) {
+    if (cat_open(pgtest_cat(path), &g_cat, err, sizeof err) != 0) {
         fprintf(stderr, "cat_open: %s\n", err);
         return 1;
     }

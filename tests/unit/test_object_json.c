@@ -127,6 +127,7 @@ TEST(migration_8_converts_wire_shaped_documents)
               "ALTER TABLE runs DROP COLUMN checkpoints;"
               "DROP TABLE api_keys;"
               "DROP TABLE audit_log; DROP TABLE audit_horizon;"
+              "DROP TABLE sched_fires;"
               "PRAGMA user_version = 7;") == 0);
     CHECK(shown());
     /* and the rows now hold the facts document */

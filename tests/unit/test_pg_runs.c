@@ -5,6 +5,7 @@
 #include "catalog/cat_snapshot.h"
 #include "api/wire_spec.h"
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "sched/spec.h"
 #include "svc/pg_plan.h"
 #include <errno.h>
@@ -221,7 +222,7 @@ int main(void)
     char path[512], err[256] = "";
     g_dir = check_tmpdir("pg-runs");
     snprintf(path, sizeof path, "%s/catalog.db", g_dir);
-    if (cat_open(path, &g_cat, err, sizeof err) != 0) {
+    if (cat_open(pgtest_cat(path), &g_cat, err, sizeof err) != 0) {
         fprintf(stderr, "cat_open: %s\n", err);
         return 1;
     }

@@ -3,6 +3,7 @@
  * scheduler uses (group by id, policy document, schedulable groups across tenants, groups per
  * policy), statistics, and that everything is still there after the catalog is reopened. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
 #include <stdio.h>
@@ -58,7 +59,7 @@ TEST(setup)
     char err[256];
     dir = check_tmpdir("policycat");
     snprintf(path, sizeof path, "%s/catalog.db", dir);
-    CHECK(cat_open(path, &cat, err, sizeof err) == 0);
+    CHECK(cat_open(pgtest_cat(path), &cat, err, sizeof err) == 0);
 }
 
 TEST(policies_are_scoped_by_tenant)
@@ -232,7 +233,7 @@ TEST(policy_delete_and_reopen)
     CHECK_EQ_INT(cat_policy_delete(cat, "A", "1:1:2"), CAT_NOT_FOUND);
     cat_close(cat);
     cat = NULL;
-    CHECK(cat_open(path, &cat, err, sizeof err) == 0);
+    CHECK(cat_open(pgtest_cat(path), &cat, err, sizeof err) == 0);
     CHECK(cat_policy_get_doc(cat, "A", "1:1:1", &doc, NULL, NULL) == 0);
     free(doc);
     CHECK(cat_group_get(cat, "A", "1:1:2", &g) == 0);

@@ -3,6 +3,7 @@
  * distinct and stable across a reopen; modification times always move forward; stored documents
  * are spliced correctly into list responses and buffers honour their cap. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "api/resid.h"
 #include "catalog/cat.h"
 #include <stdio.h>
@@ -47,7 +48,7 @@ TEST(ids_from_the_catalog_are_stable_and_distinct)
     struct cat *cat;
     int64_t cl, inc, cl2, inc2, n1, n2, n3, seq;
     snprintf(path, sizeof path, "%s/catalog.db", dir);
-    CHECK(cat_open(path, &cat, err, sizeof err) == 0);
+    CHECK(cat_open(pgtest_cat(path), &cat, err, sizeof err) == 0);
     CHECK(cat_installation(cat, &cl, &inc) == 0);
     CHECK(api_id_new(cat, "policy", a, sizeof a, &seq) == 0);
     CHECK(api_id_new(cat, "policy", b, sizeof b, NULL) == 0);
@@ -58,7 +59,7 @@ TEST(ids_from_the_catalog_are_stable_and_distinct)
     CHECK_EQ_INT(n2, n1 + 1);
     cat_close(cat);
     /* reopened: same installation, the counter goes on */
-    CHECK(cat_open(path, &cat, err, sizeof err) == 0);
+    CHECK(cat_open(pgtest_cat(path), &cat, err, sizeof err) == 0);
     CHECK(api_id_new(cat, "policy", c2, sizeof c2, NULL) == 0);
     CHECK(api_id_parse(c2, &cl2, &inc2, &n3) == 1);
     CHECK(cl2 == cl && inc2 == inc);

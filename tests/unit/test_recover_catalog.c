@@ -4,6 +4,7 @@
  * messages, restart recovery (Running ones of another owner fail), download archive bookkeeping,
  * and that everything survives reopening the catalog. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "catalog/cat_recovery.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ TEST(setup)
     char err[256];
     dir = check_tmpdir("recovercat");
     snprintf(path, sizeof path, "%s/catalog.db", dir);
-    CHECKF(cat_open(path, &cat, err, sizeof err) == 0, "%s", err);
+    CHECKF(cat_open(pgtest_cat(path), &cat, err, sizeof err) == 0, "%s", err);
     CHECK(cat_schema_version(cat) >= 5);
 }
 
@@ -230,7 +231,7 @@ TEST(reopen)
     char err[256];
     struct cat_recovery r;
     cat_close(cat);
-    CHECKF(cat_open(path, &cat, err, sizeof err) == 0, "%s", err);
+    CHECKF(cat_open(pgtest_cat(path), &cat, err, sizeof err) == 0, "%s", err);
     CHECK_EQ_INT(cat_recovery_get(cat, "t1", "1:2:1", &r), 0);
     CHECK(strcmp(r.status, "SucceededWithWarning") == 0);
     cat_recovery_release(&r);

@@ -6,6 +6,7 @@
  * or Failed (not); a queued recovery cancelled before it starts never runs; a Running one left by a
  * previous daemon is failed at start. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "catalog/cat_file_index.h"
 #include "catalog/cat_recovery.h"
 #include "catalog/cat_snapshot.h"
@@ -91,7 +92,7 @@ TEST(setup)
     CHECK(mkdir(src, 0755) == 0 && mkdir(data, 0700) == 0);
     CHECK(make_tree() == 0);
     snprintf(p, sizeof p, "%s/catalog.db", data);
-    CHECKF(cat_open(p, &cat, err, sizeof err) == 0, "%s", err);
+    CHECKF(cat_open(pgtest_cat(p), &cat, err, sizeof err) == 0, "%s", err);
     CHECKF(repo_create(repodir, keyf, err, sizeof err) == 0, "%s", err);
     CHECKF(repo_open(repodir, keyf, &repo, err, sizeof err) == 0, "%s", err);
     incl[0] = src;

@@ -2,6 +2,7 @@
  * progress and results, the snapshot rows they commit, cancel, requeue after a shutdown and the
  * "interrupted by daemon restart" recovery, listing filters and the JSON the API shows. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "api/run_json.h"
 #include "catalog/cat_run.h"
 #include "catalog/cat_snapshot.h"
@@ -355,10 +356,10 @@ TEST(a_run_finishing_after_its_group_was_deleted)
         snprintf(sql, sizeof sql, "INSERT INTO protection_groups(id, tenant, seq, name, policy_id, environment, doc,"
                  " mtime_usecs, created_usecs) VALUES ('%s', 't5', %d, 'g%d', 'p', 'kPhysical', '{}', 1, 1)",
                  gid, 41 + !with, with);
-        CHECK_EQ_INT(sqlite3_exec(cat_db(g_cat), sql, NULL, NULL, NULL), SQLITE_OK);
+        CHECK_EQ_INT(cat_exec_sql(g_cat, sql), 0);
         CHECK_EQ_INT(cat_begin(g_cat), 0);
         snprintf(sql, sizeof sql, "UPDATE protection_groups SET is_deleted = 1 WHERE id = '%s'", gid);
-        CHECK_EQ_INT(sqlite3_exec(cat_db(g_cat), sql, NULL, NULL, NULL), SQLITE_OK);
+        CHECK_EQ_INT(cat_exec_sql(g_cat, sql), 0);
         CHECK_EQ_INT(cat_run_group_deleted(g_cat, "t5", gid, with, 120), 0);
         CHECK_EQ_INT(cat_commit(g_cat), 0);
         /* the run's object finishes after the deletion was committed */
@@ -388,7 +389,7 @@ int main(void)
     char path[512], err[256] = "";
     g_dir = check_tmpdir("sched-runs");
     snprintf(path, sizeof path, "%s/catalog.db", g_dir);
-    if (cat_open(path, &g_cat, err, sizeof err) != 0) {
+    if (cat_open(pgtest_cat(path), &g_cat, err, sizeof err) != 0) {
         fprintf(stderr, "cat_open: %s\n", err);
         return 1;
     }

@@ -3,6 +3,7 @@
  * a registration's root object carries the registration's id, search filters and tenant scoping,
  * duplicate registrations conflict, and deleting a registration removes its objects. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "agent/agent.h"
 #include "catalog/cat_source.h"
 #include <stdlib.h>
@@ -296,7 +297,7 @@ int main(void)
     char path[512], err[256];
     dir = check_tmpdir("source-ids");
     snprintf(path, sizeof path, "%s/catalog.db", dir);
-    if (cat_open(path, &cat, err, sizeof err) != 0) {
+    if (cat_open(pgtest_cat(path), &cat, err, sizeof err) != 0) {
         fprintf(stderr, "cat_open: %s\n", err);
         return 1;
     }

@@ -6,6 +6,7 @@
  * from specs; and the catalog's migration 7 with the start-up backfill of rows written without a spec,
  * and the loaders (spec_policy_load, spec_group_load) over it. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "api/wire_spec.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
@@ -384,7 +385,7 @@ TEST(catalog_backfills_rows_written_without_a_spec)
     dir = check_tmpdir("spec");
     CHECK(dir != NULL);
     snprintf(path, sizeof path, "%s/catalog.db", dir);
-    CHECKF(cat_open(path, &cat, err, sizeof err) == 0, "%s", err);
+    CHECKF(cat_open(pgtest_cat(path), &cat, err, sizeof err) == 0, "%s", err);
     CHECK(cat_schema_version(cat) >= 7);
     /* rows as a daemon before migration 7 wrote them: no spec */
     CHECK_EQ_INT(cat_policy_insert(cat, "t1", "1:1:1", 1, "p", g_wire_policy, 1), 0);

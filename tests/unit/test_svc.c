@@ -4,6 +4,7 @@
  * deleted together (legal hold kept); a recovery's path check tells present, absent and through a
  * file; a download plan follows a hardlink to its file and refuses directories and symlinks. */
 #include "check.h"
+#include "e2e/pgtest.h"
 #include "catalog/cat_snapshot.h"
 #include "engine/engine.h"
 #include "repo/repo.h"
@@ -105,7 +106,7 @@ TEST(setup)
     }
     CHECK(strcmp(snaps[0], snaps[1]) != 0 && strcmp(snaps[1], snaps[2]) != 0);
     snprintf(p, sizeof p, "%s/catalog.db", tmp);
-    CHECKF(cat_open(p, &cat, err, sizeof err) == 0, "%s", err);
+    CHECKF(cat_open(pgtest_cat(p), &cat, err, sizeof err) == 0, "%s", err);
     CHECK_EQ_INT(add_row(snaps[0], "1:1:9", 1000, 0), 0);
     CHECK_EQ_INT(add_row(snaps[1], "1:1:8", 2000, 0), 0);
     CHECK_EQ_INT(add_row(snaps[2], "1:1:8", 3000, 1), 0); /* on legal hold */
