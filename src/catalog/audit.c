@@ -58,14 +58,17 @@ static const char *col(sqldb_stmt *st, int i) { return (const char *)sqldb_colum
     "SELECT seq, time_usecs, request_id, actor, key_id, tenant, roles, client, method, route, path," \
     " resource_id, status, detail FROM audit_log WHERE "
 #define AUDIT_FILTERS \
-    " AND (?2 IS NULL OR key_id = ?2) AND (?4 IS NULL OR method = ?4) AND (?5 IS NULL OR status = ?5)" \
-    " AND (?7 IS NULL OR time_usecs <= ?7) AND (?8 IS NULL OR seq < ?8) AND (?10 IS NULL OR route = ?10)"
-#define AUDIT_TAIL AUDIT_FILTERS " ORDER BY seq DESC LIMIT ?9"
-/* "+seq": the order is not read from an index, so the time index narrows the rows and they are sorted */
-#define AUDIT_TAIL_SORTED AUDIT_FILTERS " ORDER BY +seq DESC LIMIT ?9"
+    " AND (?2 IS NULL OR key_id = ?2) AND (?4 IS NULL OR method = ?4)" \
+    " AND (CAST(?5 AS BIGINT) IS NULL OR status = CAST(?5 AS BIGINT))" \
+    " AND (CAST(?7 AS BIGINT) IS NULL OR time_usecs <= CAST(?7 AS BIGINT))" \
+    " AND (CAST(?8 AS BIGINT) IS NULL OR seq < CAST(?8 AS BIGINT)) AND (?10 IS NULL OR route = ?10)"
+#define AUDIT_TAIL AUDIT_FILTERS " ORDER BY seq DESC LIMIT CAST(?9 AS BIGINT)"
+/* Numbers are CAST so that PostgreSQL types the parameters (a bare "?N IS NULL" gives it none).
+ * "+seq": the order is not read from an index, so the time index narrows the rows and they are sorted */
+#define AUDIT_TAIL_SORTED AUDIT_FILTERS " ORDER BY +seq DESC LIMIT CAST(?9 AS BIGINT)"
 #define AUDIT_OPT_TENANT "(?1 IS NULL OR tenant = ?1)"
 #define AUDIT_OPT_RESOURCE "(?3 IS NULL OR resource_id = ?3)"
-#define AUDIT_OPT_START "(?6 IS NULL OR time_usecs >= ?6)"
+#define AUDIT_OPT_START "(CAST(?6 AS BIGINT) IS NULL OR time_usecs >= CAST(?6 AS BIGINT))"
 
 int cat_audit_list(struct cat *cat, const struct cat_audit_filter *f, cat_audit_fn fn, void *ud)
 {
@@ -73,7 +76,7 @@ int cat_audit_list(struct cat *cat, const struct cat_audit_filter *f, cat_audit_
     if (f->resource_id)
         st = cat_stmt(cat, AUDIT_COLS "resource_id = ?3 AND " AUDIT_OPT_TENANT " AND " AUDIT_OPT_START AUDIT_TAIL);
     else if (f->start_usecs)
-        st = cat_stmt(cat, AUDIT_COLS "time_usecs >= ?6 AND " AUDIT_OPT_TENANT " AND " AUDIT_OPT_RESOURCE AUDIT_TAIL_SORTED);
+        st = cat_stmt(cat, AUDIT_COLS "time_usecs >= CAST(?6 AS BIGINT) AND " AUDIT_OPT_TENANT " AND " AUDIT_OPT_RESOURCE AUDIT_TAIL_SORTED);
     else if (f->tenant)
         st = cat_stmt(cat, AUDIT_COLS "tenant = ?1 AND " AUDIT_OPT_RESOURCE " AND " AUDIT_OPT_START AUDIT_TAIL);
     else
