@@ -22,6 +22,8 @@ const struct api_route_table api_route_tables[] = {
     IBM("meta-info", api_routes_meta_info),
     /* Coffer extensions: the daemon's repository, shared by every tenant (repo_ops.c) */
     { "coffer-repository", api_routes_coffer_repository, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
+    /* Coffer extension: the OpenAPI description of every route here (openapi.c, openapi/coffer.json) */
+    { "openapi", api_routes_openapi, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     /* the site restore API (vantagecloud-baas-restore-api.txt, /data-protection/v2/sites/...): the same
      * key and tenant header; a site of another tenant is 404 (site_api.c) */
     IBM("site", api_routes_site),

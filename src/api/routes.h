@@ -66,4 +66,8 @@ extern const struct api_route api_routes_meta_info[];       /* meta_info.c */
 extern const struct api_route api_routes_connector_side[];  /* connector_side.c */
 extern const struct api_route api_routes_coffer_repository[]; /* repo_ops.c (Coffer extension) */
 extern const struct api_route api_routes_site[];            /* site_api.c: the site restore API */
+extern const struct api_route api_routes_openapi[];         /* openapi.c: GET /v2/openapi.json (Coffer extension) */
+/* api_openapi_json: the description served there (openapi/coffer.json embedded at build time), not
+ * NUL-terminated; *len is its length. Static: never freed. */
+const unsigned char *api_openapi_json(size_t *len);
 #endif
