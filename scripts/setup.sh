@@ -3,10 +3,14 @@
 # root on Debian 12 (bookworm). Set COFFER_SETUP_SKIP=1 to skip (when the machine is known ready).
 set -euo pipefail
 [ "${COFFER_SETUP_SKIP:-0}" = 1 ] && exit 0
+# xxd (bookworm's own package; vim-common before it) turns embedded files into C (Makefile EMBED).
 BUILD_PKGS="build-essential make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
-libssl-dev libzstd-dev libcurl4-openssl-dev"
+libssl-dev libzstd-dev libcurl4-openssl-dev xxd"
 # clang and its runtime (libFuzzer) build the fuzz targets of tests/fuzz (make fuzz-bin).
 TEST_PKGS="curl sqlite3 tar attr clang libclang-rt-14-dev"
+# python3-venv: tests/schemathesis/run.sh installs the pinned schemathesis from PyPI into a venv under
+# build/ (Python only in that test); jq: scripts/api-coverage.sh reads openapi/coffer.json.
+TEST_PKGS="$TEST_PKGS python3-venv jq"
 # PostgreSQL 15 (the SQL mover's engine, docs/databases.md): the server binaries land in
 # /usr/lib/postgresql/15/bin; the daemon and the tests start their own servers, so Debian's default
 # cluster is not wanted (see no_main_cluster below).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run-all.sh: runs every test binary that tests/unit/test_*.c and tests/e2e/e2e_*.c name (built as
-# build/asan/tests/<name> by `make test-bin`), tests/layers.sh and the Go conformance suite, counts the PASS/FAIL/SKIP
+# build/asan/tests/<name> by `make test-bin`), tests/layers.sh, the schemathesis run and the Go conformance suite, counts the PASS/FAIL/SKIP
 # lines of each and prints the grand total. A binary that is missing or older than its source, that
 # runs longer than TEST_TIMEOUT seconds (default 600), whose own "N passed, N failed[, N skipped]"
 # line is absent or disagrees with the lines counted, or that exits non-zero without a FAIL line,
@@ -120,6 +120,11 @@ fi
 # The structure rules of docs/architecture.md, checked on the built objects.
 if [[ "layers" =~ $filter ]]; then
   run_suite layers c tests/layers.sh
+fi
+
+# schemathesis from openapi/coffer.json against the real daemon (tests/schemathesis/run.sh).
+if [[ "schemathesis" =~ $filter ]]; then
+  run_suite schemathesis c tests/schemathesis/run.sh
 fi
 
 if [[ "conformance" =~ $filter ]] && [ -f tests/conformance/go.mod ]; then
