@@ -168,10 +168,42 @@ static int apply_tenant(const struct api_tenant_rule *rule, struct api_req *req,
     return 0;
 }
 
+/* allow_add: appends method to the Allow list (comma-separated, each method once). */
+static void allow_add(char *allow, size_t len, const char *method)
+{
+    size_t m = strlen(method), used = strlen(allow);
+    for (const char *p = allow; (p = strstr(p, method)) != NULL; p += m)
+        if ((p == allow || p[-1] == ' ') && (p[m] == ',' || p[m] == '\0')) return;
+    if (used + m + 3 > len) return; /* longer than any set of methods we serve */
+    snprintf(allow + used, len - used, "%s%s", used ? ", " : "", method);
+}
+
+/* method_not_allowed: the 405 for a known path, with the Allow header naming the methods it takes
+ * (RFC 9110 15.5.6); the body is the usual JSON error. Without memory for the header the JSON answer
+ * goes out alone. */
+static void method_not_allowed(struct api_resp *resp, const char *method, const char *path, const char *allow)
+{
+    struct MHD_Response *mr;
+    char *text;
+    api_error(resp, 405, "MethodNotAllowed", "method %s is not allowed on %s (allowed: %s)", method, path, allow);
+    if (!resp->json || !(text = json_dumps(resp->json, JSON_COMPACT))) return;
+    mr = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!mr) {
+        free(text);
+        return;
+    }
+    if (MHD_add_response_header(mr, "Content-Type", "application/json") != MHD_YES ||
+        MHD_add_response_header(mr, "Allow", allow) != MHD_YES) {
+        MHD_destroy_response(mr);
+        return;
+    }
+    resp->raw = mr;
+}
+
 /* dispatch: routes.h describes the order: match, authenticate, 413, 404/405, tenant, handler. */
 static void dispatch(struct api_server *s, struct api_req *req, int too_large, struct api_resp *resp)
 {
-    char path[1024];
+    char path[1024], allow[64] = "";
     char *segs[MAX_SEGS];
     int nsegs = 0, path_known = 0;
     size_t n = strlen(req->path);
@@ -201,7 +233,10 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
             const char *p[API_MAX_PATH_PARAMS] = { 0 };
             if (!route_match(r->pattern, segs, nsegs, p)) continue;
             path_known = 1;
-            if (strcmp(r->method, req->method) != 0) continue;
+            if (strcmp(r->method, req->method) != 0) {
+                allow_add(allow, sizeof allow, r->method);
+                continue;
+            }
             memcpy(params, p, sizeof p);
             table = t;
             route = r;
@@ -218,7 +253,7 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
     }
     if (!route) {
         if (path_known)
-            api_error(resp, 405, "MethodNotAllowed", "method %s is not allowed on %s", req->method, req->path);
+            method_not_allowed(resp, req->method, req->path, allow);
         else
             api_error(resp, 404, "NotFound", "no such path: %s", req->path);
         return;
