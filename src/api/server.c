@@ -168,6 +168,15 @@ static int apply_tenant(const struct api_tenant_rule *rule, struct api_req *req,
     return 0;
 }
 
+/* literal_segments: how many segments of a route pattern are literal (not a {param}). */
+static int literal_segments(const char *pattern)
+{
+    int n = 0;
+    for (const char *p = pattern; *p; p++)
+        if (*p == '/' && p[1] && p[1] != '{' && p[1] != '/') n++;
+    return n;
+}
+
 /* allow_add: appends method to the Allow list (comma-separated, each method once). */
 static void allow_add(char *allow, size_t len, const char *method)
 {
@@ -205,7 +214,7 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
 {
     char path[1024], allow[64] = "";
     char *segs[MAX_SEGS];
-    int nsegs = 0, path_known = 0;
+    int nsegs = 0, path_known = 0, best = -1;
     size_t n = strlen(req->path);
     const struct api_route_table *table = NULL;
     const struct api_route *route = NULL;
@@ -228,19 +237,31 @@ static void dispatch(struct api_server *s, struct api_req *req, int too_large, s
         segs[nsegs++] = p;
         while (*p && *p != '/') p++;
     }
-    for (const struct api_route_table *t = api_route_tables; nsegs >= 0 && t->routes && !route; t++) {
+    /* The most specific patterns that match name the resource: a literal segment outranks a {param}
+     * (".../runs/actions" is the actions resource, not run "actions"), so another method there is 405
+     * with Allow listing the methods of those patterns; among equals the first route wins. */
+    for (const struct api_route_table *t = api_route_tables; nsegs >= 0 && t->routes; t++) {
         for (const struct api_route *r = t->routes; r->method; r++) {
             const char *p[API_MAX_PATH_PARAMS] = { 0 };
+            int lit;
             if (!route_match(r->pattern, segs, nsegs, p)) continue;
+            if ((lit = literal_segments(r->pattern)) < best) continue;
+            if (lit > best) {
+                best = lit;
+                allow[0] = '\0';
+                table = NULL;
+                route = NULL;
+            }
             path_known = 1;
             if (strcmp(r->method, req->method) != 0) {
                 allow_add(allow, sizeof allow, r->method);
                 continue;
             }
-            memcpy(params, p, sizeof p);
-            table = t;
-            route = r;
-            break;
+            if (!route) {
+                memcpy(params, p, sizeof p);
+                table = t;
+                route = r;
+            }
         }
     }
     if (!auth_ok(s, req->conn, table ? table->auth : API_AUTH_DEFAULT)) {
