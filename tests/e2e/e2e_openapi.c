@@ -2,10 +2,11 @@
  *   - GET /v2/openapi.json answers 200 application/json, byte for byte openapi/coffer.json from the
  *     source tree; it needs the bearer key (401 without) and no tenant header; other methods are 405;
  *   - a 405 carries an Allow header listing exactly the methods the path is served with (a path of
- *     five routes, a path of one, a path served both with and without /v2), and its JSON message;
+ *     four routes, a path of one, a path served both with and without /v2), and its JSON message; a
+ *     literal segment outranks a {param} (GET .../runs/actions is 405, not run "actions");
  *   - every path of the description answers a method it does not document with 405 and an Allow
- *     header equal to the methods the description documents for that URL (every path template the
- *     URL is an instance of): the description and the daemon agree path by path.
+ *     header equal to the methods the description documents for that URL (the most specific path
+ *     templates the URL is an instance of): the description and the daemon agree path by path.
  * Headers are read with libcurl's header callback (the harness does not keep them). */
 #include "check.h"
 #include "harness.h"
@@ -156,6 +157,10 @@ TEST(a_405_names_the_allowed_methods)
         { "DELETE", "/irisservices/api/v1/public/users", "GET, PUT" },
         { "POST", "/v2/irisservices/api/v1/public/protectionSources", "GET" },
         { "PUT", "/v2/coffer/repository/prune", "POST, GET" },
+        /* a literal segment outranks a {param}: these are resources of their own, not ids */
+        { "GET", "/v2/data-protect/protection-groups/1:1:1/runs/actions", "POST" },
+        { "PATCH", "/v2/data-source-connectors/metadata", "GET" },
+        { "GET", "/v2/data-protect/recoveries/download-files-folders", "POST" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct got g;
@@ -202,15 +207,27 @@ static int template_matches(const char *tpl, const char *url)
     return !*tpl && !*url;
 }
 
-/* served_at: whether a path of the description takes method (lower case) at url (POST .../runs/actions
- * is PerformActionOnProtectionGroupRun, GET there is GetProtectionGroupRun with runId "actions"). */
+static int literals(const char *tpl)
+{
+    int n = 0;
+    for (const char *p = tpl; *p; p++)
+        if (*p == '/' && p[1] && p[1] != '{') n++;
+    return n;
+}
+
+/* served_at: whether the most specific paths of the description that url is an instance of take
+ * method (lower case): a literal segment outranks a {param}, so ".../runs/actions" is the actions
+ * resource (POST), not GetProtectionGroupRun with runId "actions". */
 static int served_at(json_t *doc, const char *url, const char *method)
 {
     const char *path;
     json_t *item;
+    int best = -1, yes = 0;
     json_object_foreach(json_object_get(doc, "paths"), path, item)
-        if (json_object_get(item, method) && template_matches(path, url)) return 1;
-    return 0;
+        if (template_matches(path, url) && literals(path) > best) best = literals(path);
+    json_object_foreach(json_object_get(doc, "paths"), path, item)
+        if (template_matches(path, url) && literals(path) == best && json_object_get(item, method)) yes = 1;
+    return yes;
 }
 
 TEST(every_described_path_allows_its_documented_methods)
