@@ -3,7 +3,9 @@
  * each table declares how its requests are authenticated and where their tenant comes from.
  *
  * Dispatch (server.c) for a request, in this order:
- *   1. match the path against every table; the first route whose pattern and method match wins;
+ *   1. match the path against every table: the patterns with the most literal segments that match
+ *      name the resource (".../runs/actions" is not run "actions"); among them the first route with
+ *      the method wins, and when none has it the answer is 405 with Allow listing their methods;
  *   2. authenticate with the scheme of the matched route's table; a path that matches no route (404)
  *      or no route with this method (405) is authenticated with API_AUTH_DEFAULT first, so that an
  *      unauthenticated client learns nothing about which paths exist: 401 before 404/405/413;

@@ -10,6 +10,11 @@
 #   response_schema_conformance  every answer's body matches the description
 #   status_code_conformance      every status is one the description lists (its success status, 4XX, 5XX)
 #   content_type_conformance     JSON where the description says JSON
+#   response_headers_conformance the documented response headers (x-resource-id of a site restore)
+#   missing_required_header      a request without the tenant header is a 4xx
+#   ignored_auth                 a request without the bearer key (or with a wrong one) is refused
+#   unsupported_method, allow_header_conformance
+#                                an undocumented method is 405 with Allow naming the documented ones
 # Prints "PASS <METHOD> <path>" or "FAIL <METHOD> <path>: <check>" per operation (from schemathesis'
 # JUnit report) and "N passed, N failed". Python lives only here: the pinned schemathesis goes into the
 # venv build/schemathesis-venv (scripts/setup.sh --test makes it; made here when it is missing).
@@ -137,7 +142,7 @@ st_run() { # part filter...
   local part=$1; shift
   timeout -k 10 "$limit" "$venv/bin/schemathesis" --config-file "$cfg" run "$desc" --url "$base" "$@" \
     -H "Authorization: Bearer $key" -H "X-IBM-Tenant-Id: $tenant" \
-    --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
+    --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance,response_headers_conformance,missing_required_header,ignored_auth,unsupported_method,allow_header_conformance \
     --phases examples,coverage,fuzzing --max-examples "$max_examples" --seed 13 --workers 1 \
     --request-timeout 20 --suppress-health-check all --no-color \
     --report junit --report-junit-path "$work/junit-$part.xml" >"$work/st-$part.log" 2>&1
