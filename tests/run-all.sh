@@ -21,6 +21,9 @@ logdir=$(mktemp -d "build/test-logs/$(date +%Y%m%d-%H%M%S)-XXXX")
 logdir=$(cd "$logdir" && pwd)
 ls -1dt build/test-logs/*/ 2>/dev/null | tail -n +6 | xargs -r rm -rf
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/coffer-tests-XXXXXX")
+# 0711: the PostgreSQL servers the suites start run as the postgres user, which must traverse into
+# its directories under the suites' TMPDIRs (mktemp's 0700 made every initdb fail: Permission denied)
+chmod 711 "$scratch"
 trap 'rm -rf "$scratch"' EXIT
 
 # report: adds a suite's counts to the total and prints its line (and its failures).
