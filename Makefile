@@ -4,6 +4,9 @@
 # Every src/*/*.c is part of libcoffer; every tests/unit/test_*.c and tests/e2e/e2e_*.c is one test
 # binary, every tests/fuzz/fuzz_*.c one fuzz target, every console/* file part of the web console
 # (embedded into libcoffer as build/gen/console_files.c). Adding a file never needs an edit here.
+# Files under EMBED are compiled into the daemon too: `xxd -i` turns each into build/gen/<path>.c, which
+# defines its bytes and length under the path's name with '/' and '.' as '_' (openapi/coffer.json:
+# openapi_coffer_json, openapi_coffer_json_len); a new embedded file is one more word in EMBED.
 CC      ?= cc
 PKGS    := libmicrohttpd gnutls jansson sqlite3 libpq libcrypto libzstd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -29,14 +32,16 @@ CONSOLE := $(sort $(wildcard console/*))
 GEN_CONSOLE := build/gen/console_files.c
 # the list of console files, rewritten only when it changes, so that removing a file regenerates too
 $(shell mkdir -p build/gen && echo '$(CONSOLE)' | cmp -s - build/gen/console.list || echo '$(CONSOLE)' >build/gen/console.list)
+EMBED   := openapi/coffer.json
+GEN     := $(EMBED:%=build/gen/%.c)
 SRC     := $(sort $(wildcard src/*/*.c)) $(GEN_CONSOLE)
-OBJ_REL := $(SRC:%.c=build/obj/%.o)
-OBJ_ASAN:= $(SRC:%.c=build/asan/obj/%.o)
+OBJ_REL := $(SRC:%.c=build/obj/%.o) $(GEN:%.c=build/obj/%.o)
+OBJ_ASAN:= $(SRC:%.c=build/asan/obj/%.o) $(GEN:%.c=build/asan/obj/%.o)
 UNIT    := $(patsubst tests/unit/%.c,build/asan/tests/%,$(sort $(wildcard tests/unit/test_*.c)))
 E2E     := $(patsubst tests/e2e/%.c,build/asan/tests/%,$(sort $(wildcard tests/e2e/e2e_*.c)))
 E2E_LIB := $(patsubst %.c,build/asan/obj/%.o,$(filter-out $(wildcard tests/e2e/e2e_*.c),$(wildcard tests/e2e/*.c)))
 CHECK_OBJ := build/asan/obj/tests/check.o
-OBJ_FUZZ:= $(SRC:%.c=build/fuzz/obj/%.o)
+OBJ_FUZZ:= $(SRC:%.c=build/fuzz/obj/%.o) $(GEN:%.c=build/fuzz/obj/%.o)
 FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
 .PHONY: all test-bin fuzz-bin test clean install
@@ -59,6 +64,10 @@ all: build/cofferd build/coffer
 
 $(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/console-embed.sh
 	scripts/console-embed.sh $@ $(CONSOLE)
+build/gen/%.c: %
+	@mkdir -p $(dir $@)
+	xxd -i $< >$@.tmp && mv $@.tmp $@
+.PRECIOUS: build/gen/%.c
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)

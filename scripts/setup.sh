@@ -3,14 +3,18 @@
 # root on Debian 12 (bookworm). Set COFFER_SETUP_SKIP=1 to skip (when the machine is known ready).
 set -euo pipefail
 [ "${COFFER_SETUP_SKIP:-0}" = 1 ] && exit 0
-# xxd embeds the web console (console/) into cofferd at build time (scripts/console-embed.sh).
+# xxd embeds the web console (console/) and openapi/coffer.json into cofferd at build time.
 BUILD_PKGS="build-essential make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
 libssl-dev libzstd-dev libcurl4-openssl-dev libgnutls28-dev xxd"
 # clang and its runtime (libFuzzer) build the fuzz targets of tests/fuzz (make fuzz-bin); the openssl
 # tool checks certificates in e2e_tls; dpkg-dev and jq: the package suite builds and checks the Debian
-# package (scripts/build-deb.sh); chromium, chromium-driver and python3-selenium drive the web console
-# in a real (headless) browser (tests/console); nothing downloads a browser.
+# package (scripts/build-deb.sh), and jq reads openapi/coffer.json in scripts/api-coverage.sh; chromium,
+# chromium-driver and python3-selenium drive the web console in a real (headless) browser
+# (tests/console); nothing downloads a browser.
 TEST_PKGS="curl sqlite3 tar attr openssl clang libclang-rt-14-dev dpkg-dev jq chromium chromium-driver python3-selenium"
+# python3-venv: tests/schemathesis/run.sh installs the pinned schemathesis from PyPI into a venv under
+# build/ (Python only in that test).
+TEST_PKGS="$TEST_PKGS python3-venv"
 # PostgreSQL 15 (the SQL mover's engine, docs/databases.md): the server binaries land in
 # /usr/lib/postgresql/15/bin; the daemon and the tests start their own servers, so Debian's default
 # cluster is not wanted (see no_main_cluster below).

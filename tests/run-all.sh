@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh: runs every test binary that tests/unit/test_*.c and tests/e2e/e2e_*.c name (built as
 # build/asan/tests/<name> by `make test-bin`), tests/layers.sh, the web console's browser test
-# (tests/console/run.sh) and the Go conformance suite, counts the PASS/FAIL/SKIP
+# (tests/console/run.sh), the schemathesis run and the Go conformance suite, counts the PASS/FAIL/SKIP
 # lines of each and prints the grand total. A binary that is missing or older than its source, that
 # runs longer than TEST_TIMEOUT seconds (default 600), whose own "N passed, N failed[, N skipped]"
 # line is absent or disagrees with the lines counted, or that exits non-zero without a FAIL line,
@@ -24,7 +24,9 @@ logdir=$(mktemp -d "build/test-logs/$(date +%Y%m%d-%H%M%S)-XXXX")
 logdir=$(cd "$logdir" && pwd)
 ls -1dt build/test-logs/*/ 2>/dev/null | tail -n +6 | xargs -r rm -rf
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/coffer-tests-XXXXXX")
-chmod 0711 "$scratch" # the postgres user (tests start PostgreSQL as it when root) must reach its own dirs below
+# 0711: the PostgreSQL servers the suites start run as the postgres user, which must traverse into
+# its directories under the suites' TMPDIRs (mktemp's 0700 made every initdb fail: Permission denied)
+chmod 711 "$scratch"
 trap 'rm -rf "$scratch"' EXIT
 
 # report: adds a suite's counts to the total and prints its line (and its failures).
@@ -146,6 +148,11 @@ fi
 # are kept under this run's log directory.
 if [[ "console" =~ $filter ]]; then
   run_suite console c env CONSOLE_SCREENS="$logdir/console-screens" tests/console/run.sh
+fi
+
+# schemathesis from openapi/coffer.json against the real daemon (tests/schemathesis/run.sh).
+if [[ "schemathesis" =~ $filter ]]; then
+  run_suite schemathesis c tests/schemathesis/run.sh
 fi
 
 if [[ "conformance" =~ $filter ]] && [ -f tests/conformance/go.mod ]; then

@@ -25,6 +25,8 @@ const struct api_route_table api_route_tables[] = {
     /* Coffer extension: the audit log (audit.c); the tenant header is optional (a tenant key without
      * it means its own tenant); which entries a key sees is the handler's rule */
     { "coffer-audit", api_routes_coffer_audit, API_AUTH_ADMIN_BEARER, { "X-IBM-Tenant-Id", 0, 256 } },
+    /* Coffer extension: the OpenAPI description of every route here (openapi.c, openapi/coffer.json) */
+    { "openapi", api_routes_openapi, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     /* the site restore API (vantagecloud-baas-restore-api.txt, /data-protection/v2/sites/...): the same
      * key and tenant header; a site of another tenant is 404 (site_api.c) */
     IBM("site", api_routes_site),

@@ -5,7 +5,9 @@
  * Dispatch (server.c) for a request, in this order:
  *   0. a client address cooling down after too many failed authentications: 429 with Retry-After
  *      (auth.c), whatever the request;
- *   1. match the path against every table; the first route whose pattern and method match wins;
+ *   1. match the path against every table: the patterns with the most literal segments that match
+ *      name the resource (".../runs/actions" is not run "actions"); among them the first route with
+ *      the method wins, and when none has it the answer is 405 with Allow listing their methods;
  *   2. authenticate with the scheme of the matched route's table, which gives the principal
  *      (req->who, auth.h); a path that matches no route (404) or no route with this method (405) is
  *      authenticated with API_AUTH_DEFAULT first, so that an unauthenticated client learns nothing
@@ -80,4 +82,8 @@ extern const struct api_route api_routes_coffer_audit[];    /* audit.c (Coffer e
 extern const struct api_route api_routes_site[];            /* site_api.c: the site restore API */
 extern const struct api_route api_routes_coffer_keys[];     /* keys_api.c (Coffer extension) */
 extern const struct api_route api_routes_console[];         /* console.c: the web console's files */
+extern const struct api_route api_routes_openapi[];         /* openapi.c: GET /v2/openapi.json (Coffer extension) */
+/* api_openapi_json: the description served there (openapi/coffer.json embedded at build time), not
+ * NUL-terminated; *len is its length. Static: never freed. */
+const unsigned char *api_openapi_json(size_t *len);
 #endif

@@ -218,13 +218,54 @@ static int authorize(const struct api_route_table *table, const struct api_route
     return 0;
 }
 
+/* literal_segments: how many segments of a route pattern are literal (not a {param}). */
+static int literal_segments(const char *pattern)
+{
+    int n = 0;
+    for (const char *p = pattern; *p; p++)
+        if (*p == '/' && p[1] && p[1] != '{' && p[1] != '/') n++;
+    return n;
+}
+
+/* allow_add: appends method to the Allow list (comma-separated, each method once). */
+static void allow_add(char *allow, size_t len, const char *method)
+{
+    size_t m = strlen(method), used = strlen(allow);
+    for (const char *p = allow; (p = strstr(p, method)) != NULL; p += m)
+        if ((p == allow || p[-1] == ' ') && (p[m] == ',' || p[m] == '\0')) return;
+    if (used + m + 3 > len) return; /* longer than any set of methods we serve */
+    snprintf(allow + used, len - used, "%s%s", used ? ", " : "", method);
+}
+
+/* method_not_allowed: the 405 for a known path, with the Allow header naming the methods it takes
+ * (RFC 9110 15.5.6); the body is the usual JSON error. Without memory for the header the JSON answer
+ * goes out alone. */
+static void method_not_allowed(struct api_resp *resp, const char *method, const char *path, const char *allow)
+{
+    struct MHD_Response *mr;
+    char *text;
+    api_error(resp, 405, "MethodNotAllowed", "method %s is not allowed on %s (allowed: %s)", method, path, allow);
+    if (!resp->json || !(text = json_dumps(resp->json, JSON_COMPACT))) return;
+    mr = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!mr) {
+        free(text);
+        return;
+    }
+    if (MHD_add_response_header(mr, "Content-Type", "application/json") != MHD_YES ||
+        MHD_add_response_header(mr, "Allow", allow) != MHD_YES) {
+        MHD_destroy_response(mr);
+        return;
+    }
+    resp->raw = mr;
+}
+
 /* dispatch: routes.h describes the order: 429, match, authenticate, 413, 404/405, role, tenant, handler. */
 static void dispatch(struct api_server *s, struct api_req *req, struct api_principal *who, int too_large,
                      struct api_resp *resp)
 {
-    char path[1024];
+    char path[1024], allow[64] = "";
     char *segs[MAX_SEGS];
-    int nsegs = 0, path_known = 0;
+    int nsegs = 0, path_known = 0, best = -1;
     size_t n = strlen(req->path);
     unsigned retry_after = 0;
     const struct api_route_table *table = NULL;
@@ -254,16 +295,31 @@ static void dispatch(struct api_server *s, struct api_req *req, struct api_princ
         segs[nsegs++] = p;
         while (*p && *p != '/') p++;
     }
-    for (const struct api_route_table *t = api_route_tables; nsegs >= 0 && t->routes && !route; t++) {
+    /* The most specific patterns that match name the resource: a literal segment outranks a {param}
+     * (".../runs/actions" is the actions resource, not run "actions"), so another method there is 405
+     * with Allow listing the methods of those patterns; among equals the first route wins. */
+    for (const struct api_route_table *t = api_route_tables; nsegs >= 0 && t->routes; t++) {
         for (const struct api_route *r = t->routes; r->method; r++) {
             const char *p[API_MAX_PATH_PARAMS] = { 0 };
+            int lit;
             if (!route_match(r->pattern, segs, nsegs, p)) continue;
+            if ((lit = literal_segments(r->pattern)) < best) continue;
+            if (lit > best) {
+                best = lit;
+                allow[0] = '\0';
+                table = NULL;
+                route = NULL;
+            }
             path_known = 1;
-            if (strcmp(r->method, req->method) != 0) continue;
-            memcpy(params, p, sizeof p);
-            table = t;
-            route = r;
-            break;
+            if (strcmp(r->method, req->method) != 0) {
+                allow_add(allow, sizeof allow, r->method);
+                continue;
+            }
+            if (!route) {
+                memcpy(params, p, sizeof p);
+                table = t;
+                route = r;
+            }
         }
     }
     req->route = route; /* the audit log names it, even for a refused request */
@@ -275,7 +331,7 @@ static void dispatch(struct api_server *s, struct api_req *req, struct api_princ
     }
     if (!route) {
         if (path_known)
-            api_error(resp, 405, "MethodNotAllowed", "method %s is not allowed on %s", req->method, req->path);
+            method_not_allowed(resp, req->method, req->path, allow);
         else
             api_error(resp, 404, "NotFound", "no such path: %s", req->path);
         return;
