@@ -155,6 +155,31 @@ static int takes_tenant(json_t *op)
     return 0;
 }
 
+/* tenant_required: whether op's tenant header is required (the shared parameter is; an inline one says). */
+static int tenant_required(json_t *op)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(op, "parameters"), i, p) {
+        const char *ref = json_string_value(json_object_get(p, "$ref"));
+        if (ref && strcmp(ref, "#/components/parameters/TenantId") == 0) return 1;
+        if (json_string_value(json_object_get(p, "name")) &&
+            strcasecmp(json_string_value(json_object_get(p, "name")), "X-IBM-Tenant-Id") == 0)
+            return json_is_true(json_object_get(p, "required"));
+    }
+    return 0;
+}
+
+/* public_op: whether the route at (method, path) belongs to a table that needs no key (API_AUTH_NONE). */
+static int public_op(const char *method, const char *path)
+{
+    for (const struct api_route_table *t = api_route_tables; t->routes; t++)
+        for (const struct api_route *r = t->routes; r->method; r++)
+            if (t->auth == API_AUTH_NONE && strcasecmp(r->method, method) == 0 && strcmp(r->pattern, path) == 0)
+                return 1;
+    return 0;
+}
+
 TEST(tenant_header_where_the_route_takes_it)
 {
     int before = g_mismatches;
@@ -169,7 +194,9 @@ TEST(tenant_header_where_the_route_takes_it)
             json_t *op = documented_op(r->method, r->pattern);
             int want = t->tenant.header && !(r->flags & API_ROUTE_NO_TENANT);
             if (!op) continue; /* every_route_is_documented names it */
-            if (want && !t->tenant.required) mismatch("table %s: an optional tenant header is not described", t->name);
+            if (want && !t->tenant.required && takes_tenant(op) && tenant_required(op))
+                mismatch("%s %s: the route's tenant header is optional but the description requires it", r->method,
+                         r->pattern);
             if (want != takes_tenant(op))
                 mismatch("%s %s: the route %s a tenant header but the description %s", r->method, r->pattern,
                          want ? "takes" : "takes no", want ? "lists none" : "lists one");
@@ -198,7 +225,13 @@ TEST(bearer_security_and_error_bodies)
             int ok2xx = 0;
             if (!op) continue;
             ops++;
-            if (json_object_get(op, "security")) mismatch("%s %s overrides the bearer security", g_methods[i], path);
+            if (public_op(g_methods[i], path)) { /* the console's files: no key, and said so */
+                json_t *sec_op = json_object_get(op, "security");
+                if (!json_is_array(sec_op) || json_array_size(sec_op) != 0)
+                    mismatch("%s %s needs no key but the description does not say so (security: [])", g_methods[i], path);
+            } else if (json_object_get(op, "security")) {
+                mismatch("%s %s overrides the bearer security", g_methods[i], path);
+            }
             resps = json_object_get(op, "responses");
             json_object_foreach(resps, code, r) if (code[0] == '2') ok2xx = 1;
             if (!ok2xx) mismatch("%s %s documents no success status", g_methods[i], path);
