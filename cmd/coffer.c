@@ -232,6 +232,10 @@ int main(int argc, char **argv)
     char **words;
     int json = 0, nw = 0, rc, dashdash = 0;
 
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("coffer %s\n", COFFER_VERSION);
+        return 0;
+    }
     cli_locale_init();
     /* --json anywhere before "--" makes every error one JSON object, even a mistake in the options */
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)

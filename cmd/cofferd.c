@@ -160,7 +160,8 @@ static void usage(FILE *f)
                "  --allow-plain-http    serve plain HTTP beyond loopback (else a self-signed certificate in DIR/tls)\n"
                "  --repository          the repository (default DIR/repo; s3:// takes COFFER_S3_* and AWS_* settings)\n"
                "  --catalog             the catalog (default DIR/catalog.db; postgresql://... for PostgreSQL)\n"
-               "  environment: COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),\n"
+               "  environment: COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080;\n"
+               "               :PORT is every IPv4 address),\n"
                "               COFFER_ADMIN_KEY (admin API key; default: generated into DIR/admin.key),\n"
                "               COFFER_TLS_CERT, COFFER_TLS_KEY, COFFER_NO_TLS=1, COFFER_ALLOW_PLAIN_HTTP=1,\n"
                "               COFFER_REPOSITORY, COFFER_CATALOG\n");
@@ -174,9 +175,13 @@ static int parse_listen(const char *s, struct daemon_config *cfg)
     size_t hl;
     if (!colon) return -1;
     hl = (size_t)(colon - s);
-    if (hl == 0 || hl >= sizeof cfg->host) return -1;
-    memcpy(cfg->host, s, hl);
-    cfg->host[hl] = '\0';
+    if (hl >= sizeof cfg->host) return -1;
+    if (hl == 0) {
+        snprintf(cfg->host, sizeof cfg->host, "0.0.0.0"); /* ":8080": every IPv4 address */
+    } else {
+        memcpy(cfg->host, s, hl);
+        cfg->host[hl] = '\0';
+    }
     if (cfg->host[0] == '[' && cfg->host[hl - 1] == ']') { /* [::1]:8080 */
         memmove(cfg->host, cfg->host + 1, hl - 2);
         cfg->host[hl - 2] = '\0';

@@ -36,5 +36,9 @@ const struct api_route_table api_route_tables[] = {
     { "connector-side", api_routes_connector_side, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     /* the web console's static files (console.c): no key, no tenant; the page asks for both */
     { "console", api_routes_console, API_AUTH_NONE, API_TENANT_NONE },
+    /* liveness and readiness (health.c): no key, no tenant, for load balancers and orchestrators */
+    { "health", api_routes_health, API_AUTH_NONE, API_TENANT_NONE },
+    /* Prometheus metrics (health.c): a cluster key with Viewer; no key with COFFER_METRICS_PUBLIC=1 */
+    { "metrics", api_routes_metrics, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     { NULL, NULL, 0, API_TENANT_NONE },
 };

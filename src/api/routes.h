@@ -83,6 +83,14 @@ extern const struct api_route api_routes_site[];            /* site_api.c: the s
 extern const struct api_route api_routes_coffer_keys[];     /* keys_api.c (Coffer extension) */
 extern const struct api_route api_routes_console[];         /* console.c: the web console's files */
 extern const struct api_route api_routes_openapi[];         /* openapi.c: GET /v2/openapi.json (Coffer extension) */
+extern const struct api_route api_routes_health[];          /* health.c: GET /healthz (no key) */
+extern const struct api_route api_routes_metrics[];         /* health.c: GET /metrics (Prometheus text) */
+/* A route flag: with COFFER_METRICS_PUBLIC=1 in cofferd's environment at start, this route of an admin
+ * key table needs no key (server.c authenticates it as API_AUTH_NONE); otherwise the table's rules. */
+#define API_ROUTE_PUBLIC_OPT 8
+/* api_metrics_observe: server.c's report of one answered request (route NULL: none matched) and the
+ * microseconds from its arrival to its answer; health.c counts it for GET /metrics. Thread-safe. */
+void api_metrics_observe(const struct api_route *route, const char *method, int status, uint64_t usecs);
 /* api_openapi_json: the description served there (openapi/coffer.json embedded at build time), not
  * NUL-terminated; *len is its length. Static: never freed. */
 const unsigned char *api_openapi_json(size_t *len);

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Each connection's libmicrohttpd memory pool holds the read buffer (request line and headers, grown
@@ -55,6 +56,7 @@ struct api_server {
     struct api_auth_state *auth;     /* ctx->auth, or own_auth */
     struct api_auth_state *own_auth; /* made here when the context brought none; freed by api_server_stop */
     int port;
+    int metrics_public; /* COFFER_METRICS_PUBLIC=1 at start: API_ROUTE_PUBLIC_OPT routes need no key */
 };
 
 /* Per-connection state (MHD's socket context): set by unescape when a decoded path, parameter name or
@@ -73,7 +75,23 @@ struct conn_state {
     int hidden_nul;     /* on_request: the raw request target holds a NUL byte */
     uintptr_t uri;      /* on_uri: where the raw target began in MHD's buffer, and its visible length */
     size_t uri_len;
+    uint64_t t0_usecs;  /* on_uri: when the request arrived (monotonic), for the latency histogram */
 };
+
+/* mono_usecs: the monotonic clock in microseconds. */
+static uint64_t mono_usecs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* observe: counts an answered request for GET /metrics (health.c). */
+static void observe(const struct conn_state *st, const struct api_route *route, const char *method, int status)
+{
+    uint64_t now = mono_usecs();
+    api_metrics_observe(route, method, status, st->t0_usecs && now > st->t0_usecs ? now - st->t0_usecs : 0);
+}
 
 
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct api_resp *r)
@@ -171,14 +189,14 @@ static const char *role_text(unsigned bits, char *buf, size_t len)
 
 /* authorize: the route's role, then its tenant (routes.h, steps 5 and 6): 0 with req->tenant set,
  * or -1 after a 403 (role, tenant, cluster-only route) or a 400 (tenant header missing or too long). */
-static int authorize(const struct api_route_table *table, const struct api_route *route, const struct api_principal *who,
-                     struct api_req *req, struct api_resp *resp)
+static int authorize(const struct api_route_table *table, enum api_auth scheme, const struct api_route *route,
+                     const struct api_principal *who, struct api_req *req, struct api_resp *resp)
 {
     const struct api_tenant_rule *rule = &table->tenant;
     char need[64], held[64];
     const char *h;
     req->tenant = NULL;
-    if (table->auth == API_AUTH_NONE) return 0; /* no key: no role to hold, no tenant to name */
+    if (scheme == API_AUTH_NONE) return 0; /* no key: no role to hold, no tenant to name */
     if (!api_role_satisfies(who->roles, route->role) &&
         !((route->flags & API_ROUTE_DATA_SECURITY) && (who->roles & API_ROLE_DATA_SECURITY))) {
         api_error(resp, 403, "Forbidden", "%s %s needs the %s role%s; key %s holds %s", req->method, route->pattern,
@@ -271,6 +289,7 @@ static void dispatch(struct api_server *s, struct api_req *req, struct api_princ
     const struct api_route_table *table = NULL;
     const struct api_route *route = NULL;
     const char *params[API_MAX_PATH_PARAMS] = { 0 };
+    enum api_auth scheme;
     memset(who, 0, sizeof *who);
     req->who = who; /* filled by authenticate; all zero (key_id "") when there is no valid key */
     if (api_auth_blocked(s->auth, client_addr(req->conn), &retry_after)) {
@@ -323,7 +342,9 @@ static void dispatch(struct api_server *s, struct api_req *req, struct api_princ
         }
     }
     req->route = route; /* the audit log names it, even for a refused request */
-    if (authenticate(s, req, table ? table->auth : API_AUTH_DEFAULT, who, resp) != 0) return;
+    scheme = table ? table->auth : API_AUTH_DEFAULT;
+    if (route && (route->flags & API_ROUTE_PUBLIC_OPT) && s->metrics_public) scheme = API_AUTH_NONE;
+    if (authenticate(s, req, scheme, who, resp) != 0) return;
     req->data_security = (who->roles & API_ROLE_DATA_SECURITY) != 0;
     if (too_large) {
         api_error(resp, 413, "BodyTooLarge", "request body is larger than %u bytes", API_MAX_BODY_BYTES);
@@ -337,7 +358,7 @@ static void dispatch(struct api_server *s, struct api_req *req, struct api_princ
         return;
     }
     memcpy(req->params, params, sizeof params);
-    if (authorize(table, route, who, req, resp) != 0) return;
+    if (authorize(table, scheme, route, who, req, resp) != 0) return;
     route->handler(req, resp);
     if (resp->status == 0) api_error(resp, 500, "InternalError", "handler gave no answer");
 }
@@ -392,6 +413,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     buf_init(&st->body, API_MAX_BODY_BYTES);
     st->uri = (uintptr_t)uri;
     st->uri_len = strlen(uri);
+    st->t0_usecs = mono_usecs();
     if (q)
         for (params = 1; (q = strchr(q + 1, '&')) != NULL;) params++;
     if (st->uri_len > API_MAX_TARGET_BYTES) st->target_refused = 414;
@@ -492,6 +514,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (check_request(c, url, st, &resp) != 0) {
             st->rejected = 1;
+            observe(st, NULL, method, resp.status);
             return send_resp(c, &resp);
         }
         return MHD_YES;
@@ -524,6 +547,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     dispatch(s, &req, &who, st->too_large, &resp);
     /* here req.who (the caller), req.route (NULL when no route matched) and resp.status are final */
     api_audit_request(&req, &resp); /* durable before the answer goes out (api/audit.h) */
+    observe(st, req.route, method, resp.status);
     return send_resp(c, &resp);
 }
 
@@ -562,6 +586,7 @@ int api_server_start(const char *host, int port, const char *admin_key, struct a
     const union MHD_DaemonInfo *info;
     if (!s) return -1;
     s->ctx = ctx;
+    s->metrics_public = getenv("COFFER_METRICS_PUBLIC") && strcmp(getenv("COFFER_METRICS_PUBLIC"), "1") == 0;
     if (ctx && ctx->auth) {
         s->auth = ctx->auth;
     } else if (api_auth_new(admin_key, NULL, ctx ? ctx->data_security_key : NULL, NULL, &s->own_auth) == 0) {

@@ -94,6 +94,11 @@ int cat_run_find(struct cat *cat, const char *tenant, int64_t group_seq, int64_t
 /* cat_run_active: 1 when group has a run Accepted or Running, 0 when not, <0 on error. */
 int cat_run_active(struct cat *cat, const char *tenant, const char *group_id);
 
+/* cat_run_count_by_status: calls fn once per run status present in the catalog (every tenant) with
+ * the number of runs in it, in status order; fn nonzero stops and is returned. 0, or -1 on error. */
+typedef int (*cat_run_count_fn)(void *ud, const char *status, int64_t count);
+int cat_run_count_by_status(struct cat *cat, cat_run_count_fn fn, void *ud);
+
 /* cat_run_objects: the objects of a run in object id order; *out malloc'd (release each, then free). */
 int cat_run_objects(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
                     struct cat_run_object **out, size_t *n);

@@ -178,6 +178,23 @@ int cat_run_active(struct cat *cat, const char *tenant, const char *group_id)
     return -1;
 }
 
+int cat_run_count_by_status(struct cat *cat, cat_run_count_fn fn, void *ud)
+{
+    sqldb_stmt *st = cat_stmt(cat, "SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status");
+    int rc, out = 0;
+    if (!st) return -1;
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
+        const char *status = (const char *)sqldb_column_text(st, 0);
+        if (status && (out = fn(ud, status, sqldb_column_int64(st, 1))) != 0) break;
+    }
+    if (out == 0 && rc != SQLDB_DONE) {
+        cat_log_error(cat, "run count by status");
+        out = -1;
+    }
+    sqldb_reset(st);
+    return out;
+}
+
 static int read_object(sqldb_stmt *st, struct cat_run_object *o)
 {
     memset(o, 0, sizeof *o);

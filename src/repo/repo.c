@@ -732,6 +732,13 @@ int repo_flush(struct repo *repo)
     return rc;
 }
 
+int repo_check(struct repo *repo)
+{
+    uint64_t size = 0;
+    int rc = repo->be->ops->stat(repo->be, REPO_OBJ_ROOT, "config", &size);
+    return rc < 0 ? rc : 0;
+}
+
 void repo_get_stats(struct repo *repo, struct repo_stats *out)
 {
     memset(out, 0, sizeof *out);

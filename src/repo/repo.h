@@ -179,6 +179,10 @@ int repo_verify_ex(struct repo *repo, const struct repo_verify_opts *o, json_t *
 /* repo_index_rebuild: rebuilds the index from the packs alone (their trailing blob lists). */
 int repo_index_rebuild(struct repo *repo);
 
+/* repo_check: a cheap liveness probe: the backend stats the repository's config object (no read).
+ * 0, or the backend's negative error (-ENOENT when it is gone). */
+int repo_check(struct repo *repo);
+
 struct repo_stats { uint64_t packs, blobs, pack_bytes, index_bytes_in_memory; };
 void repo_get_stats(struct repo *repo, struct repo_stats *out);
 
