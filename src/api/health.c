@@ -8,6 +8,7 @@
  * the API requests by method, route pattern and status with one latency histogram over all requests.
  * The request counters live here, in a fixed table under one mutex, fed by server.c for every
  * answered request (api_metrics_observe); they are per process and start at zero at each start. */
+#include "svc/svc.h"
 #include "api/routes.h"
 #include "catalog/cat_run.h"
 #include "repo/repo.h"
@@ -113,20 +114,13 @@ static int count_one(void *ud, const char *status, int64_t count)
 static void write_repo(FILE *f, struct repo *repo)
 {
     struct repo_stats rs;
-    json_t *ids = NULL, *v;
     uint64_t logical = 0;
-    size_t i;
+    size_t nsnap = 0;
     repo_get_stats(repo, &rs);
-    if (repo_snapshot_list(repo, &ids) < 0) return;
-    json_array_foreach(ids, i, v) { /* logical bytes: what the snapshots hold, as .../repository/stats */
-        json_t *doc = NULL;
-        if (!json_string_value(v) || repo_snapshot_read(repo, json_string_value(v), &doc) != 0) continue;
-        logical += (uint64_t)json_integer_value(json_object_get(json_object_get(doc, "stats"), "logical_bytes"));
-        json_decref(doc);
-    }
+    if (svc_repo_usage(repo, &nsnap, &logical) < 0) return; /* as .../repository/stats counts them */
     fprintf(f, "# HELP coffer_repository_snapshots Snapshots in the repository.\n"
                "# TYPE coffer_repository_snapshots gauge\ncoffer_repository_snapshots %zu\n",
-            json_array_size(ids));
+            nsnap);
     fprintf(f, "# HELP coffer_repository_stored_bytes Bytes of the repository's packs.\n"
                "# TYPE coffer_repository_stored_bytes gauge\ncoffer_repository_stored_bytes %llu\n",
             (unsigned long long)rs.pack_bytes);
@@ -136,7 +130,6 @@ static void write_repo(FILE *f, struct repo *repo)
     fprintf(f, "# HELP coffer_repository_dedup_ratio Logical bytes over stored bytes (0 when nothing is stored).\n"
                "# TYPE coffer_repository_dedup_ratio gauge\ncoffer_repository_dedup_ratio %.6g\n",
             rs.pack_bytes ? (double)logical / (double)rs.pack_bytes : 0.0);
-    json_decref(ids);
 }
 
 static void write_requests(FILE *f)

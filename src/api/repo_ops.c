@@ -28,6 +28,7 @@
  *        it found unused; a real prune: what it found unused and left in the packs it kept), null
  *        before any prune ran ("garbageBytesSource": "lastPrune" | "lastDryRun" | null).
  * The prune report's fields are repo_prune_report's (repo.h) in camelCase. */
+#include "svc/svc.h"
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/jv.h"
@@ -226,43 +227,27 @@ static void stats_get(struct api_req *req, struct api_resp *resp)
     struct api_context *ctx = api_ctx(req);
     struct repo_stats rs;
     struct prune_status st;
-    json_t *ids = NULL, *o;
+    json_t *o;
+    uint64_t logical = 0;
+    size_t nsnap = 0;
     if (!ctx->repo) {
         api_error(resp, 503, "ServiceUnavailable", "the repository is not available");
         return;
     }
     repo_get_stats(ctx->repo, &rs);
-    if (repo_snapshot_list(ctx->repo, &ids) < 0) {
+    if (svc_repo_usage(ctx->repo, &nsnap, &logical) < 0) {
         api_error(resp, 500, "InternalError", "cannot list the repository's snapshots");
         return;
     }
-    o = json_pack("{s:I, s:I, s:I, s:I, s:I}", "snapshots", (json_int_t)json_array_size(ids),
+    o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "snapshots", (json_int_t)nsnap,
                   "packs", (json_int_t)rs.packs, "blobs", (json_int_t)rs.blobs, "packBytes",
-                  (json_int_t)rs.pack_bytes, "indexBytesInMemory",
-                  (json_int_t)rs.index_bytes_in_memory);
+                  (json_int_t)rs.pack_bytes, "indexBytesInMemory", (json_int_t)rs.index_bytes_in_memory,
+                  "logicalBytes", (json_int_t)logical, "storedBytes", (json_int_t)rs.pack_bytes,
+                  "dedupRatio", rs.pack_bytes ? json_real((double)logical / (double)rs.pack_bytes) : json_null());
     if (!o) {
-        json_decref(ids);
         api_error(resp, 500, "InternalError", "out of memory");
         return;
     }
-    {   /* logical bytes: what the snapshots hold, from their documents */
-        uint64_t logical = 0;
-        size_t i;
-        json_t *v;
-        json_array_foreach(ids, i, v) {
-            json_t *doc = NULL;
-            if (!json_string_value(v) || repo_snapshot_read(ctx->repo, json_string_value(v), &doc) != 0)
-                continue;
-            logical += (uint64_t)json_integer_value(json_object_get(json_object_get(doc, "stats"),
-                                                                    "logical_bytes"));
-            json_decref(doc);
-        }
-        json_object_set_new(o, "logicalBytes", json_integer((json_int_t)logical));
-        json_object_set_new(o, "storedBytes", json_integer((json_int_t)rs.pack_bytes));
-        json_object_set_new(o, "dedupRatio", rs.pack_bytes
-                                ? json_real((double)logical / (double)rs.pack_bytes) : json_null());
-    }
-    json_decref(ids);
     if (sched_prune_status(ctx->sched, &st) == 0 && st.has_last) {
         const struct repo_prune_report *pr = &st.last.report;
         int ok = st.last.state == PRUNE_SUCCEEDED;

@@ -225,3 +225,21 @@ const char *svc_damage_text(int rc, char *buf, size_t len)
 {
     return eng_damage_text(rc, buf, len);
 }
+
+int svc_repo_usage(struct repo *repo, size_t *snapshots, uint64_t *logical_bytes)
+{
+    json_t *ids = NULL, *v;
+    uint64_t logical = 0;
+    size_t i;
+    if (repo_snapshot_list(repo, &ids) < 0) return -1;
+    json_array_foreach(ids, i, v) {
+        json_t *doc = NULL;
+        if (!json_string_value(v) || repo_snapshot_read(repo, json_string_value(v), &doc) != 0) continue;
+        logical += (uint64_t)json_integer_value(json_object_get(json_object_get(doc, "stats"), "logical_bytes"));
+        json_decref(doc);
+    }
+    *snapshots = json_array_size(ids);
+    *logical_bytes = logical;
+    json_decref(ids);
+    return 0;
+}

@@ -67,4 +67,9 @@ int svc_download_plan(struct repo *repo, const char *snapshot_id, const char *pa
 
 /* svc_damage_text: the sentence for a failed read on this thread (see eng_damage_text). */
 const char *svc_damage_text(int rc, char *buf, size_t len);
+/* svc_repo_usage: the repository's snapshot count and logical bytes (what the snapshots hold before
+ * deduplication, summed from their documents; an unreadable document counts nothing): one pass over the
+ * snapshot list, for GET /v2/coffer/repository/stats and /metrics. 0, or -1 when the list cannot be read. */
+int svc_repo_usage(struct repo *repo, size_t *snapshots, uint64_t *logical_bytes);
+
 #endif
