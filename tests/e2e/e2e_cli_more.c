@@ -13,6 +13,7 @@
  * option, a missing include path is named (at create and in the run's messages), and every command's
  * --help has an example. */
 #include "e2e/e2e_recover_fixture.h"
+#include "e2e/clirun.h"
 #include <locale.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,27 +27,7 @@ static long long host;
 static char policy[128], group[128], snap[80], run_id[64];
 static long long snap_usecs;
 
-static const char *cli_bin(void)
-{
-    const char *b = getenv("COFFER_CLI");
-    if (b && *b) return b;
-    return "build/asan/coffer"; /* the sanitizer build only: a missing one is a failure, not a fallback */
-}
-
-struct run {
-    int status; /* exit status, -1 when it did not exit normally */
-    char *out, *err;
-};
-static struct run last; /* released by the next run, so a failed CHECK leaks nothing */
-
-static char *slurp(const char *path)
-{
-    char *data;
-    size_t n;
-    if (read_all(path, &data, &n) != 0) return strdup("");
-    data[n] = '\0';
-    return data;
-}
+static struct cli_run last; /* released by the next run, so a failed CHECK leaks nothing */
 
 /* How a run of the CLI is set up: the service URL (NULL: the daemon's /v2), the key (NULL: none at all,
  * COFFER_KEY unset), the working directory (NULL: this one). */
@@ -54,55 +35,17 @@ struct env {
     const char *url, *key, *cwd;
 };
 
-static struct run *cli_v(const struct env *e, const char *first, va_list ap)
+static struct cli_run *cli_v(const struct env *e, const char *first, va_list ap)
 {
-    const char *argv[48];
-    char outp[700], errp[700];
-    int n = 0, st;
-    pid_t pid;
-    free(last.out);
-    free(last.err);
-    memset(&last, 0, sizeof last);
-    argv[n++] = cli_bin();
-    argv[n++] = first;
-    for (const char *w; n < 47 && (w = va_arg(ap, const char *)) != NULL;) argv[n++] = w;
-    argv[n] = NULL;
-    snprintf(outp, sizeof outp, "%s/out", g_tmp);
-    snprintf(errp, sizeof errp, "%s/err", g_tmp);
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        char bin[1200];
-        if (fo < 0 || fe < 0) _exit(126);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        /* the binary's path is relative to the test's directory: keep it when the CLI runs elsewhere */
-        if (argv[0][0] != '/' && getcwd(bin, sizeof bin - 200)) {
-            strcat(bin, "/");
-            strncat(bin, argv[0], 190);
-            argv[0] = bin;
-        }
-        if (e->cwd && chdir(e->cwd) != 0) _exit(125);
-        setenv("COFFER_URL", e->url ? e->url : url, 1);
-        if (e->key) setenv("COFFER_KEY", e->key, 1);
-        else unsetenv("COFFER_KEY");
-        unsetenv("COFFER_TENANT");
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    last.status = -1;
-    if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st)) last.status = WEXITSTATUS(st);
-    last.out = slurp(outp);
-    last.err = slurp(errp);
-    return &last;
+    struct cli_env ce = { g_tmp, e->url ? e->url : url, e->key, e->cwd };
+    return clirun_v(&last, &ce, first, ap);
 }
 
 /* cli: runs the CLI with the words (NULL-terminated) against the daemon with its key. */
-static struct run *cli(const char *first, ...)
+static struct cli_run *cli(const char *first, ...)
 {
     struct env e = { NULL, HARNESS_KEY, NULL };
-    struct run *r;
+    struct cli_run *r;
     va_list ap;
     va_start(ap, first);
     r = cli_v(&e, first, ap);
@@ -110,9 +53,9 @@ static struct run *cli(const char *first, ...)
     return r;
 }
 
-static struct run *cli_env(const struct env *e, const char *first, ...)
+static struct cli_run *cli_env(const struct env *e, const char *first, ...)
 {
-    struct run *r;
+    struct cli_run *r;
     va_list ap;
     va_start(ap, first);
     r = cli_v(e, first, ap);
@@ -218,7 +161,7 @@ TEST(setup)
 TEST(missing_path_named_and_the_run_shown)
 {
     char obj[32], missing_group[128], line[4096], when[32], secs[32];
-    struct run *r;
+    struct cli_run *r;
     json_t *j, *msgs;
     long long s, e;
     long c_start, c_head;
@@ -295,7 +238,7 @@ TEST(missing_path_named_and_the_run_shown)
 TEST(snapshot_list_shows_run_and_time)
 {
     char when[32];
-    struct run *r;
+    struct cli_run *r;
     json_t *j;
     char obj[32];
     CHECK(snap[0]);
@@ -318,7 +261,7 @@ TEST(snapshot_list_shows_run_and_time)
 TEST(download_create_fetches_the_bytes)
 {
     char docs[700], tarp[700], x[700], cmd[2200], a[900], b[900], id[128];
-    struct run *r;
+    struct cli_run *r;
     snprintf(docs, sizeof docs, "%s/docs/", src);
     snprintf(tarp, sizeof tarp, "%s/docs.tar", g_tmp);
     r = cli("download", "create", "--snapshot", snap, "--path", docs, "--output", tarp, NULL);
@@ -359,7 +302,7 @@ TEST(download_create_fetches_the_bytes)
 TEST(restore_tidies_a_trailing_slash)
 {
     char p[700], to[700], a[900], b[900];
-    struct run *r;
+    struct cli_run *r;
     snprintf(p, sizeof p, "%s/a.txt/", src);
     snprintf(to, sizeof to, "%s/restored", g_tmp);
     r = cli("restore", "--snapshot", snap, "--path", p, "--to", to, "--wait", NULL);
@@ -373,7 +316,7 @@ TEST(restore_tidies_a_trailing_slash)
 TEST(recovery_cancel)
 {
     char id[128];
-    struct run *r;
+    struct cli_run *r;
     r = cli("download", "create", "--snapshot", snap, "--path", src, NULL);
     CHECKF(r->status == 0, "exit %d: %s", r->status, r->err);
     CHECK(after(r->out, "download ", id, sizeof id) == 0);
@@ -392,7 +335,7 @@ TEST(recovery_cancel)
 TEST(run_cancel)
 {
     char obj[32], g[128], rid[64], path[800];
-    struct run *r;
+    struct cli_run *r;
     json_t *j = NULL;
     const char *st = NULL;
     int running = 0;
@@ -442,7 +385,7 @@ TEST(policy_get_groups_and_update)
 {
     char pid[128], obj[32], g[3][128], line[4096], path[300];
     static const char *const names[3] = { "pg-one", "pg-two", "pg-three" };
-    struct run *r;
+    struct cli_run *r;
     json_t *j = NULL;
     snprintf(obj, sizeof obj, "%lld", host);
     r = cli("policy", "create", "--name", "cli-shared", NULL);
@@ -493,7 +436,7 @@ TEST(policy_get_groups_and_update)
 TEST(group_update_and_option_names)
 {
     char path[300], docs[700], line[4096];
-    struct run *r;
+    struct cli_run *r;
     json_t *j = NULL, *fps;
     snprintf(docs, sizeof docs, "%s/docs", src);
     r = cli("group", "update", group, "--remove-path", "/does/not/exist2", "--exclude", docs, "--description",
@@ -525,7 +468,7 @@ TEST(cjk_names_keep_the_columns)
 {
     char obj[32], g1[128], g2[128];
     static const char cjk[] = "日本語のグループ";
-    struct run *r;
+    struct cli_run *r;
     long head, c1, c2;
     snprintf(obj, sizeof obj, "%lld", host);
     r = cli("group", "create", "--name", cjk, "--policy", policy, "--source-object", obj, "--path", src, NULL);
@@ -548,7 +491,7 @@ TEST(cjk_names_keep_the_columns)
 /* With --json every error is one JSON object on stderr (stdout stays empty). */
 TEST(json_errors_are_json)
 {
-    struct run *r;
+    struct cli_run *r;
     json_t *j;
     r = cli("--json", "policy", "get", "nope", NULL);
     CHECK_EQ_INT(r->status, 1);
@@ -585,7 +528,7 @@ TEST(key_and_url_messages)
 {
     struct env wrong = { NULL, "not-the-key", NULL }, none = { NULL, NULL, g_tmp }, bare = { d.base, HARNESS_KEY, NULL };
     char want[300];
-    struct run *r;
+    struct cli_run *r;
     char *wrong_err;
     r = cli_env(&wrong, "policy", "list", NULL);
     CHECK_EQ_INT(r->status, 1);
@@ -608,7 +551,7 @@ TEST(key_and_url_messages)
 TEST(source_delete)
 {
     char id[32];
-    struct run *r;
+    struct cli_run *r;
     r = cli("--tenant", "cli-src", "source", "register", "--endpoint", "127.0.0.1", NULL);
     CHECKF(r->status == 0, "exit %d: %s", r->status, r->err);
     CHECK(after(r->out, "registered source ", id, sizeof id) == 0);
@@ -631,7 +574,7 @@ TEST(every_command_has_help_with_an_example)
 {
     char *list, *p;
     int n = 0;
-    struct run *r = cli("help", NULL);
+    struct cli_run *r = cli("help", NULL);
     CHECK(r->status == 0);
     list = strdup(r->out);
     for (p = list; (p = strstr(p, "\n  coffer ")) != NULL;) {
@@ -669,8 +612,8 @@ int main(void)
     static const char *const env[] = { "COFFER_TEST_HOOKS=1", "COFFER_TEST_SLOW_OPEN_MS=100",
                                        "COFFER_TEST_RECOVERY_DELAY_MS=1500", NULL };
     if (!setlocale(LC_CTYPE, "C.UTF-8")) setlocale(LC_CTYPE, "");
-    if (access(cli_bin(), X_OK) != 0) {
-        check_fail(__FILE__, __LINE__, "no CLI binary at %s (make test-bin)", cli_bin());
+    if (access(clirun_bin(), X_OK) != 0) {
+        check_fail(__FILE__, __LINE__, "no CLI binary at %s (make test-bin)", clirun_bin());
         return check_finish();
     }
     g_tmp = check_tmpdir("e2e-cli-more");

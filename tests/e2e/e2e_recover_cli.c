@@ -7,6 +7,7 @@
  * snapshot exits 1 with the server's message; download writes the archive and resumes a partial
  * file to the same bytes. Usage errors exit 2. */
 #include "e2e/e2e_recover_fixture.h"
+#include "e2e/clirun.h"
 #include <sys/wait.h>
 
 #define T "default" /* the CLI's default tenant */
@@ -16,65 +17,18 @@ static char url[128], *g_tmp, src[600];
 static long long host;
 static char policy[128], group[128], snap[80];
 
-static const char *cli_bin(void)
-{
-    const char *b = getenv("COFFER_CLI");
-    if (b && *b) return b;
-    return "build/asan/coffer"; /* the sanitizer build only: a missing one is a failure, not a fallback */
-}
-
-struct run {
-    int status;   /* exit status, -1 when it did not exit normally */
-    char *out, *err;
-};
-static struct run last; /* released by the next run, so a failed CHECK leaks nothing */
-
-static char *slurp(const char *path)
-{
-    char *data;
-    size_t n;
-    if (read_all(path, &data, &n) != 0) return strdup("");
-    data[n] = '\0';
-    return data;
-}
+static struct cli_run last; /* released by the next run, so a failed CHECK leaks nothing */
 
 /* cli: runs the CLI with the words (NULL-terminated). */
-static struct run *cli(const char *first, ...)
+static struct cli_run *cli(const char *first, ...)
 {
-    const char *argv[40];
-    char outp[700], errp[700];
-    int n = 0, st;
+    struct cli_env e = { g_tmp, url, HARNESS_KEY, NULL };
+    struct cli_run *r;
     va_list ap;
-    pid_t pid;
-    free(last.out);
-    free(last.err);
-    memset(&last, 0, sizeof last);
-    argv[n++] = cli_bin();
-    argv[n++] = first;
     va_start(ap, first);
-    for (const char *w; n < 39 && (w = va_arg(ap, const char *)) != NULL;) argv[n++] = w;
+    r = clirun_v(&last, &e, first, ap);
     va_end(ap);
-    argv[n] = NULL;
-    snprintf(outp, sizeof outp, "%s/out", g_tmp);
-    snprintf(errp, sizeof errp, "%s/err", g_tmp);
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0) _exit(126);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        setenv("COFFER_URL", url, 1);
-        setenv("COFFER_KEY", HARNESS_KEY, 1);
-        unsetenv("COFFER_TENANT");
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    last.status = -1;
-    if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st)) last.status = WEXITSTATUS(st);
-    last.out = slurp(outp);
-    last.err = slurp(errp);
-    return &last;
+    return r;
 }
 
 TEST(setup)
@@ -99,7 +53,7 @@ TEST(setup)
  * re-reads only what changed since the setup's run. */
 TEST(run_start_wait_and_list)
 {
-    struct run *r = cli("run", "start", group, "--wait", NULL);
+    struct cli_run *r = cli("run", "start", group, "--wait", NULL);
     char first_id[64];
     CHECKF(r->status == 0, "exit %d: %s %s", r->status, r->out, r->err);
     /* Incremental: only letter.txt, rewritten by the restore test, is read again, not the 3 MiB file. */
@@ -169,7 +123,7 @@ TEST(two_groups_back_up_at_once)
         json_decref(j);
         snprintf(alt, sizeof alt, "%s/conc-restore%d", g_tmp, k);
         {
-            struct run *r = cli("restore", "--snapshot", sid, "--path", dir[k], "--to", alt, "--wait", NULL);
+            struct cli_run *r = cli("restore", "--snapshot", sid, "--path", dir[k], "--to", alt, "--wait", NULL);
             CHECKF(r->status == 0, "exit %d: %s %s", r->status, r->out, r->err);
         }
         for (int i = 0; i < 6; i++)
@@ -185,7 +139,7 @@ TEST(two_groups_back_up_at_once)
 
 TEST(search)
 {
-    struct run *r = cli("search", "big.b", NULL);
+    struct cli_run *r = cli("search", "big.b", NULL);
     CHECKF(r->status == 0, "exit %d: %s", r->status, r->err);
     CHECK(strstr(r->out, "PATH") && strstr(r->out, "NEWEST SNAPSHOT"));
     CHECKF(strstr(r->out, fmt("%s/docs/big.bin", src)) != NULL, "%s", r->out);
@@ -206,7 +160,7 @@ TEST(search)
 TEST(restore_to_a_directory_and_back)
 {
     char alt[700];
-    struct run *r;
+    struct cli_run *r;
     snprintf(alt, sizeof alt, "%s/alt", g_tmp);
     r = cli("restore", "--snapshot", snap, "--path", fmt("%s/docs", src), "--to", alt, "--wait", NULL);
     CHECKF(r->status == 0, "exit %d: %s %s", r->status, r->out, r->err);
@@ -225,7 +179,7 @@ TEST(restore_to_a_directory_and_back)
 
 TEST(restore_refusals)
 {
-    struct run *r = cli("restore", "--snapshot", snap, "--path", fmt("%s/docs/missing.txt", src), "--wait", NULL);
+    struct cli_run *r = cli("restore", "--snapshot", snap, "--path", fmt("%s/docs/missing.txt", src), "--wait", NULL);
     CHECK_EQ_INT(r->status, 1);
     CHECKF(strstr(r->err, "missing.txt") && strstr(r->err, "HTTP 404"), "%s", r->err);
     r = cli("restore", "--path", "/x", NULL);
@@ -241,7 +195,7 @@ TEST(download_and_resume)
     json_t *c = NULL, *rec;
     char id[96], out[700];
     struct http_resp whole;
-    struct run *r;
+    struct cli_run *r;
     char *got;
     size_t n;
     CHECK(post_json(&d, FX_REC "/download-files-folders", T,
@@ -276,8 +230,8 @@ TEST(download_and_resume)
 
 int main(void)
 {
-    if (access(cli_bin(), X_OK) != 0) {
-        check_fail(__FILE__, __LINE__, "no CLI binary at %s (make test-bin)", cli_bin());
+    if (access(clirun_bin(), X_OK) != 0) {
+        check_fail(__FILE__, __LINE__, "no CLI binary at %s (make test-bin)", clirun_bin());
         return check_finish();
     }
     g_tmp = check_tmpdir("recover-cli");
