@@ -60,7 +60,7 @@ install: all
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/cofferd.service
 	install -m 0644 packaging/cofferd.default $(DESTDIR)$(SYSCONF_DIR)/default/cofferd
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/coffer/
-all: build/cofferd build/coffer
+all: build/cofferd build/coffer build/coffer-agent
 
 $(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/console-embed.sh
 	scripts/console-embed.sh $@ $(CONSOLE)
@@ -89,6 +89,10 @@ build/cofferd: build/obj/cmd/cofferd.o build/libcoffer.a
 	$(CC) $(CFLAGS_REL) -o $@ $^ $(LIBS)
 build/coffer: build/obj/cmd/coffer.o build/libcoffer.a
 	$(CC) $(CFLAGS_REL) -o $@ $^ $(LIBS)
+build/coffer-agent: build/obj/cmd/coffer-agent.o build/libcoffer.a
+	$(CC) $(CFLAGS_REL) -o $@ $^ $(LIBS)
+build/asan/coffer-agent: build/asan/obj/cmd/coffer-agent.o build/asan/libcoffer.a
+	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LIBS)
 build/asan/cofferd: build/asan/obj/cmd/cofferd.o build/asan/libcoffer.a
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LIBS)
 build/asan/coffer: build/asan/obj/cmd/coffer.o build/asan/libcoffer.a
@@ -108,7 +112,7 @@ build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o build/fuzz/libcoffer.a
 
 fuzz-bin: $(FUZZ)
 
-test-bin: all build/asan/cofferd build/asan/coffer $(UNIT) $(E2E) fuzz-bin
+test-bin: all build/asan/cofferd build/asan/coffer build/asan/coffer-agent $(UNIT) $(E2E) fuzz-bin
 
 test: test-bin
 	tests/run-all.sh
