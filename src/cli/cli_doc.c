@@ -84,9 +84,9 @@ void cli_doc_options(const struct cli_command *k, void (*fn)(const char *name, c
                 v = value;
             }
         }
-        snprintf(key, sizeof key, "%s ", name);
-        if (strstr(seen, key) && seen[strstr(seen, key) - seen - 1] == ' ') continue;
-        if (strlen(seen) + strlen(key) < sizeof seen) strcat(seen, key);
+        snprintf(key, sizeof key, " %s ", name); /* seen is " a b c ": one option once */
+        if (strstr(seen, key)) continue;
+        if (strlen(seen) + strlen(key) < sizeof seen) strcat(seen, key + 1);
         fn(name, v, arg);
     }
 }
