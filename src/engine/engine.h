@@ -110,6 +110,8 @@ struct eng_restore_opts {
 
 struct eng_restore_result {
     uint64_t files, dirs, symlinks, other, bytes, skipped;
+    uint64_t first_file_usecs;  /* from the call to the first file complete under its name (0: none) */
+    uint64_t resolve_usecs;     /* from the call to the requested paths resolved (snapshot, trees read) */
     json_t *errors;            /* owned: array of {"path":..,"message":..} */
 };
 
