@@ -456,8 +456,9 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
         int64_t t0 = util_time_mono();
         rc = b->mover->backup(job_repo(j), &opts, &res, err, sizeof err);
         log_info("run %s of group %s: object %" PRId64 ": the mover took %" PRId64 " ms (%" PRIu64 " files, %" PRIu64
-                 " unchanged)", b->run_id, run->group_id, id, (util_time_mono() - t0) / 1000, res.files,
-                 res.files_unchanged);
+                 " unchanged; reader in reads %" PRIu64 " ms, waiting for the workers %" PRIu64 " ms; workers idle %"
+                 PRIu64 " ms)", b->run_id, run->group_id, id, (util_time_mono() - t0) / 1000, res.files,
+                 res.files_unchanged, res.read_usecs / 1000, res.batch_wait_usecs / 1000, res.worker_idle_usecs / 1000);
     }
     estimate_stop(est);
     backup_publish(b, NULL, 0);
