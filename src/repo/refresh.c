@@ -217,6 +217,7 @@ void repo_set_shared(struct repo *repo, int on)
 {
     pthread_mutex_lock(&repo->mu);
     repo->shared = on;
+    repo->on_miss = on ? repo_refresh_on_miss : NULL;
     pthread_mutex_unlock(&repo->mu);
 }
 

@@ -620,8 +620,15 @@ int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *l
 {
     int rc = blob_get_once(repo, id, data, len);
     /* Another process may have written the blob (an index file this one has not read) or moved it
-     * (its prune repacked it): refresh once and try again (refresh.c; only on a shared repository). */
-    if ((rc == -ENOENT || rc == -EIO) && repo_refresh_on_miss(repo) == 1) rc = blob_get_once(repo, id, data, len);
+     * (its prune repacked it): refresh once and try again (refresh.c, through repo->on_miss; only on
+     * a shared repository). */
+    int (*on_miss)(struct repo *) = NULL;
+    if (rc == -ENOENT || rc == -EIO) {
+        pthread_mutex_lock(&repo->mu);
+        on_miss = repo->on_miss;
+        pthread_mutex_unlock(&repo->mu);
+    }
+    if (on_miss && on_miss(repo) == 1) rc = blob_get_once(repo, id, data, len);
     return rc;
 }
 

@@ -163,6 +163,9 @@ struct repo {
     size_t nixn, ixn_cap;
     int shared;                   /* other processes write too: a read that misses refreshes */
     int64_t miss_refresh_mono;    /* the last refresh a miss caused (util_time_mono) */
+    /* on_miss: set by repo_set_shared (refresh.c, a file above repo.c): what a read that misses
+     * calls; 1 when it refreshed the index, so the read is tried again. NULL: not shared. */
+    int (*on_miss)(struct repo *repo);
 };
 
 /* ids.c */

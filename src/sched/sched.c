@@ -381,7 +381,8 @@ int sched_start(const struct sched_config *cfg, struct sched **out, char *err, s
              cfg->prune_interval_usecs ? cfg->prune_interval_usecs : PRUNE_DEFAULT_INTERVAL_USECS,
              job_pool_owner(s->backups), bc.lease_usecs }, &s->prune) != 0) ||
         (cfg->repo && verify_runner_start(&(struct verify_runner_config){ cfg->repo,
-             cfg->verify_interval_usecs, cfg->verify_read_pct }, &s->verify) != 0)) {
+             cfg->verify_interval_usecs, cfg->verify_read_pct, cfg->cat, job_pool_owner(s->backups) },
+             &s->verify) != 0)) {
         sched_stop(s);
         return -EIO;
     }
