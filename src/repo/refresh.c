@@ -8,8 +8,10 @@
  * (repo_flush_locked), with the open pack detached, because a pack's records must stay one run and
  * only the open pack's run may grow. When names vanished (another process's prune or rebuild replaced
  * them), every listed file is read again to learn which packs are still named: a known, indexed pack
- * that no file names any more is gone (its object absent: state DELETED) or on its way out (present:
- * condemned, so no writer deduplicates against it), and reads move to another copy
+ * that no file names any more is gone (its object absent, or a read found it missing: state DELETED,
+ * which verify does not look for) or on its way out (present: condemned and retired, so no writer
+ * deduplicates against it; every later refresh looks whether it is gone yet), and reads move to
+ * another copy
  * (repo_itab_prefer). If any listed file cannot be read in that pass, nothing is marked gone (an
  * unreadable file's packs would look unnamed). maint_mu is only tried: while a prune or rebuild of
  * this process runs, the refresh is skipped (-EBUSY) and the caller goes on with the index it has
@@ -167,20 +169,25 @@ int repo_index_refresh(struct repo *repo, struct repo_refresh_report *out)
     if (rc < 0) goto out;
     if (rep.full && !read_failed) {
         for (uint32_t p = 0; p < c.nseen; p++) {
+            struct repo_pack *pk;
             repo_id_t id;
             uint64_t size = 0;
             int st;
             pthread_mutex_lock(&repo->mu);
-            st = !c.seen[p] && repo->packs[p].state == REPO_PACK_SEALED && repo->packs[p].indexed &&
-                 !repo->packs[p].condemned && !repo->packs[p].w;
-            id = repo->packs[p].id;
+            pk = &repo->packs[p];
+            if (!c.seen[p] && pk->indexed && pk->state == REPO_PACK_MISSING) { /* a read found it gone */
+                pk->state = REPO_PACK_DELETED;
+                rep.packs_gone++;
+            }
+            st = !c.seen[p] && pk->state == REPO_PACK_SEALED && pk->indexed && !pk->condemned && !pk->w;
+            id = pk->id;
             pthread_mutex_unlock(&repo->mu);
             if (!st) continue;
             repo_id_to_hex(&id, hex);
             st = repo->be->ops->stat(repo->be, REPO_OBJ_PACK, hex, &size);
             pthread_mutex_lock(&repo->mu);
             if (st == -ENOENT) repo->packs[p].state = REPO_PACK_DELETED;
-            else repo->packs[p].condemned = true; /* present but unnamed: being removed */
+            else repo->packs[p].condemned = repo->packs[p].retired = true; /* present but unnamed: going */
             pthread_mutex_unlock(&repo->mu);
             rep.packs_gone++;
         }
@@ -192,6 +199,28 @@ int repo_index_refresh(struct repo *repo, struct repo_refresh_report *out)
             log_info("repo: refresh: %u pack(s) removed by another process; %u blob(s) now read from "
                      "their new copies", rep.packs_gone, moved);
         }
+    }
+    /* Packs an earlier refresh found unnamed but present: deleted by now? (The other process's prune
+     * deletes them right after their index files; a pack this process still counts as present would
+     * be reported missing by verify.) */
+    for (uint32_t p = 0;; p++) {
+        repo_id_t id;
+        uint64_t size = 0;
+        int st;
+        pthread_mutex_lock(&repo->mu);
+        if (p >= repo->npacks) {
+            pthread_mutex_unlock(&repo->mu);
+            break;
+        }
+        st = repo->packs[p].retired && repo->packs[p].state == REPO_PACK_SEALED;
+        id = repo->packs[p].id;
+        pthread_mutex_unlock(&repo->mu);
+        if (!st) continue;
+        repo_id_to_hex(&id, hex);
+        if (repo->be->ops->stat(repo->be, REPO_OBJ_PACK, hex, &size) != -ENOENT) continue;
+        pthread_mutex_lock(&repo->mu);
+        repo->packs[p].state = REPO_PACK_DELETED;
+        pthread_mutex_unlock(&repo->mu);
     }
     if (rep.full && !read_failed)
         for (k = 0; k < ngone; k++) {

@@ -52,6 +52,8 @@ struct repo_pack {
     bool on_disk;
     bool condemned;               /* a prune is removing it (prune.c): writers do not deduplicate
                                    * against its blobs (they store them again); reads still work */
+    bool retired;                 /* another process's prune is removing it (refresh.c): condemned,
+                                   * and each refresh looks whether it is gone yet */
     uint64_t size;                /* bytes reserved (open) or object size (sealed) */
     uint32_t writers;             /* puts with a reserved range still writing */
     struct repo_bwriter *w;       /* the backend writer of an open or sealing pack (owned); kept
