@@ -37,7 +37,7 @@ int node_prune_elsewhere(struct cat *cat, const char *node, char *holder, size_t
  * their policy allows another attempt, queued again at once (cat_run_retry); *n retried. The others
  * are left to the caller's expiry pass (Failed). */
 int node_retry_expired(struct cat *cat, const char *owner, int64_t now_real, int64_t lease_until, int *n);
-/* node_lease_usecs: the job lease (COFFER_LEASE_SECS, 2..3600; default JOB_LEASE_USECS), with the
+/* node_lease_config: the job lease (COFFER_LEASE_SECS, 2..3600; default JOB_LEASE_USECS), with the
  * renewal period (a sixth of it, at most 10 s) and the expiry pass period (half, at most 30 s). */
 void node_lease_config(int64_t *lease_usecs, int64_t *renew_usecs, int64_t *housekeeping_usecs);
 #endif
