@@ -463,23 +463,55 @@ static int cache_path(const struct s3 *s3, const char *sub, const char *name, ch
 
 static int cached_type(int type) { return type == REPO_OBJ_INDEX || type == REPO_OBJ_SNAPSHOT; }
 
-/* cache_store: writes an entry (temporary, rename: the cache is local and private); failures
- * only cost a later GET. */
+/* cache_store: writes an entry (a temporary in the same directory, then rename: a reader never
+ * sees a torn entry under its name). Nothing is fsynced: an entry is a copy of a write-once object
+ * that every read checks (cache_load hashes an index or snapshot entry against its name, and the
+ * repository authenticates a tree blob's stored bytes), so after a crash a lost or torn entry only
+ * costs a GET. Failures only cost a later GET too. The directories exist from the backend's start. */
 static void cache_store(struct s3 *s3, const char *sub, const char *name, const void *data, size_t len)
 {
-    char path[PATH_MAX], dir[PATH_MAX];
+    char path[PATH_MAX], tmp[PATH_MAX + 32];
+    const char *p = data;
+    int fd, ok = 1;
     if (cache_path(s3, sub, name, path, sizeof path) < 0) return;
-    snprintf(dir, sizeof dir, "%s/%s", s3->cache, sub);
-    if (fsio_mkdir_p(dir, 0700) < 0) return;
-    if (fsio_write_atomic(path, data, len, 0600) < 0) log_warn("s3: cannot cache %s", path);
+    if (snprintf(tmp, sizeof tmp, "%s" FSIO_TMP_TAG "%ld-XXXXXX", path, (long)getpid()) >= (int)sizeof tmp) return;
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        log_warn("s3: cannot cache %s: %s", path, strerror(errno));
+        return;
+    }
+    for (size_t left = len; ok && left > 0;) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) ok = 0;
+        else {
+            p += n;
+            left -= (size_t)n;
+        }
+    }
+    if (close(fd) < 0) ok = 0;
+    if (!ok || rename(tmp, path) < 0) {
+        log_warn("s3: cannot cache %s", path);
+        unlink(tmp);
+    }
 }
 
+/* cache_load: an entry; one of a type named by the hash of its bytes (index, snapshot: sub is their
+ * directory) whose bytes do not hash to its name is removed and answered -ENOENT. */
 static int cache_load(struct s3 *s3, const char *sub, const char *name, size_t max, void **data, size_t *len)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], hex[S3_SHA256_HEX_LEN + 1];
     int rc = cache_path(s3, sub, name, path, sizeof path);
     if (rc < 0) return rc;
     rc = fsio_read_all(path, max, data, len);
+    if (rc == 0 && strcmp(sub, "blob") != 0 &&
+        (s3_sha256_hex(*data, *len, hex) < 0 || strcmp(hex, name) != 0)) {
+        log_warn("s3: the cached copy %s does not match its name; removed", path);
+        unlink(path);
+        free(*data);
+        *data = NULL;
+        *len = 0;
+        return -ENOENT;
+    }
     if (rc == 0) atomic_fetch_add(&s3->n_hit, 1);
     return rc;
 }
@@ -1456,6 +1488,19 @@ bad:
     return -EINVAL;
 }
 
+/* cache_dirs: the cache's directories (made once, so that a store is one file and one rename). */
+static int cache_dirs(struct s3 *s3)
+{
+    static const char *const subs[] = { "", "/tmp", "/blob", "/index", "/snapshots" };
+    char dir[PATH_MAX];
+    for (size_t k = 0; k < sizeof subs / sizeof subs[0]; k++) {
+        int rc;
+        snprintf(dir, sizeof dir, "%s%s", s3->cache, subs[k]);
+        if ((rc = fsio_mkdir_p(dir, 0700)) < 0) return rc;
+    }
+    return 0;
+}
+
 static pthread_once_t s3_curl_once = PTHREAD_ONCE_INIT;
 static void s3_curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
@@ -1521,7 +1566,7 @@ int repo_backend_s3_new(const struct repo_s3_config *cfg, struct repo_backend **
         snprintf(loc, sizeof loc, "%s/%s/%s", s3->cfg.endpoint, s3->cfg.bucket, s3->cfg.prefix);
         s3_sha256_hex(loc, strlen(loc), hash);
         if (asprintf(&s3->cache, "%s/s3-%.16s", cfg->cache_dir, hash) < 0) s3->cache = NULL;
-        if (!s3->cache || fsio_mkdir_p(s3->cache, 0700) < 0) {
+        if (!s3->cache || cache_dirs(s3) < 0) {
             snprintf(err, errlen, "cannot make the cache directory under %s", cfg->cache_dir);
             s3_destroy(&s3->base);
             return -EIO;
