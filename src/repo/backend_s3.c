@@ -19,9 +19,13 @@
  * serves from it); commit uploads it: one conditional PUT below S3_PART_SIZE, else a multipart
  * upload of S3_PART_SIZE parts, S3_PART_THREADS at a time (each read into its thread's buffer:
  * memory per committing writer is at most S3_PART_THREADS parts, 32 MiB)
- * completed with If-None-Match: *, aborted on any failure so that a partial upload never becomes
- * an object. clean aborts multipart uploads under the prefix older than a day (another node may
- * be uploading a younger one) and removes temporaries of dead processes.
+ * completed with If-None-Match: * (a HEAD first only where the server ignores the condition),
+ * aborted on any failure so that a partial upload never becomes an object. The temporary is never
+ * fsynced: it is only a staging copy, and a crash before the commit loses the pack whatever was on
+ * the local disk (nothing names it; clean removes it). The repository commits packs from
+ * S3_BACKGROUND_COMMITS background threads (backend.h background_commits, pack.c), so uploads
+ * overlap the backup. clean aborts multipart uploads under the prefix older than a day (another
+ * node may be uploading a younger one) and removes temporaries of dead processes.
  *
  * Requests: a pool of cfg->connections curl handles (connections are reused); every request is
  * retried on a transport error, a timeout, 5xx or 429 with exponential backoff (100 ms doubling,
@@ -29,16 +33,17 @@
  * compares the bytes there (its own first attempt may have landed); a retried DELETE that finds
  * nothing counts as done.
  *
- * Read-ahead: a pack read that starts where the previous read of that pack ended (within 256 KiB)
- * fetches a 4 MiB window and keeps it (8 windows at most, least recently used out), so a restore,
- * verify or prune reading a pack front to back makes one request per window; a random read is a
- * plain ranged GET.
+ * Read-ahead ("reading packs ahead" below): a pack read near the last read of that pack is served
+ * from aligned S3_BLOCK blocks (S3_BLOCKS kept, least recently used out; one GET per block whoever
+ * asks; the next S3_AHEAD fetched by S3_PREFETCHERS threads), so a restore, verify or prune makes
+ * one request per 4 MiB, several at once; a random read is a plain ranged GET.
  *
  * Cache (cfg->cache_dir): index objects and snapshot documents are write-once, so get_all keeps
  * them under <cache>/<type>/<name> and put stores them there too; cache_get/cache_put keep what the
- * repository asks (tree blobs' stored bytes, encrypted, by id) under <cache>/blob/<key>. A delete
- * through this backend drops the entry; an entry of an object another node deleted is never asked
- * for (names come from list). */
+ * repository asks (tree blobs' stored bytes, encrypted, by id) under <cache>/blob/<key>. Entries
+ * are written without fsync and checked when read (cache_store). A delete through this backend
+ * drops the entry; an entry of an object another node deleted is never asked for (names come from
+ * list). */
 #include "repo/backend.h"
 #include "repo/s3_sigv4.h"
 #include "util/fsio.h"
