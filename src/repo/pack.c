@@ -147,6 +147,7 @@ static int create_open_pack(struct repo *repo)
 #define SEALERS_MAX 8
 
 struct repo_sealer {
+    pthread_cond_t cv;            /* with repo->mu: a pack queued, room in the queue, or stop */
     pthread_t th[SEALERS_MAX];
     int nth;                      /* threads started */
     int cap;                      /* packs the queue holds at most */
@@ -162,12 +163,12 @@ static void *sealer_main(void *arg)
     pthread_mutex_lock(&repo->mu);
     for (;;) {
         uint32_t no;
-        while (s->len == 0 && !s->stop) pthread_cond_wait(&repo->cv, &repo->mu);
+        while (s->len == 0 && !s->stop) pthread_cond_wait(&s->cv, &repo->mu);
         if (s->len == 0) break; /* stopping, nothing left */
         no = s->q[s->head];
         s->head = (s->head + 1) % SEALERS_MAX;
         s->len--;
-        pthread_cond_broadcast(&repo->cv); /* room in the queue */
+        pthread_cond_broadcast(&s->cv); /* room in the queue */
         pthread_mutex_unlock(&repo->mu);
         repo_pack_seal(repo, no); /* a failure is recorded in the write epoch and logged */
         pthread_mutex_lock(&repo->mu);
@@ -188,6 +189,7 @@ static int seal_in_background(struct repo *repo, uint32_t no)
     pthread_mutex_lock(&repo->mu);
     if (!repo->sealer && (repo->sealer = calloc(1, sizeof *repo->sealer)) != NULL) {
         s = repo->sealer;
+        pthread_cond_init(&s->cv, NULL);
         s->cap = want;
         for (int k = 0; k < want; k++) {
             if (pthread_create(&s->th[k], NULL, sealer_main, repo) != 0) break;
@@ -200,10 +202,10 @@ static int seal_in_background(struct repo *repo, uint32_t no)
         pthread_mutex_unlock(&repo->mu);
         return -1;
     }
-    while (s->len >= s->cap) pthread_cond_wait(&repo->cv, &repo->mu); /* the sealers drain it */
+    while (s->len >= s->cap) pthread_cond_wait(&s->cv, &repo->mu); /* the sealers drain it */
     s->q[(s->head + s->len) % SEALERS_MAX] = no;
     s->len++;
-    pthread_cond_broadcast(&repo->cv);
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&repo->mu);
     return 0;
 }
@@ -215,9 +217,10 @@ static void sealers_stop(struct repo *repo)
     if (!s) return;
     pthread_mutex_lock(&repo->mu);
     s->stop = true;
-    pthread_cond_broadcast(&repo->cv);
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&repo->mu);
     for (int k = 0; k < s->nth; k++) pthread_join(s->th[k], NULL);
+    pthread_cond_destroy(&s->cv);
     free(s);
     repo->sealer = NULL;
 }
