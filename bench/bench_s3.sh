@@ -7,8 +7,9 @@
 # quick proof that the script works). Phases, for each: first backup, unchanged re-backup, full
 # restore (compared with the corpus by diff -r). Coffer runs the release build through its REST
 # API, timed from the POST to the run's end; restic runs its CLI. Prints the absolute figures and
-# the ratios coffer-S3/coffer-local (the issue's target: backup within 1.3x) and coffer-S3/restic-S3.
-# Not a test: nothing is asserted.
+# the ratios coffer-S3/coffer-local (the issue's target: backup within 1.3x) and coffer-S3/restic-S3,
+# the requests the S3 daemon made (its log at stop) and the load average before and after (on a
+# shared machine the ratios of one run move by tens of percent). Not a test: nothing is asserted.
 #
 #   bench/bench_s3.sh [WORKDIR]     (default /tmp/coffer-bench-s3; needs ~3x the corpus free)
 set -euo pipefail
@@ -22,6 +23,7 @@ command -v restic >/dev/null && command -v jq >/dev/null && command -v bc >/dev/
 make -s -j2 all
 
 rm -rf "$W"; mkdir -p "$W"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== corpus"
 mkdir -p "$CORPUS"
 if [ "${BENCH_SMALL:-0}" = 1 ]; then DIRS="include"; else DIRS="include share/doc lib/x86_64-linux-gnu lib/python3 lib/gcc share/locale bin"; fi
@@ -124,3 +126,5 @@ done
 printf '%-20s %11ss %11ss %11ss %16s %16s\n' "full restore" "${T[local_restore]}" "${T[s3_restore]}" "${T[restic_restore]}" \
   "$(ratio "${T[s3_restore]}" "${T[local_restore]}")" "$(ratio "${T[s3_restore]}" "${T[restic_restore]}")"
 echo "bucket bytes (versitygw data dir): coffer $(du -sb "$S3ROOT/data/coffer-bench" | cut -f1), restic $(du -sb "$S3ROOT/data/restic-bench" | cut -f1)"
+echo "coffer-s3 requests: $(sed -n 's/.*INFO s3: s3:[^:]*: //p' "$W/cofferd-s3.log" | tail -1)"
+echo "load average: $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end ($(nproc) cores)"

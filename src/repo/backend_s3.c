@@ -19,9 +19,13 @@
  * serves from it); commit uploads it: one conditional PUT below S3_PART_SIZE, else a multipart
  * upload of S3_PART_SIZE parts, S3_PART_THREADS at a time (each read into its thread's buffer:
  * memory per committing writer is at most S3_PART_THREADS parts, 32 MiB)
- * completed with If-None-Match: *, aborted on any failure so that a partial upload never becomes
- * an object. clean aborts multipart uploads under the prefix older than a day (another node may
- * be uploading a younger one) and removes temporaries of dead processes.
+ * completed with If-None-Match: * (a HEAD first only where the server ignores the condition),
+ * aborted on any failure so that a partial upload never becomes an object. The temporary is never
+ * fsynced: it is only a staging copy, and a crash before the commit loses the pack whatever was on
+ * the local disk (nothing names it; clean removes it). The repository commits packs from
+ * S3_BACKGROUND_COMMITS background threads (backend.h background_commits, pack.c), so uploads
+ * overlap the backup. clean aborts multipart uploads under the prefix older than a day (another
+ * node may be uploading a younger one) and removes temporaries of dead processes.
  *
  * Requests: a pool of cfg->connections curl handles (connections are reused); every request is
  * retried on a transport error, a timeout, 5xx or 429 with exponential backoff (100 ms doubling,
@@ -29,16 +33,17 @@
  * compares the bytes there (its own first attempt may have landed); a retried DELETE that finds
  * nothing counts as done.
  *
- * Read-ahead: a pack read that starts where the previous read of that pack ended (within 256 KiB)
- * fetches a 4 MiB window and keeps it (8 windows at most, least recently used out), so a restore,
- * verify or prune reading a pack front to back makes one request per window; a random read is a
- * plain ranged GET.
+ * Read-ahead ("reading packs ahead" below): a pack read near the last read of that pack is served
+ * from aligned S3_BLOCK blocks (S3_BLOCKS kept, least recently used out; one GET per block whoever
+ * asks; the next S3_AHEAD fetched by S3_PREFETCHERS threads), so a restore, verify or prune makes
+ * one request per 4 MiB, several at once; a random read is a plain ranged GET.
  *
  * Cache (cfg->cache_dir): index objects and snapshot documents are write-once, so get_all keeps
  * them under <cache>/<type>/<name> and put stores them there too; cache_get/cache_put keep what the
- * repository asks (tree blobs' stored bytes, encrypted, by id) under <cache>/blob/<key>. A delete
- * through this backend drops the entry; an entry of an object another node deleted is never asked
- * for (names come from list). */
+ * repository asks (tree blobs' stored bytes, encrypted, by id) under <cache>/blob/<key>. Entries
+ * are written without fsync and checked when read (cache_store). A delete through this backend
+ * drops the entry; an entry of an object another node deleted is never asked for (names come from
+ * list). */
 #include "repo/backend.h"
 #include "repo/s3_sigv4.h"
 #include "util/fsio.h"
@@ -64,6 +69,7 @@
 #define S3_PART_SIZE (8u << 20)
 #define S3_MAX_PARTS 10000
 #define S3_PART_THREADS 4       /* parts of one upload sent at once (one part buffer each) */
+#define S3_BACKGROUND_COMMITS 2 /* packs uploaded in the background at once (pack.c), and queued */
 #define S3_POOL_MAX 32
 #define S3_KEY_MAX 1024
 #define S3_URL_MAX 4096
@@ -72,10 +78,14 @@
 #define S3_RETRY_TOTAL_S 120
 #define S3_ABANDONED_S (24 * 3600)
 #define S3_NAME_MAX 128
-#define S3_RA_SLOTS 8            /* read-ahead windows kept (memory: S3_RA_SLOTS * S3_RA_WINDOW) */
-#define S3_RA_WINDOW (4u << 20)
-#define S3_RA_SEQ_GAP (256u << 10) /* a read starting this close after the last one is sequential */
-#define S3_RA_RECENT 32
+#define S3_BLOCK (4u << 20)      /* packs are read ahead in aligned blocks of this size */
+#define S3_BLOCKS 16             /* blocks kept (memory: S3_BLOCKS * S3_BLOCK) */
+#define S3_AHEAD 3               /* blocks fetched ahead of a streaming reader */
+#define S3_AHEAD_Q 8             /* fetches ahead waiting (more are dropped) */
+#define S3_PREFETCHERS 3         /* threads fetching ahead */
+#define S3_NEAR (2u * S3_BLOCK)  /* a read this close to the last read of its pack streams */
+#define S3_RECENT 32             /* packs whose last read is remembered */
+#define S3_WAIT_MS 900000        /* a wait for a block another thread fetches (its GET is bounded) */
 #define S3_LIFT_S 2             /* a lifted GOVERNANCE retention ends this soon where it cannot be removed */
 
 static const char *const s3_dirs[REPO_OBJ_NTYPES] = {
@@ -84,13 +94,29 @@ static const char *const s3_dirs[REPO_OBJ_NTYPES] = {
     [REPO_OBJ_LOCK] = "locks/", [REPO_OBJ_RETAIN] = "retain/",
 };
 
-/* ra_slot: a window of a pack read ahead (data) or, in recent[], where the last read of a pack
- * ended (data NULL), to tell a sequential reader (a restore, verify, prune) from a random one. */
-struct ra_slot {
+/* blk: an aligned block of a pack (bytes [no * S3_BLOCK, no * S3_BLOCK + len); len < S3_BLOCK:
+ * the object ends there). A block being fetched is LOADING; readers waiting for it, the fetcher
+ * and readers copying out of it hold refs, and only a block with none is evicted (least recently
+ * used first) or reused. dead: its pack was deleted; freed once the last ref goes. */
+enum { BLK_EMPTY = 0, BLK_LOADING, BLK_READY };
+struct blk {
     char name[S3_NAME_MAX];
-    uint64_t off, next, lru;
+    uint64_t no, lru;
     size_t len;
     char *data;
+    int state, refs;
+    bool dead;
+};
+
+/* recent: where the last read of a pack ended, to tell a streaming reader from a random one. */
+struct recent {
+    char name[S3_NAME_MAX];
+    uint64_t next, lru;
+};
+
+struct ahead {
+    char name[S3_NAME_MAX];
+    uint64_t no;
 };
 
 struct s3 {
@@ -109,9 +135,17 @@ struct s3 {
     atomic_int cond_put;          /* 1: the server answers 412 to a PUT If-None-Match: * on a taken
                                    * name (probed at the first put), so put needs no HEAD first */
     atomic_int probed;
-    pthread_mutex_t ra_mu;        /* guards ra, recent, ra_clock */
-    struct ra_slot ra[S3_RA_SLOTS], recent[S3_RA_RECENT];
+    pthread_mutex_t ra_mu;        /* guards the blocks, recent, the fetch-ahead queue, ra_clock */
+    pthread_cond_t ra_cv;         /* a block's fetch ended, or a ref went */
+    pthread_cond_t aq_cv;         /* a fetch ahead was queued, or stop */
+    struct blk blk[S3_BLOCKS];
+    struct recent recent[S3_RECENT];
     uint64_t ra_clock;
+    struct ahead aq[S3_AHEAD_Q];
+    int aq_head, aq_len;
+    pthread_t pf[S3_PREFETCHERS];
+    int npf;
+    bool pf_stop;
     _Atomic uint64_t n_list, n_get, n_put, n_head, n_del, n_retry, n_hit, n_ra;
 };
 
@@ -463,23 +497,55 @@ static int cache_path(const struct s3 *s3, const char *sub, const char *name, ch
 
 static int cached_type(int type) { return type == REPO_OBJ_INDEX || type == REPO_OBJ_SNAPSHOT; }
 
-/* cache_store: writes an entry (temporary, rename: the cache is local and private); failures
- * only cost a later GET. */
+/* cache_store: writes an entry (a temporary in the same directory, then rename: a reader never
+ * sees a torn entry under its name). Nothing is fsynced: an entry is a copy of a write-once object
+ * that every read checks (cache_load hashes an index or snapshot entry against its name, and the
+ * repository authenticates a tree blob's stored bytes), so after a crash a lost or torn entry only
+ * costs a GET. Failures only cost a later GET too. The directories exist from the backend's start. */
 static void cache_store(struct s3 *s3, const char *sub, const char *name, const void *data, size_t len)
 {
-    char path[PATH_MAX], dir[PATH_MAX];
+    char path[PATH_MAX], tmp[PATH_MAX + 32];
+    const char *p = data;
+    int fd, ok = 1;
     if (cache_path(s3, sub, name, path, sizeof path) < 0) return;
-    snprintf(dir, sizeof dir, "%s/%s", s3->cache, sub);
-    if (fsio_mkdir_p(dir, 0700) < 0) return;
-    if (fsio_write_atomic(path, data, len, 0600) < 0) log_warn("s3: cannot cache %s", path);
+    if (snprintf(tmp, sizeof tmp, "%s" FSIO_TMP_TAG "%ld-XXXXXX", path, (long)getpid()) >= (int)sizeof tmp) return;
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        log_warn("s3: cannot cache %s: %s", path, strerror(errno));
+        return;
+    }
+    for (size_t left = len; ok && left > 0;) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) ok = 0;
+        else {
+            p += n;
+            left -= (size_t)n;
+        }
+    }
+    if (close(fd) < 0) ok = 0;
+    if (!ok || rename(tmp, path) < 0) {
+        log_warn("s3: cannot cache %s", path);
+        unlink(tmp);
+    }
 }
 
+/* cache_load: an entry; one of a type named by the hash of its bytes (index, snapshot: sub is their
+ * directory) whose bytes do not hash to its name is removed and answered -ENOENT. */
 static int cache_load(struct s3 *s3, const char *sub, const char *name, size_t max, void **data, size_t *len)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], hex[S3_SHA256_HEX_LEN + 1];
     int rc = cache_path(s3, sub, name, path, sizeof path);
     if (rc < 0) return rc;
     rc = fsio_read_all(path, max, data, len);
+    if (rc == 0 && strcmp(sub, "blob") != 0 &&
+        (s3_sha256_hex(*data, *len, hex) < 0 || strcmp(hex, name) != 0)) {
+        log_warn("s3: the cached copy %s does not match its name; removed", path);
+        unlink(path);
+        free(*data);
+        *data = NULL;
+        *len = 0;
+        return -ENOENT;
+    }
     if (rc == 0) atomic_fetch_add(&s3->n_hit, 1);
     return rc;
 }
@@ -629,33 +695,187 @@ static int get_range(struct s3 *s3, const char *key, uint64_t off, void *buf, si
     return rc;
 }
 
-/* ra_lookup (ra_mu held): copies [off, off+len) from a window holding it; 1 when served. */
-static int ra_lookup(struct s3 *s3, const char *name, uint64_t off, void *buf, size_t len, size_t *got)
+/* ---- reading packs ahead ----
+ *
+ * A pack read is "streaming" when it lands near where the last read of that pack ended (a restore,
+ * a verify, a prune, a download: many reads from one pack, by one or several threads) or in a block
+ * already kept. A streaming read is served from the aligned blocks it covers: a block kept is
+ * copied from; one being fetched is waited for; a missing one is fetched by this reader, and the
+ * next S3_AHEAD blocks are queued for the fetch-ahead threads, so that several connections fetch a
+ * pack's blocks at once while readers copy out of earlier ones. One GET per block whoever asks
+ * (no two threads fetch the same block). Any other read is a plain ranged GET. */
+
+static struct blk *blk_find(struct s3 *s3, const char *name, uint64_t no)
 {
-    for (int k = 0; k < S3_RA_SLOTS; k++) {
-        struct ra_slot *r = &s3->ra[k];
-        if (!r->data || strcmp(r->name, name) != 0 || off < r->off) continue;
-        if (off + len <= r->off + r->len || r->len < S3_RA_WINDOW) { /* inside, or the object ends here */
-            size_t have = off >= r->off + r->len ? 0 : (size_t)(r->off + r->len - off);
-            *got = have < len ? have : len;
-            memcpy(buf, r->data + (off - r->off), *got);
-            r->lru = ++s3->ra_clock;
-            r->next = off + *got;
-            return 1;
-        }
+    for (int k = 0; k < S3_BLOCKS; k++) {
+        struct blk *b = &s3->blk[k];
+        if (b->state != BLK_EMPTY && !b->dead && b->no == no && strcmp(b->name, name) == 0) return b;
     }
-    return 0;
+    return NULL;
 }
 
-/* ra_note (ra_mu held): remembers where this read of the pack ended; 1 if it follows the last one. */
-static int ra_note(struct s3 *s3, const char *name, uint64_t off, uint64_t end)
+/* blk_claim (ra_mu held): a slot for fetching block no of name (LOADING, one ref: the fetcher's),
+ * taken from the empty ones or the least recently used without refs; NULL if every one is busy. */
+static struct blk *blk_claim(struct s3 *s3, const char *name, uint64_t no)
 {
-    struct ra_slot *victim = &s3->recent[0];
-    int seq = 0;
-    for (int k = 0; k < S3_RA_RECENT; k++) {
-        struct ra_slot *r = &s3->recent[k];
-        if (strcmp(r->name, name) == 0) {
-            seq = off >= r->next && off <= r->next + S3_RA_SEQ_GAP;
+    struct blk *victim = NULL;
+    for (int k = 0; k < S3_BLOCKS; k++) {
+        struct blk *b = &s3->blk[k];
+        if (b->refs > 0 || b->state == BLK_LOADING) continue;
+        if (b->state == BLK_EMPTY) {
+            victim = b;
+            break;
+        }
+        if (!victim || b->lru < victim->lru) victim = b;
+    }
+    if (!victim) return NULL;
+    free(victim->data);
+    victim->data = NULL;
+    snprintf(victim->name, sizeof victim->name, "%s", name);
+    victim->no = no;
+    victim->len = 0;
+    victim->state = BLK_LOADING;
+    victim->refs = 1;
+    victim->dead = false;
+    victim->lru = ++s3->ra_clock;
+    return victim;
+}
+
+/* blk_release (ra_mu held): drops a ref; the last ref of a dead block frees it. */
+static void blk_release(struct s3 *s3, struct blk *b)
+{
+    if (--b->refs == 0 && b->dead && b->state != BLK_LOADING) {
+        free(b->data);
+        b->data = NULL;
+        b->state = BLK_EMPTY;
+        b->dead = false;
+    }
+    pthread_cond_broadcast(&s3->ra_cv);
+}
+
+/* blk_fetch: fetches a claimed block (ra_mu not held; the caller holds its ref); READY, or EMPTY
+ * after a failure (the readers waiting for it then read for themselves, and meet the error). */
+static void blk_fetch(struct s3 *s3, struct blk *b, const char *key)
+{
+    char *data = malloc(S3_BLOCK);
+    size_t got = 0;
+    int rc = data ? get_range(s3, key, b->no * (uint64_t)S3_BLOCK, data, S3_BLOCK, &got) : -ENOMEM;
+    pthread_mutex_lock(&s3->ra_mu);
+    if (rc == 0) {
+        b->data = data;
+        b->len = got;
+        b->state = BLK_READY;
+    } else {
+        free(data);
+        b->state = BLK_EMPTY;
+    }
+    pthread_cond_broadcast(&s3->ra_cv);
+    pthread_mutex_unlock(&s3->ra_mu);
+}
+
+/* blk_get: block no of name, READY, with a ref for the caller (blk_release), or NULL when the
+ * caller must read for itself (every slot busy, or the fetch failed). *hit: it was there or on
+ * its way (another thread's GET). */
+static struct blk *blk_get(struct s3 *s3, const char *name, const char *key, uint64_t no, int *hit)
+{
+    struct timespec dl;
+    struct blk *b;
+    *hit = 0;
+    pthread_mutex_lock(&s3->ra_mu);
+    if ((b = blk_find(s3, name, no)) != NULL) {
+        b->refs++;
+        util_deadline_ms(&dl, S3_WAIT_MS);
+        while (b->state == BLK_LOADING)
+            if (pthread_cond_timedwait(&s3->ra_cv, &s3->ra_mu, &dl) == ETIMEDOUT) break;
+        if (b->state == BLK_READY) {
+            b->lru = ++s3->ra_clock;
+            *hit = 1;
+            pthread_mutex_unlock(&s3->ra_mu);
+            return b;
+        }
+        blk_release(s3, b);
+        pthread_mutex_unlock(&s3->ra_mu);
+        return NULL;
+    }
+    b = blk_claim(s3, name, no);
+    pthread_mutex_unlock(&s3->ra_mu);
+    if (!b) return NULL;
+    blk_fetch(s3, b, key);
+    pthread_mutex_lock(&s3->ra_mu);
+    if (b->state != BLK_READY) {
+        blk_release(s3, b);
+        b = NULL;
+    }
+    pthread_mutex_unlock(&s3->ra_mu);
+    return b;
+}
+
+/* prefetcher: fetches the blocks queued ahead of streaming readers until the backend stops. */
+static void *prefetcher(void *arg)
+{
+    struct s3 *s3 = arg;
+    char key[S3_KEY_MAX];
+    pthread_mutex_lock(&s3->ra_mu);
+    for (;;) {
+        struct ahead a;
+        struct blk *b;
+        while (s3->aq_len == 0 && !s3->pf_stop) pthread_cond_wait(&s3->aq_cv, &s3->ra_mu);
+        if (s3->pf_stop) break;
+        a = s3->aq[s3->aq_head];
+        s3->aq_head = (s3->aq_head + 1) % S3_AHEAD_Q;
+        s3->aq_len--;
+        if (blk_find(s3, a.name, a.no) || !(b = blk_claim(s3, a.name, a.no))) continue;
+        pthread_mutex_unlock(&s3->ra_mu);
+        if (obj_key(s3, REPO_OBJ_PACK, a.name, key, sizeof key) == 0) {
+            blk_fetch(s3, b, key);
+        } else {
+            pthread_mutex_lock(&s3->ra_mu);
+            b->state = BLK_EMPTY;
+            pthread_mutex_unlock(&s3->ra_mu);
+        }
+        pthread_mutex_lock(&s3->ra_mu);
+        blk_release(s3, b);
+    }
+    pthread_mutex_unlock(&s3->ra_mu);
+    return NULL;
+}
+
+/* ahead (ra_mu held): queues the S3_AHEAD blocks after no that are neither kept nor queued (the
+ * fetch-ahead threads start at the first call; a full queue drops the rest). */
+static void ahead(struct s3 *s3, const char *name, uint64_t no)
+{
+    for (uint64_t k = no + 1; k <= no + S3_AHEAD; k++) {
+        int queued = 0;
+        if (blk_find(s3, name, k)) continue;
+        for (int q = 0; q < s3->aq_len && !queued; q++) {
+            const struct ahead *a = &s3->aq[(s3->aq_head + q) % S3_AHEAD_Q];
+            queued = a->no == k && strcmp(a->name, name) == 0;
+        }
+        if (queued) continue;
+        if (s3->aq_len == S3_AHEAD_Q) break;
+        while (s3->npf < S3_PREFETCHERS && !s3->pf_stop &&
+               pthread_create(&s3->pf[s3->npf], NULL, prefetcher, s3) == 0)
+            s3->npf++;
+        if (s3->npf == 0) return; /* no thread: readers fetch for themselves */
+        {
+            struct ahead *a = &s3->aq[(s3->aq_head + s3->aq_len) % S3_AHEAD_Q];
+            snprintf(a->name, sizeof a->name, "%s", name);
+            a->no = k;
+        }
+        s3->aq_len++;
+        pthread_cond_signal(&s3->aq_cv);
+    }
+}
+
+/* streaming (ra_mu held): whether a read of [off, end) of name streams; remembers where it ends. */
+static int streaming(struct s3 *s3, const char *name, uint64_t off, uint64_t end)
+{
+    struct recent *victim = &s3->recent[0];
+    int near = blk_find(s3, name, off / S3_BLOCK) != NULL;
+    for (int k = 0; k < S3_RECENT; k++) {
+        struct recent *r = &s3->recent[k];
+        if (r->name[0] && strcmp(r->name, name) == 0) {
+            near = near || (off + S3_NEAR >= r->next && off <= r->next + S3_NEAR);
             victim = r;
             break;
         }
@@ -664,67 +884,64 @@ static int ra_note(struct s3 *s3, const char *name, uint64_t off, uint64_t end)
     snprintf(victim->name, sizeof victim->name, "%s", name);
     victim->next = end;
     victim->lru = ++s3->ra_clock;
-    return seq;
+    return near;
 }
 
-static void ra_drop(struct s3 *s3, const char *name)
+static void blocks_drop(struct s3 *s3, const char *name)
 {
     pthread_mutex_lock(&s3->ra_mu);
-    for (int k = 0; k < S3_RA_SLOTS; k++)
-        if (s3->ra[k].data && strcmp(s3->ra[k].name, name) == 0) {
-            free(s3->ra[k].data);
-            s3->ra[k].data = NULL;
+    for (int k = 0; k < S3_BLOCKS; k++) {
+        struct blk *b = &s3->blk[k];
+        if (b->state == BLK_EMPTY || strcmp(b->name, name) != 0) continue;
+        if (b->refs > 0 || b->state == BLK_LOADING) {
+            b->dead = true;
+        } else {
+            free(b->data);
+            b->data = NULL;
+            b->state = BLK_EMPTY;
         }
+    }
     pthread_mutex_unlock(&s3->ra_mu);
 }
 
-/* s3_get: a ranged GET; a pack read that follows the previous read of the same pack fetches a
- * window of S3_RA_WINDOW instead and keeps it, so sequential readers (restore, verify, prune) make
- * one request per window rather than one per blob. */
+/* s3_get: a ranged GET, or for a streaming pack read (above) a copy out of the blocks it covers. */
 static int s3_get(struct repo_backend *be, int type, const char *name, uint64_t off, void *buf, size_t len,
                   size_t *got)
 {
     struct s3 *s3 = s3_of(be);
-    char key[S3_KEY_MAX], *win;
-    size_t wgot = 0;
-    int rc = obj_key(s3, type, name, key, sizeof key), seq;
+    char key[S3_KEY_MAX];
+    uint64_t pos = off, end = off + len;
+    int rc = obj_key(s3, type, name, key, sizeof key);
     *got = 0;
     if (rc < 0) return rc;
-    if (type != REPO_OBJ_PACK || len == 0 || len >= S3_RA_WINDOW) return get_range(s3, key, off, buf, len, got);
+    if (type != REPO_OBJ_PACK || len == 0 || len >= S3_BLOCK) return get_range(s3, key, off, buf, len, got);
     pthread_mutex_lock(&s3->ra_mu);
-    if (ra_lookup(s3, name, off, buf, len, got)) {
-        ra_note(s3, name, off, off + *got);
-        pthread_mutex_unlock(&s3->ra_mu);
-        atomic_fetch_add(&s3->n_ra, 1);
-        return 0;
-    }
-    seq = ra_note(s3, name, off, off + len);
+    rc = streaming(s3, name, off, end);
     pthread_mutex_unlock(&s3->ra_mu);
-    if (!seq || !(win = malloc(S3_RA_WINDOW))) return get_range(s3, key, off, buf, len, got);
-    if ((rc = get_range(s3, key, off, win, S3_RA_WINDOW, &wgot)) < 0) {
-        free(win);
-        return rc;
-    }
-    *got = wgot < len ? wgot : len;
-    memcpy(buf, win, *got);
-    pthread_mutex_lock(&s3->ra_mu);
-    {
-        struct ra_slot *victim = &s3->ra[0];
-        for (int k = 0; k < S3_RA_SLOTS; k++) {
-            if (!s3->ra[k].data) {
-                victim = &s3->ra[k];
-                break;
-            }
-            if (s3->ra[k].lru < victim->lru) victim = &s3->ra[k];
+    if (!rc) return get_range(s3, key, off, buf, len, got);
+    while (pos < end) {
+        uint64_t no = pos / S3_BLOCK, boff = pos - no * S3_BLOCK;
+        size_t n, rest = 0;
+        int hit, last;
+        struct blk *b = blk_get(s3, name, key, no, &hit);
+        if (!b) { /* no block: the rest as a plain ranged GET */
+            rc = get_range(s3, key, pos, (char *)buf + (pos - off), (size_t)(end - pos), &rest);
+            *got += rest;
+            return rc;
         }
-        free(victim->data);
-        snprintf(victim->name, sizeof victim->name, "%s", name);
-        victim->data = win;
-        victim->off = off;
-        victim->len = wgot;
-        victim->lru = ++s3->ra_clock;
+        n = b->len > boff ? b->len - (size_t)boff : 0;
+        if (n > end - pos) n = (size_t)(end - pos);
+        memcpy((char *)buf + (pos - off), b->data + boff, n);
+        last = b->len < S3_BLOCK;
+        if (hit) atomic_fetch_add(&s3->n_ra, 1);
+        pthread_mutex_lock(&s3->ra_mu);
+        if (!last) ahead(s3, name, no);
+        blk_release(s3, b);
+        pthread_mutex_unlock(&s3->ra_mu);
+        *got += n;
+        pos += n;
+        if (last || n == 0) break; /* the object ends in this block */
     }
-    pthread_mutex_unlock(&s3->ra_mu);
     return 0;
 }
 
@@ -857,7 +1074,7 @@ static int s3_del(struct repo_backend *be, int type, const char *name)
     if (rc == -ENOENT && c.attempts > 1) rc = 0; /* an earlier attempt did it */
     call_free(&c);
     if (rc == 0) cache_drop(s3, type, name);
-    if (rc == 0 && type == REPO_OBJ_PACK) ra_drop(s3, name);
+    if (rc == 0 && type == REPO_OBJ_PACK) blocks_drop(s3, name);
     return rc;
 }
 
@@ -1224,8 +1441,13 @@ static int s3_writer_commit(struct repo_bwriter *w, const char *name)
         free(buf);
         return rc;
     }
-    if ((rc = head(s3, key, NULL, NULL, 0)) == 0) return -EEXIST;
-    if (rc != -ENOENT) return rc;
+    /* A name taken is found by the completion's If-None-Match where the server honours it; else
+     * a HEAD first spares the upload (best effort, as put). */
+    probe_cond_put(s3);
+    if (!atomic_load(&s3->cond_put)) {
+        if ((rc = head(s3, key, NULL, NULL, 0)) == 0) return -EEXIST;
+        if (rc != -ENOENT) return rc;
+    }
     return multipart(s3, w, key, size);
 }
 
@@ -1304,8 +1526,20 @@ static int s3_where(struct repo_backend *be, int type, const char *name, char *b
 static void s3_destroy(struct repo_backend *be)
 {
     struct s3 *s3 = s3_of(be);
+    log_info("s3: s3://%s/%s: %llu GET, %llu PUT/POST, %llu HEAD, %llu DELETE, %llu LIST requests, %llu retries; "
+             "%llu cache hits, %llu reads from blocks read ahead", s3->cfg.bucket, s3->cfg.prefix,
+             (unsigned long long)s3->n_get, (unsigned long long)s3->n_put, (unsigned long long)s3->n_head,
+             (unsigned long long)s3->n_del, (unsigned long long)s3->n_list, (unsigned long long)s3->n_retry,
+             (unsigned long long)s3->n_hit, (unsigned long long)s3->n_ra);
+    pthread_mutex_lock(&s3->ra_mu); /* the fetch-ahead threads first: they use the handles */
+    s3->pf_stop = true;
+    pthread_cond_broadcast(&s3->aq_cv);
+    pthread_mutex_unlock(&s3->ra_mu);
+    for (int k = 0; k < s3->npf; k++) pthread_join(s3->pf[k], NULL);
     for (int k = 0; k < s3->nh; k++) curl_easy_cleanup(s3->h[k]);
-    for (int k = 0; k < S3_RA_SLOTS; k++) free(s3->ra[k].data);
+    for (int k = 0; k < S3_BLOCKS; k++) free(s3->blk[k].data);
+    pthread_cond_destroy(&s3->ra_cv);
+    pthread_cond_destroy(&s3->aq_cv);
     pthread_mutex_destroy(&s3->ra_mu);
     pthread_mutex_destroy(&s3->mu);
     pthread_cond_destroy(&s3->cv);
@@ -1337,6 +1571,7 @@ static const struct repo_backend_ops s3_ops = {
     .writer_commit = s3_writer_commit,
     .writer_free = s3_writer_free,
     .destroy = s3_destroy,
+    .background_commits = S3_BACKGROUND_COMMITS,
 };
 
 /* ---- configuration ---- */
@@ -1456,6 +1691,19 @@ bad:
     return -EINVAL;
 }
 
+/* cache_dirs: the cache's directories (made once, so that a store is one file and one rename). */
+static int cache_dirs(struct s3 *s3)
+{
+    static const char *const subs[] = { "", "/tmp", "/blob", "/index", "/snapshots" };
+    char dir[PATH_MAX];
+    for (size_t k = 0; k < sizeof subs / sizeof subs[0]; k++) {
+        int rc;
+        snprintf(dir, sizeof dir, "%s%s", s3->cache, subs[k]);
+        if ((rc = fsio_mkdir_p(dir, 0700)) < 0) return rc;
+    }
+    return 0;
+}
+
 static pthread_once_t s3_curl_once = PTHREAD_ONCE_INIT;
 static void s3_curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
@@ -1485,6 +1733,8 @@ int repo_backend_s3_new(const struct repo_s3_config *cfg, struct repo_backend **
     s3->cfg.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
     pthread_mutex_init(&s3->mu, NULL);
     pthread_mutex_init(&s3->ra_mu, NULL);
+    pthread_cond_init(&s3->ra_cv, NULL);
+    pthread_cond_init(&s3->aq_cv, NULL);
     pthread_cond_init(&s3->cv, NULL);
     s3->base.ops = &s3_ops;
     if (!s3->cfg.bucket || !s3->cfg.prefix || !s3->cfg.endpoint || !s3->cfg.region || !s3->cfg.access_key ||
@@ -1521,7 +1771,7 @@ int repo_backend_s3_new(const struct repo_s3_config *cfg, struct repo_backend **
         snprintf(loc, sizeof loc, "%s/%s/%s", s3->cfg.endpoint, s3->cfg.bucket, s3->cfg.prefix);
         s3_sha256_hex(loc, strlen(loc), hash);
         if (asprintf(&s3->cache, "%s/s3-%.16s", cfg->cache_dir, hash) < 0) s3->cache = NULL;
-        if (!s3->cache || fsio_mkdir_p(s3->cache, 0700) < 0) {
+        if (!s3->cache || cache_dirs(s3) < 0) {
             snprintf(err, errlen, "cannot make the cache directory under %s", cfg->cache_dir);
             s3_destroy(&s3->base);
             return -EIO;

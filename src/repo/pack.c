@@ -9,6 +9,16 @@
  * pack's name) and commits the writer under that name (durable, then visible, never replacing).
  * Only then can an index object name it.
  *
+ * Where the backend commits slowly (an upload: backend.h background_commits > 0), the detaching
+ * thread does not seal the pack itself: it queues it for background sealer threads (as many as
+ * background_commits, started at the first such seal, joined at close) and goes on putting; the
+ * queue holds background_commits packs at most, beyond which the detaching thread waits (the packs
+ * waiting are local temporaries: bounded disk, and each commit's memory is the backend's bound).
+ * The pack stays SEALING (readable through its writer, counted in repo->sealing) until its commit
+ * ends, so a flush, which waits for every seal before it writes the index, still names only packs
+ * that are durable; a background seal that fails counts in the write epoch like any other, so the
+ * snapshot of every backup that was writing then is refused (repo_snapshot_write_since).
+ *
  * A seal that fails (a full disk) discards the writer at once (once no reader holds it); the
  * backend's clean, at open, removes what dead processes left.
  *
@@ -132,6 +142,89 @@ static int create_open_pack(struct repo *repo)
     return 0;
 }
 
+/* ---- background seals ---- */
+
+#define SEALERS_MAX 8
+
+struct repo_sealer {
+    pthread_cond_t cv;            /* with repo->mu: a pack queued, room in the queue, or stop */
+    pthread_t th[SEALERS_MAX];
+    int nth;                      /* threads started */
+    int cap;                      /* packs the queue holds at most */
+    uint32_t q[SEALERS_MAX];      /* pack numbers waiting, FIFO (ring) */
+    int head, len;
+    bool stop;
+};
+
+static void *sealer_main(void *arg)
+{
+    struct repo *repo = arg;
+    struct repo_sealer *s = repo->sealer;
+    pthread_mutex_lock(&repo->mu);
+    for (;;) {
+        uint32_t no;
+        while (s->len == 0 && !s->stop) pthread_cond_wait(&s->cv, &repo->mu);
+        if (s->len == 0) break; /* stopping, nothing left */
+        no = s->q[s->head];
+        s->head = (s->head + 1) % SEALERS_MAX;
+        s->len--;
+        pthread_cond_broadcast(&s->cv); /* room in the queue */
+        pthread_mutex_unlock(&repo->mu);
+        repo_pack_seal(repo, no); /* a failure is recorded in the write epoch and logged */
+        pthread_mutex_lock(&repo->mu);
+    }
+    pthread_mutex_unlock(&repo->mu);
+    return NULL;
+}
+
+/* seal_in_background: queues a detached pack for the sealer threads (started here the first
+ * time); 0 when queued, -1 when the caller must seal it itself (no background seals, or no thread
+ * could be started). */
+static int seal_in_background(struct repo *repo, uint32_t no)
+{
+    int want = repo->be->ops->background_commits;
+    struct repo_sealer *s;
+    if (want <= 0) return -1;
+    if (want > SEALERS_MAX) want = SEALERS_MAX;
+    pthread_mutex_lock(&repo->mu);
+    if (!repo->sealer && (repo->sealer = calloc(1, sizeof *repo->sealer)) != NULL) {
+        s = repo->sealer;
+        pthread_cond_init(&s->cv, NULL);
+        s->cap = want;
+        for (int k = 0; k < want; k++) {
+            if (pthread_create(&s->th[k], NULL, sealer_main, repo) != 0) break;
+            s->nth++;
+        }
+        if (s->nth == 0) log_warn("repo: cannot start background sealers for %s: packs are sealed in line", repo->dir);
+    }
+    s = repo->sealer;
+    if (!s || s->nth == 0 || s->stop) {
+        pthread_mutex_unlock(&repo->mu);
+        return -1;
+    }
+    while (s->len >= s->cap) pthread_cond_wait(&s->cv, &repo->mu); /* the sealers drain it */
+    s->q[(s->head + s->len) % SEALERS_MAX] = no;
+    s->len++;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&repo->mu);
+    return 0;
+}
+
+/* sealers_stop: lets the sealer threads finish what is queued, then joins them (close). */
+static void sealers_stop(struct repo *repo)
+{
+    struct repo_sealer *s = repo->sealer;
+    if (!s) return;
+    pthread_mutex_lock(&repo->mu);
+    s->stop = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&repo->mu);
+    for (int k = 0; k < s->nth; k++) pthread_join(s->th[k], NULL);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+    repo->sealer = NULL;
+}
+
 int64_t repo_pack_detach_open(struct repo *repo)
 {
     int64_t no = repo->open_pack;
@@ -185,7 +278,7 @@ int repo_pack_append(struct repo *repo, const struct repo_pentry *e_in, const ui
     }
     pthread_cond_broadcast(&repo->cv);
     pthread_mutex_unlock(&repo->mu);
-    if (seal_no >= 0) {
+    if (seal_no >= 0 && seal_in_background(repo, (uint32_t)seal_no) < 0) {
         int src = repo_pack_seal(repo, (uint32_t)seal_no);
         if (rc == 0) rc = src;
     }
@@ -195,7 +288,7 @@ fail_locked:
     repo_itab_remove(&repo->idx, &e.id);
     pthread_cond_broadcast(&repo->cv);
     pthread_mutex_unlock(&repo->mu);
-    if (seal_no >= 0) repo_pack_seal(repo, (uint32_t)seal_no);
+    if (seal_no >= 0 && seal_in_background(repo, (uint32_t)seal_no) < 0) repo_pack_seal(repo, (uint32_t)seal_no);
     return rc;
 }
 
@@ -376,6 +469,7 @@ int repo_pack_size(struct repo *repo, uint32_t no, uint64_t *size)
 
 void repo_pack_close_all(struct repo *repo)
 {
+    sealers_stop(repo); /* after the close's flush nothing is queued; a failed open queued nothing */
     for (uint32_t k = 0; k < repo->npacks; k++) {
         struct repo_pack *p = &repo->packs[k];
         /* A writer still here was never sealed: its blobs were never promised durable. */

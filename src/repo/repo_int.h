@@ -150,6 +150,7 @@ struct repo {
     uint32_t sealing;             /* packs detached and being sealed */
     int write_err;                /* the error of the last failed seal */
     uint64_t write_failures;      /* failed seals so far: the write epoch (repo_write_epoch) */
+    struct repo_sealer *sealer;   /* background seals (pack.c; NULL until the first, owned) */
     struct repo_dmg dmg;          /* guarded by mu */
     pthread_mutex_t dmg_save_mu;  /* serialises saves of the damaged-blob list */
     /* Writers (repo_writer_begin/end, guarded by mu): the tickets of the writers running, so a
