@@ -210,6 +210,10 @@ int agentd_heartbeat_once(const struct agentd_state *st, const struct agentd_run
         *interval_secs = json_is_integer(i) && json_integer_value(i) >= 1 && json_integer_value(i) <= 3600
                              ? (int)json_integer_value(i) : 30;
     }
+    {
+        json_t *work = json_object_get(a.json, "work");
+        for (size_t i = 0; i < json_array_size(work); i++) agentd_work_run(st, o, json_array_get(work, i));
+    }
     up = json_object_get(a.json, "upgrade");
     if (json_is_object(up)) {
         if (agentd_upgrade_apply) { /* WEAK-UNTIL-FLEET */

@@ -30,6 +30,13 @@ void agentd_answer_release(struct agentd_answer *a);
  * came (any status), else a negative code with the transport's sentence in err. */
 int agentd_http_json(const struct agentd_conn *c, const char *method, const char *path, const json_t *body,
                      struct agentd_answer *out, char *err, size_t errlen);
+/* agentd_http_raw_post: POSTs len bytes of data (application/octet-stream) to url + path; as
+ * agentd_http_json otherwise. */
+int agentd_http_raw_post(const struct agentd_conn *c, const char *path, const void *data, size_t len,
+                         struct agentd_answer *out, char *err, size_t errlen);
+/* agentd_http_wire_bytes: the bytes of every request and answer so far (headers and bodies, before
+ * TLS framing), for the agent's reports. */
+uint64_t agentd_http_wire_bytes(void);
 /* agentd_http_server_pin: connects to url (https) without verifying and returns the pin of the public
  * key the server presents, "sha256//<base64 of SHA-256 of its DER SubjectPublicKeyInfo>", malloc'd. */
 int agentd_http_server_pin(const char *url, char **pin, char *err, size_t errlen);
@@ -69,6 +76,9 @@ int agentd_heartbeat_once(const struct agentd_state *st, const struct agentd_run
 /* agentd_run: the foreground loop: heartbeats at the server's interval, retrying failures with a
  * bounded backoff, until *o->stop, max_beats or a revoked credential (-EACCES). */
 int agentd_run(const struct agentd_run_opts *o, char *err, size_t errlen);
+/* agentd_work_run (backup.c): carries out one work item of a heartbeat answer (a backup of this
+ * host through a writer-only repository handle) and reports its end to the server. */
+int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work);
 /* agentd_log_open: from now on agentd_log also appends to state_dir/agent.log. */
 void agentd_log_open(const char *state_dir);
 #endif

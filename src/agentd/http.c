@@ -11,9 +11,14 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static _Atomic uint64_t g_wire_bytes; /* request and answer bytes, headers included */
+
+uint64_t agentd_http_wire_bytes(void) { return atomic_load(&g_wire_bytes); }
 
 void agentd_answer_release(struct agentd_answer *a)
 {
@@ -38,13 +43,36 @@ static void tls_opts(CURL *h, const char *url, const char *pin)
     }
 }
 
+static int perform(const struct agentd_conn *c, const char *method, const char *path, const char *ctype,
+                   const void *data, size_t len, struct agentd_answer *out, char *err, size_t errlen);
+
 int agentd_http_json(const struct agentd_conn *c, const char *method, const char *path, const json_t *body,
                      struct agentd_answer *out, char *err, size_t errlen)
+{
+    char *text = NULL;
+    int rc;
+    if (body && !(text = json_dumps(body, JSON_COMPACT))) {
+        memset(out, 0, sizeof *out);
+        return -ENOMEM;
+    }
+    rc = perform(c, method, path, "Content-Type: application/json", text, text ? strlen(text) : 0, out, err, errlen);
+    free(text);
+    return rc;
+}
+
+int agentd_http_raw_post(const struct agentd_conn *c, const char *path, const void *data, size_t len,
+                         struct agentd_answer *out, char *err, size_t errlen)
+{
+    return perform(c, "POST", path, "Content-Type: application/octet-stream", data, len, out, err, errlen);
+}
+
+/* perform: one request with body data (NULL: none). */
+static int perform(const struct agentd_conn *c, const char *method, const char *path, const char *ctype,
+                   const void *data, size_t len, struct agentd_answer *out, char *err, size_t errlen)
 {
     char url[2048], auth[1024], ebuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL;
     struct buf b;
-    char *text = NULL;
     CURL *h;
     CURLcode cc;
     int rc = 0;
@@ -56,11 +84,7 @@ int agentd_http_json(const struct agentd_conn *c, const char *method, const char
     snprintf(url, sizeof url, "%s%s", c->url, path);
     if (!(h = curl_easy_init())) return -ENOMEM;
     buf_init(&b, AGENTD_MAX_ANSWER);
-    if (body && !(text = json_dumps(body, JSON_COMPACT))) {
-        curl_easy_cleanup(h);
-        return -ENOMEM;
-    }
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    hdrs = curl_slist_append(hdrs, ctype);
     hdrs = curl_slist_append(hdrs, "Expect:");
     if (c->credential) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->credential);
@@ -78,9 +102,9 @@ int agentd_http_json(const struct agentd_conn *c, const char *method, const char
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (c->rate_limit > 0) curl_easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)c->rate_limit);
-    if (text) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
+    if (data) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
     tls_opts(h, c->url, c->pin);
     cc = curl_easy_perform(h);
@@ -88,6 +112,13 @@ int agentd_http_json(const struct agentd_conn *c, const char *method, const char
         snprintf(err, errlen, "%s %s: %s", method, url, ebuf[0] ? ebuf : curl_easy_strerror(cc));
         rc = cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ? -EPERM : -EIO;
     } else {
+        curl_off_t up = 0, down = 0;
+        long req_hdr = 0, ans_hdr = 0;
+        curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
+        curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &down);
+        curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &req_hdr);
+        curl_easy_getinfo(h, CURLINFO_HEADER_SIZE, &ans_hdr);
+        atomic_fetch_add(&g_wire_bytes, (uint64_t)up + (uint64_t)down + (uint64_t)req_hdr + (uint64_t)ans_hdr);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
         out->body = b.data ? b.data : strdup("");
         b.data = NULL;
@@ -97,7 +128,6 @@ int agentd_http_json(const struct agentd_conn *c, const char *method, const char
     buf_free(&b);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
-    free(text);
     return rc;
 }
 

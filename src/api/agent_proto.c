@@ -26,12 +26,14 @@
 #include "api/routes.h"
 #include "catalog/cat_agent.h"
 #include "catalog/cat_source.h"
+#include "engine/remote.h"
 #include "svc/agent_upgrade.h"
 #include "util/log.h"
 #include "util/time.h"
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,13 +309,153 @@ static void agent_heartbeat(struct api_req *req, struct api_resp *resp)
     cat_agent_release(&now_a);
     if (svc_agent_upgrade_heartbeat) /* WEAK-UNTIL-FLEET */
         up = svc_agent_upgrade_heartbeat(cat, a.tenant, a.connector_id, version, report, now);
-    answer = json_pack("{s:s,s:i,s:[]}", "connector_id", a.connector_id, "heartbeat_secs", api_agent_heartbeat_secs(),
-                       "work");
+    answer = json_pack("{s:s,s:i,s:o}", "connector_id", a.connector_id, "heartbeat_secs", api_agent_heartbeat_secs(),
+                       "work", api_ctx(req)->repo ? eng_remote_take(api_ctx(req)->repo, a.tenant, a.connector_id)
+                                                  : json_array());
     if (up) json_object_set_new(answer, "upgrade", up);
     api_json(resp, 200, answer);
 out:
     cat_agent_release(&a);
 out_body:
+    json_decref(body);
+}
+
+/* ---- /v2/coffer/agents/work/{workId}/...: carrying out a backup (engine/remote.h) ---- */
+
+/* work_of: the caller's agent and its taken work named by the path; -1 after answering. */
+static int work_of(struct api_req *req, struct api_resp *resp, struct eng_remote_work **w)
+{
+    struct cat_agent a;
+    const char *id = req->params[0];
+    int rc;
+    *w = NULL;
+    if (api_agent_of(req, resp, &a) != 0) return -1;
+    rc = strlen(id) <= 64 ? eng_remote_get(id, a.tenant, a.connector_id, w) : -ENOENT;
+    cat_agent_release(&a);
+    if (rc == -ENOENT) api_error(resp, 404, "NotFound", "no work '%.64s' of this agent", id);
+    else if (rc == -ECANCELED)
+        api_error(resp, 409, "Conflict", "work '%.64s' has ended (canceled, timed out or finished): stop it", id);
+    else if (!api_ctx(req)->repo) api_error(resp, 503, "Unavailable", "the repository is not available");
+    if (rc == 0 && !api_ctx(req)->repo) {
+        eng_remote_unref(*w);
+        *w = NULL;
+        rc = -1;
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+static void work_exists(struct api_req *req, struct api_resp *resp)
+{
+    struct eng_remote_work *w;
+    json_t *body = api_body_object(req, resp), *ids = NULL, *missing = NULL;
+    char err[256];
+    if (!body) return;
+    if (work_of(req, resp, &w) == 0) {
+        if (jv_arr(resp, body, "", "ids", 1, &ids)) {
+            if (eng_remote_missing(w, api_ctx(req)->repo, ids, &missing, err, sizeof err) == 0)
+                api_json(resp, 200, json_pack("{s:o}", "missing", missing));
+            else api_error(resp, 400, "InvalidField", "field 'ids' %s", err);
+        }
+        eng_remote_unref(w);
+    }
+    json_decref(body);
+}
+
+static void work_blobs(struct api_req *req, struct api_resp *resp)
+{
+    struct eng_remote_work *w;
+    char err[512] = "";
+    size_t stored = 0;
+    int rc;
+    if (work_of(req, resp, &w) != 0) return;
+    rc = eng_remote_blobs(w, api_ctx(req)->repo, req->body, req->body ? req->body_len : 0, &stored, err, sizeof err);
+    eng_remote_unref(w);
+    if (rc == 0) api_json(resp, 200, json_pack("{s:I}", "stored", (json_int_t)stored));
+    else if (rc == -EINVAL || rc == -EPERM) api_error(resp, 400, "InvalidBlob", "%s", err);
+    else api_catalog_error(resp, rc, "storing the blobs");
+}
+
+static void work_tree(struct api_req *req, struct api_resp *resp)
+{
+    struct eng_remote_work *w;
+    json_t *body = api_body_object(req, resp);
+    const char *id = NULL;
+    void *data = NULL;
+    size_t len = 0;
+    int rc;
+    if (!body) return;
+    if (work_of(req, resp, &w) != 0) goto out;
+    if (short_str(resp, body, "id", 1, 64, &id) == 0) {
+        rc = eng_remote_tree(w, api_ctx(req)->repo, id, &data, &len);
+        if (rc == -EPERM) {
+            api_error(resp, 403, "Forbidden", "field 'id': tree %s is not part of this work's parent snapshot", id);
+        } else if (rc != 0) {
+            api_error(resp, 500, "InternalError", "cannot read tree %s: %s", id, strerror(-rc));
+        } else {
+            char *b64 = malloc(4 * ((len + 2) / 3) + 1);
+            if (b64) EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
+            if (b64) api_json(resp, 200, json_pack("{s:s}", "data", b64));
+            else api_error(resp, 500, "InternalError", "out of memory");
+            free(b64);
+        }
+        free(data);
+    }
+    eng_remote_unref(w);
+out:
+    json_decref(body);
+}
+
+static void work_parent(struct api_req *req, struct api_resp *resp)
+{
+    struct eng_remote_work *w;
+    json_t *body = api_body_object(req, resp), *doc = NULL;
+    const char *id = NULL;
+    if (!body) return;
+    if (work_of(req, resp, &w) != 0) goto out;
+    if (short_str(resp, body, "id", 1, 64, &id) == 0) {
+        if (eng_remote_parent(w, api_ctx(req)->repo, id, &doc) == 0) api_json(resp, 200, json_pack("{s:o}", "doc", doc));
+        else api_error(resp, 404, "NotFound", "field 'id': snapshot %s is not this work's parent", id);
+    }
+    eng_remote_unref(w);
+out:
+    json_decref(body);
+}
+
+static void work_snapshot(struct api_req *req, struct api_resp *resp)
+{
+    struct eng_remote_work *w;
+    json_t *body = api_body_object(req, resp), *doc = NULL;
+    char id[REPO_ID_HEX_LEN + 1], err[512] = "";
+    int rc;
+    if (!body) return;
+    if (work_of(req, resp, &w) != 0) goto out;
+    if (jv_obj(resp, body, "", "doc", 1, &doc)) {
+        rc = eng_remote_commit(w, api_ctx(req)->repo, doc, id, err, sizeof err);
+        if (rc == 0) api_json(resp, 201, json_pack("{s:s}", "snapshot_id", id));
+        else if (rc == -EINVAL || rc == -ENOENT) api_error(resp, 400, "InvalidSnapshot", "field 'doc': %s", err);
+        else if (rc == -EALREADY) api_error(resp, 409, "Conflict", "%s", err);
+        else api_catalog_error(resp, rc, err);
+    }
+    eng_remote_unref(w);
+out:
+    json_decref(body);
+}
+
+static void work_done(struct api_req *req, struct api_resp *resp)
+{
+    struct eng_remote_work *w;
+    json_t *body = api_body_object(req, resp), *result = NULL;
+    const char *failure = NULL;
+    char err[256] = "";
+    if (!body) return;
+    if (work_of(req, resp, &w) != 0) goto out;
+    if (jv_obj(resp, body, "", "result", 0, &result) && short_str(resp, body, "error", 0, 1024, &failure) == 0) {
+        if (!result && !failure) api_error(resp, 400, "InvalidField", "give field 'result' or field 'error'");
+        else if (eng_remote_finish(w, result, failure, err, sizeof err) == 0) api_empty(resp, 204);
+        else api_error(resp, 409, "Conflict", "%s", err);
+    }
+    eng_remote_unref(w);
+out:
     json_decref(body);
 }
 
@@ -324,5 +466,11 @@ const struct api_route api_routes_coffer_agent_register[] = {
 
 const struct api_route api_routes_coffer_agents[] = {
     { "POST", "/v2/coffer/agents/heartbeat", agent_heartbeat, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
+    { "POST", "/v2/coffer/agents/work/{workId}/exists", work_exists, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
+    { "POST", "/v2/coffer/agents/work/{workId}/blobs", work_blobs, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
+    { "POST", "/v2/coffer/agents/work/{workId}/tree", work_tree, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
+    { "POST", "/v2/coffer/agents/work/{workId}/parent", work_parent, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
+    { "POST", "/v2/coffer/agents/work/{workId}/snapshot", work_snapshot, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
+    { "POST", "/v2/coffer/agents/work/{workId}/done", work_done, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
     { NULL, NULL, NULL, 0, 0 },
 };

@@ -13,6 +13,7 @@
 #include "api/jv.h"
 #include "catalog/cat_agent.h"
 #include "catalog/cat_connection.h"
+#include "engine/remote.h"
 #include "util/time.h"
 #include <string.h>
 
@@ -150,6 +151,7 @@ static void connector_delete(struct api_req *req, struct api_resp *resp)
     if (rc == 0 || rc == CAT_NOT_FOUND) rc = cat_connector_delete(cat, req->tenant, id);
     if (rc == 0) rc = cat_commit(cat);
     else cat_rollback(cat);
+    if (rc == 0) eng_remote_cancel_connector(req->tenant, id); /* its backups in flight fail now */
     if (rc == 0) api_empty(resp, 204);
     else if (rc == CAT_NOT_FOUND) not_found(resp, id);
     else internal(resp, "deleting the connector");

@@ -156,6 +156,9 @@ struct repo {
     uint64_t *writers;            /* tickets of running writers (owned), nwriters of writers_cap */
     size_t nwriters, writers_cap;
     pthread_mutex_t maint_mu;     /* one prune or index rebuild at a time in this process */
+    /* A remote writer (remote.c, repo_open_remote): storage calls go to remote; NULL otherwise. */
+    const struct repo_remote_ops *remote;
+    void *remote_ctx;
 };
 
 /* ids.c */
@@ -206,6 +209,9 @@ int repo_keys_unlock(struct repo_backend *be, const char *dir, const char *key_f
 
 /* chunker.c */
 int repo_chunker_init(struct repo *repo, uint32_t cmin, uint32_t cavg, uint32_t cmax);
+
+/* remote.c: frees a remote writer handle (repo_close of one). */
+void repo_remote_free(struct repo *repo);
 
 /* index.c: the in-memory index. Callers hold repo->mu (or own the table alone). */
 enum repo_itab_state { REPO_ITAB_ABSENT = 0, REPO_ITAB_PENDING, REPO_ITAB_STORED, REPO_ITAB_CLAIMED };
