@@ -79,6 +79,8 @@ int agentd_run(const struct agentd_run_opts *o, char *err, size_t errlen);
 /* agentd_work_run (backup.c): carries out one work item of a heartbeat answer (a backup of this
  * host through a writer-only repository handle) and reports its end to the server. */
 int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work);
+/* agentd_set_connected (log.c): records whether the last heartbeat reached cofferd. */
+void agentd_set_connected(int connected);
 /* agentd_log_open: from now on agentd_log also appends to state_dir/agent.log. */
 void agentd_log_open(const char *state_dir);
 #endif
