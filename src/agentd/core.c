@@ -1,8 +1,7 @@
-/* core.c: the agent core: registration (agentd_register), the event log (agentd_log, a ring of
- * AGENTD_LOG_RING entries in memory, appended to state_dir/agent.log), and the heartbeat loop
- * (agentd_run): every interval the agent reports its host (discover.c) to POST
- * /v2/coffer/agents/heartbeat; the answer's interval is the next wait, its "upgrade" directive goes
- * to agentd_upgrade_apply (fleet side). A transport failure is retried with a backoff doubling from
+/* core.c: the agent core: registration (agentd_register) and the heartbeat loop (agentd_run): every
+ * interval the agent reports its host (discover.c) to POST /v2/coffer/agents/heartbeat; the work
+ * items of the answer are carried out in turn (backup.c), the answer's interval is the next wait,
+ * its "upgrade" directive goes to agentd_upgrade_apply (fleet side). A transport failure is retried with a backoff doubling from
  * 1 s to the interval; a 401/403 means the credential was revoked (the connector was deleted): the
  * loop ends with -EACCES. Waits are slept in steps of at most a second so a stop request ends the
  * loop promptly. The event log is log.c. */
