@@ -17,6 +17,7 @@
  *                           lease runs out (no retries in the policy), naming the agent; restarted,
  *                           the agent completes the next run, which restores byte for byte
  *   revoke_mid_run          deleting the connector while its backup runs ends the run Failed at once */
+#include "api/api.h"
 #include "e2e/e2e_recover_fixture.h"
 #include <signal.h>
 #include <sys/wait.h>
@@ -350,6 +351,17 @@ TEST(server_checks)
         CHECK(as_agent(cred, "/v2/coffer/agents/work/0123456789abcdef/exists", "application/json", "{\"ids\":[]}", 10,
                        &r) == 404);
         http_resp_release(&r);
+    }
+    /* an upload over its cap (API_MAX_UPLOAD_BYTES) is 413, and one at the cap is read (400: not blobs) */
+    {
+        size_t n = API_MAX_UPLOAD_BYTES + 1;
+        char *big = calloc(1, n);
+        CHECK(big != NULL);
+        CHECK(as_agent(cred, fmt("%s/blobs", wpath), "application/octet-stream", big, n, &r) == 413);
+        http_resp_release(&r);
+        CHECK(as_agent(cred, fmt("%s/blobs", wpath), "application/octet-stream", big, n - 1, &r) == 400);
+        http_resp_release(&r);
+        free(big);
     }
     /* the agent's error ends the run */
     {
