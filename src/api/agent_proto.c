@@ -11,9 +11,10 @@
  *        host name or one of its addresses) are refreshed from that report when it changed, and the
  *        answer carries the heartbeat interval, the work queued for it (none yet: backups through
  *        agents are not built) and an upgrade directive from svc_agent_upgrade_heartbeat.
- * The principal of an agent route is resolved to its agent row by key id (cat_agent_by_key): a key
- * that is no agent's credential is 403 even if it holds the Agent role, and everything a handler
- * reads or writes is scoped to that row's tenant and connector id.
+ * The principal of an agent route is resolved to its agent row by key id (cat_agent_by_key): an
+ * Agent-role key that is no agent's credential is 404 (no such agent; other roles are 403 by the
+ * route table), and everything a handler reads or writes is scoped to that row's tenant and
+ * connector id.
  *
  * The heartbeat interval is COFFER_AGENT_HEARTBEAT_SECS (1..3600, default 30); a connector counts
  * as connected while its last heartbeat is at most three intervals old (api_agent_connected). */
@@ -221,9 +222,9 @@ int api_agent_of(struct api_req *req, struct api_resp *resp, struct cat_agent *o
         cat_agent_release(out);
         rc = CAT_NOT_FOUND;
     }
-    if (rc == CAT_NOT_FOUND)
-        api_error(resp, 403, "Forbidden", "key '%s' is not the credential of a registered coffer-agent",
-                  req->who->key_id);
+    if (rc == CAT_NOT_FOUND) /* the key holds the role; what it lacks is an agent (so not 403) */
+        api_error(resp, 404, "NotFound", "no registered coffer-agent has key '%s' as its credential (agent keys are "
+                  "made by coffer-agent register)", req->who->key_id);
     else if (rc != 0)
         api_catalog_error(resp, rc, "looking up the agent of this key");
     return rc == 0 ? 0 : -1;

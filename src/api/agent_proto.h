@@ -14,6 +14,6 @@ int api_agent_heartbeat_secs(void);
  * (within three heartbeat intervals). */
 int api_agent_connected(int64_t last_seen_usecs, int64_t now_usecs);
 /* api_agent_of: the agent whose credential signed req (unrevoked, of the key's tenant) into *out
- * (cat_agent_release); -1 after answering 403 (no agent's key) or 500. */
+ * (cat_agent_release); -1 after answering 404 (no agent has this key) or 500. */
 int api_agent_of(struct api_req *req, struct api_resp *resp, struct cat_agent *out);
 #endif

@@ -13,7 +13,7 @@
  *                          softwareVersion and the last heartbeat; PATCH renames
  *   write_only             with an agent's credential every route but the agent protocol is 403 and
  *                          nothing changes; a plain Agent-role key that is no agent's credential is
- *                          403 on the heartbeat; an admin key is 403 there
+ *                          404 on the heartbeat (no such agent); an admin key is 403 there
  *   revoke_mid_run         DELETE of the connector while the agent runs: the agent's next request is
  *                          401 and it exits 3; the connector is gone from the list
  *   tls_pin                over HTTPS (cofferd's self-signed certificate): a wrong --pin is refused
@@ -437,7 +437,7 @@ TEST(write_only)
         CHECKF(r.status == 201 && jstr(r.json, "secret"), "%ld %s", r.status, r.body);
         snprintf(plain, sizeof plain, "%s", jstr(r.json, "secret"));
         http_resp_release(&r);
-        CHECK(as_key(plain, "POST", "/v2/coffer/agents/heartbeat", NULL, "{\"version\":\"1\"}") == 403);
+        CHECK(as_key(plain, "POST", "/v2/coffer/agents/heartbeat", NULL, "{\"version\":\"1\"}") == 404);
     }
     /* a heartbeat with a bad field: 400 naming it */
     {
