@@ -42,7 +42,7 @@ else
       svc) echo "engine catalog repo util" ;;
       sched) echo "svc engine catalog repo util" ;;
       agent) echo "catalog util" ;;
-      agentd) echo "engine repo util" ;;
+      agentd) echo "agent engine repo util" ;;
       api) echo "sched svc engine agent catalog repo util" ;;
       cli) echo "util" ;;
       *) echo "?" ;;

@@ -118,7 +118,7 @@ int agent_endpoint_is_local(const char *endpoint)
 
 void agent_unreachable_message(const char *endpoint, char *buf, size_t len)
 {
-    snprintf(buf, len, "no agent reachable at %s (remote agents are not supported yet)", endpoint);
+    snprintf(buf, len, "no agent reachable at %s (no registered coffer-agent reports this host as its own)", endpoint);
 }
 
 /* ---- mounts ---- */

@@ -1,13 +1,17 @@
 /* refresh.c: discovery of a registered host into the catalog. The registration's endpoint decides who
  * serves it: this machine -> the local agent lists its volumes and they are synced as the
  * registration's objects (ids kept, see cat_source_sync_objects) in one transaction together with the
- * new state (Finished, refreshed now); anything else -> no agent is reachable, which is recorded as
- * the state (Pending, with the reason) and no objects are made. What is found is recorded as typed
+ * new state (Finished, refreshed now); a host a registered remote coffer-agent reports as its own
+ * (host name or address, cat_agent_for_host) -> the volumes of that agent's last heartbeat are synced
+ * the same way, with the objects marked CAT_AGENT_REMOTE (an agent that has not reported yet leaves
+ * the state Pending); anything else -> no agent is reachable, which is recorded as the state
+ * (Pending, with the reason) and no objects are made. What is found is recorded as typed
  * facts in Coffer's names (cat_object_facts: OS, size, file system, device, host name); the API
  * builds the wire shapes from them. This sync speaks for the host and its volumes only (scope kVolume):
  * a PostgreSQL instance under the same host is discovered by svc/pg_discover.c, which the API calls
  * after this. */
 #include "agent/agent.h"
+#include "catalog/cat_agent.h"
 #include "catalog/cat_source.h"
 #include "util/log.h"
 #include <stdio.h>
@@ -27,13 +31,14 @@ static struct cat_object_facts volume_facts(const struct agent_mount *m)
     return f;
 }
 
+/* sync_volumes: records mounts as the registration's volumes, served by kind, with the host name. */
+static int sync_volumes(struct cat *cat, const char *tenant, const struct cat_source *s, const char *endpoint,
+                        enum cat_agent_kind kind, const struct agent_mounts *m, const char *host);
+
 static int sync_local(struct cat *cat, const char *tenant, const struct cat_source *s, const char *endpoint)
 {
     struct agent_mounts mounts = { 0 };
-    struct cat_discovered *items = NULL;
-    struct cat_object_facts *facts = NULL, root_facts;
     char err[512], host[256];
-    int64_t total = 0;
     int rc;
     /* Volumes are what a kPhysical host protects; a kSQL registration's host carries a PostgreSQL
      * instance, which svc/pg_discover.c discovers (the API calls it after this). */
@@ -44,6 +49,68 @@ static int sync_local(struct cat *cat, const char *tenant, const struct cat_sour
     }
     if (gethostname(host, sizeof host) != 0) host[0] = '\0';
     host[sizeof host - 1] = '\0';
+    rc = sync_volumes(cat, tenant, s, endpoint, CAT_AGENT_LOCAL, &mounts, host);
+    agent_mounts_release(&mounts);
+    return rc;
+}
+
+/* mounts_of_report: the volumes a remote agent reported (a JSON array of {path, fstype, device,
+ * used_bytes, network}, validated by the API) as mounts; entries without a path are skipped. */
+static int mounts_of_report(const json_t *vols, struct agent_mounts *out)
+{
+    size_t i, n = json_array_size(vols);
+    json_t *v;
+    memset(out, 0, sizeof *out);
+    if (n == 0) return 0;
+    if (!(out->v = calloc(n, sizeof *out->v))) return -1;
+    json_array_foreach(vols, i, v) {
+        const char *path = json_string_value(json_object_get(v, "path"));
+        const char *fs = json_string_value(json_object_get(v, "fstype"));
+        const char *dev = json_string_value(json_object_get(v, "device"));
+        json_t *used = json_object_get(v, "used_bytes");
+        struct agent_mount *m = &out->v[out->n];
+        if (!path) continue;
+        m->path = strdup(path);
+        m->fstype = strdup(fs ? fs : "");
+        m->device = strdup(dev ? dev : "");
+        m->network = json_is_true(json_object_get(v, "network"));
+        m->used_bytes = json_is_integer(used) ? (int64_t)json_integer_value(used) : -1;
+        out->n++;
+        if (!m->path || !m->fstype || !m->device) return -1;
+    }
+    return 0;
+}
+
+static int sync_remote(struct cat *cat, const char *tenant, const struct cat_source *s, const char *endpoint,
+                       const struct cat_agent *a)
+{
+    struct agent_mounts mounts = { 0 };
+    char msg[512];
+    int rc;
+    if (!a->volumes) {
+        snprintf(msg, sizeof msg, "host '%.255s' is served by coffer-agent connector %s, which has not reported its "
+                 "volumes yet (no heartbeat since it registered)", endpoint, a->connector_id);
+        return cat_source_set_state(cat, tenant, s->id, "Pending", msg, 0);
+    }
+    if (strcmp(s->environment, "kPhysical") != 0) {
+        snprintf(msg, sizeof msg, "host '%.255s' is served by coffer-agent connector %s, which backs up files "
+                 "(kPhysical) only", endpoint, a->connector_id);
+        return cat_source_set_state(cat, tenant, s->id, "Pending", msg, 0);
+    }
+    rc = mounts_of_report(a->volumes, &mounts);
+    if (rc == 0) rc = sync_volumes(cat, tenant, s, endpoint, CAT_AGENT_REMOTE, &mounts, a->hostname);
+    agent_mounts_release(&mounts);
+    return rc;
+}
+
+static int sync_volumes(struct cat *cat, const char *tenant, const struct cat_source *s, const char *endpoint,
+                        enum cat_agent_kind kind, const struct agent_mounts *m, const char *host)
+{
+    const struct agent_mounts mounts = *m;
+    struct cat_discovered *items = NULL;
+    struct cat_object_facts *facts = NULL, root_facts;
+    int64_t total = 0;
+    int rc;
     items = calloc(mounts.n ? mounts.n : 1, sizeof *items);
     facts = calloc(mounts.n ? mounts.n : 1, sizeof *facts);
     if (!items || !facts) {
@@ -59,10 +126,10 @@ static int sync_local(struct cat *cat, const char *tenant, const struct cat_sour
         if (mounts.v[i].used_bytes > 0) total += mounts.v[i].used_bytes;
     }
     root_facts = (struct cat_object_facts){ .os_type = (char *)"kLinux", .logical_bytes = total,
-                                            .host_type = (char *)"kLinux", .host_name = host };
+                                            .host_type = (char *)"kLinux", .host_name = (char *)host };
     if ((rc = cat_begin(cat)) == 0) {
         static const char *const volumes_only[] = { "kVolume", NULL };   /* PostgreSQL's are svc/pg_discover.c's */
-        rc = cat_source_sync_scope(cat, tenant, s->id, s->environment, CAT_AGENT_LOCAL, endpoint, &root_facts,
+        rc = cat_source_sync_scope(cat, tenant, s->id, s->environment, kind, endpoint, &root_facts,
                                    volumes_only, items, mounts.n);
         if (rc == 0) rc = cat_source_set_state(cat, tenant, s->id, "Finished", NULL, now_ms());
         if (rc == 0)
@@ -73,7 +140,6 @@ static int sync_local(struct cat *cat, const char *tenant, const struct cat_sour
 out:
     free(facts);
     free(items);
-    agent_mounts_release(&mounts);
     return rc;
 }
 
@@ -83,8 +149,12 @@ int agent_refresh_source(struct cat *cat, const char *tenant, int64_t id, const 
     char msg[512];
     int rc = cat_source_get(cat, tenant, id, &s);
     if (rc != 0) return rc;
+    struct cat_agent a;
     if (endpoint && agent_endpoint_is_local(endpoint)) {
         rc = sync_local(cat, tenant, &s, endpoint);
+    } else if (endpoint && (rc = cat_agent_for_host(cat, tenant, endpoint, &a)) != CAT_NOT_FOUND) {
+        if (rc == 0) rc = sync_remote(cat, tenant, &s, endpoint, &a);
+        cat_agent_release(&a);
     } else {
         agent_unreachable_message(endpoint ? endpoint : "(no endpoint)", msg, sizeof msg);
         rc = cat_source_set_state(cat, tenant, id, "Pending", msg, 0);

@@ -26,6 +26,9 @@ struct api_principal;
 
 #define API_MAX_PATH_PARAMS 4
 #define API_MAX_BODY_BYTES (4u * 1024 * 1024)
+/* API_MAX_UPLOAD_BYTES: the body cap of an agent's blob upload (server.c body_cap), one REPO_CHUNK_MAX
+ * chunk and its framing with room to spare. */
+#define API_MAX_UPLOAD_BYTES (12u * 1024 * 1024)
 
 struct api_req {
     struct MHD_Connection *conn;

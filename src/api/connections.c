@@ -5,13 +5,16 @@
  * connection that a source registration uses cannot be deleted (409). The registration token is 32
  * random bytes (RAND_bytes) written as 64 hex digits; the answer is the token as a JSON string (the
  * SDK decodes it into a *string). Only its SHA-256 and its expiry (24 hours) are stored, and a new
- * token replaces the previous one. */
+ * token replaces the previous one; a token is single use (taken by POST /v2/coffer/agents/register,
+ * agent_proto.c). Deleting a connection revokes the credentials of its connectors (coffer-agents). */
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/jv.h"
+#include "catalog/cat_agent.h"
 #include "catalog/cat_connection.h"
 #include "catalog/cat_source.h"
 #include "api/resid.h"
+#include "util/time.h"
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -147,6 +150,26 @@ out:
     json_decref(body);
 }
 
+struct revoke_ctx {
+    struct cat *cat;
+    const char *tenant;
+};
+
+static int revoke_one(void *ud, const struct cat_connector *c)
+{
+    struct revoke_ctx *r = ud;
+    int rc = cat_agent_revoke(r->cat, r->tenant, c->id, util_time_now());
+    return rc == CAT_NOT_FOUND ? 0 : rc;
+}
+
+/* revoke_agents: the credentials of the connection's connectors (coffer-agents) stop working with the
+ * connection (inside the caller's transaction). */
+static int revoke_agents(struct cat *cat, const char *tenant, const char *id)
+{
+    struct revoke_ctx r = { cat, tenant };
+    return cat_connector_list(cat, tenant, NULL, NULL, id, revoke_one, &r);
+}
+
 static void connection_delete(struct api_req *req, struct api_resp *resp)
 {
     struct cat *cat = api_ctx(req)->cat;
@@ -164,6 +187,7 @@ static void connection_delete(struct api_req *req, struct api_resp *resp)
                   "update the registration first", id);
         return;
     }
+    if (rc == 0) rc = revoke_agents(cat, req->tenant, id);
     if (rc == 0) rc = cat_connection_delete(cat, req->tenant, id);
     if (rc == 0 && cat_commit(cat) == 0) {
         api_empty(resp, 204);

@@ -34,6 +34,10 @@ const struct api_route_table api_route_tables[] = {
     { "coffer-keys", api_routes_coffer_keys, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     /* served by a connector, not by us: the client sends no tenant (connector_side.c) */
     { "connector-side", api_routes_connector_side, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
+    /* Coffer extension: the agent protocol (agent_proto.c, docs/agent-protocol.md). Registration takes
+     * no key (the body's registration token is the credential); the rest takes an agent's own key */
+    { "coffer-agent-register", api_routes_coffer_agent_register, API_AUTH_NONE, API_TENANT_NONE },
+    { "coffer-agents", api_routes_coffer_agents, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     /* the web console's static files (console.c): no key, no tenant; the page asks for both */
     { "console", api_routes_console, API_AUTH_NONE, API_TENANT_NONE },
     /* liveness and readiness (health.c): no key, no tenant, for load balancers and orchestrators */

@@ -81,6 +81,8 @@ extern const struct api_route api_routes_coffer_repository[]; /* repo_ops.c (Cof
 extern const struct api_route api_routes_coffer_audit[];    /* audit.c (Coffer extension) */
 extern const struct api_route api_routes_site[];            /* site_api.c: the site restore API */
 extern const struct api_route api_routes_coffer_keys[];     /* keys_api.c (Coffer extension) */
+extern const struct api_route api_routes_coffer_agent_register[]; /* agent_proto.c: POST /v2/coffer/agents/register */
+extern const struct api_route api_routes_coffer_agents[];   /* agent_proto.c: the agent protocol (Agent keys) */
 extern const struct api_route api_routes_console[];         /* console.c: the web console's files */
 extern const struct api_route api_routes_openapi[];         /* openapi.c: GET /v2/openapi.json (Coffer extension) */
 extern const struct api_route api_routes_health[];          /* health.c: GET /healthz (no key) */

@@ -403,6 +403,19 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
  * query into '_' in MHD's own (writable) read buffer: MHD then parses one parameter instead of
  * spending the connection's memory pool on thousands we would refuse anyway (running out of it left
  * the client without an answer), and check_request answers 414 or 400. */
+/* body_cap: the most body bytes a request to uri may send: API_MAX_BODY_BYTES, or API_MAX_UPLOAD_BYTES
+ * for an agent's blob upload (POST /v2/coffer/agents/work/{id}/blobs: one blob may be a whole
+ * REPO_CHUNK_MAX chunk, agent_proto.c). */
+static size_t body_cap(const char *uri)
+{
+    static const char prefix[] = "/v2/coffer/agents/work/", suffix[] = "/blobs";
+    size_t n = strcspn(uri, "?");
+    if (strncmp(uri, prefix, sizeof prefix - 1) == 0 && n >= sizeof prefix - 1 + sizeof suffix - 1 &&
+        memcmp(uri + n - (sizeof suffix - 1), suffix, sizeof suffix - 1) == 0)
+        return API_MAX_UPLOAD_BYTES;
+    return API_MAX_BODY_BYTES;
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
     struct conn_state *st = calloc(1, sizeof *st);
@@ -410,7 +423,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     size_t params = 0;
     (void)cls; (void)c;
     if (!st) return NULL;
-    buf_init(&st->body, API_MAX_BODY_BYTES);
+    buf_init(&st->body, body_cap(uri));
     st->uri = (uintptr_t)uri;
     st->uri_len = strlen(uri);
     st->t0_usecs = mono_usecs();

@@ -322,6 +322,19 @@ const struct cat_migration cat_migrations[] = {
       "  tenant TEXT NOT NULL, group_id TEXT NOT NULL, slot_usecs BIGINT NOT NULL, node TEXT NOT NULL,"
       "  fired_usecs BIGINT NOT NULL, PRIMARY KEY (tenant, group_id, slot_usecs));",
       NULL },
+    /* 20: remote agents (cat_agent.h): one row per registered connector: its tenant, connector id,
+     * connection, the id of its Agent-role API key (api_keys.id), the host it reported (name,
+     * addresses and volumes as JSON text), its software version, when it registered, was last heard
+     * from (0: never) and was revoked (0: not). A used registration token keeps its digest in
+     * connections with token_expires_ms = -1, so a second use is told apart from an unknown token. */
+    { 20,
+      "CREATE TABLE agents ("
+      "  tenant TEXT NOT NULL, connector_id TEXT NOT NULL, connection_id TEXT NOT NULL, key_id TEXT NOT NULL,"
+      "  hostname TEXT NOT NULL, version TEXT NOT NULL, addresses TEXT, volumes TEXT,"
+      "  registered_usecs BIGINT NOT NULL, last_seen_usecs BIGINT NOT NULL, revoked_usecs BIGINT NOT NULL,"
+      "  PRIMARY KEY (tenant, connector_id));"
+      "CREATE UNIQUE INDEX agents_key ON agents(key_id);",
+      NULL },
     /* 22: several nodes on one repository (cat_nodes.h): one row with the count of index-file writes
      * (a node reloads the repository's index only when another node wrote), the prune lease and the
      * count of prunes that ended. */

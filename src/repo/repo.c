@@ -287,6 +287,10 @@ void repo_close(struct repo *repo)
 {
     int rc;
     if (!repo) return;
+    if (repo->remote) {
+        repo_remote_free(repo);
+        return;
+    }
     rc = repo_flush(repo);
     if (rc < 0) log_error("repo: flush on close of %s failed: %s", repo->dir, strerror(-rc));
     repo_free(repo);
@@ -322,6 +326,7 @@ static int pack_live(const struct repo *repo, uint32_t pack)
 uint64_t repo_writer_begin(struct repo *repo)
 {
     uint64_t t;
+    if (repo->remote) return 0; /* the server's side of the agent protocol holds the writer ticket */
     pthread_mutex_lock(&repo->mu);
     t = ++repo->writer_seq;
     if (repo->nwriters == repo->writers_cap) {
@@ -416,6 +421,7 @@ int repo_blob_put(struct repo *repo, enum repo_blob_type type, const repo_id_t *
     if (type != REPO_BLOB_DATA && type != REPO_BLOB_TREE) return -EINVAL;
     if (len > REPO_BLOB_MAX) return -EFBIG;
     if (len && !data) return -EINVAL;
+    if (repo->remote) return repo->remote->put(repo->remote_ctx, type, id, data, len, added_bytes);
 
     pthread_mutex_lock(&repo->mu);
     for (;;) {
@@ -477,6 +483,7 @@ int repo_blob_exists(struct repo *repo, const repo_id_t *id)
 {
     uint32_t pack = 0;
     int yes;
+    if (repo->remote) return repo->remote->exists(repo->remote_ctx, id) == 1;
     pthread_mutex_lock(&repo->mu);
     yes = repo_itab_lookup(&repo->idx, id, &pack, NULL) == REPO_ITAB_STORED &&
           pack_live(repo, pack) && !repo_dmg_listed(repo, id, pack);
@@ -637,9 +644,11 @@ static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, si
     struct repo_pentry e;
     uint32_t pack = 0;
     uint8_t *buf;
-    int rc = lookup(repo, id, &e, &pack);
+    int rc;
     *data = NULL;
     if (len) *len = 0;
+    if (repo->remote) return repo->remote->get(repo->remote_ctx, id, data, len);
+    rc = lookup(repo, id, &e, &pack);
     if (rc < 0) {
         char hex[REPO_ID_HEX_LEN + 1];
         repo_id_to_hex(id, hex);

@@ -274,4 +274,29 @@ struct repo_prune_report {
  * throughout. -EBUSY when another prune holds the lock; -ECANCELED when opts.cancel was raised. */
 int repo_prune(struct repo *repo, const struct repo_prune_opts *o, struct repo_prune_report *out,
                char *err, size_t errlen);
+/* ---- A remote writer: remote.c ----
+ * A coffer-agent backs up its host with the file engine (eng_backup) on a repository handle that
+ * holds only the writer keys: the id key (blob ids) and the chunker key and sizes (cut points), never
+ * the encryption key. Its blob, snapshot and writer calls go to ops (the agent protocol, which
+ * cofferd serves; docs/agent-protocol.md); repo_blob_id and repo_chunk_cut work as on the real
+ * repository, so ids and chunks are the ones cofferd would compute. Any other call on such a handle
+ * is a programming error (-ENOTSUP where it returns a code). */
+struct repo_writer_keys {
+    uint8_t id_key[32], chunk_key[32];
+    uint32_t cmin, cavg, cmax;
+};
+/* repo_writer_keys_get: the writer keys of an open repository (for handing to an agent). */
+void repo_writer_keys_get(const struct repo *repo, struct repo_writer_keys *out);
+struct repo_remote_ops {
+    int (*exists)(void *ctx, const repo_id_t *id);     /* 1, 0 or a negative code */
+    int (*put)(void *ctx, enum repo_blob_type type, const repo_id_t *id, const void *data, size_t len,
+               size_t *added_bytes);
+    int (*get)(void *ctx, const repo_id_t *id, void **data, size_t *len); /* malloc'd */
+    int (*snapshot_write)(void *ctx, json_t *doc, char id_hex[REPO_ID_HEX_LEN + 1]);
+    int (*snapshot_read)(void *ctx, const char *id_hex, json_t **doc);
+};
+/* repo_open_remote: a writer handle on keys whose storage calls go to ops (ctx passed along, both
+ * borrowed until repo_close). -EINVAL for chunker sizes repo_open would refuse. */
+int repo_open_remote(const struct repo_writer_keys *keys, const struct repo_remote_ops *ops, void *ctx,
+                     struct repo **out);
 #endif

@@ -169,6 +169,9 @@ struct repo {
     /* on_miss: set by repo_set_shared (refresh.c, a file above repo.c): what a read that misses
      * calls; 1 when it refreshed the index, so the read is tried again. NULL: not shared. */
     int (*on_miss)(struct repo *repo);
+    /* A remote writer (remote.c, repo_open_remote): storage calls go to remote; NULL otherwise. */
+    const struct repo_remote_ops *remote;
+    void *remote_ctx;
 };
 
 /* ids.c */
@@ -219,6 +222,9 @@ int repo_keys_unlock(struct repo_backend *be, const char *dir, const char *key_f
 
 /* chunker.c */
 int repo_chunker_init(struct repo *repo, uint32_t cmin, uint32_t cavg, uint32_t cmax);
+
+/* remote.c: frees a remote writer handle (repo_close of one). */
+void repo_remote_free(struct repo *repo);
 
 /* index.c: the in-memory index. Callers hold repo->mu (or own the table alone). */
 enum repo_itab_state { REPO_ITAB_ABSENT = 0, REPO_ITAB_PENDING, REPO_ITAB_STORED, REPO_ITAB_CLAIMED };

@@ -35,6 +35,7 @@ int repo_snapshot_write_since(struct repo *repo, json_t *doc, uint64_t since, ch
     size_t outlen = 0;
     int rc;
     if (!json_is_object(doc)) return -EINVAL;
+    if (repo->remote) return repo->remote->snapshot_write(repo->remote_ctx, doc, id_hex);
     rc = repo_flush(repo); /* MUST: every blob durable before the snapshot names it */
     if (rc < 0) return rc;
     /* After the flush every seal has ended: a failure since the writer started may have lost a blob it
@@ -67,6 +68,7 @@ int repo_snapshot_read(struct repo *repo, const char *id_hex, json_t **doc)
     *doc = NULL;
     rc = snap_name(id_hex, name);
     if (rc < 0) return rc;
+    if (repo->remote) return repo->remote->snapshot_read(repo->remote_ctx, id_hex, doc);
     repo_id_from_hex(id_hex, &want);
     rc = repo->be->ops->get_all(repo->be, REPO_OBJ_SNAPSHOT, name,
                                 SNAPSHOT_MAX + 8 + REPO_AEAD_OVERHEAD, &data, &len);

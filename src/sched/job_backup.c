@@ -38,10 +38,12 @@
 #include "sched/sched_int.h"
 #include "sched/job_backup_int.h"
 #include "sched/nodes.h"
+#include "catalog/cat_agent.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/cat_source.h"
 #include "engine/mover.h"
+#include "engine/remote.h"
 #include "repo/repo.h"
 #include "svc/svc.h"
 #include "sched/gfs.h"
@@ -258,18 +260,39 @@ static int object_register(struct backup_run *b, int64_t id, const struct spec_o
     return rc;
 }
 
-/* object_unreachable: why the object cannot be backed up now (msg filled, 1), or 0 when it can. */
-static int object_unreachable(struct backup_run *b, int64_t id, int have, const struct cat_object *co, char *msg,
-                              size_t len)
+/* remote_connector: the connector id (malloc'd) of the registered coffer-agent that serves the
+ * object's host (its source's endpoint is the agent's host name or address), or NULL when the object
+ * is not a remote agent's (the remote mover, engine/remote.h, then backs it up through that agent). */
+static char *remote_connector(struct backup_run *b, int have, const struct cat_object *co)
+{
+    struct cat *cat = job_cat(b->j);
+    struct cat_source s;
+    struct cat_agent a;
+    char *conn = NULL;
+    if (!have || co->agent != CAT_AGENT_REMOTE || cat_source_get(cat, b->run->tenant, co->source_id, &s) != 0)
+        return NULL;
+    if (s.endpoint_key && cat_agent_for_host(cat, b->run->tenant, s.endpoint_key, &a) == 0) {
+        conn = strdup(a.connector_id);
+        cat_agent_release(&a);
+    }
+    cat_source_release(&s);
+    return conn;
+}
+
+/* object_unreachable: why the object cannot be backed up now (msg filled, 1), or 0 when it can
+ * (remote: a coffer-agent serves its host). */
+static int object_unreachable(struct backup_run *b, int64_t id, int have, const struct cat_object *co, int remote,
+                              char *msg, size_t len)
 {
     if (!have) {
         snprintf(msg, len, "object %" PRId64 " is not a registered object of this tenant", id);
         return 1;
     }
-    if (co->is_deleted || cat_object_is_local(job_cat(b->j), b->run->tenant, id) != 1) {
+    if (co->is_deleted || (!remote && cat_object_is_local(job_cat(b->j), b->run->tenant, id) != 1)) {
         snprintf(msg, len, "object %" PRId64 " (%s): %s", id, co->name ? co->name : "?",
                  co->is_deleted ? "it was not found at the last refresh of its source"
-                                : "no agent can reach its host (only this machine's local agent exists)");
+                                : "no agent can reach its host (it is not this machine, and no registered "
+                                  "coffer-agent serves it)");
         return 1;
     }
     return 0;
@@ -395,7 +418,8 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     struct eng_backup_result res = { 0 };
     json_t *incs = json_array(), *excs = json_array(), *meta = NULL;
     const char **inc_v = NULL, **exc_v = NULL;
-    char *parent = NULL, err[512] = "", msg[1024], cpk[24];
+    char *parent = NULL, err[512] = "", msg[1024], cpk[24], *conn = NULL;
+    const struct mover *mover = b->mover;
     const char *checkpoint = NULL;
     int64_t id = so->id;
     int rc, have_obj = 0;
@@ -406,7 +430,8 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
         backup_add_message(t, "object %" PRId64 ": cannot record it in the catalog", id);
         goto out;
     }
-    if (object_unreachable(b, id, have_obj, &co, msg, sizeof msg) ||
+    conn = remote_connector(b, have_obj, &co);
+    if (object_unreachable(b, id, have_obj, &co, conn != NULL, msg, sizeof msg) ||
         object_paths(so, gs, &co, id, incs, excs, msg, sizeof msg)) {
         backup_object_fail(b, &o, msg, t);
         goto out;
@@ -421,13 +446,17 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
     o.begin_usecs = util_time_now();
     o.walk_done = o.files_total >= 0;
     backup_publish(b, &o, 1);
-    if (o.files_total < 0) est = estimate_start(b, inc_v, n_inc, exc_v, n_exc);
+    if (o.files_total < 0 && !conn) est = estimate_start(b, inc_v, n_inc, exc_v, n_exc); /* local paths only */
 
     /* The snapshot document's tags, in Coffer's names (docs/repository-format.md). */
     meta = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "tenant", run->tenant, "group_id", run->group_id,
                      "group_name", b->g->name, "run_id", b->run_id, "run_type", run->run_type, "object_id",
                      (json_int_t)id, "object_name", co.name ? co.name : "", "environment",
                      mover_env_catalog_name(b->env));
+    if (conn && meta) { /* the host is a coffer-agent's: the remote mover backs it up through that agent */
+        json_object_set_new(meta, ENG_REMOTE_META_CONNECTOR, json_string(conn));
+        mover = &mover_remote;
+    }
     opts.include_paths = inc_v;
     opts.n_include = n_inc;
     opts.exclude_paths = exc_v;
@@ -455,7 +484,7 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
         snprintf(err, sizeof err, "injected failure (test hook COFFER_TEST_FAIL_MARK)");
     } else {
         int64_t t0 = util_time_mono();
-        rc = b->mover->backup(job_repo(j), &opts, &res, err, sizeof err);
+        rc = mover->backup(job_repo(j), &opts, &res, err, sizeof err);
         log_info("run %s of group %s: object %" PRId64 ": the mover took %" PRId64 " ms (%" PRIu64 " files, %" PRIu64
                  " unchanged; reader in reads %" PRIu64 " ms, waiting for the workers %" PRIu64 " ms; workers idle %"
                  PRIu64 " ms)", b->run_id, run->group_id, id, (util_time_mono() - t0) / 1000, res.files,
@@ -504,6 +533,7 @@ out:
     free(inc_v);
     free(exc_v);
     free(parent);
+    free(conn);
 }
 
 /* ---------- one run ---------- */

@@ -750,8 +750,11 @@ static void sweep_route(const struct api_route *rt)
         memcpy(huge + pre + fill_n + 1, "\"}", 3);
         {
             struct raw_resp r;
+            /* an agent's blob upload has the larger API_MAX_UPLOAD_BYTES cap (server.c body_cap; its
+             * 413 is e2e_agent_backup's): over 4 MiB it is still only refused for the key's role */
+            int upload = strstr(path, "/v2/coffer/agents/work/") == path && strstr(path, "/blobs") != NULL;
             req(rt->method, path, 0, "Bearer " HARNESS_KEY, T, NULL, huge, API_MAX_BODY_BYTES + 1, &r);
-            if (sane("(one byte over the cap)", rt->method, &r) && r.status != 413) {
+            if (sane("(one byte over the cap)", rt->method, &r) && r.status != (upload ? 403 : 413)) {
                 g_failures++;
                 fprintf(stderr, "  sweep: %s %s over the cap: %d, not 413\n", rt->method, path, r.status);
             }

@@ -137,7 +137,7 @@ TEST(register_remote_host_is_unreachable)
     CHECKF(id > 0, "%ld %s", r.status, r.body);
     CHECK(strcmp(jstr(r.json, "authenticationStatus"), "Pending") == 0);
     CHECK(strcmp(jstr(r.json, "refreshErrorMessage"),
-                 "no agent reachable at 192.0.2.10 (remote agents are not supported yet)") == 0);
+                 "no agent reachable at 192.0.2.10 (no registered coffer-agent reports this host as its own)") == 0);
     CHECK(strcmp(jstr(r.json, "authenticationErrorMessage"), jstr(r.json, "refreshErrorMessage")) == 0);
     CHECK(jget(r.json, "sourceInfo") == NULL && jget(r.json, "sourceId") == NULL);
     CHECK(jget(r.json, "lastRefreshedTimeMsecs") == NULL);

@@ -192,7 +192,7 @@ TEST(unreachable_message)
 {
     char msg[256];
     agent_unreachable_message("10.1.2.3", msg, sizeof msg);
-    CHECK(strcmp(msg, "no agent reachable at 10.1.2.3 (remote agents are not supported yet)") == 0);
+    CHECK(strcmp(msg, "no agent reachable at 10.1.2.3 (no registered coffer-agent reports this host as its own)") == 0);
 }
 
 int main(void)

@@ -1,0 +1,559 @@
+/* mover_remote.c: the remote mover and its work registry (remote.h; docs/agent-protocol.md).
+ *
+ * The registry is a list of work items under one mutex, with one condition variable the waiting
+ * movers sleep on (woken by every state change, and at least once a second to check cancel and the
+ * lease). An item is referenced by the mover that made it and by each agent request working on it
+ * (eng_remote_get / eng_remote_unref); the last reference frees it. States: QUEUED (made, not yet
+ * handed out) -> TAKEN (handed out in a heartbeat answer; every request renews the lease) -> DONE or
+ * FAILED (the agent said so) or ENDED (the mover stopped waiting: cancel, lease lost, revoked).
+ *
+ * The mover holds a repository writer ticket for the whole wait (a prune waits for it: the agent
+ * deduplicates against what it was told exists) and writes the snapshot with the write epoch it
+ * took at the start (a pack seal that failed meanwhile voids the snapshot, as for a local backup). */
+#include "engine/remote.h"
+#include "engine/eng_internal.h"
+#include "util/log.h"
+#include "util/time.h"
+#include <errno.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+enum work_state { W_QUEUED, W_TAKEN, W_DONE, W_FAILED, W_ENDED };
+
+struct eng_remote_work {
+    char id[33];
+    char *tenant, *connector;
+    json_t *includes, *excludes, *meta;
+    char parent[REPO_ID_HEX_LEN + 1];        /* "" = none */
+    struct repo_writer_keys keys;
+    repo_id_t *trees;                         /* the parent's tree ids, sorted */
+    size_t ntrees;
+    enum work_state state;
+    int64_t deadline;                         /* util_time_mono: take or lease deadline */
+    uint64_t epoch;
+    char snapshot[REPO_ID_HEX_LEN + 1];       /* committed snapshot, "" = none yet */
+    json_t *result;
+    char failure[512];
+    uint64_t bytes_received, bytes_added, blobs;
+    int refs;
+    struct eng_remote_work *next;
+};
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static struct eng_remote_work *g_list;
+static uint64_t g_received, g_added;
+
+static int64_t env_secs(const char *name, int64_t def)
+{
+    const char *e = getenv(name);
+    long long v = e ? strtoll(e, NULL, 10) : 0;
+    return v >= 1 && v <= 86400 ? v : def;
+}
+static int64_t take_usecs(void) { return env_secs("COFFER_AGENT_TAKE_SECS", 120) * 1000000; }
+static int64_t lease_usecs(void) { return env_secs("COFFER_AGENT_LEASE_SECS", 60) * 1000000; }
+
+static void work_free(struct eng_remote_work *w)
+{
+    free(w->tenant);
+    free(w->connector);
+    json_decref(w->includes);
+    json_decref(w->excludes);
+    json_decref(w->meta);
+    json_decref(w->result);
+    free(w->trees);
+    memset(&w->keys, 0, sizeof w->keys);
+    free(w);
+}
+
+void eng_remote_unref(struct eng_remote_work *w)
+{
+    int last;
+    if (!w) return;
+    pthread_mutex_lock(&g_mu);
+    last = --w->refs == 0;
+    pthread_mutex_unlock(&g_mu);
+    if (last) work_free(w);
+}
+
+static void hex_of(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* ---- the parent's trees ---- */
+
+static int id_cmp(const void *a, const void *b) { return memcmp(a, b, sizeof(repo_id_t)); }
+
+struct tree_set {
+    repo_id_t *v;
+    size_t n, cap;
+};
+
+#define MAX_TREES (4u << 20)
+#define MAX_DEPTH 1024
+
+static int collect_trees(struct repo *repo, const repo_id_t *id, struct tree_set *s, int depth)
+{
+    struct tree *t = NULL;
+    int rc;
+    if (depth > MAX_DEPTH || s->n >= MAX_TREES) return -E2BIG;
+    if (s->n == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 64;
+        repo_id_t *nv = realloc(s->v, ncap * sizeof *nv);
+        if (!nv) return -ENOMEM;
+        s->v = nv;
+        s->cap = ncap;
+    }
+    s->v[s->n++] = *id;
+    if ((rc = eng_tree_load(repo, id, &t)) != 0) return rc;
+    for (size_t i = 0; rc == 0 && i < t->n; i++)
+        if (t->entries[i].type == TREE_DIR && t->entries[i].has_subtree)
+            rc = collect_trees(repo, &t->entries[i].subtree, s, depth + 1);
+    tree_free(t);
+    return rc;
+}
+
+static int parent_trees(struct repo *repo, const char *parent, struct eng_remote_work *w)
+{
+    struct tree_set s = { 0 };
+    repo_id_t root;
+    int rc = eng_snapshot_root(repo, parent, &root);
+    if (rc == 0) rc = collect_trees(repo, &root, &s, 0);
+    if (rc != 0) {
+        free(s.v);
+        return rc;
+    }
+    qsort(s.v, s.n, sizeof *s.v, id_cmp);
+    w->trees = s.v;
+    w->ntrees = s.n;
+    return 0;
+}
+
+static int in_parent(const struct eng_remote_work *w, const repo_id_t *id)
+{
+    return w->ntrees && bsearch(id, w->trees, w->ntrees, sizeof *w->trees, id_cmp) != NULL;
+}
+
+/* ---- the mover ---- */
+
+static void fill_result(const struct eng_remote_work *w, struct eng_backup_result *out)
+{
+    const json_t *r = w->result;
+#define U(k) (json_is_integer(json_object_get(r, k)) && json_integer_value(json_object_get(r, k)) > 0 \
+                  ? (uint64_t)json_integer_value(json_object_get(r, k)) : 0)
+    snprintf(out->snapshot_id, sizeof out->snapshot_id, "%s", w->snapshot);
+    snprintf(out->tree_id, sizeof out->tree_id, "%s",
+             json_string_value(json_object_get(r, "tree_id")) ? json_string_value(json_object_get(r, "tree_id")) : "");
+    out->files = U("files");
+    out->dirs = U("dirs");
+    out->symlinks = U("symlinks");
+    out->other = U("other");
+    out->logical_bytes = U("logical_bytes");
+    out->bytes_read = U("bytes_read");
+    out->files_unchanged = U("files_unchanged");
+    out->bytes_added = w->bytes_added;
+#undef U
+    out->warnings = json_is_array(json_object_get(r, "warnings")) ? json_deep_copy(json_object_get(r, "warnings"))
+                                                                  : json_array();
+}
+
+static int remote_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_backup_result *out, char *err,
+                         size_t errlen)
+{
+    const char *conn = json_string_value(json_object_get(o->snapshot_meta, ENG_REMOTE_META_CONNECTOR));
+    const char *tenant = json_string_value(json_object_get(o->snapshot_meta, "tenant"));
+    struct eng_remote_work *w;
+    unsigned char rnd[16];
+    uint64_t ticket;
+    int64_t last_progress = 0;
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    if (!conn || !tenant) {
+        snprintf(err, errlen, "the remote mover needs the agent's connector and tenant");
+        return -EINVAL;
+    }
+    if (!(w = calloc(1, sizeof *w)) || RAND_bytes(rnd, sizeof rnd) != 1) {
+        free(w);
+        return -ENOMEM;
+    }
+    hex_of(rnd, sizeof rnd, w->id);
+    w->tenant = strdup(tenant);
+    w->connector = strdup(conn);
+    w->includes = json_array();
+    w->excludes = json_array();
+    w->meta = json_deep_copy(o->snapshot_meta);
+    for (size_t i = 0; i < o->n_include; i++) json_array_append_new(w->includes, json_string(o->include_paths[i]));
+    for (size_t i = 0; i < o->n_exclude; i++) json_array_append_new(w->excludes, json_string(o->exclude_paths[i]));
+    repo_writer_keys_get(repo, &w->keys);
+    if (!w->tenant || !w->connector || !w->includes || !w->excludes || !w->meta) {
+        work_free(w);
+        return -ENOMEM;
+    }
+    w->epoch = repo_write_epoch(repo);
+    ticket = repo_writer_begin(repo);
+    if (o->parent_snapshot_id && *o->parent_snapshot_id) {
+        /* the agent may read back this snapshot's trees (and nothing else); a damaged parent means a
+         * full backup, as it would for the local engine's reader */
+        if (parent_trees(repo, o->parent_snapshot_id, w) == 0)
+            snprintf(w->parent, sizeof w->parent, "%s", o->parent_snapshot_id);
+        else
+            log_warn("remote backup: parent snapshot %s cannot be read: the agent reads everything",
+                     o->parent_snapshot_id);
+    }
+    pthread_mutex_lock(&g_mu);
+    w->refs = 1;
+    w->state = W_QUEUED;
+    w->deadline = util_time_mono() + take_usecs();
+    w->next = g_list;
+    g_list = w;
+    log_info("remote backup %s queued for connector %s of tenant %s", w->id, conn, tenant);
+    for (;;) {
+        struct timespec ts;
+        int64_t now = util_time_mono();
+        if (w->state == W_DONE || w->state == W_FAILED) break;
+        if (o->cancel && *o->cancel) {
+            rc = -ECANCELED;
+            snprintf(err, errlen, "canceled");
+            break;
+        }
+        if (w->state == W_ENDED) {
+            rc = -ECONNABORTED;
+            snprintf(err, errlen, "%s", w->failure[0] ? w->failure : "the agent's work ended");
+            break;
+        }
+        if (now > w->deadline) {
+            rc = -ETIMEDOUT;
+            snprintf(err, errlen, w->state == W_QUEUED
+                     ? "coffer-agent connector %s did not take the backup within %lld s (is it running?)"
+                     : "coffer-agent connector %s stopped answering during the backup (no request for %lld s)",
+                     conn, (long long)((w->state == W_QUEUED ? take_usecs() : lease_usecs()) / 1000000));
+            break;
+        }
+        if (o->progress && now - last_progress >= 1000000) {
+            struct eng_progress p = { .bytes_done = w->bytes_received, .bytes_added = w->bytes_added };
+            last_progress = now;
+            pthread_mutex_unlock(&g_mu);
+            o->progress(o->progress_ctx, &p);
+            pthread_mutex_lock(&g_mu);
+            continue;
+        }
+        util_deadline_ms(&ts, 1000);
+        pthread_cond_timedwait(&g_cv, &g_mu, &ts);
+    }
+    if (rc == 0 && w->state == W_FAILED) {
+        rc = -EIO;
+        snprintf(err, errlen, "coffer-agent connector %s: %s", conn, w->failure);
+    } else if (rc == 0) {
+        fill_result(w, out);
+    }
+    if (w->state != W_DONE && w->state != W_FAILED) {
+        w->state = W_ENDED;
+        if (!w->failure[0]) snprintf(w->failure, sizeof w->failure, "%s", err);
+    }
+    for (struct eng_remote_work **p = &g_list; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_mu);
+    repo_writer_end(repo, ticket);
+    log_info("remote backup %s: %s", w->id, rc == 0 ? "done" : err);
+    eng_remote_unref(w);
+    return rc;
+}
+
+const struct mover mover_remote = {
+    .name = "remote",
+    .backup = remote_backup,
+    .restore = eng_restore,
+    .stat = eng_stat_path,
+    .read = eng_write_tar,
+};
+
+/* ---- the agent's side ---- */
+
+json_t *eng_remote_take(struct repo *repo, const char *tenant, const char *connector)
+{
+    json_t *arr = json_array();
+    char idk[65], chk[65];
+    (void)repo;
+    pthread_mutex_lock(&g_mu);
+    for (struct eng_remote_work *w = g_list; arr && w; w = w->next) {
+        if (w->state != W_QUEUED || strcmp(w->tenant, tenant) != 0 || strcmp(w->connector, connector) != 0) continue;
+        hex_of(w->keys.id_key, sizeof w->keys.id_key, idk);
+        hex_of(w->keys.chunk_key, sizeof w->keys.chunk_key, chk);
+        json_array_append_new(arr, json_pack("{s:s,s:O,s:O,s:s?,s:{s:s,s:s,s:I,s:I,s:I}}", "id", w->id, "includes",
+                                             w->includes, "excludes", w->excludes, "parent",
+                                             w->parent[0] ? w->parent : NULL, "keys", "id_key", idk, "chunk_key", chk,
+                                             "cmin", (json_int_t)w->keys.cmin, "cavg", (json_int_t)w->keys.cavg,
+                                             "cmax", (json_int_t)w->keys.cmax));
+        w->state = W_TAKEN;
+        w->deadline = util_time_mono() + lease_usecs();
+    }
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+    memset(idk, 0, sizeof idk);
+    memset(chk, 0, sizeof chk);
+    return arr;
+}
+
+int eng_remote_get(const char *id, const char *tenant, const char *connector, struct eng_remote_work **out)
+{
+    int rc = -ENOENT;
+    *out = NULL;
+    pthread_mutex_lock(&g_mu);
+    for (struct eng_remote_work *w = g_list; w; w = w->next) {
+        if (strcmp(w->id, id) != 0) continue;
+        if (strcmp(w->tenant, tenant) != 0 || strcmp(w->connector, connector) != 0) break;
+        if (w->state != W_TAKEN) {
+            rc = -ECANCELED;
+            break;
+        }
+        w->refs++;
+        w->deadline = util_time_mono() + lease_usecs();
+        *out = w;
+        rc = 0;
+        break;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return rc;
+}
+
+int eng_remote_missing(struct eng_remote_work *w, struct repo *repo, const json_t *ids, json_t **missing, char *err,
+                       size_t errlen)
+{
+    size_t i;
+    json_t *v;
+    (void)w;
+    *missing = NULL;
+    if (!json_is_array(ids) || json_array_size(ids) > ENG_REMOTE_MAX_IDS) {
+        snprintf(err, errlen, "must be an array of at most %d blob ids", ENG_REMOTE_MAX_IDS);
+        return -EINVAL;
+    }
+    if (!(*missing = json_array())) return -ENOMEM;
+    json_array_foreach(ids, i, v) {
+        repo_id_t id;
+        if (!json_is_string(v) || repo_id_from_hex(json_string_value(v), &id) != 0) {
+            snprintf(err, errlen, "[%zu] is not a blob id (64 hex digits)", i);
+            json_decref(*missing);
+            *missing = NULL;
+            return -EINVAL;
+        }
+        if (repo_blob_exists(repo, &id) != 1) json_array_append(*missing, v);
+    }
+    return 0;
+}
+
+static uint32_t get_u32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+#define BLOB_HDR (1 + REPO_ID_LEN + 4 + 4)
+#define BLOB_ZSTD 0x80
+
+int eng_remote_blobs(struct eng_remote_work *w, struct repo *repo, const void *body, size_t len, size_t *stored,
+                     char *err, size_t errlen)
+{
+    const uint8_t *p = body, *end = p + len;
+    uint64_t received = len, added_total = 0;
+    int rc = 0;
+    *stored = 0;
+    while (rc == 0 && p < end) {
+        uint8_t flags;
+        repo_id_t id, got;
+        uint32_t plain, payload;
+        void *buf = NULL;
+        const void *data;
+        size_t added = 0;
+        char hex[REPO_ID_HEX_LEN + 1];
+        if ((size_t)(end - p) < BLOB_HDR) {
+            snprintf(err, errlen, "blob %zu: truncated header", *stored);
+            return -EINVAL;
+        }
+        flags = p[0];
+        memcpy(id.b, p + 1, REPO_ID_LEN);
+        plain = get_u32(p + 1 + REPO_ID_LEN);
+        payload = get_u32(p + 1 + REPO_ID_LEN + 4);
+        p += BLOB_HDR;
+        repo_id_to_hex(&id, hex);
+        if ((flags & 0x7f) > REPO_BLOB_TREE || plain > REPO_CHUNK_MAX * 2u || payload > (size_t)(end - p) ||
+            (!(flags & BLOB_ZSTD) && payload != plain)) {
+            snprintf(err, errlen, "blob %zu (%s): bad type, length or payload length", *stored, hex);
+            return -EINVAL;
+        }
+        if (flags & BLOB_ZSTD) {
+            size_t n;
+            if (!(buf = malloc(plain ? plain : 1))) return -ENOMEM;
+            n = ZSTD_decompress(buf, plain, p, payload);
+            if (ZSTD_isError(n) || n != plain) {
+                free(buf);
+                snprintf(err, errlen, "blob %zu (%s): its compressed payload does not decompress to %u bytes",
+                         *stored, hex, plain);
+                return -EINVAL;
+            }
+            data = buf;
+        } else {
+            data = p;
+        }
+        repo_blob_id(repo, data, plain, &got);
+        if (memcmp(got.b, id.b, REPO_ID_LEN) != 0) {
+            free(buf);
+            snprintf(err, errlen, "blob %zu: its id %s does not match its content", *stored, hex);
+            return -EPERM;
+        }
+        rc = repo_blob_put(repo, (enum repo_blob_type)(flags & 0x7f), &id, data, plain, &added);
+        free(buf);
+        if (rc != 0) {
+            snprintf(err, errlen, "blob %zu (%s): cannot store it: %s", *stored, hex, strerror(-rc));
+            break;
+        }
+        added_total += added;
+        p += payload;
+        (*stored)++;
+    }
+    pthread_mutex_lock(&g_mu);
+    w->bytes_received += received;
+    w->bytes_added += added_total;
+    w->blobs += *stored;
+    g_received += received;
+    g_added += added_total;
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+    return rc;
+}
+
+int eng_remote_tree(struct eng_remote_work *w, struct repo *repo, const char *id_hex, void **data, size_t *len)
+{
+    repo_id_t id;
+    *data = NULL;
+    *len = 0;
+    if (repo_id_from_hex(id_hex, &id) != 0 || !in_parent(w, &id)) return -EPERM;
+    return repo_blob_get(repo, &id, data, len);
+}
+
+int eng_remote_parent(struct eng_remote_work *w, struct repo *repo, const char *id_hex, json_t **doc)
+{
+    *doc = NULL;
+    if (!w->parent[0] || strcmp(id_hex, w->parent) != 0) return -ENOENT;
+    return repo_snapshot_read(repo, id_hex, doc);
+}
+
+/* verify_tree: every tree below id decodes and every data blob it names exists; trees of the parent
+ * (verified when it was written) are not walked again. *entries counts what was checked. */
+static int verify_tree(struct eng_remote_work *w, struct repo *repo, const repo_id_t *id, int depth, uint64_t *entries,
+                       char *err, size_t errlen)
+{
+    struct tree *t = NULL;
+    char hex[REPO_ID_HEX_LEN + 1];
+    int rc;
+    if (in_parent(w, id)) return 0;
+    repo_id_to_hex(id, hex);
+    if (depth > MAX_DEPTH) {
+        snprintf(err, errlen, "the snapshot's trees are nested deeper than %d levels", MAX_DEPTH);
+        return -EINVAL;
+    }
+    if (repo_blob_exists(repo, id) != 1 || eng_tree_load(repo, id, &t) != 0) {
+        snprintf(err, errlen, "tree %s is not in the repository (or does not decode)", hex);
+        return -ENOENT;
+    }
+    rc = 0;
+    for (size_t i = 0; rc == 0 && i < t->n; i++) {
+        const struct tree_entry *e = &t->entries[i];
+        (*entries)++;
+        if (e->type == TREE_DIR && e->has_subtree) {
+            rc = verify_tree(w, repo, &e->subtree, depth + 1, entries, err, errlen);
+        } else if (e->type == TREE_FILE) {
+            for (size_t c = 0; rc == 0 && c < e->n_chunks; c++) {
+                if (repo_blob_exists(repo, &e->chunks[c].id) != 1) {
+                    repo_id_to_hex(&e->chunks[c].id, hex);
+                    snprintf(err, errlen, "file '%.200s': data blob %s is not in the repository", e->name, hex);
+                    rc = -ENOENT;
+                }
+            }
+        }
+    }
+    tree_free(t);
+    return rc;
+}
+
+int eng_remote_commit(struct eng_remote_work *w, struct repo *repo, json_t *doc, char id_hex[REPO_ID_HEX_LEN + 1],
+                      char *err, size_t errlen)
+{
+    const char *tree = json_string_value(json_object_get(doc, "tree"));
+    repo_id_t root;
+    uint64_t entries = 0;
+    int rc;
+    if (w->snapshot[0]) {
+        snprintf(err, errlen, "this work has a snapshot already (%s)", w->snapshot);
+        return -EALREADY;
+    }
+    if (!json_is_object(doc) || !tree || repo_id_from_hex(tree, &root) != 0) {
+        snprintf(err, errlen, "the snapshot document must be an object whose \"tree\" is a tree id");
+        return -EINVAL;
+    }
+    if ((rc = verify_tree(w, repo, &root, 0, &entries, err, errlen)) != 0) return rc;
+    json_object_update(doc, w->meta); /* the job's tags win over whatever the agent wrote */
+    json_object_set_new(doc, "parent", w->parent[0] ? json_string(w->parent) : json_null());
+    rc = repo_snapshot_write_since(repo, doc, w->epoch, id_hex);
+    if (rc == -ESTALE) {
+        snprintf(err, errlen, "a pack could not be sealed during the backup (disk full?): the snapshot is not "
+                 "written; the run retries");
+        return rc;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot write the snapshot: %s", strerror(-rc));
+        return rc;
+    }
+    pthread_mutex_lock(&g_mu);
+    snprintf(w->snapshot, sizeof w->snapshot, "%s", id_hex);
+    pthread_mutex_unlock(&g_mu);
+    log_info("remote backup %s: snapshot %s written (%llu entries checked)", w->id, id_hex, (unsigned long long)entries);
+    return 0;
+}
+
+int eng_remote_finish(struct eng_remote_work *w, const json_t *result, const char *failure, char *err, size_t errlen)
+{
+    int rc = 0;
+    pthread_mutex_lock(&g_mu);
+    if (failure) {
+        snprintf(w->failure, sizeof w->failure, "%s", failure);
+        w->state = W_FAILED;
+    } else if (!w->snapshot[0]) {
+        snprintf(err, errlen, "the work has no committed snapshot: commit it first");
+        rc = -EINVAL;
+    } else {
+        json_decref(w->result);
+        w->result = json_deep_copy(result);
+        w->state = W_DONE;
+    }
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+    return rc;
+}
+
+void eng_remote_cancel_connector(const char *tenant, const char *connector)
+{
+    pthread_mutex_lock(&g_mu);
+    for (struct eng_remote_work *w = g_list; w; w = w->next) {
+        if (strcmp(w->tenant, tenant) != 0 || strcmp(w->connector, connector) != 0) continue;
+        if (w->state == W_QUEUED || w->state == W_TAKEN) {
+            w->state = W_ENDED;
+            snprintf(w->failure, sizeof w->failure, "coffer-agent connector %s was deleted (its credential revoked)",
+                     connector);
+        }
+    }
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+}
+
+void eng_remote_counters(uint64_t *received, uint64_t *added)
+{
+    pthread_mutex_lock(&g_mu);
+    *received = g_received;
+    *added = g_added;
+    pthread_mutex_unlock(&g_mu);
+}
