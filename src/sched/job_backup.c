@@ -718,6 +718,7 @@ static void backup_run(struct job *j)
     int rc;
 
     snprintf(b.run_id, sizeof b.run_id, "%" PRId64 ":%" PRId64, run->group_seq, run->start_usecs);
+    log_ctx_set("run", b.run_id); /* every line of this run carries its id (the job core clears it) */
     log_info("run %s of group %s (tenant %s, %s) started", b.run_id, run->group_id, run->tenant, run->run_type);
     job_set_state(j, &b.live);
     rc = cat_group_get(cat, run->tenant, run->group_id, &g);
@@ -799,6 +800,15 @@ finish:
     }
     log_info("run %s of group %s finished: %s (%d ok, %d with warnings, %d failed)", b.run_id, run->group_id, status,
              t.ok, t.warned, t.failed);
+    { /* the metrics (job.h): the run's totals as the catalog summed them */
+        struct cat_run done = { 0 };
+        if (cat_run_get(cat, run->tenant, run->group_id, run->start_usecs, &done) == 0) {
+            job_set_outcome(j, status, done.bytes_read, done.bytes_written, 0);
+            cat_run_release(&done);
+        } else {
+            job_set_outcome(j, status, 0, 0, 0);
+        }
+    }
 out:
     spec_group_free(&gs);
     json_decref(t.messages);
