@@ -447,16 +447,28 @@ void config_print_usage(FILE *f)
     }
 }
 
+/* cell: text for a Markdown table cell ('|' escaped) in buf. */
+static const char *cell(const char *text, char *buf, size_t len)
+{
+    size_t o = 0;
+    for (; *text && o + 3 < len; text++) {
+        if (*text == '|') buf[o++] = '\\';
+        buf[o++] = *text;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 void config_print_table(FILE *f)
 {
-    char t[96];
+    char t[96], tc[128], hc[256];
     fprintf(f, "| Option (file) | Flag | Environment | Type | Default | Meaning |\n"
                "|---|---|---|---|---|---|\n");
     for (int i = 0; i < CFG_COUNT; i++) {
         const struct config_option *o = &config_options[i];
         fprintf(f, "| `%s` | %s%s%s | `%s` | %s | %s%s%s | %s |\n", o->name, o->flag ? "`" : "", o->flag ? o->flag : "-",
-                o->flag ? "`" : "", o->env, type_name(o, t, sizeof t), o->def[0] ? "`" : "", shown_default(o),
-                o->def[0] ? "`" : "", o->help);
+                o->flag ? "`" : "", o->env, cell(type_name(o, t, sizeof t), tc, sizeof tc), o->def[0] ? "`" : "",
+                shown_default(o), o->def[0] ? "`" : "", cell(o->help, hc, sizeof hc));
     }
 }
 
@@ -466,7 +478,8 @@ void config_print_example(const struct config *c, FILE *f)
     fprintf(f, "# cofferd.conf: the settings of cofferd (docs/operations.md, \"Configuration file\").\n"
                "# One 'name = value' per line; '#' starts a comment line. A flag or an environment variable\n"
                "# given to cofferd overrides the value here. Check the file with: cofferd --check-config\n"
-               "# Every option is listed at its default, commented out: uncomment to change it.\n");
+               "# Every option is listed with its meaning; one at its default is commented out: uncomment\n"
+               "# it to change it.\n");
     for (int i = 0; i < CFG_COUNT; i++) {
         const struct config_option *o = &config_options[i];
         const char *v = c && c->source[i] != CONFIG_SRC_DEFAULT && o->type != CONFIG_SECRET ? c->value[i] : NULL;
