@@ -144,7 +144,7 @@ static void run_leased(struct job_worker *w)
     struct job *j = &w->job;
     const struct job_kind *kind = find_kind(p, j->kind_name);
     const char *noun = p->cfg.queue->noun;
-    int64_t t0 = util_time_real();
+    int64_t t0 = util_time_mono();
     memset(&j->outcome, 0, sizeof j->outcome);
     log_ctx_set("kind", j->kind_name);
     log_ctx_set("tenant", j->tenant);
@@ -171,7 +171,7 @@ static void run_leased(struct job_worker *w)
     j->state = NULL;
     pthread_mutex_unlock(&p->lock);
     if (j->outcome.set)
-        metrics_job_finished(j->kind_name, j->outcome.status, (double)(util_time_real() - t0) / 1e6,
+        metrics_job_finished(j->kind_name, j->outcome.status, (double)(util_time_mono() - t0) / 1e6,
                              j->outcome.bytes_read, j->outcome.bytes_stored, j->outcome.recovery);
     log_ctx_clear();
     p->cfg.queue->release(j);

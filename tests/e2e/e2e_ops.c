@@ -14,7 +14,7 @@
  * Request ids: a sane X-Request-Id comes back in the answer's header, is on the request's log line
  * and in its audit row; an insane one (blanks, too long) is replaced by the daemon's own, which is in
  * the header and the audit row. JSON log lines (--log-format json via the environment) parse as JSON
- * and carry the request id.
+ * and carry the request id; at log_level debug a GET is logged (at debug), at the default info it is not.
  *
  * Metrics: after a backup, coffer_job_bytes_read_total and coffer_job_bytes_stored_total of kind
  * backup grew by the run's bytesRead and bytesWritten (and bytesRead is the files' size), the
@@ -630,20 +630,27 @@ TEST(request_id_is_echoed_logged_and_audited)
         CHECKF(got[0] && strcmp(got, longid) != 0, "X-Request-Id '%s'", got);
         CHECK(audit_has(&d, got));
     }
-    /* without one, still an id; a 404 carries one too */
+    /* without one, still an id */
     CHECK_EQ_INT(post_with_id(&d, NULL, "rid-policy-4", got, sizeof got), 201);
     CHECK(got[0]);
+    /* the default level is info: the GETs of this daemon wrote no debug line */
+    CHECK(!log_has(d.log_path, "level=debug", NULL));
+    CHECK(log_has(d.log_path, "level=info", NULL));
 }
 
 TEST(json_log_lines_parse_and_carry_the_request_id)
 {
-    const char *env[] = { "COFFER_LOG_FORMAT=json", NULL };
+    const char *env[] = { "COFFER_LOG_FORMAT=json", "COFFER_LOG_LEVEL=debug", NULL };
     struct daemon jd;
+    struct http_resp r;
     char got[128], line[8192];
     FILE *f;
-    int lines = 0, with_id = 0;
+    int lines = 0, with_id = 0, debug_get = 0;
     CHECK(daemon_start(&jd, env) == 0);
     CHECK_EQ_INT(post_with_id(&jd, "json-req-7", "json-policy", got, sizeof got), 201);
+    CHECK(http_raw(&jd, "GET", "/healthz", NULL, NULL, NULL, 0, &r) == 0); /* logged at debug */
+    CHECK_EQ_INT(r.status, 200);
+    http_resp_release(&r);
     CHECK_EQ_INT(daemon_kill(&jd, SIGTERM), 0); /* the log stays until daemon_stop */
     CHECK((f = fopen(jd.log_path, "r")) != NULL);
     while (fgets(line, sizeof line, f)) {
@@ -653,11 +660,15 @@ TEST(json_log_lines_parse_and_carry_the_request_id)
         CHECKF(j && jstr(j, "ts") && jstr(j, "level") && jstr(j, "msg"), "not a JSON log line: %s", line);
         lines++;
         if (jstr(j, "request_id") && strcmp(jstr(j, "request_id"), "json-req-7") == 0) with_id++;
+        if (strcmp(jstr(j, "level"), "debug") == 0 && strncmp(jstr(j, "msg"), "http GET /healthz 200 ", 22) == 0 &&
+            jstr(j, "request_id"))
+            debug_get++;
         json_decref(j);
     }
     fclose(f);
     daemon_stop(&jd);
     CHECKF(lines >= 5 && with_id >= 1, "%d JSON lines, %d with the request id", lines, with_id);
+    CHECKF(debug_get == 1, "%d debug lines of GET /healthz (log_level debug)", debug_get);
 }
 
 /* ---------- metrics after a backup and a restore ---------- */
