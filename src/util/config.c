@@ -416,7 +416,7 @@ int config_export(const struct config *c)
 {
     for (int id = 0; id < CFG_COUNT; id++) {
         if (!(config_options[id].flags & CONFIG_EXPORT)) continue;
-        if (c->source[id] != CONFIG_SRC_FILE && c->source[id] != CONFIG_SRC_FLAG) continue;
+        if (c->source[id] == CONFIG_SRC_DEFAULT) continue; /* the reader's own default applies */
         if (c->value[id] ? setenv(config_options[id].env, c->value[id], 1) : unsetenv(config_options[id].env))
             return -errno;
     }

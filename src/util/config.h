@@ -88,8 +88,9 @@ int config_is_set(const struct config *c, enum config_id id);
 /* config_where: where the value came from, for messages ("FILE:LINE", "COFFER_X", "--x", "default"). */
 const char *config_where(const struct config *c, enum config_id id, char *buf, size_t len);
 
-/* config_export: sets the environment variable of every CONFIG_EXPORT option whose value came from
- * the file or a flag (before any thread starts). 0, or -errno. */
+/* config_export: sets the environment variable of every CONFIG_EXPORT option that is not at its
+ * default to its normalised value (a boolean "1"/"0", whatever spelling was given; unset when a flag
+ * unset it), before any thread starts. 0, or -errno. */
 int config_export(const struct config *c);
 
 /* Made from the table: usage (--help), the Markdown table of docs/operations.md and the commented

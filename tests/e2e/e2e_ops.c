@@ -421,6 +421,12 @@ TEST(file_settings_take_effect_in_the_daemon_and_environment_overrides_them)
     fclose(f);
     CHECKF(strstr(log, "backup: started with 1 worker(s)") != NULL, "workers from the environment: %s", log);
     CHECK_EQ_INT(daemon_stop(&fd), 0);
+    /* any spelling of a boolean, from the environment too, reaches the module that reads it */
+    CHECK(daemon_start(&fd, (const char *const[]){ "COFFER_METRICS_PUBLIC=yes", NULL }) == 0);
+    CHECK(http_raw(&fd, "GET", "/metrics", NULL, NULL, NULL, 0, &r) == 0);
+    CHECK_EQ_INT(r.status, 200);
+    http_resp_release(&r);
+    CHECK_EQ_INT(daemon_stop(&fd), 0);
 }
 
 TEST(every_error_names_the_place_and_the_option_and_exits_2)
