@@ -1,17 +1,17 @@
-/* cofferd: the Coffer daemon. Reads its configuration from flags and environment, prepares the data
+/* cofferd: the Coffer daemon. Reads its settings (flags, environment, configuration file), prepares the data
  * directory (catalog, repository, admin key), starts the HTTP API and the job workers, and runs until
  * SIGTERM or SIGINT, then stops accepting requests, lets workers reach a safe point and exits.
  *
  *   cofferd [--config FILE|none] [--check-config] [--version] [--help] [OPTION...]
  *
- * Settings (util/config.h; docs/operations.md, "Configuration file"): every option has one row in
+ * Settings (util/config.h; docs/operations.md, "Configuration"): every option has one row in
  * config_options (its name in the file, its flag, its COFFER_* environment variable, type, range,
  * default, help); a flag wins over the environment, the environment over the file (--config FILE,
  * COFFER_CONFIG, or /etc/coffer/cofferd.conf when it exists), the file over the default. A bad value
  * anywhere stops cofferd with exit 2 and a message naming where it was (FILE:LINE, variable or flag),
  * the option and the problem; --check-config does only that and exits 0 when all is well. Options
  * that other modules read from the environment (the S3 backend's COFFER_S3_*, COFFER_METRICS_PUBLIC,
- * COFFER_SHARED_CATALOG) are set there from the file or flag before any thread starts. Test-only
+ * COFFER_SHARED_CATALOG) are set there, normalised, before any thread starts. Test-only
  * switches stay environment-only and out of the table: COFFER_TEST_CLOCK=1 enables POST
  * /v2/coffer-test/clock to move the daemon's clock; COFFER_TEST_HOOKS (sched.h).
  *
@@ -96,7 +96,8 @@ static void daemon_reload(struct api_context *ctx, struct api_server *server)
     (void)server;
     log_info("SIGHUP: reloading");
     if (!path) {
-        log_info("SIGHUP: the admin key comes from COFFER_ADMIN_KEY: kept");
+        log_info("SIGHUP: the admin key comes from the admin_key setting (COFFER_ADMIN_KEY or the configuration "
+                 "file), read at start only: kept");
     } else {
         char *k = read_admin_key_file(path);
         if (!k) {

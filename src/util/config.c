@@ -475,7 +475,7 @@ void config_print_table(FILE *f)
 void config_print_example(const struct config *c, FILE *f)
 {
     char t[96];
-    fprintf(f, "# cofferd.conf: the settings of cofferd (docs/operations.md, \"Configuration file\").\n"
+    fprintf(f, "# cofferd.conf: the settings of cofferd (docs/operations.md, \"Configuration\").\n"
                "# One 'name = value' per line; '#' starts a comment line. A flag or an environment variable\n"
                "# given to cofferd overrides the value here. Check the file with: cofferd --check-config\n"
                "# Every option is listed with its meaning; one at its default is commented out: uncomment\n"

@@ -1,10 +1,10 @@
 /* config.h: cofferd's settings. One table (config.c, config_options) names every option once: its name
  * in the configuration file, its command-line flag, its environment variable, its type and range, its
  * default and one line of help. The parser, the validator, `cofferd --help`, `cofferd
- * --print-config-table` (the table of docs/operations.md, "Configuration file") and `cofferd
+ * --print-config-table` (the table of docs/operations.md, "Configuration") and `cofferd
  * --print-config-example` (packaging/cofferd.conf) are all made from it.
  *
- * The file (docs/operations.md, "Configuration file"): UTF-8 text, one `name = value` per line; blank
+ * The file (docs/operations.md, "Configuration"): UTF-8 text, one `name = value` per line; blank
  * lines and lines whose first non-blank character is '#' are ignored; the value is the rest of the
  * line with surrounding blanks removed, and one pair of surrounding double quotes is removed too
  * (there are no escapes: a value is taken literally). Each option at most once. Precedence for each
