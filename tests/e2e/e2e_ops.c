@@ -865,7 +865,7 @@ TEST(restore_shows_in_the_queue_then_moves_the_recovery_counters)
 
 int main(void)
 {
-    const char *env[] = { "COFFER_TEST_HOOKS=1", "COFFER_TEST_RECOVERY_DELAY_MS=1500", NULL };
+    const char *env[] = { "COFFER_TEST_HOOKS=1", "COFFER_TEST_RECOVERY_DELAY_MS=3000", NULL };
     int rc;
     g_tmp = check_tmpdir("e2e-ops");
     RUN(prom_check_refuses_bad_exposition_text);
