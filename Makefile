@@ -8,6 +8,11 @@
 # defines its bytes and length under the path's name with '/' and '.' as '_' (openapi/coffer.json:
 # openapi_coffer_json, openapi_coffer_json_len); a new embedded file is one more word in EMBED.
 CC      ?= cc
+# Quiet: make prints one line per program it links ("LD build/asan/tests/test_x"), not every compiler
+# command (warnings and errors still show); `make V=1` prints the commands.
+ifneq ($(V),1)
+MAKEFLAGS += --silent
+endif
 PKGS    := libmicrohttpd gnutls jansson sqlite3 libpq libcrypto libzstd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -44,7 +49,39 @@ CHECK_OBJ := build/asan/obj/tests/check.o
 OBJ_FUZZ:= $(SRC:%.c=build/fuzz/obj/%.o) $(GEN:%.c=build/fuzz/obj/%.o)
 FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
-.PHONY: all test-bin fuzz-bin test clean install
+.PHONY: all test-bin fuzz-bin test clean install install-docs
+
+# The test programs' own objects are kept, not deleted as intermediates: a second `make test-bin` with
+# no change rebuilds and relinks nothing (deleted, their .d files made them plain targets that were
+# missing, so the next build recompiled and relinked every test program).
+.SECONDARY: $(UNIT:build/asan/tests/%=build/asan/obj/tests/unit/%.o) $(E2E:build/asan/tests/%=build/asan/obj/tests/e2e/%.o) \
+            $(FUZZ:build/fuzz/%=build/fuzz/obj/tests/fuzz/%.o)
+
+# Man pages and bash completion, made from the programs' own help tables (no second copy is kept):
+# coffer(1) by `coffer --help-man` (the CLI's command table), cofferd(8) by scripts/help2man.sh from
+# `cofferd --help`, the completion by `coffer completion bash`. coffer-agent(8): add coffer-agent to
+# MAN8 (and its MAN_WHAT_) once it prints --help. `make install` puts them under PREFIX/share.
+MAN8    := cofferd
+MAN_WHAT_cofferd := the Coffer backup and recovery daemon
+MAN_WHAT_coffer-agent := the Coffer agent on a protected host
+DOCS_GEN := build/man/coffer.1 $(MAN8:%=build/man/%.8) build/completion/coffer
+build/man/coffer.1: build/coffer
+	@mkdir -p $(dir $@)
+	build/coffer --help-man >$@.tmp && mv $@.tmp $@
+build/man/%.8: build/% scripts/help2man.sh
+	@mkdir -p $(dir $@)
+	scripts/help2man.sh $< 8 "$(MAN_WHAT_$*)" "coffer(1)" >$@.tmp && mv $@.tmp $@
+build/completion/coffer: build/coffer
+	@mkdir -p $(dir $@)
+	build/coffer completion bash >$@.tmp && mv $@.tmp $@
+all: $(DOCS_GEN)
+install: install-docs
+install-docs: $(DOCS_GEN)
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 build/man/coffer.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(MAN8:%=build/man/%.8) $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 build/completion/coffer $(DESTDIR)$(PREFIX)/share/bash-completion/completions/coffer
 
 # make install [DESTDIR=/stage] [PREFIX=/usr/local]: the daemon and the CLI, cofferd's systemd unit (its
 # ExecStart pointing at PREFIX), the configuration file (SYSCONF_DIR/coffer/cofferd.conf, 0600), the defaults
@@ -103,14 +140,17 @@ build/asan/coffer: build/asan/obj/cmd/coffer.o build/asan/libcoffer.a
 
 build/asan/tests/test_%: build/asan/obj/tests/unit/test_%.o $(CHECK_OBJ) build/asan/obj/tests/e2e/pgtest.o build/asan/libcoffer.a
 	@mkdir -p $(dir $@)
+	@echo "LD $@"
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LIBS)
 build/asan/tests/e2e_%: build/asan/obj/tests/e2e/e2e_%.o $(E2E_LIB) $(CHECK_OBJ) build/asan/libcoffer.a
 	@mkdir -p $(dir $@)
+	@echo "LD $@"
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LIBS)
 
 build/fuzz/libcoffer.a: $(OBJ_FUZZ)
 	@mkdir -p build/fuzz; rm -f $@; ar rcs $@ $^
 build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o build/fuzz/libcoffer.a
+	@echo "LD $@"
 	$(FUZZ_CC) $(CFLAGS_FUZZ) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 fuzz-bin: $(FUZZ)

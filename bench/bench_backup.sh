@@ -17,13 +17,24 @@ command -v restic >/dev/null && command -v borg >/dev/null && command -v jq >/de
   apt-get install -y -qq restic borgbackup jq time >/dev/null; }
 make -s -j"$(nproc)" all
 
-rm -rf "$W"; mkdir -p "$W"
+# The corpus is built once and reused by later runs (its stamp says it is complete); everything
+# else in WORKDIR is made afresh. A run's 5% change is undone at its end (change_undo), so every
+# run backs up the same bytes. BENCH_FRESH_CORPUS=1 builds it again.
+mkdir -p "$W"
+find "$W" -mindepth 1 -maxdepth 1 ! -name corpus ! -name corpus.stamp ! -name changed.list -exec rm -rf {} +
+[ "${BENCH_FRESH_CORPUS:-0}" = 1 ] && rm -rf "$CORPUS"
+[ -f "$CORPUS.stamp" ] || rm -rf "$CORPUS"
 echo "== corpus"
-mkdir -p "$CORPUS"
-for d in include share/doc lib/x86_64-linux-gnu lib/python3 lib/gcc share/locale bin; do
-  mkdir -p "$CORPUS/$(dirname $d)"; cp -a "/usr/$d" "$CORPUS/$d" 2>/dev/null || true
-done
-sync
+if [ ! -d "$CORPUS" ]; then
+  mkdir -p "$CORPUS"
+  for d in include share/doc lib/x86_64-linux-gnu lib/python3 lib/gcc share/locale bin; do
+    mkdir -p "$CORPUS/$(dirname $d)"; cp -a "/usr/$d" "$CORPUS/$d" 2>/dev/null || true
+  done
+  sync
+  touch "$CORPUS.stamp"
+else
+  echo "reusing $CORPUS"
+fi
 CORPUS_BYTES=$(du -sb "$CORPUS" | cut -f1); CORPUS_FILES=$(find "$CORPUS" -type f | wc -l)
 echo "corpus: $CORPUS_BYTES bytes, $CORPUS_FILES files"
 
@@ -31,10 +42,18 @@ drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc -l | xargs printf '%.2f'; }
 
-change_5pct() { # append to every 20th file (deterministic)
+change_5pct() { # append to every 20th file (deterministic); their sizes are kept for change_undo
   find "$CORPUS" -type f | sort | awk 'NR % 20 == 0' | while read -r f; do
+    sz=$(stat -c %s "$f") || continue
+    printf '%s\t%s\n' "$sz" "$f" >> "$W/changed.list"
     printf 'coffer-bench-change %s\n' "$RANDOM" >> "$f" 2>/dev/null || true; done
 }
+change_undo() { # the changed files back to their sizes before change_5pct
+  [ -f "$W/changed.list" ] || return 0
+  while IFS=$'\t' read -r sz f; do truncate -s "$sz" "$f" 2>/dev/null || true; done < "$W/changed.list"
+  rm -f "$W/changed.list"
+}
+change_undo; trap change_undo EXIT   # also what an interrupted run left changed
 # The corpus changes once; each tool's third backup sees the same change. So: snapshot the corpus
 # state by running all first+second backups, then change, then all third backups.
 

@@ -15,6 +15,8 @@ TEST_PKGS="curl sqlite3 tar attr openssl clang libclang-rt-14-dev dpkg-dev jq ch
 # python3-venv: tests/schemathesis/run.sh installs the pinned schemathesis from PyPI into a venv under
 # build/ (Python only in that test).
 TEST_PKGS="$TEST_PKGS python3-venv"
+# man-db and groff-base: the cli_docs suite renders the man pages coffer(1) and cofferd(8) with man -l.
+TEST_PKGS="$TEST_PKGS man-db groff-base"
 # PostgreSQL 15 (the SQL mover's engine, docs/databases.md): the server binaries land in
 # /usr/lib/postgresql/15/bin; the daemon and the tests start their own servers, so Debian's default
 # cluster is not wanted (see no_main_cluster below).

@@ -8,9 +8,24 @@
 # counts as failed. Exit status 0 only when nothing failed and something ran. TESTS_FILTER=regex
 # limits which suites run. The suites that use the catalog (PG_CATALOG_SUITES) then run a second
 # time as "<name>[pg]" with COFFER_TEST_CATALOG=pg: their catalogs (and their daemons') live on a
-# private PostgreSQL server each binary starts (tests/e2e/pgtest.c, pgtest_catalog). The last line is "N passed, N failed" (", N skipped" when there were).
+# private PostgreSQL server each binary starts (tests/e2e/pgtest.c, pgtest_catalog). Then "tmp_clean":
+# the run left nothing in /tmp (see below). The last line is "N passed, N failed" (", N skipped" when there were).
 set -uo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
+# /tmp stays clean ("tmp_clean" below): as root, where a mount namespace can be made, the whole run
+# happens with a private, empty /tmp (a directory of the real /tmp, mode 1777, bound over /tmp in the
+# namespace), so that what a suite leaves in /tmp is exactly what that directory holds at the end,
+# whatever else runs on the machine; the directory is removed afterwards. Elsewhere (another user, no
+# unshare) the check compares /tmp's listing before and after the run instead.
+if [ -z "${COFFER_PRIVATE_TMP:-}" ] && [ "$(id -u)" = 0 ] && unshare -m --propagation private true 2>/dev/null; then
+  ptmp=$(mktemp -d /tmp/coffer-private-tmp-XXXXXX) && chmod 1777 "$ptmp" || exit 1
+  trap 'rm -rf "$ptmp"' EXIT
+  COFFER_PRIVATE_TMP=$ptmp unshare -m --propagation private \
+    bash -c 'mount --bind "$COFFER_PRIVATE_TMP" /tmp && exec "$0" "$@"' "$self" "$@"
+  exit "$?"
+fi
+tmp_before=$(ls -A /tmp 2>/dev/null)
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 filter="${TESTS_FILTER:-.}"
@@ -141,6 +156,12 @@ if [[ "package" =~ $filter ]]; then
   run_suite package c tests/package/run.sh
 fi
 
+# The CLI's completion and man pages against its --help, the README against --help, and a second build
+# that does nothing (tests/cli/run.sh).
+if [[ "cli_docs" =~ $filter ]]; then
+  run_suite cli_docs c tests/cli/run.sh
+fi
+
 # The structure rules of docs/architecture.md, checked on the built objects.
 if [[ "layers" =~ $filter ]]; then
   run_suite layers c tests/layers.sh
@@ -160,6 +181,17 @@ fi
 if [[ "conformance" =~ $filter ]] && [ -f tests/conformance/go.mod ]; then
   export PATH="$PATH:/usr/local/go/bin"
   run_suite conformance go tests/conformance/run.sh
+fi
+
+# Nothing left behind in /tmp: new entries since the start, other than this run's scratch directory.
+if [[ "tmp_clean" =~ $filter ]]; then
+  log="$logdir/tmp_clean.log"
+  left=$(comm -13 <(sort <<<"$tmp_before") <(ls -A /tmp 2>/dev/null | sort) | grep -vxF "$(basename "$scratch")")
+  if [ -z "$left" ]; then
+    echo "PASS tmp_clean (${COFFER_PRIVATE_TMP:+a private /tmp: }nothing new in /tmp)" >"$log"; report tmp_clean 1 0 0 0 "$log"
+  else
+    echo "FAIL tmp_clean: left in /tmp: $(tr '\n' ' ' <<<"$left")" >"$log"; report tmp_clean 0 1 0 0 "$log"
+  fi
 fi
 
 echo "logs: $logdir"

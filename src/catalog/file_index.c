@@ -266,7 +266,9 @@ const char *cat_fidx_status(struct cat *cat, const char *tenant, const char *sna
     "   JOIN snapshots s ON s.tenant = fs.tenant AND s.id = fs.snapshot_id WHERE v.path_id = p.id"             \
     "   AND s.is_deleted = 0 AND s.group_id IN (SELECT value FROM json_each(?7))))"
 
-/* On PostgreSQL the driver fetches a statement's whole result at its first step, so a search reads
+/* On PostgreSQL each search statement is planned with its pattern (SQLDB_PLAN_EACH): a rare
+ * pattern is answered from the trigram index, a common one by walking ids in order until the page
+ * is full. The driver fetches a statement's whole result at its first step, so a search reads
  * pages of FIDX_PG_PAGE paths in id order (the API's page and its count past it need ~1,100) and
  * goes on from the last id while the caller wants more. */
 #define FIDX_PG_PAGE "1200"
@@ -284,7 +286,7 @@ int cat_fidx_search(struct cat *cat, const char *tenant, const struct cat_fidx_q
             st = cat_stmt_alt(cat,
                               "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
                               " WHERE +p.tenant = ?1 AND p.id > ?3 AND ?2 IS NULL" FIDX_FILTERS " ORDER BY p.id",
-                              "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
+                              SQLDB_PLAN_EACH "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
                               " WHERE p.tenant = ?1 AND p.id > ?3 AND ?2 IS NULL" FIDX_FILTERS_PG
                               " ORDER BY p.id LIMIT " FIDX_PG_PAGE);
         else if (q->on_path)
@@ -292,7 +294,7 @@ int cat_fidx_search(struct cat *cat, const char *tenant, const struct cat_fidx_q
                               "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_path f"
                               " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.path LIKE ?2 AND f.rowid > ?3"
                               " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid",
-                              "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
+                              SQLDB_PLAN_EACH "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
                               " WHERE p.path LIKE ?2 AND p.id > ?3 AND p.tenant = ?1" FIDX_FILTERS_PG
                               " ORDER BY p.id LIMIT " FIDX_PG_PAGE);
         else
@@ -300,7 +302,7 @@ int cat_fidx_search(struct cat *cat, const char *tenant, const struct cat_fidx_q
                               "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_name f"
                               " CROSS JOIN fidx_paths p ON p.id = f.rowid WHERE f.name LIKE ?2 AND f.rowid > ?3"
                               " AND p.tenant = ?1" FIDX_FILTERS " ORDER BY f.rowid",
-                              "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
+                              SQLDB_PLAN_EACH "SELECT p.id, p.object_id, p.path, p.name, p.type FROM fidx_paths p"
                               " WHERE p.name LIKE ?2 AND p.id > ?3 AND p.tenant = ?1" FIDX_FILTERS_PG
                               " ORDER BY p.id LIMIT " FIDX_PG_PAGE);
         if (!st) return -1;

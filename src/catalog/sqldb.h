@@ -36,6 +36,14 @@
 #define SQLDB_NULL 5
 
 enum sqldb_lifetime { SQLDB_STATIC, SQLDB_TRANSIENT };
+
+/* SQLDB_PLAN_EACH: a statement whose SQL starts with this comment is planned with its bound values
+ * at every execution on PostgreSQL (an unnamed statement) instead of once for all values: for
+ * queries whose best plan depends on the values, like a substring search whose pattern decides
+ * between the trigram index (rare matches) and a walk in id order (common ones). A generic plan
+ * would pick one for all patterns (measured: 441 ms vs 19 ms for a common word on 1,000,000 paths).
+ * SQLite ignores the comment. */
+#define SQLDB_PLAN_EACH "/* plan each */ "
 enum sqldb_engine { SQLDB_SQLITE, SQLDB_PG };
 
 typedef struct sqldb_conn sqldb_conn;

@@ -5,7 +5,9 @@
  * PQprepare'd under a name unique on its connection; it is executed by PQexecPrepared with
  * text-format parameters whose types the server infers (the catalog's SQL casts where it cannot)
  * and blobs as binary bytea. The whole result is fetched at the first step and rows are walked from
- * it, so a caller may run other statements between steps as it does on SQLite.
+ * it, so a caller may run other statements between steps as it does on SQLite. A statement that
+ * starts with SQLDB_PLAN_EACH is still prepared once (to learn its parameter types and fail early)
+ * but executed as an unnamed statement, planned with its values each time.
  *
  * Translation (outside quoted strings and dollar-quoted bodies): ?N -> $N; INSERT OR IGNORE ->
  * INSERT ... ON CONFLICT DO NOTHING; LIKE -> ILIKE (SQLite's LIKE is ASCII case-insensitive);
@@ -67,8 +69,10 @@ struct pg_stmt {
     struct sqldb_stmt base;
     struct pg_conn *c;
     char name[24];
-    char *sql;           /* the translated text (for messages) */
+    char *sql;           /* the translated text (for messages; executed itself when plan_each) */
     int nparams;
+    int plan_each;       /* SQLDB_PLAN_EACH: PQexecParams with types[] at each step, no named plan */
+    Oid types[PG_MAX_PARAMS];
     struct pg_param p[PG_MAX_PARAMS];
     PGresult *res;
     int row, nrows, done;
@@ -348,6 +352,10 @@ static sqldb_stmt *pg_prepare(sqldb_conn *conn, const char *sql)
         return NULL;
     }
     PQclear(r);
+    if (strncmp(sql, SQLDB_PLAN_EACH, strlen(SQLDB_PLAN_EACH)) == 0) {
+        s->plan_each = 1;
+        memcpy(s->types, types, sizeof s->types);
+    }
     return &s->base;
 }
 
@@ -464,7 +472,10 @@ static int pg_step(sqldb_stmt *st)
             lens[i] = s->p[i].len;
             fmts[i] = s->p[i].fmt;
         }
-        s->res = PQexecPrepared(s->c->pg, s->name, s->nparams, vals, lens, fmts, 0);
+        if (s->plan_each)
+            s->res = PQexecParams(s->c->pg, s->sql, s->nparams, s->types, vals, lens, fmts, 0);
+        else
+            s->res = PQexecPrepared(s->c->pg, s->name, s->nparams, vals, lens, fmts, 0);
         rs = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
         if (rs == PGRES_COMMAND_OK) {
             note_changes(s->c, s->res);

@@ -190,4 +190,37 @@ int cli_key_create(struct cli *c, int argc, char **argv); /* cli_key.c */
 int cli_key_list(struct cli *c, int argc, char **argv);
 int cli_key_revoke(struct cli *c, int argc, char **argv);
 int cli_audit(struct cli *c, int argc, char **argv);      /* cli_audit.c */
+/* ---- the command table and what is generated from it (cli_doc.c) ----
+ * cmd/coffer.c holds the one table of commands and the one table of global options; --help, the
+ * per-command help, the man page coffer(1) (coffer --help-man) and the shell completion (coffer
+ * completion bash) are all printed from them, so no second list of commands or options is kept. */
+struct cli_command {
+    const char *noun;
+    const char *verb;    /* NULL: the noun is the whole command ("coffer search TEXT") */
+    const char *args;    /* synopsis after "coffer noun verb": its options ("--x V", "[--y]") and their values */
+    const char *help;    /* what it does, one sentence */
+    const char *example; /* one complete command line */
+    cli_fn fn;
+};
+struct cli_global {
+    const char *name;  /* "--url" */
+    const char *value; /* its value's placeholder ("URL"), NULL for a flag */
+    const char *help;
+};
+/* cli_doc_environment: the environment variables and exit statuses, as --help ends. */
+void cli_doc_environment(FILE *f);
+/* cli_doc_synopsis: "noun verb args" of k into buf. */
+void cli_doc_synopsis(const struct cli_command *k, char *buf, size_t size);
+/* cli_doc_options: calls fn(name, placeholder or NULL for a flag, arg) for each distinct option the
+ * synopsis k->args names ("-o FILE", "--type File|Directory|Symlink", "[--full]"), in order. */
+void cli_doc_options(const struct cli_command *k, void (*fn)(const char *name, const char *value, void *arg),
+                     void *arg);
+/* cli_doc_bash: the bash completion script for cmds ({NULL}-terminated) and globals on f: commands,
+ * verbs, each command's options and --help, choices of an option whose value is "A|B|C", files after
+ * an option whose value is FILE or a /path, directories after DIR. 0, or -1 when f failed. */
+int cli_doc_bash(FILE *f, const struct cli_command *cmds, const struct cli_global *globals);
+/* cli_doc_man: the man page coffer(1) in roff on f: NAME, SYNOPSIS, the global options, one
+ * subsection per command (synopsis, what it does, its example), ENVIRONMENT, FILES, EXIT STATUS.
+ * 0, or -1 when f failed. */
+int cli_doc_man(FILE *f, const struct cli_command *cmds, const struct cli_global *globals, const char *version);
 #endif

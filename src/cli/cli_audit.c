@@ -1,4 +1,4 @@
-/* cli_audit.c: `coffer audit [--since WHEN] [--all-tenants] [--key ID] [--resource ID] [--route PATTERN]
+/* cli_audit.c: `coffer audit [--since WHEN] [--all-tenants] [--key-id ID] [--resource ID] [--route PATTERN]
  * [--method M] [--status N] [--limit N (100)]` (GET /v2/coffer/audit, a Coffer extension; Admin keys).
  *
  * Lists the audit log newest first: time (UTC), key id, tenant, method, route (or the path when no
@@ -64,7 +64,7 @@ int cli_audit(struct cli *c, int argc, char **argv)
     int all = 0, rc = CLI_OK, npos = 0;
     const char *pos[1];
     const struct cli_opt opts[] = { { "--since", CLI_OPT_STR, &since }, { "--all-tenants", CLI_OPT_FLAG, &all },
-                                    { "--key", CLI_OPT_STR, &key }, { "--resource", CLI_OPT_STR, &resource },
+                                    { "--key-id", CLI_OPT_STR, &key }, { "--resource", CLI_OPT_STR, &resource },
                                     { "--route", CLI_OPT_STR, &route },
                                     { "--method", CLI_OPT_STR, &method }, { "--status", CLI_OPT_STR, &status },
                                     { "--limit", CLI_OPT_STR, &limit_s }, { NULL, 0, NULL } };

@@ -24,6 +24,7 @@
  * from the parent without reading below it. */
 #include "engine/engine.h"
 #include "engine/eng_internal.h"
+#include "util/time.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -134,6 +135,9 @@ struct bk {
     /* read-ahead (first backups): bytes the reader has read, for the prefetch thread's window */
     atomic_uint_fast64_t consumed;
     atomic_int pf_stop;
+    /* timings (eng_backup_result) */
+    uint64_t read_usecs, batch_wait_usecs;   /* reader-only */
+    atomic_uint_fast64_t worker_idle_usecs;
 };
 
 static void bk_fatal(struct bk *b, int rc, const char *what)
@@ -316,7 +320,12 @@ static void *bk_worker(void *arg)
     struct bk *b = arg;
     for (;;) {
         pthread_mutex_lock(&b->mu);
-        while (!b->q_head && !b->closing) pthread_cond_wait(&b->cv_work, &b->mu);
+        if (!b->q_head && !b->closing) {
+            int64_t t0 = util_time_mono();
+            while (!b->q_head && !b->closing) pthread_cond_wait(&b->cv_work, &b->mu);
+            atomic_fetch_add_explicit(&b->worker_idle_usecs, (uint64_t)(util_time_mono() - t0),
+                                      memory_order_relaxed);
+        }
         struct bk_batch *bt = b->q_head;
         if (bt) {
             b->q_head = bt->next;
@@ -378,7 +387,9 @@ static struct bk_batch *bk_get_batch(struct bk *b)
             }
             return bt;
         }
+        int64_t t0 = util_time_mono();
         pthread_cond_wait(&b->cv_free, &b->mu);
+        b->batch_wait_usecs += (uint64_t)(util_time_mono() - t0);
     }
     pthread_mutex_unlock(&b->mu);
     bt->next = NULL;
@@ -467,7 +478,9 @@ static int bk_read_region(struct bk *b, struct bk_ent *f, struct bk_dir *d, int 
         }
         size_t want = BK_BATCH_BYTES - bt->used;
         if (end != UINT64_MAX && end - pos < want) want = (size_t)(end - pos);
+        int64_t t0 = util_time_mono();
         ssize_t n = pread(fd, bt->buf + bt->used, want, (off_t)pos);
+        b->read_usecs += (uint64_t)(util_time_mono() - t0);
         if (n < 0) {
             if (errno == EINTR) continue;
             rc = -errno;
@@ -1079,69 +1092,143 @@ out:
 
 /* ---------- read-ahead ---------- */
 
-/* On a first backup a second thread walks the same tree in the reader's order (sorted names, depth
- * first, same excludes) and asks the kernel to read each regular file's content in advance
- * (posix_fadvise WILLNEED: asynchronous readahead into the page cache), staying at most
- * BK_PF_WINDOW bytes ahead of what the reader has read. Cold reads of many small files then overlap
- * one another and the compression instead of waiting one file at a time; its stat calls also warm
- * the inode cache for the reader. It reads no content itself and holds no buffers: only hints, so
- * a walk that differs from the reader's (a file changing meanwhile) costs nothing but the hint.
- * Incremental backups skip unchanged files, which this walk cannot know, so they do not use it. */
+/* On a first backup, read-ahead runs beside the reader so that cold reads overlap one another and
+ * the compression instead of waiting one file at a time. A walker thread goes through the same tree
+ * in the reader's order (sorted names, depth first, same excludes), using the listing's d_type so
+ * that it stats nothing but directories, and queues each regular file's path. BK_PF_WARMERS warmer
+ * threads take paths in that order, open and fstat the file (the cold inode read: done by many
+ * threads at once, where the reader would do them one by one) and ask the kernel to read its
+ * content (posix_fadvise WILLNEED: asynchronous readahead into the page cache), staying at most
+ * BK_PF_WINDOW bytes ahead of what the reader has read. (Issue 14 measured a 1.6 GB tree of 22k
+ * files read cold: one sequential reader 11 s, four in parallel 6.0 s, sixteen 3.6 s.)
+ *
+ * Read-ahead reads no content itself and holds no buffers: only hints, so a walk that differs from
+ * the reader's (a file changing meanwhile) costs nothing but the hint. Its stat calls also warm the
+ * inode cache for the reader's own. Incremental backups skip unchanged files, which the walk cannot
+ * know, so they do not use it. */
+#define BK_PF_WARMERS 16
+#define BK_PF_QUEUE 1024          /* paths queued for the warmers, at most */
+#define BK_PF_SKIP 255            /* walker: an entry that is neither a file nor a directory to enter */
+
 struct bk_pf {
     struct bk *b;
     const char *const *incs;
     size_t n_incs;
-    uint64_t issued;            /* bytes of content hinted (or passed over) so far */
-    struct eng_path path;
-    struct bk_map seen;         /* (dev, ino) of hardlinked files already hinted */
+    struct eng_path path;       /* walker-only */
+    pthread_mutex_t mu, gate;
+    pthread_cond_t cv_item, cv_space;
+    char *q[BK_PF_QUEUE];       /* ring of malloc'd paths */
+    size_t q_head, q_len;
+    int walk_done;
+    struct bk_map seen;         /* (dev, ino) of hardlinked files already hinted; under mu */
+    atomic_uint_fast64_t issued; /* bytes of content hinted (or passed over) so far */
 };
 
-/* Waits until the reader is within the window of `upto`; 0 to go on, -1 to stop. */
+static int bk_pf_stopped(struct bk_pf *pf)
+{
+    return atomic_load_explicit(&pf->b->pf_stop, memory_order_relaxed) ||
+           atomic_load_explicit(&pf->b->err, memory_order_relaxed);
+}
+
+/* Waits until the reader is within the window of `upto`; 0 to go on, -1 to stop. One warmer at a
+ * time polls (the gate): the others wait on the gate's mutex instead of waking up too. */
 static int bk_pf_wait(struct bk_pf *pf, uint64_t upto)
 {
-    while (upto > atomic_load_explicit(&pf->b->consumed, memory_order_relaxed) + BK_PF_WINDOW) {
-        if (atomic_load_explicit(&pf->b->pf_stop, memory_order_relaxed) ||
-            atomic_load_explicit(&pf->b->err, memory_order_relaxed))
-            return -1;
-        struct timespec ts = { 0, 500000 };
+    if (upto <= atomic_load_explicit(&pf->b->consumed, memory_order_relaxed) + BK_PF_WINDOW)
+        return bk_pf_stopped(pf) ? -1 : 0;
+    pthread_mutex_lock(&pf->gate);
+    while (upto > atomic_load_explicit(&pf->b->consumed, memory_order_relaxed) + BK_PF_WINDOW &&
+           !bk_pf_stopped(pf)) {
+        struct timespec ts = { 0, 1000000 };
         nanosleep(&ts, NULL);
     }
-    return atomic_load_explicit(&pf->b->pf_stop, memory_order_relaxed) ? -1 : 0;
+    pthread_mutex_unlock(&pf->gate);
+    return bk_pf_stopped(pf) ? -1 : 0;
 }
 
-static int bk_pf_file(struct bk_pf *pf, int dfd, const char *name, const struct stat *st)
+/* A warmer's file: open, fstat, hint its content in window-sized steps. */
+static void bk_pf_file(struct bk_pf *pf, const char *path)
 {
-    uint64_t size = (uint64_t)st->st_size;
-    if (size == 0) return 0;
-    if (st->st_nlink > 1) {
-        if (bk_map_find(&pf->seen, (uint64_t)st->st_dev, (uint64_t)st->st_ino)) return 0;
-        if (bk_map_put(&pf->seen, (uint64_t)st->st_dev, (uint64_t)st->st_ino, NULL) != 0) return -1;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+        close(fd);
+        return;
     }
-    uint64_t done = atomic_load_explicit(&pf->b->consumed, memory_order_relaxed);
-    if (pf->issued + size <= done) {   /* the reader is past it already */
-        pf->issued += size;
-        return 0;
+    uint64_t size = (uint64_t)st.st_size;
+    if (st.st_nlink > 1) {
+        int dup;
+        pthread_mutex_lock(&pf->mu);
+        dup = bk_map_find(&pf->seen, (uint64_t)st.st_dev, (uint64_t)st.st_ino) != NULL ||
+              bk_map_put(&pf->seen, (uint64_t)st.st_dev, (uint64_t)st.st_ino, NULL) != 0;
+        pthread_mutex_unlock(&pf->mu);
+        if (dup) {
+            close(fd);
+            return;
+        }
     }
-    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        pf->issued += size;
-        return 0;
-    }
-    int rc = 0;
     for (uint64_t off = 0; off < size; off += BK_PF_STEP) {
         uint64_t len = size - off < BK_PF_STEP ? size - off : BK_PF_STEP;
-        if ((rc = bk_pf_wait(pf, pf->issued + len)) != 0) break;
+        uint64_t upto = atomic_fetch_add_explicit(&pf->issued, len, memory_order_relaxed) + len;
+        if (upto <= atomic_load_explicit(&pf->b->consumed, memory_order_relaxed)) continue; /* read already */
+        if (bk_pf_wait(pf, upto) != 0) break;
         posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
-        pf->issued += len;
     }
     close(fd);
-    return rc;
 }
 
-static int bk_pf_cmp(const void *a, const void *b)
+static void *bk_pf_warmer(void *arg)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    struct bk_pf *pf = arg;
+    for (;;) {
+        pthread_mutex_lock(&pf->mu);
+        while (pf->q_len == 0 && !pf->walk_done) pthread_cond_wait(&pf->cv_item, &pf->mu);
+        char *path = NULL;
+        if (pf->q_len) {
+            path = pf->q[pf->q_head];
+            pf->q_head = (pf->q_head + 1) % BK_PF_QUEUE;
+            pf->q_len--;
+            pthread_cond_signal(&pf->cv_space);
+        }
+        pthread_mutex_unlock(&pf->mu);
+        if (!path) break;
+        if (!bk_pf_stopped(pf)) bk_pf_file(pf, path);
+        free(path);
+    }
+    return NULL;
+}
+
+/* The walker queues a path for the warmers (waiting while the queue is full); -1 to stop. */
+static int bk_pf_push(struct bk_pf *pf, const char *path)
+{
+    char *p = strdup(path);
+    if (!p) return -1;
+    pthread_mutex_lock(&pf->mu);
+    while (pf->q_len == BK_PF_QUEUE && !bk_pf_stopped(pf)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50000000;
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&pf->cv_space, &pf->mu, &ts);
+    }
+    int stop = bk_pf_stopped(pf);
+    if (!stop) {
+        pf->q[(pf->q_head + pf->q_len) % BK_PF_QUEUE] = p;
+        pf->q_len++;
+        pthread_cond_signal(&pf->cv_item);
+    }
+    pthread_mutex_unlock(&pf->mu);
+    if (stop) free(p);
+    return stop ? -1 : 0;
+}
+
+struct bk_pf_name { char *name; unsigned char type; };
+
+static int bk_pf_name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct bk_pf_name *)a)->name, ((const struct bk_pf_name *)b)->name);
 }
 
 /* Walks one directory (takes dfd) in the reader's order; -1 stops the whole walk. Below
@@ -1149,7 +1236,7 @@ static int bk_pf_cmp(const void *a, const void *b)
 static int bk_pf_dir(struct bk_pf *pf, int dfd, uint64_t dev, int depth)
 {
     DIR *dir = fdopendir(dfd);
-    char **names = NULL;
+    struct bk_pf_name *names = NULL;
     size_t n = 0, cap = 0, base = pf->path.len;
     int rc = 0;
     struct dirent *de;
@@ -1158,38 +1245,43 @@ static int bk_pf_dir(struct bk_pf *pf, int dfd, uint64_t dev, int depth)
         const char *nm = de->d_name;
         if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) continue;
         if (!tree_name_valid(nm, strlen(nm))) continue;
+        if (de->d_type != DT_REG && de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 32;
-            char **nn = realloc(names, cap * sizeof *nn);
+            struct bk_pf_name *nn = realloc(names, cap * sizeof *nn);
             if (!nn) { rc = -1; break; }
             names = nn;
         }
-        if (!(names[n] = strdup(nm))) { rc = -1; break; }
-        n++;
+        if (!(names[n].name = strdup(nm))) { rc = -1; break; }
+        names[n++].type = de->d_type;
     }
-    if (!rc && n > 1) qsort(names, n, sizeof *names, bk_pf_cmp);
+    if (!rc && n > 1) qsort(names, n, sizeof *names, bk_pf_name_cmp);
     for (size_t i = 0; !rc && i < n; i++) {
+        if (bk_pf_stopped(pf)) { rc = -1; break; }
+        if (eng_path_push(&pf->path, names[i].name) != 0) { rc = -1; break; }
+        unsigned char type = names[i].type;
         struct stat st;
-        if (atomic_load_explicit(&pf->b->pf_stop, memory_order_relaxed)) { rc = -1; break; }
-        if (eng_path_push(&pf->path, names[i]) != 0) { rc = -1; break; }
-        if (!bk_excluded(pf->b, pf->path.p, names[i]) &&
-            fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
-            if (S_ISREG(st.st_mode)) {
-                rc = bk_pf_file(pf, dfd, names[i], &st);
-            } else if (S_ISDIR(st.st_mode) && depth < BK_PF_MAX_DEPTH) {
-                int fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-                if (fd < 0 && errno == EPERM)
-                    fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd >= 0 && (uint64_t)st.st_dev != dev && bk_virtual_fs(fd)) {
-                    close(fd);
-                    fd = -1;
-                }
-                if (fd >= 0) rc = bk_pf_dir(pf, fd, (uint64_t)st.st_dev, depth + 1);
+        if (bk_excluded(pf->b, pf->path.p, names[i].name)) {
+            type = BK_PF_SKIP;   /* nothing */
+        } else if (type == DT_UNKNOWN) {   /* a filesystem without d_type: stat it */
+            type = fstatat(dfd, names[i].name, &st, AT_SYMLINK_NOFOLLOW) != 0 ? BK_PF_SKIP
+                   : S_ISREG(st.st_mode) ? DT_REG : S_ISDIR(st.st_mode) ? DT_DIR : BK_PF_SKIP;
+        }
+        if (type == DT_REG) {
+            rc = bk_pf_push(pf, pf->path.p);
+        } else if (type == DT_DIR && depth < BK_PF_MAX_DEPTH) {
+            int fd = openat(dfd, names[i].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+            if (fd < 0 && errno == EPERM)
+                fd = openat(dfd, names[i].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd >= 0 && (fstat(fd, &st) != 0 || ((uint64_t)st.st_dev != dev && bk_virtual_fs(fd)))) {
+                close(fd);
+                fd = -1;
             }
+            if (fd >= 0) rc = bk_pf_dir(pf, fd, (uint64_t)st.st_dev, depth + 1);
         }
         eng_path_pop(&pf->path, base);
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
+    for (size_t i = 0; i < n; i++) free(names[i].name);
     free(names);
     closedir(dir);
     return rc;
@@ -1209,11 +1301,79 @@ static void *bk_pf_main(void *arg)
             if (fd < 0 && errno == EPERM) fd = open(inc, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (fd >= 0) rc = bk_pf_dir(pf, fd, (uint64_t)st.st_dev, 1);
         } else if (S_ISREG(st.st_mode)) {
-            rc = bk_pf_file(pf, AT_FDCWD, inc, &st);
+            rc = bk_pf_push(pf, inc);
         }
         if (rc) break;
     }
+    pthread_mutex_lock(&pf->mu);
+    pf->walk_done = 1;
+    pthread_cond_broadcast(&pf->cv_item);
+    pthread_mutex_unlock(&pf->mu);
     return NULL;
+}
+
+/* The read-ahead's threads (the walker and its warmers), started together; NULL when they cannot
+ * be (the backup goes on without read-ahead). */
+struct bk_pf_run {
+    struct bk_pf pf;
+    pthread_t walker;
+    pthread_t warmers[BK_PF_WARMERS];
+    int n_warmers;
+};
+
+static struct bk_pf_run *bk_pf_start(struct bk *b, const char *const *incs, size_t n_incs)
+{
+    struct bk_pf_run *run = calloc(1, sizeof *run);
+    pthread_attr_t attr;
+    if (!run) return NULL;
+    run->pf.b = b;
+    run->pf.incs = incs;
+    run->pf.n_incs = n_incs;
+    atomic_init(&run->pf.issued, 0);
+    pthread_mutex_init(&run->pf.mu, NULL);
+    pthread_mutex_init(&run->pf.gate, NULL);
+    pthread_cond_init(&run->pf.cv_item, NULL);
+    pthread_cond_init(&run->pf.cv_space, NULL);
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256u << 10);   /* warmers use little stack */
+    for (int i = 0; i < BK_PF_WARMERS; i++) {
+        if (pthread_create(&run->warmers[i], &attr, bk_pf_warmer, &run->pf) != 0) break;
+        run->n_warmers++;
+    }
+    pthread_attr_destroy(&attr);
+    if (run->n_warmers == 0 || pthread_create(&run->walker, NULL, bk_pf_main, &run->pf) != 0) {
+        pthread_mutex_lock(&run->pf.mu);
+        run->pf.walk_done = 1;
+        pthread_cond_broadcast(&run->pf.cv_item);
+        pthread_mutex_unlock(&run->pf.mu);
+        for (int i = 0; i < run->n_warmers; i++) pthread_join(run->warmers[i], NULL);
+        pthread_mutex_destroy(&run->pf.mu);
+        pthread_mutex_destroy(&run->pf.gate);
+        pthread_cond_destroy(&run->pf.cv_item);
+        pthread_cond_destroy(&run->pf.cv_space);
+        free(run);
+        return NULL;
+    }
+    return run;
+}
+
+/* Stops the read-ahead (b->pf_stop already set) and frees it. */
+static void bk_pf_finish(struct bk_pf_run *run)
+{
+    if (!run) return;
+    pthread_join(run->walker, NULL);
+    for (int i = 0; i < run->n_warmers; i++) pthread_join(run->warmers[i], NULL);
+    for (; run->pf.q_len; run->pf.q_len--) {   /* left when the warmers stopped early */
+        free(run->pf.q[run->pf.q_head]);
+        run->pf.q_head = (run->pf.q_head + 1) % BK_PF_QUEUE;
+    }
+    eng_path_free(&run->pf.path);
+    bk_map_free(&run->pf.seen);
+    pthread_mutex_destroy(&run->pf.mu);
+    pthread_mutex_destroy(&run->pf.gate);
+    pthread_cond_destroy(&run->pf.cv_item);
+    pthread_cond_destroy(&run->pf.cv_space);
+    free(run);
 }
 
 /* ---------- setup ---------- */
@@ -1331,10 +1491,8 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
     }
     started = 1;
 
-    struct bk_pf pf = { .b = &b, .incs = (const char *const *)incs, .n_incs = n_incs };
-    pthread_t pf_thread;
-    int pf_started = !prev_root && !atomic_load(&b.err) &&
-                     pthread_create(&pf_thread, NULL, bk_pf_main, &pf) == 0;
+    struct bk_pf_run *pf = !prev_root && !atomic_load(&b.err) ? bk_pf_start(&b, (const char *const *)incs, n_incs)
+                                                               : NULL;
 
     struct bk_dir *root = atomic_load(&b.err) ? NULL : calloc(1, sizeof *root);
     int rootfd = root ? open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
@@ -1352,12 +1510,8 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
         b.dirs++;
         bk_walk_dir(&b, root, rootfd, prev_root, (const char **)incs, n_incs, full);
     }
-    if (pf_started) {
-        atomic_store(&b.pf_stop, 1);
-        pthread_join(pf_thread, NULL);
-    }
-    eng_path_free(&pf.path);
-    bk_map_free(&pf.seen);
+    atomic_store(&b.pf_stop, 1);
+    bk_pf_finish(pf);
 
 done:
     if (started) {
@@ -1400,6 +1554,9 @@ done:
     out->bytes_read = b.bytes_read;
     out->bytes_added = atomic_load(&b.bytes_added);
     out->files_unchanged = b.unchanged;
+    out->read_usecs = b.read_usecs;
+    out->batch_wait_usecs = b.batch_wait_usecs;
+    out->worker_idle_usecs = atomic_load(&b.worker_idle_usecs);
 
     if (!rc) {
         char host[256] = "";

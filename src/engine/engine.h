@@ -75,6 +75,9 @@ struct eng_backup_result {
     uint64_t files_unchanged;  /* files whose content was taken from the parent snapshot */
     json_t *warnings;          /* owned: array of {"path":..,"message":..} (vanished, unreadable) */
     int paused;                /* stopped by opts.pause: the snapshot is a checkpoint */
+    /* Where the time went (microseconds): the reader in read calls and waiting for a free batch
+     * (the workers are behind), the workers together waiting for a batch (the reader is behind). */
+    uint64_t read_usecs, batch_wait_usecs, worker_idle_usecs;
 };
 
 /* eng_backup: walks the include paths (never following symlinks; virtual kernel filesystems such
@@ -110,6 +113,8 @@ struct eng_restore_opts {
 
 struct eng_restore_result {
     uint64_t files, dirs, symlinks, other, bytes, skipped;
+    uint64_t first_file_usecs;  /* from the call to the first file complete under its name (0: none) */
+    uint64_t resolve_usecs;     /* from the call to the requested paths resolved (snapshot, trees read) */
     json_t *errors;            /* owned: array of {"path":..,"message":..} */
 };
 

@@ -22,6 +22,7 @@
 #include "engine/engine.h"
 #include "engine/eng_internal.h"
 #include "util/fsio.h"
+#include "util/time.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -104,6 +105,8 @@ struct rs {
     json_t *errors;           /* guarded by mu */
     char errmsg[512];         /* guarded by mu: the error that stopped the restore */
     uint64_t last_progress;
+    uint64_t t0;              /* util_time_mono at the call, for the result's timings */
+    atomic_uint_fast64_t first_file;
 };
 
 /* ---------- errors ---------- */
@@ -416,7 +419,10 @@ again:
         else rs_fail(r, j->spath, rc, "cannot write file");
         return;
     }
-    atomic_fetch_add(&r->files, 1);
+    if (atomic_fetch_add(&r->files, 1) == 0) {
+        uint_fast64_t none = 0, t = (uint64_t)util_time_mono() - r->t0;
+        atomic_compare_exchange_strong(&r->first_file, &none, t ? t : 1);
+    }
     if (j->first) atomic_store(&j->first->ok, 1);
 }
 
@@ -772,6 +778,7 @@ int eng_restore(struct repo *repo, const char *snapshot_id, const struct eng_res
     if (err && errlen) err[0] = '\0';
     if (!(out->errors = json_array())) return -ENOMEM;
     memset(&r, 0, sizeof r);
+    r.t0 = (uint64_t)util_time_mono();
     r.repo = repo;
     r.o = o;
     if ((rc = eng_snapshot_root(repo, snapshot_id, &r.root)) != 0) {
@@ -799,6 +806,7 @@ int eng_restore(struct repo *repo, const char *snapshot_id, const struct eng_res
         if (rc == -ENOTDIR) rc = -ENOENT;
     }
     if (rc) goto cleanup;
+    out->resolve_usecs = (uint64_t)util_time_mono() - r.t0;
 
     r.is_root = geteuid() == 0;
     r.euid = geteuid();
@@ -889,6 +897,7 @@ done_threads:
     out->other = r.other;
     out->bytes = atomic_load(&r.bytes);
     out->skipped = r.skipped;
+    out->first_file_usecs = atomic_load(&r.first_file);
     free(r.workers);
     free(r.group);
     pthread_mutex_destroy(&r.mu);

@@ -453,7 +453,12 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
         rc = -EIO;
         snprintf(err, sizeof err, "injected failure (test hook COFFER_TEST_FAIL_MARK)");
     } else {
+        int64_t t0 = util_time_mono();
         rc = b->mover->backup(job_repo(j), &opts, &res, err, sizeof err);
+        log_info("run %s of group %s: object %" PRId64 ": the mover took %" PRId64 " ms (%" PRIu64 " files, %" PRIu64
+                 " unchanged; reader in reads %" PRIu64 " ms, waiting for the workers %" PRIu64 " ms; workers idle %"
+                 PRIu64 " ms)", b->run_id, run->group_id, id, (util_time_mono() - t0) / 1000, res.files,
+                 res.files_unchanged, res.read_usecs / 1000, res.batch_wait_usecs / 1000, res.worker_idle_usecs / 1000);
     }
     estimate_stop(est);
     backup_publish(b, NULL, 0);
@@ -717,6 +722,7 @@ static void backup_run(struct job *j)
     const char *status;
     int rc;
 
+    int64_t t_start = util_time_mono();
     snprintf(b.run_id, sizeof b.run_id, "%" PRId64 ":%" PRId64, run->group_seq, run->start_usecs);
     log_ctx_set("run", b.run_id); /* every line of this run carries its id (the job core clears it) */
     log_info("run %s of group %s (tenant %s, %s) started", b.run_id, run->group_id, run->tenant, run->run_type);
@@ -798,8 +804,9 @@ finish:
                   b.run_id, run->group_id, rc == -ENOSPC ? "No space left on device" : "catalog error");
         goto out;
     }
-    log_info("run %s of group %s finished: %s (%d ok, %d with warnings, %d failed)", b.run_id, run->group_id, status,
-             t.ok, t.warned, t.failed);
+    log_info("run %s of group %s finished: %s (%d ok, %d with warnings, %d failed) in %" PRId64 " ms, %" PRId64
+             " ms after it was queued", b.run_id, run->group_id, status, t.ok, t.warned, t.failed,
+             (util_time_mono() - t_start) / 1000, (util_time_now() - run->start_usecs) / 1000);
     { /* the metrics (job.h): the run's totals as the catalog summed them */
         struct cat_run done = { 0 };
         if (cat_run_get(cat, run->tenant, run->group_id, run->start_usecs, &done) == 0) {

@@ -96,8 +96,10 @@ void recovery_job_run(struct job *j, recovery_body_fn body, const char *verb)
     const char *status;
     int rc;
 
+    int64_t t_start = util_time_mono();
     job_set_state(j, &x.live);
-    log_info("recovery %s (%s) of tenant %s started", r->id, r->recovery_action, r->tenant);
+    log_info("recovery %s (%s) of tenant %s started, %" PRId64 " ms after it was accepted", r->id, r->recovery_action,
+             r->tenant, (util_time_now() - r->start_usecs) / 1000);
     for (int t = 0; s && t < s->recovery_delay_ms && !j->cancel; t += 20) usleep(20 * 1000);
     if (j->cancel) {
         rc = -ECANCELED;
@@ -135,8 +137,8 @@ void recovery_job_run(struct job *j, recovery_body_fn body, const char *verb)
     } else {
         if (record_end(&x, status) != 0) log_error("recovery %s: cannot record its end (%s)", r->id, status);
         job_set_outcome(j, status, x.tot.bytes, 0, 1);
-        log_info("recovery %s ended %s (%" PRId64 " files, %" PRId64 " bytes, %" PRId64 " failed)", r->id, status,
-                 x.tot.files, x.tot.bytes, x.o.n_failed);
+        log_info("recovery %s ended %s (%" PRId64 " files, %" PRId64 " bytes, %" PRId64 " failed) in %" PRId64 " ms", r->id,
+                 status, x.tot.files, x.tot.bytes, x.o.n_failed, (util_time_mono() - t_start) / 1000);
     }
     job_recovery_spec_release(&x.spec);
     json_decref(x.o.messages);

@@ -2,6 +2,8 @@
  * The mover's restore runs once per distinct target (original paths, an alternate directory, a
  * per-item destination), in the order the items first name them; its counters add up. */
 #include "sched/job_recovery.h"
+#include "util/log.h"
+#include "util/time.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -58,7 +60,12 @@ static int restore_body(struct recovery_exec *x, char *err, size_t errlen)
         opts.progress_ctx = x;
         opts.cancel = &x->j->cancel;
         memset(&res, 0, sizeof res);
+        int64_t t0 = util_time_mono();
         rc = x->mover->restore(job_repo(x->j), sp->snapshot_id, &opts, &res, err, errlen);
+        log_info("recovery %s: %zu path(s) to %s in %" PRId64 " ms (paths resolved at %" PRIu64 " ms, first file at %"
+                 PRIu64 " ms; %" PRIu64 " files, %" PRIu64 " bytes)", x->r->id, np, target ? target : "original paths",
+                 (util_time_mono() - t0) / 1000, res.resolve_usecs / 1000, res.first_file_usecs / 1000, res.files,
+                 res.bytes);
         x->tot.files += (int64_t)(res.files + res.symlinks + res.other);
         x->tot.dirs += (int64_t)res.dirs;
         x->tot.bytes += (int64_t)res.bytes;

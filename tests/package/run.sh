@@ -27,8 +27,9 @@ if [ -f "$deb" ]; then ok "package_builds ($(basename "$deb"))"; else bad packag
 if [ -f "$deb" ]; then
   contents=$(dpkg-deb --contents "$deb" | awk '{print $6}')
   missing=""
-  for f in ./usr/bin/cofferd ./usr/bin/coffer ./lib/systemd/system/cofferd.service ./etc/default/cofferd ./etc/coffer/cofferd.conf \
-           ./usr/share/doc/coffer/operations.md; do
+  for f in ./usr/bin/cofferd ./usr/bin/coffer ./lib/systemd/system/cofferd.service ./etc/default/cofferd \
+           ./etc/coffer/cofferd.conf ./usr/share/doc/coffer/operations.md ./usr/share/man/man1/coffer.1.gz \
+           ./usr/share/man/man8/cofferd.8.gz ./usr/share/bash-completion/completions/coffer; do
     grep -qx "$f" <<<"$contents" || missing="$missing $f"
   done
   if [ -z "$missing" ]; then ok package_holds_the_daemon_cli_unit_and_docs; else bad package_holds_the_daemon_cli_unit_and_docs "missing:$missing"; fi
@@ -41,7 +42,7 @@ if [ -f "$deb" ]; then
 fi
 
 if [ "$(id -u)" != 0 ] || [ ! -f "$deb" ]; then
-  for t in installs unit_verifies installed_daemon_serves_the_cli removes_and_keeps_data; do skip "$t" "needs root and the package"; done
+  for t in installs installed_man_pages_and_completion unit_verifies installed_daemon_serves_the_cli removes_and_keeps_data; do skip "$t" "needs root and the package"; done
 else
   [ -d /var/lib/coffer ] || made_varlib=1
   if dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1 && dpkg-query -W -f='${Status} ${Version}' coffer | grep -q "install ok installed $version"; then
@@ -51,6 +52,14 @@ else
   fi
   unit=/lib/systemd/system/cofferd.service
   if [ "$installed" = 1 ]; then
+    # the installed man pages are found by man, and the installed completion completes
+    m1=$(man -w coffer 2>&1); m8=$(man -w 8 cofferd 2>&1)
+    comp=$(bash -c 'source /usr/share/bash-completion/completions/coffer; COMP_WORDS=(coffer gr); COMP_CWORD=1; _coffer; echo "${COMPREPLY[*]}"' 2>&1)
+    if [ "$m1" = /usr/share/man/man1/coffer.1.gz ] && [ "$m8" = /usr/share/man/man8/cofferd.8.gz ] && [ "$comp" = group ]; then
+      ok installed_man_pages_and_completion
+    else
+      bad installed_man_pages_and_completion "man -w coffer: '$m1'; man -w 8 cofferd: '$m8'; coffer gr<TAB>: '$comp'"
+    fi
     if ! command -v systemd-analyze >/dev/null; then
       skip unit_verifies "systemd-analyze is not installed"
     elif systemd-analyze verify "$unit" >"$tmp/verify.log" 2>&1; then
@@ -88,7 +97,9 @@ else
       bad removes_and_keeps_data "$(tail -n 3 "$tmp/purge.log"); /var/lib/coffer $( [ -d /var/lib/coffer ] && echo kept || echo gone)"
     fi
   else
-    for t in unit_verifies installed_daemon_serves_the_cli removes_and_keeps_data; do skip "$t" "the package did not install"; done
+    for t in installed_man_pages_and_completion unit_verifies installed_daemon_serves_the_cli removes_and_keeps_data; do
+      skip "$t" "the package did not install"
+    done
   fi
 fi
 if [ "$skipped" -ne 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi

@@ -240,6 +240,10 @@ TEST(fixture_backup)
     CHECKF(res.other == (uint64_t)(1 + fx.have_sock + fx.have_dev), "other %lu", (unsigned long)res.other);
     CHECK(res.bytes_read >= (22u << 20) && res.bytes_read < (23u << 20));  /* hole not read */
     CHECK(res.logical_bytes > (72u << 20));
+    /* the timings: 22 MB were read (pread), so the reader spent time in reads; the rest cannot
+     * exceed the whole */
+    CHECK(res.read_usecs > 0);
+    CHECK(res.read_usecs + res.batch_wait_usecs < 600u * 1000000);
     CHECK_EQ_INT(json_array_size(res.warnings), 1);   /* the missing include */
     CHECK(strstr(json_string_value(json_object_get(json_array_get(res.warnings, 0), "path")),
                  "nonexistent-coffer-path") != NULL);
@@ -287,6 +291,10 @@ TEST(restore_alternate_location_matches)
     CHECKF(json_array_size(res.errors) == 0, "%s", json_dumps(res.errors, 0));
     CHECK_EQ_INT(res.files, 9);
     CHECK(res.bytes >= (22u << 20));
+    /* the timings: the paths were resolved before the first file was complete */
+    CHECK(res.first_file_usecs > 0);
+    CHECKF(res.resolve_usecs <= res.first_file_usecs, "resolved at %lu us, first file at %lu us",
+           (unsigned long)res.resolve_usecs, (unsigned long)res.first_file_usecs);
     eng_restore_result_release(&res);
     /* restored under dst + original absolute path */
     char inner[1200];
@@ -324,6 +332,7 @@ TEST(restore_alternate_location_matches)
     /* again without overwrite: everything is skipped */
     CHECK_EQ_INT(eng_restore(fx.repo, fx.snap, &o2, &res, err, sizeof err), 0);
     CHECK(res.skipped >= 2 && res.files == 0);
+    CHECK_EQ_INT(res.first_file_usecs, 0);   /* no file was written */
     eng_restore_result_release(&res);
 }
 
