@@ -431,20 +431,35 @@ static const char *shown_default(const struct config_option *o)
 
 void config_print_usage(FILE *f)
 {
-    char t[96];
-    fprintf(f, "usage: cofferd [--config FILE|none] [--check-config] [--version] [--help] [--print-config-table]\n"
-               "               [--print-config-example] [OPTION...]\n"
-               "Settings: a flag, else its environment variable, else the file (--config, COFFER_CONFIG, or\n"
-               "%s when it exists), else the default. Options (flag, environment, type, default):\n",
+    char t[96], flag[64];
+    int first = 1;
+    fprintf(f, "usage: cofferd [--config FILE|none] [--check-config] [--version] [--help] [OPTION...]\n"
+               "               [--print-config-table] [--print-config-example]\n"
+               "Each setting is taken from its flag, else its environment variable, else the configuration\n"
+               "file, else its default. A bad value stops cofferd with exit status 2 and a message naming\n"
+               "the file and line, the variable or the flag, the option and the problem.\n"
+               "  --config FILE|none        the configuration file (else COFFER_CONFIG, else %s\n"
+               "                            when it exists; none: no file)\n"
+               "  --check-config            check the settings, say whether they are valid, exit 0 or 2\n"
+               "  --print-config-table      print the table of every option (docs/operations.md) and exit\n"
+               "  --print-config-example    print a configuration file with every option and exit\n"
+               "  --version                 print the version and exit\n"
+               "  --help                    print this help and exit\n",
             CONFIG_DEFAULT_FILE);
     for (int i = 0; i < CFG_COUNT; i++) {
         const struct config_option *o = &config_options[i];
-        char flag[64];
-        snprintf(flag, sizeof flag, "%s%s", o->flag ? o->flag : "(file/env only)",
-                 o->flag && o->type != CONFIG_BOOL ? " V" : "");
-        fprintf(f, "  %-26s %s; %s, default %s\n      %s\n", flag, o->env, type_name(o, t, sizeof t), shown_default(o),
-                o->help);
+        if (!o->flag) continue;
+        snprintf(flag, sizeof flag, "%s%s", o->flag, o->type == CONFIG_BOOL ? "" : " VALUE");
+        fprintf(f, "  %-26s%s\n                            %s, default %s; %s, file: %s\n", flag, o->help,
+                type_name(o, t, sizeof t), shown_default(o), o->env, o->name);
     }
+    for (int i = 0; i < CFG_COUNT; i++) {
+        const struct config_option *o = &config_options[i];
+        if (o->flag) continue;
+        fprintf(f, "%s%s (file: %s): %s\n", first ? "  environment: " : "               ", o->env, o->name, o->help);
+        first = 0;
+    }
+    fprintf(f, "               (secrets: no flag; in the file only when it is private, mode 0600)\n");
 }
 
 /* cell: text for a Markdown table cell ('|' escaped) in buf. */
