@@ -322,6 +322,16 @@ const struct cat_migration cat_migrations[] = {
       "  tenant TEXT NOT NULL, group_id TEXT NOT NULL, slot_usecs BIGINT NOT NULL, node TEXT NOT NULL,"
       "  fired_usecs BIGINT NOT NULL, PRIMARY KEY (tenant, group_id, slot_usecs));",
       NULL },
+    /* 22: several nodes on one repository (cat_nodes.h): one row with the count of index-file writes
+     * (a node reloads the repository's index only when another node wrote), the prune lease and the
+     * count of prunes that ended. */
+    { 22,
+      "CREATE TABLE repo_sync ("
+      "  id TEXT PRIMARY KEY, index_gen BIGINT NOT NULL, prune_gen BIGINT NOT NULL, prune_owner TEXT,"
+      "  prune_expiry BIGINT NOT NULL, writer TEXT);"
+      "INSERT INTO repo_sync(id, index_gen, prune_gen, prune_owner, prune_expiry, writer)"
+      "  VALUES ('repo', 0, 0, NULL, 0, NULL);",
+      NULL },
     /* 23: PostgreSQL only: the file index's name and path columns keep a histogram ten times the
      * default (1,000 values), from which the planner estimates how many paths a substring pattern
      * matches: with 100 values a word in 4% of 1,000,000 names was estimated at 100 rows (none of

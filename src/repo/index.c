@@ -728,6 +728,79 @@ int repo_index_load_one(struct repo *repo, const char *name, repo_index_pack_fn 
     return rc;
 }
 
+/* ---- the set of index file names this process knows (repo->ixn, sorted) ---- */
+
+static size_t ixn_find(const struct repo *repo, const repo_id_t *id, int *found)
+{
+    size_t lo = 0, hi = repo->nixn;
+    *found = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(repo->ixn[mid].b, id->b, REPO_ID_LEN);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+int repo_ixn_add(struct repo *repo, const char *name)
+{
+    repo_id_t id;
+    size_t at;
+    int found, rc = 0;
+    if (repo_id_from_hex(name, &id) < 0) return -EINVAL;
+    pthread_mutex_lock(&repo->mu);
+    at = ixn_find(repo, &id, &found);
+    if (!found) {
+        if (repo->nixn == repo->ixn_cap) {
+            size_t ncap = repo->ixn_cap ? repo->ixn_cap * 2 : 64;
+            repo_id_t *nv = realloc(repo->ixn, ncap * sizeof *nv);
+            if (!nv) rc = -ENOMEM;
+            else {
+                repo->ixn = nv;
+                repo->ixn_cap = ncap;
+            }
+        }
+        if (rc == 0) {
+            memmove(repo->ixn + at + 1, repo->ixn + at, (repo->nixn - at) * sizeof *repo->ixn);
+            repo->ixn[at] = id;
+            repo->nixn++;
+        }
+    }
+    pthread_mutex_unlock(&repo->mu);
+    return rc;
+}
+
+void repo_ixn_forget(struct repo *repo, const char *name)
+{
+    repo_id_t id;
+    size_t at;
+    int found;
+    if (repo_id_from_hex(name, &id) < 0) return;
+    pthread_mutex_lock(&repo->mu);
+    at = ixn_find(repo, &id, &found);
+    if (found) {
+        memmove(repo->ixn + at, repo->ixn + at + 1, (repo->nixn - at - 1) * sizeof *repo->ixn);
+        repo->nixn--;
+    }
+    pthread_mutex_unlock(&repo->mu);
+}
+
+int repo_ixn_has(struct repo *repo, const char *name)
+{
+    repo_id_t id;
+    int found = 0;
+    if (repo_id_from_hex(name, &id) < 0) return 0;
+    pthread_mutex_lock(&repo->mu);
+    (void)ixn_find(repo, &id, &found);
+    pthread_mutex_unlock(&repo->mu);
+    return found;
+}
+
 struct load_ctx {
     struct repo *repo;
     repo_index_pack_fn fn;
@@ -743,6 +816,7 @@ static int load_listed(void *arg, const char *name)
     if (repo_id_from_hex(name, &dummy) < 0) return 0; /* not an index object */
     rc = repo_index_load_one(lc->repo, name, lc->fn, lc->ctx);
     if (rc == -ENOMEM) return rc;
+    (void)repo_ixn_add(lc->repo, name); /* known, even when damaged: a refresh need not read it again */
     if (rc < 0) {
         if (lc->repo->be->ops->where(lc->repo->be, REPO_OBJ_INDEX, name, where, sizeof where) < 0)
             snprintf(where, sizeof where, "index/%s", name);
@@ -788,6 +862,7 @@ static int index_write_one(struct repo *repo, const struct repo_index_pack *pack
     repo_id_to_hex((const repo_id_t *)hash, out_name);
     rc = repo_backend_put_same(repo->be, REPO_OBJ_INDEX, out_name, out, outlen);
     if (rc < 0) log_error("repo: cannot write index file %s: %s", out_name, strerror(-rc));
+    else (void)repo_ixn_add(repo, out_name);
     free(out);
     return rc;
 }

@@ -574,23 +574,24 @@ int repo_pack_scan_unindexed(struct repo *repo, char *err, size_t errlen)
     return 0;
 }
 
-int repo_pack_index_loaded(struct repo *repo, const struct repo_index_pack *ip, void *ctx)
+int repo_pack_index_add_locked(struct repo *repo, const struct repo_index_pack *ip)
 {
-    int64_t no;
-    int rc;
-    (void)ctx;
-    pthread_mutex_lock(&repo->mu);
-    no = repo_packmap_find(repo, &ip->id);
+    int64_t no = repo_packmap_find(repo, &ip->id);
     if (no < 0) {
         no = repo_pack_add(repo, &ip->id, REPO_PACK_SEALED);
-        if (no < 0) {
-            pthread_mutex_unlock(&repo->mu);
-            return (int)no;
-        }
+        if (no < 0) return (int)no;
         repo->packs[no].size = ip->size;
     }
     repo->packs[no].indexed = true;
-    rc = repo_itab_add_pack(&repo->idx, (uint32_t)no, ip->ents, ip->n);
+    return repo_itab_add_pack(&repo->idx, (uint32_t)no, ip->ents, ip->n);
+}
+
+int repo_pack_index_loaded(struct repo *repo, const struct repo_index_pack *ip, void *ctx)
+{
+    int rc;
+    (void)ctx;
+    pthread_mutex_lock(&repo->mu);
+    rc = repo_pack_index_add_locked(repo, ip);
     pthread_mutex_unlock(&repo->mu);
     return rc;
 }

@@ -685,6 +685,7 @@ static int rewrite_index(struct prune *p)
         int drc;
         if (rc < 0) break;
         drc = repo->be->ops->del(repo->be, REPO_OBJ_INDEX, json_string_value(v));
+        if (drc == 0 || drc == -ENOENT) repo_ixn_forget(repo, json_string_value(v));
         if (drc < 0 && drc != -ENOENT) {
             repo_seterr(p->err, p->errlen, "cannot delete index file %s: %s",
                         json_string_value(v), strerror(-drc));

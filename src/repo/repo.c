@@ -200,6 +200,7 @@ static void repo_free(struct repo *repo)
     pthread_mutex_destroy(&repo->dmg_save_mu);
     pthread_mutex_destroy(&repo->maint_mu);
     free(repo->writers);
+    free(repo->ixn);
     pthread_mutex_destroy(&repo->mu);
     pthread_mutex_destroy(&repo->flush_mu);
     pthread_cond_destroy(&repo->cv);
@@ -613,7 +614,25 @@ int repo_blob_check(struct repo *repo, const repo_id_t *id)
     return rc;
 }
 
+static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len);
+
 int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len)
+{
+    int rc = blob_get_once(repo, id, data, len);
+    /* Another process may have written the blob (an index file this one has not read) or moved it
+     * (its prune repacked it): refresh once and try again (refresh.c, through repo->on_miss; only on
+     * a shared repository). */
+    int (*on_miss)(struct repo *) = NULL;
+    if (rc == -ENOENT || rc == -EIO) {
+        pthread_mutex_lock(&repo->mu);
+        on_miss = repo->on_miss;
+        pthread_mutex_unlock(&repo->mu);
+    }
+    if (on_miss && on_miss(repo) == 1) rc = blob_get_once(repo, id, data, len);
+    return rc;
+}
+
+static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len)
 {
     struct repo_pentry e;
     uint32_t pack = 0;
@@ -713,13 +732,22 @@ int repo_write_pending_index(struct repo *repo)
 
 int repo_flush(struct repo *repo)
 {
+    int rc;
+    pthread_mutex_lock(&repo->flush_mu);
+    rc = repo_flush_locked(repo, NULL, NULL);
+    pthread_mutex_unlock(&repo->flush_mu);
+    return rc;
+}
+
+int repo_flush_locked(struct repo *repo, int (*add)(struct repo *repo, void *ctx), void *ctx)
+{
     int64_t seal_no;
     uint64_t failures;
-    int rc = 0;
-    pthread_mutex_lock(&repo->flush_mu);
+    int rc = 0, arc = 0;
     pthread_mutex_lock(&repo->mu);
     failures = repo->write_failures;
     seal_no = repo_pack_detach_open(repo);
+    if (add) arc = add(repo, ctx);
     pthread_mutex_unlock(&repo->mu);
     if (seal_no >= 0) rc = repo_pack_seal(repo, (uint32_t)seal_no);
     pthread_mutex_lock(&repo->mu);
@@ -728,8 +756,7 @@ int repo_flush(struct repo *repo)
     if (repo->write_failures != failures && rc == 0) rc = repo->write_err ? repo->write_err : -EIO;
     pthread_mutex_unlock(&repo->mu);
     if (rc == 0) rc = repo_write_pending_index(repo);
-    pthread_mutex_unlock(&repo->flush_mu);
-    return rc;
+    return rc < 0 ? rc : arc;
 }
 
 int repo_check(struct repo *repo)

@@ -183,6 +183,18 @@ int repo_index_rebuild(struct repo *repo);
  * 0, or the backend's negative error (-ENOENT when it is gone). */
 int repo_check(struct repo *repo);
 
+/* Several processes writing one repository (refresh.c; docs/repository-format.md section 18).
+ * repo_index_refresh: loads the index files written by other processes since this one opened (one
+ * listing of index/), and when some it knew vanished (another process's prune or rebuild), learns
+ * which packs are gone so that neither a put nor a read relies on them. -EBUSY (nothing done) while a
+ * prune or rebuild of this process runs. repo_set_shared: other processes write too, so a read that
+ * finds a blob missing from the index (or its pack gone) refreshes (at most once a second) and tries
+ * again. repo_refresh_on_miss: that refresh; 1 when it ran. */
+struct repo_refresh_report { unsigned files_new, files_gone, packs_added, packs_gone; int full; };
+int repo_index_refresh(struct repo *repo, struct repo_refresh_report *out);
+void repo_set_shared(struct repo *repo, int on);
+int repo_refresh_on_miss(struct repo *repo);
+
 struct repo_stats { uint64_t packs, blobs, pack_bytes, index_bytes_in_memory; };
 void repo_get_stats(struct repo *repo, struct repo_stats *out);
 

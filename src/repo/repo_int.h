@@ -52,6 +52,8 @@ struct repo_pack {
     bool on_disk;
     bool condemned;               /* a prune is removing it (prune.c): writers do not deduplicate
                                    * against its blobs (they store them again); reads still work */
+    bool retired;                 /* another process's prune is removing it (refresh.c): condemned,
+                                   * and each refresh looks whether it is gone yet */
     uint64_t size;                /* bytes reserved (open) or object size (sealed) */
     uint32_t writers;             /* puts with a reserved range still writing */
     struct repo_bwriter *w;       /* the backend writer of an open or sealing pack (owned); kept
@@ -156,6 +158,16 @@ struct repo {
     uint64_t *writers;            /* tickets of running writers (owned), nwriters of writers_cap */
     size_t nwriters, writers_cap;
     pthread_mutex_t maint_mu;     /* one prune or index rebuild at a time in this process */
+    /* Index files this process loaded or wrote (index.c repo_ixn_*, guarded by mu), sorted, so a
+     * refresh (refresh.c) reads only the files other processes wrote since, and notices files
+     * another process's prune or rebuild deleted. */
+    repo_id_t *ixn;
+    size_t nixn, ixn_cap;
+    int shared;                   /* other processes write too: a read that misses refreshes */
+    int64_t miss_refresh_mono;    /* the last refresh a miss caused (util_time_mono) */
+    /* on_miss: set by repo_set_shared (refresh.c, a file above repo.c): what a read that misses
+     * calls; 1 when it refreshed the index, so the read is tried again. NULL: not shared. */
+    int (*on_miss)(struct repo *repo);
 };
 
 /* ids.c */
@@ -282,6 +294,12 @@ int repo_index_parse(struct repo *repo, const uint8_t *plain, size_t plen, repo_
  * 2^20 records at most, whole packs each; out_name is the last one's name). */
 int repo_index_write(struct repo *repo, const struct repo_index_pack *packs, size_t n,
                      char out_name[REPO_ID_HEX_LEN + 1]);
+/* repo_ixn_add / repo_ixn_forget / repo_ixn_has: the set of index file names this process knows
+ * (lock not held; they take mu). add: 0 or -ENOMEM (the set then misses it: a refresh reads the file
+ * once more, harmless). */
+int repo_ixn_add(struct repo *repo, const char *name);
+void repo_ixn_forget(struct repo *repo, const char *name);
+int repo_ixn_has(struct repo *repo, const char *name);
 int repo_pentry_validate(const struct repo_pentry *e, uint64_t data_end);
 void repo_pentry_encode(uint8_t out[REPO_PENTRY_LEN], const struct repo_pentry *e);
 void repo_pentry_decode(const uint8_t in[REPO_PENTRY_LEN], struct repo_pentry *e);
@@ -321,8 +339,10 @@ int repo_pack_parse_trailer(const uint8_t *trailer, uint64_t tlen, uint64_t data
 /* repo_pack_list_disk: calls fn for every pack object the backend holds. */
 int repo_pack_list_disk(struct repo *repo,
                         int (*fn)(struct repo *repo, const repo_id_t *id, void *arg), void *arg);
-/* repo_pack_index_loaded: the repo_index_pack_fn of an open: registers the pack (lock taken). */
+/* repo_pack_index_loaded: the repo_index_pack_fn of an open: registers the pack (lock taken).
+ * repo_pack_index_add_locked: the same with repo->mu held (refresh.c, with no open pack). */
 int repo_pack_index_loaded(struct repo *repo, const struct repo_index_pack *ip, void *ctx);
+int repo_pack_index_add_locked(struct repo *repo, const struct repo_index_pack *ip);
 /* repo_pack_trailer_of: the records of a sealed pack for its index object: a copy of the list it
  * keeps, or its trailer read back. ip->ents is malloc'd (the caller frees it). */
 int repo_pack_trailer_of(struct repo *repo, uint32_t pack_no, struct repo_index_pack *ip);
@@ -357,6 +377,10 @@ int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *st
                      void **data);
 void repo_blob_aad(uint8_t aad[REPO_ID_LEN + 2], const repo_id_t *id, uint8_t type, uint8_t flags);
 int repo_write_pending_index(struct repo *repo);
+/* repo_flush_locked: repo_flush with repo->flush_mu held by the caller; add (may be NULL) is called
+ * with repo->mu held right after the open pack is detached, so it may add sealed packs' runs to the
+ * index (refresh.c) before any put opens a new pack. */
+int repo_flush_locked(struct repo *repo, int (*add)(struct repo *repo, void *ctx), void *ctx);
 /* repo_set_pack_target: the size at which packs are sealed, for this open repo only (tests). */
 void repo_set_pack_target(struct repo *repo, uint32_t bytes);
 

@@ -701,6 +701,7 @@ int repo_index_rebuild(struct repo *repo)
     /* The new index is durable; only now may the old ones go. */
     json_array_foreach(old, i, name) {
         int drc = repo->be->ops->del(repo->be, REPO_OBJ_INDEX, json_string_value(name));
+        if (drc == 0 || drc == -ENOENT) repo_ixn_forget(repo, json_string_value(name));
         if (drc < 0 && drc != -ENOENT)
             log_warn("repo: cannot remove old index file %s: %s", json_string_value(name),
                      strerror(-drc));

@@ -37,6 +37,7 @@
  * checkpoints later. */
 #include "sched/sched_int.h"
 #include "sched/job_backup_int.h"
+#include "sched/nodes.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/cat_source.h"
@@ -725,6 +726,21 @@ static void backup_run(struct job *j)
     int64_t t_start = util_time_mono();
     snprintf(b.run_id, sizeof b.run_id, "%" PRId64 ":%" PRId64, run->group_seq, run->start_usecs);
     log_ctx_set("run", b.run_id); /* every line of this run carries its id (the job core clears it) */
+    {
+        /* Several nodes (nodes.h): while another node prunes, no backup starts here (leased just before
+         * the prune took its lease: queued again; the prune waits for the runs it sees Running), and
+         * the index files other nodes wrote are loaded before any deduplication. */
+        char holder[160];
+        if (node_prune_elsewhere(cat, job_pool_owner(j->pool), holder, sizeof holder)) {
+            log_info("run %s of group %s: queued again while node %s prunes the repository", b.run_id,
+                     run->group_id, holder);
+            if (cat_run_requeue(cat, run->tenant, run->group_id, run->start_usecs,
+                                "queued again: another node was pruning the repository") != 0)
+                log_warn("run %s of group %s: cannot queue it again; housekeeping decides", b.run_id, run->group_id);
+            goto out_early;
+        }
+        if (b.s) (void)node_sync_before(b.s->nodes);
+    }
     log_info("run %s of group %s (tenant %s, %s) started", b.run_id, run->group_id, run->tenant, run->run_type);
     job_set_state(j, &b.live);
     rc = cat_group_get(cat, run->tenant, run->group_id, &g);
@@ -817,6 +833,8 @@ finish:
         }
     }
 out:
+    if (b.s) node_sync_wrote(b.s->nodes); /* the run flushed index files: other nodes reload them */
+out_early:
     spec_group_free(&gs);
     json_decref(t.messages);
     json_decref(t.checkpoints);
@@ -830,6 +848,10 @@ static int runs_lease_next(struct cat *cat, const char *owner, int64_t lease_unt
     struct cat_run *r = calloc(1, sizeof *r);
     int rc;
     if (!r) return -ENOMEM;
+    if (node_prune_elsewhere(cat, owner, NULL, 0)) { /* another node prunes: start no backup (nodes.h) */
+        free(r);
+        return CAT_NOT_FOUND;
+    }
     rc = cat_run_lease_next_at(cat, owner, lease_until, util_time_now(), r); /* a retry waits for its time */
     if (rc != 0) {
         free(r);
@@ -856,6 +878,16 @@ static int runs_check(struct cat *cat, const struct job *j, const char *owner, i
 static int runs_fail_running(struct cat *cat, const char *owner, int64_t expired_before, const char *message,
                              int64_t now, int *n)
 {
+    /* Several nodes: a dead node's runs whose policy allows another attempt are retried at once on any
+     * node (nodes.h); the rest end Failed here. */
+    if (expired_before > 0 && cat_shared(cat)) {
+        int retried = 0;
+        int64_t lease, renew, house;
+        node_lease_config(&lease, &renew, &house);
+        (void)node_retry_expired(cat, owner ? owner : "takeover", expired_before,
+                                 expired_before + (lease > 0 ? lease : JOB_LEASE_USECS), &retried);
+        if (retried) log_warn("backup: %d run(s) of a node that stopped answering queued for another attempt", retried);
+    }
     return cat_run_fail_running(cat, owner, expired_before, message, now, n);
 }
 

@@ -10,6 +10,8 @@
  * per fsync instead of one, and never a long hold on the catalog's write lock. A catalog error
  * pauses the worker (1, 2, ... 30 s). */
 #include "sched/indexer.h"
+#include "sched/sched_int.h"
+#include "sched/nodes.h"
 #include "catalog/cat_file_index.h"
 #include "sched/job.h"
 #include "engine/engine.h"
@@ -129,7 +131,10 @@ static _Thread_local int tl_failures; /* consecutive catalog errors of this work
 
 static void index_run(struct job *j)
 {
-    int rc = index_one(job_cat(j), job_repo(j), j->row, &j->cancel);
+    struct sched *s = job_ctx(j);
+    int rc;
+    if (s) (void)node_sync_before(s->nodes); /* several nodes: the snapshot may be another node's */
+    rc = index_one(job_cat(j), job_repo(j), j->row, &j->cancel);
     if (rc < 0 && rc != -ECANCELED) {
         if (tl_failures < 30) tl_failures++;
         job_pause_ms(j, tl_failures * 1000);

@@ -8,6 +8,8 @@
 #include "sched/job_prune.h"
 #include "sched/sched_int.h"
 #include "catalog/cat_snapshot.h"
+#include "catalog/cat_nodes.h"
+#include "sched/job.h"
 #include "svc/audit.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct prune_runner {
     struct prune_runner_config cfg;
@@ -64,12 +67,133 @@ static int catalog_deleted(struct prune_runner *r, char ***out, size_t *n)
     return 0;
 }
 
+/* ---- several nodes: the catalog's prune lease (job_prune.h) ---- */
+
+struct lease_keeper {
+    struct prune_runner *r;
+    int64_t lease;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop, lost;
+};
+
+static void *keeper_main(void *arg)
+{
+    struct lease_keeper *k = arg;
+    pthread_mutex_lock(&k->mu);
+    while (!k->stop) {
+        struct timespec ts;
+        int rc;
+        util_deadline_ms(&ts, k->lease / 3000);
+        pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+        if (k->stop) break;
+        pthread_mutex_unlock(&k->mu);
+        rc = cat_repo_prune_renew(k->r->cfg.cat, k->r->cfg.node, util_time_real() + k->lease);
+        pthread_mutex_lock(&k->mu);
+        if (rc == CAT_NOT_FOUND) { /* taken over: this prune must not delete anything more */
+            log_error("prune: the catalog's prune lease was taken over by another node; cancelling");
+            k->lost = 1;
+            k->r->cancel = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+static void nodes_end(struct prune_runner *r, struct lease_keeper *k);
+
+/* nodes_begin: takes the lease, starts its keeper, waits for other nodes' backups, reloads the index.
+ * 0, or a negative code with err set (the lease, if it was taken, is then given back). */
+static int nodes_begin(struct prune_runner *r, struct lease_keeper *k, char *err, size_t errlen)
+{
+    const char *v = getenv("COFFER_PRUNE_WAIT_SECS");
+    long wait_secs = v && *v ? strtol(v, NULL, 10) : 3600;
+    char holder[160];
+    int64_t n = 0, start = util_time_mono();
+    int rc;
+    if (wait_secs < 1 || wait_secs > 86400) wait_secs = 3600;
+    memset(k, 0, sizeof *k);
+    k->r = r;
+    k->lease = r->cfg.lease_usecs > 0 ? r->cfg.lease_usecs : JOB_LEASE_USECS;
+    rc = cat_repo_prune_acquire(r->cfg.cat, r->cfg.node, util_time_real(), util_time_real() + k->lease, holder,
+                                sizeof holder);
+    if (rc == -EBUSY) {
+        snprintf(err, errlen, "another node (%s) is pruning the repository", holder[0] ? holder : "?");
+        return rc;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot take the catalog's prune lease");
+        return -EIO;
+    }
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    if (pthread_create(&k->thread, NULL, keeper_main, k) != 0) {
+        pthread_mutex_destroy(&k->mu);
+        pthread_cond_destroy(&k->cv);
+        (void)cat_repo_prune_release(r->cfg.cat, r->cfg.node);
+        snprintf(err, errlen, "cannot start the prune lease's keeper");
+        return -EAGAIN;
+    }
+    /* No other node starts a backup now; wait for those that started before (their writers may rely on
+     * any blob, and R2 of section 15.3 only waits for this process's writers). */
+    for (;;) {
+        rc = cat_run_count_running_elsewhere(r->cfg.cat, r->cfg.node, util_time_real(), &n);
+        if (rc != 0 || n == 0 || r->cancel) break;
+        if (util_time_mono() - start > (int64_t)wait_secs * 1000000) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        usleep(500 * 1000);
+    }
+    if (rc == 0 && r->cancel) rc = -ECANCELED;
+    if (rc == 0) {
+        for (int tries = 0; tries < 50; tries++) { /* -EBUSY: a verify of this process holds maint_mu */
+            rc = repo_index_refresh(r->cfg.repo, NULL);
+            if (rc != -EBUSY || r->cancel) break;
+            usleep(200 * 1000);
+        }
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, rc == -ETIMEDOUT ? "backups of other nodes were still running after %ld s"
+                              : rc == -ECANCELED ? "canceled"
+                              : "cannot wait for other nodes' backups or reload their index files (%ld)",
+                 rc == -ETIMEDOUT ? wait_secs : (long)rc);
+        nodes_end(r, k);
+        return rc < 0 ? rc : -EIO;
+    }
+    log_info("prune: holds the catalog's prune lease; no backup of another node runs");
+    return 0;
+}
+
+static void nodes_end(struct prune_runner *r, struct lease_keeper *k)
+{
+    pthread_mutex_lock(&k->mu);
+    k->stop = 1;
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->thread, NULL);
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    if (!k->lost && cat_repo_prune_release(r->cfg.cat, r->cfg.node) != 0)
+        log_warn("prune: cannot give the catalog's prune lease back; it expires by itself");
+}
+
 static void run_one(struct prune_runner *r, struct prune_run *run)
 {
     struct repo_prune_opts o = { .dry_run = run->dry_run, .cancel = &r->cancel };
     char **forget = NULL, err[512] = "";
     size_t nf = 0;
-    int rc = catalog_deleted(r, &forget, &nf);
+    struct lease_keeper keeper;
+    int shared = r->cfg.cat && r->cfg.node && cat_shared(r->cfg.cat), rc = 0;
+    if (shared && (rc = nodes_begin(r, &keeper, err, sizeof err)) != 0) {
+        run->state = PRUNE_FAILED;
+        snprintf(run->message, sizeof run->message, "%s", err);
+        log_error("prune %lld failed: %s", (long long)run->id, run->message);
+        return; /* nodes_begin gave the lease back */
+    }
+    rc = catalog_deleted(r, &forget, &nf);
     if (rc == 0) {
         o.forget = (const char *const *)forget;
         o.n_forget = nf;
@@ -79,6 +203,7 @@ static void run_one(struct prune_runner *r, struct prune_run *run)
     }
     for (size_t k = 0; k < nf; k++) free(forget[k]);
     free(forget);
+    if (shared) nodes_end(r, &keeper);
     run->state = rc == 0 ? PRUNE_SUCCEEDED : PRUNE_FAILED;
     if (rc != 0) {
         snprintf(run->message, sizeof run->message, "%s", err[0] ? err : strerror(-rc));

@@ -43,7 +43,16 @@ struct prune_runner_config {
     struct cat *cat;
     struct repo *repo;            /* NULL: every request is refused */
     int64_t interval_usecs;       /* <= 0: no scheduled prune */
+    const char *node;             /* this node's id (its backup pool's lease owner) on a shared catalog */
+    int64_t lease_usecs;          /* the prune lease on a shared catalog (<= 0: JOB_LEASE_USECS) */
 };
+
+/* Several nodes (a shared catalog, nodes.h): a prune first takes the catalog's prune lease (one prune
+ * across the nodes; renewed while it runs, its loss cancels the prune), which also stops the other
+ * nodes from starting backups; it waits (COFFER_PRUNE_WAIT_SECS, default 3600) until no backup of
+ * another node runs, reloads the index files the other nodes wrote, prunes as on one node, and gives
+ * the lease back (the other nodes then reload). The repository's own lock is still taken inside
+ * repo_prune, for processes that share no catalog. */
 
 /* prune_runner_start: starts the maintenance thread; *out is owned (prune_runner_stop). */
 int prune_runner_start(const struct prune_runner_config *cfg, struct prune_runner **out);

@@ -1,6 +1,7 @@
 /* job_recovery.c: the recoveries queue and the common course of a recovery (see job_recovery.h). */
 #include "sched/job_recovery.h"
 #include "sched/sched_int.h"
+#include "sched/nodes.h"
 #include "util/log.h"
 #include "util/time.h"
 #include <errno.h>
@@ -101,6 +102,7 @@ void recovery_job_run(struct job *j, recovery_body_fn body, const char *verb)
     log_info("recovery %s (%s) of tenant %s started, %" PRId64 " ms after it was accepted", r->id, r->recovery_action,
              r->tenant, (util_time_now() - r->start_usecs) / 1000);
     for (int t = 0; s && t < s->recovery_delay_ms && !j->cancel; t += 20) usleep(20 * 1000);
+    if (s && !j->cancel) (void)node_sync_before(s->nodes); /* several nodes: other nodes' index files */
     if (j->cancel) {
         rc = -ECANCELED;
     } else if (!job_repo(j)) {

@@ -3,6 +3,8 @@
  * result and the rotating subset's cursor (the last pack read: the next subset starts after it).
  * Everything shared is guarded by r->mu; the verify itself runs without it. */
 #include "sched/job_verify.h"
+#include "sched/nodes.h"
+#include "catalog/cat.h"
 #include "sched/sched_int.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -30,7 +32,17 @@ static void run_one(struct verify_runner *r, struct verify_run *run, const char 
     struct repo_verify_opts o = { .read_data = run->read_data, .subset_pct = run->subset_pct,
                                   .resume_after = cursor, .cancel = &r->cancel };
     json_t *rep = NULL;
-    int rc = repo_verify_ex(r->cfg.repo, &o, &rep);
+    char holder[160];
+    int rc;
+    if (node_prune_elsewhere(r->cfg.cat, r->cfg.node, holder, sizeof holder)) {
+        run->state = VERIFY_FAILED;
+        snprintf(run->message, sizeof run->message, "another node (%s) is pruning the repository: verify again "
+                 "once it is done", holder);
+        log_warn("verify %lld refused: %s", (long long)run->id, run->message);
+        return;
+    }
+    if (r->cfg.cat && cat_shared(r->cfg.cat)) (void)repo_index_refresh(r->cfg.repo, NULL); /* others' packs too */
+    rc = repo_verify_ex(r->cfg.repo, &o, &rep);
     run->state = rc == 0 ? VERIFY_SUCCEEDED : VERIFY_FAILED;
     run->report = rep;
     if (rc != 0) {

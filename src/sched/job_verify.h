@@ -41,11 +41,15 @@ struct verify_status {
     struct verify_run current, last; /* reports are references the caller owns (decref) */
 };
 
+struct cat;
 struct verify_runner_config {
     struct repo *repo;            /* NULL: every request is refused */
     int64_t interval_usecs;       /* <= 0: no scheduled verify */
     unsigned read_pct;            /* a scheduled verify: 0 = structure only, else --read-data of
                                    * this share (1..100) */
+    struct cat *cat;              /* several nodes (nodes.h; NULL or a catalog of our own: nothing): a */
+    const char *node;             /* verify first reloads other nodes' index files, and is refused
+                                   * while another node prunes (it would see its packs go) */
 };
 
 int verify_runner_start(const struct verify_runner_config *cfg, struct verify_runner **out);

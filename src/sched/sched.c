@@ -13,6 +13,7 @@
  * new "handled up to" instant is stored. A kSQL group whose policy has a log rule also gets kLog runs
  * on it (plan_log, its own "handled up to" instant). The wall clock is util_time_now (test-movable). */
 #include "sched/sched_int.h"
+#include "sched/nodes.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
 #include "sched/job_prune.h"
@@ -363,14 +364,25 @@ int sched_start(const struct sched_config *cfg, struct sched **out, char *err, s
     struct job_pool_config ic = { .name = "indexer", .cat = cfg->cat, .repo = cfg->repo, .workers = 1,
                                   .queue = &job_queue_file_index };
     bc.ctx = rc.ctx = ic.ctx = s;
+    /* Several nodes: the lease (COFFER_LEASE_SECS) decides how soon a dead node's runs are taken over. */
+    node_lease_config(&bc.lease_usecs, &bc.renew_usecs, &bc.housekeeping_usecs);
+    rc.lease_usecs = ic.lease_usecs = bc.lease_usecs;
+    rc.renew_usecs = ic.renew_usecs = bc.renew_usecs;
+    rc.housekeeping_usecs = ic.housekeeping_usecs = bc.housekeeping_usecs;
+    if (node_sync_new(cfg->cat, cfg->repo, &s->nodes) != 0) {
+        snprintf(err, errlen, "out of memory");
+        sched_stop(s);
+        return -ENOMEM;
+    }
     bc.kinds = rc.kinds = ic.kinds = job_kinds; /* the kind table (job_kinds.c): the core itself never names it */
     if (job_pool_start(&bc, &s->backups, err, errlen) != 0 || job_pool_start(&rc, &s->recoveries, err, errlen) != 0 ||
         (cfg->repo && job_pool_start(&ic, &s->indexer, err, errlen) != 0) ||
         (cfg->repo && prune_runner_start(&(struct prune_runner_config){ cfg->cat, cfg->repo,
-             cfg->prune_interval_usecs ? cfg->prune_interval_usecs : PRUNE_DEFAULT_INTERVAL_USECS },
-             &s->prune) != 0) ||
+             cfg->prune_interval_usecs ? cfg->prune_interval_usecs : PRUNE_DEFAULT_INTERVAL_USECS,
+             job_pool_owner(s->backups), bc.lease_usecs }, &s->prune) != 0) ||
         (cfg->repo && verify_runner_start(&(struct verify_runner_config){ cfg->repo,
-             cfg->verify_interval_usecs, cfg->verify_read_pct }, &s->verify) != 0)) {
+             cfg->verify_interval_usecs, cfg->verify_read_pct, cfg->cat, job_pool_owner(s->backups) },
+             &s->verify) != 0)) {
         sched_stop(s);
         return -EIO;
     }
@@ -400,6 +412,7 @@ void sched_stop(struct sched *s)
     job_pool_stop(s->recoveries); /* running recoveries stop at a safe point and end Failed */
     job_pool_stop(s->backups);    /* running backups stop at a safe point and are queued again */
     pg_stream_stop(s->pg_stream); /* every WAL streamer: status sent, stream closed, thread joined */
+    node_sync_free(s->nodes);
     free(s->vanish);
     free(s->fail_mark);
     pthread_mutex_destroy(&s->lock);

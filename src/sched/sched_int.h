@@ -21,6 +21,7 @@ struct sched {
     struct pg_stream *pg_stream; /* WAL streamers (pg_stream.h); NULL without a repository or data dir */
     struct prune_runner *prune;                      /* job_prune.c; NULL without a repository */
     struct verify_runner *verify;                    /* job_verify.c; NULL without a repository */
+    struct node_sync *nodes;   /* nodes.c: several nodes on one catalog; NULL on a catalog of our own */
     /* test hooks (COFFER_TEST_HOOKS=1) */
     char *vanish;
     int slow_open_ms;

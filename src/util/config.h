@@ -23,7 +23,7 @@
 
 /* The options, in table order (config.c's config_options follows this order). */
 enum config_id {
-    CFG_DATA_DIR, CFG_LISTEN, CFG_REPOSITORY, CFG_CATALOG, CFG_SHARED_CATALOG,
+    CFG_DATA_DIR, CFG_LISTEN, CFG_REPOSITORY, CFG_CATALOG, CFG_SHARED_CATALOG, CFG_LEASE_SECS, CFG_PRUNE_WAIT_SECS,
     CFG_TLS_CERT, CFG_TLS_KEY, CFG_NO_TLS, CFG_ALLOW_PLAIN_HTTP,
     CFG_ADMIN_KEY, CFG_DATA_SECURITY_KEY, CFG_AUTH_FAILURES, CFG_AUTH_WINDOW_SECS, CFG_AUTH_COOLDOWN_SECS,
     CFG_METRICS_PUBLIC, CFG_WORKERS, CFG_PRUNE_INTERVAL_SECS, CFG_VERIFY_INTERVAL_SECS, CFG_VERIFY_READ_PCT,
@@ -46,7 +46,7 @@ enum config_type {
 
 /* flags of an option */
 #define CONFIG_EXPORT 1 /* read through the environment by another module (the S3 backend, the server,
-                         * the catalog): config_export sets the variable to the resolved value */
+                         * the catalog, the nodes of sched): config_export sets the variable */
 
 struct config_option {
     const char *name;  /* in the file */

@@ -63,7 +63,7 @@ TEST(runner_rotates_subsets_schedules_and_reports_damage)
     CHECK(repo_flush(r) == 0);
     for (uint32_t k = 0; k < r->npacks; k++) np += r->packs[k].state == REPO_PACK_SEALED;
     CHECK(np >= 10);
-    CHECK(verify_runner_start(&(struct verify_runner_config){ r, 3600LL * 1000000, 25 }, &vr) == 0);
+    CHECK(verify_runner_start(&(struct verify_runner_config){ r, 3600LL * 1000000, 25, NULL, NULL }, &vr) == 0);
 
     /* One at a time. */
     CHECK(verify_runner_request(vr, 1, 50, &id) == 0);
