@@ -84,7 +84,8 @@ install-docs: $(DOCS_GEN)
 	install -m 0644 build/completion/coffer $(DESTDIR)$(PREFIX)/share/bash-completion/completions/coffer
 
 # make install [DESTDIR=/stage] [PREFIX=/usr/local]: the daemon and the CLI, cofferd's systemd unit (its
-# ExecStart pointing at PREFIX), the defaults file and the docs. scripts/build-deb.sh packages the same.
+# ExecStart pointing at PREFIX), the configuration file (SYSCONF_DIR/coffer/cofferd.conf, 0600), the defaults
+# file and the docs. scripts/build-deb.sh packages the same.
 PREFIX  ?= /usr/local
 SYSTEMD_UNIT_DIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 SYSCONF_DIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
@@ -96,6 +97,8 @@ install: all
 		> $(DESTDIR)$(SYSTEMD_UNIT_DIR)/cofferd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/cofferd.service
 	install -m 0644 packaging/cofferd.default $(DESTDIR)$(SYSCONF_DIR)/default/cofferd
+	install -d $(DESTDIR)$(SYSCONF_DIR)/coffer
+	install -m 0600 packaging/cofferd.conf $(DESTDIR)$(SYSCONF_DIR)/coffer/cofferd.conf
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/coffer/
 all: build/cofferd build/coffer build/coffer-agent
 

@@ -1,30 +1,22 @@
-/* cofferd: the Coffer daemon. Reads its configuration from flags and environment, prepares the data
+/* cofferd: the Coffer daemon. Reads its settings (flags, environment, configuration file), prepares the data
  * directory (catalog, repository, admin key), starts the HTTP API and the job workers, and runs until
  * SIGTERM or SIGINT, then stops accepting requests, lets workers reach a safe point and exits.
  *
- *   cofferd [--version] [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]
- *           [--allow-plain-http] [--repository DIR|s3://BUCKET/PREFIX] [--catalog URL]
- *   COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080),
- *   COFFER_CATALOG or --catalog (the catalog: default the SQLite file DIR/catalog.db; a
- *   postgresql://... URL or a libpq key=value string puts it on PostgreSQL: docs/operations.md,
- *   "PostgreSQL catalog"),
- *   COFFER_TLS_CERT / COFFER_TLS_KEY (serve HTTPS with this PEM certificate chain and key),
- *   COFFER_NO_TLS=1 (plain HTTP), COFFER_ALLOW_PLAIN_HTTP=1 (plain HTTP beyond loopback: see below),
- *   COFFER_ADMIN_KEY (sets the admin API key instead of the generated DIR/admin.key; the file's key
- *   is re-read on SIGHUP and rewritten by POST /v2/coffer/keys/admin/rotate, the env's is fixed),
- *   COFFER_DATA_SECURITY_KEY (a cluster key holding DataSecurity and Viewer),
- *   COFFER_AUTH_FAILURES / COFFER_AUTH_WINDOW_SECS / COFFER_AUTH_COOLDOWN_SECS (failed authentications
- *   per client address: 10 per 60 s, then 429 for 60 s; 0 failures = no limit),
- *   COFFER_WORKERS (backup worker threads, default 2),
- *   COFFER_PRUNE_INTERVAL_SECS (a prune after the retention pass this often, default 86400; 0 = never),
- *   COFFER_VERIFY_INTERVAL_SECS (a verify of the repository this often, default 0 = never) and
- *   COFFER_VERIFY_READ_PCT (what a scheduled verify re-reads: 0 = structure only, 1..100 = that share
- *   of the packs, rotating; default 10),
- *   COFFER_RESERVE_MB (the catalog's space reserve DIR/catalog.reserve, default 8; 0 = none: see
- *   docs/operations.md, "Disk full"),
- *   COFFER_AUDIT_RETENTION_DAYS (audit log entries older than this are swept, default 365; the
- *   log is the catalog's audit_log and DIR/audit.log: docs/operations.md, "Audit log"),
- *   COFFER_TEST_CLOCK=1 (tests only: enables POST /v2/coffer-test/clock to move the daemon's clock).
+ *   cofferd [--config FILE|none] [--check-config] [--version] [--help] [OPTION...]
+ *
+ * Settings (util/config.h; docs/operations.md, "Configuration"): every option has one row in
+ * config_options (its name in the file, its flag, its COFFER_* environment variable, type, range,
+ * default, help); a flag wins over the environment, the environment over the file (--config FILE,
+ * COFFER_CONFIG, or /etc/coffer/cofferd.conf when it exists), the file over the default. A bad value
+ * anywhere stops cofferd with exit 2 and a message naming where it was (FILE:LINE, variable or flag),
+ * the option and the problem; --check-config does only that and exits 0 when all is well. Options
+ * that other modules read from the environment (the S3 backend's COFFER_S3_*, COFFER_METRICS_PUBLIC,
+ * COFFER_SHARED_CATALOG) are set there, normalised, before any thread starts. Test-only
+ * switches stay environment-only and out of the table: COFFER_TEST_CLOCK=1 enables POST
+ * /v2/coffer-test/clock to move the daemon's clock; COFFER_TEST_HOOKS (sched.h).
+ *
+ * Logs (util/log.h): one line per event on stderr, key=value (log_format text) or JSON, from
+ * log_level up; API requests carry their request id (api/server.c), jobs their kind and id.
  *
  * The repository lives in DIR/repo; its keys are wrapped by the key file DIR/repo.key, created (0600)
  * with the repository on first start. Without that file the backups cannot be read: keep a copy.
@@ -55,6 +47,7 @@
 #include "util/time.h"
 #include "sched/tz.h"
 #include "svc/audit.h"
+#include "util/config.h"
 #include "util/fsio.h"
 #include "util/log.h"
 #include <arpa/inet.h>
@@ -103,7 +96,8 @@ static void daemon_reload(struct api_context *ctx, struct api_server *server)
     (void)server;
     log_info("SIGHUP: reloading");
     if (!path) {
-        log_info("SIGHUP: the admin key comes from COFFER_ADMIN_KEY: kept");
+        log_info("SIGHUP: the admin key comes from the admin_key setting (COFFER_ADMIN_KEY or the configuration "
+                 "file), read at start only: kept");
     } else {
         char *k = read_admin_key_file(path);
         if (!k) {
@@ -132,39 +126,11 @@ static void daemon_reload(struct api_context *ctx, struct api_server *server)
     if (ctx->cat) (void)svc_audit_record(ctx->cat, &ev);
 }
 
-/* audit_configure: the audit log's file and retention (COFFER_AUDIT_RETENTION_DAYS): 0, or -1 after
- * logging why. */
-static int audit_configure(const char *data_dir)
+/* audit_configure: the audit log's file and retention (audit_retention_days, checked by the
+ * config table): 0, or -1 after logging why. */
+static int audit_configure(const char *data_dir, long long days)
 {
-    const char *v = getenv("COFFER_AUDIT_RETENTION_DAYS");
-    long long days = SVC_AUDIT_DEFAULT_RETENTION_DAYS;
-    if (v && *v) {
-        char *end;
-        errno = 0;
-        days = strtoll(v, &end, 10);
-        if (errno || *end || days < 1 || days > SVC_AUDIT_MAX_RETENTION_DAYS) {
-            log_error("COFFER_AUDIT_RETENTION_DAYS must be a number of days 1..%d, not '%s'",
-                      SVC_AUDIT_MAX_RETENTION_DAYS, v);
-            return -1;
-        }
-    }
     return svc_audit_configure(data_dir, (int)days) == 0 ? 0 : -1;
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: cofferd [--version] [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--no-tls]\n"
-               "               [--allow-plain-http] [--repository DIR|s3://BUCKET/PREFIX] [--catalog URL]\n"
-               "  --tls-cert/--tls-key  serve HTTPS with this PEM certificate (chain) and private key\n"
-               "  --no-tls              serve plain HTTP (the default on loopback)\n"
-               "  --allow-plain-http    serve plain HTTP beyond loopback (else a self-signed certificate in DIR/tls)\n"
-               "  --repository          the repository (default DIR/repo; s3:// takes COFFER_S3_* and AWS_* settings)\n"
-               "  --catalog             the catalog (default DIR/catalog.db; postgresql://... for PostgreSQL)\n"
-               "  environment: COFFER_DATA_DIR (default ./var), COFFER_LISTEN (default 127.0.0.1:8080;\n"
-               "               :PORT is every IPv4 address),\n"
-               "               COFFER_ADMIN_KEY (admin API key; default: generated into DIR/admin.key),\n"
-               "               COFFER_TLS_CERT, COFFER_TLS_KEY, COFFER_NO_TLS=1, COFFER_ALLOW_PLAIN_HTTP=1,\n"
-               "               COFFER_REPOSITORY, COFFER_CATALOG\n");
 }
 
 static int parse_listen(const char *s, struct daemon_config *cfg)
@@ -202,12 +168,6 @@ static int listen_is_loopback(const char *host)
     if (inet_pton(AF_INET, host, a) == 1) return a[0] == 127;
     if (inet_pton(AF_INET6, host, a) == 1) return memcmp(a, v6_loop, 16) == 0;
     return 0;
-}
-
-static int env_on(const char *name)
-{
-    const char *v = getenv(name);
-    return v && strcmp(v, "1") == 0;
 }
 
 /* check_secret_files: DIR/repo.key and DIR/admin.key, where they exist, must be private to their
@@ -336,11 +296,11 @@ static char *read_admin_key_file(const char *path)
     return k;
 }
 
-/* load_admin_key: COFFER_ADMIN_KEY, or DIR/admin.key, created (0600) on first start. The caller frees.
- * *from_file: whether it came from the file (which SIGHUP re-reads and a rotation rewrites). */
-static char *load_admin_key(const char *data_dir, int *from_file)
+/* load_admin_key: the admin_key setting (COFFER_ADMIN_KEY or the configuration file) when set, or
+ * DIR/admin.key, created (0600) on first start. The caller frees. *from_file: whether it came from
+ * DIR/admin.key (which SIGHUP re-reads and a rotation rewrites). */
+static char *load_admin_key(const char *data_dir, const char *env, int *from_file)
 {
-    const char *env = getenv("COFFER_ADMIN_KEY");
     char path[PATH_MAX];
     struct stat st;
     int rc;
@@ -421,73 +381,106 @@ static int open_repository(const char *data_dir, const char *location, struct re
     return 0;
 }
 
+/* check_combinations: what the table cannot check alone (the TLS options together, plain HTTP beyond
+ * loopback). Returns 0, or 2 after printing why. */
+static int check_combinations(const struct daemon_config *cfg)
+{
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        fprintf(stderr, "cofferd: tls_cert and tls_key (--tls-cert, --tls-key, COFFER_TLS_CERT, COFFER_TLS_KEY) go "
+                        "together\n");
+        return 2;
+    }
+    if (cfg->tls_cert && cfg->no_tls) {
+        fprintf(stderr, "cofferd: no_tls (--no-tls) and tls_cert (--tls-cert) contradict each other\n");
+        return 2;
+    }
+    if (cfg->no_tls && !cfg->allow_plain_http && !listen_is_loopback(cfg->host)) {
+        fprintf(stderr, "cofferd: refusing to serve plain HTTP beyond loopback on %s: pass --allow-plain-http "
+                        "(COFFER_ALLOW_PLAIN_HTTP=1, allow_plain_http = true) to do it anyway, give --tls-cert and "
+                        "--tls-key, or drop --no-tls to serve HTTPS with a self-signed certificate\n", cfg->host);
+        return 2;
+    }
+    return 0;
+}
+
+/* apply_log_settings: log_level and log_format (checked by the table). */
+static void apply_log_settings(const struct config *conf)
+{
+    static const char *const levels[] = { "debug", "info", "warn", "error" };
+    for (int i = 0; i < 4; i++)
+        if (strcmp(config_str(conf, CFG_LOG_LEVEL), levels[i]) == 0) log_set_level((enum log_level)i);
+    log_set_format(strcmp(config_str(conf, CFG_LOG_FORMAT), "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
+}
+
 int main(int argc, char **argv)
 {
     struct daemon_config cfg = { 0 };
-    const char *listen = getenv("COFFER_LISTEN"), *repository = getenv("COFFER_REPOSITORY");
-    const char *catalog = getenv("COFFER_CATALOG");
+    static struct config conf; /* static: reachable (not a leak) on the early exits below */
+    const char *listen, *repository, *catalog;
     struct api_context ctx = { 0 };
     struct api_server *server = NULL;
     struct sigaction sa;
     sigset_t stop_sigs, run_mask;
-    char err[512] = "", path[PATH_MAX], *key;
-    int lock_fd, key_from_file = 0;
-    cfg.data_dir = getenv("COFFER_DATA_DIR");
-    if (!cfg.data_dir || !*cfg.data_dir) cfg.data_dir = "./var";
-    cfg.tls_cert = getenv("COFFER_TLS_CERT");
-    cfg.tls_key = getenv("COFFER_TLS_KEY");
-    cfg.no_tls = env_on("COFFER_NO_TLS");
-    cfg.allow_plain_http = env_on("COFFER_ALLOW_PLAIN_HTTP");
-    if (!listen || !*listen) listen = "127.0.0.1:8080";
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc) {
-            cfg.data_dir = argv[++i];
-        } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
-            listen = argv[++i];
-        } else if (strcmp(argv[i], "--repository") == 0 && i + 1 < argc) {
-            repository = argv[++i];
-        } else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc) {
-            cfg.tls_cert = argv[++i];
-        } else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc) {
-            cfg.tls_key = argv[++i];
-        } else if (strcmp(argv[i], "--no-tls") == 0) {
-            cfg.no_tls = 1;
-        } else if (strcmp(argv[i], "--allow-plain-http") == 0) {
-            cfg.allow_plain_http = 1;
-        } else if (strcmp(argv[i], "--version") == 0) {
-            printf("cofferd %s\n", COFFER_VERSION);
-            return 0;
-        } else if (strcmp(argv[i], "--catalog") == 0 && i + 1 < argc) {
-            catalog = argv[++i];
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "cofferd: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (parse_listen(listen, &cfg) != 0) {
-        fprintf(stderr, "cofferd: --listen must be HOST:PORT, not '%s'\n", listen);
+    char err[8192] = "", path[PATH_MAX], *key;
+    int lock_fd, key_from_file = 0, rc;
+    if (config_load(&conf, argc, argv, err, sizeof err) != 0) {
+        fprintf(stderr, "cofferd: %s\n", err[0] ? err : "out of memory");
         return 2;
     }
-    if (cfg.tls_cert && !*cfg.tls_cert) cfg.tls_cert = NULL;
-    if (cfg.tls_key && !*cfg.tls_key) cfg.tls_key = NULL;
-    if (!cfg.tls_cert != !cfg.tls_key) {
-        fprintf(stderr, "cofferd: --tls-cert and --tls-key (COFFER_TLS_CERT, COFFER_TLS_KEY) go together\n");
+    switch (conf.action) {
+    case CONFIG_HELP:
+        config_print_usage(stdout);
+        return 0;
+    case CONFIG_VERSION:
+        printf("cofferd %s\n", COFFER_VERSION);
+        return 0;
+    case CONFIG_PRINT_TABLE:
+        config_print_table(stdout);
+        return 0;
+    case CONFIG_PRINT_EXAMPLE:
+        config_print_example(&conf, stdout);
+        config_release(&conf);
+        return 0;
+    default:
+        break;
+    }
+    apply_log_settings(&conf);
+    cfg.data_dir = config_str(&conf, CFG_DATA_DIR);
+    listen = config_str(&conf, CFG_LISTEN);
+    repository = config_str(&conf, CFG_REPOSITORY);
+    catalog = config_str(&conf, CFG_CATALOG);
+    cfg.tls_cert = config_is_set(&conf, CFG_TLS_CERT) ? config_str(&conf, CFG_TLS_CERT) : NULL;
+    cfg.tls_key = config_is_set(&conf, CFG_TLS_KEY) ? config_str(&conf, CFG_TLS_KEY) : NULL;
+    cfg.no_tls = config_int(&conf, CFG_NO_TLS) != 0;
+    cfg.allow_plain_http = config_int(&conf, CFG_ALLOW_PLAIN_HTTP) != 0;
+    if (!*cfg.data_dir) cfg.data_dir = "./var";
+    if (parse_listen(listen, &cfg) != 0) { /* the table checked its form */
+        fprintf(stderr, "cofferd: listen must be HOST:PORT, not '%s'\n", listen);
+        config_release(&conf);
         return 2;
     }
-    if (cfg.tls_cert && cfg.no_tls) {
-        fprintf(stderr, "cofferd: --no-tls and --tls-cert contradict each other\n");
+    if ((rc = check_combinations(&cfg)) != 0) {
+        config_release(&conf);
+        return rc;
+    }
+    if (config_is_set(&conf, CFG_DATA_SECURITY_KEY) && config_is_set(&conf, CFG_ADMIN_KEY) &&
+        strcmp(config_str(&conf, CFG_DATA_SECURITY_KEY), config_str(&conf, CFG_ADMIN_KEY)) == 0) {
+        fprintf(stderr, "cofferd: data_security_key (COFFER_DATA_SECURITY_KEY) must differ from the admin key\n");
+        config_release(&conf);
         return 2;
     }
-    if (cfg.no_tls && !cfg.allow_plain_http && !listen_is_loopback(cfg.host)) {
-        fprintf(stderr, "cofferd: refusing to serve plain HTTP beyond loopback on %s: pass --allow-plain-http "
-                        "(COFFER_ALLOW_PLAIN_HTTP=1) to do it anyway, give --tls-cert and --tls-key, or drop "
-                        "--no-tls to serve HTTPS with a self-signed certificate\n", cfg.host);
-        return 2;
+    if (conf.action == CONFIG_CHECK) {
+        printf("cofferd: the configuration is valid (%s%s)\n", conf.file[0] ? "file " : "no file",
+               conf.file[0] ? conf.file : "");
+        config_release(&conf);
+        return 0;
     }
+    if (config_export(&conf) != 0) {
+        fprintf(stderr, "cofferd: cannot set the environment: %s\n", strerror(errno));
+        config_release(&conf);
+        return 1;
+    }
+    if (conf.file[0]) log_info("configuration file %s read", conf.file);
     if (fsio_mkdir_p(cfg.data_dir, 0700) != 0) {
         fprintf(stderr, "cofferd: cannot create data directory %s: %s\n", cfg.data_dir, strerror(errno));
         return 1;
@@ -515,31 +508,30 @@ int main(int argc, char **argv)
         int trc = setup_tls(&cfg);
         if (trc != 0) return trc;
     }
-    key = load_admin_key(cfg.data_dir, &key_from_file);
+    key = load_admin_key(cfg.data_dir, config_str(&conf, CFG_ADMIN_KEY), &key_from_file);
     if (!key) return 1;
     /* The data-security key (docs/operations.md): the one key that may lift an Administrative data
      * lock; it must differ from the admin key, or the admin would hold both. */
-    ctx.data_security_key = getenv("COFFER_DATA_SECURITY_KEY");
-    if (ctx.data_security_key && !*ctx.data_security_key) ctx.data_security_key = NULL;
+    ctx.data_security_key = config_is_set(&conf, CFG_DATA_SECURITY_KEY) ? config_str(&conf, CFG_DATA_SECURITY_KEY)
+                                                                         : NULL;
     if (ctx.data_security_key && strcmp(ctx.data_security_key, key) == 0) {
-        log_error("COFFER_DATA_SECURITY_KEY must differ from the admin key");
+        log_error("data_security_key (COFFER_DATA_SECURITY_KEY) must differ from the admin key");
         free(key);
         return 1;
     }
-    if (audit_configure(cfg.data_dir) != 0) {
+    if (audit_configure(cfg.data_dir, config_int(&conf, CFG_AUDIT_RETENTION_DAYS)) != 0) {
         free(key);
         return 1;
     }
-    if (catalog && *catalog) snprintf(path, sizeof path, "%s", catalog);
+    if (*catalog) snprintf(path, sizeof path, "%s", catalog);
     else snprintf(path, sizeof path, "%s/catalog.db", cfg.data_dir);
     if (cat_open(path, &ctx.cat, err, sizeof err) != 0) {
         log_error("%s", err);
         return 1;
     }
     { /* the space that lets a failure be recorded when the disk is full (cat.h) */
-        const char *mb = getenv("COFFER_RESERVE_MB");
-        long n = mb && *mb ? strtol(mb, NULL, 10) : 8;
-        if (n > 0 && n <= 1024) {
+        long long n = config_int(&conf, CFG_RESERVE_MB);
+        if (n > 0) {
             snprintf(path, sizeof path, "%s/catalog.reserve", cfg.data_dir);
             cat_reserve_init(ctx.cat, path, (int64_t)n << 20);
         }
@@ -554,45 +546,17 @@ int main(int argc, char **argv)
         return 1;
     }
     {
-        const char *tc = getenv("COFFER_TEST_CLOCK"), *wk = getenv("COFFER_WORKERS");
-        struct sched_config sc = { .cat = ctx.cat, .repo = ctx.repo, .workers = 2, .recovery_workers = 2,
-                                   .data_dir = cfg.data_dir };
+        const char *tc = getenv("COFFER_TEST_CLOCK");
+        long long psecs = config_int(&conf, CFG_PRUNE_INTERVAL_SECS);
+        struct sched_config sc = { .cat = ctx.cat, .repo = ctx.repo, .workers = (int)config_int(&conf, CFG_WORKERS),
+                                   .recovery_workers = 2, .data_dir = cfg.data_dir,
+                                   .prune_interval_usecs = psecs == 0 ? -1 : psecs * 1000000,
+                                   .verify_interval_usecs = config_int(&conf, CFG_VERIFY_INTERVAL_SECS) * 1000000,
+                                   .verify_read_pct = (unsigned)config_int(&conf, CFG_VERIFY_READ_PCT) };
         if (tc && strcmp(tc, "1") == 0) {
             util_time_enable_test(1);
             log_warn("COFFER_TEST_CLOCK=1: the test clock route is enabled (never use this in production)");
         }
-        const char *pi = getenv("COFFER_PRUNE_INTERVAL_SECS");
-        if (pi && *pi) {
-            char *end;
-            long long secs = strtoll(pi, &end, 10);
-            if (*end || secs < 0 || secs > 100LL * 365 * 86400) {
-                log_error("COFFER_PRUNE_INTERVAL_SECS must be a number of seconds (0 = never), not '%s'", pi);
-                repo_close(ctx.repo);
-                cat_close(ctx.cat);
-                free(key);
-                return 1;
-            }
-            sc.prune_interval_usecs = secs == 0 ? -1 : secs * 1000000;
-        }
-        {
-            const char *vi = getenv("COFFER_VERIFY_INTERVAL_SECS"), *vp = getenv("COFFER_VERIFY_READ_PCT");
-            char *e1 = NULL, *e2 = NULL;
-            long long vsecs = vi && *vi ? strtoll(vi, &e1, 10) : 0;
-            long long vpct = vp && *vp ? strtoll(vp, &e2, 10) : 10;
-            if ((e1 && *e1) || vsecs < 0 || vsecs > 100LL * 365 * 86400 || (e2 && *e2) || vpct < 0 || vpct > 100) {
-                log_error("COFFER_VERIFY_INTERVAL_SECS must be a number of seconds (0 = never) and "
-                          "COFFER_VERIFY_READ_PCT a percentage 0..100, not '%s' and '%s'", vi ? vi : "",
-                          vp ? vp : "");
-                repo_close(ctx.repo);
-                cat_close(ctx.cat);
-                free(key);
-                return 1;
-            }
-            sc.verify_interval_usecs = vsecs * 1000000;
-            sc.verify_read_pct = (unsigned)vpct;
-        }
-        if (wk && *wk) sc.workers = atoi(wk);
-        if (sc.workers < 1 || sc.workers > 64) sc.workers = 2;
         if (sched_start(&sc, &ctx.sched, err, sizeof err) != 0) {
             log_error("cannot start the scheduler: %s", err);
             repo_close(ctx.repo);
@@ -604,26 +568,13 @@ int main(int argc, char **argv)
 
 
     { /* the keys (auth.h): the admin key, its file when it came from one, the data-security key, and
-       * the failed-authentication limits COFFER_AUTH_FAILURES (per COFFER_AUTH_WINDOW_SECS, default 10
-       * per 60; 0 = no limit) and COFFER_AUTH_COOLDOWN_SECS (default 60) */
+       * the failed-authentication limits auth_failures per auth_window_secs, auth_cooldown_secs */
         struct api_auth_limits lim = API_AUTH_LIMITS_DEFAULT;
-        const char *names[3] = { "COFFER_AUTH_FAILURES", "COFFER_AUTH_WINDOW_SECS", "COFFER_AUTH_COOLDOWN_SECS" };
-        unsigned *dst[3] = { &lim.fail_limit, &lim.window_secs, &lim.cooldown_secs };
-        int bad = 0;
-        for (int i = 0; i < 3; i++) {
-            const char *v = getenv(names[i]);
-            char *end;
-            long long n;
-            if (!v || !*v) continue;
-            n = strtoll(v, &end, 10);
-            if (*end || n < (i == 0 ? 0 : 1) || n > 1000000) {
-                log_error("%s must be a number %s..1000000, not '%s'", names[i], i == 0 ? "0" : "1", v);
-                bad = 1;
-            }
-            *dst[i] = (unsigned)n;
-        }
+        lim.fail_limit = (unsigned)config_int(&conf, CFG_AUTH_FAILURES);
+        lim.window_secs = (unsigned)config_int(&conf, CFG_AUTH_WINDOW_SECS);
+        lim.cooldown_secs = (unsigned)config_int(&conf, CFG_AUTH_COOLDOWN_SECS);
         snprintf(path, sizeof path, "%s/admin.key", cfg.data_dir);
-        if (bad || api_auth_new(key, key_from_file ? path : NULL, ctx.data_security_key, &lim, &ctx.auth) != 0) {
+        if (api_auth_new(key, key_from_file ? path : NULL, ctx.data_security_key, &lim, &ctx.auth) != 0) {
             sched_stop(ctx.sched);
             repo_close(ctx.repo);
             cat_close(ctx.cat);
@@ -666,6 +617,7 @@ int main(int argc, char **argv)
     api_tls_free(g_tls);
     free(key);
     log_info("cofferd stopped");
+    config_release(&conf);
     if (ftruncate(lock_fd, 0) != 0) log_warn("cannot clear the lock file: %s", strerror(errno));
     close(lock_fd); /* releases the lock */
     return 0;

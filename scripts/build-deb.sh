@@ -40,7 +40,7 @@ Description: backup and recovery service (data-protect v2 and site restore APIs)
  encrypted repository, driven through the IBM data-protect v2 REST API (cofferd) and the
  coffer command-line client.
 CONTROL
-echo "/etc/default/cofferd" >"$stage/DEBIAN/conffiles"
+printf '/etc/default/cofferd\n/etc/coffer/cofferd.conf\n' >"$stage/DEBIAN/conffiles"
 install -m 0755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm "$stage/DEBIAN/"
 deb="$out/coffer_${version}_${arch}.deb"
 dpkg-deb --root-owner-group --build "$stage" "$deb" >/dev/null

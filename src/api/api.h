@@ -43,6 +43,7 @@ struct api_req {
     int data_security;       /* the caller holds the DataSecurity role (lifts Administrative locks) */
     const struct api_principal *who; /* the authenticated caller (auth.h); set before the handler runs */
     const struct api_route *route;   /* the route dispatch matched (NULL: none), set before authentication */
+    const char *request_id;  /* the request's id (server.c): X-Request-Id of the answer, log lines, audit row */
 };
 
 struct api_resp {

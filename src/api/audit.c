@@ -180,7 +180,8 @@ void api_audit_request(struct api_req *req, const struct api_resp *resp)
     const char *hdr_tenant;
     char roles[96] = "", path[AUDIT_TEXT_MAX], tenant[300], resource[300], client[INET6_ADDRSTRLEN + 1];
     char *detail;
-    struct svc_audit_event ev = { .actor = "api", .status = resp->status, .method = req->method };
+    struct svc_audit_event ev = { .actor = "api", .status = resp->status, .method = req->method,
+                                  .request_id = req->request_id && req->request_id[0] ? req->request_id : NULL };
     int refused = resp->status == 401 || resp->status == 403 || resp->status == 429;
     if (!req->ctx || !req->ctx->cat || !req->method) return;
     if (!refused && (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)) return;

@@ -5,12 +5,19 @@
  * "status":"unavailable"). /metrics (routes.c: the admin key's Viewer role, a cluster key; no key when
  * the daemon started with COFFER_METRICS_PUBLIC=1, server.c) reports the runs by status (catalog),
  * the repository's size and dedup ratio (the same figures as GET /v2/coffer/repository/stats), and
- * the API requests by method, route pattern and status with one latency histogram over all requests.
- * The request counters live here, in a fixed table under one mutex, fed by server.c for every
- * answered request (api_metrics_observe); they are per process and start at zero at each start. */
+ * the API requests by method, route pattern and status with one latency histogram over all requests
+ * and one per route (coffer_http_route_duration_seconds{method,route}: the route table's patterns,
+ * "unmatched" and, past METRICS_ROUTES, "other": a bounded label set), the queue depth by kind
+ * (coffer_queue_jobs{kind,state="waiting"|"running"}: backup runs Accepted / Running, recoveries by
+ * kind Accepted / Running or Canceling, from the catalog) and the job metrics of util/metrics.h (job
+ * duration histograms by kind, bytes read and stored, recovery throughput). The request counters
+ * live here, in fixed tables under one mutex, fed by server.c for every answered request
+ * (api_metrics_observe); they and the job metrics are per process and start at zero at each start. */
 #include "svc/svc.h"
 #include "api/routes.h"
+#include "catalog/cat_recovery.h"
 #include "catalog/cat_run.h"
+#include "util/metrics.h"
 #include "repo/repo.h"
 #include <microhttpd.h>
 #include <pthread.h>
@@ -37,6 +44,14 @@ static size_t metrics_nrows;
 static uint64_t metrics_other;
 static uint64_t metrics_bucket[METRICS_NBOUNDS]; /* not cumulative here; summed when written */
 static uint64_t metrics_count, metrics_sum_usecs;
+/* one latency histogram per route (NULL: unmatched); past METRICS_ROUTES rows, the "other" row */
+#define METRICS_ROUTES 320
+struct route_hist {
+    const struct api_route *route;
+    uint64_t bucket[METRICS_NBOUNDS], count, sum_usecs;
+};
+static struct route_hist route_hists[METRICS_ROUTES + 1];
+static size_t route_nhists;
 
 void api_metrics_observe(const struct api_route *route, const char *method, int status, uint64_t usecs)
 {
@@ -56,11 +71,24 @@ void api_metrics_observe(const struct api_route *route, const char *method, int 
     }
     if (i < metrics_nrows) metrics_rows[i].count++;
     else metrics_other++;
-    for (i = 0; i < METRICS_NBOUNDS; i++)
-        if ((double)usecs <= metrics_bounds[i] * 1e6) {
-            metrics_bucket[i]++;
-            break;
+    {
+        struct route_hist *h = NULL;
+        for (size_t k = 0; k < route_nhists && !h; k++)
+            if (route_hists[k].route == route) h = &route_hists[k];
+        if (!h && route_nhists < METRICS_ROUTES) {
+            h = &route_hists[route_nhists++];
+            h->route = route;
         }
+        if (!h) h = &route_hists[METRICS_ROUTES];
+        for (i = 0; i < METRICS_NBOUNDS; i++)
+            if ((double)usecs <= metrics_bounds[i] * 1e6) {
+                metrics_bucket[i]++;
+                h->bucket[i]++;
+                break;
+            }
+        h->count++;
+        h->sum_usecs += usecs;
+    }
     metrics_count++;
     metrics_sum_usecs += usecs;
     pthread_mutex_unlock(&metrics_mu);
@@ -157,7 +185,75 @@ static void write_requests(FILE *f)
                "coffer_http_request_duration_seconds_sum %.6f\n"
                "coffer_http_request_duration_seconds_count %llu\n",
             (unsigned long long)metrics_count, (double)metrics_sum_usecs / 1e6, (unsigned long long)metrics_count);
+    fprintf(f, "# HELP coffer_http_route_duration_seconds Time from a request's arrival to its answer, by route.\n"
+               "# TYPE coffer_http_route_duration_seconds histogram\n");
+    for (size_t k = 0; k <= METRICS_ROUTES; k++) {
+        const struct route_hist *h = &route_hists[k];
+        char labels[400];
+        if (k >= route_nhists && k < METRICS_ROUTES) continue;
+        if (k == METRICS_ROUTES && !h->count) break;
+        if (k == METRICS_ROUTES) snprintf(labels, sizeof labels, "method=\"other\",route=\"other\"");
+        else if (!h->route) snprintf(labels, sizeof labels, "method=\"any\",route=\"unmatched\"");
+        else snprintf(labels, sizeof labels, "method=\"%s\",route=\"%s\"", h->route->method, h->route->pattern);
+        cum = 0;
+        for (size_t i = 0; i < METRICS_NBOUNDS; i++) {
+            cum += h->bucket[i];
+            fprintf(f, "coffer_http_route_duration_seconds_bucket{%s,le=\"%g\"} %llu\n", labels, metrics_bounds[i],
+                    (unsigned long long)cum);
+        }
+        fprintf(f, "coffer_http_route_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n"
+                   "coffer_http_route_duration_seconds_sum{%s} %.6f\n"
+                   "coffer_http_route_duration_seconds_count{%s} %llu\n",
+                labels, (unsigned long long)h->count, labels, (double)h->sum_usecs / 1e6, labels,
+                (unsigned long long)h->count);
+    }
     pthread_mutex_unlock(&metrics_mu);
+}
+
+/* The queue depth: waiting and running jobs by kind (see the file comment). */
+#define QUEUE_KINDS 12
+struct queue_depth {
+    char kind[QUEUE_KINDS][32];
+    int64_t waiting[QUEUE_KINDS], running[QUEUE_KINDS];
+    size_t n;
+};
+
+static void queue_add(struct queue_depth *q, const char *kind, const char *status, int64_t count)
+{
+    size_t i;
+    for (i = 0; i < q->n && strcmp(q->kind[i], kind) != 0; i++) {}
+    if (i == q->n) {
+        if (q->n == QUEUE_KINDS || strlen(kind) >= sizeof q->kind[0]) return;
+        snprintf(q->kind[q->n++], sizeof q->kind[0], "%s", kind);
+    }
+    if (strcmp(status, "Accepted") == 0) q->waiting[i] += count;
+    else q->running[i] += count;
+}
+
+static int queue_runs(void *ud, const char *status, int64_t count)
+{
+    if (strcmp(status, "Accepted") == 0 || strcmp(status, "Running") == 0) queue_add(ud, "backup", status, count);
+    return 0;
+}
+
+static int queue_recoveries(void *ud, const char *kind, const char *status, int64_t count)
+{
+    queue_add(ud, kind, status, count);
+    return 0;
+}
+
+static int write_queue(FILE *f, struct cat *cat)
+{
+    struct queue_depth q = { .n = 0 };
+    static const char *const known[] = { "backup", "restore", "download", "sql_restore" };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) queue_add(&q, known[i], "Accepted", 0);
+    if (cat_run_count_by_status(cat, queue_runs, &q) != 0 || cat_recovery_count_active(cat, queue_recoveries, &q) != 0)
+        return -1;
+    fprintf(f, "# HELP coffer_queue_jobs Jobs waiting (queued) and running, by kind.\n# TYPE coffer_queue_jobs gauge\n");
+    for (size_t i = 0; i < q.n; i++)
+        fprintf(f, "coffer_queue_jobs{kind=\"%s\",state=\"waiting\"} %lld\ncoffer_queue_jobs{kind=\"%s\",state=\"running\"} %lld\n",
+                q.kind[i], (long long)q.waiting[i], q.kind[i], (long long)q.running[i]);
+    return 0;
 }
 
 static void metrics(struct api_req *req, struct api_resp *resp)
@@ -182,8 +278,15 @@ static void metrics(struct api_req *req, struct api_resp *resp)
     }
     for (size_t i = 0; i < N_RUN_STATUSES; i++)
         fprintf(f, "coffer_runs{status=\"%s\"} %lld\n", run_statuses[i], (long long)rc.known[i]);
+    if (ctx && ctx->cat && write_queue(f, ctx->cat) != 0) {
+        fclose(f);
+        free(text);
+        api_catalog_error(resp, 0, "counting the queued jobs");
+        return;
+    }
     if (ctx && ctx->repo) write_repo(f, ctx->repo);
     write_requests(f);
+    metrics_write_jobs(f);
     if (fclose(f) != 0 || !text) {
         free(text);
         api_error(resp, 500, "InternalError", "out of memory");

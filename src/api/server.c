@@ -21,12 +21,21 @@
  * parsed and answered by us (a too-small pool made libmicrohttpd fail to build the response and
  * leave the client waiting for the connection timeout). A request line or header block larger
  * than the pool can hold gets libmicrohttpd's own 414/431 (an HTML body) at once. Idle connections
- * are closed after SERVER_IDLE_TIMEOUT_S seconds. */
+ * are closed after SERVER_IDLE_TIMEOUT_S seconds.
+ *
+ * Request ids (docs/operations.md, "Logs"): every request gets one at its first call: the client's
+ * X-Request-Id when it is sane (1..API_REQUEST_ID_MAX bytes of A-Z a-z 0-9 . _ : -), else a new one
+ * (svc_audit_request_id). It goes back in the X-Request-Id header of every answer, into the log
+ * context of the thread while the request is handled (every log line carries request_id=...), and
+ * into the request's audit row (req->request_id). Each request is logged once when answered (method,
+ * route, status, duration): at info for changes (not GET or HEAD) and refusals (401, 403, 429, 5xx),
+ * at debug otherwise. */
 #include "api/server.h"
 #include "api/audit.h"
 #include "api/auth.h"
 #include "api/routes.h"
 #include "api/tls.h"
+#include "svc/audit.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include <arpa/inet.h>
@@ -76,6 +85,7 @@ struct conn_state {
     uintptr_t uri;      /* on_uri: where the raw target began in MHD's buffer, and its visible length */
     size_t uri_len;
     uint64_t t0_usecs;  /* on_uri: when the request arrived (monotonic), for the latency histogram */
+    char request_id[API_REQUEST_ID_MAX + 1]; /* set at the request's first call */
 };
 
 /* mono_usecs: the monotonic clock in microseconds. */
@@ -94,7 +104,26 @@ static void observe(const struct conn_state *st, const struct api_route *route, 
 }
 
 
-static enum MHD_Result send_resp(struct MHD_Connection *c, struct api_resp *r)
+/* request_id_ok: an incoming X-Request-Id we echo and log as it is. */
+static int request_id_ok(const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+    if (n == 0 || n > API_REQUEST_ID_MAX) return 0;
+    return strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
+}
+
+/* log_answer: the request's one log line (see the file comment); the thread's context carries its id. */
+static void log_answer(const struct conn_state *st, const struct api_route *route, const char *method,
+                       const char *url, int status)
+{
+    uint64_t now = mono_usecs(), us = st->t0_usecs && now > st->t0_usecs ? now - st->t0_usecs : 0;
+    int change = method && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+    int refused = status == 401 || status == 403 || status == 429 || status >= 500;
+    log_msg(change || refused ? LOG_INFO : LOG_DEBUG, "http %s %s %d %.3f ms (route %s)", method ? method : "-",
+            url ? url : "-", status, (double)us / 1000.0, route ? route->pattern : "none");
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, struct api_resp *r, const char *request_id)
 {
     struct MHD_Response *mr = r->raw;
     enum MHD_Result ret;
@@ -107,6 +136,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct api_resp *r)
             mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         }
     }
+    if (mr && request_id && request_id[0]) MHD_add_response_header(mr, "X-Request-Id", request_id);
     ret = MHD_queue_response(c, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     json_decref(r->json);
@@ -517,7 +547,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = st;
     }
     if (!st->started) {
+        const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
         st->started = 1;
+        if (request_id_ok(rid)) snprintf(st->request_id, sizeof st->request_id, "%s", rid);
+        else svc_audit_request_id(st->request_id, sizeof st->request_id);
         /* A raw NUL byte in the request target ends the C string MHD gives us early; MHD keeps the
          * HTTP version right after the target in the same buffer, so a gap between the two means
          * hidden bytes. (Checked only when both lie within one pool; otherwise nothing is flagged.) */
@@ -526,9 +559,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             st->hidden_nul = v > st->uri + st->uri_len + 1 && v - st->uri <= SERVER_POOL_BYTES;
         }
         if (check_request(c, url, st, &resp) != 0) {
+            enum MHD_Result ret;
             st->rejected = 1;
             observe(st, NULL, method, resp.status);
-            return send_resp(c, &resp);
+            log_ctx_set("request_id", st->request_id);
+            log_answer(st, NULL, method, NULL, resp.status); /* the target itself may be what is wrong */
+            ret = send_resp(c, &resp, st->request_id);
+            log_ctx_set("request_id", NULL);
+            return ret;
         }
         return MHD_YES;
     }
@@ -557,11 +595,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.path = url;
     req.body = st->body.data;
     req.body_len = st->body.len;
+    req.request_id = st->request_id;
+    log_ctx_set("request_id", st->request_id);
     dispatch(s, &req, &who, st->too_large, &resp);
     /* here req.who (the caller), req.route (NULL when no route matched) and resp.status are final */
     api_audit_request(&req, &resp); /* durable before the answer goes out (api/audit.h) */
     observe(st, req.route, method, resp.status);
-    return send_resp(c, &resp);
+    log_answer(st, req.route, method, url, resp.status);
+    {
+        enum MHD_Result ret = send_resp(c, &resp, st->request_id);
+        log_ctx_set("request_id", NULL);
+        return ret;
+    }
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode code)

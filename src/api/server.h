@@ -10,6 +10,7 @@
 #define API_MAX_QUERY_PARAMS 1024u   /* query parameters, repeated names counted each time */
 #define API_MAX_HEADER_BYTES 16384u  /* header names and values together */
 #define API_MAX_HEADERS 100u         /* header fields */
+#define API_REQUEST_ID_MAX 64        /* an incoming X-Request-Id longer than this is replaced by our own */
 
 struct api_server;
 struct api_tls;

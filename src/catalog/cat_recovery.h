@@ -106,6 +106,10 @@ int cat_recovery_cancel(struct cat *cat, const char *tenant, const char *id, int
 
 /* cat_recovery_downloads_before: download recoveries of every tenant that finished before
  * end_before and still have an archive (archive_bytes >= 0); fn sees each (nonzero stops). */
+/* cat_recovery_count_active: the queue's depth: fn(ud, kind, status, count) for each kind and status
+ * among Accepted (waiting), Running and Canceling; fn returning non-zero stops. 0 or -1. */
+typedef int (*cat_recovery_count_fn)(void *ud, const char *kind, const char *status, int64_t count);
+int cat_recovery_count_active(struct cat *cat, cat_recovery_count_fn fn, void *ud);
 int cat_recovery_downloads_before(struct cat *cat, int64_t end_before, cat_recovery_fn fn, void *ud);
 /* cat_recovery_archive_gone: the archive was removed (archive_bytes = -1, message appended). */
 int cat_recovery_archive_gone(struct cat *cat, const char *tenant, const char *id, const char *message);

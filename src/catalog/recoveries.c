@@ -426,3 +426,22 @@ int cat_recovery_archive_gone(struct cat *cat, const char *tenant, const char *i
     if (rc == 0 && sqldb_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
     return rc;
 }
+
+int cat_recovery_count_active(struct cat *cat, cat_recovery_count_fn fn, void *ud)
+{
+    sqldb_stmt *st = cat_stmt(cat, "SELECT kind, status, COUNT(*) FROM recoveries"
+                                   " WHERE status IN ('Accepted', 'Running', 'Canceling') GROUP BY kind, status"
+                                   " ORDER BY kind, status");
+    int rc, out = 0;
+    if (!st) return -1;
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
+        const char *kind = (const char *)sqldb_column_text(st, 0), *status = (const char *)sqldb_column_text(st, 1);
+        if (kind && status && (out = fn(ud, kind, status, sqldb_column_int64(st, 2))) != 0) break;
+    }
+    if (out == 0 && rc != SQLDB_DONE) {
+        cat_log_error(cat, "recovery count by kind and status");
+        out = -1;
+    }
+    sqldb_reset(st);
+    return out;
+}

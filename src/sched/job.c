@@ -9,6 +9,7 @@
 #include "sched/job.h"
 #include "catalog/cat.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/time.h"
 #include <errno.h>
 #include <openssl/rand.h>
@@ -126,11 +127,28 @@ static const struct job_kind *find_kind(const struct job_pool *p, const char *na
     return NULL;
 }
 
+void job_set_outcome(struct job *j, const char *status, int64_t bytes_read, int64_t bytes_stored, int recovery)
+{
+    j->outcome.set = 1;
+    j->outcome.recovery = recovery;
+    snprintf(j->outcome.status, sizeof j->outcome.status, "%s", status ? status : "");
+    j->outcome.bytes_read = bytes_read;
+    j->outcome.bytes_stored = bytes_stored;
+}
+
+/* run_leased: runs one leased job with its identity in the thread's log context (kind, tenant, and
+ * group for a run, recovery for a recovery, else job), then reports its end to the metrics. */
 static void run_leased(struct job_worker *w)
 {
     struct job_pool *p = w->p;
     struct job *j = &w->job;
     const struct job_kind *kind = find_kind(p, j->kind_name);
+    const char *noun = p->cfg.queue->noun;
+    int64_t t0 = util_time_mono();
+    memset(&j->outcome, 0, sizeof j->outcome);
+    log_ctx_set("kind", j->kind_name);
+    log_ctx_set("tenant", j->tenant);
+    log_ctx_set(strcmp(noun, "run") == 0 ? "group" : strcmp(noun, "recovery") == 0 ? "recovery" : "job", j->id);
     pthread_mutex_lock(&p->lock);
     j->kind = kind;
     j->state = NULL;
@@ -152,6 +170,10 @@ static void run_leased(struct job_worker *w)
     j->busy = 0;
     j->state = NULL;
     pthread_mutex_unlock(&p->lock);
+    if (j->outcome.set)
+        metrics_job_finished(j->kind_name, j->outcome.status, (double)(util_time_mono() - t0) / 1e6,
+                             j->outcome.bytes_read, j->outcome.bytes_stored, j->outcome.recovery);
+    log_ctx_clear();
     p->cfg.queue->release(j);
     j->row = NULL;
 }

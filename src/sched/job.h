@@ -91,6 +91,13 @@ struct job {
     int user_cancel;           /* a cancel was requested through the API */
     int lease_lost;            /* the catalog no longer gives us the job */
     int64_t renewed_at;        /* real time of the last renewal */
+    /* the end, for the metrics (util/metrics.h): set by the kind with job_set_outcome when it records
+     * the job's final status (a job queued again or paused sets nothing) */
+    struct {
+        int set, recovery;
+        char status[32];
+        int64_t bytes_read, bytes_stored;
+    } outcome;
 };
 
 struct job_pool_config {
@@ -134,6 +141,9 @@ int job_user_canceled(struct job *j);
 int job_lease_lost(struct job *j);
 /* job_pause_ms: sleeps up to ms, returning early when the pool stops. */
 void job_pause_ms(struct job *j, int ms);
+/* job_set_outcome: the job ended with status (recorded in the catalog); bytes read and stored; recovery:
+ * a recovery (its throughput is measured). The job core reports it to the metrics when run returns. */
+void job_set_outcome(struct job *j, const char *status, int64_t bytes_read, int64_t bytes_stored, int recovery);
 /* job_set_state: publishes the kind's live state (NULL when done) under the lock. */
 void job_set_state(struct job *j, void *state);
 #endif

@@ -755,6 +755,7 @@ static void backup_run(struct job *j)
 
     int64_t t_start = util_time_mono();
     snprintf(b.run_id, sizeof b.run_id, "%" PRId64 ":%" PRId64, run->group_seq, run->start_usecs);
+    log_ctx_set("run", b.run_id); /* every line of this run carries its id (the job core clears it) */
     {
         /* Several nodes (nodes.h): while another node prunes, no backup starts here (leased just before
          * the prune took its lease: queued again; the prune waits for the runs it sees Running), and
@@ -852,6 +853,15 @@ finish:
     log_info("run %s of group %s finished: %s (%d ok, %d with warnings, %d failed) in %" PRId64 " ms, %" PRId64
              " ms after it was queued", b.run_id, run->group_id, status, t.ok, t.warned, t.failed,
              (util_time_mono() - t_start) / 1000, (util_time_now() - run->start_usecs) / 1000);
+    { /* the metrics (job.h): the run's totals as the catalog summed them */
+        struct cat_run done = { 0 };
+        if (cat_run_get(cat, run->tenant, run->group_id, run->start_usecs, &done) == 0) {
+            job_set_outcome(j, status, done.bytes_read, done.bytes_written, 0);
+            cat_run_release(&done);
+        } else {
+            job_set_outcome(j, status, 0, 0, 0);
+        }
+    }
 out:
     if (b.s) node_sync_wrote(b.s->nodes); /* the run flushed index files: other nodes reload them */
 out_early:

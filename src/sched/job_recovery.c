@@ -138,6 +138,7 @@ void recovery_job_run(struct job *j, recovery_body_fn body, const char *verb)
         log_warn("recovery %s: the lease was lost; its new owner decides its status", r->id);
     } else {
         if (record_end(&x, status) != 0) log_error("recovery %s: cannot record its end (%s)", r->id, status);
+        job_set_outcome(j, status, x.tot.bytes, 0, 1);
         log_info("recovery %s ended %s (%" PRId64 " files, %" PRId64 " bytes, %" PRId64 " failed) in %" PRId64 " ms", r->id,
                  status, x.tot.files, x.tot.bytes, x.o.n_failed, (util_time_mono() - t_start) / 1000);
     }

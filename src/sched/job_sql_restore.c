@@ -356,6 +356,7 @@ static void sql_restore_run(struct job *j)
         if (frc != 0 && (frc == -ENOSPC || cat_last_error() == -ENOSPC) && cat_reserve_release(cat))
             frc = cat_recovery_finish(cat, r->tenant, r->id, status, x.messages, x.results, &x.tot, -1, util_time_now());
         if (frc != 0) log_error("recovery %s: cannot record its end (%s)", r->id, status);
+        job_set_outcome(j, status, x.tot.bytes, 0, 1);
         log_info("recovery %s ended %s (%" PRId64 " objects, %" PRId64 " bytes)", r->id, status, x.tot.files, x.tot.bytes);
     }
     sql_restore_spec_release(&x.spec);

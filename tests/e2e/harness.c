@@ -61,6 +61,9 @@ static int spawn(struct daemon *d, const char *listen, const char *const *extra_
         /* tests that send wrong keys on purpose (route rules, hostile input) must not be cut off by
          * the failed-authentication limit; e2e_access sets its own limits through extra_env */
         setenv("COFFER_AUTH_FAILURES", "0", 1);
+        /* no configuration file unless a test names one (extra_env): an installed
+         * /etc/coffer/cofferd.conf must not change what a test sees */
+        setenv("COFFER_CONFIG", "none", 1);
         setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 0);
         if (catalog[0]) putenv(catalog);
         for (const char *const *e = extra_env; e && *e; e++) putenv(strdup(*e));

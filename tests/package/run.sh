@@ -28,8 +28,8 @@ if [ -f "$deb" ]; then
   contents=$(dpkg-deb --contents "$deb" | awk '{print $6}')
   missing=""
   for f in ./usr/bin/cofferd ./usr/bin/coffer ./lib/systemd/system/cofferd.service ./etc/default/cofferd \
-           ./usr/share/doc/coffer/operations.md ./usr/share/man/man1/coffer.1.gz ./usr/share/man/man8/cofferd.8.gz \
-           ./usr/share/bash-completion/completions/coffer; do
+           ./etc/coffer/cofferd.conf ./usr/share/doc/coffer/operations.md ./usr/share/man/man1/coffer.1.gz \
+           ./usr/share/man/man8/cofferd.8.gz ./usr/share/bash-completion/completions/coffer; do
     grep -qx "$f" <<<"$contents" || missing="$missing $f"
   done
   if [ -z "$missing" ]; then ok package_holds_the_daemon_cli_unit_and_docs; else bad package_holds_the_daemon_cli_unit_and_docs "missing:$missing"; fi
@@ -69,7 +69,8 @@ else
     fi
     # the unit's own ExecStart, on a temporary data directory and a free loopback port
     exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
-    cmd=${exec_start//\/var\/lib\/coffer/$tmp\/data}
+    # (its --config names the installed file, whose data_dir /var/lib/coffer a flag overrides)
+    cmd="$exec_start --data-dir $tmp/data"
     mkdir -p -m 0700 "$tmp/data"
     COFFER_LISTEN=127.0.0.1:0 $cmd >"$tmp/daemon.out" 2>"$tmp/daemon.err" &
     pid=$!
