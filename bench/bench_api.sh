@@ -5,103 +5,164 @@
 # port, registers this machine as a physical source, creates 1 policy and N protection groups (kFile
 # over the registered host; default 1,000), then runs wrk on
 #   GET /v2/data-protect/policies/{id}        (one policy)
-#   GET /v2/data-protect/protection-groups    (the list of all N groups)
-# with the Authorization and X-IBM-Tenant-Id headers, and prints requests/s and p99 latency of each.
+#   GET /v2/data-protect/protection-groups    (the list of all N groups; also with 8 and 1 connections)
+#   GET /v2/data-protect/protection-groups?includeLastRunInfo=true   (the list with last runs)
+#   GET /v2/data-protect/policies             (the list of policies)
+# with the Authorization and X-IBM-Tenant-Id headers, and prints requests/s, p50 and p99 latency of each.
 # Targets: policy GET >= 20,000 req/s at p99 < 10 ms; group list p99 < 20 ms. Not a test: nothing is
 # asserted.
 #
 #   bench/bench_api.sh [GROUPS] [CONNECTIONS] [DURATION]     (defaults 1000 64 10s)
+#
+# Environment:
+#   COFFERD="build/cofferd /tmp/old-cofferd"   daemons to compare (default build/cofferd); each gets its
+#                                              own data directory with the same groups
+#   REPEAT=3                                   rounds; each round runs every daemon once, in turn, so a
+#                                              comparison shares the machine's load (the spread is shown)
+#   PERF=1                                     perf record -g on the daemon during the 64-connection list
+#                                              (the report's top lines are printed; perf must be installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NGROUPS=${1:-1000}
 CONNS=${2:-64}
 DUR=${3:-10s}
+REPEAT=${REPEAT:-1}
 KEY=bench-admin-key-0123456789abcdef
 TENANT=bench-tenant
 command -v wrk >/dev/null || { echo "bench_api: wrk is required (apt-get install wrk)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "bench_api: curl is required" >&2; exit 1; }
-make -s build/cofferd
+if [ -z "${COFFERD:-}" ]; then
+  make -s build/cofferd
+  COFFERD=build/cofferd
+fi
+read -r -a BINS <<<"$COFFERD"
+for b in "${BINS[@]}"; do [ -x "$b" ] || { echo "bench_api: $b is not an executable" >&2; exit 1; }; done
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/coffer-bench-api-XXXXXX")
-PID=
+PIDS=()
 cleanup() {
-  if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   rm -rf "$W"
 }
 trap cleanup EXIT
-
-COFFER_ADMIN_KEY=$KEY build/cofferd --data-dir "$W/data" --listen 127.0.0.1:0 >"$W/cofferd.log" 2>&1 &
-PID=$!
-PORT=
-for _ in $(seq 1 100); do
-  PORT=$(sed -n 's/^cofferd ready port=\([0-9]*\)$/\1/p' "$W/cofferd.log" | head -n1)
-  [ -n "$PORT" ] && break
-  kill -0 "$PID" 2>/dev/null || { cat "$W/cofferd.log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$PORT" ] || { echo "bench_api: cofferd did not start" >&2; cat "$W/cofferd.log" >&2; exit 1; }
-BASE=http://127.0.0.1:$PORT/v2/data-protect
 H=(-H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: $TENANT" -H "Content-Type: application/json")
 
 # field NAME: the first "NAME":value (string or number) of stdin.
 field() { grep -o "\"$1\":\"\{0,1\}[^\",}]*" | head -n1 | sed "s/^\"$1\":\"\{0,1\}//"; }
 
-POLICY=$(curl -sf "${H[@]}" -X POST "$BASE/policies" -d '{"name":"bench-policy","description":"benchmark",
-  "backupPolicy":{"regular":{"incremental":{"schedule":{"unit":"Hours","hourSchedule":{"frequency":4}}},
-  "retention":{"unit":"Days","duration":30}}},"retryOptions":{"retries":3,"retryIntervalMins":5},
-  "blackoutWindow":[{"day":"Sunday","startTime":{"hour":1,"minute":0},"endTime":{"hour":3,"minute":0}}]}' | field id)
-[ -n "$POLICY" ] || { echo "bench_api: cannot create the policy" >&2; exit 1; }
-
-SRC=$(curl -sf "${H[@]}" -X POST "$BASE/sources/registrations" \
-  -d '{"environment":"kPhysical","physicalParams":{"endpoint":"127.0.0.1","hostType":"kLinux"}}' || true)
-HOST=$(printf '%s' "$SRC" | field sourceId)
-if [ -n "$HOST" ]; then
-  group_body() { printf '{"name":"bench-group-%d","policyId":"%s","environment":"kPhysical","description":"bench",
-    "priority":"kMedium","startTime":{"hour":22,"minute":0},"physicalParams":{"protectionType":"kFile",
-    "fileProtectionTypeParams":{"objects":[{"id":%s,"filePaths":[{"includedPath":"/home","excludedPaths":
-    ["/home/tmp"]}]}],"globalExcludePaths":["*.swp"]}}}' "$1" "$POLICY" "$HOST"; }
-  KIND="kPhysical/kFile over host object $HOST"
-else # no source registrations: groups that need no registered objects
-  group_body() { printf '{"name":"bench-group-%d","policyId":"%s","environment":"kSQL","description":"bench",
-    "mssqlParams":{"protectionType":"kNative","nativeProtectionTypeParams":{"objects":[{"id":%d}]}}}' \
-    "$1" "$POLICY" "$((1000 + $1))"; }
-  KIND="kSQL"
-fi
-
-echo "== creating 1 policy and $NGROUPS protection groups ($KIND)"
-start=$(date +%s.%N)
-# One curl process for many requests (--next), in batches.
-batch=100
-for ((i = 1; i <= NGROUPS; i += batch)); do
-  args=()
-  for ((j = i; j < i + batch && j <= NGROUPS; j++)); do
-    [ "$j" -gt "$i" ] && args+=(--next)
-    args+=(-s -o /dev/null -w '%{http_code}\n' "${H[@]}" -X POST "$BASE/protection-groups" -d "$(group_body "$j")")
+# start N BINARY: starts daemon N on its own data directory; sets PID_N, BASE_N, POLICY_N.
+start() {
+  local n=$1 bin=$2 pid port=
+  COFFER_ADMIN_KEY=$KEY "$bin" --data-dir "$W/data$n" --listen 127.0.0.1:0 >"$W/cofferd$n.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/^cofferd ready port=\([0-9]*\)$/\1/p' "$W/cofferd$n.log" | head -n1)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$W/cofferd$n.log" >&2; exit 1; }
+    sleep 0.1
   done
-  curl "${args[@]}" >>"$W/codes"
-done
-created=$(grep -c '^201$' "$W/codes" || true)
-echo "created $created groups in $(echo "$(date +%s.%N) - $start" | bc -l | xargs printf '%.1f') s"
-[ "$created" -eq "$NGROUPS" ] || { echo "bench_api: only $created of $NGROUPS groups were created" >&2; exit 1; }
-LIST_BYTES=$(curl -sf "${H[@]}" "$BASE/protection-groups" | wc -c)
-POLICY_BYTES=$(curl -sf "${H[@]}" "$BASE/policies/$POLICY" | wc -c)
-
-run_wrk() { # tag threads connections name url
-  local out rps p99 avg
-  out=$(wrk -t"$2" -c"$3" -d"$DUR" --latency -H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: $TENANT" "$5")
-  printf '%s\n' "$out" >"$W/wrk-$1.txt"
-  if printf '%s\n' "$out" | grep -q 'Non-2xx'; then echo "bench_api: $4 had non-2xx answers" >&2; printf '%s\n' "$out" >&2; fi
-  rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ {print $2}')
-  avg=$(printf '%s\n' "$out" | awk '$1 == "Latency" {print $2; exit}')
-  p99=$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')
-  printf '%-58s -t%s -c%-3s %10s req/s   avg %-8s p99 %s\n' "$4" "$2" "$3" "$rps" "$avg" "$p99"
+  [ -n "$port" ] || { echo "bench_api: $bin did not start" >&2; cat "$W/cofferd$n.log" >&2; exit 1; }
+  eval "PID_$n=$pid BASE_$n=http://127.0.0.1:$port/v2/data-protect"
 }
 
-echo "== wrk -d$DUR --latency"
-run_wrk policy 2 "$CONNS" "GET /policies/{id} ($POLICY_BYTES bytes)" "$BASE/policies/$POLICY"
-run_wrk groups 2 "$CONNS" "GET /protection-groups ($NGROUPS groups, $LIST_BYTES bytes)" "$BASE/protection-groups"
-# The list moves about 0.6 KB per group: with CONNS connections in flight its latency is bound by the
-# loopback byte rate two cores can copy (server and wrk share them), whatever the server does. So the
-# list is also measured with fewer connections and a single one.
-run_wrk groups-c8 2 8 "GET /protection-groups ($NGROUPS groups, $LIST_BYTES bytes)" "$BASE/protection-groups"
-run_wrk groups-c1 1 1 "GET /protection-groups ($NGROUPS groups, $LIST_BYTES bytes)" "$BASE/protection-groups"
+# populate N: 1 policy and NGROUPS groups on daemon N.
+populate() {
+  local n=$1 base policy src host kind start batch args created
+  base=$(eval echo "\$BASE_$n")
+  policy=$(curl -sf "${H[@]}" -X POST "$base/policies" -d '{"name":"bench-policy","description":"benchmark",
+    "backupPolicy":{"regular":{"incremental":{"schedule":{"unit":"Hours","hourSchedule":{"frequency":4}}},
+    "retention":{"unit":"Days","duration":30}}},"retryOptions":{"retries":3,"retryIntervalMins":5},
+    "blackoutWindow":[{"day":"Sunday","startTime":{"hour":1,"minute":0},"endTime":{"hour":3,"minute":0}}]}' | field id)
+  [ -n "$policy" ] || { echo "bench_api: cannot create the policy" >&2; exit 1; }
+  eval "POLICY_$n=$policy"
+  src=$(curl -sf "${H[@]}" -X POST "$base/sources/registrations" \
+    -d '{"environment":"kPhysical","physicalParams":{"endpoint":"127.0.0.1","hostType":"kLinux"}}' || true)
+  host=$(printf '%s' "$src" | field sourceId)
+  if [ -n "$host" ]; then
+    group_body() { printf '{"name":"bench-group-%d","policyId":"%s","environment":"kPhysical","description":"bench",
+      "priority":"kMedium","startTime":{"hour":22,"minute":0},"physicalParams":{"protectionType":"kFile",
+      "fileProtectionTypeParams":{"objects":[{"id":%s,"filePaths":[{"includedPath":"/home","excludedPaths":
+      ["/home/tmp"]}]}],"globalExcludePaths":["*.swp"]}}}' "$1" "$policy" "$host"; }
+    kind="kPhysical/kFile over host object $host"
+  else # no source registrations: groups that need no registered objects
+    group_body() { printf '{"name":"bench-group-%d","policyId":"%s","environment":"kSQL","description":"bench",
+      "mssqlParams":{"protectionType":"kNative","nativeProtectionTypeParams":{"objects":[{"id":%d}]}}}' \
+      "$1" "$policy" "$((1000 + $1))"; }
+    kind="kSQL"
+  fi
+  echo "== ${BINS[$n]}: creating 1 policy and $NGROUPS protection groups ($kind)"
+  start=$(date +%s.%N)
+  # One curl process for many requests (--next), in batches.
+  batch=100
+  for ((i = 1; i <= NGROUPS; i += batch)); do
+    args=()
+    for ((j = i; j < i + batch && j <= NGROUPS; j++)); do
+      [ "$j" -gt "$i" ] && args+=(--next)
+      args+=(-s -o /dev/null -w '%{http_code}\n' "${H[@]}" -X POST "$base/protection-groups" -d "$(group_body "$j")")
+    done
+    curl "${args[@]}" >>"$W/codes$n"
+  done
+  created=$(grep -c '^201$' "$W/codes$n" || true)
+  echo "created $created groups in $(echo "$(date +%s.%N) - $start" | bc -l | xargs printf '%.1f') s"
+  [ "$created" -eq "$NGROUPS" ] || { echo "bench_api: only $created of $NGROUPS groups were created" >&2; exit 1; }
+}
+
+run_wrk() { # daemon tag threads connections name url
+  local out rps p50 p99 avg
+  out=$(wrk -t"$3" -c"$4" -d"$DUR" --latency -H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: $TENANT" "$6")
+  printf '%s\n' "$out" >"$W/wrk-$1-$2.txt"
+  if printf '%s\n' "$out" | grep -q 'Non-2xx'; then echo "bench_api: $5 had non-2xx answers" >&2; printf '%s\n' "$out" >&2; fi
+  rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ {print $2}')
+  avg=$(printf '%s\n' "$out" | awk '$1 == "Latency" {print $2; exit}')
+  p50=$(printf '%s\n' "$out" | awk '$1 == "50%" {print $2}')
+  p99=$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')
+  printf '  %-58s -t%s -c%-3s %10s req/s   avg %-8s p50 %-8s p99 %s\n' "$5" "$3" "$4" "$rps" "$avg" "$p50" "$p99"
+}
+
+# measure N: the wrk runs against daemon N.
+measure() {
+  local n=$1 base policy list_bytes last_bytes pol_bytes policies_bytes perf_pid=
+  base=$(eval echo "\$BASE_$n")
+  policy=$(eval echo "\$POLICY_$n")
+  list_bytes=$(curl -sf "${H[@]}" "$base/protection-groups" | wc -c)
+  last_bytes=$(curl -sf "${H[@]}" "$base/protection-groups?includeLastRunInfo=true" | wc -c)
+  pol_bytes=$(curl -sf "${H[@]}" "$base/policies/$policy" | wc -c)
+  policies_bytes=$(curl -sf "${H[@]}" "$base/policies" | wc -c)
+  echo "== ${BINS[$n]}, round $2: wrk -d$DUR --latency"
+  run_wrk "$n" policy 2 "$CONNS" "GET /policies/{id} ($pol_bytes bytes)" "$base/policies/$policy"
+  if [ "${PERF:-}" = 1 ]; then
+    perf record -g -o "$W/perf$n.data" -p "$(eval echo "\$PID_$n")" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  run_wrk "$n" groups 2 "$CONNS" "GET /protection-groups ($NGROUPS groups, $list_bytes bytes)" "$base/protection-groups"
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" || true
+    perf report -i "$W/perf$n.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep '%' | head -n 25
+  fi
+  # The list moves about 0.6 KB per group: with CONNS connections in flight its latency is bound by the
+  # loopback byte rate two cores can copy (server and wrk share them), whatever the server does. So the
+  # list is also measured with fewer connections and a single one.
+  run_wrk "$n" groups-c8 2 8 "GET /protection-groups ($NGROUPS groups, $list_bytes bytes)" "$base/protection-groups"
+  run_wrk "$n" groups-c1 1 1 "GET /protection-groups ($NGROUPS groups, $list_bytes bytes)" "$base/protection-groups"
+  run_wrk "$n" groups-last 2 "$CONNS" "GET /protection-groups?includeLastRunInfo=true ($last_bytes bytes)" \
+    "$base/protection-groups?includeLastRunInfo=true"
+  run_wrk "$n" policies 2 "$CONNS" "GET /policies ($policies_bytes bytes)" "$base/policies"
+}
+
+for n in "${!BINS[@]}"; do
+  start "$n" "${BINS[$n]}"
+  populate "$n"
+done
+# While one daemon is measured the others are stopped (SIGSTOP), so that their background work (the
+# scheduler's passes over the groups) does not load the machine.
+pause_others() { # n signal
+  for m in "${!BINS[@]}"; do [ "$m" = "$1" ] || kill -"$2" "$(eval echo "\$PID_$m")"; done
+}
+for ((r = 1; r <= REPEAT; r++)); do
+  for n in "${!BINS[@]}"; do
+    pause_others "$n" STOP
+    measure "$n" "$r"
+    pause_others "$n" CONT
+  done
+done

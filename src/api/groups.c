@@ -12,15 +12,22 @@
  * with isDeleted=true.
  *
  * Last runs: includeLastRunInfo adds lastRun (the newest run from the runs catalog) and the
- * lastRunAnyStatus / lastRunLocalBackupStatus filters match its localBackupInfo.status. */
+ * lastRunAnyStatus / lastRunLocalBackupStatus filters match its localBackupInfo.status.
+ *
+ * The list: a list that involves no last run depends only on the groups table, so its answer is kept
+ * (list_cache.h) under its tenant and filters and the groups' catalog generation read before the rows
+ * (cat_gen.h): until a group is created, updated or deleted, the same list is served from memory
+ * without a catalog read or a copy. */
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/group_validate.h"
 #include "api/jv.h"
+#include "api/list_cache.h"
 #include "api/run_json.h"
 #include "api/resid.h"
 #include "api/wire_spec.h"
 #include "svc/svc.h"
+#include "catalog/cat_gen.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
 #include "catalog/cat_run.h"
@@ -474,6 +481,17 @@ static int list_param(struct api_req *req, struct api_resp *resp, const char *na
     return 1;
 }
 
+/* list_key: the cache key of a list without last runs: its tenant and every filter, as compact JSON
+ * (malloc'd; NULL when out of memory: then the list is not cached). */
+static char *list_key(const char *tenant, const struct cat_group_filter *f, int matches_nothing)
+{
+    json_t *k = json_pack("[s,i,i,i,O?,O?,O?,O?,b]", tenant, f->is_active, f->is_paused, f->is_deleted, f->ids,
+                          f->names, f->policy_ids, f->environments, matches_nothing);
+    char *text = k ? json_dumps(k, JSON_COMPACT) : NULL;
+    json_decref(k);
+    return text;
+}
+
 static void group_list(struct api_req *req, struct api_resp *resp)
 {
     static const char *const envs[] = { "kPhysical", "kSQL", NULL };
@@ -485,6 +503,8 @@ static void group_list(struct api_req *req, struct api_resp *resp)
     struct list_state ls = { .cat = api_ctx(req)->cat, .tenant = req->tenant };
     struct cat_group_filter f = { .is_active = -1, .is_paused = -1, .is_deleted = 0 };
     json_t *any = NULL, *local = NULL, *none = NULL;
+    char *key = NULL;
+    uint64_t gen = 0;
     int flag, matches_nothing = 0, rc = -1;
     if (api_query_bool(req, resp, "includeLastRunInfo", &ls.include_last_run) < 0) return;
     for (const char *const *b = other_bools; *b; b++)
@@ -519,6 +539,12 @@ static void group_list(struct api_req *req, struct api_resp *resp)
     } else if (any || local) {
         ls.statuses = json_incref(any ? any : local);
     }
+    /* Without last runs the answer depends only on the groups table: served from the cache while its
+     * generation (read before the rows) is current. */
+    if (!ls.include_last_run && !ls.statuses && (gen = cat_gen(ls.cat, CAT_GEN_GROUPS)) != 0) {
+        key = list_key(req->tenant, &f, matches_nothing);
+        if (key && api_list_cache_respond(API_LIST_GROUPS, ls.cat, key, gen, resp)) goto out;
+    }
     api_buf_init(&ls.buf, LIST_LIMIT);
     /* Lists are large (about 600 bytes a group): start from the size of the last one rather than
      * doubling up to it. */
@@ -533,8 +559,16 @@ static void group_list(struct api_req *req, struct api_resp *resp)
     api_buf_adds(&ls.buf, "]}");
     atomic_store_explicit(&list_size_hint, ls.buf.len < LIST_HINT_MAX ? ls.buf.len + 64 : LIST_HINT_MAX,
                           memory_order_relaxed);
-    api_buf_respond(&ls.buf, resp, 200);
+    if (!key || ls.buf.failed) {
+        api_buf_respond(&ls.buf, resp, 200);
+    } else {
+        size_t len;
+        char *text = api_buf_steal(&ls.buf, &len);
+        if (text) api_list_cache_store_respond(API_LIST_GROUPS, ls.cat, key, gen, text, len, resp);
+        else internal(resp, "building the list");
+    }
 out:
+    free(key);
     json_decref(f.ids);
     json_decref(f.names);
     json_decref(f.policy_ids);
