@@ -32,6 +32,8 @@ uint64_t cat_gen(struct cat *cat, enum cat_gen_family family);
  * ended (committed or rolled back): the families it touched are bumped again. cat_gen_bump_all: every
  * family (a catalog closes). */
 void cat_gen_touch(enum cat_gen_family family);
+/* cat_gen_value: the counter itself, shared or not (cat_gen is this and the shared check). */
+uint64_t cat_gen_value(enum cat_gen_family family);
 void cat_gen_tx_end(void);
 void cat_gen_bump_all(void);
 #endif

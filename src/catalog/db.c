@@ -84,6 +84,11 @@ int cat_shared(struct cat *cat)
     return cat->shared;
 }
 
+uint64_t cat_gen(struct cat *cat, enum cat_gen_family family)
+{
+    return cat && !cat->shared ? cat_gen_value(family) : 0; /* shared: other nodes write unseen (cat_gen.h) */
+}
+
 sqldb_conn *cat_db(struct cat *cat)
 {
     struct conn *c = pthread_getspecific(cat->key);

@@ -1,16 +1,16 @@
 /* gen.c: the catalog's generation counters (see cat_gen.h): one process-wide atomic counter per
  * family, and a thread-local mask of the families the current transaction of this thread touched,
- * bumped again when it ends. */
+ * bumped again when it ends. cat_gen itself is in db.c (it asks whether the catalog is shared), so
+ * that this file depends on nothing. */
 #include "catalog/cat_gen.h"
 #include <stdatomic.h>
 
 static _Atomic uint64_t gens[CAT_GEN_COUNT] = { 1, 1 };
 static _Thread_local unsigned tl_touched; /* bit f: family f was written in this thread's transaction */
 
-uint64_t cat_gen(struct cat *cat, enum cat_gen_family family)
+uint64_t cat_gen_value(enum cat_gen_family family)
 {
-    if (!cat || cat_shared(cat) || (unsigned)family >= CAT_GEN_COUNT) return 0;
-    return atomic_load_explicit(&gens[family], memory_order_acquire);
+    return (unsigned)family < CAT_GEN_COUNT ? atomic_load_explicit(&gens[family], memory_order_acquire) : 0;
 }
 
 void cat_gen_touch(enum cat_gen_family family)
