@@ -17,7 +17,8 @@
  * The list: a list that involves no last run depends only on the groups table, so its answer is kept
  * (list_cache.h) under its tenant and filters and the groups' catalog generation read before the rows
  * (cat_gen.h): until a group is created, updated or deleted, the same list is served from memory
- * without a catalog read or a copy. */
+ * without a catalog read or a copy. A list with last runs is one statement that joins each group's
+ * newest run (cat_group_list_last_run), not a query per group. */
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/group_validate.h"
@@ -424,14 +425,9 @@ static int status_wanted(json_t *statuses, const char *status)
     return 0;
 }
 
-static int list_one(void *ud, const char *id, const char *doc, size_t len)
+/* list_add: appends a group's doc to the list, with lastRun when asked and run is not NULL (borrowed). */
+static int list_add(struct list_state *ls, const char *doc, size_t len, json_t *run)
 {
-    struct list_state *ls = ud;
-    json_t *run = (ls->include_last_run || ls->statuses) ? last_run(ls->cat, ls->tenant, id) : NULL;
-    if (ls->statuses && !status_wanted(ls->statuses, last_run_status(run))) {
-        json_decref(run);
-        return 0;
-    }
     if (ls->n++ > 0) api_buf_add(&ls->buf, ",", 1);
     if (ls->include_last_run && run) {
         char *text = json_dumps(run, JSON_COMPACT);
@@ -446,8 +442,27 @@ static int list_one(void *ud, const char *id, const char *doc, size_t len)
     } else {
         api_buf_add(&ls->buf, doc, len);
     }
-    json_decref(run);
     return ls->buf.failed ? -1 : 0;
+}
+
+static int list_one(void *ud, const char *id, const char *doc, size_t len)
+{
+    (void)id;
+    return list_add(ud, doc, len, NULL);
+}
+
+/* list_one_run: a group with its newest run (NULL: none), from cat_group_list_last_run: the same
+ * ProtectionGroupRun as the group's GET ?includeLastRunInfo builds (api_group_last_run). */
+static int list_one_run(void *ud, const char *id, const char *doc, size_t len, const struct cat_run *last)
+{
+    struct list_state *ls = ud;
+    json_t *run = last ? api_run_json(last, 0, NULL, 0) : NULL;
+    int rc = 0;
+    (void)id;
+    if (last && !run) return -1;
+    if (!ls->statuses || status_wanted(ls->statuses, last_run_status(run))) rc = list_add(ls, doc, len, run);
+    json_decref(run);
+    return rc;
 }
 
 /* list_param: the values of a list query parameter (NULL when absent or empty), each checked against
@@ -550,7 +565,9 @@ static void group_list(struct api_req *req, struct api_resp *resp)
      * doubling up to it. */
     api_buf_reserve(&ls.buf, atomic_load_explicit(&list_size_hint, memory_order_relaxed));
     api_buf_adds(&ls.buf, "{\"protectionGroups\":[");
-    rc = matches_nothing ? 0 : cat_group_list(ls.cat, req->tenant, &f, list_one, &ls);
+    if (matches_nothing) rc = 0;
+    else if (ls.include_last_run || ls.statuses) rc = cat_group_list_last_run(ls.cat, req->tenant, &f, list_one_run, &ls);
+    else rc = cat_group_list(ls.cat, req->tenant, &f, list_one, &ls);
     if (rc != 0) {
         api_buf_release(&ls.buf);
         internal(resp, "listing protection groups");

@@ -7,6 +7,7 @@
  * nothing Running, in the same transaction that marks it Running. Per-run object counts and file
  * totals are computed from run_objects by sub-selects when a run is read. */
 #include "catalog/cat_run.h"
+#include "catalog/cat_group.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/internal.h"
 #include "util/array.h"
@@ -69,6 +70,7 @@ void cat_run_object_release(struct cat_run_object *o)
     "    AND o.start_usecs = r.start_usecs),"                                                                   \
     " (SELECT g.environment FROM protection_groups g WHERE g.id = r.group_id),"                                  \
     " r.attempt, r.retry_at, r.failed_attempts, r.pause_requested, r.checkpoints"
+#define RUN_NCOLS 34 /* the columns of RUN_COLS */
 
 static int read_run(sqldb_stmt *st, struct cat_run *r)
 {
@@ -391,6 +393,61 @@ int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, cons
     }
     sqldb_reset(st);
     if (total) *total = count;
+    return out;
+}
+
+int cat_group_list_last_run(struct cat *cat, const char *tenant, const struct cat_group_filter *f,
+                             cat_group_run_fn fn, void *ud)
+{
+    /* The run columns come first, so that read_run reads them where it always does; the newest run
+     * of each group is one probe of the primary key (tenant, group_id, start_usecs). */
+    sqldb_stmt *st = cat_stmt(cat,
+        "SELECT " RUN_COLS ", g.id, g.doc, CASE WHEN r.start_usecs IS NULL THEN 0 ELSE 1 END"
+        " FROM protection_groups g LEFT JOIN runs r ON r.tenant = g.tenant AND r.group_id = g.id"
+        "  AND r.start_usecs = (SELECT max(m.start_usecs) FROM runs m WHERE m.tenant = g.tenant AND m.group_id = g.id)"
+        " WHERE g.tenant = ?1 AND g.is_deleted = ?2"
+        " AND (?3 < 0 OR g.is_active = ?3) AND (?4 < 0 OR g.is_paused = ?4)"
+        " AND (?5 IS NULL OR g.id IN (SELECT value FROM json_each(?5)))"
+        " AND (?6 IS NULL OR g.name IN (SELECT value FROM json_each(?6)))"
+        " AND (?7 IS NULL OR g.policy_id IN (SELECT value FROM json_each(?7)))"
+        " AND (?8 IS NULL OR g.environment IN (SELECT value FROM json_each(?8)))"
+        " ORDER BY g.seq");
+    int rc, out = 0;
+    if (!st) return -1;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_int(st, 2, f->is_deleted > 0 ? 1 : 0);
+    sqldb_bind_int(st, 3, f->is_active);
+    sqldb_bind_int(st, 4, f->is_paused);
+    if (cat_bind_list(st, 5, f->ids) != 0 || cat_bind_list(st, 6, f->names) != 0 ||
+        cat_bind_list(st, 7, f->policy_ids) != 0 || cat_bind_list(st, 8, f->environments) != 0) {
+        sqldb_reset(st);
+        return -1;
+    }
+    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
+        struct cat_run r;
+        const char *id = (const char *)sqldb_column_text(st, RUN_NCOLS);
+        const char *doc = (const char *)sqldb_column_text(st, RUN_NCOLS + 1);
+        size_t len = (size_t)sqldb_column_bytes(st, RUN_NCOLS + 1);
+        int has_run = sqldb_column_int(st, RUN_NCOLS + 2);
+        if (!id || !doc) {
+            out = -1;
+            break;
+        }
+        if (!has_run) {
+            out = fn(ud, id, doc, len, NULL);
+        } else if (read_run(st, &r) != 0) {
+            out = -1;
+        } else {
+            out = fn(ud, id, doc, len, &r);
+            cat_run_release(&r);
+        }
+        if (out != 0) break;
+    }
+    if (out == 0 && rc != SQLDB_DONE) {
+        cat_log_error(cat, "group list with last runs");
+        out = -1;
+    }
+    sqldb_reset(st);
     return out;
 }
 

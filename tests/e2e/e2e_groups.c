@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define P "/v2/data-protect/policies"
 #define G "/v2/data-protect/protection-groups"
@@ -468,6 +469,7 @@ struct want {
     int paused;          /* -1 any, else isPaused must be this */
     const char *names, *ids, *policies, *envs; /* comma-separated sets, NULL = any */
     int last_run;        /* includeLastRunInfo: the GETs ask for it too */
+    const char *statuses; /* lastRunAnyStatus: the last run's status is one of these (comma-separated) */
 };
 
 /* expected_list: the list answer built from each live group's GET (in creation order) that w keeps;
@@ -489,7 +491,16 @@ static char *expected_list(const struct want *w)
             return NULL;
         }
         j = json_loads(doc, 0, NULL);
-        keep = j && (w->paused < 0 || json_is_true(jget(j, "isPaused")) == w->paused) &&
+        if (w->statuses && !w->last_run) { /* the status filter reads the last run, which the doc lacks */
+            char *with;
+            snprintf(path, sizeof path, G "/%s?includeLastRunInfo=true", live_ids[i]);
+            with = raw_get("ga", path);
+            json_decref(j);
+            j = with ? json_loads(with, 0, NULL) : NULL;
+            free(with);
+        }
+        keep = j && (!w->statuses || (jstr(j, "lastRun.localBackupInfo.status") &&
+                                      in_set(w->statuses, jstr(j, "lastRun.localBackupInfo.status")))) && (w->paused < 0 || json_is_true(jget(j, "isPaused")) == w->paused) &&
                (!w->names || in_set(w->names, jstr(j, "name"))) && (!w->ids || in_set(w->ids, jstr(j, "id"))) &&
                (!w->policies || in_set(w->policies, jstr(j, "policyId"))) &&
                (!w->envs || in_set(w->envs, jstr(j, "environment")));
@@ -530,13 +541,45 @@ static long long seq_of(const char *id)
     return c ? atoll(c + 1) : 0;
 }
 
+/* run_and_wait: starts a run of group and waits (up to 120 s) until it has finished; its status
+ * (static buffer) or "" after failing the check. */
+static const char *run_and_wait(const char *group)
+{
+    static char status[64];
+    struct http_resp r;
+    char path[256], run_id[128] = "";
+    status[0] = '\0';
+    snprintf(path, sizeof path, G "/%s/runs", group);
+    if (http(&d, "POST", path, "ga", "{\"runType\":\"kRegular\"}", &r) != 0 || r.status != 202) {
+        check_fail(__FILE__, __LINE__, "POST %s: %ld %s", path, r.status, r.body ? r.body : "");
+        http_resp_release(&r);
+        return status;
+    }
+    snprintf(run_id, sizeof run_id, "%s", jstr(r.json, "runId") ? jstr(r.json, "runId") : "");
+    http_resp_release(&r);
+    snprintf(path, sizeof path, G "/%s/runs/%s", group, run_id);
+    for (int i = 0; run_id[0] && i < 1200; i++) {
+        const char *st;
+        if (http(&d, "GET", path, "ga", NULL, &r) != 0) break;
+        st = jstr(r.json, "localBackupInfo.status");
+        if (st && strcmp(st, "Accepted") != 0 && strcmp(st, "Running") != 0 && strcmp(st, "Canceling") != 0 &&
+            strcmp(st, "Finalizing") != 0)
+            snprintf(status, sizeof status, "%s", st);
+        http_resp_release(&r);
+        if (status[0]) break;
+        usleep(100 * 1000);
+    }
+    if (!status[0]) check_fail(__FILE__, __LINE__, "run %s of %s did not finish in 120 s", run_id, group);
+    return status;
+}
+
 TEST(list_is_the_gets)
 {
     struct http_resp r;
     json_t *v;
     size_t i, nwant;
     char q_ids[600], q_pol[256], q_mix[512], ids_set[400], *gb_before, *gb_after, *deleted;
-    struct want w[16];
+    struct want w[20];
     /* more groups: every other one paused, on pol2, a kSQL one among them */
     for (int k = 1; k <= 12 && !check_failed(); k++) {
         char name[32], extra[32];
@@ -549,13 +592,40 @@ TEST(list_is_the_gets)
         else
             CHECK_EQ_INT(post(G, "ga", file_group(name, k % 3 ? pol1 : pol2, host_a, extra), NULL, 0, NULL), 201);
     }
+    /* groups with runs: two over a small tree (the newest is the one listed), one over a missing path */
+    {
+        char *tree = check_tmpdir("grouplist"), file[600], body[1024], id[128];
+        for (int k = 0; k < 3; k++) {
+            FILE *fp;
+            snprintf(file, sizeof file, "%s/f%d.txt", tree, k);
+            fp = fopen(file, "w");
+            CHECK(fp != NULL);
+            if (fp) {
+                fprintf(fp, "file %d of the list test\n", k);
+                fclose(fp);
+            }
+        }
+        snprintf(body, sizeof body, "{'name':'with-runs','policyId':'%s','environment':'kPhysical','physicalParams':"
+                 "{'protectionType':'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld,'filePaths':"
+                 "[{'includedPath':'%s'}]}]}}}", pol1, host_a, tree);
+        CHECK_EQ_INT(post(G, "ga", jfmt("%s", body), id, sizeof id, NULL), 201);
+        CHECKF(strcmp(run_and_wait(id), "Succeeded") == 0, "the first run of with-runs");
+        CHECKF(strcmp(run_and_wait(id), "Succeeded") == 0, "the second run of with-runs");
+        snprintf(body, sizeof body, "{'name':'missing-path','policyId':'%s','environment':'kPhysical','physicalParams':"
+                 "{'protectionType':'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld,'filePaths':"
+                 "[{'includedPath':'%s/no-such-dir'}]}]}}}", pol2, host_a, tree);
+        CHECK_EQ_INT(post(G, "ga", jfmt("%s", body), id, sizeof id, NULL), 201);
+        CHECKF(run_and_wait(id)[0] != '\0', "the run of missing-path");
+        check_rm_rf(tree);
+        free(tree);
+    }
     /* ga's live groups, in creation order, from their ids (not from the list under test) */
     CHECK(http(&d, "GET", G, "ga", NULL, &r) == 0);
     nlive = 0;
     json_array_foreach(jget(r.json, "protectionGroups"), i, v)
         if (nlive < MAX_LIVE) snprintf(live_ids[nlive++], sizeof live_ids[0], "%s", jstr(v, "id"));
     http_resp_release(&r);
-    CHECK_EQ_INT(nlive, 16); /* files, volumes, sql, after-restart and 12 more */
+    CHECK_EQ_INT(nlive, 18); /* files, volumes, sql, after-restart, 12 more, with-runs, missing-path */
     for (i = 1; i < nlive; i++) CHECKF(seq_of(live_ids[i - 1]) < seq_of(live_ids[i]), "list order at %zu", i);
     snprintf(ids_set, sizeof ids_set, "%s,%s,%s", live_ids[5], gfile, live_ids[9]);
     snprintf(q_ids, sizeof q_ids, "?ids=%s,%s&ids=%s", live_ids[5], gfile, live_ids[9]);
@@ -574,6 +644,13 @@ TEST(list_is_the_gets)
     w[nwant++] = (struct want){ .query = "?includeLastRunInfo=true", .paused = -1, .last_run = 1 };
     w[nwant++] = (struct want){ .query = "?includeLastRunInfo=true&isPaused=true", .paused = 1, .last_run = 1 };
     w[nwant++] = (struct want){ .query = "?names=nothing-like-it", .paused = -1, .names = "nothing-like-it" };
+    w[nwant++] = (struct want){ .query = "?lastRunAnyStatus=Succeeded,Failed,SucceededWithWarning", .paused = -1,
+                                .statuses = "Succeeded,Failed,SucceededWithWarning" };
+    w[nwant++] = (struct want){ .query = "?lastRunLocalBackupStatus=Failed,SucceededWithWarning&includeLastRunInfo=true",
+                                .paused = -1, .last_run = 1, .statuses = "Failed,SucceededWithWarning" };
+    w[nwant++] = (struct want){ .query = "?lastRunAnyStatus=Succeeded&lastRunLocalBackupStatus=Succeeded,Failed"
+                                "&includeLastRunInfo=true&environments=kPhysical", .paused = -1, .last_run = 1,
+                                .statuses = "Succeeded", .envs = "kPhysical" };
     check_lists(w, nwant, "after creating");
     gb_before = raw_get("gb", G);
 
