@@ -26,6 +26,7 @@ struct slot {
 struct api_list_cache {
     pthread_mutex_t lock;
     uint64_t clock;
+    size_t bytes; /* of the answers in the slots: at most LIST_CACHE_BYTES */
     struct slot slots[LIST_CACHE_SLOTS];
 };
 
@@ -43,8 +44,9 @@ static void entry_unref(struct entry *e)
 
 static void entry_unref_cb(void *cls) { entry_unref(cls); }
 
-static void slot_clear(struct slot *s)
+static void slot_clear(struct api_list_cache *c, struct slot *s)
 {
+    if (s->e) c->bytes -= s->e->len;
     entry_unref(s->e);
     free(s->key);
     memset(s, 0, sizeof *s);
@@ -82,7 +84,7 @@ int api_list_cache_respond(enum api_list_kind kind, const void *cat, const char 
         struct slot *s = &c->slots[i];
         if (!s->e || s->cat != cat || strcmp(s->key, key) != 0) continue;
         if (s->gen != gen) {
-            slot_clear(s); /* out of date: never served again */
+            slot_clear(c, s); /* out of date: never served again */
             continue;
         }
         e = s->e;
@@ -125,9 +127,18 @@ void api_list_cache_store_respond(enum api_list_kind kind, const void *cat, cons
         if (victim->e && victim->cat == cat && strcmp(victim->key, key) == 0 && victim->gen > gen) {
             free(k);
         } else {
-            slot_clear(victim);
+            slot_clear(c, victim);
+            /* within the byte budget: the least recently used answers go first */
+            while (c->bytes + len > LIST_CACHE_BYTES) {
+                struct slot *old = NULL;
+                for (size_t i = 0; i < LIST_CACHE_SLOTS; i++)
+                    if (c->slots[i].e && (!old || c->slots[i].used < old->used)) old = &c->slots[i];
+                if (!old) break;
+                slot_clear(c, old);
+            }
             atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed); /* the slot's */
             *victim = (struct slot){ .cat = cat, .key = k, .gen = gen, .used = ++c->clock, .e = e };
+            c->bytes += len;
         }
         pthread_mutex_unlock(&c->lock);
     }

@@ -5,7 +5,8 @@
  * handler builds) and the catalog generation (catalog/cat_gen.h) read BEFORE the rows were: it is
  * served only while that generation is still current, so a cached answer is byte for byte what a new
  * read would build. Generation 0 (a shared catalog) is never cached. Each cache holds a few answers
- * (LIST_CACHE_SLOTS, the least recently used replaced), each at most LIST_CACHE_ENTRY_MAX bytes; an
+ * (LIST_CACHE_SLOTS, the least recently used replaced), each at most LIST_CACHE_ENTRY_MAX bytes and
+ * together at most LIST_CACHE_BYTES (a memory bound of 2 x 64 MiB, besides answers being sent); an
  * answer is reference-counted, so one being sent stays alive after it is replaced. Thread-safe (a
  * mutex per cache, held only to find or swap a slot). */
 #ifndef COFFER_API_LIST_CACHE_H
@@ -16,6 +17,7 @@
 
 #define LIST_CACHE_SLOTS 8
 #define LIST_CACHE_ENTRY_MAX (32u * 1024 * 1024)
+#define LIST_CACHE_BYTES (64u * 1024 * 1024) /* per list kind, all its slots together */
 
 struct api_list_cache; /* one per list kind, static: api_list_cache_new is not needed */
 
