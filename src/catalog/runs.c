@@ -396,58 +396,82 @@ int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, cons
     return out;
 }
 
-int cat_group_list_last_run(struct cat *cat, const char *tenant, const struct cat_group_filter *f,
-                             cat_group_run_fn fn, void *ud)
+/* The filters of cat_group_list over protection_groups g (?1 tenant, ?2 is_deleted, ?3 is_active,
+ * ?4 is_paused, ?5..?8 JSON arrays of ids, names, policy ids, environments). */
+#define GROUP_FILTER                                                                                            \
+    " WHERE g.tenant = ?1 AND g.is_deleted = ?2"                                                                \
+    " AND (?3 < 0 OR g.is_active = ?3) AND (?4 < 0 OR g.is_paused = ?4)"                                        \
+    " AND (?5 IS NULL OR g.id IN (SELECT value FROM json_each(?5)))"                                            \
+    " AND (?6 IS NULL OR g.name IN (SELECT value FROM json_each(?6)))"                                          \
+    " AND (?7 IS NULL OR g.policy_id IN (SELECT value FROM json_each(?7)))"                                     \
+    " AND (?8 IS NULL OR g.environment IN (SELECT value FROM json_each(?8)))"
+
+static int bind_group_filter(sqldb_stmt *st, const char *tenant, const struct cat_group_filter *f)
 {
-    /* The run columns come first, so that read_run reads them where it always does; the newest run
-     * of each group is one probe of the primary key (tenant, group_id, start_usecs). */
-    sqldb_stmt *st = cat_stmt(cat,
-        "SELECT " RUN_COLS ", g.id, g.doc, CASE WHEN r.start_usecs IS NULL THEN 0 ELSE 1 END"
-        " FROM protection_groups g LEFT JOIN runs r ON r.tenant = g.tenant AND r.group_id = g.id"
-        "  AND r.start_usecs = (SELECT max(m.start_usecs) FROM runs m WHERE m.tenant = g.tenant AND m.group_id = g.id)"
-        " WHERE g.tenant = ?1 AND g.is_deleted = ?2"
-        " AND (?3 < 0 OR g.is_active = ?3) AND (?4 < 0 OR g.is_paused = ?4)"
-        " AND (?5 IS NULL OR g.id IN (SELECT value FROM json_each(?5)))"
-        " AND (?6 IS NULL OR g.name IN (SELECT value FROM json_each(?6)))"
-        " AND (?7 IS NULL OR g.policy_id IN (SELECT value FROM json_each(?7)))"
-        " AND (?8 IS NULL OR g.environment IN (SELECT value FROM json_each(?8)))"
-        " ORDER BY g.seq");
-    int rc, out = 0;
-    if (!st) return -1;
     sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
     sqldb_bind_int(st, 2, f->is_deleted > 0 ? 1 : 0);
     sqldb_bind_int(st, 3, f->is_active);
     sqldb_bind_int(st, 4, f->is_paused);
     if (cat_bind_list(st, 5, f->ids) != 0 || cat_bind_list(st, 6, f->names) != 0 ||
-        cat_bind_list(st, 7, f->policy_ids) != 0 || cat_bind_list(st, 8, f->environments) != 0) {
-        sqldb_reset(st);
+        cat_bind_list(st, 7, f->policy_ids) != 0 || cat_bind_list(st, 8, f->environments) != 0)
+        return -1;
+    return 0;
+}
+
+int cat_group_list_last_run(struct cat *cat, const char *tenant, const struct cat_group_filter *f,
+                            cat_group_run_fn fn, void *ud)
+{
+    /* Two statements stepped side by side, both in creation order (seq): the groups, and the newest
+     * run of each group that has one (one primary-key probe for max(start_usecs), the run's own
+     * columns only for groups that have runs). A run row is matched to its group by seq; on an engine
+     * where the two statements see different moments, a run of a group the first did not list is
+     * skipped and a group the second did not reach has none. */
+    sqldb_stmt *gs = cat_stmt(cat, "SELECT g.seq, g.id, g.doc FROM protection_groups g" GROUP_FILTER " ORDER BY g.seq");
+    sqldb_stmt *rs;
+    int grc, rrc = SQLDB_DONE, out = 0;
+    if (!gs || bind_group_filter(gs, tenant, f) != 0) {
+        if (gs) sqldb_reset(gs);
         return -1;
     }
-    while ((rc = sqldb_step(st)) == SQLDB_ROW) {
+    rs = cat_stmt(cat, "SELECT " RUN_COLS ", g.seq FROM protection_groups g JOIN runs r ON r.tenant = g.tenant"
+                       " AND r.group_id = g.id AND r.start_usecs = (SELECT max(m.start_usecs) FROM runs m"
+                       " WHERE m.tenant = g.tenant AND m.group_id = g.id)" GROUP_FILTER " ORDER BY g.seq");
+    if (!rs || bind_group_filter(rs, tenant, f) != 0) {
+        if (rs) sqldb_reset(rs);
+        sqldb_reset(gs);
+        return -1;
+    }
+    rrc = sqldb_step(rs);
+    while ((grc = sqldb_step(gs)) == SQLDB_ROW) {
+        int64_t seq = sqldb_column_int64(gs, 0);
+        const char *id = (const char *)sqldb_column_text(gs, 1);
+        const char *doc = (const char *)sqldb_column_text(gs, 2);
+        size_t len = (size_t)sqldb_column_bytes(gs, 2);
         struct cat_run r;
-        const char *id = (const char *)sqldb_column_text(st, RUN_NCOLS);
-        const char *doc = (const char *)sqldb_column_text(st, RUN_NCOLS + 1);
-        size_t len = (size_t)sqldb_column_bytes(st, RUN_NCOLS + 1);
-        int has_run = sqldb_column_int(st, RUN_NCOLS + 2);
         if (!id || !doc) {
             out = -1;
             break;
         }
-        if (!has_run) {
-            out = fn(ud, id, doc, len, NULL);
-        } else if (read_run(st, &r) != 0) {
-            out = -1;
-        } else {
+        while (rrc == SQLDB_ROW && sqldb_column_int64(rs, RUN_NCOLS) < seq) rrc = sqldb_step(rs);
+        if (rrc == SQLDB_ROW && sqldb_column_int64(rs, RUN_NCOLS) == seq) {
+            if (read_run(rs, &r) != 0) {
+                out = -1;
+                break;
+            }
             out = fn(ud, id, doc, len, &r);
             cat_run_release(&r);
+            rrc = sqldb_step(rs);
+        } else {
+            out = fn(ud, id, doc, len, NULL);
         }
         if (out != 0) break;
     }
-    if (out == 0 && rc != SQLDB_DONE) {
+    if (out == 0 && (grc != SQLDB_DONE || (rrc != SQLDB_DONE && rrc != SQLDB_ROW))) {
         cat_log_error(cat, "group list with last runs");
         out = -1;
     }
-    sqldb_reset(st);
+    sqldb_reset(rs);
+    sqldb_reset(gs);
     return out;
 }
 
