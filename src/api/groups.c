@@ -17,8 +17,8 @@
  * The list: a list that involves no last run depends only on the groups table, so its answer is kept
  * (list_cache.h) under its tenant and filters and the groups' catalog generation read before the rows
  * (cat_gen.h): until a group is created, updated or deleted, the same list is served from memory
- * without a catalog read or a copy. A list with last runs is one statement that joins each group's
- * newest run (cat_group_list_last_run), not a query per group. */
+ * without a catalog read or a copy. A list with last runs reads the groups and their newest runs in
+ * two statements stepped side by side (cat_group_list_last_run), not a query per group. */
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/group_validate.h"

@@ -119,8 +119,8 @@ int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, cons
                  cat_run_fn fn, void *ud, int64_t *total);
 
 /* cat_group_list_last_run: cat_group_list (cat_group.h: same filters, order and doc) with each
- * group's newest run (the run GET ?includeLastRunInfo shows), or NULL when it has none, in one
- * statement. Both valid during the call; fn returns 0 to go on, nonzero to stop (returned). */
+ * group's newest run (the run GET ?includeLastRunInfo shows), or NULL when it has none: two
+ * statements stepped side by side, not one per group. Both valid during the call; fn returns 0 to go on, nonzero to stop (returned). */
 struct cat_group_filter;
 typedef int (*cat_group_run_fn)(void *ud, const char *id, const char *doc, size_t len, const struct cat_run *last);
 int cat_group_list_last_run(struct cat *cat, const char *tenant, const struct cat_group_filter *f,
