@@ -8,6 +8,7 @@
 #   GET /v2/data-protect/protection-groups    (the list of all N groups; also with 8 and 1 connections)
 #   GET /v2/data-protect/protection-groups?includeLastRunInfo=true   (the list with last runs)
 #   GET /v2/data-protect/policies             (the list of policies)
+#   GET /v2/data-protect/sources/registrations and GET .../protection-groups/{id}/runs (small lists)
 # with the Authorization and X-IBM-Tenant-Id headers, and prints requests/s, p50 and p99 latency of each.
 # Targets: policy GET >= 20,000 req/s at p99 < 10 ms; group list p99 < 20 ms. Not a test: nothing is
 # asserted.
@@ -122,13 +123,16 @@ run_wrk() { # daemon tag threads connections name url
 
 # measure N: the wrk runs against daemon N.
 measure() {
-  local n=$1 base policy list_bytes last_bytes pol_bytes policies_bytes perf_pid=
+  local n=$1 base policy list_bytes last_bytes pol_bytes policies_bytes sources_bytes group runs_bytes perf_pid=
   base=$(eval echo "\$BASE_$n")
   policy=$(eval echo "\$POLICY_$n")
   list_bytes=$(curl -sf "${H[@]}" "$base/protection-groups" | wc -c)
   last_bytes=$(curl -sf "${H[@]}" "$base/protection-groups?includeLastRunInfo=true" | wc -c)
   pol_bytes=$(curl -sf "${H[@]}" "$base/policies/$policy" | wc -c)
   policies_bytes=$(curl -sf "${H[@]}" "$base/policies" | wc -c)
+  sources_bytes=$(curl -sf "${H[@]}" "$base/sources/registrations" | wc -c)
+  group=$(curl -sf "${H[@]}" "$base/protection-groups?names=bench-group-1" | field id)
+  runs_bytes=$(curl -sf "${H[@]}" "$base/protection-groups/$group/runs" | wc -c)
   echo "== ${BINS[$n]}, round $2: wrk -d$DUR --latency"
   run_wrk "$n" policy 2 "$CONNS" "GET /policies/{id} ($pol_bytes bytes)" "$base/policies/$policy"
   if [ "${PERF:-}" = 1 ]; then
@@ -147,7 +151,12 @@ measure() {
   run_wrk "$n" groups-c1 1 1 "GET /protection-groups ($NGROUPS groups, $list_bytes bytes)" "$base/protection-groups"
   run_wrk "$n" groups-last 2 "$CONNS" "GET /protection-groups?includeLastRunInfo=true ($last_bytes bytes)" \
     "$base/protection-groups?includeLastRunInfo=true"
+  run_wrk "$n" groups-last-c1 1 1 "GET /protection-groups?includeLastRunInfo=true ($last_bytes bytes)" \
+    "$base/protection-groups?includeLastRunInfo=true"
   run_wrk "$n" policies 2 "$CONNS" "GET /policies ($policies_bytes bytes)" "$base/policies"
+  # Smaller lists, for their p99 (the bench makes no runs: a run backs up real files).
+  run_wrk "$n" sources 2 "$CONNS" "GET /sources/registrations ($sources_bytes bytes)" "$base/sources/registrations"
+  run_wrk "$n" runs 2 "$CONNS" "GET /protection-groups/{id}/runs ($runs_bytes bytes)" "$base/protection-groups/$group/runs"
 }
 
 for n in "${!BINS[@]}"; do
