@@ -12,15 +12,23 @@
  * with isDeleted=true.
  *
  * Last runs: includeLastRunInfo adds lastRun (the newest run from the runs catalog) and the
- * lastRunAnyStatus / lastRunLocalBackupStatus filters match its localBackupInfo.status. */
+ * lastRunAnyStatus / lastRunLocalBackupStatus filters match its localBackupInfo.status.
+ *
+ * The list: a list that involves no last run depends only on the groups table, so its answer is kept
+ * (list_cache.h) under its tenant and filters and the groups' catalog generation read before the rows
+ * (cat_gen.h): until a group is created, updated or deleted, the same list is served from memory
+ * without a catalog read or a copy. A list with last runs reads the groups and their newest runs in
+ * two statements stepped side by side (cat_group_list_last_run), not a query per group. */
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/group_validate.h"
 #include "api/jv.h"
+#include "api/list_cache.h"
 #include "api/run_json.h"
 #include "api/resid.h"
 #include "api/wire_spec.h"
 #include "svc/svc.h"
+#include "catalog/cat_gen.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
 #include "catalog/cat_run.h"
@@ -417,14 +425,9 @@ static int status_wanted(json_t *statuses, const char *status)
     return 0;
 }
 
-static int list_one(void *ud, const char *id, const char *doc, size_t len)
+/* list_add: appends a group's doc to the list, with lastRun when asked and run is not NULL (borrowed). */
+static int list_add(struct list_state *ls, const char *doc, size_t len, json_t *run)
 {
-    struct list_state *ls = ud;
-    json_t *run = (ls->include_last_run || ls->statuses) ? last_run(ls->cat, ls->tenant, id) : NULL;
-    if (ls->statuses && !status_wanted(ls->statuses, last_run_status(run))) {
-        json_decref(run);
-        return 0;
-    }
     if (ls->n++ > 0) api_buf_add(&ls->buf, ",", 1);
     if (ls->include_last_run && run) {
         char *text = json_dumps(run, JSON_COMPACT);
@@ -439,8 +442,27 @@ static int list_one(void *ud, const char *id, const char *doc, size_t len)
     } else {
         api_buf_add(&ls->buf, doc, len);
     }
-    json_decref(run);
     return ls->buf.failed ? -1 : 0;
+}
+
+static int list_one(void *ud, const char *id, const char *doc, size_t len)
+{
+    (void)id;
+    return list_add(ud, doc, len, NULL);
+}
+
+/* list_one_run: a group with its newest run (NULL: none), from cat_group_list_last_run: the same
+ * ProtectionGroupRun as the group's GET ?includeLastRunInfo builds (api_group_last_run). */
+static int list_one_run(void *ud, const char *id, const char *doc, size_t len, const struct cat_run *last)
+{
+    struct list_state *ls = ud;
+    json_t *run = last ? api_run_json(last, 0, NULL, 0) : NULL;
+    int rc = 0;
+    (void)id;
+    if (last && !run) return -1;
+    if (!ls->statuses || status_wanted(ls->statuses, last_run_status(run))) rc = list_add(ls, doc, len, run);
+    json_decref(run);
+    return rc;
 }
 
 /* list_param: the values of a list query parameter (NULL when absent or empty), each checked against
@@ -474,6 +496,17 @@ static int list_param(struct api_req *req, struct api_resp *resp, const char *na
     return 1;
 }
 
+/* list_key: the cache key of a list without last runs: its tenant and every filter, as compact JSON
+ * (malloc'd; NULL when out of memory: then the list is not cached). */
+static char *list_key(const char *tenant, const struct cat_group_filter *f, int matches_nothing)
+{
+    json_t *k = json_pack("[s,i,i,i,O?,O?,O?,O?,b]", tenant, f->is_active, f->is_paused, f->is_deleted, f->ids,
+                          f->names, f->policy_ids, f->environments, matches_nothing);
+    char *text = k ? json_dumps(k, JSON_COMPACT) : NULL;
+    json_decref(k);
+    return text;
+}
+
 static void group_list(struct api_req *req, struct api_resp *resp)
 {
     static const char *const envs[] = { "kPhysical", "kSQL", NULL };
@@ -485,6 +518,8 @@ static void group_list(struct api_req *req, struct api_resp *resp)
     struct list_state ls = { .cat = api_ctx(req)->cat, .tenant = req->tenant };
     struct cat_group_filter f = { .is_active = -1, .is_paused = -1, .is_deleted = 0 };
     json_t *any = NULL, *local = NULL, *none = NULL;
+    char *key = NULL;
+    uint64_t gen = 0;
     int flag, matches_nothing = 0, rc = -1;
     if (api_query_bool(req, resp, "includeLastRunInfo", &ls.include_last_run) < 0) return;
     for (const char *const *b = other_bools; *b; b++)
@@ -519,12 +554,20 @@ static void group_list(struct api_req *req, struct api_resp *resp)
     } else if (any || local) {
         ls.statuses = json_incref(any ? any : local);
     }
+    /* Without last runs the answer depends only on the groups table: served from the cache while its
+     * generation (read before the rows) is current. */
+    if (!ls.include_last_run && !ls.statuses && (gen = cat_gen(ls.cat, CAT_GEN_GROUPS)) != 0) {
+        key = list_key(req->tenant, &f, matches_nothing);
+        if (key && api_list_cache_respond(API_LIST_GROUPS, ls.cat, key, gen, resp)) goto out;
+    }
     api_buf_init(&ls.buf, LIST_LIMIT);
     /* Lists are large (about 600 bytes a group): start from the size of the last one rather than
      * doubling up to it. */
     api_buf_reserve(&ls.buf, atomic_load_explicit(&list_size_hint, memory_order_relaxed));
     api_buf_adds(&ls.buf, "{\"protectionGroups\":[");
-    rc = matches_nothing ? 0 : cat_group_list(ls.cat, req->tenant, &f, list_one, &ls);
+    if (matches_nothing) rc = 0;
+    else if (ls.include_last_run || ls.statuses) rc = cat_group_list_last_run(ls.cat, req->tenant, &f, list_one_run, &ls);
+    else rc = cat_group_list(ls.cat, req->tenant, &f, list_one, &ls);
     if (rc != 0) {
         api_buf_release(&ls.buf);
         internal(resp, "listing protection groups");
@@ -533,8 +576,16 @@ static void group_list(struct api_req *req, struct api_resp *resp)
     api_buf_adds(&ls.buf, "]}");
     atomic_store_explicit(&list_size_hint, ls.buf.len < LIST_HINT_MAX ? ls.buf.len + 64 : LIST_HINT_MAX,
                           memory_order_relaxed);
-    api_buf_respond(&ls.buf, resp, 200);
+    if (!key || ls.buf.failed) {
+        api_buf_respond(&ls.buf, resp, 200);
+    } else {
+        size_t len;
+        char *text = api_buf_steal(&ls.buf, &len);
+        if (text) api_list_cache_store_respond(API_LIST_GROUPS, ls.cat, key, gen, text, len, resp);
+        else internal(resp, "building the list");
+    }
 out:
+    free(key);
     json_decref(f.ids);
     json_decref(f.names);
     json_decref(f.policy_ids);

@@ -7,13 +7,17 @@
  * spliced in only when includeStats asks for them). Writes that read before they write (update,
  * delete) run in one BEGIN IMMEDIATE transaction: the stale check (lastModificationTimeUsecs, 412)
  * and the in-use check (409) see exactly what they change. Every write also stores the typed spec
- * (api/wire_spec.h: the internal document the scheduler and retention read) in the same transaction. */
+ * (api/wire_spec.h: the internal document the scheduler and retention read) in the same transaction.
+ * A list answer is kept in the list cache (list_cache.h) under its tenant, filters and the policies'
+ * catalog generation (with includeStats, the groups' one too): served again until a write changes them. */
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/jv.h"
+#include "api/list_cache.h"
 #include "api/resid.h"
 #include "api/schedule.h"
 #include "api/wire_spec.h"
+#include "catalog/cat_gen.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
 #include "util/log.h"
@@ -259,6 +263,8 @@ static void policy_list(struct api_req *req, struct api_resp *resp)
     static const char *const bool_params[] = { "excludeLinkedPolicies", "includeReplicatedPolicies", NULL };
     struct list_state ls = { .cat = api_ctx(req)->cat, .tenant = req->tenant };
     json_t *ids = NULL, *names = NULL, *types = NULL, *v;
+    char *key = NULL;
+    uint64_t gen = 0, ggen = 0;
     int regular = 1, flag, rc;
     size_t i;
     if (api_query_bool(req, resp, "includeStats", &ls.stats) < 0) return;
@@ -281,6 +287,19 @@ static void policy_list(struct api_req *req, struct api_resp *resp)
     json_decref(types);
     ids = list_filter(req, "ids");
     names = list_filter(req, "policyNames");
+    /* Served from the list cache while the policies' generation (and, with includeStats, the groups'
+     * one, which the statistics count) is what it was when the cached answer was read. */
+    if ((gen = cat_gen(ls.cat, CAT_GEN_POLICIES)) != 0 && (!ls.stats || (ggen = cat_gen(ls.cat, CAT_GEN_GROUPS)) != 0)) {
+        json_t *k = json_pack("[s,b,b,O?,O?,I]", req->tenant, regular, ls.stats, ids, names, (json_int_t)ggen);
+        key = k ? json_dumps(k, JSON_COMPACT) : NULL;
+        json_decref(k);
+        if (key && api_list_cache_respond(API_LIST_POLICIES, ls.cat, key, gen, resp)) {
+            json_decref(ids);
+            json_decref(names);
+            free(key);
+            return;
+        }
+    }
     api_buf_init(&ls.buf, LIST_LIMIT);
     api_buf_adds(&ls.buf, "{\"policies\":[");
     /* Every policy made here is a Regular one; Internal policies do not exist. */
@@ -290,10 +309,19 @@ static void policy_list(struct api_req *req, struct api_resp *resp)
     if (rc != 0) {
         api_buf_release(&ls.buf);
         internal(resp, "listing policies");
+        free(key);
         return;
     }
     api_buf_adds(&ls.buf, "]}");
-    api_buf_respond(&ls.buf, resp, 200);
+    if (!key || ls.buf.failed) {
+        api_buf_respond(&ls.buf, resp, 200);
+    } else {
+        size_t len;
+        char *text = api_buf_steal(&ls.buf, &len);
+        if (text) api_list_cache_store_respond(API_LIST_POLICIES, ls.cat, key, gen, text, len, resp);
+        else internal(resp, "building the list");
+    }
+    free(key);
 }
 
 const struct api_route api_routes_policies[] = {

@@ -118,6 +118,14 @@ typedef int (*cat_run_fn)(void *ud, const struct cat_run *r);
 int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, const struct cat_run_filter *f,
                  cat_run_fn fn, void *ud, int64_t *total);
 
+/* cat_group_list_last_run: cat_group_list (cat_group.h: same filters, order and doc) with each
+ * group's newest run (the run GET ?includeLastRunInfo shows), or NULL when it has none: two
+ * statements stepped side by side, not one per group. Both valid during the call; fn returns 0 to go on, nonzero to stop (returned). */
+struct cat_group_filter;
+typedef int (*cat_group_run_fn)(void *ud, const char *id, const char *doc, size_t len, const struct cat_run *last);
+int cat_group_list_last_run(struct cat *cat, const char *tenant, const struct cat_group_filter *f,
+                            cat_group_run_fn fn, void *ud);
+
 /* ---------- the worker's side ---------- */
 
 /* cat_run_lease_next: takes the oldest Accepted run whose group has no Running run: it becomes

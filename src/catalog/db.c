@@ -14,6 +14,7 @@
  * statement cache is a small open-addressing table keyed by the address of the SQL literal (the
  * SQLite one for a pair given to cat_stmt_alt). */
 #include "catalog/internal.h"
+#include "catalog/cat_gen.h"
 #include "util/log.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -81,6 +82,11 @@ enum sqldb_engine cat_engine(const struct cat *cat)
 int cat_shared(struct cat *cat)
 {
     return cat->shared;
+}
+
+uint64_t cat_gen(struct cat *cat, enum cat_gen_family family)
+{
+    return cat && !cat->shared ? cat_gen_value(family) : 0; /* shared: other nodes write unseen (cat_gen.h) */
 }
 
 sqldb_conn *cat_db(struct cat *cat)
@@ -385,6 +391,7 @@ int cat_open(const char *path, struct cat **out, char *err, size_t errlen)
 void cat_close(struct cat *cat)
 {
     if (!cat) return;
+    cat_gen_bump_all(); /* nothing cached from this catalog is served again (cat_gen.h) */
     pthread_setspecific(cat->key, NULL);
     pthread_key_delete(cat->key);
     for (size_t i = 0; i < cat->nconns; i++) conn_free(cat->conns[i]);
@@ -438,7 +445,9 @@ int cat_begin(struct cat *cat)
 int cat_commit(struct cat *cat)
 {
     sqldb_stmt *st = cat_stmt(cat, "COMMIT");
-    return st ? cat_exec_done(cat, st) : -1;
+    int rc = st ? cat_exec_done(cat, st) : -1;
+    cat_gen_tx_end(); /* after the commit: cat_gen.h */
+    return rc;
 }
 
 void cat_rollback(struct cat *cat)
@@ -446,6 +455,7 @@ void cat_rollback(struct cat *cat)
     int last = tl_last_err; /* the rollback must not hide why the transaction failed */
     sqldb_stmt *st = cat_stmt(cat, "ROLLBACK");
     if (st && sqldb_in_transaction(cat_db(cat))) cat_exec_done(cat, st);
+    cat_gen_tx_end();
     tl_last_err = last;
 }
 

@@ -2,8 +2,10 @@
  * GET path is one primary-key lookup; lists walk the (tenant, is_deleted, seq) index in creation
  * order and filter by ids, names, policies and environments through json_each over bound JSON
  * arrays, and by the flags through "(? < 0 OR col = ?)", so one prepared statement serves every
- * combination of filters. The objects of a group are rewritten with the group on every update. */
+ * combination of filters. The objects of a group are rewritten with the group on every update. Every
+ * write touches the CAT_GEN_GROUPS generation (cat_gen.h), which the API's list cache checks. */
 #include "catalog/cat_group.h"
+#include "catalog/cat_gen.h"
 #include "catalog/internal.h"
 #include "util/array.h"
 #include <stdlib.h>
@@ -87,6 +89,7 @@ int cat_group_insert(struct cat *cat, const struct cat_group_write *w)
         " is_deleted, doc, mtime_usecs, created_usecs, spec)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10, ?11)");
     int rc;
+    cat_gen_touch(CAT_GEN_GROUPS);
     if (!st) return -1;
     sqldb_bind_text(st, 1, w->id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, w->tenant, -1, SQLDB_STATIC);
@@ -109,6 +112,7 @@ int cat_group_update(struct cat *cat, const struct cat_group_write *w)
         "UPDATE protection_groups SET name = ?3, policy_id = ?4, environment = ?5, is_active = ?6,"
         " is_paused = ?7, doc = ?8, mtime_usecs = ?9, spec = ?10 WHERE id = ?1 AND tenant = ?2 AND is_deleted = 0");
     int rc;
+    cat_gen_touch(CAT_GEN_GROUPS);
     if (!st) return -1;
     sqldb_bind_text(st, 1, w->id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, w->tenant, -1, SQLDB_STATIC);
@@ -132,6 +136,7 @@ int cat_group_mark_deleted(struct cat *cat, const char *tenant, const char *id, 
         "UPDATE protection_groups SET is_deleted = 1, doc = ?3, mtime_usecs = ?4, deleted_usecs = ?4"
         " WHERE id = ?1 AND tenant = ?2 AND is_deleted = 0");
     int rc;
+    cat_gen_touch(CAT_GEN_GROUPS);
     if (!st) return -1;
     sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);

@@ -1,8 +1,10 @@
 /* policies.c: protection policies in the catalog (see cat_policy.h). Each function is one cached
  * statement; lookups go by primary key (id) and then check the tenant, lists walk the
  * (tenant, seq) index and filter by id or name through json_each over a bound JSON array, so one
- * prepared statement serves every combination of filters. */
+ * prepared statement serves every combination of filters. Every write touches the CAT_GEN_POLICIES
+ * generation (cat_gen.h), which the API's list cache checks. */
 #include "catalog/cat_policy.h"
+#include "catalog/cat_gen.h"
 #include "catalog/internal.h"
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@ int cat_policy_insert(struct cat *cat, const char *tenant, const char *id, int64
     sqldb_stmt *st = cat_stmt(cat,
         "INSERT INTO policies(id, tenant, seq, name, doc, mtime_usecs, created_usecs) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)");
+    cat_gen_touch(CAT_GEN_POLICIES);
     if (!st) return -1;
     sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
@@ -91,6 +94,7 @@ int cat_policy_update(struct cat *cat, const char *tenant, const char *id, const
     sqldb_stmt *st = cat_stmt(cat,
         "UPDATE policies SET name = ?3, doc = ?4, mtime_usecs = ?5 WHERE id = ?1 AND tenant = ?2");
     int rc;
+    cat_gen_touch(CAT_GEN_POLICIES);
     if (!st) return -1;
     sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
@@ -106,6 +110,7 @@ int cat_policy_delete(struct cat *cat, const char *tenant, const char *id)
 {
     sqldb_stmt *st = cat_stmt(cat, "DELETE FROM policies WHERE id = ?1 AND tenant = ?2");
     int rc;
+    cat_gen_touch(CAT_GEN_POLICIES);
     if (!st) return -1;
     sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);

@@ -7,6 +7,7 @@
  * nothing Running, in the same transaction that marks it Running. Per-run object counts and file
  * totals are computed from run_objects by sub-selects when a run is read. */
 #include "catalog/cat_run.h"
+#include "catalog/cat_group.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/internal.h"
 #include "util/array.h"
@@ -69,6 +70,7 @@ void cat_run_object_release(struct cat_run_object *o)
     "    AND o.start_usecs = r.start_usecs),"                                                                   \
     " (SELECT g.environment FROM protection_groups g WHERE g.id = r.group_id),"                                  \
     " r.attempt, r.retry_at, r.failed_attempts, r.pause_requested, r.checkpoints"
+#define RUN_NCOLS 34 /* the columns of RUN_COLS */
 
 static int read_run(sqldb_stmt *st, struct cat_run *r)
 {
@@ -391,6 +393,85 @@ int cat_run_list(struct cat *cat, const char *tenant, const char *group_id, cons
     }
     sqldb_reset(st);
     if (total) *total = count;
+    return out;
+}
+
+/* The filters of cat_group_list over protection_groups g (?1 tenant, ?2 is_deleted, ?3 is_active,
+ * ?4 is_paused, ?5..?8 JSON arrays of ids, names, policy ids, environments). */
+#define GROUP_FILTER                                                                                            \
+    " WHERE g.tenant = ?1 AND g.is_deleted = ?2"                                                                \
+    " AND (?3 < 0 OR g.is_active = ?3) AND (?4 < 0 OR g.is_paused = ?4)"                                        \
+    " AND (?5 IS NULL OR g.id IN (SELECT value FROM json_each(?5)))"                                            \
+    " AND (?6 IS NULL OR g.name IN (SELECT value FROM json_each(?6)))"                                          \
+    " AND (?7 IS NULL OR g.policy_id IN (SELECT value FROM json_each(?7)))"                                     \
+    " AND (?8 IS NULL OR g.environment IN (SELECT value FROM json_each(?8)))"
+
+static int bind_group_filter(sqldb_stmt *st, const char *tenant, const struct cat_group_filter *f)
+{
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
+    sqldb_bind_int(st, 2, f->is_deleted > 0 ? 1 : 0);
+    sqldb_bind_int(st, 3, f->is_active);
+    sqldb_bind_int(st, 4, f->is_paused);
+    if (cat_bind_list(st, 5, f->ids) != 0 || cat_bind_list(st, 6, f->names) != 0 ||
+        cat_bind_list(st, 7, f->policy_ids) != 0 || cat_bind_list(st, 8, f->environments) != 0)
+        return -1;
+    return 0;
+}
+
+int cat_group_list_last_run(struct cat *cat, const char *tenant, const struct cat_group_filter *f,
+                            cat_group_run_fn fn, void *ud)
+{
+    /* Two statements stepped side by side, both in creation order (seq): the groups, and the newest
+     * run of each group that has one (one primary-key probe for max(start_usecs), the run's own
+     * columns only for groups that have runs). A run row is matched to its group by seq; on an engine
+     * where the two statements see different moments, a run of a group the first did not list is
+     * skipped and a group the second did not reach has none. */
+    sqldb_stmt *gs = cat_stmt(cat, "SELECT g.seq, g.id, g.doc FROM protection_groups g" GROUP_FILTER " ORDER BY g.seq");
+    sqldb_stmt *rs;
+    int grc, rrc = SQLDB_DONE, out = 0;
+    if (!gs || bind_group_filter(gs, tenant, f) != 0) {
+        if (gs) sqldb_reset(gs);
+        return -1;
+    }
+    rs = cat_stmt(cat, "SELECT " RUN_COLS ", g.seq FROM protection_groups g JOIN runs r ON r.tenant = g.tenant"
+                       " AND r.group_id = g.id AND r.start_usecs = (SELECT max(m.start_usecs) FROM runs m"
+                       " WHERE m.tenant = g.tenant AND m.group_id = g.id)" GROUP_FILTER " ORDER BY g.seq");
+    if (!rs || bind_group_filter(rs, tenant, f) != 0) {
+        if (rs) sqldb_reset(rs);
+        sqldb_reset(gs);
+        return -1;
+    }
+    rrc = sqldb_step(rs);
+    while ((grc = sqldb_step(gs)) == SQLDB_ROW) {
+        int64_t seq = sqldb_column_int64(gs, 0);
+        const char *id = (const char *)sqldb_column_text(gs, 1);
+        const char *doc = (const char *)sqldb_column_text(gs, 2);
+        size_t len = (size_t)sqldb_column_bytes(gs, 2);
+        struct cat_run r;
+        if (!id || !doc) {
+            out = -1;
+            break;
+        }
+        while (rrc == SQLDB_ROW && sqldb_column_int64(rs, RUN_NCOLS) < seq) rrc = sqldb_step(rs);
+        if (rrc == SQLDB_ROW && sqldb_column_int64(rs, RUN_NCOLS) == seq) {
+            if (read_run(rs, &r) != 0) {
+                out = -1;
+                break;
+            }
+            out = fn(ud, id, doc, len, &r);
+            cat_run_release(&r);
+            rrc = sqldb_step(rs);
+        } else {
+            out = fn(ud, id, doc, len, NULL);
+        }
+        if (out != 0) break;
+    }
+    if (out == 0 && (grc != SQLDB_DONE || (rrc != SQLDB_DONE && rrc != SQLDB_ROW))) {
+        cat_log_error(cat, "group list with last runs");
+        out = -1;
+    }
+    sqldb_reset(rs);
+    sqldb_reset(gs);
     return out;
 }
 

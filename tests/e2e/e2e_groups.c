@@ -2,7 +2,9 @@
  * and kVolume) over objects of a source registered on this machine, kSQL groups; list filters; update
  * with pause and resume and the stale check; soft delete; every class of bad input answers 4xx with a
  * message naming the field and changes nothing; tenants are isolated (groups, policies and objects);
- * and everything survives SIGKILL and a restart with the same ids. */
+ * and everything survives SIGKILL and a restart with the same ids. The list answers, with every filter
+ * and after every kind of change, byte for byte what the groups' own GETs make (list_is_the_gets: the
+ * list cache, api/list_cache.h, serves nothing stale). */
 #include "check.h"
 #include "e2e/harness.h"
 #include "e2e/pgsource.h"
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define P "/v2/data-protect/policies"
 #define G "/v2/data-protect/protection-groups"
@@ -430,6 +433,261 @@ TEST(everything_survives_sigkill)
     CHECK(n_new > n_old);
 }
 
+/* ---- the list is the groups' own documents ---------------------------------------------------- */
+
+/* raw_get: the body of GET path as sent (malloc'd), or NULL after failing the check when not 200. */
+static char *raw_get(const char *tenant, const char *path)
+{
+    struct http_resp r;
+    char *body = NULL;
+    if (http(&d, "GET", path, tenant, NULL, &r) == 0 && r.status == 200 && r.body) body = strdup(r.body);
+    else check_fail(__FILE__, __LINE__, "GET %s (tenant %s): %ld %s", path, tenant, r.status, r.body ? r.body : "");
+    http_resp_release(&r);
+    return body;
+}
+
+#define MAX_LIVE 32
+static char live_ids[MAX_LIVE][128]; /* ga's live groups, in creation order */
+static size_t nlive;
+
+/* in_set: whether s is one of the comma-separated values of set. */
+static int in_set(const char *set, const char *s)
+{
+    size_t n = strlen(s);
+    for (const char *p = set; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, s, n) == 0) return 1;
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* What a list query asks, to be applied to the groups' GET documents. */
+struct want {
+    const char *query;   /* the list's query string ("" or "?...") */
+    int paused;          /* -1 any, else isPaused must be this */
+    const char *names, *ids, *policies, *envs; /* comma-separated sets, NULL = any */
+    int last_run;        /* includeLastRunInfo: the GETs ask for it too */
+    const char *statuses; /* lastRunAnyStatus: the last run's status is one of these (comma-separated) */
+};
+
+/* expected_list: the list answer built from each live group's GET (in creation order) that w keeps;
+ * malloc'd, NULL after failing the check. */
+static char *expected_list(const struct want *w)
+{
+    size_t cap = 1 << 20, used = 0;
+    char *out = malloc(cap);
+    int n = 0;
+    if (!out) return NULL;
+    used += (size_t)snprintf(out, cap, "{\"protectionGroups\":[");
+    for (size_t i = 0; i < nlive && out; i++) {
+        char path[256], *doc;
+        json_t *j;
+        int keep;
+        snprintf(path, sizeof path, G "/%s%s", live_ids[i], w->last_run ? "?includeLastRunInfo=true" : "");
+        if (!(doc = raw_get("ga", path))) {
+            free(out);
+            return NULL;
+        }
+        j = json_loads(doc, 0, NULL);
+        if (w->statuses && !w->last_run) { /* the status filter reads the last run, which the doc lacks */
+            char *with;
+            snprintf(path, sizeof path, G "/%s?includeLastRunInfo=true", live_ids[i]);
+            with = raw_get("ga", path);
+            json_decref(j);
+            j = with ? json_loads(with, 0, NULL) : NULL;
+            free(with);
+        }
+        keep = j && (!w->statuses || (jstr(j, "lastRun.localBackupInfo.status") &&
+                                      in_set(w->statuses, jstr(j, "lastRun.localBackupInfo.status")))) && (w->paused < 0 || json_is_true(jget(j, "isPaused")) == w->paused) &&
+               (!w->names || in_set(w->names, jstr(j, "name"))) && (!w->ids || in_set(w->ids, jstr(j, "id"))) &&
+               (!w->policies || in_set(w->policies, jstr(j, "policyId"))) &&
+               (!w->envs || in_set(w->envs, jstr(j, "environment")));
+        json_decref(j);
+        if (keep && used + strlen(doc) + 8 < cap)
+            used += (size_t)snprintf(out + used, cap - used, "%s%s", n++ ? "," : "", doc);
+        else if (keep)
+            check_fail(__FILE__, __LINE__, "the expected list is larger than %zu bytes", cap);
+        free(doc);
+    }
+    snprintf(out + used, cap - used, "]}");
+    return out;
+}
+
+/* check_lists: every query of w answers, twice (the second time from the list cache when it is one),
+ * byte for byte what the groups' own GETs make; returns how many groups the first one listed. */
+static void check_lists(const struct want *w, size_t n, const char *when)
+{
+    for (size_t i = 0; i < n && !check_failed(); i++) {
+        char path[1024], *want = expected_list(&w[i]), *got1, *got2;
+        snprintf(path, sizeof path, G "%s", w[i].query);
+        got1 = raw_get("ga", path);
+        got2 = raw_get("ga", path);
+        CHECKF(want && got1 && strcmp(want, got1) == 0, "%s: GET %s:\n%s\nbut the GETs make:\n%s", when, path,
+               got1 ? got1 : "", want ? want : "");
+        CHECKF(got1 && got2 && strcmp(got1, got2) == 0, "%s: GET %s twice:\n%s\n%s", when, path, got1 ? got1 : "",
+               got2 ? got2 : "");
+        free(want);
+        free(got1);
+        free(got2);
+    }
+}
+
+/* seq_of: the number that ends a group id. */
+static long long seq_of(const char *id)
+{
+    const char *c = strrchr(id, ':');
+    return c ? atoll(c + 1) : 0;
+}
+
+/* run_and_wait: starts a run of group and waits (up to 120 s) until it has finished; its status
+ * (static buffer) or "" after failing the check. */
+static const char *run_and_wait(const char *group)
+{
+    static char status[64];
+    struct http_resp r;
+    char path[256], run_id[128] = "";
+    status[0] = '\0';
+    snprintf(path, sizeof path, G "/%s/runs", group);
+    if (http(&d, "POST", path, "ga", "{\"runType\":\"kRegular\"}", &r) != 0 || r.status != 202) {
+        check_fail(__FILE__, __LINE__, "POST %s: %ld %s", path, r.status, r.body ? r.body : "");
+        http_resp_release(&r);
+        return status;
+    }
+    snprintf(run_id, sizeof run_id, "%s", jstr(r.json, "runId") ? jstr(r.json, "runId") : "");
+    http_resp_release(&r);
+    snprintf(path, sizeof path, G "/%s/runs/%s", group, run_id);
+    for (int i = 0; run_id[0] && i < 1200; i++) {
+        const char *st;
+        if (http(&d, "GET", path, "ga", NULL, &r) != 0) break;
+        st = jstr(r.json, "localBackupInfo.status");
+        if (st && strcmp(st, "Accepted") != 0 && strcmp(st, "Running") != 0 && strcmp(st, "Canceling") != 0 &&
+            strcmp(st, "Finalizing") != 0)
+            snprintf(status, sizeof status, "%s", st);
+        http_resp_release(&r);
+        if (status[0]) break;
+        usleep(100 * 1000);
+    }
+    if (!status[0]) check_fail(__FILE__, __LINE__, "run %s of %s did not finish in 120 s", run_id, group);
+    return status;
+}
+
+TEST(list_is_the_gets)
+{
+    struct http_resp r;
+    json_t *v;
+    size_t i, nwant;
+    char q_ids[600], q_pol[256], q_mix[512], ids_set[400], *gb_before, *gb_after, *deleted;
+    struct want w[20];
+    /* more groups: every other one paused, on pol2, a kSQL one among them */
+    for (int k = 1; k <= 12 && !check_failed(); k++) {
+        char name[32], extra[32];
+        snprintf(name, sizeof name, "extra-%d", k);
+        snprintf(extra, sizeof extra, ",'isPaused':%s", k % 2 ? "true" : "false");
+        if (k == 7)
+            CHECK_EQ_INT(post(G, "ga", jfmt("{'name':'%s','policyId':'%s','environment':'kSQL','mssqlParams':"
+                                           "{'protectionType':'kNative','nativeProtectionTypeParams':{'objects':"
+                                           "[{'id':%lld}]}}}", name, pol2, pgs.db_id), NULL, 0, NULL), 201);
+        else
+            CHECK_EQ_INT(post(G, "ga", file_group(name, k % 3 ? pol1 : pol2, host_a, extra), NULL, 0, NULL), 201);
+    }
+    /* groups with runs: two over a small tree (the newest is the one listed), one over a missing path */
+    {
+        char *tree = check_tmpdir("grouplist"), file[600], body[1024], id[128];
+        for (int k = 0; k < 3; k++) {
+            FILE *fp;
+            snprintf(file, sizeof file, "%s/f%d.txt", tree, k);
+            fp = fopen(file, "w");
+            CHECK(fp != NULL);
+            if (fp) {
+                fprintf(fp, "file %d of the list test\n", k);
+                fclose(fp);
+            }
+        }
+        snprintf(body, sizeof body, "{'name':'with-runs','policyId':'%s','environment':'kPhysical','physicalParams':"
+                 "{'protectionType':'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld,'filePaths':"
+                 "[{'includedPath':'%s'}]}]}}}", pol1, host_a, tree);
+        CHECK_EQ_INT(post(G, "ga", jfmt("%s", body), id, sizeof id, NULL), 201);
+        CHECKF(strcmp(run_and_wait(id), "Succeeded") == 0, "the first run of with-runs");
+        CHECKF(strcmp(run_and_wait(id), "Succeeded") == 0, "the second run of with-runs");
+        snprintf(body, sizeof body, "{'name':'missing-path','policyId':'%s','environment':'kPhysical','physicalParams':"
+                 "{'protectionType':'kFile','fileProtectionTypeParams':{'objects':[{'id':%lld,'filePaths':"
+                 "[{'includedPath':'%s/no-such-dir'}]}]}}}", pol2, host_a, tree);
+        CHECK_EQ_INT(post(G, "ga", jfmt("%s", body), id, sizeof id, NULL), 201);
+        CHECKF(run_and_wait(id)[0] != '\0', "the run of missing-path");
+        check_rm_rf(tree);
+        free(tree);
+    }
+    /* ga's live groups, in creation order, from their ids (not from the list under test) */
+    CHECK(http(&d, "GET", G, "ga", NULL, &r) == 0);
+    nlive = 0;
+    json_array_foreach(jget(r.json, "protectionGroups"), i, v)
+        if (nlive < MAX_LIVE) snprintf(live_ids[nlive++], sizeof live_ids[0], "%s", jstr(v, "id"));
+    http_resp_release(&r);
+    CHECK_EQ_INT(nlive, 18); /* files, volumes, sql, after-restart, 12 more, with-runs, missing-path */
+    for (i = 1; i < nlive; i++) CHECKF(seq_of(live_ids[i - 1]) < seq_of(live_ids[i]), "list order at %zu", i);
+    snprintf(ids_set, sizeof ids_set, "%s,%s,%s", live_ids[5], gfile, live_ids[9]);
+    snprintf(q_ids, sizeof q_ids, "?ids=%s,%s&ids=%s", live_ids[5], gfile, live_ids[9]);
+    snprintf(q_pol, sizeof q_pol, "?policyIds=%s", pol2);
+    snprintf(q_mix, sizeof q_mix, "?environments=kPhysical&isPaused=false&policyIds=%s", pol1);
+    nwant = 0;
+    w[nwant++] = (struct want){ .query = "", .paused = -1 };
+    w[nwant++] = (struct want){ .query = "?isPaused=true", .paused = 1 };
+    w[nwant++] = (struct want){ .query = "?isPaused=false", .paused = 0 };
+    w[nwant++] = (struct want){ .query = "?isActive=true&isDeleted=false", .paused = -1 };
+    w[nwant++] = (struct want){ .query = "?names=files,sql,extra-3", .paused = -1, .names = "files,sql,extra-3" };
+    w[nwant++] = (struct want){ .query = q_ids, .paused = -1, .ids = ids_set };
+    w[nwant++] = (struct want){ .query = q_pol, .paused = -1, .policies = pol2 };
+    w[nwant++] = (struct want){ .query = "?environments=kSQL", .paused = -1, .envs = "kSQL" };
+    w[nwant++] = (struct want){ .query = q_mix, .paused = 0, .policies = pol1, .envs = "kPhysical" };
+    w[nwant++] = (struct want){ .query = "?includeLastRunInfo=true", .paused = -1, .last_run = 1 };
+    w[nwant++] = (struct want){ .query = "?includeLastRunInfo=true&isPaused=true", .paused = 1, .last_run = 1 };
+    w[nwant++] = (struct want){ .query = "?names=nothing-like-it", .paused = -1, .names = "nothing-like-it" };
+    w[nwant++] = (struct want){ .query = "?lastRunAnyStatus=Succeeded,Failed,SucceededWithWarning", .paused = -1,
+                                .statuses = "Succeeded,Failed,SucceededWithWarning" };
+    w[nwant++] = (struct want){ .query = "?lastRunLocalBackupStatus=Failed,SucceededWithWarning&includeLastRunInfo=true",
+                                .paused = -1, .last_run = 1, .statuses = "Failed,SucceededWithWarning" };
+    w[nwant++] = (struct want){ .query = "?lastRunAnyStatus=Succeeded&lastRunLocalBackupStatus=Succeeded,Failed"
+                                "&includeLastRunInfo=true&environments=kPhysical", .paused = -1, .last_run = 1,
+                                .statuses = "Succeeded", .envs = "kPhysical" };
+    check_lists(w, nwant, "after creating");
+    gb_before = raw_get("gb", G);
+
+    /* every kind of change is in the next list at once: pause, policy, name, create, delete */
+    {
+        char path[256];
+        snprintf(path, sizeof path, G "/%s", live_ids[4]);
+        CHECK(http(&d, "PUT", path, "ga", file_group("renamed", pol2, host_a, ",'isPaused':false"), &r) == 0);
+        CHECKF(r.status == 200, "%ld %s", r.status, r.body);
+        http_resp_release(&r);
+        w[4].names = "files,sql,extra-3,renamed";
+        w[4].query = "?names=files,sql,extra-3,renamed";
+        check_lists(w, nwant, "after an update");
+        CHECK_EQ_INT(post(G, "ga", file_group("newest", pol2, host_a, ",'isPaused':true"), live_ids[nlive], 128, NULL),
+                     201);
+        nlive++;
+        check_lists(w, nwant, "after a create");
+        snprintf(path, sizeof path, G "/%s", live_ids[1]);
+        deleted = strdup(live_ids[1]);
+        CHECK(http(&d, "DELETE", path, "ga", NULL, &r) == 0);
+        CHECK_EQ_INT(r.status, 204);
+        http_resp_release(&r);
+        memmove(live_ids[1], live_ids[2], (nlive - 2) * sizeof live_ids[0]);
+        nlive--;
+        check_lists(w, nwant, "after a delete");
+        CHECK(strstr(names("ga", "?isDeleted=true"), "volumes") != NULL);
+        CHECK(strstr(names("ga", NULL), "volumes") == NULL);
+        free(deleted);
+    }
+    /* another tenant's cached list did not change, and is not ga's */
+    gb_after = raw_get("gb", G);
+    CHECK(gb_before && gb_after && strcmp(gb_before, gb_after) == 0);
+    CHECK(gb_after && !strstr(gb_after, "extra-"));
+    free(gb_before);
+    free(gb_after);
+}
+
 int main(void)
 {
     char why[512] = "";
@@ -447,6 +705,7 @@ int main(void)
     RUN(tenants_are_isolated);
     RUN(soft_delete);
     RUN(everything_survives_sigkill);
+    RUN(list_is_the_gets);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "daemon did not exit cleanly");
     pgsource_stop(&pgs);
     return check_finish();

@@ -2,7 +2,9 @@
  * get, update (stale check), delete (in-use check); every class of bad input answers 4xx with a
  * message naming the field and changes nothing (the list and the policy are read again); tenants do
  * not see each other's policies; and after SIGKILL and a restart every policy is there with the same
- * id and content, and new ids do not reuse old ones. */
+ * id and content, and new ids do not reuse old ones. The list answers, with its filters and after each
+ * kind of change, byte for byte what the policies' own GETs make (list_is_the_gets: the list cache,
+ * api/list_cache.h, serves nothing stale; includeStats follows group changes). */
 #include "check.h"
 #include "e2e/harness.h"
 #include "e2e/pgsource.h"
@@ -352,6 +354,119 @@ TEST(everything_survives_sigkill)
     CHECK(strncmp(id, id2, (size_t)(strrchr(id, ':') - id)) == 0); /* same cluster and incarnation */
 }
 
+/* ---- the list is the policies' own documents -------------------------------------------------- */
+
+/* raw_get: the body of GET path as sent (malloc'd), or NULL after failing the check when not 200. */
+static char *raw_get(const char *tenant, const char *path)
+{
+    struct http_resp r;
+    char *body = NULL;
+    if (http(&d, "GET", path, tenant, NULL, &r) == 0 && r.status == 200 && r.body) body = strdup(r.body);
+    else check_fail(__FILE__, __LINE__, "GET %s (tenant %s): %ld %s", path, tenant, r.status, r.body ? r.body : "");
+    http_resp_release(&r);
+    return body;
+}
+
+/* expected: {"policies":[...]} from the GETs of the comma-separated ids, in that order (malloc'd). */
+static char *expected(const char *ids)
+{
+    size_t cap = 1 << 18, used = 0;
+    char *out = malloc(cap), id[128];
+    int n = 0;
+    if (!out) return NULL;
+    used += (size_t)snprintf(out, cap, "{\"policies\":[");
+    for (const char *p = ids; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char path[256], *doc;
+        snprintf(id, sizeof id, "%.*s", (int)len, p);
+        snprintf(path, sizeof path, P "/%s", id);
+        if ((doc = raw_get("ta", path)) && used + strlen(doc) + 8 < cap)
+            used += (size_t)snprintf(out + used, cap - used, "%s%s", n++ ? "," : "", doc);
+        free(doc);
+        p = end ? end + 1 : NULL;
+    }
+    snprintf(out + used, cap - used, "]}");
+    return out;
+}
+
+/* same_twice: GET path answers want, twice (the second time from the list cache). */
+static void same_twice(const char *path, const char *want, const char *when)
+{
+    for (int i = 0; i < 2; i++) {
+        char *got = raw_get("ta", path);
+        CHECKF(got && want && strcmp(got, want) == 0, "%s: GET %s (%d):\n%s\nbut the GETs make:\n%s", when, path, i,
+               got ? got : "", want ? want : "");
+        free(got);
+    }
+}
+
+TEST(list_is_the_gets)
+{
+    char ids[4][128], all[600], two[300], path[800], *want, *stats1, *stats2, body[1024];
+    struct http_resp r;
+    CHECK_EQ_INT(create("ta", BODY("list-a", ""), ids[0], sizeof ids[0]), 201);
+    CHECK_EQ_INT(create("ta", BODY("list-b", ""), ids[1], sizeof ids[1]), 201);
+    CHECK_EQ_INT(create("ta", BODY("list-c", ""), ids[2], sizeof ids[2]), 201);
+    snprintf(two, sizeof two, "%s,%s", ids[0], ids[2]);
+    snprintf(path, sizeof path, P "?ids=%s", two);
+    want = expected(two);
+    same_twice(path, want, "ids");
+    free(want);
+    want = expected(ids[1]);
+    same_twice(P "?policyNames=list-b", want, "names");
+    free(want);
+    same_twice(P "?types=Internal", "{\"policies\":[]}", "types=Internal");
+    snprintf(all, sizeof all, "%s,%s,%s", ids[0], ids[1], ids[2]);
+    snprintf(path, sizeof path, P "?policyNames=list-a,list-b,list-c&types=Regular");
+    want = expected(all);
+    same_twice(path, want, "three by name");
+    free(want);
+
+    /* an update, a create and a delete are each in the next list */
+    snprintf(body, sizeof body, "%s", q(BODY("list-b", ",'retryOptions':{'retries':2,'retryIntervalMins':7}")));
+    snprintf(path, sizeof path, P "/%s", ids[1]);
+    CHECK(http(&d, "PUT", path, "ta", body, &r) == 0);
+    CHECKF(r.status == 200, "PUT: %ld %s", r.status, r.body);
+    http_resp_release(&r);
+    snprintf(path, sizeof path, P "?policyNames=list-a,list-b,list-c,list-d&types=Regular");
+    want = expected(all);
+    CHECK(want && strstr(want, "\"retryIntervalMins\":7"));
+    same_twice(path, want, "after an update");
+    free(want);
+    CHECK_EQ_INT(create("ta", BODY("list-d", ""), ids[3], sizeof ids[3]), 201);
+    snprintf(all, sizeof all, "%s,%s,%s,%s", ids[0], ids[1], ids[2], ids[3]);
+    want = expected(all);
+    same_twice(path, want, "after a create");
+    free(want);
+    {
+        char dpath[256];
+        snprintf(dpath, sizeof dpath, P "/%s", ids[0]);
+        CHECK(http(&d, "DELETE", dpath, "ta", NULL, &r) == 0);
+        CHECK_EQ_INT(r.status, 204);
+        http_resp_release(&r);
+    }
+    snprintf(all, sizeof all, "%s,%s,%s", ids[1], ids[2], ids[3]);
+    want = expected(all);
+    same_twice(path, want, "after a delete");
+    free(want);
+
+    /* includeStats counts groups: a new group of list-c is in the next list's statistics */
+    stats1 = raw_get("ta", P "?includeStats=true&policyNames=list-c");
+    CHECK(stats1 && strstr(stats1, "\"numProtectionGroups\":0,"));
+    snprintf(body, sizeof body,
+             "{\"name\":\"uses-list-c\",\"policyId\":\"%s\",\"environment\":\"kSQL\",\"mssqlParams\":"
+             "{\"protectionType\":\"kFile\",\"fileProtectionTypeParams\":{\"objects\":[{\"id\":%lld}]}}}", ids[2],
+             pgs.instance_id);
+    CHECK(http(&d, "POST", G, "ta", body, &r) == 0);
+    CHECKF(r.status == 201, "group: %ld %s", r.status, r.body);
+    http_resp_release(&r);
+    stats2 = raw_get("ta", P "?includeStats=true&policyNames=list-c");
+    CHECKF(stats2 && strstr(stats2, "\"numProtectionGroups\":1,\"numProtectedObjects\":1}"), "%s", stats2 ? stats2 : "");
+    free(stats1);
+    free(stats2);
+}
+
 int main(void)
 {
     char why[512] = "";
@@ -367,6 +482,7 @@ int main(void)
     RUN(tenants_are_isolated);
     RUN(delete_refuses_a_policy_in_use);
     RUN(everything_survives_sigkill);
+    RUN(list_is_the_gets);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "daemon did not exit cleanly");
     pgsource_stop(&pgs);
     return check_finish();
