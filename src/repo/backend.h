@@ -32,7 +32,8 @@
  *
  * Every function returns 0 (or a count where said) or a negative errno: -ENOENT for an absent
  * object, -EEXIST when a put finds the name taken, -EIO for a short read where exact bytes were
- * required. Thread-safe: any operation from any thread, each writer by its owner and the threads
+ * required (the repository reads it as damage), -ENETUNREACH when the storage could not be reached
+ * or kept failing (not damage: the blob is tried again by a later read). Thread-safe: any operation from any thread, each writer by its owner and the threads
  * it hands ranges to. */
 #ifndef COFFER_REPO_BACKEND_H
 #define COFFER_REPO_BACKEND_H

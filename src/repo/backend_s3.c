@@ -904,6 +904,15 @@ static void blocks_drop(struct s3 *s3, const char *name)
     pthread_mutex_unlock(&s3->ra_mu);
 }
 
+/* unreachable_rc: a read that failed for want of the storage (transport failures and server errors
+ * after every retry, -EIO from s3_do / status_rc) is -ENETUNREACH to the repository, which reads
+ * -EIO from a backend's get as "the object's bytes are bad" and records the blob as damaged
+ * (repo.c): a network blip during a restore must not mark good blobs damaged. */
+static int unreachable_rc(int rc)
+{
+    return rc == -EIO ? -ENETUNREACH : rc;
+}
+
 /* s3_get: a ranged GET, or for a streaming pack read (above) a copy out of the blocks it covers. */
 static int s3_get(struct repo_backend *be, int type, const char *name, uint64_t off, void *buf, size_t len,
                   size_t *got)
@@ -914,11 +923,11 @@ static int s3_get(struct repo_backend *be, int type, const char *name, uint64_t 
     int rc = obj_key(s3, type, name, key, sizeof key);
     *got = 0;
     if (rc < 0) return rc;
-    if (type != REPO_OBJ_PACK || len == 0 || len >= S3_BLOCK) return get_range(s3, key, off, buf, len, got);
+    if (type != REPO_OBJ_PACK || len == 0 || len >= S3_BLOCK) return unreachable_rc(get_range(s3, key, off, buf, len, got));
     pthread_mutex_lock(&s3->ra_mu);
     rc = streaming(s3, name, off, end);
     pthread_mutex_unlock(&s3->ra_mu);
-    if (!rc) return get_range(s3, key, off, buf, len, got);
+    if (!rc) return unreachable_rc(get_range(s3, key, off, buf, len, got));
     while (pos < end) {
         uint64_t no = pos / S3_BLOCK, boff = pos - no * S3_BLOCK;
         size_t n, rest = 0;
@@ -927,7 +936,7 @@ static int s3_get(struct repo_backend *be, int type, const char *name, uint64_t 
         if (!b) { /* no block: the rest as a plain ranged GET */
             rc = get_range(s3, key, pos, (char *)buf + (pos - off), (size_t)(end - pos), &rest);
             *got += rest;
-            return rc;
+            return unreachable_rc(rc);
         }
         n = b->len > boff ? b->len - (size_t)boff : 0;
         if (n > end - pos) n = (size_t)(end - pos);

@@ -249,8 +249,8 @@ TEST(streaming_reads_fetch_each_block_once)
     repo_close(r);
     /* a fresh repository: one read (a plain GET) makes the pack streamed; with the server down the
      * block fetch of the next read fails, and so does the read (no hang); back up, the same block
-     * is fetched and read (the failure left nothing behind). The blob whose read failed is left
-     * alone: the repository records a failed read as damage. */
+     * is fetched and read (the failure left nothing behind), and so is the blob whose read failed:
+     * storage out of reach is not damage (backend.h: -ENETUNREACH, not -EIO). */
     r = open_repo("stream", NULL, 0, 0);
     CHECK(r);
     CHECK(same_seed(r, &ids[0], 1000));
@@ -258,6 +258,14 @@ TEST(streaming_reads_fetch_each_block_once)
     CHECK(repo_blob_get(r, &ids[200], &back, &len) != 0);
     CHECKF(s3test_restart(&g_s3, why, sizeof why) == 0, "%s", why);
     for (int i = 201; i < 240; i++) CHECKF(same_seed(r, &ids[i], 1000 + i), "blob %d after the restart", i);
+    CHECK(same_seed(r, &ids[200], 1200));
+    CHECK_EQ_INT(repo_blob_check(r, &ids[200]), 0);
+    repo_close(r);
+    /* and a fresh open does not find it on the damaged-blob list either */
+    r = open_repo("stream", NULL, 0, 0);
+    CHECK(r);
+    CHECK_EQ_INT(repo_blob_check(r, &ids[200]), 0);
+    CHECK(same_seed(r, &ids[200], 1200));
     repo_close(r);
 }
 
