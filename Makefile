@@ -51,7 +51,7 @@ FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/f
 PREFIX  ?= /usr/local
 SYSTEMD_UNIT_DIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 SYSCONF_DIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
-install: all
+install: all agent-packages install-agent
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSCONF_DIR)/default \
 		$(DESTDIR)$(PREFIX)/share/doc/coffer
 	install -m 0755 build/cofferd build/coffer $(DESTDIR)$(PREFIX)/bin/
@@ -60,6 +60,22 @@ install: all
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/cofferd.service
 	install -m 0644 packaging/cofferd.default $(DESTDIR)$(SYSCONF_DIR)/default/cofferd
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/coffer/
+	install -d $(DESTDIR)$(PREFIX)/share/coffer/agent
+	install -m 0644 build/agent/coffer-agent_$(VERSION)_* $(DESTDIR)$(PREFIX)/share/coffer/agent/
+# The agent (issue 11): `make install-agent` installs coffer-agent, its systemd unit and
+# /etc/default/coffer-agent; `make agent-packages` builds the installers cofferd serves through
+# DownloadAgent into build/agent/ (scripts/build-agent-packages.sh: the .deb and the kScript .sh),
+# which `make install` puts under PREFIX/share/coffer/agent (svc_agent_package_path finds them).
+.PHONY: install-agent agent-packages
+install-agent: build/coffer-agent
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSCONF_DIR)/default
+	install -m 0755 build/coffer-agent $(DESTDIR)$(PREFIX)/bin/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g; s|@SYSCONFDIR@|$(SYSCONF_DIR)|g' packaging/coffer-agent.service.in \
+		> $(DESTDIR)$(SYSTEMD_UNIT_DIR)/coffer-agent.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/coffer-agent.service
+	install -m 0644 packaging/coffer-agent.default $(DESTDIR)$(SYSCONF_DIR)/default/coffer-agent
+agent-packages: build/coffer-agent
+	scripts/build-agent-packages.sh build/agent >/dev/null
 all: build/cofferd build/coffer build/coffer-agent
 
 $(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/console-embed.sh
