@@ -74,8 +74,10 @@ install-agent: build/coffer-agent
 		> $(DESTDIR)$(SYSTEMD_UNIT_DIR)/coffer-agent.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/coffer-agent.service
 	install -m 0644 packaging/coffer-agent.default $(DESTDIR)$(SYSCONF_DIR)/default/coffer-agent
-agent-packages: build/coffer-agent
-	scripts/build-agent-packages.sh build/agent >/dev/null
+agent-packages: build/agent/packages.stamp
+build/agent/packages.stamp: build/coffer-agent scripts/build-agent-packages.sh packaging/coffer-agent.service.in \
+		packaging/coffer-agent.default packaging/agent/postinst packaging/agent/prerm packaging/agent/install.sh.in VERSION
+	scripts/build-agent-packages.sh build/agent >/dev/null && touch $@
 all: build/cofferd build/coffer build/coffer-agent
 
 $(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/console-embed.sh
@@ -128,7 +130,7 @@ build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o build/fuzz/libcoffer.a
 
 fuzz-bin: $(FUZZ)
 
-test-bin: all build/asan/cofferd build/asan/coffer build/asan/coffer-agent $(UNIT) $(E2E) fuzz-bin
+test-bin: all agent-packages build/asan/cofferd build/asan/coffer build/asan/coffer-agent $(UNIT) $(E2E) fuzz-bin
 
 test: test-bin
 	tests/run-all.sh
