@@ -77,7 +77,7 @@ install-agent: build/coffer-agent
 agent-packages: build/agent/packages.stamp
 build/agent/packages.stamp: build/coffer-agent scripts/build-agent-packages.sh packaging/coffer-agent.service.in \
 		packaging/coffer-agent.default packaging/agent/postinst packaging/agent/prerm packaging/agent/install.sh.in VERSION
-	scripts/build-agent-packages.sh build/agent >/dev/null && touch $@
+	+scripts/build-agent-packages.sh build/agent >/dev/null && touch $@
 all: build/cofferd build/coffer build/coffer-agent
 
 $(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/console-embed.sh
