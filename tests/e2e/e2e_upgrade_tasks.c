@@ -16,12 +16,20 @@
  *     PartiallyFailed (one skipped) or Failed (none upgraded);
  *   - a task whose every connector is deleted before it runs is Canceled;
  *   - no package on the server: the agent fails with a message saying how to build it;
- *   - tasks are per tenant (ids filter, another tenant sees none). */
+ *   - tasks are per tenant (ids filter, another tenant sees none);
+ *   - the agent's side (agentd_upgrade_apply) with the directive: a forked "agent" whose binary is an
+ *     old stand-in downloads the package from the daemon with an Agent key, checks it, replaces its
+ *     binary (then byte for byte build/coffer-agent, --version this version) and re-executes it; its
+ *     report (agentd_upgrade_report, given once) in the next heartbeat ends the task Succeeded; a
+ *     directive whose SHA-256 is wrong is refused, changes nothing and ends the task Failed with the
+ *     reason; a wrong credential is -EACCES.
+ * agentd_log (the agent core's) is a weak double here writing to stderr. */
 #include "catalog/cat.h"
 #include "catalog/cat_connection.h"
 #include "check.h"
 #include "e2e/harness.h"
 #include "e2e/pgtest.h"
+#include "agentd/agentd.h"
 #include "svc/agent_upgrade.h"
 #include "util/time.h"
 #include <glob.h>
@@ -30,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define TASKS "/v2/data-protect/agents/upgrade-tasks"
@@ -42,6 +52,16 @@ static struct cat *cat;
 static char *g_tmp;
 static char pkg_sha[65];
 static long long pkg_size;
+
+__attribute__((weak)) void agentd_log(enum agentd_log_level lvl, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "agent log %d: ", (int)lvl);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
 
 static int add_connector(const char *tenant, const char *conn, const char *id)
 {
@@ -382,6 +402,130 @@ TEST(tasks_are_per_tenant)
     CHECK_EQ_INT(task_count(U), 1);
 }
 
+static char agent_key[160];
+
+/* files_equal_bytes: path holds the same bytes as build/coffer-agent. */
+static int is_built_agent(const char *path) { return check_files_equal(path, "build/coffer-agent"); }
+
+TEST(the_agent_upgrades_itself)
+{
+    struct http_resp r;
+    json_t *t = NULL, *dir, *rep;
+    char state[600], bin[700], bindir[600], how[800], errf[700], out[256] = "", err[512];
+    struct agentd_state st;
+    long long id;
+    int status = 0, done = 0;
+    pid_t pid;
+    FILE *f;
+    CHECK(http(&d, "POST", "/v2/coffer/keys", NULL, jfmt("{'name':'agent 105','tenantId':'%s','roles':['Agent']}", T),
+               &r) == 0);
+    CHECKF(r.status == 201 && jstr(r.json, "secret"), "%ld %s", r.status, r.body);
+    snprintf(agent_key, sizeof agent_key, "%s", jstr(r.json, "secret"));
+    http_resp_release(&r);
+    CHECK_EQ_INT(add_connector(T, "1", "105"), 0);
+    /* the agent's state and its old binary, installed by the kScript installer */
+    snprintf(state, sizeof state, "%s/agent-state", g_tmp);
+    snprintf(bindir, sizeof bindir, "%s/agent-bin", g_tmp);
+    snprintf(bin, sizeof bin, "%s/coffer-agent", bindir);
+    CHECK(mkdir(state, 0700) == 0 && mkdir(bindir, 0755) == 0);
+    CHECK((f = fopen(bin, "w")) != NULL);
+    fputs("#!/bin/sh\necho coffer-agent " OLD "\n", f);
+    CHECK(fclose(f) == 0 && chmod(bin, 0755) == 0);
+    snprintf(how, sizeof how, "%s/installed-by", state);
+    CHECK((f = fopen(how, "w")) != NULL);
+    fprintf(f, "script %s\n", bin);
+    CHECK(fclose(f) == 0);
+    st = (struct agentd_state){ state, d.base, NULL, "105", T, agent_key };
+    CHECK_EQ_INT(post("{\"agentIDs\":[105],\"name\":\"self-upgrade\"}", &t), 201);
+    id = jint(t, "id");
+    json_decref(t);
+    CHECK((dir = beat("105", OLD, NULL, util_time_real())) != NULL);
+    /* the agent: applies the directive and becomes the new binary (which, given the test's own
+     * arguments, prints its usage and exits); returning means it failed */
+    snprintf(errf, sizeof errf, "%s/agent.err", g_tmp);
+    fflush(NULL);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char e[512];
+        FILE *ef = freopen(errf, "w", stderr);
+        (void)ef;
+        if (agentd_upgrade_apply(&st, dir, e, sizeof e) != 0) fprintf(stderr, "APPLY-FAILED: %s\n", e);
+        fflush(stderr);
+        _exit(10);
+    }
+    for (int i = 0; i < 600 && !done; i++) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) done = 1;
+        else usleep(100 * 1000);
+    }
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    json_decref(dir);
+    {
+        FILE *ef = fopen(errf, "r");
+        size_t n = ef ? fread(out, 1, sizeof out - 1, ef) : 0;
+        out[n] = '\0';
+        if (ef) fclose(ef);
+    }
+    CHECKF(done && WIFEXITED(status) && WEXITSTATUS(status) != 10 && !strstr(out, "APPLY-FAILED"),
+           "the agent did not re-execute: status %d, stderr '%s'", status, out);
+    CHECK(is_built_agent(bin));
+    {
+        char cmd[800], v[128] = "";
+        FILE *p;
+        snprintf(cmd, sizeof cmd, "'%s' --version", bin);
+        CHECK((p = popen(cmd, "r")) != NULL);
+        if (!fgets(v, sizeof v, p)) v[0] = '\0';
+        pclose(p);
+        CHECKF(strcmp(v, "coffer-agent " COFFER_VERSION "\n") == 0, "'%s'", v);
+    }
+    /* the new agent's first heartbeat carries the report, once */
+    CHECK((rep = agentd_upgrade_report(&st)) != NULL);
+    CHECK(jint(rep, "taskId") == id && strcmp(jstr(rep, "status"), "Succeeded") == 0);
+    CHECK(agentd_upgrade_report(&st) == NULL);
+    CHECK(beat("105", COFFER_VERSION, rep, util_time_real()) == NULL);
+    CHECK((t = task(T, id)) != NULL);
+    CHECK(has_status(t, "Succeeded") && agent_status(t, 105, "Succeeded"));
+    CHECK(strcmp(jstr(agent_info(t, 105), "previousSoftwareVersion"), OLD) == 0);
+    json_decref(t);
+
+    /* a directive whose digest does not match what the server sends: refused, nothing replaced */
+    CHECK_EQ_INT(post("{\"agentIDs\":[105]}", &t), 201);
+    id = jint(t, "id");
+    json_decref(t);
+    CHECK((dir = beat("105", OLD, NULL, util_time_real())) != NULL);
+    json_object_set_new(dir, "sha256", json_string("00000000000000000000000000000000000000000000000000000000000000ff"));
+    CHECK((f = fopen(bin, "w")) != NULL);
+    fputs("#!/bin/sh\necho coffer-agent " OLD "\n", f);
+    CHECK(fclose(f) == 0);
+    CHECK(agentd_upgrade_apply(&st, dir, err, sizeof err) == -EBADMSG);
+    CHECKF(strstr(err, "SHA-256") != NULL, "%s", err);
+    CHECK(!is_built_agent(bin));
+    {
+        char p[700];
+        snprintf(p, sizeof p, "%s/upgrade.download", state);
+        CHECK(access(p, F_OK) != 0); /* the refused download is not kept */
+    }
+    /* a wrong credential */
+    st.credential = "cfk_0000000000000000_00";
+    json_object_set_new(dir, "sha256", json_string(pkg_sha));
+    CHECK(agentd_upgrade_apply(&st, dir, err, sizeof err) == -EACCES);
+    st.credential = agent_key;
+    json_decref(dir);
+    CHECK(!is_built_agent(bin));
+    CHECK((rep = agentd_upgrade_report(&st)) != NULL);
+    CHECK(strcmp(jstr(rep, "status"), "Failed") == 0 && jint(rep, "taskId") == id);
+    CHECK(beat("105", OLD, rep, util_time_real()) == NULL);
+    CHECK((t = task(T, id)) != NULL);
+    CHECK(has_status(t, "Failed") && agent_status(t, 105, "Failed"));
+    CHECKF(strstr(jstr(agent_info(t, 105), "error.message"), "answered 401") != NULL, "%s",
+           jstr(agent_info(t, 105), "error.message"));
+    json_decref(t);
+}
+
 int main(void)
 {
     int rc;
@@ -400,6 +544,7 @@ int main(void)
     RUN(a_task_whose_agents_are_deleted_is_canceled);
     RUN(no_package_fails_the_agent_with_how_to_build_it);
     RUN(tasks_are_per_tenant);
+    RUN(the_agent_upgrades_itself);
     if (cat) cat_close(cat);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "daemon did not exit cleanly");
     rc = check_finish();
