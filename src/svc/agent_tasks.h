@@ -34,7 +34,7 @@ int svc_upgrade_task_create(struct cat *cat, const char *tenant, const struct sv
                             int64_t *id_out, long *bad_index, char *err, size_t errlen);
 /* svc_upgrade_sweep: ends the tasks of tenant (NULL: all) whose window has passed (their agents not
  * yet upgraded become Failed, the task Failed or PartiallyFailed) or whose every agent was deleted
- * before it started (Canceled). Called before tasks are listed and on every heartbeat. 0 or <0. */
+ * before it started (Canceled). Called before tasks are listed. 0 or <0. */
 int svc_upgrade_sweep(struct cat *cat, const char *tenant, int64_t now_usecs);
 
 /* svc_agent_package_info: the package file of type ("deb" | "script") with its size and SHA-256 in

@@ -11,9 +11,11 @@
  *     failure makes it Failed with the agent's error; a success counts once its version is current.
  * When every agent is final (Succeeded, Skipped, Failed) the task ends: Succeeded when none failed,
  * Failed when none succeeded or was skipped, else PartiallyFailed. The sweep (svc_upgrade_sweep,
- * before a listing and on each heartbeat) ends a task whose window has passed (scheduleEndTimeUsecs
+ * before a listing) ends a task whose window has passed (scheduleEndTimeUsecs
  * > 0 and now after it): its agents not final fail with "the schedule window ended" and the task ends
- * as above; a task whose every agent's connector was deleted before it started is Canceled. A Retry
+ * as above; a task whose every agent's connector was deleted before it started is Canceled. A
+ * heartbeat settles only the due tasks naming its agent (its cost does not grow with other tasks). A
+ * success reported by an agent still at an older version fails it (no endless re-upgrade). A Retry
  * task (retryTaskId) names the failed agents of a finished task.
  *
  * Packages: the files scripts/build-agent-packages.sh makes, coffer-agent_<VERSION>_<arch>.deb and
@@ -393,6 +395,11 @@ static void apply_report(struct cat *cat, const char *tenant, int64_t agent, con
             set_agent(cat, tenant, t.id, a, SVC_UPG_FAILED, a->start_usecs ? a->start_usecs : now, now, NULL, msg);
         } else if (strcmp(status, SVC_UPG_SUCCEEDED) == 0 && svc_version_cmp(version, COFFER_VERSION) >= 0) {
             set_agent(cat, tenant, t.id, a, SVC_UPG_SUCCEEDED, a->start_usecs ? a->start_usecs : now, now, NULL, NULL);
+        } else if (strcmp(status, SVC_UPG_SUCCEEDED) == 0) {
+            /* installed, yet the old version still runs: failing here ends what would be a loop */
+            snprintf(msg, sizeof msg, "the agent reported the upgrade done but still runs version %.40s (want %s)",
+                     version, COFFER_VERSION);
+            set_agent(cat, tenant, t.id, a, SVC_UPG_FAILED, a->start_usecs ? a->start_usecs : now, now, NULL, msg);
         }
         settle(cat, tenant, t.id, now);
     }
@@ -429,7 +436,6 @@ json_t *svc_agent_upgrade_heartbeat(struct cat *cat, const char *tenant, const c
     errno = 0;
     agent = strtoll(connector_id, &end, 10);
     if (errno || end == connector_id || *end || agent <= 0) return NULL;
-    svc_upgrade_sweep(cat, tenant, now_usecs);
     if (json_is_object(report)) apply_report(cat, tenant, agent, agent_version, report, now_usecs);
     /* each due task naming this agent, oldest first; bounded: every pass settles the agent's row or returns */
     for (int guard = 0; guard < 64; guard++) {
@@ -439,6 +445,12 @@ json_t *svc_agent_upgrade_heartbeat(struct cat *cat, const char *tenant, const c
         if (!a) {
             cat_upgrade_task_release(&t);
             break;
+        }
+        if (t.schedule_end_usecs > 0 && now_usecs > t.schedule_end_usecs) {
+            /* its window has passed: settled here (the listing's sweep settles the others) */
+            settle(cat, tenant, task_id, now_usecs);
+            cat_upgrade_task_release(&t);
+            continue;
         }
         if (svc_version_cmp(agent_version, COFFER_VERSION) >= 0) {
             int started = strcmp(a->status, SVC_UPG_STARTED) == 0;

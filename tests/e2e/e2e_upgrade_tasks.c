@@ -11,9 +11,11 @@
  *     failure Failed with the agent's error; the task ends PartiallyFailed and is retryable;
  *   - Retry: a new task of type Retry for the failed agent only; the agent coming back current ends it
  *     Succeeded; retrying a Succeeded task is refused;
+ *   - an agent reporting success while still at the old version is Failed (no endless re-upgrade);
  *   - a task scheduled later gives nothing before its time and a directive after;
  *   - a window that passes: agents not upgraded Failed with "schedule window ended", the task
- *     PartiallyFailed (one skipped) or Failed (none upgraded);
+ *     PartiallyFailed (one skipped) or Failed (none upgraded); a heartbeat after the window gets
+ *     nothing and settles its task even before anyone lists;
  *   - a task whose every connector is deleted before it runs is Canceled;
  *   - no package on the server: the agent fails with a message saying how to build it;
  *   - tasks are per tenant (ids filter, another tenant sees none);
@@ -26,6 +28,7 @@
  * agentd_log (the agent core's) is a weak double here writing to stderr. */
 #include "catalog/cat.h"
 #include "catalog/cat_connection.h"
+#include "catalog/cat_upgrade.h"
 #include "check.h"
 #include "e2e/harness.h"
 #include "e2e/pgtest.h"
@@ -298,6 +301,25 @@ TEST(retry_reruns_the_failed_agents)
     CHECK(refused(jfmt("{'retryTaskId':%lld}", id), 400, "only a Failed or PartiallyFailed task"));
 }
 
+TEST(a_success_at_the_old_version_is_a_failure)
+{
+    json_t *t = NULL, *dir;
+    int64_t now = util_time_real();
+    long long id;
+    CHECK_EQ_INT(post("{\"agentIDs\":[101]}", &t), 201);
+    id = jint(t, "id");
+    json_decref(t);
+    CHECK((dir = beat("101", OLD, NULL, now)) != NULL);
+    json_decref(dir);
+    /* the agent says it installed the package but comes back at the old version: no second round */
+    CHECK(beat("101", OLD, json_pack("{s:I,s:s,s:s}", "taskId", (json_int_t)id, "status", "Succeeded", "version",
+                                     COFFER_VERSION), now + 1000) == NULL);
+    CHECK((t = task(T, id)) != NULL);
+    CHECK(has_status(t, "Failed") && agent_status(t, 101, "Failed"));
+    CHECK(strstr(jstr(agent_info(t, 101), "error.message"), "still runs version " OLD) != NULL);
+    json_decref(t);
+}
+
 TEST(a_later_schedule_waits_for_its_time)
 {
     json_t *t = NULL, *dir;
@@ -323,17 +345,28 @@ TEST(a_passed_window_fails_the_rest)
 {
     json_t *t = NULL, *t2 = NULL, *dir;
     int64_t now = util_time_real(), end = now + 1500000;
-    long long id, id2;
+    long long id, id2, id3;
     CHECK_EQ_INT(post(jfmt("{'agentIDs':[101,102],'scheduleEndTimeUsecs':%lld}", (long long)end), &t), 201);
     id = jint(t, "id");
     json_decref(t);
     CHECK_EQ_INT(post(jfmt("{'agentIDs':[103],'scheduleEndTimeUsecs':%lld}", (long long)end), &t2), 201);
     id2 = jint(t2, "id");
     json_decref(t2);
+    CHECK_EQ_INT(post(jfmt("{'agentIDs':[104],'scheduleEndTimeUsecs':%lld}", (long long)end), &t2), 201);
+    id3 = jint(t2, "id");
+    json_decref(t2);
     CHECK(beat("101", COFFER_VERSION, NULL, now) == NULL); /* skipped */
     CHECK((dir = beat("102", OLD, NULL, now)) != NULL);    /* started, never comes back */
     json_decref(dir);
     for (int i = 0; i < 50 && util_time_real() <= end + 100000; i++) usleep(100 * 1000);
+    /* a heartbeat after the window, before anyone lists: nothing, and its task is settled by it */
+    CHECK(beat("104", OLD, NULL, util_time_real()) == NULL);
+    {
+        struct cat_upgrade_task ct;
+        CHECK_EQ_INT(cat_upgrade_task_get(cat, T, id3, &ct), 0);
+        CHECKF(strcmp(ct.status, "Failed") == 0, "%s", ct.status);
+        cat_upgrade_task_release(&ct);
+    }
     CHECK((t = task(T, id)) != NULL);
     CHECK(has_status(t, "PartiallyFailed") && agent_status(t, 101, "Skipped") && agent_status(t, 102, "Failed"));
     CHECK(strstr(jstr(agent_info(t, 102), "error.message"), "schedule window ended") != NULL);
@@ -539,6 +572,7 @@ int main(void)
     RUN(validation_names_the_field_and_creates_nothing);
     RUN(a_task_runs_to_partially_failed);
     RUN(retry_reruns_the_failed_agents);
+    RUN(a_success_at_the_old_version_is_a_failure);
     RUN(a_later_schedule_waits_for_its_time);
     RUN(a_passed_window_fails_the_rest);
     RUN(a_task_whose_agents_are_deleted_is_canceled);
