@@ -13,7 +13,8 @@
  * Failed when none succeeded or was skipped, else PartiallyFailed. The sweep (svc_upgrade_sweep,
  * before a listing) ends a task whose window has passed (scheduleEndTimeUsecs
  * > 0 and now after it): its agents not final fail with "the schedule window ended" and the task ends
- * as above; a task whose every agent's connector was deleted before it started is Canceled. A
+ * as above; a task whose every agent's connector was deleted before it started is Canceled, and in
+ * other open tasks a deleted agent that is not final fails ("deleted"). A
  * heartbeat settles only the due tasks naming its agent (its cost does not grow with other tasks). A
  * success reported by an agent still at an older version fails it (no endless re-upgrade). A Retry
  * task (retryTaskId) names the failed agents of a finished task.
@@ -252,25 +253,43 @@ out:
     return rc;
 }
 
-/* cancel_if_orphaned: a task that has not started and whose every agent's connector is gone. */
-static int cancel_if_orphaned(struct cat *cat, const char *tenant, int64_t id, int64_t now)
+/* reap_deleted: agents of an open task whose connector is gone. A task that has not started and has
+ * lost every agent is Canceled; otherwise the lost agents that are not final fail ("deleted"), and
+ * settle ends the task when nothing else is left. */
+static int reap_deleted(struct cat *cat, const char *tenant, int64_t id, int64_t now)
 {
     struct cat_upgrade_task t;
-    int rc = cat_upgrade_task_get(cat, tenant, id, &t), alive = 0;
+    int rc = cat_upgrade_task_get(cat, tenant, id, &t);
+    size_t gone = 0;
+    char *lost;
     if (rc != 0) return rc;
-    if (strcmp(t.status, SVC_UPG_SCHEDULED) == 0 && t.n_agents > 0) {
-        for (size_t i = 0; i < t.n_agents && !alive; i++) {
-            struct cat_connector c;
-            char sid[24];
-            snprintf(sid, sizeof sid, "%lld", (long long)t.agents[i].agent_id);
-            int g = cat_connector_get(cat, tenant, sid, &c);
-            if (g == 0) cat_connector_release(&c);
-            if (g != CAT_NOT_FOUND) alive = 1; /* present, or unknown after an error: keep */
-        }
-        if (!alive)
-            rc = cat_upgrade_task_set(cat, tenant, id, SVC_UPG_CANCELED, 0, now,
-                                      "every agent of the task was deleted before it started");
+    if (!(lost = calloc(t.n_agents + 1, 1))) {
+        cat_upgrade_task_release(&t);
+        return -ENOMEM;
     }
+    for (size_t i = 0; i < t.n_agents; i++) {
+        struct cat_connector c;
+        char sid[24];
+        int g;
+        snprintf(sid, sizeof sid, "%lld", (long long)t.agents[i].agent_id);
+        g = cat_connector_get(cat, tenant, sid, &c);
+        if (g == 0) cat_connector_release(&c);
+        if (g == CAT_NOT_FOUND) { /* an error reading it: keep the agent */
+            lost[i] = 1;
+            gone++;
+        }
+    }
+    if (gone && gone == t.n_agents && strcmp(t.status, SVC_UPG_SCHEDULED) == 0) {
+        rc = cat_upgrade_task_set(cat, tenant, id, SVC_UPG_CANCELED, 0, now,
+                                  "every agent of the task was deleted before it started");
+    } else {
+        for (size_t i = 0; i < t.n_agents && rc == 0; i++) {
+            if (!lost[i] || is_final(t.agents[i].status)) continue;
+            rc = set_agent(cat, tenant, id, &t.agents[i], SVC_UPG_FAILED, t.agents[i].start_usecs, now, NULL,
+                           "the agent (data-source connector) was deleted before it was upgraded");
+        }
+    }
+    free(lost);
     cat_upgrade_task_release(&t);
     return rc;
 }
@@ -280,7 +299,7 @@ struct sweep_ctx { struct cat *cat; int64_t now; };
 static int sweep_one(void *ud, const char *tenant, int64_t id)
 {
     struct sweep_ctx *s = ud;
-    int rc = cancel_if_orphaned(s->cat, tenant, id, s->now);
+    int rc = reap_deleted(s->cat, tenant, id, s->now);
     if (rc == 0) rc = settle(s->cat, tenant, id, s->now);
     if (rc != 0) log_warn("agent upgrade task %lld of tenant '%s': sweep failed (%d)", (long long)id, tenant, rc);
     return 0; /* one task's trouble does not stop the others */

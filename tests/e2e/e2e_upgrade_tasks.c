@@ -16,7 +16,8 @@
  *   - a window that passes: agents not upgraded Failed with "schedule window ended", the task
  *     PartiallyFailed (one skipped) or Failed (none upgraded); a heartbeat after the window gets
  *     nothing and settles its task even before anyone lists;
- *   - a task whose every connector is deleted before it runs is Canceled;
+ *   - a task whose every connector is deleted before it runs is Canceled; in a running task a deleted
+ *     agent fails ("deleted") and the others go on;
  *   - no package on the server: the agent fails with a message saying how to build it;
  *   - tasks are per tenant (ids filter, another tenant sees none);
  *   - the agent's side (agentd_upgrade_apply) with the directive: a forked "agent" whose binary is an
@@ -396,6 +397,28 @@ TEST(a_task_whose_agents_are_deleted_is_canceled)
     json_decref(t);
     /* and a deleted connector can no longer be named */
     CHECK(refused("{\"agentIDs\":[104]}", 400, "agentIDs[0]"));
+    /* in a running task, a deleted agent fails and the rest goes on */
+    CHECK_EQ_INT(add_connector(T, "1", "106"), 0);
+    CHECK_EQ_INT(add_connector(T, "1", "107"), 0);
+    CHECK_EQ_INT(post("{\"agentIDs\":[106,107]}", &t), 201);
+    id = jint(t, "id");
+    json_decref(t);
+    {
+        json_t *dir = beat("106", OLD, NULL, util_time_real());
+        CHECK(dir != NULL);
+        json_decref(dir);
+    }
+    CHECK(http(&d, "DELETE", "/v2/data-source-connectors/107", T, NULL, &r) == 0);
+    CHECKF(r.status == 204 || r.status == 200, "%ld %s", r.status, r.body);
+    http_resp_release(&r);
+    CHECK((t = task(T, id)) != NULL);
+    CHECK(has_status(t, "Running") && agent_status(t, 106, "Started") && agent_status(t, 107, "Failed"));
+    CHECK(strstr(jstr(agent_info(t, 107), "error.message"), "deleted") != NULL);
+    json_decref(t);
+    CHECK(beat("106", COFFER_VERSION, NULL, util_time_real()) == NULL);
+    CHECK((t = task(T, id)) != NULL);
+    CHECK(has_status(t, "PartiallyFailed") && agent_status(t, 106, "Succeeded"));
+    json_decref(t);
 }
 
 TEST(no_package_fails_the_agent_with_how_to_build_it)

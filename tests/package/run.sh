@@ -63,11 +63,11 @@ if [ -f "$agent_deb" ]; then
     grep -qx "$f" <<<"$ac" || missing="$missing $f"
   done
   av=$(dpkg-deb --field "$agent_deb" Version); ap=$(dpkg-deb --field "$agent_deb" Package)
-  if [ -z "$missing" ] && [ "$av" = "$version" ] && [ "$ap" = coffer-agent ] &&
-     dpkg-deb --ctrl-tarfile "$agent_deb" | tar -tf - | grep -q postinst; then
+  ainfo=$(dpkg-deb --info "$agent_deb")
+  if [ -z "$missing" ] && [ "$av" = "$version" ] && [ "$ap" = coffer-agent ] && grep -q ' postinst' <<<"$ainfo"; then
     ok agent_deb_holds_binary_unit_and_defaults
   else
-    bad agent_deb_holds_binary_unit_and_defaults "missing:$missing; Package '$ap' Version '$av'"
+    bad agent_deb_holds_binary_unit_and_defaults "missing:$missing; Package '$ap' Version '$av'; $(grep -c postinst <<<"$ainfo") postinst"
   fi
   # the kScript installer into a temporary prefix, without root's places
   if sh "$agent_sh" --prefix "$tmp/agent-prefix" --state-dir "$tmp/agent-state" --no-systemd >"$tmp/agent-sh.log" 2>&1 &&
