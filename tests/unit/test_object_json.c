@@ -128,6 +128,7 @@ TEST(migration_8_converts_wire_shaped_documents)
               "DROP TABLE api_keys;"
               "DROP TABLE audit_log; DROP TABLE audit_horizon;"
               "DROP TABLE sched_fires;"
+              "DROP TABLE upgrade_task_agents; DROP TABLE upgrade_tasks;"
               "PRAGMA user_version = 7;") == 0);
     CHECK(shown());
     /* and the rows now hold the facts document */
