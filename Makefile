@@ -89,7 +89,7 @@ install-docs: $(DOCS_GEN)
 PREFIX  ?= /usr/local
 SYSTEMD_UNIT_DIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 SYSCONF_DIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
-install: all
+install: all agent-packages install-agent
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSCONF_DIR)/default \
 		$(DESTDIR)$(PREFIX)/share/doc/coffer
 	install -m 0755 build/cofferd build/coffer $(DESTDIR)$(PREFIX)/bin/
@@ -100,6 +100,24 @@ install: all
 	install -d $(DESTDIR)$(SYSCONF_DIR)/coffer
 	install -m 0600 packaging/cofferd.conf $(DESTDIR)$(SYSCONF_DIR)/coffer/cofferd.conf
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/coffer/
+	install -d $(DESTDIR)$(PREFIX)/share/coffer/agent
+	install -m 0644 build/agent/coffer-agent_$(VERSION)_* $(DESTDIR)$(PREFIX)/share/coffer/agent/
+# The agent (issue 11): `make install-agent` installs coffer-agent, its systemd unit and
+# /etc/default/coffer-agent; `make agent-packages` builds the installers cofferd serves through
+# DownloadAgent into build/agent/ (scripts/build-agent-packages.sh: the .deb and the kScript .sh),
+# which `make install` puts under PREFIX/share/coffer/agent (svc_agent_package_path finds them).
+.PHONY: install-agent agent-packages
+install-agent: build/coffer-agent
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSCONF_DIR)/default
+	install -m 0755 build/coffer-agent $(DESTDIR)$(PREFIX)/bin/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g; s|@SYSCONFDIR@|$(SYSCONF_DIR)|g' packaging/coffer-agent.service.in \
+		> $(DESTDIR)$(SYSTEMD_UNIT_DIR)/coffer-agent.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/coffer-agent.service
+	install -m 0644 packaging/coffer-agent.default $(DESTDIR)$(SYSCONF_DIR)/default/coffer-agent
+agent-packages: build/agent/packages.stamp
+build/agent/packages.stamp: build/coffer-agent scripts/build-agent-packages.sh packaging/coffer-agent.service.in \
+		packaging/coffer-agent.default packaging/agent/postinst packaging/agent/prerm packaging/agent/install.sh.in VERSION
+	+scripts/build-agent-packages.sh build/agent >/dev/null && touch $@
 all: build/cofferd build/coffer build/coffer-agent
 
 $(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/console-embed.sh
@@ -155,7 +173,7 @@ build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o build/fuzz/libcoffer.a
 
 fuzz-bin: $(FUZZ)
 
-test-bin: all build/asan/cofferd build/asan/coffer build/asan/coffer-agent $(UNIT) $(E2E) fuzz-bin
+test-bin: all agent-packages build/asan/cofferd build/asan/coffer build/asan/coffer-agent $(UNIT) $(E2E) fuzz-bin
 
 test: test-bin
 	tests/run-all.sh

@@ -136,7 +136,7 @@ for src in tests/unit/test_*.c tests/e2e/e2e_*.c; do
 done
 
 # The second pass: the catalog on PostgreSQL.
-PG_CATALOG_SUITES='^(test_cat_nodes|test_cat_repo_sync|e2e_audit|e2e_access|test_policy_catalog|test_policy_ids|test_recover_catalog|test_recover_worker|test_file_index|test_sched_runs|test_pg_runs|test_job|test_spec|test_svc|test_source_ids|e2e_runs|e2e_recover|e2e_search|e2e_policies|e2e_groups|e2e_retry|e2e_agent|e2e_agent_backup)$'
+PG_CATALOG_SUITES='^(test_cat_nodes|test_cat_repo_sync|e2e_audit|e2e_access|test_policy_catalog|test_policy_ids|test_recover_catalog|test_recover_worker|test_file_index|test_sched_runs|test_pg_runs|test_job|test_spec|test_svc|test_source_ids|e2e_runs|e2e_recover|e2e_search|e2e_policies|e2e_groups|e2e_retry|e2e_agent|e2e_agent_backup|e2e_upgrade_tasks)$'
 for src in tests/unit/test_*.c tests/e2e/e2e_*.c; do
   name=$(basename "$src" .c)
   [[ "$name" =~ $PG_CATALOG_SUITES ]] || continue

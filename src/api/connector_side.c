@@ -1,7 +1,8 @@
 /* connector_side.c: the operations the wire contract marks [connector-side]. They are served by a
- * data-source connector (the agent installed next to the sources), not by the cluster, so cofferd
- * answers each with 501 and a JSON message saying so, instead of a bare 404 that would read as a
- * typo in the path:
+ * data-source connector on the host it runs on: coffer-agent's local API (src/agentd/local_api.c,
+ * `coffer-agent run --api ADDR:PORT`), not by the cluster. cofferd answers each with 501
+ * NotImplemented and a JSON message naming where it is served, instead of a bare 404 that would read
+ * as a typo in the path (501 rather than 404: the path is right, this server does not implement it):
  *   POST /access-tokens                        CreateAccessToken
  *   GET  /data-source-connector/logs           GetDataSourceConnectorLogs
  *   POST /data-source-connector/registration   RegisterDataSourceConnector
@@ -27,7 +28,7 @@ struct connector_op {
 
 static const struct connector_op ops[] = {
     { "POST", "/access-tokens", "CreateAccessToken",
-      " cofferd takes its admin key directly as the bearer token: no access token is needed." },
+      " cofferd itself takes its API keys directly as the bearer token: no access token is needed." },
     { "GET", "/data-source-connector/logs", "GetDataSourceConnectorLogs", "" },
     { "POST", "/data-source-connector/registration", "RegisterDataSourceConnector",
       " A connector's registration token comes from POST "
@@ -46,12 +47,13 @@ static void connector_side(struct api_req *req, struct api_resp *resp)
     for (const struct connector_op *o = ops; o->method; o++) {
         if (strcmp(o->method, req->method) == 0 && strcmp(o->suffix, path) == 0) {
             api_error(resp, 501, "NotImplemented", "%s %s (%s) is served by a data-source connector, not by "
-                      "cofferd.%s", o->method, o->suffix, o->operation, o->hint);
+                      "cofferd: by coffer-agent's local API on the connector's host (coffer-agent run --api "
+                      "ADDR:PORT).%s", o->method, o->suffix, o->operation, o->hint);
             return;
         }
     }
-    api_error(resp, 501, "NotImplemented", "%s %s is served by a data-source connector, not by cofferd",
-              req->method, req->path);
+    api_error(resp, 501, "NotImplemented", "%s %s is served by a data-source connector, not by cofferd: by "
+              "coffer-agent's local API on the connector's host", req->method, req->path);
 }
 
 #define BOTH(m, p) { m, p, connector_side, 0, API_ROLE_VIEWER }, { m, "/v2" p, connector_side, 0, API_ROLE_VIEWER }

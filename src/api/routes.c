@@ -32,6 +32,8 @@ const struct api_route_table api_route_tables[] = {
     IBM("site", api_routes_site),
     /* Coffer extension: API keys (keys_api.c); a key's tenant is in the body, not in a header */
     { "coffer-keys", api_routes_coffer_keys, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
+    /* Coffer extension: the agent package for agents upgrading themselves (agents.c); Agent keys */
+    { "coffer-agent-package", api_routes_coffer_agent_package, API_AUTH_ADMIN_BEARER, { "X-IBM-Tenant-Id", 0, 256 } },
     /* served by a connector, not by us: the client sends no tenant (connector_side.c) */
     { "connector-side", api_routes_connector_side, API_AUTH_ADMIN_BEARER, API_TENANT_NONE },
     /* Coffer extension: the agent protocol (agent_proto.c, docs/agent-protocol.md). Registration takes

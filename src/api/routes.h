@@ -76,6 +76,7 @@ extern const struct api_route api_routes_search_indexed[];  /* search_indexed.c 
 extern const struct api_route api_routes_protection_sources_v1[]; /* protection_sources_v1.c */
 extern const struct api_route api_routes_agents[];          /* agents.c */
 extern const struct api_route api_routes_meta_info[];       /* meta_info.c */
+extern const struct api_route api_routes_coffer_agent_package[]; /* agents.c: GET /v2/coffer/agents/package */
 extern const struct api_route api_routes_connector_side[];  /* connector_side.c */
 extern const struct api_route api_routes_coffer_repository[]; /* repo_ops.c (Coffer extension) */
 extern const struct api_route api_routes_coffer_audit[];    /* audit.c (Coffer extension) */

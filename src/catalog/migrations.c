@@ -335,6 +335,20 @@ const struct cat_migration cat_migrations[] = {
       "  PRIMARY KEY (tenant, connector_id));"
       "CREATE UNIQUE INDEX agents_key ON agents(key_id);",
       NULL },
+    /* 21: agent upgrade tasks (cat_upgrade.h, issue 11): a task per row, keyed by (tenant, id), and
+     * its agents with their own state, in the order the task named them (pos). */
+    { 21,
+      "CREATE TABLE upgrade_tasks ("
+      "  tenant TEXT NOT NULL, id BIGINT NOT NULL, name TEXT, description TEXT, type TEXT NOT NULL,"
+      "  retried_task_id BIGINT NOT NULL, schedule_usecs BIGINT NOT NULL, schedule_end_usecs BIGINT NOT NULL,"
+      "  created_usecs BIGINT NOT NULL, start_usecs BIGINT NOT NULL, end_usecs BIGINT NOT NULL,"
+      "  status TEXT NOT NULL, error TEXT, version TEXT, PRIMARY KEY (tenant, id));"
+      "CREATE TABLE upgrade_task_agents ("
+      "  tenant TEXT NOT NULL, task_id BIGINT NOT NULL, pos BIGINT NOT NULL, agent_id BIGINT NOT NULL,"
+      "  status TEXT NOT NULL, start_usecs BIGINT NOT NULL, end_usecs BIGINT NOT NULL, previous_version TEXT,"
+      "  error TEXT, PRIMARY KEY (tenant, task_id, agent_id));"
+      "CREATE INDEX upgrade_task_agents_agent ON upgrade_task_agents(tenant, agent_id, status);",
+      NULL },
     /* 22: several nodes on one repository (cat_nodes.h): one row with the count of index-file writes
      * (a node reloads the repository's index only when another node wrote), the prune lease and the
      * count of prunes that ended. */

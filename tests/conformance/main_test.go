@@ -62,6 +62,7 @@ var (
 	baseURL    string                             // http://127.0.0.1:N
 	serviceURL string                             // baseURL + "/v2": what the SDK is given
 	nameSeq    atomic.Int64
+	dataDir    string // the daemon's data directory (agents_test.go adds connector rows to its catalog)
 )
 
 func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
@@ -107,7 +108,8 @@ func runSuite(m *testing.M) int {
 		}
 	}
 
-	cmd := exec.Command(bin, "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
+	dataDir = filepath.Join(dir, "data")
+	cmd := exec.Command(bin, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 	// The recovery delay hook holds every recovery Running for recoveryDelay, so that
 	// TestCancelRecoveryByID's cancel lands on a recovery that is still running.
 	cmd.Env = append(os.Environ(), "COFFER_ADMIN_KEY="+adminKey, "COFFER_TEST_HOOKS=1",

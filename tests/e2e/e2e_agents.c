@@ -1,13 +1,11 @@
 /* e2e_agents.c: the cluster operations that have nothing to act on in Coffer, and the connector-side
- * ones, against the real daemon:
- *   - agent upgrade tasks: GET is an empty task list; POST checks its body whole (400 naming the
- *     field) and then refuses every agent id (the built-in agent's id says it is upgraded with
- *     cofferd; any other id names no agent), never a pretended success, and nothing is created;
+ * ones, against the real daemon (agent upgrade tasks: e2e_upgrade_tasks.c):
  *   - snapshot meta-info: body checks (400 naming the field), a malformed snapshot id (400), an
  *     unknown or another tenant's snapshot (404), and for a real snapshot of this machine a 400
  *     naming environment for kOracle/kSfdc/kKubernetes and for the snapshot's own kPhysical;
- *   - connector-side operations answer 501 with a JSON message at the root and under /v2, without
- *     X-IBM-Tenant-Id, still behind the bearer key; other methods on their paths are 405. */
+ *   - connector-side operations answer 501 with a JSON message naming where they are served
+ *     (coffer-agent's local API) at the root and under /v2, without X-IBM-Tenant-Id, still behind the
+ *     bearer key; other methods on their paths are 405. */
 #include "check.h"
 #include "e2e/harness.h"
 #include <stdarg.h>
@@ -17,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TASKS "/v2/data-protect/agents/upgrade-tasks"
 #define T "agents-a"
 
 static struct daemon d;
@@ -44,19 +41,6 @@ static int expect(const char *method, const char *path, const char *tenant, cons
     }
     http_resp_release(&r);
     return 1;
-}
-
-static int tasks_empty(const char *query)
-{
-    struct http_resp r;
-    char path[256];
-    int ok;
-    snprintf(path, sizeof path, TASKS "%s", query);
-    if (http(&d, "GET", path, T, NULL, &r) != 0) return 0;
-    ok = r.status == 200 && json_is_array(jget(r.json, "tasks")) && json_array_size(jget(r.json, "tasks")) == 0;
-    if (!ok) fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
-    http_resp_release(&r);
-    return ok;
 }
 
 TEST(setup_a_snapshot)
@@ -103,51 +87,6 @@ TEST(setup_a_snapshot)
         if (!snap[0]) usleep(100 * 1000);
     }
     CHECKF(strlen(snap) == 64, "no snapshot of run %s within 60 s", run);
-}
-
-TEST(upgrade_tasks_list_is_empty)
-{
-    CHECK(tasks_empty(""));
-    CHECK(tasks_empty("?ids=1,2"));
-    CHECK(tasks_empty("?ids=3&ids=4"));
-    CHECK(expect("GET", TASKS "?ids=1,two", T, NULL, 400, "ids"));
-    CHECK(expect("GET", TASKS, NULL, NULL, 400, "X-IBM-Tenant-Id"));
-    CHECK(expect("DELETE", TASKS, T, NULL, 405, NULL));
-}
-
-TEST(upgrade_task_creation_is_refused)
-{
-    const char *b;
-    CHECK(expect("POST", TASKS, T, "{}", 400, "agentIDs"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[]}", 400, "agentIDs"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":4}", 400, "agentIDs"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[\"4\"]}", 400, "agentIDs[0]"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[4,0]}", 400, "agentIDs[1]"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[4],\"name\":7}", 400, "'name'"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[4],\"description\":false}", 400, "'description'"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[4],\"scheduleTimeUsecs\":-1}", 400, "scheduleTimeUsecs"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[4],\"scheduleTimeUsecs\":\"soon\"}", 400, "scheduleTimeUsecs"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[4],\"scheduleTimeUsecs\":200,\"scheduleEndTimeUsecs\":100}", 400,
-                 "scheduleEndTimeUsecs"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[4],\"retryTaskId\":\"x\"}", 400, "retryTaskId"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[4", 400, NULL));
-    CHECK(expect("POST", TASKS, T, "[4]", 400, NULL));
-    CHECK(expect("POST", TASKS, T, NULL, 400, NULL));
-    /* well-formed: no agent to upgrade */
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[987654],\"name\":\"upgrade\",\"scheduleTimeUsecs\":1}", 400,
-                 "no agent with id 987654 is registered"));
-    CHECK(expect("POST", TASKS, T, "{\"agentIDs\":[987654]}", 400, "agentIDs[0]"));
-    CHECK(expect("POST", TASKS, T, "{\"retryTaskId\":12}", 400, "retryTaskId"));
-    CHECK(expect("POST", TASKS, T, "{\"retryTaskId\":12}", 400, "no upgrade task with id 12"));
-    /* the built-in agent (shown under the host's id in the v1 tree) is upgraded with cofferd */
-    b = jfmt("{'agentIDs':[%lld]}", host);
-    CHECK(expect("POST", TASKS, T, b, 400, "built into cofferd"));
-    CHECK(expect("POST", TASKS, T, b, 400, "agentIDs[0]"));
-    /* ... but only in the tenant that registered it */
-    CHECK(expect("POST", TASKS, "agents-b", b, 400, "no agent with id"));
-    CHECK(expect("POST", TASKS, NULL, b, 400, "X-IBM-Tenant-Id"));
-    /* nothing was created */
-    CHECK(tasks_empty(""));
 }
 
 TEST(meta_info)
@@ -207,6 +146,7 @@ TEST(connector_side_operations_are_501)
         snprintf(v2, sizeof v2, "/v2%s", ops[i][1]);
         /* no tenant header, a body or none */
         CHECK(expect(ops[i][0], ops[i][1], NULL, NULL, 501, "served by a data-source connector, not by cofferd"));
+        CHECK(expect(ops[i][0], ops[i][1], NULL, NULL, 501, "coffer-agent's local API"));
         CHECK(expect(ops[i][0], v2, NULL, "{\"username\":\"u\"}", 501, ops[i][1]));
         CHECK(expect(ops[i][0], ops[i][1], T, NULL, 501, "data-source connector"));
         /* the key is still required */
@@ -239,8 +179,6 @@ int main(void)
         return check_finish();
     }
     RUN(setup_a_snapshot);
-    RUN(upgrade_tasks_list_is_empty);
-    RUN(upgrade_task_creation_is_refused);
     RUN(meta_info);
     RUN(connector_side_operations_are_501);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "daemon did not exit cleanly");

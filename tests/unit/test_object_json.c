@@ -130,6 +130,7 @@ TEST(migration_8_converts_wire_shaped_documents)
               "DROP TABLE sched_fires;"
               "DROP TABLE repo_sync;"
               "DROP TABLE agents;"
+              "DROP TABLE upgrade_task_agents; DROP TABLE upgrade_tasks;"
               "PRAGMA user_version = 7;") == 0);
     CHECK(shown());
     /* and the rows now hold the facts document */
