@@ -39,12 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* WEAK-UNTIL-FLEET: svc/agent_upgrade.c (branch i11-fleet) defines it; until it is merged the
- * reference stays NULL and heartbeats carry no upgrade directive. */
-json_t *svc_agent_upgrade_heartbeat(struct cat *cat, const char *tenant, const char *connector_id,
-                                    const char *agent_version, const json_t *report, int64_t now_usecs)
-    __attribute__((weak)); /* WEAK-UNTIL-FLEET */
-
 #define AGENT_MAX_VOLUMES 4096
 #define AGENT_MAX_ADDRESSES 64
 #define AGENT_MAX_TEXT 4096
@@ -308,8 +302,7 @@ static void agent_heartbeat(struct api_req *req, struct api_resp *resp)
     }
     refresh_served(cat, &now_a, changed);
     cat_agent_release(&now_a);
-    if (svc_agent_upgrade_heartbeat) /* WEAK-UNTIL-FLEET */
-        up = svc_agent_upgrade_heartbeat(cat, a.tenant, a.connector_id, version, report, now);
+    up = svc_agent_upgrade_heartbeat(cat, a.tenant, a.connector_id, version, report, now);
     answer = json_pack("{s:s,s:i,s:o}", "connector_id", a.connector_id, "heartbeat_secs", api_agent_heartbeat_secs(),
                        "work", api_ctx(req)->repo ? eng_remote_take(api_ctx(req)->repo, a.tenant, a.connector_id)
                                                   : json_array());

@@ -6,6 +6,10 @@
  *                          directory, the credential an Agent key); the same token again is 403
  *                          "already used", an unknown one 401, an expired one (test clock +25 h)
  *                          403 "expired"; each attempt is an audit row with its status
+ *   register_through_the_local_api  an unregistered `coffer-agent run --local-api` serves the
+ *                          connector-side API: CreateAccessToken with the installer's admin password,
+ *                          RegisterDataSourceConnector with a token (204; the used token again 403);
+ *                          the agent then heartbeats as the new connector
  *   heartbeat_serves_hosts a kPhysical registration of the agent's host name is Pending ("has not
  *                          reported") until the agent's first heartbeat, then Finished with the
  *                          volumes the agent found; another agent serves a registration of its
@@ -28,6 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -286,6 +293,92 @@ TEST(register_tokens)
     CHECK(audit_count(201) == 1);
     CHECK(audit_count(403) == 2);
     CHECK(audit_count(401) == 1);
+}
+
+/* free_port: a loopback TCP port nothing listens on right now. */
+static int free_port(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+/* The data-protect API's own way to register a connector: an unregistered `coffer-agent run
+ * --local-api` serves the connector-side operations; CreateAccessToken with the installer's admin
+ * password, then RegisterDataSourceConnector with a connection's token on the agent's API; the agent
+ * registers with cofferd, and the connector appears there connected. */
+TEST(register_through_the_local_api)
+{
+    struct daemon api = { 0 };
+    struct http_resp r;
+    char conn[32], tok[160], auth[200], pwpath[700], listen[64], body[300];
+    const char *hdrs[] = { "Content-Type: application/json", NULL };
+    json_t *c = NULL;
+    FILE *f;
+    pid_t p;
+    int port = free_port(), connected = 0, rc;
+    const char *cid;
+    CHECK(port > 0);
+    CHECK(make_connection(T, "conn-local-api", conn, sizeof conn) == 0 && new_token(T, conn, tok, sizeof tok) == 0);
+    CHECK(mkdir(dir_of("l"), 0700) == 0);
+    snprintf(pwpath, sizeof pwpath, "%s/admin-password", dir_of("l"));
+    CHECK((f = fopen(pwpath, "w")) != NULL);
+    if (f) {
+        fputs("first-password-123\n", f);
+        fclose(f);
+    }
+    chmod(pwpath, 0600);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    setenv("COFFER_AGENT_SERVER", d.base, 1);
+    p = agent_spawn("run-l", "run", "--state-dir", dir_of("l"), "--hostname", "agent-l.test", "--local-api", listen, NULL);
+    unsetenv("COFFER_AGENT_SERVER");
+    api.port = port;
+    snprintf(api.base, sizeof api.base, "http://127.0.0.1:%d", port);
+    /* the API comes up while the agent is still unregistered */
+    rc = -1;
+    for (int i = 0; i < 100 && rc != 0; i++) {
+        usleep(100 * 1000);
+        rc = http_raw(&api, "GET", "/v2/data-source-connector/status", NULL, NULL, NULL, 0, &r);
+        if (rc == 0) http_resp_release(&r);
+    }
+    CHECKF(rc == 0, "the agent's local API did not come up: %s", slurp("run-l", "err"));
+    CHECK(http_raw(&api, "POST", "/v2/access-tokens", NULL, hdrs, "{\"username\":\"admin\",\"password\":\"first-password-123\"}",
+                   strlen("{\"username\":\"admin\",\"password\":\"first-password-123\"}"), &r) == 0);
+    CHECKF(r.status == 201 && jstr(r.json, "accessToken"), "%ld %s", r.status, r.body ? r.body : "");
+    snprintf(auth, sizeof auth, "Bearer %s", jstr(r.json, "accessToken") ? jstr(r.json, "accessToken") : "-");
+    http_resp_release(&r);
+    CHECK(http_raw(&api, "GET", "/v2/data-source-connector/status", auth, NULL, NULL, 0, &r) == 0);
+    CHECKF(r.status == 200 && jstr(r.json, "registrationStatus.status") &&
+           strcmp(jstr(r.json, "registrationStatus.status"), "NotDone") == 0, "%ld %s", r.status, r.body ? r.body : "");
+    http_resp_release(&r);
+    snprintf(body, sizeof body, "{\"registrationToken\":\"%s\"}", tok);
+    CHECK(http_raw(&api, "POST", "/v2/data-source-connector/registration", auth, hdrs, body, strlen(body), &r) == 0);
+    CHECKF(r.status == 204, "%ld %s", r.status, r.body ? r.body : "");
+    http_resp_release(&r);
+    /* the token is used: a second registration through the API is refused */
+    CHECK(http_raw(&api, "POST", "/v2/data-source-connector/registration", auth, hdrs, body, strlen(body), &r) == 0);
+    CHECKF(r.status == 403, "%ld %s", r.status, r.body ? r.body : "");
+    http_resp_release(&r);
+    cid = state_value(dir_of("l"), "connector_id");
+    CHECKF(cid[0], "no state.json after registration: %s", slurp("run-l", "err"));
+    for (int i = 0; i < 300 && !connected && cid[0]; i++) { /* up to 30 s: the loop goes on as a registered agent */
+        usleep(100 * 1000);
+        json_decref(c);
+        c = connector(T, cid);
+        connected = c && json_is_true(jget(c, "connectivityStatus.isConnected"));
+    }
+    json_decref(c);
+    CHECKF(connected, "the connector registered through the local API never heartbeated: %s", slurp("run-l", "err"));
+    CHECK(http_raw(&api, "GET", "/v2/data-source-connector/status", auth, NULL, NULL, 0, &r) == 0);
+    CHECKF(r.status == 200 && jstr(r.json, "registrationStatus.status") &&
+           strcmp(jstr(r.json, "registrationStatus.status"), "Success") == 0, "%ld %s", r.status, r.body ? r.body : "");
+    http_resp_release(&r);
+    kill(p, SIGTERM);
+    CHECKF(agent_wait(p, 20) == 0, "%s", slurp("run-l", "err"));
 }
 
 TEST(heartbeat_serves_hosts)
@@ -560,6 +653,7 @@ int main(void)
     tmp = check_tmpdir("e2e-agent");
     if (daemon_start(&d, env) != 0) return 1;
     RUN(register_tokens);
+    RUN(register_through_the_local_api);
     RUN(heartbeat_serves_hosts);
     RUN(write_only);
     RUN(revoke_mid_run);
