@@ -25,6 +25,8 @@ void util_time_enable_test(int on)
 
 int util_time_test_enabled(void) { return atomic_load(&g_test); }
 
+int util_time_moved(void) { return atomic_load(&g_offset) != 0; }
+
 int util_time_set(int64_t now_usecs)
 {
     if (!atomic_load(&g_test)) return -EPERM;

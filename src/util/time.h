@@ -20,6 +20,8 @@ int64_t util_time_mono(void);  /* CLOCK_MONOTONIC, microseconds */
 /* Test clock: enable once at start; when disabled the setters refuse (-EPERM). */
 void util_time_enable_test(int on);
 int util_time_test_enabled(void);
+/* util_time_moved: 1 once a test moved the clock (the offset is not zero), else 0. */
+int util_time_moved(void);
 /* util_time_set: now becomes now_usecs (the clock keeps running from there). */
 int util_time_set(int64_t now_usecs);
 /* util_time_advance: moves now by delta_usecs (may be negative). */
