@@ -101,7 +101,10 @@ static int perform(const struct agentd_conn *c, const char *method, const char *
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (c->rate_limit > 0) curl_easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)c->rate_limit);
+    if (c->rate_limit > 0) { /* both ways: a backup's uploads, a restore's reads */
+        curl_easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)c->rate_limit);
+        curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)c->rate_limit);
+    }
     if (data) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
