@@ -14,11 +14,13 @@
  * .../done: {"result": {files, dirs, symlinks, other, bytes, skipped, errors}} or {"error"}. */
 #include "agentd/core.h"
 #include "engine/engine.h"
+#include "util/time.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #define AGENTD_RCACHE_N 32
@@ -40,6 +42,7 @@ struct rwork {
     struct rcache_ent cache[AGENTD_RCACHE_N];
     size_t cache_bytes, next_slot;
     uint64_t bytes_received, requests;
+    int64_t start_usecs;           /* the rate limit's clock (monotonic) */
     int ended;                     /* the server said the work ended */
     char err[512];
 };
@@ -110,6 +113,7 @@ static int op_get(void *ctx, const repo_id_t *id, void **data, size_t *len)
     json_t *body;
     const uint8_t *p;
     uint32_t plain, payload;
+    int64_t due;
     int rc;
     *data = NULL;
     if (len) *len = 0;
@@ -155,8 +159,12 @@ static int op_get(void *ctx, const repo_id_t *id, void **data, size_t *len)
     pthread_mutex_lock(&w->mu);
     w->bytes_received += a.body_len;
     cache_put(w, id, *data, plain);
+    due = w->conn.rate_limit > 0 ? w->start_usecs + (int64_t)(w->bytes_received * 1000000.0 / (double)w->conn.rate_limit)
+                                 : 0;
     pthread_mutex_unlock(&w->mu);
     agentd_answer_release(&a);
+    /* the rate limit over the whole restore (libcurl's holds within one request only) */
+    for (int i = 0; i < 3600 && due > util_time_mono(); i++) usleep(due - util_time_mono() > 1000000 ? 1000000 : (useconds_t)(due - util_time_mono()));
     return 0;
 }
 
@@ -240,6 +248,7 @@ int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_op
                                     .rate_limit = o->rate_limit, .timeout_secs = 300,
                                     .max_answer = AGENTD_READ_ANSWER };
     snprintf(w->base, sizeof w->base, "/v2/coffer/agents/work/%s", wid);
+    w->start_usecs = util_time_mono();
     rc = repo_open_remote(&k, &ops, w, &repo);
     paths = calloc(json_array_size(jpaths) + 1, sizeof *paths);
     agentd_log(AGENTD_INFO, "restore %s: snapshot %.64s, %zu path(s) to %s", wid, snap, json_array_size(jpaths),

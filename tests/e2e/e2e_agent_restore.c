@@ -1,7 +1,8 @@
 /* e2e_agent_restore.c: restores to the host of a coffer-agent (engine/remote.h eng_remote_restore,
  * agentd/restore.c), against the real daemon and two real agent processes, each with its own state
- * directory and file tree, reporting its own host name (agent-a.test, agent-b.test; host B is
- * registered by the loopback address 127.0.0.22 it reports, as in e2e_agent).
+ * directory and file tree, reporting its own host name (agent-a.test, agent-b.test; agent B also
+ * reports the loopback address 127.0.0.22, as in e2e_agent; its host is registered by name, since
+ * cofferd counts every loopback address as its own machine).
  *   to_original_host   a tree backed up through agent A, then changed and partly deleted on the
  *                      host: a restore to the original host brings every file back byte for byte
  *                      with its mode, the symlink as a link with its target; Succeeded, and
@@ -185,15 +186,26 @@ static long restore_post(const char *snap, long long target, const char *alt, ch
     return st;
 }
 
+/* dump: j as compact text (a static buffer: no leak when a check fails). */
+static const char *dump(const json_t *j)
+{
+    static char b[8192];
+    char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    snprintf(b, sizeof b, "%s", t ? t : "no end");
+    free(t);
+    return b;
+}
+
 static const char *files[] = { "a.bin", "b.bin", "sub/c.bin", "sub/note.txt", "exec.sh" };
 
 /* same_tree: every file of orig_dir equals the one under dir byte for byte, with its mode; the
  * symlink "link" is a link to "a.bin". */
-static int same_tree(const char *dir)
+static int same_tree(const char *dir_in)
 {
-    char t[256];
+    char t[256], dir[1000];
     struct stat a, b;
     ssize_t n;
+    snprintf(dir, sizeof dir, "%s", dir_in); /* fmt's buffers are reused */
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         const char *x = fmt("%s/%s", orig_dir, files[i]), *y;
         char xs[1400];
@@ -232,7 +244,11 @@ TEST(to_original_host)
     agent_a = start_a(NULL);
     CHECK(connected_n(1));
     CHECK((host_a = register_host("agent-a.test")) > 0);
-    CHECK(fx_setup(&d, T, &(long long){ 0 }, policy, sizeof policy) == 0 || policy[0]);
+    CHECK(post_json(&d, FX_POL, T, fmt("{'name':'daily','backupPolicy':{'regular':{'incremental':{'schedule':{'unit':"
+                    "'Days','daySchedule':{'frequency':1}}},'retention':{'unit':'Days','duration':7}}}}"), 201, &j) == 201);
+    snprintf(policy, sizeof policy, "%s", jstr(j, "id") ? jstr(j, "id") : "");
+    json_decref(j);
+    j = NULL;
     CHECK(fx_group(&d, T, "g", policy, host_a, data_dir, gid, sizeof gid) == 0);
     CHECK(fx_run(&d, T, gid, snap1, sizeof snap1) == 0);
     /* the host changes: a file rewritten, one deleted, the link replaced by a file */
@@ -242,7 +258,7 @@ TEST(to_original_host)
     CHECK(!same_tree(data_dir));
     CHECK(restore_post(snap1, 0, NULL, id, sizeof id, NULL) == 201);
     j = fx_wait_recovery(&d, T, id, 120);
-    CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0, "%s", j ? json_dumps(j, JSON_COMPACT) : "no end");
+    CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0, "%s", dump(j));
     json_decref(j);
     CHECK(same_tree(data_dir));
     log = agent_log(state_a);
@@ -253,18 +269,21 @@ TEST(to_original_host)
 TEST(to_second_host)
 {
     json_t *j = NULL;
-    char id[96], out[700];
+    char id[96], out[700], *log;
     CHECK(snap1[0]);
     CHECK(enroll(state_b, "agent-b.test") == 0);
     agent_b = start_b();
     CHECK(connected_n(2));
-    CHECK((host_b = register_host("127.0.0.22")) > 0);
+    CHECK((host_b = register_host("agent-b.test")) > 0);
     snprintf(out, sizeof out, "%s/host-b/out", tmp);
     CHECK(restore_post(snap1, host_b, out, id, sizeof id, NULL) == 201);
     j = fx_wait_recovery(&d, T, id, 120);
-    CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0, "%s", j ? json_dumps(j, JSON_COMPACT) : "no end");
+    CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0, "%s", dump(j));
     json_decref(j);
     CHECK(same_tree(fmt("%s/data", out)));
+    log = agent_log(state_b); /* agent B did it, not cofferd's local agent */
+    CHECKF(strstr(log, "restore ") && strstr(log, "bytes written"), "%s", log);
+    free(log);
 }
 
 static long as_agent(const char *cred, const char *path, const char *body, struct http_resp *r)
@@ -362,13 +381,13 @@ TEST(kill_mid_restore)
     j = fx_wait_recovery(&d, T, id, 60);
     CHECKF(j && strcmp(jstr(j, "status"), "Failed") == 0 &&
            has_message(json_object_get(j, "messages"), "stopped answering"), "%s",
-           j ? json_dumps(j, JSON_COMPACT) : "no end");
+           dump(j));
     json_decref(j);
     agent_a = start_a(NULL);
     CHECK(connected_n(2));
     CHECK(restore_post(snap1, 0, out, id, sizeof id, NULL) == 201);
     j = fx_wait_recovery(&d, T, id, 120);
-    CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0, "%s", j ? json_dumps(j, JSON_COMPACT) : "no end");
+    CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0, "%s", dump(j));
     json_decref(j);
     CHECK(same_tree(fmt("%s/data", out)));
 }
