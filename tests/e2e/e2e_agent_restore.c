@@ -5,7 +5,8 @@
  * cofferd counts every loopback address as its own machine).
  *   to_original_host   a tree backed up through agent A, then changed and partly deleted on the
  *                      host: a restore to the original host brings every file back byte for byte
- *                      with its mode, the symlink as a link with its target; Succeeded, and
+ *                      with its mode, the symlink as a link with its target; Succeeded with the
+ *                      agent's counters (files, dirs, bytes) in cofferStats, and
  *                      the agent's log names the restore and its figures
  *   to_second_host     the same snapshot restored to agent B's host into another directory (a
  *                      recovery whose recoverTarget is host B): byte for byte
@@ -15,11 +16,21 @@
  *                      refused; the agent's "error" fails the recovery with its message
  *   kill_mid_restore   SIGKILL of agent A during a rate-limited restore: the recovery fails when the
  *                      lease runs out, naming the agent; restarted, a new restore completes
+ *   agent_in_netns     (root with ip netns, else skipped saying so) a third agent runs in a network
+ *                      namespace the setup makes, joined by a veth pair (10.231.x.1/.2); cofferd
+ *                      still listens on loopback only, a relay in the test copies the pair's
+ *                      connections to it; the agent reports the namespace's address, and the
+ *                      snapshot restored to its host is byte for byte; the namespace is removed
  *   deleted_connector  after agent B's connector is deleted, a restore to host B is a 400 whose
  *                      message names recoverTarget.id */
 #include "api/api.h"
 #include "e2e/e2e_recover_fixture.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #define T "t-ar"
@@ -30,8 +41,9 @@ static char data_dir[600], orig_dir[600], state_a[600], state_b[600], policy[128
 static long long host_a, host_b;
 static const char *env[] = { "COFFER_AGENT_HEARTBEAT_SECS=1", "COFFER_AGENT_LEASE_SECS=4", "COFFER_AGENT_TAKE_SECS=30",
                              NULL };
-static pid_t agent_a = -1, agent_b = -1;
+static pid_t agent_a = -1, agent_b = -1, agent_c = -1;
 static int agent_no;
+static char ns_name[32];        /* set: spawn runs the agent in this network namespace */
 
 static const char *agent_bin(void)
 {
@@ -42,15 +54,21 @@ static const char *agent_bin(void)
 /* spawn: coffer-agent with the words given; output to TMP/agent-N.out/.err. */
 static pid_t spawn(const char *first, ...)
 {
-    const char *argv[40];
+    const char *argv[44];
     char outp[700], errp[700];
     int n = 0;
     va_list ap;
     pid_t pid;
+    if (ns_name[0]) {
+        argv[n++] = "ip";
+        argv[n++] = "netns";
+        argv[n++] = "exec";
+        argv[n++] = ns_name;
+    }
     argv[n++] = agent_bin();
     argv[n++] = first;
     va_start(ap, first);
-    for (const char *w; n < 39 && (w = va_arg(ap, const char *)) != NULL;) argv[n++] = w;
+    for (const char *w; n < 43 && (w = va_arg(ap, const char *)) != NULL;) argv[n++] = w;
     va_end(ap);
     argv[n] = NULL;
     agent_no++;
@@ -64,7 +82,7 @@ static pid_t spawn(const char *first, ...)
         dup2(fo, 1);
         dup2(fe, 2);
         setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 0);
-        execv(argv[0], (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     return pid;
@@ -136,7 +154,7 @@ static int connected_n(size_t n)
 }
 
 /* enroll: a connection, its token, and the agent registered into state with hostname. */
-static int enroll(const char *state, const char *hostname)
+static int enroll_at(const char *server, const char *state, const char *hostname)
 {
     char conn[32], tok[128] = "";
     json_t *j = NULL, *t;
@@ -151,9 +169,10 @@ static int enroll(const char *state, const char *hostname)
     json_decref(t);
     http_resp_release(&r);
     if (!tok[0]) return -1;
-    return wait_exit(spawn("register", "--server", d.base, "--token", tok, "--state-dir", state, "--hostname", hostname,
+    return wait_exit(spawn("register", "--server", server, "--token", tok, "--state-dir", state, "--hostname", hostname,
                            NULL), 60) == 0 ? 0 : -1;
 }
+static int enroll(const char *state, const char *hostname) { return enroll_at(d.base, state, hostname); }
 
 static long long register_host(const char *endpoint)
 {
@@ -259,6 +278,9 @@ TEST(to_original_host)
     CHECK(restore_post(snap1, 0, NULL, id, sizeof id, NULL) == 201);
     j = fx_wait_recovery(&d, T, id, 120);
     CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0, "%s", dump(j));
+    /* the agent's counters, recorded as for a local restore: 5 files and the link, 10 MiB + 36 bytes */
+    CHECKF(jint(j, "cofferStats.files") == 6 && jint(j, "cofferStats.dirs") == 2 &&
+           jint(j, "cofferStats.bytes") == (10 << 20) + 36, "%s", dump(j));
     json_decref(j);
     CHECK(same_tree(data_dir));
     log = agent_log(state_a);
@@ -392,6 +414,172 @@ TEST(kill_mid_restore)
     CHECK(same_tree(fmt("%s/data", out)));
 }
 
+/* ---- an agent in a network namespace ---- */
+
+/* The namespace reaches cofferd (which listens on 127.0.0.1 only) through a veth pair and a relay
+ * in this process: it listens on the pair's host-side address and copies each connection to and from
+ * cofferd's loopback port. Bounded: at most RELAY_MAX connections, each copy loop ends when a side
+ * closes or g_relay_stop is set (polled every 200 ms). */
+
+#define RELAY_MAX 256
+static int g_relay_fd = -1;
+static volatile int g_relay_stop;
+static pthread_t g_relay_thread;
+static int g_relay_port;
+
+static void *relay_pipe(void *arg)
+{
+    int a = (int)(intptr_t)arg, b = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)d.port) };
+    char buf[65536];
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (b >= 0 && connect(b, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        while (!g_relay_stop) {
+            struct pollfd p[2] = { { a, POLLIN, 0 }, { b, POLLIN, 0 } };
+            int r = poll(p, 2, 200), done = 0;
+            if (r < 0) break;
+            for (int k = 0; k < 2 && !done; k++) {
+                if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+                ssize_t n = read(p[k].fd, buf, sizeof buf);
+                if (n <= 0) done = 1;
+                for (ssize_t off = 0; !done && off < n;) {
+                    ssize_t w = write(p[1 - k].fd, buf + off, (size_t)(n - off));
+                    if (w <= 0) done = 1;
+                    else off += w;
+                }
+            }
+            if (done) break;
+        }
+    }
+    if (b >= 0) close(b);
+    close(a);
+    return NULL;
+}
+
+static void *relay_main(void *arg)
+{
+    pthread_t th[RELAY_MAX];
+    int n = 0;
+    (void)arg;
+    while (!g_relay_stop && n < RELAY_MAX) {
+        struct pollfd p = { g_relay_fd, POLLIN, 0 };
+        int c;
+        if (poll(&p, 1, 200) <= 0) continue;
+        if ((c = accept(g_relay_fd, NULL, NULL)) < 0) continue;
+        if (pthread_create(&th[n], NULL, relay_pipe, (void *)(intptr_t)c) == 0) n++;
+        else close(c);
+    }
+    for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+    return NULL;
+}
+
+static int relay_start(const char *addr)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    socklen_t len = sizeof sa;
+    if ((g_relay_fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) return -1;
+    inet_pton(AF_INET, addr, &sa.sin_addr);
+    if (bind(g_relay_fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(g_relay_fd, 16) != 0 ||
+        getsockname(g_relay_fd, (struct sockaddr *)&sa, &len) != 0)
+        return -1;
+    g_relay_port = ntohs(sa.sin_port);
+    return pthread_create(&g_relay_thread, NULL, relay_main, NULL) == 0 ? 0 : -1;
+}
+
+static void relay_stop(void)
+{
+    if (g_relay_fd < 0) return;
+    g_relay_stop = 1;
+    pthread_join(g_relay_thread, NULL);
+    close(g_relay_fd);
+    g_relay_fd = -1;
+}
+
+static char veth_host[16], veth_ns[16], addr_host[32], addr_ns[32], ns_made[32];
+
+static int sh(const char *cmd)
+{
+    int rc = system(fmt("%s >/dev/null 2>&1", cmd));
+    if (rc != 0) fprintf(stderr, "setup command failed (%d): %s\n", rc, cmd);
+    return rc;
+}
+
+static void netns_remove(void)
+{
+    if (!ns_made[0]) return;
+    sh(fmt("ip netns del %s", ns_made)); /* the veth pair goes with it */
+    sh(fmt("ip link del %s", veth_host)); /* when the namespace was not made */
+    ns_made[0] = '\0';
+}
+
+TEST(agent_in_netns)
+{
+    char state_c[600], out[700], *log, cid[32];
+    json_t *j = NULL;
+    long long host_c;
+    unsigned k = (unsigned)getpid() % 200 + 20;
+    struct http_resp r;
+    if (geteuid() != 0 || system("ip netns list >/dev/null 2>&1") != 0) {
+        printf("    SKIP agent_in_netns: needs root and ip netns (the other agents use loopback addresses)\n");
+        return;
+    }
+    CHECK(snap1[0]);
+    snprintf(ns_made, sizeof ns_made, "coffer-ar-%u", (unsigned)getpid());
+    snprintf(veth_host, sizeof veth_host, "car%uh", (unsigned)getpid() % 100000);
+    snprintf(veth_ns, sizeof veth_ns, "car%un", (unsigned)getpid() % 100000);
+    snprintf(addr_host, sizeof addr_host, "10.231.%u.1", k);
+    snprintf(addr_ns, sizeof addr_ns, "10.231.%u.2", k);
+    CHECK(sh(fmt("ip netns add %s", ns_made)) == 0);
+    CHECK(sh(fmt("ip link add %s type veth peer name %s", veth_host, veth_ns)) == 0);
+    CHECK(sh(fmt("ip link set %s netns %s", veth_ns, ns_made)) == 0);
+    CHECK(sh(fmt("ip addr add %s/30 dev %s && ip link set %s up", addr_host, veth_host, veth_host)) == 0);
+    CHECK(sh(fmt("ip netns exec %s sh -c 'ip addr add %s/30 dev %s && ip link set %s up && ip link set lo up'", ns_made,
+                 addr_ns, veth_ns, veth_ns)) == 0);
+    CHECK(relay_start(addr_host) == 0);
+    snprintf(ns_name, sizeof ns_name, "%s", ns_made);
+    snprintf(state_c, sizeof state_c, "%s/state-c", tmp);
+    /* registered and running inside the namespace: its only route to cofferd is the veth pair */
+    CHECK(enroll_at(fmt("http://%s:%d", addr_host, g_relay_port), state_c, "agent-c.test") == 0);
+    agent_c = spawn("run", "--state-dir", state_c, "--hostname", "agent-c.test", NULL);
+    ns_name[0] = '\0';
+    {
+        char *c = state_field(state_c, "connector_id");
+        snprintf(cid, sizeof cid, "%s", c ? c : "");
+        free(c);
+    }
+    CHECK(cid[0]);
+    CHECK(connected_n(3)); /* A, B and C */
+    {   /* it reports the namespace's address (discovered from its interfaces) */
+        int seen = 0;
+        for (int i = 0; i < 300 && !seen; i++) {
+            CHECK(http(&d, "GET", fmt("/v2/data-source-connectors?connectorIds=%s", cid), T, NULL, &r) == 0);
+            for (size_t c = 0; c < json_array_size(jget(r.json, "connectors")); c++) {
+                json_t *x = json_array_get(jget(r.json, "connectors"), c);
+                if (jstr(x, "connectorId") && strcmp(jstr(x, "connectorId"), cid) == 0 && jstr(x, "tenantSideIp") &&
+                    strcmp(jstr(x, "tenantSideIp"), addr_ns) == 0)
+                    seen = 1;
+            }
+            http_resp_release(&r);
+            if (!seen) usleep(100 * 1000);
+        }
+        CHECKF(seen, "connector %s never reported %s", cid, addr_ns);
+    }
+    CHECK((host_c = register_host("agent-c.test")) > 0);
+    snprintf(out, sizeof out, "%s/host-c/out", tmp);
+    {
+        char id[96];
+        CHECK(restore_post(snap1, host_c, out, id, sizeof id, NULL) == 201);
+        j = fx_wait_recovery(&d, T, id, 120);
+    }
+    CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0, "%s", dump(j));
+    json_decref(j);
+    CHECK(same_tree(fmt("%s/data", out)));
+    log = agent_log(state_c);
+    CHECKF(strstr(log, "restore ") && strstr(log, "bytes written"), "%s", log);
+    free(log);
+    stop(&agent_c);
+}
+
 TEST(deleted_connector)
 {
     char *cid, id[96];
@@ -417,6 +605,11 @@ int main(void)
     RUN(to_second_host);
     RUN(forbidden_reads);
     RUN(kill_mid_restore);
+    RUN(agent_in_netns);
+    stop(&agent_c);
+    ns_name[0] = '\0';
+    relay_stop();
+    netns_remove();
     RUN(deleted_connector);
     stop(&agent_a);
     stop(&agent_b);
