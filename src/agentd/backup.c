@@ -384,6 +384,8 @@ int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts 
     json_t *body;
     uint64_t wire0 = agentd_http_wire_bytes(), wire;
     int rc;
+    const char *kind = json_string_value(json_object_get(work, "kind"));
+    if (kind && strcmp(kind, "restore") == 0) return agentd_restore_run(st, o, work);
     memset(&w, 0, sizeof w);
     memset(&k, 0, sizeof k);
     if (!wid || strlen(wid) > 64 || unhex(json_string_value(json_object_get(keys, "id_key")), k.id_key, 32) != 0 ||

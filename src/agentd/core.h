@@ -17,6 +17,7 @@ struct agentd_conn {
     const char *credential;
     int64_t rate_limit;
     long timeout_secs;
+    size_t max_answer;   /* the largest answer read (0: AGENTD_MAX_ANSWER) */
 };
 #define AGENTD_MAX_ANSWER (4u * 1024 * 1024) /* the largest answer the agent reads */
 
@@ -24,6 +25,7 @@ struct agentd_answer {
     long status;      /* 0 when no answer came (connection refused, TLS or pin failure, timeout) */
     json_t *json;     /* the body when it was JSON, owned */
     char *body;       /* owned, NUL-terminated */
+    size_t body_len;  /* its bytes (a binary answer may hold NULs) */
 };
 void agentd_answer_release(struct agentd_answer *a);
 /* agentd_http_json: sends body (borrowed, NULL: none) with method to url + path. 0 when an answer
@@ -79,6 +81,9 @@ int agentd_run(const struct agentd_run_opts *o, char *err, size_t errlen);
 /* agentd_work_run (backup.c): carries out one work item of a heartbeat answer (a backup of this
  * host through a writer-only repository handle) and reports its end to the server. */
 int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work);
+/* agentd_restore_run (restore.c): carries out a restore work item (kind "restore"): eng_restore on
+ * a read-only remote handle whose reads are the work's read and parent requests. */
+int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work);
 /* agentd_set_connected (log.c): records whether the last heartbeat reached cofferd. */
 void agentd_set_connected(int connected);
 /* agentd_log_open: from now on agentd_log also appends to state_dir/agent.log. */

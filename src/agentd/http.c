@@ -83,7 +83,7 @@ static int perform(const struct agentd_conn *c, const char *method, const char *
     }
     snprintf(url, sizeof url, "%s%s", c->url, path);
     if (!(h = curl_easy_init())) return -ENOMEM;
-    buf_init(&b, AGENTD_MAX_ANSWER);
+    buf_init(&b, c->max_answer ? c->max_answer : AGENTD_MAX_ANSWER);
     hdrs = curl_slist_append(hdrs, ctype);
     hdrs = curl_slist_append(hdrs, "Expect:");
     if (c->credential) {
@@ -101,7 +101,10 @@ static int perform(const struct agentd_conn *c, const char *method, const char *
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (c->rate_limit > 0) curl_easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)c->rate_limit);
+    if (c->rate_limit > 0) { /* both ways: a backup's uploads, a restore's reads */
+        curl_easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)c->rate_limit);
+        curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)c->rate_limit);
+    }
     if (data) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -120,9 +123,10 @@ static int perform(const struct agentd_conn *c, const char *method, const char *
         curl_easy_getinfo(h, CURLINFO_HEADER_SIZE, &ans_hdr);
         atomic_fetch_add(&g_wire_bytes, (uint64_t)up + (uint64_t)down + (uint64_t)req_hdr + (uint64_t)ans_hdr);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+        out->body_len = b.data ? b.len : 0;
         out->body = b.data ? b.data : strdup("");
         b.data = NULL;
-        if (out->body && out->body[0]) out->json = json_loads(out->body, 0, NULL);
+        if (out->body && out->body[0] && out->body_len == strlen(out->body)) out->json = json_loads(out->body, 0, NULL);
         if (!out->body) rc = -ENOMEM;
     }
     buf_free(&b);

@@ -399,6 +399,35 @@ out:
     json_decref(body);
 }
 
+/* POST .../read {"ids": [...]}: blobs of the work's snapshot, framed (application/octet-stream). */
+static void work_read(struct api_req *req, struct api_resp *resp)
+{
+    struct eng_remote_work *w;
+    json_t *body = api_body_object(req, resp), *ids = NULL;
+    void *out = NULL;
+    size_t len = 0, n = 0;
+    char err[512] = "";
+    int rc;
+    if (!body) return;
+    if (work_of(req, resp, &w) != 0) goto out;
+    if (jv_arr(resp, body, "", "ids", 1, &ids)) {
+        rc = eng_remote_read(w, api_ctx(req)->repo, ids, &out, &len, &n, err, sizeof err);
+        if (rc == -EPERM) api_error(resp, 403, "Forbidden", "field 'ids' %s", err);
+        else if (rc == -EINVAL) api_error(resp, 400, "InvalidField", "field 'ids' %s", err);
+        else if (rc != 0) api_error(resp, 500, "InternalError", "%s", err);
+        else if (!(resp->raw = MHD_create_response_from_buffer(len, out, MHD_RESPMEM_MUST_FREE))) {
+            free(out);
+            api_error(resp, 500, "InternalError", "out of memory");
+        } else {
+            MHD_add_response_header(resp->raw, "Content-Type", "application/octet-stream");
+            resp->status = 200;
+        }
+    }
+    eng_remote_unref(w);
+out:
+    json_decref(body);
+}
+
 static void work_parent(struct api_req *req, struct api_resp *resp)
 {
     struct eng_remote_work *w;
@@ -464,6 +493,7 @@ const struct api_route api_routes_coffer_agents[] = {
     { "POST", "/v2/coffer/agents/work/{workId}/blobs", work_blobs, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
     { "POST", "/v2/coffer/agents/work/{workId}/tree", work_tree, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
     { "POST", "/v2/coffer/agents/work/{workId}/parent", work_parent, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
+    { "POST", "/v2/coffer/agents/work/{workId}/read", work_read, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
     { "POST", "/v2/coffer/agents/work/{workId}/snapshot", work_snapshot, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
     { "POST", "/v2/coffer/agents/work/{workId}/done", work_done, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
     { NULL, NULL, NULL, 0, 0 },

@@ -33,6 +33,7 @@
 #include "api/jv.h"
 #include "api/objects.h"
 #include "api/resid.h"
+#include "catalog/cat_agent.h"
 #include "catalog/cat_source.h"
 #include "util/time.h"
 #include "sched/job_spec.h"
@@ -338,6 +339,23 @@ static int target_dir_ok(struct api_resp *resp, const char *field, const char *d
     return 1;
 }
 
+/* target_agent: the connector id (malloc'd into *connector) of the registered coffer-agent serving
+ * host (a kPhysical registration whose endpoint is the agent's host name or address): a restore to it
+ * is a work item for that agent (engine/remote.h eng_remote_restore). CAT_NOT_FOUND when none does. */
+static int target_agent(struct cat *cat, const char *tenant, const struct cat_object *host, char **connector)
+{
+    struct cat_source s;
+    struct cat_agent a;
+    int rc = cat_source_get(cat, tenant, host->source_id, &s);
+    if (rc != 0) return rc;
+    rc = s.endpoint_key ? cat_agent_for_host(cat, tenant, s.endpoint_key, &a) : CAT_NOT_FOUND;
+    cat_source_release(&s);
+    if (rc != 0) return rc;
+    *connector = strdup(a.connector_id);
+    cat_agent_release(&a);
+    return *connector ? 0 : -ENOMEM;
+}
+
 static void create_recovery(struct api_req *req, struct api_resp *resp)
 {
     struct cat *cat = api_ctx(req)->cat;
@@ -456,11 +474,16 @@ static void create_recovery(struct api_req *req, struct api_resp *resp)
             goto out;
         }
         rc = host.is_deleted ? 0 : cat_object_is_local(cat, req->tenant, target_id);
+        if (rc == 0 && !host.is_deleted && host.agent == CAT_AGENT_REMOTE &&
+            (rc = target_agent(cat, req->tenant, &host, &spec.agent_connector)) == 0)
+            rc = 1;
         cat_object_release(&host);
         if (rc != 1) {
             api_error(resp, 400, "InvalidField",
                       "field '" RFP ".physicalTargetParams.recoverTarget.id': object %lld is not a host this server's "
-                      "local agent can write to%s", (long long)target_id, rc < 0 ? " (catalog error)" : "");
+                      "local agent or a registered coffer-agent can write to%s", (long long)target_id,
+                      rc < 0 && rc != CAT_NOT_FOUND ? " (catalog error)"
+                      : rc == CAT_NOT_FOUND ? " (no coffer-agent serves it now: was its connector deleted?)" : "");
             goto out;
         }
     }

@@ -38,6 +38,10 @@ struct eng_remote_work {
     char snapshot[REPO_ID_HEX_LEN + 1];       /* committed snapshot, "" = none yet */
     json_t *result;
     char failure[512];
+    int restore;                              /* a restore to the agent's host (else a backup) */
+    json_t *restore_spec;                     /* what the agent restores (sent with the work) */
+    repo_id_t *rblobs;                        /* restore: the data blobs the snapshot's trees name, sorted */
+    size_t nrblobs;
     uint64_t bytes_received, bytes_added, blobs;
     int refs;
     struct eng_remote_work *next;
@@ -66,6 +70,8 @@ static void work_free(struct eng_remote_work *w)
     json_decref(w->meta);
     json_decref(w->result);
     free(w->trees);
+    free(w->rblobs);
+    json_decref(w->restore_spec);
     memset(&w->keys, 0, sizeof w->keys);
     free(w);
 }
@@ -97,11 +103,9 @@ struct tree_set {
 #define MAX_TREES (4u << 20)
 #define MAX_DEPTH 1024
 
-static int collect_trees(struct repo *repo, const repo_id_t *id, struct tree_set *s, int depth)
+static int set_add(struct tree_set *s, const repo_id_t *id)
 {
-    struct tree *t = NULL;
-    int rc;
-    if (depth > MAX_DEPTH || s->n >= MAX_TREES) return -E2BIG;
+    if (s->n >= MAX_TREES) return -E2BIG;
     if (s->n == s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 64;
         repo_id_t *nv = realloc(s->v, ncap * sizeof *nv);
@@ -110,28 +114,51 @@ static int collect_trees(struct repo *repo, const repo_id_t *id, struct tree_set
         s->cap = ncap;
     }
     s->v[s->n++] = *id;
+    return 0;
+}
+
+/* collect_trees: the ids of the tree id and every tree below it into s; with data non-NULL also the
+ * data blobs their files name (a restore's authorized reads). */
+static int collect_trees(struct repo *repo, const repo_id_t *id, struct tree_set *s, struct tree_set *data, int depth)
+{
+    struct tree *t = NULL;
+    int rc;
+    if (depth > MAX_DEPTH) return -E2BIG;
+    if ((rc = set_add(s, id)) != 0) return rc;
     if ((rc = eng_tree_load(repo, id, &t)) != 0) return rc;
-    for (size_t i = 0; rc == 0 && i < t->n; i++)
-        if (t->entries[i].type == TREE_DIR && t->entries[i].has_subtree)
-            rc = collect_trees(repo, &t->entries[i].subtree, s, depth + 1);
+    for (size_t i = 0; rc == 0 && i < t->n; i++) {
+        const struct tree_entry *e = &t->entries[i];
+        if (e->type == TREE_DIR && e->has_subtree) rc = collect_trees(repo, &e->subtree, s, data, depth + 1);
+        else if (data && e->type == TREE_FILE)
+            for (size_t c = 0; rc == 0 && c < e->n_chunks; c++) rc = set_add(data, &e->chunks[c].id);
+    }
     tree_free(t);
     return rc;
 }
 
-static int parent_trees(struct repo *repo, const char *parent, struct eng_remote_work *w)
+static int parent_trees(struct repo *repo, const char *parent, struct eng_remote_work *w, int with_data)
 {
-    struct tree_set s = { 0 };
+    struct tree_set s = { 0 }, d = { 0 };
     repo_id_t root;
     int rc = eng_snapshot_root(repo, parent, &root);
-    if (rc == 0) rc = collect_trees(repo, &root, &s, 0);
+    if (rc == 0) rc = collect_trees(repo, &root, &s, with_data ? &d : NULL, 0);
     if (rc != 0) {
         free(s.v);
+        free(d.v);
         return rc;
     }
     qsort(s.v, s.n, sizeof *s.v, id_cmp);
+    if (d.n) qsort(d.v, d.n, sizeof *d.v, id_cmp);
     w->trees = s.v;
     w->ntrees = s.n;
+    w->rblobs = d.v;
+    w->nrblobs = d.n;
     return 0;
+}
+
+static int in_blobs(const struct eng_remote_work *w, const repo_id_t *id)
+{
+    return w->nrblobs && bsearch(id, w->rblobs, w->nrblobs, sizeof *w->rblobs, id_cmp) != NULL;
 }
 
 static int in_parent(const struct eng_remote_work *w, const repo_id_t *id)
@@ -162,6 +189,74 @@ static void fill_result(const struct eng_remote_work *w, struct eng_backup_resul
                                                                   : json_array();
 }
 
+/* run_work: queues w (one reference, the caller's) and waits until the agent ends it, the take or
+ * lease deadline passes, *cancel is set or the work is ended (connector revoked); then takes it off
+ * the queue. 0 when the agent reported success (w->result), else a negative code with err. */
+static int run_work(struct eng_remote_work *w, volatile int *cancel, eng_progress_fn progress, void *progress_ctx,
+                    const char *what, char *err, size_t errlen)
+{
+    const char *conn = w->connector;
+    int64_t last_progress = 0;
+    int rc = 0;
+    pthread_mutex_lock(&g_mu);
+    w->refs = 1;
+    w->state = W_QUEUED;
+    w->deadline = util_time_mono() + take_usecs();
+    w->next = g_list;
+    g_list = w;
+    log_info("remote %s %s queued for connector %s of tenant %s", what, w->id, conn, w->tenant);
+    for (;;) {
+        struct timespec ts;
+        int64_t now = util_time_mono();
+        if (w->state == W_DONE || w->state == W_FAILED) break;
+        if (cancel && *cancel) {
+            rc = -ECANCELED;
+            snprintf(err, errlen, "canceled");
+            break;
+        }
+        if (w->state == W_ENDED) {
+            rc = -ECONNABORTED;
+            snprintf(err, errlen, "%s", w->failure[0] ? w->failure : "the agent's work ended");
+            break;
+        }
+        if (now > w->deadline) {
+            rc = -ETIMEDOUT;
+            snprintf(err, errlen, w->state == W_QUEUED
+                     ? "coffer-agent connector %s did not take the %s within %lld s (is it running?)"
+                     : "coffer-agent connector %s stopped answering during the %s (no request for %lld s)",
+                     conn, what, (long long)((w->state == W_QUEUED ? take_usecs() : lease_usecs()) / 1000000));
+            break;
+        }
+        if (progress && now - last_progress >= 1000000) {
+            struct eng_progress p = { .bytes_done = w->bytes_received, .bytes_added = w->bytes_added };
+            last_progress = now;
+            pthread_mutex_unlock(&g_mu);
+            progress(progress_ctx, &p);
+            pthread_mutex_lock(&g_mu);
+            continue;
+        }
+        util_deadline_ms(&ts, 1000);
+        pthread_cond_timedwait(&g_cv, &g_mu, &ts);
+    }
+    if (rc == 0 && w->state == W_FAILED) {
+        rc = -EIO;
+        snprintf(err, errlen, "coffer-agent connector %s: %s", conn, w->failure);
+    }
+    if (w->state != W_DONE && w->state != W_FAILED) {
+        w->state = W_ENDED;
+        if (!w->failure[0]) snprintf(w->failure, sizeof w->failure, "%s", err);
+    }
+    for (struct eng_remote_work **p = &g_list; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_mu);
+    log_info("remote %s %s: %s", what, w->id, rc == 0 ? "done" : err);
+    return rc;
+}
+
 static int remote_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_backup_result *out, char *err,
                          size_t errlen)
 {
@@ -170,7 +265,6 @@ static int remote_backup(struct repo *repo, const struct eng_backup_opts *o, str
     struct eng_remote_work *w;
     unsigned char rnd[16];
     uint64_t ticket;
-    int64_t last_progress = 0;
     int rc = 0;
     memset(out, 0, sizeof *out);
     if (!conn || !tenant) {
@@ -199,71 +293,78 @@ static int remote_backup(struct repo *repo, const struct eng_backup_opts *o, str
     if (o->parent_snapshot_id && *o->parent_snapshot_id) {
         /* the agent may read back this snapshot's trees (and nothing else); a damaged parent means a
          * full backup, as it would for the local engine's reader */
-        if (parent_trees(repo, o->parent_snapshot_id, w) == 0)
+        if (parent_trees(repo, o->parent_snapshot_id, w, 0) == 0)
             snprintf(w->parent, sizeof w->parent, "%s", o->parent_snapshot_id);
         else
             log_warn("remote backup: parent snapshot %s cannot be read: the agent reads everything",
                      o->parent_snapshot_id);
     }
-    pthread_mutex_lock(&g_mu);
-    w->refs = 1;
-    w->state = W_QUEUED;
-    w->deadline = util_time_mono() + take_usecs();
-    w->next = g_list;
-    g_list = w;
-    log_info("remote backup %s queued for connector %s of tenant %s", w->id, conn, tenant);
-    for (;;) {
-        struct timespec ts;
-        int64_t now = util_time_mono();
-        if (w->state == W_DONE || w->state == W_FAILED) break;
-        if (o->cancel && *o->cancel) {
-            rc = -ECANCELED;
-            snprintf(err, errlen, "canceled");
-            break;
-        }
-        if (w->state == W_ENDED) {
-            rc = -ECONNABORTED;
-            snprintf(err, errlen, "%s", w->failure[0] ? w->failure : "the agent's work ended");
-            break;
-        }
-        if (now > w->deadline) {
-            rc = -ETIMEDOUT;
-            snprintf(err, errlen, w->state == W_QUEUED
-                     ? "coffer-agent connector %s did not take the backup within %lld s (is it running?)"
-                     : "coffer-agent connector %s stopped answering during the backup (no request for %lld s)",
-                     conn, (long long)((w->state == W_QUEUED ? take_usecs() : lease_usecs()) / 1000000));
-            break;
-        }
-        if (o->progress && now - last_progress >= 1000000) {
-            struct eng_progress p = { .bytes_done = w->bytes_received, .bytes_added = w->bytes_added };
-            last_progress = now;
-            pthread_mutex_unlock(&g_mu);
-            o->progress(o->progress_ctx, &p);
-            pthread_mutex_lock(&g_mu);
-            continue;
-        }
-        util_deadline_ms(&ts, 1000);
-        pthread_cond_timedwait(&g_cv, &g_mu, &ts);
-    }
-    if (rc == 0 && w->state == W_FAILED) {
-        rc = -EIO;
-        snprintf(err, errlen, "coffer-agent connector %s: %s", conn, w->failure);
-    } else if (rc == 0) {
-        fill_result(w, out);
-    }
-    if (w->state != W_DONE && w->state != W_FAILED) {
-        w->state = W_ENDED;
-        if (!w->failure[0]) snprintf(w->failure, sizeof w->failure, "%s", err);
-    }
-    for (struct eng_remote_work **p = &g_list; *p; p = &(*p)->next) {
-        if (*p == w) {
-            *p = w->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&g_mu);
+    rc = run_work(w, o->cancel, o->progress, o->progress_ctx, "backup", err, errlen);
+    if (rc == 0) fill_result(w, out);
     repo_writer_end(repo, ticket);
-    log_info("remote backup %s: %s", w->id, rc == 0 ? "done" : err);
+    eng_remote_unref(w);
+    return rc;
+}
+
+/* ---- a restore to the agent's host ---- */
+
+static uint64_t res_u(const json_t *r, const char *k)
+{
+    json_t *v = json_object_get(r, k);
+    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
+int eng_remote_restore(struct repo *repo, const char *tenant, const char *connector, const char *snapshot_id,
+                       const struct eng_restore_opts *o, struct eng_restore_result *out, char *err, size_t errlen)
+{
+    struct eng_remote_work *w;
+    unsigned char rnd[16];
+    json_t *paths = json_array();
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (!paths || !(w = calloc(1, sizeof *w)) || RAND_bytes(rnd, sizeof rnd) != 1) {
+        json_decref(paths);
+        if (paths) free(w);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    hex_of(rnd, sizeof rnd, w->id);
+    w->restore = 1;
+    w->tenant = strdup(tenant);
+    w->connector = strdup(connector);
+    for (size_t i = 0; i < o->n_paths; i++) json_array_append_new(paths, json_string(o->paths[i]));
+    w->restore_spec = json_pack("{s:s,s:o,s:s?,s:b,s:b,s:b}", "snapshot", snapshot_id, "paths", paths, "target_dir",
+                                o->target_dir, "overwrite", o->overwrite, "preserve_attrs", o->preserve_attrs,
+                                "continue_on_error", o->continue_on_error);
+    repo_writer_keys_get(repo, &w->keys);
+    /* a restore needs no key: the agent gets the chunk sizes only (its handle cannot compute ids) */
+    memset(w->keys.id_key, 0, sizeof w->keys.id_key);
+    memset(w->keys.chunk_key, 0, sizeof w->keys.chunk_key);
+    if (!w->tenant || !w->connector || !w->restore_spec) {
+        work_free(w);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    /* what the agent may read: the snapshot's document, its trees and the data blobs they name */
+    if ((rc = parent_trees(repo, snapshot_id, w, 1)) != 0) {
+        char dbuf[512];
+        snprintf(err, errlen, "cannot read snapshot %.64s: %s", snapshot_id, eng_damage_text(rc, dbuf, sizeof dbuf));
+        work_free(w);
+        return rc == -ENOENT ? -EBADMSG : rc;
+    }
+    snprintf(w->parent, sizeof w->parent, "%s", snapshot_id);
+    rc = run_work(w, o->cancel, o->progress, o->progress_ctx, "restore", err, errlen);
+    if (rc == 0) {
+        const json_t *r = w->result;
+        out->files = res_u(r, "files");
+        out->dirs = res_u(r, "dirs");
+        out->symlinks = res_u(r, "symlinks");
+        out->other = res_u(r, "other");
+        out->bytes = res_u(r, "bytes");
+        out->skipped = res_u(r, "skipped");
+    }
+    out->errors = rc == 0 && json_is_array(json_object_get(w->result, "errors"))
+                      ? json_deep_copy(json_object_get(w->result, "errors")) : json_array();
     eng_remote_unref(w);
     return rc;
 }
@@ -286,6 +387,14 @@ json_t *eng_remote_take(struct repo *repo, const char *tenant, const char *conne
     pthread_mutex_lock(&g_mu);
     for (struct eng_remote_work *w = g_list; arr && w; w = w->next) {
         if (w->state != W_QUEUED || strcmp(w->tenant, tenant) != 0 || strcmp(w->connector, connector) != 0) continue;
+        if (w->restore) {
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:O,s:{s:I,s:I,s:I}}", "id", w->id, "kind", "restore",
+                                                 "restore", w->restore_spec, "keys", "cmin", (json_int_t)w->keys.cmin,
+                                                 "cavg", (json_int_t)w->keys.cavg, "cmax", (json_int_t)w->keys.cmax));
+            w->state = W_TAKEN;
+            w->deadline = util_time_mono() + lease_usecs();
+            continue;
+        }
         hex_of(w->keys.id_key, sizeof w->keys.id_key, idk);
         hex_of(w->keys.chunk_key, sizeof w->keys.chunk_key, chk);
         json_array_append_new(arr, json_pack("{s:s,s:O,s:O,s:s?,s:{s:s,s:s,s:I,s:I,s:I}}", "id", w->id, "includes",
@@ -362,6 +471,10 @@ int eng_remote_blobs(struct eng_remote_work *w, struct repo *repo, const void *b
     uint64_t received = len, added_total = 0;
     int rc = 0;
     *stored = 0;
+    if (w->restore) {
+        snprintf(err, errlen, "work %s is a restore: it uploads nothing", w->id);
+        return -EPERM;
+    }
     while (rc == 0 && p < end) {
         uint8_t flags;
         repo_id_t id, got;
@@ -426,6 +539,97 @@ int eng_remote_blobs(struct eng_remote_work *w, struct repo *repo, const void *b
     return rc;
 }
 
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+int eng_remote_read(struct eng_remote_work *w, struct repo *repo, const json_t *ids, void **out, size_t *outlen,
+                    size_t *n_out, char *err, size_t errlen)
+{
+    struct buf_simple { uint8_t *p; size_t len, cap; } b = { 0 };
+    size_t i;
+    json_t *v;
+    int rc = 0;
+    *out = NULL;
+    *outlen = 0;
+    *n_out = 0;
+    if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > ENG_REMOTE_MAX_READ) {
+        snprintf(err, errlen, "must be an array of 1 to %d blob ids", ENG_REMOTE_MAX_READ);
+        return -EINVAL;
+    }
+    json_array_foreach(ids, i, v) { /* every id is checked before anything is read */
+        repo_id_t id;
+        if (!json_is_string(v) || repo_id_from_hex(json_string_value(v), &id) != 0) {
+            snprintf(err, errlen, "[%zu] is not a blob id (64 hex digits)", i);
+            return -EINVAL;
+        }
+        if (!in_parent(w, &id) && !in_blobs(w, &id)) {
+            snprintf(err, errlen, "[%zu]: blob %s is not a tree or data blob of this work's snapshot", i,
+                     json_string_value(v));
+            return -EPERM;
+        }
+    }
+    json_array_foreach(ids, i, v) {
+        repo_id_t id;
+        void *data = NULL, *z = NULL;
+        size_t len = 0, bound, clen = 0, need;
+        uint8_t *p;
+        if (b.len >= ENG_REMOTE_READ_BYTES) break; /* the rest in the agent's next request */
+        repo_id_from_hex(json_string_value(v), &id);
+        if ((rc = repo_blob_get(repo, &id, &data, &len)) != 0) {
+            char dbuf[512];
+            snprintf(err, errlen, "blob %s cannot be read: %s", json_string_value(v),
+                     eng_damage_text(rc, dbuf, sizeof dbuf));
+            break;
+        }
+        bound = ZSTD_compressBound(len);
+        if ((z = malloc(bound ? bound : 1)) != NULL) {
+            clen = ZSTD_compress(z, bound, data, len, 1);
+            if (ZSTD_isError(clen) || clen >= len) clen = 0;
+        }
+        need = BLOB_HDR + (clen ? clen : len);
+        if (b.len + need > b.cap) {
+            size_t ncap = (b.len + need) * 2;
+            uint8_t *nb = realloc(b.p, ncap);
+            if (!nb) {
+                free(z);
+                free(data);
+                rc = -ENOMEM;
+                snprintf(err, errlen, "out of memory");
+                break;
+            }
+            b.p = nb;
+            b.cap = ncap;
+        }
+        p = b.p + b.len;
+        p[0] = (uint8_t)((in_parent(w, &id) ? REPO_BLOB_TREE : REPO_BLOB_DATA) | (clen ? BLOB_ZSTD : 0));
+        memcpy(p + 1, id.b, REPO_ID_LEN);
+        put_u32(p + 1 + REPO_ID_LEN, (uint32_t)len);
+        put_u32(p + 1 + REPO_ID_LEN + 4, (uint32_t)(clen ? clen : len));
+        if (clen) memcpy(p + BLOB_HDR, z, clen);
+        else if (len) memcpy(p + BLOB_HDR, data, len);
+        b.len += need;
+        (*n_out)++;
+        free(z);
+        free(data);
+    }
+    if (rc != 0) {
+        free(b.p);
+        *n_out = 0;
+        return rc;
+    }
+    pthread_mutex_lock(&g_mu);
+    w->bytes_received += b.len;
+    pthread_mutex_unlock(&g_mu);
+    *out = b.p ? (void *)b.p : malloc(1);
+    *outlen = b.len;
+    return *out ? 0 : -ENOMEM;
+}
+
 int eng_remote_tree(struct eng_remote_work *w, struct repo *repo, const char *id_hex, void **data, size_t *len)
 {
     repo_id_t id;
@@ -487,6 +691,10 @@ int eng_remote_commit(struct eng_remote_work *w, struct repo *repo, json_t *doc,
     repo_id_t root;
     uint64_t entries = 0;
     int rc;
+    if (w->restore) {
+        snprintf(err, errlen, "work %s is a restore: it writes no snapshot", w->id);
+        return -EINVAL;
+    }
     if (w->snapshot[0]) {
         snprintf(err, errlen, "this work has a snapshot already (%s)", w->snapshot);
         return -EALREADY;
@@ -522,7 +730,7 @@ int eng_remote_finish(struct eng_remote_work *w, const json_t *result, const cha
     if (failure) {
         snprintf(w->failure, sizeof w->failure, "%s", failure);
         w->state = W_FAILED;
-    } else if (!w->snapshot[0]) {
+    } else if (!w->restore && !w->snapshot[0]) {
         snprintf(err, errlen, "the work has no committed snapshot: commit it first");
         rc = -EINVAL;
     } else {

@@ -17,6 +17,7 @@
  * errno code with a sentence in err where given. */
 #ifndef COFFER_ENGINE_REMOTE_H
 #define COFFER_ENGINE_REMOTE_H
+#include "engine/engine.h"
 #include "engine/mover.h"
 
 /* The snapshot_meta member naming the connector whose agent serves the object (a string); the job
@@ -61,6 +62,23 @@ int eng_remote_commit(struct eng_remote_work *w, struct repo *repo, json_t *doc,
 /* eng_remote_finish: the agent's end of the work: result (borrowed) its eng_backup figures, or
  * failure a sentence (then result is ignored). -EINVAL when a success names no committed snapshot. */
 int eng_remote_finish(struct eng_remote_work *w, const json_t *result, const char *failure, char *err, size_t errlen);
+/* eng_remote_restore: a restore to the host of connector of tenant: queues a restore work item (the
+ * snapshot, o's paths, target directory and options) and waits for the agent to carry it out with
+ * eng_restore on its host (same take and lease timeouts as a backup; o->cancel ends it). While it
+ * runs the agent may read the snapshot's document, its trees and the data blobs they name
+ * (eng_remote_read), nothing else. out gets the agent's counters and file errors. */
+int eng_remote_restore(struct repo *repo, const char *tenant, const char *connector, const char *snapshot_id,
+                       const struct eng_restore_opts *o, struct eng_restore_result *out, char *err, size_t errlen);
+/* eng_remote_read: the blobs ids names (a JSON array of 1..ENG_REMOTE_MAX_READ hex ids), decrypted,
+ * framed as uploads are (docs/agent-protocol.md; zstd per frame when it helps) into *out (malloc'd,
+ * *outlen bytes, *n_out frames: the answer stops after ENG_REMOTE_READ_BYTES, the agent asks again
+ * for the rest). Only the trees of the work's snapshot (a restore's, or a backup's parent) and a
+ * restore's data blobs: -EPERM naming the first other id, before anything is read; -EINVAL
+ * malformed; a repository error with err. */
+#define ENG_REMOTE_MAX_READ 256
+#define ENG_REMOTE_READ_BYTES (8u << 20)
+int eng_remote_read(struct eng_remote_work *w, struct repo *repo, const json_t *ids, void **out, size_t *outlen,
+                    size_t *n_out, char *err, size_t errlen);
 /* eng_remote_cancel_connector: ends every work of connector of tenant (its credential was revoked):
  * the waiting backups fail at once. */
 void eng_remote_cancel_connector(const char *tenant, const char *connector);

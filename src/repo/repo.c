@@ -508,7 +508,7 @@ int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, 
 {
     struct repo_pentry e;
     uint32_t pack = 0;
-    int rc = lookup(repo, id, &e, &pack);
+    int rc = repo->remote ? -ENOENT : lookup(repo, id, &e, &pack); /* a remote handle has no index */
     if (rc < 0) return rc;
     if (pack_no) *pack_no = pack;
     if (offset) *offset = e.offset;

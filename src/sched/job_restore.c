@@ -1,7 +1,9 @@
 /* job_restore.c: the restore kind: files of a snapshot back to a host (recovery kind "restore").
  * The mover's restore runs once per distinct target (original paths, an alternate directory, a
- * per-item destination), in the order the items first name them; its counters add up. */
+ * per-item destination), in the order the items first name them; its counters add up. A target host
+ * served by a coffer-agent (the spec's agent_connector) is restored by that agent (eng_remote_restore). */
 #include "sched/job_recovery.h"
+#include "engine/remote.h"
 #include "util/log.h"
 #include "util/time.h"
 #include <errno.h>
@@ -61,7 +63,11 @@ static int restore_body(struct recovery_exec *x, char *err, size_t errlen)
         opts.cancel = &x->j->cancel;
         memset(&res, 0, sizeof res);
         int64_t t0 = util_time_mono();
-        rc = x->mover->restore(job_repo(x->j), sp->snapshot_id, &opts, &res, err, errlen);
+        if (sp->agent_connector) /* the target host is a coffer-agent's: the restore is its work */
+            rc = eng_remote_restore(job_repo(x->j), x->r->tenant, sp->agent_connector, sp->snapshot_id, &opts, &res, err,
+                                    errlen);
+        else
+            rc = x->mover->restore(job_repo(x->j), sp->snapshot_id, &opts, &res, err, errlen);
         log_info("recovery %s: %zu path(s) to %s in %" PRId64 " ms (paths resolved at %" PRIu64 " ms, first file at %"
                  PRIu64 " ms; %" PRIu64 " files, %" PRIu64 " bytes)", x->r->id, np, target ? target : "original paths",
                  (util_time_mono() - t0) / 1000, res.resolve_usecs / 1000, res.first_file_usecs / 1000, res.files,

@@ -38,6 +38,7 @@ json_t *job_recovery_spec_doc(const struct job_recovery_spec *s)
     doc = json_pack("{s:i,s:s,s:o,s:b,s:b,s:b}", "v", JOB_SPEC_VERSION, "snapshot", s->snapshot_id ? s->snapshot_id : "",
                     "items", items, "overwrite", s->overwrite, "preserve_attrs", s->preserve_attrs,
                     "continue_on_error", s->continue_on_error);
+    if (doc && s->agent_connector) json_object_set_new(doc, "agent", json_string(s->agent_connector));
     return doc;
 }
 
@@ -49,6 +50,7 @@ void job_recovery_spec_release(struct job_recovery_spec *s)
     }
     free(s->items);
     free(s->snapshot_id);
+    free(s->agent_connector);
     memset(s, 0, sizeof *s);
 }
 
@@ -75,6 +77,9 @@ int job_recovery_spec_parse(json_t *doc, struct job_recovery_spec *s, char *err,
     s->overwrite = json_is_true(json_object_get(doc, "overwrite"));
     s->preserve_attrs = !json_is_false(json_object_get(doc, "preserve_attrs"));
     s->continue_on_error = json_is_true(json_object_get(doc, "continue_on_error"));
+    if (json_is_string(json_object_get(doc, "agent")) &&
+        !(s->agent_connector = strdup(json_string_value(json_object_get(doc, "agent")))))
+        goto bad;
     return 0;
 bad:
     job_recovery_spec_release(s);

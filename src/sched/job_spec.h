@@ -4,7 +4,8 @@
  *
  * Recovery spec (restore and download jobs), version 1:
  *   {"v":1, "snapshot":hex, "items":[{"path":"/abs", "dir":bool, "target":"/dir"|null}, ...],
- *    "overwrite":bool, "preserve_attrs":bool, "continue_on_error":bool}
+ *    "overwrite":bool, "preserve_attrs":bool, "continue_on_error":bool, "agent":"<connector id>"?}
+ * "agent" (optional): the target host is served by that coffer-agent; the restore is its work.
  * An item whose target is null goes back to its original path; else it is restored as
  * target/<basename of path> (eng_restore's layout). A download uses snapshot and items only.
  *
@@ -29,6 +30,7 @@ struct job_recovery_spec {
     struct job_recovery_item *items;
     size_t n_items;
     int overwrite, preserve_attrs, continue_on_error;
+    char *agent_connector; /* restore: the coffer-agent connector serving the target host (NULL: local) */
 };
 
 /* job_recovery_spec_add: appends an item (strings copied; target may be NULL). 0 or -ENOMEM. */
