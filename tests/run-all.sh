@@ -17,8 +17,12 @@ cd "$(dirname "$0")/.."
 # happens with a private, empty /tmp (a directory of the real /tmp, mode 1777, bound over /tmp in the
 # namespace), so that what a suite leaves in /tmp is exactly what that directory holds at the end,
 # whatever else runs on the machine; the directory is removed afterwards. Elsewhere (another user, no
-# unshare) the check compares /tmp's listing before and after the run instead.
-if [ -z "${COFFER_PRIVATE_TMP:-}" ] && [ "$(id -u)" = 0 ] && unshare -m --propagation private true 2>/dev/null; then
+# unshare, or a checkout under /tmp, which would vanish under the bound directory) the check compares
+# /tmp's listing before and after the run instead.
+root_real=$(pwd -P)
+case "$root_real/" in /tmp/*) under_tmp=1 ;; *) under_tmp=0 ;; esac
+if [ -z "${COFFER_PRIVATE_TMP:-}" ] && [ "$under_tmp" = 0 ] && [ "$(id -u)" = 0 ] &&
+   unshare -m --propagation private true 2>/dev/null; then
   ptmp=$(mktemp -d /tmp/coffer-private-tmp-XXXXXX) && chmod 1777 "$ptmp" || exit 1
   trap 'rm -rf "$ptmp"' EXIT
   COFFER_PRIVATE_TMP=$ptmp unshare -m --propagation private \

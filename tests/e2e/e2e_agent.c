@@ -24,6 +24,7 @@
  *                          before anything is sent; no --pin pins what the server presents (trust on
  *                          first use, the pin cofferd printed) and heartbeats then work with it */
 #include "check.h"
+#include "e2e/agentrun.h"
 #include "e2e/harness.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -49,56 +50,24 @@ static struct daemon d;
 static char *tmp;
 static const char *env[] = { "COFFER_TEST_CLOCK=1", "COFFER_AGENT_HEARTBEAT_SECS=1", NULL };
 
-static const char *agent_bin(void)
-{
-    const char *b = getenv("COFFER_AGENT_BIN");
-    return b && *b ? b : "build/asan/coffer-agent";
-}
-
 /* agent_spawn: starts coffer-agent with the words given (NULL-terminated); its stdout and stderr go
  * to TMP/<tag>.out and .err. Returns the pid. */
 static pid_t agent_spawn(const char *tag, ...)
 {
-    const char *argv[40];
     char outp[600], errp[600];
-    int n = 0;
+    const char *first;
     va_list ap;
     pid_t pid;
-    argv[n++] = agent_bin();
-    va_start(ap, tag);
-    for (const char *w; n < 39 && (w = va_arg(ap, const char *)) != NULL;) argv[n++] = w;
-    va_end(ap);
-    argv[n] = NULL;
     snprintf(outp, sizeof outp, "%s/%s.out", tmp, tag);
     snprintf(errp, sizeof errp, "%s/%s.err", tmp, tag);
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 0);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    va_start(ap, tag);
+    first = va_arg(ap, const char *);
+    pid = agentrun_spawn_v(NULL, outp, errp, first, ap);
+    va_end(ap);
     return pid;
 }
 
-/* agent_wait: the exit status of pid within secs seconds (-1: it did not exit normally or in time;
- * then it is killed). */
-static int agent_wait(pid_t pid, int secs)
-{
-    int st;
-    for (int i = 0; i < secs * 10; i++) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        usleep(100 * 1000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
+static int agent_wait(pid_t pid, int secs) { return agentrun_wait(pid, secs); }
 
 /* slurp: TMP/<tag>.<ext> into a static buffer (one of 4). */
 static const char *slurp(const char *tag, const char *ext)

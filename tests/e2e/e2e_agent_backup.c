@@ -18,6 +18,7 @@
  *                           the agent completes the next run, which restores byte for byte
  *   revoke_mid_run          deleting the connector while its backup runs ends the run Failed at once */
 #include "api/api.h"
+#include "e2e/agentrun.h"
 #include "e2e/e2e_recover_fixture.h"
 #include <signal.h>
 #include <sys/wait.h>
@@ -33,54 +34,22 @@ static const char *env[] = { "COFFER_AGENT_HEARTBEAT_SECS=1", "COFFER_AGENT_LEAS
 static pid_t agent = -1;
 static int agent_no;
 
-static const char *agent_bin(void)
-{
-    const char *b = getenv("COFFER_AGENT_BIN");
-    return b && *b ? b : "build/asan/coffer-agent";
-}
-
 /* spawn: coffer-agent with the words given; output to TMP/agent-N.out/.err (N counts up). */
 static pid_t spawn(const char *first, ...)
 {
-    const char *argv[40];
     char outp[700], errp[700];
-    int n = 0;
     va_list ap;
     pid_t pid;
-    argv[n++] = agent_bin();
-    argv[n++] = first;
-    va_start(ap, first);
-    for (const char *w; n < 39 && (w = va_arg(ap, const char *)) != NULL;) argv[n++] = w;
-    va_end(ap);
-    argv[n] = NULL;
     agent_no++;
     snprintf(outp, sizeof outp, "%s/agent-%d.out", tmp, agent_no);
     snprintf(errp, sizeof errp, "%s/agent-%d.err", tmp, agent_no);
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 0);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    va_start(ap, first);
+    pid = agentrun_spawn_v(NULL, outp, errp, first, ap);
+    va_end(ap);
     return pid;
 }
 
-static int wait_exit(pid_t pid, int secs)
-{
-    int st;
-    for (int i = 0; i < secs * 10; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        usleep(100 * 1000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
+static int wait_exit(pid_t pid, int secs) { return agentrun_wait(pid, secs); }
 
 /* agent_log: the agent's event log (state_dir/agent.log), malloc'd. */
 static char *agent_log(void)

@@ -1,0 +1,60 @@
+/* agentrun.c: see agentrun.h. fork, the output files opened in the child, exec (execvp so that "ip"
+ * is found on PATH); waiting polls waitpid every 100 ms up to the limit. */
+#include "e2e/agentrun.h"
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define AGENTRUN_MAX_WORDS 40
+
+const char *agentrun_bin(void)
+{
+    const char *b = getenv("COFFER_AGENT_BIN");
+    return b && *b ? b : "build/asan/coffer-agent";
+}
+
+pid_t agentrun_spawn_v(const char *netns, const char *out_path, const char *err_path, const char *first, va_list ap)
+{
+    const char *argv[AGENTRUN_MAX_WORDS + 6];
+    int n = 0;
+    pid_t pid;
+    if (netns && *netns) {
+        argv[n++] = "ip";
+        argv[n++] = "netns";
+        argv[n++] = "exec";
+        argv[n++] = netns;
+    }
+    argv[n++] = agentrun_bin();
+    if (first) {
+        argv[n++] = first;
+        for (const char *w; n < AGENTRUN_MAX_WORDS + 4 && (w = va_arg(ap, const char *)) != NULL;) argv[n++] = w;
+    }
+    argv[n] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid == 0) {
+        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo >= 0) dup2(fo, 1);
+        if (fe >= 0) dup2(fe, 2);
+        setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0", 0);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int agentrun_wait(pid_t pid, int secs)
+{
+    int st;
+    for (int i = 0; i < secs * 10; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        usleep(100 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}

@@ -1,0 +1,19 @@
+/* agentrun.h: runs the built coffer-agent (COFFER_AGENT_BIN, else build/asan/coffer-agent) as a child
+ * process for the e2e tests of remote agents: its standard output and error go to the files given, the
+ * child keeps this process's environment (ASan reports leaks), and it may run inside a network
+ * namespace (`ip netns exec NAME`). Each suite keeps its own naming of the output files. */
+#ifndef COFFER_TESTS_AGENTRUN_H
+#define COFFER_TESTS_AGENTRUN_H
+#include <stdarg.h>
+#include <sys/types.h>
+
+/* agentrun_bin: the agent binary the tests run. */
+const char *agentrun_bin(void);
+/* agentrun_spawn_v: starts the agent with first and the words of ap (NULL-terminated, at most 40), in
+ * the network namespace netns when it is non-NULL and not empty; returns the child's pid (-1 when fork
+ * failed). */
+pid_t agentrun_spawn_v(const char *netns, const char *out_path, const char *err_path, const char *first, va_list ap);
+/* agentrun_wait: the exit status of pid within secs seconds; -1 when it did not exit normally or in time
+ * (then it is killed and reaped). */
+int agentrun_wait(pid_t pid, int secs);
+#endif
