@@ -55,7 +55,7 @@ FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/f
 # no change rebuilds and relinks nothing (deleted, their .d files made them plain targets that were
 # missing, so the next build recompiled and relinked every test program).
 .SECONDARY: $(UNIT:build/asan/tests/%=build/asan/obj/tests/unit/%.o) $(E2E:build/asan/tests/%=build/asan/obj/tests/e2e/%.o) \
-            $(FUZZ:build/fuzz/%=build/fuzz/obj/tests/fuzz/%.o)
+            $(FUZZ:build/fuzz/%=build/fuzz/obj/tests/fuzz/%.o) $(CHECK_OBJ) $(E2E_LIB)
 
 # Man pages and bash completion, made from the programs' own help tables (no second copy is kept):
 # coffer(1) by `coffer --help-man` (the CLI's command table), cofferd(8) by scripts/help2man.sh from
