@@ -115,6 +115,7 @@ struct eng_restore_result {
     uint64_t files, dirs, symlinks, other, bytes, skipped;
     uint64_t first_file_usecs;  /* from the call to the first file complete under its name (0: none) */
     uint64_t resolve_usecs;     /* from the call to the requested paths resolved (snapshot, trees read) */
+    uint64_t sync_usecs;        /* the final sync pass (syncfs of each file system written to) */
     json_t *errors;            /* owned: array of {"path":..,"message":..} */
 };
 
@@ -123,7 +124,8 @@ struct eng_restore_result {
  * O_NOFOLLOW (a symlink in the target is never followed), names from the tree are re-checked,
  * files are written under a temporary name and renamed into place only when complete, holes of
  * sparse files stay holes, hardlinks are re-linked, directory attributes are set after their
- * content. With continue_on_error, per-file failures (damaged data, I/O errors) are listed in
+ * content, and everything written is durable (syncfs) before it returns, unless canceled. With
+ * continue_on_error, per-file failures (damaged data, I/O errors) are listed in
  * errors and the return is 0; without it the first one stops the restore and is returned. */
 int eng_restore(struct repo *repo, const char *snapshot_id, const struct eng_restore_opts *opts,
                 struct eng_restore_result *out, char *err, size_t errlen);

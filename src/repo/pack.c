@@ -444,6 +444,18 @@ int repo_pack_read(struct repo *repo, uint32_t no, uint64_t off, void *buf, size
     return rc;
 }
 
+void repo_pack_prefetch(struct repo *repo, uint32_t no, uint64_t off, uint64_t len)
+{
+    char hex[REPO_ID_HEX_LEN + 1];
+    int ok;
+    if (repo->remote || !repo->be || !repo->be->ops->prefetch) return;
+    pthread_mutex_lock(&repo->mu);
+    ok = no < repo->npacks && !repo->packs[no].w && repo->packs[no].state == REPO_PACK_SEALED;
+    if (ok) repo_id_to_hex(&repo->packs[no].id, hex);
+    pthread_mutex_unlock(&repo->mu);
+    if (ok) repo->be->ops->prefetch(repo->be, REPO_OBJ_PACK, hex, off, len);
+}
+
 int repo_pack_size(struct repo *repo, uint32_t no, uint64_t *size)
 {
     char hex[REPO_ID_HEX_LEN + 1];

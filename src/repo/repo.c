@@ -525,8 +525,9 @@ int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, 
     return 0;
 }
 
-int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *stored,
-                     void **data)
+/* blob_decode: repo_blob_decode; check_id 0 leaves out the recomputed id (repo_blob_get_fast). */
+static int blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *stored, void **data,
+                       int check_id)
 {
     uint8_t aad[REPO_ID_LEN + 2];
     size_t body = e->stored - REPO_AEAD_OVERHEAD;
@@ -555,7 +556,7 @@ int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *st
         else if (body)
             memcpy(out, stored + REPO_NONCE_LEN, body);
     }
-    if (rc == 0) {
+    if (rc == 0 && check_id) {
         repo_hmac_id(repo->id_key, out, e->plain, &check);
         if (memcmp(check.b, e->id.b, REPO_ID_LEN) != 0) rc = -EBADMSG;
     }
@@ -565,6 +566,12 @@ int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *st
     }
     *data = out;
     return 0;
+}
+
+int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *stored,
+                     void **data)
+{
+    return blob_decode(repo, e, stored, data, 1);
 }
 
 /* pack_unreadable: the pack of a blob cannot be read (repo_pack_read's -ENOENT, -ENXIO, ...).
@@ -621,11 +628,12 @@ int repo_blob_check(struct repo *repo, const repo_id_t *id)
     return rc;
 }
 
-static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len);
+static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len,
+                         int check_id);
 
-int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len)
+static int blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len, int check_id)
 {
-    int rc = blob_get_once(repo, id, data, len);
+    int rc = blob_get_once(repo, id, data, len, check_id);
     /* Another process may have written the blob (an index file this one has not read) or moved it
      * (its prune repacked it): refresh once and try again (refresh.c, through repo->on_miss; only on
      * a shared repository). */
@@ -635,11 +643,22 @@ int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *l
         on_miss = repo->on_miss;
         pthread_mutex_unlock(&repo->mu);
     }
-    if (on_miss && on_miss(repo) == 1) rc = blob_get_once(repo, id, data, len);
+    if (on_miss && on_miss(repo) == 1) rc = blob_get_once(repo, id, data, len, check_id);
     return rc;
 }
 
-static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len)
+int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len)
+{
+    return blob_get(repo, id, data, len, 1);
+}
+
+int repo_blob_get_fast(struct repo *repo, const repo_id_t *id, void **data, size_t *len)
+{
+    return blob_get(repo, id, data, len, 0);
+}
+
+static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len,
+                         int check_id)
 {
     struct repo_pentry e;
     uint32_t pack = 0;
@@ -683,7 +702,7 @@ static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, si
         rc = -EBADMSG;
         repo_damage_record(repo, id, pack, "the pack is shorter than the index says, or unreadable");
     } else if (rc == 0) {
-        rc = repo_blob_decode(repo, &e, buf, data);
+        rc = blob_decode(repo, &e, buf, data, check_id);
         if (rc == -EBADMSG)
             repo_damage_record(repo, id, pack, "authentication, decompression or id check failed");
     }

@@ -63,6 +63,14 @@ int repo_blob_exists(struct repo *repo, const repo_id_t *id);
  * missing or cannot be opened; for each of these repo_damage_last names the blob (and pack).
  * Thread-safe. */
 int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len);
+/* repo_blob_get_fast: repo_blob_get without recomputing the id of the plaintext (HMAC-SHA-256 of
+ * every byte, the largest CPU cost of a read after decompression). The blob is still authenticated:
+ * its GCM tag covers the id, type and flags (the AAD) and every stored byte, so what it returns is
+ * exactly what was sealed under that id; a decompressed length other than the record's is damage.
+ * What it leaves out is the check of the writer's own consistency (that it hashed the bytes it
+ * sealed), which repo_verify with read_data and repo_blob_get keep (docs/repository-format.md
+ * section 5). For bulk reads of file data (restores, streamed files). */
+int repo_blob_get_fast(struct repo *repo, const repo_id_t *id, void **data, size_t *len);
 /* repo_blob_check: without reading the blob, whether it can be read as far as the repository
  * knows: it is in the index, its copy is not on the damaged-blob list, its pack opens and is long
  * enough. 0 or repo_blob_get's codes (with the same sentence). Cheap: for checking a whole file
@@ -73,6 +81,10 @@ int repo_blob_check(struct repo *repo, const repo_id_t *id);
  * plaintext length of compressed blobs: a non-NULL plain_len then costs reading the blob. */
 int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, uint64_t *offset,
                      uint32_t *stored_len, uint32_t *plain_len);
+
+/* repo_pack_prefetch: a hint that [offset, offset + len) of a sealed pack is read soon (a restore
+ * knows its reads ahead): the backend may start reading it. Best effort, nothing to check. */
+void repo_pack_prefetch(struct repo *repo, uint32_t pack_no, uint64_t offset, uint64_t len);
 
 /* Damage and self-healing (docs/repository-format.md section 13). A read that finds a blob
  * damaged (repo_blob_get, repo_verify with read_data) puts the (blob, pack) pair on the
