@@ -101,6 +101,9 @@ struct repo_backend_ops {
     void (*cache_put)(struct repo_backend *be, const char *key, const void *data, size_t len);
     /* clean: removes what writers of dead processes left (temporaries, unfinished writers). */
     void (*clean)(struct repo_backend *be);
+    /* prefetch: a hint that [off, off + len) of an object is read soon: the backend may start
+     * reading it (local: the kernel reads it into the page cache). Best effort; may be NULL. */
+    void (*prefetch)(struct repo_backend *be, int type, const char *name, uint64_t off, uint64_t len);
     /* where: a human-readable location of an object, for messages (a path, a URL). */
     int (*where)(struct repo_backend *be, int type, const char *name, char *buf, size_t len);
 

@@ -324,6 +324,18 @@ static int bl_get(struct repo_backend *be, int type, const char *name, uint64_t 
     return rc;
 }
 
+/* bl_prefetch: asks the kernel to read the range now (posix_fadvise WILLNEED: it returns once the
+ * reads are queued), so later preads of it find it in the page cache. */
+static void bl_prefetch(struct repo_backend *be, int type, const char *name, uint64_t off, uint64_t len)
+{
+    struct bl *bl = bl_of(be);
+    struct bl_fd *s = NULL;
+    int fd;
+    if (fd_hold(bl, type, name, &fd, &s) < 0) return;
+    posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+    fd_release(bl, fd, s);
+}
+
 static int bl_get_all(struct repo_backend *be, int type, const char *name, size_t max,
                       void **data, size_t *len)
 {
@@ -610,6 +622,7 @@ static const struct repo_backend_ops bl_ops = {
     .retained_until = bl_retained_until,
     .clean = bl_clean,
     .where = bl_where,
+    .prefetch = bl_prefetch,
     .writer_begin = bl_writer_begin,
     .writer_write = bl_writer_write,
     .writer_read = bl_writer_read,
