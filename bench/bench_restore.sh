@@ -4,8 +4,9 @@
 # For iterating on restore speed without bench_backup.sh's ten minutes: the corpus (bench_backup.sh's,
 # about 1.7 GB copied from /usr, or CORPUS=DIR) is backed up once by each tool, then each round drops
 # the page cache and restores it with Coffer (through its REST API, release build, timed from the
-# POST to the recovery's end) and then with restic. Prints each round's times, the engine's own
-# figures from the daemon's log (paths resolved, first file, total) and the ratio coffer/restic;
+# POST to the recovery's end) and then with restic. Prints each round's times, the daemon's peak RSS
+# and CPU time, the engine's own figures from its log (paths resolved, first file, sync pass, total)
+# and the ratio coffer/restic;
 # the first round's restore is compared with the corpus (diff -r). OTHERS="PATH..." (other builds of
 # cofferd, e.g. main's, copied aside) restore with those daemons too in every round (B, C, ...), on
 # the same repository: an A/B comparison in one run. The daemon is started afresh before each of its
@@ -109,9 +110,9 @@ coffer_restore() { # binary label round -> prints the seconds; records the engin
     case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
     sleep 0.02
   done
-  T=$(elapsed "$t0"); c1=$(cpu_ticks)
+  T=$(elapsed "$t0"); c1=$(cpu_ticks); hwm=$(awk '/VmHWM/{print $2}' "/proc/$CPID/status")
   if [ -n "${PERFPID:-}" ]; then kill -INT "$PERFPID"; wait "$PERFPID" || true; PERFPID=; fi
-  ENG="$s, daemon CPU $(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l | xargs printf '%.2f') s, engine $(grep -o "path(s) to $W/restore-coffer in [0-9]* ms ([^)]*)" "$W/cofferd.log.new" | tail -1 | sed 's/^path(s) to [^ ]* in //')"
+  ENG="$s, peak RSS ${hwm} KB, daemon CPU $(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l | xargs printf '%.2f') s, engine $(grep -o "path(s) to $W/restore-coffer in [0-9]* ms ([^)]*)" "$W/cofferd.log.new" | tail -1 | sed 's/^path(s) to [^ ]* in //')"
   if [ "$3" = 1 ]; then
     if diff -r --no-dereference -q "$CORPUS" "$W/restore-coffer/$(basename "$CORPUS")" >/dev/null 2>&1; then
       ENG="$ENG, identical to the corpus"
