@@ -18,7 +18,9 @@
  *   scoped_credential    with the agent's credential: the snapshots, runs, recoveries and site API
  *                        routes are 403; a restore work taken by hand reads its snapshot's document,
  *                        not the other snapshot's (404), a blob outside it is 403, staging or
- *                        committing on it is refused */
+ *                        committing on it is refused; a base backup work taken by hand stages its
+ *                        first run once (readable under the id answered, a second stage 409), and
+ *                        its error fails the run */
 #include "api/api.h"
 #include "e2e/agentrun.h"
 #include "e2e/e2e_recover_fixture.h"
@@ -409,6 +411,54 @@ TEST(scoped_credential)
         json_decref(j);
     }
     pgtest_destroy(&dst);
+    /* a base backup work taken by hand: its first run is staged once (the document then readable
+     * under the id answered, its trees too), a second stage is 409, its error fails the run */
+    CHECK(strlen(root) == 64);
+    CHECK(call(&d, "POST", fmt(FX_GRP "/%s/runs", gid), T, "{\"runType\":\"kRegular\"}", &r) == 202);
+    char run_id[80];
+    snprintf(run_id, sizeof run_id, "%s", jstr(r.json, "runId") ? jstr(r.json, "runId") : "");
+    http_resp_release(&r);
+    w = NULL;
+    for (int i = 0; i < 100 && !w; i++) {
+        if (as_agent(cred, "/v2/coffer/agents/heartbeat", "{\"version\":\"0.0.1\"}", &r) == 200 &&
+            json_array_size(jget(r.json, "work")) > 0)
+            w = json_incref(json_array_get(jget(r.json, "work"), 0));
+        http_resp_release(&r);
+        if (!w) usleep(100 * 1000);
+    }
+    CHECKF(w && strcmp(jstr(w, "kind"), "pg_backup") == 0 && jstr(w, "pg.conninfo") &&
+           strcmp(jstr(w, "parent") ? jstr(w, "parent") : "", snap_inc) == 0 && strlen(jstr(w, "keys.id_key")) == 64,
+           "%s", dump(w));
+    if (w && strlen(root) == 64) {
+        char sid[80] = "";
+        snprintf(wpath, sizeof wpath, "/v2/coffer/agents/work/%s", jstr(w, "id"));
+        CHECK(as_agent(cred, fmt("%s/stage", wpath), fmt("{'doc':{'tree':'%s','mark':'run1'}}", root), &r) == 201);
+        if (jstr(r.json, "snapshot_id")) snprintf(sid, sizeof sid, "%s", jstr(r.json, "snapshot_id"));
+        http_resp_release(&r);
+        CHECK(strlen(sid) == 64 && strcmp(sid, snap_inc) != 0);
+        CHECK(as_agent(cred, fmt("%s/parent", wpath), fmt("{'id':'%s'}", sid), &r) == 200);
+        CHECK(jstr(r.json, "doc.mark") && strcmp(jstr(r.json, "doc.mark"), "run1") == 0);
+        http_resp_release(&r);
+        CHECK(as_agent(cred, fmt("%s/tree", wpath), fmt("{'id':'%s'}", root), &r) == 200);
+        http_resp_release(&r);
+        CHECK(as_agent(cred, fmt("%s/stage", wpath), fmt("{'doc':{'tree':'%s'}}", root), &r) == 409);
+        http_resp_release(&r);
+        CHECK(as_agent(cred, fmt("%s/done", wpath), "{\"error\":\"pg refused by the test\"}", &r) == 204);
+        http_resp_release(&r);
+        for (int i = 0; i < 300; i++) {
+            int fin = call(&d, "GET", fmt(FX_GRP "/%s/runs/%s", gid, run_id), T, NULL, &r) == 200 &&
+                      finished(jstr(r.json, "localBackupInfo.status"));
+            if (fin) {
+                CHECKF(strcmp(jstr(r.json, "localBackupInfo.status"), "Failed") == 0 && strstr(r.body, "pg refused by the test"),
+                       "%s", r.body);
+                http_resp_release(&r);
+                break;
+            }
+            http_resp_release(&r);
+            usleep(100 * 1000);
+        }
+    }
+    json_decref(w);
     free(cred);
 }
 
