@@ -7,9 +7,10 @@
  *       COFFER_AGENT_TOKEN) for this host's credential; https without --pin pins the key the server
  *       presents now (trust on first use) and prints it.
  *   coffer-agent run [--state-dir D] [--hostname H] [--address A]... [--rate-limit MB/s]
- *                    [--local-api ADDR:PORT] [--beats N]
+ *                    [--local-api ADDR:PORT] [--pg DATADIR]... [--pg-user ROLE] [--beats N]
  *       the foreground loop (heartbeats) until SIGTERM/SIGINT, N heartbeats, or a revoked credential
- *       (exit status 3).
+ *       (exit status 3). --pg: a data directory to look for a running PostgreSQL in, besides the
+ *       usual places; --pg-user: the role its discovery connects as (default postgres).
  *   coffer-agent status [--state-dir D]
  *       what the state directory holds (never the credential).
  * The state directory defaults to /var/lib/coffer-agent. Exit status: 0 ok, 1 failure, 2 usage,
@@ -38,7 +39,7 @@ static int usage(void)
                     "       coffer-agent register --server URL --token T [--pin sha256//...] [--state-dir D]\n"
                     "                             [--connector-id N] [--hostname H]\n"
                     "       coffer-agent run [--state-dir D] [--hostname H] [--address A]... [--rate-limit MB/s]\n"
-                    "                        [--local-api ADDR:PORT] [--beats N]\n"
+                    "                        [--local-api ADDR:PORT] [--pg DATADIR]... [--pg-user ROLE] [--beats N]\n"
                     "       coffer-agent status [--state-dir D]\n");
     return 2;
 }
@@ -108,6 +109,10 @@ static int cmd_run(int argc, char **argv)
             double mb = strtod(v, &end);
             if (*end || mb <= 0 || mb > 1e6) return usage();
             o.rate_limit = (int64_t)(mb * 1024 * 1024);
+        } else if ((v = opt(argc, argv, &i, "--pg"))) {
+            if (agentd_pg_configure(v, NULL) != 0) return usage();
+        } else if ((v = opt(argc, argv, &i, "--pg-user"))) {
+            agentd_pg_configure(NULL, v);
         } else if ((v = opt(argc, argv, &i, "--beats"))) {
             o.max_beats = atoi(v);
             if (o.max_beats <= 0) return usage();

@@ -4,7 +4,8 @@
  * new state (Finished, refreshed now); a host a registered remote coffer-agent reports as its own
  * (host name or address, cat_agent_for_host) -> the volumes of that agent's last heartbeat are synced
  * the same way, with the objects marked CAT_AGENT_REMOTE (an agent that has not reported yet leaves
- * the state Pending); anything else -> no agent is reachable, which is recorded as the state
+ * the state Pending; a kSQL registration gets the host without volumes: its instance comes from the
+ * agent's report through svc/pg_discover.c); anything else -> no agent is reachable, which is recorded as the state
  * (Pending, with the reason) and no objects are made. What is found is recorded as typed
  * facts in Coffer's names (cat_object_facts: OS, size, file system, device, host name); the API
  * builds the wire shapes from them. This sync speaks for the host and its volumes only (scope kVolume):
@@ -92,12 +93,9 @@ static int sync_remote(struct cat *cat, const char *tenant, const struct cat_sou
                  "volumes yet (no heartbeat since it registered)", endpoint, a->connector_id);
         return cat_source_set_state(cat, tenant, s->id, "Pending", msg, 0);
     }
-    if (strcmp(s->environment, "kPhysical") != 0) {
-        snprintf(msg, sizeof msg, "host '%.255s' is served by coffer-agent connector %s, which backs up files "
-                 "(kPhysical) only", endpoint, a->connector_id);
-        return cat_source_set_state(cat, tenant, s->id, "Pending", msg, 0);
-    }
-    rc = mounts_of_report(a->volumes, &mounts);
+    /* a kSQL registration's host carries the PostgreSQL instance the agent reports (svc/pg_discover.c,
+     * which the caller runs after this), no volumes */
+    rc = strcmp(s->environment, "kPhysical") == 0 ? mounts_of_report(a->volumes, &mounts) : 0;
     if (rc == 0) rc = sync_volumes(cat, tenant, s, endpoint, CAT_AGENT_REMOTE, &mounts, a->hostname);
     agent_mounts_release(&mounts);
     return rc;

@@ -11,10 +11,15 @@
  *            asked of the server.
  *   get      a tree of the parent snapshot (the only reads the server allows).
  *   snapshot the queue is sent, then the snapshot document; the server checks it before writing.
+ * A PostgreSQL base backup (kind "pg_backup", agentd_pg_backup_run) is eng_pg_backup on the same
+ * handle: its first run's snapshot goes to "stage" (cofferd checks it and keeps it for this work
+ * only, so the final run can graft from it; nothing is written that would need forgetting), the
+ * final one to "snapshot" as usual.
  * Memory is bounded: the queue holds at most AGENTD_BATCH_BYTES plus one blob, the known-id set at
  * most AGENTD_KNOWN_MAX ids (then it starts over). One mutex serialises the engine's threads. */
 #include "agentd/core.h"
 #include "engine/engine.h"
+#include "engine/mover.h"
 #include "util/buf.h"
 #include <errno.h>
 #include <openssl/evp.h>
@@ -44,6 +49,7 @@ struct work_ctx {
     struct idset known, pending;
     uint64_t bytes_sent, blobs_sent, blobs_skipped, requests;
     int ended;                /* the server said the work ended: stop */
+    int stage_next;           /* a PostgreSQL base backup: the next snapshot is staged, not committed */
     char err[512];
 };
 
@@ -310,7 +316,8 @@ static int op_snapshot_write(void *ctx, json_t *doc, char id_hex_out[REPO_ID_HEX
     rc = flush(w);
     if (rc == 0) {
         body = json_pack("{s:O}", "doc", doc);
-        rc = call(w, "snapshot", body, &a);
+        rc = call(w, w->stage_next ? "stage" : "snapshot", body, &a);
+        w->stage_next = 0;
         json_decref(body);
         if (rc == 0) {
             sid = json_string_value(json_object_get(a.json, "snapshot_id"));
@@ -386,6 +393,8 @@ int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts 
     int rc;
     const char *kind = json_string_value(json_object_get(work, "kind"));
     if (kind && strcmp(kind, "restore") == 0) return agentd_restore_run(st, o, work);
+    if (kind && strcmp(kind, "pg_backup") == 0) return agentd_pg_backup_run(st, o, work);
+    if (kind && strcmp(kind, "pg_restore") == 0) return agentd_pg_restore_run(st, o, work);
     memset(&w, 0, sizeof w);
     memset(&k, 0, sizeof k);
     if (!wid || strlen(wid) > 64 || unhex(json_string_value(json_object_get(keys, "id_key")), k.id_key, 32) != 0 ||
@@ -451,6 +460,107 @@ int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts 
     repo_close(repo);
     free(inc);
     free(exc);
+    buf_free(&w.queue);
+    idset_clear(&w.known);
+    idset_clear(&w.pending);
+    pthread_mutex_destroy(&w.mu);
+    return rc;
+}
+
+/* ---- a PostgreSQL base backup (kind "pg_backup") ---- */
+
+int agentd_pg_backup_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work)
+{
+    const char *wid = json_string_value(json_object_get(work, "id"));
+    const json_t *keys = json_object_get(work, "keys"), *pg = json_object_get(work, "pg");
+    const char *conninfo = json_string_value(json_object_get(pg, "conninfo"));
+    struct repo_writer_keys k;
+    struct work_ctx w;
+    struct repo *repo = NULL;
+    struct eng_pg_backup_opts bo = { 0 };
+    struct eng_pg_backup_result res = { 0 };
+    struct agentd_answer a;
+    char err[512] = "";
+    json_t *body = NULL;
+    uint64_t wire0 = agentd_http_wire_bytes(), wire;
+    int rc;
+    memset(&w, 0, sizeof w);
+    memset(&k, 0, sizeof k);
+    if (!wid || strlen(wid) > 64 || !conninfo ||
+        unhex(json_string_value(json_object_get(keys, "id_key")), k.id_key, 32) != 0 ||
+        unhex(json_string_value(json_object_get(keys, "chunk_key")), k.chunk_key, 32) != 0) {
+        agentd_log(AGENTD_ERROR, "a PostgreSQL work item from the server lacks its id, connection or keys: ignored");
+        return -EPROTO;
+    }
+    k.cmin = (uint32_t)json_integer_value(json_object_get(keys, "cmin"));
+    k.cavg = (uint32_t)json_integer_value(json_object_get(keys, "cavg"));
+    k.cmax = (uint32_t)json_integer_value(json_object_get(keys, "cmax"));
+    pthread_mutex_init(&w.mu, NULL);
+    w.conn = (struct agentd_conn){ .url = st->server_url, .pin = st->server_pin, .credential = st->credential,
+                                   .rate_limit = o->rate_limit, .timeout_secs = 300 };
+    snprintf(w.base, sizeof w.base, "/v2/coffer/agents/work/%s", wid);
+    buf_init(&w.queue, AGENTD_BATCH_BYTES + REPO_CHUNK_MAX * 2 + 2 * BLOB_HDR);
+    rc = repo_open_remote(&k, &ops, &w, &repo);
+    memset(&k, 0, sizeof k);
+    agentd_log(AGENTD_INFO, "PostgreSQL base backup %s: starting", wid);
+    if (rc == 0) {
+        bo.conninfo = conninfo;
+        bo.parent_snapshot_id = json_string_value(json_object_get(work, "parent"));
+        bo.label = json_string_value(json_object_get(pg, "label"));
+        bo.threads = 2;
+        w.stage_next = 1; /* eng_pg_backup writes two snapshots: the first is run 1 (pg.h) */
+        rc = eng_pg_backup(repo, &bo, &res, err, sizeof err);
+        if (rc != 0 && w.err[0] && !strstr(err, w.err)) {
+            size_t n = strlen(err);
+            if (n + 8 < sizeof err) snprintf(err + n, sizeof err - n, " (%.200s)", w.err);
+        }
+    } else {
+        snprintf(err, sizeof err, "cannot set up the repository writer: %s", strerror(-rc));
+    }
+    wire = agentd_http_wire_bytes() - wire0;
+    if (rc == 0) {
+        struct mover_sql_item *items = NULL;
+        size_t n = 0;
+        char ierr[256] = "";
+        json_t *inv = json_array();
+        /* the databases and tables it held, as cofferd lists them for a local instance */
+        if (inv && mover_sql_instance.sql->inventory(conninfo, 10000, &items, &n, ierr, sizeof ierr) == 0) {
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(inv, json_pack("{s:b,s:s,s:s?,s:I}", "table", items[i].is_table, "name",
+                                                     items[i].name, "database", items[i].database, "bytes",
+                                                     (json_int_t)items[i].bytes));
+            mover_sql_items_free(items, n);
+        } else {
+            json_decref(inv);
+            inv = NULL;
+        }
+        body = json_pack("{s:{s:s,s:s,s:s,s:i,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:o*,s:I,s:I}}", "result",
+                         "snapshot_id", res.snapshot_id, "start_lsn", res.start_lsn, "stop_lsn", res.stop_lsn,
+                         "timeline", (int)res.timeline, "server_version_num", res.server_version_num,
+                         "data_directory", res.data_directory, "files", (json_int_t)res.files, "files_unchanged",
+                         (json_int_t)res.files_unchanged, "logical_bytes", (json_int_t)res.logical_bytes,
+                         "bytes_read", (json_int_t)res.bytes_read, "data_bytes_read", (json_int_t)res.data_bytes_read,
+                         "wal_bytes", (json_int_t)res.wal_bytes, "usecs", (json_int_t)res.usecs, "warnings",
+                         res.warnings ? res.warnings : json_array(), "inventory", inv, "bytes_sent",
+                         (json_int_t)w.bytes_sent, "wire_bytes", (json_int_t)wire);
+    } else {
+        body = json_pack("{s:s}", "error", err);
+    }
+    if (!w.ended && body) {
+        char path[200];
+        snprintf(path, sizeof path, "%s/done", w.base);
+        if (agentd_http_json(&w.conn, "POST", path, body, &a, w.err, sizeof w.err) == 0) agentd_answer_release(&a);
+    }
+    json_decref(body);
+    if (rc == 0)
+        agentd_log(AGENTD_INFO, "PostgreSQL base backup %s: snapshot %s of %s (%s .. %s), %llu files (%llu unchanged), "
+                   "bytes sent %llu, wire bytes %llu", wid, res.snapshot_id, res.data_directory, res.start_lsn,
+                   res.stop_lsn, (unsigned long long)res.files, (unsigned long long)res.files_unchanged,
+                   (unsigned long long)w.bytes_sent, (unsigned long long)wire);
+    else
+        agentd_log(AGENTD_ERROR, "PostgreSQL base backup %s failed: %s", wid, err);
+    eng_pg_backup_result_release(&res);
+    repo_close(repo);
     buf_free(&w.queue);
     idset_clear(&w.known);
     idset_clear(&w.pending);

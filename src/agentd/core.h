@@ -58,6 +58,18 @@ int agentd_state_save(const struct agentd_state *st, char *err, size_t errlen);
  * addresses NULL: the addresses of the host's interfaces (loopback left out). New reference. */
 json_t *agentd_host_report(const char *hostname, const json_t *addresses, char *err, size_t errlen);
 
+/* ---- pg.c ---- */
+
+/* agentd_pg_configure: a data directory to look for a running PostgreSQL in (absolute; borrowed for
+ * the process's life; NULL: none) and the role discovery connects as (NULL: keep; default postgres).
+ * -EINVAL for a relative path or too many. */
+int agentd_pg_configure(const char *data_dir, const char *user);
+/* agentd_pg_report: the running PostgreSQL instances of this host as a JSON array (new reference) of
+ * {"port", "socket_dir", "data_directory", "version", "version_num", "databases": [{"name", "owner",
+ * "bytes", "tables": [{"name", "bytes"}], "tables_cut"}], "databases_cut", "warnings"?} or, for one
+ * that refused the connection, {"port", "socket_dir", "data_directory", "error"}. */
+json_t *agentd_pg_report(void);
+
 /* ---- core.c ---- */
 
 struct agentd_run_opts {
@@ -84,6 +96,12 @@ int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts 
 /* agentd_restore_run (restore.c): carries out a restore work item (kind "restore"): eng_restore on
  * a read-only remote handle whose reads are the work's read and parent requests. */
 int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work);
+/* agentd_pg_backup_run (backup.c): a work item of kind "pg_backup": eng_pg_backup on a writer-only
+ * handle; its first run's snapshot is staged with cofferd (never written), the final one committed. */
+int agentd_pg_backup_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work);
+/* agentd_pg_restore_run (restore.c): a work item of kind "pg_restore": eng_pg_instance_new on a
+ * read-only handle (a new data directory and port on this host, left running). */
+int agentd_pg_restore_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work);
 /* agentd_set_connected (log.c): records whether the last heartbeat reached cofferd. */
 void agentd_set_connected(int connected);
 /* agentd_log_open: from now on agentd_log also appends to state_dir/agent.log. */

@@ -1,7 +1,7 @@
 /* discover.c: what the agent reports of its host in a heartbeat: its host name, its addresses (the
  * interfaces' IPv4 and IPv6 addresses, loopback and link-local left out) and its volumes, found the
  * way the local agent finds them (src/agent/local.c agent_local_volumes: /proc/self/mounts, real
- * filesystems only, used bytes by statvfs). */
+ * filesystems only, used bytes by statvfs), and the PostgreSQL instances running on it (pg.c). */
 #include "agent/agent.h"
 #include "agentd/core.h"
 #include <arpa/inet.h>
@@ -53,8 +53,9 @@ json_t *agentd_host_report(const char *hostname, const json_t *addresses, char *
                                               "device", m.v[i].device, "used_bytes", (json_int_t)m.v[i].used_bytes,
                                               "network", m.v[i].network));
     agent_mounts_release(&m);
-    r = json_pack("{s:s,s:s,s:o,s:o*}", "hostname", hostname, "version", COFFER_VERSION, "addresses",
-                  addresses ? json_deep_copy(addresses) : interface_addresses(), "volumes", vols);
+    r = json_pack("{s:s,s:s,s:o,s:o*,s:o*}", "hostname", hostname, "version", COFFER_VERSION, "addresses",
+                  addresses ? json_deep_copy(addresses) : interface_addresses(), "volumes", vols,
+                  "pg_instances", agentd_pg_report());
     if (!r) snprintf(err, errlen, "out of memory");
     return r;
 }

@@ -11,9 +11,13 @@
  * overwrite rule, files renamed into place only when complete and durable) hold unchanged. Blobs
  * read are kept in a small bounded cache (AGENTD_RCACHE_N blobs, at most AGENTD_RCACHE_BYTES), so a
  * tree read while resolving the paths and again while walking is fetched once. The end is POSTed to
- * .../done: {"result": {files, dirs, symlinks, other, bytes, skipped, errors}} or {"error"}. */
+ * .../done: {"result": {files, dirs, symlinks, other, bytes, skipped, errors}} or {"error"}.
+ * A PostgreSQL instance (kind "pg_restore", agentd_pg_restore_run) is restored the same way by
+ * pg_copy.c's eng_pg_instance_new on this handle: into a new data directory on this host, started on
+ * the port asked for and left running. */
 #include "agentd/core.h"
 #include "engine/engine.h"
+#include "engine/pg.h"
 #include "util/time.h"
 #include <errno.h>
 #include <pthread.h>
@@ -297,6 +301,79 @@ int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_op
     eng_restore_result_release(&res);
     if (repo) repo_close(repo);
     free(paths);
+    for (size_t i = 0; i < AGENTD_RCACHE_N; i++) free(w->cache[i].data);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+    return rc;
+}
+
+/* ---- a PostgreSQL instance into a new data directory (kind "pg_restore") ---- */
+
+int agentd_pg_restore_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work)
+{
+    const char *wid = json_string_value(json_object_get(work, "id"));
+    const json_t *spec = json_object_get(work, "pg_restore"), *keys = json_object_get(work, "keys");
+    const char *snap = json_string_value(json_object_get(spec, "snapshot"));
+    const char *dir = json_string_value(json_object_get(spec, "data_dir"));
+    json_int_t port = json_integer_value(json_object_get(spec, "port"));
+    struct repo_writer_keys k;
+    struct rwork *w;
+    struct repo *repo = NULL;
+    struct eng_pg_restore_opts ro = { .threads = 4 };
+    struct eng_pg_server_opts so = { 0 };
+    struct eng_pg_server srv;
+    struct eng_pg_restore_result rr = { 0 };
+    struct agentd_answer a;
+    char err[1024] = "";
+    json_t *body;
+    int rc;
+    if (!wid || strlen(wid) > 64 || !snap || !dir || dir[0] != '/' || port < 1 || port > 65535) {
+        agentd_log(AGENTD_ERROR, "a PostgreSQL restore work item lacks its id, snapshot, directory or port: ignored");
+        return -EPROTO;
+    }
+    if (!(w = calloc(1, sizeof *w))) return -ENOMEM;
+    memset(&k, 0, sizeof k);
+    memset(&srv, 0, sizeof srv);
+    k.cmin = (uint32_t)json_integer_value(json_object_get(keys, "cmin"));
+    k.cavg = (uint32_t)json_integer_value(json_object_get(keys, "cavg"));
+    k.cmax = (uint32_t)json_integer_value(json_object_get(keys, "cmax"));
+    pthread_mutex_init(&w->mu, NULL);
+    w->conn = (struct agentd_conn){ .url = st->server_url, .pin = st->server_pin, .credential = st->credential,
+                                    .rate_limit = o->rate_limit, .timeout_secs = 300,
+                                    .max_answer = AGENTD_READ_ANSWER };
+    snprintf(w->base, sizeof w->base, "/v2/coffer/agents/work/%s", wid);
+    w->start_usecs = util_time_mono();
+    rc = repo_open_remote(&k, &ops, w, &repo);
+    agentd_log(AGENTD_INFO, "PostgreSQL restore %s: snapshot %.64s into %s, port %d", wid, snap, dir, (int)port);
+    if (rc == 0) {
+        so.data_dir = dir;
+        so.port = (int)port;
+        rc = eng_pg_instance_new(repo, snap, &ro, &so, &srv, &rr, err, sizeof err);
+        if (rc != 0 && w->err[0] && !strstr(err, w->err)) {
+            size_t n = strlen(err);
+            if (n + 8 < sizeof err) snprintf(err + n, sizeof err - n, " (%.200s)", w->err);
+        }
+    } else {
+        snprintf(err, sizeof err, "cannot set up the repository reader: %s", strerror(-rc));
+    }
+    if (rc == 0)
+        body = json_pack("{s:{s:I,s:I,s:s,s:s,s:i,s:I}}", "result", "files", (json_int_t)rr.files, "bytes",
+                         (json_int_t)rr.bytes, "data_dir", srv.data_dir, "sock_dir", srv.sock_dir, "port", srv.port,
+                         "bytes_received", (json_int_t)w->bytes_received);
+    else
+        body = json_pack("{s:s}", "error", err[0] ? err : strerror(-rc));
+    if (!w->ended && body) {
+        char path[200], terr[256];
+        snprintf(path, sizeof path, "%s/done", w->base);
+        if (agentd_http_json(&w->conn, "POST", path, body, &a, terr, sizeof terr) == 0) agentd_answer_release(&a);
+    }
+    json_decref(body);
+    if (rc == 0)
+        agentd_log(AGENTD_INFO, "PostgreSQL restore %s: %s running on port %d, %llu bytes restored, %llu received", wid,
+                   srv.data_dir, srv.port, (unsigned long long)rr.bytes, (unsigned long long)w->bytes_received);
+    else
+        agentd_log(AGENTD_ERROR, "PostgreSQL restore %s failed: %s", wid, err);
+    if (repo) repo_close(repo);
     for (size_t i = 0; i < AGENTD_RCACHE_N; i++) free(w->cache[i].data);
     pthread_mutex_destroy(&w->mu);
     free(w);

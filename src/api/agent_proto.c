@@ -29,6 +29,7 @@
 #include "catalog/cat_source.h"
 #include "engine/remote.h"
 #include "svc/agent_upgrade.h"
+#include "svc/pg_discover.h"
 #include "util/log.h"
 #include "util/time.h"
 #include <microhttpd.h>
@@ -241,7 +242,9 @@ static int serve_one(void *ud, const struct cat_source *s)
     json_t *v;
     size_t i;
     int match = 0;
-    if (strcmp(s->environment, "kPhysical") != 0 || !ep || c->n >= sizeof c->ids / sizeof c->ids[0]) return 0;
+    if ((strcmp(s->environment, "kPhysical") != 0 && strcmp(s->environment, "kSQL") != 0) || !ep ||
+        c->n >= sizeof c->ids / sizeof c->ids[0])
+        return 0;
     match = strcasecmp(ep, c->agent->hostname) == 0;
     json_array_foreach(c->agent->addresses, i, v) match = match || strcasecmp(ep, json_string_value(v)) == 0;
     if (!match) return 0;
@@ -262,11 +265,15 @@ static void refresh_served(struct cat *cat, const struct cat_agent *a, int chang
     if (cat_source_list(cat, a->tenant, NULL, serve_one, &c) != 0)
         log_warn("agent %s: cannot list the registrations it serves", a->connector_id);
     for (size_t i = 0; i < c.n; i++) {
-        if (agent_refresh_source(cat, a->tenant, c.ids[i], c.endpoints[i]) != 0)
+        if (agent_refresh_source(cat, a->tenant, c.ids[i], c.endpoints[i]) != 0 ||
+            svc_pg_refresh(cat, NULL, a->tenant, c.ids[i]) != 0) /* its PostgreSQL, from the agent's report */
             log_warn("agent %s: cannot refresh registration %lld", a->connector_id, (long long)c.ids[i]);
         free(c.endpoints[i]);
     }
 }
+
+static int agent_pg_report(struct cat *cat, struct api_resp *resp, const struct cat_agent *a, json_t *body,
+                           int *changed);
 
 static void agent_heartbeat(struct api_req *req, struct api_resp *resp)
 {
@@ -294,6 +301,7 @@ static void agent_heartbeat(struct api_req *req, struct api_resp *resp)
     }
     changed = (host && strcmp(host, a.hostname) != 0) || (volumes && !json_equal(volumes, a.volumes)) ||
               (addresses && !json_equal(addresses, a.addresses));
+    if (agent_pg_report(cat, resp, &a, body, &changed) != 0) goto out;
     rc = cat_agent_heartbeat(cat, a.tenant, a.connector_id, host, version, addresses, volumes, now);
     if (rc == 0) rc = cat_agent_get(cat, a.tenant, a.connector_id, &now_a);
     if (rc != 0) {
@@ -482,6 +490,106 @@ out:
     json_decref(body);
 }
 
+/* ---- PostgreSQL through the agent (docs/agent-protocol.md) ---- */
+
+/* POST .../stage {"doc"}: a base backup's first run, checked and kept for this work (engine/remote.h
+ * eng_remote_stage); answers {"snapshot_id"}: the id the final run names as its parent. */
+static void work_stage(struct api_req *req, struct api_resp *resp)
+{
+    struct eng_remote_work *w;
+    json_t *body = api_body_object(req, resp), *doc = NULL;
+    char id[REPO_ID_HEX_LEN + 1], err[512] = "";
+    int rc;
+    if (!body) return;
+    if (work_of(req, resp, &w) != 0) goto out;
+    if (jv_obj(resp, body, "", "doc", 1, &doc)) {
+        rc = eng_remote_stage(w, api_ctx(req)->repo, doc, id, err, sizeof err);
+        if (rc == 0) api_json(resp, 201, json_pack("{s:s}", "snapshot_id", id));
+        else if (rc == -EINVAL || rc == -ENOENT) api_error(resp, 400, "InvalidSnapshot", "field 'doc': %s", err);
+        else if (rc == -EALREADY) api_error(resp, 409, "Conflict", "%s", err);
+        else api_catalog_error(resp, rc, err);
+    }
+    eng_remote_unref(w);
+out:
+    json_decref(body);
+}
+
+#define AGENT_PG_MAX_INSTANCES 16
+#define AGENT_PG_MAX_DBS 1000
+#define AGENT_PG_MAX_TABLES 10000
+
+static int check_pg_table(struct api_resp *resp, json_t *e, const char *path, void *ud)
+{
+    const char *name = NULL;
+    json_t *b = json_object_get(e, "bytes");
+    (void)ud;
+    if (!jv_str_nonempty(resp, e, path, "name", 1, &name)) return 0;
+    if (strlen(name) > 255) return jv_fail(resp, path, "name", "must be at most 255 bytes");
+    if (b && (!json_is_integer(b) || json_integer_value(b) < -1)) return jv_fail(resp, path, "bytes", "must be an integer >= -1");
+    return 1;
+}
+
+static int check_pg_db(struct api_resp *resp, json_t *e, const char *path, void *ud)
+{
+    const char *name = NULL, *owner = NULL;
+    json_t *b = json_object_get(e, "bytes");
+    (void)ud;
+    if (!jv_str_nonempty(resp, e, path, "name", 1, &name) || !jv_str(resp, e, path, "owner", 0, &owner) ||
+        !jv_bool(resp, e, path, "tables_cut", 0, NULL, NULL))
+        return 0;
+    if (strlen(name) > 63 || (owner && strlen(owner) > 63))
+        return jv_fail(resp, path, strlen(name) > 63 ? "name" : "owner", "must be at most 63 bytes");
+    if (b && (!json_is_integer(b) || json_integer_value(b) < -1)) return jv_fail(resp, path, "bytes", "must be an integer >= -1");
+    if (json_array_size(json_object_get(e, "tables")) > AGENT_PG_MAX_TABLES)
+        return jv_fail(resp, path, "tables", "lists more than %d tables", AGENT_PG_MAX_TABLES);
+    return jv_each_object(resp, e, path, "tables", 0, 0, check_pg_table, NULL);
+}
+
+static int check_pg_instance(struct api_resp *resp, json_t *e, const char *path, void *ud)
+{
+    const char *sock = NULL, *dd = NULL, *text = NULL;
+    int64_t port = 0, vn = 0;
+    (void)ud;
+    if (!jv_int_range(resp, e, path, "port", 1, 1, 65535, &port, NULL) ||
+        !jv_str_nonempty(resp, e, path, "socket_dir", 1, &sock) || !jv_str(resp, e, path, "data_directory", 0, &dd) ||
+        !jv_str(resp, e, path, "version", 0, &text) || !jv_int_range(resp, e, path, "version_num", 0, 0, 9999999, &vn, NULL) ||
+        !jv_str(resp, e, path, "error", 0, &text) || !jv_str(resp, e, path, "warnings", 0, &text) ||
+        !jv_bool(resp, e, path, "databases_cut", 0, NULL, NULL))
+        return 0;
+    if (sock[0] != '/' || strlen(sock) > 80) return jv_fail(resp, path, "socket_dir", "must be an absolute path of at most 80 bytes");
+    if (dd && (dd[0] != '/' || strlen(dd) > 1000)) return jv_fail(resp, path, "data_directory", "must be an absolute path of at most 1000 bytes");
+    if (json_array_size(json_object_get(e, "databases")) > AGENT_PG_MAX_DBS)
+        return jv_fail(resp, path, "databases", "lists more than %d databases", AGENT_PG_MAX_DBS);
+    return jv_each_object(resp, e, path, "databases", 0, 0, check_pg_db, NULL);
+}
+
+/* agent_pg_report: the heartbeat's "pg_instances" (optional) checked whole, then recorded when it
+ * differs from the agent's last (*changed set: the hosts it serves are refreshed). 0, or -1 after
+ * answering 4xx/5xx (nothing changed). */
+static int agent_pg_report(struct cat *cat, struct api_resp *resp, const struct cat_agent *a, json_t *body,
+                           int *changed)
+{
+    json_t *pg = json_object_get(body, "pg_instances"), *old = NULL;
+    int rc;
+    if (!pg) return 0;
+    if (json_array_size(pg) > AGENT_PG_MAX_INSTANCES) {
+        api_error(resp, 400, "InvalidField", "field 'pg_instances' lists more than %d instances", AGENT_PG_MAX_INSTANCES);
+        return -1;
+    }
+    if (!jv_each_object(resp, body, "", "pg_instances", 0, 0, check_pg_instance, NULL)) return -1;
+    rc = cat_agent_pg_get(cat, a->tenant, a->connector_id, &old);
+    if (rc == 0 && !json_equal(old, pg)) {
+        rc = cat_agent_pg_set(cat, a->tenant, a->connector_id, pg);
+        *changed = 1;
+    }
+    json_decref(old);
+    if (rc != 0) {
+        api_catalog_error(resp, rc, "recording the agent's PostgreSQL instances");
+        return -1;
+    }
+    return 0;
+}
+
 const struct api_route api_routes_coffer_agent_register[] = {
     { "POST", "/v2/coffer/agents/register", agent_register, 0, API_ROLE_AGENT },
     { NULL, NULL, NULL, 0, 0 },
@@ -496,5 +604,6 @@ const struct api_route api_routes_coffer_agents[] = {
     { "POST", "/v2/coffer/agents/work/{workId}/read", work_read, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
     { "POST", "/v2/coffer/agents/work/{workId}/snapshot", work_snapshot, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
     { "POST", "/v2/coffer/agents/work/{workId}/done", work_done, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
+    { "POST", "/v2/coffer/agents/work/{workId}/stage", work_stage, API_ROUTE_TENANT_KEYS, API_ROLE_AGENT },
     { NULL, NULL, NULL, 0, 0 },
 };

@@ -65,6 +65,7 @@ struct app {
     const char *policy_field;
     const char *data_dir;
     int port;
+    int64_t host_id;             /* a new instance: the host.id it goes to */
 };
 
 static void app_release(struct app *a)
@@ -357,6 +358,7 @@ static int app_parse(struct api_req *req, struct api_resp *resp, json_t *p, size
                 return -1;
             }
             a->port = (int)port;
+            a->host_id = host_id;
             char t[32], e[32];
             snprintf(f, sizeof f, "%.95s.sqlTargetParams.newSourceConfig.host.id", a->path);
             rc = cat_object_type_get(cat, req->tenant, host_id, t, sizeof t, e, sizeof e);
@@ -459,6 +461,7 @@ int api_recovery_sql_create(struct api_req *req, struct api_resp *resp, json_t *
         if (a0->new_source) {
             if (!(spec.data_dir = strdup(a0->data_dir))) goto oom;
             spec.port = a0->port;
+            spec.host_id = a0->host_id;
             spec.target_instance_id = 0;
         }
     } else {
@@ -497,6 +500,10 @@ int api_recovery_sql_create(struct api_req *req, struct api_resp *resp, json_t *
         }
         if (rc == -ENOENT) {
             api_error(resp, 404, "NotFound", "field '%s.sqlTargetParams': %s", ip, err);
+            goto out;
+        }
+        if (rc == -ENOTSUP) {
+            api_error(resp, 400, "InvalidField", "field '%s.sqlTargetParams': %s", ip, err);
             goto out;
         }
         if (rc == -EAGAIN) {

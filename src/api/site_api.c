@@ -673,6 +673,8 @@ static int check_targets(struct api_req *req, struct api_resp *resp, const struc
                       "into another database never replaces an existing object)", f, i, err);
         } else if (rc == -ENOENT) {
             api_error(resp, 404, "NotFound", "field 'target_site': %s", err);
+        } else if (rc == -ENOTSUP) {
+            api_error(resp, 400, "InvalidField", "field 'target_site': %s", err);
         } else if (rc == -EAGAIN) {
             api_error(resp, 503, "Unavailable", "the target site's password cannot be read now: %s", err);
         } else {

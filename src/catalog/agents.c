@@ -1,7 +1,8 @@
 /* agents.c: remote agents in the catalog (see cat_agent.h).
  *
  * Table (migration 20): agents(tenant, connector_id, connection_id, key_id, hostname, version,
- * addresses, volumes, registered_usecs, last_seen_usecs, revoked_usecs), primary key (tenant,
+ * addresses, volumes, registered_usecs, last_seen_usecs, revoked_usecs; pg_instances since migration
+ * 24, read and written on its own by cat_agent_pg_get/set), primary key (tenant,
  * connector_id), key_id unique (the per-request lookup of an agent's credential is one index read).
  * A registration token is taken with one conditional UPDATE of connections (token unexpired and
  * unused -> used, token_expires_ms = -1), so two agents racing with the same token cannot both win:
@@ -287,5 +288,40 @@ int cat_agent_revoke(struct cat *cat, const char *tenant, const char *connector_
         if (rc == 0) rc = cat_commit(cat);
         else cat_rollback(cat);
     }
+    return rc;
+}
+
+int cat_agent_pg_set(struct cat *cat, const char *tenant, const char *connector_id, const json_t *instances)
+{
+    sqldb_stmt *st = cat_stmt(cat, "UPDATE agents SET pg_instances = ?3 WHERE tenant = ?1 AND connector_id = ?2"
+                                   " AND revoked_usecs = 0");
+    int rc;
+    if (!st) return -1;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_text(st, 2, connector_id, -1, SQLDB_TRANSIENT);
+    if (instances) cat_bind_json(st, 3, instances);
+    else sqldb_bind_null(st, 3);
+    rc = cat_exec_done(cat, st);
+    if (rc != 0) return rc;
+    return sqldb_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
+}
+
+int cat_agent_pg_get(struct cat *cat, const char *tenant, const char *connector_id, json_t **out)
+{
+    sqldb_stmt *st = cat_stmt(cat, "SELECT pg_instances FROM agents WHERE tenant = ?1 AND connector_id = ?2"
+                                   " AND revoked_usecs = 0");
+    int rc;
+    *out = NULL;
+    if (!st) return -1;
+    sqldb_bind_text(st, 1, tenant, -1, SQLDB_TRANSIENT);
+    sqldb_bind_text(st, 2, connector_id, -1, SQLDB_TRANSIENT);
+    rc = sqldb_step(st);
+    if (rc == SQLDB_ROW) {
+        *out = cat_col_json(st, 0);
+        rc = 0;
+    } else {
+        rc = rc == SQLDB_DONE ? CAT_NOT_FOUND : cat_sql_error(cat, rc, "read an agent's PostgreSQL instances");
+    }
+    sqldb_reset(st);
     return rc;
 }

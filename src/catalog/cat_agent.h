@@ -63,6 +63,12 @@ int cat_agent_for_host(struct cat *cat, const char *tenant, const char *host, st
 int cat_agent_heartbeat(struct cat *cat, const char *tenant, const char *connector_id, const char *hostname,
                         const char *version, const json_t *addresses, const json_t *volumes, int64_t now_usecs);
 
+/* cat_agent_pg_set: records the PostgreSQL instances the agent reported (a JSON array, borrowed;
+ * migration 24). cat_agent_pg_get: the last one recorded (new reference into *out, NULL when it
+ * never reported any). CAT_NOT_FOUND when there is no such unrevoked agent. */
+int cat_agent_pg_set(struct cat *cat, const char *tenant, const char *connector_id, const json_t *instances);
+int cat_agent_pg_get(struct cat *cat, const char *tenant, const char *connector_id, json_t **out);
+
 /* cat_agent_revoke: marks the agent revoked and revokes its key (an agent already revoked keeps its
  * first time). CAT_NOT_FOUND when the tenant has no such agent. Runs its own transaction unless the
  * caller is in one. */

@@ -366,5 +366,8 @@ const struct cat_migration cat_migrations[] = {
      * in id order stops after one page (546 ms vs 70 ms). SQLite: nothing (FTS5 answers there). */
     { 23, "",
       "ALTER TABLE fidx_paths ALTER COLUMN name SET STATISTICS 1000, ALTER COLUMN path SET STATISTICS 1000;" },
+    /* 24: the PostgreSQL instances a remote agent found on its host (cat_agent_pg_set): the JSON
+     * array of its last heartbeat's "pg_instances", NULL before it reported any. */
+    { 24, "ALTER TABLE agents ADD COLUMN pg_instances TEXT;", NULL },
     { 0, NULL, NULL }
 };

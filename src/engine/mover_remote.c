@@ -15,14 +15,17 @@
 #include "util/log.h"
 #include "util/time.h"
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zstd.h>
 
 enum work_state { W_QUEUED, W_TAKEN, W_DONE, W_FAILED, W_ENDED };
+enum { WORK_PG_BACKUP = 1, WORK_PG_RESTORE = 2 };
 
 struct eng_remote_work {
     char id[33];
@@ -43,6 +46,10 @@ struct eng_remote_work {
     repo_id_t *rblobs;                        /* restore: the data blobs the snapshot's trees name, sorted */
     size_t nrblobs;
     uint64_t bytes_received, bytes_added, blobs;
+    int pg;                                   /* PostgreSQL: WORK_PG_BACKUP or WORK_PG_RESTORE (else 0) */
+    json_t *pg_spec;                          /* what the agent is told (sent with the work) */
+    char staged[REPO_ID_HEX_LEN + 1];         /* a base backup's staged run 1 ("" = none yet) */
+    json_t *staged_doc;
     int refs;
     struct eng_remote_work *next;
 };
@@ -72,6 +79,12 @@ static void work_free(struct eng_remote_work *w)
     free(w->trees);
     free(w->rblobs);
     json_decref(w->restore_spec);
+    if (w->pg_spec) { /* it may hold the instance's password */
+        json_t *ci = json_object_get(w->pg_spec, "conninfo");
+        if (json_is_string(ci)) explicit_bzero((char *)json_string_value(ci), json_string_length(ci));
+        json_decref(w->pg_spec);
+    }
+    json_decref(w->staged_doc);
     memset(&w->keys, 0, sizeof w->keys);
     free(w);
 }
@@ -163,7 +176,11 @@ static int in_blobs(const struct eng_remote_work *w, const repo_id_t *id)
 
 static int in_parent(const struct eng_remote_work *w, const repo_id_t *id)
 {
-    return w->ntrees && bsearch(id, w->trees, w->ntrees, sizeof *w->trees, id_cmp) != NULL;
+    int r;
+    pthread_mutex_lock(&g_mu); /* a base backup's staging replaces the set (eng_remote_stage) */
+    r = w->ntrees && bsearch(id, w->trees, w->ntrees, sizeof *w->trees, id_cmp) != NULL;
+    pthread_mutex_unlock(&g_mu);
+    return r;
 }
 
 /* ---- the mover ---- */
@@ -379,6 +396,8 @@ const struct mover mover_remote = {
 
 /* ---- the agent's side ---- */
 
+static json_t *pg_take_item(const struct eng_remote_work *w);
+
 json_t *eng_remote_take(struct repo *repo, const char *tenant, const char *connector)
 {
     json_t *arr = json_array();
@@ -387,6 +406,12 @@ json_t *eng_remote_take(struct repo *repo, const char *tenant, const char *conne
     pthread_mutex_lock(&g_mu);
     for (struct eng_remote_work *w = g_list; arr && w; w = w->next) {
         if (w->state != W_QUEUED || strcmp(w->tenant, tenant) != 0 || strcmp(w->connector, connector) != 0) continue;
+        if (w->pg) {
+            json_array_append_new(arr, pg_take_item(w));
+            w->state = W_TAKEN;
+            w->deadline = util_time_mono() + lease_usecs();
+            continue;
+        }
         if (w->restore) {
             json_array_append_new(arr, json_pack("{s:s,s:s,s:O,s:{s:I,s:I,s:I}}", "id", w->id, "kind", "restore",
                                                  "restore", w->restore_spec, "keys", "cmin", (json_int_t)w->keys.cmin,
@@ -642,6 +667,13 @@ int eng_remote_tree(struct eng_remote_work *w, struct repo *repo, const char *id
 int eng_remote_parent(struct eng_remote_work *w, struct repo *repo, const char *id_hex, json_t **doc)
 {
     *doc = NULL;
+    pthread_mutex_lock(&g_mu);
+    if (w->staged[0] && strcmp(id_hex, w->staged) == 0) { /* a base backup's run 1, staged by this work */
+        *doc = json_deep_copy(w->staged_doc);
+        pthread_mutex_unlock(&g_mu);
+        return *doc ? 0 : -ENOMEM;
+    }
+    pthread_mutex_unlock(&g_mu);
     if (!w->parent[0] || strcmp(id_hex, w->parent) != 0) return -ENOENT;
     return repo_snapshot_read(repo, id_hex, doc);
 }
@@ -764,4 +796,206 @@ void eng_remote_counters(uint64_t *received, uint64_t *added)
     *received = g_received;
     *added = g_added;
     pthread_mutex_unlock(&g_mu);
+}
+
+/* ---- PostgreSQL through the agent (remote.h "PostgreSQL") ---- */
+
+static json_t *pg_take_item(const struct eng_remote_work *w)
+{
+    char idk[65], chk[65];
+    json_t *item;
+    if (w->pg == WORK_PG_RESTORE)
+        return json_pack("{s:s,s:s,s:O,s:{s:I,s:I,s:I}}", "id", w->id, "kind", "pg_restore", "pg_restore", w->pg_spec,
+                         "keys", "cmin", (json_int_t)w->keys.cmin, "cavg", (json_int_t)w->keys.cavg, "cmax",
+                         (json_int_t)w->keys.cmax);
+    hex_of(w->keys.id_key, sizeof w->keys.id_key, idk);
+    hex_of(w->keys.chunk_key, sizeof w->keys.chunk_key, chk);
+    item = json_pack("{s:s,s:s,s:O,s:s?,s:{s:s,s:s,s:I,s:I,s:I}}", "id", w->id, "kind", "pg_backup", "pg", w->pg_spec,
+                     "parent", w->parent[0] ? w->parent : NULL, "keys", "id_key", idk, "chunk_key", chk, "cmin",
+                     (json_int_t)w->keys.cmin, "cavg", (json_int_t)w->keys.cavg, "cmax", (json_int_t)w->keys.cmax);
+    OPENSSL_cleanse(idk, sizeof idk);
+    OPENSSL_cleanse(chk, sizeof chk);
+    return item;
+}
+
+static struct eng_remote_work *work_new(const char *tenant, const char *connector)
+{
+    struct eng_remote_work *w = calloc(1, sizeof *w);
+    unsigned char rnd[16];
+    if (!w) return NULL;
+    if (RAND_bytes(rnd, sizeof rnd) != 1 || !(w->tenant = strdup(tenant)) || !(w->connector = strdup(connector))) {
+        work_free(w);
+        return NULL;
+    }
+    hex_of(rnd, sizeof rnd, w->id);
+    return w;
+}
+
+static int64_t res_i(const json_t *r, const char *k) { return (int64_t)res_u(r, k); }
+
+/* remote_pg_backup: mover_sql.base_backup for an instance on an agent's host: the work carries the
+ * conninfo (the agent connects through the host's own socket), the label and the parent; the agent
+ * runs eng_pg_backup there. Figures and LSNs come from the agent's result, the inventory too. */
+static int remote_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *o, struct eng_pg_backup_result *out,
+                            char *err, size_t errlen)
+{
+    const char *conn = json_string_value(json_object_get(o->snapshot_meta, ENG_REMOTE_META_CONNECTOR));
+    const char *tenant = json_string_value(json_object_get(o->snapshot_meta, "tenant"));
+    struct eng_remote_work *w;
+    uint64_t ticket, t0 = util_time_mono();
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (!(out->warnings = json_array())) return -ENOMEM;
+    if (!conn || !tenant || !o->conninfo) {
+        snprintf(err, errlen, "the remote PostgreSQL backup needs the agent's connector, the tenant and a connection");
+        return -EINVAL;
+    }
+    if (!(w = work_new(tenant, conn))) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    w->pg = WORK_PG_BACKUP;
+    w->meta = json_deep_copy(o->snapshot_meta);
+    w->pg_spec = json_pack("{s:s,s:s}", "conninfo", o->conninfo, "label", o->label ? o->label : "coffer");
+    repo_writer_keys_get(repo, &w->keys);
+    if (!w->meta || !w->pg_spec) {
+        work_free(w);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    w->epoch = repo_write_epoch(repo);
+    ticket = repo_writer_begin(repo);
+    if (o->parent_snapshot_id && *o->parent_snapshot_id) {
+        if (parent_trees(repo, o->parent_snapshot_id, w, 0) == 0)
+            snprintf(w->parent, sizeof w->parent, "%s", o->parent_snapshot_id);
+        else
+            log_warn("remote base backup: parent snapshot %s cannot be read: the agent reads everything",
+                     o->parent_snapshot_id);
+    }
+    rc = run_work(w, o->cancel, o->progress, o->progress_ctx, "PostgreSQL base backup", err, errlen);
+    if (rc == 0) {
+        const json_t *r = w->result;
+        const char *v;
+        snprintf(out->snapshot_id, sizeof out->snapshot_id, "%s", w->snapshot);
+        if ((v = json_string_value(json_object_get(r, "start_lsn")))) snprintf(out->start_lsn, sizeof out->start_lsn, "%s", v);
+        if ((v = json_string_value(json_object_get(r, "stop_lsn")))) snprintf(out->stop_lsn, sizeof out->stop_lsn, "%s", v);
+        if ((v = json_string_value(json_object_get(r, "data_directory"))))
+            snprintf(out->data_directory, sizeof out->data_directory, "%s", v);
+        out->timeline = (unsigned)res_u(r, "timeline");
+        out->server_version_num = (int)res_i(r, "server_version_num");
+        out->files = res_u(r, "files");
+        out->files_unchanged = res_u(r, "files_unchanged");
+        out->logical_bytes = res_u(r, "logical_bytes");
+        out->bytes_read = res_u(r, "bytes_read");
+        out->data_bytes_read = res_u(r, "data_bytes_read");
+        out->wal_bytes = res_u(r, "wal_bytes");
+        out->bytes_added = w->bytes_added;
+        if (json_is_array(json_object_get(r, "warnings")))
+            json_array_extend(out->warnings, json_object_get(r, "warnings"));
+        if (json_is_array(json_object_get(r, "inventory")))
+            out->inventory = json_deep_copy(json_object_get(r, "inventory"));
+    }
+    repo_writer_end(repo, ticket);
+    eng_remote_unref(w);
+    out->usecs = (uint64_t)(util_time_mono() - (int64_t)t0);
+    return rc;
+}
+
+const struct mover_sql mover_remote_pg = {
+    .base_backup = remote_pg_backup,
+};
+
+int eng_remote_stage(struct eng_remote_work *w, struct repo *repo, json_t *doc, char id_hex[REPO_ID_HEX_LEN + 1],
+                     char *err, size_t errlen)
+{
+    const char *tree = json_string_value(json_object_get(doc, "tree"));
+    struct tree_set s = { 0 };
+    repo_id_t root, *merged;
+    uint64_t entries = 0;
+    unsigned char rnd[REPO_ID_LEN];
+    int rc;
+    if (w->pg != WORK_PG_BACKUP) {
+        snprintf(err, errlen, "work %s is not a PostgreSQL base backup: it stages nothing", w->id);
+        return -EINVAL;
+    }
+    if (w->staged[0] || w->snapshot[0]) {
+        snprintf(err, errlen, "this work has staged its first run already");
+        return -EALREADY;
+    }
+    if (!json_is_object(doc) || !tree || repo_id_from_hex(tree, &root) != 0) {
+        snprintf(err, errlen, "the snapshot document must be an object whose \"tree\" is a tree id");
+        return -EINVAL;
+    }
+    /* checked as a commit is; its trees then count as the work's own (the final run grafts from them) */
+    if ((rc = verify_tree(w, repo, &root, 0, &entries, err, errlen)) != 0) return rc;
+    if ((rc = collect_trees(repo, &root, &s, NULL, 0)) != 0) {
+        free(s.v);
+        snprintf(err, errlen, "cannot walk the staged trees: %s", strerror(-rc));
+        return rc;
+    }
+    pthread_mutex_lock(&g_mu);
+    merged = realloc(s.v, (s.n + w->ntrees + 1) * sizeof *merged);
+    if (merged) {
+        if (w->ntrees) memcpy(merged + s.n, w->trees, w->ntrees * sizeof *merged);
+        qsort(merged, s.n + w->ntrees, sizeof *merged, id_cmp);
+        free(w->trees);
+        w->trees = merged;
+        w->ntrees += s.n;
+        w->staged_doc = json_deep_copy(doc);
+        RAND_bytes(rnd, sizeof rnd);
+        hex_of(rnd, sizeof rnd, w->staged);
+        snprintf(id_hex, REPO_ID_HEX_LEN + 1, "%s", w->staged);
+    }
+    pthread_mutex_unlock(&g_mu);
+    if (!merged) {
+        free(s.v);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    log_info("remote base backup %s: first run staged as %.16s (%llu entries checked)", w->id, id_hex,
+             (unsigned long long)entries);
+    return 0;
+}
+
+int eng_remote_pg_restore(struct repo *repo, const char *tenant, const char *connector, const char *snapshot_id,
+                          const char *data_dir, int port, volatile int *cancel, struct eng_remote_pg_restored *out,
+                          char *err, size_t errlen)
+{
+    struct eng_remote_work *w;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (!(w = work_new(tenant, connector))) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    w->restore = 1;
+    w->pg = WORK_PG_RESTORE;
+    w->pg_spec = json_pack("{s:s,s:s,s:i}", "snapshot", snapshot_id, "data_dir", data_dir, "port", port);
+    repo_writer_keys_get(repo, &w->keys);
+    memset(w->keys.id_key, 0, sizeof w->keys.id_key);
+    memset(w->keys.chunk_key, 0, sizeof w->keys.chunk_key);
+    if (!w->pg_spec) {
+        work_free(w);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if ((rc = parent_trees(repo, snapshot_id, w, 1)) != 0) {
+        char dbuf[512];
+        snprintf(err, errlen, "cannot read snapshot %.64s: %s", snapshot_id, eng_damage_text(rc, dbuf, sizeof dbuf));
+        work_free(w);
+        return rc == -ENOENT ? -EBADMSG : rc;
+    }
+    snprintf(w->parent, sizeof w->parent, "%s", snapshot_id);
+    rc = run_work(w, cancel, NULL, NULL, "PostgreSQL restore", err, errlen);
+    if (rc == 0) {
+        const json_t *r = w->result;
+        const char *v;
+        out->files = res_u(r, "files");
+        out->bytes = res_u(r, "bytes");
+        out->port = (int)res_u(r, "port");
+        if ((v = json_string_value(json_object_get(r, "data_dir")))) snprintf(out->data_dir, sizeof out->data_dir, "%s", v);
+        if ((v = json_string_value(json_object_get(r, "sock_dir")))) snprintf(out->sock_dir, sizeof out->sock_dir, "%s", v);
+    }
+    eng_remote_unref(w);
+    return rc;
 }

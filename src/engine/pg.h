@@ -60,6 +60,8 @@ struct eng_pg_backup_result {
     uint64_t wal_bytes;                 /* WAL segments stored */
     uint64_t usecs;                     /* wall time of the whole backup */
     json_t *warnings;                   /* owned: the file engine's warnings */
+    json_t *inventory;                  /* owned: a backup through an agent (remote.h): its databases and
+                                         * tables [{"table", "name", "database", "bytes"}]; NULL locally */
 };
 
 /* eng_pg_backup: connects, creates a temporary physical replication slot (so the WAL from the

@@ -165,6 +165,8 @@ void eng_pg_backup_result_release(struct eng_pg_backup_result *r)
     if (!r) return;
     json_decref(r->warnings);
     r->warnings = NULL;
+    json_decref(r->inventory);
+    r->inventory = NULL;
 }
 
 static void pg_bk_phase(const struct eng_pg_backup_opts *o, const char *phase)

@@ -85,4 +85,33 @@ void eng_remote_cancel_connector(const char *tenant, const char *connector);
 /* eng_remote_counters: bytes received from agents and bytes they added since start (for tests and
  * the benchmark's CPU-per-GB figure). */
 void eng_remote_counters(uint64_t *received, uint64_t *added);
+
+/* ---- PostgreSQL through the agent (docs/agent-protocol.md "PostgreSQL through the agent") ----
+ * mover_remote_pg: the SQL mover's base_backup for an instance on an agent's host (the only
+ * operation it has: WAL streaming and the rest are local only). opts->snapshot_meta must carry
+ * ENG_REMOTE_META_CONNECTOR and "tenant"; opts->conninfo is handed to the agent, which connects
+ * through its host's socket and runs eng_pg_backup on a writer-only handle. eng_pg_backup writes two
+ * snapshots; the agent stages the first (eng_remote_stage: checked like a commit, kept in memory for
+ * this work, never written, so nothing has to be forgotten) and commits the final one, which grafts
+ * the data directory from the staged run. out->inventory gets the databases and tables the agent
+ * listed right after the backup. */
+extern const struct mover_sql mover_remote_pg;
+/* eng_remote_stage: a base backup's first run (doc borrowed): its trees and blobs are checked as for
+ * eng_remote_commit, then its trees become readable by the work and its document is answered by
+ * eng_remote_parent under the returned id (random, 64 hex digits). Once per work; -EINVAL for a work
+ * that is not a PostgreSQL base backup, -EALREADY after a stage or a commit. */
+int eng_remote_stage(struct eng_remote_work *w, struct repo *repo, json_t *doc, char id_hex[REPO_ID_HEX_LEN + 1],
+                     char *err, size_t errlen);
+/* What an agent's PostgreSQL restore made. */
+struct eng_remote_pg_restored {
+    uint64_t files, bytes;
+    char data_dir[1024], sock_dir[1024];
+    int port;
+};
+/* eng_remote_pg_restore: the base backup snapshot_id into a new data directory data_dir on the host of
+ * connector, started on port and left running (the agent runs eng_pg_instance_new on a read-only
+ * handle whose reads are limited to the snapshot's trees and data, as for a file restore). */
+int eng_remote_pg_restore(struct repo *repo, const char *tenant, const char *connector, const char *snapshot_id,
+                          const char *data_dir, int port, volatile int *cancel, struct eng_remote_pg_restored *out,
+                          char *err, size_t errlen);
 #endif

@@ -143,6 +143,7 @@ int repo_snapshot_forget_as(struct repo *repo, const char *id_hex, int data_secu
     char name[REPO_ID_HEX_LEN + 1], msg[256];
     int rc = snap_name(id_hex, name);
     if (rc < 0) return rc;
+    if (repo->remote) return -EPERM;   /* a remote writer (an agent) never forgets */
     if ((rc = repo_retain_check(repo, name, util_time_now(), data_security, msg, sizeof msg)) < 0) {
         log_warn("repo: refused to forget snapshot %.16s: %s", name, msg);
         return rc;

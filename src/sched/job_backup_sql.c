@@ -26,9 +26,14 @@
  * segments' bytes (logical and read) and the bytes added. The snapshot row (cat_snapshot.h) carries
  * the LSNs, timeline, the consistent point (pg_backup_stop's time, from the snapshot document) and
  * the databases and tables the instance held (mover_sql.inventory, at most 10000 tables per
- * database); an inventory that fails is a warning, not a failure. */
+ * database); an inventory that fails is a warning, not a failure.
+ *
+ * An instance on a host a coffer-agent serves (svc_pg_target gives its connector) is backed up by
+ * that agent (engine/remote.h mover_remote_pg: the same eng_pg_backup on the agent's host, the
+ * inventory listed there); it has no WAL streamer, and a kLog run of it fails saying so. */
 #include "sched/job_backup_int.h"
 #include "catalog/cat_snapshot.h"
+#include "engine/remote.h"
 #include "repo/repo.h"
 #include "sched/pg_stream.h"
 #include "sched/sched_int.h"
@@ -131,13 +136,46 @@ static void slow_open(void *ctx, const char *path)
     nanosleep(&ts, NULL);
 }
 
+/* inventory_of: the databases and tables an agent listed after its base backup (remote.h), as
+ * mover_sql.inventory gives them for a local instance. */
+static int inventory_of(const json_t *inv, struct mover_sql_item **out, size_t *n, char *err, size_t errlen)
+{
+    size_t i, cap = json_array_size(inv);
+    json_t *v;
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(inv)) {
+        snprintf(err, errlen, "the agent sent no list");
+        return -ENODATA;
+    }
+    if (cap && !(*out = calloc(cap, sizeof **out))) return -ENOMEM;
+    json_array_foreach(inv, i, v) {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        const char *db = json_string_value(json_object_get(v, "database"));
+        struct mover_sql_item *x = &(*out)[*n];
+        int is_table = json_is_true(json_object_get(v, "table"));
+        if (!name || strlen(name) > 255 || (is_table && !db)) continue;
+        x->is_table = is_table;
+        x->bytes = json_integer_value(json_object_get(v, "bytes"));
+        if (!(x->name = strdup(name)) || (is_table && !(x->database = strdup(db)))) {
+            free(x->name);
+            mover_sql_items_free(*out, *n);
+            *out = NULL;
+            *n = 0;
+            return -ENOMEM;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
 /* base_backup: one base backup of the instance; full forces no parent. */
 static void base_backup(struct backup_run *b, struct sql_instance *in, struct cat_run_object *o, int full,
                         const char *snap_type, struct run_tally *t)
 {
     struct job *j = b->j;
     struct sched *s = b->s;
-    const struct mover_sql *sql = b->mover->sql;
+    const struct mover_sql *sql = in->t.connector ? &mover_remote_pg : b->mover->sql;
     struct eng_pg_backup_opts opts = { 0 };
     struct eng_pg_backup_result res = { 0 };
     struct mover_sql_item *items = NULL;
@@ -148,8 +186,9 @@ static void base_backup(struct backup_run *b, struct sql_instance *in, struct ca
     json_t *meta = NULL;
     int rc;
 
-    rc = pg_stream_ensure(s->pg_stream, b->run->tenant, in->t.instance_id, in->t.conninfo, STREAM_START_WAIT_MS,
-                          &j->cancel, NULL, 0, err, sizeof err);
+    /* an instance on a coffer-agent's host: the agent backs it up; its WAL is not streamed */
+    rc = in->t.connector ? 0 : pg_stream_ensure(s->pg_stream, b->run->tenant, in->t.instance_id, in->t.conninfo,
+                                                STREAM_START_WAIT_MS, &j->cancel, NULL, 0, err, sizeof err);
     if (rc == -ECANCELED) {
         t->stop = 1;
         if (!(job_stopping(j) && !job_user_canceled(j))) backup_finish_object(b, o, "kCanceled", "canceled", NULL, t);
@@ -164,6 +203,7 @@ static void base_backup(struct backup_run *b, struct sql_instance *in, struct ca
     if (!full) parent = newest_base(b, in->t.instance_id);
     snprintf(label, sizeof label, "coffer run %s", b->run_id);
     meta = meta_of(b, in, snap_type);
+    if (meta && in->t.connector) json_object_set_new(meta, ENG_REMOTE_META_CONNECTOR, json_string(in->t.connector));
     opts.conninfo = in->t.conninfo;
     opts.parent_snapshot_id = parent;
     opts.label = label;
@@ -199,7 +239,8 @@ static void base_backup(struct backup_run *b, struct sql_instance *in, struct ca
         goto out;
     }
     /* The databases and tables it held, for the site API's listing. */
-    rc = sql->inventory(in->t.conninfo, SQL_MAX_TABLES, &items, &nitems, err, sizeof err);
+    rc = in->t.connector ? inventory_of(res.inventory, &items, &nitems, err, sizeof err)
+                         : sql->inventory(in->t.conninfo, SQL_MAX_TABLES, &items, &nitems, err, sizeof err);
     if (rc != 0) {
         backup_add_message(t, "instance %" PRId64 " (%s): the list of databases and tables could not be read: %s",
                            in->t.instance_id, in->t.instance_name, err);
@@ -260,6 +301,13 @@ static void log_run(struct backup_run *b, struct sql_instance *in, struct cat_ru
     int rc, marked;
     uint64_t mark_end = 0;
 
+    if (in->t.connector) {
+        free(base);
+        snprintf(msg, sizeof msg, "instance %" PRId64 " (%s) is on a coffer-agent's host: log (WAL) backups through an "
+                 "agent are not built; its base backups (kFull, kRegular) are", in->t.instance_id, in->t.instance_name);
+        backup_object_fail(b, o, msg, t);
+        return;
+    }
     if (!base) {
         backup_add_message(t, "instance %" PRId64 " (%s) has no base backup from this group yet: this kLog run took a "
                               "full base backup instead", in->t.instance_id, in->t.instance_name);

@@ -5,7 +5,9 @@
  * and the sealed WAL snapshots for the moment asked (a recovery_target_time when not the base
  * backup's own point); svc_pg_target resolves the target instance (its conninfo, data directory,
  * port, socket directory). Then, by scope:
- *   INSTANCE_NEW        eng_pg_instance_new: restored into the new data directory, started on its port
+ *   INSTANCE_NEW        eng_pg_instance_new: restored into the new data directory, started on its port;
+ *                       when host.id is on a coffer-agent's host, the agent does it there
+ *                       (eng_remote_pg_restore; the base backup's own point only)
  *   INSTANCE_OVERWRITE  eng_pg_instance_replace over the target's data directory (refused with copy_only)
  *   OBJECTS             every item is checked first (FailIfExists: an existing target fails the recovery
  *                       before anything is written; copy_only: a target that is the source object itself
@@ -23,6 +25,7 @@
 #include "sched/sched_int.h"
 #include "sched/sql_restore_spec.h"
 #include "engine/pg.h"
+#include "engine/remote.h"
 #include "svc/pg_plan.h"
 #include "svc/pg_target.h"
 #include "util/log.h"
@@ -156,8 +159,21 @@ int sql_restore_precheck(struct cat *cat, struct repo *repo, const char *tenant,
     struct svc_pg_target tgt;
     int rc;
     if (item) *item = -1;
-    if (s->scope != SQL_RESTORE_OBJECTS) return 0;
-    if ((rc = svc_pg_target(cat, repo, tenant, s->target_instance_id, &tgt, err, errlen)) != 0) return rc;
+    if (s->scope == SQL_RESTORE_INSTANCE_NEW) return 0;
+    if ((rc = svc_pg_target(cat, repo, tenant, s->target_instance_id, &tgt, err, errlen)) != 0)
+        return s->scope == SQL_RESTORE_OBJECTS ? rc : 0; /* over an instance: the job says why */
+    if (tgt.connector) { /* a coffer-agent's host: only a new instance is restored there */
+        snprintf(err, errlen, "instance %s is on a coffer-agent's host: restoring %s there is not built (restore the "
+                 "whole instance to a new data directory on that host: recoverToNewSource)",
+                 tgt.instance_name ? tgt.instance_name : "?",
+                 s->scope == SQL_RESTORE_OBJECTS ? "databases or tables" : "over the instance");
+        svc_pg_target_release(&tgt);
+        return -ENOTSUP;
+    }
+    if (s->scope != SQL_RESTORE_OBJECTS) {
+        svc_pg_target_release(&tgt);
+        return 0;
+    }
     for (size_t i = 0; i < s->n_items && !rc; i++)
         if ((rc = check_item(s, i, tgt.conninfo, err, errlen)) != 0 && item) *item = (int)i;
     svc_pg_target_release(&tgt);
@@ -175,6 +191,13 @@ static int objects_body(struct sqlr *x, struct repo *repo, const struct svc_pg_p
     if ((rc = svc_pg_target(job_cat(x->j), repo, x->r->tenant, s->target_instance_id, &tgt, err, errlen)) != 0) {
         free(res);
         return rc;
+    }
+    if (tgt.connector) {
+        snprintf(err, errlen, "instance %s is on a coffer-agent's host: restoring databases or tables there is not built",
+                 tgt.instance_name ? tgt.instance_name : "?");
+        svc_pg_target_release(&tgt);
+        free(res);
+        return -ENOTSUP;
     }
     for (size_t i = 0; i < s->n_items; i++) {
         char src[400], dst[400];
@@ -245,6 +268,35 @@ static int instance_body(struct sqlr *x, struct repo *repo, const struct svc_pg_
     if (s->scope == SQL_RESTORE_INSTANCE_NEW) {
         json_t *res = sqlr_result(x, "instance", "instance", s->data_dir);
         struct eng_pg_server_opts so = { .data_dir = s->data_dir, .port = s->port, .cancel = &x->j->cancel };
+        char *conn = NULL;
+        if (s->host_id > 0 && (rc = svc_pg_agent_of(job_cat(x->j), x->r->tenant, s->host_id, &conn, err, errlen)) != 0) {
+            sqlr_set(res, "Failed", err, 0, NULL);
+            return rc;
+        }
+        if (conn) { /* the new instance goes to a coffer-agent's host: the agent restores and starts it */
+            struct eng_remote_pg_restored out;
+            if (plan->n_wal > 0 || plan->target_usecs) {
+                snprintf(err, errlen, "a point-in-time restore (WAL) to a coffer-agent's host is not built: restore the "
+                         "base backup's own point");
+                rc = -ENOTSUP;
+            } else {
+                rc = eng_remote_pg_restore(repo, x->r->tenant, conn, plan->base_snapshot_id, s->data_dir, s->port,
+                                           &x->j->cancel, &out, err, errlen);
+            }
+            free(conn);
+            if (rc == 0) {
+                char m[2400];
+                snprintf(m, sizeof m, "instance restored into %s on the coffer-agent's host, running on port %d (socket "
+                         "directory %s)", out.data_dir, out.port, out.sock_dir);
+                sqlr_set(res, "Succeeded", m, out.bytes, NULL);
+                sqlr_msg(x, "%s", m);
+                x->tot.bytes += (int64_t)out.bytes;
+                x->tot.files += 1;
+            } else {
+                sqlr_set(res, rc == -ECANCELED ? "Canceled" : "Failed", err, 0, NULL);
+            }
+            return rc;
+        }
         rc = eng_pg_instance_new(repo, plan->base_snapshot_id, ro, &so, &srv, &rr, err, errlen);
         if (rc == 0) {
             char m[4400];
@@ -264,7 +316,11 @@ static int instance_body(struct sqlr *x, struct repo *repo, const struct svc_pg_
     if ((rc = svc_pg_target(job_cat(x->j), repo, x->r->tenant, s->target_instance_id, &tgt, err, errlen)) != 0) return rc;
     json_t *res = sqlr_result(x, "instance", tgt.instance_name ? tgt.instance_name : "instance",
                               tgt.data_directory ? tgt.data_directory : "?");
-    if (s->copy_only) {
+    if (tgt.connector) {
+        snprintf(err, errlen, "instance %s is on a coffer-agent's host: restoring over it is not built (restore to a new "
+                 "data directory on that host)", tgt.instance_name ? tgt.instance_name : "?");
+        rc = -ENOTSUP;
+    } else if (s->copy_only) {
         snprintf(err, errlen, "a copy (CloneApps) never overwrites an instance: restore it to a new data directory");
         rc = -EPERM;
     } else if (!tgt.data_directory) {

@@ -306,6 +306,10 @@ int pg_stream_sync(struct pg_stream *m)
                 incomplete = 1; /* unknown now: its streamer (if any) is kept */
                 continue;
             }
+            if (t.connector) { /* on a coffer-agent's host: its WAL is not streamed (not built) */
+                svc_pg_target_release(&t);
+                continue;
+            }
             pthread_mutex_lock(&m->lock);
             if ((st = get_or_start(m, t.instance_id, t.conninfo, &rc))) st->seen = 1;
             pthread_mutex_unlock(&m->lock);

@@ -3,7 +3,7 @@
  * Version 1, Coffer's names only:
  *   {"v":1, "snapshot":"<hex>", "point_usecs":int, "scope":"instance_new"|"instance_overwrite"|"objects",
  *    "source_instance":int, "target_instance":int, "target_database":str|null, "data_dir":str|null,
- *    "port":int, "items":[{"kind":"database"|"table", "database":str, "table":str|null,
+ *    "port":int, "host":int (optional), "items":[{"kind":"database"|"table", "database":str, "table":str|null,
  *    "rename_to":str|null, "excludes":[str,...]}, ...], "overwrite":bool, "copy_only":bool,
  *    "continue_on_access_violation":bool, "skip_analyze":bool, "skip_indexes":bool, "jobs":int}
  * The parser is strict: an unknown version or member, a wrong type or a value out of range is
@@ -72,13 +72,15 @@ json_t *sql_restore_spec_doc(const struct sql_restore_spec *s)
             return NULL;
         }
     }
-    return json_pack("{s:i,s:s,s:I,s:s,s:I,s:I,s:o,s:o,s:i,s:o,s:b,s:b,s:b,s:b,s:b,s:i}", "v", SQL_RESTORE_SPEC_VERSION,
+    json_t *doc = json_pack("{s:i,s:s,s:I,s:s,s:I,s:I,s:o,s:o,s:i,s:o,s:b,s:b,s:b,s:b,s:b,s:i}", "v", SQL_RESTORE_SPEC_VERSION,
                      "snapshot", s->snapshot_id ? s->snapshot_id : "", "point_usecs", (json_int_t)s->point_usecs,
                      "scope", g_scopes[s->scope], "source_instance", (json_int_t)s->source_instance_id,
                      "target_instance", (json_int_t)s->target_instance_id, "target_database", sr_str(s->target_database),
                      "data_dir", sr_str(s->data_dir), "port", s->port, "items", items, "overwrite", s->overwrite,
                      "copy_only", s->copy_only, "continue_on_access_violation", s->continue_on_access_violation,
                      "skip_analyze", s->skip_analyze, "skip_indexes", s->skip_indexes, "jobs", s->jobs);
+    if (doc && s->host_id > 0) json_object_set_new(doc, "host", json_integer(s->host_id));
+    return doc;
 }
 
 void sql_restore_spec_release(struct sql_restore_spec *s)
@@ -211,7 +213,7 @@ int sql_restore_spec_parse(json_t *doc, struct sql_restore_spec *s, char *err, s
     static const char *const members[] = { "v", "snapshot", "point_usecs", "scope", "source_instance",
                                            "target_instance", "target_database", "data_dir", "port", "items",
                                            "overwrite", "copy_only", "continue_on_access_violation", "skip_analyze",
-                                           "skip_indexes", "jobs", NULL };
+                                           "skip_indexes", "jobs", "host", NULL };
     int64_t v = 0, n;
     int rc;
     memset(s, 0, sizeof *s);
@@ -242,7 +244,8 @@ int sql_restore_spec_parse(json_t *doc, struct sql_restore_spec *s, char *err, s
         (rc = sr_get_int(doc, "target_instance", 0, INT64_MAX, &s->target_instance_id, err, errlen)) != 0 ||
         (rc = sr_get_str(doc, "target_database", 0, &s->target_database, err, errlen)) != 0 ||
         (rc = sr_get_str(doc, "data_dir", 0, &s->data_dir, err, errlen)) != 0 ||
-        (rc = sr_get_int(doc, "port", 0, 65535, &n, err, errlen)) != 0)
+        (rc = sr_get_int(doc, "port", 0, 65535, &n, err, errlen)) != 0 ||
+        (json_object_get(doc, "host") && (rc = sr_get_int(doc, "host", 0, INT64_MAX, &s->host_id, err, errlen)) != 0))
         goto fail;
     s->port = (int)n;
     if ((rc = sr_get_int(doc, "jobs", 0, 64, &n, err, errlen)) != 0) goto fail;

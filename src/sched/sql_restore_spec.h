@@ -58,6 +58,8 @@ struct sql_restore_spec {
                                        * item's own (or renamed) database */
     char *data_dir;                   /* INSTANCE_NEW: the new data directory (absolute) */
     int port;                         /* INSTANCE_NEW: the new server's port */
+    int64_t host_id;                  /* INSTANCE_NEW: the object host.id named (a kSQL registration or
+                                       * instance; 0: not recorded): a coffer-agent's host restores there */
     struct sql_restore_item *items;   /* OBJECTS */
     size_t n_items;
     int overwrite;                    /* replace existing target objects (Overwrite); else they fail */
@@ -81,7 +83,8 @@ void sql_restore_spec_release(struct sql_restore_spec *s);
  * anything, for an API to answer at once: for OBJECTS, the target instance resolves (svc_pg_target:
  * -ENOENT), no item under copy_only names the source object itself (-EPERM) and, unless overwrite,
  * no item's target exists (-EEXIST); *item (may be NULL) gets the failing item's index (-1: none).
- * Other scopes: 0. err says what. */
+ * OBJECTS and INSTANCE_OVERWRITE into an instance on a coffer-agent's host: -ENOTSUP (only a new
+ * instance is restored there). Other scopes: 0. err says what. */
 struct cat;
 struct repo;
 int sql_restore_precheck(struct cat *cat, struct repo *repo, const char *tenant, const struct sql_restore_spec *s,

@@ -10,6 +10,7 @@
  * (repo_secret_open). Values are written keyword='value' with ' and \ escaped, as libpq reads them.
  * Strings holding the password are wiped (explicit_bzero) before they are freed. */
 #include "svc/pg_target.h"
+#include "catalog/cat_agent.h"
 #include "catalog/cat_source.h"
 #include "engine/pg.h"
 #include "repo/repo.h"
@@ -114,6 +115,7 @@ void svc_pg_target_release(struct svc_pg_target *t)
     free(t->table);
     free(t->socket_dir);
     free(t->data_directory);
+    free(t->connector);
     memset(t, 0, sizeof *t);
 }
 
@@ -163,20 +165,44 @@ int svc_pg_target(struct cat *cat, struct repo *repo, const char *tenant, int64_
     out->instance_id = o.id;
     out->instance_name = o.name ? strdup(o.name) : NULL;
     out->data_directory = o.facts.data_directory ? strdup(o.facts.data_directory) : NULL;
+    int remote = o.agent == CAT_AGENT_REMOTE;
+    char *agent_sock = remote && o.facts.socket_dir ? strdup(o.facts.socket_dir) : NULL, *own_sock = NULL;
     cat_object_release(&o);
     rc = cat_source_get(cat, tenant, out->source_id, &s);
     if (rc != 0) {
         err_setf(err, errlen, "object %lld: its registration %lld is not in the catalog", (long long)object_id,
                (long long)out->source_id);
+        free(agent_sock);
         svc_pg_target_release(out);
         return rc == CAT_NOT_FOUND ? -ENOENT : rc;
+    }
+    if (remote) { /* the agent serving the host, and the socket directory it found there */
+        struct cat_agent a;
+        rc = s.endpoint_key ? cat_agent_for_host(cat, tenant, s.endpoint_key, &a) : CAT_NOT_FOUND;
+        if (rc == 0) {
+            out->connector = strdup(a.connector_id);
+            cat_agent_release(&a);
+            if (agent_sock) { /* s's own string is put back before s is released */
+                own_sock = s.pg.socket_dir;
+                s.pg.socket_dir = agent_sock;
+            }
+        } else {
+            err_setf(err, errlen, "object %lld: no registered coffer-agent serves its host any more", (long long)object_id);
+            free(agent_sock);
+            cat_source_release(&s);
+            svc_pg_target_release(out);
+            return rc == CAT_NOT_FOUND ? -ENOENT : rc;
+        }
     }
     rc = svc_pg_source_conninfo(repo, &s, &out->conninfo, err, errlen);
     if (rc == 0) {
         out->port = s.pg.port;
         out->socket_dir = strdup(s.pg.socket_dir);
         if (!out->socket_dir || (!out->instance_name && !(out->instance_name = strdup("")))) rc = -ENOMEM;
+        if (remote && !out->connector) rc = -ENOMEM;
     }
+    if (own_sock) s.pg.socket_dir = own_sock;
+    free(agent_sock);
     cat_source_release(&s);
     if (rc != 0) svc_pg_target_release(out);
     return rc;
@@ -187,4 +213,35 @@ int svc_pg_conninfo_db(const struct svc_pg_target *t, const char *dbname, char *
     *out = NULL;
     if (!t || !t->conninfo) return -EINVAL;
     return eng_pg_conninfo_db(t->conninfo, dbname, out);
+}
+
+int svc_pg_agent_of(struct cat *cat, const char *tenant, int64_t object_id, char **connector, char *err, size_t errlen)
+{
+    struct cat_object o;
+    struct cat_source s;
+    struct cat_agent a;
+    int rc;
+    *connector = NULL;
+    if ((rc = cat_object_get(cat, tenant, object_id, &o)) != 0) {
+        err_setf(err, errlen, "no object with id %lld", (long long)object_id);
+        return rc == CAT_NOT_FOUND ? -ENOENT : rc;
+    }
+    int remote = o.agent == CAT_AGENT_REMOTE;
+    int64_t sid = o.source_id;
+    cat_object_release(&o);
+    if (!remote) return 0;
+    if ((rc = cat_source_get(cat, tenant, sid, &s)) != 0) {
+        err_setf(err, errlen, "object %lld: its registration %lld is not in the catalog", (long long)object_id,
+                 (long long)sid);
+        return rc == CAT_NOT_FOUND ? -ENOENT : rc;
+    }
+    rc = s.endpoint_key ? cat_agent_for_host(cat, tenant, s.endpoint_key, &a) : CAT_NOT_FOUND;
+    cat_source_release(&s);
+    if (rc != 0) {
+        err_setf(err, errlen, "object %lld: no registered coffer-agent serves its host any more", (long long)object_id);
+        return rc == CAT_NOT_FOUND ? -ENOENT : rc;
+    }
+    *connector = strdup(a.connector_id);
+    cat_agent_release(&a);
+    return *connector ? 0 : -ENOMEM;
 }

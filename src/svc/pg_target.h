@@ -35,6 +35,10 @@ struct svc_pg_target {
     char *socket_dir;        /* as registered (NULL when a host/TCP connection is used) */
     int port;
     char *data_directory;    /* as last discovered; NULL when unknown */
+    /* An instance on a host a coffer-agent serves (discovered from its heartbeat report): the agent's
+     * connector id, else NULL (the instance is this machine's). conninfo then names the socket
+     * directory the agent found, and is for the agent to use on its host, never for this daemon. */
+    char *connector;
 };
 
 /* svc_pg_target: resolves object_id of tenant. repo may be NULL when the registration has no password. */
@@ -54,4 +58,10 @@ int svc_pg_conninfo_db(const struct svc_pg_target *t, const char *dbname, char *
 struct cat_source;
 int svc_pg_source_conninfo(struct repo *repo, const struct cat_source *s, char **out, char *err, size_t errlen);
 void svc_pg_conninfo_free(char *conninfo);
+
+/* svc_pg_agent_of: the connector id (malloc'd into *connector) of the coffer-agent serving the host
+ * of a kSQL object (a registration's host, an instance, a database or a table), or *connector NULL
+ * when the object is this machine's. -ENOENT: no such object, or its host is an agent's that no
+ * registered agent serves any more. */
+int svc_pg_agent_of(struct cat *cat, const char *tenant, int64_t object_id, char **connector, char *err, size_t errlen);
 #endif
