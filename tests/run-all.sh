@@ -213,7 +213,10 @@ fi
 SLOW_FIRST=' schemathesis e2e_datalock fuzz e2e_nodes e2e_audit e2e_audit[pg] e2e_input_limits test_repo_prune e2e_pg_runs console conformance package e2e_hostile e2e_pg_recover e2e_agent_backup[pg] e2e_runs[pg] e2e_agent_backup e2e_access[pg] '
 RUN_ALONE=' schemathesis '
 order=()
-for i in "${!q_name[@]}"; do [[ "$SLOW_FIRST" == *" ${q_name[$i]} "* ]] && [ -z "${q_pre[$i]}" ] && order+=("$i"); done
+read -r -a slow <<<"$SLOW_FIRST"   # (not a glob: "e2e_audit[pg]" would be one)
+for w in "${slow[@]}"; do
+  for i in "${!q_name[@]}"; do [ "${q_name[$i]}" = "$w" ] && [ -z "${q_pre[$i]}" ] && order+=("$i"); done
+done
 for i in "${!q_name[@]}"; do [[ "$SLOW_FIRST" == *" ${q_name[$i]} "* ]] && [ -z "${q_pre[$i]}" ] || order+=("$i"); done
 results="$scratch/.results"
 mkdir -p "$results"
