@@ -17,6 +17,9 @@ TEST_PKGS="curl sqlite3 tar attr openssl clang libclang-rt-14-dev dpkg-dev jq ch
 TEST_PKGS="$TEST_PKGS python3-venv"
 # man-db and groff-base: the cli_docs suite renders the man pages coffer(1) and cofferd(8) with man -l.
 TEST_PKGS="$TEST_PKGS man-db groff-base"
+# ccache: scripts/test.sh builds through it, so a clean clone reuses the objects an earlier clone on
+# the same machine compiled (the build is then about 16 s instead of 105 s on two cores).
+TEST_PKGS="$TEST_PKGS ccache"
 # PostgreSQL 15 (the SQL mover's engine, docs/databases.md): the server binaries land in
 # /usr/lib/postgresql/15/bin; the daemon and the tests start their own servers, so Debian's default
 # cluster is not wanted (see no_main_cluster below).

@@ -418,8 +418,25 @@ TEST(heartbeat_serves_hosts)
     CHECK(connector("t-other", cid_a) == NULL);
 }
 
-/* snapshot of what an agent key could change: the tenant's connectors, policies, keys and
- * registrations as text */
+/* drop_live: removes every "connectivityStatus" member (a connector's live state, computed from the
+ * clock at each GET: isConnected turns false and the message counts the seconds once the last
+ * heartbeat is three intervals old; nothing a request stores) from a parsed answer. */
+static void drop_live(json_t *j)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(j)) {
+        json_object_del(j, "connectivityStatus");
+        json_object_foreach(j, k, v) drop_live(v);
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v) drop_live(v);
+    }
+}
+
+/* snapshot of what an agent key could change: the tenant's connectors (without their live
+ * connectivityStatus: the time between two snapshots must not show as a change), policies, keys
+ * and registrations as text */
 static char *tenant_text(void)
 {
     const char *paths[] = { CONNECTORS, "/v2/data-protect/policies", REGS, CONNS };
@@ -427,7 +444,13 @@ static char *tenant_text(void)
     char *all = calloc(1, 1);
     for (size_t i = 0; all && i < sizeof paths / sizeof paths[0]; i++) {
         struct http_resp r;
-        if (http(&d, "GET", paths[i], T, NULL, &r) == 0 && r.body) {
+        if (http(&d, "GET", paths[i], T, NULL, &r) == 0 && r.json) {
+            drop_live(r.json);
+            free(r.body);
+            r.body = json_dumps(r.json, JSON_SORT_KEYS);
+            r.len = r.body ? strlen(r.body) : 0;
+        }
+        if (r.body) {
             char *m = realloc(all, n + r.len + 1);
             if (m) {
                 all = m;

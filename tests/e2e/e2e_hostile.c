@@ -793,7 +793,9 @@ TEST(sweep_every_route)
             now_ms() - start, g_max_ms, g_max_what);
     CHECKF(routes >= 40, "only %d routes in the table", routes);
     CHECKF(g_failures == 0, "%ld of %ld answers broke the rules (see above)", g_failures, g_requests);
-    CHECKF(now_ms() - start < 60000, "the sweep took %ld ms", now_ms() - start);
+    /* a bound on the whole sweep (about 12 s on an idle machine; 72 s beside another suite on two
+     * busy cores): a hang shows in each request's own 5 s deadline above */
+    CHECKF(now_ms() - start < 180000, "the sweep took %ld ms", now_ms() - start);
 }
 
 /* no_sanitizer_report: stops the daemon with SIGTERM: it must exit 0, and its log must hold no

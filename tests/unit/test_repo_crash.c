@@ -6,6 +6,7 @@
 #include "repo/repo.h"
 #include "repo/repo_int.h"
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #define BLOBS_PER_ROUND 24
 #define ROUNDS_PER_CHILD 240 /* far more than fit in the 0.15-0.5 s before the kill (about 40 here) */
+#define FIRST_ROUND_SECS 60  /* the bound on the wait for the first round (ASan, a loaded machine) */
 
 static void fill_random(uint8_t *p, size_t n, uint64_t seed)
 {
@@ -29,7 +31,10 @@ static void fill_random(uint8_t *p, size_t n, uint64_t seed)
 
 static size_t blob_len(uint64_t seed) { return 2000 + (size_t)(seed * 7919 % 40000); }
 
-static void writer(const char *repo_dir, const char *key, int iteration)
+/* writer: writes rounds until killed; after each snapshot it writes one byte to fd `progress`, so
+ * that the parent's clock for the kill starts once the writer is under way (on a loaded machine,
+ * the ASan start-up and the first round alone can take longer than the whole 0.15-0.5 s). */
+static void writer(const char *repo_dir, const char *key, int iteration, int progress)
 {
     struct repo *r = NULL;
     char err[256], id_hex[65];
@@ -51,6 +56,7 @@ static void writer(const char *repo_dir, const char *key, int iteration)
         doc = json_pack("{s:I, s:b}", "base", (json_int_t)(base - (round % 2 ? 100 : 0)), "x", 1);
         if (repo_snapshot_write(r, doc, id_hex) != 0) _exit(5);
         json_decref(doc);
+        if (write(progress, "r", 1) != 1) _exit(6);
     }
     /* Finished before the kill came: exit, so that the parent sees an exit, not SIGKILL, and fails
      * (a kill after all the work proves nothing about crash safety). */
@@ -71,13 +77,25 @@ TEST(kill_anywhere)
         struct repo *r = NULL;
         json_t *ids = NULL, *v, *rep = NULL;
         size_t i;
-        int status = 0;
+        int status = 0, started, fds[2];
+        struct pollfd pfd;
+        char one;
+        CHECK(pipe(fds) == 0);
         pid_t pid = fork();
         CHECK(pid >= 0);
-        if (pid == 0) writer(repo_dir, key, it);
-        usleep((useconds_t)(150000 + (rand() % 350000)));
+        if (pid == 0) {
+            close(fds[0]);
+            writer(repo_dir, key, it, fds[1]);
+        }
+        close(fds[1]);
+        /* the kill comes 0.15-0.5 s after the writer's first finished round (bounded wait) */
+        pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
+        started = poll(&pfd, 1, FIRST_ROUND_SECS * 1000) == 1 && read(fds[0], &one, 1) == 1;
+        if (started) usleep((useconds_t)(150000 + (rand() % 350000)));
         kill(pid, SIGKILL);
+        close(fds[0]);
         CHECK(waitpid(pid, &status, 0) == pid);
+        CHECKF(started, "kill %d: the writer finished no round in %d s", it, FIRST_ROUND_SECS);
         CHECKF(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
                "kill %d: the writer was not killed mid-work: it exited on its own with status %d", it,
                WIFEXITED(status) ? WEXITSTATUS(status) : -1);
