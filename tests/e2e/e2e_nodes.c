@@ -50,6 +50,8 @@ static char gids[NGROUPS][256];
 static int64_t run_start[4][NGROUPS]; /* round -> group -> the manual run's start (0: none) */
 static char run_ids[4][NGROUPS][64];   /* round -> group -> the manual run's id */
 static int killed_with_running;
+static long long g_host;
+static char gate[700];                /* node 3's COFFER_TEST_RECOVERY_GATE */
 static int64_t kill_mono, takeover_done_mono;
 
 static int64_t mono_ms(void)
@@ -81,7 +83,9 @@ static int change_trees(int r)
         if (write_random(path, 150000 + (size_t)g * 100, 0644) != 0) return -1;
         src_dir(g, path, sizeof path);
         snprintf(path + strlen(path), sizeof path - strlen(path), "/a");
-        if (write_random(path, 90000, 0600) != 0) return -1;
+        /* round 1 of groups 0..3 (whose round-1 snapshots are deleted before the prune): a large file
+         * only that round holds, so their packs are mostly unused then and the prune repacks them */
+        if (write_random(path, r == 1 && g < 4 ? 1000000 : 90000, 0600) != 0) return -1;
     }
     for (int g = 0; g < NCHANGING; g++) {
         fx_rng = keep ^ (uint64_t)r; /* the same bytes in every tree */
@@ -151,7 +155,7 @@ TEST(three_nodes_share_catalog_and_bucket)
     CHECK(copy_round(1) == 0);
     CHECK(post_json(&nodes[0], FX_SRC, T, fmt("{'environment':'kPhysical','physicalParams':{'endpoint':'127.0.0.1',"
                                               "'hostType':'kLinux'}}"), 201, &j) == 201);
-    host = jint(j, "sourceInfo.id");
+    host = g_host = jint(j, "sourceInfo.id");
     json_decref(j);
     for (int k = 0; k < 2; k++) { /* 0: daily, changing trees; 1: every minute, constant trees */
         const char *sched = k ? "{'unit':'Minutes','minuteSchedule':{'frequency':1}}"
@@ -289,12 +293,36 @@ TEST(no_backup_starts_while_another_node_prunes)
     CHECK_EQ_INT(pg_count("SELECT count(*) FROM runs WHERE tenant = 'tenant-nodes' AND status <> 'Succeeded'"), 0);
 }
 
+/* log_count: occurrences of needle in d's log past offset bytes; log_size: its length. */
+static int log_count(const struct daemon *d, const char *needle, size_t offset)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int n = 0;
+    if (read_all(d->log_path, &data, &len) != 0) return 0;
+    for (const char *p = offset < len ? data + offset : NULL;
+         p && (p = memmem(p, len - (size_t)(p - data), needle, strlen(needle))) != NULL; p++)
+        n++;
+    free(data);
+    return n;
+}
+
+static size_t log_size(const struct daemon *d)
+{
+    struct stat st;
+    return stat(d->log_path, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+#define HELD 2 /* restores on node 3 held across the prune */
+
 TEST(prune_under_the_catalog_lease_then_round_three)
 {
     struct http_resp r;
     json_t *j = NULL;
     long long id, n;
     int ok = 0;
+    char recs[HELD][96], alt[HELD][700];
+    size_t log0 = log_size(&nodes[2]);
     for (int g = 0; g < 4; g++) {
         long st = call(&nodes[2], "PUT", fmt(FX_GRP "/%s/runs", gids[g]), T,
                        fmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':"
@@ -302,6 +330,30 @@ TEST(prune_under_the_catalog_lease_then_round_three)
         http_resp_release(&r);
         CHECKF(st == 207 || st == 200, "deleteSnapshot of group %d: %ld", g, st);
     }
+    /* Restores on node 3 of the round-2 snapshots of groups 0 and 1, whose unchanged files are in the
+     * round-1 packs the prune repacks: they load the index as it is before the prune and are held (the
+     * test gate) until the prune deleted those packs; then they read through that index. */
+    CHECK(write_text(gate, "held\n", 0644) == 0);
+    for (int g = 0; g < HELD; g++) {
+        char q[600], snap[80] = "", cmd[800];
+        snprintf(q, sizeof q, "SELECT id FROM snapshots WHERE group_id = '%s' AND run_usecs = %lld AND is_deleted = 0",
+                 gids[g], (long long)run_start[2][g]);
+        CHECKF(pgtest_value(g_db, q, snap, sizeof snap) == 0 && strlen(snap) == 64, "round-2 snapshot of group %d", g);
+        snprintf(alt[g], sizeof alt[g], "%s/held%d", tmp, g);
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", alt[g]);
+        CHECK(system(cmd) == 0);
+        src_dir(g, q, sizeof q);
+        CHECK(post_json(&nodes[2], FX_REC, T,
+                        fmt("{'name':'held%d','snapshotEnvironment':'kPhysical','physicalParams':{'objects':"
+                            "[{'snapshotId':'%s'}],'recoveryAction':'RecoverFiles','recoverFileAndFolderParams':"
+                            "{'filesAndFolders':[{'absolutePath':'%s'}],'targetEnvironment':'kPhysical',"
+                            "'physicalTargetParams':{'recoverTarget':{'id':%lld},'alternateRestoreDirectory':'%s/'}}}}",
+                            g, snap, q, g_host, alt[g]), 201, &j) == 201);
+        snprintf(recs[g], sizeof recs[g], "%s", jstr(j, "id") ? jstr(j, "id") : "");
+        json_decref(j);
+    }
+    for (int i = 0; i < 600 && log_count(&nodes[2], "held by the test gate", log0) < HELD; i++) usleep(50 * 1000);
+    CHECKF(log_count(&nodes[2], "held by the test gate", log0) == HELD, "node 3's restores did not reach the gate");
     CHECK(post_json(&nodes[0], PRUNE, NULL, "{}", 202, &j) == 202);
     id = jint(j, "id");
     json_decref(j);
@@ -313,12 +365,31 @@ TEST(prune_under_the_catalog_lease_then_round_three)
                    jstr(last, "message") ? jstr(last, "message") : "");
             printf("info: prune freed %lld bytes (%lld packs deleted, %lld repacked)\n", jint(last, "report.bytesFreed"),
                    jint(last, "report.packsDeleted"), jint(last, "report.packsRepacked"));
+            CHECK(jint(last, "report.packsRepacked") + jint(last, "report.packsDeleted") >= 1);
             ok = 1;
         }
         json_decref(j);
         if (!ok) usleep(100 * 1000);
     }
     CHECK(ok);
+    /* the held restores go on with the index of before the prune: they end whole */
+    CHECK(unlink(gate) == 0);
+    for (int g = 0; g < HELD; g++) {
+        char got[800], want[800], msg[512];
+        int nf = 0;
+        json_t *rec = fx_wait_recovery(&nodes[2], T, recs[g], 120);
+        CHECKF(rec && strcmp(jstr(rec, "status") ? jstr(rec, "status") : "", "Succeeded") == 0,
+               "held restore %d ended %s", g, rec && jstr(rec, "status") ? jstr(rec, "status") : "?");
+        json_decref(rec);
+        snprintf(got, sizeof got, "%s/g%02d", alt[g], g);
+        snprintf(want, sizeof want, "%s/copy2/g%02d", tmp, g);
+        CHECKF(check_trees_equal(want, got, 0, NULL, NULL, msg, sizeof msg, &nf) == 0, "held restore %d: %s", g, msg);
+    }
+    /* they did read packs the prune deleted, and found the copies it wrote */
+    CHECKF(log_count(&nodes[2], "is missing from data/", log0) >= 1, "node 3's restores never met a deleted pack");
+    CHECK(log_count(&nodes[2], "now read from their new copies", log0) >= 1);
+    printf("info: %d restore(s) on node 3 read %d pack(s) node 1's prune deleted meanwhile, byte for byte\n", HELD,
+           log_count(&nodes[2], "is missing from data/", log0));
     CHECK_EQ_INT(pg_count("SELECT prune_gen FROM repo_sync"), 1);
     CHECK_EQ_INT(pg_count("SELECT count(*) FROM repo_sync WHERE prune_owner IS NOT NULL"), 0);
     CHECK(change_trees(3) == 0);
@@ -494,6 +565,13 @@ int main(void)
         if (k == 1) { /* node 2 backs up slowly, so that it is killed in the middle of a run */
             slow[ns++] = "COFFER_TEST_HOOKS=1";
             slow[ns++] = "COFFER_TEST_SLOW_OPEN_MS=400";
+        }
+        if (k == 2) { /* node 3's restores wait at a gate while node 1 prunes */
+            static char gate_env[760];
+            snprintf(gate, sizeof gate, "%s/gate", tmp);
+            snprintf(gate_env, sizeof gate_env, "COFFER_TEST_RECOVERY_GATE=%s", gate);
+            slow[ns++] = "COFFER_TEST_HOOKS=1";
+            slow[ns++] = gate_env;
         }
         slow[ns] = NULL;
         memset(&nodes[k], 0, sizeof nodes[k]);
