@@ -10,10 +10,15 @@
  *     (read through the index files it wrote); at least one node reloaded other nodes' index files;
  *   - while another node holds the catalog's prune lease, a prune asked here fails naming it and a
  *     backup is not started (it runs once the lease is given back);
- *   - the round-1 snapshots of four groups deleted, a prune on node 1 under the catalog's prune lease,
+ *   - the round-1 snapshots of four groups deleted (groups 0..3 held a large file in round 1 only, so
+ *     their packs are mostly unused), restores on node 3 of the round-2 snapshots of groups 0 and 1
+ *     load the index and are held (COFFER_TEST_RECOVERY_GATE) while a prune on node 1 under the
+ *     catalog's prune lease repacks and deletes the packs they planned from; let go, they read through
+ *     that old index, meet the deleted packs, find the new copies and end Succeeded, byte for byte;
  *     then round 3 on node 3 (which reloads after the prune), and verify on node 3 is clean;
- *   - the scheduled groups got scheduled runs and no slot fired twice (no two scheduled runs of a group
- *     within 50 s, as many scheduled runs as sched_fires rows at most);
+ *   - the scheduled groups got scheduled runs (the live nodes' test clocks moved to the next minute
+ *     together, so the slot is due on both at once) and no slot fired twice (no two scheduled runs of a
+ *     group within 50 s, as many scheduled runs as sched_fires rows at most);
  *   - after the nodes stop, every snapshot the catalog keeps is restored from the bucket (a fresh cache)
  *     and compared byte for byte with a copy of its tree as it was in its round. */
 #include "check.h"
@@ -424,6 +429,19 @@ TEST(prune_under_the_catalog_lease_then_round_three)
 TEST(schedules_fire_once_across_nodes)
 {
     long long n = 0, fires, dups;
+    struct timespec ts;
+    int64_t target;
+    /* the live nodes' clocks (COFFER_TEST_CLOCK) go to the first second of the next minute together,
+     * so the 1-minute groups' slot is due on both at once (rather than waiting up to a minute for it) */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    target = ((int64_t)ts.tv_sec / 60 + 1) * 60000000 + 1000000;
+    for (int k = 0; k < NNODES; k++) {
+        struct http_resp r;
+        if (!live_node(k)) continue;
+        CHECK_EQ_INT(call(&nodes[k], "POST", "/v2/coffer-test/clock", NULL, fmt("{'nowUsecs':%lld}", (long long)target),
+                          &r), 200);
+        http_resp_release(&r);
+    }
     /* the four 1-minute groups: wait (bounded) until each had a scheduled run */
     for (int i = 0; i < 900; i++) {
         n = pg_count("SELECT count(DISTINCT group_id) FROM runs WHERE tenant = 'tenant-nodes' AND scheduled = 1"
@@ -545,6 +563,7 @@ int main(void)
     env[ne++] = cat;
     env[ne++] = "COFFER_SHARED_CATALOG=1";
     env[ne++] = "COFFER_LEASE_SECS=4";
+    env[ne++] = "COFFER_TEST_CLOCK=1";
     env[ne++] = "COFFER_PRUNE_INTERVAL_SECS=0";
     env[ne++] = "COFFER_WORKERS=2";
     env[ne++] = "COFFER_REPOSITORY=s3://" BUCKET "/repo";
