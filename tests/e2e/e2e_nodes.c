@@ -523,6 +523,20 @@ TEST(every_snapshot_restores_byte_for_byte)
     CHECK_EQ_INT(restored, rows);
 }
 
+/* run_all: every test in order (after check_abandon, each says "FAIL name: not run: reason", so a set-up
+ * that failed is never a silent "0 passed, 0 failed"). */
+static void run_all(void)
+{
+    RUN(three_nodes_share_catalog_and_bucket);
+    RUN(a_killed_node_loses_its_runs_to_the_others);
+    RUN(round_two_reads_the_dead_nodes_snapshots);
+    RUN(nodes_reload_what_others_wrote);
+    RUN(no_backup_starts_while_another_node_prunes);
+    RUN(prune_under_the_catalog_lease_then_round_three);
+    RUN(schedules_fire_once_across_nodes);
+    RUN(every_snapshot_restores_byte_for_byte);
+}
+
 int main(void)
 {
     static const char *const TESTS[] = { "three_nodes_share_catalog_and_bucket", "a_killed_node_loses_its_runs_to_the_others",
@@ -541,12 +555,14 @@ int main(void)
     if (pgtest_root(&g_pg, "nodes", "data", 55461, why, sizeof why) != 0 || pgtest_initdb(&g_pg, why, sizeof why) != 0) {
         pgtest_destroy(&g_pg);
         check_abandon(why);
+        run_all();
         return check_finish();
     }
     snprintf(cmd, sizeof cmd, "echo 'max_connections = 400' >> '%s/postgresql.conf'", g_pg.data);
     if (system(cmd) != 0 || pgtest_start(&g_pg, why, sizeof why) != 0) {
         pgtest_destroy(&g_pg);
         check_abandon(why[0] ? why : "cannot configure PostgreSQL");
+        run_all();
         return check_finish();
     }
     if (s3test_serve_or_skip(&g_s3, "e2enodes", BUCKET, TESTS, sizeof TESTS / sizeof *TESTS) != 0) {
@@ -601,14 +617,7 @@ int main(void)
         if (system(cmd) != 0 || daemon_restart(&nodes[k], slow) != 0) check_abandon("nodes 2 and 3 did not start");
     }
     if (!(g_db = pgtest_connect(&g_pg, "coffer"))) check_abandon("cannot connect to the catalog");
-    RUN(three_nodes_share_catalog_and_bucket);
-    RUN(a_killed_node_loses_its_runs_to_the_others);
-    RUN(round_two_reads_the_dead_nodes_snapshots);
-    RUN(nodes_reload_what_others_wrote);
-    RUN(no_backup_starts_while_another_node_prunes);
-    RUN(prune_under_the_catalog_lease_then_round_three);
-    RUN(schedules_fire_once_across_nodes);
-    RUN(every_snapshot_restores_byte_for_byte);
+    run_all();
     for (int k = 0; k < NNODES; k++)
         if (nodes[k].data_dir) {
             if (nodes[k].pid > 0) daemon_kill(&nodes[k], SIGTERM);
