@@ -635,7 +635,7 @@ int repo_blob_check(struct repo *repo, const repo_id_t *id)
     for (int k = 0; k < MISS_TRIES; k++) {
         uint32_t tried = UINT32_MAX;
         rc = blob_check_once(repo, id, &tried);
-        if (!miss_wait(repo, id, rc, tried)) break;
+        if (k + 1 == MISS_TRIES || !miss_wait(repo, id, rc, tried)) break;
     }
     return rc;
 }
@@ -680,7 +680,7 @@ int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *l
     for (int k = 0; k < MISS_TRIES; k++) {
         uint32_t tried = UINT32_MAX;
         rc = blob_get_once(repo, id, data, len, &tried);
-        if (!miss_wait(repo, id, rc, tried)) break;
+        if (k + 1 == MISS_TRIES || !miss_wait(repo, id, rc, tried)) break;
     }
     return rc;
 }
