@@ -96,6 +96,10 @@ int cat_snapshot_expired(struct cat *cat, int64_t now_usecs, cat_snapshot_fn fn,
 /* cat_snapshot_mark_deleted: flags the row deleted; when it was the last live snapshot of its run,
  * the run shows isLocalSnapshotsDeleted. */
 int cat_snapshot_mark_deleted(struct cat *cat, const char *tenant, const char *id);
+/* cat_snapshot_mark_expired: the same, only while the row is not deleted, not legal-held and expired
+ * at now (one conditional UPDATE): of several nodes' retention passes expiring it at once, exactly one
+ * gets 0, the others CAT_NOT_FOUND (as does a snapshot whose expiry was extended meanwhile). */
+int cat_snapshot_mark_expired(struct cat *cat, const char *tenant, const char *id, int64_t now_usecs);
 
 /* cat_snapshot_objects_list: the databases and tables a SQL base backup held, databases first, then
  * each database's tables by name; fn (its strings borrowed for the call) nonzero stops and is

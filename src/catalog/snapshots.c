@@ -275,16 +275,22 @@ int cat_snapshot_expired(struct cat *cat, int64_t now_usecs, cat_snapshot_fn fn,
     return scan(cat, st, NULL, fn, ud);
 }
 
-int cat_snapshot_mark_deleted(struct cat *cat, const char *tenant, const char *id)
+/* mark_deleted: flags the row deleted (only while it is live and expired at expired_at, when
+ * expired_at >= 0) and the run local_deleted once none of its snapshots is left, in one transaction. */
+static int mark_deleted(struct cat *cat, const char *tenant, const char *id, int64_t expired_at)
 {
     sqldb_stmt *st;
     int rc;
     if ((rc = cat_begin(cat)) != 0) return rc;
-    st = cat_stmt(cat, "UPDATE snapshots SET is_deleted = 1 WHERE tenant = ?1 AND id = ?2");
+    st = expired_at < 0 ? cat_stmt(cat, "UPDATE snapshots SET is_deleted = 1 WHERE tenant = ?1 AND id = ?2")
+                        : cat_stmt(cat, "UPDATE snapshots SET is_deleted = 1 WHERE tenant = ?1 AND id = ?2"
+                                        " AND is_deleted = 0 AND expiry_usecs > 0 AND expiry_usecs <= ?3"
+                                        " AND on_legal_hold = 0");
     rc = -1;
     if (st) {
         sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
         sqldb_bind_text(st, 2, id, -1, SQLDB_STATIC);
+        if (expired_at >= 0) sqldb_bind_int64(st, 3, expired_at);
         rc = cat_exec_done(cat, st);
         if (rc == 0 && sqldb_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
     }
@@ -305,4 +311,14 @@ int cat_snapshot_mark_deleted(struct cat *cat, const char *tenant, const char *i
     if (rc == 0) rc = cat_commit(cat);
     if (rc != 0) cat_rollback(cat);
     return rc;
+}
+
+int cat_snapshot_mark_deleted(struct cat *cat, const char *tenant, const char *id)
+{
+    return mark_deleted(cat, tenant, id, -1);
+}
+
+int cat_snapshot_mark_expired(struct cat *cat, const char *tenant, const char *id, int64_t now_usecs)
+{
+    return mark_deleted(cat, tenant, id, now_usecs < 0 ? 0 : now_usecs);
 }

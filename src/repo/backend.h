@@ -150,12 +150,14 @@ struct repo_s3_config {
     int connections;              /* curl handles in the pool (concurrent requests) */
     int retries;                  /* attempts after the first on 5xx, 429, timeouts */
     int timeout_s;                /* a transfer slower than 1 byte/s for this long fails */
+    int unsigned_payload;         /* uploads' bytes unsigned (UNSIGNED-PAYLOAD): 0 over https only, 1 always,
+                                   * -1 never (COFFER_S3_UNSIGNED_PAYLOAD unset, true, false) */
 };
 /* repo_s3_config_from_env: a configuration for url (s3://bucket/prefix) from the environment
  * (COFFER_S3_ENDPOINT, COFFER_S3_REGION, COFFER_S3_PATH_STYLE, COFFER_S3_CA_FILE,
  * COFFER_S3_ACCESS_KEY_ID or AWS_ACCESS_KEY_ID, COFFER_S3_SECRET_ACCESS_KEY or
  * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, COFFER_S3_CONNECTIONS, COFFER_S3_RETRIES,
- * COFFER_S3_TIMEOUT); cache_dir is copied. -EINVAL with a sentence in err. */
+ * COFFER_S3_TIMEOUT, COFFER_S3_UNSIGNED_PAYLOAD); cache_dir is copied. -EINVAL with a sentence in err. */
 int repo_s3_config_from_env(const char *url, const char *cache_dir, struct repo_s3_config *cfg, char *err,
                             size_t errlen);
 void repo_s3_config_clear(struct repo_s3_config *cfg);
@@ -164,6 +166,7 @@ int repo_backend_s3_new(const struct repo_s3_config *cfg, struct repo_backend **
 /* repo_s3_stats: requests an S3 backend made, by kind (for tests and logs). */
 struct repo_s3_stats {
     uint64_t lists, gets, puts, heads, dels, retries, cache_hits, readahead_hits;
+    uint64_t unsigned_puts;       /* uploads (attempts) sent with UNSIGNED-PAYLOAD */
 };
 int repo_backend_s3_stats(struct repo_backend *be, struct repo_s3_stats *out);
 

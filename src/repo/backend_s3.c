@@ -62,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -127,6 +128,7 @@ struct s3 {
     char path0[300];              /* "/bucket" (path style) or "" */
     char kprefix[S3_KEY_MAX / 2]; /* "prefix/" or "" */
     char *cache;                  /* cache directory (owned) or NULL */
+    bool unsigned_payload;        /* uploads' bytes are not hashed for the signature (cfg.unsigned_payload) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     CURL *h[S3_POOL_MAX];
@@ -146,7 +148,7 @@ struct s3 {
     pthread_t pf[S3_PREFETCHERS];
     int npf;
     bool pf_stop;
-    _Atomic uint64_t n_list, n_get, n_put, n_head, n_del, n_retry, n_hit, n_ra;
+    _Atomic uint64_t n_list, n_get, n_put, n_head, n_del, n_retry, n_hit, n_ra, n_unsigned;
 };
 
 struct repo_bwriter {
@@ -180,6 +182,7 @@ struct s3_call {
     char etag[160];
     int attempts;
     CURL *h;                      /* the handle of the attempt under way */
+    bool bulk;                    /* an object's or a part's bytes: unsigned where s3->unsigned_payload */
 };
 
 static struct s3 *s3_of(struct repo_backend *be) { return (struct s3 *)be; }
@@ -300,7 +303,12 @@ static CURLcode attempt(struct s3 *s3, CURL *h, struct s3_call *c, char *errbuf)
     if (!c->key && s3->path0[0]) path[n - 1] = '\0'; /* "/bucket" */
     snprintf(url, sizeof url, "%s%s%s%s", s3->scheme_host, path, c->query[0] ? "?" : "", c->query);
     s3_amz_date(time(NULL), date);
-    if (s3_sha256_hex(c->body ? c->body : "", c->body ? c->blen : 0, phash) < 0) return CURLE_OUT_OF_MEMORY;
+    if (c->bulk && s3->unsigned_payload) { /* TLS carries it whole; every object is checked when read */
+        snprintf(phash, sizeof phash, "UNSIGNED-PAYLOAD");
+        atomic_fetch_add(&s3->n_unsigned, 1);
+    }
+    else if (s3_sha256_hex(c->body ? c->body : "", c->body ? c->blen : 0, phash) < 0)
+        return CURLE_OUT_OF_MEMORY;
     hdrs[nh++] = (struct s3_hdr){ "host", s3->host };
     hdrs[nh++] = (struct s3_hdr){ "x-amz-content-sha256", phash };
     hdrs[nh++] = (struct s3_hdr){ "x-amz-date", date };
@@ -601,6 +609,7 @@ static int put_once(struct s3 *s3, const char *key, const void *data, size_t len
     call_init(c, "PUT", key, "");
     c->body = data;
     c->blen = len;
+    c->bulk = true;
     c->extra[c->nextra++] = (struct s3_hdr){ "if-none-match", "*" };
     atomic_fetch_add(&s3->n_put, 1);
     return simple(s3, c);
@@ -649,6 +658,7 @@ static int put_key(struct s3 *s3, const char *key, const void *data, size_t len)
     call_init(&c, "PUT", key, "");
     c.body = data;
     c.blen = len;
+    c.bulk = true;
     c.extra[c.nextra++] = (struct s3_hdr){ "if-none-match", "*" };
     atomic_fetch_add(&s3->n_put, 1);
     rc = simple(s3, &c);
@@ -1347,6 +1357,7 @@ static void *part_worker(void *arg)
             call_init(&c, "PUT", ps->key, q);
             c.body = part;
             c.blen = plen;
+            c.bulk = true;
             atomic_fetch_add(&ps->s3->n_put, 1);
             rc = simple(ps->s3, &c);
             if (rc == 0 && !c.etag[0]) rc = -EIO;
@@ -1477,30 +1488,56 @@ static int pid_dead(long pid)
     return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
+/* clean_dir: removes from dir what dead processes of this host left: with wprefix, writers'
+ * temporaries "<wprefix><pid>-XXXXXX"; without, cache entries' temporaries (cache_store,
+ * "<name>.tmp-<pid>-XXXXXX", fsio_tmp_is_stale). The count removed. */
+static unsigned clean_dir(const char *dir, const char *wprefix)
+{
+    char path[PATH_MAX + 300];
+    struct dirent *de;
+    unsigned n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    while ((de = readdir(d)) != NULL) {
+        if (wprefix) {
+            char *end;
+            long pid;
+            size_t pl = strlen(wprefix);
+            if (strncmp(de->d_name, wprefix, pl) != 0) continue;
+            pid = strtol(de->d_name + pl, &end, 10);
+            if (*end != '-' || !pid_dead(pid)) continue;
+        } else if (!strstr(de->d_name, FSIO_TMP_TAG) || !fsio_tmp_is_stale(de->d_name)) {
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (unlink(path) == 0) n++;
+    }
+    closedir(d);
+    return n;
+}
+
 static void s3_clean(struct repo_backend *be)
 {
     struct s3 *s3 = s3_of(be);
-    char q[2200], prefix[S3_KEY_MAX], dir[PATH_MAX], path[PATH_MAX + 300];
+    char q[2200], prefix[S3_KEY_MAX], dir[PATH_MAX];
     struct s3_call c;
     int64_t now = util_time_now();
-    /* Local temporaries of writers of dead processes. */
+    unsigned n = 0;
+    /* Local temporaries of dead processes (a crash): writers' staging files, and cache entries being
+     * stored (never read: an entry appears by its rename). */
     if (s3->cache) {
-        DIR *d;
-        struct dirent *de;
+        static const char *const subs[] = { "index", "snapshots", "blob" };
         snprintf(dir, sizeof dir, "%s/tmp", s3->cache);
-        if ((d = opendir(dir)) != NULL) {
-            while ((de = readdir(d)) != NULL) {
-                char *end;
-                long pid;
-                if (strncmp(de->d_name, "w-", 2) != 0) continue;
-                pid = strtol(de->d_name + 2, &end, 10);
-                if (*end != '-' || !pid_dead(pid)) continue;
-                snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-                unlink(path);
-            }
-            closedir(d);
+        n += clean_dir(dir, "w-");
+        for (size_t k = 0; k < sizeof subs / sizeof *subs; k++) {
+            snprintf(dir, sizeof dir, "%s/%s", s3->cache, subs[k]);
+            n += clean_dir(dir, NULL);
         }
+    } else {
+        const char *tdir = getenv("TMPDIR");
+        n += clean_dir(tdir && *tdir ? tdir : "/tmp", "coffer-s3-w-");
     }
+    if (n) log_info("s3: removed %u temporary file(s) that ended processes left", n);
     /* Multipart uploads abandoned for a day (one page: the rest go at the next open). */
     snprintf(prefix, sizeof prefix, "%s", s3->kprefix);
     q[0] = '\0';
@@ -1690,6 +1727,17 @@ int repo_s3_config_from_env(const char *url, const char *cache_dir, struct repo_
     cfg->connections = env_int("COFFER_S3_CONNECTIONS", 8, 1, S3_POOL_MAX);
     cfg->retries = env_int("COFFER_S3_RETRIES", 6, 0, 20);
     cfg->timeout_s = env_int("COFFER_S3_TIMEOUT", 30, 1, 3600);
+    v = getenv("COFFER_S3_UNSIGNED_PAYLOAD");
+    if (v && *v) {
+        if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) {
+            cfg->unsigned_payload = 1;
+        } else if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) {
+            cfg->unsigned_payload = -1;
+        } else {
+            snprintf(err, errlen, "COFFER_S3_UNSIGNED_PAYLOAD %.100s: must be true or false", v);
+            goto bad;
+        }
+    }
     return 0;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -1740,6 +1788,9 @@ int repo_backend_s3_new(const struct repo_s3_config *cfg, struct repo_backend **
     s3->cfg.connections = cfg->connections > 0 && cfg->connections <= S3_POOL_MAX ? cfg->connections : 8;
     s3->cfg.retries = cfg->retries >= 0 ? cfg->retries : 6;
     s3->cfg.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
+    s3->cfg.unsigned_payload = cfg->unsigned_payload;
+    s3->unsigned_payload = cfg->unsigned_payload > 0 ||
+                           (cfg->unsigned_payload == 0 && strncmp(cfg->endpoint, "https://", 8) == 0);
     pthread_mutex_init(&s3->mu, NULL);
     pthread_mutex_init(&s3->ra_mu, NULL);
     pthread_cond_init(&s3->ra_cv, NULL);
@@ -1798,6 +1849,7 @@ int repo_backend_s3_stats(struct repo_backend *be, struct repo_s3_stats *out)
     out->lists = atomic_load(&s3->n_list);
     out->gets = atomic_load(&s3->n_get);
     out->puts = atomic_load(&s3->n_put);
+    out->unsigned_puts = atomic_load(&s3->n_unsigned);
     out->heads = atomic_load(&s3->n_head);
     out->dels = atomic_load(&s3->n_del);
     out->retries = atomic_load(&s3->n_retry);

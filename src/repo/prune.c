@@ -854,7 +854,9 @@ int repo_prune(struct repo *repo, const struct repo_prune_opts *o, struct repo_p
     p.marked = json_object();
     p.forget = json_object();
     pthread_mutex_lock(&repo->maint_mu);
+    repo_maint_held = 1;
     rc = (p.marked && p.forget) ? prune_run(&p) : -ENOMEM;
+    repo_maint_held = 0;
     pthread_mutex_unlock(&repo->maint_mu);
     if (rc == -ENOMEM && err && errlen && !err[0]) repo_seterr(err, errlen, "out of memory");
     repo_lock_release(p.lock);

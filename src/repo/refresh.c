@@ -15,13 +15,24 @@
  * (repo_itab_prefer). If any listed file cannot be read in that pass, nothing is marked gone (an
  * unreadable file's packs would look unnamed). maint_mu is only tried: while a prune or rebuild of
  * this process runs, the refresh is skipped (-EBUSY) and the caller goes on with the index it has
- * (a stale view only stores data again; it never loses any). */
+ * (a stale view only stores data again; it never loses any).
+ *
+ * Reads that miss (repo_refresh_on_miss, called by repo.c's reads on a shared repository): each
+ * refresh is numbered as it starts, before it lists (repo->refresh_seq); a read that found a pack
+ * gone needs a refresh numbered above the number at that moment (it listed index/ after the pack was
+ * deleted, and another process's prune writes the index files naming the new copies before it
+ * deletes anything), so it waits for one, running it itself when none has ended since (miss_mu: the
+ * reads that miss at once share one refresh). A blob missing from the index causes at most one
+ * listing a second. Hence a restore, a download or a search of another node runs on while that
+ * node's prune deletes the packs its index named: every blob of a kept snapshot is, at every moment,
+ * in a pack an index file names. */
 #include "repo/repo_int.h"
 #include "util/log.h"
 #include "util/time.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct listing {
     repo_id_t *v;
@@ -125,11 +136,15 @@ int repo_index_refresh(struct repo *repo, struct repo_refresh_report *out)
     struct repo_refresh_report rep = { 0 };
     repo_id_t *gone = NULL;
     size_t ngone = 0, k;
+    uint64_t seq = 0;
     int rc, read_failed = 0;
     char hex[REPO_ID_HEX_LEN + 1];
     if (out) memset(out, 0, sizeof *out);
     if (pthread_mutex_trylock(&repo->maint_mu) != 0) return -EBUSY;
     pthread_mutex_lock(&repo->flush_mu);
+    pthread_mutex_lock(&repo->mu);
+    seq = ++repo->refresh_seq; /* before the listing: what vanished before now, it sees gone */
+    pthread_mutex_unlock(&repo->mu);
     rc = repo->be->ops->list(repo->be, REPO_OBJ_INDEX, listed, &l);
     if (rc < 0) goto out;
     if (l.n) qsort(l.v, l.n, sizeof *l.v, cmp_id);
@@ -231,6 +246,11 @@ int repo_index_refresh(struct repo *repo, struct repo_refresh_report *out)
         log_info("repo: refresh: %u new index file(s) with %u pack(s), %u index file(s) gone", rep.files_new,
                  rep.packs_added, rep.files_gone);
 out:
+    if (rc == 0) {
+        pthread_mutex_lock(&repo->mu);
+        if (seq > repo->refresh_ok_seq) repo->refresh_ok_seq = seq;
+        pthread_mutex_unlock(&repo->mu);
+    }
     pthread_mutex_unlock(&repo->flush_mu);
     pthread_mutex_unlock(&repo->maint_mu);
     for (k = 0; k < c.n; k++) free((void *)c.v[k].ents);
@@ -250,14 +270,40 @@ void repo_set_shared(struct repo *repo, int on)
     pthread_mutex_unlock(&repo->mu);
 }
 
-int repo_refresh_on_miss(struct repo *repo)
+/* MISS_BUSY_TRIES: while another refresh of this process holds maint_mu (a job's reload), a read
+ * that misses tries again every 100 ms, 10 s at most. */
+#define MISS_BUSY_TRIES 100
+
+int repo_refresh_on_miss(struct repo *repo, uint64_t need, int not_indexed)
 {
-    int64_t now = util_time_mono();
-    int go;
-    pthread_mutex_lock(&repo->mu);
-    go = repo->shared && (repo->miss_refresh_mono == 0 || now - repo->miss_refresh_mono >= 1000000);
-    if (go) repo->miss_refresh_mono = now;
-    pthread_mutex_unlock(&repo->mu);
-    if (!go) return 0;
-    return repo_index_refresh(repo, NULL) == 0;
+    int got = 0;
+    pthread_mutex_lock(&repo->miss_mu); /* one at a time: the others find the refresh they need done */
+    for (int tries = 0; tries < MISS_BUSY_TRIES; tries++) {
+        int64_t now = util_time_mono();
+        uint64_t ok;
+        int shared, go = 1, rc;
+        pthread_mutex_lock(&repo->mu);
+        ok = repo->refresh_ok_seq;
+        shared = repo->shared;
+        if (shared && ok <= need && not_indexed) { /* a blob the index lacks: at most one listing a second */
+            go = repo->miss_refresh_mono == 0 || now - repo->miss_refresh_mono >= 1000000;
+            if (go) repo->miss_refresh_mono = now;
+        }
+        pthread_mutex_unlock(&repo->mu);
+        if (!shared) break;
+        if (ok > need) {
+            got = 1;
+            break;
+        }
+        if (!go) { /* one that was running when the read missed may have loaded it: one more lookup */
+            got = ok != 0 && ok == need;
+            break;
+        }
+        rc = repo_index_refresh(repo, NULL);
+        if (rc == 0) continue; /* ok is above need now */
+        if (rc != -EBUSY) break;
+        usleep(100 * 1000);
+    }
+    pthread_mutex_unlock(&repo->miss_mu);
+    return got;
 }

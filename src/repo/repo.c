@@ -199,6 +199,7 @@ static void repo_free(struct repo *repo)
     repo_dmg_free(repo);
     pthread_mutex_destroy(&repo->dmg_save_mu);
     pthread_mutex_destroy(&repo->maint_mu);
+    pthread_mutex_destroy(&repo->miss_mu);
     free(repo->writers);
     free(repo->ixn);
     pthread_mutex_destroy(&repo->mu);
@@ -241,6 +242,7 @@ int repo_open_be(struct repo_backend *be, const char *dir, const char *key_file,
     pthread_mutex_init(&repo->flush_mu, NULL);
     pthread_mutex_init(&repo->dmg_save_mu, NULL);
     pthread_mutex_init(&repo->maint_mu, NULL);
+    pthread_mutex_init(&repo->miss_mu, NULL);
     pthread_cond_init(&repo->cv, NULL);
     if (!repo->dir || repo_itab_init(&repo->idx, 0) < 0) {
         repo_free(repo);
@@ -590,6 +592,7 @@ static int pack_unreadable(struct repo *repo, uint32_t pack, const repo_id_t *id
         repo_id_to_hex(&p->id, phex);
         if (rc == -ENOENT && p->state == REPO_PACK_SEALED && !p->w) {
             p->state = REPO_PACK_MISSING;
+            p->gone_seq = repo->refresh_seq; /* a refresh numbered above it saw the pack gone */
             log_warn("repo: pack %s is missing from data/", phex);
         }
         if (p->state == REPO_PACK_MISSING) what = "is missing from the repository";
@@ -600,7 +603,51 @@ static int pack_unreadable(struct repo *repo, uint32_t pack, const repo_id_t *id
     return -EIO;
 }
 
+_Thread_local int repo_maint_held;
+
+static int blob_check_once(struct repo *repo, const repo_id_t *id, uint32_t *tried);
+
+/* MISS_TRIES: reads of one blob on a shared repository, each after a refresh (another process's
+ * prune may move a blob again while this one reads). */
+#define MISS_TRIES 3
+
+/* miss_wait: after a read of id from pack tried failed with rc, whether to read again: 1 when the
+ * index now names another copy or a refresh that can help ended well (repo->on_miss, refresh.c),
+ * else 0. The refresh a read needs is one numbered above (repo_int.h refresh_seq): for a pack found
+ * gone, its number when it was found gone (any later refresh listed index/ after the deletion, so
+ * it saw the index file naming the new copy, which a prune writes first); otherwise the number now.
+ * Nothing on a repository that is not shared, or while this thread holds maint_mu (no refresh can
+ * run before it lets go). */
+static int miss_wait(struct repo *repo, const repo_id_t *id, int rc, uint32_t tried)
+{
+    int (*on_miss)(struct repo *, uint64_t, int);
+    uint64_t need;
+    uint32_t pack = UINT32_MAX;
+    if ((rc != -ENOENT && rc != -EIO) || repo_maint_held || repo->remote) return 0;
+    pthread_mutex_lock(&repo->mu);
+    on_miss = repo->on_miss;
+    need = repo->refresh_seq;
+    if (rc == -EIO && repo_itab_lookup(&repo->idx, id, &pack, NULL) == REPO_ITAB_STORED && pack < repo->npacks &&
+        pack == tried && (repo->packs[pack].state == REPO_PACK_MISSING || repo->packs[pack].state == REPO_PACK_DELETED))
+        need = repo->packs[pack].gone_seq;
+    pthread_mutex_unlock(&repo->mu);
+    if (!on_miss) return 0;
+    if (rc == -EIO && pack != UINT32_MAX && pack != tried) return 1; /* another thread's refresh moved it */
+    return on_miss(repo, need, rc == -ENOENT) == 1;
+}
+
 int repo_blob_check(struct repo *repo, const repo_id_t *id)
+{
+    int rc = 0;
+    for (int k = 0; k < MISS_TRIES; k++) {
+        uint32_t tried = UINT32_MAX;
+        rc = blob_check_once(repo, id, &tried);
+        if (k + 1 == MISS_TRIES || !miss_wait(repo, id, rc, tried)) break;
+    }
+    return rc;
+}
+
+static int blob_check_once(struct repo *repo, const repo_id_t *id, uint32_t *tried)
 {
     struct repo_pentry e;
     uint64_t size = 0;
@@ -612,6 +659,7 @@ int repo_blob_check(struct repo *repo, const repo_id_t *id)
         repo_damage_setf("blob %.16s is not in the repository's index", bhex);
         return rc;
     }
+    *tried = pack;
     pthread_mutex_lock(&repo->mu);
     listed = repo_dmg_has(repo, id, pack);
     if (pack < repo->npacks) repo_id_to_hex(&repo->packs[pack].id, phex);
@@ -628,22 +676,20 @@ int repo_blob_check(struct repo *repo, const repo_id_t *id)
     return rc;
 }
 
-static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len,
-                         int check_id);
+static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len, int check_id,
+                         uint32_t *tried);
 
 static int blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len, int check_id)
 {
-    int rc = blob_get_once(repo, id, data, len, check_id);
+    int rc = 0;
     /* Another process may have written the blob (an index file this one has not read) or moved it
-     * (its prune repacked it): refresh once and try again (refresh.c, through repo->on_miss; only on
-     * a shared repository). */
-    int (*on_miss)(struct repo *) = NULL;
-    if (rc == -ENOENT || rc == -EIO) {
-        pthread_mutex_lock(&repo->mu);
-        on_miss = repo->on_miss;
-        pthread_mutex_unlock(&repo->mu);
+     * (its prune repacked it and deleted the pack this one's index names): wait for a refresh that
+     * listed index/ after the miss and read again (miss_wait; docs/repository-format.md section 18). */
+    for (int k = 0; k < MISS_TRIES; k++) {
+        uint32_t tried = UINT32_MAX;
+        rc = blob_get_once(repo, id, data, len, check_id, &tried);
+        if (k + 1 == MISS_TRIES || !miss_wait(repo, id, rc, tried)) break;
     }
-    if (on_miss && on_miss(repo) == 1) rc = blob_get_once(repo, id, data, len, check_id);
     return rc;
 }
 
@@ -657,8 +703,8 @@ int repo_blob_get_fast(struct repo *repo, const repo_id_t *id, void **data, size
     return blob_get(repo, id, data, len, 0);
 }
 
-static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len,
-                         int check_id)
+static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len, int check_id,
+                         uint32_t *tried)
 {
     struct repo_pentry e;
     uint32_t pack = 0;
@@ -674,6 +720,7 @@ static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, si
         repo_damage_setf("blob %.16s is not in the repository's index", hex);
         return rc;
     }
+    *tried = pack;
     buf = malloc(e.stored);
     if (!buf) return -ENOMEM;
     if (e.type == REPO_BLOB_TREE && repo->be->ops->cache_get) {

@@ -200,12 +200,14 @@ int repo_check(struct repo *repo);
  * listing of index/), and when some it knew vanished (another process's prune or rebuild), learns
  * which packs are gone so that neither a put nor a read relies on them. -EBUSY (nothing done) while a
  * prune or rebuild of this process runs. repo_set_shared: other processes write too, so a read that
- * finds a blob missing from the index (or its pack gone) refreshes (at most once a second) and tries
- * again. repo_refresh_on_miss: that refresh; 1 when it ran. */
+ * finds its blob's pack gone waits for a refresh that listed index/ after that (running it if none
+ * did) and reads again, and one that finds a blob missing from the index refreshes (at most once a
+ * second) and reads again. repo_refresh_on_miss: that wait for a refresh numbered above need (the
+ * repository's count of refreshes started, repo_int.h); 1 when the read should be tried again. */
 struct repo_refresh_report { unsigned files_new, files_gone, packs_added, packs_gone; int full; };
 int repo_index_refresh(struct repo *repo, struct repo_refresh_report *out);
 void repo_set_shared(struct repo *repo, int on);
-int repo_refresh_on_miss(struct repo *repo);
+int repo_refresh_on_miss(struct repo *repo, uint64_t need, int not_indexed);
 
 struct repo_stats { uint64_t packs, blobs, pack_bytes, index_bytes_in_memory; };
 void repo_get_stats(struct repo *repo, struct repo_stats *out);

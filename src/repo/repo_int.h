@@ -54,6 +54,7 @@ struct repo_pack {
                                    * against its blobs (they store them again); reads still work */
     bool retired;                 /* another process's prune is removing it (refresh.c): condemned,
                                    * and each refresh looks whether it is gone yet */
+    uint64_t gone_seq;            /* refresh_seq when a read found it missing (repo.c pack_unreadable) */
     uint64_t size;                /* bytes reserved (open) or object size (sealed) */
     uint32_t writers;             /* puts with a reserved range still writing */
     struct repo_bwriter *w;       /* the backend writer of an open or sealing pack (owned); kept
@@ -165,14 +166,28 @@ struct repo {
     repo_id_t *ixn;
     size_t nixn, ixn_cap;
     int shared;                   /* other processes write too: a read that misses refreshes */
-    int64_t miss_refresh_mono;    /* the last refresh a miss caused (util_time_mono) */
+    int64_t miss_refresh_mono;    /* the last refresh a blob missing from the index caused (util_time_mono) */
+    /* Refreshes (refresh.c, guarded by mu): refresh_seq numbers each one as it starts (before it
+     * lists index/), refresh_ok_seq is the number of the last one that ended well. A read that found
+     * a pack gone at a moment when refresh_seq was s needs a refresh numbered above s: that one
+     * listed index/ after the pack was deleted, so it saw the index files naming the blob's new copy
+     * (a prune writes them before it deletes anything). */
+    uint64_t refresh_seq, refresh_ok_seq;
+    pthread_mutex_t miss_mu;      /* one refresh for reads that miss at a time: the others wait for it */
     /* on_miss: set by repo_set_shared (refresh.c, a file above repo.c): what a read that misses
-     * calls; 1 when it refreshed the index, so the read is tried again. NULL: not shared. */
-    int (*on_miss)(struct repo *repo);
+     * calls with the refresh number it needs (above need) and whether the blob was missing from the
+     * index (else its pack was gone); 1 when such a refresh ended well, so the read is tried again.
+     * NULL: not shared. */
+    int (*on_miss)(struct repo *repo, uint64_t need, int not_indexed);
     /* A remote writer (remote.c, repo_open_remote): storage calls go to remote; NULL otherwise. */
     const struct repo_remote_ops *remote;
     void *remote_ctx;
 };
+
+/* repo_maint_held: this thread holds a repository's maint_mu (a prune, verify or rebuild, set around
+ * the lock by prune.c and verify.c): a read of it that misses does not wait for a refresh, which
+ * cannot run until that thread lets maint_mu go (refresh.c). */
+extern _Thread_local int repo_maint_held;
 
 /* ids.c */
 void repo_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -437,12 +437,14 @@ int repo_verify_ex(struct repo *repo, const struct repo_verify_opts *o, json_t *
     /* maint_mu: no prune or index rebuild removes a pack under the walk; flush_mu only while the
      * pack table and the pack objects are listed, so backups go on flushing while packs are read. */
     pthread_mutex_lock(&repo->maint_mu);
+    repo_maint_held = 1;
     pthread_mutex_lock(&repo->flush_mu);
     pthread_mutex_lock(&repo->mu);
     vps = calloc(repo->npacks ? repo->npacks : 1, sizeof *vps);
     if (!vps) {
         pthread_mutex_unlock(&repo->mu);
         pthread_mutex_unlock(&repo->flush_mu);
+        repo_maint_held = 0;
         pthread_mutex_unlock(&repo->maint_mu);
         json_decref(errors);
         return -ENOMEM;
@@ -460,6 +462,7 @@ int repo_verify_ex(struct repo *repo, const struct repo_verify_opts *o, json_t *
         if (!counts) {
             pthread_mutex_unlock(&repo->mu);
             pthread_mutex_unlock(&repo->flush_mu);
+            repo_maint_held = 0;
             pthread_mutex_unlock(&repo->maint_mu);
             free(vps);
             json_decref(errors);
@@ -541,6 +544,7 @@ int repo_verify_ex(struct repo *repo, const struct repo_verify_opts *o, json_t *
     rc = w.hurt && w.snaps_hurt ? 0 : -ENOMEM;
     if (rc == 0 && !(o->cancel && *o->cancel)) rc = walk_snapshots(&w, &nsnap);
     if (rc == 0 && o->cancel && *o->cancel) rc = -ECANCELED;
+    repo_maint_held = 0;
     pthread_mutex_unlock(&repo->maint_mu);
     idset_free(&damaged);
     idset_free(&w.whole);

@@ -103,6 +103,10 @@ void recovery_job_run(struct job *j, recovery_body_fn body, const char *verb)
              r->tenant, (util_time_now() - r->start_usecs) / 1000);
     for (int t = 0; s && t < s->recovery_delay_ms && !j->cancel; t += 20) usleep(20 * 1000);
     if (s && !j->cancel) (void)node_sync_before(s->nodes); /* several nodes: other nodes' index files */
+    if (s && s->recovery_gate && access(s->recovery_gate, F_OK) == 0) { /* the test hook (sched.h) */
+        log_info("recovery %s: held by the test gate (its index loaded)", r->id);
+        for (int t = 0; t < 120000 && !j->cancel && access(s->recovery_gate, F_OK) == 0; t += 20) usleep(20 * 1000);
+    }
     if (j->cancel) {
         rc = -ECANCELED;
     } else if (!job_repo(j)) {

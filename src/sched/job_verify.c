@@ -5,6 +5,7 @@
 #include "sched/job_verify.h"
 #include "sched/nodes.h"
 #include "catalog/cat.h"
+#include "catalog/cat_nodes.h"
 #include "sched/sched_int.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -41,8 +42,31 @@ static void run_one(struct verify_runner *r, struct verify_run *run, const char 
         log_warn("verify %lld refused: %s", (long long)run->id, run->message);
         return;
     }
-    if (r->cfg.cat && cat_shared(r->cfg.cat)) (void)repo_index_refresh(r->cfg.repo, NULL); /* others' packs too */
-    rc = repo_verify_ex(r->cfg.repo, &o, &rep);
+    for (int pass = 0;; pass++) {
+        struct cat_repo_sync s0, s1;
+        int shared = r->cfg.cat && cat_shared(r->cfg.cat), moved;
+        if (shared) {
+            (void)repo_index_refresh(r->cfg.repo, NULL); /* others' packs too */
+            if (cat_repo_sync_get(r->cfg.cat, &s0) != 0) shared = 0;
+        }
+        rc = repo_verify_ex(r->cfg.repo, &o, &rep);
+        if (rc != 0 || !shared || json_is_true(json_object_get(rep, "ok"))) break;
+        /* Damage found while another node pruned (its prune deletes packs this node's index still
+         * named: not damage): verify once more after a refresh; a second prune meanwhile fails it. */
+        moved = cat_repo_sync_get(r->cfg.cat, &s1) != 0 || s1.prune_gen != s0.prune_gen ||
+                node_prune_elsewhere(r->cfg.cat, r->cfg.node, NULL, 0);
+        if (!moved) break;
+        json_decref(rep);
+        rep = NULL;
+        if (pass == 1) {
+            run->state = VERIFY_FAILED;
+            snprintf(run->message, sizeof run->message, "other nodes pruned the repository during the verify twice: "
+                     "verify again once they are done");
+            log_warn("verify %lld: %s", (long long)run->id, run->message);
+            return;
+        }
+        log_info("verify %lld: another node pruned the repository meanwhile; verifying again", (long long)run->id);
+    }
     run->state = rc == 0 ? VERIFY_SUCCEEDED : VERIFY_FAILED;
     run->report = rep;
     if (rc != 0) {

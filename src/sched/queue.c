@@ -1,9 +1,10 @@
 /* queue.c: putting runs in the queue (the same way for the API and the scheduler) and the retention
  * hook. A run's snapshots expire at its start plus the policy's regular retention (a kLog run's: its
  * log retention, or the regular one when it has none); the
- * retention pass deletes expired snapshots through svc_snapshot_delete, the one way a snapshot is
- * deleted (catalog row first, so the API stops offering it, then the repository's document; prune
- * reclaims the data later). */
+ * retention pass deletes expired snapshots through svc_snapshot_expire, svc_snapshot_delete's variant
+ * that deletes a row only while it is still expired (catalog row first, so the API stops offering it,
+ * then the repository's document; prune reclaims the data later): on several nodes sharing a catalog
+ * every node's pass runs, and each snapshot is deleted and counted by exactly one of them. */
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
 #include "catalog/cat_snapshot.h"
@@ -73,8 +74,8 @@ int sched_retention_pass(struct cat *cat, struct repo *repo, int64_t now)
     }
     json_array_foreach(e.list, i, v) {
         const char *tenant = json_string_value(json_array_get(v, 0)), *id = json_string_value(json_array_get(v, 1));
-        int rc = svc_snapshot_delete(cat, repo, tenant, id);
-        if (rc != 0) continue;
+        int rc = svc_snapshot_expire(cat, repo, tenant, id, now);
+        if (rc != 0) continue; /* -ENOENT: another node's pass deleted it first (or it was kept meanwhile) */
         n++;
         log_info("retention: snapshot %s of tenant %s expired and was deleted", id, tenant);
     }

@@ -344,6 +344,8 @@ static void read_hooks(struct sched *s)
     if (v && *v && !strchr(v, '/')) s->fail_mark = strdup(v);
     v = getenv("COFFER_TEST_RECOVERY_DELAY_MS");
     if (v && *v) s->recovery_delay_ms = atoi(v);
+    v = getenv("COFFER_TEST_RECOVERY_GATE");
+    if (v && *v == '/') s->recovery_gate = strdup(v);
     log_warn("scheduler: test hooks enabled (vanish '%s', slow open %d ms, recovery delay %d ms)",
              s->vanish ? s->vanish : "", s->slow_open_ms, s->recovery_delay_ms);
 }
@@ -422,6 +424,7 @@ void sched_stop(struct sched *s)
     pg_stream_stop(s->pg_stream); /* every WAL streamer: status sent, stream closed, thread joined */
     node_sync_free(s->nodes);
     free(s->vanish);
+    free(s->recovery_gate);
     free(s->fail_mark);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->tick_lock);

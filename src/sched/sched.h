@@ -19,7 +19,9 @@
  * a file whose path contains it just before the mover opens it (a file that vanishes during the
  * backup); COFFER_TEST_SLOW_OPEN_MS=<n> sleeps n ms before each file is opened (slow runs for
  * cancel and crash tests); COFFER_TEST_RECOVERY_DELAY_MS=<n> holds each recovery Running for n ms
- * before doing it (a cancel or a SIGKILL lands then); COFFER_TEST_FAIL_MARK=<name> fails a file
+ * before doing it (a cancel or a SIGKILL lands then); COFFER_TEST_RECOVERY_GATE=<absolute path> holds
+ * each recovery, after it reloaded the index files other nodes wrote, while that path exists (120 s
+ * at most: another node prunes meanwhile); COFFER_TEST_FAIL_MARK=<name> fails a file
  * object's backup (before anything is read) while one of its include directories holds an entry of
  * that name (an injected failure that heals when the entry is removed: retryOptions tests). */
 #ifndef COFFER_SCHED_SCHED_H

@@ -26,6 +26,7 @@ struct sched {
     char *vanish;
     int slow_open_ms;
     int recovery_delay_ms;
+    char *recovery_gate;        /* COFFER_TEST_RECOVERY_GATE (sched.h), or NULL */
     char *fail_mark;           /* COFFER_TEST_FAIL_MARK: an object fails while an include path holds it */
 };
 

@@ -38,6 +38,24 @@ int svc_snapshot_delete_as(struct cat *cat, struct repo *repo, const char *tenan
     return 0;
 }
 
+int svc_snapshot_expire(struct cat *cat, struct repo *repo, const char *tenant, const char *snapshot_id, int64_t now)
+{
+    char why[320];
+    int rc;
+    if (repo && (rc = repo_retain_check(repo, snapshot_id, now, 0, why, sizeof why)) < 0 && rc != -EINVAL) {
+        log_warn("refused to delete snapshot %s of tenant %s: %s", snapshot_id, tenant, why);
+        return rc;
+    }
+    rc = cat_snapshot_mark_expired(cat, tenant, snapshot_id, now);
+    if (rc == CAT_NOT_FOUND) return -ENOENT; /* another node's pass took it, or it is no longer expired */
+    if (rc != 0) return rc < 0 ? rc : -EIO;
+    if (repo) {
+        rc = repo_snapshot_forget_as(repo, snapshot_id, 0);
+        if (rc != 0 && rc != -ENOENT) log_warn("cannot forget snapshot %s: %s", snapshot_id, strerror(-rc));
+    }
+    return 0;
+}
+
 int svc_snapshot_delete(struct cat *cat, struct repo *repo, const char *tenant, const char *snapshot_id)
 {
     return svc_snapshot_delete_as(cat, repo, tenant, snapshot_id, 0, NULL, 0);

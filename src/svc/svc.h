@@ -3,7 +3,8 @@
  * caller of an operation goes through the same code.
  *
  *   svc_snapshot_delete        THE way a snapshot is deleted (run snapshot deletion, a group deleted
- *                              with deleteSnapshots, the retention pass).
+ *                              with deleteSnapshots; svc_snapshot_expire, its conditional variant, for
+ *                              the retention pass).
  *   svc_recovery_check_path    whether a recovery's path is in a snapshot, and what it is.
  *   svc_download_plan          the regular file a single-file download streams (hardlinks followed).
  *
@@ -29,6 +30,11 @@ int svc_snapshot_delete(struct cat *cat, struct repo *repo, const char *tenant, 
  * svc_snapshot_delete is this with data_security 0. */
 int svc_snapshot_delete_as(struct cat *cat, struct repo *repo, const char *tenant, const char *snapshot_id,
                            int data_security, char *msg, size_t msglen);
+/* svc_snapshot_expire: the retention pass's svc_snapshot_delete (data_security 0): the row is flagged
+ * only while it is still live, not legal-held and expired at now (cat_snapshot_mark_expired), and only
+ * then is the document forgotten; -ENOENT when it was not (several nodes' passes expiring the same
+ * snapshots at once delete each once, and each counts only its own). */
+int svc_snapshot_expire(struct cat *cat, struct repo *repo, const char *tenant, const char *snapshot_id, int64_t now);
 
 /* svc_run_lock: the data lock of a group's run, kept in the repository on each of its snapshots.
  * mode: -1 keeps each snapshot's mode; until_usecs: the lock's end (REPO_RETAIN_FOREVER: none; -1

@@ -100,6 +100,9 @@ const struct config_option config_options[CFG_COUNT] = {
                          "retries of a failed S3 request", CONFIG_EXPORT },
     [CFG_S3_TIMEOUT] = { "s3_timeout", "--s3-timeout", "COFFER_S3_TIMEOUT", CONFIG_INT, 1, 3600, NULL, "30",
                          "seconds an S3 request may take", CONFIG_EXPORT },
+    [CFG_S3_UNSIGNED_PAYLOAD] = { "s3_unsigned_payload", "--s3-unsigned-payload", "COFFER_S3_UNSIGNED_PAYLOAD",
+                                  CONFIG_BOOL, 0, 1, NULL, "",
+                                  "send uploads unsigned (UNSIGNED-PAYLOAD) (not set: over https only)", CONFIG_EXPORT },
 };
 
 static int errf(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

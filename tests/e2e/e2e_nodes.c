@@ -10,10 +10,15 @@
  *     (read through the index files it wrote); at least one node reloaded other nodes' index files;
  *   - while another node holds the catalog's prune lease, a prune asked here fails naming it and a
  *     backup is not started (it runs once the lease is given back);
- *   - the round-1 snapshots of four groups deleted, a prune on node 1 under the catalog's prune lease,
+ *   - the round-1 snapshots of four groups deleted (groups 0..3 held a large file in round 1 only, so
+ *     their packs are mostly unused), restores on node 3 of the round-2 snapshots of groups 0 and 1
+ *     load the index and are held (COFFER_TEST_RECOVERY_GATE) while a prune on node 1 under the
+ *     catalog's prune lease repacks and deletes the packs they planned from; let go, they read through
+ *     that old index, meet the deleted packs, find the new copies and end Succeeded, byte for byte;
  *     then round 3 on node 3 (which reloads after the prune), and verify on node 3 is clean;
- *   - the scheduled groups got scheduled runs and no slot fired twice (no two scheduled runs of a group
- *     within 50 s, as many scheduled runs as sched_fires rows at most);
+ *   - the scheduled groups got scheduled runs (the live nodes' test clocks moved to the next minute
+ *     together, so the slot is due on both at once) and no slot fired twice (no two scheduled runs of a
+ *     group within 50 s, as many scheduled runs as sched_fires rows at most);
  *   - after the nodes stop, every snapshot the catalog keeps is restored from the bucket (a fresh cache)
  *     and compared byte for byte with a copy of its tree as it was in its round. */
 #include "check.h"
@@ -50,6 +55,8 @@ static char gids[NGROUPS][256];
 static int64_t run_start[4][NGROUPS]; /* round -> group -> the manual run's start (0: none) */
 static char run_ids[4][NGROUPS][64];   /* round -> group -> the manual run's id */
 static int killed_with_running;
+static long long g_host;
+static char gate[700];                /* node 3's COFFER_TEST_RECOVERY_GATE */
 static int64_t kill_mono, takeover_done_mono;
 
 static int64_t mono_ms(void)
@@ -81,7 +88,9 @@ static int change_trees(int r)
         if (write_random(path, 150000 + (size_t)g * 100, 0644) != 0) return -1;
         src_dir(g, path, sizeof path);
         snprintf(path + strlen(path), sizeof path - strlen(path), "/a");
-        if (write_random(path, 90000, 0600) != 0) return -1;
+        /* round 1 of groups 0..3 (whose round-1 snapshots are deleted before the prune): a large file
+         * only that round holds, so their packs are mostly unused then and the prune repacks them */
+        if (write_random(path, r == 1 && g < 4 ? 1000000 : 90000, 0600) != 0) return -1;
     }
     for (int g = 0; g < NCHANGING; g++) {
         fx_rng = keep ^ (uint64_t)r; /* the same bytes in every tree */
@@ -151,7 +160,7 @@ TEST(three_nodes_share_catalog_and_bucket)
     CHECK(copy_round(1) == 0);
     CHECK(post_json(&nodes[0], FX_SRC, T, fmt("{'environment':'kPhysical','physicalParams':{'endpoint':'127.0.0.1',"
                                               "'hostType':'kLinux'}}"), 201, &j) == 201);
-    host = jint(j, "sourceInfo.id");
+    host = g_host = jint(j, "sourceInfo.id");
     json_decref(j);
     for (int k = 0; k < 2; k++) { /* 0: daily, changing trees; 1: every minute, constant trees */
         const char *sched = k ? "{'unit':'Minutes','minuteSchedule':{'frequency':1}}"
@@ -289,12 +298,36 @@ TEST(no_backup_starts_while_another_node_prunes)
     CHECK_EQ_INT(pg_count("SELECT count(*) FROM runs WHERE tenant = 'tenant-nodes' AND status <> 'Succeeded'"), 0);
 }
 
+/* log_count: occurrences of needle in d's log past offset bytes; log_size: its length. */
+static int log_count(const struct daemon *d, const char *needle, size_t offset)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int n = 0;
+    if (read_all(d->log_path, &data, &len) != 0) return 0;
+    for (const char *p = offset < len ? data + offset : NULL;
+         p && (p = memmem(p, len - (size_t)(p - data), needle, strlen(needle))) != NULL; p++)
+        n++;
+    free(data);
+    return n;
+}
+
+static size_t log_size(const struct daemon *d)
+{
+    struct stat st;
+    return stat(d->log_path, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+#define HELD 2 /* restores on node 3 held across the prune */
+
 TEST(prune_under_the_catalog_lease_then_round_three)
 {
     struct http_resp r;
     json_t *j = NULL;
     long long id, n;
     int ok = 0;
+    char recs[HELD][96], alt[HELD][700];
+    size_t log0 = log_size(&nodes[2]);
     for (int g = 0; g < 4; g++) {
         long st = call(&nodes[2], "PUT", fmt(FX_GRP "/%s/runs", gids[g]), T,
                        fmt("{'updateProtectionGroupRunParams':[{'runId':'%s','localSnapshotConfig':"
@@ -302,6 +335,30 @@ TEST(prune_under_the_catalog_lease_then_round_three)
         http_resp_release(&r);
         CHECKF(st == 207 || st == 200, "deleteSnapshot of group %d: %ld", g, st);
     }
+    /* Restores on node 3 of the round-2 snapshots of groups 0 and 1, whose unchanged files are in the
+     * round-1 packs the prune repacks: they load the index as it is before the prune and are held (the
+     * test gate) until the prune deleted those packs; then they read through that index. */
+    CHECK(write_text(gate, "held\n", 0644) == 0);
+    for (int g = 0; g < HELD; g++) {
+        char q[600], snap[80] = "", cmd[800];
+        snprintf(q, sizeof q, "SELECT id FROM snapshots WHERE group_id = '%s' AND run_usecs = %lld AND is_deleted = 0",
+                 gids[g], (long long)run_start[2][g]);
+        CHECKF(pgtest_value(g_db, q, snap, sizeof snap) == 0 && strlen(snap) == 64, "round-2 snapshot of group %d", g);
+        snprintf(alt[g], sizeof alt[g], "%s/held%d", tmp, g);
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s'", alt[g]);
+        CHECK(system(cmd) == 0);
+        src_dir(g, q, sizeof q);
+        CHECK(post_json(&nodes[2], FX_REC, T,
+                        fmt("{'name':'held%d','snapshotEnvironment':'kPhysical','physicalParams':{'objects':"
+                            "[{'snapshotId':'%s'}],'recoveryAction':'RecoverFiles','recoverFileAndFolderParams':"
+                            "{'filesAndFolders':[{'absolutePath':'%s'}],'targetEnvironment':'kPhysical',"
+                            "'physicalTargetParams':{'recoverTarget':{'id':%lld},'alternateRestoreDirectory':'%s/'}}}}",
+                            g, snap, q, g_host, alt[g]), 201, &j) == 201);
+        snprintf(recs[g], sizeof recs[g], "%s", jstr(j, "id") ? jstr(j, "id") : "");
+        json_decref(j);
+    }
+    for (int i = 0; i < 600 && log_count(&nodes[2], "held by the test gate", log0) < HELD; i++) usleep(50 * 1000);
+    CHECKF(log_count(&nodes[2], "held by the test gate", log0) == HELD, "node 3's restores did not reach the gate");
     CHECK(post_json(&nodes[0], PRUNE, NULL, "{}", 202, &j) == 202);
     id = jint(j, "id");
     json_decref(j);
@@ -313,12 +370,31 @@ TEST(prune_under_the_catalog_lease_then_round_three)
                    jstr(last, "message") ? jstr(last, "message") : "");
             printf("info: prune freed %lld bytes (%lld packs deleted, %lld repacked)\n", jint(last, "report.bytesFreed"),
                    jint(last, "report.packsDeleted"), jint(last, "report.packsRepacked"));
+            CHECK(jint(last, "report.packsRepacked") + jint(last, "report.packsDeleted") >= 1);
             ok = 1;
         }
         json_decref(j);
         if (!ok) usleep(100 * 1000);
     }
     CHECK(ok);
+    /* the held restores go on with the index of before the prune: they end whole */
+    CHECK(unlink(gate) == 0);
+    for (int g = 0; g < HELD; g++) {
+        char got[800], want[800], msg[512];
+        int nf = 0;
+        json_t *rec = fx_wait_recovery(&nodes[2], T, recs[g], 120);
+        CHECKF(rec && strcmp(jstr(rec, "status") ? jstr(rec, "status") : "", "Succeeded") == 0,
+               "held restore %d ended %s", g, rec && jstr(rec, "status") ? jstr(rec, "status") : "?");
+        json_decref(rec);
+        snprintf(got, sizeof got, "%s/g%02d", alt[g], g);
+        snprintf(want, sizeof want, "%s/copy2/g%02d", tmp, g);
+        CHECKF(check_trees_equal(want, got, 0, NULL, NULL, msg, sizeof msg, &nf) == 0, "held restore %d: %s", g, msg);
+    }
+    /* they did read packs the prune deleted, and found the copies it wrote */
+    CHECKF(log_count(&nodes[2], "is missing from data/", log0) >= 1, "node 3's restores never met a deleted pack");
+    CHECK(log_count(&nodes[2], "now read from their new copies", log0) >= 1);
+    printf("info: %d restore(s) on node 3 read %d pack(s) node 1's prune deleted meanwhile, byte for byte\n", HELD,
+           log_count(&nodes[2], "is missing from data/", log0));
     CHECK_EQ_INT(pg_count("SELECT prune_gen FROM repo_sync"), 1);
     CHECK_EQ_INT(pg_count("SELECT count(*) FROM repo_sync WHERE prune_owner IS NOT NULL"), 0);
     CHECK(change_trees(3) == 0);
@@ -353,6 +429,19 @@ TEST(prune_under_the_catalog_lease_then_round_three)
 TEST(schedules_fire_once_across_nodes)
 {
     long long n = 0, fires, dups;
+    struct timespec ts;
+    int64_t target;
+    /* the live nodes' clocks (COFFER_TEST_CLOCK) go to the first second of the next minute together,
+     * so the 1-minute groups' slot is due on both at once (rather than waiting up to a minute for it) */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    target = ((int64_t)ts.tv_sec / 60 + 1) * 60000000 + 1000000;
+    for (int k = 0; k < NNODES; k++) {
+        struct http_resp r;
+        if (!live_node(k)) continue;
+        CHECK_EQ_INT(call(&nodes[k], "POST", "/v2/coffer-test/clock", NULL, fmt("{'nowUsecs':%lld}", (long long)target),
+                          &r), 200);
+        http_resp_release(&r);
+    }
     /* the four 1-minute groups: wait (bounded) until each had a scheduled run */
     for (int i = 0; i < 900; i++) {
         n = pg_count("SELECT count(DISTINCT group_id) FROM runs WHERE tenant = 'tenant-nodes' AND scheduled = 1"
@@ -434,6 +523,20 @@ TEST(every_snapshot_restores_byte_for_byte)
     CHECK_EQ_INT(restored, rows);
 }
 
+/* run_all: every test in order (after check_abandon, each says "FAIL name: not run: reason", so a set-up
+ * that failed is never a silent "0 passed, 0 failed"). */
+static void run_all(void)
+{
+    RUN(three_nodes_share_catalog_and_bucket);
+    RUN(a_killed_node_loses_its_runs_to_the_others);
+    RUN(round_two_reads_the_dead_nodes_snapshots);
+    RUN(nodes_reload_what_others_wrote);
+    RUN(no_backup_starts_while_another_node_prunes);
+    RUN(prune_under_the_catalog_lease_then_round_three);
+    RUN(schedules_fire_once_across_nodes);
+    RUN(every_snapshot_restores_byte_for_byte);
+}
+
 int main(void)
 {
     static const char *const TESTS[] = { "three_nodes_share_catalog_and_bucket", "a_killed_node_loses_its_runs_to_the_others",
@@ -452,12 +555,14 @@ int main(void)
     if (pgtest_root(&g_pg, "nodes", "data", 55461, why, sizeof why) != 0 || pgtest_initdb(&g_pg, why, sizeof why) != 0) {
         pgtest_destroy(&g_pg);
         check_abandon(why);
+        run_all();
         return check_finish();
     }
     snprintf(cmd, sizeof cmd, "echo 'max_connections = 400' >> '%s/postgresql.conf'", g_pg.data);
     if (system(cmd) != 0 || pgtest_start(&g_pg, why, sizeof why) != 0) {
         pgtest_destroy(&g_pg);
         check_abandon(why[0] ? why : "cannot configure PostgreSQL");
+        run_all();
         return check_finish();
     }
     if (s3test_serve_or_skip(&g_s3, "e2enodes", BUCKET, TESTS, sizeof TESTS / sizeof *TESTS) != 0) {
@@ -474,6 +579,7 @@ int main(void)
     env[ne++] = cat;
     env[ne++] = "COFFER_SHARED_CATALOG=1";
     env[ne++] = "COFFER_LEASE_SECS=4";
+    env[ne++] = "COFFER_TEST_CLOCK=1";
     env[ne++] = "COFFER_PRUNE_INTERVAL_SECS=0";
     env[ne++] = "COFFER_WORKERS=2";
     env[ne++] = "COFFER_REPOSITORY=s3://" BUCKET "/repo";
@@ -495,6 +601,13 @@ int main(void)
             slow[ns++] = "COFFER_TEST_HOOKS=1";
             slow[ns++] = "COFFER_TEST_SLOW_OPEN_MS=400";
         }
+        if (k == 2) { /* node 3's restores wait at a gate while node 1 prunes */
+            static char gate_env[760];
+            snprintf(gate, sizeof gate, "%s/gate", tmp);
+            snprintf(gate_env, sizeof gate_env, "COFFER_TEST_RECOVERY_GATE=%s", gate);
+            slow[ns++] = "COFFER_TEST_HOOKS=1";
+            slow[ns++] = gate_env;
+        }
         slow[ns] = NULL;
         memset(&nodes[k], 0, sizeof nodes[k]);
         nodes[k].data_dir = check_tmpdir("e2e");
@@ -504,14 +617,7 @@ int main(void)
         if (system(cmd) != 0 || daemon_restart(&nodes[k], slow) != 0) check_abandon("nodes 2 and 3 did not start");
     }
     if (!(g_db = pgtest_connect(&g_pg, "coffer"))) check_abandon("cannot connect to the catalog");
-    RUN(three_nodes_share_catalog_and_bucket);
-    RUN(a_killed_node_loses_its_runs_to_the_others);
-    RUN(round_two_reads_the_dead_nodes_snapshots);
-    RUN(nodes_reload_what_others_wrote);
-    RUN(no_backup_starts_while_another_node_prunes);
-    RUN(prune_under_the_catalog_lease_then_round_three);
-    RUN(schedules_fire_once_across_nodes);
-    RUN(every_snapshot_restores_byte_for_byte);
+    run_all();
     for (int k = 0; k < NNODES; k++)
         if (nodes[k].data_dir) {
             if (nodes[k].pid > 0) daemon_kill(&nodes[k], SIGTERM);

@@ -3,18 +3,24 @@
  * bucket: put/get/ranged get/get_all/stat/list (with continuation past 1000 keys)/del, -EEXIST,
  * writers (a single PUT and a multipart upload; abort leaves no object and no upload), retention
  * refused by the server itself (a direct signed DELETE of the version), legal hold, a
- * repository created, written, reopened and read on S3 with its cache sparing the bucket, and TLS:
- * an https endpoint trusted through COFFER_S3_CA_FILE works, the same one without it is refused. */
+ * repository created, written, reopened and read on S3 with its cache sparing the bucket (the
+ * temporaries a dead process left in the cache removed at open, a live one's kept), uploads
+ * signed with their hash on plain http (unsigned when COFFER_S3_UNSIGNED_PAYLOAD=true, which the
+ * server takes), and TLS: an https endpoint trusted through COFFER_S3_CA_FILE works (its uploads sent
+ * UNSIGNED-PAYLOAD, read back whole; signed with COFFER_S3_UNSIGNED_PAYLOAD=false), the same one
+ * without it is refused. */
 #include "check.h"
 #include "s3test.h"
 #include "repo/backend.h"
 #include "repo/repo.h"
 #include "util/time.h"
 #include <errno.h>
+#include <glob.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BUCKET "coffer-contract"
@@ -42,6 +48,7 @@ static struct repo_backend *open_be(const char *prefix, int with_cache)
 
 static const char H1[] = "1111111111111111111111111111111111111111111111111111111111111111";
 static const char H2[] = "2222222222222222222222222222222222222222222222222222222222222222";
+static const char H3[] = "3333333333333333333333333333333333333333333333333333333333333333";
 static const char HP[] = "ab00000000000000000000000000000000000000000000000000000000000001";
 
 struct names {
@@ -305,6 +312,36 @@ TEST(s3_repository_reopens_from_cache)
     CHECK_EQ_INT(repo_flush(r), 0);
     repo_close(r);
     r = NULL;
+    /* a crash left temporaries in the cache: a dead process's entries being stored and its writer's
+     * staging file (removed at the next open), and a live process's entry being stored (kept) */
+    {
+        char pat[700], stray[4][800];
+        glob_t gl;
+        pid_t dead = fork();
+        if (dead == 0) _exit(0);
+        CHECK(dead > 0 && waitpid(dead, NULL, 0) == dead);
+        snprintf(pat, sizeof pat, "%s/cache/s3-*", g_tmp);
+        CHECK(glob(pat, 0, NULL, &gl) == 0 && gl.gl_pathc == 1);
+        snprintf(stray[0], sizeof stray[0], "%s/index/%s.tmp-%ld-Ab12Cd", gl.gl_pathv[0], H1, (long)dead);
+        snprintf(stray[1], sizeof stray[1], "%s/blob/%s.tmp-%ld-Ef34Gh", gl.gl_pathv[0], H2, (long)dead);
+        snprintf(stray[2], sizeof stray[2], "%s/tmp/w-%ld-Ij56Kl", gl.gl_pathv[0], (long)dead);
+        snprintf(stray[3], sizeof stray[3], "%s/snapshots/%s.tmp-%ld-Mn78Op", gl.gl_pathv[0], H1, (long)getpid());
+        globfree(&gl);
+        for (int k = 0; k < 4; k++) {
+            FILE *f = fopen(stray[k], "w");
+            CHECKF(f != NULL, "%s", stray[k]);
+            fputs("partial", f);
+            fclose(f);
+        }
+        be = open_be("repo1", 1);
+        CHECK(be);
+        CHECKF(repo_open_be(be, "s3://" BUCKET "/repo1", key, &r, err, sizeof err) == 0, "%s", err);
+        repo_close(r);
+        r = NULL;
+        for (int k = 0; k < 3; k++) CHECKF(access(stray[k], F_OK) != 0, "%s is still there", stray[k]);
+        CHECKF(access(stray[3], F_OK) == 0, "a live process's temporary was removed");
+        unlink(stray[3]);
+    }
     /* reopen twice: the index comes from the cache, tree blobs too (kept when they were put) */
     for (int pass = 0; pass < 2; pass++) {
         be = open_be("repo1", 1);
@@ -331,8 +368,57 @@ TEST(s3_repository_reopens_from_cache)
     }
 }
 
+/* upload_and_read: a 9 MiB pack through a writer (a multipart upload of two parts), and a 1000-byte
+ * object by put, read back whole; 0 when both are. */
+static int upload_and_read(struct repo_backend *be, const char *name)
+{
+    size_t big = (9u << 20) + 77;
+    unsigned char *data = malloc(big), *back = malloc(big);
+    struct repo_bwriter *w = NULL;
+    int rc = data && back ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < big; i++) data[i] = (unsigned char)(i * 2246822519u >> 11);
+    if (rc == 0) rc = be->ops->writer_begin(be, REPO_OBJ_PACK, &w);
+    if (rc == 0) rc = be->ops->writer_write(w, 0, data, big);
+    if (rc == 0) rc = be->ops->writer_commit(w, name);
+    if (w) be->ops->writer_free(w);
+    if (rc == 0) rc = repo_backend_read(be, REPO_OBJ_PACK, name, 0, back, big);
+    if (rc == 0 && memcmp(back, data, big) != 0) rc = -EBADMSG;
+    if (rc == 0) rc = be->ops->put(be, REPO_OBJ_INDEX, name, data, 1000);
+    if (rc == 0) rc = repo_backend_read(be, REPO_OBJ_INDEX, name, 0, back, 1000);
+    if (rc == 0 && memcmp(back, data, 1000) != 0) rc = -EBADMSG;
+    if (rc == 0) rc = be->ops->del(be, REPO_OBJ_PACK, name);
+    if (rc == 0) rc = be->ops->del(be, REPO_OBJ_INDEX, name);
+    free(data);
+    free(back);
+    return rc;
+}
+
+/* Plain http: uploads are signed with their SHA-256 unless COFFER_S3_UNSIGNED_PAYLOAD=true, which
+ * versitygw takes too. */
+TEST(s3_payload_signed_on_plain_http)
+{
+    struct repo_s3_stats st;
+    struct repo_backend *be = open_be("payload", 0);
+    CHECK(be != NULL);
+    CHECK_EQ_INT(upload_and_read(be, H3), 0);
+    CHECK_EQ_INT(repo_backend_s3_stats(be, &st), 0);
+    CHECK(st.puts >= 3);
+    CHECK_EQ_INT(st.unsigned_puts, 0);
+    repo_backend_destroy(be);
+    setenv("COFFER_S3_UNSIGNED_PAYLOAD", "1", 1);
+    be = open_be("payload", 0);
+    unsetenv("COFFER_S3_UNSIGNED_PAYLOAD");
+    CHECK(be != NULL);
+    CHECK_EQ_INT(upload_and_read(be, H3), 0);
+    CHECK_EQ_INT(repo_backend_s3_stats(be, &st), 0);
+    CHECKF(st.unsigned_puts >= 3, "%llu unsigned", (unsigned long long)st.unsigned_puts);
+    repo_backend_destroy(be);
+}
+
 TEST(s3_tls_is_verified)
 {
+    struct repo_s3_stats st;
+    uint64_t n0;
     struct s3test tls;
     struct repo_s3_config cfg;
     struct repo_backend *be = NULL;
@@ -352,6 +438,27 @@ TEST(s3_tls_is_verified)
     CHECK_EQ_INT(be->ops->put(be, REPO_OBJ_INDEX, H1, "over tls", 8), 0);
     CHECK_EQ_INT(be->ops->get(be, REPO_OBJ_INDEX, H1, 5, buf, 3, &got), 0);
     CHECK(got == 3 && memcmp(buf, "tls", 3) == 0);
+    /* over TLS the bytes of an upload are not hashed for the signature (UNSIGNED-PAYLOAD), and the
+     * server takes them: a single PUT and a multipart upload read back whole */
+    CHECK_EQ_INT(repo_backend_s3_stats(be, &st), 0);
+    CHECKF(st.unsigned_puts >= 1 && st.unsigned_puts == st.puts, "%llu of %llu uploads unsigned over TLS",
+           (unsigned long long)st.unsigned_puts, (unsigned long long)st.puts); /* the put, the probe's */
+    n0 = st.unsigned_puts;
+    CHECK_EQ_INT(upload_and_read(be, H3), 0);
+    CHECK_EQ_INT(repo_backend_s3_stats(be, &st), 0);
+    CHECK(st.unsigned_puts >= n0 + 3); /* two parts and a PUT at least */
+    repo_backend_destroy(be);
+    be = NULL;
+    /* COFFER_S3_UNSIGNED_PAYLOAD=false signs them over TLS too */
+    setenv("COFFER_S3_UNSIGNED_PAYLOAD", "false", 1);
+    CHECK(repo_s3_config_from_env("s3://coffer-tls/t", NULL, &cfg, err, sizeof err) == 0);
+    unsetenv("COFFER_S3_UNSIGNED_PAYLOAD");
+    CHECK(repo_backend_s3_new(&cfg, &be, err, sizeof err) == 0);
+    repo_s3_config_clear(&cfg);
+    CHECK_EQ_INT(be->ops->put(be, REPO_OBJ_INDEX, H2, "signed", 6), 0);
+    CHECK_EQ_INT(repo_backend_s3_stats(be, &st), 0);
+    CHECK_EQ_INT(st.unsigned_puts, 0);
+    CHECK_EQ_INT(be->ops->del(be, REPO_OBJ_INDEX, H2), 0);
     repo_backend_destroy(be);
     be = NULL;
     /* the same server without the CA file: the certificate is refused, nothing is sent */
@@ -369,7 +476,8 @@ int main(void)
 {
     static const char *const TESTS[] = { "s3_put_get_list_del", "s3_list_continues_past_one_page",
                                          "s3_writers_single_and_multipart", "s3_retention_enforced_by_server",
-                                         "s3_repository_reopens_from_cache", "s3_tls_is_verified" };
+                                         "s3_repository_reopens_from_cache", "s3_payload_signed_on_plain_http",
+                                         "s3_tls_is_verified" };
     if (s3test_serve_or_skip(&g_s3, "s3be", BUCKET, TESTS, sizeof TESTS / sizeof *TESTS) != 0) return check_finish();
     g_tmp = check_tmpdir("s3be-local");
     RUN(s3_put_get_list_del);
@@ -377,6 +485,7 @@ int main(void)
     RUN(s3_writers_single_and_multipart);
     RUN(s3_retention_enforced_by_server);
     RUN(s3_repository_reopens_from_cache);
+    RUN(s3_payload_signed_on_plain_http);
     RUN(s3_tls_is_verified);
     s3test_destroy(&g_s3);
     check_rm_rf(g_tmp);
