@@ -46,6 +46,10 @@ UNIT    := $(patsubst tests/unit/%.c,build/asan/tests/%,$(sort $(wildcard tests/
 E2E     := $(patsubst tests/e2e/%.c,build/asan/tests/%,$(sort $(wildcard tests/e2e/e2e_*.c)))
 E2E_LIB := $(patsubst %.c,build/asan/obj/%.o,$(filter-out $(wildcard tests/e2e/e2e_*.c),$(wildcard tests/e2e/*.c)))
 CHECK_OBJ := build/asan/obj/tests/check.o
+# the unit tests' shared fixtures (every tests/unit/*.c that is not a test_*.c, e.g. repofix.c), one
+# archive, so that a test program links only the fixtures it uses
+UNIT_LIB_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(filter-out $(wildcard tests/unit/test_*.c),$(wildcard tests/unit/*.c)))
+UNIT_LIB := build/asan/obj/tests/unit/libunit.a
 OBJ_FUZZ:= $(SRC:%.c=build/fuzz/obj/%.o) $(GEN:%.c=build/fuzz/obj/%.o)
 FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
@@ -55,7 +59,7 @@ FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/f
 # no change rebuilds and relinks nothing (deleted, their .d files made them plain targets that were
 # missing, so the next build recompiled and relinked every test program).
 .SECONDARY: $(UNIT:build/asan/tests/%=build/asan/obj/tests/unit/%.o) $(E2E:build/asan/tests/%=build/asan/obj/tests/e2e/%.o) \
-            $(FUZZ:build/fuzz/%=build/fuzz/obj/tests/fuzz/%.o) $(CHECK_OBJ) $(E2E_LIB)
+            $(FUZZ:build/fuzz/%=build/fuzz/obj/tests/fuzz/%.o) $(CHECK_OBJ) $(E2E_LIB) $(UNIT_LIB_OBJ)
 
 # Man pages and bash completion, made from the programs' own help tables (no second copy is kept):
 # coffer(1) by `coffer --help-man` (the CLI's command table), cofferd(8) by scripts/help2man.sh from
@@ -156,7 +160,9 @@ build/asan/cofferd: build/asan/obj/cmd/cofferd.o build/asan/libcoffer.a
 build/asan/coffer: build/asan/obj/cmd/coffer.o build/asan/libcoffer.a
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LIBS)
 
-build/asan/tests/test_%: build/asan/obj/tests/unit/test_%.o $(CHECK_OBJ) build/asan/obj/tests/e2e/pgtest.o build/asan/libcoffer.a
+$(UNIT_LIB): $(UNIT_LIB_OBJ)
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+build/asan/tests/test_%: build/asan/obj/tests/unit/test_%.o $(UNIT_LIB) $(CHECK_OBJ) build/asan/obj/tests/e2e/pgtest.o build/asan/libcoffer.a
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LIBS)
