@@ -61,14 +61,14 @@ FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/f
 .SECONDARY: $(UNIT:build/asan/tests/%=build/asan/obj/tests/unit/%.o) $(E2E:build/asan/tests/%=build/asan/obj/tests/e2e/%.o) \
             $(FUZZ:build/fuzz/%=build/fuzz/obj/tests/fuzz/%.o) $(CHECK_OBJ) $(E2E_LIB) $(UNIT_LIB_OBJ)
 
-# Man pages and bash completion, made from the programs' own help tables (no second copy is kept):
+# Man pages and shell completion, made from the programs' own help tables (no second copy is kept):
 # coffer(1) by `coffer --help-man` (the CLI's command table), cofferd(8) by scripts/help2man.sh from
-# `cofferd --help`, the completion by `coffer completion bash`. coffer-agent(8): add coffer-agent to
+# `cofferd --help`, the completion by `coffer completion bash` and `coffer completion zsh`. coffer-agent(8): add coffer-agent to
 # MAN8 (and its MAN_WHAT_) once it prints --help. `make install` puts them under PREFIX/share.
 MAN8    := cofferd
 MAN_WHAT_cofferd := the Coffer backup and recovery daemon
 MAN_WHAT_coffer-agent := the Coffer agent on a protected host
-DOCS_GEN := build/man/coffer.1 $(MAN8:%=build/man/%.8) build/completion/coffer
+DOCS_GEN := build/man/coffer.1 $(MAN8:%=build/man/%.8) build/completion/coffer build/completion/_coffer
 build/man/coffer.1: build/coffer
 	@mkdir -p $(dir $@)
 	build/coffer --help-man >$@.tmp && mv $@.tmp $@
@@ -78,14 +78,18 @@ build/man/%.8: build/% scripts/help2man.sh
 build/completion/coffer: build/coffer
 	@mkdir -p $(dir $@)
 	build/coffer completion bash >$@.tmp && mv $@.tmp $@
+build/completion/_coffer: build/coffer
+	@mkdir -p $(dir $@)
+	build/coffer completion zsh >$@.tmp && mv $@.tmp $@
 all: $(DOCS_GEN)
 install: install-docs
 install-docs: $(DOCS_GEN)
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
-		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
 	install -m 0644 build/man/coffer.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 $(MAN8:%=build/man/%.8) $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 build/completion/coffer $(DESTDIR)$(PREFIX)/share/bash-completion/completions/coffer
+	install -m 0644 build/completion/_coffer $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_coffer
 
 # make install [DESTDIR=/stage] [PREFIX=/usr/local]: the daemon and the CLI, cofferd's systemd unit (its
 # ExecStart pointing at PREFIX), the configuration file (SYSCONF_DIR/coffer/cofferd.conf, 0600), the defaults

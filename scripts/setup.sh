@@ -17,6 +17,8 @@ TEST_PKGS="curl sqlite3 tar attr openssl clang libclang-rt-14-dev dpkg-dev jq ch
 TEST_PKGS="$TEST_PKGS python3-venv"
 # man-db and groff-base: the cli_docs suite renders the man pages coffer(1) and cofferd(8) with man -l.
 TEST_PKGS="$TEST_PKGS man-db groff-base"
+# zsh: the cli_docs suite checks the zsh completion (zsh -n, and completions typed into a zsh on a pty).
+TEST_PKGS="$TEST_PKGS zsh"
 # PostgreSQL 15 (the SQL mover's engine, docs/databases.md): the server binaries land in
 # /usr/lib/postgresql/15/bin; the daemon and the tests start their own servers, so Debian's default
 # cluster is not wanted (see no_main_cluster below).
