@@ -4,9 +4,8 @@
 # Every src/*/*.c is part of libcoffer; every tests/unit/test_*.c and tests/e2e/e2e_*.c is one test
 # binary, every tests/fuzz/fuzz_*.c one fuzz target, every console/* file part of the web console
 # (embedded into libcoffer as build/gen/console_files.c). Adding a file never needs an edit here.
-# Files under EMBED are compiled into the daemon too: `xxd -i` turns each into build/gen/<path>.c, which
-# defines its bytes and length under the path's name with '/' and '.' as '_' (openapi/coffer.json:
-# openapi_coffer_json, openapi_coffer_json_len); a new embedded file is one more word in EMBED.
+# Files built into the daemon go through one script, scripts/embed.sh (xxd -i, src/api/embed.h): the
+# console's files as the table console_files, openapi/coffer.json as openapi_files.
 CC      ?= cc
 # Quiet: make prints one line per program it links ("LD build/asan/tests/test_x"), not every compiler
 # command (warnings and errors still show); `make V=1` prints the commands.
@@ -31,17 +30,17 @@ FUZZ_CC ?= clang
 CFLAGS_FUZZ := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=undefined
 
-# The web console (console/*) becomes one generated C source of byte arrays (scripts/console-embed.sh,
-# xxd -i), compiled into libcoffer like any source; src/api/console.c serves it at /console.
+# The web console (console/*) and the OpenAPI description become generated C sources of byte arrays
+# (scripts/embed.sh, xxd -i), compiled into libcoffer like any source; src/api/console.c serves the
+# console at /console, src/api/openapi.c the description at /v2/openapi.json.
 CONSOLE := $(sort $(wildcard console/*))
 GEN_CONSOLE := build/gen/console_files.c
+GEN_OPENAPI := build/gen/openapi_files.c
 # the list of console files, rewritten only when it changes, so that removing a file regenerates too
 $(shell mkdir -p build/gen && echo '$(CONSOLE)' | cmp -s - build/gen/console.list || echo '$(CONSOLE)' >build/gen/console.list)
-EMBED   := openapi/coffer.json
-GEN     := $(EMBED:%=build/gen/%.c)
-SRC     := $(sort $(wildcard src/*/*.c)) $(GEN_CONSOLE)
-OBJ_REL := $(SRC:%.c=build/obj/%.o) $(GEN:%.c=build/obj/%.o)
-OBJ_ASAN:= $(SRC:%.c=build/asan/obj/%.o) $(GEN:%.c=build/asan/obj/%.o)
+SRC     := $(sort $(wildcard src/*/*.c)) $(GEN_CONSOLE) $(GEN_OPENAPI)
+OBJ_REL := $(SRC:%.c=build/obj/%.o)
+OBJ_ASAN:= $(SRC:%.c=build/asan/obj/%.o)
 UNIT    := $(patsubst tests/unit/%.c,build/asan/tests/%,$(sort $(wildcard tests/unit/test_*.c)))
 E2E     := $(patsubst tests/e2e/%.c,build/asan/tests/%,$(sort $(wildcard tests/e2e/e2e_*.c)))
 E2E_LIB := $(patsubst %.c,build/asan/obj/%.o,$(filter-out $(wildcard tests/e2e/e2e_*.c),$(wildcard tests/e2e/*.c)))
@@ -50,7 +49,7 @@ CHECK_OBJ := build/asan/obj/tests/check.o
 # archive, so that a test program links only the fixtures it uses
 UNIT_LIB_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(filter-out $(wildcard tests/unit/test_*.c),$(wildcard tests/unit/*.c)))
 UNIT_LIB := build/asan/obj/tests/unit/libunit.a
-OBJ_FUZZ:= $(SRC:%.c=build/fuzz/obj/%.o) $(GEN:%.c=build/fuzz/obj/%.o)
+OBJ_FUZZ:= $(SRC:%.c=build/fuzz/obj/%.o)
 FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
 .PHONY: all test-bin fuzz-bin test clean install install-docs
@@ -128,12 +127,10 @@ build/agent/packages.stamp: build/coffer-agent scripts/build-agent-packages.sh p
 	+scripts/build-agent-packages.sh build/agent >/dev/null && touch $@
 all: build/cofferd build/coffer build/coffer-agent
 
-$(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/console-embed.sh
-	scripts/console-embed.sh $@ $(CONSOLE)
-build/gen/%.c: %
-	@mkdir -p $(dir $@)
-	xxd -i $< >$@.tmp && mv $@.tmp $@
-.PRECIOUS: build/gen/%.c
+$(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/embed.sh
+	scripts/embed.sh $@ console_files $(CONSOLE)
+$(GEN_OPENAPI): openapi/coffer.json scripts/embed.sh
+	scripts/embed.sh $@ openapi_files openapi/coffer.json
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
