@@ -1,4 +1,5 @@
-# bench/lib_api.sh: the setup bench_api.sh and bench_api_cluster.sh share; sourced by them, not run.
+# bench/lib_api.sh: the setup bench_api.sh, bench_api_cluster.sh and bench_agent.sh share; sourced by
+# them, not run.
 #
 # It defines the credentials (KEY, TENANT, the curl header array H), api_require (wrk and curl are
 # there), field (a JSON field of stdin without a JSON tool), api_start (one cofferd on a fresh data
