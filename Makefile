@@ -4,9 +4,8 @@
 # Every src/*/*.c is part of libcoffer; every tests/unit/test_*.c and tests/e2e/e2e_*.c is one test
 # binary, every tests/fuzz/fuzz_*.c one fuzz target, every console/* file part of the web console
 # (embedded into libcoffer as build/gen/console_files.c). Adding a file never needs an edit here.
-# Files under EMBED are compiled into the daemon too: `xxd -i` turns each into build/gen/<path>.c, which
-# defines its bytes and length under the path's name with '/' and '.' as '_' (openapi/coffer.json:
-# openapi_coffer_json, openapi_coffer_json_len); a new embedded file is one more word in EMBED.
+# Files built into the daemon go through one script, scripts/embed.sh (xxd -i, src/api/embed.h): the
+# console's files as the table console_files, openapi/coffer.json as openapi_files.
 CC      ?= cc
 # Quiet: make prints one line per program it links ("LD build/asan/tests/test_x"), not every compiler
 # command (warnings and errors still show); `make V=1` prints the commands.
@@ -31,22 +30,26 @@ FUZZ_CC ?= clang
 CFLAGS_FUZZ := $(CFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=undefined
 
-# The web console (console/*) becomes one generated C source of byte arrays (scripts/console-embed.sh,
-# xxd -i), compiled into libcoffer like any source; src/api/console.c serves it at /console.
+# The web console (console/*) and the OpenAPI description become generated C sources of byte arrays
+# (scripts/embed.sh, xxd -i), compiled into libcoffer like any source; src/api/console.c serves the
+# console at /console, src/api/openapi.c the description at /v2/openapi.json.
 CONSOLE := $(sort $(wildcard console/*))
 GEN_CONSOLE := build/gen/console_files.c
+GEN_OPENAPI := build/gen/openapi_files.c
 # the list of console files, rewritten only when it changes, so that removing a file regenerates too
 $(shell mkdir -p build/gen && echo '$(CONSOLE)' | cmp -s - build/gen/console.list || echo '$(CONSOLE)' >build/gen/console.list)
-EMBED   := openapi/coffer.json
-GEN     := $(EMBED:%=build/gen/%.c)
-SRC     := $(sort $(wildcard src/*/*.c)) $(GEN_CONSOLE)
-OBJ_REL := $(SRC:%.c=build/obj/%.o) $(GEN:%.c=build/obj/%.o)
-OBJ_ASAN:= $(SRC:%.c=build/asan/obj/%.o) $(GEN:%.c=build/asan/obj/%.o)
+SRC     := $(sort $(wildcard src/*/*.c)) $(GEN_CONSOLE) $(GEN_OPENAPI)
+OBJ_REL := $(SRC:%.c=build/obj/%.o)
+OBJ_ASAN:= $(SRC:%.c=build/asan/obj/%.o)
 UNIT    := $(patsubst tests/unit/%.c,build/asan/tests/%,$(sort $(wildcard tests/unit/test_*.c)))
 E2E     := $(patsubst tests/e2e/%.c,build/asan/tests/%,$(sort $(wildcard tests/e2e/e2e_*.c)))
 E2E_LIB := $(patsubst %.c,build/asan/obj/%.o,$(filter-out $(wildcard tests/e2e/e2e_*.c),$(wildcard tests/e2e/*.c)))
 CHECK_OBJ := build/asan/obj/tests/check.o
-OBJ_FUZZ:= $(SRC:%.c=build/fuzz/obj/%.o) $(GEN:%.c=build/fuzz/obj/%.o)
+# the unit tests' shared fixtures (every tests/unit/*.c that is not a test_*.c, e.g. repofix.c), one
+# archive, so that a test program links only the fixtures it uses
+UNIT_LIB_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(filter-out $(wildcard tests/unit/test_*.c),$(wildcard tests/unit/*.c)))
+UNIT_LIB := build/asan/obj/tests/unit/libunit.a
+OBJ_FUZZ:= $(SRC:%.c=build/fuzz/obj/%.o)
 FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 
 .PHONY: all test-bin fuzz-bin test clean install install-docs
@@ -55,16 +58,16 @@ FUZZ    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/f
 # no change rebuilds and relinks nothing (deleted, their .d files made them plain targets that were
 # missing, so the next build recompiled and relinked every test program).
 .SECONDARY: $(UNIT:build/asan/tests/%=build/asan/obj/tests/unit/%.o) $(E2E:build/asan/tests/%=build/asan/obj/tests/e2e/%.o) \
-            $(FUZZ:build/fuzz/%=build/fuzz/obj/tests/fuzz/%.o) $(CHECK_OBJ) $(E2E_LIB)
+            $(FUZZ:build/fuzz/%=build/fuzz/obj/tests/fuzz/%.o) $(CHECK_OBJ) $(E2E_LIB) $(UNIT_LIB_OBJ)
 
-# Man pages and bash completion, made from the programs' own help tables (no second copy is kept):
+# Man pages and shell completion, made from the programs' own help tables (no second copy is kept):
 # coffer(1) by `coffer --help-man` (the CLI's command table), cofferd(8) by scripts/help2man.sh from
-# `cofferd --help`, the completion by `coffer completion bash`. coffer-agent(8): add coffer-agent to
+# `cofferd --help`, the completion by `coffer completion bash` and `coffer completion zsh`. coffer-agent(8): add coffer-agent to
 # MAN8 (and its MAN_WHAT_) once it prints --help. `make install` puts them under PREFIX/share.
 MAN8    := cofferd
 MAN_WHAT_cofferd := the Coffer backup and recovery daemon
 MAN_WHAT_coffer-agent := the Coffer agent on a protected host
-DOCS_GEN := build/man/coffer.1 $(MAN8:%=build/man/%.8) build/completion/coffer
+DOCS_GEN := build/man/coffer.1 $(MAN8:%=build/man/%.8) build/completion/coffer build/completion/_coffer
 build/man/coffer.1: build/coffer
 	@mkdir -p $(dir $@)
 	build/coffer --help-man >$@.tmp && mv $@.tmp $@
@@ -74,14 +77,18 @@ build/man/%.8: build/% scripts/help2man.sh
 build/completion/coffer: build/coffer
 	@mkdir -p $(dir $@)
 	build/coffer completion bash >$@.tmp && mv $@.tmp $@
+build/completion/_coffer: build/coffer
+	@mkdir -p $(dir $@)
+	build/coffer completion zsh >$@.tmp && mv $@.tmp $@
 all: $(DOCS_GEN)
 install: install-docs
 install-docs: $(DOCS_GEN)
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
-		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
 	install -m 0644 build/man/coffer.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 $(MAN8:%=build/man/%.8) $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 build/completion/coffer $(DESTDIR)$(PREFIX)/share/bash-completion/completions/coffer
+	install -m 0644 build/completion/_coffer $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_coffer
 
 # make install [DESTDIR=/stage] [PREFIX=/usr/local]: the daemon and the CLI, cofferd's systemd unit (its
 # ExecStart pointing at PREFIX), the configuration file (SYSCONF_DIR/coffer/cofferd.conf, 0600), the defaults
@@ -120,12 +127,10 @@ build/agent/packages.stamp: build/coffer-agent scripts/build-agent-packages.sh p
 	+scripts/build-agent-packages.sh build/agent >/dev/null && touch $@
 all: build/cofferd build/coffer build/coffer-agent
 
-$(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/console-embed.sh
-	scripts/console-embed.sh $@ $(CONSOLE)
-build/gen/%.c: %
-	@mkdir -p $(dir $@)
-	xxd -i $< >$@.tmp && mv $@.tmp $@
-.PRECIOUS: build/gen/%.c
+$(GEN_CONSOLE): $(CONSOLE) build/gen/console.list scripts/embed.sh
+	scripts/embed.sh $@ console_files $(CONSOLE)
+$(GEN_OPENAPI): openapi/coffer.json scripts/embed.sh
+	scripts/embed.sh $@ openapi_files openapi/coffer.json
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -156,7 +161,9 @@ build/asan/cofferd: build/asan/obj/cmd/cofferd.o build/asan/libcoffer.a
 build/asan/coffer: build/asan/obj/cmd/coffer.o build/asan/libcoffer.a
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LIBS)
 
-build/asan/tests/test_%: build/asan/obj/tests/unit/test_%.o $(CHECK_OBJ) build/asan/obj/tests/e2e/pgtest.o build/asan/libcoffer.a
+$(UNIT_LIB): $(UNIT_LIB_OBJ)
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+build/asan/tests/test_%: build/asan/obj/tests/unit/test_%.o $(UNIT_LIB) $(CHECK_OBJ) build/asan/obj/tests/e2e/pgtest.o build/asan/libcoffer.a
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LIBS)

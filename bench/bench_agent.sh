@@ -17,8 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-256}
-KEY=bench-admin-key-0123456789abcdef
-TENANT=bench-tenant
+. bench/lib_api.sh
 command -v curl >/dev/null || { echo "bench_agent: curl is required" >&2; exit 1; }
 make -s build/cofferd build/coffer-agent
 
@@ -30,21 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-COFFER_ADMIN_KEY=$KEY COFFER_AGENT_HEARTBEAT_SECS=1 build/cofferd --data-dir "$W/data" --listen 127.0.0.1:0 \
-  >"$W/cofferd.log" 2>&1 &
-DPID=$!
-PIDS+=("$DPID")
-PORT=
-for _ in $(seq 1 200); do
-  PORT=$(sed -n 's/^cofferd ready port=\([0-9]*\)$/\1/p' "$W/cofferd.log" | head -n1)
-  [ -n "$PORT" ] && break
-  kill -0 "$DPID" 2>/dev/null || { cat "$W/cofferd.log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$PORT" ] || { echo "bench_agent: cofferd did not start" >&2; exit 1; }
-URL=http://127.0.0.1:$PORT
-H=(-H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: $TENANT" -H "Content-Type: application/json")
-field() { grep -o "\"$1\":\"\{0,1\}[^\",}]*" | head -n1 | sed "s/^\"$1\":\"\{0,1\}//"; }
+api_start "$W/cofferd.log" build/cofferd "$W/data" COFFER_AGENT_HEARTBEAT_SECS=1
+DPID=$API_PID
+URL=http://127.0.0.1:$API_PORT
 post() { curl -sf "${H[@]}" -X POST "$URL$1" -d "$2"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DPID/stat"; }
 

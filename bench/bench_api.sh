@@ -28,10 +28,8 @@ NGROUPS=${1:-1000}
 CONNS=${2:-64}
 DUR=${3:-10s}
 REPEAT=${REPEAT:-1}
-KEY=bench-admin-key-0123456789abcdef
-TENANT=bench-tenant
-command -v wrk >/dev/null || { echo "bench_api: wrk is required (apt-get install wrk)" >&2; exit 1; }
-command -v curl >/dev/null || { echo "bench_api: curl is required" >&2; exit 1; }
+. bench/lib_api.sh
+api_require
 if [ -z "${COFFERD:-}" ]; then
   make -s build/cofferd
   COFFERD=build/cofferd
@@ -46,67 +44,17 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-H=(-H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: $TENANT" -H "Content-Type: application/json")
 
-# field NAME: the first "NAME":value (string or number) of stdin.
-field() { grep -o "\"$1\":\"\{0,1\}[^\",}]*" | head -n1 | sed "s/^\"$1\":\"\{0,1\}//"; }
-
-# start N BINARY: starts daemon N on its own data directory; sets PID_N, BASE_N, POLICY_N.
+# start N BINARY: starts daemon N on its own data directory; sets PID_N, BASE_N.
 start() {
-  local n=$1 bin=$2 pid port=
-  COFFER_ADMIN_KEY=$KEY "$bin" --data-dir "$W/data$n" --listen 127.0.0.1:0 >"$W/cofferd$n.log" 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  for _ in $(seq 1 100); do
-    port=$(sed -n 's/^cofferd ready port=\([0-9]*\)$/\1/p' "$W/cofferd$n.log" | head -n1)
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$W/cofferd$n.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "bench_api: $bin did not start" >&2; cat "$W/cofferd$n.log" >&2; exit 1; }
-  eval "PID_$n=$pid BASE_$n=http://127.0.0.1:$port/v2/data-protect"
+  api_start "$W/cofferd$1.log" "$2" "$W/data$1"
+  eval "PID_$1=$API_PID BASE_$1=http://127.0.0.1:$API_PORT/v2/data-protect"
 }
 
-# populate N: 1 policy and NGROUPS groups on daemon N.
+# populate N: 1 policy and NGROUPS groups on daemon N; sets POLICY_N.
 populate() {
-  local n=$1 base policy src host kind start batch args created
-  base=$(eval echo "\$BASE_$n")
-  policy=$(curl -sf "${H[@]}" -X POST "$base/policies" -d '{"name":"bench-policy","description":"benchmark",
-    "backupPolicy":{"regular":{"incremental":{"schedule":{"unit":"Hours","hourSchedule":{"frequency":4}}},
-    "retention":{"unit":"Days","duration":30}}},"retryOptions":{"retries":3,"retryIntervalMins":5},
-    "blackoutWindow":[{"day":"Sunday","startTime":{"hour":1,"minute":0},"endTime":{"hour":3,"minute":0}}]}' | field id)
-  [ -n "$policy" ] || { echo "bench_api: cannot create the policy" >&2; exit 1; }
-  eval "POLICY_$n=$policy"
-  src=$(curl -sf "${H[@]}" -X POST "$base/sources/registrations" \
-    -d '{"environment":"kPhysical","physicalParams":{"endpoint":"127.0.0.1","hostType":"kLinux"}}' || true)
-  host=$(printf '%s' "$src" | field sourceId)
-  if [ -n "$host" ]; then
-    group_body() { printf '{"name":"bench-group-%d","policyId":"%s","environment":"kPhysical","description":"bench",
-      "priority":"kMedium","startTime":{"hour":22,"minute":0},"physicalParams":{"protectionType":"kFile",
-      "fileProtectionTypeParams":{"objects":[{"id":%s,"filePaths":[{"includedPath":"/home","excludedPaths":
-      ["/home/tmp"]}]}],"globalExcludePaths":["*.swp"]}}}' "$1" "$policy" "$host"; }
-    kind="kPhysical/kFile over host object $host"
-  else # no source registrations: groups that need no registered objects
-    group_body() { printf '{"name":"bench-group-%d","policyId":"%s","environment":"kSQL","description":"bench",
-      "mssqlParams":{"protectionType":"kNative","nativeProtectionTypeParams":{"objects":[{"id":%d}]}}}' \
-      "$1" "$policy" "$((1000 + $1))"; }
-    kind="kSQL"
-  fi
-  echo "== ${BINS[$n]}: creating 1 policy and $NGROUPS protection groups ($kind)"
-  start=$(date +%s.%N)
-  # One curl process for many requests (--next), in batches.
-  batch=100
-  for ((i = 1; i <= NGROUPS; i += batch)); do
-    args=()
-    for ((j = i; j < i + batch && j <= NGROUPS; j++)); do
-      [ "$j" -gt "$i" ] && args+=(--next)
-      args+=(-s -o /dev/null -w '%{http_code}\n' "${H[@]}" -X POST "$base/protection-groups" -d "$(group_body "$j")")
-    done
-    curl "${args[@]}" >>"$W/codes$n"
-  done
-  created=$(grep -c '^201$' "$W/codes$n" || true)
-  echo "created $created groups in $(echo "$(date +%s.%N) - $start" | bc -l | xargs printf '%.1f') s"
-  [ "$created" -eq "$NGROUPS" ] || { echo "bench_api: only $created of $NGROUPS groups were created" >&2; exit 1; }
+  api_populate "$(eval echo "\$BASE_$1")" "$NGROUPS" "$W/codes$1" "${BINS[$1]}: "
+  eval "POLICY_$1=$API_POLICY"
 }
 
 run_wrk() { # daemon tag threads connections name url

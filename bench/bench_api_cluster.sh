@@ -38,10 +38,8 @@ done
 NGROUPS=${1:-1000}
 CONNS=${2:-64}
 DUR=${3:-10s}
-KEY=bench-admin-key-0123456789abcdef
-TENANT=bench-tenant
-command -v wrk >/dev/null || { echo "bench_api: wrk is required (apt-get install wrk)" >&2; exit 1; }
-command -v curl >/dev/null || { echo "bench_api: curl is required" >&2; exit 1; }
+. bench/lib_api.sh
+api_require
 [ "$NODES" -ge 1 ] && [ "$NODES" -le 8 ] || { echo "bench_api: --nodes takes 1 to 8" >&2; exit 2; }
 [ "$NODES" -eq 1 ] || [ "$ENGINE" = pg ] || { echo "bench_api: --nodes needs --pg (a shared catalog)" >&2; exit 2; }
 make -s build/cofferd
@@ -94,66 +92,17 @@ fi
 # start_node K: cofferd number K on its own data directory; its port in PORTS[K].
 PORTS=()
 start_node() {
-  local k=$1 port=
+  local k=$1
   mkdir -p "$W/data$k"
   [ "$k" -gt 0 ] && cp "$W/data0/repo.key" "$W/data$k/repo.key" 2>/dev/null || true
-  env "${NODE_ENV[@]}" COFFER_ADMIN_KEY=$KEY build/cofferd --data-dir "$W/data$k" --listen 127.0.0.1:0 \
-    >"$W/cofferd$k.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 100); do
-    port=$(sed -n 's/^cofferd ready port=\([0-9]*\)$/\1/p' "$W/cofferd$k.log" | head -n1)
-    [ -n "$port" ] && break
-    kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$W/cofferd$k.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "bench_api: cofferd $k did not start" >&2; cat "$W/cofferd$k.log" >&2; exit 1; }
-  PORTS[$k]=$port
+  api_start "$W/cofferd$k.log" build/cofferd "$W/data$k" "${NODE_ENV[@]}"
+  PORTS[$k]=$API_PORT
 }
 for ((k = 0; k < NODES; k++)); do start_node "$k"; done
 PORT=${PORTS[0]}
 BASE=http://127.0.0.1:$PORT/v2/data-protect
-H=(-H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: $TENANT" -H "Content-Type: application/json")
-
-# field NAME: the first "NAME":value (string or number) of stdin.
-field() { grep -o "\"$1\":\"\{0,1\}[^\",}]*" | head -n1 | sed "s/^\"$1\":\"\{0,1\}//"; }
-
-POLICY=$(curl -sf "${H[@]}" -X POST "$BASE/policies" -d '{"name":"bench-policy","description":"benchmark",
-  "backupPolicy":{"regular":{"incremental":{"schedule":{"unit":"Hours","hourSchedule":{"frequency":4}}},
-  "retention":{"unit":"Days","duration":30}}},"retryOptions":{"retries":3,"retryIntervalMins":5},
-  "blackoutWindow":[{"day":"Sunday","startTime":{"hour":1,"minute":0},"endTime":{"hour":3,"minute":0}}]}' | field id)
-[ -n "$POLICY" ] || { echo "bench_api: cannot create the policy" >&2; exit 1; }
-
-SRC=$(curl -sf "${H[@]}" -X POST "$BASE/sources/registrations" \
-  -d '{"environment":"kPhysical","physicalParams":{"endpoint":"127.0.0.1","hostType":"kLinux"}}' || true)
-HOST=$(printf '%s' "$SRC" | field sourceId)
-if [ -n "$HOST" ]; then
-  group_body() { printf '{"name":"bench-group-%d","policyId":"%s","environment":"kPhysical","description":"bench",
-    "priority":"kMedium","startTime":{"hour":22,"minute":0},"physicalParams":{"protectionType":"kFile",
-    "fileProtectionTypeParams":{"objects":[{"id":%s,"filePaths":[{"includedPath":"/home","excludedPaths":
-    ["/home/tmp"]}]}],"globalExcludePaths":["*.swp"]}}}' "$1" "$POLICY" "$HOST"; }
-  KIND="kPhysical/kFile over host object $HOST"
-else # no source registrations: groups that need no registered objects
-  group_body() { printf '{"name":"bench-group-%d","policyId":"%s","environment":"kSQL","description":"bench",
-    "mssqlParams":{"protectionType":"kNative","nativeProtectionTypeParams":{"objects":[{"id":%d}]}}}' \
-    "$1" "$POLICY" "$((1000 + $1))"; }
-  KIND="kSQL"
-fi
-
-echo "== creating 1 policy and $NGROUPS protection groups ($KIND)"
-start=$(date +%s.%N)
-# One curl process for many requests (--next), in batches.
-batch=100
-for ((i = 1; i <= NGROUPS; i += batch)); do
-  args=()
-  for ((j = i; j < i + batch && j <= NGROUPS; j++)); do
-    [ "$j" -gt "$i" ] && args+=(--next)
-    args+=(-s -o /dev/null -w '%{http_code}\n' "${H[@]}" -X POST "$BASE/protection-groups" -d "$(group_body "$j")")
-  done
-  curl "${args[@]}" >>"$W/codes"
-done
-created=$(grep -c '^201$' "$W/codes" || true)
-echo "created $created groups in $(echo "$(date +%s.%N) - $start" | bc -l | xargs printf '%.1f') s"
-[ "$created" -eq "$NGROUPS" ] || { echo "bench_api: only $created of $NGROUPS groups were created" >&2; exit 1; }
+api_populate "$BASE" "$NGROUPS" "$W/codes" ""
+POLICY=$API_POLICY
 LIST_BYTES=$(curl -sf "${H[@]}" "$BASE/protection-groups" | wc -c)
 POLICY_BYTES=$(curl -sf "${H[@]}" "$BASE/policies/$POLICY" | wc -c)
 

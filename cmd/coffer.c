@@ -12,7 +12,7 @@
  * Exit status: 0 done, 1 the server or the network refused (its message is printed), 2 usage.
  * "coffer NOUN VERB --help" prints the command's synopsis and its example (every row has one).
  * The same tables make the man page (coffer --help-man, roff for coffer(1)) and the shell completion
- * (coffer completion bash): src/cli/cli_doc.c.
+ * (coffer completion bash|zsh): src/cli/cli_doc.c.
  *
  * Every command is one row of `commands` below; the functions live in src/cli/cli_<noun>.c. */
 #include "cli/cli.h"
@@ -20,6 +20,7 @@
 #include <string.h>
 
 static int cli_completion(struct cli *c, int argc, char **argv);
+static int cli_completion_zsh(struct cli *c, int argc, char **argv);
 
 static const struct cli_command commands[] = {
     { "policy", "list", "", "list the protection policies",
@@ -120,6 +121,8 @@ static const struct cli_command commands[] = {
       "coffer audit --since 2h --status 401", cli_audit },
     { "completion", "bash", "", "print the bash completion script (installed as "
       "share/bash-completion/completions/coffer)", "coffer completion bash >~/.local/share/bash-completion/completions/coffer", cli_completion },
+    { "completion", "zsh", "", "print the zsh completion script (installed as share/zsh/vendor-completions/_coffer)",
+      "coffer completion zsh >~/.zfunc/_coffer", cli_completion_zsh },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -160,15 +163,29 @@ static void command_help(const struct cli_command *k)
     printf("usage: coffer %s\n  %s\n\nexample:\n  %s\n", syn, k->help, k->example);
 }
 
-/* cli_completion: "coffer completion bash" prints the completion script made from the tables above. */
+/* completion: prints the completion script gen makes from the tables above. */
+static int completion(const char *shell, int (*gen)(FILE *, const struct cli_command *, const struct cli_global *),
+                      int argc)
+{
+    if (argc != 0) return cli_error(CLI_USAGE, "coffer completion %s takes no arguments", shell);
+    if (gen(stdout, commands, globals) != 0 || fflush(stdout) != 0)
+        return cli_fail("cannot write the completion script");
+    return CLI_OK;
+}
+
+/* cli_completion / cli_completion_zsh: "coffer completion bash" / "coffer completion zsh". */
 static int cli_completion(struct cli *c, int argc, char **argv)
 {
     (void)c;
     (void)argv;
-    if (argc != 0) return cli_error(CLI_USAGE, "coffer completion bash takes no arguments");
-    if (cli_doc_bash(stdout, commands, globals) != 0 || fflush(stdout) != 0)
-        return cli_fail("cannot write the completion script");
-    return CLI_OK;
+    return completion("bash", cli_doc_bash, argc);
+}
+
+static int cli_completion_zsh(struct cli *c, int argc, char **argv)
+{
+    (void)c;
+    (void)argv;
+    return completion("zsh", cli_doc_zsh, argc);
 }
 
 static int noun_known(const char *noun)
@@ -298,7 +315,7 @@ int main(int argc, char **argv)
                 return CLI_OK;
             }
         }
-        if (cmd->fn == cli_completion) { /* needs no server, no key */
+        if (cmd->fn == cli_completion || cmd->fn == cli_completion_zsh) { /* needs no server, no key */
             rc = cmd->fn(NULL, nw - skip, words + skip);
             free(words);
             return rc;

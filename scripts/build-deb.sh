@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build-deb.sh [OUTDIR]: builds the Debian package coffer_<VERSION>_<arch>.deb from the tree: `make
 # install DESTDIR=<stage> PREFIX=/usr` (the daemon, the CLI, cofferd's systemd unit, /etc/default/cofferd,
-# the docs, the man pages coffer(1) and cofferd(8), the CLI's bash completion), a DEBIAN/ directory (control with the library dependencies dpkg-shlibdeps finds, conffiles,
+# the docs, the man pages coffer(1) and cofferd(8), the CLI's bash and zsh completion), a DEBIAN/ directory (control with the library dependencies dpkg-shlibdeps finds, conffiles,
 # maintainer scripts from packaging/deb/), then dpkg-deb --root-owner-group --build. Prints the path of
 # the package. Needs dpkg-dev (scripts/setup.sh). The data directory /var/lib/coffer is never removed by
 # the package, not even on purge: it holds the backups and their key.

@@ -20,6 +20,8 @@ TEST_PKGS="$TEST_PKGS man-db groff-base"
 # ccache: scripts/test.sh builds through it, so a clean clone reuses the objects an earlier clone on
 # the same machine compiled (the build is then about 16 s instead of 105 s on two cores).
 TEST_PKGS="$TEST_PKGS ccache"
+# zsh: the cli_docs suite checks the zsh completion (zsh -n, and completions typed into a zsh on a pty).
+TEST_PKGS="$TEST_PKGS zsh"
 # PostgreSQL 15 (the SQL mover's engine, docs/databases.md): the server binaries land in
 # /usr/lib/postgresql/15/bin; the daemon and the tests start their own servers, so Debian's default
 # cluster is not wanted (see no_main_cluster below).

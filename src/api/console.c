@@ -19,7 +19,7 @@
                     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "      \
                     "form-action 'self'; frame-ancestors 'none'"
 
-const struct console_file *console_file_find(const char *name)
+const struct embed_file *console_file_find(const char *name)
 {
     for (size_t i = 0; i < console_files_count; i++)
         if (strcmp(console_files[i].name, name) == 0) return &console_files[i];
@@ -41,7 +41,7 @@ const char *console_content_type(const char *name)
 }
 
 /* serve: answers with file f (200, or 304 when the client's If-None-Match names its ETag). */
-static void serve(struct api_req *req, struct api_resp *resp, const struct console_file *f)
+static void serve(struct api_req *req, struct api_resp *resp, const struct embed_file *f)
 {
     const char *inm = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "If-None-Match");
     int fresh = inm && strstr(inm, f->etag) != NULL;
@@ -64,7 +64,7 @@ static void serve(struct api_req *req, struct api_resp *resp, const struct conso
 
 static void console_index(struct api_req *req, struct api_resp *resp)
 {
-    const struct console_file *f = console_file_find("index.html");
+    const struct embed_file *f = console_file_find("index.html");
     if (!f) {
         api_error(resp, 404, "NotFound", "this build of cofferd has no console");
         return;
@@ -74,7 +74,7 @@ static void console_index(struct api_req *req, struct api_resp *resp)
 
 static void console_file(struct api_req *req, struct api_resp *resp)
 {
-    const struct console_file *f = console_file_find(req->params[0]);
+    const struct embed_file *f = console_file_find(req->params[0]);
     if (!f) {
         api_error(resp, 404, "NotFound", "no such console file: %.200s", req->params[0]);
         return;

@@ -193,7 +193,7 @@ int cli_audit(struct cli *c, int argc, char **argv);      /* cli_audit.c */
 /* ---- the command table and what is generated from it (cli_doc.c) ----
  * cmd/coffer.c holds the one table of commands and the one table of global options; --help, the
  * per-command help, the man page coffer(1) (coffer --help-man) and the shell completion (coffer
- * completion bash) are all printed from them, so no second list of commands or options is kept. */
+ * completion bash|zsh) are all printed from them, so no second list of commands or options is kept. */
 struct cli_command {
     const char *noun;
     const char *verb;    /* NULL: the noun is the whole command ("coffer search TEXT") */
@@ -219,6 +219,8 @@ void cli_doc_options(const struct cli_command *k, void (*fn)(const char *name, c
  * verbs, each command's options and --help, choices of an option whose value is "A|B|C", files after
  * an option whose value is FILE or a /path, directories after DIR. 0, or -1 when f failed. */
 int cli_doc_bash(FILE *f, const struct cli_command *cmds, const struct cli_global *globals);
+/* cli_doc_zsh: the same completion for zsh (a #compdef function, _coffer): the same words offered. */
+int cli_doc_zsh(FILE *f, const struct cli_command *cmds, const struct cli_global *globals);
 /* cli_doc_man: the man page coffer(1) in roff on f: NAME, SYNOPSIS, the global options, one
  * subsection per command (synopsis, what it does, its example), ENVIRONMENT, FILES, EXIT STATUS.
  * 0, or -1 when f failed. */

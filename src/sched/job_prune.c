@@ -1,4 +1,4 @@
-/* job_prune.c: the daemon's prune runner (job_prune.h): one maintenance thread that runs the prune
+/* job_prune.c: the daemon's prune runner (job_prune.h): the maintenance thread of maint.h runs the prune
  * requested through the API or queued by the schedule after a retention pass, one at a time.
  *
  * Before calling repo_prune it collects the snapshot documents the repository still holds but the
@@ -6,6 +6,7 @@
  * a crash in between leaves the document), and hands them to repo_prune to forget first. A document
  * the catalog does not know is kept (it may be a backup whose catalog row is being written). */
 #include "sched/job_prune.h"
+#include "sched/maint.h"
 #include "sched/sched_int.h"
 #include "catalog/cat_snapshot.h"
 #include "catalog/cat_nodes.h"
@@ -22,15 +23,8 @@
 
 struct prune_runner {
     struct prune_runner_config cfg;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t thread;
-    int started, stopping;
-    volatile int cancel;
-    int has_current, has_last;
-    struct prune_run current, last;
-    int64_t next_id;
-    int64_t last_scheduled_real;  /* start of the last scheduled prune, or the runner's start */
+    struct maint *m;          /* the thread, the runs and the cancel flag (maint.h) */
+    volatile int *cancel;     /* maint_cancel_flag(m) */
 };
 
 /* catalog_deleted: the snapshot documents whose catalog rows are deleted; *out is a malloc'd array
@@ -94,7 +88,7 @@ static void *keeper_main(void *arg)
         if (rc == CAT_NOT_FOUND) { /* taken over: this prune must not delete anything more */
             log_error("prune: the catalog's prune lease was taken over by another node; cancelling");
             k->lost = 1;
-            k->r->cancel = 1;
+            *k->r->cancel = 1;
             break;
         }
     }
@@ -140,18 +134,18 @@ static int nodes_begin(struct prune_runner *r, struct lease_keeper *k, char *err
      * any blob, and R2 of section 15.3 only waits for this process's writers). */
     for (;;) {
         rc = cat_run_count_running_elsewhere(r->cfg.cat, r->cfg.node, util_time_real(), &n);
-        if (rc != 0 || n == 0 || r->cancel) break;
+        if (rc != 0 || n == 0 || *r->cancel) break;
         if (util_time_mono() - start > (int64_t)wait_secs * 1000000) {
             rc = -ETIMEDOUT;
             break;
         }
         usleep(500 * 1000);
     }
-    if (rc == 0 && r->cancel) rc = -ECANCELED;
+    if (rc == 0 && *r->cancel) rc = -ECANCELED;
     if (rc == 0) {
         for (int tries = 0; tries < 50; tries++) { /* -EBUSY: a verify of this process holds maint_mu */
             rc = repo_index_refresh(r->cfg.repo, NULL);
-            if (rc != -EBUSY || r->cancel) break;
+            if (rc != -EBUSY || *r->cancel) break;
             usleep(200 * 1000);
         }
     }
@@ -182,7 +176,7 @@ static void nodes_end(struct prune_runner *r, struct lease_keeper *k)
 
 static void run_one(struct prune_runner *r, struct prune_run *run)
 {
-    struct repo_prune_opts o = { .dry_run = run->dry_run, .cancel = &r->cancel };
+    struct repo_prune_opts o = { .dry_run = run->dry_run, .cancel = r->cancel };
     char **forget = NULL, err[512] = "";
     size_t nf = 0;
     struct lease_keeper keeper;
@@ -230,49 +224,31 @@ static void audit_scheduled(struct prune_runner *r, const struct prune_run *run)
     json_decref(d);
 }
 
-static void *runner_main(void *arg)
+/* prune_work: the work hook of the maintenance runner (maint.h). */
+static void prune_work(void *owner, struct maint *m, struct maint_run *head)
 {
-    struct prune_runner *r = arg;
-    pthread_mutex_lock(&r->mu);
-    for (;;) {
-        struct prune_run run;
-        while (!r->stopping && !(r->has_current && r->current.state == PRUNE_QUEUED))
-            pthread_cond_wait(&r->cv, &r->mu);
-        if (r->stopping) break;
-        r->current.state = PRUNE_RUNNING;
-        r->current.start_usecs = util_time_now();
-        r->cancel = 0;
-        run = r->current;
-        pthread_mutex_unlock(&r->mu);
-        run_one(r, &run);
-        run.end_usecs = util_time_now();
-        if (run.scheduled) audit_scheduled(r, &run);
-        pthread_mutex_lock(&r->mu);
-        r->last = run;
-        r->has_last = 1;
-        r->has_current = 0;
-        pthread_cond_broadcast(&r->cv);
-    }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
+    struct prune_runner *r = owner;
+    struct prune_run *run = (struct prune_run *)head;
+    (void)m;
+    run_one(r, run);
+    if (run->scheduled) audit_scheduled(r, run);
 }
+
+static const struct maint_kind prune_kind = { .name = "prune", .run_size = sizeof(struct prune_run),
+                                              .work = prune_work };
 
 int prune_runner_start(const struct prune_runner_config *cfg, struct prune_runner **out)
 {
     struct prune_runner *r = calloc(1, sizeof *r);
+    int rc;
     *out = NULL;
     if (!r) return -ENOMEM;
     r->cfg = *cfg;
-    r->last_scheduled_real = util_time_real();
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
-        pthread_mutex_destroy(&r->mu);
-        pthread_cond_destroy(&r->cv);
+    if ((rc = maint_start(&prune_kind, r, cfg->interval_usecs, &r->m)) != 0) {
         free(r);
-        return -EAGAIN;
+        return rc;
     }
-    r->started = 1;
+    r->cancel = maint_cancel_flag(r->m);
     *out = r;
     return 0;
 }
@@ -280,57 +256,21 @@ int prune_runner_start(const struct prune_runner_config *cfg, struct prune_runne
 void prune_runner_stop(struct prune_runner *r)
 {
     if (!r) return;
-    pthread_mutex_lock(&r->mu);
-    r->stopping = 1;
-    r->cancel = 1;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    if (r->started) pthread_join(r->thread, NULL);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
+    maint_stop(r->m);
     free(r);
-}
-
-/* queue: lock held. */
-static int queue(struct prune_runner *r, int dry_run, int scheduled, int64_t *id)
-{
-    if (!r->cfg.repo) return -ENODEV;
-    if (r->has_current) {
-        if (id) *id = r->current.id;
-        return -EBUSY;
-    }
-    memset(&r->current, 0, sizeof r->current);
-    r->current.id = ++r->next_id;
-    r->current.dry_run = dry_run;
-    r->current.scheduled = scheduled;
-    r->current.state = PRUNE_QUEUED;
-    r->current.queued_usecs = util_time_now();
-    r->has_current = 1;
-    if (id) *id = r->current.id;
-    pthread_cond_broadcast(&r->cv);
-    return 0;
 }
 
 void prune_runner_after_retention(struct prune_runner *r, int64_t real)
 {
-    if (!r || r->cfg.interval_usecs <= 0) return;
-    pthread_mutex_lock(&r->mu);
-    if (real - r->last_scheduled_real >= r->cfg.interval_usecs && !r->has_current &&
-        queue(r, 0, 1, NULL) == 0) {
-        r->last_scheduled_real = real;
-        log_info("prune: scheduled prune %lld queued", (long long)r->current.id);
-    }
-    pthread_mutex_unlock(&r->mu);
+    struct prune_run proto = { .dry_run = 0 };
+    if (r) maint_tick(r->m, real, &proto.head);
 }
 
 int sched_prune_request(struct sched *s, int dry_run, int64_t *id)
 {
-    int rc;
-    if (!s || !s->prune) return -ENODEV;
-    pthread_mutex_lock(&s->prune->mu);
-    rc = queue(s->prune, dry_run, 0, id);
-    pthread_mutex_unlock(&s->prune->mu);
-    return rc;
+    struct prune_run proto = { .dry_run = dry_run };
+    if (!s || !s->prune || !s->prune->cfg.repo) return -ENODEV;
+    return maint_request(s->prune->m, &proto.head, id);
 }
 
 int sched_prune_status(struct sched *s, struct prune_status *out)
@@ -342,13 +282,7 @@ int prune_runner_peek(struct prune_runner *r, struct prune_status *out)
 {
     memset(out, 0, sizeof *out);
     if (!r) return -ENODEV;
-    pthread_mutex_lock(&r->mu);
-    out->interval_usecs = r->cfg.interval_usecs > 0 ? r->cfg.interval_usecs : 0;
-    out->next_usecs = out->interval_usecs ? r->last_scheduled_real + r->cfg.interval_usecs : 0;
-    out->has_current = r->has_current;
-    out->current = r->current;
-    out->has_last = r->has_last;
-    out->last = r->last;
-    pthread_mutex_unlock(&r->mu);
+    maint_peek(r->m, &out->current.head, &out->has_current, &out->last.head, &out->has_last, &out->interval_usecs,
+               &out->next_usecs);
     return 0;
 }

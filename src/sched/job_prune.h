@@ -4,13 +4,14 @@
  *
  * Not a queue of the job core: a prune has no tenant, no resource of the catalog and no history to
  * keep beyond the last result, so a catalog table (a migration) and a lease would add nothing. It is
- * a single maintenance thread that takes one request at a time; the request waiting and the one
- * running are in memory. A daemon stopped during a prune cancels it (nothing is deleted unless the
+ * a single maintenance thread that takes one request at a time (the skeleton of maint.h); the request
+ * waiting and the one running are in memory. A daemon stopped during a prune cancels it (nothing is deleted unless the
  * deletions had begun; see repo_prune) and the next scheduled one starts over. */
 #ifndef COFFER_SCHED_JOB_PRUNE_H
 #define COFFER_SCHED_JOB_PRUNE_H
 #include <stdint.h>
 #include "repo/repo.h"
+#include "sched/maint.h"
 
 struct sched;
 struct cat;
@@ -18,16 +19,20 @@ struct prune_runner;
 
 #define PRUNE_DEFAULT_INTERVAL_USECS (86400LL * 1000000) /* daily */
 
-enum prune_state { PRUNE_QUEUED = 0, PRUNE_RUNNING, PRUNE_SUCCEEDED, PRUNE_FAILED };
+/* the states of a run (maint.h) */
+#define PRUNE_QUEUED MAINT_QUEUED
+#define PRUNE_RUNNING MAINT_RUNNING
+#define PRUNE_SUCCEEDED MAINT_SUCCEEDED
+#define PRUNE_FAILED MAINT_FAILED
 
-/* One prune, as the API shows it. */
+/* One prune, as the API shows it: the fields of every maintenance run (maint.h: id, scheduled, state,
+ * queued_usecs, start_usecs, end_usecs, message) and its own. */
 struct prune_run {
-    int64_t id;                   /* 1, 2, ... since the daemon started */
+    union {
+        struct maint_run head;
+        struct { MAINT_RUN_HEAD };
+    };
     int dry_run;
-    int scheduled;                /* started by the schedule (else on demand) */
-    enum prune_state state;
-    int64_t queued_usecs, start_usecs, end_usecs; /* util_time_now */
-    char message[512];            /* why it failed */
     struct repo_prune_report report;
 };
 

@@ -1,8 +1,10 @@
 /* job_verify.c: the daemon's verify runner (job_verify.h): one maintenance thread that runs the
  * verify requested through the API or queued by its schedule, one at a time, and keeps the last
  * result and the rotating subset's cursor (the last pack read: the next subset starts after it).
- * Everything shared is guarded by r->mu; the verify itself runs without it. */
+ * The thread, the queue of one and the last result are the maintenance runner's (maint.h); this file
+ * gives its hooks. */
 #include "sched/job_verify.h"
+#include "sched/maint.h"
 #include "sched/nodes.h"
 #include "catalog/cat.h"
 #include "catalog/cat_nodes.h"
@@ -16,22 +18,15 @@
 
 struct verify_runner {
     struct verify_runner_config cfg;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t thread;
-    int started, stopping;
-    volatile int cancel;
-    int has_current, has_last;
-    struct verify_run current, last;
-    int64_t next_id;
-    int64_t last_scheduled_real;
-    char cursor[REPO_ID_HEX_LEN + 1];
+    struct maint *m;                        /* the thread, the runs and the cancel flag (maint.h) */
+    char cursor[REPO_ID_HEX_LEN + 1];       /* guarded by the maintenance runner's lock */
+    char run_cursor[REPO_ID_HEX_LEN + 1];   /* the running verify's copy (the runner's thread only) */
 };
 
 static void run_one(struct verify_runner *r, struct verify_run *run, const char *cursor)
 {
     struct repo_verify_opts o = { .read_data = run->read_data, .subset_pct = run->subset_pct,
-                                  .resume_after = cursor, .cancel = &r->cancel };
+                                  .resume_after = cursor, .cancel = maint_cancel_flag(r->m) };
     json_t *rep = NULL;
     char holder[160];
     int rc;
@@ -84,124 +79,94 @@ static void run_one(struct verify_runner *r, struct verify_run *run, const char 
     }
 }
 
-static void *runner_main(void *arg)
+/* The hooks of the maintenance runner (maint.h): the rotating subset's cursor is copied for the run
+ * when it starts and moved when it ends (both under the runner's lock); the last run's report is
+ * shared with the callers of verify_runner_peek by reference. */
+static void verify_started(void *owner, struct maint_run *head)
 {
-    struct verify_runner *r = arg;
-    pthread_mutex_lock(&r->mu);
-    for (;;) {
-        struct verify_run run;
-        char cursor[REPO_ID_HEX_LEN + 1];
-        const char *next;
-        while (!r->stopping && !(r->has_current && r->current.state == VERIFY_QUEUED))
-            pthread_cond_wait(&r->cv, &r->mu);
-        if (r->stopping) break;
-        r->current.state = VERIFY_RUNNING;
-        r->current.start_usecs = util_time_now();
-        r->cancel = 0;
-        run = r->current;
-        memcpy(cursor, r->cursor, sizeof cursor);
-        pthread_mutex_unlock(&r->mu);
-        run_one(r, &run, cursor);
-        run.end_usecs = util_time_now();
-        pthread_mutex_lock(&r->mu);
-        next = json_string_value(json_object_get(run.report, "next_cursor"));
-        if (next && run.subset_pct < 100) snprintf(r->cursor, sizeof r->cursor, "%s", next);
-        if (r->has_last) json_decref(r->last.report);
-        r->last = run;
-        r->has_last = 1;
-        r->has_current = 0;
-        pthread_cond_broadcast(&r->cv);
-    }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
+    struct verify_runner *r = owner;
+    (void)head;
+    memcpy(r->run_cursor, r->cursor, sizeof r->cursor);
 }
+
+static void verify_work(void *owner, struct maint *m, struct maint_run *head)
+{
+    struct verify_runner *r = owner;
+    (void)m;
+    run_one(r, (struct verify_run *)head, r->run_cursor);
+}
+
+static void verify_ended(void *owner, struct maint_run *head)
+{
+    struct verify_runner *r = owner;
+    struct verify_run *run = (struct verify_run *)head;
+    const char *next = json_string_value(json_object_get(run->report, "next_cursor"));
+    if (next && run->subset_pct < 100) snprintf(r->cursor, sizeof r->cursor, "%s", next);
+}
+
+static void verify_hold(struct maint_run *head)
+{
+    json_incref(((struct verify_run *)head)->report);
+}
+
+static void verify_drop(struct maint_run *head)
+{
+    struct verify_run *run = (struct verify_run *)head;
+    json_decref(run->report);
+    run->report = NULL;
+}
+
+static const struct maint_kind verify_kind = {
+    .name = "verify", .run_size = sizeof(struct verify_run), .started = verify_started, .work = verify_work,
+    .ended = verify_ended, .hold = verify_hold, .drop = verify_drop,
+};
 
 int verify_runner_start(const struct verify_runner_config *cfg, struct verify_runner **out)
 {
     struct verify_runner *r = calloc(1, sizeof *r);
+    int rc;
     *out = NULL;
     if (!r) return -ENOMEM;
     r->cfg = *cfg;
-    r->last_scheduled_real = util_time_real();
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
-        pthread_mutex_destroy(&r->mu);
-        pthread_cond_destroy(&r->cv);
+    if ((rc = maint_start(&verify_kind, r, cfg->interval_usecs, &r->m)) != 0) {
         free(r);
-        return -EAGAIN;
+        return rc;
     }
-    r->started = 1;
     *out = r;
     return 0;
 }
 
 void verify_runner_cancel(struct verify_runner *r)
 {
-    if (!r) return;
-    pthread_mutex_lock(&r->mu);
-    r->stopping = 1;
-    r->cancel = 1;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    if (r) maint_cancel(r->m);
 }
 
 void verify_runner_stop(struct verify_runner *r)
 {
     if (!r) return;
-    pthread_mutex_lock(&r->mu);
-    r->stopping = 1;
-    r->cancel = 1;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    if (r->started) pthread_join(r->thread, NULL);
-    if (r->has_last) json_decref(r->last.report);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
+    maint_stop(r->m);
     free(r);
 }
 
-/* queue: lock held. */
-static int queue(struct verify_runner *r, int read_data, unsigned pct, int scheduled, int64_t *id)
+/* proto: a verify of read_data and pct (0 or over 100: every pack). */
+static struct verify_run proto(int read_data, unsigned pct)
 {
-    if (!r->cfg.repo || r->stopping) return -ENODEV;
-    if (r->has_current) {
-        if (id) *id = r->current.id;
-        return -EBUSY;
-    }
-    memset(&r->current, 0, sizeof r->current);
-    r->current.id = ++r->next_id;
-    r->current.read_data = read_data;
-    r->current.subset_pct = pct == 0 || pct > 100 ? 100 : pct;
-    r->current.scheduled = scheduled;
-    r->current.state = VERIFY_QUEUED;
-    r->current.queued_usecs = util_time_now();
-    r->has_current = 1;
-    if (id) *id = r->current.id;
-    pthread_cond_broadcast(&r->cv);
-    return 0;
+    return (struct verify_run){ .read_data = read_data, .subset_pct = pct == 0 || pct > 100 ? 100 : pct };
 }
 
 void verify_runner_tick(struct verify_runner *r, int64_t real)
 {
-    if (!r || r->cfg.interval_usecs <= 0) return;
-    pthread_mutex_lock(&r->mu);
-    if (real - r->last_scheduled_real >= r->cfg.interval_usecs && !r->has_current &&
-        queue(r, r->cfg.read_pct > 0, r->cfg.read_pct, 1, NULL) == 0) {
-        r->last_scheduled_real = real;
-        log_info("verify: scheduled verify %lld queued", (long long)r->current.id);
-    }
-    pthread_mutex_unlock(&r->mu);
+    struct verify_run p;
+    if (!r) return;
+    p = proto(r->cfg.read_pct > 0, r->cfg.read_pct);
+    maint_tick(r->m, real, &p.head);
 }
 
 int verify_runner_request(struct verify_runner *r, int read_data, unsigned subset_pct, int64_t *id)
 {
-    int rc;
-    if (!r) return -ENODEV;
-    pthread_mutex_lock(&r->mu);
-    rc = queue(r, read_data, subset_pct, 0, id);
-    pthread_mutex_unlock(&r->mu);
-    return rc;
+    struct verify_run p = proto(read_data, subset_pct);
+    if (!r || !r->cfg.repo) return -ENODEV;
+    return maint_request(r->m, &p.head, id);
 }
 
 int sched_verify_request(struct sched *s, int read_data, unsigned subset_pct, int64_t *id)
@@ -218,17 +183,10 @@ int verify_runner_peek(struct verify_runner *r, struct verify_status *out)
 {
     memset(out, 0, sizeof *out);
     if (!r) return -ENODEV;
-    pthread_mutex_lock(&r->mu);
-    out->interval_usecs = r->cfg.interval_usecs > 0 ? r->cfg.interval_usecs : 0;
+    maint_peek(r->m, &out->current.head, &out->has_current, &out->last.head, &out->has_last, &out->interval_usecs,
+               &out->next_usecs);
     out->scheduled_read_pct = r->cfg.read_pct;
-    out->next_usecs = out->interval_usecs ? r->last_scheduled_real + r->cfg.interval_usecs : 0;
-    out->has_current = r->has_current;
-    out->current = r->current;
     out->current.report = NULL;
-    out->has_last = r->has_last;
-    out->last = r->last;
-    if (r->has_last) json_incref(out->last.report);
-    pthread_mutex_unlock(&r->mu);
     return 0;
 }
 

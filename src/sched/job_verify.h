@@ -1,7 +1,7 @@
 /* job_verify.h: verify of the repository as daemon work: on demand (the API, `coffer verify`) and on
  * a schedule (COFFER_VERIFY_INTERVAL_SECS, off by default). One verify at a time per daemon, on its
- * own maintenance thread (repo_verify_ex waits for a running prune and the other way round: they
- * share the repository's maintenance mutex).
+ * own maintenance thread (the skeleton of maint.h; repo_verify_ex waits for a running prune and the
+ * other way round: they share the repository's maintenance mutex).
  *
  * Like prune (job_prune.h) it is not a queue of the job core: no tenant, no catalog resource, no
  * history beyond the last result, which is kept in memory with the rotating subset's cursor (the
@@ -12,24 +12,29 @@
 #include <jansson.h>
 #include <stdint.h>
 #include "repo/repo.h"
+#include "sched/maint.h"
 
 struct sched;
 struct verify_runner;
 
 #define VERIFY_DEFAULT_READ_PCT 10u /* a scheduled verify reads this share of the packs */
 
-enum verify_state { VERIFY_QUEUED = 0, VERIFY_RUNNING, VERIFY_SUCCEEDED, VERIFY_FAILED };
+/* the states of a run (maint.h) */
+#define VERIFY_QUEUED MAINT_QUEUED
+#define VERIFY_RUNNING MAINT_RUNNING
+#define VERIFY_SUCCEEDED MAINT_SUCCEEDED
+#define VERIFY_FAILED MAINT_FAILED
 
-/* One verify, as the API shows it. Succeeded means it ran to its end (report->ok says whether the
- * repository is whole); Failed means it could not run (message). */
+/* One verify, as the API shows it: the fields of every maintenance run (maint.h: id, scheduled,
+ * state, queued_usecs, start_usecs, end_usecs, message) and its own. Succeeded means it ran to its end
+ * (report->ok says whether the repository is whole); Failed means it could not run (message). */
 struct verify_run {
-    int64_t id;                   /* 1, 2, ... since the daemon started */
+    union {
+        struct maint_run head;
+        struct { MAINT_RUN_HEAD };
+    };
     int read_data;
     unsigned subset_pct;          /* 100 = every pack */
-    int scheduled;
-    enum verify_state state;
-    int64_t queued_usecs, start_usecs, end_usecs; /* util_time_now */
-    char message[512];
     json_t *report;               /* repo_verify_ex's report (owned), once succeeded */
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: the `coffer` CLI's generated documents against its own --help, without a server (tests/run-all.sh's
 # suite "cli_docs"): the bash completion driven in bash as bash drives it (COMP_WORDS, COMP_CWORD, the
-# _coffer function, COMPREPLY) for commands, verbs, options and option values; every option a synopsis
+# _coffer function, COMPREPLY) for commands, verbs, options and option values; the zsh completion
+# (zsh -n, and lines typed with a TAB into an interactive zsh on a pty through compinit); every option a synopsis
 # shows is one the command's parser takes; every command has an example of itself; the man pages
 # coffer(1) and cofferd(8) hold every command and option --help shows and render with `man -l` without
 # a warning (a broken page is seen to warn); the README's command list is --help's; and a second
@@ -92,6 +93,54 @@ if [ "$v1" = "Directory File Symlink" ] && [ "$v2" = "kLinux kWindows" ] && [ "$
   ok completes_option_values
 else
   bad completes_option_values "--type: '$v1'; --host-type k: '$v2'; --to (dirs): '$v3'; -o (files): '$v4'; --name: '$v5'"
+fi
+
+# ---- zsh completion: the same table, run by zsh's completion system ----
+if ! command -v zsh >/dev/null; then
+  bad zsh_completion_is_the_tables_current_script "zsh is not installed (scripts/setup.sh --test installs it)"
+  bad zsh_completes_commands_options_and_values "zsh is not installed"
+else
+  mkdir -p "$tmp/zfunc"
+  "$cli" completion zsh >"$tmp/zfunc/_coffer"
+  if cmp -s "$tmp/zfunc/_coffer" build/completion/_coffer && zsh -n build/completion/_coffer &&
+     [ "$(head -n1 build/completion/_coffer)" = "#compdef coffer" ]; then
+    ok zsh_completion_is_the_tables_current_script
+  else
+    bad zsh_completion_is_the_tables_current_script "build/completion/_coffer differs from coffer completion zsh (or is not zsh)"
+  fi
+  # Each line is typed with a TAB into an interactive zsh on a pty (zsh/zpty) that loaded the script
+  # from fpath through compinit, then ^T (bound to a widget) writes the command line as completed.
+  cat >"$tmp/zdrive.zsh" <<'ZSH'
+zmodload zsh/zpty || exit 3
+fp=$1 out=$2; shift 2
+: >$out
+zpty z zsh -f -i || exit 3
+zpty -w z "PS1='> '; fpath=($fp \$fpath); autoload -Uz compinit; compinit -u -D -d ${fp:h}/zcompdump"
+zpty -w z "_t_dump() { print -r -- \"[\$BUFFER]\" >>$out; BUFFER=; }; zle -N _t_dump; bindkey '^T' _t_dump"
+for line in "$@"; do zpty -w -n z "$line"$'\t'$'\x14'; done
+zpty -w z 'exit'
+for i in {1..200}; do (( $(wc -l <$out) >= $# )) && break; sleep 0.05; done
+zpty -d z
+ZSH
+  timeout 30 zsh -f "$tmp/zdrive.zsh" "$tmp/zfunc" "$tmp/zout" 'coffer gr' 'coffer policy cr' \
+    'coffer --tenant acme run ca' 'coffer policy create --every' 'coffer source register --host-type kW' \
+    'coffer search x --type Sym' "coffer restore --snapshot S --path /a --to $tmp/dirs/su" \
+    "coffer download --recovery R -o $tmp/dirs/subf" 'coffer --ten' 'coffer completion z' \
+    'coffer policy create --name ' >/dev/null 2>&1
+  want="[coffer group ]
+[coffer policy create ]
+[coffer --tenant acme run cancel ]
+[coffer policy create --every-hours ]
+[coffer source register --host-type kWindows ]
+[coffer search x --type Symlink ]
+[coffer restore --snapshot S --path /a --to $tmp/dirs/sub/]
+[coffer download --recovery R -o $tmp/dirs/subfile ]
+[coffer --tenant ]
+[coffer completion zsh ]
+[coffer policy create --name ]"
+  got=$(cat "$tmp/zout" 2>/dev/null)
+  check zsh_completes_commands_options_and_values "$([ "$got" = "$want" ]; echo $?)" \
+    "typed with TAB, got: $(tr '\n' ' ' <<<"$got")"
 fi
 
 # ---- every option a synopsis shows is one its command takes (an unreachable server: nothing happens) ----

@@ -20,6 +20,7 @@
  *   - with the daemon stopped, UPDATE and DELETE of audit rows are refused by the catalog itself. */
 #include "check.h"
 #include "e2e/harness.h"
+#include "e2e/clirun.h"
 #include "e2e/pgtest.h"
 #include "e2e/e2e_recover_fixture.h"
 #include <signal.h>
@@ -474,35 +475,10 @@ TEST(filters_and_cursor)
 /* cli_out: runs build/asan/coffer (or $COFFER_CLI) with words; its stdout (malloc'd) and exit status. */
 static char *cli_out(int *status, const char *const *words)
 {
-    char outp[600], url[128];
-    const char *argv[24];
-    const char *b = getenv("COFFER_CLI");
-    int n = 0, st;
-    pid_t pid;
-    char *data = NULL;
-    size_t len;
-    argv[n++] = b && *b ? b : "build/asan/coffer";
-    for (int i = 0; words[i] && n < 23; i++) argv[n++] = words[i];
-    argv[n] = NULL;
-    snprintf(outp, sizeof outp, "%s/cli.out", tmp);
+    char url[128];
+    struct cli_env e = { .tmp = tmp, .url = url, .key = HARNESS_KEY };
     snprintf(url, sizeof url, "%s/v2", d.base);
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0) _exit(126);
-        dup2(fo, 1);
-        setenv("COFFER_URL", url, 1);
-        setenv("COFFER_KEY", HARNESS_KEY, 1);
-        unsetenv("COFFER_TENANT");
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    *status = -1;
-    if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st)) *status = WEXITSTATUS(st);
-    if (read_all(outp, &data, &len) != 0) return strdup("");
-    data[len] = '\0'; /* read_all allocates one byte more */
-    return data;
+    return clirun_out(&e, words, status);
 }
 
 TEST(cli_audit)

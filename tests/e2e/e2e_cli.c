@@ -4,6 +4,7 @@
  * status, and checks them against what the server holds (read back over HTTP with the harness). */
 #include "check.h"
 #include "e2e/harness.h"
+#include "e2e/clirun.h"
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -16,44 +17,9 @@ static struct daemon d;
 static char url[128];
 static char *tmp;
 
-static const char *cli_bin(void)
-{
-    const char *b = getenv("COFFER_CLI");
-    if (b && *b) return b;
-    return "build/asan/coffer"; /* the sanitizer build only: a missing one is a failure, not a fallback */
-}
-
-struct run {
-    int status; /* exit status, or -1 when it did not exit normally */
-    char *out;  /* owned stdout */
-    char *err;  /* owned stderr */
-};
-
-static void run_release(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-    memset(r, 0, sizeof *r);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f) return strdup("");
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)(n < 0 ? 0 : n) + 1);
-    if (buf) buf[n > 0 && fread(buf, 1, (size_t)n, f) == (size_t)n ? n : 0] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* The last run and the last HTTP answer live here, so a CHECK that ends a test early leaks nothing:
  * each new call releases the previous one. */
-static struct run last_run;
+static struct cli_run last_run;
 static struct http_resp last_http;
 
 /* get: GET path on the daemon as tenant "default"; the answer stays valid until the next get. */
@@ -66,42 +32,14 @@ static struct http_resp *get(const char *path)
 
 /* cli_key: runs the CLI with the words given (NULL-terminated) and key (NULL = the daemon's key);
  * the result stays valid until the next run. */
-static struct run *cli_key(const char *key, ...)
+static struct cli_run *cli_key(const char *key, const char *first, ...)
 {
-    struct run *r = &last_run;
-    const char *argv[32];
-    char outp[600], errp[600];
-    int n = 0, st;
+    struct cli_env e = { .tmp = tmp, .url = url, .key = key ? key : HARNESS_KEY };
     va_list ap;
-    pid_t pid;
-    argv[n++] = cli_bin();
-    va_start(ap, key);
-    for (const char *w; n < 31 && (w = va_arg(ap, const char *)) != NULL;) argv[n++] = w;
+    va_start(ap, first);
+    clirun_v(&last_run, &e, first, ap);
     va_end(ap);
-    argv[n] = NULL;
-    run_release(r);
-    snprintf(outp, sizeof outp, "%s/out", tmp);
-    snprintf(errp, sizeof errp, "%s/err", tmp);
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0) _exit(126);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        setenv("COFFER_URL", url, 1);
-        setenv("COFFER_KEY", key ? key : HARNESS_KEY, 1);
-        unsetenv("COFFER_TENANT");
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    r->status = -1;
-    if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st)) r->status = WEXITSTATUS(st);
-    r->out = slurp(outp);
-    r->err = slurp(errp);
-    if (!r->out) r->out = strdup("");
-    if (!r->err) r->err = strdup("");
-    return r;
+    return &last_run;
 }
 #define cli(...) cli_key(NULL, __VA_ARGS__, (const char *)NULL)
 
@@ -110,7 +48,7 @@ static const char policy_name[] = "cli-policy-nightly";
 
 TEST(create_policy_via_cli)
 {
-    struct run *r;
+    struct cli_run *r;
     struct http_resp *h;
     char path[512];
     const char *p;
@@ -136,7 +74,7 @@ TEST(create_policy_via_cli)
 
 TEST(list_shows_the_policy_in_a_table)
 {
-    struct run *r;
+    struct cli_run *r;
     r = cli("policy", "list");
     CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
     CHECKF(strncmp(r->out, "ID", 2) == 0 && strstr(r->out, "NAME") != NULL, "no header: %s", r->out);
@@ -147,7 +85,7 @@ TEST(list_shows_the_policy_in_a_table)
 
 TEST(json_output_parses_and_carries_the_id)
 {
-    struct run *r;
+    struct cli_run *r;
     json_t *j, *list;
     int found = 0;
     r = cli("--json", "policy", "list");
@@ -175,7 +113,7 @@ TEST(json_output_parses_and_carries_the_id)
 
 TEST(bad_commands_exit_2)
 {
-    struct run *r;
+    struct cli_run *r;
     r = cli("policy", "frobnicate");
     CHECK_EQ_INT(r->status, 2);
     CHECKF(strstr(r->err, "usage") != NULL, "stderr: %s", r->err);
@@ -197,7 +135,7 @@ TEST(bad_commands_exit_2)
 
 TEST(unknown_id_exits_1_with_the_server_message)
 {
-    struct run *r;
+    struct cli_run *r;
     struct http_resp *h;
     char id[300], path[512];
     const char *colon = strrchr(policy_id, ':');
@@ -221,7 +159,7 @@ TEST(unknown_id_exits_1_with_the_server_message)
 
 TEST(wrong_key_exits_1_with_the_401_message)
 {
-    struct run *r;
+    struct cli_run *r;
     r = cli_key("not-the-key", "policy", "list", (const char *)NULL);
     CHECK_EQ_INT(r->status, 1);
     CHECKF(strstr(r->err, "Authorization") != NULL && strstr(r->err, "401") != NULL, "stderr: %s", r->err);
@@ -229,7 +167,7 @@ TEST(wrong_key_exits_1_with_the_401_message)
 
 TEST(tenant_flag_scopes_the_list)
 {
-    struct run *r;
+    struct cli_run *r;
     r = cli("--tenant", "cli-other-tenant", "policy", "list");
     CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
     CHECKF(strstr(r->out, policy_name) == NULL, "another tenant sees the policy: %s", r->out);
@@ -237,7 +175,7 @@ TEST(tenant_flag_scopes_the_list)
 
 TEST(delete_policy_via_cli)
 {
-    struct run *r;
+    struct cli_run *r;
     struct http_resp *h;
     char path[512];
     r = cli("policy", "delete", policy_id);
@@ -249,7 +187,7 @@ TEST(delete_policy_via_cli)
 }
 
 /* json_of_run: the CLI's stdout parsed (owned by the caller), or NULL. */
-static json_t *json_of_run(struct run *r) { return json_loads(r->out, 0, NULL); }
+static json_t *json_of_run(struct cli_run *r) { return json_loads(r->out, 0, NULL); }
 
 static char group_policy[256];
 static long long host_object;
@@ -257,7 +195,7 @@ static char group_id[256];
 
 TEST(source_register_list_and_object_search)
 {
-    struct run *r;
+    struct cli_run *r;
     json_t *j, *objs;
     r = cli("source", "register", "--endpoint", "localhost", "--host-type", "kLinux");
     CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
@@ -284,7 +222,7 @@ TEST(source_register_list_and_object_search)
 
 TEST(group_create_pause_resume_delete)
 {
-    struct run *r;
+    struct cli_run *r;
     struct http_resp *h;
     char path[512], obj[32];
     const char *p;
@@ -364,7 +302,7 @@ TEST(group_create_pause_resume_delete)
 
 TEST(connection_create_and_list)
 {
-    struct run *r;
+    struct cli_run *r;
     r = cli("connection", "create", "cli-conn");
     CHECKF(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
     CHECK(strstr(r->out, "created connection ") != NULL);
@@ -379,8 +317,8 @@ TEST(connection_create_and_list)
 
 int main(void)
 {
-    if (access(cli_bin(), X_OK) != 0) {
-        check_fail(__FILE__, __LINE__, "no CLI binary at %s (make test-bin)", cli_bin());
+    if (access(clirun_bin(), X_OK) != 0) {
+        check_fail(__FILE__, __LINE__, "no CLI binary at %s (make test-bin)", clirun_bin());
         return check_finish();
     }
     tmp = check_tmpdir("e2e-cli");
@@ -401,7 +339,7 @@ int main(void)
     RUN(group_create_pause_resume_delete);
     RUN(connection_create_and_list);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "daemon did not exit cleanly");
-    run_release(&last_run);
+    clirun_release(&last_run);
     http_resp_release(&last_http);
     check_rm_rf(tmp);
     free(tmp);

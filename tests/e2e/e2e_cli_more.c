@@ -37,7 +37,7 @@ struct env {
 
 static struct cli_run *cli_v(const struct env *e, const char *first, va_list ap)
 {
-    struct cli_env ce = { g_tmp, e->url ? e->url : url, e->key, e->cwd };
+    struct cli_env ce = { .tmp = g_tmp, .url = e->url ? e->url : url, .key = e->key, .cwd = e->cwd };
     return clirun_v(&last, &ce, first, ap);
 }
 

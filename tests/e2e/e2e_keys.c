@@ -9,6 +9,7 @@
  *   - a usage error (no --role) is exit 2 and creates nothing. */
 #include "check.h"
 #include "e2e/harness.h"
+#include "e2e/clirun.h"
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,57 +21,18 @@ static struct daemon d;
 static char url[128];
 static char *tmp;
 
-struct run {
-    int status;
-    char out[8192];
-    char err[4096];
-};
-static struct run last;
-
-static void slurp(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = 0;
-    if (f) {
-        n = fread(buf, 1, size - 1, f);
-        fclose(f);
-    }
-    buf[n] = '\0';
-}
+static struct cli_run last; /* released by the next run */
 
 /* cli: runs the CLI as key with the words given (NULL-terminated); the result in `last`. */
-static struct run *cli(const char *key, ...)
+static struct cli_run *cli(const char *key, ...)
 {
-    const char *argv[32];
-    char outp[600], errp[600];
-    int n = 0, st;
+    struct cli_env e = { .tmp = tmp, .url = url, .key = key };
     va_list ap;
-    pid_t pid;
-    const char *b = getenv("COFFER_CLI");
-    argv[n++] = b && *b ? b : "build/asan/coffer";
+    const char *first;
     va_start(ap, key);
-    for (const char *w; n < 31 && (w = va_arg(ap, const char *)) != NULL;) argv[n++] = w;
+    first = va_arg(ap, const char *);
+    clirun_v(&last, &e, first, ap);
     va_end(ap);
-    argv[n] = NULL;
-    snprintf(outp, sizeof outp, "%s/out", tmp);
-    snprintf(errp, sizeof errp, "%s/err", tmp);
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0) _exit(126);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        setenv("COFFER_URL", url, 1);
-        setenv("COFFER_KEY", key, 1);
-        unsetenv("COFFER_TENANT");
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    last.status = -1;
-    if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st)) last.status = WEXITSTATUS(st);
-    slurp(outp, last.out, sizeof last.out);
-    slurp(errp, last.err, sizeof last.err);
     return &last;
 }
 
@@ -92,7 +54,7 @@ static char secret[160], id[32];
 
 TEST(create_prints_the_secret_once_and_it_works)
 {
-    struct run *r = cli(HARNESS_KEY, "--tenant", "acme", "key", "create", "ci-reader", "--role", "Viewer", NULL);
+    struct cli_run *r = cli(HARNESS_KEY, "--tenant", "acme", "key", "create", "ci-reader", "--role", "Viewer", NULL);
     const char *s, *i;
     CHECKF(r->status == 0, "exit %d: %s", r->status, r->err);
     i = strstr(r->out, "created key ");
@@ -110,7 +72,7 @@ TEST(create_prints_the_secret_once_and_it_works)
 
 TEST(list_shows_the_key_never_the_secret)
 {
-    struct run *r = cli(HARNESS_KEY, "key", "list", "--for-tenant", "acme", NULL);
+    struct cli_run *r = cli(HARNESS_KEY, "key", "list", "--for-tenant", "acme", NULL);
     CHECKF(r->status == 0, "exit %d: %s", r->status, r->err);
     CHECKF(strstr(r->out, id) && strstr(r->out, "ci-reader") && strstr(r->out, "acme") && strstr(r->out, "Viewer") &&
            strstr(r->out, "Active"), "stdout: %s", r->out);
@@ -121,7 +83,7 @@ TEST(list_shows_the_key_never_the_secret)
 
 TEST(a_viewer_cannot_create_keys)
 {
-    struct run *r = cli(secret, "--tenant", "acme", "key", "create", "sneaky", "--role", "Viewer", NULL);
+    struct cli_run *r = cli(secret, "--tenant", "acme", "key", "create", "sneaky", "--role", "Viewer", NULL);
     CHECKF(r->status == 1 && strstr(r->err, "Admin") && strstr(r->err, "403"), "exit %d: %s", r->status, r->err);
     r = cli(HARNESS_KEY, "key", "create", "no-roles", NULL);
     CHECKF(r->status == 2, "exit %d: %s", r->status, r->err);
@@ -131,7 +93,7 @@ TEST(a_viewer_cannot_create_keys)
 
 TEST(revoke_takes_effect_on_the_next_request)
 {
-    struct run *r = cli(HARNESS_KEY, "key", "revoke", id, NULL);
+    struct cli_run *r = cli(HARNESS_KEY, "key", "revoke", id, NULL);
     CHECKF(r->status == 0, "exit %d: %s", r->status, r->err);
     CHECK_EQ_INT(get_as(secret, "acme", "GET", NULL), 401);
     r = cli(HARNESS_KEY, "key", "list", NULL);

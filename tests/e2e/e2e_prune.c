@@ -10,6 +10,7 @@
  *     byte for byte; verify (re-reading every blob) is clean. */
 #include "check.h"
 #include "e2e/harness.h"
+#include "e2e/clirun.h"
 #include "e2e/e2e_recover_fixture.h"
 #include "engine/engine.h"
 #include "repo/repo.h"
@@ -81,42 +82,15 @@ static json_t *wait_prune(long long id)
     return NULL;
 }
 
+/* run_cli: the CLI with words against the daemon; its output (stdout and stderr, malloc'd) in *out
+ * and its exit status. */
 static int run_cli(char **out, const char *const *words)
 {
-    char outp[600], url[128];
-    const char *argv[16];
-    int n = 0, st = -1;
-    pid_t pid;
-    const char *bin = getenv("COFFER_CLI");
-    argv[n++] = bin && *bin ? bin : "build/asan/coffer";
-    for (; *words && n < 15; words++) argv[n++] = *words;
-    argv[n] = NULL;
-    snprintf(outp, sizeof outp, "%s/cli.out", tmp);
+    char url[128];
+    struct cli_env e = { .tmp = tmp, .url = url, .key = HARNESS_KEY, .merge = 1 };
+    int st;
     snprintf(url, sizeof url, "%s/v2", d.base);
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0) _exit(126);
-        dup2(fo, 1);
-        dup2(fo, 2);
-        setenv("COFFER_URL", url, 1);
-        setenv("COFFER_KEY", HARNESS_KEY, 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    if (pid > 0 && waitpid(pid, &st, 0) == pid) st = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    *out = NULL;
-    {
-        FILE *f = fopen(outp, "r");
-        if (f) {
-            char *buf = calloc(1, 65536);
-            size_t got = buf ? fread(buf, 1, 65535, f) : 0;
-            (void)got;
-            fclose(f);
-            *out = buf;
-        }
-    }
+    *out = clirun_out(&e, words, &st);
     return st;
 }
 

@@ -22,7 +22,7 @@ static struct cli_run last; /* released by the next run, so a failed CHECK leaks
 /* cli: runs the CLI with the words (NULL-terminated). */
 static struct cli_run *cli(const char *first, ...)
 {
-    struct cli_env e = { g_tmp, url, HARNESS_KEY, NULL };
+    struct cli_env e = { .tmp = g_tmp, .url = url, .key = HARNESS_KEY };
     struct cli_run *r;
     va_list ap;
     va_start(ap, first);

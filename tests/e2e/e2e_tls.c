@@ -27,6 +27,7 @@
  *                                    after the chmod the same daemon starts */
 #include "check.h"
 #include "e2e/harness.h"
+#include "e2e/clirun.h"
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -41,12 +42,6 @@
 static char *tmp;
 static char a_crt[512], a_key[512], b_crt[512], b_key[512];
 static char a_fp[128], a_pin[64], b_fp[128], b_pin[64];
-
-static const char *cli_bin(void)
-{
-    const char *b = getenv("COFFER_CLI");
-    return b && *b ? b : "build/asan/coffer";
-}
 
 static const char *daemon_path(void)
 {
@@ -174,69 +169,31 @@ static int printed_identity(struct daemon *d, long from, char *fp, size_t fpn, c
     return rc;
 }
 
-struct run {
-    int status; /* exit status, -1 when it did not exit normally within the time */
-    char *out, *err;
-};
-static struct run last;
+static struct cli_run last; /* released by the next run */
 
 /* run_prog: runs argv (NULL-terminated) with env additions (NULL-terminated "NAME=value" list, may be
- * NULL) and COFFER_CACERT / COFFER_PIN unset unless given; at most 90 s. */
-static struct run *run_prog(const char *const *argv, const char *const *env)
+ * NULL), the harness's admin key for a daemon, and COFFER_URL, COFFER_CACERT, COFFER_PIN and the
+ * daemon's TLS variables unset unless given; at most CLIRUN_TIMEOUT_S. */
+static struct cli_run *run_prog(const char *const *argv, const char *const *env)
 {
-    char outp[600], errp[600];
-    pid_t pid;
-    int st = 0;
-    free(last.out);
-    free(last.err);
-    memset(&last, 0, sizeof last);
-    last.status = -1;
-    snprintf(outp, sizeof outp, "%s/run.out", tmp);
-    snprintf(errp, sizeof errp, "%s/run.err", tmp);
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600), fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0) _exit(126);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        unsetenv("COFFER_CACERT");
-        unsetenv("COFFER_PIN");
-        unsetenv("COFFER_URL");
-        unsetenv("COFFER_TLS_CERT");
-        unsetenv("COFFER_TLS_KEY");
-        setenv("COFFER_ADMIN_KEY", HARNESS_KEY, 1);
-        for (const char *const *e = env; e && *e; e++) putenv(strdup(*e));
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    if (pid > 0) {
-        for (int i = 0; i < 900; i++) {
-            pid_t got = waitpid(pid, &st, WNOHANG);
-            if (got == pid) {
-                if (WIFEXITED(st)) last.status = WEXITSTATUS(st);
-                pid = 0;
-                break;
-            }
-            usleep(100 * 1000);
-        }
-        if (pid > 0) { /* still running after 90 s: a failure */
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-        }
-    }
-    last.out = slurp(outp);
-    last.err = slurp(errp);
-    return &last;
+    const char *all[16];
+    int n = 0;
+    struct cli_env e = { .tmp = tmp, .env = all };
+    all[n++] = "COFFER_TLS_CERT";
+    all[n++] = "COFFER_TLS_KEY";
+    all[n++] = "COFFER_ADMIN_KEY=" HARNESS_KEY;
+    for (const char *const *v = env; v && *v && n < 15; v++) all[n++] = *v;
+    all[n] = NULL;
+    return clirun_argv(&last, &e, argv);
 }
 
 /* cli: coffer with the words given (NULL-terminated), the harness key and env additions. */
-static struct run *cli(const char *const *env, ...)
+static struct cli_run *cli(const char *const *env, ...)
 {
     const char *argv[32];
     int n = 0;
     va_list ap;
-    argv[n++] = cli_bin();
+    argv[n++] = clirun_bin();
     argv[n++] = "--key";
     argv[n++] = HARNESS_KEY;
     va_start(ap, env);
@@ -302,7 +259,7 @@ TEST(cli_cacert)
 {
     char env_ca[600];
     const char *env[2] = { env_ca, NULL };
-    struct run *r;
+    struct cli_run *r;
     r = cli(NULL, "--url", url, "--cacert", a_crt, "policy", "list", (const char *)NULL);
     CHECKF(r->status == 0, "exit %d: %s", r->status, r->err);
     snprintf(env_ca, sizeof env_ca, "COFFER_CACERT=%s", a_crt);
@@ -322,7 +279,7 @@ TEST(cli_pin)
 {
     char env_pin[128];
     const char *env[2] = { env_pin, NULL };
-    struct run *r;
+    struct cli_run *r;
     r = cli(NULL, "--url", url, "--pin", a_pin, "policy", "list", (const char *)NULL);
     CHECKF(r->status == 0, "exit %d: %s", r->status, r->err);
     snprintf(env_pin, sizeof env_pin, "COFFER_PIN=%s", a_pin);
@@ -419,7 +376,7 @@ TEST(self_signed_beyond_loopback)
     struct daemon_opts o = { .listen_host = "0.0.0.0", .https = 1 };
     char fp[128], pin[64], fp2[128], pin2[64], crt[500], key[500], host[256] = "", ref[64];
     struct stat st;
-    struct run *r;
+    struct cli_run *r;
     long from;
     CHECK(daemon_start_opts(&ss, &o, NULL) == 0);
     CHECK(printed_identity(&ss, 0, fp, sizeof fp, pin, sizeof pin) == 0);
@@ -470,7 +427,7 @@ TEST(plain_http_beyond_loopback_refused)
     const char *argv2[] = { daemon_path(), "--data-dir", dir, "--listen", "127.0.0.1:0", "--tls-cert", a_crt, NULL };
     const char *env[] = { "COFFER_LISTEN=0.0.0.0:0", "COFFER_NO_TLS=1", NULL };
     const char *argv3[] = { daemon_path(), "--data-dir", dir, NULL };
-    struct run *r = run_prog(argv1, NULL);
+    struct cli_run *r = run_prog(argv1, NULL);
     int ok1 = r->status == 2 && strstr(r->err, "--allow-plain-http") != NULL;
     char why[2048];
     snprintf(why, sizeof why, "exit %d: %s", r->status, r->err);
@@ -494,7 +451,7 @@ TEST(plain_http_beyond_loopback_refused)
 TEST(secret_files_must_be_private)
 {
     char p[600], want[1400], live_key[600];
-    struct run *r;
+    struct cli_run *r;
     const char *argv[12];
     int n = 0;
     CHECK(daemon_start(&sec, NULL) == 0); /* makes DIR/repo.key (0600) */
@@ -544,8 +501,8 @@ TEST(secret_files_must_be_private)
 int main(void)
 {
     struct daemon_opts o = { 0 };
-    if (access(cli_bin(), X_OK) != 0 || system("openssl version >/dev/null 2>&1") != 0) {
-        check_fail(__FILE__, __LINE__, "no CLI binary at %s (make test-bin) or no openssl tool", cli_bin());
+    if (access(clirun_bin(), X_OK) != 0 || system("openssl version >/dev/null 2>&1") != 0) {
+        check_fail(__FILE__, __LINE__, "no CLI binary at %s (make test-bin) or no openssl tool", clirun_bin());
         return check_finish();
     }
     tmp = check_tmpdir("e2e-tls");
@@ -575,8 +532,7 @@ int main(void)
     if (rl.data_dir) daemon_stop(&rl); /* left by a failed test (its failure is counted already) */
     if (ss.data_dir) daemon_stop(&ss);
     if (sec.data_dir) daemon_stop(&sec);
-    free(last.out);
-    free(last.err);
+    clirun_release(&last);
     free(sh_out);
     check_rm_rf(tmp);
     free(tmp);

@@ -6,12 +6,15 @@
  *     the test clock (/v2/coffer-test/...) is the one route deliberately left out;
  *   - the tenant header is a parameter exactly where the route's table takes a tenant;
  *   - every operation has an operationId (unique), a success status and the error body for 4XX/5XX;
+ *   - X-Request-Id: the reusable header parameter (optional, at most API_REQUEST_ID_MAX) is a parameter
+ *     of every operation, and every answer (the error body's component included) has the header;
  *   - against ../shared/api/wire-contract.md (SKIP when absent): every operation under an IBM path is
  *     a contract operation with its method, path and success status, every body field name of it is a
  *     body field of that operation in the contract, and every property of a component named like a
  *     contract model is a field of that model.
  * Each mismatch is printed on its own line ("    mismatch: ...") before the test fails with a count. */
 #include "api/routes.h"
+#include "api/server.h"
 #include "check.h"
 #include <jansson.h>
 #include <stdarg.h>
@@ -246,6 +249,52 @@ TEST(bearer_security_and_error_bodies)
     CHECKF(g_mismatches == before, "%d mismatches (listed above)", g_mismatches - before);
 }
 
+/* has_request_id_header: the response r (inline, or a $ref to a component: checked there) has the
+ * X-Request-Id header of the component. */
+static int has_request_id_header(json_t *r)
+{
+    const char *ref = json_string_value(json_object_get(json_object_get(json_object_get(r, "headers"), "X-Request-Id"),
+                                                        "$ref"));
+    if (json_object_get(r, "$ref")) return 1; /* a component response: checked on its own */
+    return ref && strcmp(ref, "#/components/headers/RequestId") == 0;
+}
+
+TEST(request_id_on_every_operation_and_answer)
+{
+    int before = g_mismatches, ops = 0;
+    json_t *comp = json_object_get(g_doc, "components"), *p, *h, *item, *r;
+    const char *path, *name;
+    p = json_object_get(json_object_get(comp, "parameters"), "RequestId");
+    CHECK(p && strcmp(json_string_value(json_object_get(p, "name")), "X-Request-Id") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(p, "in")), "header") == 0);
+    CHECK(json_is_false(json_object_get(p, "required")));
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(p, "schema"), "maxLength")), API_REQUEST_ID_MAX);
+    h = json_object_get(json_object_get(comp, "headers"), "RequestId");
+    CHECK(h && json_is_true(json_object_get(h, "required")));
+    json_object_foreach(json_object_get(comp, "responses"), name, r)
+        if (!has_request_id_header(r)) mismatch("components.responses.%s has no X-Request-Id header", name);
+    json_object_foreach(json_object_get(g_doc, "paths"), path, item) {
+        for (int i = 0; g_methods[i]; i++) {
+            json_t *op = json_object_get(item, g_methods[i]), *v;
+            size_t k;
+            const char *code;
+            int found = 0;
+            if (!op) continue;
+            ops++;
+            json_array_foreach(json_object_get(op, "parameters"), k, v) {
+                const char *ref = json_string_value(json_object_get(v, "$ref"));
+                if (ref && strcmp(ref, "#/components/parameters/RequestId") == 0) found = 1;
+            }
+            if (!found) mismatch("%s %s does not take the X-Request-Id parameter", g_methods[i], path);
+            json_object_foreach(json_object_get(op, "responses"), code, r)
+                if (!has_request_id_header(r)) mismatch("%s %s: answer %s has no X-Request-Id header", g_methods[i], path,
+                                                        code);
+        }
+    }
+    CHECK(ops > 0);
+    CHECKF(g_mismatches == before, "%d X-Request-Id mismatches (listed above)", g_mismatches - before);
+}
+
 /* ---- the wire contract ---- */
 
 /* contract_load: the operations and models of wire-contract.md, or NULL when the file is absent. Lines:
@@ -387,6 +436,7 @@ int main(void)
     RUN(every_documented_operation_is_served);
     RUN(tenant_header_where_the_route_takes_it);
     RUN(bearer_security_and_error_bodies);
+    RUN(request_id_on_every_operation_and_answer);
     if (g_contract) {
         RUN(ibm_operations_match_the_wire_contract);
         RUN(component_models_match_the_wire_contract);

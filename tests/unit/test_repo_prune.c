@@ -12,6 +12,7 @@
  *   random moment), with a backup running beside it every other time; after each, the repository
  *   opens, verifies clean and every snapshot restores byte for byte. */
 #include "check.h"
+#include "repofix.h"
 #include "engine/engine.h"
 #include "repo/repo.h"
 #include "repo/repo_int.h"
@@ -31,90 +32,6 @@
 #include <unistd.h>
 
 static char *g_tmp;
-
-static void fill_random(uint8_t *p, size_t n, uint64_t seed)
-{
-    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 12345;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        p[i] = (uint8_t)(x >> 24);
-    }
-}
-
-static int write_seeded(const char *path, size_t len, uint64_t seed)
-{
-    uint8_t *buf = malloc(len ? len : 1);
-    int fd, rc = -1;
-    if (!buf) return -1;
-    fill_random(buf, len, seed);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-        rc = write(fd, buf, len) == (ssize_t)len ? 0 : -1;
-        if (fsync(fd) < 0) rc = -1;
-        close(fd);
-    }
-    free(buf);
-    return rc;
-}
-
-static int backup_dir(struct repo *r, const char *dir, json_t *meta, int threads,
-                      void (*hook)(void *, const char *), char id[REPO_ID_HEX_LEN + 1])
-{
-    const char *inc[1] = { dir };
-    struct eng_backup_opts o = { .include_paths = inc, .n_include = 1, .snapshot_meta = meta,
-                                 .threads = threads, .on_before_open = hook };
-    struct eng_backup_result res;
-    char err[512];
-    int rc = eng_backup(r, &o, &res, err, sizeof err);
-    if (rc == 0) memcpy(id, res.snapshot_id, REPO_ID_HEX_LEN + 1);
-    else fprintf(stderr, "backup of %s failed: %s\n", dir, err);
-    eng_backup_result_release(&res);
-    return rc;
-}
-
-/* restore_equal: restores snapshot id and compares the copy of dir in it with expect. 0 if equal. */
-static int restore_equal(struct repo *r, const char *id, const char *dir, const char *expect)
-{
-    char target[600], got[1200], err[512], msg[512];
-    struct eng_restore_opts o = { .target_dir = target, .overwrite = 1 };
-    struct eng_restore_result res;
-    int rc, n = 0;
-    snprintf(target, sizeof target, "%s/restore", g_tmp);
-    check_rm_rf(target);
-    rc = eng_restore(r, id, &o, &res, err, sizeof err);
-    eng_restore_result_release(&res);
-    if (rc != 0) {
-        fprintf(stderr, "restore of %.16s failed: %s\n", id, err);
-        return -1;
-    }
-    snprintf(got, sizeof got, "%s%s", target, dir);
-    rc = check_trees_equal(expect, got, 0, NULL, NULL, msg, sizeof msg, &n);
-    if (rc != 0) fprintf(stderr, "snapshot %.16s differs: %s\n", id, msg);
-    check_rm_rf(target);
-    return rc == 0 && n > 1 ? 0 : -1;
-}
-
-static int verify_clean(struct repo *r, int read_data)
-{
-    json_t *rep = NULL;
-    int ok = repo_verify(r, read_data, &rep) == 0 && json_is_true(json_object_get(rep, "ok"));
-    if (!ok && rep) {
-        char *s = json_dumps(rep, JSON_COMPACT);
-        fprintf(stderr, "verify: %.2000s\n", s ? s : "?");
-        free(s);
-    }
-    json_decref(rep);
-    return ok;
-}
-
-static uint64_t pack_bytes(struct repo *r)
-{
-    struct repo_stats st;
-    repo_get_stats(r, &st);
-    return st.pack_bytes;
-}
 
 /* tree_listing: "path size\n" of every file under dir, sorted by readdir order per directory
  * (stable for an unchanged directory): a fingerprint of a repository's contents. */
@@ -200,7 +117,7 @@ TEST(reclaims_and_keeps_everything_kept)
     CHECK(mkdir(dir, 0700) == 0 && mkdir(src, 0700) == 0 && mkdir(copies, 0700) == 0);
     for (int j = 0; j < NFILES; j++) {
         snprintf(path, sizeof path, "%s/f%02d", src, j);
-        CHECK(write_seeded(path, FILE_LEN, (uint64_t)j) == 0);
+        CHECK(repofix_write_seeded(path, FILE_LEN, (uint64_t)j) == 0);
     }
     CHECK(repo_create(repo_dir, key, err, sizeof err) == 0);
     CHECK(repo_open(repo_dir, key, &r, err, sizeof err) == 0);
@@ -208,14 +125,14 @@ TEST(reclaims_and_keeps_everything_kept)
     for (int i = 0; i < 10; i++) { /* run i rewrites file i: 5% of the tree changes per run */
         char cmd[2000];
         snprintf(path, sizeof path, "%s/f%02d", src, i);
-        CHECK(write_seeded(path, FILE_LEN, 1000u + (uint64_t)i) == 0);
-        CHECK(backup_dir(r, src, NULL, 2, NULL, ids[i]) == 0);
+        CHECK(repofix_write_seeded(path, FILE_LEN, 1000u + (uint64_t)i) == 0);
+        CHECK(repofix_backup(r, src, NULL, 2, NULL, ids[i]) == 0);
         snprintf(cmd, sizeof cmd, "cp -a '%s' '%s/%d'", src, copies, i);
         CHECK(system(cmd) == 0);
     }
     CHECK(repo_flush(r) == 0);
     for (int i = 0; i < 5; i++) CHECK(repo_snapshot_forget(r, ids[i]) == 0);
-    bytes0 = pack_bytes(r);
+    bytes0 = repofix_pack_bytes(r);
 
     /* Dry run: not one file of the repository changes. */
     before = listing(repo_dir);
@@ -225,7 +142,7 @@ TEST(reclaims_and_keeps_everything_kept)
     CHECKF(strcmp(before, after) == 0, "the dry run changed the repository");
     free(before);
     free(after);
-    CHECK_EQ_INT(pack_bytes(r), bytes0);
+    CHECK_EQ_INT(repofix_pack_bytes(r), bytes0);
     CHECK_EQ_INT(dry.snapshots, 5);
     CHECK(dry.packs_deleted + dry.packs_repacked > 0);
 
@@ -235,7 +152,7 @@ TEST(reclaims_and_keeps_everything_kept)
     CHECK_EQ_INT(real.packs_deleted, dry.packs_deleted);
     CHECK_EQ_INT(real.packs_repacked, dry.packs_repacked);
     CHECK_EQ_INT(real.blobs_unused, dry.blobs_unused);
-    bytes1 = pack_bytes(r);
+    bytes1 = repofix_pack_bytes(r);
     /* Snapshot i holds new versions of files 0..i and first versions of the others. Only the five
      * forgotten snapshots (0..4) held the first versions of files 1..5 (file 0 was rewritten
      * before the first backup; snapshot 5 has new versions of 0..5): 5 x 50000 bytes, plus their
@@ -249,19 +166,19 @@ TEST(reclaims_and_keeps_everything_kept)
            (unsigned long long)(bytes0 - bytes1));
     for (int i = 5; i < 10; i++) {
         snprintf(path, sizeof path, "%s/%d", copies, i);
-        CHECK(restore_equal(r, ids[i], src, path) == 0);
+        CHECK(repofix_restore_equal(r, ids[i], src, path, g_tmp) == 0);
     }
-    CHECK(verify_clean(r, 1));
+    CHECK(repofix_verify_clean(r, 1));
     repo_close(r);
     r = NULL;
 
     /* After reopening: the same bytes on disk, every kept snapshot whole, nothing left to do. */
     CHECK(repo_open(repo_dir, key, &r, err, sizeof err) == 0);
-    CHECK_EQ_INT(pack_bytes(r), bytes1);
-    CHECK(verify_clean(r, 1));
+    CHECK_EQ_INT(repofix_pack_bytes(r), bytes1);
+    CHECK(repofix_verify_clean(r, 1));
     for (int i = 5; i < 10; i++) {
         snprintf(path, sizeof path, "%s/%d", copies, i);
-        CHECK(restore_equal(r, ids[i], src, path) == 0);
+        CHECK(repofix_restore_equal(r, ids[i], src, path, g_tmp) == 0);
     }
     CHECK(repo_prune(r, &o, &real, err, sizeof err) == 0);
     CHECK_EQ_INT(real.packs_deleted + real.packs_repacked, 0);
@@ -400,7 +317,7 @@ TEST(backups_beside_prune_keep_their_blobs)
     CHECK(mkdir(dir, 0700) == 0 && mkdir(src, 0700) == 0);
     for (int j = 0; j < 40; j++) {
         snprintf(path, sizeof path, "%s/f%02d", src, j);
-        CHECK(write_seeded(path, 30000 + (size_t)j * 100, 500u + (uint64_t)j) == 0);
+        CHECK(repofix_write_seeded(path, 30000 + (size_t)j * 100, 500u + (uint64_t)j) == 0);
     }
     CHECK(repo_create(repo_dir, key, err, sizeof err) == 0);
     CHECK(repo_open(repo_dir, key, &r, err, sizeof err) == 0);
@@ -410,7 +327,7 @@ TEST(backups_beside_prune_keep_their_blobs)
      * prune runs while the backup goes on: every pack is garbage when the prune marks. */
     for (int round = 0; round < 3; round++) {
         char first[REPO_ID_HEX_LEN + 1];
-        CHECK(backup_dir(r, src, NULL, 2, NULL, first) == 0);
+        CHECK(repofix_backup(r, src, NULL, 2, NULL, first) == 0);
         memset(&b, 0, sizeof b);
         b.r = r;
         b.src = src;
@@ -428,8 +345,8 @@ TEST(backups_beside_prune_keep_their_blobs)
         condemned += rep.packs_deleted + rep.packs_repacked;
         pthread_join(th, NULL);
         CHECK_EQ_INT(b.failed, 0);
-        for (int k = 0; k < b.runs; k++) CHECK(restore_equal(r, b.ids[k], src, src) == 0);
-        CHECK(verify_clean(r, 0));
+        for (int k = 0; k < b.runs; k++) CHECK(repofix_restore_equal(r, b.ids[k], src, src, g_tmp) == 0);
+        CHECK(repofix_verify_clean(r, 0));
     }
     CHECKF(waited >= 1 && condemned >= 1, "the prunes never met a running backup (%llu, %llu)",
            (unsigned long long)waited, (unsigned long long)condemned);
@@ -438,10 +355,10 @@ TEST(backups_beside_prune_keep_their_blobs)
     repo_close(r);
     r = NULL;
     CHECK(repo_open(repo_dir, key, &r, err, sizeof err) == 0);
-    CHECK(verify_clean(r, 1));
+    CHECK(repofix_verify_clean(r, 1));
     CHECK(repo_snapshot_list(r, &ids) == 0);
     CHECK_EQ_INT(json_array_size(ids), 2); /* each round forgot everything before it */
-    json_array_foreach(ids, i, v) CHECK(restore_equal(r, json_string_value(v), src, src) == 0);
+    json_array_foreach(ids, i, v) CHECK(repofix_restore_equal(r, json_string_value(v), src, src, g_tmp) == 0);
     json_decref(ids);
     repo_close(r);
 }
@@ -458,7 +375,7 @@ static void crash_version(const char *base, int seed, char *dir, size_t len)
     for (int j = 0; j < CRASH_FILES; j++) {
         snprintf(path, sizeof path, "%s/f%d", dir, j);
         /* f0 is the same in every version: dedup across versions */
-        write_seeded(path, 20000 + (size_t)((seed * 7 + j * 13) % 40) * 1000,
+        repofix_write_seeded(path, 20000 + (size_t)((seed * 7 + j * 13) % 40) * 1000,
                      j == 0 ? 77u : (uint64_t)seed * 100 + (uint64_t)j);
     }
 }
@@ -479,7 +396,7 @@ static void *child_bk_main(void *arg)
     struct child_bk *c = arg;
     char id[REPO_ID_HEX_LEN + 1];
     json_t *meta = json_pack("{s:i}", "seed", c->seed);
-    backup_dir(c->r, c->dir, meta, 1, NULL, id);
+    repofix_backup(c->r, c->dir, meta, 1, NULL, id);
     json_decref(meta);
     return NULL;
 }
@@ -553,7 +470,7 @@ static int crash_check(const char *repo_dir, const char *key, const char *base, 
         fprintf(stderr, "open after kill: %s\n", err);
         return -1;
     }
-    if (!verify_clean(r, read_data)) bad = 1;
+    if (!repofix_verify_clean(r, read_data)) bad = 1;
     if (!bad && repo_snapshot_list(r, &ids) == 0) {
         *nsnaps = json_array_size(ids);
         json_array_foreach(ids, i, v) {
@@ -567,7 +484,7 @@ static int crash_check(const char *repo_dir, const char *key, const char *base, 
             seed = (int)json_integer_value(json_object_get(doc, "seed"));
             json_decref(doc);
             snprintf(dir, sizeof dir, "%s/v%03d", base, seed);
-            if (restore_equal(r, json_string_value(v), dir, dir) != 0) {
+            if (repofix_restore_equal(r, json_string_value(v), dir, dir, g_tmp) != 0) {
                 bad = 1;
                 break;
             }
@@ -599,7 +516,7 @@ TEST(crash_campaign)
         json_t *meta = json_pack("{s:i}", "seed", 1000 + s);
         char id[REPO_ID_HEX_LEN + 1];
         crash_version(base, 1000 + s, first, sizeof first);
-        CHECK(backup_dir(r, first, meta, 1, NULL, id) == 0);
+        CHECK(repofix_backup(r, first, meta, 1, NULL, id) == 0);
         json_decref(meta);
     }
     repo_close(r);

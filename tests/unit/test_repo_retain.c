@@ -14,6 +14,7 @@
  * - legal hold: keeps a snapshot with no lock, even from the data-security right; lifted (a new
  *   generation), the snapshot is forgotten. */
 #include "check.h"
+#include "repofix.h"
 #include "engine/engine.h"
 #include "repo/backend.h"
 #include "repo/repo.h"
@@ -31,76 +32,6 @@
 
 static char *g_tmp;
 
-static int write_seeded(const char *path, size_t len, uint64_t seed)
-{
-    uint8_t *buf = malloc(len ? len : 1);
-    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 7;
-    int fd, rc = -1;
-    if (!buf) return -1;
-    for (size_t i = 0; i < len; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        buf[i] = (uint8_t)(x >> 24);
-    }
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-        rc = write(fd, buf, len) == (ssize_t)len ? 0 : -1;
-        close(fd);
-    }
-    free(buf);
-    return rc;
-}
-
-static int backup_dir(struct repo *r, const char *dir, char id[REPO_ID_HEX_LEN + 1])
-{
-    const char *inc[1] = { dir };
-    struct eng_backup_opts o = { .include_paths = inc, .n_include = 1, .threads = 1 };
-    struct eng_backup_result res;
-    char err[512];
-    int rc = eng_backup(r, &o, &res, err, sizeof err);
-    if (rc == 0) memcpy(id, res.snapshot_id, REPO_ID_HEX_LEN + 1);
-    else fprintf(stderr, "backup of %s failed: %s\n", dir, err);
-    eng_backup_result_release(&res);
-    return rc;
-}
-
-static int restore_equal(struct repo *r, const char *id, const char *dir)
-{
-    char target[600], got[1200], err[512], msg[512];
-    struct eng_restore_opts o = { .target_dir = target, .overwrite = 1 };
-    struct eng_restore_result res;
-    int rc, n = 0;
-    snprintf(target, sizeof target, "%s/restore", g_tmp);
-    check_rm_rf(target);
-    rc = eng_restore(r, id, &o, &res, err, sizeof err);
-    eng_restore_result_release(&res);
-    if (rc != 0) {
-        fprintf(stderr, "restore of %.16s failed: %s\n", id, err);
-        return -1;
-    }
-    snprintf(got, sizeof got, "%s%s", target, dir);
-    rc = check_trees_equal(dir, got, 0, NULL, NULL, msg, sizeof msg, &n);
-    if (rc != 0) fprintf(stderr, "snapshot %.16s differs: %s\n", id, msg);
-    check_rm_rf(target);
-    return rc == 0 && n > 1 ? 0 : -1;
-}
-
-static int verify_clean(struct repo *r)
-{
-    json_t *rep = NULL;
-    int ok = repo_verify(r, 1, &rep) == 0 && json_is_true(json_object_get(rep, "ok"));
-    json_decref(rep);
-    return ok;
-}
-
-static uint64_t pack_bytes(struct repo *r)
-{
-    struct repo_stats st;
-    repo_get_stats(r, &st);
-    return st.pack_bytes;
-}
-
 /* make_repo: a repository under name with two trees a (locked later) and b of 4 x 60000 bytes each,
  * one snapshot of each. */
 static int make_repo(const char *name, char *repo_dir, char *key, char *a, char *b, struct repo **r,
@@ -115,16 +46,16 @@ static int make_repo(const char *name, char *repo_dir, char *key, char *a, char 
     if (mkdir(dir, 0700) < 0 || mkdir(a, 0700) < 0 || mkdir(b, 0700) < 0) return -1;
     for (int k = 0; k < 4; k++) {
         snprintf(path, sizeof path, "%s/f%d", a, k);
-        if (write_seeded(path, 60000, 100u + (uint64_t)k) < 0) return -1;
+        if (repofix_write_seeded(path, 60000, 100u + (uint64_t)k) < 0) return -1;
         snprintf(path, sizeof path, "%s/f%d", b, k);
-        if (write_seeded(path, 60000, 200u + (uint64_t)k) < 0) return -1;
+        if (repofix_write_seeded(path, 60000, 200u + (uint64_t)k) < 0) return -1;
     }
     if (repo_create(repo_dir, key, err, sizeof err) != 0 || repo_open(repo_dir, key, r, err, sizeof err) != 0) {
         fprintf(stderr, "repo: %s\n", err);
         return -1;
     }
     repo_set_pack_target(*r, 64 * 1024);
-    if (backup_dir(*r, a, ida) != 0 || backup_dir(*r, b, idb) != 0) return -1;
+    if (repofix_backup(*r, a, NULL, 1, NULL, ida) != 0 || repofix_backup(*r, b, NULL, 1, NULL, idb) != 0) return -1;
     return repo_flush(*r);
 }
 
@@ -202,7 +133,7 @@ TEST(compliance_lock_holds_everywhere)
     CHECK(repo_retain_get(r, ida, &cur) == 0 && cur.generation == 2 && cur.until_usecs == until);
 
     /* Prune told (by a catalog that deleted both rows) to forget both: the locked one stays, whole. */
-    bytes0 = pack_bytes(r);
+    bytes0 = repofix_pack_bytes(r);
     forget[0] = ida;
     forget[1] = idb;
     o.forget = forget;
@@ -211,9 +142,9 @@ TEST(compliance_lock_holds_everywhere)
     CHECK_EQ_INT(rep.snapshots_locked, 1);
     CHECK_EQ_INT(rep.snapshots_forgotten, 1);
     CHECK_EQ_INT(rep.snapshots, 1);
-    CHECKF(bytes0 - pack_bytes(r) >= 4 * 60000, "freed %llu", (unsigned long long)(bytes0 - pack_bytes(r)));
-    CHECK(restore_equal(r, ida, a) == 0);
-    CHECK(verify_clean(r));
+    CHECKF(bytes0 - repofix_pack_bytes(r) >= 4 * 60000, "freed %llu", (unsigned long long)(bytes0 - repofix_pack_bytes(r)));
+    CHECK(repofix_restore_equal(r, ida, a, a, g_tmp) == 0);
+    CHECK(repofix_verify_clean(r, 1));
     repo_close(r);
     r = NULL;
 
@@ -223,17 +154,17 @@ TEST(compliance_lock_holds_everywhere)
     o.n_forget = 1;
     CHECKF(repo_prune(r, &o, &rep, err, sizeof err) == 0, "prune: %s", err);
     CHECK_EQ_INT(rep.snapshots_locked, 1);
-    CHECK(restore_equal(r, ida, a) == 0);
+    CHECK(repofix_restore_equal(r, ida, a, a, g_tmp) == 0);
 
     /* After its end (test clock): forgotten, and prune reclaims its data. */
     CHECK(util_time_advance(5 * HOUR) == 0);
     CHECK_EQ_INT(repo_retain_check(r, ida, util_time_now(), 0, msg, sizeof msg), 0);
-    bytes0 = pack_bytes(r);
+    bytes0 = repofix_pack_bytes(r);
     CHECKF(repo_prune(r, &o, &rep, err, sizeof err) == 0, "prune: %s", err);
     CHECK_EQ_INT(rep.snapshots_locked, 0);
     CHECK_EQ_INT(rep.snapshots_forgotten, 1);
     CHECK_EQ_INT(rep.snapshots, 0);
-    CHECKF(bytes0 - pack_bytes(r) >= 4 * 60000, "freed %llu", (unsigned long long)(bytes0 - pack_bytes(r)));
+    CHECKF(bytes0 - repofix_pack_bytes(r) >= 4 * 60000, "freed %llu", (unsigned long long)(bytes0 - repofix_pack_bytes(r)));
     repo_close(r);
 }
 
