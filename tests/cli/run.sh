@@ -110,6 +110,8 @@ else
   fi
   # Each line is typed with a TAB into an interactive zsh on a pty (zsh/zpty) that loaded the script
   # from fpath through compinit, then ^T (bound to a widget) writes the command line as completed.
+  # compinit writes its dump file even with -D: it goes into the suite's directory (a dump file of
+  # /dev/null replaced the device with a regular file and broke every other process's redirections).
   cat >"$tmp/zdrive.zsh" <<'ZSH'
 zmodload zsh/zpty || exit 3
 fp=$1 out=$2; shift 2
