@@ -275,13 +275,13 @@ static void agent_heartbeat(struct api_req *req, struct api_resp *resp)
     const char *host = NULL, *version = NULL;
     struct cat_agent a, now_a;
     int64_t now = util_time_now();
-    int rc, changed;
+    int rc, changed, busy = 0;
     if (!body) return;
     if (api_agent_of(req, resp, &a) != 0) goto out_body;
     if (short_str(resp, body, "hostname", 0, 255, &host) != 0 || short_str(resp, body, "version", 1, 64, &version) != 0 ||
         check_addresses(resp, body, &addresses) != 0 ||
         !jv_each_object(resp, body, "", "volumes", 0, 0, check_volume, NULL) ||
-        !jv_obj(resp, body, "", "upgrade_report", 0, &report))
+        !jv_obj(resp, body, "", "upgrade_report", 0, &report) || !jv_bool(resp, body, "", "busy", 0, &busy, NULL))
         goto out;
     volumes = json_object_get(body, "volumes");
     if (json_array_size(volumes) > AGENT_MAX_VOLUMES) {
@@ -302,10 +302,12 @@ static void agent_heartbeat(struct api_req *req, struct api_resp *resp)
     }
     refresh_served(cat, &now_a, changed);
     cat_agent_release(&now_a);
-    up = svc_agent_upgrade_heartbeat(cat, a.tenant, a.connector_id, version, report, now);
+    /* a busy agent (heartbeating while it carries out a work item) takes no new work and no
+     * upgrade: both wait for its next idle heartbeat */
+    up = busy ? NULL : svc_agent_upgrade_heartbeat(cat, a.tenant, a.connector_id, version, report, now);
     answer = json_pack("{s:s,s:i,s:o}", "connector_id", a.connector_id, "heartbeat_secs", api_agent_heartbeat_secs(),
-                       "work", api_ctx(req)->repo ? eng_remote_take(api_ctx(req)->repo, a.tenant, a.connector_id)
-                                                  : json_array());
+                       "work", api_ctx(req)->repo && !busy
+                                   ? eng_remote_take(api_ctx(req)->repo, a.tenant, a.connector_id) : json_array());
     if (up) json_object_set_new(answer, "upgrade", up);
     api_json(resp, 200, answer);
 out:
