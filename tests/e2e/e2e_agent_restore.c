@@ -10,6 +10,9 @@
  *                      the agent's log names the restore and its figures
  *   to_second_host     the same snapshot restored to agent B's host into another directory (a
  *                      recovery whose recoverTarget is host B): byte for byte
+ *   many_small_files   2000 small files in 20 directories backed up through agent A and restored to
+ *                      its host: byte for byte (diff -r), 2000 files counted, and fewer than 200 read
+ *                      requests in the agent's log (reads are batched); prints requests and time
  *   forbidden_reads    with agent B stopped, the test takes the restore work with B's credential: the
  *                      snapshot document and its root tree are readable, a blob id not in the
  *                      snapshot is 403 (and so are ids mixed with allowed ones), an upload is
@@ -31,6 +34,7 @@
 #include "e2e/agentrun.h"
 #include "e2e/e2e_recover_fixture.h"
 #include "repo/tree.h"
+#include "util/time.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -285,6 +289,54 @@ TEST(to_second_host)
     log = agent_log(state_b); /* agent B did it, not cofferd's local agent */
     CHECKF(strstr(log, "restore ") && strstr(log, "bytes written"), "%s", log);
     free(log);
+}
+
+/* last_reads: the read requests of the last restore in an agent's log ("bytes received N in M reads"),
+ * -1 when absent. */
+static long long last_reads(const char *log)
+{
+    const char *p = NULL;
+    for (const char *q = strstr(log, "bytes received "); q; q = strstr(q + 1, "bytes received ")) p = q;
+    p = p ? strstr(p, " in ") : NULL;
+    return p ? atoll(p + 4) : -1;
+}
+
+#define SMALL_FILES 2000
+
+/* SMALL_FILES small files (1..4 KiB each, 20 directories) backed up through agent A and restored to
+ * its host: every file byte for byte, and the agent asks for their data in batches (the read route
+ * takes up to 256 ids), so it makes far fewer read requests than there are files. */
+TEST(many_small_files)
+{
+    char small[700], out[700], gid2[128], snap[80], id[96], *log;
+    json_t *j = NULL;
+    long long reads, nfiles;
+    int64_t t0, t1;
+    CHECK(host_a > 0);
+    snprintf(small, sizeof small, "%s/host-a/small", tmp);
+    snprintf(out, sizeof out, "%s/host-a/out-small", tmp);
+    for (int i = 0; i < SMALL_FILES; i++) {
+        if (i % (SMALL_FILES / 20) == 0) CHECK(system(fmt("mkdir -p '%s/d%02d'", small, i / (SMALL_FILES / 20))) == 0);
+        CHECK(write_random(fmt("%s/d%02d/f%04d", small, i / (SMALL_FILES / 20), i), 1024u + (unsigned)(i % 7) * 512u,
+                           0644) == 0);
+    }
+    CHECK(fx_group(&d, T, "g-small", policy, host_a, small, gid2, sizeof gid2) == 0);
+    CHECK(fx_run(&d, T, gid2, snap, sizeof snap) == 0);
+    t0 = util_time_mono();
+    CHECK(restore_post_path(snap, small, 0, out, id, sizeof id, NULL) == 201);
+    j = fx_wait_recovery(&d, T, id, 120);
+    t1 = util_time_mono();
+    CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0, "%s", dump(j));
+    nfiles = j ? jint(j, "cofferStats.files") : -1;
+    json_decref(j);
+    CHECKF(nfiles == SMALL_FILES, "%lld files restored", nfiles);
+    CHECK(system(fmt("diff -r '%s' '%s/small' >/dev/null", small, out)) == 0);
+    log = agent_log(state_a);
+    reads = last_reads(log);
+    free(log);
+    printf("    %d small files restored through the agent in %.2f s with %lld read requests\n", SMALL_FILES,
+           (t1 - t0) / 1e6, reads);
+    CHECKF(reads > 0 && reads < SMALL_FILES / 10, "%lld read requests for %d files", reads, SMALL_FILES);
 }
 
 static long as_agent(const char *cred, const char *path, const char *body, struct http_resp *r)
@@ -706,6 +758,7 @@ int main(void)
     if (daemon_start(&d, env) != 0) return 1;
     RUN(to_original_host);
     RUN(to_second_host);
+    RUN(many_small_files);
     RUN(forbidden_reads);
     RUN(scoped_reads);
     RUN(kill_mid_restore);
