@@ -5,8 +5,8 @@
  * thread goes on heartbeating every interval with "busy": true (the server then hands out no work
  * and no upgrade), so the connector stays connected during a long backup or restore. A transport
  * failure is retried with a backoff doubling from 1 s to the interval; a 401/403 means the
- * credential was revoked (the connector was deleted): the loop ends with -EACCES. Waits are slept in steps of at most a second so a stop request ends the
- * loop promptly. The event log is log.c. */
+ * credential was revoked (the connector was deleted): the loop ends with -EACCES. Waits are slept
+ * in steps of at most a second so a stop request ends the loop promptly. The event log is log.c. */
 #include "agentd/core.h"
 #include "util/time.h"
 #include <errno.h>
@@ -66,6 +66,7 @@ struct busy_beats {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
+    int failing;  /* the last busy heartbeat failed (logged once per failing stretch) */
 };
 
 static void *busy_beat_main(void *arg)
@@ -83,7 +84,8 @@ static void *busy_beat_main(void *arg)
         pthread_mutex_unlock(&b->mu);
         rc = send_beat(b->st, b->o, 1, &a, herr, sizeof herr);
         if (rc == 0) agentd_answer_release(&a);
-        else agentd_log(AGENTD_WARNING, "heartbeat during work failed: %s", herr);
+        else if (!b->failing) agentd_log(AGENTD_WARNING, "heartbeat during work failed: %s", herr);
+        b->failing = rc != 0;
         agentd_set_connected(rc == 0);
         pthread_mutex_lock(&b->mu);
     }

@@ -11,7 +11,9 @@
  * overwrite rule, files renamed into place only when complete and durable) hold unchanged.
  *
  * Reads are batched: every tree read is decoded and the data blobs of its files are queued in a
- * read-ahead window (AGENTD_PF_MAX blobs, in the order the trees name them); a blob the restorer
+ * read-ahead window (AGENTD_PF_MAX blobs, in the order the trees name them; a tree whose blobs do
+ * not fit waits, at most AGENTD_PF_TREES of them, and is queued on as the window empties; entries
+ * far behind the latest one asked for were skipped and are dropped); a blob the restorer
  * asks for that is not there yet is read together with the queued blobs after it (then the oldest)
  * in one request of at most AGENTD_PF_IDS ids and AGENTD_PF_BATCH_BYTES (2 s of a rate limit), and
  * the others wait in the window (AGENTD_PF_READY_BYTES at most, the oldest dropped first) until the
@@ -42,6 +44,8 @@
 #define AGENTD_PF_BATCH_BYTES (4u << 20)   /* plaintext asked for in one request */
 #define AGENTD_PF_READY_BYTES (16u << 20)  /* read ahead and not yet taken, plus in flight */
 #define AGENTD_WAY_MAX 1024                /* trees on the way to the restored paths */
+#define AGENTD_PF_TREES 64                 /* trees read whose blobs wait for room in the window */
+#define AGENTD_PF_BEHIND (AGENTD_PF_MAX / 2) /* entries this far behind the latest asked for: skipped */
 #define BLOB_HDR (1 + REPO_ID_LEN + 4 + 4)
 #define BLOB_ZSTD 0x80
 
@@ -69,6 +73,9 @@ struct rwork {
     size_t cache_bytes, next_slot;
     struct pf_ent pf[AGENTD_PF_MAX]; /* ring: positions pf_head..pf_tail-1 */
     uint64_t pf_head, pf_tail;
+    uint64_t pf_last;              /* the latest window position the restorer asked for */
+    struct pf_tree { struct tree *t; size_t entry, chunk; } pend[AGENTD_PF_TREES]; /* FIFO, not yet all queued */
+    size_t n_pend;
     uint64_t pf_ready_bytes, pf_inflight_bytes, prefetched;
     repo_id_t way[AGENTD_WAY_MAX]; /* trees only on the way to the restored paths */
     size_t n_way;
@@ -166,12 +173,12 @@ static void pf_drop(struct rwork *w, struct pf_ent *e)
     while (w->pf_head < w->pf_tail && w->pf[w->pf_head % AGENTD_PF_MAX].state == PF_FREE) w->pf_head++;
 }
 
-/* pf_evict_oldest: drops the oldest entry that is not in flight (w->mu held); 0 when there is none. */
-static int pf_evict_oldest(struct rwork *w, int ready_only)
+/* pf_evict_ready: drops the oldest blob read ahead and not yet taken (w->mu held); 0 when there is none. */
+static int pf_evict_ready(struct rwork *w)
 {
     for (uint64_t p = w->pf_head; p < w->pf_tail; p++) {
         struct pf_ent *e = &w->pf[p % AGENTD_PF_MAX];
-        if (e->state == PF_READY || (!ready_only && e->state == PF_QUEUED)) {
+        if (e->state == PF_READY) {
             pf_drop(w, e);
             return 1;
         }
@@ -180,20 +187,50 @@ static int pf_evict_oldest(struct rwork *w, int ready_only)
 }
 
 /* pf_enqueue: the restorer will likely ask for id (a data blob of len bytes) soon (w->mu held).
- * Dropped when it is known already or the window is full of entries in flight. */
-static void pf_enqueue(struct rwork *w, const repo_id_t *id, uint32_t len)
+ * -ENOSPC when the window is full (try again when it has room); a blob known already is skipped. */
+static int pf_enqueue(struct rwork *w, const repo_id_t *id, uint32_t len)
 {
     struct pf_ent *e;
-    if (len > AGENTD_PF_BATCH_BYTES || pf_find(w, id) != UINT64_MAX) return;
+    if (len > AGENTD_PF_BATCH_BYTES || pf_find(w, id) != UINT64_MAX) return 0;
     for (size_t i = 0; i < AGENTD_RCACHE_N; i++)
-        if (w->cache[i].data && memcmp(&w->cache[i].id, id, sizeof *id) == 0) return;
-    if (w->pf_tail - w->pf_head >= AGENTD_PF_MAX && !pf_evict_oldest(w, 0)) return;
-    if (w->pf_tail - w->pf_head >= AGENTD_PF_MAX) return;
+        if (w->cache[i].data && memcmp(&w->cache[i].id, id, sizeof *id) == 0) return 0;
+    if (w->pf_tail - w->pf_head >= AGENTD_PF_MAX) return -ENOSPC;
     e = &w->pf[w->pf_tail++ % AGENTD_PF_MAX];
     e->id = *id;
     e->len = len;
     e->data = NULL;
     e->state = PF_QUEUED;
+    return 0;
+}
+
+/* pf_refill: queues the blobs of the waiting trees, oldest tree first, while the window has room
+ * (w->mu held). */
+static void pf_refill(struct rwork *w)
+{
+    while (w->n_pend > 0) {
+        struct pf_tree *pt = &w->pend[0];
+        for (; pt->entry < pt->t->n; pt->entry++, pt->chunk = 0) {
+            const struct tree_entry *e = &pt->t->entries[pt->entry];
+            if (e->type != TREE_FILE || e->hardlink) continue;
+            for (; pt->chunk < e->n_chunks; pt->chunk++)
+                if (pf_enqueue(w, &e->chunks[pt->chunk].id, e->chunks[pt->chunk].len) != 0) return;
+        }
+        tree_free(pt->t);
+        memmove(&w->pend[0], &w->pend[1], (w->n_pend - 1) * sizeof w->pend[0]);
+        w->n_pend--;
+    }
+}
+
+/* pf_asked: the restorer asked for the blob at window position at: entries far behind it were
+ * skipped by the restorer (or will be asked for again singly): dropped (w->mu held). */
+static void pf_asked(struct rwork *w, uint64_t at)
+{
+    if (at == UINT64_MAX) return;
+    if (at > w->pf_last) w->pf_last = at;
+    for (uint64_t p = w->pf_head; p + AGENTD_PF_BEHIND < w->pf_last && p < w->pf_tail; p++) {
+        struct pf_ent *e = &w->pf[p % AGENTD_PF_MAX];
+        if (e->state == PF_QUEUED || e->state == PF_READY) pf_drop(w, e);
+    }
 }
 
 /* way_tree: id is a tree on the way to the restored paths (w->mu held): its files are not restored. */
@@ -209,13 +246,9 @@ static int way_tree(const struct rwork *w, const repo_id_t *id)
 static void learn_tree(struct rwork *w, const repo_id_t *id, const void *data, size_t len)
 {
     struct tree *t = NULL;
-    if (w->prewalk || way_tree(w, id) || tree_decode(data, len, &t) != 0) return;
-    for (size_t i = 0; i < t->n; i++) {
-        const struct tree_entry *e = &t->entries[i];
-        if (e->type != TREE_FILE || e->hardlink) continue;
-        for (size_t c = 0; c < e->n_chunks; c++) pf_enqueue(w, &e->chunks[c].id, e->chunks[c].len);
-    }
-    tree_free(t);
+    if (w->prewalk || way_tree(w, id) || w->n_pend >= AGENTD_PF_TREES || tree_decode(data, len, &t) != 0) return;
+    w->pend[w->n_pend++] = (struct pf_tree){ .t = t };
+    pf_refill(w);
 }
 
 /* unframe: the next frame of an answer at *p (end: the answer's end): its type, id and plaintext
@@ -262,6 +295,9 @@ static int fetch(struct rwork *w, const repo_id_t *id, void **data, size_t *len)
     int64_t due;
     int rc = 0, got = 0;
     if (!ids) return -ENOMEM;
+    pf_asked(w, at);
+    pf_refill(w);
+    at = pf_find(w, id);
     repo_id_to_hex(id, hex);
     json_array_append_new(ids, json_string(hex));
     if (at != UINT64_MAX && w->pf[at % AGENTD_PF_MAX].state != PF_INFLIGHT) {
@@ -275,7 +311,7 @@ static int fetch(struct rwork *w, const repo_id_t *id, void **data, size_t *len)
             struct pf_ent *e = &w->pf[q % AGENTD_PF_MAX];
             if (e->state != PF_QUEUED) continue;
             if (bytes + e->len > w->batch_bytes) break;
-            while (w->pf_ready_bytes + w->pf_inflight_bytes + e->len > AGENTD_PF_READY_BYTES && pf_evict_oldest(w, 1)) {}
+            while (w->pf_ready_bytes + w->pf_inflight_bytes + e->len > AGENTD_PF_READY_BYTES && pf_evict_ready(w)) {}
             if (w->pf_ready_bytes + w->pf_inflight_bytes + e->len > AGENTD_PF_READY_BYTES) break;
             repo_id_to_hex(&e->id, hex);
             json_array_append_new(ids, json_string(hex));
@@ -384,6 +420,8 @@ static int op_get(void *ctx, const repo_id_t *id, void **data, size_t *len)
             e->data = NULL;
             e->state = PF_QUEUED;
             pf_drop(w, e);
+            pf_asked(w, at);
+            pf_refill(w);
             break;
         }
         if (e && e->state == PF_INFLIGHT && waits < 600) { /* another thread's request carries it */
@@ -619,6 +657,7 @@ int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_op
     free(paths);
     for (size_t i = 0; i < AGENTD_RCACHE_N; i++) free(w->cache[i].data);
     for (size_t i = 0; i < AGENTD_PF_MAX; i++) free(w->pf[i].data);
+    for (size_t i = 0; i < w->n_pend; i++) tree_free(w->pend[i].t);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
