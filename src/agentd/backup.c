@@ -16,7 +16,9 @@
  * only, so the final run can graft from it; nothing is written that would need forgetting), the
  * final one to "snapshot" as usual.
  * Memory is bounded: the queue holds at most AGENTD_BATCH_BYTES plus one blob, the known-id set at
- * most AGENTD_KNOWN_MAX ids (then it starts over). One mutex serialises the engine's threads. */
+ * most AGENTD_KNOWN_MAX ids (then it starts over). Under a rate limit a batch is at most what the
+ * limit sends in AGENTD_BATCH_SECS (at least 256 KiB), so one upload never outlasts the work's lease
+ * (which each request renews). One mutex serialises the engine's threads. */
 #include "agentd/core.h"
 #include "engine/engine.h"
 #include "engine/mover.h"
@@ -31,6 +33,7 @@
 
 #define AGENTD_BATCH_BYTES (8u << 20)
 #define AGENTD_BATCH_BLOBS 1024u
+#define AGENTD_BATCH_SECS 2
 #define AGENTD_KNOWN_MAX (1u << 20)
 #define BLOB_HDR (1 + REPO_ID_LEN + 4 + 4)
 #define BLOB_ZSTD 0x80
@@ -46,6 +49,7 @@ struct work_ctx {
     char base[160];           /* /v2/coffer/agents/work/<id> */
     struct buf queue;         /* framed blobs not yet sent */
     size_t queued;
+    size_t batch_bytes;       /* AGENTD_BATCH_BYTES, less under a rate limit (see agentd_work_run) */
     struct idset known, pending;
     uint64_t bytes_sent, blobs_sent, blobs_skipped, requests;
     int ended;                /* the server said the work ended: stop */
@@ -262,7 +266,7 @@ static int op_put(void *ctx, enum repo_blob_type type, const repo_id_t *id, cons
         if (rc == 0) rc = buf_append(&w->queue, clen ? z : data, clen ? clen : len);
         if (rc == 0) rc = idset_add(&w->pending, id);
         if (rc == 0) w->queued++;
-        if (rc == 0 && (w->queue.len >= AGENTD_BATCH_BYTES || w->queued >= AGENTD_BATCH_BLOBS)) rc = flush(w);
+        if (rc == 0 && (w->queue.len >= w->batch_bytes || w->queued >= AGENTD_BATCH_BLOBS)) rc = flush(w);
     }
     pthread_mutex_unlock(&w->mu);
     free(z);
@@ -409,6 +413,10 @@ int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts 
     w.conn = (struct agentd_conn){ .url = st->server_url, .pin = st->server_pin, .credential = st->credential,
                                    .rate_limit = o->rate_limit, .timeout_secs = 300 };
     snprintf(w.base, sizeof w.base, "/v2/coffer/agents/work/%s", wid);
+    w.batch_bytes = AGENTD_BATCH_BYTES;
+    if (o->rate_limit > 0 && o->rate_limit * AGENTD_BATCH_SECS < (int64_t)w.batch_bytes)
+        w.batch_bytes = o->rate_limit * AGENTD_BATCH_SECS < (256 << 10) ? 256u << 10
+                                                                        : (size_t)(o->rate_limit * AGENTD_BATCH_SECS);
     buf_init(&w.queue, AGENTD_BATCH_BYTES + REPO_CHUNK_MAX * 2 + 2 * BLOB_HDR);
     rc = repo_open_remote(&k, &ops, &w, &repo);
     memset(&k, 0, sizeof k);

@@ -18,6 +18,7 @@ struct agentd_conn {
     int64_t rate_limit;
     long timeout_secs;
     size_t max_answer;   /* the largest answer read (0: AGENTD_MAX_ANSWER) */
+    int uncounted;       /* not added to agentd_http_wire_bytes (heartbeats during work) */
 };
 #define AGENTD_MAX_ANSWER (4u * 1024 * 1024) /* the largest answer the agent reads */
 

@@ -121,7 +121,8 @@ static int perform(const struct agentd_conn *c, const char *method, const char *
         curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &down);
         curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &req_hdr);
         curl_easy_getinfo(h, CURLINFO_HEADER_SIZE, &ans_hdr);
-        atomic_fetch_add(&g_wire_bytes, (uint64_t)up + (uint64_t)down + (uint64_t)req_hdr + (uint64_t)ans_hdr);
+        if (!c->uncounted)
+            atomic_fetch_add(&g_wire_bytes, (uint64_t)up + (uint64_t)down + (uint64_t)req_hdr + (uint64_t)ans_hdr);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
         out->body_len = b.data ? b.len : 0;
         out->body = b.data ? b.data : strdup("");

@@ -2,22 +2,35 @@
  * eng_remote_restore), carried out by the file engine's own restorer on this host: eng_restore runs
  * on a read-only remote repository handle (repo.h repo_open_remote with the chunk sizes only, no
  * key) whose reads become agent-protocol requests for that work (docs/agent-protocol.md):
- *   get            POST .../read {"ids": [id]}: the server answers the blob decrypted, framed as
- *                  uploads are (zstd per frame when that helps); the server refuses (403) any blob
- *                  that is not a tree or data blob of the work's snapshot.
+ *   get            POST .../read {"ids": [...]}: the server answers the blobs decrypted, framed as
+ *                  uploads are (zstd per frame when that helps); it refuses (403) any blob that is
+ *                  not a tree or data blob under the restored paths of the work's snapshot.
  *   snapshot_read  POST .../parent {"id"}: the work's snapshot document.
  *   put, snapshot_write, exists: refused here (a restore writes nothing to the repository).
  * So the local restorer's safety rules (nothing outside the target, no symlink followed, the
- * overwrite rule, files renamed into place only when complete and durable) hold unchanged. Blobs
- * read are kept in a small bounded cache (AGENTD_RCACHE_N blobs, at most AGENTD_RCACHE_BYTES), so a
- * tree read while resolving the paths and again while walking is fetched once. The end is POSTed to
- * .../done: {"result": {files, dirs, symlinks, other, bytes, skipped, errors}} or {"error"}.
+ * overwrite rule, files renamed into place only when complete and durable) hold unchanged.
+ *
+ * Reads are batched: every tree read is decoded and the data blobs of its files are queued in a
+ * read-ahead window (AGENTD_PF_MAX blobs, in the order the trees name them; a tree whose blobs do
+ * not fit waits, at most AGENTD_PF_TREES of them, and is queued on as the window empties; entries
+ * far behind the latest one asked for were skipped and are dropped); a blob the restorer
+ * asks for that is not there yet is read together with the queued blobs after it (then the oldest)
+ * in one request of at most AGENTD_PF_IDS ids and AGENTD_PF_BATCH_BYTES (2 s of a rate limit), and
+ * the others wait in the window (AGENTD_PF_READY_BYTES at most, the oldest dropped first) until the
+ * restorer's threads take them; a thread wanting a blob another thread's request carries waits for
+ * it. Trees only on the way to the restored paths (read first, prewalk) queue nothing: their other
+ * files are not restored. A file the restorer skips (the overwrite rule) may have been read ahead.
+ * Blobs asked for are also kept in a small bounded cache (AGENTD_RCACHE_N blobs, at most
+ * AGENTD_RCACHE_BYTES), so a tree read while resolving the paths and again while walking is fetched
+ * once. The end is POSTed to .../done: {"result": {files, dirs, symlinks, other, bytes, skipped,
+ * errors}} or {"error"}.
  * A PostgreSQL instance (kind "pg_restore", agentd_pg_restore_run) is restored the same way by
  * pg_copy.c's eng_pg_instance_new on this handle: into a new data directory on this host, started on
  * the port asked for and left running. */
 #include "agentd/core.h"
 #include "engine/engine.h"
 #include "engine/pg.h"
+#include "repo/tree.h"
 #include "util/time.h"
 #include <errno.h>
 #include <pthread.h>
@@ -29,7 +42,14 @@
 
 #define AGENTD_RCACHE_N 32
 #define AGENTD_RCACHE_BYTES (32u << 20)
-#define AGENTD_READ_ANSWER (24u << 20) /* one blob of at most 16 MiB, framed, and the JSON errors */
+#define AGENTD_READ_ANSWER (24u << 20) /* up to 8 MiB of frames and one blob of at most 16 MiB */
+#define AGENTD_PF_MAX 4096                 /* read-ahead window: blobs known to come */
+#define AGENTD_PF_IDS 256                  /* ids per read request (the route's limit) */
+#define AGENTD_PF_BATCH_BYTES (4u << 20)   /* plaintext asked for in one request */
+#define AGENTD_PF_READY_BYTES (16u << 20)  /* read ahead and not yet taken, plus in flight */
+#define AGENTD_WAY_MAX 1024                /* trees on the way to the restored paths */
+#define AGENTD_PF_TREES 64                 /* trees read whose blobs wait for room in the window */
+#define AGENTD_PF_BEHIND (AGENTD_PF_MAX / 2) /* entries this far behind the latest asked for: skipped */
 #define BLOB_HDR (1 + REPO_ID_LEN + 4 + 4)
 #define BLOB_ZSTD 0x80
 
@@ -39,12 +59,32 @@ struct rcache_ent {
     size_t len;
 };
 
+enum pf_state { PF_FREE, PF_QUEUED, PF_INFLIGHT, PF_READY };
+
+struct pf_ent {                    /* a data blob the restorer will likely ask for */
+    repo_id_t id;
+    uint32_t len;                  /* plaintext bytes (from its tree) */
+    enum pf_state state;
+    void *data;                    /* READY: the plaintext */
+};
+
 struct rwork {
-    pthread_mutex_t mu;            /* guards the cache and the counters */
+    pthread_mutex_t mu;            /* guards the cache, the read-ahead window and the counters */
+    pthread_cond_t cv;             /* a read request ended */
     struct agentd_conn conn;
     char base[160];                /* /v2/coffer/agents/work/<id> */
     struct rcache_ent cache[AGENTD_RCACHE_N];
     size_t cache_bytes, next_slot;
+    struct pf_ent pf[AGENTD_PF_MAX]; /* ring: positions pf_head..pf_tail-1 */
+    uint64_t pf_head, pf_tail;
+    uint64_t pf_last;              /* the latest window position the restorer asked for */
+    struct pf_tree { struct tree *t; size_t entry, chunk; } pend[AGENTD_PF_TREES]; /* FIFO, not yet all queued */
+    size_t n_pend;
+    uint64_t pf_ready_bytes, pf_inflight_bytes, prefetched;
+    repo_id_t way[AGENTD_WAY_MAX]; /* trees only on the way to the restored paths */
+    size_t n_way;
+    int prewalk;                   /* reading the way trees: nothing is read ahead */
+    uint64_t batch_bytes;          /* AGENTD_PF_BATCH_BYTES, less under a rate limit */
     uint64_t bytes_received, requests;
     int64_t start_usecs;           /* the rate limit's clock (monotonic) */
     int ended;                     /* the server said the work ended */
@@ -109,67 +149,378 @@ static int answer_error(struct rwork *w, const char *what, struct agentd_answer 
     return rc == -ECANCELED && a->status == 403 ? -EPERM : rc;
 }
 
-static int op_get(void *ctx, const repo_id_t *id, void **data, size_t *len)
+/* ---- read-ahead ---- */
+
+static int op_snapshot_read(void *ctx, const char *id, json_t **doc);
+
+/* pf_find: the window position holding id (w->mu held), or UINT64_MAX. */
+static uint64_t pf_find(const struct rwork *w, const repo_id_t *id)
 {
-    struct rwork *w = ctx;
-    struct agentd_answer a;
-    char hex[REPO_ID_HEX_LEN + 1], path[200], terr[256];
-    json_t *body;
-    const uint8_t *p;
+    for (uint64_t p = w->pf_head; p < w->pf_tail; p++) {
+        const struct pf_ent *e = &w->pf[p % AGENTD_PF_MAX];
+        if (e->state != PF_FREE && memcmp(&e->id, id, sizeof *id) == 0) return p;
+    }
+    return UINT64_MAX;
+}
+
+/* pf_drop: frees entry e (w->mu held) and moves the head past free entries. */
+static void pf_drop(struct rwork *w, struct pf_ent *e)
+{
+    if (e->state == PF_READY) {
+        w->pf_ready_bytes -= e->len;
+        free(e->data);
+    } else if (e->state == PF_INFLIGHT) {
+        w->pf_inflight_bytes -= e->len;
+    }
+    e->data = NULL;
+    e->state = PF_FREE;
+    while (w->pf_head < w->pf_tail && w->pf[w->pf_head % AGENTD_PF_MAX].state == PF_FREE) w->pf_head++;
+}
+
+/* pf_evict_ready: drops the oldest blob read ahead and not yet taken (w->mu held); 0 when there is none. */
+static int pf_evict_ready(struct rwork *w)
+{
+    for (uint64_t p = w->pf_head; p < w->pf_tail; p++) {
+        struct pf_ent *e = &w->pf[p % AGENTD_PF_MAX];
+        if (e->state == PF_READY) {
+            pf_drop(w, e);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* pf_enqueue: the restorer will likely ask for id (a data blob of len bytes) soon (w->mu held).
+ * -ENOSPC when the window is full (try again when it has room); a blob known already is skipped. */
+static int pf_enqueue(struct rwork *w, const repo_id_t *id, uint32_t len)
+{
+    struct pf_ent *e;
+    if (len > AGENTD_PF_BATCH_BYTES || pf_find(w, id) != UINT64_MAX) return 0;
+    for (size_t i = 0; i < AGENTD_RCACHE_N; i++)
+        if (w->cache[i].data && memcmp(&w->cache[i].id, id, sizeof *id) == 0) return 0;
+    if (w->pf_tail - w->pf_head >= AGENTD_PF_MAX) return -ENOSPC;
+    e = &w->pf[w->pf_tail++ % AGENTD_PF_MAX];
+    e->id = *id;
+    e->len = len;
+    e->data = NULL;
+    e->state = PF_QUEUED;
+    return 0;
+}
+
+/* pf_refill: queues the blobs of the waiting trees, oldest tree first, while the window has room
+ * (w->mu held). */
+static void pf_refill(struct rwork *w)
+{
+    while (w->n_pend > 0) {
+        struct pf_tree *pt = &w->pend[0];
+        for (; pt->entry < pt->t->n; pt->entry++, pt->chunk = 0) {
+            const struct tree_entry *e = &pt->t->entries[pt->entry];
+            if (e->type != TREE_FILE || e->hardlink) continue;
+            for (; pt->chunk < e->n_chunks; pt->chunk++)
+                if (pf_enqueue(w, &e->chunks[pt->chunk].id, e->chunks[pt->chunk].len) != 0) return;
+        }
+        tree_free(pt->t);
+        memmove(&w->pend[0], &w->pend[1], (w->n_pend - 1) * sizeof w->pend[0]);
+        w->n_pend--;
+    }
+}
+
+/* pf_asked: the restorer asked for the blob at window position at: entries far behind it were
+ * skipped by the restorer (or will be asked for again singly): dropped (w->mu held). */
+static void pf_asked(struct rwork *w, uint64_t at)
+{
+    if (at == UINT64_MAX) return;
+    if (at > w->pf_last) w->pf_last = at;
+    for (uint64_t p = w->pf_head; p + AGENTD_PF_BEHIND < w->pf_last && p < w->pf_tail; p++) {
+        struct pf_ent *e = &w->pf[p % AGENTD_PF_MAX];
+        if (e->state == PF_QUEUED || e->state == PF_READY) pf_drop(w, e);
+    }
+}
+
+/* way_tree: id is a tree on the way to the restored paths (w->mu held): its files are not restored. */
+static int way_tree(const struct rwork *w, const repo_id_t *id)
+{
+    for (size_t i = 0; i < w->n_way; i++)
+        if (memcmp(&w->way[i], id, sizeof *id) == 0) return 1;
+    return 0;
+}
+
+/* learn_tree: a tree was read: the data blobs of its files are queued for reading ahead, unless it
+ * is a tree only on the way to the restored paths (w->mu held). */
+static void learn_tree(struct rwork *w, const repo_id_t *id, const void *data, size_t len)
+{
+    struct tree *t = NULL;
+    if (w->prewalk || way_tree(w, id) || w->n_pend >= AGENTD_PF_TREES || tree_decode(data, len, &t) != 0) return;
+    w->pend[w->n_pend++] = (struct pf_tree){ .t = t };
+    pf_refill(w);
+}
+
+/* unframe: the next frame of an answer at *p (end: the answer's end): its type, id and plaintext
+ * (malloc'd). -EPROTO for a malformed frame, -ENOMEM. */
+static int unframe(const uint8_t **p, const uint8_t *end, int *type, repo_id_t *id, void **data, size_t *len)
+{
+    const uint8_t *q = *p;
     uint32_t plain, payload;
-    int64_t due;
-    int rc;
     *data = NULL;
-    if (len) *len = 0;
-    pthread_mutex_lock(&w->mu);
-    rc = w->ended ? -ECANCELED : cache_get(w, id, data, len);
-    pthread_mutex_unlock(&w->mu);
-    if (rc != 0) return rc < 0 ? rc : 0;
+    if ((size_t)(end - q) < BLOB_HDR) return -EPROTO;
+    plain = get_u32(q + 1 + REPO_ID_LEN);
+    payload = get_u32(q + 1 + REPO_ID_LEN + 4);
+    if (payload > (size_t)(end - q) - BLOB_HDR || plain > REPO_CHUNK_MAX * 2u || (!(q[0] & BLOB_ZSTD) && payload != plain))
+        return -EPROTO;
+    if (!(*data = malloc(plain ? plain : 1))) return -ENOMEM;
+    if (q[0] & BLOB_ZSTD) {
+        size_t n = ZSTD_decompress(*data, plain, q + BLOB_HDR, payload);
+        if (ZSTD_isError(n) || n != plain) {
+            free(*data);
+            *data = NULL;
+            return -EPROTO;
+        }
+    } else if (plain) {
+        memcpy(*data, q + BLOB_HDR, plain);
+    }
+    *type = q[0] & 0x7f;
+    memcpy(id->b, q + 1, REPO_ID_LEN);
+    *len = plain;
+    *p = q + BLOB_HDR + payload;
+    return 0;
+}
+
+/* fetch: one read request for id and (read-ahead) the queued blobs after it, then from the oldest:
+ * at most AGENTD_PF_IDS ids, AGENTD_PF_BATCH_BYTES and what the ready store has room for. Called
+ * and returns with w->mu held (released during the request). id's plaintext into *data. */
+static int fetch(struct rwork *w, const repo_id_t *id, void **data, size_t *len)
+{
+    json_t *ids = json_array(), *body;
+    struct agentd_answer a = { 0 };
+    char hex[REPO_ID_HEX_LEN + 1], path[200], terr[256];
+    uint64_t mine[AGENTD_PF_IDS], at = pf_find(w, id), bytes = 0;
+    size_t n_mine = 0;
+    const uint8_t *p, *end;
+    int64_t due;
+    int rc = 0, got = 0;
+    if (!ids) return -ENOMEM;
+    pf_asked(w, at);
+    pf_refill(w);
+    at = pf_find(w, id);
     repo_id_to_hex(id, hex);
-    body = json_pack("{s:[s]}", "ids", hex);
+    json_array_append_new(ids, json_string(hex));
+    if (at != UINT64_MAX && w->pf[at % AGENTD_PF_MAX].state != PF_INFLIGHT) {
+        w->pf[at % AGENTD_PF_MAX].state = PF_INFLIGHT;
+        w->pf_inflight_bytes += w->pf[at % AGENTD_PF_MAX].len;
+    }
+    /* read ahead: from just after id, then from the oldest queued */
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t from = pass == 0 ? (at == UINT64_MAX ? w->pf_tail : at + 1) : w->pf_head;
+        for (uint64_t q = from; q < w->pf_tail && n_mine < AGENTD_PF_IDS - 1; q++) {
+            struct pf_ent *e = &w->pf[q % AGENTD_PF_MAX];
+            if (e->state != PF_QUEUED) continue;
+            if (bytes + e->len > w->batch_bytes) break;
+            while (w->pf_ready_bytes + w->pf_inflight_bytes + e->len > AGENTD_PF_READY_BYTES && pf_evict_ready(w)) {}
+            if (w->pf_ready_bytes + w->pf_inflight_bytes + e->len > AGENTD_PF_READY_BYTES) break;
+            repo_id_to_hex(&e->id, hex);
+            json_array_append_new(ids, json_string(hex));
+            e->state = PF_INFLIGHT;
+            bytes += e->len;
+            w->pf_inflight_bytes += e->len;
+            mine[n_mine++] = q;
+        }
+    }
+    body = json_pack("{s:o}", "ids", ids);
     snprintf(path, sizeof path, "%s/read", w->base);
+    pthread_mutex_unlock(&w->mu);
     rc = body ? agentd_http_json(&w->conn, "POST", path, body, &a, terr, sizeof terr) : -ENOMEM;
     json_decref(body);
     pthread_mutex_lock(&w->mu);
     w->requests++;
     if (rc != 0) snprintf(w->err, sizeof w->err, "%s", terr);
-    pthread_mutex_unlock(&w->mu);
-    if (rc != 0) return rc;
-    if (a.status != 200) return answer_error(w, "read", &a);
-    p = (const uint8_t *)a.body;
-    if (a.body_len < BLOB_HDR || memcmp(p + 1, id->b, REPO_ID_LEN) != 0) {
-        agentd_answer_release(&a);
-        return -EPROTO;
+    if (rc == 0 && a.status != 200) {
+        pthread_mutex_unlock(&w->mu);
+        rc = answer_error(w, "read", &a);
+        pthread_mutex_lock(&w->mu);
     }
-    plain = get_u32(p + 1 + REPO_ID_LEN);
-    payload = get_u32(p + 1 + REPO_ID_LEN + 4);
-    if (payload > a.body_len - BLOB_HDR || plain > REPO_CHUNK_MAX * 2u || (!(p[0] & BLOB_ZSTD) && payload != plain) ||
-        !(*data = malloc(plain ? plain : 1))) {
-        agentd_answer_release(&a);
-        return *data ? -EPROTO : -ENOMEM;
-    }
-    if (p[0] & BLOB_ZSTD) {
-        size_t n = ZSTD_decompress(*data, plain, p + BLOB_HDR, payload);
-        if (ZSTD_isError(n) || n != plain) {
-            free(*data);
-            *data = NULL;
-            agentd_answer_release(&a);
-            return -EPROTO;
+    p = rc == 0 ? (const uint8_t *)a.body : NULL;
+    end = p ? p + a.body_len : NULL;
+    while (rc == 0 && p < end) {
+        repo_id_t fid;
+        void *fdata = NULL;
+        size_t flen = 0;
+        int ftype = 0;
+        if ((rc = unframe(&p, end, &ftype, &fid, &fdata, &flen)) != 0) break;
+        if (ftype == REPO_BLOB_TREE) learn_tree(w, &fid, fdata, flen);
+        if (!got && memcmp(&fid, id, sizeof fid) == 0) {
+            got = 1;
+            *data = fdata;
+            if (len) *len = flen;
+            cache_put(w, id, fdata, flen);
+            continue;
         }
-    } else if (plain) {
-        memcpy(*data, p + BLOB_HDR, plain);
+        for (size_t k = 0; k < n_mine; k++) {
+            struct pf_ent *e = &w->pf[mine[k] % AGENTD_PF_MAX];
+            if (e->state != PF_INFLIGHT || memcmp(&e->id, &fid, sizeof fid) != 0) continue;
+            w->pf_inflight_bytes -= e->len;
+            e->len = (uint32_t)flen;
+            e->data = fdata;
+            fdata = NULL;
+            e->state = PF_READY;
+            w->pf_ready_bytes += flen;
+            w->prefetched++;
+            break;
+        }
+        free(fdata); /* not asked for: ignored */
     }
-    if (len) *len = plain;
-    pthread_mutex_lock(&w->mu);
-    w->bytes_received += a.body_len;
-    cache_put(w, id, *data, plain);
+    if (rc == 0) w->bytes_received += a.body_len;
+    if (rc == 0 && !got) rc = -EPROTO;
+    /* what did not come (the answer stops after 8 MiB, or it failed) is queued again */
+    for (size_t k = 0; k < n_mine; k++) {
+        struct pf_ent *e = &w->pf[mine[k] % AGENTD_PF_MAX];
+        if (e->state != PF_INFLIGHT) continue;
+        w->pf_inflight_bytes -= e->len;
+        e->state = PF_QUEUED;
+    }
+    if (at != UINT64_MAX && w->pf[at % AGENTD_PF_MAX].state == PF_INFLIGHT) pf_drop(w, &w->pf[at % AGENTD_PF_MAX]);
+    agentd_answer_release(&a);
+    pthread_cond_broadcast(&w->cv);
+    if (rc != 0) {
+        free(got ? *data : NULL);
+        *data = NULL;
+        return rc;
+    }
+    /* the rate limit over the whole restore (libcurl's holds within one request only) */
     due = w->conn.rate_limit > 0 ? w->start_usecs + (int64_t)(w->bytes_received * 1000000.0 / (double)w->conn.rate_limit)
                                  : 0;
     pthread_mutex_unlock(&w->mu);
-    agentd_answer_release(&a);
-    /* the rate limit over the whole restore (libcurl's holds within one request only) */
-    for (int i = 0; i < 3600 && due > util_time_mono(); i++) usleep(due - util_time_mono() > 1000000 ? 1000000 : (useconds_t)(due - util_time_mono()));
+    for (int i = 0; i < 3600 && due > util_time_mono(); i++)
+        usleep(due - util_time_mono() > 1000000 ? 1000000 : (useconds_t)(due - util_time_mono()));
+    pthread_mutex_lock(&w->mu);
     return 0;
+}
+
+/* op_get: a blob for the restorer: from the cache, from the read-ahead store, or waiting for the
+ * request that is reading it already, else read (with read-ahead). */
+static int op_get(void *ctx, const repo_id_t *id, void **data, size_t *len)
+{
+    struct rwork *w = ctx;
+    int rc = 0;
+    *data = NULL;
+    if (len) *len = 0;
+    pthread_mutex_lock(&w->mu);
+    for (int waits = 0;; waits++) {
+        uint64_t at;
+        struct pf_ent *e;
+        if (w->ended) {
+            rc = -ECANCELED;
+            break;
+        }
+        if ((rc = cache_get(w, id, data, len)) != 0) {
+            rc = rc < 0 ? rc : 0;
+            break;
+        }
+        at = pf_find(w, id);
+        e = at != UINT64_MAX ? &w->pf[at % AGENTD_PF_MAX] : NULL;
+        if (e && e->state == PF_READY) { /* handed over: the entry keeps no data */
+            *data = e->data;
+            if (len) *len = e->len;
+            w->pf_ready_bytes -= e->len;
+            e->data = NULL;
+            e->state = PF_QUEUED;
+            pf_drop(w, e);
+            pf_asked(w, at);
+            pf_refill(w);
+            break;
+        }
+        if (e && e->state == PF_INFLIGHT && waits < 600) { /* another thread's request carries it */
+            struct timespec ts;
+            util_deadline_ms(&ts, 1000);
+            pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+            continue;
+        }
+        rc = fetch(w, id, data, len);
+        break;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* path_under: the normalized path dir is path (given as the server sent it: repeated and trailing
+ * '/' allowed) or lies below it. */
+static int path_under(const char *dir, const char *path)
+{
+    const char *a = dir, *b = path;
+    for (;;) {
+        size_t la, lb;
+        while (*a == '/') a++;
+        while (*b == '/') b++;
+        if (!*b) return 1;  /* path's components all matched */
+        if (!*a) return 0;  /* dir is above path */
+        la = strcspn(a, "/");
+        lb = strcspn(b, "/");
+        if (la != lb || memcmp(a, b, la) != 0) return 0;
+        a += la;
+        b += lb;
+    }
+}
+
+/* prewalk: reads the trees on the way to each restored path (from the snapshot's root) and marks
+ * them as such: the files in them are not restored (only the path below them is), so their data is
+ * not read ahead. A tree at or below a restored path is not a way tree. Failures are left to the
+ * restorer (it resolves the same paths and reports them). */
+static void prewalk(struct rwork *w, const char *snap, const char *const *paths, size_t n)
+{
+    json_t *doc = NULL;
+    repo_id_t root;
+    const char *tree_hex;
+    if (op_snapshot_read(w, snap, &doc) != 0 || !(tree_hex = json_string_value(json_object_get(doc, "tree"))) ||
+        repo_id_from_hex(tree_hex, &root) != 0) {
+        json_decref(doc);
+        return;
+    }
+    json_decref(doc);
+    pthread_mutex_lock(&w->mu);
+    w->prewalk = 1;
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < n; i++) {
+        repo_id_t cur = root;
+        char prefix[4096] = "";
+        const char *p = paths[i];
+        for (int depth = 0; depth < 256 && w->n_way < AGENTD_WAY_MAX; depth++) {
+            const char *end;
+            size_t cl, pl = strlen(prefix);
+            int restored = 0, is_dir;
+            struct tree *t = NULL;
+            const struct tree_entry *e;
+            void *data = NULL;
+            size_t len = 0;
+            while (*p == '/') p++;
+            if (!*p) break; /* the path itself: restored */
+            for (size_t k = 0; k < n && !restored; k++) /* is the directory so far a restored path or below one? */
+                restored = path_under(prefix[0] ? prefix : "/", paths[k]);
+            if (restored || op_get(w, &cur, &data, &len) != 0) {
+                free(data);
+                break;
+            }
+            pthread_mutex_lock(&w->mu);
+            if (!way_tree(w, &cur)) w->way[w->n_way++] = cur;
+            pthread_mutex_unlock(&w->mu);
+            end = strchr(p, '/');
+            cl = end ? (size_t)(end - p) : strlen(p);
+            if (tree_decode(data, len, &t) != 0 || cl > TREE_NAME_MAX || pl + 1 + cl >= sizeof prefix) {
+                free(data);
+                tree_free(t);
+                break;
+            }
+            free(data);
+            snprintf(prefix + pl, sizeof prefix - pl, "/%.*s", (int)cl, p);
+            p += cl;
+            e = tree_find(t, prefix + pl + 1);
+            is_dir = e && e->type == TREE_DIR && e->has_subtree;
+            if (is_dir) cur = e->subtree;
+            tree_free(t);
+            if (!is_dir) break;
+        }
+    }
+    pthread_mutex_lock(&w->mu);
+    w->prewalk = 0;
+    pthread_mutex_unlock(&w->mu);
 }
 
 static int op_snapshot_read(void *ctx, const char *id, json_t **doc)
@@ -248,11 +599,16 @@ int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_op
     k.cavg = (uint32_t)json_integer_value(json_object_get(keys, "cavg"));
     k.cmax = (uint32_t)json_integer_value(json_object_get(keys, "cmax"));
     pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
     w->conn = (struct agentd_conn){ .url = st->server_url, .pin = st->server_pin, .credential = st->credential,
                                     .rate_limit = o->rate_limit, .timeout_secs = 300,
                                     .max_answer = AGENTD_READ_ANSWER };
     snprintf(w->base, sizeof w->base, "/v2/coffer/agents/work/%s", wid);
     w->start_usecs = util_time_mono();
+    /* under a rate limit one answer takes at most about 2 s, well inside the work's lease */
+    w->batch_bytes = AGENTD_PF_BATCH_BYTES;
+    if (o->rate_limit > 0 && (uint64_t)o->rate_limit * 2 < w->batch_bytes)
+        w->batch_bytes = (uint64_t)o->rate_limit * 2 < (256u << 10) ? 256u << 10 : (uint64_t)o->rate_limit * 2;
     rc = repo_open_remote(&k, &ops, w, &repo);
     paths = calloc(json_array_size(jpaths) + 1, sizeof *paths);
     agentd_log(AGENTD_INFO, "restore %s: snapshot %.64s, %zu path(s) to %s", wid, snap, json_array_size(jpaths),
@@ -266,6 +622,7 @@ int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_op
         ro.preserve_attrs = !json_is_false(json_object_get(spec, "preserve_attrs"));
         ro.continue_on_error = json_is_true(json_object_get(spec, "continue_on_error"));
         ro.threads = 4; /* bounded: each waits on one read at a time */
+        prewalk(w, snap, ro.paths, ro.n_paths);
         rc = eng_restore(repo, snap, &ro, &res, err, sizeof err);
         if (rc != 0 && w->err[0] && !strstr(err, w->err)) {
             size_t n = strlen(err);
@@ -292,16 +649,20 @@ int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_op
     json_decref(body);
     if (rc == 0)
         agentd_log(AGENTD_INFO, "restore %s: %llu files, %llu dirs, %llu symlinks, %llu bytes written, %llu skipped, "
-                   "%zu errors; bytes received %llu in %llu reads", wid, (unsigned long long)res.files,
-                   (unsigned long long)res.dirs, (unsigned long long)res.symlinks, (unsigned long long)res.bytes,
-                   (unsigned long long)res.skipped, json_array_size(res.errors), (unsigned long long)w->bytes_received,
-                   (unsigned long long)w->requests);
+                   "%zu errors; bytes received %llu in %llu reads (%llu blobs read ahead)", wid,
+                   (unsigned long long)res.files, (unsigned long long)res.dirs, (unsigned long long)res.symlinks,
+                   (unsigned long long)res.bytes, (unsigned long long)res.skipped, json_array_size(res.errors),
+                   (unsigned long long)w->bytes_received, (unsigned long long)w->requests,
+                   (unsigned long long)w->prefetched);
     else
         agentd_log(AGENTD_ERROR, "restore %s failed: %s", wid, err);
     eng_restore_result_release(&res);
     if (repo) repo_close(repo);
     free(paths);
     for (size_t i = 0; i < AGENTD_RCACHE_N; i++) free(w->cache[i].data);
+    for (size_t i = 0; i < AGENTD_PF_MAX; i++) free(w->pf[i].data);
+    for (size_t i = 0; i < w->n_pend; i++) tree_free(w->pend[i].t);
+    pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
     return rc;

@@ -9,8 +9,11 @@
  *   POST /v2/coffer/agents/heartbeat  an Agent key: the agent reports its host name, addresses,
  *        version and volumes; the hosts it serves (kPhysical registrations whose endpoint is its
  *        host name or one of its addresses) are refreshed from that report when it changed, and the
- *        answer carries the heartbeat interval, the work queued for it (none yet: backups through
- *        agents are not built) and an upgrade directive from svc_agent_upgrade_heartbeat.
+ *        answer carries the heartbeat interval, the work queued for it (engine/remote.h) and an
+ *        upgrade directive from svc_agent_upgrade_heartbeat; a heartbeat with "busy": true (sent
+ *        while the agent carries out work) gets neither work nor an upgrade.
+ *   POST /v2/coffer/agents/work/{workId}/...  the steps of a backup or restore work item
+ *        (work_json: the body and the caller's own taken work, else 404/409).
  * The principal of an agent route is resolved to its agent row by key id (cat_agent_by_key): an
  * Agent-role key that is no agent's credential is 404 (no such agent; other roles are 403 by the
  * route table), and everything a handler reads or writes is scoped to that row's tenant and
@@ -282,13 +285,13 @@ static void agent_heartbeat(struct api_req *req, struct api_resp *resp)
     const char *host = NULL, *version = NULL;
     struct cat_agent a, now_a;
     int64_t now = util_time_now();
-    int rc, changed;
+    int rc, changed, busy = 0;
     if (!body) return;
     if (api_agent_of(req, resp, &a) != 0) goto out_body;
     if (short_str(resp, body, "hostname", 0, 255, &host) != 0 || short_str(resp, body, "version", 1, 64, &version) != 0 ||
         check_addresses(resp, body, &addresses) != 0 ||
         !jv_each_object(resp, body, "", "volumes", 0, 0, check_volume, NULL) ||
-        !jv_obj(resp, body, "", "upgrade_report", 0, &report))
+        !jv_obj(resp, body, "", "upgrade_report", 0, &report) || !jv_bool(resp, body, "", "busy", 0, &busy, NULL))
         goto out;
     volumes = json_object_get(body, "volumes");
     if (json_array_size(volumes) > AGENT_MAX_VOLUMES) {
@@ -310,10 +313,12 @@ static void agent_heartbeat(struct api_req *req, struct api_resp *resp)
     }
     refresh_served(cat, &now_a, changed);
     cat_agent_release(&now_a);
-    up = svc_agent_upgrade_heartbeat(cat, a.tenant, a.connector_id, version, report, now);
+    /* a busy agent (heartbeating while it carries out a work item) takes no new work and no
+     * upgrade: both wait for its next idle heartbeat */
+    up = busy ? NULL : svc_agent_upgrade_heartbeat(cat, a.tenant, a.connector_id, version, report, now);
     answer = json_pack("{s:s,s:i,s:o}", "connector_id", a.connector_id, "heartbeat_secs", api_agent_heartbeat_secs(),
-                       "work", api_ctx(req)->repo ? eng_remote_take(api_ctx(req)->repo, a.tenant, a.connector_id)
-                                                  : json_array());
+                       "work", api_ctx(req)->repo && !busy
+                                   ? eng_remote_take(api_ctx(req)->repo, a.tenant, a.connector_id) : json_array());
     if (up) json_object_set_new(answer, "upgrade", up);
     api_json(resp, 200, answer);
 out:
@@ -346,21 +351,36 @@ static int work_of(struct api_req *req, struct api_resp *resp, struct eng_remote
     return rc == 0 ? 0 : -1;
 }
 
+/* work_json: the JSON body of a work request and the caller's work named by the path (both to be
+ * released with work_release); -1 after answering, with nothing to release. */
+static int work_json(struct api_req *req, struct api_resp *resp, json_t **body, struct eng_remote_work **w)
+{
+    *w = NULL;
+    if (!(*body = api_body_object(req, resp))) return -1;
+    if (work_of(req, resp, w) == 0) return 0;
+    json_decref(*body);
+    *body = NULL;
+    return -1;
+}
+
+static void work_release(json_t *body, struct eng_remote_work *w)
+{
+    eng_remote_unref(w);
+    json_decref(body);
+}
+
 static void work_exists(struct api_req *req, struct api_resp *resp)
 {
     struct eng_remote_work *w;
-    json_t *body = api_body_object(req, resp), *ids = NULL, *missing = NULL;
+    json_t *body, *ids = NULL, *missing = NULL;
     char err[256];
-    if (!body) return;
-    if (work_of(req, resp, &w) == 0) {
-        if (jv_arr(resp, body, "", "ids", 1, &ids)) {
-            if (eng_remote_missing(w, api_ctx(req)->repo, ids, &missing, err, sizeof err) == 0)
-                api_json(resp, 200, json_pack("{s:o}", "missing", missing));
-            else api_error(resp, 400, "InvalidField", "field 'ids' %s", err);
-        }
-        eng_remote_unref(w);
+    if (work_json(req, resp, &body, &w) != 0) return;
+    if (jv_arr(resp, body, "", "ids", 1, &ids)) {
+        if (eng_remote_missing(w, api_ctx(req)->repo, ids, &missing, err, sizeof err) == 0)
+            api_json(resp, 200, json_pack("{s:o}", "missing", missing));
+        else api_error(resp, 400, "InvalidField", "field 'ids' %s", err);
     }
-    json_decref(body);
+    work_release(body, w);
 }
 
 static void work_blobs(struct api_req *req, struct api_resp *resp)
@@ -380,13 +400,12 @@ static void work_blobs(struct api_req *req, struct api_resp *resp)
 static void work_tree(struct api_req *req, struct api_resp *resp)
 {
     struct eng_remote_work *w;
-    json_t *body = api_body_object(req, resp);
+    json_t *body;
     const char *id = NULL;
     void *data = NULL;
     size_t len = 0;
     int rc;
-    if (!body) return;
-    if (work_of(req, resp, &w) != 0) goto out;
+    if (work_json(req, resp, &body, &w) != 0) return;
     if (short_str(resp, body, "id", 1, 64, &id) == 0) {
         rc = eng_remote_tree(w, api_ctx(req)->repo, id, &data, &len);
         if (rc == -EPERM) {
@@ -402,22 +421,19 @@ static void work_tree(struct api_req *req, struct api_resp *resp)
         }
         free(data);
     }
-    eng_remote_unref(w);
-out:
-    json_decref(body);
+    work_release(body, w);
 }
 
 /* POST .../read {"ids": [...]}: blobs of the work's snapshot, framed (application/octet-stream). */
 static void work_read(struct api_req *req, struct api_resp *resp)
 {
     struct eng_remote_work *w;
-    json_t *body = api_body_object(req, resp), *ids = NULL;
+    json_t *body, *ids = NULL;
     void *out = NULL;
     size_t len = 0, n = 0;
     char err[512] = "";
     int rc;
-    if (!body) return;
-    if (work_of(req, resp, &w) != 0) goto out;
+    if (work_json(req, resp, &body, &w) != 0) return;
     if (jv_arr(resp, body, "", "ids", 1, &ids)) {
         rc = eng_remote_read(w, api_ctx(req)->repo, ids, &out, &len, &n, err, sizeof err);
         if (rc == -EPERM) api_error(resp, 403, "Forbidden", "field 'ids' %s", err);
@@ -431,35 +447,29 @@ static void work_read(struct api_req *req, struct api_resp *resp)
             resp->status = 200;
         }
     }
-    eng_remote_unref(w);
-out:
-    json_decref(body);
+    work_release(body, w);
 }
 
 static void work_parent(struct api_req *req, struct api_resp *resp)
 {
     struct eng_remote_work *w;
-    json_t *body = api_body_object(req, resp), *doc = NULL;
+    json_t *body, *doc = NULL;
     const char *id = NULL;
-    if (!body) return;
-    if (work_of(req, resp, &w) != 0) goto out;
+    if (work_json(req, resp, &body, &w) != 0) return;
     if (short_str(resp, body, "id", 1, 64, &id) == 0) {
         if (eng_remote_parent(w, api_ctx(req)->repo, id, &doc) == 0) api_json(resp, 200, json_pack("{s:o}", "doc", doc));
         else api_error(resp, 404, "NotFound", "field 'id': snapshot %s is not this work's parent", id);
     }
-    eng_remote_unref(w);
-out:
-    json_decref(body);
+    work_release(body, w);
 }
 
 static void work_snapshot(struct api_req *req, struct api_resp *resp)
 {
     struct eng_remote_work *w;
-    json_t *body = api_body_object(req, resp), *doc = NULL;
+    json_t *body, *doc = NULL;
     char id[REPO_ID_HEX_LEN + 1], err[512] = "";
     int rc;
-    if (!body) return;
-    if (work_of(req, resp, &w) != 0) goto out;
+    if (work_json(req, resp, &body, &w) != 0) return;
     if (jv_obj(resp, body, "", "doc", 1, &doc)) {
         rc = eng_remote_commit(w, api_ctx(req)->repo, doc, id, err, sizeof err);
         if (rc == 0) api_json(resp, 201, json_pack("{s:s}", "snapshot_id", id));
@@ -467,27 +477,22 @@ static void work_snapshot(struct api_req *req, struct api_resp *resp)
         else if (rc == -EALREADY) api_error(resp, 409, "Conflict", "%s", err);
         else api_catalog_error(resp, rc, err);
     }
-    eng_remote_unref(w);
-out:
-    json_decref(body);
+    work_release(body, w);
 }
 
 static void work_done(struct api_req *req, struct api_resp *resp)
 {
     struct eng_remote_work *w;
-    json_t *body = api_body_object(req, resp), *result = NULL;
+    json_t *body, *result = NULL;
     const char *failure = NULL;
     char err[256] = "";
-    if (!body) return;
-    if (work_of(req, resp, &w) != 0) goto out;
+    if (work_json(req, resp, &body, &w) != 0) return;
     if (jv_obj(resp, body, "", "result", 0, &result) && short_str(resp, body, "error", 0, 1024, &failure) == 0) {
         if (!result && !failure) api_error(resp, 400, "InvalidField", "give field 'result' or field 'error'");
         else if (eng_remote_finish(w, result, failure, err, sizeof err) == 0) api_empty(resp, 204);
         else api_error(resp, 409, "Conflict", "%s", err);
     }
-    eng_remote_unref(w);
-out:
-    json_decref(body);
+    work_release(body, w);
 }
 
 /* ---- PostgreSQL through the agent (docs/agent-protocol.md) ---- */

@@ -130,9 +130,48 @@ static int set_add(struct tree_set *s, const repo_id_t *id)
     return 0;
 }
 
+/* The hardlink targets (snapshot paths) named by files of a restore's scope. */
+struct link_list {
+    char **v;
+    size_t n, cap;
+};
+
+static void links_free(struct link_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int links_add(struct link_list *l, const char *path)
+{
+    if (l->n >= MAX_TREES) return -E2BIG;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        char **nv = realloc(l->v, ncap * sizeof *nv);
+        if (!nv) return -ENOMEM;
+        l->v = nv;
+        l->cap = ncap;
+    }
+    if (!(l->v[l->n] = strdup(path))) return -ENOMEM;
+    l->n++;
+    return 0;
+}
+
+/* file_blobs: a file entry's data blobs into data; its hardlink target (when it has one) into links. */
+static int file_blobs(const struct tree_entry *e, struct tree_set *data, struct link_list *links)
+{
+    int rc = 0;
+    for (size_t c = 0; rc == 0 && c < e->n_chunks; c++) rc = set_add(data, &e->chunks[c].id);
+    if (rc == 0 && e->hardlink && links) rc = links_add(links, e->hardlink);
+    return rc;
+}
+
 /* collect_trees: the ids of the tree id and every tree below it into s; with data non-NULL also the
- * data blobs their files name (a restore's authorized reads). */
-static int collect_trees(struct repo *repo, const repo_id_t *id, struct tree_set *s, struct tree_set *data, int depth)
+ * data blobs their files name (a restore's authorized reads) and, with links non-NULL, the hardlink
+ * targets those files name. */
+static int collect_trees(struct repo *repo, const repo_id_t *id, struct tree_set *s, struct tree_set *data,
+                         struct link_list *links, int depth)
 {
     struct tree *t = NULL;
     int rc;
@@ -141,31 +180,129 @@ static int collect_trees(struct repo *repo, const repo_id_t *id, struct tree_set
     if ((rc = eng_tree_load(repo, id, &t)) != 0) return rc;
     for (size_t i = 0; rc == 0 && i < t->n; i++) {
         const struct tree_entry *e = &t->entries[i];
-        if (e->type == TREE_DIR && e->has_subtree) rc = collect_trees(repo, &e->subtree, s, data, depth + 1);
-        else if (data && e->type == TREE_FILE)
-            for (size_t c = 0; rc == 0 && c < e->n_chunks; c++) rc = set_add(data, &e->chunks[c].id);
+        if (e->type == TREE_DIR && e->has_subtree) rc = collect_trees(repo, &e->subtree, s, data, links, depth + 1);
+        else if (data && e->type == TREE_FILE) rc = file_blobs(e, data, links);
     }
     tree_free(t);
     return rc;
 }
 
-static int parent_trees(struct repo *repo, const char *parent, struct eng_remote_work *w, int with_data)
+/* scope_path: what a restore of the snapshot path path (normalized) reads: the trees from the root
+ * down to it, and, below it, everything (collect_trees); a file's data blobs. A path the snapshot
+ * does not hold adds the trees up to where it stops (the agent's restorer then fails it as "not in
+ * the snapshot", as a local restore would). */
+static int scope_path(struct repo *repo, const repo_id_t *root, const char *path, struct tree_set *s,
+                      struct tree_set *data, struct link_list *links)
 {
+    repo_id_t cur = *root;
+    const char *p = path;
+    int rc = 0;
+    for (int depth = 0;; depth++) {
+        struct tree *t = NULL;
+        const struct tree_entry *e;
+        char name[TREE_NAME_MAX + 1];
+        const char *end;
+        size_t cl;
+        while (*p == '/') p++;
+        if (!*p) return collect_trees(repo, &cur, s, data, links, depth); /* a directory: all of it */
+        if (depth > MAX_DEPTH) return -E2BIG;
+        end = strchr(p, '/');
+        cl = end ? (size_t)(end - p) : strlen(p);
+        if (cl > TREE_NAME_MAX) return 0;
+        memcpy(name, p, cl);
+        name[cl] = '\0';
+        p += cl;
+        if ((rc = set_add(s, &cur)) != 0 || (rc = eng_tree_load(repo, &cur, &t)) != 0) return rc;
+        e = tree_find(t, name);
+        while (*p == '/') p++;
+        if (e && e->type == TREE_DIR && e->has_subtree) {
+            cur = e->subtree;
+            tree_free(t);
+            continue;
+        }
+        if (e && !*p && e->type == TREE_FILE) rc = file_blobs(e, data, links);
+        tree_free(t);
+        return rc; /* a file, a symlink or another leaf; or the path is not there */
+    }
+}
+
+/* under: path (normalized) is prefix or below it. */
+static int under(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (strcmp(prefix, "/") == 0) return 1;
+    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* sort_unique: sorts s and drops repeated ids. */
+static void sort_unique(struct tree_set *s)
+{
+    size_t o = 0;
+    if (!s->n) return;
+    qsort(s->v, s->n, sizeof *s->v, id_cmp);
+    for (size_t i = 0; i < s->n; i++)
+        if (o == 0 || memcmp(&s->v[o - 1], &s->v[i], sizeof *s->v) != 0) s->v[o++] = s->v[i];
+    s->n = o;
+}
+
+/* restore_scope: what a restore of paths (n == 0: the whole snapshot) may read: the trees on the way
+ * to each path and every tree below it, the data blobs of the files there, and for a hardlinked file
+ * whose first link lies outside the paths the way to that link and its data (the restorer writes the
+ * content from it). Into w->trees and w->rblobs, sorted. */
+static int restore_scope(struct repo *repo, const char *snapshot_id, const char *const *paths, size_t n,
+                         struct eng_remote_work *w)
+{
+    static const char *const everything[] = { "/" };
     struct tree_set s = { 0 }, d = { 0 };
+    struct link_list links = { 0 }, norm = { 0 };
     repo_id_t root;
-    int rc = eng_snapshot_root(repo, parent, &root);
-    if (rc == 0) rc = collect_trees(repo, &root, &s, with_data ? &d : NULL, 0);
+    int rc = eng_snapshot_root(repo, snapshot_id, &root);
+    if (n == 0 || !paths) {
+        paths = everything;
+        n = 1;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *np = NULL;
+        if (eng_path_normalize(paths[i], &np) != 0) continue; /* the restorer refuses it, reading nothing */
+        rc = links_add(&norm, np);
+        free(np);
+        if (rc == 0) rc = scope_path(repo, &root, norm.v[norm.n - 1], &s, &d, &links);
+    }
+    for (size_t i = 0; rc == 0 && i < links.n; i++) {
+        int inside = 0;
+        for (size_t k = 0; k < norm.n && !inside; k++) inside = under(links.v[i], norm.v[k]);
+        if (!inside) rc = scope_path(repo, &root, links.v[i], &s, &d, NULL);
+    }
+    links_free(&links);
+    links_free(&norm);
     if (rc != 0) {
         free(s.v);
         free(d.v);
         return rc;
     }
-    qsort(s.v, s.n, sizeof *s.v, id_cmp);
-    if (d.n) qsort(d.v, d.n, sizeof *d.v, id_cmp);
+    sort_unique(&s);
+    sort_unique(&d);
     w->trees = s.v;
     w->ntrees = s.n;
     w->rblobs = d.v;
     w->nrblobs = d.n;
+    return 0;
+}
+
+/* parent_trees: the trees of a backup's parent snapshot (what its agent may read back), sorted. */
+static int parent_trees(struct repo *repo, const char *parent, struct eng_remote_work *w)
+{
+    struct tree_set s = { 0 };
+    repo_id_t root;
+    int rc = eng_snapshot_root(repo, parent, &root);
+    if (rc == 0) rc = collect_trees(repo, &root, &s, NULL, NULL, 0);
+    if (rc != 0) {
+        free(s.v);
+        return rc;
+    }
+    sort_unique(&s);
+    w->trees = s.v;
+    w->ntrees = s.n;
     return 0;
 }
 
@@ -310,7 +447,7 @@ static int remote_backup(struct repo *repo, const struct eng_backup_opts *o, str
     if (o->parent_snapshot_id && *o->parent_snapshot_id) {
         /* the agent may read back this snapshot's trees (and nothing else); a damaged parent means a
          * full backup, as it would for the local engine's reader */
-        if (parent_trees(repo, o->parent_snapshot_id, w, 0) == 0)
+        if (parent_trees(repo, o->parent_snapshot_id, w) == 0)
             snprintf(w->parent, sizeof w->parent, "%s", o->parent_snapshot_id);
         else
             log_warn("remote backup: parent snapshot %s cannot be read: the agent reads everything",
@@ -362,8 +499,9 @@ int eng_remote_restore(struct repo *repo, const char *tenant, const char *connec
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    /* what the agent may read: the snapshot's document, its trees and the data blobs they name */
-    if ((rc = parent_trees(repo, snapshot_id, w, 1)) != 0) {
+    /* what the agent may read: the snapshot's document, and the trees and data blobs of the restored
+     * paths (the way down to each, everything below it) */
+    if ((rc = restore_scope(repo, snapshot_id, o->paths, o->n_paths, w)) != 0) {
         char dbuf[512];
         snprintf(err, errlen, "cannot read snapshot %.64s: %s", snapshot_id, eng_damage_text(rc, dbuf, sizeof dbuf));
         work_free(w);
@@ -593,8 +731,8 @@ int eng_remote_read(struct eng_remote_work *w, struct repo *repo, const json_t *
             return -EINVAL;
         }
         if (!in_parent(w, &id) && !in_blobs(w, &id)) {
-            snprintf(err, errlen, "[%zu]: blob %s is not a tree or data blob of this work's snapshot", i,
-                     json_string_value(v));
+            snprintf(err, errlen, "[%zu]: blob %s is not a tree or data blob %s", i, json_string_value(v),
+                     w->restore ? "under the restored paths of this work's snapshot" : "of this work's snapshot");
             return -EPERM;
         }
     }

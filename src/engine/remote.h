@@ -65,15 +65,16 @@ int eng_remote_finish(struct eng_remote_work *w, const json_t *result, const cha
 /* eng_remote_restore: a restore to the host of connector of tenant: queues a restore work item (the
  * snapshot, o's paths, target directory and options) and waits for the agent to carry it out with
  * eng_restore on its host (same take and lease timeouts as a backup; o->cancel ends it). While it
- * runs the agent may read the snapshot's document, its trees and the data blobs they name
- * (eng_remote_read), nothing else. out gets the agent's counters and file errors. */
+ * runs the agent may read the snapshot's document and its read scope (eng_remote_read): the trees
+ * on the way to each restored path, and every tree and data blob below it (plus the way to a
+ * hardlink's first link outside the paths, and its data), nothing else. out gets the agent's counters and file errors. */
 int eng_remote_restore(struct repo *repo, const char *tenant, const char *connector, const char *snapshot_id,
                        const struct eng_restore_opts *o, struct eng_restore_result *out, char *err, size_t errlen);
 /* eng_remote_read: the blobs ids names (a JSON array of 1..ENG_REMOTE_MAX_READ hex ids), decrypted,
  * framed as uploads are (docs/agent-protocol.md; zstd per frame when it helps) into *out (malloc'd,
  * *outlen bytes, *n_out frames: the answer stops after ENG_REMOTE_READ_BYTES, the agent asks again
- * for the rest). Only the trees of the work's snapshot (a restore's, or a backup's parent) and a
- * restore's data blobs: -EPERM naming the first other id, before anything is read; -EINVAL
+ * for the rest). Only a backup's parent trees, or a restore's read scope (eng_remote_restore):
+ * -EPERM naming the first other id, before anything is read; -EINVAL
  * malformed; a repository error with err. */
 #define ENG_REMOTE_MAX_READ 256
 #define ENG_REMOTE_READ_BYTES (8u << 20)

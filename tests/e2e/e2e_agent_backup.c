@@ -16,10 +16,14 @@
  *   kill_mid_backup         SIGKILL of the agent during a rate-limited backup: the run fails when the
  *                           lease runs out (no retries in the policy), naming the agent; restarted,
  *                           the agent completes the next run, which restores byte for byte
+ *   connected_while_busy    a rate-limited backup spanning several heartbeat intervals: the connector
+ *                           is listed as connected at every look during the run (the agent heartbeats
+ *                           while it works)
  *   revoke_mid_run          deleting the connector while its backup runs ends the run Failed at once */
 #include "api/api.h"
 #include "e2e/agentrun.h"
 #include "e2e/e2e_recover_fixture.h"
+#include "util/time.h"
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -63,14 +67,18 @@ static char *agent_log(void)
 }
 
 /* figure_for: a figure ("bytes sent ", "wire bytes ") of the agent's log line for snapshot snap (-1
- * when absent). */
+ * when absent). The agent writes that line after its "done", which may end the run first: waited
+ * for, at most 10 s. */
 static long long figure_for(const char *snap, const char *what)
 {
-    char *log = agent_log(), *p = strstr(log, fmt("snapshot %s", snap)), *q, *nl;
     long long v = -1;
-    nl = p ? strchr(p, '\n') : NULL;
-    if (p && (q = strstr(p, what)) != NULL && (!nl || q < nl)) v = atoll(q + strlen(what));
-    free(log);
+    for (int i = 0; i < 100 && v < 0; i++) {
+        char *log = agent_log(), *p = strstr(log, fmt("snapshot %s", snap)), *q, *nl;
+        nl = p ? strchr(p, '\n') : NULL;
+        if (p && (q = strstr(p, what)) != NULL && (!nl || q < nl)) v = atoll(q + strlen(what));
+        free(log);
+        if (v < 0) usleep(100 * 1000);
+    }
     return v;
 }
 static long long sent_for(const char *snap) { return figure_for(snap, "bytes sent "); }
@@ -108,48 +116,88 @@ static int same_download(const char *snap, const char *path)
     return ok;
 }
 
-/* run_status: runs the group; waits for its end; the status and (Succeeded) snapshot, or the
- * run's messages into msg. */
-static const char *run_end(char *snap, size_t slen, char *msg, size_t mlen, int timeout_s)
+/* start_run: starts a run of the group; its id into run (empty when refused). */
+static void start_run(char *run, size_t rlen)
+{
+    json_t *j = NULL;
+    run[0] = '\0';
+    if (post_json(&d, fmt(FX_GRP "/%s/runs", gid), T, "{\"runType\":\"kRegular\"}", 202, &j) == 202)
+        snprintf(run, rlen, "%s", jstr(j, "runId") ? jstr(j, "runId") : "");
+    json_decref(j);
+}
+
+/* run_state: the run's status now (Accepted, Running, Succeeded, ...; "" when it cannot be read);
+ * when it has ended, its snapshot into snap and the whole run into msg. */
+static const char *run_state(const char *run, char *snap, size_t slen, char *msg, size_t mlen)
 {
     static char st[32];
     json_t *j = NULL;
-    char run[64], path[300];
-    st[0] = snap[0] = msg[0] = '\0';
-    if (post_json(&d, fmt(FX_GRP "/%s/runs", gid), T, "{\"runType\":\"kRegular\"}", 202, &j) != 202) return "post";
-    snprintf(run, sizeof run, "%s", jstr(j, "runId") ? jstr(j, "runId") : "");
-    json_decref(j);
-    snprintf(path, sizeof path, FX_GRP "/%s/runs/%s?includeObjectDetails=true", gid, run);
-    for (int i = 0; i < timeout_s * 10; i++) {
-        const char *s;
-        if (get_json(&d, path, T, &j) == 200 && (s = jstr(j, "localBackupInfo.status")) && strcmp(s, "Accepted") != 0 &&
-            strcmp(s, "Running") != 0) {
+    const char *s;
+    st[0] = '\0';
+    if (get_json(&d, fmt(FX_GRP "/%s/runs/%s?includeObjectDetails=true", gid, run), T, &j) == 200 &&
+        (s = jstr(j, "localBackupInfo.status")) != NULL) {
+        snprintf(st, sizeof st, "%s", s);
+        if (strcmp(s, "Accepted") != 0 && strcmp(s, "Running") != 0) {
             char *dump = json_dumps(j, JSON_COMPACT);
-            snprintf(st, sizeof st, "%s", s);
-            snprintf(snap, slen, "%s", jstr(j, "objects.0.localSnapshotInfo.snapshotInfo.snapshotId")
-                                            ? jstr(j, "objects.0.localSnapshotInfo.snapshotInfo.snapshotId") : "");
+            const char *id = jstr(j, "objects.0.localSnapshotInfo.snapshotInfo.snapshotId");
+            if (snap) snprintf(snap, slen, "%s", id ? id : "");
             snprintf(msg, mlen, "%s", dump ? dump : "");
             free(dump);
-            json_decref(j);
-            return st;
         }
-        json_decref(j);
+    }
+    json_decref(j);
+    return st;
+}
+
+/* wait_run: waits (at most timeout_s) for the run to end; its status ("timeout" when it did not),
+ * snapshot (snap may be NULL) and the whole run into msg. */
+static const char *wait_run(const char *run, char *snap, size_t slen, char *msg, size_t mlen, int timeout_s)
+{
+    if (snap) snap[0] = '\0';
+    msg[0] = '\0';
+    for (int i = 0; i < timeout_s * 10; i++) {
+        const char *s = run_state(run, snap, slen, msg, mlen);
+        if (s[0] && strcmp(s, "Accepted") != 0 && strcmp(s, "Running") != 0) return s;
         usleep(100 * 1000);
     }
     return "timeout";
 }
 
+/* run_end: runs the group and waits for its end: the status and (Succeeded) snapshot, the run in msg. */
+static const char *run_end(char *snap, size_t slen, char *msg, size_t mlen, int timeout_s)
+{
+    char run[64];
+    start_run(run, sizeof run);
+    if (!run[0]) return "post";
+    return wait_run(run, snap, slen, msg, mlen, timeout_s);
+}
+
+/* state_field: a string of the agent's state.json (credential, connector_id) into out. */
+static void state_field(const char *name, char *out, size_t len)
+{
+    json_t *s = json_load_file(fmt("%s/state.json", state_dir), 0, NULL);
+    const char *v = json_string_value(json_object_get(s, name));
+    snprintf(out, len, "%s", v ? v : "");
+    json_decref(s);
+}
+
 static const char *names[] = { "a.bin", "b.bin", "c.bin", "d.bin", "e.bin", "f.bin", "g.bin", "h.bin" };
+
+/* is_connected: GetDataSourceConnectors shows the connector connected now. */
+static int is_connected(void)
+{
+    struct http_resp r;
+    int ok = http(&d, "GET", "/v2/data-source-connectors", T, NULL, &r) == 0 &&
+             json_is_true(jget(json_array_get(jget(r.json, "connectors"), 0), "connectivityStatus.isConnected"));
+    http_resp_release(&r);
+    return ok;
+}
 
 /* connected: waits until the connector's first heartbeat came (the agent is up). */
 static int connected(void)
 {
     for (int i = 0; i < 300; i++) {
-        struct http_resp r;
-        int ok = http(&d, "GET", "/v2/data-source-connectors", T, NULL, &r) == 0 &&
-                 json_is_true(jget(json_array_get(jget(r.json, "connectors"), 0), "connectivityStatus.isConnected"));
-        http_resp_release(&r);
-        if (ok) return 1;
+        if (is_connected()) return 1;
         usleep(100 * 1000);
     }
     return 0;
@@ -271,19 +319,14 @@ static long as_agent(const char *cred, const char *path, const char *ctype, cons
 TEST(server_checks)
 {
     char cred[200], run[64], wpath[200], msg[8192];
-    json_t *j = NULL, *w;
+    json_t *w;
     struct http_resp r;
     unsigned char blob[1 + 32 + 4 + 4 + 16];
     CHECK(gid[0]);
     agent_stop();
-    {
-        json_t *s = json_load_file(fmt("%s/state.json", state_dir), 0, NULL);
-        snprintf(cred, sizeof cred, "%s", json_string_value(json_object_get(s, "credential")));
-        json_decref(s);
-    }
-    CHECK(post_json(&d, fmt(FX_GRP "/%s/runs", gid), T, "{\"runType\":\"kRegular\"}", 202, &j) == 202);
-    snprintf(run, sizeof run, "%s", jstr(j, "runId"));
-    json_decref(j);
+    state_field("credential", cred, sizeof cred);
+    start_run(run, sizeof run);
+    CHECK(run[0]);
     w = take_work(cred);
     CHECK(w != NULL);
     CHECK(strlen(jstr(w, "keys.id_key")) == 64 && jstr(w, "keys.enc_key") == NULL);
@@ -339,28 +382,14 @@ TEST(server_checks)
         http_resp_release(&r);
     }
     json_decref(w);
-    for (int i = 0; i < 300; i++) {
-        const char *s;
-        int end = 0;
-        if (get_json(&d, fmt(FX_GRP "/%s/runs/%s?includeObjectDetails=true", gid, run), T, &j) == 200 &&
-            (s = jstr(j, "localBackupInfo.status")) && strcmp(s, "Running") != 0 && strcmp(s, "Accepted") != 0) {
-            char *dump = json_dumps(j, JSON_COMPACT);
-            snprintf(msg, sizeof msg, "%s", dump);
-            free(dump);
-            end = 1;
-        }
-        json_decref(j);
-        if (end) break;
-        usleep(100 * 1000);
-    }
-    CHECKF(strstr(msg, "\"Failed\"") && strstr(msg, "disk on fire"), "%s", msg);
+    CHECKF(strcmp(wait_run(run, NULL, 0, msg, sizeof msg, 30), "Failed") == 0 && strstr(msg, "disk on fire"), "%s",
+           msg);
     agent_start(NULL);
 }
 
 TEST(kill_mid_backup)
 {
     char snap[80], msg[8192], run[64];
-    json_t *j = NULL;
     int ok = 0;
     CHECK(gid[0]);
     agent_stop();
@@ -368,9 +397,8 @@ TEST(kill_mid_backup)
     for (int i = 0; i < 3; i++) CHECK(write_random(fmt("%s/new%d.bin", data_dir, i), 3u << 20, 0644) == 0);
     agent_start("1");
     CHECK(connected());
-    CHECK(post_json(&d, fmt(FX_GRP "/%s/runs", gid), T, "{\"runType\":\"kRegular\"}", 202, &j) == 202);
-    snprintf(run, sizeof run, "%s", jstr(j, "runId"));
-    json_decref(j);
+    start_run(run, sizeof run);
+    CHECK(run[0]);
     /* wait until the agent started the backup, then kill it */
     for (int i = 0; i < 300 && !ok; i++) {
         char *log = agent_log();
@@ -383,21 +411,8 @@ TEST(kill_mid_backup)
     kill(agent, SIGKILL);
     wait_exit(agent, 10);
     agent = -1;
-    ok = 0;
-    for (int i = 0; i < 600 && !ok; i++) {
-        const char *s;
-        if (get_json(&d, fmt(FX_GRP "/%s/runs/%s?includeObjectDetails=true", gid, run), T, &j) == 200 &&
-            (s = jstr(j, "localBackupInfo.status")) && strcmp(s, "Running") != 0 && strcmp(s, "Accepted") != 0) {
-            char *dump = json_dumps(j, JSON_COMPACT);
-            snprintf(msg, sizeof msg, "%s", dump);
-            free(dump);
-            ok = 1;
-        }
-        json_decref(j);
-        usleep(100 * 1000);
-    }
-    CHECK(ok);
-    CHECKF(strstr(msg, "\"Failed\"") && strstr(msg, "stopped answering"), "%s", msg);
+    CHECKF(strcmp(wait_run(run, NULL, 0, msg, sizeof msg, 60), "Failed") == 0 && strstr(msg, "stopped answering"),
+           "%s", msg);
     /* back up, the next run completes and restores */
     agent_start(NULL);
     CHECK(connected());
@@ -406,40 +421,58 @@ TEST(kill_mid_backup)
     CHECK(same_download(snap, fmt("%s/c.bin", data_dir)));
 }
 
+/* A backup that spans several heartbeat intervals (1 s here; a connector counts as connected while
+ * its last heartbeat is at most 3 intervals old): the agent heartbeats while it works, so the
+ * connector is listed as connected at every look during the run. */
+TEST(connected_while_busy)
+{
+    char snap[80], msg[8192], run[64];
+    int looks = 0, disconnected = 0, running = 1;
+    int64_t t0;
+    CHECK(gid[0]);
+    agent_stop();
+    CHECK(write_random(fmt("%s/busy.bin", data_dir), 4u << 20, 0644) == 0);
+    agent_start("1");
+    CHECK(connected());
+    start_run(run, sizeof run);
+    CHECK(run[0]);
+    t0 = util_time_mono();
+    for (int i = 0; i < 600 && running; i++) {
+        const char *s = run_state(run, snap, sizeof snap, msg, sizeof msg);
+        running = !s[0] || strcmp(s, "Accepted") == 0 || strcmp(s, "Running") == 0;
+        if (running) {
+            looks++;
+            if (!is_connected()) disconnected++;
+            usleep(250 * 1000);
+        }
+    }
+    CHECKF(!running && strcmp(run_state(run, snap, sizeof snap, msg, sizeof msg), "Succeeded") == 0, "%s", msg);
+    /* long enough that a silent agent would have shown as not connected (over 3 intervals) */
+    CHECKF(util_time_mono() - t0 > 3500000, "the run took only %lld ms", (long long)(util_time_mono() - t0) / 1000);
+    CHECKF(looks >= 10 && disconnected == 0, "%d of %d looks during the run saw the connector not connected",
+           disconnected, looks);
+    CHECK(same_download(snap, fmt("%s/busy.bin", data_dir)));
+    printf("    connected at all %d looks during a %.1f s backup\n", looks, (util_time_mono() - t0) / 1e6);
+    agent_stop();
+    agent_start(NULL);
+    CHECK(connected());
+}
+
 TEST(revoke_mid_run)
 {
     char msg[8192], run[64], cid[32];
-    json_t *j = NULL;
-    int ok = 0;
     CHECK(gid[0]);
     agent_stop();
     CHECK(write_random(fmt("%s/more.bin", data_dir), 4u << 20, 0644) == 0);
     agent_start("1");
     CHECK(connected());
-    {
-        json_t *s = json_load_file(fmt("%s/state.json", state_dir), 0, NULL);
-        snprintf(cid, sizeof cid, "%s", json_string_value(json_object_get(s, "connector_id")));
-        json_decref(s);
-    }
-    CHECK(post_json(&d, fmt(FX_GRP "/%s/runs", gid), T, "{\"runType\":\"kRegular\"}", 202, &j) == 202);
-    snprintf(run, sizeof run, "%s", jstr(j, "runId"));
-    json_decref(j);
+    state_field("connector_id", cid, sizeof cid);
+    start_run(run, sizeof run);
+    CHECK(run[0]);
     usleep(2500 * 1000);
     CHECK(expect(&d, "DELETE", fmt("/v2/data-source-connectors/%s", cid), T, NULL, 204, NULL));
-    for (int i = 0; i < 300 && !ok; i++) {
-        const char *s;
-        if (get_json(&d, fmt(FX_GRP "/%s/runs/%s?includeObjectDetails=true", gid, run), T, &j) == 200 &&
-            (s = jstr(j, "localBackupInfo.status")) && strcmp(s, "Running") != 0 && strcmp(s, "Accepted") != 0) {
-            char *dump = json_dumps(j, JSON_COMPACT);
-            snprintf(msg, sizeof msg, "%s", dump);
-            free(dump);
-            ok = 1;
-        }
-        json_decref(j);
-        usleep(100 * 1000);
-    }
-    CHECK(ok);
-    CHECKF(strstr(msg, "\"Failed\"") && strstr(msg, "was deleted"), "%s", msg);
+    CHECKF(strcmp(wait_run(run, NULL, 0, msg, sizeof msg, 30), "Failed") == 0 && strstr(msg, "was deleted"), "%s",
+           msg);
     CHECK(wait_exit(agent, 30) == 3);
     agent = -1;
 }
@@ -451,6 +484,7 @@ int main(void)
     RUN(backup_and_incremental);
     RUN(server_checks);
     RUN(kill_mid_backup);
+    RUN(connected_while_busy);
     RUN(revoke_mid_run);
     agent_stop();
     daemon_stop(&d);

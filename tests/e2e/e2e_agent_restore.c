@@ -10,10 +10,17 @@
  *                      the agent's log names the restore and its figures
  *   to_second_host     the same snapshot restored to agent B's host into another directory (a
  *                      recovery whose recoverTarget is host B): byte for byte
+ *   many_small_files   1000 small files in 20 directories backed up through agent A and restored to
+ *                      its host: byte for byte (diff -r), 1000 files counted, and fewer than 100 read
+ *                      requests in the agent's log (reads are batched); prints requests and time
  *   forbidden_reads    with agent B stopped, the test takes the restore work with B's credential: the
  *                      snapshot document and its root tree are readable, a blob id not in the
  *                      snapshot is 403 (and so are ids mixed with allowed ones), an upload is
  *                      refused; the agent's "error" fails the recovery with its message
+ *   scoped_reads       a restore of one directory (data/sub) taken by hand with B's credential: the
+ *                      trees from the root down to it, its tree and its files' data are readable;
+ *                      the tree of the sibling directory data/other and the data of data/a.bin are
+ *                      403 (the message names the id and the restored paths)
  *   kill_mid_restore   SIGKILL of agent A during a rate-limited restore: the recovery fails when the
  *                      lease runs out, naming the agent; restarted, a new restore completes
  *   agent_in_netns     (root with ip netns, else skipped saying so) a third agent runs in a network
@@ -26,6 +33,8 @@
 #include "api/api.h"
 #include "e2e/agentrun.h"
 #include "e2e/e2e_recover_fixture.h"
+#include "repo/tree.h"
+#include "util/time.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -33,6 +42,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <zstd.h>
 
 #define T "t-ar"
 
@@ -150,9 +160,10 @@ static long long register_host(const char *endpoint)
     return id;
 }
 
-/* restore_post: a restore of data_dir from snap to target (0: the snapshot's host); alt NULL: the
- * original paths. The recovery id into id, or the HTTP status when not 201. */
-static long restore_post(const char *snap, long long target, const char *alt, char *id, size_t idlen, json_t **err)
+/* restore_post_path: a restore of the directory path from snap to target (0: the snapshot's host);
+ * alt NULL: the original paths. The recovery id into id, or the HTTP status when not 201. */
+static long restore_post_path(const char *snap, const char *path, long long target, const char *alt, char *id,
+                              size_t idlen, json_t **err)
 {
     struct http_resp r;
     long st = call(&d, "POST", FX_REC, T,
@@ -160,13 +171,19 @@ static long restore_post(const char *snap, long long target, const char *alt, ch
                        "'recoveryAction':'RecoverFiles','recoverFileAndFolderParams':{'filesAndFolders':"
                        "[{'absolutePath':'%s','isDirectory':true}],'targetEnvironment':'kPhysical',"
                        "'physicalTargetParams':{%s%s%s%s,'overwriteExisting':true}}}}",
-                       snap, data_dir, target ? fmt("'recoverTarget':{'id':%lld},", target) : "",
+                       snap, path, target ? fmt("'recoverTarget':{'id':%lld},", target) : "",
                        alt ? "'alternateRestoreDirectory':'" : "'restoreToOriginalPaths':true", alt ? alt : "",
                        alt ? "'" : ""), &r);
     if (st == 201) snprintf(id, idlen, "%s", jstr(r.json, "id") ? jstr(r.json, "id") : "");
     if (err) *err = st != 201 ? json_incref(r.json) : NULL;
     http_resp_release(&r);
     return st;
+}
+
+/* restore_post: restore_post_path of data_dir. */
+static long restore_post(const char *snap, long long target, const char *alt, char *id, size_t idlen, json_t **err)
+{
+    return restore_post_path(snap, data_dir, target, alt, id, idlen, err);
 }
 
 /* dump: j as compact text (a static buffer: no leak when a check fails). */
@@ -179,7 +196,7 @@ static const char *dump(const json_t *j)
     return b;
 }
 
-static const char *files[] = { "a.bin", "b.bin", "sub/c.bin", "sub/note.txt", "exec.sh" };
+static const char *files[] = { "a.bin", "b.bin", "sub/c.bin", "sub/note.txt", "exec.sh", "other/o.bin" };
 
 /* same_tree: every file of orig_dir equals the one under dir byte for byte, with its mode; the
  * symlink "link" is a link to "a.bin". */
@@ -221,6 +238,8 @@ TEST(to_original_host)
     CHECK(write_random(fmt("%s/sub/c.bin", data_dir), 6u << 20, 0640) == 0);
     CHECK(write_text(fmt("%s/sub/note.txt", data_dir), "hello from host a\n", 0600) == 0);
     CHECK(write_text(fmt("%s/exec.sh", data_dir), "#!/bin/sh\necho hi\n", 0755) == 0);
+    CHECK(mkdir(fmt("%s/other", data_dir), 0755) == 0);
+    CHECK(write_random(fmt("%s/other/o.bin", data_dir), 64u << 10, 0644) == 0);
     CHECK(symlink("a.bin", fmt("%s/link", data_dir)) == 0);
     CHECK(system(fmt("cp -a '%s' '%s'", data_dir, orig_dir)) == 0);
     CHECK(enroll(state_a, "agent-a.test") == 0);
@@ -242,9 +261,9 @@ TEST(to_original_host)
     CHECK(restore_post(snap1, 0, NULL, id, sizeof id, NULL) == 201);
     j = fx_wait_recovery(&d, T, id, 120);
     CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0, "%s", dump(j));
-    /* the agent's counters, recorded as for a local restore: 5 files and the link, 10 MiB + 36 bytes */
-    CHECKF(jint(j, "cofferStats.files") == 6 && jint(j, "cofferStats.dirs") == 2 &&
-           jint(j, "cofferStats.bytes") == (10 << 20) + 36, "%s", dump(j));
+    /* the agent's counters, recorded as for a local restore: 6 files and the link, 10 MiB + 64 KiB + 36 bytes */
+    CHECKF(jint(j, "cofferStats.files") == 7 && jint(j, "cofferStats.dirs") == 3 &&
+           jint(j, "cofferStats.bytes") == (10 << 20) + (64 << 10) + 36, "%s", dump(j));
     json_decref(j);
     CHECK(same_tree(data_dir));
     log = agent_log(state_a);
@@ -270,6 +289,66 @@ TEST(to_second_host)
     log = agent_log(state_b); /* agent B did it, not cofferd's local agent */
     CHECKF(strstr(log, "restore ") && strstr(log, "bytes written"), "%s", log);
     free(log);
+}
+
+/* last_reads: the read requests of the last restore in an agent's log ("bytes received N in M reads",
+ * -1 when absent); *count: how many restores the log reports. */
+static long long last_reads(const char *log, int *count)
+{
+    const char *p = NULL;
+    *count = 0;
+    for (const char *q = strstr(log, "bytes received "); q; q = strstr(q + 1, "bytes received ")) {
+        p = q;
+        (*count)++;
+    }
+    p = p ? strstr(p, " in ") : NULL;
+    return p ? atoll(p + 4) : -1;
+}
+
+#define SMALL_FILES 1000 /* the figures in docs/agent-protocol.md: 2000 */
+
+/* SMALL_FILES small files (1..4 KiB each, 20 directories) backed up through agent A and restored to
+ * its host: every file byte for byte, and the agent asks for their data in batches (the read route
+ * takes up to 256 ids), so it makes far fewer read requests than there are files. */
+TEST(many_small_files)
+{
+    char small[700], out[700], gid2[128], snap[80], id[96], *log;
+    json_t *j = NULL;
+    long long reads = -1, nfiles;
+    int before = 0, after = 0;
+    int64_t t0, t1;
+    CHECK(host_a > 0);
+    snprintf(small, sizeof small, "%s/host-a/small", tmp);
+    snprintf(out, sizeof out, "%s/host-a/out-small", tmp);
+    for (int i = 0; i < SMALL_FILES; i++) {
+        if (i % (SMALL_FILES / 20) == 0) CHECK(system(fmt("mkdir -p '%s/d%02d'", small, i / (SMALL_FILES / 20))) == 0);
+        CHECK(write_random(fmt("%s/d%02d/f%04d", small, i / (SMALL_FILES / 20), i), 1024u + (unsigned)(i % 7) * 512u,
+                           0644) == 0);
+    }
+    CHECK(fx_group(&d, T, "g-small", policy, host_a, small, gid2, sizeof gid2) == 0);
+    CHECK(fx_run(&d, T, gid2, snap, sizeof snap) == 0);
+    log = agent_log(state_a);
+    last_reads(log, &before);
+    free(log);
+    t0 = util_time_mono();
+    CHECK(restore_post_path(snap, small, 0, out, id, sizeof id, NULL) == 201);
+    j = fx_wait_recovery(&d, T, id, 120);
+    t1 = util_time_mono();
+    CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0, "%s", dump(j));
+    nfiles = j ? jint(j, "cofferStats.files") : -1;
+    json_decref(j);
+    CHECKF(nfiles == SMALL_FILES, "%lld files restored", nfiles);
+    CHECK(system(fmt("diff -r '%s' '%s/small' >/dev/null", small, out)) == 0);
+    /* the agent logs the restore after its "done", which may end the recovery first: at most 10 s */
+    for (int i = 0; i < 100 && after <= before; i++) {
+        log = agent_log(state_a);
+        reads = last_reads(log, &after);
+        free(log);
+        if (after <= before) usleep(100 * 1000);
+    }
+    printf("    %d small files restored through the agent in %.2f s with %lld read requests\n", SMALL_FILES,
+           (t1 - t0) / 1e6, reads);
+    CHECKF(reads > 0 && reads < SMALL_FILES / 10, "%lld read requests for %d files", reads, SMALL_FILES);
 }
 
 static long as_agent(const char *cred, const char *path, const char *body, struct http_resp *r)
@@ -345,6 +424,130 @@ TEST(forbidden_reads)
     j = fx_wait_recovery(&d, T, id, 60);
     CHECK(j && strcmp(jstr(j, "status"), "Failed") == 0 && has_message(json_object_get(j, "messages"), "disk on fire"));
     json_decref(j);
+    free(cred);
+    agent_b = start_b();
+}
+
+/* read_blob: one blob through the work's read route: the HTTP status; with 200 its plaintext into
+ * *data (malloc'd, *len bytes) and its type (0 data, 1 tree) into *type. */
+static long read_blob(const char *cred, const char *wpath, const char *id_hex, void **data, size_t *len, int *type)
+{
+    struct http_resp r;
+    long st = as_agent(cred, fmt("%s/read", wpath), fmt("{\"ids\":[\"%s\"]}", id_hex), &r);
+    *data = NULL;
+    *len = 0;
+    if (st == 200 && r.len >= 41) {
+        const unsigned char *p = (const unsigned char *)r.body;
+        uint32_t plain = (uint32_t)p[33] | (uint32_t)p[34] << 8 | (uint32_t)p[35] << 16 | (uint32_t)p[36] << 24;
+        uint32_t payload = (uint32_t)p[37] | (uint32_t)p[38] << 8 | (uint32_t)p[39] << 16 | (uint32_t)p[40] << 24;
+        *type = p[0] & 0x7f;
+        if (payload <= r.len - 41 && (*data = malloc(plain + 1)) != NULL) {
+            if (p[0] & 0x80) *len = ZSTD_decompress(*data, plain, p + 41, payload);
+            else memcpy(*data, p + 41, *len = plain);
+            if (ZSTD_isError(*len) || *len != plain) st = -2;
+        }
+    }
+    http_resp_release(&r);
+    return st;
+}
+
+/* read_tree: a tree through the read route, decoded (NULL when not 200 or not a tree; *status). */
+static struct tree *read_tree(const char *cred, const char *wpath, const char *id_hex, long *status)
+{
+    void *data = NULL;
+    size_t len = 0;
+    int type = -1;
+    struct tree *t = NULL;
+    *status = read_blob(cred, wpath, id_hex, &data, &len, &type);
+    if (*status == 200 && (type != 1 || tree_decode(data, len, &t) != 0)) t = NULL;
+    free(data);
+    return t;
+}
+
+/* subtree_hex: the id of directory name's tree in t (hex), "" when it is not a directory there. */
+static void subtree_hex(const struct tree *t, const char *name, char out[REPO_ID_HEX_LEN + 1])
+{
+    const struct tree_entry *e = t ? tree_find(t, name) : NULL;
+    out[0] = '\0';
+    if (e && e->type == TREE_DIR && e->has_subtree) repo_id_to_hex(&e->subtree, out);
+}
+
+/* chunk_hex: the id of file name's first data blob in t (hex), "" when none. */
+static void chunk_hex(const struct tree *t, const char *name, char out[REPO_ID_HEX_LEN + 1])
+{
+    const struct tree_entry *e = t ? tree_find(t, name) : NULL;
+    out[0] = '\0';
+    if (e && e->type == TREE_FILE && e->n_chunks > 0) repo_id_to_hex(&e->chunks[0].id, out);
+}
+
+/* A restore of one directory (data/sub) reads only the way down to it and what is below it: the
+ * trees from the root to data and sub, c.bin's data: 200; the tree of the sibling directory
+ * data/other and the data of data/a.bin: 403, by hand with agent B's credential. */
+TEST(scoped_reads)
+{
+    char *cred, id[96], wpath[200], cur[REPO_ID_HEX_LEN + 1] = "", sub[REPO_ID_HEX_LEN + 1], other[REPO_ID_HEX_LEN + 1],
+         a_blob[REPO_ID_HEX_LEN + 1], c_blob[REPO_ID_HEX_LEN + 1], dir[700];
+    struct tree *t = NULL, *ts = NULL;
+    struct http_resp r;
+    json_t *w, *j;
+    long st = 0;
+    void *data = NULL;
+    size_t len = 0;
+    int type = -1;
+    CHECK(host_b > 0);
+    stop(&agent_b);
+    cred = state_field(state_b, "credential");
+    CHECK(cred != NULL);
+    snprintf(dir, sizeof dir, "%s/sub", data_dir);
+    CHECK(restore_post_path(snap1, dir, host_b, fmt("%s/host-b/out3", tmp), id, sizeof id, NULL) == 201);
+    w = take_work(cred);
+    CHECK(w && strcmp(jstr(w, "kind"), "restore") == 0);
+    snprintf(wpath, sizeof wpath, "/v2/coffer/agents/work/%s", jstr(w, "id"));
+    json_decref(w);
+    CHECK(as_agent(cred, fmt("%s/parent", wpath), fmt("{\"id\":\"%s\"}", snap1), &r) == 200);
+    if (jstr(r.json, "doc.tree")) snprintf(cur, sizeof cur, "%s", jstr(r.json, "doc.tree"));
+    http_resp_release(&r);
+    /* down from the root to data: every tree on the way is readable */
+    {
+        char path[700], *save = NULL;
+        snprintf(path, sizeof path, "%s", data_dir);
+        for (char *c = strtok_r(path, "/", &save); c && cur[0]; c = strtok_r(NULL, "/", &save)) {
+            tree_free(t);
+            t = read_tree(cred, wpath, cur, &st);
+            CHECKF(t != NULL, "tree %s on the way to %s: HTTP %ld", cur, data_dir, st);
+            subtree_hex(t, c, cur);
+        }
+    }
+    CHECK(cur[0]);
+    tree_free(t);
+    t = read_tree(cred, wpath, cur, &st); /* data's own tree: on the way to data/sub */
+    CHECKF(t != NULL, "HTTP %ld", st);
+    subtree_hex(t, "sub", sub);
+    subtree_hex(t, "other", other);
+    chunk_hex(t, "a.bin", a_blob);
+    CHECK(sub[0] && other[0] && a_blob[0]);
+    /* inside: data/sub and c.bin's data */
+    ts = read_tree(cred, wpath, sub, &st);
+    CHECKF(ts != NULL, "HTTP %ld", st);
+    chunk_hex(ts, "c.bin", c_blob);
+    CHECK(c_blob[0]);
+    CHECK(read_blob(cred, wpath, c_blob, &data, &len, &type) == 200 && type == 0 && len > 0);
+    free(data);
+    /* outside: the sibling directory's tree, a sibling file's data (alone or among allowed ids) */
+    CHECK(read_blob(cred, wpath, other, &data, &len, &type) == 403);
+    free(data);
+    CHECK(read_blob(cred, wpath, a_blob, &data, &len, &type) == 403);
+    free(data);
+    CHECK(as_agent(cred, fmt("%s/read", wpath), fmt("{\"ids\":[\"%s\",\"%s\"]}", c_blob, other), &r) == 403);
+    CHECKF(r.body && strstr(r.body, other) && strstr(r.body, "restored paths"), "%s", r.body ? r.body : "");
+    http_resp_release(&r);
+    CHECK(as_agent(cred, fmt("%s/done", wpath), "{\"error\":\"scope checked\"}", &r) == 204);
+    http_resp_release(&r);
+    j = fx_wait_recovery(&d, T, id, 60);
+    CHECK(j && strcmp(jstr(j, "status"), "Failed") == 0);
+    json_decref(j);
+    tree_free(t);
+    tree_free(ts);
     free(cred);
     agent_b = start_b();
 }
@@ -567,7 +770,9 @@ int main(void)
     if (daemon_start(&d, env) != 0) return 1;
     RUN(to_original_host);
     RUN(to_second_host);
+    RUN(many_small_files);
     RUN(forbidden_reads);
+    RUN(scoped_reads);
     RUN(kill_mid_restore);
     RUN(agent_in_netns);
     stop(&agent_c);
