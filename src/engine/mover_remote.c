@@ -1004,7 +1004,7 @@ static int remote_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *
     w->epoch = repo_write_epoch(repo);
     ticket = repo_writer_begin(repo);
     if (o->parent_snapshot_id && *o->parent_snapshot_id) {
-        if (parent_trees(repo, o->parent_snapshot_id, w, 0) == 0)
+        if (parent_trees(repo, o->parent_snapshot_id, w) == 0)
             snprintf(w->parent, sizeof w->parent, "%s", o->parent_snapshot_id);
         else
             log_warn("remote base backup: parent snapshot %s cannot be read: the agent reads everything",
@@ -1066,7 +1066,7 @@ int eng_remote_stage(struct eng_remote_work *w, struct repo *repo, json_t *doc, 
     }
     /* checked as a commit is; its trees then count as the work's own (the final run grafts from them) */
     if ((rc = verify_tree(w, repo, &root, 0, &entries, err, errlen)) != 0) return rc;
-    if ((rc = collect_trees(repo, &root, &s, NULL, 0)) != 0) {
+    if ((rc = collect_trees(repo, &root, &s, NULL, NULL, 0)) != 0) {
         free(s.v);
         snprintf(err, errlen, "cannot walk the staged trees: %s", strerror(-rc));
         return rc;
@@ -1117,7 +1117,7 @@ int eng_remote_pg_restore(struct repo *repo, const char *tenant, const char *con
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    if ((rc = parent_trees(repo, snapshot_id, w, 1)) != 0) {
+    if ((rc = restore_scope(repo, snapshot_id, NULL, 0, w)) != 0) { /* the whole instance */
         char dbuf[512];
         snprintf(err, errlen, "cannot read snapshot %.64s: %s", snapshot_id, eng_damage_text(rc, dbuf, sizeof dbuf));
         work_free(w);
