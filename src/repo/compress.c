@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #define ZSTD_HASHLOG 15   /* level 3's own: 17 */
+#define ZSTD_CHAINLOG 15  /* level 3's own: 16 */
 
 struct zstd_tls {
     ZSTD_CCtx *c;
@@ -50,6 +51,7 @@ static struct zstd_tls *tls_get(void)
     if (!t->c || !t->d ||
         ZSTD_isError(ZSTD_CCtx_setParameter(t->c, ZSTD_c_compressionLevel, REPO_ZSTD_LEVEL)) ||
         ZSTD_isError(ZSTD_CCtx_setParameter(t->c, ZSTD_c_hashLog, ZSTD_HASHLOG)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(t->c, ZSTD_c_chainLog, ZSTD_CHAINLOG)) ||
         pthread_setspecific(g_key, t) != 0) {
         tls_free(t);
         return NULL;
