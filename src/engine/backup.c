@@ -112,10 +112,10 @@ struct bk_item {               /* one name of a directory listing, before it bec
 
 #define BK_LA_MAX 48   /* listing ahead (below): jobs alive at once, each may hold a directory fd */
 
-enum { BK_LA_QUEUED, BK_LA_RUNNING, BK_LA_DONE, BK_LA_CANCELLED };
+enum { BK_LA_QUEUED, BK_LA_RUNNING, BK_LA_DONE };
 
 struct bk_la_job {
-    struct bk_la_job *next;     /* stack link while queued */
+    struct bk_la_job *next;     /* the frame's queue link while queued */
     int state;                  /* under la->mu */
     int pdfd;                   /* the parent's fd (open until the job is resolved) */
     uint64_t pdev;              /* the parent's st_dev: a mount point is left to the reader */
@@ -131,11 +131,25 @@ struct bk_la_job {
     struct tree *prev_sub;
 };
 
+/* One directory the reader is walking: its subdirectories' jobs, in listing order. Frames form a
+ * stack (the reader's recursion); the helper serves the deepest frame with a queued job first. */
+struct bk_la_frame {
+    struct bk_la_frame *below;
+    struct bk_la_job *head, *tail;   /* queued, under la->mu */
+    struct bk_item *items;           /* the reader's, with the fields below */
+    struct bk_ent *ents;             /* the entries (names) of those items */
+    size_t n, next;                  /* items before next have been considered for a job */
+    size_t base;                     /* the directory's path: b->path.p[0, base) */
+    int dfd;
+    uint64_t dev;
+    const struct tree *prev;
+};
+
 struct bk_la {
     pthread_mutex_t mu;
     pthread_cond_t cv_job, cv_done;
-    struct bk_la_job *top;      /* queued jobs (and cancelled ones not yet popped) */
-    int alive, stop;
+    struct bk_la_frame *top;    /* under mu */
+    int alive, stop;            /* alive: jobs allocated, not yet freed or claimed */
     pthread_t th;
 };
 
@@ -723,7 +737,8 @@ static int bk_virtual_fs(int fd)
 static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct tree *prev,
                        const char **incs, size_t n_incs, int full, int has_pre, struct bk_item *pre,
                        size_t n_pre);
-static struct bk_la_job *bk_la_claim(struct bk *b, struct bk_la_job *j);
+static struct bk_la_job *bk_la_claim(struct bk *b, struct bk_la_frame *f, struct bk_la_job *j);
+static void bk_la_fill(struct bk *b, struct bk_la_frame *f);
 static void bk_la_job_free(struct bk_la_job *j);
 static void bk_items_free(struct bk_item *items, size_t n);
 
@@ -842,7 +857,7 @@ static int bk_is_graft(const struct eng_backup_opts *o, const char *path)
 }
 
 static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int dfd,
-                    struct bk_item *it, const struct tree *prev_dir)
+                    struct bk_item *it, const struct tree *prev_dir, struct bk_la_frame *laf)
 {
     struct tree_entry *e = &ent->e;
     const struct tree_entry *prev = tree_find(prev_dir, e->name);
@@ -853,9 +868,10 @@ static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int d
         return bk_do_file(b, node, ent, dfd, prev);
     case TREE_DIR: {
         /* listed ahead: the helper's fd, fstat, listing and parent tree (all or nothing) */
-        struct bk_la_job *la = it->la ? bk_la_claim(b, it->la) : NULL;
+        struct bk_la_job *la = it->la ? bk_la_claim(b, laf, it->la) : NULL;
         struct stat st;
         int fd;
+        if (it->la) bk_la_fill(b, laf);   /* a job less: room for the next one */
         it->la = NULL;
         if (la) {
             fd = la->fd;
@@ -1103,15 +1119,15 @@ static void *bk_la_main(void *arg)
     struct eng_path path = { 0 };
     pthread_mutex_lock(&la->mu);
     for (;;) {
-        while (!la->top && !la->stop) pthread_cond_wait(&la->cv_job, &la->mu);
-        struct bk_la_job *j = la->top;
-        if (!j) break;   /* stopping, nothing queued */
-        la->top = j->next;
-        if (j->state == BK_LA_CANCELLED) {   /* the reader did it; its parent fd may be gone */
-            la->alive--;
-            bk_la_job_free(j);
-            continue;
+        struct bk_la_frame *f;
+        for (;;) {
+            for (f = la->top; f && !f->head; f = f->below) {}
+            if (f || la->stop) break;
+            pthread_cond_wait(&la->cv_job, &la->mu);
         }
+        if (!f) break;   /* stopping */
+        struct bk_la_job *j = f->head;
+        if (!(f->head = j->next)) f->tail = NULL;
         j->state = BK_LA_RUNNING;
         pthread_mutex_unlock(&la->mu);
         if (!atomic_load_explicit(&b->err, memory_order_relaxed)) bk_la_run(b, j, &path);
@@ -1125,71 +1141,75 @@ static void *bk_la_main(void *arg)
 }
 
 /* The job's result when the helper produced one (the caller owns the job then), else NULL: a
- * queued job is cancelled (the helper frees it), a running one waited for. */
-static struct bk_la_job *bk_la_claim(struct bk *b, struct bk_la_job *j)
+ * queued job is taken back (the reader does the work), a running one waited for. The frame is the
+ * job's (the reader's current one). */
+static struct bk_la_job *bk_la_claim(struct bk *b, struct bk_la_frame *f, struct bk_la_job *j)
 {
     struct bk_la *la = b->la;
     pthread_mutex_lock(&la->mu);
+    la->alive--;
     if (j->state == BK_LA_QUEUED) {
-        j->state = BK_LA_CANCELLED;
+        struct bk_la_job **pp = &f->head, *prev = NULL;
+        while (*pp && *pp != j) {
+            prev = *pp;
+            pp = &(*pp)->next;
+        }
+        if (*pp) *pp = j->next;
+        if (f->tail == j) f->tail = prev;
         pthread_mutex_unlock(&la->mu);
+        bk_la_job_free(j);
         return NULL;
     }
     while (j->state == BK_LA_RUNNING) pthread_cond_wait(&la->cv_done, &la->mu);
-    la->alive--;
     pthread_mutex_unlock(&la->mu);
     if (j->ok) return j;
     bk_la_job_free(j);
     return NULL;
 }
 
-/* Releases the jobs of a listing's items the reader did not claim (before the parent fd closes). */
-static void bk_la_drop(struct bk *b, struct bk_item *items, size_t n)
-{
-    for (size_t i = 0; b->la && i < n; i++) {
-        if (!items[i].la) continue;
-        struct bk_la_job *j = bk_la_claim(b, items[i].la);
-        items[i].la = NULL;
-        if (j) bk_la_job_free(j);
-    }
-}
-
-/* Queues a job for each subdirectory of a fresh listing (last first: the first is on top). */
-static void bk_la_queue(struct bk *b, struct bk_dir *node, int dfd, const struct tree *prev,
-                        struct bk_item *items, size_t n)
+/* Queues jobs for the frame's next subdirectories while fewer than BK_LA_MAX jobs are alive (on
+ * listing, and again each time the reader has claimed one). */
+static void bk_la_fill(struct bk *b, struct bk_la_frame *f)
 {
     struct bk_la *la = b->la;
-    size_t base = b->path.len;
     int queued = 0;
-    for (size_t i = n; i-- > 0;) {
-        if (!S_ISDIR(items[i].st.st_mode) || !items[i].full) continue;
+    for (; f->next < f->n; f->next++) {
+        struct bk_item *it = &f->items[f->next];
+        const char *name = f->ents[f->next].e.name;
+        if (!S_ISDIR(it->st.st_mode) || !it->full || !name) continue;
         pthread_mutex_lock(&la->mu);
         int room = la->alive < BK_LA_MAX;
         pthread_mutex_unlock(&la->mu);
         if (!room) break;
+        /* the path: the frame's (a prefix of the reader's path while it is in this directory) */
+        size_t nl = strlen(name), sep = !(f->base == 1 && b->path.p[0] == '/');
         struct bk_la_job *j = calloc(1, sizeof *j);
-        if (!j) break;
-        if (eng_path_push(&b->path, items[i].name) != 0 || bk_is_graft(b->o, b->path.p) ||
-            !(j->path = strdup(b->path.p))) {
-            eng_path_pop(&b->path, base);
+        if (!j || !(j->path = malloc(f->base + sep + nl + 1))) {
+            free(j);
+            break;
+        }
+        memcpy(j->path, b->path.p, f->base);
+        if (sep) j->path[f->base] = '/';
+        memcpy(j->path + f->base + sep, name, nl + 1);
+        if (bk_is_graft(b->o, j->path)) {
+            free(j->path);
             free(j);
             continue;
         }
-        eng_path_pop(&b->path, base);
-        j->name = j->path + strlen(j->path) - strlen(items[i].name);
+        j->name = j->path + f->base + sep;
         j->fd = -1;
-        j->pdfd = dfd;
-        j->pdev = node->dev;
-        const struct tree_entry *pe = tree_find(prev, items[i].name);
+        j->pdfd = f->dfd;
+        j->pdev = f->dev;
+        const struct tree_entry *pe = tree_find(f->prev, name);
         if (pe && pe->type == TREE_DIR && pe->has_subtree) {
             j->prev_id = pe->subtree;
             j->has_prev = 1;
         }
-        items[i].la = j;
+        it->la = j;
         pthread_mutex_lock(&la->mu);
         j->state = BK_LA_QUEUED;
-        j->next = la->top;
-        la->top = j;
+        if (f->tail) f->tail->next = j; else f->head = j;
+        f->tail = j;
         la->alive++;
         pthread_mutex_unlock(&la->mu);
         queued = 1;
@@ -1199,6 +1219,41 @@ static void bk_la_queue(struct bk *b, struct bk_dir *node, int dfd, const struct
         pthread_cond_signal(&la->cv_job);
         pthread_mutex_unlock(&la->mu);
     }
+}
+
+/* The reader enters a listed directory: its frame goes on top, with its first jobs. */
+static void bk_la_push(struct bk *b, struct bk_la_frame *f, struct bk_dir *node, int dfd,
+                       const struct tree *prev, struct bk_item *items, size_t n)
+{
+    struct bk_la *la = b->la;
+    memset(f, 0, sizeof *f);
+    f->items = items;
+    f->ents = node->ents;
+    f->n = n;
+    f->dfd = dfd;
+    f->dev = node->dev;
+    f->prev = prev;
+    f->base = b->path.len;
+    pthread_mutex_lock(&la->mu);
+    f->below = la->top;
+    la->top = f;
+    pthread_mutex_unlock(&la->mu);
+    bk_la_fill(b, f);
+}
+
+/* The reader leaves the directory (before its fd closes): jobs not claimed are released. */
+static void bk_la_pop(struct bk *b, struct bk_la_frame *f)
+{
+    struct bk_la *la = b->la;
+    for (size_t i = 0; i < f->n; i++) {
+        if (!f->items[i].la) continue;
+        struct bk_la_job *j = bk_la_claim(b, f, f->items[i].la);
+        f->items[i].la = NULL;
+        if (j) bk_la_job_free(j);
+    }
+    pthread_mutex_lock(&la->mu);
+    la->top = f->below;
+    pthread_mutex_unlock(&la->mu);
 }
 
 static int bk_la_start(struct bk *b)
@@ -1321,6 +1376,7 @@ static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct 
     struct bk_item *items = NULL;
     size_t n = 0, base = b->path.len;
     DIR *dir = NULL;
+    struct bk_la_frame laf, *lafp = NULL;
     int rc;
     if (has_pre) {
         items = pre;
@@ -1333,7 +1389,6 @@ static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct 
         rc = bk_list_virtual(b, dfd, incs, n_incs, &items, &n);
     }
     if (rc) goto out;
-    if (b->la && full) bk_la_queue(b, node, dfd, prev, items, n);
     if (n && !(node->ents = calloc(n, sizeof *node->ents))) { rc = -ENOMEM; goto out; }
     node->n = n;
     for (size_t i = 0; i < n; i++) {
@@ -1341,6 +1396,10 @@ static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct 
         atomic_init(&ent->pending, 0);
         ent->e.name = items[i].name;
         items[i].name = NULL;
+    }
+    if (b->la && full) {
+        bk_la_push(b, &laf, node, dfd, prev, items, n);
+        lafp = &laf;
     }
     for (size_t i = 0; i < n; i++) {
         if (bk_cancelled(b)) { rc = atomic_load(&b->err); break; }
@@ -1351,14 +1410,14 @@ static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct 
             break;
         }
         if ((rc = eng_path_push(&b->path, node->ents[i].e.name)) != 0) break;
-        rc = bk_entry(b, node, &node->ents[i], dfd, &items[i], prev);
+        rc = bk_entry(b, node, &node->ents[i], dfd, &items[i], prev, lafp);
         eng_path_pop(&b->path, base);
         if (rc) break;
         if ((++b->tick & 63) == 0) bk_progress(b, 0);
     }
 out:
     if (rc && !atomic_load(&b->err)) bk_fatal(b, rc, "reading the source failed");
-    bk_la_drop(b, items, n);   /* before the fd its jobs open from closes */
+    if (lafp) bk_la_pop(b, lafp);   /* before the fd its jobs open from closes */
     bk_items_free(items, n);
     if (dir) closedir(dir);
     else if (dfd >= 0) close(dfd);

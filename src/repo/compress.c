@@ -3,11 +3,15 @@
  * A blob is compressed at level 3 with a smaller hash table than the level's own (hash log 15
  * instead of 17: it stays in L1/L2 cache). Measured on bench_backup.sh's corpus (1.65 GB of /usr
  * cut like chunks, one thread, CPU time): log 17 7.65 s, log 16 7.24 s (+0.21% output), log 15
- * 6.62 s (+0.44%); level 2 5.13 s but +3.4%, level 1 4.74 s but +8%. Also shrinking the chain
- * log to 15 saves 6% more CPU for 0.5% more output, too much for the repository size we must keep
- * (no larger than restic's). A trial compression of a 64 KiB sample to skip what does not compress
- * cost more than it saved there: only 3.6% of that corpus is incompressible (.gz files), and zstd
- * passes over such data at 1 GB/s anyway. The parameters are set once on each thread's
+ * 6.62 s (+0.44%); level 2 5.13 s but +3.4%, level 1 4.74 s but +8%. The chain table (dfast's
+ * table of minMatch-byte hashes) is shrunk to 2^15 too (level 3's own: 2^16): measured again with
+ * zstd 1.5.4 on an eighth of that corpus (every 8th file, 1 MiB pieces, thread CPU time): hash 15
+ * chain 16 1.93 s, chain 15 1.75 s (-9%) for +0.69% output, which keeps the repository below
+ * restic's (bench_backup.sh: 0.99 of restic's before); hash 14 chain 15 -15% but +1.03%, hash 15
+ * chain 14 -17% but +1.42%, level 2 with hash 16 and minMatch 5 -18% but +1.77%: too large. A
+ * trial compression of a 64 KiB sample to skip what does not compress cost more than it saved
+ * there: only 3.6% of that corpus is incompressible (.gz files; 2% of the bytes end up stored
+ * raw), and zstd passes over such data at 1 GB/s anyway. The parameters are set once on each thread's
  * context; ZSTD_compress2 keeps them and still shrinks them for small inputs. When the frame is
  * not smaller than 97% of the input (already-compressed or random data), the caller stores the
  * blob raw and clears the zstd flag, so incompressible data costs no CPU on restore. */
