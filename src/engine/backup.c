@@ -17,6 +17,9 @@
  * drops the parent's count; the root's id ends the backup. Nothing is shared between threads but
  * the queue (one mutex), those atomic counts and the chunk slots each written by one worker.
  *
+ * First backups warm the page cache ahead of the reader (read-ahead); incremental ones list
+ * directories ahead of it on a helper thread (listing ahead): both are described at their code.
+ *
  * The atime of an entry whose identity (type, dev, inode, size, mtime, ctime) equals the parent's
  * is taken from the parent, so an untouched directory encodes to the same tree blob. Two options
  * serve the SQL mover (engine.h): reuse_mtime_before_ns re-reads "racily clean" files (mtime not
@@ -1071,17 +1074,18 @@ static int bk_list_full(struct bk *b, DIR *dir, int dfd, struct bk_item **out, s
  *
  * An incremental backup reads little: its reader is bound by listing directories (readdir and an
  * fstatat per name) and by loading, comparing and encoding trees, all on one thread. So on a
- * re-backup one helper thread lists directories ahead of the reader: when the reader has listed a
- * directory, each subdirectory becomes a job (a stack, so the helper follows the reader's depth
- * first order: the first subdirectory is taken first) in which the helper opens the subdirectory
- * relative to the parent's fd, fstats it, lists it (names, lstat, excludes, sorted) and loads the
- * parent snapshot's tree of it. When the reader reaches that subdirectory it takes the job's
- * result (waiting if the helper is on it), or, if the helper has not begun it, cancels it and
- * does the work itself. Whatever the helper cannot do cleanly (an error the reader would warn
- * about, a mount point) it leaves to the reader, which does it again as before: what is backed up
- * and every warning are the same with or without the helper. The reader keeps the parent's fd open
- * until each of its jobs is claimed or cancelled; BK_LA_MAX jobs exist at most (each may hold an
- * open directory). */
+ * re-backup one helper thread lists directories ahead of the reader. Each directory the reader
+ * walks is a frame (a stack of them follows the reader's recursion) holding jobs for its
+ * subdirectories in listing order; the helper takes the first queued job of the deepest frame, so
+ * it works on what the reader needs next. In a job the helper opens the subdirectory relative to the
+ * parent's fd, fstats it, lists it (names, lstat, excludes, sorted) and loads the parent snapshot's
+ * tree of it. When the reader reaches that subdirectory it takes the job's result (waiting if the
+ * helper is on it), or, if the helper has not begun it, takes the job back and does the work
+ * itself. Whatever the helper cannot do cleanly (an error the reader would warn about, a mount
+ * point) it leaves to the reader, which does it again as before: what is backed up and every
+ * warning are the same with or without the helper. At most BK_LA_MAX jobs exist (each may hold an
+ * open directory); a frame gets more as the reader claims its earlier ones. The reader keeps a
+ * directory's fd open until each of its jobs is claimed (the frame is popped). */
 static void bk_la_job_free(struct bk_la_job *j)
 {
     if (j->fd >= 0) close(j->fd);
