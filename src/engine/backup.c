@@ -114,6 +114,7 @@ struct bk_item {               /* one name of a directory listing, before it bec
 };
 
 #define BK_LA_MAX 48   /* listing ahead (below): jobs alive at once, each may hold a directory fd */
+#define BK_LA_HELD_MAX 65536u   /* ... and names listed ahead, not yet claimed (memory), at most */
 
 enum { BK_LA_QUEUED, BK_LA_RUNNING, BK_LA_DONE };
 
@@ -153,6 +154,7 @@ struct bk_la {
     pthread_cond_t cv_job, cv_done;
     struct bk_la_frame *top;    /* under mu */
     int alive, stop;            /* alive: jobs allocated, not yet freed or claimed */
+    size_t held;                /* names in the listings of done jobs not yet claimed */
     pthread_t th;
 };
 
@@ -1084,7 +1086,8 @@ static int bk_list_full(struct bk *b, DIR *dir, int dfd, struct bk_item **out, s
  * itself. Whatever the helper cannot do cleanly (an error the reader would warn about, a mount
  * point) it leaves to the reader, which does it again as before: what is backed up and every
  * warning are the same with or without the helper. At most BK_LA_MAX jobs exist (each may hold an
- * open directory); a frame gets more as the reader claims its earlier ones. The reader keeps a
+ * open directory), and no new one while BK_LA_HELD_MAX names wait in listings not yet claimed; a
+ * frame gets more as the reader claims its earlier ones. The reader keeps a
  * directory's fd open until each of its jobs is claimed (the frame is popped). */
 static void bk_la_job_free(struct bk_la_job *j)
 {
@@ -1136,6 +1139,7 @@ static void *bk_la_main(void *arg)
         pthread_mutex_unlock(&la->mu);
         if (!atomic_load_explicit(&b->err, memory_order_relaxed)) bk_la_run(b, j, &path);
         pthread_mutex_lock(&la->mu);
+        la->held += j->n;
         j->state = BK_LA_DONE;
         pthread_cond_broadcast(&la->cv_done);
     }
@@ -1165,6 +1169,7 @@ static struct bk_la_job *bk_la_claim(struct bk *b, struct bk_la_frame *f, struct
         return NULL;
     }
     while (j->state == BK_LA_RUNNING) pthread_cond_wait(&la->cv_done, &la->mu);
+    la->held -= j->n;
     pthread_mutex_unlock(&la->mu);
     if (j->ok) return j;
     bk_la_job_free(j);
@@ -1182,7 +1187,7 @@ static void bk_la_fill(struct bk *b, struct bk_la_frame *f)
         const char *name = f->ents[f->next].e.name;
         if (!S_ISDIR(it->st.st_mode) || !it->full || !name) continue;
         pthread_mutex_lock(&la->mu);
-        int room = la->alive < BK_LA_MAX;
+        int room = la->alive < BK_LA_MAX && la->held < BK_LA_HELD_MAX;
         pthread_mutex_unlock(&la->mu);
         if (!room) break;
         /* the path: the frame's (a prefix of the reader's path while it is in this directory) */
