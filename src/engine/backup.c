@@ -1087,8 +1087,8 @@ static int bk_list_full(struct bk *b, DIR *dir, int dfd, struct bk_item **out, s
  * point) it leaves to the reader, which does it again as before: what is backed up and every
  * warning are the same with or without the helper. At most BK_LA_MAX jobs exist (each may hold an
  * open directory), and no new one while BK_LA_HELD_MAX names wait in listings not yet claimed; a
- * frame gets more as the reader claims its earlier ones. The reader keeps a
- * directory's fd open until each of its jobs is claimed (the frame is popped). */
+ * frame gets more as the reader claims its earlier ones. The reader keeps a directory's fd open
+ * until each of its jobs is claimed (the frame is popped). */
 static void bk_la_job_free(struct bk_la_job *j)
 {
     if (j->fd >= 0) close(j->fd);
@@ -1284,7 +1284,7 @@ static int bk_la_start(struct bk *b)
     return 0;
 }
 
-/* Stops the helper once the walk is over (every job claimed or cancelled by then). */
+/* Stops the helper once the walk is over (every job claimed by then). */
 static void bk_la_finish(struct bk *b)
 {
     struct bk_la *la = b->la;
