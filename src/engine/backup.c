@@ -17,6 +17,9 @@
  * drops the parent's count; the root's id ends the backup. Nothing is shared between threads but
  * the queue (one mutex), those atomic counts and the chunk slots each written by one worker.
  *
+ * First backups warm the page cache ahead of the reader (read-ahead); incremental ones list
+ * directories ahead of it on a helper thread (listing ahead): both are described at their code.
+ *
  * The atime of an entry whose identity (type, dev, inode, size, mtime, ctime) equals the parent's
  * is taken from the parent, so an untouched directory encodes to the same tree blob. Two options
  * serve the SQL mover (engine.h): reuse_mtime_before_ns re-reads "racily clean" files (mtime not
@@ -43,7 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BK_BATCH_BYTES (12u << 20)  /* threads+2 of them: the bulk of a backup's memory */
+#define BK_BATCH_BYTES (9u << 20)   /* threads+2 of them: the bulk of a backup's memory */
 #define BK_BATCH_MAX_REFS 4096u
 #define BK_READ_MIN (64u << 10)
 #define BK_CHUNK_BLOCK 64
@@ -98,6 +101,8 @@ struct bk_batch {
 struct bk_map_node { uint64_t k1, k2; char *val; struct bk_map_node *next; };
 struct bk_map { struct bk_map_node **b; size_t nb, n; };
 
+struct bk_la_job;
+
 struct bk_item {               /* one name of a directory listing, before it becomes an entry */
     char *name;
     struct stat st;
@@ -105,6 +110,52 @@ struct bk_item {               /* one name of a directory listing, before it bec
     size_t n_sub;
     int full;                  /* walk everything below */
     int explicit_root;         /* named by an include path */
+    struct bk_la_job *la;      /* a directory's listing ahead (incremental backups), or NULL */
+};
+
+#define BK_LA_MAX 48   /* listing ahead (below): jobs alive at once, each may hold a directory fd */
+#define BK_LA_HELD_MAX 65536u   /* ... and names listed ahead, not yet claimed (memory), at most */
+
+enum { BK_LA_QUEUED, BK_LA_RUNNING, BK_LA_DONE };
+
+struct bk_la_job {
+    struct bk_la_job *next;     /* the frame's queue link while queued */
+    int state;                  /* under la->mu */
+    int pdfd;                   /* the parent's fd (open until the job is resolved) */
+    uint64_t pdev;              /* the parent's st_dev: a mount point is left to the reader */
+    char *path;                 /* the directory's path (excludes); name is its last component */
+    const char *name;
+    repo_id_t prev_id;          /* the parent snapshot's tree of it, when has_prev */
+    int has_prev;
+    /* result (DONE), owned by the job until claimed */
+    int ok, fd;
+    struct stat st;
+    struct bk_item *items;
+    size_t n;
+    struct tree *prev_sub;
+};
+
+/* One directory the reader is walking: its subdirectories' jobs, in listing order. Frames form a
+ * stack (the reader's recursion); the helper serves the deepest frame with a queued job first. */
+struct bk_la_frame {
+    struct bk_la_frame *below;
+    struct bk_la_job *head, *tail;   /* queued, under la->mu */
+    struct bk_item *items;           /* the reader's, with the fields below */
+    struct bk_ent *ents;             /* the entries (names) of those items */
+    size_t n, next;                  /* items before next have been considered for a job */
+    size_t base;                     /* the directory's path: b->path.p[0, base) */
+    int dfd;
+    uint64_t dev;
+    const struct tree *prev;
+};
+
+struct bk_la {
+    pthread_mutex_t mu;
+    pthread_cond_t cv_job, cv_done;
+    struct bk_la_frame *top;    /* under mu */
+    int alive, stop;            /* alive: jobs allocated, not yet freed or claimed */
+    size_t held;                /* names in the listings of done jobs not yet claimed */
+    pthread_t th;
 };
 
 struct bk {
@@ -135,6 +186,8 @@ struct bk {
     /* read-ahead (first backups): bytes the reader has read, for the prefetch thread's window */
     atomic_uint_fast64_t consumed;
     atomic_int pf_stop;
+    /* listing ahead (incremental backups), or NULL */
+    struct bk_la *la;
     /* timings (eng_backup_result) */
     uint64_t read_usecs, batch_wait_usecs;   /* reader-only */
     atomic_uint_fast64_t worker_idle_usecs;
@@ -687,7 +740,12 @@ static int bk_virtual_fs(int fd)
 }
 
 static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct tree *prev,
-                       const char **incs, size_t n_incs, int full);
+                       const char **incs, size_t n_incs, int full, int has_pre, struct bk_item *pre,
+                       size_t n_pre);
+static struct bk_la_job *bk_la_claim(struct bk *b, struct bk_la_frame *f, struct bk_la_job *j);
+static void bk_la_fill(struct bk *b, struct bk_la_frame *f);
+static void bk_la_job_free(struct bk_la_job *j);
+static void bk_items_free(struct bk_item *items, size_t n);
 
 static void bk_progress(struct bk *b, int force)
 {
@@ -804,7 +862,7 @@ static int bk_is_graft(const struct eng_backup_opts *o, const char *path)
 }
 
 static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int dfd,
-                    struct bk_item *it, const struct tree *prev_dir)
+                    struct bk_item *it, const struct tree *prev_dir, struct bk_la_frame *laf)
 {
     struct tree_entry *e = &ent->e;
     const struct tree_entry *prev = tree_find(prev_dir, e->name);
@@ -814,10 +872,21 @@ static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int d
     case TREE_FILE:
         return bk_do_file(b, node, ent, dfd, prev);
     case TREE_DIR: {
-        int fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-        if (fd < 0 && errno == EPERM)
-            fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* listed ahead: the helper's fd, fstat, listing and parent tree (all or nothing) */
+        struct bk_la_job *la = it->la ? bk_la_claim(b, laf, it->la) : NULL;
         struct stat st;
+        int fd;
+        if (it->la) bk_la_fill(b, laf);   /* a job less: room for the next one */
+        it->la = NULL;
+        if (la) {
+            fd = la->fd;
+            la->fd = -1;
+            st = la->st;
+        } else {
+            fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+            if (fd < 0 && errno == EPERM)
+                fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
         int walk = 1;
         if (fd < 0) {
             rc = -errno;
@@ -828,8 +897,8 @@ static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int d
             }
             bk_warn(b, b->path.p, "cannot open directory (recorded empty)", rc);
             walk = 0;
-        } else if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-            if ((rc = bk_meta(b, e, &st)) != 0) { close(fd); return rc; }
+        } else if ((la || fstat(fd, &st) == 0) && S_ISDIR(st.st_mode)) {
+            if ((rc = bk_meta(b, e, &st)) != 0) { close(fd); if (la) bk_la_job_free(la); return rc; }
             /* kernel virtual filesystems (/proc, /sys...) are recorded, not entered, unless named */
             if (it->full && !it->explicit_root && st.st_dev != node->dev && bk_virtual_fs(fd))
                 walk = 0;
@@ -839,12 +908,17 @@ static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int d
         int same = bk_same_identity(prev, e);
         if (same) {
             e->atime_ns = prev->atime_ns;
-            if ((rc = bk_copy_xattrs(e, prev)) != 0) { if (fd >= 0) close(fd); return rc; }
+            if ((rc = bk_copy_xattrs(e, prev)) != 0) {
+                if (fd >= 0) close(fd);
+                if (la) bk_la_job_free(la);
+                return rc;
+            }
         } else if (fd >= 0) {
             bk_read_xattrs(e, fd, NULL);
         }
         if (bk_is_graft(b->o, b->path.p)) {   /* content as the parent holds it, nothing read */
             if (fd >= 0) close(fd);
+            if (la) bk_la_job_free(la);
             if (!prev || prev->type != TREE_DIR || !prev->has_subtree) {
                 bk_fatal(b, -ENOENT, "graft path not in the parent snapshot");
                 return -ENOENT;
@@ -853,23 +927,38 @@ static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int d
             e->has_subtree = 1;
             return 0;
         }
-        if (prev && prev->type == TREE_DIR && prev->has_subtree)   /* best effort: a damaged one */
-            eng_tree_load(b->repo, &prev->subtree, &prev_sub);   /* is listed; files are read */
+        struct bk_item *pre = NULL;
+        size_t n_pre = 0;
+        int has_pre = la != NULL;
+        if (la) {   /* the job's tree is the same parent entry's: tree_find(prev_dir, name) */
+            prev_sub = la->prev_sub;
+            pre = la->items;
+            n_pre = la->n;
+            la->prev_sub = NULL;
+            la->items = NULL;
+            la->n = 0;
+            bk_la_job_free(la);
+        } else if (prev && prev->type == TREE_DIR && prev->has_subtree) {   /* best effort: a damaged */
+            eng_tree_load(b->repo, &prev->subtree, &prev_sub);   /* one is listed; files are read */
+        }
         struct bk_dir *child = calloc(1, sizeof *child);
-        if (!child) { if (fd >= 0) close(fd); tree_free(prev_sub); return -ENOMEM; }
+        if (!child) { if (fd >= 0) close(fd); tree_free(prev_sub); bk_items_free(pre, n_pre); return -ENOMEM; }
         child->parent = node;
         child->pent = ent;
         child->dev = e->dev;
         atomic_init(&child->pending, 1);
         atomic_fetch_add(&node->pending, 1);
         if (walk && fd >= 0) {
-            rc = bk_walk_dir(b, child, fd, prev_sub, it->sub, it->n_sub, it->full);
-            fd = -1;   /* closed by the walk */
+            rc = bk_walk_dir(b, child, fd, prev_sub, it->sub, it->n_sub, it->full, has_pre, pre, n_pre);
+            fd = -1;   /* closed by the walk, which also owns pre */
+            pre = NULL;
+            n_pre = 0;
         } else {
             rc = 0;
             bk_dir_release(b, child);
         }
         if (fd >= 0) close(fd);
+        bk_items_free(pre, n_pre);
         tree_free(prev_sub);
         return rc;
     }
@@ -924,31 +1013,40 @@ static void bk_items_free(struct bk_item *items, size_t n)
     free(items);
 }
 
-/* Items of a full listing (readdir + fstatat), excludes applied. */
-static int bk_list_full(struct bk *b, DIR *dir, int dfd, struct bk_item **out, size_t *nout)
+/* Items of a full listing (readdir + fstatat), excludes applied; path is the directory's path
+ * (restored on return). With strict (the listing-ahead thread, which must not warn) any problem
+ * that the reader would warn about returns -EAGAIN instead: the reader then lists it again. */
+static int bk_list_core(struct bk *b, DIR *dir, int dfd, struct eng_path *path, int strict,
+                        struct bk_item **out, size_t *nout)
 {
     struct bk_item *items = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
-    size_t base = b->path.len;
+    size_t base = path->len;
     int rc = 0;
     for (;;) {
         errno = 0;
         if (!(de = readdir(dir))) {
-            if (errno) bk_warn(b, b->path.p, "listing the directory stopped", -errno);
+            if (errno && strict) rc = -EAGAIN;
+            else if (errno) bk_warn(b, path->p, "listing the directory stopped", -errno);
             break;
         }
         const char *nm = de->d_name;
         if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) continue;
         if (!tree_name_valid(nm, strlen(nm))) continue;
-        if ((rc = eng_path_push(&b->path, nm)) != 0) break;
-        int skip = bk_excluded(b, b->path.p, nm);
+        if ((rc = eng_path_push(path, nm)) != 0) break;
+        int skip = bk_excluded(b, path->p, nm);
         struct stat st;
         if (!skip && fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            bk_warn(b, b->path.p, errno == ENOENT ? "vanished before it could be read" : "cannot stat", -errno);
+            if (strict) {
+                eng_path_pop(path, base);
+                rc = -EAGAIN;
+                break;
+            }
+            bk_warn(b, path->p, errno == ENOENT ? "vanished before it could be read" : "cannot stat", -errno);
             skip = 1;
         }
-        eng_path_pop(&b->path, base);
+        eng_path_pop(path, base);
         if (skip) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 32;
@@ -967,6 +1065,240 @@ static int bk_list_full(struct bk *b, DIR *dir, int dfd, struct bk_item **out, s
     *out = items;
     *nout = n;
     return 0;
+}
+
+static int bk_list_full(struct bk *b, DIR *dir, int dfd, struct bk_item **out, size_t *nout)
+{
+    return bk_list_core(b, dir, dfd, &b->path, 0, out, nout);
+}
+
+/* ---------- listing ahead (incremental backups) ----------
+ *
+ * An incremental backup reads little: its reader is bound by listing directories (readdir and an
+ * fstatat per name) and by loading, comparing and encoding trees, all on one thread. So on a
+ * re-backup one helper thread lists directories ahead of the reader. Each directory the reader
+ * walks is a frame (a stack of them follows the reader's recursion) holding jobs for its
+ * subdirectories in listing order; the helper takes the first queued job of the deepest frame, so
+ * it works on what the reader needs next. In a job the helper opens the subdirectory relative to the
+ * parent's fd, fstats it, lists it (names, lstat, excludes, sorted) and loads the parent snapshot's
+ * tree of it. When the reader reaches that subdirectory it takes the job's result (waiting if the
+ * helper is on it), or, if the helper has not begun it, takes the job back and does the work
+ * itself. Whatever the helper cannot do cleanly (an error the reader would warn about, a mount
+ * point) it leaves to the reader, which does it again as before: what is backed up and every
+ * warning are the same with or without the helper. At most BK_LA_MAX jobs exist (each may hold an
+ * open directory), and no new one while BK_LA_HELD_MAX names wait in listings not yet claimed; a
+ * frame gets more as the reader claims its earlier ones. The reader keeps a directory's fd open
+ * until each of its jobs is claimed (the frame is popped). */
+static void bk_la_job_free(struct bk_la_job *j)
+{
+    if (j->fd >= 0) close(j->fd);
+    bk_items_free(j->items, j->n);
+    tree_free(j->prev_sub);
+    free(j->path);
+    free(j);
+}
+
+static void bk_la_run(struct bk *b, struct bk_la_job *j, struct eng_path *path)
+{
+    int fd = openat(j->pdfd, j->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = openat(j->pdfd, j->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return;
+    j->fd = fd;
+    if (fstat(fd, &j->st) != 0 || !S_ISDIR(j->st.st_mode) || (uint64_t)j->st.st_dev != j->pdev) return;
+    int lfd = dup(fd);   /* the listing's DIR owns (and closes) its own fd; fd goes to the reader */
+    DIR *dir = lfd >= 0 ? fdopendir(lfd) : NULL;
+    if (!dir) {
+        if (lfd >= 0) close(lfd);
+        return;
+    }
+    int rc = eng_path_set(path, j->path);
+    if (!rc) rc = bk_list_core(b, dir, fd, path, 1, &j->items, &j->n);
+    closedir(dir);
+    if (rc) return;
+    if (j->has_prev) eng_tree_load(b->repo, &j->prev_id, &j->prev_sub);   /* best effort, as the reader */
+    j->ok = 1;
+}
+
+static void *bk_la_main(void *arg)
+{
+    struct bk *b = arg;
+    struct bk_la *la = b->la;
+    struct eng_path path = { 0 };
+    pthread_mutex_lock(&la->mu);
+    for (;;) {
+        struct bk_la_frame *f;
+        for (;;) {
+            for (f = la->top; f && !f->head; f = f->below) {}
+            if (f || la->stop) break;
+            pthread_cond_wait(&la->cv_job, &la->mu);
+        }
+        if (!f) break;   /* stopping */
+        struct bk_la_job *j = f->head;
+        if (!(f->head = j->next)) f->tail = NULL;
+        j->state = BK_LA_RUNNING;
+        pthread_mutex_unlock(&la->mu);
+        if (!atomic_load_explicit(&b->err, memory_order_relaxed)) bk_la_run(b, j, &path);
+        pthread_mutex_lock(&la->mu);
+        la->held += j->n;
+        j->state = BK_LA_DONE;
+        pthread_cond_broadcast(&la->cv_done);
+    }
+    pthread_mutex_unlock(&la->mu);
+    eng_path_free(&path);
+    return NULL;
+}
+
+/* The job's result when the helper produced one (the caller owns the job then), else NULL: a
+ * queued job is taken back (the reader does the work), a running one waited for. The frame is the
+ * job's (the reader's current one). */
+static struct bk_la_job *bk_la_claim(struct bk *b, struct bk_la_frame *f, struct bk_la_job *j)
+{
+    struct bk_la *la = b->la;
+    pthread_mutex_lock(&la->mu);
+    la->alive--;
+    if (j->state == BK_LA_QUEUED) {
+        struct bk_la_job **pp = &f->head, *prev = NULL;
+        while (*pp && *pp != j) {
+            prev = *pp;
+            pp = &(*pp)->next;
+        }
+        if (*pp) *pp = j->next;
+        if (f->tail == j) f->tail = prev;
+        pthread_mutex_unlock(&la->mu);
+        bk_la_job_free(j);
+        return NULL;
+    }
+    while (j->state == BK_LA_RUNNING) pthread_cond_wait(&la->cv_done, &la->mu);
+    la->held -= j->n;
+    pthread_mutex_unlock(&la->mu);
+    if (j->ok) return j;
+    bk_la_job_free(j);
+    return NULL;
+}
+
+/* Queues jobs for the frame's next subdirectories while fewer than BK_LA_MAX jobs are alive (on
+ * listing, and again each time the reader has claimed one). */
+static void bk_la_fill(struct bk *b, struct bk_la_frame *f)
+{
+    struct bk_la *la = b->la;
+    int queued = 0;
+    for (; f->next < f->n; f->next++) {
+        struct bk_item *it = &f->items[f->next];
+        const char *name = f->ents[f->next].e.name;
+        if (!S_ISDIR(it->st.st_mode) || !it->full || !name) continue;
+        pthread_mutex_lock(&la->mu);
+        int room = la->alive < BK_LA_MAX && la->held < BK_LA_HELD_MAX;
+        pthread_mutex_unlock(&la->mu);
+        if (!room) break;
+        /* the path: the frame's (a prefix of the reader's path while it is in this directory) */
+        size_t nl = strlen(name), sep = !(f->base == 1 && b->path.p[0] == '/');
+        struct bk_la_job *j = calloc(1, sizeof *j);
+        if (!j || !(j->path = malloc(f->base + sep + nl + 1))) {
+            free(j);
+            break;
+        }
+        memcpy(j->path, b->path.p, f->base);
+        if (sep) j->path[f->base] = '/';
+        memcpy(j->path + f->base + sep, name, nl + 1);
+        if (bk_is_graft(b->o, j->path)) {
+            free(j->path);
+            free(j);
+            continue;
+        }
+        j->name = j->path + f->base + sep;
+        j->fd = -1;
+        j->pdfd = f->dfd;
+        j->pdev = f->dev;
+        const struct tree_entry *pe = tree_find(f->prev, name);
+        if (pe && pe->type == TREE_DIR && pe->has_subtree) {
+            j->prev_id = pe->subtree;
+            j->has_prev = 1;
+        }
+        it->la = j;
+        pthread_mutex_lock(&la->mu);
+        j->state = BK_LA_QUEUED;
+        if (f->tail) f->tail->next = j; else f->head = j;
+        f->tail = j;
+        la->alive++;
+        pthread_mutex_unlock(&la->mu);
+        queued = 1;
+    }
+    if (queued) {
+        pthread_mutex_lock(&la->mu);
+        pthread_cond_signal(&la->cv_job);
+        pthread_mutex_unlock(&la->mu);
+    }
+}
+
+/* The reader enters a listed directory: its frame goes on top, with its first jobs. */
+static void bk_la_push(struct bk *b, struct bk_la_frame *f, struct bk_dir *node, int dfd,
+                       const struct tree *prev, struct bk_item *items, size_t n)
+{
+    struct bk_la *la = b->la;
+    memset(f, 0, sizeof *f);
+    f->items = items;
+    f->ents = node->ents;
+    f->n = n;
+    f->dfd = dfd;
+    f->dev = node->dev;
+    f->prev = prev;
+    f->base = b->path.len;
+    pthread_mutex_lock(&la->mu);
+    f->below = la->top;
+    la->top = f;
+    pthread_mutex_unlock(&la->mu);
+    bk_la_fill(b, f);
+}
+
+/* The reader leaves the directory (before its fd closes): jobs not claimed are released. */
+static void bk_la_pop(struct bk *b, struct bk_la_frame *f)
+{
+    struct bk_la *la = b->la;
+    for (size_t i = 0; i < f->n; i++) {
+        if (!f->items[i].la) continue;
+        struct bk_la_job *j = bk_la_claim(b, f, f->items[i].la);
+        f->items[i].la = NULL;
+        if (j) bk_la_job_free(j);
+    }
+    pthread_mutex_lock(&la->mu);
+    la->top = f->below;
+    pthread_mutex_unlock(&la->mu);
+}
+
+static int bk_la_start(struct bk *b)
+{
+    struct bk_la *la = calloc(1, sizeof *la);
+    if (!la) return -ENOMEM;
+    pthread_mutex_init(&la->mu, NULL);
+    pthread_cond_init(&la->cv_job, NULL);
+    pthread_cond_init(&la->cv_done, NULL);
+    b->la = la;
+    if (pthread_create(&la->th, NULL, bk_la_main, b) != 0) {
+        pthread_mutex_destroy(&la->mu);
+        pthread_cond_destroy(&la->cv_job);
+        pthread_cond_destroy(&la->cv_done);
+        free(la);
+        b->la = NULL;
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+/* Stops the helper once the walk is over (every job claimed by then). */
+static void bk_la_finish(struct bk *b)
+{
+    struct bk_la *la = b->la;
+    if (!la) return;
+    pthread_mutex_lock(&la->mu);
+    la->stop = 1;
+    pthread_cond_signal(&la->cv_job);
+    pthread_mutex_unlock(&la->mu);
+    pthread_join(la->th, NULL);
+    pthread_mutex_destroy(&la->mu);
+    pthread_cond_destroy(&la->cv_job);
+    pthread_cond_destroy(&la->cv_done);
+    free(la);
+    b->la = NULL;
 }
 
 /* bk_warn_incs: one warning per include path an item of the virtual listing stood for: the item's own
@@ -1044,16 +1376,23 @@ oom:
     return -ENOMEM;
 }
 
-/* Lists and processes one directory; takes ownership of dfd and of node's reader count. */
+/* Lists and processes one directory; takes ownership of dfd, of pre (with has_pre: its full listing,
+ * made ahead; NULL when empty) and of node's reader count. */
 static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct tree *prev,
-                       const char **incs, size_t n_incs, int full)
+                       const char **incs, size_t n_incs, int full, int has_pre, struct bk_item *pre,
+                       size_t n_pre)
 {
     struct bk_item *items = NULL;
     size_t n = 0, base = b->path.len;
     DIR *dir = NULL;
+    struct bk_la_frame laf, *lafp = NULL;
     int rc;
-    if (full) {
-        if (!(dir = fdopendir(dfd))) { rc = -errno; close(dfd); goto out; }
+    if (has_pre) {
+        items = pre;
+        n = n_pre;
+        rc = 0;
+    } else if (full) {
+        if (!(dir = fdopendir(dfd))) { rc = -errno; close(dfd); dfd = -1; goto out; }
         rc = bk_list_full(b, dir, dfd, &items, &n);
     } else {
         rc = bk_list_virtual(b, dfd, incs, n_incs, &items, &n);
@@ -1067,6 +1406,10 @@ static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct 
         ent->e.name = items[i].name;
         items[i].name = NULL;
     }
+    if (b->la && full) {
+        bk_la_push(b, &laf, node, dfd, prev, items, n);
+        lafp = &laf;
+    }
     for (size_t i = 0; i < n; i++) {
         if (bk_cancelled(b)) { rc = atomic_load(&b->err); break; }
         if (b->o->pause && *b->o->pause) { /* pause: this directory ends here (entries not begun) */
@@ -1076,16 +1419,17 @@ static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct 
             break;
         }
         if ((rc = eng_path_push(&b->path, node->ents[i].e.name)) != 0) break;
-        rc = bk_entry(b, node, &node->ents[i], dfd, &items[i], prev);
+        rc = bk_entry(b, node, &node->ents[i], dfd, &items[i], prev, lafp);
         eng_path_pop(&b->path, base);
         if (rc) break;
         if ((++b->tick & 63) == 0) bk_progress(b, 0);
     }
 out:
     if (rc && !atomic_load(&b->err)) bk_fatal(b, rc, "reading the source failed");
+    if (lafp) bk_la_pop(b, lafp);   /* before the fd its jobs open from closes */
     bk_items_free(items, n);
     if (dir) closedir(dir);
-    else if (dfd >= 0 && !full) close(dfd);
+    else if (dfd >= 0) close(dfd);
     bk_dir_release(b, node);
     return rc;
 }
@@ -1508,7 +1852,9 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
         atomic_init(&root->pending, 1);
         int full = n_incs == 1 && strcmp(incs[0], "/") == 0;
         b.dirs++;
-        bk_walk_dir(&b, root, rootfd, prev_root, (const char **)incs, n_incs, full);
+        if (prev_root) bk_la_start(&b);   /* without it (no thread) the reader lists everything */
+        bk_walk_dir(&b, root, rootfd, prev_root, (const char **)incs, n_incs, full, 0, NULL, 0);
+        bk_la_finish(&b);
     }
     atomic_store(&b.pf_stop, 1);
     bk_pf_finish(pf);

@@ -1,22 +1,27 @@
 /* compress.c: zstd for blobs, with one compression and one decompression context per thread.
  *
- * A blob is compressed at level 3 with a smaller hash table than the level's own (hash log 15
- * instead of 17: it stays in L1/L2 cache). Measured on bench_backup.sh's corpus (1.65 GB of /usr
- * cut like chunks, one thread, CPU time): log 17 7.65 s, log 16 7.24 s (+0.21% output), log 15
- * 6.62 s (+0.44%); level 2 5.13 s but +3.4%, level 1 4.74 s but +8%. Also shrinking the chain
- * log to 15 saves 6% more CPU for 0.5% more output, too much for the repository size we must keep
- * (no larger than restic's). A trial compression of a 64 KiB sample to skip what does not compress
- * cost more than it saved there: only 3.6% of that corpus is incompressible (.gz files), and zstd
- * passes over such data at 1 GB/s anyway. The parameters are set once on each thread's
- * context; ZSTD_compress2 keeps them and still shrinks them for small inputs. When the frame is
- * not smaller than 97% of the input (already-compressed or random data), the caller stores the
- * blob raw and clears the zstd flag, so incompressible data costs no CPU on restore. */
+ * A blob is compressed at level 3 with a smaller hash table than the level's own (hash log 15 instead
+ * of 17: it stays in L1/L2 cache) and level 3's own chain table. Measured on bench_backup.sh's corpus
+ * (1.65 GB of /usr cut like chunks, one thread, CPU time): log 17 7.65 s, log 16 7.24 s (+0.21%
+ * output), log 15 6.62 s (+0.44%); level 2 5.13 s but +3.4%, level 1 4.74 s but +8%. The chain table
+ * (dfast's table of minMatch-byte hashes) stays at level 3's 2^16: a 2^15 one, measured with zstd 1.5.4
+ * on an eighth of that corpus (every 8th file, 1 MiB pieces, thread CPU time): hash 15 chain 16 1.93 s,
+ * chain 15 1.75 s (-9%) for +0.69% output, which kept the repository below restic's (0.99) but made it
+ * larger than borg's (1.01 in bench_backup.sh), so it is not used; hash 14 chain 15 -15% but +1.03%,
+ * hash 15 chain 14 -17% but +1.42%, level 2 with hash 16 and minMatch 5 -18% but +1.77%: too large. A
+ * trial compression of a 64 KiB sample to skip what does not compress cost more than it saved there:
+ * only 3.6% of that corpus is incompressible (.gz files; 2% of the bytes end up stored raw), and zstd
+ * passes over such data at 1 GB/s anyway. The parameters are set once on each thread's context;
+ * ZSTD_compress2 keeps them and still shrinks them for small inputs. When the frame is not smaller than
+ * 97% of the input (already-compressed or random data), the caller stores the blob raw and clears the
+ * zstd flag, so incompressible data costs no CPU on restore. */
 #include "repo/repo_int.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <zstd.h>
 
 #define ZSTD_HASHLOG 15   /* level 3's own: 17 */
+#define ZSTD_CHAINLOG 16  /* level 3's own */
 
 struct zstd_tls {
     ZSTD_CCtx *c;
@@ -50,6 +55,7 @@ static struct zstd_tls *tls_get(void)
     if (!t->c || !t->d ||
         ZSTD_isError(ZSTD_CCtx_setParameter(t->c, ZSTD_c_compressionLevel, REPO_ZSTD_LEVEL)) ||
         ZSTD_isError(ZSTD_CCtx_setParameter(t->c, ZSTD_c_hashLog, ZSTD_HASHLOG)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(t->c, ZSTD_c_chainLog, ZSTD_CHAINLOG)) ||
         pthread_setspecific(g_key, t) != 0) {
         tls_free(t);
         return NULL;
