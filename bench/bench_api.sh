@@ -9,7 +9,11 @@
 #   GET /v2/data-protect/protection-groups?includeLastRunInfo=true   (the list with last runs)
 #   GET /v2/data-protect/policies             (the list of policies)
 #   GET /v2/data-protect/sources/registrations and GET .../protection-groups/{id}/runs (small lists)
-# with the Authorization and X-IBM-Tenant-Id headers, and prints requests/s, p50 and p99 latency of each.
+# with the Authorization and X-IBM-Tenant-Id headers, and GET /healthz (no key, one cheap catalog query,
+# a few hundred bytes: the floor
+# any route can reach under the same connections and machine load), and prints requests/s, p50 and
+# p99 latency of each, and the daemon's CPU time (user + system) per request, which the load of other
+# processes on the machine changes much less than the latencies (the load average is printed per round).
 # Targets: policy GET >= 20,000 req/s at p99 < 10 ms; group list p99 < 20 ms. Not a test: nothing is
 # asserted.
 #
@@ -58,15 +62,23 @@ populate() {
 }
 
 run_wrk() { # daemon tag threads connections name url
-  local out rps p50 p99 avg
+  local out rps p50 p99 avg pid cpu0 cpu1 reqs cpu
+  pid=$(eval echo "\$PID_$1")
+  cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   out=$(wrk -t"$3" -c"$4" -d"$DUR" --latency -H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: $TENANT" "$6")
+  cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   printf '%s\n' "$out" >"$W/wrk-$1-$2.txt"
   if printf '%s\n' "$out" | grep -q 'Non-2xx'; then echo "bench_api: $5 had non-2xx answers" >&2; printf '%s\n' "$out" >&2; fi
   rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ {print $2}')
   avg=$(printf '%s\n' "$out" | awk '$1 == "Latency" {print $2; exit}')
   p50=$(printf '%s\n' "$out" | awk '$1 == "50%" {print $2}')
   p99=$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')
-  printf '  %-58s -t%s -c%-3s %10s req/s   avg %-8s p50 %-8s p99 %s\n' "$5" "$3" "$4" "$rps" "$avg" "$p50" "$p99"
+  # the daemon's CPU (user + system) per answered request: what the machine's load does not change much
+  reqs=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
+  cpu=$(awk -v d="$((cpu1 - cpu0))" -v t="$(getconf CLK_TCK)" -v r="${reqs:-0}" \
+    'BEGIN { if (r > 0) printf "%.1f", d * 1e6 / t / r; else print "-" }')
+  printf '  %-58s -t%s -c%-3s %10s req/s   avg %-8s p50 %-8s p99 %-9s cpu %s us/req\n' "$5" "$3" "$4" "$rps" "$avg" \
+    "$p50" "$p99" "$cpu"
 }
 
 # measure N: the wrk runs against daemon N.
@@ -81,7 +93,9 @@ measure() {
   sources_bytes=$(curl -sf "${H[@]}" "$base/sources/registrations" | wc -c)
   group=$(curl -sf "${H[@]}" "$base/protection-groups?names=bench-group-1" | field id)
   runs_bytes=$(curl -sf "${H[@]}" "$base/protection-groups/$group/runs" | wc -c)
-  echo "== ${BINS[$n]}, round $2: wrk -d$DUR --latency"
+  echo "== ${BINS[$n]}, round $2: wrk -d$DUR --latency; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  # The floor: a trivial route (no key, one cheap query, a few bytes) under the same connections and load.
+  run_wrk "$n" healthz 2 "$CONNS" "GET /healthz (the floor)" "${base%/v2/data-protect}/healthz"
   run_wrk "$n" policy 2 "$CONNS" "GET /policies/{id} ($pol_bytes bytes)" "$base/policies/$policy"
   if [ "${PERF:-}" = 1 ]; then
     perf record -g -o "$W/perf$n.data" -p "$(eval echo "\$PID_$n")" >/dev/null 2>&1 &
@@ -90,7 +104,9 @@ measure() {
   run_wrk "$n" groups 2 "$CONNS" "GET /protection-groups ($NGROUPS groups, $list_bytes bytes)" "$base/protection-groups"
   if [ -n "$perf_pid" ]; then
     kill -INT "$perf_pid"; wait "$perf_pid" || true
-    perf report -i "$W/perf$n.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep '%' | head -n 25
+    # (head closes the pipe early: under pipefail that is not a failure of the bench)
+    { perf report -i "$W/perf$n.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep '%' |
+      head -n 25; } || true
   fi
   # The list moves about 0.6 KB per group: with CONNS connections in flight its latency is bound by the
   # loopback byte rate two cores can copy (server and wrk share them), whatever the server does. So the

@@ -196,6 +196,7 @@ static struct auth_slot *slot_of(struct api_auth_state *a, const unsigned char b
     for (int i = 0; i < AUTH_SLOTS; i++) {
         struct auth_slot *s = &a->slots[i];
         if (s->used && memcmp(s->addr, b, 16) == 0) return s;
+        if (!make) continue; /* a lookup (every request, api_auth_blocked): no victim needed */
         if (!oldest || victim_rank(s, now) < victim_rank(oldest, now) ||
             (victim_rank(s, now) == victim_rank(oldest, now) && s->last_seen < oldest->last_seen))
             oldest = s;

@@ -53,9 +53,14 @@
 /* Each connection's libmicrohttpd memory pool holds the read buffer (request line and headers, grown
  * by SERVER_POOL_INCREMENT) and one record (~56 bytes) per header and query parameter, then the
  * response's header. The largest request we accept needs about 16 KiB + 1024 * 56 B + 16 KiB +
- * 100 * 56 B < 100 KiB; 256 KiB also parses much larger ones so that we can refuse them with JSON.
- * The pool is address space reserved per connection, touched only as far as a request needs it. */
-#define SERVER_POOL_BYTES (256u * 1024)
+ * 100 * 56 B < 100 KiB: measured, 96 KiB is too small for it, 128 KiB parses it unless the next
+ * request is pipelined behind it (the read buffer then holds part of that one too), 160 KiB parses
+ * that as well (e2e_hostile largest_request_within_every_limit_is_answered) and refuses moderately
+ * larger requests with our JSON. Not more: libmicrohttpd zeroes the whole pool after every request
+ * of a keep-alive connection (MHD_pool_reset's memset), so its size is paid on every request: at
+ * 256 KiB that memset was a quarter of the daemon's CPU on a small GET and a tenth on the
+ * 1,000-group list (perf during bench/bench_api.sh), and each connection kept all of it resident. */
+#define SERVER_POOL_BYTES (160u * 1024)
 #define SERVER_POOL_INCREMENT (16u * 1024)
 #define SERVER_IDLE_TIMEOUT_S 30u
 
