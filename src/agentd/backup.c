@@ -380,16 +380,75 @@ static const char **strings(const json_t *arr, size_t *n)
     return v;
 }
 
-int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work)
+/* work_open: a backup work item's writer: w set up from the work (its id and keys, the connection,
+ * the batch size under a rate limit) and *repo a writer-only remote handle on it. -EPROTO (logged,
+ * w untouched) for a work without its id or keys; otherwise w must be closed with work_close. */
+static int work_open(struct work_ctx *w, struct repo **repo, const struct agentd_state *st,
+                     const struct agentd_run_opts *o, const json_t *work)
 {
     const char *wid = json_string_value(json_object_get(work, "id"));
     const json_t *keys = json_object_get(work, "keys");
     struct repo_writer_keys k;
+    int rc;
+    memset(w, 0, sizeof *w);
+    memset(&k, 0, sizeof k);
+    *repo = NULL;
+    if (!wid || strlen(wid) > 64 || unhex(json_string_value(json_object_get(keys, "id_key")), k.id_key, 32) != 0 ||
+        unhex(json_string_value(json_object_get(keys, "chunk_key")), k.chunk_key, 32) != 0) {
+        agentd_log(AGENTD_ERROR, "a work item from the server lacks its id or keys: ignored");
+        return -EPROTO;
+    }
+    k.cmin = (uint32_t)json_integer_value(json_object_get(keys, "cmin"));
+    k.cavg = (uint32_t)json_integer_value(json_object_get(keys, "cavg"));
+    k.cmax = (uint32_t)json_integer_value(json_object_get(keys, "cmax"));
+    pthread_mutex_init(&w->mu, NULL);
+    w->conn = (struct agentd_conn){ .url = st->server_url, .pin = st->server_pin, .credential = st->credential,
+                                    .rate_limit = o->rate_limit, .timeout_secs = 300 };
+    snprintf(w->base, sizeof w->base, "/v2/coffer/agents/work/%s", wid);
+    w->batch_bytes = AGENTD_BATCH_BYTES;
+    if (o->rate_limit > 0 && o->rate_limit * AGENTD_BATCH_SECS < (int64_t)w->batch_bytes)
+        w->batch_bytes = o->rate_limit * AGENTD_BATCH_SECS < (256 << 10) ? 256u << 10
+                                                                         : (size_t)(o->rate_limit * AGENTD_BATCH_SECS);
+    buf_init(&w->queue, AGENTD_BATCH_BYTES + REPO_CHUNK_MAX * 2 + 2 * BLOB_HDR);
+    rc = repo_open_remote(&k, &ops, w, repo);
+    memset(&k, 0, sizeof k);
+    return rc;
+}
+
+/* work_err_append: the transport's own error (w->err) added to err when it is not in it already. */
+static void work_err_append(const struct work_ctx *w, char *err, size_t errlen)
+{
+    if (w->err[0] && !strstr(err, w->err)) {
+        size_t n = strlen(err);
+        if (n + 8 < errlen) snprintf(err + n, errlen - n, " (%.200s)", w->err);
+    }
+}
+
+/* work_close: body (consumed) POSTed to .../done unless the server ended the work, then the handle
+ * and w released. */
+static void work_close(struct work_ctx *w, struct repo *repo, json_t *body)
+{
+    struct agentd_answer a;
+    if (!w->ended && body) {
+        char path[200];
+        snprintf(path, sizeof path, "%s/done", w->base);
+        if (agentd_http_json(&w->conn, "POST", path, body, &a, w->err, sizeof w->err) == 0) agentd_answer_release(&a);
+    }
+    json_decref(body);
+    repo_close(repo);
+    buf_free(&w->queue);
+    idset_clear(&w->known);
+    idset_clear(&w->pending);
+    pthread_mutex_destroy(&w->mu);
+}
+
+int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work)
+{
+    const char *wid = json_string_value(json_object_get(work, "id"));
     struct work_ctx w;
     struct repo *repo = NULL;
     struct eng_backup_opts bo = { 0 };
     struct eng_backup_result res = { 0 };
-    struct agentd_answer a;
     const char **inc = NULL, **exc = NULL;
     char err[512] = "";
     json_t *body;
@@ -399,27 +458,7 @@ int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts 
     if (kind && strcmp(kind, "restore") == 0) return agentd_restore_run(st, o, work);
     if (kind && strcmp(kind, "pg_backup") == 0) return agentd_pg_backup_run(st, o, work);
     if (kind && strcmp(kind, "pg_restore") == 0) return agentd_pg_restore_run(st, o, work);
-    memset(&w, 0, sizeof w);
-    memset(&k, 0, sizeof k);
-    if (!wid || strlen(wid) > 64 || unhex(json_string_value(json_object_get(keys, "id_key")), k.id_key, 32) != 0 ||
-        unhex(json_string_value(json_object_get(keys, "chunk_key")), k.chunk_key, 32) != 0) {
-        agentd_log(AGENTD_ERROR, "a work item from the server lacks its id or keys: ignored");
-        return -EPROTO;
-    }
-    k.cmin = (uint32_t)json_integer_value(json_object_get(keys, "cmin"));
-    k.cavg = (uint32_t)json_integer_value(json_object_get(keys, "cavg"));
-    k.cmax = (uint32_t)json_integer_value(json_object_get(keys, "cmax"));
-    pthread_mutex_init(&w.mu, NULL);
-    w.conn = (struct agentd_conn){ .url = st->server_url, .pin = st->server_pin, .credential = st->credential,
-                                   .rate_limit = o->rate_limit, .timeout_secs = 300 };
-    snprintf(w.base, sizeof w.base, "/v2/coffer/agents/work/%s", wid);
-    w.batch_bytes = AGENTD_BATCH_BYTES;
-    if (o->rate_limit > 0 && o->rate_limit * AGENTD_BATCH_SECS < (int64_t)w.batch_bytes)
-        w.batch_bytes = o->rate_limit * AGENTD_BATCH_SECS < (256 << 10) ? 256u << 10
-                                                                        : (size_t)(o->rate_limit * AGENTD_BATCH_SECS);
-    buf_init(&w.queue, AGENTD_BATCH_BYTES + REPO_CHUNK_MAX * 2 + 2 * BLOB_HDR);
-    rc = repo_open_remote(&k, &ops, &w, &repo);
-    memset(&k, 0, sizeof k);
+    if ((rc = work_open(&w, &repo, st, o, work)) == -EPROTO) return rc;
     inc = strings(json_object_get(work, "includes"), &bo.n_include);
     exc = strings(json_object_get(work, "excludes"), &bo.n_exclude);
     agentd_log(AGENTD_INFO, "backup %s: starting (%zu paths)", wid, bo.n_include);
@@ -429,10 +468,7 @@ int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts 
         bo.parent_snapshot_id = json_string_value(json_object_get(work, "parent"));
         bo.threads = 2; /* bounded memory: two blobs in flight besides the queue */
         rc = eng_backup(repo, &bo, &res, err, sizeof err);
-        if (rc != 0 && w.err[0] && !strstr(err, w.err)) {
-            size_t n = strlen(err);
-            if (n + 8 < sizeof err) snprintf(err + n, sizeof err - n, " (%.200s)", w.err);
-        }
+        if (rc != 0) work_err_append(&w, err, sizeof err);
     } else if (rc == 0) {
         rc = -ENOMEM;
         snprintf(err, sizeof err, "out of memory");
@@ -449,12 +485,7 @@ int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts 
                          "bytes_sent", (json_int_t)w.bytes_sent, "wire_bytes", (json_int_t)wire);
     else
         body = json_pack("{s:s}", "error", err);
-    if (!w.ended && body) {
-        char path[200];
-        snprintf(path, sizeof path, "%s/done", w.base);
-        if (agentd_http_json(&w.conn, "POST", path, body, &a, w.err, sizeof w.err) == 0) agentd_answer_release(&a);
-    }
-    json_decref(body);
+    work_close(&w, repo, body);
     if (rc == 0)
         agentd_log(AGENTD_INFO, "backup %s: snapshot %s, %llu files (%llu unchanged), %llu bytes read, bytes sent %llu "
                    "in %llu blobs (%llu already there), wire bytes %llu in %llu requests", wid, res.snapshot_id,
@@ -465,13 +496,8 @@ int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts 
     else
         agentd_log(AGENTD_ERROR, "backup %s failed: %s", wid, err);
     eng_backup_result_release(&res);
-    repo_close(repo);
     free(inc);
     free(exc);
-    buf_free(&w.queue);
-    idset_clear(&w.known);
-    idset_clear(&w.pending);
-    pthread_mutex_destroy(&w.mu);
     return rc;
 }
 
@@ -480,36 +506,21 @@ int agentd_work_run(const struct agentd_state *st, const struct agentd_run_opts 
 int agentd_pg_backup_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work)
 {
     const char *wid = json_string_value(json_object_get(work, "id"));
-    const json_t *keys = json_object_get(work, "keys"), *pg = json_object_get(work, "pg");
+    const json_t *pg = json_object_get(work, "pg");
     const char *conninfo = json_string_value(json_object_get(pg, "conninfo"));
-    struct repo_writer_keys k;
     struct work_ctx w;
     struct repo *repo = NULL;
     struct eng_pg_backup_opts bo = { 0 };
     struct eng_pg_backup_result res = { 0 };
-    struct agentd_answer a;
     char err[512] = "";
     json_t *body = NULL;
     uint64_t wire0 = agentd_http_wire_bytes(), wire;
     int rc;
-    memset(&w, 0, sizeof w);
-    memset(&k, 0, sizeof k);
-    if (!wid || strlen(wid) > 64 || !conninfo ||
-        unhex(json_string_value(json_object_get(keys, "id_key")), k.id_key, 32) != 0 ||
-        unhex(json_string_value(json_object_get(keys, "chunk_key")), k.chunk_key, 32) != 0) {
-        agentd_log(AGENTD_ERROR, "a PostgreSQL work item from the server lacks its id, connection or keys: ignored");
+    if (!conninfo) {
+        agentd_log(AGENTD_ERROR, "a PostgreSQL work item from the server lacks its connection: ignored");
         return -EPROTO;
     }
-    k.cmin = (uint32_t)json_integer_value(json_object_get(keys, "cmin"));
-    k.cavg = (uint32_t)json_integer_value(json_object_get(keys, "cavg"));
-    k.cmax = (uint32_t)json_integer_value(json_object_get(keys, "cmax"));
-    pthread_mutex_init(&w.mu, NULL);
-    w.conn = (struct agentd_conn){ .url = st->server_url, .pin = st->server_pin, .credential = st->credential,
-                                   .rate_limit = o->rate_limit, .timeout_secs = 300 };
-    snprintf(w.base, sizeof w.base, "/v2/coffer/agents/work/%s", wid);
-    buf_init(&w.queue, AGENTD_BATCH_BYTES + REPO_CHUNK_MAX * 2 + 2 * BLOB_HDR);
-    rc = repo_open_remote(&k, &ops, &w, &repo);
-    memset(&k, 0, sizeof k);
+    if ((rc = work_open(&w, &repo, st, o, work)) == -EPROTO) return rc;
     agentd_log(AGENTD_INFO, "PostgreSQL base backup %s: starting", wid);
     if (rc == 0) {
         bo.conninfo = conninfo;
@@ -518,10 +529,7 @@ int agentd_pg_backup_run(const struct agentd_state *st, const struct agentd_run_
         bo.threads = 2;
         w.stage_next = 1; /* eng_pg_backup writes two snapshots: the first is run 1 (pg.h) */
         rc = eng_pg_backup(repo, &bo, &res, err, sizeof err);
-        if (rc != 0 && w.err[0] && !strstr(err, w.err)) {
-            size_t n = strlen(err);
-            if (n + 8 < sizeof err) snprintf(err + n, sizeof err - n, " (%.200s)", w.err);
-        }
+        if (rc != 0) work_err_append(&w, err, sizeof err);
     } else {
         snprintf(err, sizeof err, "cannot set up the repository writer: %s", strerror(-rc));
     }
@@ -554,12 +562,7 @@ int agentd_pg_backup_run(const struct agentd_state *st, const struct agentd_run_
     } else {
         body = json_pack("{s:s}", "error", err);
     }
-    if (!w.ended && body) {
-        char path[200];
-        snprintf(path, sizeof path, "%s/done", w.base);
-        if (agentd_http_json(&w.conn, "POST", path, body, &a, w.err, sizeof w.err) == 0) agentd_answer_release(&a);
-    }
-    json_decref(body);
+    work_close(&w, repo, body);
     if (rc == 0)
         agentd_log(AGENTD_INFO, "PostgreSQL base backup %s: snapshot %s of %s (%s .. %s), %llu files (%llu unchanged), "
                    "bytes sent %llu, wire bytes %llu", wid, res.snapshot_id, res.data_directory, res.start_lsn,
@@ -568,10 +571,5 @@ int agentd_pg_backup_run(const struct agentd_state *st, const struct agentd_run_
     else
         agentd_log(AGENTD_ERROR, "PostgreSQL base backup %s failed: %s", wid, err);
     eng_pg_backup_result_release(&res);
-    repo_close(repo);
-    buf_free(&w.queue);
-    idset_clear(&w.known);
-    idset_clear(&w.pending);
-    pthread_mutex_destroy(&w.mu);
     return rc;
 }

@@ -570,31 +570,17 @@ static const struct repo_remote_ops ops = {
     .snapshot_read = op_snapshot_read,
 };
 
-int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work)
+/* rwork_open: a restore work's reader: *wp allocated and set up (the connection, the read batch
+ * size under a rate limit) and *repo a read-only remote handle on it (chunker figures only: a
+ * reader needs no key). Both are released by rwork_close, even when this fails (-ENOMEM: *wp NULL). */
+static int rwork_open(struct rwork **wp, struct repo **repo, const struct agentd_state *st,
+                      const struct agentd_run_opts *o, const char *wid, const json_t *keys)
 {
-    const char *wid = json_string_value(json_object_get(work, "id"));
-    const json_t *spec = json_object_get(work, "restore"), *keys = json_object_get(work, "keys");
-    const char *snap = json_string_value(json_object_get(spec, "snapshot"));
-    const char *target = json_string_value(json_object_get(spec, "target_dir"));
-    const json_t *jpaths = json_object_get(spec, "paths");
     struct repo_writer_keys k;
     struct rwork *w;
-    struct repo *repo = NULL;
-    struct eng_restore_opts ro;
-    struct eng_restore_result res;
-    struct agentd_answer a;
-    const char **paths = NULL;
-    char err[512] = "";
-    json_t *body;
-    int rc;
-    if (!wid || strlen(wid) > 64 || !snap || !json_is_array(jpaths)) {
-        agentd_log(AGENTD_ERROR, "a restore work item from the server lacks its id, snapshot or paths: ignored");
-        return -EPROTO;
-    }
-    if (!(w = calloc(1, sizeof *w))) return -ENOMEM;
+    *repo = NULL;
+    if (!(*wp = w = calloc(1, sizeof *w))) return -ENOMEM;
     memset(&k, 0, sizeof k);
-    memset(&ro, 0, sizeof ro);
-    memset(&res, 0, sizeof res);
     k.cmin = (uint32_t)json_integer_value(json_object_get(keys, "cmin"));
     k.cavg = (uint32_t)json_integer_value(json_object_get(keys, "cavg"));
     k.cmax = (uint32_t)json_integer_value(json_object_get(keys, "cmax"));
@@ -609,7 +595,62 @@ int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_op
     w->batch_bytes = AGENTD_PF_BATCH_BYTES;
     if (o->rate_limit > 0 && (uint64_t)o->rate_limit * 2 < w->batch_bytes)
         w->batch_bytes = (uint64_t)o->rate_limit * 2 < (256u << 10) ? 256u << 10 : (uint64_t)o->rate_limit * 2;
-    rc = repo_open_remote(&k, &ops, w, &repo);
+    return repo_open_remote(&k, &ops, w, repo);
+}
+
+/* rwork_err_append: the transport's own error (w->err) added to err when it is not in it already. */
+static void rwork_err_append(const struct rwork *w, char *err, size_t errlen)
+{
+    if (w->err[0] && !strstr(err, w->err)) {
+        size_t n = strlen(err);
+        if (n + 8 < errlen) snprintf(err + n, errlen - n, " (%.200s)", w->err);
+    }
+}
+
+/* rwork_close: body (consumed) POSTed to .../done unless the server ended the work; then the handle
+ * and w released. */
+static void rwork_close(struct rwork *w, struct repo *repo, json_t *body)
+{
+    struct agentd_answer a;
+    if (w && !w->ended && body) {
+        char path[200], terr[256];
+        snprintf(path, sizeof path, "%s/done", w->base);
+        if (agentd_http_json(&w->conn, "POST", path, body, &a, terr, sizeof terr) == 0) agentd_answer_release(&a);
+    }
+    json_decref(body);
+    if (repo) repo_close(repo);
+    if (!w) return;
+    for (size_t i = 0; i < AGENTD_RCACHE_N; i++) free(w->cache[i].data);
+    for (size_t i = 0; i < AGENTD_PF_MAX; i++) free(w->pf[i].data);
+    for (size_t i = 0; i < w->n_pend; i++) tree_free(w->pend[i].t);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_opts *o, const json_t *work)
+{
+    const char *wid = json_string_value(json_object_get(work, "id"));
+    const json_t *spec = json_object_get(work, "restore"), *keys = json_object_get(work, "keys");
+    const char *snap = json_string_value(json_object_get(spec, "snapshot"));
+    const char *target = json_string_value(json_object_get(spec, "target_dir"));
+    const json_t *jpaths = json_object_get(spec, "paths");
+    struct rwork *w;
+    struct repo *repo = NULL;
+    struct eng_restore_opts ro;
+    struct eng_restore_result res;
+    const char **paths = NULL;
+    char err[512] = "";
+    json_t *body;
+    int rc;
+    if (!wid || strlen(wid) > 64 || !snap || !json_is_array(jpaths)) {
+        agentd_log(AGENTD_ERROR, "a restore work item from the server lacks its id, snapshot or paths: ignored");
+        return -EPROTO;
+    }
+    memset(&ro, 0, sizeof ro);
+    memset(&res, 0, sizeof res);
+    rc = rwork_open(&w, &repo, st, o, wid, keys);
+    if (!w) return rc;
     paths = calloc(json_array_size(jpaths) + 1, sizeof *paths);
     agentd_log(AGENTD_INFO, "restore %s: snapshot %.64s, %zu path(s) to %s", wid, snap, json_array_size(jpaths),
                target ? target : "their original places");
@@ -624,10 +665,7 @@ int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_op
         ro.threads = 4; /* bounded: each waits on one read at a time */
         prewalk(w, snap, ro.paths, ro.n_paths);
         rc = eng_restore(repo, snap, &ro, &res, err, sizeof err);
-        if (rc != 0 && w->err[0] && !strstr(err, w->err)) {
-            size_t n = strlen(err);
-            if (n + 8 < sizeof err) snprintf(err + n, sizeof err - n, " (%.200s)", w->err);
-        }
+        if (rc != 0) rwork_err_append(w, err, sizeof err);
     } else if (rc == 0) {
         rc = -ENOMEM;
         snprintf(err, sizeof err, "out of memory");
@@ -641,12 +679,6 @@ int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_op
                          res.errors ? res.errors : json_array(), "bytes_received", (json_int_t)w->bytes_received);
     else
         body = json_pack("{s:s}", "error", err[0] ? err : strerror(-rc));
-    if (!w->ended && body) {
-        char path[200], terr[256];
-        snprintf(path, sizeof path, "%s/done", w->base);
-        if (agentd_http_json(&w->conn, "POST", path, body, &a, terr, sizeof terr) == 0) agentd_answer_release(&a);
-    }
-    json_decref(body);
     if (rc == 0)
         agentd_log(AGENTD_INFO, "restore %s: %llu files, %llu dirs, %llu symlinks, %llu bytes written, %llu skipped, "
                    "%zu errors; bytes received %llu in %llu reads (%llu blobs read ahead)", wid,
@@ -656,15 +688,9 @@ int agentd_restore_run(const struct agentd_state *st, const struct agentd_run_op
                    (unsigned long long)w->prefetched);
     else
         agentd_log(AGENTD_ERROR, "restore %s failed: %s", wid, err);
+    rwork_close(w, repo, body);
     eng_restore_result_release(&res);
-    if (repo) repo_close(repo);
     free(paths);
-    for (size_t i = 0; i < AGENTD_RCACHE_N; i++) free(w->cache[i].data);
-    for (size_t i = 0; i < AGENTD_PF_MAX; i++) free(w->pf[i].data);
-    for (size_t i = 0; i < w->n_pend; i++) tree_free(w->pend[i].t);
-    pthread_cond_destroy(&w->cv);
-    pthread_mutex_destroy(&w->mu);
-    free(w);
     return rc;
 }
 
@@ -677,14 +703,12 @@ int agentd_pg_restore_run(const struct agentd_state *st, const struct agentd_run
     const char *snap = json_string_value(json_object_get(spec, "snapshot"));
     const char *dir = json_string_value(json_object_get(spec, "data_dir"));
     json_int_t port = json_integer_value(json_object_get(spec, "port"));
-    struct repo_writer_keys k;
     struct rwork *w;
     struct repo *repo = NULL;
     struct eng_pg_restore_opts ro = { .threads = 4 };
     struct eng_pg_server_opts so = { 0 };
     struct eng_pg_server srv;
     struct eng_pg_restore_result rr = { 0 };
-    struct agentd_answer a;
     char err[1024] = "";
     json_t *body;
     int rc;
@@ -692,28 +716,15 @@ int agentd_pg_restore_run(const struct agentd_state *st, const struct agentd_run
         agentd_log(AGENTD_ERROR, "a PostgreSQL restore work item lacks its id, snapshot, directory or port: ignored");
         return -EPROTO;
     }
-    if (!(w = calloc(1, sizeof *w))) return -ENOMEM;
-    memset(&k, 0, sizeof k);
     memset(&srv, 0, sizeof srv);
-    k.cmin = (uint32_t)json_integer_value(json_object_get(keys, "cmin"));
-    k.cavg = (uint32_t)json_integer_value(json_object_get(keys, "cavg"));
-    k.cmax = (uint32_t)json_integer_value(json_object_get(keys, "cmax"));
-    pthread_mutex_init(&w->mu, NULL);
-    w->conn = (struct agentd_conn){ .url = st->server_url, .pin = st->server_pin, .credential = st->credential,
-                                    .rate_limit = o->rate_limit, .timeout_secs = 300,
-                                    .max_answer = AGENTD_READ_ANSWER };
-    snprintf(w->base, sizeof w->base, "/v2/coffer/agents/work/%s", wid);
-    w->start_usecs = util_time_mono();
-    rc = repo_open_remote(&k, &ops, w, &repo);
+    rc = rwork_open(&w, &repo, st, o, wid, keys);
+    if (!w) return rc;
     agentd_log(AGENTD_INFO, "PostgreSQL restore %s: snapshot %.64s into %s, port %d", wid, snap, dir, (int)port);
     if (rc == 0) {
         so.data_dir = dir;
         so.port = (int)port;
         rc = eng_pg_instance_new(repo, snap, &ro, &so, &srv, &rr, err, sizeof err);
-        if (rc != 0 && w->err[0] && !strstr(err, w->err)) {
-            size_t n = strlen(err);
-            if (n + 8 < sizeof err) snprintf(err + n, sizeof err - n, " (%.200s)", w->err);
-        }
+        if (rc != 0) rwork_err_append(w, err, sizeof err);
     } else {
         snprintf(err, sizeof err, "cannot set up the repository reader: %s", strerror(-rc));
     }
@@ -723,20 +734,11 @@ int agentd_pg_restore_run(const struct agentd_state *st, const struct agentd_run
                          "bytes_received", (json_int_t)w->bytes_received);
     else
         body = json_pack("{s:s}", "error", err[0] ? err : strerror(-rc));
-    if (!w->ended && body) {
-        char path[200], terr[256];
-        snprintf(path, sizeof path, "%s/done", w->base);
-        if (agentd_http_json(&w->conn, "POST", path, body, &a, terr, sizeof terr) == 0) agentd_answer_release(&a);
-    }
-    json_decref(body);
     if (rc == 0)
         agentd_log(AGENTD_INFO, "PostgreSQL restore %s: %s running on port %d, %llu bytes restored, %llu received", wid,
                    srv.data_dir, srv.port, (unsigned long long)rr.bytes, (unsigned long long)w->bytes_received);
     else
         agentd_log(AGENTD_ERROR, "PostgreSQL restore %s failed: %s", wid, err);
-    if (repo) repo_close(repo);
-    for (size_t i = 0; i < AGENTD_RCACHE_N; i++) free(w->cache[i].data);
-    pthread_mutex_destroy(&w->mu);
-    free(w);
+    rwork_close(w, repo, body);
     return rc;
 }
