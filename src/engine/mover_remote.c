@@ -306,6 +306,17 @@ static int parent_trees(struct repo *repo, const char *parent, struct eng_remote
     return 0;
 }
 
+/* work_parent: a backup work's parent (parent NULL or empty: none): the agent may read back its trees
+ * (and nothing else); a damaged parent means a full backup, as it would for the local engine's reader. */
+static void work_parent(struct repo *repo, const char *parent, struct eng_remote_work *w, const char *what)
+{
+    if (!parent || !*parent) return;
+    if (parent_trees(repo, parent, w) == 0)
+        snprintf(w->parent, sizeof w->parent, "%s", parent);
+    else
+        log_warn("remote %s: parent snapshot %s cannot be read: the agent reads everything", what, parent);
+}
+
 static int in_blobs(const struct eng_remote_work *w, const repo_id_t *id)
 {
     return w->nrblobs && bsearch(id, w->rblobs, w->nrblobs, sizeof *w->rblobs, id_cmp) != NULL;
@@ -444,15 +455,7 @@ static int remote_backup(struct repo *repo, const struct eng_backup_opts *o, str
     }
     w->epoch = repo_write_epoch(repo);
     ticket = repo_writer_begin(repo);
-    if (o->parent_snapshot_id && *o->parent_snapshot_id) {
-        /* the agent may read back this snapshot's trees (and nothing else); a damaged parent means a
-         * full backup, as it would for the local engine's reader */
-        if (parent_trees(repo, o->parent_snapshot_id, w) == 0)
-            snprintf(w->parent, sizeof w->parent, "%s", o->parent_snapshot_id);
-        else
-            log_warn("remote backup: parent snapshot %s cannot be read: the agent reads everything",
-                     o->parent_snapshot_id);
-    }
+    work_parent(repo, o->parent_snapshot_id, w, "backup");
     rc = run_work(w, o->cancel, o->progress, o->progress_ctx, "backup", err, errlen);
     if (rc == 0) fill_result(w, out);
     repo_writer_end(repo, ticket);
@@ -1003,13 +1006,7 @@ static int remote_pg_backup(struct repo *repo, const struct eng_pg_backup_opts *
     }
     w->epoch = repo_write_epoch(repo);
     ticket = repo_writer_begin(repo);
-    if (o->parent_snapshot_id && *o->parent_snapshot_id) {
-        if (parent_trees(repo, o->parent_snapshot_id, w) == 0)
-            snprintf(w->parent, sizeof w->parent, "%s", o->parent_snapshot_id);
-        else
-            log_warn("remote base backup: parent snapshot %s cannot be read: the agent reads everything",
-                     o->parent_snapshot_id);
-    }
+    work_parent(repo, o->parent_snapshot_id, w, "base backup");
     rc = run_work(w, o->cancel, o->progress, o->progress_ctx, "PostgreSQL base backup", err, errlen);
     if (rc == 0) {
         const json_t *r = w->result;
