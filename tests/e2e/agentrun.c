@@ -1,10 +1,12 @@
 /* agentrun.c: see agentrun.h. fork, the output files opened in the child, exec (execvp so that "ip"
  * is found on PATH); waiting polls waitpid every 100 ms up to the limit. */
 #include "e2e/agentrun.h"
+#include "e2e/harness.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,4 +59,27 @@ int agentrun_wait(pid_t pid, int secs)
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
     return -1;
+}
+
+int agentrun_token(struct daemon *d, const char *tenant, const char *conn_name, char *tok, size_t toklen)
+{
+    char path[200], conn[64] = "";
+    struct http_resp r;
+    json_t *body = json_pack("{s:s}", "connectionName", conn_name);
+    int rc = body ? http_json(d, "POST", "/v2/data-source-connections", tenant, body, &r) : -1;
+    json_decref(body);
+    tok[0] = 0;
+    if (rc != 0) return -1;
+    if (r.status == 201 && jstr(r.json, "connectionId")) snprintf(conn, sizeof conn, "%s", jstr(r.json, "connectionId"));
+    http_resp_release(&r);
+    if (!conn[0]) return -1;
+    snprintf(path, sizeof path, "/v2/data-source-connections/%s/registrationToken", conn);
+    if (http(d, "POST", path, tenant, NULL, &r) != 0) return -1;
+    if (r.status / 100 == 2) { /* the answer is a bare JSON string */
+        json_t *t = json_loads(r.body ? r.body : "", JSON_DECODE_ANY, NULL);
+        if (json_is_string(t)) snprintf(tok, toklen, "%s", json_string_value(t));
+        json_decref(t);
+    }
+    http_resp_release(&r);
+    return tok[0] ? 0 : -1;
 }

@@ -5,7 +5,10 @@
 #ifndef COFFER_TESTS_AGENTRUN_H
 #define COFFER_TESTS_AGENTRUN_H
 #include <stdarg.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+struct daemon;
 
 /* agentrun_bin: the agent binary the tests run. */
 const char *agentrun_bin(void);
@@ -16,4 +19,7 @@ pid_t agentrun_spawn_v(const char *netns, const char *out_path, const char *err_
 /* agentrun_wait: the exit status of pid within secs seconds; -1 when it did not exit normally or in time
  * (then it is killed and reaped). */
 int agentrun_wait(pid_t pid, int secs);
+/* agentrun_token: a new data-source connection named conn_name in tenant on d, and its registration
+ * token into tok (what `coffer-agent register --token` takes); 0, or -1 when either call failed. */
+int agentrun_token(struct daemon *d, const char *tenant, const char *conn_name, char *tok, size_t toklen);
 #endif

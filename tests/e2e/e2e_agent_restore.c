@@ -130,19 +130,8 @@ static int connected_n(size_t n)
 /* enroll: a connection, its token, and the agent registered into state with hostname. */
 static int enroll_at(const char *server, const char *state, const char *hostname)
 {
-    char conn[32], tok[128] = "";
-    json_t *j = NULL, *t;
-    struct http_resp r;
-    if (post_json(&d, "/v2/data-source-connections", T, fmt("{\"connectionName\":\"c-%s\"}", hostname), 201, &j) != 201)
-        return -1;
-    snprintf(conn, sizeof conn, "%s", jstr(j, "connectionId"));
-    json_decref(j);
-    if (http(&d, "POST", fmt("/v2/data-source-connections/%s/registrationToken", conn), T, NULL, &r) != 0) return -1;
-    t = json_loads(r.body ? r.body : "", JSON_DECODE_ANY, NULL);
-    if (json_is_string(t)) snprintf(tok, sizeof tok, "%s", json_string_value(t));
-    json_decref(t);
-    http_resp_release(&r);
-    if (!tok[0]) return -1;
+    char tok[128];
+    if (agentrun_token(&d, T, fmt("c-%s", hostname), tok, sizeof tok) != 0) return -1;
     return wait_exit(spawn("register", "--server", server, "--token", tok, "--state-dir", state, "--hostname", hostname,
                            NULL), 60) == 0 ? 0 : -1;
 }
