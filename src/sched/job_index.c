@@ -7,7 +7,9 @@
  * InProgress and is simply walked again on the next start (adding a path twice changes nothing):
  * that is this kind's rule on restart. Indexing keeps a transaction open across entries and commits
  * every BATCH_ENTRIES entries or BATCH_USECS of time, whichever comes first: thousands of inserts
- * per fsync instead of one, and never a long hold on the catalog's write lock. A catalog error
+ * per fsync instead of one, and never a long hold on the catalog's write lock: after each commit the
+ * worker pauses INDEX_GAP_USECS, so a write waiting for the lock (an API request, a run's end; SQLite's
+ * busy wait polls every millisecond) takes it before the next batch begins. A catalog error
  * pauses the worker (1, 2, ... 30 s). */
 #include "sched/indexer.h"
 #include "sched/sched_int.h"
@@ -28,6 +30,7 @@
 #define BATCH_ENTRIES 5000
 #define BATCH_USECS (200LL * 1000)
 #define PURGE_ROWS 5000
+#define INDEX_GAP_USECS 3000
 #define PURGE_STEPS_PER_LEASE 64
 
 struct walk {
@@ -66,6 +69,7 @@ static int walk_cb(void *ctx, const char *path, const struct tree_entry *e)
     if (++w->batch >= BATCH_ENTRIES || ((w->batch & 255) == 0 && util_time_real() - w->batch_start > BATCH_USECS)) {
         if (cat_commit(w->cat) != 0) return -EIO;
         w->in_txn = 0;
+        nanosleep(&(struct timespec){ 0, INDEX_GAP_USECS * 1000 }, NULL);
     }
     return 0;
 }
