@@ -28,7 +28,7 @@
 #include <time.h>
 
 #define BATCH_ENTRIES 5000
-#define BATCH_USECS (200LL * 1000)
+#define BATCH_USECS (50LL * 1000)
 #define PURGE_ROWS 5000
 #define INDEX_GAP_USECS 3000
 #define PURGE_STEPS_PER_LEASE 64
