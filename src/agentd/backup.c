@@ -20,6 +20,7 @@
  * limit sends in AGENTD_BATCH_SECS (at least 256 KiB), so one upload never outlasts the work's lease
  * (which each request renews). One mutex serialises the engine's threads. */
 #include "agentd/core.h"
+#include "util/hex.h"
 #include "engine/engine.h"
 #include "engine/mover.h"
 #include "util/buf.h"
@@ -359,17 +360,6 @@ static const struct repo_remote_ops ops = {
     .snapshot_read = op_snapshot_read,
 };
 
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-    if (!s || strlen(s) != 2 * n) return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
-}
-
 /* strings: a JSON array of strings as a NULL-terminated C array (borrowed strings; free the array). */
 static const char **strings(const json_t *arr, size_t *n)
 {
@@ -393,8 +383,8 @@ static int work_open(struct work_ctx *w, struct repo **repo, const struct agentd
     memset(w, 0, sizeof *w);
     memset(&k, 0, sizeof k);
     *repo = NULL;
-    if (!wid || strlen(wid) > 64 || unhex(json_string_value(json_object_get(keys, "id_key")), k.id_key, 32) != 0 ||
-        unhex(json_string_value(json_object_get(keys, "chunk_key")), k.chunk_key, 32) != 0) {
+    if (!wid || strlen(wid) > 64 || util_hex_decode(json_string_value(json_object_get(keys, "id_key")), k.id_key, 32) != 0 ||
+        util_hex_decode(json_string_value(json_object_get(keys, "chunk_key")), k.chunk_key, 32) != 0) {
         agentd_log(AGENTD_ERROR, "a work item from the server lacks its id or keys: ignored");
         return -EPROTO;
     }

@@ -28,6 +28,7 @@
  * (PEM); otherwise plain HTTP, which is meant for a loopback address. Bad input is a 4xx with
  * {"errorCode", "message"} naming the field; bodies over 64 KiB are 413. */
 #include "agentd/agentd.h"
+#include "util/hex.h"
 #include "agentd/local_api.h"
 #include "util/fsio.h"
 #include <arpa/inet.h>
@@ -77,22 +78,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void hex(const unsigned char *p, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
-
-static int unhex(const char *s, unsigned char *out, size_t n)
-{
-    if (!s || strlen(s) != 2 * n) return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) return -1;
-        out[i] = (unsigned char)v;
-    }
-    return 0;
-}
-
 /* ---------- the local admin ---------- */
 
 static void admin_path(const char *dir, char *out, size_t n) { snprintf(out, n, "%s/local-admin.json", dir); }
@@ -112,8 +97,8 @@ static int admin_write(const char *dir, json_t *j, const char *pw)
     int rc;
     if (pw) {
         if (RAND_bytes(salt, sizeof salt) != 1 || pbkdf2(pw, salt, hash) != 0) return -EIO;
-        hex(salt, sizeof salt, salt_hex);
-        hex(hash, sizeof hash, hash_hex);
+        util_hex_encode(salt, sizeof salt, salt_hex);
+        util_hex_encode(hash, sizeof hash, hash_hex);
         json_object_set_new(j, "salt", json_string(salt_hex));
         json_object_set_new(j, "pbkdf2_sha256", json_string(hash_hex));
         json_object_set_new(j, "iterations", json_integer(LA_PBKDF2_ITER));
@@ -161,8 +146,8 @@ static int admin_check(json_t *a, const char *user, const char *pw)
     unsigned char salt[16], want[32], got[32];
     const char *name = json_string_value(json_object_get(a, "username"));
     if (!name || !user || !pw || strcmp(name, user) != 0) return 0;
-    if (unhex(json_string_value(json_object_get(a, "salt")), salt, 16) != 0 ||
-        unhex(json_string_value(json_object_get(a, "pbkdf2_sha256")), want, 32) != 0 || pbkdf2(pw, salt, got) != 0)
+    if (util_hex_decode(json_string_value(json_object_get(a, "salt")), salt, 16) != 0 ||
+        util_hex_decode(json_string_value(json_object_get(a, "pbkdf2_sha256")), want, 32) != 0 || pbkdf2(pw, salt, got) != 0)
         return 0;
     return CRYPTO_memcmp(want, got, 32) == 0;
 }
@@ -210,7 +195,7 @@ static int token_new(char out[65])
     memcpy(la.tokens[slot].t, t, sizeof t);
     la.tokens[slot].expires = now_s() + LA_TOKEN_SECS;
     pthread_mutex_unlock(&la.mu);
-    hex(t, sizeof t, out);
+    util_hex_encode(t, sizeof t, out);
     return 0;
 }
 
@@ -219,7 +204,7 @@ static int token_valid(const char *s)
     unsigned char t[32];
     int ok = 0;
     int64_t now = now_s();
-    if (unhex(s, t, sizeof t) != 0) return 0;
+    if (util_hex_decode(s, t, sizeof t) != 0) return 0;
     pthread_mutex_lock(&la.mu);
     for (int i = 0; i < LA_TOKENS; i++)
         ok |= la.tokens[i].expires > now && CRYPTO_memcmp(la.tokens[i].t, t, sizeof t) == 0;

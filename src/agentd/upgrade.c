@@ -21,6 +21,7 @@
  * agentd_upgrade_report returns the stored outcome once (the file is renamed to
  * upgrade-report.sent), so an outcome is not reported twice. */
 #include "agentd/agentd.h"
+#include "util/hex.h"
 #include "util/fsio.h"
 #include <curl/curl.h>
 #include <errno.h>
@@ -63,11 +64,6 @@ static size_t dl_write(char *p, size_t sz, size_t n, void *ud)
     EVP_DigestUpdate(d->md, p, len);
     d->got += (int64_t)len;
     return len;
-}
-
-static void hex32(const unsigned char *md, char out[65])
-{
-    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -137,7 +133,7 @@ static int download(const struct agentd_state *st, const char *path, int64_t siz
     close(d.fd);
     EVP_DigestFinal_ex(d.md, md, &mdlen);
     EVP_MD_CTX_free(d.md);
-    hex32(md, got_hex);
+    util_hex_encode(md, 32, got_hex);
     if (d.too_big) {
         snprintf(err, errlen, "the package from %.400s is larger than the %lld bytes announced", url, (long long)size);
         rc = -EFBIG;
@@ -218,7 +214,7 @@ static int install_script(const char *pkg, const char *target, char *err, size_t
         return -EBADMSG;
     }
     EVP_Digest((char *)data + off, len - off, md, &mdlen, EVP_sha256(), NULL);
-    hex32(md, hex);
+    util_hex_encode(md, 32, hex);
     if (strcmp(hex, sum) != 0) {
         free(data);
         snprintf(err, errlen, "the binary inside the installer has SHA-256 %.400s, not %.400s: damaged, refused", hex, sum);

@@ -13,6 +13,7 @@
  * fail_limit failures within window_secs put the address on cool-down for cooldown_secs, during
  * which every request from it is refused (429). */
 #include "api/auth.h"
+#include "util/hex.h"
 #include "catalog/cat_key.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -262,18 +263,13 @@ void api_auth_failed(struct api_auth_state *a, const struct sockaddr *addr)
 
 /* ---- tokens and role names ---- */
 
-static void hex_of(const unsigned char *raw, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", raw[i]);
-}
-
 int api_key_new_token(char *id, char *token, unsigned char *sha256)
 {
     unsigned char raw_id[API_KEY_ID_HEX / 2], raw[API_KEY_SECRET_HEX / 2];
     char secret[API_KEY_SECRET_HEX + 1];
     if (RAND_bytes(raw_id, sizeof raw_id) != 1 || RAND_bytes(raw, sizeof raw) != 1) return -1;
-    hex_of(raw_id, sizeof raw_id, id);
-    hex_of(raw, sizeof raw, secret);
+    util_hex_encode(raw_id, sizeof raw_id, id);
+    util_hex_encode(raw, sizeof raw, secret);
     snprintf(token, API_KEY_TOKEN_LEN + 1, API_KEY_PREFIX "%s_%s", id, secret);
     SHA256((const unsigned char *)token, API_KEY_TOKEN_LEN, sha256);
     OPENSSL_cleanse(raw, sizeof raw);
@@ -285,7 +281,7 @@ int api_admin_key_new(char *key)
 {
     unsigned char raw[32];
     if (RAND_bytes(raw, sizeof raw) != 1) return -1;
-    hex_of(raw, sizeof raw, key);
+    util_hex_encode(raw, sizeof raw, key);
     OPENSSL_cleanse(raw, sizeof raw);
     return 0;
 }

@@ -8,6 +8,7 @@
  * token replaces the previous one; a token is single use (taken by POST /v2/coffer/agents/register,
  * agent_proto.c). Deleting a connection revokes the credentials of its connectors (coffer-agents). */
 #include "api/api.h"
+#include "util/hex.h"
 #include "api/auth.h"
 #include "api/jv.h"
 #include "catalog/cat_agent.h"
@@ -211,7 +212,7 @@ static void connection_token(struct api_req *req, struct api_resp *resp)
         api_error(resp, 500, "InternalError", "no randomness for a token");
         return;
     }
-    for (size_t i = 0; i < sizeof raw; i++) snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    util_hex_encode(raw, sizeof raw, hex);
     OPENSSL_cleanse(raw, sizeof raw);
     if (EVP_Digest(hex, strlen(hex), digest, &dlen, EVP_sha256(), NULL) != 1 || dlen != sizeof digest) {
         api_error(resp, 500, "InternalError", "cannot hash the token");

@@ -4,6 +4,7 @@
  * created_usecs, expires_usecs, revoked_usecs, last_used_usecs), indexed by (tenant, created_usecs)
  * for listing. A lookup by id is one primary-key read, cheap enough for every request. */
 #include "catalog/cat_key.h"
+#include "util/hex.h"
 #include "catalog/internal.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,17 +21,6 @@ void cat_key_release(struct cat_key *k)
 
 #define KEY_COLS "id, tenant, name, roles, secret_sha256, created_usecs, expires_usecs, revoked_usecs, last_used_usecs "
 
-static int unhex(const char *s, unsigned char *out, size_t n)
-{
-    if (!s || strlen(s) != 2 * n) return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) return -1;
-        out[i] = (unsigned char)v;
-    }
-    return 0;
-}
-
 static int key_from_row(sqldb_stmt *st, struct cat_key *k)
 {
     memset(k, 0, sizeof *k);
@@ -38,7 +28,7 @@ static int key_from_row(sqldb_stmt *st, struct cat_key *k)
     k->tenant = cat_col_strdup(st, 1);
     k->name = cat_col_strdup(st, 2);
     k->roles = (unsigned)sqldb_column_int64(st, 3);
-    if (unhex((const char *)sqldb_column_text(st, 4), k->sha256, sizeof k->sha256) != 0)
+    if (util_hex_decode((const char *)sqldb_column_text(st, 4), k->sha256, sizeof k->sha256) != 0)
         memset(k->sha256, 0, sizeof k->sha256); /* matches no secret's digest in practice */
     k->created_usecs = sqldb_column_int64(st, 5);
     k->expires_usecs = sqldb_column_int64(st, 6);
@@ -56,7 +46,7 @@ int cat_key_insert(struct cat *cat, const struct cat_key *k)
     char hex[2 * CAT_KEY_SHA256_LEN + 1];
     sqldb_stmt *st = cat_stmt(cat, "INSERT INTO api_keys(" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0)");
     if (!st) return -1;
-    for (size_t i = 0; i < CAT_KEY_SHA256_LEN; i++) snprintf(hex + 2 * i, 3, "%02x", k->sha256[i]);
+    util_hex_encode(k->sha256, CAT_KEY_SHA256_LEN, hex);
     sqldb_bind_text(st, 1, k->id, -1, SQLDB_TRANSIENT);
     sqldb_bind_text(st, 2, k->tenant, -1, SQLDB_TRANSIENT);
     sqldb_bind_text(st, 3, k->name, -1, SQLDB_TRANSIENT);

@@ -11,6 +11,7 @@
  * deduplicates against what it was told exists) and writes the snapshot with the write epoch it
  * took at the start (a pack seal that failed meanwhile voids the snapshot, as for a local backup). */
 #include "engine/remote.h"
+#include "util/hex.h"
 #include "engine/eng_internal.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -97,11 +98,6 @@ void eng_remote_unref(struct eng_remote_work *w)
     last = --w->refs == 0;
     pthread_mutex_unlock(&g_mu);
     if (last) work_free(w);
-}
-
-static void hex_of(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
 /* ---- the parent's trees ---- */
@@ -440,7 +436,7 @@ static int remote_backup(struct repo *repo, const struct eng_backup_opts *o, str
         free(w);
         return -ENOMEM;
     }
-    hex_of(rnd, sizeof rnd, w->id);
+    util_hex_encode(rnd, sizeof rnd, w->id);
     w->tenant = strdup(tenant);
     w->connector = strdup(conn);
     w->includes = json_array();
@@ -485,7 +481,7 @@ int eng_remote_restore(struct repo *repo, const char *tenant, const char *connec
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    hex_of(rnd, sizeof rnd, w->id);
+    util_hex_encode(rnd, sizeof rnd, w->id);
     w->restore = 1;
     w->tenant = strdup(tenant);
     w->connector = strdup(connector);
@@ -561,8 +557,8 @@ json_t *eng_remote_take(struct repo *repo, const char *tenant, const char *conne
             w->deadline = util_time_mono() + lease_usecs();
             continue;
         }
-        hex_of(w->keys.id_key, sizeof w->keys.id_key, idk);
-        hex_of(w->keys.chunk_key, sizeof w->keys.chunk_key, chk);
+        util_hex_encode(w->keys.id_key, sizeof w->keys.id_key, idk);
+        util_hex_encode(w->keys.chunk_key, sizeof w->keys.chunk_key, chk);
         json_array_append_new(arr, json_pack("{s:s,s:O,s:O,s:s?,s:{s:s,s:s,s:I,s:I,s:I}}", "id", w->id, "includes",
                                              w->includes, "excludes", w->excludes, "parent",
                                              w->parent[0] ? w->parent : NULL, "keys", "id_key", idk, "chunk_key", chk,
@@ -949,8 +945,8 @@ static json_t *pg_take_item(const struct eng_remote_work *w)
         return json_pack("{s:s,s:s,s:O,s:{s:I,s:I,s:I}}", "id", w->id, "kind", "pg_restore", "pg_restore", w->pg_spec,
                          "keys", "cmin", (json_int_t)w->keys.cmin, "cavg", (json_int_t)w->keys.cavg, "cmax",
                          (json_int_t)w->keys.cmax);
-    hex_of(w->keys.id_key, sizeof w->keys.id_key, idk);
-    hex_of(w->keys.chunk_key, sizeof w->keys.chunk_key, chk);
+    util_hex_encode(w->keys.id_key, sizeof w->keys.id_key, idk);
+    util_hex_encode(w->keys.chunk_key, sizeof w->keys.chunk_key, chk);
     item = json_pack("{s:s,s:s,s:O,s:s?,s:{s:s,s:s,s:I,s:I,s:I}}", "id", w->id, "kind", "pg_backup", "pg", w->pg_spec,
                      "parent", w->parent[0] ? w->parent : NULL, "keys", "id_key", idk, "chunk_key", chk, "cmin",
                      (json_int_t)w->keys.cmin, "cavg", (json_int_t)w->keys.cavg, "cmax", (json_int_t)w->keys.cmax);
@@ -968,7 +964,7 @@ static struct eng_remote_work *work_new(const char *tenant, const char *connecto
         work_free(w);
         return NULL;
     }
-    hex_of(rnd, sizeof rnd, w->id);
+    util_hex_encode(rnd, sizeof rnd, w->id);
     return w;
 }
 
@@ -1078,7 +1074,7 @@ int eng_remote_stage(struct eng_remote_work *w, struct repo *repo, json_t *doc, 
         w->ntrees += s.n;
         w->staged_doc = json_deep_copy(doc);
         RAND_bytes(rnd, sizeof rnd);
-        hex_of(rnd, sizeof rnd, w->staged);
+        util_hex_encode(rnd, sizeof rnd, w->staged);
         snprintf(id_hex, REPO_ID_HEX_LEN + 1, "%s", w->staged);
     }
     pthread_mutex_unlock(&g_mu);

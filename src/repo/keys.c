@@ -9,6 +9,7 @@
  * how much memory we allocate). The user's key file is not part of the repository: it is read
  * (and created) with util/fsio, the key documents through the storage backend. */
 #include "repo/repo_int.h"
+#include "util/hex.h"
 #include "util/fsio.h"
 #include "util/log.h"
 #include <errno.h>
@@ -27,36 +28,6 @@
 #define KEY_FILE_MAX (64 * 1024)
 #define KEY_AAD "coffer key v1"
 
-static void hex_encode(const uint8_t *in, size_t len, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* hex_decode: exactly len bytes from a string of 2*len hex digits. */
-static int hex_decode(const char *s, uint8_t *out, size_t len)
-{
-    if (!s || strlen(s) != 2 * len) return -EINVAL;
-    for (size_t i = 0; i < len; i++) {
-        int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
-        if (hi < 0 || lo < 0) return -EINVAL;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
-}
-
 /* read_secret: the key file's bytes without trailing whitespace; creates the file (64 hex digits
  * and a newline, mode 0600, O_EXCL) when create is set and it is missing. */
 static int read_secret(const char *key_file, int create, uint8_t **secret, size_t *len, char *err,
@@ -69,7 +40,7 @@ static int read_secret(const char *key_file, int create, uint8_t **secret, size_
         uint8_t raw[32];
         char hex[66];
         if (repo_random(raw, sizeof raw) < 0) return -EIO;
-        hex_encode(raw, sizeof raw, hex);
+        util_hex_encode(raw, sizeof raw, hex);
         OPENSSL_cleanse(raw, sizeof raw);
         hex[64] = '\n';
         hex[65] = '\0';
@@ -143,8 +114,8 @@ int repo_keys_create(struct repo_backend *be, const char *key_file, const repo_i
         repo_seterr(err, errlen, "key wrapping failed");
         return rc;
     }
-    hex_encode(salt, sizeof salt, salt_hex);
-    hex_encode(wrapped, sizeof wrapped, wrapped_hex);
+    util_hex_encode(salt, sizeof salt, salt_hex);
+    util_hex_encode(wrapped, sizeof wrapped, wrapped_hex);
     doc = json_pack("{s:i, s:s, s:I, s:I, s:I, s:s, s:s}", "version", REPO_FORMAT_VERSION, "kdf",
                     "scrypt", "n", (json_int_t)KEY_SCRYPT_N, "r", (json_int_t)KEY_SCRYPT_R, "p",
                     (json_int_t)KEY_SCRYPT_P, "salt", salt_hex, "wrapped", wrapped_hex);
@@ -152,7 +123,7 @@ int repo_keys_create(struct repo_backend *be, const char *key_file, const repo_i
     json_decref(doc);
     if (!text) return -ENOMEM;
     repo_sha256(text, strlen(text), hash);
-    hex_encode(hash, sizeof hash, name);
+    util_hex_encode(hash, sizeof hash, name);
     rc = repo_backend_put_same(be, REPO_OBJ_KEY, name, text, strlen(text));
     free(text);
     if (rc < 0) repo_seterr(err, errlen, "cannot write keys/%s: %s", name, strerror(-rc));
@@ -181,8 +152,8 @@ static int try_key_file(struct repo_backend *be, const char *name, const uint8_t
         version != REPO_FORMAT_VERSION || strcmp(kdf, "scrypt") != 0 ||
         n < 2 || n > (1 << 20) || (n & (n - 1)) != 0 || r < 1 || r > 32 || p < 1 || p > 16 ||
         (uint64_t)128 * (uint64_t)r * (uint64_t)n * (uint64_t)p > (1u << 30) ||
-        hex_decode(salt_hex, salt, sizeof salt) < 0 ||
-        hex_decode(wrapped_hex, wrapped, sizeof wrapped) < 0) {
+        util_hex_decode(salt_hex, salt, sizeof salt) < 0 ||
+        util_hex_decode(wrapped_hex, wrapped, sizeof wrapped) < 0) {
         json_decref(doc);
         return -EBADMSG;
     }

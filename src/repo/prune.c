@@ -31,6 +31,7 @@
  * taking over a stale one writes the next generation; refreshing writes the next generation too
  * (then deletes the previous one), so a holder that was taken over finds out at its next refresh. */
 #include "repo/repo_int.h"
+#include "util/hex.h"
 #include "repo/tree.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -171,7 +172,7 @@ int repo_lock_acquire(struct repo *repo, const char *purpose, unsigned stale_sec
     memcpy(lk->purpose, purpose, ls.plen + 1);
     lk->stale_secs = stale_secs ? stale_secs : REPO_LOCK_STALE_SECS;
     if ((rc = repo_random(tok, sizeof tok)) < 0) goto fail;
-    for (size_t k = 0; k < sizeof tok; k++) snprintf(lk->token + 2 * k, 3, "%02x", tok[k]);
+    util_hex_encode(tok, sizeof tok, lk->token);
     rc = repo->be->ops->list(repo->be, REPO_OBJ_LOCK, lock_listed, &ls);
     if (rc < 0) {
         repo_seterr(err, errlen, "cannot list the repository's locks: %s", strerror(-rc));

@@ -24,6 +24,7 @@
  * build/agent for build/cofferd and build/asan/cofferd) and in <dir>/../share/coffer/agent (make
  * install). Their SHA-256 is computed once per (path, size, mtime) and cached. */
 #include "svc/agent_upgrade.h"
+#include "util/hex.h"
 #include "svc/agent_tasks.h"
 #include "catalog/cat_connection.h"
 #include "util/log.h"
@@ -159,8 +160,7 @@ static int sha256_file(const char *path, char hex[65])
     if (rc == 0 && EVP_DigestFinal_ex(ctx, md, &mdlen) != 1) rc = -EIO;
     EVP_MD_CTX_free(ctx);
     close(fd);
-    if (rc == 0)
-        for (unsigned i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    if (rc == 0) util_hex_encode(md, 32, hex);
     return rc;
 }
 
