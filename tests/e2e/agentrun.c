@@ -83,3 +83,27 @@ int agentrun_token(struct daemon *d, const char *tenant, const char *conn_name, 
     http_resp_release(&r);
     return tok[0] ? 0 : -1;
 }
+
+pid_t agentrun_spawn(const char *netns, const char *dir, const char *first, ...)
+{
+    static int agents;
+    char outp[700], errp[700];
+    va_list ap;
+    pid_t pid;
+    agents++;
+    snprintf(outp, sizeof outp, "%s/agent-%d.out", dir, agents);
+    snprintf(errp, sizeof errp, "%s/agent-%d.err", dir, agents);
+    va_start(ap, first);
+    pid = agentrun_spawn_v(netns, outp, errp, first, ap);
+    va_end(ap);
+    return pid;
+}
+
+void agentrun_stop(pid_t *pid)
+{
+    if (*pid > 0) {
+        kill(*pid, SIGTERM);
+        agentrun_wait(*pid, 20);
+    }
+    *pid = -1;
+}

@@ -36,22 +36,6 @@ static long long host;
 static const char *env[] = { "COFFER_AGENT_HEARTBEAT_SECS=1", "COFFER_AGENT_LEASE_SECS=4", "COFFER_AGENT_TAKE_SECS=30",
                              NULL };
 static pid_t agent = -1;
-static int agent_no;
-
-/* spawn: coffer-agent with the words given; output to TMP/agent-N.out/.err (N counts up). */
-static pid_t spawn(const char *first, ...)
-{
-    char outp[700], errp[700];
-    va_list ap;
-    pid_t pid;
-    agent_no++;
-    snprintf(outp, sizeof outp, "%s/agent-%d.out", tmp, agent_no);
-    snprintf(errp, sizeof errp, "%s/agent-%d.err", tmp, agent_no);
-    va_start(ap, first);
-    pid = agentrun_spawn_v(NULL, outp, errp, first, ap);
-    va_end(ap);
-    return pid;
-}
 
 static int wait_exit(pid_t pid, int secs) { return agentrun_wait(pid, secs); }
 
@@ -86,9 +70,9 @@ static long long sent_for(const char *snap) { return figure_for(snap, "bytes sen
 static void agent_start(const char *rate)
 {
     if (rate)
-        agent = spawn("run", "--state-dir", state_dir, "--hostname", "agent-h.test", "--rate-limit", rate, NULL);
+        agent = agentrun_spawn(NULL, tmp, "run", "--state-dir", state_dir, "--hostname", "agent-h.test", "--rate-limit", rate, NULL);
     else
-        agent = spawn("run", "--state-dir", state_dir, "--hostname", "agent-h.test", NULL);
+        agent = agentrun_spawn(NULL, tmp, "run", "--state-dir", state_dir, "--hostname", "agent-h.test", NULL);
 }
 
 static void agent_stop(void)
@@ -232,7 +216,7 @@ TEST(backup_and_incremental)
         http_resp_release(&r);
     }
     CHECK(tok[0]);
-    p = spawn("register", "--server", d.base, "--token", tok, "--state-dir", state_dir, "--hostname", "agent-h.test",
+    p = agentrun_spawn(NULL, tmp, "register", "--server", d.base, "--token", tok, "--state-dir", state_dir, "--hostname", "agent-h.test",
               NULL);
     CHECK(wait_exit(p, 60) == 0);
     agent_start(NULL);

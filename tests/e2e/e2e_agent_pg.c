@@ -40,34 +40,10 @@ static long long src_id, inst_id, db_id;
 static const char *env[] = { "COFFER_AGENT_HEARTBEAT_SECS=1", "COFFER_AGENT_LEASE_SECS=6", "COFFER_AGENT_TAKE_SECS=30",
                              NULL };
 static pid_t agent_a = -1;
-static int agent_no;
-
-static pid_t spawn(const char *first, ...)
-{
-    char outp[700], errp[700];
-    va_list ap;
-    pid_t pid;
-    agent_no++;
-    snprintf(outp, sizeof outp, "%s/agent-%d.out", tmp, agent_no);
-    snprintf(errp, sizeof errp, "%s/agent-%d.err", tmp, agent_no);
-    va_start(ap, first);
-    pid = agentrun_spawn_v(NULL, outp, errp, first, ap);
-    va_end(ap);
-    return pid;
-}
-
-static void stop(pid_t *p)
-{
-    if (*p > 0) {
-        kill(*p, SIGTERM);
-        agentrun_wait(*p, 20);
-    }
-    *p = -1;
-}
 
 static pid_t start_a(void)
 {
-    return spawn("run", "--state-dir", state_a, "--hostname", "agent-pg.test", "--pg", pg.data, NULL);
+    return agentrun_spawn(NULL, tmp, "run", "--state-dir", state_a, "--hostname", "agent-pg.test", "--pg", pg.data, NULL);
 }
 
 static char *agent_log(void)
@@ -101,7 +77,7 @@ static int enroll(const char *state, const char *hostname)
 {
     char tok[128];
     if (agentrun_token(&d, T, fmt("c-%s", hostname), tok, sizeof tok) != 0) return -1;
-    return agentrun_wait(spawn("register", "--server", d.base, "--token", tok, "--state-dir", state, "--hostname",
+    return agentrun_wait(agentrun_spawn(NULL, tmp, "register", "--server", d.base, "--token", tok, "--state-dir", state, "--hostname",
                                hostname, NULL), 60) == 0 ? 0 : -1;
 }
 
@@ -352,7 +328,7 @@ TEST(scoped_credential)
     CHECK(as_agent(cred, fmt("/data-protection/v2/sites/%lld/jobs", inst_id), NULL, &r) == 403);
     http_resp_release(&r);
     /* a restore work taken by hand (the agent stopped) */
-    stop(&agent_a);
+    agentrun_stop(&agent_a);
     CHECK(pgtest_root(&dst, "apgnew2", "newinst", PG_PORT_NEW, why, sizeof why) == 0);
     CHECK(post_json(&d, FX_REC, T, fmt("{'name':'apg-new2','snapshotEnvironment':'kSQL','mssqlParams':{'recoveryAction':"
                                        "'RecoverApps','recoverAppParams':[{'snapshotId':'%s','targetEnvironment':'kSQL',"
@@ -482,7 +458,7 @@ int main(void)
     RUN(bad_report);
     RUN(backup_and_restore);
     RUN(scoped_credential);
-    stop(&agent_a);
+    agentrun_stop(&agent_a);
     daemon_stop(&d);
     pgtest_destroy(&pg);
     check_rm_rf(tmp);

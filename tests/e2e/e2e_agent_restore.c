@@ -53,44 +53,18 @@ static long long host_a, host_b;
 static const char *env[] = { "COFFER_AGENT_HEARTBEAT_SECS=1", "COFFER_AGENT_LEASE_SECS=4", "COFFER_AGENT_TAKE_SECS=30",
                              NULL };
 static pid_t agent_a = -1, agent_b = -1, agent_c = -1;
-static int agent_no;
 static char ns_name[32];        /* set: spawn runs the agent in this network namespace */
-
-/* spawn: coffer-agent with the words given (in ns_name's network namespace when set); output to
- * TMP/agent-N.out/.err. */
-static pid_t spawn(const char *first, ...)
-{
-    char outp[700], errp[700];
-    va_list ap;
-    pid_t pid;
-    agent_no++;
-    snprintf(outp, sizeof outp, "%s/agent-%d.out", tmp, agent_no);
-    snprintf(errp, sizeof errp, "%s/agent-%d.err", tmp, agent_no);
-    va_start(ap, first);
-    pid = agentrun_spawn_v(ns_name, outp, errp, first, ap);
-    va_end(ap);
-    return pid;
-}
 
 static int wait_exit(pid_t pid, int secs) { return agentrun_wait(pid, secs); }
 
-static void stop(pid_t *p)
-{
-    if (*p > 0) {
-        kill(*p, SIGTERM);
-        wait_exit(*p, 20);
-    }
-    *p = -1;
-}
-
 static pid_t start_a(const char *rate)
 {
-    return rate ? spawn("run", "--state-dir", state_a, "--hostname", "agent-a.test", "--rate-limit", rate, NULL)
-                : spawn("run", "--state-dir", state_a, "--hostname", "agent-a.test", NULL);
+    return rate ? agentrun_spawn(ns_name, tmp, "run", "--state-dir", state_a, "--hostname", "agent-a.test", "--rate-limit", rate, NULL)
+                : agentrun_spawn(ns_name, tmp, "run", "--state-dir", state_a, "--hostname", "agent-a.test", NULL);
 }
 static pid_t start_b(void)
 {
-    return spawn("run", "--state-dir", state_b, "--hostname", "agent-b.test", "--address", "127.0.0.22", NULL);
+    return agentrun_spawn(ns_name, tmp, "run", "--state-dir", state_b, "--hostname", "agent-b.test", "--address", "127.0.0.22", NULL);
 }
 
 static char *agent_log(const char *state)
@@ -132,7 +106,7 @@ static int enroll_at(const char *server, const char *state, const char *hostname
 {
     char tok[128];
     if (agentrun_token(&d, T, fmt("c-%s", hostname), tok, sizeof tok) != 0) return -1;
-    return wait_exit(spawn("register", "--server", server, "--token", tok, "--state-dir", state, "--hostname", hostname,
+    return wait_exit(agentrun_spawn(ns_name, tmp, "register", "--server", server, "--token", tok, "--state-dir", state, "--hostname", hostname,
                            NULL), 60) == 0 ? 0 : -1;
 }
 static int enroll(const char *state, const char *hostname) { return enroll_at(d.base, state, hostname); }
@@ -370,7 +344,7 @@ TEST(forbidden_reads)
     json_t *w, *j = NULL;
     struct http_resp r;
     CHECK(host_b > 0);
-    stop(&agent_b);
+    agentrun_stop(&agent_b);
     cred = state_field(state_b, "credential");
     CHECK(cred != NULL);
     CHECK(restore_post(snap1, host_b, fmt("%s/host-b/out2", tmp), id, sizeof id, NULL) == 201);
@@ -484,7 +458,7 @@ TEST(scoped_reads)
     size_t len = 0;
     int type = -1;
     CHECK(host_b > 0);
-    stop(&agent_b);
+    agentrun_stop(&agent_b);
     cred = state_field(state_b, "credential");
     CHECK(cred != NULL);
     snprintf(dir, sizeof dir, "%s/sub", data_dir);
@@ -546,7 +520,7 @@ TEST(kill_mid_restore)
     json_t *j = NULL;
     char id[96], out[700];
     CHECK(snap1[0]);
-    stop(&agent_a);
+    agentrun_stop(&agent_a);
     agent_a = start_a("1"); /* 1 MiB/s: the restore of 10 MiB takes about 10 s */
     CHECK(connected_n(2));
     snprintf(out, sizeof out, "%s/host-a/out-k", tmp);
@@ -696,7 +670,7 @@ TEST(agent_in_netns)
     snprintf(state_c, sizeof state_c, "%s/state-c", tmp);
     /* registered and running inside the namespace: its only route to cofferd is the veth pair */
     CHECK(enroll_at(fmt("http://%s:%d", addr_host, g_relay_port), state_c, "agent-c.test") == 0);
-    agent_c = spawn("run", "--state-dir", state_c, "--hostname", "agent-c.test", NULL);
+    agent_c = agentrun_spawn(ns_name, tmp, "run", "--state-dir", state_c, "--hostname", "agent-c.test", NULL);
     ns_name[0] = '\0';
     {
         char *c = state_field(state_c, "connector_id");
@@ -733,7 +707,7 @@ TEST(agent_in_netns)
     log = agent_log(state_c);
     CHECKF(strstr(log, "restore ") && strstr(log, "bytes written"), "%s", log);
     free(log);
-    stop(&agent_c);
+    agentrun_stop(&agent_c);
 }
 
 TEST(deleted_connector)
@@ -764,13 +738,13 @@ int main(void)
     RUN(scoped_reads);
     RUN(kill_mid_restore);
     RUN(agent_in_netns);
-    stop(&agent_c);
+    agentrun_stop(&agent_c);
     ns_name[0] = '\0';
     relay_stop();
     netns_remove();
     RUN(deleted_connector);
-    stop(&agent_a);
-    stop(&agent_b);
+    agentrun_stop(&agent_a);
+    agentrun_stop(&agent_b);
     daemon_stop(&d);
     check_rm_rf(tmp);
     free(tmp);
