@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# limits.sh: what this machine allows at best for a corpus, the floor each row of bench_backup.sh is
+# measured against (issue 14: "report each row as a fraction of its limit").
+#
+# Measures, on CORPUS (default bench_backup.sh's):
+#   - reading it cold (page cache dropped) with 16 parallel readers, and with one;
+#   - the CPU of every per-byte step of a backup and a restore, one thread, with the repository's own
+#     code (bench/limits.c: chunk cuts, HMAC-SHA-256 ids, zstd with the repository's parameters,
+#     AES-256-GCM; GCM opening and zstd decompression), each distinct chunk compressed once as a
+#     backup does, hard links read once;
+#   - writing the corpus's byte count durably (dd, conv=fdatasync);
+#   - one lstat walk of the tree (find -printf, page cache warm, as after a first backup).
+# The limits on NPROC cores (default: this machine's):
+#   first backup   max(cold read with 16 readers, (read + cut + id + zstd + seal CPU) / NPROC)
+#   unchanged      the lstat walk / NPROC
+#   full restore   max(durable write, (open + unzstd CPU) / NPROC)
+# Each assumes perfect parallelism and no other cost: real programs stay above them. Prints a table;
+# with a bench_backup.sh output file as TABLE, also each coffer row as a fraction of its limit
+# (limit / coffer's time: 1.00 would be the machine's best). Not a test: nothing is asserted.
+#
+#   bench/limits.sh [CORPUS] [WORKDIR] [TABLE]   (defaults /tmp/coffer-bench/corpus, /tmp/coffer-limits)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CORPUS=${1:-/tmp/coffer-bench/corpus}
+W=${2:-/tmp/coffer-limits}
+TABLE=${3:-}
+NPROC=${NPROC:-$(nproc)}
+[ -d "$CORPUS" ] || { echo "no corpus at $CORPUS (run bench/bench_backup.sh once)" >&2; exit 2; }
+PKGS="libmicrohttpd jansson sqlite3 libpq libcrypto libzstd libcurl"
+make -s build/libcoffer.a
+cc -std=c17 -D_GNU_SOURCE -O2 -march=x86-64-v2 -Isrc -o build/limits bench/limits.c build/libcoffer.a \
+   $(pkg-config --cflags --libs $PKGS) -lpthread -lm
+rm -rf "$W"; mkdir -p "$W"
+trap 'rm -rf "$W"' EXIT
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc -l | xargs printf '%.2f'; }
+
+# One path per inode (hard links are read once by a backup), in path order.
+find "$CORPUS" -type f -printf '%i\t%p\n' | sort -u -k1,1 | cut -f2- | sort > "$W/files"
+BYTES=$(tr '\n' '\0' < "$W/files" | du -cb --files0-from=- | tail -1 | cut -f1)
+echo "corpus $CORPUS: $(wc -l < "$W/files") files (one per inode), $BYTES bytes; $NPROC cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+drop_caches; t0=$(now)
+tr '\n' '\0' < "$W/files" | xargs -0 -P16 -n64 cat > /dev/null
+READ16=$(since "$t0")
+drop_caches; t0=$(now)
+tr '\n' '\0' < "$W/files" | xargs -0 -n256 cat > /dev/null
+READ1=$(since "$t0")
+
+# page cache warm from here on
+build/limits "$W/scratch" < "$W/files" > "$W/steps"
+step() { awk -v k="$1" '$1 == k {print $2}' "$W/steps"; }
+
+t0=$(now)
+find "$CORPUS" -printf '%s %T@ %i\n' > /dev/null
+WALK=$(since "$t0")
+
+t0=$(now)
+dd if=/dev/zero of="$W/dd" bs=1M count=$(( BYTES / 1048576 )) conv=fdatasync status=none
+WRITE=$(since "$t0")
+rm -f "$W/dd"
+
+calc() { echo "$1" | bc -l | xargs printf '%.2f'; }
+max() { calc "if ($1 > $2) $1 else $2"; }
+CPU_BACKUP=$(calc "$(step read) + $(step cut) + $(step id) + $(step zstd) + $(step seal)")
+CPU_RESTORE=$(calc "$(step open) + $(step unzstd)")
+L_FIRST=$(max "$READ16" "$(calc "$CPU_BACKUP / $NPROC")")
+L_UNCHANGED=$(calc "$WALK / $NPROC")
+L_RESTORE=$(max "$WRITE" "$(calc "$CPU_RESTORE / $NPROC")")
+
+echo
+echo "measured                                  seconds"
+printf '%-40s %8s\n' "cold read, 16 readers" "$READ16" "cold read, 1 reader" "$READ1" \
+  "durable write of $BYTES bytes" "$WRITE" "lstat walk (warm)" "$WALK"
+for s in read cut id zstd seal open unzstd; do printf '%-40s %8s\n' "CPU, one thread: $s" "$(step "$s")"; done
+awk '$1 ~ /^(chunks|bytes_unique|bytes_stored)$/ {printf "%-40s %8s\n", $1, $2}' "$W/steps"
+echo
+echo "limit on $NPROC cores                          seconds"
+printf '%-40s %8s\n' "first backup" "$L_FIRST" "unchanged re-backup" "$L_UNCHANGED" "full restore" "$L_RESTORE"
+
+if [ -n "$TABLE" ] && [ -f "$TABLE" ]; then
+  echo
+  echo "coffer against the limit (limit / coffer: 1.00 is the machine's best)"
+  row() { awk -v k="$1" 'index($0, k) == 1 { sub(/s$/, "", $(NF-4)); print $(NF-4) }' "$TABLE" | tail -1; }
+  for r in "backup first:$L_FIRST" "backup unchanged:$L_UNCHANGED" "full restore:$L_RESTORE"; do
+    name=${r%%:*}; lim=${r##*:}; t=$(row "$name")
+    [ -n "$t" ] && printf '%-22s coffer %7ss  limit %7ss  fraction %s\n' "$name" "$t" "$lim" "$(calc "$lim / $t")"
+  done
+fi
