@@ -3,9 +3,11 @@
  * with pause and resume and the stale check; soft delete; every class of bad input answers 4xx with a
  * message naming the field and changes nothing; tenants are isolated (groups, policies and objects);
  * and everything survives SIGKILL and a restart with the same ids. The list answers, with every filter
- * and after every kind of change, byte for byte what the groups' own GETs make (list_is_the_gets: the
- * list cache, api/list_cache.h, serves nothing stale). */
+ * and after every kind of change (and, for the lists with last runs, after a run), byte for byte what
+ * the groups' own GETs make (list_is_the_gets: the list cache, api/list_cache.h, serves nothing
+ * stale). */
 #include "check.h"
+#include "api/list_cache.h"
 #include "e2e/harness.h"
 #include "e2e/pgsource.h"
 #include <signal.h>
@@ -446,7 +448,7 @@ static char *raw_get(const char *tenant, const char *path)
     return body;
 }
 
-#define MAX_LIVE 32
+#define MAX_LIVE 160
 static char live_ids[MAX_LIVE][128]; /* ga's live groups, in creation order */
 static size_t nlive;
 
@@ -680,12 +682,56 @@ TEST(list_is_the_gets)
         CHECK(strstr(names("ga", NULL), "volumes") == NULL);
         free(deleted);
     }
+    /* a run is in the next list with last runs at once (those lists are cached too, under the runs'
+     * generation as well): with-runs runs again (its tree is gone: the run fails) */
+    {
+        char *before = raw_get("ga", G "?includeLastRunInfo=true"), *after, with_runs[128] = "";
+        CHECK(http(&d, "GET", G "?names=with-runs", "ga", NULL, &r) == 0);
+        v = json_array_get(jget(r.json, "protectionGroups"), 0);
+        snprintf(with_runs, sizeof with_runs, "%s", jstr(v, "id") ? jstr(v, "id") : "");
+        http_resp_release(&r);
+        CHECK(with_runs[0] != '\0');
+        CHECKF(run_and_wait(with_runs)[0] != '\0', "the third run of with-runs");
+        after = raw_get("ga", G "?includeLastRunInfo=true");
+        CHECKF(before && after && strcmp(before, after) != 0, "the list with last runs did not change after a run");
+        check_lists(w, nwant, "after a run");
+        free(before);
+        free(after);
+    }
     /* another tenant's cached list did not change, and is not ga's */
     gb_after = raw_get("gb", G);
     CHECK(gb_before && gb_after && strcmp(gb_before, gb_after) == 0);
     CHECK(gb_after && !strstr(gb_after, "extra-"));
     free(gb_before);
     free(gb_after);
+}
+
+/* A list of LIST_CACHE_FD_MIN bytes or more is cached in a memfd and sent with sendfile (list_cache.c):
+ * with 110 more groups, every list is still byte for byte the groups' GETs, served twice. */
+TEST(large_list_is_the_gets)
+{
+    struct want w[3] = { { .query = "", .paused = -1 }, { .query = "?includeLastRunInfo=true", .paused = -1, .last_run = 1 },
+                         { .query = "?isPaused=false", .paused = 0 } };
+    struct http_resp r;
+    json_t *v;
+    size_t i;
+    char *list;
+    for (int k = 1; k <= 110 && !check_failed(); k++) {
+        char name[32];
+        snprintf(name, sizeof name, "large-%d", k);
+        CHECK_EQ_INT(post(G, "ga", file_group(name, k % 2 ? pol1 : pol2, host_a, k % 4 ? "" : ",'isPaused':true"),
+                          NULL, 0, NULL), 201);
+    }
+    CHECK(http(&d, "GET", G, "ga", NULL, &r) == 0);
+    nlive = 0;
+    json_array_foreach(jget(r.json, "protectionGroups"), i, v)
+        if (nlive < MAX_LIVE) snprintf(live_ids[nlive++], sizeof live_ids[0], "%s", jstr(v, "id"));
+    http_resp_release(&r);
+    CHECK(nlive > 110 && nlive < MAX_LIVE);
+    list = raw_get("ga", G);
+    CHECKF(list && strlen(list) >= LIST_CACHE_FD_MIN, "the list is %zu bytes", list ? strlen(list) : 0);
+    free(list);
+    check_lists(w, 3, "with 110 more groups");
 }
 
 int main(void)
@@ -706,6 +752,7 @@ int main(void)
     RUN(soft_delete);
     RUN(everything_survives_sigkill);
     RUN(list_is_the_gets);
+    RUN(large_list_is_the_gets);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "daemon did not exit cleanly");
     pgsource_stop(&pgs);
     return check_finish();
