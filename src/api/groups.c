@@ -566,7 +566,7 @@ static void group_list(struct api_req *req, struct api_resp *resp)
     }
     if (gen != 0) {
         key = list_key(req->tenant, &f, matches_nothing, &ls);
-        if (key && api_list_cache_respond(API_LIST_GROUPS, req, ls.cat, key, gen, resp)) goto out;
+        if (key && api_list_cache_respond(API_LIST_GROUPS, ls.cat, key, gen, resp)) goto out;
     }
     api_buf_init(&ls.buf, LIST_LIMIT);
     /* Lists are large (about 600 bytes a group): start from the size of the last one rather than
@@ -589,7 +589,7 @@ static void group_list(struct api_req *req, struct api_resp *resp)
     } else {
         size_t len;
         char *text = api_buf_steal(&ls.buf, &len);
-        if (text) api_list_cache_store_respond(API_LIST_GROUPS, req, ls.cat, key, gen, text, len, resp);
+        if (text) api_list_cache_store_respond(API_LIST_GROUPS, ls.cat, key, gen, text, len, resp);
         else internal(resp, "building the list");
     }
 out:

@@ -18,9 +18,6 @@
 #define LIST_CACHE_SLOTS 8
 #define LIST_CACHE_ENTRY_MAX (32u * 1024 * 1024)
 #define LIST_CACHE_BYTES (64u * 1024 * 1024) /* per list kind, all its slots together */
-/* A cached answer this large or larger is kept in a sealed memfd and sent with sendfile(2) on plain
- * HTTP (list_cache.c); a smaller one goes out from memory with its header in one write. */
-#define LIST_CACHE_FD_MIN (64u * 1024)
 
 struct api_list_cache; /* one per list kind, static: api_list_cache_new is not needed */
 
@@ -28,11 +25,11 @@ struct api_list_cache; /* one per list kind, static: api_list_cache_new is not n
 enum api_list_kind { API_LIST_GROUPS, API_LIST_POLICIES, API_LIST_CACHE_KINDS };
 
 /* api_list_cache_respond: when kind's cache holds an answer for (cat, key) under generation gen (not 0),
- * answers req with 200 and it and returns 1; else 0 (resp untouched). */
-int api_list_cache_respond(enum api_list_kind kind, const struct api_req *req, const void *cat, const char *key,
-                           uint64_t gen, struct api_resp *resp);
-/* api_list_cache_store_respond: answers req with 200 and the malloc'd JSON text data (taken: freed
- * here or with the cache entry) and, when gen is not 0 and it fits, keeps it under (cat, key, gen). */
-void api_list_cache_store_respond(enum api_list_kind kind, const struct api_req *req, const void *cat,
-                                  const char *key, uint64_t gen, char *data, size_t len, struct api_resp *resp);
+ * answers 200 with it and returns 1; else 0 (resp untouched). */
+int api_list_cache_respond(enum api_list_kind kind, const void *cat, const char *key, uint64_t gen,
+                           struct api_resp *resp);
+/* api_list_cache_store_respond: answers 200 with the malloc'd JSON text data (taken: freed here or
+ * with the cache entry) and, when gen is not 0 and it fits, keeps it under (cat, key, gen). */
+void api_list_cache_store_respond(enum api_list_kind kind, const void *cat, const char *key, uint64_t gen,
+                                  char *data, size_t len, struct api_resp *resp);
 #endif

@@ -293,7 +293,7 @@ static void policy_list(struct api_req *req, struct api_resp *resp)
         json_t *k = json_pack("[s,b,b,O?,O?,I]", req->tenant, regular, ls.stats, ids, names, (json_int_t)ggen);
         key = k ? json_dumps(k, JSON_COMPACT) : NULL;
         json_decref(k);
-        if (key && api_list_cache_respond(API_LIST_POLICIES, req, ls.cat, key, gen, resp)) {
+        if (key && api_list_cache_respond(API_LIST_POLICIES, ls.cat, key, gen, resp)) {
             json_decref(ids);
             json_decref(names);
             free(key);
@@ -318,7 +318,7 @@ static void policy_list(struct api_req *req, struct api_resp *resp)
     } else {
         size_t len;
         char *text = api_buf_steal(&ls.buf, &len);
-        if (text) api_list_cache_store_respond(API_LIST_POLICIES, req, ls.cat, key, gen, text, len, resp);
+        if (text) api_list_cache_store_respond(API_LIST_POLICIES, ls.cat, key, gen, text, len, resp);
         else internal(resp, "building the list");
     }
     free(key);

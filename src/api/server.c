@@ -70,7 +70,6 @@ struct api_server {
     struct api_auth_state *auth;     /* ctx->auth, or own_auth */
     struct api_auth_state *own_auth; /* made here when the context brought none; freed by api_server_stop */
     int port;
-    int tls; /* HTTPS */
     int metrics_public; /* COFFER_METRICS_PUBLIC=1 at start: API_ROUTE_PUBLIC_OPT routes need no key */
 };
 
@@ -683,7 +682,6 @@ int api_server_start(const char *host, int port, const char *admin_key, struct a
         return -1;
     }
     if (tls) {
-        s->tls = 1;
         flags |= MHD_USE_TLS;
         api_tls_mhd_options(tls, tls_opts);
     }
@@ -716,8 +714,6 @@ int api_server_start(const char *host, int port, const char *admin_key, struct a
 }
 
 int api_server_port(const struct api_server *s) { return s->port; }
-
-int api_server_tls(const struct api_server *s) { return s && s->tls; }
 
 void api_server_stop(struct api_server *s)
 {

@@ -22,8 +22,5 @@ struct api_tls;
 int api_server_start(const char *host, int port, const char *admin_key, struct api_tls *tls,
                      struct api_context *ctx, struct api_server **out, char *err, size_t errlen);
 int api_server_port(const struct api_server *server);
-/* api_server_tls: whether the server speaks HTTPS (a handler may then not answer with a descriptor:
- * libmicrohttpd sends those with sendfile only on plain HTTP). 0 for NULL. */
-int api_server_tls(const struct api_server *server);
 void api_server_stop(struct api_server *server);
 #endif
