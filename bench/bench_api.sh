@@ -13,7 +13,9 @@
 # a few hundred bytes: the floor
 # any route can reach under the same connections and machine load), and prints requests/s, p50 and
 # p99 latency of each, and the daemon's CPU time (user + system) per request, which the load of other
-# processes on the machine changes much less than the latencies (the load average is printed per round).
+# processes on the machine changes much less than the latencies (the load average is printed per round),
+# with wrk's own CPU per request and the mean latency both together allow on this machine's cores at
+# that many connections ("mean floor": connections x (daemon + client CPU per request) / cores).
 # Targets: policy GET >= 20,000 req/s at p99 < 10 ms; group list p99 < 20 ms. Not a test: nothing is
 # asserted.
 #
@@ -62,10 +64,12 @@ populate() {
 }
 
 run_wrk() { # daemon tag threads connections name url
-  local out rps p50 p99 avg pid cpu0 cpu1 reqs cpu
+  local out rps p50 p99 avg pid cpu0 cpu1 reqs cpu client both floor TIMEFORMAT='%U %S'
   pid=$(eval echo "\$PID_$1")
   cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  out=$(wrk -t"$3" -c"$4" -d"$DUR" --latency -H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: $TENANT" "$6")
+  # (bash's time: the CPU (user, system) wrk itself spent, into wrk-time-*.txt)
+  { time out=$(wrk -t"$3" -c"$4" -d"$DUR" --latency -H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: $TENANT" "$6"); } \
+    2>"$W/wrk-time-$1-$2.txt"
   cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   printf '%s\n' "$out" >"$W/wrk-$1-$2.txt"
   if printf '%s\n' "$out" | grep -q 'Non-2xx'; then echo "bench_api: $5 had non-2xx answers" >&2; printf '%s\n' "$out" >&2; fi
@@ -77,8 +81,16 @@ run_wrk() { # daemon tag threads connections name url
   reqs=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
   cpu=$(awk -v d="$((cpu1 - cpu0))" -v t="$(getconf CLK_TCK)" -v r="${reqs:-0}" \
     'BEGIN { if (r > 0) printf "%.1f", d * 1e6 / t / r; else print "-" }')
-  printf '  %-58s -t%s -c%-3s %10s req/s   avg %-8s p50 %-8s p99 %-9s cpu %s us/req\n' "$5" "$3" "$4" "$rps" "$avg" \
-    "$p50" "$p99" "$cpu"
+  # The client's CPU per request too: server and wrk share the machine's cores, so together they
+  # bound the rate (cores / both) and, by Little's law, the mean latency at this many connections
+  # (connections / that rate): the "floor" a faster server alone cannot go under.
+  client=$(awk -v r="${reqs:-0}" 'NF == 2 { if (r > 0) printf "%.1f", ($1 + $2) * 1e6 / r; else print "-" }' \
+    "$W/wrk-time-$1-$2.txt")
+  both=$(awk -v a="$cpu" -v b="${client:--}" 'BEGIN { if (a != "-" && b != "-") printf "%.1f", a + b; else print "-" }')
+  floor=$(awk -v u="$both" -v c="$4" -v n="$(nproc)" \
+    'BEGIN { if (u != "-" && u > 0) printf "%.2fms", c * u / n / 1000; else print "-" }')
+  printf '  %-58s -t%s -c%-3s %10s req/s   avg %-8s p50 %-8s p99 %-9s cpu %s us/req (client %s, mean floor %s)\n' \
+    "$5" "$3" "$4" "$rps" "$avg" "$p50" "$p99" "$cpu" "${client:--}" "$floor"
 }
 
 # measure N: the wrk runs against daemon N.

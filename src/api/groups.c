@@ -14,11 +14,12 @@
  * Last runs: includeLastRunInfo adds lastRun (the newest run from the runs catalog) and the
  * lastRunAnyStatus / lastRunLocalBackupStatus filters match its localBackupInfo.status.
  *
- * The list: a list that involves no last run depends only on the groups table, so its answer is kept
- * (list_cache.h) under its tenant and filters and the groups' catalog generation read before the rows
- * (cat_gen.h): until a group is created, updated or deleted, the same list is served from memory
- * without a catalog read or a copy. A list with last runs reads the groups and their newest runs in
- * two statements stepped side by side (cat_group_list_last_run), not a query per group. */
+ * The list: its answer is kept (list_cache.h) under its tenant and filters and the catalog generation
+ * read before the rows (cat_gen.h): the groups' one, plus the runs' one for a list with last runs or a
+ * filter on their status. Until a group is created, updated or deleted (or, for those lists, a run is
+ * written), the same list is served from memory without a catalog read or a copy. A list with last
+ * runs is read in two statements stepped side by side (cat_group_list_last_run), not a query per
+ * group. */
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/group_validate.h"
@@ -496,12 +497,14 @@ static int list_param(struct api_req *req, struct api_resp *resp, const char *na
     return 1;
 }
 
-/* list_key: the cache key of a list without last runs: its tenant and every filter, as compact JSON
- * (malloc'd; NULL when out of memory: then the list is not cached). */
-static char *list_key(const char *tenant, const struct cat_group_filter *f, int matches_nothing)
+/* list_key: the cache key of a list: its tenant, every filter, whether it has last runs and the run
+ * statuses it keeps, as compact JSON (malloc'd; NULL when out of memory: then the list is not cached). */
+static char *list_key(const char *tenant, const struct cat_group_filter *f, int matches_nothing,
+                      const struct list_state *ls)
 {
-    json_t *k = json_pack("[s,i,i,i,O?,O?,O?,O?,b]", tenant, f->is_active, f->is_paused, f->is_deleted, f->ids,
-                          f->names, f->policy_ids, f->environments, matches_nothing);
+    json_t *k = json_pack("[s,i,i,i,O?,O?,O?,O?,b,b,O?]", tenant, f->is_active, f->is_paused, f->is_deleted, f->ids,
+                          f->names, f->policy_ids, f->environments, matches_nothing, ls->include_last_run,
+                          ls->statuses);
     char *text = k ? json_dumps(k, JSON_COMPACT) : NULL;
     json_decref(k);
     return text;
@@ -554,10 +557,15 @@ static void group_list(struct api_req *req, struct api_resp *resp)
     } else if (any || local) {
         ls.statuses = json_incref(any ? any : local);
     }
-    /* Without last runs the answer depends only on the groups table: served from the cache while its
-     * generation (read before the rows) is current. */
-    if (!ls.include_last_run && !ls.statuses && (gen = cat_gen(ls.cat, CAT_GEN_GROUPS)) != 0) {
-        key = list_key(req->tenant, &f, matches_nothing);
+    /* Without last runs the answer depends only on the groups table, with them (or a filter on their
+     * status) on the runs too: served from the cache while the generation of each (read before the
+     * rows) is current. Both only grow, so their sum changes whenever either does. */
+    if ((gen = cat_gen(ls.cat, CAT_GEN_GROUPS)) != 0 && (ls.include_last_run || ls.statuses)) {
+        uint64_t rgen = cat_gen(ls.cat, CAT_GEN_RUNS);
+        gen = rgen ? gen + rgen : 0;
+    }
+    if (gen != 0) {
+        key = list_key(req->tenant, &f, matches_nothing, &ls);
         if (key && api_list_cache_respond(API_LIST_GROUPS, ls.cat, key, gen, resp)) goto out;
     }
     api_buf_init(&ls.buf, LIST_LIMIT);

@@ -3,8 +3,9 @@
  *
  * A generation names a family of tables (CAT_GEN_GROUPS: protection_groups and its objects, ...) and
  * changes after every committed change to any of them made through this process's catalog functions:
- * a writer bumps it when it writes (cat_gen_touch) and, when the write was inside a transaction, once
- * more when that transaction ends (cat_commit or cat_rollback call cat_gen_tx_end). A reader that reads
+ * a writer bumps it when it writes (cat_gen_touch; an autocommit write AFTER its statement) and, when
+ * the write was inside a transaction, once more when that transaction ends (cat_commit or
+ * cat_rollback call cat_gen_tx_end). A reader that reads
  * the generation BEFORE it reads the rows therefore holds a value that has changed by the time anything
  * its rows missed is visible, so "cached under g, and g is still current" means "still what a read
  * would return". Over-invalidation is harmless: counters are process-wide (a write through any open
@@ -20,6 +21,7 @@
 enum cat_gen_family {
     CAT_GEN_GROUPS,   /* protection_groups, protection_group_objects */
     CAT_GEN_POLICIES, /* policies */
+    CAT_GEN_RUNS,     /* runs, run_objects (touched after each write statement: runs.c) */
     CAT_GEN_COUNT
 };
 

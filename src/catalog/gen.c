@@ -5,7 +5,7 @@
 #include "catalog/cat_gen.h"
 #include <stdatomic.h>
 
-static _Atomic uint64_t gens[CAT_GEN_COUNT] = { 1, 1 };
+static _Atomic uint64_t gens[CAT_GEN_COUNT] = { 1, 1, 1 };
 static _Thread_local unsigned tl_touched; /* bit f: family f was written in this thread's transaction */
 
 uint64_t cat_gen_value(enum cat_gen_family family)

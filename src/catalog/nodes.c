@@ -5,6 +5,7 @@
  * whose WHERE admits only a free, expired or own lease, so of two nodes taking it at once one changes
  * the row and the other sees zero changes; the counters grow by UPDATE ... + 1, atomic on both engines. */
 #include "catalog/cat_nodes.h"
+#include "catalog/cat_gen.h"
 #include "catalog/internal.h"
 #include "util/array.h"
 #include <errno.h>
@@ -183,6 +184,8 @@ int cat_run_take_expired(struct cat *cat, const char *tenant, const char *group_
     sqldb_bind_text(st, 5, owner, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 6, now);
     sqldb_bind_int64(st, 7, lease_until);
-    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
+    rc = cat_exec_done(cat, st);
+    cat_gen_touch(CAT_GEN_RUNS); /* a write of runs, touched after it (runs.c) */
+    if (rc != 0) return rc;
     return sqldb_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
 }

@@ -3,6 +3,7 @@
  * group, time) index otherwise; optional filters are bound as "(? = 0 OR ...)" so one cached
  * statement serves every combination, and list filters (run types, group ids) are checked in C. */
 #include "catalog/cat_snapshot.h"
+#include "catalog/cat_gen.h"
 #include "catalog/internal.h"
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +307,7 @@ static int mark_deleted(struct cat *cat, const char *tenant, const char *id, int
             sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
             sqldb_bind_text(st, 2, id, -1, SQLDB_STATIC);
             rc = cat_exec_done(cat, st);
+            cat_gen_touch(CAT_GEN_RUNS); /* a write of runs, touched after it (runs.c) */
         }
     }
     if (rc == 0) rc = cat_commit(cat);

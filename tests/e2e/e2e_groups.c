@@ -3,8 +3,9 @@
  * with pause and resume and the stale check; soft delete; every class of bad input answers 4xx with a
  * message naming the field and changes nothing; tenants are isolated (groups, policies and objects);
  * and everything survives SIGKILL and a restart with the same ids. The list answers, with every filter
- * and after every kind of change, byte for byte what the groups' own GETs make (list_is_the_gets: the
- * list cache, api/list_cache.h, serves nothing stale). */
+ * and after every kind of change (and, for the lists with last runs, after a run), byte for byte what
+ * the groups' own GETs make (list_is_the_gets: the list cache, api/list_cache.h, serves nothing
+ * stale). */
 #include "check.h"
 #include "e2e/harness.h"
 #include "e2e/pgsource.h"
@@ -679,6 +680,22 @@ TEST(list_is_the_gets)
         CHECK(strstr(names("ga", "?isDeleted=true"), "volumes") != NULL);
         CHECK(strstr(names("ga", NULL), "volumes") == NULL);
         free(deleted);
+    }
+    /* a run is in the next list with last runs at once (those lists are cached too, under the runs'
+     * generation as well): with-runs runs again (its tree is gone: the run fails) */
+    {
+        char *before = raw_get("ga", G "?includeLastRunInfo=true"), *after, with_runs[128] = "";
+        CHECK(http(&d, "GET", G "?names=with-runs", "ga", NULL, &r) == 0);
+        v = json_array_get(jget(r.json, "protectionGroups"), 0);
+        snprintf(with_runs, sizeof with_runs, "%s", jstr(v, "id") ? jstr(v, "id") : "");
+        http_resp_release(&r);
+        CHECK(with_runs[0] != '\0');
+        CHECKF(run_and_wait(with_runs)[0] != '\0', "the third run of with-runs");
+        after = raw_get("ga", G "?includeLastRunInfo=true");
+        CHECKF(before && after && strcmp(before, after) != 0, "the list with last runs did not change after a run");
+        check_lists(w, nwant, "after a run");
+        free(before);
+        free(after);
     }
     /* another tenant's cached list did not change, and is not ga's */
     gb_after = raw_get("gb", G);

@@ -2,7 +2,9 @@
  * list cache trusts: a group write changes CAT_GEN_GROUPS when it is written AND again when its
  * transaction commits or rolls back (so a reader that read the generation between the write and the
  * commit holds a stale value), an autocommit write changes it, reads and other tables' writes (the
- * scheduler's state, policies) do not, and closing a catalog changes every generation. */
+ * scheduler's state, policies) do not, and closing a catalog changes every generation. Every kind of
+ * run write (insert, lease, object add and progress, renewal, finish) changes CAT_GEN_RUNS, which the
+ * cached lists with last runs trust; reads and the scheduler's state do not. */
 #include "check.h"
 #include "e2e/pgtest.h"
 #include "catalog/cat_gen.h"
@@ -103,15 +105,58 @@ TEST(reads_and_other_tables_leave_it)
     CHECK(cat_gen(cat, CAT_GEN_GROUPS) == g);
 }
 
+/* changed: whether the generation of family differs from *g; *g becomes the current one. */
+static int changed(enum cat_gen_family family, uint64_t *g)
+{
+    uint64_t now = cat_gen(cat, family);
+    int c = now != *g;
+    *g = now;
+    return c;
+}
+
+TEST(run_writes_change_the_runs_generation)
+{
+    struct cat_run_new nr = { .tenant = "A", .group_id = "1:1:12", .group_name = "g12", .group_seq = 12,
+                              .run_type = "kRegular", .status = "Accepted" };
+    struct cat_run_object o = { .object_id = 7, .object_name = "host", .environment = "kPhysical",
+                                .object_type = "kHost", .status = "kInProgress", .begin_usecs = 1, .files_total = -1,
+                                .bytes_total = -1 };
+    struct cat_run leased;
+    uint64_t r = cat_gen(cat, CAT_GEN_RUNS), g = cat_gen(cat, CAT_GEN_GROUPS);
+    int64_t start = 7000000;
+    int cancel = 0;
+    CHECK(r != 0);
+    CHECK(cat_run_insert(cat, &nr, &start) == 0);             /* its own transaction */
+    CHECKF(changed(CAT_GEN_RUNS, &r), "a new run left the runs' generation");
+    CHECK(cat_run_lease_next(cat, "me", 9000000000000000LL, &leased) == 0);
+    CHECKF(changed(CAT_GEN_RUNS, &r), "a run leased (Running) left it");
+    cat_run_release(&leased);
+    CHECK(cat_run_object_add(cat, "A", "1:1:12", start, &o) == 0); /* autocommit */
+    CHECKF(changed(CAT_GEN_RUNS, &r), "an object added left it");
+    o.files = 3;
+    CHECK(cat_run_object_progress(cat, "A", "1:1:12", start, &o) == 0);
+    CHECKF(changed(CAT_GEN_RUNS, &r), "an object's progress left it");
+    CHECK(cat_run_renew(cat, "A", "1:1:12", start, "me", 9000000000000001LL, &cancel) == 0);
+    CHECKF(changed(CAT_GEN_RUNS, &r), "a lease renewal left it");
+    CHECK(cat_run_finish(cat, "A", "1:1:12", start, "Succeeded", NULL, start + 10) == 0);
+    CHECKF(changed(CAT_GEN_RUNS, &r), "a finished run left it");
+    /* reads, the scheduler's state and the groups' own writes leave it; run writes leave the groups' */
+    CHECK(cat_run_active(cat, "A", "1:1:12") == 0);
+    CHECK(cat_sched_put(cat, "A", "1:1:12", 123458) == 0);
+    CHECKF(!changed(CAT_GEN_RUNS, &r), "a read or the scheduler's state changed the runs' generation");
+    CHECKF(!changed(CAT_GEN_GROUPS, &g), "run writes changed the groups' generation");
+}
+
 TEST(closing_changes_every_generation)
 {
     char err[256];
-    uint64_t g = cat_gen(cat, CAT_GEN_GROUPS), p = cat_gen(cat, CAT_GEN_POLICIES);
+    uint64_t g = cat_gen(cat, CAT_GEN_GROUPS), p = cat_gen(cat, CAT_GEN_POLICIES), r = cat_gen(cat, CAT_GEN_RUNS);
     cat_close(cat);
     cat = NULL;
     CHECK(cat_open(pgtest_cat(path), &cat, err, sizeof err) == 0);
     CHECK(cat_gen(cat, CAT_GEN_GROUPS) != g);
     CHECK(cat_gen(cat, CAT_GEN_POLICIES) != p);
+    CHECK(cat_gen(cat, CAT_GEN_RUNS) != r);
     CHECK(cat_gen(NULL, CAT_GEN_GROUPS) == 0);
 }
 
@@ -123,6 +168,7 @@ int main(void)
     RUN(a_rollback_changes_it_too);
     RUN(updates_and_deletes_change_it);
     RUN(reads_and_other_tables_leave_it);
+    RUN(run_writes_change_the_runs_generation);
     RUN(closing_changes_every_generation);
     cat_close(cat);
     check_rm_rf(dir);
