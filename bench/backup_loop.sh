@@ -17,7 +17,10 @@
 # before each of them and then stats the whole corpus, which is what bench_backup.sh's unchanged
 # re-backup meets (the page cache is dropped before borg's first backup, which then reads the
 # corpus again): the source's inodes are cached, the repository's packs (the parent's trees) and
-# the catalog are not.
+# the catalog are not. BL_CHANGED=N then runs N re-backups each after appending a line to every 20th
+# file (as bench_backup.sh's 5% change; again cold: borg reads with POSIX_FADV_DONTNEED, so in
+# bench_backup.sh the changed files' content is not cached either); it changes CORPUS, so it needs a
+# copy of its own (it refuses the bench's corpus).
 # Not a test: nothing is asserted.
 #
 #   bench/backup_loop.sh [ROUNDS] [CORPUS] [WORKDIR]   (defaults 1, /tmp/coffer-bench/corpus,
@@ -105,8 +108,15 @@ for r in $(seq "$ROUNDS"); do
   for u in $(seq "${BL_UNCHANGED:-1}"); do
     if [ "${BL_COLD:-0}" = 1 ] || { [ "${BL_COLD:-0}" = alt ] && [ $((u % 2)) = 0 ]; }; then
       drop_caches; find "$CORPUS" -printf '%s\n' >/dev/null; fi
-    if [ -n "${BL_AB_FLAG:-}" ]; then if [ $(( u / 2 % 2 )) = 1 ]; then touch "$BL_AB_FLAG"; else rm -f "$BL_AB_FLAG"; fi; fi
-    run_backup "unchanged.$r.$u$( [ -n "${BL_AB_FLAG:-}" ] && [ -e "$BL_AB_FLAG" ] && echo ' B')"
+    run_backup "unchanged.$r.$u"
+    wait_idle
+  done
+  for c in $(seq "${BL_CHANGED:-0}"); do   # needs a corpus of its own (CORPUS argument): it is changed
+    [ "$CORPUS" != /tmp/coffer-bench/corpus ] || { echo "BL_CHANGED changes the corpus: give one of your own" >&2; break; }
+    find "$CORPUS" -type f | sort | awk 'NR % 20 == 0' > "$W/changed.list"
+    while read -r f; do printf 'backup-loop-change %s\n' "$RANDOM" >> "$f"; done < "$W/changed.list"
+    drop_caches; find "$CORPUS" -printf '%s\n' >/dev/null   # as bench_backup.sh: content cold, inodes cached
+    run_backup "changed.$r.$c"
     wait_idle
   done
   echo "    repo bytes $(du -sb "$W/data/repo" | cut -f1)"
