@@ -104,7 +104,7 @@ uptime
 for r in $(seq "$ROUNDS"); do
   start_daemon
   drop_caches; run_backup "first.$r"
-  wait_idle
+  [ "${BL_NO_IDLE:-0}" = 1 ] || wait_idle   # BL_NO_IDLE=1: the first re-backup meets the indexer at work
   for u in $(seq "${BL_UNCHANGED:-1}"); do
     if [ "${BL_COLD:-0}" = 1 ] || { [ "${BL_COLD:-0}" = alt ] && [ $((u % 2)) = 0 ]; }; then
       drop_caches; find "$CORPUS" -printf '%s\n' >/dev/null; fi
