@@ -188,7 +188,7 @@ struct bk {
     atomic_int pf_stop;
     /* listing ahead (incremental backups), or NULL */
     struct bk_la *la;
-    atomic_int tree_hints;      /* the parent's trees came from disk: hint subtrees ahead (bk_prev_load) */
+    atomic_int tree_slow;       /* parent tree loads slower than BK_TREE_COLD_USECS (bk_prev_load) */
     /* timings (eng_backup_result) */
     uint64_t read_usecs, batch_wait_usecs;   /* reader-only */
     uint64_t list_usecs, la_wait_usecs;      /* reader-only */
@@ -1082,12 +1082,14 @@ static int bk_list_full(struct bk *b, DIR *dir, int dfd, struct bk_item **out, s
  * An incremental backup loads one tree of the parent snapshot per directory (the reader or the
  * listing-ahead helper, one at a time, in walk order). When those trees are in the page cache a
  * load is tens of microseconds; when they are not (the repository's packs were evicted: a restart,
- * other work reading gigabytes), each is a synchronous read from disk, one after another. So once a
- * load has taken longer than BK_TREE_COLD_USECS (a disk read), every tree loaded from then on first
- * hints its subdirectories' trees to the repository (repo_pack_prefetch: the kernel reads them at
- * once, many in flight), so the loads that follow find them read. A hint is a locate and a
- * posix_fadvise; while everything is cached no hint is given. */
+ * other work reading gigabytes), each is a synchronous read from disk, one after another. So once
+ * BK_TREE_COLD_LOADS loads have taken longer than BK_TREE_COLD_USECS (disk reads; one or two can be a
+ * busy CPU's preemption), every tree loaded from then on first hints its subdirectories' trees to
+ * the repository (repo_pack_prefetch: the kernel reads them at once, many in flight), so the loads
+ * that follow find them read. A hint is a locate and a posix_fadvise; while everything is cached
+ * no hint is given. */
 #define BK_TREE_COLD_USECS 400
+#define BK_TREE_COLD_LOADS 4
 
 static void bk_hint_subtrees(struct bk *b, const struct tree *t)
 {
@@ -1106,11 +1108,10 @@ static int bk_prev_load(struct bk *b, const repo_id_t *id, struct tree **out)
 {
     int64_t t0 = util_time_mono();
     int rc = eng_tree_load(b->repo, id, out);
-    int64_t took = util_time_mono() - t0;
-    if (rc == 0 && !atomic_load_explicit(&b->tree_hints, memory_order_relaxed) &&
-        took > BK_TREE_COLD_USECS)
-        atomic_store_explicit(&b->tree_hints, 1, memory_order_relaxed);
-    if (rc == 0 && atomic_load_explicit(&b->tree_hints, memory_order_relaxed)) bk_hint_subtrees(b, *out);
+    int slow = atomic_load_explicit(&b->tree_slow, memory_order_relaxed);
+    if (rc == 0 && slow < BK_TREE_COLD_LOADS && util_time_mono() - t0 > BK_TREE_COLD_USECS)
+        slow = atomic_fetch_add_explicit(&b->tree_slow, 1, memory_order_relaxed) + 1;
+    if (rc == 0 && slow >= BK_TREE_COLD_LOADS) bk_hint_subtrees(b, *out);
     atomic_fetch_add_explicit(&b->tree_load_usecs, (uint64_t)(util_time_mono() - t0), memory_order_relaxed);
     return rc;
 }
@@ -1850,7 +1851,7 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
     atomic_init(&b.bytes_added, 0);
     atomic_init(&b.consumed, 0);
     atomic_init(&b.pf_stop, 0);
-    atomic_init(&b.tree_hints, 0);
+    atomic_init(&b.tree_slow, 0);
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.cv_work, NULL);
     pthread_cond_init(&b.cv_free, NULL);
