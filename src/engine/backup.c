@@ -188,9 +188,11 @@ struct bk {
     atomic_int pf_stop;
     /* listing ahead (incremental backups), or NULL */
     struct bk_la *la;
+    atomic_int tree_slow;       /* parent tree loads slower than BK_TREE_COLD_USECS (bk_prev_load) */
     /* timings (eng_backup_result) */
     uint64_t read_usecs, batch_wait_usecs;   /* reader-only */
-    atomic_uint_fast64_t worker_idle_usecs;
+    uint64_t list_usecs, la_wait_usecs;      /* reader-only */
+    atomic_uint_fast64_t worker_idle_usecs, tree_load_usecs, tree_store_usecs;
 };
 
 static void bk_fatal(struct bk *b, int rc, const char *what)
@@ -337,6 +339,7 @@ static void bk_dir_release(struct bk *b, struct bk_dir *d)
     while (d && atomic_fetch_sub_explicit(&d->pending, 1, memory_order_acq_rel) == 1) {
         struct bk_dir *parent = d->parent;
         if (!atomic_load(&b->err)) {
+            int64_t t0 = util_time_mono();
             struct tree_entry *arr = malloc((d->n ? d->n : 1) * sizeof *arr);
             uint8_t *buf = NULL;
             size_t k = 0, len = 0, added = 0;
@@ -361,6 +364,7 @@ static void bk_dir_release(struct bk *b, struct bk_dir *d)
                 }
             }
             free(buf);
+            atomic_fetch_add_explicit(&b->tree_store_usecs, (uint64_t)(util_time_mono() - t0), memory_order_relaxed);
             if (rc) bk_fatal(b, rc, "storing a directory tree failed");
         }
         bk_dir_free(d);
@@ -746,6 +750,7 @@ static struct bk_la_job *bk_la_claim(struct bk *b, struct bk_la_frame *f, struct
 static void bk_la_fill(struct bk *b, struct bk_la_frame *f);
 static void bk_la_job_free(struct bk_la_job *j);
 static void bk_items_free(struct bk_item *items, size_t n);
+static int bk_prev_load(struct bk *b, const repo_id_t *id, struct tree **out);
 
 static void bk_progress(struct bk *b, int force)
 {
@@ -939,7 +944,7 @@ static int bk_entry(struct bk *b, struct bk_dir *node, struct bk_ent *ent, int d
             la->n = 0;
             bk_la_job_free(la);
         } else if (prev && prev->type == TREE_DIR && prev->has_subtree) {   /* best effort: a damaged */
-            eng_tree_load(b->repo, &prev->subtree, &prev_sub);   /* one is listed; files are read */
+            bk_prev_load(b, &prev->subtree, &prev_sub);   /* one is listed; files are read */
         }
         struct bk_dir *child = calloc(1, sizeof *child);
         if (!child) { if (fd >= 0) close(fd); tree_free(prev_sub); bk_items_free(pre, n_pre); return -ENOMEM; }
@@ -1072,6 +1077,45 @@ static int bk_list_full(struct bk *b, DIR *dir, int dfd, struct bk_item **out, s
     return bk_list_core(b, dir, dfd, &b->path, 0, out, nout);
 }
 
+/* ---------- the parent's trees ----------
+ *
+ * An incremental backup loads one tree of the parent snapshot per directory (the reader or the
+ * listing-ahead helper, one at a time, in walk order). When those trees are in the page cache a
+ * load is tens of microseconds; when they are not (the repository's packs were evicted: a restart,
+ * other work reading gigabytes), each is a synchronous read from disk, one after another. So once
+ * BK_TREE_COLD_LOADS loads have taken longer than BK_TREE_COLD_USECS (disk reads; one or two can be a
+ * busy CPU's preemption), every tree loaded from then on first hints its subdirectories' trees to
+ * the repository (repo_pack_prefetch: the kernel reads them at once, many in flight), so the loads
+ * that follow find them read. A hint is a locate and a posix_fadvise; while everything is cached
+ * no hint is given. */
+#define BK_TREE_COLD_USECS 400
+#define BK_TREE_COLD_LOADS 4
+
+static void bk_hint_subtrees(struct bk *b, const struct tree *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const struct tree_entry *e = &t->entries[i];
+        uint32_t pack, stored;
+        uint64_t off;
+        if (e->type != TREE_DIR || !e->has_subtree) continue;
+        if (repo_blob_locate(b->repo, &e->subtree, &pack, &off, &stored, NULL) == 0)
+            repo_pack_prefetch(b->repo, pack, off, stored);
+    }
+}
+
+/* eng_tree_load of a parent tree, with the hints above. */
+static int bk_prev_load(struct bk *b, const repo_id_t *id, struct tree **out)
+{
+    int64_t t0 = util_time_mono();
+    int rc = eng_tree_load(b->repo, id, out);
+    int slow = atomic_load_explicit(&b->tree_slow, memory_order_relaxed);
+    if (rc == 0 && slow < BK_TREE_COLD_LOADS && util_time_mono() - t0 > BK_TREE_COLD_USECS)
+        slow = atomic_fetch_add_explicit(&b->tree_slow, 1, memory_order_relaxed) + 1;
+    if (rc == 0 && slow >= BK_TREE_COLD_LOADS) bk_hint_subtrees(b, *out);
+    atomic_fetch_add_explicit(&b->tree_load_usecs, (uint64_t)(util_time_mono() - t0), memory_order_relaxed);
+    return rc;
+}
+
 /* ---------- listing ahead (incremental backups) ----------
  *
  * An incremental backup reads little: its reader is bound by listing directories (readdir and an
@@ -1115,7 +1159,7 @@ static void bk_la_run(struct bk *b, struct bk_la_job *j, struct eng_path *path)
     if (!rc) rc = bk_list_core(b, dir, fd, path, 1, &j->items, &j->n);
     closedir(dir);
     if (rc) return;
-    if (j->has_prev) eng_tree_load(b->repo, &j->prev_id, &j->prev_sub);   /* best effort, as the reader */
+    if (j->has_prev) bk_prev_load(b, &j->prev_id, &j->prev_sub);   /* best effort, as the reader */
     j->ok = 1;
 }
 
@@ -1168,7 +1212,11 @@ static struct bk_la_job *bk_la_claim(struct bk *b, struct bk_la_frame *f, struct
         bk_la_job_free(j);
         return NULL;
     }
-    while (j->state == BK_LA_RUNNING) pthread_cond_wait(&la->cv_done, &la->mu);
+    if (j->state == BK_LA_RUNNING) {
+        int64_t t0 = util_time_mono();
+        while (j->state == BK_LA_RUNNING) pthread_cond_wait(&la->cv_done, &la->mu);
+        b->la_wait_usecs += (uint64_t)(util_time_mono() - t0);
+    }
     la->held -= j->n;
     pthread_mutex_unlock(&la->mu);
     if (j->ok) return j;
@@ -1392,8 +1440,10 @@ static int bk_walk_dir(struct bk *b, struct bk_dir *node, int dfd, const struct 
         n = n_pre;
         rc = 0;
     } else if (full) {
+        int64_t t0 = util_time_mono();
         if (!(dir = fdopendir(dfd))) { rc = -errno; close(dfd); dfd = -1; goto out; }
         rc = bk_list_full(b, dir, dfd, &items, &n);
+        b->list_usecs += (uint64_t)(util_time_mono() - t0);
     } else {
         rc = bk_list_virtual(b, dfd, incs, n_incs, &items, &n);
     }
@@ -1801,6 +1851,7 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
     atomic_init(&b.bytes_added, 0);
     atomic_init(&b.consumed, 0);
     atomic_init(&b.pf_stop, 0);
+    atomic_init(&b.tree_slow, 0);
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.cv_work, NULL);
     pthread_cond_init(&b.cv_free, NULL);
@@ -1810,7 +1861,7 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
     if (o->parent_snapshot_id && *o->parent_snapshot_id) {
         repo_id_t proot;
         rc = eng_snapshot_root(repo, o->parent_snapshot_id, &proot);
-        if (!rc) rc = eng_tree_load(repo, &proot, &prev_root);
+        if (!rc) rc = bk_prev_load(&b, &proot, &prev_root);
         if (rc) {
             char why[400];
             eng_problem(b.warnings, "/", "parent snapshot %.64s unreadable (%s): reading everything",
@@ -1903,6 +1954,10 @@ done:
     out->read_usecs = b.read_usecs;
     out->batch_wait_usecs = b.batch_wait_usecs;
     out->worker_idle_usecs = atomic_load(&b.worker_idle_usecs);
+    out->list_usecs = b.list_usecs;
+    out->la_wait_usecs = b.la_wait_usecs;
+    out->tree_load_usecs = atomic_load(&b.tree_load_usecs);
+    out->tree_store_usecs = atomic_load(&b.tree_store_usecs);
 
     if (!rc) {
         char host[256] = "";
@@ -1928,7 +1983,9 @@ done:
         } else {
             if (o->snapshot_meta && json_is_object(o->snapshot_meta))
                 json_object_update_missing(doc, o->snapshot_meta);
+            uint64_t ts = eng_now_usecs();
             rc = repo_snapshot_write_since(repo, doc, epoch, out->snapshot_id);
+            out->snapshot_usecs = eng_now_usecs() - ts;
             if (rc == -ESTALE)
                 eng_errf(err, errlen, "a pack of the repository could not be written while this backup ran (see "
                          "the daemon's log): its snapshot is not saved; the next run stores the data again");

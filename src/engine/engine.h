@@ -78,6 +78,10 @@ struct eng_backup_result {
     /* Where the time went (microseconds): the reader in read calls and waiting for a free batch
      * (the workers are behind), the workers together waiting for a batch (the reader is behind). */
     uint64_t read_usecs, batch_wait_usecs, worker_idle_usecs;
+    /* ... and on the walk: the reader listing directories itself and waiting for the listing-ahead
+     * helper, loading the parent's trees and encoding and storing trees (reader, helper and
+     * workers together), writing the snapshot (the repository's flush and the document). */
+    uint64_t list_usecs, la_wait_usecs, tree_load_usecs, tree_store_usecs, snapshot_usecs;
 };
 
 /* eng_backup: walks the include paths (never following symlinks; virtual kernel filesystems such

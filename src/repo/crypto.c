@@ -3,13 +3,18 @@
  * Blob ids are HMAC-SHA-256 under the id key; blobs, pack trailers, index files and snapshots are
  * AES-256-GCM with a random 96-bit nonce placed in front of the ciphertext and the 16-byte tag
  * after it. Each thread keeps its own cipher and MAC contexts (a pthread key frees them when the
- * thread ends), so the hot path allocates nothing and takes no lock. */
+ * thread ends), so the hot path allocates nothing and takes no lock. The MAC context stays keyed
+ * with the last id key it was given (a copy of the key beside it, wiped when the thread ends): the
+ * next id under the same key only resets it (EVP_MAC_init without key or digest) instead of fetching
+ * SHA-256 and hashing the key's pads again, which was half the cost of a small blob's id (a tree's,
+ * on every directory of a re-backup). */
 #include "repo/repo_int.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
@@ -18,6 +23,8 @@
 struct crypto_tls {
     EVP_CIPHER_CTX *enc, *dec;
     EVP_MAC_CTX *mac;
+    int mac_keyed;                  /* mac holds mac_key (and SHA-256) */
+    uint8_t mac_key[REPO_KEY_LEN];
 };
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -32,6 +39,7 @@ static void tls_free(void *p)
     EVP_CIPHER_CTX_free(t->enc);
     EVP_CIPHER_CTX_free(t->dec);
     EVP_MAC_CTX_free(t->mac);
+    OPENSSL_cleanse(t->mac_key, sizeof t->mac_key);
     free(t);
 }
 
@@ -74,10 +82,21 @@ void repo_hmac_id(const uint8_t key[REPO_KEY_LEN], const void *data, size_t len,
     size_t outl = 0;
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
     params[1] = OSSL_PARAM_construct_end();
-    if (t && EVP_MAC_init(t->mac, key, REPO_KEY_LEN, params) == 1 &&
-        EVP_MAC_update(t->mac, data, len) == 1 &&
+    if (t && t->mac_keyed && CRYPTO_memcmp(t->mac_key, key, REPO_KEY_LEN) == 0 &&
+        EVP_MAC_init(t->mac, NULL, 0, NULL) == 1 && EVP_MAC_update(t->mac, data, len) == 1 &&
         EVP_MAC_final(t->mac, out->b, &outl, sizeof out->b) == 1 && outl == REPO_ID_LEN)
         return;
+    if (t) {
+        t->mac_keyed = 0;
+        if (EVP_MAC_init(t->mac, key, REPO_KEY_LEN, params) == 1) {
+            memcpy(t->mac_key, key, REPO_KEY_LEN);
+            t->mac_keyed = 1;
+            if (EVP_MAC_update(t->mac, data, len) == 1 &&
+                EVP_MAC_final(t->mac, out->b, &outl, sizeof out->b) == 1 && outl == REPO_ID_LEN)
+                return;
+            t->mac_keyed = 0;
+        }
+    }
     /* No thread context (out of memory): the one-shot API allocates on its own. */
     if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, REPO_KEY_LEN, data, len, out->b,
                    sizeof out->b, &outl))

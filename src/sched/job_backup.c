@@ -487,8 +487,12 @@ static void backup_object(struct backup_run *b, const struct spec_object *so, co
         rc = mover->backup(job_repo(j), &opts, &res, err, sizeof err);
         log_info("run %s of group %s: object %" PRId64 ": the mover took %" PRId64 " ms (%" PRIu64 " files, %" PRIu64
                  " unchanged; reader in reads %" PRIu64 " ms, waiting for the workers %" PRIu64 " ms; workers idle %"
-                 PRIu64 " ms)", b->run_id, run->group_id, id, (util_time_mono() - t0) / 1000, res.files,
-                 res.files_unchanged, res.read_usecs / 1000, res.batch_wait_usecs / 1000, res.worker_idle_usecs / 1000);
+                 PRIu64 " ms; reader listing %" PRIu64 " ms, waiting for the listing ahead %" PRIu64 " ms; parent trees "
+                 "loaded in %" PRIu64 " ms, trees stored in %" PRIu64 " ms; snapshot written in %" PRIu64 " ms)",
+                 b->run_id, run->group_id, id, (util_time_mono() - t0) / 1000, res.files, res.files_unchanged,
+                 res.read_usecs / 1000, res.batch_wait_usecs / 1000, res.worker_idle_usecs / 1000,
+                 res.list_usecs / 1000, res.la_wait_usecs / 1000, res.tree_load_usecs / 1000,
+                 res.tree_store_usecs / 1000, res.snapshot_usecs / 1000);
     }
     estimate_stop(est);
     backup_publish(b, NULL, 0);

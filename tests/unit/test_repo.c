@@ -4,6 +4,7 @@
 #include "repo/repo.h"
 #include "repo/repo_int.h"
 #include <dirent.h>
+#include <openssl/evp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -180,6 +181,34 @@ TEST(id_hex)
         char longer[80];
         snprintf(longer, sizeof longer, "%s0", hex);
         CHECK(repo_id_from_hex(longer, &back) == -EINVAL);
+    }
+}
+
+/* repo_hmac_id keeps its thread's MAC context keyed with the last key: ids under keys taken in turn
+ * (A, B, A, A, B) and of several lengths each equal the one-shot HMAC-SHA-256 of that key. */
+TEST(hmac_id_key_changes)
+{
+    uint8_t keys[2][REPO_KEY_LEN];
+    static uint8_t data[100001];
+    static const size_t lens[] = { 0, 1, 63, 64, 65, 4096, sizeof data };
+    static const int order[] = { 0, 1, 0, 0, 1, 1, 0 };
+    for (int i = 0; i < REPO_KEY_LEN; i++) {
+        keys[0][i] = (uint8_t)(i * 7 + 3);
+        keys[1][i] = (uint8_t)(i * 7 + 3);
+    }
+    keys[1][REPO_KEY_LEN - 1] ^= 1;   /* differs in the last byte only */
+    for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 131 + (i >> 9));
+    for (size_t o = 0; o < sizeof order / sizeof *order; o++) {
+        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+            repo_id_t got;
+            uint8_t want[REPO_ID_LEN];
+            size_t wl = 0;
+            repo_hmac_id(keys[order[o]], data, lens[l], &got);
+            CHECK(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, keys[order[o]], REPO_KEY_LEN, data, lens[l], want,
+                            sizeof want, &wl) != NULL && wl == REPO_ID_LEN);
+            CHECKF(memcmp(got.b, want, REPO_ID_LEN) == 0, "key %d, %zu bytes: id differs from HMAC-SHA-256",
+                   order[o], lens[l]);
+        }
     }
 }
 
@@ -853,6 +882,7 @@ TEST(parallel_gets_many_packs)
 int main(void)
 {
     RUN(id_hex);
+    RUN(hmac_id_key_changes);
     RUN(create_open_wrong_key);
     RUN(roundtrip_sizes);
     RUN(dedup);
