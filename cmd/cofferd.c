@@ -417,9 +417,9 @@ static void apply_log_settings(const struct config *conf)
  * glibc's default (8 per core) gives each of a restore's dozen writer threads an arena of its own,
  * each keeping the chunk buffers it freed: measured on bench_backup.sh's corpus (one daemon, first
  * backup, two re-backups, then a full restore), the daemon's RSS rose from 48 to 81 MB during the
- * restore with the default and from 38 to 52 MB with 2 arenas; a restore in a fresh daemon peaked
- * at 45 MB instead of 60 MB, for no measurable CPU (malloc and futex waits stay under 1% of a
- * restore's profile). A fixed mmap threshold (256 KiB) saved more memory but cost 15% of a
+ * restore with the default and from 38 to 52 MB with 2 arenas; in a fresh daemon a restore no longer
+ * goes past the start-up peak (45 MB; 57-61 MB before), for no measurable CPU (malloc and futex
+ * waits stay under 1% of a restore's profile). A fixed mmap threshold (256 KiB) saved more memory but cost 15% of a
  * restore's CPU in page faults and munmap, so glibc keeps its sliding threshold. GLIBC_TUNABLES
  * naming arena_max wins over this. */
 static void malloc_setup(void)

@@ -394,9 +394,6 @@ static void rs_flush_hand(struct rs *r, int fd)
     pthread_mutex_unlock(&r->fl_mu);
 }
 
-/* Gives the unnamed (O_TMPFILE) file fd its final name. EEXIST with overwrite: a named temporary
- * link, renamed over the existing entry. Returns 0 or a negative errno; -ENOSYS when the file
- * cannot be named this way at all (no /proc), so the caller falls back to named temporaries. */
 /* rs_linkfd: links the open file fd as dfd/name (the new name is never followed: an entry planted
  * there gives EEXIST). The fd itself (AT_EMPTY_PATH) where the daemon may (CAP_DAC_READ_SEARCH, as
  * root): it saves looking up /proc/self/fd/N, a third of linkat's CPU in a restore's profile; else
@@ -413,6 +410,9 @@ static int rs_linkfd(struct rs *r, int fd, int dfd, const char *name)
     return linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW);
 }
 
+/* Gives the unnamed (O_TMPFILE) file fd its final name. EEXIST with overwrite: a named temporary
+ * link, renamed over the existing entry. Returns 0 or a negative errno; -ENOSYS when the file
+ * cannot be named this way at all (no /proc), so the caller falls back to named temporaries. */
 static int rs_link_tmpfile(struct rs *r, struct rs_job *j, int fd)
 {
     char tmp[64];

@@ -102,7 +102,7 @@ void recovery_job_run(struct job *j, recovery_body_fn body, const char *verb)
     /* The heap is trimmed before and after a recovery (malloc_trim: free memory in every arena goes
      * back to the system): a restore then grows from what the daemon really holds, not from what the
      * backups before it left free, and gives its own buffers back when it ends (RSS figures in
-     * docs/architecture.md, "Backup and restore speed"). It costs about a millisecond. */
+     * docs/architecture.md, "Backup and restore speed"). */
     malloc_trim(0);
     job_set_state(j, &x.live);
     log_info("recovery %s (%s) of tenant %s started, %" PRId64 " ms after it was accepted", r->id, r->recovery_action,
