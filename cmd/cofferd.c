@@ -53,6 +53,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
@@ -412,6 +413,25 @@ static void apply_log_settings(const struct config *conf)
     log_set_format(strcmp(config_str(conf, CFG_LOG_FORMAT), "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
 }
 
+/* malloc_setup: at most one malloc arena per core (at least 2, at most 8), before any thread starts.
+ * glibc's default (8 per core) gives each of a restore's dozen writer threads an arena of its own,
+ * each keeping the chunk buffers it freed: measured on bench_backup.sh's corpus (one daemon, first
+ * backup, two re-backups, then a full restore), the daemon's RSS rose from 48 to 81 MB during the
+ * restore with the default and from 38 to 52 MB with 2 arenas; in a fresh daemon a restore no longer
+ * goes past the start-up peak (45 MB; 57-61 MB before), for no measurable CPU (malloc and futex
+ * waits stay under 1% of a restore's profile). A fixed mmap threshold (256 KiB) saved more memory but cost 15% of a
+ * restore's CPU in page faults and munmap, so glibc keeps its sliding threshold. GLIBC_TUNABLES
+ * naming arena_max wins over this. */
+static void malloc_setup(void)
+{
+    const char *t = getenv("GLIBC_TUNABLES");
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (t && strstr(t, "arena_max")) return;
+    if (n < 2) n = 2;
+    if (n > 8) n = 8;
+    mallopt(M_ARENA_MAX, (int)n);
+}
+
 int main(int argc, char **argv)
 {
     struct daemon_config cfg = { 0 };
@@ -423,6 +443,7 @@ int main(int argc, char **argv)
     sigset_t stop_sigs, run_mask;
     char err[8192] = "", path[PATH_MAX], *key;
     int lock_fd, key_from_file = 0, rc;
+    malloc_setup();
     if (config_load(&conf, argc, argv, err, sizeof err) != 0) {
         fprintf(stderr, "cofferd: %s\n", err[0] ? err : "out of memory");
         return 2;

@@ -108,6 +108,7 @@ struct rs {
     atomic_int stop;          /* first fatal error, or -ECANCELED */
     atomic_uint tmp_counter;
     atomic_int no_tmpfile;    /* O_TMPFILE or naming it through /proc failed: named temporaries */
+    atomic_int no_empty_path; /* linkat AT_EMPTY_PATH refused (no CAP_DAC_READ_SEARCH): through /proc */
     atomic_uint_fast64_t files, bytes;
     uint64_t dirs, symlinks, other, skipped;   /* walker-only */
     atomic_uint_fast64_t n_errors;
@@ -393,20 +394,34 @@ static void rs_flush_hand(struct rs *r, int fd)
     pthread_mutex_unlock(&r->fl_mu);
 }
 
+/* rs_linkfd: links the open file fd as dfd/name (the new name is never followed: an entry planted
+ * there gives EEXIST). The fd itself (AT_EMPTY_PATH) where the daemon may (CAP_DAC_READ_SEARCH, as
+ * root): it saves looking up /proc/self/fd/N, a third of linkat's CPU in a restore's profile; else
+ * through /proc. 0 or -1 with errno, as linkat. */
+static int rs_linkfd(struct rs *r, int fd, int dfd, const char *name)
+{
+    char proc[64];
+    if (!atomic_load_explicit(&r->no_empty_path, memory_order_relaxed)) {
+        if (linkat(fd, "", dfd, name, AT_EMPTY_PATH) == 0) return 0;
+        if (errno != EPERM && errno != ENOENT && errno != EINVAL) return -1;
+        atomic_store(&r->no_empty_path, 1);
+    }
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW);
+}
+
 /* Gives the unnamed (O_TMPFILE) file fd its final name. EEXIST with overwrite: a named temporary
  * link, renamed over the existing entry. Returns 0 or a negative errno; -ENOSYS when the file
  * cannot be named this way at all (no /proc), so the caller falls back to named temporaries. */
 static int rs_link_tmpfile(struct rs *r, struct rs_job *j, int fd)
 {
-    char proc[64], tmp[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    /* the new name is never followed: an entry planted there gives EEXIST */
-    if (linkat(AT_FDCWD, proc, j->dir->fd, j->name, AT_SYMLINK_FOLLOW) == 0) return 0;
+    char tmp[64];
+    if (rs_linkfd(r, fd, j->dir->fd, j->name) == 0) return 0;
     if (errno != EEXIST) return errno == ENOENT || errno == EPERM || errno == EACCES ? -ENOSYS : -errno;
     if (!r->o->overwrite) return -EEXIST;
     for (int tries = 0; tries < 100; tries++) {
         rs_tmpname(r, tmp, sizeof tmp);
-        if (linkat(AT_FDCWD, proc, j->dir->fd, tmp, AT_SYMLINK_FOLLOW) == 0) {
+        if (rs_linkfd(r, fd, j->dir->fd, tmp) == 0) {
             if (renameat(j->dir->fd, tmp, j->dir->fd, j->name) == 0) return 0;
             int rc = -errno;
             unlinkat(j->dir->fd, tmp, 0);

@@ -6,6 +6,7 @@
 #include "util/time.h"
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,11 @@ void recovery_job_run(struct job *j, recovery_body_fn body, const char *verb)
     int rc;
 
     int64_t t_start = util_time_mono();
+    /* The heap is trimmed before and after a recovery (malloc_trim: free memory in every arena goes
+     * back to the system): a restore then grows from what the daemon really holds, not from what the
+     * backups before it left free, and gives its own buffers back when it ends (RSS figures in
+     * docs/architecture.md, "Backup and restore speed"). */
+    malloc_trim(0);
     job_set_state(j, &x.live);
     log_info("recovery %s (%s) of tenant %s started, %" PRId64 " ms after it was accepted", r->id, r->recovery_action,
              r->tenant, (util_time_now() - r->start_usecs) / 1000);
@@ -149,6 +155,7 @@ void recovery_job_run(struct job *j, recovery_body_fn body, const char *verb)
     job_recovery_spec_release(&x.spec);
     json_decref(x.o.messages);
     json_decref(x.o.file_errors);
+    malloc_trim(0);
 }
 
 /* ---------- the recoveries queue ---------- */
