@@ -337,13 +337,13 @@ static void bk_dir_release(struct bk *b, struct bk_dir *d)
     while (d && atomic_fetch_sub_explicit(&d->pending, 1, memory_order_acq_rel) == 1) {
         struct bk_dir *parent = d->parent;
         if (!atomic_load(&b->err)) {
-            struct tree_entry *arr = malloc((d->n ? d->n : 1) * sizeof *arr);
+            const struct tree_entry **arr = malloc((d->n ? d->n : 1) * sizeof *arr);
             uint8_t *buf = NULL;
             size_t k = 0, len = 0, added = 0;
             int rc = arr ? 0 : -ENOMEM;
-            for (size_t i = 0; arr && i < d->n; i++)
-                if (!d->ents[i].omit) arr[k++] = d->ents[i].e;
-            if (!rc) rc = tree_encode(arr, k, &buf, &len);
+            for (size_t i = 0; arr && i < d->n; i++)   /* pointers: no copy of the entries */
+                if (!d->ents[i].omit) arr[k++] = &d->ents[i].e;
+            if (!rc) rc = tree_encode_ptrs(arr, k, &buf, &len);
             free(arr);
             if (!rc) {
                 repo_id_t id;
