@@ -59,7 +59,9 @@ timed() { # key, command...  (records time and max RSS in KB)
 
 # ---- coffer
 NO_RESTIC=${NO_RESTIC:-}
+declare -A R   # the daemon's VmRSS when a phase starts (what earlier phases left resident)
 hwm_reset() { echo 5 > "/proc/$CPID/clear_refs" 2>/dev/null || true; }
+rss() { awk '/VmRSS/{print $2}' "/proc/$CPID/status"; }
 hwm() { awk '/VmHWM/{print $2}' "/proc/$CPID/status"; }
 KEY=bench-key-$$
 CDATA=$W/coffer-data
@@ -79,7 +81,7 @@ perf_start() { [ -n "$PERF" ] || return 0; mkdir -p "$PERF"
   perf record -F 199 -p "$CPID" -o "$PERF/perf.$1.data" >"$W/perf.$1.log" 2>&1 & PPID_PERF=$!; }
 perf_stop() { [ -n "$PERF" ] || return 0; kill -INT "$PPID_PERF" 2>/dev/null || true; wait "$PPID_PERF" || true; }
 coffer_run() { # key
-  local t0 n=0 st s; perf_start "$1"; hwm_reset; t0=$(now)
+  local t0 n=0 st s; perf_start "$1"; hwm_reset; R[$1]=$(rss); t0=$(now)
   api POST "/data-protect/protection-groups/$GRP/runs" '{"runType":"kRegular"}' >/dev/null
   for n in $(seq 360000); do   # at most an hour
     st=$(api GET "/data-protect/protection-groups/$GRP/runs?numRuns=1&includeObjectDetails=true")
@@ -93,7 +95,7 @@ coffer_run() { # key
 }
 # the file index of the first snapshot is built after its run: waited for, so it does not run beside the next phase
 index_wait() { # count, key: waits for the count-th snapshot's file index; its peak memory in M[key]
-  hwm_reset
+  hwm_reset; R[$2]=$(rss)
   for i in $(seq 3600); do [ "$(grep -c 'indexer: snapshot' "$W/cofferd.log")" -ge "$1" ] && break; sleep 0.5; done
   M[$2]=$(hwm); }
 
@@ -109,7 +111,7 @@ coffer_run coffer2; index_wait 2 index2
 restic_timed restic2 restic backup -q "$TREE"
 echo "== restore; $(uptime)"
 sid=$(jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId' "$W/run.coffer2.json")
-mkdir -p "$W/restore-coffer"; drop_caches; perf_start coffer_restore; hwm_reset; t0=$(now)
+mkdir -p "$W/restore-coffer"; drop_caches; perf_start coffer_restore; hwm_reset; R[coffer_restore]=$(rss); t0=$(now)
 rid=$(api POST /data-protect/recoveries "{\"name\":\"bench\",\"snapshotEnvironment\":\"kPhysical\",\"physicalParams\":{\"objects\":[{\"snapshotId\":\"$sid\"}],\"recoveryAction\":\"RecoverFiles\",\"recoverFileAndFolderParams\":{\"filesAndFolders\":[{\"absolutePath\":\"$TREE\",\"isDirectory\":true}],\"targetEnvironment\":\"kPhysical\",\"physicalTargetParams\":{\"recoverTarget\":{\"id\":$OBJ},\"restoreToOriginalPaths\":false,\"alternateRestoreDirectory\":\"$W/restore-coffer\",\"overwriteExisting\":true,\"preserveAttributes\":true}}}}" | jq -r .id)
 for i in $(seq 36000); do
   s=$(api GET "/data-protect/recoveries/$rid" | jq -r .status)
@@ -127,12 +129,12 @@ trap - EXIT
 ratio() { case "$1$2" in *-*) echo -;; *) echo "$1 / $2" | bc -l | xargs printf '%.2f';; esac; }
 echo
 echo "tree $N files, $PER per directory, $BYTES bytes; coffer restore is $VERIFY to the tree"
-printf '%-18s %10s %10s %14s %12s %12s %10s\n' phase coffer restic coffer/restic "coffer KB" "restic KB" "mem ratio"
+printf '%-18s %10s %10s %14s %12s %12s %10s %12s\n' phase coffer restic coffer/restic "coffer KB" "restic KB" "mem ratio" "coffer at start"
 for p in 1:first-backup 2:re-backup _restore:restore; do k=${p%%:*}; n=${p#*:}
-  printf '%-18s %9ss %9ss %14s %12s %12s %10s\n' "$n" "${T[coffer$k]}" "${T[restic$k]}" \
-    "$(ratio "${T[coffer$k]}" "${T[restic$k]}")" "${M[coffer$k]}" "${M[restic$k]}" "$(ratio "${M[coffer$k]}" "${M[restic$k]}")"
+  printf '%-18s %9ss %9ss %14s %12s %12s %10s %12s\n' "$n" "${T[coffer$k]}" "${T[restic$k]}" \
+    "$(ratio "${T[coffer$k]}" "${T[restic$k]}")" "${M[coffer$k]}" "${M[restic$k]}" "$(ratio "${M[coffer$k]}" "${M[restic$k]}")" "${R[coffer$k]}"
 done
 printf '%-18s %10s %10s %14s\n' "repo bytes" "$SC" "$SR" "$(ratio "$SC" "$SR")"
-echo "coffer file index peak KB: first ${M[index1]}, second ${M[index2]}"
+echo "coffer file index peak KB: first ${M[index1]} (from ${R[index1]}), second ${M[index2]} (from ${R[index2]})"
 echo "(coffer KB: the daemon's peak during the phase; restic KB: that phase's peak)"
 echo "load at the end: $(uptime)"
