@@ -207,22 +207,28 @@ static int encode_any(const struct tree_entry *entries, const struct tree_entry 
 {
     struct obuf b = { 0 };
     size_t total = 6 + uvarint_len(n);
+    size_t *blen = malloc((n ? n : 1) * sizeof *blen);   /* each body's length, from the count */
     *out = NULL;
     *out_len = 0;
+    if (!blen) return -ENOMEM;
     for (size_t i = 0; i < n; i++) {   /* validate and count */
         const struct tree_entry *e = ENT(i);
         int f = entry_fields(e);
-        if (f < 0) return -EINVAL;
+        if (f < 0) { free(blen); return -EINVAL; }
         if (i) {
             const struct tree_entry *p = ENT(i - 1);
-            if (cmp_bytes(p->name, strlen(p->name), e->name, strlen(e->name)) >= 0) return -EINVAL;
+            if (cmp_bytes(p->name, strlen(p->name), e->name, strlen(e->name)) >= 0) {
+                free(blen);
+                return -EINVAL;
+            }
         }
         struct obuf cnt = { .count = 1 };
         encode_entry_body(&cnt, e, (unsigned)f);
-        if (cnt.len > SIZE_MAX / 4 - total) return -ENOMEM;
+        if (cnt.len > SIZE_MAX / 4 - total) { free(blen); return -ENOMEM; }
+        blen[i] = cnt.len;
         total += uvarint_len(cnt.len) + cnt.len;
     }
-    if (!(b.p = malloc(total))) return -ENOMEM;
+    if (!(b.p = malloc(total))) { free(blen); return -ENOMEM; }
     b.cap = total;
     ob_put(&b, TREE_MAGIC, 4);
     ob_u8(&b, TREE_FORMAT_VERSION);
@@ -230,12 +236,10 @@ static int encode_any(const struct tree_entry *entries, const struct tree_entry 
     ob_uv(&b, n);
     for (size_t i = 0; i < n; i++) {
         const struct tree_entry *e = ENT(i);
-        unsigned f = (unsigned)entry_fields(e);
-        struct obuf cnt = { .count = 1 };
-        encode_entry_body(&cnt, e, f);   /* its length first (a pass over a few fields) */
-        ob_uv(&b, cnt.len);
-        encode_entry_body(&b, e, f);
+        ob_uv(&b, blen[i]);
+        encode_entry_body(&b, e, (unsigned)entry_fields(e));
     }
+    free(blen);
     if (b.over || b.len != total) {   /* the two passes disagree: a bug, never written out */
         free(b.p);
         return -EINVAL;
