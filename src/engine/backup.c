@@ -58,10 +58,12 @@ _Static_assert(BK_BATCH_BYTES >= REPO_CHUNK_MAX + BK_READ_MIN, "a batch holds a 
 
 /* ---------- pipeline data ---------- */
 
+/* A file's first block holds one chunk (most files have one: a block of 64 for each small file in
+ * flight was ~50 MB at the peak of a backup of many small files), later ones BK_CHUNK_BLOCK. */
 struct bk_chunk_block {
     struct bk_chunk_block *next;
-    size_t n;
-    struct tree_chunk c[BK_CHUNK_BLOCK];
+    size_t n, cap;
+    struct tree_chunk c[];
 };
 
 struct bk_ent {
@@ -340,13 +342,13 @@ static void bk_dir_release(struct bk *b, struct bk_dir *d)
         struct bk_dir *parent = d->parent;
         if (!atomic_load(&b->err)) {
             int64_t t0 = util_time_mono();
-            struct tree_entry *arr = malloc((d->n ? d->n : 1) * sizeof *arr);
+            const struct tree_entry **arr = malloc((d->n ? d->n : 1) * sizeof *arr);
             uint8_t *buf = NULL;
             size_t k = 0, len = 0, added = 0;
             int rc = arr ? 0 : -ENOMEM;
-            for (size_t i = 0; arr && i < d->n; i++)
-                if (!d->ents[i].omit) arr[k++] = d->ents[i].e;
-            if (!rc) rc = tree_encode(arr, k, &buf, &len);
+            for (size_t i = 0; arr && i < d->n; i++)   /* pointers: no copy of the entries */
+                if (!d->ents[i].omit) arr[k++] = &d->ents[i].e;
+            if (!rc) rc = tree_encode_ptrs(arr, k, &buf, &len);
             free(arr);
             if (!rc) {
                 repo_id_t id;
@@ -474,11 +476,13 @@ static void bk_submit(struct bk *b, struct bk_batch *bt)
 static int bk_add_chunk(struct bk *b, struct bk_batch *bt, struct bk_ent *f, struct bk_dir *d,
                         size_t off, size_t len, uint64_t file_off)
 {
-    if (!f->tail || f->tail->n == BK_CHUNK_BLOCK) {
-        struct bk_chunk_block *bl = malloc(sizeof *bl);
+    if (!f->tail || f->tail->n == f->tail->cap) {
+        size_t cap = f->tail ? BK_CHUNK_BLOCK : 1;
+        struct bk_chunk_block *bl = malloc(sizeof *bl + cap * sizeof bl->c[0]);
         if (!bl) return -ENOMEM;
         bl->next = NULL;
         bl->n = 0;
+        bl->cap = cap;
         if (f->tail) f->tail->next = bl; else f->head = bl;
         f->tail = bl;
     }

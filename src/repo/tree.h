@@ -9,7 +9,10 @@
  * entries must be strictly sorted, so a decoded tree is always safe to materialise on disk.
  *
  * Ownership: every pointer inside a struct tree_entry is owned by that entry and freed by
- * tree_entry_release; a struct tree owns its entries and is freed by tree_free. */
+ * tree_entry_release, except in a decoded tree (tree_decode), whose entries' strings, chunks and
+ * xattrs all live in the tree's arena (equal user/group names of neighbouring entries share their
+ * bytes): such entries are read-only and freed only with the tree. A struct tree owns its entries
+ * and is freed by tree_free. */
 #ifndef COFFER_REPO_TREE_H
 #define COFFER_REPO_TREE_H
 #include <stddef.h>
@@ -64,9 +67,14 @@ struct tree_entry {
     size_t n_xattrs;
 };
 
+struct tree_arena;
+
 struct tree {
     struct tree_entry *entries;  /* sorted by name bytes (memcmp order), names unique */
     size_t n;
+    struct tree_arena *arena;    /* tree_decode's: holds every string, chunk and xattr of the
+                                    entries, which are then read-only (never tree_entry_release
+                                    one: tree_entry_copy it); NULL for a tree built by hand */
 };
 
 /* tree_name_valid: 1 when name (len bytes) can be a directory entry: non-empty, at most
@@ -76,6 +84,10 @@ int tree_name_valid(const char *name, size_t len);
 /* tree_encode: the canonical bytes of a directory. entries must be sorted by name and valid
  * (else -EINVAL; nothing is allocated). *out is malloc'd, the caller frees it. */
 int tree_encode(const struct tree_entry *entries, size_t n, uint8_t **out, size_t *out_len);
+/* tree_encode_ptrs: the same from an array of pointers to the entries (a caller whose entries sit
+ * in larger structs need not copy them). */
+int tree_encode_ptrs(const struct tree_entry *const *entries, size_t n, uint8_t **out,
+                     size_t *out_len);
 /* tree_decode: parses untrusted bytes. -EBADMSG on any malformed, unsorted or unsafe content,
  * -ENOMEM. The caller frees *out with tree_free. */
 int tree_decode(const void *data, size_t len, struct tree **out);

@@ -4,6 +4,7 @@
 #include "check.h"
 #include "repo/tree.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,6 +253,110 @@ TEST(decoder_rejects_overlong_varint_and_unknown_fields)
     CHECK_EQ_INT(tree_decode(fields, sizeof fields, &t), -EBADMSG);
 }
 
+/* A large directory (decoded into several arena blocks): every entry survives the round trip,
+ * neighbours' equal owner names share their bytes, a decoded entry's deep copy outlives the tree,
+ * and encoding from pointers gives the same bytes as from the array. */
+TEST(large_tree_roundtrip_and_arena)
+{
+    enum { N = 5000 };
+    struct tree_entry *e = calloc(N, sizeof *e);
+    const struct tree_entry **ptrs = calloc(N, sizeof *ptrs);
+    uint8_t *buf = NULL, *buf2 = NULL, *buf3 = NULL;
+    size_t len = 0, len2 = 0, len3 = 0;
+    struct tree *t = NULL;
+    CHECK(e && ptrs);
+    for (size_t i = 0; i < N; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "f%07zu-%.*s", i, (int)(i % 40), "abcdefghijklmnopqrstuvwxyz0123456789ABCD");
+        e[i].name = strdup(name);
+        e[i].type = i % 97 == 0 ? TREE_DIR : TREE_FILE;
+        e[i].mode = 0644;
+        e[i].user = strdup(i < N / 2 ? "alice" : "bob");   /* two runs of equal names */
+        if (i % 3) e[i].group = strdup("staff");
+        e[i].mtime_ns = (int64_t)i * 1000003;
+        e[i].ino = i + 1;
+        e[i].nlink = 1;
+        if (e[i].type == TREE_DIR) {
+            e[i].has_subtree = 1;
+            fill_id(&e[i].subtree, (uint8_t)i);
+        } else {
+            size_t nc = 1 + i % 3;
+            e[i].size = nc * 100 + i % 50;
+            e[i].chunks = calloc(nc, sizeof *e[i].chunks);
+            for (size_t k = 0; k < nc; k++) {
+                e[i].chunks[k] = (struct tree_chunk){ .offset = k * 100, .len = 100 };
+                fill_id(&e[i].chunks[k].id, (uint8_t)(i + k));
+            }
+            e[i].n_chunks = nc;
+        }
+        if (i % 500 == 1) {
+            e[i].xattrs = calloc(1, sizeof *e[i].xattrs);
+            e[i].xattrs[0].name = strdup("user.tag");
+            e[i].xattrs[0].value = (uint8_t *)strdup("v");
+            e[i].xattrs[0].len = 1;
+            e[i].n_xattrs = 1;
+        }
+        ptrs[i] = &e[i];
+    }
+    CHECK_EQ_INT(tree_encode(e, N, &buf, &len), 0);
+    CHECK_EQ_INT(tree_encode_ptrs(ptrs, N, &buf3, &len3), 0);
+    CHECK(len3 == len && memcmp(buf, buf3, len) == 0);
+    CHECK_EQ_INT(tree_decode(buf, len, &t), 0);
+    CHECK_EQ_INT(t->n, N);
+    CHECK(t->arena != NULL);
+    size_t bad = 0;
+    for (size_t i = 0; i < N; i++) bad += !tree_entries_equal(&e[i], &t->entries[i]);
+    CHECK_EQ_INT(bad, 0);
+    CHECK(t->entries[1].user == t->entries[2].user);               /* "alice" twice: shared */
+    CHECK(t->entries[N / 2].user != t->entries[N / 2 - 1].user);   /* "bob" after "alice" */
+    CHECK(strcmp(t->entries[N / 2].user, "bob") == 0);
+    CHECK(t->entries[3].group == NULL && strcmp(t->entries[4].group, "staff") == 0);
+    CHECK_EQ_INT(tree_encode(t->entries, t->n, &buf2, &len2), 0);   /* canonical */
+    CHECK(len2 == len && memcmp(buf, buf2, len) == 0);
+    struct tree_entry cp;
+    CHECK_EQ_INT(tree_entry_copy(&cp, &t->entries[501]), 0);
+    tree_free(t);
+    CHECK(tree_entries_equal(&cp, &e[501]) && cp.n_xattrs == 1);
+    tree_entry_release(&cp);
+    /* a pointer array that is not sorted is refused like an array */
+    const struct tree_entry *swap = ptrs[0];
+    ptrs[0] = ptrs[1];
+    ptrs[1] = swap;
+    free(buf3);
+    buf3 = NULL;
+    CHECK_EQ_INT(tree_encode_ptrs(ptrs, N, &buf3, &len3), -EINVAL);
+    CHECK(buf3 == NULL);
+    free(buf);
+    free(buf2);
+    release_all(e, N);
+    free(e);
+    free(ptrs);
+}
+
+/* A decoder that fails part-way (truncated after many entries) frees what it decoded so far. */
+TEST(decoder_failure_after_many_entries)
+{
+    struct tree_entry e[300];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    struct tree *t = NULL;
+    memset(e, 0, sizeof e);
+    for (size_t i = 0; i < 300; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "n%05zu", i);
+        e[i].name = strdup(name);
+        e[i].type = TREE_SYMLINK;
+        e[i].symlink_target = strdup("target/of/the/link");
+        e[i].user = strdup("u");
+    }
+    CHECK_EQ_INT(tree_encode(e, 300, &buf, &len), 0);
+    for (size_t cut = len - 1; cut > len - 4000 && cut > 8; cut -= 997)
+        CHECK_EQ_INT(tree_decode(buf, cut, &t), -EBADMSG);
+    CHECK(t == NULL);
+    free(buf);
+    release_all(e, 300);
+}
+
 int main(void)
 {
     RUN(roundtrip_every_kind);
@@ -260,5 +365,7 @@ int main(void)
     RUN(decoder_rejects_unsafe_names_and_order);
     RUN(decoder_rejects_truncation_and_garbage);
     RUN(decoder_rejects_overlong_varint_and_unknown_fields);
+    RUN(large_tree_roundtrip_and_arena);
+    RUN(decoder_failure_after_many_entries);
     return check_finish();
 }
