@@ -125,9 +125,10 @@ struct repo_backend_ops {
     void (*destroy)(struct repo_backend *be);
 
     /* background_commits: how many packs the repository may hand to background threads that seal
-     * and commit them while puts go on (pack.c); 0: the put that fills a pack seals it itself
-     * (local: a commit is a rename after a write-back the kick started). Durability is unchanged
-     * either way: a flush waits for every seal before it writes the index that names the packs. */
+     * and commit them while puts go on (pack.c); 0: the put that fills a pack seals it itself.
+     * Local uses 1: its commit waits for the pack's write-back (fsync), which would otherwise stall
+     * a backup worker for the disk's time once per pack. Durability is unchanged either way: a
+     * flush waits for every seal before it writes the index that names the packs. */
     int background_commits;
 };
 

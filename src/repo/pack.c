@@ -9,7 +9,7 @@
  * pack's name) and commits the writer under that name (durable, then visible, never replacing).
  * Only then can an index object name it.
  *
- * Where the backend commits slowly (an upload: backend.h background_commits > 0), the detaching
+ * Where the backend commits slowly (an upload, or local's fsync: backend.h background_commits > 0), the detaching
  * thread does not seal the pack itself: it queues it for background sealer threads (as many as
  * background_commits, started at the first such seal, joined at close) and goes on putting; the
  * queue holds background_commits packs at most, beyond which the detaching thread waits (the packs
