@@ -434,6 +434,12 @@ int repo_verify_ex(struct repo *repo, const struct repo_verify_opts *o, json_t *
         have_resume = 1;
     rc = repo_flush(repo);
     if (rc < 0) add_error(errors, NULL, NULL, "flush before verify failed: %s", strerror(-rc));
+    /* Other processes write too (repo_set_shared): what they indexed since this one last looked is
+     * loaded first, else a snapshot another node wrote since would be walked against an index
+     * that lacks its trees and reported hurt ("not in the index"; test_repo_refresh). -EBUSY: a
+     * prune or rebuild of this process runs, which reloads the index itself. */
+    if (repo->shared && (rc = repo_index_refresh(repo, NULL)) < 0 && rc != -EBUSY)
+        add_error(errors, NULL, NULL, "refreshing the index before verify failed: %s", strerror(-rc));
     /* maint_mu: no prune or index rebuild removes a pack under the walk; flush_mu only while the
      * pack table and the pack objects are listed, so backups go on flushing while packs are read. */
     pthread_mutex_lock(&repo->maint_mu);

@@ -6,7 +6,9 @@
  * - after a prune by the other handle (which repacks and deletes packs), a refresh learns which packs
  *   are gone; a backup on the refreshed handle of the data only the forgotten snapshot held stores it
  *   again instead of deduplicating against a deleted pack: a fresh open verifies clean (every blob read)
- *   and every kept snapshot restores byte for byte. */
+ *   and every kept snapshot restores byte for byte;
+ * - a verify on a shared handle first loads what the other indexed since: the other's newest
+ *   snapshot is not reported hurt (its trees "not in the index") for want of a refresh. */
 #include "check.h"
 #include "repofix.h"
 #include "engine/engine.h"
@@ -97,6 +99,20 @@ TEST(a_prune_elsewhere_retires_its_packs_here)
     repo_close(C);
 }
 
+TEST(a_verify_on_a_shared_handle_sees_the_others_newest_snapshot)
+{
+    struct repo *D = NULL;
+    char err[512] = "", path[700], s4[REPO_ID_HEX_LEN + 1];
+    CHECKF(repo_open(g_dir, g_key, &D, err, sizeof err) == 0, "%s", err);
+    if (!D) return;
+    repo_set_shared(D, 1);
+    snprintf(path, sizeof path, "%s/f%d", g_src, 5); /* new content, written by A after D opened */
+    CHECK(repofix_write_seeded(path, 180000, 4242) == 0);
+    CHECK(repofix_backup(A, g_src, NULL, 0, NULL, s4) == 0);
+    CHECKF(repofix_verify_clean(D, 0), "a verify on the shared handle reported A's new snapshot hurt");
+    repo_close(D);
+}
+
 int main(void)
 {
     char err[512] = "";
@@ -110,6 +126,7 @@ int main(void)
     RUN(refresh_loads_what_the_other_wrote);
     RUN(a_shared_handle_refreshes_on_a_miss);
     RUN(a_prune_elsewhere_retires_its_packs_here);
+    RUN(a_verify_on_a_shared_handle_sees_the_others_newest_snapshot);
     repo_close(A);
     repo_close(B);
     check_rm_rf(g_tmp);
