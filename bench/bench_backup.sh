@@ -14,6 +14,7 @@
 #   bench/bench_backup.sh [WORKDIR]     (default /tmp/coffer-bench; needs ~8 GB free)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib_restore.sh
 W=${1:-/tmp/coffer-bench}
 CORPUS=$W/corpus
 command -v restic >/dev/null && command -v borg >/dev/null && command -v jq >/dev/null || {
@@ -99,7 +100,7 @@ coffer_restore() {
   local sid t0 rid s doc
   sid=$(jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId' "$W/run.coffer3.json")
   rm -rf "$W/restore-coffer"; mkdir -p "$W/restore-coffer"; drop_caches; t0=$(now)
-  rid=$(api POST /data-protect/recoveries "{\"name\":\"bench\",\"snapshotEnvironment\":\"kPhysical\",\"physicalParams\":{\"objects\":[{\"snapshotId\":\"$sid\"}],\"recoveryAction\":\"RecoverFiles\",\"recoverFileAndFolderParams\":{\"filesAndFolders\":[{\"absolutePath\":\"$CORPUS\",\"isDirectory\":true}],\"targetEnvironment\":\"kPhysical\",\"physicalTargetParams\":{\"recoverTarget\":{\"id\":$OBJ},\"restoreToOriginalPaths\":false,\"alternateRestoreDirectory\":\"$W/restore-coffer\",\"overwriteExisting\":true,\"preserveAttributes\":true}}}}" | jq -r .id)
+  rid=$(api POST /data-protect/recoveries "$(restore_body "$sid" "$CORPUS" "$OBJ" "$W/restore-coffer")" | jq -r .id)
   while :; do
     doc=$(api GET "/data-protect/recoveries/$rid"); s=$(echo "$doc" | jq -r .status)
     case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac

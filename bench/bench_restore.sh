@@ -18,6 +18,7 @@
 #                                       env ROUNDS=3, CORPUS, PEER=restic|none, PERF=0, OTHERS, KEEP=0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib_restore.sh
 W=${1:-/tmp/coffer-bench-restore}
 ROUNDS=${ROUNDS:-3}; PEER=${PEER:-restic}; PERF=${PERF:-0}
 command -v jq >/dev/null && { [ "$PEER" = none ] || command -v restic >/dev/null; } || apt-get install -y -qq restic jq >/dev/null
@@ -104,7 +105,7 @@ coffer_restore() { # binary label round -> prints the seconds; records the engin
     sleep 0.5
   fi
   c0=$(cpu_ticks); t0=$(now)
-  rid=$(api POST /data-protect/recoveries "{\"name\":\"bench\",\"snapshotEnvironment\":\"kPhysical\",\"physicalParams\":{\"objects\":[{\"snapshotId\":\"$SID\"}],\"recoveryAction\":\"RecoverFiles\",\"recoverFileAndFolderParams\":{\"filesAndFolders\":[{\"absolutePath\":\"$CORPUS\",\"isDirectory\":true}],\"targetEnvironment\":\"kPhysical\",\"physicalTargetParams\":{\"recoverTarget\":{\"id\":$OBJ},\"restoreToOriginalPaths\":false,\"alternateRestoreDirectory\":\"$W/restore-coffer\",\"overwriteExisting\":true,\"preserveAttributes\":true}}}}" | jq -r .id)
+  rid=$(api POST /data-protect/recoveries "$(restore_body "$SID" "$CORPUS" "$OBJ" "$W/restore-coffer")" | jq -r .id)
   for n in $(seq 6000); do
     s=$(api GET "/data-protect/recoveries/$rid" | jq -r .status)
     case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac

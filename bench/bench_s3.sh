@@ -14,6 +14,7 @@
 #   bench/bench_s3.sh [WORKDIR]     (default /tmp/coffer-bench-s3; needs ~3x the corpus free)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib_restore.sh
 W=${1:-/tmp/coffer-bench-s3}
 CORPUS=$W/corpus
 VGW=${COFFER_VERSITYGW:-$HOME/.cache/coffer/versitygw-v1.8.0/versitygw}
@@ -85,7 +86,7 @@ coffer_bench() { # name, extra environment...
   local sid rid t0 s
   sid=$(jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId' "$W/run.${name}2.json")
   rm -rf "$W/restore-$name"; mkdir -p "$W/restore-$name"; drop_caches; t0=$(now)
-  rid=$(api POST /data-protect/recoveries "{\"name\":\"bench\",\"snapshotEnvironment\":\"kPhysical\",\"physicalParams\":{\"objects\":[{\"snapshotId\":\"$sid\"}],\"recoveryAction\":\"RecoverFiles\",\"recoverFileAndFolderParams\":{\"filesAndFolders\":[{\"absolutePath\":\"$CORPUS\",\"isDirectory\":true}],\"targetEnvironment\":\"kPhysical\",\"physicalTargetParams\":{\"recoverTarget\":{\"id\":$obj},\"restoreToOriginalPaths\":false,\"alternateRestoreDirectory\":\"$W/restore-$name\",\"overwriteExisting\":true,\"preserveAttributes\":true}}}}" | jq -r .id)
+  rid=$(api POST /data-protect/recoveries "$(restore_body "$sid" "$CORPUS" "$obj" "$W/restore-$name")" | jq -r .id)
   while :; do
     s=$(api GET "/data-protect/recoveries/$rid" | jq -r .status)
     case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac

@@ -18,6 +18,7 @@
 # each coffer phase is profiled (perf record -F 199 on the daemon) into DIR/perf.<phase>.data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib_restore.sh
 N=${1:-1000000}; PER=${2:-1000}; W=${3:-/tmp/coffer-scale}
 TREE=$W/tree-$N-$PER
 command -v restic >/dev/null && command -v jq >/dev/null || apt-get install -y -qq restic jq time >/dev/null
@@ -112,7 +113,7 @@ restic_timed restic2 restic backup -q "$TREE"
 echo "== restore; $(uptime)"
 sid=$(jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId' "$W/run.coffer2.json")
 mkdir -p "$W/restore-coffer"; drop_caches; perf_start coffer_restore; hwm_reset; R[coffer_restore]=$(rss); t0=$(now)
-rid=$(api POST /data-protect/recoveries "{\"name\":\"bench\",\"snapshotEnvironment\":\"kPhysical\",\"physicalParams\":{\"objects\":[{\"snapshotId\":\"$sid\"}],\"recoveryAction\":\"RecoverFiles\",\"recoverFileAndFolderParams\":{\"filesAndFolders\":[{\"absolutePath\":\"$TREE\",\"isDirectory\":true}],\"targetEnvironment\":\"kPhysical\",\"physicalTargetParams\":{\"recoverTarget\":{\"id\":$OBJ},\"restoreToOriginalPaths\":false,\"alternateRestoreDirectory\":\"$W/restore-coffer\",\"overwriteExisting\":true,\"preserveAttributes\":true}}}}" | jq -r .id)
+rid=$(api POST /data-protect/recoveries "$(restore_body "$sid" "$TREE" "$OBJ" "$W/restore-coffer")" | jq -r .id)
 for i in $(seq 36000); do
   s=$(api GET "/data-protect/recoveries/$rid" | jq -r .status)
   case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac

@@ -31,6 +31,7 @@ static double thread_cpu(void)
 /* The distinct chunk ids seen so far: open addressing on the id's first 8 bytes. */
 static repo_id_t *seen;
 static size_t seen_cap, seen_n;
+static const repo_id_t seen_empty; /* an empty slot (no HMAC output is all zeros in practice) */
 
 static int seen_add(const repo_id_t *id) /* 1 when new */
 {
@@ -43,17 +44,14 @@ static int seen_add(const repo_id_t *id) /* 1 when new */
         seen = calloc(seen_cap, sizeof *seen);
         if (!seen) exit(2);
         seen_n = 0;
-        for (i = 0; i < old_cap; i++) {
-            static const repo_id_t zero;
-            if (memcmp(&old[i], &zero, sizeof zero)) seen_add(&old[i]);
-        }
+        for (i = 0; i < old_cap; i++)
+            if (memcmp(&old[i], &seen_empty, sizeof seen_empty)) seen_add(&old[i]);
         free(old);
     }
     memcpy(&h, id->b, sizeof h);
     for (i = h & (seen_cap - 1);; i = (i + 1) & (seen_cap - 1)) {
-        static const repo_id_t zero;
         if (!memcmp(&seen[i], id, sizeof *id)) return 0;
-        if (!memcmp(&seen[i], &zero, sizeof zero)) {
+        if (!memcmp(&seen[i], &seen_empty, sizeof seen_empty)) {
             seen[i] = *id;
             seen_n++;
             return 1;

@@ -214,6 +214,13 @@ int cat_exec_done(struct cat *cat, sqldb_stmt *st)
     return cat_sql_error(cat, rc, "step");
 }
 
+int cat_exec_done_touch(struct cat *cat, sqldb_stmt *st, enum cat_gen_family family)
+{
+    int rc = cat_exec_done(cat, st);
+    cat_gen_touch(family);
+    return rc;
+}
+
 json_t *cat_col_json(sqldb_stmt *st, int i)
 {
     const char *text = (const char *)sqldb_column_text(st, i);

@@ -4,6 +4,7 @@
 #ifndef COFFER_CATALOG_INTERNAL_H
 #define COFFER_CATALOG_INTERNAL_H
 #include "catalog/cat.h"
+#include "catalog/cat_gen.h"
 #include "catalog/sqldb.h"
 
 /* cat_db: this thread's connection to the catalog (opened on first use). */
@@ -22,6 +23,9 @@ int cat_exec_sql(struct cat *cat, const char *sql);
 /* cat_exec_done: steps a statement that returns no rows; 0, CAT_CONFLICT on a constraint, -ENOSPC
  * when the disk is full, or -1. */
 int cat_exec_done(struct cat *cat, sqldb_stmt *st);
+/* cat_exec_done_touch: cat_exec_done, then cat_gen_touch(family) AFTER the statement (cat_gen.h: an
+ * autocommit write is visible before its generation moves); the statement's result. */
+int cat_exec_done_touch(struct cat *cat, sqldb_stmt *st, enum cat_gen_family family);
 /* cat_col_json: column i parsed as JSON (a new reference) or NULL. */
 json_t *cat_col_json(sqldb_stmt *st, int i);
 /* cat_bind_json: binds a JSON value's compact text (SQLDB_TRANSIENT). */

@@ -184,8 +184,6 @@ int cat_run_take_expired(struct cat *cat, const char *tenant, const char *group_
     sqldb_bind_text(st, 5, owner, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 6, now);
     sqldb_bind_int64(st, 7, lease_until);
-    rc = cat_exec_done(cat, st);
-    cat_gen_touch(CAT_GEN_RUNS); /* a write of runs, touched after it (runs.c) */
-    if (rc != 0) return rc;
+    if ((rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS)) != 0) return rc;
     return sqldb_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
 }

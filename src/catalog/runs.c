@@ -7,7 +7,7 @@
  * nothing Running, in the same transaction that marks it Running. Per-run object counts and file
  * totals are computed from run_objects by sub-selects when a run is read.
  *
- * Every write of runs or run_objects goes through run_write_done, which touches the CAT_GEN_RUNS
+ * Every write of runs or run_objects goes through cat_exec_done_touch, which touches the CAT_GEN_RUNS
  * generation (cat_gen.h) AFTER the statement: an autocommit write is then visible before the
  * generation changes, and a write inside a transaction changes it again when the transaction ends;
  * the API's cached lists with last runs check it. The scheduler's own tables (sched_state,
@@ -23,15 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* run_write_done: cat_exec_done of a statement that writes runs or run_objects, then the touch of
- * their generation (see the file comment). */
-static int run_write_done(struct cat *cat, sqldb_stmt *st)
-{
-    int rc = cat_exec_done(cat, st);
-    cat_gen_touch(CAT_GEN_RUNS);
-    return rc;
-}
 
 /* ---------- reading rows ---------- */
 
@@ -340,7 +331,7 @@ int cat_run_insert(struct cat *cat, const struct cat_run_new *nr, int64_t *start
     cat_bind_json(st, 12, messages);
     sqldb_bind_int64(st, 13, nr->expiry_usecs);
     json_decref(messages);
-    if ((rc = run_write_done(cat, st)) != 0) {
+    if ((rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS)) != 0) {
         cat_rollback(cat);
         return rc;
     }
@@ -541,7 +532,7 @@ int cat_run_lease_next_at(struct cat *cat, const char *owner, int64_t lease_unti
     sqldb_bind_int64(st, 3, start);
     sqldb_bind_text(st, 4, owner, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 5, lease_until);
-    if (run_write_done(cat, st) != 0) goto fail;
+    if (cat_exec_done_touch(cat, st, CAT_GEN_RUNS) != 0) goto fail;
     if (sqldb_changes(cat_db(cat)) != 1) { /* cannot happen with the row locked; never report a run not ours */
         cat_rollback(cat);
         free(tenant);
@@ -578,7 +569,7 @@ int cat_run_renew(struct cat *cat, const char *tenant, const char *group_id, int
     if (rc == SQLDB_ROW && cancel) *cancel = sqldb_column_int(st, 0);
     while (rc == SQLDB_ROW) rc = sqldb_step(st);
     sqldb_reset(st);
-    cat_gen_touch(CAT_GEN_RUNS); /* after the write, as run_write_done */
+    cat_gen_touch(CAT_GEN_RUNS); /* after the write, as cat_exec_done_touch */
     if (rc != SQLDB_DONE) return cat_sql_error(cat, rc, "run renew");
     return sqldb_changes(cat_db(cat)) > 0 ? 0 : CAT_NOT_FOUND;
 }
@@ -644,7 +635,7 @@ int cat_run_object_add(struct cat *cat, const char *tenant, const char *group_id
     sqldb_bind_text(st, 9, o->object_type, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 10, o->status ? o->status : "kInProgress", -1, SQLDB_STATIC);
     bind_object_stats(st, 11, o);
-    return run_write_done(cat, st);
+    return cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
 }
 
 int cat_run_object_progress(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
@@ -658,7 +649,7 @@ int cat_run_object_progress(struct cat *cat, const char *tenant, const char *gro
     bind_run_key(st, tenant, group_id, start_usecs);
     sqldb_bind_int64(st, 4, o->object_id);
     bind_object_stats(st, 5, o);
-    return run_write_done(cat, st);
+    return cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
 }
 
 int cat_run_object_finish(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
@@ -679,7 +670,7 @@ int cat_run_object_finish(struct cat *cat, const char *tenant, const char *group
         sqldb_bind_text(st, 1, snap->tenant, -1, SQLDB_STATIC);
         sqldb_bind_text(st, 2, snap->id, -1, SQLDB_STATIC);
         sqldb_bind_text(st, 3, group_id, -1, SQLDB_STATIC);
-        if ((rc = run_write_done(cat, st)) != 0) goto out;
+        if ((rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS)) != 0) goto out;
     }
     st = cat_stmt(cat,
         "UPDATE run_objects SET begin_usecs = ?5, logical_bytes = ?6, bytes_read = ?7, bytes_written = ?8,"
@@ -696,7 +687,7 @@ int cat_run_object_finish(struct cat *cat, const char *tenant, const char *group
     sqldb_bind_text(st, 18, o->snapshot_id, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 19, o->end_usecs);
     if (o->warnings) cat_bind_json(st, 20, o->warnings);
-    if ((rc = run_write_done(cat, st)) != 0) goto out;
+    if ((rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS)) != 0) goto out;
     st = cat_stmt(cat, "UPDATE runs SET logical_bytes = logical_bytes + ?4, bytes_read = bytes_read + ?5,"
                        " bytes_written = bytes_written + ?6 WHERE tenant = ?1 AND group_id = ?2 AND start_usecs = ?3");
     rc = -1;
@@ -705,7 +696,7 @@ int cat_run_object_finish(struct cat *cat, const char *tenant, const char *group
     sqldb_bind_int64(st, 4, o->logical_bytes);
     sqldb_bind_int64(st, 5, o->bytes_read);
     sqldb_bind_int64(st, 6, o->bytes_written);
-    if ((rc = run_write_done(cat, st)) != 0) goto out;
+    if ((rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS)) != 0) goto out;
     rc = cat_commit(cat);
 out:
     if (rc != 0) cat_rollback(cat);
@@ -756,7 +747,7 @@ static int finish_locked(struct cat *cat, const char *tenant, const char *group_
     bind_run_key(st, tenant, group_id, start_usecs);
     sqldb_bind_int64(st, 4, end_usecs);
     sqldb_bind_text(st, 5, first ? first : status, -1, SQLDB_STATIC);
-    if ((rc = run_write_done(cat, st)) != 0) {
+    if ((rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS)) != 0) {
         json_decref(m);
         return rc;
     }
@@ -771,7 +762,7 @@ static int finish_locked(struct cat *cat, const char *tenant, const char *group_
     cat_bind_json(st, 5, m);
     sqldb_bind_int64(st, 6, end_usecs);
     json_decref(m);
-    return run_write_done(cat, st);
+    return cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
 }
 
 int cat_run_finish(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs, const char *status,
@@ -807,7 +798,7 @@ static int release_running(struct cat *cat, const char *tenant, const char *grou
                            " AND status = 'kInProgress'");
         if (st) {
             bind_run_key(st, tenant, group_id, start_usecs);
-            rc = run_write_done(cat, st);
+            rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
         }
     }
     if (rc == 0) {
@@ -822,7 +813,7 @@ static int release_running(struct cat *cat, const char *tenant, const char *grou
             bind_run_key(st, tenant, group_id, start_usecs);
             cat_bind_json(st, 4, m);
             if (pause) cat_bind_json(st, 5, checkpoints);
-            rc = run_write_done(cat, st);
+            rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
         }
     }
     json_decref(m);
@@ -886,7 +877,7 @@ int cat_run_retry(struct cat *cat, const char *tenant, const char *group_id, int
                            " AND status NOT IN ('kSuccessful', 'kWarning')");
         if (st) {
             bind_run_key(st, tenant, group_id, start_usecs);
-            rc = run_write_done(cat, st);
+            rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
         }
     }
     if (rc == 0) {
@@ -899,7 +890,7 @@ int cat_run_retry(struct cat *cat, const char *tenant, const char *group_id, int
             cat_bind_json(st, 4, m);
             sqldb_bind_int64(st, 5, retry_at);
             cat_bind_json(st, 6, fa);
-            rc = run_write_done(cat, st);
+            rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
         }
     }
     json_decref(m);
@@ -1020,7 +1011,7 @@ int cat_run_cancel(struct cat *cat, const char *tenant, const char *group_id, in
         rc = -1;
         if (st) {
             bind_run_key(st, tenant, group_id, start_usecs);
-            rc = run_write_done(cat, st);
+            rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
         }
         if (was_running) *was_running = 1;
     } else if (rc == 0) {
@@ -1057,7 +1048,7 @@ int cat_run_pause_request(struct cat *cat, const char *tenant, const char *group
         rc = -1;
         if (st) {
             bind_run_key(st, tenant, group_id, start_usecs);
-            rc = run_write_done(cat, st);
+            rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
         }
     }
     if (rc == 0) rc = cat_commit(cat);
@@ -1089,7 +1080,7 @@ int cat_run_note(struct cat *cat, const char *tenant, const char *group_id, int6
         if (st) {
             bind_run_key(st, tenant, group_id, start_usecs);
             cat_bind_json(st, 4, m);
-            rc = run_write_done(cat, st);
+            rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
         }
     }
     json_decref(m);
@@ -1109,7 +1100,7 @@ static int run_key_exec(struct cat *cat, const char *sql, const char *tenant, co
     bind_run_key(st, tenant, group_id, start_usecs);
     if (has_int) sqldb_bind_int64(st, 4, value);
     else if (text) sqldb_bind_text(st, 4, text, -1, SQLDB_STATIC);
-    return run_write_done(cat, st);
+    return cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
 }
 
 int cat_run_update_local(struct cat *cat, const char *tenant, const char *group_id, int64_t start_usecs,
@@ -1175,26 +1166,26 @@ int cat_run_group_deleted(struct cat *cat, const char *tenant, const char *group
     sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 3, now_usecs);
-    if ((rc = run_write_done(cat, st)) != 0) return rc;
+    if ((rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS)) != 0) return rc;
     st = cat_stmt(cat, "UPDATE runs SET cancel_requested = 1, messages = json_insert(messages, '$[#]',"
                        " 'the protection group was deleted') WHERE tenant = ?1 AND group_id = ?2 AND status = 'Running'");
     if (!st) return -1;
     sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
-    if ((rc = run_write_done(cat, st)) != 0) return rc;
+    if ((rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS)) != 0) return rc;
     if (!delete_snapshots) return 0;
     st = cat_stmt(cat, "UPDATE protection_groups SET snapshots_deleted = 1 WHERE tenant = ?1 AND id = ?2");
     if (!st) return -1;
     sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
-    if ((rc = run_write_done(cat, st)) != 0) return rc;
+    if ((rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS)) != 0) return rc;
     st = cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = ?3 WHERE tenant = ?1 AND group_id = ?2 AND is_deleted = 0"
                        " AND on_legal_hold = 0");
     if (!st) return -1;
     sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 3, now_usecs > 0 ? now_usecs : 1);
-    return run_write_done(cat, st);
+    return cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
 }
 
 /* ---------- scheduler state ---------- */

@@ -306,8 +306,7 @@ static int mark_deleted(struct cat *cat, const char *tenant, const char *id, int
         if (st) {
             sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
             sqldb_bind_text(st, 2, id, -1, SQLDB_STATIC);
-            rc = cat_exec_done(cat, st);
-            cat_gen_touch(CAT_GEN_RUNS); /* a write of runs, touched after it (runs.c) */
+            rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS); /* a write of runs */
         }
     }
     if (rc == 0) rc = cat_commit(cat);

@@ -82,22 +82,17 @@ void repo_hmac_id(const uint8_t key[REPO_KEY_LEN], const void *data, size_t len,
     size_t outl = 0;
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
     params[1] = OSSL_PARAM_construct_end();
-    if (t && t->mac_keyed && CRYPTO_memcmp(t->mac_key, key, REPO_KEY_LEN) == 0 &&
-        EVP_MAC_init(t->mac, NULL, 0, NULL) == 1 && EVP_MAC_update(t->mac, data, len) == 1 &&
-        EVP_MAC_final(t->mac, out->b, &outl, sizeof out->b) == 1 && outl == REPO_ID_LEN)
-        return;
-    if (t) {
+    if (t) { /* keyed with this key already: only a reset; else keyed now (SHA-256, the key's pads) */
+        int same = t->mac_keyed && CRYPTO_memcmp(t->mac_key, key, REPO_KEY_LEN) == 0;
+        t->mac_keyed = same ? EVP_MAC_init(t->mac, NULL, 0, NULL) == 1
+                            : EVP_MAC_init(t->mac, key, REPO_KEY_LEN, params) == 1;
+        if (t->mac_keyed && !same) memcpy(t->mac_key, key, REPO_KEY_LEN);
+        if (t->mac_keyed && EVP_MAC_update(t->mac, data, len) == 1 &&
+            EVP_MAC_final(t->mac, out->b, &outl, sizeof out->b) == 1 && outl == REPO_ID_LEN)
+            return;
         t->mac_keyed = 0;
-        if (EVP_MAC_init(t->mac, key, REPO_KEY_LEN, params) == 1) {
-            memcpy(t->mac_key, key, REPO_KEY_LEN);
-            t->mac_keyed = 1;
-            if (EVP_MAC_update(t->mac, data, len) == 1 &&
-                EVP_MAC_final(t->mac, out->b, &outl, sizeof out->b) == 1 && outl == REPO_ID_LEN)
-                return;
-            t->mac_keyed = 0;
-        }
     }
-    /* No thread context (out of memory): the one-shot API allocates on its own. */
+    /* No thread context (out of memory) or a failed call: the one-shot API allocates on its own. */
     if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, REPO_KEY_LEN, data, len, out->b,
                    sizeof out->b, &outl))
         abort();

@@ -169,6 +169,22 @@ static int run(const char *type, char *snap, size_t n, char *st, size_t stn, cha
     return -1;
 }
 
+/* new_instance_recovery: a fresh PostgreSQL root dst (dst_name) and a recovery NAME of snap_inc into a
+ * new instance there, on the agent's host (recoverToNewSource, port PG_PORT_NEW); its id into id. */
+static void new_instance_recovery(const char *name, const char *dst_name, struct pgtest *dst, char *id, size_t idlen)
+{
+    char why[512];
+    json_t *j = NULL;
+    CHECK(pgtest_root(dst, dst_name, "newinst", PG_PORT_NEW, why, sizeof why) == 0);
+    CHECK(post_json(&d, FX_REC, T, fmt("{'name':'%s','snapshotEnvironment':'kSQL','mssqlParams':{'recoveryAction':"
+                                       "'RecoverApps','recoverAppParams':[{'snapshotId':'%s','targetEnvironment':'kSQL',"
+                                       "'sqlTargetParams':{'recoverToNewSource':true,'newSourceConfig':{'host':{'id':%lld},"
+                                       "'instanceName':'port:%d','dataFileDirectoryLocation':'%s'}}}]}}",
+                                       name, snap_inc, src_id, PG_PORT_NEW, dst->data), 201, &j) == 201);
+    snprintf(id, idlen, "%s", jstr(j, "id") ? jstr(j, "id") : "");
+    json_decref(j);
+}
+
 TEST(discovery)
 {
     json_t *j = NULL, *inst = NULL;
@@ -239,7 +255,7 @@ TEST(bad_report)
 
 TEST(backup_and_restore)
 {
-    char st[32], msg[16384], snap_log[80], sum_now[128], got[128], id[96], why[512], *log;
+    char st[32], msg[16384], snap_log[80], sum_now[128], got[128], id[96], *log;
     json_t *j = NULL;
     struct pgtest dst;
     struct http_resp r;
@@ -269,14 +285,7 @@ TEST(backup_and_restore)
     CHECK(sum_at(pg.sock, PG_PORT, sum_now, sizeof sum_now) == 0);
     CHECK(strcmp(sum_now, sum_inc) != 0);
 
-    CHECK(pgtest_root(&dst, "apgnew", "newinst", PG_PORT_NEW, why, sizeof why) == 0);
-    CHECK(post_json(&d, FX_REC, T, fmt("{'name':'apg-new','snapshotEnvironment':'kSQL','mssqlParams':{'recoveryAction':"
-                                       "'RecoverApps','recoverAppParams':[{'snapshotId':'%s','targetEnvironment':'kSQL',"
-                                       "'sqlTargetParams':{'recoverToNewSource':true,'newSourceConfig':{'host':{'id':%lld},"
-                                       "'instanceName':'port:%d','dataFileDirectoryLocation':'%s'}}}]}}",
-                                       snap_inc, src_id, PG_PORT_NEW, dst.data), 201, &j) == 201);
-    snprintf(id, sizeof id, "%s", jstr(j, "id") ? jstr(j, "id") : "");
-    json_decref(j);
+    new_instance_recovery("apg-new", "apgnew", &dst, id, sizeof id);
     j = fx_wait_recovery(&d, T, id, 180);
     CHECKF(j && strcmp(jstr(j, "status"), "Succeeded") == 0 && strstr(dump(j), "coffer-agent's host"), "%s", dump(j));
     json_decref(j);
@@ -309,7 +318,7 @@ TEST(backup_and_restore)
 
 TEST(scoped_credential)
 {
-    char *cred = state_field("credential"), id[96], wpath[200], root[80] = "", bad[65], why[512];
+    char *cred = state_field("credential"), id[96], wpath[200], root[80] = "", bad[65];
     json_t *w = NULL, *j = NULL;
     struct http_resp r;
     struct pgtest dst;
@@ -329,14 +338,7 @@ TEST(scoped_credential)
     http_resp_release(&r);
     /* a restore work taken by hand (the agent stopped) */
     agentrun_stop(&agent_a);
-    CHECK(pgtest_root(&dst, "apgnew2", "newinst", PG_PORT_NEW, why, sizeof why) == 0);
-    CHECK(post_json(&d, FX_REC, T, fmt("{'name':'apg-new2','snapshotEnvironment':'kSQL','mssqlParams':{'recoveryAction':"
-                                       "'RecoverApps','recoverAppParams':[{'snapshotId':'%s','targetEnvironment':'kSQL',"
-                                       "'sqlTargetParams':{'recoverToNewSource':true,'newSourceConfig':{'host':{'id':%lld},"
-                                       "'instanceName':'port:%d','dataFileDirectoryLocation':'%s'}}}]}}",
-                                       snap_inc, src_id, PG_PORT_NEW, dst.data), 201, &j) == 201);
-    snprintf(id, sizeof id, "%s", jstr(j, "id") ? jstr(j, "id") : "");
-    json_decref(j);
+    new_instance_recovery("apg-new2", "apgnew2", &dst, id, sizeof id);
     for (int i = 0; i < 100 && !w; i++) {
         if (as_agent(cred, "/v2/coffer/agents/heartbeat", "{\"version\":\"0.0.1\"}", &r) == 200 &&
             json_array_size(jget(r.json, "work")) > 0)
