@@ -29,6 +29,7 @@
 #                                                       /tmp/coffer-bl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib_poll.sh
 ROUNDS=${1:-1}
 CORPUS=${2:-/tmp/coffer-bench/corpus}
 W=${3:-/tmp/coffer-bl}
@@ -62,22 +63,15 @@ api() { curl -sS -X "$1" -H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: be
         -H 'Content-Type: application/json' "$URL$2" ${3:+-d "$3"}; }
 
 run_backup() { # label
-  local t0 c0 c1 r0 st s n=0 perfpid=
+  local t0 c0 c1 r0 st s perfpid=
   if [ "${BL_PERF:-0}" = 1 ] || [ "${BL_PERF:-0}" = "${1%%.*}" ]; then
     perf record -q ${BL_PERF_EV:+-e "$BL_PERF_EV"} --call-graph "${BL_PERF_CG:-fp}" -p "$CPID" -o "$W/perf.$1.data" >/dev/null 2>&1 & perfpid=$!
     sleep 0.5
   fi
   c0=$(cpu_ticks "$CPID"); r0=$(io_reads "$CPID"); t0=$(now)
   api POST "/data-protect/protection-groups/$GRP/runs" '{"runType":"kRegular"}' >/dev/null
-  while :; do
-    st=$(api GET "/data-protect/protection-groups/$GRP/runs?numRuns=1")
-    s=$(echo "$st" | jq -r '.runs[0].localBackupInfo.status // empty')
-    case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
-    n=$((n + 1)); [ "$n" -lt 3000 ] || { echo "run did not end" >&2; break; }
-    [ "$n" -lt 100 ] && sleep 0.01 || sleep 0.1
-  done
-  local wall e; e=$(echo "$st" | jq -r '.runs[0].localBackupInfo.endTimeUsecs // empty')
-  if [ -n "$e" ]; then wall=$(echo "$e / 1000000 - $t0" | bc -l); else wall=$(echo "$(now) - $t0" | bc -l); fi
+  st=$(bench_wait_end "/data-protect/protection-groups/$GRP/runs?numRuns=1" 300); s=$(bench_status "$st")
+  local wall; wall=$(bench_end_s "$t0" "$st")
   c1=$(cpu_ticks "$CPID")
   [ -n "$perfpid" ] && { kill -INT "$perfpid"; wait "$perfpid" || true; }
   printf '%-12s %-10s wall %6.2fs  cpu %6.2fs  VmHWM %7s KB  disk reads %6s KB\n' "$1" "$s" "$wall" \

@@ -7,14 +7,15 @@
 # whole daemon's VmHWM; peers: /usr/bin/time's maximum RSS). Coffer is driven through its REST API
 # (release build), timed from just before the POST (curl's start, as a peer's time includes its
 # process start) to the end the daemon records for the run or recovery (endTimeUsecs, same clock):
-# the bench polls for the end, and its polling (a sleep of 20-100 ms, curl and jq per poll: 50-170 ms
-# measured) is not the daemon's time. Prints a table of absolute figures and the ratios
+# the bench polls for the end (bench/lib_poll.sh: a light poll, as the daemon shares the cores with
+# it), and the polling's delay is not the daemon's time. Prints a table of absolute figures and the ratios
 # coffer/peer. Not a test: nothing is asserted.
 #
 #   bench/bench_backup.sh [WORKDIR]     (default /tmp/coffer-bench; needs ~8 GB free)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib_restore.sh
+. bench/lib_poll.sh
 W=${1:-/tmp/coffer-bench}
 CORPUS=$W/corpus
 command -v restic >/dev/null && command -v borg >/dev/null && command -v jq >/dev/null || {
@@ -45,9 +46,6 @@ echo "corpus: $CORPUS_BYTES bytes, $CORPUS_FILES files"
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc -l | xargs printf '%.2f'; }
-until_end() { # t0 endTimeUsecs: the daemon's end of a run or recovery, from t0 (the poll's time without it)
-  if [ -n "$2" ] && [ "$2" != null ]; then echo "$2 / 1000000 - $1" | bc -l | xargs printf '%.2f'; else elapsed "$1"; fi; }
-
 change_5pct() { # append to every 20th file (deterministic); their sizes are kept for change_undo
   find "$CORPUS" -type f | sort | awk 'NR % 20 == 0' | while read -r f; do
     sz=$(stat -c %s "$f") || continue
@@ -84,15 +82,10 @@ OBJ=$(echo "$SRC" | jq -r '.sourceInfo.id // .id')
 POL=$(api POST /data-protect/policies '{"name":"bench","backupPolicy":{"regular":{"incremental":{"schedule":{"unit":"Days","daySchedule":{"frequency":1}}},"retention":{"unit":"Days","duration":7}}}}' | jq -r .id)
 GRP=$(api POST /data-protect/protection-groups "{\"name\":\"bench\",\"policyId\":\"$POL\",\"environment\":\"kPhysical\",\"physicalParams\":{\"protectionType\":\"kFile\",\"fileProtectionTypeParams\":{\"objects\":[{\"id\":$OBJ,\"filePaths\":[{\"includedPath\":\"$CORPUS\"}]}]}}}" | jq -r .id)
 coffer_run() { # key runType
-  local t0 n=0; t0=$(now)
+  local t0; t0=$(now)
   api POST "/data-protect/protection-groups/$GRP/runs" "{\"runType\":\"$2\"}" >/dev/null
-  while :; do
-    st=$(api GET "/data-protect/protection-groups/$GRP/runs?numRuns=1&includeObjectDetails=true")
-    s=$(echo "$st" | jq -r '.runs[0].localBackupInfo.status // empty')
-    case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
-    n=$((n + 1)); [ "$n" -lt 50 ] && sleep 0.02 || sleep 0.1   # fine-grained first: short runs end within a poll
-  done
-  T[$1]=$(until_end "$t0" "$(echo "$st" | jq -r '.runs[0].localBackupInfo.endTimeUsecs')"); echo "$st" > "$W/run.$1.json"
+  st=$(bench_wait_end "/data-protect/protection-groups/$GRP/runs?numRuns=1&includeObjectDetails=true"); s=$(bench_status "$st")
+  T[$1]=$(bench_end_s "$t0" "$st"); echo "$st" > "$W/run.$1.json"
   echo "coffer $1: $s in ${T[$1]} s"
   M[$1]=$(awk '/VmHWM/{print $2}' /proc/$CPID/status)
 }
@@ -101,12 +94,8 @@ coffer_restore() {
   sid=$(jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId' "$W/run.coffer3.json")
   rm -rf "$W/restore-coffer"; mkdir -p "$W/restore-coffer"; drop_caches; t0=$(now)
   rid=$(api POST /data-protect/recoveries "$(restore_body "$sid" "$CORPUS" "$OBJ" "$W/restore-coffer")" | jq -r .id)
-  while :; do
-    doc=$(api GET "/data-protect/recoveries/$rid"); s=$(echo "$doc" | jq -r .status)
-    case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
-    sleep 0.1
-  done
-  T[coffer_restore]=$(until_end "$t0" "$(echo "$doc" | jq -r .endTimeUsecs)"); echo "coffer restore: $s in ${T[coffer_restore]} s"
+  doc=$(bench_wait_end "/data-protect/recoveries/$rid"); s=$(bench_status "$doc")
+  T[coffer_restore]=$(bench_end_s "$t0" "$doc"); echo "coffer restore: $s in ${T[coffer_restore]} s"
   M[coffer_restore]=$(awk '/VmHWM/{print $2}' /proc/$CPID/status)
 }
 

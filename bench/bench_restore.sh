@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib_restore.sh
+. bench/lib_poll.sh
 W=${1:-/tmp/coffer-bench-restore}
 ROUNDS=${ROUNDS:-3}; PEER=${PEER:-restic}; PERF=${PERF:-0}
 command -v jq >/dev/null && { [ "$PEER" = none ] || command -v restic >/dev/null; } || apt-get install -y -qq restic jq >/dev/null
@@ -76,13 +77,9 @@ POL=$(api POST /data-protect/policies '{"name":"bench","backupPolicy":{"regular"
 GRP=$(api POST /data-protect/protection-groups "{\"name\":\"bench\",\"policyId\":\"$POL\",\"environment\":\"kPhysical\",\"physicalParams\":{\"protectionType\":\"kFile\",\"fileProtectionTypeParams\":{\"objects\":[{\"id\":$OBJ,\"filePaths\":[{\"includedPath\":\"$CORPUS\"}]}]}}}" | jq -r .id)
 t0=$(now)
 api POST "/data-protect/protection-groups/$GRP/runs" '{"runType":"kRegular"}' >/dev/null
-for n in $(seq 6000); do   # at most ten minutes
-  st=$(api GET "/data-protect/protection-groups/$GRP/runs?numRuns=1&includeObjectDetails=true")
-  s=$(echo "$st" | jq -r '.runs[0].localBackupInfo.status // empty')
-  case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
-  sleep 0.1
-done
-echo "coffer backup: $s in $(elapsed "$t0") s"
+st=$(bench_wait_end "/data-protect/protection-groups/$GRP/runs?numRuns=1&includeObjectDetails=true" 600)
+s=$(bench_status "$st")
+echo "coffer backup: $s in $(bench_end_s "$t0" "$st") s"
 SID=$(echo "$st" | jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId')
 # the file index of the snapshot is built after the run: waited for, so it does not run beside a restore
 for i in $(seq 1200); do grep -q 'indexer: snapshot' "$W/cofferd.log.new" && break; sleep 0.5; done
@@ -96,7 +93,7 @@ fi
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$CPID/stat"; }   # the daemon's user + system time
 coffer_restore() { # binary label round -> prints the seconds; records the engine's figures in ENG
-  local t0 rid s n
+  local t0 rid s doc
   daemon_start "$1"
   rm -rf "$W/restore-coffer"; mkdir -p "$W/restore-coffer"
   drop_caches
@@ -106,12 +103,8 @@ coffer_restore() { # binary label round -> prints the seconds; records the engin
   fi
   c0=$(cpu_ticks); t0=$(now)
   rid=$(api POST /data-protect/recoveries "$(restore_body "$SID" "$CORPUS" "$OBJ" "$W/restore-coffer")" | jq -r .id)
-  for n in $(seq 6000); do
-    s=$(api GET "/data-protect/recoveries/$rid" | jq -r .status)
-    case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
-    sleep 0.02
-  done
-  T=$(elapsed "$t0"); c1=$(cpu_ticks); hwm=$(awk '/VmHWM/{print $2}' "/proc/$CPID/status")
+  doc=$(bench_wait_end "/data-protect/recoveries/$rid" 600); s=$(bench_status "$doc")
+  T=$(bench_end_s "$t0" "$doc"); c1=$(cpu_ticks); hwm=$(awk '/VmHWM/{print $2}' "/proc/$CPID/status")
   if [ -n "${PERFPID:-}" ]; then kill -INT "$PERFPID"; wait "$PERFPID" || true; PERFPID=; fi
   ENG="$s, peak RSS ${hwm} KB, daemon CPU $(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l | xargs printf '%.2f') s, engine $(grep -o "path(s) to $W/restore-coffer in [0-9]* ms ([^)]*)" "$W/cofferd.log.new" | tail -1 | sed 's/^path(s) to [^ ]* in //')"
   if [ "$3" = 1 ]; then

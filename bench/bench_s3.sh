@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib_restore.sh
+. bench/lib_poll.sh
 W=${1:-/tmp/coffer-bench-s3}
 CORPUS=$W/corpus
 VGW=${COFFER_VERSITYGW:-$HOME/.cache/coffer/versitygw-v1.8.0/versitygw}
@@ -71,28 +72,19 @@ coffer_bench() { # name, extra environment...
   pol=$(api POST /data-protect/policies '{"name":"bench","backupPolicy":{"regular":{"incremental":{"schedule":{"unit":"Days","daySchedule":{"frequency":1}}},"retention":{"unit":"Days","duration":7}}}}' | jq -r .id)
   grp=$(api POST /data-protect/protection-groups "{\"name\":\"bench\",\"policyId\":\"$pol\",\"environment\":\"kPhysical\",\"physicalParams\":{\"protectionType\":\"kFile\",\"fileProtectionTypeParams\":{\"objects\":[{\"id\":$obj,\"filePaths\":[{\"includedPath\":\"$CORPUS\"}]}]}}}" | jq -r .id)
   for phase in 1 2; do
-    local t0 st s n=0
+    local t0 st s
     drop_caches; t0=$(now)
     api POST "/data-protect/protection-groups/$grp/runs" '{"runType":"kRegular"}' >/dev/null
-    while :; do
-      st=$(api GET "/data-protect/protection-groups/$grp/runs?numRuns=1&includeObjectDetails=true")
-      s=$(echo "$st" | jq -r '.runs[0].localBackupInfo.status // empty')
-      case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
-      n=$((n + 1)); [ "$n" -lt 50 ] && sleep 0.02 || sleep 0.1
-    done
-    T[$name$phase]=$(elapsed "$t0"); echo "$st" > "$W/run.$name$phase.json"
+    st=$(bench_wait_end "/data-protect/protection-groups/$grp/runs?numRuns=1&includeObjectDetails=true"); s=$(bench_status "$st")
+    T[$name$phase]=$(bench_end_s "$t0" "$st"); echo "$st" > "$W/run.$name$phase.json"
     echo "coffer-$name backup $phase: $s in ${T[$name$phase]} s"
   done
   local sid rid t0 s
   sid=$(jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId' "$W/run.${name}2.json")
   rm -rf "$W/restore-$name"; mkdir -p "$W/restore-$name"; drop_caches; t0=$(now)
   rid=$(api POST /data-protect/recoveries "$(restore_body "$sid" "$CORPUS" "$obj" "$W/restore-$name")" | jq -r .id)
-  while :; do
-    s=$(api GET "/data-protect/recoveries/$rid" | jq -r .status)
-    case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
-    sleep 0.1
-  done
-  T[${name}_restore]=$(elapsed "$t0"); echo "coffer-$name restore: $s in ${T[${name}_restore]} s"
+  doc=$(bench_wait_end "/data-protect/recoveries/$rid"); s=$(bench_status "$doc")
+  T[${name}_restore]=$(bench_end_s "$t0" "$doc"); echo "coffer-$name restore: $s in ${T[${name}_restore]} s"
   if diff -r --no-dereference -q "$CORPUS" "$W/restore-$name/$(basename "$CORPUS")" >/dev/null 2>&1; then
     V[$name]=identical; else V[$name]=DIFFERENT; fi
   kill -TERM "$cpid"; wait "$cpid" || true

@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib_restore.sh
+. bench/lib_poll.sh
 N=${1:-1000000}; PER=${2:-1000}; W=${3:-/tmp/coffer-scale}
 TREE=$W/tree-$N-$PER
 command -v restic >/dev/null && command -v jq >/dev/null || apt-get install -y -qq restic jq time >/dev/null
@@ -82,15 +83,10 @@ perf_start() { [ -n "$PERF" ] || return 0; mkdir -p "$PERF"
   perf record -F 199 -p "$CPID" -o "$PERF/perf.$1.data" >"$W/perf.$1.log" 2>&1 & PPID_PERF=$!; }
 perf_stop() { [ -n "$PERF" ] || return 0; kill -INT "$PPID_PERF" 2>/dev/null || true; wait "$PPID_PERF" || true; }
 coffer_run() { # key
-  local t0 n=0 st s; perf_start "$1"; hwm_reset; R[$1]=$(rss); t0=$(now)
+  local t0 st s; perf_start "$1"; hwm_reset; R[$1]=$(rss); t0=$(now)
   api POST "/data-protect/protection-groups/$GRP/runs" '{"runType":"kRegular"}' >/dev/null
-  for n in $(seq 360000); do   # at most an hour
-    st=$(api GET "/data-protect/protection-groups/$GRP/runs?numRuns=1&includeObjectDetails=true")
-    s=$(echo "$st" | jq -r '.runs[0].localBackupInfo.status // empty')
-    case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
-    [ "$n" -lt 50 ] && sleep 0.02 || sleep 0.1
-  done
-  T[$1]=$(elapsed "$t0"); perf_stop; echo "$st" > "$W/run.$1.json"
+  st=$(bench_wait_end "/data-protect/protection-groups/$GRP/runs?numRuns=1&includeObjectDetails=true"); s=$(bench_status "$st")
+  T[$1]=$(bench_end_s "$t0" "$st"); perf_stop; echo "$st" > "$W/run.$1.json"
   M[$1]=$(hwm)
   echo "coffer $1: $s in ${T[$1]} s"
 }
@@ -114,12 +110,8 @@ echo "== restore; $(uptime)"
 sid=$(jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId' "$W/run.coffer2.json")
 mkdir -p "$W/restore-coffer"; drop_caches; perf_start coffer_restore; hwm_reset; R[coffer_restore]=$(rss); t0=$(now)
 rid=$(api POST /data-protect/recoveries "$(restore_body "$sid" "$TREE" "$OBJ" "$W/restore-coffer")" | jq -r .id)
-for i in $(seq 36000); do
-  s=$(api GET "/data-protect/recoveries/$rid" | jq -r .status)
-  case "$s" in Succeeded|SucceededWithWarning|Failed|Canceled) break;; esac
-  sleep 0.1
-done
-T[coffer_restore]=$(elapsed "$t0"); perf_stop; M[coffer_restore]=$(hwm)
+doc=$(bench_wait_end "/data-protect/recoveries/$rid"); s=$(bench_status "$doc")
+T[coffer_restore]=$(bench_end_s "$t0" "$doc"); perf_stop; M[coffer_restore]=$(hwm)
 echo "coffer restore: $s in ${T[coffer_restore]} s"
 drop_caches; restic_timed restic_restore restic restore latest -q --target "$W/restore-restic"
 if diff -r --no-dereference -q "$TREE" "$W/restore-coffer/$(basename "$TREE")" >/dev/null 2>&1; then VERIFY=identical; else VERIFY=DIFFERENT; fi
