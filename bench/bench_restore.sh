@@ -95,7 +95,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$CPID/stat"; }   # the daemon's use
 coffer_restore() { # binary label round -> prints the seconds; records the engine's figures in ENG
   local t0 rid s doc
   daemon_start "$1"
-  rm -rf "$W/restore-coffer"; mkdir -p "$W/restore-coffer"
+  bench_rm "$W/restore-coffer"; mkdir -p "$W/restore-coffer"; bench_settle "$W"
   drop_caches
   if [ "$PERF" = 1 ] && [ "$3" = "$ROUNDS" ] && [ "$2" = A ]; then
     perf record -q -p "$CPID" -o "$W/perf.data" >/dev/null 2>&1 & PERFPID=$!
@@ -127,7 +127,7 @@ for round in $(seq "$ROUNDS"); do
   done
   TR[$round]=-
   if [ "$PEER" = restic ]; then
-    rm -rf "$W/restore-restic"; drop_caches
+    bench_rm "$W/restore-restic"; bench_settle "$W"; drop_caches
     t0=$(now); restic restore latest -q --target "$W/restore-restic" >/dev/null; TR[$round]=$(elapsed "$t0")
     echo "round $round: restic ${TR[$round]} s; load $(cut -d' ' -f1 /proc/loadavg)"
   fi

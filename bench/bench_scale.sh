@@ -28,6 +28,7 @@ CBIN=${COFFERD:-build/cofferd}   # COFFERD=path: another daemon binary (e.g. a b
 
 mkdir -p "$W"
 find "$W" -mindepth 1 -maxdepth 1 ! -name 'tree-*' -exec rm -rf {} +
+BENCH_RM_AT=$(date +%s)   # the restores wait for these inodes to settle (bench_settle)
 if [ ! -f "$TREE.stamp" ]; then
   echo "== generating $N files, $PER per directory"
   rm -rf "$TREE"; mkdir -p "$TREE"
@@ -108,12 +109,12 @@ coffer_run coffer2; index_wait 2 index2
 restic_timed restic2 restic backup -q "$TREE"
 echo "== restore; $(uptime)"
 sid=$(jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId' "$W/run.coffer2.json")
-mkdir -p "$W/restore-coffer"; drop_caches; perf_start coffer_restore; hwm_reset; R[coffer_restore]=$(rss); t0=$(now)
+mkdir -p "$W/restore-coffer"; bench_settle "$W"; drop_caches; perf_start coffer_restore; hwm_reset; R[coffer_restore]=$(rss); t0=$(now)
 rid=$(api POST /data-protect/recoveries "$(restore_body "$sid" "$TREE" "$OBJ" "$W/restore-coffer")" | jq -r .id)
 doc=$(bench_wait_end "/data-protect/recoveries/$rid"); s=$(bench_status "$doc")
 T[coffer_restore]=$(bench_end_s "$t0" "$doc"); perf_stop; M[coffer_restore]=$(hwm)
 echo "coffer restore: $s in ${T[coffer_restore]} s"
-drop_caches; restic_timed restic_restore restic restore latest -q --target "$W/restore-restic"
+bench_settle "$W"; drop_caches; restic_timed restic_restore restic restore latest -q --target "$W/restore-restic"
 if diff -r --no-dereference -q "$TREE" "$W/restore-coffer/$(basename "$TREE")" >/dev/null 2>&1; then VERIFY=identical; else VERIFY=DIFFERENT; fi
 SC=$(du -sb "$CDATA/repo" | cut -f1); SR=-; [ -n "$NO_RESTIC" ] || SR=$(du -sb "$W/restic" | cut -f1)
 kill -TERM $CPID; wait $CPID || true
