@@ -26,8 +26,8 @@ make -s -j"$(nproc)" all
 # else in WORKDIR is made afresh. A run's 5% change is undone at its end (change_undo), so every
 # run backs up the same bytes. BENCH_FRESH_CORPUS=1 builds it again.
 mkdir -p "$W"
-find "$W" -mindepth 1 -maxdepth 1 ! -name corpus ! -name corpus.stamp ! -name changed.list -exec rm -rf {} +
-BENCH_RM_AT=$(date +%s)   # the restores wait for these inodes to settle (bench_settle)
+bench_trash_init "$W"   # the last run's repositories and restores: removed at the end (bench_settle)
+bench_trash $(find "$W" -mindepth 1 -maxdepth 1 ! -name corpus ! -name corpus.stamp ! -name changed.list ! -name '.trash*')
 [ "${BENCH_FRESH_CORPUS:-0}" = 1 ] && rm -rf "$CORPUS"
 [ -f "$CORPUS.stamp" ] || rm -rf "$CORPUS"
 echo "== corpus"
@@ -58,7 +58,7 @@ change_undo() { # the changed files back to their sizes before change_5pct
   while IFS=$'\t' read -r sz f; do truncate -s "$sz" "$f" 2>/dev/null || true; done < "$W/changed.list"
   rm -f "$W/changed.list"
 }
-change_undo; trap change_undo EXIT   # also what an interrupted run left changed
+change_undo; trap 'change_undo; bench_trash_empty' EXIT   # also what an interrupted run left changed
 # The corpus changes once; each tool's third backup sees the same change. So: snapshot the corpus
 # state by running all first+second backups, then change, then all third backups.
 
@@ -93,7 +93,7 @@ coffer_run() { # key runType
 coffer_restore() {
   local sid t0 rid s doc
   sid=$(jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId' "$W/run.coffer3.json")
-  bench_rm "$W/restore-coffer"; mkdir -p "$W/restore-coffer"; bench_settle "$W"; drop_caches; t0=$(now)
+  mkdir -p "$W/restore-coffer"; bench_settle "$W"; drop_caches; t0=$(now)
   rid=$(api POST /data-protect/recoveries "$(restore_body "$sid" "$CORPUS" "$OBJ" "$W/restore-coffer")" | jq -r .id)
   doc=$(bench_wait_end "/data-protect/recoveries/$rid"); s=$(bench_status "$doc")
   T[coffer_restore]=$(bench_end_s "$t0" "$doc"); echo "coffer restore: $s in ${T[coffer_restore]} s"
@@ -116,8 +116,8 @@ timed restic3 restic backup -q "$CORPUS"
 timed borg3 borg create --compression zstd,3 ::b3 "$CORPUS"
 echo "== restore"
 coffer_restore
-bench_rm "$W/restore-restic"; bench_settle "$W"; drop_caches; timed restic_restore restic restore latest -q --target "$W/restore-restic"
-bench_rm "$W/restore-borg"; mkdir -p "$W/restore-borg"; bench_settle "$W"; drop_caches
+bench_settle "$W"; drop_caches; timed restic_restore restic restore latest -q --target "$W/restore-restic"
+mkdir -p "$W/restore-borg"; bench_settle "$W"; drop_caches
 timed borg_restore sh -c "cd '$W/restore-borg' && borg extract ::b3"
 # An alternate-location restore puts the folder at <dir>/<basename>.
 if diff -r --no-dereference -q "$CORPUS" "$W/restore-coffer/$(basename "$CORPUS")" >/dev/null 2>&1; then VERIFY=identical; else VERIFY=DIFFERENT; fi

@@ -25,12 +25,12 @@ ROUNDS=${ROUNDS:-3}; PEER=${PEER:-restic}; PERF=${PERF:-0}
 command -v jq >/dev/null && { [ "$PEER" = none ] || command -v restic >/dev/null; } || apt-get install -y -qq restic jq >/dev/null
 make -s -j"$(nproc)" build/cofferd
 
-mkdir -p "$W"
+mkdir -p "$W"; bench_trash_init "$W"   # earlier restores: removed at the end (bench_settle)
 # KEEP=1 keeps the repositories of the last run (its backups are not made again)
 if [ "${KEEP:-0}" = 1 ] && [ -f "$W/state" ]; then
-  find "$W" -mindepth 1 -maxdepth 1 ! -name corpus ! -name corpus.stamp ! -name state ! -name coffer-data ! -name restic -exec rm -rf {} +
+  bench_trash $(find "$W" -mindepth 1 -maxdepth 1 ! -name corpus ! -name corpus.stamp ! -name state ! -name coffer-data ! -name restic ! -name '.trash*')
 else
-  find "$W" -mindepth 1 -maxdepth 1 ! -name corpus ! -name corpus.stamp -exec rm -rf {} +
+  bench_trash $(find "$W" -mindepth 1 -maxdepth 1 ! -name corpus ! -name corpus.stamp ! -name '.trash*')
 fi
 if [ -z "${CORPUS:-}" ]; then
   CORPUS=$W/corpus
@@ -53,7 +53,7 @@ ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 KEY=bench-key-$$
 CDATA=$W/coffer-data
 CPID=
-trap '[ -n "$CPID" ] && kill -TERM $CPID 2>/dev/null || true' EXIT
+trap '[ -n "$CPID" ] && kill -TERM $CPID 2>/dev/null || true; bench_trash_empty' EXIT
 daemon_start() { # binary
   : >"$W/cofferd.log.new"
   COFFER_ADMIN_KEY=$KEY "$1" --data-dir "$CDATA" --listen 127.0.0.1:0 >"$W/cofferd.log.new" 2>&1 &
@@ -95,7 +95,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$CPID/stat"; }   # the daemon's use
 coffer_restore() { # binary label round -> prints the seconds; records the engine's figures in ENG
   local t0 rid s doc
   daemon_start "$1"
-  bench_rm "$W/restore-coffer"; mkdir -p "$W/restore-coffer"; bench_settle "$W"
+  bench_trash "$W/restore-coffer"; mkdir -p "$W/restore-coffer"; bench_settle "$W"
   drop_caches
   if [ "$PERF" = 1 ] && [ "$3" = "$ROUNDS" ] && [ "$2" = A ]; then
     perf record -q -p "$CPID" -o "$W/perf.data" >/dev/null 2>&1 & PERFPID=$!
@@ -127,12 +127,12 @@ for round in $(seq "$ROUNDS"); do
   done
   TR[$round]=-
   if [ "$PEER" = restic ]; then
-    bench_rm "$W/restore-restic"; bench_settle "$W"; drop_caches
+    bench_trash "$W/restore-restic"; bench_settle "$W"; drop_caches
     t0=$(now); restic restore latest -q --target "$W/restore-restic" >/dev/null; TR[$round]=$(elapsed "$t0")
     echo "round $round: restic ${TR[$round]} s; load $(cut -d' ' -f1 /proc/loadavg)"
   fi
 done
-trap - EXIT
+trap bench_trash_empty EXIT
 
 echo
 for k in "${!BINS[@]}"; do echo "${LABELS[$k]}: ${BINS[$k]}"; done

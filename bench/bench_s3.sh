@@ -24,7 +24,8 @@ command -v restic >/dev/null && command -v jq >/dev/null && command -v bc >/dev/
   apt-get install -y -qq restic jq bc time >/dev/null; }
 make -s -j2 all
 
-bench_rm "$W"; mkdir -p "$W"
+bench_trash_init "$W"   # the last run's files: removed at the end (bench_settle)
+bench_trash $(find "$W" -mindepth 1 -maxdepth 1 ! -name '.trash*')
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== corpus"
 mkdir -p "$CORPUS"
@@ -53,7 +54,7 @@ for i in $(seq 100); do s3curl -o /dev/null "$EP/" 2>/dev/null && break; sleep 0
 s3curl -X PUT -H 'x-amz-bucket-object-lock-enabled: true' "$EP/coffer-bench" >/dev/null
 s3curl -X PUT "$EP/restic-bench" >/dev/null
 CPIDS=""
-cleanup() { for p in $CPIDS; do kill -TERM "$p" 2>/dev/null || true; done; kill -TERM "$VPID" 2>/dev/null || true; }
+cleanup() { for p in $CPIDS; do kill -TERM "$p" 2>/dev/null || true; done; kill -TERM "$VPID" 2>/dev/null || true; bench_trash_empty; }
 trap cleanup EXIT
 
 # ---- coffer (one daemon per backend)
@@ -81,7 +82,7 @@ coffer_bench() { # name, extra environment...
   done
   local sid rid t0 s
   sid=$(jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId' "$W/run.${name}2.json")
-  bench_rm "$W/restore-$name"; mkdir -p "$W/restore-$name"; bench_settle "$W"; drop_caches; t0=$(now)
+  mkdir -p "$W/restore-$name"; bench_settle "$W"; drop_caches; t0=$(now)
   rid=$(api POST /data-protect/recoveries "$(restore_body "$sid" "$CORPUS" "$obj" "$W/restore-$name")" | jq -r .id)
   doc=$(bench_wait_end "/data-protect/recoveries/$rid"); s=$(bench_status "$doc")
   T[${name}_restore]=$(bench_end_s "$t0" "$doc"); echo "coffer-$name restore: $s in ${T[${name}_restore]} s"
@@ -103,7 +104,7 @@ for phase in 1 2; do
   drop_caches; t0=$(now); restic backup -q "$CORPUS" >"$W/restic$phase.log" 2>&1
   T[restic$phase]=$(elapsed "$t0"); echo "restic backup $phase: ${T[restic$phase]} s"
 done
-bench_rm "$W/restore-restic"; bench_settle "$W"; drop_caches; t0=$(now)
+bench_settle "$W"; drop_caches; t0=$(now)
 restic restore latest -q --target "$W/restore-restic" >"$W/restic-restore.log" 2>&1
 T[restic_restore]=$(elapsed "$t0"); echo "restic restore: ${T[restic_restore]} s"
 if diff -r --no-dereference -q "$CORPUS" "$W/restore-restic$CORPUS" >/dev/null 2>&1; then V[restic]=identical; else V[restic]=DIFFERENT; fi

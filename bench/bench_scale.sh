@@ -27,8 +27,8 @@ CBIN=${COFFERD:-build/cofferd}   # COFFERD=path: another daemon binary (e.g. a b
 [ -n "${COFFERD:-}" ] || make -s -j"$(nproc)" build/cofferd
 
 mkdir -p "$W"
-find "$W" -mindepth 1 -maxdepth 1 ! -name 'tree-*' -exec rm -rf {} +
-BENCH_RM_AT=$(date +%s)   # the restores wait for these inodes to settle (bench_settle)
+bench_trash_init "$W"   # the last run's repositories and restores: removed at the end (bench_settle)
+bench_trash $(find "$W" -mindepth 1 -maxdepth 1 ! -name 'tree-*' ! -name '.trash*')
 if [ ! -f "$TREE.stamp" ]; then
   echo "== generating $N files, $PER per directory"
   rm -rf "$TREE"; mkdir -p "$TREE"
@@ -70,7 +70,7 @@ KEY=bench-key-$$
 CDATA=$W/coffer-data
 COFFER_ADMIN_KEY=$KEY "$CBIN" --data-dir "$CDATA" --listen 127.0.0.1:0 >"$W/cofferd.log" 2>&1 &
 CPID=$!
-trap 'kill -TERM $CPID 2>/dev/null || true' EXIT
+trap 'kill -TERM $CPID 2>/dev/null || true; bench_trash_empty' EXIT
 for i in $(seq 300); do PORT=$(sed -n 's/^cofferd ready port=//p' "$W/cofferd.log" 2>/dev/null || true); [ -n "$PORT" ] && break; sleep 0.1; done
 URL=http://127.0.0.1:$PORT/v2
 api() { curl -sS -X "$1" -H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: bench" \
@@ -118,7 +118,7 @@ bench_settle "$W"; drop_caches; restic_timed restic_restore restic restore lates
 if diff -r --no-dereference -q "$TREE" "$W/restore-coffer/$(basename "$TREE")" >/dev/null 2>&1; then VERIFY=identical; else VERIFY=DIFFERENT; fi
 SC=$(du -sb "$CDATA/repo" | cut -f1); SR=-; [ -n "$NO_RESTIC" ] || SR=$(du -sb "$W/restic" | cut -f1)
 kill -TERM $CPID; wait $CPID || true
-trap - EXIT
+trap bench_trash_empty EXIT
 
 ratio() { case "$1$2" in *-*) echo -;; *) echo "$1 / $2" | bc -l | xargs printf '%.2f';; esac; }
 echo

@@ -9,26 +9,45 @@ restore_body() {
     "$1" "$2" "$3" "$4"
 }
 
-# bench_rm PATH...: removes what a bench wrote (earlier restores, repositories) and notes when.
-# bench_settle: called before a timed restore, waits until 61 s after the last bench_rm when the
-# target's file system is ext4 without a journal. There ext4 does not reuse an inode freed in the
-# last 60 s (RECENTCY_MIN in fs/ext4/ialloc.c) and walks past each one to allocate: a restore right
-# after removing the previous one spent a third of its CPU in find_inode_bit and recently_deleted
-# (bench_restore.sh round 2: 3.67 s and 6.2 s of CPU against round 1's 2.17 s and 3.2 s).
-BENCH_RM_AT=0
-bench_rm() {
-  local p any=0
-  for p in "$@"; do [ -e "$p" ] && any=1; done
-  rm -rf "$@"
-  [ "$any" = 0 ] || BENCH_RM_AT=$(date +%s)
+# Freeing files before a timed restore. On ext4 without a journal (as on this project's test VMs)
+# ext4 does not reuse an inode freed in the last 60 s, nor in the last 6 minutes once its inode-table
+# block is dirty again (RECENTCY_MIN and RECENTCY_DIRTY in fs/ext4/ialloc.c), and a restore's own
+# new inodes in those blocks make it dirty: the allocator then checks and walks past every such
+# inode for each file it creates. A restore of the bench corpus right after the previous one was
+# removed spent a third of its CPU there (find_get_block_common, recently_deleted, find_inode_bit)
+# and took 3.7-5.4 s instead of 2.2-3.1 s, worse with each round; the peers pay it too, unevenly.
+# So the benches free nothing while they time: bench_trash moves what is to go into the workdir's
+# .trash (a rename frees no inode), bench_trash_empty removes it at the end of the run and stamps
+# the time, and bench_settle waits before a timed restore until 361 s after that stamp, only where
+# the target is ext4 without a journal (a run started right after another one waits; a journaled
+# file system never does).
+
+# bench_trash_init WORKDIR: the trash is WORKDIR/.trash (made here).
+bench_trash_init() { BENCH_TRASH=$1/.trash; mkdir -p "$BENCH_TRASH"; }
+# bench_trash PATH...: moves each existing PATH into the trash.
+bench_trash() {
+  local p
+  for p in "$@"; do
+    [ -e "$p" ] || [ -L "$p" ] || continue
+    mv "$p" "$BENCH_TRASH/$(date +%s%N)-$(basename "$p")"
+  done
 }
-bench_settle() { # DIR (the restore's target, or a directory on its file system)
-  local dev left
+# bench_trash_empty: removes the trash's content and stamps when (for the next run's bench_settle).
+bench_trash_empty() {
+  [ -n "${BENCH_TRASH:-}" ] && [ -d "$BENCH_TRASH" ] || return 0
+  [ -n "$(ls -A "$BENCH_TRASH")" ] || return 0
+  rm -rf "${BENCH_TRASH:?}"/* "${BENCH_TRASH:?}"/.[!.]* 2>/dev/null || true
+  date +%s > "$BENCH_TRASH.emptied"
+}
+# bench_settle DIR: before a timed restore into DIR (or a directory on its file system).
+bench_settle() {
+  local dev left last
   [ "$(findmnt -no FSTYPE -T "$1" 2>/dev/null)" = ext4 ] || return 0
   dev=$(basename "$(readlink -f "/sys/dev/block/$(findmnt -no MAJ:MIN -T "$1" | tr -d " ")")") || return 0
   [ "$(cat "/sys/fs/ext4/$dev/journal_task" 2>/dev/null)" = "<none>" ] || return 0  # journaled
-  left=$(( BENCH_RM_AT + 61 - $(date +%s) ))
+  last=$(cat "${BENCH_TRASH:-/nonexistent}.emptied" 2>/dev/null || echo 0)
+  left=$(( last + 361 - $(date +%s) ))
   [ "$left" -gt 0 ] || return 0
-  echo "(waiting $left s before the restore: ext4 without a journal skips inodes freed in the last 60 s)"
+  echo "(waiting $left s before the restore: ext4 without a journal skips inodes freed in the last 6 minutes)"
   sleep "$left"
 }
