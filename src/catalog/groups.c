@@ -89,7 +89,6 @@ int cat_group_insert(struct cat *cat, const struct cat_group_write *w)
         " is_deleted, doc, mtime_usecs, created_usecs, spec)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10, ?11)");
     int rc;
-    cat_gen_touch(CAT_GEN_GROUPS);
     if (!st) return -1;
     sqldb_bind_text(st, 1, w->id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, w->tenant, -1, SQLDB_STATIC);
@@ -102,8 +101,10 @@ int cat_group_insert(struct cat *cat, const struct cat_group_write *w)
     sqldb_bind_text(st, 9, w->doc, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 10, w->mtime_usecs);
     cat_bind_opt_text(st, 11, w->spec);
-    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
-    return write_objects(cat, w);
+    rc = cat_exec_done(cat, st);
+    if (rc == 0) rc = write_objects(cat, w);
+    cat_gen_touch(CAT_GEN_GROUPS); /* after every write: a list read before it is not cached as new */
+    return rc;
 }
 
 int cat_group_update(struct cat *cat, const struct cat_group_write *w)
@@ -112,7 +113,6 @@ int cat_group_update(struct cat *cat, const struct cat_group_write *w)
         "UPDATE protection_groups SET name = ?3, policy_id = ?4, environment = ?5, is_active = ?6,"
         " is_paused = ?7, doc = ?8, mtime_usecs = ?9, spec = ?10 WHERE id = ?1 AND tenant = ?2 AND is_deleted = 0");
     int rc;
-    cat_gen_touch(CAT_GEN_GROUPS);
     if (!st) return -1;
     sqldb_bind_text(st, 1, w->id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, w->tenant, -1, SQLDB_STATIC);
@@ -124,9 +124,11 @@ int cat_group_update(struct cat *cat, const struct cat_group_write *w)
     sqldb_bind_text(st, 8, w->doc, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 9, w->mtime_usecs);
     cat_bind_opt_text(st, 10, w->spec);
-    if ((rc = cat_exec_done(cat, st)) != 0) return rc;
-    if (sqldb_changes(cat_db(cat)) == 0) return CAT_NOT_FOUND;
-    return write_objects(cat, w);
+    rc = cat_exec_done(cat, st);
+    if (rc == 0 && sqldb_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
+    if (rc == 0) rc = write_objects(cat, w);
+    cat_gen_touch(CAT_GEN_GROUPS);
+    return rc;
 }
 
 int cat_group_mark_deleted(struct cat *cat, const char *tenant, const char *id, const char *doc,
@@ -136,13 +138,12 @@ int cat_group_mark_deleted(struct cat *cat, const char *tenant, const char *id, 
         "UPDATE protection_groups SET is_deleted = 1, doc = ?3, mtime_usecs = ?4, deleted_usecs = ?4"
         " WHERE id = ?1 AND tenant = ?2 AND is_deleted = 0");
     int rc;
-    cat_gen_touch(CAT_GEN_GROUPS);
     if (!st) return -1;
     sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 3, doc, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 4, mtime_usecs);
-    rc = cat_exec_done(cat, st);
+    rc = cat_exec_done_touch(cat, st, CAT_GEN_GROUPS);
     if (rc == 0 && sqldb_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
     return rc;
 }

@@ -15,7 +15,6 @@ int cat_policy_insert(struct cat *cat, const char *tenant, const char *id, int64
     sqldb_stmt *st = cat_stmt(cat,
         "INSERT INTO policies(id, tenant, seq, name, doc, mtime_usecs, created_usecs) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)");
-    cat_gen_touch(CAT_GEN_POLICIES);
     if (!st) return -1;
     sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
@@ -23,7 +22,7 @@ int cat_policy_insert(struct cat *cat, const char *tenant, const char *id, int64
     sqldb_bind_text(st, 4, name, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 5, doc, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 6, mtime_usecs);
-    return cat_exec_done(cat, st);
+    return cat_exec_done_touch(cat, st, CAT_GEN_POLICIES);
 }
 
 int cat_policy_get_doc(struct cat *cat, const char *tenant, const char *id, char **doc, size_t *len,
@@ -94,14 +93,13 @@ int cat_policy_update(struct cat *cat, const char *tenant, const char *id, const
     sqldb_stmt *st = cat_stmt(cat,
         "UPDATE policies SET name = ?3, doc = ?4, mtime_usecs = ?5 WHERE id = ?1 AND tenant = ?2");
     int rc;
-    cat_gen_touch(CAT_GEN_POLICIES);
     if (!st) return -1;
     sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 3, name, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 4, doc, -1, SQLDB_STATIC);
     sqldb_bind_int64(st, 5, mtime_usecs);
-    rc = cat_exec_done(cat, st);
+    rc = cat_exec_done_touch(cat, st, CAT_GEN_POLICIES);
     if (rc == 0 && sqldb_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
     return rc;
 }
@@ -110,11 +108,10 @@ int cat_policy_delete(struct cat *cat, const char *tenant, const char *id)
 {
     sqldb_stmt *st = cat_stmt(cat, "DELETE FROM policies WHERE id = ?1 AND tenant = ?2");
     int rc;
-    cat_gen_touch(CAT_GEN_POLICIES);
     if (!st) return -1;
     sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
-    rc = cat_exec_done(cat, st);
+    rc = cat_exec_done_touch(cat, st, CAT_GEN_POLICIES);
     if (rc == 0 && sqldb_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
     return rc;
 }
