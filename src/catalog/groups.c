@@ -298,7 +298,7 @@ int cat_group_get_spec(struct cat *cat, const char *tenant, const char *id, char
 
 int cat_group_set_spec(struct cat *cat, const char *tenant, const char *id, const char *spec)
 {
-    return cat_spec_column_set(cat, "UPDATE protection_groups SET spec = ?3 WHERE id = ?1 AND tenant = ?2", tenant, id,
+    return cat_spec_column_set(cat, CAT_GEN_GROUPS, "UPDATE protection_groups SET spec = ?3 WHERE id = ?1 AND tenant = ?2", tenant, id,
                                spec);
 }
 

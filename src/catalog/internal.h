@@ -64,9 +64,9 @@ struct cat_migration { int version; const char *sql; const char *pg_sql; };
 extern const struct cat_migration cat_migrations[];
 /* spec_rows.c: the typed-spec column of a (tenant, id) row: select_sql/update_sql bind ?1 id, ?2
  * tenant (and ?3 the document). get: 0 (*spec NULL when the row has none; malloc'd, the caller frees),
- * CAT_NOT_FOUND, -1. set: 0, CAT_NOT_FOUND, <0. */
+ * CAT_NOT_FOUND, -1. set: 0, CAT_NOT_FOUND, <0; it touches family's generation (cat_gen.h) after the write. */
 int cat_spec_column_get(struct cat *cat, const char *select_sql, const char *what, const char *tenant,
                         const char *id, char **spec, size_t *len);
-int cat_spec_column_set(struct cat *cat, const char *update_sql, const char *tenant, const char *id,
+int cat_spec_column_set(struct cat *cat, enum cat_gen_family family, const char *update_sql, const char *tenant, const char *id,
                         const char *spec);
 #endif

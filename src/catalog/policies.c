@@ -160,7 +160,7 @@ int cat_policy_stats(struct cat *cat, const char *tenant, const char *id, int64_
 
 int cat_policy_set_spec(struct cat *cat, const char *tenant, const char *id, const char *spec)
 {
-    return cat_spec_column_set(cat, "UPDATE policies SET spec = ?3 WHERE id = ?1 AND tenant = ?2", tenant, id, spec);
+    return cat_spec_column_set(cat, CAT_GEN_POLICIES, "UPDATE policies SET spec = ?3 WHERE id = ?1 AND tenant = ?2", tenant, id, spec);
 }
 
 int cat_policy_get_spec(struct cat *cat, const char *tenant, const char *id, char **spec, size_t *len)

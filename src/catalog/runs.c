@@ -1178,7 +1178,9 @@ int cat_run_group_deleted(struct cat *cat, const char *tenant, const char *group
     if (!st) return -1;
     sqldb_bind_text(st, 1, tenant, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, group_id, -1, SQLDB_STATIC);
-    if ((rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS)) != 0) return rc;
+    rc = cat_exec_done_touch(cat, st, CAT_GEN_RUNS);
+    cat_gen_touch(CAT_GEN_GROUPS); /* a group row too */
+    if (rc != 0) return rc;
     st = cat_stmt(cat, "UPDATE snapshots SET expiry_usecs = ?3 WHERE tenant = ?1 AND group_id = ?2 AND is_deleted = 0"
                        " AND on_legal_hold = 0");
     if (!st) return -1;

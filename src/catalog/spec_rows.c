@@ -32,7 +32,7 @@ int cat_spec_column_get(struct cat *cat, const char *select_sql, const char *wha
     return rc;
 }
 
-int cat_spec_column_set(struct cat *cat, const char *update_sql, const char *tenant, const char *id,
+int cat_spec_column_set(struct cat *cat, enum cat_gen_family family, const char *update_sql, const char *tenant, const char *id,
                         const char *spec)
 {
     sqldb_stmt *st = cat_stmt(cat, update_sql);
@@ -41,7 +41,7 @@ int cat_spec_column_set(struct cat *cat, const char *update_sql, const char *ten
     sqldb_bind_text(st, 1, id, -1, SQLDB_STATIC);
     sqldb_bind_text(st, 2, tenant, -1, SQLDB_STATIC);
     cat_bind_opt_text(st, 3, spec);
-    rc = cat_exec_done(cat, st);
+    rc = cat_exec_done_touch(cat, st, family); /* the scheduler keeps plans made from it (sched.c) */
     if (rc == 0 && sqldb_changes(cat_db(cat)) == 0) rc = CAT_NOT_FOUND;
     return rc;
 }

@@ -11,9 +11,17 @@
  * (sched_state; a group seen for the first time starts from its creation if that was within the last
  * minute, else from now), whether a run is queued or running; sched_decide says what to do, and the
  * new "handled up to" instant is stored. A kSQL group whose policy has a log rule also gets kLog runs
- * on it (plan_log, its own "handled up to" instant). The wall clock is util_time_now (test-movable). */
+ * on it (plan_log, its own "handled up to" instant). The wall clock is util_time_now (test-movable).
+ *
+ * The groups listed and each one's specs and plan are kept from one pass to the next while neither
+ * the groups' nor the policies' catalog generation changes (cat_gen.h: any write of either through
+ * this process changes it; on a catalog shared with other daemons there is none, and every pass reads
+ * everything): then a pass over unchanged groups lists nothing and decodes no spec, and only reads each
+ * group's state and whether it has a run going. A spec the pass cannot use (none stored, or refused)
+ * is warned about once per change, not at every pass. */
 #include "sched/sched_int.h"
 #include "sched/nodes.h"
+#include "catalog/cat_gen.h"
 #include "catalog/cat_group.h"
 #include "catalog/cat_policy.h"
 #include "sched/job_prune.h"
@@ -45,6 +53,32 @@ struct group_vec {
     struct cat_group *v;
     size_t n, cap;
 };
+
+/* What a pass loaded for one group: its specs and plan, or that it is not scheduled. */
+struct plan_entry {
+    enum { PLAN_UNLOADED, PLAN_READY, PLAN_SKIP } state;
+    struct spec_group gs;
+    struct spec_policy ps;
+    struct sched_plan plan;
+};
+
+/* The last pass's groups and plans (struct sched's pass), valid while ggen and pgen are current. */
+struct sched_pass {
+    uint64_t ggen, pgen;       /* 0: not kept (a shared catalog, or the list failed) */
+    struct group_vec gv;
+    struct plan_entry *pe;     /* gv.n entries */
+};
+
+static void pass_clear(struct sched_pass *p)
+{
+    for (size_t i = 0; i < p->gv.n; i++) {
+        cat_group_release(&p->gv.v[i]);
+        if (p->pe) spec_group_free(&p->pe[i].gs);
+    }
+    free(p->gv.v);
+    free(p->pe);
+    memset(p, 0, sizeof *p);
+}
 
 static char *dup0(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -138,39 +172,46 @@ static int plan_log(struct sched *s, struct cat_group *g, const struct spec_grou
 
 static int plan_regular(struct sched *s, struct cat_group *g, struct sched_plan *pl, int64_t now);
 
-/* plan_group: 0, or -1 when the catalog failed (the pass backs off). */
-static int plan_group(struct sched *s, struct cat_group *g, int64_t now)
+/* plan_load: the group's specs and plan into e (PLAN_READY), or PLAN_SKIP when it is not scheduled
+ * (warned about). 0, or -1 when the catalog failed (e stays PLAN_UNLOADED: tried again next pass). */
+static int plan_load(struct sched *s, struct cat_group *g, struct plan_entry *e)
 {
     struct cat *cat = s->cfg.cat;
-    struct spec_group gs = { 0 };
-    struct spec_policy ps;
-    struct sched_plan plan;
     char err[256] = "";
     int rc;
-    rc = spec_group_load(cat, g->tenant, g->id, &gs, err, sizeof err);
+    memset(e, 0, sizeof *e);
+    rc = spec_group_load(cat, g->tenant, g->id, &e->gs, err, sizeof err);
     if (rc == 0) {
-        rc = spec_policy_load(cat, g->tenant, gs.policy_id ? gs.policy_id : g->policy_id, &ps, err, sizeof err);
-        if (rc == 0) rc = spec_plan(&gs, &ps, g->created_usecs, &plan, err, sizeof err);
+        rc = spec_policy_load(cat, g->tenant, e->gs.policy_id ? e->gs.policy_id : g->policy_id, &e->ps, err,
+                              sizeof err);
+        if (rc == 0) rc = spec_plan(&e->gs, &e->ps, g->created_usecs, &e->plan, err, sizeof err);
     }
+    if (rc >= 0) {
+        e->state = PLAN_READY;
+        return 0;
+    }
+    spec_group_free(&e->gs);
+    memset(&e->gs, 0, sizeof e->gs);
     if (rc == -ENODATA) /* a row written before typed specs that the backfill could not translate */
         log_warn("scheduler: group %s of tenant %s is not scheduled: its settings (or its policy's) have no typed "
                  "spec; update the group or policy through the API to store one", g->id, g->tenant);
-    if (rc == -ENOENT || rc == -ENODATA) {
-        spec_group_free(&gs);
-        return 0;
-    }
-    if (rc < 0 && rc != -EINVAL) {
-        spec_group_free(&gs);
-        return -1;        /* a catalog failure: the pass backs off */
-    }
-    if (rc < 0) {
+    else if (rc == -EINVAL)
         log_warn("scheduler: group %s of tenant %s: %s", g->id, g->tenant, err);
-        spec_group_free(&gs);
-        return 0;
-    }
-    rc = plan_regular(s, g, &plan, now);
-    if (rc == 0 && !plan.paused && !(plan.end_usecs > 0 && now >= plan.end_usecs)) rc = plan_log(s, g, &gs, &ps, now);
-    spec_group_free(&gs);
+    else if (rc != -ENOENT)
+        return -1;        /* a catalog failure: the pass backs off */
+    e->state = PLAN_SKIP;
+    return 0;
+}
+
+/* plan_group: 0, or -1 when the catalog failed (the pass backs off). */
+static int plan_group(struct sched *s, struct cat_group *g, struct plan_entry *e, int64_t now)
+{
+    int rc;
+    if (e->state == PLAN_UNLOADED && plan_load(s, g, e) != 0) return -1;
+    if (e->state != PLAN_READY) return 0;
+    rc = plan_regular(s, g, &e->plan, now);
+    if (rc == 0 && !e->plan.paused && !(e->plan.end_usecs > 0 && now >= e->plan.end_usecs))
+        rc = plan_log(s, g, &e->gs, &e->ps, now);
     return rc;
 }
 
@@ -255,19 +296,35 @@ static int plan_regular(struct sched *s, struct cat_group *g, struct sched_plan 
 
 int sched_tick(struct sched *s, int64_t now)
 {
-    struct group_vec gv = { 0 };
+    struct sched_pass *p;
+    struct cat *cat = s->cfg.cat;
     int failed = 0;
+    uint64_t ggen, pgen;
     pthread_mutex_lock(&s->tick_lock);
-    if (cat_group_list_schedulable(s->cfg.cat, collect_group, &gv) < 0) {
-        log_warn("scheduler: cannot list protection groups");
-        failed = 1;
+    if (!s->pass && !(s->pass = calloc(1, sizeof *s->pass))) {
+        pthread_mutex_unlock(&s->tick_lock);
+        return -1;
     }
-    for (size_t i = 0; i < gv.n; i++) {
-        if (plan_group(s, &gv.v[i], now) < 0) failed = 1;
-        cat_group_release(&gv.v[i]);
+    p = s->pass;
+    /* read before the rows: a write after this changes them, and the next pass reads again */
+    ggen = cat_gen(cat, CAT_GEN_GROUPS);
+    pgen = cat_gen(cat, CAT_GEN_POLICIES);
+    if (!p->ggen || ggen != p->ggen || pgen != p->pgen) {
+        pass_clear(p);
+        if (cat_group_list_schedulable(cat, collect_group, &p->gv) < 0) {
+            log_warn("scheduler: cannot list protection groups");
+            failed = 1;
+        } else if (p->gv.n && !(p->pe = calloc(p->gv.n, sizeof *p->pe))) {
+            failed = 1;
+        } else {
+            p->ggen = ggen && pgen ? ggen : 0;
+            p->pgen = pgen;
+        }
     }
+    for (size_t i = 0; p->pe && i < p->gv.n; i++)
+        if (plan_group(s, &p->gv.v[i], &p->pe[i], now) < 0) failed = 1;
+    if (!p->ggen) pass_clear(p); /* nothing kept: read again next pass */
     pthread_mutex_unlock(&s->tick_lock);
-    free(gv.v);
     return failed ? -1 : 0;
 }
 
@@ -423,6 +480,8 @@ void sched_stop(struct sched *s)
     job_pool_stop(s->backups);    /* running backups stop at a safe point and are queued again */
     pg_stream_stop(s->pg_stream); /* every WAL streamer: status sent, stream closed, thread joined */
     node_sync_free(s->nodes);
+    if (s->pass) pass_clear(s->pass);
+    free(s->pass);
     free(s->vanish);
     free(s->recovery_gate);
     free(s->fail_mark);

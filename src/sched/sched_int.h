@@ -22,6 +22,7 @@ struct sched {
     struct prune_runner *prune;                      /* job_prune.c; NULL without a repository */
     struct verify_runner *verify;                    /* job_verify.c; NULL without a repository */
     struct node_sync *nodes;   /* nodes.c: several nodes on one catalog; NULL on a catalog of our own */
+    struct sched_pass *pass;   /* sched.c: the last pass's groups and plans (under tick_lock) */
     /* test hooks (COFFER_TEST_HOOKS=1) */
     char *vanish;
     int slow_open_ms;

@@ -720,6 +720,46 @@ TEST(scheduled_run_under_the_test_clock)
     http_resp_release(&r);
 }
 
+/* total_runs: how many runs the group has (queued ones included), or -1. */
+static long long total_runs(const char *group)
+{
+    struct http_resp r;
+    char path[256];
+    long long n = -1;
+    snprintf(path, sizeof path, GRP "/%s/runs", group);
+    if (call(&d, "GET", path, T, NULL, &r) == 200) n = jint(r.json, "totalRuns");
+    http_resp_release(&r);
+    return n;
+}
+
+TEST(the_scheduler_follows_edits_between_passes)
+{
+    /* A pass keeps each group's plan while no group or policy changed (sched.c): an edit of either
+     * through the API is what the next pass follows. The clock is at 01:05. */
+    struct http_resp r;
+    char path[256];
+    long long files0 = total_runs(g_files);
+    CHECK(files0 > 0);
+    snprintf(path, sizeof path, POL "/%s", policy);
+    CHECK_EQ_INT(call(&d, "PUT", path, T, jfmt("{'name':'hourly','backupPolicy':{'regular':{'incremental':{"
+                                                "'schedule':{'unit':'Days','daySchedule':{'frequency':1}}},"
+                                                "'retention':{'unit':'Days','duration':7}}}}"), &r), 200);
+    http_resp_release(&r);
+    CHECK(set_clock(&d, "{\"advanceUsecs\":3600000000}") == 0); /* 02:05: daily now, at 00:00 */
+    CHECK_EQ_INT(total_runs(g_files), files0);
+    CHECK_EQ_INT(call(&d, "PUT", path, T, jfmt(HOURLY), &r), 200);
+    http_resp_release(&r);
+    CHECK(set_clock(&d, "{\"advanceUsecs\":3600000000}") == 0); /* 03:05: hourly again */
+    CHECK_EQ_INT(total_runs(g_files), files0 + 1);
+    /* the paused group, resumed, runs at the next slot */
+    CHECK_EQ_INT(total_runs(g_paused), 0);
+    snprintf(path, sizeof path, GRP "/%s", g_paused);
+    CHECK_EQ_INT(call(&d, "PUT", path, T, group_body("paused", tree_a, ",'isPaused':false"), &r), 200);
+    http_resp_release(&r);
+    CHECK(set_clock(&d, "{\"advanceUsecs\":3600000000}") == 0); /* 04:05 */
+    CHECK_EQ_INT(total_runs(g_paused), 1);
+}
+
 /* not_backed_up: what the files group leaves out of tree_a: the excluded directory and *.tmp. */
 static int not_backed_up(const char *rel, const struct stat *st, void *ctx)
 {
@@ -915,6 +955,7 @@ int main(void)
     RUN(cancel_of_a_finished_run_is_409);
     RUN(group_last_run);
     RUN(scheduled_run_under_the_test_clock);
+    RUN(the_scheduler_follows_edits_between_passes);
     RUN(delete_group_with_snapshots_expires_them);
     RUN(restored_bytes_equal_the_source); /* stops the daemon, then reads its repository */
     check_rm_rf(d.data_dir);
