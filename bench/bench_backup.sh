@@ -27,7 +27,7 @@ make -s -j"$(nproc)" all
 # run backs up the same bytes. BENCH_FRESH_CORPUS=1 builds it again.
 mkdir -p "$W"
 bench_trash_init "$W"   # the last run's repositories and restores: removed at the end (bench_settle)
-bench_trash $(find "$W" -mindepth 1 -maxdepth 1 ! -name corpus ! -name corpus.stamp ! -name changed.list ! -name '.trash*')
+bench_trash_except corpus corpus.stamp changed.list
 [ "${BENCH_FRESH_CORPUS:-0}" = 1 ] && rm -rf "$CORPUS"
 [ -f "$CORPUS.stamp" ] || rm -rf "$CORPUS"
 echo "== corpus"

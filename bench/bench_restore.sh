@@ -28,9 +28,9 @@ make -s -j"$(nproc)" build/cofferd
 mkdir -p "$W"; bench_trash_init "$W"   # earlier restores: removed at the end (bench_settle)
 # KEEP=1 keeps the repositories of the last run (its backups are not made again)
 if [ "${KEEP:-0}" = 1 ] && [ -f "$W/state" ]; then
-  bench_trash $(find "$W" -mindepth 1 -maxdepth 1 ! -name corpus ! -name corpus.stamp ! -name state ! -name coffer-data ! -name restic ! -name '.trash*')
+  bench_trash_except corpus corpus.stamp state coffer-data restic
 else
-  bench_trash $(find "$W" -mindepth 1 -maxdepth 1 ! -name corpus ! -name corpus.stamp ! -name '.trash*')
+  bench_trash_except corpus corpus.stamp
 fi
 if [ -z "${CORPUS:-}" ]; then
   CORPUS=$W/corpus

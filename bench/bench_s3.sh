@@ -25,7 +25,7 @@ command -v restic >/dev/null && command -v jq >/dev/null && command -v bc >/dev/
 make -s -j2 all
 
 bench_trash_init "$W"   # the last run's files: removed at the end (bench_settle)
-bench_trash $(find "$W" -mindepth 1 -maxdepth 1 ! -name '.trash*')
+bench_trash_except
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== corpus"
 mkdir -p "$CORPUS"

@@ -28,7 +28,7 @@ CBIN=${COFFERD:-build/cofferd}   # COFFERD=path: another daemon binary (e.g. a b
 
 mkdir -p "$W"
 bench_trash_init "$W"   # the last run's repositories and restores: removed at the end (bench_settle)
-bench_trash $(find "$W" -mindepth 1 -maxdepth 1 ! -name 'tree-*' ! -name '.trash*')
+bench_trash_except 'tree-*'
 if [ ! -f "$TREE.stamp" ]; then
   echo "== generating $N files, $PER per directory"
   rm -rf "$TREE"; mkdir -p "$TREE"

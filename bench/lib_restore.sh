@@ -32,11 +32,18 @@ bench_trash() {
     mv "$p" "$BENCH_TRASH/$(date +%s%N)-$(basename "$p")"
   done
 }
+# bench_trash_except NAME...: moves everything in the workdir into the trash but the entries named
+# (find -name patterns) and the trash itself.
+bench_trash_except() {
+  local n args=()
+  for n in "$@"; do args+=(! -name "$n"); done
+  bench_trash $(find "${BENCH_TRASH%/.trash}" -mindepth 1 -maxdepth 1 "${args[@]}" ! -name '.trash*')
+}
 # bench_trash_empty: removes the trash's content and stamps when (for the next run's bench_settle).
 bench_trash_empty() {
   [ -n "${BENCH_TRASH:-}" ] && [ -d "$BENCH_TRASH" ] || return 0
   [ -n "$(ls -A "$BENCH_TRASH")" ] || return 0
-  rm -rf "${BENCH_TRASH:?}"/* "${BENCH_TRASH:?}"/.[!.]* 2>/dev/null || true
+  rm -rf "${BENCH_TRASH:?}"/*   # bench_trash's names start with a timestamp: no dot files
   date +%s > "$BENCH_TRASH.emptied"
 }
 # bench_settle DIR: before a timed restore into DIR (or a directory on its file system).

@@ -29,8 +29,8 @@ enum cat_gen_family {
  * process (a shared catalog): then nothing read from it may be cached. */
 uint64_t cat_gen(struct cat *cat, enum cat_gen_family family);
 
-/* For src/catalog only. cat_gen_touch: a writer of the family is writing on this thread (call it
- * with every write statement, before or after it runs). cat_gen_tx_end: this thread's transaction
+/* For src/catalog only. cat_gen_touch: a writer of the family has written on this thread (call it
+ * after every write statement: cat_exec_done_touch in internal.h). cat_gen_tx_end: this thread's transaction
  * ended (committed or rolled back): the families it touched are bumped again. cat_gen_bump_all: every
  * family (a catalog closes). */
 void cat_gen_touch(enum cat_gen_family family);
