@@ -10,8 +10,8 @@
 # than the wall time), its VmHWM, the bytes it caused to be read from disk, and the engine's own
 # breakdown from the daemon's log. With
 # BL_RESTIC=1 a restic first and unchanged backup run beside it, in the same round, for a ratio.
-# BL_PERF=1 records a perf profile of each backup (perf.first.N.data, perf.unchanged.N.data in
-# WORKDIR), BL_PERF=first or BL_PERF=unchanged of those only; BL_PERF_CG=dwarf for call graphs
+# BL_PERF=1 records a perf profile of the machine during each backup (perf.first.N.data,
+# perf.unchanged.N.data in WORKDIR; perf report --comm cofferd for the daemon), BL_PERF=first or BL_PERF=unchanged of those only; BL_PERF_CG=dwarf for call graphs
 # through code built without frame pointers; BL_PERF_EV=EVENT records that event instead of CPU
 # cycles (e.g. sched:sched_switch: where threads block). BL_DAEMON=build/asan/cofferd runs the
 # sanitized build.
@@ -65,7 +65,7 @@ api() { curl -sS -X "$1" -H "Authorization: Bearer $KEY" -H "X-IBM-Tenant-Id: be
 run_backup() { # label
   local t0 c0 c1 r0 st s perfpid=
   if [ "${BL_PERF:-0}" = 1 ] || [ "${BL_PERF:-0}" = "${1%%.*}" ]; then
-    perf record -q ${BL_PERF_EV:+-e "$BL_PERF_EV"} --call-graph "${BL_PERF_CG:-fp}" -p "$CPID" -o "$W/perf.$1.data" >/dev/null 2>&1 & perfpid=$!
+    perf record -q ${BL_PERF_EV:+-e "$BL_PERF_EV"} --call-graph "${BL_PERF_CG:-fp}" -a -o "$W/perf.$1.data" >/dev/null 2>&1 & perfpid=$!
     sleep 0.5
   fi
   c0=$(cpu_ticks "$CPID"); r0=$(io_reads "$CPID"); t0=$(now)

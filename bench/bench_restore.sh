@@ -11,8 +11,9 @@
 # cofferd, e.g. main's, copied aside) restore with those daemons too in every round (B, C, ...), on
 # the same repository: an A/B comparison in one run. The daemon is started afresh before each of its
 # restores (repository open and index load are part of the timed restore, as after a restart).
-# PERF=1 records a CPU profile of the daemon during the last round's restore (WORKDIR/perf.data;
-# `perf report -i` it). Not a test: nothing is asserted.
+# PERF=1 records a CPU profile of the machine during the last round's restore (WORKDIR/perf.data;
+# `perf report -i` it, with --comm cofferd for the daemon: a profile attached to the daemon's threads
+# lost the restore's workers). Not a test: nothing is asserted.
 #
 #   bench/bench_restore.sh [WORKDIR]   (default /tmp/coffer-bench-restore;
 #                                       env ROUNDS=3, CORPUS, PEER=restic|none, PERF=0, OTHERS, KEEP=0)
@@ -98,7 +99,7 @@ coffer_restore() { # binary label round -> prints the seconds; records the engin
   bench_trash "$W/restore-coffer"; mkdir -p "$W/restore-coffer"; bench_settle "$W"
   drop_caches
   if [ "$PERF" = 1 ] && [ "$3" = "$ROUNDS" ] && [ "$2" = A ]; then
-    perf record -q -p "$CPID" -o "$W/perf.data" >/dev/null 2>&1 & PERFPID=$!
+    perf record -q -a -o "$W/perf.data" >/dev/null 2>&1 & PERFPID=$!
     sleep 0.5
   fi
   c0=$(cpu_ticks); t0=$(now)

@@ -15,7 +15,9 @@
 #   bench/bench_scale.sh [FILES] [PER_DIR] [WORKDIR]   (default 1000000 1000 /tmp/coffer-scale)
 #
 # The tree is generated once per (FILES, PER_DIR) and reused by later runs. With PERF=DIR set,
-# each coffer phase is profiled (perf record -F 199 on the daemon) into DIR/perf.<phase>.data.
+# each coffer phase is profiled (perf record -a -F 199: the whole machine, as a profile attached to
+# the daemon's threads lost the workers a later phase started; `perf report --comm cofferd`) into
+# DIR/perf.<phase>.data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib_restore.sh
@@ -81,7 +83,7 @@ POL=$(api POST /data-protect/policies '{"name":"bench","backupPolicy":{"regular"
 GRP=$(api POST /data-protect/protection-groups "{\"name\":\"bench\",\"policyId\":\"$POL\",\"environment\":\"kPhysical\",\"physicalParams\":{\"protectionType\":\"kFile\",\"fileProtectionTypeParams\":{\"objects\":[{\"id\":$OBJ,\"filePaths\":[{\"includedPath\":\"$TREE\"}]}]}}}" | jq -r .id)
 PERF=${PERF:-}
 perf_start() { [ -n "$PERF" ] || return 0; mkdir -p "$PERF"
-  perf record -F 199 -p "$CPID" -o "$PERF/perf.$1.data" >"$W/perf.$1.log" 2>&1 & PPID_PERF=$!; }
+  perf record -a -F 199 -o "$PERF/perf.$1.data" >"$W/perf.$1.log" 2>&1 & PPID_PERF=$!; }
 perf_stop() { [ -n "$PERF" ] || return 0; kill -INT "$PPID_PERF" 2>/dev/null || true; wait "$PPID_PERF" || true; }
 coffer_run() { # key
   local t0 st s; perf_start "$1"; hwm_reset; R[$1]=$(rss); t0=$(now)
