@@ -46,8 +46,6 @@
 #define RS_QUEUE_MAX 512      /* queued files before the walker waits (bounds open dir fds too) */
 #define RS_WORKERS_PER_CORE 6 /* default writers: per core, at least MIN, at most MAX */
 #define RS_WORKERS_MIN 8
-#define RS_WORKERS_PER_CORE_AHEAD 2 /* the same where pack reads are hinted ahead (local repository) */
-#define RS_WORKERS_MIN_AHEAD 4
 #define RS_WORKERS_MAX 64
 #define RS_FLUSH_MAX 256       /* files whose writeback the flusher is still to start */
 #define RS_RA_SPAN (4u << 20)  /* pack read-ahead: hints of at most this many bytes */
@@ -976,18 +974,11 @@ int eng_restore(struct repo *repo, const char *snapshot_id, const struct eng_res
         rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    /* Workers wait on pack reads when the cache is cold and on the target directory's lock. Where
-     * nothing reads ahead of them (S3, a remote repository), several per core keep every core busy
-     * (measured before read-ahead: 2 workers on 2 cores restore 1.5 GB in 3.7 s cold, 8 in 2.0 s,
-     * 16 in 1.9 s). Where the walker's hints start the reads (a local repository), fewer do better:
-     * bench_backup.sh's corpus on 2 cores, two runs of 4 alternating pairs of 3 restores each,
-     * mean 2.40 and 2.29 s with 4 workers against 2.56 and 2.43 s with 12, 7 of the 8 pairs
-     * faster; 1,000,000 small files (bench_scale.sh's tree): 41-47 s against 40-46 s, no change. */
-    int ahead = repo_pack_prefetch_reads(repo);
-    r.n_workers = o->threads > 0 ? o->threads
-                                 : (ahead ? RS_WORKERS_PER_CORE_AHEAD : RS_WORKERS_PER_CORE) * eng_default_threads();
-    if (o->threads <= 0 && r.n_workers < (ahead ? RS_WORKERS_MIN_AHEAD : RS_WORKERS_MIN))
-        r.n_workers = ahead ? RS_WORKERS_MIN_AHEAD : RS_WORKERS_MIN;
+    /* Workers spend much of their time waiting: on pack reads when the cache is cold and on the
+     * target directory's lock. Several per core keep every core busy (measured: 2 workers on 2
+     * cores restore 1.5 GB in 3.7 s cold, 8 in 2.0 s, 16 in 1.9 s). */
+    r.n_workers = o->threads > 0 ? o->threads : RS_WORKERS_PER_CORE * eng_default_threads();
+    if (o->threads <= 0 && r.n_workers < RS_WORKERS_MIN) r.n_workers = RS_WORKERS_MIN;
     if (o->threads <= 0 && r.n_workers > RS_WORKERS_MAX) r.n_workers = RS_WORKERS_MAX;
     if (!(r.workers = calloc((size_t)r.n_workers, sizeof *r.workers)) ||
         !(r.group = calloc(RS_GROUP, sizeof *r.group)) || !(r.sync_fds = calloc(n_req, sizeof *r.sync_fds))) {

@@ -456,11 +456,6 @@ void repo_pack_prefetch(struct repo *repo, uint32_t no, uint64_t off, uint64_t l
     if (ok) repo->be->ops->prefetch(repo->be, REPO_OBJ_PACK, hex, off, len);
 }
 
-int repo_pack_prefetch_reads(const struct repo *repo)
-{
-    return !repo->remote && repo->be && repo->be->ops->prefetch;
-}
-
 int repo_pack_size(struct repo *repo, uint32_t no, uint64_t *size)
 {
     char hex[REPO_ID_HEX_LEN + 1];

@@ -85,9 +85,6 @@ int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, 
 /* repo_pack_prefetch: a hint that [offset, offset + len) of a sealed pack is read soon (a restore
  * knows its reads ahead): the backend may start reading it. Best effort, nothing to check. */
 void repo_pack_prefetch(struct repo *repo, uint32_t pack_no, uint64_t offset, uint64_t len);
-/* repo_pack_prefetch_reads: 1 when repo_pack_prefetch's hints start reads (a local repository: the
- * kernel reads the ranges in), so a reader that hinted its ranges seldom waits on a cold one. */
-int repo_pack_prefetch_reads(const struct repo *repo);
 
 /* Damage and self-healing (docs/repository-format.md section 13). A read that finds a blob
  * damaged (repo_blob_get, repo_verify with read_data) puts the (blob, pack) pair on the
