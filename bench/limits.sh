@@ -38,9 +38,10 @@ trap 'rm -rf "$W"' EXIT
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc -l | xargs printf '%.2f'; }
-# busy: the CPU seconds every core has spent so far, idle and iowait left out (/proc/stat's first line)
+# busy: the CPU seconds every core has spent so far (/proc/stat's first line: user, nice, system, irq,
+# softirq; idle, iowait and the hypervisor's steal left out)
 HZ=$(getconf CLK_TCK)
-busy() { awk -v hz="$HZ" '$1 == "cpu" { printf "%.3f", ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat; }
+busy() { awk -v hz="$HZ" '$1 == "cpu" { printf "%.3f", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat; }
 busy_since() { echo "$(busy) - $1" | bc -l | xargs printf '%.2f'; }
 
 # One path per inode (hard links are read once by a backup), in path order.
