@@ -120,6 +120,7 @@ struct eng_restore_result {
     uint64_t first_file_usecs;  /* from the call to the first file complete under its name (0: none) */
     uint64_t resolve_usecs;     /* from the call to the requested paths resolved (snapshot, trees read) */
     uint64_t sync_usecs;        /* the final sync pass (syncfs of each file system written to) */
+    uint64_t direct_files;      /* files written with direct I/O (large whole files, restore.c) */
     json_t *errors;            /* owned: array of {"path":..,"message":..} */
 };
 
