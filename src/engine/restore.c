@@ -20,9 +20,10 @@
  *
  * A whole file (no holes) of RS_DIRECT_MIN bytes or more is written with direct I/O where the file
  * system announces its alignment (statx STATX_DIOALIGN): the worker gathers the file's chunks into
- * its aligned staging buffer and writes it out in RS_STAGE pieces, the unaligned tail buffered. On
- * this project's VM that took the page cache copy, the page allocations and the writeback off the
- * CPU (see rs_direct_begin); files below the size stay buffered, where one write is cheaper than a
+ * an aligned staging buffer (one of RS_DIRECT_SLOTS; a file that finds none free is written
+ * buffered) and writes it out in RS_STAGE pieces, the unaligned tail buffered. On this project's
+ * VM that took the page cache copy, the page allocations and the writeback off the CPU (see
+ * rs_direct_begin); files below the size stay buffered, where one write is cheaper than a
  * synchronous disk request.
  *
  * Every directory is an rs_dir holding an open fd and a count: the walker while listing it, each
@@ -58,7 +59,8 @@
 #define RS_RA_SPAN (4u << 20)  /* pack read-ahead: hints of at most this many bytes */
 #define RS_RA_GAP (256u << 10) /* blobs this close together join one hint */
 #define RS_DIRECT_MIN (1u << 20) /* whole files this large are written with direct I/O */
-#define RS_STAGE (2u << 20)      /* a worker's staging buffer for direct writes */
+#define RS_STAGE (1u << 20)      /* a staging buffer for direct writes */
+#define RS_DIRECT_SLOTS 12       /* staging buffers: files written direct at once */
 #define RS_STAGE_ALIGN 4096u     /* its alignment: the largest direct I/O alignment accepted */
 
 struct rs_dir {
@@ -121,6 +123,8 @@ struct rs {
     atomic_int no_empty_path; /* linkat AT_EMPTY_PATH refused (no CAP_DAC_READ_SEARCH): through /proc */
     atomic_int no_direct;     /* a target refused direct I/O or does not announce it: buffered only */
     atomic_uint_fast64_t direct_files;
+    uint8_t *stages[RS_DIRECT_SLOTS]; /* rs_stage_get: owned here, freed at the end */
+    unsigned stage_busy;      /* guarded by mu: the slots in use */
     atomic_uint_fast64_t files, bytes;
     uint64_t dirs, symlinks, other, skipped;   /* walker-only */
     atomic_uint_fast64_t n_errors;
@@ -340,12 +344,46 @@ static int rs_pwrite_all(struct rs *r, int fd, const uint8_t *p, size_t len, uin
     return 0;
 }
 
-/* rs_direct_begin: 1 when the file behind fd is to be written with direct I/O, with *align its
- * offset alignment; 0 for buffered. Direct I/O needs an aligned buffer, offset and length; the
- * file system says which (statx STATX_DIOALIGN, Linux 6.1) and one that does not say, or asks more
- * than RS_STAGE_ALIGN, or refuses O_DIRECT, gets buffered writes for the rest of the restore.
- * *stage is the worker's staging buffer (RS_STAGE bytes, RS_STAGE_ALIGN-aligned), allocated here
- * on first use and freed by the worker when it ends.
+/* rs_stage_get / rs_stage_put: the staging buffers of direct writes, RS_DIRECT_SLOTS of them
+ * (RS_STAGE bytes each, RS_STAGE_ALIGN-aligned), allocated on first use and freed when the restore
+ * ends. A file that finds none free is written buffered. The bound keeps a restore's memory from
+ * growing with the writer count: from a fresh daemon, a restore of the bench corpus peaked at 45 MB
+ * buffered, 72 MB with a 2 MiB buffer per writer (12), 62-64 MB with these 12 of 1 MiB; 4 of 2 MiB
+ * (53-56 MB) left two thirds of the large files buffered and the restore was 0.3 s slower. */
+static uint8_t *rs_stage_get(struct rs *r)
+{
+    int slot = -1;
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < RS_DIRECT_SLOTS && slot < 0; i++)
+        if (!(r->stage_busy & (1u << i))) slot = i;
+    if (slot >= 0) r->stage_busy |= 1u << slot;
+    pthread_mutex_unlock(&r->mu);
+    if (slot < 0) return NULL;
+    if (!r->stages[slot]) { /* the slot is ours: allocating it needs no lock */
+        void *p = NULL;
+        if (posix_memalign(&p, RS_STAGE_ALIGN, RS_STAGE) == 0) r->stages[slot] = p;
+    }
+    if (!r->stages[slot]) {
+        pthread_mutex_lock(&r->mu);
+        r->stage_busy &= ~(1u << slot);
+        pthread_mutex_unlock(&r->mu);
+    }
+    return r->stages[slot];
+}
+
+static void rs_stage_put(struct rs *r, const uint8_t *stage)
+{
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < RS_DIRECT_SLOTS; i++)
+        if (r->stages[i] == stage) r->stage_busy &= ~(1u << i);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* rs_direct_begin: a staging buffer (rs_stage_get; the caller puts it back) when the whole file
+ * behind fd is to be written with direct I/O, with *align its offset alignment; NULL for buffered.
+ * Direct I/O needs an aligned buffer, offset and length; the file system says which (statx
+ * STATX_DIOALIGN, Linux 6.1), and one that does not say, or asks more than RS_STAGE_ALIGN, or
+ * refuses O_DIRECT, gets buffered writes for the rest of the restore.
  *
  * Why: the restore of bench_backup.sh's corpus (1.7 GB, 67% of it in files of 1 MiB or more) is
  * CPU-bound on two cores, and a third of that CPU was the kernel's buffered write path (the copy
@@ -355,49 +393,38 @@ static int rs_pwrite_all(struct rs *r, int fd, const uint8_t *p, size_t len, uin
  * 3.3-3.7 s against 3.9-5.5 s (an earlier trial on a nearly empty one was within the noise; see
  * docs/architecture.md). It also leaves the page cache to the host's own work, not to a terabyte
  * being restored. */
-static int rs_direct_begin(struct rs *r, int fd, const struct tree_entry *e, uint8_t **stage,
-                           size_t *align)
+static uint8_t *rs_direct_begin(struct rs *r, int fd, const struct tree_entry *e, size_t *align)
 {
     struct statx sx;
-    if (e->size < RS_DIRECT_MIN || atomic_load_explicit(&r->no_direct, memory_order_relaxed)) return 0;
+    uint8_t *stage;
+    if (e->size < RS_DIRECT_MIN || atomic_load_explicit(&r->no_direct, memory_order_relaxed)) return NULL;
     if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) != 0 || !(sx.stx_mask & STATX_DIOALIGN) ||
         !sx.stx_dio_offset_align || sx.stx_dio_offset_align > RS_STAGE_ALIGN ||
         !sx.stx_dio_mem_align || sx.stx_dio_mem_align > RS_STAGE_ALIGN) {
         atomic_store(&r->no_direct, 1);
-        return 0;
+        return NULL;
     }
-    if (!*stage) {
-        void *p = NULL;
-        if (posix_memalign(&p, RS_STAGE_ALIGN, RS_STAGE) != 0) return 0; /* buffered is correct too */
-        *stage = p;
-    }
+    if (!(stage = rs_stage_get(r))) return NULL; /* buffered is correct too */
     if (fcntl(fd, F_SETFL, O_DIRECT) != 0) {
         atomic_store(&r->no_direct, 1);
-        return 0;
+        rs_stage_put(r, stage);
+        return NULL;
     }
     *align = sx.stx_dio_offset_align;
-    return 1;
+    atomic_fetch_add_explicit(&r->direct_files, 1, memory_order_relaxed);
+    return stage;
 }
 
-/* rs_write_content: writes the file's chunks to fd; *read_err is set when the failure came from
- * reading the repository. A file with holes gets its size first and only its data written (the
- * holes stay unallocated). A whole file may go direct (rs_direct_begin): its bytes are gathered in
- * *stage and written in RS_STAGE pieces, all aligned but the last piece's tail, which is written
- * after turning O_DIRECT off. */
-static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, uint64_t *written,
-                            int *read_err, uint8_t **stage)
+/* rs_write_chunks: writes the file's chunks to fd; *read_err is set when the failure came from
+ * reading the repository. With a stage (a whole file going direct: rs_direct_begin), the bytes are
+ * gathered in it and written in RS_STAGE pieces, all aligned but the last piece's tail, which is
+ * written after turning O_DIRECT off; without, each chunk is written where it lies. */
+static int rs_write_chunks(struct rs *r, int fd, const struct tree_entry *e, uint64_t *written,
+                           int *read_err, uint8_t *stage, size_t align)
 {
-    uint64_t end = 0, staged_at = 0;
-    size_t fill = 0, align = 1;
-    int rc, holes = 0, direct = 0;
-    for (size_t i = 0; i < e->n_chunks; i++) {
-        if (e->chunks[i].offset != end) holes = 1;
-        end = e->chunks[i].offset + e->chunks[i].len;
-    }
-    if (end != e->size) holes = 1;
-    if (holes && ftruncate(fd, (off_t)e->size) != 0) return -errno;
-    if (!holes && (direct = rs_direct_begin(r, fd, e, stage, &align)))
-        atomic_fetch_add_explicit(&r->direct_files, 1, memory_order_relaxed);
+    uint64_t staged_at = 0;
+    size_t fill = 0;
+    int rc, direct = stage != NULL;
     for (size_t i = 0; i < e->n_chunks; i++) {
         const struct tree_chunk *c = &e->chunks[i];
         void *data = NULL;
@@ -413,17 +440,17 @@ static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, ui
             repo_damage_setf("a chunk lies beyond the end of the file in its tree");
             return -EBADMSG;
         }
-        if (!direct) {
+        if (!stage) {
             rc = rs_pwrite_all(r, fd, data, len, c->offset, NULL);
         } else { /* staged (whole files only, so the chunks follow each other from offset 0) */
             rc = 0;
             for (size_t done = 0; done < len && !rc;) {
                 size_t n = len - done < RS_STAGE - fill ? len - done : RS_STAGE - fill;
-                memcpy(*stage + fill, (uint8_t *)data + done, n);
+                memcpy(stage + fill, (uint8_t *)data + done, n);
                 fill += n;
                 done += n;
                 if (fill == RS_STAGE) {
-                    rc = rs_pwrite_all(r, fd, *stage, fill, staged_at, &direct);
+                    rc = rs_pwrite_all(r, fd, stage, fill, staged_at, &direct);
                     staged_at += fill;
                     fill = 0;
                 }
@@ -436,13 +463,34 @@ static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, ui
     }
     if (fill) { /* what is left in the stage: its aligned part direct, the tail buffered */
         size_t aligned = direct ? fill / align * align : 0;
-        rc = aligned ? rs_pwrite_all(r, fd, *stage, aligned, staged_at, &direct) : 0;
+        rc = aligned ? rs_pwrite_all(r, fd, stage, aligned, staged_at, &direct) : 0;
         if (!rc && aligned < fill && direct && fcntl(fd, F_SETFL, 0) != 0) rc = -errno;
         if (!rc && aligned < fill)
-            rc = rs_pwrite_all(r, fd, *stage + aligned, fill - aligned, staged_at + aligned, NULL);
+            rc = rs_pwrite_all(r, fd, stage + aligned, fill - aligned, staged_at + aligned, NULL);
         if (rc) return rc;
     }
     return 0;
+}
+
+/* rs_write_content: the file's content into fd. A file with holes gets its size first and only
+ * its data written (the holes stay unallocated); a whole file may go direct (rs_direct_begin). */
+static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, uint64_t *written,
+                            int *read_err)
+{
+    uint64_t end = 0;
+    size_t align = 1;
+    uint8_t *stage = NULL;
+    int rc, holes = 0;
+    for (size_t i = 0; i < e->n_chunks; i++) {
+        if (e->chunks[i].offset != end) holes = 1;
+        end = e->chunks[i].offset + e->chunks[i].len;
+    }
+    if (end != e->size) holes = 1;
+    if (holes && ftruncate(fd, (off_t)e->size) != 0) return -errno;
+    if (!holes) stage = rs_direct_begin(r, fd, e, &align);
+    rc = rs_write_chunks(r, fd, e, written, read_err, stage, align);
+    if (stage) rs_stage_put(r, stage);
+    return rc;
 }
 
 /* ---------- durability ---------- */
@@ -529,7 +577,7 @@ static int rs_link_tmpfile(struct rs *r, struct rs_job *j, int fd)
 /* Writes one file. It is created unnamed (O_TMPFILE) and linked under its name once complete, or,
  * where O_TMPFILE is not available, created under a temporary name and renamed: either way no
  * partial file ever carries the final name. */
-static void rs_job_run(struct rs *r, struct rs_job *j, uint8_t **stage)
+static void rs_job_run(struct rs *r, struct rs_job *j)
 {
     char tmp[64];
     int fd = -1, rc, unnamed = 0, read_err = 0;
@@ -558,7 +606,7 @@ again:
         rs_fail(r, j->spath, -errno, "cannot create file");
         return;
     }
-    rc = rs_write_content(r, fd, &j->e, &written, &read_err, stage);
+    rc = rs_write_content(r, fd, &j->e, &written, &read_err);
     if (!rc && written) rs_flush_hand(r, fd);
     if (!rc && r->o->preserve_attrs) {
         rc = rs_apply_fd(r, fd, &j->e);
@@ -610,7 +658,6 @@ static void rs_job_free(struct rs *r, struct rs_job *j)
 static void *rs_worker(void *arg)
 {
     struct rs *r = arg;
-    uint8_t *stage = NULL; /* direct writes' staging buffer (rs_direct_begin), owned here */
     for (;;) {
         pthread_mutex_lock(&r->mu);
         while (!r->q_head && !r->closing) pthread_cond_wait(&r->cv_work, &r->mu);
@@ -623,10 +670,9 @@ static void *rs_worker(void *arg)
         }
         pthread_mutex_unlock(&r->mu);
         if (!j) break;
-        rs_job_run(r, j, &stage);
+        rs_job_run(r, j);
         rs_job_free(r, j);
     }
-    free(stage);
     return NULL;
 }
 
@@ -1177,6 +1223,7 @@ done_threads:
     free(r.workers);
     free(r.group);
     free(r.sync_fds);
+    for (int i = 0; i < RS_DIRECT_SLOTS; i++) free(r.stages[i]);
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv_work);
     pthread_cond_destroy(&r.cv_space);

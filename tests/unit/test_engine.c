@@ -942,7 +942,7 @@ TEST(incremental_wide_tree)
 }
 
 /* Large whole files are written with direct I/O (restore.c: 1 MiB and more, no holes, where the
- * file system announces its alignment), through a 2 MiB staging buffer with the unaligned tail
+ * file system announces its alignment), through 1 MiB staging buffers with the unaligned tail
  * written buffered. Sizes around each edge: below the size, exactly it, one past it, across the
  * staging buffer with an unaligned tail, several chunks and pieces; and a sparse file of that size,
  * which stays buffered (its hole must stay a hole). Every byte is compared; the count of direct
