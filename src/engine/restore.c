@@ -123,7 +123,7 @@ struct rs {
     atomic_int no_empty_path; /* linkat AT_EMPTY_PATH refused (no CAP_DAC_READ_SEARCH): through /proc */
     atomic_int no_direct;     /* a target refused direct I/O or does not announce it: buffered only */
     atomic_uint_fast64_t direct_files;
-    uint8_t *stages[RS_DIRECT_SLOTS]; /* rs_stage_get: owned here, freed at the end */
+    uint8_t *stages[RS_DIRECT_SLOTS]; /* guarded by mu (rs_stage_get): owned here, freed at the end */
     unsigned stage_busy;      /* guarded by mu: the slots in use */
     atomic_uint_fast64_t files, bytes;
     uint64_t dirs, symlinks, other, skipped;   /* walker-only */
@@ -352,23 +352,20 @@ static int rs_pwrite_all(struct rs *r, int fd, const uint8_t *p, size_t len, uin
  * (53-56 MB) left two thirds of the large files buffered and the restore was 0.3 s slower. */
 static uint8_t *rs_stage_get(struct rs *r)
 {
-    int slot = -1;
+    uint8_t *stage = NULL;
     pthread_mutex_lock(&r->mu);
-    for (int i = 0; i < RS_DIRECT_SLOTS && slot < 0; i++)
-        if (!(r->stage_busy & (1u << i))) slot = i;
-    if (slot >= 0) r->stage_busy |= 1u << slot;
+    for (int i = 0; i < RS_DIRECT_SLOTS && !stage; i++) {
+        if (r->stage_busy & (1u << i)) continue;
+        if (!r->stages[i]) { /* first use: at most RS_DIRECT_SLOTS allocations per restore */
+            void *p = NULL;
+            if (posix_memalign(&p, RS_STAGE_ALIGN, RS_STAGE) != 0) break;
+            r->stages[i] = p;
+        }
+        r->stage_busy |= 1u << i;
+        stage = r->stages[i];
+    }
     pthread_mutex_unlock(&r->mu);
-    if (slot < 0) return NULL;
-    if (!r->stages[slot]) { /* the slot is ours: allocating it needs no lock */
-        void *p = NULL;
-        if (posix_memalign(&p, RS_STAGE_ALIGN, RS_STAGE) == 0) r->stages[slot] = p;
-    }
-    if (!r->stages[slot]) {
-        pthread_mutex_lock(&r->mu);
-        r->stage_busy &= ~(1u << slot);
-        pthread_mutex_unlock(&r->mu);
-    }
-    return r->stages[slot];
+    return stage;
 }
 
 static void rs_stage_put(struct rs *r, const uint8_t *stage)
