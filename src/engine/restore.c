@@ -384,12 +384,11 @@ static void rs_stage_put(struct rs *r, const uint8_t *stage)
  *
  * Why: the restore of bench_backup.sh's corpus (1.7 GB, 67% of it in files of 1 MiB or more) is
  * CPU-bound on two cores, and a third of that CPU was the kernel's buffered write path (the copy
- * into the page cache, page allocation and accounting, delayed allocation, then writeback). Direct
- * writes from the staging buffer take most of that away: measured as alternating restores of one
- * snapshot on a well-used file system, 2.06-2.55 s against 2.51-3.41 s buffered, the daemon's CPU
- * 3.3-3.7 s against 3.9-5.5 s (an earlier trial on a nearly empty one was within the noise; see
- * docs/architecture.md). It also leaves the page cache to the host's own work, not to a terabyte
- * being restored. */
+ * into the page cache, page allocation and accounting, delayed allocation, then writeback), a cost
+ * that grew with the file system's use. Direct writes from the staging buffer skip it: alternating
+ * restores of one snapshot on a well-used file system were faster direct in 12 of 12 pairs
+ * (2.06-2.82 s against 2.50-3.41 s), a draw on a nearly empty one (docs/architecture.md has the
+ * series). It also leaves the page cache to the host's own work, not to a terabyte being restored. */
 static uint8_t *rs_direct_begin(struct rs *r, int fd, const struct tree_entry *e, size_t *align)
 {
     struct statx sx;
