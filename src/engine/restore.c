@@ -321,27 +321,19 @@ static int rs_mkdir(struct rs *r, struct rs_dir *parent, const char *name, const
 
 /* ---------- file jobs ---------- */
 
-/* rs_pwrite_all: writes len bytes at off, looping over short writes. With *direct set, a write
- * the file system refuses (EINVAL: an alignment it did not announce) turns the fd back to buffered
- * I/O and direct writes off for the rest of the restore, and the same bytes are written buffered.
- * direct may be NULL (a buffered fd). */
-static int rs_pwrite_all(struct rs *r, int fd, const uint8_t *p, size_t len, uint64_t off, int *direct)
+/* rs_pwrite_direct: fsio_pwrite_full on an fd in direct mode (*direct set). A write the file
+ * system refuses (EINVAL: an alignment it did not announce) turns the fd back to buffered I/O and
+ * direct writes off for the rest of the restore, and the same bytes are written again buffered. */
+static int rs_pwrite_direct(struct rs *r, int fd, const uint8_t *p, size_t len, uint64_t off, int *direct)
 {
-    for (size_t done = 0; done < len;) {
-        ssize_t n = pwrite(fd, p + done, len - done, (off_t)(off + done));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EINVAL && direct && *direct) {
-                atomic_store(&r->no_direct, 1);
-                *direct = 0;
-                if (fcntl(fd, F_SETFL, 0) != 0) return -errno;
-                continue;
-            }
-            return -errno;
-        }
-        done += (size_t)n;
+    int rc = fsio_pwrite_full(fd, p, len, off);
+    if (rc == -EINVAL && *direct) {
+        atomic_store(&r->no_direct, 1);
+        *direct = 0;
+        if (fcntl(fd, F_SETFL, 0) != 0) return -errno;
+        rc = fsio_pwrite_full(fd, p, len, off);
     }
-    return 0;
+    return rc;
 }
 
 /* rs_stage_get / rs_stage_put: the staging buffers of direct writes, RS_DIRECT_SLOTS of them
@@ -437,7 +429,7 @@ static int rs_write_chunks(struct rs *r, int fd, const struct tree_entry *e, uin
             return -EBADMSG;
         }
         if (!stage) {
-            rc = rs_pwrite_all(r, fd, data, len, c->offset, NULL);
+            rc = fsio_pwrite_full(fd, data, len, c->offset);
         } else { /* staged (whole files only, so the chunks follow each other from offset 0) */
             rc = 0;
             for (size_t done = 0; done < len && !rc;) {
@@ -446,7 +438,8 @@ static int rs_write_chunks(struct rs *r, int fd, const struct tree_entry *e, uin
                 fill += n;
                 done += n;
                 if (fill == RS_STAGE) {
-                    rc = rs_pwrite_all(r, fd, stage, fill, staged_at, &direct);
+                    rc = direct ? rs_pwrite_direct(r, fd, stage, fill, staged_at, &direct)
+                                : fsio_pwrite_full(fd, stage, fill, staged_at);
                     staged_at += fill;
                     fill = 0;
                 }
@@ -459,10 +452,10 @@ static int rs_write_chunks(struct rs *r, int fd, const struct tree_entry *e, uin
     }
     if (fill) { /* what is left in the stage: its aligned part direct, the tail buffered */
         size_t aligned = direct ? fill / align * align : 0;
-        rc = aligned ? rs_pwrite_all(r, fd, stage, aligned, staged_at, &direct) : 0;
+        rc = aligned ? rs_pwrite_direct(r, fd, stage, aligned, staged_at, &direct) : 0;
         if (!rc && aligned < fill && direct && fcntl(fd, F_SETFL, 0) != 0) rc = -errno;
         if (!rc && aligned < fill)
-            rc = rs_pwrite_all(r, fd, stage + aligned, fill - aligned, staged_at + aligned, NULL);
+            rc = fsio_pwrite_full(fd, stage + aligned, fill - aligned, staged_at + aligned);
         if (rc) return rc;
     }
     return 0;

@@ -123,22 +123,6 @@ static int pread_some(int fd, void *buf, size_t len, uint64_t off, size_t *got)
     return 0;
 }
 
-static int pwrite_full(int fd, const void *data, size_t len, uint64_t off)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
 /* publish: moves a finished temporary to its final name unless that name exists. */
 static int publish(const char *tmp, const char *final)
 {
@@ -549,7 +533,7 @@ static int bl_writer_begin(struct repo_backend *be, int type, struct repo_bwrite
 
 static int bl_writer_write(struct repo_bwriter *w, uint64_t off, const void *data, size_t len)
 {
-    return pwrite_full(w->fd, data, len, off);
+    return fsio_pwrite_full(w->fd, data, len, off);
 }
 
 static int bl_writer_read(struct repo_bwriter *w, uint64_t off, void *buf, size_t len)

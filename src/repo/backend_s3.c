@@ -1269,19 +1269,8 @@ static int s3_writer_begin(struct repo_backend *be, int type, struct repo_bwrite
 
 static int s3_writer_write(struct repo_bwriter *w, uint64_t off, const void *data, size_t len)
 {
-    const char *p = data;
-    uint64_t o = off;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t n = pwrite(w->fd, p, left, (off_t)o);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -errno;
-        }
-        p += n;
-        left -= (size_t)n;
-        o += (uint64_t)n;
-    }
+    int rc = fsio_pwrite_full(w->fd, data, len, off);
+    if (rc < 0) return rc;
     pthread_mutex_lock(&w->mu);
     if (off + len > w->size) w->size = off + len;
     pthread_mutex_unlock(&w->mu);

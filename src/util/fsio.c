@@ -27,6 +27,22 @@ int fsio_write_full(int fd, const void *data, size_t len)
     return 0;
 }
 
+int fsio_pwrite_full(int fd, const void *data, size_t len, uint64_t off)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
 int fsio_pread_full(int fd, void *data, size_t len, off_t off)
 {
     char *p = data;

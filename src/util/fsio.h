@@ -6,6 +6,7 @@
 #ifndef COFFER_UTIL_FSIO_H
 #define COFFER_UTIL_FSIO_H
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define FSIO_TMP_TAG ".tmp-"
@@ -25,9 +26,10 @@ int fsio_fsync_dir(const char *dir);
 int fsio_fsync_parent(const char *path);
 /* fsio_mkdir_p: creates dir and missing parents with mode; existing directories are fine. */
 int fsio_mkdir_p(const char *dir, mode_t mode);
-/* fsio_write_full / fsio_pread_full: loop over short writes/reads and EINTR. pread returns -EIO on
- * a short file. */
+/* fsio_write_full / fsio_pwrite_full / fsio_pread_full: loop over short writes/reads and EINTR.
+ * pread returns -EIO on a short file. */
 int fsio_write_full(int fd, const void *data, size_t len);
+int fsio_pwrite_full(int fd, const void *data, size_t len, uint64_t off);
 /* fsio_check_private: whether the secret file at path (a key file) is private to its owner: 0 when
  * no group or other permission bit is set (mode & 077 == 0), -EPERM when one is (then msg holds
  * "<path> has mode 0644 (readable or writable by group or others): chmod 600 <path>"), -errno when it
