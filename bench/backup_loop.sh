@@ -12,9 +12,9 @@
 # BL_RESTIC=1 a restic first and unchanged backup run beside it, in the same round, for a ratio.
 # BL_PERF=1 records a perf profile of the machine during each backup (perf.first.N.data,
 # perf.unchanged.N.data in WORKDIR; perf report --comm cofferd for the daemon), BL_PERF=first or
-# BL_PERF=unchanged of those only; BL_PERF_CG=dwarf for call graphs through code built without frame pointers; BL_PERF_EV=EVENT records that event instead of CPU
-# cycles (e.g. sched:sched_switch: where threads block). BL_DAEMON=build/asan/cofferd runs the
-# sanitized build.
+# BL_PERF=unchanged of those only; BL_PERF_CG=dwarf for call graphs through code built without
+# frame pointers; BL_PERF_EV=EVENT records that event instead of CPU cycles (e.g.
+# sched:sched_switch: where threads block). BL_DAEMON=build/asan/cofferd runs the sanitized build.
 # BL_UNCHANGED=N runs N unchanged re-backups per round (default 1). BL_COLD=1 (alt: every second one) drops the page cache
 # before each of them and then stats the whole corpus, which is what bench_backup.sh's unchanged
 # re-backup meets (the page cache is dropped before borg's first backup, which then reads the
