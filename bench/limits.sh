@@ -13,12 +13,14 @@
 #   - writing the corpus's byte count durably (4 dd in parallel, conv=fdatasync): buffered, direct,
 #     and as a restore does (the bytes of files of 1 MiB or more direct, the rest buffered), with
 #     the machine's CPU for that last one (dd's reads of /dev/zero are in it too);
+#   - reading as many bytes as the repository stores cold, from large files (the machine's CPU);
 #   - creating the tree's directories and files empty (the machine's CPU);
 #   - one lstat walk of the tree (find -printf, page cache warm, as after a first backup).
 # The limits on NPROC cores (default: this machine's):
 #   first backup   max(cold read with 16 readers, (cold read CPU + cut + id + zstd + seal CPU) / NPROC)
 #   unchanged      the lstat walk / NPROC
-#   full restore   max(the restore's durable write, (open + unzstd + create + write CPU) / NPROC)
+#   full restore   max(the restore's durable write,
+#                      (cold read of the stored bytes + open + unzstd + create + write CPU) / NPROC)
 # Each assumes perfect parallelism and no other cost: real programs stay above them. Prints a table;
 # with a bench_backup.sh output file as TABLE, also each coffer row as a fraction of its limit
 # (limit / coffer's time: 1.00 would be the machine's best). Not a test: nothing is asserted.
@@ -26,6 +28,7 @@
 #   bench/limits.sh [CORPUS] [WORKDIR] [TABLE]   (defaults /tmp/coffer-bench/corpus, /tmp/coffer-limits)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib_restore.sh
 CORPUS=${1:-/tmp/coffer-bench/corpus}
 W=${2:-/tmp/coffer-limits}
 TABLE=${3:-}
@@ -80,25 +83,36 @@ ddw() { # ddw TAG BYTES [FLAGS...]: starts 4 dd, each writing a quarter of BYTES
 }
 BIG=$(tr '\n' '\0' < "$W/files" | xargs -0 stat -c %s | awk '$1 >= 1048576 { s += $1 } END { print s + 0 }')
 t0=$(now); ddw b "$BYTES"; wait; WRITE_BUF=$(since "$t0"); rm -f "$W"/dd.*
-t0=$(now); ddw d "$BYTES" oflag=direct; wait; WRITE_DIRECT=$(since "$t0"); rm -f "$W"/dd.*
+t0=$(now); ddw d "$BYTES" oflag=direct; wait; WRITE_DIRECT=$(since "$t0")
+# A restore reads the repository's packs cold: as many bytes as it stores, read back from those 4
+# files (large files, as packs are), the machine's CPU.
+STORED=$(step bytes_stored)
+drop_caches; c0=$(busy)
+for i in 1 2 3 4; do head -c $(( STORED / 4 )) "$W/dd.d$i" > /dev/null & done
+wait
+PACK_READ_CPU=$(busy_since "$c0"); rm -f "$W"/dd.*
 t0=$(now); c0=$(busy); ddw d "$BIG" oflag=direct; ddw b "$((BYTES - BIG))"; wait
 WRITE=$(since "$t0"); WRITE_CPU=$(busy_since "$c0"); rm -f "$W"/dd.*
 
 # Creating the tree's directories and files, empty, with their times (touch): the machine's CPU for
-# the per-file work a restore does besides writing data. Removing the tree afterwards frees its
-# inodes: on ext4 without a journal, restores in the next 6 minutes find those inodes skipped
-# (bench_backup.sh waits that out for its own deletions, not for this one).
+# the per-file work a restore does besides writing data. On ext4 without a journal, inodes freed in
+# the last 6 minutes make every creation slower (bench/lib_restore.sh): measured after
+# bench_backup.sh had emptied its trash, this took 1.7 s of CPU instead of 0.5 s. So it waits, as
+# the benches' restores do, for bench_backup.sh's last deletion (the corpus's workdir) and its own;
+# the tree goes to its trash, emptied at the end.
+for t in "$(dirname "$CORPUS")/.trash" "$W/.trash"; do BENCH_TRASH=$t bench_settle "$W"; done
+bench_trash_init "$W"
 mkdir -p "$W/tree"
 c0=$(busy)
 (cd "$CORPUS" && find . -type d -print0) | (cd "$W/tree" && xargs -0 mkdir -p)
 (cd "$CORPUS" && find . -type f -print0) | (cd "$W/tree" && xargs -0 touch)
 CREATE_CPU=$(busy_since "$c0")
-rm -rf "$W/tree"
+bench_trash "$W/tree"
 
 calc() { echo "$1" | bc -l | xargs printf '%.2f'; }
 max() { calc "if ($1 > $2) $1 else $2"; }
 CPU_BACKUP=$(calc "$READ_CPU + $(step cut) + $(step id) + $(step zstd) + $(step seal)")
-CPU_RESTORE=$(calc "$(step open) + $(step unzstd) + $CREATE_CPU + $WRITE_CPU")
+CPU_RESTORE=$(calc "$PACK_READ_CPU + $(step open) + $(step unzstd) + $CREATE_CPU + $WRITE_CPU")
 L_FIRST=$(max "$READ16" "$(calc "$CPU_BACKUP / $NPROC")")
 L_UNCHANGED=$(calc "$WALK / $NPROC")
 L_RESTORE=$(max "$WRITE" "$(calc "$CPU_RESTORE / $NPROC")")
@@ -108,7 +122,7 @@ echo "measured                                  seconds"
 printf '%-40s %8s\n' "cold read, 16 readers" "$READ16" "cold read, 1 reader" "$READ1" \
   "cold read, 1 reader: machine CPU" "$READ_CPU" "durable write, 4 writers, $BYTES bytes" "$WRITE_BUF" \
   "the same, direct (O_DIRECT)" "$WRITE_DIRECT" "the same, files of 1 MiB+ ($BIG) direct" "$WRITE" \
-  "the same: machine CPU" "$WRITE_CPU" \
+  "the same: machine CPU" "$WRITE_CPU" "cold read of the stored bytes: machine CPU" "$PACK_READ_CPU" \
   "creating the tree empty: machine CPU" "$CREATE_CPU" \
   "lstat walk (warm)" "$WALK"
 for s in read cut id zstd seal open unzstd; do printf '%-40s %8s\n' "CPU, one thread: $s" "$(step "$s")"; done
@@ -126,3 +140,6 @@ if [ -n "$TABLE" ] && [ -f "$TABLE" ]; then
     [ -n "$t" ] && printf '%-22s coffer %7ss  limit %7ss  fraction %s\n' "$name" "$t" "$lim" "$(calc "$lim / $t")"
   done
 fi
+
+# the created tree, removed last (its stamp makes the next run wait, see above)
+bench_trash_empty

@@ -142,6 +142,19 @@ int eng_chunk_get(struct repo *repo, const struct tree_chunk *c, void **data, si
     return rc;
 }
 
+int eng_chunk_get_into(struct repo *repo, const struct tree_chunk *c, void *dst)
+{
+    void *data = NULL;
+    size_t len = 0;
+    int rc = repo_blob_get_fast_into(repo, &c->id, dst, c->len);
+    if (rc != -EMSGSIZE) return eng_read_rc(rc);
+    /* not the length the tree says, or not announced: the ordinary read says which */
+    rc = eng_chunk_get(repo, c, &data, &len);
+    if (rc == 0 && len) memcpy(dst, data, len);
+    free(data);
+    return rc;
+}
+
 const char *eng_damage_text(int rc, char *buf, size_t len)
 {
     const char *note = repo_damage_last();

@@ -41,6 +41,9 @@ int eng_tree_load(struct repo *repo, const repo_id_t *id, struct tree **out);
 /* eng_chunk_get: reads a file chunk's blob and checks its length against the tree; damage is
  * -EBADMSG (eng_read_rc) with repo_damage_last naming the blob (and its pack). */
 int eng_chunk_get(struct repo *repo, const struct tree_chunk *c, void **data, size_t *len);
+/* eng_chunk_get_into: eng_chunk_get into dst, which holds the chunk's c->len bytes (decompressed
+ * there directly: repo_blob_get_fast_into). */
+int eng_chunk_get_into(struct repo *repo, const struct tree_chunk *c, void *dst);
 /* eng_resolve: walks from root to a normalized path; "/" gives a dir entry named "/". The caller
  * releases *out. -ENOENT if absent, -ENOTDIR if a component is not a directory. */
 int eng_resolve(struct repo *repo, const repo_id_t *root, const char *path, struct tree_entry *out);

@@ -77,6 +77,15 @@ size_t repo_zstd_compress(void *dst, size_t cap, const void *src, size_t len)
     return n;
 }
 
+int repo_zstd_frame_size(const void *src, size_t len, uint64_t *size)
+{
+    unsigned long long fcs = ZSTD_getFrameContentSize(src, len);
+    if (fcs == ZSTD_CONTENTSIZE_ERROR) return -EBADMSG;
+    if (fcs == ZSTD_CONTENTSIZE_UNKNOWN) return -ENODATA;
+    *size = fcs;
+    return 0;
+}
+
 int repo_zstd_decompress(void *dst, size_t plain_len, const void *src, size_t len)
 {
     struct zstd_tls *t = tls_get();

@@ -570,6 +570,32 @@ static int blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *
     return 0;
 }
 
+/* blob_decode_into: blob_decode (without the id check) into dst, for a plaintext of exactly len
+ * bytes; -EMSGSIZE (not damage) when the blob announces another length or none. */
+static int blob_decode_into(const struct repo *repo, struct repo_pentry *e, uint8_t *stored, void *dst,
+                            size_t len)
+{
+    uint8_t aad[REPO_ID_LEN + 2];
+    size_t body = e->stored - REPO_AEAD_OVERHEAD;
+    uint64_t fcs = 0;
+    int rc;
+    if (e->stored < REPO_AEAD_OVERHEAD) return -EBADMSG;
+    repo_blob_aad(aad, &e->id, e->type, e->flags);
+    rc = repo_aead_open(repo->enc_key, aad, sizeof aad, stored, e->stored);
+    if (rc < 0) return rc;
+    if (e->flags & REPO_BLOB_F_ZSTD) {
+        rc = repo_zstd_frame_size(stored + REPO_NONCE_LEN, body, &fcs);
+        if (rc == -ENODATA || (rc == 0 && fcs != len)) return -EMSGSIZE;
+        if (rc == 0) rc = repo_zstd_decompress(dst, len, stored + REPO_NONCE_LEN, body);
+    } else if (body != len) {
+        return -EMSGSIZE;
+    } else if (len) {
+        memcpy(dst, stored + REPO_NONCE_LEN, len);
+    }
+    if (rc == 0) e->plain = (uint32_t)len;
+    return rc;
+}
+
 int repo_blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *stored,
                      void **data)
 {
@@ -676,10 +702,18 @@ static int blob_check_once(struct repo *repo, const repo_id_t *id, uint32_t *tri
     return rc;
 }
 
-static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len, int check_id,
-                         uint32_t *tried);
+/* struct blob_into: where blob_get puts the plaintext when the caller brings the buffer (dst, of
+ * exactly len bytes); blob_get's callers without one pass NULL and get a malloc'd copy. */
+struct blob_into {
+    void *dst;
+    size_t len;
+};
 
-static int blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len, int check_id)
+static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len, int check_id,
+                         const struct blob_into *into, uint32_t *tried);
+
+static int blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len, int check_id,
+                    const struct blob_into *into)
 {
     int rc = 0;
     /* Another process may have written the blob (an index file this one has not read) or moved it
@@ -687,7 +721,7 @@ static int blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t 
      * listed index/ after the miss and read again (miss_wait; docs/repository-format.md section 18). */
     for (int k = 0; k < MISS_TRIES; k++) {
         uint32_t tried = UINT32_MAX;
-        rc = blob_get_once(repo, id, data, len, check_id, &tried);
+        rc = blob_get_once(repo, id, data, len, check_id, into, &tried);
         if (k + 1 == MISS_TRIES || !miss_wait(repo, id, rc, tried)) break;
     }
     return rc;
@@ -695,16 +729,41 @@ static int blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t 
 
 int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *len)
 {
-    return blob_get(repo, id, data, len, 1);
+    return blob_get(repo, id, data, len, 1, NULL);
 }
 
 int repo_blob_get_fast(struct repo *repo, const repo_id_t *id, void **data, size_t *len)
 {
-    return blob_get(repo, id, data, len, 0);
+    return blob_get(repo, id, data, len, 0, NULL);
+}
+
+int repo_blob_get_fast_into(struct repo *repo, const repo_id_t *id, void *dst, size_t len)
+{
+    struct blob_into into = { dst, len };
+    void *data = NULL;
+    size_t got = 0;
+    return blob_get(repo, id, &data, &got, 0, &into);
+}
+
+/* blob_get_remote_into: a remote repository's blob (a malloc'd copy) into the caller's buffer. */
+static int blob_get_remote_into(struct repo *repo, const repo_id_t *id, void **data, size_t *len,
+                                const struct blob_into *into)
+{
+    void *copy = NULL;
+    size_t n = 0;
+    int rc = repo->remote->get(repo->remote_ctx, id, &copy, &n);
+    if (rc == 0 && n != into->len) rc = -EMSGSIZE;
+    if (rc == 0) {
+        if (n) memcpy(into->dst, copy, n);
+        *data = into->dst;
+        if (len) *len = n;
+    }
+    free(copy);
+    return rc;
 }
 
 static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len, int check_id,
-                         uint32_t *tried)
+                         const struct blob_into *into, uint32_t *tried)
 {
     struct repo_pentry e;
     uint32_t pack = 0;
@@ -712,7 +771,9 @@ static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, si
     int rc;
     *data = NULL;
     if (len) *len = 0;
-    if (repo->remote) return repo->remote->get(repo->remote_ctx, id, data, len);
+    if (repo->remote)
+        return into ? blob_get_remote_into(repo, id, data, len, into)
+                    : repo->remote->get(repo->remote_ctx, id, data, len);
     rc = lookup(repo, id, &e, &pack);
     if (rc < 0) {
         char hex[REPO_ID_HEX_LEN + 1];
@@ -723,7 +784,7 @@ static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, si
     *tried = pack;
     buf = malloc(e.stored);
     if (!buf) return -ENOMEM;
-    if (e.type == REPO_BLOB_TREE && repo->be->ops->cache_get) {
+    if (!into && e.type == REPO_BLOB_TREE && repo->be->ops->cache_get) {
         /* a tree read again (a re-backup, a restore plan) comes from the backend's local cache;
          * a copy there that does not decode is ignored and the pack read */
         char key[REPO_ID_HEX_LEN + 8];
@@ -748,6 +809,11 @@ static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, si
     if (rc == -EIO) {
         rc = -EBADMSG;
         repo_damage_record(repo, id, pack, "the pack is shorter than the index says, or unreadable");
+    } else if (rc == 0 && into) {
+        rc = blob_decode_into(repo, &e, buf, into->dst, into->len);
+        if (rc == 0) *data = into->dst;
+        if (rc == -EBADMSG)
+            repo_damage_record(repo, id, pack, "authentication or decompression failed");
     } else if (rc == 0) {
         rc = blob_decode(repo, &e, buf, data, check_id);
         if (rc == -EBADMSG)

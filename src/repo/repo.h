@@ -71,6 +71,12 @@ int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *l
  * sealed), which repo_verify with read_data and repo_blob_get keep (docs/repository-format.md
  * section 5). For bulk reads of file data (restores, streamed files). */
 int repo_blob_get_fast(struct repo *repo, const repo_id_t *id, void **data, size_t *len);
+/* repo_blob_get_fast_into: repo_blob_get_fast into the caller's buffer, for a blob whose plaintext
+ * the caller knows to be len bytes (a file chunk: its tree says): decompressed straight into dst,
+ * no allocation and no copy. -EMSGSIZE, with nothing recorded as damage, when the blob does not hold
+ * len bytes or its length cannot be known before decompressing (the caller reads it with
+ * repo_blob_get_fast, which says what it holds); dst's content is then undefined. */
+int repo_blob_get_fast_into(struct repo *repo, const repo_id_t *id, void *dst, size_t len);
 /* repo_blob_check: without reading the blob, whether it can be read as far as the repository
  * knows: it is in the index, its copy is not on the damaged-blob list, its pack opens and is long
  * enough. 0 or repo_blob_get's codes (with the same sentence). Cheap: for checking a whole file

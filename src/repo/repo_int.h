@@ -220,6 +220,9 @@ int repo_hkdf(const uint8_t *ikm, size_t ikmlen, const char *salt, const char *i
  * result would not be below 97% of len (store raw). */
 size_t repo_zstd_compress(void *dst, size_t cap, const void *src, size_t len);
 size_t repo_zstd_bound(size_t len);
+/* repo_zstd_frame_size: the plaintext length the frame announces; -ENODATA when it announces none,
+ * -EBADMSG when src is no zstd frame. */
+int repo_zstd_frame_size(const void *src, size_t len, uint64_t *size);
 /* repo_zstd_decompress: exactly plain_len bytes must come out, else -EBADMSG. */
 int repo_zstd_decompress(void *dst, size_t plain_len, const void *src, size_t len);
 /* repo_zstd_decompress_alloc: the plaintext length is unknown: at most max bytes into a malloc'd

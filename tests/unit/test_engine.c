@@ -665,35 +665,34 @@ TEST(restore_missing_path_writes_nothing)
     CHECK(stat(target, &st) != 0 && errno == ENOENT);
 }
 
-TEST(damaged_pack_names_the_file)
+/* own_repo_dirs: names a test's own directory under the fixture's (base: fx.tmp/name), its source
+ * tree (base/src, made with base), repository (base/repo) and key file (base/key). */
+static int own_repo_dirs(const char *name, char base[600], char src[700], char rdir[700], char key[700])
 {
-    CHECK(fx.ready);
-    char base[600], src[700], rdir[700], key[700], p[800], q[800], err[256];
-    struct repo *repo = NULL;
-    sfmt(base, sizeof base, "%s/damage", fx.tmp);
-    sfmt(src, sizeof src, "%s/src", base);
-    sfmt(rdir, sizeof rdir, "%s/repo", base);
-    sfmt(key, sizeof key, "%s/key", base);
-    CHECK(mkdir(base, 0755) == 0 && mkdir(src, 0755) == 0);
-    CHECK(write_random(pj(p, sizeof p, src, "a.bin"), 300000) == 0);
-    CHECK(write_random(pj(p, sizeof p, src, "b.bin"), 300000) == 0);
-    CHECK_EQ_INT(open_repo(rdir, key, &repo), 0);
+    sfmt(base, 600, "%s/%s", fx.tmp, name);
+    sfmt(src, 700, "%s/src", base);
+    sfmt(rdir, 700, "%s/repo", base);
+    sfmt(key, 700, "%s/key", base);
+    return mkdir(base, 0755) == 0 && mkdir(src, 0755) == 0 ? 0 : -1;
+}
+
+/* backup_snapshot: a first backup of src; its snapshot id into snap. */
+static int backup_snapshot(struct repo *repo, const char *src, char snap[65])
+{
     struct eng_backup_result br;
-    CHECK_EQ_INT(backup(repo, src, NULL, &br, NULL, NULL), 0);
-    char snap[65];
-    memcpy(snap, br.snapshot_id, sizeof snap);
+    int rc = backup(repo, src, NULL, &br, NULL, NULL);
+    if (rc == 0) memcpy(snap, br.snapshot_id, 65);
     eng_backup_result_release(&br);
-    struct tree_entry e;
-    CHECK_EQ_INT(eng_stat_path(repo, snap, pj(p, sizeof p, src, "a.bin"), &e), 0);
-    CHECK(e.n_chunks == 1);
-    uint32_t pack_no, stored, plain;
-    uint64_t off;
-    CHECK_EQ_INT(repo_blob_locate(repo, &e.chunks[0].id, &pack_no, &off, &stored, &plain), 0);
-    tree_entry_release(&e);
-    /* the repository has one pack: damage a byte in the middle of a.bin's blob */
+    return rc;
+}
+
+/* damage_packs_at: flips one byte at offset off of every pack of the repository at rdir; returns
+ * how many packs were changed. */
+static int damage_packs_at(const char *rdir, uint64_t off)
+{
     int damaged = 0;
     for (int i = 0; i < 256; i++) {
-        char dd[800];
+        char dd[800], q[1200];
         sfmt(dd, sizeof dd, "%s/data/%02x", rdir, i);
         DIR *d = opendir(dd);
         struct dirent *de;
@@ -702,15 +701,37 @@ TEST(damaged_pack_names_the_file)
             sfmt(q, sizeof q, "%s/%s", dd, de->d_name);
             int fd = open(q, O_RDWR);
             uint8_t byte;
-            if (fd >= 0 && pread(fd, &byte, 1, (off_t)(off + stored / 2)) == 1) {
+            if (fd >= 0 && pread(fd, &byte, 1, (off_t)off) == 1) {
                 byte ^= 0x55;
-                damaged += pwrite(fd, &byte, 1, (off_t)(off + stored / 2)) == 1;
+                damaged += pwrite(fd, &byte, 1, (off_t)off) == 1;
             }
             if (fd >= 0) close(fd);
         }
         if (d) closedir(d);
     }
-    CHECK_EQ_INT(damaged, 1);
+    return damaged;
+}
+
+TEST(damaged_pack_names_the_file)
+{
+    CHECK(fx.ready);
+    char base[600], src[700], rdir[700], key[700], p[800], q[800], err[256];
+    struct repo *repo = NULL;
+    CHECK(own_repo_dirs("damage", base, src, rdir, key) == 0);
+    CHECK(write_random(pj(p, sizeof p, src, "a.bin"), 300000) == 0);
+    CHECK(write_random(pj(p, sizeof p, src, "b.bin"), 300000) == 0);
+    CHECK_EQ_INT(open_repo(rdir, key, &repo), 0);
+    char snap[65];
+    CHECK_EQ_INT(backup_snapshot(repo, src, snap), 0);
+    struct tree_entry e;
+    CHECK_EQ_INT(eng_stat_path(repo, snap, pj(p, sizeof p, src, "a.bin"), &e), 0);
+    CHECK(e.n_chunks == 1);
+    uint32_t pack_no, stored, plain;
+    uint64_t off;
+    CHECK_EQ_INT(repo_blob_locate(repo, &e.chunks[0].id, &pack_no, &off, &stored, &plain), 0);
+    tree_entry_release(&e);
+    /* the repository has one pack: damage a byte in the middle of a.bin's blob */
+    CHECK_EQ_INT(damage_packs_at(rdir, off + stored / 2), 1);
     char target[800];
     sfmt(target, sizeof target, "%s/out", base);
     const char *paths[] = { src };
@@ -1009,6 +1030,69 @@ TEST(restore_large_files_direct)
     }
 }
 
+/* Large whole files go direct, their chunks decompressed straight into the staging buffer: a
+ * compressible file (zstd blobs) and a random one (stored raw) come back byte for byte; then a
+ * damaged chunk of the compressible one fails that file alone, named, with nothing left under its
+ * name or a temporary one. */
+TEST(restore_large_files_direct_damaged)
+{
+    CHECK(fx.ready);
+    char base[600], src[700], rdir[700], key[700], p[1400], q[1400], out[800], err[256] = "";
+    struct repo *repo = NULL;
+    CHECK(own_repo_dirs("large-damage", base, src, rdir, key) == 0);
+    size_t text_len = (5u << 20) + 333, n = 0;
+    char *text = malloc(text_len);
+    CHECK(text != NULL);
+    for (unsigned line = 0; n < text_len; line++) {
+        char l[96];
+        int k = snprintf(l, sizeof l, "line %u of a compressible file, %llu\n", line,
+                         (unsigned long long)(rng() % 1000));
+        for (int j = 0; j < k && n < text_len; j++) text[n++] = l[j];
+    }
+    CHECK_EQ_INT(write_file(pj(p, sizeof p, src, "text.bin"), text, text_len, 0644), 0);
+    free(text);
+    CHECK(write_random(pj(p, sizeof p, src, "rand.bin"), (3u << 20) + 77) == 0);
+    CHECK_EQ_INT(open_repo(rdir, key, &repo), 0);
+    char snap[65];
+    CHECK_EQ_INT(backup_snapshot(repo, src, snap), 0);
+
+    const char *paths[] = { src };
+    struct eng_restore_result r;
+    struct eng_restore_opts o = { .paths = paths, .n_paths = 1, .target_dir = out, .continue_on_error = 1 };
+    sfmt(out, sizeof out, "%s/out", base);
+    CHECK_EQ_INT(eng_restore(repo, snap, &o, &r, err, sizeof err), 0);
+    CHECKF(json_array_size(r.errors) == 0, "%s", err);
+    CHECK_EQ_INT(r.files, 2);
+    eng_restore_result_release(&r);
+    sfmt(q, sizeof q, "%s/src/text.bin", out);
+    CHECK(files_equal(pj(p, sizeof p, src, "text.bin"), q));
+    sfmt(q, sizeof q, "%s/src/rand.bin", out);
+    CHECK(files_equal(pj(p, sizeof p, src, "rand.bin"), q));
+
+    /* the compressible file's blobs are compressed; damage its second chunk */
+    struct tree_entry e;
+    CHECK_EQ_INT(eng_stat_path(repo, snap, pj(p, sizeof p, src, "text.bin"), &e), 0);
+    CHECKF(e.n_chunks >= 2, "%zu chunks", e.n_chunks);
+    uint32_t pack_no, stored, plain;
+    uint64_t off;
+    CHECK_EQ_INT(repo_blob_locate(repo, &e.chunks[1].id, &pack_no, &off, &stored, &plain), 0);
+    CHECKF(stored < e.chunks[1].len / 2, "stored %u of %u bytes", stored, e.chunks[1].len);
+    tree_entry_release(&e);
+    CHECK_EQ_INT(damage_packs_at(rdir, off + stored / 2), 1);
+    sfmt(out, sizeof out, "%s/out2", base);
+    CHECK_EQ_INT(eng_restore(repo, snap, &o, &r, err, sizeof err), 0);
+    CHECK_EQ_INT(json_array_size(r.errors), 1);
+    const char *bad = json_string_value(json_object_get(json_array_get(r.errors, 0), "path"));
+    CHECKF(bad && strcmp(bad + strlen(bad) - 9, "/text.bin") == 0, "%s", bad ? bad : "(none)");
+    CHECK_EQ_INT(r.files, 1);
+    eng_restore_result_release(&r);
+    sfmt(q, sizeof q, "%s/src/rand.bin", out);
+    CHECK(files_equal(pj(p, sizeof p, src, "rand.bin"), q));
+    sfmt(q, sizeof q, "%s/src", out);
+    CHECK_EQ_INT(count_entries(q), 1);   /* no text.bin, no temporary file */
+    repo_close(repo);
+}
+
 int main(void)
 {
     RUN(fixture_backup);
@@ -1025,6 +1109,7 @@ int main(void)
     RUN(original_location_and_odd_names);
     RUN(incremental_wide_tree);
     RUN(restore_large_files_direct);
+    RUN(restore_large_files_direct_damaged);
     repo_close(fx.repo);
     if (fx.tmp && !getenv("KEEP_TMP")) check_rm_rf(fx.tmp);
     free(fx.tmp);
