@@ -1859,16 +1859,17 @@ int eng_backup(struct repo *repo, const struct eng_backup_opts *o, struct eng_ba
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.cv_work, NULL);
     pthread_cond_init(&b.cv_free, NULL);
-    /* One worker per core, and cores + 2 batches. A worker more than the cores (so that one that
-     * blocks leaves its core to another) did not pay: bench/backup_loop.sh on bench_backup.sh's
-     * corpus, 8 alternating pairs, first backup median 5.66 s either way (cores + 1: 5.43-6.84 s,
-     * one per core: 5.11-6.14 s), with VmHWM 77.3 MB against 73.8 MB on average and zstd's own
-     * CPU in the daemon 6.15-6.47 s against 5.83-6.48 s. An earlier series had favoured cores + 1
-     * by 3% (median 6.04 s against 6.25 s): inside this machine's spread. With cores + 3 batches it
-     * was as fast but 13 MB larger. */
+    /* By default one worker more than the cores, and cores + 2 batches: a worker that blocks (a
+     * page fault, the pack lock, a pwrite) leaves its core to the extra one. bench/backup_loop.sh,
+     * alternating pairs, first backups: on bench_backup.sh's corpus (1.7 GB, 24k files, 8 pairs)
+     * the median was 5.66 s either way (cores + 1: 5.43-6.84 s, one per core: 5.11-6.14 s) and
+     * VmHWM 77.3 MB against 73.8 MB; on bench_scale.sh's tree (1,000,000 small files, 3 pairs)
+     * cores + 1 won every pair, 24.4-25.8 s against 25.4-28.4 s, at the same VmHWM. An earlier
+     * series on the first corpus had favoured cores + 1 by 3%. With cores + 3 batches it was as fast
+     * but 13 MB larger. */
     {
         int cores = o->threads > 0 ? o->threads : eng_default_threads();
-        b.n_workers = cores;
+        b.n_workers = o->threads > 0 ? cores : cores + 1;
         b.max_batches = cores + 2;
     }
 
