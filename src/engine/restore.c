@@ -22,10 +22,9 @@
  * system announces its alignment (statx STATX_DIOALIGN): the worker gathers the file's chunks into
  * an aligned staging buffer (one of RS_DIRECT_SLOTS; a file that finds none free is written
  * buffered), decompressing each chunk that fits straight into it, and writes it out in aligned
- * pieces, the unaligned tail buffered. On this project's
- * VM that took the page cache copy, the page allocations and the writeback off the CPU (see
- * rs_direct_begin); files below the size stay buffered, where one write is cheaper than a
- * synchronous disk request.
+ * pieces, the unaligned tail buffered. On this project's VM that took the page cache copy, the page
+ * allocations and the writeback off the CPU (see rs_direct_begin); files below the size stay
+ * buffered, where one write is cheaper than a synchronous disk request.
  *
  * Every directory is an rs_dir holding an open fd and a count: the walker while listing it, each
  * queued file, each subdirectory and each pending hardlink hold one. Whoever drops the last count
@@ -449,12 +448,7 @@ static int rs_write_chunks(struct rs *r, int fd, const struct tree_entry *e, uin
                 *read_err = 1;
                 return rc;
             }
-            fill += len;
-            if (fill == RS_STAGE) {
-                rc = rs_stage_out(r, fd, stage, fill, staged_at, &direct);
-                staged_at += fill;
-                fill = 0;
-            }
+            fill += len; /* a full stage goes out with the next chunk's room, or at the end */
         } else {
             if ((rc = eng_chunk_get(r->repo, c, &data, &len)) != 0) {
                 *read_err = 1;

@@ -528,17 +528,22 @@ int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, 
 }
 
 /* blob_decode: repo_blob_decode; check_id 0 leaves out the recomputed id (repo_blob_get_fast). */
+/* blob_open: authenticates and decrypts a stored blob in place (its body then follows the nonce). */
+static int blob_open(const struct repo *repo, const struct repo_pentry *e, uint8_t *stored)
+{
+    uint8_t aad[REPO_ID_LEN + 2];
+    if (e->stored < REPO_AEAD_OVERHEAD) return -EBADMSG;
+    repo_blob_aad(aad, &e->id, e->type, e->flags);
+    return repo_aead_open(repo->enc_key, aad, sizeof aad, stored, e->stored);
+}
+
 static int blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *stored, void **data,
                        int check_id)
 {
-    uint8_t aad[REPO_ID_LEN + 2];
     size_t body = e->stored - REPO_AEAD_OVERHEAD;
     uint8_t *out;
     repo_id_t check;
-    int rc;
-    if (e->stored < REPO_AEAD_OVERHEAD) return -EBADMSG;
-    repo_blob_aad(aad, &e->id, e->type, e->flags);
-    rc = repo_aead_open(repo->enc_key, aad, sizeof aad, stored, e->stored);
+    int rc = blob_open(repo, e, stored);
     if (rc < 0) return rc;
     if (e->plain == REPO_PLAIN_UNKNOWN && (e->flags & REPO_BLOB_F_ZSTD)) {
         void *o = NULL; /* the index does not keep the length: the frame gives it */
@@ -575,13 +580,9 @@ static int blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *
 static int blob_decode_into(const struct repo *repo, struct repo_pentry *e, uint8_t *stored, void *dst,
                             size_t len)
 {
-    uint8_t aad[REPO_ID_LEN + 2];
     size_t body = e->stored - REPO_AEAD_OVERHEAD;
     uint64_t fcs = 0;
-    int rc;
-    if (e->stored < REPO_AEAD_OVERHEAD) return -EBADMSG;
-    repo_blob_aad(aad, &e->id, e->type, e->flags);
-    rc = repo_aead_open(repo->enc_key, aad, sizeof aad, stored, e->stored);
+    int rc = blob_open(repo, e, stored);
     if (rc < 0) return rc;
     if (e->flags & REPO_BLOB_F_ZSTD) {
         rc = repo_zstd_frame_size(stored + REPO_NONCE_LEN, body, &fcs);
@@ -745,23 +746,6 @@ int repo_blob_get_fast_into(struct repo *repo, const repo_id_t *id, void *dst, s
     return blob_get(repo, id, &data, &got, 0, &into);
 }
 
-/* blob_get_remote_into: a remote repository's blob (a malloc'd copy) into the caller's buffer. */
-static int blob_get_remote_into(struct repo *repo, const repo_id_t *id, void **data, size_t *len,
-                                const struct blob_into *into)
-{
-    void *copy = NULL;
-    size_t n = 0;
-    int rc = repo->remote->get(repo->remote_ctx, id, &copy, &n);
-    if (rc == 0 && n != into->len) rc = -EMSGSIZE;
-    if (rc == 0) {
-        if (n) memcpy(into->dst, copy, n);
-        *data = into->dst;
-        if (len) *len = n;
-    }
-    free(copy);
-    return rc;
-}
-
 static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, size_t *len, int check_id,
                          const struct blob_into *into, uint32_t *tried)
 {
@@ -771,9 +755,8 @@ static int blob_get_once(struct repo *repo, const repo_id_t *id, void **data, si
     int rc;
     *data = NULL;
     if (len) *len = 0;
-    if (repo->remote)
-        return into ? blob_get_remote_into(repo, id, data, len, into)
-                    : repo->remote->get(repo->remote_ctx, id, data, len);
+    if (repo->remote) /* its blobs come as copies: the caller's ordinary read takes them */
+        return into ? -EMSGSIZE : repo->remote->get(repo->remote_ctx, id, data, len);
     rc = lookup(repo, id, &e, &pack);
     if (rc < 0) {
         char hex[REPO_ID_HEX_LEN + 1];
