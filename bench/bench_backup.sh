@@ -8,8 +8,9 @@
 # (release build), timed from just before the POST (curl's start, as a peer's time includes its
 # process start) to the end the daemon records for the run or recovery (endTimeUsecs, same clock):
 # the bench polls for the end (bench/lib_poll.sh: a light poll, as the daemon shares the cores with
-# it), and the polling's delay is not the daemon's time. Prints a table of absolute figures and the ratios
-# coffer/peer. Not a test: nothing is asserted.
+# it), and the polling's delay is not the daemon's time. Each tool's restore is also reported on disk:
+# its time plus a sync right after it (the peers end before their data is written: lib_restore.sh).
+# Prints a table of absolute figures and the ratios coffer/peer. Not a test: nothing is asserted.
 #
 #   bench/bench_backup.sh [WORKDIR]     (default /tmp/coffer-bench; needs ~8 GB free)
 set -euo pipefail
@@ -96,7 +97,8 @@ coffer_restore() {
   mkdir -p "$W/restore-coffer"; bench_settle "$W"; drop_caches; t0=$(now)
   rid=$(api POST /data-protect/recoveries "$(restore_body "$sid" "$CORPUS" "$OBJ" "$W/restore-coffer")" | jq -r .id)
   doc=$(bench_wait_end "/data-protect/recoveries/$rid"); s=$(bench_status "$doc")
-  T[coffer_restore]=$(bench_end_s "$t0" "$doc"); echo "coffer restore: $s in ${T[coffer_restore]} s"
+  T[coffer_restore]=$(bench_end_s "$t0" "$doc"); T[coffer_restore_sync]=$(bench_sync_s)
+  echo "coffer restore: $s in ${T[coffer_restore]} s, then sync ${T[coffer_restore_sync]} s"
   M[coffer_restore]=$(awk '/VmHWM/{print $2}' /proc/$CPID/status)
 }
 
@@ -117,8 +119,13 @@ timed borg3 borg create --compression zstd,3 ::b3 "$CORPUS"
 echo "== restore"
 coffer_restore
 bench_settle "$W"; drop_caches; timed restic_restore restic restore latest -q --target "$W/restore-restic"
+T[restic_restore_sync]=$(bench_sync_s)
 mkdir -p "$W/restore-borg"; bench_settle "$W"; drop_caches
 timed borg_restore sh -c "cd '$W/restore-borg' && borg extract ::b3"
+T[borg_restore_sync]=$(bench_sync_s)
+for k in coffer restic borg; do   # "on disk": lib_restore.sh, bench_sync_s
+  T[${k}_restore_disk]=$(echo "${T[${k}_restore]} + ${T[${k}_restore_sync]}" | bc -l | xargs printf '%.2f')
+done
 # An alternate-location restore puts the folder at <dir>/<basename>.
 if diff -r --no-dereference -q "$CORPUS" "$W/restore-coffer/$(basename "$CORPUS")" >/dev/null 2>&1; then VERIFY=identical; else VERIFY=DIFFERENT; fi
 
@@ -135,6 +142,9 @@ for p in 1:first 2:unchanged 3:changed-5%; do k=${p%%:*}; n=${p#*:}
 done
 printf '%-22s %9ss %9ss %9ss %14s %14s\n' "full restore" "${T[coffer_restore]}" "${T[restic_restore]}" "${T[borg_restore]}" \
   "$(ratio ${T[coffer_restore]} ${T[restic_restore]})" "$(ratio ${T[coffer_restore]} ${T[borg_restore]})"
+printf '%-22s %9ss %9ss %9ss %14s %14s\n' "restore, on disk" "${T[coffer_restore_disk]}" "${T[restic_restore_disk]}" \
+  "${T[borg_restore_disk]}" "$(ratio ${T[coffer_restore_disk]} ${T[restic_restore_disk]})" \
+  "$(ratio ${T[coffer_restore_disk]} ${T[borg_restore_disk]})"
 printf '%-22s %10s %10s %10s %14s %14s\n' "repo bytes" "${S[coffer]}" "${S[restic]}" "${S[borg]}" \
   "$(ratio ${S[coffer]} ${S[restic]})" "$(ratio ${S[coffer]} ${S[borg]})"
 pk_r=$(printf '%s\n' "${M[restic1]}" "${M[restic2]}" "${M[restic3]}" "${M[restic_restore]}" | sort -n | tail -1)

@@ -6,11 +6,13 @@
 # tool: first backup, unchanged re-backup, full restore; the peak memory of each (coffer: the
 # daemon's VmHWM during the phase, reset at its start through /proc/PID/clear_refs; restic:
 # /usr/bin/time's maximum RSS of the phase). Coffer is driven through its REST API (release build),
-# timed from the POST to the end of the run; the file index of each snapshot (built after its run)
-# is waited for between phases and its peak reported too. Prints a table of absolute figures and
-# the ratios coffer/restic. Not a test: nothing is asserted. Run it twice with different PER_DIR
-# to see how memory grows with the files per directory (it must grow less than linearly); with
-# NO_RESTIC=1 only coffer runs (for such memory runs). COFFERD=path runs that daemon binary.
+# timed from the POST to the end of the run; each restore is also reported on disk, plus a sync right
+# after it (restic's restore ends before its data is written: lib_restore.sh). The file index of each
+# snapshot (built after its run) is waited for between phases and its peak reported too. Prints a
+# table of absolute figures and the ratios coffer/restic. Not a test: nothing is asserted. Run it
+# twice with different PER_DIR to see how memory grows with the files per directory (it must grow
+# less than linearly); with NO_RESTIC=1 only coffer runs (for such memory runs). COFFERD=path runs
+# that daemon binary.
 #
 #   bench/bench_scale.sh [FILES] [PER_DIR] [WORKDIR]   (default 1000000 1000 /tmp/coffer-scale)
 #
@@ -114,9 +116,10 @@ sid=$(jq -r '.runs[0].objects[0].localSnapshotInfo.snapshotInfo.snapshotId' "$W/
 mkdir -p "$W/restore-coffer"; bench_settle "$W"; drop_caches; perf_start coffer_restore; hwm_reset; R[coffer_restore]=$(rss); t0=$(now)
 rid=$(api POST /data-protect/recoveries "$(restore_body "$sid" "$TREE" "$OBJ" "$W/restore-coffer")" | jq -r .id)
 doc=$(bench_wait_end "/data-protect/recoveries/$rid"); s=$(bench_status "$doc")
-T[coffer_restore]=$(bench_end_s "$t0" "$doc"); perf_stop; M[coffer_restore]=$(hwm)
-echo "coffer restore: $s in ${T[coffer_restore]} s"
+T[coffer_restore]=$(bench_end_s "$t0" "$doc"); perf_stop; M[coffer_restore]=$(hwm); T[coffer_sync]=$(bench_sync_s)
+echo "coffer restore: $s in ${T[coffer_restore]} s, then sync ${T[coffer_sync]} s"
 bench_settle "$W"; drop_caches; restic_timed restic_restore restic restore latest -q --target "$W/restore-restic"
+T[restic_sync]=-; [ -n "$NO_RESTIC" ] || T[restic_sync]=$(bench_sync_s)
 if diff -r --no-dereference -q "$TREE" "$W/restore-coffer/$(basename "$TREE")" >/dev/null 2>&1; then VERIFY=identical; else VERIFY=DIFFERENT; fi
 SC=$(du -sb "$CDATA/repo" | cut -f1); SR=-; [ -n "$NO_RESTIC" ] || SR=$(du -sb "$W/restic" | cut -f1)
 kill -TERM $CPID; wait $CPID || true
@@ -130,6 +133,9 @@ for p in 1:first-backup 2:re-backup _restore:restore; do k=${p%%:*}; n=${p#*:}
   printf '%-18s %9ss %9ss %14s %12s %12s %10s %12s\n' "$n" "${T[coffer$k]}" "${T[restic$k]}" \
     "$(ratio "${T[coffer$k]}" "${T[restic$k]}")" "${M[coffer$k]}" "${M[restic$k]}" "$(ratio "${M[coffer$k]}" "${M[restic$k]}")" "${R[coffer$k]}"
 done
+ondisk() { case "$1$2" in *-*) echo -;; *) echo "$1 + $2" | bc -l | xargs printf '%.2f';; esac; }
+T[coffer_disk]=$(ondisk "${T[coffer_restore]}" "${T[coffer_sync]}"); T[restic_disk]=$(ondisk "${T[restic_restore]}" "${T[restic_sync]}")
+printf '%-18s %9ss %9ss %14s\n' "restore, on disk" "${T[coffer_disk]}" "${T[restic_disk]}" "$(ratio "${T[coffer_disk]}" "${T[restic_disk]}")"
 printf '%-18s %10s %10s %14s\n' "repo bytes" "$SC" "$SR" "$(ratio "$SC" "$SR")"
 echo "coffer file index peak KB: first ${M[index1]} (from ${R[index1]}), second ${M[index2]} (from ${R[index2]})"
 echo "(coffer KB: the daemon's peak during the phase; restic KB: that phase's peak)"

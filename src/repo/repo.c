@@ -527,7 +527,6 @@ int repo_blob_locate(struct repo *repo, const repo_id_t *id, uint32_t *pack_no, 
     return 0;
 }
 
-/* blob_decode: repo_blob_decode; check_id 0 leaves out the recomputed id (repo_blob_get_fast). */
 /* blob_open: authenticates and decrypts a stored blob in place (its body then follows the nonce). */
 static int blob_open(const struct repo *repo, const struct repo_pentry *e, uint8_t *stored)
 {
@@ -537,6 +536,7 @@ static int blob_open(const struct repo *repo, const struct repo_pentry *e, uint8
     return repo_aead_open(repo->enc_key, aad, sizeof aad, stored, e->stored);
 }
 
+/* blob_decode: repo_blob_decode; check_id 0 leaves out the recomputed id (repo_blob_get_fast). */
 static int blob_decode(const struct repo *repo, struct repo_pentry *e, uint8_t *stored, void **data,
                        int check_id)
 {
