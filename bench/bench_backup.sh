@@ -124,7 +124,7 @@ mkdir -p "$W/restore-borg"; bench_settle "$W"; drop_caches
 timed borg_restore sh -c "cd '$W/restore-borg' && borg extract ::b3"
 T[borg_restore_sync]=$(bench_sync_s)
 for k in coffer restic borg; do   # "on disk": lib_restore.sh, bench_sync_s
-  T[${k}_restore_disk]=$(echo "${T[${k}_restore]} + ${T[${k}_restore_sync]}" | bc -l | xargs printf '%.2f')
+  T[${k}_restore_disk]=$(bench_on_disk "${T[${k}_restore]}" "${T[${k}_restore_sync]}")
 done
 # An alternate-location restore puts the folder at <dir>/<basename>.
 if diff -r --no-dereference -q "$CORPUS" "$W/restore-coffer/$(basename "$CORPUS")" >/dev/null 2>&1; then VERIFY=identical; else VERIFY=DIFFERENT; fi

@@ -133,8 +133,8 @@ for p in 1:first-backup 2:re-backup _restore:restore; do k=${p%%:*}; n=${p#*:}
   printf '%-18s %9ss %9ss %14s %12s %12s %10s %12s\n' "$n" "${T[coffer$k]}" "${T[restic$k]}" \
     "$(ratio "${T[coffer$k]}" "${T[restic$k]}")" "${M[coffer$k]}" "${M[restic$k]}" "$(ratio "${M[coffer$k]}" "${M[restic$k]}")" "${R[coffer$k]}"
 done
-ondisk() { case "$1$2" in *-*) echo -;; *) echo "$1 + $2" | bc -l | xargs printf '%.2f';; esac; }
-T[coffer_disk]=$(ondisk "${T[coffer_restore]}" "${T[coffer_sync]}"); T[restic_disk]=$(ondisk "${T[restic_restore]}" "${T[restic_sync]}")
+T[coffer_disk]=$(bench_on_disk "${T[coffer_restore]}" "${T[coffer_sync]}")
+T[restic_disk]=$(bench_on_disk "${T[restic_restore]}" "${T[restic_sync]}")
 printf '%-18s %9ss %9ss %14s\n' "restore, on disk" "${T[coffer_disk]}" "${T[restic_disk]}" "$(ratio "${T[coffer_disk]}" "${T[restic_disk]}")"
 printf '%-18s %10s %10s %14s\n' "repo bytes" "$SC" "$SR" "$(ratio "$SC" "$SR")"
 echo "coffer file index peak KB: first ${M[index1]} (from ${R[index1]}), second ${M[index2]} (from ${R[index2]})"

@@ -72,3 +72,7 @@ bench_sync_s() {
   sync
   echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.2f'
 }
+# bench_on_disk RESTORE_S SYNC_S: their sum (a restore on disk); "-" when either is "-" (not run).
+bench_on_disk() {
+  case "$1$2" in *-*) echo -;; *) echo "$1 + $2" | bc -l | xargs printf '%.2f';; esac
+}

@@ -454,18 +454,20 @@ static int rs_write_chunks(struct rs *r, int fd, const struct tree_entry *e, uin
                 *read_err = 1;
                 return rc;
             }
-            if (!stage) rc = fsio_pwrite_full(fd, data, len, c->offset);
-            for (size_t done = 0; stage && done < len && !rc;) {
-                size_t n = len - done < RS_STAGE - fill ? len - done : RS_STAGE - fill;
-                memcpy(stage + fill, (uint8_t *)data + done, n);
-                fill += n;
-                done += n;
-                if (fill == RS_STAGE) {
-                    rc = rs_stage_out(r, fd, stage, fill, staged_at, &direct);
-                    staged_at += fill;
-                    fill = 0;
+            if (!stage)
+                rc = fsio_pwrite_full(fd, data, len, c->offset);
+            else /* a chunk larger than the stage's room: copied in, a full stage at a time */
+                for (size_t done = 0; done < len && !rc;) {
+                    size_t n = len - done < RS_STAGE - fill ? len - done : RS_STAGE - fill;
+                    memcpy(stage + fill, (uint8_t *)data + done, n);
+                    fill += n;
+                    done += n;
+                    if (fill == RS_STAGE) {
+                        rc = rs_stage_out(r, fd, stage, fill, staged_at, &direct);
+                        staged_at += fill;
+                        fill = 0;
+                    }
                 }
-            }
             free(data);
         }
         if (rc) return rc;

@@ -73,10 +73,11 @@ int repo_blob_get(struct repo *repo, const repo_id_t *id, void **data, size_t *l
 int repo_blob_get_fast(struct repo *repo, const repo_id_t *id, void **data, size_t *len);
 /* repo_blob_get_fast_into: repo_blob_get_fast into the caller's buffer, for a blob whose plaintext
  * the caller knows to be len bytes (a file chunk: its tree says): decompressed straight into dst,
- * no allocation and no copy. -EMSGSIZE, with nothing recorded as damage, when the blob does not hold
- * len bytes, its length cannot be known before decompressing, or the repository is remote (its
- * blobs arrive as copies): the caller then reads it with repo_blob_get_fast, which says what it
- * holds; dst's content is undefined. */
+ * with no plaintext buffer of its own and no copy (the stored bytes are still read into one).
+ * -EMSGSIZE, with nothing recorded as damage, when the blob does not hold len bytes, its length
+ * cannot be known before decompressing, or the repository is remote (its blobs arrive as copies):
+ * the caller then reads it with repo_blob_get_fast, which says what it holds; dst's content is
+ * undefined. */
 int repo_blob_get_fast_into(struct repo *repo, const repo_id_t *id, void *dst, size_t len);
 /* repo_blob_check: without reading the blob, whether it can be read as far as the repository
  * knows: it is in the index, its copy is not on the damaged-blob list, its pack opens and is long
