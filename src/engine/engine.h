@@ -113,6 +113,8 @@ struct eng_restore_opts {
     void *progress_ctx;
     volatile int *cancel;
     int threads;               /* file writers; <= 0 = 6 per core (8..64): they wait on reads */
+    uint64_t sync_step;        /* bytes written through the page cache between two write-back passes
+                                * during the restore (syncfs, restore.c); 0 = 64 MiB */
 };
 
 struct eng_restore_result {
@@ -121,6 +123,7 @@ struct eng_restore_result {
     uint64_t resolve_usecs;     /* from the call to the requested paths resolved (snapshot, trees read) */
     uint64_t sync_usecs;        /* the final sync pass (syncfs of each file system written to) */
     uint64_t direct_files;      /* files written with direct I/O (large whole files, restore.c) */
+    uint64_t sync_passes;       /* write-back passes run during the restore (the final pass not counted) */
     json_t *errors;            /* owned: array of {"path":..,"message":..} */
 };
 

@@ -14,9 +14,10 @@
  *
  * As it queues files the walker hints the pack ranges their chunks lie in to the repository
  * (repo_pack_prefetch: the reads start before a worker asks). Chunks are read with
- * repo_blob_get_fast (authenticated by AES-GCM, the id not recomputed). A flusher thread starts
- * each complete file's writeback, and the restore ends with a sync pass (syncfs of every file
- * system written to): what a successful restore wrote is durable when it returns.
+ * repo_blob_get_fast (authenticated by AES-GCM, the id not recomputed). A flusher thread writes the
+ * file system back every RS_SYNC_STEP bytes written through the page cache, and the restore ends
+ * with a sync pass (syncfs of every file system written to): what a successful restore wrote is
+ * durable when it returns.
  *
  * A whole file (no holes) of RS_DIRECT_MIN bytes or more is written with direct I/O where the file
  * system announces its alignment (statx STATX_DIOALIGN): the worker gathers the file's chunks into
@@ -55,7 +56,7 @@
 #define RS_WORKERS_PER_CORE 6 /* default writers: per core, at least MIN, at most MAX */
 #define RS_WORKERS_MIN 8
 #define RS_WORKERS_MAX 64
-#define RS_FLUSH_MAX 256       /* files whose writeback the flusher is still to start */
+#define RS_SYNC_STEP (64u << 20) /* default bytes through the page cache between write-back passes */
 #define RS_RA_SPAN (4u << 20)  /* pack read-ahead: hints of at most this many bytes */
 #define RS_RA_GAP (256u << 10) /* blobs this close together join one hint */
 #define RS_DIRECT_MIN (1u << 20) /* whole files this large are written with direct I/O */
@@ -134,10 +135,12 @@ struct rs {
     uint64_t t0;              /* util_time_mono at the call, for the result's timings */
     atomic_uint_fast64_t first_file;
     int *sync_fds;            /* walker: one open directory per file system written to (syncfs) */
-    pthread_mutex_t fl_mu;    /* the flusher: fds of complete files whose writeback it starts */
+    pthread_mutex_t fl_mu;    /* the flusher: a file whose file system it is to write back */
     pthread_cond_t fl_cv;
-    int fl_fds[RS_FLUSH_MAX];
-    size_t fl_head, fl_len;
+    int fl_fd;                /* guarded by fl_mu: owned, closed by the flusher; -1 when none waits */
+    atomic_uint_fast64_t fl_bytes; /* bytes written through the page cache so far */
+    uint64_t fl_step;         /* o->sync_step, or RS_SYNC_STEP */
+    atomic_uint_fast64_t fl_passes; /* write-back passes the flusher ran */
     int fl_closing, fl_started;
     pthread_t flusher;
     uint32_t ra_pack;         /* walker: the pack range read-ahead is collecting (UINT32_MAX: none) */
@@ -488,7 +491,7 @@ static int rs_write_chunks(struct rs *r, int fd, const struct tree_entry *e, uin
 /* rs_write_content: the file's content into fd. A file with holes gets its size first and only
  * its data written (the holes stay unallocated); a whole file may go direct (rs_direct_begin). */
 static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, uint64_t *written,
-                            int *read_err)
+                            int *read_err, int *direct)
 {
     uint64_t end = 0;
     size_t align = 1;
@@ -501,6 +504,7 @@ static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, ui
     if (end != e->size) holes = 1;
     if (holes && ftruncate(fd, (off_t)e->size) != 0) return -errno;
     if (!holes) stage = rs_direct_begin(r, fd, e, &align);
+    *direct = stage != NULL;
     rc = rs_write_chunks(r, fd, e, written, read_err, stage, align);
     if (stage) rs_stage_put(r, stage);
     return rc;
@@ -509,43 +513,48 @@ static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, ui
 /* ---------- durability ---------- */
 
 /* A restore reports success only once what it wrote is durable: a sync pass (syncfs) at the end.
- * So that the pass does not start 1.7 GB of writeback only then, each file's writeback is started
- * as soon as its data is written: the worker hands a duplicate of its fd to the flusher thread,
- * which asks the kernel to start writing it back (sync_file_range SYNC_FILE_RANGE_WRITE: that can
- * block on block allocation and a busy disk, the flusher's time, not the worker's) and closes it.
- * With the flusher's queue full the file is left to the sync pass. */
+ * So that the pass does not find all the data still to write, a flusher thread writes back while
+ * the restore goes on: each time another fl_step bytes (RS_SYNC_STEP unless the caller asks for
+ * another step) have been written through the page cache, the worker whose file crossed the step hands a duplicate of its fd to the flusher, which
+ * runs a write-back pass of that file system (syncfs: it blocks the flusher, not the workers). One
+ * pass writes every file written since the last one in a single plugged sweep: the block layer
+ * merges neighbouring small files into large requests. Starting each file's writeback on its own
+ * (sync_file_range, until 2026-12-07) issued a small request per file and cost about 30 us of CPU
+ * per file on this project's VM (24,000 files of 27 KB: 1.7 s of machine CPU against 1.1-1.3 s with
+ * a pass every 64 MiB, 1.6 s against 1.05-1.1 s wall, the final pass 20 ms either way). A pass may
+ * also write other programs' dirty data on that file system earlier than the kernel would: the
+ * final pass does that too. An error of a pass is not lost: the final pass syncs through its own
+ * descriptors, which still see the file system's write-back error. */
 static void *rs_flusher(void *arg)
 {
     struct rs *r = arg;
     for (;;) {
         pthread_mutex_lock(&r->fl_mu);
-        while (!r->fl_len && !r->fl_closing) pthread_cond_wait(&r->fl_cv, &r->fl_mu);
-        if (!r->fl_len) {
-            pthread_mutex_unlock(&r->fl_mu);
-            break;
-        }
-        int fd = r->fl_fds[r->fl_head];
-        r->fl_head = (r->fl_head + 1) % RS_FLUSH_MAX;
-        r->fl_len--;
+        while (r->fl_fd < 0 && !r->fl_closing) pthread_cond_wait(&r->fl_cv, &r->fl_mu);
+        int fd = r->fl_fd, closing = r->fl_closing;
+        r->fl_fd = -1;
         pthread_mutex_unlock(&r->fl_mu);
-        if (!rs_stopped(r)) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        if (fd < 0) break;
+        if (!closing && !rs_stopped(r)) {
+            syncfs(fd);
+            atomic_fetch_add_explicit(&r->fl_passes, 1, memory_order_relaxed);
+        }
         close(fd);
     }
     return NULL;
 }
 
-static void rs_flush_hand(struct rs *r, int fd)
+/* rs_flush_count: bytes a worker wrote through the page cache into the open file fd; the worker
+ * whose bytes cross the next multiple of fl_step wakes the flusher with a duplicate of fd (none is
+ * handed while one still waits). */
+static void rs_flush_count(struct rs *r, int fd, uint64_t bytes)
 {
-    if (!r->fl_started) return;
+    uint64_t before;
+    if (!r->fl_started || !bytes) return;
+    before = atomic_fetch_add_explicit(&r->fl_bytes, bytes, memory_order_relaxed);
+    if (before / r->fl_step == (before + bytes) / r->fl_step) return;
     pthread_mutex_lock(&r->fl_mu);
-    if (r->fl_len < RS_FLUSH_MAX) {
-        int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-        if (dup_fd >= 0) {
-            r->fl_fds[(r->fl_head + r->fl_len) % RS_FLUSH_MAX] = dup_fd;
-            r->fl_len++;
-            pthread_cond_signal(&r->fl_cv);
-        }
-    }
+    if (r->fl_fd < 0 && (r->fl_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) pthread_cond_signal(&r->fl_cv);
     pthread_mutex_unlock(&r->fl_mu);
 }
 
@@ -593,7 +602,7 @@ static int rs_link_tmpfile(struct rs *r, struct rs_job *j, int fd)
 static void rs_job_run(struct rs *r, struct rs_job *j)
 {
     char tmp[64];
-    int fd = -1, rc, unnamed = 0, read_err = 0;
+    int fd = -1, rc, unnamed = 0, read_err = 0, direct = 0;
     uint64_t written = 0;
     if (rs_stopped(r)) return;
 again:
@@ -619,8 +628,8 @@ again:
         rs_fail(r, j->spath, -errno, "cannot create file");
         return;
     }
-    rc = rs_write_content(r, fd, &j->e, &written, &read_err);
-    if (!rc && written) rs_flush_hand(r, fd);
+    rc = rs_write_content(r, fd, &j->e, &written, &read_err, &direct);
+    if (!rc && !direct) rs_flush_count(r, fd, written);
     if (!rc && r->o->preserve_attrs) {
         rc = rs_apply_fd(r, fd, &j->e);
         if (rc) {
@@ -1038,8 +1047,8 @@ static int rs_sync_add(struct rs *r, int fd, size_t max)
 }
 
 /* The sync pass: everything written is durable before the restore reports success (syncfs of each
- * file system written to: file data, the new entries and the directories' attributes; the data was
- * mostly written back already, each file's writeback started when it was complete). */
+ * file system written to: file data, the new entries and the directories' attributes; the flusher's
+ * passes have written all but about the last step's bytes already). */
 static int rs_sync_all(struct rs *r, char *err, size_t errlen)
 {
     int rc = 0;
@@ -1123,6 +1132,8 @@ int eng_restore(struct repo *repo, const char *snapshot_id, const struct eng_res
     pthread_cond_init(&r.cv_space, NULL);
     pthread_mutex_init(&r.fl_mu, NULL);
     pthread_cond_init(&r.fl_cv, NULL);
+    r.fl_fd = -1;
+    r.fl_step = o->sync_step ? o->sync_step : RS_SYNC_STEP;
     atomic_init(&r.stop, 0);
     struct rlimit rl;   /* open directories are fds: allow what the hard limit allows */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
@@ -1233,6 +1244,7 @@ done_threads:
     out->skipped = r.skipped;
     out->first_file_usecs = atomic_load(&r.first_file);
     out->direct_files = atomic_load(&r.direct_files);
+    out->sync_passes = atomic_load(&r.fl_passes);
     free(r.workers);
     free(r.group);
     free(r.sync_fds);

@@ -69,10 +69,10 @@ static int restore_body(struct recovery_exec *x, char *err, size_t errlen)
         else
             rc = x->mover->restore(job_repo(x->j), sp->snapshot_id, &opts, &res, err, errlen);
         log_info("recovery %s: %zu path(s) to %s in %" PRId64 " ms (paths resolved at %" PRIu64 " ms, first file at %"
-                 PRIu64 " ms, synced in %" PRIu64 " ms; %" PRIu64 " files, %" PRIu64 " of them direct, %" PRIu64
-                 " bytes)", x->r->id, np, target ? target : "original paths", (util_time_mono() - t0) / 1000,
-                 res.resolve_usecs / 1000, res.first_file_usecs / 1000, res.sync_usecs / 1000, res.files,
-                 res.direct_files, res.bytes);
+                 PRIu64 " ms, synced in %" PRIu64 " ms after %" PRIu64 " write-back passes; %" PRIu64 " files, %" PRIu64
+                 " of them direct, %" PRIu64 " bytes)", x->r->id, np, target ? target : "original paths",
+                 (util_time_mono() - t0) / 1000, res.resolve_usecs / 1000, res.first_file_usecs / 1000,
+                 res.sync_usecs / 1000, res.sync_passes, res.files, res.direct_files, res.bytes);
         x->tot.files += (int64_t)(res.files + res.symlinks + res.other);
         x->tot.dirs += (int64_t)res.dirs;
         x->tot.bytes += (int64_t)res.bytes;

@@ -1030,6 +1030,57 @@ TEST(restore_large_files_direct)
     }
 }
 
+/* Files written through the page cache are written back while the restore goes on: a pass each
+ * time another sync_step bytes have been written (restore.c's flusher; the step is 64 MiB unless
+ * asked). With a step of 256 KiB, 48 files of 60-100 KB (about 3.8 MB) cross it about 15 times, so
+ * passes run (one at a time: a crossing while one waits is merged into it); every byte comes back,
+ * and the flusher's descriptors are all closed. With the default step nothing crosses it. */
+TEST(restore_writes_back_during_the_restore)
+{
+    CHECK(fx.ready);
+    char src[600], dst[600], dst2[600], p[1400], q[1400], name[32], err[256] = "";
+    struct eng_backup_result br;
+    struct eng_restore_result rr;
+    sfmt(src, sizeof src, "%s/passes", fx.tmp);
+    sfmt(dst, sizeof dst, "%s/passes-restored", fx.tmp);
+    sfmt(dst2, sizeof dst2, "%s/passes-default", fx.tmp);
+    CHECK(mkdir(src, 0755) == 0 && mkdir(dst, 0755) == 0 && mkdir(dst2, 0755) == 0);
+    for (int i = 0; i < 48; i++) {
+        sfmt(name, sizeof name, "f%02d.bin", i);
+        CHECK(write_random(pj(p, sizeof p, src, name), 60000 + (size_t)i * 833) == 0);
+    }
+    CHECK_EQ_INT(backup(fx.repo, src, NULL, &br, NULL, NULL), 0);
+    char snap[REPO_ID_HEX_LEN + 1];
+    memcpy(snap, br.snapshot_id, sizeof snap);
+    eng_backup_result_release(&br);
+
+    const char *paths[] = { src };
+    struct eng_restore_opts o = { .paths = paths, .n_paths = 1, .target_dir = dst, .threads = 3,
+                                  .sync_step = 256u << 10 };
+    CHECK_EQ_INT(eng_restore(fx.repo, snap, &o, &rr, err, sizeof err), 0);
+    CHECKF(json_array_size(rr.errors) == 0, "%s", err);
+    CHECK_EQ_INT(rr.files, 48);
+    CHECK_EQ_INT(rr.direct_files, 0);
+    uint64_t passes = rr.sync_passes;
+    eng_restore_result_release(&rr);
+    CHECKF(passes >= 1 && passes <= 15, "%lu write-back passes", (unsigned long)passes);
+    for (int i = 0; i < 48; i++) {
+        sfmt(name, sizeof name, "f%02d.bin", i);
+        sfmt(q, sizeof q, "%s/passes/%s", dst, name);
+        CHECKF(files_equal(pj(p, sizeof p, src, name), q), "%s differs", name);
+    }
+    CHECK_EQ_INT(fds_under(dst), 0);
+
+    o.target_dir = dst2;
+    o.sync_step = 0;
+    CHECK_EQ_INT(eng_restore(fx.repo, snap, &o, &rr, err, sizeof err), 0);
+    CHECK_EQ_INT(rr.files, 48);
+    CHECK_EQ_INT(rr.sync_passes, 0);
+    eng_restore_result_release(&rr);
+    sfmt(q, sizeof q, "%s/passes/f47.bin", dst2);
+    CHECK(files_equal(pj(p, sizeof p, src, "f47.bin"), q));
+}
+
 /* Large whole files go direct, their chunks decompressed straight into the staging buffer: a
  * compressible file (zstd blobs) and a random one (stored raw) come back byte for byte; then a
  * damaged chunk of the compressible one fails that file alone, named, with nothing left under its
@@ -1109,6 +1160,7 @@ int main(void)
     RUN(original_location_and_odd_names);
     RUN(incremental_wide_tree);
     RUN(restore_large_files_direct);
+    RUN(restore_writes_back_during_the_restore);
     RUN(restore_large_files_direct_damaged);
     repo_close(fx.repo);
     if (fx.tmp && !getenv("KEEP_TMP")) check_rm_rf(fx.tmp);
