@@ -151,3 +151,6 @@ pk_r=$(printf '%s\n' "${M[restic1]}" "${M[restic2]}" "${M[restic3]}" "${M[restic
 pk_b=$(printf '%s\n' "${M[borg1]}" "${M[borg2]}" "${M[borg3]}" "${M[borg_restore]:-0}" | sort -n | tail -1)
 printf '%-22s %8sKB %8sKB %8sKB %14s %14s\n' "peak memory" "${M[coffer_restore]}" "$pk_r" "$pk_b" \
   "$(ratio ${M[coffer_restore]} $pk_r)" "$(ratio ${M[coffer_restore]} $pk_b)"
+# The daemon's VmHWM only grows: the phase whose figure first reaches the peak is the one that set it.
+echo "coffer VmHWM after each phase: first ${M[coffer1]} KB, unchanged ${M[coffer2]} KB," \
+  "changed ${M[coffer3]} KB, restore ${M[coffer_restore]} KB"

@@ -512,19 +512,20 @@ static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, ui
 
 /* ---------- durability ---------- */
 
-/* A restore reports success only once what it wrote is durable: a sync pass (syncfs) at the end.
- * So that the pass does not find all the data still to write, a flusher thread writes back while
- * the restore goes on: each time another fl_step bytes (RS_SYNC_STEP unless the caller asks for
- * another step) have been written through the page cache, the worker whose file crossed the step hands a duplicate of its fd to the flusher, which
- * runs a write-back pass of that file system (syncfs: it blocks the flusher, not the workers). One
- * pass writes every file written since the last one in a single plugged sweep: the block layer
- * merges neighbouring small files into large requests. Starting each file's writeback on its own
- * (sync_file_range, until 2026-12-07) issued a small request per file and cost about 30 us of CPU
- * per file on this project's VM (24,000 files of 27 KB: 1.7 s of machine CPU against 1.1-1.3 s with
- * a pass every 64 MiB, 1.6 s against 1.05-1.1 s wall, the final pass 20 ms either way). A pass may
- * also write other programs' dirty data on that file system earlier than the kernel would: the
- * final pass does that too. An error of a pass is not lost: the final pass syncs through its own
- * descriptors, which still see the file system's write-back error. */
+/* A restore reports success only once what it wrote is durable: a sync pass (syncfs) at the end. So
+ * that the pass does not find all the data still to write, a flusher thread writes back while the
+ * restore goes on: each time another fl_step bytes (RS_SYNC_STEP unless the caller asks for another
+ * step) have been written through the page cache, the worker whose file crossed the step hands a
+ * duplicate of its fd to the flusher, which runs a write-back pass of that file system (syncfs: it
+ * blocks the flusher, not the workers). One pass writes every file written since the last one in a
+ * single plugged sweep: the block layer merges neighbouring small files into large requests.
+ * Starting each file's writeback on its own (sync_file_range, until 2026-12-07) issued a small
+ * request per file and cost about 30 us of CPU per file on this project's VM (24,000 files of 27
+ * KB: 1.7 s of machine CPU against 1.1-1.3 s with a pass every 64 MiB, 1.6 s against 1.05-1.1 s
+ * wall, the final pass 20 ms either way). A pass may also write other programs' dirty data on that
+ * file system earlier than the kernel would: the final pass does that too. An error of a pass is
+ * not lost: the final pass syncs through its own descriptors, which still see the file system's
+ * write-back error. */
 static void *rs_flusher(void *arg)
 {
     struct rs *r = arg;
@@ -536,7 +537,7 @@ static void *rs_flusher(void *arg)
         pthread_mutex_unlock(&r->fl_mu);
         if (fd < 0) break;
         if (!closing && !rs_stopped(r)) {
-            syncfs(fd);
+            (void)syncfs(fd); /* its error: the final pass reports it (above) */
             atomic_fetch_add_explicit(&r->fl_passes, 1, memory_order_relaxed);
         }
         close(fd);
