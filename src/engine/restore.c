@@ -322,6 +322,55 @@ static int rs_mkdir(struct rs *r, struct rs_dir *parent, const char *name, const
     return 0;
 }
 
+/* ---------- durability ---------- */
+
+/* A restore reports success only once what it wrote is durable: a sync pass (syncfs) at the end. So
+ * that the pass does not find all the data still to write, a flusher thread writes back while the
+ * restore goes on: each time another fl_step bytes (RS_SYNC_STEP unless the caller asks for another
+ * step) have been written through the page cache, the worker whose file crossed the step hands a
+ * duplicate of its fd to the flusher, which runs a write-back pass of that file system (syncfs: it
+ * blocks the flusher, not the workers). One pass writes every file written since the last one in a
+ * single plugged sweep: the block layer merges neighbouring small files into large requests.
+ * Starting each file's writeback on its own (sync_file_range, until 2026-12-07) issued a small
+ * request per file and cost about 30 us of CPU per file on this project's VM (24,000 files of 27
+ * KB: 1.7 s of machine CPU against 1.1-1.3 s with a pass every 64 MiB, 1.6 s against 1.05-1.1 s
+ * wall, the final pass 20 ms either way). A pass may also write other programs' dirty data on that
+ * file system earlier than the kernel would: the final pass does that too. An error of a pass is
+ * not lost: the final pass syncs through its own descriptors, which still see the file system's
+ * write-back error. */
+static void *rs_flusher(void *arg)
+{
+    struct rs *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->fl_mu);
+        while (r->fl_fd < 0 && !r->fl_closing) pthread_cond_wait(&r->fl_cv, &r->fl_mu);
+        int fd = r->fl_fd, closing = r->fl_closing;
+        r->fl_fd = -1;
+        pthread_mutex_unlock(&r->fl_mu);
+        if (fd < 0) break;
+        if (!closing && !rs_stopped(r)) {
+            (void)syncfs(fd); /* its error: the final pass reports it (above) */
+            atomic_fetch_add_explicit(&r->fl_passes, 1, memory_order_relaxed);
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+/* rs_flush_count: bytes a worker wrote through the page cache into the open file fd; the worker
+ * whose bytes cross the next multiple of fl_step wakes the flusher with a duplicate of fd (none is
+ * handed while one still waits). */
+static void rs_flush_count(struct rs *r, int fd, uint64_t bytes)
+{
+    uint64_t before;
+    if (!r->fl_started || !bytes) return;
+    before = atomic_fetch_add_explicit(&r->fl_bytes, bytes, memory_order_relaxed);
+    if (before / r->fl_step == (before + bytes) / r->fl_step) return;
+    pthread_mutex_lock(&r->fl_mu);
+    if (r->fl_fd < 0 && (r->fl_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) pthread_cond_signal(&r->fl_cv);
+    pthread_mutex_unlock(&r->fl_mu);
+}
+
 /* ---------- file jobs ---------- */
 
 /* rs_pwrite_direct: fsio_pwrite_full on an fd in direct mode (*direct set). A write the file
@@ -489,9 +538,10 @@ static int rs_write_chunks(struct rs *r, int fd, const struct tree_entry *e, uin
 }
 
 /* rs_write_content: the file's content into fd. A file with holes gets its size first and only
- * its data written (the holes stay unallocated); a whole file may go direct (rs_direct_begin). */
+ * its data written (the holes stay unallocated); a whole file may go direct (rs_direct_begin).
+ * What went through the page cache counts towards the flusher's next pass (rs_flush_count). */
 static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, uint64_t *written,
-                            int *read_err, int *direct)
+                            int *read_err)
 {
     uint64_t end = 0;
     size_t align = 1;
@@ -504,59 +554,10 @@ static int rs_write_content(struct rs *r, int fd, const struct tree_entry *e, ui
     if (end != e->size) holes = 1;
     if (holes && ftruncate(fd, (off_t)e->size) != 0) return -errno;
     if (!holes) stage = rs_direct_begin(r, fd, e, &align);
-    *direct = stage != NULL;
     rc = rs_write_chunks(r, fd, e, written, read_err, stage, align);
     if (stage) rs_stage_put(r, stage);
+    else if (!rc) rs_flush_count(r, fd, *written);
     return rc;
-}
-
-/* ---------- durability ---------- */
-
-/* A restore reports success only once what it wrote is durable: a sync pass (syncfs) at the end. So
- * that the pass does not find all the data still to write, a flusher thread writes back while the
- * restore goes on: each time another fl_step bytes (RS_SYNC_STEP unless the caller asks for another
- * step) have been written through the page cache, the worker whose file crossed the step hands a
- * duplicate of its fd to the flusher, which runs a write-back pass of that file system (syncfs: it
- * blocks the flusher, not the workers). One pass writes every file written since the last one in a
- * single plugged sweep: the block layer merges neighbouring small files into large requests.
- * Starting each file's writeback on its own (sync_file_range, until 2026-12-07) issued a small
- * request per file and cost about 30 us of CPU per file on this project's VM (24,000 files of 27
- * KB: 1.7 s of machine CPU against 1.1-1.3 s with a pass every 64 MiB, 1.6 s against 1.05-1.1 s
- * wall, the final pass 20 ms either way). A pass may also write other programs' dirty data on that
- * file system earlier than the kernel would: the final pass does that too. An error of a pass is
- * not lost: the final pass syncs through its own descriptors, which still see the file system's
- * write-back error. */
-static void *rs_flusher(void *arg)
-{
-    struct rs *r = arg;
-    for (;;) {
-        pthread_mutex_lock(&r->fl_mu);
-        while (r->fl_fd < 0 && !r->fl_closing) pthread_cond_wait(&r->fl_cv, &r->fl_mu);
-        int fd = r->fl_fd, closing = r->fl_closing;
-        r->fl_fd = -1;
-        pthread_mutex_unlock(&r->fl_mu);
-        if (fd < 0) break;
-        if (!closing && !rs_stopped(r)) {
-            (void)syncfs(fd); /* its error: the final pass reports it (above) */
-            atomic_fetch_add_explicit(&r->fl_passes, 1, memory_order_relaxed);
-        }
-        close(fd);
-    }
-    return NULL;
-}
-
-/* rs_flush_count: bytes a worker wrote through the page cache into the open file fd; the worker
- * whose bytes cross the next multiple of fl_step wakes the flusher with a duplicate of fd (none is
- * handed while one still waits). */
-static void rs_flush_count(struct rs *r, int fd, uint64_t bytes)
-{
-    uint64_t before;
-    if (!r->fl_started || !bytes) return;
-    before = atomic_fetch_add_explicit(&r->fl_bytes, bytes, memory_order_relaxed);
-    if (before / r->fl_step == (before + bytes) / r->fl_step) return;
-    pthread_mutex_lock(&r->fl_mu);
-    if (r->fl_fd < 0 && (r->fl_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) pthread_cond_signal(&r->fl_cv);
-    pthread_mutex_unlock(&r->fl_mu);
 }
 
 /* rs_linkfd: links the open file fd as dfd/name (the new name is never followed: an entry planted
@@ -603,7 +604,7 @@ static int rs_link_tmpfile(struct rs *r, struct rs_job *j, int fd)
 static void rs_job_run(struct rs *r, struct rs_job *j)
 {
     char tmp[64];
-    int fd = -1, rc, unnamed = 0, read_err = 0, direct = 0;
+    int fd = -1, rc, unnamed = 0, read_err = 0;
     uint64_t written = 0;
     if (rs_stopped(r)) return;
 again:
@@ -629,8 +630,7 @@ again:
         rs_fail(r, j->spath, -errno, "cannot create file");
         return;
     }
-    rc = rs_write_content(r, fd, &j->e, &written, &read_err, &direct);
-    if (!rc && !direct) rs_flush_count(r, fd, written);
+    rc = rs_write_content(r, fd, &j->e, &written, &read_err);
     if (!rc && r->o->preserve_attrs) {
         rc = rs_apply_fd(r, fd, &j->e);
         if (rc) {
