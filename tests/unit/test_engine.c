@@ -1081,6 +1081,104 @@ TEST(restore_writes_back_during_the_restore)
     CHECK(files_equal(pj(p, sizeof p, src, "f47.bin"), q));
 }
 
+/* top_dirs_equal_but: restore_reads_trees_ahead's d00..d19 of src and out/src compared, but d<skip>;
+ * 0 when equal, else -1 with cmp_msg saying where. */
+static int top_dirs_equal_but(const char *src, const char *out, int skip)
+{
+    char p[1400], q[1400];
+    for (int i = 0; i < 20; i++) {
+        if (i == skip) continue;
+        sfmt(p, sizeof p, "%s/d%02d", src, i);
+        sfmt(q, sizeof q, "%s/src/d%02d", out, i);
+        if (compare_trees(p, q, 0) != 0) return -1;
+    }
+    return 0;
+}
+
+/* The walker's trees are read ahead by another thread, in the walker's order, a bounded number
+ * ahead. Over 300 directories (more than the read-ahead holds at once), some of them identical (one
+ * tree blob named from several places): restored whole, identical. Then a directory early in the
+ * walk is in the way (a symlink, kept): the walker leaves it out and the read-ahead, out of step,
+ * stops; every other directory still comes back. Then a damaged tree blob: its directory fails,
+ * named, and the rest is restored. */
+TEST(restore_reads_trees_ahead)
+{
+    CHECK(fx.ready);
+    char base[600], src[700], rdir[700], key[700], p[1400], q[1400], out[800], err[256] = "";
+    struct repo *repo = NULL;
+    CHECK(own_repo_dirs("tree-ahead", base, src, rdir, key) == 0);
+    for (int i = 0; i < 20; i++) {
+        char top[40];
+        sfmt(top, sizeof top, "d%02d", i);
+        CHECK(mkdir(pj(p, sizeof p, src, top), 0755) == 0);
+        for (int k = 0; k < 16; k++) {
+            sfmt(p, sizeof p, "%s/%s/s%02d", src, top, k);
+            CHECK(mkdir(p, 0750) == 0);
+            char body[64];
+            /* every 4th subdirectory holds the same file: equal trees */
+            int n = k % 4 == 0 ? snprintf(body, sizeof body, "same\n")
+                               : snprintf(body, sizeof body, "%s/s%02d\n", top, k);
+            sfmt(q, sizeof q, "%s/f.txt", p);
+            CHECK(write_file(q, body, (size_t)n, 0644) == 0);
+        }
+    }
+    CHECK_EQ_INT(open_repo(rdir, key, &repo), 0);
+    char snap[65];
+    CHECK_EQ_INT(backup_snapshot(repo, src, snap), 0);
+
+    const char *paths[] = { src };
+    struct eng_restore_result r;
+    struct eng_restore_opts o = { .paths = paths, .n_paths = 1, .preserve_attrs = 1 };
+    sfmt(out, sizeof out, "%s/whole", base);
+    o.target_dir = out;
+    CHECK_EQ_INT(eng_restore(repo, snap, &o, &r, err, sizeof err), 0);
+    CHECK_EQ_INT(r.dirs, 1 + 20 + 320);
+    CHECK_EQ_INT(r.files, 320);
+    eng_restore_result_release(&r);
+    sfmt(p, sizeof p, "%s/src", out);
+    CHECKF(compare_trees(src, p, 0) == 0, "%s", cmp_msg);
+
+    /* d01 in the way (a symlink, no overwrite): left out, everything after it restored */
+    sfmt(out, sizeof out, "%s/in-the-way", base);
+    CHECK(mkdir(out, 0755) == 0);
+    sfmt(p, sizeof p, "%s/src", out);
+    CHECK(mkdir(p, 0755) == 0);
+    sfmt(p, sizeof p, "%s/src/d01", out);
+    CHECK(symlink("/nonexistent", p) == 0);
+    o.target_dir = out;
+    CHECK_EQ_INT(eng_restore(repo, snap, &o, &r, err, sizeof err), 0);
+    CHECK_EQ_INT(r.skipped, 1);
+    CHECK_EQ_INT(r.dirs, 1 + 19 + 304);
+    CHECK_EQ_INT(r.files, 304);
+    eng_restore_result_release(&r);
+    CHECKF(top_dirs_equal_but(src, out, 1) == 0, "%s", cmp_msg);
+
+    /* a damaged tree blob (d07/s03's, stored once): that directory fails, the rest comes back */
+    struct tree_entry e;
+    sfmt(p, sizeof p, "%s/d07/s03", src);
+    CHECK_EQ_INT(eng_stat_path(repo, snap, p, &e), 0);
+    CHECK(e.type == TREE_DIR);
+    uint32_t pack_no, stored, plain;
+    uint64_t off;
+    CHECK_EQ_INT(repo_blob_locate(repo, &e.subtree, &pack_no, &off, &stored, &plain), 0);
+    tree_entry_release(&e);
+    CHECK_EQ_INT(damage_packs_at(rdir, off + stored / 2), 1);
+    sfmt(out, sizeof out, "%s/damaged", base);
+    o.target_dir = out;
+    o.continue_on_error = 1;
+    CHECK_EQ_INT(eng_restore(repo, snap, &o, &r, err, sizeof err), 0);
+    CHECK_EQ_INT(json_array_size(r.errors), 1);
+    const char *bad = json_string_value(json_object_get(json_array_get(r.errors, 0), "path"));
+    CHECKF(bad && strcmp(bad + strlen(bad) - 8, "/d07/s03") == 0, "%s", bad ? bad : "(none)");
+    CHECK_EQ_INT(r.files, 319);
+    eng_restore_result_release(&r);
+    CHECKF(top_dirs_equal_but(src, out, 7) == 0, "%s", cmp_msg);
+    sfmt(p, sizeof p, "%s/src/d07/s04/f.txt", out);
+    sfmt(q, sizeof q, "%s/d07/s04/f.txt", src);
+    CHECK(files_equal(p, q));
+    repo_close(repo);
+}
+
 /* Large whole files go direct, their chunks decompressed straight into the staging buffer: a
  * compressible file (zstd blobs) and a random one (stored raw) come back byte for byte; then a
  * damaged chunk of the compressible one fails that file alone, named, with nothing left under its
@@ -1161,6 +1259,7 @@ int main(void)
     RUN(incremental_wide_tree);
     RUN(restore_large_files_direct);
     RUN(restore_writes_back_during_the_restore);
+    RUN(restore_reads_trees_ahead);
     RUN(restore_large_files_direct_damaged);
     repo_close(fx.repo);
     if (fx.tmp && !getenv("KEEP_TMP")) check_rm_rf(fx.tmp);
