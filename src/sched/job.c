@@ -108,6 +108,16 @@ int job_pool_runs(struct job_pool *p, const char *tenant, const char *id, int64_
     return yes;
 }
 
+int job_pool_busy(struct job_pool *p)
+{
+    int n = 0;
+    if (!p) return 0;
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < p->nworkers; i++) n += p->workers[i].job.busy != 0;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
 void job_pool_notify(struct job_pool *p)
 {
     if (!p) return;

@@ -128,6 +128,8 @@ struct cat *job_pool_cat(const struct job_pool *p);
 const char *job_pool_data_dir(const struct job_pool *p);
 /* job_pool_runs: whether a worker of p holds the job (tenant, id, start_usecs). */
 int job_pool_runs(struct job_pool *p, const char *tenant, const char *id, int64_t start_usecs);
+/* job_pool_busy: how many of p's workers are running a job now (NULL: 0). */
+int job_pool_busy(struct job_pool *p);
 
 /* For the kinds. */
 void job_lock(struct job *j);

@@ -8,7 +8,8 @@
  * one with the second; substring, case, '*' patterns and path queries; type, group, object, source
  * and environment filters; pages that together give every match once; bad requests (400) and
  * tenants. When the first snapshot is deleted, its index rows are purged: the deleted file is no
- * longer found. */
+ * longer found. Indexing is background work: while a recovery runs (held at the test gate), a new
+ * snapshot is not indexed at once; when it ends, it is. */
 #include "e2e/e2e_recover_fixture.h"
 
 #define T "srch-a"
@@ -20,6 +21,7 @@ static char *g_tmp;
 static char src[600], src2[600];
 static long long host;
 static char policy[128], g_files[128], g_other[128], snap1[80], snap2[80], snap3[80];
+static char gate[700];   /* COFFER_TEST_RECOVERY_GATE: a recovery waits while this file exists */
 static char *gone_bytes;
 static size_t gone_len;
 
@@ -357,10 +359,48 @@ TEST(deleted_snapshots_leave_the_index)
     json_decref(r);
 }
 
+/* A recovery held at the test gate keeps the recovery pool busy: the indexer waits (2 s at most per
+ * batch, job_index.c) before it indexes the snapshot of a run that ended meanwhile; once the recovery
+ * ended it indexes it, and the new file is found. */
+TEST(indexing_waits_while_a_recovery_runs)
+{
+    char p[800], snap4[80] = "", alt[700];
+    json_t *j = NULL;
+    snprintf(alt, sizeof alt, "%s/held", g_tmp);
+    CHECK(mkdir(alt, 0755) == 0);
+    CHECK(write_text(gate, "held\n", 0644) == 0);
+    CHECK(post_json(&d, FX_REC, T,
+                    fmt("{'name':'held','snapshotEnvironment':'kPhysical','physicalParams':{'objects':"
+                        "[{'snapshotId':'%s'}],'recoveryAction':'RecoverFiles','recoverFileAndFolderParams':"
+                        "{'filesAndFolders':[{'absolutePath':'%s/keep.txt'}],'targetEnvironment':'kPhysical',"
+                        "'physicalTargetParams':{'recoverTarget':{'id':%lld},'alternateRestoreDirectory':'%s/'}}}}",
+                        snap2, src, host, alt), 201, &j) == 201);
+    char rec[128];
+    snprintf(rec, sizeof rec, "%s", jstr(j, "id") ? jstr(j, "id") : "");
+    json_decref(j);
+    CHECK(fx_wait_status(&d, T, rec, "Running", 30));
+    snprintf(p, sizeof p, "%s/while-held.txt", src);
+    CHECK(write_text(p, "indexed later\n", 0644) == 0);
+    CHECK(fx_run(&d, T, g_files, snap4, sizeof snap4) == 0);
+    CHECKF(!fx_wait_indexed(&d, T, host, snap4, 1), "snapshot %s was indexed while a recovery ran", snap4);
+    CHECK(unlink(gate) == 0);
+    json_t *r = fx_wait_recovery(&d, T, rec, 60);
+    CHECK(r != NULL && strcmp(jstr(r, "status"), "Succeeded") == 0);
+    json_decref(r);
+    CHECK(fx_wait_indexed(&d, T, host, snap4, 60));
+    r = search_files("while-held");
+    CHECK(r != NULL && nfiles(r) == 1 && file_named(r, "/while-held.txt") != NULL);
+    json_decref(r);
+}
+
 int main(void)
 {
     g_tmp = check_tmpdir("search-e2e");
-    if (daemon_start(&d, NULL) != 0) {
+    snprintf(gate, sizeof gate, "%s/gate", g_tmp);
+    static char gate_env[760];
+    snprintf(gate_env, sizeof gate_env, "COFFER_TEST_RECOVERY_GATE=%s", gate);
+    const char *env[] = { "COFFER_TEST_HOOKS=1", gate_env, NULL };
+    if (daemon_start(&d, env) != 0) {
         check_fail(__FILE__, __LINE__, "the daemon did not start");
         return check_finish();
     }
@@ -374,6 +414,7 @@ int main(void)
     RUN(types_coffer_does_not_protect_find_nothing);
     RUN(bad_requests);
     RUN(deleted_snapshots_leave_the_index);
+    RUN(indexing_waits_while_a_recovery_runs);
     if (daemon_stop(&d) != 0) check_fail(__FILE__, __LINE__, "the daemon did not exit cleanly");
     free(gone_bytes);
     check_rm_rf(g_tmp);
