@@ -22,6 +22,12 @@ restore_body() {
 # the target is ext4 without a journal (a run started right after another one waits; a journaled
 # file system never does).
 
+# Any bench's last large deletion, whatever its workdir (limits.sh removes a tree of the corpus's
+# size; a bench started right after it timed a restore 30% slower): bench_settle waits for it too.
+BENCH_FREED_STAMP=${TMPDIR:-/tmp}/coffer-bench.freed
+# bench_freed: stamps now as the time of the last large deletion.
+bench_freed() { date +%s > "$BENCH_FREED_STAMP"; }
+
 # bench_trash_init WORKDIR: the trash is WORKDIR/.trash (made here).
 bench_trash_init() { BENCH_TRASH=$1/.trash; mkdir -p "$BENCH_TRASH"; }
 # bench_trash PATH...: moves each existing PATH into the trash.
@@ -45,14 +51,17 @@ bench_trash_empty() {
   [ -n "$(ls -A "$BENCH_TRASH")" ] || return 0
   rm -rf "${BENCH_TRASH:?}"/*   # bench_trash's names start with a timestamp: no dot files
   date +%s > "$BENCH_TRASH.emptied"
+  bench_freed
 }
 # bench_settle DIR: before a timed restore into DIR (or a directory on its file system).
 bench_settle() {
-  local dev left last
+  local dev left last freed
   [ "$(findmnt -no FSTYPE -T "$1" 2>/dev/null)" = ext4 ] || return 0
   dev=$(basename "$(readlink -f "/sys/dev/block/$(findmnt -no MAJ:MIN -T "$1" | tr -d " ")")") || return 0
   [ "$(cat "/sys/fs/ext4/$dev/journal_task" 2>/dev/null)" = "<none>" ] || return 0  # journaled
   last=$(cat "${BENCH_TRASH:-/nonexistent}.emptied" 2>/dev/null || echo 0)
+  freed=$(cat "$BENCH_FREED_STAMP" 2>/dev/null || echo 0)
+  [ "$freed" -gt "$last" ] && last=$freed
   left=$(( last + 361 - $(date +%s) ))
   [ "$left" -gt 0 ] || return 0
   echo "(waiting $left s before the restore: ext4 without a journal skips inodes freed in the last 6 minutes)"

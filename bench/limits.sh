@@ -40,7 +40,7 @@ make -s build/libcoffer.a
 cc -std=c17 -D_GNU_SOURCE -O2 -march=x86-64-v2 -Isrc -o build/limits bench/limits.c build/libcoffer.a \
    $(pkg-config --cflags --libs $PKGS) -lpthread -lm
 rm -rf "$W"; mkdir -p "$W"
-trap 'rm -rf "$W"' EXIT
+trap 'rm -rf "$W"; bench_freed' EXIT
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 now() { date +%s.%N; }
