@@ -965,55 +965,17 @@ static void *rs_tra_main(void *arg)
             free(it);
         }
     }
-    for (; ta->depth > 0; ta->depth--) free(ta->stack[ta->depth - 1].ids);
-    pthread_mutex_lock(&ta->mu);
+    pthread_mutex_lock(&ta->mu);   /* frames left on a stop: rs_tra_free */
     ta->done = 1;
     pthread_cond_signal(&ta->cv_item);
     pthread_mutex_unlock(&ta->mu);
     return NULL;
 }
 
-/* rs_tra_start: the reader over the trees roots[0..n) (walked in that order). NULL when there is
- * nothing to read ahead or it cannot start: the walker then reads every tree itself. */
-static struct rs_tra *rs_tra_start(struct repo *repo, const repo_id_t *roots, size_t n)
+/* rs_tra_free: what the reader left (frames, queued trees), its sync objects and ta itself. */
+static void rs_tra_free(struct rs_tra *ta)
 {
-    struct rs_tra *ta;
-    if (n == 0 || !(ta = calloc(1, sizeof *ta))) return NULL;
-    ta->repo = repo;
-    ta->cap = 16;
-    if (!(ta->stack = calloc(ta->cap, sizeof *ta->stack)) ||
-        !(ta->stack[0].ids = malloc(n * sizeof *roots))) {
-        free(ta->stack);
-        free(ta);
-        return NULL;
-    }
-    memcpy(ta->stack[0].ids, roots, n * sizeof *roots);
-    ta->stack[0].n = n;
-    ta->depth = 1;
-    pthread_mutex_init(&ta->mu, NULL);
-    pthread_cond_init(&ta->cv_item, NULL);
-    pthread_cond_init(&ta->cv_space, NULL);
-    if (pthread_create(&ta->th, NULL, rs_tra_main, ta) != 0) {
-        free(ta->stack[0].ids);
-        free(ta->stack);
-        pthread_mutex_destroy(&ta->mu);
-        pthread_cond_destroy(&ta->cv_item);
-        pthread_cond_destroy(&ta->cv_space);
-        free(ta);
-        return NULL;
-    }
-    return ta;
-}
-
-/* rs_tra_end: stops the reader, frees what it queued and itself. */
-static void rs_tra_end(struct rs_tra *ta)
-{
-    if (!ta) return;
-    pthread_mutex_lock(&ta->mu);
-    ta->off = 1;
-    pthread_cond_signal(&ta->cv_space);
-    pthread_mutex_unlock(&ta->mu);
-    pthread_join(ta->th, NULL);
+    for (; ta->depth > 0; ta->depth--) free(ta->stack[ta->depth - 1].ids);
     for (struct rs_tra_item *it = ta->head, *next; it; it = next) {
         next = it->next;
         tree_free(it->t);
@@ -1024,6 +986,45 @@ static void rs_tra_end(struct rs_tra *ta)
     pthread_cond_destroy(&ta->cv_item);
     pthread_cond_destroy(&ta->cv_space);
     free(ta);
+}
+
+/* rs_tra_start: the reader over the subtrees of the directories among the walk's requested entries
+ * ents[0..n) (walked in that order). NULL when there is nothing to read ahead or it cannot start:
+ * the walker then reads every tree itself. */
+static struct rs_tra *rs_tra_start(struct repo *repo, const struct tree_entry *ents, size_t n)
+{
+    struct rs_tra *ta = calloc(1, sizeof *ta);
+    if (!ta) return NULL;
+    ta->repo = repo;
+    pthread_mutex_init(&ta->mu, NULL);
+    pthread_cond_init(&ta->cv_item, NULL);
+    pthread_cond_init(&ta->cv_space, NULL);
+    ta->cap = 16;
+    if (!(ta->stack = calloc(ta->cap, sizeof *ta->stack)) ||
+        !(ta->stack[0].ids = calloc(n, sizeof *ta->stack[0].ids))) {
+        rs_tra_free(ta);
+        return NULL;
+    }
+    ta->depth = 1;
+    for (size_t i = 0; i < n; i++)
+        if (ents[i].type == TREE_DIR) ta->stack[0].ids[ta->stack[0].n++] = ents[i].subtree;
+    if (ta->stack[0].n == 0 || pthread_create(&ta->th, NULL, rs_tra_main, ta) != 0) {
+        rs_tra_free(ta);
+        return NULL;
+    }
+    return ta;
+}
+
+/* rs_tra_end: stops the reader and frees what it queued and itself. */
+static void rs_tra_end(struct rs_tra *ta)
+{
+    if (!ta) return;
+    pthread_mutex_lock(&ta->mu);
+    ta->off = 1;
+    pthread_cond_signal(&ta->cv_space);
+    pthread_mutex_unlock(&ta->mu);
+    pthread_join(ta->th, NULL);
+    rs_tra_free(ta);
 }
 
 /* rs_tree_get: the walker's tree `id` (the caller frees *out with tree_free): the read-ahead's next
@@ -1358,14 +1359,7 @@ int eng_restore(struct repo *repo, const char *snapshot_id, const struct eng_res
     for (int i = 0; i < r.n_workers; i++)
         if (pthread_create(&r.workers[i], NULL, rs_worker, &r) != 0) { r.n_workers = i; break; }
 
-    {   /* the trees the walk below reads, in its order: each requested directory's */
-        repo_id_t *roots = calloc(n_req, sizeof *roots);
-        size_t n_roots = 0;
-        for (size_t i = 0; roots && i < n_req; i++)
-            if (ents[i].type == TREE_DIR) roots[n_roots++] = ents[i].subtree;
-        if (roots) r.tra = rs_tra_start(repo, roots, n_roots);
-        free(roots);
-    }
+    r.tra = rs_tra_start(repo, ents, n_req);   /* the trees the walk below reads, in its order */
     for (size_t i = 0; i < n_req && !rc && !rs_stopped(&r); i++) {
         const char *p = paths[i];
         int base_fd = -1;
