@@ -18,12 +18,12 @@ restore_body() {
 # and took 3.7-5.4 s instead of 2.2-3.1 s, worse with each round; the peers pay it too, unevenly.
 # So the benches free nothing while they time: bench_trash moves what is to go into the workdir's
 # .trash (a rename frees no inode), bench_trash_empty removes it at the end of the run and stamps
-# the time, and bench_settle waits before a timed restore until 361 s after that stamp, only where
-# the target is ext4 without a journal (a run started right after another one waits; a journaled
-# file system never does).
+# the time (bench_freed), and bench_settle waits before a timed restore until 361 s after that stamp,
+# only where the target is ext4 without a journal (a run started right after another one waits; a
+# journaled file system never does).
 
-# Any bench's last large deletion, whatever its workdir (limits.sh removes a tree of the corpus's
-# size; a bench started right after it timed a restore 30% slower): bench_settle waits for it too.
+# The stamp is one for every bench, whatever its workdir: limits.sh removes a tree of the corpus's
+# size too, and a bench started right after it timed a restore 30% slower.
 BENCH_FREED_STAMP=${TMPDIR:-/tmp}/coffer-bench.freed
 # bench_freed: stamps now as the time of the last large deletion.
 bench_freed() { date +%s > "$BENCH_FREED_STAMP"; }
@@ -50,18 +50,15 @@ bench_trash_empty() {
   [ -n "${BENCH_TRASH:-}" ] && [ -d "$BENCH_TRASH" ] || return 0
   [ -n "$(ls -A "$BENCH_TRASH")" ] || return 0
   rm -rf "${BENCH_TRASH:?}"/*   # bench_trash's names start with a timestamp: no dot files
-  date +%s > "$BENCH_TRASH.emptied"
   bench_freed
 }
 # bench_settle DIR: before a timed restore into DIR (or a directory on its file system).
 bench_settle() {
-  local dev left last freed
+  local dev left last
   [ "$(findmnt -no FSTYPE -T "$1" 2>/dev/null)" = ext4 ] || return 0
   dev=$(basename "$(readlink -f "/sys/dev/block/$(findmnt -no MAJ:MIN -T "$1" | tr -d " ")")") || return 0
   [ "$(cat "/sys/fs/ext4/$dev/journal_task" 2>/dev/null)" = "<none>" ] || return 0  # journaled
-  last=$(cat "${BENCH_TRASH:-/nonexistent}.emptied" 2>/dev/null || echo 0)
-  freed=$(cat "$BENCH_FREED_STAMP" 2>/dev/null || echo 0)
-  [ "$freed" -gt "$last" ] && last=$freed
+  last=$(cat "$BENCH_FREED_STAMP" 2>/dev/null || echo 0)
   left=$(( last + 361 - $(date +%s) ))
   [ "$left" -gt 0 ] || return 0
   echo "(waiting $left s before the restore: ext4 without a journal skips inodes freed in the last 6 minutes)"

@@ -103,9 +103,9 @@ RESTORE_IO=$(since "$t0"); rm -f "$W"/dd.*
 # the per-file work a restore does besides writing data. On ext4 without a journal, inodes freed in
 # the last 6 minutes make every creation slower (bench/lib_restore.sh): measured after
 # bench_backup.sh had emptied its trash, this took 1.7 s of CPU instead of 0.5 s. So it waits, as
-# the benches' restores do, for bench_backup.sh's last deletion (the corpus's workdir) and its own;
-# the tree goes to its trash, emptied at the end.
-for t in "$(dirname "$CORPUS")/.trash" "$W/.trash"; do BENCH_TRASH=$t bench_settle "$W"; done
+# the benches' restores do, for any bench's last deletion (bench_freed's stamp); the tree goes to its
+# trash, emptied at the end.
+bench_settle "$W"
 bench_trash_init "$W"
 mkdir -p "$W/tree"
 c0=$(busy)
