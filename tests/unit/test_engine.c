@@ -712,6 +712,17 @@ static int damage_packs_at(const char *rdir, uint64_t off)
     return damaged;
 }
 
+/* damage_blob: flips the byte in the middle of blob id's stored bytes (damage_packs_at); *stored
+ * (when not NULL) gets its stored length. Returns the packs changed, or -1 when id is not indexed. */
+static int damage_blob(struct repo *repo, const char *rdir, const repo_id_t *id, uint32_t *stored)
+{
+    uint32_t pack_no, len, plain;
+    uint64_t off;
+    if (repo_blob_locate(repo, id, &pack_no, &off, &len, &plain) != 0) return -1;
+    if (stored) *stored = len;
+    return damage_packs_at(rdir, off + len / 2);
+}
+
 TEST(damaged_pack_names_the_file)
 {
     CHECK(fx.ready);
@@ -726,12 +737,9 @@ TEST(damaged_pack_names_the_file)
     struct tree_entry e;
     CHECK_EQ_INT(eng_stat_path(repo, snap, pj(p, sizeof p, src, "a.bin"), &e), 0);
     CHECK(e.n_chunks == 1);
-    uint32_t pack_no, stored, plain;
-    uint64_t off;
-    CHECK_EQ_INT(repo_blob_locate(repo, &e.chunks[0].id, &pack_no, &off, &stored, &plain), 0);
-    tree_entry_release(&e);
     /* the repository has one pack: damage a byte in the middle of a.bin's blob */
-    CHECK_EQ_INT(damage_packs_at(rdir, off + stored / 2), 1);
+    CHECK_EQ_INT(damage_blob(repo, rdir, &e.chunks[0].id, NULL), 1);
+    tree_entry_release(&e);
     char target[800];
     sfmt(target, sizeof target, "%s/out", base);
     const char *paths[] = { src };
@@ -1158,11 +1166,8 @@ TEST(restore_reads_trees_ahead)
     sfmt(p, sizeof p, "%s/d07/s03", src);
     CHECK_EQ_INT(eng_stat_path(repo, snap, p, &e), 0);
     CHECK(e.type == TREE_DIR);
-    uint32_t pack_no, stored, plain;
-    uint64_t off;
-    CHECK_EQ_INT(repo_blob_locate(repo, &e.subtree, &pack_no, &off, &stored, &plain), 0);
+    CHECK_EQ_INT(damage_blob(repo, rdir, &e.subtree, NULL), 1);
     tree_entry_release(&e);
-    CHECK_EQ_INT(damage_packs_at(rdir, off + stored / 2), 1);
     sfmt(out, sizeof out, "%s/damaged", base);
     o.target_dir = out;
     o.continue_on_error = 1;
@@ -1222,12 +1227,10 @@ TEST(restore_large_files_direct_damaged)
     struct tree_entry e;
     CHECK_EQ_INT(eng_stat_path(repo, snap, pj(p, sizeof p, src, "text.bin"), &e), 0);
     CHECKF(e.n_chunks >= 2, "%zu chunks", e.n_chunks);
-    uint32_t pack_no, stored, plain;
-    uint64_t off;
-    CHECK_EQ_INT(repo_blob_locate(repo, &e.chunks[1].id, &pack_no, &off, &stored, &plain), 0);
+    uint32_t stored = 0;
+    CHECK_EQ_INT(damage_blob(repo, rdir, &e.chunks[1].id, &stored), 1);
     CHECKF(stored < e.chunks[1].len / 2, "stored %u of %u bytes", stored, e.chunks[1].len);
     tree_entry_release(&e);
-    CHECK_EQ_INT(damage_packs_at(rdir, off + stored / 2), 1);
     sfmt(out, sizeof out, "%s/out2", base);
     CHECK_EQ_INT(eng_restore(repo, snap, &o, &r, err, sizeof err), 0);
     CHECK_EQ_INT(json_array_size(r.errors), 1);
