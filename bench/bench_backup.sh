@@ -107,6 +107,7 @@ export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS
 restic init -q >/dev/null
 borg init -e repokey-blake2 >/dev/null 2>&1
 
+bench_removal_wait   # the first backups read the corpus cold: not beside another bench's removal
 echo "== first backup";       drop_caches; coffer_run coffer1 kRegular
 drop_caches; timed restic1 restic backup -q "$CORPUS"
 drop_caches; timed borg1 borg create --compression zstd,3 ::b1 "$CORPUS"

@@ -91,6 +91,7 @@ coffer_bench() { # name, extra environment...
   kill -TERM "$cpid"; wait "$cpid" || true
 }
 
+bench_removal_wait   # the first backups read the corpus cold: not beside another bench's removal
 echo "== coffer, local backend"
 coffer_bench local
 echo "== coffer, S3 backend"

@@ -105,6 +105,7 @@ export RESTIC_PASSWORD=bench RESTIC_REPOSITORY=$W/restic
 [ -n "$NO_RESTIC" ] || restic init -q >/dev/null
 restic_timed() { if [ -n "$NO_RESTIC" ]; then T[$1]=-; M[$1]=-; else timed "$@"; fi; }
 
+bench_removal_wait   # the first backups read the tree cold: not beside another bench's removal
 echo "== first backup; $(uptime)"
 drop_caches; coffer_run coffer1; index_wait 1 index1
 drop_caches; restic_timed restic1 restic backup -q "$TREE"

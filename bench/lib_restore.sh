@@ -45,16 +45,34 @@ bench_trash_except() {
   for n in "$@"; do args+=(! -name "$n"); done
   bench_trash $(find "${BENCH_TRASH%/.trash}" -mindepth 1 -maxdepth 1 "${args[@]}" ! -name '.trash*')
 }
+# bench_remove PATH...: removes them and stamps when. While it removes, BENCH_FREED_STAMP.removing
+# holds this shell's pid: removing bench_scale.sh's two million files takes minutes after its table
+# is printed, and a bench started meanwhile would time its backups and restores against that I/O.
+bench_remove() {
+  echo $$ > "$BENCH_FREED_STAMP.removing"
+  rm -rf "$@"
+  bench_freed
+  rm -f "$BENCH_FREED_STAMP.removing"
+}
+# bench_removal_wait: waits while another bench's bench_remove runs (a live pid in the marker that
+# is not this shell's; a marker left by a killed run names a dead pid and is ignored).
+bench_removal_wait() {
+  local pid
+  pid=$(cat "$BENCH_FREED_STAMP.removing" 2>/dev/null) || return 0
+  [ -n "$pid" ] && [ "$pid" != $$ ] && kill -0 "$pid" 2>/dev/null || return 0
+  echo "(waiting for another bench's removal, pid $pid, to end)"
+  while kill -0 "$pid" 2>/dev/null && [ "$(cat "$BENCH_FREED_STAMP.removing" 2>/dev/null)" = "$pid" ]; do sleep 2; done
+}
 # bench_trash_empty: removes the trash's content and stamps when (for the next run's bench_settle).
 bench_trash_empty() {
   [ -n "${BENCH_TRASH:-}" ] && [ -d "$BENCH_TRASH" ] || return 0
   [ -n "$(ls -A "$BENCH_TRASH")" ] || return 0
-  rm -rf "${BENCH_TRASH:?}"/*   # bench_trash's names start with a timestamp: no dot files
-  bench_freed
+  bench_remove "${BENCH_TRASH:?}"/*   # bench_trash's names start with a timestamp: no dot files
 }
 # bench_settle DIR: before a timed restore into DIR (or a directory on its file system).
 bench_settle() {
   local dev left last
+  bench_removal_wait
   [ "$(findmnt -no FSTYPE -T "$1" 2>/dev/null)" = ext4 ] || return 0
   dev=$(basename "$(readlink -f "/sys/dev/block/$(findmnt -no MAJ:MIN -T "$1" | tr -d " ")")") || return 0
   [ "$(cat "/sys/fs/ext4/$dev/journal_task" 2>/dev/null)" = "<none>" ] || return 0  # journaled

@@ -40,7 +40,7 @@ make -s build/libcoffer.a
 cc -std=c17 -D_GNU_SOURCE -O2 -march=x86-64-v2 -Isrc -o build/limits bench/limits.c build/libcoffer.a \
    $(pkg-config --cflags --libs $PKGS) -lpthread -lm
 rm -rf "$W"; mkdir -p "$W"
-trap 'rm -rf "$W"; bench_freed' EXIT
+trap 'bench_remove "$W"' EXIT
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 now() { date +%s.%N; }
@@ -56,6 +56,7 @@ find "$CORPUS" -type f -printf '%i\t%p\n' | sort -u -k1,1 | cut -f2- | sort > "$
 BYTES=$(tr '\n' '\0' < "$W/files" | du -cb --files0-from=- | tail -1 | cut -f1)
 echo "corpus $CORPUS: $(wc -l < "$W/files") files (one per inode), $BYTES bytes; $NPROC cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+bench_removal_wait   # the cold reads: not beside another bench's removal
 drop_caches; t0=$(now)
 tr '\n' '\0' < "$W/files" | xargs -0 -P16 -n64 cat > /dev/null
 READ16=$(since "$t0")
