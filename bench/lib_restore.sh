@@ -55,13 +55,17 @@ bench_remove() {
   rm -f "$BENCH_FREED_STAMP.removing"
 }
 # bench_removal_wait: waits while another bench's bench_remove runs (a live pid in the marker that
-# is not this shell's; a marker left by a killed run names a dead pid and is ignored).
+# is not this shell's; a marker left by a killed run names a dead pid and is ignored), an hour at
+# most (a killed run's pid may have been reused).
 bench_removal_wait() {
-  local pid
+  local pid end=$(( $(date +%s) + 3600 ))
   pid=$(cat "$BENCH_FREED_STAMP.removing" 2>/dev/null) || return 0
   [ -n "$pid" ] && [ "$pid" != $$ ] && kill -0 "$pid" 2>/dev/null || return 0
   echo "(waiting for another bench's removal, pid $pid, to end)"
-  while kill -0 "$pid" 2>/dev/null && [ "$(cat "$BENCH_FREED_STAMP.removing" 2>/dev/null)" = "$pid" ]; do sleep 2; done
+  while kill -0 "$pid" 2>/dev/null && [ "$(cat "$BENCH_FREED_STAMP.removing" 2>/dev/null)" = "$pid" ]; do
+    [ "$(date +%s)" -lt "$end" ] || { echo "(pid $pid still holds the removal marker after an hour: not waiting)"; return 0; }
+    sleep 2
+  done
 }
 # bench_trash_empty: removes the trash's content and stamps when (for the next run's bench_settle).
 bench_trash_empty() {
