@@ -8,6 +8,7 @@
  * credential was revoked (the connector was deleted): the loop ends with -EACCES. Waits are slept
  * in steps of at most a second so a stop request ends the loop promptly. The event log is log.c. */
 #include "agentd/core.h"
+#include "util/thread.h"
 #include "util/time.h"
 #include <errno.h>
 #include <pthread.h>
@@ -72,6 +73,7 @@ struct busy_beats {
 static void *busy_beat_main(void *arg)
 {
     struct busy_beats *b = arg;
+    util_thread_name("agent-beat");
     pthread_mutex_lock(&b->mu);
     while (!b->stop) {
         struct timespec ts;

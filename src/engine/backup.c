@@ -27,6 +27,7 @@
  * from the parent without reading below it. */
 #include "engine/engine.h"
 #include "engine/eng_internal.h"
+#include "util/thread.h"
 #include "util/time.h"
 #include <dirent.h>
 #include <errno.h>
@@ -377,6 +378,7 @@ static void bk_dir_release(struct bk *b, struct bk_dir *d)
 static void *bk_worker(void *arg)
 {
     struct bk *b = arg;
+    util_thread_name("bk-worker");
     for (;;) {
         pthread_mutex_lock(&b->mu);
         if (!b->q_head && !b->closing) {
@@ -1172,6 +1174,7 @@ static void *bk_la_main(void *arg)
     struct bk *b = arg;
     struct bk_la *la = b->la;
     struct eng_path path = { 0 };
+    util_thread_name("bk-listing");
     pthread_mutex_lock(&la->mu);
     for (;;) {
         struct bk_la_frame *f;
@@ -1580,6 +1583,7 @@ static void bk_pf_file(struct bk_pf *pf, const char *path)
 static void *bk_pf_warmer(void *arg)
 {
     struct bk_pf *pf = arg;
+    util_thread_name("bk-warmer");
     for (;;) {
         pthread_mutex_lock(&pf->mu);
         while (pf->q_len == 0 && !pf->walk_done) pthread_cond_wait(&pf->cv_item, &pf->mu);
@@ -1688,6 +1692,7 @@ static int bk_pf_dir(struct bk_pf *pf, int dfd, uint64_t dev, int depth)
 static void *bk_pf_main(void *arg)
 {
     struct bk_pf *pf = arg;
+    util_thread_name("bk-walker");
     for (size_t i = 0; i < pf->n_incs; i++) {
         const char *inc = pf->incs[i];
         struct stat st;

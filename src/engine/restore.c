@@ -38,6 +38,7 @@
 #include "engine/engine.h"
 #include "engine/eng_internal.h"
 #include "util/fsio.h"
+#include "util/thread.h"
 #include "util/time.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -345,6 +346,7 @@ static int rs_mkdir(struct rs *r, struct rs_dir *parent, const char *name, const
 static void *rs_flusher(void *arg)
 {
     struct rs *r = arg;
+    util_thread_name("rs-flusher");
     for (;;) {
         pthread_mutex_lock(&r->fl_mu);
         while (r->fl_fd < 0 && !r->fl_closing) pthread_cond_wait(&r->fl_cv, &r->fl_mu);
@@ -685,6 +687,7 @@ static void rs_job_free(struct rs *r, struct rs_job *j)
 static void *rs_worker(void *arg)
 {
     struct rs *r = arg;
+    util_thread_name("rs-writer");
     for (;;) {
         pthread_mutex_lock(&r->mu);
         while (!r->q_head && !r->closing) pthread_cond_wait(&r->cv_work, &r->mu);
@@ -928,6 +931,7 @@ static void *rs_tra_main(void *arg)
 {
     struct rs_tra *ta = arg;
     int stop = 0;
+    util_thread_name("rs-trees");
     while (ta->depth > 0 && !stop) {
         struct rs_tra_frame *f = &ta->stack[ta->depth - 1];
         if (f->next == f->n) {

@@ -48,6 +48,7 @@
 #include "repo/s3_sigv4.h"
 #include "util/fsio.h"
 #include "util/log.h"
+#include "util/thread.h"
 #include "util/time.h"
 #include <curl/curl.h>
 #include <dirent.h>
@@ -825,6 +826,7 @@ static void *prefetcher(void *arg)
 {
     struct s3 *s3 = arg;
     char key[S3_KEY_MAX];
+    util_thread_name("s3-prefetch");
     pthread_mutex_lock(&s3->ra_mu);
     for (;;) {
         struct ahead a;
@@ -1325,6 +1327,7 @@ static void *part_worker(void *arg)
 {
     struct parts *ps = arg;
     char *part = malloc(S3_PART_SIZE), q[1400], num[24];
+    util_thread_name("s3-upload");
     if (!part) {
         atomic_store(&ps->rc, -ENOMEM);
         return NULL;

@@ -31,6 +31,7 @@
  * in-memory index and hands trailers to the index object writer) and below repo.c. */
 #include "repo/repo_int.h"
 #include "util/log.h"
+#include "util/thread.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,7 @@ static void *sealer_main(void *arg)
 {
     struct repo *repo = arg;
     struct repo_sealer *s = repo->sealer;
+    util_thread_name("pack-sealer");
     pthread_mutex_lock(&repo->mu);
     for (;;) {
         uint32_t no;

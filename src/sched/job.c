@@ -10,6 +10,7 @@
 #include "catalog/cat.h"
 #include "util/log.h"
 #include "util/metrics.h"
+#include "util/thread.h"
 #include "util/time.h"
 #include <errno.h>
 #include <openssl/rand.h>
@@ -193,6 +194,7 @@ static void *worker_main(void *arg)
     struct job_worker *w = arg;
     struct job_pool *p = w->p;
     int fails = 0;
+    util_thread_name("%s-job", p->cfg.name);
     for (;;) {
         unsigned seq;
         int rc;
@@ -294,6 +296,7 @@ void job_pool_housekeeping(struct job_pool *p)
 static void *monitor_main(void *arg)
 {
     struct job_pool *p = arg;
+    util_thread_name("%s-mon", p->cfg.name);
     for (;;) {
         struct timespec ts;
         int64_t real;

@@ -49,6 +49,7 @@
 #include "sched/gfs.h"
 #include "sched/spec.h"
 #include "util/log.h"
+#include "util/thread.h"
 #include "util/time.h"
 #include <errno.h>
 #include <ftw.h>
@@ -137,6 +138,7 @@ static void *estimate_main(void *arg)
 {
     struct estimate_job *e = arg;
     int64_t files, bytes;
+    util_thread_name("bk-estimate");
     estimate(e->incs, e->n_inc, e->excs, e->n_ex, &e->stop, &files, &bytes);
     job_lock(e->b->j);
     if (e->b->live.has_obj && files >= 0 && !atomic_load(&e->stop)) {

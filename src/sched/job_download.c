@@ -9,6 +9,7 @@
 #include "sched/sched.h"
 #include "util/fsio.h"
 #include "util/log.h"
+#include "util/thread.h"
 #include "util/time.h"
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +42,7 @@ struct tar_job {
 static void *tar_main(void *arg)
 {
     struct tar_job *t = arg;
+    util_thread_name("download-tar");
     t->rc = t->mover->read(t->repo, t->snap, t->paths, t->n, t->fd, t->errors);
     if (t->rc == -EBADMSG) eng_damage_text(t->rc, t->damage, sizeof t->damage); /* thread's own note */
     close(t->fd);

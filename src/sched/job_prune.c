@@ -13,6 +13,7 @@
 #include "sched/job.h"
 #include "svc/audit.h"
 #include "util/log.h"
+#include "util/thread.h"
 #include "util/time.h"
 #include <errno.h>
 #include <jansson.h>
@@ -75,6 +76,7 @@ struct lease_keeper {
 static void *keeper_main(void *arg)
 {
     struct lease_keeper *k = arg;
+    util_thread_name("prune-lease");
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
         struct timespec ts;

@@ -4,6 +4,7 @@
  * the work without it. */
 #include "sched/maint.h"
 #include "util/log.h"
+#include "util/thread.h"
 #include "util/time.h"
 #include <errno.h>
 #include <pthread.h>
@@ -29,6 +30,7 @@ static void *maint_main(void *arg)
 {
     struct maint *m = arg;
     const struct maint_kind *k = m->kind;
+    util_thread_name("maint-%s", k->name);
     pthread_mutex_lock(&m->mu);
     for (;;) {
         struct maint_run *tmp;

@@ -13,6 +13,7 @@
 #include "sched/spec.h"
 #include "svc/pg_target.h"
 #include "util/log.h"
+#include "util/thread.h"
 #include "util/time.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -107,6 +108,7 @@ static void *streamer_main(void *arg)
 {
     struct streamer *st = arg;
     struct pg_stream *m = st->m;
+    util_thread_name("pg-wal-stream");
     while (!st->cancel) {
         struct eng_pg_wal_stream_opts o = { .slot = st->slot, .spool_dir = st->spool, .cancel = &st->cancel,
                                             .on_started = on_started, .hook_ctx = st };

@@ -32,6 +32,7 @@
 #include "util/time.h"
 #include "util/log.h"
 #include "util/array.h"
+#include "util/thread.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/rand.h>
@@ -340,6 +341,7 @@ static void *sched_main(void *arg)
     struct sched *s = arg;
     int64_t last_tick = 0, last_retention = util_time_real(), last_reserve = 0, last_pg_sync = 0;
     int64_t tick_usecs = (s->cfg.tick_ms > 0 ? s->cfg.tick_ms : 1000) * 1000LL, tick_wait = tick_usecs;
+    util_thread_name("scheduler");
     for (;;) {
         struct timespec ts;
         int64_t real;

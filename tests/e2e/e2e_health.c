@@ -6,9 +6,11 @@
  * never decrease; after one backup run the runs-by-status gauges match the catalog's run list. A
  * second daemon started with COFFER_METRICS_PUBLIC=1 serves /metrics without a key (other routes still
  * 401). `coffer --version` prints "coffer " and the VERSION file; a daemon started with --listen :0
- * binds every address and, beyond loopback, serves HTTPS with its self-signed certificate. */
+ * binds every address and, beyond loopback, serves HTTPS with its self-signed certificate. Every thread
+ * the daemon starts has a name that says its role (/proc/PID/task/TID/comm). */
 #include "check.h"
 #include "e2e/harness.h"
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +208,46 @@ TEST(runs_by_status_match_the_catalog_after_a_run)
     http_resp_release(&r);
 }
 
+/* Every thread the daemon starts names itself (util_thread_name): an idle daemon's threads are the
+ * main one (the process's own name), libmicrohttpd's ("MHD-..."), and named ones, among them the
+ * scheduler and each job pool's workers and monitor. */
+TEST(threads_are_named_by_role)
+{
+    char dir[64], path[384], name[32];
+    int seen_sched = 0, seen_backup = 0, seen_backup_mon = 0, seen_recovery = 0, unnamed = 0, n = 0;
+    struct dirent *e;
+    DIR *dp;
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)d.pid);
+    CHECK((dp = opendir(dir)) != NULL);
+    while ((e = readdir(dp)) != NULL) {
+        FILE *f;
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s/comm", dir, e->d_name);
+        if (!(f = fopen(path, "r"))) continue; /* the thread ended meanwhile */
+        name[0] = 0;
+        if (!fgets(name, sizeof name, f)) name[0] = 0;
+        fclose(f);
+        name[strcspn(name, "\n")] = 0;
+        n++;
+        if (atoi(e->d_name) == (int)d.pid || strncmp(name, "MHD-", 4) == 0) continue;
+        seen_sched += strcmp(name, "scheduler") == 0;
+        seen_backup += strcmp(name, "backup-job") == 0;
+        seen_backup_mon += strcmp(name, "backup-mon") == 0;
+        seen_recovery += strcmp(name, "recovery-job") == 0;
+        if (strcmp(name, "cofferd") == 0) {
+            unnamed++;
+            fprintf(stderr, "  thread %s is not named\n", e->d_name);
+        }
+    }
+    closedir(dp);
+    CHECKF(n > 5, "%d threads", n);
+    CHECK_EQ_INT(seen_sched, 1);
+    CHECK(seen_backup >= 1);
+    CHECK_EQ_INT(seen_backup_mon, 1);
+    CHECK(seen_recovery >= 1);
+    CHECK_EQ_INT(unnamed, 0);
+}
+
 TEST(metrics_public_needs_no_key)
 {
     static const char *const env[] = { "COFFER_METRICS_PUBLIC=1", NULL };
@@ -296,6 +338,7 @@ int main(void)
     RUN(request_counter_grows_by_the_requests_made);
     RUN(histogram_inf_bucket_equals_its_count);
     RUN(runs_by_status_match_the_catalog_after_a_run);
+    RUN(threads_are_named_by_role);
     RUN(metrics_public_needs_no_key);
     RUN(coffer_version_prints_the_version_file);
     RUN(listen_colon_port_is_every_address_with_tls);
