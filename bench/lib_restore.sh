@@ -52,7 +52,8 @@ bench_remove() {
   echo $$ > "$BENCH_FREED_STAMP.removing"
   rm -rf "$@"
   bench_freed
-  rm -f "$BENCH_FREED_STAMP.removing"
+  # another bench's bench_remove may have taken the marker meanwhile: leave its own in place
+  [ "$(cat "$BENCH_FREED_STAMP.removing" 2>/dev/null)" != $$ ] || rm -f "$BENCH_FREED_STAMP.removing"
 }
 # bench_removal_wait: waits while another bench's bench_remove runs (a live pid in the marker that
 # is not this shell's; a marker left by a killed run names a dead pid and is ignored), an hour at
